@@ -1,0 +1,2 @@
+/* chPmm.h - the spelling used in parts of the ChorusOS guide's text. */
+#include <pmm/chPmm.h>

@@ -1,0 +1,233 @@
+/*
+ * os.c - system calls behind the contract of os.h.
+ */
+#define _GNU_SOURCE
+#include "os.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+
+int pmm__os_open(const char *path, int rdonly, int create_excl, int *fd)
+{
+    int flags = (rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOFOLLOW;
+    if (create_excl)
+        flags |= O_CREAT | O_EXCL;
+    int r;
+    do
+        r = open(path, flags, 0600);
+    while (r < 0 && errno == EINTR);
+    if (r < 0)
+        return -errno;
+    *fd = r;
+    return 0;
+}
+
+static int lock_op(int fd, int cmd, short type)
+{
+    struct flock fl = {.l_type = type, .l_whence = SEEK_SET,
+                       .l_start = 0, .l_len = 1};
+    int r;
+    do
+        r = fcntl(fd, cmd, &fl);
+    while (r < 0 && errno == EINTR);
+    return r < 0 ? -errno : 0;
+}
+
+int pmm__os_lock(int fd, int write)
+{
+    return lock_op(fd, F_OFD_SETLKW, write ? F_WRLCK : F_RDLCK);
+}
+
+int pmm__os_trylock(int fd, int write)
+{
+    int r = lock_op(fd, F_OFD_SETLK, write ? F_WRLCK : F_RDLCK);
+    return r == -EACCES ? -EAGAIN : r;
+}
+
+int pmm__os_unlock(int fd)
+{
+    return lock_op(fd, F_OFD_SETLK, F_UNLCK);
+}
+
+int pmm__os_pwrite(int fd, const void *buf, size_t len, uint64_t off)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = pwrite(fd, p, len, (off_t)off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            return -EIO;
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
+int pmm__os_pread(int fd, void *buf, size_t len, uint64_t off)
+{
+    char *p = buf;
+    while (len > 0) {
+        ssize_t n = pread(fd, p, len, (off_t)off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            return -ENODATA;
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
+int pmm__os_size(int fd, uint64_t *size, uid_t *uid, mode_t *mode, dev_t *dev,
+                 ino_t *ino)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    if (size)
+        *size = (uint64_t)st.st_size;
+    if (uid)
+        *uid = st.st_uid;
+    if (mode)
+        *mode = st.st_mode;
+    if (dev)
+        *dev = st.st_dev;
+    if (ino)
+        *ino = st.st_ino;
+    return 0;
+}
+
+int pmm__os_truncate(int fd, uint64_t size)
+{
+    int r;
+    do
+        r = ftruncate(fd, (off_t)size);
+    while (r < 0 && errno == EINTR);
+    return r < 0 ? -errno : 0;
+}
+
+int pmm__os_sync(int fd)
+{
+    int r;
+    do
+        r = fdatasync(fd);
+    while (r < 0 && errno == EINTR);
+    return r < 0 ? -errno : 0;
+}
+
+int pmm__os_punch(int fd, uint64_t off, uint64_t len)
+{
+    if (len == 0)
+        return 0;
+    int r;
+    do
+        r = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                      (off_t)off, (off_t)len);
+    while (r < 0 && errno == EINTR);
+    return r < 0 ? -errno : 0;
+}
+
+int pmm__os_map_ro(int fd, size_t len, const void **out)
+{
+    void *p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED)
+        return -errno;
+    *out = p;
+    return 0;
+}
+
+void pmm__os_unmap(const void *addr, size_t len)
+{
+    if (addr)
+        munmap((void *)addr, len);
+}
+
+int pmm__os_reserve(uintptr_t addr, size_t len)
+{
+    void *p = mmap((void *)addr, len, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+                       MAP_FIXED_NOREPLACE,
+                   -1, 0);
+    if (p == MAP_FAILED)
+        return -errno;
+    if ((uintptr_t)p != addr) { /* kernels before 4.17 ignore the flag */
+        munmap(p, len);
+        return -EEXIST;
+    }
+    return 0;
+}
+
+int pmm__os_map_block(int fd, uint64_t off, size_t len, uintptr_t addr,
+                      int fixed, void **out)
+{
+    void *p = mmap(fixed ? (void *)addr : NULL, len, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | (fixed ? MAP_FIXED : 0), fd, (off_t)off);
+    if (p == MAP_FAILED)
+        return -errno;
+    *out = p;
+    return 0;
+}
+
+int pmm__os_unmap_block(void *addr, size_t len, int reserved)
+{
+    void *p;
+    if (!reserved)
+        return munmap(addr, len) < 0 ? -errno : 0;
+    p = mmap(addr, len, PROT_NONE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+    return p == MAP_FAILED ? -errno : 0;
+}
+
+int pmm__os_msync(void *addr, size_t len)
+{
+    return msync(addr, len, MS_SYNC) < 0 ? -errno : 0;
+}
+
+int pmm__os_random(void *buf, size_t len)
+{
+    char *p = buf;
+    while (len > 0) {
+        ssize_t n = getrandom(p, len, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+uint64_t pmm__os_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+size_t pmm__os_page_size(void)
+{
+    static size_t page;
+    if (!page)
+        page = (size_t)sysconf(_SC_PAGESIZE);
+    return page;
+}

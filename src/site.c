@@ -1,0 +1,232 @@
+/*
+ * site.c - where a site lives, and its configuration.
+ *
+ * A site is an owner-only directory holding ram.bank (the RAM medium, made
+ * with default tunables on first use), site.conf (key=value lines; today
+ * only pmm.diskbank, the DISK bank's path) and, later, the controller's
+ * socket and log.  A site directory that another user owns, or that others
+ * may open, is refused: its banks would not be ours alone.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "os.h"
+#include "pmm_int.h"
+
+#define RAM_BANK "ram.bank"
+#define SITE_CONF "site.conf"
+
+int pmm_site_path(char *buf, size_t len, const char *site)
+{
+    const char *env = getenv("HR_SITE");
+    int n;
+    if (!buf)
+        return K_EFAULT;
+    if (site && *site)
+        n = snprintf(buf, len, "%s", site);
+    else if (env && *env)
+        n = snprintf(buf, len, "%s", env);
+    else if (geteuid() == 0)
+        n = snprintf(buf, len, "/run/hotrestart");
+    else if ((env = getenv("XDG_RUNTIME_DIR")) && *env)
+        n = snprintf(buf, len, "%s/hotrestart", env);
+    else {
+        const char *tmp = getenv("TMPDIR");
+        n = snprintf(buf, len, "%s/hotrestart-%u", tmp && *tmp ? tmp : "/tmp",
+                     (unsigned)geteuid());
+    }
+    return n < 0 || (size_t)n >= len ? K_EINVAL : K_OK;
+}
+
+int pmm__site_check_dir(const char *dir)
+{
+    struct stat st;
+    if (lstat(dir, &st) < 0)
+        return errno == ENOENT ? K_EUNKNOWN : -errno;
+    if (!S_ISDIR(st.st_mode))
+        return -ENOTDIR;
+    if ((st.st_uid != geteuid() && geteuid() != 0) || (st.st_mode & 077))
+        return K_EPRIV;
+    return K_OK;
+}
+
+/* mkdir -p, owner-only for what it makes. */
+static int make_dirs(const char *dir)
+{
+    char p[4096];
+    if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p)
+        return K_EINVAL;
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = 0;
+        if (mkdir(p, 0700) < 0 && errno != EEXIST)
+            return -errno;
+        *s = '/';
+    }
+    if (mkdir(p, 0700) < 0 && errno != EEXIST)
+        return -errno;
+    return K_OK;
+}
+
+static int conf_get(const char *site, const char *key, char *val, size_t len)
+{
+    char path[4200], line[4200];
+    snprintf(path, sizeof path, "%s/" SITE_CONF, site);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return errno == ENOENT ? K_EUNKNOWN : -errno;
+    size_t kl = strlen(key);
+    int r = K_EUNKNOWN;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        if (strncmp(line, key, kl) == 0 && line[kl] == '=') {
+            r = snprintf(val, len, "%s", line + kl + 1) >= (int)len ? K_EINVAL
+                                                                    : K_OK;
+            break;
+        }
+    }
+    fclose(f);
+    return r;
+}
+
+int pmm_bank_path(char *buf, size_t len, const char *site, const char *medium)
+{
+    char dir[4096];
+    int r;
+    if (!buf || !medium)
+        return K_EFAULT;
+    if (!pmm__name_ok(medium, PMM_MEDIUM_MAX))
+        return K_EINVAL;
+    if ((r = pmm_site_path(dir, sizeof dir, site)) < 0)
+        return r;
+    switch (pmm__medium_kind(medium)) {
+    case PMM_KIND_RAM:
+        r = snprintf(buf, len, "%s/" RAM_BANK, dir);
+        return r < 0 || (size_t)r >= len ? K_EINVAL : K_OK;
+    case PMM_KIND_DISK:
+        return conf_get(dir, "pmm.diskbank", buf, len);
+    default:
+        return K_EUNKNOWN;
+    }
+}
+
+int pmm_bank_open(pmm_bank **out, const char *site, const char *medium,
+                  unsigned flags)
+{
+    char dir[4096], path[4096];
+    int r;
+    if (!out || !medium)
+        return K_EFAULT;
+    *out = NULL;
+    if (!pmm__name_ok(medium, PMM_MEDIUM_MAX) ||
+        (flags & ~(PMM_OPEN_CREATE | PMM_OPEN_RDONLY)))
+        return K_EINVAL;
+    int kind = pmm__medium_kind(medium);
+    if (!kind)
+        return K_EUNKNOWN;
+    if ((r = pmm_site_path(dir, sizeof dir, site)) < 0)
+        return r;
+    if ((flags & PMM_OPEN_CREATE) && (r = make_dirs(dir)) < 0)
+        return r;
+    if ((r = pmm__site_check_dir(dir)) < 0)
+        return r;
+    if ((r = pmm_bank_path(path, sizeof path, dir, medium)) < 0)
+        return r;
+    r = pmm__bank_open_path(out, path, medium, !!(flags & PMM_OPEN_RDONLY));
+    if (r == K_EUNKNOWN && kind == PMM_KIND_RAM && (flags & PMM_OPEN_CREATE) &&
+        !(flags & PMM_OPEN_RDONLY)) {
+        r = pmm__bank_create_file(path, PMM_KIND_RAM, PMM_DEFAULT_BANK_SIZE,
+                                  PMM_DEFAULT_MAX_BLOCKS);
+        if (r < 0 && r != K_EEXIST)
+            return r;
+        r = pmm__bank_open_path(out, path, medium, 0);
+    }
+    return r;
+}
+
+int pmm_site_create(const char *site, const pmm_site_config *cfg)
+{
+    pmm_site_config c = {0};
+    char dir[4096], path[4200];
+    int r;
+    if (cfg)
+        c = *cfg;
+    if (!c.rambank_size)
+        c.rambank_size = PMM_DEFAULT_BANK_SIZE;
+    if (!c.max_blocks)
+        c.max_blocks = PMM_DEFAULT_MAX_BLOCKS;
+    if (!c.diskbank_size)
+        c.diskbank_size = PMM_DEFAULT_BANK_SIZE;
+    if (!c.disk_max_blocks)
+        c.disk_max_blocks = c.max_blocks;
+    if (c.diskbank_path && (c.diskbank_path[0] != '/' ||
+                            strchr(c.diskbank_path, '\n')))
+        return K_EINVAL;
+    if ((r = pmm_site_path(dir, sizeof dir, site)) < 0 ||
+        (r = make_dirs(dir)) < 0 || (r = pmm__site_check_dir(dir)) < 0)
+        return r;
+    snprintf(path, sizeof path, "%s/" RAM_BANK, dir);
+    if ((r = pmm__bank_create_file(path, PMM_KIND_RAM, c.rambank_size,
+                                   c.max_blocks)) < 0)
+        return r;
+    if (!c.diskbank_path)
+        return K_OK;
+    r = pmm__bank_create_file(c.diskbank_path, PMM_KIND_DISK, c.diskbank_size,
+                              c.disk_max_blocks);
+    if (r < 0 && r != K_EEXIST)
+        goto fail_ram;
+    snprintf(path, sizeof path, "%s/" SITE_CONF, dir);
+    FILE *f = fopen(path, "wxe");
+    if (!f) {
+        r = -errno;
+        goto fail_ram;
+    }
+    fprintf(f, "pmm.diskbank=%s\n", c.diskbank_path);
+    if (fclose(f) != 0) {
+        r = -EIO;
+        goto fail_ram;
+    }
+    return K_OK;
+fail_ram:
+    snprintf(path, sizeof path, "%s/" RAM_BANK, dir);
+    unlink(path);
+    return r;
+}
+
+int pmm_site_destroy(const char *site)
+{
+    char dir[4096], path[4200];
+    int r;
+    if ((r = pmm_site_path(dir, sizeof dir, site)) < 0 ||
+        (r = pmm__site_check_dir(dir)) < 0)
+        return r;
+    if (pmm_bank_path(path, sizeof path, dir, "DISK") == K_OK)
+        unlink(path);
+    snprintf(path, sizeof path, "%s/" SITE_CONF, dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/" RAM_BANK, dir);
+    if (unlink(path) < 0 && errno != ENOENT)
+        return -errno;
+    rmdir(dir); /* other files (the controller's) may remain: keep it then */
+    return K_OK;
+}
+
+int pmm__group_from_env(int *group)
+{
+    const char *v = getenv("HR_GROUP");
+    char *end;
+    if (!v || !*v)
+        return K_EINVAL;
+    errno = 0;
+    long g = strtol(v, &end, 10);
+    if (errno || *end || g < 0 || g > 0x7fffffff)
+        return K_EINVAL;
+    *group = (int)g;
+    return K_OK;
+}

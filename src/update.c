@@ -1,0 +1,258 @@
+/*
+ * update.c - every change to a bank's metadata, and its recovery.
+ *
+ * An update runs under the bank's file lock in three steps:
+ *   1. pre-commit work that is harmless if abandoned (punching the pages a
+ *      new block will use, so that it reads as zeros);
+ *   2. COMMIT POINT: one pwrite() of the live record carrying the intent
+ *      log (op, entry, chain links, the entry image) with an odd sequence
+ *      number and a checksum;
+ *   3. pmm__apply(): entry, bitmap, chain, data pages, then one pwrite() of
+ *      the live record with the new counters, an even sequence number and
+ *      no log.
+ * If the writer dies after 2, whoever takes the lock next finds the log and
+ * runs pmm__apply() on it again.  Every step of pmm__apply() writes values
+ * taken from the log, never values derived from what it already changed, so
+ * it is idempotent: running it once, twice, or after a partial run gives the
+ * same bank.  On a DISK bank the log and the applied changes are each
+ * flushed before the next step, so a power cut behaves like a kill.
+ */
+#define _GNU_SOURCE
+#include <string.h>
+#include <unistd.h>
+
+#include "os.h"
+#include "pmm_int.h"
+
+int pmm__meta_write(struct pmm_bank *b, uint64_t off, const void *buf,
+                    size_t len)
+{
+    if (off > b->g.data_off || len > b->g.data_off - off)
+        return K_EBANK;
+    if (b->shadow) {
+        memcpy((uint8_t *)b->meta + off, buf, len);
+        return 0;
+    }
+    return pmm__os_pwrite(b->fd, buf, len, off);
+}
+
+static int flush(struct pmm_bank *b)
+{
+    return b->durable && !b->shadow ? pmm__os_sync(b->fd) : 0;
+}
+
+int pmm__write_entry(struct pmm_bank *b, uint32_t idx, struct pmm_entry *e)
+{
+    e->sum = pmm__entry_sum(e);
+    return pmm__meta_write(b, b->g.entries_off + (uint64_t)idx * sizeof *e, e,
+                           sizeof *e);
+}
+
+int pmm__write_live(struct pmm_bank *b, struct pmm_live *l)
+{
+    l->sum = pmm__live_sum(l);
+    return pmm__meta_write(b, PMM_LIVE_OFF, l, sizeof *l);
+}
+
+static int write_bucket(struct pmm_bank *b, uint32_t bucket, uint32_t v)
+{
+    return pmm__meta_write(b, b->g.buckets_off + (uint64_t)bucket * 4, &v, 4);
+}
+
+/* Is a committed log from a dead writer safe to redo? */
+int pmm__log_valid(const struct pmm_bank *b, const struct pmm_live *l)
+{
+    const struct pmm_entry *im = &l->image;
+    if (l->op != PMM_OP_ALLOC && l->op != PMM_OP_FREE)
+        return 0;
+    if (l->idx >= b->g.max_blocks || l->bucket >= b->g.nbuckets ||
+        l->pred > b->g.max_blocks || l->succ > b->g.max_blocks ||
+        l->free_after > b->g.max_blocks || l->high_after > b->g.max_blocks ||
+        l->idx >= l->high_after || l->high > l->high_after)
+        return 0;
+    if (!pmm__entry_valid(b, im) || pmm__bucket_of(b, im->name) != l->bucket)
+        return 0;
+    if (l->op == PMM_OP_ALLOC && l->nblocks >= b->g.max_blocks)
+        return 0;
+    if (l->op == PMM_OP_FREE &&
+        (l->nblocks == 0 || l->used_pages < im->npages ||
+         l->free_after != l->idx + 1))
+        return 0;
+    return 1;
+}
+
+static int apply_alloc(struct pmm_bank *b, const struct pmm_live *l)
+{
+    struct pmm_entry e = l->image;
+    int r = pmm__write_entry(b, l->idx, &e);
+    pmm__crash("alloc.entry");
+    if (r == 0)
+        r = pmm__bitmap_set(b, e.page, e.npages + 1, 1);
+    pmm__crash("alloc.bitmap");
+    if (r == 0)
+        r = write_bucket(b, l->bucket, l->idx + 1);
+    pmm__crash("alloc.linked");
+    return r;
+}
+
+static int apply_free(struct pmm_bank *b, const struct pmm_live *l)
+{
+    const struct pmm_entry *im = &l->image;
+    int r;
+    if (l->pred == PMM_NONE) {
+        r = write_bucket(b, l->bucket, l->succ);
+    } else {
+        struct pmm_entry p = *pmm__entry(b, l->pred - 1);
+        p.next = l->succ;
+        r = pmm__write_entry(b, l->pred - 1, &p);
+    }
+    pmm__crash("free.unlinked");
+    if (r == 0) {
+        struct pmm_entry e;
+        memset(&e, 0, sizeof e);
+        e.state = PMM_E_FREE;
+        e.group = -1;
+        e.gen = im->gen;
+        e.next = l->free_head;
+        r = pmm__write_entry(b, l->idx, &e);
+    }
+    pmm__crash("free.entry");
+    if (r == 0)
+        r = pmm__bitmap_set(b, im->page, im->npages + 1, 0);
+    pmm__crash("free.bitmap");
+    if (r == 0 && !b->shadow)
+        r = pmm__os_punch(b->fd, b->g.data_off + im->page * b->g.page_size,
+                          im->npages * b->g.page_size);
+    pmm__crash("free.punched");
+    return r;
+}
+
+int pmm__apply(struct pmm_bank *b, struct pmm_live *l)
+{
+    int alloc = l->op == PMM_OP_ALLOC;
+    int r = alloc ? apply_alloc(b, l) : apply_free(b, l);
+    if (r == 0)
+        r = flush(b);
+    if (r < 0)
+        return r;
+    uint64_t np = l->image.npages;
+    l->seq = (l->seq | 1) + 1;
+    l->nblocks = alloc ? l->nblocks + 1 : l->nblocks - 1;
+    l->used_pages = alloc ? l->used_pages + np : l->used_pages - np;
+    if (alloc)
+        l->hint = l->image.page + np + 1;
+    l->free_head = l->free_after;
+    l->high = l->high_after;
+    l->op = PMM_OP_NONE;
+    l->idx = l->bucket = l->pred = l->succ = 0;
+    l->free_after = l->high_after = 0;
+    memset(&l->image, 0, sizeof l->image);
+    /* COMMIT POINT (end): the update is complete and the log is gone. */
+    r = pmm__write_live(b, l);
+    pmm__crash(alloc ? "alloc.done" : "free.done");
+    return r;
+}
+
+int pmm__recover(struct pmm_bank *b)
+{
+    struct pmm_live l = *pmm__live(b);
+    if (pmm__live_sum(&l) != l.sum || l.op == PMM_OP_REPAIR)
+        return pmm__repair(b, NULL, NULL);
+    if (l.op == PMM_OP_NONE) {
+        if (!(l.seq & 1))
+            return 0;
+        l.seq++;
+        return pmm__write_live(b, &l);
+    }
+    if (!pmm__log_valid(b, &l))
+        return pmm__repair(b, NULL, NULL);
+    return pmm__apply(b, &l);
+}
+
+int pmm__do_alloc(struct pmm_bank *b, const char *name, uint64_t npages,
+                  const uint8_t *key, size_t keylen, unsigned eflags,
+                  int group, uint32_t *idx)
+{
+    struct pmm_live l = *pmm__live(b);
+    uint32_t slot;
+    if (l.nblocks >= b->g.max_blocks)
+        return K_ENOMEM;
+    if (l.free_head != PMM_NONE) {
+        if (l.free_head > l.high)
+            return K_EBANK;
+        slot = l.free_head - 1;
+        const struct pmm_entry *f = pmm__entry(b, slot);
+        if (f->state != PMM_E_FREE || pmm__entry_sum(f) != f->sum ||
+            f->next > l.high)
+            return K_EBANK;
+        l.free_after = f->next;
+        l.high_after = l.high;
+    } else if (l.high < b->g.max_blocks) {
+        slot = l.high;
+        l.free_after = PMM_NONE;
+        l.high_after = l.high + 1;
+    } else {
+        return K_ENOMEM;
+    }
+    uint64_t page;
+    int r = pmm__find_pages(b, npages + 1, &page);
+    if (r < 0)
+        return r;
+    r = pmm__os_punch(b->fd, b->g.data_off + page * b->g.page_size,
+                      npages * b->g.page_size);
+    if (r < 0)
+        return r;
+    pmm__crash("alloc.punched");
+
+    struct pmm_entry *e = &l.image;
+    memset(e, 0, sizeof *e);
+    strcpy(e->name, name);
+    memcpy(e->key, key, keylen);
+    e->keylen = (uint8_t)keylen;
+    e->state = PMM_E_LIVE;
+    e->flags = (uint16_t)eflags;
+    e->group = group;
+    l.bucket = pmm__bucket_of(b, name);
+    e->next = pmm__buckets(b)[l.bucket];
+    e->gen = pmm__entry(b, slot)->gen + 1;
+    e->page = page;
+    e->npages = npages;
+    e->created_ns = pmm__os_now_ns();
+    e->creator_pid = (int32_t)getpid();
+    e->sum = pmm__entry_sum(e);
+    l.seq |= 1;
+    l.op = PMM_OP_ALLOC;
+    l.idx = slot;
+    l.pred = l.succ = PMM_NONE;
+    /* COMMIT POINT: from this write on, the block exists (redo on crash). */
+    r = pmm__write_live(b, &l);
+    if (r == 0)
+        r = flush(b);
+    if (r < 0)
+        return r;
+    pmm__crash("alloc.committed");
+    *idx = slot;
+    return pmm__apply(b, &l);
+}
+
+int pmm__do_free(struct pmm_bank *b, uint32_t idx, uint32_t pred)
+{
+    struct pmm_live l = *pmm__live(b);
+    l.image = *pmm__entry(b, idx);
+    l.seq |= 1;
+    l.op = PMM_OP_FREE;
+    l.idx = idx;
+    l.bucket = pmm__bucket_of(b, l.image.name);
+    l.pred = pred;
+    l.succ = l.image.next;
+    l.free_after = idx + 1;
+    l.high_after = l.high;
+    /* COMMIT POINT: from this write on, the block is gone (redo on crash). */
+    int r = pmm__write_live(b, &l);
+    if (r == 0)
+        r = flush(b);
+    if (r < 0)
+        return r;
+    pmm__crash("free.committed");
+    return pmm__apply(b, &l);
+}

@@ -1,0 +1,300 @@
+/*
+ * pmm_cmd.c - hr pmm ls|show|free|freeall|check.
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <hotrestart/pmm.h>
+
+#include "hr.h"
+
+static const char pmm_usage[] =
+    "usage: hr pmm ls [--medium M] [--json]\n"
+    "       hr pmm show NAME [--medium M] [--json]\n"
+    "       hr pmm free NAME [--medium M]\n"
+    "       hr pmm freeall KEY [--hex] [--medium M]\n"
+    "       hr pmm check [--repair] [--medium M | --bank PATH] [--json]\n"
+    "\n"
+    "ls       every block of the medium (default RAM), system blocks included\n"
+    "show     one block\n"
+    "free     free one block at once and for good (not a system block)\n"
+    "freeall  free every block allocated with deletion key KEY.  KEY is text\n"
+    "         taken with its terminating NUL, as sizeof(\"KEY\") counts it in C;\n"
+    "         with --hex it is the exact bytes, in hex\n"
+    "check    check a bank file without joining it; --repair rebuilds what can\n"
+    "         be rebuilt.  Exit 0 only for a consistent bank, 3 otherwise\n";
+
+static const char *medium_of(const struct hr_args *a)
+{
+    return a->val[0] ? a->val[0] : "RAM";
+}
+
+static pmm_bank *open_bank(const struct hr_opts *o, const char *medium,
+                           unsigned flags, const char *action)
+{
+    pmm_bank *b;
+    int r = pmm_bank_open(&b, o->site, medium, flags);
+    if (r == K_EUNKNOWN) {
+        char dir[4096];
+        pmm_site_path(dir, sizeof dir, o->site);
+        hr_die(HR_EXIT_FAIL, "%s: no %s bank in site %s (hr site create)",
+               action, medium, dir);
+    }
+    if (r < 0) {
+        char what[128];
+        snprintf(what, sizeof what, "%s: %s bank", action, medium);
+        hr_die_err(what, r);
+    }
+    return b;
+}
+
+static void block_json(const pmm_block *blk)
+{
+    printf("{\"medium\": ");
+    hr_json_str(blk->medium);
+    printf(", \"name\": ");
+    hr_json_str(blk->name);
+    printf(", \"size\": %zu, \"key\": \"", blk->size);
+    hr_hex(blk->key, blk->keylen);
+    printf("\", \"group\": ");
+    if (blk->group >= 0)
+        printf("%d", blk->group);
+    else
+        printf("null");
+    printf(", \"system\": %s, \"addr\": \"%p\", \"creator_pid\": %d, "
+           "\"created_ns\": %llu}",
+           (blk->flags & PMM_B_SYSTEM) ? "true" : "false", blk->addr,
+           blk->creator_pid, (unsigned long long)blk->created_ns);
+}
+
+static void block_row(const pmm_block *blk)
+{
+    char when[32];
+    time_t t = (time_t)(blk->created_ns / 1000000000ull);
+    struct tm tm;
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
+    printf("%-5s %-24s %10zu  %-18p %5s %-6s %s  ", blk->medium, blk->name,
+           blk->size, blk->addr,
+           blk->group >= 0 ? "" : "-", blk->flags & PMM_B_SYSTEM ? "system" : "user",
+           when);
+    if (blk->group >= 0)
+        printf("group %d", blk->group);
+    else
+        hr_key_text(blk->key, blk->keylen);
+    putchar('\n');
+}
+
+struct ls_state {
+    const struct hr_opts *o;
+    int n;
+};
+
+static int ls_one(const pmm_block *blk, void *arg)
+{
+    struct ls_state *s = arg;
+    if (s->o->json) {
+        printf("%s", s->n ? ",\n  " : "\n  ");
+        block_json(blk);
+    } else {
+        block_row(blk);
+    }
+    s->n++;
+    return 0;
+}
+
+static int pmm_ls(const struct hr_args *a, const struct hr_opts *o)
+{
+    pmm_bank *b = open_bank(o, medium_of(a), PMM_OPEN_RDONLY, "pmm ls");
+    struct ls_state s = {o, 0};
+    if (o->json)
+        printf("{\"blocks\": [");
+    else
+        printf("%-5s %-24s %10s  %-18s %5s %-6s %-19s  %s\n", "MEDIUM", "NAME",
+               "SIZE", "ADDRESS", "", "OWNER", "CREATED", "KEY");
+    int r = pmm_iter(b, ls_one, &s);
+    pmm_bank_close(b);
+    if (r < 0)
+        hr_die_err("pmm ls", r);
+    if (o->json)
+        printf("%s]}\n", s.n ? "\n" : "");
+    return HR_EXIT_OK;
+}
+
+static int pmm_show(const struct hr_args *a, const struct hr_opts *o)
+{
+    pmm_block blk;
+    pmm_bank *b = open_bank(o, medium_of(a), PMM_OPEN_RDONLY, "pmm show");
+    int r = pmm_stat(b, a->pos[1], &blk);
+    pmm_bank_close(b);
+    if (r == K_EUNKNOWN)
+        hr_die(HR_EXIT_FAIL, "pmm show: no block '%s' in %s", a->pos[1],
+               medium_of(a));
+    if (r < 0)
+        hr_die_err("pmm show", r);
+    if (o->json) {
+        block_json(&blk);
+        putchar('\n');
+        return HR_EXIT_OK;
+    }
+    printf("medium   %s\nname     %s\nsize     %zu\naddress  %p\nowner    %s\n"
+           "key      ", blk.medium, blk.name, blk.size, blk.addr,
+           blk.flags & PMM_B_SYSTEM ? "system" : "user");
+    hr_key_text(blk.key, blk.keylen);
+    printf("\ngroup    ");
+    if (blk.group >= 0)
+        printf("%d\n", blk.group);
+    else
+        printf("-\n");
+    printf("creator  pid %d\n", blk.creator_pid);
+    return HR_EXIT_OK;
+}
+
+static int pmm_free_cmd(const struct hr_args *a, const struct hr_opts *o)
+{
+    pmm_bank *b = open_bank(o, medium_of(a), 0, "pmm free");
+    int r = pmm_free(b, a->pos[1]);
+    pmm_bank_close(b);
+    if (r == K_EUNKNOWN)
+        hr_die(HR_EXIT_FAIL, "pmm free: no block '%s' in %s", a->pos[1],
+               medium_of(a));
+    if (r == K_EPRIV)
+        hr_die(HR_EXIT_FAIL, "pmm free: '%s' is a system block", a->pos[1]);
+    if (r < 0)
+        hr_die_err("pmm free", r);
+    if (o->json)
+        printf("{\"freed\": 1}\n");
+    return HR_EXIT_OK;
+}
+
+static int parse_key(const char *s, int hex, unsigned char *key, size_t *len)
+{
+    size_t n = strlen(s);
+    if (!hex) {
+        if (n + 1 > PMM_KEY_MAX)
+            return -1;
+        memcpy(key, s, n + 1);
+        *len = n + 1;
+        return 0;
+    }
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+        s += 2, n -= 2;
+    if (n == 0 || n % 2 || n / 2 > PMM_KEY_MAX)
+        return -1;
+    for (size_t i = 0; i < n / 2; i++) {
+        unsigned v;
+        if (!isxdigit((unsigned char)s[2 * i]) ||
+            !isxdigit((unsigned char)s[2 * i + 1]) ||
+            sscanf(s + 2 * i, "%2x", &v) != 1)
+            return -1;
+        key[i] = (unsigned char)v;
+    }
+    *len = n / 2;
+    return 0;
+}
+
+static int pmm_freeall(const struct hr_args *a, const struct hr_opts *o)
+{
+    unsigned char key[PMM_KEY_MAX];
+    size_t len, n = 0;
+    if (parse_key(a->pos[1], a->flag[1], key, &len) < 0)
+        hr_die(HR_EXIT_USAGE, "pmm freeall: bad key (at most %d bytes%s)",
+               PMM_KEY_MAX, a->flag[1] ? ", an even number of hex digits" :
+                                         " with its NUL");
+    pmm_bank *b = open_bank(o, medium_of(a), 0, "pmm freeall");
+    int r = pmm_free_key(b, key, len, &n);
+    pmm_bank_close(b);
+    if (r == K_EUNKNOWN)
+        hr_die(HR_EXIT_FAIL, "pmm freeall: no block carries that key");
+    if (r == K_EPRIV)
+        hr_die(HR_EXIT_FAIL, "pmm freeall: that key belongs to the system or to "
+                             "restart groups");
+    if (r < 0)
+        hr_die_err("pmm freeall", r);
+    if (o->json)
+        printf("{\"freed\": %zu}\n", n);
+    else
+        printf("%zu block%s freed\n", n, n == 1 ? "" : "s");
+    return HR_EXIT_OK;
+}
+
+struct check_state {
+    const struct hr_opts *o;
+    int n;
+};
+
+static void check_say(const char *msg, void *arg)
+{
+    struct check_state *s = arg;
+    if (s->o->json) {
+        printf("%s", s->n++ ? ", " : "");
+        hr_json_str(msg);
+    } else {
+        printf("%s\n", msg);
+    }
+}
+
+static int pmm_check_cmd(const struct hr_args *a, const struct hr_opts *o)
+{
+    char path[4096];
+    struct check_state s = {o, 0};
+    if (a->val[1]) {
+        snprintf(path, sizeof path, "%s", a->val[1]);
+    } else {
+        int r = pmm_bank_path(path, sizeof path, o->site, medium_of(a));
+        if (r == K_EUNKNOWN)
+            hr_die(HR_EXIT_FAIL, "pmm check: the site has no %s medium",
+                   medium_of(a));
+        if (r < 0)
+            hr_die_err("pmm check", r);
+    }
+    if (o->json) {
+        printf("{\"bank\": ");
+        hr_json_str(path);
+        printf(", \"messages\": [");
+    }
+    int r = pmm_check(path, a->flag[0] ? PMM_CHECK_REPAIR : 0, check_say, &s);
+    if (o->json)
+        printf("], \"consistent\": %s}\n", r == K_OK ? "true" : "false");
+    else
+        printf("%s: %s\n", path, r == K_OK ? "consistent" : "NOT consistent");
+    if (r == K_OK)
+        return HR_EXIT_OK;
+    return r == K_EBANK ? HR_EXIT_BANK : HR_EXIT_FAIL;
+}
+
+int hr_cmd_pmm(int argc, char **argv, const struct hr_opts *go)
+{
+    static const char *const valued[] = {"--medium", "--bank", NULL};
+    static const char *const flags[] = {"--repair", "--hex", NULL};
+    struct hr_opts o = *go;
+    struct hr_args a;
+    hr_args_parse(argc, argv, valued, flags, &a, &o, "pmm");
+    if (a.help || a.npos == 0) {
+        fputs(pmm_usage, a.help ? stdout : stderr);
+        return a.help ? HR_EXIT_OK : HR_EXIT_USAGE;
+    }
+    const char *sub = a.pos[0];
+    int want = strcmp(sub, "ls") == 0 || strcmp(sub, "check") == 0 ? 1 : 2;
+    if (a.npos != want)
+        hr_die(HR_EXIT_USAGE, "pmm %s: %s (see hr pmm --help)", sub,
+               a.npos < want ? "missing argument" : "too many arguments");
+    if ((a.flag[0] || a.val[1]) && strcmp(sub, "check") != 0)
+        hr_die(HR_EXIT_USAGE, "pmm %s: --repair and --bank go with 'check'", sub);
+    if (a.flag[1] && strcmp(sub, "freeall") != 0)
+        hr_die(HR_EXIT_USAGE, "pmm %s: --hex goes with 'freeall'", sub);
+    if (strcmp(sub, "ls") == 0)
+        return pmm_ls(&a, &o);
+    if (strcmp(sub, "show") == 0)
+        return pmm_show(&a, &o);
+    if (strcmp(sub, "free") == 0)
+        return pmm_free_cmd(&a, &o);
+    if (strcmp(sub, "freeall") == 0)
+        return pmm_freeall(&a, &o);
+    if (strcmp(sub, "check") == 0)
+        return pmm_check_cmd(&a, &o);
+    hr_die(HR_EXIT_USAGE, "pmm: unknown subcommand '%s' (see hr pmm --help)",
+           sub);
+}

@@ -1,0 +1,161 @@
+/*
+ * site_cmd.c - hr site create|info|destroy.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <string.h>
+
+#include <hotrestart/pmm.h>
+
+#include "hr.h"
+
+static const char site_usage[] =
+    "usage: hr site create [--rambank-size N] [--max-blocks N]\n"
+    "                      [--diskbank PATH [--diskbank-size N]]\n"
+    "       hr site info [--json]\n"
+    "       hr site destroy\n"
+    "\n"
+    "create   make the site directory (owner-only) and its RAM bank with the\n"
+    "         given tunables: pmm.rambankSize (default 64M) and pmm.maxBlocks\n"
+    "         (default 4096); --diskbank adds a DISK medium at PATH (an\n"
+    "         absolute path on a persistent file system).  Sizes take K, M, G.\n"
+    "info     per medium: size, used, free, blocks, max_blocks, page size,\n"
+    "         fixed base address and bank path\n"
+    "destroy  remove the site's banks (all blocks are lost) and configuration\n";
+
+static void need_site(const struct hr_opts *o, char *dir, size_t len)
+{
+    int r = pmm_site_path(dir, len, o->site);
+    if (r < 0)
+        hr_die_err("site path", r);
+}
+
+static int site_create(struct hr_args *a, const struct hr_opts *o)
+{
+    pmm_site_config c = {0};
+    char dir[4096];
+    if ((a->val[0] && hr_parse_size(a->val[0], &c.rambank_size) < 0) ||
+        (a->val[3] && hr_parse_size(a->val[3], &c.diskbank_size) < 0))
+        hr_die(HR_EXIT_USAGE, "site create: bad size (use a number with an "
+                              "optional K, M, G or T)");
+    if (a->val[1] && (hr_parse_size(a->val[1], &c.max_blocks) < 0 ||
+                      c.max_blocks == 0))
+        hr_die(HR_EXIT_USAGE, "site create: bad --max-blocks");
+    if (a->val[3] && !a->val[2])
+        hr_die(HR_EXIT_USAGE, "site create: --diskbank-size needs --diskbank");
+    c.diskbank_path = a->val[2];
+    c.disk_max_blocks = c.max_blocks;
+    need_site(o, dir, sizeof dir);
+    int r = pmm_site_create(dir, &c);
+    if (r == K_EEXIST)
+        hr_die(HR_EXIT_FAIL, "site create: %s already has a RAM bank", dir);
+    if (r == K_EINVAL)
+        hr_die(HR_EXIT_FAIL, "site create: tunables out of range (bank size "
+                             "from 2 pages to 1T, max blocks from 1 to 2^30; "
+                             "the disk bank path must be absolute)");
+    if (r < 0)
+        hr_die_err("site create", r);
+    if (o->json) {
+        printf("{\"site\": ");
+        hr_json_str(dir);
+        printf(", \"created\": true}\n");
+    } else {
+        printf("site %s created\n", dir);
+    }
+    return HR_EXIT_OK;
+}
+
+static int info_medium(const char *dir, const char *medium,
+                       const struct hr_opts *o, int first)
+{
+    pmm_bank *b;
+    pmm_bank_info st;
+    int r = pmm_bank_open(&b, dir, medium, PMM_OPEN_RDONLY);
+    if (r == K_EUNKNOWN && strcmp(medium, "DISK") == 0)
+        return 0;
+    if (r < 0) {
+        char what[64];
+        snprintf(what, sizeof what, "site info: %s bank", medium);
+        hr_die_err(what, r);
+    }
+    r = pmm_bank_stat(b, &st);
+    pmm_bank_close(b);
+    if (r < 0)
+        hr_die_err("site info", r);
+    if (o->json) {
+        printf("%s\"%s\": {\"path\": ", first ? "" : ", ", medium);
+        hr_json_str(st.path);
+        printf(", \"size\": %llu, \"used\": %llu, \"free\": %llu, "
+               "\"blocks\": %llu, \"max_blocks\": %llu, \"page_size\": %llu, "
+               "\"base\": \"0x%llx\", \"durable\": %s}",
+               (unsigned long long)st.size, (unsigned long long)st.used,
+               (unsigned long long)st.free, (unsigned long long)st.blocks,
+               (unsigned long long)st.max_blocks,
+               (unsigned long long)st.page_size, (unsigned long long)st.base,
+               st.durable ? "true" : "false");
+    } else {
+        printf("%-5s %12llu %12llu %12llu %8llu %10llu  0x%llx  %s\n", medium,
+               (unsigned long long)st.size, (unsigned long long)st.used,
+               (unsigned long long)st.free, (unsigned long long)st.blocks,
+               (unsigned long long)st.max_blocks, (unsigned long long)st.base,
+               st.path);
+    }
+    return 1;
+}
+
+static int site_info(const struct hr_opts *o)
+{
+    char dir[4096];
+    need_site(o, dir, sizeof dir);
+    if (o->json) {
+        printf("{\"site\": ");
+        hr_json_str(dir);
+        printf(", \"media\": {");
+    } else {
+        printf("site %s\n%-5s %12s %12s %12s %8s %10s  %-14s  %s\n", dir,
+               "MEDIUM", "SIZE", "USED", "FREE", "BLOCKS", "MAX_BLOCKS",
+               "BASE", "BANK");
+    }
+    int n = info_medium(dir, "RAM", o, 1);
+    info_medium(dir, "DISK", o, n == 0);
+    if (o->json)
+        printf("}}\n");
+    return HR_EXIT_OK;
+}
+
+int hr_cmd_site(int argc, char **argv, const struct hr_opts *go)
+{
+    static const char *const valued[] = {"--rambank-size", "--max-blocks",
+                                         "--diskbank", "--diskbank-size", NULL};
+    struct hr_opts o = *go;
+    struct hr_args a;
+    hr_args_parse(argc, argv, valued, NULL, &a, &o, "site");
+    if (a.help || a.npos == 0) {
+        fputs(site_usage, a.help ? stdout : stderr);
+        return a.help ? HR_EXIT_OK : HR_EXIT_USAGE;
+    }
+    const char *sub = a.pos[0];
+    if (a.npos > 1)
+        hr_die(HR_EXIT_USAGE, "site %s: unexpected argument '%s'", sub, a.pos[1]);
+    int create = strcmp(sub, "create") == 0;
+    if (!create && (a.val[0] || a.val[1] || a.val[2] || a.val[3]))
+        hr_die(HR_EXIT_USAGE, "site %s: tunables go with 'site create'", sub);
+    if (create)
+        return site_create(&a, &o);
+    if (strcmp(sub, "info") == 0)
+        return site_info(&o);
+    if (strcmp(sub, "destroy") == 0) {
+        char dir[4096];
+        need_site(&o, dir, sizeof dir);
+        int r = pmm_site_destroy(dir);
+        if (r < 0)
+            hr_die_err("site destroy", r);
+        if (!o.json)
+            printf("site %s destroyed\n", dir);
+        else
+            printf("{\"destroyed\": true}\n");
+        return HR_EXIT_OK;
+    }
+    hr_die(HR_EXIT_USAGE, "site: unknown subcommand '%s' (see hr site --help)",
+           sub);
+}
