@@ -209,7 +209,18 @@ static void atfork_parent(void)
 }
 
 /* The child shares its parent's open file descriptions, and so its file
- * locks: give it descriptions of its own. */
+ * locks: give it descriptions of its own.  The mutexes were locked by the
+ * parent's thread, which does not exist here: make them anew. */
+static void mutex_renew(pthread_mutex_t *mu)
+{
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+    /* recursive: a lookup that falls back to the lock may already hold it */
+    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(mu, &ma);
+    pthread_mutexattr_destroy(&ma);
+}
+
 static void atfork_child(void)
 {
     for (struct pmm_bank *b = banks; b; b = b->next) {
@@ -218,9 +229,9 @@ static void atfork_child(void)
             close(b->fd);
             b->fd = fd;
         }
-        pthread_mutex_unlock(&b->mu);
+        mutex_renew(&b->mu);
     }
-    pthread_mutex_unlock(&banks_mu);
+    pthread_mutex_init(&banks_mu, NULL);
 }
 
 static void atfork_init(void)
@@ -280,12 +291,7 @@ static int open_file(struct pmm_bank *b, const char *path, int rdonly)
     b->rdonly = rdonly;
     b->fd = -1;
     b->page = pmm__os_page_size();
-    pthread_mutexattr_t ma;
-    pthread_mutexattr_init(&ma);
-    /* recursive: a lookup that falls back to the lock may already hold it */
-    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
-    pthread_mutex_init(&b->mu, &ma);
-    pthread_mutexattr_destroy(&ma);
+    mutex_renew(&b->mu);
     if ((r = pmm__os_open(path, rdonly, 0, &b->fd)) < 0)
         return r == -ENOENT ? K_EUNKNOWN : r == -EACCES ? K_EPRIV : r;
     if ((r = pmm__os_size(b->fd, &size, &uid, &mode, &b->dev, &b->ino)) < 0)

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The main job: in a throwaway site, a process keeps state in persistent
+# memory, is killed with SIGKILL, and a new process finds the state intact.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh build-essential cmake
+cmake -S . -B build -DHR_TESTS=OFF >/dev/null
+cmake --build build -j"$(nproc)" >/dev/null
+site=$(mktemp -d /dev/shm/hrdemo.XXXXXX)
+trap 'rm -rf "$site"' EXIT
+export HR_SITE=$site
+build/hr site create --rambank-size 16M --max-blocks 1024
+build/pmm_demo
+build/hr site info
+build/hr pmm check

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Build and run every test: a gcc build and a clang build with warnings as
+# errors, then the whole suite again under ASan + UBSan.  Prints ctest's
+# summary for each.  HR_QUICK=1 skips the clang and sanitizer builds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh build-essential cmake clang pkg-config libcriterion-dev
+jobs=$(nproc)
+run() { # name, cmake args...
+  local dir=build-$1; shift
+  cmake -S . -B "$dir" -DHR_WERROR=ON "$@" >/dev/null
+  cmake --build "$dir" -j"$jobs" >/dev/null
+  (cd "$dir" && ctest --output-on-failure)
+}
+echo "== gcc, -Wall -Wextra -Werror"
+run gcc -DCMAKE_C_COMPILER=gcc
+if [ "${HR_QUICK:-0}" != 1 ]; then
+  echo "== clang, -Wall -Wextra -Werror"
+  run clang -DCMAKE_C_COMPILER=clang
+  echo "== ASan + UBSan"
+  ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    run asan -DCMAKE_C_COMPILER=gcc -DHR_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+fi
+echo "== install and pkg-config"
+scripts/install_check.sh build-gcc

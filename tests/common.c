@@ -1,0 +1,122 @@
+#define _GNU_SOURCE
+#include "common.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char site_dir[256];
+static char bank_file[300];
+
+const char *site_new(uint64_t size, uint64_t max_blocks)
+{
+    snprintf(site_dir, sizeof site_dir, "/dev/shm/hrtest.XXXXXX");
+    cr_assert_not_null(mkdtemp(site_dir), "mkdtemp: %s", strerror(errno));
+    snprintf(bank_file, sizeof bank_file, "%s/ram.bank", site_dir);
+    setenv("HR_SITE", site_dir, 1);
+    if (size || max_blocks) {
+        pmm_site_config c = {.rambank_size = size, .max_blocks = max_blocks};
+        int r = pmm_site_create(site_dir, &c);
+        cr_assert_eq(r, 0, "site create: %s", pmm_strerror(r));
+    }
+    return site_dir;
+}
+
+void site_drop(void)
+{
+    if (!site_dir[0])
+        return;
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", site_dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", site_dir);
+}
+
+const char *site_bank(void)
+{
+    return bank_file;
+}
+
+pmm_bank *bank_open(void)
+{
+    pmm_bank *b = NULL;
+    int r = pmm_bank_open(&b, NULL, "RAM", PMM_OPEN_CREATE);
+    cr_assert_eq(r, 0, "bank open: %s", pmm_strerror(r));
+    return b;
+}
+
+int wait_status(pid_t pid)
+{
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int run_hr(char *out, size_t len, const char *arg0, ...)
+{
+    const char *argv[32];
+    int n = 0;
+    va_list ap;
+    argv[n++] = HR_BIN;
+    va_start(ap, arg0);
+    for (const char *a = arg0; a && n < 31; a = va_arg(ap, const char *))
+        argv[n++] = a;
+    va_end(ap);
+    argv[n] = NULL;
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(p[1], 1);
+        close(p[0]);
+        close(p[1]);
+        execv(HR_BIN, (char **)argv);
+        _exit(127);
+    }
+    close(p[1]);
+    size_t got = 0;
+    char sink[4096];
+    for (;;) {
+        char *dst = out && got + 1 < len ? out + got : sink;
+        size_t room = out && got + 1 < len ? len - 1 - got : sizeof sink;
+        ssize_t k = read(p[0], dst, room);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        if (dst != sink)
+            got += (size_t)k;
+    }
+    close(p[0]);
+    if (out)
+        out[got] = 0;
+    return wait_status(pid);
+}
+
+static void print_problem(const char *msg, void *arg)
+{
+    (void)arg;
+    fprintf(stderr, "check: %s\n", msg);
+}
+
+int check_bank(void)
+{
+    return pmm_check(bank_file, 0, print_problem, NULL);
+}
+
+uint64_t bank_used(void)
+{
+    pmm_bank *b = bank_open();
+    pmm_bank_info st;
+    cr_assert_eq(pmm_bank_stat(b, &st), 0);
+    pmm_bank_close(b);
+    return st.used;
+}

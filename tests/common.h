@@ -1,0 +1,35 @@
+/*
+ * common.h - helpers for the tests: throwaway sites, child processes and
+ * the hr tool.  Every test runs in its own process (Criterion forks).
+ */
+#ifndef HR_TEST_COMMON_H
+#define HR_TEST_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <hotrestart/pmm.h>
+
+/* Make a fresh site directory on tmpfs, set $HR_SITE to it and return it.
+ * With max_blocks/size 0 the bank is made with defaults on first use. */
+const char *site_new(uint64_t size, uint64_t max_blocks);
+/* Remove the current test site. */
+void site_drop(void);
+/* The RAM bank file of the current site. */
+const char *site_bank(void);
+/* Open the current site's RAM bank. */
+pmm_bank *bank_open(void);
+/* Run the hr tool with arguments (a NULL-terminated list) in the current
+ * site; capture up to len-1 bytes of stdout in out (may be NULL); return its
+ * exit status, or 128+signal. */
+int run_hr(char *out, size_t len, const char *arg0, ...);
+/* Wait for pid; return exit status, or 128 + signal number. */
+int wait_status(pid_t pid);
+/* pmm_check() on the current RAM bank; 0 when consistent.  Problems are
+ * printed to stderr. */
+int check_bank(void);
+/* Bytes used in the RAM bank. */
+uint64_t bank_used(void);
+
+#endif
