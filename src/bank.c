@@ -223,6 +223,7 @@ static void mutex_renew(pthread_mutex_t *mu)
 
 static void atfork_child(void)
 {
+    pmm__crash_reset();
     for (struct pmm_bank *b = banks; b; b = b->next) {
         int fd;
         if (pmm__os_open(b->path, b->rdonly, 0, &fd) == 0) {

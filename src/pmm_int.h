@@ -86,6 +86,7 @@ PMM_INTERNAL uint64_t pmm__geom_sum(const struct pmm_geom *g);
 
 /* crash.c: named crash points, armed by HR_CRASHPOINT=name[:n] */
 PMM_INTERNAL void pmm__crash(const char *point);
+PMM_INTERNAL void pmm__crash_reset(void);
 
 /* bank.c */
 PMM_INTERNAL int pmm__geom_check(const struct pmm_geom *g, uint64_t file_size,
