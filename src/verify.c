@@ -20,6 +20,8 @@
 #include "os.h"
 #include "pmm_int.h"
 
+#define SAY_MAX 40 /* problems told one by one; the rest are counted */
+
 struct say {
     void (*fn)(const char *, void *);
     void *arg;
@@ -36,7 +38,7 @@ __attribute__((format(printf, 3, 4))) static void say(struct say *s, int problem
     vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
     va_end(ap);
     s->problems += problem;
-    if (s->fn)
+    if (s->fn && s->problems <= SAY_MAX)
         s->fn(buf, s->arg);
 }
 
@@ -380,6 +382,12 @@ static int check_once(const char *path, struct say *s)
             }
         }
         verify(&sb, s);
+        if (s->problems > SAY_MAX && s->fn) {
+            char more[64];
+            snprintf(more, sizeof more, "(%d more problems not shown)",
+                     s->problems - SAY_MAX);
+            s->fn(more, s->arg);
+        }
     }
     pthread_mutex_destroy(&sb.mu);
     free((void *)sb.meta);

@@ -36,6 +36,9 @@ static pmm_bank *open_bank(const struct hr_opts *o, const char *medium,
                            unsigned flags, const char *action)
 {
     pmm_bank *b;
+    if (strcmp(medium, "RAM") != 0 && strcmp(medium, "DISK") != 0)
+        hr_die(HR_EXIT_FAIL, "%s: unknown medium '%s' (RAM or DISK)", action,
+               medium);
     int r = pmm_bank_open(&b, o->site, medium, flags);
     if (r == K_EUNKNOWN) {
         char dir[4096];
@@ -277,6 +280,13 @@ int hr_cmd_pmm(int argc, char **argv, const struct hr_opts *go)
         return a.help ? HR_EXIT_OK : HR_EXIT_USAGE;
     }
     const char *sub = a.pos[0];
+    static const char *const subs[] = {"ls", "show", "free", "freeall", "check"};
+    int known = 0;
+    for (size_t i = 0; i < sizeof subs / sizeof *subs; i++)
+        known |= strcmp(sub, subs[i]) == 0;
+    if (!known)
+        hr_die(HR_EXIT_USAGE, "pmm: unknown subcommand '%s' (see hr pmm --help)",
+               sub);
     int want = strcmp(sub, "ls") == 0 || strcmp(sub, "check") == 0 ? 1 : 2;
     if (a.npos != want)
         hr_die(HR_EXIT_USAGE, "pmm %s: %s (see hr pmm --help)", sub,
