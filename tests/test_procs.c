@@ -84,6 +84,7 @@ Test(procs, write_past_end_kills_the_writer_only)
         VmAddr z;
         if (pmmAllocate(&z, &a1, 4096, NULL, 0) != K_OK)
             _exit(1);
+        signal(SIGSEGV, SIG_DFL); /* the sanitizers catch it otherwise */
         ((volatile char *)z)[4096] = 1; /* one byte past the page */
         _exit(0);
     }
@@ -94,6 +95,7 @@ Test(procs, write_past_end_kills_the_writer_only)
         VmAddr z;
         if (pmmAllocate(&z, &a2, 4096, NULL, 0) != K_OK)
             _exit(1);
+        signal(SIGSEGV, SIG_DFL);
         ((volatile char *)z)[-1] = 1; /* one byte before */
         _exit(0);
     }
@@ -112,6 +114,7 @@ Test(procs, metadata_is_not_writable_through_memory)
     cr_assert_eq(pmm_alloc(b, "m", 10, NULL, 0, 0, &p, NULL), K_OK);
     pid_t pid = fork();
     if (pid == 0) { /* a wild write into the metadata mapping */
+        signal(SIGSEGV, SIG_DFL);
         *(volatile char *)(b->meta + b->g.entries_off) = 'X';
         _exit(0);
     }
