@@ -1,0 +1,209 @@
+/*
+ * pmm_bench.c - PMM operations next to POSIX shm and PMDK, in one run.
+ * Prints a table of median ns/op and the ratio of each peer to ours.
+ * Not a test: it asserts nothing about time.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hotrestart/pmm.h>
+#ifdef HAVE_PMDK
+#include <libpmemobj.h>
+#endif
+
+#include "pmm_int.h"
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e9 + t.tv_nsec;
+}
+
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+#define REPS 15
+typedef void (*op_fn)(void *arg, int n);
+/* median over REPS runs of n ops, in ns per op */
+static double measure(op_fn f, void *arg, int n)
+{
+    double r[REPS];
+    for (int i = 0; i < REPS; i++) {
+        double t = now();
+        f(arg, n);
+        r[i] = (now() - t) / n;
+    }
+    qsort(r, REPS, sizeof *r, cmp);
+    return r[REPS / 2];
+}
+
+static pmm_bank *bank;
+
+static void ours_alloc_free(void *arg, int n)
+{
+    (void)arg;
+    void *p;
+    for (int i = 0; i < n; i++) {
+        pmm_alloc(bank, "bench.af", 4096, "B", 2, 0, &p, NULL);
+        pmm_free(bank, "bench.af");
+    }
+}
+
+static void ours_retrieve_mapped(void *arg, int n)
+{
+    (void)arg;
+    void *p;
+    for (int i = 0; i < n; i++)
+        pmm_alloc(bank, "bench.r", 4096, "B", 2, 0, &p, NULL);
+}
+
+/* What a fresh process does: one lookup and one mmap (and the unmap). */
+static void ours_first_retrieve(void *arg, int n)
+{
+    (void)arg;
+    void *p;
+    for (int i = 0; i < n; i++) {
+        pthread_mutex_lock(&bank->mu);
+        struct pmm_map *m = pmm__map_find(bank, "bench.r", pmm__name_hash("bench.r"));
+        if (m)
+            pmm__map_drop(bank, m);
+        pthread_mutex_unlock(&bank->mu);
+        pmm_alloc(bank, "bench.r", 4096, "B", 2, 0, &p, NULL);
+    }
+}
+
+static void shm_alloc_free(void *arg, int n)
+{
+    (void)arg;
+    for (int i = 0; i < n; i++) {
+        int fd = shm_open("/hrbench.af", O_CREAT | O_RDWR, 0600);
+        if (ftruncate(fd, 4096) != 0)
+            abort();
+        void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        close(fd);
+        munmap(p, 4096);
+        shm_unlink("/hrbench.af");
+    }
+}
+
+static void shm_first_retrieve(void *arg, int n)
+{
+    (void)arg;
+    for (int i = 0; i < n; i++) {
+        struct stat st;
+        int fd = shm_open("/hrbench.r", O_RDWR, 0600);
+        fstat(fd, &st);
+        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
+                       MAP_SHARED, fd, 0);
+        close(fd);
+        munmap(p, (size_t)st.st_size);
+    }
+}
+
+static void ours_lookup(void *arg, int n)
+{
+    pmm_bank *b = arg;
+    pmm_block blk;
+    char name[32];
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "k%d", (i * 7919) % 10);
+        pmm_stat(b, name, &blk);
+    }
+}
+
+#ifdef HAVE_PMDK
+static PMEMobjpool *pop;
+static void pmdk_alloc_free(void *arg, int n)
+{
+    (void)arg;
+    for (int i = 0; i < n; i++) {
+        PMEMoid oid;
+        pmemobj_alloc(pop, &oid, 4096, 0, NULL, NULL);
+        pmemobj_free(&oid);
+    }
+}
+#endif
+
+static pmm_bank *make_bank(const char *site, uint64_t size, uint64_t max, int nblocks)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", site);
+    if (system(cmd) != 0)
+        abort();
+    pmm_site_config c = {.rambank_size = size, .max_blocks = max};
+    if (pmm_site_create(site, &c) != 0)
+        abort();
+    pmm_bank *b;
+    if (pmm_bank_open(&b, site, "RAM", 0) != 0)
+        abort();
+    for (int i = 0; i < nblocks; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "k%d", i);
+        if (pmm_alloc(b, name, 1, NULL, 0, PMM_NOMAP, NULL, NULL) != 0)
+            abort();
+    }
+    return b;
+}
+
+static void row(const char *what, double ours, const char *peer, double theirs)
+{
+    if (theirs > 0)
+        printf("%-34s %10.1f  %-26s %10.1f  %6.2fx\n", what, ours, peer, theirs,
+               theirs / ours);
+    else
+        printf("%-34s %10.1f  %-26s %10s  %7s\n", what, ours, peer, "-", "-");
+}
+
+int main(int argc, char **argv)
+{
+    int big = argc > 1 ? atoi(argv[1]) : 1000000;
+    const char *s1 = "/dev/shm/hrbench.site", *s2 = "/dev/shm/hrbench.big";
+    bank = make_bank(s1, 64 << 20, 4096, 10);
+    void *p;
+    pmm_alloc(bank, "bench.r", 4096, "B", 2, 0, &p, NULL);
+    int fd = shm_open("/hrbench.r", O_CREAT | O_RDWR, 0600);
+    if (fd < 0 || ftruncate(fd, 4096) != 0)
+        abort();
+    close(fd);
+
+    printf("%-34s %10s  %-26s %10s  %7s\n", "operation (ns/op, median)", "hotrestart",
+           "peer", "peer", "peer/us");
+    double af = measure(ours_alloc_free, NULL, 2000);
+    row("allocate+free 4 KiB named block", af, "shm_open+ftruncate+mmap", measure(shm_alloc_free, NULL, 2000));
+#ifdef HAVE_PMDK
+    unlink("/dev/shm/hrbench.pmdk");
+    pop = pmemobj_create("/dev/shm/hrbench.pmdk", "bench", 64 << 20, 0600);
+    row("", af, "PMDK pmemobj_alloc+free", pop ? measure(pmdk_alloc_free, NULL, 2000) : 0);
+    if (pop)
+        pmemobj_close(pop);
+    unlink("/dev/shm/hrbench.pmdk");
+#else
+    row("", af, "PMDK (not built: no libpmemobj)", 0);
+#endif
+    row("", af, "Boost.Interprocess (not yet)", 0);
+    row("retrieve of a mapped block", measure(ours_retrieve_mapped, NULL, 200000),
+        "(no equivalent)", 0);
+    row("first retrieve (fresh process)", measure(ours_first_retrieve, NULL, 5000),
+        "shm_open+fstat+mmap", measure(shm_first_retrieve, NULL, 5000));
+    double l10 = measure(ours_lookup, bank, 100000);
+    pmm_bank *b2 = make_bank(s2, (uint64_t)big * 2 * 4096 + (1 << 20), (uint64_t)big, big);
+    double lbig = measure(ours_lookup, b2, 100000);
+    char what[64];
+    snprintf(what, sizeof what, "lookup, %d blocks", big);
+    row("lookup, 10 blocks", l10, what, lbig);
+    shm_unlink("/hrbench.r");
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s %s", s1, s2);
+    return system(cmd) == 0 ? 0 : 1;
+}
