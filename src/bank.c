@@ -21,7 +21,10 @@
 #include "os.h"
 #include "pmm_int.h"
 
-#define USER_TOP 0x7f0000000000ull /* keep clear of the stack and vdso */
+/* Banks' fixed ranges lie below USER_TOP, far under the area where the
+ * kernel places a process's own mappings (top-down from below the stack,
+ * randomised by up to 1 TiB), so they are almost never taken. */
+#define USER_TOP 0x700000000000ull
 #define USER_LOW 0x100000000000ull
 
 static pthread_mutex_t banks_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -224,6 +227,7 @@ static void mutex_renew(pthread_mutex_t *mu)
 static void atfork_child(void)
 {
     pmm__crash_reset();
+    pmm__self_pid_reset();
     for (struct pmm_bank *b = banks; b; b = b->next) {
         int fd;
         if (pmm__os_open(b->path, b->rdonly, 0, &fd) == 0) {
@@ -309,9 +313,6 @@ static int open_file(struct pmm_bank *b, const char *path, int rdonly)
 static void bank_free(struct pmm_bank *b)
 {
     pmm__map_clear(b);
-    if (b->reserved)
-        pmm__os_unmap_block((void *)b->g.base_addr,
-                            b->g.data_pages * b->g.page_size, 0);
     pmm__os_unmap(b->meta, b->meta_len);
     if (b->fd >= 0)
         close(b->fd);
@@ -352,8 +353,6 @@ int pmm__bank_open_path(pmm_bank **out, const char *path, const char *medium,
                 goto fail;
             }
         }
-        b->reserved = pmm__os_reserve(b->g.base_addr,
-                                      b->g.data_pages * b->g.page_size) == 0;
     }
     b->refs = 1;
     b->next = banks;

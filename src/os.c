@@ -160,40 +160,24 @@ void pmm__os_unmap(const void *addr, size_t len)
         munmap((void *)addr, len);
 }
 
-int pmm__os_reserve(uintptr_t addr, size_t len)
-{
-    void *p = mmap((void *)addr, len, PROT_NONE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
-                       MAP_FIXED_NOREPLACE,
-                   -1, 0);
-    if (p == MAP_FAILED)
-        return -errno;
-    if ((uintptr_t)p != addr) { /* kernels before 4.17 ignore the flag */
-        munmap(p, len);
-        return -EEXIST;
-    }
-    return 0;
-}
-
 int pmm__os_map_block(int fd, uint64_t off, size_t len, uintptr_t addr,
                       int fixed, void **out)
 {
     void *p = mmap(fixed ? (void *)addr : NULL, len, PROT_READ | PROT_WRITE,
-                   MAP_SHARED | (fixed ? MAP_FIXED : 0), fd, (off_t)off);
+                   MAP_SHARED | (fixed ? MAP_FIXED_NOREPLACE : 0), fd, (off_t)off);
     if (p == MAP_FAILED)
         return -errno;
+    if (fixed && (uintptr_t)p != addr) { /* kernels before 4.17: a hint */
+        munmap(p, len);
+        return -EEXIST;
+    }
     *out = p;
     return 0;
 }
 
-int pmm__os_unmap_block(void *addr, size_t len, int reserved)
+int pmm__os_unmap_block(void *addr, size_t len)
 {
-    void *p;
-    if (!reserved)
-        return munmap(addr, len) < 0 ? -errno : 0;
-    p = mmap(addr, len, PROT_NONE,
-             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
-    return p == MAP_FAILED ? -errno : 0;
+    return munmap(addr, len) < 0 ? -errno : 0;
 }
 
 int pmm__os_msync(void *addr, size_t len)

@@ -31,14 +31,12 @@ int pmm__os_punch(int fd, uint64_t off, uint64_t len);
 /* Read-only shared mapping of the metadata. */
 int pmm__os_map_ro(int fd, size_t len, const void **out);
 void pmm__os_unmap(const void *addr, size_t len);
-/* Reserve [addr, addr+len) with no access; -EEXIST if any of it is taken. */
-int pmm__os_reserve(uintptr_t addr, size_t len);
 /* Map len bytes of fd at off read-write and shared.  With fixed, exactly at
- * addr (inside this process's reservation); else anywhere. */
+ * addr, never over an existing mapping: -EEXIST if any of it is taken;
+ * else anywhere. */
 int pmm__os_map_block(int fd, uint64_t off, size_t len, uintptr_t addr,
                       int fixed, void **out);
-/* Unmap a block; with reserved, put the no-access reservation back. */
-int pmm__os_unmap_block(void *addr, size_t len, int reserved);
+int pmm__os_unmap_block(void *addr, size_t len);
 int pmm__os_msync(void *addr, size_t len);
 int pmm__os_random(void *buf, size_t len);
 uint64_t pmm__os_now_ns(void);

@@ -94,8 +94,7 @@ static int finish(struct pmm_bank *b, const struct req *q, uint32_t idx,
         r = pmm__map_add(b, q->name, q->hash, idx, e->gen, p,
                          e->npages * b->g.page_size, elsewhere);
         if (r < 0) {
-            pmm__os_unmap_block(p, e->npages * b->g.page_size,
-                                b->reserved && !elsewhere);
+            pmm__os_unmap_block(p, e->npages * b->g.page_size);
             return K_ENOMEM;
         }
     }
@@ -126,7 +125,7 @@ static int from_table(struct pmm_bank *b, const struct req *q, void **addr,
     if (!m)
         return 1;
     if (!same_entry(b, m->idx, m->gen)) {
-        pmm__map_drop(b, m);
+        pmm__map_drop(m);
         return 1;
     }
     const struct pmm_entry *e = pmm__entry(b, m->idx);
@@ -211,7 +210,7 @@ static int do_alloc(struct pmm_bank *b, struct req *q, void **addr,
         /* freed under our feet between lookup and mmap: undo, look again */
         struct pmm_map *m = pmm__map_find(b, q->name, q->hash);
         if (m)
-            pmm__map_drop(b, m);
+            pmm__map_drop(m);
     }
     pthread_mutex_unlock(&b->mu);
     return alloc_locked(b, q, addr, info);
@@ -289,7 +288,7 @@ static int free_one(struct pmm_bank *b, uint32_t idx, uint32_t pred)
     int r = pmm__do_free(b, idx, pred);
     struct pmm_map *m = pmm__map_find(b, name, pmm__name_hash(name));
     if (m)
-        pmm__map_drop(b, m);
+        pmm__map_drop(m);
     return r;
 }
 

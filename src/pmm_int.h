@@ -6,8 +6,6 @@
  *    writers across processes (the kernel drops it when a holder dies);
  *  - a read-only shared mapping of the metadata, read without locks by
  *    lookups that validate against the live record's sequence number;
- *  - a no-access reservation of block space at the bank's fixed address,
- *    over which blocks are mapped (or none, when that range was taken);
  *  - the process's table of mapped blocks, so that a retrieve of a block
  *    already mapped costs no system call.
  * `mu` serialises the threads of this process; it is taken before the file
@@ -52,7 +50,6 @@ struct pmm_bank {
     struct pmm_geom g;     /* validated copy of the geometry */
     const uint8_t *meta;   /* read-only mapping of [0, data_off) */
     size_t meta_len;
-    int reserved;          /* block space reserved at g.base_addr */
     size_t page;
     struct pmm_map *maps;  /* open-addressed table, capacity a power of 2 */
     size_t maps_cap, maps_used;
@@ -123,6 +120,8 @@ PMM_INTERNAL int pmm__do_free(struct pmm_bank *b, uint32_t idx, uint32_t pred);
 PMM_INTERNAL int pmm__write_entry(struct pmm_bank *b, uint32_t idx,
                                   struct pmm_entry *e);
 PMM_INTERNAL int pmm__write_live(struct pmm_bank *b, struct pmm_live *l);
+PMM_INTERNAL int pmm__self_pid(void); /* getpid(), read once per process */
+PMM_INTERNAL void pmm__self_pid_reset(void);
 PMM_INTERNAL int pmm__meta_write(struct pmm_bank *b, uint64_t off,
                                  const void *buf, size_t len);
 PMM_INTERNAL int pmm__repair(struct pmm_bank *b,
@@ -150,7 +149,7 @@ PMM_INTERNAL struct pmm_map *pmm__map_find(struct pmm_bank *b,
 PMM_INTERNAL int pmm__map_add(struct pmm_bank *b, const char *name,
                               uint64_t hash, uint32_t idx, uint32_t gen,
                               void *addr, size_t len, int elsewhere);
-PMM_INTERNAL void pmm__map_drop(struct pmm_bank *b, struct pmm_map *m);
+PMM_INTERNAL void pmm__map_drop(struct pmm_map *m);
 PMM_INTERNAL int pmm__map_block(struct pmm_bank *b,
                                 const struct pmm_entry *e, void **addr,
                                 int *elsewhere);

@@ -24,6 +24,20 @@
 #include "os.h"
 #include "pmm_int.h"
 
+static int self_pid; /* 0 until read; cleared in a forked child */
+
+int pmm__self_pid(void)
+{
+    if (!self_pid)
+        self_pid = (int)getpid();
+    return self_pid;
+}
+
+void pmm__self_pid_reset(void)
+{
+    self_pid = 0;
+}
+
 int pmm__meta_write(struct pmm_bank *b, uint64_t off, const void *buf,
                     size_t len)
 {
@@ -218,7 +232,7 @@ int pmm__do_alloc(struct pmm_bank *b, const char *name, uint64_t npages,
     e->page = page;
     e->npages = npages;
     e->created_ns = pmm__os_now_ns();
-    e->creator_pid = (int32_t)getpid();
+    e->creator_pid = pmm__self_pid();
     e->sum = pmm__entry_sum(e);
     l.seq |= 1;
     l.op = PMM_OP_ALLOC;
