@@ -120,3 +120,12 @@ uint64_t bank_used(void)
     pmm_bank_close(b);
     return st.used;
 }
+
+PmmName ram_name(const char *name)
+{
+    PmmName n;
+    memset(&n, 0, sizeof n);
+    strcpy(n.medium, "RAM");
+    snprintf(n.name, sizeof n.name, "%s", name);
+    return n;
+}

@@ -29,6 +29,9 @@ int wait_status(pid_t pid);
 /* pmm_check() on the current RAM bank; 0 when consistent.  Problems are
  * printed to stderr. */
 int check_bank(void);
+/* A PmmName on the RAM medium. */
+#include <pmm/chPmm.h>
+PmmName ram_name(const char *name);
 /* Bytes used in the RAM bank. */
 uint64_t bank_used(void);
 

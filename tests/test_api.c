@@ -22,18 +22,9 @@ static void setup(void) { site_new(0, 0); unsetenv("HR_GROUP"); }
 static void teardown(void) { site_drop(); }
 TestSuite(api, .init = setup, .fini = teardown);
 
-static PmmName nm(const char *name)
-{
-    PmmName n;
-    memset(&n, 0, sizeof n);
-    strcpy(n.medium, "RAM");
-    strcpy(n.name, name);
-    return n;
-}
-
 Test(api, allocate_is_zero_filled_and_retrieve_returns_same_block)
 {
-    PmmName n = nm("blk");
+    PmmName n = ram_name("blk");
     VmAddr a = 0, b = 0;
     cr_assert_eq(pmmAllocate(&a, &n, 10000, "K", 2), K_OK);
     unsigned char *p = (unsigned char *)a;
@@ -66,7 +57,7 @@ Test(api, sizes_are_rounded_to_pages)
 
 Test(api, efault)
 {
-    PmmName n = nm("x");
+    PmmName n = ram_name("x");
     VmAddr a;
     void *p;
     cr_assert_eq(pmmAllocate(NULL, &n, 8, NULL, 0), K_EFAULT);
@@ -83,7 +74,7 @@ Test(api, efault)
 
 Test(api, einval)
 {
-    PmmName n = nm("x"), empty = nm(""), unterminated = nm("x");
+    PmmName n = ram_name("x"), empty = ram_name(""), unterminated = ram_name("x");
     VmAddr a;
     memset(unterminated.name, 'a', sizeof unterminated.name);
     cr_assert_eq(pmmAllocate(&a, &empty, 8, NULL, 0), K_EINVAL);
@@ -101,7 +92,7 @@ Test(api, einval)
     cr_assert_eq(pmmAllocate(&a, &n, 8, HR_GROUP_KEY, HR_GROUP_KEYSIZE), K_EINVAL);
     setenv("HR_GROUP", "not-a-number", 1);
     cr_assert_eq(pmmAllocate(&a, &n, 8, HR_GROUP_KEY, HR_GROUP_KEY_SIZE), K_EINVAL);
-    PmmName badmed = nm("x");
+    PmmName badmed = ram_name("x");
     memset(badmed.medium, 'R', sizeof badmed.medium);
     cr_assert_eq(pmmAllocate(&a, &badmed, 8, NULL, 0), K_EINVAL);
     pmm_bank *b = bank_open();
@@ -117,14 +108,14 @@ Test(api, einval)
 
 Test(api, eunknown)
 {
-    PmmName n = nm("x"), tape = nm("x");
+    PmmName n = ram_name("x"), tape = ram_name("x");
     VmAddr a;
     strcpy(tape.medium, "TAPE");
     cr_assert_eq(pmmAllocate(&a, &tape, 8, NULL, 0), K_EUNKNOWN);
     cr_assert_eq(pmmFree(&tape), K_EUNKNOWN);
     cr_assert_eq(pmmFree(&n), K_EUNKNOWN);
     cr_assert_eq(pmmFreeAll("nokey", 6), K_EUNKNOWN);
-    PmmName disk = nm("x");
+    PmmName disk = ram_name("x");
     strcpy(disk.medium, "DISK"); /* this site has no DISK medium */
     cr_assert_eq(pmmAllocate(&a, &disk, 8, NULL, 0), K_EUNKNOWN);
     void *p;
@@ -136,17 +127,17 @@ Test(api, enomem_bank_full_and_max_blocks)
 {
     site_drop();
     site_new(16 * 4096, 3);
-    PmmName n = nm("big");
+    PmmName n = ram_name("big");
     VmAddr a;
     cr_assert_eq(pmmAllocate(&a, &n, 17 * 4096, NULL, 0), K_ENOMEM);
     cr_assert_eq(pmmAllocate(&a, &n, 8 * 4096, NULL, 0), K_OK);
-    PmmName m = nm("big2");
+    PmmName m = ram_name("big2");
     /* 8 pages + guard used: 7 left, 8 asked */
     cr_assert_eq(pmmAllocate(&a, &m, 8 * 4096, NULL, 0), K_ENOMEM);
     cr_assert_eq(pmmAllocate(&a, &m, 1, NULL, 0), K_OK);
-    PmmName o = nm("c");
+    PmmName o = ram_name("c");
     cr_assert_eq(pmmAllocate(&a, &o, 1, NULL, 0), K_OK);
-    PmmName q = nm("d");
+    PmmName q = ram_name("d");
     cr_assert_eq(pmmAllocate(&a, &q, 1, NULL, 0), K_ENOMEM); /* maxBlocks 3 */
     cr_assert_eq(pmmFree(&o), K_OK);
     cr_assert_eq(pmmAllocate(&a, &q, 1, NULL, 0), K_OK);
@@ -155,7 +146,7 @@ Test(api, enomem_bank_full_and_max_blocks)
 
 Test(api, epriv_system_keys_and_blocks)
 {
-    PmmName n = nm("x");
+    PmmName n = ram_name("x");
     VmAddr a;
     cr_assert_eq(pmmAllocate(&a, &n, 8, "__SYSfoo", 9), K_EPRIV);
     cr_assert_eq(pmmFreeAll("__SYSfoo", 9), K_EPRIV);
@@ -164,7 +155,7 @@ Test(api, epriv_system_keys_and_blocks)
     void *p;
     cr_assert_eq(pmm__alloc_sys(b, "__SYS.image.1", 100, "__SYS.img", 10, 0, -1,
                                 &p, NULL), K_OK);
-    PmmName s = nm("__SYS.image.1");
+    PmmName s = ram_name("__SYS.image.1");
     cr_assert_eq(pmmFree(&s), K_EPRIV);
     cr_assert_eq(pmmAllocate(&a, &s, 8, NULL, 0), K_EPRIV);
     cr_assert_eq(pmm_free(b, "__SYS.image.1"), K_EPRIV);
@@ -177,7 +168,7 @@ Test(api, epriv_system_keys_and_blocks)
 
 Test(api, esize_and_eexist)
 {
-    PmmName n = nm("x");
+    PmmName n = ram_name("x");
     VmAddr a;
     cr_assert_eq(pmmAllocate(&a, &n, 100, "A", 2), K_OK);
     cr_assert_eq(pmmAllocate(&a, &n, 4097, "A", 2), K_ESIZE);
@@ -200,7 +191,7 @@ Test(api, esize_and_eexist)
 Test(api, free_releases_name_and_pages)
 {
     uint64_t before = bank_used();
-    PmmName n = nm("x");
+    PmmName n = ram_name("x");
     VmAddr a;
     cr_assert_eq(pmmAllocate(&a, &n, 3 * 4096, NULL, 0), K_OK);
     memset((void *)a, 7, 3 * 4096);
@@ -221,12 +212,12 @@ Test(api, freeall_frees_every_block_of_the_key_from_any_process)
         if (pid == 0) {
             char name[16];
             snprintf(name, sizeof name, "k%d", i);
-            PmmName n = nm(name);
+            PmmName n = ram_name(name);
             _exit(pmmAllocate(&a, &n, 64, "JOB", 4) == K_OK ? 0 : 1);
         }
         cr_assert_eq(wait_status(pid), 0);
     }
-    PmmName keep = nm("keep");
+    PmmName keep = ram_name("keep");
     cr_assert_eq(pmmAllocate(&a, &keep, 64, "OTHER", 6), K_OK);
     size_t n = 0;
     cr_assert_eq(pmm_free_key(bank_open(), "JOB", 4, &n), K_OK);
@@ -240,7 +231,7 @@ Test(api, freeall_frees_every_block_of_the_key_from_any_process)
 Test(api, group_key_blocks_belong_to_the_group)
 {
     VmAddr a, b2;
-    PmmName n = nm("g"), other = nm("other"), mine = nm("mine");
+    PmmName n = ram_name("g"), other = ram_name("other"), mine = ram_name("mine");
     setenv("HR_GROUP", "3", 1);
     cr_assert_eq(pmmAllocate(&a, &n, 64, HR_GROUP_KEY, HR_GROUP_KEYSIZE), K_OK);
     cr_assert_eq(pmmAllocate(&b2, &mine, 64, "MINE", 5), K_OK);

@@ -20,22 +20,13 @@ static void setup(void) { site_new(0, 0); }
 static void teardown(void) { site_drop(); }
 TestSuite(procs, .init = setup, .fini = teardown);
 
-static PmmName nm(const char *name)
-{
-    PmmName n;
-    memset(&n, 0, sizeof n);
-    strcpy(n.medium, "RAM");
-    strcpy(n.name, name);
-    return n;
-}
-
 Test(procs, retrieve_after_sigkill_same_contents_same_address)
 {
     int p[2];
     cr_assert_eq(pipe(p), 0);
     pid_t pid = fork();
     if (pid == 0) {
-        PmmName n = nm("state");
+        PmmName n = ram_name("state");
         VmAddr a;
         if (pmmAllocate(&a, &n, 3 * 4096, "S", 2) != K_OK)
             _exit(1);
@@ -53,7 +44,7 @@ Test(procs, retrieve_after_sigkill_same_contents_same_address)
     /* another process, and then this one */
     pid = fork();
     if (pid == 0) {
-        PmmName n = nm("state");
+        PmmName n = ram_name("state");
         VmAddr a;
         if (pmmAllocate(&a, &n, 3 * 4096, "S", 2) != K_OK || a != first)
             _exit(1);
@@ -63,7 +54,7 @@ Test(procs, retrieve_after_sigkill_same_contents_same_address)
         _exit(0);
     }
     cr_assert_eq(wait_status(pid), 0);
-    PmmName n = nm("state");
+    PmmName n = ram_name("state");
     VmAddr a;
     cr_assert_eq(pmmAllocate(&a, &n, 3 * 4096, "S", 2), K_OK);
     cr_assert_eq(a, first, "same address in every process");
@@ -73,7 +64,7 @@ Test(procs, retrieve_after_sigkill_same_contents_same_address)
 
 Test(procs, write_past_end_kills_the_writer_only)
 {
-    PmmName a1 = nm("a"), a2 = nm("b");
+    PmmName a1 = ram_name("a"), a2 = ram_name("b");
     VmAddr x, y;
     cr_assert_eq(pmmAllocate(&x, &a1, 4096, NULL, 0), K_OK);
     cr_assert_eq(pmmAllocate(&y, &a2, 4096, NULL, 0), K_OK);
@@ -134,7 +125,7 @@ Test(procs, racing_allocators_get_the_same_block)
         for (int i = 0; i < N; i++) {
             pids[i] = fork();
             if (pids[i] == 0) {
-                PmmName n = nm(name);
+                PmmName n = ram_name(name);
                 VmAddr a;
                 if (pmmAllocate(&a, &n, 4096, "R", 2) != K_OK)
                     _exit(1);
@@ -152,7 +143,7 @@ Test(procs, racing_allocators_get_the_same_block)
             cr_assert_eq(got[i], got[0], "all racers get one block");
         }
         close(p[0]);
-        PmmName n = nm(name);
+        PmmName n = ram_name(name);
         VmAddr a;
         cr_assert_eq(pmmAllocate(&a, &n, 4096, "R", 2), K_OK);
         cr_assert_eq(*(int *)a, N, "every racer wrote into the same block");
@@ -165,7 +156,7 @@ Test(procs, racing_allocators_get_the_same_block)
 
 Test(procs, freed_elsewhere_is_not_returned_stale)
 {
-    PmmName n = nm("f");
+    PmmName n = ram_name("f");
     VmAddr a, b2;
     cr_assert_eq(pmmAllocate(&a, &n, 4096, "K1", 3), K_OK);
     *(int *)a = 5;

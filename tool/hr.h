@@ -43,7 +43,8 @@ int hr_cmd_pmm(int argc, char **argv, const struct hr_opts *o);
 #endif
 
 /* Options of a subcommand: flags and valued options in any order, among
- * positionals.  `valued` lists the options that take a value ("--medium"),
+ * positionals.  --help prints usage and exits 0; no positional at all
+ * prints it on stderr and exits 2.  `valued` lists the options that take a value ("--medium"),
  * `flags` those that do not; --json and --site are always understood. */
 #define HR_MAX_POS 8
 struct hr_args {
@@ -55,4 +56,4 @@ struct hr_args {
 };
 void hr_args_parse(int argc, char **argv, const char *const *valued,
                    const char *const *flags, struct hr_args *a,
-                   struct hr_opts *o, const char *cmd);
+                   struct hr_opts *o, const char *cmd, const char *usage);

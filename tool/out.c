@@ -109,7 +109,7 @@ static int index_of(const char *const *list, const char *s, size_t n)
 
 void hr_args_parse(int argc, char **argv, const char *const *valued,
                    const char *const *flags, struct hr_args *a,
-                   struct hr_opts *o, const char *cmd)
+                   struct hr_opts *o, const char *cmd, const char *usage)
 {
     memset(a, 0, sizeof *a);
     int dashdash = 0;
@@ -150,5 +150,9 @@ void hr_args_parse(int argc, char **argv, const char *const *valued,
         } else {
             hr_die(HR_EXIT_USAGE, "%s: unknown option '%s' (see --help)", cmd, s);
         }
+    }
+    if (a->help || a->npos == 0) {
+        fputs(usage, a->help ? stdout : stderr);
+        exit(a->help ? HR_EXIT_OK : HR_EXIT_USAGE);
     }
 }

@@ -274,11 +274,7 @@ int hr_cmd_pmm(int argc, char **argv, const struct hr_opts *go)
     static const char *const flags[] = {"--repair", "--hex", NULL};
     struct hr_opts o = *go;
     struct hr_args a;
-    hr_args_parse(argc, argv, valued, flags, &a, &o, "pmm");
-    if (a.help || a.npos == 0) {
-        fputs(pmm_usage, a.help ? stdout : stderr);
-        return a.help ? HR_EXIT_OK : HR_EXIT_USAGE;
-    }
+    hr_args_parse(argc, argv, valued, flags, &a, &o, "pmm", pmm_usage);
     const char *sub = a.pos[0];
     static const char *const subs[] = {"ls", "show", "free", "freeall", "check"};
     int known = 0;

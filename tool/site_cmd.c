@@ -129,11 +129,7 @@ int hr_cmd_site(int argc, char **argv, const struct hr_opts *go)
                                          "--diskbank", "--diskbank-size", NULL};
     struct hr_opts o = *go;
     struct hr_args a;
-    hr_args_parse(argc, argv, valued, NULL, &a, &o, "site");
-    if (a.help || a.npos == 0) {
-        fputs(site_usage, a.help ? stdout : stderr);
-        return a.help ? HR_EXIT_OK : HR_EXIT_USAGE;
-    }
+    hr_args_parse(argc, argv, valued, NULL, &a, &o, "site", site_usage);
     const char *sub = a.pos[0];
     if (a.npos > 1)
         hr_die(HR_EXIT_USAGE, "site %s: unexpected argument '%s'", sub, a.pos[1]);
