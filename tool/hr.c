@@ -10,10 +10,15 @@
 static const char usage[] =
     "usage: hr [--site DIR] [--json] COMMAND [ARGS]\n"
     "\n"
-    "Sites, persistent memory blocks and (soon) restartable actors.\n"
+    "Sites, persistent memory blocks and restartable actors.\n"
     "\n"
     "commands:\n"
     "  site create|info|destroy   make, describe or remove a site\n"
+    "  site start|stop            start or stop the site's controller (hrd)\n"
+    "  arun [-g G] PROG [ARGS]    start a direct restartable actor in group G\n"
+    "  akill PID | akill -g G     restart PID's group | kill group G for good\n"
+    "  ps                         groups and actors\n"
+    "  log [-f]                   the site's console log\n"
     "  pmm ls|show|free|freeall|check\n"
     "                             list, show and free blocks; check a bank\n"
     "\n"
@@ -56,5 +61,13 @@ int main(int argc, char **argv)
         return hr_cmd_site(argc - i - 1, argv + i + 1, &o);
     if (strcmp(argv[i], "pmm") == 0)
         return hr_cmd_pmm(argc - i - 1, argv + i + 1, &o);
+    if (strcmp(argv[i], "arun") == 0)
+        return hr_cmd_arun(argc - i - 1, argv + i + 1, &o);
+    if (strcmp(argv[i], "akill") == 0)
+        return hr_cmd_akill(argc - i - 1, argv + i + 1, &o);
+    if (strcmp(argv[i], "ps") == 0)
+        return hr_cmd_ps(argc - i - 1, argv + i + 1, &o);
+    if (strcmp(argv[i], "log") == 0)
+        return hr_cmd_log(argc - i - 1, argv + i + 1, &o);
     hr_die(HR_EXIT_USAGE, "unknown command '%s' (see hr --help)", argv[i]);
 }

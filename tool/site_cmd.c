@@ -13,6 +13,7 @@ static const char site_usage[] =
     "usage: hr site create [--rambank-size N] [--max-blocks N]\n"
     "                      [--diskbank PATH [--diskbank-size N]]\n"
     "       hr site info [--json]\n"
+    "       hr site start | stop\n"
     "       hr site destroy\n"
     "\n"
     "create   make the site directory (owner-only) and its RAM bank with the\n"
@@ -21,6 +22,9 @@ static const char site_usage[] =
     "         absolute path on a persistent file system).  Sizes take K, M, G.\n"
     "info     per medium: size, used, free, blocks, max_blocks, page size,\n"
     "         fixed base address and bank path\n"
+    "start    start the site's controller in the background; returns once it\n"
+    "         accepts requests (it restarts the groups it finds registered)\n"
+    "stop     stop every actor and the controller; persistent memory is kept\n"
     "destroy  remove the site's banks (all blocks are lost) and configuration\n";
 
 static void need_site(const struct hr_opts *o, char *dir, size_t len)
@@ -140,6 +144,10 @@ int hr_cmd_site(int argc, char **argv, const struct hr_opts *go)
         return site_create(&a, &o);
     if (strcmp(sub, "info") == 0)
         return site_info(&o);
+    if (strcmp(sub, "start") == 0)
+        return hr_site_start(&o);
+    if (strcmp(sub, "stop") == 0)
+        return hr_site_stop(&o);
     if (strcmp(sub, "destroy") == 0) {
         char dir[4096];
         need_site(&o, dir, sizeof dir);

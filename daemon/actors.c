@@ -1,0 +1,563 @@
+/*
+ * actors.c - restartable actors and restart groups.
+ *
+ * Group life, as SPEC 3.1 has it:
+ *  - any failure of a member (death by a signal, exit without HR_EXIT_HDL,
+ *    akill) kills every other member and starts the group's direct actors
+ *    again from their stored images, including those that exited cleanly;
+ *    indirect actors wait for their direct actor to hrfexec them again;
+ *  - when every member has exited cleanly the group ends: images, argument
+ *    blocks and HR_GROUP_KEY blocks are freed, names and number released;
+ *  - when nothing runs but some member has not exited cleanly (it was not
+ *    re-spawned), the group is blocked, and the log says who holds it up.
+ * Killing members is synchronous (SIGKILL, then waitpid of that child):
+ * members are our children, so their pids are ours until reaped.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hrd.h"
+#include "os.h"
+#include "pmm_int.h"
+#include "proto.h"
+
+void hrd_log(struct hrd *d, const char *fmt, ...)
+{
+    char buf[1024], when[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
+    int n = snprintf(buf, sizeof buf, "%s HR_CTRL: ", when);
+    va_list ap;
+    va_start(ap, fmt);
+    n += vsnprintf(buf + n, sizeof buf - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    if (n > (int)sizeof buf - 2)
+        n = (int)sizeof buf - 2;
+    buf[n++] = '\n';
+    if (d->console_fd >= 0 && write(d->console_fd, buf, (size_t)n) < 0)
+        (void)0; /* the log is best effort */
+}
+
+static void block_name(char *out, size_t cap, const char *kind, int slot)
+{
+    snprintf(out, cap, "__SYS.hr.%s.%d", kind, slot);
+}
+
+int hrd_find_pid(struct hrd *d, pid_t pid)
+{
+    for (int i = 0; i < HRD_MAX_ACTORS; i++)
+        if (d->reg->actors[i].used && d->reg->actors[i].pid == pid && pid > 0)
+            return i;
+    return -1;
+}
+
+int hrd_find_name(struct hrd *d, int group, const char *name)
+{
+    for (int i = 0; i < HRD_MAX_ACTORS; i++) {
+        struct reg_actor *a = &d->reg->actors[i];
+        if (a->used && (group < 0 || a->group == group) &&
+            strcmp(a->name, name) == 0)
+            return i;
+    }
+    return -1;
+}
+
+/* Copy the program behind exe_fd into the actor's image block. */
+static int store_image(struct hrd *d, int slot, int exe_fd, uint64_t *size)
+{
+    struct stat st;
+    char name[PMM_NAME_MAX];
+    void *p;
+    if (fstat(exe_fd, &st) < 0)
+        return -errno;
+    if (!S_ISREG(st.st_mode))
+        return -EACCES;
+    if (!(st.st_mode & 0111))
+        return -EACCES;
+    if (st.st_size == 0)
+        return -ENOEXEC;
+    block_name(name, sizeof name, "image", slot);
+    int r = pmm__alloc_sys(d->bank, name, (size_t)st.st_size, HRD_SYS_KEY,
+                           sizeof HRD_SYS_KEY, PMM_EXCL, -1, &p, NULL);
+    if (r < 0)
+        return r;
+    if (pmm__os_pread(exe_fd, p, (size_t)st.st_size, 0) < 0) {
+        pmm__free_sys(d->bank, name);
+        return -EIO;
+    }
+    *size = (uint64_t)st.st_size;
+    return 0;
+}
+
+static int store_args(struct hrd *d, int slot, const char *args, uint32_t len)
+{
+    char name[PMM_NAME_MAX];
+    void *p;
+    block_name(name, sizeof name, "args", slot);
+    int r = pmm__alloc_sys(d->bank, name, len, HRD_SYS_KEY, sizeof HRD_SYS_KEY,
+                           PMM_EXCL, -1, &p, NULL);
+    if (r == 0)
+        memcpy(p, args, len);
+    return r;
+}
+
+int hrd_register(struct hrd *d, int group, int direct, const char *name,
+                 int exe_fd, const char *args, uint32_t args_len, int *slot)
+{
+    int s = -1;
+    for (int i = 0; i < HRD_MAX_ACTORS && s < 0; i++)
+        if (!d->reg->actors[i].used)
+            s = i;
+    if (s < 0)
+        return -EAGAIN; /* hrCtrl.maxActors reached */
+    struct reg_actor *a = &d->reg->actors[s];
+    char old[PMM_NAME_MAX];
+    uint64_t size = 0;
+    /* leftovers of a slot whose registration was cut short */
+    block_name(old, sizeof old, "image", s);
+    pmm__free_sys(d->bank, old);
+    block_name(old, sizeof old, "args", s);
+    pmm__free_sys(d->bank, old);
+    int r = store_image(d, s, exe_fd, &size);
+    if (r == 0 && (r = store_args(d, s, args, args_len)) < 0) {
+        block_name(old, sizeof old, "image", s);
+        pmm__free_sys(d->bank, old);
+    }
+    if (r < 0)
+        return r;
+    memset(a, 0, sizeof *a);
+    a->group = group;
+    a->direct = (uint32_t)direct;
+    a->state = A_STOPPED;
+    snprintf(a->name, sizeof a->name, "%s", name);
+    a->image_size = size;
+    a->args_len = args_len;
+    struct reg_group *g = &d->reg->groups[group];
+    if (!g->used) {
+        memset(g, 0, sizeof *g);
+        g->state = G_RUNNING;
+        g->last_status = -1;
+        g->started_ns = pmm__os_now_ns();
+        g->used = 1;
+    }
+    /* registration is complete once `used` is set */
+    __atomic_store_n(&a->used, 1, __ATOMIC_RELEASE);
+    *slot = s;
+    return 0;
+}
+
+/* A read-only memfd copy of the image, kept for later restarts. */
+static int image_fd(struct hrd *d, int slot)
+{
+    char name[PMM_NAME_MAX], path[64];
+    void *p;
+    if (d->image_fd[slot] >= 0)
+        return d->image_fd[slot];
+    struct reg_actor *a = &d->reg->actors[slot];
+    block_name(name, sizeof name, "image", slot);
+    int r = pmm__alloc_sys(d->bank, name, (size_t)a->image_size, HRD_SYS_KEY,
+                           sizeof HRD_SYS_KEY, PMM_RETRIEVE, -1, &p, NULL);
+    if (r < 0)
+        return r;
+    int w = memfd_create(a->name, MFD_CLOEXEC);
+    if (w < 0)
+        return -errno;
+    if ((r = pmm__os_pwrite(w, p, (size_t)a->image_size, 0)) < 0) {
+        close(w);
+        return r;
+    }
+    /* exec refuses a file open for writing: keep only a read-only view */
+    snprintf(path, sizeof path, "/proc/self/fd/%d", w);
+    int ro = open(path, O_RDONLY | O_CLOEXEC);
+    r = ro < 0 ? -errno : ro;
+    close(w);
+    if (ro >= 0)
+        d->image_fd[slot] = ro;
+    return r;
+}
+
+static uint64_t proc_start_ticks(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    unsigned long long v = 0;
+    /* fields after the command: state is 3rd, starttime 22nd */
+    if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u "
+                           "%*d %*d %*d %*d %*d %*d %llu", &v) != 1)
+        v = 0;
+    return v;
+}
+
+/* Build the environment: the stored one, with the controller's variables. */
+static char **actor_env(struct hrd *d, int slot, const struct hr_strings *s,
+                        char vars[4][128])
+{
+    struct reg_actor *a = &d->reg->actors[slot];
+    char **env = calloc(s->envc + 5, sizeof *env);
+    int n = 0;
+    if (!env)
+        return NULL;
+    for (uint32_t i = 0; i < s->envc; i++) {
+        const char *e = s->envp[i];
+        if (strncmp(e, "HR_SITE=", 8) && strncmp(e, "HR_GROUP=", 9) &&
+            strncmp(e, "HR_ACTOR=", 9) && strncmp(e, "HR_RESTARTS=", 12))
+            env[n++] = (char *)e;
+    }
+    snprintf(vars[0], 128, "HR_GROUP=%d", a->group);
+    snprintf(vars[1], 128, "HR_ACTOR=%s", a->name);
+    snprintf(vars[2], 128, "HR_RESTARTS=%u", d->reg->groups[a->group].restarts);
+    for (int i = 0; i < 3; i++)
+        env[n++] = vars[i];
+    static char site_var[4200];
+    snprintf(site_var, sizeof site_var, "HR_SITE=%s", d->site);
+    env[n++] = site_var;
+    env[n] = NULL;
+    return env;
+}
+
+static void child_exec(int fd, const struct hr_strings *s, char **env,
+                       const int stdio[3], int errpipe)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    for (int sig = 1; sig < NSIG; sig++)
+        signal(sig, SIG_DFL);
+    setpgid(0, 0);
+    for (int i = 0; i < 3; i++)
+        if (stdio[i] != i)
+            dup2(stdio[i], i);
+    if (chdir(s->cwd) < 0 && chdir("/") < 0)
+        _exit(127);
+    fcntl(fd, F_SETFD, 0); /* so that "#!" programs can find themselves */
+    execveat(fd, "", (char *const *)s->argv, env, AT_EMPTY_PATH);
+    int e = errno;
+    if (write(errpipe, &e, sizeof e) < 0)
+        (void)0;
+    _exit(127);
+}
+
+/* Start one actor now, with stdio (NULL: /dev/null and the console). */
+static int start_with(struct hrd *d, int slot, const int *stdio_in)
+{
+    struct reg_actor *a = &d->reg->actors[slot];
+    char name[PMM_NAME_MAX], vars[4][128];
+    const char *args;
+    int r, fd = image_fd(d, slot);
+    if (fd < 0)
+        return fd;
+    block_name(name, sizeof name, "args", slot);
+    if ((r = pmm__alloc_sys(d->bank, name, a->args_len, HRD_SYS_KEY,
+                            sizeof HRD_SYS_KEY, PMM_RETRIEVE, -1,
+                            (void **)&args, NULL)) < 0)
+        return r;
+    struct hr_strings *s = malloc(sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    if (hr__strings_decode(args, a->args_len, 0, s) < 0) {
+        free(s);
+        return K_EBANK;
+    }
+    char **env = actor_env(d, slot, s, vars);
+    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int stdio[3] = {devnull, d->console_fd, d->console_fd};
+    if (stdio_in)
+        memcpy(stdio, stdio_in, sizeof stdio);
+    int ep[2];
+    if (!env || pipe2(ep, O_CLOEXEC) < 0) {
+        r = -errno;
+        goto out;
+    }
+    pid_t pid = fork();
+    if (pid == 0)
+        child_exec(fd, s, env, stdio, ep[1]);
+    close(ep[1]);
+    if (pid < 0) {
+        r = -errno;
+        close(ep[0]);
+        goto out;
+    }
+    int e = 0;
+    ssize_t n;
+    do
+        n = read(ep[0], &e, sizeof e);
+    while (n < 0 && errno == EINTR);
+    close(ep[0]);
+    a->pid = pid;
+    a->state = A_RUNNING;
+    a->clean_mark = 0;
+    a->runs++;
+    a->started_ns = pmm__os_now_ns();
+    a->start_ticks = proc_start_ticks(pid);
+    r = n == (ssize_t)sizeof e ? -e : pid; /* the child exits 127 on error */
+out:
+    if (devnull >= 0)
+        close(devnull);
+    free(env);
+    free(s);
+    return r;
+}
+
+int hrd_start_actor(struct hrd *d, int slot)
+{
+    return start_with(d, slot, NULL);
+}
+
+int hrd_start_indirect(struct hrd *d, int slot, const int stdio[3])
+{
+    return start_with(d, slot, stdio);
+}
+
+static void kill_member(struct hrd *d, struct reg_actor *a)
+{
+    (void)d;
+    if (a->pid <= 0)
+        return;
+    kill(a->pid, SIGKILL);
+    while (waitpid(a->pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    a->pid = 0;
+}
+
+void hrd_forget_actor(struct hrd *d, int slot)
+{
+    char name[PMM_NAME_MAX];
+    block_name(name, sizeof name, "image", slot);
+    pmm__free_sys(d->bank, name);
+    block_name(name, sizeof name, "args", slot);
+    pmm__free_sys(d->bank, name);
+    if (d->image_fd[slot] >= 0)
+        close(d->image_fd[slot]);
+    d->image_fd[slot] = -1;
+    memset(&d->reg->actors[slot], 0, sizeof d->reg->actors[slot]);
+}
+
+static void end_group(struct hrd *d, int group, const char *why)
+{
+    size_t n = 0;
+    for (int i = 0; i < HRD_MAX_ACTORS; i++) {
+        struct reg_actor *a = &d->reg->actors[i];
+        if (a->used && a->group == group) {
+            kill_member(d, a);
+            hrd_forget_actor(d, i);
+        }
+    }
+    pmm__free_group(d->bank, group, &n);
+    memset(&d->reg->groups[group], 0, sizeof d->reg->groups[group]);
+    hrd_log(d, "group %d %s; %zu group block%s freed", group, why, n,
+            n == 1 ? "" : "s");
+}
+
+void hrd_kill_group(struct hrd *d, int group)
+{
+    if (group >= 0 && group < HRD_MAX_GROUPS && d->reg->groups[group].used)
+        end_group(d, group, "killed");
+}
+
+void hrd_kill_all(struct hrd *d)
+{
+    for (int i = 0; i < HRD_MAX_ACTORS; i++) {
+        struct reg_actor *a = &d->reg->actors[i];
+        if (a->used && a->pid > 0) {
+            kill_member(d, a);
+            a->state = A_STOPPED;
+        }
+    }
+}
+
+static void restart_group(struct hrd *d, int group)
+{
+    struct reg_group *g = &d->reg->groups[group];
+    for (int i = 0; i < HRD_MAX_ACTORS; i++) {
+        struct reg_actor *a = &d->reg->actors[i];
+        if (a->used && a->group == group) {
+            kill_member(d, a);
+            a->state = A_STOPPED;
+            a->clean_mark = 0;
+        }
+    }
+    g->restarts++;
+    g->state = G_RUNNING;
+    for (int i = 0; i < HRD_MAX_ACTORS; i++) {
+        struct reg_actor *a = &d->reg->actors[i];
+        if (a->used && a->group == group && a->direct) {
+            int r = hrd_start_actor(d, i);
+            if (r < 0)
+                hrd_log(d, "group %d: cannot restart %s: %s", group, a->name,
+                        pmm_strerror(r));
+        }
+    }
+}
+
+/* Nothing runs in the group any more: it ended, or it is blocked. */
+static void settle(struct hrd *d, int group)
+{
+    char names[512] = "";
+    size_t at = 0;
+    int running = 0, unclean = 0;
+    for (int i = 0; i < HRD_MAX_ACTORS; i++) {
+        struct reg_actor *a = &d->reg->actors[i];
+        if (!a->used || a->group != group)
+            continue;
+        running += a->state == A_RUNNING;
+        if (a->state != A_CLEAN) {
+            unclean++;
+            at += (size_t)snprintf(names + at, at < sizeof names ? sizeof names - at : 0,
+                                   "%s%s", unclean > 1 ? " " : "", a->name);
+            if (at >= sizeof names)
+                at = sizeof names - 1;
+        }
+    }
+    if (running)
+        return;
+    if (!unclean) {
+        end_group(d, group, "ended: every member exited cleanly");
+        return;
+    }
+    if (d->reg->groups[group].state != G_BLOCKED) {
+        d->reg->groups[group].state = G_BLOCKED;
+        hrd_log(d, "group %d blocked, some members have not terminated: %s",
+                group, names);
+    }
+}
+
+void hrd_child_exited(struct hrd *d, pid_t pid, int status)
+{
+    int slot = hrd_find_pid(d, pid);
+    if (slot < 0)
+        return; /* not an actor: a start-up helper, or already handled */
+    struct reg_actor *a = &d->reg->actors[slot];
+    struct reg_group *g = &d->reg->groups[a->group];
+    int clean = a->clean_mark;
+    a->pid = 0;
+    if (clean) {
+        a->state = A_CLEAN;
+        settle(d, a->group);
+        return;
+    }
+    a->state = A_STOPPED;
+    g->last_signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    g->last_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    g->last_fail_ns = pmm__os_now_ns();
+    if (WIFSIGNALED(status))
+        hrd_log(d, "actor %s (pid %d) of group %d killed by signal %d: "
+                   "restarting the group", a->name, (int)pid, a->group,
+                g->last_signal);
+    else
+        hrd_log(d, "actor %s (pid %d) of group %d exited with status %d "
+                   "without HR_EXIT_HDL: restarting the group", a->name,
+                (int)pid, a->group, g->last_status);
+    restart_group(d, a->group);
+}
+
+static const char *actor_state(uint32_t s)
+{
+    return s == A_RUNNING ? "running" : s == A_CLEAN ? "exited" : "stopped";
+}
+
+int hrd_ps_json(struct hrd *d, char *buf, size_t cap)
+{
+    size_t at = 0;
+    uint64_t now = pmm__os_now_ns();
+#define PUT(...)                                                              \
+    do {                                                                      \
+        int n_ = snprintf(buf + at, at < cap ? cap - at : 0, __VA_ARGS__);   \
+        if (n_ > 0)                                                           \
+            at += (size_t)n_;                                                 \
+    } while (0)
+    PUT("{\"controller_pid\": %d, \"groups\": [", (int)getpid());
+    int first = 1;
+    for (int g = 0; g < HRD_MAX_GROUPS; g++) {
+        struct reg_group *G = &d->reg->groups[g];
+        if (!G->used)
+            continue;
+        PUT("%s{\"id\": %d, \"state\": \"%s\", \"restarts\": %u, "
+            "\"last_failure\": ", first ? "" : ", ", g,
+            G->state == G_BLOCKED ? "blocked" : "running", G->restarts);
+        if (G->last_fail_ns)
+            PUT("{\"signal\": %d, \"status\": %d, \"when_ns\": %llu}",
+                G->last_signal, G->last_status,
+                (unsigned long long)G->last_fail_ns);
+        else
+            PUT("null");
+        PUT(", \"actors\": [");
+        int fa = 1;
+        for (int i = 0; i < HRD_MAX_ACTORS; i++) {
+            struct reg_actor *a = &d->reg->actors[i];
+            if (!a->used || a->group != g)
+                continue;
+            PUT("%s{\"name\": \"%s\", \"pid\": %d, \"direct\": %s, "
+                "\"state\": \"%s\", \"uptime_s\": %.3f, \"runs\": %u}",
+                fa ? "" : ", ", a->name, a->pid, a->direct ? "true" : "false",
+                actor_state(a->state),
+                a->state == A_RUNNING ? (double)(now - a->started_ns) / 1e9 : 0.0,
+                a->runs);
+            fa = 0;
+        }
+        PUT("]}");
+        first = 0;
+    }
+    PUT("]}");
+#undef PUT
+    return at < cap ? (int)at : -E2BIG;
+}
+
+/* The same as hrd_ps_json, as a table for people. */
+int hrd_ps_text(struct hrd *d, char *buf, size_t cap)
+{
+    size_t at = 0;
+    uint64_t now = pmm__os_now_ns();
+#define PUT(...)                                                              \
+    do {                                                                      \
+        int n_ = snprintf(buf + at, at < cap ? cap - at : 0, __VA_ARGS__);   \
+        if (n_ > 0)                                                           \
+            at += (size_t)n_;                                                 \
+    } while (0)
+    PUT("%-6s %-8s %8s  %s\n", "GROUP", "STATE", "RESTARTS", "LAST FAILURE");
+    for (int g = 0; g < HRD_MAX_GROUPS; g++) {
+        struct reg_group *G = &d->reg->groups[g];
+        if (!G->used)
+            continue;
+        char fail[96] = "-";
+        if (G->last_fail_ns) {
+            double ago = (double)(now - G->last_fail_ns) / 1e9;
+            if (G->last_signal)
+                snprintf(fail, sizeof fail, "signal %d, %.1fs ago", G->last_signal, ago);
+            else
+                snprintf(fail, sizeof fail, "exit %d, %.1fs ago", G->last_status, ago);
+        }
+        PUT("%-6d %-8s %8u  %s\n", g, G->state == G_BLOCKED ? "blocked" : "running",
+            G->restarts, fail);
+        for (int i = 0; i < HRD_MAX_ACTORS; i++) {
+            struct reg_actor *a = &d->reg->actors[i];
+            if (!a->used || a->group != g)
+                continue;
+            PUT("    %-24s pid %-8d %-8s %-8s up %.1fs\n", a->name, a->pid,
+                a->direct ? "direct" : "indirect", actor_state(a->state),
+                a->state == A_RUNNING ? (double)(now - a->started_ns) / 1e9 : 0.0);
+        }
+    }
+#undef PUT
+    return at < cap ? (int)at : -E2BIG;
+}

@@ -1,0 +1,91 @@
+/*
+ * hrd.h - the Hot Restart Controller daemon.
+ *
+ * One controller per site.  Its registry (groups, actors, their states and
+ * counters) lives in a "__SYS" block of the site's RAM bank, and each
+ * actor's program image and arguments in "__SYS" blocks of their own, so
+ * that they outlive the controller.  Actors are the controller's children:
+ * their pids cannot be reused before the controller reaps them, so killing
+ * them by pid is safe.  Deaths arrive as SIGCHLD through a signalfd, at once.
+ */
+#ifndef HRD_H
+#define HRD_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <hotrestart/pmm.h>
+
+#define HRD_MAX_ACTORS 256  /* hrCtrl.maxActors */
+#define HRD_MAX_GROUPS 256  /* hrCtrl.maxGroups: group ids 0..255 */
+#define HRD_REG_MAGIC 0x4852445245473031ull /* "HRDREG01" */
+#define HRD_REG_NAME "__SYS.hr.registry"
+#define HRD_SYS_KEY "__SYS.hr"
+
+enum { A_FREE = 0, A_RUNNING, A_CLEAN, A_STOPPED };
+enum { G_FREE = 0, G_RUNNING, G_BLOCKED };
+
+struct reg_actor {
+    uint32_t used;
+    int32_t group;
+    uint32_t direct;          /* started by arun, else by hrfexec */
+    uint32_t state;           /* A_... */
+    char name[PMM_NAME_MAX];
+    int32_t pid;              /* 0 when not running */
+    uint32_t clean_mark;      /* HR_EXIT_HDL seen in this run */
+    uint64_t start_ticks;     /* /proc/PID/stat starttime of this run */
+    uint64_t started_ns;      /* CLOCK_REALTIME of this run's start */
+    uint64_t image_size;      /* bytes of program image */
+    uint32_t args_len;        /* bytes of the encoded arguments */
+    uint32_t runs;            /* starts of this actor */
+};
+
+struct reg_group {
+    uint32_t used;
+    uint32_t state;           /* G_... */
+    uint32_t restarts;        /* group restarts so far */
+    int32_t last_signal;      /* last failure: signal, or 0 */
+    int32_t last_status;      /* last failure: exit status, or -1 */
+    uint32_t reserved;
+    uint64_t last_fail_ns;    /* CLOCK_REALTIME of the last failure, or 0 */
+    uint64_t started_ns;      /* when the group was made */
+};
+
+struct registry {
+    uint64_t magic;           /* HRD_REG_MAGIC */
+    uint32_t version;         /* 1 */
+    uint32_t generation;      /* controller starts so far */
+    uint64_t controller_pid;
+    struct reg_group groups[HRD_MAX_GROUPS];
+    struct reg_actor actors[HRD_MAX_ACTORS];
+};
+
+struct hrd {
+    char site[4096];
+    pmm_bank *bank;
+    struct registry *reg;
+    int console_fd;           /* console.log, append */
+    int image_fd[HRD_MAX_ACTORS]; /* read-only memfd copies, or -1 */
+    int listen_fd, sig_fd, ep_fd, lock_fd;
+    int stopping;
+};
+
+/* actors.c */
+int hrd_start_actor(struct hrd *d, int slot);
+int hrd_register(struct hrd *d, int group, int direct, const char *name,
+                 int exe_fd, const char *args, uint32_t args_len, int *slot);
+void hrd_child_exited(struct hrd *d, pid_t pid, int status);
+void hrd_kill_group(struct hrd *d, int group);
+void hrd_kill_all(struct hrd *d);
+int hrd_find_pid(struct hrd *d, pid_t pid);
+int hrd_find_name(struct hrd *d, int group, const char *name);
+void hrd_log(struct hrd *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void hrd_forget_actor(struct hrd *d, int slot);
+int hrd_ps_json(struct hrd *d, char *buf, size_t cap);
+int hrd_ps_text(struct hrd *d, char *buf, size_t cap);
+
+/* requests.c */
+void hrd_serve(struct hrd *d, int conn);
+
+#endif

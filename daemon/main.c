@@ -1,0 +1,266 @@
+/*
+ * main.c - hrd, the Hot Restart Controller of one site.
+ *
+ *   hrd [--site DIR] [--ready-fd N]
+ *
+ * Runs in the foreground (a service manager or `hr site start` puts it in
+ * the background).  It is ready once its socket accepts requests: then it
+ * writes a newline to fd N if --ready-fd was given (s6 style) and sends
+ * READY=1 to $NOTIFY_SOCKET if set (systemd Type=notify).
+ * Exit codes: 0 stopped on request or by SIGTERM/SIGINT; 1 could not start
+ * (the reason is printed); 2 bad usage.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "hrd.h"
+#include "os.h"
+#include "pmm_int.h"
+#include "proto.h"
+
+__attribute__((noreturn, format(printf, 2, 3))) static void die(int code,
+                                                                const char *fmt,
+                                                                ...)
+{
+    va_list ap;
+    fputs("hrd: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(code);
+}
+
+static void open_registry(struct hrd *d)
+{
+    pmm_block info;
+    int r = pmm__alloc_sys(d->bank, HRD_REG_NAME, sizeof(struct registry),
+                           HRD_SYS_KEY, sizeof HRD_SYS_KEY, 0, -1,
+                           (void **)&d->reg, &info);
+    if (r < 0)
+        die(1, "registry: %s", pmm_strerror(r));
+    if (info.flags & PMM_B_NEW) {
+        d->reg->version = 1;
+        __atomic_store_n(&d->reg->magic, HRD_REG_MAGIC, __ATOMIC_RELEASE);
+    }
+    if (d->reg->magic != HRD_REG_MAGIC || d->reg->version != 1)
+        die(1, "registry: not a registry of this version (hr site cold wipes it)");
+    d->reg->generation++;
+    d->reg->controller_pid = (uint64_t)getpid();
+}
+
+/* Processes of a previous controller that died: end those that are still
+ * the same processes (same start time), then start the groups again. */
+static void adopt_previous(struct hrd *d)
+{
+    int groups = 0;
+    for (int i = 0; i < HRD_MAX_ACTORS; i++) {
+        struct reg_actor *a = &d->reg->actors[i];
+        if (!a->used)
+            continue;
+        if (a->pid > 0) {
+            char path[64], buf[512];
+            snprintf(path, sizeof path, "/proc/%d/stat", a->pid);
+            FILE *f = fopen(path, "re");
+            unsigned long long ticks = 0;
+            if (f && fgets(buf, sizeof buf, f)) {
+                char *p = strrchr(buf, ')');
+                if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u "
+                                        "%*u %*u %*u %*u %*d %*d %*d %*d %*d "
+                                        "%*d %llu", &ticks) != 1)
+                    ticks = 0;
+            }
+            if (f)
+                fclose(f);
+            if (ticks && ticks == a->start_ticks) {
+                kill(a->pid, SIGKILL);
+                for (int t = 0; t < 1000 && kill(a->pid, 0) == 0; t++)
+                    usleep(1000); /* not our child: wait until it is gone */
+            }
+            a->pid = 0;
+        }
+        a->state = A_STOPPED;
+    }
+    for (int g = 0; g < HRD_MAX_GROUPS; g++) {
+        if (!d->reg->groups[g].used)
+            continue;
+        groups++;
+        d->reg->groups[g].state = G_RUNNING;
+        for (int i = 0; i < HRD_MAX_ACTORS; i++) {
+            struct reg_actor *a = &d->reg->actors[i];
+            if (a->used && a->group == g && a->direct) {
+                int r = hrd_start_actor(d, i);
+                if (r < 0)
+                    hrd_log(d, "group %d: cannot start %s: %s", g, a->name,
+                            pmm_strerror(r));
+            }
+        }
+    }
+    if (groups)
+        hrd_log(d, "controller generation %u: %d group%s started again",
+                d->reg->generation, groups, groups == 1 ? "" : "s");
+}
+
+static int listen_on(const char *site)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (snprintf(a.sun_path, sizeof a.sun_path, "%s/" HR_SOCK_NAME, site) >=
+        (int)sizeof a.sun_path)
+        die(1, "socket path too long: %s/%s", site, HR_SOCK_NAME);
+    int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (s < 0)
+        die(1, "socket: %s", strerror(errno));
+    unlink(a.sun_path); /* we hold the controller lock: it is stale */
+    mode_t old = umask(077);
+    if (bind(s, (struct sockaddr *)&a, sizeof a) < 0)
+        die(1, "bind %s: %s", a.sun_path, strerror(errno));
+    umask(old);
+    chmod(a.sun_path, 0600);
+    if (listen(s, 64) < 0)
+        die(1, "listen: %s", strerror(errno));
+    return s;
+}
+
+static void notify_ready(int ready_fd)
+{
+    if (ready_fd >= 0) {
+        if (write(ready_fd, "\n", 1) < 0)
+            (void)0;
+        close(ready_fd);
+    }
+    const char *ns = getenv("NOTIFY_SOCKET");
+    if (ns && (ns[0] == '/' || ns[0] == '@')) {
+        struct sockaddr_un a = {.sun_family = AF_UNIX};
+        snprintf(a.sun_path, sizeof a.sun_path, "%s", ns);
+        if (ns[0] == '@')
+            a.sun_path[0] = 0;
+        int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (s >= 0) {
+            sendto(s, "READY=1", 7, MSG_NOSIGNAL, (struct sockaddr *)&a,
+                   sizeof a);
+            close(s);
+        }
+    }
+}
+
+static void setup(struct hrd *d, const char *site_arg)
+{
+    char path[4200];
+    int r = pmm_site_path(d->site, sizeof d->site, site_arg);
+    if (r < 0)
+        die(1, "site path: %s", pmm_strerror(r));
+    if ((r = pmm_bank_open(&d->bank, d->site, "RAM", PMM_OPEN_CREATE)) < 0)
+        die(1, "site %s: RAM bank: %s", d->site, pmm_strerror(r));
+    snprintf(path, sizeof path, "%s/controller.lock", d->site);
+    d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (d->lock_fd < 0 || pmm__os_trylock(d->lock_fd, 1) < 0)
+        die(1, "site %s: a controller already runs", d->site);
+    snprintf(path, sizeof path, "%s/console.log", d->site);
+    d->console_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (d->console_fd < 0)
+        die(1, "%s: %s", path, strerror(errno));
+    for (int i = 0; i < HRD_MAX_ACTORS; i++)
+        d->image_fd[i] = -1;
+    open_registry(d);
+}
+
+static void reap(struct hrd *d)
+{
+    int st;
+    pid_t pid;
+    while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+        hrd_child_exited(d, pid, st);
+}
+
+static void loop(struct hrd *d)
+{
+    struct epoll_event ev = {.events = EPOLLIN};
+    d->ep_fd = epoll_create1(EPOLL_CLOEXEC);
+    ev.data.fd = d->listen_fd;
+    epoll_ctl(d->ep_fd, EPOLL_CTL_ADD, d->listen_fd, &ev);
+    ev.data.fd = d->sig_fd;
+    epoll_ctl(d->ep_fd, EPOLL_CTL_ADD, d->sig_fd, &ev);
+    while (!d->stopping) {
+        struct epoll_event got[16];
+        int n = epoll_wait(d->ep_fd, got, 16, -1);
+        for (int i = 0; i < n; i++) {
+            int fd = got[i].data.fd;
+            if (fd == d->sig_fd) {
+                struct signalfd_siginfo si;
+                while (read(d->sig_fd, &si, sizeof si) == sizeof si)
+                    if (si.ssi_signo != SIGCHLD)
+                        d->stopping = 1;
+                reap(d);
+            } else if (fd == d->listen_fd) {
+                int c;
+                while ((c = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+                    /* a request is one message: wait for it briefly */
+                    struct timeval tv = {1, 0};
+                    setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+                    setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+                    hrd_serve(d, c);
+                    reap(d);
+                }
+            }
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    static struct hrd d;
+    const char *site = NULL;
+    int ready_fd = -1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--site") == 0 && i + 1 < argc)
+            site = argv[++i];
+        else if (strcmp(argv[i], "--ready-fd") == 0 && i + 1 < argc)
+            ready_fd = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--help") == 0) {
+            puts("usage: hrd [--site DIR] [--ready-fd N]\n"
+                 "The Hot Restart Controller of a site, in the foreground.\n"
+                 "Ready when it accepts requests: writes a newline to fd N and\n"
+                 "READY=1 to $NOTIFY_SOCKET.  Stops on SIGTERM or 'hr site stop'.");
+            return 0;
+        } else
+            die(2, "unknown argument '%s' (see hrd --help)", argv[i]);
+    }
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGCHLD);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    d.sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    setup(&d, site);
+    adopt_previous(&d);
+    d.listen_fd = listen_on(d.site);
+    hrd_log(&d, "controller started (pid %d, generation %u)", (int)getpid(),
+            d.reg->generation);
+    if (ready_fd >= 0) /* started in the background: errors go to the log */
+        dup2(d.console_fd, 2);
+    notify_ready(ready_fd);
+    loop(&d);
+    hrd_kill_all(&d);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/" HR_SOCK_NAME, d.site);
+    unlink(path);
+    d.reg->controller_pid = 0;
+    hrd_log(&d, "controller stopped; persistent memory kept");
+    return 0;
+}

@@ -1,0 +1,186 @@
+/*
+ * chorus_hr.c - the ChorusOS hr* names over the native controller calls:
+ * -1 and errno on failure, as the guide's afexec-like calls do.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <hotrestart/hr.h>
+#include <hr/hr.h>
+
+extern char **environ;
+
+static int ret(int r)
+{
+    if (r >= 0)
+        return r;
+    errno = r <= -1000 ? (r == K_ENOMEM ? ENOMEM : r == K_EPRIV ? EPERM : EINVAL)
+                       : -r;
+    return -1;
+}
+
+/* Find file on $PATH as execvp does; a name with a slash is taken as is. */
+static int search_path(const char *file, char *out, size_t cap)
+{
+    if (strchr(file, '/')) {
+        if (strlen(file) >= cap)
+            return -ENAMETOOLONG;
+        strcpy(out, file);
+        return 0;
+    }
+    const char *path = getenv("PATH");
+    if (!path || !*path)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    for (const char *p = path; *p;) {
+        const char *e = strchrnul(p, ':');
+        int n = (int)(e - p);
+        if (n == 0)
+            n = 1, p = ".";
+        if ((size_t)n + strlen(file) + 2 <= cap) {
+            memcpy(out, p, (size_t)n);
+            out[n] = '/';
+            strcpy(out + n + 1, file);
+            if (access(out, X_OK) == 0)
+                return 0;
+        }
+        p = *e ? e + 1 : e;
+    }
+    return -ENOENT;
+}
+
+static int spawn(PmmName *base, const char *path, KnCap *cap, int use_path,
+                 char *const argv[], char *const envp[])
+{
+    char found[4096];
+    if (!base || !path)
+        return ret(-EFAULT);
+    if (!memchr(base->medium, 0, sizeof base->medium) ||
+        strcmp(base->medium, "RAM") != 0 ||
+        !memchr(base->name, 0, sizeof base->name) || !base->name[0])
+        return ret(-EINVAL);
+    if (use_path) {
+        int r = search_path(path, found, sizeof found);
+        if (r < 0)
+            return ret(r);
+        path = found;
+    }
+    int r = hr_spawn(base->name, path, argv, envp);
+    if (r >= 0 && cap)
+        cap->ui = (unsigned long)r, cap->key = 0;
+    return ret(r);
+}
+
+/* Collect the NULL-terminated list that starts with arg0. */
+#define HR_MAX_LARGS 1024
+static int collect(const char *arg0, va_list ap, char **argv)
+{
+    int n = 0;
+    argv[n++] = (char *)arg0;
+    while (arg0 && n < HR_MAX_LARGS) {
+        char *a = va_arg(ap, char *);
+        argv[n++] = a;
+        if (!a)
+            return n;
+    }
+    if (!arg0)
+        return 1;
+    return -1;
+}
+
+int hrfexecl(PmmName *base, const char *path, KnCap *cap, const AcParam *param,
+             const char *arg0, ...)
+{
+    char *argv[HR_MAX_LARGS + 1];
+    va_list ap;
+    (void)param;
+    va_start(ap, arg0);
+    int n = collect(arg0, ap, argv);
+    va_end(ap);
+    if (n < 0)
+        return ret(-E2BIG);
+    return spawn(base, path, cap, 0, argv, environ);
+}
+
+int hrfexec(PmmName *base, const char *path, KnCap *cap, const AcParam *param,
+            ...)
+{
+    char *argv[HR_MAX_LARGS + 1];
+    va_list ap;
+    (void)param;
+    va_start(ap, param);
+    const char *arg0 = va_arg(ap, const char *);
+    int n = collect(arg0, ap, argv);
+    va_end(ap);
+    if (n < 0)
+        return ret(-E2BIG);
+    return spawn(base, path, cap, 0, argv, environ);
+}
+
+int hrfexecle(PmmName *base, const char *path, KnCap *cap, const AcParam *param,
+              const char *arg0, ...)
+{
+    char *argv[HR_MAX_LARGS + 1];
+    va_list ap;
+    (void)param;
+    va_start(ap, arg0);
+    int n = collect(arg0, ap, argv);
+    char *const *envp = n < 0 ? NULL : va_arg(ap, char *const *);
+    va_end(ap);
+    if (n < 0)
+        return ret(-E2BIG);
+    return spawn(base, path, cap, 0, argv, envp);
+}
+
+int hrfexeclp(PmmName *base, const char *file, KnCap *cap, const AcParam *param,
+              const char *arg0, ...)
+{
+    char *argv[HR_MAX_LARGS + 1];
+    va_list ap;
+    (void)param;
+    va_start(ap, arg0);
+    int n = collect(arg0, ap, argv);
+    va_end(ap);
+    if (n < 0)
+        return ret(-E2BIG);
+    return spawn(base, file, cap, 1, argv, environ);
+}
+
+int hrfexecv(PmmName *base, const char *path, KnCap *cap, const AcParam *param,
+             char *const argv[])
+{
+    (void)param;
+    return spawn(base, path, cap, 0, argv, environ);
+}
+
+int hrfexecve(PmmName *base, const char *path, KnCap *cap, const AcParam *param,
+              char *const argv[], char *const envp[])
+{
+    (void)param;
+    return spawn(base, path, cap, 0, argv, envp);
+}
+
+int hrfexecvp(PmmName *base, const char *file, KnCap *cap, const AcParam *param,
+              char *const argv[])
+{
+    (void)param;
+    return spawn(base, file, cap, 1, argv, environ);
+}
+
+int hr_exit_hdl_chorus(void)
+{
+    return ret(hr_exit_hdl());
+}
+
+int hrKillGroup(int groupId)
+{
+    return ret(hr_kill_group(NULL, groupId));
+}
+
+int hrGetActorGroup(int aid)
+{
+    return ret(hr_actor_group(NULL, aid));
+}

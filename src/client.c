@@ -1,0 +1,118 @@
+/*
+ * client.c - the native controller calls: requests on the control socket.
+ *
+ * Programs are opened here, by the caller, and passed as descriptors: the
+ * controller reads what the caller may read, wherever the caller's working
+ * directory is.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <hotrestart/hr.h>
+
+#include "pmm_int.h"
+#include "proto.h"
+
+extern char **environ;
+
+int hr_ping(const char *site)
+{
+    return hr__call(site, HR_REQ_PING, 0, NULL, 0, NULL, 0, NULL, 0);
+}
+
+static int request_with_program(const char *site, uint16_t type, int32_t arg,
+                                const char *name, const char *path,
+                                char *const argv[], char *const envp[],
+                                int with_stdio)
+{
+    char cwd[PATH_MAX];
+    int fds[4], r;
+    if (!path || !argv || !argv[0])
+        return -EINVAL;
+    if (!getcwd(cwd, sizeof cwd))
+        return -errno;
+    char *buf = malloc(HR_MSG_MAX);
+    if (!buf)
+        return -ENOMEM;
+    int len = hr__strings_encode(buf, HR_MSG_MAX - sizeof(struct hr_msg_hdr),
+                                 name, cwd, argv, envp ? envp : environ);
+    if (len < 0) {
+        free(buf);
+        return len;
+    }
+    fds[0] = open(path, O_RDONLY | O_CLOEXEC);
+    if (fds[0] < 0) {
+        r = -errno;
+        free(buf);
+        return r;
+    }
+    fds[1] = 0, fds[2] = 1, fds[3] = 2;
+    r = hr__call(site, type, arg, buf, (uint32_t)len, fds, with_stdio ? 4 : 1,
+                 NULL, 0);
+    close(fds[0]);
+    free(buf);
+    return r;
+}
+
+int hr_arun(const char *site, int group, const char *path, char *const argv[],
+            char *const envp[])
+{
+    if (group < 0)
+        return -EINVAL;
+    return request_with_program(site, HR_REQ_ARUN, group, NULL, path, argv,
+                                envp, 0);
+}
+
+int hr_spawn(const char *name, const char *path, char *const argv[],
+             char *const envp[])
+{
+    if (!name || !pmm__name_ok(name, PMM_NAME_MAX))
+        return -EINVAL;
+    return request_with_program(NULL, HR_REQ_SPAWN, 0, name, path, argv, envp,
+                                1);
+}
+
+int hr_exit_hdl(void)
+{
+    return hr__call(NULL, HR_REQ_EXIT_HDL, 0, NULL, 0, NULL, 0, NULL, 0);
+}
+
+int hr_kill_group(const char *site, int group)
+{
+    if (group < 0)
+        return -EINVAL;
+    return hr__call(site, HR_REQ_KILL_GROUP, group, NULL, 0, NULL, 0, NULL, 0);
+}
+
+int hr_actor_group(const char *site, pid_t pid)
+{
+    if (pid <= 0)
+        return -EINVAL;
+    return hr__call(site, HR_REQ_GET_GROUP, pid, NULL, 0, NULL, 0, NULL, 0);
+}
+
+int hr_akill(const char *site, pid_t pid)
+{
+    if (pid <= 0)
+        return -EINVAL;
+    return hr__call(site, HR_REQ_AKILL, pid, NULL, 0, NULL, 0, NULL, 0);
+}
+
+int hr_ps(const char *site, int text, char *buf, size_t cap)
+{
+    if (!buf || !cap)
+        return -EFAULT;
+    int r = hr__call(site, HR_REQ_PS, !!text, NULL, 0, NULL, 0, buf, cap);
+    return r < 0 ? r : (int)strlen(buf);
+}
+
+int hr_stop(const char *site)
+{
+    return hr__call(site, HR_REQ_STOP, 0, NULL, 0, NULL, 0, NULL, 0);
+}

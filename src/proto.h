@@ -1,0 +1,79 @@
+/*
+ * proto.h - the controller's control socket protocol.
+ *
+ * A SOCK_SEQPACKET Unix socket, <site>/control.sock, owner-only.  Each
+ * request is one message: a fixed header, then `len` bytes of payload, with
+ * up to HR_MSG_MAXFDS descriptors passed alongside (SCM_RIGHTS).  Each
+ * request gets exactly one reply of the same shape, whose `arg` is the
+ * result: >= 0, or a negative code (-errno or K_E...), with an optional
+ * one-line message or JSON document as payload.
+ *
+ * String lists (program, arguments, environment) travel as
+ *   u32 argc, u32 envc, then NUL-terminated strings: [name] cwd argv... env...
+ * and are checked to fill the payload exactly.
+ */
+#ifndef HR_PROTO_H
+#define HR_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define HR_MSG_MAGIC 0x48524331u  /* "HRC1" */
+#define HR_MSG_MAX (256u * 1024)  /* header + payload */
+#define HR_MSG_MAXFDS 4
+#define HR_MAX_ARGS 4096          /* argv + envp entries */
+#define HR_SOCK_NAME "control.sock"
+
+enum hr_msg_type {
+    HR_REQ_PING = 1,       /* reply arg: controller pid */
+    HR_REQ_ARUN = 2,       /* arg group; fds: executable; reply: pid */
+    HR_REQ_SPAWN = 3,      /* hrfexec: name + strings; fds: exe, in, out, err */
+    HR_REQ_EXIT_HDL = 4,   /* the caller's next exit is clean */
+    HR_REQ_KILL_GROUP = 5, /* arg group */
+    HR_REQ_GET_GROUP = 6,  /* arg pid; reply: group */
+    HR_REQ_AKILL = 7,      /* arg pid: a failure of that actor */
+    HR_REQ_PS = 8,         /* reply payload: JSON (arg 1: a text table) */
+    HR_REQ_STOP = 9,       /* stop every actor and the controller */
+    HR_REPLY = 100,
+};
+
+struct hr_msg_hdr {
+    uint32_t magic;        /* HR_MSG_MAGIC */
+    uint16_t type;         /* enum hr_msg_type */
+    uint16_t nfds;         /* descriptors passed with it */
+    int32_t arg;           /* request argument, or the reply's result */
+    uint32_t len;          /* payload bytes that follow */
+};
+
+/* A decoded string list; pointers into the payload. */
+struct hr_strings {
+    const char *name;      /* SPAWN only */
+    const char *cwd;
+    uint32_t argc, envc;
+    const char *argv[HR_MAX_ARGS + 1];
+    const char *envp[HR_MAX_ARGS + 1];
+};
+
+/* Send one message; fds may be NULL.  0 or -errno. */
+int hr__msg_send(int sock, uint16_t type, int32_t arg, const void *payload,
+                 uint32_t len, const int *fds, int nfds);
+/* Receive one message into buf (HR_MSG_MAX bytes); *payload points inside
+ * it.  Received descriptors go to fds[] (HR_MSG_MAXFDS), count in *nfds;
+ * any beyond are closed.  -EBADMSG for a malformed or truncated message. */
+int hr__msg_recv(int sock, void *buf, struct hr_msg_hdr *hdr,
+                 const char **payload, int *fds, int *nfds);
+/* Encode a string list into buf; returns its length or -E2BIG. */
+int hr__strings_encode(char *buf, size_t cap, const char *name, const char *cwd,
+                       char *const argv[], char *const envp[]);
+/* Decode and check; -EBADMSG unless the payload is exactly one list. */
+int hr__strings_decode(const char *p, uint32_t len, int with_name,
+                       struct hr_strings *out);
+/* Connect to the controller of a site (NULL: default). */
+int hr__connect(const char *site, int *sock);
+/* One request, one reply.  reply (may be NULL) receives the payload,
+ * NUL-terminated, truncated to cap. */
+int hr__call(const char *site, uint16_t type, int32_t arg, const void *payload,
+             uint32_t len, const int *fds, int nfds, char *reply, size_t cap);
+
+#endif

@@ -1,0 +1,283 @@
+/*
+ * ctl_cmd.c - the controller's commands: site start|stop, arun, akill, ps,
+ * log.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hotrestart/hr.h>
+
+#include "hr.h"
+
+extern char **environ;
+
+static const char *ctl_err(int r)
+{
+    if (r == -ECONNREFUSED || r == -ENOENT)
+        return "no controller runs in this site (hr site start)";
+    if (r == -EACCES || r == -EPERM)
+        return "permission denied: only root and the site's owner may control it";
+    return pmm_strerror(r);
+}
+
+__attribute__((noreturn)) static void die_ctl(const char *action, int r)
+{
+    hr_die(HR_EXIT_FAIL, "%s: %s", action, ctl_err(r));
+}
+
+/* The hrd next to this hr, else the one on $PATH. */
+static void hrd_path(char *out, size_t cap)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = 0;
+        char *slash = strrchr(self, '/');
+        if (slash) {
+            *slash = 0;
+            snprintf(out, cap, "%s/hrd", self);
+            if (access(out, X_OK) == 0)
+                return;
+        }
+    }
+    snprintf(out, cap, "hrd");
+}
+
+int hr_site_start(const struct hr_opts *o)
+{
+    char dir[4096], hrd[PATH_MAX + 8], fdarg[16];
+    int ready[2], err[2];
+    if (pmm_site_path(dir, sizeof dir, o->site) < 0)
+        hr_die(HR_EXIT_FAIL, "site start: bad site path");
+    int pid = hr_ping(dir);
+    if (pid > 0)
+        hr_die(HR_EXIT_FAIL, "site start: a controller already runs in %s "
+                             "(pid %d)", dir, pid);
+    hrd_path(hrd, sizeof hrd);
+    if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
+        hr_die(HR_EXIT_FAIL, "site start: pipe: %s", strerror(errno));
+    pid_t child = fork();
+    if (child == 0) {
+        setsid();
+        if (fork() != 0)
+            _exit(0);
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, 0);
+        dup2(null, 1);
+        dup2(err[1], 2);
+        fcntl(ready[1], F_SETFD, 0);
+        snprintf(fdarg, sizeof fdarg, "%d", ready[1]);
+        execl(hrd, "hrd", "--site", dir, "--ready-fd", fdarg, (char *)NULL);
+        execlp("hrd", "hrd", "--site", dir, "--ready-fd", fdarg, (char *)NULL);
+        fprintf(stderr, "cannot run hrd: %s", strerror(errno));
+        _exit(127);
+    }
+    close(ready[1]);
+    close(err[1]);
+    waitpid(child, NULL, 0);
+    char c = 0, why[512] = "";
+    ssize_t n = read(ready[0], &c, 1);
+    if (n != 1) {
+        ssize_t k = read(err[0], why, sizeof why - 1);
+        why[k > 0 ? k : 0] = 0;
+        why[strcspn(why, "\n")] = 0;
+        hr_die(HR_EXIT_FAIL, "site start: the controller did not start: %s",
+               why[0] ? why : "no reason given");
+    }
+    pid = hr_ping(dir);
+    if (o->json)
+        printf("{\"site\": \"%s\", \"controller_pid\": %d}\n", dir, pid);
+    else
+        printf("site %s started (controller pid %d)\n", dir, pid);
+    return HR_EXIT_OK;
+}
+
+int hr_site_stop(const struct hr_opts *o)
+{
+    char dir[4096];
+    if (pmm_site_path(dir, sizeof dir, o->site) < 0)
+        hr_die(HR_EXIT_FAIL, "site stop: bad site path");
+    int pid = hr_ping(dir);
+    if (pid < 0)
+        die_ctl("site stop", pid);
+    int r = hr_stop(dir);
+    if (r < 0)
+        die_ctl("site stop", r);
+    for (int i = 0; i < 1000 && kill(pid, 0) == 0; i++)
+        usleep(10000);
+    if (kill(pid, 0) == 0)
+        hr_die(HR_EXIT_FAIL, "site stop: controller %d did not stop in 10s", pid);
+    if (!o->json)
+        printf("site %s stopped; persistent memory kept\n", dir);
+    else
+        printf("{\"stopped\": true}\n");
+    return HR_EXIT_OK;
+}
+
+static const char arun_usage[] =
+    "usage: hr arun [-g GROUP] [--] PROGRAM [ARGS...]\n"
+    "Start PROGRAM as a direct restartable actor in GROUP (default 0).  Its\n"
+    "image, arguments, environment and working directory are stored and\n"
+    "replayed at every restart of the group.  Prints the actor's pid.\n";
+
+int hr_cmd_arun(int argc, char **argv, const struct hr_opts *o)
+{
+    int i = 0, group = 0;
+    for (; i < argc; i++) {
+        if (strcmp(argv[i], "-g") == 0 && i + 1 < argc) {
+            char *end;
+            long g = strtol(argv[++i], &end, 10);
+            if (*end || g < 0 || g > 255)
+                hr_die(HR_EXIT_USAGE, "arun: bad group '%s' (0 to 255)", argv[i]);
+            group = (int)g;
+        } else if (hr_is_help(argv[i])) {
+            fputs(arun_usage, stdout);
+            return HR_EXIT_OK;
+        } else if (strcmp(argv[i], "--") == 0) {
+            i++;
+            break;
+        } else if (argv[i][0] == '-') {
+            hr_die(HR_EXIT_USAGE, "arun: unknown option '%s'", argv[i]);
+        } else {
+            break;
+        }
+    }
+    if (i >= argc) {
+        fputs(arun_usage, stderr);
+        return HR_EXIT_USAGE;
+    }
+    char path[PATH_MAX];
+    const char *prog = argv[i];
+    if (!strchr(prog, '/')) { /* search $PATH, as a shell would */
+        const char *p = getenv("PATH");
+        int found = 0;
+        for (char *dirs = strdup(p ? p : "/usr/bin:/bin"), *save = NULL,
+                  *d = strtok_r(dirs, ":", &save);
+             d && !found; d = strtok_r(NULL, ":", &save)) {
+            snprintf(path, sizeof path, "%s/%s", d, prog);
+            found = access(path, X_OK) == 0;
+        }
+        if (!found)
+            hr_die(HR_EXIT_FAIL, "arun: %s: not found on $PATH", prog);
+    } else {
+        snprintf(path, sizeof path, "%s", prog);
+    }
+    int r = hr_arun(o->site, group, path, argv + i, environ);
+    if (r < 0) {
+        char what[PATH_MAX + 16];
+        snprintf(what, sizeof what, "arun: %s", path);
+        if (r == -ENOENT || r == -EACCES || r == -ENOEXEC)
+            hr_die(HR_EXIT_FAIL, "%s: %s", what,
+                   r == -ENOENT ? "no such file" :
+                   r == -EACCES ? "not an executable file" : "cannot be executed");
+        die_ctl(what, r);
+    }
+    if (o->json)
+        printf("{\"pid\": %d, \"group\": %d}\n", r, group);
+    else
+        printf("%d\n", r);
+    return HR_EXIT_OK;
+}
+
+static const char akill_usage[] =
+    "usage: hr akill PID       kill an actor: its group restarts\n"
+    "       hr akill -g GROUP  kill a group for good; its images and\n"
+    "                          HR_GROUP_KEY blocks are freed\n";
+
+int hr_cmd_akill(int argc, char **argv, const struct hr_opts *o)
+{
+    char *end;
+    if (argc == 1 && hr_is_help(argv[0])) {
+        fputs(akill_usage, stdout);
+        return HR_EXIT_OK;
+    }
+    int group = argc == 2 && strcmp(argv[0], "-g") == 0;
+    if (argc != (group ? 2 : 1)) {
+        fputs(akill_usage, stderr);
+        return HR_EXIT_USAGE;
+    }
+    long v = strtol(argv[group], &end, 10);
+    if (*end || v < 0 || v > INT_MAX || (group && v > 255) || (!group && v == 0))
+        hr_die(HR_EXIT_USAGE, "akill: bad %s '%s'", group ? "group" : "pid",
+               argv[group]);
+    int r = group ? hr_kill_group(o->site, (int)v) : hr_akill(o->site, (pid_t)v);
+    if (r == -ESRCH)
+        hr_die(HR_EXIT_FAIL, "akill: %ld is not an actor of this site", v);
+    if (r < 0)
+        die_ctl("akill", r);
+    return HR_EXIT_OK;
+}
+
+int hr_cmd_ps(int argc, char **argv, const struct hr_opts *go)
+{
+    struct hr_opts o = *go;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            o.json = 1;
+        } else if (strcmp(argv[i], "--site") == 0 && i + 1 < argc) {
+            o.site = argv[++i];
+        } else if (hr_is_help(argv[i])) {
+            puts("usage: hr ps [--json]\nGroups (state, restarts, last failure) "
+                 "and their actors (name, pid,\ndirect or indirect, state, "
+                 "uptime).");
+            return HR_EXIT_OK;
+        } else {
+            hr_die(HR_EXIT_USAGE, "ps: unexpected argument '%s'", argv[i]);
+        }
+    }
+    size_t cap = 256 * 1024;
+    char *buf = malloc(cap);
+    int r = buf ? hr_ps(o.site, !o.json, buf, cap) : -ENOMEM;
+    if (r < 0)
+        die_ctl("ps", r);
+    fputs(buf, stdout);
+    if (o.json)
+        putchar('\n');
+    free(buf);
+    return HR_EXIT_OK;
+}
+
+int hr_cmd_log(int argc, char **argv, const struct hr_opts *o)
+{
+    int follow = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "-f") == 0)
+            follow = 1;
+        else if (hr_is_help(argv[i])) {
+            puts("usage: hr log [-f]\nThe site's console log: the controller's "
+                 "messages and the output of direct actors; -f follows it.");
+            return HR_EXIT_OK;
+        } else
+            hr_die(HR_EXIT_USAGE, "log: unknown argument '%s'", argv[i]);
+    }
+    char dir[4096], path[4200], buf[65536];
+    if (pmm_site_path(dir, sizeof dir, o->site) < 0)
+        hr_die(HR_EXIT_FAIL, "log: bad site path");
+    snprintf(path, sizeof path, "%s/console.log", dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        hr_die(HR_EXIT_FAIL, "log: %s: %s", path, strerror(errno));
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n > 0) {
+            fwrite(buf, 1, (size_t)n, stdout);
+            continue;
+        }
+        if (!follow)
+            break;
+        fflush(stdout);
+        poll(NULL, 0, 200);
+    }
+    close(fd);
+    return HR_EXIT_OK;
+}
