@@ -19,6 +19,7 @@
 #define HRD_MAX_ACTORS 256  /* hrCtrl.maxActors */
 #define HRD_MAX_GROUPS 256  /* hrCtrl.maxGroups: group ids 0..255 */
 #define HRD_REG_MAGIC 0x4852445245473031ull /* "HRDREG01" */
+#define HRD_MAX_CONNS 256 /* connections waiting for their request */
 #define HRD_REG_NAME "__SYS.hr.registry"
 #define HRD_SYS_KEY "__SYS.hr"
 

@@ -193,6 +193,7 @@ static void loop(struct hrd *d)
     epoll_ctl(d->ep_fd, EPOLL_CTL_ADD, d->listen_fd, &ev);
     ev.data.fd = d->sig_fd;
     epoll_ctl(d->ep_fd, EPOLL_CTL_ADD, d->sig_fd, &ev);
+    int conns = 0;
     while (!d->stopping) {
         struct epoll_event got[16];
         int n = epoll_wait(d->ep_fd, got, 16, -1);
@@ -206,14 +207,22 @@ static void loop(struct hrd *d)
                 reap(d);
             } else if (fd == d->listen_fd) {
                 int c;
-                while ((c = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
-                    /* a request is one message: wait for it briefly */
-                    struct timeval tv = {1, 0};
-                    setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-                    setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-                    hrd_serve(d, c);
-                    reap(d);
+                while ((c = accept4(d->listen_fd, NULL, NULL,
+                                    SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+                    /* served when its request arrives; never waited for */
+                    struct epoll_event cev = {.events = EPOLLIN, .data.fd = c};
+                    if (conns >= HRD_MAX_CONNS ||
+                        epoll_ctl(d->ep_fd, EPOLL_CTL_ADD, c, &cev) < 0) {
+                        close(c);
+                        continue;
+                    }
+                    conns++;
                 }
+            } else {
+                epoll_ctl(d->ep_fd, EPOLL_CTL_DEL, fd, NULL);
+                conns--;
+                hrd_serve(d, fd);
+                reap(d);
             }
         }
     }

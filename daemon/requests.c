@@ -187,23 +187,26 @@ void hrd_serve(struct hrd *d, int conn)
     int fds[HR_MSG_MAXFDS], nfds = 0;
     struct hr_msg_hdr h;
     const char *p;
-    if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0) {
+    char *buf = malloc(HR_MSG_MAX);
+    if (!buf || getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0) {
+        free(buf);
+        close(conn);
+        return;
+    }
+    /* the request is read even from a stranger, so that the refusal, not a
+     * reset connection, is what it gets */
+    int r = hr__msg_recv(conn, buf, &h, &p, fds, &nfds);
+    if (r == -ECONNRESET || r == -EAGAIN) { /* hung up, or sent nothing */
+        free(buf);
         close(conn);
         return;
     }
     if (cred.uid != 0 && cred.uid != geteuid()) {
         reply(conn, -EPERM, "only root and the site's owner may control it");
-        close(conn);
-        return;
-    }
-    char *buf = malloc(HR_MSG_MAX);
-    if (!buf) {
-        close(conn);
-        return;
-    }
-    int r = hr__msg_recv(conn, buf, &h, &p, fds, &nfds);
-    if (r == 0)
+        r = INT32_MIN;
+    } else if (r == 0) {
         r = dispatch(d, conn, &h, p, fds, nfds, cred.pid);
+    }
     if (r != INT32_MIN)
         reply(conn, r, r < 0 ? pmm_strerror(r) : NULL);
     for (int i = 0; i < nfds; i++)
