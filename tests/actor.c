@@ -1,11 +1,12 @@
 /*
  * actor.c - a restartable actor for the controller tests.
  *
- *   test_actor NAME [CHILD_NAME CHILD_PROGRAM]
+ *   test_actor NAME [CHILD_NAME CHILD_PROGRAM [once]]
  *
  * Each run adds one to the `runs` counter of its group block NAME (key
  * HR_GROUP_KEY) and of its block keep.NAME (key "KEEP"), spawns CHILD_NAME
- * with hrfexecl if asked, then obeys the file $HR_SITE/cmd.NAME:
+ * with hrfexecl if asked (with "once": on its first run only), then obeys
+ * the file $HR_SITE/cmd.NAME:
  *   exit     HR_EXIT_HDL() and exit(0)
  *   badexit  exit(3) without HR_EXIT_HDL
  *   segv     write through a NULL pointer
@@ -51,7 +52,7 @@ int main(int argc, char **argv)
     keep->runs++;
     printf("actor %s run %d\n", argv[1], mine->runs);
     fflush(stdout);
-    if (argc >= 4) {
+    if (argc >= 4 && !(argc >= 5 && strcmp(argv[4], "once") == 0 && mine->runs > 1)) {
         PmmName child = {"RAM", ""};
         snprintf(child.name, sizeof child.name, "%s", argv[2]);
         if (hrfexecl(&child, argv[3], NULL, NULL, argv[2], argv[2], NULL) < 0) {

@@ -216,21 +216,29 @@ Test(ctl, group_of_three_restarts_on_every_kind_of_failure)
 
 Test(ctl, blocked_group_is_reported)
 {
-    /* A spawns C only on its first run (the condition lives in a file) */
-    three_up();
-    command("C", "exit");
-    WAIT_FOR(strstr(ps, "\"name\": \"C\", \"pid\": 0"), "C exited");
-    /* a failure of B restarts A and B; A spawns C again (no condition in
-     * test_actor), so instead stop A's respawn: kill the group's direct
-     * actors cleanly and leave C never re-spawned after a restart */
+    /* A spawns C on its first run only: after a restart nobody re-spawns C */
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "5", ACTOR_BIN, "A", "C",
+                        ACTOR_BIN, "once", NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "5", ACTOR_BIN, "B", NULL), 0);
+    WAIT_FOR(pid_of("test_actor") && pid_of("test_actor.1") && pid_of("C"),
+             "three actors");
+    int pb = pid_of("test_actor.1");
+    kill(pb, SIGKILL);
+    WAIT_FOR(pid_of("test_actor.1") && pid_of("test_actor.1") != pb, "restart");
+    usleep(50000);
+    refresh();
+    cr_assert_eq(pid_of("C"), 0, "C was not re-spawned: %s", ps);
     command("A", "exit");
-    WAIT_FOR(strstr(ps, "\"name\": \"test_actor\", \"pid\": 0"), "A exited");
-    kill(pid_of("test_actor.1"), SIGKILL);
-    WAIT_FOR(pid_of("test_actor") && pid_of("C"), "restart");
-    command("C", "exit");
     command("B", "exit");
-    command("A", "exit");
-    WAIT_FOR(no_groups(), "the group to end after all exit");
+    WAIT_FOR(strstr(ps, "\"state\": \"blocked\""), "the group to be blocked");
+    cr_assert(strstr(console(), "group 5 blocked, some members have not terminated: C"),
+              "%s", console());
+    cr_assert_eq(run_hr(out, sizeof out, "ps", NULL), 0);
+    cr_assert(strstr(out, "blocked"), "%s", out);
+    /* the way out: kill the group */
+    cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", "5", NULL), 0);
+    refresh();
+    cr_assert(no_groups(), "%s", ps);
 }
 
 Test(ctl, replaced_program_restarts_as_the_original)
