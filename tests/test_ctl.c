@@ -49,6 +49,7 @@ static double now(void)
 }
 
 static char ps[262144];
+static int runs_of(const char *block, int group);
 
 static void refresh(void)
 {
@@ -157,8 +158,9 @@ static void three_up(void)
     cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "5", ACTOR_BIN, "A", "C",
                         ACTOR_BIN, NULL), 0, "%s", out);
     cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "5", ACTOR_BIN, "B", NULL), 0);
-    WAIT_FOR(pid_of("test_actor") && pid_of("test_actor.1") && pid_of("C"),
-             "three actors");
+    WAIT_FOR(pid_of("test_actor") && pid_of("test_actor.1") && pid_of("C") &&
+             runs_of("A", 5) == 1 && runs_of("B", 5) == 1 && runs_of("C", 5) == 1,
+             "three actors, each past its first count");
 }
 
 static void fail_and_check(const char *how, const char *victim_actor,
@@ -182,8 +184,9 @@ static void fail_and_check(const char *how, const char *victim_actor,
              pid_of("C") && pid_of("C") != pc, "all three restarted");
     cr_assert_eq(kill(pa, 0), -1, "old members are gone");
     cr_assert_eq(kill(pc, 0), -1);
-    /* blocks intact: every run counted */
-    usleep(50000);
+    /* blocks intact: every run counted (wait until the new runs have) */
+    WAIT_FOR(runs_of("A", 5) >= round + 1 && runs_of("B", 5) >= round + 1 &&
+             runs_of("C", 5) >= round + 1, "the restarted actors to count their run");
     cr_assert_eq(runs_of("A", 5), round + 1, "%s: A runs", how);
     cr_assert_eq(runs_of("B", 5), round + 1, "%s: B runs", how);
     cr_assert_eq(runs_of("C", 5), round + 1, "%s: C runs", how);
@@ -220,12 +223,14 @@ Test(ctl, blocked_group_is_reported)
     cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "5", ACTOR_BIN, "A", "C",
                         ACTOR_BIN, "once", NULL), 0, "%s", out);
     cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "5", ACTOR_BIN, "B", NULL), 0);
-    WAIT_FOR(pid_of("test_actor") && pid_of("test_actor.1") && pid_of("C"),
-             "three actors");
+    WAIT_FOR(pid_of("test_actor") && pid_of("test_actor.1") && pid_of("C") &&
+             runs_of("A", 5) == 1 && runs_of("B", 5) == 1 && runs_of("C", 5) == 1,
+             "three actors, each past its first count");
     int pb = pid_of("test_actor.1");
     kill(pb, SIGKILL);
-    WAIT_FOR(pid_of("test_actor.1") && pid_of("test_actor.1") != pb, "restart");
-    usleep(50000);
+    WAIT_FOR(pid_of("test_actor.1") && pid_of("test_actor.1") != pb &&
+             runs_of("A", 5) == 2, "restart");
+    usleep(100000); /* A has counted its run and chosen not to spawn C */
     refresh();
     cr_assert_eq(pid_of("C"), 0, "C was not re-spawned: %s", ps);
     command("A", "exit");
@@ -255,8 +260,8 @@ Test(ctl, replaced_program_restarts_as_the_original)
                               "chmod +x %s.new && mv %s.new %s", copy, copy, copy, copy);
     cr_assert_eq(system(cmd), 0);
     kill(first, SIGKILL);
-    WAIT_FOR(pid_of("prog") && pid_of("prog") != first, "restart");
-    usleep(50000);
+    WAIT_FOR(pid_of("prog") && pid_of("prog") != first && runs_of("R", 7) >= 2,
+             "restart");
     cr_assert_eq(runs_of("R", 7), 2, "the original ran again");
     unlink(copy);
     kill(pid_of("prog"), SIGKILL);
@@ -412,4 +417,39 @@ Test(ctl, another_user_is_refused)
     chmod(sock, 0600);
     chmod(site, 0700);
     cr_assert(hr_ping(NULL) > 0);
+}
+
+Test(ctl, hrfexec_family_checks_its_caller_and_arguments)
+{
+    PmmName n = {"RAM", "kid"}, disk = {"DISK", "kid"};
+    char *argv[] = {"kid", NULL}, *envp[] = {"A=1", NULL};
+    /* the test process is not an actor: every form is refused */
+    errno = 0;
+    cr_assert_eq(hrfexecl(&n, ACTOR_BIN, NULL, NULL, "kid", NULL), -1);
+    cr_assert_eq(errno, EPERM);
+    cr_assert_eq(hrfexec(&n, ACTOR_BIN, NULL, NULL, "kid", NULL), -1);
+    cr_assert_eq(errno, EPERM);
+    cr_assert_eq(hrfexecle(&n, ACTOR_BIN, NULL, NULL, "kid", NULL, envp), -1);
+    cr_assert_eq(errno, EPERM);
+    cr_assert_eq(hrfexeclp(&n, "true", NULL, NULL, "kid", NULL), -1);
+    cr_assert_eq(errno, EPERM);
+    cr_assert_eq(hrfexecv(&n, ACTOR_BIN, NULL, NULL, argv), -1);
+    cr_assert_eq(errno, EPERM);
+    cr_assert_eq(hrfexecve(&n, ACTOR_BIN, NULL, NULL, argv, envp), -1);
+    cr_assert_eq(errno, EPERM);
+    cr_assert_eq(hrfexecvp(&n, "true", NULL, NULL, argv), -1);
+    cr_assert_eq(errno, EPERM);
+    /* bad arguments are caught before any request */
+    cr_assert_eq(hrfexecv(NULL, ACTOR_BIN, NULL, NULL, argv), -1);
+    cr_assert_eq(errno, EFAULT);
+    cr_assert_eq(hrfexecv(&disk, ACTOR_BIN, NULL, NULL, argv), -1);
+    cr_assert_eq(errno, EINVAL);
+    cr_assert_eq(hrfexecvp(&n, "no-such-program-anywhere", NULL, NULL, argv), -1);
+    cr_assert_eq(errno, ENOENT);
+    cr_assert_eq(hrfexecv(&n, "/nonexistent", NULL, NULL, argv), -1);
+    cr_assert_eq(errno, ENOENT);
+    cr_assert_eq(HR_EXIT_HDL(), -1, "not an actor");
+    cr_assert_eq(errno, EPERM);
+    cr_assert_eq(hrGetActorGroup(getpid()), -1);
+    cr_assert_eq(errno, ESRCH);
 }
