@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -237,8 +238,13 @@ static char **actor_env(struct hrd *d, int slot, const struct hr_strings *s,
 }
 
 static void child_exec(int fd, const struct hr_strings *s, char **env,
-                       const int stdio[3], int errpipe)
+                       const int stdio[3], int errpipe, pid_t controller)
 {
+    /* an actor does not outlive its controller: a new controller restarts
+     * the site, and must find no one left of this generation */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != controller)
+        _exit(127);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -289,9 +295,9 @@ static int start_with(struct hrd *d, int slot, const int *stdio_in)
         r = -errno;
         goto out;
     }
-    pid_t pid = fork();
+    pid_t self = getpid(), pid = fork();
     if (pid == 0)
-        child_exec(fd, s, env, stdio, ep[1]);
+        child_exec(fd, s, env, stdio, ep[1], self);
     close(ep[1]);
     if (pid < 0) {
         r = -errno;
@@ -386,6 +392,21 @@ void hrd_kill_all(struct hrd *d)
     }
 }
 
+/* Badness decays by max_badness units per interval: it drains fully in
+ * one interval.  Returns the new badness, x 1000, after adding `add`. */
+static uint64_t bump(struct hrd *d, uint64_t *milli, uint64_t *when, int add)
+{
+    uint64_t now = pmm__os_now_ns();
+    if (*when && now > *when) {
+        double drained = (double)(now - *when) / 1e9 * 1000.0 *
+                         d->max_badness / (d->interval_s ? d->interval_s : 1);
+        *milli = drained >= (double)*milli ? 0 : *milli - (uint64_t)drained;
+    }
+    *when = now;
+    *milli += (uint64_t)add * 1000;
+    return *milli;
+}
+
 static void restart_group(struct hrd *d, int group)
 {
     struct reg_group *g = &d->reg->groups[group];
@@ -397,7 +418,16 @@ static void restart_group(struct hrd *d, int group)
             a->clean_mark = 0;
         }
     }
+    pmm__crash("hrd.group_restart"); /* members gone, none started yet */
+    if (bump(d, &g->badness_milli, &g->badness_ns, 1) > d->max_badness * 1000ull) {
+        char why[128];
+        snprintf(why, sizeof why, "group %d failed more than %u times in %us",
+                 group, d->max_badness, d->interval_s);
+        hrd_site_restart(d, why);
+        return;
+    }
     g->restarts++;
+    d->reg->group_restarts++;
     g->state = G_RUNNING;
     for (int i = 0; i < HRD_MAX_ACTORS; i++) {
         struct reg_actor *a = &d->reg->actors[i];
@@ -560,4 +590,108 @@ int hrd_ps_text(struct hrd *d, char *buf, size_t cap)
     }
 #undef PUT
     return at < cap ? (int)at : -E2BIG;
+}
+
+/* A direct actor from an encoded argument list (a request, or the start-up
+ * file); the system names it after its program. */
+int hrd_arun_payload(struct hrd *d, int group, int exe_fd, const char *p,
+                     uint32_t len)
+{
+    struct hr_strings *s = malloc(sizeof *s);
+    char name[PMM_NAME_MAX], clean[32];
+    int slot, r;
+    if (!s)
+        return -ENOMEM;
+    if (hr__strings_decode(p, len, 0, s) < 0) {
+        free(s);
+        return -EBADMSG;
+    }
+    const char *base = strrchr(s->argv[0], '/');
+    base = base ? base + 1 : s->argv[0];
+    size_t k = 0;
+    for (; *base && k < sizeof clean - 1; base++)
+        clean[k++] = hrd_name_ok((char[]){*base, 0}) ? *base : '_';
+    clean[k] = 0;
+    free(s);
+    for (int n = 0;; n++) {
+        snprintf(name, sizeof name, n ? "%s.%d" : "%s", k ? clean : "actor", n);
+        if (hrd_find_name(d, -1, name) < 0)
+            break;
+    }
+    if ((r = hrd_register(d, group, 1, name, exe_fd, p, len, &slot)) < 0)
+        return r;
+    r = hrd_start_actor(d, slot);
+    if (r < 0) { /* never ran: unregister, as if it had not been asked */
+        int others = 0;
+        hrd_forget_actor(d, slot);
+        for (int i = 0; i < HRD_MAX_ACTORS; i++)
+            others += d->reg->actors[i].used && d->reg->actors[i].group == group;
+        if (!others)
+            memset(&d->reg->groups[group], 0, sizeof d->reg->groups[group]);
+        return r;
+    }
+    hrd_log(d, "actor %s started in group %d, pid %d", name, group, r);
+    return r;
+}
+
+int hrd_arun(struct hrd *d, int group, const char *path, char *const argv[],
+             char *const envp[], const char *cwd)
+{
+    char *buf = malloc(HR_MSG_MAX);
+    int r;
+    if (!buf)
+        return -ENOMEM;
+    int len = hr__strings_encode(buf, HR_MSG_MAX, NULL, cwd, argv, envp);
+    int fd = len < 0 ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+    if (len < 0)
+        r = len;
+    else if (fd < 0)
+        r = -errno;
+    else
+        r = hrd_arun_payload(d, group, fd, buf, (uint32_t)len);
+    if (fd >= 0)
+        close(fd);
+    free(buf);
+    return r;
+}
+
+/* Every actor stops; a fresh controller (this program, executed again)
+ * runs the start-up file without its arun lines and restarts every group.
+ * A site that keeps restarting stops instead, marked failed. */
+void hrd_site_restart(struct hrd *d, const char *why)
+{
+    struct registry *g = d->reg;
+    hrd_log(d, "site restart: %s", why);
+    hrd_kill_all(d);
+    pmm__crash("hrd.site_restart"); /* every actor gone, no new controller */
+    if (bump(d, &g->badness_milli, &g->badness_ns, 1) > d->max_badness * 1000ull) {
+        g->failed = 1;
+        snprintf(g->failure, sizeof g->failure,
+                 "more than %u site restarts in %us; last: %s", d->max_badness,
+                 d->interval_s, why);
+        hrd_log(d, "site failed, stopping: %s (hr site start tries again)",
+                g->failure);
+        d->stopping = 1;
+        return;
+    }
+    g->site_restarts++;
+    for (int i = 0; i < HRD_MAX_GROUPS; i++)
+        g->groups[i].badness_milli = 0;
+    d->exec_pending = 1;
+}
+
+int hrd_info_json(struct hrd *d, char *buf, size_t cap)
+{
+    struct registry *g = d->reg;
+    int groups = 0;
+    for (int i = 0; i < HRD_MAX_GROUPS; i++)
+        groups += g->groups[i].used != 0;
+    int n = snprintf(buf, cap,
+                     "{\"state\": \"running\", \"controller_pid\": %d, "
+                     "\"generation\": %u, \"group_restarts\": %u, "
+                     "\"site_restarts\": %u, \"groups\": %d, "
+                     "\"max_badness\": %u, \"interval\": %u}",
+                     (int)getpid(), g->generation, g->group_restarts,
+                     g->site_restarts, groups, d->max_badness, d->interval_s);
+    return n < 0 || (size_t)n >= cap ? -E2BIG : n;
 }

@@ -50,6 +50,8 @@ struct reg_group {
     uint32_t reserved;
     uint64_t last_fail_ns;    /* CLOCK_REALTIME of the last failure, or 0 */
     uint64_t started_ns;      /* when the group was made */
+    uint64_t badness_milli;   /* restart policy: badness x 1000 ... */
+    uint64_t badness_ns;      /* ... as of this CLOCK_REALTIME */
 };
 
 struct registry {
@@ -57,18 +59,31 @@ struct registry {
     uint32_t version;         /* 1 */
     uint32_t generation;      /* controller starts so far */
     uint64_t controller_pid;
+    uint32_t site_restarts;   /* site restarts so far */
+    uint32_t group_restarts;  /* group restarts so far, all groups */
+    uint32_t booted;          /* the start-up file's arun lines have run */
+    uint32_t failed;          /* the site stopped: it kept failing */
+    uint64_t badness_milli;   /* site restarts' badness x 1000 ... */
+    uint64_t badness_ns;      /* ... as of this CLOCK_REALTIME */
+    char failure[160];        /* why the site failed */
     struct reg_group groups[HRD_MAX_GROUPS];
     struct reg_actor actors[HRD_MAX_ACTORS];
 };
 
 struct hrd {
     char site[4096];
+    char self[4096];          /* this program, for a site restart's exec */
+    uint32_t max_badness;     /* hrCtrl.maxBadness */
+    uint32_t interval_s;      /* hrCtrl.interval */
     pmm_bank *bank;
     struct registry *reg;
     int console_fd;           /* console.log, append */
     int image_fd[HRD_MAX_ACTORS]; /* read-only memfd copies, or -1 */
     int listen_fd, sig_fd, ep_fd, lock_fd;
     int stopping;
+    int restart_pending;      /* a site restart was asked for */
+    int exec_pending;         /* replace this controller with a fresh one */
+    int restarted;            /* this controller comes from a site restart */
 };
 
 /* actors.c */
@@ -85,6 +100,19 @@ void hrd_log(struct hrd *d, const char *fmt, ...)
 void hrd_forget_actor(struct hrd *d, int slot);
 int hrd_ps_json(struct hrd *d, char *buf, size_t cap);
 int hrd_ps_text(struct hrd *d, char *buf, size_t cap);
+
+int hrd_arun(struct hrd *d, int group, const char *path, char *const argv[],
+             char *const envp[], const char *cwd);
+int hrd_arun_payload(struct hrd *d, int group, int exe_fd, const char *p,
+                     uint32_t len);
+int hrd_start_indirect(struct hrd *d, int slot, const int stdio[3]);
+void hrd_site_restart(struct hrd *d, const char *why);
+int hrd_info_json(struct hrd *d, char *buf, size_t cap);
+
+/* startup.c */
+int hrd_split(char *line, char **words, int max);
+int hrd_name_ok(const char *s);
+void hrd_run_startup(struct hrd *d, int with_arun);
 
 /* requests.c */
 void hrd_serve(struct hrd *d, int conn);

@@ -18,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
+#include <sys/syscall.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -59,43 +61,81 @@ static void open_registry(struct hrd *d)
     if (d->reg->magic != HRD_REG_MAGIC || d->reg->version != 1)
         die(1, "registry: not a registry of this version (hr site cold wipes it)");
     d->reg->generation++;
-    d->reg->controller_pid = (uint64_t)getpid();
 }
 
-/* Processes of a previous controller that died: end those that are still
- * the same processes (same start time), then start the groups again. */
-static void adopt_previous(struct hrd *d)
+/* The start time of pid in clock ticks since boot, or 0. */
+static uint64_t start_ticks(pid_t pid)
 {
-    int groups = 0;
+    char path[64], buf[1024];
+    unsigned long long ticks = 0;
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u "
+                            "%*u %*d %*d %*d %*d %*d %*d %llu", &ticks) != 1)
+        return 0;
+    return ticks;
+}
+
+/* End a process left by a previous controller, if it is still the same
+ * process: a pidfd pins it, then its start time proves it is ours. */
+static void end_leftover(struct hrd *d, struct reg_actor *a)
+{
+    int pfd = (int)syscall(SYS_pidfd_open, a->pid, 0);
+    if (pfd < 0)
+        return; /* gone */
+    if (a->start_ticks && start_ticks(a->pid) == a->start_ticks) {
+        syscall(SYS_pidfd_send_signal, pfd, SIGKILL, NULL, 0);
+        struct pollfd p = {.fd = pfd, .events = POLLIN};
+        if (poll(&p, 1, 5000) <= 0)
+            hrd_log(d, "actor %s (pid %d) of the previous controller did not "
+                       "die", a->name, a->pid);
+        else
+            hrd_log(d, "ended actor %s (pid %d) of the previous controller",
+                    a->name, a->pid);
+    }
+    close(pfd);
+}
+
+/* Start-up: end what a previous controller left, run the start-up file
+ * (its arun lines on the site's first start only), start every group. */
+static void boot(struct hrd *d)
+{
+    uint8_t had[HRD_MAX_GROUPS];
+    int crashed = d->reg->controller_pid != 0 && !d->restarted;
     for (int i = 0; i < HRD_MAX_ACTORS; i++) {
         struct reg_actor *a = &d->reg->actors[i];
         if (!a->used)
             continue;
-        if (a->pid > 0) {
-            char path[64], buf[512];
-            snprintf(path, sizeof path, "/proc/%d/stat", a->pid);
-            FILE *f = fopen(path, "re");
-            unsigned long long ticks = 0;
-            if (f && fgets(buf, sizeof buf, f)) {
-                char *p = strrchr(buf, ')');
-                if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u "
-                                        "%*u %*u %*u %*u %*d %*d %*d %*d %*d "
-                                        "%*d %llu", &ticks) != 1)
-                    ticks = 0;
-            }
-            if (f)
-                fclose(f);
-            if (ticks && ticks == a->start_ticks) {
-                kill(a->pid, SIGKILL);
-                for (int t = 0; t < 1000 && kill(a->pid, 0) == 0; t++)
-                    usleep(1000); /* not our child: wait until it is gone */
-            }
-            a->pid = 0;
-        }
+        if (a->pid > 0)
+            end_leftover(d, a);
+        a->pid = 0;
         a->state = A_STOPPED;
+        a->clean_mark = 0;
     }
+    d->reg->controller_pid = (uint64_t)getpid();
+    if (crashed) {
+        d->reg->site_restarts++;
+        hrd_log(d, "the previous controller died: site restart");
+    }
+    if (d->reg->failed && !d->restarted) {
+        hrd_log(d, "started again after failing (%s)", d->reg->failure);
+        d->reg->failed = 0;
+        d->reg->badness_milli = 0;
+    }
+    for (int g = 0; g < HRD_MAX_GROUPS; g++)
+        had[g] = d->reg->groups[g].used != 0;
+    hrd_run_startup(d, !d->reg->booted);
+    d->reg->booted = 1;
+    int groups = 0;
     for (int g = 0; g < HRD_MAX_GROUPS; g++) {
-        if (!d->reg->groups[g].used)
+        if (!had[g] || !d->reg->groups[g].used)
             continue;
         groups++;
         d->reg->groups[g].state = G_RUNNING;
@@ -112,6 +152,17 @@ static void adopt_previous(struct hrd *d)
     if (groups)
         hrd_log(d, "controller generation %u: %d group%s started again",
                 d->reg->generation, groups, groups == 1 ? "" : "s");
+}
+
+static void read_policy(struct hrd *d)
+{
+    char v[64];
+    d->max_badness = HR_DEFAULT_MAX_BADNESS;
+    d->interval_s = HR_DEFAULT_INTERVAL_S;
+    if (pmm__conf_get(d->site, "hrCtrl.maxBadness", v, sizeof v) == 0 && atoi(v) > 0)
+        d->max_badness = (uint32_t)atoi(v);
+    if (pmm__conf_get(d->site, "hrCtrl.interval", v, sizeof v) == 0 && atoi(v) > 0)
+        d->interval_s = (uint32_t)atoi(v);
 }
 
 static int listen_on(const char *site)
@@ -174,6 +225,7 @@ static void setup(struct hrd *d, const char *site_arg)
         die(1, "%s: %s", path, strerror(errno));
     for (int i = 0; i < HRD_MAX_ACTORS; i++)
         d->image_fd[i] = -1;
+    read_policy(d);
     open_registry(d);
 }
 
@@ -224,6 +276,12 @@ static void loop(struct hrd *d)
                 hrd_serve(d, fd);
                 reap(d);
             }
+            if (d->restart_pending) {
+                d->restart_pending = 0;
+                hrd_site_restart(d, "asked for (hr site restart)");
+            }
+            if (d->exec_pending)
+                return;
         }
     }
 }
@@ -236,6 +294,8 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--site") == 0 && i + 1 < argc)
             site = argv[++i];
+        else if (strcmp(argv[i], "--restarted") == 0)
+            d.restarted = 1; /* exec'd by a site restart: not a crash */
         else if (strcmp(argv[i], "--ready-fd") == 0 && i + 1 < argc)
             ready_fd = atoi(argv[++i]);
         else if (strcmp(argv[i], "--help") == 0) {
@@ -256,8 +316,12 @@ int main(int argc, char **argv)
     sigprocmask(SIG_BLOCK, &mask, NULL);
     signal(SIGPIPE, SIG_IGN);
     d.sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    ssize_t sl = readlink("/proc/self/exe", d.self, sizeof d.self - 1);
+    if (sl <= 0)
+        die(1, "cannot find its own program: %s", strerror(errno));
+    d.self[sl] = 0;
     setup(&d, site);
-    adopt_previous(&d);
+    boot(&d);
     d.listen_fd = listen_on(d.site);
     hrd_log(&d, "controller started (pid %d, generation %u)", (int)getpid(),
             d.reg->generation);
@@ -269,6 +333,12 @@ int main(int argc, char **argv)
     char path[4200];
     snprintf(path, sizeof path, "%s/" HR_SOCK_NAME, d.site);
     unlink(path);
+    if (d.exec_pending) { /* the site restart: a fresh controller */
+        hrd_log(&d, "starting a fresh controller");
+        sigprocmask(SIG_UNBLOCK, &mask, NULL);
+        execl(d.self, "hrd", "--site", d.site, "--restarted", (char *)NULL);
+        hrd_log(&d, "site restart: cannot run %s: %s", d.self, strerror(errno));
+    }
     d.reg->controller_pid = 0;
     hrd_log(&d, "controller stopped; persistent memory kept");
     return 0;

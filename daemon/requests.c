@@ -18,7 +18,6 @@
 #include "pmm_int.h"
 #include "proto.h"
 
-int hrd_start_indirect(struct hrd *d, int slot, const int stdio[3]);
 
 static void reply(int conn, int32_t result, const char *text)
 {
@@ -27,7 +26,7 @@ static void reply(int conn, int32_t result, const char *text)
 }
 
 /* Names end up in logs and JSON: keep them to a plain alphabet. */
-static int name_ok(const char *s)
+int hrd_name_ok(const char *s)
 {
     if (!*s || strlen(s) >= PMM_NAME_MAX)
         return 0;
@@ -41,45 +40,11 @@ static int name_ok(const char *s)
 static int do_arun(struct hrd *d, const struct hr_msg_hdr *h, const char *p,
                    const int *fds, int nfds)
 {
-    struct hr_strings *s = malloc(sizeof *s);
-    char name[PMM_NAME_MAX];
-    int slot, r;
-    if (!s)
-        return -ENOMEM;
-    if (nfds != 1 || h->arg < 0 || h->arg >= HRD_MAX_GROUPS ||
-        hr__strings_decode(p, h->len, 0, s) < 0) {
-        free(s);
-        return h->arg < 0 || h->arg >= HRD_MAX_GROUPS ? -ERANGE : -EBADMSG;
-    }
-    /* the system names direct actors: program name and slot */
-    const char *base = strrchr(s->argv[0], '/');
-    base = base ? base + 1 : s->argv[0];
-    char clean[32];
-    size_t k = 0;
-    for (; *base && k < sizeof clean - 1; base++)
-        clean[k++] = name_ok((char[]){*base, 0}) ? *base : '_';
-    clean[k] = 0;
-    free(s);
-    for (int n = 0;; n++) {
-        snprintf(name, sizeof name, n ? "%s.%d" : "%s", k ? clean : "actor", n);
-        if (hrd_find_name(d, -1, name) < 0)
-            break;
-    }
-    r = hrd_register(d, h->arg, 1, name, fds[0], p, h->len, &slot);
-    if (r < 0)
-        return r;
-    r = hrd_start_actor(d, slot);
-    if (r < 0) { /* never ran: unregister, as if it had not been asked */
-        int g = d->reg->actors[slot].group, others = 0;
-        hrd_forget_actor(d, slot);
-        for (int i = 0; i < HRD_MAX_ACTORS; i++)
-            others += d->reg->actors[i].used && d->reg->actors[i].group == g;
-        if (!others)
-            memset(&d->reg->groups[g], 0, sizeof d->reg->groups[g]);
-        return r;
-    }
-    hrd_log(d, "actor %s started in group %d, pid %d", name, h->arg, r);
-    return r;
+    if (h->arg < 0 || h->arg >= HRD_MAX_GROUPS)
+        return -ERANGE;
+    if (nfds != 1)
+        return -EBADMSG;
+    return hrd_arun_payload(d, h->arg, fds[0], p, h->len);
 }
 
 static int do_spawn(struct hrd *d, const struct hr_msg_hdr *h, const char *p,
@@ -94,7 +59,7 @@ static int do_spawn(struct hrd *d, const struct hr_msg_hdr *h, const char *p,
     if (!s)
         return -ENOMEM;
     int r = hr__strings_decode(p, h->len, 1, s);
-    if (r == 0 && !name_ok(s->name))
+    if (r == 0 && !hrd_name_ok(s->name))
         r = -EINVAL;
     char name[PMM_NAME_MAX];
     if (r == 0)
@@ -175,6 +140,16 @@ static int dispatch(struct hrd *d, int conn, const struct hr_msg_hdr *h,
     case HR_REQ_STOP:
         d->stopping = 1;
         return 0;
+    case HR_REQ_SITE_RESTART:
+        d->restart_pending = 1; /* after the reply: the controller is replaced */
+        return 0;
+    case HR_REQ_INFO: {
+        char buf[1024];
+        int r = hrd_info_json(d, buf, sizeof buf);
+        if (r >= 0)
+            reply(conn, 0, buf);
+        return r < 0 ? r : INT32_MIN;
+    }
     default:
         return -EOPNOTSUPP;
     }

@@ -18,7 +18,9 @@ if [ "${HR_QUICK:-0}" != 1 ]; then
   echo "== clang, -Wall -Wextra -Werror"
   run clang -DCMAKE_C_COMPILER=clang
   echo "== ASan + UBSan"
-  ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  # handle_segv=0: the examples crash on purpose, and must die by the signal,
+  # as they do in production, for the controller to see a SIGSEGV
+  ASAN_OPTIONS=detect_leaks=0:handle_segv=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     run asan -DCMAKE_C_COMPILER=gcc -DHR_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 fi
 echo "== install and pkg-config"

@@ -116,3 +116,16 @@ int hr_stop(const char *site)
 {
     return hr__call(site, HR_REQ_STOP, 0, NULL, 0, NULL, 0, NULL, 0);
 }
+
+int hr_site_restart(const char *site)
+{
+    return hr__call(site, HR_REQ_SITE_RESTART, 0, NULL, 0, NULL, 0, NULL, 0);
+}
+
+int hr_info(const char *site, char *buf, size_t cap)
+{
+    if (!buf || !cap)
+        return -EFAULT;
+    int r = hr__call(site, HR_REQ_INFO, 0, NULL, 0, NULL, 0, buf, cap);
+    return r < 0 ? r : (int)strlen(buf);
+}

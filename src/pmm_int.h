@@ -160,6 +160,8 @@ PMM_INTERNAL int pmm__bank_open_path(pmm_bank **out, const char *path,
                                      const char *medium, int rdonly);
 
 /* site.c */
+PMM_INTERNAL int pmm__conf_get(const char *site, const char *key, char *val,
+                               size_t len);
 PMM_INTERNAL int pmm__site_check_dir(const char *dir);
 PMM_INTERNAL int pmm__group_from_env(int *group);
 

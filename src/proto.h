@@ -35,6 +35,8 @@ enum hr_msg_type {
     HR_REQ_AKILL = 7,      /* arg pid: a failure of that actor */
     HR_REQ_PS = 8,         /* reply payload: JSON (arg 1: a text table) */
     HR_REQ_STOP = 9,       /* stop every actor and the controller */
+    HR_REQ_SITE_RESTART = 10, /* restart the site: a fresh controller */
+    HR_REQ_INFO = 11,      /* reply payload: JSON state and counters */
     HR_REPLY = 100,
 };
 

@@ -74,7 +74,7 @@ static int make_dirs(const char *dir)
     return K_OK;
 }
 
-static int conf_get(const char *site, const char *key, char *val, size_t len)
+int pmm__conf_get(const char *site, const char *key, char *val, size_t len)
 {
     char path[4200], line[4200];
     snprintf(path, sizeof path, "%s/" SITE_CONF, site);
@@ -110,7 +110,7 @@ int pmm_bank_path(char *buf, size_t len, const char *site, const char *medium)
         r = snprintf(buf, len, "%s/" RAM_BANK, dir);
         return r < 0 || (size_t)r >= len ? K_EINVAL : K_OK;
     case PMM_KIND_DISK:
-        return conf_get(dir, "pmm.diskbank", buf, len);
+        return pmm__conf_get(dir, "pmm.diskbank", buf, len);
     default:
         return K_EUNKNOWN;
     }
@@ -172,22 +172,29 @@ int pmm_site_create(const char *site, const pmm_site_config *cfg)
         (r = make_dirs(dir)) < 0 || (r = pmm__site_check_dir(dir)) < 0)
         return r;
     snprintf(path, sizeof path, "%s/" RAM_BANK, dir);
+    if (!c.max_badness)
+        c.max_badness = HR_DEFAULT_MAX_BADNESS;
+    if (!c.interval_s)
+        c.interval_s = HR_DEFAULT_INTERVAL_S;
     if ((r = pmm__bank_create_file(path, PMM_KIND_RAM, c.rambank_size,
                                    c.max_blocks)) < 0)
         return r;
-    if (!c.diskbank_path)
-        return K_OK;
-    r = pmm__bank_create_file(c.diskbank_path, PMM_KIND_DISK, c.diskbank_size,
-                              c.disk_max_blocks);
-    if (r < 0 && r != K_EEXIST)
-        goto fail_ram;
+    if (c.diskbank_path) {
+        r = pmm__bank_create_file(c.diskbank_path, PMM_KIND_DISK,
+                                  c.diskbank_size, c.disk_max_blocks);
+        if (r < 0 && r != K_EEXIST)
+            goto fail_ram;
+    }
     snprintf(path, sizeof path, "%s/" SITE_CONF, dir);
-    FILE *f = fopen(path, "wxe");
+    FILE *f = fopen(path, "we");
     if (!f) {
         r = -errno;
         goto fail_ram;
     }
-    fprintf(f, "pmm.diskbank=%s\n", c.diskbank_path);
+    if (c.diskbank_path)
+        fprintf(f, "pmm.diskbank=%s\n", c.diskbank_path);
+    fprintf(f, "hrCtrl.maxBadness=%u\nhrCtrl.interval=%u\n", c.max_badness,
+            c.interval_s);
     if (fclose(f) != 0) {
         r = -EIO;
         goto fail_ram;

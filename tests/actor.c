@@ -10,6 +10,7 @@
  *   exit     HR_EXIT_HDL() and exit(0)
  *   badexit  exit(3) without HR_EXIT_HDL
  *   segv     write through a NULL pointer
+ * A NAME that begins with "crash" crashes at once after counting its run.
  */
 #define _DEFAULT_SOURCE
 #include <fcntl.h>
@@ -52,6 +53,8 @@ int main(int argc, char **argv)
     keep->runs++;
     printf("actor %s run %d\n", argv[1], mine->runs);
     fflush(stdout);
+    if (strncmp(argv[1], "crash", 5) == 0)
+        *(volatile int *)0 = 1;
     if (argc >= 4 && !(argc >= 5 && strcmp(argv[4], "once") == 0 && mine->runs > 1)) {
         PmmName child = {"RAM", ""};
         snprintf(child.name, sizeof child.name, "%s", argv[2]);

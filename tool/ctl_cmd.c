@@ -18,6 +18,9 @@
 #include <hotrestart/hr.h>
 
 #include "hr.h"
+#include "hrd.h"
+#include "os.h"
+#include "pmm_int.h"
 
 extern char **environ;
 
@@ -279,5 +282,158 @@ int hr_cmd_log(int argc, char **argv, const struct hr_opts *o)
         poll(NULL, 0, 200);
     }
     close(fd);
+    return HR_EXIT_OK;
+}
+
+/* The registry as the bank holds it, read without joining the bank. */
+static int read_registry(const char *site, struct registry *reg)
+{
+    pmm_bank *b;
+    pmm_block blk;
+    int r = pmm_bank_open(&b, site, "RAM", PMM_OPEN_RDONLY);
+    if (r < 0)
+        return r;
+    r = pmm_stat(b, HRD_REG_NAME, &blk);
+    if (r == 0) {
+        uint64_t off = b->g.data_off + ((uint64_t)(uintptr_t)blk.addr - b->g.base_addr);
+        r = pmm__os_pread(b->fd, reg, sizeof *reg, off);
+        if (r == 0 && reg->magic != HRD_REG_MAGIC)
+            r = K_EBANK;
+    }
+    pmm_bank_close(b);
+    return r;
+}
+
+static int generation_of(const char *site)
+{
+    char buf[1024];
+    if (hr_info(site, buf, sizeof buf) < 0)
+        return -1;
+    const char *p = strstr(buf, "\"generation\": ");
+    return p ? atoi(p + 14) : -1;
+}
+
+int hr_site_restart_cmd(const struct hr_opts *o)
+{
+    char dir[4096];
+    if (pmm_site_path(dir, sizeof dir, o->site) < 0)
+        hr_die(HR_EXIT_FAIL, "site restart: bad site path");
+    int gen = generation_of(dir);
+    if (gen < 0)
+        die_ctl("site restart", hr_ping(dir));
+    int r = hr_site_restart(dir);
+    if (r < 0)
+        die_ctl("site restart", r);
+    for (int i = 0; i < 1000; i++) {
+        int g = generation_of(dir);
+        if (g > gen) {
+            if (o->json)
+                printf("{\"generation\": %d}\n", g);
+            else
+                printf("site %s restarted (controller generation %d)\n", dir, g);
+            return HR_EXIT_OK;
+        }
+        struct registry reg;
+        if (g < 0 && read_registry(dir, &reg) == 0 && reg.failed)
+            hr_die(HR_EXIT_FAIL, "site restart: the site failed: %s", reg.failure);
+        usleep(10000);
+    }
+    hr_die(HR_EXIT_FAIL, "site restart: no fresh controller after 10s (hr log)");
+}
+
+int hr_site_status(const char *dir, const struct hr_opts *o)
+{
+    char buf[1024];
+    struct registry reg;
+    if (hr_info(dir, buf, sizeof buf) >= 0) {
+        if (o->json) { /* its fields, at the top level of site info */
+            size_t n = strlen(buf);
+            printf("%.*s", (int)(n > 2 ? n - 2 : 0), buf + 1);
+            return 0;
+        }
+        int pid = 0, gen = 0, gr = 0, sr = 0, mb = 0, iv = 0;
+        const char *p;
+        if ((p = strstr(buf, "\"controller_pid\": ")))
+            pid = atoi(p + 18);
+        if ((p = strstr(buf, "\"generation\": ")))
+            gen = atoi(p + 14);
+        if ((p = strstr(buf, "\"group_restarts\": ")))
+            gr = atoi(p + 18);
+        if ((p = strstr(buf, "\"site_restarts\": ")))
+            sr = atoi(p + 17);
+        if ((p = strstr(buf, "\"max_badness\": ")))
+            mb = atoi(p + 15);
+        if ((p = strstr(buf, "\"interval\": ")))
+            iv = atoi(p + 12);
+        printf("state running, controller pid %d, generation %d\n"
+               "restarts: %d group, %d site; policy: more than %d restarts "
+               "in %ds escalates\n", pid, gen, gr, sr, mb, iv);
+        return 0;
+    }
+    int have = read_registry(dir, &reg) == 0;
+    const char *state = have && reg.failed ? "failed" : "stopped";
+    char v[64];
+    int mb = HR_DEFAULT_MAX_BADNESS, iv = HR_DEFAULT_INTERVAL_S;
+    if (pmm__conf_get(dir, "hrCtrl.maxBadness", v, sizeof v) == 0)
+        mb = atoi(v);
+    if (pmm__conf_get(dir, "hrCtrl.interval", v, sizeof v) == 0)
+        iv = atoi(v);
+    if (o->json) {
+        printf("\"state\": \"%s\", \"controller_pid\": null, "
+               "\"generation\": %u, \"group_restarts\": %u, \"site_restarts\": "
+               "%u, \"max_badness\": %d, \"interval\": %d, \"failure\": ", state,
+               have ? reg.generation : 0, have ? reg.group_restarts : 0,
+               have ? reg.site_restarts : 0, mb, iv);
+        if (have && reg.failed)
+            hr_json_str(reg.failure);
+        else
+            printf("null");
+    } else {
+        printf("state %s%s%s, generation %u\nrestarts: %u group, %u site; "
+               "policy: more than %d restarts in %ds escalates\n", state,
+               have && reg.failed ? ": " : "", have && reg.failed ? reg.failure : "",
+               have ? reg.generation : 0, have ? reg.group_restarts : 0,
+               have ? reg.site_restarts : 0, mb, iv);
+    }
+    return 0;
+}
+
+/* Cold restart: stop, then wipe the RAM bank (and so the registry),
+ * keeping its tunables; DISK banks are kept.  The site stays stopped. */
+int hr_site_cold(const struct hr_opts *o)
+{
+    char dir[4096], path[4096];
+    pmm_bank *b;
+    pmm_bank_info st;
+    if (pmm_site_path(dir, sizeof dir, o->site) < 0)
+        hr_die(HR_EXIT_FAIL, "site cold: bad site path");
+    int pid = hr_ping(dir);
+    if (pid > 0) {
+        int r = hr_stop(dir);
+        if (r < 0)
+            die_ctl("site cold", r);
+        for (int i = 0; i < 1000 && kill(pid, 0) == 0; i++)
+            usleep(10000);
+        if (kill(pid, 0) == 0)
+            hr_die(HR_EXIT_FAIL, "site cold: controller %d did not stop", pid);
+    }
+    int r = pmm_bank_open(&b, dir, "RAM", PMM_OPEN_RDONLY);
+    if (r < 0)
+        hr_die_err("site cold: RAM bank", r);
+    r = pmm_bank_stat(b, &st);
+    snprintf(path, sizeof path, "%s", st.path);
+    pmm_bank_close(b);
+    if (r < 0)
+        hr_die_err("site cold", r);
+    if (unlink(path) < 0)
+        hr_die(HR_EXIT_FAIL, "site cold: %s: %s", path, strerror(errno));
+    r = pmm__bank_create_file(path, PMM_KIND_RAM, st.size, st.max_blocks);
+    if (r < 0)
+        hr_die_err("site cold: new RAM bank", r);
+    if (o->json)
+        printf("{\"cold\": true}\n");
+    else
+        printf("site %s: RAM bank and registry wiped; DISK kept; stopped "
+               "(hr site start boots it afresh)\n", dir);
     return HR_EXIT_OK;
 }

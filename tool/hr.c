@@ -15,6 +15,8 @@ static const char usage[] =
     "commands:\n"
     "  site create|info|destroy   make, describe or remove a site\n"
     "  site start|stop            start or stop the site's controller (hrd)\n"
+    "  site restart|cold          site restart (also: restart, shutdown -i 1);\n"
+    "                             cold: wipe the RAM bank and registry\n"
     "  arun [-g G] PROG [ARGS]    start a direct restartable actor in group G\n"
     "  akill PID | akill -g G     restart PID's group | kill group G for good\n"
     "  ps                         groups and actors\n"
@@ -61,6 +63,15 @@ int main(int argc, char **argv)
         return hr_cmd_site(argc - i - 1, argv + i + 1, &o);
     if (strcmp(argv[i], "pmm") == 0)
         return hr_cmd_pmm(argc - i - 1, argv + i + 1, &o);
+    if (strcmp(argv[i], "restart") == 0 && argc - i == 1)
+        return hr_site_restart_cmd(&o); /* the ChorusOS C_INIT spelling */
+    if (strcmp(argv[i], "shutdown") == 0) {
+        if (argc - i == 3 && strcmp(argv[i + 1], "-i") == 0 &&
+            strcmp(argv[i + 2], "1") == 0)
+            return hr_site_restart_cmd(&o);
+        hr_die(HR_EXIT_USAGE, "shutdown: only 'shutdown -i 1' (site restart) "
+                              "is supported");
+    }
     if (strcmp(argv[i], "arun") == 0)
         return hr_cmd_arun(argc - i - 1, argv + i + 1, &o);
     if (strcmp(argv[i], "akill") == 0)

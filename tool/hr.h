@@ -45,6 +45,9 @@ int hr_cmd_ps(int argc, char **argv, const struct hr_opts *o);
 int hr_cmd_log(int argc, char **argv, const struct hr_opts *o);
 int hr_site_start(const struct hr_opts *o);
 int hr_site_stop(const struct hr_opts *o);
+int hr_site_restart_cmd(const struct hr_opts *o);
+int hr_site_cold(const struct hr_opts *o);
+int hr_site_status(const char *dir, const struct hr_opts *o);
 
 #endif
 

@@ -12,19 +12,30 @@
 static const char site_usage[] =
     "usage: hr site create [--rambank-size N] [--max-blocks N]\n"
     "                      [--diskbank PATH [--diskbank-size N]]\n"
+    "                      [--max-badness N] [--interval SECONDS]\n"
     "       hr site info [--json]\n"
-    "       hr site start | stop\n"
+    "       hr site start | stop | restart | cold\n"
     "       hr site destroy\n"
     "\n"
     "create   make the site directory (owner-only) and its RAM bank with the\n"
     "         given tunables: pmm.rambankSize (default 64M) and pmm.maxBlocks\n"
     "         (default 4096); --diskbank adds a DISK medium at PATH (an\n"
     "         absolute path on a persistent file system).  Sizes take K, M, G.\n"
+    "         The restart policy: more than --max-badness restarts (default 5)\n"
+    "         within --interval seconds (default 60) escalates a group to a\n"
+    "         site restart, and a site to failed (it stops)\n"
     "info     per medium: size, used, free, blocks, max_blocks, page size,\n"
-    "         fixed base address and bank path\n"
+    "         fixed base address and bank path; the controller's state\n"
+    "         (running, stopped, failed), pid, generation, restart counts\n"
+    "         and policy\n"
     "start    start the site's controller in the background; returns once it\n"
     "         accepts requests (it restarts the groups it finds registered)\n"
     "stop     stop every actor and the controller; persistent memory is kept\n"
+    "restart  site restart: every actor stops, a fresh controller runs the\n"
+    "         start-up file (sysadm.ini) without its arun lines and starts\n"
+    "         every group again; persistent memory is kept\n"
+    "cold     stop, then wipe the RAM bank and the registry (DISK is kept);\n"
+    "         the site stays stopped\n"
     "destroy  remove the site's banks (all blocks are lost) and configuration\n";
 
 static void need_site(const struct hr_opts *o, char *dir, size_t len)
@@ -48,6 +59,17 @@ static int site_create(struct hr_args *a, const struct hr_opts *o)
     if (a->val[3] && !a->val[2])
         hr_die(HR_EXIT_USAGE, "site create: --diskbank-size needs --diskbank");
     c.diskbank_path = a->val[2];
+    uint64_t v;
+    if (a->val[4]) {
+        if (hr_parse_size(a->val[4], &v) < 0 || v == 0 || v > 1000000)
+            hr_die(HR_EXIT_USAGE, "site create: bad --max-badness (1 to 1000000)");
+        c.max_badness = (uint32_t)v;
+    }
+    if (a->val[5]) {
+        if (hr_parse_size(a->val[5], &v) < 0 || v == 0 || v > 86400 * 365)
+            hr_die(HR_EXIT_USAGE, "site create: bad --interval (seconds, 1 or more)");
+        c.interval_s = (uint32_t)v;
+    }
     c.disk_max_blocks = c.max_blocks;
     need_site(o, dir, sizeof dir);
     int r = pmm_site_create(dir, &c);
@@ -123,14 +145,18 @@ static int site_info(const struct hr_opts *o)
     int n = info_medium(dir, "RAM", o, 1);
     info_medium(dir, "DISK", o, n == 0);
     if (o->json)
-        printf("}}\n");
+        printf("}, ");
+    hr_site_status(dir, o);
+    if (o->json)
+        printf("}\n");
     return HR_EXIT_OK;
 }
 
 int hr_cmd_site(int argc, char **argv, const struct hr_opts *go)
 {
     static const char *const valued[] = {"--rambank-size", "--max-blocks",
-                                         "--diskbank", "--diskbank-size", NULL};
+                                         "--diskbank", "--diskbank-size",
+                                         "--max-badness", "--interval", NULL};
     struct hr_opts o = *go;
     struct hr_args a;
     hr_args_parse(argc, argv, valued, NULL, &a, &o, "site", site_usage);
@@ -138,7 +164,8 @@ int hr_cmd_site(int argc, char **argv, const struct hr_opts *go)
     if (a.npos > 1)
         hr_die(HR_EXIT_USAGE, "site %s: unexpected argument '%s'", sub, a.pos[1]);
     int create = strcmp(sub, "create") == 0;
-    if (!create && (a.val[0] || a.val[1] || a.val[2] || a.val[3]))
+    if (!create && (a.val[0] || a.val[1] || a.val[2] || a.val[3] || a.val[4] ||
+                    a.val[5]))
         hr_die(HR_EXIT_USAGE, "site %s: tunables go with 'site create'", sub);
     if (create)
         return site_create(&a, &o);
@@ -146,6 +173,10 @@ int hr_cmd_site(int argc, char **argv, const struct hr_opts *go)
         return site_info(&o);
     if (strcmp(sub, "start") == 0)
         return hr_site_start(&o);
+    if (strcmp(sub, "restart") == 0)
+        return hr_site_restart_cmd(&o);
+    if (strcmp(sub, "cold") == 0)
+        return hr_site_cold(&o);
     if (strcmp(sub, "stop") == 0)
         return hr_site_stop(&o);
     if (strcmp(sub, "destroy") == 0) {

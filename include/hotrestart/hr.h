@@ -49,6 +49,13 @@ PMM_API int hr_akill(const char *site, pid_t pid);
 PMM_API int hr_ps(const char *site, int text, char *buf, size_t cap);
 /* Stop every actor and the controller; persistent memory is kept. */
 PMM_API int hr_stop(const char *site);
+/* Restart the site: every actor stops, a fresh controller runs the start-up
+ * file (without its arun lines) and starts every group again.  Returns once
+ * asked; the new controller's generation is one more. */
+PMM_API int hr_site_restart(const char *site);
+/* The controller's state and counters as JSON: state, controller_pid,
+ * generation, group_restarts, site_restarts, groups, max_badness, interval. */
+PMM_API int hr_info(const char *site, char *buf, size_t cap);
 
 #ifdef __cplusplus
 }

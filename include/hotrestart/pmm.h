@@ -92,7 +92,12 @@ typedef struct pmm_site_config {
     const char *diskbank_path; /* NULL: the site has no DISK medium */
     uint64_t diskbank_size;
     uint64_t disk_max_blocks;
+    uint32_t max_badness;      /* hrCtrl.maxBadness: 0 takes the default, 5 */
+    uint32_t interval_s;       /* hrCtrl.interval in seconds: 0 takes 60 */
 } pmm_site_config;
+
+#define HR_DEFAULT_MAX_BADNESS 5u
+#define HR_DEFAULT_INTERVAL_S 60u
 
 /* Resolve the site directory: site if not NULL, else $HR_SITE, else
  * /run/hotrestart for root, $XDG_RUNTIME_DIR/hotrestart, or
