@@ -321,8 +321,10 @@ int main(int argc, char **argv)
         die(1, "cannot find its own program: %s", strerror(errno));
     d.self[sl] = 0;
     setup(&d, site);
-    boot(&d);
+    /* listen first: actors started by boot() may call us at once (their
+     * requests wait in the backlog until the loop runs) */
     d.listen_fd = listen_on(d.site);
+    boot(&d);
     hrd_log(&d, "controller started (pid %d, generation %u)", (int)getpid(),
             d.reg->generation);
     if (ready_fd >= 0) /* started in the background: errors go to the log */

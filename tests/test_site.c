@@ -1,0 +1,301 @@
+/*
+ * test_site.c - site restart, the start-up file, the restart policy, the
+ * controller's own death, and cold restart, with a real controller.
+ *
+ * HR_POLICY_SECONDS sets how long the crash-loop run watches (default 60).
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hotrestart/hr.h>
+
+#include "common.h"
+#include "pmm_int.h"
+
+static char out[65536];
+static const char *site;
+static char disk[256];
+
+static void setup(void)
+{
+    site = site_new(0, 0);
+    snprintf(disk, sizeof disk, "/tmp/hrsite-disk.%d", getpid());
+    unlink(disk);
+}
+
+static void teardown(void)
+{
+    run_hr(NULL, 0, "site", "stop", NULL);
+    unlink(disk);
+    site_drop();
+}
+
+TestSuite(site, .init = setup, .fini = teardown, .timeout = 300);
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static char ps[262144];
+
+static int pid_of(const char *name)
+{
+    char pat[128];
+    snprintf(pat, sizeof pat, "\"name\": \"%s\", \"pid\": ", name);
+    const char *p = strstr(ps, pat);
+    return p ? atoi(p + strlen(pat)) : 0;
+}
+
+static int runs_of(const char *block, int group)
+{
+    pmm_bank *b = bank_open();
+    void *p;
+    int r = pmm__alloc_sys(b, block, 1, NULL, 0, PMM_GROUP | PMM_RETRIEVE, group,
+                           &p, NULL);
+    return r == 0 ? *(int *)p : -1;
+}
+
+#define WAIT_FOR(cond, what)                                                  \
+    do {                                                                      \
+        double t0_ = now();                                                   \
+        for (;;) {                                                            \
+            if (hr_ps(NULL, 0, ps, sizeof ps) < 0)                            \
+                ps[0] = 0;                                                    \
+            if (cond)                                                         \
+                break;                                                        \
+            cr_assert(now() - t0_ < 20, "timed out waiting for %s:\n%s", what, ps); \
+            usleep(5000);                                                     \
+        }                                                                     \
+    } while (0)
+
+static void write_file(const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", site, name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static int lines_of(const char *name)
+{
+    char path[512], line[256];
+    int n = 0;
+    snprintf(path, sizeof path, "%s/%s", site, name);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof line, f))
+        n++;
+    fclose(f);
+    return n;
+}
+
+static int count_actors(const char *needle)
+{
+    int n = 0;
+    for (const char *p = ps; (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
+static void startup_file(void)
+{
+    char text[2048];
+    snprintf(text, sizeof text,
+             "# the site's start-up file\n"
+             "sh -c 'echo booted >> \"%s/boots\"'\n"
+             "arun -g 1 %s X\n"
+             "arun -g 2 \"%s\" Y   # a comment\n",
+             site, ACTOR_BIN, ACTOR_BIN);
+    write_file("sysadm.ini", text);
+}
+
+Test(site, startup_file_and_site_restart)
+{
+    startup_file();
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    WAIT_FOR(runs_of("X", 1) == 1 && runs_of("Y", 2) == 1, "X and Y to run");
+    cr_assert_eq(lines_of("boots"), 1, "the plain command ran once");
+    int px = pid_of("test_actor"), py = pid_of("test_actor.1");
+    cr_assert(px && py, "%s", ps);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "restart", NULL), 0, "%s", out);
+    WAIT_FOR(runs_of("X", 1) == 2 && runs_of("Y", 2) == 2, "X and Y to run again");
+    cr_assert_eq(lines_of("boots"), 2, "the plain command ran again");
+    cr_assert_eq(kill(px, 0), -1, "the old X is gone");
+    cr_assert_eq(kill(py, 0), -1, "the old Y is gone");
+    cr_assert_eq(count_actors("\"name\": \"test_actor"), 2,
+                 "arun lines did not start a second pair: %s", ps);
+    cr_assert(strstr(ps, "\"id\": 1") && strstr(ps, "\"id\": 2"), "%s", ps);
+    /* the ChorusOS spellings do the same */
+    cr_assert_eq(run_hr(out, sizeof out, "restart", NULL), 0, "%s", out);
+    WAIT_FOR(runs_of("X", 1) == 3, "X after 'restart'");
+    cr_assert_eq(run_hr(out, sizeof out, "shutdown", "-i", "1", NULL), 0, "%s", out);
+    WAIT_FOR(runs_of("X", 1) == 4 && runs_of("Y", 2) == 4, "after 'shutdown -i 1'");
+    cr_assert_eq(lines_of("boots"), 4);
+    cr_assert_eq(run_hr(out, sizeof out, "--json", "site", "info", NULL), 0);
+    cr_assert(strstr(out, "\"site_restarts\": 3"), "%s", out);
+    cr_assert(strstr(out, "\"state\": \"running\""), "%s", out);
+    cr_assert(strstr(out, "\"generation\": 4"), "%s", out);
+}
+
+Test(site, startup_file_errors_are_reported_by_line)
+{
+    write_file("sysadm.ini", "true\n"
+                             "no-such-program-here\n"
+                             "echo 'unterminated\n"
+                             "arun -g x /bin/true\n"
+                             "false\n");
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "log", NULL), 0);
+    cr_assert(strstr(out, "sysadm.ini:2: no-such-program-here"), "%s", out);
+    cr_assert(strstr(out, "sysadm.ini:3: unterminated quote"), "%s", out);
+    cr_assert(strstr(out, "sysadm.ini:4: usage: arun"), "%s", out);
+    cr_assert(strstr(out, "sysadm.ini:5: false exited with status 1"), "%s", out);
+    cr_assert(hr_ping(NULL) > 0, "the site started all the same");
+}
+
+Test(site, crash_loop_escalates_then_the_site_stops)
+{
+    pmm_site_config c = {.max_badness = 2, .interval_s = 60};
+    cr_assert_eq(pmm_site_create(site, &c), 0);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "4", ACTOR_BIN, "crashloop",
+                        NULL), 0, "%s", out);
+    const char *env = getenv("HR_POLICY_SECONDS");
+    double watch = env ? atof(env) : 60;
+    double t0 = now();
+    int starts = 0;
+    while (now() - t0 < watch) {
+        usleep(100000);
+        starts = runs_of("crashloop", 4);
+    }
+    /* per site generation: the first start and M restarts, then the M+1st
+     * failure escalates; the M+1st site restart is refused: (M+1)^2 */
+    cr_assert(starts >= 3, "the actor ran: %d", starts);
+    cr_assert(starts <= 9, "more starts than the policy allows: %d", starts);
+    int ping = hr_ping(NULL);
+    cr_assert(ping == -ECONNREFUSED || ping == -ENOENT, "the failed site stopped: %d",
+              ping);
+    cr_assert_eq(run_hr(out, sizeof out, "--json", "site", "info", NULL), 0);
+    cr_assert(strstr(out, "\"state\": \"failed\""), "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "log", NULL), 0);
+    cr_assert(strstr(out, "site failed, stopping"), "%s", out);
+    cr_assert(strstr(out, "group 4 failed more than 2 times in 60s"), "%s", out);
+}
+
+static void two_groups_up(void)
+{
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", ACTOR_BIN, "X", "Z",
+                        ACTOR_BIN, NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "2", ACTOR_BIN, "Y", NULL), 0);
+    WAIT_FOR(runs_of("X", 1) == 1 && runs_of("Y", 2) == 1 && runs_of("Z", 1) == 1,
+             "X, Y and Z to run");
+}
+
+static void assert_gone(const int *pids, int n)
+{
+    for (int i = 0; i < n; i++) {
+        int alive = 1;
+        for (int t = 0; t < 500 && alive; t++) {
+            alive = kill(pids[i], 0) == 0;
+            if (alive)
+                usleep(10000);
+        }
+        cr_assert_not(alive, "process %d of the old generation still runs", pids[i]);
+    }
+}
+
+Test(site, controller_killed_then_started_again)
+{
+    two_groups_up();
+    int old[3] = {pid_of("test_actor"), pid_of("test_actor.1"), pid_of("Z")};
+    int hrd = hr_ping(NULL);
+    cr_assert(hrd > 0);
+    kill(hrd, SIGKILL);
+    assert_gone(old, 3);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    WAIT_FOR(runs_of("X", 1) == 2 && runs_of("Y", 2) == 2 && runs_of("Z", 1) == 2,
+             "every group running again, blocks intact");
+    cr_assert_eq(run_hr(out, sizeof out, "--json", "site", "info", NULL), 0);
+    cr_assert(strstr(out, "\"site_restarts\": 1"), "%s", out);
+}
+
+Test(site, controller_killed_in_the_middle_of_a_group_restart)
+{
+    setenv("HR_CRASHPOINT", "hrd.group_restart", 1);
+    two_groups_up();
+    unsetenv("HR_CRASHPOINT");
+    int hrd = hr_ping(NULL);
+    int old[3] = {pid_of("test_actor"), pid_of("test_actor.1"), pid_of("Z")};
+    kill(old[2], SIGKILL); /* Z fails: the controller dies mid-restart */
+    assert_gone(&hrd, 1);
+    assert_gone(old, 3);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    WAIT_FOR(runs_of("X", 1) == 2 && runs_of("Y", 2) == 2 && runs_of("Z", 1) == 2,
+             "every group running again");
+    cr_assert_eq(check_bank(), 0);
+}
+
+Test(site, controller_killed_in_the_middle_of_a_site_restart)
+{
+    setenv("HR_CRASHPOINT", "hrd.site_restart", 1);
+    two_groups_up();
+    unsetenv("HR_CRASHPOINT");
+    int hrd = hr_ping(NULL);
+    int old[3] = {pid_of("test_actor"), pid_of("test_actor.1"), pid_of("Z")};
+    cr_assert_eq(hr_site_restart(NULL), 0);
+    assert_gone(&hrd, 1);
+    assert_gone(old, 3);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    WAIT_FOR(runs_of("X", 1) == 2 && runs_of("Y", 2) == 2 && runs_of("Z", 1) == 2,
+             "every group running again");
+}
+
+Test(site, cold_restart_wipes_ram_and_keeps_disk)
+{
+    pmm_site_config c = {.diskbank_path = disk, .diskbank_size = 1 << 20};
+    cr_assert_eq(pmm_site_create(site, &c), 0);
+    two_groups_up();
+    pmm_bank *d;
+    void *p;
+    cr_assert_eq(pmm_bank_open(&d, NULL, "DISK", 0), 0);
+    cr_assert_eq(pmm_alloc(d, "survivor", 100, "D", 2, 0, &p, NULL), 0);
+    strcpy(p, "still here");
+    cr_assert_eq(pmm_sync(d, "survivor"), 0);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "cold", NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "--json", "site", "info", NULL), 0);
+    cr_assert(strstr(out, "\"RAM\": {") && strstr(out, "\"blocks\": 0"), "%s", out);
+    cr_assert(strstr(out, "\"generation\": 0"), "an empty registry: %s", out);
+    cr_assert(strstr(out, "\"state\": \"stopped\""), "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "--json", "pmm", "ls", NULL), 0);
+    cr_assert(strstr(out, "\"blocks\": []"), "%s", out);
+    pmm_block blk;
+    pmm_bank *d2;
+    pid_t pid = fork();
+    if (pid == 0) { /* a fresh process finds the DISK block */
+        char *q;
+        if (pmm_bank_open(&d2, NULL, "DISK", 0) != 0 ||
+            pmm_alloc(d2, "survivor", 100, "D", 2, PMM_RETRIEVE, (void **)&q, &blk))
+            _exit(1);
+        _exit(strcmp(q, "still here") == 0 ? 0 : 2);
+    }
+    cr_assert_eq(wait_status(pid), 0);
+    /* and the site boots afresh */
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    cr_assert_eq(hr_ps(NULL, 0, ps, sizeof ps) >= 0, 1);
+    cr_assert(strstr(ps, "\"groups\": []"), "%s", ps);
+}
