@@ -189,7 +189,8 @@ static int image_fd(struct hrd *d, int slot)
     return r;
 }
 
-static uint64_t proc_start_ticks(pid_t pid)
+/* The start time of pid in clock ticks since boot (from /proc), or 0. */
+uint64_t hrd_start_ticks(pid_t pid)
 {
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
@@ -315,7 +316,7 @@ static int start_with(struct hrd *d, int slot, const int *stdio_in)
     a->clean_mark = 0;
     a->runs++;
     a->started_ns = pmm__os_now_ns();
-    a->start_ticks = proc_start_ticks(pid);
+    a->start_ticks = hrd_start_ticks(pid);
     r = n == (ssize_t)sizeof e ? -e : pid; /* the child exits 127 on error */
 out:
     if (devnull >= 0)
@@ -501,6 +502,25 @@ void hrd_child_exited(struct hrd *d, pid_t pid, int status)
     restart_group(d, a->group);
 }
 
+/* Text appended to a fixed buffer; what does not fit is counted, so that
+ * the caller sees it overflowed. */
+struct out {
+    char *buf;
+    size_t cap, at;
+};
+
+__attribute__((format(printf, 2, 3))) static void put(struct out *o,
+                                                      const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(o->buf + (o->at < o->cap ? o->at : o->cap),
+                      o->at < o->cap ? o->cap - o->at : 0, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        o->at += (size_t)n;
+}
+
 static const char *actor_state(uint32_t s)
 {
     return s == A_RUNNING ? "running" : s == A_CLEAN ? "exited" : "stopped";
@@ -508,36 +528,30 @@ static const char *actor_state(uint32_t s)
 
 int hrd_ps_json(struct hrd *d, char *buf, size_t cap)
 {
-    size_t at = 0;
+    struct out o = {buf, cap, 0};
     uint64_t now = pmm__os_now_ns();
-#define PUT(...)                                                              \
-    do {                                                                      \
-        int n_ = snprintf(buf + at, at < cap ? cap - at : 0, __VA_ARGS__);   \
-        if (n_ > 0)                                                           \
-            at += (size_t)n_;                                                 \
-    } while (0)
-    PUT("{\"controller_pid\": %d, \"groups\": [", (int)getpid());
+    put(&o, "{\"controller_pid\": %d, \"groups\": [", (int)getpid());
     int first = 1;
     for (int g = 0; g < HRD_MAX_GROUPS; g++) {
         struct reg_group *G = &d->reg->groups[g];
         if (!G->used)
             continue;
-        PUT("%s{\"id\": %d, \"state\": \"%s\", \"restarts\": %u, "
+        put(&o, "%s{\"id\": %d, \"state\": \"%s\", \"restarts\": %u, "
             "\"last_failure\": ", first ? "" : ", ", g,
             G->state == G_BLOCKED ? "blocked" : "running", G->restarts);
         if (G->last_fail_ns)
-            PUT("{\"signal\": %d, \"status\": %d, \"when_ns\": %llu}",
+            put(&o, "{\"signal\": %d, \"status\": %d, \"when_ns\": %llu}",
                 G->last_signal, G->last_status,
                 (unsigned long long)G->last_fail_ns);
         else
-            PUT("null");
-        PUT(", \"actors\": [");
+            put(&o, "null");
+        put(&o, ", \"actors\": [");
         int fa = 1;
         for (int i = 0; i < HRD_MAX_ACTORS; i++) {
             struct reg_actor *a = &d->reg->actors[i];
             if (!a->used || a->group != g)
                 continue;
-            PUT("%s{\"name\": \"%s\", \"pid\": %d, \"direct\": %s, "
+            put(&o, "%s{\"name\": \"%s\", \"pid\": %d, \"direct\": %s, "
                 "\"state\": \"%s\", \"uptime_s\": %.3f, \"runs\": %u}",
                 fa ? "" : ", ", a->name, a->pid, a->direct ? "true" : "false",
                 actor_state(a->state),
@@ -545,26 +559,19 @@ int hrd_ps_json(struct hrd *d, char *buf, size_t cap)
                 a->runs);
             fa = 0;
         }
-        PUT("]}");
+        put(&o, "]}");
         first = 0;
     }
-    PUT("]}");
-#undef PUT
-    return at < cap ? (int)at : -E2BIG;
+    put(&o, "]}");
+    return o.at < cap ? (int)o.at : -E2BIG;
 }
 
 /* The same as hrd_ps_json, as a table for people. */
 int hrd_ps_text(struct hrd *d, char *buf, size_t cap)
 {
-    size_t at = 0;
+    struct out o = {buf, cap, 0};
     uint64_t now = pmm__os_now_ns();
-#define PUT(...)                                                              \
-    do {                                                                      \
-        int n_ = snprintf(buf + at, at < cap ? cap - at : 0, __VA_ARGS__);   \
-        if (n_ > 0)                                                           \
-            at += (size_t)n_;                                                 \
-    } while (0)
-    PUT("%-6s %-8s %8s  %s\n", "GROUP", "STATE", "RESTARTS", "LAST FAILURE");
+    put(&o, "%-6s %-8s %8s  %s\n", "GROUP", "STATE", "RESTARTS", "LAST FAILURE");
     for (int g = 0; g < HRD_MAX_GROUPS; g++) {
         struct reg_group *G = &d->reg->groups[g];
         if (!G->used)
@@ -577,19 +584,18 @@ int hrd_ps_text(struct hrd *d, char *buf, size_t cap)
             else
                 snprintf(fail, sizeof fail, "exit %d, %.1fs ago", G->last_status, ago);
         }
-        PUT("%-6d %-8s %8u  %s\n", g, G->state == G_BLOCKED ? "blocked" : "running",
+        put(&o, "%-6d %-8s %8u  %s\n", g, G->state == G_BLOCKED ? "blocked" : "running",
             G->restarts, fail);
         for (int i = 0; i < HRD_MAX_ACTORS; i++) {
             struct reg_actor *a = &d->reg->actors[i];
             if (!a->used || a->group != g)
                 continue;
-            PUT("    %-24s pid %-8d %-8s %-8s up %.1fs\n", a->name, a->pid,
+            put(&o, "    %-24s pid %-8d %-8s %-8s up %.1fs\n", a->name, a->pid,
                 a->direct ? "direct" : "indirect", actor_state(a->state),
                 a->state == A_RUNNING ? (double)(now - a->started_ns) / 1e9 : 0.0);
         }
     }
-#undef PUT
-    return at < cap ? (int)at : -E2BIG;
+    return o.at < cap ? (int)o.at : -E2BIG;
 }
 
 /* A direct actor from an encoded argument list (a request, or the start-up

@@ -94,6 +94,7 @@ void hrd_child_exited(struct hrd *d, pid_t pid, int status);
 void hrd_kill_group(struct hrd *d, int group);
 void hrd_kill_all(struct hrd *d);
 int hrd_find_pid(struct hrd *d, pid_t pid);
+uint64_t hrd_start_ticks(pid_t pid);
 int hrd_find_name(struct hrd *d, int group, const char *name);
 void hrd_log(struct hrd *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

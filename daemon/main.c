@@ -63,26 +63,6 @@ static void open_registry(struct hrd *d)
     d->reg->generation++;
 }
 
-/* The start time of pid in clock ticks since boot, or 0. */
-static uint64_t start_ticks(pid_t pid)
-{
-    char path[64], buf[1024];
-    unsigned long long ticks = 0;
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
-    if (fd >= 0)
-        close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = 0;
-    char *p = strrchr(buf, ')');
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u "
-                            "%*u %*d %*d %*d %*d %*d %*d %llu", &ticks) != 1)
-        return 0;
-    return ticks;
-}
-
 /* End a process left by a previous controller, if it is still the same
  * process: a pidfd pins it, then its start time proves it is ours. */
 static void end_leftover(struct hrd *d, struct reg_actor *a)
@@ -90,7 +70,7 @@ static void end_leftover(struct hrd *d, struct reg_actor *a)
     int pfd = (int)syscall(SYS_pidfd_open, a->pid, 0);
     if (pfd < 0)
         return; /* gone */
-    if (a->start_ticks && start_ticks(a->pid) == a->start_ticks) {
+    if (a->start_ticks && hrd_start_ticks(a->pid) == a->start_ticks) {
         syscall(SYS_pidfd_send_signal, pfd, SIGKILL, NULL, 0);
         struct pollfd p = {.fd = pfd, .events = POLLIN};
         if (poll(&p, 1, 5000) <= 0)

@@ -91,62 +91,61 @@ static int collect(const char *arg0, va_list ap, char **argv)
     return -1;
 }
 
+/* The l forms: a NULL-terminated list from arg0, then (le) an envp. */
+static int spawn_list(PmmName *base, const char *path, KnCap *cap, int use_path,
+                      const char *arg0, va_list ap, int with_env)
+{
+    char *argv[HR_MAX_LARGS + 1];
+    int n = collect(arg0, ap, argv);
+    if (n < 0)
+        return ret(-E2BIG);
+    char *const *envp = with_env ? va_arg(ap, char *const *) : environ;
+    return spawn(base, path, cap, use_path, argv, envp);
+}
+
 int hrfexecl(PmmName *base, const char *path, KnCap *cap, const AcParam *param,
              const char *arg0, ...)
 {
-    char *argv[HR_MAX_LARGS + 1];
     va_list ap;
     (void)param;
     va_start(ap, arg0);
-    int n = collect(arg0, ap, argv);
+    int r = spawn_list(base, path, cap, 0, arg0, ap, 0);
     va_end(ap);
-    if (n < 0)
-        return ret(-E2BIG);
-    return spawn(base, path, cap, 0, argv, environ);
+    return r;
 }
 
+/* hrfexec mirrors afexec: the argument list follows param. */
 int hrfexec(PmmName *base, const char *path, KnCap *cap, const AcParam *param,
             ...)
 {
-    char *argv[HR_MAX_LARGS + 1];
     va_list ap;
-    (void)param;
     va_start(ap, param);
     const char *arg0 = va_arg(ap, const char *);
-    int n = collect(arg0, ap, argv);
+    int r = spawn_list(base, path, cap, 0, arg0, ap, 0);
     va_end(ap);
-    if (n < 0)
-        return ret(-E2BIG);
-    return spawn(base, path, cap, 0, argv, environ);
+    return r;
 }
 
 int hrfexecle(PmmName *base, const char *path, KnCap *cap, const AcParam *param,
               const char *arg0, ...)
 {
-    char *argv[HR_MAX_LARGS + 1];
     va_list ap;
     (void)param;
     va_start(ap, arg0);
-    int n = collect(arg0, ap, argv);
-    char *const *envp = n < 0 ? NULL : va_arg(ap, char *const *);
+    int r = spawn_list(base, path, cap, 0, arg0, ap, 1);
     va_end(ap);
-    if (n < 0)
-        return ret(-E2BIG);
-    return spawn(base, path, cap, 0, argv, envp);
+    return r;
 }
 
 int hrfexeclp(PmmName *base, const char *file, KnCap *cap, const AcParam *param,
               const char *arg0, ...)
 {
-    char *argv[HR_MAX_LARGS + 1];
     va_list ap;
     (void)param;
     va_start(ap, arg0);
-    int n = collect(arg0, ap, argv);
+    int r = spawn_list(base, file, cap, 1, arg0, ap, 0);
     va_end(ap);
-    if (n < 0)
-        return ret(-E2BIG);
-    return spawn(base, file, cap, 1, argv, environ);
+    return r;
 }
 
 int hrfexecv(PmmName *base, const char *path, KnCap *cap, const AcParam *param,

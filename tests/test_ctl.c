@@ -21,6 +21,7 @@
 #include <hr/hr.h>
 
 #include "common.h"
+#include "ctl_helpers.h"
 #include "pmm_int.h"
 #include "proto.h"
 
@@ -40,48 +41,6 @@ static void down(void)
 }
 
 TestSuite(ctl, .init = up, .fini = down, .timeout = 120);
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static char ps[262144];
-static int runs_of(const char *block, int group);
-
-static void refresh(void)
-{
-    int r = hr_ps(NULL, 0, ps, sizeof ps);
-    cr_assert(r >= 0, "ps: %s", pmm_strerror(r));
-}
-
-/* pid of actor NAME in the last ps, or 0 */
-static int pid_of(const char *name)
-{
-    char pat[128];
-    snprintf(pat, sizeof pat, "\"name\": \"%s\", \"pid\": ", name);
-    const char *p = strstr(ps, pat);
-    return p ? atoi(p + strlen(pat)) : 0;
-}
-
-static int no_groups(void)
-{
-    return strstr(ps, "\"groups\": []") != NULL;
-}
-
-#define WAIT_FOR(cond, what)                                                  \
-    do {                                                                      \
-        double t0_ = now();                                                   \
-        for (;;) {                                                            \
-            refresh();                                                        \
-            if (cond)                                                         \
-                break;                                                        \
-            cr_assert(now() - t0_ < 20, "timed out waiting for %s:\n%s", what, ps); \
-            usleep(5000);                                                     \
-        }                                                                     \
-    } while (0)
 
 static char *console(void)
 {
@@ -114,14 +73,9 @@ static void command(const char *actor, const char *cmd)
     close(fd);
 }
 
-static int runs_of(const char *block, int group)
+static int no_groups(void)
 {
-    pmm_bank *b = bank_open();
-    void *p;
-    int r = group >= 0 ? pmm__alloc_sys(b, block, 1, NULL, 0, PMM_GROUP | PMM_RETRIEVE,
-                                        group, &p, NULL)
-                       : pmm_alloc(b, block, 1, "KEEP", 5, PMM_RETRIEVE, &p, NULL);
-    return r == 0 ? *(int *)p : -1;
+    return strstr(ps, "\"groups\": []") != NULL;
 }
 
 Test(ctl, hello_world_example)

@@ -18,6 +18,7 @@
 #include <hotrestart/hr.h>
 
 #include "common.h"
+#include "ctl_helpers.h"
 #include "pmm_int.h"
 
 static char out[65536];
@@ -39,45 +40,6 @@ static void teardown(void)
 }
 
 TestSuite(site, .init = setup, .fini = teardown, .timeout = 300);
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static char ps[262144];
-
-static int pid_of(const char *name)
-{
-    char pat[128];
-    snprintf(pat, sizeof pat, "\"name\": \"%s\", \"pid\": ", name);
-    const char *p = strstr(ps, pat);
-    return p ? atoi(p + strlen(pat)) : 0;
-}
-
-static int runs_of(const char *block, int group)
-{
-    pmm_bank *b = bank_open();
-    void *p;
-    int r = pmm__alloc_sys(b, block, 1, NULL, 0, PMM_GROUP | PMM_RETRIEVE, group,
-                           &p, NULL);
-    return r == 0 ? *(int *)p : -1;
-}
-
-#define WAIT_FOR(cond, what)                                                  \
-    do {                                                                      \
-        double t0_ = now();                                                   \
-        for (;;) {                                                            \
-            if (hr_ps(NULL, 0, ps, sizeof ps) < 0)                            \
-                ps[0] = 0;                                                    \
-            if (cond)                                                         \
-                break;                                                        \
-            cr_assert(now() - t0_ < 20, "timed out waiting for %s:\n%s", what, ps); \
-            usleep(5000);                                                     \
-        }                                                                     \
-    } while (0)
 
 static void write_file(const char *name, const char *text)
 {
@@ -296,6 +258,6 @@ Test(site, cold_restart_wipes_ram_and_keeps_disk)
     cr_assert_eq(wait_status(pid), 0);
     /* and the site boots afresh */
     cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
-    cr_assert_eq(hr_ps(NULL, 0, ps, sizeof ps) >= 0, 1);
+    refresh();
     cr_assert(strstr(ps, "\"groups\": []"), "%s", ps);
 }

@@ -1,0 +1,71 @@
+/*
+ * ctl_helpers.h - what the controller tests share: the last `hr ps`, actor
+ * pids in it, run counters in blocks, and waiting for a condition.
+ * Included by one test file each; every helper is static.
+ */
+#ifndef HR_TEST_CTL_HELPERS_H
+#define HR_TEST_CTL_HELPERS_H
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hotrestart/hr.h>
+
+#include "common.h"
+#include "pmm_int.h"
+
+static char ps[262144]; /* the last hr ps, as JSON */
+
+static inline double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Take a new ps; an empty one when no controller answers. */
+static inline void refresh(void)
+{
+    if (hr_ps(NULL, 0, ps, sizeof ps) < 0)
+        ps[0] = 0;
+}
+
+/* pid of actor NAME in the last ps, or 0 */
+static inline int pid_of(const char *name)
+{
+    char pat[128];
+    snprintf(pat, sizeof pat, "\"name\": \"%s\", \"pid\": ", name);
+    const char *p = strstr(ps, pat);
+    return p ? atoi(p + strlen(pat)) : 0;
+}
+
+/* The run counter test_actor keeps in its block: group >= 0 for its
+ * HR_GROUP_KEY block, -1 for its keep.NAME block.  -1 when absent. */
+static inline int runs_of(const char *block, int group)
+{
+    pmm_bank *b = bank_open();
+    void *p;
+    int r = group >= 0 ? pmm__alloc_sys(b, block, 1, NULL, 0,
+                                        PMM_GROUP | PMM_RETRIEVE, group, &p, NULL)
+                       : pmm_alloc(b, block, 1, "KEEP", 5, PMM_RETRIEVE, &p, NULL);
+    return r == 0 ? *(int *)p : -1;
+}
+
+#define WAIT_FOR(cond, what)                                                  \
+    do {                                                                      \
+        double t0_ = now();                                                   \
+        for (;;) {                                                            \
+            refresh();                                                        \
+            if (cond)                                                         \
+                break;                                                        \
+            cr_assert(now() - t0_ < 20, "timed out waiting for %s:\n%s", what, \
+                      ps);                                                    \
+            usleep(5000);                                                     \
+        }                                                                     \
+    } while (0)
+
+#endif
