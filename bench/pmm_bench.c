@@ -20,6 +20,7 @@
 #endif
 
 #include "pmm_int.h"
+#include "report.h"
 
 static double now(void)
 {
@@ -198,18 +199,34 @@ static pmm_bank *make_bank(const char *site, uint64_t size, uint64_t max, int nb
     return b;
 }
 
-static void row(const char *what, double ours, const char *peer, double theirs)
+/* allocate + free of a new name, without mapping, in a bank of n blocks */
+static void ours_alloc_nomap(void *arg, int n)
 {
-    if (theirs > 0)
-        printf("%-34s %10.1f  %-26s %10.1f  %6.2fx\n", what, ours, peer, theirs,
-               theirs / ours);
+    pmm_bank *b = arg;
+    for (int i = 0; i < n; i++) {
+        pmm_alloc(b, "bench.scale", 1, NULL, 0, PMM_NOMAP, NULL, NULL);
+        pmm_free(b, "bench.scale");
+    }
+}
+
+static void ours_row(const char *name, double v, const char *note)
+{
+    bench_row(name, "hotrestart", "ns", v, v, 0, note);
+}
+
+static void peer_row(const char *name, const char *system, double v, double ours,
+                     const char *note)
+{
+    if (v > 0)
+        bench_row(name, system, "ns", v, v, v / ours, note);
     else
-        printf("%-34s %10.1f  %-26s %10s  %7s\n", what, ours, peer, "-", "-");
+        bench_row(name, system, "ns", 0, 0, 0, "not run: the peer was not built");
 }
 
 int main(int argc, char **argv)
 {
     int big = argc > 1 ? atoi(argv[1]) : 1000000;
+    const char *boost = argc > 2 ? argv[2] : NULL;
     const char *s1 = "/dev/shm/hrbench.site", *s2 = "/dev/shm/hrbench.big";
     bank = make_bank(s1, 64 << 20, 4096, 10);
     void *p;
@@ -219,33 +236,55 @@ int main(int argc, char **argv)
         abort();
     close(fd);
 
-    printf("%-34s %10s  %-26s %10s  %7s\n", "operation (ns/op, median)", "hotrestart",
-           "peer", "peer", "peer/us");
+    bench_header("persistent memory operations (median of 15 runs, per operation)");
     double af = measure(ours_alloc_free, NULL, 2000);
-    row("allocate+free 4 KiB named block", af, "shm_open+ftruncate+mmap", measure(shm_alloc_free, NULL, 2000));
+    ours_row("pmm_alloc_free", af, "named 4 KiB block, mapped, crash-safe");
+    peer_row("pmm_alloc_free", "POSIX shm_open+ftruncate+mmap", measure(shm_alloc_free, NULL, 2000),
+             af, "and munmap+shm_unlink");
 #ifdef HAVE_PMDK
     unlink("/dev/shm/hrbench.pmdk");
     pop = pmemobj_create("/dev/shm/hrbench.pmdk", "bench", 64 << 20, 0600);
-    row("", af, "PMDK pmemobj_alloc+free", pop ? measure(pmdk_alloc_free, NULL, 2000) : 0);
+    peer_row("pmm_alloc_free", "PMDK pmemobj_alloc+free",
+             pop ? measure(pmdk_alloc_free, NULL, 2000) : 0, af, "pool on tmpfs");
     if (pop)
         pmemobj_close(pop);
     unlink("/dev/shm/hrbench.pmdk");
 #else
-    row("", af, "PMDK (not built: no libpmemobj)", 0);
+    peer_row("pmm_alloc_free", "PMDK", 0, af, "not run: no libpmemobj");
 #endif
-    const char *boost = argc > 2 ? argv[2] : NULL;
-    row("", af, "Boost construct+destroy", peer_figure(boost, "boost_alloc_free"));
-    row("retrieve of a mapped block", measure(ours_retrieve_mapped, NULL, 200000),
-        "Boost find (existing name)", peer_figure(boost, "boost_find"));
-    row("first retrieve (lookup + mmap)", measure_timed(ours_first_retrieve, NULL, 5000),
-        "shm_open+fstat+mmap+close", measure_timed(shm_first_retrieve, NULL, 5000));
-    double l10 = measure(ours_lookup, bank, 100000);
-    pmm_bank *b2 = make_bank(s2, (uint64_t)big * 2 * 4096 + (1 << 20), (uint64_t)big, big);
-    double lbig = measure(ours_lookup, b2, 100000);
-    char what[64];
-    snprintf(what, sizeof what, "lookup, %d blocks", big);
-    row("lookup, 10 blocks", l10, what, lbig);
+    peer_row("pmm_alloc_free", "Boost.Interprocess construct+destroy",
+             peer_figure(boost, "boost_alloc_free"), af,
+             boost ? "managed_shared_memory; not crash-safe" : "not run: no boost_bench");
+    double rm = measure(ours_retrieve_mapped, NULL, 200000);
+    ours_row("pmm_retrieve_mapped", rm, "block already mapped: no system call");
+    peer_row("pmm_retrieve_mapped", "Boost.Interprocess find",
+             peer_figure(boost, "boost_find"), rm, "existing name");
+    double fr = measure_timed(ours_first_retrieve, NULL, 5000);
+    ours_row("pmm_first_retrieve", fr, "fresh process: lookup + one mmap");
+    peer_row("pmm_first_retrieve", "POSIX shm_open+fstat+mmap+close",
+             measure_timed(shm_first_retrieve, NULL, 5000), fr, NULL);
     shm_unlink("/hrbench.r");
+
+    bench_header("scale: lookup and allocate in a bank of N blocks");
+    double l10 = 0;
+    for (int n = 10; n <= big; n *= 100) {
+        pmm_bank *b = n == 10 ? bank
+                              : make_bank(s2, (uint64_t)n * 2 * 4096 + (1 << 20),
+                                          (uint64_t)n + 16, n);
+        char name[64], note[64];
+        double l = measure(ours_lookup, b, 100000);
+        if (n == 10)
+            l10 = l;
+        snprintf(name, sizeof name, "scale_lookup_%d", n);
+        snprintf(note, sizeof note, "%.2fx the 10-block lookup", l / l10);
+        ours_row(name, l, note);
+        snprintf(name, sizeof name, "scale_alloc_%d", n);
+        ours_row(name, measure(ours_alloc_nomap, b, 2000), "allocate+free, unmapped");
+        if (n != 10)
+            pmm_bank_close(b);
+        if (n >= big / 100 && n < big && n * 100 > big)
+            n = big / 100; /* end on `big` itself */
+    }
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s %s", s1, s2);
     return system(cmd) == 0 ? 0 : 1;

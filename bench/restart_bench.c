@@ -1,82 +1,76 @@
 /*
- * restart_bench.c - crash-to-ready latency: SIGKILL of an actor until the
- * restarted actor has retrieved its block and said it is ready, under the
- * controller, next to the floor: a bare parent that kills, reaps, forks and
- * execs the same program and waits for the same "ready".
+ * restart_bench.c - crash-to-ready latency and group restart.
  *
- *   restart_bench HR_BIN BENCH_ACTOR [ROUNDS]
+ * The program restarted everywhere is bench_actor: it retrieves its
+ * persistent block and says "ready" (its pid on a fifo).  Measured from the
+ * SIGKILL of the running instance to the new instance's "ready":
+ *  - the floor: a bare parent that kills, reaps, forks and execs it;
+ *  - hotrestart: the program as a direct actor of a group;
+ *  - s6-supervise, runit's runsv, daemontools' supervise and supervisord,
+ *    each running it as a service (when installed).
+ * Then group restarts: one member of a group of N is killed, until all N
+ * are ready again.
+ *
+ *   restart_bench HR_BIN BENCH_ACTOR [--quick]
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-static double now(void)
+#include "report.h"
+
+static const char *hr, *actor;
+static char site[64], fifo[128];
+static int rd;
+
+static double now_us(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
+    return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
 }
 
-static int cmp(const void *a, const void *b)
+/* The next "ready": a pid, or 0 after timeout_ms. */
+static int ready(int timeout_ms)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static int ready(int fifo)
-{
+    struct pollfd p = {.fd = rd, .events = POLLIN};
     int pid;
-    if (read(fifo, &pid, sizeof pid) != sizeof pid) {
-        fprintf(stderr, "restart_bench: no ready from the actor\n");
-        exit(1);
-    }
+    if (poll(&p, 1, timeout_ms) <= 0)
+        return 0;
+    if (read(rd, &pid, sizeof pid) != sizeof pid)
+        return 0;
     return pid;
 }
 
-static void report(const char *what, double *v, int n, double floor_median)
+static void drain(void)
 {
-    qsort(v, (size_t)n, sizeof *v, cmp);
-    double med = v[n / 2], p99 = v[n * 99 / 100];
-    printf("%-40s %10.1f %10.1f", what, med, p99);
-    if (floor_median > 0)
-        printf("  %6.2fx", med / floor_median);
-    printf("\n");
+    while (ready(0))
+        ;
 }
 
-int main(int argc, char **argv)
-{
-    if (argc < 3) {
-        fprintf(stderr, "usage: restart_bench HR_BIN BENCH_ACTOR [ROUNDS]\n");
-        return 2;
-    }
-    const char *hr = argv[1], *actor = argv[2];
-    int rounds = argc > 3 ? atoi(argv[3]) : 1000;
-    char site[] = "/dev/shm/hrbench.XXXXXX", fifo[128], cmd[1024];
-    if (!mkdtemp(site))
-        return 1;
-    setenv("HR_SITE", site, 1);
-    snprintf(fifo, sizeof fifo, "%s/ready", site);
-    mkfifo(fifo, 0600);
-    int rd = open(fifo, O_RDWR); /* a writer of our own: never EOF */
-    double *ctl = calloc((size_t)rounds, sizeof *ctl);
-    double *bare = calloc((size_t)rounds, sizeof *bare);
+static double floor_median;
 
-    /* the floor first, with no controller around */
+static void bench_floor(int rounds)
+{
+    double *v = calloc((size_t)rounds, sizeof *v);
     pid_t pid = fork();
     if (pid == 0) {
         execl(actor, actor, fifo, (char *)NULL);
         _exit(127);
     }
-    ready(rd);
+    ready(5000);
     for (int i = 0; i < rounds; i++) {
-        double t0 = now();
+        double t0 = now_us();
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
         pid = fork();
@@ -84,33 +78,229 @@ int main(int argc, char **argv)
             execl(actor, actor, fifo, (char *)NULL);
             _exit(127);
         }
-        ready(rd);
-        bare[i] = now() - t0;
+        ready(5000);
+        v[i] = now_us() - t0;
     }
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
+    double med, p99;
+    bench_stats(v, rounds, &med, &p99);
+    floor_median = med;
+    bench_row("crash_to_ready", "fork+exec floor (no supervisor)", "us", med, p99,
+              0, "kill, reap, fork, exec, ready");
+    free(v);
+}
 
-    snprintf(cmd, sizeof cmd, "%s site start >/dev/null && %s arun -g 0 %s %s >/dev/null",
-             hr, hr, actor, fifo);
+static void sh(const char *cmd)
+{
     if (system(cmd) != 0)
-        return 1;
-    pid = ready(rd);
-    for (int i = 0; i < rounds; i++) {
-        double t0 = now();
+        fprintf(stderr, "restart_bench: '%s' failed\n", cmd);
+}
+
+static double ours_median;
+
+static void bench_hotrestart(int rounds)
+{
+    char cmd[1024];
+    double *v = calloc((size_t)rounds, sizeof *v);
+    snprintf(cmd, sizeof cmd, "%s site start >/dev/null && %s arun -g 0 %s %s "
+                              ">/dev/null", hr, hr, actor, fifo);
+    sh(cmd);
+    int pid = ready(5000);
+    for (int i = 0; i < rounds && pid; i++) {
+        double t0 = now_us();
         kill(pid, SIGKILL);
-        pid = ready(rd);
-        ctl[i] = now() - t0;
+        pid = ready(5000);
+        v[i] = now_us() - t0;
     }
-    snprintf(cmd, sizeof cmd, "%s site stop >/dev/null; rm -rf %s", hr, site);
-    if (system(cmd) != 0)
-        return 1;
+    snprintf(cmd, sizeof cmd, "%s akill -g 0", hr);
+    sh(cmd);
+    double med, p99;
+    bench_stats(v, rounds, &med, &p99);
+    ours_median = med;
+    char note[64];
+    snprintf(note, sizeof note, "%.2fx the floor; policy set not to escalate",
+             med / floor_median);
+    bench_row("crash_to_ready", "hotrestart", "us", med, p99, 0, note);
+    free(v);
+}
 
-    printf("%-40s %10s %10s  %s\n", "crash to ready (us)", "median", "p99",
-           "vs floor");
-    qsort(bare, (size_t)rounds, sizeof *bare, cmp);
-    double floor_median = bare[rounds / 2];
-    report("floor: kill+wait+fork+exec, same program", bare, rounds, 0);
-    report("hotrestart group restart", ctl, rounds, floor_median);
-    printf("(%d restarts each)\n", rounds);
+/* A service directory whose run script execs the actor. */
+static void service_dir(const char *dir)
+{
+    char path[512];
+    mkdir(dir, 0700);
+    snprintf(path, sizeof path, "%s/run", dir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "#!/bin/sh\nexec %s %s\n", actor, fifo);
+    fclose(f);
+    chmod(path, 0700);
+}
+
+static pid_t start_supervisor(char *const argv[])
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        setsid();
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, 0);
+        dup2(null, 1);
+        dup2(null, 2);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void bench_supervisor(const char *system, const char *prog,
+                             char *const argv[], int rounds, const char *note)
+{
+    char path[512];
+    snprintf(path, sizeof path, "/usr/bin/%s", prog);
+    if (access(path, X_OK) != 0) {
+        bench_row("crash_to_ready", system, "us", 0, 0, 0,
+                  "not run: not installed (bench/run installs it)");
+        return;
+    }
+    drain();
+    pid_t sup = start_supervisor(argv);
+    double *v = calloc((size_t)rounds, sizeof *v);
+    int pid = ready(10000), n = 0;
+    for (int i = 0; i < rounds && pid; i++) {
+        /* supervisors throttle a service that dies within 1 s of its start:
+         * let each instance live past that, so the restart is not delayed */
+        usleep(1100000);
+        double t0 = now_us();
+        kill(pid, SIGKILL);
+        pid = ready(10000);
+        if (pid)
+            v[n++] = now_us() - t0;
+    }
+    kill(-sup, SIGKILL);
+    waitpid(sup, NULL, 0);
+    if (pid)
+        kill(pid, SIGKILL);
+    double med, p99;
+    bench_stats(v, n, &med, &p99);
+    if (!n) {
+        bench_row("crash_to_ready", system, "us", 0, 0, 0, "not run: never ready");
+    } else {
+        char full[256];
+        snprintf(full, sizeof full, "%s; %d restarts", note, n);
+        bench_row("crash_to_ready", system, "us", med, p99, med / ours_median, full);
+    }
+    free(v);
+}
+
+static void bench_supervisors(int rounds)
+{
+    char dir[256], conf[512];
+    snprintf(dir, sizeof dir, "%s/svc-s6", site);
+    service_dir(dir);
+    bench_supervisor("s6-supervise", "s6-supervise",
+                     (char *[]){"s6-supervise", dir, NULL}, rounds,
+                     "s6 2.11 defaults; it waited ~1 s before each restart; "
+                     "kills 1.1 s apart");
+    snprintf(dir, sizeof dir, "%s/svc-runit", site);
+    service_dir(dir);
+    bench_supervisor("runit runsv", "runsv", (char *[]){"runsv", dir, NULL}, rounds,
+                     "default settings; kills 1.1 s apart");
+    snprintf(dir, sizeof dir, "%s/svc-dt", site);
+    service_dir(dir);
+    bench_supervisor("daemontools supervise", "supervise",
+                     (char *[]){"supervise", dir, NULL}, rounds,
+                     "default settings; kills 1.1 s apart");
+    snprintf(conf, sizeof conf, "%s/supervisord.conf", site);
+    FILE *f = fopen(conf, "w");
+    fprintf(f, "[supervisord]\nnodaemon=true\nlogfile=%s/supervisord.log\n"
+               "pidfile=%s/supervisord.pid\nuser=root\n"
+               "[program:actor]\ncommand=%s %s\nautorestart=true\nstartsecs=0\n"
+               "startretries=1000000\n", site, site, actor, fifo);
+    fclose(f);
+    bench_supervisor("supervisord", "supervisord",
+                     (char *[]){"supervisord", "-n", "-c", conf, NULL}, rounds,
+                     "startsecs=0 (the least), autorestart; it restarted ~1 s "
+                     "after each death; kills 1.1 s apart");
+}
+
+/* Kill one member of a group of n; time until all n are ready again. */
+static void bench_group(int n, int rounds, int group)
+{
+    char cmd[1024];
+    int *pids = calloc((size_t)n, sizeof *pids);
+    double *v = calloc((size_t)rounds, sizeof *v);
+    drain();
+    for (int i = 0; i < n; i++) {
+        snprintf(cmd, sizeof cmd, "%s arun -g %d %s %s >/dev/null", hr, group,
+                 actor, fifo);
+        sh(cmd);
+    }
+    int got = 0;
+    for (int i = 0; i < n; i++)
+        got += (pids[i] = ready(5000)) != 0;
+    int done = 0;
+    for (int r = 0; r < rounds && got == n; r++, done++) {
+        double t0 = now_us();
+        kill(pids[r % n], SIGKILL);
+        got = 0;
+        for (int i = 0; i < n; i++)
+            got += (pids[i] = ready(5000)) != 0;
+        v[r] = now_us() - t0;
+    }
+    snprintf(cmd, sizeof cmd, "%s akill -g %d", hr, group);
+    sh(cmd);
+    double med, p99;
+    bench_stats(v, done, &med, &p99);
+    char name[64], note[96];
+    snprintf(name, sizeof name, "group_restart_%d", n);
+    snprintf(note, sizeof note, "%.1f us per actor; %d restarts", med / n, done);
+    bench_row(name, "hotrestart", "us", med, p99, 0, note);
+    free(pids);
+    free(v);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: restart_bench HR_BIN BENCH_ACTOR [--quick]\n");
+        return 2;
+    }
+    static char hr_abs[4096], actor_abs[4096];
+    if (!realpath(argv[1], hr_abs) || !realpath(argv[2], actor_abs)) {
+        fprintf(stderr, "restart_bench: %s or %s not found\n", argv[1], argv[2]);
+        return 2;
+    }
+    hr = hr_abs;
+    actor = actor_abs;
+    int quick = argc > 3 && strcmp(argv[3], "--quick") == 0;
+    snprintf(site, sizeof site, "/dev/shm/hrbench.XXXXXX");
+    if (!mkdtemp(site))
+        return 1;
+    setenv("HR_SITE", site, 1);
+    snprintf(fifo, sizeof fifo, "%s/ready", site);
+    mkfifo(fifo, 0600);
+    rd = open(fifo, O_RDWR); /* a writer of our own: never EOF */
+
+    /* a policy that never escalates: here restarts are the point */
+    char cmd0[1024];
+    snprintf(cmd0, sizeof cmd0, "%s site create --max-badness 1000000 --interval 1 "
+                                ">/dev/null", hr);
+    sh(cmd0);
+    int rounds = quick ? 200 : 1000;
+    bench_header("crash to ready: SIGKILL until the new instance has its state");
+    bench_floor(rounds);
+    bench_hotrestart(rounds);
+    bench_supervisors(quick ? 5 : 20);
+
+    bench_header("group restart: one member killed, until all are ready");
+    static const int sizes_full[] = {1, 4, 16, 64, 256}, sizes_quick[] = {1, 4, 16};
+    const int *sizes = quick ? sizes_quick : sizes_full;
+    int nsizes = quick ? 3 : 5;
+    for (int i = 0; i < nsizes; i++)
+        bench_group(sizes[i], quick ? 30 : 100, 10 + i);
+
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s site stop >/dev/null; rm -rf %s", hr, site);
+    sh(cmd);
     return 0;
 }

@@ -174,7 +174,8 @@ int hr__connect(const char *site, int *sock)
     if (s < 0)
         return -errno;
     if (connect(s, (struct sockaddr *)&a, sizeof a) < 0) {
-        r = -errno;
+        /* no socket file, or nobody behind it: no controller runs */
+        r = errno == ENOENT ? -ECONNREFUSED : -errno;
         close(s);
         return r;
     }

@@ -26,7 +26,7 @@ extern char **environ;
 
 static const char *ctl_err(int r)
 {
-    if (r == -ECONNREFUSED || r == -ENOENT)
+    if (r == -ECONNREFUSED)
         return "no controller runs in this site (hr site start)";
     if (r == -EACCES || r == -EPERM)
         return "permission denied: only root and the site's owner may control it";
