@@ -98,6 +98,9 @@ static int store_image(struct hrd *d, int slot, int exe_fd, uint64_t *size)
         pmm__free_sys(d->bank, name);
         return -EIO;
     }
+    /* the controller keeps no block mapped that it does not need: every
+     * mapping would be copied by each fork */
+    pmm__unmap(d->bank, name);
     *size = (uint64_t)st.st_size;
     return 0;
 }
@@ -109,8 +112,10 @@ static int store_args(struct hrd *d, int slot, const char *args, uint32_t len)
     block_name(name, sizeof name, "args", slot);
     int r = pmm__alloc_sys(d->bank, name, len, HRD_SYS_KEY, sizeof HRD_SYS_KEY,
                            PMM_EXCL, -1, &p, NULL);
-    if (r == 0)
+    if (r == 0) {
         memcpy(p, args, len);
+        pmm__unmap(d->bank, name);
+    }
     return r;
 }
 
@@ -175,7 +180,9 @@ static int image_fd(struct hrd *d, int slot)
     int w = memfd_create(a->name, MFD_CLOEXEC);
     if (w < 0)
         return -errno;
-    if ((r = pmm__os_pwrite(w, p, (size_t)a->image_size, 0)) < 0) {
+    r = pmm__os_pwrite(w, p, (size_t)a->image_size, 0);
+    pmm__unmap(d->bank, name);
+    if (r < 0) {
         close(w);
         return r;
     }
@@ -265,8 +272,10 @@ static void child_exec(int fd, const struct hr_strings *s, char **env,
     _exit(127);
 }
 
-/* Start one actor now, with stdio (NULL: /dev/null and the console). */
-static int start_with(struct hrd *d, int slot, const int *stdio_in)
+/* Fork one actor, with stdio (NULL: /dev/null and the console); *exec_pipe
+ * reports, at await_exec(), whether its exec worked.  Returns its pid. */
+static int spawn_actor(struct hrd *d, int slot, const int *stdio_in,
+                       int *exec_pipe)
 {
     struct reg_actor *a = &d->reg->actors[slot];
     char name[PMM_NAME_MAX], vars[4][128];
@@ -300,30 +309,45 @@ static int start_with(struct hrd *d, int slot, const int *stdio_in)
     if (pid == 0)
         child_exec(fd, s, env, stdio, ep[1], self);
     close(ep[1]);
+    pmm__unmap(d->bank, name); /* s points into it until the fork */
     if (pid < 0) {
         r = -errno;
         close(ep[0]);
         goto out;
     }
-    int e = 0;
-    ssize_t n;
-    do
-        n = read(ep[0], &e, sizeof e);
-    while (n < 0 && errno == EINTR);
-    close(ep[0]);
+    *exec_pipe = ep[0];
     a->pid = pid;
     a->state = A_RUNNING;
     a->clean_mark = 0;
     a->runs++;
     a->started_ns = pmm__os_now_ns();
-    a->start_ticks = hrd_start_ticks(pid);
-    r = n == (ssize_t)sizeof e ? -e : pid; /* the child exits 127 on error */
+    a->start_ticks = hrd_start_ticks(pid); /* set at fork, kept by exec */
+    r = pid;
 out:
     if (devnull >= 0)
         close(devnull);
     free(env);
     free(s);
     return r;
+}
+
+/* The exec of a spawned actor: its pid, or -errno (it then exits 127, which
+ * the controller sees as a failure). */
+static int await_exec(int pid, int exec_pipe)
+{
+    int e = 0;
+    ssize_t n;
+    do
+        n = read(exec_pipe, &e, sizeof e);
+    while (n < 0 && errno == EINTR);
+    close(exec_pipe);
+    return n == (ssize_t)sizeof e ? -e : pid;
+}
+
+static int start_with(struct hrd *d, int slot, const int *stdio_in)
+{
+    int pipe_fd, pid = spawn_actor(d, slot, stdio_in, &pipe_fd);
+    return pid < 0 ? pid : await_exec(pid, pipe_fd);
 }
 
 int hrd_start_actor(struct hrd *d, int slot)
@@ -336,15 +360,27 @@ int hrd_start_indirect(struct hrd *d, int slot, const int stdio[3])
     return start_with(d, slot, stdio);
 }
 
-static void kill_member(struct hrd *d, struct reg_actor *a)
+/* Kill every running member of group (-1: of every group) and reap each:
+ * all are signalled first, so that they die together, not in turn.  They
+ * are our children: their pids stay theirs until reaped here. */
+static void kill_members(struct hrd *d, int group)
 {
-    (void)d;
-    if (a->pid <= 0)
-        return;
-    kill(a->pid, SIGKILL);
-    while (waitpid(a->pid, NULL, 0) < 0 && errno == EINTR)
-        ;
-    a->pid = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < HRD_MAX_ACTORS; i++) {
+            struct reg_actor *a = &d->reg->actors[i];
+            if (!a->used || a->pid <= 0 || (group >= 0 && a->group != group))
+                continue;
+            if (pass == 0) {
+                kill(a->pid, SIGKILL);
+                continue;
+            }
+            while (waitpid(a->pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+            a->pid = 0;
+            a->state = A_STOPPED;
+            a->clean_mark = 0;
+        }
+    }
 }
 
 void hrd_forget_actor(struct hrd *d, int slot)
@@ -363,12 +399,11 @@ void hrd_forget_actor(struct hrd *d, int slot)
 static void end_group(struct hrd *d, int group, const char *why)
 {
     size_t n = 0;
+    kill_members(d, group);
     for (int i = 0; i < HRD_MAX_ACTORS; i++) {
         struct reg_actor *a = &d->reg->actors[i];
-        if (a->used && a->group == group) {
-            kill_member(d, a);
+        if (a->used && a->group == group)
             hrd_forget_actor(d, i);
-        }
     }
     pmm__free_group(d->bank, group, &n);
     memset(&d->reg->groups[group], 0, sizeof d->reg->groups[group]);
@@ -384,13 +419,7 @@ void hrd_kill_group(struct hrd *d, int group)
 
 void hrd_kill_all(struct hrd *d)
 {
-    for (int i = 0; i < HRD_MAX_ACTORS; i++) {
-        struct reg_actor *a = &d->reg->actors[i];
-        if (a->used && a->pid > 0) {
-            kill_member(d, a);
-            a->state = A_STOPPED;
-        }
-    }
+    kill_members(d, -1);
 }
 
 /* Badness decays by max_badness units per interval: it drains fully in
@@ -411,10 +440,10 @@ static uint64_t bump(struct hrd *d, uint64_t *milli, uint64_t *when, int add)
 static void restart_group(struct hrd *d, int group)
 {
     struct reg_group *g = &d->reg->groups[group];
-    for (int i = 0; i < HRD_MAX_ACTORS; i++) {
+    kill_members(d, group);
+    for (int i = 0; i < HRD_MAX_ACTORS; i++) { /* those already dead too */
         struct reg_actor *a = &d->reg->actors[i];
         if (a->used && a->group == group) {
-            kill_member(d, a);
             a->state = A_STOPPED;
             a->clean_mark = 0;
         }
@@ -430,14 +459,20 @@ static void restart_group(struct hrd *d, int group)
     g->restarts++;
     d->reg->group_restarts++;
     g->state = G_RUNNING;
+    /* fork every direct actor first, then see their execs through: the
+     * members start together rather than one after the other */
+    static int pid[HRD_MAX_ACTORS], pipe_fd[HRD_MAX_ACTORS];
     for (int i = 0; i < HRD_MAX_ACTORS; i++) {
         struct reg_actor *a = &d->reg->actors[i];
-        if (a->used && a->group == group && a->direct) {
-            int r = hrd_start_actor(d, i);
-            if (r < 0)
-                hrd_log(d, "group %d: cannot restart %s: %s", group, a->name,
-                        pmm_strerror(r));
-        }
+        pid[i] = 0;
+        if (a->used && a->group == group && a->direct)
+            pid[i] = spawn_actor(d, i, NULL, &pipe_fd[i]);
+    }
+    for (int i = 0; i < HRD_MAX_ACTORS; i++) {
+        int r = pid[i] > 0 ? await_exec(pid[i], pipe_fd[i]) : pid[i];
+        if (r < 0)
+            hrd_log(d, "group %d: cannot restart %s: %s", group,
+                    d->reg->actors[i].name, pmm_strerror(r));
     }
 }
 

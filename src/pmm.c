@@ -401,6 +401,15 @@ int pmm__free_group(pmm_bank *b, int group, size_t *nfreed)
     return r == K_EUNKNOWN ? K_OK : r;
 }
 
+void pmm__unmap(pmm_bank *b, const char *name)
+{
+    pthread_mutex_lock(&b->mu);
+    struct pmm_map *m = pmm__map_find(b, name, pmm__name_hash(name));
+    if (m)
+        pmm__map_drop(m);
+    pthread_mutex_unlock(&b->mu);
+}
+
 int pmm_stat(pmm_bank *b, const char *name, pmm_block *out)
 {
     struct pmm_entry e;

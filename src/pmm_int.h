@@ -137,6 +137,8 @@ PMM_INTERNAL int pmm__alloc_sys(pmm_bank *b, const char *name, size_t size,
                                 pmm_block *info);
 PMM_INTERNAL int pmm__free_sys(pmm_bank *b, const char *name);
 PMM_INTERNAL int pmm__free_group(pmm_bank *b, int group, size_t *nfreed);
+/* Unmap a block from this process (it stays in the bank). */
+PMM_INTERNAL void pmm__unmap(pmm_bank *b, const char *name);
 PMM_INTERNAL void pmm__fill_block(const struct pmm_bank *b,
                                   const struct pmm_entry *e, pmm_block *out);
 PMM_INTERNAL int pmm__is_sys_key(const void *key, size_t keylen);
