@@ -396,10 +396,15 @@ void hrd_forget_actor(struct hrd *d, int slot)
     memset(&d->reg->actors[slot], 0, sizeof d->reg->actors[slot]);
 }
 
-static void end_group(struct hrd *d, int group, const char *why)
+/* A group's end is marked in the registry before anything is freed: a
+ * controller that dies half-way leaves a group marked G_ENDING, which the
+ * next controller ends instead of starting it again. */
+void hrd_end_group(struct hrd *d, int group, const char *why)
 {
     size_t n = 0;
+    d->reg->groups[group].state = G_ENDING;
     kill_members(d, group);
+    pmm__crash("hrd.group_end"); /* marked, nothing freed yet */
     for (int i = 0; i < HRD_MAX_ACTORS; i++) {
         struct reg_actor *a = &d->reg->actors[i];
         if (a->used && a->group == group)
@@ -414,7 +419,7 @@ static void end_group(struct hrd *d, int group, const char *why)
 void hrd_kill_group(struct hrd *d, int group)
 {
     if (group >= 0 && group < HRD_MAX_GROUPS && d->reg->groups[group].used)
-        end_group(d, group, "killed");
+        hrd_end_group(d, group, "killed");
 }
 
 void hrd_kill_all(struct hrd *d)
@@ -498,7 +503,7 @@ static void settle(struct hrd *d, int group)
     if (running)
         return;
     if (!unclean) {
-        end_group(d, group, "ended: every member exited cleanly");
+        hrd_end_group(d, group, "ended: every member exited cleanly");
         return;
     }
     if (d->reg->groups[group].state != G_BLOCKED) {

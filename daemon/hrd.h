@@ -24,7 +24,7 @@
 #define HRD_SYS_KEY "__SYS.hr"
 
 enum { A_FREE = 0, A_RUNNING, A_CLEAN, A_STOPPED };
-enum { G_FREE = 0, G_RUNNING, G_BLOCKED };
+enum { G_FREE = 0, G_RUNNING, G_BLOCKED, G_ENDING };
 
 struct reg_actor {
     uint32_t used;
@@ -92,6 +92,7 @@ int hrd_register(struct hrd *d, int group, int direct, const char *name,
                  int exe_fd, const char *args, uint32_t args_len, int *slot);
 void hrd_child_exited(struct hrd *d, pid_t pid, int status);
 void hrd_kill_group(struct hrd *d, int group);
+void hrd_end_group(struct hrd *d, int group, const char *why);
 void hrd_kill_all(struct hrd *d);
 int hrd_find_pid(struct hrd *d, pid_t pid);
 uint64_t hrd_start_ticks(pid_t pid);

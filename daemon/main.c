@@ -109,8 +109,11 @@ static void boot(struct hrd *d)
         d->reg->failed = 0;
         d->reg->badness_milli = 0;
     }
-    for (int g = 0; g < HRD_MAX_GROUPS; g++)
+    for (int g = 0; g < HRD_MAX_GROUPS; g++) {
+        if (d->reg->groups[g].used && d->reg->groups[g].state == G_ENDING)
+            hrd_end_group(d, g, "ended (its end was cut short)");
         had[g] = d->reg->groups[g].used != 0;
+    }
     hrd_run_startup(d, !d->reg->booted);
     d->reg->booted = 1;
     int groups = 0;

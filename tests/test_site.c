@@ -261,3 +261,23 @@ Test(site, cold_restart_wipes_ram_and_keeps_disk)
     refresh();
     cr_assert(strstr(ps, "\"groups\": []"), "%s", ps);
 }
+
+Test(site, controller_killed_in_the_middle_of_a_group_end)
+{
+    setenv("HR_CRASHPOINT", "hrd.group_end", 1);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    unsetenv("HR_CRASHPOINT");
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "6", ACTOR_BIN, "E", NULL), 0);
+    WAIT_FOR(runs_of("E", 6) == 1, "E to run");
+    int hrd = hr_ping(NULL);
+    write_file("cmd.E", "exit"); /* the group ends: the controller dies in it */
+    assert_gone(&hrd, 1);
+    pmm_block blk;
+    cr_assert_eq(pmm_stat(bank_open(), "E", &blk), 0, "nothing freed yet");
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    refresh();
+    cr_assert(strstr(ps, "\"groups\": []"), "the group's end was finished: %s", ps);
+    cr_assert_eq(pmm_stat(bank_open(), "E", &blk), K_EUNKNOWN, "group block freed");
+    cr_assert_eq(pmm_stat(bank_open(), "keep.E", &blk), 0, "other blocks kept");
+    cr_assert_eq(pmm_stat(bank_open(), "__SYS.hr.image.0", &blk), K_EUNKNOWN);
+}
