@@ -173,6 +173,11 @@ int hr__connect(const char *site, int *sock)
     int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     if (s < 0)
         return -errno;
+    /* a controller that cannot answer (busy running the start-up file that
+     * made this very call, say) costs the caller 30 s, not for ever */
+    struct timeval tv = {HR_CALL_TIMEOUT_S, 0};
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     if (connect(s, (struct sockaddr *)&a, sizeof a) < 0) {
         /* no socket file, or nobody behind it: no controller runs */
         r = errno == ENOENT ? -ECONNREFUSED : -errno;

@@ -24,6 +24,7 @@
 #define HR_MSG_MAXFDS 4
 #define HR_MAX_ARGS 4096          /* argv + envp entries */
 #define HR_SOCK_NAME "control.sock"
+#define HR_CALL_TIMEOUT_S 30     /* a request unanswered after this fails */
 
 enum hr_msg_type {
     HR_REQ_PING = 1,       /* reply arg: controller pid */

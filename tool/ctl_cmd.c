@@ -28,6 +28,8 @@ static const char *ctl_err(int r)
 {
     if (r == -ECONNREFUSED)
         return "no controller runs in this site (hr site start)";
+    if (r == -EAGAIN)
+        return "the controller did not answer within 30 s";
     if (r == -EACCES || r == -EPERM)
         return "permission denied: only root and the site's owner may control it";
     return pmm_strerror(r);

@@ -6,7 +6,8 @@
  * negative code: -errno (-ECONNREFUSED or -ENOENT when no controller runs,
  * -EPERM for a caller without the right, -ESRCH for an unknown actor or
  * group, -ENOEXEC for a file that cannot be run, -EBADMSG for a garbled
- * exchange) or a K_E... code from the persistent memory manager.
+ * exchange, -EAGAIN when the controller did not answer within 30 s) or a
+ * K_E... code from the persistent memory manager.
  *
  * Inside an actor the controller sets HR_SITE, HR_GROUP, HR_ACTOR (its
  * name) and HR_RESTARTS (how often its group has been restarted).
