@@ -46,6 +46,35 @@ __attribute__((noreturn, format(printf, 2, 3))) static void die(int code,
     exit(code);
 }
 
+/* The registry comes from a file: every field used as an index, a size or
+ * a string is checked, and an entry that fails is dropped with a message,
+ * never followed. */
+static void check_registry(struct hrd *d)
+{
+    struct registry *g = d->reg;
+    g->failure[sizeof g->failure - 1] = 0;
+    for (int i = 0; i < HRD_MAX_GROUPS; i++) {
+        struct reg_group *G = &g->groups[i];
+        if (G->used && (G->used != 1 || G->state > G_ENDING)) {
+            hrd_log(d, "registry: group %d damaged, dropped", i);
+            memset(G, 0, sizeof *G);
+        }
+    }
+    for (int i = 0; i < HRD_MAX_ACTORS; i++) {
+        struct reg_actor *a = &g->actors[i];
+        if (!a->used)
+            continue;
+        if (a->used != 1 || a->group < 0 || a->group >= HRD_MAX_GROUPS ||
+            !g->groups[a->group].used || a->state > A_STOPPED || a->pid < 0 ||
+            !a->name[0] || !memchr(a->name, 0, sizeof a->name) ||
+            a->image_size == 0 || a->image_size > PMM_MAX_BANK_SIZE ||
+            a->args_len < 8 || a->args_len > HR_MSG_MAX) {
+            hrd_log(d, "registry: actor slot %d damaged, dropped", i);
+            memset(a, 0, sizeof *a);
+        }
+    }
+}
+
 static void open_registry(struct hrd *d)
 {
     pmm_block info;
@@ -60,6 +89,7 @@ static void open_registry(struct hrd *d)
     }
     if (d->reg->magic != HRD_REG_MAGIC || d->reg->version != 1)
         die(1, "registry: not a registry of this version (hr site cold wipes it)");
+    check_registry(d);
     d->reg->generation++;
 }
 

@@ -189,6 +189,8 @@ int pmm__do_alloc(struct pmm_bank *b, const char *name, uint64_t npages,
 {
     struct pmm_live l = *pmm__live(b);
     uint32_t slot;
+    if (l.high > b->g.max_blocks)
+        return K_EBANK;
     if (l.nblocks >= b->g.max_blocks)
         return K_ENOMEM;
     if (l.free_head != PMM_NONE) {

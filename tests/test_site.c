@@ -19,6 +19,7 @@
 
 #include "common.h"
 #include "ctl_helpers.h"
+#include "hrd.h"
 #include "pmm_int.h"
 
 static char out[65536];
@@ -280,4 +281,26 @@ Test(site, controller_killed_in_the_middle_of_a_group_end)
     cr_assert_eq(pmm_stat(bank_open(), "E", &blk), K_EUNKNOWN, "group block freed");
     cr_assert_eq(pmm_stat(bank_open(), "keep.E", &blk), 0, "other blocks kept");
     cr_assert_eq(pmm_stat(bank_open(), "__SYS.hr.image.0", &blk), K_EUNKNOWN);
+}
+
+Test(site, damaged_registry_entries_are_dropped_not_followed)
+{
+    two_groups_up();
+    cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
+    struct registry *reg;
+    cr_assert_eq(pmm__alloc_sys(bank_open(), HRD_REG_NAME, sizeof *reg, HRD_SYS_KEY,
+                                sizeof HRD_SYS_KEY, PMM_RETRIEVE, -1, (void **)&reg,
+                                NULL), 0);
+    int bad = -1;
+    for (int i = 0; i < HRD_MAX_ACTORS && bad < 0; i++)
+        if (reg->actors[i].used && reg->actors[i].group == 2)
+            bad = i;
+    cr_assert(bad >= 0);
+    reg->actors[bad].group = 100000;      /* an index far out of range */
+    reg->actors[bad].args_len = 0xffffffffu;
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    WAIT_FOR(runs_of("X", 1) == 2, "group 1 running again");
+    cr_assert_eq(run_hr(out, sizeof out, "log", NULL), 0);
+    cr_assert(strstr(out, "damaged, dropped"), "%s", out);
+    cr_assert(hr_ping(NULL) > 0, "the controller runs");
 }

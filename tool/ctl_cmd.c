@@ -107,6 +107,18 @@ int hr_site_start(const struct hr_opts *o)
     return HR_EXIT_OK;
 }
 
+/* Ask the controller pid of dir to stop, and wait (10 s) until it has. */
+static void stop_controller(const char *dir, int pid, const char *action)
+{
+    int r = hr_stop(dir);
+    if (r < 0)
+        die_ctl(action, r);
+    for (int i = 0; i < 1000 && kill(pid, 0) == 0; i++)
+        usleep(10000);
+    if (kill(pid, 0) == 0)
+        hr_die(HR_EXIT_FAIL, "%s: controller %d did not stop in 10s", action, pid);
+}
+
 int hr_site_stop(const struct hr_opts *o)
 {
     char dir[4096];
@@ -115,13 +127,7 @@ int hr_site_stop(const struct hr_opts *o)
     int pid = hr_ping(dir);
     if (pid < 0)
         die_ctl("site stop", pid);
-    int r = hr_stop(dir);
-    if (r < 0)
-        die_ctl("site stop", r);
-    for (int i = 0; i < 1000 && kill(pid, 0) == 0; i++)
-        usleep(10000);
-    if (kill(pid, 0) == 0)
-        hr_die(HR_EXIT_FAIL, "site stop: controller %d did not stop in 10s", pid);
+    stop_controller(dir, pid, "site stop");
     if (!o->json)
         printf("site %s stopped; persistent memory kept\n", dir);
     else
@@ -410,15 +416,8 @@ int hr_site_cold(const struct hr_opts *o)
     if (pmm_site_path(dir, sizeof dir, o->site) < 0)
         hr_die(HR_EXIT_FAIL, "site cold: bad site path");
     int pid = hr_ping(dir);
-    if (pid > 0) {
-        int r = hr_stop(dir);
-        if (r < 0)
-            die_ctl("site cold", r);
-        for (int i = 0; i < 1000 && kill(pid, 0) == 0; i++)
-            usleep(10000);
-        if (kill(pid, 0) == 0)
-            hr_die(HR_EXIT_FAIL, "site cold: controller %d did not stop", pid);
-    }
+    if (pid > 0)
+        stop_controller(dir, pid, "site cold");
     int r = pmm_bank_open(&b, dir, "RAM", PMM_OPEN_RDONLY);
     if (r < 0)
         hr_die_err("site cold: RAM bank", r);
