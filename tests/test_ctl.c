@@ -207,7 +207,7 @@ Test(ctl, replaced_program_restarts_as_the_original)
     snprintf(cmd, sizeof cmd, "cp %s %s", ACTOR_BIN, copy);
     cr_assert_eq(system(cmd), 0);
     cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "7", copy, "R", NULL), 0);
-    WAIT_FOR(pid_of("prog"), "prog running");
+    WAIT_FOR(pid_of("prog") && runs_of("R", 7) == 1, "prog running, past its count");
     int first = pid_of("prog");
     /* replace it on disk by something else entirely, then delete it */
     snprintf(cmd, sizeof cmd, "printf '#!/bin/sh\\necho IMPOSTOR\\n' > %s.new && "
