@@ -145,9 +145,15 @@ int pmm__os_punch(int fd, uint64_t off, uint64_t len)
     return r < 0 ? -errno : 0;
 }
 
-int pmm__os_map_ro(int fd, size_t len, const void **out)
+int pmm__os_map_ro(int fd, size_t len, uintptr_t want, const void **out)
 {
-    void *p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+    void *p = mmap((void *)want, len, PROT_READ, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
+    if (p != MAP_FAILED && (uintptr_t)p != want) { /* kernels before 4.17 */
+        munmap(p, len);
+        p = MAP_FAILED;
+    }
+    if (p == MAP_FAILED)
+        p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
     if (p == MAP_FAILED)
         return -errno;
     *out = p;

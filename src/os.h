@@ -29,7 +29,8 @@ int pmm__os_sync(int fd);
 /* Give pages back to the file system: they read as zero afterwards. */
 int pmm__os_punch(int fd, uint64_t off, uint64_t len);
 /* Read-only shared mapping of the metadata. */
-int pmm__os_map_ro(int fd, size_t len, const void **out);
+/* read-only at want if that range is free, else anywhere */
+int pmm__os_map_ro(int fd, size_t len, uintptr_t want, const void **out);
 void pmm__os_unmap(const void *addr, size_t len);
 /* Map len bytes of fd at off read-write and shared.  With fixed, exactly at
  * addr, never over an existing mapping: -EEXIST if any of it is taken;

@@ -113,6 +113,38 @@ Test(procs, metadata_is_not_writable_through_memory)
     cr_assert_eq(check_bank(), 0);
 }
 
+/* The metadata view sits in the bank's own range after its block space:
+ * the block holding the last pages still maps at its fixed address, and
+ * an unmapped page separates it from the view (a read past it faults). */
+Test(procs, last_block_of_the_bank_keeps_its_address_and_guard)
+{
+    pmm_bank *b = bank_open();
+    pmm_bank_info st;
+    pmm_block blk;
+    void *p;
+    cr_assert_eq(pmm_bank_stat(b, &st), K_OK);
+    cr_assert_eq(st.blocks, 0);
+    /* every block is followed by a guard page */
+    cr_assert_eq(pmm_alloc(b, "all", st.free, NULL, 0, 0, &p, &blk), K_ENOMEM);
+    cr_assert_eq(pmm_alloc(b, "all", st.free - st.page_size, NULL, 0, 0, &p, &blk), K_OK);
+    cr_assert_not(blk.flags & PMM_B_ELSEWHERE);
+    cr_assert_eq((uintptr_t)p, st.base);
+    uintptr_t end = st.base + blk.size;
+    cr_assert(end + st.page_size <= st.base + st.size);
+    uintptr_t meta = (uintptr_t)b->meta;
+    cr_assert(meta >= end + st.page_size || meta + b->meta_len <= st.base,
+              "metadata view %#lx inside the block space", (unsigned long)meta);
+    pid_t pid = fork();
+    if (pid == 0) {
+        signal(SIGSEGV, SIG_DFL);
+        (void)((volatile char *)p)[blk.size]; /* a read one byte past the end */
+        _exit(0);
+    }
+    cr_assert_eq(wait_status(pid), 128 + SIGSEGV);
+    cr_assert_eq(pmm_free(b, "all"), K_OK);
+    cr_assert_eq(check_bank(), 0);
+}
+
 Test(procs, racing_allocators_get_the_same_block)
 {
     enum { N = 8, ROUNDS = 20 };
