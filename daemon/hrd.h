@@ -12,6 +12,7 @@
 #define HRD_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include <hotrestart/pmm.h>
@@ -84,6 +85,12 @@ struct hrd {
     int restart_pending;      /* a site restart was asked for */
     int exec_pending;         /* replace this controller with a fresh one */
     int restarted;            /* this controller comes from a site restart */
+    int ready_fd;             /* told once booted (--ready-fd), or -1 */
+    FILE *ini;                /* sysadm.ini while it runs, else NULL */
+    int ini_line, ini_arun;   /* its last line read; run its arun lines? */
+    pid_t ini_pid;            /* the command of that line, or 0 */
+    char ini_prog[64];        /* ... and its name, for the log */
+    uint8_t had_group[HRD_MAX_GROUPS]; /* groups there before start-up */
 };
 
 /* actors.c */
@@ -114,7 +121,12 @@ int hrd_info_json(struct hrd *d, char *buf, size_t cap);
 /* startup.c */
 int hrd_split(char *line, char **words, int max);
 int hrd_name_ok(const char *s);
-void hrd_run_startup(struct hrd *d, int with_arun);
+/* Run the start-up file up to its first command: 1 while a command runs,
+ * 0 once the file is done (or absent).  The loop gives each child's end to
+ * hrd_startup_child(), which goes on with the next lines: -1 when pid is no
+ * start-up command, else as hrd_startup_begin(). */
+int hrd_startup_begin(struct hrd *d, int with_arun);
+int hrd_startup_child(struct hrd *d, pid_t pid, int st);
 
 /* requests.c */
 void hrd_serve(struct hrd *d, int conn);

@@ -113,11 +113,43 @@ static void end_leftover(struct hrd *d, struct reg_actor *a)
     close(pfd);
 }
 
+static void notify_ready(int ready_fd);
+
+/* The end of start-up, once the start-up file is done: start again every
+ * group that was there before it, and say the controller is ready. */
+static void boot_finish(struct hrd *d)
+{
+    d->reg->booted = 1;
+    int groups = 0;
+    for (int g = 0; g < HRD_MAX_GROUPS; g++) {
+        if (!d->had_group[g] || !d->reg->groups[g].used)
+            continue;
+        groups++;
+        d->reg->groups[g].state = G_RUNNING;
+        for (int i = 0; i < HRD_MAX_ACTORS; i++) {
+            struct reg_actor *a = &d->reg->actors[i];
+            /* skips one that a request started during start-up */
+            if (a->used && a->group == g && a->direct && a->pid <= 0) {
+                int r = hrd_start_actor(d, i);
+                if (r < 0)
+                    hrd_log(d, "group %d: cannot start %s: %s", g, a->name,
+                            pmm_strerror(r));
+            }
+        }
+    }
+    if (groups)
+        hrd_log(d, "controller generation %u: %d group%s started again",
+                d->reg->generation, groups, groups == 1 ? "" : "s");
+    notify_ready(d->ready_fd);
+    d->ready_fd = -1;
+}
+
 /* Start-up: end what a previous controller left, run the start-up file
- * (its arun lines on the site's first start only), start every group. */
+ * (its arun lines on the site's first start only), then boot_finish(),
+ * at once or when the loop sees the file's last command end. */
 static void boot(struct hrd *d)
 {
-    uint8_t had[HRD_MAX_GROUPS];
+    uint8_t *had = d->had_group;
     int crashed = d->reg->controller_pid != 0 && !d->restarted;
     for (int i = 0; i < HRD_MAX_ACTORS; i++) {
         struct reg_actor *a = &d->reg->actors[i];
@@ -144,27 +176,8 @@ static void boot(struct hrd *d)
             hrd_end_group(d, g, "ended (its end was cut short)");
         had[g] = d->reg->groups[g].used != 0;
     }
-    hrd_run_startup(d, !d->reg->booted);
-    d->reg->booted = 1;
-    int groups = 0;
-    for (int g = 0; g < HRD_MAX_GROUPS; g++) {
-        if (!had[g] || !d->reg->groups[g].used)
-            continue;
-        groups++;
-        d->reg->groups[g].state = G_RUNNING;
-        for (int i = 0; i < HRD_MAX_ACTORS; i++) {
-            struct reg_actor *a = &d->reg->actors[i];
-            if (a->used && a->group == g && a->direct) {
-                int r = hrd_start_actor(d, i);
-                if (r < 0)
-                    hrd_log(d, "group %d: cannot start %s: %s", g, a->name,
-                            pmm_strerror(r));
-            }
-        }
-    }
-    if (groups)
-        hrd_log(d, "controller generation %u: %d group%s started again",
-                d->reg->generation, groups, groups == 1 ? "" : "s");
+    if (!hrd_startup_begin(d, !d->reg->booted))
+        boot_finish(d);
 }
 
 static void read_policy(struct hrd *d)
@@ -246,8 +259,13 @@ static void reap(struct hrd *d)
 {
     int st;
     pid_t pid;
-    while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
-        hrd_child_exited(d, pid, st);
+    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+        int r = hrd_startup_child(d, pid, st);
+        if (r == 0)
+            boot_finish(d);
+        else if (r < 0)
+            hrd_child_exited(d, pid, st);
+    }
 }
 
 static void loop(struct hrd *d)
@@ -304,6 +322,7 @@ int main(int argc, char **argv)
     static struct hrd d;
     const char *site = NULL;
     int ready_fd = -1;
+    d.ready_fd = -1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--site") == 0 && i + 1 < argc)
             site = argv[++i];
@@ -314,8 +333,10 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--help") == 0) {
             puts("usage: hrd [--site DIR] [--ready-fd N]\n"
                  "The Hot Restart Controller of a site, in the foreground.\n"
-                 "Ready when it accepts requests: writes a newline to fd N and\n"
-                 "READY=1 to $NOTIFY_SOCKET.  Stops on SIGTERM or 'hr site stop'.");
+                 "Runs DIR/sysadm.ini (serving requests meanwhile), starts again\n"
+                 "the groups of an earlier run, then says it is ready: writes a\n"
+                 "newline to fd N and READY=1 to $NOTIFY_SOCKET.\n"
+                 "Stops on SIGTERM or 'hr site stop'.");
             return 0;
         } else
             die(2, "unknown argument '%s' (see hrd --help)", argv[i]);
@@ -337,13 +358,19 @@ int main(int argc, char **argv)
     /* listen first: actors started by boot() may call us at once (their
      * requests wait in the backlog until the loop runs) */
     d.listen_fd = listen_on(d.site);
-    boot(&d);
+    if (ready_fd >= 0) { /* started in the background: errors go to the log */
+        dup2(d.console_fd, 2);
+        fcntl(ready_fd, F_SETFD, FD_CLOEXEC); /* not for the children */
+    }
+    d.ready_fd = ready_fd;
     hrd_log(&d, "controller started (pid %d, generation %u)", (int)getpid(),
             d.reg->generation);
-    if (ready_fd >= 0) /* started in the background: errors go to the log */
-        dup2(d.console_fd, 2);
-    notify_ready(ready_fd);
+    boot(&d); /* says ready once the start-up file is done */
     loop(&d);
+    if (d.ini_pid > 0) { /* a start-up command still runs: it ends with us */
+        hrd_log(&d, "sysadm.ini:%d: %s stopped", d.ini_line, d.ini_prog);
+        kill(d.ini_pid, SIGTERM);
+    }
     hrd_kill_all(&d);
     char path[4200];
     snprintf(path, sizeof path, "%s/" HR_SOCK_NAME, d.site);

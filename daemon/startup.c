@@ -6,8 +6,14 @@
  * with no expansion of any kind.  `arun -g G PROG ARGS` starts a restartable
  * actor, and only on the site's first start: on a site restart the actors
  * come back from the registry instead.  Any other line runs PROG ARGS (found
- * on $PATH when it has no slash), with the console as output, and is waited
- * for.  A bad line is reported with its number and the rest still runs.
+ * on $PATH when it has no slash), with the console as output; the next line
+ * waits for it to end.  A bad line is reported with its number and the rest
+ * still runs.
+ *
+ * The controller serves requests while a command runs (its end arrives as
+ * any child's, through the loop), so a command may itself call the
+ * controller, `hr arun` or `hr ps`, and an actor started by an earlier line
+ * is restarted if it fails meanwhile.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -112,13 +118,14 @@ static void run_arun(struct hrd *d, int lineno, char **w, int n)
         hrd_log(d, "sysadm.ini:%d: arun %s: %s", lineno, w[3], pmm_strerror(r));
 }
 
-static void run_command(struct hrd *d, int lineno, char **w)
+/* Start the command of a line; its end comes to hrd_startup_child(). */
+static pid_t run_command(struct hrd *d, int lineno, char **w)
 {
     char path[4096];
     int r = find_program(w[0], path, sizeof path);
     if (r < 0) {
         hrd_log(d, "sysadm.ini:%d: %s: %s", lineno, w[0], strerror(-r));
-        return;
+        return 0;
     }
     pid_t pid = fork();
     if (pid == 0) {
@@ -134,30 +141,25 @@ static void run_command(struct hrd *d, int lineno, char **w)
         execv(path, w);
         _exit(127);
     }
-    int st = 0;
-    while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    if (pid < 0)
+    if (pid < 0) {
         hrd_log(d, "sysadm.ini:%d: fork: %s", lineno, strerror(errno));
-    else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        hrd_log(d, "sysadm.ini:%d: %s %s %d", lineno, w[0],
-                WIFEXITED(st) ? "exited with status" : "killed by signal",
-                WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+        return 0;
+    }
+    snprintf(d->ini_prog, sizeof d->ini_prog, "%s", w[0]);
+    return pid;
 }
 
-void hrd_run_startup(struct hrd *d, int with_arun)
+/* Run lines until one starts a command (1: wait for it) or the file ends
+ * (0: closed). */
+static int run_lines(struct hrd *d)
 {
-    char path[4200], line[8192], *w[MAX_WORDS + 1];
-    snprintf(path, sizeof path, "%s/sysadm.ini", d->site);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return;
-    hrd_log(d, "running %s%s", path, with_arun ? "" : " (arun lines skipped)");
-    for (int lineno = 1; fgets(line, sizeof line, f); lineno++) {
-        if (!strchr(line, '\n') && !feof(f)) {
+    char line[8192], *w[MAX_WORDS + 1];
+    while (fgets(line, sizeof line, d->ini)) {
+        int lineno = ++d->ini_line;
+        if (!strchr(line, '\n') && !feof(d->ini)) {
             hrd_log(d, "sysadm.ini:%d: line too long", lineno);
             int c;
-            while ((c = fgetc(f)) != EOF && c != '\n')
+            while ((c = fgetc(d->ini)) != EOF && c != '\n')
                 ;
             continue;
         }
@@ -171,11 +173,38 @@ void hrd_run_startup(struct hrd *d, int with_arun)
             continue;
         w[n] = NULL;
         if (strcmp(w[0], "arun") == 0) {
-            if (with_arun)
+            if (d->ini_arun)
                 run_arun(d, lineno, w, n);
-        } else {
-            run_command(d, lineno, w);
+        } else if ((d->ini_pid = run_command(d, lineno, w)) > 0) {
+            return 1;
         }
     }
-    fclose(f);
+    fclose(d->ini);
+    d->ini = NULL;
+    return 0;
+}
+
+int hrd_startup_begin(struct hrd *d, int with_arun)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/sysadm.ini", d->site);
+    d->ini = fopen(path, "re");
+    if (!d->ini)
+        return 0;
+    d->ini_line = 0;
+    d->ini_arun = with_arun;
+    hrd_log(d, "running %s%s", path, with_arun ? "" : " (arun lines skipped)");
+    return run_lines(d);
+}
+
+int hrd_startup_child(struct hrd *d, pid_t pid, int st)
+{
+    if (!d->ini || pid != d->ini_pid)
+        return -1;
+    d->ini_pid = 0;
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        hrd_log(d, "sysadm.ini:%d: %s %s %d", d->ini_line, d->ini_prog,
+                WIFEXITED(st) ? "exited with status" : "killed by signal",
+                WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+    return run_lines(d);
 }

@@ -130,6 +130,38 @@ Test(site, startup_file_errors_are_reported_by_line)
     cr_assert(hr_ping(NULL) > 0, "the site started all the same");
 }
 
+/* The controller serves while a start-up command runs: the command can
+ * call it, and an actor of an earlier line that dies is restarted. */
+Test(site, startup_commands_run_while_the_controller_serves)
+{
+    char text[2048], go[512];
+    snprintf(go, sizeof go, "%s/go", site);
+    snprintf(text, sizeof text,
+             "arun -g 1 %s X\n"
+             "sh -c '%s arun -g 2 %s Y && %s ps > \"%s/ps.out\"'\n"
+             "sh -c 'i=0; while [ ! -e \"%s\" ] && [ $i -lt 1500 ]; do "
+             "sleep 0.02; i=$((i+1)); done'\n",
+             ACTOR_BIN, HR_BIN, ACTOR_BIN, HR_BIN, site, go);
+    write_file("sysadm.ini", text);
+    pid_t starter = fork();
+    if (starter == 0) {
+        execl(HR_BIN, "hr", "site", "start", (char *)NULL);
+        _exit(127);
+    }
+    WAIT_FOR(runs_of("Y", 2) == 1, "Y, started by a start-up command's hr arun");
+    WAIT_FOR(runs_of("X", 1) == 1 && pid_of("test_actor"), "X to run");
+    WAIT_FOR(lines_of("ps.out") > 0, "the command's hr ps to answer");
+    cr_assert_eq(kill(pid_of("test_actor"), SIGKILL), 0);
+    WAIT_FOR(runs_of("X", 1) == 2, "X restarted while the start-up file runs");
+    cr_assert_eq(kill(starter, 0), 0, "hr site start waits for the file's end");
+    int fd = open(go, O_CREAT | O_WRONLY, 0600);
+    cr_assert(fd >= 0);
+    close(fd);
+    cr_assert_eq(wait_status(starter), 0, "hr site start succeeds");
+    cr_assert_eq(run_hr(out, sizeof out, "log", NULL), 0);
+    cr_assert_null(strstr(out, "sysadm.ini:2"), "the hr calls failed: %s", out);
+}
+
 Test(site, crash_loop_escalates_then_the_site_stops)
 {
     pmm_site_config c = {.max_badness = 2, .interval_s = 60};
