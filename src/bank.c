@@ -56,7 +56,7 @@ static void geom_layout(struct pmm_geom *g)
     g->buckets_off =
         align_up(g->entries_off + g->max_blocks * sizeof(struct pmm_entry), pg);
     g->bitmap_off = align_up(g->buckets_off + g->nbuckets * 4, pg);
-    g->data_off = align_up(g->bitmap_off + (g->data_pages + 63) / 64 * 8, pg);
+    g->data_off = align_up(g->bitmap_off + pmm_bm_words(g->data_pages) * 8, pg);
     g->file_size = g->data_off + g->data_pages * pg;
 }
 
@@ -120,6 +120,21 @@ static int pick_base(uint64_t span, uint64_t *base)
     return 0;
 }
 
+/* Every page free: each word says so, check half included. */
+static int write_empty_bitmap(int fd, const struct pmm_geom *g)
+{
+    uint64_t buf[1024], words = pmm_bm_words(g->data_pages);
+    for (size_t i = 0; i < 1024; i++)
+        buf[i] = pmm_bm_make(0);
+    for (uint64_t w = 0; w < words; w += 1024) {
+        size_t n = words - w < 1024 ? (size_t)(words - w) : 1024;
+        int r = pmm__os_pwrite(fd, buf, n * 8, g->bitmap_off + w * 8);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
 int pmm__bank_create_file(const char *path, int kind, uint64_t size,
                           uint64_t max_blocks)
 {
@@ -160,6 +175,7 @@ int pmm__bank_create_file(const char *path, int kind, uint64_t size,
         (r = pmm__os_pwrite(fd, &g, sizeof g, 0)) < 0 ||
         (r = pmm__os_pwrite(fd, &g, sizeof g, PMM_GEOM_BACKUP_OFF)) < 0 ||
         (r = pmm__os_pwrite(fd, &l, sizeof l, PMM_LIVE_OFF)) < 0 ||
+        (r = write_empty_bitmap(fd, &g)) < 0 ||
         (kind == PMM_KIND_DISK && (r = pmm__os_sync(fd)) < 0))
         goto fail_file;
     close(fd);

@@ -119,40 +119,38 @@ int pmm__find_fast(struct pmm_bank *b, const char *name, uint32_t *idx,
     return r;
 }
 
-static int bit(const uint64_t *bm, uint64_t i)
+/* Pages 32w..32w+31 as bits, or -1 for a damaged word (never used). */
+static int64_t word_bits(const uint64_t *bm, uint64_t w)
 {
-    return (int)(bm[i >> 6] >> (i & 63) & 1);
+    uint64_t v = __atomic_load_n(&bm[w], __ATOMIC_RELAXED);
+    return pmm_bm_ok(v) ? (int64_t)(uint32_t)v : -1;
 }
 
-/* First run of n clear bits starting in [start, end). */
+/* First run of n free pages starting in [start, end): 1 and *out, 0 for
+ * none, K_EBANK for a damaged word on the way. */
 static int find_run(const uint64_t *bm, uint64_t start, uint64_t end,
                     uint64_t n, uint64_t *out)
 {
-    uint64_t i = start;
-    while (i < end && n <= end - i) {
-        if ((i & 63) == 0 && bm[i >> 6] == ~0ull) {
-            i += 64;
-            continue;
-        }
-        if (bit(bm, i)) {
+    uint64_t i = start, run = 0;
+    while (i < end) {
+        int64_t bits = word_bits(bm, i >> PMM_BM_SHIFT);
+        if (bits < 0)
+            return K_EBANK;
+        uint32_t k = (uint32_t)(i & (PMM_BM_PAGES - 1));
+        if (k == 0 && bits == 0 && end - i >= PMM_BM_PAGES) {
+            run += PMM_BM_PAGES; /* a whole free word */
+            i += PMM_BM_PAGES;
+        } else if (k == 0 && bits == 0xffffffff) {
+            run = 0;
+            i += PMM_BM_PAGES;
+        } else {
+            run = bits >> k & 1 ? 0 : run + 1;
             i++;
-            continue;
         }
-        uint64_t j = i;
-        while (j < i + n) {
-            if ((j & 63) == 0 && bm[j >> 6] == 0) {
-                j += 64;
-                continue;
-            }
-            if (bit(bm, j))
-                break;
-            j++;
-        }
-        if (j >= i + n) {
-            *out = i;
+        if (run >= n) {
+            *out = i - run;
             return 1;
         }
-        i = j + 1;
     }
     return 0;
 }
@@ -165,30 +163,41 @@ int pmm__find_pages(struct pmm_bank *b, uint64_t n, uint64_t *page)
         return K_ENOMEM;
     if (hint >= total)
         hint = 0;
-    if (find_run(pmm__bitmap(b), hint, total, n, page))
-        return K_OK;
+    int r = find_run(pmm__bitmap(b), hint, total, n, page);
+    if (r != 0)
+        return r < 0 ? r : K_OK;
     uint64_t end = hint + n - 1 < total ? hint + n - 1 : total;
-    if (find_run(pmm__bitmap(b), 0, end, n, page))
-        return K_OK;
+    r = find_run(pmm__bitmap(b), 0, end, n, page);
+    if (r != 0)
+        return r < 0 ? r : K_OK;
     return K_ENOMEM;
 }
 
 int pmm__bitmap_set(struct pmm_bank *b, uint64_t page, uint64_t n, int on)
 {
-    uint64_t w0 = page >> 6, w1 = (page + n - 1) >> 6, nw = w1 - w0 + 1;
-    uint64_t stackbuf[64];
+    uint64_t w0 = page >> PMM_BM_SHIFT, w1 = (page + n - 1) >> PMM_BM_SHIFT;
+    uint64_t nw = w1 - w0 + 1, stackbuf[64];
     uint64_t *buf = nw <= 64 ? stackbuf : malloc(nw * 8);
+    int r = 0;
     if (!buf)
         return -12; /* -ENOMEM */
-    memcpy(buf, pmm__bitmap(b) + w0, nw * 8);
-    for (uint64_t i = page; i < page + n; i++) {
-        uint64_t m = 1ull << (i & 63);
-        if (on)
-            buf[(i >> 6) - w0] |= m;
-        else
-            buf[(i >> 6) - w0] &= ~m;
+    for (uint64_t w = w0; w <= w1 && r == 0; w++) {
+        int64_t bits = word_bits(pmm__bitmap(b), w);
+        if (bits < 0)
+            r = K_EBANK; /* never build on a damaged word */
+        buf[w - w0] = (uint64_t)bits;
     }
-    int r = pmm__meta_write(b, b->g.bitmap_off + w0 * 8, buf, nw * 8);
+    for (uint64_t i = page; i < page + n && r == 0; i++) {
+        uint64_t m = 1ull << (i & (PMM_BM_PAGES - 1));
+        if (on)
+            buf[(i >> PMM_BM_SHIFT) - w0] |= m;
+        else
+            buf[(i >> PMM_BM_SHIFT) - w0] &= ~m;
+    }
+    for (uint64_t k = 0; k < nw && r == 0; k++)
+        buf[k] = pmm_bm_make((uint32_t)buf[k]);
+    if (r == 0)
+        r = pmm__meta_write(b, b->g.bitmap_off + w0 * 8, buf, nw * 8);
     if (buf != stackbuf)
         free(buf);
     return r;

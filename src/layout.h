@@ -8,7 +8,10 @@
  *             counters and the intent log of the update in progress)
  *   entries   max_blocks fixed-size block descriptors
  *   buckets   nbuckets 32-bit heads of hash chains (entry index + 1; 0 none)
- *   bitmap    one bit per data page: 1 = held by a block or its guard page
+ *   bitmap    one bit per data page: 1 = held by a block or its guard page;
+ *             each 64-bit word covers 32 pages in its low half and holds
+ *             their complement in its high half, so that a damaged word
+ *             is seen where it is read (PMM_BM_*)
  *   data      data_pages pages of block contents, mapped by every process at
  *             base_addr + page * page_size
  *
@@ -34,12 +37,28 @@
 #include <stdint.h>
 
 #define PMM_MAGIC      0x4b4e41424d4d5248ull /* "HRPMMBNK" */
-#define PMM_VERSION    1u
+#define PMM_VERSION    2u                    /* 2: self-checking bitmap */
 #define PMM_GEOM_BACKUP_OFF 2048u
 #define PMM_NONE       0u                    /* empty link */
 #define PMM_MAX_BLOCKS_LIMIT (1u << 30)
 #define PMM_MAX_BANK_SIZE (1ull << 40)       /* 1 TiB of block space */
 #define PMM_LOCK_BYTE  0                     /* byte locked by writers */
+
+/* Bitmap words: pages 32w..32w+31 in the low half, its complement above. */
+#define PMM_BM_PAGES   32u
+#define PMM_BM_SHIFT   5u
+static inline uint64_t pmm_bm_make(uint32_t bits)
+{
+    return (uint64_t)(uint32_t)~bits << 32 | bits;
+}
+static inline int pmm_bm_ok(uint64_t w)
+{
+    return (uint32_t)(w >> 32) == (uint32_t)~(uint32_t)w;
+}
+static inline uint64_t pmm_bm_words(uint64_t data_pages)
+{
+    return (data_pages + PMM_BM_PAGES - 1) / PMM_BM_PAGES;
+}
 
 /* Bank kinds (pmm_geom.kind). */
 enum { PMM_KIND_RAM = 1, PMM_KIND_DISK = 2 };

@@ -92,12 +92,33 @@ static int by_page(const void *a, const void *b)
     return x[0] < y[0] ? -1 : x[0] > y[0];
 }
 
+/* A bitmap being rebuilt: plain bits in each word's low half until
+ * bm_seal() adds the check halves. */
+static uint64_t *bm_new(const struct pmm_bank *b)
+{
+    return calloc(pmm_bm_words(b->g.data_pages), 8);
+}
+
+static int bm_take(uint64_t *bm, uint64_t p)
+{
+    uint64_t m = 1ull << (p & (PMM_BM_PAGES - 1));
+    int had = (bm[p >> PMM_BM_SHIFT] & m) != 0;
+    bm[p >> PMM_BM_SHIFT] |= m;
+    return had;
+}
+
+static void bm_seal(const struct pmm_bank *b, uint64_t *bm)
+{
+    for (uint64_t w = 0; w < pmm_bm_words(b->g.data_pages); w++)
+        bm[w] = pmm_bm_make((uint32_t)bm[w]);
+}
+
 /* The page bitmap must be exactly the pages of live blocks and guards. */
 static void check_pages(const struct pmm_bank *b, const uint64_t *live,
                         size_t nlive, struct say *s)
 {
-    uint64_t words = (b->g.data_pages + 63) / 64;
-    uint64_t *bm = calloc(words, 8);
+    uint64_t words = pmm_bm_words(b->g.data_pages);
+    uint64_t *bm = bm_new(b);
     if (!bm) {
         say(s, 1, "out of memory checking the page bitmap");
         return;
@@ -105,20 +126,25 @@ static void check_pages(const struct pmm_bank *b, const uint64_t *live,
     for (size_t i = 0; i < nlive; i++) {
         const struct pmm_entry *e = pmm__entry(b, (uint32_t)live[i]);
         for (uint64_t p = e->page; p < e->page + e->npages + 1; p++) {
-            uint64_t m = 1ull << (p & 63);
-            if (bm[p >> 6] & m) {
+            if (bm_take(bm, p)) {
                 say(s, 1, "block \"%s\" overlaps another block at page %llu",
                     e->name, (unsigned long long)p);
                 break;
             }
-            bm[p >> 6] |= m;
         }
     }
+    bm_seal(b, bm);
     const uint64_t *have = pmm__bitmap(b);
     for (uint64_t w = 0; w < words; w++) {
+        unsigned long long p0 = w * PMM_BM_PAGES, p1 = p0 + PMM_BM_PAGES - 1;
+        if (!pmm_bm_ok(have[w])) {
+            say(s, 1, "page bitmap word for pages %llu-%llu is damaged "
+                      "(its check half disagrees)", p0, p1);
+            break;
+        }
         if (have[w] != bm[w]) {
             say(s, 1, "page bitmap differs from the blocks at pages %llu-%llu",
-                (unsigned long long)w * 64, (unsigned long long)w * 64 + 63);
+                p0, p1);
             break;
         }
     }
@@ -244,7 +270,7 @@ static int rebuild(struct pmm_bank *b, struct rebuild *rb, struct say *s)
         end = e.page + e.npages + 1;
         used += e.npages;
         for (uint64_t p = e.page; p < end; p++)
-            rb->bm[p >> 6] |= 1ull << (p & 63);
+            bm_take(rb->bm, p);
         rb->next[i] = rb->heads[bucket];
         rb->heads[bucket] = i + 1;
         if (e.next != rb->next[i]) {
@@ -266,9 +292,10 @@ static int rebuild(struct pmm_bank *b, struct rebuild *rb, struct say *s)
     }
     if (r == 0)
         r = pmm__meta_write(b, b->g.buckets_off, rb->heads, b->g.nbuckets * 4);
+    bm_seal(b, rb->bm);
     if (r == 0)
         r = pmm__meta_write(b, b->g.bitmap_off, rb->bm,
-                            (b->g.data_pages + 63) / 64 * 8);
+                            pmm_bm_words(b->g.data_pages) * 8);
     if (r == 0) {
         struct pmm_live l;
         memset(&l, 0, sizeof l);
@@ -298,7 +325,7 @@ int pmm__repair(struct pmm_bank *b, void (*fn)(const char *, void *),
     rb.heads = calloc(b->g.nbuckets, 4);
     rb.next = calloc(b->g.max_blocks, 4);
     rb.live = calloc(b->g.max_blocks, 16);
-    rb.bm = calloc((b->g.data_pages + 63) / 64, 8);
+    rb.bm = bm_new(b);
     if (rb.heads && rb.next && rb.live && rb.bm)
         r = rebuild(b, &rb, &s);
     else

@@ -21,15 +21,22 @@ TestSuite(damage, .init = setup, .fini = teardown);
 
 static struct pmm_geom geom;
 
+/* In a child: the site's RAM bank, or exit 1. */
+static pmm_bank *child_bank(void)
+{
+    pmm_bank *b;
+    if (pmm_bank_open(&b, NULL, "RAM", 0) != 0)
+        _exit(1);
+    return b;
+}
+
 /* A bank with a few blocks, closed; its geometry remembered. */
 static void populate(void)
 {
     pid_t pid = fork();
     if (pid == 0) {
-        pmm_bank *b;
+        pmm_bank *b = child_bank();
         void *p;
-        if (pmm_bank_open(&b, NULL, "RAM", 0) != 0)
-            _exit(1);
         for (int i = 0; i < 10; i++) {
             char n[16];
             snprintf(n, sizeof n, "b%d", i);
@@ -181,6 +188,38 @@ Test(damage, bitmap_damaged_repaired)
     cr_assert_eq(check_bank(), K_EBANK);
     cr_assert_eq(repair(), 0);
     cr_assert_eq(use_in_child(), 0);
+}
+
+/* A damaged bitmap word is seen by the allocation that reads it, which
+ * refuses rather than hand out pages a block may hold. */
+Test(damage, bitmap_word_damaged_refused_by_allocate)
+{
+    populate();
+    for (int how = 0; how < 2; how++) {
+        if (how == 0) {
+            uint64_t zero = 0; /* a zeroed word: "all free", check half lost */
+            poke(geom.bitmap_off, &zero, sizeof zero);
+        } else {
+            flip(geom.bitmap_off); /* pages 0-7 said free, check half not */
+        }
+        pid_t pid = fork();
+        if (pid == 0) {
+            pmm_bank *b = child_bank();
+            void *p;
+            if (pmm_alloc(b, "b0", 1, "D", 2, PMM_RETRIEVE, &p, NULL) != 0 ||
+                strcmp(p, "b0") != 0)
+                _exit(2); /* retrieval does not need the bitmap */
+            char name[16];
+            snprintf(name, sizeof name, "fresh%d", how);
+            _exit(pmm_alloc(b, name, 4096, "D", 2, 0, &p, NULL) == K_EBANK ? 0 : 3);
+        }
+        cr_assert_eq(wait_status(pid), 0, "damage %d: allocate refused", how);
+        cr_assert_eq(pmm_check(site_bank(), 0, NULL, NULL), K_EBANK);
+        cr_assert_eq(repair(), 0);
+        cr_assert_eq(check_bank(), 0);
+        cr_assert_eq(use_in_child(), 0);
+        cr_assert_eq(check_bank(), 0, "what was allocated after repair overlaps nothing");
+    }
 }
 
 Test(damage, intent_log_damaged_repaired)
