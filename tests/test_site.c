@@ -260,6 +260,31 @@ Test(site, controller_killed_in_the_middle_of_a_site_restart)
              "every group running again");
 }
 
+/* A RAM bank that does not open, here one of an older format version,
+ * is still wiped by a cold restart, with the sizes its header gives. */
+Test(site, cold_restart_replaces_a_bank_that_does_not_open)
+{
+    pmm_site_config c = {.rambank_size = 8 << 20, .max_blocks = 100};
+    cr_assert_eq(pmm_site_create(site, &c), 0);
+    char path[512];
+    cr_assert_eq(pmm_bank_path(path, sizeof path, site, "RAM"), 0);
+    struct pmm_geom g;
+    int fd = open(path, O_RDWR);
+    cr_assert_eq(pread(fd, &g, sizeof g, 0), (ssize_t)sizeof g);
+    g.version = PMM_VERSION - 1;
+    g.sum = pmm__geom_sum(&g);
+    cr_assert_eq(pwrite(fd, &g, sizeof g, 0), (ssize_t)sizeof g);
+    cr_assert_eq(pwrite(fd, &g, sizeof g, PMM_GEOM_BACKUP_OFF), (ssize_t)sizeof g);
+    close(fd);
+    cr_assert_neq(run_hr(out, sizeof out, "pmm", "ls", NULL), 0);
+    cr_assert_eq(pmm_check(path, 0, NULL, NULL), K_EBANK);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "cold", NULL), 0, "%s", out);
+    cr_assert_eq(pmm_check(path, 0, NULL, NULL), 0);
+    cr_assert_eq(run_hr(out, sizeof out, "--json", "site", "info", NULL), 0, "%s", out);
+    cr_assert(strstr(out, "\"size\": 8388608") && strstr(out, "\"max_blocks\": 100"),
+              "the sizes were kept: %s", out);
+}
+
 Test(site, cold_restart_wipes_ram_and_keeps_disk)
 {
     pmm_site_config c = {.diskbank_path = disk, .diskbank_size = 1 << 20};

@@ -34,7 +34,8 @@ static const char site_usage[] =
     "restart  site restart: every actor stops, a fresh controller runs the\n"
     "         start-up file (sysadm.ini) without its arun lines and starts\n"
     "         every group again; persistent memory is kept\n"
-    "cold     stop, then wipe the RAM bank and the registry (DISK is kept);\n"
+    "cold     stop, then wipe the RAM bank and the registry (DISK is kept;\n"
+    "         a RAM bank that does not open is replaced too);\n"
     "         the site stays stopped\n"
     "destroy  remove the site's banks (all blocks are lost) and configuration\n";
 
