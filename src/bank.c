@@ -110,14 +110,24 @@ int pmm__medium_kind(const char *medium)
     return 0;
 }
 
+/* A random 1 GiB slot for the range, preferring one that is free in this
+ * process: the creator's own mappings (its program and heap, or the 4 TiB
+ * that the address sanitizer reserves at 0x6000_0000_0000) would otherwise
+ * send its blocks elsewhere.  Other processes are not known: a block whose
+ * place is taken there is mapped elsewhere in that process only. */
 static int pick_base(uint64_t span, uint64_t *base)
 {
-    uint64_t rnd, slots = (USER_TOP - USER_LOW - span) >> 30;
-    int r = pmm__os_random(&rnd, sizeof rnd);
-    if (r < 0)
-        return r;
-    *base = USER_LOW + (rnd % slots << 30);
-    return 0;
+    uint64_t slots = (USER_TOP - USER_LOW - span) >> 30;
+    for (int tries = 0; tries < 32; tries++) {
+        uint64_t rnd;
+        int r = pmm__os_random(&rnd, sizeof rnd);
+        if (r < 0)
+            return r;
+        *base = USER_LOW + (rnd % slots << 30);
+        if (pmm__os_range_free((uintptr_t)*base, span))
+            return 0;
+    }
+    return 0; /* a crowded address space: take the last one all the same */
 }
 
 /* Every page free: each word says so, check half included. */

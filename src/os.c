@@ -191,6 +191,17 @@ int pmm__os_msync(void *addr, size_t len)
     return msync(addr, len, MS_SYNC) < 0 ? -errno : 0;
 }
 
+int pmm__os_range_free(uintptr_t addr, uint64_t len)
+{
+    void *p = mmap((void *)addr, len, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE,
+                   -1, 0);
+    if (p == MAP_FAILED)
+        return 0;
+    munmap(p, len);
+    return (uintptr_t)p == addr; /* before 4.17 the address was a hint */
+}
+
 int pmm__os_random(void *buf, size_t len)
 {
     char *p = buf;

@@ -40,6 +40,8 @@ int pmm__os_map_block(int fd, uint64_t off, size_t len, uintptr_t addr,
 int pmm__os_unmap_block(void *addr, size_t len);
 int pmm__os_msync(void *addr, size_t len);
 int pmm__os_random(void *buf, size_t len);
+/* 1 if [addr, addr + len) holds no mapping of this process */
+int pmm__os_range_free(uintptr_t addr, uint64_t len);
 uint64_t pmm__os_now_ns(void);
 size_t pmm__os_page_size(void);
 
