@@ -113,6 +113,76 @@ static void end_leftover(struct hrd *d, struct reg_actor *a)
     close(pfd);
 }
 
+/* What no registry entry accounts for: image and argument blocks of free
+ * actor slots, and HR_GROUP_KEY blocks of groups that do not exist (left by
+ * damaged entries that check_registry() dropped).  Gathered first, freed
+ * after: the bank is not changed under pmm_iter(). */
+struct orphans {
+    struct hrd *d;
+    char (*names)[PMM_NAME_MAX];
+    size_t n, cap;
+    int groups[64];
+    size_t ngroups;
+};
+
+static int slot_of(const char *name, const char *kind)
+{
+    char want[PMM_NAME_MAX];
+    int slot, end = 0;
+    snprintf(want, sizeof want, "__SYS.hr.%s.%%d%%n", kind);
+    if (sscanf(name, want, &slot, &end) != 1 || name[end] || slot < 0)
+        return -1;
+    return slot;
+}
+
+static int find_orphan(const pmm_block *blk, void *arg)
+{
+    struct orphans *o = arg;
+    struct registry *reg = o->d->reg;
+    if (blk->flags & PMM_B_SYSTEM) {
+        int slot = slot_of(blk->name, "image");
+        if (slot < 0)
+            slot = slot_of(blk->name, "args");
+        if (slot < 0 || (slot < HRD_MAX_ACTORS && reg->actors[slot].used))
+            return 0;
+        if (o->n == o->cap) {
+            size_t cap = o->cap ? o->cap * 2 : 16;
+            void *more = realloc(o->names, cap * sizeof *o->names);
+            if (!more)
+                return 1;
+            o->names = more;
+            o->cap = cap;
+        }
+        snprintf(o->names[o->n++], PMM_NAME_MAX, "%s", blk->name);
+    } else if (blk->group >= 0 &&
+               (blk->group >= HRD_MAX_GROUPS || !reg->groups[blk->group].used)) {
+        size_t i = 0;
+        while (i < o->ngroups && o->groups[i] != blk->group)
+            i++;
+        if (i == o->ngroups && o->ngroups < 64)
+            o->groups[o->ngroups++] = blk->group;
+    }
+    return 0;
+}
+
+static void free_orphans(struct hrd *d)
+{
+    struct orphans o = {.d = d};
+    size_t freed = 0;
+    pmm_iter(d->bank, find_orphan, &o);
+    for (size_t i = 0; i < o.n; i++)
+        freed += pmm__free_sys(d->bank, o.names[i]) == 0;
+    for (size_t i = 0; i < o.ngroups; i++) {
+        size_t n = 0;
+        pmm__free_group(d->bank, o.groups[i], &n);
+        freed += n;
+    }
+    if (freed)
+        hrd_log(d, "freed %zu block%s that no registry entry accounts for",
+                freed, freed == 1 ? "" : "s");
+    free(o.names);
+}
+
 static void notify_ready(int ready_fd);
 
 /* The end of start-up, once the start-up file is done: start again every
@@ -172,10 +242,16 @@ static void boot(struct hrd *d)
         d->reg->badness_milli = 0;
     }
     for (int g = 0; g < HRD_MAX_GROUPS; g++) {
+        int members = 0;
+        for (int i = 0; i < HRD_MAX_ACTORS; i++)
+            members += d->reg->actors[i].used && d->reg->actors[i].group == g;
         if (d->reg->groups[g].used && d->reg->groups[g].state == G_ENDING)
             hrd_end_group(d, g, "ended (its end was cut short)");
+        else if (d->reg->groups[g].used && !members)
+            hrd_end_group(d, g, "ended: no member left in the registry");
         had[g] = d->reg->groups[g].used != 0;
     }
+    free_orphans(d);
     if (!hrd_startup_begin(d, !d->reg->booted))
         boot_finish(d);
 }

@@ -353,6 +353,10 @@ Test(site, damaged_registry_entries_are_dropped_not_followed)
         if (reg->actors[i].used && reg->actors[i].group == 2)
             bad = i;
     cr_assert(bad >= 0);
+    pmm_block blk0;
+    char image0[64];
+    snprintf(image0, sizeof image0, "__SYS.hr.image.%d", bad);
+    cr_assert_eq(pmm_stat(bank_open(), image0, &blk0), 0, "the image is there");
     reg->actors[bad].group = 100000;      /* an index far out of range */
     reg->actors[bad].args_len = 0xffffffffu;
     cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
@@ -360,4 +364,17 @@ Test(site, damaged_registry_entries_are_dropped_not_followed)
     cr_assert_eq(run_hr(out, sizeof out, "log", NULL), 0);
     cr_assert(strstr(out, "damaged, dropped"), "%s", out);
     cr_assert(hr_ping(NULL) > 0, "the controller runs");
+    /* what only the dropped entry accounted for is freed, not leaked:
+     * its image and arguments, and its group, left with no member */
+    char image[64], args[64];
+    snprintf(image, sizeof image, "__SYS.hr.image.%d", bad);
+    snprintf(args, sizeof args, "__SYS.hr.args.%d", bad);
+    pmm_block blk;
+    cr_assert_eq(pmm_stat(bank_open(), image, &blk), K_EUNKNOWN);
+    cr_assert_eq(pmm_stat(bank_open(), args, &blk), K_EUNKNOWN);
+    cr_assert_eq(runs_of("Y", 2), -1, "group 2's block is freed");
+    cr_assert(strstr(out, "group 2 ended: no member left in the registry"), "%s", out);
+    cr_assert(strstr(out, "freed 2 blocks that no registry entry accounts for"),
+              "%s", out);
+    cr_assert_eq(check_bank(), 0);
 }
