@@ -107,6 +107,12 @@ Test(tool, usage_errors_and_help)
     cr_assert_eq(run_hr(out, sizeof out, "--bogus", NULL), 2);
     cr_assert_eq(run_hr(out, sizeof out, "pmm", "bogus", NULL), 2);
     cr_assert_eq(run_hr(out, sizeof out, "pmm", "show", NULL), 2);
+    char long_name[100];
+    memset(long_name, 'n', 80);
+    long_name[80] = 0;
+    cr_assert_eq(run_hr(out, sizeof out, "pmm", "show", long_name, NULL), 2,
+                 "a name too long is a usage error");
+    cr_assert_eq(run_hr(out, sizeof out, "pmm", "free", "", NULL), 2, "so is an empty one");
     cr_assert_eq(run_hr(out, sizeof out, "pmm", "ls", "extra", NULL), 2);
     cr_assert_eq(run_hr(out, sizeof out, "pmm", "ls", "--medium", NULL), 2);
     cr_assert_eq(run_hr(out, sizeof out, "pmm", "ls", "--medium", "TAPE", NULL), 1);

@@ -126,9 +126,20 @@ static int pmm_ls(const struct hr_args *a, const struct hr_opts *o)
     return HR_EXIT_OK;
 }
 
+/* A block name as the library takes it, or a usage error that says why. */
+static const char *block_name(const struct hr_args *a, const char *what)
+{
+    const char *n = a->pos[1];
+    if (!*n || strlen(n) >= PMM_NAME_MAX)
+        hr_die(HR_EXIT_USAGE, "%s: a block name has 1 to %d bytes", what,
+               PMM_NAME_MAX - 1);
+    return n;
+}
+
 static int pmm_show(const struct hr_args *a, const struct hr_opts *o)
 {
     pmm_block blk;
+    block_name(a, "pmm show");
     pmm_bank *b = open_bank(o, medium_of(a), PMM_OPEN_RDONLY, "pmm show");
     int r = pmm_stat(b, a->pos[1], &blk);
     pmm_bank_close(b);
@@ -157,6 +168,7 @@ static int pmm_show(const struct hr_args *a, const struct hr_opts *o)
 
 static int pmm_free_cmd(const struct hr_args *a, const struct hr_opts *o)
 {
+    block_name(a, "pmm free");
     pmm_bank *b = open_bank(o, medium_of(a), 0, "pmm free");
     int r = pmm_free(b, a->pos[1]);
     pmm_bank_close(b);
