@@ -123,11 +123,14 @@ int hrd_register(struct hrd *d, int group, int direct, const char *name,
                  int exe_fd, const char *args, uint32_t args_len, int *slot)
 {
     int s = -1;
-    for (int i = 0; i < HRD_MAX_ACTORS && s < 0; i++)
-        if (!d->reg->actors[i].used)
+    uint32_t used = 0;
+    for (int i = 0; i < HRD_MAX_ACTORS; i++) {
+        used += d->reg->actors[i].used != 0;
+        if (!d->reg->actors[i].used && s < 0)
             s = i;
-    if (s < 0)
-        return -EAGAIN; /* hrCtrl.maxActors reached */
+    }
+    if (s < 0 || used >= d->max_actors)
+        return -ENOSPC; /* hrCtrl.maxActors reached */
     struct reg_actor *a = &d->reg->actors[s];
     char old[PMM_NAME_MAX];
     uint64_t size = 0;
@@ -419,7 +422,7 @@ void hrd_end_group(struct hrd *d, int group, const char *why)
 void hrd_kill_group(struct hrd *d, int group)
 {
     if (group >= 0 && group < HRD_MAX_GROUPS && d->reg->groups[group].used)
-        hrd_end_group(d, group, "killed");
+        hrd_end_group(d, group, "killed"); /* even one over a lowered maxGroups */
 }
 
 void hrd_kill_all(struct hrd *d)
@@ -736,8 +739,10 @@ int hrd_info_json(struct hrd *d, char *buf, size_t cap)
                      "{\"state\": \"running\", \"controller_pid\": %d, "
                      "\"generation\": %u, \"group_restarts\": %u, "
                      "\"site_restarts\": %u, \"groups\": %d, "
-                     "\"max_badness\": %u, \"interval\": %u}",
+                     "\"max_badness\": %u, \"interval\": %u, "
+                     "\"max_actors\": %u, \"max_groups\": %d}",
                      (int)getpid(), g->generation, g->group_restarts,
-                     g->site_restarts, groups, d->max_badness, d->interval_s);
+                     g->site_restarts, groups, d->max_badness, d->interval_s,
+                     d->max_actors, d->max_groups);
     return n < 0 || (size_t)n >= cap ? -E2BIG : n;
 }

@@ -17,8 +17,8 @@
 
 #include <hotrestart/pmm.h>
 
-#define HRD_MAX_ACTORS 256  /* hrCtrl.maxActors */
-#define HRD_MAX_GROUPS 256  /* hrCtrl.maxGroups: group ids 0..255 */
+#define HRD_MAX_ACTORS ((int)HR_ACTORS_LIMIT) /* registry slots: hrCtrl.maxActors' ceiling */
+#define HRD_MAX_GROUPS ((int)HR_GROUPS_LIMIT) /* hrCtrl.maxGroups' ceiling: ids 0..255 */
 #define HRD_REG_MAGIC 0x4852445245473031ull /* "HRDREG01" */
 #define HRD_MAX_CONNS 256 /* connections waiting for their request */
 #define HRD_REG_NAME "__SYS.hr.registry"
@@ -76,6 +76,8 @@ struct hrd {
     char self[4096];          /* this program, for a site restart's exec */
     uint32_t max_badness;     /* hrCtrl.maxBadness */
     uint32_t interval_s;      /* hrCtrl.interval */
+    uint32_t max_actors;      /* hrCtrl.maxActors: registered at once */
+    int max_groups;           /* hrCtrl.maxGroups: group ids 0..max_groups-1 */
     pmm_bank *bank;
     struct registry *reg;
     int console_fd;           /* console.log, append */

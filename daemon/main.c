@@ -258,13 +258,15 @@ static void boot(struct hrd *d)
 
 static void read_policy(struct hrd *d)
 {
-    char v[64];
-    d->max_badness = HR_DEFAULT_MAX_BADNESS;
-    d->interval_s = HR_DEFAULT_INTERVAL_S;
-    if (pmm__conf_get(d->site, "hrCtrl.maxBadness", v, sizeof v) == 0 && atoi(v) > 0)
-        d->max_badness = (uint32_t)atoi(v);
-    if (pmm__conf_get(d->site, "hrCtrl.interval", v, sizeof v) == 0 && atoi(v) > 0)
-        d->interval_s = (uint32_t)atoi(v);
+    struct pmm_hr_tunables t;
+    const char *bad;
+    pmm__hr_tunables(d->site, &t, &bad);
+    if (bad)
+        hrd_log(d, "site.conf: %s is out of range: the default is used", bad);
+    d->max_badness = t.max_badness;
+    d->interval_s = t.interval_s;
+    d->max_actors = t.max_actors;
+    d->max_groups = (int)t.max_groups;
 }
 
 static int listen_on(const char *site)

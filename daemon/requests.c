@@ -40,8 +40,8 @@ int hrd_name_ok(const char *s)
 static int do_arun(struct hrd *d, const struct hr_msg_hdr *h, const char *p,
                    const int *fds, int nfds)
 {
-    if (h->arg < 0 || h->arg >= HRD_MAX_GROUPS)
-        return -ERANGE;
+    if (h->arg < 0 || h->arg >= d->max_groups)
+        return -ERANGE; /* hrCtrl.maxGroups */
     if (nfds != 1)
         return -EBADMSG;
     return hrd_arun_payload(d, h->arg, fds[0], p, h->len);

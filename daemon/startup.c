@@ -104,8 +104,13 @@ static void run_arun(struct hrd *d, int lineno, char **w, int n)
 {
     char path[4096], *end;
     long g = n >= 4 && strcmp(w[1], "-g") == 0 ? strtol(w[2], &end, 10) : -1;
-    if (n < 4 || strcmp(w[1], "-g") || *end || g < 0 || g >= HRD_MAX_GROUPS) {
+    if (n < 4 || strcmp(w[1], "-g") || *end) {
         hrd_log(d, "sysadm.ini:%d: usage: arun -g GROUP PROGRAM [ARGS]", lineno);
+        return;
+    }
+    if (g < 0 || g >= d->max_groups) {
+        hrd_log(d, "sysadm.ini:%d: arun: group %s out of range (0 to %d: "
+                   "hrCtrl.maxGroups)", lineno, w[2], d->max_groups - 1);
         return;
     }
     int r = find_program(w[3], path, sizeof path);

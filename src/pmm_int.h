@@ -162,6 +162,13 @@ PMM_INTERNAL int pmm__bank_open_path(pmm_bank **out, const char *path,
                                      const char *medium, int rdonly);
 
 /* site.c */
+/* The controller's tunables, from site.conf; a value absent or out of
+ * range takes the default (*bad, when given, names the first such key). */
+struct pmm_hr_tunables {
+    uint32_t max_badness, interval_s, max_actors, max_groups;
+};
+PMM_INTERNAL void pmm__hr_tunables(const char *site, struct pmm_hr_tunables *t,
+                                   const char **bad);
 PMM_INTERNAL int pmm__conf_get(const char *site, const char *key, char *val,
                                size_t len);
 PMM_INTERNAL int pmm__site_check_dir(const char *dir);

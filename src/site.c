@@ -95,6 +95,36 @@ int pmm__conf_get(const char *site, const char *key, char *val, size_t len)
     return r;
 }
 
+static uint32_t tunable(const char *site, const char *key, uint32_t dflt,
+                        uint32_t max, const char **bad)
+{
+    char v[64], *end;
+    if (pmm__conf_get(site, key, v, sizeof v) != K_OK)
+        return dflt;
+    errno = 0;
+    unsigned long n = strtoul(v, &end, 10);
+    if (errno || end == v || *end || n < 1 || n > max || v[0] == '-') {
+        if (bad && !*bad)
+            *bad = key;
+        return dflt;
+    }
+    return (uint32_t)n;
+}
+
+void pmm__hr_tunables(const char *site, struct pmm_hr_tunables *t, const char **bad)
+{
+    if (bad)
+        *bad = NULL;
+    t->max_badness = tunable(site, "hrCtrl.maxBadness", HR_DEFAULT_MAX_BADNESS,
+                             1000000, bad);
+    t->interval_s = tunable(site, "hrCtrl.interval", HR_DEFAULT_INTERVAL_S,
+                            86400 * 365, bad);
+    t->max_actors = tunable(site, "hrCtrl.maxActors", HR_ACTORS_LIMIT,
+                            HR_ACTORS_LIMIT, bad);
+    t->max_groups = tunable(site, "hrCtrl.maxGroups", HR_GROUPS_LIMIT,
+                            HR_GROUPS_LIMIT, bad);
+}
+
 int pmm_bank_path(char *buf, size_t len, const char *site, const char *medium)
 {
     char dir[4096];
@@ -176,6 +206,13 @@ int pmm_site_create(const char *site, const pmm_site_config *cfg)
         c.max_badness = HR_DEFAULT_MAX_BADNESS;
     if (!c.interval_s)
         c.interval_s = HR_DEFAULT_INTERVAL_S;
+    if (!c.max_actors)
+        c.max_actors = HR_ACTORS_LIMIT;
+    if (!c.max_groups)
+        c.max_groups = HR_GROUPS_LIMIT;
+    if (c.max_actors > HR_ACTORS_LIMIT || c.max_groups > HR_GROUPS_LIMIT ||
+        c.max_badness > 1000000 || c.interval_s > 86400 * 365)
+        return K_EINVAL;
     if ((r = pmm__bank_create_file(path, PMM_KIND_RAM, c.rambank_size,
                                    c.max_blocks)) < 0)
         return r;
@@ -193,8 +230,9 @@ int pmm_site_create(const char *site, const pmm_site_config *cfg)
     }
     if (c.diskbank_path)
         fprintf(f, "pmm.diskbank=%s\n", c.diskbank_path);
-    fprintf(f, "hrCtrl.maxBadness=%u\nhrCtrl.interval=%u\n", c.max_badness,
-            c.interval_s);
+    fprintf(f, "hrCtrl.maxBadness=%u\nhrCtrl.interval=%u\n"
+               "hrCtrl.maxActors=%u\nhrCtrl.maxGroups=%u\n",
+            c.max_badness, c.interval_s, c.max_actors, c.max_groups);
     if (fclose(f) != 0) {
         r = -EIO;
         goto fail_ram;

@@ -162,6 +162,32 @@ Test(site, startup_commands_run_while_the_controller_serves)
     cr_assert_null(strstr(out, "sysadm.ini:2"), "the hr calls failed: %s", out);
 }
 
+/* hrCtrl.maxGroups and hrCtrl.maxActors, set per site, bound the registry. */
+Test(site, registry_limits_are_the_site_tunables)
+{
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", "--max-actors", "257", NULL), 2);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", "--max-groups", "0", NULL), 2);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", "--max-actors", "2",
+                        "--max-groups", "3", NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "--json", "site", "info", NULL), 0);
+    cr_assert(strstr(out, "\"max_actors\": 2") && strstr(out, "\"max_groups\": 3"),
+              "stopped: %s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "--json", "site", "info", NULL), 0);
+    cr_assert(strstr(out, "\"max_actors\": 2") && strstr(out, "\"max_groups\": 3"),
+              "running: %s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "3", ACTOR_BIN, "A", NULL), 1,
+                 "group 3 is past hrCtrl.maxGroups");
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "2", ACTOR_BIN, "A", NULL), 0);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "0", ACTOR_BIN, "B", NULL), 0);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", ACTOR_BIN, "C", NULL), 1,
+                 "a third actor is past hrCtrl.maxActors");
+    WAIT_FOR(runs_of("A", 2) == 1 && runs_of("B", 0) == 1, "A and B to run");
+    cr_assert_eq(runs_of("C", 1), -1, "C never ran");
+    refresh();
+    cr_assert_eq(count_actors("\"name\": \"test_actor"), 2, "%s", ps);
+}
+
 Test(site, crash_loop_escalates_then_the_site_stops)
 {
     pmm_site_config c = {.max_badness = 2, .interval_s = 60};

@@ -32,6 +32,10 @@ static const char *ctl_err(int r)
         return "the controller did not answer within 30 s";
     if (r == -EACCES || r == -EPERM)
         return "permission denied: only root and the site's owner may control it";
+    if (r == -ERANGE)
+        return "group out of range for this site (hrCtrl.maxGroups, see hr site info)";
+    if (r == -ENOSPC)
+        return "the site's registry is full (hrCtrl.maxActors actors registered)";
     return pmm_strerror(r);
 }
 
@@ -353,55 +357,52 @@ int hr_site_status(const char *dir, const struct hr_opts *o)
 {
     char buf[1024];
     struct registry reg;
+    struct pmm_hr_tunables t;
     if (hr_info(dir, buf, sizeof buf) >= 0) {
         if (o->json) { /* its fields, at the top level of site info */
             size_t n = strlen(buf);
             printf("%.*s", (int)(n > 2 ? n - 2 : 0), buf + 1);
             return 0;
         }
-        int pid = 0, gen = 0, gr = 0, sr = 0, mb = 0, iv = 0;
-        const char *p;
-        if ((p = strstr(buf, "\"controller_pid\": ")))
-            pid = atoi(p + 18);
-        if ((p = strstr(buf, "\"generation\": ")))
-            gen = atoi(p + 14);
-        if ((p = strstr(buf, "\"group_restarts\": ")))
-            gr = atoi(p + 18);
-        if ((p = strstr(buf, "\"site_restarts\": ")))
-            sr = atoi(p + 17);
-        if ((p = strstr(buf, "\"max_badness\": ")))
-            mb = atoi(p + 15);
-        if ((p = strstr(buf, "\"interval\": ")))
-            iv = atoi(p + 12);
+        static const char *const keys[] = {"controller_pid", "generation",
+            "group_restarts", "site_restarts", "max_badness", "interval",
+            "max_actors", "max_groups"};
+        int v[8] = {0};
+        for (int i = 0; i < 8; i++) {
+            char pat[40];
+            snprintf(pat, sizeof pat, "\"%s\": ", keys[i]);
+            const char *p = strstr(buf, pat);
+            v[i] = p ? atoi(p + strlen(pat)) : 0;
+        }
         printf("state running, controller pid %d, generation %d\n"
                "restarts: %d group, %d site; policy: more than %d restarts "
-               "in %ds escalates\n", pid, gen, gr, sr, mb, iv);
+               "in %ds escalates\nlimits: %d actors, groups 0 to %d\n",
+               v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7] - 1);
         return 0;
     }
     int have = read_registry(dir, &reg) == 0;
     const char *state = have && reg.failed ? "failed" : "stopped";
-    char v[64];
-    int mb = HR_DEFAULT_MAX_BADNESS, iv = HR_DEFAULT_INTERVAL_S;
-    if (pmm__conf_get(dir, "hrCtrl.maxBadness", v, sizeof v) == 0)
-        mb = atoi(v);
-    if (pmm__conf_get(dir, "hrCtrl.interval", v, sizeof v) == 0)
-        iv = atoi(v);
+    pmm__hr_tunables(dir, &t, NULL);
     if (o->json) {
         printf("\"state\": \"%s\", \"controller_pid\": null, "
                "\"generation\": %u, \"group_restarts\": %u, \"site_restarts\": "
-               "%u, \"max_badness\": %d, \"interval\": %d, \"failure\": ", state,
+               "%u, \"max_badness\": %u, \"interval\": %u, \"max_actors\": %u, "
+               "\"max_groups\": %u, \"failure\": ", state,
                have ? reg.generation : 0, have ? reg.group_restarts : 0,
-               have ? reg.site_restarts : 0, mb, iv);
+               have ? reg.site_restarts : 0, t.max_badness, t.interval_s,
+               t.max_actors, t.max_groups);
         if (have && reg.failed)
             hr_json_str(reg.failure);
         else
             printf("null");
     } else {
         printf("state %s%s%s, generation %u\nrestarts: %u group, %u site; "
-               "policy: more than %d restarts in %ds escalates\n", state,
+               "policy: more than %u restarts in %us escalates\n"
+               "limits: %u actors, groups 0 to %u\n", state,
                have && reg.failed ? ": " : "", have && reg.failed ? reg.failure : "",
                have ? reg.generation : 0, have ? reg.group_restarts : 0,
-               have ? reg.site_restarts : 0, mb, iv);
+               have ? reg.site_restarts : 0, t.max_badness, t.interval_s,
+               t.max_actors, t.max_groups - 1);
     }
     return 0;
 }

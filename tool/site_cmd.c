@@ -13,6 +13,7 @@ static const char site_usage[] =
     "usage: hr site create [--rambank-size N] [--max-blocks N]\n"
     "                      [--diskbank PATH [--diskbank-size N]]\n"
     "                      [--max-badness N] [--interval SECONDS]\n"
+    "                      [--max-actors N] [--max-groups N]\n"
     "       hr site info [--json]\n"
     "       hr site start | stop | restart | cold\n"
     "       hr site destroy\n"
@@ -23,11 +24,14 @@ static const char site_usage[] =
     "         absolute path on a persistent file system).  Sizes take K, M, G.\n"
     "         The restart policy: more than --max-badness restarts (default 5)\n"
     "         within --interval seconds (default 60) escalates a group to a\n"
-    "         site restart, and a site to failed (it stops)\n"
+    "         site restart, and a site to failed (it stops).  The registry:\n"
+    "         --max-actors actors registered at once (hrCtrl.maxActors) and\n"
+    "         groups 0 to --max-groups - 1 (hrCtrl.maxGroups); 256 each by\n"
+    "         default and at most\n"
     "info     per medium: size, used, free, blocks, max_blocks, page size,\n"
     "         fixed base address and bank path; the controller's state\n"
-    "         (running, stopped, failed), pid, generation, restart counts\n"
-    "         and policy\n"
+    "         (running, stopped, failed), pid, generation, restart counts,\n"
+    "         policy and limits\n"
     "start    start the site's controller in the background; returns once it\n"
     "         accepts requests (it restarts the groups it finds registered)\n"
     "stop     stop every actor and the controller; persistent memory is kept\n"
@@ -70,6 +74,18 @@ static int site_create(struct hr_args *a, const struct hr_opts *o)
         if (hr_parse_size(a->val[5], &v) < 0 || v == 0 || v > 86400 * 365)
             hr_die(HR_EXIT_USAGE, "site create: bad --interval (seconds, 1 or more)");
         c.interval_s = (uint32_t)v;
+    }
+    if (a->val[6]) {
+        if (hr_parse_size(a->val[6], &v) < 0 || v == 0 || v > HR_ACTORS_LIMIT)
+            hr_die(HR_EXIT_USAGE, "site create: bad --max-actors (1 to %u)",
+                   HR_ACTORS_LIMIT);
+        c.max_actors = (uint32_t)v;
+    }
+    if (a->val[7]) {
+        if (hr_parse_size(a->val[7], &v) < 0 || v == 0 || v > HR_GROUPS_LIMIT)
+            hr_die(HR_EXIT_USAGE, "site create: bad --max-groups (1 to %u)",
+                   HR_GROUPS_LIMIT);
+        c.max_groups = (uint32_t)v;
     }
     c.disk_max_blocks = c.max_blocks;
     need_site(o, dir, sizeof dir);
@@ -157,7 +173,8 @@ int hr_cmd_site(int argc, char **argv, const struct hr_opts *go)
 {
     static const char *const valued[] = {"--rambank-size", "--max-blocks",
                                          "--diskbank", "--diskbank-size",
-                                         "--max-badness", "--interval", NULL};
+                                         "--max-badness", "--interval",
+                                         "--max-actors", "--max-groups", NULL};
     struct hr_opts o = *go;
     struct hr_args a;
     hr_args_parse(argc, argv, valued, NULL, &a, &o, "site", site_usage);
@@ -166,7 +183,7 @@ int hr_cmd_site(int argc, char **argv, const struct hr_opts *go)
         hr_die(HR_EXIT_USAGE, "site %s: unexpected argument '%s'", sub, a.pos[1]);
     int create = strcmp(sub, "create") == 0;
     if (!create && (a.val[0] || a.val[1] || a.val[2] || a.val[3] || a.val[4] ||
-                    a.val[5]))
+                    a.val[5] || a.val[6] || a.val[7]))
         hr_die(HR_EXIT_USAGE, "site %s: tunables go with 'site create'", sub);
     if (create)
         return site_create(&a, &o);
