@@ -10,8 +10,12 @@
  *    blocks and HR_GROUP_KEY blocks are freed, names and number released;
  *  - when nothing runs but some member has not exited cleanly (it was not
  *    re-spawned), the group is blocked, and the log says who holds it up.
- * Killing members is synchronous (SIGKILL, then waitpid of that child):
- * members are our children, so their pids are ours until reaped.
+ * A group restart kills the members and goes on when the loop has reaped
+ * the last of them (A_DYING, G_RESTARTING), so a member slow to die (in an
+ * uninterruptible sleep, say) holds up its own group only: the controller
+ * keeps serving and restarting other groups.  Ending a group, a site
+ * restart and a stop kill and reap at once (SIGKILL, then waitpid): members
+ * are our children, so their pids are ours until reaped.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -445,17 +449,10 @@ static uint64_t bump(struct hrd *d, uint64_t *milli, uint64_t *when, int add)
     return *milli;
 }
 
-static void restart_group(struct hrd *d, int group)
+/* The second half of a group restart, once no member is left. */
+static void restart_finish(struct hrd *d, int group)
 {
     struct reg_group *g = &d->reg->groups[group];
-    kill_members(d, group);
-    for (int i = 0; i < HRD_MAX_ACTORS; i++) { /* those already dead too */
-        struct reg_actor *a = &d->reg->actors[i];
-        if (a->used && a->group == group) {
-            a->state = A_STOPPED;
-            a->clean_mark = 0;
-        }
-    }
     pmm__crash("hrd.group_restart"); /* members gone, none started yet */
     if (bump(d, &g->badness_milli, &g->badness_ns, 1) > d->max_badness * 1000ull) {
         char why[128];
@@ -473,7 +470,8 @@ static void restart_group(struct hrd *d, int group)
     for (int i = 0; i < HRD_MAX_ACTORS; i++) {
         struct reg_actor *a = &d->reg->actors[i];
         pid[i] = 0;
-        if (a->used && a->group == group && a->direct)
+        /* one that an arun started meanwhile runs already */
+        if (a->used && a->group == group && a->direct && a->pid <= 0)
             pid[i] = spawn_actor(d, i, NULL, &pipe_fd[i]);
     }
     for (int i = 0; i < HRD_MAX_ACTORS; i++) {
@@ -482,6 +480,38 @@ static void restart_group(struct hrd *d, int group)
             hrd_log(d, "group %d: cannot restart %s: %s", group,
                     d->reg->actors[i].name, pmm_strerror(r));
     }
+}
+
+/* A failure: every member is killed, and the group starts again when the
+ * loop has reaped the last of them (at once if none runs). */
+static void restart_group(struct hrd *d, int group)
+{
+    int dying = 0;
+    for (int i = 0; i < HRD_MAX_ACTORS; i++) {
+        struct reg_actor *a = &d->reg->actors[i];
+        if (!a->used || a->group != group)
+            continue;
+        if (a->pid > 0) {
+            kill(a->pid, SIGKILL);
+            a->state = A_DYING;
+            dying++;
+        } else {
+            a->state = A_STOPPED; /* those already dead too */
+        }
+        a->clean_mark = 0;
+    }
+    d->reg->groups[group].state = G_RESTARTING;
+    if (!dying)
+        restart_finish(d, group);
+}
+
+static int members_dying(struct hrd *d, int group)
+{
+    int n = 0;
+    for (int i = 0; i < HRD_MAX_ACTORS; i++)
+        n += d->reg->actors[i].used && d->reg->actors[i].group == group &&
+             d->reg->actors[i].state == A_DYING;
+    return n;
 }
 
 /* Nothing runs in the group any more: it ended, or it is blocked. */
@@ -525,6 +555,16 @@ void hrd_child_exited(struct hrd *d, pid_t pid, int status)
     struct reg_group *g = &d->reg->groups[a->group];
     int clean = a->clean_mark;
     a->pid = 0;
+    if (a->state == A_DYING) { /* killed by a group restart */
+        a->state = A_STOPPED;
+        if (g->state == G_RESTARTING && !members_dying(d, a->group))
+            restart_finish(d, a->group);
+        return;
+    }
+    if (g->state == G_RESTARTING) { /* one the restart did not kill */
+        a->state = A_STOPPED;
+        return;
+    }
     if (clean) {
         a->state = A_CLEAN;
         settle(d, a->group);
@@ -566,7 +606,13 @@ __attribute__((format(printf, 2, 3))) static void put(struct out *o,
 
 static const char *actor_state(uint32_t s)
 {
-    return s == A_RUNNING ? "running" : s == A_CLEAN ? "exited" : "stopped";
+    return s == A_RUNNING ? "running" : s == A_CLEAN ? "exited"
+                                     : s == A_DYING ? "dying" : "stopped";
+}
+
+static const char *group_state(uint32_t s)
+{
+    return s == G_BLOCKED ? "blocked" : s == G_RESTARTING ? "restarting" : "running";
 }
 
 int hrd_ps_json(struct hrd *d, char *buf, size_t cap)
@@ -581,7 +627,7 @@ int hrd_ps_json(struct hrd *d, char *buf, size_t cap)
             continue;
         put(&o, "%s{\"id\": %d, \"state\": \"%s\", \"restarts\": %u, "
             "\"last_failure\": ", first ? "" : ", ", g,
-            G->state == G_BLOCKED ? "blocked" : "running", G->restarts);
+            group_state(G->state), G->restarts);
         if (G->last_fail_ns)
             put(&o, "{\"signal\": %d, \"status\": %d, \"when_ns\": %llu}",
                 G->last_signal, G->last_status,
@@ -614,7 +660,7 @@ int hrd_ps_text(struct hrd *d, char *buf, size_t cap)
 {
     struct out o = {buf, cap, 0};
     uint64_t now = pmm__os_now_ns();
-    put(&o, "%-6s %-8s %8s  %s\n", "GROUP", "STATE", "RESTARTS", "LAST FAILURE");
+    put(&o, "%-6s %-10s %8s  %s\n", "GROUP", "STATE", "RESTARTS", "LAST FAILURE");
     for (int g = 0; g < HRD_MAX_GROUPS; g++) {
         struct reg_group *G = &d->reg->groups[g];
         if (!G->used)
@@ -627,7 +673,7 @@ int hrd_ps_text(struct hrd *d, char *buf, size_t cap)
             else
                 snprintf(fail, sizeof fail, "exit %d, %.1fs ago", G->last_status, ago);
         }
-        put(&o, "%-6d %-8s %8u  %s\n", g, G->state == G_BLOCKED ? "blocked" : "running",
+        put(&o, "%-6d %-10s %8u  %s\n", g, group_state(G->state),
             G->restarts, fail);
         for (int i = 0; i < HRD_MAX_ACTORS; i++) {
             struct reg_actor *a = &d->reg->actors[i];

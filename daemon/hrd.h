@@ -24,8 +24,10 @@
 #define HRD_REG_NAME "__SYS.hr.registry"
 #define HRD_SYS_KEY "__SYS.hr"
 
-enum { A_FREE = 0, A_RUNNING, A_CLEAN, A_STOPPED };
-enum { G_FREE = 0, G_RUNNING, G_BLOCKED, G_ENDING };
+/* A_DYING: killed for a group restart, not yet reaped (pid still set).
+ * G_RESTARTING: waiting for its A_DYING members before starting again. */
+enum { A_FREE = 0, A_RUNNING, A_CLEAN, A_STOPPED, A_DYING };
+enum { G_FREE = 0, G_RUNNING, G_BLOCKED, G_ENDING, G_RESTARTING };
 
 struct reg_actor {
     uint32_t used;

@@ -55,7 +55,7 @@ static void check_registry(struct hrd *d)
     g->failure[sizeof g->failure - 1] = 0;
     for (int i = 0; i < HRD_MAX_GROUPS; i++) {
         struct reg_group *G = &g->groups[i];
-        if (G->used && (G->used != 1 || G->state > G_ENDING)) {
+        if (G->used && (G->used != 1 || G->state > G_RESTARTING)) {
             hrd_log(d, "registry: group %d damaged, dropped", i);
             memset(G, 0, sizeof *G);
         }
@@ -65,7 +65,7 @@ static void check_registry(struct hrd *d)
         if (!a->used)
             continue;
         if (a->used != 1 || a->group < 0 || a->group >= HRD_MAX_GROUPS ||
-            !g->groups[a->group].used || a->state > A_STOPPED || a->pid < 0 ||
+            !g->groups[a->group].used || a->state > A_DYING || a->pid < 0 ||
             !a->name[0] || !memchr(a->name, 0, sizeof a->name) ||
             a->image_size == 0 || a->image_size > PMM_MAX_BANK_SIZE ||
             a->args_len < 8 || a->args_len > HR_MSG_MAX) {

@@ -68,10 +68,13 @@ static int do_spawn(struct hrd *d, const struct hr_msg_hdr *h, const char *p,
     if (r < 0)
         return r;
     int group = d->reg->actors[cs].group;
+    if (d->reg->groups[group].state == G_RESTARTING)
+        return -EBUSY; /* the caller is being killed with its group */
     int slot = hrd_find_name(d, -1, name);
     if (slot >= 0 && d->reg->actors[slot].group != group)
         return -EEXIST; /* the name belongs to another group */
-    if (slot >= 0 && d->reg->actors[slot].state == A_RUNNING)
+    if (slot >= 0 && (d->reg->actors[slot].state == A_RUNNING ||
+                      d->reg->actors[slot].state == A_DYING))
         return -EBUSY;
     if (slot < 0) {
         /* arguments are stored without the name, like arun's */

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <hr/hr.h>
@@ -43,7 +44,7 @@ static void get(const char *name, const char *key, size_t keylen,
 int main(int argc, char **argv)
 {
     struct state *mine, *keep;
-    char keepname[64], cmdfile[4200], cmd[32];
+    char keepname[64], cmdfile[4200], cmd[512];
     if (argc < 2)
         return 2;
     snprintf(keepname, sizeof keepname, "keep.%s", argv[1]);
@@ -80,6 +81,10 @@ int main(int argc, char **argv)
                 exit(3);
             if (strncmp(cmd, "segv", 4) == 0)
                 *(volatile int *)0 = 1;
+            if (strncmp(cmd, "stat ", 5) == 0) { /* may never come back */
+                struct stat st;
+                stat(cmd + 5, &st);
+            }
         }
         usleep(5000);
     }

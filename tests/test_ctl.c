@@ -6,11 +6,14 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fuse.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -406,4 +409,134 @@ Test(ctl, hrfexec_family_checks_its_caller_and_arguments)
     cr_assert_eq(errno, EPERM);
     cr_assert_eq(hrGetActorGroup(getpid()), -1);
     cr_assert_eq(errno, ESRCH);
+}
+
+/*
+ * A member that cannot die at once: it waits, uninterruptibly, for a FUSE
+ * server (this test) that read its request and never answers.  SIGKILL
+ * leaves it so until the server's device is closed.
+ */
+static struct {
+    int fd;
+    char dir[64];
+    int lookups, serving;
+    pthread_t thread;
+} stall = {.fd = -1};
+
+static void *stall_serve(void *arg)
+{
+    static char buf[1 << 17];
+    (void)arg;
+    for (;;) {
+        ssize_t n = read(stall.fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < (ssize_t)sizeof(struct fuse_in_header))
+            return NULL; /* the connection is gone */
+        const struct fuse_in_header *in = (const void *)buf;
+        if (in->opcode == FUSE_INIT) {
+            struct {
+                struct fuse_out_header h;
+                struct fuse_init_out i;
+            } r;
+            memset(&r, 0, sizeof r);
+            r.h.len = sizeof r;
+            r.h.unique = in->unique;
+            r.i.major = FUSE_KERNEL_VERSION;
+            r.i.minor = FUSE_KERNEL_MINOR_VERSION;
+            r.i.max_write = 4096;
+            r.i.max_background = 1;
+            if (write(stall.fd, &r, sizeof r) < 0)
+                return NULL;
+        } else if (in->opcode == FUSE_LOOKUP) {
+            __atomic_add_fetch(&stall.lookups, 1, __ATOMIC_RELEASE); /* no answer */
+        } else if (in->opcode != FUSE_INTERRUPT && in->opcode != FUSE_FORGET) {
+            struct fuse_out_header h = {sizeof h, -ENOSYS, in->unique};
+            if (write(stall.fd, &h, sizeof h) < 0)
+                return NULL;
+        }
+    }
+}
+
+/* 0, or why FUSE cannot be had here */
+static const char *stall_mount(void)
+{
+    snprintf(stall.dir, sizeof stall.dir, "/tmp/hrstall.%d", (int)getpid());
+    mkdir(stall.dir, 0700);
+    stall.fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+    if (stall.fd < 0)
+        return "no /dev/fuse";
+    char opts[128];
+    snprintf(opts, sizeof opts, "fd=%d,rootmode=40000,user_id=0,group_id=0", stall.fd);
+    if (mount("hrstall", stall.dir, "fuse.hrstall", MS_NOSUID | MS_NODEV, opts) < 0)
+        return "mount of a FUSE file system refused";
+    /* the device reads only once mounted */
+    cr_assert_eq(pthread_create(&stall.thread, NULL, stall_serve, NULL), 0);
+    stall.serving = 1;
+    return NULL;
+}
+
+/* A forced unmount aborts the connection: the kernel ends the waiting
+ * request, the member dies, and the server's read fails. */
+static void stall_release(void)
+{
+    if (!stall.dir[0])
+        return;
+    umount2(stall.dir, MNT_FORCE);
+    if (stall.serving)
+        pthread_join(stall.thread, NULL);
+    stall.serving = 0;
+    if (stall.fd >= 0)
+        close(stall.fd);
+    stall.fd = -1;
+    umount2(stall.dir, MNT_DETACH);
+    rmdir(stall.dir);
+    stall.dir[0] = 0;
+}
+
+static void stall_down(void)
+{
+    stall_release();
+}
+
+/* A group restart waits for a member slow to die without holding up the
+ * controller: another group's failure is handled and requests answered
+ * meanwhile, and the first group starts again once the member is gone. */
+Test(ctl, a_member_slow_to_die_holds_up_its_group_only, .fini = stall_down)
+{
+    const char *why = stall_mount();
+    if (why)
+        cr_skip_test("%s", why);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", ACTOR_BIN, "S", NULL), 0);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", ACTOR_BIN, "T", NULL), 0);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "2", ACTOR_BIN, "U", NULL), 0);
+    WAIT_FOR(runs_of("S", 1) == 1 && runs_of("T", 1) == 1 && runs_of("U", 2) == 1,
+             "S, T and U to run");
+    int s = pid_of("test_actor"), t = pid_of("test_actor.1"), u = pid_of("test_actor.2");
+    cr_assert(s && t && u, "%s", ps);
+    char cmd[256], path[512];
+    snprintf(cmd, sizeof cmd, "stat %s/x", stall.dir);
+    snprintf(path, sizeof path, "%s/cmd.S", site);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(cmd, f);
+    fclose(f);
+    for (int i = 0; i < 2000 && !__atomic_load_n(&stall.lookups, __ATOMIC_ACQUIRE); i++)
+        usleep(5000);
+    cr_assert(__atomic_load_n(&stall.lookups, __ATOMIC_ACQUIRE), "S never reached the server");
+    /* T fails: group 1 restarts, and S cannot die yet */
+    cr_assert_eq(kill(t, SIGKILL), 0);
+    WAIT_FOR(strstr(ps, "\"state\": \"dying\""), "S to be seen dying");
+    cr_assert(strstr(ps, "\"state\": \"restarting\""), "group 1 restarting: %s", ps);
+    cr_assert_eq(kill(s, 0), 0, "S still exists");
+    /* meanwhile group 2 fails and is restarted */
+    cr_assert_eq(kill(u, SIGKILL), 0);
+    WAIT_FOR(runs_of("U", 2) == 2, "U restarted while S cannot die");
+    cr_assert_eq(runs_of("S", 1), 1, "group 1 has not started again");
+    /* S goes: group 1 starts again, both members */
+    stall_release();
+    WAIT_FOR(runs_of("S", 1) == 2 && runs_of("T", 1) == 2, "group 1 restarted");
+    refresh();
+    cr_assert_null(strstr(ps, "dying"), "%s", ps);
+    cr_assert_eq(kill(s, 0), -1, "the old S is gone");
 }
