@@ -244,7 +244,9 @@ int hr_cmd_ps(int argc, char **argv, const struct hr_opts *go)
         } else if (hr_is_help(argv[i])) {
             puts("usage: hr ps [--json]\nGroups (state, restarts, last failure) "
                  "and their actors (name, pid,\ndirect or indirect, state, "
-                 "uptime).");
+                 "uptime).  Group states: running, restarting\n(waiting for "
+                 "its killed members to die), blocked.  Actor states: running,\n"
+                 "dying (killed for a group restart), exited (cleanly), stopped.");
             return HR_EXIT_OK;
         } else {
             hr_die(HR_EXIT_USAGE, "ps: unexpected argument '%s'", argv[i]);
