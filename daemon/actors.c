@@ -403,14 +403,12 @@ void hrd_forget_actor(struct hrd *d, int slot)
     memset(&d->reg->actors[slot], 0, sizeof d->reg->actors[slot]);
 }
 
-/* A group's end is marked in the registry before anything is freed: a
- * controller that dies half-way leaves a group marked G_ENDING, which the
- * next controller ends instead of starting it again. */
-void hrd_end_group(struct hrd *d, int group, const char *why)
+/* The second half of a group's end, once no member is left; then the
+ * requests that asked for it are answered. */
+static void end_finish(struct hrd *d, int group)
 {
     size_t n = 0;
-    d->reg->groups[group].state = G_ENDING;
-    kill_members(d, group);
+    const char *why = d->end_why[group] ? d->end_why[group] : "ended";
     pmm__crash("hrd.group_end"); /* marked, nothing freed yet */
     for (int i = 0; i < HRD_MAX_ACTORS; i++) {
         struct reg_actor *a = &d->reg->actors[i];
@@ -419,14 +417,43 @@ void hrd_end_group(struct hrd *d, int group, const char *why)
     }
     pmm__free_group(d->bank, group, &n);
     memset(&d->reg->groups[group], 0, sizeof d->reg->groups[group]);
+    d->end_why[group] = NULL;
     hrd_log(d, "group %d %s; %zu group block%s freed", group, why, n,
             n == 1 ? "" : "s");
+    hrd_answer_waiting(d, group);
 }
 
-void hrd_kill_group(struct hrd *d, int group)
+/* A group's end is marked in the registry before anything is freed: a
+ * controller that dies half-way leaves a group marked G_ENDING, which the
+ * next controller ends instead of starting it again.  Members still
+ * running are killed; the end is finished when the loop has reaped the
+ * last of them, so that one slow to die holds up nothing else. */
+int hrd_end_group(struct hrd *d, int group, const char *why)
 {
-    if (group >= 0 && group < HRD_MAX_GROUPS && d->reg->groups[group].used)
-        hrd_end_group(d, group, "killed"); /* even one over a lowered maxGroups */
+    int dying = 0;
+    d->reg->groups[group].state = G_ENDING;
+    d->end_why[group] = why;
+    for (int i = 0; i < HRD_MAX_ACTORS; i++) {
+        struct reg_actor *a = &d->reg->actors[i];
+        if (a->used && a->group == group && a->pid > 0) {
+            kill(a->pid, SIGKILL);
+            a->state = A_DYING;
+            dying++;
+        }
+    }
+    if (dying)
+        return 0;
+    end_finish(d, group);
+    return 1;
+}
+
+int hrd_kill_group(struct hrd *d, int group)
+{
+    if (group < 0 || group >= HRD_MAX_GROUPS || !d->reg->groups[group].used)
+        return 1; /* an unused group is not an error */
+    if (d->reg->groups[group].state == G_ENDING)
+        return 0; /* already on its way */
+    return hrd_end_group(d, group, "killed"); /* even one over a lowered maxGroups */
 }
 
 void hrd_kill_all(struct hrd *d)
@@ -555,14 +582,15 @@ void hrd_child_exited(struct hrd *d, pid_t pid, int status)
     struct reg_group *g = &d->reg->groups[a->group];
     int clean = a->clean_mark;
     a->pid = 0;
-    if (a->state == A_DYING) { /* killed by a group restart */
+    if (a->state == A_DYING || g->state == G_RESTARTING || g->state == G_ENDING) {
+        /* killed for a group restart or end (or, in one, not killed yet) */
         a->state = A_STOPPED;
-        if (g->state == G_RESTARTING && !members_dying(d, a->group))
+        if (members_dying(d, a->group))
+            return;
+        if (g->state == G_RESTARTING)
             restart_finish(d, a->group);
-        return;
-    }
-    if (g->state == G_RESTARTING) { /* one the restart did not kill */
-        a->state = A_STOPPED;
+        else if (g->state == G_ENDING)
+            end_finish(d, a->group);
         return;
     }
     if (clean) {
@@ -612,7 +640,8 @@ static const char *actor_state(uint32_t s)
 
 static const char *group_state(uint32_t s)
 {
-    return s == G_BLOCKED ? "blocked" : s == G_RESTARTING ? "restarting" : "running";
+    return s == G_BLOCKED ? "blocked" : s == G_RESTARTING ? "restarting"
+                                      : s == G_ENDING ? "ending" : "running";
 }
 
 int hrd_ps_json(struct hrd *d, char *buf, size_t cap)

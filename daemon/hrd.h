@@ -21,6 +21,7 @@
 #define HRD_MAX_GROUPS ((int)HR_GROUPS_LIMIT) /* hrCtrl.maxGroups' ceiling: ids 0..255 */
 #define HRD_REG_MAGIC 0x4852445245473031ull /* "HRDREG01" */
 #define HRD_MAX_CONNS 256 /* connections waiting for their request */
+#define HRD_MAX_WAITING 64 /* requests waiting for a group's end */
 #define HRD_REG_NAME "__SYS.hr.registry"
 #define HRD_SYS_KEY "__SYS.hr"
 
@@ -95,6 +96,9 @@ struct hrd {
     pid_t ini_pid;            /* the command of that line, or 0 */
     char ini_prog[64];        /* ... and its name, for the log */
     uint8_t had_group[HRD_MAX_GROUPS]; /* groups there before start-up */
+    const char *end_why[HRD_MAX_GROUPS]; /* why a G_ENDING group ends */
+    struct { int conn, group; } waiting[HRD_MAX_WAITING]; /* kill-group
+                              requests answered when their group has ended */
 };
 
 /* actors.c */
@@ -102,8 +106,12 @@ int hrd_start_actor(struct hrd *d, int slot);
 int hrd_register(struct hrd *d, int group, int direct, const char *name,
                  int exe_fd, const char *args, uint32_t args_len, int *slot);
 void hrd_child_exited(struct hrd *d, pid_t pid, int status);
-void hrd_kill_group(struct hrd *d, int group);
-void hrd_end_group(struct hrd *d, int group, const char *why);
+/* End a group: 1 when done at once, 0 when its members still have to die
+ * (the loop finishes it when the last is reaped). */
+int hrd_kill_group(struct hrd *d, int group);
+/* requests.c: answer the kill-group requests waiting for group's end */
+void hrd_answer_waiting(struct hrd *d, int group);
+int hrd_end_group(struct hrd *d, int group, const char *why);
 void hrd_kill_all(struct hrd *d);
 int hrd_find_pid(struct hrd *d, pid_t pid);
 uint64_t hrd_start_ticks(pid_t pid);

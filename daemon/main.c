@@ -401,6 +401,8 @@ int main(int argc, char **argv)
     const char *site = NULL;
     int ready_fd = -1;
     d.ready_fd = -1;
+    for (int i = 0; i < HRD_MAX_WAITING; i++)
+        d.waiting[i].conn = -1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--site") == 0 && i + 1 < argc)
             site = argv[++i];

@@ -42,6 +42,8 @@ static int do_arun(struct hrd *d, const struct hr_msg_hdr *h, const char *p,
 {
     if (h->arg < 0 || h->arg >= d->max_groups)
         return -ERANGE; /* hrCtrl.maxGroups */
+    if (d->reg->groups[h->arg].used && d->reg->groups[h->arg].state == G_ENDING)
+        return -EBUSY; /* it ends when its members are gone */
     if (nfds != 1)
         return -EBADMSG;
     return hrd_arun_payload(d, h->arg, fds[0], p, h->len);
@@ -68,7 +70,8 @@ static int do_spawn(struct hrd *d, const struct hr_msg_hdr *h, const char *p,
     if (r < 0)
         return r;
     int group = d->reg->actors[cs].group;
-    if (d->reg->groups[group].state == G_RESTARTING)
+    if (d->reg->groups[group].state == G_RESTARTING ||
+        d->reg->groups[group].state == G_ENDING)
         return -EBUSY; /* the caller is being killed with its group */
     int slot = hrd_find_name(d, -1, name);
     if (slot >= 0 && d->reg->actors[slot].group != group)
@@ -99,6 +102,33 @@ static int do_spawn(struct hrd *d, const struct hr_msg_hdr *h, const char *p,
     return r;
 }
 
+/* A kill-group request is answered when the group has ended (its members
+ * may take a while to die); meanwhile the connection stays open here. */
+#define KEPT (INT32_MIN + 1)
+
+static int wait_for_end(struct hrd *d, int conn, int group)
+{
+    for (int i = 0; i < HRD_MAX_WAITING; i++) {
+        if (d->waiting[i].conn < 0) {
+            d->waiting[i].conn = conn;
+            d->waiting[i].group = group;
+            return KEPT;
+        }
+    }
+    return 0; /* too many waiting: this one is told at once */
+}
+
+void hrd_answer_waiting(struct hrd *d, int group)
+{
+    for (int i = 0; i < HRD_MAX_WAITING; i++) {
+        if (d->waiting[i].conn >= 0 && d->waiting[i].group == group) {
+            reply(d->waiting[i].conn, 0, NULL);
+            close(d->waiting[i].conn);
+            d->waiting[i].conn = -1;
+        }
+    }
+}
+
 static int dispatch(struct hrd *d, int conn, const struct hr_msg_hdr *h,
                     const char *p, int *fds, int nfds, pid_t caller)
 {
@@ -118,8 +148,9 @@ static int dispatch(struct hrd *d, int conn, const struct hr_msg_hdr *h,
     case HR_REQ_KILL_GROUP:
         if (h->arg < 0 || h->arg >= HRD_MAX_GROUPS)
             return -ERANGE;
-        hrd_kill_group(d, h->arg);
-        return 0; /* an unused group is not an error */
+        if (hrd_kill_group(d, h->arg))
+            return 0; /* ended, or no such group: not an error */
+        return wait_for_end(d, conn, h->arg);
     case HR_REQ_GET_GROUP:
         if ((slot = hrd_find_pid(d, h->arg)) < 0)
             return -ESRCH;
@@ -185,10 +216,11 @@ void hrd_serve(struct hrd *d, int conn)
     } else if (r == 0) {
         r = dispatch(d, conn, &h, p, fds, nfds, cred.pid);
     }
-    if (r != INT32_MIN)
+    if (r != INT32_MIN && r != KEPT)
         reply(conn, r, r < 0 ? pmm_strerror(r) : NULL);
     for (int i = 0; i < nfds; i++)
         close(fds[i]);
     free(buf);
-    close(conn);
+    if (r != KEPT)
+        close(conn);
 }

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -539,4 +540,37 @@ Test(ctl, a_member_slow_to_die_holds_up_its_group_only, .fini = stall_down)
     refresh();
     cr_assert_null(strstr(ps, "dying"), "%s", ps);
     cr_assert_eq(kill(s, 0), -1, "the old S is gone");
+
+    /* Again, and this time group 1 is killed for good: the request is
+     * answered once S is gone, and the controller serves meanwhile. */
+    why = stall_mount();
+    cr_assert_null(why, "%s", why);
+    refresh();
+    s = pid_of("test_actor");
+    int lookups = __atomic_load_n(&stall.lookups, __ATOMIC_ACQUIRE);
+    f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(cmd, f);
+    fclose(f);
+    for (int i = 0; i < 2000 && __atomic_load_n(&stall.lookups, __ATOMIC_ACQUIRE) == lookups; i++)
+        usleep(5000);
+    cr_assert_neq(__atomic_load_n(&stall.lookups, __ATOMIC_ACQUIRE), lookups);
+    pid_t killer = fork();
+    if (killer == 0) {
+        execl(HR_BIN, "hr", "akill", "-g", "1", (char *)NULL);
+        _exit(127);
+    }
+    WAIT_FOR(strstr(ps, "\"state\": \"ending\""), "group 1 to be seen ending");
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", ACTOR_BIN, "V", NULL), 1,
+                 "no new member for an ending group");
+    cr_assert_eq(waitpid(killer, NULL, WNOHANG), 0, "hr akill -g 1 waits for the end");
+    u = pid_of("test_actor.2");
+    cr_assert_eq(kill(u, SIGKILL), 0);
+    WAIT_FOR(runs_of("U", 2) == 3, "U restarted while group 1 ends");
+    stall_release();
+    cr_assert_eq(wait_status(killer), 0, "hr akill -g 1 succeeds once S is gone");
+    refresh();
+    cr_assert_null(strstr(ps, "\"id\": 1,"), "group 1 is gone: %s", ps);
+    cr_assert_eq(runs_of("S", 1), -1, "its group blocks are freed");
+    cr_assert_eq(kill(s, 0), -1, "S is gone");
 }

@@ -36,6 +36,8 @@ static const char *ctl_err(int r)
         return "group out of range for this site (hrCtrl.maxGroups, see hr site info)";
     if (r == -ENOSPC)
         return "the site's registry is full (hrCtrl.maxActors actors registered)";
+    if (r == -EBUSY)
+        return "that group is ending: its members are still dying";
     return pmm_strerror(r);
 }
 
@@ -207,7 +209,8 @@ int hr_cmd_arun(int argc, char **argv, const struct hr_opts *o)
 static const char akill_usage[] =
     "usage: hr akill PID       kill an actor: its group restarts\n"
     "       hr akill -g GROUP  kill a group for good; its images and\n"
-    "                          HR_GROUP_KEY blocks are freed\n";
+    "                          HR_GROUP_KEY blocks are freed; returns once\n"
+    "                          every member is gone\n";
 
 int hr_cmd_akill(int argc, char **argv, const struct hr_opts *o)
 {
@@ -244,9 +247,9 @@ int hr_cmd_ps(int argc, char **argv, const struct hr_opts *go)
         } else if (hr_is_help(argv[i])) {
             puts("usage: hr ps [--json]\nGroups (state, restarts, last failure) "
                  "and their actors (name, pid,\ndirect or indirect, state, "
-                 "uptime).  Group states: running, restarting\n(waiting for "
-                 "its killed members to die), blocked.  Actor states: running,\n"
-                 "dying (killed for a group restart), exited (cleanly), stopped.");
+                 "uptime).  Group states: running, restarting or ending\n"
+                 "(waiting for its killed members to die), blocked.  Actor states: running,\n"
+                 "dying (killed, not yet gone), exited (cleanly), stopped.");
             return HR_EXIT_OK;
         } else {
             hr_die(HR_EXIT_USAGE, "ps: unexpected argument '%s'", argv[i]);
