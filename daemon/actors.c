@@ -367,26 +367,47 @@ int hrd_start_indirect(struct hrd *d, int slot, const int stdio[3])
     return start_with(d, slot, stdio);
 }
 
-/* Kill every running member of group (-1: of every group) and reap each:
- * all are signalled first, so that they die together, not in turn.  They
- * are our children: their pids stay theirs until reaped here. */
-static void kill_members(struct hrd *d, int group)
+/* Stop or site restart: kill every running actor and reap each, all
+ * signalled first so that they die together.  One that the kernel keeps
+ * alive (an uninterruptible sleep) past HRD_KILL_WAIT_S is logged and left
+ * with its SIGKILL pending: the controller stops all the same, and the
+ * next one ends it (pidfd and start time) if it is still there. */
+void hrd_kill_all(struct hrd *d)
 {
-    for (int pass = 0; pass < 2; pass++) {
+    int left = 0;
+    for (int i = 0; i < HRD_MAX_ACTORS; i++) {
+        struct reg_actor *a = &d->reg->actors[i];
+        if (a->used && a->pid > 0) {
+            kill(a->pid, SIGKILL);
+            left++;
+        }
+    }
+    uint64_t until = pmm__os_now_ns() + HRD_KILL_WAIT_S * 1000000000ull;
+    while (left > 0) {
+        int now_left = 0;
         for (int i = 0; i < HRD_MAX_ACTORS; i++) {
             struct reg_actor *a = &d->reg->actors[i];
-            if (!a->used || a->pid <= 0 || (group >= 0 && a->group != group))
+            if (!a->used || a->pid <= 0)
                 continue;
-            if (pass == 0) {
-                kill(a->pid, SIGKILL);
-                continue;
+            if (waitpid(a->pid, NULL, WNOHANG) != 0) { /* reaped, or not ours */
+                a->pid = 0;
+                a->state = A_STOPPED;
+                a->clean_mark = 0;
+            } else {
+                now_left++;
             }
-            while (waitpid(a->pid, NULL, 0) < 0 && errno == EINTR)
-                ;
-            a->pid = 0;
-            a->state = A_STOPPED;
-            a->clean_mark = 0;
         }
+        left = now_left;
+        if (left > 0 && pmm__os_now_ns() > until)
+            break;
+        if (left > 0)
+            usleep(1000);
+    }
+    for (int i = 0; i < HRD_MAX_ACTORS && left > 0; i++) {
+        struct reg_actor *a = &d->reg->actors[i];
+        if (a->used && a->pid > 0)
+            hrd_log(d, "actor %s (pid %d) has not died %d s after SIGKILL: "
+                       "left to the kernel", a->name, a->pid, HRD_KILL_WAIT_S);
     }
 }
 
@@ -456,10 +477,6 @@ int hrd_kill_group(struct hrd *d, int group)
     return hrd_end_group(d, group, "killed"); /* even one over a lowered maxGroups */
 }
 
-void hrd_kill_all(struct hrd *d)
-{
-    kill_members(d, -1);
-}
 
 /* Badness decays by max_badness units per interval: it drains fully in
  * one interval.  Returns the new badness, x 1000, after adding `add`. */

@@ -22,6 +22,7 @@
 #define HRD_REG_MAGIC 0x4852445245473031ull /* "HRDREG01" */
 #define HRD_MAX_CONNS 256 /* connections waiting for their request */
 #define HRD_MAX_WAITING 64 /* requests waiting for a group's end */
+#define HRD_KILL_WAIT_S 5  /* a stop waits this long for each actor's death */
 #define HRD_REG_NAME "__SYS.hr.registry"
 #define HRD_SYS_KEY "__SYS.hr"
 

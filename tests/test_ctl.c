@@ -500,6 +500,23 @@ static void stall_down(void)
     stall_release();
 }
 
+/* Have actor NAME stat a file of the stalled file system, and wait until
+ * its request has reached the server (and so cannot be taken back). */
+static void stall_actor(const char *name)
+{
+    char path[512];
+    int before = __atomic_load_n(&stall.lookups, __ATOMIC_ACQUIRE);
+    snprintf(path, sizeof path, "%s/cmd.%s", site, name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "stat %s/x", stall.dir);
+    fclose(f);
+    for (int i = 0; i < 2000 && __atomic_load_n(&stall.lookups, __ATOMIC_ACQUIRE) == before; i++)
+        usleep(5000);
+    cr_assert_neq(__atomic_load_n(&stall.lookups, __ATOMIC_ACQUIRE), before,
+                  "%s never reached the server", name);
+}
+
 /* A group restart waits for a member slow to die without holding up the
  * controller: another group's failure is handled and requests answered
  * meanwhile, and the first group starts again once the member is gone. */
@@ -515,16 +532,7 @@ Test(ctl, a_member_slow_to_die_holds_up_its_group_only, .fini = stall_down)
              "S, T and U to run");
     int s = pid_of("test_actor"), t = pid_of("test_actor.1"), u = pid_of("test_actor.2");
     cr_assert(s && t && u, "%s", ps);
-    char cmd[256], path[512];
-    snprintf(cmd, sizeof cmd, "stat %s/x", stall.dir);
-    snprintf(path, sizeof path, "%s/cmd.S", site);
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fputs(cmd, f);
-    fclose(f);
-    for (int i = 0; i < 2000 && !__atomic_load_n(&stall.lookups, __ATOMIC_ACQUIRE); i++)
-        usleep(5000);
-    cr_assert(__atomic_load_n(&stall.lookups, __ATOMIC_ACQUIRE), "S never reached the server");
+    stall_actor("S");
     /* T fails: group 1 restarts, and S cannot die yet */
     cr_assert_eq(kill(t, SIGKILL), 0);
     WAIT_FOR(strstr(ps, "\"state\": \"dying\""), "S to be seen dying");
@@ -547,14 +555,7 @@ Test(ctl, a_member_slow_to_die_holds_up_its_group_only, .fini = stall_down)
     cr_assert_null(why, "%s", why);
     refresh();
     s = pid_of("test_actor");
-    int lookups = __atomic_load_n(&stall.lookups, __ATOMIC_ACQUIRE);
-    f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fputs(cmd, f);
-    fclose(f);
-    for (int i = 0; i < 2000 && __atomic_load_n(&stall.lookups, __ATOMIC_ACQUIRE) == lookups; i++)
-        usleep(5000);
-    cr_assert_neq(__atomic_load_n(&stall.lookups, __ATOMIC_ACQUIRE), lookups);
+    stall_actor("S");
     pid_t killer = fork();
     if (killer == 0) {
         execl(HR_BIN, "hr", "akill", "-g", "1", (char *)NULL);
@@ -573,4 +574,23 @@ Test(ctl, a_member_slow_to_die_holds_up_its_group_only, .fini = stall_down)
     cr_assert_null(strstr(ps, "\"id\": 1,"), "group 1 is gone: %s", ps);
     cr_assert_eq(runs_of("S", 1), -1, "its group blocks are freed");
     cr_assert_eq(kill(s, 0), -1, "S is gone");
+
+    /* A stop does not wait for ever either: it logs the member and goes;
+     * the next controller ends it if it is still there. */
+    why = stall_mount();
+    cr_assert_null(why, "%s", why);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "3", ACTOR_BIN, "W", NULL), 0);
+    int w = atoi(out); /* arun prints the actor's pid */
+    cr_assert(w > 0, "%s", out);
+    WAIT_FOR(runs_of("W", 3) == 1, "W to run");
+    stall_actor("W");
+    cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
+    cr_assert_eq(kill(w, 0), 0, "W is still held by the kernel");
+    cr_assert(strstr(console(), "has not died 5 s after SIGKILL"), "%s", console());
+    stall_release();
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    WAIT_FOR(runs_of("W", 3) == 2, "W started again by the next controller");
+    for (int i = 0; i < 500 && kill(w, 0) == 0; i++)
+        usleep(10000);
+    cr_assert_eq(kill(w, 0), -1, "the old W is gone");
 }
