@@ -77,7 +77,7 @@ typedef struct pmm_bank_info {
     char path[4096];      /* the bank file */
     uint64_t size;        /* bytes of block space (pmm.rambankSize) */
     uint64_t used;        /* bytes held by blocks */
-    uint64_t free;        /* size - used - guard pages; a new block also needs
+    uint64_t free;        /* size - used - guard pages; a new block needs a
                            * guard page: a block can be at most free - page_size */
     uint64_t blocks;      /* blocks now */
     uint64_t max_blocks;  /* pmm.maxBlocks */
