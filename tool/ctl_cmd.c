@@ -68,8 +68,7 @@ int hr_site_start(const struct hr_opts *o)
 {
     char dir[4096], hrd[PATH_MAX + 8], fdarg[16];
     int ready[2], err[2];
-    if (pmm_site_path(dir, sizeof dir, o->site) < 0)
-        hr_die(HR_EXIT_FAIL, "site start: bad site path");
+    hr_site_dir(o, dir, sizeof dir, "site start");
     int pid = hr_ping(dir);
     if (pid > 0)
         hr_die(HR_EXIT_FAIL, "site start: a controller already runs in %s "
@@ -128,8 +127,7 @@ static void stop_controller(const char *dir, int pid, const char *action)
 int hr_site_stop(const struct hr_opts *o)
 {
     char dir[4096];
-    if (pmm_site_path(dir, sizeof dir, o->site) < 0)
-        hr_die(HR_EXIT_FAIL, "site stop: bad site path");
+    hr_site_dir(o, dir, sizeof dir, "site stop");
     int pid = hr_ping(dir);
     if (pid < 0)
         die_ctl("site stop", pid);
@@ -281,8 +279,7 @@ int hr_cmd_log(int argc, char **argv, const struct hr_opts *o)
             hr_die(HR_EXIT_USAGE, "log: unknown argument '%s'", argv[i]);
     }
     char dir[4096], path[4200], buf[65536];
-    if (pmm_site_path(dir, sizeof dir, o->site) < 0)
-        hr_die(HR_EXIT_FAIL, "log: bad site path");
+    hr_site_dir(o, dir, sizeof dir, "log");
     snprintf(path, sizeof path, "%s/console.log", dir);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -333,8 +330,7 @@ static int generation_of(const char *site)
 int hr_site_restart_cmd(const struct hr_opts *o)
 {
     char dir[4096];
-    if (pmm_site_path(dir, sizeof dir, o->site) < 0)
-        hr_die(HR_EXIT_FAIL, "site restart: bad site path");
+    hr_site_dir(o, dir, sizeof dir, "site restart");
     int gen = generation_of(dir);
     if (gen < 0)
         die_ctl("site restart", hr_ping(dir));
@@ -440,8 +436,7 @@ int hr_site_cold(const struct hr_opts *o)
     char dir[4096], path[4096];
     pmm_bank *b;
     pmm_bank_info st;
-    if (pmm_site_path(dir, sizeof dir, o->site) < 0)
-        hr_die(HR_EXIT_FAIL, "site cold: bad site path");
+    hr_site_dir(o, dir, sizeof dir, "site cold");
     int pid = hr_ping(dir);
     if (pid > 0)
         stop_controller(dir, pid, "site cold");

@@ -27,6 +27,10 @@ __attribute__((noreturn, format(printf, 2, 3))) void hr_die(int code,
 /* The same for a library error code. */
 __attribute__((noreturn)) void hr_die_err(const char *action, int err);
 
+/* The site's directory (--site, $HR_SITE or the default) into dir, or
+ * exit saying why, with action as the message's first word. */
+void hr_site_dir(const struct hr_opts *o, char *dir, size_t len, const char *action);
+
 /* Does argv[i] ask for help? */
 int hr_is_help(const char *a);
 /* Parse a size with an optional K, M, G or T suffix (powers of 1024). */

@@ -29,6 +29,13 @@ void hr_die_err(const char *action, int err)
     hr_die(HR_EXIT_FAIL, "%s: %s", action, pmm_strerror(err));
 }
 
+void hr_site_dir(const struct hr_opts *o, char *dir, size_t len, const char *action)
+{
+    int r = pmm_site_path(dir, len, o->site);
+    if (r < 0)
+        hr_die(HR_EXIT_FAIL, "%s: site path: %s", action, pmm_strerror(r));
+}
+
 int hr_is_help(const char *a)
 {
     return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;

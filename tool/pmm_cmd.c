@@ -42,7 +42,7 @@ static pmm_bank *open_bank(const struct hr_opts *o, const char *medium,
     int r = pmm_bank_open(&b, o->site, medium, flags);
     if (r == K_EUNKNOWN) {
         char dir[4096];
-        pmm_site_path(dir, sizeof dir, o->site);
+        hr_site_dir(o, dir, sizeof dir, action);
         hr_die(HR_EXIT_FAIL, "%s: no %s bank in site %s (hr site create)",
                action, medium, dir);
     }

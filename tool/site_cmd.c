@@ -43,13 +43,6 @@ static const char site_usage[] =
     "         the site stays stopped\n"
     "destroy  remove the site's banks (all blocks are lost) and configuration\n";
 
-static void need_site(const struct hr_opts *o, char *dir, size_t len)
-{
-    int r = pmm_site_path(dir, len, o->site);
-    if (r < 0)
-        hr_die_err("site path", r);
-}
-
 static int site_create(struct hr_args *a, const struct hr_opts *o)
 {
     pmm_site_config c = {0};
@@ -88,7 +81,7 @@ static int site_create(struct hr_args *a, const struct hr_opts *o)
         c.max_groups = (uint32_t)v;
     }
     c.disk_max_blocks = c.max_blocks;
-    need_site(o, dir, sizeof dir);
+    hr_site_dir(o, dir, sizeof dir, "site");
     int r = pmm_site_create(dir, &c);
     if (r == K_EEXIST)
         hr_die(HR_EXIT_FAIL, "site create: %s already has a RAM bank", dir);
@@ -149,7 +142,7 @@ static int info_medium(const char *dir, const char *medium,
 static int site_info(const struct hr_opts *o)
 {
     char dir[4096];
-    need_site(o, dir, sizeof dir);
+    hr_site_dir(o, dir, sizeof dir, "site");
     if (o->json) {
         printf("{\"site\": ");
         hr_json_str(dir);
@@ -199,7 +192,7 @@ int hr_cmd_site(int argc, char **argv, const struct hr_opts *go)
         return hr_site_stop(&o);
     if (strcmp(sub, "destroy") == 0) {
         char dir[4096];
-        need_site(&o, dir, sizeof dir);
+        hr_site_dir(&o, dir, sizeof dir, "site");
         int r = pmm_site_destroy(dir);
         if (r < 0)
             hr_die_err("site destroy", r);
