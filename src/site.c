@@ -116,9 +116,9 @@ void pmm__hr_tunables(const char *site, struct pmm_hr_tunables *t, const char **
     if (bad)
         *bad = NULL;
     t->max_badness = tunable(site, "hrCtrl.maxBadness", HR_DEFAULT_MAX_BADNESS,
-                             1000000, bad);
+                             HR_MAX_BADNESS_LIMIT, bad);
     t->interval_s = tunable(site, "hrCtrl.interval", HR_DEFAULT_INTERVAL_S,
-                            86400 * 365, bad);
+                            HR_INTERVAL_LIMIT_S, bad);
     t->max_actors = tunable(site, "hrCtrl.maxActors", HR_ACTORS_LIMIT,
                             HR_ACTORS_LIMIT, bad);
     t->max_groups = tunable(site, "hrCtrl.maxGroups", HR_GROUPS_LIMIT,
@@ -198,10 +198,6 @@ int pmm_site_create(const char *site, const pmm_site_config *cfg)
     if (c.diskbank_path && (c.diskbank_path[0] != '/' ||
                             strchr(c.diskbank_path, '\n')))
         return K_EINVAL;
-    if ((r = pmm_site_path(dir, sizeof dir, site)) < 0 ||
-        (r = make_dirs(dir)) < 0 || (r = pmm__site_check_dir(dir)) < 0)
-        return r;
-    snprintf(path, sizeof path, "%s/" RAM_BANK, dir);
     if (!c.max_badness)
         c.max_badness = HR_DEFAULT_MAX_BADNESS;
     if (!c.interval_s)
@@ -211,8 +207,12 @@ int pmm_site_create(const char *site, const pmm_site_config *cfg)
     if (!c.max_groups)
         c.max_groups = HR_GROUPS_LIMIT;
     if (c.max_actors > HR_ACTORS_LIMIT || c.max_groups > HR_GROUPS_LIMIT ||
-        c.max_badness > 1000000 || c.interval_s > 86400 * 365)
-        return K_EINVAL;
+        c.max_badness > HR_MAX_BADNESS_LIMIT || c.interval_s > HR_INTERVAL_LIMIT_S)
+        return K_EINVAL; /* before anything is made */
+    if ((r = pmm_site_path(dir, sizeof dir, site)) < 0 ||
+        (r = make_dirs(dir)) < 0 || (r = pmm__site_check_dir(dir)) < 0)
+        return r;
+    snprintf(path, sizeof path, "%s/" RAM_BANK, dir);
     if ((r = pmm__bank_create_file(path, PMM_KIND_RAM, c.rambank_size,
                                    c.max_blocks)) < 0)
         return r;

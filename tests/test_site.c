@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -167,6 +168,12 @@ Test(site, registry_limits_are_the_site_tunables)
 {
     cr_assert_eq(run_hr(out, sizeof out, "site", "create", "--max-actors", "257", NULL), 2);
     cr_assert_eq(run_hr(out, sizeof out, "site", "create", "--max-groups", "0", NULL), 2);
+    char sub[512];
+    struct stat st;
+    snprintf(sub, sizeof sub, "%s/sub", site);
+    pmm_site_config over = {.max_actors = HR_ACTORS_LIMIT + 1};
+    cr_assert_eq(pmm_site_create(sub, &over), K_EINVAL);
+    cr_assert_neq(stat(sub, &st), 0, "a refused site leaves no directory");
     cr_assert_eq(run_hr(out, sizeof out, "site", "create", "--max-actors", "2",
                         "--max-groups", "3", NULL), 0, "%s", out);
     cr_assert_eq(run_hr(out, sizeof out, "--json", "site", "info", NULL), 0);

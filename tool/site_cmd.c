@@ -59,13 +59,15 @@ static int site_create(struct hr_args *a, const struct hr_opts *o)
     c.diskbank_path = a->val[2];
     uint64_t v;
     if (a->val[4]) {
-        if (hr_parse_size(a->val[4], &v) < 0 || v == 0 || v > 1000000)
-            hr_die(HR_EXIT_USAGE, "site create: bad --max-badness (1 to 1000000)");
+        if (hr_parse_size(a->val[4], &v) < 0 || v == 0 || v > HR_MAX_BADNESS_LIMIT)
+            hr_die(HR_EXIT_USAGE, "site create: bad --max-badness (1 to %u)",
+                   HR_MAX_BADNESS_LIMIT);
         c.max_badness = (uint32_t)v;
     }
     if (a->val[5]) {
-        if (hr_parse_size(a->val[5], &v) < 0 || v == 0 || v > 86400 * 365)
-            hr_die(HR_EXIT_USAGE, "site create: bad --interval (seconds, 1 or more)");
+        if (hr_parse_size(a->val[5], &v) < 0 || v == 0 || v > HR_INTERVAL_LIMIT_S)
+            hr_die(HR_EXIT_USAGE, "site create: bad --interval (seconds, 1 to %u)",
+                   HR_INTERVAL_LIMIT_S);
         c.interval_s = (uint32_t)v;
     }
     if (a->val[6]) {

@@ -101,6 +101,8 @@ typedef struct pmm_site_config {
 
 #define HR_DEFAULT_MAX_BADNESS 5u
 #define HR_DEFAULT_INTERVAL_S 60u
+#define HR_MAX_BADNESS_LIMIT 1000000u /* hrCtrl.maxBadness: 1 to this */
+#define HR_INTERVAL_LIMIT_S (86400u * 365) /* hrCtrl.interval: 1 s to a year */
 #define HR_ACTORS_LIMIT 256u   /* hrCtrl.maxActors: 1 to this, the default */
 #define HR_GROUPS_LIMIT 256u   /* hrCtrl.maxGroups: 1 to this, the default */
 
