@@ -424,6 +424,30 @@ void hrd_forget_actor(struct hrd *d, int slot)
     memset(&d->reg->actors[slot], 0, sizeof d->reg->actors[slot]);
 }
 
+/* Mark group restarting or ending, then kill its running members, who
+ * are dying until the loop reaps them; the others are stopped (even those
+ * that had exited cleanly: a restart runs them again).  Returns how many
+ * are dying. */
+static int kill_members(struct hrd *d, int group, uint32_t state)
+{
+    int dying = 0;
+    d->reg->groups[group].state = state; /* first: a new controller sees it */
+    for (int i = 0; i < HRD_MAX_ACTORS; i++) {
+        struct reg_actor *a = &d->reg->actors[i];
+        if (!a->used || a->group != group)
+            continue;
+        if (a->pid > 0) {
+            kill(a->pid, SIGKILL);
+            a->state = A_DYING;
+            dying++;
+        } else {
+            a->state = A_STOPPED;
+        }
+        a->clean_mark = 0;
+    }
+    return dying;
+}
+
 /* The second half of a group's end, once no member is left; then the
  * requests that asked for it are answered. */
 static void end_finish(struct hrd *d, int group)
@@ -451,18 +475,8 @@ static void end_finish(struct hrd *d, int group)
  * last of them, so that one slow to die holds up nothing else. */
 int hrd_end_group(struct hrd *d, int group, const char *why)
 {
-    int dying = 0;
-    d->reg->groups[group].state = G_ENDING;
     d->end_why[group] = why;
-    for (int i = 0; i < HRD_MAX_ACTORS; i++) {
-        struct reg_actor *a = &d->reg->actors[i];
-        if (a->used && a->group == group && a->pid > 0) {
-            kill(a->pid, SIGKILL);
-            a->state = A_DYING;
-            dying++;
-        }
-    }
-    if (dying)
+    if (kill_members(d, group, G_ENDING))
         return 0;
     end_finish(d, group);
     return 1;
@@ -530,22 +544,7 @@ static void restart_finish(struct hrd *d, int group)
  * loop has reaped the last of them (at once if none runs). */
 static void restart_group(struct hrd *d, int group)
 {
-    int dying = 0;
-    for (int i = 0; i < HRD_MAX_ACTORS; i++) {
-        struct reg_actor *a = &d->reg->actors[i];
-        if (!a->used || a->group != group)
-            continue;
-        if (a->pid > 0) {
-            kill(a->pid, SIGKILL);
-            a->state = A_DYING;
-            dying++;
-        } else {
-            a->state = A_STOPPED; /* those already dead too */
-        }
-        a->clean_mark = 0;
-    }
-    d->reg->groups[group].state = G_RESTARTING;
-    if (!dying)
+    if (!kill_members(d, group, G_RESTARTING))
         restart_finish(d, group);
 }
 
