@@ -98,6 +98,7 @@ struct hrd {
     char ini_prog[64];        /* ... and its name, for the log */
     uint8_t had_group[HRD_MAX_GROUPS]; /* groups there before start-up */
     const char *end_why[HRD_MAX_GROUPS]; /* why a G_ENDING group ends */
+    int dropped;              /* damaged registry entries dropped at start */
     struct { int conn, group; } waiting[HRD_MAX_WAITING]; /* kill-group
                               requests answered when their group has ended */
 };
