@@ -1,5 +1,6 @@
 /*
- * hrd.h - the Hot Restart Controller daemon.
+ * hrd.h - the Hot Restart Controller daemon: its state, and the map of its
+ * modules.
  *
  * One controller per site.  Its registry (groups, actors, their states and
  * counters) lives in a "__SYS" block of the site's RAM bank, and each
@@ -7,10 +8,25 @@
  * that they outlive the controller.  Actors are the controller's children:
  * their pids cannot be reused before the controller reaps them, so killing
  * them by pid is safe.  Deaths arrive as SIGCHLD through a signalfd, at once.
+ *
+ * Modules, each calling only those below it (no cycle):
+ *
+ *   main.c      the event loop, start-up and shut-down of the controller
+ *   requests.c  one request from the control socket, checked and answered
+ *   startup.c   the site's start-up file, sysadm.ini
+ *   group.c     the life of groups and actors: ONE table of state x event
+ *               -> action; every change of a group's or an actor's state
+ *               goes through it
+ *   render.c    ps and info output
+ *   spawn.c     images, environment, fork and exec of actors
+ *   policy.c    the restart policy: hrCtrl.* tunables and badness
+ *   registry.c  the registry opened, checked, and what it left swept
+ *   log.c       the console log
  */
 #ifndef HRD_H
 #define HRD_H
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -75,13 +91,18 @@ struct registry {
     struct reg_actor actors[HRD_MAX_ACTORS];
 };
 
-struct hrd {
-    char site[4096];
-    char self[4096];          /* this program, for a site restart's exec */
+/* The restart policy's figures, read from site.conf at start (policy.c). */
+struct hrd_policy {
     uint32_t max_badness;     /* hrCtrl.maxBadness */
     uint32_t interval_s;      /* hrCtrl.interval */
     uint32_t max_actors;      /* hrCtrl.maxActors: registered at once */
-    int max_groups;           /* hrCtrl.maxGroups: group ids 0..max_groups-1 */
+    uint32_t max_groups;      /* hrCtrl.maxGroups: group ids 0..max_groups-1 */
+};
+
+struct hrd {
+    char site[4096];
+    char self[4096];          /* this program, for a site restart's exec */
+    struct hrd_policy policy;
     pmm_bank *bank;
     struct registry *reg;
     int console_fd;           /* console.log, append */
@@ -98,51 +119,39 @@ struct hrd {
     char ini_prog[64];        /* ... and its name, for the log */
     uint8_t had_group[HRD_MAX_GROUPS]; /* groups there before start-up */
     const char *end_why[HRD_MAX_GROUPS]; /* why a G_ENDING group ends */
+    uint32_t ends[HRD_MAX_GROUPS]; /* ends of each group id so far */
     int dropped;              /* damaged registry entries dropped at start */
-    struct { int conn, group; } waiting[HRD_MAX_WAITING]; /* kill-group
-                              requests answered when their group has ended */
+    struct { int conn, group; uint32_t ends; } waiting[HRD_MAX_WAITING];
+                              /* kill-group requests, answered when their
+                                 group's ends count moves on */
 };
 
-/* actors.c */
-int hrd_start_actor(struct hrd *d, int slot);
-int hrd_register(struct hrd *d, int group, int direct, const char *name,
-                 int exe_fd, const char *args, uint32_t args_len, int *slot);
-void hrd_child_exited(struct hrd *d, pid_t pid, int status);
-/* End a group: 1 when done at once, 0 when its members still have to die
- * (the loop finishes it when the last is reaped). */
-int hrd_kill_group(struct hrd *d, int group);
-/* requests.c: answer the kill-group requests waiting for group's end */
-void hrd_answer_waiting(struct hrd *d, int group);
-int hrd_end_group(struct hrd *d, int group, const char *why);
-void hrd_kill_all(struct hrd *d);
-int hrd_find_pid(struct hrd *d, pid_t pid);
-uint64_t hrd_start_ticks(pid_t pid);
-int hrd_find_name(struct hrd *d, int group, const char *name);
-void hrd_log(struct hrd *d, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-void hrd_forget_actor(struct hrd *d, int slot);
-int hrd_ps_json(struct hrd *d, char *buf, size_t cap);
-int hrd_ps_text(struct hrd *d, char *buf, size_t cap);
+/* The next used actor slot after `after` (-1 to begin) that belongs to
+ * group (-1: to any group), or -1 when there is none. */
+static inline int hrd_next_actor(const struct hrd *d, int group, int after)
+{
+    for (int i = after + 1; i < HRD_MAX_ACTORS; i++)
+        if (d->reg->actors[i].used &&
+            (group < 0 || d->reg->actors[i].group == group))
+            return i;
+    return -1;
+}
+/* for each member slot i of group g (the body may forget slot i) */
+#define HRD_FOR_MEMBERS(d, g, i)                                              \
+    for (int i = hrd_next_actor((d), (g), -1); i >= 0;                         \
+         i = hrd_next_actor((d), (g), i))
+#define HRD_FOR_ACTORS(d, i) HRD_FOR_MEMBERS(d, -1, i)
 
-int hrd_arun(struct hrd *d, int group, const char *path, char *const argv[],
-             char *const envp[], const char *cwd);
-int hrd_arun_payload(struct hrd *d, int group, int exe_fd, const char *p,
-                     uint32_t len);
-int hrd_start_indirect(struct hrd *d, int slot, const int stdio[3]);
-void hrd_site_restart(struct hrd *d, const char *why);
-int hrd_info_json(struct hrd *d, char *buf, size_t cap);
-
-/* startup.c */
-int hrd_split(char *line, char **words, int max);
-int hrd_name_ok(const char *s);
-/* Run the start-up file up to its first command: 1 while a command runs,
- * 0 once the file is done (or absent).  The loop gives each child's end to
- * hrd_startup_child(), which goes on with the next lines: -1 when pid is no
- * start-up command, else as hrd_startup_begin(). */
-int hrd_startup_begin(struct hrd *d, int with_arun);
-int hrd_startup_child(struct hrd *d, pid_t pid, int st);
-
-/* requests.c */
-void hrd_serve(struct hrd *d, int conn);
+/* Group ids, checked here and nowhere else.  HRD_GROUP_SLOT: an index into
+ * the registry (0..HRD_MAX_GROUPS-1), enough to look a group up or kill it,
+ * even one over a lowered hrCtrl.maxGroups.  HRD_GROUP_NEW: also a group
+ * that this site lets actors join (0..hrCtrl.maxGroups-1).  0 or -ERANGE. */
+enum { HRD_GROUP_SLOT, HRD_GROUP_NEW };
+static inline int hrd_group_check(const struct hrd *d, long group, int how)
+{
+    long limit = how == HRD_GROUP_NEW ? (long)d->policy.max_groups
+                                      : (long)HRD_MAX_GROUPS;
+    return group >= 0 && group < limit && group < HRD_MAX_GROUPS ? 0 : -ERANGE;
+}
 
 #endif

@@ -24,13 +24,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "arun.h"
 #include "hrd.h"
+#include "log.h"
 #include "pmm_int.h"
 #include "proto.h"
+#include "startup.h"
 
 #define MAX_WORDS 256
 
-/* Split line in place; returns the word count, or -1 for an open quote. */
 int hrd_split(char *line, char **words, int max)
 {
     int n = 0;
@@ -108,9 +110,9 @@ static void run_arun(struct hrd *d, int lineno, char **w, int n)
         hrd_log(d, "sysadm.ini:%d: usage: arun -g GROUP PROGRAM [ARGS]", lineno);
         return;
     }
-    if (g < 0 || g >= d->max_groups) {
-        hrd_log(d, "sysadm.ini:%d: arun: group %s out of range (0 to %d: "
-                   "hrCtrl.maxGroups)", lineno, w[2], d->max_groups - 1);
+    if (hrd_group_check(d, g, HRD_GROUP_NEW) < 0) {
+        hrd_log(d, "sysadm.ini:%d: arun: group %s out of range (0 to %u: "
+                   "hrCtrl.maxGroups)", lineno, w[2], d->policy.max_groups - 1);
         return;
     }
     int r = find_program(w[3], path, sizeof path);
