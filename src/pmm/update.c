@@ -21,7 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "os.h"
+#include "os/os.h"
 #include "pmm_int.h"
 
 static int self_pid; /* 0 until read; cleared in a forked child */

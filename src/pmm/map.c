@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "os.h"
+#include "os/os.h"
 #include "pmm_int.h"
 
 struct pmm_map *pmm__map_find(struct pmm_bank *b, const char *name,

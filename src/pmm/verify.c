@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "os.h"
+#include "os/os.h"
 #include "pmm_int.h"
 
 #define SAY_MAX 40 /* problems told one by one; the rest are counted */

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "os.h"
+#include "os/os.h"
 #include "pmm_int.h"
 
 #define RAM_BANK "ram.bank"

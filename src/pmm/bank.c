@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "os.h"
+#include "os/os.h"
 #include "pmm_int.h"
 
 /* Banks' fixed ranges lie below USER_TOP, far under the area where the

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "os.h"
+#include "os/os.h"
 #include "pmm_int.h"
 
 #define FAST_TRIES 64

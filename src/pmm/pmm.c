@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "os.h"
+#include "os/os.h"
 #include "pmm_int.h"
 
 #include <pmm/chPmm.h>
