@@ -15,9 +15,18 @@
 #include "group.h"
 #include "hrd.h"
 #include "log.h"
-#include "pmm_int.h"
 #include "proto.h"
-#include "registry.h"
+
+int hrd_name_ok(const char *s)
+{
+    if (!*s || strlen(s) >= PMM_NAME_MAX)
+        return 0;
+    for (; *s; s++)
+        if (!(('a' <= *s && *s <= 'z') || ('A' <= *s && *s <= 'Z') ||
+              ('0' <= *s && *s <= '9') || strchr("._-:+@/", *s)))
+            return 0;
+    return 1;
+}
 
 /* A name for a direct actor: its program's, made unique. */
 static void name_after(struct hrd *d, const char *argv0, char *name, size_t cap)

@@ -8,6 +8,8 @@
 
 struct hrd;
 
+/* Names end up in logs and JSON: 1 when s keeps to a plain alphabet. */
+int hrd_name_ok(const char *s);
 /* A direct actor from an encoded argument list (a request, or the start-up
  * file), named after its program, registered and started: its pid. */
 int hrd_arun_payload(struct hrd *d, int group, int exe_fd, const char *p,

@@ -11,7 +11,7 @@
  *  - when nothing runs but some member has not exited cleanly (it was not
  *    re-spawned), the group is blocked, and the log says who holds it up.
  * A group restart kills the members and goes on when the loop has reaped
- * the last of them (A_DYING, G_RESTARTING), so a member slow to die (in an
+ * the last of them (HR_A_DYING, HR_G_RESTARTING), so a member slow to die (in an
  * uninterruptible sleep, say) holds up its own group only: the controller
  * keeps serving and restarting other groups.  A site restart and a stop
  * kill and reap at once (SIGKILL, then waitpid): members are our children,
@@ -35,10 +35,10 @@
 #include "hrd.h"
 #include "log.h"
 #include "os.h"
-#include "pmm_int.h"
+#include "pmm/crash.h"
+#include "pmm/free.h"
 #include "policy.h"
 #include "proto.h"
-#include "registry.h"
 #include "spawn.h"
 
 /* What a group event does, besides the state change. */
@@ -62,30 +62,30 @@ enum {
  * UNCLEAN ABANDONED. */
 static const struct {
     uint8_t next, action;
-} group_table[G_RESTARTING + 1][GE_COUNT] = {
-    [G_FREE] = {{G_RUNNING, GA_MAKE}, STAY, STAY, STAY, STAY, STAY, STAY,
+} group_table[HR_G_RESTARTING + 1][GE_COUNT] = {
+    [HR_G_FREE] = {{HR_G_RUNNING, GA_MAKE}, STAY, STAY, STAY, STAY, STAY, STAY,
                 STAY, STAY, STAY},
-    [G_RUNNING] = {STAY, STAY, {G_RUNNING, GA_START},
-                   {G_RESTARTING, GA_KILL}, {G_ENDING, GA_KILL}, STAY, STAY,
-                   {G_ENDING, GA_KILL}, {G_BLOCKED, GA_BLOCKED},
-                   {G_FREE, GA_FORGET}},
+    [HR_G_RUNNING] = {STAY, STAY, {HR_G_RUNNING, GA_START},
+                   {HR_G_RESTARTING, GA_KILL}, {HR_G_ENDING, GA_KILL}, STAY, STAY,
+                   {HR_G_ENDING, GA_KILL}, {HR_G_BLOCKED, GA_BLOCKED},
+                   {HR_G_FREE, GA_FORGET}},
     /* blocked: an arun does not unblock it (its own member may), and
      * UNCLEAN is said once, when it blocked */
-    [G_BLOCKED] = {STAY, {G_RUNNING, GA_NONE}, {G_RUNNING, GA_START},
-                   {G_RESTARTING, GA_KILL}, {G_ENDING, GA_KILL}, STAY, STAY,
-                   {G_ENDING, GA_KILL}, STAY, {G_FREE, GA_FORGET}},
+    [HR_G_BLOCKED] = {STAY, {HR_G_RUNNING, GA_NONE}, {HR_G_RUNNING, GA_START},
+                   {HR_G_RESTARTING, GA_KILL}, {HR_G_ENDING, GA_KILL}, STAY, STAY,
+                   {HR_G_ENDING, GA_KILL}, STAY, {HR_G_FREE, GA_FORGET}},
     /* ending: requests to join it are refused (-EBUSY), a second kill
      * waits for the first; GA_END releases the record itself, last, so
      * that a controller that dies during it finds the group still ending
      * and ends it */
-    [G_ENDING] = {STAY, STAY, STAY, STAY, STAY, {KEEP, GA_END}, STAY, STAY,
+    [HR_G_ENDING] = {STAY, STAY, STAY, STAY, STAY, {KEEP, GA_END}, STAY, STAY,
                   STAY, STAY},
     /* restarting: an arun meanwhile just runs; when the policy escalates
      * (GA_CHARGE: a site restart) it stays restarting, and the next
      * controller boots it */
-    [G_RESTARTING] = {STAY, STAY, {G_RUNNING, GA_START}, STAY,
-                      {G_ENDING, GA_KILL}, {KEEP, GA_CHARGE},
-                      {G_RUNNING, GA_RESTART}, STAY, STAY, STAY},
+    [HR_G_RESTARTING] = {STAY, STAY, {HR_G_RUNNING, GA_START}, STAY,
+                      {HR_G_ENDING, GA_KILL}, {KEEP, GA_CHARGE},
+                      {HR_G_RUNNING, GA_RESTART}, STAY, STAY, STAY},
 };
 _Static_assert(GE_COUNT == 10, "group_table has a column for each event");
 
@@ -102,15 +102,15 @@ enum {
 };
 
 static const uint8_t actor_next[AE_COUNT] = {
-    [AE_REGISTERED] = A_STOPPED, [AE_STARTED] = A_RUNNING,
-    [AE_KILLED] = A_DYING,       [AE_HALTED] = A_STOPPED,
-    [AE_EXITED] = A_CLEAN,       [AE_FAILED] = A_STOPPED,
-    [AE_FORGOTTEN] = A_FREE,
+    [AE_REGISTERED] = HR_A_STOPPED, [AE_STARTED] = HR_A_RUNNING,
+    [AE_KILLED] = HR_A_DYING,       [AE_HALTED] = HR_A_STOPPED,
+    [AE_EXITED] = HR_A_CLEAN,       [AE_FAILED] = HR_A_STOPPED,
+    [AE_FORGOTTEN] = HR_A_FREE,
 };
 
 static void actor_event(struct hrd *d, int slot, int ev, pid_t pid)
 {
-    struct reg_actor *a = &d->reg->actors[slot];
+    struct hr_reg_actor *a = &d->reg->actors[slot];
     switch (ev) {
     case AE_STARTED:
         a->pid = pid;
@@ -158,7 +158,7 @@ static void kill_members(struct hrd *d, int group)
 {
     int dying = 0;
     HRD_FOR_MEMBERS(d, group, i) {
-        struct reg_actor *a = &d->reg->actors[i];
+        struct hr_reg_actor *a = &d->reg->actors[i];
         if (a->pid > 0) {
             kill(a->pid, SIGKILL);
             actor_event(d, i, AE_KILLED, 0);
@@ -191,13 +191,13 @@ static void end_group(struct hrd *d, int group, const char *why)
  * the members start together rather than one after the other. */
 static void restart_group(struct hrd *d, int group)
 {
-    static int pid[HRD_MAX_ACTORS], pipe_fd[HRD_MAX_ACTORS];
+    static int pid[HR_REG_ACTORS], pipe_fd[HR_REG_ACTORS];
     d->reg->groups[group].restarts++;
-    d->reg->group_restarts++;
-    for (int i = 0; i < HRD_MAX_ACTORS; i++)
+    d->reg->site.group_restarts++;
+    for (int i = 0; i < HR_REG_ACTORS; i++)
         pid[i] = 0;
     HRD_FOR_MEMBERS(d, group, i) {
-        struct reg_actor *a = &d->reg->actors[i];
+        struct hr_reg_actor *a = &d->reg->actors[i];
         /* one that an arun started meanwhile runs already */
         if (a->direct && a->pid <= 0) {
             pid[i] = hrd_spawn(d, i, NULL, &pipe_fd[i]);
@@ -205,7 +205,7 @@ static void restart_group(struct hrd *d, int group)
                 actor_event(d, i, AE_STARTED, pid[i]);
         }
     }
-    for (int i = 0; i < HRD_MAX_ACTORS; i++) {
+    for (int i = 0; i < HR_REG_ACTORS; i++) {
         int r = pid[i] > 0 ? hrd_spawn_wait(pid[i], pipe_fd[i]) : pid[i];
         if (r < 0)
             hrd_log(d, "group %d: cannot restart %s: %s", group,
@@ -217,7 +217,7 @@ static void restart_group(struct hrd *d, int group)
 static void start_group(struct hrd *d, int group)
 {
     HRD_FOR_MEMBERS(d, group, i) {
-        struct reg_actor *a = &d->reg->actors[i];
+        struct hr_reg_actor *a = &d->reg->actors[i];
         /* skips one that a request started during start-up */
         if (a->direct && a->pid <= 0) {
             int r = hrd_start_actor(d, i, NULL);
@@ -230,7 +230,7 @@ static void start_group(struct hrd *d, int group)
 
 static void make_group(struct hrd *d, int group)
 {
-    struct reg_group *g = &d->reg->groups[group];
+    struct hr_reg_group *g = &d->reg->groups[group];
     uint32_t state = g->state;
     memset(g, 0, sizeof *g);
     g->state = state;
@@ -242,13 +242,13 @@ static void make_group(struct hrd *d, int group)
 void hrd_group_event(struct hrd *d, int group, enum hrd_group_event ev,
                      const char *why)
 {
-    struct reg_group *g = &d->reg->groups[group];
+    struct hr_reg_group *g = &d->reg->groups[group];
     uint8_t next = group_table[g->state][ev].next;
     uint8_t action = group_table[g->state][ev].action;
     char reason[128];
     if (next != KEEP)
         g->state = next; /* first: a new controller sees it */
-    if (next == G_ENDING && why)
+    if (next == HR_G_ENDING && why)
         d->end_why[group] = why;
     switch (action) {
     case GA_NONE:
@@ -290,7 +290,7 @@ int hrd_register(struct hrd *d, int group, int direct, const char *name,
 {
     int s = -1;
     uint32_t used = 0;
-    for (int i = 0; i < HRD_MAX_ACTORS; i++) {
+    for (int i = 0; i < HR_REG_ACTORS; i++) {
         used += d->reg->actors[i].used != 0;
         if (!d->reg->actors[i].used && s < 0)
             s = i;
@@ -301,7 +301,7 @@ int hrd_register(struct hrd *d, int group, int direct, const char *name,
     int r = hrd_images_store(d, s, exe_fd, args, args_len, &size);
     if (r < 0)
         return r;
-    struct reg_actor *a = &d->reg->actors[s];
+    struct hr_reg_actor *a = &d->reg->actors[s];
     memset(a, 0, sizeof *a);
     a->group = group;
     a->direct = (uint32_t)direct;
@@ -323,10 +323,10 @@ static void settle(struct hrd *d, int group)
     size_t at = 0;
     int unclean = 0;
     HRD_FOR_MEMBERS(d, group, i) {
-        struct reg_actor *a = &d->reg->actors[i];
-        if (a->state == A_RUNNING)
+        struct hr_reg_actor *a = &d->reg->actors[i];
+        if (a->state == HR_A_RUNNING)
             return;
-        if (a->state != A_CLEAN) {
+        if (a->state != HR_A_CLEAN) {
             unclean++;
             at += (size_t)snprintf(names + at, at < sizeof names ? sizeof names - at : 0,
                                    "%s%s", unclean > 1 ? " " : "", a->name);
@@ -345,14 +345,14 @@ static int members_dying(struct hrd *d, int group)
 {
     int n = 0;
     HRD_FOR_MEMBERS(d, group, i)
-        n += d->reg->actors[i].state == A_DYING;
+        n += d->reg->actors[i].state == HR_A_DYING;
     return n;
 }
 
-static void record_failure(struct hrd *d, const struct reg_actor *a, pid_t pid,
+static void record_failure(struct hrd *d, const struct hr_reg_actor *a, pid_t pid,
                            int status)
 {
-    struct reg_group *g = &d->reg->groups[a->group];
+    struct hr_reg_group *g = &d->reg->groups[a->group];
     g->last_signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
     g->last_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     g->last_fail_ns = pmm__os_now_ns();
@@ -371,10 +371,10 @@ void hrd_child_exited(struct hrd *d, pid_t pid, int status)
     int slot = hrd_find_pid(d, pid);
     if (slot < 0)
         return; /* not an actor: a start-up helper, or already handled */
-    struct reg_actor *a = &d->reg->actors[slot];
+    struct hr_reg_actor *a = &d->reg->actors[slot];
     int group = a->group;
     uint32_t gstate = d->reg->groups[group].state;
-    if (a->state == A_DYING || gstate == G_RESTARTING || gstate == G_ENDING) {
+    if (a->state == HR_A_DYING || gstate == HR_G_RESTARTING || gstate == HR_G_ENDING) {
         /* killed for a group restart or end (or, in one, not killed yet) */
         actor_event(d, slot, AE_HALTED, 0);
         if (!members_dying(d, group))
@@ -417,7 +417,7 @@ void hrd_kill_all(struct hrd *d)
     while (left > 0) {
         int now_left = 0;
         HRD_FOR_ACTORS(d, i) {
-            struct reg_actor *a = &d->reg->actors[i];
+            struct hr_reg_actor *a = &d->reg->actors[i];
             if (a->pid <= 0)
                 continue;
             if (waitpid(a->pid, NULL, WNOHANG) != 0) /* reaped, or not ours */
@@ -432,7 +432,7 @@ void hrd_kill_all(struct hrd *d)
             usleep(1000);
     }
     HRD_FOR_ACTORS(d, i) {
-        struct reg_actor *a = &d->reg->actors[i];
+        struct hr_reg_actor *a = &d->reg->actors[i];
         if (left > 0 && a->pid > 0)
             hrd_log(d, "actor %s (pid %d) has not died %d s after SIGKILL: "
                        "left to the kernel", a->name, a->pid, HRD_KILL_WAIT_S);
@@ -448,13 +448,13 @@ void hrd_site_restart(struct hrd *d, const char *why)
     hrd_kill_all(d);
     pmm__crash("hrd.site_restart"); /* every actor gone, no new controller */
     if (hrd_policy_site_restart(d, why)) {
-        d->reg->failed = 1;
+        d->reg->site.failed = 1;
         hrd_log(d, "site failed, stopping: %s (hr site start tries again)",
-                d->reg->failure);
+                d->reg->site.failure);
         d->stopping = 1;
         return;
     }
-    d->reg->site_restarts++;
+    d->reg->site.site_restarts++;
     d->exec_pending = 1;
 }
 
@@ -469,10 +469,10 @@ void hrd_actors_adopt(struct hrd *d)
 
 void hrd_groups_adopt(struct hrd *d)
 {
-    for (int g = 0; g < HRD_MAX_GROUPS; g++) {
+    for (int g = 0; g < HR_REG_GROUPS; g++) {
         if (!d->reg->groups[g].used)
             continue;
-        if (d->reg->groups[g].state == G_ENDING) /* nothing runs: it ends */
+        if (d->reg->groups[g].state == HR_G_ENDING) /* nothing runs: it ends */
             hrd_group_event(d, g, GE_GONE, "ended (its end was cut short)");
         else if (hrd_next_actor(d, g, -1) < 0)
             hrd_group_event(d, g, GE_KILL, "ended: no member left in the registry");

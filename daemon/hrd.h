@@ -20,7 +20,8 @@
  *   render.c    ps and info output
  *   spawn.c     images, environment, fork and exec of actors
  *   policy.c    the restart policy: hrCtrl.* tunables and badness
- *   registry.c  the registry opened, checked, and what it left swept
+ *   adopt.c     the registry a previous controller left: opened, checked,
+ *               swept (its format: src/hr/registry.h, in the library)
  *   log.c       the console log
  */
 #ifndef HRD_H
@@ -29,84 +30,26 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/types.h>
 
+#include <hotrestart/hr.h>
 #include <hotrestart/pmm.h>
 
-#define HRD_MAX_ACTORS ((int)HR_ACTORS_LIMIT) /* registry slots: hrCtrl.maxActors' ceiling */
-#define HRD_MAX_GROUPS ((int)HR_GROUPS_LIMIT) /* hrCtrl.maxGroups' ceiling: ids 0..255 */
-#define HRD_REG_MAGIC 0x4852445245473031ull /* "HRDREG01" */
+#include "hr/registry.h"
+
 #define HRD_MAX_CONNS 256 /* connections waiting for their request */
 #define HRD_MAX_WAITING 64 /* requests waiting for a group's end */
 #define HRD_KILL_WAIT_S 5  /* a stop waits this long for each actor's death */
-#define HRD_REG_NAME "__SYS.hr.registry"
-#define HRD_SYS_KEY "__SYS.hr"
-
-/* A_DYING: killed for a group restart, not yet reaped (pid still set).
- * G_RESTARTING: waiting for its A_DYING members before starting again. */
-enum { A_FREE = 0, A_RUNNING, A_CLEAN, A_STOPPED, A_DYING };
-enum { G_FREE = 0, G_RUNNING, G_BLOCKED, G_ENDING, G_RESTARTING };
-
-struct reg_actor {
-    uint32_t used;
-    int32_t group;
-    uint32_t direct;          /* started by arun, else by hrfexec */
-    uint32_t state;           /* A_... */
-    char name[PMM_NAME_MAX];
-    int32_t pid;              /* 0 when not running */
-    uint32_t clean_mark;      /* HR_EXIT_HDL seen in this run */
-    uint64_t start_ticks;     /* /proc/PID/stat starttime of this run */
-    uint64_t started_ns;      /* CLOCK_REALTIME of this run's start */
-    uint64_t image_size;      /* bytes of program image */
-    uint32_t args_len;        /* bytes of the encoded arguments */
-    uint32_t runs;            /* starts of this actor */
-};
-
-struct reg_group {
-    uint32_t used;
-    uint32_t state;           /* G_... */
-    uint32_t restarts;        /* group restarts so far */
-    int32_t last_signal;      /* last failure: signal, or 0 */
-    int32_t last_status;      /* last failure: exit status, or -1 */
-    uint32_t reserved;
-    uint64_t last_fail_ns;    /* CLOCK_REALTIME of the last failure, or 0 */
-    uint64_t started_ns;      /* when the group was made */
-    uint64_t badness_milli;   /* restart policy: badness x 1000 ... */
-    uint64_t badness_ns;      /* ... as of this CLOCK_REALTIME */
-};
-
-struct registry {
-    uint64_t magic;           /* HRD_REG_MAGIC */
-    uint32_t version;         /* 1 */
-    uint32_t generation;      /* controller starts so far */
-    uint64_t controller_pid;
-    uint32_t site_restarts;   /* site restarts so far */
-    uint32_t group_restarts;  /* group restarts so far, all groups */
-    uint32_t booted;          /* the start-up file's arun lines have run */
-    uint32_t failed;          /* the site stopped: it kept failing */
-    uint64_t badness_milli;   /* site restarts' badness x 1000 ... */
-    uint64_t badness_ns;      /* ... as of this CLOCK_REALTIME */
-    char failure[160];        /* why the site failed */
-    struct reg_group groups[HRD_MAX_GROUPS];
-    struct reg_actor actors[HRD_MAX_ACTORS];
-};
-
-/* The restart policy's figures, read from site.conf at start (policy.c). */
-struct hrd_policy {
-    uint32_t max_badness;     /* hrCtrl.maxBadness */
-    uint32_t interval_s;      /* hrCtrl.interval */
-    uint32_t max_actors;      /* hrCtrl.maxActors: registered at once */
-    uint32_t max_groups;      /* hrCtrl.maxGroups: group ids 0..max_groups-1 */
-};
 
 struct hrd {
     char site[4096];
     char self[4096];          /* this program, for a site restart's exec */
-    struct hrd_policy policy;
+    hr_policy policy;         /* hrCtrl.*, read at start (policy.c) */
     pmm_bank *bank;
-    struct registry *reg;
+    struct hr_reg *reg;       /* the registry, mapped */
     int console_fd;           /* console.log, append */
-    int image_fd[HRD_MAX_ACTORS]; /* read-only memfd copies, or -1 */
+    int image_fd[HR_REG_ACTORS]; /* read-only memfd copies, or -1 */
     int listen_fd, sig_fd, ep_fd, lock_fd;
     int stopping;
     int restart_pending;      /* a site restart was asked for */
@@ -117,9 +60,9 @@ struct hrd {
     int ini_line, ini_arun;   /* its last line read; run its arun lines? */
     pid_t ini_pid;            /* the command of that line, or 0 */
     char ini_prog[64];        /* ... and its name, for the log */
-    uint8_t had_group[HRD_MAX_GROUPS]; /* groups there before start-up */
-    const char *end_why[HRD_MAX_GROUPS]; /* why a G_ENDING group ends */
-    uint32_t ends[HRD_MAX_GROUPS]; /* ends of each group id so far */
+    uint8_t had_group[HR_REG_GROUPS]; /* groups there before start-up */
+    const char *end_why[HR_REG_GROUPS]; /* why a HR_G_ENDING group ends */
+    uint32_t ends[HR_REG_GROUPS]; /* ends of each group id so far */
     int dropped;              /* damaged registry entries dropped at start */
     struct { int conn, group; uint32_t ends; } waiting[HRD_MAX_WAITING];
                               /* kill-group requests, answered when their
@@ -130,7 +73,7 @@ struct hrd {
  * group (-1: to any group), or -1 when there is none. */
 static inline int hrd_next_actor(const struct hrd *d, int group, int after)
 {
-    for (int i = after + 1; i < HRD_MAX_ACTORS; i++)
+    for (int i = after + 1; i < HR_REG_ACTORS; i++)
         if (d->reg->actors[i].used &&
             (group < 0 || d->reg->actors[i].group == group))
             return i;
@@ -142,16 +85,35 @@ static inline int hrd_next_actor(const struct hrd *d, int group, int after)
          i = hrd_next_actor((d), (g), i))
 #define HRD_FOR_ACTORS(d, i) HRD_FOR_MEMBERS(d, -1, i)
 
+/* The slot of the actor running as pid, or -1. */
+static inline int hrd_find_pid(const struct hrd *d, pid_t pid)
+{
+    HRD_FOR_ACTORS(d, i)
+        if (d->reg->actors[i].pid == pid && pid > 0)
+            return i;
+    return -1;
+}
+
+/* The slot of the actor called name in group (-1: any group), or -1. */
+static inline int hrd_find_name(const struct hrd *d, int group,
+                                const char *name)
+{
+    HRD_FOR_MEMBERS(d, group, i)
+        if (strcmp(d->reg->actors[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
 /* Group ids, checked here and nowhere else.  HRD_GROUP_SLOT: an index into
- * the registry (0..HRD_MAX_GROUPS-1), enough to look a group up or kill it,
+ * the registry (0..HR_REG_GROUPS-1), enough to look a group up or kill it,
  * even one over a lowered hrCtrl.maxGroups.  HRD_GROUP_NEW: also a group
  * that this site lets actors join (0..hrCtrl.maxGroups-1).  0 or -ERANGE. */
 enum { HRD_GROUP_SLOT, HRD_GROUP_NEW };
 static inline int hrd_group_check(const struct hrd *d, long group, int how)
 {
     long limit = how == HRD_GROUP_NEW ? (long)d->policy.max_groups
-                                      : (long)HRD_MAX_GROUPS;
-    return group >= 0 && group < limit && group < HRD_MAX_GROUPS ? 0 : -ERANGE;
+                                      : (long)HR_REG_GROUPS;
+    return group >= 0 && group < limit && group < HR_REG_GROUPS ? 0 : -ERANGE;
 }
 
 #endif

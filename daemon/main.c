@@ -32,10 +32,9 @@
 #include "hrd.h"
 #include "log.h"
 #include "os.h"
-#include "pmm_int.h"
 #include "policy.h"
 #include "proto.h"
-#include "registry.h"
+#include "adopt.h"
 #include "requests.h"
 #include "startup.h"
 
@@ -45,9 +44,9 @@ static void notify_ready(int ready_fd);
  * group that was there before it, and say the controller is ready. */
 static void boot_finish(struct hrd *d)
 {
-    d->reg->booted = 1;
+    d->reg->site.booted = 1;
     int groups = 0;
-    for (int g = 0; g < HRD_MAX_GROUPS; g++) {
+    for (int g = 0; g < HR_REG_GROUPS; g++) {
         if (!d->had_group[g] || !d->reg->groups[g].used)
             continue;
         groups++;
@@ -55,7 +54,7 @@ static void boot_finish(struct hrd *d)
     }
     if (groups)
         hrd_log(d, "controller generation %u: %d group%s started again",
-                d->reg->generation, groups, groups == 1 ? "" : "s");
+                d->reg->site.generation, groups, groups == 1 ? "" : "s");
     notify_ready(d->ready_fd);
     d->ready_fd = -1;
 }
@@ -65,24 +64,24 @@ static void boot_finish(struct hrd *d)
  * at once or when the loop sees the file's last command end. */
 static void boot(struct hrd *d)
 {
-    int crashed = d->reg->controller_pid != 0 && !d->restarted;
+    int crashed = d->reg->site.controller_pid != 0 && !d->restarted;
     hrd_actors_adopt(d);
-    d->reg->controller_pid = (uint64_t)getpid();
+    d->reg->site.controller_pid = (uint64_t)getpid();
     if (crashed) {
-        d->reg->site_restarts++;
+        d->reg->site.site_restarts++;
         hrd_log(d, "the previous controller died: site restart");
     }
-    if (d->reg->failed && !d->restarted) {
-        hrd_log(d, "started again after failing (%s)", d->reg->failure);
-        d->reg->failed = 0;
+    if (d->reg->site.failed && !d->restarted) {
+        hrd_log(d, "started again after failing (%s)", d->reg->site.failure);
+        d->reg->site.failed = 0;
         hrd_policy_forgive_site(d);
     }
     hrd_groups_adopt(d);
-    for (int g = 0; g < HRD_MAX_GROUPS; g++)
+    for (int g = 0; g < HR_REG_GROUPS; g++)
         d->had_group[g] = d->reg->groups[g].used != 0;
     if (d->dropped) /* a walk over every block: only after a repair */
         hrd_registry_sweep(d);
-    if (!hrd_startup_begin(d, !d->reg->booted))
+    if (!hrd_startup_begin(d, !d->reg->site.booted))
         boot_finish(d);
 }
 
@@ -144,7 +143,7 @@ static void setup(struct hrd *d, const char *site_arg)
     d->console_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     if (d->console_fd < 0)
         hrd_die(1, "%s: %s", path, strerror(errno));
-    for (int i = 0; i < HRD_MAX_ACTORS; i++)
+    for (int i = 0; i < HR_REG_ACTORS; i++)
         d->image_fd[i] = -1;
     hrd_policy_read(d);
     hrd_registry_open(d);
@@ -276,7 +275,7 @@ int main(int argc, char **argv)
     }
     d.ready_fd = ready_fd;
     hrd_log(&d, "controller started (pid %d, generation %u)", (int)getpid(),
-            d.reg->generation);
+            d.reg->site.generation);
     boot(&d); /* says ready once the start-up file is done */
     loop(&d);
     if (d.ini_pid > 0) { /* a start-up command still runs: it ends with us */
@@ -293,7 +292,7 @@ int main(int argc, char **argv)
         execl(d.self, "hrd", "--site", d.site, "--restarted", (char *)NULL);
         hrd_log(&d, "site restart: cannot run %s: %s", d.self, strerror(errno));
     }
-    d.reg->controller_pid = 0;
+    d.reg->site.controller_pid = 0;
     hrd_log(&d, "controller stopped; persistent memory kept");
     return 0;
 }

@@ -7,25 +7,20 @@
 #include "hrd.h"
 #include "log.h"
 #include "os.h"
-#include "pmm_int.h"
+#include "hr/policy.h"
 #include "policy.h"
 
 void hrd_policy_read(struct hrd *d)
 {
-    struct pmm_hr_tunables t;
     const char *bad;
-    pmm__hr_tunables(d->site, &t, &bad);
+    hr__policy_read(d->site, &d->policy, &bad);
     if (bad)
         hrd_log(d, "site.conf: %s is out of range: the default is used", bad);
-    d->policy.max_badness = t.max_badness;
-    d->policy.interval_s = t.interval_s;
-    d->policy.max_actors = t.max_actors;
-    d->policy.max_groups = t.max_groups;
 }
 
 /* Badness decays by max_badness units per interval: it drains fully in
  * one interval.  1 when, after adding one, it is over max_badness. */
-static int charge(const struct hrd_policy *p, uint64_t *milli, uint64_t *when)
+static int charge(const hr_policy *p, uint64_t *milli, uint64_t *when)
 {
     uint64_t now = pmm__os_now_ns();
     if (*when && now > *when) {
@@ -40,7 +35,7 @@ static int charge(const struct hrd_policy *p, uint64_t *milli, uint64_t *when)
 
 int hrd_policy_group_restart(struct hrd *d, int group, char *why, size_t cap)
 {
-    struct reg_group *g = &d->reg->groups[group];
+    struct hr_reg_group *g = &d->reg->groups[group];
     if (!charge(&d->policy, &g->badness_milli, &g->badness_ns))
         return 0;
     snprintf(why, cap, "group %d failed more than %u times in %us", group,
@@ -50,19 +45,19 @@ int hrd_policy_group_restart(struct hrd *d, int group, char *why, size_t cap)
 
 int hrd_policy_site_restart(struct hrd *d, const char *why)
 {
-    struct registry *reg = d->reg;
-    if (charge(&d->policy, &reg->badness_milli, &reg->badness_ns)) {
-        snprintf(reg->failure, sizeof reg->failure,
+    struct hr_reg *reg = d->reg;
+    if (charge(&d->policy, &reg->site.badness_milli, &reg->site.badness_ns)) {
+        snprintf(reg->site.failure, sizeof reg->site.failure,
                  "more than %u site restarts in %us; last: %s",
                  d->policy.max_badness, d->policy.interval_s, why);
         return 1;
     }
-    for (int i = 0; i < HRD_MAX_GROUPS; i++)
+    for (int i = 0; i < HR_REG_GROUPS; i++)
         reg->groups[i].badness_milli = 0;
     return 0;
 }
 
 void hrd_policy_forgive_site(struct hrd *d)
 {
-    d->reg->badness_milli = 0;
+    d->reg->site.badness_milli = 0;
 }

@@ -7,7 +7,8 @@
  * seconds (it drains fully in one interval).  A group restart that takes a
  * group's badness over hrCtrl.maxBadness becomes a site restart; a site
  * restart that takes the site's over it stops the site, marked failed.
- * The figures come from site.conf (hrCtrl.*), read once at start.
+ * The figures come from site.conf (hrCtrl.*, src/hr/policy.c), read once
+ * at start.
  */
 #ifndef HRD_POLICY_H
 #define HRD_POLICY_H

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "hrd.h"
@@ -32,14 +33,14 @@ __attribute__((format(printf, 2, 3))) static void put(struct out *o,
 
 static const char *actor_state(uint32_t s)
 {
-    return s == A_RUNNING ? "running" : s == A_CLEAN ? "exited"
-                                     : s == A_DYING ? "dying" : "stopped";
+    return s == HR_A_RUNNING ? "running" : s == HR_A_CLEAN ? "exited"
+                                     : s == HR_A_DYING ? "dying" : "stopped";
 }
 
 static const char *group_state(uint32_t s)
 {
-    return s == G_BLOCKED ? "blocked" : s == G_RESTARTING ? "restarting"
-                                      : s == G_ENDING ? "ending" : "running";
+    return s == HR_G_BLOCKED ? "blocked" : s == HR_G_RESTARTING ? "restarting"
+                                      : s == HR_G_ENDING ? "ending" : "running";
 }
 
 int hrd_ps_json(struct hrd *d, char *buf, size_t cap)
@@ -48,8 +49,8 @@ int hrd_ps_json(struct hrd *d, char *buf, size_t cap)
     uint64_t now = pmm__os_now_ns();
     put(&o, "{\"controller_pid\": %d, \"groups\": [", (int)getpid());
     int first = 1;
-    for (int g = 0; g < HRD_MAX_GROUPS; g++) {
-        struct reg_group *G = &d->reg->groups[g];
+    for (int g = 0; g < HR_REG_GROUPS; g++) {
+        struct hr_reg_group *G = &d->reg->groups[g];
         if (!G->used)
             continue;
         put(&o, "%s{\"id\": %d, \"state\": \"%s\", \"restarts\": %u, "
@@ -64,12 +65,12 @@ int hrd_ps_json(struct hrd *d, char *buf, size_t cap)
         put(&o, ", \"actors\": [");
         int fa = 1;
         HRD_FOR_MEMBERS(d, g, i) {
-            struct reg_actor *a = &d->reg->actors[i];
+            struct hr_reg_actor *a = &d->reg->actors[i];
             put(&o, "%s{\"name\": \"%s\", \"pid\": %d, \"direct\": %s, "
                 "\"state\": \"%s\", \"uptime_s\": %.3f, \"runs\": %u}",
                 fa ? "" : ", ", a->name, a->pid, a->direct ? "true" : "false",
                 actor_state(a->state),
-                a->state == A_RUNNING ? (double)(now - a->started_ns) / 1e9 : 0.0,
+                a->state == HR_A_RUNNING ? (double)(now - a->started_ns) / 1e9 : 0.0,
                 a->runs);
             fa = 0;
         }
@@ -86,8 +87,8 @@ int hrd_ps_text(struct hrd *d, char *buf, size_t cap)
     struct out o = {buf, cap, 0};
     uint64_t now = pmm__os_now_ns();
     put(&o, "%-6s %-10s %8s  %s\n", "GROUP", "STATE", "RESTARTS", "LAST FAILURE");
-    for (int g = 0; g < HRD_MAX_GROUPS; g++) {
-        struct reg_group *G = &d->reg->groups[g];
+    for (int g = 0; g < HR_REG_GROUPS; g++) {
+        struct hr_reg_group *G = &d->reg->groups[g];
         if (!G->used)
             continue;
         char fail[96] = "-";
@@ -101,30 +102,41 @@ int hrd_ps_text(struct hrd *d, char *buf, size_t cap)
         put(&o, "%-6d %-10s %8u  %s\n", g, group_state(G->state),
             G->restarts, fail);
         HRD_FOR_MEMBERS(d, g, i) {
-            struct reg_actor *a = &d->reg->actors[i];
+            struct hr_reg_actor *a = &d->reg->actors[i];
             put(&o, "    %-24s pid %-8d %-8s %-8s up %.1fs\n", a->name, a->pid,
                 a->direct ? "direct" : "indirect", actor_state(a->state),
-                a->state == A_RUNNING ? (double)(now - a->started_ns) / 1e9 : 0.0);
+                a->state == HR_A_RUNNING ? (double)(now - a->started_ns) / 1e9 : 0.0);
         }
     }
     return o.at < cap ? (int)o.at : -E2BIG;
 }
 
+void hrd_status(struct hrd *d, hr_site_state *out)
+{
+    memset(out, 0, sizeof *out);
+    out->state = HR_SITE_RUNNING;
+    out->controller_pid = (int32_t)getpid();
+    out->generation = d->reg->site.generation;
+    out->group_restarts = d->reg->site.group_restarts;
+    out->site_restarts = d->reg->site.site_restarts;
+    for (int i = 0; i < HR_REG_GROUPS; i++)
+        out->groups += d->reg->groups[i].used != 0;
+    out->policy = d->policy;
+}
+
 int hrd_info_json(struct hrd *d, char *buf, size_t cap)
 {
-    struct registry *g = d->reg;
-    int groups = 0;
-    for (int i = 0; i < HRD_MAX_GROUPS; i++)
-        groups += g->groups[i].used != 0;
+    hr_site_state st;
+    hrd_status(d, &st);
     int n = snprintf(buf, cap,
                      "{\"state\": \"running\", \"controller_pid\": %d, "
                      "\"generation\": %u, \"group_restarts\": %u, "
-                     "\"site_restarts\": %u, \"groups\": %d, "
+                     "\"site_restarts\": %u, \"groups\": %u, "
                      "\"max_badness\": %u, \"interval\": %u, "
                      "\"max_actors\": %u, \"max_groups\": %u}",
-                     (int)getpid(), g->generation, g->group_restarts,
-                     g->site_restarts, groups, d->policy.max_badness,
-                     d->policy.interval_s, d->policy.max_actors,
-                     d->policy.max_groups);
+                     st.controller_pid, st.generation, st.group_restarts,
+                     st.site_restarts, st.groups, st.policy.max_badness,
+                     st.policy.interval_s, st.policy.max_actors,
+                     st.policy.max_groups);
     return n < 0 || (size_t)n >= cap ? -E2BIG : n;
 }

@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include <hotrestart/hr.h>
+
 struct hrd;
 
 /* Groups and their actors, as JSON. */
@@ -15,5 +17,7 @@ int hrd_ps_json(struct hrd *d, char *buf, size_t cap);
 int hrd_ps_text(struct hrd *d, char *buf, size_t cap);
 /* The controller's state and counters, as JSON. */
 int hrd_info_json(struct hrd *d, char *buf, size_t cap);
+/* The same, as the structured reply of HR_REQ_STATUS. */
+void hrd_status(struct hrd *d, hr_site_state *out);
 
 #endif

@@ -18,9 +18,7 @@
 #include "group.h"
 #include "hrd.h"
 #include "log.h"
-#include "pmm_int.h"
 #include "proto.h"
-#include "registry.h"
 #include "render.h"
 #include "requests.h"
 
@@ -36,7 +34,7 @@ static int do_arun(struct hrd *d, const struct hr_msg_hdr *h, const char *p,
 {
     if (hrd_group_check(d, h->arg, HRD_GROUP_NEW) < 0)
         return -ERANGE; /* hrCtrl.maxGroups */
-    if (d->reg->groups[h->arg].used && d->reg->groups[h->arg].state == G_ENDING)
+    if (d->reg->groups[h->arg].used && d->reg->groups[h->arg].state == HR_G_ENDING)
         return -EBUSY; /* it ends when its members are gone */
     if (nfds != 1)
         return -EBADMSG;
@@ -64,14 +62,14 @@ static int do_spawn(struct hrd *d, const struct hr_msg_hdr *h, const char *p,
     if (r < 0)
         return r;
     int group = d->reg->actors[cs].group;
-    if (d->reg->groups[group].state == G_RESTARTING ||
-        d->reg->groups[group].state == G_ENDING)
+    if (d->reg->groups[group].state == HR_G_RESTARTING ||
+        d->reg->groups[group].state == HR_G_ENDING)
         return -EBUSY; /* the caller is being killed with its group */
     int slot = hrd_find_name(d, -1, name);
     if (slot >= 0 && d->reg->actors[slot].group != group)
         return -EEXIST; /* the name belongs to another group */
-    if (slot >= 0 && (d->reg->actors[slot].state == A_RUNNING ||
-                      d->reg->actors[slot].state == A_DYING))
+    if (slot >= 0 && (d->reg->actors[slot].state == HR_A_RUNNING ||
+                      d->reg->actors[slot].state == HR_A_DYING))
         return -EBUSY;
     if (slot < 0) {
         /* arguments are stored without the name, like arun's */
@@ -194,6 +192,14 @@ static int dispatch(struct hrd *d, int conn, const struct hr_msg_hdr *h,
         return 0;
     case HR_REQ_INFO:
         return reply_rendered(d, conn, hrd_info_json, then);
+    case HR_REQ_STATUS: {
+        hr_site_state st;
+        hrd_status(d, &st);
+        hr__msg_send(conn, HR_REPLY, (int32_t)sizeof st, &st, sizeof st, NULL,
+                     0);
+        *then = REPLIED;
+        return 0;
+    }
     default:
         return -EOPNOTSUPP;
     }

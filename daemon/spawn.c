@@ -18,7 +18,9 @@
 #include "hrd.h"
 #include "log.h"
 #include "os.h"
-#include "pmm_int.h"
+#include "pmm/alloc.h"
+#include "pmm/free.h"
+#include "pmm/map.h"
 #include "proto.h"
 #include "spawn.h"
 
@@ -42,8 +44,8 @@ static int store_image(struct hrd *d, int slot, int exe_fd, uint64_t *size)
     if (st.st_size == 0)
         return -ENOEXEC;
     block_name(name, sizeof name, "image", slot);
-    int r = pmm__alloc_sys(d->bank, name, (size_t)st.st_size, HRD_SYS_KEY,
-                           sizeof HRD_SYS_KEY, PMM_EXCL, -1, &p, NULL);
+    int r = pmm__alloc_sys(d->bank, name, (size_t)st.st_size, HR_REG_KEY,
+                           sizeof HR_REG_KEY, PMM_EXCL, -1, &p, NULL);
     if (r < 0)
         return r;
     if (pmm__os_pread(exe_fd, p, (size_t)st.st_size, 0) < 0) {
@@ -62,7 +64,7 @@ static int store_args(struct hrd *d, int slot, const char *args, uint32_t len)
     char name[PMM_NAME_MAX];
     void *p;
     block_name(name, sizeof name, "args", slot);
-    int r = pmm__alloc_sys(d->bank, name, len, HRD_SYS_KEY, sizeof HRD_SYS_KEY,
+    int r = pmm__alloc_sys(d->bank, name, len, HR_REG_KEY, sizeof HR_REG_KEY,
                            PMM_EXCL, -1, &p, NULL);
     if (r == 0) {
         memcpy(p, args, len);
@@ -103,10 +105,10 @@ static int image_fd(struct hrd *d, int slot)
     void *p;
     if (d->image_fd[slot] >= 0)
         return d->image_fd[slot];
-    struct reg_actor *a = &d->reg->actors[slot];
+    struct hr_reg_actor *a = &d->reg->actors[slot];
     block_name(name, sizeof name, "image", slot);
-    int r = pmm__alloc_sys(d->bank, name, (size_t)a->image_size, HRD_SYS_KEY,
-                           sizeof HRD_SYS_KEY, PMM_RETRIEVE, -1, &p, NULL);
+    int r = pmm__alloc_sys(d->bank, name, (size_t)a->image_size, HR_REG_KEY,
+                           sizeof HR_REG_KEY, PMM_RETRIEVE, -1, &p, NULL);
     if (r < 0)
         return r;
     int w = memfd_create(a->name, MFD_CLOEXEC);
@@ -153,7 +155,7 @@ uint64_t hrd_start_ticks(pid_t pid)
 static char **actor_env(struct hrd *d, int slot, const struct hr_strings *s,
                         char vars[4][128])
 {
-    struct reg_actor *a = &d->reg->actors[slot];
+    struct hr_reg_actor *a = &d->reg->actors[slot];
     char **env = calloc(s->envc + 5, sizeof *env);
     int n = 0;
     if (!env)
@@ -205,15 +207,15 @@ static void child_exec(int fd, const struct hr_strings *s, char **env,
 
 int hrd_spawn(struct hrd *d, int slot, const int *stdio_in, int *exec_pipe)
 {
-    struct reg_actor *a = &d->reg->actors[slot];
+    struct hr_reg_actor *a = &d->reg->actors[slot];
     char name[PMM_NAME_MAX], vars[4][128];
     const char *args;
     int r, fd = image_fd(d, slot);
     if (fd < 0)
         return fd;
     block_name(name, sizeof name, "args", slot);
-    if ((r = pmm__alloc_sys(d->bank, name, a->args_len, HRD_SYS_KEY,
-                            sizeof HRD_SYS_KEY, PMM_RETRIEVE, -1,
+    if ((r = pmm__alloc_sys(d->bank, name, a->args_len, HR_REG_KEY,
+                            sizeof HR_REG_KEY, PMM_RETRIEVE, -1,
                             (void **)&args, NULL)) < 0)
         return r;
     struct hr_strings *s = malloc(sizeof *s);
@@ -264,7 +266,7 @@ int hrd_spawn_wait(int pid, int exec_pipe)
     return n == (ssize_t)sizeof e ? -e : pid;
 }
 
-void hrd_end_leftover(struct hrd *d, const struct reg_actor *a)
+void hrd_end_leftover(struct hrd *d, const struct hr_reg_actor *a)
 {
     int pfd = (int)syscall(SYS_pidfd_open, a->pid, 0);
     if (pfd < 0)

@@ -17,7 +17,7 @@
 #include <sys/types.h>
 
 struct hrd;
-struct reg_actor;
+struct hr_reg_actor;
 
 /* Store the program behind exe_fd and the encoded arguments for slot;
  * *image_size gets the program's size.  Leftovers of an earlier,
@@ -37,6 +37,6 @@ int hrd_spawn_wait(int pid, int exec_pipe);
 uint64_t hrd_start_ticks(pid_t pid);
 /* End a process left by a previous controller if it is still the same
  * process: a pidfd pins it, then its start time proves it is ours. */
-void hrd_end_leftover(struct hrd *d, const struct reg_actor *a);
+void hrd_end_leftover(struct hrd *d, const struct hr_reg_actor *a);
 
 #endif

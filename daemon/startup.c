@@ -27,7 +27,6 @@
 #include "arun.h"
 #include "hrd.h"
 #include "log.h"
-#include "pmm_int.h"
 #include "proto.h"
 #include "startup.h"
 

@@ -1,5 +1,6 @@
 /*
- * registry.c - the registry opened, checked and swept (see registry.h).
+ * adopt.c - the registry a previous controller left, taken over (see
+ * adopt.h).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -10,34 +11,32 @@
 
 #include "hrd.h"
 #include "log.h"
-#include "pmm_int.h"
+#include "adopt.h"
+#include "pmm/alloc.h"
+#include "pmm/free.h"
+#include "os.h"
 #include "proto.h"
-#include "registry.h"
 
 /* The registry comes from a file: every field used as an index, a size or
  * a string is checked, and an entry that fails is dropped with a message,
  * never followed. */
 static void check_registry(struct hrd *d)
 {
-    struct registry *g = d->reg;
-    g->failure[sizeof g->failure - 1] = 0;
-    for (int i = 0; i < HRD_MAX_GROUPS; i++) {
-        struct reg_group *G = &g->groups[i];
-        if (G->used && (G->used != 1 || G->state > G_RESTARTING)) {
+    struct hr_reg *g = d->reg;
+    g->site.failure[sizeof g->site.failure - 1] = 0;
+    for (int i = 0; i < HR_REG_GROUPS; i++) {
+        struct hr_reg_group *G = &g->groups[i];
+        if (G->used && !hr__reg_group_ok(G)) {
             hrd_log(d, "registry: group %d damaged, dropped", i);
             memset(G, 0, sizeof *G);
             d->dropped++;
         }
     }
-    for (int i = 0; i < HRD_MAX_ACTORS; i++) {
-        struct reg_actor *a = &g->actors[i];
+    for (int i = 0; i < HR_REG_ACTORS; i++) {
+        struct hr_reg_actor *a = &g->actors[i];
         if (!a->used)
             continue;
-        if (a->used != 1 || hrd_group_check(d, a->group, HRD_GROUP_SLOT) < 0 ||
-            !g->groups[a->group].used || a->state > A_DYING || a->pid < 0 ||
-            !a->name[0] || !memchr(a->name, 0, sizeof a->name) ||
-            a->image_size == 0 || a->image_size > PMM_MAX_BANK_SIZE ||
-            a->args_len < 8 || a->args_len > HR_MSG_MAX) {
+        if (!hr__reg_actor_ok(g, a)) {
             hrd_log(d, "registry: actor slot %d damaged, dropped", i);
             memset(a, 0, sizeof *a);
             d->dropped++;
@@ -45,22 +44,26 @@ static void check_registry(struct hrd *d)
     }
 }
 
+/* A registry of another version or layout may be smaller than ours: it
+ * is mapped at its own size, so that its header is read and named. */
 void hrd_registry_open(struct hrd *d)
 {
     pmm_block info;
-    int r = pmm__alloc_sys(d->bank, HRD_REG_NAME, sizeof(struct registry),
-                           HRD_SYS_KEY, sizeof HRD_SYS_KEY, 0, -1,
-                           (void **)&d->reg, &info);
+    char why[160];
+    size_t size = sizeof *d->reg;
+    if (pmm_stat(d->bank, HR_REG_NAME, &info) == 0 && info.size < size)
+        size = info.size;
+    int r = pmm__alloc_sys(d->bank, HR_REG_NAME, size, HR_REG_KEY,
+                           sizeof HR_REG_KEY, 0, -1, (void **)&d->reg, &info);
     if (r < 0)
         hrd_die(1, "registry: %s", pmm_strerror(r));
-    if (info.flags & PMM_B_NEW) {
-        d->reg->version = 1;
-        __atomic_store_n(&d->reg->magic, HRD_REG_MAGIC, __ATOMIC_RELEASE);
-    }
-    if (d->reg->magic != HRD_REG_MAGIC || d->reg->version != 1)
-        hrd_die(1, "registry: not a registry of this version (hr site cold wipes it)");
+    if (info.flags & PMM_B_NEW)
+        hr__reg_init(d->reg, pmm__os_now_ns());
+    if (hr__reg_check(d->reg, size, why, sizeof why) < 0)
+        hrd_die(1, "registry of site %s refused: %s (hr site cold wipes it)",
+                d->site, why);
     check_registry(d);
-    d->reg->generation++;
+    d->reg->site.generation++;
 }
 
 /* What no registry entry accounts for: image and argument blocks of free
@@ -89,12 +92,12 @@ static int slot_of(const char *name, const char *kind)
 static int find_orphan(const pmm_block *blk, void *arg)
 {
     struct orphans *o = arg;
-    struct registry *reg = o->d->reg;
+    struct hr_reg *reg = o->d->reg;
     if (blk->flags & PMM_B_SYSTEM) {
         int slot = slot_of(blk->name, "image");
         if (slot < 0)
             slot = slot_of(blk->name, "args");
-        if (slot < 0 || (slot < HRD_MAX_ACTORS && reg->actors[slot].used))
+        if (slot < 0 || (slot < HR_REG_ACTORS && reg->actors[slot].used))
             return 0;
         if (o->n == o->cap) {
             size_t cap = o->cap ? o->cap * 2 : 16;
@@ -134,32 +137,3 @@ void hrd_registry_sweep(struct hrd *d)
                 freed, freed == 1 ? "" : "s");
     free(o.names);
 }
-
-int hrd_find_pid(struct hrd *d, pid_t pid)
-{
-    HRD_FOR_ACTORS(d, i)
-        if (d->reg->actors[i].pid == pid && pid > 0)
-            return i;
-    return -1;
-}
-
-int hrd_find_name(struct hrd *d, int group, const char *name)
-{
-    HRD_FOR_MEMBERS(d, group, i)
-        if (strcmp(d->reg->actors[i].name, name) == 0)
-            return i;
-    return -1;
-}
-
-int hrd_name_ok(const char *s)
-{
-    if (!*s || strlen(s) >= PMM_NAME_MAX)
-        return 0;
-    for (; *s; s++)
-        if (!(('a' <= *s && *s <= 'z') || ('A' <= *s && *s <= 'Z') ||
-              ('0' <= *s && *s <= '9') || strchr("._-:+@/", *s)))
-            return 0;
-    return 1;
-}
-
-
