@@ -104,16 +104,19 @@ static inline int hrd_find_name(const struct hrd *d, int group,
     return -1;
 }
 
-/* Group ids, checked here and nowhere else.  HRD_GROUP_SLOT: an index into
- * the registry (0..HR_REG_GROUPS-1), enough to look a group up or kill it,
- * even one over a lowered hrCtrl.maxGroups.  HRD_GROUP_NEW: also a group
- * that this site lets actors join (0..hrCtrl.maxGroups-1).  0 or -ERANGE. */
+/* Group ids, checked here and nowhere else in the controller.
+ * HRD_GROUP_SLOT: an index into the registry (hr__reg_group_id_ok), enough
+ * to look a group up or kill it, even one over a lowered hrCtrl.maxGroups.
+ * HRD_GROUP_NEW: also a group that this site lets actors join
+ * (0..hrCtrl.maxGroups-1).  0 or -ERANGE. */
 enum { HRD_GROUP_SLOT, HRD_GROUP_NEW };
 static inline int hrd_group_check(const struct hrd *d, long group, int how)
 {
-    long limit = how == HRD_GROUP_NEW ? (long)d->policy.max_groups
-                                      : (long)HR_REG_GROUPS;
-    return group >= 0 && group < limit && group < HR_REG_GROUPS ? 0 : -ERANGE;
+    if (!hr__reg_group_id_ok(group))
+        return -ERANGE;
+    if (how == HRD_GROUP_NEW && group >= (long)d->policy.max_groups)
+        return -ERANGE;
+    return 0;
 }
 
 #endif

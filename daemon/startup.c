@@ -80,22 +80,12 @@ int hrd_split(char *line, char **words, int max)
     }
 }
 
+/* The program of a line: on $PATH, and runnable by us. */
 static int find_program(const char *prog, char *out, size_t cap)
 {
-    if (strchr(prog, '/')) {
-        snprintf(out, cap, "%s", prog);
-        return access(out, X_OK) == 0 ? 0 : -errno;
-    }
-    const char *path = getenv("PATH");
-    char *dirs = strdup(path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
-    int r = -ENOENT;
-    for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d && r;
-         d = strtok_r(NULL, ":", &save)) {
-        snprintf(out, cap, "%s/%s", d, prog);
-        if (access(out, X_OK) == 0)
-            r = 0;
-    }
-    free(dirs);
+    int r = hr_find_program(prog, out, cap);
+    if (r == 0 && access(out, X_OK) < 0)
+        r = -errno;
     return r;
 }
 

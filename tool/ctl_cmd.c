@@ -174,20 +174,8 @@ int hr_cmd_arun(int argc, char **argv, const struct hr_opts *o)
     }
     char path[PATH_MAX];
     const char *prog = argv[i];
-    if (!strchr(prog, '/')) { /* search $PATH, as a shell would */
-        const char *p = getenv("PATH");
-        int found = 0;
-        for (char *dirs = strdup(p ? p : "/usr/bin:/bin"), *save = NULL,
-                  *d = strtok_r(dirs, ":", &save);
-             d && !found; d = strtok_r(NULL, ":", &save)) {
-            snprintf(path, sizeof path, "%s/%s", d, prog);
-            found = access(path, X_OK) == 0;
-        }
-        if (!found)
-            hr_die(HR_EXIT_FAIL, "arun: %s: not found on $PATH", prog);
-    } else {
-        snprintf(path, sizeof path, "%s", prog);
-    }
+    if (hr_find_program(prog, path, sizeof path) < 0)
+        hr_die(HR_EXIT_FAIL, "arun: %s: not found on $PATH", prog);
     int r = hr_arun(o->site, group, path, argv + i, environ);
     if (r < 0) {
         char what[PATH_MAX + 16];

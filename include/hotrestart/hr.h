@@ -37,6 +37,11 @@ PMM_API int hr_arun(const char *site, int group, const char *path,
  * standard streams.  Only an actor may call it.  Returns its pid. */
 PMM_API int hr_spawn(const char *name, const char *path, char *const argv[],
                      char *const envp[]);
+/* Find file as execvp() does: a name with a slash is taken as is; else each
+ * directory of $PATH (empty: the current one; unset or empty $PATH:
+ * /usr/local/bin:/usr/bin:/bin) until one holds an executable file of that
+ * name.  0 with the path in out, -ENOENT, -ENAMETOOLONG. */
+PMM_API int hr_find_program(const char *file, char *out, size_t cap);
 /* Mark the calling actor's next exit as clean. */
 PMM_API int hr_exit_hdl(void);
 /* Kill group for good; its images and HR_GROUP_KEY blocks are freed.  An

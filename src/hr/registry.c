@@ -71,7 +71,7 @@ int hr__reg_group_ok(const struct hr_reg_group *g)
 
 int hr__reg_actor_ok(const struct hr_reg *r, const struct hr_reg_actor *a)
 {
-    return a->used == 1 && a->group >= 0 && a->group < HR_REG_GROUPS &&
+    return a->used == 1 && hr__reg_group_id_ok(a->group) &&
            r->groups[a->group].used && a->state <= HR_A_DYING &&
            a->pid >= 0 && a->name[0] &&
            memchr(a->name, 0, sizeof a->name) && a->image_size != 0 &&

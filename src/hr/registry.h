@@ -32,6 +32,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <hotrestart/hr.h>
+
 #define HR_REG_NAME "__SYS.hr.registry"
 #define HR_REG_KEY "__SYS.hr"              /* also on images and arguments */
 #define HR_REG_MAGIC 0x4852445245473031ull /* "HRDREG01" */
@@ -39,6 +41,17 @@
 #define HR_REG_GROUPS 256 /* group ids 0..255: hrCtrl.maxGroups' ceiling */
 #define HR_REG_ACTORS 256 /* actor slots: hrCtrl.maxActors' ceiling */
 #define HR_REG_NAME_MAX 64 /* an actor's name, NUL included */
+
+/* The policy's ceilings (public) are these tables' sizes. */
+static_assert(HR_REG_GROUPS == HR_GROUPS_LIMIT, "hrCtrl.maxGroups' ceiling");
+static_assert(HR_REG_ACTORS == HR_ACTORS_LIMIT, "hrCtrl.maxActors' ceiling");
+
+/* 1 when g indexes groups[]: the one check of a group id against the
+ * registry (the controller adds the site's hrCtrl.maxGroups to it). */
+static inline int hr__reg_group_id_ok(long g)
+{
+    return g >= 0 && g < HR_REG_GROUPS;
+}
 
 /* Actor states.  HR_A_DYING: killed, not yet reaped (pid still set). */
 enum { HR_A_FREE = 0, HR_A_RUNNING, HR_A_CLEAN, HR_A_STOPPED, HR_A_DYING };
