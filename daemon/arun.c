@@ -9,12 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "arun.h"
 #include "group.h"
 #include "hrd.h"
 #include "log.h"
+#include "os/os.h"
+#include "os/ctl.h"
 #include "proto.h"
 
 int hrd_name_ok(const char *s)
@@ -78,15 +79,15 @@ int hrd_arun(struct hrd *d, int group, const char *path, char *const argv[],
     if (!buf)
         return -ENOMEM;
     int len = hr__strings_encode(buf, HR_MSG_MAX, NULL, cwd, argv, envp);
-    int fd = len < 0 ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+    int fd = len < 0 ? -1 : hr__os_open(path, O_RDONLY, 0);
     if (len < 0)
         r = len;
     else if (fd < 0)
-        r = -errno;
+        r = fd;
     else
         r = hrd_arun_payload(d, group, fd, buf, (uint32_t)len);
     if (fd >= 0)
-        close(fd);
+        pmm__os_close(fd);
     free(buf);
     return r;
 }

@@ -29,12 +29,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include "group.h"
 #include "hrd.h"
 #include "log.h"
-#include "os.h"
+#include "os/os.h"
+#include "os/ctl.h"
 #include "pmm/crash.h"
 #include "pmm/free.h"
 #include "policy.h"
@@ -160,7 +160,7 @@ static void kill_members(struct hrd *d, int group)
     HRD_FOR_MEMBERS(d, group, i) {
         struct hr_reg_actor *a = &d->reg->actors[i];
         if (a->pid > 0) {
-            kill(a->pid, SIGKILL);
+            hr__os_kill(a->pid, SIGKILL);
             actor_event(d, i, AE_KILLED, 0);
             dying++;
         } else {
@@ -409,7 +409,7 @@ void hrd_kill_all(struct hrd *d)
     int left = 0;
     HRD_FOR_ACTORS(d, i) {
         if (d->reg->actors[i].pid > 0) {
-            kill(d->reg->actors[i].pid, SIGKILL);
+            hr__os_kill(d->reg->actors[i].pid, SIGKILL);
             left++;
         }
     }
@@ -420,7 +420,7 @@ void hrd_kill_all(struct hrd *d)
             struct hr_reg_actor *a = &d->reg->actors[i];
             if (a->pid <= 0)
                 continue;
-            if (waitpid(a->pid, NULL, WNOHANG) != 0) /* reaped, or not ours */
+            if (hr__os_reap(a->pid, NULL, 1) != 0) /* reaped, or not ours */
                 actor_event(d, i, AE_HALTED, 0);
             else
                 now_left++;
@@ -429,7 +429,7 @@ void hrd_kill_all(struct hrd *d)
         if (left > 0 && pmm__os_now_ns() > until)
             break;
         if (left > 0)
-            usleep(1000);
+            hr__os_sleep_ms(1);
     }
     HRD_FOR_ACTORS(d, i) {
         struct hr_reg_actor *a = &d->reg->actors[i];

@@ -41,6 +41,7 @@
 #define HRD_MAX_CONNS 256 /* connections waiting for their request */
 #define HRD_MAX_WAITING 64 /* requests waiting for a group's end */
 #define HRD_KILL_WAIT_S 5  /* a stop waits this long for each actor's death */
+#define HRD_INI_MAX (1 << 20) /* sysadm.ini: 1 MiB at most */
 
 struct hrd {
     char site[4096];
@@ -56,7 +57,8 @@ struct hrd {
     int exec_pending;         /* replace this controller with a fresh one */
     int restarted;            /* this controller comes from a site restart */
     int ready_fd;             /* told once booted (--ready-fd), or -1 */
-    FILE *ini;                /* sysadm.ini while it runs, else NULL */
+    char *ini;                /* sysadm.ini's text while it runs, else NULL */
+    size_t ini_at;            /* ... and where its next line begins */
     int ini_line, ini_arun;   /* its last line read; run its arun lines? */
     pid_t ini_pid;            /* the command of that line, or 0 */
     char ini_prog[64];        /* ... and its name, for the log */

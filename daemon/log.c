@@ -6,15 +6,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "hrd.h"
 #include "log.h"
+#include "os/ctl.h"
 
 void hrd_log(struct hrd *d, const char *fmt, ...)
 {
     char buf[1024], when[32];
-    time_t t = time(NULL);
+    time_t t = (time_t)hr__os_wall_s();
     struct tm tm;
     strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
     int n = snprintf(buf, sizeof buf, "%s HR_CTRL: ", when);
@@ -25,8 +25,8 @@ void hrd_log(struct hrd *d, const char *fmt, ...)
     if (n > (int)sizeof buf - 2)
         n = (int)sizeof buf - 2;
     buf[n++] = '\n';
-    if (d->console_fd >= 0 && write(d->console_fd, buf, (size_t)n) < 0)
-        (void)0; /* the log is best effort */
+    if (d->console_fd >= 0)
+        hr__os_write(d->console_fd, buf, (size_t)n); /* best effort */
 }
 
 void hrd_die(int code, const char *fmt, ...)

@@ -14,27 +14,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
-#include <sys/epoll.h>
-#include <sys/syscall.h>
-#include <sys/signalfd.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
+#include "adopt.h"
 #include "group.h"
 #include "hrd.h"
 #include "log.h"
-#include "os.h"
+#include "os/os.h"
+#include "os/ctl.h"
 #include "policy.h"
 #include "proto.h"
-#include "adopt.h"
 #include "requests.h"
 #include "startup.h"
 
@@ -66,7 +57,7 @@ static void boot(struct hrd *d)
 {
     int crashed = d->reg->site.controller_pid != 0 && !d->restarted;
     hrd_actors_adopt(d);
-    d->reg->site.controller_pid = (uint64_t)getpid();
+    d->reg->site.controller_pid = (uint64_t)pmm__os_pid();
     if (crashed) {
         d->reg->site.site_restarts++;
         hrd_log(d, "the previous controller died: site restart");
@@ -87,44 +78,24 @@ static void boot(struct hrd *d)
 
 static int listen_on(const char *site)
 {
-    struct sockaddr_un a = {.sun_family = AF_UNIX};
-    if (snprintf(a.sun_path, sizeof a.sun_path, "%s/" HR_SOCK_NAME, site) >=
-        (int)sizeof a.sun_path)
-        hrd_die(1, "socket path too long: %s/%s", site, HR_SOCK_NAME);
-    int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/" HR_SOCK_NAME, site);
+    /* we hold the controller lock: a socket file there is stale */
+    int s = hr__os_listen(path, 64);
     if (s < 0)
-        hrd_die(1, "socket: %s", strerror(errno));
-    unlink(a.sun_path); /* we hold the controller lock: it is stale */
-    mode_t old = umask(077);
-    if (bind(s, (struct sockaddr *)&a, sizeof a) < 0)
-        hrd_die(1, "bind %s: %s", a.sun_path, strerror(errno));
-    umask(old);
-    chmod(a.sun_path, 0600);
-    if (listen(s, 64) < 0)
-        hrd_die(1, "listen: %s", strerror(errno));
+        hrd_die(1, "control socket %s: %s", path, strerror(-s));
     return s;
 }
 
 static void notify_ready(int ready_fd)
 {
     if (ready_fd >= 0) {
-        if (write(ready_fd, "\n", 1) < 0)
-            (void)0;
-        close(ready_fd);
+        hr__os_write(ready_fd, "\n", 1);
+        pmm__os_close(ready_fd);
     }
     const char *ns = getenv("NOTIFY_SOCKET");
-    if (ns && (ns[0] == '/' || ns[0] == '@')) {
-        struct sockaddr_un a = {.sun_family = AF_UNIX};
-        snprintf(a.sun_path, sizeof a.sun_path, "%s", ns);
-        if (ns[0] == '@')
-            a.sun_path[0] = 0;
-        int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        if (s >= 0) {
-            sendto(s, "READY=1", 7, MSG_NOSIGNAL, (struct sockaddr *)&a,
-                   sizeof a);
-            close(s);
-        }
-    }
+    if (ns && (ns[0] == '/' || ns[0] == '@'))
+        hr__os_send_to(ns, "READY=1", 7);
 }
 
 static void setup(struct hrd *d, const char *site_arg)
@@ -136,13 +107,13 @@ static void setup(struct hrd *d, const char *site_arg)
     if ((r = pmm_bank_open(&d->bank, d->site, "RAM", PMM_OPEN_CREATE)) < 0)
         hrd_die(1, "site %s: RAM bank: %s", d->site, pmm_strerror(r));
     snprintf(path, sizeof path, "%s/controller.lock", d->site);
-    d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    d->lock_fd = hr__os_open(path, O_RDWR | O_CREAT, 0600);
     if (d->lock_fd < 0 || pmm__os_trylock(d->lock_fd, 1) < 0)
         hrd_die(1, "site %s: a controller already runs", d->site);
     snprintf(path, sizeof path, "%s/console.log", d->site);
-    d->console_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    d->console_fd = hr__os_open(path, O_WRONLY | O_APPEND | O_CREAT, 0600);
     if (d->console_fd < 0)
-        hrd_die(1, "%s: %s", path, strerror(errno));
+        hrd_die(1, "%s: %s", path, strerror(-d->console_fd));
     for (int i = 0; i < HR_REG_ACTORS; i++)
         d->image_fd[i] = -1;
     hrd_policy_read(d);
@@ -153,7 +124,7 @@ static void reap(struct hrd *d)
 {
     int st;
     pid_t pid;
-    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+    while ((pid = hr__os_reap(-1, &st, 1)) > 0) {
         int r = hrd_startup_child(d, pid, st);
         if (r == 0)
             boot_finish(d);
@@ -166,49 +137,47 @@ static void reap(struct hrd *d)
  * its signals, so failing to watch them stops it. */
 static void watch(struct hrd *d, int fd, const char *what)
 {
-    struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
-    if (epoll_ctl(d->ep_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
-        hrd_die(1, "epoll: cannot watch the %s: %s", what, strerror(errno));
+    int r = hr__os_poller_add(d->ep_fd, fd);
+    if (r < 0)
+        hrd_die(1, "epoll: cannot watch the %s: %s", what, strerror(-r));
 }
 
 static void loop(struct hrd *d)
 {
-    d->ep_fd = epoll_create1(EPOLL_CLOEXEC);
+    d->ep_fd = hr__os_poller();
     if (d->ep_fd < 0)
-        hrd_die(1, "epoll: %s", strerror(errno));
+        hrd_die(1, "epoll: %s", strerror(-d->ep_fd));
     watch(d, d->listen_fd, "control socket");
     watch(d, d->sig_fd, "signals");
     int conns = 0;
     while (!d->stopping) {
-        struct epoll_event got[16];
-        int n = epoll_wait(d->ep_fd, got, 16, -1);
-        if (n < 0 && errno != EINTR)
-            hrd_die(1, "epoll: %s", strerror(errno));
+        int got[16], sig;
+        int n = hr__os_poller_wait(d->ep_fd, got, 16);
+        if (n < 0)
+            hrd_die(1, "epoll: %s", strerror(-n));
         for (int i = 0; i < n; i++) {
-            int fd = got[i].data.fd;
+            int fd = got[i];
             if (fd == d->sig_fd) {
-                struct signalfd_siginfo si;
-                while (read(d->sig_fd, &si, sizeof si) == sizeof si)
-                    if (si.ssi_signo != SIGCHLD)
+                while ((sig = hr__os_signal_next(d->sig_fd)) > 0)
+                    if (sig != SIGCHLD)
                         d->stopping = 1;
                 reap(d);
             } else if (fd == d->listen_fd) {
                 int c;
-                while ((c = accept4(d->listen_fd, NULL, NULL,
-                                    SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+                while ((c = hr__os_accept(d->listen_fd)) >= 0) {
                     /* served when its request arrives; never waited for */
-                    struct epoll_event cev = {.events = EPOLLIN, .data.fd = c};
                     if (conns >= HRD_MAX_CONNS ||
-                        epoll_ctl(d->ep_fd, EPOLL_CTL_ADD, c, &cev) < 0) {
-                        close(c);
+                        hr__os_poller_add(d->ep_fd, c) < 0) {
+                        pmm__os_close(c);
                         continue;
                     }
                     conns++;
                 }
             } else {
                 /* cannot fail: fd was added above and is still open */
-                if (epoll_ctl(d->ep_fd, EPOLL_CTL_DEL, fd, NULL) < 0)
-                    hrd_log(d, "epoll: %s", strerror(errno));
+                int r = hr__os_poller_del(d->ep_fd, fd);
+                if (r < 0)
+                    hrd_log(d, "epoll: %s", strerror(-r));
                 conns--;
                 hrd_serve(d, fd);
                 reap(d);
@@ -250,47 +219,39 @@ int main(int argc, char **argv)
         } else
             hrd_die(2, "unknown argument '%s' (see hrd --help)", argv[i]);
     }
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGCHLD);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGHUP);
-    sigprocmask(SIG_BLOCK, &mask, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    d.sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    static const int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP};
+    d.sig_fd = hr__os_signals(sigs, 4);
     if (d.sig_fd < 0)
-        hrd_die(1, "signalfd: %s", strerror(errno));
-    ssize_t sl = readlink("/proc/self/exe", d.self, sizeof d.self - 1);
-    if (sl <= 0)
-        hrd_die(1, "cannot find its own program: %s", strerror(errno));
-    d.self[sl] = 0;
+        hrd_die(1, "signalfd: %s", strerror(-d.sig_fd));
+    int r = hr__os_self_exe(d.self, sizeof d.self);
+    if (r < 0)
+        hrd_die(1, "cannot find its own program: %s", strerror(-r));
     setup(&d, site);
     /* listen first: actors started by boot() may call us at once (their
      * requests wait in the backlog until the loop runs) */
     d.listen_fd = listen_on(d.site);
     if (ready_fd >= 0) { /* started in the background: errors go to the log */
-        dup2(d.console_fd, 2);
-        fcntl(ready_fd, F_SETFD, FD_CLOEXEC); /* not for the children */
+        hr__os_dup2(d.console_fd, 2);
+        hr__os_inherit(ready_fd, 0); /* not for the children */
     }
     d.ready_fd = ready_fd;
-    hrd_log(&d, "controller started (pid %d, generation %u)", (int)getpid(),
+    hrd_log(&d, "controller started (pid %d, generation %u)", pmm__os_pid(),
             d.reg->site.generation);
     boot(&d); /* says ready once the start-up file is done */
     loop(&d);
     if (d.ini_pid > 0) { /* a start-up command still runs: it ends with us */
         hrd_log(&d, "sysadm.ini:%d: %s stopped", d.ini_line, d.ini_prog);
-        kill(d.ini_pid, SIGTERM);
+        hr__os_kill(d.ini_pid, SIGTERM);
     }
     hrd_kill_all(&d);
     char path[4200];
     snprintf(path, sizeof path, "%s/" HR_SOCK_NAME, d.site);
-    unlink(path);
+    pmm__os_unlink(path);
     if (d.exec_pending) { /* the site restart: a fresh controller */
+        char *argv_new[] = {"hrd", "--site", d.site, "--restarted", NULL};
         hrd_log(&d, "starting a fresh controller");
-        sigprocmask(SIG_UNBLOCK, &mask, NULL);
-        execl(d.self, "hrd", "--site", d.site, "--restarted", (char *)NULL);
-        hrd_log(&d, "site restart: cannot run %s: %s", d.self, strerror(errno));
+        r = hr__os_exec(d.self, argv_new);
+        hrd_log(&d, "site restart: cannot run %s: %s", d.self, strerror(-r));
     }
     d.reg->site.controller_pid = 0;
     hrd_log(&d, "controller stopped; persistent memory kept");

@@ -6,7 +6,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "hrd.h"
 #include "os.h"
@@ -47,7 +46,7 @@ int hrd_ps_json(struct hrd *d, char *buf, size_t cap)
 {
     struct out o = {buf, cap, 0};
     uint64_t now = pmm__os_now_ns();
-    put(&o, "{\"controller_pid\": %d, \"groups\": [", (int)getpid());
+    put(&o, "{\"controller_pid\": %d, \"groups\": [", (int)pmm__os_pid());
     int first = 1;
     for (int g = 0; g < HR_REG_GROUPS; g++) {
         struct hr_reg_group *G = &d->reg->groups[g];
@@ -115,7 +114,7 @@ void hrd_status(struct hrd *d, hr_site_state *out)
 {
     memset(out, 0, sizeof *out);
     out->state = HR_SITE_RUNNING;
-    out->controller_pid = (int32_t)getpid();
+    out->controller_pid = (int32_t)pmm__os_pid();
     out->generation = d->reg->site.generation;
     out->group_restarts = d->reg->site.group_restarts;
     out->site_restarts = d->reg->site.site_restarts;

@@ -11,13 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "arun.h"
 #include "group.h"
 #include "hrd.h"
 #include "log.h"
+#include "os/os.h"
+#include "os/ctl.h"
 #include "proto.h"
 #include "render.h"
 #include "requests.h"
@@ -122,7 +122,7 @@ void hrd_answer_ended(struct hrd *d)
         int conn = d->waiting[i].conn;
         if (conn >= 0 && d->ends[d->waiting[i].group] != d->waiting[i].ends) {
             reply(conn, 0, NULL);
-            close(conn);
+            pmm__os_close(conn);
             d->waiting[i].conn = -1;
         }
     }
@@ -155,7 +155,7 @@ static int dispatch(struct hrd *d, int conn, const struct hr_msg_hdr *h,
     *then = REPLY;
     switch (h->type) {
     case HR_REQ_PING:
-        return getpid();
+        return pmm__os_pid();
     case HR_REQ_ARUN:
         return do_arun(d, h, p, fds, nfds);
     case HR_REQ_SPAWN:
@@ -179,7 +179,7 @@ static int dispatch(struct hrd *d, int conn, const struct hr_msg_hdr *h,
     case HR_REQ_AKILL:
         if ((slot = hrd_find_pid(d, h->arg)) < 0)
             return -ESRCH;
-        kill(h->arg, SIGKILL); /* seen as a failure: the group restarts */
+        hr__os_kill(h->arg, SIGKILL); /* seen as a failure: the group restarts */
         return 0;
     case HR_REQ_PS:
         return reply_rendered(d, conn, h->arg == 1 ? hrd_ps_text : hrd_ps_json,
@@ -207,16 +207,16 @@ static int dispatch(struct hrd *d, int conn, const struct hr_msg_hdr *h,
 
 void hrd_serve(struct hrd *d, int conn)
 {
-    struct ucred cred;
-    socklen_t cl = sizeof cred;
+    uid_t uid;
+    pid_t caller;
     int fds[HR_MSG_MAXFDS], nfds = 0;
     struct hr_msg_hdr h;
     const char *p;
     enum disposal then = REPLY;
     char *buf = malloc(HR_MSG_MAX);
-    if (!buf || getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0) {
+    if (!buf || hr__os_peer(conn, &uid, &caller) < 0) {
         free(buf);
-        close(conn);
+        pmm__os_close(conn);
         return;
     }
     /* the request is read even from a stranger, so that the refusal, not a
@@ -224,20 +224,20 @@ void hrd_serve(struct hrd *d, int conn)
     int r = hr__msg_recv(conn, buf, &h, &p, fds, &nfds);
     if (r == -ECONNRESET || r == -EAGAIN) { /* hung up, or sent nothing */
         free(buf);
-        close(conn);
+        pmm__os_close(conn);
         return;
     }
-    if (cred.uid != 0 && cred.uid != geteuid()) {
+    if (uid != 0 && uid != pmm__os_euid()) {
         reply(conn, -EPERM, "only root and the site's owner may control it");
         then = REPLIED;
     } else if (r == 0) {
-        r = dispatch(d, conn, &h, p, fds, nfds, cred.pid, &then);
+        r = dispatch(d, conn, &h, p, fds, nfds, caller, &then);
     }
     if (then == REPLY)
         reply(conn, r, r < 0 ? pmm_strerror(r) : NULL);
     for (int i = 0; i < nfds; i++)
-        close(fds[i]);
+        pmm__os_close(fds[i]);
     free(buf);
     if (then != KEPT)
-        close(conn);
+        pmm__os_close(conn);
 }

@@ -6,9 +6,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <hotrestart/hr.h>
+
+#include "os/ctl.h"
 
 int hr_find_program(const char *file, char *out, size_t cap)
 {
@@ -30,7 +31,7 @@ int hr_find_program(const char *file, char *out, size_t cap)
             memcpy(out, p, (size_t)n);
             out[n] = '/';
             strcpy(out + n + 1, file);
-            if (access(out, X_OK) == 0)
+            if (hr__os_access_x(out) == 0)
                 return 0;
         }
         p = *e ? e + 1 : e;
