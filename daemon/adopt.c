@@ -14,7 +14,7 @@
 #include "adopt.h"
 #include "pmm/alloc.h"
 #include "pmm/free.h"
-#include "os.h"
+#include "os/os.h"
 #include "proto.h"
 
 /* The registry comes from a file: every field used as an index, a size or

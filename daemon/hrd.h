@@ -9,20 +9,24 @@
  * their pids cannot be reused before the controller reaps them, so killing
  * them by pid is safe.  Deaths arrive as SIGCHLD through a signalfd, at once.
  *
- * Modules, each calling only those below it (no cycle):
+ * Modules, each calling only those below it (no cycle; checked with nm):
  *
  *   main.c      the event loop, start-up and shut-down of the controller
  *   requests.c  one request from the control socket, checked and answered
  *   startup.c   the site's start-up file, sysadm.ini
+ *   arun.c      a direct actor asked for: named, registered, started
  *   group.c     the life of groups and actors: ONE table of state x event
  *               -> action; every change of a group's or an actor's state
  *               goes through it
- *   render.c    ps and info output
+ *   render.c    ps and info output, and the structured status reply
  *   spawn.c     images, environment, fork and exec of actors
- *   policy.c    the restart policy: hrCtrl.* tunables and badness
+ *   policy.c    the restart policy: badness against hrCtrl.* (read by
+ *               src/hr/policy.c)
  *   adopt.c     the registry a previous controller left: opened, checked,
  *               swept (its format: src/hr/registry.h, in the library)
- *   log.c       the console log
+ *   log.c       the console log, and dying with a message
+ * Every system call goes through the library's OS layer (src/os/ctl.h and
+ * src/os/os.h).
  */
 #ifndef HRD_H
 #define HRD_H

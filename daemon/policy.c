@@ -6,7 +6,7 @@
 
 #include "hrd.h"
 #include "log.h"
-#include "os.h"
+#include "os/os.h"
 #include "hr/policy.h"
 #include "policy.h"
 

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "hrd.h"
-#include "os.h"
+#include "os/os.h"
 #include "render.h"
 
 /* Text appended to a fixed buffer; what does not fit is counted, so that
