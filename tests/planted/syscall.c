@@ -1,5 +1,5 @@
 /*
- * planted_syscall.c - an object that makes system calls of its own, for
+ * syscall.c - an object that makes system calls of its own, for
  * the test that the banned-symbol check refuses it (tests/CMakeLists.txt).
  */
 #define _GNU_SOURCE
