@@ -72,11 +72,6 @@ int hr__os_inherit(int fd, int inherit)
     return ret(fcntl(fd, F_SETFD, inherit ? 0 : FD_CLOEXEC));
 }
 
-int hr__os_access_x(const char *path)
-{
-    return ret(access(path, X_OK));
-}
-
 int hr__os_self_exe(char *buf, size_t cap)
 {
     ssize_t n = readlink("/proc/self/exe", buf, cap - 1);

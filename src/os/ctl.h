@@ -23,8 +23,6 @@ int hr__os_write(int fd, const void *buf, size_t len);     /* all, or -errno */
 int hr__os_dup2(int from, int to);
 /* Let fd pass to programs this process executes (inherit 1) or not. */
 int hr__os_inherit(int fd, int inherit);
-/* 0 when this process may execute path. */
-int hr__os_access_x(const char *path);
 /* The path of the running program, NUL-terminated. */
 int hr__os_self_exe(char *buf, size_t cap);
 /* A read-only descriptor of an anonymous file holding len bytes of data
