@@ -85,7 +85,7 @@ int hrd_split(char *line, char **words, int max)
 static int find_program(const char *prog, char *out, size_t cap)
 {
     int r = hr_find_program(prog, out, cap);
-    return r < 0 ? r : pmm__os_access_exec(out);
+    return r < 0 ? r : hr__os_access_x(out);
 }
 
 extern char **environ;

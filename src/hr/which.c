@@ -9,7 +9,7 @@
 
 #include <hotrestart/hr.h>
 
-#include "os/os.h"
+#include "os/ctl.h"
 
 int hr_find_program(const char *file, char *out, size_t cap)
 {
@@ -31,7 +31,7 @@ int hr_find_program(const char *file, char *out, size_t cap)
             memcpy(out, p, (size_t)n);
             out[n] = '/';
             strcpy(out + n + 1, file);
-            if (pmm__os_access_exec(out) == 0)
+            if (hr__os_access_x(out) == 0)
                 return 0;
         }
         p = *e ? e + 1 : e;
