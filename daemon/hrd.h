@@ -19,6 +19,9 @@
  *               -> action; every change of a group's or an actor's state
  *               goes through it
  *   render.c    ps and info output, and the structured status reply
+ *   tree.c      an actor's whole process tree (its process group, the
+ *               orphans the controller adopts as child subreaper), and
+ *               stopping it: SIGTERM, a stop timeout, SIGKILL
  *   spawn.c     images, environment, fork and exec of actors
  *   policy.c    the restart policy: badness against hrCtrl.* (read by
  *               src/hr/policy.c)
@@ -44,7 +47,7 @@
 
 #define HRD_MAX_CONNS 256 /* connections waiting for their request */
 #define HRD_MAX_WAITING 64 /* requests waiting for a group's end */
-#define HRD_KILL_WAIT_S 5  /* a stop waits this long for each actor's death */
+#define HRD_KILL_WAIT_S 5  /* a stop waits this long after SIGKILL */
 #define HRD_INI_MAX (1 << 20) /* sysadm.ini: 1 MiB at most */
 
 struct hrd {
@@ -70,6 +73,9 @@ struct hrd {
     const char *end_why[HR_REG_GROUPS]; /* why a HR_G_ENDING group ends */
     uint32_t ends[HR_REG_GROUPS]; /* ends of each group id so far */
     int dropped;              /* damaged registry entries dropped at start */
+    uint64_t kill_at[HR_REG_ACTORS]; /* stopping: SIGKILL at this time (ns,
+                                        CLOCK_REALTIME), or 0 (tree.c) */
+    uint32_t kill_ms[HR_REG_ACTORS]; /* ... the stop timeout that set it */
     struct { int conn, group; uint32_t ends; } waiting[HRD_MAX_WAITING];
                               /* kill-group requests, answered when their
                                  group's ends count moves on */

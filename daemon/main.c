@@ -28,6 +28,7 @@
 #include "proto.h"
 #include "requests.h"
 #include "startup.h"
+#include "tree.h"
 
 static void notify_ready(int ready_fd);
 
@@ -117,6 +118,9 @@ static void setup(struct hrd *d, const char *site_arg)
     for (int i = 0; i < HR_REG_ACTORS; i++)
         d->image_fd[i] = -1;
     hrd_policy_read(d);
+    /* orphans of actors' trees become ours, not init's (tree.c) */
+    if ((r = hr__os_subreaper()) < 0)
+        hrd_die(1, "cannot become a child subreaper: %s", strerror(-r));
     hrd_registry_open(d);
 }
 
@@ -152,7 +156,8 @@ static void loop(struct hrd *d)
     int conns = 0;
     while (!d->stopping) {
         int got[16], sig;
-        int n = hr__os_poller_wait(d->ep_fd, got, 16);
+        /* wakes for the next stop deadline too (tree.c) */
+        int n = hr__os_poller_wait_ms(d->ep_fd, got, 16, hrd_tree_deadlines(d));
         if (n < 0)
             hrd_die(1, "epoll: %s", strerror(-n));
         for (int i = 0; i < n; i++) {

@@ -56,9 +56,10 @@ int hrd_ps_json(struct hrd *d, char *buf, size_t cap)
             "\"last_failure\": ", first ? "" : ", ", g,
             group_state(G->state), G->restarts);
         if (G->last_fail_ns)
-            put(&o, "{\"signal\": %d, \"status\": %d, \"when_ns\": %llu}",
-                G->last_signal, G->last_status,
-                (unsigned long long)G->last_fail_ns);
+            put(&o, "{\"signal\": %d, \"status\": %d, \"when_ns\": %llu, "
+                "\"background\": %s}", G->last_signal, G->last_status,
+                (unsigned long long)G->last_fail_ns,
+                G->background ? "true" : "false");
         else
             put(&o, "null");
         put(&o, ", \"actors\": [");
@@ -90,10 +91,13 @@ int hrd_ps_text(struct hrd *d, char *buf, size_t cap)
         struct hr_reg_group *G = &d->reg->groups[g];
         if (!G->used)
             continue;
-        char fail[96] = "-";
+        char fail[128] = "-";
         if (G->last_fail_ns) {
             double ago = (double)(now - G->last_fail_ns) / 1e9;
-            if (G->last_signal)
+            if (G->background)
+                snprintf(fail, sizeof fail, "went to the background: run it in "
+                         "the foreground, e.g. memcached without -d");
+            else if (G->last_signal)
                 snprintf(fail, sizeof fail, "signal %d, %.1fs ago", G->last_signal, ago);
             else
                 snprintf(fail, sizeof fail, "exit %d, %.1fs ago", G->last_status, ago);

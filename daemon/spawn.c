@@ -192,7 +192,7 @@ int hrd_spawn(struct hrd *d, int slot, const int *stdio_in, int *exec_pipe)
     /* an actor does not outlive its controller: a new controller restarts
      * the site, and must find no one left of this generation */
     struct hr__os_child child = {
-        .die_with = pmm__os_pid(), .default_signals = 1, .own_group = 1,
+        .die_with = pmm__os_pid(), .default_signals = 1, .own_session = 1,
         .stdio = stdio, .cwd = s->cwd, .cwd_or_root = 1, .exe_fd = fd,
         .argv = (char *const *)s->argv, .envp = env, .errpipe = ep[1]};
     int pid = hr__os_fork();

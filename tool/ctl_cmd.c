@@ -113,16 +113,15 @@ int hr_site_start(const struct hr_opts *o)
     return HR_EXIT_OK;
 }
 
-/* Ask the controller pid of dir to stop, and wait (10 s) until it has. */
+/* Ask the controller pid of dir to stop; hr_stop() returns once it has. */
 static void stop_controller(const char *dir, int pid, const char *action)
 {
     int r = hr_stop(dir);
+    if (r == -ETIMEDOUT)
+        hr_die(HR_EXIT_FAIL, "%s: controller %d did not stop in its stop "
+                             "timeout and 15 s (hr log)", action, pid);
     if (r < 0)
         die_ctl(action, r);
-    for (int i = 0; i < 1000 && kill(pid, 0) == 0; i++)
-        usleep(10000);
-    if (kill(pid, 0) == 0)
-        hr_die(HR_EXIT_FAIL, "%s: controller %d did not stop in 10s", action, pid);
 }
 
 int hr_site_stop(const struct hr_opts *o)

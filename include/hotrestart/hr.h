@@ -54,7 +54,9 @@ PMM_API int hr_akill(const char *site, pid_t pid);
 /* Groups and actors into buf, as JSON or (text != 0) as a table; returns
  * its length. */
 PMM_API int hr_ps(const char *site, int text, char *buf, size_t cap);
-/* Stop every actor and the controller; persistent memory is kept. */
+/* Stop every actor (SIGTERM, the site's stop timeout, SIGKILL) and the
+ * controller; persistent memory is kept.  Returns once the controller has
+ * exited; -ETIMEDOUT when it has not within its stop timeout and 15 s. */
 PMM_API int hr_stop(const char *site);
 /* Restart the site: every actor stops, a fresh controller runs the start-up
  * file (without its arun lines) and starts every group again.  Returns once
@@ -80,6 +82,14 @@ typedef struct hr_policy {
                              1 to HR_ACTORS_LIMIT */
     uint32_t max_groups;  /* hrCtrl.maxGroups: group ids 0 to max_groups - 1,
                              1 to HR_GROUPS_LIMIT */
+    uint32_t stop_ms;     /* hrCtrl.stopTimeout, milliseconds: a stop (site
+                             stop, site restart, akill -g, hrKillGroup) sends
+                             SIGTERM and waits this long before SIGKILL;
+                             1 to HR_STOP_LIMIT_MS */
+    uint32_t fail_stop_ms; /* hrCtrl.failStopTimeout, milliseconds: the same
+                             for the other members of a group restarted
+                             because one failed; 0 (the default): SIGKILL
+                             at once; up to HR_STOP_LIMIT_MS */
 } hr_policy;
 
 #define HR_DEFAULT_MAX_BADNESS 5u
@@ -88,6 +98,8 @@ typedef struct hr_policy {
 #define HR_INTERVAL_LIMIT_S (86400u * 365) /* hrCtrl.interval: 1 s to a year */
 #define HR_ACTORS_LIMIT 256u /* hrCtrl.maxActors: 1 to this, the default */
 #define HR_GROUPS_LIMIT 256u /* hrCtrl.maxGroups: 1 to this, the default */
+#define HR_DEFAULT_STOP_MS 3000u /* hrCtrl.stopTimeout */
+#define HR_STOP_LIMIT_MS 3600000u /* hrCtrl.stopTimeout, failStopTimeout: 1 h */
 
 /* Check p: 0 when every figure is in range (0 stands for the default),
  * else -EINVAL. */

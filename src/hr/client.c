@@ -112,9 +112,23 @@ int hr_ps(const char *site, int text, char *buf, size_t cap)
     return r < 0 ? r : (int)strlen(buf);
 }
 
+/* Waits on a pidfd of the controller (readable once it has exited, reaped
+ * or not), as long as its stop may take: its stop timeout, then the 5 s it
+ * gives a SIGKILL, and a margin. */
 int hr_stop(const char *site)
 {
-    return hr__call(site, HR_REQ_STOP, 0, NULL, 0, NULL, 0, NULL, 0);
+    hr_site_state st;
+    int r = hr_status(site, &st);
+    if (r < 0)
+        return r;
+    int pfd = hr__os_pidfd_open(st.controller_pid);
+    r = hr__call(site, HR_REQ_STOP, 0, NULL, 0, NULL, 0, NULL, 0);
+    if (r >= 0 && pfd >= 0 &&
+        hr__os_wait_readable(pfd, (int)st.policy.stop_ms + 15000) <= 0)
+        r = -ETIMEDOUT;
+    if (pfd >= 0)
+        pmm__os_close(pfd);
+    return r;
 }
 
 int hr_site_restart(const char *site)

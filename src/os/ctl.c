@@ -162,6 +162,11 @@ int hr__os_pipe(int fd[2])
     return ret(pipe2(fd, O_CLOEXEC));
 }
 
+int hr__os_subreaper(void)
+{
+    return ret(prctl(PR_SET_CHILD_SUBREAPER, 1));
+}
+
 static void unblock_all(void)
 {
     sigset_t none;
@@ -180,7 +185,9 @@ void hr__os_exec_child(const struct hr__os_child *c)
     if (c->default_signals)
         for (int sig = 1; sig < NSIG; sig++)
             signal(sig, SIG_DFL);
-    if (c->own_group)
+    if (c->own_session)
+        setsid();
+    else if (c->own_group)
         setpgid(0, 0);
     for (int i = 0; i < 3; i++)
         if (c->stdio[i] != i)
@@ -248,10 +255,15 @@ int hr__os_poller_del(int ep, int fd)
 
 int hr__os_poller_wait(int ep, int *fds, int max)
 {
+    return hr__os_poller_wait_ms(ep, fds, max, -1);
+}
+
+int hr__os_poller_wait_ms(int ep, int *fds, int max, int timeout_ms)
+{
     struct epoll_event got[64];
     if (max > 64)
         max = 64;
-    int n = RETRY(epoll_wait(ep, got, max, -1));
+    int n = RETRY(epoll_wait(ep, got, max, timeout_ms));
     for (int i = 0; i < n; i++)
         fds[i] = got[i].data.fd;
     return n;

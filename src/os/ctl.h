@@ -49,6 +49,9 @@ int hr__os_pidfd_kill(int pidfd, int sig);
 /* 1 when fd becomes readable within timeout_ms (-1: no limit), else 0. */
 int hr__os_wait_readable(int fd, int timeout_ms);
 int hr__os_pipe(int fd[2]);
+/* Make this process a child subreaper: orphans among its descendants
+ * become its children (PR_SET_CHILD_SUBREAPER). */
+int hr__os_subreaper(void);
 
 /* What a forked child becomes: hr__os_exec_child() sets it up in this
  * order and executes the program; it never returns.  When the exec fails,
@@ -58,6 +61,7 @@ struct hr__os_child {
                               once unless the parent is still this pid */
     int default_signals;   /* every signal handler back to its default */
     int own_group;         /* its own process group */
+    int own_session;       /* its own session (and process group) */
     const int *stdio;      /* descriptors for 0, 1 and 2 */
     const char *cwd;       /* working directory ... */
     int cwd_or_root;       /* ... or "/" when it cannot be entered (else
@@ -85,6 +89,8 @@ int hr__os_poller_add(int ep, int fd);
 int hr__os_poller_del(int ep, int fd);
 /* Up to max descriptors ready for input, into fds; waits for the first. */
 int hr__os_poller_wait(int ep, int *fds, int max);
+/* The same, giving up after timeout_ms (-1: no limit): 0 then. */
+int hr__os_poller_wait_ms(int ep, int *fds, int max, int timeout_ms);
 
 /* Sockets (AF_UNIX).  A SOCK_SEQPACKET socket listening at path, owner-
  * only, non-blocking; a stale socket file there is replaced. */

@@ -1,0 +1,321 @@
+/*
+ * test_svc.c - real services under the controller: forking daemons and
+ * process trees, graceful stops (issue 11).  A daemon in a throwaway site,
+ * the actors of svc_actor.c, real signals.
+ *
+ * Times: a stop is measured from outside, around `hr site stop` or
+ * `hr akill -g`.  Its lower bound (the stop timeout, or the time an actor
+ * takes to save) is asserted strictly; its upper bound generously (the
+ * timeout plus 2 s), so that a slow, loaded machine does not fail the test;
+ * the figure measured is printed.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <hotrestart/hr.h>
+
+#include "common.h"
+#include "ctl_helpers.h"
+
+static char out[65536];
+static const char *site;
+
+/* A site whose stop timeout is stop_ms (0: the default), started. */
+static void start_with(uint32_t stop_ms)
+{
+    site = site_new(0, 0);
+    if (stop_ms) {
+        hr_policy p = {.stop_ms = stop_ms};
+        cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0);
+        cr_assert_eq(hr_policy_write(site, &p), 0);
+    }
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+}
+
+static void up(void)
+{
+    start_with(0);
+}
+
+static void down(void)
+{
+    run_hr(NULL, 0, "site", "stop", NULL);
+    site_drop();
+}
+
+TestSuite(svc, .init = up, .fini = down, .timeout = 120);
+
+static char *site_file(const char *name, char *buf, size_t cap)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", site, name);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return NULL;
+    ssize_t n = read(fd, buf, cap - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = 0;
+    return buf;
+}
+
+static char *console(void)
+{
+    static char buf[262144];
+    cr_assert_not_null(site_file("console.log", buf, sizeof buf));
+    return buf;
+}
+
+static void wait_file(const char *name)
+{
+    char buf[64];
+    double t0 = now();
+    while (!site_file(name, buf, sizeof buf)) {
+        cr_assert(now() - t0 < 20, "no %s after 20 s", name);
+        usleep(5000);
+    }
+}
+
+static int arun(int group, const char *mode, const char *arg)
+{
+    char g[16];
+    snprintf(g, sizeof g, "%d", group);
+    int r = run_hr(out, sizeof out, "arun", "-g", g, SVC_BIN, mode, arg, NULL);
+    cr_assert_eq(r, 0, "arun %s: %d", mode, r);
+    return atoi(out);
+}
+
+static pid_t parent_of(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = 0;
+    char *p = strrchr(buf, ')');
+    int ppid = 0;
+    return p && sscanf(p + 2, "%*c %d", &ppid) == 1 ? ppid : 0;
+}
+
+static int descends_from(pid_t pid, pid_t ancestor)
+{
+    for (int hops = 0; pid > 1 && hops < 64; hops++, pid = parent_of(pid))
+        if (pid == ancestor)
+            return 1;
+    return 0;
+}
+
+/* The live processes of this site's actors (HR_SITE and HR_ACTOR in their
+ * environment, as the controller gives it): pids, and each one's
+ * HR_RESTARTS.  Zombies have no environment and are not counted. */
+static int site_procs(pid_t *pids, int *restarts, int max)
+{
+    char want[600], path[64];
+    static char env[65536];
+    snprintf(want, sizeof want, "HR_SITE=%s", site);
+    DIR *dir = opendir("/proc");
+    struct dirent *e;
+    int n = 0;
+    cr_assert_not_null(dir);
+    while ((e = readdir(dir)) && n < max) {
+        int pid = atoi(e->d_name);
+        if (pid <= 0)
+            continue;
+        snprintf(path, sizeof path, "/proc/%d/environ", pid);
+        int fd = open(path, O_RDONLY);
+        if (fd < 0)
+            continue;
+        memset(env, 0, sizeof env);
+        ssize_t len = read(fd, env, sizeof env - 2);
+        close(fd);
+        int mine = 0, actor = 0, runs = -1;
+        for (char *v = env; len > 0 && v < env + len && *v; v += strlen(v) + 1) {
+            mine |= strcmp(v, want) == 0;
+            actor |= strncmp(v, "HR_ACTOR=", 9) == 0;
+            if (strncmp(v, "HR_RESTARTS=", 12) == 0)
+                runs = atoi(v + 12);
+        }
+        if (mine && actor) {
+            pids[n] = pid;
+            restarts[n++] = runs;
+        }
+    }
+    closedir(dir);
+    return n;
+}
+
+static pid_t controller(void)
+{
+    int pid = hr_ping(NULL);
+    cr_assert_gt(pid, 0);
+    return pid;
+}
+
+/* Wait until the site has exactly want actor processes, all of run
+ * `restarts` and all under the controller; 1 when it does within 10 s. */
+static int settles_at(int want, int restarts)
+{
+    pid_t pids[64];
+    int runs[64];
+    double t0 = now();
+    while (now() - t0 < 10) {
+        int n = site_procs(pids, runs, 64), ok = n == want;
+        pid_t ctl = want ? controller() : 0;
+        for (int i = 0; ok && i < n; i++)
+            ok = runs[i] == restarts && descends_from(pids[i], ctl);
+        if (ok)
+            return 1;
+        usleep(10000);
+    }
+    return 0;
+}
+
+Test(svc, a_forking_daemon_is_reported_ended_and_not_restarted_in_a_loop)
+{
+    char buf[64];
+    arun(1, "daemon", NULL);
+    WAIT_FOR(strstr(ps, "\"background\": true"), "the group marked background");
+    cr_assert(strstr(ps, "\"state\": \"blocked\""), "%s", ps);
+    wait_file("daemon.pid");
+    pid_t daemon = atoi(site_file("daemon.pid", buf, sizeof buf));
+    cr_assert_gt(daemon, 0);
+    double t0 = now();
+    while (kill(daemon, 0) == 0 && now() - t0 < 10)
+        usleep(5000);
+    cr_assert_eq(kill(daemon, 0), -1, "the daemon %d still runs", daemon);
+    cr_assert(strstr(console(), "went to the background"), "%s", console());
+    cr_assert(strstr(console(), "memcached without -d"));
+    usleep(300000); /* a crash loop would have restarted it by now */
+    refresh();
+    cr_assert(strstr(ps, "\"restarts\": 0"), "restarted: %s", ps);
+    cr_assert(settles_at(0, 0), "a process of the daemon is left");
+    cr_assert_eq(run_hr(out, sizeof out, "ps", NULL), 0);
+    cr_assert(strstr(out, "went to the background"), "%s", out);
+    /* akill -g ends the blocked group */
+    cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", "1", NULL), 0);
+    refresh();
+    cr_assert(strstr(ps, "\"groups\": []"), "%s", ps);
+}
+
+Test(svc, no_process_left_outside_the_controller_after_restart_stop_or_site_restart)
+{
+    pid_t before[64];
+    int runs[64];
+    arun(1, "tree", NULL);
+    wait_file("tree.ready");
+    /* the actor, its child in its group, its grandchild out of it */
+    cr_assert(settles_at(3, 0), "the tree is not 3 processes under the controller");
+    refresh();
+    int pid = pid_of("svc_actor");
+    cr_assert_gt(pid, 0);
+    /* a group restart ends the whole tree of the run that failed */
+    cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", "1", NULL), 0);
+    cr_assert(settles_at(0, 0), "the tree outlived akill -g");
+    arun(1, "tree", NULL);
+    cr_assert(settles_at(3, 0));
+    refresh();
+    pid = pid_of("svc_actor");
+    char p[16];
+    snprintf(p, sizeof p, "%d", pid);
+    cr_assert_eq(run_hr(out, sizeof out, "akill", p, NULL), 0);
+    cr_assert(settles_at(3, 1), "after a group restart: not only the new run's "
+                                "3 processes, under the controller");
+    /* a site restart */
+    int n = site_procs(before, runs, 64);
+    cr_assert_eq(n, 3);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "restart", NULL), 0, "%s", out);
+    cr_assert(settles_at(3, 1), "after a site restart");
+    for (int i = 0; i < n; i++)
+        cr_assert_neq(kill(before[i], 0), 0, "pid %d outlived the site restart",
+                      before[i]);
+    /* a stop: nothing at all is left once it returns */
+    cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
+    cr_assert_eq(site_procs(before, runs, 64), 0, "processes outlived the stop");
+}
+
+Test(svc, a_stop_sends_sigterm_and_the_actor_saves_its_state)
+{
+    char buf[64];
+    arun(1, "term", "300");
+    wait_file("term.ready");
+    double t0 = now();
+    cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
+    double dt = now() - t0;
+    cr_log_info("stop of an actor saving for 300 ms took %.0f ms", dt * 1000);
+    cr_assert_not_null(site_file("term.state", buf, sizeof buf),
+                       "the actor did not save: no SIGTERM?");
+    cr_assert_str_eq(buf, "saved");
+    cr_assert_geq(dt, 0.3, "the stop did not wait for the actor (%.3f s)", dt);
+    cr_assert_lt(dt, 0.3 + 2.0, "the stop took %.3f s", dt);
+    cr_assert_null(strstr(console(), "SIGKILL"), "%s", console());
+}
+
+static void up_1s(void)
+{
+    start_with(1000);
+}
+
+Test(svc, a_stop_kills_an_actor_ignoring_sigterm_after_the_timeout,
+     .init = up_1s)
+{
+    arun(1, "ignore", NULL);
+    wait_file("ignore.ready");
+    double t0 = now();
+    cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
+    double dt = now() - t0;
+    cr_log_info("stop with hrCtrl.stopTimeout=1000 took %.0f ms", dt * 1000);
+    cr_assert_geq(dt, 1.0, "SIGKILL before the stop timeout (%.3f s)", dt);
+    cr_assert_lt(dt, 1.0 + 2.0, "the stop took %.3f s", dt);
+    cr_assert(strstr(console(), "1000 ms after SIGTERM: SIGKILL"), "%s",
+              console());
+    pid_t pids[8];
+    int runs[8];
+    cr_assert_eq(site_procs(pids, runs, 8), 0);
+}
+
+Test(svc, akill_g_is_a_graceful_stop_too, .init = up_1s)
+{
+    arun(2, "ignore", NULL);
+    wait_file("ignore.ready");
+    double t0 = now();
+    cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", "2", NULL), 0, "%s", out);
+    double dt = now() - t0;
+    cr_log_info("akill -g with hrCtrl.stopTimeout=1000 took %.0f ms", dt * 1000);
+    cr_assert_geq(dt, 1.0, "SIGKILL before the stop timeout (%.3f s)", dt);
+    cr_assert_lt(dt, 1.0 + 2.0, "akill -g took %.3f s", dt);
+    refresh();
+    cr_assert(strstr(ps, "\"groups\": []"), "%s", ps);
+}
+
+static void up_10s(void)
+{
+    start_with(10000);
+}
+
+/* A failure's group restart does not wait for the stop timeout: the other
+ * members are killed at once (hrCtrl.failStopTimeout 0, the default). */
+Test(svc, a_failure_restart_kills_the_other_members_at_once, .init = up_10s)
+{
+    arun(3, "ignore", NULL);
+    wait_file("ignore.ready");
+    int sleeper = arun(3, "term", "0");
+    char p[16];
+    snprintf(p, sizeof p, "%d", sleeper);
+    double t0 = now();
+    cr_assert_eq(run_hr(out, sizeof out, "akill", p, NULL), 0, "%s", out);
+    WAIT_FOR(strstr(ps, "\"restarts\": 1") && !strstr(ps, "\"dying\"") &&
+                 !strstr(ps, "\"restarting\""), "the group restarted");
+    double dt = now() - t0;
+    cr_log_info("group restart with a member ignoring SIGTERM: %.0f ms", dt * 1000);
+    cr_assert_lt(dt, 5.0, "the restart waited for the stop timeout (%.3f s)", dt);
+}
