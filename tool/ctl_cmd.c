@@ -391,7 +391,7 @@ int hr_cmd_restart(int argc, char **argv, const struct hr_opts *go)
     return hr_site_restart_cmd(&o);
 }
 
-int hr_site_status(const char *dir, const struct hr_opts *o)
+int hr_show_status(const char *dir, const struct hr_opts *o)
 {
     char buf[1024];
     struct registry reg;

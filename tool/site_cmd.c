@@ -160,7 +160,7 @@ static int site_info(const struct hr_opts *o)
     info_medium(dir, "DISK", o, n == 0);
     if (o->json)
         printf("}, ");
-    hr_site_status(dir, o);
+    hr_show_status(dir, o);
     if (o->json)
         printf("}\n");
     return HR_EXIT_OK;
