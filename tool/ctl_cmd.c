@@ -20,7 +20,6 @@
 #include "hr.h"
 #include "hrd.h"
 #include "os.h"
-#include "pmm/create.h"
 #include "pmm/site.h"
 #include "pmm/view.h"
 
@@ -447,57 +446,26 @@ int hr_show_status(const char *dir, const struct hr_opts *o)
     return 0;
 }
 
-/* Cold restart: stop, then wipe the RAM bank (and so the registry),
- * keeping its tunables; DISK banks are kept.  The site stays stopped. */
-/* The tunables of a RAM bank that does not open (damaged, or of another
- * format version): from its header when that much is sound, else the
- * defaults; a cold restart makes the bank anew either way. */
-static void tunables_of_broken(const char *path, uint64_t *size, uint64_t *max)
-{
-    struct pmm_geom g;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    int ok = fd >= 0 && pread(fd, &g, sizeof g, 0) == (ssize_t)sizeof g &&
-             g.magic == PMM_MAGIC && g.page_size == pmm__os_page_size() &&
-             g.data_pages >= 2 && g.data_pages <= PMM_MAX_BANK_SIZE / g.page_size &&
-             g.max_blocks > 0 && g.max_blocks <= PMM_MAX_BLOCKS_LIMIT;
-    if (fd >= 0)
-        close(fd);
-    *size = ok ? g.data_pages * g.page_size : PMM_DEFAULT_BANK_SIZE;
-    *max = ok ? g.max_blocks : PMM_DEFAULT_MAX_BLOCKS;
-    fprintf(stderr, "hr: site cold: the RAM bank does not open; made anew with "
-                    "%s (%llu bytes, %llu blocks)\n",
-            ok ? "the sizes from its header" : "the default sizes",
-            (unsigned long long)*size, (unsigned long long)*max);
-}
-
+/* Cold restart: stop, then make the RAM bank (and so the registry) anew
+ * with its tunables; DISK banks are kept.  The site stays stopped. */
 int hr_site_cold(const struct hr_opts *o)
 {
-    char dir[4096], path[4096];
-    pmm_bank *b;
-    pmm_bank_info st;
+    char dir[4096];
+    pmm_remake_info info;
     hr_site_dir(o, dir, sizeof dir, "site cold");
     int pid = hr_ping(dir);
     if (pid > 0)
         stop_controller(dir, pid, "site cold");
-    int r = pmm_bank_path(path, sizeof path, dir, "RAM");
+    int r = pmm_bank_remake(dir, "RAM", &info);
     if (r < 0)
         hr_die_err("site cold: RAM bank", r);
-    r = pmm_bank_open(&b, dir, "RAM", PMM_OPEN_RDONLY);
-    if (r == K_EBANK) {
-        tunables_of_broken(path, &st.size, &st.max_blocks);
-    } else if (r < 0) {
-        hr_die_err("site cold: RAM bank", r);
-    } else {
-        r = pmm_bank_stat(b, &st);
-        pmm_bank_close(b);
-        if (r < 0)
-            hr_die_err("site cold", r);
-    }
-    if (unlink(path) < 0)
-        hr_die(HR_EXIT_FAIL, "site cold: %s: %s", path, strerror(errno));
-    r = pmm__bank_create_file(path, PMM_KIND_RAM, st.size, st.max_blocks);
-    if (r < 0)
-        hr_die_err("site cold: new RAM bank", r);
+    if (info.from != PMM_REMAKE_KEPT)
+        fprintf(stderr, "hr: site cold: the RAM bank does not open; made anew "
+                        "with %s (%llu bytes, %llu blocks)\n",
+                info.from == PMM_REMAKE_HEADER ? "the sizes from its header"
+                                               : "the default sizes",
+                (unsigned long long)info.size,
+                (unsigned long long)info.max_blocks);
     if (o->json)
         printf("{\"cold\": true}\n");
     else
