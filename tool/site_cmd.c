@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <hotrestart/hr.h>
 #include <hotrestart/pmm.h>
 
 #include "hr.h"
@@ -63,6 +64,7 @@ static uint32_t tunable(const char *v, const char *opt, const char *unit,
 static int site_create(const struct create_args *a, const struct hr_opts *o)
 {
     pmm_site_config c = {0};
+    hr_policy pol = {0}; /* the controller's figures: site.conf's hrCtrl.* */
     char dir[4096];
     if ((a->rambank_size && hr_parse_size(a->rambank_size, &c.rambank_size) < 0) ||
         (a->diskbank_size && hr_parse_size(a->diskbank_size, &c.diskbank_size) < 0))
@@ -75,15 +77,15 @@ static int site_create(const struct create_args *a, const struct hr_opts *o)
         hr_die(HR_EXIT_USAGE, "site create: --diskbank-size needs --diskbank");
     c.diskbank_path = a->diskbank;
     if (a->max_badness)
-        c.max_badness = tunable(a->max_badness, "--max-badness", "",
-                                HR_MAX_BADNESS_LIMIT);
+        pol.max_badness = tunable(a->max_badness, "--max-badness", "",
+                                  HR_MAX_BADNESS_LIMIT);
     if (a->interval)
-        c.interval_s = tunable(a->interval, "--interval", "seconds, ",
-                               HR_INTERVAL_LIMIT_S);
+        pol.interval_s = tunable(a->interval, "--interval", "seconds, ",
+                                 HR_INTERVAL_LIMIT_S);
     if (a->max_actors)
-        c.max_actors = tunable(a->max_actors, "--max-actors", "", HR_ACTORS_LIMIT);
+        pol.max_actors = tunable(a->max_actors, "--max-actors", "", HR_ACTORS_LIMIT);
     if (a->max_groups)
-        c.max_groups = tunable(a->max_groups, "--max-groups", "", HR_GROUPS_LIMIT);
+        pol.max_groups = tunable(a->max_groups, "--max-groups", "", HR_GROUPS_LIMIT);
     c.disk_max_blocks = c.max_blocks;
     hr_site_dir(o, dir, sizeof dir, "site");
     int r = pmm_site_create(dir, &c);
@@ -95,6 +97,8 @@ static int site_create(const struct create_args *a, const struct hr_opts *o)
                              "the disk bank path must be absolute)");
     if (r < 0)
         hr_die_err("site create", r);
+    if ((r = hr_policy_write(dir, &pol)) < 0)
+        hr_die_err("site create: site.conf", r);
     if (o->json) {
         printf("{\"site\": ");
         hr_json_str(dir);
