@@ -18,9 +18,6 @@
 #include <hotrestart/hr.h>
 
 #include "hr.h"
-#include "os.h"
-#include "pmm/site.h"
-#include "pmm/view.h"
 
 extern char **environ;
 
