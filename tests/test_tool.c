@@ -128,16 +128,16 @@ Test(tool, usage_errors_and_help)
 }
 
 /* Run python's json module, strictly, over text: it must be UTF-8 and one
- * JSON value whose blocks (a "blocks" list, or the value itself) each have
- * a name that is their name_hex bytes decoded with U+FFFD for what is not
- * UTF-8, and among which is a block for each hex name given.  Returns
- * python's exit status: 0 when all holds. */
+ * JSON value whose blocks (a "blocks" list, or the value itself if it is
+ * one) each have a name that is their name_hex bytes decoded with U+FFFD
+ * for what is not UTF-8, and among which is a block for each hex name
+ * given.  Returns python's exit status: 0 when all holds. */
 static int python_json(const char *text, const char *hex0, ...)
 {
     static const char script[] =
         "import json, sys\n"
         "d = json.loads(sys.stdin.buffer.read().decode('utf-8'))\n"
-        "blocks = d['blocks'] if 'blocks' in d else [d]\n"
+        "blocks = d['blocks'] if 'blocks' in d else [d] if 'name_hex' in d else []\n"
         "for b in blocks:\n"
         "    want = bytes.fromhex(b['name_hex']).decode('utf-8', 'replace')\n"
         "    assert b['name'] == want, (b['name'], want)\n"
@@ -176,6 +176,10 @@ Test(tool, json_is_valid_for_any_block_name)
     cr_assert(strstr(out, "\"name\": \"caf\xc3\xa9\""), "UTF-8 is kept: %s", out);
     cr_assert_eq(run_hr(out, sizeof out, "pmm", "show", names[0], "--json", NULL), 0);
     cr_assert_eq(python_json(out, hex[0], NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "--json", "site", "info", NULL), 0);
+    cr_assert_eq(python_json(out, NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "pmm", "check", "--json", NULL), 0);
+    cr_assert_eq(python_json(out, NULL), 0, "%s", out);
     cr_assert_eq(python_json("{\"blocks\": [{\"name\": \"\xff\", \"name_hex\": \"ff\"}]}",
                              NULL), 1, "the check itself refuses what is not UTF-8");
 }
