@@ -1,6 +1,8 @@
 /*
- * ctl_cmd.c - the controller's commands: site start|stop, arun, akill, ps,
- * log.
+ * ctl_cmd.c - the controller's commands: site start|stop|restart|cold (and
+ * restart, shutdown -i 1), the state part of site info, arun, akill, ps,
+ * log.  Through public doors only: <hotrestart/hr.h> and <hotrestart/pmm.h>
+ * (tests/tool_doors.sh).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -12,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <hotrestart/hr.h>
