@@ -14,10 +14,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <hotrestart/hr.h>
@@ -318,4 +321,181 @@ Test(svc, a_failure_restart_kills_the_other_members_at_once, .init = up_10s)
     double dt = now() - t0;
     cr_log_info("group restart with a member ignoring SIGTERM: %.0f ms", dt * 1000);
     cr_assert_lt(dt, 5.0, "the restart waited for the stop timeout (%.3f s)", dt);
+}
+
+/* ---- the rough edges a new user hit (issue 11), one test each ---- */
+
+static void no_site(void)
+{
+    site = site_new(0, 0); /* a directory only: no bank, no controller */
+}
+
+TestSuite(edges, .init = no_site, .fini = down, .timeout = 120);
+
+/* Run argv (argv[0] a path) with stdout and stderr in out; uid > 0: as
+ * that user.  Its exit status, or 128 + signal. */
+static int run_all(char *buf, size_t cap, uid_t uid, gid_t gid,
+                   char *const argv[])
+{
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(p[1], 1);
+        dup2(p[1], 2);
+        close(p[0]);
+        close(p[1]);
+        if (uid && (setgid(gid) || setuid(uid)))
+            _exit(126);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(p[1]);
+    size_t got = 0;
+    ssize_t k;
+    while (got + 1 < cap && (k = read(p[0], buf + got, cap - 1 - got)) > 0)
+        got += (size_t)k;
+    buf[got] = 0;
+    close(p[0]);
+    return wait_status(pid);
+}
+
+#define HR(...) run_all(out, sizeof out, 0, 0, (char *[]){HR_BIN, __VA_ARGS__, NULL})
+
+static const char *hrd_bin(void)
+{
+    static char path[600];
+    snprintf(path, sizeof path, "%s", HR_BIN);
+    strcpy(strrchr(path, '/') + 1, "hrd");
+    return path;
+}
+
+Test(edges, destroy_refuses_a_running_site_unless_forced)
+{
+    cr_assert_eq(HR("site", "start"), 0, "%s", out);
+    cr_assert_eq(HR("site", "destroy"), 1, "%s", out);
+    cr_assert(strstr(out, "the site is running"), "%s", out);
+    cr_assert(hr_ping(NULL) > 0, "destroy stopped the site");
+    cr_assert_eq(access(site_bank(), F_OK), 0, "the bank went");
+    cr_assert_eq(HR("site", "destroy", "--force"), 0, "%s", out);
+    cr_assert_lt(hr_ping(NULL), 0, "the controller still runs");
+    cr_assert_neq(access(site_bank(), F_OK), 0, "the bank is still there");
+}
+
+/* Stopped, marked failed: not between two controllers of a site restart. */
+static int site_failed(void)
+{
+    hr_site_state st;
+    return hr_ping(NULL) < 0 && hr_site_status(NULL, &st, NULL, 0) == 0 &&
+           st.state == HR_SITE_FAILED;
+}
+
+Test(edges, start_of_a_site_that_fails_again_is_reported_truthfully)
+{
+    cr_assert_eq(HR("site", "create", "--max-badness", "1"), 0, "%s", out);
+    char ini[600];
+    snprintf(ini, sizeof ini, "%s/sysadm.ini", site);
+    FILE *f = fopen(ini, "w");
+    fprintf(f, "arun -g 1 /bin/false\n");
+    fclose(f);
+    for (int i = 0; i < 3; i++) {
+        int rc = HR("site", "start");
+        cr_assert_null(strstr(out, "pid -"), "a negative pid: %s", out);
+        if (rc == 0) { /* it ran when asked: the pid is real */
+            char *p = strstr(out, "controller pid ");
+            cr_assert(p && atoi(p + 15) > 0, "%s", out);
+        } else {
+            cr_assert_eq(rc, 1, "%s", out);
+            cr_assert(strstr(out, "failed again") ||
+                      strstr(out, "stopped as soon as"), "%s", out);
+        }
+        double t0 = now();
+        while (!site_failed() && now() - t0 < 20) /* it fails */
+            usleep(5000);
+        cr_assert(site_failed(), "the failing site still runs");
+    }
+    cr_assert_eq(HR("site", "info"), 0, "%s", out);
+    cr_assert(strstr(out, "state failed"), "%s", out);
+    /* stopping a stopped site is done, not an error */
+    cr_assert_eq(HR("site", "stop"), 0, "%s", out);
+    cr_assert(strstr(out, "is not running"), "%s", out);
+}
+
+Test(edges, a_stranger_is_told_of_the_refusal_not_of_the_program)
+{
+    struct passwd *pw = getpwnam("hrtest2");
+    if (!pw) {
+        cr_assert_eq(system("useradd -M -N -s /usr/sbin/nologin hrtest2 2>/dev/null"), 0);
+        pw = getpwnam("hrtest2");
+    }
+    cr_assert_not_null(pw);
+    cr_assert_eq(HR("site", "start"), 0, "%s", out);
+    chmod(site, 0711); /* it may reach the socket's folder: the socket refuses */
+    int rc = run_all(out, sizeof out, pw->pw_uid, pw->pw_gid,
+                     (char *[]){HR_BIN, "--site", (char *)site, "arun", "-g",
+                                "1", "/bin/true", NULL});
+    chmod(site, 0700);
+    cr_assert_eq(rc, 1, "%s", out);
+    cr_assert(strstr(out, "permission denied"), "%s", out);
+    cr_assert_null(strstr(out, "executable"), "%s", out);
+}
+
+Test(edges, an_unknown_site_is_reported_as_such)
+{
+    const char *cmds[][4] = {{"arun", "/bin/true"}, {"ps"}, {"akill", "-g", "1"},
+                             {"site", "info"}, {"site", "stop"},
+                             {"site", "restart"}, {"site", "destroy"}};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        int rc = HR("--site", "/nonexistent/hr-site", (char *)cmds[i][0],
+                    (char *)cmds[i][1], (char *)cmds[i][2], (char *)cmds[i][3]);
+        cr_assert_eq(rc, 1, "%s: %s", cmds[i][0], out);
+        cr_assert(strstr(out, "no site at /nonexistent/hr-site"), "%s", out);
+        cr_assert_null(strstr(out, "BANK"), "a table header: %s", out);
+    }
+}
+
+Test(edges, hrd_checks_its_arguments_and_has_a_version)
+{
+    const char *hrd = hrd_bin();
+    cr_assert_eq(run_all(out, sizeof out, 0, 0,
+                         (char *[]){(char *)hrd, "--version", NULL}), 0);
+    cr_assert(strstr(out, "hrd (hotrestart) "), "%s", out);
+    cr_assert_eq(run_all(out, sizeof out, 0, 0, (char *[]){(char *)hrd,
+                         "--site", (char *)site, "--ready-fd", "abc", NULL}), 2);
+    cr_assert(strstr(out, "'abc'"), "%s", out);
+    cr_assert_eq(run_all(out, sizeof out, 0, 0, (char *[]){(char *)hrd,
+                         "--site", "/nonexistent/dir/x", NULL}), 1);
+    cr_assert(strstr(out, "does not exist"), "%s", out);
+    cr_assert_neq(access("/nonexistent/dir", F_OK), 0, "hrd made the tree");
+    char typo[600];
+    snprintf(typo, sizeof typo, "%s.typo", site);
+    setenv("HR_SITE", typo, 1);
+    int rc = run_all(out, sizeof out, 0, 0, (char *[]){(char *)hrd, NULL});
+    setenv("HR_SITE", site, 1);
+    cr_assert_eq(rc, 1, "%s", out);
+    cr_assert(strstr(out, "$HR_SITE"), "%s", out);
+    cr_assert_neq(access(typo, F_OK), 0, "hrd booted the mistyped site");
+}
+
+Test(edges, messages_say_what_is_wrong)
+{
+    cr_assert_eq(HR("--site"), 2);
+    cr_assert(strstr(out, "needs a value"), "%s", out);
+    cr_assert_eq(HR("akill", "-g"), 2);
+    cr_assert(strstr(out, "needs a value"), "%s", out);
+    cr_assert_eq(HR("restart", "--help"), 0, "%s", out);
+    cr_assert(strstr(out, "usage: hr restart"), "%s", out);
+    cr_assert_eq(HR("pmm", "check"), 1, "%s", out);
+    cr_assert(strstr(out, "no RAM bank at"), "%s", out);
+    cr_assert_null(strstr(out, "NOT consistent"), "%s", out);
+    cr_assert_eq(HR("site", "stop"), 0, "%s", out);
+    cr_assert(strstr(out, "is not running"), "%s", out);
+}
+
+Test(edges, an_image_larger_than_the_bank_hints_at_its_size)
+{
+    cr_assert_eq(HR("site", "create", "--rambank-size", "256K"), 0, "%s", out);
+    cr_assert_eq(HR("site", "start"), 0, "%s", out);
+    cr_assert_eq(HR("arun", "-g", "1", "/bin/bash"), 1, "%s", out);
+    cr_assert(strstr(out, "--rambank-size"), "%s", out);
 }

@@ -24,7 +24,7 @@ extern char **environ;
 
 static const char *ctl_err(int r)
 {
-    if (r == -ECONNREFUSED)
+    if (r == -ECONNREFUSED || r == -ENOENT) /* no socket, or none there */
         return "no controller runs in this site (hr site start)";
     if (r == -EAGAIN)
         return "the controller did not answer within 30 s";
@@ -66,7 +66,7 @@ int hr_site_start(const struct hr_opts *o)
 {
     char dir[4096], hrd[PATH_MAX + 8], fdarg[16];
     int ready[2], err[2];
-    hr_site_dir(o, dir, sizeof dir, "site start");
+    hr_site_dir(o, dir, sizeof dir, "site start"); /* hrd checks it */
     int pid = hr_ping(dir);
     if (pid > 0)
         hr_die(HR_EXIT_FAIL, "site start: a controller already runs in %s "
@@ -85,8 +85,12 @@ int hr_site_start(const struct hr_opts *o)
         dup2(err[1], 2);
         fcntl(ready[1], F_SETFD, 0);
         snprintf(fdarg, sizeof fdarg, "%d", ready[1]);
-        execl(hrd, "hrd", "--site", dir, "--ready-fd", fdarg, (char *)NULL);
-        execlp("hrd", "hrd", "--site", dir, "--ready-fd", fdarg, (char *)NULL);
+        /* --site only when named: hrd makes only the default site */
+        char *args[] = {"hrd", "--ready-fd", fdarg, "--site", dir, NULL};
+        if (!o->site)
+            args[3] = NULL;
+        execv(hrd, args);
+        execvp("hrd", args);
         fprintf(stderr, "cannot run hrd: %s", strerror(errno));
         _exit(127);
     }
@@ -102,7 +106,17 @@ int hr_site_start(const struct hr_opts *o)
         hr_die(HR_EXIT_FAIL, "site start: the controller did not start: %s",
                why[0] ? why : "no reason given");
     }
-    pid = hr_ping(dir);
+    /* ready; but a site that fails again may already have stopped */
+    hr_site_state st;
+    if (hr_status(dir, &st) < 0) {
+        if (hr_site_status(dir, &st, why, sizeof why) == 0 &&
+            st.state == HR_SITE_FAILED)
+            hr_die(HR_EXIT_FAIL, "site start: the site failed again: %s "
+                                 "(hr log)", st.failure);
+        hr_die(HR_EXIT_FAIL, "site start: the controller stopped as soon as "
+                             "it started (hr log)");
+    }
+    pid = st.controller_pid;
     if (o->json) {
         printf("{\"site\": ");
         hr_json_str(dir);
@@ -124,14 +138,28 @@ static void stop_controller(const char *dir, int pid, const char *action)
         die_ctl(action, r);
 }
 
+int hr_stop_running(const char *dir, const char *action)
+{
+    int pid = hr_ping(dir);
+    if (pid == -ECONNREFUSED || pid == -ENOENT)
+        return 0; /* no controller listens */
+    if (pid < 0)
+        die_ctl(action, pid);
+    stop_controller(dir, pid, action);
+    return 1;
+}
+
 int hr_site_stop(const struct hr_opts *o)
 {
     char dir[4096];
-    hr_site_dir(o, dir, sizeof dir, "site stop");
-    int pid = hr_ping(dir);
-    if (pid < 0)
-        die_ctl("site stop", pid);
-    stop_controller(dir, pid, "site stop");
+    hr_site_existing(o, dir, sizeof dir, "site stop");
+    if (!hr_stop_running(dir, "site stop")) { /* stopped already: done */
+        if (o->json)
+            printf("{\"stopped\": true, \"was_running\": false}\n");
+        else
+            printf("site %s is not running\n", dir);
+        return HR_EXIT_OK;
+    }
     if (!o->json)
         printf("site %s stopped; persistent memory kept\n", dir);
     else
@@ -171,14 +199,24 @@ int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
         fputs(arun_usage, stderr);
         return HR_EXIT_USAGE;
     }
-    char path[PATH_MAX];
+    char path[PATH_MAX], dir[4096];
     const char *prog = argv[i];
+    hr_site_existing(o, dir, sizeof dir, "arun");
     if (hr_find_program(prog, path, sizeof path) < 0)
         hr_die(HR_EXIT_FAIL, "arun: %s: not found on $PATH", prog);
-    int r = hr_arun(o->site, group, path, argv + i, environ);
+    /* the controller first: its refusal is not the program's fault */
+    int r = hr_ping(dir);
+    if (r < 0)
+        die_ctl("arun", r);
+    r = hr_arun(dir, group, path, argv + i, environ);
     if (r < 0) {
         char what[PATH_MAX + 16];
         snprintf(what, sizeof what, "arun: %s", path);
+        if (r == K_ENOMEM)
+            hr_die(HR_EXIT_FAIL, "%s: the site's RAM bank has no room for its "
+                                 "image (a copy of the program): make the site "
+                                 "with a larger --rambank-size (hr site create)",
+                   what);
         if (r == -ENOENT || r == -EACCES || r == -ENOEXEC)
             hr_die(HR_EXIT_FAIL, "%s: %s", what,
                    r == -ENOENT ? "no such file" :
@@ -220,7 +258,9 @@ int hr_cmd_akill(int argc, char **argv, const struct hr_opts *go)
         if (!*p || *end || v <= 0 || v > INT_MAX)
             hr_die(HR_EXIT_USAGE, "akill: bad pid '%s'", p);
     }
-    int r = group ? hr_kill_group(o->site, (int)v) : hr_akill(o->site, (pid_t)v);
+    char dir[4096];
+    hr_site_existing(o, dir, sizeof dir, "akill");
+    int r = group ? hr_kill_group(dir, (int)v) : hr_akill(dir, (pid_t)v);
     if (r == -ESRCH)
         hr_die(HR_EXIT_FAIL, "akill: %ld is not an actor of this site", v);
     if (r < 0)
@@ -246,8 +286,9 @@ int hr_cmd_ps(int argc, char **argv, const struct hr_opts *go)
     if (optind < argc)
         hr_die(HR_EXIT_USAGE, "ps: unexpected argument '%s'", argv[optind]);
     size_t cap = 256 * 1024;
-    char *buf = malloc(cap);
-    int r = buf ? hr_ps(o.site, !o.json, buf, cap) : -ENOMEM;
+    char dir[4096], *buf = malloc(cap);
+    hr_site_existing(&o, dir, sizeof dir, "ps");
+    int r = buf ? hr_ps(dir, !o.json, buf, cap) : -ENOMEM;
     if (r < 0)
         die_ctl("ps", r);
     fputs(buf, stdout);
@@ -304,7 +345,7 @@ static int generation_of(const char *site)
 int hr_site_restart_cmd(const struct hr_opts *o)
 {
     char dir[4096];
-    hr_site_dir(o, dir, sizeof dir, "site restart");
+    hr_site_existing(o, dir, sizeof dir, "site restart");
     int gen = generation_of(dir);
     if (gen < 0)
         die_ctl("site restart", hr_ping(dir));

@@ -17,7 +17,7 @@ static const char site_usage[] =
     "                      [--max-actors N] [--max-groups N]\n"
     "       hr site info [--json]\n"
     "       hr site start | stop | restart | cold\n"
-    "       hr site destroy\n"
+    "       hr site destroy [--force]\n"
     "\n"
     "create   make the site directory (owner-only) and its RAM bank with the\n"
     "         given tunables: pmm.rambankSize (default 64M) and pmm.maxBlocks\n"
@@ -42,7 +42,9 @@ static const char site_usage[] =
     "cold     stop, then wipe the RAM bank and the registry (DISK is kept;\n"
     "         a RAM bank that does not open is replaced too);\n"
     "         the site stays stopped\n"
-    "destroy  remove the site's banks (all blocks are lost) and configuration\n";
+    "destroy  remove the site's banks (all blocks are lost) and configuration;\n"
+    "         refused while the site runs, unless --force: then it is stopped\n"
+    "         first\n";
 
 /* What site create was given, as text until checked. */
 struct create_args {
@@ -150,7 +152,7 @@ static int info_medium(const char *dir, const char *medium,
 static int site_info(const struct hr_opts *o)
 {
     char dir[4096];
-    hr_site_dir(o, dir, sizeof dir, "site");
+    hr_site_existing(o, dir, sizeof dir, "site info");
     if (o->json) {
         printf("{\"site\": ");
         hr_json_str(dir);
@@ -173,7 +175,7 @@ static int site_info(const struct hr_opts *o)
 enum {
     OPT_RAMBANK_SIZE = HR_OPT_OWN, OPT_MAX_BLOCKS, OPT_DISKBANK,
     OPT_DISKBANK_SIZE, OPT_MAX_BADNESS, OPT_INTERVAL, OPT_MAX_ACTORS,
-    OPT_MAX_GROUPS,
+    OPT_MAX_GROUPS, OPT_FORCE,
 };
 
 int hr_cmd_site(int argc, char **argv, const struct hr_opts *go)
@@ -187,14 +189,19 @@ int hr_cmd_site(int argc, char **argv, const struct hr_opts *go)
         {"interval", required_argument, NULL, OPT_INTERVAL},
         {"max-actors", required_argument, NULL, OPT_MAX_ACTORS},
         {"max-groups", required_argument, NULL, OPT_MAX_GROUPS},
+        {"force", no_argument, NULL, OPT_FORCE},
         HR_OPTS_COMMON,
     };
     struct hr_opts o = *go;
     struct hr_cmdline cl = {.cmd = "site", .usage = site_usage, .shorts = "",
                             .longs = longs, .o = &o};
     struct create_args a = {0};
-    int k;
+    int k, force = 0;
     while ((k = hr_getopt(argc, argv, &cl)) != -1) {
+        if (k == OPT_FORCE) {
+            force = 1;
+            continue;
+        }
         a.any = 1;
         switch (k) {
         case OPT_RAMBANK_SIZE: a.rambank_size = optarg; break;
@@ -230,9 +237,18 @@ int hr_cmd_site(int argc, char **argv, const struct hr_opts *go)
         return hr_site_cold(&o);
     if (strcmp(sub, "stop") == 0)
         return hr_site_stop(&o);
+    if (force && strcmp(sub, "destroy") != 0)
+        hr_die(HR_EXIT_USAGE, "site %s: --force goes with 'site destroy'", sub);
     if (strcmp(sub, "destroy") == 0) {
         char dir[4096];
-        hr_site_dir(&o, dir, sizeof dir, "site");
+        hr_site_existing(&o, dir, sizeof dir, "site destroy");
+        int pid = hr_ping(dir);
+        if (pid > 0 && !force)
+            hr_die(HR_EXIT_FAIL, "site destroy: the site is running (controller "
+                                 "pid %d): hr site stop first, or --force to "
+                                 "stop it and destroy it", pid);
+        if (pid > 0)
+            hr_stop_running(dir, "site destroy");
         int r = pmm_site_destroy(dir);
         if (r < 0)
             hr_die_err("site destroy", r);
