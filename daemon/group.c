@@ -47,6 +47,7 @@
 #include "pmm/free.h"
 #include "policy.h"
 #include "proto.h"
+#include "ready.h"
 #include "spawn.h"
 #include "tree.h"
 
@@ -141,8 +142,11 @@ static void actor_event(struct hrd *d, int slot, int ev, pid_t pid)
     case AE_EXITED:
     case AE_FAILED:
         a->pid = 0;
+        hrd_ready_gone(d, slot);
         break;
     case AE_FORGOTTEN:
+        hrd_ready_gone(d, slot);
+        d->says_ready[slot] = 0;
         hrd_images_free(d, slot);
         memset(a, 0, sizeof *a);
         return;
@@ -164,15 +168,24 @@ void hrd_actor_exit_hdl(struct hrd *d, int slot)
     d->reg->actors[slot].clean_mark = 1;
 }
 
-/* GA_KILL, GA_TERM: stop the running members' trees (SIGKILL at once
- * when timeout_ms is 0), who are dying until the loop reaps them; the
- * others are stopped (even those that had exited cleanly: a restart runs
- * them again).  GE_GONE at once when none is dying. */
-static void kill_members(struct hrd *d, int group, uint32_t timeout_ms)
+/* An actor's stop timeout: its own (hr arun --stop-timeout), else the
+ * site's. */
+static uint32_t stop_ms(const struct hrd *d, const struct hr_reg_actor *a)
+{
+    return a->stop_ms ? a->stop_ms : d->policy.stop_ms;
+}
+
+/* GA_KILL, GA_TERM: stop the running members' trees (graceful: with their
+ * stop timeouts; else with hrCtrl.failStopTimeout, 0: SIGKILL at once),
+ * who are dying until the loop reaps them; the others are stopped (even
+ * those that had exited cleanly: a restart runs them again).  GE_GONE at
+ * once when none is dying. */
+static void kill_members(struct hrd *d, int group, int graceful)
 {
     int dying = 0;
     HRD_FOR_MEMBERS(d, group, i) {
         struct hr_reg_actor *a = &d->reg->actors[i];
+        uint32_t timeout_ms = graceful ? stop_ms(d, a) : d->policy.fail_stop_ms;
         if (a->pid > 0) {
             if (a->state != HR_A_DYING || !timeout_ms) /* not stopped twice */
                 hrd_tree_stop(d, i, timeout_ms);
@@ -209,6 +222,7 @@ static void restart_group(struct hrd *d, int group)
     static int pid[HR_REG_ACTORS], pipe_fd[HR_REG_ACTORS];
     d->reg->groups[group].restarts++;
     d->reg->site.group_restarts++;
+    hrd_ready_restarting(d, group); /* timed from its failure to ready */
     for (int i = 0; i < HR_REG_ACTORS; i++)
         pid[i] = 0;
     HRD_FOR_MEMBERS(d, group, i) {
@@ -226,6 +240,7 @@ static void restart_group(struct hrd *d, int group)
             hrd_log(d, "group %d: cannot restart %s: %s", group,
                     d->reg->actors[i].name, pmm_strerror(r));
     }
+    hrd_ready_check(d, group); /* those that say nothing are up once exec'd */
 }
 
 /* GA_START: a new controller starts the group's direct actors again. */
@@ -263,7 +278,7 @@ static void backgrounded(struct hrd *d, int group, const char *name)
                "leaving processes behind, now ended): run it in the "
                "foreground, e.g. memcached without -d; group %d blocked "
                "(hr akill -g %d ends it)", name, group, group, group);
-    kill_members(d, group, d->policy.stop_ms);
+    kill_members(d, group, 1);
 }
 
 void hrd_group_event(struct hrd *d, int group, enum hrd_group_event ev,
@@ -288,10 +303,10 @@ void hrd_group_event(struct hrd *d, int group, enum hrd_group_event ev,
         start_group(d, group);
         break;
     case GA_KILL:
-        kill_members(d, group, d->policy.fail_stop_ms);
+        kill_members(d, group, 0);
         break;
     case GA_TERM:
-        kill_members(d, group, d->policy.stop_ms);
+        kill_members(d, group, 1);
         break;
     case GA_BACKGROUND:
         backgrounded(d, group, why);
@@ -454,15 +469,18 @@ int hrd_kill_group(struct hrd *d, int group)
 void hrd_kill_all(struct hrd *d)
 {
     int left = 0;
+    uint32_t longest = 0;
     HRD_FOR_ACTORS(d, i) {
         if (d->reg->actors[i].pid > 0) {
+            uint32_t ms = stop_ms(d, &d->reg->actors[i]);
             if (!d->kill_at[i]) /* one being stopped keeps its deadline */
-                hrd_tree_stop(d, i, d->policy.stop_ms);
+                hrd_tree_stop(d, i, ms);
+            longest = ms > longest ? ms : longest;
             left++;
         }
     }
     uint64_t until = pmm__os_now_ns() +
-                     (d->policy.stop_ms + HRD_KILL_WAIT_S * 1000ull) * 1000000ull;
+                     (longest + HRD_KILL_WAIT_S * 1000ull) * 1000000ull;
     while (left > 0) {
         int now_left = 0;
         HRD_FOR_ACTORS(d, i) {

@@ -22,6 +22,8 @@
  *   tree.c      an actor's whole process tree (its process group, the
  *               orphans the controller adopts as child subreaper), and
  *               stopping it: SIGTERM, a stop timeout, SIGKILL
+ *   ready.c     readiness (NOTIFY_SOCKET, --ready-fd) and the time of
+ *               each restart from death to ready
  *   spawn.c     images, environment, fork and exec of actors
  *   policy.c    the restart policy: badness against hrCtrl.* (read by
  *               src/hr/policy.c)
@@ -76,6 +78,16 @@ struct hrd {
     uint64_t kill_at[HR_REG_ACTORS]; /* stopping: SIGKILL at this time (ns,
                                         CLOCK_REALTIME), or 0 (tree.c) */
     uint32_t kill_ms[HR_REG_ACTORS]; /* ... the stop timeout that set it */
+    int notify_fd;            /* NOTIFY_SOCKET, or -1 (ready.c) */
+    int ready_pipe[HR_REG_ACTORS]; /* an actor's readiness fd, or -1 */
+    uint8_t readiness[HR_REG_ACTORS]; /* HRD_R_... */
+    uint8_t says_ready[HR_REG_ACTORS]; /* it has said READY=1 */
+    uint64_t restart_from[HR_REG_GROUPS]; /* a restart being timed: the
+                                             failure's time (ns), or 0 */
+    uint64_t restart_last_ns[HR_REG_GROUPS]; /* death to ready, the last */
+    uint32_t restart_hist[HR_REG_GROUPS][6]; /* ... all, by HRD_HIST bucket */
+    struct { int conn; pid_t pid; } ready_wait[HRD_MAX_WAITING];
+                              /* arun --wait-ready requests */
     struct { int conn, group; uint32_t ends; } waiting[HRD_MAX_WAITING];
                               /* kill-group requests, answered when their
                                  group's ends count moves on */

@@ -27,6 +27,7 @@
 #include "os/ctl.h"
 #include "policy.h"
 #include "proto.h"
+#include "ready.h"
 #include "requests.h"
 #include "startup.h"
 #include "tree.h"
@@ -149,11 +150,10 @@ static void watch(struct hrd *d, int fd, const char *what)
 
 static void loop(struct hrd *d)
 {
-    d->ep_fd = hr__os_poller();
-    if (d->ep_fd < 0)
-        hrd_die(1, "epoll: %s", strerror(-d->ep_fd));
     watch(d, d->listen_fd, "control socket");
     watch(d, d->sig_fd, "signals");
+    if (d->notify_fd >= 0)
+        watch(d, d->notify_fd, "notify socket");
     int conns = 0;
     while (!d->stopping) {
         int got[16], sig;
@@ -179,6 +179,10 @@ static void loop(struct hrd *d)
                     }
                     conns++;
                 }
+            } else if (fd == d->notify_fd) {
+                hrd_ready_notified(d);
+            } else if (hrd_ready_pipe_event(d, fd)) {
+                /* an actor's readiness fd: handled */
             } else {
                 /* cannot fail: fd was added above and is still open */
                 int r = hr__os_poller_del(d->ep_fd, fd);
@@ -189,6 +193,7 @@ static void loop(struct hrd *d)
                 reap(d);
             }
             hrd_answer_ended(d); /* kill-group requests whose group ended */
+            hrd_answer_ready(d); /* arun --wait-ready requests */
             if (d->restart_pending) {
                 d->restart_pending = 0;
                 hrd_site_restart(d, "asked for (hr site restart)");
@@ -247,8 +252,11 @@ int main(int argc, char **argv)
     const char *site = NULL;
     int ready_fd = -1;
     d.ready_fd = -1;
+    d.notify_fd = -1;
     for (int i = 0; i < HRD_MAX_WAITING; i++)
-        d.waiting[i].conn = -1;
+        d.waiting[i].conn = d.ready_wait[i].conn = -1;
+    for (int i = 0; i < HR_REG_ACTORS; i++)
+        d.ready_pipe[i] = -1;
     for (int i = 1; i < argc; i++) {
         int valued = strcmp(argv[i], "--site") == 0 ||
                      strcmp(argv[i], "--ready-fd") == 0;
@@ -288,6 +296,11 @@ int main(int argc, char **argv)
         hr__os_dup2(d.console_fd, 2);
     }
     d.ready_fd = ready_fd;
+    /* before boot(): the actors it starts are watched for readiness */
+    d.ep_fd = hr__os_poller();
+    if (d.ep_fd < 0)
+        hrd_die(1, "epoll: %s", strerror(-d.ep_fd));
+    d.notify_fd = hrd_ready_open(&d);
     hrd_log(&d, "controller started (pid %d, generation %u)", pmm__os_pid(),
             d.reg->site.generation);
     boot(&d); /* says ready once the start-up file is done */
@@ -298,6 +311,8 @@ int main(int argc, char **argv)
     }
     hrd_kill_all(&d);
     char path[4200];
+    snprintf(path, sizeof path, "%s/notify.sock", d.site);
+    pmm__os_unlink(path);
     snprintf(path, sizeof path, "%s/" HR_SOCK_NAME, d.site);
     pmm__os_unlink(path);
     if (d.exec_pending) { /* the site restart: a fresh controller */

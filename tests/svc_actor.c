@@ -11,6 +11,10 @@
  *   svc_actor term MS  on SIGTERM take MS milliseconds to save, write
  *                      "saved" to $HR_SITE/term.state and exit 0
  *   svc_actor ignore   ignore SIGTERM
+ *   svc_actor ready MS FD   after MS milliseconds write a newline to fd FD
+ *                      (s6 readiness), then sleep
+ *   svc_actor notify MS     after MS milliseconds send READY=1 to
+ *                      $NOTIFY_SOCKET (sd_notify), then sleep
  * The last two write $HR_SITE/NAME.ready (NAME: the mode) once their
  * signal disposition is set.
  */
@@ -20,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,11 +41,12 @@ static void put(const char *file, const char *text)
 
 static long save_ms;
 
+static void sleep_ms(long ms);
+
 static void on_term(int sig)
 {
     (void)sig;
-    struct timespec t = {save_ms / 1000, (save_ms % 1000) * 1000000};
-    nanosleep(&t, NULL);
+    sleep_ms(save_ms);
     put("term.state", "saved");
     _exit(0);
 }
@@ -64,6 +71,28 @@ static void escape(const char *pid_file)
     sleep_forever();
 }
 
+static void sleep_ms(long ms)
+{
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000};
+    nanosleep(&t, NULL);
+}
+
+/* sd_notify(0, "READY=1"), as libsystemd does it. */
+static void notify_ready(void)
+{
+    const char *path = getenv("NOTIFY_SOCKET");
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (!path || strlen(path) >= sizeof a.sun_path)
+        _exit(8);
+    strcpy(a.sun_path, path);
+    if (a.sun_path[0] == '@')
+        a.sun_path[0] = 0;
+    int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0 || sendto(s, "READY=1", 7, 0, (struct sockaddr *)&a, sizeof a) != 7)
+        _exit(8);
+    close(s);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -84,6 +113,17 @@ int main(int argc, char **argv)
         save_ms = atol(argv[2]);
         signal(SIGTERM, on_term);
         put("term.ready", "1");
+        sleep_forever();
+    }
+    if (strcmp(argv[1], "ready") == 0 && argc == 4) {
+        sleep_ms(atol(argv[2]));
+        if (write(atoi(argv[3]), "\n", 1) != 1)
+            return 7;
+        sleep_forever();
+    }
+    if (strcmp(argv[1], "notify") == 0 && argc == 3) {
+        sleep_ms(atol(argv[2]));
+        notify_ready();
         sleep_forever();
     }
     if (strcmp(argv[1], "ignore") == 0) {

@@ -499,3 +499,91 @@ Test(edges, an_image_larger_than_the_bank_hints_at_its_size)
     cr_assert_eq(HR("arun", "-g", "1", "/bin/bash"), 1, "%s", out);
     cr_assert(strstr(out, "--rambank-size"), "%s", out);
 }
+
+/* ---- readiness ---- */
+
+/* The number after `key` in the last ps, or -1. */
+static double ps_number(const char *key)
+{
+    const char *p = strstr(ps, key);
+    return p ? atof(p + strlen(key)) : -1;
+}
+
+Test(svc, ready_fd_wait_ready_and_the_time_from_death_to_ready)
+{
+    /* shown starting, then ready */
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--name", "slow",
+                        "--ready-fd", "3", SVC_BIN, "ready", "300", "3", NULL), 0);
+    refresh();
+    cr_assert(strstr(ps, "\"name\": \"slow\""), "--name: %s", ps);
+    cr_assert(strstr(ps, "\"readiness\": \"starting\""), "%s", ps);
+    WAIT_FOR(strstr(ps, "\"readiness\": \"ready\""), "ready");
+    /* --wait-ready returns once it is ready: not before its 300 ms */
+    double t0 = now();
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "2", "--ready-fd", "3",
+                        "--wait-ready", SVC_BIN, "ready", "300", "3", NULL), 0);
+    double waited = now() - t0;
+    cr_log_info("arun --wait-ready of a 300 ms start: %.0f ms", waited * 1000);
+    cr_assert_geq(waited, 0.3, "returned before ready (%.3f s)", waited);
+    /* a restart, timed from outside: from the kill to ps saying ready */
+    refresh();
+    int pid = pid_of("slow");
+    cr_assert_gt(pid, 0);
+    t0 = now();
+    cr_assert_eq(kill(pid, SIGKILL), 0);
+    WAIT_FOR(pid_of("slow") != pid && pid_of("slow") > 0 &&
+                 strstr(strstr(ps, "\"name\": \"slow\""), "\"readiness\": \"ready\"") &&
+                 ps_number("\"last\": ") > 0, "restarted and ready");
+    double outside = (now() - t0) * 1000;
+    double recorded = ps_number("\"last\": ");
+    cr_log_info("death to ready: recorded %.1f ms, measured outside %.1f ms",
+                recorded, outside);
+    cr_assert_geq(recorded, 300, "ready before its 300 ms: %.1f", recorded);
+    cr_assert_leq(recorded, outside, "%.1f > %.1f", recorded, outside);
+    cr_assert_geq(recorded, outside * 0.8, "%.1f vs %.1f", recorded, outside);
+    cr_assert(strstr(ps, "\"<1000\": 1"), "histogram: %s", ps);
+    cr_assert_eq(run_hr(out, sizeof out, "ps", NULL), 0);
+    cr_assert(strstr(out, "ready"), "%s", out);
+}
+
+Test(svc, sd_notify_ready_and_wait_ready)
+{
+    double t0 = now();
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--wait-ready",
+                        SVC_BIN, "notify", "300", NULL), 0, "%s", out);
+    double waited = now() - t0;
+    cr_assert_geq(waited, 0.3, "returned before READY=1 (%.3f s)", waited);
+    refresh();
+    cr_assert(strstr(ps, "\"readiness\": \"ready\""), "%s", ps);
+    /* a restart waits for READY=1 again */
+    int pid = pid_of("svc_actor");
+    cr_assert_eq(kill(pid, SIGKILL), 0);
+    WAIT_FOR(pid_of("svc_actor") != pid && pid_of("svc_actor") > 0, "restarted");
+    cr_assert(strstr(ps, "\"readiness\": \"starting\""), "%s", ps);
+    WAIT_FOR(strstr(ps, "\"readiness\": \"ready\""), "ready again");
+    cr_assert_geq(ps_number("\"last\": "), 300, "%s", ps);
+}
+
+/* A stop timeout of its own: hr arun --stop-timeout. */
+Test(svc, an_actor_stop_timeout_of_its_own)
+{
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--stop-timeout",
+                        "500", SVC_BIN, "ignore", NULL), 0);
+    wait_file("ignore.ready");
+    double t0 = now();
+    cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", "1", NULL), 0, "%s", out);
+    double dt = now() - t0;
+    cr_log_info("akill -g with --stop-timeout 500: %.0f ms", dt * 1000);
+    cr_assert_geq(dt, 0.5, "%.3f s", dt);
+    cr_assert_lt(dt, 0.5 + 2.0, "%.3f s (the site's is 3 s)", dt);
+}
+
+Test(edges, arun_name_is_checked_and_unique)
+{
+    cr_assert_eq(HR("site", "start"), 0, "%s", out);
+    cr_assert_eq(HR("arun", "--name", "web", SVC_BIN, "ignore"), 0, "%s", out);
+    cr_assert_eq(HR("arun", "--name", "web", SVC_BIN, "ignore"), 1, "%s", out);
+    cr_assert(strstr(out, "taken"), "%s", out);
+    cr_assert_eq(HR("arun", "--name", "a b", SVC_BIN, "ignore"), 2, "%s", out);
+    cr_assert_eq(HR("arun", "--ready-fd", "1", SVC_BIN, "ignore"), 2, "%s", out);
+}

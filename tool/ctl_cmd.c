@@ -132,8 +132,8 @@ static void stop_controller(const char *dir, int pid, const char *action)
 {
     int r = hr_stop(dir);
     if (r == -ETIMEDOUT)
-        hr_die(HR_EXIT_FAIL, "%s: controller %d did not stop in its stop "
-                             "timeout and 15 s (hr log)", action, pid);
+        hr_die(HR_EXIT_FAIL, "%s: controller %d did not stop in the longest "
+                             "stop timeout and 15 s (hr log)", action, pid);
     if (r < 0)
         die_ctl(action, r);
 }
@@ -168,10 +168,21 @@ int hr_site_stop(const struct hr_opts *o)
 }
 
 static const char arun_usage[] =
-    "usage: hr arun [-g GROUP] [--] PROGRAM [ARGS...]\n"
+    "usage: hr arun [-g GROUP] [--name NAME] [--stop-timeout MS]\n"
+    "               [--ready-fd N | --notify] [--wait-ready] [--] PROGRAM [ARGS...]\n"
     "Start PROGRAM as a direct restartable actor in GROUP (default 0).  Its\n"
     "image, arguments, environment and working directory are stored and\n"
-    "replayed at every restart of the group.  Prints the actor's pid.\n";
+    "replayed at every restart of the group.  Prints the actor's pid.\n"
+    "  --name NAME         its name (default: its program's), unique in the site\n"
+    "  --stop-timeout MS   how long a stop waits after SIGTERM before SIGKILL\n"
+    "                      (default: the site's hrCtrl.stopTimeout)\n"
+    "  --ready-fd N        it says it is ready by writing a newline to fd N\n"
+    "                      (3 to 1023, s6 style)\n"
+    "  --notify            it says it is ready by sending READY=1 to\n"
+    "                      $NOTIFY_SOCKET (sd_notify; every actor gets it)\n"
+    "  --wait-ready        return once it is ready (--notify unless --ready-fd)\n"
+    "hr ps shows such an actor starting, then ready, and the time of each\n"
+    "restart of its group from the death to ready.\n";
 
 /* A group number as arun and akill take it, or exit 2. */
 static int group_arg(const char *cmd, const char *s)
@@ -184,16 +195,52 @@ static int group_arg(const char *cmd, const char *s)
     return (int)g;
 }
 
+enum {
+    OPT_NAME = HR_OPT_OWN, OPT_STOP_TIMEOUT, OPT_READY_FD, OPT_NOTIFY,
+    OPT_WAIT_READY,
+};
+
+/* A number from lo to hi for option opt of arun, or exit 2. */
+static long arun_number(const char *opt, const char *s, long lo, long hi)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < lo || v > hi)
+        hr_die(HR_EXIT_USAGE, "arun: bad %s '%s' (%ld to %ld)", opt, s, lo, hi);
+    return v;
+}
+
 int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
 {
-    static const struct option longs[] = {HR_OPTS_COMMON};
+    static const struct option longs[] = {
+        {"name", required_argument, NULL, OPT_NAME},
+        {"stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT},
+        {"ready-fd", required_argument, NULL, OPT_READY_FD},
+        {"notify", no_argument, NULL, OPT_NOTIFY},
+        {"wait-ready", no_argument, NULL, OPT_WAIT_READY},
+        HR_OPTS_COMMON,
+    };
     struct hr_opts ov = *go, *o = &ov;
     /* '+': the options end at PROGRAM; what follows is its own */
     struct hr_cmdline cl = {.cmd = "arun", .usage = arun_usage, .shorts = "+g:",
                             .longs = longs, .o = o};
-    int group = 0;
-    while (hr_getopt(argc, argv, &cl) == 'g')
-        group = group_arg("arun", optarg);
+    int group = 0, k;
+    hr_arun_opts ao = {0};
+    while ((k = hr_getopt(argc, argv, &cl)) != -1) {
+        switch (k) {
+        case 'g': group = group_arg("arun", optarg); break;
+        case OPT_NAME: ao.name = optarg; break;
+        case OPT_STOP_TIMEOUT:
+            ao.stop_ms = (uint32_t)arun_number("--stop-timeout", optarg, 1,
+                                               HR_STOP_LIMIT_MS);
+            break;
+        case OPT_READY_FD:
+            ao.ready_fd = (int)arun_number("--ready-fd", optarg, 3, 1023);
+            break;
+        case OPT_NOTIFY: ao.notify = 1; break;
+        case OPT_WAIT_READY: ao.wait_ready = 1; break;
+        }
+    }
     int i = optind;
     if (i >= argc) {
         fputs(arun_usage, stderr);
@@ -208,8 +255,17 @@ int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
     int r = hr_ping(dir);
     if (r < 0)
         die_ctl("arun", r);
-    r = hr_arun(dir, group, path, argv + i, environ);
+    r = hr_arun_with(dir, group, &ao, path, argv + i, environ);
     if (r < 0) {
+        if (r == -EEXIST)
+            hr_die(HR_EXIT_FAIL, "arun: the name '%s' is taken in this site",
+                   ao.name);
+        if (r == -EINVAL && ao.name)
+            hr_die(HR_EXIT_USAGE, "arun: bad --name '%s' (letters, digits and "
+                                  "._-:+@/, at most %d)", ao.name, PMM_NAME_MAX - 1);
+        if (r == -ESRCH && ao.wait_ready)
+            hr_die(HR_EXIT_FAIL, "arun: %s stopped before it was ready (hr log)",
+                   path);
         char what[PATH_MAX + 16];
         snprintf(what, sizeof what, "arun: %s", path);
         if (r == K_ENOMEM)

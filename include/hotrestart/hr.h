@@ -32,6 +32,26 @@ PMM_API int hr_ping(const char *site);
  * are stored too and replayed at every restart.  Returns its pid. */
 PMM_API int hr_arun(const char *site, int group, const char *path,
                     char *const argv[], char *const envp[]);
+/* How hr_arun_with() starts an actor; zero for what hr_arun() does. */
+typedef struct hr_arun_opts {
+    const char *name;   /* its name, unique in the site (letters, digits,
+                           ._-:+@/); NULL: after its program */
+    uint32_t stop_ms;   /* its stop timeout, up to HR_STOP_LIMIT_MS; 0:
+                           the site's hrCtrl.stopTimeout */
+    int ready_fd;       /* 3 to 1023: it says it is ready by writing a
+                           newline to this descriptor (s6 style); 0: it
+                           may say so by sd_notify (READY=1 to
+                           $NOTIFY_SOCKET, which every actor gets) */
+    int notify;         /* it will say it is ready by sd_notify: until then
+                           it is starting (implied by wait_ready without
+                           ready_fd) */
+    int wait_ready;     /* return once it is ready, not once it runs */
+} hr_arun_opts;
+/* hr_arun() with options.  -EEXIST: the name is taken; -EINVAL: an option
+ * out of range; with wait_ready, -ESRCH when it stops before it is ready. */
+PMM_API int hr_arun_with(const char *site, int group, const hr_arun_opts *o,
+                         const char *path, char *const argv[],
+                         char *const envp[]);
 /* hrfexec: start (or, after a group restart, start again from its stored
  * image) the indirect actor `name` in the caller's group, with the caller's
  * standard streams.  Only an actor may call it.  Returns its pid. */
@@ -56,7 +76,7 @@ PMM_API int hr_akill(const char *site, pid_t pid);
 PMM_API int hr_ps(const char *site, int text, char *buf, size_t cap);
 /* Stop every actor (SIGTERM, the site's stop timeout, SIGKILL) and the
  * controller; persistent memory is kept.  Returns once the controller has
- * exited; -ETIMEDOUT when it has not within its stop timeout and 15 s. */
+ * exited; -ETIMEDOUT when it has not within HR_STOP_LIMIT_MS and 15 s. */
 PMM_API int hr_stop(const char *site);
 /* Restart the site: every actor stops, a fresh controller runs the start-up
  * file (without its arun lines) and starts every group again.  Returns once

@@ -66,6 +66,7 @@ struct hr__os_child {
     const char *cwd;       /* working directory ... */
     int cwd_or_root;       /* ... or "/" when it cannot be entered (else
                               the child exits 127) */
+    int pass_fd, pass_to;  /* pass_to > 2: pass_fd given to it as pass_to */
     int exe_fd;            /* >= 0: execute this descriptor ... */
     const char *path;      /* ... else this file */
     char *const *argv;
@@ -96,6 +97,13 @@ int hr__os_poller_wait_ms(int ep, int *fds, int max, int timeout_ms);
  * only, non-blocking; a stale socket file there is replaced. */
 int hr__os_listen(const char *path, int backlog);
 int hr__os_accept(int fd); /* non-blocking; -EAGAIN when none waits */
+/* A datagram socket bound at path (replaced if there), owner-only,
+ * non-blocking, that receives its senders' credentials (sd_notify's
+ * NOTIFY_SOCKET). */
+int hr__os_dgram_bind(const char *path);
+/* The next datagram of such a socket into buf (cap - 1 bytes at most,
+ * NUL-terminated), *pid its sender: its length, -EAGAIN when none. */
+int hr__os_recv_from_pid(int fd, char *buf, size_t cap, pid_t *pid);
 /* The credentials of the peer of a connected socket. */
 int hr__os_peer(int fd, uid_t *uid, pid_t *pid);
 /* One datagram to the socket at addr ('@': the abstract namespace). */
