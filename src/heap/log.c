@@ -1,0 +1,248 @@
+/*
+ * log.c - the undo log, the commit point and the rollback.
+ *
+ * A transaction saves the old bytes of every range before it changes it:
+ * hh_log() appends an entry {offset, length, sequence, checksum, bytes} to
+ * the log and, on a DISK heap, flushes it; only then does the caller store
+ * into the range.  An entry counts only while its sequence equals the
+ * header's tx_seq and its checksum matches, so the log needs no length word:
+ * it ends at the first entry that does not count (a torn entry, or one left
+ * by an older transaction).
+ *
+ *   commit:   frees of the transaction are applied (they are logged too);
+ *             on DISK every range named by the log and every new object is
+ *             flushed; then
+ *             COMMIT POINT: tx_seq + 1 (one aligned store): every entry of
+ *             the transaction stops counting at once, so its changes stay;
+ *             on DISK the header page is flushed.
+ *   rollback: (abort, a dead holder, a heap opened after a crash) the
+ *             entries that count are copied back newest first, so that
+ *             where ranges overlap the oldest bytes win; on DISK they are
+ *             flushed; then tx_seq + 1 makes the log empty.
+ *
+ * Why this is enough.  A change reaches the heap only after its old bytes
+ * sit in a counting entry (program order in one process is all a SIGKILL
+ * can observe: the killed process's stores are all visible to the others;
+ * on DISK the entry is on the medium before the change can be written
+ * back).  Until the commit point the log therefore restores every byte the
+ * transaction touched, including the allocator's words, which are logged
+ * like the user's; after it nothing is undone, and on DISK everything the
+ * transaction wrote was already durable.  A rollback writes only bytes read
+ * from the log, so running it again after a crash half-way gives the same
+ * heap: it is idempotent.  Recovery needs no knowledge of the dead
+ * process: the log alone says what to undo.
+ */
+#define _GNU_SOURCE
+#include <string.h>
+
+#include "heap_int.h"
+
+static inline uint8_t *log_at(struct hr_heap *h, uint64_t pos)
+{
+    return h->base + h->hdr->log_off + pos;
+}
+
+static inline uint64_t pad8(uint64_t n)
+{
+    return (n + 7) & ~7ull;
+}
+
+static uint64_t mix(uint64_t a, uint64_t w)
+{
+    a = (a ^ w) * 0xff51afd7ed558ccdull;
+    return a ^ (a >> 31);
+}
+
+static uint64_t entry_sum(const struct hh_entry *e)
+{
+    const uint8_t *data = (const uint8_t *)(e + 1);
+    uint64_t s = mix(0x6a09e667f3bcc908ull, e->off);
+    s = mix(s, (uint64_t)e->len << 32 | e->back);
+    s = mix(s, e->seq);
+    for (uint64_t i = 0; i < pad8(e->len); i += 8) {
+        uint64_t w;
+        memcpy(&w, data + i, 8);
+        s = mix(s, w);
+    }
+    return s;
+}
+
+/* May the log put bytes back at [off, off+len)?  Only hot words and the
+ * arena: never the identity, the lock or the log itself. */
+static int target_ok(const struct hh_hdr *hdr, uint64_t off, uint64_t len)
+{
+    uint64_t hot = offsetof(struct hh_hdr, root);
+    if (off >= hot && off <= HH_HDR_SIZE && len <= HH_HDR_SIZE - off)
+        return 1;
+    return off >= hdr->arena_off && off <= hdr->size &&
+           len <= hdr->arena_off + hdr->arena_size - off;
+}
+
+int hh_log_sync(struct hr_heap *h)
+{
+    if (!h->durable || h->log_synced == h->log_pos)
+        return 0;
+    int r = hh_os_flush(h, h->hdr->log_off + h->log_synced,
+                        h->log_pos - h->log_synced);
+    if (r < 0)
+        return r;
+    h->log_synced = h->log_pos;
+    return 0;
+}
+
+/* Save [p, p+len) in the log; on DISK the entry is durable on return. */
+int hh_log(struct hr_heap *h, const void *p, size_t len)
+{
+    if (h->doomed)
+        return h->doomed;
+    uint64_t off = (uint64_t)((const uint8_t *)p - h->base);
+    uint64_t esize = sizeof(struct hh_entry) + pad8(len);
+    if (len > h->hdr->log_size || esize > h->hdr->log_size - h->log_pos)
+        return h->doomed = K_ENOMEM;
+    struct hh_entry *e = (struct hh_entry *)log_at(h, h->log_pos);
+    e->off = off;
+    e->len = (uint32_t)len;
+    e->back = (uint32_t)(h->log_pos - h->last_entry);
+    e->seq = h->hdr->tx_seq;
+    uint8_t *data = (uint8_t *)(e + 1);
+    memcpy(data, p, len);
+    memset(data + len, 0, pad8(len) - len);
+    e->sum = entry_sum(e);
+    hh_barrier(); /* the entry is whole before the caller's change */
+    h->last_entry = h->log_pos;
+    h->log_pos += esize;
+    pmm__crash("heap.log-entry");
+    int r = hh_log_sync(h);
+    if (r < 0)
+        h->doomed = r;
+    return r;
+}
+
+/* Save one word of the header's hot words, once per transaction. */
+int hh_log_hot(struct hr_heap *h, const uint64_t *word)
+{
+    uint64_t i = (uint64_t)((const uint8_t *)word - h->base) / 8;
+    if (h->hot_logged[i / 64] >> (i % 64) & 1)
+        return 0;
+    int r = hh_log(h, word, 8);
+    if (r == 0)
+        h->hot_logged[i / 64] |= 1ull << (i % 64);
+    return r;
+}
+
+void hh_tx_reset(struct hr_heap *h)
+{
+    h->log_pos = h->log_synced = h->last_entry = 0;
+    h->nfrees = h->nnews = 0;
+    h->doomed = 0;
+    memset(h->hot_logged, 0, sizeof h->hot_logged);
+}
+
+/* Walk the entries that count, oldest first; the last one's position goes
+ * to *last (UINT64_MAX if none).  K_EHEAP for an entry that counts but
+ * names bytes the log may not touch. */
+static int scan(struct hr_heap *h, uint64_t *last, uint64_t *end)
+{
+    const struct hh_hdr *hdr = h->hdr;
+    uint64_t pos = 0, prev = 0;
+    *last = UINT64_MAX;
+    while (hdr->log_size - pos >= sizeof(struct hh_entry)) {
+        const struct hh_entry *e = (const struct hh_entry *)log_at(h, pos);
+        if (e->seq != hdr->tx_seq || e->back != pos - prev ||
+            e->len > hdr->log_size - pos - sizeof *e ||
+            e->sum != entry_sum(e))
+            break;
+        if (!target_ok(hdr, e->off, e->len))
+            return K_EHEAP;
+        *last = prev = pos;
+        pos += sizeof *e + pad8(e->len);
+    }
+    *end = pos;
+    return 0;
+}
+
+uint64_t hh_log_live(const struct hr_heap *h)
+{
+    uint64_t last, end;
+    return scan((struct hr_heap *)h, &last, &end) < 0 ? 1 : end;
+}
+
+/* Flush the ranges every counting entry names (DISK). */
+static int flush_targets(struct hr_heap *h, uint64_t last)
+{
+    if (!h->durable || last == UINT64_MAX)
+        return 0;
+    uint64_t pos = 0, lo = 1, hi = 0;
+    for (;;) {
+        const struct hh_entry *e = (const struct hh_entry *)log_at(h, pos);
+        uint64_t a = e->off & ~(h->page - 1), b = e->off + e->len;
+        if (a < lo || b > hi) {
+            int r = hh_os_flush(h, e->off, e->len);
+            if (r < 0)
+                return r;
+            lo = a;
+            hi = (b + h->page - 1) & ~(h->page - 1);
+        }
+        if (pos == last)
+            return 0;
+        pos += sizeof *e + pad8(e->len);
+    }
+}
+
+/* The end of a transaction, committed or rolled back: the log empties. */
+static int close_log(struct hr_heap *h)
+{
+    __atomic_store_n(&h->hdr->tx_seq, h->hdr->tx_seq + 1, __ATOMIC_RELEASE);
+    pmm__crash("heap.log-closed");
+    int r = hh_os_flush(h, 0, HH_HDR_SIZE);
+    hh_tx_reset(h);
+    return r;
+}
+
+int hh_rollback(struct hr_heap *h)
+{
+    uint64_t last, end;
+    int r = scan(h, &last, &end);
+    if (r < 0)
+        return r;
+    for (uint64_t pos = last, n = 0; pos != UINT64_MAX; n++) {
+        const struct hh_entry *e = (const struct hh_entry *)log_at(h, pos);
+        memcpy(h->base + e->off, e + 1, e->len);
+        if (n == 1)
+            pmm__crash("heap.rollback");
+        pos = e->back ? pos - e->back : UINT64_MAX;
+    }
+    hh_barrier(); /* every byte is back before the log empties */
+    if ((r = flush_targets(h, last)) < 0)
+        return r;
+    pmm__crash("heap.rollback-done");
+    return close_log(h);
+}
+
+int hh_commit(struct hr_heap *h)
+{
+    int r = h->doomed;
+    for (size_t i = 0; r == 0 && i < h->nfrees; i++)
+        r = hh_free(h, h->frees[i]);
+    if (r < 0)
+        goto fail_rollback;
+    pmm__crash("heap.commit-frees");
+    uint64_t last = h->log_pos ? h->last_entry : UINT64_MAX;
+    if ((r = flush_targets(h, last)) < 0)
+        goto fail_rollback;
+    for (size_t i = 0; i < h->nnews; i++)
+        if ((r = hh_os_flush(h, h->news[i].off, h->news[i].len)) < 0)
+            goto fail_rollback;
+    pmm__crash("heap.commit-flushed");
+    hh_barrier();
+    /* COMMIT POINT: the entries of this transaction stop counting. */
+    r = close_log(h);
+    pmm__crash("heap.committed");
+    hh_os_record_commit(h);
+    return r;
+
+fail_rollback:
+    h->doomed = 0;
+    hh_rollback(h);
+    return r;
+}
