@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "heap_work.h"
 
+#include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,4 +209,37 @@ int hw_verify(hr_heap *h, char *why, size_t len)
         r = -1;
     hr_heap_abort(h);
     return r;
+}
+
+static void print_problem(const char *p, void *arg)
+{
+    (void)arg;
+    fprintf(stderr, "  problem: %s\n", p);
+}
+
+void hw_reopen_verify(const char *medium, const char *name, const char *after)
+{
+    hr_heap *h;
+    char why[300];
+    int r = hw_open(&h, medium, name, 1 << 20);
+    cr_assert_eq(r, 0, "%s: open: %s", after, pmm_strerror(r));
+    cr_assert_eq(hr_heap_check(h, print_problem, NULL), 0, "%s: check", after);
+    cr_assert_eq(hw_verify(h, why, sizeof why), 0, "%s: %s", after, why);
+    hr_heap_close(h);
+}
+
+void pmm__crash_reset(void); /* src/crash.c: re-read HR_CRASHPOINT */
+
+int hw_spawn(const char *medium, const char *name, uint64_t seed,
+             const char *crash, long steps)
+{
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        if (crash)
+            setenv("HR_CRASHPOINT", crash, 1);
+        pmm__crash_reset();
+        hw_run(medium, name, seed, steps);
+    }
+    return pid;
 }

@@ -42,4 +42,12 @@ void hw_run(const char *medium, const char *name, uint64_t seed, long n);
  * the heap's used bytes equal the live objects'.  0, or -1 with why. */
 int hw_verify(hr_heap *h, char *why, size_t len);
 
+/* In a test: open the heap as a restarted process would and check it all
+ * (the checker from outside a transaction too); `after` names the event. */
+void hw_reopen_verify(const char *medium, const char *name, const char *after);
+/* Fork a worker running hw_run (steps 0: for ever), with HR_CRASHPOINT set
+ * to crash if not NULL. */
+int hw_spawn(const char *medium, const char *name, uint64_t seed,
+             const char *crash, long steps);
+
 #endif

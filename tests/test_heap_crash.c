@@ -22,7 +22,6 @@
 #include "common.h"
 #include "heap_work.h"
 
-void pmm__crash_reset(void); /* src/crash.c: re-read HR_CRASHPOINT */
 
 static void setup(void)
 {
@@ -31,36 +30,15 @@ static void setup(void)
 static void teardown(void) { site_drop(); }
 TestSuite(heap_crash, .init = setup, .fini = teardown);
 
-static void print_problem(const char *p, void *arg)
-{
-    (void)arg;
-    fprintf(stderr, "  problem: %s\n", p);
-}
-
-/* Open the heap as a restarted process would, and check everything. */
 static void reopen_and_verify(const char *name, const char *after)
 {
-    hr_heap *h;
-    char why[300];
-    int r = hw_open(&h, "RAM", name, 1 << 20);
-    cr_assert_eq(r, 0, "%s: open: %s", after, pmm_strerror(r));
-    cr_assert_eq(hr_heap_check(h, print_problem, NULL), 0, "%s: check", after);
-    cr_assert_eq(hw_verify(h, why, sizeof why), 0, "%s: %s", after, why);
-    hr_heap_close(h);
+    hw_reopen_verify("RAM", name, after);
 }
 
 static pid_t spawn(const char *name, uint64_t seed, const char *crash,
                    long steps)
 {
-    pid_t pid = fork();
-    cr_assert_neq(pid, -1);
-    if (pid == 0) {
-        if (crash)
-            setenv("HR_CRASHPOINT", crash, 1);
-        pmm__crash_reset();
-        hw_run("RAM", name, seed, steps);
-    }
-    return pid;
+    return hw_spawn("RAM", name, seed, crash, steps);
 }
 
 static long kills_wanted(void)

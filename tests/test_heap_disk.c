@@ -1,0 +1,200 @@
+/*
+ * test_heap_disk.c - a heap on the DISK medium: the kill test of
+ * test_heap_crash.c, and power cuts.
+ *
+ * A power cut is simulated from a record of every flush the heap made
+ * (HR_HEAP_FLUSHLOG: offset, length and the bytes each msync wrote, and a
+ * marker after each commit).  The block as the medium held it after flush p
+ * is the zero block of its creation with records 0..p-1 written over it;
+ * a cut during flush p also keeps a random part of record p's sectors.
+ * Each such image is written into the block, a new boot id is given (the
+ * lock in the image belongs to the lost boot) and the heap is opened: it
+ * must open clean, keep the invariants, and hold every transaction whose
+ * commit had returned (the markers) and at most the one in flight.
+ *
+ * What it does not model: a page written back by the kernel on its own
+ * before the heap flushed it.  The protocol allows for it (every change is
+ * made only after its undo entry is durable), but the record cannot tell
+ * such a page's contents at the instant of the cut.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hotrestart/heap.h>
+
+#include "common.h"
+#include "heap_work.h"
+
+static char disk_path[256], rec_path[256];
+
+static void setup(void)
+{
+    const char *site = site_new(0, 0);
+    snprintf(disk_path, sizeof disk_path, "/tmp/hrheapdisk.%d.bank", getpid());
+    snprintf(rec_path, sizeof rec_path, "/tmp/hrheapdisk.%d.rec", getpid());
+    unlink(disk_path);
+    pmm_site_config c = {.rambank_size = 1 << 20, .max_blocks = 64,
+                         .diskbank_path = disk_path,
+                         .diskbank_size = 8 << 20};
+    cr_assert_eq(pmm_site_create(site, &c), 0);
+}
+static void teardown(void)
+{
+    unlink(disk_path);
+    unlink(rec_path);
+    site_drop();
+}
+TestSuite(heap_disk, .init = setup, .fini = teardown);
+
+Test(heap_disk, random_kills, .timeout = 600)
+{
+    const char *v = getenv("HR_HEAP_DISK_KILLS");
+    long want = v && *v ? atol(v) : 300;
+    uint64_t rng = (uint64_t)time(NULL) * 2654435761u | 1;
+    pid_t w[3] = {0};
+    hw_reopen_verify("DISK", "d", "start");
+    for (long k = 0; k < want; k++) {
+        int procs = 2 + (int)(k % 2);
+        for (int i = 0; i < procs; i++)
+            if (!w[i])
+                w[i] = hw_spawn("DISK", "d", rng + (uint64_t)k * 31 + i, NULL, 0);
+        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+        usleep((useconds_t)(rng % 20000));
+        int victim = (int)(rng % (uint64_t)procs);
+        kill(w[victim], SIGKILL);
+        cr_assert_eq(wait_status(w[victim]), 128 + SIGKILL);
+        w[victim] = 0;
+        hw_reopen_verify("DISK", "d", "kill");
+    }
+    for (int i = 0; i < 3; i++)
+        if (w[i]) {
+            kill(w[i], SIGKILL);
+            wait_status(w[i]);
+        }
+    hr_heap *h;
+    hr_heap_info st;
+    cr_assert_eq(hw_open(&h, "DISK", "d", 1 << 20), 0);
+    cr_assert_eq(hr_heap_stat(h, &st), 0);
+    cr_assert_eq(st.durable, 1);
+    fprintf(stderr, "heap_disk: %ld kills, %llu transactions\n", want,
+            (unsigned long long)st.tx_count);
+    cr_assert_gt(st.tx_count, 10u);
+}
+
+struct rec {
+    uint64_t off, len;
+    const uint8_t *bytes;  /* NULL for a commit marker */
+};
+
+static struct rec *read_records(size_t *n, uint8_t **buf)
+{
+    FILE *f = fopen(rec_path, "rb");
+    cr_assert_not_null(f);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    *buf = malloc((size_t)size);
+    cr_assert_eq(fread(*buf, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    struct rec *r = NULL;
+    size_t cap = 0;
+    *n = 0;
+    for (long pos = 0; pos < size;) {
+        if (*n == cap)
+            r = realloc(r, (cap = cap ? cap * 2 : 256) * sizeof *r);
+        uint64_t head[2];
+        memcpy(head, *buf + pos, sizeof head);
+        pos += (long)sizeof head;
+        r[*n] = (struct rec){head[0], head[1], NULL};
+        if (head[0] != UINT64_MAX) {
+            r[*n].bytes = *buf + pos;
+            pos += (long)head[1];
+        }
+        (*n)++;
+    }
+    return r;
+}
+
+/* Open the block's current image after a "reboot" and check it holds the
+ * invariants and between commits-1 and commits+... transactions. */
+static void open_image(int image, uint64_t markers)
+{
+    char boot[32], after[64];
+    snprintf(boot, sizeof boot, "power-cut-%d", image);
+    setenv("HR_HEAP_BOOT_ID", boot, 1);
+    snprintf(after, sizeof after, "power cut image %d", image);
+    hw_reopen_verify("DISK", "p", after);
+    hr_heap *h;
+    cr_assert_eq(hw_open(&h, "DISK", "p", 1 << 20), 0);
+    struct hw_root *root;
+    hr_heap_root(h, (void **)&root);
+    if (markers == 0) {
+        cr_assert(!root || root->commits == 0, "%s: a tx appeared", after);
+    } else {
+        cr_assert_not_null(root, "%s: the committed root is lost", after);
+        cr_assert(root->commits + 1 >= markers && root->commits <= markers,
+                  "%s: %llu commits returned, heap holds %llu", after,
+                  (unsigned long long)markers,
+                  (unsigned long long)root->commits + 1);
+    }
+    hr_heap_close(h);
+}
+
+Test(heap_disk, power_cut_at_every_flush, .timeout = 600)
+{
+    const char *v = getenv("HR_HEAP_POWERCUT_TX");
+    long ntx = v && *v ? atol(v) : 30;
+    unlink(rec_path);
+    setenv("HR_HEAP_FLUSHLOG", rec_path, 1);
+    pid_t pid = hw_spawn("DISK", "p", 4242, NULL, ntx);
+    cr_assert_eq(wait_status(pid), 0);
+    unsetenv("HR_HEAP_FLUSHLOG");
+
+    size_t n;
+    uint8_t *buf;
+    struct rec *r = read_records(&n, &buf);
+    void *addr;
+    pmm_bank *bank;
+    pmm_block blk;
+    cr_assert_eq(pmm_bank_open(&bank, NULL, "DISK", 0), 0);
+    cr_assert_eq(pmm_alloc(bank, "p", 1, "hw", 2, PMM_RETRIEVE, &addr, &blk),
+                 0);
+    uint8_t *img = calloc(1, blk.size);
+    uint64_t markers = 0, rng = 99;
+    int images = 0, flushes = 0;
+    for (size_t p = 0; p <= n; p++) {
+        /* the medium after records 0..p-1 */
+        memcpy(addr, img, blk.size);
+        open_image(images++, markers);
+        if (p == n)
+            break;
+        if (!r[p].bytes) {
+            markers++;
+            continue;
+        }
+        flushes++;
+        cr_assert_leq(r[p].off + r[p].len, blk.size);
+        /* cut during flush p: some of its sectors made it */
+        memcpy(addr, img, blk.size);
+        for (uint64_t s = 0; s < r[p].len; s += 512) {
+            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+            if (rng & 1)
+                memcpy((uint8_t *)addr + r[p].off + s, r[p].bytes + s,
+                       r[p].len - s < 512 ? r[p].len - s : 512);
+        }
+        open_image(images++, markers);
+        memcpy(img + r[p].off, r[p].bytes, r[p].len);
+    }
+    fprintf(stderr, "heap_disk: %d flushes, %llu commits, %d images opened\n",
+            flushes, (unsigned long long)markers, images);
+    cr_assert_gt(markers, (uint64_t)ntx / 2);
+    free(img);
+    free(r);
+    free(buf);
+}
