@@ -359,3 +359,46 @@ Test(heap, threads_share_a_heap)
     }
     assert_clean(h);
 }
+
+Test(heap, tool_check_and_stat)
+{
+    hr_heap *h = open_heap("t");
+    void *p;
+    cr_assert_eq(hr_heap_begin(h), 0);
+    cr_assert_eq(hr_heap_alloc(h, 100, 0, &p), 0);
+    cr_assert_eq(hr_heap_alloc(h, 3000, 0, &p), 0);
+    cr_assert_eq(hr_heap_commit(h), 0);
+    hr_heap_info st;
+    cr_assert_eq(hr_heap_stat(h, &st), 0);
+    char out[2048], want[256];
+    cr_assert_eq(run_hr(out, sizeof out, "heap", "check", "t", NULL), 0);
+    cr_assert(strstr(out, "t: consistent"), "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "heap", "stat", "t", "--json", NULL),
+                 0);
+    snprintf(want, sizeof want, "\"used\": %llu, \"objects\": 2, ",
+             (unsigned long long)st.used);
+    cr_assert(strstr(out, want), "%s", out);
+    snprintf(want, sizeof want, "\"largest_free\": %llu,",
+             (unsigned long long)st.largest_free);
+    cr_assert(strstr(out, want), "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "heap", "stat", "t", NULL), 0);
+    cr_assert(strstr(out, "in 2 objects"), "%s", out);
+
+    /* a wild write over a chunk header: exit 3, the problem named */
+    ((uint64_t *)p)[-2] ^= 0x100;
+    cr_assert_eq(run_hr(out, sizeof out, "--json", "heap", "check", "t", NULL),
+                 3);
+    cr_assert(strstr(out, "\"consistent\": false"), "%s", out);
+    cr_assert(strstr(out, "bad header") || strstr(out, "flag"), "%s", out);
+    ((uint64_t *)p)[-2] ^= 0x100;
+    cr_assert_eq(run_hr(out, sizeof out, "heap", "check", "t", NULL), 0);
+
+    void *a;
+    cr_assert_eq(pmm_alloc(bank, "plain", 1 << 20, NULL, 0, 0, &a, NULL), 0);
+    memset(a, 1, 64);
+    cr_assert_eq(run_hr(out, sizeof out, "heap", "check", "plain", NULL), 1);
+    cr_assert_eq(run_hr(out, sizeof out, "heap", "stat", "none", NULL), 1);
+    cr_assert_eq(run_hr(out, sizeof out, "heap", "check", NULL), 2);
+    cr_assert_eq(run_hr(out, sizeof out, "heap", "check", "t", "--what", NULL),
+                 2);
+}

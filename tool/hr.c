@@ -23,6 +23,7 @@ static const char usage[] =
     "  log [-f]                   the site's console log\n"
     "  pmm ls|show|free|freeall|check\n"
     "                             list, show and free blocks; check a bank\n"
+    "  heap check|stat NAME       check a persistent heap, or show its use\n"
     "\n"
     "options:\n"
     "  --site DIR   the site directory (default: $HR_SITE, else /run/hotrestart\n"
@@ -32,7 +33,7 @@ static const char usage[] =
     "  --version    the version\n"
     "\n"
     "exit codes: 0 success, 1 the operation failed, 2 bad usage,\n"
-    "            3 the bank is inconsistent (hr pmm check)\n";
+    "            3 the bank or heap is inconsistent (hr pmm check, hr heap check)\n";
 
 int main(int argc, char **argv)
 {
@@ -61,6 +62,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[i], "site") == 0)
         return hr_cmd_site(argc - i - 1, argv + i + 1, &o);
+    if (strcmp(argv[i], "heap") == 0)
+        return hr_cmd_heap(argc - i, argv + i, &o);
     if (strcmp(argv[i], "pmm") == 0)
         return hr_cmd_pmm(argc - i - 1, argv + i + 1, &o);
     if (strcmp(argv[i], "restart") == 0 && argc - i == 1)

@@ -43,6 +43,7 @@ void hr_key_text(const uint8_t *key, size_t n);
 
 int hr_cmd_site(int argc, char **argv, const struct hr_opts *o);
 int hr_cmd_pmm(int argc, char **argv, const struct hr_opts *o);
+int hr_cmd_heap(int argc, char **argv, const struct hr_opts *o); /* argv[0] "heap" */
 int hr_cmd_arun(int argc, char **argv, const struct hr_opts *o);
 int hr_cmd_akill(int argc, char **argv, const struct hr_opts *o);
 int hr_cmd_ps(int argc, char **argv, const struct hr_opts *o);
