@@ -402,3 +402,15 @@ Test(heap, tool_check_and_stat)
     cr_assert_eq(run_hr(out, sizeof out, "heap", "check", "t", "--what", NULL),
                  2);
 }
+
+Test(heap, example_heap_kv_comes_back_consistent)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s 15 > /dev/null", HEAP_KV_BIN);
+    int st = system(cmd);
+    cr_assert_eq(st, 0, "heap_kv: status %d", st);
+    hr_heap *h;
+    cr_assert_eq(hr_heap_open(&h, bank, "heap_kv", 0, "KV", 2,
+                              HR_HEAP_RETRIEVE), 0);
+    cr_assert_eq(hr_heap_check(h, NULL, NULL), 0);
+}
