@@ -104,6 +104,8 @@ static int prepare(struct hr_heap *h)
 static int settle(struct hr_heap *h)
 {
     int r = hh_lock(h);
+    if (r == K_ETX)
+        return 0; /* this thread holds it through another handle: alive */
     if (r < 0)
         return r;
     if (hh_log_live(h))
