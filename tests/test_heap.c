@@ -200,7 +200,8 @@ Test(heap, full_log_dooms_the_transaction)
     cr_assert_eq(hr_heap_commit(h), 0);
     cr_assert_eq(hr_heap_begin(h), 0);
     cr_assert_eq(hr_heap_add(h, p, st.log_size / 2), 0);
-    cr_assert_eq(hr_heap_add(h, p, st.log_size / 2), K_ENOMEM);
+    cr_assert_eq(hr_heap_add(h, p + st.log_size / 2, st.log_size / 2),
+                 K_ENOMEM);
     cr_assert_eq(hr_heap_set64(h, (uint64_t *)p, 1), K_ENOMEM, "doomed");
     cr_assert_eq(hr_heap_commit(h), K_ENOMEM, "commit rolls back");
     cr_assert_eq(hr_heap_begin(h), 0, "the lock was released");

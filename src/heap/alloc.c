@@ -163,10 +163,15 @@ static int find_fit(const struct hr_heap *h, uint64_t need, uint64_t *off,
     return K_ENOMEM;
 }
 
+/* used and objects sit side by side: saved together, once a transaction */
 static int count(struct hr_heap *h, int64_t payload, int64_t objects)
 {
-    TRY(set_hot(h, &h->hdr->used, h->hdr->used + (uint64_t)payload));
-    return set_hot(h, &h->hdr->objects, h->hdr->objects + (uint64_t)objects);
+    static_assert(offsetof(struct hh_hdr, objects) ==
+                  offsetof(struct hh_hdr, used) + 8, "counters adjacent");
+    TRY(hh_log_hot2(h, &h->hdr->used));
+    h->hdr->used += (uint64_t)payload;
+    h->hdr->objects += (uint64_t)objects;
+    return 0;
 }
 
 /* Remember a range written without an undo entry, to flush it at commit

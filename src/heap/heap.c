@@ -19,6 +19,8 @@
 
 #include "heap_int.h"
 
+int hh_crash_armed;
+
 #define HH_LOG_MIN (16ull << 10)
 #define HH_LOG_MAX (16ull << 20)
 
@@ -68,7 +70,7 @@ static int format(struct hr_heap *h)
     hh_os_boot_id(d->boot);
     if ((r = hh_os_flush(h, 0, h->size)) < 0)
         return r;
-    pmm__crash("heap.format");
+    hh_crash("heap.format");
     hh_barrier();
     d->magic = HH_MAGIC; /* COMMIT POINT of the format: it is a heap */
     return hh_os_flush(h, 0, HH_HDR_SIZE);
@@ -93,7 +95,7 @@ static int prepare(struct hr_heap *h)
      * whatever the mutex's bytes say. */
     if ((r = hh_rollback(h)) < 0)
         return r;
-    pmm__crash("heap.new-boot");
+    hh_crash("heap.new-boot");
     if ((r = hh_lock_init(d)) < 0)
         return r;
     memcpy(d->boot, boot, sizeof boot);
@@ -160,6 +162,9 @@ int hr_heap_open(hr_heap **out, pmm_bank *bank, const char *name, size_t size,
     h->hdr = addr;
     h->size = blk.size;
     h->page = (uint64_t)sysconf(_SC_PAGESIZE);
+    h->tx_stamp = 1;
+    const char *crash = getenv("HR_CRASHPOINT");
+    hh_crash_armed = crash && *crash;
     h->record_fd = hh_os_record_open();
     if ((r = attach(h, &blk)) < 0)
         goto fail_attach;

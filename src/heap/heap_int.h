@@ -21,8 +21,16 @@
 
 #define HH_HIDDEN __attribute__((visibility("hidden")))
 
-/* src/crash.c: SIGKILL at a named point when HR_CRASHPOINT arms it. */
+/* src/pmm/crash.c: SIGKILL at a named point when HR_CRASHPOINT arms it.
+ * hh_crash() calls it only if the variable was set when a heap was opened
+ * (heap.c), so that an unarmed point costs one branch, not a call. */
 HH_HIDDEN void pmm__crash(const char *point);
+HH_HIDDEN extern int hh_crash_armed;
+static inline void hh_crash(const char *point)
+{
+    if (__builtin_expect(hh_crash_armed, 0))
+        pmm__crash(point);
+}
 
 struct hh_span {
     uint64_t off, len;
@@ -45,7 +53,10 @@ struct hr_heap {
     uint64_t log_pos;       /* bytes of the log written by this tx */
     uint64_t log_synced;    /* bytes of it known durable (DISK) */
     uint64_t last_entry;    /* log offset of the last entry written */
-    uint64_t hot_logged[HH_HDR_SIZE / 8 / 64]; /* header words saved */
+    uint32_t tx_stamp;      /* this tx's number in the handle, never 0 */
+    uint32_t hot_saved[HH_HDR_SIZE / 8]; /* tx_stamp: header word saved */
+    struct hh_span recent[4]; /* ranges saved last: not saved again */
+    unsigned nrecent;
     uint64_t *frees;        /* objects freed by this tx, applied at commit */
     size_t nfrees, cap_frees;
     struct hh_span *news;   /* objects allocated by this tx (DISK flush) */
@@ -66,6 +77,7 @@ HH_HIDDEN int hh_in_my_tx(struct hr_heap *h);
 /* log.c */
 HH_HIDDEN int hh_log(struct hr_heap *h, const void *p, size_t len);
 HH_HIDDEN int hh_log_hot(struct hr_heap *h, const uint64_t *word);
+HH_HIDDEN int hh_log_hot2(struct hr_heap *h, const uint64_t *word);
 HH_HIDDEN int hh_log_sync(struct hr_heap *h);
 HH_HIDDEN int hh_commit(struct hr_heap *h);
 HH_HIDDEN int hh_rollback(struct hr_heap *h);

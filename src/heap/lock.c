@@ -44,7 +44,7 @@ int hh_lock(struct hr_heap *h)
 {
     int r = pthread_mutex_lock(&h->hdr->mu);
     if (r == EOWNERDEAD) {
-        pmm__crash("heap.owner-dead");
+        hh_crash("heap.owner-dead");
         int rr = hh_rollback(h);
         pthread_mutex_consistent(&h->hdr->mu);
         if (rr < 0) {

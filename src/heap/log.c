@@ -47,24 +47,27 @@ static inline uint64_t pad8(uint64_t n)
     return (n + 7) & ~7ull;
 }
 
-static uint64_t mix(uint64_t a, uint64_t w)
+static uint64_t mix(uint64_t a)
 {
-    a = (a ^ w) * 0xff51afd7ed558ccdull;
-    return a ^ (a >> 31);
+    a = (a ^ (a >> 33)) * 0xff51afd7ed558ccdull;
+    return a ^ (a >> 33);
 }
 
+/* A checksum that a torn or stale entry fails: every word is multiplied on
+ * its own (no chain of dependent multiplies) with a weight that depends on
+ * its place, and the sum is mixed once. */
 static uint64_t entry_sum(const struct hh_entry *e)
 {
     const uint8_t *data = (const uint8_t *)(e + 1);
-    uint64_t s = mix(0x6a09e667f3bcc908ull, e->off);
-    s = mix(s, (uint64_t)e->len << 32 | e->back);
-    s = mix(s, e->seq);
+    uint64_t s = e->off * 0x9e3779b97f4a7c15ull +
+                 ((uint64_t)e->len << 32 | e->back) * 0xc2b2ae3d27d4eb4full +
+                 e->seq * 0x165667b19e3779f9ull;
     for (uint64_t i = 0; i < pad8(e->len); i += 8) {
         uint64_t w;
         memcpy(&w, data + i, 8);
-        s = mix(s, w);
+        s += (w ^ (i * 0x27d4eb2f165667c5ull)) * 0x94d049bb133111ebull;
     }
-    return s;
+    return mix(s);
 }
 
 /* May the log put bytes back at [off, off+len)?  Only hot words and the
@@ -90,12 +93,37 @@ int hh_log_sync(struct hr_heap *h)
     return 0;
 }
 
+/* Was [off, off+len) saved by one of the last entries of this tx?  Then
+ * its bytes before the transaction are in the log already. */
+static int saved_lately(const struct hr_heap *h, uint64_t off, uint64_t len)
+{
+    for (unsigned i = 0; i < h->nrecent && i < 4; i++)
+        if (off >= h->recent[i].off &&
+            off + len <= h->recent[i].off + h->recent[i].len)
+            return 1;
+    return 0;
+}
+
+static inline void copy_in(uint8_t *data, const void *p, size_t len)
+{
+    if (len == 8 || len == 16 || len == 32) { /* the allocator's words */
+        uint64_t w[4];
+        memcpy(w, p, len);
+        memcpy(data, w, len);
+        return;
+    }
+    memcpy(data, p, len);
+    memset(data + len, 0, pad8(len) - len);
+}
+
 /* Save [p, p+len) in the log; on DISK the entry is durable on return. */
 int hh_log(struct hr_heap *h, const void *p, size_t len)
 {
     if (h->doomed)
         return h->doomed;
     uint64_t off = (uint64_t)((const uint8_t *)p - h->base);
+    if (saved_lately(h, off, len))
+        return 0;
     uint64_t esize = sizeof(struct hh_entry) + pad8(len);
     if (len > h->hdr->log_size || esize > h->hdr->log_size - h->log_pos)
         return h->doomed = K_ENOMEM;
@@ -104,14 +132,13 @@ int hh_log(struct hr_heap *h, const void *p, size_t len)
     e->len = (uint32_t)len;
     e->back = (uint32_t)(h->log_pos - h->last_entry);
     e->seq = h->hdr->tx_seq;
-    uint8_t *data = (uint8_t *)(e + 1);
-    memcpy(data, p, len);
-    memset(data + len, 0, pad8(len) - len);
+    copy_in((uint8_t *)(e + 1), p, len);
     e->sum = entry_sum(e);
     hh_barrier(); /* the entry is whole before the caller's change */
     h->last_entry = h->log_pos;
     h->log_pos += esize;
-    pmm__crash("heap.log-entry");
+    h->recent[h->nrecent++ % 4] = (struct hh_span){off, len};
+    hh_crash("heap.log-entry");
     int r = hh_log_sync(h);
     if (r < 0)
         h->doomed = r;
@@ -122,11 +149,23 @@ int hh_log(struct hr_heap *h, const void *p, size_t len)
 int hh_log_hot(struct hr_heap *h, const uint64_t *word)
 {
     uint64_t i = (uint64_t)((const uint8_t *)word - h->base) / 8;
-    if (h->hot_logged[i / 64] >> (i % 64) & 1)
+    if (h->hot_saved[i] == h->tx_stamp)
         return 0;
     int r = hh_log(h, word, 8);
     if (r == 0)
-        h->hot_logged[i / 64] |= 1ull << (i % 64);
+        h->hot_saved[i] = h->tx_stamp;
+    return r;
+}
+
+/* The same for two adjacent words, saved as one entry. */
+int hh_log_hot2(struct hr_heap *h, const uint64_t *word)
+{
+    uint64_t i = (uint64_t)((const uint8_t *)word - h->base) / 8;
+    if (h->hot_saved[i] == h->tx_stamp && h->hot_saved[i + 1] == h->tx_stamp)
+        return 0;
+    int r = hh_log(h, word, 16);
+    if (r == 0)
+        h->hot_saved[i] = h->hot_saved[i + 1] = h->tx_stamp;
     return r;
 }
 
@@ -135,7 +174,11 @@ void hh_tx_reset(struct hr_heap *h)
     h->log_pos = h->log_synced = h->last_entry = 0;
     h->nfrees = h->nnews = 0;
     h->doomed = 0;
-    memset(h->hot_logged, 0, sizeof h->hot_logged);
+    h->nrecent = 0;
+    if (++h->tx_stamp == 0) { /* wrapped: forget every old stamp */
+        memset(h->hot_saved, 0, sizeof h->hot_saved);
+        h->tx_stamp = 1;
+    }
 }
 
 /* Walk the entries that count, oldest first; the last one's position goes
@@ -193,7 +236,7 @@ static int flush_targets(struct hr_heap *h, uint64_t last)
 static int close_log(struct hr_heap *h)
 {
     __atomic_store_n(&h->hdr->tx_seq, h->hdr->tx_seq + 1, __ATOMIC_RELEASE);
-    pmm__crash("heap.log-closed");
+    hh_crash("heap.log-closed");
     int r = hh_os_flush(h, 0, HH_HDR_SIZE);
     hh_tx_reset(h);
     return r;
@@ -209,13 +252,13 @@ int hh_rollback(struct hr_heap *h)
         const struct hh_entry *e = (const struct hh_entry *)log_at(h, pos);
         memcpy(h->base + e->off, e + 1, e->len);
         if (n == 1)
-            pmm__crash("heap.rollback");
+            hh_crash("heap.rollback");
         pos = e->back ? pos - e->back : UINT64_MAX;
     }
     hh_barrier(); /* every byte is back before the log empties */
     if ((r = flush_targets(h, last)) < 0)
         return r;
-    pmm__crash("heap.rollback-done");
+    hh_crash("heap.rollback-done");
     return close_log(h);
 }
 
@@ -226,18 +269,18 @@ int hh_commit(struct hr_heap *h)
         r = hh_free(h, h->frees[i]);
     if (r < 0)
         goto fail_rollback;
-    pmm__crash("heap.commit-frees");
+    hh_crash("heap.commit-frees");
     uint64_t last = h->log_pos ? h->last_entry : UINT64_MAX;
     if ((r = flush_targets(h, last)) < 0)
         goto fail_rollback;
     for (size_t i = 0; i < h->nnews; i++)
         if ((r = hh_os_flush(h, h->news[i].off, h->news[i].len)) < 0)
             goto fail_rollback;
-    pmm__crash("heap.commit-flushed");
+    hh_crash("heap.commit-flushed");
     hh_barrier();
     /* COMMIT POINT: the entries of this transaction stop counting. */
     r = close_log(h);
-    pmm__crash("heap.committed");
+    hh_crash("heap.committed");
     hh_os_record_commit(h);
     return r;
 
