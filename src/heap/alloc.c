@@ -129,6 +129,27 @@ static int insert_free(struct hr_heap *h, uint64_t off, uint64_t size)
     return set_bit(h, bin, 1);
 }
 
+/* The free chunk `to` takes the place of the free chunk `from` on list
+ * bin.  to's links are saved first if save_to (they are an object's bytes);
+ * a chunk carved from free space has nothing to save. */
+static int relink(struct hr_heap *h, uint64_t from, uint64_t to, unsigned bin,
+                  int save_to)
+{
+    struct hh_links l = *links(h, from);
+    if ((l.next && !free_ok(h, l.next)) || (l.prev && !free_ok(h, l.prev)))
+        return K_EHEAP;
+    if (save_to)
+        TRY(hh_log(h, links(h, to), sizeof l));
+    *links(h, to) = l;
+    if (l.prev)
+        TRY(set_word(h, &links(h, l.prev)->next, to));
+    else
+        TRY(set_hot(h, &h->hdr->bins[bin], to));
+    if (l.next)
+        TRY(set_word(h, &links(h, l.next)->prev, to));
+    return 0;
+}
+
 /* The first list at or after bin that is not empty, HH_NBINS if none. */
 static unsigned next_bin(const struct hh_hdr *hdr, unsigned bin)
 {
@@ -168,7 +189,7 @@ static int count(struct hr_heap *h, int64_t payload, int64_t objects)
 {
     static_assert(offsetof(struct hh_hdr, objects) ==
                   offsetof(struct hh_hdr, used) + 8, "counters adjacent");
-    TRY(hh_log_hot2(h, &h->hdr->used));
+    TRY(hh_log_hot_n(h, &h->hdr->used, 2));
     h->hdr->used += (uint64_t)payload;
     h->hdr->objects += (uint64_t)objects;
     return 0;
@@ -218,17 +239,26 @@ int hh_alloc(struct hr_heap *h, uint64_t need, uint64_t *out)
     TRY(find_fit(h, need, &off, &bin));
     struct hh_chunk *c = chunk(h, off);
     uint64_t size = csize(c), prevf = c->size & HH_PREV_USED;
-    uint64_t next = off + size;
-    TRY(unlink_free(h, off, bin));
+    uint64_t next = off + size, rest = size - need;
     /* its header and links: the new object's first bytes overwrite them */
     TRY(hh_log(h, c, HH_MIN_CHUNK));
-    if (size - need >= HH_MIN_CHUNK) {
-        uint64_t rest = size - need;
+    if (rest >= HH_MIN_CHUNK && hh_bin_of(rest) == bin) {
+        /* the rest stays where the chunk was, on the same list */
+        TRY(set_chunk(h, next, chunk(h, next)->size,
+                      (uint32_t)(rest / HH_ALIGN)));
+        TRY(fresh(h, off + need, HH_MIN_CHUNK));
+        *chunk(h, off + need) = (struct hh_chunk){rest | HH_PREV_USED, 0,
+                                                  hh_check_word(off + need)};
+        TRY(relink(h, off, off + need, bin, 0));
+        size = need;
+    } else if (rest >= HH_MIN_CHUNK) {
+        TRY(unlink_free(h, off, bin));
         TRY(set_chunk(h, next, chunk(h, next)->size,
                       (uint32_t)(rest / HH_ALIGN)));
         TRY(carve(h, off + need, rest));
         size = need;
     } else {
+        TRY(unlink_free(h, off, bin));
         TRY(set_chunk(h, next, chunk(h, next)->size | HH_PREV_USED, 0));
     }
     c->size = size | HH_USED | prevf;
@@ -244,6 +274,7 @@ int hh_free(struct hr_heap *h, uint64_t off)
     uint64_t size = csize(c), start = off, total = size;
     uint64_t flags = c->size & HH_PREV_USED;
     uint32_t prev16 = c->prev16;
+    uint64_t kept = 0; /* a free neighbour whose list place the merge takes */
     if (!(c->size & HH_USED))
         return K_EHEAP;
     TRY(count(h, -(int64_t)(size - sizeof *c), -1));
@@ -253,9 +284,8 @@ int hh_free(struct hr_heap *h, uint64_t off)
         if (p < h->hdr->arena_off || p >= off || pc->check != hh_check_word(p)
             || (pc->size & HH_USED) || csize(pc) != off - p)
             return K_EHEAP;
-        TRY(unlink_free(h, p, hh_bin_of(off - p)));
         TRY(set_chunk(h, off, size, c->prev16)); /* stale: reads as free */
-        start = p;
+        kept = start = p;
         total += off - p;
         flags = pc->size & HH_PREV_USED;
         prev16 = pc->prev16;
@@ -263,17 +293,26 @@ int hh_free(struct hr_heap *h, uint64_t off)
     struct hh_chunk *nc = chunk(h, off + size);
     if (nc->check != hh_check_word(off + size))
         return K_EHEAP;
-    if (!(nc->size & HH_USED)) {
-        if (!free_ok(h, off + size))
-            return K_EHEAP;
-        TRY(unlink_free(h, off + size, hh_bin_of(csize(nc))));
-        total += csize(nc);
+    uint64_t n = (nc->size & HH_USED) ? 0 : off + size;
+    if (n && !free_ok(h, n))
+        return K_EHEAP;
+    total += n ? csize(nc) : 0;
+    unsigned bin = hh_bin_of(total);
+    if (kept && hh_bin_of(off - kept) != bin) {
+        TRY(unlink_free(h, kept, hh_bin_of(off - kept)));
+        kept = 0;
+    }
+    if (n && !kept && hh_bin_of(csize(nc)) == bin) {
+        TRY(relink(h, n, start, bin, 1)); /* start takes n's place */
+        kept = start;
+    } else if (n) {
+        TRY(unlink_free(h, n, hh_bin_of(csize(nc))));
     }
     TRY(set_chunk(h, start, total | flags, prev16));
     uint64_t after = start + total;
     TRY(set_chunk(h, after, chunk(h, after)->size & ~HH_PREV_USED,
                   (uint32_t)(total / HH_ALIGN)));
-    return insert_free(h, start, total);
+    return kept ? 0 : insert_free(h, start, total);
 }
 
 int hh_object(const struct hr_heap *h, uint64_t payload, uint64_t *csz)

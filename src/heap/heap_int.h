@@ -75,9 +75,43 @@ HH_HIDDEN int hh_lock_init(struct hh_hdr *hdr);
 HH_HIDDEN int hh_in_my_tx(struct hr_heap *h);
 
 /* log.c */
-HH_HIDDEN int hh_log(struct hr_heap *h, const void *p, size_t len);
-HH_HIDDEN int hh_log_hot(struct hr_heap *h, const uint64_t *word);
-HH_HIDDEN int hh_log_hot2(struct hr_heap *h, const uint64_t *word);
+HH_HIDDEN int hh_log_new(struct hr_heap *h, const void *p, size_t len);
+
+/* Save [p, p+len) in the undo log before it changes, unless one of the last
+ * entries of this transaction saved it already (its bytes from before the
+ * transaction are in the log).  Inline: the update path's common case,
+ * "saved already", costs no call. */
+static inline int hh_log(struct hr_heap *h, const void *p, size_t len)
+{
+    if (h->doomed)
+        return h->doomed;
+    uint64_t off = (uint64_t)((const uint8_t *)p - h->base);
+    for (unsigned i = 0; i < h->nrecent && i < 4; i++)
+        if (off >= h->recent[i].off &&
+            off + len <= h->recent[i].off + h->recent[i].len)
+            return 0;
+    return hh_log_new(h, p, len);
+}
+
+/* Save n adjacent words of the header's hot words, once per transaction. */
+static inline int hh_log_hot_n(struct hr_heap *h, const uint64_t *word,
+                               unsigned n)
+{
+    uint64_t i = (uint64_t)((const uint8_t *)word - h->base) / 8;
+    if (h->hot_saved[i] == h->tx_stamp &&
+        h->hot_saved[i + n - 1] == h->tx_stamp)
+        return 0;
+    int r = hh_log(h, word, 8 * n);
+    if (r == 0)
+        for (unsigned k = 0; k < n; k++)
+            h->hot_saved[i + k] = h->tx_stamp;
+    return r;
+}
+
+static inline int hh_log_hot(struct hr_heap *h, const uint64_t *word)
+{
+    return hh_log_hot_n(h, word, 1);
+}
 HH_HIDDEN int hh_log_sync(struct hr_heap *h);
 HH_HIDDEN int hh_commit(struct hr_heap *h);
 HH_HIDDEN int hh_rollback(struct hr_heap *h);

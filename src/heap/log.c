@@ -93,37 +93,29 @@ int hh_log_sync(struct hr_heap *h)
     return 0;
 }
 
-/* Was [off, off+len) saved by one of the last entries of this tx?  Then
- * its bytes before the transaction are in the log already. */
-static int saved_lately(const struct hr_heap *h, uint64_t off, uint64_t len)
-{
-    for (unsigned i = 0; i < h->nrecent && i < 4; i++)
-        if (off >= h->recent[i].off &&
-            off + len <= h->recent[i].off + h->recent[i].len)
-            return 1;
-    return 0;
-}
-
 static inline void copy_in(uint8_t *data, const void *p, size_t len)
 {
-    if (len == 8 || len == 16 || len == 32) { /* the allocator's words */
-        uint64_t w[4];
-        memcpy(w, p, len);
-        memcpy(data, w, len);
+    switch (len) { /* the allocator's words: copies the compiler inlines */
+    case 8:
+        memcpy(data, p, 8);
         return;
+    case 16:
+        memcpy(data, p, 16);
+        return;
+    case 32:
+        memcpy(data, p, 32);
+        return;
+    default:
+        memcpy(data, p, len);
+        memset(data + len, 0, pad8(len) - len);
     }
-    memcpy(data, p, len);
-    memset(data + len, 0, pad8(len) - len);
 }
 
-/* Save [p, p+len) in the log; on DISK the entry is durable on return. */
-int hh_log(struct hr_heap *h, const void *p, size_t len)
+/* Append an entry saving [p, p+len) (hh_log() in heap_int.h has checked
+ * it is not saved already); on DISK the entry is durable on return. */
+int hh_log_new(struct hr_heap *h, const void *p, size_t len)
 {
-    if (h->doomed)
-        return h->doomed;
     uint64_t off = (uint64_t)((const uint8_t *)p - h->base);
-    if (saved_lately(h, off, len))
-        return 0;
     uint64_t esize = sizeof(struct hh_entry) + pad8(len);
     if (len > h->hdr->log_size || esize > h->hdr->log_size - h->log_pos)
         return h->doomed = K_ENOMEM;
@@ -142,30 +134,6 @@ int hh_log(struct hr_heap *h, const void *p, size_t len)
     int r = hh_log_sync(h);
     if (r < 0)
         h->doomed = r;
-    return r;
-}
-
-/* Save one word of the header's hot words, once per transaction. */
-int hh_log_hot(struct hr_heap *h, const uint64_t *word)
-{
-    uint64_t i = (uint64_t)((const uint8_t *)word - h->base) / 8;
-    if (h->hot_saved[i] == h->tx_stamp)
-        return 0;
-    int r = hh_log(h, word, 8);
-    if (r == 0)
-        h->hot_saved[i] = h->tx_stamp;
-    return r;
-}
-
-/* The same for two adjacent words, saved as one entry. */
-int hh_log_hot2(struct hr_heap *h, const uint64_t *word)
-{
-    uint64_t i = (uint64_t)((const uint8_t *)word - h->base) / 8;
-    if (h->hot_saved[i] == h->tx_stamp && h->hot_saved[i + 1] == h->tx_stamp)
-        return 0;
-    int r = hh_log(h, word, 16);
-    if (r == 0)
-        h->hot_saved[i] = h->hot_saved[i + 1] = h->tx_stamp;
     return r;
 }
 
