@@ -11,6 +11,15 @@
 
 #include <hotrestart/heap.h>
 
+/* Built with AddressSanitizer (gcc or clang)? */
+#if defined(__SANITIZE_ADDRESS__)
+#define HW_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HW_ASAN 1
+#endif
+#endif
+
 #define HW_ACCOUNTS 16
 #define HW_START    1000u  /* each account's first balance */
 #define HW_MAXLIST  100u

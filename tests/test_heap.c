@@ -452,7 +452,7 @@ static int trap_all_syscalls(void)
  * runs transactions under a filter that traps every system call. */
 Test(heap, no_system_call_on_the_ram_update_path)
 {
-#if defined(__SANITIZE_ADDRESS__)
+#ifdef HW_ASAN
     /* AddressSanitizer's runtime makes system calls of its own (it maps its
      * allocator's memory as it goes): the trap would count those. */
     cr_skip_test("not under AddressSanitizer");
