@@ -122,6 +122,23 @@ int hr_site_restart(const char *site)
     return hr__call(site, HR_REQ_SITE_RESTART, 0, NULL, 0, NULL, 0, NULL, 0);
 }
 
+/* The reply is the struct itself (fixed-width fields, same machine): its
+ * length, checked, guards against a controller of another build. */
+int hr_status(const char *site, hr_site_state *out)
+{
+    char buf[sizeof *out + 1];
+    if (!out)
+        return -EFAULT;
+    int r = hr__call(site, HR_REQ_STATUS, 0, NULL, 0, NULL, 0, buf, sizeof buf);
+    if (r < 0)
+        return r;
+    if (r != (int)sizeof *out)
+        return -EBADMSG;
+    memcpy(out, buf, sizeof *out);
+    out->failure[sizeof out->failure - 1] = 0;
+    return 0;
+}
+
 int hr_info(const char *site, char *buf, size_t cap)
 {
     if (!buf || !cap)
