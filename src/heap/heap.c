@@ -19,8 +19,6 @@
 
 #include "heap_int.h"
 
-int hh_crash_armed;
-
 #define HH_LOG_MIN (16ull << 10)
 #define HH_LOG_MAX (16ull << 20)
 
@@ -248,13 +246,31 @@ int hr_heap_begin(hr_heap *h)
     return 0;
 }
 
+/* Apply the queued frees (logged like every change), then the log's
+ * commit (log.c).  Any failure rolls the whole transaction back. */
+static int commit(struct hr_heap *h)
+{
+    int r = h->doomed;
+    for (size_t i = 0; r == 0 && i < h->nfrees; i++)
+        r = hh_free(h, h->frees[i]);
+    if (r == 0) {
+        hh_crash("heap.commit-frees");
+        r = hh_log_commit(h);
+    }
+    if (r < 0) {
+        h->doomed = 0;
+        hh_rollback(h);
+    }
+    return r;
+}
+
 int hr_heap_commit(hr_heap *h)
 {
     if (!h)
         return K_EFAULT;
     if (!hh_in_my_tx(h))
         return K_ETX;
-    int r = hh_commit(h);
+    int r = commit(h);
     hh_unlock(h);
     return r;
 }

@@ -23,7 +23,7 @@
 
 /* src/pmm/crash.c: SIGKILL at a named point when HR_CRASHPOINT arms it.
  * hh_crash() calls it only if the variable was set when a heap was opened
- * (heap.c), so that an unarmed point costs one branch, not a call. */
+ * (hh_crash_armed, sys.c), so that an unarmed point costs one branch. */
 HH_HIDDEN void pmm__crash(const char *point);
 HH_HIDDEN extern int hh_crash_armed;
 static inline void hh_crash(const char *point)
@@ -113,7 +113,7 @@ static inline int hh_log_hot(struct hr_heap *h, const uint64_t *word)
     return hh_log_hot_n(h, word, 1);
 }
 HH_HIDDEN int hh_log_sync(struct hr_heap *h);
-HH_HIDDEN int hh_commit(struct hr_heap *h);
+HH_HIDDEN int hh_log_commit(struct hr_heap *h);
 HH_HIDDEN int hh_rollback(struct hr_heap *h);
 HH_HIDDEN void hh_tx_reset(struct hr_heap *h);
 HH_HIDDEN uint64_t hh_log_live(const struct hr_heap *h);

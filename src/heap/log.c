@@ -9,9 +9,9 @@
  * it ends at the first entry that does not count (a torn entry, or one left
  * by an older transaction).
  *
- *   commit:   frees of the transaction are applied (they are logged too);
- *             on DISK every range named by the log and every new object is
- *             flushed; then
+ *   commit:   frees of the transaction are applied (they are logged too,
+ *             heap.c); on DISK every range named by the log and every new
+ *             object is flushed; then
  *             COMMIT POINT: tx_seq + 1 (one aligned store): every entry of
  *             the transaction stops counting at once, so its changes stay;
  *             on DISK the header page is flushed.
@@ -230,30 +230,21 @@ int hh_rollback(struct hr_heap *h)
     return close_log(h);
 }
 
-int hh_commit(struct hr_heap *h)
+/* The log's part of a commit: on DISK, flush what the transaction wrote;
+ * then the commit point.  The frees are applied before (heap.c). */
+int hh_log_commit(struct hr_heap *h)
 {
-    int r = h->doomed;
-    for (size_t i = 0; r == 0 && i < h->nfrees; i++)
-        r = hh_free(h, h->frees[i]);
-    if (r < 0)
-        goto fail_rollback;
-    hh_crash("heap.commit-frees");
     uint64_t last = h->log_pos ? h->last_entry : UINT64_MAX;
-    if ((r = flush_targets(h, last)) < 0)
-        goto fail_rollback;
-    for (size_t i = 0; i < h->nnews; i++)
-        if ((r = hh_os_flush(h, h->news[i].off, h->news[i].len)) < 0)
-            goto fail_rollback;
+    int r = flush_targets(h, last);
+    for (size_t i = 0; r == 0 && i < h->nnews; i++)
+        r = hh_os_flush(h, h->news[i].off, h->news[i].len);
+    if (r < 0)
+        return r;
     hh_crash("heap.commit-flushed");
     hh_barrier();
     /* COMMIT POINT: the entries of this transaction stop counting. */
     r = close_log(h);
     hh_crash("heap.committed");
     hh_os_record_commit(h);
-    return r;
-
-fail_rollback:
-    h->doomed = 0;
-    hh_rollback(h);
     return r;
 }

@@ -26,6 +26,8 @@
 
 #define HH_RECORD_COMMIT UINT64_MAX
 
+int hh_crash_armed; /* set by hr_heap_open from HR_CRASHPOINT */
+
 static int write_all(int fd, const void *buf, size_t len)
 {
     const uint8_t *p = buf;
