@@ -39,6 +39,8 @@ struct hw_node {
     uint8_t data[];
 };
 
+/* Size of the heaps hw_run and hw_reopen_verify make (default 1 MiB). */
+extern size_t hw_heap_size;
 /* Open (or make) the heap `name` of a medium in the current site. */
 int hw_open(hr_heap **h, const char *medium, const char *name, size_t size);
 /* One transaction of 1-3 random operations, committed (or, one time in

@@ -163,7 +163,7 @@ int hr_heap_open(hr_heap **out, pmm_bank *bank, const char *name, size_t size,
     h->tx_stamp = 1;
     const char *crash = getenv("HR_CRASHPOINT");
     hh_crash_armed = crash && *crash;
-    h->record_fd = hh_os_record_open();
+    hh_os_record_open(h);
     if ((r = attach(h, &blk)) < 0)
         goto fail_attach;
     *out = h;
@@ -172,6 +172,7 @@ int hr_heap_open(hr_heap **out, pmm_bank *bank, const char *name, size_t size,
 fail_attach:
     if (h->record_fd >= 0)
         close(h->record_fd);
+    free(h->record_snap);
     free(h);
     return r;
 }
@@ -184,6 +185,7 @@ void hr_heap_close(hr_heap *h)
         hr_heap_abort(h);
     if (h->record_fd >= 0)
         close(h->record_fd);
+    free(h->record_snap);
     free(h->frees);
     free(h->news);
     free(h);

@@ -45,6 +45,7 @@ struct hr_heap {
     uint64_t page;          /* page size, for flushes */
     int durable;            /* DISK: flush the log and commits */
     int record_fd;          /* HR_HEAP_FLUSHLOG: flushes recorded, or -1 */
+    uint8_t *record_snap;   /* the block as last recorded */
 
     /* the transaction of this handle, under the heap's lock */
     pthread_t owner;        /* valid while in_tx */
@@ -136,6 +137,6 @@ HH_HIDDEN void hh_os_record_commit(struct hr_heap *h);
 HH_HIDDEN void hh_os_boot_id(uint8_t id[16]);
 HH_HIDDEN int hh_os_open_lock(const char *bank_path, uint64_t where);
 HH_HIDDEN void hh_os_open_unlock(int fd);
-HH_HIDDEN int hh_os_record_open(void);
+HH_HIDDEN void hh_os_record_open(struct hr_heap *h);
 
 #endif
