@@ -24,10 +24,16 @@
  * sit in a counting entry (program order in one process is all a SIGKILL
  * can observe: the killed process's stores are all visible to the others;
  * on DISK the entry is on the medium before the change can be written
- * back).  Until the commit point the log therefore restores every byte the
- * transaction touched, including the allocator's words, which are logged
- * like the user's; after it nothing is undone, and on DISK everything the
- * transaction wrote was already durable.  A rollback writes only bytes read
+ * back).  Two kinds of bytes are changed unsaved, both free when the
+ * transaction began: a new object, and a free chunk carved out of a free
+ * chunk's payload (alloc.c).  A rollback makes them free again, and free
+ * bytes are never read; since frees wait for the commit, a transaction
+ * never hands out bytes that held an object when it began.  A range saved
+ * already by this transaction is not saved again: the log holds its bytes
+ * from before it.  Until the commit point the log therefore restores every
+ * byte that mattered, the allocator's words included; after it nothing is
+ * undone, and on DISK everything the transaction wrote was already
+ * durable.  A rollback writes only bytes read
  * from the log, so running it again after a crash half-way gives the same
  * heap: it is idempotent.  Recovery needs no knowledge of the dead
  * process: the log alone says what to undo.
