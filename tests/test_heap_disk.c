@@ -248,3 +248,27 @@ Test(heap_disk, power_cut_at_every_flush, .timeout = 600)
     free(r);
     free(buf);
 }
+
+/* The named crash points on a DISK heap too, and hr heap on it. */
+Test(heap_disk, crash_points_and_the_tool, .timeout = 300)
+{
+    static const char *const points[] = {
+        "heap.log-entry:3", "heap.log-entry:40", "heap.commit-frees:2",
+        "heap.commit-flushed:5", "heap.log-closed:4", "heap.committed:6",
+        "heap.rollback:1", "heap.rollback-done:1",
+    };
+    for (size_t i = 0; i < sizeof points / sizeof *points; i++) {
+        pid_t pid = hw_spawn("DISK", "c", 300 + i, points[i], 20000);
+        int st = wait_status(pid);
+        cr_assert_eq(st, 128 + SIGKILL, "%s not reached (%d)", points[i], st);
+        hw_reopen_verify("DISK", "c", points[i]);
+    }
+    char out[2048];
+    cr_assert_eq(run_hr(out, sizeof out, "heap", "check", "c", "--medium",
+                        "DISK", NULL), 0);
+    cr_assert_eq(run_hr(out, sizeof out, "heap", "stat", "--medium=DISK", "c",
+                        "--json", NULL), 0);
+    cr_assert(strstr(out, "\"durable\": true"), "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "heap", "stat", "c", NULL), 1,
+                 "no heap c on RAM");
+}
