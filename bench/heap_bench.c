@@ -243,7 +243,7 @@ static size_t mixed_size(void)
 }
 
 #define SLOTS 20000
-static void frag(long ops)
+static void frag(long ops, const char *boost)
 {
     static void *slot[SLOTS];
     static size_t size[SLOTS];
@@ -285,6 +285,14 @@ static void frag(long ops)
     double ratio = (double)(st.arena - st.largest_free) / (double)live;
     bench_row("heap_frag", "hotrestart", "x", ratio, peak_ratio_x1000 / 1000.0,
               0, note);
+    double b = peer_figure(boost, "boost_frag");
+    if (b > 0)
+        bench_row("heap_frag", "Boost.Interprocess (rbtree best fit)", "x", b,
+                  peer_figure(boost, "boost_frag_peak"), b / ratio,
+                  "the same operations; segment size - largest allocatable");
+    else
+        bench_row("heap_frag", "Boost.Interprocess", "x", 0, 0, 0,
+                  "not run: the peer was not built");
     snprintf(note, sizeof note, "object bytes incl. rounding / requested "
              "bytes (%.1f%% internal)", ((double)st.used / live - 1) * 100);
     bench_row("heap_frag_used", "hotrestart", "x", (double)st.used / live,
@@ -364,7 +372,7 @@ int main(int argc, char **argv)
              sc < 0 || sc >= 254 ? " (the trap could not be set)" : "");
     bench_row("heap_syscalls", "hotrestart", "n", sc, sc, 0, note);
 
-    frag(quick ? 1000000 : 10000000);
+    frag(quick ? 1000000 : 10000000, boost);
     hr_heap_close(heap);
     snprintf(note, sizeof note, "rm -rf %s", site);
     return system(note) == 0 ? 0 : 1;

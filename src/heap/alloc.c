@@ -3,8 +3,8 @@
  *
  * Chunk sizes up to HH_SMALL_MAX have one exact list each, so that a small
  * allocation whose list is not empty takes its head and nothing else;
- * larger chunks sit on one list per power of two, searched first-fit (any
- * chunk of a higher list fits).  A chunk that is more than a minimal chunk
+ * larger chunks sit on one list per power of two, searched best-fit over a
+ * bounded number of chunks, lowest address first among equals.  A chunk that is more than a minimal chunk
  * too big is split; a freed chunk merges at once with free neighbours, so
  * free space never stays cut in pieces that a long random workload would
  * pile up (bench/heap_bench.c measures used/live after 10 million ops).
@@ -162,21 +162,29 @@ static unsigned next_bin(const struct hh_hdr *hdr, unsigned bin)
     return HH_NBINS;
 }
 
-/* A free chunk of at least need bytes, and its list. */
+/* A free chunk of at least need bytes, and its list: the head of an exact
+ * list; else, among the first HH_FIT_SCAN chunks of the first list that
+ * has one that fits, the smallest, and of equal ones the lowest (address-
+ * ordered best fit keeps the top of the arena free). */
+#define HH_FIT_SCAN 32
 static int find_fit(const struct hr_heap *h, uint64_t need, uint64_t *off,
                     unsigned *bin)
 {
     unsigned b = hh_bin_of(need);
     for (b = next_bin(h->hdr, b); b < HH_NBINS; b = next_bin(h->hdr, b + 1)) {
-        uint64_t at = h->hdr->bins[b];
-        for (; at; at = links(h, at)->next) {
+        uint64_t best = 0, best_size = UINT64_MAX, at = h->hdr->bins[b];
+        /* every chunk of an exact list fits, all alike: its head */
+        int scan = b < HH_NSMALL ? 1 : HH_FIT_SCAN;
+        for (int n = 0; at && n < scan; n++, at = links(h, at)->next) {
             if (!free_ok(h, at))
                 return K_EHEAP;
-            if (csize(chunk(h, at)) >= need)
-                break;
+            uint64_t sz = csize(chunk(h, at));
+            if (sz >= need &&
+                (sz < best_size || (sz == best_size && at < best)))
+                best = at, best_size = sz;
         }
-        if (at) {
-            *off = at;
+        if (best) {
+            *off = best;
             *bin = b;
             return 0;
         }
