@@ -103,7 +103,7 @@ syscalls)
         checked=$((checked + 1))
         for s in $(undefined "$o"); do
             if in_list "$s" "$BANNED"; then
-                offence "$o" "$s" "a system call outside the OS layer: add it to src/os/os.h"
+                offence "$o" "$s" "a system call outside the OS layer: move it into src/os/"
             fi
         done
     done

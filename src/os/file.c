@@ -238,25 +238,3 @@ int pmm__os_write_file(const char *path, const void *buf, size_t len)
         r = -errno;
     return r;
 }
-
-int pmm__os_open_file(const char *path, int *fd)
-{
-    int r;
-    do
-        r = open(path, O_RDONLY | O_CLOEXEC);
-    while (r < 0 && errno == EINTR);
-    if (r < 0)
-        return -errno;
-    *fd = r;
-    return 0;
-}
-
-int pmm__os_access_exec(const char *path)
-{
-    return access(path, X_OK) < 0 ? -errno : 0;
-}
-
-int pmm__os_getcwd(char *buf, size_t len)
-{
-    return getcwd(buf, len) ? 0 : -errno;
-}

@@ -1,19 +1,18 @@
 /*
- * os.h - the library's system calls, behind one small interface (file.c,
- * mem.c, proc.c, sock.c).
+ * os.h - the persistent memory manager's system calls, behind one small
+ * interface (file.c, mem.c, proc.c).
  *
  * Contract: each function returns 0 (or a count) on success and -errno on
- * failure, retries EINTR itself (close and connect excepted, as noted),
- * and never leaves a half-done effect that the
- * caller cannot see: a short pwrite is completed or reported.  Descriptors
- * are opened close-on-exec.  The functions keep no state but the caches
+ * failure, retries EINTR itself (close excepted, as noted), and never
+ * leaves a half-done effect that the caller cannot see: a short pwrite is
+ * completed or reported.  Descriptors are opened close-on-exec.  The functions keep no state but the caches
  * named below, which are safe to read from any thread.
  *
  * Kept true by a test: tests/check_symbols.sh lists the undefined symbols
  * of every object of the checked folders (HR_SYSCALL_CHECKED in
  * tests/CMakeLists.txt) and fails on a libc system-call wrapper outside
- * this layer.  src/pmm/ is checked; src/hr/ joins once its socket and file
- * calls use the ones below.
+ * this layer.  src/pmm/ is checked; src/hr/ and the daemon join once their
+ * calls have moved into the layer.
  */
 #ifndef HR_OS_H
 #define HR_OS_H
@@ -26,8 +25,6 @@
 
 /* Open a bank file read-write (or read-only); a link is not followed. */
 int pmm__os_open(const char *path, int rdonly, int create_excl, int *fd);
-/* Open path read-only, following links (a program to run). */
-int pmm__os_open_file(const char *path, int *fd);
 /* Never retried: Linux frees the descriptor even when close() fails. */
 int pmm__os_close(int fd);
 /* Writer lock on the bank: an open-file-description lock the kernel drops
@@ -57,9 +54,6 @@ int pmm__os_lstat(const char *path, uid_t *uid, mode_t *mode);
 int pmm__os_read_file(const char *path, char *buf, size_t cap);
 /* Create or truncate path (mode 0666 before the umask) and write buf. */
 int pmm__os_write_file(const char *path, const void *buf, size_t len);
-/* 0 if path names a file this process may execute. */
-int pmm__os_access_exec(const char *path);
-int pmm__os_getcwd(char *buf, size_t len);
 
 /* ---- mem.c: mappings and the address space ---------------------------- */
 
@@ -88,17 +82,5 @@ uid_t pmm__os_euid(void);
 void pmm__os_yield(void);
 /* Die at once by SIGKILL (the crash points). */
 __attribute__((noreturn)) void pmm__os_die(void);
-
-/* ---- sock.c: the control socket (src/hr/) ----------------------------- */
-
-struct msghdr;
-/* A SOCK_SEQPACKET connection to the Unix socket at path, whose sends and
- * receives give up after timeout_s seconds (-EAGAIN).  -ENAMETOOLONG if
- * path does not fit a socket address.  connect() is not retried on EINTR:
- * the connection goes on in the background. */
-int pmm__os_unix_connect(const char *path, int timeout_s, int *fd);
-/* sendmsg() and recvmsg(): the count of bytes, or -errno. */
-ssize_t pmm__os_sendmsg(int fd, const struct msghdr *m, int flags);
-ssize_t pmm__os_recvmsg(int fd, struct msghdr *m, int flags);
 
 #endif
