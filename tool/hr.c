@@ -23,6 +23,7 @@ static const char usage[] =
     "  log [-f]                   the site's console log\n"
     "  pmm ls|show|free|freeall|check\n"
     "                             list, show and free blocks; check a bank\n"
+    "  heap check|stat NAME       check a persistent heap, or show its use\n"
     "\n"
     "options:\n"
     "  --site DIR   the site directory (default: $HR_SITE, else /run/hotrestart\n"
@@ -32,7 +33,7 @@ static const char usage[] =
     "  --version    the version\n"
     "\n"
     "exit codes: 0 success, 1 the operation failed, 2 bad usage,\n"
-    "            3 the bank is inconsistent (hr pmm check)\n";
+    "            3 the bank or heap is inconsistent (hr pmm check, hr heap check)\n";
 
 enum { OPT_VERSION = HR_OPT_OWN };
 
@@ -43,6 +44,7 @@ static const struct {
 } commands[] = {
     {"site", hr_cmd_site},
     {"pmm", hr_cmd_pmm},
+    {"heap", hr_cmd_heap},
     {"arun", hr_cmd_arun},
     {"akill", hr_cmd_akill},
     {"ps", hr_cmd_ps},

@@ -81,6 +81,7 @@ int hr_getopt(int argc, char **argv, struct hr_cmdline *c);
 /* Each command gets its arguments with its name first (argv[0]). */
 int hr_cmd_site(int argc, char **argv, const struct hr_opts *o);
 int hr_cmd_pmm(int argc, char **argv, const struct hr_opts *o);
+int hr_cmd_heap(int argc, char **argv, const struct hr_opts *o); /* argv[0] "heap" */
 int hr_cmd_arun(int argc, char **argv, const struct hr_opts *o);
 int hr_cmd_akill(int argc, char **argv, const struct hr_opts *o);
 int hr_cmd_ps(int argc, char **argv, const struct hr_opts *o);
