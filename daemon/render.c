@@ -176,10 +176,12 @@ int hrd_info_json(struct hrd *d, char *buf, size_t cap)
                      "\"generation\": %u, \"group_restarts\": %u, "
                      "\"site_restarts\": %u, \"groups\": %u, "
                      "\"max_badness\": %u, \"interval\": %u, "
-                     "\"max_actors\": %u, \"max_groups\": %u}",
+                     "\"max_actors\": %u, \"max_groups\": %u, "
+                     "\"stop_timeout_ms\": %u, \"fail_stop_timeout_ms\": %u}",
                      st.controller_pid, st.generation, st.group_restarts,
                      st.site_restarts, st.groups, st.policy.max_badness,
                      st.policy.interval_s, st.policy.max_actors,
-                     st.policy.max_groups);
+                     st.policy.max_groups, st.policy.stop_ms,
+                     st.policy.fail_stop_ms);
     return n < 0 || (size_t)n >= cap ? -E2BIG : n;
 }

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "os/os.h"
 #include "os/ctl.h"
+#include "policy.h"
 #include "proto.h"
 #include "ready.h"
 #include "render.h"
@@ -259,6 +260,10 @@ static int dispatch(struct hrd *d, int conn, const struct hr_msg_hdr *h,
         return 0;
     case HR_REQ_INFO:
         return reply_rendered(d, conn, hrd_info_json, then);
+    case HR_REQ_RELOAD:
+        hrd_policy_read(d);
+        hrd_log(d, "site.conf read again (hr site set)");
+        return 0;
     case HR_REQ_WAIT_READY:
         return wait_ready(d, conn, h->arg, then);
     case HR_REQ_STATUS: {

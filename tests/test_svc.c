@@ -587,3 +587,24 @@ Test(edges, arun_name_is_checked_and_unique)
     cr_assert_eq(HR("arun", "--name", "a b", SVC_BIN, "ignore"), 2, "%s", out);
     cr_assert_eq(HR("arun", "--ready-fd", "1", SVC_BIN, "ignore"), 2, "%s", out);
 }
+
+/* hr site set: the policy of an existing, running site, taken at once. */
+Test(svc, site_set_changes_a_running_site_at_once)
+{
+    cr_assert_eq(run_hr(out, sizeof out, "site", "set", "hrCtrl.stopTimeout=400",
+                        "hrCtrl.maxBadness=7", NULL), 0);
+    cr_assert(strstr(out, "from now on"), "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "--json", "site", "info", NULL), 0);
+    cr_assert(strstr(out, "\"stop_timeout_ms\": 400"), "%s", out);
+    cr_assert(strstr(out, "\"max_badness\": 7"), "%s", out);
+    arun(1, "ignore", NULL);
+    wait_file("ignore.ready");
+    double t0 = now();
+    cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", "1", NULL), 0, "%s", out);
+    double dt = now() - t0;
+    cr_log_info("akill -g after site set hrCtrl.stopTimeout=400: %.0f ms", dt * 1000);
+    cr_assert_geq(dt, 0.4, "%.3f s", dt);
+    cr_assert_lt(dt, 2.4, "%.3f s: the old 3 s timeout?", dt);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "set", "hrCtrl.nope=1", NULL), 2);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "set", "hrCtrl.interval=0x", NULL), 2);
+}

@@ -480,9 +480,11 @@ int hr_show_status(const char *dir, const struct hr_opts *o)
         printf(", \"generation\": %u, \"group_restarts\": %u, "
                "\"site_restarts\": %u, \"groups\": %u, \"max_badness\": %u, "
                "\"interval\": %u, \"max_actors\": %u, \"max_groups\": %u, "
+               "\"stop_timeout_ms\": %u, \"fail_stop_timeout_ms\": %u, "
                "\"failure\": ", st.generation, st.group_restarts,
                st.site_restarts, st.groups, st.policy.max_badness,
-               st.policy.interval_s, st.policy.max_actors, st.policy.max_groups);
+               st.policy.interval_s, st.policy.max_actors, st.policy.max_groups,
+               st.policy.stop_ms, st.policy.fail_stop_ms);
         if (st.state == HR_SITE_FAILED)
             hr_json_str(st.failure);
         else
@@ -496,9 +498,15 @@ int hr_show_status(const char *dir, const struct hr_opts *o)
         printf("state %s%s%s, generation %u\n", state,
                st.state == HR_SITE_FAILED ? ": " : "", st.failure, st.generation);
     printf("restarts: %u group, %u site; policy: more than %u restarts in %us "
-           "escalates\nlimits: %u actors, groups 0 to %u\n", st.group_restarts,
-           st.site_restarts, st.policy.max_badness, st.policy.interval_s,
-           st.policy.max_actors, st.policy.max_groups - 1);
+           "escalates\nlimits: %u actors, groups 0 to %u\n"
+           "stop: SIGTERM, SIGKILL after %u ms; a failure's group restart: ",
+           st.group_restarts, st.site_restarts, st.policy.max_badness,
+           st.policy.interval_s, st.policy.max_actors, st.policy.max_groups - 1,
+           st.policy.stop_ms);
+    if (st.policy.fail_stop_ms)
+        printf("SIGTERM, SIGKILL after %u ms\n", st.policy.fail_stop_ms);
+    else
+        printf("SIGKILL at once\n");
     return 0;
 }
 

@@ -84,7 +84,7 @@ PMM_API int hr_stop(const char *site);
 PMM_API int hr_site_restart(const char *site);
 /* The controller's state and counters as JSON: state, controller_pid,
  * generation, group_restarts, site_restarts, groups, max_badness, interval,
- * max_actors, max_groups. */
+ * max_actors, max_groups, stop_timeout_ms, fail_stop_timeout_ms. */
 PMM_API int hr_info(const char *site, char *buf, size_t cap);
 
 /*
@@ -129,6 +129,16 @@ PMM_API int hr_policy_check(const hr_policy *p);
  * the new figures from its next start.  -EINVAL for a figure out of range,
  * K_EUNKNOWN when the site does not exist, -errno. */
 PMM_API int hr_policy_write(const char *site, const hr_policy *p);
+/* Set the figure of p that site.conf calls key (hrCtrl.maxBadness,
+ * hrCtrl.interval, hrCtrl.maxActors, hrCtrl.maxGroups, hrCtrl.stopTimeout,
+ * hrCtrl.failStopTimeout) from the decimal text value.  -ENOENT for an
+ * unknown key, -EINVAL for a value out of its range. */
+PMM_API int hr_policy_set(hr_policy *p, const char *key, const char *value);
+/* Have the site's running controller read its site.conf again: its figures
+ * apply from now on (a lowered maxActors or maxGroups refuses new actors
+ * and groups over it; those there stay).  -ECONNREFUSED when none runs:
+ * the next start reads them. */
+PMM_API int hr_reload(const char *site);
 /* Read site's policy from its site.conf; a key absent or out of range
  * takes the default (then the result is K_EINVAL, p still filled). */
 PMM_API int hr_policy_read(const char *site, hr_policy *p);

@@ -157,6 +157,11 @@ int hr_stop(const char *site)
     return r;
 }
 
+int hr_reload(const char *site)
+{
+    return hr__call(site, HR_REQ_RELOAD, 0, NULL, 0, NULL, 0, NULL, 0);
+}
+
 int hr_site_restart(const char *site)
 {
     return hr__call(site, HR_REQ_SITE_RESTART, 0, NULL, 0, NULL, 0, NULL, 0);

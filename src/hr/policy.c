@@ -41,19 +41,40 @@ static uint32_t *field(hr_policy *p, const struct key *k)
     return (uint32_t *)((char *)p + k->off);
 }
 
-static uint32_t value(const char *dir, const struct key *k, const char **bad)
+/* The decimal text v as k's figure, in its range: 0, or -EINVAL. */
+static int parse(const struct key *k, const char *v, uint32_t *out)
 {
-    char v[64], *end;
-    if (pmm__conf_get(dir, k->name, v, sizeof v) != K_OK)
-        return k->dflt;
+    char *end;
     errno = 0;
     unsigned long n = strtoul(v, &end, 10);
-    if (errno || end == v || *end || n < k->min || n > k->max || v[0] == '-') {
+    if (errno || end == v || *end || n < k->min || n > k->max || v[0] == '-')
+        return -EINVAL;
+    *out = (uint32_t)n;
+    return 0;
+}
+
+static uint32_t value(const char *dir, const struct key *k, const char **bad)
+{
+    char v[64];
+    uint32_t n;
+    if (pmm__conf_get(dir, k->name, v, sizeof v) != K_OK)
+        return k->dflt;
+    if (parse(k, v, &n) < 0) {
         if (bad && !*bad)
             *bad = k->name;
         return k->dflt;
     }
-    return (uint32_t)n;
+    return n;
+}
+
+int hr_policy_set(hr_policy *p, const char *key, const char *value)
+{
+    if (!p || !key || !value)
+        return K_EFAULT;
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(key, keys[i].name) == 0)
+            return parse(&keys[i], value, field(p, &keys[i]));
+    return -ENOENT;
 }
 
 void hr__policy_read(const char *dir, hr_policy *p, const char **bad)

@@ -45,6 +45,7 @@ enum hr_msg_type {
                               fds: executable; reply: pid */
     HR_REQ_WAIT_READY = 14, /* arg pid: answered once that actor is ready
                               (0), or when it is no longer running (-ESRCH) */
+    HR_REQ_RELOAD = 15,    /* read site.conf's hrCtrl.* again */
     HR_REPLY = 100,
 };
 
