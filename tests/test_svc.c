@@ -183,6 +183,18 @@ static int settles_at(int want, int restarts)
     return 0;
 }
 
+/* Seconds that `hr akill -g group` takes to end a group whose actor
+ * ignores SIGTERM (started by the caller), logged with what. */
+static double timed_end(const char *group, const char *what)
+{
+    wait_file("ignore.ready");
+    double t0 = now();
+    cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", group, NULL), 0, "%s", out);
+    double dt = now() - t0;
+    cr_log_info("akill -g %s: %.0f ms", what, dt * 1000);
+    return dt;
+}
+
 Test(svc, a_forking_daemon_is_reported_ended_and_not_restarted_in_a_loop)
 {
     char buf[64];
@@ -289,11 +301,7 @@ Test(svc, a_stop_kills_an_actor_ignoring_sigterm_after_the_timeout,
 Test(svc, akill_g_is_a_graceful_stop_too, .init = up_1s)
 {
     arun(2, "ignore", NULL);
-    wait_file("ignore.ready");
-    double t0 = now();
-    cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", "2", NULL), 0, "%s", out);
-    double dt = now() - t0;
-    cr_log_info("akill -g with hrCtrl.stopTimeout=1000 took %.0f ms", dt * 1000);
+    double dt = timed_end("2", "with hrCtrl.stopTimeout=1000");
     cr_assert_geq(dt, 1.0, "SIGKILL before the stop timeout (%.3f s)", dt);
     cr_assert_lt(dt, 1.0 + 2.0, "akill -g took %.3f s", dt);
     refresh();
@@ -569,11 +577,7 @@ Test(svc, an_actor_stop_timeout_of_its_own)
 {
     cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--stop-timeout",
                         "500", SVC_BIN, "ignore", NULL), 0);
-    wait_file("ignore.ready");
-    double t0 = now();
-    cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", "1", NULL), 0, "%s", out);
-    double dt = now() - t0;
-    cr_log_info("akill -g with --stop-timeout 500: %.0f ms", dt * 1000);
+    double dt = timed_end("1", "with --stop-timeout 500");
     cr_assert_geq(dt, 0.5, "%.3f s", dt);
     cr_assert_lt(dt, 0.5 + 2.0, "%.3f s (the site's is 3 s)", dt);
 }
@@ -598,11 +602,7 @@ Test(svc, site_set_changes_a_running_site_at_once)
     cr_assert(strstr(out, "\"stop_timeout_ms\": 400"), "%s", out);
     cr_assert(strstr(out, "\"max_badness\": 7"), "%s", out);
     arun(1, "ignore", NULL);
-    wait_file("ignore.ready");
-    double t0 = now();
-    cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", "1", NULL), 0, "%s", out);
-    double dt = now() - t0;
-    cr_log_info("akill -g after site set hrCtrl.stopTimeout=400: %.0f ms", dt * 1000);
+    double dt = timed_end("1", "after site set hrCtrl.stopTimeout=400");
     cr_assert_geq(dt, 0.4, "%.3f s", dt);
     cr_assert_lt(dt, 2.4, "%.3f s: the old 3 s timeout?", dt);
     cr_assert_eq(run_hr(out, sizeof out, "site", "set", "hrCtrl.nope=1", NULL), 2);
