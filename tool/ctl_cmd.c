@@ -288,7 +288,8 @@ int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
 
 static const char akill_usage[] =
     "usage: hr akill PID       kill an actor: its group restarts\n"
-    "       hr akill -g GROUP  kill a group for good; its images and\n"
+    "       hr akill -g GROUP  kill a group for good, as a stop (SIGTERM, the\n"
+    "                          stop timeout, SIGKILL); its images and\n"
     "                          HR_GROUP_KEY blocks are freed; returns once\n"
     "                          every member is gone\n";
 
@@ -326,10 +327,14 @@ int hr_cmd_akill(int argc, char **argv, const struct hr_opts *go)
 
 static const char ps_usage[] =
     "usage: hr ps [--json]\n"
-    "Groups (state, restarts, last failure) and their actors (name, pid,\n"
-    "direct or indirect, state, uptime).  Group states: running, restarting or ending\n"
-    "(waiting for its killed members to die), blocked.  Actor states: running,\n"
-    "dying (killed, not yet gone), exited (cleanly), stopped.\n";
+    "Groups (state, restarts, the last restart's time from death to ready,\n"
+    "last failure) and their actors (name, pid, direct or indirect, state,\n"
+    "readiness, uptime).  Group states: running, restarting or ending\n"
+    "(waiting for its killed members to die), blocked (also when a member went\n"
+    "to the background).  Actor states: running, dying (killed, not yet gone),\n"
+    "exited (cleanly), stopped.  Readiness: starting or ready for an actor that\n"
+    "says it (--ready-fd, --notify, READY=1), else -.  --json adds each group's\n"
+    "restart_ms: the last and a histogram.\n";
 
 int hr_cmd_ps(int argc, char **argv, const struct hr_opts *go)
 {
