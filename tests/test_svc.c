@@ -275,12 +275,15 @@ Test(svc, a_stop_sends_sigterm_and_the_actor_saves_its_state)
     cr_assert_null(strstr(console(), "SIGKILL"), "%s", console());
 }
 
+/* Sites with a stop timeout of their own: no site of the svc suite's. */
+TestSuite(timeouts, .fini = down, .timeout = 120);
+
 static void up_1s(void)
 {
     start_with(1000);
 }
 
-Test(svc, a_stop_kills_an_actor_ignoring_sigterm_after_the_timeout,
+Test(timeouts, a_stop_kills_an_actor_ignoring_sigterm_after_the_timeout,
      .init = up_1s)
 {
     arun(1, "ignore", NULL);
@@ -298,7 +301,7 @@ Test(svc, a_stop_kills_an_actor_ignoring_sigterm_after_the_timeout,
     cr_assert_eq(site_procs(pids, runs, 8), 0);
 }
 
-Test(svc, akill_g_is_a_graceful_stop_too, .init = up_1s)
+Test(timeouts, akill_g_is_a_graceful_stop_too, .init = up_1s)
 {
     arun(2, "ignore", NULL);
     double dt = timed_end("2", "with hrCtrl.stopTimeout=1000");
@@ -315,7 +318,7 @@ static void up_10s(void)
 
 /* A failure's group restart does not wait for the stop timeout: the other
  * members are killed at once (hrCtrl.failStopTimeout 0, the default). */
-Test(svc, a_failure_restart_kills_the_other_members_at_once, .init = up_10s)
+Test(timeouts, a_failure_restart_kills_the_other_members_at_once, .init = up_10s)
 {
     arun(3, "ignore", NULL);
     wait_file("ignore.ready");
