@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <hotrestart/hr.h>
@@ -407,13 +408,16 @@ int hr_site_restart_cmd(const struct hr_opts *o)
 {
     char dir[4096];
     hr_site_existing(o, dir, sizeof dir, "site restart");
-    int gen = generation_of(dir);
-    if (gen < 0)
+    hr_site_state was;
+    if (hr_status(dir, &was) < 0)
         die_ctl("site restart", hr_ping(dir));
+    int gen = (int)was.generation;
     int r = hr_site_restart(dir);
     if (r < 0)
         die_ctl("site restart", r);
-    for (int i = 0; i < 1000; i++) {
+    /* the actors stop first (SIGTERM, the stop timeout, SIGKILL) */
+    time_t until = time(NULL) + 10 + was.policy.stop_ms / 1000;
+    while (time(NULL) <= until) {
         int g = generation_of(dir);
         if (g > gen) {
             if (o->json)
@@ -428,7 +432,8 @@ int hr_site_restart_cmd(const struct hr_opts *o)
             hr_die(HR_EXIT_FAIL, "site restart: the site failed: %s", st.failure);
         usleep(10000);
     }
-    hr_die(HR_EXIT_FAIL, "site restart: no fresh controller after 10s (hr log)");
+    hr_die(HR_EXIT_FAIL, "site restart: no fresh controller after the stop "
+                         "timeout and 10 s (hr log)");
 }
 
 static const char restart_usage[] =
