@@ -537,6 +537,7 @@ void hrd_actors_adopt(struct hrd *d)
             hrd_end_leftover(d, &d->reg->actors[i]);
         actor_event(d, i, AE_HALTED, 0);
     }
+    hrd_tree_end_strays(d); /* their descendants, left under init */
 }
 
 void hrd_groups_adopt(struct hrd *d)

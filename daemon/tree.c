@@ -35,6 +35,18 @@ static int orphans(struct hrd *d, pid_t *out, int max)
     return n;
 }
 
+/* The parent of pid (from /proc), or 0. */
+static pid_t parent_of(pid_t pid)
+{
+    char path[64], buf[1024];
+    int ppid = 0;
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    if (pmm__os_read_file(path, buf, sizeof buf) < 0)
+        return 0;
+    char *p = strrchr(buf, ')');
+    return p && sscanf(p + 2, "%*c %d", &ppid) == 1 ? ppid : 0;
+}
+
 /* The value of variable var ("HR_ACTOR=") in an environment block of
  * NUL-separated entries (the buffer zeroed past its end), or NULL. */
 static const char *env_get(const char *env, size_t cap, const char *var)
@@ -69,6 +81,30 @@ static int owner_of(struct hrd *d, pid_t pid)
         strtoul(runs, NULL, 10) != d->reg->groups[a->group].restarts)
         return -1; /* its run has ended */
     return slot;
+}
+
+void hrd_tree_end_strays(struct hrd *d)
+{
+    static pid_t pids[32768];
+    static char env[65536];
+    char path[64];
+    int n = hr__os_pids(pids, 32768), ended = 0, self = pmm__os_pid();
+    for (int i = 0; i < n; i++) {
+        if (pids[i] == self || parent_of(pids[i]) == self)
+            continue;
+        memset(env, 0, sizeof env);
+        snprintf(path, sizeof path, "/proc/%d/environ", (int)pids[i]);
+        if (pmm__os_read_file(path, env, sizeof env - 1) < 0 && !env[0])
+            continue; /* another user's, or gone */
+        const char *site = env_get(env, sizeof env, "HR_SITE=");
+        if (site && strcmp(site, d->site) == 0 &&
+            env_get(env, sizeof env, "HR_ACTOR=") &&
+            hr__os_kill(pids[i], SIGKILL) == 0)
+            ended++;
+    }
+    if (ended)
+        hrd_log(d, "ended %d process%s left by actors of an earlier controller",
+                ended, ended == 1 ? "" : "es");
 }
 
 /* Signal the orphans of slot's run (slot -1: those whose run ended);

@@ -36,6 +36,12 @@ void hrd_tree_sweep(struct hrd *d);
 /* SIGKILL the trees whose deadline has passed; the milliseconds until the
  * next deadline, or -1 when there is none. */
 int hrd_tree_deadlines(struct hrd *d);
+/* At start: SIGKILL what a previous generation's actors left outside any
+ * controller (a controller that died leaves its actors' descendants under
+ * init): every process of this user that carries this site's HR_SITE and
+ * an HR_ACTOR and is not the controller's child.  Reads every process's
+ * environment: run once, at start. */
+void hrd_tree_end_strays(struct hrd *d);
 /* The controller stops: SIGKILL every child it has left (orphans, a
  * start-up command) and reap them, waiting up to wait_ms for them. */
 void hrd_tree_end_all(struct hrd *d, int wait_ms);

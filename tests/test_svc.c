@@ -95,7 +95,9 @@ static int arun(int group, const char *mode, const char *arg)
     return atoi(out);
 }
 
-static pid_t parent_of(pid_t pid)
+/* pid's state letter and parent (from /proc/PID/stat): 1, or 0 when it
+ * is gone. */
+static int stat_of(pid_t pid, char *state, pid_t *parent)
 {
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
@@ -107,7 +109,25 @@ static pid_t parent_of(pid_t pid)
     buf[n > 0 ? n : 0] = 0;
     char *p = strrchr(buf, ')');
     int ppid = 0;
-    return p && sscanf(p + 2, "%*c %d", &ppid) == 1 ? ppid : 0;
+    if (!p || sscanf(p + 2, "%c %d", state, &ppid) != 2)
+        return 0;
+    *parent = ppid;
+    return 1;
+}
+
+static pid_t parent_of(pid_t pid)
+{
+    char state;
+    pid_t parent;
+    return stat_of(pid, &state, &parent) ? parent : 0;
+}
+
+/* 1 when pid runs (a zombie does not: init may take its time to reap). */
+static int alive(pid_t pid)
+{
+    char state;
+    pid_t parent;
+    return stat_of(pid, &state, &parent) && state != 'Z' && state != 'X';
 }
 
 static int descends_from(pid_t pid, pid_t ancestor)
@@ -251,8 +271,8 @@ Test(svc, no_process_left_outside_the_controller_after_restart_stop_or_site_rest
     cr_assert_eq(run_hr(out, sizeof out, "site", "restart", NULL), 0, "%s", out);
     cr_assert(settles_at(3, 1), "after a site restart");
     for (int i = 0; i < n; i++)
-        cr_assert_neq(kill(before[i], 0), 0, "pid %d outlived the site restart",
-                      before[i]);
+        cr_assert(!alive(before[i]), "pid %d outlived the site restart",
+                  before[i]);
     /* a stop: nothing at all is left once it returns */
     cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
     cr_assert_eq(site_procs(before, runs, 64), 0, "processes outlived the stop");
@@ -610,4 +630,27 @@ Test(svc, site_set_changes_a_running_site_at_once)
     cr_assert_lt(dt, 2.4, "%.3f s: the old 3 s timeout?", dt);
     cr_assert_eq(run_hr(out, sizeof out, "site", "set", "hrCtrl.nope=1", NULL), 2);
     cr_assert_eq(run_hr(out, sizeof out, "site", "set", "hrCtrl.interval=0x", NULL), 2);
+}
+
+/* A controller that dies leaves its actors' descendants under init (the
+ * actor itself dies with it): the next controller ends them. */
+Test(svc, the_next_controller_ends_what_a_dead_one_left)
+{
+    pid_t before[64];
+    int runs[64];
+    arun(1, "tree", NULL);
+    wait_file("tree.ready");
+    cr_assert(settles_at(3, 0));
+    int n = site_procs(before, runs, 64);
+    cr_assert_eq(kill(controller(), SIGKILL), 0);
+    double t0 = now();
+    while (hr_ping(NULL) > 0 && now() - t0 < 10)
+        usleep(5000);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    cr_assert(settles_at(3, 0), "not only the new tree, under the new controller");
+    for (int i = 0; i < n; i++)
+        cr_assert(!alive(before[i]), "pid %d of the dead controller's actors "
+                  "still runs", before[i]);
+    cr_assert(strstr(console(), "left by actors of an earlier controller"), "%s",
+              console());
 }

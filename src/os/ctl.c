@@ -4,11 +4,13 @@
 #define _GNU_SOURCE
 #include "ctl.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
@@ -160,6 +162,20 @@ int hr__os_wait_readable(int fd, int timeout_ms)
 int hr__os_pipe(int fd[2])
 {
     return ret(pipe2(fd, O_CLOEXEC));
+}
+
+int hr__os_pids(pid_t *out, int max)
+{
+    DIR *dir = opendir("/proc");
+    struct dirent *e;
+    int n = 0;
+    if (!dir)
+        return -errno;
+    while (n < max && (e = readdir(dir)))
+        if (e->d_name[0] >= '1' && e->d_name[0] <= '9')
+            out[n++] = (pid_t)atoi(e->d_name);
+    closedir(dir);
+    return n;
 }
 
 int hr__os_subreaper(void)

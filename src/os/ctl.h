@@ -49,6 +49,8 @@ int hr__os_pidfd_kill(int pidfd, int sig);
 /* 1 when fd becomes readable within timeout_ms (-1: no limit), else 0. */
 int hr__os_wait_readable(int fd, int timeout_ms);
 int hr__os_pipe(int fd[2]);
+/* The pids of the system's processes (from /proc), at most max: how many. */
+int hr__os_pids(pid_t *out, int max);
 /* Make this process a child subreaper: orphans among its descendants
  * become its children (PR_SET_CHILD_SUBREAPER). */
 int hr__os_subreaper(void);
