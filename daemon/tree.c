@@ -138,8 +138,11 @@ void hrd_tree_stop(struct hrd *d, int slot, uint32_t timeout_ms)
 int hrd_tree_left(struct hrd *d, int slot, pid_t pid)
 {
     d->kill_at[slot] = 0;
-    int left = hr__os_kill(-pid, SIGKILL) == 0;
-    return signal_orphans(d, slot, SIGKILL) > 0 || left;
+    hr__os_kill(-pid, SIGKILL);
+    /* what runs of its tree now hangs from the controller: its children
+     * were adopted at its death.  Counted by them, not by the group kill,
+     * which a zombie of the group (a child not yet reaped) would pass. */
+    return signal_orphans(d, slot, SIGKILL) > 0;
 }
 
 void hrd_tree_sweep(struct hrd *d)

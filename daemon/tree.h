@@ -29,7 +29,8 @@ struct hrd;
  * timeout_ms away, or SIGKILL at once when timeout_ms is 0. */
 void hrd_tree_stop(struct hrd *d, int slot, uint32_t timeout_ms);
 /* After the actor in slot, pid, was reaped: SIGKILL what is left of its
- * tree (its process group, its orphans).  1 when something was left. */
+ * tree (its process group, its orphans).  1 when processes of its run were
+ * left running. */
 int hrd_tree_left(struct hrd *d, int slot, pid_t pid);
 /* SIGKILL every orphan whose actor's run has ended (a restart, a stop). */
 void hrd_tree_sweep(struct hrd *d);
