@@ -429,7 +429,10 @@ void hrd_child_exited(struct hrd *d, pid_t pid, int status)
     struct hr_reg_actor *a = &d->reg->actors[slot];
     int group = a->group;
     uint32_t gstate = d->reg->groups[group].state;
-    int left = hrd_tree_left(d, slot, pid); /* its tree ends with it */
+    /* its tree ends with it: its group now, its orphans by the sweep below,
+     * after any restart, except when an exit 0 asks whether it left some */
+    int bg_exit = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    hrd_tree_reaped(d, slot, pid);
     if (a->state == HR_A_DYING || gstate == HR_G_RESTARTING || gstate == HR_G_ENDING) {
         /* killed for a group restart or end (or, in one, not killed yet) */
         actor_event(d, slot, AE_HALTED, 0);
@@ -438,7 +441,7 @@ void hrd_child_exited(struct hrd *d, pid_t pid, int status)
     } else if (a->clean_mark) {
         actor_event(d, slot, AE_EXITED, 0);
         settle(d, group);
-    } else if (left && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    } else if (bg_exit && hrd_tree_left(d, slot, pid)) {
         actor_event(d, slot, AE_FAILED, 0);
         record_failure(d, a, pid, status, 1);
         hrd_group_event(d, group, GE_BACKGROUND, a->name);
@@ -447,6 +450,7 @@ void hrd_child_exited(struct hrd *d, pid_t pid, int status)
         record_failure(d, a, pid, status, 0);
         hrd_group_event(d, group, GE_FAILED, NULL);
     }
+    hrd_tree_sweep(d); /* its orphans: its run is over */
 }
 
 int hrd_kill_group(struct hrd *d, int group)
@@ -488,7 +492,7 @@ void hrd_kill_all(struct hrd *d)
             if (a->pid <= 0)
                 continue;
             if (hr__os_reap(a->pid, NULL, 1) != 0) { /* reaped, or not ours */
-                hrd_tree_left(d, i, a->pid);
+                hrd_tree_reaped(d, i, a->pid); /* orphans: end_all below */
                 actor_event(d, i, AE_HALTED, 0);
             } else {
                 now_left++;

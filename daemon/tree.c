@@ -135,10 +135,15 @@ void hrd_tree_stop(struct hrd *d, int slot, uint32_t timeout_ms)
     d->kill_ms[slot] = timeout_ms;
 }
 
-int hrd_tree_left(struct hrd *d, int slot, pid_t pid)
+void hrd_tree_reaped(struct hrd *d, int slot, pid_t pid)
 {
     d->kill_at[slot] = 0;
     hr__os_kill(-pid, SIGKILL);
+}
+
+int hrd_tree_left(struct hrd *d, int slot, pid_t pid)
+{
+    hrd_tree_reaped(d, slot, pid);
     /* what runs of its tree now hangs from the controller: its children
      * were adopted at its death.  Counted by them, not by the group kill,
      * which a zombie of the group (a child not yet reaped) would pass. */

@@ -28,9 +28,12 @@ struct hrd;
 /* Stop the running actor in slot and its tree: SIGTERM and a deadline
  * timeout_ms away, or SIGKILL at once when timeout_ms is 0. */
 void hrd_tree_stop(struct hrd *d, int slot, uint32_t timeout_ms);
-/* After the actor in slot, pid, was reaped: SIGKILL what is left of its
- * tree (its process group, its orphans).  1 when processes of its run were
- * left running. */
+/* The actor in slot, pid, was reaped: SIGKILL to what is left of its
+ * process group.  Its orphans die in the next hrd_tree_sweep(), once its
+ * run is over: off the restart's path (a look at /proc). */
+void hrd_tree_reaped(struct hrd *d, int slot, pid_t pid);
+/* The same, and SIGKILL to its orphans now: 1 when processes of its run
+ * were left running (it went to the background). */
 int hrd_tree_left(struct hrd *d, int slot, pid_t pid);
 /* SIGKILL every orphan whose actor's run has ended (a restart, a stop). */
 void hrd_tree_sweep(struct hrd *d);
