@@ -27,6 +27,7 @@
 
 #include "common.h"
 #include "ctl_helpers.h"
+#include "os/ctl.h"
 
 static char out[65536];
 static const char *site;
@@ -653,4 +654,42 @@ Test(svc, the_next_controller_ends_what_a_dead_one_left)
                   "still runs", before[i]);
     cr_assert(strstr(console(), "left by actors of an earlier controller"), "%s",
               console());
+}
+
+/* The child's readiness fd may have the number of one of the descriptors
+ * the exec needs (the program's image, the exec error pipe): they are
+ * moved out of its way (os/ctl.h's hr__os_exec_child, as the controller
+ * runs an actor). */
+Test(edges, a_ready_fd_numbered_as_the_image_still_execs)
+{
+    for (int clash = 0; clash < 2; clash++) {
+        int rp[2], ep[2], null = open("/dev/null", O_RDWR);
+        int exe = open(SVC_BIN, O_RDONLY | O_CLOEXEC);
+        cr_assert(exe >= 0 && null >= 0);
+        cr_assert_eq(pipe2(rp, O_CLOEXEC), 0);
+        cr_assert_eq(pipe2(ep, O_CLOEXEC), 0);
+        int to = clash == 0 ? exe : ep[1];
+        char n[16];
+        snprintf(n, sizeof n, "%d", to);
+        char *argv[] = {"svc_actor", "ready", "0", n, NULL};
+        int stdio[3] = {null, null, null};
+        struct hr__os_child c = {.stdio = stdio, .exe_fd = exe, .argv = argv,
+                                 .errpipe = ep[1], .pass_fd = rp[1],
+                                 .pass_to = to};
+        pid_t pid = fork();
+        if (pid == 0)
+            hr__os_exec_child(&c);
+        close(rp[1]);
+        close(ep[1]);
+        char got = 0;
+        cr_assert_eq(read(rp[0], &got, 1), 1, "%s: no newline on fd %d",
+                     clash ? "the error pipe's number" : "the image's number", to);
+        cr_assert_eq(got, '\n');
+        kill(pid, SIGKILL);
+        wait_status(pid);
+        close(rp[0]);
+        close(ep[0]);
+        close(exe);
+        close(null);
+    }
 }

@@ -208,21 +208,28 @@ void hr__os_exec_child(const struct hr__os_child *c)
     for (int i = 0; i < 3; i++)
         if (c->stdio[i] != i)
             dup2(c->stdio[i], i);
-    if (c->pass_to > 2 && (c->pass_fd == c->pass_to
-                               ? fcntl(c->pass_to, F_SETFD, 0)
-                               : dup2(c->pass_fd, c->pass_to)) < 0)
-        _exit(127);
+    int exe_fd = c->exe_fd, errpipe = c->errpipe;
+    if (c->pass_to > 2) {
+        /* the number asked for may be one of ours: move ours away first */
+        if (exe_fd == c->pass_to)
+            exe_fd = fcntl(exe_fd, F_DUPFD_CLOEXEC, c->pass_to + 1);
+        if (errpipe == c->pass_to)
+            errpipe = fcntl(errpipe, F_DUPFD_CLOEXEC, c->pass_to + 1);
+        if ((c->pass_fd == c->pass_to ? fcntl(c->pass_to, F_SETFD, 0)
+                                      : dup2(c->pass_fd, c->pass_to)) < 0)
+            _exit(127);
+    }
     if (c->cwd && chdir(c->cwd) < 0 && (!c->cwd_or_root || chdir("/") < 0))
         _exit(127);
     char *const *envp = c->envp ? c->envp : environ;
-    if (c->exe_fd >= 0) {
-        fcntl(c->exe_fd, F_SETFD, 0); /* so that "#!" programs find themselves */
-        execveat(c->exe_fd, "", c->argv, envp, AT_EMPTY_PATH);
+    if (exe_fd >= 0) {
+        fcntl(exe_fd, F_SETFD, 0); /* so that "#!" programs find themselves */
+        execveat(exe_fd, "", c->argv, envp, AT_EMPTY_PATH);
     } else {
         execve(c->path, c->argv, envp);
     }
     int e = errno;
-    if (c->errpipe >= 0 && write(c->errpipe, &e, sizeof e) < 0)
+    if (errpipe >= 0 && write(errpipe, &e, sizeof e) < 0)
         (void)0;
     _exit(127);
 }
