@@ -2,6 +2,7 @@
  * tree.c - actors' process trees and their graceful stop (see tree.h).
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,26 +16,6 @@
 
 #define MAX_CHILDREN 1024
 
-/* The controller's children (/proc/self/task/PID/children: the controller
- * is one thread) that are not actors: orphans and start-up commands. */
-static int orphans(struct hrd *d, pid_t *out, int max)
-{
-    static char buf[16384];
-    char path[64];
-    int n = 0, self = pmm__os_pid();
-    snprintf(path, sizeof path, "/proc/%d/task/%d/children", self, self);
-    if (pmm__os_read_file(path, buf, sizeof buf) < 0)
-        return 0;
-    for (char *p = buf, *end; *p && n < max; p = end) {
-        long pid = strtol(p, &end, 10);
-        if (end == p)
-            break;
-        if (pid > 0 && hrd_find_pid(d, (pid_t)pid) < 0)
-            out[n++] = (pid_t)pid;
-    }
-    return n;
-}
-
 /* The parent of pid (from /proc), or 0. */
 static pid_t parent_of(pid_t pid)
 {
@@ -45,6 +26,36 @@ static pid_t parent_of(pid_t pid)
         return 0;
     char *p = strrchr(buf, ')');
     return p && sscanf(p + 2, "%*c %d", &ppid) == 1 ? ppid : 0;
+}
+
+/* The controller's children that are not actors: orphans and start-up
+ * commands.  From /proc/self/task/PID/children (the controller is one
+ * thread), else, on a kernel without it, from every process's parent. */
+static int orphans(struct hrd *d, pid_t *out, int max)
+{
+    static char buf[16384];
+    static pid_t all[32768];
+    char path[64];
+    int n = 0, self = pmm__os_pid();
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", self, self);
+    int r = pmm__os_read_file(path, buf, sizeof buf);
+    if (r == -ENOENT) { /* no CONFIG_PROC_CHILDREN */
+        int k = hr__os_pids(all, 32768);
+        for (int i = 0; i < k && n < max; i++)
+            if (parent_of(all[i]) == self && hrd_find_pid(d, all[i]) < 0)
+                out[n++] = all[i];
+        return n;
+    }
+    if (r < 0 && r != -EFBIG) /* too many: the first ones, this time */
+        return 0;
+    for (char *p = buf, *end; *p && n < max; p = end) {
+        long pid = strtol(p, &end, 10);
+        if (end == p)
+            break;
+        if (pid > 0 && hrd_find_pid(d, (pid_t)pid) < 0)
+            out[n++] = (pid_t)pid;
+    }
+    return n;
 }
 
 /* The value of variable var ("HR_ACTOR=") in an environment block of
