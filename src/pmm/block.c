@@ -46,7 +46,10 @@ int pmm__same_entry(const struct pmm_bank *b, uint32_t idx, uint32_t gen)
 int pmm__lookup(struct pmm_bank *b, const char *name, uint32_t *idx,
                 struct pmm_entry *copy, uint64_t *seq)
 {
-    int r = pmm__find_fast(b, name, idx, copy, seq);
+    int r = pmm__intact(b);
+    if (r < 0)
+        return r;
+    r = pmm__find_fast(b, name, idx, copy, seq);
     if (r != -EAGAIN)
         return r;
     if ((r = pmm__lock(b)) < 0)

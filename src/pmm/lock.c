@@ -10,6 +10,14 @@
  * idempotent), closes an update that died before its commit point, and
  * hands anything it cannot trust to the repair (repair.c).  With update.c
  * and repair.c, the only writer of a published bank's metadata.
+ *
+ * A bank file that someone truncated under us would kill the process with
+ * SIGBUS at the first read of a page of the mapping past the new end: the
+ * lock, and every lock-free lookup (block.c), first compare the file's size
+ * with the geometry's (one fstat()) and answer K_EBANK.  A retrieve of a
+ * block already mapped in this process reads only that block's entry, and
+ * its caller is about to touch the block's pages, which such a truncation
+ * takes away too: that path, which makes no system call, does not look.
  */
 #define _GNU_SOURCE
 #include "hash.h"
@@ -41,12 +49,25 @@ static int recover(struct pmm_bank *b)
     return pmm__apply(b, &l);
 }
 
+int pmm__intact(const struct pmm_bank *b)
+{
+    uint64_t size;
+    if (b->shadow)
+        return K_OK;
+    int r = pmm__os_size(b->fd, &size, NULL, NULL, NULL, NULL);
+    if (r < 0)
+        return r;
+    return size == b->g.file_size ? K_OK : K_EBANK;
+}
+
 int pmm__lock(struct pmm_bank *b)
 {
     pthread_mutex_lock(&b->mu);
     if (b->shadow)
         return K_OK;
     int r = pmm__os_lock(b->fd, !b->rdonly);
+    if (r == 0 && (r = pmm__intact(b)) < 0)
+        pmm__os_unlock(b->fd);
     if (r < 0) {
         pthread_mutex_unlock(&b->mu);
         return r;
