@@ -9,6 +9,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+void (*pmm__os_tap)(int what, int fd, const void *buf, size_t len,
+                    uint64_t off);
+
+static void tap(int what, int fd, const void *buf, size_t len, uint64_t off)
+{
+    if (pmm__os_tap)
+        pmm__os_tap(what, fd, buf, len, off);
+}
+
 int pmm__os_open(const char *path, int rdonly, int create_excl, int *fd)
 {
     int flags = (rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOFOLLOW;
@@ -54,6 +63,8 @@ int pmm__os_unlock(int fd)
 int pmm__os_pwrite(int fd, const void *buf, size_t len, uint64_t off)
 {
     const char *p = buf;
+    size_t all = len;
+    uint64_t at = off;
     while (len > 0) {
         ssize_t n = pwrite(fd, p, len, (off_t)off);
         if (n < 0) {
@@ -67,6 +78,7 @@ int pmm__os_pwrite(int fd, const void *buf, size_t len, uint64_t off)
         len -= (size_t)n;
         off += (uint64_t)n;
     }
+    tap(PMM_OS_T_WRITE, fd, buf, all, at);
     return 0;
 }
 
@@ -123,7 +135,10 @@ int pmm__os_sync(int fd)
     do
         r = fdatasync(fd);
     while (r < 0 && errno == EINTR);
-    return r < 0 ? -errno : 0;
+    if (r < 0)
+        return -errno;
+    tap(PMM_OS_T_SYNC, fd, NULL, 0, 0);
+    return 0;
 }
 
 int pmm__os_punch(int fd, uint64_t off, uint64_t len)
@@ -135,7 +150,10 @@ int pmm__os_punch(int fd, uint64_t off, uint64_t len)
         r = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
                       (off_t)off, (off_t)len);
     while (r < 0 && errno == EINTR);
-    return r < 0 ? -errno : 0;
+    if (r < 0)
+        return -errno;
+    tap(PMM_OS_T_PUNCH, fd, NULL, (size_t)len, off);
+    return 0;
 }
 
 int pmm__os_close(int fd)

@@ -55,6 +55,15 @@ int pmm__os_read_file(const char *path, char *buf, size_t cap);
 /* Create or truncate path (mode 0666 before the umask) and write buf. */
 int pmm__os_write_file(const char *path, const void *buf, size_t len);
 
+/* A test's tap on what reaches a file (tests/test_powercut.c records a DISK
+ * bank's writes and flushes with it and replays them as power cuts).  When
+ * set, it is called after each pwrite (PMM_OS_T_WRITE: buf, len at off),
+ * punch (PMM_OS_T_PUNCH: len at off) and fdatasync (PMM_OS_T_SYNC) that
+ * succeeded.  NULL, and so costless, outside such a test. */
+enum { PMM_OS_T_WRITE = 1, PMM_OS_T_PUNCH = 2, PMM_OS_T_SYNC = 3 };
+extern void (*pmm__os_tap)(int what, int fd, const void *buf, size_t len,
+                           uint64_t off);
+
 /* ---- mem.c: mappings and the address space ---------------------------- */
 
 /* A read-only shared mapping of [0, len) of fd: at want if that range is
