@@ -329,8 +329,11 @@ int hr_show_status(const char *dir, const struct hr_opts *o)
     static const char *const names[] = {"stopped", "running", "failed"};
     hr_site_state st;
     char why[256];
-    if (hr_status(dir, &st) < 0) {
-        int r = hr_site_status(dir, &st, why, sizeof why);
+    int r = hr_status(dir, &st);
+    if (r < 0 && r != -ECONNREFUSED && r != -ENOENT)
+        die_ctl("site info", r); /* a controller runs but does not say */
+    if (r < 0) {
+        r = hr_site_status(dir, &st, why, sizeof why);
         if (r == K_EBANK)
             fprintf(stderr, "hr: site info: registry refused: %s (hr site "
                             "cold wipes it)\n", why);

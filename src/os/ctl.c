@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -75,6 +76,11 @@ int hr__os_inherit(int fd, int inherit)
 int hr__os_access_x(const char *path)
 {
     return ret(access(path, X_OK));
+}
+
+int hr__os_getcwd(char *buf, size_t cap)
+{
+    return getcwd(buf, cap) ? 0 : -errno;
 }
 
 int hr__os_self_exe(char *buf, size_t cap)
@@ -307,4 +313,34 @@ int hr__os_send_to(const char *addr, const void *msg, size_t len)
                        sizeof a));
     close(s);
     return r < 0 ? r : 0;
+}
+
+int hr__os_connect(const char *path, int timeout_s)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (snprintf(a.sun_path, sizeof a.sun_path, "%s", path) >=
+        (int)sizeof a.sun_path)
+        return -ENAMETOOLONG;
+    int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return -errno;
+    struct timeval tv = {timeout_s, 0};
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (connect(s, (struct sockaddr *)&a, sizeof a) < 0) {
+        int r = -errno;
+        close(s);
+        return r;
+    }
+    return s;
+}
+
+int hr__os_sendmsg(int fd, const struct msghdr *m)
+{
+    return RETRY(sendmsg(fd, m, MSG_NOSIGNAL));
+}
+
+int hr__os_recvmsg(int fd, struct msghdr *m)
+{
+    return RETRY(recvmsg(fd, m, MSG_CMSG_CLOEXEC));
 }

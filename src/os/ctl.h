@@ -1,9 +1,10 @@
 /*
  * ctl.h - the controller's system calls: files it opens, processes it
  * starts, stops and reaps, its signals, its event loop and its sockets.
- * Part of the OS layer (src/os/): the daemon makes no system call of its
- * own (the check of tests/CMakeLists.txt with nm, once it lists the
- * daemon's objects, keeps it true).
+ * Also the calls of the controller's client side (src/hr/): its socket.
+ * Part of the OS layer (src/os/): neither the daemon nor src/hr/ makes a
+ * system call of its own, which the syscalls test of tests/CMakeLists.txt
+ * keeps true.
  *
  * Contract, as os.h's: each function returns 0 (or a count, a pid or a
  * descriptor) on success and -errno on failure, retries EINTR itself, and
@@ -25,6 +26,8 @@ int hr__os_dup2(int from, int to);
 int hr__os_inherit(int fd, int inherit);
 /* 0 when this process may execute path. */
 int hr__os_access_x(const char *path);
+/* The working directory, NUL-terminated. */
+int hr__os_getcwd(char *buf, size_t cap);
 /* The path of the running program, NUL-terminated. */
 int hr__os_self_exe(char *buf, size_t cap);
 /* A read-only descriptor of an anonymous file holding len bytes of data
@@ -91,5 +94,13 @@ int hr__os_accept(int fd); /* non-blocking; -EAGAIN when none waits */
 int hr__os_peer(int fd, uid_t *uid, pid_t *pid);
 /* One datagram to the socket at addr ('@': the abstract namespace). */
 int hr__os_send_to(const char *addr, const void *msg, size_t len);
+/* A SOCK_SEQPACKET connection to the socket at path, whose sends and
+ * receives give up after timeout_s seconds (-EAGAIN). */
+int hr__os_connect(const char *path, int timeout_s);
+/* sendmsg() that raises no SIGPIPE, recvmsg() whose received descriptors
+ * are close-on-exec: the bytes sent or received. */
+struct msghdr;
+int hr__os_sendmsg(int fd, const struct msghdr *m);
+int hr__os_recvmsg(int fd, struct msghdr *m);
 
 #endif
