@@ -13,16 +13,27 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-/* An owner-only scratch directory on tmpfs, made once per process. */
+static char fuzz_dir_name[64];
+
+static inline void fuzz_dir_drop(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", fuzz_dir_name);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", fuzz_dir_name);
+}
+
+/* An owner-only scratch directory on tmpfs, made once per process and
+ * removed when it exits. */
 static inline const char *fuzz_dir(void)
 {
-    static char dir[64];
-    if (!dir[0]) {
-        snprintf(dir, sizeof dir, "/dev/shm/hrfuzz.XXXXXX");
-        if (!mkdtemp(dir))
+    if (!fuzz_dir_name[0]) {
+        snprintf(fuzz_dir_name, sizeof fuzz_dir_name, "/dev/shm/hrfuzz.XXXXXX");
+        if (!mkdtemp(fuzz_dir_name))
             abort();
+        atexit(fuzz_dir_drop);
     }
-    return dir;
+    return fuzz_dir_name;
 }
 
 /* Replace path's contents with data (mode 0600). */
