@@ -1,17 +1,22 @@
 /*
  * test_limits.c - a bank at the edges of what the system gives it: no
- * address space left for a mapping, a bank file truncated under an open
- * bank, a bank full to its last page with the guard pages between blocks.
+ * address space left for a mapping, no space left in the file system, a
+ * bank file truncated under an open bank, a bank full to its last page with
+ * the guard pages between blocks.
  * Each call either succeeds or fails cleanly with nothing left half done;
- * none kills the process.
+ * none kills the process.  A RAM bank larger than its tmpfs is tried too,
+ * in a private mount namespace (skipped where that is not allowed).
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -138,4 +143,58 @@ Test(limits, adjacent_blocks_are_separated_by_one_guard_page)
     cr_assert_eq(pmm_alloc(b, "three", 3 * 4096, NULL, 0, 0, &p, NULL), 0);
     cr_assert_eq((char *)p, at[5], "3 pages and a guard fill the hole exactly");
     cr_assert_eq(check_bank(), 0);
+}
+
+/* In a child with a private mount namespace: a 1 MiB tmpfs at dir, or exit
+ * 77 where this system does not allow it. */
+static void small_tmpfs(const char *dir)
+{
+    if (unshare(CLONE_NEWNS) != 0 ||
+        mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mkdir(dir, 0700) != 0 ||
+        mount("hrtest", dir, "tmpfs", 0, "size=1m,mode=0700") != 0)
+        _exit(77);
+}
+
+/* A 4 MiB RAM bank on a 1 MiB tmpfs: the allocations that the file system
+ * cannot hold fail with K_ENOMEM, and every one that succeeded can be
+ * written whole (no SIGBUS). */
+Test(limits, ram_bank_larger_than_its_tmpfs)
+{
+    char dir[64];
+    site_new(0, 0);
+    snprintf(dir, sizeof dir, "/tmp/hrsmall.%d", getpid());
+    pid_t pid = fork();
+    if (pid == 0) {
+        small_tmpfs(dir);
+        pmm_site_config c = {.rambank_size = 4 << 20, .max_blocks = 64};
+        pmm_bank *b;
+        if (pmm_site_create(dir, &c) != 0 ||
+            pmm_bank_open(&b, dir, "RAM", 0) != 0)
+            _exit(1);
+        int ok = 0, r = 0;
+        for (int i = 0; i < 16 && r == 0; i++) {
+            char name[16];
+            void *p;
+            snprintf(name, sizeof name, "b%d", i);
+            r = pmm_alloc(b, name, 256 << 10, NULL, 0, 0, &p, NULL);
+            if (r == 0) {
+                memset(p, 0xa5, 256 << 10);
+                ok++;
+            }
+        }
+        if (r != K_ENOMEM)
+            _exit(2);
+        if (ok < 1 || ok > 3)
+            _exit(3);
+        char bank[128];
+        snprintf(bank, sizeof bank, "%s/ram.bank", dir);
+        _exit(pmm_check(bank, 0, NULL, NULL) == 0 ? 0 : 4);
+    }
+    int st = wait_status(pid);
+    rmdir(dir); /* the tmpfs went with the child's namespace */
+    if (st == 77)
+        cr_skip_test("no private mount namespace with a tmpfs here (needs root "
+                     "and unshare(CLONE_NEWNS))");
+    cr_assert_eq(st, 0, "status %d%s", st, st == 128 + SIGBUS ? " (SIGBUS)" : "");
 }

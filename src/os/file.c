@@ -156,6 +156,17 @@ int pmm__os_punch(int fd, uint64_t off, uint64_t len)
     return 0;
 }
 
+int pmm__os_reserve(int fd, uint64_t off, uint64_t len)
+{
+    if (len == 0)
+        return 0;
+    int r;
+    do
+        r = fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len);
+    while (r < 0 && errno == EINTR);
+    return r < 0 && errno != EOPNOTSUPP ? -errno : 0;
+}
+
 int pmm__os_close(int fd)
 {
     /* Linux frees the descriptor even when close() reports EINTR: never

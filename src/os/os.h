@@ -43,6 +43,11 @@ int pmm__os_truncate(int fd, uint64_t size);
 int pmm__os_sync(int fd);
 /* Give pages back to the file system: they read as zero afterwards. */
 int pmm__os_punch(int fd, uint64_t off, uint64_t len);
+/* Take the file system's space for [off, off + len) now (the file's size
+ * unchanged): -ENOSPC when it has not that much, so that a later store
+ * through a mapping cannot fail with SIGBUS.  0 where the file system
+ * cannot reserve (no fallocate). */
+int pmm__os_reserve(int fd, uint64_t off, uint64_t len);
 int pmm__os_link(const char *from, const char *to);
 int pmm__os_unlink(const char *path);
 int pmm__os_mkdir(const char *path, mode_t mode); /* -EEXIST when there */
