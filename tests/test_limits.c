@@ -9,11 +9,13 @@
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -102,6 +104,33 @@ Test(limits, bank_truncated_while_open_refused_not_sigbus)
         site_drop();
         site_new(1 << 20, 64);
     }
+}
+
+/* The guard that turns a lock-free lookup's SIGBUS into K_EBANK passes
+ * every other SIGBUS on: a program's own read past the end of a truncated
+ * file still kills it by SIGBUS, after lookups have run. */
+Test(limits, other_sigbus_still_kills)
+{
+    site_new(1 << 20, 64);
+    pid_t pid = fork();
+    if (pid == 0) {
+        pmm_bank *b = bank_open();
+        pmm_block blk;
+        if (pmm_stat(b, "none", &blk) != K_EUNKNOWN) /* a guarded lookup */
+            _exit(1);
+        char path[128];
+        snprintf(path, sizeof path, "/dev/shm/hrbus.%d", getpid());
+        int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+        unlink(path);
+        if (fd < 0 || ftruncate(fd, 4096) != 0)
+            _exit(2);
+        volatile char *p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED || ftruncate(fd, 0) != 0)
+            _exit(3);
+        (void)p[0];
+        _exit(4);
+    }
+    cr_assert_eq(wait_status(pid), 128 + SIGBUS);
 }
 
 /* Blocks are packed first-fit with exactly one guard page after each: a

@@ -86,6 +86,15 @@ int pmm__os_msync(void *addr, size_t len);
 int pmm__os_range_free(uintptr_t addr, uint64_t len);
 size_t pmm__os_page_size(void); /* read once, then cached */
 
+/* ---- fault.c: reads of a mapping whose file may shrink ---------------- */
+
+/* fn(arg), but a SIGBUS raised by a read inside [addr, addr + len) (its
+ * file was truncated) abandons fn at once and returns -EFAULT instead of
+ * killing the process.  fn must hold no lock and own nothing when it may
+ * fault: it does not run to its end.  No system call after the first. */
+int pmm__os_guarded(const void *addr, size_t len, int (*fn)(void *),
+                    void *arg);
+
 /* ---- proc.c: the process, the clock, randomness ----------------------- */
 
 int pmm__os_random(void *buf, size_t len);

@@ -13,11 +13,12 @@
  *
  * A bank file that someone truncated under us would kill the process with
  * SIGBUS at the first read of a page of the mapping past the new end: the
- * lock, and every lock-free lookup (block.c), first compare the file's size
- * with the geometry's (one fstat()) and answer K_EBANK.  A retrieve of a
- * block already mapped in this process reads only that block's entry, and
- * its caller is about to touch the block's pages, which such a truncation
- * takes away too: that path, which makes no system call, does not look.
+ * lock first compares the file's size with the geometry's (one fstat())
+ * and answers K_EBANK; lock-free lookups (block.c) read under a SIGBUS
+ * guard instead (os/fault.c), which costs no system call.  A retrieve of
+ * a block already mapped in this process reads only that block's entry,
+ * and its caller is about to touch the block's pages, which such a
+ * truncation takes away too: that path does not look.
  */
 #define _GNU_SOURCE
 #include "hash.h"
