@@ -376,3 +376,35 @@ Test(damage, sealed_bitmap_word_disagreeing_with_entries)
         cr_assert_eq(v, w, "case %d: repair rebuilt the word", i);
     }
 }
+
+/* Found by fuzz_bank: an entry whose page count is the largest integer,
+ * sealed with a right checksum, made "npages + 1" wrap to 0 and pass the
+ * bounds check; freeing it then asked for a bitmap buffer of 2^62 words.
+ * Such an entry is damage: reported, refused, never freed. */
+Test(damage, entry_with_wrapping_page_count_refused)
+{
+    populate();
+    struct pmm_entry e;
+    int fd = open(site_bank(), O_RDONLY);
+    cr_assert_eq(pread(fd, &e, sizeof e, (off_t)geom.entries_off), (ssize_t)sizeof e);
+    close(fd);
+    cr_assert_str_eq(e.name, "b0");
+    e.npages = UINT64_MAX;
+    e.sum = pmm__entry_sum(&e);
+    poke(geom.entries_off, &e, sizeof e);
+    cr_assert_eq(check_bank(), K_EBANK);
+    pid_t pid = fork();
+    if (pid == 0) {
+        pmm_bank *b = child_bank();
+        pmm_block blk;
+        int r = pmm_stat(b, "b0", &blk);
+        if (r != K_EBANK)
+            _exit(1);
+        r = pmm_free(b, "b0");
+        _exit(r == K_EBANK ? 0 : 2);
+    }
+    cr_assert_eq(wait_status(pid), 0, "the entry is refused");
+    cr_assert_eq(repair(), 0);
+    cr_assert_eq(check_bank(), 0);
+    cr_assert_eq(use_in_child(), 0);
+}

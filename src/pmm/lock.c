@@ -13,14 +13,16 @@
  *
  * A bank file that someone truncated under us would kill the process with
  * SIGBUS at the first read of a page of the mapping past the new end: the
- * lock first compares the file's size with the geometry's (one fstat())
- * and answers K_EBANK; lock-free lookups (block.c) read under a SIGBUS
- * guard instead (os/fault.c), which costs no system call.  A retrieve of
- * a block already mapped in this process reads only that block's entry,
- * and its caller is about to touch the block's pages, which such a
- * truncation takes away too: that path does not look.
+ * lock first reads the last byte of the metadata under a SIGBUS guard
+ * (os/fault.c) and answers K_EBANK if it is gone; lock-free lookups
+ * (block.c) run whole under the guard.  Neither costs a system call.  A
+ * retrieve of a block already mapped in this process reads only that
+ * block's entry, and its caller is about to touch the block's pages, which
+ * such a truncation takes away too: that path does not look.
  */
 #define _GNU_SOURCE
+#include <errno.h>
+
 #include "hash.h"
 #include "lock.h"
 #include "os/os.h"
@@ -50,15 +52,20 @@ static int recover(struct pmm_bank *b)
     return pmm__apply(b, &l);
 }
 
+static int touch_last(void *arg)
+{
+    const struct pmm_bank *b = arg;
+    return *(volatile const uint8_t *)(b->meta + b->meta_len - 1) * 0;
+}
+
 int pmm__intact(const struct pmm_bank *b)
 {
-    uint64_t size;
     if (b->shadow)
         return K_OK;
-    int r = pmm__os_size(b->fd, &size, NULL, NULL, NULL, NULL);
-    if (r < 0)
-        return r;
-    return size == b->g.file_size ? K_OK : K_EBANK;
+    /* a file only shrinks from its end: if the last byte of the metadata
+     * is there, all of it is */
+    int r = pmm__os_guarded(b->meta, b->meta_len, touch_last, (void *)b);
+    return r == -EFAULT ? K_EBANK : r;
 }
 
 int pmm__lock(struct pmm_bank *b)
