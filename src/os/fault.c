@@ -28,7 +28,10 @@ struct guard {
     uintptr_t lo, hi;
 };
 
-static __thread struct guard *volatile active;
+/* initial-exec: reading it in the handler never allocates, even in a
+ * thread that has not touched it before */
+static __thread struct guard *volatile active
+    __attribute__((tls_model("initial-exec")));
 static struct sigaction before;
 static pthread_once_t installed = PTHREAD_ONCE_INIT;
 
