@@ -219,10 +219,13 @@ int pmm__os_write_file(const char *path, const void *buf, size_t len)
     const char *p = buf;
     int fd, r = 0;
     do
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+                  0600);
     while (fd < 0 && errno == EINTR);
     if (fd < 0)
         return -errno;
+    if (fchmod(fd, 0600) < 0) /* one made 0644 by an older release */
+        r = -errno;
     while (len > 0 && r == 0) {
         ssize_t n = write(fd, p, len);
         if (n < 0 && errno != EINTR)

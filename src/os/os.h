@@ -52,7 +52,8 @@ int pmm__os_lstat(const char *path, uid_t *uid, mode_t *mode);
 /* The whole of a small file, NUL-terminated; -EFBIG if it does not fit
  * in cap - 1 bytes. */
 int pmm__os_read_file(const char *path, char *buf, size_t cap);
-/* Create or truncate path (mode 0666 before the umask) and write buf. */
+/* Create or truncate path, owner-only (mode 0600, a link refused), and
+ * write buf. */
 int pmm__os_write_file(const char *path, const void *buf, size_t len);
 
 /* ---- mem.c: mappings and the address space ---------------------------- */
