@@ -13,6 +13,8 @@
  *
  *   main.c      the event loop, start-up and shut-down of the controller
  *   requests.c  one request from the control socket, checked and answered
+ *   conns.c     connections waiting for their request: per-peer and idle
+ *               limits
  *   startup.c   the site's start-up file, sysadm.ini
  *   arun.c      a direct actor asked for: named, registered, started
  *   group.c     the life of groups and actors: ONE table of state x event
@@ -43,6 +45,8 @@
 #include "hr/registry.h"
 
 #define HRD_MAX_CONNS 256 /* connections waiting for their request */
+#define HRD_CONNS_PER_PEER 16 /* ... of them held by one process */
+#define HRD_IDLE_MS 5000  /* ... each for this long at most (conns.h) */
 #define HRD_MAX_WAITING 64 /* requests waiting for a group's end */
 #define HRD_KILL_WAIT_S 5  /* a stop waits this long for each actor's death */
 #define HRD_INI_MAX (1 << 20) /* sysadm.ini: 1 MiB at most */
@@ -70,6 +74,8 @@ struct hrd {
     const char *end_why[HR_REG_GROUPS]; /* why a HR_G_ENDING group ends */
     uint32_t ends[HR_REG_GROUPS]; /* ends of each group id so far */
     int dropped;              /* damaged registry entries dropped at start */
+    struct { int fd; pid_t pid; int64_t since_ms; } conns[HRD_MAX_CONNS];
+    int nconns;               /* connections waiting for their request */
     struct { int conn, group; uint32_t ends; } waiting[HRD_MAX_WAITING];
                               /* kill-group requests, answered when their
                                  group's ends count moves on */

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "adopt.h"
+#include "conns.h"
 #include "group.h"
 #include "hrd.h"
 #include "log.h"
@@ -149,10 +150,9 @@ static void loop(struct hrd *d)
         hrd_die(1, "epoll: %s", strerror(-d->ep_fd));
     watch(d, d->listen_fd, "control socket");
     watch(d, d->sig_fd, "signals");
-    int conns = 0;
     while (!d->stopping) {
-        int got[16], sig;
-        int n = hr__os_poller_wait(d->ep_fd, got, 16);
+        int got[16], sig, accepting = 0;
+        int n = hr__os_poller_wait(d->ep_fd, got, 16, hrd_conn_expire(d));
         if (n < 0)
             hrd_die(1, "epoll: %s", strerror(-n));
         for (int i = 0; i < n; i++) {
@@ -163,22 +163,9 @@ static void loop(struct hrd *d)
                         d->stopping = 1;
                 reap(d);
             } else if (fd == d->listen_fd) {
-                int c;
-                while ((c = hr__os_accept(d->listen_fd)) >= 0) {
-                    /* served when its request arrives; never waited for */
-                    if (conns >= HRD_MAX_CONNS ||
-                        hr__os_poller_add(d->ep_fd, c) < 0) {
-                        pmm__os_close(c);
-                        continue;
-                    }
-                    conns++;
-                }
-            } else {
-                /* cannot fail: fd was added above and is still open */
-                int r = hr__os_poller_del(d->ep_fd, fd);
-                if (r < 0)
-                    hrd_log(d, "epoll: %s", strerror(-r));
-                conns--;
+                accepting = 1; /* after this batch, whose connections a
+                                  newcomer could take the place of */
+            } else if (hrd_conn_take(d, fd)) {
                 hrd_serve(d, fd);
                 reap(d);
             }
@@ -190,6 +177,9 @@ static void loop(struct hrd *d)
             if (d->exec_pending)
                 return;
         }
+        int c;
+        while (accepting && (c = hr__os_accept(d->listen_fd)) >= 0)
+            hrd_conn_add(d, c); /* served when its request comes */
     }
 }
 

@@ -41,17 +41,25 @@ static void down(void)
 
 TestSuite(harden, .init = up, .fini = down, .timeout = 120);
 
-/* The descriptors a process holds open. */
-static int fd_count(int pid)
+/* The descriptors a process holds open; with sockets 0, those other than
+ * sockets (the controller closes a connection after its reply, so the
+ * caller may still see it). */
+static int fd_count(int pid, int sockets)
 {
-    char path[64];
+    char path[64], link[384], to[64];
     snprintf(path, sizeof path, "/proc/%d/fd", pid);
     DIR *d = opendir(path);
     cr_assert_not_null(d, "%s: %s", path, strerror(errno));
     int n = 0;
     struct dirent *e;
-    while ((e = readdir(d)))
-        n += e->d_name[0] != '.';
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(link, sizeof link, "%s/%s", path, e->d_name);
+        ssize_t k = readlink(link, to, sizeof to - 1);
+        to[k > 0 ? k : 0] = 0;
+        n += sockets || strncmp(to, "socket:", 7) != 0;
+    }
     closedir(d);
     return n;
 }
@@ -98,14 +106,14 @@ Test(harden, descriptors_passed_with_an_empty_message_are_closed)
 {
     int pid = hr_ping(NULL);
     cr_assert(pid > 0);
-    int before = fd_count(pid);
+    int before = fd_count(pid, 0);
     int p[2];
     cr_assert_eq(pipe(p), 0);
     for (int i = 0; i < 300; i++) /* empty, and a header too short */
         send_with_fd("", i % 2 ? 0 : 1, p[1]);
     close(p[1]);
     cr_assert_eq(hr_ping(NULL), pid, "the same controller still serves");
-    int after = fd_count(pid);
+    int after = fd_count(pid, 0);
     cr_assert_eq(after, before, "hrd held %d descriptors, now %d", before,
                  after);
     /* the controller kept no copy of the write end: the pipe reads EOF */
@@ -148,4 +156,38 @@ Test(harden, every_site_file_is_owner_only)
     cr_assert_eq(stat(disk, &st), 0);
     cr_assert_eq(st.st_mode & 077, 0, "%s is mode %o", disk, st.st_mode & 07777);
     unlink(disk);
+}
+
+static int runs_is(const char *block, int n)
+{
+    return runs_of(block, 0) == n;
+}
+
+Test(harden, idle_connections_lock_nobody_out)
+{
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "0", ACTOR_BIN, "idle",
+                        NULL), 0, "%s", out);
+    WAIT_FOR(runs_is("idle", 1), "the actor's first run");
+    enum { IDLE = 300 };
+    int c[IDLE];
+    for (int i = 0; i < IDLE; i++)
+        c[i] = conn();
+    /* a client and an actor still get through */
+    cr_assert_gt(hr_ping(NULL), 0);
+    refresh();
+    cr_assert(pid_of("test_actor") > 0, "%s", ps);
+    char path[512];
+    snprintf(path, sizeof path, "%s/cmd.idle", site);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("exit", f);
+    fclose(f);
+    /* its HR_EXIT_HDL got through: a clean exit ends the group, no restart */
+    WAIT_FOR(strstr(ps, "\"groups\": []"), "the idle group to end");
+    cr_assert_eq(runs_of("keep.idle", -1), 1, "it was never restarted");
+    /* and an idle connection is hung up on, in time */
+    char b;
+    cr_assert_eq(recv(c[IDLE - 1], &b, 1, 0), 0);
+    for (int i = 0; i < IDLE; i++)
+        close(c[i]);
 }
