@@ -38,7 +38,8 @@ static void boot_finish(struct hrd *d)
 {
     d->reg->site.booted = 1;
     int groups = 0;
-    for (int g = 0; g < HR_REG_GROUPS; g++) {
+    for (int g = 0; g < HR_REG_GROUPS && !d->exec_pending && !d->stopping;
+         g++) {
         if (!d->had_group[g] || !d->reg->groups[g].used)
             continue;
         groups++;
@@ -150,7 +151,7 @@ static void loop(struct hrd *d)
         hrd_die(1, "epoll: %s", strerror(-d->ep_fd));
     watch(d, d->listen_fd, "control socket");
     watch(d, d->sig_fd, "signals");
-    while (!d->stopping) {
+    while (!d->stopping && !d->exec_pending) { /* either may come at boot */
         int got[16], sig, accepting = 0;
         int n = hr__os_poller_wait(d->ep_fd, got, 16, hrd_conn_expire(d));
         if (n < 0)

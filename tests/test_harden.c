@@ -191,3 +191,50 @@ Test(harden, idle_connections_lock_nobody_out)
     for (int i = 0; i < IDLE; i++)
         close(c[i]);
 }
+
+static char *console(void)
+{
+    static char buf[262144];
+    char path[512];
+    snprintf(path, sizeof path, "%s/console.log", site);
+    int fd = open(path, O_RDONLY);
+    cr_assert(fd >= 0);
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = 0;
+    return buf;
+}
+
+/* A restart that fails for want of descriptors ("Too many open files" at
+ * fork time) is a failure under the policy: retried, then escalated. */
+Test(harden, a_restart_that_cannot_start_is_retried_then_escalated)
+{
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "0", "/bin/sleep",
+                        "1000", NULL), 0, "%s", out);
+    WAIT_FOR(pid_of("sleep") > 0, "sleep to run");
+    int old = pid_of("sleep"), hrd = hr_ping(NULL);
+    cr_assert_gt(hrd, 0);
+    /* one descriptor number to spare (the lowest free: descriptors are
+     * given lowest first, and the limit bounds their numbers): a request
+     * still gets through, a restart's /dev/null and exec pipe do not */
+    char path[64];
+    int spare = 0;
+    do
+        snprintf(path, sizeof path, "/proc/%d/fd/%d", hrd, spare++);
+    while (lstat(path, &(struct stat){0}) == 0);
+    struct rlimit lim;
+    lim.rlim_cur = lim.rlim_max = (rlim_t)spare;
+    cr_assert_eq(prlimit(hrd, RLIMIT_NOFILE, &lim, NULL), 0, "%s",
+                 strerror(errno));
+    cr_assert_eq(kill(old, SIGKILL), 0);
+    /* retried until the policy escalates: a site restart (whose fresh
+     * controller may start it again, or fail and stop the site) */
+    WAIT_FOR(!ps[0] || (pid_of("sleep") > 0 && pid_of("sleep") != old),
+             "the group to be restarted or the site to stop");
+    char *log = console();
+    cr_assert(strstr(log, "Too many open files"), "%s", log);
+    cr_assert(strstr(log, "a member could not start: restarting it"), "%s",
+              log);
+    cr_assert(strstr(log, "site restart: group 0 failed more than"), "%s",
+              log);
+}
