@@ -52,7 +52,10 @@
 #define HRD_INI_MAX (1 << 20) /* sysadm.ini: 1 MiB at most */
 
 struct hrd {
-    char site[4096];
+    char site[4096];          /* the site's path, as given */
+    char dir[64];             /* ... and the directory opened at start, as
+                                 a path through its descriptor: every file
+                                 of the site is reached through it */
     char self[4096];          /* this program, for a site restart's exec */
     hr_policy policy;         /* hrCtrl.*, read at start (policy.c) */
     pmm_bank *bank;

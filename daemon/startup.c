@@ -124,7 +124,7 @@ static pid_t run_command(struct hrd *d, int lineno, char **w)
     }
     int null = hr__os_open("/dev/null", O_RDONLY, 0);
     int stdio[3] = {null, d->console_fd, d->console_fd};
-    struct hr__os_child child = {.stdio = stdio, .cwd = d->site,
+    struct hr__os_child child = {.stdio = stdio, .cwd = d->dir,
                                  .exe_fd = -1, .path = path, .argv = w,
                                  .errpipe = -1};
     int pid = hr__os_fork();
@@ -195,14 +195,14 @@ static int run_lines(struct hrd *d)
 int hrd_startup_begin(struct hrd *d, int with_arun)
 {
     char path[4200];
-    snprintf(path, sizeof path, "%s/sysadm.ini", d->site);
+    snprintf(path, sizeof path, "%s/sysadm.ini", d->dir);
     if (!(d->ini = malloc(HRD_INI_MAX)))
         return 0;
     int r = pmm__os_read_file(path, d->ini, HRD_INI_MAX);
     if (r < 0) {
         if (r != -ENOENT)
-            hrd_log(d, "%s: %s", path, r == -EFBIG ? "larger than 1 MiB, not run"
-                                                   : strerror(-r));
+            hrd_log(d, "%s/sysadm.ini: %s", d->site,
+                    r == -EFBIG ? "larger than 1 MiB, not run" : strerror(-r));
         free(d->ini);
         d->ini = NULL;
         return 0;
@@ -210,7 +210,8 @@ int hrd_startup_begin(struct hrd *d, int with_arun)
     d->ini_at = 0;
     d->ini_line = 0;
     d->ini_arun = with_arun;
-    hrd_log(d, "running %s%s", path, with_arun ? "" : " (arun lines skipped)");
+    hrd_log(d, "running %s/sysadm.ini%s", d->site,
+            with_arun ? "" : " (arun lines skipped)");
     return run_lines(d);
 }
 

@@ -8,6 +8,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +18,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -237,4 +241,148 @@ Test(harden, a_restart_that_cannot_start_is_retried_then_escalated)
               log);
     cr_assert(strstr(log, "site restart: group 0 failed more than"), "%s",
               log);
+}
+
+/* The uid and gid of a second user (made once), for the attacks below. */
+static void other_user(uid_t *uid, gid_t *gid)
+{
+    struct passwd *pw = getpwnam("hrtest2");
+    if (!pw) {
+        cr_assert_eq(system("useradd -M -N -s /usr/sbin/nologin hrtest2 "
+                            "2>/dev/null"), 0);
+        pw = getpwnam("hrtest2");
+    }
+    cr_assert_not_null(pw);
+    *uid = pw->pw_uid;
+    *gid = pw->pw_gid;
+}
+
+/* A directory that another user may write in, as the attacks need. */
+static const char *open_parent(char *buf, size_t cap)
+{
+    snprintf(buf, cap, "/dev/shm/hrswap.XXXXXX");
+    cr_assert_not_null(mkdtemp(buf));
+    cr_assert_eq(chmod(buf, 0777), 0);
+    return buf;
+}
+
+/* Stop the controller pid and wait for its end (not our child). */
+static void stop_pid(int pid)
+{
+    int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (pfd < 0)
+        return; /* gone already */
+    kill(pid, SIGTERM);
+    struct pollfd p = {.fd = pfd, .events = POLLIN};
+    cr_assert_eq(poll(&p, 1, 20000), 1, "controller %d did not stop", pid);
+    close(pfd);
+}
+
+/* Every entry of dir (a path, whichever directory it names now) belongs to
+ * the owner of dir: root made nothing in another user's directory. */
+static void only_owner_files(const char *dir)
+{
+    struct stat st, e;
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d, "%s", dir);
+    cr_assert_eq(fstat(dirfd(d), &st), 0);
+    struct dirent *en;
+    while ((en = readdir(d))) {
+        if (en->d_name[0] == '.')
+            continue;
+        cr_assert_eq(fstatat(dirfd(d), en->d_name, &e, AT_SYMLINK_NOFOLLOW), 0);
+        cr_assert_eq(e.st_uid, st.st_uid, "%s/%s is uid %d's, in uid %d's "
+                     "directory", dir, en->d_name, e.st_uid, st.st_uid);
+    }
+    closedir(d);
+}
+
+/* Issue 17 item 1, as the attack was done: another user swaps (renameat2
+ * RENAME_EXCHANGE) the site directory with one of theirs while root starts
+ * the controller, again and again.  Root's hrd either runs the site it was
+ * given or refuses; it never runs their sysadm.ini nor makes a file in
+ * their directory. */
+Test(harden, a_site_swapped_during_start_is_never_entered)
+{
+    char parent[64], evil[128], mine[128], pwned[128], ini[160];
+    uid_t uid;
+    gid_t gid;
+    other_user(&uid, &gid);
+    run_hr(NULL, 0, "site", "stop", NULL);
+    open_parent(parent, sizeof parent);
+    snprintf(mine, sizeof mine, "%s/site", parent);
+    snprintf(evil, sizeof evil, "%s/evil", parent);
+    snprintf(pwned, sizeof pwned, "%s/pwned", parent);
+    setenv("HR_SITE", mine, 1);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0, "%s", out);
+    pid_t swapper = fork();
+    if (swapper == 0) {
+        if (setgid(gid) || setuid(uid) || mkdir(evil, 0700))
+            _exit(10);
+        snprintf(ini, sizeof ini, "%s/sysadm.ini", evil);
+        FILE *f = fopen(ini, "w");
+        if (!f || fprintf(f, "/usr/bin/touch %s\n", pwned) < 0 || fclose(f))
+            _exit(11);
+        for (;;)
+            syscall(SYS_renameat2, AT_FDCWD, mine, AT_FDCWD, evil,
+                    RENAME_EXCHANGE);
+    }
+    int started = 0, refused = 0;
+    for (int i = 0; i < 40; i++) {
+        if (run_hr(out, sizeof out, "site", "start", NULL) != 0) {
+            refused++;
+            continue;
+        }
+        const char *p = strstr(out, "controller pid ");
+        cr_assert_not_null(p, "%s", out);
+        stop_pid(atoi(p + 15));
+        started++;
+    }
+    kill(swapper, SIGKILL);
+    wait_status(swapper);
+    cr_assert_eq(access(pwned, F_OK), -1, "root ran the other user's "
+                 "sysadm.ini (%d starts, %d refused)", started, refused);
+    only_owner_files(mine);
+    only_owner_files(evil);
+    cr_log_info("%d starts, %d refused\n", started, refused);
+    cr_assert_gt(started, 0);
+    cr_assert_gt(refused, 0, "the swap never won: nothing was tried");
+    snprintf(out, sizeof out, "rm -rf '%s'", parent);
+    cr_assert_eq(system(out), 0);
+    setenv("HR_SITE", site, 1);
+}
+
+/* hr site create makes missing parts of the path, but follows no link that
+ * another user could have put (or swapped) in an earlier part. */
+Test(harden, site_create_follows_no_planted_link)
+{
+    char parent[64], link[128], target[128], path[200];
+    uid_t uid;
+    gid_t gid;
+    other_user(&uid, &gid);
+    open_parent(parent, sizeof parent);
+    snprintf(target, sizeof target, "%s.root", parent);
+    cr_assert_eq(mkdir(target, 0700), 0); /* root's, out of their reach */
+    snprintf(link, sizeof link, "%s/link", parent);
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(setgid(gid) || setuid(uid) || symlink(target, link) ? 10 : 0);
+    cr_assert_eq(wait_status(pid), 0);
+    snprintf(path, sizeof path, "%s/new/site", link);
+    setenv("HR_SITE", path, 1);
+    cr_assert_neq(run_hr(out, sizeof out, "site", "create", NULL), 0);
+    cr_assert_neq(run_hr(out, sizeof out, "site", "start", NULL), 0);
+    snprintf(path, sizeof path, "%s/new", target);
+    cr_assert_eq(access(path, F_OK), -1, "made %s through the link", path);
+    /* missing parts of a path of ours are made, owner-only */
+    snprintf(path, sizeof path, "%s/a/b/site", target);
+    setenv("HR_SITE", path, 1);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0, "%s", out);
+    struct stat st;
+    snprintf(path, sizeof path, "%s/a", target);
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0700);
+    snprintf(out, sizeof out, "rm -rf '%s' '%s'", parent, target);
+    cr_assert_eq(system(out), 0);
+    setenv("HR_SITE", site, 1);
 }
