@@ -16,6 +16,7 @@
  *   conns.c     connections waiting for their request: per-peer and idle
  *               limits
  *   startup.c   the site's start-up file, sysadm.ini
+ *   ini.c       ... its lines, read and split (no system call: fuzzed)
  *   arun.c      a direct actor asked for: named, registered, started
  *   group.c     the life of groups and actors: ONE table of state x event
  *               -> action; every change of a group's or an actor's state
@@ -71,6 +72,7 @@ struct hrd {
     char *ini;                /* sysadm.ini's text while it runs, else NULL */
     size_t ini_at;            /* ... and where its next line begins */
     int ini_line, ini_arun;   /* its last line read; run its arun lines? */
+    struct hrd_ini_line *ini_l; /* ... that line, split (ini.h) */
     pid_t ini_pid;            /* the command of that line, or 0 */
     char ini_prog[64];        /* ... and its name, for the log */
     uint8_t had_group[HR_REG_GROUPS]; /* groups there before start-up */
