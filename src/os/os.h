@@ -55,6 +55,13 @@ int pmm__os_link(const char *from, const char *to);
 int pmm__os_unlink(const char *path);
 int pmm__os_mkdir(const char *path, mode_t mode); /* -EEXIST when there */
 int pmm__os_rmdir(const char *path);
+/* A descriptor of the directory at path, walked a part at a time from the
+ * descriptor of the one before: a link is followed only where no one but
+ * root or we may change it (its directory is theirs and open to no other
+ * writer), never as the last part (-ELOOP).  With create, missing parts are
+ * made (0700), then opened without following a link and refused (-EPERM)
+ * unless ours: a link or another's directory swapped in is never entered. */
+int pmm__os_open_dir(const char *path, int create);
 /* lstat(): the owner and mode of path itself (a link is not followed). */
 int pmm__os_lstat(const char *path, uid_t *uid, mode_t *mode);
 /* The whole of a small file, NUL-terminated; -EFBIG if it does not fit
@@ -64,7 +71,8 @@ int pmm__os_read_file(const char *path, char *buf, size_t cap);
 int pmm__os_open_append(const char *path, int *fd);
 /* Write all of buf at fd's position: a short write is completed. */
 int pmm__os_write_all(int fd, const void *buf, size_t len);
-/* Create or truncate path (mode 0666 before the umask) and write buf. */
+/* Create or truncate path, owner-only (mode 0600, a link refused), and
+ * write buf. */
 int pmm__os_write_file(const char *path, const void *buf, size_t len);
 
 /* A test's tap on what reaches a file (tests/test_powercut.c records a DISK
