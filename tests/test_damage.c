@@ -408,6 +408,7 @@ Test(damage, entry_with_wrapping_page_count_refused)
     cr_assert_eq(repair(), 0);
     cr_assert_eq(check_bank(), 0);
     cr_assert_eq(use_in_child(), 0);
+}
 
 /* pmm_bank_remake on the site's RAM bank: succeeds, says where the tunables
  * came from, and leaves an empty, consistent bank of those tunables. */
