@@ -30,11 +30,8 @@
  * action finds the group marked: restarting, ending), and the action.
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 
@@ -46,7 +43,6 @@
 #include "pmm/crash.h"
 #include "pmm/free.h"
 #include "policy.h"
-#include "proto.h"
 #include "ready.h"
 #include "spawn.h"
 #include "tree.h"
@@ -215,10 +211,11 @@ static void end_group(struct hrd *d, int group, const char *why)
             why ? why : "ended", n, n == 1 ? "" : "s");
 }
 
-/* GA_RESTART: fork every direct actor first, then see their execs through:
- * the members start together rather than one after the other. */
-static void restart_group(struct hrd *d, int group)
+/* GA_RESTART: fork every direct actor first, then see their execs through
+ * (they start together, not one after the other): how many fail. */
+static int restart_group(struct hrd *d, int group)
 {
+    int failed = 0;
     static int pid[HR_REG_ACTORS], pipe_fd[HR_REG_ACTORS];
     d->reg->groups[group].restarts++;
     d->reg->site.group_restarts++;
@@ -236,25 +233,40 @@ static void restart_group(struct hrd *d, int group)
     }
     for (int i = 0; i < HR_REG_ACTORS; i++) {
         int r = pid[i] > 0 ? hrd_spawn_wait(pid[i], pipe_fd[i]) : pid[i];
-        if (r < 0)
+        if (r < 0 && ++failed)
             hrd_log(d, "group %d: cannot restart %s: %s", group,
                     d->reg->actors[i].name, pmm_strerror(r));
     }
     hrd_ready_check(d, group); /* those that say nothing are up once exec'd */
+    return failed;
 }
 
-/* GA_START: a new controller starts the group's direct actors again. */
-static void start_group(struct hrd *d, int group)
+/* GA_START: a new controller starts the direct actors again: how many fail */
+static int start_group(struct hrd *d, int group)
 {
+    int failed = 0;
     HRD_FOR_MEMBERS(d, group, i) {
         struct hr_reg_actor *a = &d->reg->actors[i];
         /* skips one that a request started during start-up */
         if (a->direct && a->pid <= 0) {
             int r = hrd_start_actor(d, i, NULL);
-            if (r < 0)
+            if (r < 0 && ++failed)
                 hrd_log(d, "group %d: cannot start %s: %s", group, a->name,
                         pmm_strerror(r));
         }
+    }
+    return failed;
+}
+
+/* Members that could not start (no descriptor or process left, say) fail
+ * the group: the policy counts it and escalates; never "running" idle. */
+static void start_failed(struct hrd *d, int group, int failed)
+{
+    if (failed) {
+        d->reg->groups[group].last_status = -1;
+        d->reg->groups[group].last_fail_ns = pmm__os_now_ns();
+        hrd_log(d, "group %d: a member could not start: restarting it", group);
+        hrd_group_event(d, group, GE_FAILED, NULL);
     }
 }
 
@@ -300,7 +312,7 @@ void hrd_group_event(struct hrd *d, int group, enum hrd_group_event ev,
         break;
     case GA_START:
         g->background = 0;
-        start_group(d, group);
+        start_failed(d, group, start_group(d, group));
         break;
     case GA_KILL:
         kill_members(d, group, 0);
@@ -319,7 +331,7 @@ void hrd_group_event(struct hrd *d, int group, enum hrd_group_event ev,
             hrd_group_event(d, group, GE_RESTARTED, NULL);
         break;
     case GA_RESTART:
-        restart_group(d, group);
+        start_failed(d, group, restart_group(d, group));
         break;
     case GA_END:
         end_group(d, group, why ? why : d->end_why[group]);

@@ -16,7 +16,7 @@ const unsigned hrd_hist_ms[HRD_HIST - 1] = {1, 10, 100, 1000, 10000};
 int hrd_ready_open(struct hrd *d)
 {
     char path[4200];
-    snprintf(path, sizeof path, "%s/notify.sock", d->site);
+    snprintf(path, sizeof path, "%s/notify.sock", d->dir); /* bound there */
     int fd = hr__os_dgram_bind(path);
     if (fd < 0)
         hrd_log(d, "%s: %s: actors get no NOTIFY_SOCKET", path, strerror(-fd));
