@@ -1,0 +1,155 @@
+/*
+ * check.c - the heap's verifier: every invariant of format.h, checked by
+ * walking the arena and every free list under the heap's lock.
+ *
+ * It only reads, follows no link before checking it lies in the arena and
+ * bounds every list walk by the number of free chunks, so a damaged heap
+ * is reported, never followed into a crash or a loop.
+ */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "heap_int.h"
+
+struct report {
+    void (*fn)(const char *, void *);
+    void *arg;
+    int problems;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void problem(struct report *rp, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    rp->problems++;
+    if (rp->fn)
+        rp->fn(msg, rp->arg);
+}
+
+static inline const struct hh_chunk *chunk_at(const struct hr_heap *h,
+                                              uint64_t off)
+{
+    return (const struct hh_chunk *)(h->base + off);
+}
+
+/* Walk the chunks from the arena's start to the sentinel. */
+static void walk(const struct hr_heap *h, struct report *rp,
+                 hr_heap_info *in)
+{
+    const struct hh_hdr *d = h->hdr;
+    uint64_t off = d->arena_off;
+    uint64_t end = d->arena_off + d->arena_size - sizeof(struct hh_chunk);
+    int prev_used = 1;
+    while (off < end) {
+        const struct hh_chunk *c = chunk_at(h, off);
+        uint64_t size = c->size & ~HH_FLAGS;
+        if (c->check != hh_check_word(off) || size < HH_MIN_CHUNK ||
+            size % HH_ALIGN || size > end - off) {
+            problem(rp, "chunk at offset %llu: bad header (size %llu)",
+                    (unsigned long long)off, (unsigned long long)size);
+            return;
+        }
+        if (!(c->size & HH_PREV_USED) != !prev_used)
+            problem(rp, "chunk at offset %llu: previous-used flag is wrong",
+                    (unsigned long long)off);
+        int used = (c->size & HH_USED) != 0;
+        if (used) {
+            in->used += size - sizeof *c;
+            in->objects++;
+        } else {
+            if (!prev_used)
+                problem(rp, "free chunks at offset %llu and before it are "
+                        "not merged", (unsigned long long)off);
+            if (chunk_at(h, off + size)->prev16 != size / HH_ALIGN)
+                problem(rp, "chunk at offset %llu: the size tag after it is "
+                        "wrong", (unsigned long long)off);
+            in->free += size;
+            in->free_chunks++;
+            if (size - sizeof *c > in->largest_free)
+                in->largest_free = size - sizeof *c;
+        }
+        prev_used = used;
+        off += size;
+    }
+    const struct hh_chunk *s = chunk_at(h, end);
+    if (off != end || s->check != hh_check_word(end) ||
+        (s->size & ~HH_PREV_USED) != HH_USED)
+        problem(rp, "the arena does not end with its sentinel");
+    else if (!(s->size & HH_PREV_USED) != !prev_used)
+        problem(rp, "the sentinel's previous-used flag is wrong");
+}
+
+/* Every list: free chunks of its class, linked both ways, bounded. */
+static void lists(const struct hr_heap *h, struct report *rp, uint64_t nfree)
+{
+    const struct hh_hdr *d = h->hdr;
+    uint64_t end = d->arena_off + d->arena_size - sizeof(struct hh_chunk);
+    uint64_t listed = 0;
+    for (unsigned b = 0; b < HH_NBINS; b++) {
+        int bit = (int)(d->binmap[b / 64] >> (b % 64) & 1);
+        if (bit != (d->bins[b] != 0))
+            problem(rp, "list %u: its bit in the bitmap is wrong", b);
+        uint64_t prev = 0;
+        for (uint64_t at = d->bins[b]; at; listed++) {
+            const struct hh_chunk *c = chunk_at(h, at);
+            if (listed > nfree || at % HH_ALIGN || at < d->arena_off ||
+                at >= end || c->check != hh_check_word(at) ||
+                (c->size & HH_USED)) {
+                problem(rp, "list %u: offset %llu is not a free chunk (or "
+                        "the list loops)", b, (unsigned long long)at);
+                return;
+            }
+            if (hh_bin_of(c->size & ~HH_FLAGS) != b)
+                problem(rp, "list %u: chunk at offset %llu has another size "
+                        "class", b, (unsigned long long)at);
+            const struct hh_links *l = (const struct hh_links *)(c + 1);
+            if (l->prev != prev)
+                problem(rp, "list %u: back link of offset %llu is wrong", b,
+                        (unsigned long long)at);
+            prev = at;
+            at = l->next;
+        }
+    }
+    if (listed != nfree)
+        problem(rp, "%llu free chunks in the arena but %llu on the lists "
+                "(lost or listed twice)", (unsigned long long)nfree,
+                (unsigned long long)listed);
+}
+
+int hh_check(struct hr_heap *h, void (*fn)(const char *, void *), void *arg,
+             hr_heap_info *info, int in_tx)
+{
+    struct report rp = {fn, arg, 0};
+    hr_heap_info in;
+    memset(&in, 0, sizeof in);
+    const struct hh_hdr *d = h->hdr;
+    in.size = d->size;
+    in.arena = d->arena_size;
+    in.log_size = d->log_size;
+    in.tx_count = d->tx_seq - 1;
+    in.durable = h->durable;
+    uint64_t live = in_tx ? 0 : hh_log_live(h);
+    if (live)
+        problem(&rp, "the undo log holds %llu bytes of an unfinished "
+                "transaction", (unsigned long long)live);
+    walk(h, &rp, &in);
+    if (!rp.problems)
+        lists(h, &rp, in.free_chunks);
+    if (in.used != d->used || in.objects != d->objects)
+        problem(&rp, "counters say %llu bytes in %llu objects, the arena "
+                "%llu in %llu", (unsigned long long)d->used,
+                (unsigned long long)d->objects, (unsigned long long)in.used,
+                (unsigned long long)in.objects);
+    if (d->root && hh_object(h, d->root, NULL) < 0)
+        problem(&rp, "the root (offset %llu) is not an object",
+                (unsigned long long)d->root);
+    if (info)
+        *info = in;
+    return rp.problems ? K_EHEAP : 0;
+}

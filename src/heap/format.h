@@ -1,0 +1,143 @@
+/*
+ * format.h - the persistent heap's format inside its block, the one place
+ * it is defined.
+ *
+ * A heap block is, in order:
+ *
+ *   header   HH_HDR_SIZE bytes: identity (magic, version, layout signature,
+ *            geometry), the lock and its boot stamp, the undo log's sequence
+ *            number, and the "hot words" every transaction may change
+ *            (root, counters, free-list heads and their bitmap)
+ *   log      log_size bytes of undo entries (struct hh_entry + saved bytes)
+ *   arena    arena_size bytes of chunks, from arena_off to the sentinel
+ *
+ * A chunk is a 16-byte header (struct hh_chunk) and its payload; the object
+ * handed out is the payload.  Chunks tile the arena with no gap from
+ * arena_off to the sentinel (a header of size 0 marked used, the last 16
+ * bytes of the arena).  A free chunk holds in its payload the offsets of its
+ * neighbours on its free list, and its size in the prev16 field of the next
+ * chunk's header (the boundary tag used to merge with it).
+ *
+ * Invariants, checked by hh_check():
+ *  - walking sizes from arena_off reaches the sentinel exactly; every header
+ *    carries its check word;
+ *  - HH_PREV_USED of a chunk equals HH_USED of the one before it; no two
+ *    free chunks are neighbours (frees merge at once);
+ *  - every free chunk is on exactly one list, the one of its size class,
+ *    and bit b of binmap is set iff list b is not empty;
+ *  - used and objects equal the sums over used chunks; root is 0 or the
+ *    payload offset of a used chunk;
+ *  - outside a transaction the log holds no entry of sequence tx_seq.
+ *
+ * Offsets from the block's start, never pointers, are stored: the block
+ * keeps its address (base) but offsets make the checks cheap and exact.
+ * Integers are native little-endian; a heap is not portable between
+ * architectures (the layout signature refuses one from another).
+ */
+#ifndef HR_HEAP_FORMAT_H
+#define HR_HEAP_FORMAT_H
+
+#include <assert.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HH_MAGIC      0x3150414548524845ull /* "EHRHEAP1" */
+#define HH_CLAIM      0x474e4954414d524full /* "ORMATING": format under way */
+#define HH_VERSION    1u
+#define HH_HDR_SIZE   4096u
+#define HH_ALIGN      16u                   /* chunk and object alignment */
+#define HH_MIN_CHUNK  32u                   /* header + two list links */
+
+/* Size classes: chunk sizes 32..1040 have one exact list each (bins 0..63);
+ * larger chunks go to one list per power of two (bins 64..95). */
+#define HH_NSMALL     64u
+#define HH_SMALL_MAX  (HH_MIN_CHUNK + (HH_NSMALL - 1) * HH_ALIGN) /* 1040 */
+#define HH_NBINS      96u
+
+/* hh_chunk.size low bits (sizes are multiples of 16). */
+#define HH_USED       0x1ull /* this chunk is an object */
+#define HH_PREV_USED  0x2ull /* the chunk before it is an object */
+#define HH_FLAGS      0xfull
+
+struct hh_chunk {
+    uint64_t size;   /* bytes of the chunk, header included | HH_USED... */
+    uint32_t prev16; /* size/16 of the chunk before, valid if it is free */
+    uint32_t check;  /* hh_check_word(offset): this is a chunk header */
+};
+static_assert(sizeof(struct hh_chunk) == HH_ALIGN, "chunk header");
+
+/* Payload of a free chunk: its links on its free list (0: none). */
+struct hh_links {
+    uint64_t next;   /* offset of the next free chunk of the list */
+    uint64_t prev;   /* offset of the previous one, 0 for the head */
+};
+
+static inline uint32_t hh_check_word(uint64_t off)
+{
+    return (uint32_t)((off * 0x9e3779b97f4a7c15ull) >> 32) ^ 0x5eedc4ecu;
+}
+
+/* One undo entry in the log: the bytes [off, off+len) held before the
+ * transaction changed them.  An entry counts only if seq equals the
+ * header's tx_seq and sum matches, so a torn or stale entry ends the log. */
+struct hh_entry {
+    uint64_t off;    /* offset in the block of the saved range */
+    uint32_t len;    /* bytes saved (followed by them, padded to 8) */
+    uint32_t back;   /* bytes from the previous entry's start (0: first) */
+    uint64_t seq;    /* the transaction's sequence number */
+    uint64_t sum;    /* hh_entry_sum() over the fields above and the bytes */
+};
+static_assert(sizeof(struct hh_entry) == 32, "entry size");
+
+struct hh_hdr {
+    /* identity: written once at format, magic last */
+    uint64_t magic;       /* HH_MAGIC once formatted; HH_CLAIM while it is */
+    uint32_t version;     /* HH_VERSION */
+    uint32_t layout_sig;  /* hh_layout_sig(): sizes and offsets of this file */
+    uint64_t size;        /* bytes of the block */
+    uint64_t base;        /* address of the block: pointers inside are plain */
+    uint64_t log_off;     /* offset of the undo log */
+    uint64_t log_size;    /* its bytes */
+    uint64_t arena_off;   /* offset of the first chunk */
+    uint64_t arena_size;  /* bytes from arena_off to the sentinel's end */
+    uint8_t  reserved0[64];
+
+    /* the lock: valid only under the boot it was made in */
+    union {
+        pthread_mutex_t mu; /* robust, process-shared, error-checking */
+        uint8_t mu_bytes[64];
+    };
+    uint8_t  boot[16];    /* boot id the mutex was initialised under */
+    uint64_t lock_inits;  /* times the lock was made: format, new boot */
+    uint64_t tx_seq;      /* sequence of the running or next transaction;
+                           * +1 at every commit point and after a rollback */
+    uint8_t  reserved1[96];
+
+    /* hot words: changed only inside transactions, through the undo log */
+    uint64_t root;        /* offset of the root object, 0 none */
+    uint64_t used;        /* sum of payload bytes of used chunks */
+    uint64_t objects;     /* number of used chunks */
+    uint64_t binmap[2];   /* bit b: bins[b] not empty */
+    uint64_t bins[HH_NBINS]; /* offset of the first free chunk, 0 none */
+    uint8_t  reserved2[HH_HDR_SIZE - 320 - (5 + HH_NBINS) * 8];
+};
+
+static_assert(sizeof(pthread_mutex_t) <= 64, "mutex fits its slot");
+static_assert(offsetof(struct hh_hdr, mu) == 128, "lock offset");
+static_assert(offsetof(struct hh_hdr, boot) == 192, "boot offset");
+static_assert(offsetof(struct hh_hdr, tx_seq) == 216, "tx_seq offset");
+static_assert(offsetof(struct hh_hdr, root) == 320, "hot words offset");
+static_assert(offsetof(struct hh_hdr, bins) == 360, "bins offset");
+static_assert(sizeof(struct hh_hdr) == HH_HDR_SIZE, "header size");
+static_assert(HH_HDR_SIZE % 4096 == 0, "header is whole pages");
+
+static inline uint32_t hh_layout_sig(void)
+{
+    return (uint32_t)(sizeof(struct hh_hdr) * 31u + sizeof(struct hh_entry) *
+                      7u + sizeof(struct hh_chunk) * 3u + HH_NBINS * 131u +
+                      offsetof(struct hh_hdr, bins) * 17u +
+                      sizeof(pthread_mutex_t));
+}
+
+#endif

@@ -1,0 +1,256 @@
+/*
+ * log.c - the undo log, the commit point and the rollback.
+ *
+ * A transaction saves the old bytes of every range before it changes it:
+ * hh_log() appends an entry {offset, length, sequence, checksum, bytes} to
+ * the log and, on a DISK heap, flushes it; only then does the caller store
+ * into the range.  An entry counts only while its sequence equals the
+ * header's tx_seq and its checksum matches, so the log needs no length word:
+ * it ends at the first entry that does not count (a torn entry, or one left
+ * by an older transaction).
+ *
+ *   commit:   frees of the transaction are applied (they are logged too,
+ *             heap.c); on DISK every range named by the log and every new
+ *             object is flushed; then
+ *             COMMIT POINT: tx_seq + 1 (one aligned store): every entry of
+ *             the transaction stops counting at once, so its changes stay;
+ *             on DISK the header page is flushed.
+ *   rollback: (abort, a dead holder, a heap opened after a crash) the
+ *             entries that count are copied back newest first, so that
+ *             where ranges overlap the oldest bytes win; on DISK they are
+ *             flushed; then tx_seq + 1 makes the log empty.
+ *
+ * Why this is enough.  A change reaches the heap only after its old bytes
+ * sit in a counting entry (program order in one process is all a SIGKILL
+ * can observe: the killed process's stores are all visible to the others;
+ * on DISK the entry is on the medium before the change can be written
+ * back).  Two kinds of bytes are changed unsaved, both free when the
+ * transaction began: a new object, and a free chunk carved out of a free
+ * chunk's payload (alloc.c).  A rollback makes them free again, and free
+ * bytes are never read; since frees wait for the commit, a transaction
+ * never hands out bytes that held an object when it began.  A range saved
+ * already by this transaction is not saved again: the log holds its bytes
+ * from before it.  Until the commit point the log therefore restores every
+ * byte that mattered, the allocator's words included; after it nothing is
+ * undone, and on DISK everything the transaction wrote was already
+ * durable.  A rollback writes only bytes read
+ * from the log, so running it again after a crash half-way gives the same
+ * heap: it is idempotent.  Recovery needs no knowledge of the dead
+ * process: the log alone says what to undo.
+ */
+#define _GNU_SOURCE
+#include <string.h>
+
+#include "heap_int.h"
+
+static inline uint8_t *log_at(struct hr_heap *h, uint64_t pos)
+{
+    return h->base + h->hdr->log_off + pos;
+}
+
+static inline uint64_t pad8(uint64_t n)
+{
+    return (n + 7) & ~7ull;
+}
+
+static uint64_t mix(uint64_t a)
+{
+    a = (a ^ (a >> 33)) * 0xff51afd7ed558ccdull;
+    return a ^ (a >> 33);
+}
+
+/* A checksum that a torn or stale entry fails: every word is multiplied on
+ * its own (no chain of dependent multiplies) with a weight that depends on
+ * its place, and the sum is mixed once. */
+static uint64_t entry_sum(const struct hh_entry *e)
+{
+    const uint8_t *data = (const uint8_t *)(e + 1);
+    uint64_t s = e->off * 0x9e3779b97f4a7c15ull +
+                 ((uint64_t)e->len << 32 | e->back) * 0xc2b2ae3d27d4eb4full +
+                 e->seq * 0x165667b19e3779f9ull;
+    for (uint64_t i = 0; i < pad8(e->len); i += 8) {
+        uint64_t w;
+        memcpy(&w, data + i, 8);
+        s += (w ^ (i * 0x27d4eb2f165667c5ull)) * 0x94d049bb133111ebull;
+    }
+    return mix(s);
+}
+
+/* May the log put bytes back at [off, off+len)?  Only hot words and the
+ * arena: never the identity, the lock or the log itself. */
+static int target_ok(const struct hh_hdr *hdr, uint64_t off, uint64_t len)
+{
+    uint64_t hot = offsetof(struct hh_hdr, root);
+    if (off >= hot && off <= HH_HDR_SIZE && len <= HH_HDR_SIZE - off)
+        return 1;
+    return off >= hdr->arena_off && off <= hdr->size &&
+           len <= hdr->arena_off + hdr->arena_size - off;
+}
+
+int hh_log_sync(struct hr_heap *h)
+{
+    if (!h->durable || h->log_synced == h->log_pos)
+        return 0;
+    int r = hh_os_flush(h, h->hdr->log_off + h->log_synced,
+                        h->log_pos - h->log_synced);
+    if (r < 0)
+        return r;
+    h->log_synced = h->log_pos;
+    return 0;
+}
+
+static inline void copy_in(uint8_t *data, const void *p, size_t len)
+{
+    switch (len) { /* the allocator's words: copies the compiler inlines */
+    case 8:
+        memcpy(data, p, 8);
+        return;
+    case 16:
+        memcpy(data, p, 16);
+        return;
+    case 32:
+        memcpy(data, p, 32);
+        return;
+    default:
+        memcpy(data, p, len);
+        memset(data + len, 0, pad8(len) - len);
+    }
+}
+
+/* Append an entry saving [p, p+len) (hh_log() in heap_int.h has checked
+ * it is not saved already); on DISK the entry is durable on return. */
+int hh_log_new(struct hr_heap *h, const void *p, size_t len)
+{
+    uint64_t off = (uint64_t)((const uint8_t *)p - h->base);
+    uint64_t esize = sizeof(struct hh_entry) + pad8(len);
+    if (len > h->hdr->log_size || esize > h->hdr->log_size - h->log_pos)
+        return h->doomed = K_ENOMEM;
+    struct hh_entry *e = (struct hh_entry *)log_at(h, h->log_pos);
+    e->off = off;
+    e->len = (uint32_t)len;
+    e->back = (uint32_t)(h->log_pos - h->last_entry);
+    e->seq = h->hdr->tx_seq;
+    copy_in((uint8_t *)(e + 1), p, len);
+    e->sum = entry_sum(e);
+    hh_barrier(); /* the entry is whole before the caller's change */
+    h->last_entry = h->log_pos;
+    h->log_pos += esize;
+    h->recent[h->nrecent++ % 4] = (struct hh_span){off, len};
+    hh_crash("heap.log-entry");
+    int r = hh_log_sync(h);
+    if (r < 0)
+        h->doomed = r;
+    return r;
+}
+
+void hh_tx_reset(struct hr_heap *h)
+{
+    h->log_pos = h->log_synced = h->last_entry = 0;
+    h->nfrees = h->nnews = 0;
+    h->doomed = 0;
+    h->nrecent = 0;
+    if (++h->tx_stamp == 0) { /* wrapped: forget every old stamp */
+        memset(h->hot_saved, 0, sizeof h->hot_saved);
+        h->tx_stamp = 1;
+    }
+}
+
+/* Walk the entries that count, oldest first; the last one's position goes
+ * to *last (UINT64_MAX if none).  K_EHEAP for an entry that counts but
+ * names bytes the log may not touch. */
+static int scan(struct hr_heap *h, uint64_t *last, uint64_t *end)
+{
+    const struct hh_hdr *hdr = h->hdr;
+    uint64_t pos = 0, prev = 0;
+    *last = UINT64_MAX;
+    while (hdr->log_size - pos >= sizeof(struct hh_entry)) {
+        const struct hh_entry *e = (const struct hh_entry *)log_at(h, pos);
+        if (e->seq != hdr->tx_seq || e->back != pos - prev ||
+            e->len > hdr->log_size - pos - sizeof *e ||
+            e->sum != entry_sum(e))
+            break;
+        if (!target_ok(hdr, e->off, e->len))
+            return K_EHEAP;
+        *last = prev = pos;
+        pos += sizeof *e + pad8(e->len);
+    }
+    *end = pos;
+    return 0;
+}
+
+uint64_t hh_log_live(const struct hr_heap *h)
+{
+    uint64_t last, end;
+    return scan((struct hr_heap *)h, &last, &end) < 0 ? 1 : end;
+}
+
+/* Flush the ranges every counting entry names (DISK). */
+static int flush_targets(struct hr_heap *h, uint64_t last)
+{
+    if (!h->durable || last == UINT64_MAX)
+        return 0;
+    uint64_t pos = 0, lo = 1, hi = 0;
+    for (;;) {
+        const struct hh_entry *e = (const struct hh_entry *)log_at(h, pos);
+        uint64_t a = e->off & ~(h->page - 1), b = e->off + e->len;
+        if (a < lo || b > hi) {
+            int r = hh_os_flush(h, e->off, e->len);
+            if (r < 0)
+                return r;
+            lo = a;
+            hi = (b + h->page - 1) & ~(h->page - 1);
+        }
+        if (pos == last)
+            return 0;
+        pos += sizeof *e + pad8(e->len);
+    }
+}
+
+/* The end of a transaction, committed or rolled back: the log empties. */
+static int close_log(struct hr_heap *h)
+{
+    __atomic_store_n(&h->hdr->tx_seq, h->hdr->tx_seq + 1, __ATOMIC_RELEASE);
+    hh_crash("heap.log-closed");
+    int r = hh_os_flush(h, 0, HH_HDR_SIZE);
+    hh_tx_reset(h);
+    return r;
+}
+
+int hh_rollback(struct hr_heap *h)
+{
+    uint64_t last, end;
+    int r = scan(h, &last, &end);
+    if (r < 0)
+        return r;
+    for (uint64_t pos = last, n = 0; pos != UINT64_MAX; n++) {
+        const struct hh_entry *e = (const struct hh_entry *)log_at(h, pos);
+        memcpy(h->base + e->off, e + 1, e->len);
+        if (n == 1)
+            hh_crash("heap.rollback");
+        pos = e->back ? pos - e->back : UINT64_MAX;
+    }
+    hh_barrier(); /* every byte is back before the log empties */
+    if ((r = flush_targets(h, last)) < 0)
+        return r;
+    hh_crash("heap.rollback-done");
+    return close_log(h);
+}
+
+/* The log's part of a commit: on DISK, flush what the transaction wrote;
+ * then the commit point.  The frees are applied before (heap.c). */
+int hh_log_commit(struct hr_heap *h)
+{
+    uint64_t last = h->log_pos ? h->last_entry : UINT64_MAX;
+    int r = flush_targets(h, last);
+    for (size_t i = 0; r == 0 && i < h->nnews; i++)
+        r = hh_os_flush(h, h->news[i].off, h->news[i].len);
+    if (r < 0)
+        return r;
+    hh_crash("heap.commit-flushed");
+    hh_barrier();
+    /* COMMIT POINT: the entries of this transaction stop counting. */
+    r = close_log(h);
+    hh_crash("heap.committed");
+    hh_os_record_commit(h);
+    return r;
+}

@@ -1,0 +1,274 @@
+/*
+ * test_heap_disk.c - a heap on the DISK medium: the kill test of
+ * test_heap_crash.c, and power cuts.
+ *
+ * A power cut is simulated from a record the heap writes under test
+ * (HR_HEAP_FLUSHLOG, src/heap/sys.c): at every flush, each page of the
+ * block that changed in memory since the last flush, then the range and
+ * bytes of the flush; a marker after each commit returns.  The medium may
+ * hold, of each page, its content at its last flush or any content memory
+ * gave it since (the kernel writes dirty pages back when it likes), and a
+ * page may be torn between them at sector (512 B) granularity.  At every
+ * flush the power is cut three ways: only what was flushed; everything
+ * memory held; and each sector from a random one of its page's versions.
+ * Each image is written into the block, a new boot id is given (the lock
+ * in the image belongs to the lost boot) and the heap is opened: it must
+ * open clean, keep the invariants, and hold every transaction whose commit
+ * had returned (the markers) and at most the one in flight.
+ *
+ * What it does not model: a write-back at an instant between two flushes
+ * of a page's content that was changed again before the next flush (the
+ * record sees memory only at flush instants).
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hotrestart/heap.h>
+
+#include "common.h"
+#include "heap_work.h"
+
+static char disk_path[256], rec_path[256];
+
+static void setup(void)
+{
+    const char *site = site_new(0, 0);
+    snprintf(disk_path, sizeof disk_path, "/tmp/hrheapdisk.%d.bank", getpid());
+    snprintf(rec_path, sizeof rec_path, "/tmp/hrheapdisk.%d.rec", getpid());
+    unlink(disk_path);
+    pmm_site_config c = {.rambank_size = 1 << 20, .max_blocks = 64,
+                         .diskbank_path = disk_path,
+                         .diskbank_size = 8 << 20};
+    cr_assert_eq(pmm_site_create(site, &c), 0);
+}
+static void teardown(void)
+{
+    unlink(disk_path);
+    unlink(rec_path);
+    site_drop();
+}
+TestSuite(heap_disk, .init = setup, .fini = teardown);
+
+Test(heap_disk, random_kills, .timeout = 600)
+{
+    const char *v = getenv("HR_HEAP_DISK_KILLS");
+    long want = v && *v ? atol(v) : 300;
+    uint64_t rng = (uint64_t)time(NULL) * 2654435761u | 1;
+    pid_t w[3] = {0};
+    hw_reopen_verify("DISK", "d", "start");
+    for (long k = 0; k < want; k++) {
+        int procs = 2 + (int)(k % 2);
+        for (int i = 0; i < procs; i++)
+            if (!w[i])
+                w[i] = hw_spawn("DISK", "d", rng + (uint64_t)k * 31 + i, NULL, 0);
+        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+        usleep((useconds_t)(rng % 20000));
+        int victim = (int)(rng % (uint64_t)procs);
+        kill(w[victim], SIGKILL);
+        cr_assert_eq(wait_status(w[victim]), 128 + SIGKILL);
+        w[victim] = 0;
+        hw_reopen_verify("DISK", "d", "kill");
+    }
+    for (int i = 0; i < 3; i++)
+        if (w[i]) {
+            kill(w[i], SIGKILL);
+            wait_status(w[i]);
+        }
+    hr_heap *h;
+    hr_heap_info st;
+    cr_assert_eq(hw_open(&h, "DISK", "d", 1 << 20), 0);
+    cr_assert_eq(hr_heap_stat(h, &st), 0);
+    cr_assert_eq(st.durable, 1);
+    fprintf(stderr, "heap_disk: %ld kills, %llu transactions\n", want,
+            (unsigned long long)st.tx_count);
+    cr_assert_gt(st.tx_count, 10u);
+}
+
+/* A record of HR_HEAP_FLUSHLOG (src/heap/sys.c). */
+#define REC_COMMIT UINT64_MAX
+#define REC_PAGE (1ull << 63)
+#define PAGE 4096u
+#define SECTOR 512u
+
+struct rec {
+    uint64_t off, len;
+    const uint8_t *bytes;  /* NULL for a commit marker */
+};
+
+static struct rec *read_records(size_t *n, uint8_t **buf)
+{
+    FILE *f = fopen(rec_path, "rb");
+    cr_assert_not_null(f);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    *buf = malloc((size_t)size);
+    cr_assert_eq(fread(*buf, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    struct rec *r = NULL;
+    size_t cap = 0;
+    *n = 0;
+    for (long pos = 0; pos < size;) {
+        if (*n == cap)
+            r = realloc(r, (cap = cap ? cap * 2 : 256) * sizeof *r);
+        uint64_t head[2];
+        memcpy(head, *buf + pos, sizeof head);
+        pos += (long)sizeof head;
+        r[*n] = (struct rec){head[0], head[1], NULL};
+        if (head[0] != REC_COMMIT) {
+            r[*n].bytes = *buf + pos;
+            pos += (long)head[1];
+        }
+        (*n)++;
+    }
+    return r;
+}
+
+/* Open the block's current image after a "reboot" and check it holds the
+ * invariants and every transaction whose commit returned (markers), and at
+ * most the one in flight. */
+static void open_image(int image, uint64_t markers)
+{
+    char boot[32], after[64];
+    snprintf(boot, sizeof boot, "power-cut-%d", image);
+    setenv("HR_HEAP_BOOT_ID", boot, 1);
+    snprintf(after, sizeof after, "power cut image %d", image);
+    hw_reopen_verify("DISK", "p", after);
+    hr_heap *h;
+    cr_assert_eq(hw_open(&h, "DISK", "p", hw_heap_size), 0);
+    struct hw_root *root;
+    hr_heap_root(h, (void **)&root);
+    if (markers == 0) {
+        cr_assert(!root || root->commits == 0, "%s: a tx appeared", after);
+    } else {
+        cr_assert_not_null(root, "%s: the committed root is lost", after);
+        cr_assert(root->commits + 1 >= markers && root->commits <= markers,
+                  "%s: %llu commits returned, heap holds %llu", after,
+                  (unsigned long long)markers,
+                  (unsigned long long)root->commits + 1);
+    }
+    hr_heap_close(h);
+}
+
+/* What the medium may hold of each page: its content at its last flush
+ * (version 0), then every content memory gave it since, any of which the
+ * kernel may have written back on its own. */
+struct page_versions {
+    const uint8_t **v;
+    size_t n, cap;
+};
+
+static void add_version(struct page_versions *p, const uint8_t *bytes, int reset)
+{
+    if (reset)
+        p->n = 0;
+    if (p->n == p->cap)
+        p->v = realloc(p->v, (p->cap = p->cap ? p->cap * 2 : 8) * sizeof *p->v);
+    p->v[p->n++] = bytes;
+}
+
+enum pick { OLDEST, NEWEST, ANY_SECTOR };
+
+static void build(uint8_t *img, struct page_versions *pv, size_t npages,
+                  enum pick how, uint64_t *rng)
+{
+    for (size_t p = 0; p < npages; p++)
+        for (unsigned s = 0; s < PAGE; s += SECTOR) {
+            size_t k = how == OLDEST ? 0 : how == NEWEST ? pv[p].n - 1 : 0;
+            if (how == ANY_SECTOR) {
+                *rng ^= *rng << 13, *rng ^= *rng >> 7, *rng ^= *rng << 17;
+                k = *rng % pv[p].n;
+            }
+            memcpy(img + p * PAGE + s, pv[p].v[k] + s, SECTOR);
+        }
+}
+
+Test(heap_disk, power_cut_at_every_flush, .timeout = 600)
+{
+    const char *v = getenv("HR_HEAP_POWERCUT_TX");
+    long ntx = v && *v ? atol(v) : 25;
+    hw_heap_size = 128 << 10;
+    unlink(rec_path);
+    setenv("HR_HEAP_FLUSHLOG", rec_path, 1);
+    pid_t pid = hw_spawn("DISK", "p", 4242, NULL, ntx);
+    cr_assert_eq(wait_status(pid), 0);
+    unsetenv("HR_HEAP_FLUSHLOG");
+
+    size_t n;
+    uint8_t *buf;
+    struct rec *r = read_records(&n, &buf);
+    void *addr;
+    pmm_bank *bank;
+    pmm_block blk;
+    cr_assert_eq(pmm_bank_open(&bank, NULL, "DISK", 0), 0);
+    cr_assert_eq(pmm_alloc(bank, "p", 1, "hw", 2, PMM_RETRIEVE, &addr, &blk),
+                 0);
+    size_t npages = blk.size / PAGE;
+    static const uint8_t zero[PAGE];
+    struct page_versions *pv = calloc(npages, sizeof *pv);
+    for (size_t p = 0; p < npages; p++)
+        add_version(&pv[p], zero, 1); /* a new block reads as zeros */
+    uint64_t markers = 0, rng = 99;
+    int images = 0, flushes = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && r[i].off == REC_COMMIT) {
+            markers++;
+            continue;
+        }
+        if (i < n && (r[i].off & REC_PAGE)) { /* memory's page now */
+            uint64_t off = r[i].off & ~REC_PAGE;
+            cr_assert(off % PAGE == 0 && off < blk.size && r[i].len == PAGE);
+            add_version(&pv[off / PAGE], r[i].bytes, 0);
+            continue;
+        }
+        /* a flush begins (or the run is over): cut the power now */
+        for (int how = OLDEST; how <= ANY_SECTOR; how++) {
+            build(addr, pv, npages, (enum pick)how, &rng);
+            open_image(images++, markers);
+        }
+        if (i == n)
+            break;
+        flushes++;
+        cr_assert(r[i].off % PAGE == 0 && r[i].off + r[i].len <= blk.size);
+        for (uint64_t off = 0; off < r[i].len; off += PAGE)
+            add_version(&pv[(r[i].off + off) / PAGE], r[i].bytes + off, 1);
+    }
+    fprintf(stderr, "heap_disk: %d flushes, %llu commits, %d images opened\n",
+            flushes, (unsigned long long)markers, images);
+    cr_assert_gt(markers, (uint64_t)ntx / 2);
+    for (size_t p = 0; p < npages; p++)
+        free(pv[p].v);
+    free(pv);
+    free(r);
+    free(buf);
+}
+
+/* The named crash points on a DISK heap too, and hr heap on it. */
+Test(heap_disk, crash_points_and_the_tool, .timeout = 300)
+{
+    static const char *const points[] = {
+        "heap.log-entry:3", "heap.log-entry:40", "heap.commit-frees:2",
+        "heap.commit-flushed:5", "heap.log-closed:4", "heap.committed:6",
+        "heap.rollback:1", "heap.rollback-done:1",
+    };
+    for (size_t i = 0; i < sizeof points / sizeof *points; i++) {
+        pid_t pid = hw_spawn("DISK", "c", 300 + i, points[i], 20000);
+        int st = wait_status(pid);
+        cr_assert_eq(st, 128 + SIGKILL, "%s not reached (%d)", points[i], st);
+        hw_reopen_verify("DISK", "c", points[i]);
+    }
+    char out[2048];
+    cr_assert_eq(run_hr(out, sizeof out, "heap", "check", "c", "--medium",
+                        "DISK", NULL), 0);
+    cr_assert_eq(run_hr(out, sizeof out, "heap", "stat", "--medium=DISK", "c",
+                        "--json", NULL), 0);
+    cr_assert(strstr(out, "\"durable\": true"), "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "heap", "stat", "c", NULL), 1,
+                 "no heap c on RAM");
+}

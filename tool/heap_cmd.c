@@ -1,0 +1,181 @@
+/*
+ * heap_cmd.c - hr heap check|stat: check a persistent heap, or show its
+ * counters.
+ *
+ * The heap is opened as any user opens it (hr_heap_open), so what a dead
+ * process left half done is rolled back first; then the walk runs under
+ * the heap's lock.  Exit codes as hr pmm check: 0 consistent, 3 not.
+ */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hotrestart/heap.h>
+#include <hotrestart/pmm.h>
+
+#include "hr.h"
+
+static const char heap_usage[] =
+    "usage: hr heap check NAME [--medium M] [--json]\n"
+    "       hr heap stat NAME [--medium M] [--json]\n"
+    "\n"
+    "check  walk the persistent heap NAME (a block of medium M, default RAM)\n"
+    "       and report every inconsistency: overlapping or lost chunks, bad\n"
+    "       free lists, wrong counters, an undo log left behind.  A dead\n"
+    "       process's transaction is rolled back first, as any opener does.\n"
+    "       Exit 0 only for a consistent heap, 3 otherwise\n"
+    "stat   used and free bytes, objects, largest free chunk\n";
+
+struct heap_args {
+    const char *sub, *name, *medium;
+    int json;
+};
+
+enum { OPT_MEDIUM = HR_OPT_OWN };
+
+/* Options through hr_getopt, as every command: --site and --json go into
+ * *o (a copy of the global ones), --medium into a. */
+static void parse(int argc, char **argv, struct hr_opts *o,
+                  struct heap_args *a)
+{
+    static const struct option longs[] = {
+        {"medium", required_argument, NULL, OPT_MEDIUM},
+        HR_OPTS_COMMON,
+    };
+    struct hr_cmdline cl = {.cmd = "heap", .usage = heap_usage, .shorts = "",
+                            .longs = longs, .o = o};
+    *a = (struct heap_args){.medium = "RAM"};
+    while (hr_getopt(argc, argv, &cl) == OPT_MEDIUM)
+        a->medium = optarg;
+    for (; optind < argc; optind++) {
+        if (!a->sub)
+            a->sub = argv[optind];
+        else if (!a->name)
+            a->name = argv[optind];
+        else
+            hr_die(HR_EXIT_USAGE, "heap: too many arguments (see hr heap "
+                                  "--help)");
+    }
+    a->json = o->json;
+}
+
+static hr_heap *open_heap(const struct hr_opts *o, const struct heap_args *a)
+{
+    char what[128];
+    snprintf(what, sizeof what, "heap %s", a->sub);
+    pmm_bank *b;
+    int r = pmm_bank_open(&b, o->site, a->medium, 0);
+    if (r < 0)
+        hr_die(HR_EXIT_FAIL, "%s: %s bank: %s", what, a->medium,
+               pmm_strerror(r));
+    pmm_block blk;
+    if ((r = pmm_stat(b, a->name, &blk)) < 0)
+        hr_die(HR_EXIT_FAIL, "%s: block '%s': %s", what, a->name,
+               pmm_strerror(r));
+    hr_heap *h;
+    r = hr_heap_open(&h, b, a->name, 0, blk.key, blk.keylen, HR_HEAP_RETRIEVE);
+    if (r == K_EHEAP)
+        hr_die(HR_EXIT_BANK, "%s: '%s': %s", what, a->name, pmm_strerror(r));
+    if (r < 0)
+        hr_die(HR_EXIT_FAIL, "%s: '%s': %s", what, a->name, pmm_strerror(r));
+    return h;
+}
+
+struct say_state {
+    int json, n;
+};
+
+static void say(const char *msg, void *arg)
+{
+    struct say_state *s = arg;
+    if (s->json) {
+        printf("%s", s->n++ ? ", " : "");
+        hr_json_str(msg);
+    } else {
+        printf("%s\n", msg);
+    }
+}
+
+static int check_cmd(hr_heap *h, const struct heap_args *a)
+{
+    struct say_state s = {a->json, 0};
+    if (a->json) {
+        printf("{\"heap\": ");
+        hr_json_str(a->name);
+        printf(", \"messages\": [");
+    }
+    int r = hr_heap_check(h, say, &s);
+    if (a->json)
+        printf("], \"consistent\": %s}\n", r == 0 ? "true" : "false");
+    else
+        printf("%s: %s\n", a->name, r == 0 ? "consistent" : "NOT consistent");
+    if (r == 0)
+        return HR_EXIT_OK;
+    if (r == K_EHEAP)
+        return HR_EXIT_BANK;
+    hr_die_err("heap check", r);
+}
+
+static int stat_cmd(hr_heap *h, const struct heap_args *a)
+{
+    hr_heap_info st;
+    int r = hr_heap_stat(h, &st);
+    if (r < 0 && r != K_EHEAP)
+        hr_die_err("heap stat", r);
+    if (a->json) {
+        printf("{\"heap\": ");
+        hr_json_str(a->name);
+        printf(", \"medium\": ");
+        hr_json_str(a->medium);
+        printf(", \"size\": %llu, \"arena\": %llu, \"used\": %llu, "
+               "\"objects\": %llu, \"free\": %llu, \"free_chunks\": %llu, "
+               "\"largest_free\": %llu, \"log_size\": %llu, "
+               "\"transactions\": %llu, \"durable\": %s, \"consistent\": %s}\n",
+               (unsigned long long)st.size, (unsigned long long)st.arena,
+               (unsigned long long)st.used, (unsigned long long)st.objects,
+               (unsigned long long)st.free, (unsigned long long)st.free_chunks,
+               (unsigned long long)st.largest_free,
+               (unsigned long long)st.log_size,
+               (unsigned long long)st.tx_count, st.durable ? "true" : "false",
+               r == 0 ? "true" : "false");
+    } else {
+        printf("heap          %s (%s)\n", a->name, a->medium);
+        printf("size          %llu (arena %llu, undo log %llu)\n",
+               (unsigned long long)st.size, (unsigned long long)st.arena,
+               (unsigned long long)st.log_size);
+        printf("used          %llu in %llu objects\n",
+               (unsigned long long)st.used, (unsigned long long)st.objects);
+        printf("free          %llu in %llu chunks\n",
+               (unsigned long long)st.free,
+               (unsigned long long)st.free_chunks);
+        printf("largest free  %llu\n", (unsigned long long)st.largest_free);
+        printf("transactions  %llu\n", (unsigned long long)st.tx_count);
+        if (r < 0)
+            printf("NOT consistent (hr heap check says why)\n");
+    }
+    return r == 0 ? HR_EXIT_OK : HR_EXIT_BANK;
+}
+
+/* argv[0] is "heap"; options and operands mix in any order. */
+int hr_cmd_heap(int argc, char **argv, const struct hr_opts *go)
+{
+    struct hr_opts own = *go, *o = &own;
+    struct heap_args a;
+    parse(argc, argv, o, &a);
+    if (!a.sub) {
+        fputs(heap_usage, stderr);
+        return HR_EXIT_USAGE;
+    }
+    if (strcmp(a.sub, "check") != 0 && strcmp(a.sub, "stat") != 0)
+        hr_die(HR_EXIT_USAGE, "heap: unknown subcommand '%s' (see hr heap "
+                              "--help)", a.sub);
+    if (!a.name)
+        hr_die(HR_EXIT_USAGE, "heap %s: missing heap name (see hr heap "
+                              "--help)", a.sub);
+    hr_heap *h = open_heap(o, &a);
+    int r = strcmp(a.sub, "check") == 0 ? check_cmd(h, &a) : stat_cmd(h, &a);
+    hr_heap_close(h);
+    return r;
+}
