@@ -9,7 +9,7 @@ scripts/deps.sh build-essential cmake clang pkg-config libcriterion-dev linux-li
 jobs=$(nproc)
 run() { # name, cmake args...
   local dir=build-$1; shift
-  cmake -S . -B "$dir" -DHR_WERROR=ON "$@" >/dev/null
+  cmake -S . -B "$dir" -DHR_WERROR=ON -DHR_TESTS=ON "$@" >/dev/null
   cmake --build "$dir" -j"$jobs" >/dev/null
   (cd "$dir" && ctest --output-on-failure)
 }
