@@ -80,6 +80,8 @@ typedef struct hr_policy {
                              1 to HR_ACTORS_LIMIT */
     uint32_t max_groups;  /* hrCtrl.maxGroups: group ids 0 to max_groups - 1,
                              1 to HR_GROUPS_LIMIT */
+    uint32_t reserved[4]; /* zero (hr_policy_check refuses other values):
+                             room for figures to come, as in pmm_site_config */
 } hr_policy;
 
 #define HR_DEFAULT_MAX_BADNESS 5u
@@ -89,8 +91,8 @@ typedef struct hr_policy {
 #define HR_ACTORS_LIMIT 256u /* hrCtrl.maxActors: 1 to this, the default */
 #define HR_GROUPS_LIMIT 256u /* hrCtrl.maxGroups: 1 to this, the default */
 
-/* Check p: 0 when every figure is in range (0 stands for the default),
- * else -EINVAL. */
+/* Check p: 0 when every figure is in range (0 stands for the default)
+ * and its reserved space is zero, else -EINVAL. */
 PMM_API int hr_policy_check(const hr_policy *p);
 /* Write p (0: the default) into site's site.conf as its hrCtrl.* keys,
  * replacing those there; other keys are kept.  A running controller uses
@@ -113,6 +115,7 @@ typedef struct hr_site_state {
     hr_policy policy;        /* running: the figures the controller uses;
                                 else those of site.conf */
     char failure[160];       /* HR_SITE_FAILED: why the site stopped */
+    uint32_t reserved[8];    /* zero: room for fields to come */
 } hr_site_state;
 
 /* The state of the site's running controller, from the controller itself
