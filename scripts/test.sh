@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Build and run every test: a gcc build and a clang build with warnings as
 # errors, then the whole suite again under ASan + UBSan.  Prints ctest's
-# summary for each.  HR_QUICK=1 skips the clang and sanitizer builds.
+# summary for each; then the install checks and the Debian packages
+# (scripts/package_check.sh).  HR_QUICK=1 skips the clang and sanitizer
+# builds and the packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh build-essential cmake clang pkg-config libcriterion-dev linux-libc-dev passwd \
@@ -26,3 +28,7 @@ if [ "${HR_QUICK:-0}" != 1 ]; then
 fi
 echo "== install and pkg-config"
 scripts/install_check.sh build-gcc
+if [ "${HR_QUICK:-0}" != 1 ]; then
+  echo "== Debian packages: build, lintian, install, demo, purge"
+  scripts/package_check.sh
+fi
