@@ -19,7 +19,8 @@
 #include <libpmemobj.h>
 #endif
 
-#include "pmm_int.h"
+#include "pmm/hash.h"
+#include "pmm/map.h"
 #include "report.h"
 
 static double now(void)

@@ -34,7 +34,10 @@
 
 #include "hrd.h"
 #include "os.h"
-#include "pmm_int.h"
+#include "pmm/alloc.h"
+#include "pmm/crash.h"
+#include "pmm/free.h"
+#include "pmm/map.h"
 #include "proto.h"
 
 void hrd_log(struct hrd *d, const char *fmt, ...)

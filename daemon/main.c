@@ -30,7 +30,10 @@
 
 #include "hrd.h"
 #include "os.h"
-#include "pmm_int.h"
+#include "pmm/alloc.h"
+#include "pmm/free.h"
+#include "pmm/layout.h"
+#include "pmm/site.h"
 #include "proto.h"
 
 __attribute__((noreturn, format(printf, 2, 3))) static void die(int code,

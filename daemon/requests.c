@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include "hrd.h"
-#include "pmm_int.h"
 #include "proto.h"
 
 

@@ -25,7 +25,6 @@
 #include <unistd.h>
 
 #include "hrd.h"
-#include "pmm_int.h"
 #include "proto.h"
 
 #define MAX_WORDS 256

@@ -16,7 +16,7 @@
 #include <hotrestart/hr.h>
 
 #include "common.h"
-#include "pmm_int.h"
+#include "pmm/alloc.h"
 
 static char ps[262144]; /* the last hr ps, as JSON */
 

@@ -16,7 +16,8 @@
 #include <pmm/chPmm.h>
 
 #include "common.h"
-#include "pmm_int.h"
+#include "pmm/alloc.h"
+#include "pmm/free.h"
 
 static void setup(void) { site_new(0, 0); unsetenv("HR_GROUP"); }
 static void teardown(void) { site_drop(); }

@@ -19,7 +19,8 @@
 
 #include "common.h"
 #include "os.h"
-#include "pmm_int.h"
+#include "pmm/view.h"
+#include "pmm/write.h"
 
 static void setup(void) { site_new(8 << 20, 512); unsetenv("HR_CRASHPOINT"); }
 static void teardown(void) { site_drop(); }

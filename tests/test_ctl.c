@@ -26,7 +26,6 @@
 
 #include "common.h"
 #include "ctl_helpers.h"
-#include "pmm_int.h"
 #include "proto.h"
 
 static char out[65536];

@@ -13,7 +13,8 @@
 
 #include "common.h"
 #include "os.h"
-#include "pmm_int.h"
+#include "pmm/hash.h"
+#include "pmm/layout.h"
 
 static void setup(void) { site_new(4 << 20, 64); }
 static void teardown(void) { site_drop(); }

@@ -14,7 +14,7 @@
 #include <pmm/chPmm.h>
 
 #include "common.h"
-#include "pmm_int.h"
+#include "pmm/view.h"
 
 static void setup(void) { site_new(0, 0); }
 static void teardown(void) { site_drop(); }

@@ -21,7 +21,8 @@
 #include "common.h"
 #include "ctl_helpers.h"
 #include "hrd.h"
-#include "pmm_int.h"
+#include "pmm/alloc.h"
+#include "pmm/hash.h"
 
 static char out[65536];
 static const char *site;

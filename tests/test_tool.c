@@ -11,7 +11,8 @@
 
 #include "common.h"
 #include "os.h"
-#include "pmm_int.h"
+#include "pmm/alloc.h"
+#include "pmm/view.h"
 
 static void setup(void) { site_new(0, 0); }
 static void teardown(void) { site_drop(); }

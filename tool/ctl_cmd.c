@@ -20,7 +20,9 @@
 #include "hr.h"
 #include "hrd.h"
 #include "os.h"
-#include "pmm_int.h"
+#include "pmm/create.h"
+#include "pmm/site.h"
+#include "pmm/view.h"
 
 extern char **environ;
 

@@ -6,6 +6,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -225,10 +228,156 @@ uint64_t pmm__os_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* Threads may race to fill the cache: each stores the same value. */
 size_t pmm__os_page_size(void)
 {
     static size_t page;
-    if (!page)
-        page = (size_t)sysconf(_SC_PAGESIZE);
-    return page;
+    size_t p = __atomic_load_n(&page, __ATOMIC_RELAXED);
+    if (!p) {
+        p = (size_t)sysconf(_SC_PAGESIZE);
+        __atomic_store_n(&page, p, __ATOMIC_RELAXED);
+    }
+    return p;
+}
+
+int pmm__os_close(int fd)
+{
+    /* Linux frees the descriptor even when close() reports EINTR: never
+     * retry, another thread may already have the number. */
+    return close(fd) < 0 && errno != EINTR ? -errno : 0;
+}
+
+int pmm__os_link(const char *from, const char *to)
+{
+    return link(from, to) < 0 ? -errno : 0;
+}
+
+int pmm__os_unlink(const char *path)
+{
+    return unlink(path) < 0 ? -errno : 0;
+}
+
+int pmm__os_mkdir(const char *path, mode_t mode)
+{
+    return mkdir(path, mode) < 0 ? -errno : 0;
+}
+
+int pmm__os_rmdir(const char *path)
+{
+    return rmdir(path) < 0 ? -errno : 0;
+}
+
+int pmm__os_lstat(const char *path, uid_t *uid, mode_t *mode)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0)
+        return -errno;
+    *uid = st.st_uid;
+    *mode = st.st_mode;
+    return 0;
+}
+
+static ssize_t read_retry(int fd, void *buf, size_t len)
+{
+    ssize_t n;
+    do
+        n = read(fd, buf, len);
+    while (n < 0 && errno == EINTR);
+    return n;
+}
+
+int pmm__os_read_file(const char *path, char *buf, size_t cap)
+{
+    int fd, r = 0;
+    size_t have = 0;
+    if (cap == 0)
+        return -EFBIG;
+    do
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0)
+        return -errno;
+    for (;;) {
+        ssize_t n = read_retry(fd, buf + have, cap - have);
+        if (n < 0) {
+            r = -errno;
+            break;
+        }
+        if (n == 0)
+            break;
+        have += (size_t)n;
+        if (have == cap) {
+            r = -EFBIG;
+            break;
+        }
+    }
+    close(fd);
+    buf[have < cap ? have : cap - 1] = 0;
+    return r;
+}
+
+int pmm__os_write_file(const char *path, const void *buf, size_t len)
+{
+    const char *p = buf;
+    int fd, r = 0;
+    do
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0)
+        return -errno;
+    while (len > 0 && r == 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno != EINTR)
+            r = -errno;
+        else if (n == 0)
+            r = -EIO;
+        else if (n > 0) {
+            p += n;
+            len -= (size_t)n;
+        }
+    }
+    if (close(fd) < 0 && r == 0 && errno != EINTR)
+        r = -errno;
+    return r;
+}
+
+static int self_pid; /* 0 until read; cleared in a forked child */
+static pthread_once_t pid_once = PTHREAD_ONCE_INIT;
+
+static void pid_forget(void)
+{
+    __atomic_store_n(&self_pid, 0, __ATOMIC_RELAXED);
+}
+
+static void pid_watch_forks(void)
+{
+    pthread_atfork(NULL, NULL, pid_forget);
+}
+
+int pmm__os_pid(void)
+{
+    int pid = __atomic_load_n(&self_pid, __ATOMIC_RELAXED);
+    if (!pid) {
+        pthread_once(&pid_once, pid_watch_forks); /* before the first fill */
+        pid = (int)getpid();
+        __atomic_store_n(&self_pid, pid, __ATOMIC_RELAXED);
+    }
+    return pid;
+}
+
+uid_t pmm__os_euid(void)
+{
+    return geteuid();
+}
+
+void pmm__os_yield(void)
+{
+    sched_yield();
+}
+
+void pmm__os_die(void)
+{
+    kill(getpid(), SIGKILL);
+    for (;;)
+        pause(); /* SIGKILL is never blocked: not reached */
 }

@@ -5,17 +5,19 @@
  * lookup costs the same with 10 blocks or a million.  Lookups without the
  * lock (find_fast) run as seqlock readers over the read-only mapping: they
  * copy what they read, validate each copy's checksum and bounds, and retry
- * when the live record's sequence number moved.  Nothing read from the file
+ * when the live record's sequence number moved; a reader that keeps losing
+ * the race hands over to its caller, which looks under the lock (and so
+ * recovers a dead writer's update).  Nothing read from the file
  * is trusted: every index is bounds-checked and chains are walked at most
  * max_blocks steps, so a damaged bank yields K_EBANK, never a crash.
  */
 #define _GNU_SOURCE
-#include <sched.h>
-#include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
-#include "os.h"
-#include "pmm_int.h"
+#include "hash.h"
+#include "index.h"
+#include "os/os.h"
 
 #define FAST_TRIES 64
 
@@ -38,16 +40,28 @@ int pmm__entry_valid(const struct pmm_bank *b, const struct pmm_entry *e)
     return 1;
 }
 
-int pmm__find_locked(struct pmm_bank *b, const char *name, uint32_t *idx,
-                     uint32_t *pred)
+int pmm__chain_step(const struct pmm_bank *b, uint32_t j, uint64_t steps,
+                    struct pmm_entry *copy, const struct pmm_entry **e)
+{
+    if (j > b->g.max_blocks || steps >= b->g.max_blocks)
+        return PMM_CHAIN_BAD_LINK;
+    *e = pmm__entry(b, j - 1);
+    if (copy) {
+        memcpy(copy, *e, sizeof *copy);
+        *e = copy;
+    }
+    return pmm__entry_valid(b, *e) ? PMM_CHAIN_OK : PMM_CHAIN_BAD_ENTRY;
+}
+
+/* The walk of name's chain, locked or not (see pmm__chain_step). */
+static int walk(const struct pmm_bank *b, const char *name, uint32_t *idx,
+                uint32_t *pred, struct pmm_entry *copy)
 {
     uint32_t j = pmm__buckets(b)[pmm__bucket_of(b, name)];
     uint32_t prev = PMM_NONE;
     for (uint64_t steps = 0; j != PMM_NONE; steps++) {
-        if (j > b->g.max_blocks || steps >= b->g.max_blocks)
-            return K_EBANK;
-        const struct pmm_entry *e = pmm__entry(b, j - 1);
-        if (!pmm__entry_valid(b, e))
+        const struct pmm_entry *e;
+        if (pmm__chain_step(b, j, steps, copy, &e) != PMM_CHAIN_OK)
             return K_EBANK;
         if (strcmp(e->name, name) == 0) {
             *idx = j - 1;
@@ -61,6 +75,12 @@ int pmm__find_locked(struct pmm_bank *b, const char *name, uint32_t *idx,
     return K_EUNKNOWN;
 }
 
+int pmm__find_locked(const struct pmm_bank *b, const char *name,
+                     uint32_t *idx, uint32_t *pred)
+{
+    return walk(b, name, idx, pred, NULL);
+}
+
 static uint64_t seq_load(const struct pmm_bank *b)
 {
     return __atomic_load_n(&pmm__live(b)->seq, __ATOMIC_ACQUIRE);
@@ -72,51 +92,23 @@ int pmm__seq_same(const struct pmm_bank *b, uint64_t seq)
     return __atomic_load_n(&pmm__live(b)->seq, __ATOMIC_RELAXED) == seq;
 }
 
-/* One optimistic walk; the result is meaningful only if seq did not move. */
-static int walk(const struct pmm_bank *b, const char *name, uint32_t *idx,
-                struct pmm_entry *copy)
-{
-    uint32_t j = pmm__buckets(b)[pmm__bucket_of(b, name)];
-    for (uint64_t steps = 0; j != PMM_NONE; steps++) {
-        if (j > b->g.max_blocks || steps >= b->g.max_blocks)
-            return K_EBANK;
-        memcpy(copy, pmm__entry(b, j - 1), sizeof *copy);
-        if (!pmm__entry_valid(b, copy))
-            return K_EBANK;
-        if (strcmp(copy->name, name) == 0) {
-            *idx = j - 1;
-            return K_OK;
-        }
-        j = copy->next;
-    }
-    return K_EUNKNOWN;
-}
-
-int pmm__find_fast(struct pmm_bank *b, const char *name, uint32_t *idx,
+int pmm__find_fast(const struct pmm_bank *b, const char *name, uint32_t *idx,
                    struct pmm_entry *copy, uint64_t *seq)
 {
     for (int t = 0; t < FAST_TRIES; t++) {
         uint64_t s = seq_load(b);
         if (s & 1) {
-            sched_yield();
+            pmm__os_yield();
             continue;
         }
-        int r = walk(b, name, idx, copy);
+        /* meaningful only if seq did not move */
+        int r = walk(b, name, idx, NULL, copy);
         if (pmm__seq_same(b, s)) {
             *seq = s;
             return r;
         }
     }
-    /* A writer is slow or dead: take the lock, which also recovers. */
-    int r = pmm__lock(b);
-    if (r < 0)
-        return r;
-    r = pmm__find_locked(b, name, idx, NULL);
-    if (r == K_OK)
-        memcpy(copy, pmm__entry(b, *idx), sizeof *copy);
-    *seq = pmm__live(b)->seq;
-    pmm__unlock(b);
-    return r;
+    return -EAGAIN; /* a writer is slow or dead */
 }
 
 /* Pages 32w..32w+31 as bits, or -1 for a damaged word (never used). */
@@ -155,7 +147,7 @@ static int find_run(const uint64_t *bm, uint64_t start, uint64_t end,
     return 0;
 }
 
-int pmm__find_pages(struct pmm_bank *b, uint64_t n, uint64_t *page)
+int pmm__find_pages(const struct pmm_bank *b, uint64_t n, uint64_t *page)
 {
     uint64_t total = b->g.data_pages;
     uint64_t hint = pmm__live(b)->hint;
@@ -171,34 +163,4 @@ int pmm__find_pages(struct pmm_bank *b, uint64_t n, uint64_t *page)
     if (r != 0)
         return r < 0 ? r : K_OK;
     return K_ENOMEM;
-}
-
-int pmm__bitmap_set(struct pmm_bank *b, uint64_t page, uint64_t n, int on)
-{
-    uint64_t w0 = page >> PMM_BM_SHIFT, w1 = (page + n - 1) >> PMM_BM_SHIFT;
-    uint64_t nw = w1 - w0 + 1, stackbuf[64];
-    uint64_t *buf = nw <= 64 ? stackbuf : malloc(nw * 8);
-    int r = 0;
-    if (!buf)
-        return -12; /* -ENOMEM */
-    for (uint64_t w = w0; w <= w1 && r == 0; w++) {
-        int64_t bits = word_bits(pmm__bitmap(b), w);
-        if (bits < 0)
-            r = K_EBANK; /* never build on a damaged word */
-        buf[w - w0] = (uint64_t)bits;
-    }
-    for (uint64_t i = page; i < page + n && r == 0; i++) {
-        uint64_t m = 1ull << (i & (PMM_BM_PAGES - 1));
-        if (on)
-            buf[(i >> PMM_BM_SHIFT) - w0] |= m;
-        else
-            buf[(i >> PMM_BM_SHIFT) - w0] &= ~m;
-    }
-    for (uint64_t k = 0; k < nw && r == 0; k++)
-        buf[k] = pmm_bm_make((uint32_t)buf[k]);
-    if (r == 0)
-        r = pmm__meta_write(b, b->g.bitmap_off + w0 * 8, buf, nw * 8);
-    if (buf != stackbuf)
-        free(buf);
-    return r;
 }

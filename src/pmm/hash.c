@@ -8,7 +8,7 @@
 #define _GNU_SOURCE
 #include <string.h>
 
-#include "pmm_int.h"
+#include "hash.h"
 
 static uint64_t mix(uint64_t h)
 {

@@ -11,7 +11,10 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "pmm_int.h"
+#include <hotrestart/pmm.h>
+
+#include "layout.h"
+#include "names.h"
 
 #include <pmm/chPmm.h>
 

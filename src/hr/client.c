@@ -16,7 +16,7 @@
 
 #include <hotrestart/hr.h>
 
-#include "pmm_int.h"
+#include "pmm/names.h"
 #include "proto.h"
 
 extern char **environ;

@@ -18,8 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "os.h"
-#include "pmm_int.h"
+#include "hash.h"
+#include "map.h"
+#include "os/os.h"
 
 struct pmm_map *pmm__map_find(struct pmm_bank *b, const char *name,
                               uint64_t hash)
@@ -42,7 +43,7 @@ static int grow(struct pmm_bank *b)
     size_t cap = b->maps_cap ? b->maps_cap * 2 : 64;
     struct pmm_map *old = b->maps, *nm = calloc(cap, sizeof *nm);
     if (!nm)
-        return -12;
+        return -ENOMEM;
     for (size_t i = 0; i < b->maps_cap; i++) {
         if (!old[i].hash)
             continue;
@@ -117,4 +118,13 @@ void pmm__map_clear(struct pmm_bank *b)
     free(b->maps);
     b->maps = NULL;
     b->maps_cap = b->maps_used = 0;
+}
+
+void pmm__unmap(struct pmm_bank *b, const char *name)
+{
+    pthread_mutex_lock(&b->mu);
+    struct pmm_map *m = pmm__map_find(b, name, pmm__name_hash(name));
+    if (m)
+        pmm__map_drop(m);
+    pthread_mutex_unlock(&b->mu);
 }

@@ -11,67 +11,24 @@
  *      the live record with the new counters, an even sequence number and
  *      no log.
  * If the writer dies after 2, whoever takes the lock next finds the log and
- * runs pmm__apply() on it again.  Every step of pmm__apply() writes values
- * taken from the log, never values derived from what it already changed, so
- * it is idempotent: running it once, twice, or after a partial run gives the
+ * runs pmm__apply() on it again (lock.c).  Every step of pmm__apply()
+ * writes values taken from the log, never values derived from what it
+ * already changed, so it is idempotent: running it once, twice, or after a partial run gives the
  * same bank.  On a DISK bank the log and the applied changes are each
  * flushed before the next step, so a power cut behaves like a kill.
+ *
+ * The stores themselves are write.c's; besides this file only recovery
+ * (lock.c) and repair (repair.c) call them.
  */
 #define _GNU_SOURCE
 #include <string.h>
-#include <unistd.h>
 
-#include "os.h"
-#include "pmm_int.h"
-
-static int self_pid; /* 0 until read; cleared in a forked child */
-
-int pmm__self_pid(void)
-{
-    if (!self_pid)
-        self_pid = (int)getpid();
-    return self_pid;
-}
-
-void pmm__self_pid_reset(void)
-{
-    self_pid = 0;
-}
-
-int pmm__meta_write(struct pmm_bank *b, uint64_t off, const void *buf,
-                    size_t len)
-{
-    if (off > b->g.data_off || len > b->g.data_off - off)
-        return K_EBANK;
-    if (b->shadow) {
-        memcpy((uint8_t *)b->meta + off, buf, len);
-        return 0;
-    }
-    return pmm__os_pwrite(b->fd, buf, len, off);
-}
-
-static int flush(struct pmm_bank *b)
-{
-    return b->durable && !b->shadow ? pmm__os_sync(b->fd) : 0;
-}
-
-int pmm__write_entry(struct pmm_bank *b, uint32_t idx, struct pmm_entry *e)
-{
-    e->sum = pmm__entry_sum(e);
-    return pmm__meta_write(b, b->g.entries_off + (uint64_t)idx * sizeof *e, e,
-                           sizeof *e);
-}
-
-int pmm__write_live(struct pmm_bank *b, struct pmm_live *l)
-{
-    l->sum = pmm__live_sum(l);
-    return pmm__meta_write(b, PMM_LIVE_OFF, l, sizeof *l);
-}
-
-static int write_bucket(struct pmm_bank *b, uint32_t bucket, uint32_t v)
-{
-    return pmm__meta_write(b, b->g.buckets_off + (uint64_t)bucket * 4, &v, 4);
-}
+#include "crash.h"
+#include "hash.h"
+#include "index.h"
+#include "os/os.h"
+#include "update.h"
+#include "write.h"
 
 /* Is a committed log from a dead writer safe to redo? */
 int pmm__log_valid(const struct pmm_bank *b, const struct pmm_live *l)
@@ -104,7 +61,7 @@ static int apply_alloc(struct pmm_bank *b, const struct pmm_live *l)
         r = pmm__bitmap_set(b, e.page, e.npages + 1, 1);
     pmm__crash("alloc.bitmap");
     if (r == 0)
-        r = write_bucket(b, l->bucket, l->idx + 1);
+        r = pmm__write_bucket(b, l->bucket, l->idx + 1);
     pmm__crash("alloc.linked");
     return r;
 }
@@ -114,7 +71,7 @@ static int apply_free(struct pmm_bank *b, const struct pmm_live *l)
     const struct pmm_entry *im = &l->image;
     int r;
     if (l->pred == PMM_NONE) {
-        r = write_bucket(b, l->bucket, l->succ);
+        r = pmm__write_bucket(b, l->bucket, l->succ);
     } else {
         struct pmm_entry p = *pmm__entry(b, l->pred - 1);
         p.next = l->succ;
@@ -146,7 +103,7 @@ int pmm__apply(struct pmm_bank *b, struct pmm_live *l)
     int alloc = l->op == PMM_OP_ALLOC;
     int r = alloc ? apply_alloc(b, l) : apply_free(b, l);
     if (r == 0)
-        r = flush(b);
+        r = pmm__meta_flush(b);
     if (r < 0)
         return r;
     uint64_t np = l->image.npages;
@@ -165,22 +122,6 @@ int pmm__apply(struct pmm_bank *b, struct pmm_live *l)
     r = pmm__write_live(b, l);
     pmm__crash(alloc ? "alloc.done" : "free.done");
     return r;
-}
-
-int pmm__recover(struct pmm_bank *b)
-{
-    struct pmm_live l = *pmm__live(b);
-    if (pmm__live_sum(&l) != l.sum || l.op == PMM_OP_REPAIR)
-        return pmm__repair(b, NULL, NULL);
-    if (l.op == PMM_OP_NONE) {
-        if (!(l.seq & 1))
-            return 0;
-        l.seq++;
-        return pmm__write_live(b, &l);
-    }
-    if (!pmm__log_valid(b, &l))
-        return pmm__repair(b, NULL, NULL);
-    return pmm__apply(b, &l);
 }
 
 int pmm__do_alloc(struct pmm_bank *b, const char *name, uint64_t npages,
@@ -234,7 +175,7 @@ int pmm__do_alloc(struct pmm_bank *b, const char *name, uint64_t npages,
     e->page = page;
     e->npages = npages;
     e->created_ns = pmm__os_now_ns();
-    e->creator_pid = pmm__self_pid();
+    e->creator_pid = pmm__os_pid();
     e->sum = pmm__entry_sum(e);
     l.seq |= 1;
     l.op = PMM_OP_ALLOC;
@@ -243,7 +184,7 @@ int pmm__do_alloc(struct pmm_bank *b, const char *name, uint64_t npages,
     /* COMMIT POINT: from this write on, the block exists (redo on crash). */
     r = pmm__write_live(b, &l);
     if (r == 0)
-        r = flush(b);
+        r = pmm__meta_flush(b);
     if (r < 0)
         return r;
     pmm__crash("alloc.committed");
@@ -266,7 +207,7 @@ int pmm__do_free(struct pmm_bank *b, uint32_t idx, uint32_t pred)
     /* COMMIT POINT: from this write on, the block is gone (redo on crash). */
     int r = pmm__write_live(b, &l);
     if (r == 0)
-        r = flush(b);
+        r = pmm__meta_flush(b);
     if (r < 0)
         return r;
     pmm__crash("free.committed");

@@ -13,13 +13,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include "os.h"
-#include "pmm_int.h"
+#include "bank.h"
+#include "create.h"
+#include "names.h"
+#include "os/os.h"
+#include "site.h"
 
 #define RAM_BANK "ram.bank"
 #define SITE_CONF "site.conf"
+#define CONF_MAX (64 * 1024) /* site.conf is a few lines */
 
 int pmm_site_path(char *buf, size_t len, const char *site)
 {
@@ -31,26 +34,28 @@ int pmm_site_path(char *buf, size_t len, const char *site)
         n = snprintf(buf, len, "%s", site);
     else if (env && *env)
         n = snprintf(buf, len, "%s", env);
-    else if (geteuid() == 0)
+    else if (pmm__os_euid() == 0)
         n = snprintf(buf, len, "/run/hotrestart");
     else if ((env = getenv("XDG_RUNTIME_DIR")) && *env)
         n = snprintf(buf, len, "%s/hotrestart", env);
     else {
         const char *tmp = getenv("TMPDIR");
         n = snprintf(buf, len, "%s/hotrestart-%u", tmp && *tmp ? tmp : "/tmp",
-                     (unsigned)geteuid());
+                     (unsigned)pmm__os_euid());
     }
     return n < 0 || (size_t)n >= len ? K_EINVAL : K_OK;
 }
 
 int pmm__site_check_dir(const char *dir)
 {
-    struct stat st;
-    if (lstat(dir, &st) < 0)
-        return errno == ENOENT ? K_EUNKNOWN : -errno;
-    if (!S_ISDIR(st.st_mode))
+    uid_t uid, me = pmm__os_euid();
+    mode_t mode;
+    int r = pmm__os_lstat(dir, &uid, &mode);
+    if (r < 0)
+        return r == -ENOENT ? K_EUNKNOWN : r;
+    if (!S_ISDIR(mode))
         return -ENOTDIR;
-    if ((st.st_uid != geteuid() && geteuid() != 0) || (st.st_mode & 077))
+    if ((uid != me && me != 0) || (mode & 077))
         return K_EPRIV;
     return K_OK;
 }
@@ -59,39 +64,46 @@ int pmm__site_check_dir(const char *dir)
 static int make_dirs(const char *dir)
 {
     char p[4096];
+    int r;
     if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p)
         return K_EINVAL;
     for (char *s = p + 1; *s; s++) {
         if (*s != '/')
             continue;
         *s = 0;
-        if (mkdir(p, 0700) < 0 && errno != EEXIST)
-            return -errno;
+        if ((r = pmm__os_mkdir(p, 0700)) < 0 && r != -EEXIST)
+            return r;
         *s = '/';
     }
-    if (mkdir(p, 0700) < 0 && errno != EEXIST)
-        return -errno;
+    if ((r = pmm__os_mkdir(p, 0700)) < 0 && r != -EEXIST)
+        return r;
     return K_OK;
 }
 
 int pmm__conf_get(const char *site, const char *key, char *val, size_t len)
 {
-    char path[4200], line[4200];
-    snprintf(path, sizeof path, "%s/" SITE_CONF, site);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return errno == ENOENT ? K_EUNKNOWN : -errno;
+    char path[4200];
     size_t kl = strlen(key);
-    int r = K_EUNKNOWN;
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\n")] = 0;
+    snprintf(path, sizeof path, "%s/" SITE_CONF, site);
+    char *text = malloc(CONF_MAX);
+    if (!text)
+        return -ENOMEM;
+    int r = pmm__os_read_file(path, text, CONF_MAX);
+    if (r < 0) {
+        free(text);
+        return r == -ENOENT ? K_EUNKNOWN : r;
+    }
+    r = K_EUNKNOWN;
+    for (char *line = text, *end; *line; line = end + !!*end) {
+        end = line + strcspn(line, "\n");
         if (strncmp(line, key, kl) == 0 && line[kl] == '=') {
-            r = snprintf(val, len, "%s", line + kl + 1) >= (int)len ? K_EINVAL
-                                                                    : K_OK;
+            int n = snprintf(val, len, "%.*s", (int)(end - line - kl - 1),
+                             line + kl + 1);
+            r = n < 0 || (size_t)n >= len ? K_EINVAL : K_OK;
             break;
         }
     }
-    fclose(f);
+    free(text);
     return r;
 }
 
@@ -222,10 +234,11 @@ int pmm_site_create(const char *site, const pmm_site_config *cfg)
         if (r < 0 && r != K_EEXIST)
             goto fail_ram;
     }
-    snprintf(path, sizeof path, "%s/" SITE_CONF, dir);
-    FILE *f = fopen(path, "we");
+    char *text = NULL;
+    size_t textlen = 0;
+    FILE *f = open_memstream(&text, &textlen); /* no file: a buffer */
     if (!f) {
-        r = -errno;
+        r = -ENOMEM;
         goto fail_ram;
     }
     if (c.diskbank_path)
@@ -234,13 +247,19 @@ int pmm_site_create(const char *site, const pmm_site_config *cfg)
                "hrCtrl.maxActors=%u\nhrCtrl.maxGroups=%u\n",
             c.max_badness, c.interval_s, c.max_actors, c.max_groups);
     if (fclose(f) != 0) {
-        r = -EIO;
+        free(text);
+        r = -ENOMEM;
         goto fail_ram;
     }
+    snprintf(path, sizeof path, "%s/" SITE_CONF, dir);
+    r = pmm__os_write_file(path, text, textlen);
+    free(text);
+    if (r < 0)
+        goto fail_ram;
     return K_OK;
 fail_ram:
     snprintf(path, sizeof path, "%s/" RAM_BANK, dir);
-    unlink(path);
+    pmm__os_unlink(path);
     return r;
 }
 
@@ -252,26 +271,13 @@ int pmm_site_destroy(const char *site)
         (r = pmm__site_check_dir(dir)) < 0)
         return r;
     if (pmm_bank_path(path, sizeof path, dir, "DISK") == K_OK)
-        unlink(path);
+        pmm__os_unlink(path);
     snprintf(path, sizeof path, "%s/" SITE_CONF, dir);
-    unlink(path);
+    pmm__os_unlink(path);
     snprintf(path, sizeof path, "%s/" RAM_BANK, dir);
-    if (unlink(path) < 0 && errno != ENOENT)
-        return -errno;
-    rmdir(dir); /* other files (the controller's) may remain: keep it then */
-    return K_OK;
-}
-
-int pmm__group_from_env(int *group)
-{
-    const char *v = getenv("HR_GROUP");
-    char *end;
-    if (!v || !*v)
-        return K_EINVAL;
-    errno = 0;
-    long g = strtol(v, &end, 10);
-    if (errno || *end || g < 0 || g > 0x7fffffff)
-        return K_EINVAL;
-    *group = (int)g;
+    if ((r = pmm__os_unlink(path)) < 0 && r != -ENOENT)
+        return r;
+    /* other files (the controller's) may remain: keep the directory then */
+    pmm__os_rmdir(dir);
     return K_OK;
 }

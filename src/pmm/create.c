@@ -1,0 +1,124 @@
+/*
+ * create.c - making a new bank file.
+ *
+ * A bank is made in a private temporary file and published with link(),
+ * which fails if another process published one first: concurrent first uses
+ * agree on one bank, and a creator killed half-way leaves only its
+ * temporary file.  The metadata written here goes to that temporary file,
+ * which no other process can have open: a published bank's metadata is
+ * written only by update.c, lock.c and repair.c.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <hotrestart/pmm.h>
+
+#include "create.h"
+#include "geom.h"
+#include "hash.h"
+#include "os/os.h"
+
+/* A random 1 GiB slot for the range, preferring one that is free in this
+ * process: the creator's own mappings (its program and heap, or the 4 TiB
+ * that the address sanitizer reserves at 0x6000_0000_0000) would otherwise
+ * send its blocks elsewhere.  Other processes are not known: a block whose
+ * place is taken there is mapped elsewhere in that process only. */
+static int pick_base(uint64_t span, uint64_t *base)
+{
+    uint64_t slots = (PMM_USER_TOP - PMM_USER_LOW - span) >> 30;
+    for (int tries = 0; tries < 32; tries++) {
+        uint64_t rnd;
+        int r = pmm__os_random(&rnd, sizeof rnd);
+        if (r < 0)
+            return r;
+        *base = PMM_USER_LOW + (rnd % slots << 30);
+        if (pmm__os_range_free((uintptr_t)*base, span))
+            return 0;
+    }
+    return 0; /* a crowded address space: take the last one all the same */
+}
+
+/* Every page free: each word says so, check half included. */
+static int write_empty_bitmap(int fd, const struct pmm_geom *g)
+{
+    uint64_t buf[1024], words = pmm_bm_words(g->data_pages);
+    for (size_t i = 0; i < 1024; i++)
+        buf[i] = pmm_bm_make(0);
+    for (uint64_t w = 0; w < words; w += 1024) {
+        size_t n = words - w < 1024 ? (size_t)(words - w) : 1024;
+        int r = pmm__os_pwrite(fd, buf, n * 8, g->bitmap_off + w * 8);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* The geometry of a new bank, with its random range and identity. */
+static int new_geom(struct pmm_geom *g, int kind, uint64_t size,
+                    uint64_t max_blocks)
+{
+    size_t pg = pmm__os_page_size();
+    int r;
+    memset(g, 0, sizeof *g);
+    g->magic = PMM_MAGIC;
+    g->version = PMM_VERSION;
+    g->layout_sig = PMM_LAYOUT_SIG;
+    g->page_size = (uint32_t)pg;
+    g->kind = (uint32_t)kind;
+    g->max_blocks = max_blocks;
+    g->data_pages = (size + pg - 1) / pg;
+    pmm__geom_layout(g);
+    g->created_ns = pmm__os_now_ns();
+    /* the range holds the blocks, a guard page and the metadata view */
+    if ((r = pick_base(g->data_pages * pg + pg + g->data_off, &g->base_addr)) < 0 ||
+        (r = pmm__os_random(g->uuid, sizeof g->uuid)) < 0)
+        return r;
+    g->sum = pmm__geom_sum(g);
+    return 0;
+}
+
+static int write_new(int fd, const struct pmm_geom *g, int kind)
+{
+    struct pmm_live l;
+    int r;
+    memset(&l, 0, sizeof l);
+    l.sum = pmm__live_sum(&l);
+    if ((r = pmm__os_truncate(fd, g->file_size)) < 0 ||
+        (r = pmm__os_pwrite(fd, g, sizeof *g, 0)) < 0 ||
+        (r = pmm__os_pwrite(fd, g, sizeof *g, PMM_GEOM_BACKUP_OFF)) < 0 ||
+        (r = pmm__os_pwrite(fd, &l, sizeof l, PMM_LIVE_OFF)) < 0 ||
+        (r = write_empty_bitmap(fd, g)) < 0 ||
+        (kind == PMM_KIND_DISK && (r = pmm__os_sync(fd)) < 0))
+        return r;
+    return 0;
+}
+
+int pmm__bank_create_file(const char *path, int kind, uint64_t size,
+                          uint64_t max_blocks)
+{
+    struct pmm_geom g;
+    char tmp[4200];
+    int fd, r;
+    size_t pg = pmm__os_page_size();
+
+    if (max_blocks == 0 || max_blocks > PMM_MAX_BLOCKS_LIMIT || size < 2 * pg ||
+        size > PMM_MAX_BANK_SIZE)
+        return K_EINVAL;
+    if ((r = new_geom(&g, kind, size, max_blocks)) < 0)
+        return r;
+    if (snprintf(tmp, sizeof tmp, "%s.new.%d", path, pmm__os_pid()) >=
+        (int)sizeof tmp)
+        return K_EINVAL;
+    pmm__os_unlink(tmp);
+    if ((r = pmm__os_open(tmp, 0, 1, &fd)) < 0)
+        return r;
+    r = write_new(fd, &g, kind);
+    pmm__os_close(fd);
+    /* COMMIT POINT: the bank exists once it has its name. */
+    if (r == 0 && (r = pmm__os_link(tmp, path)) == -EEXIST)
+        r = K_EEXIST;
+    pmm__os_unlink(tmp);
+    return r;
+}

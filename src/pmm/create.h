@@ -1,0 +1,16 @@
+/*
+ * create.h - making a new bank file.
+ */
+#ifndef HR_PMM_CREATE_H
+#define HR_PMM_CREATE_H
+
+#include <stdint.h>
+
+/* Make a bank of kind (PMM_KIND_*) with size bytes of block space and room
+ * for max_blocks blocks at path.  K_EEXIST if a bank is already there (made
+ * by a racing process, perhaps: use that one); K_EINVAL for tunables out of
+ * range; -errno from the file system. */
+int pmm__bank_create_file(const char *path, int kind, uint64_t size,
+                          uint64_t max_blocks);
+
+#endif

@@ -1,0 +1,68 @@
+/*
+ * lock.c - a bank's writer lock, and the recovery it runs.
+ *
+ * The lock is an open-file-description lock on the bank file, which the
+ * kernel drops when its holder dies, taken after the process's own mutex
+ * b->mu.  Whoever takes it as a writer first looks at the live record: an
+ * odd sequence number, an intent log or a bad checksum means a writer died
+ * mid-update, and recovery runs before anything else, here and nowhere
+ * else.  Recovery redoes a committed log (update.c's pmm__apply(), which is
+ * idempotent), closes an update that died before its commit point, and
+ * hands anything it cannot trust to the repair (repair.c).  With update.c
+ * and repair.c, the only writer of a published bank's metadata.
+ */
+#define _GNU_SOURCE
+#include "hash.h"
+#include "lock.h"
+#include "os/os.h"
+#include "repair.h"
+#include "update.h"
+#include "write.h"
+
+int pmm__needs_recovery(const struct pmm_bank *b)
+{
+    const struct pmm_live *l = pmm__live(b);
+    return l->op != PMM_OP_NONE || (l->seq & 1) || pmm__live_sum(l) != l->sum;
+}
+
+static int recover(struct pmm_bank *b)
+{
+    struct pmm_live l = *pmm__live(b);
+    if (pmm__live_sum(&l) != l.sum || l.op == PMM_OP_REPAIR)
+        return pmm__repair(b, NULL, NULL);
+    if (l.op == PMM_OP_NONE) {
+        if (!(l.seq & 1))
+            return 0;
+        l.seq++; /* died before its commit point: nothing to redo */
+        return pmm__write_live(b, &l);
+    }
+    if (!pmm__log_valid(b, &l))
+        return pmm__repair(b, NULL, NULL);
+    return pmm__apply(b, &l);
+}
+
+int pmm__lock(struct pmm_bank *b)
+{
+    pthread_mutex_lock(&b->mu);
+    if (b->shadow)
+        return K_OK;
+    int r = pmm__os_lock(b->fd, !b->rdonly);
+    if (r < 0) {
+        pthread_mutex_unlock(&b->mu);
+        return r;
+    }
+    if (b->rdonly) /* a reader sees what is there; writers recover */
+        return K_OK;
+    if (pmm__needs_recovery(b) && (r = recover(b)) < 0) {
+        pmm__unlock(b);
+        return r;
+    }
+    return K_OK;
+}
+
+void pmm__unlock(struct pmm_bank *b)
+{
+    if (!b->shadow)
+        pmm__os_unlock(b->fd);
+    pthread_mutex_unlock(&b->mu);
+}

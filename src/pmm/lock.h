@@ -1,0 +1,18 @@
+/*
+ * lock.h - a bank's writer lock, and the recovery it runs.
+ */
+#ifndef HR_PMM_LOCK_H
+#define HR_PMM_LOCK_H
+
+#include "view.h"
+
+/* Take b->mu, then the bank's kernel lock (shared on a read-only bank),
+ * and, for a writer, recover what a dead writer left (lock.c): on return
+ * the bank is consistent.  0, or -errno / K_EBANK with nothing held. */
+int pmm__lock(struct pmm_bank *b);
+void pmm__unlock(struct pmm_bank *b);
+/* 1 if the live record shows an unfinished update, an interrupted repair
+ * or damage: the next writer to take the lock must recover first. */
+int pmm__needs_recovery(const struct pmm_bank *b);
+
+#endif

@@ -1,0 +1,30 @@
+/*
+ * update.h - the commit protocol: allocating and freeing a block's entry.
+ *
+ * Callers hold the bank's lock (lock.h), and the bank needs no recovery.
+ */
+#ifndef HR_PMM_UPDATE_H
+#define HR_PMM_UPDATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "view.h"
+
+/* Make a live entry for name of npages pages (plus a guard page) and set
+ * *idx to it.  K_ENOMEM if the bank or its entries are full, K_EBANK if the
+ * free list or bitmap is damaged, -errno from the file. */
+int pmm__do_alloc(struct pmm_bank *b, const char *name, uint64_t npages,
+                  const uint8_t *key, size_t keylen, unsigned eflags,
+                  int group, uint32_t *idx);
+/* Free live entry idx, whose chain predecessor link is pred (PMM_NONE: it
+ * heads its chain).  Its pages are given back to the file system. */
+int pmm__do_free(struct pmm_bank *b, uint32_t idx, uint32_t pred);
+
+/* 1 if l holds a committed intent log that is safe to redo. */
+int pmm__log_valid(const struct pmm_bank *b, const struct pmm_live *l);
+/* Carry out the committed log in l (a copy of the live record) and end the
+ * update; idempotent.  l is updated to the live record written. */
+int pmm__apply(struct pmm_bank *b, struct pmm_live *l);
+
+#endif
