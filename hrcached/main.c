@@ -46,6 +46,8 @@ static const char usage[] =
     "  -n, --name=NAME           name of the heap block (default " DEFAULT_HEAP ")\n"
     "  -U, --udp-port=0          accepted for memcached's scripts: no UDP\n"
     "  -v, --verbose             say on stderr how the heap was found\n"
+    "      --check               check the heap and the store in it, then\n"
+    "                            exit (0 consistent, 3 not); no serving\n"
     "  -h, --help                show this help\n"
     "  -V, --version             show the version\n"
     "\n"
@@ -55,12 +57,12 @@ static const char usage[] =
     "site); a missing site is made with a bank large enough for the heap.\n"
     "\n"
     "Exit status: 0 stopped by SIGTERM or SIGINT, 1 could not start or\n"
-    "serve, 2 bad usage.\n";
+    "serve, 2 bad usage, 3 (--check) the store is not consistent.\n";
 
 struct opts {
     const char *port, *addr, *unix_path, *name;
     uint64_t mem_mb, item_max, max_conns;
-    int no_evict, verbose;
+    int no_evict, verbose, check;
 };
 
 static void die(int code, const char *fmt, ...)
@@ -115,6 +117,7 @@ static void parse(int argc, char **argv, struct opts *o)
         {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},
+        {"check", no_argument, 0, 'C'},
         {0, 0, 0, 0},
     };
     *o = (struct opts){.port = "11211", .addr = "127.0.0.1",
@@ -165,6 +168,7 @@ static void parse(int argc, char **argv, struct opts *o)
                 die(EXIT_USAGE, "UDP is not supported: only -U 0");
             break;
         case 'v': o->verbose++; break;
+        case 'C': o->check = 1; break;
         case 'h': fputs(usage, stdout); exit(0);
         case 'V': printf("hrcached %s\n", MC_VERSION_STRING); exit(0);
         case ':':
@@ -232,6 +236,36 @@ static mc_store *open_store(const struct opts *o, pmm_bank *bank)
     return st;
 }
 
+static void say_problem(const char *what, void *arg)
+{
+    (void)arg;
+    fprintf(stderr, "hrcached: check: %s\n", what);
+}
+
+/* --check: the heap must exist; its limit is its own. */
+static int check(const struct opts *o)
+{
+    pmm_bank *bank;
+    int r = pmm_bank_open(&bank, NULL, "RAM", 0);
+    if (r < 0)
+        die(1, "cannot open the site's RAM bank: %s", pmm_strerror(r));
+    struct mc_config cfg = {0, o->item_max, 1};
+    mc_store *st;
+    uint64_t made;
+    if ((r = mc_store_open(&st, bank, o->name, &cfg, &made)) < 0)
+        die(1, "cannot open heap %s: %s", o->name,
+            r == MC_BAD_ROOT ? "not an hrcached store" : pmm_strerror(r));
+    struct mc_usage u = {0};
+    mc_store_usage(st, &u);
+    r = mc_store_verify(st, say_problem, NULL);
+    printf("heap %s: %llu items, %llu bytes: %s\n", o->name,
+           (unsigned long long)u.items, (unsigned long long)u.bytes,
+           r == 0 ? "consistent" : "NOT consistent");
+    mc_store_close(st);
+    pmm_bank_close(bank);
+    return r == 0 ? 0 : 3;
+}
+
 static int open_sockets(const struct opts *o, int *fds, int *inherited)
 {
     int n = mc_listen_inherited(fds, MC_LISTEN_MAX);
@@ -262,6 +296,8 @@ int main(int argc, char **argv)
 {
     struct opts o;
     parse(argc, argv, &o);
+    if (o.check)
+        return check(&o);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     pmm_bank *bank = open_bank(mc_store_heap_size(o.mem_mb << 20));

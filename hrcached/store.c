@@ -680,12 +680,22 @@ int mc_store_open(mc_store **out, pmm_bank *bank, const char *name,
     if (!st)
         return -ENOMEM;
     st->cfg = *cfg;
-    int r = hr_heap_open(&st->heap, bank, name,
-                         mc_store_heap_size(cfg->mem_limit), "hrcached", 8, 0);
+    /* an existing heap is opened whatever its size: its limit is checked
+     * below, to say what it was made with */
+    int r = hr_heap_open(&st->heap, bank, name, 0, "hrcached", 8,
+                         HR_HEAP_RETRIEVE);
+    if (r == K_EUNKNOWN && cfg->mem_limit)
+        r = hr_heap_open(&st->heap, bank, name,
+                         mc_store_heap_size(cfg->mem_limit), "hrcached", 8,
+                         0);
     if (r < 0)
         goto fail_open;
     void *root;
     hr_heap_root(st->heap, &root);
+    if (!root && !cfg->mem_limit) {
+        r = MC_BAD_ROOT;
+        goto fail_root;
+    }
     if (!root) {
         /* COMMIT POINT (make_root): the root is set in the transaction
          * that makes it: a kill before leaves an empty heap, made again */
@@ -699,7 +709,9 @@ int mc_store_open(mc_store **out, pmm_bank *bank, const char *name,
         r = MC_BAD_ROOT;
         goto fail_root;
     }
-    if (st->root->mem_limit != cfg->mem_limit) {
+    if (!cfg->mem_limit)
+        st->cfg.mem_limit = st->root->mem_limit;
+    else if (st->root->mem_limit != cfg->mem_limit) {
         *made_limit = st->root->mem_limit;
         r = MC_OTHER_LIMIT;
         goto fail_root;

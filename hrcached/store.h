@@ -65,7 +65,8 @@ struct mc_usage {
 /* Open the store in the heap `name` of bank, making it if it does not
  * exist.  Errors: MC_OTHER_LIMIT the heap exists but was made with another
  * -m (that limit is put in *made_limit); MC_BAD_ROOT the heap is not an
- * hrcached store of this version; the errors of hr_heap_open. */
+ * hrcached store of this version; the errors of hr_heap_open.  With
+ * cfg->mem_limit 0 the heap must exist and its own limit is taken. */
 int mc_store_open(mc_store **out, pmm_bank *bank, const char *name,
                   const struct mc_config *cfg, uint64_t *made_limit);
 void mc_store_close(mc_store *st);

@@ -4,7 +4,8 @@
 # summary for each.  HR_QUICK=1 skips the clang and sanitizer builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh build-essential cmake clang pkg-config libcriterion-dev linux-libc-dev passwd
+scripts/deps.sh build-essential cmake clang pkg-config libcriterion-dev linux-libc-dev passwd \
+  libmemcached-tools python3-pymemcache
 jobs=$(nproc)
 run() { # name, cmake args...
   local dir=build-$1; shift
