@@ -11,11 +11,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
+#include "arun.h"
+#include "group.h"
 #include "hrd.h"
+#include "log.h"
+#include "os/os.h"
+#include "os/ctl.h"
 #include "proto.h"
+#include "render.h"
+#include "requests.h"
 
 
 static void reply(int conn, int32_t result, const char *text)
@@ -24,24 +29,12 @@ static void reply(int conn, int32_t result, const char *text)
                  NULL, 0);
 }
 
-/* Names end up in logs and JSON: keep them to a plain alphabet. */
-int hrd_name_ok(const char *s)
-{
-    if (!*s || strlen(s) >= PMM_NAME_MAX)
-        return 0;
-    for (; *s; s++)
-        if (!(('a' <= *s && *s <= 'z') || ('A' <= *s && *s <= 'Z') ||
-              ('0' <= *s && *s <= '9') || strchr("._-:+@/", *s)))
-            return 0;
-    return 1;
-}
-
 static int do_arun(struct hrd *d, const struct hr_msg_hdr *h, const char *p,
                    const int *fds, int nfds)
 {
-    if (h->arg < 0 || h->arg >= d->max_groups)
+    if (hrd_group_check(d, h->arg, HRD_GROUP_NEW) < 0)
         return -ERANGE; /* hrCtrl.maxGroups */
-    if (d->reg->groups[h->arg].used && d->reg->groups[h->arg].state == G_ENDING)
+    if (d->reg->groups[h->arg].used && d->reg->groups[h->arg].state == HR_G_ENDING)
         return -EBUSY; /* it ends when its members are gone */
     if (nfds != 1)
         return -EBADMSG;
@@ -69,14 +62,14 @@ static int do_spawn(struct hrd *d, const struct hr_msg_hdr *h, const char *p,
     if (r < 0)
         return r;
     int group = d->reg->actors[cs].group;
-    if (d->reg->groups[group].state == G_RESTARTING ||
-        d->reg->groups[group].state == G_ENDING)
+    if (d->reg->groups[group].state == HR_G_RESTARTING ||
+        d->reg->groups[group].state == HR_G_ENDING)
         return -EBUSY; /* the caller is being killed with its group */
     int slot = hrd_find_name(d, -1, name);
     if (slot >= 0 && d->reg->actors[slot].group != group)
         return -EEXIST; /* the name belongs to another group */
-    if (slot >= 0 && (d->reg->actors[slot].state == A_RUNNING ||
-                      d->reg->actors[slot].state == A_DYING))
+    if (slot >= 0 && (d->reg->actors[slot].state == HR_A_RUNNING ||
+                      d->reg->actors[slot].state == HR_A_DYING))
         return -EBUSY;
     if (slot < 0) {
         /* arguments are stored without the name, like arun's */
@@ -92,49 +85,77 @@ static int do_spawn(struct hrd *d, const struct hr_msg_hdr *h, const char *p,
         if (r < 0)
             return r;
     }
-    r = hrd_start_indirect(d, slot, fds + 1);
+    r = hrd_start_actor(d, slot, fds + 1);
     if (r >= 0) {
-        d->reg->groups[group].state = G_RUNNING;
+        hrd_group_event(d, group, GE_SPAWNED, NULL);
         hrd_log(d, "actor %s started in group %d by %s, pid %d", name, group,
                 d->reg->actors[cs].name, r);
     }
     return r;
 }
 
+/* What becomes of a request's connection once dispatch() is done. */
+enum disposal {
+    REPLY,    /* reply with the result (and its message when negative) */
+    REPLIED,  /* dispatch() has replied already */
+    KEPT,     /* kept open: replied to when its group has ended */
+};
+
 /* A kill-group request is answered when the group has ended (its members
  * may take a while to die); meanwhile the connection stays open here. */
-#define KEPT (INT32_MIN + 1)
-
-static int wait_for_end(struct hrd *d, int conn, int group)
+static enum disposal wait_for_end(struct hrd *d, int conn, int group)
 {
     for (int i = 0; i < HRD_MAX_WAITING; i++) {
         if (d->waiting[i].conn < 0) {
             d->waiting[i].conn = conn;
             d->waiting[i].group = group;
+            d->waiting[i].ends = d->ends[group];
             return KEPT;
         }
     }
-    return 0; /* too many waiting: this one is told at once */
+    return REPLY; /* too many waiting: this one is told at once */
 }
 
-void hrd_answer_waiting(struct hrd *d, int group)
+void hrd_answer_ended(struct hrd *d)
 {
     for (int i = 0; i < HRD_MAX_WAITING; i++) {
-        if (d->waiting[i].conn >= 0 && d->waiting[i].group == group) {
-            reply(d->waiting[i].conn, 0, NULL);
-            close(d->waiting[i].conn);
+        int conn = d->waiting[i].conn;
+        if (conn >= 0 && d->ends[d->waiting[i].group] != d->waiting[i].ends) {
+            reply(conn, 0, NULL);
+            pmm__os_close(conn);
             d->waiting[i].conn = -1;
         }
     }
 }
 
+/* Reply with a text made by render, at most HR_MSG_MAX - 64 bytes. */
+static int reply_rendered(struct hrd *d, int conn,
+                          int (*render)(struct hrd *, char *, size_t),
+                          enum disposal *then)
+{
+    char *buf = malloc(HR_MSG_MAX - 64);
+    if (!buf)
+        return -ENOMEM;
+    int r = render(d, buf, HR_MSG_MAX - 64);
+    if (r >= 0) {
+        reply(conn, 0, buf);
+        *then = REPLIED;
+    }
+    free(buf);
+    return r < 0 ? r : 0;
+}
+
+/* Act on one request: its result (>= 0, or a negative code); *then says
+ * whether the caller replies with it. */
 static int dispatch(struct hrd *d, int conn, const struct hr_msg_hdr *h,
-                    const char *p, int *fds, int nfds, pid_t caller)
+                    const char *p, int *fds, int nfds, pid_t caller,
+                    enum disposal *then)
 {
     int slot;
+    *then = REPLY;
     switch (h->type) {
     case HR_REQ_PING:
-        return getpid();
+        return pmm__os_pid();
     case HR_REQ_ARUN:
         return do_arun(d, h, p, fds, nfds);
     case HR_REQ_SPAWN:
@@ -142,14 +163,15 @@ static int dispatch(struct hrd *d, int conn, const struct hr_msg_hdr *h,
     case HR_REQ_EXIT_HDL:
         if ((slot = hrd_find_pid(d, caller)) < 0)
             return -EPERM;
-        d->reg->actors[slot].clean_mark = 1;
+        hrd_actor_exit_hdl(d, slot);
         return 0;
     case HR_REQ_KILL_GROUP:
-        if (h->arg < 0 || h->arg >= HRD_MAX_GROUPS)
+        if (hrd_group_check(d, h->arg, HRD_GROUP_SLOT) < 0)
             return -ERANGE;
         if (hrd_kill_group(d, h->arg))
             return 0; /* ended, or no such group: not an error */
-        return wait_for_end(d, conn, h->arg);
+        *then = wait_for_end(d, conn, h->arg);
+        return 0;
     case HR_REQ_GET_GROUP:
         if ((slot = hrd_find_pid(d, h->arg)) < 0)
             return -ESRCH;
@@ -157,31 +179,26 @@ static int dispatch(struct hrd *d, int conn, const struct hr_msg_hdr *h,
     case HR_REQ_AKILL:
         if ((slot = hrd_find_pid(d, h->arg)) < 0)
             return -ESRCH;
-        kill(h->arg, SIGKILL); /* seen as a failure: the group restarts */
+        hr__os_kill(h->arg, SIGKILL); /* seen as a failure: the group restarts */
         return 0;
-    case HR_REQ_PS: {
-        char *buf = malloc(HR_MSG_MAX - 64);
-        if (!buf)
-            return -ENOMEM;
-        int r = h->arg == 1 ? hrd_ps_text(d, buf, HR_MSG_MAX - 64)
-                            : hrd_ps_json(d, buf, HR_MSG_MAX - 64);
-        if (r >= 0)
-            reply(conn, 0, buf);
-        free(buf);
-        return r < 0 ? r : INT32_MIN; /* replied already */
-    }
+    case HR_REQ_PS:
+        return reply_rendered(d, conn, h->arg == 1 ? hrd_ps_text : hrd_ps_json,
+                              then);
     case HR_REQ_STOP:
         d->stopping = 1;
         return 0;
     case HR_REQ_SITE_RESTART:
         d->restart_pending = 1; /* after the reply: the controller is replaced */
         return 0;
-    case HR_REQ_INFO: {
-        char buf[1024];
-        int r = hrd_info_json(d, buf, sizeof buf);
-        if (r >= 0)
-            reply(conn, 0, buf);
-        return r < 0 ? r : INT32_MIN;
+    case HR_REQ_INFO:
+        return reply_rendered(d, conn, hrd_info_json, then);
+    case HR_REQ_STATUS: {
+        hr_site_state st;
+        hrd_status(d, &st);
+        hr__msg_send(conn, HR_REPLY, (int32_t)sizeof st, &st, sizeof st, NULL,
+                     0);
+        *then = REPLIED;
+        return 0;
     }
     default:
         return -EOPNOTSUPP;
@@ -190,15 +207,16 @@ static int dispatch(struct hrd *d, int conn, const struct hr_msg_hdr *h,
 
 void hrd_serve(struct hrd *d, int conn)
 {
-    struct ucred cred;
-    socklen_t cl = sizeof cred;
+    uid_t uid;
+    pid_t caller;
     int fds[HR_MSG_MAXFDS], nfds = 0;
     struct hr_msg_hdr h;
     const char *p;
+    enum disposal then = REPLY;
     char *buf = malloc(HR_MSG_MAX);
-    if (!buf || getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0) {
+    if (!buf || hr__os_peer(conn, &uid, &caller) < 0) {
         free(buf);
-        close(conn);
+        pmm__os_close(conn);
         return;
     }
     /* the request is read even from a stranger, so that the refusal, not a
@@ -206,20 +224,20 @@ void hrd_serve(struct hrd *d, int conn)
     int r = hr__msg_recv(conn, buf, &h, &p, fds, &nfds);
     if (r == -ECONNRESET || r == -EAGAIN) { /* hung up, or sent nothing */
         free(buf);
-        close(conn);
+        pmm__os_close(conn);
         return;
     }
-    if (cred.uid != 0 && cred.uid != geteuid()) {
+    if (uid != 0 && uid != pmm__os_euid()) {
         reply(conn, -EPERM, "only root and the site's owner may control it");
-        r = INT32_MIN;
+        then = REPLIED;
     } else if (r == 0) {
-        r = dispatch(d, conn, &h, p, fds, nfds, cred.pid);
+        r = dispatch(d, conn, &h, p, fds, nfds, caller, &then);
     }
-    if (r != INT32_MIN && r != KEPT)
+    if (then == REPLY)
         reply(conn, r, r < 0 ? pmm_strerror(r) : NULL);
     for (int i = 0; i < nfds; i++)
-        close(fds[i]);
+        pmm__os_close(fds[i]);
     free(buf);
-    if (r != KEPT)
-        close(conn);
+    if (then != KEPT)
+        pmm__os_close(conn);
 }

@@ -22,14 +22,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
+#include "arun.h"
 #include "hrd.h"
+#include "log.h"
+#include "os/os.h"
+#include "os/ctl.h"
 #include "proto.h"
+#include "startup.h"
 
 #define MAX_WORDS 256
 
-/* Split line in place; returns the word count, or -1 for an open quote. */
 int hrd_split(char *line, char **words, int max)
 {
     int n = 0;
@@ -78,23 +81,11 @@ int hrd_split(char *line, char **words, int max)
     }
 }
 
+/* The program of a line: on $PATH, and runnable by us. */
 static int find_program(const char *prog, char *out, size_t cap)
 {
-    if (strchr(prog, '/')) {
-        snprintf(out, cap, "%s", prog);
-        return access(out, X_OK) == 0 ? 0 : -errno;
-    }
-    const char *path = getenv("PATH");
-    char *dirs = strdup(path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
-    int r = -ENOENT;
-    for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d && r;
-         d = strtok_r(NULL, ":", &save)) {
-        snprintf(out, cap, "%s/%s", d, prog);
-        if (access(out, X_OK) == 0)
-            r = 0;
-    }
-    free(dirs);
-    return r;
+    int r = hr_find_program(prog, out, cap);
+    return r < 0 ? r : hr__os_access_x(out);
 }
 
 extern char **environ;
@@ -107,9 +98,9 @@ static void run_arun(struct hrd *d, int lineno, char **w, int n)
         hrd_log(d, "sysadm.ini:%d: usage: arun -g GROUP PROGRAM [ARGS]", lineno);
         return;
     }
-    if (g < 0 || g >= d->max_groups) {
-        hrd_log(d, "sysadm.ini:%d: arun: group %s out of range (0 to %d: "
-                   "hrCtrl.maxGroups)", lineno, w[2], d->max_groups - 1);
+    if (hrd_group_check(d, g, HRD_GROUP_NEW) < 0) {
+        hrd_log(d, "sysadm.ini:%d: arun: group %s out of range (0 to %u: "
+                   "hrCtrl.maxGroups)", lineno, w[2], d->policy.max_groups - 1);
         return;
     }
     int r = find_program(w[3], path, sizeof path);
@@ -131,26 +122,41 @@ static pid_t run_command(struct hrd *d, int lineno, char **w)
         hrd_log(d, "sysadm.ini:%d: %s: %s", lineno, w[0], strerror(-r));
         return 0;
     }
-    pid_t pid = fork();
-    if (pid == 0) {
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        int null = open("/dev/null", O_RDONLY);
-        dup2(null, 0);
-        dup2(d->console_fd, 1);
-        dup2(d->console_fd, 2);
-        if (chdir(d->site) < 0)
-            _exit(127);
-        execv(path, w);
-        _exit(127);
-    }
+    int null = hr__os_open("/dev/null", O_RDONLY, 0);
+    int stdio[3] = {null, d->console_fd, d->console_fd};
+    struct hr__os_child child = {.stdio = stdio, .cwd = d->site,
+                                 .exe_fd = -1, .path = path, .argv = w,
+                                 .errpipe = -1};
+    int pid = hr__os_fork();
+    if (pid == 0)
+        hr__os_exec_child(&child);
+    if (null >= 0)
+        pmm__os_close(null);
     if (pid < 0) {
-        hrd_log(d, "sysadm.ini:%d: fork: %s", lineno, strerror(errno));
+        hrd_log(d, "sysadm.ini:%d: fork: %s", lineno, strerror(-pid));
         return 0;
     }
     snprintf(d->ini_prog, sizeof d->ini_prog, "%s", w[0]);
     return pid;
+}
+
+/* The next line of the file, ending in a newline (the last line's added),
+ * into line (cap bytes): 1, or 0 at its end.  *too_long: it did not fit
+ * (and is skipped). */
+static int next_line(struct hrd *d, char *line, size_t cap, int *too_long)
+{
+    const char *p = d->ini + d->ini_at;
+    if (!*p)
+        return 0;
+    size_t n = strcspn(p, "\n");
+    d->ini_at += n + (p[n] == '\n');
+    *too_long = n > cap - 2; /* as fgets(): room for the newline too */
+    if (!*too_long) {
+        memcpy(line, p, n);
+        line[n] = '\n';
+        line[n + 1] = 0;
+    }
+    return 1;
 }
 
 /* Run lines until one starts a command (1: wait for it) or the file ends
@@ -158,13 +164,11 @@ static pid_t run_command(struct hrd *d, int lineno, char **w)
 static int run_lines(struct hrd *d)
 {
     char line[8192], *w[MAX_WORDS + 1];
-    while (fgets(line, sizeof line, d->ini)) {
+    int too_long;
+    while (next_line(d, line, sizeof line, &too_long)) {
         int lineno = ++d->ini_line;
-        if (!strchr(line, '\n') && !feof(d->ini)) {
+        if (too_long) {
             hrd_log(d, "sysadm.ini:%d: line too long", lineno);
-            int c;
-            while ((c = fgetc(d->ini)) != EOF && c != '\n')
-                ;
             continue;
         }
         int n = hrd_split(line, w, MAX_WORDS);
@@ -183,7 +187,7 @@ static int run_lines(struct hrd *d)
             return 1;
         }
     }
-    fclose(d->ini);
+    free(d->ini);
     d->ini = NULL;
     return 0;
 }
@@ -192,9 +196,18 @@ int hrd_startup_begin(struct hrd *d, int with_arun)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/sysadm.ini", d->site);
-    d->ini = fopen(path, "re");
-    if (!d->ini)
+    if (!(d->ini = malloc(HRD_INI_MAX)))
         return 0;
+    int r = pmm__os_read_file(path, d->ini, HRD_INI_MAX);
+    if (r < 0) {
+        if (r != -ENOENT)
+            hrd_log(d, "%s: %s", path, r == -EFBIG ? "larger than 1 MiB, not run"
+                                                   : strerror(-r));
+        free(d->ini);
+        d->ini = NULL;
+        return 0;
+    }
+    d->ini_at = 0;
     d->ini_line = 0;
     d->ini_arun = with_arun;
     hrd_log(d, "running %s%s", path, with_arun ? "" : " (arun lines skipped)");

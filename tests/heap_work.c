@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+size_t hw_heap_size = 1 << 20;
+
 static uint64_t next_rand(uint64_t *s)
 {
     *s ^= *s << 13;
@@ -52,7 +54,8 @@ static int transfer(hr_heap *h, struct hw_root *root, uint64_t *rng)
 static int push(hr_heap *h, struct hw_root *root, uint64_t *rng)
 {
     uint64_t x = next_rand(rng);
-    size_t len = x % 4 ? 8 + x % 120 : 8 + x % 3000; /* mostly small */
+    /* mostly small; some over a page, whose middle no chunk header shares */
+    size_t len = x % 4 ? 8 + x % 120 : x % 16 ? 8 + x % 3000 : 4096 + x % 8192;
     struct hw_node *n;
     int r = hr_heap_alloc(h, sizeof *n + len, 0, (void **)&n);
     if (r < 0)
@@ -115,7 +118,7 @@ void hw_run(const char *medium, const char *name, uint64_t seed, long n)
 {
     hr_heap *h;
     uint64_t rng = seed | 1;
-    int r = hw_open(&h, medium, name, 1 << 20);
+    int r = hw_open(&h, medium, name, hw_heap_size);
     if (r < 0) {
         fprintf(stderr, "worker %d: open: %s\n", getpid(), pmm_strerror(r));
         _exit(10);
@@ -221,7 +224,7 @@ void hw_reopen_verify(const char *medium, const char *name, const char *after)
 {
     hr_heap *h;
     char why[300];
-    int r = hw_open(&h, medium, name, 1 << 20);
+    int r = hw_open(&h, medium, name, hw_heap_size);
     cr_assert_eq(r, 0, "%s: open: %s", after, pmm_strerror(r));
     cr_assert_eq(hr_heap_check(h, print_problem, NULL), 0, "%s: check", after);
     cr_assert_eq(hw_verify(h, why, sizeof why), 0, "%s: %s", after, why);

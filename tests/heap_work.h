@@ -11,6 +11,15 @@
 
 #include <hotrestart/heap.h>
 
+/* Built with AddressSanitizer (gcc or clang)? */
+#if defined(__SANITIZE_ADDRESS__)
+#define HW_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HW_ASAN 1
+#endif
+#endif
+
 #define HW_ACCOUNTS 16
 #define HW_START    1000u  /* each account's first balance */
 #define HW_MAXLIST  100u
@@ -30,6 +39,8 @@ struct hw_node {
     uint8_t data[];
 };
 
+/* Size of the heaps hw_run and hw_reopen_verify make (default 1 MiB). */
+extern size_t hw_heap_size;
 /* Open (or make) the heap `name` of a medium in the current site. */
 int hw_open(hr_heap **h, const char *medium, const char *name, size_t size);
 /* One transaction of 1-3 random operations, committed (or, one time in

@@ -46,14 +46,11 @@ static long kills_wanted(void)
     const char *v = getenv("HR_HEAP_KILLS");
     if (v && *v)
         return atol(v);
-#if defined(__SANITIZE_ADDRESS__)
+#ifdef HW_ASAN
     return 2500;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-    return 2500;
-#endif
-#endif
+#else
     return 10000;
+#endif
 }
 
 Test(heap_crash, random_kills_of_2_to_4_processes, .timeout = 900)

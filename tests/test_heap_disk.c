@@ -2,20 +2,23 @@
  * test_heap_disk.c - a heap on the DISK medium: the kill test of
  * test_heap_crash.c, and power cuts.
  *
- * A power cut is simulated from a record of every flush the heap made
- * (HR_HEAP_FLUSHLOG: offset, length and the bytes each msync wrote, and a
- * marker after each commit).  The block as the medium held it after flush p
- * is the zero block of its creation with records 0..p-1 written over it;
- * a cut during flush p also keeps a random part of record p's sectors.
- * Each such image is written into the block, a new boot id is given (the
- * lock in the image belongs to the lost boot) and the heap is opened: it
- * must open clean, keep the invariants, and hold every transaction whose
- * commit had returned (the markers) and at most the one in flight.
+ * A power cut is simulated from a record the heap writes under test
+ * (HR_HEAP_FLUSHLOG, src/heap/sys.c): at every flush, each page of the
+ * block that changed in memory since the last flush, then the range and
+ * bytes of the flush; a marker after each commit returns.  The medium may
+ * hold, of each page, its content at its last flush or any content memory
+ * gave it since (the kernel writes dirty pages back when it likes), and a
+ * page may be torn between them at sector (512 B) granularity.  At every
+ * flush the power is cut three ways: only what was flushed; everything
+ * memory held; and each sector from a random one of its page's versions.
+ * Each image is written into the block, a new boot id is given (the lock
+ * in the image belongs to the lost boot) and the heap is opened: it must
+ * open clean, keep the invariants, and hold every transaction whose commit
+ * had returned (the markers) and at most the one in flight.
  *
- * What it does not model: a page written back by the kernel on its own
- * before the heap flushed it.  The protocol allows for it (every change is
- * made only after its undo entry is durable), but the record cannot tell
- * such a page's contents at the instant of the cut.
+ * What it does not model: a write-back at an instant between two flushes
+ * of a page's content that was changed again before the next flush (the
+ * record sees memory only at flush instants).
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -87,6 +90,12 @@ Test(heap_disk, random_kills, .timeout = 600)
     cr_assert_gt(st.tx_count, 10u);
 }
 
+/* A record of HR_HEAP_FLUSHLOG (src/heap/sys.c). */
+#define REC_COMMIT UINT64_MAX
+#define REC_PAGE (1ull << 63)
+#define PAGE 4096u
+#define SECTOR 512u
+
 struct rec {
     uint64_t off, len;
     const uint8_t *bytes;  /* NULL for a commit marker */
@@ -112,7 +121,7 @@ static struct rec *read_records(size_t *n, uint8_t **buf)
         memcpy(head, *buf + pos, sizeof head);
         pos += (long)sizeof head;
         r[*n] = (struct rec){head[0], head[1], NULL};
-        if (head[0] != UINT64_MAX) {
+        if (head[0] != REC_COMMIT) {
             r[*n].bytes = *buf + pos;
             pos += (long)head[1];
         }
@@ -122,7 +131,8 @@ static struct rec *read_records(size_t *n, uint8_t **buf)
 }
 
 /* Open the block's current image after a "reboot" and check it holds the
- * invariants and between commits-1 and commits+... transactions. */
+ * invariants and every transaction whose commit returned (markers), and at
+ * most the one in flight. */
 static void open_image(int image, uint64_t markers)
 {
     char boot[32], after[64];
@@ -131,7 +141,7 @@ static void open_image(int image, uint64_t markers)
     snprintf(after, sizeof after, "power cut image %d", image);
     hw_reopen_verify("DISK", "p", after);
     hr_heap *h;
-    cr_assert_eq(hw_open(&h, "DISK", "p", 1 << 20), 0);
+    cr_assert_eq(hw_open(&h, "DISK", "p", hw_heap_size), 0);
     struct hw_root *root;
     hr_heap_root(h, (void **)&root);
     if (markers == 0) {
@@ -146,10 +156,44 @@ static void open_image(int image, uint64_t markers)
     hr_heap_close(h);
 }
 
+/* What the medium may hold of each page: its content at its last flush
+ * (version 0), then every content memory gave it since, any of which the
+ * kernel may have written back on its own. */
+struct page_versions {
+    const uint8_t **v;
+    size_t n, cap;
+};
+
+static void add_version(struct page_versions *p, const uint8_t *bytes, int reset)
+{
+    if (reset)
+        p->n = 0;
+    if (p->n == p->cap)
+        p->v = realloc(p->v, (p->cap = p->cap ? p->cap * 2 : 8) * sizeof *p->v);
+    p->v[p->n++] = bytes;
+}
+
+enum pick { OLDEST, NEWEST, ANY_SECTOR };
+
+static void build(uint8_t *img, struct page_versions *pv, size_t npages,
+                  enum pick how, uint64_t *rng)
+{
+    for (size_t p = 0; p < npages; p++)
+        for (unsigned s = 0; s < PAGE; s += SECTOR) {
+            size_t k = how == OLDEST ? 0 : how == NEWEST ? pv[p].n - 1 : 0;
+            if (how == ANY_SECTOR) {
+                *rng ^= *rng << 13, *rng ^= *rng >> 7, *rng ^= *rng << 17;
+                k = *rng % pv[p].n;
+            }
+            memcpy(img + p * PAGE + s, pv[p].v[k] + s, SECTOR);
+        }
+}
+
 Test(heap_disk, power_cut_at_every_flush, .timeout = 600)
 {
     const char *v = getenv("HR_HEAP_POWERCUT_TX");
-    long ntx = v && *v ? atol(v) : 30;
+    long ntx = v && *v ? atol(v) : 25;
+    hw_heap_size = 128 << 10;
     unlink(rec_path);
     setenv("HR_HEAP_FLUSHLOG", rec_path, 1);
     pid_t pid = hw_spawn("DISK", "p", 4242, NULL, ntx);
@@ -165,36 +209,66 @@ Test(heap_disk, power_cut_at_every_flush, .timeout = 600)
     cr_assert_eq(pmm_bank_open(&bank, NULL, "DISK", 0), 0);
     cr_assert_eq(pmm_alloc(bank, "p", 1, "hw", 2, PMM_RETRIEVE, &addr, &blk),
                  0);
-    uint8_t *img = calloc(1, blk.size);
+    size_t npages = blk.size / PAGE;
+    static const uint8_t zero[PAGE];
+    struct page_versions *pv = calloc(npages, sizeof *pv);
+    for (size_t p = 0; p < npages; p++)
+        add_version(&pv[p], zero, 1); /* a new block reads as zeros */
     uint64_t markers = 0, rng = 99;
     int images = 0, flushes = 0;
-    for (size_t p = 0; p <= n; p++) {
-        /* the medium after records 0..p-1 */
-        memcpy(addr, img, blk.size);
-        open_image(images++, markers);
-        if (p == n)
-            break;
-        if (!r[p].bytes) {
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && r[i].off == REC_COMMIT) {
             markers++;
             continue;
         }
-        flushes++;
-        cr_assert_leq(r[p].off + r[p].len, blk.size);
-        /* cut during flush p: some of its sectors made it */
-        memcpy(addr, img, blk.size);
-        for (uint64_t s = 0; s < r[p].len; s += 512) {
-            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-            if (rng & 1)
-                memcpy((uint8_t *)addr + r[p].off + s, r[p].bytes + s,
-                       r[p].len - s < 512 ? r[p].len - s : 512);
+        if (i < n && (r[i].off & REC_PAGE)) { /* memory's page now */
+            uint64_t off = r[i].off & ~REC_PAGE;
+            cr_assert(off % PAGE == 0 && off < blk.size && r[i].len == PAGE);
+            add_version(&pv[off / PAGE], r[i].bytes, 0);
+            continue;
         }
-        open_image(images++, markers);
-        memcpy(img + r[p].off, r[p].bytes, r[p].len);
+        /* a flush begins (or the run is over): cut the power now */
+        for (int how = OLDEST; how <= ANY_SECTOR; how++) {
+            build(addr, pv, npages, (enum pick)how, &rng);
+            open_image(images++, markers);
+        }
+        if (i == n)
+            break;
+        flushes++;
+        cr_assert(r[i].off % PAGE == 0 && r[i].off + r[i].len <= blk.size);
+        for (uint64_t off = 0; off < r[i].len; off += PAGE)
+            add_version(&pv[(r[i].off + off) / PAGE], r[i].bytes + off, 1);
     }
     fprintf(stderr, "heap_disk: %d flushes, %llu commits, %d images opened\n",
             flushes, (unsigned long long)markers, images);
     cr_assert_gt(markers, (uint64_t)ntx / 2);
-    free(img);
+    for (size_t p = 0; p < npages; p++)
+        free(pv[p].v);
+    free(pv);
     free(r);
     free(buf);
+}
+
+/* The named crash points on a DISK heap too, and hr heap on it. */
+Test(heap_disk, crash_points_and_the_tool, .timeout = 300)
+{
+    static const char *const points[] = {
+        "heap.log-entry:3", "heap.log-entry:40", "heap.commit-frees:2",
+        "heap.commit-flushed:5", "heap.log-closed:4", "heap.committed:6",
+        "heap.rollback:1", "heap.rollback-done:1",
+    };
+    for (size_t i = 0; i < sizeof points / sizeof *points; i++) {
+        pid_t pid = hw_spawn("DISK", "c", 300 + i, points[i], 20000);
+        int st = wait_status(pid);
+        cr_assert_eq(st, 128 + SIGKILL, "%s not reached (%d)", points[i], st);
+        hw_reopen_verify("DISK", "c", points[i]);
+    }
+    char out[2048];
+    cr_assert_eq(run_hr(out, sizeof out, "heap", "check", "c", "--medium",
+                        "DISK", NULL), 0);
+    cr_assert_eq(run_hr(out, sizeof out, "heap", "stat", "--medium=DISK", "c",
+                        "--json", NULL), 0);
+    cr_assert(strstr(out, "\"durable\": true"), "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "heap", "stat", "c", NULL), 1,
+                 "no heap c on RAM");
 }

@@ -20,7 +20,7 @@
 
 #include "common.h"
 #include "ctl_helpers.h"
-#include "hrd.h"
+#include "hr/registry.h"
 #include "pmm/alloc.h"
 #include "pmm/hash.h"
 
@@ -172,8 +172,9 @@ Test(site, registry_limits_are_the_site_tunables)
     char sub[512];
     struct stat st;
     snprintf(sub, sizeof sub, "%s/sub", site);
-    pmm_site_config over = {.max_actors = HR_ACTORS_LIMIT + 1};
-    cr_assert_eq(pmm_site_create(sub, &over), K_EINVAL);
+    hr_policy over = {.max_actors = HR_ACTORS_LIMIT + 1};
+    cr_assert_eq(hr_policy_check(&over), -EINVAL);
+    cr_assert_eq(hr_policy_write(sub, &over), -EINVAL);
     cr_assert_neq(stat(sub, &st), 0, "a refused site leaves no directory");
     cr_assert_eq(run_hr(out, sizeof out, "site", "create", "--max-actors", "2",
                         "--max-groups", "3", NULL), 0, "%s", out);
@@ -198,8 +199,9 @@ Test(site, registry_limits_are_the_site_tunables)
 
 Test(site, crash_loop_escalates_then_the_site_stops)
 {
-    pmm_site_config c = {.max_badness = 2, .interval_s = 60};
-    cr_assert_eq(pmm_site_create(site, &c), 0);
+    hr_policy p = {.max_badness = 2, .interval_s = 60};
+    cr_assert_eq(pmm_site_create(site, NULL), 0);
+    cr_assert_eq(hr_policy_write(site, &p), 0);
     cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
     cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "4", ACTOR_BIN, "crashloop",
                         NULL), 0, "%s", out);
@@ -378,12 +380,12 @@ Test(site, damaged_registry_entries_are_dropped_not_followed)
 {
     two_groups_up();
     cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
-    struct registry *reg;
-    cr_assert_eq(pmm__alloc_sys(bank_open(), HRD_REG_NAME, sizeof *reg, HRD_SYS_KEY,
-                                sizeof HRD_SYS_KEY, PMM_RETRIEVE, -1, (void **)&reg,
+    struct hr_reg *reg;
+    cr_assert_eq(pmm__alloc_sys(bank_open(), HR_REG_NAME, sizeof *reg, HR_REG_KEY,
+                                sizeof HR_REG_KEY, PMM_RETRIEVE, -1, (void **)&reg,
                                 NULL), 0);
     int bad = -1;
-    for (int i = 0; i < HRD_MAX_ACTORS && bad < 0; i++)
+    for (int i = 0; i < HR_REG_ACTORS && bad < 0; i++)
         if (reg->actors[i].used && reg->actors[i].group == 2)
             bad = i;
     cr_assert(bad >= 0);

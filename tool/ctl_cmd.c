@@ -18,7 +18,6 @@
 #include <hotrestart/hr.h>
 
 #include "hr.h"
-#include "hrd.h"
 #include "os.h"
 #include "pmm/create.h"
 #include "pmm/site.h"
@@ -175,20 +174,8 @@ int hr_cmd_arun(int argc, char **argv, const struct hr_opts *o)
     }
     char path[PATH_MAX];
     const char *prog = argv[i];
-    if (!strchr(prog, '/')) { /* search $PATH, as a shell would */
-        const char *p = getenv("PATH");
-        int found = 0;
-        for (char *dirs = strdup(p ? p : "/usr/bin:/bin"), *save = NULL,
-                  *d = strtok_r(dirs, ":", &save);
-             d && !found; d = strtok_r(NULL, ":", &save)) {
-            snprintf(path, sizeof path, "%s/%s", d, prog);
-            found = access(path, X_OK) == 0;
-        }
-        if (!found)
-            hr_die(HR_EXIT_FAIL, "arun: %s: not found on $PATH", prog);
-    } else {
-        snprintf(path, sizeof path, "%s", prog);
-    }
+    if (hr_find_program(prog, path, sizeof path) < 0)
+        hr_die(HR_EXIT_FAIL, "arun: %s: not found on $PATH", prog);
     int r = hr_arun(o->site, group, path, argv + i, environ);
     if (r < 0) {
         char what[PATH_MAX + 16];
@@ -301,32 +288,11 @@ int hr_cmd_log(int argc, char **argv, const struct hr_opts *o)
     return HR_EXIT_OK;
 }
 
-/* The registry as the bank holds it, read without joining the bank. */
-static int read_registry(const char *site, struct registry *reg)
-{
-    pmm_bank *b;
-    pmm_block blk;
-    int r = pmm_bank_open(&b, site, "RAM", PMM_OPEN_RDONLY);
-    if (r < 0)
-        return r;
-    r = pmm_stat(b, HRD_REG_NAME, &blk);
-    if (r == 0) {
-        uint64_t off = b->g.data_off + ((uint64_t)(uintptr_t)blk.addr - b->g.base_addr);
-        r = pmm__os_pread(b->fd, reg, sizeof *reg, off);
-        if (r == 0 && reg->magic != HRD_REG_MAGIC)
-            r = K_EBANK;
-    }
-    pmm_bank_close(b);
-    return r;
-}
-
+/* The running controller's generation, or -1 when none answers. */
 static int generation_of(const char *site)
 {
-    char buf[1024];
-    if (hr_info(site, buf, sizeof buf) < 0)
-        return -1;
-    const char *p = strstr(buf, "\"generation\": ");
-    return p ? atoi(p + 14) : -1;
+    hr_site_state st;
+    return hr_status(site, &st) < 0 ? -1 : (int)st.generation;
 }
 
 int hr_site_restart_cmd(const struct hr_opts *o)
@@ -348,65 +314,61 @@ int hr_site_restart_cmd(const struct hr_opts *o)
                 printf("site %s restarted (controller generation %d)\n", dir, g);
             return HR_EXIT_OK;
         }
-        struct registry reg;
-        if (g < 0 && read_registry(dir, &reg) == 0 && reg.failed)
-            hr_die(HR_EXIT_FAIL, "site restart: the site failed: %s", reg.failure);
+        hr_site_state st;
+        if (g < 0 && hr_site_status(dir, &st, NULL, 0) == 0 &&
+            st.state == HR_SITE_FAILED)
+            hr_die(HR_EXIT_FAIL, "site restart: the site failed: %s", st.failure);
         usleep(10000);
     }
     hr_die(HR_EXIT_FAIL, "site restart: no fresh controller after 10s (hr log)");
 }
 
-int hr_site_status(const char *dir, const struct hr_opts *o)
+/* From the running controller, else from the registry it left. */
+int hr_show_status(const char *dir, const struct hr_opts *o)
 {
-    char buf[1024];
-    struct registry reg;
-    struct pmm_hr_tunables t;
-    if (hr_info(dir, buf, sizeof buf) >= 0) {
-        if (o->json) { /* its fields, at the top level of site info */
-            size_t n = strlen(buf);
-            printf("%.*s", (int)(n > 2 ? n - 2 : 0), buf + 1);
-            return 0;
-        }
-        static const char *const keys[] = {"controller_pid", "generation",
-            "group_restarts", "site_restarts", "max_badness", "interval",
-            "max_actors", "max_groups"};
-        int v[8] = {0};
-        for (int i = 0; i < 8; i++) {
-            char pat[40];
-            snprintf(pat, sizeof pat, "\"%s\": ", keys[i]);
-            const char *p = strstr(buf, pat);
-            v[i] = p ? atoi(p + strlen(pat)) : 0;
-        }
-        printf("state running, controller pid %d, generation %d\n"
-               "restarts: %d group, %d site; policy: more than %d restarts "
-               "in %ds escalates\nlimits: %d actors, groups 0 to %d\n",
-               v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7] - 1);
-        return 0;
+    static const char *const names[] = {"stopped", "running", "failed"};
+    hr_site_state st;
+    char why[256];
+    int r = hr_status(dir, &st);
+    if (r < 0 && r != -ECONNREFUSED && r != -ENOENT)
+        die_ctl("site info", r); /* a controller runs but does not say */
+    if (r < 0) {
+        r = hr_site_status(dir, &st, why, sizeof why);
+        if (r == K_EBANK)
+            fprintf(stderr, "hr: site info: registry refused: %s (hr site "
+                            "cold wipes it)\n", why);
+        else if (r < 0)
+            hr_die_err("site info: registry", r);
     }
-    int have = read_registry(dir, &reg) == 0;
-    const char *state = have && reg.failed ? "failed" : "stopped";
-    pmm__hr_tunables(dir, &t, NULL);
-    if (o->json) {
-        printf("\"state\": \"%s\", \"controller_pid\": null, "
-               "\"generation\": %u, \"group_restarts\": %u, \"site_restarts\": "
-               "%u, \"max_badness\": %u, \"interval\": %u, \"max_actors\": %u, "
-               "\"max_groups\": %u, \"failure\": ", state,
-               have ? reg.generation : 0, have ? reg.group_restarts : 0,
-               have ? reg.site_restarts : 0, t.max_badness, t.interval_s,
-               t.max_actors, t.max_groups);
-        if (have && reg.failed)
-            hr_json_str(reg.failure);
+    const char *state = names[st.state >= 0 && st.state <= 2 ? st.state : 0];
+    if (o->json) { /* its fields, at the top level of site info */
+        printf("\"state\": \"%s\", \"controller_pid\": ", state);
+        if (st.controller_pid)
+            printf("%d", st.controller_pid);
         else
             printf("null");
-    } else {
-        printf("state %s%s%s, generation %u\nrestarts: %u group, %u site; "
-               "policy: more than %u restarts in %us escalates\n"
-               "limits: %u actors, groups 0 to %u\n", state,
-               have && reg.failed ? ": " : "", have && reg.failed ? reg.failure : "",
-               have ? reg.generation : 0, have ? reg.group_restarts : 0,
-               have ? reg.site_restarts : 0, t.max_badness, t.interval_s,
-               t.max_actors, t.max_groups - 1);
+        printf(", \"generation\": %u, \"group_restarts\": %u, "
+               "\"site_restarts\": %u, \"groups\": %u, \"max_badness\": %u, "
+               "\"interval\": %u, \"max_actors\": %u, \"max_groups\": %u, "
+               "\"failure\": ", st.generation, st.group_restarts,
+               st.site_restarts, st.groups, st.policy.max_badness,
+               st.policy.interval_s, st.policy.max_actors, st.policy.max_groups);
+        if (st.state == HR_SITE_FAILED)
+            hr_json_str(st.failure);
+        else
+            printf("null");
+        return 0;
     }
+    if (st.state == HR_SITE_RUNNING)
+        printf("state running, controller pid %d, generation %u\n", st.controller_pid,
+               st.generation);
+    else
+        printf("state %s%s%s, generation %u\n", state,
+               st.state == HR_SITE_FAILED ? ": " : "", st.failure, st.generation);
+    printf("restarts: %u group, %u site; policy: more than %u restarts in %us "
+           "escalates\nlimits: %u actors, groups 0 to %u\n", st.group_restarts,
+           st.site_restarts, st.policy.max_badness, st.policy.interval_s,
+           st.policy.max_actors, st.policy.max_groups - 1);
     return 0;
 }
 

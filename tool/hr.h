@@ -52,7 +52,7 @@ int hr_site_start(const struct hr_opts *o);
 int hr_site_stop(const struct hr_opts *o);
 int hr_site_restart_cmd(const struct hr_opts *o);
 int hr_site_cold(const struct hr_opts *o);
-int hr_site_status(const char *dir, const struct hr_opts *o);
+int hr_show_status(const char *dir, const struct hr_opts *o);
 
 #endif
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <hotrestart/hr.h>
 #include <hotrestart/pmm.h>
 
 #include "hr.h"
@@ -46,6 +47,7 @@ static const char site_usage[] =
 static int site_create(struct hr_args *a, const struct hr_opts *o)
 {
     pmm_site_config c = {0};
+    hr_policy pol = {0}; /* the controller's figures: site.conf's hrCtrl.* */
     char dir[4096];
     if ((a->val[0] && hr_parse_size(a->val[0], &c.rambank_size) < 0) ||
         (a->val[3] && hr_parse_size(a->val[3], &c.diskbank_size) < 0))
@@ -62,25 +64,25 @@ static int site_create(struct hr_args *a, const struct hr_opts *o)
         if (hr_parse_size(a->val[4], &v) < 0 || v == 0 || v > HR_MAX_BADNESS_LIMIT)
             hr_die(HR_EXIT_USAGE, "site create: bad --max-badness (1 to %u)",
                    HR_MAX_BADNESS_LIMIT);
-        c.max_badness = (uint32_t)v;
+        pol.max_badness = (uint32_t)v;
     }
     if (a->val[5]) {
         if (hr_parse_size(a->val[5], &v) < 0 || v == 0 || v > HR_INTERVAL_LIMIT_S)
             hr_die(HR_EXIT_USAGE, "site create: bad --interval (seconds, 1 to %u)",
                    HR_INTERVAL_LIMIT_S);
-        c.interval_s = (uint32_t)v;
+        pol.interval_s = (uint32_t)v;
     }
     if (a->val[6]) {
         if (hr_parse_size(a->val[6], &v) < 0 || v == 0 || v > HR_ACTORS_LIMIT)
             hr_die(HR_EXIT_USAGE, "site create: bad --max-actors (1 to %u)",
                    HR_ACTORS_LIMIT);
-        c.max_actors = (uint32_t)v;
+        pol.max_actors = (uint32_t)v;
     }
     if (a->val[7]) {
         if (hr_parse_size(a->val[7], &v) < 0 || v == 0 || v > HR_GROUPS_LIMIT)
             hr_die(HR_EXIT_USAGE, "site create: bad --max-groups (1 to %u)",
                    HR_GROUPS_LIMIT);
-        c.max_groups = (uint32_t)v;
+        pol.max_groups = (uint32_t)v;
     }
     c.disk_max_blocks = c.max_blocks;
     hr_site_dir(o, dir, sizeof dir, "site");
@@ -93,6 +95,8 @@ static int site_create(struct hr_args *a, const struct hr_opts *o)
                              "the disk bank path must be absolute)");
     if (r < 0)
         hr_die_err("site create", r);
+    if ((r = hr_policy_write(dir, &pol)) < 0)
+        hr_die_err("site create: site.conf", r);
     if (o->json) {
         printf("{\"site\": ");
         hr_json_str(dir);
@@ -158,7 +162,7 @@ static int site_info(const struct hr_opts *o)
     info_medium(dir, "DISK", o, n == 0);
     if (o->json)
         printf("}, ");
-    hr_site_status(dir, o);
+    hr_show_status(dir, o);
     if (o->json)
         printf("}\n");
     return HR_EXIT_OK;

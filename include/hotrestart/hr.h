@@ -16,6 +16,7 @@
 #define HOTRESTART_HR_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <hotrestart/pmm.h>
@@ -36,6 +37,11 @@ PMM_API int hr_arun(const char *site, int group, const char *path,
  * standard streams.  Only an actor may call it.  Returns its pid. */
 PMM_API int hr_spawn(const char *name, const char *path, char *const argv[],
                      char *const envp[]);
+/* Find file as execvp() does: a name with a slash is taken as is; else each
+ * directory of $PATH (empty: the current one; unset or empty $PATH:
+ * /usr/local/bin:/usr/bin:/bin) until one holds an executable file of that
+ * name.  0 with the path in out, -ENOENT, -ENAMETOOLONG. */
+PMM_API int hr_find_program(const char *file, char *out, size_t cap);
 /* Mark the calling actor's next exit as clean. */
 PMM_API int hr_exit_hdl(void);
 /* Kill group for good; its images and HR_GROUP_KEY blocks are freed.  An
@@ -55,8 +61,70 @@ PMM_API int hr_stop(const char *site);
  * asked; the new controller's generation is one more. */
 PMM_API int hr_site_restart(const char *site);
 /* The controller's state and counters as JSON: state, controller_pid,
- * generation, group_restarts, site_restarts, groups, max_badness, interval. */
+ * generation, group_restarts, site_restarts, groups, max_badness, interval,
+ * max_actors, max_groups. */
 PMM_API int hr_info(const char *site, char *buf, size_t cap);
+
+/*
+ * The restart policy of a site: its figures are the keys hrCtrl.* of the
+ * site's site.conf, read by the controller when it starts.  Each group, and
+ * the site, carries a badness that every restart raises by one and that
+ * drains by max_badness per interval_s seconds; a group restart that takes
+ * a group over max_badness becomes a site restart, and a site restart that
+ * takes the site over it stops the site, marked failed.
+ */
+typedef struct hr_policy {
+    uint32_t max_badness; /* hrCtrl.maxBadness: 1 to HR_MAX_BADNESS_LIMIT */
+    uint32_t interval_s;  /* hrCtrl.interval, seconds: 1 to HR_INTERVAL_LIMIT_S */
+    uint32_t max_actors;  /* hrCtrl.maxActors: actors registered at once,
+                             1 to HR_ACTORS_LIMIT */
+    uint32_t max_groups;  /* hrCtrl.maxGroups: group ids 0 to max_groups - 1,
+                             1 to HR_GROUPS_LIMIT */
+} hr_policy;
+
+#define HR_DEFAULT_MAX_BADNESS 5u
+#define HR_DEFAULT_INTERVAL_S 60u
+#define HR_MAX_BADNESS_LIMIT 1000000u      /* hrCtrl.maxBadness: 1 to this */
+#define HR_INTERVAL_LIMIT_S (86400u * 365) /* hrCtrl.interval: 1 s to a year */
+#define HR_ACTORS_LIMIT 256u /* hrCtrl.maxActors: 1 to this, the default */
+#define HR_GROUPS_LIMIT 256u /* hrCtrl.maxGroups: 1 to this, the default */
+
+/* Check p: 0 when every figure is in range (0 stands for the default),
+ * else -EINVAL. */
+PMM_API int hr_policy_check(const hr_policy *p);
+/* Write p (0: the default) into site's site.conf as its hrCtrl.* keys,
+ * replacing those there; other keys are kept.  A running controller uses
+ * the new figures from its next start.  -EINVAL for a figure out of range,
+ * K_EUNKNOWN when the site does not exist, -errno. */
+PMM_API int hr_policy_write(const char *site, const hr_policy *p);
+/* Read site's policy from its site.conf; a key absent or out of range
+ * takes the default (then the result is K_EINVAL, p still filled). */
+PMM_API int hr_policy_read(const char *site, hr_policy *p);
+
+/* A site's state and counters. */
+enum { HR_SITE_STOPPED = 0, HR_SITE_RUNNING = 1, HR_SITE_FAILED = 2 };
+typedef struct hr_site_state {
+    int32_t state;           /* HR_SITE_... */
+    int32_t controller_pid;  /* HR_SITE_RUNNING: the controller; else 0 */
+    uint32_t generation;     /* controller starts so far */
+    uint32_t group_restarts; /* group restarts so far, all groups */
+    uint32_t site_restarts;  /* site restarts so far */
+    uint32_t groups;         /* groups registered now */
+    hr_policy policy;        /* running: the figures the controller uses;
+                                else those of site.conf */
+    char failure[160];       /* HR_SITE_FAILED: why the site stopped */
+} hr_site_state;
+
+/* The state of the site's running controller, from the controller itself
+ * (-ECONNREFUSED when none runs). */
+PMM_API int hr_status(const char *site, hr_site_state *out);
+/* The state a site was left in, read from its registry without a
+ * controller (stopped, or failed and why); the registry is only read.  A
+ * site never started reads as stopped at generation 0.  K_EBANK for a
+ * registry that is damaged or of another version or layout, with why (cap
+ * bytes, may be NULL) saying which. */
+PMM_API int hr_site_status(const char *site, hr_site_state *out, char *why,
+                           size_t cap);
 
 #ifdef __cplusplus
 }

@@ -93,18 +93,7 @@ typedef struct pmm_site_config {
     const char *diskbank_path; /* NULL: the site has no DISK medium */
     uint64_t diskbank_size;
     uint64_t disk_max_blocks;
-    uint32_t max_badness;      /* hrCtrl.maxBadness: 0 takes the default, 5 */
-    uint32_t interval_s;       /* hrCtrl.interval in seconds: 0 takes 60 */
-    uint32_t max_actors;       /* hrCtrl.maxActors: 0 takes HR_ACTORS_LIMIT */
-    uint32_t max_groups;       /* hrCtrl.maxGroups: 0 takes HR_GROUPS_LIMIT */
 } pmm_site_config;
-
-#define HR_DEFAULT_MAX_BADNESS 5u
-#define HR_DEFAULT_INTERVAL_S 60u
-#define HR_MAX_BADNESS_LIMIT 1000000u /* hrCtrl.maxBadness: 1 to this */
-#define HR_INTERVAL_LIMIT_S (86400u * 365) /* hrCtrl.interval: 1 s to a year */
-#define HR_ACTORS_LIMIT 256u   /* hrCtrl.maxActors: 1 to this, the default */
-#define HR_GROUPS_LIMIT 256u   /* hrCtrl.maxGroups: 1 to this, the default */
 
 /* Resolve the site directory: site if not NULL, else $HR_SITE, else
  * /run/hotrestart for root, $XDG_RUNTIME_DIR/hotrestart, or

@@ -3,8 +3,8 @@
  *
  * Chunk sizes up to HH_SMALL_MAX have one exact list each, so that a small
  * allocation whose list is not empty takes its head and nothing else;
- * larger chunks sit on one list per power of two, searched first-fit (any
- * chunk of a higher list fits).  A chunk that is more than a minimal chunk
+ * larger chunks sit on one list per power of two, searched best-fit over a
+ * bounded number of chunks, lowest address first among equals.  A chunk that is more than a minimal chunk
  * too big is split; a freed chunk merges at once with free neighbours, so
  * free space never stays cut in pieces that a long random workload would
  * pile up (bench/heap_bench.c measures used/live after 10 million ops).
@@ -129,6 +129,27 @@ static int insert_free(struct hr_heap *h, uint64_t off, uint64_t size)
     return set_bit(h, bin, 1);
 }
 
+/* The free chunk `to` takes the place of the free chunk `from` on list
+ * bin.  to's links are saved first if save_to (they are an object's bytes);
+ * a chunk carved from free space has nothing to save. */
+static int relink(struct hr_heap *h, uint64_t from, uint64_t to, unsigned bin,
+                  int save_to)
+{
+    struct hh_links l = *links(h, from);
+    if ((l.next && !free_ok(h, l.next)) || (l.prev && !free_ok(h, l.prev)))
+        return K_EHEAP;
+    if (save_to)
+        TRY(hh_log(h, links(h, to), sizeof l));
+    *links(h, to) = l;
+    if (l.prev)
+        TRY(set_word(h, &links(h, l.prev)->next, to));
+    else
+        TRY(set_hot(h, &h->hdr->bins[bin], to));
+    if (l.next)
+        TRY(set_word(h, &links(h, l.next)->prev, to));
+    return 0;
+}
+
 /* The first list at or after bin that is not empty, HH_NBINS if none. */
 static unsigned next_bin(const struct hh_hdr *hdr, unsigned bin)
 {
@@ -141,21 +162,29 @@ static unsigned next_bin(const struct hh_hdr *hdr, unsigned bin)
     return HH_NBINS;
 }
 
-/* A free chunk of at least need bytes, and its list. */
+/* A free chunk of at least need bytes, and its list: the head of an exact
+ * list; else, among the first HH_FIT_SCAN chunks of the first list that
+ * has one that fits, the smallest, and of equal ones the lowest (address-
+ * ordered best fit keeps the top of the arena free). */
+#define HH_FIT_SCAN 32
 static int find_fit(const struct hr_heap *h, uint64_t need, uint64_t *off,
                     unsigned *bin)
 {
     unsigned b = hh_bin_of(need);
     for (b = next_bin(h->hdr, b); b < HH_NBINS; b = next_bin(h->hdr, b + 1)) {
-        uint64_t at = h->hdr->bins[b];
-        for (; at; at = links(h, at)->next) {
+        uint64_t best = 0, best_size = UINT64_MAX, at = h->hdr->bins[b];
+        /* every chunk of an exact list fits, all alike: its head */
+        int scan = b < HH_NSMALL ? 1 : HH_FIT_SCAN;
+        for (int n = 0; at && n < scan; n++, at = links(h, at)->next) {
             if (!free_ok(h, at))
                 return K_EHEAP;
-            if (csize(chunk(h, at)) >= need)
-                break;
+            uint64_t sz = csize(chunk(h, at));
+            if (sz >= need &&
+                (sz < best_size || (sz == best_size && at < best)))
+                best = at, best_size = sz;
         }
-        if (at) {
-            *off = at;
+        if (best) {
+            *off = best;
             *bin = b;
             return 0;
         }
@@ -163,10 +192,15 @@ static int find_fit(const struct hr_heap *h, uint64_t need, uint64_t *off,
     return K_ENOMEM;
 }
 
+/* used and objects sit side by side: saved together, once a transaction */
 static int count(struct hr_heap *h, int64_t payload, int64_t objects)
 {
-    TRY(set_hot(h, &h->hdr->used, h->hdr->used + (uint64_t)payload));
-    return set_hot(h, &h->hdr->objects, h->hdr->objects + (uint64_t)objects);
+    static_assert(offsetof(struct hh_hdr, objects) ==
+                  offsetof(struct hh_hdr, used) + 8, "counters adjacent");
+    TRY(hh_log_hot_n(h, &h->hdr->used, 2));
+    h->hdr->used += (uint64_t)payload;
+    h->hdr->objects += (uint64_t)objects;
+    return 0;
 }
 
 /* Remember a range written without an undo entry, to flush it at commit
@@ -213,17 +247,26 @@ int hh_alloc(struct hr_heap *h, uint64_t need, uint64_t *out)
     TRY(find_fit(h, need, &off, &bin));
     struct hh_chunk *c = chunk(h, off);
     uint64_t size = csize(c), prevf = c->size & HH_PREV_USED;
-    uint64_t next = off + size;
-    TRY(unlink_free(h, off, bin));
+    uint64_t next = off + size, rest = size - need;
     /* its header and links: the new object's first bytes overwrite them */
     TRY(hh_log(h, c, HH_MIN_CHUNK));
-    if (size - need >= HH_MIN_CHUNK) {
-        uint64_t rest = size - need;
+    if (rest >= HH_MIN_CHUNK && hh_bin_of(rest) == bin) {
+        /* the rest stays where the chunk was, on the same list */
+        TRY(set_chunk(h, next, chunk(h, next)->size,
+                      (uint32_t)(rest / HH_ALIGN)));
+        TRY(fresh(h, off + need, HH_MIN_CHUNK));
+        *chunk(h, off + need) = (struct hh_chunk){rest | HH_PREV_USED, 0,
+                                                  hh_check_word(off + need)};
+        TRY(relink(h, off, off + need, bin, 0));
+        size = need;
+    } else if (rest >= HH_MIN_CHUNK) {
+        TRY(unlink_free(h, off, bin));
         TRY(set_chunk(h, next, chunk(h, next)->size,
                       (uint32_t)(rest / HH_ALIGN)));
         TRY(carve(h, off + need, rest));
         size = need;
     } else {
+        TRY(unlink_free(h, off, bin));
         TRY(set_chunk(h, next, chunk(h, next)->size | HH_PREV_USED, 0));
     }
     c->size = size | HH_USED | prevf;
@@ -239,6 +282,7 @@ int hh_free(struct hr_heap *h, uint64_t off)
     uint64_t size = csize(c), start = off, total = size;
     uint64_t flags = c->size & HH_PREV_USED;
     uint32_t prev16 = c->prev16;
+    uint64_t kept = 0; /* a free neighbour whose list place the merge takes */
     if (!(c->size & HH_USED))
         return K_EHEAP;
     TRY(count(h, -(int64_t)(size - sizeof *c), -1));
@@ -248,9 +292,8 @@ int hh_free(struct hr_heap *h, uint64_t off)
         if (p < h->hdr->arena_off || p >= off || pc->check != hh_check_word(p)
             || (pc->size & HH_USED) || csize(pc) != off - p)
             return K_EHEAP;
-        TRY(unlink_free(h, p, hh_bin_of(off - p)));
         TRY(set_chunk(h, off, size, c->prev16)); /* stale: reads as free */
-        start = p;
+        kept = start = p;
         total += off - p;
         flags = pc->size & HH_PREV_USED;
         prev16 = pc->prev16;
@@ -258,17 +301,26 @@ int hh_free(struct hr_heap *h, uint64_t off)
     struct hh_chunk *nc = chunk(h, off + size);
     if (nc->check != hh_check_word(off + size))
         return K_EHEAP;
-    if (!(nc->size & HH_USED)) {
-        if (!free_ok(h, off + size))
-            return K_EHEAP;
-        TRY(unlink_free(h, off + size, hh_bin_of(csize(nc))));
-        total += csize(nc);
+    uint64_t n = (nc->size & HH_USED) ? 0 : off + size;
+    if (n && !free_ok(h, n))
+        return K_EHEAP;
+    total += n ? csize(nc) : 0;
+    unsigned bin = hh_bin_of(total);
+    if (kept && hh_bin_of(off - kept) != bin) {
+        TRY(unlink_free(h, kept, hh_bin_of(off - kept)));
+        kept = 0;
+    }
+    if (n && !kept && hh_bin_of(csize(nc)) == bin) {
+        TRY(relink(h, n, start, bin, 1)); /* start takes n's place */
+        kept = start;
+    } else if (n) {
+        TRY(unlink_free(h, n, hh_bin_of(csize(nc))));
     }
     TRY(set_chunk(h, start, total | flags, prev16));
     uint64_t after = start + total;
     TRY(set_chunk(h, after, chunk(h, after)->size & ~HH_PREV_USED,
                   (uint32_t)(total / HH_ALIGN)));
-    return insert_free(h, start, total);
+    return kept ? 0 : insert_free(h, start, total);
 }
 
 int hh_object(const struct hr_heap *h, uint64_t payload, uint64_t *csz)

@@ -68,7 +68,7 @@ static int format(struct hr_heap *h)
     hh_os_boot_id(d->boot);
     if ((r = hh_os_flush(h, 0, h->size)) < 0)
         return r;
-    pmm__crash("heap.format");
+    hh_crash("heap.format");
     hh_barrier();
     d->magic = HH_MAGIC; /* COMMIT POINT of the format: it is a heap */
     return hh_os_flush(h, 0, HH_HDR_SIZE);
@@ -93,7 +93,7 @@ static int prepare(struct hr_heap *h)
      * whatever the mutex's bytes say. */
     if ((r = hh_rollback(h)) < 0)
         return r;
-    pmm__crash("heap.new-boot");
+    hh_crash("heap.new-boot");
     if ((r = hh_lock_init(d)) < 0)
         return r;
     memcpy(d->boot, boot, sizeof boot);
@@ -104,6 +104,8 @@ static int prepare(struct hr_heap *h)
 static int settle(struct hr_heap *h)
 {
     int r = hh_lock(h);
+    if (r == K_ETX)
+        return 0; /* this thread holds it through another handle: alive */
     if (r < 0)
         return r;
     if (hh_log_live(h))
@@ -158,7 +160,10 @@ int hr_heap_open(hr_heap **out, pmm_bank *bank, const char *name, size_t size,
     h->hdr = addr;
     h->size = blk.size;
     h->page = (uint64_t)sysconf(_SC_PAGESIZE);
-    h->record_fd = hh_os_record_open();
+    h->tx_stamp = 1;
+    const char *crash = getenv("HR_CRASHPOINT");
+    hh_crash_armed = crash && *crash;
+    hh_os_record_open(h);
     if ((r = attach(h, &blk)) < 0)
         goto fail_attach;
     *out = h;
@@ -167,6 +172,7 @@ int hr_heap_open(hr_heap **out, pmm_bank *bank, const char *name, size_t size,
 fail_attach:
     if (h->record_fd >= 0)
         close(h->record_fd);
+    free(h->record_snap);
     free(h);
     return r;
 }
@@ -179,6 +185,7 @@ void hr_heap_close(hr_heap *h)
         hr_heap_abort(h);
     if (h->record_fd >= 0)
         close(h->record_fd);
+    free(h->record_snap);
     free(h->frees);
     free(h->news);
     free(h);
@@ -241,13 +248,31 @@ int hr_heap_begin(hr_heap *h)
     return 0;
 }
 
+/* Apply the queued frees (logged like every change), then the log's
+ * commit (log.c).  Any failure rolls the whole transaction back. */
+static int commit(struct hr_heap *h)
+{
+    int r = h->doomed;
+    for (size_t i = 0; r == 0 && i < h->nfrees; i++)
+        r = hh_free(h, h->frees[i]);
+    if (r == 0) {
+        hh_crash("heap.commit-frees");
+        r = hh_log_commit(h);
+    }
+    if (r < 0) {
+        h->doomed = 0;
+        hh_rollback(h);
+    }
+    return r;
+}
+
 int hr_heap_commit(hr_heap *h)
 {
     if (!h)
         return K_EFAULT;
     if (!hh_in_my_tx(h))
         return K_ETX;
-    int r = hh_commit(h);
+    int r = commit(h);
     hh_unlock(h);
     return r;
 }

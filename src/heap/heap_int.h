@@ -21,8 +21,16 @@
 
 #define HH_HIDDEN __attribute__((visibility("hidden")))
 
-/* src/crash.c: SIGKILL at a named point when HR_CRASHPOINT arms it. */
+/* src/pmm/crash.c: SIGKILL at a named point when HR_CRASHPOINT arms it.
+ * hh_crash() calls it only if the variable was set when a heap was opened
+ * (hh_crash_armed, sys.c), so that an unarmed point costs one branch. */
 HH_HIDDEN void pmm__crash(const char *point);
+HH_HIDDEN extern int hh_crash_armed;
+static inline void hh_crash(const char *point)
+{
+    if (__builtin_expect(hh_crash_armed, 0))
+        pmm__crash(point);
+}
 
 struct hh_span {
     uint64_t off, len;
@@ -37,6 +45,7 @@ struct hr_heap {
     uint64_t page;          /* page size, for flushes */
     int durable;            /* DISK: flush the log and commits */
     int record_fd;          /* HR_HEAP_FLUSHLOG: flushes recorded, or -1 */
+    uint8_t *record_snap;   /* the block as last recorded */
 
     /* the transaction of this handle, under the heap's lock */
     pthread_t owner;        /* valid while in_tx */
@@ -45,7 +54,10 @@ struct hr_heap {
     uint64_t log_pos;       /* bytes of the log written by this tx */
     uint64_t log_synced;    /* bytes of it known durable (DISK) */
     uint64_t last_entry;    /* log offset of the last entry written */
-    uint64_t hot_logged[HH_HDR_SIZE / 8 / 64]; /* header words saved */
+    uint32_t tx_stamp;      /* this tx's number in the handle, never 0 */
+    uint32_t hot_saved[HH_HDR_SIZE / 8]; /* tx_stamp: header word saved */
+    struct hh_span recent[4]; /* ranges saved last: not saved again */
+    unsigned nrecent;
     uint64_t *frees;        /* objects freed by this tx, applied at commit */
     size_t nfrees, cap_frees;
     struct hh_span *news;   /* objects allocated by this tx (DISK flush) */
@@ -64,10 +76,45 @@ HH_HIDDEN int hh_lock_init(struct hh_hdr *hdr);
 HH_HIDDEN int hh_in_my_tx(struct hr_heap *h);
 
 /* log.c */
-HH_HIDDEN int hh_log(struct hr_heap *h, const void *p, size_t len);
-HH_HIDDEN int hh_log_hot(struct hr_heap *h, const uint64_t *word);
+HH_HIDDEN int hh_log_new(struct hr_heap *h, const void *p, size_t len);
+
+/* Save [p, p+len) in the undo log before it changes, unless one of the last
+ * entries of this transaction saved it already (its bytes from before the
+ * transaction are in the log).  Inline: the update path's common case,
+ * "saved already", costs no call. */
+static inline int hh_log(struct hr_heap *h, const void *p, size_t len)
+{
+    if (h->doomed)
+        return h->doomed;
+    uint64_t off = (uint64_t)((const uint8_t *)p - h->base);
+    for (unsigned i = 0; i < h->nrecent && i < 4; i++)
+        if (off >= h->recent[i].off &&
+            off + len <= h->recent[i].off + h->recent[i].len)
+            return 0;
+    return hh_log_new(h, p, len);
+}
+
+/* Save n adjacent words of the header's hot words, once per transaction. */
+static inline int hh_log_hot_n(struct hr_heap *h, const uint64_t *word,
+                               unsigned n)
+{
+    uint64_t i = (uint64_t)((const uint8_t *)word - h->base) / 8;
+    if (h->hot_saved[i] == h->tx_stamp &&
+        h->hot_saved[i + n - 1] == h->tx_stamp)
+        return 0;
+    int r = hh_log(h, word, 8 * n);
+    if (r == 0)
+        for (unsigned k = 0; k < n; k++)
+            h->hot_saved[i + k] = h->tx_stamp;
+    return r;
+}
+
+static inline int hh_log_hot(struct hr_heap *h, const uint64_t *word)
+{
+    return hh_log_hot_n(h, word, 1);
+}
 HH_HIDDEN int hh_log_sync(struct hr_heap *h);
-HH_HIDDEN int hh_commit(struct hr_heap *h);
+HH_HIDDEN int hh_log_commit(struct hr_heap *h);
 HH_HIDDEN int hh_rollback(struct hr_heap *h);
 HH_HIDDEN void hh_tx_reset(struct hr_heap *h);
 HH_HIDDEN uint64_t hh_log_live(const struct hr_heap *h);
@@ -90,6 +137,6 @@ HH_HIDDEN void hh_os_record_commit(struct hr_heap *h);
 HH_HIDDEN void hh_os_boot_id(uint8_t id[16]);
 HH_HIDDEN int hh_os_open_lock(const char *bank_path, uint64_t where);
 HH_HIDDEN void hh_os_open_unlock(int fd);
-HH_HIDDEN int hh_os_record_open(void);
+HH_HIDDEN void hh_os_record_open(struct hr_heap *h);
 
 #endif

@@ -44,11 +44,14 @@ int hh_lock(struct hr_heap *h)
 {
     int r = pthread_mutex_lock(&h->hdr->mu);
     if (r == EOWNERDEAD) {
-        pmm__crash("heap.owner-dead");
+        hh_crash("heap.owner-dead");
         int rr = hh_rollback(h);
-        if (rr < 0)
-            return rr; /* still inconsistent: the next taker tries again */
         pthread_mutex_consistent(&h->hdr->mu);
+        if (rr < 0) {
+            /* the log still counts: the next begin tries the rollback again */
+            pthread_mutex_unlock(&h->hdr->mu);
+            return rr;
+        }
         r = 0;
     }
     if (r == EDEADLK)

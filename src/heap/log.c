@@ -9,9 +9,9 @@
  * it ends at the first entry that does not count (a torn entry, or one left
  * by an older transaction).
  *
- *   commit:   frees of the transaction are applied (they are logged too);
- *             on DISK every range named by the log and every new object is
- *             flushed; then
+ *   commit:   frees of the transaction are applied (they are logged too,
+ *             heap.c); on DISK every range named by the log and every new
+ *             object is flushed; then
  *             COMMIT POINT: tx_seq + 1 (one aligned store): every entry of
  *             the transaction stops counting at once, so its changes stay;
  *             on DISK the header page is flushed.
@@ -24,10 +24,16 @@
  * sit in a counting entry (program order in one process is all a SIGKILL
  * can observe: the killed process's stores are all visible to the others;
  * on DISK the entry is on the medium before the change can be written
- * back).  Until the commit point the log therefore restores every byte the
- * transaction touched, including the allocator's words, which are logged
- * like the user's; after it nothing is undone, and on DISK everything the
- * transaction wrote was already durable.  A rollback writes only bytes read
+ * back).  Two kinds of bytes are changed unsaved, both free when the
+ * transaction began: a new object, and a free chunk carved out of a free
+ * chunk's payload (alloc.c).  A rollback makes them free again, and free
+ * bytes are never read; since frees wait for the commit, a transaction
+ * never hands out bytes that held an object when it began.  A range saved
+ * already by this transaction is not saved again: the log holds its bytes
+ * from before it.  Until the commit point the log therefore restores every
+ * byte that mattered, the allocator's words included; after it nothing is
+ * undone, and on DISK everything the transaction wrote was already
+ * durable.  A rollback writes only bytes read
  * from the log, so running it again after a crash half-way gives the same
  * heap: it is idempotent.  Recovery needs no knowledge of the dead
  * process: the log alone says what to undo.
@@ -47,24 +53,27 @@ static inline uint64_t pad8(uint64_t n)
     return (n + 7) & ~7ull;
 }
 
-static uint64_t mix(uint64_t a, uint64_t w)
+static uint64_t mix(uint64_t a)
 {
-    a = (a ^ w) * 0xff51afd7ed558ccdull;
-    return a ^ (a >> 31);
+    a = (a ^ (a >> 33)) * 0xff51afd7ed558ccdull;
+    return a ^ (a >> 33);
 }
 
+/* A checksum that a torn or stale entry fails: every word is multiplied on
+ * its own (no chain of dependent multiplies) with a weight that depends on
+ * its place, and the sum is mixed once. */
 static uint64_t entry_sum(const struct hh_entry *e)
 {
     const uint8_t *data = (const uint8_t *)(e + 1);
-    uint64_t s = mix(0x6a09e667f3bcc908ull, e->off);
-    s = mix(s, (uint64_t)e->len << 32 | e->back);
-    s = mix(s, e->seq);
+    uint64_t s = e->off * 0x9e3779b97f4a7c15ull +
+                 ((uint64_t)e->len << 32 | e->back) * 0xc2b2ae3d27d4eb4full +
+                 e->seq * 0x165667b19e3779f9ull;
     for (uint64_t i = 0; i < pad8(e->len); i += 8) {
         uint64_t w;
         memcpy(&w, data + i, 8);
-        s = mix(s, w);
+        s += (w ^ (i * 0x27d4eb2f165667c5ull)) * 0x94d049bb133111ebull;
     }
-    return s;
+    return mix(s);
 }
 
 /* May the log put bytes back at [off, off+len)?  Only hot words and the
@@ -90,11 +99,28 @@ int hh_log_sync(struct hr_heap *h)
     return 0;
 }
 
-/* Save [p, p+len) in the log; on DISK the entry is durable on return. */
-int hh_log(struct hr_heap *h, const void *p, size_t len)
+static inline void copy_in(uint8_t *data, const void *p, size_t len)
 {
-    if (h->doomed)
-        return h->doomed;
+    switch (len) { /* the allocator's words: copies the compiler inlines */
+    case 8:
+        memcpy(data, p, 8);
+        return;
+    case 16:
+        memcpy(data, p, 16);
+        return;
+    case 32:
+        memcpy(data, p, 32);
+        return;
+    default:
+        memcpy(data, p, len);
+        memset(data + len, 0, pad8(len) - len);
+    }
+}
+
+/* Append an entry saving [p, p+len) (hh_log() in heap_int.h has checked
+ * it is not saved already); on DISK the entry is durable on return. */
+int hh_log_new(struct hr_heap *h, const void *p, size_t len)
+{
     uint64_t off = (uint64_t)((const uint8_t *)p - h->base);
     uint64_t esize = sizeof(struct hh_entry) + pad8(len);
     if (len > h->hdr->log_size || esize > h->hdr->log_size - h->log_pos)
@@ -104,29 +130,16 @@ int hh_log(struct hr_heap *h, const void *p, size_t len)
     e->len = (uint32_t)len;
     e->back = (uint32_t)(h->log_pos - h->last_entry);
     e->seq = h->hdr->tx_seq;
-    uint8_t *data = (uint8_t *)(e + 1);
-    memcpy(data, p, len);
-    memset(data + len, 0, pad8(len) - len);
+    copy_in((uint8_t *)(e + 1), p, len);
     e->sum = entry_sum(e);
     hh_barrier(); /* the entry is whole before the caller's change */
     h->last_entry = h->log_pos;
     h->log_pos += esize;
-    pmm__crash("heap.log-entry");
+    h->recent[h->nrecent++ % 4] = (struct hh_span){off, len};
+    hh_crash("heap.log-entry");
     int r = hh_log_sync(h);
     if (r < 0)
         h->doomed = r;
-    return r;
-}
-
-/* Save one word of the header's hot words, once per transaction. */
-int hh_log_hot(struct hr_heap *h, const uint64_t *word)
-{
-    uint64_t i = (uint64_t)((const uint8_t *)word - h->base) / 8;
-    if (h->hot_logged[i / 64] >> (i % 64) & 1)
-        return 0;
-    int r = hh_log(h, word, 8);
-    if (r == 0)
-        h->hot_logged[i / 64] |= 1ull << (i % 64);
     return r;
 }
 
@@ -135,7 +148,11 @@ void hh_tx_reset(struct hr_heap *h)
     h->log_pos = h->log_synced = h->last_entry = 0;
     h->nfrees = h->nnews = 0;
     h->doomed = 0;
-    memset(h->hot_logged, 0, sizeof h->hot_logged);
+    h->nrecent = 0;
+    if (++h->tx_stamp == 0) { /* wrapped: forget every old stamp */
+        memset(h->hot_saved, 0, sizeof h->hot_saved);
+        h->tx_stamp = 1;
+    }
 }
 
 /* Walk the entries that count, oldest first; the last one's position goes
@@ -193,7 +210,7 @@ static int flush_targets(struct hr_heap *h, uint64_t last)
 static int close_log(struct hr_heap *h)
 {
     __atomic_store_n(&h->hdr->tx_seq, h->hdr->tx_seq + 1, __ATOMIC_RELEASE);
-    pmm__crash("heap.log-closed");
+    hh_crash("heap.log-closed");
     int r = hh_os_flush(h, 0, HH_HDR_SIZE);
     hh_tx_reset(h);
     return r;
@@ -209,40 +226,31 @@ int hh_rollback(struct hr_heap *h)
         const struct hh_entry *e = (const struct hh_entry *)log_at(h, pos);
         memcpy(h->base + e->off, e + 1, e->len);
         if (n == 1)
-            pmm__crash("heap.rollback");
+            hh_crash("heap.rollback");
         pos = e->back ? pos - e->back : UINT64_MAX;
     }
     hh_barrier(); /* every byte is back before the log empties */
     if ((r = flush_targets(h, last)) < 0)
         return r;
-    pmm__crash("heap.rollback-done");
+    hh_crash("heap.rollback-done");
     return close_log(h);
 }
 
-int hh_commit(struct hr_heap *h)
+/* The log's part of a commit: on DISK, flush what the transaction wrote;
+ * then the commit point.  The frees are applied before (heap.c). */
+int hh_log_commit(struct hr_heap *h)
 {
-    int r = h->doomed;
-    for (size_t i = 0; r == 0 && i < h->nfrees; i++)
-        r = hh_free(h, h->frees[i]);
-    if (r < 0)
-        goto fail_rollback;
-    pmm__crash("heap.commit-frees");
     uint64_t last = h->log_pos ? h->last_entry : UINT64_MAX;
-    if ((r = flush_targets(h, last)) < 0)
-        goto fail_rollback;
-    for (size_t i = 0; i < h->nnews; i++)
-        if ((r = hh_os_flush(h, h->news[i].off, h->news[i].len)) < 0)
-            goto fail_rollback;
-    pmm__crash("heap.commit-flushed");
+    int r = flush_targets(h, last);
+    for (size_t i = 0; r == 0 && i < h->nnews; i++)
+        r = hh_os_flush(h, h->news[i].off, h->news[i].len);
+    if (r < 0)
+        return r;
+    hh_crash("heap.commit-flushed");
     hh_barrier();
     /* COMMIT POINT: the entries of this transaction stop counting. */
     r = close_log(h);
-    pmm__crash("heap.committed");
+    hh_crash("heap.committed");
     hh_os_record_commit(h);
-    return r;
-
-fail_rollback:
-    h->doomed = 0;
-    hh_rollback(h);
     return r;
 }

@@ -4,9 +4,11 @@
  *
  *  - hh_os_flush: msync of the pages under a range (DISK only).  With
  *    HR_HEAP_FLUSHLOG=path set when the heap is opened, each flush also
- *    appends {offset, length, the bytes} to that file, and each commit a
- *    marker, so that a test can rebuild the block as a power cut at any
- *    flush would have left it (tests/test_heap_disk.c).
+ *    appends to that file every page of the block that changed since the
+ *    last flush (HH_RECORD_PAGE: what the kernel might have written back on
+ *    its own by then), then {offset, length, the bytes} of the flush, and
+ *    each commit a marker, so that a test can rebuild the block as a power
+ *    cut at any flush could have left it (tests/test_heap_disk.c).
  *  - the boot id (/proc/sys/kernel/random/boot_id, or HR_HEAP_BOOT_ID for
  *    the power-cut test) that tells a DISK heap's lock from a past boot;
  *  - the open lock: an OFD lock on one byte of the bank file far beyond its
@@ -25,6 +27,9 @@
 #include "heap_int.h"
 
 #define HH_RECORD_COMMIT UINT64_MAX
+#define HH_RECORD_PAGE (1ull << 63) /* | offset: a page as memory holds it */
+
+int hh_crash_armed; /* set by hr_heap_open from HR_CRASHPOINT */
 
 static int write_all(int fd, const void *buf, size_t len)
 {
@@ -52,6 +57,16 @@ static void record(struct hr_heap *h, uint64_t off, uint64_t len,
     }
 }
 
+/* The pages that changed in memory since the last flush. */
+static void record_pages(struct hr_heap *h)
+{
+    for (uint64_t off = 0; off < h->size && h->record_fd >= 0; off += h->page)
+        if (memcmp(h->base + off, h->record_snap + off, h->page) != 0) {
+            memcpy(h->record_snap + off, h->base + off, h->page);
+            record(h, HH_RECORD_PAGE | off, h->page, h->base + off);
+        }
+}
+
 int hh_os_flush(struct hr_heap *h, uint64_t off, uint64_t len)
 {
     if (!h->durable || !len)
@@ -60,8 +75,10 @@ int hh_os_flush(struct hr_heap *h, uint64_t off, uint64_t len)
     uint64_t hi = (off + len + h->page - 1) & ~(h->page - 1);
     if (hi > h->size)
         hi = h->size;
-    if (h->record_fd >= 0)
+    if (h->record_fd >= 0) {
+        record_pages(h);
         record(h, lo, hi - lo, h->base + lo);
+    }
     if (msync(h->base + lo, hi - lo, MS_SYNC) < 0)
         return -errno;
     return 0;
@@ -73,12 +90,16 @@ void hh_os_record_commit(struct hr_heap *h)
         record(h, HH_RECORD_COMMIT, h->hdr->tx_seq, NULL);
 }
 
-int hh_os_record_open(void)
+/* Start recording if HR_HEAP_FLUSHLOG is set: h->record_fd, and a copy of
+ * the block as it is now to see which pages change. */
+void hh_os_record_open(struct hr_heap *h)
 {
     const char *path = getenv("HR_HEAP_FLUSHLOG");
-    if (!path || !*path)
-        return -1;
-    return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    h->record_fd = -1;
+    if (!path || !*path || !(h->record_snap = malloc(h->size)))
+        return;
+    memcpy(h->record_snap, h->base, h->size);
+    h->record_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 }
 
 /* 16 bytes from a boot id string: its hex digits, hashed if it is not one */

@@ -23,35 +23,6 @@ static int ret(int r)
     return -1;
 }
 
-/* Find file on $PATH as execvp does; a name with a slash is taken as is. */
-static int search_path(const char *file, char *out, size_t cap)
-{
-    if (strchr(file, '/')) {
-        if (strlen(file) >= cap)
-            return -ENAMETOOLONG;
-        strcpy(out, file);
-        return 0;
-    }
-    const char *path = getenv("PATH");
-    if (!path || !*path)
-        path = "/usr/local/bin:/usr/bin:/bin";
-    for (const char *p = path; *p;) {
-        const char *e = strchrnul(p, ':');
-        int n = (int)(e - p);
-        if (n == 0)
-            n = 1, p = ".";
-        if ((size_t)n + strlen(file) + 2 <= cap) {
-            memcpy(out, p, (size_t)n);
-            out[n] = '/';
-            strcpy(out + n + 1, file);
-            if (access(out, X_OK) == 0)
-                return 0;
-        }
-        p = *e ? e + 1 : e;
-    }
-    return -ENOENT;
-}
-
 static int spawn(PmmName *base, const char *path, KnCap *cap, int use_path,
                  char *const argv[], char *const envp[])
 {
@@ -63,7 +34,7 @@ static int spawn(PmmName *base, const char *path, KnCap *cap, int use_path,
         !memchr(base->name, 0, sizeof base->name) || !base->name[0])
         return ret(-EINVAL);
     if (use_path) {
-        int r = search_path(path, found, sizeof found);
+        int r = hr_find_program(path, found, sizeof found);
         if (r < 0)
             return ret(r);
         path = found;

@@ -12,10 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <hotrestart/hr.h>
 
+#include "os/ctl.h"
+#include "os/os.h"
 #include "pmm/names.h"
 #include "proto.h"
 
@@ -35,8 +36,8 @@ static int request_with_program(const char *site, uint16_t type, int32_t arg,
     int fds[4], r;
     if (!path || !argv || !argv[0])
         return -EINVAL;
-    if (!getcwd(cwd, sizeof cwd))
-        return -errno;
+    if ((r = hr__os_getcwd(cwd, sizeof cwd)) < 0)
+        return r;
     char *buf = malloc(HR_MSG_MAX);
     if (!buf)
         return -ENOMEM;
@@ -46,16 +47,15 @@ static int request_with_program(const char *site, uint16_t type, int32_t arg,
         free(buf);
         return len;
     }
-    fds[0] = open(path, O_RDONLY | O_CLOEXEC);
+    fds[0] = hr__os_open(path, O_RDONLY, 0);
     if (fds[0] < 0) {
-        r = -errno;
         free(buf);
-        return r;
+        return fds[0];
     }
     fds[1] = 0, fds[2] = 1, fds[3] = 2;
     r = hr__call(site, type, arg, buf, (uint32_t)len, fds, with_stdio ? 4 : 1,
                  NULL, 0);
-    close(fds[0]);
+    pmm__os_close(fds[0]);
     free(buf);
     return r;
 }
@@ -120,6 +120,23 @@ int hr_stop(const char *site)
 int hr_site_restart(const char *site)
 {
     return hr__call(site, HR_REQ_SITE_RESTART, 0, NULL, 0, NULL, 0, NULL, 0);
+}
+
+/* The reply is the struct itself (fixed-width fields, same machine): its
+ * length, checked, guards against a controller of another build. */
+int hr_status(const char *site, hr_site_state *out)
+{
+    char buf[sizeof *out + 1];
+    if (!out)
+        return -EFAULT;
+    int r = hr__call(site, HR_REQ_STATUS, 0, NULL, 0, NULL, 0, buf, sizeof buf);
+    if (r < 0)
+        return r;
+    if (r != (int)sizeof *out)
+        return -EBADMSG;
+    memcpy(out, buf, sizeof *out);
+    out->failure[sizeof out->failure - 1] = 0;
+    return 0;
 }
 
 int hr_info(const char *site, char *buf, size_t cap)

@@ -11,10 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <hotrestart/pmm.h>
+
+#include "os/ctl.h"
+#include "os/os.h"
 
 int hr__msg_send(int sock, uint16_t type, int32_t arg, const void *payload,
                  uint32_t len, const int *fds, int nfds)
@@ -38,12 +39,9 @@ int hr__msg_send(int sock, uint16_t type, int32_t arg, const void *payload,
         cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
         memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfds);
     }
-    ssize_t n;
-    do
-        n = sendmsg(sock, &m, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
+    int n = hr__os_sendmsg(sock, &m);
     if (n < 0)
-        return -errno;
+        return n;
     return (size_t)n == sizeof h + len ? 0 : -EIO;
 }
 
@@ -57,13 +55,10 @@ int hr__msg_recv(int sock, void *buf, struct hr_msg_hdr *hdr,
     struct iovec iov = {buf, HR_MSG_MAX};
     struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf,
                        .msg_controllen = sizeof c.buf};
-    ssize_t n;
     *nfds = 0;
-    do
-        n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
-    while (n < 0 && errno == EINTR);
+    int n = hr__os_recvmsg(sock, &m);
     if (n < 0)
-        return -errno;
+        return n;
     if (n == 0)
         return -ECONNRESET;
     for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
@@ -75,7 +70,7 @@ int hr__msg_recv(int sock, void *buf, struct hr_msg_hdr *hdr,
             if (*nfds < HR_MSG_MAXFDS)
                 fds[(*nfds)++] = got[i];
             else
-                close(got[i]);
+                pmm__os_close(got[i]);
         }
     }
     memcpy(hdr, buf, (size_t)n < sizeof *hdr ? (size_t)n : sizeof *hdr);
@@ -83,7 +78,7 @@ int hr__msg_recv(int sock, void *buf, struct hr_msg_hdr *hdr,
         hdr->magic != HR_MSG_MAGIC || hdr->len != (size_t)n - sizeof *hdr ||
         hdr->nfds != *nfds) {
         for (int i = 0; i < *nfds; i++)
-            close(fds[i]);
+            pmm__os_close(fds[i]);
         *nfds = 0;
         return -EBADMSG;
     }
@@ -162,28 +157,16 @@ int hr__strings_decode(const char *p, uint32_t len, int with_name,
 
 int hr__connect(const char *site, int *sock)
 {
-    char dir[4096];
-    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    char dir[4096], path[4200];
     int r = pmm_site_path(dir, sizeof dir, site);
     if (r < 0)
         return r;
-    if (snprintf(a.sun_path, sizeof a.sun_path, "%s/" HR_SOCK_NAME, dir) >=
-        (int)sizeof a.sun_path)
-        return -ENAMETOOLONG;
-    int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-    if (s < 0)
-        return -errno;
+    snprintf(path, sizeof path, "%s/" HR_SOCK_NAME, dir);
     /* a controller that cannot answer (busy running the start-up file that
      * made this very call, say) costs the caller 30 s, not for ever */
-    struct timeval tv = {HR_CALL_TIMEOUT_S, 0};
-    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (connect(s, (struct sockaddr *)&a, sizeof a) < 0) {
-        /* no socket file, or nobody behind it: no controller runs */
-        r = errno == ENOENT ? -ECONNREFUSED : -errno;
-        close(s);
-        return r;
-    }
+    int s = hr__os_connect(path, HR_CALL_TIMEOUT_S);
+    if (s < 0) /* no socket file, or nobody behind it: no controller runs */
+        return s == -ENOENT ? -ECONNREFUSED : s;
     *sock = s;
     return 0;
 }
@@ -197,7 +180,7 @@ int hr__call(const char *site, uint16_t type, int32_t arg, const void *payload,
         return r;
     char *buf = malloc(HR_MSG_MAX);
     if (!buf) {
-        close(s);
+        pmm__os_close(s);
         return -ENOMEM;
     }
     struct hr_msg_hdr h;
@@ -207,7 +190,7 @@ int hr__call(const char *site, uint16_t type, int32_t arg, const void *payload,
         r = hr__msg_recv(s, buf, &h, &p, rfds, &nr);
     if (r == 0) {
         for (int i = 0; i < nr; i++)
-            close(rfds[i]);
+            pmm__os_close(rfds[i]);
         if (h.type != HR_REPLY)
             r = -EBADMSG;
         else
@@ -219,6 +202,6 @@ int hr__call(const char *site, uint16_t type, int32_t arg, const void *payload,
         }
     }
     free(buf);
-    close(s);
+    pmm__os_close(s);
     return r;
 }

@@ -38,6 +38,8 @@ enum hr_msg_type {
     HR_REQ_STOP = 9,       /* stop every actor and the controller */
     HR_REQ_SITE_RESTART = 10, /* restart the site: a fresh controller */
     HR_REQ_INFO = 11,      /* reply payload: JSON state and counters */
+    HR_REQ_STATUS = 12,    /* reply arg: payload length; payload: the
+                              hr_site_state of <hotrestart/hr.h>, as is */
     HR_REPLY = 100,
 };
 

@@ -1,16 +1,18 @@
 /*
- * os.h - every system call of the persistent memory manager (src/pmm/),
- * behind one small interface.
+ * os.h - the persistent memory manager's system calls, behind one small
+ * interface (file.c, mem.c, proc.c).
  *
  * Contract: each function returns 0 (or a count) on success and -errno on
- * failure, retries EINTR itself, and never leaves a half-done effect that the
- * caller cannot see: a short pwrite is completed or reported.  Descriptors
- * are opened close-on-exec.  The functions keep no state but the caches
+ * failure, retries EINTR itself (close excepted, as noted), and never
+ * leaves a half-done effect that the caller cannot see: a short pwrite is
+ * completed or reported.  Descriptors are opened close-on-exec.  The functions keep no state but the caches
  * named below, which are safe to read from any thread.
  *
- * Kept true by a test: tests/check_syscalls.sh lists the undefined symbols
- * of every object of the checked folders (src/pmm/ today) and fails on a
- * libc system-call wrapper outside this layer.
+ * Kept true by a test: tests/check_symbols.sh lists the undefined symbols
+ * of every object of the checked folders (HR_SYSCALL_CHECKED in
+ * tests/CMakeLists.txt) and fails on a libc system-call wrapper outside
+ * this layer.  src/pmm/ is checked; src/hr/ and the daemon join once their
+ * calls have moved into the layer.
  */
 #ifndef HR_OS_H
 #define HR_OS_H
@@ -19,41 +21,28 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* Open a bank file read-write (or read-only), close-on-exec. */
+/* ---- file.c: files, directories, the bank's lock ---------------------- */
+
+/* Open a bank file read-write (or read-only); a link is not followed. */
 int pmm__os_open(const char *path, int rdonly, int create_excl, int *fd);
+/* Never retried: Linux frees the descriptor even when close() fails. */
+int pmm__os_close(int fd);
 /* Writer lock on the bank: an open-file-description lock the kernel drops
  * when the holder dies.  `write` 0 takes it shared (the checker). */
 int pmm__os_lock(int fd, int write);
 int pmm__os_trylock(int fd, int write); /* -EAGAIN when held */
 int pmm__os_unlock(int fd);
 int pmm__os_pwrite(int fd, const void *buf, size_t len, uint64_t off);
+/* -ENODATA if the file ends before len bytes. */
 int pmm__os_pread(int fd, void *buf, size_t len, uint64_t off);
+/* fstat(): any of the results may be NULL. */
 int pmm__os_size(int fd, uint64_t *size, uid_t *uid, mode_t *mode,
                  dev_t *dev, ino_t *ino);
 int pmm__os_truncate(int fd, uint64_t size);
-/* Make file data and metadata durable. */
+/* Make file data (and the metadata needed to read it) durable. */
 int pmm__os_sync(int fd);
 /* Give pages back to the file system: they read as zero afterwards. */
 int pmm__os_punch(int fd, uint64_t off, uint64_t len);
-/* Read-only shared mapping of the metadata. */
-/* read-only at want if that range is free, else anywhere */
-int pmm__os_map_ro(int fd, size_t len, uintptr_t want, const void **out);
-void pmm__os_unmap(const void *addr, size_t len);
-/* Map len bytes of fd at off read-write and shared.  With fixed, exactly at
- * addr, never over an existing mapping: -EEXIST if any of it is taken;
- * else anywhere. */
-int pmm__os_map_block(int fd, uint64_t off, size_t len, uintptr_t addr,
-                      int fixed, void **out);
-int pmm__os_unmap_block(void *addr, size_t len);
-int pmm__os_msync(void *addr, size_t len);
-int pmm__os_random(void *buf, size_t len);
-/* 1 if [addr, addr + len) holds no mapping of this process */
-int pmm__os_range_free(uintptr_t addr, uint64_t len);
-uint64_t pmm__os_now_ns(void);
-size_t pmm__os_page_size(void); /* read once, then cached */
-
-int pmm__os_close(int fd);
-/* Files and directories by path. */
 int pmm__os_link(const char *from, const char *to);
 int pmm__os_unlink(const char *path);
 int pmm__os_mkdir(const char *path, mode_t mode); /* -EEXIST when there */
@@ -66,12 +55,32 @@ int pmm__os_read_file(const char *path, char *buf, size_t cap);
 /* Create or truncate path (mode 0666 before the umask) and write buf. */
 int pmm__os_write_file(const char *path, const void *buf, size_t len);
 
-/* The process: its id (cached, and forgotten in a forked child), its
- * effective user id, giving up the CPU, and dying at once by SIGKILL (the
- * crash points). */
+/* ---- mem.c: mappings and the address space ---------------------------- */
+
+/* A read-only shared mapping of [0, len) of fd: at want if that range is
+ * free, else anywhere. */
+int pmm__os_map_ro(int fd, size_t len, uintptr_t want, const void **out);
+void pmm__os_unmap(const void *addr, size_t len);
+/* Map len bytes of fd at off read-write and shared.  With fixed, exactly at
+ * addr, never over an existing mapping: -EEXIST if any of it is taken;
+ * else anywhere. */
+int pmm__os_map_block(int fd, uint64_t off, size_t len, uintptr_t addr,
+                      int fixed, void **out);
+int pmm__os_unmap_block(void *addr, size_t len);
+int pmm__os_msync(void *addr, size_t len);
+/* 1 if [addr, addr + len) holds no mapping of this process */
+int pmm__os_range_free(uintptr_t addr, uint64_t len);
+size_t pmm__os_page_size(void); /* read once, then cached */
+
+/* ---- proc.c: the process, the clock, randomness ----------------------- */
+
+int pmm__os_random(void *buf, size_t len);
+uint64_t pmm__os_now_ns(void); /* CLOCK_REALTIME */
+/* The process's id: cached, and forgotten in a forked child. */
 int pmm__os_pid(void);
 uid_t pmm__os_euid(void);
 void pmm__os_yield(void);
+/* Die at once by SIGKILL (the crash points). */
 __attribute__((noreturn)) void pmm__os_die(void);
 
 #endif

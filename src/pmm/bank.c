@@ -1,9 +1,9 @@
 /*
  * bank.c - opening and closing bank files (create.c makes them).
  *
- * Opening validates the geometry (magic, version, layout
- * signature, page size, every offset against the file's size, checksum) and
- * falls back to the backup copy of the geometry when the primary is damaged.
+ * Opening validates the geometry (geom.c: magic, version, layout signature,
+ * page size, every offset against the file's size, checksum) and falls back
+ * to the backup copy of the geometry when the primary is damaged.
  * Banks stay open for the life of the process; a forked child re-opens each
  * bank file so that its lock is its own.
  */

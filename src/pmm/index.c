@@ -40,6 +40,12 @@ int pmm__entry_valid(const struct pmm_bank *b, const struct pmm_entry *e)
     return 1;
 }
 
+int pmm__entry_zero(const struct pmm_entry *e)
+{
+    static const struct pmm_entry z;
+    return memcmp(e, &z, sizeof z) == 0;
+}
+
 int pmm__chain_step(const struct pmm_bank *b, uint32_t j, uint64_t steps,
                     struct pmm_entry *copy, const struct pmm_entry **e)
 {

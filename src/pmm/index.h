@@ -13,6 +13,8 @@
 uint32_t pmm__bucket_of(const struct pmm_bank *b, const char *name);
 /* 1 if e is a live entry whose checksum and bounds hold. */
 int pmm__entry_valid(const struct pmm_bank *b, const struct pmm_entry *e);
+/* 1 if e is all zeros (an entry never used). */
+int pmm__entry_zero(const struct pmm_entry *e);
 
 /* One step along a hash chain: link j (entry index + 1) taken as the
  * steps-th link of its chain.  PMM_CHAIN_OK and *e; PMM_CHAIN_BAD_LINK if

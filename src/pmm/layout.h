@@ -15,7 +15,7 @@
  *   data      data_pages pages of block contents, mapped by every process at
  *             base_addr + page * page_size
  *
- * Invariants, checked by verify_bank():
+ * Invariants, checked by the checker (verify.c):
  *  - every live entry is on exactly one hash chain, the one of its name;
  *    every entry ever used and not live is on the free list exactly once;
  *  - a live entry holds pages [page, page + npages) and the guard page after

@@ -5,7 +5,7 @@
  * is mapped, with the entry index and generation it was mapped from.  A
  * retrieve of a block already mapped is a table probe plus a check that the
  * entry still has that generation (it may have been freed by another
- * process): no system call.  Callers hold b->mu.
+ * process): no system call.  Callers hold b->mu (pmm__unmap() takes it).
  *
  * Blocks are mapped with MAP_FIXED_NOREPLACE at their fixed address, so a
  * block never lands on a mapping of the process; the guard page after each

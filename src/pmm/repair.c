@@ -17,8 +17,9 @@
 #include "index.h"
 #include "hash.h"
 #include "os/os.h"
+#include "pages.h"
 #include "repair.h"
-#include "verify.h"
+#include "say.h"
 #include "write.h"
 
 static int by_page(const void *a, const void *b)

@@ -2,9 +2,9 @@
  * site.c - where a site lives, and its configuration.
  *
  * A site is an owner-only directory holding ram.bank (the RAM medium, made
- * with default tunables on first use), site.conf (key=value lines; today
- * only pmm.diskbank, the DISK bank's path) and, later, the controller's
- * socket and log.  A site directory that another user owns, or that others
+ * with default tunables on first use), site.conf (key=value lines: here
+ * pmm.diskbank, the DISK bank's path; the controller's hrCtrl.* keys are
+ * src/hr/policy.c's) and the controller's socket and log.  A site directory that another user owns, or that others
  * may open, is refused: its banks would not be ours alone.
  */
 #define _GNU_SOURCE
@@ -107,36 +107,6 @@ int pmm__conf_get(const char *site, const char *key, char *val, size_t len)
     return r;
 }
 
-static uint32_t tunable(const char *site, const char *key, uint32_t dflt,
-                        uint32_t max, const char **bad)
-{
-    char v[64], *end;
-    if (pmm__conf_get(site, key, v, sizeof v) != K_OK)
-        return dflt;
-    errno = 0;
-    unsigned long n = strtoul(v, &end, 10);
-    if (errno || end == v || *end || n < 1 || n > max || v[0] == '-') {
-        if (bad && !*bad)
-            *bad = key;
-        return dflt;
-    }
-    return (uint32_t)n;
-}
-
-void pmm__hr_tunables(const char *site, struct pmm_hr_tunables *t, const char **bad)
-{
-    if (bad)
-        *bad = NULL;
-    t->max_badness = tunable(site, "hrCtrl.maxBadness", HR_DEFAULT_MAX_BADNESS,
-                             HR_MAX_BADNESS_LIMIT, bad);
-    t->interval_s = tunable(site, "hrCtrl.interval", HR_DEFAULT_INTERVAL_S,
-                            HR_INTERVAL_LIMIT_S, bad);
-    t->max_actors = tunable(site, "hrCtrl.maxActors", HR_ACTORS_LIMIT,
-                            HR_ACTORS_LIMIT, bad);
-    t->max_groups = tunable(site, "hrCtrl.maxGroups", HR_GROUPS_LIMIT,
-                            HR_GROUPS_LIMIT, bad);
-}
-
 int pmm_bank_path(char *buf, size_t len, const char *site, const char *medium)
 {
     char dir[4096];
@@ -210,17 +180,6 @@ int pmm_site_create(const char *site, const pmm_site_config *cfg)
     if (c.diskbank_path && (c.diskbank_path[0] != '/' ||
                             strchr(c.diskbank_path, '\n')))
         return K_EINVAL;
-    if (!c.max_badness)
-        c.max_badness = HR_DEFAULT_MAX_BADNESS;
-    if (!c.interval_s)
-        c.interval_s = HR_DEFAULT_INTERVAL_S;
-    if (!c.max_actors)
-        c.max_actors = HR_ACTORS_LIMIT;
-    if (!c.max_groups)
-        c.max_groups = HR_GROUPS_LIMIT;
-    if (c.max_actors > HR_ACTORS_LIMIT || c.max_groups > HR_GROUPS_LIMIT ||
-        c.max_badness > HR_MAX_BADNESS_LIMIT || c.interval_s > HR_INTERVAL_LIMIT_S)
-        return K_EINVAL; /* before anything is made */
     if ((r = pmm_site_path(dir, sizeof dir, site)) < 0 ||
         (r = make_dirs(dir)) < 0 || (r = pmm__site_check_dir(dir)) < 0)
         return r;
@@ -243,9 +202,6 @@ int pmm_site_create(const char *site, const pmm_site_config *cfg)
     }
     if (c.diskbank_path)
         fprintf(f, "pmm.diskbank=%s\n", c.diskbank_path);
-    fprintf(f, "hrCtrl.maxBadness=%u\nhrCtrl.interval=%u\n"
-               "hrCtrl.maxActors=%u\nhrCtrl.maxGroups=%u\n",
-            c.max_badness, c.interval_s, c.max_actors, c.max_groups);
     if (fclose(f) != 0) {
         free(text);
         r = -ENOMEM;

@@ -7,13 +7,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The controller's tunables, from site.conf; a value absent or out of
- * range takes the default (*bad, when given, names the first such key). */
-struct pmm_hr_tunables {
-    uint32_t max_badness, interval_s, max_actors, max_groups;
-};
-void pmm__hr_tunables(const char *site, struct pmm_hr_tunables *t,
-                      const char **bad);
 /* The value of key in site's site.conf: K_OK, K_EUNKNOWN if absent,
  * K_EINVAL if it does not fit in len bytes, -errno. */
 int pmm__conf_get(const char *site, const char *key, char *val, size_t len);

@@ -1,5 +1,5 @@
 /*
- * update.c - every change to a bank's metadata, and its recovery.
+ * update.c - the commit protocol: every allocation and free of an entry.
  *
  * An update runs under the bank's file lock in three steps:
  *   1. pre-commit work that is harmless if abandoned (punching the pages a

@@ -10,7 +10,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,29 +18,10 @@
 #include "hash.h"
 #include "index.h"
 #include "os/os.h"
+#include "pages.h"
+#include "say.h"
 #include "update.h"
 #include "verify.h"
-
-#define SAY_MAX 40 /* problems told one by one; the rest are counted */
-
-void pmm__say(struct pmm_say *s, int problem, const char *fmt, ...)
-{
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = problem ? 0 : snprintf(buf, sizeof buf, "note: ");
-    vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
-    va_end(ap);
-    s->problems += problem;
-    if (s->fn && s->problems <= SAY_MAX)
-        s->fn(buf, s->arg);
-}
-
-int pmm__entry_zero(const struct pmm_entry *e)
-{
-    static const struct pmm_entry z;
-    return memcmp(e, &z, sizeof z) == 0;
-}
 
 static int free_entry_ok(const struct pmm_entry *e, uint64_t high)
 {
@@ -80,27 +60,6 @@ static void check_chains(const struct pmm_bank *b, uint8_t *seen,
             j = e->next;
         }
     }
-}
-
-/* A bitmap being rebuilt: plain bits in each word's low half until
- * pmm__bm_seal() adds the check halves. */
-uint64_t *pmm__bm_new(const struct pmm_bank *b)
-{
-    return calloc(pmm_bm_words(b->g.data_pages), 8);
-}
-
-int pmm__bm_take(uint64_t *bm, uint64_t p)
-{
-    uint64_t m = 1ull << (p & (PMM_BM_PAGES - 1));
-    int had = (bm[p >> PMM_BM_SHIFT] & m) != 0;
-    bm[p >> PMM_BM_SHIFT] |= m;
-    return had;
-}
-
-void pmm__bm_seal(const struct pmm_bank *b, uint64_t *bm)
-{
-    for (uint64_t w = 0; w < pmm_bm_words(b->g.data_pages); w++)
-        bm[w] = pmm_bm_make((uint32_t)bm[w]);
 }
 
 /* The page bitmap must be exactly the pages of live blocks and guards. */
@@ -274,12 +233,7 @@ int pmm__check_file(const char *path, struct pmm_say *s)
             }
         }
         verify(&sb, s);
-        if (s->problems > SAY_MAX && s->fn) {
-            char more[64];
-            snprintf(more, sizeof more, "(%d more problems not shown)",
-                     s->problems - SAY_MAX);
-            s->fn(more, s->arg);
-        }
+        pmm__say_end(s);
     }
     pthread_mutex_destroy(&sb.mu);
     free((void *)sb.meta);

@@ -1,23 +1,13 @@
 /*
- * os.c - system calls behind the contract of os.h.
+ * file.c - files, directories and the bank's lock, behind os.h.
  */
 #define _GNU_SOURCE
 #include "os.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <sched.h>
-#include <signal.h>
-#include <sys/mman.h>
-#include <sys/random.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
-
-#ifndef MAP_FIXED_NOREPLACE
-#define MAP_FIXED_NOREPLACE 0x100000
-#endif
 
 int pmm__os_open(const char *path, int rdonly, int create_excl, int *fd)
 {
@@ -148,98 +138,6 @@ int pmm__os_punch(int fd, uint64_t off, uint64_t len)
     return r < 0 ? -errno : 0;
 }
 
-int pmm__os_map_ro(int fd, size_t len, uintptr_t want, const void **out)
-{
-    void *p = mmap((void *)want, len, PROT_READ, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
-    if (p != MAP_FAILED && (uintptr_t)p != want) { /* kernels before 4.17 */
-        munmap(p, len);
-        p = MAP_FAILED;
-    }
-    if (p == MAP_FAILED)
-        p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
-    if (p == MAP_FAILED)
-        return -errno;
-    *out = p;
-    return 0;
-}
-
-void pmm__os_unmap(const void *addr, size_t len)
-{
-    if (addr)
-        munmap((void *)addr, len);
-}
-
-int pmm__os_map_block(int fd, uint64_t off, size_t len, uintptr_t addr,
-                      int fixed, void **out)
-{
-    void *p = mmap(fixed ? (void *)addr : NULL, len, PROT_READ | PROT_WRITE,
-                   MAP_SHARED | (fixed ? MAP_FIXED_NOREPLACE : 0), fd, (off_t)off);
-    if (p == MAP_FAILED)
-        return -errno;
-    if (fixed && (uintptr_t)p != addr) { /* kernels before 4.17: a hint */
-        munmap(p, len);
-        return -EEXIST;
-    }
-    *out = p;
-    return 0;
-}
-
-int pmm__os_unmap_block(void *addr, size_t len)
-{
-    return munmap(addr, len) < 0 ? -errno : 0;
-}
-
-int pmm__os_msync(void *addr, size_t len)
-{
-    return msync(addr, len, MS_SYNC) < 0 ? -errno : 0;
-}
-
-int pmm__os_range_free(uintptr_t addr, uint64_t len)
-{
-    void *p = mmap((void *)addr, len, PROT_NONE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE,
-                   -1, 0);
-    if (p == MAP_FAILED)
-        return 0;
-    munmap(p, len);
-    return (uintptr_t)p == addr; /* before 4.17 the address was a hint */
-}
-
-int pmm__os_random(void *buf, size_t len)
-{
-    char *p = buf;
-    while (len > 0) {
-        ssize_t n = getrandom(p, len, 0);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-uint64_t pmm__os_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* Threads may race to fill the cache: each stores the same value. */
-size_t pmm__os_page_size(void)
-{
-    static size_t page;
-    size_t p = __atomic_load_n(&page, __ATOMIC_RELAXED);
-    if (!p) {
-        p = (size_t)sysconf(_SC_PAGESIZE);
-        __atomic_store_n(&page, p, __ATOMIC_RELAXED);
-    }
-    return p;
-}
-
 int pmm__os_close(int fd)
 {
     /* Linux frees the descriptor even when close() reports EINTR: never
@@ -339,45 +237,4 @@ int pmm__os_write_file(const char *path, const void *buf, size_t len)
     if (close(fd) < 0 && r == 0 && errno != EINTR)
         r = -errno;
     return r;
-}
-
-static int self_pid; /* 0 until read; cleared in a forked child */
-static pthread_once_t pid_once = PTHREAD_ONCE_INIT;
-
-static void pid_forget(void)
-{
-    __atomic_store_n(&self_pid, 0, __ATOMIC_RELAXED);
-}
-
-static void pid_watch_forks(void)
-{
-    pthread_atfork(NULL, NULL, pid_forget);
-}
-
-int pmm__os_pid(void)
-{
-    int pid = __atomic_load_n(&self_pid, __ATOMIC_RELAXED);
-    if (!pid) {
-        pthread_once(&pid_once, pid_watch_forks); /* before the first fill */
-        pid = (int)getpid();
-        __atomic_store_n(&self_pid, pid, __ATOMIC_RELAXED);
-    }
-    return pid;
-}
-
-uid_t pmm__os_euid(void)
-{
-    return geteuid();
-}
-
-void pmm__os_yield(void)
-{
-    sched_yield();
-}
-
-void pmm__os_die(void)
-{
-    kill(getpid(), SIGKILL);
-    for (;;)
-        pause(); /* SIGKILL is never blocked: not reached */
 }

@@ -1,0 +1,93 @@
+/*
+ * arun.c - a direct actor asked for, by a request or by the start-up file:
+ * named after its program, registered, started.  One that cannot start is
+ * unregistered, as if it had not been asked.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arun.h"
+#include "group.h"
+#include "hrd.h"
+#include "log.h"
+#include "os/os.h"
+#include "os/ctl.h"
+#include "proto.h"
+
+int hrd_name_ok(const char *s)
+{
+    if (!*s || strlen(s) >= PMM_NAME_MAX)
+        return 0;
+    for (; *s; s++)
+        if (!(('a' <= *s && *s <= 'z') || ('A' <= *s && *s <= 'Z') ||
+              ('0' <= *s && *s <= '9') || strchr("._-:+@/", *s)))
+            return 0;
+    return 1;
+}
+
+/* A name for a direct actor: its program's, made unique. */
+static void name_after(struct hrd *d, const char *argv0, char *name, size_t cap)
+{
+    char clean[32];
+    const char *base = strrchr(argv0, '/');
+    base = base ? base + 1 : argv0;
+    size_t k = 0;
+    for (; *base && k < sizeof clean - 1; base++)
+        clean[k++] = hrd_name_ok((char[]){*base, 0}) ? *base : '_';
+    clean[k] = 0;
+    for (int n = 0;; n++) {
+        snprintf(name, cap, n ? "%s.%d" : "%s", k ? clean : "actor", n);
+        if (hrd_find_name(d, -1, name) < 0)
+            break;
+    }
+}
+
+int hrd_arun_payload(struct hrd *d, int group, int exe_fd, const char *p,
+                     uint32_t len)
+{
+    struct hr_strings *s = malloc(sizeof *s);
+    char name[PMM_NAME_MAX];
+    int slot, r;
+    if (!s)
+        return -ENOMEM;
+    if (hr__strings_decode(p, len, 0, s) < 0) {
+        free(s);
+        return -EBADMSG;
+    }
+    name_after(d, s->argv[0], name, sizeof name);
+    free(s);
+    if ((r = hrd_register(d, group, 1, name, exe_fd, p, len, &slot)) < 0)
+        return r;
+    r = hrd_start_actor(d, slot, NULL);
+    if (r < 0) { /* never ran: unregister, as if it had not been asked */
+        hrd_unregister(d, slot);
+        return r;
+    }
+    hrd_log(d, "actor %s started in group %d, pid %d", name, group, r);
+    return r;
+}
+
+int hrd_arun(struct hrd *d, int group, const char *path, char *const argv[],
+             char *const envp[], const char *cwd)
+{
+    char *buf = malloc(HR_MSG_MAX);
+    int r;
+    if (!buf)
+        return -ENOMEM;
+    int len = hr__strings_encode(buf, HR_MSG_MAX, NULL, cwd, argv, envp);
+    int fd = len < 0 ? -1 : hr__os_open(path, O_RDONLY, 0);
+    if (len < 0)
+        r = len;
+    else if (fd < 0)
+        r = fd;
+    else
+        r = hrd_arun_payload(d, group, fd, buf, (uint32_t)len);
+    if (fd >= 0)
+        pmm__os_close(fd);
+    free(buf);
+    return r;
+}

@@ -1,0 +1,488 @@
+/*
+ * group.c - restartable actors and restart groups: one state machine.
+ *
+ * Group life, as SPEC 3.1 has it:
+ *  - any failure of a member (death by a signal, exit without HR_EXIT_HDL,
+ *    akill) kills every other member and starts the group's direct actors
+ *    again from their stored images, including those that exited cleanly;
+ *    indirect actors wait for their direct actor to hrfexec them again;
+ *  - when every member has exited cleanly the group ends: images, argument
+ *    blocks and HR_GROUP_KEY blocks are freed, names and number released;
+ *  - when nothing runs but some member has not exited cleanly (it was not
+ *    re-spawned), the group is blocked, and the log says who holds it up.
+ * A group restart kills the members and goes on when the loop has reaped
+ * the last of them (HR_A_DYING, HR_G_RESTARTING), so a member slow to die (in an
+ * uninterruptible sleep, say) holds up its own group only: the controller
+ * keeps serving and restarting other groups.  A site restart and a stop
+ * kill and reap at once (SIGKILL, then waitpid): members are our children,
+ * so their pids are ours until reaped.
+ *
+ * The whole of it is the table group_table[state][event] below: the next
+ * state, set BEFORE the action runs (a controller that dies during the
+ * action finds the group marked: restarting, ending), and the action.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "group.h"
+#include "hrd.h"
+#include "log.h"
+#include "os/os.h"
+#include "os/ctl.h"
+#include "pmm/crash.h"
+#include "pmm/free.h"
+#include "policy.h"
+#include "proto.h"
+#include "spawn.h"
+
+/* What a group event does, besides the state change. */
+enum {
+    GA_NONE,
+    GA_MAKE,     /* a fresh group record */
+    GA_START,    /* start every direct actor that does not run (boot) */
+    GA_KILL,     /* kill the members; GE_GONE once none is dying */
+    GA_CHARGE,   /* ask the policy: GE_RESTARTED, or a site restart */
+    GA_RESTART,  /* count the restart, start every direct actor again */
+    GA_END,      /* free what the group holds, release its number */
+    GA_BLOCKED,  /* log who holds it up */
+    GA_FORGET,   /* release its number: it never ran */
+};
+
+#define KEEP 0xff /* no state change */
+#define STAY {KEEP, GA_NONE}
+
+/* [state][event] = {next state, action}.  Columns in enum hrd_group_event
+ * order: REGISTERED SPAWNED BOOT FAILED KILL GONE RESTARTED ALL_CLEAN
+ * UNCLEAN ABANDONED. */
+static const struct {
+    uint8_t next, action;
+} group_table[HR_G_RESTARTING + 1][GE_COUNT] = {
+    [HR_G_FREE] = {{HR_G_RUNNING, GA_MAKE}, STAY, STAY, STAY, STAY, STAY, STAY,
+                STAY, STAY, STAY},
+    [HR_G_RUNNING] = {STAY, STAY, {HR_G_RUNNING, GA_START},
+                   {HR_G_RESTARTING, GA_KILL}, {HR_G_ENDING, GA_KILL}, STAY, STAY,
+                   {HR_G_ENDING, GA_KILL}, {HR_G_BLOCKED, GA_BLOCKED},
+                   {HR_G_FREE, GA_FORGET}},
+    /* blocked: an arun does not unblock it (its own member may), and
+     * UNCLEAN is said once, when it blocked */
+    [HR_G_BLOCKED] = {STAY, {HR_G_RUNNING, GA_NONE}, {HR_G_RUNNING, GA_START},
+                   {HR_G_RESTARTING, GA_KILL}, {HR_G_ENDING, GA_KILL}, STAY, STAY,
+                   {HR_G_ENDING, GA_KILL}, STAY, {HR_G_FREE, GA_FORGET}},
+    /* ending: requests to join it are refused (-EBUSY), a second kill
+     * waits for the first; GA_END releases the record itself, last, so
+     * that a controller that dies during it finds the group still ending
+     * and ends it */
+    [HR_G_ENDING] = {STAY, STAY, STAY, STAY, STAY, {KEEP, GA_END}, STAY, STAY,
+                  STAY, STAY},
+    /* restarting: an arun meanwhile just runs; when the policy escalates
+     * (GA_CHARGE: a site restart) it stays restarting, and the next
+     * controller boots it */
+    [HR_G_RESTARTING] = {STAY, STAY, {HR_G_RUNNING, GA_START}, STAY,
+                      {HR_G_ENDING, GA_KILL}, {KEEP, GA_CHARGE},
+                      {HR_G_RUNNING, GA_RESTART}, STAY, STAY, STAY},
+};
+_Static_assert(GE_COUNT == 10, "group_table has a column for each event");
+
+/* What happens to an actor.  Its next state depends on the event alone. */
+enum {
+    AE_REGISTERED, /* stopped until started */
+    AE_STARTED,    /* forked */
+    AE_KILLED,     /* SIGKILL sent, not reaped yet */
+    AE_HALTED,     /* not running, its group stopped it */
+    AE_EXITED,     /* exited after HR_EXIT_HDL */
+    AE_FAILED,     /* died otherwise */
+    AE_FORGOTTEN,  /* unregistered: slot free */
+    AE_COUNT
+};
+
+static const uint8_t actor_next[AE_COUNT] = {
+    [AE_REGISTERED] = HR_A_STOPPED, [AE_STARTED] = HR_A_RUNNING,
+    [AE_KILLED] = HR_A_DYING,       [AE_HALTED] = HR_A_STOPPED,
+    [AE_EXITED] = HR_A_CLEAN,       [AE_FAILED] = HR_A_STOPPED,
+    [AE_FORGOTTEN] = HR_A_FREE,
+};
+
+static void actor_event(struct hrd *d, int slot, int ev, pid_t pid)
+{
+    struct hr_reg_actor *a = &d->reg->actors[slot];
+    switch (ev) {
+    case AE_STARTED:
+        a->pid = pid;
+        a->clean_mark = 0;
+        a->runs++;
+        a->started_ns = pmm__os_now_ns();
+        a->start_ticks = hrd_start_ticks(pid); /* set at fork, kept by exec */
+        break;
+    case AE_KILLED:
+        a->clean_mark = 0;
+        break;
+    case AE_HALTED:
+        a->clean_mark = 0;
+        /* fall through */
+    case AE_EXITED:
+    case AE_FAILED:
+        a->pid = 0;
+        break;
+    case AE_FORGOTTEN:
+        hrd_images_free(d, slot);
+        memset(a, 0, sizeof *a);
+        return;
+    }
+    a->state = actor_next[ev];
+}
+
+int hrd_start_actor(struct hrd *d, int slot, const int stdio[3])
+{
+    int pipe_fd, pid = hrd_spawn(d, slot, stdio, &pipe_fd);
+    if (pid < 0)
+        return pid;
+    actor_event(d, slot, AE_STARTED, pid);
+    return hrd_spawn_wait(pid, pipe_fd);
+}
+
+void hrd_actor_exit_hdl(struct hrd *d, int slot)
+{
+    d->reg->actors[slot].clean_mark = 1;
+}
+
+/* GA_KILL: kill the running members, who are dying until the loop reaps
+ * them; the others are stopped (even those that had exited cleanly: a
+ * restart runs them again).  GE_GONE at once when none is dying. */
+static void kill_members(struct hrd *d, int group)
+{
+    int dying = 0;
+    HRD_FOR_MEMBERS(d, group, i) {
+        struct hr_reg_actor *a = &d->reg->actors[i];
+        if (a->pid > 0) {
+            hr__os_kill(a->pid, SIGKILL);
+            actor_event(d, i, AE_KILLED, 0);
+            dying++;
+        } else {
+            actor_event(d, i, AE_HALTED, 0);
+        }
+    }
+    if (!dying)
+        hrd_group_event(d, group, GE_GONE, NULL);
+}
+
+/* GA_END: the group's end, once no member is left; d->ends[group] moves
+ * on, which answers the requests that asked for it. */
+static void end_group(struct hrd *d, int group, const char *why)
+{
+    size_t n = 0;
+    pmm__crash("hrd.group_end"); /* marked, nothing freed yet */
+    HRD_FOR_MEMBERS(d, group, i)
+        actor_event(d, i, AE_FORGOTTEN, 0);
+    pmm__free_group(d->bank, group, &n);
+    memset(&d->reg->groups[group], 0, sizeof d->reg->groups[group]);
+    d->end_why[group] = NULL;
+    d->ends[group]++;
+    hrd_log(d, "group %d %s; %zu group block%s freed", group,
+            why ? why : "ended", n, n == 1 ? "" : "s");
+}
+
+/* GA_RESTART: fork every direct actor first, then see their execs through:
+ * the members start together rather than one after the other. */
+static void restart_group(struct hrd *d, int group)
+{
+    static int pid[HR_REG_ACTORS], pipe_fd[HR_REG_ACTORS];
+    d->reg->groups[group].restarts++;
+    d->reg->site.group_restarts++;
+    for (int i = 0; i < HR_REG_ACTORS; i++)
+        pid[i] = 0;
+    HRD_FOR_MEMBERS(d, group, i) {
+        struct hr_reg_actor *a = &d->reg->actors[i];
+        /* one that an arun started meanwhile runs already */
+        if (a->direct && a->pid <= 0) {
+            pid[i] = hrd_spawn(d, i, NULL, &pipe_fd[i]);
+            if (pid[i] > 0)
+                actor_event(d, i, AE_STARTED, pid[i]);
+        }
+    }
+    for (int i = 0; i < HR_REG_ACTORS; i++) {
+        int r = pid[i] > 0 ? hrd_spawn_wait(pid[i], pipe_fd[i]) : pid[i];
+        if (r < 0)
+            hrd_log(d, "group %d: cannot restart %s: %s", group,
+                    d->reg->actors[i].name, pmm_strerror(r));
+    }
+}
+
+/* GA_START: a new controller starts the group's direct actors again. */
+static void start_group(struct hrd *d, int group)
+{
+    HRD_FOR_MEMBERS(d, group, i) {
+        struct hr_reg_actor *a = &d->reg->actors[i];
+        /* skips one that a request started during start-up */
+        if (a->direct && a->pid <= 0) {
+            int r = hrd_start_actor(d, i, NULL);
+            if (r < 0)
+                hrd_log(d, "group %d: cannot start %s: %s", group, a->name,
+                        pmm_strerror(r));
+        }
+    }
+}
+
+static void make_group(struct hrd *d, int group)
+{
+    struct hr_reg_group *g = &d->reg->groups[group];
+    uint32_t state = g->state;
+    memset(g, 0, sizeof *g);
+    g->state = state;
+    g->last_status = -1;
+    g->started_ns = pmm__os_now_ns();
+    g->used = 1;
+}
+
+void hrd_group_event(struct hrd *d, int group, enum hrd_group_event ev,
+                     const char *why)
+{
+    struct hr_reg_group *g = &d->reg->groups[group];
+    uint8_t next = group_table[g->state][ev].next;
+    uint8_t action = group_table[g->state][ev].action;
+    char reason[128];
+    if (next != KEEP)
+        g->state = next; /* first: a new controller sees it */
+    if (next == HR_G_ENDING && why)
+        d->end_why[group] = why;
+    switch (action) {
+    case GA_NONE:
+        break;
+    case GA_MAKE:
+        make_group(d, group);
+        break;
+    case GA_START:
+        start_group(d, group);
+        break;
+    case GA_KILL:
+        kill_members(d, group);
+        break;
+    case GA_CHARGE:
+        pmm__crash("hrd.group_restart"); /* members gone, none started yet */
+        if (hrd_policy_group_restart(d, group, reason, sizeof reason))
+            hrd_site_restart(d, reason);
+        else
+            hrd_group_event(d, group, GE_RESTARTED, NULL);
+        break;
+    case GA_RESTART:
+        restart_group(d, group);
+        break;
+    case GA_END:
+        end_group(d, group, why ? why : d->end_why[group]);
+        break;
+    case GA_BLOCKED:
+        hrd_log(d, "group %d blocked, some members have not terminated: %s",
+                group, why);
+        break;
+    case GA_FORGET:
+        memset(g, 0, sizeof *g);
+        break;
+    }
+}
+
+int hrd_register(struct hrd *d, int group, int direct, const char *name,
+                 int exe_fd, const char *args, uint32_t args_len, int *slot)
+{
+    int s = -1;
+    uint32_t used = 0;
+    for (int i = 0; i < HR_REG_ACTORS; i++) {
+        used += d->reg->actors[i].used != 0;
+        if (!d->reg->actors[i].used && s < 0)
+            s = i;
+    }
+    if (s < 0 || used >= d->policy.max_actors)
+        return -ENOSPC; /* hrCtrl.maxActors reached */
+    uint64_t size = 0;
+    int r = hrd_images_store(d, s, exe_fd, args, args_len, &size);
+    if (r < 0)
+        return r;
+    struct hr_reg_actor *a = &d->reg->actors[s];
+    memset(a, 0, sizeof *a);
+    a->group = group;
+    a->direct = (uint32_t)direct;
+    snprintf(a->name, sizeof a->name, "%s", name);
+    a->image_size = size;
+    a->args_len = args_len;
+    actor_event(d, s, AE_REGISTERED, 0);
+    hrd_group_event(d, group, GE_REGISTERED, NULL);
+    /* registration is complete once `used` is set */
+    __atomic_store_n(&a->used, 1, __ATOMIC_RELEASE);
+    *slot = s;
+    return 0;
+}
+
+/* Nothing runs in the group any more: it ended, or it is blocked. */
+static void settle(struct hrd *d, int group)
+{
+    char names[512] = "";
+    size_t at = 0;
+    int unclean = 0;
+    HRD_FOR_MEMBERS(d, group, i) {
+        struct hr_reg_actor *a = &d->reg->actors[i];
+        if (a->state == HR_A_RUNNING)
+            return;
+        if (a->state != HR_A_CLEAN) {
+            unclean++;
+            at += (size_t)snprintf(names + at, at < sizeof names ? sizeof names - at : 0,
+                                   "%s%s", unclean > 1 ? " " : "", a->name);
+            if (at >= sizeof names)
+                at = sizeof names - 1;
+        }
+    }
+    if (!unclean)
+        hrd_group_event(d, group, GE_ALL_CLEAN,
+                        "ended: every member exited cleanly");
+    else
+        hrd_group_event(d, group, GE_UNCLEAN, names);
+}
+
+static int members_dying(struct hrd *d, int group)
+{
+    int n = 0;
+    HRD_FOR_MEMBERS(d, group, i)
+        n += d->reg->actors[i].state == HR_A_DYING;
+    return n;
+}
+
+static void record_failure(struct hrd *d, const struct hr_reg_actor *a, pid_t pid,
+                           int status)
+{
+    struct hr_reg_group *g = &d->reg->groups[a->group];
+    g->last_signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    g->last_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    g->last_fail_ns = pmm__os_now_ns();
+    if (WIFSIGNALED(status))
+        hrd_log(d, "actor %s (pid %d) of group %d killed by signal %d: "
+                   "restarting the group", a->name, (int)pid, a->group,
+                g->last_signal);
+    else
+        hrd_log(d, "actor %s (pid %d) of group %d exited with status %d "
+                   "without HR_EXIT_HDL: restarting the group", a->name,
+                (int)pid, a->group, g->last_status);
+}
+
+void hrd_child_exited(struct hrd *d, pid_t pid, int status)
+{
+    int slot = hrd_find_pid(d, pid);
+    if (slot < 0)
+        return; /* not an actor: a start-up helper, or already handled */
+    struct hr_reg_actor *a = &d->reg->actors[slot];
+    int group = a->group;
+    uint32_t gstate = d->reg->groups[group].state;
+    if (a->state == HR_A_DYING || gstate == HR_G_RESTARTING || gstate == HR_G_ENDING) {
+        /* killed for a group restart or end (or, in one, not killed yet) */
+        actor_event(d, slot, AE_HALTED, 0);
+        if (!members_dying(d, group))
+            hrd_group_event(d, group, GE_GONE, NULL);
+    } else if (a->clean_mark) {
+        actor_event(d, slot, AE_EXITED, 0);
+        settle(d, group);
+    } else {
+        actor_event(d, slot, AE_FAILED, 0);
+        record_failure(d, a, pid, status);
+        hrd_group_event(d, group, GE_FAILED, NULL);
+    }
+}
+
+int hrd_kill_group(struct hrd *d, int group)
+{
+    if (hrd_group_check(d, group, HRD_GROUP_SLOT) < 0 ||
+        !d->reg->groups[group].used)
+        return 1; /* an unused group is not an error */
+    /* even one over a lowered maxGroups */
+    hrd_group_event(d, group, GE_KILL, "killed");
+    return !d->reg->groups[group].used;
+}
+
+/* Stop or site restart: kill every running actor and reap each, all
+ * signalled first so that they die together.  One that the kernel keeps
+ * alive (an uninterruptible sleep) past HRD_KILL_WAIT_S is logged and left
+ * with its SIGKILL pending: the controller stops all the same, and the
+ * next one ends it (pidfd and start time) if it is still there. */
+void hrd_kill_all(struct hrd *d)
+{
+    int left = 0;
+    HRD_FOR_ACTORS(d, i) {
+        if (d->reg->actors[i].pid > 0) {
+            hr__os_kill(d->reg->actors[i].pid, SIGKILL);
+            left++;
+        }
+    }
+    uint64_t until = pmm__os_now_ns() + HRD_KILL_WAIT_S * 1000000000ull;
+    while (left > 0) {
+        int now_left = 0;
+        HRD_FOR_ACTORS(d, i) {
+            struct hr_reg_actor *a = &d->reg->actors[i];
+            if (a->pid <= 0)
+                continue;
+            if (hr__os_reap(a->pid, NULL, 1) != 0) /* reaped, or not ours */
+                actor_event(d, i, AE_HALTED, 0);
+            else
+                now_left++;
+        }
+        left = now_left;
+        if (left > 0 && pmm__os_now_ns() > until)
+            break;
+        if (left > 0)
+            hr__os_sleep_ms(1);
+    }
+    HRD_FOR_ACTORS(d, i) {
+        struct hr_reg_actor *a = &d->reg->actors[i];
+        if (left > 0 && a->pid > 0)
+            hrd_log(d, "actor %s (pid %d) has not died %d s after SIGKILL: "
+                       "left to the kernel", a->name, a->pid, HRD_KILL_WAIT_S);
+    }
+}
+
+/* Every actor stops; a fresh controller (this program, executed again)
+ * runs the start-up file without its arun lines and restarts every group.
+ * A site that keeps restarting stops instead, marked failed. */
+void hrd_site_restart(struct hrd *d, const char *why)
+{
+    hrd_log(d, "site restart: %s", why);
+    hrd_kill_all(d);
+    pmm__crash("hrd.site_restart"); /* every actor gone, no new controller */
+    if (hrd_policy_site_restart(d, why)) {
+        d->reg->site.failed = 1;
+        hrd_log(d, "site failed, stopping: %s (hr site start tries again)",
+                d->reg->site.failure);
+        d->stopping = 1;
+        return;
+    }
+    d->reg->site.site_restarts++;
+    d->exec_pending = 1;
+}
+
+void hrd_actors_adopt(struct hrd *d)
+{
+    HRD_FOR_ACTORS(d, i) {
+        if (d->reg->actors[i].pid > 0)
+            hrd_end_leftover(d, &d->reg->actors[i]);
+        actor_event(d, i, AE_HALTED, 0);
+    }
+}
+
+void hrd_groups_adopt(struct hrd *d)
+{
+    for (int g = 0; g < HR_REG_GROUPS; g++) {
+        if (!d->reg->groups[g].used)
+            continue;
+        if (d->reg->groups[g].state == HR_G_ENDING) /* nothing runs: it ends */
+            hrd_group_event(d, g, GE_GONE, "ended (its end was cut short)");
+        else if (hrd_next_actor(d, g, -1) < 0)
+            hrd_group_event(d, g, GE_KILL, "ended: no member left in the registry");
+    }
+}
+
+void hrd_unregister(struct hrd *d, int slot)
+{
+    int group = d->reg->actors[slot].group;
+    actor_event(d, slot, AE_FORGOTTEN, 0);
+    if (hrd_next_actor(d, group, -1) < 0)
+        hrd_group_event(d, group, GE_ABANDONED, NULL);
+}

@@ -1,0 +1,141 @@
+/*
+ * render.c - ps and info output (see render.h).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hrd.h"
+#include "os/os.h"
+#include "render.h"
+
+/* Text appended to a fixed buffer; what does not fit is counted, so that
+ * the caller sees it overflowed. */
+struct out {
+    char *buf;
+    size_t cap, at;
+};
+
+__attribute__((format(printf, 2, 3))) static void put(struct out *o,
+                                                      const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(o->buf + (o->at < o->cap ? o->at : o->cap),
+                      o->at < o->cap ? o->cap - o->at : 0, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        o->at += (size_t)n;
+}
+
+static const char *actor_state(uint32_t s)
+{
+    return s == HR_A_RUNNING ? "running" : s == HR_A_CLEAN ? "exited"
+                                     : s == HR_A_DYING ? "dying" : "stopped";
+}
+
+static const char *group_state(uint32_t s)
+{
+    return s == HR_G_BLOCKED ? "blocked" : s == HR_G_RESTARTING ? "restarting"
+                                      : s == HR_G_ENDING ? "ending" : "running";
+}
+
+int hrd_ps_json(struct hrd *d, char *buf, size_t cap)
+{
+    struct out o = {buf, cap, 0};
+    uint64_t now = pmm__os_now_ns();
+    put(&o, "{\"controller_pid\": %d, \"groups\": [", (int)pmm__os_pid());
+    int first = 1;
+    for (int g = 0; g < HR_REG_GROUPS; g++) {
+        struct hr_reg_group *G = &d->reg->groups[g];
+        if (!G->used)
+            continue;
+        put(&o, "%s{\"id\": %d, \"state\": \"%s\", \"restarts\": %u, "
+            "\"last_failure\": ", first ? "" : ", ", g,
+            group_state(G->state), G->restarts);
+        if (G->last_fail_ns)
+            put(&o, "{\"signal\": %d, \"status\": %d, \"when_ns\": %llu}",
+                G->last_signal, G->last_status,
+                (unsigned long long)G->last_fail_ns);
+        else
+            put(&o, "null");
+        put(&o, ", \"actors\": [");
+        int fa = 1;
+        HRD_FOR_MEMBERS(d, g, i) {
+            struct hr_reg_actor *a = &d->reg->actors[i];
+            put(&o, "%s{\"name\": \"%s\", \"pid\": %d, \"direct\": %s, "
+                "\"state\": \"%s\", \"uptime_s\": %.3f, \"runs\": %u}",
+                fa ? "" : ", ", a->name, a->pid, a->direct ? "true" : "false",
+                actor_state(a->state),
+                a->state == HR_A_RUNNING ? (double)(now - a->started_ns) / 1e9 : 0.0,
+                a->runs);
+            fa = 0;
+        }
+        put(&o, "]}");
+        first = 0;
+    }
+    put(&o, "]}");
+    return o.at < cap ? (int)o.at : -E2BIG;
+}
+
+/* The same as hrd_ps_json, as a table for people. */
+int hrd_ps_text(struct hrd *d, char *buf, size_t cap)
+{
+    struct out o = {buf, cap, 0};
+    uint64_t now = pmm__os_now_ns();
+    put(&o, "%-6s %-10s %8s  %s\n", "GROUP", "STATE", "RESTARTS", "LAST FAILURE");
+    for (int g = 0; g < HR_REG_GROUPS; g++) {
+        struct hr_reg_group *G = &d->reg->groups[g];
+        if (!G->used)
+            continue;
+        char fail[96] = "-";
+        if (G->last_fail_ns) {
+            double ago = (double)(now - G->last_fail_ns) / 1e9;
+            if (G->last_signal)
+                snprintf(fail, sizeof fail, "signal %d, %.1fs ago", G->last_signal, ago);
+            else
+                snprintf(fail, sizeof fail, "exit %d, %.1fs ago", G->last_status, ago);
+        }
+        put(&o, "%-6d %-10s %8u  %s\n", g, group_state(G->state),
+            G->restarts, fail);
+        HRD_FOR_MEMBERS(d, g, i) {
+            struct hr_reg_actor *a = &d->reg->actors[i];
+            put(&o, "    %-24s pid %-8d %-8s %-8s up %.1fs\n", a->name, a->pid,
+                a->direct ? "direct" : "indirect", actor_state(a->state),
+                a->state == HR_A_RUNNING ? (double)(now - a->started_ns) / 1e9 : 0.0);
+        }
+    }
+    return o.at < cap ? (int)o.at : -E2BIG;
+}
+
+void hrd_status(struct hrd *d, hr_site_state *out)
+{
+    memset(out, 0, sizeof *out);
+    out->state = HR_SITE_RUNNING;
+    out->controller_pid = (int32_t)pmm__os_pid();
+    out->generation = d->reg->site.generation;
+    out->group_restarts = d->reg->site.group_restarts;
+    out->site_restarts = d->reg->site.site_restarts;
+    for (int i = 0; i < HR_REG_GROUPS; i++)
+        out->groups += d->reg->groups[i].used != 0;
+    out->policy = d->policy;
+}
+
+int hrd_info_json(struct hrd *d, char *buf, size_t cap)
+{
+    hr_site_state st;
+    hrd_status(d, &st);
+    int n = snprintf(buf, cap,
+                     "{\"state\": \"running\", \"controller_pid\": %d, "
+                     "\"generation\": %u, \"group_restarts\": %u, "
+                     "\"site_restarts\": %u, \"groups\": %u, "
+                     "\"max_badness\": %u, \"interval\": %u, "
+                     "\"max_actors\": %u, \"max_groups\": %u}",
+                     st.controller_pid, st.generation, st.group_restarts,
+                     st.site_restarts, st.groups, st.policy.max_badness,
+                     st.policy.interval_s, st.policy.max_actors,
+                     st.policy.max_groups);
+    return n < 0 || (size_t)n >= cap ? -E2BIG : n;
+}

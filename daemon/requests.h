@@ -1,0 +1,16 @@
+/*
+ * requests.h - requests from the control socket (proto.h), checked and
+ * answered.
+ */
+#ifndef HRD_REQUESTS_H
+#define HRD_REQUESTS_H
+
+struct hrd;
+
+/* Read one request from conn, act on it and reply; conn is closed, or kept
+ * until the group it asked to kill has ended. */
+void hrd_serve(struct hrd *d, int conn);
+/* Answer and close the kill-group requests whose group has ended. */
+void hrd_answer_ended(struct hrd *d);
+
+#endif

@@ -1,0 +1,241 @@
+/*
+ * spawn.c - images, environment, fork and exec of actors (see spawn.h).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "hrd.h"
+#include "log.h"
+#include "os/os.h"
+#include "os/ctl.h"
+#include "pmm/alloc.h"
+#include "pmm/free.h"
+#include "pmm/map.h"
+#include "proto.h"
+#include "spawn.h"
+
+static void block_name(char *out, size_t cap, const char *kind, int slot)
+{
+    snprintf(out, cap, "__SYS.hr.%s.%d", kind, slot);
+}
+
+/* Copy the program behind exe_fd into the actor's image block. */
+static int store_image(struct hrd *d, int slot, int exe_fd, uint64_t *size)
+{
+    char name[PMM_NAME_MAX];
+    uint64_t bytes;
+    mode_t mode;
+    void *p;
+    int r = pmm__os_size(exe_fd, &bytes, NULL, &mode, NULL, NULL);
+    if (r < 0)
+        return r;
+    if (!S_ISREG(mode))
+        return -EACCES;
+    if (!(mode & 0111))
+        return -EACCES;
+    if (bytes == 0)
+        return -ENOEXEC;
+    block_name(name, sizeof name, "image", slot);
+    r = pmm__alloc_sys(d->bank, name, (size_t)bytes, HR_REG_KEY,
+                       sizeof HR_REG_KEY, PMM_EXCL, -1, &p, NULL);
+    if (r < 0)
+        return r;
+    if (pmm__os_pread(exe_fd, p, (size_t)bytes, 0) < 0) {
+        pmm__free_sys(d->bank, name);
+        return -EIO;
+    }
+    /* the controller keeps no block mapped that it does not need: every
+     * mapping would be copied by each fork */
+    pmm__unmap(d->bank, name);
+    *size = bytes;
+    return 0;
+}
+
+static int store_args(struct hrd *d, int slot, const char *args, uint32_t len)
+{
+    char name[PMM_NAME_MAX];
+    void *p;
+    block_name(name, sizeof name, "args", slot);
+    int r = pmm__alloc_sys(d->bank, name, len, HR_REG_KEY, sizeof HR_REG_KEY,
+                           PMM_EXCL, -1, &p, NULL);
+    if (r == 0) {
+        memcpy(p, args, len);
+        pmm__unmap(d->bank, name);
+    }
+    return r;
+}
+
+int hrd_images_store(struct hrd *d, int slot, int exe_fd, const char *args,
+                     uint32_t args_len, uint64_t *image_size)
+{
+    char old[PMM_NAME_MAX];
+    hrd_images_free(d, slot); /* leftovers of a registration cut short */
+    int r = store_image(d, slot, exe_fd, image_size);
+    if (r == 0 && (r = store_args(d, slot, args, args_len)) < 0) {
+        block_name(old, sizeof old, "image", slot);
+        pmm__free_sys(d->bank, old);
+    }
+    return r;
+}
+
+void hrd_images_free(struct hrd *d, int slot)
+{
+    char name[PMM_NAME_MAX];
+    block_name(name, sizeof name, "image", slot);
+    pmm__free_sys(d->bank, name);
+    block_name(name, sizeof name, "args", slot);
+    pmm__free_sys(d->bank, name);
+    if (d->image_fd[slot] >= 0)
+        pmm__os_close(d->image_fd[slot]);
+    d->image_fd[slot] = -1;
+}
+
+/* A read-only memfd copy of the image, kept for later restarts. */
+static int image_fd(struct hrd *d, int slot)
+{
+    char name[PMM_NAME_MAX];
+    void *p;
+    if (d->image_fd[slot] >= 0)
+        return d->image_fd[slot];
+    struct hr_reg_actor *a = &d->reg->actors[slot];
+    block_name(name, sizeof name, "image", slot);
+    int r = pmm__alloc_sys(d->bank, name, (size_t)a->image_size, HR_REG_KEY,
+                           sizeof HR_REG_KEY, PMM_RETRIEVE, -1, &p, NULL);
+    if (r < 0)
+        return r;
+    r = hr__os_memfd_ro(a->name, p, (size_t)a->image_size);
+    pmm__unmap(d->bank, name);
+    if (r >= 0)
+        d->image_fd[slot] = r;
+    return r;
+}
+
+uint64_t hrd_start_ticks(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    if (pmm__os_read_file(path, buf, sizeof buf) < 0)
+        return 0;
+    char *p = strrchr(buf, ')');
+    unsigned long long v = 0;
+    /* fields after the command: state is 3rd, starttime 22nd */
+    if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u "
+                           "%*d %*d %*d %*d %*d %*d %llu", &v) != 1)
+        v = 0;
+    return v;
+}
+
+/* Build the environment: the stored one, with the controller's variables. */
+static char **actor_env(struct hrd *d, int slot, const struct hr_strings *s,
+                        char vars[4][128])
+{
+    struct hr_reg_actor *a = &d->reg->actors[slot];
+    char **env = calloc(s->envc + 5, sizeof *env);
+    int n = 0;
+    if (!env)
+        return NULL;
+    for (uint32_t i = 0; i < s->envc; i++) {
+        const char *e = s->envp[i];
+        if (strncmp(e, "HR_SITE=", 8) && strncmp(e, "HR_GROUP=", 9) &&
+            strncmp(e, "HR_ACTOR=", 9) && strncmp(e, "HR_RESTARTS=", 12))
+            env[n++] = (char *)e;
+    }
+    snprintf(vars[0], 128, "HR_GROUP=%d", a->group);
+    snprintf(vars[1], 128, "HR_ACTOR=%s", a->name);
+    snprintf(vars[2], 128, "HR_RESTARTS=%u", d->reg->groups[a->group].restarts);
+    for (int i = 0; i < 3; i++)
+        env[n++] = vars[i];
+    static char site_var[4200];
+    snprintf(site_var, sizeof site_var, "HR_SITE=%s", d->site);
+    env[n++] = site_var;
+    env[n] = NULL;
+    return env;
+}
+
+int hrd_spawn(struct hrd *d, int slot, const int *stdio_in, int *exec_pipe)
+{
+    struct hr_reg_actor *a = &d->reg->actors[slot];
+    char name[PMM_NAME_MAX], vars[4][128];
+    const char *args;
+    int r, fd = image_fd(d, slot);
+    if (fd < 0)
+        return fd;
+    block_name(name, sizeof name, "args", slot);
+    if ((r = pmm__alloc_sys(d->bank, name, a->args_len, HR_REG_KEY,
+                            sizeof HR_REG_KEY, PMM_RETRIEVE, -1,
+                            (void **)&args, NULL)) < 0)
+        return r;
+    struct hr_strings *s = malloc(sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    if (hr__strings_decode(args, a->args_len, 0, s) < 0) {
+        free(s);
+        return K_EBANK;
+    }
+    char **env = actor_env(d, slot, s, vars);
+    int devnull = hr__os_open("/dev/null", O_RDONLY, 0);
+    int stdio[3] = {devnull, d->console_fd, d->console_fd};
+    if (stdio_in)
+        memcpy(stdio, stdio_in, sizeof stdio);
+    int ep[2];
+    r = !env ? -ENOMEM : hr__os_pipe(ep);
+    if (r < 0) {
+        pmm__unmap(d->bank, name);
+        goto out;
+    }
+    /* an actor does not outlive its controller: a new controller restarts
+     * the site, and must find no one left of this generation */
+    struct hr__os_child child = {
+        .die_with = pmm__os_pid(), .default_signals = 1, .own_group = 1,
+        .stdio = stdio, .cwd = s->cwd, .cwd_or_root = 1, .exe_fd = fd,
+        .argv = (char *const *)s->argv, .envp = env, .errpipe = ep[1]};
+    int pid = hr__os_fork();
+    if (pid == 0)
+        hr__os_exec_child(&child);
+    pmm__os_close(ep[1]);
+    pmm__unmap(d->bank, name); /* s points into it until the fork */
+    if (pid < 0) {
+        r = pid;
+        pmm__os_close(ep[0]);
+        goto out;
+    }
+    *exec_pipe = ep[0];
+    r = pid;
+out:
+    if (devnull >= 0)
+        pmm__os_close(devnull);
+    free(env);
+    free(s);
+    return r;
+}
+
+int hrd_spawn_wait(int pid, int exec_pipe)
+{
+    int e = 0;
+    int n = hr__os_read(exec_pipe, &e, sizeof e);
+    pmm__os_close(exec_pipe);
+    return n == (int)sizeof e ? -e : pid;
+}
+
+void hrd_end_leftover(struct hrd *d, const struct hr_reg_actor *a)
+{
+    int pfd = hr__os_pidfd_open(a->pid);
+    if (pfd < 0)
+        return; /* gone */
+    if (a->start_ticks && hrd_start_ticks(a->pid) == a->start_ticks) {
+        hr__os_pidfd_kill(pfd, SIGKILL);
+        if (hr__os_wait_readable(pfd, 5000) <= 0)
+            hrd_log(d, "actor %s (pid %d) of the previous controller did not "
+                       "die", a->name, a->pid);
+        else
+            hrd_log(d, "ended actor %s (pid %d) of the previous controller",
+                    a->name, a->pid);
+    }
+    pmm__os_close(pfd);
+}

@@ -1,0 +1,42 @@
+/*
+ * spawn.h - an actor's image, arguments and environment, and its fork and
+ * exec.  Records nothing in the registry: the caller (group.c) does.
+ *
+ * An actor's program is copied, at its registration, into the "__SYS"
+ * block __SYS.hr.image.SLOT and its encoded arguments (cwd, argv, envp)
+ * into __SYS.hr.args.SLOT; every start executes a read-only memfd copy of
+ * the image (kept open for later starts), so replacing or deleting the file
+ * on disk changes nothing.  The child gets the stored environment plus
+ * HR_SITE, HR_GROUP, HR_ACTOR and HR_RESTARTS, its own process group, and
+ * SIGKILL when the controller dies.
+ */
+#ifndef HRD_SPAWN_H
+#define HRD_SPAWN_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+struct hrd;
+struct hr_reg_actor;
+
+/* Store the program behind exe_fd and the encoded arguments for slot;
+ * *image_size gets the program's size.  Leftovers of an earlier,
+ * unfinished registration of the slot are freed first. */
+int hrd_images_store(struct hrd *d, int slot, int exe_fd, const char *args,
+                     uint32_t args_len, uint64_t *image_size);
+/* Free slot's image and argument blocks and its memfd copy. */
+void hrd_images_free(struct hrd *d, int slot);
+/* Fork actor slot with stdio (NULL: /dev/null and the console log).
+ * Returns its pid, or -errno when it could not fork; *exec_pipe then tells
+ * hrd_spawn_wait() whether the exec worked. */
+int hrd_spawn(struct hrd *d, int slot, const int *stdio, int *exec_pipe);
+/* pid once its exec worked, or -errno (the child then exits 127, which the
+ * controller sees as a failure). */
+int hrd_spawn_wait(int pid, int exec_pipe);
+/* The start time of pid in clock ticks since boot (from /proc), or 0. */
+uint64_t hrd_start_ticks(pid_t pid);
+/* End a process left by a previous controller if it is still the same
+ * process: a pidfd pins it, then its start time proves it is ours. */
+void hrd_end_leftover(struct hrd *d, const struct hr_reg_actor *a);
+
+#endif

@@ -1,0 +1,127 @@
+/*
+ * policy.c - a site's restart policy in its site.conf (see policy.h).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hotrestart/hr.h>
+
+#include "hr/policy.h"
+#include "os/os.h"
+#include "pmm/site.h"
+
+#define SITE_CONF "site.conf"
+
+/* The keys, their defaults and ceilings, in one table. */
+static const struct key {
+    const char *name;
+    size_t off;
+    uint32_t dflt, max;
+} keys[] = {
+    {"hrCtrl.maxBadness", offsetof(hr_policy, max_badness),
+     HR_DEFAULT_MAX_BADNESS, HR_MAX_BADNESS_LIMIT},
+    {"hrCtrl.interval", offsetof(hr_policy, interval_s), HR_DEFAULT_INTERVAL_S,
+     HR_INTERVAL_LIMIT_S},
+    {"hrCtrl.maxActors", offsetof(hr_policy, max_actors), HR_ACTORS_LIMIT,
+     HR_ACTORS_LIMIT},
+    {"hrCtrl.maxGroups", offsetof(hr_policy, max_groups), HR_GROUPS_LIMIT,
+     HR_GROUPS_LIMIT},
+};
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+static uint32_t *field(hr_policy *p, const struct key *k)
+{
+    return (uint32_t *)((char *)p + k->off);
+}
+
+static uint32_t value(const char *dir, const struct key *k, const char **bad)
+{
+    char v[64], *end;
+    if (pmm__conf_get(dir, k->name, v, sizeof v) != K_OK)
+        return k->dflt;
+    errno = 0;
+    unsigned long n = strtoul(v, &end, 10);
+    if (errno || end == v || *end || n < 1 || n > k->max || v[0] == '-') {
+        if (bad && !*bad)
+            *bad = k->name;
+        return k->dflt;
+    }
+    return (uint32_t)n;
+}
+
+void hr__policy_read(const char *dir, hr_policy *p, const char **bad)
+{
+    if (bad)
+        *bad = NULL;
+    for (size_t i = 0; i < NKEYS; i++)
+        *field(p, &keys[i]) = value(dir, &keys[i], bad);
+}
+
+int hr_policy_read(const char *site, hr_policy *p)
+{
+    char dir[4096];
+    const char *bad;
+    if (!p)
+        return K_EFAULT;
+    int r = pmm_site_path(dir, sizeof dir, site);
+    if (r < 0)
+        return r;
+    hr__policy_read(dir, p, &bad);
+    return bad ? K_EINVAL : K_OK;
+}
+
+int hr_policy_check(const hr_policy *p)
+{
+    if (!p)
+        return K_EFAULT;
+    for (size_t i = 0; i < NKEYS; i++)
+        if (*field((hr_policy *)p, &keys[i]) > keys[i].max)
+            return -EINVAL;
+    return K_OK;
+}
+
+/* site.conf with its hrCtrl.* lines replaced by p's; other lines kept. */
+static char *conf_with(const char *old, const hr_policy *p, size_t *len)
+{
+    char *text = NULL;
+    FILE *f = open_memstream(&text, len); /* no file: a buffer */
+    if (!f)
+        return NULL;
+    for (const char *line = old, *end; line && *line; line = end + !!*end) {
+        end = line + strcspn(line, "\n");
+        if (strncmp(line, "hrCtrl.", 7) != 0)
+            fprintf(f, "%.*s\n", (int)(end - line), line);
+    }
+    for (size_t i = 0; i < NKEYS; i++) {
+        uint32_t v = *field((hr_policy *)p, &keys[i]);
+        fprintf(f, "%s=%u\n", keys[i].name, v ? v : keys[i].dflt);
+    }
+    if (fclose(f) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+int hr_policy_write(const char *site, const hr_policy *p)
+{
+    char dir[4096], path[4200], old[8192] = "";
+    size_t len;
+    int r = hr_policy_check(p);
+    if (r < 0 || (r = pmm_site_path(dir, sizeof dir, site)) < 0 ||
+        (r = pmm__site_check_dir(dir)) < 0)
+        return r;
+    snprintf(path, sizeof path, "%s/" SITE_CONF, dir);
+    r = pmm__os_read_file(path, old, sizeof old);
+    if (r < 0 && r != -ENOENT)
+        return r;
+    char *text = conf_with(old, p, &len);
+    if (!text)
+        return -ENOMEM;
+    r = pmm__os_write_file(path, text, len);
+    free(text);
+    return r < 0 ? r : K_OK;
+}

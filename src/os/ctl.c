@@ -1,0 +1,346 @@
+/*
+ * ctl.c - the controller's system calls behind the contract of ctl.h.
+ */
+#define _GNU_SOURCE
+#include "ctl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* r, or -errno when r < 0 */
+static int ret(long r)
+{
+    return r < 0 ? -errno : (int)r;
+}
+
+#define RETRY(expr)                                                           \
+    ({                                                                        \
+        long r_;                                                              \
+        do                                                                    \
+            r_ = (long)(expr);                                                \
+        while (r_ < 0 && errno == EINTR);                                     \
+        ret(r_);                                                              \
+    })
+
+int hr__os_open(const char *path, int flags, mode_t mode)
+{
+    return RETRY(open(path, flags | O_CLOEXEC, mode));
+}
+
+int hr__os_read(int fd, void *buf, size_t len)
+{
+    return RETRY(read(fd, buf, len));
+}
+
+int hr__os_write(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len > 0) {
+        int n = RETRY(write(fd, p, len));
+        if (n < 0)
+            return n;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int hr__os_dup2(int from, int to)
+{
+    return RETRY(dup2(from, to));
+}
+
+int hr__os_inherit(int fd, int inherit)
+{
+    return ret(fcntl(fd, F_SETFD, inherit ? 0 : FD_CLOEXEC));
+}
+
+int hr__os_access_x(const char *path)
+{
+    return ret(access(path, X_OK));
+}
+
+int hr__os_getcwd(char *buf, size_t cap)
+{
+    return getcwd(buf, cap) ? 0 : -errno;
+}
+
+int hr__os_self_exe(char *buf, size_t cap)
+{
+    ssize_t n = readlink("/proc/self/exe", buf, cap - 1);
+    if (n < 0)
+        return -errno;
+    if (n == 0 || (size_t)n >= cap - 1)
+        return -ENAMETOOLONG;
+    buf[n] = 0;
+    return 0;
+}
+
+int hr__os_memfd_ro(const char *name, const void *data, size_t len)
+{
+    char path[64];
+    int w = memfd_create(name, MFD_CLOEXEC);
+    if (w < 0)
+        return -errno;
+    int r = hr__os_write(w, data, len);
+    if (r == 0) {
+        /* exec refuses a file open for writing: keep only a read-only view */
+        snprintf(path, sizeof path, "/proc/self/fd/%d", w);
+        r = hr__os_open(path, O_RDONLY, 0);
+    }
+    close(w);
+    return r;
+}
+
+int64_t hr__os_wall_s(void)
+{
+    return (int64_t)time(NULL);
+}
+
+void hr__os_sleep_ms(unsigned ms)
+{
+    struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000};
+    while (nanosleep(&t, &t) < 0 && errno == EINTR)
+        ;
+}
+
+int hr__os_fork(void)
+{
+    return ret(fork());
+}
+
+int hr__os_kill(pid_t pid, int sig)
+{
+    return ret(kill(pid, sig));
+}
+
+int hr__os_reap(pid_t pid, int *status, int nohang)
+{
+    int st = 0;
+    int r = RETRY(waitpid(pid, &st, nohang ? WNOHANG : 0));
+    if (r > 0 && status)
+        *status = st;
+    return r;
+}
+
+int hr__os_pidfd_open(pid_t pid)
+{
+    return ret(syscall(SYS_pidfd_open, pid, 0));
+}
+
+int hr__os_pidfd_kill(int pidfd, int sig)
+{
+    return ret(syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0));
+}
+
+int hr__os_wait_readable(int fd, int timeout_ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    return RETRY(poll(&p, 1, timeout_ms));
+}
+
+int hr__os_pipe(int fd[2])
+{
+    return ret(pipe2(fd, O_CLOEXEC));
+}
+
+static void unblock_all(void)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+void hr__os_exec_child(const struct hr__os_child *c)
+{
+    if (c->die_with > 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != c->die_with)
+            _exit(127);
+    }
+    unblock_all();
+    if (c->default_signals)
+        for (int sig = 1; sig < NSIG; sig++)
+            signal(sig, SIG_DFL);
+    if (c->own_group)
+        setpgid(0, 0);
+    for (int i = 0; i < 3; i++)
+        if (c->stdio[i] != i)
+            dup2(c->stdio[i], i);
+    if (c->cwd && chdir(c->cwd) < 0 && (!c->cwd_or_root || chdir("/") < 0))
+        _exit(127);
+    char *const *envp = c->envp ? c->envp : environ;
+    if (c->exe_fd >= 0) {
+        fcntl(c->exe_fd, F_SETFD, 0); /* so that "#!" programs find themselves */
+        execveat(c->exe_fd, "", c->argv, envp, AT_EMPTY_PATH);
+    } else {
+        execve(c->path, c->argv, envp);
+    }
+    int e = errno;
+    if (c->errpipe >= 0 && write(c->errpipe, &e, sizeof e) < 0)
+        (void)0;
+    _exit(127);
+}
+
+int hr__os_exec(const char *path, char *const argv[])
+{
+    unblock_all();
+    execv(path, argv);
+    return -errno;
+}
+
+int hr__os_signals(const int *sigs, int n)
+{
+    sigset_t mask;
+    sigemptyset(&mask);
+    for (int i = 0; i < n; i++)
+        sigaddset(&mask, sigs[i]);
+    if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+        return -errno;
+    signal(SIGPIPE, SIG_IGN);
+    return ret(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+}
+
+int hr__os_signal_next(int fd)
+{
+    struct signalfd_siginfo si;
+    int n = RETRY(read(fd, &si, sizeof si));
+    if (n == -EAGAIN)
+        return 0;
+    if (n < 0)
+        return n;
+    return n == (int)sizeof si ? (int)si.ssi_signo : -EIO;
+}
+
+int hr__os_poller(void)
+{
+    return ret(epoll_create1(EPOLL_CLOEXEC));
+}
+
+int hr__os_poller_add(int ep, int fd)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+    return ret(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev));
+}
+
+int hr__os_poller_del(int ep, int fd)
+{
+    return ret(epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL));
+}
+
+int hr__os_poller_wait(int ep, int *fds, int max)
+{
+    struct epoll_event got[64];
+    if (max > 64)
+        max = 64;
+    int n = RETRY(epoll_wait(ep, got, max, -1));
+    for (int i = 0; i < n; i++)
+        fds[i] = got[i].data.fd;
+    return n;
+}
+
+int hr__os_listen(const char *path, int backlog)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (snprintf(a.sun_path, sizeof a.sun_path, "%s", path) >=
+        (int)sizeof a.sun_path)
+        return -ENAMETOOLONG;
+    int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (s < 0)
+        return -errno;
+    unlink(a.sun_path);
+    mode_t old = umask(077);
+    int r = bind(s, (struct sockaddr *)&a, sizeof a);
+    umask(old);
+    if (r == 0)
+        chmod(a.sun_path, 0600);
+    if (r == 0)
+        r = listen(s, backlog);
+    if (r < 0) {
+        r = -errno;
+        close(s);
+        return r;
+    }
+    return s;
+}
+
+int hr__os_accept(int fd)
+{
+    return RETRY(accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK));
+}
+
+int hr__os_peer(int fd, uid_t *uid, pid_t *pid)
+{
+    struct ucred cred;
+    socklen_t cl = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0)
+        return -errno;
+    *uid = cred.uid;
+    *pid = cred.pid;
+    return 0;
+}
+
+int hr__os_send_to(const char *addr, const void *msg, size_t len)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (snprintf(a.sun_path, sizeof a.sun_path, "%s", addr) >=
+        (int)sizeof a.sun_path)
+        return -ENAMETOOLONG;
+    if (addr[0] == '@')
+        a.sun_path[0] = 0;
+    int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return -errno;
+    int r = ret(sendto(s, msg, len, MSG_NOSIGNAL, (struct sockaddr *)&a,
+                       sizeof a));
+    close(s);
+    return r < 0 ? r : 0;
+}
+
+int hr__os_connect(const char *path, int timeout_s)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (snprintf(a.sun_path, sizeof a.sun_path, "%s", path) >=
+        (int)sizeof a.sun_path)
+        return -ENAMETOOLONG;
+    int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return -errno;
+    struct timeval tv = {timeout_s, 0};
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (connect(s, (struct sockaddr *)&a, sizeof a) < 0) {
+        int r = -errno;
+        close(s);
+        return r;
+    }
+    return s;
+}
+
+int hr__os_sendmsg(int fd, const struct msghdr *m)
+{
+    return RETRY(sendmsg(fd, m, MSG_NOSIGNAL));
+}
+
+int hr__os_recvmsg(int fd, struct msghdr *m)
+{
+    return RETRY(recvmsg(fd, m, MSG_CMSG_CLOEXEC));
+}

@@ -1,0 +1,106 @@
+/*
+ * ctl.h - the controller's system calls: files it opens, processes it
+ * starts, stops and reaps, its signals, its event loop and its sockets.
+ * Also the calls of the controller's client side (src/hr/): its socket.
+ * Part of the OS layer (src/os/): neither the daemon nor src/hr/ makes a
+ * system call of its own, which the syscalls test of tests/CMakeLists.txt
+ * keeps true.
+ *
+ * Contract, as os.h's: each function returns 0 (or a count, a pid or a
+ * descriptor) on success and -errno on failure, retries EINTR itself, and
+ * opens every descriptor close-on-exec.  They keep no state.
+ */
+#ifndef HR_OS_CTL_H
+#define HR_OS_CTL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Files. */
+int hr__os_open(const char *path, int flags, mode_t mode); /* a descriptor */
+int hr__os_read(int fd, void *buf, size_t len);            /* bytes read */
+int hr__os_write(int fd, const void *buf, size_t len);     /* all, or -errno */
+int hr__os_dup2(int from, int to);
+/* Let fd pass to programs this process executes (inherit 1) or not. */
+int hr__os_inherit(int fd, int inherit);
+/* 0 when this process may execute path. */
+int hr__os_access_x(const char *path);
+/* The working directory, NUL-terminated. */
+int hr__os_getcwd(char *buf, size_t cap);
+/* The path of the running program, NUL-terminated. */
+int hr__os_self_exe(char *buf, size_t cap);
+/* A read-only descriptor of an anonymous file holding len bytes of data
+ * (exec refuses a file open for writing). */
+int hr__os_memfd_ro(const char *name, const void *data, size_t len);
+
+/* Time.  Wall-clock seconds, and a sleep. */
+int64_t hr__os_wall_s(void);
+void hr__os_sleep_ms(unsigned ms);
+
+/* Processes. */
+int hr__os_fork(void); /* the child's pid; 0 in the child */
+int hr__os_kill(pid_t pid, int sig);
+/* Reap pid (-1: any child): its pid with *status, 0 when none has ended
+ * yet (nohang), -ECHILD when there is no such child. */
+int hr__os_reap(pid_t pid, int *status, int nohang);
+int hr__os_pidfd_open(pid_t pid);          /* -ESRCH once it is gone */
+int hr__os_pidfd_kill(int pidfd, int sig);
+/* 1 when fd becomes readable within timeout_ms (-1: no limit), else 0. */
+int hr__os_wait_readable(int fd, int timeout_ms);
+int hr__os_pipe(int fd[2]);
+
+/* What a forked child becomes: hr__os_exec_child() sets it up in this
+ * order and executes the program; it never returns.  When the exec fails,
+ * its errno is written to errpipe (if >= 0) and the child exits 127. */
+struct hr__os_child {
+    pid_t die_with;        /* > 0: SIGKILL when the parent dies, and exit at
+                              once unless the parent is still this pid */
+    int default_signals;   /* every signal handler back to its default */
+    int own_group;         /* its own process group */
+    const int *stdio;      /* descriptors for 0, 1 and 2 */
+    const char *cwd;       /* working directory ... */
+    int cwd_or_root;       /* ... or "/" when it cannot be entered (else
+                              the child exits 127) */
+    int exe_fd;            /* >= 0: execute this descriptor ... */
+    const char *path;      /* ... else this file */
+    char *const *argv;
+    char *const *envp;     /* NULL: this process's environment */
+    int errpipe;
+};
+__attribute__((noreturn)) void hr__os_exec_child(const struct hr__os_child *c);
+/* Replace this process by path (only returns, -errno, on failure); every
+ * signal is unblocked first. */
+int hr__os_exec(const char *path, char *const argv[]);
+
+/* Signals, as events: block sigs (n of them) and read them from the
+ * descriptor returned (non-blocking); SIGPIPE is ignored. */
+int hr__os_signals(const int *sigs, int n);
+/* The next signal read from fd, or 0 when none is pending. */
+int hr__os_signal_next(int fd);
+
+/* The event loop: an epoll set of descriptors, each watched for input. */
+int hr__os_poller(void);
+int hr__os_poller_add(int ep, int fd);
+int hr__os_poller_del(int ep, int fd);
+/* Up to max descriptors ready for input, into fds; waits for the first. */
+int hr__os_poller_wait(int ep, int *fds, int max);
+
+/* Sockets (AF_UNIX).  A SOCK_SEQPACKET socket listening at path, owner-
+ * only, non-blocking; a stale socket file there is replaced. */
+int hr__os_listen(const char *path, int backlog);
+int hr__os_accept(int fd); /* non-blocking; -EAGAIN when none waits */
+/* The credentials of the peer of a connected socket. */
+int hr__os_peer(int fd, uid_t *uid, pid_t *pid);
+/* One datagram to the socket at addr ('@': the abstract namespace). */
+int hr__os_send_to(const char *addr, const void *msg, size_t len);
+/* A SOCK_SEQPACKET connection to the socket at path, whose sends and
+ * receives give up after timeout_s seconds (-EAGAIN). */
+int hr__os_connect(const char *path, int timeout_s);
+/* sendmsg() that raises no SIGPIPE, recvmsg() whose received descriptors
+ * are close-on-exec: the bytes sent or received. */
+struct msghdr;
+int hr__os_sendmsg(int fd, const struct msghdr *m);
+int hr__os_recvmsg(int fd, struct msghdr *m);
+
+#endif

@@ -1,0 +1,77 @@
+/*
+ * proc.c - the process, the clock and randomness, behind os.h.
+ */
+#define _GNU_SOURCE
+#include "os.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+int pmm__os_random(void *buf, size_t len)
+{
+    char *p = buf;
+    while (len > 0) {
+        ssize_t n = getrandom(p, len, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+uint64_t pmm__os_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int self_pid; /* 0 until read; cleared in a forked child */
+static pthread_once_t pid_once = PTHREAD_ONCE_INIT;
+
+static void pid_forget(void)
+{
+    __atomic_store_n(&self_pid, 0, __ATOMIC_RELAXED);
+}
+
+static void pid_watch_forks(void)
+{
+    pthread_atfork(NULL, NULL, pid_forget);
+}
+
+int pmm__os_pid(void)
+{
+    int pid = __atomic_load_n(&self_pid, __ATOMIC_RELAXED);
+    if (!pid) {
+        pthread_once(&pid_once, pid_watch_forks); /* before the first fill */
+        pid = (int)getpid();
+        __atomic_store_n(&self_pid, pid, __ATOMIC_RELAXED);
+    }
+    return pid;
+}
+
+uid_t pmm__os_euid(void)
+{
+    return geteuid();
+}
+
+void pmm__os_yield(void)
+{
+    sched_yield();
+}
+
+void pmm__os_die(void)
+{
+    kill(getpid(), SIGKILL);
+    for (;;)
+        pause(); /* SIGKILL is never blocked: not reached */
+}
