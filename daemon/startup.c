@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 
 #include "arun.h"
+#include "held.h"
 #include "hrd.h"
 #include "log.h"
 #include "os/os.h"
@@ -90,12 +91,47 @@ static int find_program(const char *prog, char *out, size_t cap)
 
 extern char **environ;
 
+/* environ with HR_LISTEN=specs in place of any it has (held.h). */
+static char **env_with_listen(const char *specs)
+{
+    size_t n = 0, k = 0, len = strlen(HRD_HELD_VAR);
+    while (environ[n])
+        n++;
+    char **env = calloc(n + 2, sizeof *env);
+    static char var[1100];
+    if (!env)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], HRD_HELD_VAR "=", len + 1) != 0)
+            env[k++] = environ[i];
+    snprintf(var, sizeof var, HRD_HELD_VAR "=%s", specs);
+    env[k++] = var;
+    return env;
+}
+
 static void run_arun(struct hrd *d, int lineno, char **w, int n)
 {
-    char path[4096], *end;
+    char path[4096], specs[1024] = "", *end;
     long g = n >= 4 && strcmp(w[1], "-g") == 0 ? strtol(w[2], &end, 10) : -1;
+    int at = 3;
     if (n < 4 || strcmp(w[1], "-g") || *end) {
-        hrd_log(d, "sysadm.ini:%d: usage: arun -g GROUP PROGRAM [ARGS]", lineno);
+        hrd_log(d, "sysadm.ini:%d: usage: arun -g GROUP [--listen SPEC]... "
+                   "PROGRAM [ARGS]", lineno);
+        return;
+    }
+    for (; at + 1 < n && strcmp(w[at], "--listen") == 0; at += 2) {
+        size_t len = strlen(specs);
+        if (strchr(w[at + 1], ',') ||
+            len + strlen(w[at + 1]) + 2 > sizeof specs) {
+            hrd_log(d, "sysadm.ini:%d: arun: bad --listen '%s'", lineno,
+                    w[at + 1]);
+            return;
+        }
+        snprintf(specs + len, sizeof specs - len, "%s%s", len ? "," : "",
+                 w[at + 1]);
+    }
+    if (at >= n) {
+        hrd_log(d, "sysadm.ini:%d: arun: no program", lineno);
         return;
     }
     if (hrd_group_check(d, g, HRD_GROUP_NEW) < 0) {
@@ -103,14 +139,18 @@ static void run_arun(struct hrd *d, int lineno, char **w, int n)
                    "hrCtrl.maxGroups)", lineno, w[2], d->policy.max_groups - 1);
         return;
     }
-    int r = find_program(w[3], path, sizeof path);
+    int r = find_program(w[at], path, sizeof path);
     if (r < 0) {
-        hrd_log(d, "sysadm.ini:%d: %s: %s", lineno, w[3], strerror(-r));
+        hrd_log(d, "sysadm.ini:%d: %s: %s", lineno, w[at], strerror(-r));
         return;
     }
-    r = hrd_arun(d, (int)g, path, w + 3, environ, d->site);
+    char **env = specs[0] ? env_with_listen(specs) : environ;
+    r = env ? hrd_arun(d, (int)g, path, w + at, env, d->site) : -ENOMEM;
+    if (env != environ)
+        free(env);
     if (r < 0)
-        hrd_log(d, "sysadm.ini:%d: arun %s: %s", lineno, w[3], pmm_strerror(r));
+        hrd_log(d, "sysadm.ini:%d: arun %s: %s", lineno, w[at],
+                pmm_strerror(r));
 }
 
 /* Start the command of a line; its end comes to hrd_startup_child(). */

@@ -350,3 +350,48 @@ Test(hrcached, options_help_version_and_one_line_errors)
     cr_assert_eq(mc_run(out, sizeof out, named), 1, "%s", out);
     cr_assert_not_null(strstr(out, "cannot open heap other"), "%s", out);
 }
+
+static pid_t parent_of(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    int ppid = 0;
+    const char *p = strrchr(buf, ')');
+    cr_assert(p && sscanf(p + 2, "%*c %d", &ppid) == 1);
+    return ppid;
+}
+
+/* sysadm.ini's arun --listen; after the controller's crash the next one
+ * makes the socket again, and the items are there. */
+Test(hrcached, held_socket_from_sysadm_ini_and_after_a_controller_crash)
+{
+    close(lfd);                       /* the controller listens there now */
+    char ini[300], out[8192];
+    snprintf(ini, sizeof ini, "%s/sysadm.ini", getenv("HR_SITE"));
+    FILE *f = fopen(ini, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "arun -g 1 --listen tcp:127.0.0.1:%d %s -m 8\n", port,
+            HRCACHED_BIN);
+    fclose(f);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    int fd = mc_connect(port);
+    cr_assert_str_eq(mc_line(fd, "set kept 5 0 3\r\nabc\r\n"), "STORED\r\n");
+    pid_t srv = (pid_t)stat_of(fd, "pid");
+    close(fd);
+    pid_t hrd = parent_of(srv);
+    cr_assert_eq(kill(hrd, SIGKILL), 0);
+    for (int i = 0; i < 500 && kill(srv, 0) == 0; i++)
+        usleep(10000);                /* the actor dies with its controller */
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    fd = mc_connect(port);
+    cr_assert_str_eq(get(fd, "get kept\r\n", "END\r\n"),
+                     "VALUE kept 5 3\r\nabc\r\nEND\r\n");
+    cr_assert_neq((pid_t)stat_of(fd, "pid"), srv);
+    close(fd);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
+}

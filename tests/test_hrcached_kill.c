@@ -255,20 +255,65 @@ static unsigned kills(void)
     return e && atoi(e) > 0 ? (unsigned)atoi(e) : 1000;
 }
 
+static pid_t clients[CLIENTS];
+
+static void start_clients(void)
+{
+    sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE,
+              MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(sh, MAP_FAILED);
+    for (int i = 0; i < CLIENTS; i++)
+        if ((clients[i] = fork()) == 0)
+            client(i);
+    srand((unsigned)time(NULL));
+}
+
+/* Let the clients make their last pass (a server must be up), then add
+ * up and check what they saw. */
+static void finish_clients(unsigned n, const char *how)
+{
+    sh->stop = 1;
+    for (int i = 0; i < CLIENTS; i++)
+        cr_assert_eq(wait_status(clients[i]), 0);
+    struct tally all = {0};
+    for (int i = 0; i < CLIENTS; i++) {
+        struct tally *t = &sh->t[i];
+        all.stored += t->stored, all.reads += t->reads, all.cut += t->cut;
+        all.refused += t->refused, all.torn += t->torn;
+        all.lost += t->lost, all.errors += t->errors;
+        if (t->torn || t->lost || t->errors)
+            fprintf(stderr, "client %d: %s\n", i, t->last_error);
+    }
+    fprintf(stderr, "hrcached kill test (%s): %u kills, %llu stores "
+            "acknowledged, %llu reads checked, %llu requests cut by a kill, "
+            "%llu connections refused\n", how, n,
+            (unsigned long long)all.stored, (unsigned long long)all.reads,
+            (unsigned long long)all.cut, (unsigned long long)all.refused);
+    cr_assert_eq(all.torn, 0, "torn values");
+    cr_assert_eq(all.lost, 0, "acknowledged values lost");
+    cr_assert_eq(all.errors, 0, "unexpected replies");
+    cr_assert_eq(all.refused, 0, "connections refused");
+    cr_assert_gt(all.stored, n, "the load did not run");
+    cr_assert_gt(all.cut, 0, "no request was ever cut by a kill");
+}
+
+static void heap_checks(void)
+{
+    char out[4096];
+    const char *check[] = {HRCACHED_BIN, "--check", NULL};
+    cr_assert_eq(mc_run(out, sizeof out, check), 0, "%s", out);
+    const char *hr[] = {HR_BIN, "heap", "check", "hrcached", NULL};
+    cr_assert_eq(mc_run(out, sizeof out, hr), 0, "hr heap check: %s", out);
+}
+
+/* The test holds the socket and restarts hrcached itself (LISTEN_FDS). */
 Test(hrcached_kill, acknowledged_items_survive_random_sigkills,
      .timeout = 600)
 {
     site_new(512ull << 20, 0);
     int lfd = mc_listener(&port);
-    sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE,
-              MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    cr_assert_neq(sh, MAP_FAILED);
     const char *args[] = {"-M", "-m", "64", NULL};
-    pid_t pids[CLIENTS];
-    for (int i = 0; i < CLIENTS; i++)
-        if ((pids[i] = fork()) == 0)
-            client(i);
-    srand((unsigned)time(NULL));
+    start_clients();
     unsigned n = kills();
     for (unsigned i = 0; i < n; i++) {
         pid_t srv = mc_start(lfd, args);
@@ -279,33 +324,57 @@ Test(hrcached_kill, acknowledged_items_survive_random_sigkills,
                      "after %u kills", st, i);
     }
     pid_t srv = mc_start(lfd, args);
-    sh->stop = 1;
-    for (int i = 0; i < CLIENTS; i++)
-        cr_assert_eq(wait_status(pids[i]), 0);
+    finish_clients(n, "socket held by the test");
     cr_assert_eq(mc_stop(srv), 0);
-    struct tally all = {0};
-    for (int i = 0; i < CLIENTS; i++) {
-        struct tally *t = &sh->t[i];
-        all.stored += t->stored, all.reads += t->reads, all.cut += t->cut;
-        all.refused += t->refused, all.torn += t->torn;
-        all.lost += t->lost, all.errors += t->errors;
-        if (t->torn || t->lost || t->errors)
-            fprintf(stderr, "client %d: %s\n", i, t->last_error);
+    heap_checks();
+    site_drop();
+}
+
+/* The pid of the hrcached serving port, from its stats. */
+static pid_t server_pid(void)
+{
+    int fd = mc_connect(port);
+    char out[8192];
+    cr_assert_gt(mc_ask(fd, "stats\r\n", 7, "END\r\n", out, sizeof out), 0);
+    close(fd);
+    const char *p = strstr(out, "STAT pid ");
+    cr_assert_not_null(p);
+    return (pid_t)atoi(p + 9);
+}
+
+/* The controller holds the socket (hr arun --listen) and restarts the
+ * group after each kill; site restarts on the way keep the socket too. */
+Test(hrcached_kill, under_the_controller_with_held_sockets, .timeout = 600)
+{
+    site_new(0, 0);
+    char out[4096], spec[64];
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", "--rambank-size",
+                        "512M", "--max-badness", "1000000", "--interval", "1",
+                        NULL), 0, "%s", out);
+    int probe = mc_listener(&port);     /* a free port for the controller */
+    close(probe);
+    snprintf(spec, sizeof spec, "tcp:127.0.0.1:%d", port);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--listen", spec,
+                        HRCACHED_BIN, "-M", "-m", "64", NULL), 0, "%s", out);
+    start_clients();
+    unsigned n = kills();
+    pid_t last = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (i % 250 == 125) {
+            cr_assert_eq(run_hr(out, sizeof out, "site", "restart", NULL), 0,
+                         "%s", out);
+            continue;
+        }
+        pid_t pid = server_pid();       /* waits in the backlog if need be */
+        cr_assert_neq(pid, last, "the group was not restarted");
+        usleep((useconds_t)(rand() % 8000));
+        cr_assert_eq(kill(pid, SIGKILL), 0);
+        last = pid;
     }
-    fprintf(stderr, "hrcached kill test: %u kills, %llu stores acknowledged, "
-            "%llu reads checked, %llu requests cut by a kill\n", n,
-            (unsigned long long)all.stored, (unsigned long long)all.reads,
-            (unsigned long long)all.cut);
-    cr_assert_eq(all.torn, 0, "torn values");
-    cr_assert_eq(all.lost, 0, "acknowledged values lost");
-    cr_assert_eq(all.errors, 0, "unexpected replies");
-    cr_assert_eq(all.refused, 0, "connections refused");
-    cr_assert_gt(all.stored, n, "the load did not run");
-    cr_assert_gt(all.cut, 0, "no request was ever cut by a kill");
-    char out[4096];
-    const char *check[] = {HRCACHED_BIN, "--check", NULL};
-    cr_assert_eq(mc_run(out, sizeof out, check), 0, "%s", out);
-    const char *hr[] = {HR_BIN, "heap", "check", "hrcached", NULL};
-    cr_assert_eq(mc_run(out, sizeof out, hr), 0, "hr heap check: %s", out);
+    server_pid();
+    finish_clients(n, "socket held by the controller");
+    cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
+    heap_checks();
     site_drop();
 }

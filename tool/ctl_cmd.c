@@ -141,16 +141,59 @@ int hr_site_stop(const struct hr_opts *o)
 }
 
 static const char arun_usage[] =
-    "usage: hr arun [-g GROUP] [--] PROGRAM [ARGS...]\n"
+    "usage: hr arun [-g GROUP] [--listen SPEC]... [--] PROGRAM [ARGS...]\n"
     "Start PROGRAM as a direct restartable actor in GROUP (default 0).  Its\n"
     "image, arguments, environment and working directory are stored and\n"
-    "replayed at every restart of the group.  Prints the actor's pid.\n";
+    "replayed at every restart of the group.  Prints the actor's pid.\n"
+    "--listen tcp:HOST:PORT or unix:PATH: the controller listens there and\n"
+    "holds the socket for the actor, across its restarts, site restarts and\n"
+    "(made again) its own crash; every start gets the sockets as fds 3, 4...\n"
+    "with LISTEN_FDS, LISTEN_PID and LISTEN_FDNAMES (sd_listen_fds(3)), so\n"
+    "clients wait in the backlog while the actor restarts.  The specs are\n"
+    "stored with the environment as HR_LISTEN=SPEC[,SPEC...].\n";
+
+/* environ with HR_LISTEN=specs in place of any HR_LISTEN it has. */
+static char **with_listen(const char *specs)
+{
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **env = calloc(n + 2, sizeof *env);
+    if (!env)
+        hr_die(HR_EXIT_FAIL, "arun: out of memory");
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "HR_LISTEN=", 10) != 0)
+            env[k++] = environ[i];
+    static char var[1100];
+    snprintf(var, sizeof var, "HR_LISTEN=%s", specs);
+    env[k++] = var;
+    env[k] = NULL;
+    return env;
+}
+
+static void add_listen(char *specs, size_t cap, const char *spec)
+{
+    if ((strncmp(spec, "tcp:", 4) != 0 || !strchr(spec + 4, ':')) &&
+        (strncmp(spec, "unix:", 5) != 0 || !spec[5]))
+        hr_die(HR_EXIT_USAGE, "arun: bad --listen '%s' (tcp:HOST:PORT or "
+               "unix:PATH)", spec);
+    if (strchr(spec, ','))
+        hr_die(HR_EXIT_USAGE, "arun: bad --listen '%s': no commas", spec);
+    size_t len = strlen(specs);
+    if (len + strlen(spec) + 2 > cap)
+        hr_die(HR_EXIT_USAGE, "arun: too many --listen sockets");
+    snprintf(specs + len, cap - len, "%s%s", len ? "," : "", spec);
+}
 
 int hr_cmd_arun(int argc, char **argv, const struct hr_opts *o)
 {
     int i = 0, group = 0;
+    char specs[1024] = "";
     for (; i < argc; i++) {
-        if (strcmp(argv[i], "-g") == 0 && i + 1 < argc) {
+        if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
+            add_listen(specs, sizeof specs, argv[++i]);
+        } else if (strcmp(argv[i], "-g") == 0 && i + 1 < argc) {
             char *end;
             long g = strtol(argv[++i], &end, 10);
             if (*end || g < 0 || g > 255)
@@ -176,7 +219,8 @@ int hr_cmd_arun(int argc, char **argv, const struct hr_opts *o)
     const char *prog = argv[i];
     if (hr_find_program(prog, path, sizeof path) < 0)
         hr_die(HR_EXIT_FAIL, "arun: %s: not found on $PATH", prog);
-    int r = hr_arun(o->site, group, path, argv + i, environ);
+    int r = hr_arun(o->site, group, path, argv + i,
+                    specs[0] ? with_listen(specs) : environ);
     if (r < 0) {
         char what[PATH_MAX + 16];
         snprintf(what, sizeof what, "arun: %s", path);
