@@ -32,6 +32,7 @@ static void setup(void)
 
 static void teardown(void)
 {
+    mc_cleanup();
     site_drop();
 }
 

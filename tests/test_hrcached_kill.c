@@ -268,6 +268,18 @@ static void start_clients(void)
     srand((unsigned)time(NULL));
 }
 
+/* A failed case leaves no client, server or controller behind. */
+static void teardown(void)
+{
+    for (int i = 0; sh && i < CLIENTS; i++)
+        if (clients[i] > 0 && kill(clients[i], SIGKILL) == 0)
+            wait_status(clients[i]);
+    mc_cleanup();
+    site_drop();
+}
+
+TestSuite(hrcached_kill, .fini = teardown, .timeout = 600);
+
 /* Let the clients make their last pass (a server must be up), then add
  * up and check what they saw. */
 static void finish_clients(unsigned n, const char *how)
@@ -293,7 +305,7 @@ static void finish_clients(unsigned n, const char *how)
     cr_assert_eq(all.lost, 0, "acknowledged values lost");
     cr_assert_eq(all.errors, 0, "unexpected replies");
     cr_assert_eq(all.refused, 0, "connections refused");
-    cr_assert_gt(all.stored, n, "the load did not run");
+    cr_assert_gt(all.stored, n / 2, "the load did not run");
     cr_assert_gt(all.cut, 0, "no request was ever cut by a kill");
 }
 
@@ -307,8 +319,7 @@ static void heap_checks(void)
 }
 
 /* The test holds the socket and restarts hrcached itself (LISTEN_FDS). */
-Test(hrcached_kill, acknowledged_items_survive_random_sigkills,
-     .timeout = 600)
+Test(hrcached_kill, acknowledged_items_survive_random_sigkills)
 {
     site_new(512ull << 20, 0);
     int lfd = mc_listener(&port);
@@ -317,6 +328,12 @@ Test(hrcached_kill, acknowledged_items_survive_random_sigkills,
     unsigned n = kills();
     for (unsigned i = 0; i < n; i++) {
         pid_t srv = mc_start(lfd, args);
+        if (i % 2) {                    /* once it serves (slow under ASan) */
+            int fd = mc_connect(port);
+            char out[256];
+            mc_ask(fd, "version\r\n", 9, "\r\n", out, sizeof out);
+            close(fd);
+        }
         usleep((useconds_t)(rand() % 8000));
         kill(srv, SIGKILL);
         int st = wait_status(srv);
@@ -324,10 +341,9 @@ Test(hrcached_kill, acknowledged_items_survive_random_sigkills,
                      "after %u kills", st, i);
     }
     pid_t srv = mc_start(lfd, args);
-    finish_clients(n, "socket held by the test");
+    finish_clients(n, "socket held by the test"); /* on failure: mc_cleanup */
     cr_assert_eq(mc_stop(srv), 0);
     heap_checks();
-    site_drop();
 }
 
 /* The pid of the hrcached serving port, from its stats. */
@@ -344,7 +360,7 @@ static pid_t server_pid(void)
 
 /* The controller holds the socket (hr arun --listen) and restarts the
  * group after each kill; site restarts on the way keep the socket too. */
-Test(hrcached_kill, under_the_controller_with_held_sockets, .timeout = 600)
+Test(hrcached_kill, under_the_controller_with_held_sockets)
 {
     site_new(0, 0);
     char out[4096], spec[64];
@@ -376,5 +392,4 @@ Test(hrcached_kill, under_the_controller_with_held_sockets, .timeout = 600)
     finish_clients(n, "socket held by the controller");
     cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
     heap_checks();
-    site_drop();
 }

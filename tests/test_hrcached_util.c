@@ -30,10 +30,35 @@ int mc_listener(int *port)
     return fd;
 }
 
+static pid_t started[64];
+static int nstarted;
+
+void mc_cleanup(void)
+{
+    for (int i = 0; i < nstarted; i++)
+        if (started[i] > 0 && kill(started[i], SIGKILL) == 0)
+            wait_status(started[i]);
+    nstarted = 0;
+    char out[256], sock[300];
+    const char *site = getenv("HR_SITE");
+    snprintf(sock, sizeof sock, "%s/control.sock", site ? site : "");
+    if (site && access(sock, F_OK) == 0)
+        run_hr(out, sizeof out, "site", "stop", NULL);
+}
+
 pid_t mc_start(int lfd, const char *const *args)
 {
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
+    if (pid > 0) {                     /* remember it, for mc_cleanup */
+        int i = 0;
+        while (i < nstarted && started[i] > 0 && kill(started[i], 0) == 0)
+            i++;
+        if (i == nstarted && nstarted < 64)
+            nstarted++;
+        if (i < 64)
+            started[i] = pid;
+    }
     if (pid == 0) {
         const char *argv[32] = {HRCACHED_BIN};
         for (int i = 0; args && args[i] && i < 30; i++)

@@ -16,6 +16,11 @@ int mc_listener(int *port);
  * listening socket lfd as fd 3 (LISTEN_FDS=1); stderr is kept. */
 pid_t mc_start(int lfd, const char *const *args);
 
+/* Kill every hrcached that mc_start started and is still there, and stop
+ * the site's controller if one runs: a failed test leaves nothing behind
+ * (a server left running would hold ctest's output pipe open). */
+void mc_cleanup(void);
+
 /* Stop it with SIGTERM and return its exit status (128+signal if killed). */
 int mc_stop(pid_t pid);
 
