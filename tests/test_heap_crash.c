@@ -96,6 +96,10 @@ Test(heap_crash, random_kills_of_2_to_4_processes, .timeout = 900)
     fprintf(stderr, "heap_crash: %llu transactions ended among the kills\n",
             (unsigned long long)st.tx_count);
     cr_assert_gt(st.tx_count, (uint64_t)want, "the workers did work");
+    hr_heap_close(h);
+    char out[512];
+    cr_assert_eq(run_hr(out, sizeof out, "heap", "check", "k", NULL), 0,
+                 "hr heap check: %s", out);
 }
 
 /* A process dies at a named point; the next opener must repair. */
