@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh build-essential cmake clang pkg-config libcriterion-dev linux-libc-dev passwd \
-  libmemcached-tools python3-pymemcache
+  python3 libmemcached-tools python3-pymemcache
 jobs=$(nproc)
 run() { # name, cmake args...
   local dir=build-$1; shift

@@ -60,28 +60,30 @@ int wait_status(pid_t pid)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-int run_hr(char *out, size_t len, const char *arg0, ...)
+int run_prog(const char *path, const char *const argv[], const char *in,
+             char *out, size_t len)
 {
-    const char *argv[32];
-    int n = 0;
-    va_list ap;
-    argv[n++] = HR_BIN;
-    va_start(ap, arg0);
-    for (const char *a = arg0; a && n < 31; a = va_arg(ap, const char *))
-        argv[n++] = a;
-    va_end(ap);
-    argv[n] = NULL;
-    int p[2];
+    int p[2], q[2];
     cr_assert_eq(pipe(p), 0);
+    cr_assert_eq(pipe(q), 0);
     pid_t pid = fork();
     if (pid == 0) {
+        dup2(q[0], 0);
         dup2(p[1], 1);
         close(p[0]);
         close(p[1]);
-        execv(HR_BIN, (char **)argv);
+        close(q[0]);
+        close(q[1]);
+        execv(path, (char **)argv);
         _exit(127);
     }
     close(p[1]);
+    close(q[0]);
+    size_t inlen = in ? strlen(in) : 0;
+    cr_assert(inlen <= 65536, "run_prog: its input must fit in a pipe");
+    if (inlen)
+        cr_assert_eq(write(q[1], in, inlen), (ssize_t)inlen);
+    close(q[1]);
     size_t got = 0;
     char sink[4096];
     for (;;) {
@@ -99,6 +101,20 @@ int run_hr(char *out, size_t len, const char *arg0, ...)
     if (out)
         out[got] = 0;
     return wait_status(pid);
+}
+
+int run_hr(char *out, size_t len, const char *arg0, ...)
+{
+    const char *argv[32];
+    int n = 0;
+    va_list ap;
+    argv[n++] = HR_BIN;
+    va_start(ap, arg0);
+    for (const char *a = arg0; a && n < 31; a = va_arg(ap, const char *))
+        argv[n++] = a;
+    va_end(ap);
+    argv[n] = NULL;
+    return run_prog(HR_BIN, argv, NULL, out, len);
 }
 
 static void print_problem(const char *msg, void *arg)

@@ -24,6 +24,11 @@ pmm_bank *bank_open(void);
  * site; capture up to len-1 bytes of stdout in out (may be NULL); return its
  * exit status, or 128+signal. */
 int run_hr(char *out, size_t len, const char *arg0, ...);
+/* Run the program at path with argv (NULL-terminated), its standard input
+ * the text in (up to 64 KiB; NULL for none), capturing stdout as run_hr
+ * does; return its exit status, or 128+signal. */
+int run_prog(const char *path, const char *const argv[], const char *in,
+             char *out, size_t len);
 /* Wait for pid; return exit status, or 128 + signal number. */
 int wait_status(pid_t pid);
 /* pmm_check() on the current RAM bank; 0 when consistent.  Problems are

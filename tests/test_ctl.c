@@ -334,6 +334,17 @@ Test(ctl, bad_requests_get_errors_and_the_daemon_keeps_serving)
     cr_assert(no_groups(), "nothing was started: %s", ps);
 }
 
+Test(ctl, arun_options_end_at_the_program)
+{
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "--json", "-g", "6", ACTOR_BIN,
+                        "-x", "--help", NULL), 0, "%s", out);
+    cr_assert(strstr(out, "\"group\": 6"), "%s", out);
+    WAIT_FOR(runs_of("-x", 6) == 1, "the actor, its first argument -x for a name");
+    cr_assert_eq(run_hr(out, sizeof out, "akill", "-g6", NULL), 0);
+    refresh();
+    cr_assert(no_groups(), "%s", ps);
+}
+
 Test(ctl, another_user_is_refused)
 {
     struct passwd *pw = getpwnam("hrtest2");

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -274,4 +275,44 @@ Test(damage, random_bytes_never_crash, .timeout = 300)
         if (r == 0)
             cr_assert_eq(use_in_child(), 0);
     }
+}
+
+/* pmm_bank_remake on the site's RAM bank: succeeds, says where the tunables
+ * came from, and leaves an empty, consistent bank of those tunables. */
+static void remake_gives(int from, uint64_t size, uint64_t max_blocks)
+{
+    pmm_remake_info info;
+    cr_assert_eq(pmm_bank_remake(NULL, "RAM", &info), 0);
+    cr_assert_eq(info.from, from);
+    cr_assert_eq(info.size, size);
+    cr_assert_eq(info.max_blocks, max_blocks);
+    cr_assert_eq(check_bank(), 0);
+    pmm_bank *b;
+    pmm_bank_info st;
+    cr_assert_eq(pmm_bank_open(&b, NULL, "RAM", PMM_OPEN_RDONLY), 0);
+    cr_assert_eq(pmm_bank_stat(b, &st), 0);
+    pmm_bank_close(b);
+    cr_assert_eq(st.blocks, 0);
+    cr_assert_eq(st.size, size);
+    cr_assert_eq(st.max_blocks, max_blocks);
+}
+
+Test(damage, remake_keeps_the_tunables_of_a_bank_sound_or_not)
+{
+    populate();
+    remake_gives(PMM_REMAKE_KEPT, 4 << 20, 64);
+    populate();
+    uint64_t bad = ~geom.sum; /* both headers: the bank does not open */
+    poke(offsetof(struct pmm_geom, sum), &bad, sizeof bad);
+    poke(PMM_GEOM_BACKUP_OFF + offsetof(struct pmm_geom, sum), &bad, sizeof bad);
+    pmm_bank *b;
+    cr_assert_eq(pmm_bank_open(&b, NULL, "RAM", 0), K_EBANK);
+    remake_gives(PMM_REMAKE_HEADER, 4 << 20, 64);
+    poke(0, "XXXXXXXX", 8);
+    poke(PMM_GEOM_BACKUP_OFF, "XXXXXXXX", 8);
+    remake_gives(PMM_REMAKE_DEFAULTS, PMM_DEFAULT_BANK_SIZE, PMM_DEFAULT_MAX_BLOCKS);
+    cr_assert_eq(pmm_bank_remake(NULL, "DISK", NULL), K_EUNKNOWN, "no such medium");
+    cr_assert_eq(pmm_bank_remake(NULL, NULL, NULL), K_EFAULT);
+    cr_assert_eq(unlink(site_bank()), 0);
+    cr_assert_eq(pmm_bank_remake(NULL, "RAM", NULL), K_EUNKNOWN, "no bank file");
 }

@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -124,4 +125,95 @@ Test(tool, usage_errors_and_help)
     cr_assert_eq(run_hr(out, sizeof out, "site", "info", "--max-blocks", "3", NULL), 2);
     cr_assert_eq(run_hr(out, sizeof out, "pmm", "freeall", "0123456789012345678901234567890123",
                         NULL), 2, "key too long");
+}
+
+/* Run python's json module, strictly, over text: it must be UTF-8 and one
+ * JSON value whose blocks (a "blocks" list, or the value itself if it is
+ * one) each have a name that is their name_hex bytes decoded with U+FFFD
+ * for what is not UTF-8, and among which is a block for each hex name
+ * given.  Returns python's exit status: 0 when all holds. */
+static int python_json(const char *text, const char *hex0, ...)
+{
+    static const char script[] =
+        "import json, sys\n"
+        "d = json.loads(sys.stdin.buffer.read().decode('utf-8'))\n"
+        "blocks = d['blocks'] if 'blocks' in d else [d] if 'name_hex' in d else []\n"
+        "for b in blocks:\n"
+        "    want = bytes.fromhex(b['name_hex']).decode('utf-8', 'replace')\n"
+        "    assert b['name'] == want, (b['name'], want)\n"
+        "have = {b['name_hex'] for b in blocks}\n"
+        "for h in sys.argv[1:]:\n"
+        "    assert h in have, (h, have)\n";
+    const char *argv[16] = {"python3", "-c", script};
+    int n = 3;
+    va_list ap;
+    va_start(ap, hex0);
+    for (const char *h = hex0; h && n < 15; h = va_arg(ap, const char *))
+        argv[n++] = h;
+    va_end(ap);
+    argv[n] = NULL;
+    return run_prog("/usr/bin/python3", argv, text, NULL, 0);
+}
+
+Test(tool, json_is_valid_for_any_block_name)
+{
+    /* control bytes, a byte that is never UTF-8, a quote, a backslash, a
+     * well-formed two-byte character, a truncated three-byte one, an
+     * overlong slash and an encoded surrogate */
+    static const char *const names[] = {"a\x01\xff\"\\z", "caf\xc3\xa9",
+                                        "\xe2\x82", "\xc0\xaf\x7f\n", "\xed\xa0\x80"};
+    static const char *const hex[] = {"6101ff225c7a", "636166c3a9", "e282",
+                                      "c0af7f0a", "eda080"};
+    VmAddr x;
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        PmmName n = ram_name(names[i]);
+        cr_assert_eq(pmmAllocate(&x, &n, 10, "\xfe\"", 2), K_OK);
+    }
+    cr_assert_eq(run_hr(out, sizeof out, "pmm", "ls", "--json", NULL), 0);
+    cr_assert_eq(python_json(out, hex[0], hex[1], hex[2], hex[3], hex[4], NULL), 0,
+                 "%s", out);
+    cr_assert(strstr(out, "\"name\": \"a\\u0001\\ufffd\\\"\\\\z\""), "%s", out);
+    cr_assert(strstr(out, "\"name\": \"caf\xc3\xa9\""), "UTF-8 is kept: %s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "pmm", "show", names[0], "--json", NULL), 0);
+    cr_assert_eq(python_json(out, hex[0], NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "--json", "site", "info", NULL), 0);
+    cr_assert_eq(python_json(out, NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "pmm", "check", "--json", NULL), 0);
+    cr_assert_eq(python_json(out, NULL), 0, "%s", out);
+    cr_assert_eq(python_json("{\"blocks\": [{\"name\": \"\xff\", \"name_hex\": \"ff\"}]}",
+                             NULL), 1, "the check itself refuses what is not UTF-8");
+}
+
+Test(tool, options_mix_with_operands)
+{
+    PmmName n = ram_name("-x");
+    VmAddr x;
+    cr_assert_eq(pmmAllocate(&x, &n, 10, "JOB", 4), K_OK);
+    cr_assert_eq(run_hr(out, sizeof out, "pmm", "--json", "show", "--medium=RAM",
+                        "--", "-x", NULL), 0, "-- ends the options");
+    cr_assert(strstr(out, "\"name\": \"-x\""), "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "pmm", "show", "-x", NULL), 2,
+                 "without --, -x is an option");
+    cr_assert_eq(run_hr(out, sizeof out, "pmm", "freeall", "--hex", "4a4f4200",
+                        "--json", NULL), 0);
+    cr_assert(strstr(out, "\"freed\": 1"), "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "pmm", "ls", "--site", "/nonexistent/site",
+                        NULL), 1, "--site after the subcommand");
+    cr_assert_eq(run_hr(out, sizeof out, "pmm", "ls", "--bogus", NULL), 2);
+    cr_assert_eq(run_hr(out, sizeof out, "pmm", "ls", "--json=yes", NULL), 2);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", "--max", "5", NULL), 2,
+                 "an ambiguous abbreviation");
+    cr_assert_eq(run_hr(out, sizeof out, "pmm", "ls", "--med", "RAM", "--json", NULL), 0,
+                 "an unambiguous one");
+    cr_assert_eq(run_hr(out, sizeof out, "ps", "--help", NULL), 0);
+    cr_assert(strstr(out, "usage: hr ps"), "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "log", "--help", NULL), 0);
+    cr_assert(strstr(out, "-f follows"), "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "shutdown", "-i", "2", NULL), 2);
+    cr_assert_eq(run_hr(out, sizeof out, "restart", "now", NULL), 2);
+    cr_assert_eq(run_hr(out, sizeof out, "log", "now", NULL), 2);
+    cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", "1", "2", NULL), 2);
+    cr_assert_eq(run_hr(out, sizeof out, "akill", "--", "-5", NULL), 2);
+    cr_assert_eq(run_hr(out, sizeof out, "--version", NULL), 0);
+    cr_assert(strstr(out, "hotrestart"), "%s", out);
 }

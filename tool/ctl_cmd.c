@@ -1,6 +1,8 @@
 /*
- * ctl_cmd.c - the controller's commands: site start|stop, arun, akill, ps,
- * log.
+ * ctl_cmd.c - the controller's commands: site start|stop|restart|cold (and
+ * restart, shutdown -i 1), the state part of site info, arun, akill, ps,
+ * log.  Through public doors only: <hotrestart/hr.h> and <hotrestart/pmm.h>
+ * (tests/tool_doors.sh).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -12,16 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <hotrestart/hr.h>
 
 #include "hr.h"
-#include "os.h"
-#include "pmm/create.h"
-#include "pmm/site.h"
-#include "pmm/view.h"
 
 extern char **environ;
 
@@ -106,10 +103,13 @@ int hr_site_start(const struct hr_opts *o)
                why[0] ? why : "no reason given");
     }
     pid = hr_ping(dir);
-    if (o->json)
-        printf("{\"site\": \"%s\", \"controller_pid\": %d}\n", dir, pid);
-    else
+    if (o->json) {
+        printf("{\"site\": ");
+        hr_json_str(dir);
+        printf(", \"controller_pid\": %d}\n", pid);
+    } else {
         printf("site %s started (controller pid %d)\n", dir, pid);
+    }
     return HR_EXIT_OK;
 }
 
@@ -186,31 +186,34 @@ static void add_listen(char *specs, size_t cap, const char *spec)
     snprintf(specs + len, cap - len, "%s%s", len ? "," : "", spec);
 }
 
-int hr_cmd_arun(int argc, char **argv, const struct hr_opts *o)
+/* A group number as arun and akill take it, or exit 2. */
+static int group_arg(const char *cmd, const char *s)
 {
-    int i = 0, group = 0;
+    char *end;
+    long g = strtol(s, &end, 10);
+    if (!*s || *end || g < 0 || g > (long)HR_GROUPS_LIMIT - 1)
+        hr_die(HR_EXIT_USAGE, "%s: bad group '%s' (0 to %u)", cmd, s,
+               HR_GROUPS_LIMIT - 1);
+    return (int)g;
+}
+
+int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
+{
+    static const struct option longs[] = {
+        {"listen", required_argument, NULL, HR_OPT_OWN}, HR_OPTS_COMMON};
+    struct hr_opts ov = *go, *o = &ov;
+    /* '+': the options end at PROGRAM; what follows is its own */
+    struct hr_cmdline cl = {.cmd = "arun", .usage = arun_usage, .shorts = "+g:",
+                            .longs = longs, .o = o};
+    int group = 0, k;
     char specs[1024] = "";
-    for (; i < argc; i++) {
-        if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
-            add_listen(specs, sizeof specs, argv[++i]);
-        } else if (strcmp(argv[i], "-g") == 0 && i + 1 < argc) {
-            char *end;
-            long g = strtol(argv[++i], &end, 10);
-            if (*end || g < 0 || g > 255)
-                hr_die(HR_EXIT_USAGE, "arun: bad group '%s' (0 to 255)", argv[i]);
-            group = (int)g;
-        } else if (hr_is_help(argv[i])) {
-            fputs(arun_usage, stdout);
-            return HR_EXIT_OK;
-        } else if (strcmp(argv[i], "--") == 0) {
-            i++;
-            break;
-        } else if (argv[i][0] == '-') {
-            hr_die(HR_EXIT_USAGE, "arun: unknown option '%s'", argv[i]);
-        } else {
-            break;
-        }
+    while ((k = hr_getopt(argc, argv, &cl)) != -1) {
+        if (k == 'g')
+            group = group_arg("arun", optarg);
+        else
+            add_listen(specs, sizeof specs, optarg);
     }
+    int i = optind;
     if (i >= argc) {
         fputs(arun_usage, stderr);
         return HR_EXIT_USAGE;
@@ -243,22 +246,28 @@ static const char akill_usage[] =
     "                          HR_GROUP_KEY blocks are freed; returns once\n"
     "                          every member is gone\n";
 
-int hr_cmd_akill(int argc, char **argv, const struct hr_opts *o)
+int hr_cmd_akill(int argc, char **argv, const struct hr_opts *go)
 {
-    char *end;
-    if (argc == 1 && hr_is_help(argv[0])) {
-        fputs(akill_usage, stdout);
-        return HR_EXIT_OK;
-    }
-    int group = argc == 2 && strcmp(argv[0], "-g") == 0;
-    if (argc != (group ? 2 : 1)) {
+    static const struct option longs[] = {HR_OPTS_COMMON};
+    struct hr_opts ov = *go, *o = &ov;
+    struct hr_cmdline cl = {.cmd = "akill", .usage = akill_usage, .shorts = "g:",
+                            .longs = longs, .o = o};
+    const char *g = NULL;
+    while (hr_getopt(argc, argv, &cl) == 'g')
+        g = optarg;
+    if (argc - optind != (g ? 0 : 1)) {
         fputs(akill_usage, stderr);
         return HR_EXIT_USAGE;
     }
-    long v = strtol(argv[group], &end, 10);
-    if (*end || v < 0 || v > INT_MAX || (group && v > 255) || (!group && v == 0))
-        hr_die(HR_EXIT_USAGE, "akill: bad %s '%s'", group ? "group" : "pid",
-               argv[group]);
+    int group = g != NULL;
+    long v = group ? group_arg("akill", g) : 0;
+    if (!group) {
+        char *end;
+        const char *p = argv[optind];
+        v = strtol(p, &end, 10);
+        if (!*p || *end || v <= 0 || v > INT_MAX)
+            hr_die(HR_EXIT_USAGE, "akill: bad pid '%s'", p);
+    }
     int r = group ? hr_kill_group(o->site, (int)v) : hr_akill(o->site, (pid_t)v);
     if (r == -ESRCH)
         hr_die(HR_EXIT_FAIL, "akill: %ld is not an actor of this site", v);
@@ -267,25 +276,23 @@ int hr_cmd_akill(int argc, char **argv, const struct hr_opts *o)
     return HR_EXIT_OK;
 }
 
+static const char ps_usage[] =
+    "usage: hr ps [--json]\n"
+    "Groups (state, restarts, last failure) and their actors (name, pid,\n"
+    "direct or indirect, state, uptime).  Group states: running, restarting or ending\n"
+    "(waiting for its killed members to die), blocked.  Actor states: running,\n"
+    "dying (killed, not yet gone), exited (cleanly), stopped.\n";
+
 int hr_cmd_ps(int argc, char **argv, const struct hr_opts *go)
 {
+    static const struct option longs[] = {HR_OPTS_COMMON};
     struct hr_opts o = *go;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0) {
-            o.json = 1;
-        } else if (strcmp(argv[i], "--site") == 0 && i + 1 < argc) {
-            o.site = argv[++i];
-        } else if (hr_is_help(argv[i])) {
-            puts("usage: hr ps [--json]\nGroups (state, restarts, last failure) "
-                 "and their actors (name, pid,\ndirect or indirect, state, "
-                 "uptime).  Group states: running, restarting or ending\n"
-                 "(waiting for its killed members to die), blocked.  Actor states: running,\n"
-                 "dying (killed, not yet gone), exited (cleanly), stopped.");
-            return HR_EXIT_OK;
-        } else {
-            hr_die(HR_EXIT_USAGE, "ps: unexpected argument '%s'", argv[i]);
-        }
-    }
+    struct hr_cmdline cl = {.cmd = "ps", .usage = ps_usage, .shorts = "",
+                            .longs = longs, .o = &o};
+    while (hr_getopt(argc, argv, &cl) != -1)
+        ;
+    if (optind < argc)
+        hr_die(HR_EXIT_USAGE, "ps: unexpected argument '%s'", argv[optind]);
     size_t cap = 256 * 1024;
     char *buf = malloc(cap);
     int r = buf ? hr_ps(o.site, !o.json, buf, cap) : -ENOMEM;
@@ -298,19 +305,22 @@ int hr_cmd_ps(int argc, char **argv, const struct hr_opts *go)
     return HR_EXIT_OK;
 }
 
-int hr_cmd_log(int argc, char **argv, const struct hr_opts *o)
+static const char log_usage[] =
+    "usage: hr log [-f]\n"
+    "The site's console log: the controller's messages and the output of\n"
+    "direct actors; -f follows it.\n";
+
+int hr_cmd_log(int argc, char **argv, const struct hr_opts *go)
 {
+    static const struct option longs[] = {HR_OPTS_COMMON};
+    struct hr_opts ov = *go, *o = &ov;
+    struct hr_cmdline cl = {.cmd = "log", .usage = log_usage, .shorts = "f",
+                            .longs = longs, .o = o};
     int follow = 0;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "-f") == 0)
-            follow = 1;
-        else if (hr_is_help(argv[i])) {
-            puts("usage: hr log [-f]\nThe site's console log: the controller's "
-                 "messages and the output of direct actors; -f follows it.");
-            return HR_EXIT_OK;
-        } else
-            hr_die(HR_EXIT_USAGE, "log: unknown argument '%s'", argv[i]);
-    }
+    while (hr_getopt(argc, argv, &cl) == 'f')
+        follow = 1;
+    if (optind < argc)
+        hr_die(HR_EXIT_USAGE, "log: unexpected argument '%s'", argv[optind]);
     char dir[4096], path[4200], buf[65536];
     hr_site_dir(o, dir, sizeof dir, "log");
     snprintf(path, sizeof path, "%s/console.log", dir);
@@ -367,6 +377,33 @@ int hr_site_restart_cmd(const struct hr_opts *o)
     hr_die(HR_EXIT_FAIL, "site restart: no fresh controller after 10s (hr log)");
 }
 
+static const char restart_usage[] =
+    "usage: hr restart\n"
+    "       hr shutdown -i 1\n"
+    "The ChorusOS spellings of hr site restart: every actor stops, a fresh\n"
+    "controller runs the start-up file without its arun lines and starts\n"
+    "every group again; persistent memory is kept.\n";
+
+int hr_cmd_restart(int argc, char **argv, const struct hr_opts *go)
+{
+    static const struct option longs[] = {HR_OPTS_COMMON};
+    struct hr_opts o = *go;
+    int shutdown = strcmp(argv[0], "shutdown") == 0;
+    struct hr_cmdline cl = {.cmd = argv[0], .usage = restart_usage,
+                            .shorts = shutdown ? "i:" : "", .longs = longs,
+                            .o = &o};
+    const char *level = NULL;
+    while (hr_getopt(argc, argv, &cl) == 'i')
+        level = optarg;
+    if (shutdown && (!level || strcmp(level, "1") != 0 || optind < argc))
+        hr_die(HR_EXIT_USAGE, "shutdown: only 'shutdown -i 1' (site restart) "
+                              "is supported");
+    if (optind < argc)
+        hr_die(HR_EXIT_USAGE, "%s: unexpected argument '%s'", argv[0],
+               argv[optind]);
+    return hr_site_restart_cmd(&o);
+}
+
 /* From the running controller, else from the registry it left. */
 int hr_show_status(const char *dir, const struct hr_opts *o)
 {
@@ -416,57 +453,26 @@ int hr_show_status(const char *dir, const struct hr_opts *o)
     return 0;
 }
 
-/* Cold restart: stop, then wipe the RAM bank (and so the registry),
- * keeping its tunables; DISK banks are kept.  The site stays stopped. */
-/* The tunables of a RAM bank that does not open (damaged, or of another
- * format version): from its header when that much is sound, else the
- * defaults; a cold restart makes the bank anew either way. */
-static void tunables_of_broken(const char *path, uint64_t *size, uint64_t *max)
-{
-    struct pmm_geom g;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    int ok = fd >= 0 && pread(fd, &g, sizeof g, 0) == (ssize_t)sizeof g &&
-             g.magic == PMM_MAGIC && g.page_size == pmm__os_page_size() &&
-             g.data_pages >= 2 && g.data_pages <= PMM_MAX_BANK_SIZE / g.page_size &&
-             g.max_blocks > 0 && g.max_blocks <= PMM_MAX_BLOCKS_LIMIT;
-    if (fd >= 0)
-        close(fd);
-    *size = ok ? g.data_pages * g.page_size : PMM_DEFAULT_BANK_SIZE;
-    *max = ok ? g.max_blocks : PMM_DEFAULT_MAX_BLOCKS;
-    fprintf(stderr, "hr: site cold: the RAM bank does not open; made anew with "
-                    "%s (%llu bytes, %llu blocks)\n",
-            ok ? "the sizes from its header" : "the default sizes",
-            (unsigned long long)*size, (unsigned long long)*max);
-}
-
+/* Cold restart: stop, then make the RAM bank (and so the registry) anew
+ * with its tunables; DISK banks are kept.  The site stays stopped. */
 int hr_site_cold(const struct hr_opts *o)
 {
-    char dir[4096], path[4096];
-    pmm_bank *b;
-    pmm_bank_info st;
+    char dir[4096];
+    pmm_remake_info info;
     hr_site_dir(o, dir, sizeof dir, "site cold");
     int pid = hr_ping(dir);
     if (pid > 0)
         stop_controller(dir, pid, "site cold");
-    int r = pmm_bank_path(path, sizeof path, dir, "RAM");
+    int r = pmm_bank_remake(dir, "RAM", &info);
     if (r < 0)
         hr_die_err("site cold: RAM bank", r);
-    r = pmm_bank_open(&b, dir, "RAM", PMM_OPEN_RDONLY);
-    if (r == K_EBANK) {
-        tunables_of_broken(path, &st.size, &st.max_blocks);
-    } else if (r < 0) {
-        hr_die_err("site cold: RAM bank", r);
-    } else {
-        r = pmm_bank_stat(b, &st);
-        pmm_bank_close(b);
-        if (r < 0)
-            hr_die_err("site cold", r);
-    }
-    if (unlink(path) < 0)
-        hr_die(HR_EXIT_FAIL, "site cold: %s: %s", path, strerror(errno));
-    r = pmm__bank_create_file(path, PMM_KIND_RAM, st.size, st.max_blocks);
-    if (r < 0)
-        hr_die_err("site cold: new RAM bank", r);
+    if (info.from != PMM_REMAKE_KEPT)
+        fprintf(stderr, "hr: site cold: the RAM bank does not open; made anew "
+                        "with %s (%llu bytes, %llu blocks)\n",
+                info.from == PMM_REMAKE_HEADER ? "the sizes from its header"
+                                               : "the default sizes",
+                (unsigned long long)info.size,
+                (unsigned long long)info.max_blocks);
     if (o->json)
         printf("{\"cold\": true}\n");
     else

@@ -33,32 +33,22 @@ struct heap_args {
     int json;
 };
 
-static void parse(int argc, char **argv, const struct hr_opts *o,
+enum { OPT_MEDIUM = HR_OPT_OWN };
+
+/* Options through hr_getopt, as every command: --site and --json go into
+ * *o (a copy of the global ones), --medium into a. */
+static void parse(int argc, char **argv, struct hr_opts *o,
                   struct heap_args *a)
 {
-    static const struct option opts[] = {
-        {"medium", required_argument, NULL, 'm'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+    static const struct option longs[] = {
+        {"medium", required_argument, NULL, OPT_MEDIUM},
+        HR_OPTS_COMMON,
     };
-    *a = (struct heap_args){.medium = "RAM", .json = o->json};
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if (c == 'm') {
-            a->medium = optarg;
-        } else if (c == 'j') {
-            a->json = 1;
-        } else if (c == 'h') {
-            fputs(heap_usage, stdout);
-            exit(HR_EXIT_OK);
-        } else {
-            hr_die(HR_EXIT_USAGE, "heap: bad option '%s' (see hr heap --help)",
-                   argv[optind - 1]);
-        }
-    }
+    struct hr_cmdline cl = {.cmd = "heap", .usage = heap_usage, .shorts = "",
+                            .longs = longs, .o = o};
+    *a = (struct heap_args){.medium = "RAM"};
+    while (hr_getopt(argc, argv, &cl) == OPT_MEDIUM)
+        a->medium = optarg;
     for (; optind < argc; optind++) {
         if (!a->sub)
             a->sub = argv[optind];
@@ -68,6 +58,7 @@ static void parse(int argc, char **argv, const struct hr_opts *o,
             hr_die(HR_EXIT_USAGE, "heap: too many arguments (see hr heap "
                                   "--help)");
     }
+    a->json = o->json;
 }
 
 static hr_heap *open_heap(const struct hr_opts *o, const struct heap_args *a)
@@ -167,10 +158,10 @@ static int stat_cmd(hr_heap *h, const struct heap_args *a)
     return r == 0 ? HR_EXIT_OK : HR_EXIT_BANK;
 }
 
-/* argv[0] is "heap": getopt_long reads argv[1..] and moves the operands
- * after the options. */
-int hr_cmd_heap(int argc, char **argv, const struct hr_opts *o)
+/* argv[0] is "heap"; options and operands mix in any order. */
+int hr_cmd_heap(int argc, char **argv, const struct hr_opts *go)
 {
+    struct hr_opts own = *go, *o = &own;
     struct heap_args a;
     parse(argc, argv, o, &a);
     if (!a.sub) {

@@ -35,53 +35,44 @@ static const char usage[] =
     "exit codes: 0 success, 1 the operation failed, 2 bad usage,\n"
     "            3 the bank or heap is inconsistent (hr pmm check, hr heap check)\n";
 
+enum { OPT_VERSION = HR_OPT_OWN };
+
+/* A command: its name and what runs it. */
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv, const struct hr_opts *o);
+} commands[] = {
+    {"site", hr_cmd_site},
+    {"pmm", hr_cmd_pmm},
+    {"heap", hr_cmd_heap},
+    {"arun", hr_cmd_arun},
+    {"akill", hr_cmd_akill},
+    {"ps", hr_cmd_ps},
+    {"log", hr_cmd_log},
+    {"restart", hr_cmd_restart},  /* the ChorusOS C_INIT spellings */
+    {"shutdown", hr_cmd_restart}, /* of hr site restart */
+};
+
 int main(int argc, char **argv)
 {
+    static const struct option longs[] = {
+        {"version", no_argument, NULL, OPT_VERSION},
+        HR_OPTS_COMMON,
+    };
     struct hr_opts o = {0};
-    int i = 1;
-    for (; i < argc && argv[i][0] == '-'; i++) {
-        if (hr_is_help(argv[i])) {
-            fputs(usage, stdout);
-            return HR_EXIT_OK;
-        } else if (strcmp(argv[i], "--version") == 0) {
-            puts("hr (hotrestart) 0.1.0");
-            return HR_EXIT_OK;
-        } else if (strcmp(argv[i], "--json") == 0) {
-            o.json = 1;
-        } else if (strcmp(argv[i], "--site") == 0 && i + 1 < argc) {
-            o.site = argv[++i];
-        } else if (strncmp(argv[i], "--site=", 7) == 0) {
-            o.site = argv[i] + 7;
-        } else {
-            hr_die(HR_EXIT_USAGE, "unknown option '%s' (see hr --help)", argv[i]);
-        }
+    struct hr_cmdline cl = {.cmd = NULL, .usage = usage, .shorts = "+",
+                            .longs = longs, .o = &o};
+    if (hr_getopt(argc, argv, &cl) == OPT_VERSION) {
+        puts("hr (hotrestart) 0.1.0");
+        return HR_EXIT_OK;
     }
-    if (i >= argc) {
+    if (optind >= argc) {
         fputs(usage, stderr);
         return HR_EXIT_USAGE;
     }
-    if (strcmp(argv[i], "site") == 0)
-        return hr_cmd_site(argc - i - 1, argv + i + 1, &o);
-    if (strcmp(argv[i], "heap") == 0)
-        return hr_cmd_heap(argc - i, argv + i, &o);
-    if (strcmp(argv[i], "pmm") == 0)
-        return hr_cmd_pmm(argc - i - 1, argv + i + 1, &o);
-    if (strcmp(argv[i], "restart") == 0 && argc - i == 1)
-        return hr_site_restart_cmd(&o); /* the ChorusOS C_INIT spelling */
-    if (strcmp(argv[i], "shutdown") == 0) {
-        if (argc - i == 3 && strcmp(argv[i + 1], "-i") == 0 &&
-            strcmp(argv[i + 2], "1") == 0)
-            return hr_site_restart_cmd(&o);
-        hr_die(HR_EXIT_USAGE, "shutdown: only 'shutdown -i 1' (site restart) "
-                              "is supported");
-    }
-    if (strcmp(argv[i], "arun") == 0)
-        return hr_cmd_arun(argc - i - 1, argv + i + 1, &o);
-    if (strcmp(argv[i], "akill") == 0)
-        return hr_cmd_akill(argc - i - 1, argv + i + 1, &o);
-    if (strcmp(argv[i], "ps") == 0)
-        return hr_cmd_ps(argc - i - 1, argv + i + 1, &o);
-    if (strcmp(argv[i], "log") == 0)
-        return hr_cmd_log(argc - i - 1, argv + i + 1, &o);
+    int i = optind;
+    for (size_t k = 0; k < sizeof commands / sizeof *commands; k++)
+        if (strcmp(argv[i], commands[k].name) == 0)
+            return commands[k].run(argc - i, argv + i, &o);
     hr_die(HR_EXIT_USAGE, "unknown command '%s' (see hr --help)", argv[i]);
 }

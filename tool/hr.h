@@ -8,6 +8,7 @@
 #ifndef HR_TOOL_H
 #define HR_TOOL_H
 
+#include <getopt.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,8 +32,6 @@ __attribute__((noreturn)) void hr_die_err(const char *action, int err);
  * exit saying why, with action as the message's first word. */
 void hr_site_dir(const struct hr_opts *o, char *dir, size_t len, const char *action);
 
-/* Does argv[i] ask for help? */
-int hr_is_help(const char *a);
 /* Parse a size with an optional K, M, G or T suffix (powers of 1024). */
 int hr_parse_size(const char *s, uint64_t *out);
 
@@ -41,6 +40,42 @@ void hr_json_str(const char *s);
 void hr_hex(const void *p, size_t n);
 void hr_key_text(const uint8_t *key, size_t n);
 
+/* Options, read with getopt_long(3).  A command lists its own options in a
+ * getopt_long table that ends with HR_OPTS_COMMON (--json, --site DIR and
+ * --help, understood by every command), its long-only options taking vals
+ * from HR_OPT_OWN up, its short ones their letter.  hr_getopt() returns the
+ * val of the next of the command's own options (optarg holds its value), or
+ * -1 once the options end; the operands are then argv[optind..argc-1], in
+ * order.  Options and operands mix in any order and `--` ends the options,
+ * unless `shorts` begins with '+': then the first operand ends them (arun
+ * stops at its PROGRAM).  hr_getopt() handles the common options itself
+ * (--json and --site set *o; --help or -h prints usage on stdout and exits
+ * 0) and bad usage: an unknown or ambiguous option, or one without its
+ * value, exits 2 with a message naming the command.  argv[0] is the
+ * command's name, as getopt wants it. */
+enum {
+    HR_OPT_JSON = 0x100,
+    HR_OPT_SITE,
+    HR_OPT_HELP,
+    HR_OPT_OWN = 0x200, /* a command's own long options: HR_OPT_OWN, +1, ... */
+};
+#define HR_OPTS_COMMON                                  \
+    {"json", no_argument, NULL, HR_OPT_JSON},           \
+    {"site", required_argument, NULL, HR_OPT_SITE},     \
+    {"help", no_argument, NULL, HR_OPT_HELP},           \
+    {NULL, 0, NULL, 0}
+
+struct hr_cmdline {
+    const char *cmd;             /* "pmm": names it in messages; NULL for hr */
+    const char *usage;           /* what --help prints */
+    const char *shorts;          /* getopt's short options, "" for none */
+    const struct option *longs;  /* ending with HR_OPTS_COMMON */
+    struct hr_opts *o;           /* set by --json and --site */
+    int started;                 /* zero before the first call */
+};
+int hr_getopt(int argc, char **argv, struct hr_cmdline *c);
+
+/* Each command gets its arguments with its name first (argv[0]). */
 int hr_cmd_site(int argc, char **argv, const struct hr_opts *o);
 int hr_cmd_pmm(int argc, char **argv, const struct hr_opts *o);
 int hr_cmd_heap(int argc, char **argv, const struct hr_opts *o); /* argv[0] "heap" */
@@ -48,6 +83,7 @@ int hr_cmd_arun(int argc, char **argv, const struct hr_opts *o);
 int hr_cmd_akill(int argc, char **argv, const struct hr_opts *o);
 int hr_cmd_ps(int argc, char **argv, const struct hr_opts *o);
 int hr_cmd_log(int argc, char **argv, const struct hr_opts *o);
+int hr_cmd_restart(int argc, char **argv, const struct hr_opts *o);
 int hr_site_start(const struct hr_opts *o);
 int hr_site_stop(const struct hr_opts *o);
 int hr_site_restart_cmd(const struct hr_opts *o);
@@ -56,18 +92,3 @@ int hr_show_status(const char *dir, const struct hr_opts *o);
 
 #endif
 
-/* Options of a subcommand: flags and valued options in any order, among
- * positionals.  --help prints usage and exits 0; no positional at all
- * prints it on stderr and exits 2.  `valued` lists the options that take a value ("--medium"),
- * `flags` those that do not; --json and --site are always understood. */
-#define HR_MAX_POS 8
-struct hr_args {
-    const char *pos[HR_MAX_POS];
-    int npos;
-    const char *val[8];  /* by index in valued */
-    int flag[8];         /* by index in flags */
-    int help;
-};
-void hr_args_parse(int argc, char **argv, const char *const *valued,
-                   const char *const *flags, struct hr_args *a,
-                   struct hr_opts *o, const char *cmd, const char *usage);

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,11 +37,6 @@ void hr_site_dir(const struct hr_opts *o, char *dir, size_t len, const char *act
         hr_die(HR_EXIT_FAIL, "%s: site path: %s", action, pmm_strerror(r));
 }
 
-int hr_is_help(const char *a)
-{
-    return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
-}
-
 int hr_parse_size(const char *s, uint64_t *out)
 {
     char *end;
@@ -68,16 +64,49 @@ int hr_parse_size(const char *s, uint64_t *out)
     return 0;
 }
 
+/* The UTF-8 sequence at c: its length (1 to 4) when it is well-formed (no
+ * overlong form, no surrogate, nothing above U+10FFFF: RFC 3629), else minus
+ * the length of its maximal ill-formed subpart, the bytes that one U+FFFD
+ * stands for (Unicode 15.0, section 3.9, as Python and browsers decode). */
+static int utf8_seq(const unsigned char *c)
+{
+    int n = c[0] < 0x80 ? 1 : c[0] < 0xc2 ? 0 : c[0] < 0xe0 ? 2 :
+            c[0] < 0xf0 ? 3 : c[0] < 0xf5 ? 4 : 0;
+    unsigned char lo = 0x80, hi = 0xbf; /* the second byte's range */
+    if (c[0] == 0xe0)
+        lo = 0xa0;
+    else if (c[0] == 0xed)
+        hi = 0x9f;
+    else if (c[0] == 0xf0)
+        lo = 0x90;
+    else if (c[0] == 0xf4)
+        hi = 0x8f;
+    if (n == 0)
+        return -1;
+    for (int i = 1; i < n; i++) /* a NUL stops it too: it is out of range */
+        if (c[i] < (i == 1 ? lo : 0x80) || c[i] > (i == 1 ? hi : 0xbf))
+            return -i;
+    return n;
+}
+
+/* A JSON string is UTF-8 text (RFC 8259): control characters, the quote and
+ * the backslash go escaped, and each ill-formed UTF-8 sequence becomes
+ * U+FFFD, so that any C string gives valid JSON.  Where the exact bytes
+ * matter (a block's name), the caller prints them in hex too. */
 void hr_json_str(const char *s)
 {
     putchar('"');
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        if (*c == '"' || *c == '\\')
+    for (const unsigned char *c = (const unsigned char *)s; *c;) {
+        int n = utf8_seq(c);
+        if (n < 0)
+            fputs("\\ufffd", stdout);
+        else if (*c == '"' || *c == '\\')
             printf("\\%c", *c);
-        else if (*c < 0x20)
+        else if (*c < 0x20 || *c == 0x7f)
             printf("\\u%04x", *c);
         else
-            putchar(*c);
+            fwrite(c, 1, (size_t)n, stdout);
+        c += n < 0 ? -n : n;
     }
     putchar('"');
 }
@@ -106,60 +135,66 @@ void hr_key_text(const uint8_t *key, size_t n)
     }
 }
 
-static int index_of(const char *const *list, const char *s, size_t n)
+/* How many long options begin with what "--name" or "--name=value" names. */
+static int long_matches(const struct option *longs, const char *arg)
 {
-    for (int i = 0; list && list[i]; i++)
-        if (strlen(list[i]) == n && strncmp(list[i], s, n) == 0)
-            return i;
-    return -1;
+    size_t n = strcspn(arg + 2, "=");
+    int matches = 0;
+    for (const struct option *l = longs; l->name; l++)
+        matches += strncmp(l->name, arg + 2, n) == 0;
+    return matches;
 }
 
-void hr_args_parse(int argc, char **argv, const char *const *valued,
-                   const char *const *flags, struct hr_args *a,
-                   struct hr_opts *o, const char *cmd, const char *usage)
+/* The message for an option getopt refused: unknown, ambiguous (a prefix
+ * of several long options) or without its value. */
+__attribute__((noreturn)) static void bad_option(int k, char **argv,
+                                                 const struct hr_cmdline *c)
 {
-    memset(a, 0, sizeof *a);
-    int dashdash = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *s = argv[i];
-        if (dashdash || s[0] != '-' || s[1] == 0) {
-            if (a->npos >= HR_MAX_POS)
-                hr_die(HR_EXIT_USAGE, "%s: too many arguments", cmd);
-            a->pos[a->npos++] = s;
-            continue;
-        }
-        if (strcmp(s, "--") == 0) {
-            dashdash = 1;
-            continue;
-        }
-        if (hr_is_help(s)) {
-            a->help = 1;
-            continue;
-        }
-        if (strcmp(s, "--json") == 0) {
-            o->json = 1;
-            continue;
-        }
-        const char *eq = strchr(s, '=');
-        size_t n = eq ? (size_t)(eq - s) : strlen(s);
-        const char *v = eq ? eq + 1 : NULL;
-        int k;
-        if (n == 6 && strncmp(s, "--site", 6) == 0) {
-            if (!v && i + 1 >= argc)
-                hr_die(HR_EXIT_USAGE, "%s: --site needs a directory", cmd);
-            o->site = v ? v : argv[++i];
-        } else if ((k = index_of(valued, s, n)) >= 0) {
-            if (!v && i + 1 >= argc)
-                hr_die(HR_EXIT_USAGE, "%s: %.*s needs a value", cmd, (int)n, s);
-            a->val[k] = v ? v : argv[++i];
-        } else if (!eq && (k = index_of(flags, s, n)) >= 0) {
-            a->flag[k] = 1;
-        } else {
-            hr_die(HR_EXIT_USAGE, "%s: unknown option '%s' (see --help)", cmd, s);
-        }
+    char shortopt[3] = {'-', (char)optopt, 0};
+    const char *arg = argv[optind - 1];
+    int islong = optopt == 0 || optopt >= HR_OPT_JSON;
+    const char *opt = islong ? arg : shortopt;
+    char msg[256];
+    if (k == ':')
+        snprintf(msg, sizeof msg, "option '%s' needs a value", opt);
+    else
+        snprintf(msg, sizeof msg, "%s option '%s'",
+                 islong && optopt == 0 && long_matches(c->longs, arg) > 1 ?
+                     "ambiguous" : "unknown", opt);
+    if (c->cmd)
+        hr_die(HR_EXIT_USAGE, "%s: %s (see hr %s --help)", c->cmd, msg, c->cmd);
+    hr_die(HR_EXIT_USAGE, "%s (see hr --help)", msg);
+}
+
+int hr_getopt(int argc, char **argv, struct hr_cmdline *c)
+{
+    char shorts[64];
+    int stop = c->shorts[0] == '+';
+    /* ':' first: a missing value returns ':', told apart from '?' */
+    snprintf(shorts, sizeof shorts, "%s:%sh", stop ? "+" : "", c->shorts + stop);
+    if (!c->started) {
+        optind = 0; /* glibc: start afresh, on this argv */
+        opterr = 0; /* the messages are ours */
+        c->started = 1;
     }
-    if (a->help || a->npos == 0) {
-        fputs(usage, a->help ? stdout : stderr);
-        exit(a->help ? HR_EXIT_OK : HR_EXIT_USAGE);
+    for (;;) {
+        int k = getopt_long(argc, argv, shorts, c->longs, NULL);
+        switch (k) {
+        case HR_OPT_JSON:
+            c->o->json = 1;
+            break;
+        case HR_OPT_SITE:
+            c->o->site = optarg;
+            break;
+        case HR_OPT_HELP:
+        case 'h':
+            fputs(c->usage, stdout);
+            exit(HR_EXIT_OK);
+        case ':':
+        case '?':
+            bad_option(k, argv, c);
+        default:
+            return k;
+        }
     }
 }

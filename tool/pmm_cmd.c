@@ -27,10 +27,15 @@ static const char pmm_usage[] =
     "check    check a bank file without joining it; --repair rebuilds what can\n"
     "         be rebuilt.  Exit 0 only for a consistent bank, 3 otherwise\n";
 
-static const char *medium_of(const struct hr_args *a)
-{
-    return a->val[0] ? a->val[0] : "RAM";
-}
+/* What a pmm subcommand was given. */
+struct pmm_args {
+    const char *sub;    /* ls, show, free, freeall or check */
+    const char *arg;    /* its operand: a block name or a key; NULL for none */
+    const char *medium; /* --medium, RAM by default */
+    const char *bank;   /* --bank PATH (check) */
+    int repair;         /* --repair (check) */
+    int hex;            /* --hex (freeall) */
+};
 
 static pmm_bank *open_bank(const struct hr_opts *o, const char *medium,
                            unsigned flags, const char *action)
@@ -60,7 +65,9 @@ static void block_json(const pmm_block *blk)
     hr_json_str(blk->medium);
     printf(", \"name\": ");
     hr_json_str(blk->name);
-    printf(", \"size\": %zu, \"key\": \"", blk->size);
+    printf(", \"name_hex\": \"");
+    hr_hex(blk->name, strlen(blk->name));
+    printf("\", \"size\": %zu, \"key\": \"", blk->size);
     hr_hex(blk->key, blk->keylen);
     printf("\", \"group\": ");
     if (blk->group >= 0)
@@ -108,9 +115,9 @@ static int ls_one(const pmm_block *blk, void *arg)
     return 0;
 }
 
-static int pmm_ls(const struct hr_args *a, const struct hr_opts *o)
+static int pmm_ls(const struct pmm_args *a, const struct hr_opts *o)
 {
-    pmm_bank *b = open_bank(o, medium_of(a), PMM_OPEN_RDONLY, "pmm ls");
+    pmm_bank *b = open_bank(o, a->medium, PMM_OPEN_RDONLY, "pmm ls");
     struct ls_state s = {o, 0};
     if (o->json)
         printf("{\"blocks\": [");
@@ -127,25 +134,25 @@ static int pmm_ls(const struct hr_args *a, const struct hr_opts *o)
 }
 
 /* A block name as the library takes it, or a usage error that says why. */
-static const char *block_name(const struct hr_args *a, const char *what)
+static const char *block_name(const struct pmm_args *a, const char *what)
 {
-    const char *n = a->pos[1];
+    const char *n = a->arg;
     if (!*n || strlen(n) >= PMM_NAME_MAX)
         hr_die(HR_EXIT_USAGE, "%s: a block name has 1 to %d bytes", what,
                PMM_NAME_MAX - 1);
     return n;
 }
 
-static int pmm_show(const struct hr_args *a, const struct hr_opts *o)
+static int pmm_show(const struct pmm_args *a, const struct hr_opts *o)
 {
     pmm_block blk;
     block_name(a, "pmm show");
-    pmm_bank *b = open_bank(o, medium_of(a), PMM_OPEN_RDONLY, "pmm show");
-    int r = pmm_stat(b, a->pos[1], &blk);
+    pmm_bank *b = open_bank(o, a->medium, PMM_OPEN_RDONLY, "pmm show");
+    int r = pmm_stat(b, a->arg, &blk);
     pmm_bank_close(b);
     if (r == K_EUNKNOWN)
-        hr_die(HR_EXIT_FAIL, "pmm show: no block '%s' in %s", a->pos[1],
-               medium_of(a));
+        hr_die(HR_EXIT_FAIL, "pmm show: no block '%s' in %s", a->arg,
+               a->medium);
     if (r < 0)
         hr_die_err("pmm show", r);
     if (o->json) {
@@ -166,17 +173,17 @@ static int pmm_show(const struct hr_args *a, const struct hr_opts *o)
     return HR_EXIT_OK;
 }
 
-static int pmm_free_cmd(const struct hr_args *a, const struct hr_opts *o)
+static int pmm_free_cmd(const struct pmm_args *a, const struct hr_opts *o)
 {
     block_name(a, "pmm free");
-    pmm_bank *b = open_bank(o, medium_of(a), 0, "pmm free");
-    int r = pmm_free(b, a->pos[1]);
+    pmm_bank *b = open_bank(o, a->medium, 0, "pmm free");
+    int r = pmm_free(b, a->arg);
     pmm_bank_close(b);
     if (r == K_EUNKNOWN)
-        hr_die(HR_EXIT_FAIL, "pmm free: no block '%s' in %s", a->pos[1],
-               medium_of(a));
+        hr_die(HR_EXIT_FAIL, "pmm free: no block '%s' in %s", a->arg,
+               a->medium);
     if (r == K_EPRIV)
-        hr_die(HR_EXIT_FAIL, "pmm free: '%s' is a system block", a->pos[1]);
+        hr_die(HR_EXIT_FAIL, "pmm free: '%s' is a system block", a->arg);
     if (r < 0)
         hr_die_err("pmm free", r);
     if (o->json)
@@ -210,15 +217,15 @@ static int parse_key(const char *s, int hex, unsigned char *key, size_t *len)
     return 0;
 }
 
-static int pmm_freeall(const struct hr_args *a, const struct hr_opts *o)
+static int pmm_freeall(const struct pmm_args *a, const struct hr_opts *o)
 {
     unsigned char key[PMM_KEY_MAX];
     size_t len, n = 0;
-    if (parse_key(a->pos[1], a->flag[1], key, &len) < 0)
+    if (parse_key(a->arg, a->hex, key, &len) < 0)
         hr_die(HR_EXIT_USAGE, "pmm freeall: bad key (at most %d bytes%s)",
-               PMM_KEY_MAX, a->flag[1] ? ", an even number of hex digits" :
+               PMM_KEY_MAX, a->hex ? ", an even number of hex digits" :
                                          " with its NUL");
-    pmm_bank *b = open_bank(o, medium_of(a), 0, "pmm freeall");
+    pmm_bank *b = open_bank(o, a->medium, 0, "pmm freeall");
     int r = pmm_free_key(b, key, len, &n);
     pmm_bank_close(b);
     if (r == K_EUNKNOWN)
@@ -251,17 +258,17 @@ static void check_say(const char *msg, void *arg)
     }
 }
 
-static int pmm_check_cmd(const struct hr_args *a, const struct hr_opts *o)
+static int pmm_check_cmd(const struct pmm_args *a, const struct hr_opts *o)
 {
     char path[4096];
     struct check_state s = {o, 0};
-    if (a->val[1]) {
-        snprintf(path, sizeof path, "%s", a->val[1]);
+    if (a->bank) {
+        snprintf(path, sizeof path, "%s", a->bank);
     } else {
-        int r = pmm_bank_path(path, sizeof path, o->site, medium_of(a));
+        int r = pmm_bank_path(path, sizeof path, o->site, a->medium);
         if (r == K_EUNKNOWN)
             hr_die(HR_EXIT_FAIL, "pmm check: the site has no %s medium",
-                   medium_of(a));
+                   a->medium);
         if (r < 0)
             hr_die_err("pmm check", r);
     }
@@ -270,7 +277,7 @@ static int pmm_check_cmd(const struct hr_args *a, const struct hr_opts *o)
         hr_json_str(path);
         printf(", \"messages\": [");
     }
-    int r = pmm_check(path, a->flag[0] ? PMM_CHECK_REPAIR : 0, check_say, &s);
+    int r = pmm_check(path, a->repair ? PMM_CHECK_REPAIR : 0, check_say, &s);
     if (o->json)
         printf("], \"consistent\": %s}\n", r == K_OK ? "true" : "false");
     else
@@ -280,39 +287,58 @@ static int pmm_check_cmd(const struct hr_args *a, const struct hr_opts *o)
     return r == K_EBANK ? HR_EXIT_BANK : HR_EXIT_FAIL;
 }
 
+enum { OPT_MEDIUM = HR_OPT_OWN, OPT_BANK, OPT_REPAIR, OPT_HEX };
+
 int hr_cmd_pmm(int argc, char **argv, const struct hr_opts *go)
 {
-    static const char *const valued[] = {"--medium", "--bank", NULL};
-    static const char *const flags[] = {"--repair", "--hex", NULL};
+    static const struct option longs[] = {
+        {"medium", required_argument, NULL, OPT_MEDIUM},
+        {"bank", required_argument, NULL, OPT_BANK},
+        {"repair", no_argument, NULL, OPT_REPAIR},
+        {"hex", no_argument, NULL, OPT_HEX},
+        HR_OPTS_COMMON,
+    };
+    static const struct {
+        const char *name;
+        int (*run)(const struct pmm_args *a, const struct hr_opts *o);
+        int operands; /* after the subcommand's name */
+    } subs[] = {
+        {"ls", pmm_ls, 0},           {"show", pmm_show, 1},
+        {"free", pmm_free_cmd, 1},   {"freeall", pmm_freeall, 1},
+        {"check", pmm_check_cmd, 0},
+    };
     struct hr_opts o = *go;
-    struct hr_args a;
-    hr_args_parse(argc, argv, valued, flags, &a, &o, "pmm", pmm_usage);
-    const char *sub = a.pos[0];
-    static const char *const subs[] = {"ls", "show", "free", "freeall", "check"};
-    int known = 0;
-    for (size_t i = 0; i < sizeof subs / sizeof *subs; i++)
-        known |= strcmp(sub, subs[i]) == 0;
-    if (!known)
+    struct hr_cmdline cl = {.cmd = "pmm", .usage = pmm_usage, .shorts = "",
+                            .longs = longs, .o = &o};
+    struct pmm_args a = {.medium = "RAM"};
+    int k;
+    while ((k = hr_getopt(argc, argv, &cl)) != -1) {
+        switch (k) {
+        case OPT_MEDIUM: a.medium = optarg; break;
+        case OPT_BANK: a.bank = optarg; break;
+        case OPT_REPAIR: a.repair = 1; break;
+        case OPT_HEX: a.hex = 1; break;
+        }
+    }
+    if (optind >= argc) {
+        fputs(pmm_usage, stderr);
+        return HR_EXIT_USAGE;
+    }
+    a.sub = argv[optind];
+    size_t i = 0, nsubs = sizeof subs / sizeof *subs;
+    while (i < nsubs && strcmp(a.sub, subs[i].name) != 0)
+        i++;
+    if (i == nsubs)
         hr_die(HR_EXIT_USAGE, "pmm: unknown subcommand '%s' (see hr pmm --help)",
-               sub);
-    int want = strcmp(sub, "ls") == 0 || strcmp(sub, "check") == 0 ? 1 : 2;
-    if (a.npos != want)
-        hr_die(HR_EXIT_USAGE, "pmm %s: %s (see hr pmm --help)", sub,
-               a.npos < want ? "missing argument" : "too many arguments");
-    if ((a.flag[0] || a.val[1]) && strcmp(sub, "check") != 0)
-        hr_die(HR_EXIT_USAGE, "pmm %s: --repair and --bank go with 'check'", sub);
-    if (a.flag[1] && strcmp(sub, "freeall") != 0)
-        hr_die(HR_EXIT_USAGE, "pmm %s: --hex goes with 'freeall'", sub);
-    if (strcmp(sub, "ls") == 0)
-        return pmm_ls(&a, &o);
-    if (strcmp(sub, "show") == 0)
-        return pmm_show(&a, &o);
-    if (strcmp(sub, "free") == 0)
-        return pmm_free_cmd(&a, &o);
-    if (strcmp(sub, "freeall") == 0)
-        return pmm_freeall(&a, &o);
-    if (strcmp(sub, "check") == 0)
-        return pmm_check_cmd(&a, &o);
-    hr_die(HR_EXIT_USAGE, "pmm: unknown subcommand '%s' (see hr pmm --help)",
-           sub);
+               a.sub);
+    int want = subs[i].operands, have = argc - optind - 1;
+    if (have != want)
+        hr_die(HR_EXIT_USAGE, "pmm %s: %s (see hr pmm --help)", a.sub,
+               have < want ? "missing argument" : "too many arguments");
+    a.arg = want ? argv[optind + 1] : NULL;
+    if ((a.repair || a.bank) && strcmp(a.sub, "check") != 0)
+        hr_die(HR_EXIT_USAGE, "pmm %s: --repair and --bank go with 'check'", a.sub);
+    if (a.hex && strcmp(a.sub, "freeall") != 0)
+        hr_die(HR_EXIT_USAGE, "pmm %s: --hex goes with 'freeall'", a.sub);
+    return subs[i].run(&a, &o);
 }

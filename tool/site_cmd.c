@@ -44,46 +44,48 @@ static const char site_usage[] =
     "         the site stays stopped\n"
     "destroy  remove the site's banks (all blocks are lost) and configuration\n";
 
-static int site_create(struct hr_args *a, const struct hr_opts *o)
+/* What site create was given, as text until checked. */
+struct create_args {
+    const char *rambank_size, *max_blocks, *diskbank, *diskbank_size;
+    const char *max_badness, *interval, *max_actors, *max_groups;
+    int any; /* was any of them given? */
+};
+
+/* A policy or registry tunable: 1 to limit, or exit 2 saying so. */
+static uint32_t tunable(const char *v, const char *opt, const char *unit,
+                        uint32_t limit)
+{
+    uint64_t n;
+    if (hr_parse_size(v, &n) < 0 || n == 0 || n > limit)
+        hr_die(HR_EXIT_USAGE, "site create: bad %s (%s1 to %u)", opt, unit, limit);
+    return (uint32_t)n;
+}
+
+static int site_create(const struct create_args *a, const struct hr_opts *o)
 {
     pmm_site_config c = {0};
     hr_policy pol = {0}; /* the controller's figures: site.conf's hrCtrl.* */
     char dir[4096];
-    if ((a->val[0] && hr_parse_size(a->val[0], &c.rambank_size) < 0) ||
-        (a->val[3] && hr_parse_size(a->val[3], &c.diskbank_size) < 0))
+    if ((a->rambank_size && hr_parse_size(a->rambank_size, &c.rambank_size) < 0) ||
+        (a->diskbank_size && hr_parse_size(a->diskbank_size, &c.diskbank_size) < 0))
         hr_die(HR_EXIT_USAGE, "site create: bad size (use a number with an "
                               "optional K, M, G or T)");
-    if (a->val[1] && (hr_parse_size(a->val[1], &c.max_blocks) < 0 ||
-                      c.max_blocks == 0))
+    if (a->max_blocks && (hr_parse_size(a->max_blocks, &c.max_blocks) < 0 ||
+                          c.max_blocks == 0))
         hr_die(HR_EXIT_USAGE, "site create: bad --max-blocks");
-    if (a->val[3] && !a->val[2])
+    if (a->diskbank_size && !a->diskbank)
         hr_die(HR_EXIT_USAGE, "site create: --diskbank-size needs --diskbank");
-    c.diskbank_path = a->val[2];
-    uint64_t v;
-    if (a->val[4]) {
-        if (hr_parse_size(a->val[4], &v) < 0 || v == 0 || v > HR_MAX_BADNESS_LIMIT)
-            hr_die(HR_EXIT_USAGE, "site create: bad --max-badness (1 to %u)",
-                   HR_MAX_BADNESS_LIMIT);
-        pol.max_badness = (uint32_t)v;
-    }
-    if (a->val[5]) {
-        if (hr_parse_size(a->val[5], &v) < 0 || v == 0 || v > HR_INTERVAL_LIMIT_S)
-            hr_die(HR_EXIT_USAGE, "site create: bad --interval (seconds, 1 to %u)",
-                   HR_INTERVAL_LIMIT_S);
-        pol.interval_s = (uint32_t)v;
-    }
-    if (a->val[6]) {
-        if (hr_parse_size(a->val[6], &v) < 0 || v == 0 || v > HR_ACTORS_LIMIT)
-            hr_die(HR_EXIT_USAGE, "site create: bad --max-actors (1 to %u)",
-                   HR_ACTORS_LIMIT);
-        pol.max_actors = (uint32_t)v;
-    }
-    if (a->val[7]) {
-        if (hr_parse_size(a->val[7], &v) < 0 || v == 0 || v > HR_GROUPS_LIMIT)
-            hr_die(HR_EXIT_USAGE, "site create: bad --max-groups (1 to %u)",
-                   HR_GROUPS_LIMIT);
-        pol.max_groups = (uint32_t)v;
-    }
+    c.diskbank_path = a->diskbank;
+    if (a->max_badness)
+        pol.max_badness = tunable(a->max_badness, "--max-badness", "",
+                                  HR_MAX_BADNESS_LIMIT);
+    if (a->interval)
+        pol.interval_s = tunable(a->interval, "--interval", "seconds, ",
+                                 HR_INTERVAL_LIMIT_S);
+    if (a->max_actors)
+        pol.max_actors = tunable(a->max_actors, "--max-actors", "", HR_ACTORS_LIMIT);
+    if (a->max_groups)
+        pol.max_groups = tunable(a->max_groups, "--max-groups", "", HR_GROUPS_LIMIT);
     c.disk_max_blocks = c.max_blocks;
     hr_site_dir(o, dir, sizeof dir, "site");
     int r = pmm_site_create(dir, &c);
@@ -168,21 +170,53 @@ static int site_info(const struct hr_opts *o)
     return HR_EXIT_OK;
 }
 
+enum {
+    OPT_RAMBANK_SIZE = HR_OPT_OWN, OPT_MAX_BLOCKS, OPT_DISKBANK,
+    OPT_DISKBANK_SIZE, OPT_MAX_BADNESS, OPT_INTERVAL, OPT_MAX_ACTORS,
+    OPT_MAX_GROUPS,
+};
+
 int hr_cmd_site(int argc, char **argv, const struct hr_opts *go)
 {
-    static const char *const valued[] = {"--rambank-size", "--max-blocks",
-                                         "--diskbank", "--diskbank-size",
-                                         "--max-badness", "--interval",
-                                         "--max-actors", "--max-groups", NULL};
+    static const struct option longs[] = {
+        {"rambank-size", required_argument, NULL, OPT_RAMBANK_SIZE},
+        {"max-blocks", required_argument, NULL, OPT_MAX_BLOCKS},
+        {"diskbank", required_argument, NULL, OPT_DISKBANK},
+        {"diskbank-size", required_argument, NULL, OPT_DISKBANK_SIZE},
+        {"max-badness", required_argument, NULL, OPT_MAX_BADNESS},
+        {"interval", required_argument, NULL, OPT_INTERVAL},
+        {"max-actors", required_argument, NULL, OPT_MAX_ACTORS},
+        {"max-groups", required_argument, NULL, OPT_MAX_GROUPS},
+        HR_OPTS_COMMON,
+    };
     struct hr_opts o = *go;
-    struct hr_args a;
-    hr_args_parse(argc, argv, valued, NULL, &a, &o, "site", site_usage);
-    const char *sub = a.pos[0];
-    if (a.npos > 1)
-        hr_die(HR_EXIT_USAGE, "site %s: unexpected argument '%s'", sub, a.pos[1]);
+    struct hr_cmdline cl = {.cmd = "site", .usage = site_usage, .shorts = "",
+                            .longs = longs, .o = &o};
+    struct create_args a = {0};
+    int k;
+    while ((k = hr_getopt(argc, argv, &cl)) != -1) {
+        a.any = 1;
+        switch (k) {
+        case OPT_RAMBANK_SIZE: a.rambank_size = optarg; break;
+        case OPT_MAX_BLOCKS: a.max_blocks = optarg; break;
+        case OPT_DISKBANK: a.diskbank = optarg; break;
+        case OPT_DISKBANK_SIZE: a.diskbank_size = optarg; break;
+        case OPT_MAX_BADNESS: a.max_badness = optarg; break;
+        case OPT_INTERVAL: a.interval = optarg; break;
+        case OPT_MAX_ACTORS: a.max_actors = optarg; break;
+        case OPT_MAX_GROUPS: a.max_groups = optarg; break;
+        }
+    }
+    if (optind >= argc) {
+        fputs(site_usage, stderr);
+        return HR_EXIT_USAGE;
+    }
+    const char *sub = argv[optind];
+    if (argc - optind > 1)
+        hr_die(HR_EXIT_USAGE, "site %s: unexpected argument '%s'", sub,
+               argv[optind + 1]);
     int create = strcmp(sub, "create") == 0;
-    if (!create && (a.val[0] || a.val[1] || a.val[2] || a.val[3] || a.val[4] ||
-                    a.val[5] || a.val[6] || a.val[7]))
+    if (!create && a.any)
         hr_die(HR_EXIT_USAGE, "site %s: tunables go with 'site create'", sub);
     if (create)
         return site_create(&a, &o);

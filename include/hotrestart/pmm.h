@@ -167,6 +167,32 @@ PMM_API int pmm_check(const char *bank_path, unsigned flags,
 PMM_API int pmm_bank_path(char *buf, size_t len, const char *site,
                           const char *medium);
 
+/* Where pmm_bank_remake() took the new bank's tunables from. */
+enum {
+    PMM_REMAKE_KEPT = 0,     /* the old bank, which opened */
+    PMM_REMAKE_HEADER = 1,   /* the header of the old bank, which did not */
+    PMM_REMAKE_DEFAULTS = 2, /* the defaults: not even the header was sound */
+};
+typedef struct pmm_remake_info {
+    uint64_t size;       /* the new bank's size (pmm.rambankSize) */
+    uint64_t max_blocks; /* and its pmm.maxBlocks */
+    int from;            /* PMM_REMAKE_... */
+} pmm_remake_info;
+
+/* Replace the bank of one medium of a site with an empty bank: every block
+ * in it is lost, system blocks (the controller's registry) included.  The
+ * new bank has the old one's size and pmm.maxBlocks; a bank that does not
+ * open (K_EBANK: damaged beyond repair, or made by another version of the
+ * format) is replaced too, with the tunables its header gives when that
+ * much of it is sound, else the defaults.  out (may be NULL) says which.
+ * Meant for a bank that no process uses (stop the site's controller
+ * first): a process that has the old bank open keeps it, unlinked.
+ * Errors: K_EFAULT medium NULL; those of pmm_bank_open() but K_EBANK
+ * (K_EUNKNOWN: no such medium or bank file); -errno from removing the file
+ * or making the new one. */
+PMM_API int pmm_bank_remake(const char *site, const char *medium,
+                            pmm_remake_info *out);
+
 #ifdef __cplusplus
 }
 #endif
