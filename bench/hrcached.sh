@@ -6,7 +6,10 @@
 #  - SIGKILL to the first correct reply with 0.1 and 1 GiB (4 GiB too
 #    without --quick, on a machine with 16 GiB or more) of 4 KiB items:
 #    hrcached (its heap survives) vs memcached (back empty) vs redis-server
-#    (reloads its RDB file).
+#    (reloads its RDB file);
+#  - connections refused during 100 SIGKILLs and restarts (10 with --quick)
+#    under connection attempts every 0.5 ms: hrcached under the controller
+#    (it holds the socket) vs memcached under runit's runsv (none held).
 #
 #   bench/hrcached.sh [--quick] [BUILD_DIR]     (default build-bench)
 set -euo pipefail
@@ -14,7 +17,7 @@ cd "$(dirname "$0")/.."
 quick=0
 [ "${1:-}" = --quick ] && { quick=1; shift; }
 build=${1:-build-bench}
-scripts/deps.sh memcached libmemcached-tools redis-server python3
+scripts/deps.sh memcached libmemcached-tools redis-server python3 runit
 [ -x "$build/hrcached" ] || { cmake -S . -B "$build" -DHR_TESTS=OFF \
   -DCMAKE_BUILD_TYPE=Release >/dev/null; cmake --build "$build" -j"$(nproc)" \
   >/dev/null; }
@@ -59,3 +62,7 @@ for mib in $sizes; do
   /usr/bin/python3 bench/hrcached_restart.py "$mib" "$build/hrcached" \
     "$build/hr" "$work/$mib"
 done
+echo
+restarts=100; [ $quick = 1 ] && restarts=10
+/usr/bin/python3 bench/hrcached_refused.py $restarts "$build/hrcached" \
+  "$build/hr" "$work/refused"
