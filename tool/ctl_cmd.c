@@ -170,7 +170,8 @@ int hr_site_stop(const struct hr_opts *o)
 
 static const char arun_usage[] =
     "usage: hr arun [-g GROUP] [--name NAME] [--stop-timeout MS]\n"
-    "               [--ready-fd N | --notify] [--wait-ready] [--] PROGRAM [ARGS...]\n"
+    "               [--ready-fd N | --notify] [--wait-ready] [--listen SPEC]...\n"
+    "               [--] PROGRAM [ARGS...]\n"
     "Start PROGRAM as a direct restartable actor in GROUP (default 0).  Its\n"
     "image, arguments, environment and working directory are stored and\n"
     "replayed at every restart of the group.  Prints the actor's pid.\n"
@@ -182,8 +183,50 @@ static const char arun_usage[] =
     "  --notify            it says it is ready by sending READY=1 to\n"
     "                      $NOTIFY_SOCKET (sd_notify; every actor gets it)\n"
     "  --wait-ready        return once it is ready (--notify unless --ready-fd)\n"
+    "  --listen SPEC       tcp:HOST:PORT or unix:PATH: the controller listens\n"
+    "                      there and holds the socket for the actor, across its\n"
+    "                      restarts, site restarts and (made again) its own\n"
+    "                      crash; every start gets the sockets as fds 3, 4...\n"
+    "                      with LISTEN_FDS, LISTEN_PID and LISTEN_FDNAMES\n"
+    "                      (sd_listen_fds), so clients wait in the backlog\n"
+    "                      while it restarts.  Stored with its environment as\n"
+    "                      HR_LISTEN=SPEC[,SPEC...]\n"
     "hr ps shows such an actor starting, then ready, and the time of each\n"
     "restart of its group from the death to ready.\n";
+
+/* environ with HR_LISTEN=specs in place of any HR_LISTEN it has. */
+static char **with_listen(const char *specs)
+{
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **env = calloc(n + 2, sizeof *env);
+    if (!env)
+        hr_die(HR_EXIT_FAIL, "arun: out of memory");
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "HR_LISTEN=", 10) != 0)
+            env[k++] = environ[i];
+    static char var[1100];
+    snprintf(var, sizeof var, "HR_LISTEN=%s", specs);
+    env[k++] = var;
+    env[k] = NULL;
+    return env;
+}
+
+static void add_listen(char *specs, size_t cap, const char *spec)
+{
+    if ((strncmp(spec, "tcp:", 4) != 0 || !strchr(spec + 4, ':')) &&
+        (strncmp(spec, "unix:", 5) != 0 || !spec[5]))
+        hr_die(HR_EXIT_USAGE, "arun: bad --listen '%s' (tcp:HOST:PORT or "
+               "unix:PATH)", spec);
+    if (strchr(spec, ','))
+        hr_die(HR_EXIT_USAGE, "arun: bad --listen '%s': no commas", spec);
+    size_t len = strlen(specs);
+    if (len + strlen(spec) + 2 > cap)
+        hr_die(HR_EXIT_USAGE, "arun: too many --listen sockets");
+    snprintf(specs + len, cap - len, "%s%s", len ? "," : "", spec);
+}
 
 /* A group number as arun and akill take it, or exit 2. */
 static int group_arg(const char *cmd, const char *s)
@@ -198,7 +241,7 @@ static int group_arg(const char *cmd, const char *s)
 
 enum {
     OPT_NAME = HR_OPT_OWN, OPT_STOP_TIMEOUT, OPT_READY_FD, OPT_NOTIFY,
-    OPT_WAIT_READY,
+    OPT_WAIT_READY, OPT_LISTEN,
 };
 
 /* A number from lo to hi for option opt of arun, or exit 2. */
@@ -219,6 +262,7 @@ int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
         {"ready-fd", required_argument, NULL, OPT_READY_FD},
         {"notify", no_argument, NULL, OPT_NOTIFY},
         {"wait-ready", no_argument, NULL, OPT_WAIT_READY},
+        {"listen", required_argument, NULL, OPT_LISTEN},
         HR_OPTS_COMMON,
     };
     struct hr_opts ov = *go, *o = &ov;
@@ -227,6 +271,7 @@ int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
                             .longs = longs, .o = o};
     int group = 0, k;
     hr_arun_opts ao = {0};
+    char specs[1024] = "";
     while ((k = hr_getopt(argc, argv, &cl)) != -1) {
         switch (k) {
         case 'g': group = group_arg("arun", optarg); break;
@@ -240,6 +285,7 @@ int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
             break;
         case OPT_NOTIFY: ao.notify = 1; break;
         case OPT_WAIT_READY: ao.wait_ready = 1; break;
+        case OPT_LISTEN: add_listen(specs, sizeof specs, optarg); break;
         }
     }
     int i = optind;
@@ -256,7 +302,8 @@ int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
     int r = hr_ping(dir);
     if (r < 0)
         die_ctl("arun", r);
-    r = hr_arun_with(dir, group, &ao, path, argv + i, environ);
+    r = hr_arun_with(dir, group, &ao, path, argv + i,
+                     specs[0] ? with_listen(specs) : environ);
     if (r < 0) {
         if (r == -EEXIST)
             hr_die(HR_EXIT_FAIL, "arun: the name '%s' is taken in this site",
