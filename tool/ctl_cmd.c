@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -66,20 +67,23 @@ static void hrd_path(char *out, size_t cap)
 int hr_site_start(const struct hr_opts *o)
 {
     char dir[4096], hrd[PATH_MAX + 8], fdarg[16];
-    int ready[2], err[2];
+    int ready[2], err[2], hrd_pid[2];
     hr_site_dir(o, dir, sizeof dir, "site start"); /* hrd checks it */
     int pid = hr_ping(dir);
     if (pid > 0)
         hr_die(HR_EXIT_FAIL, "site start: a controller already runs in %s "
                              "(pid %d)", dir, pid);
     hrd_path(hrd, sizeof hrd);
-    if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
+    if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
+        pipe2(hrd_pid, O_CLOEXEC) < 0)
         hr_die(HR_EXIT_FAIL, "site start: pipe: %s", strerror(errno));
     pid_t child = fork();
     if (child == 0) {
         setsid();
-        if (fork() != 0)
-            _exit(0);
+        pid_t g = fork();
+        if (g != 0) { /* tells the controller's pid, not its site's path */
+            _exit(write(hrd_pid[1], &g, sizeof g) == (ssize_t)sizeof g ? 0 : 1);
+        }
         int null = open("/dev/null", O_RDWR);
         dup2(null, 0);
         dup2(null, 1);
@@ -97,7 +101,11 @@ int hr_site_start(const struct hr_opts *o)
     }
     close(ready[1]);
     close(err[1]);
+    close(hrd_pid[1]);
     waitpid(child, NULL, 0);
+    pid_t started = 0;
+    if (read(hrd_pid[0], &started, sizeof started) != (ssize_t)sizeof started)
+        started = 0;
     char c = 0, why[512] = "";
     ssize_t n = read(ready[0], &c, 1);
     if (n != 1) {
@@ -107,9 +115,12 @@ int hr_site_start(const struct hr_opts *o)
         hr_die(HR_EXIT_FAIL, "site start: the controller did not start: %s",
                why[0] ? why : "no reason given");
     }
-    /* ready; but a site that fails again may already have stopped */
-    hr_site_state st;
-    if (hr_status(dir, &st) < 0) {
+    /* ready; but a site that fails again may already have stopped: asked
+     * of the process itself (a pidfd), not of a path that could change */
+    int pfd = started > 0 ? (int)syscall(SYS_pidfd_open, started, 0) : -1;
+    struct pollfd p = {.fd = pfd, .events = POLLIN};
+    if (pfd < 0 || poll(&p, 1, 0) != 0) { /* gone, or exited */
+        hr_site_state st;
         if (hr_site_status(dir, &st, why, sizeof why) == 0 &&
             st.state == HR_SITE_FAILED)
             hr_die(HR_EXIT_FAIL, "site start: the site failed again: %s "
@@ -117,7 +128,8 @@ int hr_site_start(const struct hr_opts *o)
         hr_die(HR_EXIT_FAIL, "site start: the controller stopped as soon as "
                              "it started (hr log)");
     }
-    pid = st.controller_pid;
+    close(pfd);
+    pid = started;
     if (o->json) {
         printf("{\"site\": ");
         hr_json_str(dir);
