@@ -22,6 +22,7 @@
 #include "adopt.h"
 #include "conns.h"
 #include "group.h"
+#include "held.h"
 #include "hrd.h"
 #include "log.h"
 #include "os/os.h"
@@ -297,6 +298,7 @@ int main(int argc, char **argv)
     if (r < 0)
         hrd_die(1, "cannot find its own program: %s", strerror(-r));
     setup(&d, site);
+    hrd_held_adopt(&d);
     /* listen first: actors started by boot() may call us at once (their
      * requests wait in the backlog until the loop runs) */
     d.listen_fd = listen_on(&d);
@@ -325,6 +327,7 @@ int main(int argc, char **argv)
     pmm__os_unlink(path);
     if (d.exec_pending) { /* the site restart: a fresh controller */
         char *argv_new[] = {"hrd", "--site", d.site, "--restarted", NULL};
+        hrd_held_export(&d); /* the sockets pass to the fresh controller */
         hrd_log(&d, "starting a fresh controller");
         r = hr__os_exec(d.self, argv_new);
         hrd_log(&d, "site restart: cannot run %s: %s", d.self, strerror(-r));
