@@ -67,6 +67,11 @@ for said in "$(hr --version)" "$(hrd --version)" "$(zcat /usr/share/man/man1/hr.
   [[ " $said " == *[\ \"]"$cmake_version"[\ \"]* ]] || fail "not version $cmake_version: $said"
 done
 
+if [ -d hrcached ]; then
+  hrcached --help > /dev/null || fail "the installed hrcached does not run"
+  echo "hrcached: /usr/bin/hrcached runs"
+fi
+
 # Bash completion, installed where bash-completion looks, run on /usr/bin/hr.
 cc -o "$work/keep_block" tests/keep_block.c $(pkg-config --cflags --libs hotrestart)
 tests/check_completion.sh /usr/share/bash-completion/completions/hr /usr/bin \
