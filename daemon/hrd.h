@@ -55,6 +55,8 @@ struct hrd {
     struct hr_reg *reg;       /* the registry, mapped */
     int console_fd;           /* console.log, append */
     int image_fd[HR_REG_ACTORS]; /* read-only memfd copies, or -1 */
+    uint8_t aslr[HR_REG_ACTORS]; /* 1: this run was started with address-
+                                    space randomisation (hrd_spawn) */
     int listen_fd, sig_fd, ep_fd, lock_fd;
     int stopping;
     int restart_pending;      /* a site restart was asked for */

@@ -66,11 +66,12 @@ int hrd_ps_json(struct hrd *d, char *buf, size_t cap)
         HRD_FOR_MEMBERS(d, g, i) {
             struct hr_reg_actor *a = &d->reg->actors[i];
             put(&o, "%s{\"name\": \"%s\", \"pid\": %d, \"direct\": %s, "
-                "\"state\": \"%s\", \"uptime_s\": %.3f, \"runs\": %u}",
+                "\"state\": \"%s\", \"uptime_s\": %.3f, \"runs\": %u, "
+                "\"aslr\": %s}",
                 fa ? "" : ", ", a->name, a->pid, a->direct ? "true" : "false",
                 actor_state(a->state),
                 a->state == HR_A_RUNNING ? (double)(now - a->started_ns) / 1e9 : 0.0,
-                a->runs);
+                a->runs, d->aslr[i] ? "true" : "false");
             fa = 0;
         }
         put(&o, "]}");
@@ -102,9 +103,10 @@ int hrd_ps_text(struct hrd *d, char *buf, size_t cap)
             G->restarts, fail);
         HRD_FOR_MEMBERS(d, g, i) {
             struct hr_reg_actor *a = &d->reg->actors[i];
-            put(&o, "    %-24s pid %-8d %-8s %-8s up %.1fs\n", a->name, a->pid,
-                a->direct ? "direct" : "indirect", actor_state(a->state),
-                a->state == HR_A_RUNNING ? (double)(now - a->started_ns) / 1e9 : 0.0);
+            put(&o, "    %-24s pid %-8d %-8s %-8s up %.1fs, %s\n", a->name,
+                a->pid, a->direct ? "direct" : "indirect", actor_state(a->state),
+                a->state == HR_A_RUNNING ? (double)(now - a->started_ns) / 1e9 : 0.0,
+                d->aslr[i] ? "randomised" : "same address");
         }
     }
     return o.at < cap ? (int)o.at : -E2BIG;

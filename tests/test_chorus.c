@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/personality.h>
 #include <unistd.h>
 
 #include <hotrestart/hr.h>
@@ -137,4 +138,48 @@ Test(chorus, kncap_and_acparam_have_their_chorus_shape)
     cr_assert_eq(cap.ui.head + cap.ui.tail + cap.key.keyHead + cap.key.keyTail,
                  10);
     cr_assert_eq(p.acCap->ui.tail, 2);
+}
+
+Test(chorus, a_restarted_actor_comes_back_at_the_same_address)
+{
+    arun("6", "address", NULL);
+    struct result *r;
+    WAIT_FOR(((r = result("addr")) && r->runs >= 3) || no_groups(),
+             "the group to end (or to loop on a stale pointer)");
+    cr_assert_eq(r->runs, 2, "one crash, one restart that used the pointers");
+    cr_assert_eq(r->call_ok, 1, "the stored function pointer was called");
+    cr_assert_eq(r->static_val, 4242, "the stored static pointer was read");
+}
+
+static unsigned long personality_of(int pid)
+{
+    char path[64];
+    unsigned long pers = 0;
+    snprintf(path, sizeof path, "/proc/%d/personality", pid);
+    FILE *f = fopen(path, "r");
+    cr_assert(f, "%s", path);
+    cr_assert_eq(fscanf(f, "%lx", &pers), 1);
+    fclose(f);
+    return pers;
+}
+
+Test(chorus, ps_shows_which_actors_keep_randomisation)
+{
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "7", "--aslr",
+                        CHORUS_ACTOR_BIN, "sigterm", NULL), 0, "%s", out);
+    WAIT_FOR(pid_of("chorus_actor"), "the actor");
+    cr_assert(strstr(ps, "\"aslr\": true"), "%s", ps);
+    char buf[65536];
+    cr_assert_eq(personality_of(pid_of("chorus_actor")) & ADDR_NO_RANDOMIZE, 0,
+                 "randomised");
+    cr_assert_eq(run_hr(buf, sizeof buf, "ps", NULL), 0);
+    cr_assert(strstr(buf, "randomised"), "%s", buf);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "8", CHORUS_ACTOR_BIN,
+                        "sigterm", NULL), 0, "%s", out);
+    WAIT_FOR(pid_of("chorus_actor.1"), "the same-address actor");
+    cr_assert(strstr(ps, "\"aslr\": false"), "%s", ps);
+    cr_assert_neq(personality_of(pid_of("chorus_actor.1")) & ADDR_NO_RANDOMIZE, 0,
+                  "same address");
+    cr_assert_eq(run_hr(buf, sizeof buf, "ps", NULL), 0);
+    cr_assert(strstr(buf, "same address"), "%s", buf);
 }

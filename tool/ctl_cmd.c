@@ -141,10 +141,13 @@ int hr_site_stop(const struct hr_opts *o)
 }
 
 static const char arun_usage[] =
-    "usage: hr arun [-g GROUP] [--] PROGRAM [ARGS...]\n"
+    "usage: hr arun [-g GROUP] [--aslr] [--] PROGRAM [ARGS...]\n"
     "Start PROGRAM as a direct restartable actor in GROUP (default 0).  Its\n"
     "image, arguments, environment and working directory are stored and\n"
-    "replayed at every restart of the group.  Prints the actor's pid.\n";
+    "replayed at every restart of the group.  Prints the actor's pid.\n"
+    "Actors come back at the same address (no address-space randomisation)\n"
+    "unless the site sets hrCtrl.aslr=1; --aslr keeps randomisation for this\n"
+    "actor (HR_ASLR=1 in its environment, which its children inherit).\n";
 
 /* A group number as arun and akill take it, or exit 2. */
 static int group_arg(const char *cmd, const char *s)
@@ -159,14 +162,19 @@ static int group_arg(const char *cmd, const char *s)
 
 int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
 {
-    static const struct option longs[] = {HR_OPTS_COMMON};
+    static const struct option longs[] = {
+        {"aslr", no_argument, NULL, HR_OPT_OWN}, HR_OPTS_COMMON};
     struct hr_opts ov = *go, *o = &ov;
     /* '+': the options end at PROGRAM; what follows is its own */
     struct hr_cmdline cl = {.cmd = "arun", .usage = arun_usage, .shorts = "+g:",
                             .longs = longs, .o = o};
-    int group = 0;
-    while (hr_getopt(argc, argv, &cl) == 'g')
-        group = group_arg("arun", optarg);
+    int group = 0, aslr = 0, c;
+    while ((c = hr_getopt(argc, argv, &cl)) != -1) {
+        if (c == 'g')
+            group = group_arg("arun", optarg);
+        else
+            aslr = 1;
+    }
     int i = optind;
     if (i >= argc) {
         fputs(arun_usage, stderr);
@@ -176,6 +184,8 @@ int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
     const char *prog = argv[i];
     if (hr_find_program(prog, path, sizeof path) < 0)
         hr_die(HR_EXIT_FAIL, "arun: %s: not found on $PATH", prog);
+    if (aslr && setenv("HR_ASLR", "1", 1) < 0)
+        hr_die(HR_EXIT_FAIL, "arun: out of memory");
     int r = hr_arun(o->site, group, path, argv + i, environ);
     if (r < 0) {
         char what[PATH_MAX + 16];
@@ -384,9 +394,10 @@ int hr_show_status(const char *dir, const struct hr_opts *o)
         printf(", \"generation\": %u, \"group_restarts\": %u, "
                "\"site_restarts\": %u, \"groups\": %u, \"max_badness\": %u, "
                "\"interval\": %u, \"max_actors\": %u, \"max_groups\": %u, "
-               "\"failure\": ", st.generation, st.group_restarts,
+               "\"aslr\": %s, \"failure\": ", st.generation, st.group_restarts,
                st.site_restarts, st.groups, st.policy.max_badness,
-               st.policy.interval_s, st.policy.max_actors, st.policy.max_groups);
+               st.policy.interval_s, st.policy.max_actors, st.policy.max_groups,
+               st.policy.aslr ? "true" : "false");
         if (st.state == HR_SITE_FAILED)
             hr_json_str(st.failure);
         else
@@ -400,9 +411,11 @@ int hr_show_status(const char *dir, const struct hr_opts *o)
         printf("state %s%s%s, generation %u\n", state,
                st.state == HR_SITE_FAILED ? ": " : "", st.failure, st.generation);
     printf("restarts: %u group, %u site; policy: more than %u restarts in %us "
-           "escalates\nlimits: %u actors, groups 0 to %u\n", st.group_restarts,
-           st.site_restarts, st.policy.max_badness, st.policy.interval_s,
-           st.policy.max_actors, st.policy.max_groups - 1);
+           "escalates\nlimits: %u actors, groups 0 to %u\nactors start %s\n",
+           st.group_restarts, st.site_restarts, st.policy.max_badness,
+           st.policy.interval_s, st.policy.max_actors, st.policy.max_groups - 1,
+           st.policy.aslr ? "with address-space randomisation (hrCtrl.aslr=1)"
+                          : "at the same address every time (hrCtrl.aslr=0)");
     return 0;
 }
 

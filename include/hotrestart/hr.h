@@ -10,7 +10,12 @@
  * K_E... code from the persistent memory manager.
  *
  * Inside an actor the controller sets HR_SITE, HR_GROUP, HR_ACTOR (its
- * name) and HR_RESTARTS (how often its group has been restarted).
+ * name) and HR_RESTARTS (how often its group has been restarted); the
+ * library reads them once, before main, so an actor keeps its identity
+ * whatever it does to its environment.  An actor whose stored environment
+ * holds HR_ASLR=1 (hr arun --aslr) keeps address-space randomisation, as
+ * every actor of a site with hrCtrl.aslr=1 does; the others are started
+ * without it, to come back at the same address.
  */
 #ifndef HOTRESTART_HR_H
 #define HOTRESTART_HR_H
@@ -80,6 +85,11 @@ typedef struct hr_policy {
                              1 to HR_ACTORS_LIMIT */
     uint32_t max_groups;  /* hrCtrl.maxGroups: group ids 0 to max_groups - 1,
                              1 to HR_GROUPS_LIMIT */
+    uint32_t aslr;        /* hrCtrl.aslr: 0 (the default) starts every actor
+                             without address-space randomisation, so it
+                             comes back at the same address, as ChorusOS
+                             promises; 1 keeps randomisation (then only
+                             persistent blocks keep their address) */
 } hr_policy;
 
 #define HR_DEFAULT_MAX_BADNESS 5u

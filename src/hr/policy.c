@@ -19,16 +19,17 @@
 static const struct key {
     const char *name;
     size_t off;
-    uint32_t dflt, max;
+    uint32_t dflt, min, max;
 } keys[] = {
     {"hrCtrl.maxBadness", offsetof(hr_policy, max_badness),
-     HR_DEFAULT_MAX_BADNESS, HR_MAX_BADNESS_LIMIT},
-    {"hrCtrl.interval", offsetof(hr_policy, interval_s), HR_DEFAULT_INTERVAL_S,
+     HR_DEFAULT_MAX_BADNESS, 1, HR_MAX_BADNESS_LIMIT},
+    {"hrCtrl.interval", offsetof(hr_policy, interval_s), HR_DEFAULT_INTERVAL_S, 1,
      HR_INTERVAL_LIMIT_S},
-    {"hrCtrl.maxActors", offsetof(hr_policy, max_actors), HR_ACTORS_LIMIT,
+    {"hrCtrl.maxActors", offsetof(hr_policy, max_actors), HR_ACTORS_LIMIT, 1,
      HR_ACTORS_LIMIT},
-    {"hrCtrl.maxGroups", offsetof(hr_policy, max_groups), HR_GROUPS_LIMIT,
+    {"hrCtrl.maxGroups", offsetof(hr_policy, max_groups), HR_GROUPS_LIMIT, 1,
      HR_GROUPS_LIMIT},
+    {"hrCtrl.aslr", offsetof(hr_policy, aslr), 0, 0, 1},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -44,7 +45,7 @@ static uint32_t value(const char *dir, const struct key *k, const char **bad)
         return k->dflt;
     errno = 0;
     unsigned long n = strtoul(v, &end, 10);
-    if (errno || end == v || *end || n < 1 || n > k->max || v[0] == '-') {
+    if (errno || end == v || *end || n < k->min || n > k->max || v[0] == '-') {
         if (bad && !*bad)
             *bad = k->name;
         return k->dflt;

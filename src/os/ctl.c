@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -182,6 +183,11 @@ void hr__os_exec_child(const struct hr__os_child *c)
             signal(sig, SIG_DFL);
     if (c->own_group)
         setpgid(0, 0);
+    if (c->same_address) {
+        int p = personality(0xffffffff);
+        if (p != -1)
+            personality((unsigned long)p | ADDR_NO_RANDOMIZE);
+    }
     for (int i = 0; i < 3; i++)
         if (c->stdio[i] != i)
             dup2(c->stdio[i], i);
