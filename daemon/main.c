@@ -2,6 +2,7 @@
  * main.c - hrd, the Hot Restart Controller of one site.
  *
  *   hrd [--site DIR] [--ready-fd N]
+ *   hrd --version
  *
  * Runs in the foreground (a service manager or `hr site start` puts it in
  * the background).  It is ready once its socket accepts requests: then it
@@ -17,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <hotrestart/version.h>
 
 #include "adopt.h"
 #include "group.h"
@@ -208,8 +211,11 @@ int main(int argc, char **argv)
             d.restarted = 1; /* exec'd by a site restart: not a crash */
         else if (strcmp(argv[i], "--ready-fd") == 0 && i + 1 < argc)
             ready_fd = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--help") == 0) {
-            puts("usage: hrd [--site DIR] [--ready-fd N]\n"
+        else if (strcmp(argv[i], "--version") == 0) {
+            puts("hrd (hotrestart) " HR_VERSION_STRING);
+            return 0;
+        } else if (strcmp(argv[i], "--help") == 0) {
+            puts("usage: hrd [--site DIR] [--ready-fd N] | --version\n"
                  "The Hot Restart Controller of a site, in the foreground.\n"
                  "Runs DIR/sysadm.ini (serving requests meanwhile), starts again\n"
                  "the groups of an earlier run, then says it is ready: writes a\n"

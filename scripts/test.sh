@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh build-essential cmake clang pkg-config libcriterion-dev linux-libc-dev passwd \
+  mandoc man-db \
   python3
 jobs=$(nproc)
 run() { # name, cmake args...
