@@ -3,9 +3,11 @@
  *
  * One command a line; `#` at the start of a word begins a comment; words
  * are split as a shell splits them (single and double quotes, backslash),
- * with no expansion of any kind.  `arun -g G PROG ARGS` starts a restartable
- * actor, and only on the site's first start: on a site restart the actors
- * come back from the registry instead.  Any other line runs PROG ARGS (found
+ * with no expansion of any kind.  `arun -g [G] PROG ARGS` starts a
+ * restartable actor (in group 0 without G), and only on the site's first
+ * start: on a site restart the actors come back from the registry instead.
+ * `arun PROG ARGS`, without -g, starts an ordinary actor, as ChorusOS does:
+ * not waited for, not watched, at every start.  Any other line runs PROG ARGS (found
  * on $PATH when it has no slash), with the console as output; the next line
  * waits for it to end.  A bad line is reported with its number and the rest
  * still runs.
@@ -92,10 +94,16 @@ extern char **environ;
 
 static void run_arun(struct hrd *d, int lineno, char **w, int n)
 {
-    char path[4096], *end;
-    long g = n >= 4 && strcmp(w[1], "-g") == 0 ? strtol(w[2], &end, 10) : -1;
-    if (n < 4 || strcmp(w[1], "-g") || *end) {
-        hrd_log(d, "sysadm.ini:%d: usage: arun -g GROUP PROGRAM [ARGS]", lineno);
+    char path[4096], *end = NULL;
+    int at = 3; /* the program's word */
+    long g = 0;
+    if (n >= 3 && w[2][0] >= '0' && w[2][0] <= '9')
+        g = strtol(w[2], &end, 10);
+    else
+        at = 2; /* -g with no number: group 0 */
+    if (n < at + 1 || (end && *end)) {
+        hrd_log(d, "sysadm.ini:%d: usage: arun [-g [GROUP]] PROGRAM [ARGS]",
+                lineno);
         return;
     }
     if (hrd_group_check(d, g, HRD_GROUP_NEW) < 0) {
@@ -103,14 +111,14 @@ static void run_arun(struct hrd *d, int lineno, char **w, int n)
                    "hrCtrl.maxGroups)", lineno, w[2], d->policy.max_groups - 1);
         return;
     }
-    int r = find_program(w[3], path, sizeof path);
+    int r = find_program(w[at], path, sizeof path);
     if (r < 0) {
-        hrd_log(d, "sysadm.ini:%d: %s: %s", lineno, w[3], strerror(-r));
+        hrd_log(d, "sysadm.ini:%d: %s: %s", lineno, w[at], strerror(-r));
         return;
     }
-    r = hrd_arun(d, (int)g, path, w + 3, environ, d->site);
+    r = hrd_arun(d, (int)g, path, w + at, environ, d->site);
     if (r < 0)
-        hrd_log(d, "sysadm.ini:%d: arun %s: %s", lineno, w[3], pmm_strerror(r));
+        hrd_log(d, "sysadm.ini:%d: arun %s: %s", lineno, w[at], pmm_strerror(r));
 }
 
 /* Start the command of a line; its end comes to hrd_startup_child(). */
@@ -180,7 +188,11 @@ static int run_lines(struct hrd *d)
         if (n == 0)
             continue;
         w[n] = NULL;
-        if (strcmp(w[0], "arun") == 0) {
+        if (strcmp(w[0], "arun") == 0 && n >= 2 && strcmp(w[1], "-g") != 0) {
+            if (run_command(d, lineno, w + 1) > 0) /* an ordinary actor */
+                hrd_log(d, "sysadm.ini:%d: %s started, not restartable",
+                        lineno, w[1]);
+        } else if (strcmp(w[0], "arun") == 0) {
             if (d->ini_arun)
                 run_arun(d, lineno, w, n);
         } else if ((d->ini_pid = run_command(d, lineno, w)) > 0) {

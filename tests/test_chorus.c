@@ -183,3 +183,57 @@ Test(chorus, ps_shows_which_actors_keep_randomisation)
     cr_assert_eq(run_hr(buf, sizeof buf, "ps", NULL), 0);
     cr_assert(strstr(buf, "same address"), "%s", buf);
 }
+
+static int console_has(const char *what)
+{
+    char path[4200], buf[65536];
+    snprintf(path, sizeof path, "%s/console.log", getenv("HR_SITE"));
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    return strstr(buf, what) != NULL;
+}
+
+Test(chorus, arun_as_the_guide_has_it)
+{
+    /* without -g: an ordinary actor, watched by no one */
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "/bin/sh", "-c",
+                        "echo ordinary ran", NULL), 0, "%s", out);
+    cr_assert_gt(atoi(out), 0, "its pid: %s", out);
+    WAIT_FOR(console_has("ordinary ran"), "the ordinary actor's output");
+    cr_assert(no_groups(), "not restartable: %s", ps);
+    /* -g without a number: group 0 */
+    cr_assert_eq(run_hr(out, sizeof out, "--json", "arun", "-g", CHORUS_ACTOR_BIN,
+                        "sigterm", NULL), 0, "%s", out);
+    cr_assert(strstr(out, "\"group\": 0"), "%s", out);
+    WAIT_FOR(pid_of("chorus_actor"), "the actor in group 0");
+    cr_assert(strstr(ps, "\"id\": 0"), "%s", ps);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-gx", "/bin/true", NULL), 2,
+                 "a group that is not a number");
+}
+
+/* A fresh site whose start-up file has the guide's two arun lines: arun
+ * lines run on a site's first start only. */
+static void up_with_ini(void)
+{
+    char path[4200];
+    site_new(0, 0);
+    snprintf(path, sizeof path, "%s/sysadm.ini", getenv("HR_SITE"));
+    FILE *f = fopen(path, "w");
+    cr_assert(f);
+    fprintf(f, "arun -g %s sigterm\narun /bin/sh -c 'echo from the ini'\n",
+            CHORUS_ACTOR_BIN);
+    fclose(f);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+}
+
+Test(chorus, sysadm_ini_arun_lines_as_the_guide_has_them, .init = up_with_ini)
+{
+    WAIT_FOR(pid_of("chorus_actor") && console_has("from the ini"),
+             "both lines to have run");
+    cr_assert(strstr(ps, "\"id\": 0"), "arun -g alone is group 0: %s", ps);
+    cr_assert(!console_has("usage: arun"), "no line refused");
+}

@@ -141,13 +141,49 @@ int hr_site_stop(const struct hr_opts *o)
 }
 
 static const char arun_usage[] =
-    "usage: hr arun [-g GROUP] [--aslr] [--] PROGRAM [ARGS...]\n"
-    "Start PROGRAM as a direct restartable actor in GROUP (default 0).  Its\n"
-    "image, arguments, environment and working directory are stored and\n"
-    "replayed at every restart of the group.  Prints the actor's pid.\n"
+    "usage: hr arun [-g [GROUP]] [--aslr] [--] PROGRAM [ARGS...]\n"
+    "With -g, start PROGRAM as a direct restartable actor in GROUP (-g alone:\n"
+    "group 0).  Its image, arguments, environment and working directory are\n"
+    "stored and replayed at every restart of the group.  Without -g, start\n"
+    "it as an ordinary actor, as ChorusOS does: in a session of its own, with\n"
+    "the site's console log as output, watched and restarted by no one.\n"
+    "Prints the actor's pid.\n"
     "Actors come back at the same address (no address-space randomisation)\n"
     "unless the site sets hrCtrl.aslr=1; --aslr keeps randomisation for this\n"
     "actor (HR_ASLR=1 in its environment, which its children inherit).\n";
+
+/* arun without -g: an ordinary actor, as on ChorusOS: started in a session
+ * of its own, its output in the site's console log (the tool's own streams
+ * when the site has none), and left alone: no controller watches it. */
+static int arun_ordinary(const struct hr_opts *o, const char *path,
+                         char *const argv[])
+{
+    char dir[4096], log[4200];
+    int ep[2], e = 0;
+    hr_site_dir(o, dir, sizeof dir, "arun");
+    snprintf(log, sizeof log, "%s/console.log", dir);
+    int out = open(log, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (pipe2(ep, O_CLOEXEC) < 0)
+        hr_die(HR_EXIT_FAIL, "arun: pipe: %s", strerror(errno));
+    pid_t pid = fork();
+    if (pid == 0) {
+        setsid();
+        int null = open("/dev/null", O_RDONLY);
+        dup2(null, 0);
+        if (out >= 0)
+            dup2(out, 1), dup2(out, 2);
+        execve(path, argv, environ);
+        e = errno;
+        if (write(ep[1], &e, sizeof e) < 0)
+            _exit(127);
+        _exit(127);
+    }
+    close(ep[1]);
+    if (pid < 0 || read(ep[0], &e, sizeof e) == (ssize_t)sizeof e)
+        hr_die(HR_EXIT_FAIL, "arun: %s: %s", path,
+               strerror(pid < 0 ? errno : e));
+    return pid;
+}
 
 /* A group number as arun and akill take it, or exit 2. */
 static int group_arg(const char *cmd, const char *s)
@@ -168,12 +204,20 @@ int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
     /* '+': the options end at PROGRAM; what follows is its own */
     struct hr_cmdline cl = {.cmd = "arun", .usage = arun_usage, .shorts = "+g:",
                             .longs = longs, .o = o};
-    int group = 0, aslr = 0, c;
+    int group = -1, aslr = 0, c;
     while ((c = hr_getopt(argc, argv, &cl)) != -1) {
-        if (c == 'g')
-            group = group_arg("arun", optarg);
-        else
+        if (c != 'g')
             aslr = 1;
+        else if (optarg[0] < '0' || optarg[0] > '9') {
+            /* -g with no number (the guide's `arun -g [gid]`): group 0,
+             * and what followed it is the program */
+            if (argv[optind - 1] != optarg)
+                group_arg("arun", optarg);
+            group = 0;
+            optind--;
+            break;
+        } else
+            group = group_arg("arun", optarg);
     }
     int i = optind;
     if (i >= argc) {
@@ -184,6 +228,14 @@ int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
     const char *prog = argv[i];
     if (hr_find_program(prog, path, sizeof path) < 0)
         hr_die(HR_EXIT_FAIL, "arun: %s: not found on $PATH", prog);
+    if (group < 0) {
+        int pid = arun_ordinary(o, path, argv + i);
+        if (o->json)
+            printf("{\"pid\": %d, \"group\": null}\n", pid);
+        else
+            printf("%d\n", pid);
+        return HR_EXIT_OK;
+    }
     if (aslr && setenv("HR_ASLR", "1", 1) < 0)
         hr_die(HR_EXIT_FAIL, "arun: out of memory");
     int r = hr_arun(o->site, group, path, argv + i, environ);
