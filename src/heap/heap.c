@@ -15,9 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "heap_int.h"
+#include "os/os.h"
 
 #define HH_LOG_MIN (16ull << 10)
 #define HH_LOG_MAX (16ull << 20)
@@ -159,7 +159,7 @@ int hr_heap_open(hr_heap **out, pmm_bank *bank, const char *name, size_t size,
     h->base = addr;
     h->hdr = addr;
     h->size = blk.size;
-    h->page = (uint64_t)sysconf(_SC_PAGESIZE);
+    h->page = (uint64_t)pmm__os_page_size();
     h->tx_stamp = 1;
     const char *crash = getenv("HR_CRASHPOINT");
     hh_crash_armed = crash && *crash;
@@ -170,9 +170,7 @@ int hr_heap_open(hr_heap **out, pmm_bank *bank, const char *name, size_t size,
     return 0;
 
 fail_attach:
-    if (h->record_fd >= 0)
-        close(h->record_fd);
-    free(h->record_snap);
+    hh_os_record_close(h);
     free(h);
     return r;
 }
@@ -183,9 +181,7 @@ void hr_heap_close(hr_heap *h)
         return;
     if (hh_in_my_tx(h))
         hr_heap_abort(h);
-    if (h->record_fd >= 0)
-        close(h->record_fd);
-    free(h->record_snap);
+    hh_os_record_close(h);
     free(h->frees);
     free(h->news);
     free(h);

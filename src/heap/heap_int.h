@@ -131,12 +131,14 @@ HH_HIDDEN unsigned hh_bin_of(uint64_t size);
 HH_HIDDEN int hh_check(struct hr_heap *h, void (*fn)(const char *, void *),
                        void *arg, hr_heap_info *info, int in_tx);
 
-/* os.c: the heap's system calls */
+/* sys.c: the heap's system calls, through the OS layer (src/os/os.h) */
 HH_HIDDEN int hh_os_flush(struct hr_heap *h, uint64_t off, uint64_t len);
 HH_HIDDEN void hh_os_record_commit(struct hr_heap *h);
 HH_HIDDEN void hh_os_boot_id(uint8_t id[16]);
 HH_HIDDEN int hh_os_open_lock(const char *bank_path, uint64_t where);
 HH_HIDDEN void hh_os_open_unlock(int fd);
 HH_HIDDEN void hh_os_record_open(struct hr_heap *h);
+/* Stop recording: the record closed, the copy freed. */
+HH_HIDDEN void hh_os_record_close(struct hr_heap *h);
 
 #endif

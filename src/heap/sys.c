@@ -1,6 +1,6 @@
 /*
  * sys.c - every system call of the persistent heap, none on the RAM
- * update path.
+ * update path; each goes through the library's OS layer (src/os/os.h).
  *
  *  - hh_os_flush: msync of the pages under a range (DISK only).  With
  *    HR_HEAP_FLUSHLOG=path set when the heap is opened, each flush also
@@ -17,42 +17,24 @@
  *    only (PMM_LOCK_BYTE), so the two never meet.
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "heap_int.h"
+#include "os/os.h"
 
 #define HH_RECORD_COMMIT UINT64_MAX
 #define HH_RECORD_PAGE (1ull << 63) /* | offset: a page as memory holds it */
 
 int hh_crash_armed; /* set by hr_heap_open from HR_CRASHPOINT */
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const uint8_t *p = buf;
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static void record(struct hr_heap *h, uint64_t off, uint64_t len,
                    const void *bytes)
 {
     uint64_t head[2] = {off, len};
-    if (write_all(h->record_fd, head, sizeof head) < 0 ||
-        (bytes && write_all(h->record_fd, bytes, len) < 0)) {
-        close(h->record_fd); /* a broken record must not pass for whole */
+    if (pmm__os_write_all(h->record_fd, head, sizeof head) < 0 ||
+        (bytes && pmm__os_write_all(h->record_fd, bytes, len) < 0)) {
+        pmm__os_close(h->record_fd); /* a broken record must not pass for whole */
         h->record_fd = -1;
     }
 }
@@ -79,9 +61,7 @@ int hh_os_flush(struct hr_heap *h, uint64_t off, uint64_t len)
         record_pages(h);
         record(h, lo, hi - lo, h->base + lo);
     }
-    if (msync(h->base + lo, hi - lo, MS_SYNC) < 0)
-        return -errno;
-    return 0;
+    return pmm__os_msync(h->base + lo, hi - lo);
 }
 
 void hh_os_record_commit(struct hr_heap *h)
@@ -99,7 +79,17 @@ void hh_os_record_open(struct hr_heap *h)
     if (!path || !*path || !(h->record_snap = malloc(h->size)))
         return;
     memcpy(h->record_snap, h->base, h->size);
-    h->record_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (pmm__os_open_append(path, &h->record_fd) < 0)
+        h->record_fd = -1;
+}
+
+void hh_os_record_close(struct hr_heap *h)
+{
+    if (h->record_fd >= 0)
+        pmm__os_close(h->record_fd);
+    h->record_fd = -1;
+    free(h->record_snap);
+    h->record_snap = NULL;
 }
 
 /* 16 bytes from a boot id string: its hex digits, hashed if it is not one */
@@ -123,22 +113,20 @@ static void id_from(const char *s, uint8_t id[16])
 void hh_os_boot_id(uint8_t id[16])
 {
     static uint8_t cached[16];
-    static int have;
+    static int have; /* cached is filled: threads may race, each writes the
+                      * same bytes before it publishes them */
     const char *test = getenv("HR_HEAP_BOOT_ID");
     if (test && *test) {
         id_from(test, id);
         return;
     }
-    if (!have) {
-        char buf[64] = "no boot id";
-        int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
-            ssize_t n = read(fd, buf, sizeof buf - 1);
-            buf[n > 0 ? n : 0] = 0;
-            close(fd);
-        }
+    if (!__atomic_load_n(&have, __ATOMIC_ACQUIRE)) {
+        char buf[64];
+        if (pmm__os_read_file("/proc/sys/kernel/random/boot_id", buf,
+                              sizeof buf) < 0)
+            strcpy(buf, "no boot id");
         id_from(buf, cached);
-        have = 1;
+        __atomic_store_n(&have, 1, __ATOMIC_RELEASE);
     }
     memcpy(id, cached, 16);
 }
@@ -147,19 +135,13 @@ void hh_os_boot_id(uint8_t id[16])
 
 int hh_os_open_lock(const char *bank_path, uint64_t where)
 {
-    int fd = open(bank_path, O_RDWR | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET,
-                       .l_start = (off_t)(HH_OPEN_LOCK_BASE + where),
-                       .l_len = 1};
-    int r;
-    do
-        r = fcntl(fd, F_OFD_SETLKW, &fl);
-    while (r < 0 && errno == EINTR);
+    int fd;
+    int r = pmm__os_open(bank_path, 0, 0, &fd);
+    if (r < 0)
+        return r;
+    r = pmm__os_lock_byte(fd, HH_OPEN_LOCK_BASE + where);
     if (r < 0) {
-        r = -errno;
-        close(fd);
+        pmm__os_close(fd);
         return r;
     }
     return fd;
@@ -167,5 +149,5 @@ int hh_os_open_lock(const char *bank_path, uint64_t where)
 
 void hh_os_open_unlock(int fd)
 {
-    close(fd); /* drops the OFD lock with its open file description */
+    pmm__os_close(fd); /* drops the OFD lock with its open file description */
 }

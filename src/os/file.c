@@ -24,10 +24,10 @@ int pmm__os_open(const char *path, int rdonly, int create_excl, int *fd)
     return 0;
 }
 
-static int lock_op(int fd, int cmd, short type)
+static int lock_op(int fd, int cmd, short type, uint64_t byte)
 {
     struct flock fl = {.l_type = type, .l_whence = SEEK_SET,
-                       .l_start = 0, .l_len = 1};
+                       .l_start = (off_t)byte, .l_len = 1};
     int r;
     do
         r = fcntl(fd, cmd, &fl);
@@ -37,18 +37,23 @@ static int lock_op(int fd, int cmd, short type)
 
 int pmm__os_lock(int fd, int write)
 {
-    return lock_op(fd, F_OFD_SETLKW, write ? F_WRLCK : F_RDLCK);
+    return lock_op(fd, F_OFD_SETLKW, write ? F_WRLCK : F_RDLCK, 0);
 }
 
 int pmm__os_trylock(int fd, int write)
 {
-    int r = lock_op(fd, F_OFD_SETLK, write ? F_WRLCK : F_RDLCK);
+    int r = lock_op(fd, F_OFD_SETLK, write ? F_WRLCK : F_RDLCK, 0);
     return r == -EACCES ? -EAGAIN : r;
 }
 
 int pmm__os_unlock(int fd)
 {
-    return lock_op(fd, F_OFD_SETLK, F_UNLCK);
+    return lock_op(fd, F_OFD_SETLK, F_UNLCK, 0);
+}
+
+int pmm__os_lock_byte(int fd, uint64_t byte)
+{
+    return lock_op(fd, F_OFD_SETLKW, F_WRLCK, byte);
 }
 
 int pmm__os_pwrite(int fd, const void *buf, size_t len, uint64_t off)
@@ -212,6 +217,35 @@ int pmm__os_read_file(const char *path, char *buf, size_t cap)
     close(fd);
     buf[have < cap ? have : cap - 1] = 0;
     return r;
+}
+
+int pmm__os_open_append(const char *path, int *fd)
+{
+    int r;
+    do
+        r = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    while (r < 0 && errno == EINTR);
+    if (r < 0)
+        return -errno;
+    *fd = r;
+    return 0;
+}
+
+int pmm__os_write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        if (n == 0)
+            return -EIO;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
 }
 
 int pmm__os_write_file(const char *path, const void *buf, size_t len)

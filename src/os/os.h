@@ -1,6 +1,6 @@
 /*
  * os.h - the persistent memory manager's system calls, behind one small
- * interface (file.c, mem.c, proc.c).
+ * interface (file.c, mem.c, proc.c), for the PMM and the persistent heap.
  *
  * Contract: each function returns 0 (or a count) on success and -errno on
  * failure, retries EINTR itself (close excepted, as noted), and never
@@ -11,8 +11,8 @@
  * Kept true by a test: tests/check_symbols.sh lists the undefined symbols
  * of every object of the checked folders (HR_SYSCALL_CHECKED in
  * tests/CMakeLists.txt) and fails on a libc system-call wrapper outside
- * this layer.  src/pmm/ is checked; src/hr/ and the daemon join once their
- * calls have moved into the layer.
+ * this layer.  src/pmm/, src/heap/, src/hr/ and daemon/ are checked (the
+ * last two also use ctl.h, the controller's part of the layer).
  */
 #ifndef HR_OS_H
 #define HR_OS_H
@@ -32,6 +32,9 @@ int pmm__os_close(int fd);
 int pmm__os_lock(int fd, int write);
 int pmm__os_trylock(int fd, int write); /* -EAGAIN when held */
 int pmm__os_unlock(int fd);
+/* A write lock, waited for, on the one byte `byte` of fd (the heap's open
+ * lock, far past the end of the bank file); dropped by closing fd. */
+int pmm__os_lock_byte(int fd, uint64_t byte);
 int pmm__os_pwrite(int fd, const void *buf, size_t len, uint64_t off);
 /* -ENODATA if the file ends before len bytes. */
 int pmm__os_pread(int fd, void *buf, size_t len, uint64_t off);
@@ -52,6 +55,10 @@ int pmm__os_lstat(const char *path, uid_t *uid, mode_t *mode);
 /* The whole of a small file, NUL-terminated; -EFBIG if it does not fit
  * in cap - 1 bytes. */
 int pmm__os_read_file(const char *path, char *buf, size_t cap);
+/* Open path for appending, creating it owner-only (a test's record). */
+int pmm__os_open_append(const char *path, int *fd);
+/* Write all of buf at fd's position: a short write is completed. */
+int pmm__os_write_all(int fd, const void *buf, size_t len);
 /* Create or truncate path (mode 0666 before the umask) and write buf. */
 int pmm__os_write_file(const char *path, const void *buf, size_t len);
 
