@@ -61,8 +61,16 @@ static struct result *block(const char *name)
 /* Count every allocation: the sanitizers' hook under ASan, else this
  * program's own malloc family over glibc's. */
 static volatile int allocations;
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) && !defined(__SANITIZE_ADDRESS__)
+#define __SANITIZE_ADDRESS__ 1
+#endif
+#endif
 #if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/allocator_interface.h>
+/* the sanitizers' runtime has it; gcc ships no header that declares it */
+void __sanitizer_install_malloc_and_free_hooks(
+    void (*malloc_hook)(const volatile void *, size_t),
+    void (*free_hook)(const volatile void *));
 static void on_malloc(const volatile void *p, size_t n) { (void)p, (void)n, allocations++; }
 static void on_free(const volatile void *p) { (void)p; }
 static void count_allocations(void)

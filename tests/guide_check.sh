@@ -1,7 +1,7 @@
 #!/bin/sh
 # guide_check.sh - the guide's programs against the INSTALLED library.
 #
-#   guide_check.sh BUILD_DIR GUIDE_SRC_DIR
+#   guide_check.sh BUILD_DIR GUIDE_SRC_DIR [CFLAGS]
 #
 # Installs BUILD_DIR into a scratch prefix, compiles the copies of the
 # ChorusOS guide's programs in GUIDE_SRC_DIR (helloRestart, restartSpawn's
@@ -9,9 +9,11 @@
 # AcParam and sysShutdown) with nothing but the installed headers and
 # pkg-config, runs them as actors of a throwaway site under the installed
 # hr and hrd, and checks that they behave as the guide says.  Each copy's
-# opening comment names the ChorusOS kernel calls replaced in it.
+# opening comment names the ChorusOS kernel calls replaced in it.  CFLAGS
+# are the build's own that a program linked with its library needs (the
+# sanitizers' in a sanitizer build).
 set -eu
-build=$1 src=$2
+build=$1 src=$2 extra=${3:-}
 prefix=$(mktemp -d)
 site=$(mktemp -d /dev/shm/hrguide.XXXXXX)
 export HR_SITE=$site
@@ -28,7 +30,7 @@ libdir=$(pkg-config --variable=libdir hotrestart)
 mkdir "$prefix/guide"
 cc_guide() { # name, extra flags
     name=$1; shift
-    cc -Wall -Wextra -Werror "$@" -o "$prefix/guide/$name" "$src/$name.c" \
+    cc -Wall -Wextra -Werror $extra "$@" -o "$prefix/guide/$name" "$src/$name.c" \
         $(pkg-config --cflags --libs hotrestart) -Wl,-rpath,"$libdir" ||
         fail "$name does not compile against the installed headers"
 }
