@@ -22,11 +22,8 @@
  * action finds the group marked: restarting, ending), and the action.
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 
@@ -38,7 +35,6 @@
 #include "pmm/crash.h"
 #include "pmm/free.h"
 #include "policy.h"
-#include "proto.h"
 #include "spawn.h"
 
 /* What a group event does, besides the state change. */
@@ -187,10 +183,11 @@ static void end_group(struct hrd *d, int group, const char *why)
             why ? why : "ended", n, n == 1 ? "" : "s");
 }
 
-/* GA_RESTART: fork every direct actor first, then see their execs through:
- * the members start together rather than one after the other. */
-static void restart_group(struct hrd *d, int group)
+/* GA_RESTART: fork every direct actor first, then see their execs through
+ * (they start together, not one after the other): how many fail. */
+static int restart_group(struct hrd *d, int group)
 {
+    int failed = 0;
     static int pid[HR_REG_ACTORS], pipe_fd[HR_REG_ACTORS];
     d->reg->groups[group].restarts++;
     d->reg->site.group_restarts++;
@@ -207,24 +204,39 @@ static void restart_group(struct hrd *d, int group)
     }
     for (int i = 0; i < HR_REG_ACTORS; i++) {
         int r = pid[i] > 0 ? hrd_spawn_wait(pid[i], pipe_fd[i]) : pid[i];
-        if (r < 0)
+        if (r < 0 && ++failed)
             hrd_log(d, "group %d: cannot restart %s: %s", group,
                     d->reg->actors[i].name, pmm_strerror(r));
     }
+    return failed;
 }
 
-/* GA_START: a new controller starts the group's direct actors again. */
-static void start_group(struct hrd *d, int group)
+/* GA_START: a new controller starts the direct actors again: how many fail */
+static int start_group(struct hrd *d, int group)
 {
+    int failed = 0;
     HRD_FOR_MEMBERS(d, group, i) {
         struct hr_reg_actor *a = &d->reg->actors[i];
         /* skips one that a request started during start-up */
         if (a->direct && a->pid <= 0) {
             int r = hrd_start_actor(d, i, NULL);
-            if (r < 0)
+            if (r < 0 && ++failed)
                 hrd_log(d, "group %d: cannot start %s: %s", group, a->name,
                         pmm_strerror(r));
         }
+    }
+    return failed;
+}
+
+/* Members that could not start (no descriptor or process left, say) fail
+ * the group: the policy counts it and escalates; never "running" idle. */
+static void start_failed(struct hrd *d, int group, int failed)
+{
+    if (failed) {
+        d->reg->groups[group].last_status = -1;
+        d->reg->groups[group].last_fail_ns = pmm__os_now_ns();
+        hrd_log(d, "group %d: a member could not start: restarting it", group);
+        hrd_group_event(d, group, GE_FAILED, NULL);
     }
 }
 
@@ -257,7 +269,7 @@ void hrd_group_event(struct hrd *d, int group, enum hrd_group_event ev,
         make_group(d, group);
         break;
     case GA_START:
-        start_group(d, group);
+        start_failed(d, group, start_group(d, group));
         break;
     case GA_KILL:
         kill_members(d, group);
@@ -270,7 +282,7 @@ void hrd_group_event(struct hrd *d, int group, enum hrd_group_event ev,
             hrd_group_event(d, group, GE_RESTARTED, NULL);
         break;
     case GA_RESTART:
-        restart_group(d, group);
+        start_failed(d, group, restart_group(d, group));
         break;
     case GA_END:
         end_group(d, group, why ? why : d->end_why[group]);

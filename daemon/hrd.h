@@ -13,7 +13,10 @@
  *
  *   main.c      the event loop, start-up and shut-down of the controller
  *   requests.c  one request from the control socket, checked and answered
+ *   conns.c     connections waiting for their request: per-peer and idle
+ *               limits
  *   startup.c   the site's start-up file, sysadm.ini
+ *   ini.c       ... its lines, read and split (no system call: fuzzed)
  *   arun.c      a direct actor asked for: named, registered, started
  *   group.c     the life of groups and actors: ONE table of state x event
  *               -> action; every change of a group's or an actor's state
@@ -43,12 +46,17 @@
 #include "hr/registry.h"
 
 #define HRD_MAX_CONNS 256 /* connections waiting for their request */
+#define HRD_CONNS_PER_PEER 16 /* ... of them held by one process */
+#define HRD_IDLE_MS 5000  /* ... each for this long at most (conns.h) */
 #define HRD_MAX_WAITING 64 /* requests waiting for a group's end */
 #define HRD_KILL_WAIT_S 5  /* a stop waits this long for each actor's death */
 #define HRD_INI_MAX (1 << 20) /* sysadm.ini: 1 MiB at most */
 
 struct hrd {
-    char site[4096];
+    char site[4096];          /* the site's path, as given */
+    char dir[64];             /* ... and the directory opened at start, as
+                                 a path through its descriptor: every file
+                                 of the site is reached through it */
     char self[4096];          /* this program, for a site restart's exec */
     hr_policy policy;         /* hrCtrl.*, read at start (policy.c) */
     pmm_bank *bank;
@@ -66,12 +74,15 @@ struct hrd {
     char *ini;                /* sysadm.ini's text while it runs, else NULL */
     size_t ini_at;            /* ... and where its next line begins */
     int ini_line, ini_arun;   /* its last line read; run its arun lines? */
+    struct hrd_ini_line *ini_l; /* ... that line, split (ini.h) */
     pid_t ini_pid;            /* the command of that line, or 0 */
     char ini_prog[64];        /* ... and its name, for the log */
     uint8_t had_group[HR_REG_GROUPS]; /* groups there before start-up */
     const char *end_why[HR_REG_GROUPS]; /* why a HR_G_ENDING group ends */
     uint32_t ends[HR_REG_GROUPS]; /* ends of each group id so far */
     int dropped;              /* damaged registry entries dropped at start */
+    struct { int fd; pid_t pid; int64_t since_ms; } conns[HRD_MAX_CONNS];
+    int nconns;               /* connections waiting for their request */
     struct { int conn, group; uint32_t ends; } waiting[HRD_MAX_WAITING];
                               /* kill-group requests, answered when their
                                  group's ends count moves on */

@@ -22,11 +22,13 @@
 #include <hotrestart/version.h>
 
 #include "adopt.h"
+#include "conns.h"
 #include "group.h"
 #include "hrd.h"
 #include "log.h"
 #include "os/os.h"
 #include "os/ctl.h"
+#include "pmm/site.h"
 #include "policy.h"
 #include "proto.h"
 #include "requests.h"
@@ -40,7 +42,8 @@ static void boot_finish(struct hrd *d)
 {
     d->reg->site.booted = 1;
     int groups = 0;
-    for (int g = 0; g < HR_REG_GROUPS; g++) {
+    for (int g = 0; g < HR_REG_GROUPS && !d->exec_pending && !d->stopping;
+         g++) {
         if (!d->had_group[g] || !d->reg->groups[g].used)
             continue;
         groups++;
@@ -79,14 +82,15 @@ static void boot(struct hrd *d)
         boot_finish(d);
 }
 
-static int listen_on(const char *site)
+static int listen_on(struct hrd *d)
 {
     char path[4200];
-    snprintf(path, sizeof path, "%s/" HR_SOCK_NAME, site);
+    snprintf(path, sizeof path, "%s/" HR_SOCK_NAME, d->dir);
     /* we hold the controller lock: a socket file there is stale */
     int s = hr__os_listen(path, 64);
     if (s < 0)
-        hrd_die(1, "control socket %s: %s", path, strerror(-s));
+        hrd_die(1, "control socket %s/" HR_SOCK_NAME ": %s", d->site,
+                strerror(-s));
     return s;
 }
 
@@ -107,16 +111,23 @@ static void setup(struct hrd *d, const char *site_arg)
     int r = pmm_site_path(d->site, sizeof d->site, site_arg);
     if (r < 0)
         hrd_die(1, "site path: %s", pmm_strerror(r));
-    if ((r = pmm_bank_open(&d->bank, d->site, "RAM", PMM_OPEN_CREATE)) < 0)
+    /* opened once and checked on its descriptor (ours, owner-only): a
+     * directory swapped in for it later is never read nor written */
+    if ((r = pmm__site_open(d->site, 1, d->dir, sizeof d->dir)) < 0)
+        hrd_die(1, "site %s: %s", d->site, r == K_EPRIV ?
+                "refused: not this user's directory, or open to others" :
+                pmm_strerror(r));
+    if ((r = pmm_bank_open(&d->bank, d->dir, "RAM", PMM_OPEN_CREATE)) < 0)
         hrd_die(1, "site %s: RAM bank: %s", d->site, pmm_strerror(r));
-    snprintf(path, sizeof path, "%s/controller.lock", d->site);
-    d->lock_fd = hr__os_open(path, O_RDWR | O_CREAT, 0600);
+    snprintf(path, sizeof path, "%s/controller.lock", d->dir);
+    d->lock_fd = hr__os_open(path, O_RDWR | O_CREAT | O_NOFOLLOW, 0600);
     if (d->lock_fd < 0 || pmm__os_trylock(d->lock_fd, 1) < 0)
         hrd_die(1, "site %s: a controller already runs", d->site);
-    snprintf(path, sizeof path, "%s/console.log", d->site);
-    d->console_fd = hr__os_open(path, O_WRONLY | O_APPEND | O_CREAT, 0600);
+    snprintf(path, sizeof path, "%s/console.log", d->dir);
+    d->console_fd = hr__os_open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW,
+                                0600);
     if (d->console_fd < 0)
-        hrd_die(1, "%s: %s", path, strerror(-d->console_fd));
+        hrd_die(1, "%s/console.log: %s", d->site, strerror(-d->console_fd));
     for (int i = 0; i < HR_REG_ACTORS; i++)
         d->image_fd[i] = -1;
     hrd_policy_read(d);
@@ -152,10 +163,9 @@ static void loop(struct hrd *d)
         hrd_die(1, "epoll: %s", strerror(-d->ep_fd));
     watch(d, d->listen_fd, "control socket");
     watch(d, d->sig_fd, "signals");
-    int conns = 0;
-    while (!d->stopping) {
-        int got[16], sig;
-        int n = hr__os_poller_wait(d->ep_fd, got, 16);
+    while (!d->stopping && !d->exec_pending) { /* either may come at boot */
+        int got[16], sig, accepting = 0;
+        int n = hr__os_poller_wait(d->ep_fd, got, 16, hrd_conn_expire(d));
         if (n < 0)
             hrd_die(1, "epoll: %s", strerror(-n));
         for (int i = 0; i < n; i++) {
@@ -166,22 +176,9 @@ static void loop(struct hrd *d)
                         d->stopping = 1;
                 reap(d);
             } else if (fd == d->listen_fd) {
-                int c;
-                while ((c = hr__os_accept(d->listen_fd)) >= 0) {
-                    /* served when its request arrives; never waited for */
-                    if (conns >= HRD_MAX_CONNS ||
-                        hr__os_poller_add(d->ep_fd, c) < 0) {
-                        pmm__os_close(c);
-                        continue;
-                    }
-                    conns++;
-                }
-            } else {
-                /* cannot fail: fd was added above and is still open */
-                int r = hr__os_poller_del(d->ep_fd, fd);
-                if (r < 0)
-                    hrd_log(d, "epoll: %s", strerror(-r));
-                conns--;
+                accepting = 1; /* after this batch, whose connections a
+                                  newcomer could take the place of */
+            } else if (hrd_conn_take(d, fd)) {
                 hrd_serve(d, fd);
                 reap(d);
             }
@@ -193,6 +190,9 @@ static void loop(struct hrd *d)
             if (d->exec_pending)
                 return;
         }
+        int c;
+        while (accepting && (c = hr__os_accept(d->listen_fd)) >= 0)
+            hrd_conn_add(d, c); /* served when its request comes */
     }
 }
 
@@ -235,7 +235,7 @@ int main(int argc, char **argv)
     setup(&d, site);
     /* listen first: actors started by boot() may call us at once (their
      * requests wait in the backlog until the loop runs) */
-    d.listen_fd = listen_on(d.site);
+    d.listen_fd = listen_on(&d);
     if (ready_fd >= 0) { /* started in the background: errors go to the log */
         hr__os_dup2(d.console_fd, 2);
         hr__os_inherit(ready_fd, 0); /* not for the children */
@@ -251,7 +251,7 @@ int main(int argc, char **argv)
     }
     hrd_kill_all(&d);
     char path[4200];
-    snprintf(path, sizeof path, "%s/" HR_SOCK_NAME, d.site);
+    snprintf(path, sizeof path, "%s/" HR_SOCK_NAME, d.dir);
     pmm__os_unlink(path);
     if (d.exec_pending) { /* the site restart: a fresh controller */
         char *argv_new[] = {"hrd", "--site", d.site, "--restarted", NULL};

@@ -13,7 +13,7 @@
 void hrd_policy_read(struct hrd *d)
 {
     const char *bad;
-    hr__policy_read(d->site, &d->policy, &bad);
+    hr__policy_read(d->dir, &d->policy, &bad);
     if (bad)
         hrd_log(d, "site.conf: %s is out of range: the default is used", bad);
 }

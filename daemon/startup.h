@@ -8,9 +8,6 @@
 
 struct hrd;
 
-/* Split line in place, as a shell would without expansion; returns the
- * word count, or -1 for an open quote or more than max words. */
-int hrd_split(char *line, char **words, int max);
 /* Run the start-up file up to its first command: 1 while a command runs,
  * 0 once the file is done (or absent).  The loop gives each child's end to
  * hrd_startup_child(), which goes on with the next lines: -1 when pid is no

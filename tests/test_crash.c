@@ -5,7 +5,8 @@
  * finds the bank consistent, no lock is left held, no committed block is
  * lost, and once everything is freed no page is leaked.
  *
- * HR_CRASH_KILLS sets the number of random kills (default 2000).
+ * HR_CRASH_KILLS sets the number of random kills (default 2000) and
+ * HR_CRASH_SEED their seed (printed by every run, so a failure replays).
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -154,12 +155,11 @@ Test(crash, free_by_key_killed_between_blocks)
 
 /* A worker allocates and frees blocks named after itself for ever, writing
  * the block's name into it. */
-static void worker(int id)
+static void worker(int id, unsigned seed)
 {
     pmm_bank *b;
     if (pmm_bank_open(&b, NULL, "RAM", 0) != 0)
         _exit(10);
-    unsigned seed = (unsigned)getpid();
     for (;;) {
         char n[32];
         snprintf(n, sizeof n, "w%d-%d", id, rand_r(&seed) % 16);
@@ -189,30 +189,51 @@ static int check_contents(const pmm_block *blk, void *arg)
     return 0;
 }
 
-Test(crash, random_kills_during_concurrent_allocate_and_free, .timeout = 500)
+/* The storm's workers, killed by the teardown too: a failed assertion ends
+ * the test at once, and endless workers must not outlive it. */
+enum { W = 3 };
+static pid_t storm[W];
+
+static void storm_stop(void)
 {
-    enum { W = 3 };
+    for (int i = 0; i < W; i++) {
+        if (storm[i] > 0) {
+            kill(storm[i], SIGKILL);
+            wait_status(storm[i]);
+        }
+        storm[i] = 0;
+    }
+    site_drop();
+}
+
+/* HR_CRASH_SEED replays a run: the seed is printed at the start. */
+Test(crash, random_kills_during_concurrent_allocate_and_free, .timeout = 500,
+     .fini = storm_stop)
+{
     const char *env = getenv("HR_CRASH_KILLS");
     int kills = env ? atoi(env) : 2000;
-    pid_t pids[W];
-    unsigned seed = (unsigned)time(NULL);
+    env = getenv("HR_CRASH_SEED");
+    unsigned seed = env ? (unsigned)strtoul(env, NULL, 0) : (unsigned)time(NULL);
+    fprintf(stderr, "random kills: HR_CRASH_SEED=%u\n", seed);
     for (int i = 0; i < W; i++)
-        if ((pids[i] = fork()) == 0)
-            worker(i);
+        if ((storm[i] = fork()) == 0)
+            worker(i, seed + (unsigned)i);
     for (int k = 0; k < kills; k++) {
         int i = rand_r(&seed) % W;
         usleep((useconds_t)(rand_r(&seed) % 1500));
-        kill(pids[i], SIGKILL);
-        int st = wait_status(pids[i]);
+        kill(storm[i], SIGKILL);
+        int st = wait_status(storm[i]);
+        storm[i] = 0;
         cr_assert_eq(st, 128 + SIGKILL, "worker failed on its own: %d", st);
         if (k % 250 == 249)
             cr_assert_eq(check_bank(), 0, "inconsistent after %d kills", k + 1);
-        if ((pids[i] = fork()) == 0)
-            worker(i);
+        if ((storm[i] = fork()) == 0)
+            worker(i, seed);
     }
     for (int i = 0; i < W; i++) {
-        kill(pids[i], SIGKILL);
-        wait_status(pids[i]);
+        kill(storm[i], SIGKILL);
+        wait_status(storm[i]);
+        storm[i] = 0;
     }
     cr_assert_eq(check_bank(), 0);
     assert_unlocked();

@@ -74,8 +74,16 @@ static void flip(uint64_t off)
     close(fd);
 }
 
-/* In a fresh process: open and use the bank; exit 0 if every call returned
- * a code (K_EBANK included) and data read back is right. */
+/* What a call on a damaged bank may answer: done, refused, or not there. */
+static int fair(int r)
+{
+    return r == 0 || r == K_EBANK || r == K_EUNKNOWN || r == K_ENOMEM;
+}
+
+/* In a fresh process: open and use the bank.  Exit 0 if every call returned
+ * a fair code and what it did is true: a refused open is one the checker
+ * refuses too, data read back is the block's own, a new block reads as
+ * zeros and is found again, a freed block is gone. */
 static int use_in_child(void)
 {
     pid_t pid = fork();
@@ -83,7 +91,7 @@ static int use_in_child(void)
         pmm_bank *b;
         int r = pmm_bank_open(&b, NULL, "RAM", 0);
         if (r == K_EBANK)
-            _exit(0);
+            _exit(pmm_check(site_bank(), 0, NULL, NULL) == K_EBANK ? 0 : 4);
         if (r)
             _exit(1);
         for (int i = 0; i < 10; i++) {
@@ -93,10 +101,22 @@ static int use_in_child(void)
             r = pmm_alloc(b, n, 1, "D", 2, PMM_RETRIEVE, &p, NULL);
             if (r == 0 && strcmp(p, n) != 0)
                 _exit(2); /* followed damage to the wrong block */
+            if (!fair(r))
+                _exit(3);
         }
         void *p;
-        pmm_alloc(b, "new", 4096, "D", 2, 0, &p, NULL);
-        pmm_free(b, "b1");
+        pmm_block blk;
+        r = pmm_alloc(b, "new", 4096, "D", 2, 0, &p, NULL);
+        if (!fair(r) || r == K_EUNKNOWN)
+            _exit(5);
+        if (r == 0 && (memcmp(p, (char[4096]){0}, 4096) != 0 ||
+                       pmm_stat(b, "new", &blk) != 0))
+            _exit(6);
+        r = pmm_free(b, "b1");
+        if (!fair(r) || r == K_ENOMEM)
+            _exit(7);
+        if (r == 0 && pmm_stat(b, "b1", &blk) != K_EUNKNOWN)
+            _exit(8);
         _exit(0);
     }
     return wait_status(pid);
@@ -275,6 +295,119 @@ Test(damage, random_bytes_never_crash, .timeout = 300)
         if (r == 0)
             cr_assert_eq(use_in_child(), 0);
     }
+}
+
+/* Both copies of the geometry get g, sealed with a right checksum or not. */
+static void poke_geom(struct pmm_geom *g, int seal)
+{
+    if (seal)
+        g->sum = pmm__geom_sum(g);
+    poke(0, g, sizeof *g);
+    poke(PMM_GEOM_BACKUP_OFF, g, sizeof *g);
+}
+
+/* A fixed address so high that base_addr + size wraps past zero and lands
+ * far below the top of user space: the checksum is right, the range is
+ * not. */
+Test(damage, header_range_wrapping_past_zero_refused)
+{
+    populate();
+    struct pmm_geom g = geom;
+    uint64_t span = g.data_pages * g.page_size;
+    g.base_addr = 0ull - span / 2; /* page-aligned: span is 4 MiB */
+    cr_assert_lt(g.base_addr + span, g.base_addr, "the sum wraps");
+    poke_geom(&g, 1);
+    pmm_bank *b;
+    int r = pmm_bank_open(&b, NULL, "RAM", 0);
+    cr_assert_eq(r, K_EBANK, "open: %s", pmm_strerror(r));
+    cr_assert_eq(check_bank(), K_EBANK);
+}
+
+/* Every byte of the geometry is covered by its checksum: a changed byte in
+ * a field that no other check reads (the address, the creation time, the
+ * identity, the reserved bytes), in both copies, with the old sum. */
+Test(damage, header_field_with_stale_checksum_refused)
+{
+    static const size_t offs[] = {
+        offsetof(struct pmm_geom, base_addr) + 4,
+        offsetof(struct pmm_geom, created_ns),
+        offsetof(struct pmm_geom, uuid) + 7,
+        offsetof(struct pmm_geom, reserved) + 63,
+    };
+    populate();
+    for (size_t i = 0; i < sizeof offs / sizeof *offs; i++) {
+        struct pmm_geom g = geom;
+        ((unsigned char *)&g)[offs[i]] ^= 0x01;
+        poke_geom(&g, 0);
+        pmm_bank *b;
+        cr_assert_eq(pmm_bank_open(&b, NULL, "RAM", 0), K_EBANK,
+                     "byte %zu changed: open refuses", offs[i]);
+        cr_assert_eq(check_bank(), K_EBANK, "byte %zu: check refuses", offs[i]);
+        /* only the primary damaged: the backup is taken and restores it */
+        poke(PMM_GEOM_BACKUP_OFF, &geom, sizeof geom);
+        cr_assert_eq(check_bank(), K_EBANK, "byte %zu: damage reported", offs[i]);
+        cr_assert_eq(use_in_child(), 0);
+        cr_assert_eq(check_bank(), 0, "byte %zu: restored", offs[i]);
+    }
+}
+
+/* Bitmap words whose check half is right but whose pages disagree with the
+ * entries: a held page said free (a block could be handed out over it) and
+ * a free page said held (leaked).  Only the checker's comparison sees it. */
+Test(damage, sealed_bitmap_word_disagreeing_with_entries)
+{
+    populate();
+    uint64_t w;
+    int fd = open(site_bank(), O_RDONLY);
+    cr_assert_eq(pread(fd, &w, 8, (off_t)geom.bitmap_off), 8);
+    close(fd);
+    uint32_t bits = (uint32_t)w;
+    cr_assert(bits & 1, "page 0 belongs to b0");
+    cr_assert_eq(bits >> 31, 0, "page 31 is free");
+    uint32_t wrong[2] = {bits & ~1u, bits | 1u << 31};
+    for (int i = 0; i < 2; i++) {
+        uint64_t v = pmm_bm_make(wrong[i]);
+        poke(geom.bitmap_off, &v, 8);
+        cr_assert_eq(check_bank(), K_EBANK, "case %d: disagreement reported", i);
+        cr_assert_eq(repair(), 0);
+        cr_assert_eq(check_bank(), 0);
+        fd = open(site_bank(), O_RDONLY);
+        cr_assert_eq(pread(fd, &v, 8, (off_t)geom.bitmap_off), 8);
+        close(fd);
+        cr_assert_eq(v, w, "case %d: repair rebuilt the word", i);
+    }
+}
+
+/* Found by fuzz_bank: an entry whose page count is the largest integer,
+ * sealed with a right checksum, made "npages + 1" wrap to 0 and pass the
+ * bounds check; freeing it then asked for a bitmap buffer of 2^62 words.
+ * Such an entry is damage: reported, refused, never freed. */
+Test(damage, entry_with_wrapping_page_count_refused)
+{
+    populate();
+    struct pmm_entry e;
+    int fd = open(site_bank(), O_RDONLY);
+    cr_assert_eq(pread(fd, &e, sizeof e, (off_t)geom.entries_off), (ssize_t)sizeof e);
+    close(fd);
+    cr_assert_str_eq(e.name, "b0");
+    e.npages = UINT64_MAX;
+    e.sum = pmm__entry_sum(&e);
+    poke(geom.entries_off, &e, sizeof e);
+    cr_assert_eq(check_bank(), K_EBANK);
+    pid_t pid = fork();
+    if (pid == 0) {
+        pmm_bank *b = child_bank();
+        pmm_block blk;
+        int r = pmm_stat(b, "b0", &blk);
+        if (r != K_EBANK)
+            _exit(1);
+        r = pmm_free(b, "b0");
+        _exit(r == K_EBANK ? 0 : 2);
+    }
+    cr_assert_eq(wait_status(pid), 0, "the entry is refused");
+    cr_assert_eq(repair(), 0);
+    cr_assert_eq(check_bank(), 0);
+    cr_assert_eq(use_in_child(), 0);
 }
 
 /* pmm_bank_remake on the site's RAM bank: succeeds, says where the tunables

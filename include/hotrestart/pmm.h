@@ -131,8 +131,10 @@ PMM_API int pmm_bank_stat(pmm_bank *bank, pmm_bank_info *out);
  * K_EPRIV a "__SYS" key or a system block; K_EUNKNOWN (PMM_RETRIEVE) no such
  * block; K_EEXIST (PMM_EXCL) taken, or a retrieve whose key differs;
  * K_ESIZE retrieve asking for more than the block holds; K_ENOMEM bank full
- * or pmm.maxBlocks reached, or this process has too many mappings;
- * K_EBANK damaged bank. */
+ * or pmm.maxBlocks reached, its file system full, or this process has too
+ * many mappings or no address space left (a new block that cannot be
+ * mapped is freed again: a failed call leaves nothing allocated);
+ * K_EBANK damaged bank, or its file truncated under us. */
 PMM_API int pmm_alloc(pmm_bank *bank, const char *name, size_t size,
                       const void *key, size_t keylen, unsigned flags,
                       void **addr, pmm_block *info);

@@ -20,7 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "heap_int.h"
+#include "alloc.h"
+#include "log.h"
 
 #define TRY(x)                                                                 \
     do {                                                                       \

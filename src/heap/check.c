@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "heap_int.h"
+#include "alloc.h"
+#include "check.h"
+#include "log.h"
 
 struct report {
     void (*fn)(const char *, void *);

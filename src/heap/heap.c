@@ -9,6 +9,12 @@
  * a power cut) has its log rolled back and its mutex made again.  Then the
  * heap's own lock is taken once, which rolls back a dead holder's
  * transaction (lock.c), and given back.
+ *
+ * A transaction belongs to one handle and the thread that began it: every
+ * call inside one checks that this thread runs it through this handle
+ * (tx_ok) before it touches the heap, and once a change could not be saved
+ * in the log (doomed) the transaction can only end in a rollback.  Frees
+ * are queued and applied at commit (alloc.c says why).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -16,8 +22,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "heap_int.h"
+#include "alloc.h"
+#include "check.h"
+#include "crash.h"
+#include "lock.h"
+#include "log.h"
 #include "os/os.h"
+#include "sys.h"
 
 #define HH_LOG_MIN (16ull << 10)
 #define HH_LOG_MAX (16ull << 20)
@@ -161,8 +172,7 @@ int hr_heap_open(hr_heap **out, pmm_bank *bank, const char *name, size_t size,
     h->size = blk.size;
     h->page = (uint64_t)pmm__os_page_size();
     h->tx_stamp = 1;
-    const char *crash = getenv("HR_CRASHPOINT");
-    hh_crash_armed = crash && *crash;
+    hh_crash_arm();
     hh_os_record_open(h);
     if ((r = attach(h, &blk)) < 0)
         goto fail_attach;

@@ -19,7 +19,9 @@
 #define _GNU_SOURCE
 #include <errno.h>
 
-#include "heap_int.h"
+#include "crash.h"
+#include "lock.h"
+#include "log.h"
 
 int hh_lock_init(struct hh_hdr *hdr)
 {

@@ -41,7 +41,9 @@
 #define _GNU_SOURCE
 #include <string.h>
 
-#include "heap_int.h"
+#include "crash.h"
+#include "log.h"
+#include "sys.h"
 
 static inline uint8_t *log_at(struct hr_heap *h, uint64_t pos)
 {
@@ -87,7 +89,8 @@ static int target_ok(const struct hh_hdr *hdr, uint64_t off, uint64_t len)
            len <= hdr->arena_off + hdr->arena_size - off;
 }
 
-int hh_log_sync(struct hr_heap *h)
+/* DISK: flush the entries written since the last flush. */
+static int log_sync(struct hr_heap *h)
 {
     if (!h->durable || h->log_synced == h->log_pos)
         return 0;
@@ -117,8 +120,8 @@ static inline void copy_in(uint8_t *data, const void *p, size_t len)
     }
 }
 
-/* Append an entry saving [p, p+len) (hh_log() in heap_int.h has checked
- * it is not saved already); on DISK the entry is durable on return. */
+/* Append an entry saving [p, p+len) (hh_log() in log.h has checked it is
+ * not saved already); on DISK the entry is durable on return. */
 int hh_log_new(struct hr_heap *h, const void *p, size_t len)
 {
     uint64_t off = (uint64_t)((const uint8_t *)p - h->base);
@@ -137,7 +140,7 @@ int hh_log_new(struct hr_heap *h, const void *p, size_t len)
     h->log_pos += esize;
     h->recent[h->nrecent++ % 4] = (struct hh_span){off, len};
     hh_crash("heap.log-entry");
-    int r = hh_log_sync(h);
+    int r = log_sync(h);
     if (r < 0)
         h->doomed = r;
     return r;

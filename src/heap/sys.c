@@ -20,13 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "heap_int.h"
 #include "os/os.h"
+#include "sys.h"
 
 #define HH_RECORD_COMMIT UINT64_MAX
 #define HH_RECORD_PAGE (1ull << 63) /* | offset: a page as memory holds it */
-
-int hh_crash_armed; /* set by hr_heap_open from HR_CRASHPOINT */
 
 static void record(struct hr_heap *h, uint64_t off, uint64_t len,
                    const void *bytes)

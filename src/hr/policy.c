@@ -109,20 +109,20 @@ static char *conf_with(const char *old, const hr_policy *p, size_t *len)
 
 int hr_policy_write(const char *site, const hr_policy *p)
 {
-    char dir[4096], path[4200], old[8192] = "";
+    char dir[4096], path[4200], old[8192] = "", at[64];
     size_t len;
-    int r = hr_policy_check(p);
+    int dfd, r = hr_policy_check(p);
     if (r < 0 || (r = pmm_site_path(dir, sizeof dir, site)) < 0 ||
-        (r = pmm__site_check_dir(dir)) < 0)
+        (r = dfd = pmm__site_open(dir, 0, at, sizeof at)) < 0)
         return r;
-    snprintf(path, sizeof path, "%s/" SITE_CONF, dir);
+    snprintf(path, sizeof path, "%s/" SITE_CONF, at); /* that directory's */
     r = pmm__os_read_file(path, old, sizeof old);
-    if (r < 0 && r != -ENOENT)
-        return r;
-    char *text = conf_with(old, p, &len);
-    if (!text)
-        return -ENOMEM;
-    r = pmm__os_write_file(path, text, len);
+    char *text = r < 0 && r != -ENOENT ? NULL : conf_with(old, p, &len);
+    if (text)
+        r = pmm__os_write_file(path, text, len);
+    else if (r >= 0 || r == -ENOENT)
+        r = -ENOMEM;
     free(text);
+    pmm__os_close(dfd);
     return r < 0 ? r : K_OK;
 }

@@ -59,8 +59,9 @@ int hr__msg_recv(int sock, void *buf, struct hr_msg_hdr *hdr,
     int n = hr__os_recvmsg(sock, &m);
     if (n < 0)
         return n;
-    if (n == 0)
-        return -ECONNRESET;
+    /* descriptors first, whatever the message: even an empty one (n == 0
+     * on a SOCK_SEQPACKET socket) may carry some, and the caller closes
+     * what it is given */
     for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
         if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
             continue;
@@ -73,6 +74,8 @@ int hr__msg_recv(int sock, void *buf, struct hr_msg_hdr *hdr,
                 pmm__os_close(got[i]);
         }
     }
+    if (n == 0 && *nfds == 0)
+        return -ECONNRESET;
     memcpy(hdr, buf, (size_t)n < sizeof *hdr ? (size_t)n : sizeof *hdr);
     if ((m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || (size_t)n < sizeof *hdr ||
         hdr->magic != HR_MSG_MAGIC || hdr->len != (size_t)n - sizeof *hdr ||

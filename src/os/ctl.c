@@ -116,6 +116,13 @@ int64_t hr__os_wall_s(void)
     return (int64_t)time(NULL);
 }
 
+int64_t hr__os_mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
 void hr__os_sleep_ms(unsigned ms)
 {
     struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000};
@@ -252,12 +259,12 @@ int hr__os_poller_del(int ep, int fd)
     return ret(epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL));
 }
 
-int hr__os_poller_wait(int ep, int *fds, int max)
+int hr__os_poller_wait(int ep, int *fds, int max, int timeout_ms)
 {
     struct epoll_event got[64];
     if (max > 64)
         max = 64;
-    int n = RETRY(epoll_wait(ep, got, max, -1));
+    int n = RETRY(epoll_wait(ep, got, max, timeout_ms));
     for (int i = 0; i < n; i++)
         fds[i] = got[i].data.fd;
     return n;

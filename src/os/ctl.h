@@ -34,8 +34,9 @@ int hr__os_self_exe(char *buf, size_t cap);
  * (exec refuses a file open for writing). */
 int hr__os_memfd_ro(const char *name, const void *data, size_t len);
 
-/* Time.  Wall-clock seconds, and a sleep. */
+/* Time.  Wall-clock seconds, monotonic milliseconds, and a sleep. */
 int64_t hr__os_wall_s(void);
+int64_t hr__os_mono_ms(void);
 void hr__os_sleep_ms(unsigned ms);
 
 /* Processes. */
@@ -85,8 +86,9 @@ int hr__os_signal_next(int fd);
 int hr__os_poller(void);
 int hr__os_poller_add(int ep, int fd);
 int hr__os_poller_del(int ep, int fd);
-/* Up to max descriptors ready for input, into fds; waits for the first. */
-int hr__os_poller_wait(int ep, int *fds, int max);
+/* Up to max descriptors ready for input, into fds; waits for the first at
+ * most timeout_ms (-1: no limit): 0 when none came. */
+int hr__os_poller_wait(int ep, int *fds, int max, int timeout_ms);
 
 /* Sockets (AF_UNIX).  A SOCK_SEQPACKET socket listening at path, owner-
  * only, non-blocking; a stale socket file there is replaced. */

@@ -6,8 +6,19 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+void (*pmm__os_tap)(int what, int fd, const void *buf, size_t len,
+                    uint64_t off);
+
+static void tap(int what, int fd, const void *buf, size_t len, uint64_t off)
+{
+    if (pmm__os_tap)
+        pmm__os_tap(what, fd, buf, len, off);
+}
 
 int pmm__os_open(const char *path, int rdonly, int create_excl, int *fd)
 {
@@ -59,6 +70,8 @@ int pmm__os_lock_byte(int fd, uint64_t byte)
 int pmm__os_pwrite(int fd, const void *buf, size_t len, uint64_t off)
 {
     const char *p = buf;
+    size_t all = len;
+    uint64_t at = off;
     while (len > 0) {
         ssize_t n = pwrite(fd, p, len, (off_t)off);
         if (n < 0) {
@@ -72,6 +85,7 @@ int pmm__os_pwrite(int fd, const void *buf, size_t len, uint64_t off)
         len -= (size_t)n;
         off += (uint64_t)n;
     }
+    tap(PMM_OS_T_WRITE, fd, buf, all, at);
     return 0;
 }
 
@@ -128,7 +142,10 @@ int pmm__os_sync(int fd)
     do
         r = fdatasync(fd);
     while (r < 0 && errno == EINTR);
-    return r < 0 ? -errno : 0;
+    if (r < 0)
+        return -errno;
+    tap(PMM_OS_T_SYNC, fd, NULL, 0, 0);
+    return 0;
 }
 
 int pmm__os_punch(int fd, uint64_t off, uint64_t len)
@@ -140,7 +157,21 @@ int pmm__os_punch(int fd, uint64_t off, uint64_t len)
         r = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
                       (off_t)off, (off_t)len);
     while (r < 0 && errno == EINTR);
-    return r < 0 ? -errno : 0;
+    if (r < 0)
+        return -errno;
+    tap(PMM_OS_T_PUNCH, fd, NULL, (size_t)len, off);
+    return 0;
+}
+
+int pmm__os_reserve(int fd, uint64_t off, uint64_t len)
+{
+    if (len == 0)
+        return 0;
+    int r;
+    do
+        r = fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len);
+    while (r < 0 && errno == EINTR);
+    return r < 0 && errno != EOPNOTSUPP ? -errno : 0;
 }
 
 int pmm__os_close(int fd)
@@ -163,6 +194,49 @@ int pmm__os_unlink(const char *path)
 int pmm__os_mkdir(const char *path, mode_t mode)
 {
     return mkdir(path, mode) < 0 ? -errno : 0;
+}
+
+#define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+
+/* 1 when only root or we may change what directory fd holds: a link there
+ * can be followed. */
+static int trusted(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 && (st.st_uid == 0 || st.st_uid == geteuid()) &&
+           !(st.st_mode & 022);
+}
+
+int pmm__os_open_dir(const char *path, int create)
+{
+    char p[4096], *save = NULL;
+    struct stat st;
+    if (snprintf(p, sizeof p, "%s", path) >= (int)sizeof p)
+        return -ENAMETOOLONG;
+    int fd = open(p[0] == '/' ? "/" : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    for (char *part = strtok_r(p, "/", &save); part && fd >= 0;) {
+        char *more = strtok_r(NULL, "/", &save);
+        int next = openat(fd, part, DIR_FLAGS);
+        if (next < 0 && errno == ENOENT && create) { /* ours to make */
+            next = mkdirat(fd, part, 0700) < 0 && errno != EEXIST
+                       ? -1 : openat(fd, part, DIR_FLAGS);
+            if (next >= 0 && (fstat(next, &st) < 0 || st.st_uid != geteuid())) {
+                close(next); /* not the one we made */
+                next = -1;
+                errno = EPERM;
+            }
+        } else if (next < 0 && (errno == ELOOP || errno == ENOTDIR) && more &&
+                   trusted(fd)) { /* a link, or not a directory */
+            next = openat(fd, part, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        }
+        int e = errno;
+        close(fd);
+        fd = next < 0 ? -e : next;
+        part = more;
+    }
+    return fd;
 }
 
 int pmm__os_rmdir(const char *path)
@@ -253,10 +327,13 @@ int pmm__os_write_file(const char *path, const void *buf, size_t len)
     const char *p = buf;
     int fd, r = 0;
     do
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+                  0600);
     while (fd < 0 && errno == EINTR);
     if (fd < 0)
         return -errno;
+    if (fchmod(fd, 0600) < 0) /* one made 0644 by an older release */
+        r = -errno;
     while (len > 0 && r == 0) {
         ssize_t n = write(fd, p, len);
         if (n < 0 && errno != EINTR)

@@ -46,10 +46,22 @@ int pmm__os_truncate(int fd, uint64_t size);
 int pmm__os_sync(int fd);
 /* Give pages back to the file system: they read as zero afterwards. */
 int pmm__os_punch(int fd, uint64_t off, uint64_t len);
+/* Take the file system's space for [off, off + len) now (the file's size
+ * unchanged): -ENOSPC when it has not that much, so that a later store
+ * through a mapping cannot fail with SIGBUS.  0 where the file system
+ * cannot reserve (no fallocate). */
+int pmm__os_reserve(int fd, uint64_t off, uint64_t len);
 int pmm__os_link(const char *from, const char *to);
 int pmm__os_unlink(const char *path);
 int pmm__os_mkdir(const char *path, mode_t mode); /* -EEXIST when there */
 int pmm__os_rmdir(const char *path);
+/* A descriptor of the directory at path, walked a part at a time from the
+ * descriptor of the one before: a link is followed only where no one but
+ * root or we may change it (its directory is theirs and open to no other
+ * writer), never as the last part (-ELOOP).  With create, missing parts are
+ * made (0700), then opened without following a link and refused (-EPERM)
+ * unless ours: a link or another's directory swapped in is never entered. */
+int pmm__os_open_dir(const char *path, int create);
 /* lstat(): the owner and mode of path itself (a link is not followed). */
 int pmm__os_lstat(const char *path, uid_t *uid, mode_t *mode);
 /* The whole of a small file, NUL-terminated; -EFBIG if it does not fit
@@ -59,8 +71,18 @@ int pmm__os_read_file(const char *path, char *buf, size_t cap);
 int pmm__os_open_append(const char *path, int *fd);
 /* Write all of buf at fd's position: a short write is completed. */
 int pmm__os_write_all(int fd, const void *buf, size_t len);
-/* Create or truncate path (mode 0666 before the umask) and write buf. */
+/* Create or truncate path, owner-only (mode 0600, a link refused), and
+ * write buf. */
 int pmm__os_write_file(const char *path, const void *buf, size_t len);
+
+/* A test's tap on what reaches a file (tests/test_powercut.c records a DISK
+ * bank's writes and flushes with it and replays them as power cuts).  When
+ * set, it is called after each pwrite (PMM_OS_T_WRITE: buf, len at off),
+ * punch (PMM_OS_T_PUNCH: len at off) and fdatasync (PMM_OS_T_SYNC) that
+ * succeeded.  NULL, and so costless, outside such a test. */
+enum { PMM_OS_T_WRITE = 1, PMM_OS_T_PUNCH = 2, PMM_OS_T_SYNC = 3 };
+extern void (*pmm__os_tap)(int what, int fd, const void *buf, size_t len,
+                           uint64_t off);
 
 /* ---- mem.c: mappings and the address space ---------------------------- */
 
@@ -78,6 +100,15 @@ int pmm__os_msync(void *addr, size_t len);
 /* 1 if [addr, addr + len) holds no mapping of this process */
 int pmm__os_range_free(uintptr_t addr, uint64_t len);
 size_t pmm__os_page_size(void); /* read once, then cached */
+
+/* ---- fault.c: reads of a mapping whose file may shrink ---------------- */
+
+/* fn(arg), but a SIGBUS raised by a read inside [addr, addr + len) (its
+ * file was truncated) abandons fn at once and returns -EFAULT instead of
+ * killing the process.  fn must hold no lock and own nothing when it may
+ * fault: it does not run to its end.  No system call after the first. */
+int pmm__os_guarded(const void *addr, size_t len, int (*fn)(void *),
+                    void *arg);
 
 /* ---- proc.c: the process, the clock, randomness ----------------------- */
 

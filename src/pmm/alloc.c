@@ -132,10 +132,20 @@ static int alloc_locked(struct pmm_bank *b, const struct req *q, void **addr,
         return r;
     }
     struct pmm_entry e = *pmm__entry(b, idx);
+    if (is_new) {
+        /* mapped under the lock: a new block that cannot be mapped (no
+         * address space left) is freed again, so a failed call leaves
+         * nothing allocated.  It heads its chain: no predecessor. */
+        r = finish(b, q, idx, &e, 1, addr, info);
+        if (r < 0 && pmm__do_free(b, idx, PMM_NONE) < 0)
+            r = K_EBANK;
+        pmm__unlock(b);
+        return r;
+    }
     if (!b->rdonly)
         pmm__os_unlock(b->fd);
     /* still holding b->mu: the table is ours */
-    r = finish(b, q, idx, &e, is_new, addr, info);
+    r = finish(b, q, idx, &e, 0, addr, info);
     pthread_mutex_unlock(&b->mu);
     return r;
 }

@@ -43,10 +43,28 @@ int pmm__same_entry(const struct pmm_bank *b, uint32_t idx, uint32_t gen)
            __atomic_load_n(&e->gen, __ATOMIC_RELAXED) == gen;
 }
 
+struct fast {
+    const struct pmm_bank *b;
+    const char *name;
+    uint32_t *idx;
+    struct pmm_entry *copy;
+    uint64_t *seq;
+};
+
+static int fast(void *arg)
+{
+    struct fast *f = arg;
+    return pmm__find_fast(f->b, f->name, f->idx, f->copy, f->seq);
+}
+
 int pmm__lookup(struct pmm_bank *b, const char *name, uint32_t *idx,
                 struct pmm_entry *copy, uint64_t *seq)
 {
-    int r = pmm__find_fast(b, name, idx, copy, seq);
+    /* a bank file truncated under us: K_EBANK, not death by SIGBUS */
+    struct fast f = {b, name, idx, copy, seq};
+    int r = pmm__os_guarded(b->meta, b->meta_len, fast, &f);
+    if (r == -EFAULT)
+        return K_EBANK;
     if (r != -EAGAIN)
         return r;
     if ((r = pmm__lock(b)) < 0)

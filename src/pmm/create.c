@@ -7,6 +7,12 @@
  * temporary file.  The metadata written here goes to that temporary file,
  * which no other process can have open: a published bank's metadata is
  * written only by update.c, lock.c and repair.c.
+ *
+ * The file system's space for the metadata is reserved here, so that no
+ * later store to it can fail for want of space; block space is reserved
+ * block by block as blocks are allocated (update.c), so a bank may be
+ * larger than its file system and allocations fail cleanly (K_ENOMEM)
+ * when the file system is full.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -86,6 +92,7 @@ static int write_new(int fd, const struct pmm_geom *g, int kind)
     memset(&l, 0, sizeof l);
     l.sum = pmm__live_sum(&l);
     if ((r = pmm__os_truncate(fd, g->file_size)) < 0 ||
+        (r = pmm__os_reserve(fd, 0, g->data_off)) < 0 ||
         (r = pmm__os_pwrite(fd, g, sizeof *g, 0)) < 0 ||
         (r = pmm__os_pwrite(fd, g, sizeof *g, PMM_GEOM_BACKUP_OFF)) < 0 ||
         (r = pmm__os_pwrite(fd, &l, sizeof l, PMM_LIVE_OFF)) < 0 ||

@@ -56,8 +56,11 @@ static const char *fields_wrong(const struct pmm_geom *g)
         return "max_blocks out of range";
     if (g->data_pages < 2 || g->data_pages > PMM_MAX_BANK_SIZE / g->page_size)
         return "bank size out of range";
+    /* data_pages * page_size <= PMM_MAX_BANK_SIZE (above); subtract, never
+     * add, so that a huge base_addr cannot wrap past zero into range */
     if (g->base_addr % g->page_size || g->base_addr < PMM_USER_LOW ||
-        g->base_addr + g->data_pages * g->page_size > PMM_USER_TOP)
+        g->base_addr > PMM_USER_TOP ||
+        g->data_pages * g->page_size > PMM_USER_TOP - g->base_addr)
         return "fixed address out of range";
     return NULL;
 }

@@ -34,8 +34,10 @@ int pmm__entry_valid(const struct pmm_bank *b, const struct pmm_entry *e)
         return 0;
     if (e->keylen > sizeof e->key || e->next > b->g.max_blocks)
         return 0;
+    /* the pages and the guard page after them fit, compared without
+     * adding: npages + 1 would wrap for the largest npages */
     if (e->npages == 0 || e->page >= b->g.data_pages ||
-        e->npages + 1 > b->g.data_pages - e->page)
+        e->npages >= b->g.data_pages - e->page)
         return 0;
     return 1;
 }

@@ -10,8 +10,19 @@
  * idempotent), closes an update that died before its commit point, and
  * hands anything it cannot trust to the repair (repair.c).  With update.c
  * and repair.c, the only writer of a published bank's metadata.
+ *
+ * A bank file that someone truncated under us would kill the process with
+ * SIGBUS at the first read of a page of the mapping past the new end: the
+ * lock first reads the last byte of the metadata under a SIGBUS guard
+ * (os/fault.c) and answers K_EBANK if it is gone; lock-free lookups
+ * (block.c) run whole under the guard.  Neither costs a system call.  A
+ * retrieve of a block already mapped in this process reads only that
+ * block's entry, and its caller is about to touch the block's pages, which
+ * such a truncation takes away too: that path does not look.
  */
 #define _GNU_SOURCE
+#include <errno.h>
+
 #include "hash.h"
 #include "lock.h"
 #include "os/os.h"
@@ -41,12 +52,30 @@ static int recover(struct pmm_bank *b)
     return pmm__apply(b, &l);
 }
 
+static int touch_last(void *arg)
+{
+    const struct pmm_bank *b = arg;
+    return *(volatile const uint8_t *)(b->meta + b->meta_len - 1) * 0;
+}
+
+int pmm__intact(const struct pmm_bank *b)
+{
+    if (b->shadow)
+        return K_OK;
+    /* a file only shrinks from its end: if the last byte of the metadata
+     * is there, all of it is */
+    int r = pmm__os_guarded(b->meta, b->meta_len, touch_last, (void *)b);
+    return r == -EFAULT ? K_EBANK : r;
+}
+
 int pmm__lock(struct pmm_bank *b)
 {
     pthread_mutex_lock(&b->mu);
     if (b->shadow)
         return K_OK;
     int r = pmm__os_lock(b->fd, !b->rdonly);
+    if (r == 0 && (r = pmm__intact(b)) < 0)
+        pmm__os_unlock(b->fd);
     if (r < 0) {
         pthread_mutex_unlock(&b->mu);
         return r;

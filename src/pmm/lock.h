@@ -11,6 +11,9 @@
  * the bank is consistent.  0, or -errno / K_EBANK with nothing held. */
 int pmm__lock(struct pmm_bank *b);
 void pmm__unlock(struct pmm_bank *b);
+/* K_EBANK if the bank file was truncated under us into its metadata: its
+ * mapping must not be read. */
+int pmm__intact(const struct pmm_bank *b);
 /* 1 if the live record shows an unfinished update, an interrupted repair
  * or damage: the next writer to take the lock must recover first. */
 int pmm__needs_recovery(const struct pmm_bank *b);

@@ -65,24 +65,23 @@ int pmm__site_check_dir(const char *dir)
     return K_OK;
 }
 
-/* mkdir -p, owner-only for what it makes. */
-static int make_dirs(const char *dir)
+int pmm__site_open(const char *dir, int create, char *at, size_t cap)
 {
-    char p[4096];
-    int r;
-    if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p)
-        return K_EINVAL;
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = 0;
-        if ((r = pmm__os_mkdir(p, 0700)) < 0 && r != -EEXIST)
-            return r;
-        *s = '/';
-    }
-    if ((r = pmm__os_mkdir(p, 0700)) < 0 && r != -EEXIST)
+    uid_t uid;
+    mode_t mode;
+    int fd = pmm__os_open_dir(dir, create);
+    if (fd < 0)
+        return fd == -ENOENT ? K_EUNKNOWN : fd == -ELOOP ? -ENOTDIR : fd;
+    int r = pmm__os_size(fd, NULL, &uid, &mode, NULL, NULL);
+    if (r == 0 && (uid != pmm__os_euid() || (mode & 077)))
+        r = K_EPRIV;
+    if (r == 0 && snprintf(at, cap, "/proc/self/fd/%d/.", fd) >= (int)cap)
+        r = K_EINVAL;
+    if (r < 0) {
+        pmm__os_close(fd);
         return r;
-    return K_OK;
+    }
+    return fd;
 }
 
 int pmm__conf_get(const char *site, const char *key, char *val, size_t len)
@@ -149,8 +148,11 @@ int pmm_bank_open(pmm_bank **out, const char *site, const char *medium,
         return K_EUNKNOWN;
     if ((r = pmm_site_path(dir, sizeof dir, site)) < 0)
         return r;
-    if ((flags & PMM_OPEN_CREATE) && (r = make_dirs(dir)) < 0)
-        return r;
+    if (flags & PMM_OPEN_CREATE) { /* made if missing, no link followed */
+        if ((r = pmm__os_open_dir(dir, 1)) < 0)
+            return r == -ELOOP ? -ENOTDIR : r;
+        pmm__os_close(r);
+    }
     if ((r = pmm__site_check_dir(dir)) < 0)
         return r;
     if ((r = pmm_bank_path(path, sizeof path, dir, medium)) < 0)
@@ -170,8 +172,8 @@ int pmm_bank_open(pmm_bank **out, const char *site, const char *medium,
 int pmm_site_create(const char *site, const pmm_site_config *cfg)
 {
     pmm_site_config c = {0};
-    char dir[4096], path[4200];
-    int r;
+    char dir[4096], path[4200], at[64];
+    int r, dfd;
     if (cfg)
         c = *cfg;
     if (!c.rambank_size)
@@ -185,13 +187,18 @@ int pmm_site_create(const char *site, const pmm_site_config *cfg)
     if (c.diskbank_path && (c.diskbank_path[0] != '/' ||
                             strchr(c.diskbank_path, '\n')))
         return K_EINVAL;
+    /* the directory opened once (made if missing) and checked on its
+     * descriptor; what it holds is made through that descriptor, so that
+     * a directory swapped in for it meanwhile is never written */
     if ((r = pmm_site_path(dir, sizeof dir, site)) < 0 ||
-        (r = make_dirs(dir)) < 0 || (r = pmm__site_check_dir(dir)) < 0)
+        (r = dfd = pmm__site_open(dir, 1, at, sizeof at)) < 0)
         return r;
-    snprintf(path, sizeof path, "%s/" RAM_BANK, dir);
+    snprintf(path, sizeof path, "%s/" RAM_BANK, at);
     if ((r = pmm__bank_create_file(path, PMM_KIND_RAM, c.rambank_size,
-                                   c.max_blocks)) < 0)
+                                   c.max_blocks)) < 0) {
+        pmm__os_close(dfd);
         return r;
+    }
     if (c.diskbank_path) {
         r = pmm__bank_create_file(c.diskbank_path, PMM_KIND_DISK,
                                   c.diskbank_size, c.disk_max_blocks);
@@ -212,15 +219,17 @@ int pmm_site_create(const char *site, const pmm_site_config *cfg)
         r = -ENOMEM;
         goto fail_ram;
     }
-    snprintf(path, sizeof path, "%s/" SITE_CONF, dir);
+    snprintf(path, sizeof path, "%s/" SITE_CONF, at);
     r = pmm__os_write_file(path, text, textlen);
     free(text);
     if (r < 0)
         goto fail_ram;
+    pmm__os_close(dfd);
     return K_OK;
 fail_ram:
-    snprintf(path, sizeof path, "%s/" RAM_BANK, dir);
+    snprintf(path, sizeof path, "%s/" RAM_BANK, at);
     pmm__os_unlink(path);
+    pmm__os_close(dfd);
     return r;
 }
 

@@ -13,5 +13,11 @@ int pmm__conf_get(const char *site, const char *key, char *val, size_t len);
 /* K_OK if dir is a directory of the caller's (or root's) open to nobody
  * else; K_EUNKNOWN if absent, K_EPRIV, -ENOTDIR, -errno. */
 int pmm__site_check_dir(const char *dir);
+/* The site directory dir opened once (its missing parts made when create,
+ * see pmm__os_open_dir()) and checked on its descriptor: a directory of the
+ * caller's (root's too), open to nobody else.  Its descriptor, with in at
+ * a path that reaches it through the descriptor ("/proc/self/fd/N/."), to
+ * open what it holds; K_EUNKNOWN if absent, K_EPRIV, -ENOTDIR, -errno. */
+int pmm__site_open(const char *dir, int create, char *at, size_t cap);
 
 #endif

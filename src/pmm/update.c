@@ -3,7 +3,9 @@
  *
  * An update runs under the bank's file lock in three steps:
  *   1. pre-commit work that is harmless if abandoned (punching the pages a
- *      new block will use, so that it reads as zeros);
+ *      new block will use, so that it reads as zeros, then reserving the
+ *      file system's space for them: a bank larger than its file system
+ *      answers K_ENOMEM here, not SIGBUS at a later store);
  *   2. COMMIT POINT: one pwrite() of the live record carrying the intent
  *      log (op, entry, chain links, the entry image) with an odd sequence
  *      number and a checksum;
@@ -21,6 +23,7 @@
  * (lock.c) and repair (repair.c) call them.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <string.h>
 
 #include "crash.h"
@@ -155,10 +158,12 @@ int pmm__do_alloc(struct pmm_bank *b, const char *name, uint64_t npages,
     int r = pmm__find_pages(b, npages + 1, &page);
     if (r < 0)
         return r;
-    r = pmm__os_punch(b->fd, b->g.data_off + page * b->g.page_size,
-                      npages * b->g.page_size);
+    uint64_t off = b->g.data_off + page * b->g.page_size;
+    r = pmm__os_punch(b->fd, off, npages * b->g.page_size);
+    if (r == 0)
+        r = pmm__os_reserve(b->fd, off, npages * b->g.page_size);
     if (r < 0)
-        return r;
+        return r == -ENOSPC ? K_ENOMEM : r;
     pmm__crash("alloc.punched");
 
     struct pmm_entry *e = &l.image;

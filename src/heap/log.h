@@ -1,0 +1,80 @@
+/*
+ * log.h - the undo log: saving bytes before a transaction changes them,
+ * the commit point and the rollback (log.c says why this is enough).
+ *
+ * Callers run a transaction on h (lock.h), except hh_rollback, which also
+ * runs under the open lock when a heap's lock is remade (heap.c).
+ */
+#ifndef HR_HEAP_LOG_H
+#define HR_HEAP_LOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "view.h"
+
+/* The compiler keeps the stores before it ahead of the stores after it: in
+ * one process, the order a SIGKILL can observe.  An entry is whole before
+ * the change it saves; a format is whole before its magic (heap.c). */
+static inline void hh_barrier(void)
+{
+    __asm__ __volatile__("" ::: "memory");
+}
+
+/* Append an entry saving [p, p+len); hh_log() is the door.  0, or
+ * K_ENOMEM if the log is full, -errno from its flush (DISK); either dooms
+ * the transaction. */
+int hh_log_new(struct hr_heap *h, const void *p, size_t len);
+
+/* Save [p, p+len) in the undo log before it changes, unless one of the last
+ * entries of this transaction saved it already (its bytes from before the
+ * transaction are in the log).  Inline: the update path's common case,
+ * "saved already", costs no call.  0, or the error that doomed the
+ * transaction. */
+static inline int hh_log(struct hr_heap *h, const void *p, size_t len)
+{
+    if (h->doomed)
+        return h->doomed;
+    uint64_t off = (uint64_t)((const uint8_t *)p - h->base);
+    for (unsigned i = 0; i < h->nrecent && i < 4; i++)
+        if (off >= h->recent[i].off &&
+            off + len <= h->recent[i].off + h->recent[i].len)
+            return 0;
+    return hh_log_new(h, p, len);
+}
+
+/* Save n adjacent words of the header's hot words, once per transaction. */
+static inline int hh_log_hot_n(struct hr_heap *h, const uint64_t *word,
+                               unsigned n)
+{
+    uint64_t i = (uint64_t)((const uint8_t *)word - h->base) / 8;
+    if (h->hot_saved[i] == h->tx_stamp &&
+        h->hot_saved[i + n - 1] == h->tx_stamp)
+        return 0;
+    int r = hh_log(h, word, 8 * n);
+    if (r == 0)
+        for (unsigned k = 0; k < n; k++)
+            h->hot_saved[i + k] = h->tx_stamp;
+    return r;
+}
+
+static inline int hh_log_hot(struct hr_heap *h, const uint64_t *word)
+{
+    return hh_log_hot_n(h, word, 1);
+}
+
+/* The log's part of a commit: on DISK, flush what the transaction wrote;
+ * then the COMMIT POINT.  0 or -errno from a flush (the caller rolls
+ * back). */
+int hh_log_commit(struct hr_heap *h);
+/* Put back every byte the log saved, newest first, and empty the log;
+ * idempotent.  0, K_EHEAP if an entry names bytes the log may not touch,
+ * or -errno from a flush. */
+int hh_rollback(struct hr_heap *h);
+/* Forget this handle's transaction state: a new transaction starts. */
+void hh_tx_reset(struct hr_heap *h);
+/* Bytes of the log that count: 0 if it is empty (1 if an entry that
+ * counts names bytes the log may not touch). */
+uint64_t hh_log_live(const struct hr_heap *h);
+
+#endif

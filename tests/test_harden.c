@@ -1,0 +1,388 @@
+/*
+ * test_harden.c - the controller under attack and at its limits (issue
+ * 17): descriptors passed with nothing else, idle connections, owner-only
+ * site files, restarts that fail.  A real hrd in a throwaway site.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <hotrestart/hr.h>
+
+#include "common.h"
+#include "ctl_helpers.h"
+#include "proto.h"
+
+static char out[65536];
+static const char *site;
+
+static void up(void)
+{
+    site = site_new(0, 0);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+}
+
+static void down(void)
+{
+    run_hr(NULL, 0, "site", "stop", NULL);
+    site_drop();
+}
+
+TestSuite(harden, .init = up, .fini = down, .timeout = 120);
+
+/* The descriptors a process holds open; with sockets 0, those other than
+ * sockets (the controller closes a connection after its reply, so the
+ * caller may still see it). */
+static int fd_count(int pid, int sockets)
+{
+    char path[64], link[384], to[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", pid);
+    DIR *d = opendir(path);
+    cr_assert_not_null(d, "%s: %s", path, strerror(errno));
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(link, sizeof link, "%s/%s", path, e->d_name);
+        ssize_t k = readlink(link, to, sizeof to - 1);
+        to[k > 0 ? k : 0] = 0;
+        n += sockets || strncmp(to, "socket:", 7) != 0;
+    }
+    closedir(d);
+    return n;
+}
+
+/* A connection to the site's controller, not yet used. */
+static int conn(void)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof a.sun_path, "%s/control.sock", site);
+    int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    cr_assert(s >= 0);
+    cr_assert_eq(connect(s, (struct sockaddr *)&a, sizeof a), 0, "connect: %s",
+                 strerror(errno));
+    return s;
+}
+
+/* Send len bytes (maybe none) with fd passed alongside; the controller's
+ * answer, or -EPIPE when it hung up without one. */
+static int send_with_fd(const void *msg, size_t len, int fd)
+{
+    int s = conn();
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } c;
+    memset(&c, 0, sizeof c);
+    struct iovec iov = {(void *)msg, len};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf,
+                       .msg_controllen = sizeof c.buf};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+    cr_assert_eq(sendmsg(s, &m, MSG_NOSIGNAL), (ssize_t)len, "sendmsg: %s",
+                 strerror(errno));
+    struct hr_msg_hdr h;
+    ssize_t n = recv(s, &h, sizeof h, 0);
+    close(s);
+    return n == (ssize_t)sizeof h ? h.arg : -EPIPE;
+}
+
+Test(harden, descriptors_passed_with_an_empty_message_are_closed)
+{
+    int pid = hr_ping(NULL);
+    cr_assert(pid > 0);
+    int before = fd_count(pid, 0);
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    for (int i = 0; i < 300; i++) /* empty, and a header too short */
+        send_with_fd("", i % 2 ? 0 : 1, p[1]);
+    close(p[1]);
+    cr_assert_eq(hr_ping(NULL), pid, "the same controller still serves");
+    int after = fd_count(pid, 0);
+    cr_assert_eq(after, before, "hrd held %d descriptors, now %d", before,
+                 after);
+    /* the controller kept no copy of the write end: the pipe reads EOF */
+    char b;
+    cr_assert_eq(read(p[0], &b, 1), 0);
+    close(p[0]);
+}
+
+Test(harden, every_site_file_is_owner_only)
+{
+    run_hr(NULL, 0, "site", "stop", NULL);
+    site_drop();
+    site = site_new(0, 0);
+    char disk[300], path[600];
+    snprintf(disk, sizeof disk, "%s.disk", site);
+    umask(0); /* what the files are made with is the code's doing alone */
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", "--diskbank", disk,
+                        "--max-badness", "7", NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "0", "/bin/sleep", "30",
+                        NULL), 0, "%s", out);
+    snprintf(path, sizeof path, "%s/sysadm.ini", site);
+    DIR *d = opendir(site);
+    cr_assert_not_null(d);
+    struct dirent *e;
+    int files = 0;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", site, e->d_name);
+        cr_assert_eq(lstat(path, &st), 0);
+        cr_assert_eq(st.st_mode & 077, 0, "%s is mode %o", path,
+                     st.st_mode & 07777);
+        files++;
+    }
+    closedir(d);
+    cr_assert_geq(files, 5, "ram.bank, site.conf, the lock, log and socket");
+    struct stat st;
+    cr_assert_eq(stat(disk, &st), 0);
+    cr_assert_eq(st.st_mode & 077, 0, "%s is mode %o", disk, st.st_mode & 07777);
+    unlink(disk);
+}
+
+static int runs_is(const char *block, int n)
+{
+    return runs_of(block, 0) == n;
+}
+
+Test(harden, idle_connections_lock_nobody_out)
+{
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "0", ACTOR_BIN, "idle",
+                        NULL), 0, "%s", out);
+    WAIT_FOR(runs_is("idle", 1), "the actor's first run");
+    enum { IDLE = 300 };
+    int c[IDLE];
+    for (int i = 0; i < IDLE; i++)
+        c[i] = conn();
+    /* a client and an actor still get through */
+    cr_assert_gt(hr_ping(NULL), 0);
+    refresh();
+    cr_assert(pid_of("test_actor") > 0, "%s", ps);
+    char path[512];
+    snprintf(path, sizeof path, "%s/cmd.idle", site);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("exit", f);
+    fclose(f);
+    /* its HR_EXIT_HDL got through: a clean exit ends the group, no restart */
+    WAIT_FOR(strstr(ps, "\"groups\": []"), "the idle group to end");
+    cr_assert_eq(runs_of("keep.idle", -1), 1, "it was never restarted");
+    /* and an idle connection is hung up on, in time */
+    char b;
+    cr_assert_eq(recv(c[IDLE - 1], &b, 1, 0), 0);
+    for (int i = 0; i < IDLE; i++)
+        close(c[i]);
+}
+
+static char *console(void)
+{
+    static char buf[262144];
+    char path[512];
+    snprintf(path, sizeof path, "%s/console.log", site);
+    int fd = open(path, O_RDONLY);
+    cr_assert(fd >= 0);
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = 0;
+    return buf;
+}
+
+/* A restart that fails for want of descriptors ("Too many open files" at
+ * fork time) is a failure under the policy: retried, then escalated. */
+Test(harden, a_restart_that_cannot_start_is_retried_then_escalated)
+{
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "0", "/bin/sleep",
+                        "1000", NULL), 0, "%s", out);
+    WAIT_FOR(pid_of("sleep") > 0, "sleep to run");
+    int old = pid_of("sleep"), hrd = hr_ping(NULL);
+    cr_assert_gt(hrd, 0);
+    /* one descriptor number to spare (the lowest free: descriptors are
+     * given lowest first, and the limit bounds their numbers): a request
+     * still gets through, a restart's /dev/null and exec pipe do not */
+    char path[64];
+    int spare = 0;
+    do
+        snprintf(path, sizeof path, "/proc/%d/fd/%d", hrd, spare++);
+    while (lstat(path, &(struct stat){0}) == 0);
+    struct rlimit lim;
+    lim.rlim_cur = lim.rlim_max = (rlim_t)spare;
+    cr_assert_eq(prlimit(hrd, RLIMIT_NOFILE, &lim, NULL), 0, "%s",
+                 strerror(errno));
+    cr_assert_eq(kill(old, SIGKILL), 0);
+    /* retried until the policy escalates: a site restart (whose fresh
+     * controller may start it again, or fail and stop the site) */
+    WAIT_FOR(!ps[0] || (pid_of("sleep") > 0 && pid_of("sleep") != old),
+             "the group to be restarted or the site to stop");
+    char *log = console();
+    cr_assert(strstr(log, "Too many open files"), "%s", log);
+    cr_assert(strstr(log, "a member could not start: restarting it"), "%s",
+              log);
+    cr_assert(strstr(log, "site restart: group 0 failed more than"), "%s",
+              log);
+}
+
+/* The uid and gid of a second user (made once), for the attacks below. */
+static void other_user(uid_t *uid, gid_t *gid)
+{
+    struct passwd *pw = getpwnam("hrtest2");
+    if (!pw) {
+        cr_assert_eq(system("useradd -M -N -s /usr/sbin/nologin hrtest2 "
+                            "2>/dev/null"), 0);
+        pw = getpwnam("hrtest2");
+    }
+    cr_assert_not_null(pw);
+    *uid = pw->pw_uid;
+    *gid = pw->pw_gid;
+}
+
+/* A directory that another user may write in, as the attacks need. */
+static const char *open_parent(char *buf, size_t cap)
+{
+    snprintf(buf, cap, "/dev/shm/hrswap.XXXXXX");
+    cr_assert_not_null(mkdtemp(buf));
+    cr_assert_eq(chmod(buf, 0777), 0);
+    return buf;
+}
+
+/* Stop the controller pid and wait for its end (not our child). */
+static void stop_pid(int pid)
+{
+    int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (pfd < 0)
+        return; /* gone already */
+    kill(pid, SIGTERM);
+    struct pollfd p = {.fd = pfd, .events = POLLIN};
+    cr_assert_eq(poll(&p, 1, 20000), 1, "controller %d did not stop", pid);
+    close(pfd);
+}
+
+/* Every entry of dir (a path, whichever directory it names now) belongs to
+ * the owner of dir: root made nothing in another user's directory. */
+static void only_owner_files(const char *dir)
+{
+    struct stat st, e;
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d, "%s", dir);
+    cr_assert_eq(fstat(dirfd(d), &st), 0);
+    struct dirent *en;
+    while ((en = readdir(d))) {
+        if (en->d_name[0] == '.')
+            continue;
+        cr_assert_eq(fstatat(dirfd(d), en->d_name, &e, AT_SYMLINK_NOFOLLOW), 0);
+        cr_assert_eq(e.st_uid, st.st_uid, "%s/%s is uid %d's, in uid %d's "
+                     "directory", dir, en->d_name, e.st_uid, st.st_uid);
+    }
+    closedir(d);
+}
+
+/* Issue 17 item 1, as the attack was done: another user swaps (renameat2
+ * RENAME_EXCHANGE) the site directory with one of theirs while root starts
+ * the controller, again and again.  Root's hrd either runs the site it was
+ * given or refuses; it never runs their sysadm.ini nor makes a file in
+ * their directory. */
+Test(harden, a_site_swapped_during_start_is_never_entered)
+{
+    char parent[64], evil[128], mine[128], pwned[128], ini[160];
+    uid_t uid;
+    gid_t gid;
+    other_user(&uid, &gid);
+    run_hr(NULL, 0, "site", "stop", NULL);
+    open_parent(parent, sizeof parent);
+    snprintf(mine, sizeof mine, "%s/site", parent);
+    snprintf(evil, sizeof evil, "%s/evil", parent);
+    snprintf(pwned, sizeof pwned, "%s/pwned", parent);
+    setenv("HR_SITE", mine, 1);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0, "%s", out);
+    pid_t swapper = fork();
+    if (swapper == 0) {
+        if (setgid(gid) || setuid(uid) || mkdir(evil, 0700))
+            _exit(10);
+        snprintf(ini, sizeof ini, "%s/sysadm.ini", evil);
+        FILE *f = fopen(ini, "w");
+        if (!f || fprintf(f, "/usr/bin/touch %s\n", pwned) < 0 || fclose(f))
+            _exit(11);
+        for (;;)
+            syscall(SYS_renameat2, AT_FDCWD, mine, AT_FDCWD, evil,
+                    RENAME_EXCHANGE);
+    }
+    int started = 0, refused = 0;
+    for (int i = 0; i < 40; i++) {
+        if (run_hr(out, sizeof out, "site", "start", NULL) != 0) {
+            refused++;
+            continue;
+        }
+        const char *p = strstr(out, "controller pid ");
+        cr_assert_not_null(p, "%s", out);
+        stop_pid(atoi(p + 15));
+        started++;
+    }
+    kill(swapper, SIGKILL);
+    wait_status(swapper);
+    cr_assert_eq(access(pwned, F_OK), -1, "root ran the other user's "
+                 "sysadm.ini (%d starts, %d refused)", started, refused);
+    only_owner_files(mine);
+    only_owner_files(evil);
+    cr_log_info("%d starts, %d refused\n", started, refused);
+    cr_assert_gt(started, 0);
+    cr_assert_gt(refused, 0, "the swap never won: nothing was tried");
+    snprintf(out, sizeof out, "rm -rf '%s'", parent);
+    cr_assert_eq(system(out), 0);
+    setenv("HR_SITE", site, 1);
+}
+
+/* hr site create makes missing parts of the path, but follows no link that
+ * another user could have put (or swapped) in an earlier part. */
+Test(harden, site_create_follows_no_planted_link)
+{
+    char parent[64], link[128], target[128], path[200];
+    uid_t uid;
+    gid_t gid;
+    other_user(&uid, &gid);
+    open_parent(parent, sizeof parent);
+    snprintf(target, sizeof target, "%s.root", parent);
+    cr_assert_eq(mkdir(target, 0700), 0); /* root's, out of their reach */
+    snprintf(link, sizeof link, "%s/link", parent);
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(setgid(gid) || setuid(uid) || symlink(target, link) ? 10 : 0);
+    cr_assert_eq(wait_status(pid), 0);
+    snprintf(path, sizeof path, "%s/new/site", link);
+    setenv("HR_SITE", path, 1);
+    cr_assert_neq(run_hr(out, sizeof out, "site", "create", NULL), 0);
+    cr_assert_neq(run_hr(out, sizeof out, "site", "start", NULL), 0);
+    snprintf(path, sizeof path, "%s/new", target);
+    cr_assert_eq(access(path, F_OK), -1, "made %s through the link", path);
+    /* missing parts of a path of ours are made, owner-only */
+    snprintf(path, sizeof path, "%s/a/b/site", target);
+    setenv("HR_SITE", path, 1);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0, "%s", out);
+    struct stat st;
+    snprintf(path, sizeof path, "%s/a", target);
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0700);
+    snprintf(out, sizeof out, "rm -rf '%s' '%s'", parent, target);
+    cr_assert_eq(system(out), 0);
+    setenv("HR_SITE", site, 1);
+}

@@ -1,0 +1,172 @@
+/*
+ * test_soak.c - one real controller under a long run of requests and group
+ * restarts: its descriptors (/proc/PID/fd) and memory (VmRSS) after are
+ * those before, within a small bound.  Issue 17's figures, 100,000
+ * requests and 10,000 group restarts, with HR_SOAK=full; a tenth of them
+ * by default, to keep the suite short.  The figures are printed.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <hotrestart/hr.h>
+
+#include "common.h"
+#include "proto.h"
+
+#define RSS_SLACK_KB 1024 /* malloc's own caches may settle a little */
+
+static char out[4096], ps[262144];
+
+static void down(void)
+{
+    run_hr(NULL, 0, "site", "stop", NULL);
+    site_drop();
+}
+
+TestSuite(soak, .fini = down, .timeout = 900);
+
+/* Descriptors of pid other than sockets (a connection is closed just after
+ * its reply, so the caller may still see it), and all of them. */
+static void fds_of(int pid, int *files, int *all)
+{
+    char path[64], link[384], to[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", pid);
+    DIR *d = opendir(path);
+    cr_assert_not_null(d);
+    struct dirent *e;
+    *files = *all = 0;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(link, sizeof link, "%s/%s", path, e->d_name);
+        ssize_t k = readlink(link, to, sizeof to - 1);
+        to[k > 0 ? k : 0] = 0;
+        ++*all;
+        *files += strncmp(to, "socket:", 7) != 0;
+    }
+    closedir(d);
+}
+
+static long rss_kb(int pid)
+{
+    char path[64], line[256];
+    long kb = -1;
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
+}
+
+/* One raw message, with a descriptor when fd >= 0; the reply is read. */
+static void raw(const void *msg, size_t len, int fd)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof a.sun_path, "%s/control.sock",
+             getenv("HR_SITE"));
+    int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    cr_assert(s >= 0);
+    cr_assert_eq(connect(s, (struct sockaddr *)&a, sizeof a), 0);
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } c;
+    memset(&c, 0, sizeof c);
+    struct iovec iov = {(void *)msg, len};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (fd >= 0) {
+        m.msg_control = c.buf;
+        m.msg_controllen = sizeof c.buf;
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+    }
+    cr_assert_eq(sendmsg(s, &m, MSG_NOSIGNAL), (ssize_t)len);
+    char rep[256];
+    recv(s, rep, sizeof rep, 0);
+    close(s);
+}
+
+/* One request of a mix: the kinds clients send, and bad ones. */
+static void request(int i, int fd)
+{
+    hr_site_state st;
+    struct hr_msg_hdr h = {HR_MSG_MAGIC, HR_REQ_PING, 0, 0, 0};
+    switch (i % 8) {
+    case 0: cr_assert_gt(hr_ping(NULL), 0); break;
+    case 1: cr_assert_eq(hr_status(NULL, &st), 0); break;
+    case 2: cr_assert_geq(hr_ps(NULL, i % 16 == 2, ps, sizeof ps), 0); break;
+    case 3: cr_assert_geq(hr_info(NULL, ps, sizeof ps), 0); break;
+    case 4: raw("garbage", 7, -1); break;
+    case 5: raw("", 0, fd); break; /* an empty message with a descriptor */
+    case 6: raw(&h, sizeof h, fd); break; /* a ping with one it did not ask for */
+    case 7: cr_assert_eq(hr_akill(NULL, 999999), -ESRCH); break;
+    }
+}
+
+static uint32_t restarts(void)
+{
+    hr_site_state st;
+    cr_assert_eq(hr_status(NULL, &st), 0);
+    return st.group_restarts;
+}
+
+Test(soak, descriptors_and_memory_stay_flat)
+{
+    const char *full = getenv("HR_SOAK");
+    int nreq = full && !strcmp(full, "full") ? 100000 : 10000;
+    uint32_t nrestart = full && !strcmp(full, "full") ? 10000 : 1000;
+    site_new(0, 0);
+    /* restarts as fast as they come, never escalated */
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", "--max-badness",
+                        "1000000", "--interval", "1", NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    int pid = hr_ping(NULL), p[2];
+    cr_assert_gt(pid, 0);
+    cr_assert_eq(pipe(p), 0);
+    /* warm up: the first of each kind of request, one crash loop ended */
+    for (int i = 0; i < 64; i++)
+        request(i, p[1]);
+    cr_assert_gt(hr_arun(NULL, 1, ACTOR_BIN, (char *[]){"a", "crash1", NULL},
+                         NULL), 0);
+    while (restarts() < 20)
+        ;
+    cr_assert_eq(hr_kill_group(NULL, 1), 0);
+    int files0, all0, files1, all1;
+    fds_of(pid, &files0, &all0);
+    long rss0 = rss_kb(pid);
+    uint32_t r0 = restarts();
+    /* the soak: a crash loop restarting group 1 all along */
+    cr_assert_gt(hr_arun(NULL, 1, ACTOR_BIN, (char *[]){"a", "crash2", NULL},
+                         NULL), 0);
+    for (int i = 0; i < nreq; i++)
+        request(i, p[1]);
+    while (restarts() - r0 < nrestart)
+        request(0, -1);
+    cr_assert_eq(hr_kill_group(NULL, 1), 0);
+    uint32_t done = restarts() - r0;
+    close(p[1]);
+    fds_of(pid, &files1, &all1);
+    long rss1 = rss_kb(pid);
+    fprintf(stderr, "soak: %d requests, %u group restarts: hrd descriptors "
+            "%d -> %d (files %d -> %d), RSS %ld -> %ld KiB\n", nreq, done,
+            all0, all1, files0, files1, rss0, rss1);
+    cr_assert_eq(files1, files0, "descriptors other than sockets");
+    cr_assert_leq(all1, all0 + 1, "one connection may still be closing");
+    cr_assert_leq(rss1, rss0 + RSS_SLACK_KB, "RSS grew %ld KiB", rss1 - rss0);
+    char b;
+    cr_assert_eq(read(p[0], &b, 1), 0, "hrd kept no passed descriptor");
+}
