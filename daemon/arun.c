@@ -47,7 +47,7 @@ static void name_after(struct hrd *d, const char *argv0, char *name, size_t cap)
 }
 
 int hrd_arun_payload(struct hrd *d, int group, int exe_fd, const char *p,
-                     uint32_t len)
+                     uint32_t len, const struct hrd_arun_opts *o)
 {
     struct hr_strings *s = malloc(sizeof *s);
     char name[PMM_NAME_MAX];
@@ -58,10 +58,22 @@ int hrd_arun_payload(struct hrd *d, int group, int exe_fd, const char *p,
         free(s);
         return -EBADMSG;
     }
-    name_after(d, s->argv[0], name, sizeof name);
+    if (o && o->name && *o->name)
+        snprintf(name, sizeof name, "%s", o->name);
+    else
+        name_after(d, s->argv[0], name, sizeof name);
     free(s);
+    if (!hrd_name_ok(name))
+        return -EINVAL;
+    if (hrd_find_name(d, -1, name) >= 0)
+        return -EEXIST;
     if ((r = hrd_register(d, group, 1, name, exe_fd, p, len, &slot)) < 0)
         return r;
+    if (o) {
+        d->reg->actors[slot].stop_ms = o->stop_ms;
+        d->reg->actors[slot].ready_fd = o->ready_fd;
+        d->says_ready[slot] = (uint8_t)o->notify;
+    }
     r = hrd_start_actor(d, slot, NULL);
     if (r < 0) { /* never ran: unregister, as if it had not been asked */
         hrd_unregister(d, slot);
@@ -69,6 +81,29 @@ int hrd_arun_payload(struct hrd *d, int group, int exe_fd, const char *p,
     }
     hrd_log(d, "actor %s started in group %d, pid %d", name, group, r);
     return r;
+}
+
+int hrd_strings_unname(const char *p, uint32_t len, char *name, char **out,
+                       uint32_t *out_len)
+{
+    struct hr_strings *s = malloc(sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    int r = hr__strings_decode(p, len, 1, s);
+    if (r == 0 && strlen(s->name) >= PMM_NAME_MAX)
+        r = -EINVAL;
+    if (r == 0)
+        snprintf(name, PMM_NAME_MAX, "%s", s->name);
+    free(s);
+    if (r < 0)
+        return r;
+    uint32_t k = (uint32_t)strlen(name) + 1;
+    *out_len = len - k;
+    if (!(*out = malloc(*out_len)))
+        return -ENOMEM;
+    memcpy(*out, p, 8); /* argc, envc */
+    memcpy(*out + 8, p + 8 + k, *out_len - 8);
+    return 0;
 }
 
 int hrd_arun(struct hrd *d, int group, const char *path, char *const argv[],
@@ -85,7 +120,7 @@ int hrd_arun(struct hrd *d, int group, const char *path, char *const argv[],
     else if (fd < 0)
         r = fd;
     else
-        r = hrd_arun_payload(d, group, fd, buf, (uint32_t)len);
+        r = hrd_arun_payload(d, group, fd, buf, (uint32_t)len, NULL);
     if (fd >= 0)
         pmm__os_close(fd);
     free(buf);

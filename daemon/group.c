@@ -10,12 +10,20 @@
  *    blocks and HR_GROUP_KEY blocks are freed, names and number released;
  *  - when nothing runs but some member has not exited cleanly (it was not
  *    re-spawned), the group is blocked, and the log says who holds it up.
- * A group restart kills the members and goes on when the loop has reaped
- * the last of them (HR_A_DYING, HR_G_RESTARTING), so a member slow to die (in an
- * uninterruptible sleep, say) holds up its own group only: the controller
- * keeps serving and restarting other groups.  A site restart and a stop
- * kill and reap at once (SIGKILL, then waitpid): members are our children,
- * so their pids are ours until reaped.
+ *  - a member that exits without HR_EXIT_HDL leaving descendants behind
+ *    went to the background (a forking daemon): its tree is ended, it is
+ *    one failure, and the group is blocked rather than restarted into the
+ *    same end again.
+ * A group restart kills the members (SIGKILL at once by default: the group
+ * is failing; hrCtrl.failStopTimeout makes it a graceful stop) and goes on
+ * when the loop has reaped the last of them (HR_A_DYING, HR_G_RESTARTING),
+ * so a member slow to die holds up its own group only: the controller
+ * keeps serving and restarting other groups.  Ending a group (akill -g,
+ * hrKillGroup) is a graceful stop: SIGTERM, hrCtrl.stopTimeout, SIGKILL
+ * (tree.c).  A site restart and a controller stop do the same for every
+ * actor and wait for them there and then: members are our children, so
+ * their pids are ours until reaped.  Killing an actor kills its process
+ * tree (tree.c).
  *
  * The whole of it is the table group_table[state][event] below: the next
  * state, set BEFORE the action runs (a controller that dies during the
@@ -35,14 +43,19 @@
 #include "pmm/crash.h"
 #include "pmm/free.h"
 #include "policy.h"
+#include "ready.h"
 #include "spawn.h"
+#include "tree.h"
 
 /* What a group event does, besides the state change. */
 enum {
     GA_NONE,
     GA_MAKE,     /* a fresh group record */
     GA_START,    /* start every direct actor that does not run (boot) */
-    GA_KILL,     /* kill the members; GE_GONE once none is dying */
+    GA_KILL,     /* kill the members (hrCtrl.failStopTimeout); GE_GONE
+                    once none is dying */
+    GA_TERM,     /* the same, a stop (hrCtrl.stopTimeout) */
+    GA_BACKGROUND, /* a member went to the background: say so, stop the rest */
     GA_CHARGE,   /* ask the policy: GE_RESTARTED, or a site restart */
     GA_RESTART,  /* count the restart, start every direct actor again */
     GA_END,      /* free what the group holds, release its number */
@@ -55,35 +68,36 @@ enum {
 
 /* [state][event] = {next state, action}.  Columns in enum hrd_group_event
  * order: REGISTERED SPAWNED BOOT FAILED KILL GONE RESTARTED ALL_CLEAN
- * UNCLEAN ABANDONED. */
+ * UNCLEAN ABANDONED BACKGROUND. */
 static const struct {
     uint8_t next, action;
 } group_table[HR_G_RESTARTING + 1][GE_COUNT] = {
     [HR_G_FREE] = {{HR_G_RUNNING, GA_MAKE}, STAY, STAY, STAY, STAY, STAY, STAY,
-                STAY, STAY, STAY},
+                STAY, STAY, STAY, STAY},
     [HR_G_RUNNING] = {STAY, STAY, {HR_G_RUNNING, GA_START},
-                   {HR_G_RESTARTING, GA_KILL}, {HR_G_ENDING, GA_KILL}, STAY, STAY,
+                   {HR_G_RESTARTING, GA_KILL}, {HR_G_ENDING, GA_TERM}, STAY, STAY,
                    {HR_G_ENDING, GA_KILL}, {HR_G_BLOCKED, GA_BLOCKED},
-                   {HR_G_FREE, GA_FORGET}},
+                   {HR_G_FREE, GA_FORGET}, {HR_G_BLOCKED, GA_BACKGROUND}},
     /* blocked: an arun does not unblock it (its own member may), and
      * UNCLEAN is said once, when it blocked */
     [HR_G_BLOCKED] = {STAY, {HR_G_RUNNING, GA_NONE}, {HR_G_RUNNING, GA_START},
-                   {HR_G_RESTARTING, GA_KILL}, {HR_G_ENDING, GA_KILL}, STAY, STAY,
-                   {HR_G_ENDING, GA_KILL}, STAY, {HR_G_FREE, GA_FORGET}},
+                   {HR_G_RESTARTING, GA_KILL}, {HR_G_ENDING, GA_TERM}, STAY, STAY,
+                   {HR_G_ENDING, GA_KILL}, STAY, {HR_G_FREE, GA_FORGET},
+                   {KEEP, GA_BACKGROUND}},
     /* ending: requests to join it are refused (-EBUSY), a second kill
      * waits for the first; GA_END releases the record itself, last, so
      * that a controller that dies during it finds the group still ending
      * and ends it */
     [HR_G_ENDING] = {STAY, STAY, STAY, STAY, STAY, {KEEP, GA_END}, STAY, STAY,
-                  STAY, STAY},
+                  STAY, STAY, STAY},
     /* restarting: an arun meanwhile just runs; when the policy escalates
      * (GA_CHARGE: a site restart) it stays restarting, and the next
      * controller boots it */
     [HR_G_RESTARTING] = {STAY, STAY, {HR_G_RUNNING, GA_START}, STAY,
-                      {HR_G_ENDING, GA_KILL}, {KEEP, GA_CHARGE},
-                      {HR_G_RUNNING, GA_RESTART}, STAY, STAY, STAY},
+                      {HR_G_ENDING, GA_TERM}, {KEEP, GA_CHARGE},
+                      {HR_G_RUNNING, GA_RESTART}, STAY, STAY, STAY, STAY},
 };
-_Static_assert(GE_COUNT == 10, "group_table has a column for each event");
+_Static_assert(GE_COUNT == 11, "group_table has a column for each event");
 
 /* What happens to an actor.  Its next state depends on the event alone. */
 enum {
@@ -124,8 +138,11 @@ static void actor_event(struct hrd *d, int slot, int ev, pid_t pid)
     case AE_EXITED:
     case AE_FAILED:
         a->pid = 0;
+        hrd_ready_gone(d, slot);
         break;
     case AE_FORGOTTEN:
+        hrd_ready_gone(d, slot);
+        d->says_ready[slot] = 0;
         hrd_images_free(d, slot);
         memset(a, 0, sizeof *a);
         return;
@@ -147,16 +164,27 @@ void hrd_actor_exit_hdl(struct hrd *d, int slot)
     d->reg->actors[slot].clean_mark = 1;
 }
 
-/* GA_KILL: kill the running members, who are dying until the loop reaps
- * them; the others are stopped (even those that had exited cleanly: a
- * restart runs them again).  GE_GONE at once when none is dying. */
-static void kill_members(struct hrd *d, int group)
+/* An actor's stop timeout: its own (hr arun --stop-timeout), else the
+ * site's. */
+static uint32_t stop_ms(const struct hrd *d, const struct hr_reg_actor *a)
+{
+    return a->stop_ms ? a->stop_ms : d->policy.stop_ms;
+}
+
+/* GA_KILL, GA_TERM: stop the running members' trees (graceful: with their
+ * stop timeouts; else with hrCtrl.failStopTimeout, 0: SIGKILL at once),
+ * who are dying until the loop reaps them; the others are stopped (even
+ * those that had exited cleanly: a restart runs them again).  GE_GONE at
+ * once when none is dying. */
+static void kill_members(struct hrd *d, int group, int graceful)
 {
     int dying = 0;
     HRD_FOR_MEMBERS(d, group, i) {
         struct hr_reg_actor *a = &d->reg->actors[i];
+        uint32_t timeout_ms = graceful ? stop_ms(d, a) : d->policy.fail_stop_ms;
         if (a->pid > 0) {
-            hr__os_kill(a->pid, SIGKILL);
+            if (a->state != HR_A_DYING || !timeout_ms) /* not stopped twice */
+                hrd_tree_stop(d, i, timeout_ms);
             actor_event(d, i, AE_KILLED, 0);
             dying++;
         } else {
@@ -191,6 +219,7 @@ static int restart_group(struct hrd *d, int group)
     static int pid[HR_REG_ACTORS], pipe_fd[HR_REG_ACTORS];
     d->reg->groups[group].restarts++;
     d->reg->site.group_restarts++;
+    hrd_ready_restarting(d, group); /* timed from its failure to ready */
     for (int i = 0; i < HR_REG_ACTORS; i++)
         pid[i] = 0;
     HRD_FOR_MEMBERS(d, group, i) {
@@ -208,6 +237,7 @@ static int restart_group(struct hrd *d, int group)
             hrd_log(d, "group %d: cannot restart %s: %s", group,
                     d->reg->actors[i].name, pmm_strerror(r));
     }
+    hrd_ready_check(d, group); /* those that say nothing are up once exec'd */
     return failed;
 }
 
@@ -251,6 +281,18 @@ static void make_group(struct hrd *d, int group)
     g->used = 1;
 }
 
+/* GA_BACKGROUND: the group is blocked, said once in the log and always in
+ * ps (its `background` mark); the other members are stopped. */
+static void backgrounded(struct hrd *d, int group, const char *name)
+{
+    d->reg->groups[group].background = 1;
+    hrd_log(d, "actor %s of group %d went to the background (it exited "
+               "leaving processes behind, now ended): run it in the "
+               "foreground, e.g. memcached without -d; group %d blocked "
+               "(hr akill -g %d ends it)", name, group, group, group);
+    kill_members(d, group, 1);
+}
+
 void hrd_group_event(struct hrd *d, int group, enum hrd_group_event ev,
                      const char *why)
 {
@@ -269,10 +311,17 @@ void hrd_group_event(struct hrd *d, int group, enum hrd_group_event ev,
         make_group(d, group);
         break;
     case GA_START:
+        g->background = 0;
         start_failed(d, group, start_group(d, group));
         break;
     case GA_KILL:
-        kill_members(d, group);
+        kill_members(d, group, 0);
+        break;
+    case GA_TERM:
+        kill_members(d, group, 1);
+        break;
+    case GA_BACKGROUND:
+        backgrounded(d, group, why);
         break;
     case GA_CHARGE:
         pmm__crash("hrd.group_restart"); /* members gone, none started yet */
@@ -361,13 +410,17 @@ static int members_dying(struct hrd *d, int group)
     return n;
 }
 
+/* A failure of the actor: kept as the group's last (quiet: the caller
+ * says what comes of it). */
 static void record_failure(struct hrd *d, const struct hr_reg_actor *a, pid_t pid,
-                           int status)
+                           int status, int quiet)
 {
     struct hr_reg_group *g = &d->reg->groups[a->group];
     g->last_signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
     g->last_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     g->last_fail_ns = pmm__os_now_ns();
+    if (quiet)
+        return;
     if (WIFSIGNALED(status))
         hrd_log(d, "actor %s (pid %d) of group %d killed by signal %d: "
                    "restarting the group", a->name, (int)pid, a->group,
@@ -381,11 +434,17 @@ static void record_failure(struct hrd *d, const struct hr_reg_actor *a, pid_t pi
 void hrd_child_exited(struct hrd *d, pid_t pid, int status)
 {
     int slot = hrd_find_pid(d, pid);
-    if (slot < 0)
-        return; /* not an actor: a start-up helper, or already handled */
+    if (slot < 0) { /* an orphan, or a start-up command */
+        hrd_tree_sweep(d); /* what it leaves of an ended run */
+        return;
+    }
     struct hr_reg_actor *a = &d->reg->actors[slot];
     int group = a->group;
     uint32_t gstate = d->reg->groups[group].state;
+    /* its tree ends with it: its group now, its orphans by the sweep below,
+     * after any restart, except when an exit 0 asks whether it left some */
+    int bg_exit = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    hrd_tree_reaped(d, slot, pid);
     if (a->state == HR_A_DYING || gstate == HR_G_RESTARTING || gstate == HR_G_ENDING) {
         /* killed for a group restart or end (or, in one, not killed yet) */
         actor_event(d, slot, AE_HALTED, 0);
@@ -394,11 +453,16 @@ void hrd_child_exited(struct hrd *d, pid_t pid, int status)
     } else if (a->clean_mark) {
         actor_event(d, slot, AE_EXITED, 0);
         settle(d, group);
+    } else if (bg_exit && hrd_tree_left(d, slot, pid)) {
+        actor_event(d, slot, AE_FAILED, 0);
+        record_failure(d, a, pid, status, 1);
+        hrd_group_event(d, group, GE_BACKGROUND, a->name);
     } else {
         actor_event(d, slot, AE_FAILED, 0);
-        record_failure(d, a, pid, status);
+        record_failure(d, a, pid, status, 0);
         hrd_group_event(d, group, GE_FAILED, NULL);
     }
+    hrd_tree_sweep(d); /* its orphans: its run is over */
 }
 
 int hrd_kill_group(struct hrd *d, int group)
@@ -411,37 +475,48 @@ int hrd_kill_group(struct hrd *d, int group)
     return !d->reg->groups[group].used;
 }
 
-/* Stop or site restart: kill every running actor and reap each, all
- * signalled first so that they die together.  One that the kernel keeps
- * alive (an uninterruptible sleep) past HRD_KILL_WAIT_S is logged and left
- * with its SIGKILL pending: the controller stops all the same, and the
- * next one ends it (pidfd and start time) if it is still there. */
+/* Stop or site restart: stop every running actor's tree (SIGTERM,
+ * hrCtrl.stopTimeout, SIGKILL), all signalled first so that they stop
+ * together, and reap each.  One that the kernel keeps alive (an
+ * uninterruptible sleep) HRD_KILL_WAIT_S after its SIGKILL is logged and
+ * left with its SIGKILL pending: the controller stops all the same, and
+ * the next one ends it (pidfd and start time) if it is still there.  Then
+ * whatever else is left under the controller is ended. */
 void hrd_kill_all(struct hrd *d)
 {
     int left = 0;
+    uint32_t longest = 0;
     HRD_FOR_ACTORS(d, i) {
         if (d->reg->actors[i].pid > 0) {
-            hr__os_kill(d->reg->actors[i].pid, SIGKILL);
+            uint32_t ms = stop_ms(d, &d->reg->actors[i]);
+            if (!d->kill_at[i]) /* one being stopped keeps its deadline */
+                hrd_tree_stop(d, i, ms);
+            longest = ms > longest ? ms : longest;
             left++;
         }
     }
-    uint64_t until = pmm__os_now_ns() + HRD_KILL_WAIT_S * 1000000000ull;
+    uint64_t until = pmm__os_now_ns() +
+                     (longest + HRD_KILL_WAIT_S * 1000ull) * 1000000ull;
     while (left > 0) {
         int now_left = 0;
         HRD_FOR_ACTORS(d, i) {
             struct hr_reg_actor *a = &d->reg->actors[i];
             if (a->pid <= 0)
                 continue;
-            if (hr__os_reap(a->pid, NULL, 1) != 0) /* reaped, or not ours */
+            if (hr__os_reap(a->pid, NULL, 1) != 0) { /* reaped, or not ours */
+                hrd_tree_reaped(d, i, a->pid); /* orphans: end_all below */
                 actor_event(d, i, AE_HALTED, 0);
-            else
+            } else {
                 now_left++;
+            }
         }
         left = now_left;
         if (left > 0 && pmm__os_now_ns() > until)
             break;
-        if (left > 0)
+        if (left > 0) {
+            hrd_tree_deadlines(d);
             hr__os_sleep_ms(1);
+        }
     }
     HRD_FOR_ACTORS(d, i) {
         struct hr_reg_actor *a = &d->reg->actors[i];
@@ -449,6 +524,7 @@ void hrd_kill_all(struct hrd *d)
             hrd_log(d, "actor %s (pid %d) has not died %d s after SIGKILL: "
                        "left to the kernel", a->name, a->pid, HRD_KILL_WAIT_S);
     }
+    hrd_tree_end_all(d, HRD_KILL_WAIT_S * 1000);
 }
 
 /* Every actor stops; a fresh controller (this program, executed again)
@@ -477,6 +553,7 @@ void hrd_actors_adopt(struct hrd *d)
             hrd_end_leftover(d, &d->reg->actors[i]);
         actor_event(d, i, AE_HALTED, 0);
     }
+    hrd_tree_end_strays(d); /* their descendants, left under init */
 }
 
 void hrd_groups_adopt(struct hrd *d)

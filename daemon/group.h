@@ -27,6 +27,7 @@ enum hrd_group_event {
     GE_ALL_CLEAN,  /* nothing runs, every member exited cleanly */
     GE_UNCLEAN,    /* nothing runs, some member has not exited cleanly */
     GE_ABANDONED,  /* its only member never started: it was never there */
+    GE_BACKGROUND, /* a member exited leaving processes behind (why: its name) */
     GE_COUNT
 };
 
@@ -52,7 +53,8 @@ void hrd_child_exited(struct hrd *d, pid_t pid, int status);
  * members still have to die (the loop finishes it when the last is reaped;
  * d->ends[group] moves on then). */
 int hrd_kill_group(struct hrd *d, int group);
-/* Stop or site restart: kill every running actor and reap each. */
+/* Stop or site restart: stop every running actor (SIGTERM, the stop
+ * timeout, SIGKILL) and reap each; end whatever else is left. */
 void hrd_kill_all(struct hrd *d);
 /* Every actor stops; a fresh controller takes over, unless the site has
  * restarted too often: then it stops, marked failed. */

@@ -22,6 +22,11 @@
  *               -> action; every change of a group's or an actor's state
  *               goes through it
  *   render.c    ps and info output, and the structured status reply
+ *   tree.c      an actor's whole process tree (its process group, the
+ *               orphans the controller adopts as child subreaper), and
+ *               stopping it: SIGTERM, a stop timeout, SIGKILL
+ *   ready.c     readiness (NOTIFY_SOCKET, --ready-fd) and the time of
+ *               each restart from death to ready
  *   spawn.c     images, environment, fork and exec of actors
  *   policy.c    the restart policy: badness against hrCtrl.* (read by
  *               src/hr/policy.c)
@@ -49,7 +54,7 @@
 #define HRD_CONNS_PER_PEER 16 /* ... of them held by one process */
 #define HRD_IDLE_MS 5000  /* ... each for this long at most (conns.h) */
 #define HRD_MAX_WAITING 64 /* requests waiting for a group's end */
-#define HRD_KILL_WAIT_S 5  /* a stop waits this long for each actor's death */
+#define HRD_KILL_WAIT_S 5  /* a stop waits this long after SIGKILL */
 #define HRD_INI_MAX (1 << 20) /* sysadm.ini: 1 MiB at most */
 
 struct hrd {
@@ -81,6 +86,19 @@ struct hrd {
     const char *end_why[HR_REG_GROUPS]; /* why a HR_G_ENDING group ends */
     uint32_t ends[HR_REG_GROUPS]; /* ends of each group id so far */
     int dropped;              /* damaged registry entries dropped at start */
+    uint64_t kill_at[HR_REG_ACTORS]; /* stopping: SIGKILL at this time (ns,
+                                        CLOCK_REALTIME), or 0 (tree.c) */
+    uint32_t kill_ms[HR_REG_ACTORS]; /* ... the stop timeout that set it */
+    int notify_fd;            /* NOTIFY_SOCKET, or -1 (ready.c) */
+    int ready_pipe[HR_REG_ACTORS]; /* an actor's readiness fd, or -1 */
+    uint8_t readiness[HR_REG_ACTORS]; /* HRD_R_... */
+    uint8_t says_ready[HR_REG_ACTORS]; /* it has said READY=1 */
+    uint64_t restart_from[HR_REG_GROUPS]; /* a restart being timed: the
+                                             failure's time (ns), or 0 */
+    uint64_t restart_last_ns[HR_REG_GROUPS]; /* death to ready, the last */
+    uint32_t restart_hist[HR_REG_GROUPS][6]; /* ... all, by HRD_HIST bucket */
+    struct { int conn; pid_t pid; } ready_wait[HRD_MAX_WAITING];
+                              /* arun --wait-ready requests */
     struct { int fd; pid_t pid; int64_t since_ms; } conns[HRD_MAX_CONNS];
     int nconns;               /* connections waiting for their request */
     struct { int conn, group; uint32_t ends; } waiting[HRD_MAX_WAITING];

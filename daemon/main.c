@@ -1,8 +1,7 @@
 /*
  * main.c - hrd, the Hot Restart Controller of one site.
  *
- *   hrd [--site DIR] [--ready-fd N]
- *   hrd --version
+ *   hrd [--site DIR] [--ready-fd N] | --help | --version
  *
  * Runs in the foreground (a service manager or `hr site start` puts it in
  * the background).  It is ready once its socket accepts requests: then it
@@ -18,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <hotrestart/version.h>
 
@@ -31,8 +31,10 @@
 #include "pmm/site.h"
 #include "policy.h"
 #include "proto.h"
+#include "ready.h"
 #include "requests.h"
 #include "startup.h"
+#include "tree.h"
 
 static void notify_ready(int ready_fd);
 
@@ -131,6 +133,9 @@ static void setup(struct hrd *d, const char *site_arg)
     for (int i = 0; i < HR_REG_ACTORS; i++)
         d->image_fd[i] = -1;
     hrd_policy_read(d);
+    /* orphans of actors' trees become ours, not init's (tree.c) */
+    if ((r = hr__os_subreaper()) < 0)
+        hrd_die(1, "cannot become a child subreaper: %s", strerror(-r));
     hrd_registry_open(d);
 }
 
@@ -156,16 +161,24 @@ static void watch(struct hrd *d, int fd, const char *what)
         hrd_die(1, "epoll: cannot watch the %s: %s", what, strerror(-r));
 }
 
+/* The sooner of two timeouts in ms (-1: none). */
+static int sooner(int a, int b)
+{
+    return a < 0 ? b : b < 0 ? a : a < b ? a : b;
+}
+
 static void loop(struct hrd *d)
 {
-    d->ep_fd = hr__os_poller();
-    if (d->ep_fd < 0)
-        hrd_die(1, "epoll: %s", strerror(-d->ep_fd));
     watch(d, d->listen_fd, "control socket");
     watch(d, d->sig_fd, "signals");
+    if (d->notify_fd >= 0)
+        watch(d, d->notify_fd, "notify socket");
     while (!d->stopping && !d->exec_pending) { /* either may come at boot */
         int got[16], sig, accepting = 0;
-        int n = hr__os_poller_wait(d->ep_fd, got, 16, hrd_conn_expire(d));
+        /* wakes for an idle connection's end and the next stop deadline */
+        int n = hr__os_poller_wait(d->ep_fd, got, 16,
+                                   sooner(hrd_conn_expire(d),
+                                          hrd_tree_deadlines(d)));
         if (n < 0)
             hrd_die(1, "epoll: %s", strerror(-n));
         for (int i = 0; i < n; i++) {
@@ -178,11 +191,16 @@ static void loop(struct hrd *d)
             } else if (fd == d->listen_fd) {
                 accepting = 1; /* after this batch, whose connections a
                                   newcomer could take the place of */
+            } else if (fd == d->notify_fd) {
+                hrd_ready_notified(d);
+            } else if (hrd_ready_pipe_event(d, fd)) {
+                /* an actor's readiness fd: handled */
             } else if (hrd_conn_take(d, fd)) {
                 hrd_serve(d, fd);
                 reap(d);
             }
             hrd_answer_ended(d); /* kill-group requests whose group ended */
+            hrd_answer_ready(d); /* arun --wait-ready requests */
             if (d->restart_pending) {
                 d->restart_pending = 0;
                 hrd_site_restart(d, "asked for (hr site restart)");
@@ -196,35 +214,83 @@ static void loop(struct hrd *d)
     }
 }
 
+static const char usage[] =
+    "usage: hrd [--site DIR] [--ready-fd N]\n"
+    "       hrd --help | --version\n"
+    "The Hot Restart Controller of a site, in the foreground.\n"
+    "Runs DIR/sysadm.ini (serving requests meanwhile), starts again\n"
+    "the groups of an earlier run, then says it is ready: writes a\n"
+    "newline to fd N and READY=1 to $NOTIFY_SOCKET.\n"
+    "DIR (default $HR_SITE) must exist ('hr site create' makes it); only\n"
+    "the default site of the user is made when missing.\n"
+    "Stops on SIGTERM or 'hr site stop'.\n"
+    "exit codes: 0 stopped, 1 could not start, 2 bad usage\n";
+
+/* A site named by --site or $HR_SITE must exist: a mistyped name is
+ * refused, not booted as an empty site (nor its missing parents made). */
+static void check_named_site(const char *site_arg)
+{
+    const char *env = getenv("HR_SITE");
+    const char *named = site_arg ? site_arg : env && *env ? env : NULL;
+    uid_t uid;
+    mode_t mode;
+    if (!named)
+        return; /* the default site: made on first use */
+    int r = pmm__os_lstat(named, &uid, &mode);
+    if (r == -ENOENT)
+        hrd_die(1, "site %s does not exist (hr site create makes it)%s", named,
+                site_arg ? "" : "; it comes from $HR_SITE");
+    if (r < 0)
+        hrd_die(1, "site %s: %s", named, strerror(-r));
+    if (!S_ISDIR(mode))
+        hrd_die(1, "site %s is not a directory", named);
+}
+
+/* fd of --ready-fd: a number, 0 or more. */
+static int fd_arg(const char *s)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < 0 || v > 1 << 20)
+        hrd_die(2, "--ready-fd: '%s' is not a descriptor number", s);
+    return (int)v;
+}
+
 int main(int argc, char **argv)
 {
     static struct hrd d;
     const char *site = NULL;
     int ready_fd = -1;
     d.ready_fd = -1;
+    d.notify_fd = -1;
     for (int i = 0; i < HRD_MAX_WAITING; i++)
-        d.waiting[i].conn = -1;
+        d.waiting[i].conn = d.ready_wait[i].conn = -1;
+    for (int i = 0; i < HR_REG_ACTORS; i++)
+        d.ready_pipe[i] = -1;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--site") == 0 && i + 1 < argc)
+        int valued = strcmp(argv[i], "--site") == 0 ||
+                     strcmp(argv[i], "--ready-fd") == 0;
+        if (valued && i + 1 >= argc)
+            hrd_die(2, "%s needs a value (see hrd --help)", argv[i]);
+        if (strcmp(argv[i], "--site") == 0)
             site = argv[++i];
         else if (strcmp(argv[i], "--restarted") == 0)
             d.restarted = 1; /* exec'd by a site restart: not a crash */
-        else if (strcmp(argv[i], "--ready-fd") == 0 && i + 1 < argc)
-            ready_fd = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--version") == 0) {
-            puts("hrd (hotrestart) " HR_VERSION_STRING);
+        else if (strcmp(argv[i], "--ready-fd") == 0)
+            ready_fd = fd_arg(argv[++i]);
+        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage, stdout);
             return 0;
-        } else if (strcmp(argv[i], "--help") == 0) {
-            puts("usage: hrd [--site DIR] [--ready-fd N] | --version\n"
-                 "The Hot Restart Controller of a site, in the foreground.\n"
-                 "Runs DIR/sysadm.ini (serving requests meanwhile), starts again\n"
-                 "the groups of an earlier run, then says it is ready: writes a\n"
-                 "newline to fd N and READY=1 to $NOTIFY_SOCKET.\n"
-                 "Stops on SIGTERM or 'hr site stop'.");
+        } else if (strcmp(argv[i], "--version") == 0) {
+            puts("hrd (hotrestart) " HR_VERSION_STRING);
             return 0;
         } else
             hrd_die(2, "unknown argument '%s' (see hrd --help)", argv[i]);
     }
+    check_named_site(site);
+    /* not for the children; and checked: a closed one is refused now */
+    if (ready_fd >= 0 && hr__os_inherit(ready_fd, 0) < 0)
+        hrd_die(2, "--ready-fd %d: not an open descriptor", ready_fd);
     static const int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP};
     d.sig_fd = hr__os_signals(sigs, 4);
     if (d.sig_fd < 0)
@@ -238,9 +304,13 @@ int main(int argc, char **argv)
     d.listen_fd = listen_on(&d);
     if (ready_fd >= 0) { /* started in the background: errors go to the log */
         hr__os_dup2(d.console_fd, 2);
-        hr__os_inherit(ready_fd, 0); /* not for the children */
     }
     d.ready_fd = ready_fd;
+    /* before boot(): the actors it starts are watched for readiness */
+    d.ep_fd = hr__os_poller();
+    if (d.ep_fd < 0)
+        hrd_die(1, "epoll: %s", strerror(-d.ep_fd));
+    d.notify_fd = hrd_ready_open(&d);
     hrd_log(&d, "controller started (pid %d, generation %u)", pmm__os_pid(),
             d.reg->site.generation);
     boot(&d); /* says ready once the start-up file is done */
@@ -251,6 +321,8 @@ int main(int argc, char **argv)
     }
     hrd_kill_all(&d);
     char path[4200];
+    snprintf(path, sizeof path, "%s/notify.sock", d.dir);
+    pmm__os_unlink(path);
     snprintf(path, sizeof path, "%s/" HR_SOCK_NAME, d.dir);
     pmm__os_unlink(path);
     if (d.exec_pending) { /* the site restart: a fresh controller */

@@ -9,6 +9,7 @@
 
 #include "hrd.h"
 #include "os/os.h"
+#include "ready.h"
 #include "render.h"
 
 /* Text appended to a fixed buffer; what does not fit is counted, so that
@@ -36,6 +37,34 @@ static const char *actor_state(uint32_t s)
                                      : s == HR_A_DYING ? "dying" : "stopped";
 }
 
+/* An actor's readiness while it runs: starting, ready, or NULL when it
+ * says nothing (ready.c). */
+static const char *readiness(const struct hrd *d, int slot)
+{
+    if (d->reg->actors[slot].state != HR_A_RUNNING)
+        return NULL;
+    return d->readiness[slot] == HRD_R_STARTING ? "starting"
+         : d->readiness[slot] == HRD_R_READY ? "ready" : NULL;
+}
+
+/* The group's restart times: the last, and the histogram (ready.c). */
+static void restart_times(struct out *o, const struct hrd *d, int g)
+{
+    put(o, ", \"restart_ms\": {\"last\": ");
+    if (d->restart_last_ns[g] || d->restart_hist[g][0])
+        put(o, "%.3f", (double)d->restart_last_ns[g] / 1e6);
+    else
+        put(o, "null");
+    put(o, ", \"histogram\": {");
+    for (int b = 0; b < HRD_HIST; b++) {
+        if (b < HRD_HIST - 1)
+            put(o, "\"<%u\": %u, ", hrd_hist_ms[b], d->restart_hist[g][b]);
+        else
+            put(o, "\">=%u\": %u", hrd_hist_ms[b - 1], d->restart_hist[g][b]);
+    }
+    put(o, "}}");
+}
+
 static const char *group_state(uint32_t s)
 {
     return s == HR_G_BLOCKED ? "blocked" : s == HR_G_RESTARTING ? "restarting"
@@ -56,22 +85,28 @@ int hrd_ps_json(struct hrd *d, char *buf, size_t cap)
             "\"last_failure\": ", first ? "" : ", ", g,
             group_state(G->state), G->restarts);
         if (G->last_fail_ns)
-            put(&o, "{\"signal\": %d, \"status\": %d, \"when_ns\": %llu}",
-                G->last_signal, G->last_status,
-                (unsigned long long)G->last_fail_ns);
+            put(&o, "{\"signal\": %d, \"status\": %d, \"when_ns\": %llu, "
+                "\"background\": %s}", G->last_signal, G->last_status,
+                (unsigned long long)G->last_fail_ns,
+                G->background ? "true" : "false");
         else
             put(&o, "null");
+        restart_times(&o, d, g);
         put(&o, ", \"actors\": [");
         int fa = 1;
         HRD_FOR_MEMBERS(d, g, i) {
             struct hr_reg_actor *a = &d->reg->actors[i];
+            const char *rd = readiness(d, i);
             put(&o, "%s{\"name\": \"%s\", \"pid\": %d, \"direct\": %s, "
-                "\"state\": \"%s\", \"uptime_s\": %.3f, \"runs\": %u, "
+                "\"state\": \"%s\", \"readiness\": %s%s%s, "
+                "\"uptime_s\": %.3f, \"runs\": %u, \"stop_timeout_ms\": %u, "
                 "\"aslr\": %s}",
                 fa ? "" : ", ", a->name, a->pid, a->direct ? "true" : "false",
-                actor_state(a->state),
+                actor_state(a->state), rd ? "\"" : "", rd ? rd : "null",
+                rd ? "\"" : "",
                 a->state == HR_A_RUNNING ? (double)(now - a->started_ns) / 1e9 : 0.0,
-                a->runs, d->aslr[i] ? "true" : "false");
+                a->runs, a->stop_ms ? a->stop_ms : d->policy.stop_ms,
+                d->aslr[i] ? "true" : "false");
             fa = 0;
         }
         put(&o, "]}");
@@ -86,25 +121,35 @@ int hrd_ps_text(struct hrd *d, char *buf, size_t cap)
 {
     struct out o = {buf, cap, 0};
     uint64_t now = pmm__os_now_ns();
-    put(&o, "%-6s %-10s %8s  %s\n", "GROUP", "STATE", "RESTARTS", "LAST FAILURE");
+    put(&o, "%-6s %-10s %8s %12s  %s\n", "GROUP", "STATE", "RESTARTS",
+        "LAST RESTART", "LAST FAILURE");
     for (int g = 0; g < HR_REG_GROUPS; g++) {
         struct hr_reg_group *G = &d->reg->groups[g];
         if (!G->used)
             continue;
-        char fail[96] = "-";
+        char fail[128] = "-";
         if (G->last_fail_ns) {
             double ago = (double)(now - G->last_fail_ns) / 1e9;
-            if (G->last_signal)
+            if (G->background)
+                snprintf(fail, sizeof fail, "went to the background: run it in "
+                         "the foreground, e.g. memcached without -d");
+            else if (G->last_signal)
                 snprintf(fail, sizeof fail, "signal %d, %.1fs ago", G->last_signal, ago);
             else
                 snprintf(fail, sizeof fail, "exit %d, %.1fs ago", G->last_status, ago);
         }
-        put(&o, "%-6d %-10s %8u  %s\n", g, group_state(G->state),
-            G->restarts, fail);
+        char took[32] = "-";
+        if (d->restart_last_ns[g] || d->restart_hist[g][0])
+            snprintf(took, sizeof took, "%.1f ms",
+                     (double)d->restart_last_ns[g] / 1e6);
+        put(&o, "%-6d %-10s %8u %12s  %s\n", g, group_state(G->state),
+            G->restarts, took, fail);
         HRD_FOR_MEMBERS(d, g, i) {
             struct hr_reg_actor *a = &d->reg->actors[i];
-            put(&o, "    %-24s pid %-8d %-8s %-8s up %.1fs, %s\n", a->name,
+            const char *rd = readiness(d, i);
+            put(&o, "    %-24s pid %-8d %-8s %-8s %-8s up %.1fs, %s\n", a->name,
                 a->pid, a->direct ? "direct" : "indirect", actor_state(a->state),
+                rd ? rd : "-",
                 a->state == HR_A_RUNNING ? (double)(now - a->started_ns) / 1e9 : 0.0,
                 d->aslr[i] ? "randomised" : "same address");
         }
@@ -134,10 +179,12 @@ int hrd_info_json(struct hrd *d, char *buf, size_t cap)
                      "\"generation\": %u, \"group_restarts\": %u, "
                      "\"site_restarts\": %u, \"groups\": %u, "
                      "\"max_badness\": %u, \"interval\": %u, "
-                     "\"max_actors\": %u, \"max_groups\": %u}",
+                     "\"max_actors\": %u, \"max_groups\": %u, "
+                     "\"stop_timeout_ms\": %u, \"fail_stop_timeout_ms\": %u}",
                      st.controller_pid, st.generation, st.group_restarts,
                      st.site_restarts, st.groups, st.policy.max_badness,
                      st.policy.interval_s, st.policy.max_actors,
-                     st.policy.max_groups);
+                     st.policy.max_groups, st.policy.stop_ms,
+                     st.policy.fail_stop_ms);
     return n < 0 || (size_t)n >= cap ? -E2BIG : n;
 }

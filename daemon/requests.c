@@ -18,7 +18,9 @@
 #include "log.h"
 #include "os/os.h"
 #include "os/ctl.h"
+#include "policy.h"
 #include "proto.h"
+#include "ready.h"
 #include "render.h"
 #include "requests.h"
 
@@ -30,7 +32,7 @@ static void reply(int conn, int32_t result, const char *text)
 }
 
 static int do_arun(struct hrd *d, const struct hr_msg_hdr *h, const char *p,
-                   const int *fds, int nfds)
+                   const int *fds, int nfds, const struct hrd_arun_opts *o)
 {
     if (hrd_group_check(d, h->arg, HRD_GROUP_NEW) < 0)
         return -ERANGE; /* hrCtrl.maxGroups */
@@ -38,7 +40,39 @@ static int do_arun(struct hrd *d, const struct hr_msg_hdr *h, const char *p,
         return -EBUSY; /* it ends when its members are gone */
     if (nfds != 1)
         return -EBADMSG;
-    return hrd_arun_payload(d, h->arg, fds[0], p, h->len);
+    return hrd_arun_payload(d, h->arg, fds[0], p, h->len, o);
+}
+
+/* arun with options: the wire options, then the name and the strings;
+ * stored as arun's are, without the name. */
+static int do_arun_with(struct hrd *d, const struct hr_msg_hdr *h,
+                        const char *p, const int *fds, int nfds)
+{
+    struct hr_arun_wire w;
+    char name[PMM_NAME_MAX];
+    if (h->len < sizeof w)
+        return -EBADMSG;
+    memcpy(&w, p, sizeof w);
+    if (w.stop_ms > HR_STOP_LIMIT_MS || (w.flags & ~HR_ARUN_F_NOTIFY) ||
+        w.reserved ||
+        (w.ready_fd && (w.ready_fd < 3 || w.ready_fd > HR_READY_FD_MAX)))
+        return -EINVAL;
+    struct hr_msg_hdr inner = *h;
+    inner.len -= (uint32_t)sizeof w;
+    char *args = NULL;
+    uint32_t len;
+    int r = hrd_strings_unname(p + sizeof w, inner.len, name, &args, &len);
+    if (r < 0)
+        return r;
+    if (*name && !hrd_name_ok(name))
+        r = -EINVAL;
+    inner.len = len;
+    struct hrd_arun_opts o = {name, w.stop_ms, w.ready_fd,
+                              !!(w.flags & HR_ARUN_F_NOTIFY)};
+    if (r == 0)
+        r = do_arun(d, &inner, args, fds, nfds, &o);
+    free(args);
+    return r;
 }
 
 static int do_spawn(struct hrd *d, const struct hr_msg_hdr *h, const char *p,
@@ -73,13 +107,10 @@ static int do_spawn(struct hrd *d, const struct hr_msg_hdr *h, const char *p,
         return -EBUSY;
     if (slot < 0) {
         /* arguments are stored without the name, like arun's */
-        const char *args = p + 8 + strlen(name) + 1;
-        uint32_t len = h->len - (uint32_t)(strlen(name) + 1);
-        char *copy = malloc(len);
-        if (!copy)
-            return -ENOMEM;
-        memcpy(copy, p, 8);
-        memcpy(copy + 8, args, len - 8);
+        char *copy;
+        uint32_t len;
+        if ((r = hrd_strings_unname(p, h->len, name, &copy, &len)) < 0)
+            return r;
         r = hrd_register(d, group, 0, name, fds[0], copy, len, &slot);
         free(copy);
         if (r < 0)
@@ -128,6 +159,41 @@ void hrd_answer_ended(struct hrd *d)
     }
 }
 
+/* An arun --wait-ready request is answered when its actor is ready. */
+static int wait_ready(struct hrd *d, int conn, pid_t pid, enum disposal *then)
+{
+    int slot = hrd_find_pid(d, pid);
+    if (slot < 0)
+        return -ESRCH;
+    if (d->readiness[slot] != HRD_R_STARTING)
+        return 0; /* ready, or says nothing: running is all we know */
+    for (int i = 0; i < HRD_MAX_WAITING; i++) {
+        if (d->ready_wait[i].conn < 0) {
+            d->ready_wait[i].conn = conn;
+            d->ready_wait[i].pid = pid;
+            *then = KEPT;
+            return 0;
+        }
+    }
+    return -EAGAIN; /* too many waiting */
+}
+
+void hrd_answer_ready(struct hrd *d)
+{
+    for (int i = 0; i < HRD_MAX_WAITING; i++) {
+        int conn = d->ready_wait[i].conn;
+        if (conn < 0)
+            continue;
+        int slot = hrd_find_pid(d, d->ready_wait[i].pid);
+        if (slot >= 0 && d->readiness[slot] == HRD_R_STARTING)
+            continue;
+        reply(conn, slot < 0 ? -ESRCH : 0,
+              slot < 0 ? "it stopped before it was ready" : NULL);
+        pmm__os_close(conn);
+        d->ready_wait[i].conn = -1;
+    }
+}
+
 /* Reply with a text made by render, at most HR_MSG_MAX - 64 bytes. */
 static int reply_rendered(struct hrd *d, int conn,
                           int (*render)(struct hrd *, char *, size_t),
@@ -157,7 +223,9 @@ static int dispatch(struct hrd *d, int conn, const struct hr_msg_hdr *h,
     case HR_REQ_PING:
         return pmm__os_pid();
     case HR_REQ_ARUN:
-        return do_arun(d, h, p, fds, nfds);
+        return do_arun(d, h, p, fds, nfds, NULL);
+    case HR_REQ_ARUN_WITH:
+        return do_arun_with(d, h, p, fds, nfds);
     case HR_REQ_SPAWN:
         return do_spawn(d, h, p, fds, nfds, caller);
     case HR_REQ_EXIT_HDL:
@@ -192,6 +260,12 @@ static int dispatch(struct hrd *d, int conn, const struct hr_msg_hdr *h,
         return 0;
     case HR_REQ_INFO:
         return reply_rendered(d, conn, hrd_info_json, then);
+    case HR_REQ_RELOAD:
+        hrd_policy_read(d);
+        hrd_log(d, "site.conf read again (hr site set)");
+        return 0;
+    case HR_REQ_WAIT_READY:
+        return wait_ready(d, conn, h->arg, then);
     case HR_REQ_STATUS: {
         hr_site_state st;
         hrd_status(d, &st);

@@ -12,5 +12,7 @@ struct hrd;
 void hrd_serve(struct hrd *d, int conn);
 /* Answer and close the kill-group requests whose group has ended. */
 void hrd_answer_ended(struct hrd *d);
+/* Answer the arun --wait-ready requests whose actor is ready, or gone. */
+void hrd_answer_ready(struct hrd *d);
 
 #endif

@@ -18,6 +18,7 @@
 #include "pmm/free.h"
 #include "pmm/map.h"
 #include "proto.h"
+#include "ready.h"
 #include "spawn.h"
 
 static void block_name(char *out, size_t cap, const char *kind, int slot)
@@ -136,14 +137,15 @@ static char **actor_env(struct hrd *d, int slot, const struct hr_strings *s,
                         char vars[4][128])
 {
     struct hr_reg_actor *a = &d->reg->actors[slot];
-    char **env = calloc(s->envc + 5, sizeof *env);
+    char **env = calloc(s->envc + 6, sizeof *env);
     int n = 0;
     if (!env)
         return NULL;
     for (uint32_t i = 0; i < s->envc; i++) {
         const char *e = s->envp[i];
         if (strncmp(e, "HR_SITE=", 8) && strncmp(e, "HR_GROUP=", 9) &&
-            strncmp(e, "HR_ACTOR=", 9) && strncmp(e, "HR_RESTARTS=", 12))
+            strncmp(e, "HR_ACTOR=", 9) && strncmp(e, "HR_RESTARTS=", 12) &&
+            strncmp(e, "NOTIFY_SOCKET=", 14))
             env[n++] = (char *)e;
     }
     snprintf(vars[0], 128, "HR_GROUP=%d", a->group);
@@ -154,6 +156,11 @@ static char **actor_env(struct hrd *d, int slot, const struct hr_strings *s,
     static char site_var[4200];
     snprintf(site_var, sizeof site_var, "HR_SITE=%s", d->site);
     env[n++] = site_var;
+    static char notify_var[4200];
+    snprintf(notify_var, sizeof notify_var, "NOTIFY_SOCKET=%s/notify.sock",
+             d->site);
+    if (d->notify_fd >= 0) /* sd_notify's READY=1 (ready.c) */
+        env[n++] = notify_var;
     env[n] = NULL;
     return env;
 }
@@ -193,8 +200,10 @@ int hrd_spawn(struct hrd *d, int slot, const int *stdio_in, int *exec_pipe)
     int stdio[3] = {devnull, d->console_fd, d->console_fd};
     if (stdio_in)
         memcpy(stdio, stdio_in, sizeof stdio);
-    int ep[2];
+    int ep[2], rp[2] = {-1, -1};
     r = !env ? -ENOMEM : hr__os_pipe(ep);
+    if (r == 0 && a->ready_fd > 2 && (r = hr__os_pipe(rp)) < 0)
+        pmm__os_close(ep[0]), pmm__os_close(ep[1]);
     if (r < 0) {
         pmm__unmap(d->bank, name);
         goto out;
@@ -203,14 +212,20 @@ int hrd_spawn(struct hrd *d, int slot, const int *stdio_in, int *exec_pipe)
      * the site, and must find no one left of this generation */
     d->aslr[slot] = keeps_aslr(d, s);
     struct hr__os_child child = {
-        .die_with = pmm__os_pid(), .default_signals = 1, .own_group = 1,
+        .die_with = pmm__os_pid(), .default_signals = 1, .own_session = 1,
         .same_address = !d->aslr[slot],
         .stdio = stdio, .cwd = s->cwd, .cwd_or_root = 1, .exe_fd = fd,
-        .argv = (char *const *)s->argv, .envp = env, .errpipe = ep[1]};
+        .argv = (char *const *)s->argv, .envp = env, .errpipe = ep[1],
+        .pass_fd = rp[1], .pass_to = rp[1] >= 0 ? a->ready_fd : -1};
     int pid = hr__os_fork();
     if (pid == 0)
         hr__os_exec_child(&child);
     pmm__os_close(ep[1]);
+    if (rp[1] >= 0)
+        pmm__os_close(rp[1]);
+    hrd_ready_started(d, slot, pid > 0 ? rp[0] : -1);
+    if (pid <= 0 && rp[0] >= 0)
+        pmm__os_close(rp[0]);
     pmm__unmap(d->bank, name); /* s points into it until the fork */
     if (pid < 0) {
         r = pid;

@@ -7,8 +7,9 @@
  * into __SYS.hr.args.SLOT; every start executes a read-only memfd copy of
  * the image (kept open for later starts), so replacing or deleting the file
  * on disk changes nothing.  The child gets the stored environment plus
- * HR_SITE, HR_GROUP, HR_ACTOR and HR_RESTARTS, its own process group, and
- * SIGKILL when the controller dies.
+ * HR_SITE, HR_GROUP, HR_ACTOR and HR_RESTARTS (by which tree.c knows its
+ * orphans), its own session and process group, and SIGKILL when the
+ * controller dies.
  */
 #ifndef HRD_SPAWN_H
 #define HRD_SPAWN_H

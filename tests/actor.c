@@ -5,8 +5,9 @@
  *
  * Each run adds one to the `runs` counter of its group block NAME (key
  * HR_GROUP_KEY) and of its block keep.NAME (key "KEEP"), spawns CHILD_NAME
- * with hrfexecl if asked (with "once": on its first run only), then obeys
- * the file $HR_SITE/cmd.NAME:
+ * with hrfexecl if asked (with "once": on its first run only), prints
+ * "actor NAME run N settled" once past that, then obeys the file
+ * $HR_SITE/cmd.NAME:
  *   exit     HR_EXIT_HDL() and exit(0)
  *   badexit  exit(3) without HR_EXIT_HDL
  *   segv     write through a NULL pointer
@@ -65,6 +66,8 @@ int main(int argc, char **argv)
             exit(1);
         }
     }
+    printf("actor %s run %d settled\n", argv[1], mine->runs); /* for tests */
+    fflush(stdout);
     snprintf(cmdfile, sizeof cmdfile, "%s/cmd.%s", getenv("HR_SITE"), argv[1]);
     for (;;) {
         int fd = open(cmdfile, O_RDONLY);

@@ -23,7 +23,7 @@ coverage() {
     cmake --install "$build" --prefix "$prefix" >/dev/null
     man_root=$prefix/share/man
     bad=0 n=0
-    for sym in $(nm -D --defined-only "$lib" | awk '$2 ~ /^[TW]$/ { print $3 }') \
+    for sym in $(nm -D --defined-only "$lib" | awk '$2 ~ /^[TW]$/ { sub(/@.*/, "", $3); print $3 }') \
                $MACROS; do
         n=$((n + 1))
         if ! page=$(MANPATH=$man_root man -w 3 "$sym" 2>/dev/null); then

@@ -8,8 +8,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <hotrestart/hr.h>
+#include <hotrestart/pmm.h>
 
 #include "common.h"
 
@@ -94,4 +96,50 @@ Test(policy, a_bad_figure_in_the_file_reads_as_its_default)
     cr_assert_eq(q.max_actors, HR_ACTORS_LIMIT);
     cr_assert_eq(q.max_groups, HR_GROUPS_LIMIT);
     cr_assert_eq(q.interval_s, 5, "the sound key is kept");
+}
+
+Test(policy, set_by_key_name_in_range_only)
+{
+    hr_policy p = {0};
+    cr_assert_eq(hr_policy_set(&p, "hrCtrl.stopTimeout", "1500"), 0);
+    cr_assert_eq(p.stop_ms, 1500);
+    cr_assert_eq(hr_policy_set(&p, "hrCtrl.failStopTimeout", "0"), 0);
+    cr_assert_eq(p.fail_stop_ms, 0);
+    cr_assert_eq(hr_policy_set(&p, "hrCtrl.maxBadness", "0"), -EINVAL);
+    cr_assert_eq(hr_policy_set(&p, "hrCtrl.stopTimeout", "3600001"), -EINVAL);
+    cr_assert_eq(hr_policy_set(&p, "hrCtrl.stopTimeout", "-1"), -EINVAL);
+    cr_assert_eq(hr_policy_set(&p, "hrCtrl.stopTimeout", "12ms"), -EINVAL);
+    cr_assert_eq(hr_policy_set(&p, "hrCtrl.nope", "1"), -ENOENT);
+    cr_assert_eq(p.stop_ms, 1500, "a refused value changed the figure");
+    /* written and read back */
+    cr_assert_eq(hr_policy_write(NULL, &p), 0);
+    hr_policy q;
+    cr_assert_eq(hr_policy_read(NULL, &q), 0);
+    cr_assert_eq(q.stop_ms, 1500);
+    cr_assert_eq(q.fail_stop_ms, 0);
+}
+
+/* The structs a caller fills end in reserved space (the ABI's room for
+ * fields to come): non-zero there is refused, not ignored, and what the
+ * library fills reads zero there. */
+Test(policy, reserved_space_must_be_zero_and_reads_zero)
+{
+    hr_policy p = {.max_badness = 3}, q;
+    p.reserved[2] = 1; /* the last word */
+    cr_assert_eq(hr_policy_check(&p), -EINVAL);
+    cr_assert_eq(hr_policy_write(site, &p), -EINVAL);
+    memset(&q, 0xff, sizeof q);
+    cr_assert_eq(hr_policy_read(site, &q), 0);
+    for (size_t i = 0; i < sizeof q.reserved / sizeof q.reserved[0]; i++)
+        cr_assert_eq(q.reserved[i], 0, "reserved[%zu]", i);
+
+    char other[512];
+    snprintf(other, sizeof other, "%s/other", site);
+    pmm_site_config c = {0};
+    c.reserved[7] = 1;
+    cr_assert_eq(pmm_site_create(other, &c), K_EINVAL);
+    cr_assert_neq(access(other, F_OK), 0, "nothing made");
+    c.reserved[7] = 0;
+    cr_assert_eq(pmm_site_create(other, &c), 0);
+    cr_assert_eq(pmm_site_destroy(other), 0);
 }

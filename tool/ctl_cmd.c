@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <hotrestart/hr.h>
@@ -24,7 +25,7 @@ extern char **environ;
 
 static const char *ctl_err(int r)
 {
-    if (r == -ECONNREFUSED)
+    if (r == -ECONNREFUSED || r == -ENOENT) /* no socket, or none there */
         return "no controller runs in this site (hr site start)";
     if (r == -EAGAIN)
         return "the controller did not answer within 30 s";
@@ -66,7 +67,7 @@ int hr_site_start(const struct hr_opts *o)
 {
     char dir[4096], hrd[PATH_MAX + 8], fdarg[16];
     int ready[2], err[2];
-    hr_site_dir(o, dir, sizeof dir, "site start");
+    hr_site_dir(o, dir, sizeof dir, "site start"); /* hrd checks it */
     int pid = hr_ping(dir);
     if (pid > 0)
         hr_die(HR_EXIT_FAIL, "site start: a controller already runs in %s "
@@ -85,8 +86,12 @@ int hr_site_start(const struct hr_opts *o)
         dup2(err[1], 2);
         fcntl(ready[1], F_SETFD, 0);
         snprintf(fdarg, sizeof fdarg, "%d", ready[1]);
-        execl(hrd, "hrd", "--site", dir, "--ready-fd", fdarg, (char *)NULL);
-        execlp("hrd", "hrd", "--site", dir, "--ready-fd", fdarg, (char *)NULL);
+        /* --site only when named: hrd makes only the default site */
+        char *args[] = {"hrd", "--ready-fd", fdarg, "--site", dir, NULL};
+        if (!o->site)
+            args[3] = NULL;
+        execv(hrd, args);
+        execvp("hrd", args);
         fprintf(stderr, "cannot run hrd: %s", strerror(errno));
         _exit(127);
     }
@@ -102,7 +107,17 @@ int hr_site_start(const struct hr_opts *o)
         hr_die(HR_EXIT_FAIL, "site start: the controller did not start: %s",
                why[0] ? why : "no reason given");
     }
-    pid = hr_ping(dir);
+    /* ready; but a site that fails again may already have stopped */
+    hr_site_state st;
+    if (hr_status(dir, &st) < 0) {
+        if (hr_site_status(dir, &st, why, sizeof why) == 0 &&
+            st.state == HR_SITE_FAILED)
+            hr_die(HR_EXIT_FAIL, "site start: the site failed again: %s "
+                                 "(hr log)", st.failure);
+        hr_die(HR_EXIT_FAIL, "site start: the controller stopped as soon as "
+                             "it started (hr log)");
+    }
+    pid = st.controller_pid;
     if (o->json) {
         printf("{\"site\": ");
         hr_json_str(dir);
@@ -113,26 +128,39 @@ int hr_site_start(const struct hr_opts *o)
     return HR_EXIT_OK;
 }
 
-/* Ask the controller pid of dir to stop, and wait (10 s) until it has. */
+/* Ask the controller pid of dir to stop; hr_stop() returns once it has. */
 static void stop_controller(const char *dir, int pid, const char *action)
 {
     int r = hr_stop(dir);
+    if (r == -ETIMEDOUT)
+        hr_die(HR_EXIT_FAIL, "%s: controller %d did not stop in the longest "
+                             "stop timeout and 15 s (hr log)", action, pid);
     if (r < 0)
         die_ctl(action, r);
-    for (int i = 0; i < 1000 && kill(pid, 0) == 0; i++)
-        usleep(10000);
-    if (kill(pid, 0) == 0)
-        hr_die(HR_EXIT_FAIL, "%s: controller %d did not stop in 10s", action, pid);
+}
+
+int hr_stop_running(const char *dir, const char *action)
+{
+    int pid = hr_ping(dir);
+    if (pid == -ECONNREFUSED || pid == -ENOENT)
+        return 0; /* no controller listens */
+    if (pid < 0)
+        die_ctl(action, pid);
+    stop_controller(dir, pid, action);
+    return 1;
 }
 
 int hr_site_stop(const struct hr_opts *o)
 {
     char dir[4096];
-    hr_site_dir(o, dir, sizeof dir, "site stop");
-    int pid = hr_ping(dir);
-    if (pid < 0)
-        die_ctl("site stop", pid);
-    stop_controller(dir, pid, "site stop");
+    hr_site_existing(o, dir, sizeof dir, "site stop");
+    if (!hr_stop_running(dir, "site stop")) { /* stopped already: done */
+        if (o->json)
+            printf("{\"stopped\": true, \"was_running\": false}\n");
+        else
+            printf("site %s is not running\n", dir);
+        return HR_EXIT_OK;
+    }
     if (!o->json)
         printf("site %s stopped; persistent memory kept\n", dir);
     else
@@ -141,16 +169,28 @@ int hr_site_stop(const struct hr_opts *o)
 }
 
 static const char arun_usage[] =
-    "usage: hr arun [-g [GROUP]] [--aslr] [--] PROGRAM [ARGS...]\n"
+    "usage: hr arun [-g [GROUP]] [--name NAME] [--stop-timeout MS] [--aslr]\n"
+    "               [--ready-fd N | --notify] [--wait-ready] [--] PROGRAM [ARGS...]\n"
     "With -g, start PROGRAM as a direct restartable actor in GROUP (-g alone:\n"
     "group 0).  Its image, arguments, environment and working directory are\n"
     "stored and replayed at every restart of the group.  Without -g, start\n"
     "it as an ordinary actor, as ChorusOS does: in a session of its own, with\n"
-    "the site's console log as output, watched and restarted by no one.\n"
-    "Prints the actor's pid.\n"
-    "Actors come back at the same address (no address-space randomisation)\n"
-    "unless the site sets hrCtrl.aslr=1; --aslr keeps randomisation for this\n"
-    "actor (HR_ASLR=1 in its environment, which its children inherit).\n";
+    "the site's console log as output, watched and restarted by no one (the\n"
+    "other options are then ignored).  Prints the actor's pid.\n"
+    "  --name NAME         its name (default: its program's), unique in the site\n"
+    "  --stop-timeout MS   how long a stop waits after SIGTERM before SIGKILL\n"
+    "                      (default: the site's hrCtrl.stopTimeout)\n"
+    "  --ready-fd N        it says it is ready by writing a newline to fd N\n"
+    "                      (3 to 1023, s6 style)\n"
+    "  --notify            it says it is ready by sending READY=1 to\n"
+    "                      $NOTIFY_SOCKET (sd_notify; every actor gets it)\n"
+    "  --wait-ready        return once it is ready (--notify unless --ready-fd)\n"
+    "  --aslr              keep address-space randomisation (HR_ASLR=1 in its\n"
+    "                      environment, which its children inherit); else it\n"
+    "                      comes back at the same address, unless the site\n"
+    "                      sets hrCtrl.aslr=1\n"
+    "hr ps shows such an actor starting, then ready, and the time of each\n"
+    "restart of its group from the death to ready.\n";
 
 /* arun without -g: an ordinary actor, as on ChorusOS: started in a session
  * of its own, its output in the site's console log (the tool's own streams
@@ -196,39 +236,76 @@ static int group_arg(const char *cmd, const char *s)
     return (int)g;
 }
 
+enum {
+    OPT_NAME = HR_OPT_OWN, OPT_STOP_TIMEOUT, OPT_READY_FD, OPT_NOTIFY, OPT_ASLR,
+    OPT_WAIT_READY,
+};
+
+/* A number from lo to hi for option opt of arun, or exit 2. */
+static long arun_number(const char *opt, const char *s, long lo, long hi)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < lo || v > hi)
+        hr_die(HR_EXIT_USAGE, "arun: bad %s '%s' (%ld to %ld)", opt, s, lo, hi);
+    return v;
+}
+
 int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
 {
     static const struct option longs[] = {
-        {"aslr", no_argument, NULL, HR_OPT_OWN}, HR_OPTS_COMMON};
+        {"name", required_argument, NULL, OPT_NAME},
+        {"stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT},
+        {"ready-fd", required_argument, NULL, OPT_READY_FD},
+        {"notify", no_argument, NULL, OPT_NOTIFY},
+        {"wait-ready", no_argument, NULL, OPT_WAIT_READY},
+        {"aslr", no_argument, NULL, OPT_ASLR},
+        HR_OPTS_COMMON,
+    };
     struct hr_opts ov = *go, *o = &ov;
     /* '+': the options end at PROGRAM; what follows is its own */
     struct hr_cmdline cl = {.cmd = "arun", .usage = arun_usage, .shorts = "+g:",
                             .longs = longs, .o = o};
-    int group = -1, aslr = 0, c;
-    while ((c = hr_getopt(argc, argv, &cl)) != -1) {
-        if (c != 'g')
-            aslr = 1;
-        else if (optarg[0] < '0' || optarg[0] > '9') {
+    int group = -1, aslr = 0, k = 0;
+    hr_arun_opts ao = {0};
+    while (k != 'G' && (k = hr_getopt(argc, argv, &cl)) != -1) {
+        switch (k) {
+        case 'g':
+            if (optarg[0] >= '0' && optarg[0] <= '9') {
+                group = group_arg("arun", optarg);
+                break;
+            }
             /* -g with no number (the guide's `arun -g [gid]`): group 0,
              * and what followed it is the program */
             if (argv[optind - 1] != optarg)
                 group_arg("arun", optarg);
             group = 0;
             optind--;
+            k = 'G';
             break;
-        } else
-            group = group_arg("arun", optarg);
+        case OPT_ASLR: aslr = 1; break;
+        case OPT_NAME: ao.name = optarg; break;
+        case OPT_STOP_TIMEOUT:
+            ao.stop_ms = (uint32_t)arun_number("--stop-timeout", optarg, 1,
+                                               HR_STOP_LIMIT_MS);
+            break;
+        case OPT_READY_FD:
+            ao.ready_fd = (int)arun_number("--ready-fd", optarg, 3, 1023);
+            break;
+        case OPT_NOTIFY: ao.notify = 1; break;
+        case OPT_WAIT_READY: ao.wait_ready = 1; break;
+        }
     }
     int i = optind;
     if (i >= argc) {
         fputs(arun_usage, stderr);
         return HR_EXIT_USAGE;
     }
-    char path[PATH_MAX];
+    char path[PATH_MAX], dir[4096];
     const char *prog = argv[i];
-    if (hr_find_program(prog, path, sizeof path) < 0)
-        hr_die(HR_EXIT_FAIL, "arun: %s: not found on $PATH", prog);
-    if (group < 0) {
+    if (group < 0) { /* no -g: an ordinary actor */
+        if (hr_find_program(prog, path, sizeof path) < 0)
+            hr_die(HR_EXIT_FAIL, "arun: %s: not found on $PATH", prog);
         int pid = arun_ordinary(o, path, argv + i);
         if (o->json)
             printf("{\"pid\": %d, \"group\": null}\n", pid);
@@ -236,12 +313,33 @@ int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
             printf("%d\n", pid);
         return HR_EXIT_OK;
     }
+    hr_site_existing(o, dir, sizeof dir, "arun");
+    if (hr_find_program(prog, path, sizeof path) < 0)
+        hr_die(HR_EXIT_FAIL, "arun: %s: not found on $PATH", prog);
     if (aslr && setenv("HR_ASLR", "1", 1) < 0)
         hr_die(HR_EXIT_FAIL, "arun: out of memory");
-    int r = hr_arun(o->site, group, path, argv + i, environ);
+    /* the controller first: its refusal is not the program's fault */
+    int r = hr_ping(dir);
+    if (r < 0)
+        die_ctl("arun", r);
+    r = hr_arun_with(dir, group, &ao, path, argv + i, environ);
     if (r < 0) {
+        if (r == -EEXIST)
+            hr_die(HR_EXIT_FAIL, "arun: the name '%s' is taken in this site",
+                   ao.name);
+        if (r == -EINVAL && ao.name)
+            hr_die(HR_EXIT_USAGE, "arun: bad --name '%s' (letters, digits and "
+                                  "._-:+@/, at most %d)", ao.name, PMM_NAME_MAX - 1);
+        if (r == -ESRCH && ao.wait_ready)
+            hr_die(HR_EXIT_FAIL, "arun: %s stopped before it was ready (hr log)",
+                   path);
         char what[PATH_MAX + 16];
         snprintf(what, sizeof what, "arun: %s", path);
+        if (r == K_ENOMEM)
+            hr_die(HR_EXIT_FAIL, "%s: the site's RAM bank has no room for its "
+                                 "image (a copy of the program): make the site "
+                                 "with a larger --rambank-size (hr site create)",
+                   what);
         if (r == -ENOENT || r == -EACCES || r == -ENOEXEC)
             hr_die(HR_EXIT_FAIL, "%s: %s", what,
                    r == -ENOENT ? "no such file" :
@@ -257,7 +355,8 @@ int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
 
 static const char akill_usage[] =
     "usage: hr akill PID       kill an actor: its group restarts\n"
-    "       hr akill -g GROUP  kill a group for good; its images and\n"
+    "       hr akill -g GROUP  kill a group for good, as a stop (SIGTERM, the\n"
+    "                          stop timeout, SIGKILL); its images and\n"
     "                          HR_GROUP_KEY blocks are freed; returns once\n"
     "                          every member is gone\n";
 
@@ -283,7 +382,9 @@ int hr_cmd_akill(int argc, char **argv, const struct hr_opts *go)
         if (!*p || *end || v <= 0 || v > INT_MAX)
             hr_die(HR_EXIT_USAGE, "akill: bad pid '%s'", p);
     }
-    int r = group ? hr_kill_group(o->site, (int)v) : hr_akill(o->site, (pid_t)v);
+    char dir[4096];
+    hr_site_existing(o, dir, sizeof dir, "akill");
+    int r = group ? hr_kill_group(dir, (int)v) : hr_akill(dir, (pid_t)v);
     if (r == -ESRCH)
         hr_die(HR_EXIT_FAIL, "akill: %ld is not an actor of this site", v);
     if (r < 0)
@@ -293,10 +394,14 @@ int hr_cmd_akill(int argc, char **argv, const struct hr_opts *go)
 
 static const char ps_usage[] =
     "usage: hr ps [--json]\n"
-    "Groups (state, restarts, last failure) and their actors (name, pid,\n"
-    "direct or indirect, state, uptime).  Group states: running, restarting or ending\n"
-    "(waiting for its killed members to die), blocked.  Actor states: running,\n"
-    "dying (killed, not yet gone), exited (cleanly), stopped.\n";
+    "Groups (state, restarts, the last restart's time from death to ready,\n"
+    "last failure) and their actors (name, pid, direct or indirect, state,\n"
+    "readiness, uptime).  Group states: running, restarting or ending\n"
+    "(waiting for its killed members to die), blocked (also when a member went\n"
+    "to the background).  Actor states: running, dying (killed, not yet gone),\n"
+    "exited (cleanly), stopped.  Readiness: starting or ready for an actor that\n"
+    "says it (--ready-fd, --notify, READY=1), else -.  --json adds each group's\n"
+    "restart_ms: the last and a histogram.\n";
 
 int hr_cmd_ps(int argc, char **argv, const struct hr_opts *go)
 {
@@ -309,8 +414,9 @@ int hr_cmd_ps(int argc, char **argv, const struct hr_opts *go)
     if (optind < argc)
         hr_die(HR_EXIT_USAGE, "ps: unexpected argument '%s'", argv[optind]);
     size_t cap = 256 * 1024;
-    char *buf = malloc(cap);
-    int r = buf ? hr_ps(o.site, !o.json, buf, cap) : -ENOMEM;
+    char dir[4096], *buf = malloc(cap);
+    hr_site_existing(&o, dir, sizeof dir, "ps");
+    int r = buf ? hr_ps(dir, !o.json, buf, cap) : -ENOMEM;
     if (r < 0)
         die_ctl("ps", r);
     fputs(buf, stdout);
@@ -367,14 +473,17 @@ static int generation_of(const char *site)
 int hr_site_restart_cmd(const struct hr_opts *o)
 {
     char dir[4096];
-    hr_site_dir(o, dir, sizeof dir, "site restart");
-    int gen = generation_of(dir);
-    if (gen < 0)
+    hr_site_existing(o, dir, sizeof dir, "site restart");
+    hr_site_state was;
+    if (hr_status(dir, &was) < 0)
         die_ctl("site restart", hr_ping(dir));
+    int gen = (int)was.generation;
     int r = hr_site_restart(dir);
     if (r < 0)
         die_ctl("site restart", r);
-    for (int i = 0; i < 1000; i++) {
+    /* the actors stop first (SIGTERM, the stop timeout, SIGKILL) */
+    time_t until = time(NULL) + 10 + was.policy.stop_ms / 1000;
+    while (time(NULL) <= until) {
         int g = generation_of(dir);
         if (g > gen) {
             if (o->json)
@@ -389,7 +498,8 @@ int hr_site_restart_cmd(const struct hr_opts *o)
             hr_die(HR_EXIT_FAIL, "site restart: the site failed: %s", st.failure);
         usleep(10000);
     }
-    hr_die(HR_EXIT_FAIL, "site restart: no fresh controller after 10s (hr log)");
+    hr_die(HR_EXIT_FAIL, "site restart: no fresh controller after the stop "
+                         "timeout and 10 s (hr log)");
 }
 
 static const char restart_usage[] =
@@ -446,9 +556,11 @@ int hr_show_status(const char *dir, const struct hr_opts *o)
         printf(", \"generation\": %u, \"group_restarts\": %u, "
                "\"site_restarts\": %u, \"groups\": %u, \"max_badness\": %u, "
                "\"interval\": %u, \"max_actors\": %u, \"max_groups\": %u, "
+               "\"stop_timeout_ms\": %u, \"fail_stop_timeout_ms\": %u, "
                "\"aslr\": %s, \"failure\": ", st.generation, st.group_restarts,
                st.site_restarts, st.groups, st.policy.max_badness,
                st.policy.interval_s, st.policy.max_actors, st.policy.max_groups,
+               st.policy.stop_ms, st.policy.fail_stop_ms,
                st.policy.aslr ? "true" : "false");
         if (st.state == HR_SITE_FAILED)
             hr_json_str(st.failure);
@@ -463,9 +575,16 @@ int hr_show_status(const char *dir, const struct hr_opts *o)
         printf("state %s%s%s, generation %u\n", state,
                st.state == HR_SITE_FAILED ? ": " : "", st.failure, st.generation);
     printf("restarts: %u group, %u site; policy: more than %u restarts in %us "
-           "escalates\nlimits: %u actors, groups 0 to %u\nactors start %s\n",
+           "escalates\nlimits: %u actors, groups 0 to %u\n"
+           "stop: SIGTERM, SIGKILL after %u ms; a failure's group restart: ",
            st.group_restarts, st.site_restarts, st.policy.max_badness,
            st.policy.interval_s, st.policy.max_actors, st.policy.max_groups - 1,
+           st.policy.stop_ms);
+    if (st.policy.fail_stop_ms)
+        printf("SIGTERM, SIGKILL after %u ms\n", st.policy.fail_stop_ms);
+    else
+        printf("SIGKILL at once\n");
+    printf("actors start %s\n",
            st.policy.aslr ? "with address-space randomisation (hrCtrl.aslr=1)"
                           : "at the same address every time (hrCtrl.aslr=0)");
     return 0;

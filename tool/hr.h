@@ -31,6 +31,9 @@ __attribute__((noreturn)) void hr_die_err(const char *action, int err);
 /* The site's directory (--site, $HR_SITE or the default) into dir, or
  * exit saying why, with action as the message's first word. */
 void hr_site_dir(const struct hr_opts *o, char *dir, size_t len, const char *action);
+/* The same, for a site that must exist: exit 1 saying so when it does not. */
+void hr_site_existing(const struct hr_opts *o, char *dir, size_t len,
+                      const char *action);
 
 /* Parse a size with an optional K, M, G or T suffix (powers of 1024). */
 int hr_parse_size(const char *s, uint64_t *out);
@@ -86,6 +89,8 @@ int hr_cmd_log(int argc, char **argv, const struct hr_opts *o);
 int hr_cmd_restart(int argc, char **argv, const struct hr_opts *o);
 int hr_site_start(const struct hr_opts *o);
 int hr_site_stop(const struct hr_opts *o);
+/* Stop dir's controller if one runs, and wait until it has: 1, else 0. */
+int hr_stop_running(const char *dir, const char *action);
 int hr_site_restart_cmd(const struct hr_opts *o);
 int hr_site_cold(const struct hr_opts *o);
 int hr_show_status(const char *dir, const struct hr_opts *o);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <hotrestart/pmm.h>
 
@@ -35,6 +36,16 @@ void hr_site_dir(const struct hr_opts *o, char *dir, size_t len, const char *act
     int r = pmm_site_path(dir, len, o->site);
     if (r < 0)
         hr_die(HR_EXIT_FAIL, "%s: site path: %s", action, pmm_strerror(r));
+}
+
+void hr_site_existing(const struct hr_opts *o, char *dir, size_t len,
+                      const char *action)
+{
+    struct stat st;
+    hr_site_dir(o, dir, len, action);
+    if (stat(dir, &st) < 0 && errno == ENOENT)
+        hr_die(HR_EXIT_FAIL, "%s: no site at %s (hr site create makes one)",
+               action, dir);
 }
 
 int hr_parse_size(const char *s, uint64_t *out)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <hotrestart/pmm.h>
 
@@ -271,6 +272,9 @@ static int pmm_check_cmd(const struct pmm_args *a, const struct hr_opts *o)
                    a->medium);
         if (r < 0)
             hr_die_err("pmm check", r);
+        if (access(path, F_OK) < 0)
+            hr_die(HR_EXIT_FAIL, "pmm check: no %s bank at %s (hr site create "
+                                 "makes one)", a->medium, path);
     }
     if (o->json) {
         printf("{\"bank\": ");

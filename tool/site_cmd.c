@@ -2,6 +2,7 @@
  * site_cmd.c - hr site create|info|destroy.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,8 +17,9 @@ static const char site_usage[] =
     "                      [--max-badness N] [--interval SECONDS]\n"
     "                      [--max-actors N] [--max-groups N]\n"
     "       hr site info [--json]\n"
+    "       hr site set KEY=VALUE...\n"
     "       hr site start | stop | restart | cold\n"
-    "       hr site destroy\n"
+    "       hr site destroy [--force]\n"
     "\n"
     "create   make the site directory (owner-only) and its RAM bank with the\n"
     "         given tunables: pmm.rambankSize (default 64M) and pmm.maxBlocks\n"
@@ -32,17 +34,28 @@ static const char site_usage[] =
     "info     per medium: size, used, free, blocks, max_blocks, page size,\n"
     "         fixed base address and bank path; the controller's state\n"
     "         (running, stopped, failed), pid, generation, restart counts,\n"
-    "         policy and limits\n"
+    "         policy, limits and stop timeouts\n"
+    "set      change the controller's tunables in site.conf: hrCtrl.maxBadness,\n"
+    "         hrCtrl.interval (s), hrCtrl.maxActors, hrCtrl.maxGroups,\n"
+    "         hrCtrl.stopTimeout (ms a stop waits after SIGTERM before SIGKILL,\n"
+    "         default 3000), hrCtrl.failStopTimeout (the same for the other\n"
+    "         members of a group restarted by a failure; default 0: SIGKILL at\n"
+    "         once); 0 is the default.  A running controller takes them at\n"
+    "         once, a stopped site at its next start\n"
     "start    start the site's controller in the background; returns once it\n"
     "         accepts requests (it restarts the groups it finds registered)\n"
-    "stop     stop every actor and the controller; persistent memory is kept\n"
+    "stop     stop every actor (SIGTERM, hrCtrl.stopTimeout, SIGKILL, each\n"
+    "         actor's whole process tree) and the controller; returns once it\n"
+    "         has stopped; persistent memory is kept\n"
     "restart  site restart: every actor stops, a fresh controller runs the\n"
     "         start-up file (sysadm.ini) without its arun lines and starts\n"
     "         every group again; persistent memory is kept\n"
     "cold     stop, then wipe the RAM bank and the registry (DISK is kept;\n"
     "         a RAM bank that does not open is replaced too);\n"
     "         the site stays stopped\n"
-    "destroy  remove the site's banks (all blocks are lost) and configuration\n";
+    "destroy  remove the site's banks (all blocks are lost) and configuration;\n"
+    "         refused while the site runs, unless --force: then it is stopped\n"
+    "         first\n";
 
 /* What site create was given, as text until checked. */
 struct create_args {
@@ -150,7 +163,7 @@ static int info_medium(const char *dir, const char *medium,
 static int site_info(const struct hr_opts *o)
 {
     char dir[4096];
-    hr_site_dir(o, dir, sizeof dir, "site");
+    hr_site_existing(o, dir, sizeof dir, "site info");
     if (o->json) {
         printf("{\"site\": ");
         hr_json_str(dir);
@@ -170,10 +183,50 @@ static int site_info(const struct hr_opts *o)
     return HR_EXIT_OK;
 }
 
+/* hr site set KEY=VALUE...: into site.conf, then to the controller. */
+static int site_set(int n, char **kv, const struct hr_opts *o)
+{
+    char dir[4096];
+    hr_policy p;
+    if (n == 0)
+        hr_die(HR_EXIT_USAGE, "site set: KEY=VALUE expected (see hr site --help)");
+    hr_site_existing(o, dir, sizeof dir, "site set");
+    if (hr_policy_read(dir, &p) == K_EINVAL)
+        fprintf(stderr, "hr: site set: site.conf had a figure out of range: "
+                        "its default is written\n");
+    for (int i = 0; i < n; i++) {
+        char key[64];
+        const char *eq = strchr(kv[i], '=');
+        if (!eq || eq == kv[i] || (size_t)(eq - kv[i]) >= sizeof key)
+            hr_die(HR_EXIT_USAGE, "site set: '%s' is not KEY=VALUE", kv[i]);
+        snprintf(key, sizeof key, "%.*s", (int)(eq - kv[i]), kv[i]);
+        int r = hr_policy_set(&p, key, eq + 1);
+        if (r == -ENOENT)
+            hr_die(HR_EXIT_USAGE, "site set: unknown key '%s' (see hr site "
+                                  "--help)", key);
+        if (r < 0)
+            hr_die(HR_EXIT_USAGE, "site set: %s: '%s' is not a number in its range", key,
+                   eq + 1);
+    }
+    int r = hr_policy_write(dir, &p);
+    if (r < 0)
+        hr_die_err("site set: site.conf", r);
+    r = hr_reload(dir);
+    if (r < 0 && r != -ECONNREFUSED)
+        hr_die_err("site set: stored, but the controller did not take it", r);
+    if (o->json)
+        printf("{\"stored\": true, \"applied\": %s}\n", r == 0 ? "true" : "false");
+    else
+        printf("site %s: stored in site.conf; %s\n", dir, r == 0
+               ? "the controller uses it from now on"
+               : "the controller uses it from its next start");
+    return HR_EXIT_OK;
+}
+
 enum {
     OPT_RAMBANK_SIZE = HR_OPT_OWN, OPT_MAX_BLOCKS, OPT_DISKBANK,
     OPT_DISKBANK_SIZE, OPT_MAX_BADNESS, OPT_INTERVAL, OPT_MAX_ACTORS,
-    OPT_MAX_GROUPS,
+    OPT_MAX_GROUPS, OPT_FORCE,
 };
 
 int hr_cmd_site(int argc, char **argv, const struct hr_opts *go)
@@ -187,14 +240,19 @@ int hr_cmd_site(int argc, char **argv, const struct hr_opts *go)
         {"interval", required_argument, NULL, OPT_INTERVAL},
         {"max-actors", required_argument, NULL, OPT_MAX_ACTORS},
         {"max-groups", required_argument, NULL, OPT_MAX_GROUPS},
+        {"force", no_argument, NULL, OPT_FORCE},
         HR_OPTS_COMMON,
     };
     struct hr_opts o = *go;
     struct hr_cmdline cl = {.cmd = "site", .usage = site_usage, .shorts = "",
                             .longs = longs, .o = &o};
     struct create_args a = {0};
-    int k;
+    int k, force = 0;
     while ((k = hr_getopt(argc, argv, &cl)) != -1) {
+        if (k == OPT_FORCE) {
+            force = 1;
+            continue;
+        }
         a.any = 1;
         switch (k) {
         case OPT_RAMBANK_SIZE: a.rambank_size = optarg; break;
@@ -212,6 +270,8 @@ int hr_cmd_site(int argc, char **argv, const struct hr_opts *go)
         return HR_EXIT_USAGE;
     }
     const char *sub = argv[optind];
+    if (strcmp(sub, "set") == 0 && !a.any && !force)
+        return site_set(argc - optind - 1, argv + optind + 1, &o);
     if (argc - optind > 1)
         hr_die(HR_EXIT_USAGE, "site %s: unexpected argument '%s'", sub,
                argv[optind + 1]);
@@ -230,9 +290,18 @@ int hr_cmd_site(int argc, char **argv, const struct hr_opts *go)
         return hr_site_cold(&o);
     if (strcmp(sub, "stop") == 0)
         return hr_site_stop(&o);
+    if (force && strcmp(sub, "destroy") != 0)
+        hr_die(HR_EXIT_USAGE, "site %s: --force goes with 'site destroy'", sub);
     if (strcmp(sub, "destroy") == 0) {
         char dir[4096];
-        hr_site_dir(&o, dir, sizeof dir, "site");
+        hr_site_existing(&o, dir, sizeof dir, "site destroy");
+        int pid = hr_ping(dir);
+        if (pid > 0 && !force)
+            hr_die(HR_EXIT_FAIL, "site destroy: the site is running (controller "
+                                 "pid %d): hr site stop first, or --force to "
+                                 "stop it and destroy it", pid);
+        if (pid > 0)
+            hr_stop_running(dir, "site destroy");
         int r = pmm_site_destroy(dir);
         if (r < 0)
             hr_die_err("site destroy", r);

@@ -37,6 +37,26 @@ PMM_API int hr_ping(const char *site);
  * are stored too and replayed at every restart.  Returns its pid. */
 PMM_API int hr_arun(const char *site, int group, const char *path,
                     char *const argv[], char *const envp[]);
+/* How hr_arun_with() starts an actor; zero for what hr_arun() does. */
+typedef struct hr_arun_opts {
+    const char *name;   /* its name, unique in the site (letters, digits,
+                           ._-:+@/); NULL: after its program */
+    uint32_t stop_ms;   /* its stop timeout, up to HR_STOP_LIMIT_MS; 0:
+                           the site's hrCtrl.stopTimeout */
+    int ready_fd;       /* 3 to 1023: it says it is ready by writing a
+                           newline to this descriptor (s6 style); 0: it
+                           may say so by sd_notify (READY=1 to
+                           $NOTIFY_SOCKET, which every actor gets) */
+    int notify;         /* it will say it is ready by sd_notify: until then
+                           it is starting (implied by wait_ready without
+                           ready_fd) */
+    int wait_ready;     /* return once it is ready, not once it runs */
+} hr_arun_opts;
+/* hr_arun() with options.  -EEXIST: the name is taken; -EINVAL: an option
+ * out of range; with wait_ready, -ESRCH when it stops before it is ready. */
+PMM_API int hr_arun_with(const char *site, int group, const hr_arun_opts *o,
+                         const char *path, char *const argv[],
+                         char *const envp[]);
 /* hrfexec: start (or, after a group restart, start again from its stored
  * image) the indirect actor `name` in the caller's group, with the caller's
  * standard streams.  Only an actor may call it.  Returns its pid. */
@@ -59,7 +79,9 @@ PMM_API int hr_akill(const char *site, pid_t pid);
 /* Groups and actors into buf, as JSON or (text != 0) as a table; returns
  * its length. */
 PMM_API int hr_ps(const char *site, int text, char *buf, size_t cap);
-/* Stop every actor and the controller; persistent memory is kept. */
+/* Stop every actor (SIGTERM, the site's stop timeout, SIGKILL) and the
+ * controller; persistent memory is kept.  Returns once the controller has
+ * exited; -ETIMEDOUT when it has not within HR_STOP_LIMIT_MS and 15 s. */
 PMM_API int hr_stop(const char *site);
 /* Restart the site: every actor stops, a fresh controller runs the start-up
  * file (without its arun lines) and starts every group again.  Returns once
@@ -67,7 +89,7 @@ PMM_API int hr_stop(const char *site);
 PMM_API int hr_site_restart(const char *site);
 /* The controller's state and counters as JSON: state, controller_pid,
  * generation, group_restarts, site_restarts, groups, max_badness, interval,
- * max_actors, max_groups. */
+ * max_actors, max_groups, stop_timeout_ms, fail_stop_timeout_ms. */
 PMM_API int hr_info(const char *site, char *buf, size_t cap);
 
 /*
@@ -85,11 +107,21 @@ typedef struct hr_policy {
                              1 to HR_ACTORS_LIMIT */
     uint32_t max_groups;  /* hrCtrl.maxGroups: group ids 0 to max_groups - 1,
                              1 to HR_GROUPS_LIMIT */
+    uint32_t stop_ms;     /* hrCtrl.stopTimeout, milliseconds: a stop (site
+                             stop, site restart, akill -g, hrKillGroup) sends
+                             SIGTERM and waits this long before SIGKILL;
+                             1 to HR_STOP_LIMIT_MS */
+    uint32_t fail_stop_ms; /* hrCtrl.failStopTimeout, milliseconds: the same
+                             for the other members of a group restarted
+                             because one failed; 0 (the default): SIGKILL
+                             at once; up to HR_STOP_LIMIT_MS */
     uint32_t aslr;        /* hrCtrl.aslr: 0 (the default) starts every actor
                              without address-space randomisation, so it
                              comes back at the same address, as ChorusOS
                              promises; 1 keeps randomisation (then only
                              persistent blocks keep their address) */
+    uint32_t reserved[3]; /* zero (hr_policy_check refuses other values):
+                             room for figures to come, as in pmm_site_config */
 } hr_policy;
 
 #define HR_DEFAULT_MAX_BADNESS 5u
@@ -98,15 +130,27 @@ typedef struct hr_policy {
 #define HR_INTERVAL_LIMIT_S (86400u * 365) /* hrCtrl.interval: 1 s to a year */
 #define HR_ACTORS_LIMIT 256u /* hrCtrl.maxActors: 1 to this, the default */
 #define HR_GROUPS_LIMIT 256u /* hrCtrl.maxGroups: 1 to this, the default */
+#define HR_DEFAULT_STOP_MS 3000u /* hrCtrl.stopTimeout */
+#define HR_STOP_LIMIT_MS 3600000u /* hrCtrl.stopTimeout, failStopTimeout: 1 h */
 
-/* Check p: 0 when every figure is in range (0 stands for the default),
- * else -EINVAL. */
+/* Check p: 0 when every figure is in range (0 stands for the default)
+ * and its reserved space is zero, else -EINVAL. */
 PMM_API int hr_policy_check(const hr_policy *p);
 /* Write p (0: the default) into site's site.conf as its hrCtrl.* keys,
  * replacing those there; other keys are kept.  A running controller uses
  * the new figures from its next start.  -EINVAL for a figure out of range,
  * K_EUNKNOWN when the site does not exist, -errno. */
 PMM_API int hr_policy_write(const char *site, const hr_policy *p);
+/* Set the figure of p that site.conf calls key (hrCtrl.maxBadness,
+ * hrCtrl.interval, hrCtrl.maxActors, hrCtrl.maxGroups, hrCtrl.stopTimeout,
+ * hrCtrl.failStopTimeout, hrCtrl.aslr) from the decimal text value.  -ENOENT for an
+ * unknown key, -EINVAL for a value out of its range. */
+PMM_API int hr_policy_set(hr_policy *p, const char *key, const char *value);
+/* Have the site's running controller read its site.conf again: its figures
+ * apply from now on (a lowered maxActors or maxGroups refuses new actors
+ * and groups over it; those there stay).  -ECONNREFUSED when none runs:
+ * the next start reads them. */
+PMM_API int hr_reload(const char *site);
 /* Read site's policy from its site.conf; a key absent or out of range
  * takes the default (then the result is K_EINVAL, p still filled). */
 PMM_API int hr_policy_read(const char *site, hr_policy *p);
@@ -123,6 +167,7 @@ typedef struct hr_site_state {
     hr_policy policy;        /* running: the figures the controller uses;
                                 else those of site.conf */
     char failure[160];       /* HR_SITE_FAILED: why the site stopped */
+    uint32_t reserved[8];    /* zero: room for fields to come */
 } hr_site_state;
 
 /* The state of the site's running controller, from the controller itself

@@ -27,7 +27,9 @@ int hr_ping(const char *site)
     return hr__call(site, HR_REQ_PING, 0, NULL, 0, NULL, 0, NULL, 0);
 }
 
+/* head (head_len bytes) goes first in the payload, before the strings. */
 static int request_with_program(const char *site, uint16_t type, int32_t arg,
+                                const void *head, uint32_t head_len,
                                 const char *name, const char *path,
                                 char *const argv[], char *const envp[],
                                 int with_stdio)
@@ -41,12 +43,16 @@ static int request_with_program(const char *site, uint16_t type, int32_t arg,
     char *buf = malloc(HR_MSG_MAX);
     if (!buf)
         return -ENOMEM;
-    int len = hr__strings_encode(buf, HR_MSG_MAX - sizeof(struct hr_msg_hdr),
+    if (head_len)
+        memcpy(buf, head, head_len);
+    int len = hr__strings_encode(buf + head_len,
+                                 HR_MSG_MAX - sizeof(struct hr_msg_hdr) - head_len,
                                  name, cwd, argv, envp ? envp : environ);
     if (len < 0) {
         free(buf);
         return len;
     }
+    len += (int)head_len;
     fds[0] = hr__os_open(path, O_RDONLY, 0);
     if (fds[0] < 0) {
         free(buf);
@@ -65,8 +71,28 @@ int hr_arun(const char *site, int group, const char *path, char *const argv[],
 {
     if (group < 0)
         return -EINVAL;
-    return request_with_program(site, HR_REQ_ARUN, group, NULL, path, argv,
-                                envp, 0);
+    return request_with_program(site, HR_REQ_ARUN, group, NULL, 0, NULL, path,
+                                argv, envp, 0);
+}
+
+int hr_arun_with(const char *site, int group, const hr_arun_opts *o,
+                 const char *path, char *const argv[], char *const envp[])
+{
+    if (!o)
+        return hr_arun(site, group, path, argv, envp);
+    struct hr_arun_wire w = {.stop_ms = o->stop_ms, .ready_fd = o->ready_fd};
+    if (!o->ready_fd && (o->notify || o->wait_ready))
+        w.flags |= HR_ARUN_F_NOTIFY;
+    if (group < 0 || o->stop_ms > HR_STOP_LIMIT_MS ||
+        (o->ready_fd && (o->ready_fd < 3 || o->ready_fd > HR_READY_FD_MAX)) ||
+        (o->name && (!*o->name || strlen(o->name) >= PMM_NAME_MAX)))
+        return -EINVAL;
+    int pid = request_with_program(site, HR_REQ_ARUN_WITH, group, &w, sizeof w,
+                                   o->name ? o->name : "", path, argv, envp, 0);
+    if (pid < 0 || !o->wait_ready)
+        return pid;
+    int r = hr__call(site, HR_REQ_WAIT_READY, pid, NULL, 0, NULL, 0, NULL, 0);
+    return r < 0 ? r : pid;
 }
 
 int hr_spawn(const char *name, const char *path, char *const argv[],
@@ -74,8 +100,8 @@ int hr_spawn(const char *name, const char *path, char *const argv[],
 {
     if (!name || !pmm__name_ok(name, PMM_NAME_MAX))
         return -EINVAL;
-    return request_with_program(NULL, HR_REQ_SPAWN, 0, name, path, argv, envp,
-                                1);
+    return request_with_program(NULL, HR_REQ_SPAWN, 0, NULL, 0, name, path, argv,
+                                envp, 1);
 }
 
 int hr_kill_group(const char *site, int group)
@@ -107,9 +133,28 @@ int hr_ps(const char *site, int text, char *buf, size_t cap)
     return r < 0 ? r : (int)strlen(buf);
 }
 
+/* Waits on a pidfd of the controller (readable once it has exited, reaped
+ * or not), as long as its stop may take: the longest stop timeout, then
+ * the 5 s it gives a SIGKILL, and a margin. */
 int hr_stop(const char *site)
 {
-    return hr__call(site, HR_REQ_STOP, 0, NULL, 0, NULL, 0, NULL, 0);
+    hr_site_state st;
+    int r = hr_status(site, &st);
+    if (r < 0)
+        return r;
+    int pfd = hr__os_pidfd_open(st.controller_pid);
+    r = hr__call(site, HR_REQ_STOP, 0, NULL, 0, NULL, 0, NULL, 0);
+    if (r >= 0 && pfd >= 0 &&
+        hr__os_wait_readable(pfd, (int)HR_STOP_LIMIT_MS + 15000) <= 0)
+        r = -ETIMEDOUT;
+    if (pfd >= 0)
+        pmm__os_close(pfd);
+    return r;
+}
+
+int hr_reload(const char *site)
+{
+    return hr__call(site, HR_REQ_RELOAD, 0, NULL, 0, NULL, 0, NULL, 0);
 }
 
 int hr_site_restart(const char *site)

@@ -23,12 +23,16 @@ static const struct key {
 } keys[] = {
     {"hrCtrl.maxBadness", offsetof(hr_policy, max_badness),
      HR_DEFAULT_MAX_BADNESS, 1, HR_MAX_BADNESS_LIMIT},
-    {"hrCtrl.interval", offsetof(hr_policy, interval_s), HR_DEFAULT_INTERVAL_S, 1,
-     HR_INTERVAL_LIMIT_S},
-    {"hrCtrl.maxActors", offsetof(hr_policy, max_actors), HR_ACTORS_LIMIT, 1,
-     HR_ACTORS_LIMIT},
-    {"hrCtrl.maxGroups", offsetof(hr_policy, max_groups), HR_GROUPS_LIMIT, 1,
-     HR_GROUPS_LIMIT},
+    {"hrCtrl.interval", offsetof(hr_policy, interval_s), HR_DEFAULT_INTERVAL_S,
+     1, HR_INTERVAL_LIMIT_S},
+    {"hrCtrl.maxActors", offsetof(hr_policy, max_actors), HR_ACTORS_LIMIT,
+     1, HR_ACTORS_LIMIT},
+    {"hrCtrl.maxGroups", offsetof(hr_policy, max_groups), HR_GROUPS_LIMIT,
+     1, HR_GROUPS_LIMIT},
+    {"hrCtrl.stopTimeout", offsetof(hr_policy, stop_ms), HR_DEFAULT_STOP_MS,
+     1, HR_STOP_LIMIT_MS},
+    {"hrCtrl.failStopTimeout", offsetof(hr_policy, fail_stop_ms), 0, 0,
+     HR_STOP_LIMIT_MS},
     {"hrCtrl.aslr", offsetof(hr_policy, aslr), 0, 0, 1},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -38,25 +42,47 @@ static uint32_t *field(hr_policy *p, const struct key *k)
     return (uint32_t *)((char *)p + k->off);
 }
 
-static uint32_t value(const char *dir, const struct key *k, const char **bad)
+/* The decimal text v as k's figure, in its range: 0, or -EINVAL. */
+static int parse(const struct key *k, const char *v, uint32_t *out)
 {
-    char v[64], *end;
-    if (pmm__conf_get(dir, k->name, v, sizeof v) != K_OK)
-        return k->dflt;
+    char *end;
     errno = 0;
     unsigned long n = strtoul(v, &end, 10);
-    if (errno || end == v || *end || n < k->min || n > k->max || v[0] == '-') {
+    if (errno || end == v || *end || n < k->min || n > k->max || v[0] == '-')
+        return -EINVAL;
+    *out = (uint32_t)n;
+    return 0;
+}
+
+static uint32_t value(const char *dir, const struct key *k, const char **bad)
+{
+    char v[64];
+    uint32_t n;
+    if (pmm__conf_get(dir, k->name, v, sizeof v) != K_OK)
+        return k->dflt;
+    if (parse(k, v, &n) < 0) {
         if (bad && !*bad)
             *bad = k->name;
         return k->dflt;
     }
-    return (uint32_t)n;
+    return n;
+}
+
+int hr_policy_set(hr_policy *p, const char *key, const char *value)
+{
+    if (!p || !key || !value)
+        return K_EFAULT;
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(key, keys[i].name) == 0)
+            return parse(&keys[i], value, field(p, &keys[i]));
+    return -ENOENT;
 }
 
 void hr__policy_read(const char *dir, hr_policy *p, const char **bad)
 {
     if (bad)
         *bad = NULL;
+    memset(p, 0, sizeof *p);
     for (size_t i = 0; i < NKEYS; i++)
         *field(p, &keys[i]) = value(dir, &keys[i], bad);
 }
@@ -76,8 +102,12 @@ int hr_policy_read(const char *site, hr_policy *p)
 
 int hr_policy_check(const hr_policy *p)
 {
+    static const uint32_t zero[3];
     if (!p)
         return K_EFAULT;
+    _Static_assert(sizeof zero == sizeof p->reserved, "reserved space");
+    if (memcmp(p->reserved, zero, sizeof zero) != 0)
+        return -EINVAL; /* a figure this library does not know yet */
     for (size_t i = 0; i < NKEYS; i++)
         if (*field((hr_policy *)p, &keys[i]) > keys[i].max)
             return -EINVAL;

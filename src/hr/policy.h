@@ -1,6 +1,7 @@
 /*
  * policy.h - a site's restart policy as site.conf holds it: the keys
- * hrCtrl.maxBadness, hrCtrl.interval, hrCtrl.maxActors, hrCtrl.maxGroups
+ * hrCtrl.maxBadness, hrCtrl.interval, hrCtrl.maxActors, hrCtrl.maxGroups,
+ * hrCtrl.stopTimeout, hrCtrl.failStopTimeout
  * (public side: hr_policy_* in <hotrestart/hr.h>).  The controller reads
  * it once at start; `hr site create` writes it.
  */

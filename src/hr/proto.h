@@ -40,8 +40,24 @@ enum hr_msg_type {
     HR_REQ_INFO = 11,      /* reply payload: JSON state and counters */
     HR_REQ_STATUS = 12,    /* reply arg: payload length; payload: the
                               hr_site_state of <hotrestart/hr.h>, as is */
+    HR_REQ_ARUN_WITH = 13, /* arg group; payload: struct hr_arun_wire, then
+                              name (empty: after the program) + strings;
+                              fds: executable; reply: pid */
+    HR_REQ_WAIT_READY = 14, /* arg pid: answered once that actor is ready
+                              (0), or when it is no longer running (-ESRCH) */
+    HR_REQ_RELOAD = 15,    /* read site.conf's hrCtrl.* again */
     HR_REPLY = 100,
 };
+
+/* The options of HR_REQ_ARUN_WITH, first in its payload. */
+struct hr_arun_wire {
+    uint32_t stop_ms;      /* its stop timeout; 0: the site's */
+    int32_t ready_fd;      /* 3..HR_READY_FD_MAX: its readiness fd; 0: none */
+    uint32_t flags;        /* HR_ARUN_F_... */
+    uint32_t reserved;     /* zero */
+};
+#define HR_ARUN_F_NOTIFY 1u /* it will send READY=1 to $NOTIFY_SOCKET */
+#define HR_READY_FD_MAX 1023
 
 struct hr_msg_hdr {
     uint32_t magic;        /* HR_MSG_MAGIC */

@@ -37,7 +37,9 @@
 #define HR_REG_NAME "__SYS.hr.registry"
 #define HR_REG_KEY "__SYS.hr"              /* also on images and arguments */
 #define HR_REG_MAGIC 0x4852445245473031ull /* "HRDREG01" */
-#define HR_REG_VERSION 2u /* 2: header with layout signature and checksum */
+#define HR_REG_VERSION 3u /* 2: header with layout signature and checksum;
+                             3: a group's background mark, an actor's stop
+                             timeout and readiness fd */
 #define HR_REG_GROUPS 256 /* group ids 0..255: hrCtrl.maxGroups' ceiling */
 #define HR_REG_ACTORS 256 /* actor slots: hrCtrl.maxActors' ceiling */
 #define HR_REG_NAME_MAX 64 /* an actor's name, NUL included */
@@ -105,7 +107,8 @@ struct hr_reg_group {
     uint32_t restarts;        /* group restarts so far */
     int32_t last_signal;      /* last failure: signal, or 0 */
     int32_t last_status;      /* last failure: exit status, or -1 */
-    uint32_t reserved0;       /* zero */
+    uint32_t background;      /* 1: blocked because a member went to the
+                                 background (exited, leaving processes) */
     uint64_t last_fail_ns;    /* CLOCK_REALTIME of the last failure, or 0 */
     uint64_t started_ns;      /* CLOCK_REALTIME when the group was made */
     uint64_t badness_milli;   /* restart policy: badness x 1000 ... */
@@ -133,7 +136,9 @@ struct hr_reg_actor {
     uint64_t image_size;      /* bytes of the program image block */
     uint32_t args_len;        /* bytes of the encoded arguments block */
     uint32_t runs;            /* starts of this actor */
-    uint8_t reserved[8];      /* zero */
+    uint32_t stop_ms;         /* its stop timeout; 0: the site's */
+    int32_t ready_fd;         /* the fd on which it says it is ready (a
+                                 newline, s6 style); 0: none */
 };
 static_assert(sizeof(struct hr_reg_actor) == 128, "registry actor size");
 static_assert(offsetof(struct hr_reg_actor, name) == 16,

@@ -4,11 +4,13 @@
 #define _GNU_SOURCE
 #include "ctl.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
@@ -170,6 +172,25 @@ int hr__os_pipe(int fd[2])
     return ret(pipe2(fd, O_CLOEXEC));
 }
 
+int hr__os_pids(pid_t *out, int max)
+{
+    DIR *dir = opendir("/proc");
+    struct dirent *e;
+    int n = 0;
+    if (!dir)
+        return -errno;
+    while (n < max && (e = readdir(dir)))
+        if (e->d_name[0] >= '1' && e->d_name[0] <= '9')
+            out[n++] = (pid_t)atoi(e->d_name);
+    closedir(dir);
+    return n;
+}
+
+int hr__os_subreaper(void)
+{
+    return ret(prctl(PR_SET_CHILD_SUBREAPER, 1));
+}
+
 static void unblock_all(void)
 {
     sigset_t none;
@@ -188,7 +209,9 @@ void hr__os_exec_child(const struct hr__os_child *c)
     if (c->default_signals)
         for (int sig = 1; sig < NSIG; sig++)
             signal(sig, SIG_DFL);
-    if (c->own_group)
+    if (c->own_session)
+        setsid();
+    else if (c->own_group)
         setpgid(0, 0);
     if (c->same_address) {
         int p = personality(0xffffffff);
@@ -198,17 +221,28 @@ void hr__os_exec_child(const struct hr__os_child *c)
     for (int i = 0; i < 3; i++)
         if (c->stdio[i] != i)
             dup2(c->stdio[i], i);
+    int exe_fd = c->exe_fd, errpipe = c->errpipe;
+    if (c->pass_to > 2) {
+        /* the number asked for may be one of ours: move ours away first */
+        if (exe_fd == c->pass_to)
+            exe_fd = fcntl(exe_fd, F_DUPFD_CLOEXEC, c->pass_to + 1);
+        if (errpipe == c->pass_to)
+            errpipe = fcntl(errpipe, F_DUPFD_CLOEXEC, c->pass_to + 1);
+        if ((c->pass_fd == c->pass_to ? fcntl(c->pass_to, F_SETFD, 0)
+                                      : dup2(c->pass_fd, c->pass_to)) < 0)
+            _exit(127);
+    }
     if (c->cwd && chdir(c->cwd) < 0 && (!c->cwd_or_root || chdir("/") < 0))
         _exit(127);
     char *const *envp = c->envp ? c->envp : environ;
-    if (c->exe_fd >= 0) {
-        fcntl(c->exe_fd, F_SETFD, 0); /* so that "#!" programs find themselves */
-        execveat(c->exe_fd, "", c->argv, envp, AT_EMPTY_PATH);
+    if (exe_fd >= 0) {
+        fcntl(exe_fd, F_SETFD, 0); /* so that "#!" programs find themselves */
+        execveat(exe_fd, "", c->argv, envp, AT_EMPTY_PATH);
     } else {
         execve(c->path, c->argv, envp);
     }
     int e = errno;
-    if (c->errpipe >= 0 && write(c->errpipe, &e, sizeof e) < 0)
+    if (errpipe >= 0 && write(errpipe, &e, sizeof e) < 0)
         (void)0;
     _exit(127);
 }
@@ -270,15 +304,15 @@ int hr__os_poller_wait(int ep, int *fds, int max, int timeout_ms)
     return n;
 }
 
-int hr__os_listen(const char *path, int backlog)
+/* A non-blocking socket of type bound at path, owner-only (a stale file
+ * there replaced), or -errno. */
+static int bound_at(const char *path, int type)
 {
-    /* no snprintf: HR_EXIT_HDL() calls this from signal handlers */
     struct sockaddr_un a = {.sun_family = AF_UNIX};
-    size_t n = strlen(path);
-    if (n >= sizeof a.sun_path)
+    if (snprintf(a.sun_path, sizeof a.sun_path, "%s", path) >=
+        (int)sizeof a.sun_path)
         return -ENAMETOOLONG;
-    memcpy(a.sun_path, path, n + 1);
-    int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int s = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (s < 0)
         return -errno;
     unlink(a.sun_path);
@@ -286,15 +320,68 @@ int hr__os_listen(const char *path, int backlog)
     int r = bind(s, (struct sockaddr *)&a, sizeof a);
     umask(old);
     if (r == 0)
-        chmod(a.sun_path, 0600);
-    if (r == 0)
-        r = listen(s, backlog);
+        r = chmod(a.sun_path, 0600);
     if (r < 0) {
         r = -errno;
         close(s);
         return r;
     }
     return s;
+}
+
+/* s, or -errno (s closed) when r failed. */
+static int kept_if(int s, int r)
+{
+    if (r == 0)
+        return s;
+    r = -errno;
+    close(s);
+    return r;
+}
+
+int hr__os_listen(const char *path, int backlog)
+{
+    int s = bound_at(path, SOCK_SEQPACKET);
+    return s < 0 ? s : kept_if(s, listen(s, backlog));
+}
+
+int hr__os_dgram_bind(const char *path)
+{
+    int on = 1, s = bound_at(path, SOCK_DGRAM);
+    return s < 0 ? s : kept_if(s, setsockopt(s, SOL_SOCKET, SO_PASSCRED, &on,
+                                             sizeof on));
+}
+
+int hr__os_recv_from_pid(int fd, char *buf, size_t cap, pid_t *pid)
+{
+    union {
+        char space[CMSG_SPACE(sizeof(struct ucred))];
+        struct cmsghdr align;
+    } c;
+    struct iovec iov = {buf, cap - 1};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1,
+                       .msg_control = c.space, .msg_controllen = sizeof c.space};
+    int n = RETRY(recvmsg(fd, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC));
+    if (n < 0)
+        return n;
+    buf[n] = 0;
+    *pid = 0;
+    for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h)) {
+        if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_CREDENTIALS) {
+            struct ucred u;
+            memcpy(&u, CMSG_DATA(h), sizeof u);
+            *pid = u.pid;
+        } else if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS) {
+            /* descriptors sent along (FDSTORE=1) are not kept */
+            int k = (int)((h->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+            for (int i = 0; i < k; i++) {
+                int f;
+                memcpy(&f, CMSG_DATA(h) + i * sizeof f, sizeof f);
+                close(f);
+            }
+        }
+    }
+    return n;
 }
 
 int hr__os_accept(int fd)

@@ -50,6 +50,11 @@ int hr__os_pidfd_kill(int pidfd, int sig);
 /* 1 when fd becomes readable within timeout_ms (-1: no limit), else 0. */
 int hr__os_wait_readable(int fd, int timeout_ms);
 int hr__os_pipe(int fd[2]);
+/* The pids of the system's processes (from /proc), at most max: how many. */
+int hr__os_pids(pid_t *out, int max);
+/* Make this process a child subreaper: orphans among its descendants
+ * become its children (PR_SET_CHILD_SUBREAPER). */
+int hr__os_subreaper(void);
 
 /* What a forked child becomes: hr__os_exec_child() sets it up in this
  * order and executes the program; it never returns.  When the exec fails,
@@ -59,12 +64,14 @@ struct hr__os_child {
                               once unless the parent is still this pid */
     int default_signals;   /* every signal handler back to its default */
     int own_group;         /* its own process group */
+    int own_session;       /* its own session (and process group) */
     int same_address;      /* no address-space randomisation: the program
                               is laid out alike at every exec */
     const int *stdio;      /* descriptors for 0, 1 and 2 */
     const char *cwd;       /* working directory ... */
     int cwd_or_root;       /* ... or "/" when it cannot be entered (else
                               the child exits 127) */
+    int pass_fd, pass_to;  /* pass_to > 2: pass_fd given to it as pass_to */
     int exe_fd;            /* >= 0: execute this descriptor ... */
     const char *path;      /* ... else this file */
     char *const *argv;
@@ -94,6 +101,13 @@ int hr__os_poller_wait(int ep, int *fds, int max, int timeout_ms);
  * only, non-blocking; a stale socket file there is replaced. */
 int hr__os_listen(const char *path, int backlog);
 int hr__os_accept(int fd); /* non-blocking; -EAGAIN when none waits */
+/* A datagram socket bound at path (replaced if there), owner-only,
+ * non-blocking, that receives its senders' credentials (sd_notify's
+ * NOTIFY_SOCKET). */
+int hr__os_dgram_bind(const char *path);
+/* The next datagram of such a socket into buf (cap - 1 bytes at most,
+ * NUL-terminated), *pid its sender: its length, -EAGAIN when none. */
+int hr__os_recv_from_pid(int fd, char *buf, size_t cap, pid_t *pid);
 /* The credentials of the peer of a connected socket. */
 int hr__os_peer(int fd, uid_t *uid, pid_t *pid);
 /* One datagram to the socket at addr ('@': the abstract namespace). */

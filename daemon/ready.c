@@ -1,0 +1,122 @@
+/*
+ * ready.c - actors' readiness and the time of each restart (see ready.h).
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <string.h>
+
+#include "hrd.h"
+#include "log.h"
+#include "os/os.h"
+#include "os/ctl.h"
+#include "ready.h"
+
+const unsigned hrd_hist_ms[HRD_HIST - 1] = {1, 10, 100, 1000, 10000};
+
+int hrd_ready_open(struct hrd *d)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/notify.sock", d->dir); /* bound there */
+    int fd = hr__os_dgram_bind(path);
+    if (fd < 0)
+        hrd_log(d, "%s: %s: actors get no NOTIFY_SOCKET", path, strerror(-fd));
+    return fd;
+}
+
+/* Up: ready, or exec'd for one that says nothing. */
+static int up(const struct hrd *d, int slot)
+{
+    return d->reg->actors[slot].pid > 0 && d->readiness[slot] != HRD_R_STARTING;
+}
+
+void hrd_ready_check(struct hrd *d, int group)
+{
+    if (!d->restart_from[group])
+        return;
+    HRD_FOR_MEMBERS(d, group, i)
+        if (d->reg->actors[i].direct && !up(d, i))
+            return;
+    uint64_t now = pmm__os_now_ns(), from = d->restart_from[group];
+    uint64_t ns = now > from ? now - from : 0;
+    int b = 0;
+    while (b < HRD_HIST - 1 && ns >= hrd_hist_ms[b] * 1000000ull)
+        b++;
+    d->restart_hist[group][b]++;
+    d->restart_last_ns[group] = ns;
+    d->restart_from[group] = 0;
+}
+
+static void ready(struct hrd *d, int slot)
+{
+    if (d->readiness[slot] == HRD_R_READY)
+        return;
+    d->readiness[slot] = HRD_R_READY;
+    d->says_ready[slot] = 1; /* its next runs are waited for too */
+    hrd_ready_check(d, d->reg->actors[slot].group);
+}
+
+void hrd_ready_notified(struct hrd *d)
+{
+    char buf[4096];
+    pid_t pid;
+    while (hr__os_recv_from_pid(d->notify_fd, buf, sizeof buf, &pid) >= 0) {
+        int slot = hrd_find_pid(d, pid); /* the actor itself, not a child */
+        if (slot < 0)
+            continue;
+        for (char *line = buf; line && *line; line = strchr(line, '\n'),
+                  line = line ? line + 1 : NULL)
+            if (strncmp(line, "READY=1", 7) == 0 &&
+                (line[7] == '\n' || line[7] == 0))
+                ready(d, slot);
+    }
+}
+
+static void close_pipe(struct hrd *d, int slot)
+{
+    if (d->ready_pipe[slot] < 0)
+        return;
+    hr__os_poller_del(d->ep_fd, d->ready_pipe[slot]);
+    pmm__os_close(d->ready_pipe[slot]);
+    d->ready_pipe[slot] = -1;
+}
+
+int hrd_ready_pipe_event(struct hrd *d, int fd)
+{
+    char buf[512];
+    HRD_FOR_ACTORS(d, i) {
+        if (d->ready_pipe[i] != fd)
+            continue;
+        int n = hr__os_read(fd, buf, sizeof buf);
+        if (n > 0 && memchr(buf, '\n', (size_t)n)) {
+            ready(d, i);
+            close_pipe(d, i); /* said once: s6 closes it too */
+        } else if (n <= 0 && n != -EAGAIN) {
+            close_pipe(d, i); /* closed without a word */
+        }
+        return 1;
+    }
+    return 0;
+}
+
+void hrd_ready_started(struct hrd *d, int slot, int rd)
+{
+    close_pipe(d, slot);
+    d->readiness[slot] = rd >= 0 || d->says_ready[slot] ? HRD_R_STARTING
+                                                        : HRD_R_SILENT;
+    if (rd >= 0 && d->ep_fd >= 0 && hr__os_poller_add(d->ep_fd, rd) < 0) {
+        pmm__os_close(rd);
+        rd = -1;
+    }
+    d->ready_pipe[slot] = rd;
+}
+
+void hrd_ready_gone(struct hrd *d, int slot)
+{
+    close_pipe(d, slot);
+    d->readiness[slot] = HRD_R_SILENT;
+}
+
+void hrd_ready_restarting(struct hrd *d, int group)
+{
+    d->restart_from[group] = d->reg->groups[group].last_fail_ns;
+}

@@ -1,0 +1,695 @@
+/*
+ * test_svc.c - real services under the controller: forking daemons and
+ * process trees, graceful stops (issue 11).  A daemon in a throwaway site,
+ * the actors of svc_actor.c, real signals.
+ *
+ * Times: a stop is measured from outside, around `hr site stop` or
+ * `hr akill -g`.  Its lower bound (the stop timeout, or the time an actor
+ * takes to save) is asserted strictly; its upper bound generously (the
+ * timeout plus 2 s), so that a slow, loaded machine does not fail the test;
+ * the figure measured is printed.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <hotrestart/hr.h>
+
+#include "common.h"
+#include "ctl_helpers.h"
+#include "os/ctl.h"
+
+static char out[65536];
+static const char *site;
+
+/* A site whose stop timeout is stop_ms (0: the default), started. */
+static void start_with(uint32_t stop_ms)
+{
+    site = site_new(0, 0);
+    if (stop_ms) {
+        hr_policy p = {.stop_ms = stop_ms};
+        cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0);
+        cr_assert_eq(hr_policy_write(site, &p), 0);
+    }
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+}
+
+static void up(void)
+{
+    start_with(0);
+}
+
+static void down(void)
+{
+    run_hr(NULL, 0, "site", "stop", NULL);
+    site_drop();
+}
+
+TestSuite(svc, .init = up, .fini = down, .timeout = 120);
+
+static char *site_file(const char *name, char *buf, size_t cap)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", site, name);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return NULL;
+    ssize_t n = read(fd, buf, cap - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = 0;
+    return buf;
+}
+
+static char *console(void)
+{
+    static char buf[262144];
+    cr_assert_not_null(site_file("console.log", buf, sizeof buf));
+    return buf;
+}
+
+static void wait_file(const char *name)
+{
+    char buf[64];
+    double t0 = now();
+    while (!site_file(name, buf, sizeof buf)) {
+        cr_assert(now() - t0 < 20, "no %s after 20 s", name);
+        usleep(5000);
+    }
+}
+
+static int arun(int group, const char *mode, const char *arg)
+{
+    char g[16];
+    snprintf(g, sizeof g, "%d", group);
+    int r = run_hr(out, sizeof out, "arun", "-g", g, SVC_BIN, mode, arg, NULL);
+    cr_assert_eq(r, 0, "arun %s: %d", mode, r);
+    return atoi(out);
+}
+
+/* pid's state letter and parent (from /proc/PID/stat): 1, or 0 when it
+ * is gone. */
+static int stat_of(pid_t pid, char *state, pid_t *parent)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = 0;
+    char *p = strrchr(buf, ')');
+    int ppid = 0;
+    if (!p || sscanf(p + 2, "%c %d", state, &ppid) != 2)
+        return 0;
+    *parent = ppid;
+    return 1;
+}
+
+static pid_t parent_of(pid_t pid)
+{
+    char state;
+    pid_t parent;
+    return stat_of(pid, &state, &parent) ? parent : 0;
+}
+
+/* 1 when pid runs (a zombie does not: init may take its time to reap). */
+static int alive(pid_t pid)
+{
+    char state;
+    pid_t parent;
+    return stat_of(pid, &state, &parent) && state != 'Z' && state != 'X';
+}
+
+static int descends_from(pid_t pid, pid_t ancestor)
+{
+    for (int hops = 0; pid > 1 && hops < 64; hops++, pid = parent_of(pid))
+        if (pid == ancestor)
+            return 1;
+    return 0;
+}
+
+/* The live processes of this site's actors (HR_SITE and HR_ACTOR in their
+ * environment, as the controller gives it): pids, and each one's
+ * HR_RESTARTS.  Zombies have no environment and are not counted. */
+static int site_procs(pid_t *pids, int *restarts, int max)
+{
+    char want[600], path[64];
+    static char env[65536];
+    snprintf(want, sizeof want, "HR_SITE=%s", site);
+    DIR *dir = opendir("/proc");
+    struct dirent *e;
+    int n = 0;
+    cr_assert_not_null(dir);
+    while ((e = readdir(dir)) && n < max) {
+        int pid = atoi(e->d_name);
+        if (pid <= 0)
+            continue;
+        snprintf(path, sizeof path, "/proc/%d/environ", pid);
+        int fd = open(path, O_RDONLY);
+        if (fd < 0)
+            continue;
+        memset(env, 0, sizeof env);
+        ssize_t len = read(fd, env, sizeof env - 2);
+        close(fd);
+        int mine = 0, actor = 0, runs = -1;
+        for (char *v = env; len > 0 && v < env + len && *v; v += strlen(v) + 1) {
+            mine |= strcmp(v, want) == 0;
+            actor |= strncmp(v, "HR_ACTOR=", 9) == 0;
+            if (strncmp(v, "HR_RESTARTS=", 12) == 0)
+                runs = atoi(v + 12);
+        }
+        if (mine && actor) {
+            pids[n] = pid;
+            restarts[n++] = runs;
+        }
+    }
+    closedir(dir);
+    return n;
+}
+
+static pid_t controller(void)
+{
+    int pid = hr_ping(NULL);
+    cr_assert_gt(pid, 0);
+    return pid;
+}
+
+/* Wait until the site has exactly want actor processes, all of run
+ * `restarts` and all under the controller; 1 when it does within 10 s. */
+static int settles_at(int want, int restarts)
+{
+    pid_t pids[64];
+    int runs[64];
+    double t0 = now();
+    while (now() - t0 < 10) {
+        int n = site_procs(pids, runs, 64), ok = n == want;
+        pid_t ctl = want ? controller() : 0;
+        for (int i = 0; ok && i < n; i++)
+            ok = runs[i] == restarts && descends_from(pids[i], ctl);
+        if (ok)
+            return 1;
+        usleep(10000);
+    }
+    return 0;
+}
+
+/* Seconds that `hr akill -g group` takes to end a group whose actor
+ * ignores SIGTERM (started by the caller), logged with what. */
+static double timed_end(const char *group, const char *what)
+{
+    wait_file("ignore.ready");
+    double t0 = now();
+    cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", group, NULL), 0, "%s", out);
+    double dt = now() - t0;
+    cr_log_info("akill -g %s: %.0f ms", what, dt * 1000);
+    return dt;
+}
+
+Test(svc, a_forking_daemon_is_reported_ended_and_not_restarted_in_a_loop)
+{
+    char buf[64];
+    arun(1, "daemon", NULL);
+    WAIT_FOR(strstr(ps, "\"background\": true"), "the group marked background");
+    cr_assert(strstr(ps, "\"state\": \"blocked\""), "%s", ps);
+    wait_file("daemon.pid");
+    pid_t daemon = atoi(site_file("daemon.pid", buf, sizeof buf));
+    cr_assert_gt(daemon, 0);
+    double t0 = now();
+    while (kill(daemon, 0) == 0 && now() - t0 < 10)
+        usleep(5000);
+    cr_assert_eq(kill(daemon, 0), -1, "the daemon %d still runs", daemon);
+    cr_assert(strstr(console(), "went to the background"), "%s", console());
+    cr_assert(strstr(console(), "memcached without -d"));
+    usleep(300000); /* a crash loop would have restarted it by now */
+    refresh();
+    cr_assert(strstr(ps, "\"restarts\": 0"), "restarted: %s", ps);
+    cr_assert(settles_at(0, 0), "a process of the daemon is left");
+    cr_assert_eq(run_hr(out, sizeof out, "ps", NULL), 0);
+    cr_assert(strstr(out, "went to the background"), "%s", out);
+    /* akill -g ends the blocked group */
+    cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", "1", NULL), 0);
+    refresh();
+    cr_assert(strstr(ps, "\"groups\": []"), "%s", ps);
+}
+
+Test(svc, no_process_left_outside_the_controller_after_restart_stop_or_site_restart)
+{
+    pid_t before[64];
+    int runs[64];
+    arun(1, "tree", NULL);
+    wait_file("tree.ready");
+    /* the actor, its child in its group, its grandchild out of it */
+    cr_assert(settles_at(3, 0), "the tree is not 3 processes under the controller");
+    refresh();
+    int pid = pid_of("svc_actor");
+    cr_assert_gt(pid, 0);
+    /* a group restart ends the whole tree of the run that failed */
+    cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", "1", NULL), 0);
+    cr_assert(settles_at(0, 0), "the tree outlived akill -g");
+    arun(1, "tree", NULL);
+    cr_assert(settles_at(3, 0));
+    refresh();
+    pid = pid_of("svc_actor");
+    char p[16];
+    snprintf(p, sizeof p, "%d", pid);
+    cr_assert_eq(run_hr(out, sizeof out, "akill", p, NULL), 0);
+    cr_assert(settles_at(3, 1), "after a group restart: not only the new run's "
+                                "3 processes, under the controller");
+    /* a site restart */
+    int n = site_procs(before, runs, 64);
+    cr_assert_eq(n, 3);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "restart", NULL), 0, "%s", out);
+    cr_assert(settles_at(3, 1), "after a site restart");
+    for (int i = 0; i < n; i++)
+        cr_assert(!alive(before[i]), "pid %d outlived the site restart",
+                  before[i]);
+    /* a stop: nothing at all is left once it returns */
+    cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
+    cr_assert_eq(site_procs(before, runs, 64), 0, "processes outlived the stop");
+}
+
+Test(svc, a_stop_sends_sigterm_and_the_actor_saves_its_state)
+{
+    char buf[64];
+    arun(1, "term", "300");
+    wait_file("term.ready");
+    double t0 = now();
+    cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
+    double dt = now() - t0;
+    cr_log_info("stop of an actor saving for 300 ms took %.0f ms", dt * 1000);
+    cr_assert_not_null(site_file("term.state", buf, sizeof buf),
+                       "the actor did not save: no SIGTERM?");
+    cr_assert_str_eq(buf, "saved");
+    cr_assert_geq(dt, 0.3, "the stop did not wait for the actor (%.3f s)", dt);
+    cr_assert_lt(dt, 0.3 + 2.0, "the stop took %.3f s", dt);
+    cr_assert_null(strstr(console(), "SIGKILL"), "%s", console());
+}
+
+/* Sites with a stop timeout of their own: no site of the svc suite's. */
+TestSuite(timeouts, .fini = down, .timeout = 120);
+
+static void up_1s(void)
+{
+    start_with(1000);
+}
+
+Test(timeouts, a_stop_kills_an_actor_ignoring_sigterm_after_the_timeout,
+     .init = up_1s)
+{
+    arun(1, "ignore", NULL);
+    wait_file("ignore.ready");
+    double t0 = now();
+    cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
+    double dt = now() - t0;
+    cr_log_info("stop with hrCtrl.stopTimeout=1000 took %.0f ms", dt * 1000);
+    cr_assert_geq(dt, 1.0, "SIGKILL before the stop timeout (%.3f s)", dt);
+    cr_assert_lt(dt, 1.0 + 2.0, "the stop took %.3f s", dt);
+    cr_assert(strstr(console(), "1000 ms after SIGTERM: SIGKILL"), "%s",
+              console());
+    pid_t pids[8];
+    int runs[8];
+    cr_assert_eq(site_procs(pids, runs, 8), 0);
+}
+
+Test(timeouts, akill_g_is_a_graceful_stop_too, .init = up_1s)
+{
+    arun(2, "ignore", NULL);
+    double dt = timed_end("2", "with hrCtrl.stopTimeout=1000");
+    cr_assert_geq(dt, 1.0, "SIGKILL before the stop timeout (%.3f s)", dt);
+    cr_assert_lt(dt, 1.0 + 2.0, "akill -g took %.3f s", dt);
+    refresh();
+    cr_assert(strstr(ps, "\"groups\": []"), "%s", ps);
+}
+
+static void up_10s(void)
+{
+    start_with(10000);
+}
+
+/* A failure's group restart does not wait for the stop timeout: the other
+ * members are killed at once (hrCtrl.failStopTimeout 0, the default). */
+Test(timeouts, a_failure_restart_kills_the_other_members_at_once, .init = up_10s)
+{
+    arun(3, "ignore", NULL);
+    wait_file("ignore.ready");
+    int sleeper = arun(3, "term", "0");
+    char p[16];
+    snprintf(p, sizeof p, "%d", sleeper);
+    double t0 = now();
+    cr_assert_eq(run_hr(out, sizeof out, "akill", p, NULL), 0, "%s", out);
+    WAIT_FOR(strstr(ps, "\"restarts\": 1") && !strstr(ps, "\"dying\"") &&
+                 !strstr(ps, "\"restarting\""), "the group restarted");
+    double dt = now() - t0;
+    cr_log_info("group restart with a member ignoring SIGTERM: %.0f ms", dt * 1000);
+    cr_assert_lt(dt, 5.0, "the restart waited for the stop timeout (%.3f s)", dt);
+}
+
+/* ---- the rough edges a new user hit (issue 11), one test each ---- */
+
+static void no_site(void)
+{
+    site = site_new(0, 0); /* a directory only: no bank, no controller */
+}
+
+TestSuite(edges, .init = no_site, .fini = down, .timeout = 120);
+
+/* Run argv (argv[0] a path) with stdout and stderr in out; uid > 0: as
+ * that user.  Its exit status, or 128 + signal. */
+static int run_all(char *buf, size_t cap, uid_t uid, gid_t gid,
+                   char *const argv[])
+{
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(p[1], 1);
+        dup2(p[1], 2);
+        close(p[0]);
+        close(p[1]);
+        if (uid && (setgid(gid) || setuid(uid)))
+            _exit(126);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(p[1]);
+    size_t got = 0;
+    ssize_t k;
+    while (got + 1 < cap && (k = read(p[0], buf + got, cap - 1 - got)) > 0)
+        got += (size_t)k;
+    buf[got] = 0;
+    close(p[0]);
+    return wait_status(pid);
+}
+
+#define HR(...) run_all(out, sizeof out, 0, 0, (char *[]){HR_BIN, __VA_ARGS__, NULL})
+
+static const char *hrd_bin(void)
+{
+    static char path[600];
+    snprintf(path, sizeof path, "%s", HR_BIN);
+    strcpy(strrchr(path, '/') + 1, "hrd");
+    return path;
+}
+
+Test(edges, destroy_refuses_a_running_site_unless_forced)
+{
+    cr_assert_eq(HR("site", "start"), 0, "%s", out);
+    cr_assert_eq(HR("site", "destroy"), 1, "%s", out);
+    cr_assert(strstr(out, "the site is running"), "%s", out);
+    cr_assert(hr_ping(NULL) > 0, "destroy stopped the site");
+    cr_assert_eq(access(site_bank(), F_OK), 0, "the bank went");
+    cr_assert_eq(HR("site", "destroy", "--force"), 0, "%s", out);
+    cr_assert_lt(hr_ping(NULL), 0, "the controller still runs");
+    cr_assert_neq(access(site_bank(), F_OK), 0, "the bank is still there");
+}
+
+/* Stopped, marked failed: not between two controllers of a site restart. */
+static int site_failed(void)
+{
+    hr_site_state st;
+    return hr_ping(NULL) < 0 && hr_site_status(NULL, &st, NULL, 0) == 0 &&
+           st.state == HR_SITE_FAILED;
+}
+
+Test(edges, start_of_a_site_that_fails_again_is_reported_truthfully)
+{
+    cr_assert_eq(HR("site", "create", "--max-badness", "1"), 0, "%s", out);
+    char ini[600];
+    snprintf(ini, sizeof ini, "%s/sysadm.ini", site);
+    FILE *f = fopen(ini, "w");
+    fprintf(f, "arun -g 1 /bin/false\n");
+    fclose(f);
+    for (int i = 0; i < 3; i++) {
+        int rc = HR("site", "start");
+        cr_assert_null(strstr(out, "pid -"), "a negative pid: %s", out);
+        if (rc == 0) { /* it ran when asked: the pid is real */
+            char *p = strstr(out, "controller pid ");
+            cr_assert(p && atoi(p + 15) > 0, "%s", out);
+        } else {
+            cr_assert_eq(rc, 1, "%s", out);
+            cr_assert(strstr(out, "failed again") ||
+                      strstr(out, "stopped as soon as"), "%s", out);
+        }
+        double t0 = now();
+        while (!site_failed() && now() - t0 < 20) /* it fails */
+            usleep(5000);
+        cr_assert(site_failed(), "the failing site still runs");
+    }
+    cr_assert_eq(HR("site", "info"), 0, "%s", out);
+    cr_assert(strstr(out, "state failed"), "%s", out);
+    /* stopping a stopped site is done, not an error */
+    cr_assert_eq(HR("site", "stop"), 0, "%s", out);
+    cr_assert(strstr(out, "is not running"), "%s", out);
+}
+
+Test(edges, a_stranger_is_told_of_the_refusal_not_of_the_program)
+{
+    struct passwd *pw = getpwnam("hrtest2");
+    if (!pw) {
+        cr_assert_eq(system("useradd -M -N -s /usr/sbin/nologin hrtest2 2>/dev/null"), 0);
+        pw = getpwnam("hrtest2");
+    }
+    cr_assert_not_null(pw);
+    cr_assert_eq(HR("site", "start"), 0, "%s", out);
+    chmod(site, 0711); /* it may reach the socket's folder: the socket refuses */
+    int rc = run_all(out, sizeof out, pw->pw_uid, pw->pw_gid,
+                     (char *[]){HR_BIN, "--site", (char *)site, "arun", "-g",
+                                "1", "/bin/true", NULL});
+    chmod(site, 0700);
+    cr_assert_eq(rc, 1, "%s", out);
+    cr_assert(strstr(out, "permission denied"), "%s", out);
+    cr_assert_null(strstr(out, "executable"), "%s", out);
+}
+
+Test(edges, an_unknown_site_is_reported_as_such)
+{
+    const char *cmds[][4] = {{"arun", "/bin/true"}, {"ps"}, {"akill", "-g", "1"},
+                             {"site", "info"}, {"site", "stop"},
+                             {"site", "restart"}, {"site", "destroy"}};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        int rc = HR("--site", "/nonexistent/hr-site", (char *)cmds[i][0],
+                    (char *)cmds[i][1], (char *)cmds[i][2], (char *)cmds[i][3]);
+        cr_assert_eq(rc, 1, "%s: %s", cmds[i][0], out);
+        cr_assert(strstr(out, "no site at /nonexistent/hr-site"), "%s", out);
+        cr_assert_null(strstr(out, "BANK"), "a table header: %s", out);
+    }
+}
+
+Test(edges, hrd_checks_its_arguments_and_has_a_version)
+{
+    const char *hrd = hrd_bin();
+    cr_assert_eq(run_all(out, sizeof out, 0, 0,
+                         (char *[]){(char *)hrd, "--version", NULL}), 0);
+    cr_assert(strstr(out, "hrd (hotrestart) "), "%s", out);
+    cr_assert_eq(run_all(out, sizeof out, 0, 0, (char *[]){(char *)hrd,
+                         "--site", (char *)site, "--ready-fd", "abc", NULL}), 2);
+    cr_assert(strstr(out, "'abc'"), "%s", out);
+    cr_assert_eq(run_all(out, sizeof out, 0, 0, (char *[]){(char *)hrd,
+                         "--site", "/nonexistent/dir/x", NULL}), 1);
+    cr_assert(strstr(out, "does not exist"), "%s", out);
+    cr_assert_neq(access("/nonexistent/dir", F_OK), 0, "hrd made the tree");
+    char typo[600];
+    snprintf(typo, sizeof typo, "%s.typo", site);
+    setenv("HR_SITE", typo, 1);
+    int rc = run_all(out, sizeof out, 0, 0, (char *[]){(char *)hrd, NULL});
+    setenv("HR_SITE", site, 1);
+    cr_assert_eq(rc, 1, "%s", out);
+    cr_assert(strstr(out, "$HR_SITE"), "%s", out);
+    cr_assert_neq(access(typo, F_OK), 0, "hrd booted the mistyped site");
+}
+
+Test(edges, messages_say_what_is_wrong)
+{
+    cr_assert_eq(HR("--site"), 2);
+    cr_assert(strstr(out, "needs a value"), "%s", out);
+    cr_assert_eq(HR("akill", "-g"), 2);
+    cr_assert(strstr(out, "needs a value"), "%s", out);
+    cr_assert_eq(HR("restart", "--help"), 0, "%s", out);
+    cr_assert(strstr(out, "usage: hr restart"), "%s", out);
+    cr_assert_eq(HR("pmm", "check"), 1, "%s", out);
+    cr_assert(strstr(out, "no RAM bank at"), "%s", out);
+    cr_assert_null(strstr(out, "NOT consistent"), "%s", out);
+    cr_assert_eq(HR("site", "stop"), 0, "%s", out);
+    cr_assert(strstr(out, "is not running"), "%s", out);
+}
+
+Test(edges, an_image_larger_than_the_bank_hints_at_its_size)
+{
+    cr_assert_eq(HR("site", "create", "--rambank-size", "256K"), 0, "%s", out);
+    cr_assert_eq(HR("site", "start"), 0, "%s", out);
+    cr_assert_eq(HR("arun", "-g", "1", "/bin/bash"), 1, "%s", out);
+    cr_assert(strstr(out, "--rambank-size"), "%s", out);
+}
+
+/* ---- readiness ---- */
+
+/* The number after `key` in the last ps, or -1. */
+static double ps_number(const char *key)
+{
+    const char *p = strstr(ps, key);
+    return p ? atof(p + strlen(key)) : -1;
+}
+
+Test(svc, ready_fd_wait_ready_and_the_time_from_death_to_ready)
+{
+    /* shown starting, then ready */
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--name", "slow",
+                        "--ready-fd", "3", SVC_BIN, "ready", "300", "3", NULL), 0);
+    refresh();
+    cr_assert(strstr(ps, "\"name\": \"slow\""), "--name: %s", ps);
+    cr_assert(strstr(ps, "\"readiness\": \"starting\""), "%s", ps);
+    WAIT_FOR(strstr(ps, "\"readiness\": \"ready\""), "ready");
+    /* --wait-ready returns once it is ready: not before its 300 ms */
+    double t0 = now();
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "2", "--ready-fd", "3",
+                        "--wait-ready", SVC_BIN, "ready", "300", "3", NULL), 0);
+    double waited = now() - t0;
+    cr_log_info("arun --wait-ready of a 300 ms start: %.0f ms", waited * 1000);
+    cr_assert_geq(waited, 0.3, "returned before ready (%.3f s)", waited);
+    /* a restart, timed from outside: from the kill to ps saying ready */
+    refresh();
+    int pid = pid_of("slow");
+    cr_assert_gt(pid, 0);
+    t0 = now();
+    cr_assert_eq(kill(pid, SIGKILL), 0);
+    WAIT_FOR(pid_of("slow") != pid && pid_of("slow") > 0 &&
+                 strstr(strstr(ps, "\"name\": \"slow\""), "\"readiness\": \"ready\"") &&
+                 ps_number("\"last\": ") > 0, "restarted and ready");
+    double outside = (now() - t0) * 1000;
+    double recorded = ps_number("\"last\": ");
+    cr_log_info("death to ready: recorded %.1f ms, measured outside %.1f ms",
+                recorded, outside);
+    cr_assert_geq(recorded, 300, "ready before its 300 ms: %.1f", recorded);
+    cr_assert_leq(recorded, outside, "%.1f > %.1f", recorded, outside);
+    cr_assert_geq(recorded, outside * 0.8, "%.1f vs %.1f", recorded, outside);
+    cr_assert(strstr(ps, "\"<1000\": 1"), "histogram: %s", ps);
+    cr_assert_eq(run_hr(out, sizeof out, "ps", NULL), 0);
+    cr_assert(strstr(out, "ready"), "%s", out);
+}
+
+Test(svc, sd_notify_ready_and_wait_ready)
+{
+    double t0 = now();
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--wait-ready",
+                        SVC_BIN, "notify", "300", NULL), 0, "%s", out);
+    double waited = now() - t0;
+    cr_assert_geq(waited, 0.3, "returned before READY=1 (%.3f s)", waited);
+    refresh();
+    cr_assert(strstr(ps, "\"readiness\": \"ready\""), "%s", ps);
+    /* a restart waits for READY=1 again */
+    int pid = pid_of("svc_actor");
+    cr_assert_eq(kill(pid, SIGKILL), 0);
+    WAIT_FOR(pid_of("svc_actor") != pid && pid_of("svc_actor") > 0, "restarted");
+    cr_assert(strstr(ps, "\"readiness\": \"starting\""), "%s", ps);
+    WAIT_FOR(strstr(ps, "\"readiness\": \"ready\""), "ready again");
+    cr_assert_geq(ps_number("\"last\": "), 300, "%s", ps);
+}
+
+/* A stop timeout of its own: hr arun --stop-timeout. */
+Test(svc, an_actor_stop_timeout_of_its_own)
+{
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--stop-timeout",
+                        "500", SVC_BIN, "ignore", NULL), 0);
+    double dt = timed_end("1", "with --stop-timeout 500");
+    cr_assert_geq(dt, 0.5, "%.3f s", dt);
+    cr_assert_lt(dt, 0.5 + 2.0, "%.3f s (the site's is 3 s)", dt);
+}
+
+Test(edges, arun_name_is_checked_and_unique)
+{
+    cr_assert_eq(HR("site", "start"), 0, "%s", out);
+    cr_assert_eq(HR("arun", "--name", "web", SVC_BIN, "ignore"), 0, "%s", out);
+    cr_assert_eq(HR("arun", "--name", "web", SVC_BIN, "ignore"), 1, "%s", out);
+    cr_assert(strstr(out, "taken"), "%s", out);
+    cr_assert_eq(HR("arun", "--name", "a b", SVC_BIN, "ignore"), 2, "%s", out);
+    cr_assert_eq(HR("arun", "--ready-fd", "1", SVC_BIN, "ignore"), 2, "%s", out);
+}
+
+/* hr site set: the policy of an existing, running site, taken at once. */
+Test(svc, site_set_changes_a_running_site_at_once)
+{
+    cr_assert_eq(run_hr(out, sizeof out, "site", "set", "hrCtrl.stopTimeout=400",
+                        "hrCtrl.maxBadness=7", NULL), 0);
+    cr_assert(strstr(out, "from now on"), "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "--json", "site", "info", NULL), 0);
+    cr_assert(strstr(out, "\"stop_timeout_ms\": 400"), "%s", out);
+    cr_assert(strstr(out, "\"max_badness\": 7"), "%s", out);
+    arun(1, "ignore", NULL);
+    double dt = timed_end("1", "after site set hrCtrl.stopTimeout=400");
+    cr_assert_geq(dt, 0.4, "%.3f s", dt);
+    cr_assert_lt(dt, 2.4, "%.3f s: the old 3 s timeout?", dt);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "set", "hrCtrl.nope=1", NULL), 2);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "set", "hrCtrl.interval=0x", NULL), 2);
+}
+
+/* A controller that dies leaves its actors' descendants under init (the
+ * actor itself dies with it): the next controller ends them. */
+Test(svc, the_next_controller_ends_what_a_dead_one_left)
+{
+    pid_t before[64];
+    int runs[64];
+    arun(1, "tree", NULL);
+    wait_file("tree.ready");
+    cr_assert(settles_at(3, 0));
+    int n = site_procs(before, runs, 64);
+    cr_assert_eq(kill(controller(), SIGKILL), 0);
+    double t0 = now();
+    while (hr_ping(NULL) > 0 && now() - t0 < 10)
+        usleep(5000);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    cr_assert(settles_at(3, 0), "not only the new tree, under the new controller");
+    for (int i = 0; i < n; i++)
+        cr_assert(!alive(before[i]), "pid %d of the dead controller's actors "
+                  "still runs", before[i]);
+    cr_assert(strstr(console(), "left by actors of an earlier controller"), "%s",
+              console());
+}
+
+/* The child's readiness fd may have the number of one of the descriptors
+ * the exec needs (the program's image, the exec error pipe): they are
+ * moved out of its way (os/ctl.h's hr__os_exec_child, as the controller
+ * runs an actor). */
+Test(edges, a_ready_fd_numbered_as_the_image_still_execs)
+{
+    for (int clash = 0; clash < 2; clash++) {
+        int rp[2], ep[2], null = open("/dev/null", O_RDWR);
+        int exe = open(SVC_BIN, O_RDONLY | O_CLOEXEC);
+        cr_assert(exe >= 0 && null >= 0);
+        cr_assert_eq(pipe2(rp, O_CLOEXEC), 0);
+        cr_assert_eq(pipe2(ep, O_CLOEXEC), 0);
+        int to = clash == 0 ? exe : ep[1];
+        char n[16];
+        snprintf(n, sizeof n, "%d", to);
+        char *argv[] = {"svc_actor", "ready", "0", n, NULL};
+        int stdio[3] = {null, null, null};
+        struct hr__os_child c = {.stdio = stdio, .exe_fd = exe, .argv = argv,
+                                 .errpipe = ep[1], .pass_fd = rp[1],
+                                 .pass_to = to};
+        pid_t pid = fork();
+        if (pid == 0)
+            hr__os_exec_child(&c);
+        close(rp[1]);
+        close(ep[1]);
+        char got = 0;
+        cr_assert_eq(read(rp[0], &got, 1), 1, "%s: no newline on fd %d",
+                     clash ? "the error pipe's number" : "the image's number", to);
+        cr_assert_eq(got, '\n');
+        kill(pid, SIGKILL);
+        wait_status(pid);
+        close(rp[0]);
+        close(ep[0]);
+        close(exe);
+        close(null);
+    }
+}
