@@ -175,8 +175,9 @@ static const char arun_usage[] =
     "group 0).  Its image, arguments, environment and working directory are\n"
     "stored and replayed at every restart of the group.  Without -g, start\n"
     "it as an ordinary actor, as ChorusOS does: in a session of its own, with\n"
-    "the site's console log as output, watched and restarted by no one (the\n"
-    "other options are then ignored).  Prints the actor's pid.\n"
+    "the site's console log as output, watched and restarted by no one; the\n"
+    "options below are for restartable actors, and imply -g 0.  Prints the\n"
+    "actor's pid.\n"
     "  --name NAME         its name (default: its program's), unique in the site\n"
     "  --stop-timeout MS   how long a stop waits after SIGTERM before SIGKILL\n"
     "                      (default: the site's hrCtrl.stopTimeout)\n"
@@ -303,6 +304,10 @@ int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
     }
     char path[PATH_MAX], dir[4096];
     const char *prog = argv[i];
+    if (group < 0 && (ao.name || ao.stop_ms || ao.ready_fd || ao.notify ||
+                      ao.wait_ready || aslr))
+        group = 0; /* options of restartable actors only */
+    hr_site_existing(o, dir, sizeof dir, "arun");
     if (group < 0) { /* no -g: an ordinary actor */
         if (hr_find_program(prog, path, sizeof path) < 0)
             hr_die(HR_EXIT_FAIL, "arun: %s: not found on $PATH", prog);
@@ -313,7 +318,6 @@ int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
             printf("%d\n", pid);
         return HR_EXIT_OK;
     }
-    hr_site_existing(o, dir, sizeof dir, "arun");
     if (hr_find_program(prog, path, sizeof path) < 0)
         hr_die(HR_EXIT_FAIL, "arun: %s: not found on $PATH", prog);
     if (aslr && setenv("HR_ASLR", "1", 1) < 0)
