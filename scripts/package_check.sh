@@ -63,35 +63,19 @@ HR_DEMO_EXAMPLES=$work/ex scripts/demo.sh > "$work/demo.log" 2>&1 ||
 grep -q "Hello again! I have been restarted." "$work/demo.log" ||
   { cat "$work/demo.log"; fail "the demo shows no hot restart"; }
 echo "demo: helloRestart and pmm_demo built with pkg-config, run by /usr/bin/hr and hrd"
-hr --version | grep -qw "$cmake_version" || fail "hr --version: $(hr --version)"
+for said in "$(hr --version)" "$(hrd --version)" "$(zcat /usr/share/man/man1/hr.1.gz | grep -m1 '^\.TH')"; do
+  [[ " $said " == *[\ \"]"$cmake_version"[\ \"]* ]] || fail "not version $cmake_version: $said"
+done
 
-# Bash completion, installed where bash-completion looks.
-completes() { # words... : what completing the last word offers
-  bash -c 'source /usr/share/bash-completion/bash_completion
-    COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}
-    _completion_loader hr; _hr; printf "%s\n" "${COMPREPLY[@]}"' _ "$@"
-}
-[ "$(completes hr pmm s | tr '\n' ' ')" = "show " ] || fail "completion of 'hr pmm s': $(completes hr pmm s)"
-[[ $'\n'$(completes hr "")$'\n' == *$'\nheap\n'* ]] || fail "completion of 'hr ' has no heap"
-site=$(mktemp -d /dev/shm/hrpkg.XXXXXX)
-HR_SITE=$site hr site create >/dev/null
-cat > "$work/keep.c" <<'C'
-#include <pmm/chPmm.h>
-int main(void) /* leaves one block behind */
-{
-    PmmName n = {"RAM", "completion.block"};
-    VmAddr a;
-    return pmmAllocate(&a, &n, 1, "K", 2) == K_OK ? 0 : 1;
-}
-C
-cc -o "$work/keep" "$work/keep.c" $(pkg-config --cflags --libs hotrestart)
-HR_SITE=$site "$work/keep" || fail "a block could not be allocated"
-block=$(HR_SITE=$site hr --json pmm ls | sed -n 's/.*"name": "\([^"]*\)".*/\1/p' | head -1)
-offered=$(HR_SITE=$site completes hr pmm show "")
-[ -n "$block" ] && [[ $'\n'$offered$'\n' == *$'\n'"$block"$'\n'* ]] ||
-  { rm -rf "$site"; fail "completion of 'hr pmm show' does not offer block '$block'"; }
-rm -rf "$site"
-echo "completion: subcommands, options and block names ('$block')"
+if [ -d hrcached ]; then
+  hrcached --help > /dev/null || fail "the installed hrcached does not run"
+  echo "hrcached: /usr/bin/hrcached runs"
+fi
+
+# Bash completion, installed where bash-completion looks, run on /usr/bin/hr.
+cc -o "$work/keep_block" tests/keep_block.c $(pkg-config --cflags --libs hotrestart)
+tests/check_completion.sh /usr/share/bash-completion/completions/hr /usr/bin \
+  "$work/keep_block" || fail "the installed completion fails"
 
 dpkg --purge "${packages[@]}" >/dev/null || fail "purge failed"
 snapshot > "$work/after"

@@ -98,27 +98,6 @@ Test(policy, a_bad_figure_in_the_file_reads_as_its_default)
     cr_assert_eq(q.interval_s, 5, "the sound key is kept");
 }
 
-Test(policy, set_by_key_name_in_range_only)
-{
-    hr_policy p = {0};
-    cr_assert_eq(hr_policy_set(&p, "hrCtrl.stopTimeout", "1500"), 0);
-    cr_assert_eq(p.stop_ms, 1500);
-    cr_assert_eq(hr_policy_set(&p, "hrCtrl.failStopTimeout", "0"), 0);
-    cr_assert_eq(p.fail_stop_ms, 0);
-    cr_assert_eq(hr_policy_set(&p, "hrCtrl.maxBadness", "0"), -EINVAL);
-    cr_assert_eq(hr_policy_set(&p, "hrCtrl.stopTimeout", "3600001"), -EINVAL);
-    cr_assert_eq(hr_policy_set(&p, "hrCtrl.stopTimeout", "-1"), -EINVAL);
-    cr_assert_eq(hr_policy_set(&p, "hrCtrl.stopTimeout", "12ms"), -EINVAL);
-    cr_assert_eq(hr_policy_set(&p, "hrCtrl.nope", "1"), -ENOENT);
-    cr_assert_eq(p.stop_ms, 1500, "a refused value changed the figure");
-    /* written and read back */
-    cr_assert_eq(hr_policy_write(NULL, &p), 0);
-    hr_policy q;
-    cr_assert_eq(hr_policy_read(NULL, &q), 0);
-    cr_assert_eq(q.stop_ms, 1500);
-    cr_assert_eq(q.fail_stop_ms, 0);
-}
-
 /* The structs a caller fills end in reserved space (the ABI's room for
  * fields to come): non-zero there is refused, not ignored, and what the
  * library fills reads zero there. */
@@ -142,4 +121,30 @@ Test(policy, reserved_space_must_be_zero_and_reads_zero)
     c.reserved[7] = 0;
     cr_assert_eq(pmm_site_create(other, &c), 0);
     cr_assert_eq(pmm_site_destroy(other), 0);
+
+    hr_arun_opts o = {0};
+    char *argv[] = {"true", NULL};
+    o.reserved[0] = 1;
+    cr_assert_eq(hr_arun_with(site, 0, &o, "/bin/true", argv, NULL), -EINVAL);
+}
+
+Test(policy, set_by_key_name_in_range_only)
+{
+    hr_policy p = {0};
+    cr_assert_eq(hr_policy_set(&p, "hrCtrl.stopTimeout", "1500"), 0);
+    cr_assert_eq(p.stop_ms, 1500);
+    cr_assert_eq(hr_policy_set(&p, "hrCtrl.failStopTimeout", "0"), 0);
+    cr_assert_eq(p.fail_stop_ms, 0);
+    cr_assert_eq(hr_policy_set(&p, "hrCtrl.maxBadness", "0"), -EINVAL);
+    cr_assert_eq(hr_policy_set(&p, "hrCtrl.stopTimeout", "3600001"), -EINVAL);
+    cr_assert_eq(hr_policy_set(&p, "hrCtrl.stopTimeout", "-1"), -EINVAL);
+    cr_assert_eq(hr_policy_set(&p, "hrCtrl.stopTimeout", "12ms"), -EINVAL);
+    cr_assert_eq(hr_policy_set(&p, "hrCtrl.nope", "1"), -ENOENT);
+    cr_assert_eq(p.stop_ms, 1500, "a refused value changed the figure");
+    /* written and read back */
+    cr_assert_eq(hr_policy_write(NULL, &p), 0);
+    hr_policy q;
+    cr_assert_eq(hr_policy_read(NULL, &q), 0);
+    cr_assert_eq(q.stop_ms, 1500);
+    cr_assert_eq(q.fail_stop_ms, 0);
 }

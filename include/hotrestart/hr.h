@@ -51,9 +51,11 @@ typedef struct hr_arun_opts {
                            it is starting (implied by wait_ready without
                            ready_fd) */
     int wait_ready;     /* return once it is ready, not once it runs */
+    uint64_t reserved[4]; /* zero (else -EINVAL): room for options to come,
+                             as in pmm_site_config */
 } hr_arun_opts;
 /* hr_arun() with options.  -EEXIST: the name is taken; -EINVAL: an option
- * out of range; with wait_ready, -ESRCH when it stops before it is ready. */
+ * out of range or reserved space not zero; with wait_ready, -ESRCH when it stops before it is ready. */
 PMM_API int hr_arun_with(const char *site, int group, const hr_arun_opts *o,
                          const char *path, char *const argv[],
                          char *const envp[]);
