@@ -119,7 +119,7 @@ Test(site, startup_file_errors_are_reported_by_line)
     write_file("sysadm.ini", "true\n"
                              "no-such-program-here\n"
                              "echo 'unterminated\n"
-                             "arun -g x /bin/true\n"
+                             "arun -g 1x /bin/true\n"
                              "false\n");
     cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
     cr_assert_eq(run_hr(out, sizeof out, "log", NULL), 0);

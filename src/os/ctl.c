@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -238,6 +239,11 @@ void hr__os_exec_child(const struct hr__os_child *c)
         setsid();
     else if (c->own_group)
         setpgid(0, 0);
+    if (c->same_address) {
+        int p = personality(0xffffffff);
+        if (p != -1)
+            personality((unsigned long)p | ADDR_NO_RANDOMIZE);
+    }
     for (int i = 0; i < 3; i++)
         if (c->stdio[i] != i)
             dup2(c->stdio[i], i);
@@ -512,10 +518,12 @@ int hr__os_send_to(const char *addr, const void *msg, size_t len)
 
 int hr__os_connect(const char *path, int timeout_s)
 {
+    /* no snprintf: HR_EXIT_HDL() calls this from signal handlers */
     struct sockaddr_un a = {.sun_family = AF_UNIX};
-    if (snprintf(a.sun_path, sizeof a.sun_path, "%s", path) >=
-        (int)sizeof a.sun_path)
+    size_t n = strlen(path);
+    if (n >= sizeof a.sun_path)
         return -ENAMETOOLONG;
+    memcpy(a.sun_path, path, n + 1);
     int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     if (s < 0)
         return -errno;
