@@ -28,6 +28,7 @@
  *   ready.c     readiness (NOTIFY_SOCKET, --ready-fd) and the time of
  *               each restart from death to ready
  *   spawn.c     images, environment, fork and exec of actors
+ *   held.c      listening sockets held for actors (sd_listen_fds)
  *   policy.c    the restart policy: badness against hrCtrl.* (read by
  *               src/hr/policy.c)
  *   adopt.c     the registry a previous controller left: opened, checked,
@@ -56,6 +57,7 @@
 #define HRD_MAX_WAITING 64 /* requests waiting for a group's end */
 #define HRD_KILL_WAIT_S 5  /* a stop waits this long after SIGKILL */
 #define HRD_INI_MAX (1 << 20) /* sysadm.ini: 1 MiB at most */
+#define HRD_HELD_MAX 8     /* listening sockets held for one actor (held.c) */
 
 struct hrd {
     char site[4096];          /* the site's path, as given */
@@ -68,6 +70,8 @@ struct hrd {
     struct hr_reg *reg;       /* the registry, mapped */
     int console_fd;           /* console.log, append */
     int image_fd[HR_REG_ACTORS]; /* read-only memfd copies, or -1 */
+    int held_fd[HR_REG_ACTORS][HRD_HELD_MAX]; /* listening sockets held for */
+    uint8_t nheld[HR_REG_ACTORS];            /* ... each actor (held.c) */
     int listen_fd, sig_fd, ep_fd, lock_fd;
     int stopping;
     int restart_pending;      /* a site restart was asked for */

@@ -22,6 +22,7 @@
 #include "adopt.h"
 #include "conns.h"
 #include "group.h"
+#include "held.h"
 #include "hrd.h"
 #include "log.h"
 #include "os/os.h"
@@ -286,6 +287,12 @@ int main(int argc, char **argv)
             hrd_die(2, "unknown argument '%s' (see hrd --help)", argv[i]);
     }
     check_named_site(site);
+    /* what our starter left open (its pipes, its files) is not the actors':
+     * they get their standard streams, held sockets and readiness fd only */
+    int r = pmm__os_cloexec_from(3);
+    if (r < 0)
+        hrd_die(1, "cannot mark inherited descriptors close-on-exec: %s",
+                strerror(-r));
     /* not for the children; and checked: a closed one is refused now */
     if (ready_fd >= 0 && hr__os_inherit(ready_fd, 0) < 0)
         hrd_die(2, "--ready-fd %d: not an open descriptor", ready_fd);
@@ -293,10 +300,11 @@ int main(int argc, char **argv)
     d.sig_fd = hr__os_signals(sigs, 4);
     if (d.sig_fd < 0)
         hrd_die(1, "signalfd: %s", strerror(-d.sig_fd));
-    int r = hr__os_self_exe(d.self, sizeof d.self);
+    r = hr__os_self_exe(d.self, sizeof d.self);
     if (r < 0)
         hrd_die(1, "cannot find its own program: %s", strerror(-r));
     setup(&d, site);
+    hrd_held_adopt(&d);
     /* listen first: actors started by boot() may call us at once (their
      * requests wait in the backlog until the loop runs) */
     d.listen_fd = listen_on(&d);
@@ -325,6 +333,7 @@ int main(int argc, char **argv)
     pmm__os_unlink(path);
     if (d.exec_pending) { /* the site restart: a fresh controller */
         char *argv_new[] = {"hrd", "--site", d.site, "--restarted", NULL};
+        hrd_held_export(&d); /* the sockets pass to the fresh controller */
         hrd_log(&d, "starting a fresh controller");
         r = hr__os_exec(d.self, argv_new);
         hrd_log(&d, "site restart: cannot run %s: %s", d.self, strerror(-r));

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "held.h"
 #include "hrd.h"
 #include "log.h"
 #include "os/os.h"
@@ -95,6 +96,7 @@ void hrd_images_free(struct hrd *d, int slot)
     if (d->image_fd[slot] >= 0)
         pmm__os_close(d->image_fd[slot]);
     d->image_fd[slot] = -1;
+    hrd_held_close(d, slot);
 }
 
 /* A read-only memfd copy of the image, kept for later restarts. */
@@ -132,27 +134,57 @@ uint64_t hrd_start_ticks(pid_t pid)
     return v;
 }
 
-/* Build the environment: the stored one, with the controller's variables. */
+/* The stored HR_LISTEN specs of an actor, or NULL. */
+static const char *listen_specs(const struct hr_strings *s)
+{
+    size_t n = strlen(HRD_HELD_VAR);
+    for (uint32_t i = 0; i < s->envc; i++)
+        if (strncmp(s->envp[i], HRD_HELD_VAR "=", n + 1) == 0)
+            return s->envp[i] + n + 1;
+    return NULL;
+}
+
+static int ours(const char *e)
+{
+    static const char *const names[] = {
+        "HR_SITE=", "HR_GROUP=", "HR_ACTOR=", "HR_RESTARTS=", HRD_HELD_VAR "=",
+        "LISTEN_FDS=", "LISTEN_PID=", "LISTEN_FDNAMES=", HRD_HELD_ENV "=",
+        "NOTIFY_SOCKET="};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strncmp(e, names[i], strlen(names[i])) == 0)
+            return 1;
+    return 0;
+}
+
+/* Build the environment: the stored one, with the controller's variables,
+ * and with nheld sockets the sd_listen_fds ones (vars[3] is LISTEN_PID's
+ * room, filled by the child). */
 static char **actor_env(struct hrd *d, int slot, const struct hr_strings *s,
-                        char vars[4][128])
+                        char vars[6][128], int nheld)
 {
     struct hr_reg_actor *a = &d->reg->actors[slot];
-    char **env = calloc(s->envc + 6, sizeof *env);
+    char **env = calloc(s->envc + 9, sizeof *env);
     int n = 0;
     if (!env)
         return NULL;
-    for (uint32_t i = 0; i < s->envc; i++) {
-        const char *e = s->envp[i];
-        if (strncmp(e, "HR_SITE=", 8) && strncmp(e, "HR_GROUP=", 9) &&
-            strncmp(e, "HR_ACTOR=", 9) && strncmp(e, "HR_RESTARTS=", 12) &&
-            strncmp(e, "NOTIFY_SOCKET=", 14))
-            env[n++] = (char *)e;
-    }
+    for (uint32_t i = 0; i < s->envc; i++)
+        if (!ours(s->envp[i]))
+            env[n++] = (char *)s->envp[i];
     snprintf(vars[0], 128, "HR_GROUP=%d", a->group);
     snprintf(vars[1], 128, "HR_ACTOR=%s", a->name);
     snprintf(vars[2], 128, "HR_RESTARTS=%u", d->reg->groups[a->group].restarts);
     for (int i = 0; i < 3; i++)
         env[n++] = vars[i];
+    if (nheld > 0) {
+        snprintf(vars[3], 128, "LISTEN_PID=");
+        snprintf(vars[4], 128, "LISTEN_FDS=%d", nheld);
+        size_t len = (size_t)snprintf(vars[5], 128, "LISTEN_FDNAMES=");
+        for (int i = 0; i < nheld && len < 100; i++)
+            len += (size_t)snprintf(vars[5] + len, 128 - len, "%slisten%d",
+                                    i ? ":" : "", i);
+        for (int i = 3; i < 6; i++)
+            env[n++] = vars[i];
+    }
     static char site_var[4200];
     snprintf(site_var, sizeof site_var, "HR_SITE=%s", d->site);
     env[n++] = site_var;
@@ -168,7 +200,7 @@ static char **actor_env(struct hrd *d, int slot, const struct hr_strings *s,
 int hrd_spawn(struct hrd *d, int slot, const int *stdio_in, int *exec_pipe)
 {
     struct hr_reg_actor *a = &d->reg->actors[slot];
-    char name[PMM_NAME_MAX], vars[4][128];
+    char name[PMM_NAME_MAX], vars[6][128];
     const char *args;
     int r, fd = image_fd(d, slot);
     if (fd < 0)
@@ -185,7 +217,14 @@ int hrd_spawn(struct hrd *d, int slot, const int *stdio_in, int *exec_pipe)
         free(s);
         return K_EBANK;
     }
-    char **env = actor_env(d, slot, s, vars);
+    const char *specs = a->direct ? listen_specs(s) : NULL;
+    int nheld = specs ? hrd_held_open(d, slot, specs) : 0;
+    if (nheld < 0) {
+        pmm__unmap(d->bank, name);
+        free(s);
+        return nheld;
+    }
+    char **env = actor_env(d, slot, s, vars, nheld);
     int devnull = hr__os_open("/dev/null", O_RDONLY, 0);
     int stdio[3] = {devnull, d->console_fd, d->console_fd};
     if (stdio_in)
@@ -204,7 +243,9 @@ int hrd_spawn(struct hrd *d, int slot, const int *stdio_in, int *exec_pipe)
         .die_with = pmm__os_pid(), .default_signals = 1, .own_session = 1,
         .stdio = stdio, .cwd = s->cwd, .cwd_or_root = 1, .exe_fd = fd,
         .argv = (char *const *)s->argv, .envp = env, .errpipe = ep[1],
-        .pass_fd = rp[1], .pass_to = rp[1] >= 0 ? a->ready_fd : -1};
+        .pass_fd = rp[1], .pass_to = rp[1] >= 0 ? a->ready_fd : -1,
+        .pass_fds = d->held_fd[slot], .npass = nheld,
+        .pid_var = nheld > 0 ? vars[3] : NULL};
     int pid = hr__os_fork();
     if (pid == 0)
         hr__os_exec_child(&child);

@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 
 #include "arun.h"
+#include "held.h"
 #include "hrd.h"
 #include "ini.h"
 #include "log.h"
@@ -39,23 +40,61 @@ static int find_program(const char *prog, char *out, size_t cap)
 
 extern char **environ;
 
+/* environ with HR_LISTEN=specs in place of any it has (held.h). */
+static char **env_with_listen(const char *specs)
+{
+    size_t n = 0, k = 0, len = strlen(HRD_HELD_VAR);
+    while (environ[n])
+        n++;
+    char **env = calloc(n + 2, sizeof *env);
+    static char var[1100];
+    if (!env)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], HRD_HELD_VAR "=", len + 1) != 0)
+            env[k++] = environ[i];
+    snprintf(var, sizeof var, HRD_HELD_VAR "=%s", specs);
+    env[k++] = var;
+    return env;
+}
+
+/* arun -g G [--listen SPEC]... PROG ARGS: the --listen pairs lead argv. */
 static void run_arun(struct hrd *d, const struct hrd_ini_line *l)
 {
-    char path[4096];
+    char path[4096], specs[1024] = "";
+    char *const *argv = l->argv;
+    for (; argv[0] && strcmp(argv[0], "--listen") == 0; argv += 2) {
+        size_t len = strlen(specs);
+        if (!argv[1] || strchr(argv[1], ',') ||
+            len + strlen(argv[1]) + 2 > sizeof specs) {
+            hrd_log(d, "sysadm.ini:%d: arun: bad --listen '%s'", l->lineno,
+                    argv[1] ? argv[1] : "");
+            return;
+        }
+        snprintf(specs + len, sizeof specs - len, "%s%s", len ? "," : "",
+                 argv[1]);
+    }
+    if (!argv[0]) {
+        hrd_log(d, "sysadm.ini:%d: arun: no program", l->lineno);
+        return;
+    }
     if (hrd_group_check(d, l->group, HRD_GROUP_NEW) < 0) {
         hrd_log(d, "sysadm.ini:%d: arun: group %s out of range (0 to %u: "
                    "hrCtrl.maxGroups)", l->lineno, l->words[2],
                 d->policy.max_groups - 1);
         return;
     }
-    int r = find_program(l->argv[0], path, sizeof path);
+    int r = find_program(argv[0], path, sizeof path);
     if (r < 0) {
-        hrd_log(d, "sysadm.ini:%d: %s: %s", l->lineno, l->argv[0], strerror(-r));
+        hrd_log(d, "sysadm.ini:%d: %s: %s", l->lineno, argv[0], strerror(-r));
         return;
     }
-    r = hrd_arun(d, (int)l->group, path, l->argv, environ, d->site);
+    char **env = specs[0] ? env_with_listen(specs) : environ;
+    r = env ? hrd_arun(d, (int)l->group, path, argv, env, d->site) : -ENOMEM;
+    if (env != environ)
+        free(env);
     if (r < 0)
-        hrd_log(d, "sysadm.ini:%d: arun %s: %s", l->lineno, l->argv[0],
+        hrd_log(d, "sysadm.ini:%d: arun %s: %s", l->lineno, argv[0],
                 pmm_strerror(r));
 }
 

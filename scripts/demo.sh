@@ -5,18 +5,25 @@
 # and a new one finds the state where it was.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh build-essential cmake
-cmake -S . -B build-demo -DHR_TESTS=OFF >/dev/null
-cmake --build build-demo -j"$(nproc)" >/dev/null
+# HR_DEMO_EXAMPLES=DIR: run the installed hr (from PATH) and the examples
+# in DIR instead of building (scripts/package_check.sh does, after
+# installing the packages and building the examples against them).
+if [ -n "${HR_DEMO_EXAMPLES:-}" ]; then
+  hr=hr ex=$HR_DEMO_EXAMPLES
+else
+  scripts/deps.sh build-essential cmake
+  cmake -S . -B build-demo -DHR_TESTS=OFF >/dev/null
+  cmake --build build-demo -j"$(nproc)" >/dev/null
+  hr=build-demo/hr ex=build-demo
+fi
 site=$(mktemp -d /dev/shm/hrdemo.XXXXXX)
 export HR_SITE=$site
-hr=build-demo/hr
 cleanup() { "$hr" site stop >/dev/null 2>&1 || true; rm -rf "$site"; }
 trap cleanup EXIT
 "$hr" site create --rambank-size 16M --max-blocks 1024
 "$hr" site start
 echo "\$ hr arun -g 0 helloRestart"
-"$hr" arun -g 0 build-demo/helloRestart
+"$hr" arun -g 0 "$ex/helloRestart"
 for _ in $(seq 200); do
   "$hr" ps --json | grep -q '"groups": \[\]' && break
   sleep 0.05
@@ -25,5 +32,5 @@ echo "\$ hr log"
 "$hr" log
 echo
 echo "\$ pmm_demo"
-build-demo/pmm_demo
+"$ex/pmm_demo"
 "$hr" pmm check

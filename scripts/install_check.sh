@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
-# Install into a scratch prefix and build a program against it with
-# pkg-config, using both ChorusOS header spellings and the native header.
+# Install the build, then build a tiny consumer against the installed files
+# and run it, each way a user would:
+#   - a private prefix (cmake --install --prefix DIR): with pkg-config, run
+#     once with LD_LIBRARY_PATH and once linked with an rpath; with
+#     find_package(hotrestart), shared and static targets;
+#   - the /usr layout, staged with DESTDIR: hotrestart.pc must hold plain
+#     /usr paths; pkg-config (through PKG_CONFIG_SYSROOT_DIR) and
+#     find_package (the package is relocatable) build against the stage.
+# The consumer includes both ChorusOS spellings and the native header.
 set -euo pipefail
-build=${1:-build}
-prefix=$(mktemp -d)
-trap 'rm -rf "$prefix"' EXIT
-cmake --install "$build" --prefix "$prefix" >/dev/null
-cat > "$prefix/use.c" <<'C'
+build=$(cd "${1:-build}" && pwd)
+work=$(mktemp -d)
+site=$(mktemp -d /dev/shm/hrpc.XXXXXX)
+trap 'rm -rf "$work" "$site"' EXIT
+export HR_SITE=$site
+
+cat > "$work/use.c" <<'C'
 #include <chPmm.h>
 #include <pmm/chPmm.h>
 #include <hr/hr.h>
@@ -14,7 +23,7 @@ cat > "$prefix/use.c" <<'C'
 #include <stdio.h>
 int main(void)
 {
-    PmmName n = {"RAM", "pkgconfig.check"};
+    PmmName n = {"RAM", "consumer.check"};
     VmAddr a;
     KnError r = pmmAllocate(&a, &n, 8, "PC", 3);
     if (r != K_OK) { printf("pmmAllocate: %s\n", pmm_strerror(r)); return 1; }
@@ -22,11 +31,66 @@ int main(void)
     return pmmFree(&n) == K_OK ? 0 : 1;
 }
 C
-export PKG_CONFIG_PATH="$prefix/lib/pkgconfig:$prefix/lib/x86_64-linux-gnu/pkgconfig"
-cc -o "$prefix/use" "$prefix/use.c" $(pkg-config --cflags --libs hotrestart)
-libdir=$(pkg-config --variable=libdir hotrestart)
-site=$(mktemp -d /dev/shm/hrpc.XXXXXX)
-HR_SITE=$site LD_LIBRARY_PATH=$libdir "$prefix/use"
-HR_SITE=$site "$prefix/bin/hr" pmm check >/dev/null
-rm -rf "$site"
-echo "install: library, headers, hr and hotrestart.pc work from $prefix"
+cat > "$work/CMakeLists.txt" <<'CM'
+cmake_minimum_required(VERSION 3.21)
+project(consumer LANGUAGES C)
+find_package(hotrestart 0.1 REQUIRED)
+add_executable(use_shared use.c)
+target_link_libraries(use_shared PRIVATE hotrestart::hotrestart)
+add_executable(use_static use.c)
+target_link_libraries(use_static PRIVATE hotrestart::hotrestart_static)
+CM
+
+fail() { echo "install_check: $*" >&2; exit 1; }
+
+with_pkgconfig() { # prefix, stage ('' or DESTDIR): build and run use.c
+    local pfx=$1 stage=$2 out=$work/use_pc libdir
+    local pcdir
+    pcdir=$(dirname "$(find "$stage$pfx" -name hotrestart.pc)")
+    export PKG_CONFIG_LIBDIR=$pcdir PKG_CONFIG_SYSROOT_DIR=$stage
+    libdir=$stage$(PKG_CONFIG_SYSROOT_DIR= pkg-config --variable=libdir hotrestart)
+    cc -o "$out" "$work/use.c" $(pkg-config --cflags --libs hotrestart)
+    LD_LIBRARY_PATH=$libdir "$out" || fail "pkg-config consumer ($pfx) failed"
+    cc -o "$out.rpath" "$work/use.c" $(pkg-config --cflags --libs hotrestart) \
+        -Wl,-rpath,"$libdir"
+    "$out.rpath" || fail "pkg-config consumer with rpath ($pfx) failed"
+    unset PKG_CONFIG_LIBDIR PKG_CONFIG_SYSROOT_DIR
+}
+
+with_find_package() { # hotrestart_DIR: build and run the shared and static consumers
+    local b=$work/cm.$RANDOM
+    cmake -S "$work" -B "$b" -Dhotrestart_DIR="$1" >/dev/null ||
+        fail "find_package(hotrestart) from $1 failed"
+    cmake --build "$b" >/dev/null || fail "the find_package consumer did not build"
+    "$b/use_shared" || fail "find_package consumer (shared) failed"
+    "$b/use_static" || fail "find_package consumer (static) failed"
+}
+
+# A private prefix.
+pfx=$work/prefix
+cmake --install "$build" --prefix "$pfx" >/dev/null
+with_pkgconfig "$pfx" ""
+with_find_package "$(dirname "$(find "$pfx" -name hotrestartConfig.cmake)")"
+"$pfx/bin/hr" pmm check >/dev/null || fail "installed hr pmm check failed"
+# One version: CHANGELOG.md's newest release is what hr, hrd and man hr say.
+release=$(sed -n 's/^## \[\([0-9][0-9.]*\)\].*/\1/p' "$(dirname "$0")/../CHANGELOG.md" | head -1)
+for said in "$("$pfx/bin/hr" --version)" "$("$pfx/bin/hrd" --version)" \
+            "$(grep -m1 '^\.TH' "$pfx/share/man/man1/hr.1")"; do
+  [[ " $said " == *[\ \"]"$release"[\ \"]* ]] ||
+    fail "CHANGELOG.md's release is $release, but: $said"
+done
+echo "install: hr --version, hrd --version and man hr say $release, as CHANGELOG.md"
+echo "install: pkg-config (LD_LIBRARY_PATH, rpath) and find_package (shared, static) consumers run from $pfx"
+
+# The /usr layout, staged.
+stage=$work/stage
+DESTDIR=$stage cmake --install "$build" --prefix /usr >/dev/null
+pc=$(find "$stage/usr" -name hotrestart.pc)
+grep -qx 'prefix=/usr' "$pc" || fail "$pc: prefix is not /usr"
+! grep -q pcfiledir "$pc" || fail "$pc: paths relative to the .pc file"
+cflags=$(echo $(PKG_CONFIG_LIBDIR=$(dirname "$pc") pkg-config --cflags hotrestart))
+[ "$cflags" = "-I/usr/include/hotrestart/chorus" ] ||
+    fail "pkg-config --cflags gives '$cflags' for /usr"
+with_pkgconfig /usr "$stage"
+with_find_package "$(dirname "$(find "$stage/usr" -name hotrestartConfig.cmake)")"
+echo "install: in the /usr layout, hotrestart.pc says $cflags; both consumers run"

@@ -2,15 +2,17 @@
 # Build and run every test: a gcc build and a clang build with warnings as
 # errors (the clang build also runs each libFuzzer harness of tests/fuzz/
 # for 20 s), then the whole suite again under ASan + UBSan.  Prints ctest's
-# summary for each.  HR_QUICK=1 skips the clang and sanitizer builds.
+# summary for each; then the install checks and the Debian packages
+# (scripts/package_check.sh).  HR_QUICK=1 skips the clang and sanitizer
+# builds and the packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh build-essential cmake clang libclang-rt-14-dev pkg-config libcriterion-dev \
-  linux-libc-dev passwd python3
+  linux-libc-dev passwd python3 libmemcached-tools python3-pymemcache bash-completion
 jobs=$(nproc)
 run() { # name, cmake args...
   local dir=build-$1; shift
-  cmake -S . -B "$dir" -DHR_WERROR=ON "$@" >/dev/null
+  cmake -S . -B "$dir" -DHR_WERROR=ON -DHR_TESTS=ON "$@" >/dev/null
   cmake --build "$dir" -j"$jobs" >/dev/null
   (cd "$dir" && ctest --output-on-failure)
 }
@@ -30,3 +32,7 @@ if [ "${HR_QUICK:-0}" != 1 ]; then
 fi
 echo "== install and pkg-config"
 scripts/install_check.sh build-gcc
+if [ "${HR_QUICK:-0}" != 1 ]; then
+  echo "== Debian packages: build, lintian, install, demo, purge"
+  scripts/package_check.sh
+fi

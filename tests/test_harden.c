@@ -125,6 +125,35 @@ Test(harden, descriptors_passed_with_an_empty_message_are_closed)
     close(p[0]);
 }
 
+/* A descriptor the controller's starter left open (fd 57, not
+ * close-on-exec, as a careless shell or service manager leaves one) never
+ * reaches an actor: actors get their standard streams and what the
+ * controller gives them, nothing else. */
+Test(harden, an_inherited_descriptor_reaches_no_actor)
+{
+    run_hr(NULL, 0, "site", "stop", NULL);
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    cr_assert_eq(dup2(p[1], 57), 57);
+    close(p[1]);
+    int r = run_hr(out, sizeof out, "site", "start", NULL);
+    close(57); /* the test keeps no copy: only a holder elsewhere would */
+    cr_assert_eq(r, 0, "%s", out);
+    char script[2048], seen[512], ran[512];
+    snprintf(seen, sizeof seen, "%s/fd57-seen", site);
+    snprintf(ran, sizeof ran, "%s/fd57-ran", site);
+    snprintf(script, sizeof script,
+             "if [ -e /proc/self/fd/57 ]; then : > %s; fi; : > %s; "
+             "exec sleep 100", seen, ran);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "3", "/bin/sh", "-c",
+                        script, NULL), 0, "%s", out);
+    for (int i = 0; i < 1000 && access(ran, F_OK) != 0; i++)
+        usleep(10000); /* the actor's first line, however slow the machine */
+    cr_assert_eq(access(ran, F_OK), 0, "the actor never ran");
+    cr_assert_neq(access(seen, F_OK), 0, "the actor got fd 57");
+    close(p[0]);
+}
+
 Test(harden, every_site_file_is_owner_only)
 {
     run_hr(NULL, 0, "site", "stop", NULL);

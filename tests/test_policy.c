@@ -8,8 +8,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <hotrestart/hr.h>
+#include <hotrestart/pmm.h>
 
 #include "common.h"
 
@@ -94,6 +96,36 @@ Test(policy, a_bad_figure_in_the_file_reads_as_its_default)
     cr_assert_eq(q.max_actors, HR_ACTORS_LIMIT);
     cr_assert_eq(q.max_groups, HR_GROUPS_LIMIT);
     cr_assert_eq(q.interval_s, 5, "the sound key is kept");
+}
+
+/* The structs a caller fills end in reserved space (the ABI's room for
+ * fields to come): non-zero there is refused, not ignored, and what the
+ * library fills reads zero there. */
+Test(policy, reserved_space_must_be_zero_and_reads_zero)
+{
+    hr_policy p = {.max_badness = 3}, q;
+    p.reserved[3] = 1;
+    cr_assert_eq(hr_policy_check(&p), -EINVAL);
+    cr_assert_eq(hr_policy_write(site, &p), -EINVAL);
+    memset(&q, 0xff, sizeof q);
+    cr_assert_eq(hr_policy_read(site, &q), 0);
+    for (size_t i = 0; i < sizeof q.reserved / sizeof q.reserved[0]; i++)
+        cr_assert_eq(q.reserved[i], 0, "reserved[%zu]", i);
+
+    char other[512];
+    snprintf(other, sizeof other, "%s/other", site);
+    pmm_site_config c = {0};
+    c.reserved[7] = 1;
+    cr_assert_eq(pmm_site_create(other, &c), K_EINVAL);
+    cr_assert_neq(access(other, F_OK), 0, "nothing made");
+    c.reserved[7] = 0;
+    cr_assert_eq(pmm_site_create(other, &c), 0);
+    cr_assert_eq(pmm_site_destroy(other), 0);
+
+    hr_arun_opts o = {0};
+    char *argv[] = {"true", NULL};
+    o.reserved[0] = 1;
+    cr_assert_eq(hr_arun_with(site, 0, &o, "/bin/true", argv, NULL), -EINVAL);
 }
 
 Test(policy, set_by_key_name_in_range_only)

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -66,20 +67,23 @@ static void hrd_path(char *out, size_t cap)
 int hr_site_start(const struct hr_opts *o)
 {
     char dir[4096], hrd[PATH_MAX + 8], fdarg[16];
-    int ready[2], err[2];
+    int ready[2], err[2], hrd_pid[2];
     hr_site_dir(o, dir, sizeof dir, "site start"); /* hrd checks it */
     int pid = hr_ping(dir);
     if (pid > 0)
         hr_die(HR_EXIT_FAIL, "site start: a controller already runs in %s "
                              "(pid %d)", dir, pid);
     hrd_path(hrd, sizeof hrd);
-    if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
+    if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
+        pipe2(hrd_pid, O_CLOEXEC) < 0)
         hr_die(HR_EXIT_FAIL, "site start: pipe: %s", strerror(errno));
     pid_t child = fork();
     if (child == 0) {
         setsid();
-        if (fork() != 0)
-            _exit(0);
+        pid_t g = fork();
+        if (g != 0) { /* tells the controller's pid, not its site's path */
+            _exit(write(hrd_pid[1], &g, sizeof g) == (ssize_t)sizeof g ? 0 : 1);
+        }
         int null = open("/dev/null", O_RDWR);
         dup2(null, 0);
         dup2(null, 1);
@@ -97,7 +101,11 @@ int hr_site_start(const struct hr_opts *o)
     }
     close(ready[1]);
     close(err[1]);
+    close(hrd_pid[1]);
     waitpid(child, NULL, 0);
+    pid_t started = 0;
+    if (read(hrd_pid[0], &started, sizeof started) != (ssize_t)sizeof started)
+        started = 0;
     char c = 0, why[512] = "";
     ssize_t n = read(ready[0], &c, 1);
     if (n != 1) {
@@ -107,9 +115,12 @@ int hr_site_start(const struct hr_opts *o)
         hr_die(HR_EXIT_FAIL, "site start: the controller did not start: %s",
                why[0] ? why : "no reason given");
     }
-    /* ready; but a site that fails again may already have stopped */
-    hr_site_state st;
-    if (hr_status(dir, &st) < 0) {
+    /* ready; but a site that fails again may already have stopped: asked
+     * of the process itself (a pidfd), not of a path that could change */
+    int pfd = started > 0 ? (int)syscall(SYS_pidfd_open, started, 0) : -1;
+    struct pollfd p = {.fd = pfd, .events = POLLIN};
+    if (pfd < 0 || poll(&p, 1, 0) != 0) { /* gone, or exited */
+        hr_site_state st;
         if (hr_site_status(dir, &st, why, sizeof why) == 0 &&
             st.state == HR_SITE_FAILED)
             hr_die(HR_EXIT_FAIL, "site start: the site failed again: %s "
@@ -117,7 +128,8 @@ int hr_site_start(const struct hr_opts *o)
         hr_die(HR_EXIT_FAIL, "site start: the controller stopped as soon as "
                              "it started (hr log)");
     }
-    pid = st.controller_pid;
+    close(pfd);
+    pid = started;
     if (o->json) {
         printf("{\"site\": ");
         hr_json_str(dir);
@@ -170,7 +182,8 @@ int hr_site_stop(const struct hr_opts *o)
 
 static const char arun_usage[] =
     "usage: hr arun [-g GROUP] [--name NAME] [--stop-timeout MS]\n"
-    "               [--ready-fd N | --notify] [--wait-ready] [--] PROGRAM [ARGS...]\n"
+    "               [--ready-fd N | --notify] [--wait-ready] [--listen SPEC]...\n"
+    "               [--] PROGRAM [ARGS...]\n"
     "Start PROGRAM as a direct restartable actor in GROUP (default 0).  Its\n"
     "image, arguments, environment and working directory are stored and\n"
     "replayed at every restart of the group.  Prints the actor's pid.\n"
@@ -182,8 +195,50 @@ static const char arun_usage[] =
     "  --notify            it says it is ready by sending READY=1 to\n"
     "                      $NOTIFY_SOCKET (sd_notify; every actor gets it)\n"
     "  --wait-ready        return once it is ready (--notify unless --ready-fd)\n"
+    "  --listen SPEC       tcp:HOST:PORT or unix:PATH: the controller listens\n"
+    "                      there and holds the socket for the actor, across its\n"
+    "                      restarts, site restarts and (made again) its own\n"
+    "                      crash; every start gets the sockets as fds 3, 4...\n"
+    "                      with LISTEN_FDS, LISTEN_PID and LISTEN_FDNAMES\n"
+    "                      (sd_listen_fds), so clients wait in the backlog\n"
+    "                      while it restarts.  Stored with its environment as\n"
+    "                      HR_LISTEN=SPEC[,SPEC...]\n"
     "hr ps shows such an actor starting, then ready, and the time of each\n"
     "restart of its group from the death to ready.\n";
+
+/* environ with HR_LISTEN=specs in place of any HR_LISTEN it has. */
+static char **with_listen(const char *specs)
+{
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **env = calloc(n + 2, sizeof *env);
+    if (!env)
+        hr_die(HR_EXIT_FAIL, "arun: out of memory");
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "HR_LISTEN=", 10) != 0)
+            env[k++] = environ[i];
+    static char var[1100];
+    snprintf(var, sizeof var, "HR_LISTEN=%s", specs);
+    env[k++] = var;
+    env[k] = NULL;
+    return env;
+}
+
+static void add_listen(char *specs, size_t cap, const char *spec)
+{
+    if ((strncmp(spec, "tcp:", 4) != 0 || !strchr(spec + 4, ':')) &&
+        (strncmp(spec, "unix:", 5) != 0 || !spec[5]))
+        hr_die(HR_EXIT_USAGE, "arun: bad --listen '%s' (tcp:HOST:PORT or "
+               "unix:PATH)", spec);
+    if (strchr(spec, ','))
+        hr_die(HR_EXIT_USAGE, "arun: bad --listen '%s': no commas", spec);
+    size_t len = strlen(specs);
+    if (len + strlen(spec) + 2 > cap)
+        hr_die(HR_EXIT_USAGE, "arun: too many --listen sockets");
+    snprintf(specs + len, cap - len, "%s%s", len ? "," : "", spec);
+}
 
 /* A group number as arun and akill take it, or exit 2. */
 static int group_arg(const char *cmd, const char *s)
@@ -198,7 +253,7 @@ static int group_arg(const char *cmd, const char *s)
 
 enum {
     OPT_NAME = HR_OPT_OWN, OPT_STOP_TIMEOUT, OPT_READY_FD, OPT_NOTIFY,
-    OPT_WAIT_READY,
+    OPT_WAIT_READY, OPT_LISTEN,
 };
 
 /* A number from lo to hi for option opt of arun, or exit 2. */
@@ -219,6 +274,7 @@ int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
         {"ready-fd", required_argument, NULL, OPT_READY_FD},
         {"notify", no_argument, NULL, OPT_NOTIFY},
         {"wait-ready", no_argument, NULL, OPT_WAIT_READY},
+        {"listen", required_argument, NULL, OPT_LISTEN},
         HR_OPTS_COMMON,
     };
     struct hr_opts ov = *go, *o = &ov;
@@ -227,6 +283,7 @@ int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
                             .longs = longs, .o = o};
     int group = 0, k;
     hr_arun_opts ao = {0};
+    char specs[1024] = "";
     while ((k = hr_getopt(argc, argv, &cl)) != -1) {
         switch (k) {
         case 'g': group = group_arg("arun", optarg); break;
@@ -240,6 +297,7 @@ int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
             break;
         case OPT_NOTIFY: ao.notify = 1; break;
         case OPT_WAIT_READY: ao.wait_ready = 1; break;
+        case OPT_LISTEN: add_listen(specs, sizeof specs, optarg); break;
         }
     }
     int i = optind;
@@ -256,7 +314,8 @@ int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
     int r = hr_ping(dir);
     if (r < 0)
         die_ctl("arun", r);
-    r = hr_arun_with(dir, group, &ao, path, argv + i, environ);
+    r = hr_arun_with(dir, group, &ao, path, argv + i,
+                     specs[0] ? with_listen(specs) : environ);
     if (r < 0) {
         if (r == -EEXIST)
             hr_die(HR_EXIT_FAIL, "arun: the name '%s' is taken in this site",

@@ -61,6 +61,7 @@ typedef struct hr_heap_info {
     uint64_t log_size;    /* bytes of the undo log: what one tx may add */
     uint64_t tx_count;    /* transactions committed or rolled back so far */
     int durable;          /* 1 on a DISK bank: commits are flushed */
+    uint64_t reserved[4]; /* zero: room for fields to come */
 } hr_heap_info;
 
 /* Open the heap `name` of the bank, creating and formatting it (size bytes,

@@ -46,9 +46,11 @@ typedef struct hr_arun_opts {
                            it is starting (implied by wait_ready without
                            ready_fd) */
     int wait_ready;     /* return once it is ready, not once it runs */
+    uint64_t reserved[4]; /* zero (else -EINVAL): room for options to come,
+                             as in pmm_site_config */
 } hr_arun_opts;
 /* hr_arun() with options.  -EEXIST: the name is taken; -EINVAL: an option
- * out of range; with wait_ready, -ESRCH when it stops before it is ready. */
+ * out of range or reserved space not zero; with wait_ready, -ESRCH when it stops before it is ready. */
 PMM_API int hr_arun_with(const char *site, int group, const hr_arun_opts *o,
                          const char *path, char *const argv[],
                          char *const envp[]);
@@ -110,6 +112,8 @@ typedef struct hr_policy {
                              for the other members of a group restarted
                              because one failed; 0 (the default): SIGKILL
                              at once; up to HR_STOP_LIMIT_MS */
+    uint32_t reserved[4]; /* zero (hr_policy_check refuses other values):
+                             room for figures to come, as in pmm_site_config */
 } hr_policy;
 
 #define HR_DEFAULT_MAX_BADNESS 5u
@@ -121,8 +125,8 @@ typedef struct hr_policy {
 #define HR_DEFAULT_STOP_MS 3000u /* hrCtrl.stopTimeout */
 #define HR_STOP_LIMIT_MS 3600000u /* hrCtrl.stopTimeout, failStopTimeout: 1 h */
 
-/* Check p: 0 when every figure is in range (0 stands for the default),
- * else -EINVAL. */
+/* Check p: 0 when every figure is in range (0 stands for the default)
+ * and its reserved space is zero, else -EINVAL. */
 PMM_API int hr_policy_check(const hr_policy *p);
 /* Write p (0: the default) into site's site.conf as its hrCtrl.* keys,
  * replacing those there; other keys are kept.  A running controller uses
@@ -155,6 +159,7 @@ typedef struct hr_site_state {
     hr_policy policy;        /* running: the figures the controller uses;
                                 else those of site.conf */
     char failure[160];       /* HR_SITE_FAILED: why the site stopped */
+    uint32_t reserved[8];    /* zero: room for fields to come */
 } hr_site_state;
 
 /* The state of the site's running controller, from the controller itself

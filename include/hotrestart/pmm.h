@@ -70,6 +70,7 @@ typedef struct pmm_block {
     void *addr;           /* where it is mapped (or its fixed address) */
     uint64_t created_ns;  /* CLOCK_REALTIME at allocation */
     int creator_pid;      /* the process that allocated it */
+    uint64_t reserved[4]; /* zero: room for fields to come (see below) */
 } pmm_block;
 
 typedef struct pmm_bank_info {
@@ -84,15 +85,22 @@ typedef struct pmm_bank_info {
     uint64_t page_size;
     uint64_t base;        /* fixed address of block space */
     int durable;          /* 1 for DISK: metadata updates are flushed */
+    uint64_t reserved[4]; /* zero: room for fields to come */
 } pmm_bank_info;
 
-/* Site configuration for pmm_site_create(); zero fields take defaults. */
+/* Site configuration for pmm_site_create(); zero fields take defaults.
+ * Initialise it with {0}: its reserved space must stay zero (K_EINVAL
+ * otherwise), so that a field added there later reads as "the default"
+ * from a program built before it.  (Every struct of this interface that a
+ * caller allocates ends in reserved space, so its size does not change
+ * while the soname stays; the library zeroes it in what it fills.) */
 typedef struct pmm_site_config {
     uint64_t rambank_size;
     uint64_t max_blocks;
     const char *diskbank_path; /* NULL: the site has no DISK medium */
     uint64_t diskbank_size;
     uint64_t disk_max_blocks;
+    uint64_t reserved[8];      /* zero */
 } pmm_site_config;
 
 /* Resolve the site directory: site if not NULL, else $HR_SITE, else
@@ -101,7 +109,8 @@ typedef struct pmm_site_config {
 PMM_API int pmm_site_path(char *buf, size_t len, const char *site);
 
 /* Make a site (owner-only directory) with its RAM bank and, if asked, a
- * DISK bank.  K_EEXIST if the site already has a RAM bank. */
+ * DISK bank.  K_EEXIST if the site already has a RAM bank; K_EINVAL for a
+ * DISK bank path that is not absolute or reserved space not zero. */
 PMM_API int pmm_site_create(const char *site, const pmm_site_config *cfg);
 
 /* Remove a site's banks, configuration and directory (if then empty). */
@@ -179,6 +188,7 @@ typedef struct pmm_remake_info {
     uint64_t size;       /* the new bank's size (pmm.rambankSize) */
     uint64_t max_blocks; /* and its pmm.maxBlocks */
     int from;            /* PMM_REMAKE_... */
+    uint64_t reserved[2]; /* zero: room for fields to come */
 } pmm_remake_info;
 
 /* Replace the bank of one medium of a site with an empty bank: every block

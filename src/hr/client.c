@@ -78,8 +78,12 @@ int hr_arun(const char *site, int group, const char *path, char *const argv[],
 int hr_arun_with(const char *site, int group, const hr_arun_opts *o,
                  const char *path, char *const argv[], char *const envp[])
 {
+    static const uint64_t zero[4];
     if (!o)
         return hr_arun(site, group, path, argv, envp);
+    _Static_assert(sizeof zero == sizeof o->reserved, "reserved space");
+    if (memcmp(o->reserved, zero, sizeof zero) != 0)
+        return -EINVAL; /* an option this library does not know yet */
     struct hr_arun_wire w = {.stop_ms = o->stop_ms, .ready_fd = o->ready_fd};
     if (!o->ready_fd && (o->notify || o->wait_ready))
         w.flags |= HR_ARUN_F_NOTIFY;

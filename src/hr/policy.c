@@ -81,6 +81,7 @@ void hr__policy_read(const char *dir, hr_policy *p, const char **bad)
 {
     if (bad)
         *bad = NULL;
+    memset(p, 0, sizeof *p);
     for (size_t i = 0; i < NKEYS; i++)
         *field(p, &keys[i]) = value(dir, &keys[i], bad);
 }
@@ -100,8 +101,12 @@ int hr_policy_read(const char *site, hr_policy *p)
 
 int hr_policy_check(const hr_policy *p)
 {
+    static const uint32_t zero[4];
     if (!p)
         return K_EFAULT;
+    _Static_assert(sizeof zero == sizeof p->reserved, "reserved space");
+    if (memcmp(p->reserved, zero, sizeof zero) != 0)
+        return -EINVAL; /* a figure this library does not know yet */
     for (size_t i = 0; i < NKEYS; i++)
         if (*field((hr_policy *)p, &keys[i]) > keys[i].max)
             return -EINVAL;

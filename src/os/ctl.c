@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -197,6 +198,31 @@ static void unblock_all(void)
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/* Put c->pass_fds at 3, 4...: first every descriptor the child still
+ * needs (the passed ones, the image, the error pipe, the readiness fd)
+ * above that range, then dup2 (which clears close-on-exec) into it.  A
+ * readiness fd numbered inside the range takes that number afterwards. */
+static int pass_fds(const struct hr__os_child *c, int *exe, int *errp,
+                    int *ready)
+{
+    int tmp[HR_OS_PASS_MAX], top = 3 + c->npass;
+    if (c->npass > HR_OS_PASS_MAX)
+        return -1;
+    for (int i = 0; i < c->npass; i++)
+        if ((tmp[i] = fcntl(c->pass_fds[i], F_DUPFD_CLOEXEC, top)) < 0)
+            return -1;
+    if (*exe >= 0 && (*exe = fcntl(*exe, F_DUPFD_CLOEXEC, top)) < 0)
+        return -1;
+    if (*errp >= 0 && (*errp = fcntl(*errp, F_DUPFD_CLOEXEC, top)) < 0)
+        return -1;
+    if (ready && *ready >= 0 && (*ready = fcntl(*ready, F_DUPFD_CLOEXEC, top)) < 0)
+        return -1;
+    for (int i = 0; i < c->npass; i++)
+        if (dup2(tmp[i], 3 + i) < 0)
+            return -1;
+    return 0;
+}
+
 void hr__os_exec_child(const struct hr__os_child *c)
 {
     if (c->die_with > 0) {
@@ -215,15 +241,20 @@ void hr__os_exec_child(const struct hr__os_child *c)
     for (int i = 0; i < 3; i++)
         if (c->stdio[i] != i)
             dup2(c->stdio[i], i);
-    int exe_fd = c->exe_fd, errpipe = c->errpipe;
+    int exe_fd = c->exe_fd, errpipe = c->errpipe, pass_fd = c->pass_fd;
+    if (c->npass > 0 &&
+        pass_fds(c, &exe_fd, &errpipe, c->pass_to > 2 ? &pass_fd : NULL) < 0)
+        _exit(127);
+    if (c->pid_var)
+        snprintf(c->pid_var, 32, "LISTEN_PID=%d", (int)getpid());
     if (c->pass_to > 2) {
         /* the number asked for may be one of ours: move ours away first */
         if (exe_fd == c->pass_to)
             exe_fd = fcntl(exe_fd, F_DUPFD_CLOEXEC, c->pass_to + 1);
         if (errpipe == c->pass_to)
             errpipe = fcntl(errpipe, F_DUPFD_CLOEXEC, c->pass_to + 1);
-        if ((c->pass_fd == c->pass_to ? fcntl(c->pass_to, F_SETFD, 0)
-                                      : dup2(c->pass_fd, c->pass_to)) < 0)
+        if ((pass_fd == c->pass_to ? fcntl(c->pass_to, F_SETFD, 0)
+                                   : dup2(pass_fd, c->pass_to)) < 0)
             _exit(127);
     }
     if (c->cwd && chdir(c->cwd) < 0 && (!c->cwd_or_root || chdir("/") < 0))
@@ -376,6 +407,74 @@ int hr__os_recv_from_pid(int fd, char *buf, size_t cap, pid_t *pid)
         }
     }
     return n;
+}
+
+static int listen_unix_stream(const char *path, int backlog)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    struct stat st;
+    if (snprintf(a.sun_path, sizeof a.sun_path, "%s", path) >=
+        (int)sizeof a.sun_path)
+        return -ENAMETOOLONG;
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return -errno;
+    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+        unlink(path);
+    if (bind(s, (struct sockaddr *)&a, sizeof a) < 0 || listen(s, backlog) < 0) {
+        int r = -errno;
+        close(s);
+        return r;
+    }
+    return s;
+}
+
+static int listen_tcp(const char *hostport, int backlog)
+{
+    char host[256];
+    const char *colon = strrchr(hostport, ':');
+    if (!colon || colon == hostport || !colon[1] ||
+        (size_t)(colon - hostport) >= sizeof host)
+        return -EINVAL;
+    const char *h = hostport;
+    size_t hl = (size_t)(colon - hostport);
+    if (h[0] == '[' && h[hl - 1] == ']')
+        h++, hl -= 2;
+    memcpy(host, h, hl);
+    host[hl] = 0;
+    struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICSERV,
+                             .ai_socktype = SOCK_STREAM}, *ai;
+    if (getaddrinfo(host, colon + 1, &hints, &ai) != 0)
+        return -EINVAL;
+    int s = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, ai->ai_protocol);
+    int r = s < 0 ? -errno : 0, on = 1;
+    if (r == 0) {
+        setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+        if (bind(s, ai->ai_addr, ai->ai_addrlen) < 0 || listen(s, backlog) < 0) {
+            r = -errno;
+            close(s);
+        }
+    }
+    freeaddrinfo(ai);
+    return r < 0 ? r : s;
+}
+
+int hr__os_listen_spec(const char *spec, int backlog)
+{
+    if (strncmp(spec, "tcp:", 4) == 0)
+        return listen_tcp(spec + 4, backlog);
+    if (strncmp(spec, "unix:", 5) == 0 && spec[5])
+        return listen_unix_stream(spec + 5, backlog);
+    return -EINVAL;
+}
+
+int hr__os_is_listening(int fd)
+{
+    int type = 0, on = 0;
+    socklen_t l1 = sizeof type, l2 = sizeof on;
+    return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l1) == 0 &&
+           type == SOCK_STREAM &&
+           getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &l2) == 0 && on;
 }
 
 int hr__os_accept(int fd)

@@ -75,7 +75,12 @@ struct hr__os_child {
     char *const *argv;
     char *const *envp;     /* NULL: this process's environment */
     int errpipe;
+    const int *pass_fds;   /* become fds 3, 4...: sd_listen_fds(3) */
+    int npass;             /* how many (at most HR_OS_PASS_MAX) */
+    char *pid_var;         /* NULL, or 32 bytes of envp that the child
+                              fills with "LISTEN_PID=<its pid>" */
 };
+#define HR_OS_PASS_MAX 16
 __attribute__((noreturn)) void hr__os_exec_child(const struct hr__os_child *c);
 /* Replace this process by path (only returns, -errno, on failure); every
  * signal is unblocked first. */
@@ -108,6 +113,13 @@ int hr__os_dgram_bind(const char *path);
 int hr__os_recv_from_pid(int fd, char *buf, size_t cap, pid_t *pid);
 /* The credentials of the peer of a connected socket. */
 int hr__os_peer(int fd, uid_t *uid, pid_t *pid);
+/* A SOCK_STREAM socket listening on spec, "tcp:HOST:PORT" (HOST may be
+ * a name or an address, [brackets] around IPv6) or "unix:PATH" (a stale
+ * socket file there is replaced); blocking, close-on-exec, SO_REUSEADDR.
+ * -EINVAL for a spec of another form. */
+int hr__os_listen_spec(const char *spec, int backlog);
+/* 1 when fd is a listening stream socket, else 0. */
+int hr__os_is_listening(int fd);
 /* One datagram to the socket at addr ('@': the abstract namespace). */
 int hr__os_send_to(const char *addr, const void *msg, size_t len);
 /* A SOCK_SEQPACKET connection to the socket at path, whose sends and

@@ -70,7 +70,7 @@ static int old_tunables(const char *site, const char *medium, const char *path,
 int pmm_bank_remake(const char *site, const char *medium, pmm_remake_info *out)
 {
     char path[4096];
-    pmm_remake_info info;
+    pmm_remake_info info = {0};
     int r;
     if (!medium)
         return K_EFAULT;

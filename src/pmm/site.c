@@ -169,8 +169,12 @@ int pmm_site_create(const char *site, const pmm_site_config *cfg)
     pmm_site_config c = {0};
     char dir[4096], path[4200], at[64];
     int r, dfd;
+    static const uint64_t zero[8];
     if (cfg)
         c = *cfg;
+    _Static_assert(sizeof zero == sizeof c.reserved, "reserved space");
+    if (memcmp(c.reserved, zero, sizeof zero) != 0)
+        return K_EINVAL; /* a field this library does not know yet */
     if (!c.rambank_size)
         c.rambank_size = PMM_DEFAULT_BANK_SIZE;
     if (!c.max_blocks)

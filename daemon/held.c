@@ -1,0 +1,108 @@
+/*
+ * held.c - listening sockets held for direct actors (see held.h).
+ *
+ * Invariant: d->nheld[slot] > 0 only for a used slot, and its held_fd are
+ * open listening sockets, close-on-exec (so that no other actor inherits
+ * them) except between hrd_held_export() and the exec that follows it.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "held.h"
+#include "hrd.h"
+#include "log.h"
+#include "os/ctl.h"
+#include "os/os.h"
+
+#define BACKLOG 1024
+
+int hrd_held_open(struct hrd *d, int slot, const char *specs)
+{
+    if (d->nheld[slot] > 0)
+        return d->nheld[slot];
+    char buf[1024];
+    if (snprintf(buf, sizeof buf, "%s", specs) >= (int)sizeof buf)
+        return -EINVAL;
+    int n = 0, r = 0;
+    for (char *save, *s = strtok_r(buf, ",", &save); s;
+         s = strtok_r(NULL, ",", &save)) {
+        if (n == HRD_HELD_MAX) {
+            r = -EINVAL;
+            break;
+        }
+        if ((r = hr__os_listen_spec(s, BACKLOG)) < 0) {
+            hrd_log(d, "actor %s: cannot listen on %s: %s",
+                    d->reg->actors[slot].name, s, pmm_strerror(r));
+            break;
+        }
+        d->held_fd[slot][n++] = r;
+        r = 0;
+    }
+    if (r < 0 || n == 0) {
+        while (n > 0)
+            pmm__os_close(d->held_fd[slot][--n]);
+        return r < 0 ? r : -EINVAL;
+    }
+    d->nheld[slot] = (uint8_t)n;
+    return n;
+}
+
+void hrd_held_close(struct hrd *d, int slot)
+{
+    for (int i = 0; i < d->nheld[slot]; i++)
+        pmm__os_close(d->held_fd[slot][i]);
+    d->nheld[slot] = 0;
+}
+
+/* HRD_HELD=slot:fd,fd;slot:fd... */
+void hrd_held_export(struct hrd *d)
+{
+    static char var[8192];
+    size_t len = 0;
+    for (int slot = 0; slot < HR_REG_ACTORS; slot++) {
+        if (!d->nheld[slot])
+            continue;
+        len += (size_t)snprintf(var + len, sizeof var - len, "%s%d:",
+                                len ? ";" : "", slot);
+        for (int i = 0; i < d->nheld[slot] && len < sizeof var; i++) {
+            hr__os_inherit(d->held_fd[slot][i], 1);
+            len += (size_t)snprintf(var + len, sizeof var - len, "%s%d",
+                                    i ? "," : "", d->held_fd[slot][i]);
+        }
+        if (len >= sizeof var)
+            return; /* cannot happen with 256 x 8 descriptors */
+    }
+    if (len)
+        setenv(HRD_HELD_ENV, var, 1);
+}
+
+void hrd_held_adopt(struct hrd *d)
+{
+    const char *v = getenv(HRD_HELD_ENV);
+    if (!v)
+        return;
+    char buf[8192];
+    snprintf(buf, sizeof buf, "%s", v);
+    unsetenv(HRD_HELD_ENV);
+    for (char *save, *e = strtok_r(buf, ";", &save); e;
+         e = strtok_r(NULL, ";", &save)) {
+        char *fds = strchr(e, ':'), *save2;
+        int slot = atoi(e);
+        if (!fds || slot < 0 || slot >= HR_REG_ACTORS)
+            continue;
+        for (char *f = strtok_r(fds + 1, ",", &save2); f;
+             f = strtok_r(NULL, ",", &save2)) {
+            int fd = atoi(f);
+            if (fd < 3 || !hr__os_is_listening(fd))
+                continue;
+            hr__os_inherit(fd, 0);
+            if (!d->reg->actors[slot].used || d->nheld[slot] == HRD_HELD_MAX) {
+                pmm__os_close(fd);  /* its actor is gone meanwhile */
+                continue;
+            }
+            d->held_fd[slot][d->nheld[slot]++] = fd;
+        }
+    }
+}

@@ -1,0 +1,33 @@
+/*
+ * held.h - listening sockets the controller holds for direct actors
+ * (sd_listen_fds(3)): made from the actor's HR_LISTEN specs at its first
+ * start, passed as fds 3, 4... with LISTEN_FDS/LISTEN_PID/LISTEN_FDNAMES
+ * at every start, kept open across group restarts, handed to the next
+ * controller across a site restart's exec, made again by a controller
+ * that follows a crash, closed when the actor leaves the registry.
+ *
+ * The specs are stored with the actor's arguments (its environment's
+ * HR_LISTEN=SPEC[,SPEC...], SPEC tcp:HOST:PORT or unix:PATH), so they live
+ * in the registry's blocks like the rest of the actor's image.
+ */
+#ifndef HRD_HELD_H
+#define HRD_HELD_H
+
+#define HRD_HELD_VAR "HR_LISTEN"  /* the stored specs */
+#define HRD_HELD_ENV "HRD_HELD"   /* handed over across exec */
+
+struct hrd;
+
+/* The sockets of slot for the specs (a comma-separated list), made now if
+ * the slot holds none yet.  Their count, or -errno / -EINVAL (bad spec). */
+int hrd_held_open(struct hrd *d, int slot, const char *specs);
+/* Close the sockets of slot (the actor left the registry). */
+void hrd_held_close(struct hrd *d, int slot);
+/* Before a site restart's exec: let the sockets pass, and say in
+ * HRD_HELD_ENV which slot holds which. */
+void hrd_held_export(struct hrd *d);
+/* At start: take the sockets a previous controller of this site handed
+ * over by exec (none after a crash: they are made again). */
+void hrd_held_adopt(struct hrd *d);
+
+#endif

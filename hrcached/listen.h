@@ -1,0 +1,27 @@
+/*
+ * listen.h - hrcached's listening sockets: inherited by the sd_listen_fds
+ * convention, or made here from -p/-l/-s.  Every socket returned is
+ * non-blocking and close-on-exec.
+ */
+#ifndef HRCACHED_LISTEN_H
+#define HRCACHED_LISTEN_H
+
+#define MC_LISTEN_MAX 16
+
+/* The sockets passed by LISTEN_FDS/LISTEN_PID (fds from 3), if they are
+ * meant for this process; the variables are then removed from the
+ * environment.  Returns how many were put in fds (0: none passed), or
+ * -EINVAL when LISTEN_FDS is malformed or names more than max, -EBADF when
+ * one of them is not a listening stream socket. */
+int mc_listen_inherited(int *fds, int max);
+
+/* Listen on ADDR:PORT (every address the name resolves to).  Returns how
+ * many sockets were put in fds, or -errno; *why says which step failed. */
+int mc_listen_tcp(const char *addr, const char *port, int *fds, int max,
+                  const char **why);
+
+/* Listen on a Unix socket at path (a stale socket file there is removed).
+ * Returns the fd or -errno; *why says which step failed. */
+int mc_listen_unix(const char *path, const char **why);
+
+#endif

@@ -1,0 +1,329 @@
+/*
+ * main.c - hrcached: options, the heap, the sockets, then the event loop.
+ *
+ * Exit codes: 0 stopped by SIGTERM or SIGINT; 1 could not start or serve
+ * (site, heap, socket); 2 bad usage.  Every failure is one line on stderr
+ * naming what failed and why.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hotrestart/errors.h>
+#include <hotrestart/heap.h>
+#include <hotrestart/pmm.h>
+
+#include "listen.h"
+#include "loop.h"
+#include "proto.h"
+#include "store.h"
+
+#define EXIT_USAGE 2
+#define DEFAULT_HEAP "hrcached"
+
+static const char usage[] =
+    "usage: hrcached [OPTION]...\n"
+    "A memcached (ASCII protocol) whose items, hash table and LRU live in a\n"
+    "persistent heap: killed at any moment, it comes back with every item it\n"
+    "acknowledged, without reloading anything.\n"
+    "\n"
+    "  -p, --port=PORT           TCP port to listen on (default 11211, 0: none)\n"
+    "  -l, --listen=ADDR         address to listen on (default 127.0.0.1)\n"
+    "  -s, --unix-socket=PATH    also listen on a Unix socket\n"
+    "  -m, --memory-limit=MB     memory for items in MiB (default 64); fixed\n"
+    "                            when the heap is made\n"
+    "  -I, --max-item-size=SIZE  largest item, key and value (default 1m;\n"
+    "                            suffix k or m; 1k to 1024m, at most -m)\n"
+    "  -M, --disable-evictions   answer SERVER_ERROR when memory is full\n"
+    "                            instead of evicting the least recently used\n"
+    "  -c, --conn-limit=N        most connections at once (default 1024)\n"
+    "  -n, --name=NAME           name of the heap block (default " DEFAULT_HEAP ")\n"
+    "  -U, --udp-port=0          accepted for memcached's scripts: no UDP\n"
+    "  -v, --verbose             say on stderr how the heap was found\n"
+    "      --check               check the heap and the store in it, then\n"
+    "                            exit (0 consistent, 3 not); no serving\n"
+    "  -h, --help                show this help\n"
+    "  -V, --version             show the version\n"
+    "\n"
+    "Sockets passed by LISTEN_FDS/LISTEN_PID (systemd's convention, as the\n"
+    "hotrestart controller passes them) are used instead of -p/-l/-s.\n"
+    "The heap lives in the RAM bank of the site $HR_SITE (or the default\n"
+    "site); a missing site is made with a bank large enough for the heap.\n"
+    "\n"
+    "Exit status: 0 stopped by SIGTERM or SIGINT, 1 could not start or\n"
+    "serve, 2 bad usage, 3 (--check) the store is not consistent.\n";
+
+struct opts {
+    const char *port, *addr, *unix_path, *name;
+    uint64_t mem_mb, item_max, max_conns;
+    int no_evict, verbose, check;
+};
+
+static void die(int code, const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 2, 3)));
+static void die(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("hrcached: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(code);
+}
+
+/* A decimal number with an optional k/m/g suffix (times 1024^n). */
+static int parse_size(const char *s, int suffixes, uint64_t *out)
+{
+    char *end;
+    if (!*s || *s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno)
+        return -1;
+    unsigned shift = 0;
+    if (suffixes && *end) {
+        const char *u = strchr("kKmMgG", *end);
+        if (!u || end[1])
+            return -1;
+        shift = (unsigned)((u - "kKmMgG") / 2 + 1) * 10;
+        end++;
+    }
+    if (*end || (shift && v > (UINT64_MAX >> shift)))
+        return -1;
+    *out = (uint64_t)v << shift;
+    return 0;
+}
+
+static void parse(int argc, char **argv, struct opts *o)
+{
+    static const struct option longs[] = {
+        {"port", required_argument, 0, 'p'},
+        {"listen", required_argument, 0, 'l'},
+        {"unix-socket", required_argument, 0, 's'},
+        {"memory-limit", required_argument, 0, 'm'},
+        {"max-item-size", required_argument, 0, 'I'},
+        {"disable-evictions", no_argument, 0, 'M'},
+        {"conn-limit", required_argument, 0, 'c'},
+        {"name", required_argument, 0, 'n'},
+        {"udp-port", required_argument, 0, 'U'},
+        {"verbose", no_argument, 0, 'v'},
+        {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},
+        {"check", no_argument, 0, 'C'},
+        {0, 0, 0, 0},
+    };
+    *o = (struct opts){.port = "11211", .addr = "127.0.0.1",
+                       .name = DEFAULT_HEAP, .mem_mb = 64,
+                       .item_max = 1u << 20, .max_conns = 1024};
+    uint64_t v;
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":p:l:s:m:I:Mc:n:U:vhV", longs,
+                            NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            if (parse_size(optarg, 0, &v) < 0 || v > 65535)
+                die(EXIT_USAGE, "bad port '%s': a number from 0 to 65535",
+                    optarg);
+            o->port = optarg;
+            break;
+        case 'l': o->addr = optarg; break;
+        case 's': o->unix_path = optarg; break;
+        case 'm':
+            if (parse_size(optarg, 0, &v) < 0 || v == 0 ||
+                v > (HR_HEAP_MAX_SIZE >> 20) / 2)
+                die(EXIT_USAGE, "bad memory limit '%s': MiB from 1 to %llu",
+                    optarg, (unsigned long long)(HR_HEAP_MAX_SIZE >> 21));
+            o->mem_mb = v;
+            break;
+        case 'I':
+            if (parse_size(optarg, 1, &v) < 0 || v < 1024 || v > (1u << 30))
+                die(EXIT_USAGE, "bad item size limit '%s': 1k to 1024m",
+                    optarg);
+            o->item_max = v;
+            break;
+        case 'M': o->no_evict = 1; break;
+        case 'c':
+            if (parse_size(optarg, 0, &v) < 0 || v == 0 || v > 1000000)
+                die(EXIT_USAGE, "bad connection limit '%s': 1 to 1000000",
+                    optarg);
+            o->max_conns = v;
+            break;
+        case 'n':
+            if (!*optarg || strlen(optarg) >= PMM_NAME_MAX)
+                die(EXIT_USAGE, "bad heap name '%s': 1 to %d bytes", optarg,
+                    PMM_NAME_MAX - 1);
+            o->name = optarg;
+            break;
+        case 'U':
+            if (strcmp(optarg, "0") != 0)
+                die(EXIT_USAGE, "UDP is not supported: only -U 0");
+            break;
+        case 'v': o->verbose++; break;
+        case 'C': o->check = 1; break;
+        case 'h': fputs(usage, stdout); exit(0);
+        case 'V': printf("hrcached %s\n", MC_VERSION_STRING); exit(0);
+        case ':':
+            die(EXIT_USAGE, "option '%s' needs a value (see hrcached --help)",
+                argv[optind - 1]);
+        default:
+            die(EXIT_USAGE, "unknown option '%s' (see hrcached --help)",
+                argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        die(EXIT_USAGE, "unexpected argument '%s' (see hrcached --help)",
+            argv[optind]);
+    if (o->item_max > o->mem_mb << 20)
+        die(EXIT_USAGE, "item size limit -I is larger than the memory "
+            "limit -m");
+}
+
+/* The site's RAM bank; a missing site is made with room for the heap. */
+static pmm_bank *open_bank(uint64_t heap_size)
+{
+    char site[4096];
+    pmm_bank *bank;
+    if (pmm_site_path(site, sizeof site, NULL) < 0)
+        die(1, "site path too long");
+    int r = pmm_bank_open(&bank, NULL, "RAM", 0);
+    if (r == K_EUNKNOWN) {
+        uint64_t size = heap_size * 2 + (64ull << 20);
+        pmm_site_config cfg = {.rambank_size = size};
+        r = pmm_site_create(NULL, &cfg);
+        if (r < 0 && r != K_EEXIST)
+            die(1, "cannot make site %s: %s", site, pmm_strerror(r));
+        r = pmm_bank_open(&bank, NULL, "RAM", 0);
+    }
+    if (r < 0)
+        die(1, "cannot open the RAM bank of site %s: %s", site,
+            pmm_strerror(r));
+    return bank;
+}
+
+static mc_store *open_store(const struct opts *o, pmm_bank *bank)
+{
+    struct mc_config cfg = {o->mem_mb << 20, o->item_max, o->no_evict};
+    uint64_t made = 0;
+    mc_store *st;
+    int r = mc_store_open(&st, bank, o->name, &cfg, &made);
+    if (r == MC_OTHER_LIMIT)
+        die(1, "heap %s was made with -m %llu, not -m %llu (start with that "
+            "limit, or free the heap with 'hr pmm free %s')", o->name,
+            (unsigned long long)(made >> 20), (unsigned long long)o->mem_mb,
+            o->name);
+    if (r == MC_BAD_ROOT)
+        die(1, "heap %s is not an hrcached store of this version", o->name);
+    if (r == K_ENOMEM) {
+        pmm_bank_info bi = {0};
+        pmm_bank_stat(bank, &bi);
+        die(1, "no room for heap %s of %llu MiB in the site's RAM bank "
+            "(%llu MiB free): a smaller -m, or a site made with a larger "
+            "pmm.rambankSize", o->name,
+            (unsigned long long)(mc_store_heap_size(cfg.mem_limit) >> 20),
+            (unsigned long long)(bi.free >> 20));
+    }
+    if (r < 0)
+        die(1, "cannot open heap %s: %s", o->name, pmm_strerror(r));
+    return st;
+}
+
+static void say_problem(const char *what, void *arg)
+{
+    (void)arg;
+    fprintf(stderr, "hrcached: check: %s\n", what);
+}
+
+/* --check: the heap must exist; its limit is its own. */
+static int check(const struct opts *o)
+{
+    pmm_bank *bank;
+    int r = pmm_bank_open(&bank, NULL, "RAM", 0);
+    if (r < 0)
+        die(1, "cannot open the site's RAM bank: %s", pmm_strerror(r));
+    struct mc_config cfg = {0, o->item_max, 1};
+    mc_store *st;
+    uint64_t made;
+    if ((r = mc_store_open(&st, bank, o->name, &cfg, &made)) < 0)
+        die(1, "cannot open heap %s: %s", o->name,
+            r == MC_BAD_ROOT ? "not an hrcached store" : pmm_strerror(r));
+    struct mc_usage u = {0};
+    mc_store_usage(st, &u);
+    r = mc_store_verify(st, say_problem, NULL);
+    printf("heap %s: %llu items, %llu bytes: %s\n", o->name,
+           (unsigned long long)u.items, (unsigned long long)u.bytes,
+           r == 0 ? "consistent" : "NOT consistent");
+    mc_store_close(st);
+    pmm_bank_close(bank);
+    return r == 0 ? 0 : 3;
+}
+
+static int open_sockets(const struct opts *o, int *fds, int *inherited)
+{
+    int n = mc_listen_inherited(fds, MC_LISTEN_MAX);
+    if (n < 0)
+        die(1, "bad sockets passed by LISTEN_FDS: %s", strerror(-n));
+    if ((*inherited = n > 0))
+        return n;
+    const char *why = "";
+    if (strcmp(o->port, "0") != 0) {
+        n = mc_listen_tcp(o->addr, o->port, fds, MC_LISTEN_MAX - 1, &why);
+        if (n < 0)
+            die(1, "cannot listen on %s port %s: %s: %s", o->addr, o->port,
+                why, n == -EINVAL ? "bad address" : strerror(-n));
+    }
+    if (o->unix_path) {
+        int fd = mc_listen_unix(o->unix_path, &why);
+        if (fd < 0)
+            die(1, "cannot listen on %s: %s: %s", o->unix_path, why,
+                strerror(-fd));
+        fds[n++] = fd;
+    }
+    if (n == 0)
+        die(EXIT_USAGE, "nothing to listen on: -p 0 and no -s");
+    return n;
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o;
+    parse(argc, argv, &o);
+    if (o.check)
+        return check(&o);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    pmm_bank *bank = open_bank(mc_store_heap_size(o.mem_mb << 20));
+    mc_store *st = open_store(&o, bank);
+    int fds[MC_LISTEN_MAX];
+    int inherited;
+    int nl = open_sockets(&o, fds, &inherited);
+    struct mc_server srv = {
+        .store = st, .cfg = {o.mem_mb << 20, o.item_max, o.no_evict},
+        .heap_name = o.name, .verbosity = o.verbose,
+        .started = time(NULL), .max_conns = o.max_conns,
+    };
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (o.verbose) {
+        struct mc_usage u = {0};
+        mc_store_usage(st, &u);
+        fprintf(stderr, "hrcached: heap %s: %llu items, %llu bytes; serving "
+                "on %d socket%s %.3f ms after start\n", o.name,
+                (unsigned long long)u.items, (unsigned long long)u.bytes, nl,
+                nl == 1 ? "" : "s", (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+                (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+    }
+    int r = mc_loop_run(&srv, fds, nl);
+    mc_store_close(st);
+    pmm_bank_close(bank);
+    if (o.unix_path && !inherited)
+        unlink(o.unix_path);
+    return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,72 @@
+/*
+ * proto.h - memcached's ASCII protocol over the item store.
+ *
+ * The protocol layer sees bytes in and bytes out: mc_proto_input() reads
+ * whole commands from what a connection received and appends the replies
+ * to the session's output buffer.  It knows nothing of sockets.  A reply
+ * is appended only after the store's transaction committed, so a client
+ * that reads STORED has its item in the heap.
+ */
+#ifndef HRCACHED_PROTO_H
+#define HRCACHED_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+#define MC_VERSION_STRING "1.6.0-hrcached-0.1.0"
+
+/* The longest command line: retrieval lines carry many keys. */
+#define MC_LINE_MAX 2048u
+#define MC_GET_LINE_MAX (1u << 20)
+
+struct mc_buf {
+    char *p;
+    size_t len, cap;
+};
+
+/* What every connection shares: the store, settings and counters. */
+struct mc_server {
+    mc_store *store;
+    struct mc_config cfg;
+    const char *heap_name;
+    int verbosity;
+    int64_t started;        /* unix seconds */
+    uint64_t cmd_get, cmd_set, cmd_flush, cmd_touch;
+    uint64_t curr_conns, total_conns, max_conns;
+    uint64_t bytes_read, bytes_written;
+};
+
+enum mc_state { MC_S_LINE, MC_S_DATA, MC_S_SWALLOW };
+
+struct mc_pending {          /* a storage command waiting for its data */
+    enum mc_op op;
+    char key[MC_KEY_MAX + 1];
+    size_t nkey;
+    uint32_t flags;
+    int64_t exptime;
+    size_t nbytes;
+    uint64_t cas;
+    int noreply;
+};
+
+struct mc_session {
+    struct mc_buf out;
+    enum mc_state state;
+    struct mc_pending p;
+    size_t swallow;          /* bytes still to drop (MC_S_SWALLOW) */
+    size_t want;             /* bytes the next command needs in one piece */
+    int quit;                /* close once out is sent */
+    int broken;              /* out of memory: close now */
+};
+
+/* Consume whole commands from in[0..len): returns the bytes used.  Stops
+ * early when the output holds more than `high` bytes (the caller sends and
+ * calls again) or when s->quit is set. */
+size_t mc_proto_input(struct mc_server *srv, struct mc_session *s,
+                      const char *in, size_t len, size_t high);
+
+void mc_session_free(struct mc_session *s);
+
+#endif

@@ -1,0 +1,128 @@
+/*
+ * store.h - hrcached's item store: every item, the hash table and the LRU
+ * list in one persistent heap (<hotrestart/heap.h>).
+ *
+ * Each call below is one heap transaction (or, for eviction, a few): a
+ * process killed at any instruction leaves the store as it was before the
+ * call or after it, and a call that returned MC_STORED (or DELETED, TOUCHED,
+ * a new incr value) is in the heap for the next process that opens it.
+ * Every read also runs inside a transaction, so several processes may serve
+ * one store at once.
+ *
+ * Times are unix seconds (CLOCK_REALTIME): an item's expiry must mean the
+ * same after a restart.  Calls return an enum mc_res (>= 0) or a negative
+ * heap error (pmm_strerror()).
+ */
+#ifndef HRCACHED_STORE_H
+#define HRCACHED_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hotrestart/pmm.h>
+
+#define MC_KEY_MAX 250u
+
+typedef struct mc_store mc_store;
+
+enum mc_op { MC_SET, MC_ADD, MC_REPLACE, MC_APPEND, MC_PREPEND, MC_CAS };
+
+enum mc_res {
+    MC_STORED, MC_NOT_STORED, MC_EXISTS, MC_NOT_FOUND, MC_DELETED,
+    MC_TOUCHED, MC_TOO_LARGE, MC_NO_MEMORY, MC_NON_NUMERIC, MC_VALUE
+};
+
+/* An item as a get sees it: valid only inside the emit callback. */
+struct mc_view {
+    const char *key;
+    size_t nkey;
+    uint32_t flags;
+    uint64_t cas;
+    const char *data;
+    size_t nbytes;
+};
+
+struct mc_config {
+    uint64_t mem_limit; /* bytes for items (-m), fixed when the heap is made */
+    uint64_t item_max;  /* largest item (-I), key and value together */
+    int no_evict;       /* -M: refuse a store instead of evicting */
+};
+
+/* Counters of this process (memcached's "stats"). */
+struct mc_counters {
+    uint64_t get_hits, get_misses, get_expired, get_flushed;
+    uint64_t delete_hits, delete_misses, incr_hits, incr_misses;
+    uint64_t decr_hits, decr_misses, cas_hits, cas_misses, cas_badval;
+    uint64_t touch_hits, touch_misses, evictions, reclaimed;
+    uint64_t store_too_large, store_no_memory, total_items;
+};
+
+/* What the heap holds, for stats. */
+struct mc_usage {
+    uint64_t items, bytes, mem_limit, nbuckets;
+};
+
+/* Open the store in the heap `name` of bank, making it if it does not
+ * exist.  Errors: MC_OTHER_LIMIT the heap exists but was made with another
+ * -m (that limit is put in *made_limit); MC_BAD_ROOT the heap is not an
+ * hrcached store of this version; the errors of hr_heap_open.  With
+ * cfg->mem_limit 0 the heap must exist and its own limit is taken. */
+int mc_store_open(mc_store **out, pmm_bank *bank, const char *name,
+                  const struct mc_config *cfg, uint64_t *made_limit);
+void mc_store_close(mc_store *st);
+
+/* Size of the heap block a store with this limit takes. */
+uint64_t mc_store_heap_size(uint64_t mem_limit);
+
+/* Errors of mc_store_open beside the heap's. */
+#define MC_BAD_ROOT (-2001)
+#define MC_OTHER_LIMIT (-2002)
+
+/* An absolute expiry time from a protocol one: 0 never, negative already
+ * past, up to 30 days relative to now, else unix time. */
+int64_t mc_exptime(int64_t proto, int64_t now);
+
+/* Store data under key.  cas is the client's value for MC_CAS.  Returns
+ * MC_STORED (*cas_out: the new item's cas), MC_NOT_STORED, MC_EXISTS,
+ * MC_NOT_FOUND, MC_TOO_LARGE, MC_NO_MEMORY, or a heap error. */
+int mc_store_put(mc_store *st, enum mc_op op, const char *key, size_t nkey,
+                 uint32_t flags, int64_t exptime, const char *data,
+                 size_t nbytes, uint64_t cas);
+
+/* Would an item of this key and value length be over -I?  (counted as
+ * store_too_large if so) */
+int mc_store_too_large(mc_store *st, size_t nkey, size_t nbytes);
+
+/* Get every key of keys[0..n) in one transaction; emit is called for each
+ * live item found.  With touch set, each found item's expiry becomes
+ * exptime first (gat).  Returns 0 or a heap error. */
+int mc_store_get(mc_store *st, const char *const *keys, const size_t *nkeys,
+                 size_t n, int touch, int64_t exptime,
+                 void (*emit)(void *arg, const struct mc_view *), void *arg);
+
+/* MC_DELETED or MC_NOT_FOUND. */
+int mc_store_delete(mc_store *st, const char *key, size_t nkey);
+
+/* MC_TOUCHED or MC_NOT_FOUND. */
+int mc_store_touch(mc_store *st, const char *key, size_t nkey,
+                   int64_t exptime);
+
+/* incr (decr 0) or decr (decr 1) by delta: MC_VALUE with *value set,
+ * MC_NOT_FOUND, MC_NON_NUMERIC, MC_NO_MEMORY. */
+int mc_store_arith(mc_store *st, const char *key, size_t nkey, int decr,
+                   uint64_t delta, uint64_t *value);
+
+/* Invalidate every item now (delay 0) or at now + delay. */
+int mc_store_flush(mc_store *st, int64_t delay);
+
+const struct mc_counters *mc_store_counters(const mc_store *st);
+void mc_store_reset_counters(mc_store *st);
+int mc_store_usage(mc_store *st, struct mc_usage *u);
+
+/* hr_heap_check() on the store's heap and a walk of the table and the LRU
+ * list that must agree with each other and with the counters.  0 when
+ * consistent; problems go to fn. */
+int mc_store_verify(mc_store *st, void (*fn)(const char *, void *),
+                    void *arg);
+
+#endif

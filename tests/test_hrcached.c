@@ -1,0 +1,398 @@
+/*
+ * test_hrcached.c - hrcached against clients nobody here wrote
+ * (libmemcached's memccapable, pymemcache), memcached's error strings and
+ * limits, eviction, options, and items that outlive a SIGKILL.
+ *
+ * Each case makes a throwaway site, holds a listening socket and starts
+ * hrcached on it by LISTEN_FDS, as the controller does.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "test_hrcached_util.h"
+
+static int port, lfd;
+
+static void setup(void)
+{
+    site_new(512ull << 20, 0);
+    lfd = mc_listener(&port);
+}
+
+static void teardown(void)
+{
+    mc_cleanup();
+    site_drop();
+}
+
+TestSuite(hrcached, .init = setup, .fini = teardown, .timeout = 120);
+
+/* Send cmd, wait for a reply ending in end. */
+static const char *get(int fd, const char *cmd, const char *end)
+{
+    static char out[65536];
+    cr_assert_gt(mc_ask(fd, cmd, strlen(cmd), end, out, sizeof out), 0,
+                 "no reply to %s", cmd);
+    return out;
+}
+
+static ssize_t get_into(int fd, const char *cmd, char *out, size_t cap)
+{
+    return mc_ask(fd, cmd, strlen(cmd), "END\r\n", out, cap);
+}
+
+static pid_t start(const char *a0, ...)
+{
+    const char *args[16];
+    int n = 0;
+    va_list ap;
+    va_start(ap, a0);
+    for (const char *a = a0; a && n < 15; a = va_arg(ap, const char *))
+        args[n++] = a;
+    va_end(ap);
+    args[n] = NULL;
+    return mc_start(lfd, args);
+}
+
+Test(hrcached, memccapable_passes_every_ascii_test)
+{
+    cr_assert_eq(access("/usr/bin/memccapable", X_OK), 0,
+                 "memccapable missing: apt-get install libmemcached-tools "
+                 "(scripts/test.sh installs it)");
+    pid_t pid = start(NULL);
+    char sport[16], out[16384];
+    snprintf(sport, sizeof sport, "%d", port);
+    const char *argv[] = {"/usr/bin/memccapable", "-h", "127.0.0.1", "-p",
+                          sport, "-a", NULL};
+    int st = mc_run(out, sizeof out, argv);
+    cr_assert_eq(st, 0, "memccapable failed (%d):\n%s", st, out);
+    cr_assert_not_null(strstr(out, "All tests passed"), "%s", out);
+    cr_assert_null(strstr(out, "[FAIL]"), "%s", out);
+    cr_assert_eq(mc_stop(pid), 0);
+}
+
+Test(hrcached, pymemcache_workload_and_its_data_after_sigkill)
+{
+    cr_assert_eq(access("/usr/bin/python3", X_OK), 0);
+    char sport[16], out[16384];
+    snprintf(sport, sizeof sport, "%d", port);
+    const char *fill[] = {"/usr/bin/python3", PYMEMCACHE_SCRIPT, sport,
+                          "fill", NULL};
+    const char *check[] = {"/usr/bin/python3", PYMEMCACHE_SCRIPT, sport,
+                           "check", NULL};
+    pid_t pid = start(NULL);
+    int st = mc_run(out, sizeof out, fill);
+    cr_assert_eq(st, 0, "pymemcache fill (install python3-pymemcache):\n%s",
+                 out);
+    kill(pid, SIGKILL);
+    cr_assert_eq(wait_status(pid), 128 + SIGKILL);
+    pid = start(NULL);
+    st = mc_run(out, sizeof out, check);
+    cr_assert_eq(st, 0, "pymemcache check after SIGKILL:\n%s", out);
+    cr_assert_eq(mc_stop(pid), 0);
+}
+
+/* What memcached 1.6 answers, byte for byte. */
+Test(hrcached, memcached_limits_and_error_strings)
+{
+    pid_t pid = start("-I", "2k", NULL);
+    int fd = mc_connect(port);
+    char big[300];
+    memset(big, 'k', sizeof big);
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "set %.251s 0 0 1\r\n", big);
+    cr_assert_str_eq(mc_line(fd, cmd), "CLIENT_ERROR bad command line format\r\n");
+    cr_assert_str_eq(mc_line(fd, "x\r\n"), "ERROR\r\n");
+    snprintf(cmd, sizeof cmd, "set %.250s 0 0 1\r\nx\r\n", big);
+    cr_assert_str_eq(mc_line(fd, cmd), "STORED\r\n");
+    /* over -I: refused, and its data is not taken for commands */
+    snprintf(cmd, sizeof cmd, "set big 0 0 3000\r\n%3000d\r\n", 7);
+    cr_assert_str_eq(mc_line(fd, cmd),
+                     "SERVER_ERROR object too large for cache\r\n");
+    /* 3 bytes read as the data; the \n left is an empty command */
+    cr_assert_str_eq(get(fd, "set a 0 0 1\r\nab\r\n", "ERROR\r\n"),
+                     "CLIENT_ERROR bad data chunk\r\nERROR\r\n");
+    cr_assert_str_eq(mc_line(fd, "set a 0 0 -1\r\n"),
+                     "CLIENT_ERROR bad command line format\r\n");
+    cr_assert_str_eq(mc_line(fd, "bogus\r\n"), "ERROR\r\n");
+    cr_assert_str_eq(mc_line(fd, "set n 0 0 2\r\nab\r\n"), "STORED\r\n");
+    cr_assert_str_eq(mc_line(fd, "incr n 1\r\n"),
+        "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n");
+    cr_assert_str_eq(mc_line(fd, "incr n x\r\n"),
+                     "CLIENT_ERROR invalid numeric delta argument\r\n");
+    cr_assert_str_eq(mc_line(fd, "set n 0 0 2\r\n99\r\n"), "STORED\r\n");
+    cr_assert_str_eq(mc_line(fd, "incr n 1\r\n"), "100\r\n");
+    cr_assert_str_eq(mc_line(fd, "decr n 1000\r\n"), "0\r\n");
+    cr_assert_str_eq(mc_line(fd, "set n 0 0 20\r\n18446744073709551615\r\n"),
+                     "STORED\r\n");
+    cr_assert_str_eq(mc_line(fd, "incr n 2\r\n"), "1\r\n"); /* wraps */
+    cr_assert_str_eq(mc_line(fd, "touch n x\r\n"),
+                     "CLIENT_ERROR invalid exptime argument\r\n");
+    cr_assert_str_eq(mc_line(fd, "delete n 1\r\n"),
+                     "CLIENT_ERROR bad command line format.  Usage: delete "
+                     "<key> [noreply]\r\n");
+    cr_assert_str_eq(mc_line(fd, "delete n noreply\r\nversion\r\n"),
+                     "VERSION " "1.6.0-hrcached-0.1.0" "\r\n");
+    cr_assert_str_eq(mc_line(fd, "delete n\r\n"), "NOT_FOUND\r\n");
+    cr_assert_str_eq(mc_line(fd, "cas nope 0 0 1 5\r\nx\r\n"), "NOT_FOUND\r\n");
+    cr_assert_str_eq(mc_line(fd, "verbosity\r\n"), "ERROR\r\n");
+    cr_assert_str_eq(mc_line(fd, "verbosity 1\r\n"), "OK\r\n");
+    cr_assert_str_eq(mc_line(fd, "stats reset\r\n"), "RESET\r\n");
+    /* a line that never ends is cut off */
+    char line[3000];
+    memset(line, 'x', sizeof line);
+    cr_assert_eq(send(fd, line, sizeof line, 0), (ssize_t)sizeof line);
+    cr_assert_str_eq(mc_line(fd, ""), "CLIENT_ERROR line too long\r\n");
+    close(fd);
+    cr_assert_eq(mc_stop(pid), 0);
+}
+
+Test(hrcached, expiry_as_memcached_reads_it)
+{
+    pid_t pid = start(NULL);
+    int fd = mc_connect(port);
+    char out[4096], cmd[256];
+    cr_assert_str_eq(mc_line(fd, "set past 0 -1 1\r\nx\r\n"), "STORED\r\n");
+    cr_assert_str_eq(mc_line(fd, "set abs 0 1000000000 1\r\nx\r\n"),
+                     "STORED\r\n");  /* 2001: an absolute time long gone */
+    snprintf(cmd, sizeof cmd, "set future 0 %ld 1\r\nx\r\n",
+             (long)time(NULL) + 3600);
+    cr_assert_str_eq(mc_line(fd, cmd), "STORED\r\n");
+    cr_assert_str_eq(mc_line(fd, "set rel 0 2592000 1\r\nx\r\n"),
+                     "STORED\r\n");  /* 30 days: still relative */
+    cr_assert_gt(get_into(fd, "get past abs future rel\r\n", out, sizeof out), 0);
+    cr_assert_str_eq(out, "VALUE future 0 1\r\nx\r\nVALUE rel 0 1\r\nx\r\n"
+                          "END\r\n");
+    cr_assert_str_eq(mc_line(fd, "touch rel -1\r\n"), "TOUCHED\r\n");
+    cr_assert_gt(get_into(fd, "gat 100 rel future\r\n", out, sizeof out), 0);
+    cr_assert_str_eq(out, "VALUE future 0 1\r\nx\r\nEND\r\n");
+    cr_assert_str_eq(mc_line(fd, "flush_all\r\n"), "OK\r\n");
+    cr_assert_gt(get_into(fd, "get future\r\n", out, sizeof out), 0);
+    cr_assert_str_eq(out, "END\r\n");
+    close(fd);
+    cr_assert_eq(mc_stop(pid), 0);
+}
+
+static void fill(int fd, int n, int size)
+{
+    char *cmd = malloc((size_t)size + 100), out[256];
+    for (int i = 0; i < n; i++) {
+        int h = snprintf(cmd, 100, "set key%d 0 0 %d\r\n", i, size);
+        memset(cmd + h, 'a' + i % 26, (size_t)size);
+        memcpy(cmd + h + size, "\r\n", 2);
+        cr_assert_gt(mc_ask(fd, cmd, (size_t)(h + size + 2), "\r\n", out,
+                            sizeof out), 0);
+        cr_assert_str_eq(out, "STORED\r\n", "item %d: %s", i, out);
+    }
+    free(cmd);
+}
+
+static uint64_t stat_of(int fd, const char *name)
+{
+    char out[8192], key[64];
+    cr_assert_gt(get_into(fd, "stats\r\n", out, sizeof out), 0);
+    snprintf(key, sizeof key, "STAT %s ", name);
+    const char *p = strstr(out, key);
+    cr_assert_not_null(p, "no %s in stats", name);
+    return strtoull(p + strlen(key), NULL, 10);
+}
+
+Test(hrcached, memory_limit_evicts_the_least_recently_used)
+{
+    pid_t pid = start("-m", "1", NULL);
+    int fd = mc_connect(port);
+    fill(fd, 3000, 1000);                    /* 3 MB into 1 MiB */
+    cr_assert_gt(stat_of(fd, "evictions"), 0);
+    cr_assert_leq(stat_of(fd, "bytes"), 1u << 20);
+    char out[4096];
+    cr_assert_gt(get_into(fd, "get key0\r\n", out, sizeof out), 0);
+    cr_assert_str_eq(out, "END\r\n", "the oldest item was kept");
+    cr_assert_gt(get_into(fd, "get key2999\r\n", out, sizeof out), 0);
+    cr_assert_not_null(strstr(out, "VALUE key2999 0 1000"), "%s", out);
+    close(fd);
+    cr_assert_eq(mc_stop(pid), 0);
+    char res[4096];
+    const char *argv[] = {HRCACHED_BIN, "--check", NULL};
+    cr_assert_eq(mc_run(res, sizeof res, argv), 0, "%s", res);
+}
+
+Test(hrcached, disabled_evictions_refuse_stores_when_full)
+{
+    pid_t pid = start("-m", "1", "-M", NULL);
+    int fd = mc_connect(port);
+    char cmd[1200], out[256];
+    int refused = 0, i;
+    for (i = 0; i < 3000 && !refused; i++) {
+        int h = snprintf(cmd, 100, "set key%d 0 0 1000\r\n", i);
+        memset(cmd + h, 'z', 1000);
+        memcpy(cmd + h + 1000, "\r\n", 2);
+        cr_assert_gt(mc_ask(fd, cmd, (size_t)h + 1002, "\r\n", out,
+                            sizeof out), 0);
+        refused = strcmp(out, "SERVER_ERROR out of memory storing object\r\n") == 0;
+        cr_assert(refused || strcmp(out, "STORED\r\n") == 0, "%s", out);
+    }
+    cr_assert(refused, "1000 items of 1 KB fit in 1 MiB with -M");
+    cr_assert_eq(stat_of(fd, "evictions"), 0);
+    const char *r = get(fd, "get key0\r\n", "END\r\n");
+    cr_assert_not_null(strstr(r, "VALUE key0 0 1000"), "%s", r);
+    close(fd);
+    cr_assert_eq(mc_stop(pid), 0);
+}
+
+Test(hrcached, every_item_outlives_sigkill_and_the_store_checks_clean)
+{
+    pid_t pid = start(NULL);
+    int fd = mc_connect(port);
+    fill(fd, 2000, 200);
+    cr_assert_str_eq(mc_line(fd, "set cnt 0 0 1\r\n7\r\n"), "STORED\r\n");
+    cr_assert_str_eq(mc_line(fd, "incr cnt 5\r\n"), "12\r\n");
+    close(fd);
+    kill(pid, SIGKILL);
+    cr_assert_eq(wait_status(pid), 128 + SIGKILL);
+    pid = start(NULL);
+    fd = mc_connect(port);
+    cr_assert_eq(stat_of(fd, "curr_items"), 2001);
+    char out[4096], cmd[64];
+    for (int i = 0; i < 2000; i += 97) {
+        int n = snprintf(cmd, sizeof cmd, "get key%d\r\n", i);
+        cr_assert_gt(mc_ask(fd, cmd, (size_t)n, "END\r\n", out, sizeof out), 0);
+        cr_assert_not_null(strstr(out, " 0 200\r\n"), "key%d: %s", i, out);
+    }
+    cr_assert_str_eq(mc_line(fd, "incr cnt 1\r\n"), "13\r\n");
+    close(fd);
+    cr_assert_eq(mc_stop(pid), 0);
+    const char *argv[] = {HRCACHED_BIN, "--check", NULL};
+    cr_assert_eq(mc_run(out, sizeof out, argv), 0, "%s", out);
+    cr_assert_not_null(strstr(out, "2001 items"), "%s", out);
+    cr_assert_not_null(strstr(out, "consistent"), "%s", out);
+    const char *hr[] = {HR_BIN, "heap", "check", "hrcached", NULL};
+    cr_assert_eq(mc_run(out, sizeof out, hr), 0, "hr heap check: %s", out);
+}
+
+Test(hrcached, listens_on_its_own_unix_socket)
+{
+    char path[100], out[256];
+    snprintf(path, sizeof path, "%s/mc.sock", getenv("HR_SITE"));
+    const char *args[] = {HRCACHED_BIN, "-p", "0", "-s", path, NULL};
+    pid_t pid = fork();
+    if (pid == 0) {
+        execv(HRCACHED_BIN, (char **)args);
+        _exit(127);
+    }
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    int fd = -1;
+    for (int i = 0; i < 500 && fd < 0; i++) {
+        fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+            close(fd);
+            fd = -1;
+            usleep(10000);
+        }
+    }
+    cr_assert_geq(fd, 0, "hrcached never listened on %s", path);
+    cr_assert_gt(mc_ask(fd, "version\r\n", 9, "\r\n", out, sizeof out), 0);
+    cr_assert_str_eq(out, "VERSION 1.6.0-hrcached-0.1.0\r\n");
+    close(fd);
+    cr_assert_eq(mc_stop(pid), 0);
+    struct stat st;
+    cr_assert_neq(stat(path, &st), 0, "socket file left behind");
+}
+
+Test(hrcached, options_help_version_and_one_line_errors)
+{
+    char out[8192];
+    const char *help[] = {HRCACHED_BIN, "--help", NULL};
+    cr_assert_eq(mc_run(out, sizeof out, help), 0);
+    cr_assert_not_null(strstr(out, "usage: hrcached"));
+    cr_assert_not_null(strstr(out, "Exit status"));
+    const char *ver[] = {HRCACHED_BIN, "--version", NULL};
+    cr_assert_eq(mc_run(out, sizeof out, ver), 0);
+    cr_assert_str_eq(out, "hrcached 1.6.0-hrcached-0.1.0\n");
+    const char *bad[][5] = {
+        {HRCACHED_BIN, "-x", NULL},
+        {HRCACHED_BIN, "-m", "lots", NULL},
+        {HRCACHED_BIN, "-I", "2g", NULL},
+        {HRCACHED_BIN, "-p", "70000", NULL},
+        {HRCACHED_BIN, "-U", "11211", NULL},
+        {HRCACHED_BIN, "-m", NULL},
+        {HRCACHED_BIN, "extra", NULL},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_assert_eq(mc_run(out, sizeof out, bad[i]), 2, "%s: %s", bad[i][1],
+                     out);
+        cr_assert_eq(strncmp(out, "hrcached: ", 10), 0, "%s", out);
+        cr_assert_eq(strchr(out, '\n'), out + strlen(out) - 1,
+                     "not one line: %s", out);
+    }
+    /* the heap keeps the -m it was made with */
+    pid_t pid = start("-m", "8", NULL);
+    int fd = mc_connect(port);
+    cr_assert_str_eq(mc_line(fd, "version\r\n"), "VERSION 1.6.0-hrcached-0.1.0\r\n");
+    close(fd);
+    cr_assert_eq(mc_stop(pid), 0);
+    const char *other[] = {HRCACHED_BIN, "-m", "16", "-p", "0", "-s",
+                           "/nonexistent/x", NULL};
+    cr_assert_eq(mc_run(out, sizeof out, other), 1, "%s", out);
+    cr_assert_not_null(strstr(out, "made with -m 8"), "%s", out);
+    /* a second heap by name */
+    const char *named[] = {HRCACHED_BIN, "-n", "other", "--check", NULL};
+    cr_assert_eq(mc_run(out, sizeof out, named), 1, "%s", out);
+    cr_assert_not_null(strstr(out, "cannot open heap other"), "%s", out);
+}
+
+static pid_t parent_of(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    int ppid = 0;
+    const char *p = strrchr(buf, ')');
+    cr_assert(p && sscanf(p + 2, "%*c %d", &ppid) == 1);
+    return ppid;
+}
+
+/* sysadm.ini's arun --listen; after the controller's crash the next one
+ * makes the socket again, and the items are there. */
+Test(hrcached, held_socket_from_sysadm_ini_and_after_a_controller_crash)
+{
+    close(lfd);                       /* the controller listens there now */
+    char ini[300], out[8192];
+    snprintf(ini, sizeof ini, "%s/sysadm.ini", getenv("HR_SITE"));
+    FILE *f = fopen(ini, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "arun -g 1 --listen tcp:127.0.0.1:%d %s -m 8\n", port,
+            HRCACHED_BIN);
+    fclose(f);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    int fd = mc_connect(port);
+    cr_assert_str_eq(mc_line(fd, "set kept 5 0 3\r\nabc\r\n"), "STORED\r\n");
+    pid_t srv = (pid_t)stat_of(fd, "pid");
+    close(fd);
+    pid_t hrd = parent_of(srv);
+    cr_assert_eq(kill(hrd, SIGKILL), 0);
+    for (int i = 0; i < 500 && kill(srv, 0) == 0; i++)
+        usleep(10000);                /* the actor dies with its controller */
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    fd = mc_connect(port);
+    cr_assert_str_eq(get(fd, "get kept\r\n", "END\r\n"),
+                     "VALUE kept 5 3\r\nabc\r\nEND\r\n");
+    cr_assert_neq((pid_t)stat_of(fd, "pid"), srv);
+    close(fd);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
+}

@@ -1,0 +1,43 @@
+/*
+ * test_hrcached_util.h - helpers for the hrcached tests: a listening socket
+ * held by the test (as the controller holds one), hrcached started on it
+ * by the sd_listen_fds convention, and a small blocking client.
+ */
+#ifndef TEST_HRCACHED_UTIL_H
+#define TEST_HRCACHED_UTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* A TCP socket listening on 127.0.0.1 at a free port (put in *port). */
+int mc_listener(int *port);
+
+/* Start hrcached with args (NULL-terminated, after argv[0]) and the
+ * listening socket lfd as fd 3 (LISTEN_FDS=1); stderr is kept. */
+pid_t mc_start(int lfd, const char *const *args);
+
+/* Kill every hrcached that mc_start started and is still there, and stop
+ * the site's controller if one runs: a failed test leaves nothing behind
+ * (a server left running would hold ctest's output pipe open). */
+void mc_cleanup(void);
+
+/* Stop it with SIGTERM and return its exit status (128+signal if killed). */
+int mc_stop(pid_t pid);
+
+/* A blocking connection to 127.0.0.1:port (asserts it is not refused). */
+int mc_connect(int port);
+
+/* Send cmd, then read until the reply ends with `end` (e.g. "END\r\n" or
+ * "\r\n"); the reply goes to out (NUL-terminated).  Returns its length, or
+ * -1 if the connection closed first. */
+ssize_t mc_ask(int fd, const char *cmd, size_t cmdlen, const char *end,
+               char *out, size_t cap);
+
+/* mc_ask with a C string and a one-line reply. */
+const char *mc_line(int fd, const char *cmd);
+
+/* Run a program (NULL-terminated argv) with stdout+stderr captured in out;
+ * returns its exit status. */
+int mc_run(char *out, size_t cap, const char *const *argv);
+
+#endif
