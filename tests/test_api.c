@@ -13,6 +13,8 @@
 
 #include <chPmm.h>
 #include <hr/hr.h>
+#include <hotrestart/hr.h>
+#include <hotrestart/version.h>
 #include <pmm/chPmm.h>
 
 #include "common.h"
@@ -347,4 +349,17 @@ Test(api, banks_and_sites_are_owner_only)
     }
     cr_assert_eq(wait_status(pid), 0);
     chmod(site, 0700);
+}
+
+/* The library in use says its version, the one the headers were built
+ * from (one place sets both). */
+Test(api, hr_version_is_the_headers_version)
+{
+    const char *v = hr_version();
+    cr_assert_not_null(v);
+    cr_assert_str_eq(v, HR_VERSION_STRING);
+    char want[32];
+    snprintf(want, sizeof want, "%d.%d.%d", HR_VERSION_MAJOR,
+             HR_VERSION_MINOR, HR_VERSION_PATCH);
+    cr_assert_str_eq(v, want);
 }

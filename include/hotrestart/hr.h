@@ -64,6 +64,10 @@ PMM_API int hr_arun_with(const char *site, int group, const hr_arun_opts *o,
  * standard streams.  Only an actor may call it.  Returns its pid. */
 PMM_API int hr_spawn(const char *name, const char *path, char *const argv[],
                      char *const envp[]);
+/* The version of the library the program runs with, "MAJOR.MINOR.PATCH":
+ * beside HR_VERSION_STRING (<hotrestart/version.h>), the one it was built
+ * against.  Never fails; the string is static. */
+PMM_API const char *hr_version(void);
 /* Find file as execvp() does: a name with a slash is taken as is; else each
  * directory of $PATH (empty: the current one; unset or empty $PATH:
  * /usr/local/bin:/usr/bin:/bin) until one holds an executable file of that
