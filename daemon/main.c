@@ -288,6 +288,12 @@ int main(int argc, char **argv)
             hrd_die(2, "unknown argument '%s' (see hrd --help)", argv[i]);
     }
     check_named_site(site);
+    /* what our starter left open (its pipes, its files) is not the actors':
+     * they get their standard streams, held sockets and readiness fd only */
+    int r = pmm__os_cloexec_from(3);
+    if (r < 0)
+        hrd_die(1, "cannot mark inherited descriptors close-on-exec: %s",
+                strerror(-r));
     /* not for the children; and checked: a closed one is refused now */
     if (ready_fd >= 0 && hr__os_inherit(ready_fd, 0) < 0)
         hrd_die(2, "--ready-fd %d: not an open descriptor", ready_fd);
@@ -295,7 +301,7 @@ int main(int argc, char **argv)
     d.sig_fd = hr__os_signals(sigs, 4);
     if (d.sig_fd < 0)
         hrd_die(1, "signalfd: %s", strerror(-d.sig_fd));
-    int r = hr__os_self_exe(d.self, sizeof d.self);
+    r = hr__os_self_exe(d.self, sizeof d.self);
     if (r < 0)
         hrd_die(1, "cannot find its own program: %s", strerror(-r));
     setup(&d, site);

@@ -3,7 +3,7 @@
 #
 #   scripts/fuzz.sh NAME SECONDS [JOBS]
 #
-# NAME is bank, siteconf, proto or registry.  Builds build-fuzz/ (clang,
+# NAME is bank, siteconf, proto, registry or sysadm.  Builds build-fuzz/ (clang,
 # -DHR_FUZZ=ON), then fuzzes from the seed corpus tests/fuzz/seeds/NAME and
 # the inputs kept by earlier runs (build-fuzz/tests/fuzz/corpus/NAME), with
 # JOBS processes (default 1).  A crash is written as
@@ -15,8 +15,8 @@ name=${1:?usage: scripts/fuzz.sh NAME SECONDS [JOBS]}
 secs=${2:?usage: scripts/fuzz.sh NAME SECONDS [JOBS]}
 jobs=${3:-1}
 case "$name" in
-  bank|siteconf|proto|registry) ;;
-  *) echo "scripts/fuzz.sh: no harness '$name' (bank, siteconf, proto, registry)" >&2
+  bank|siteconf|proto|registry|sysadm) ;;
+  *) echo "scripts/fuzz.sh: no harness '$name' (bank, siteconf, proto, registry, sysadm)" >&2
      exit 2 ;;
 esac
 scripts/deps.sh build-essential cmake clang libclang-rt-14-dev libcriterion-dev

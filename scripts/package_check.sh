@@ -63,7 +63,14 @@ HR_DEMO_EXAMPLES=$work/ex scripts/demo.sh > "$work/demo.log" 2>&1 ||
 grep -q "Hello again! I have been restarted." "$work/demo.log" ||
   { cat "$work/demo.log"; fail "the demo shows no hot restart"; }
 echo "demo: helloRestart and pmm_demo built with pkg-config, run by /usr/bin/hr and hrd"
-hr --version | grep -qw "$cmake_version" || fail "hr --version: $(hr --version)"
+for said in "$(hr --version)" "$(hrd --version)" "$(zcat /usr/share/man/man1/hr.1.gz | grep -m1 '^\.TH')"; do
+  [[ " $said " == *[\ \"]"$cmake_version"[\ \"]* ]] || fail "not version $cmake_version: $said"
+done
+
+if [ -d hrcached ]; then
+  hrcached --help > /dev/null || fail "the installed hrcached does not run"
+  echo "hrcached: /usr/bin/hrcached runs"
+fi
 
 # Bash completion, installed where bash-completion looks, run on /usr/bin/hr.
 cc -o "$work/keep_block" tests/keep_block.c $(pkg-config --cflags --libs hotrestart)

@@ -3,7 +3,9 @@
  * restarts: its descriptors (/proc/PID/fd) and memory (VmRSS) after are
  * those before, within a small bound.  Issue 17's figures, 100,000
  * requests and 10,000 group restarts, with HR_SOAK=full; a tenth of them
- * by default, to keep the suite short.  The figures are printed.
+ * by default, to keep the suite short, and a hundredth under ASan, where
+ * every restart starts an instrumented program and RSS is not asserted
+ * (its quarantine keeps freed memory).  The figures are printed.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -124,11 +126,18 @@ static uint32_t restarts(void)
     return st.group_restarts;
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define SOAK_SHARE 100 /* of the full figures, by default */
+#else
+#define SOAK_SHARE 10
+#endif
+
 Test(soak, descriptors_and_memory_stay_flat)
 {
     const char *full = getenv("HR_SOAK");
-    int nreq = full && !strcmp(full, "full") ? 100000 : 10000;
-    uint32_t nrestart = full && !strcmp(full, "full") ? 10000 : 1000;
+    int share = full && !strcmp(full, "full") ? 1 : SOAK_SHARE;
+    int nreq = 100000 / share;
+    uint32_t nrestart = 10000u / (uint32_t)share;
     site_new(0, 0);
     /* restarts as fast as they come, never escalated */
     cr_assert_eq(run_hr(out, sizeof out, "site", "create", "--max-badness",
@@ -166,7 +175,12 @@ Test(soak, descriptors_and_memory_stay_flat)
             all0, all1, files0, files1, rss0, rss1);
     cr_assert_eq(files1, files0, "descriptors other than sockets");
     cr_assert_leq(all1, all0 + 1, "one connection may still be closing");
+#if !defined(__SANITIZE_ADDRESS__)
     cr_assert_leq(rss1, rss0 + RSS_SLACK_KB, "RSS grew %ld KiB", rss1 - rss0);
+#else
+    /* ASan holds freed memory in its quarantine (256 MiB): RSS says
+     * nothing there; the other builds assert it */
+#endif
     char b;
     cr_assert_eq(read(p[0], &b, 1), 0, "hrd kept no passed descriptor");
 }

@@ -4,7 +4,9 @@
 #define _GNU_SOURCE
 #include "os.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -291,6 +293,37 @@ int pmm__os_read_file(const char *path, char *buf, size_t cap)
     close(fd);
     buf[have < cap ? have : cap - 1] = 0;
     return r;
+}
+
+int pmm__os_cloexec_from(int low)
+{
+#ifdef CLOSE_RANGE_CLOEXEC
+    if (close_range((unsigned)low, ~0u, CLOSE_RANGE_CLOEXEC) == 0)
+        return 0;
+#endif
+    /* older kernels: each open descriptor, as /proc lists them */
+    int dirfd, r;
+    do
+        dirfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    while (dirfd < 0 && errno == EINTR);
+    if (dirfd < 0)
+        return -errno;
+    DIR *d = fdopendir(dirfd);
+    if (!d) {
+        r = -errno;
+        close(dirfd);
+        return r;
+    }
+    for (struct dirent *e; (e = readdir(d));) {
+        int fd = atoi(e->d_name);
+        if (e->d_name[0] != '.' && fd >= low && fd != dirfd) {
+            int fl = fcntl(fd, F_GETFD);
+            if (fl >= 0)
+                fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+        }
+    }
+    closedir(d);
+    return 0;
 }
 
 int pmm__os_open_append(const char *path, int *fd)

@@ -67,6 +67,9 @@ int pmm__os_lstat(const char *path, uid_t *uid, mode_t *mode);
 /* The whole of a small file, NUL-terminated; -EFBIG if it does not fit
  * in cap - 1 bytes. */
 int pmm__os_read_file(const char *path, char *buf, size_t cap);
+/* Mark every descriptor from low up close-on-exec: what a program was
+ * started with reaches none of the programs it starts. */
+int pmm__os_cloexec_from(int low);
 /* Open path for appending, creating it owner-only (a test's record). */
 int pmm__os_open_append(const char *path, int *fd);
 /* Write all of buf at fd's position: a short write is completed. */

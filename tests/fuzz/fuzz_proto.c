@@ -6,9 +6,8 @@
  * Byte 0 of the input: bits 0-2, descriptors passed with it (up to 7, more
  * than the protocol takes); bit 3, decode with a name (SPAWN).  The rest is
  * the message.  No descriptor may be left behind: the harness aborts if
- * the lowest free descriptor moved.  Descriptors passed with an empty
- * message are held by the receive path (issue 17, item 2, the
- * controller's); until that is mended the harness passes none with one.
+ * the lowest free descriptor moved, an empty message included (the
+ * receive path once kept what came with one).
  */
 #define _GNU_SOURCE
 #include <string.h>
@@ -62,8 +61,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     int nfds = data[0] & 7, with_name = (data[0] >> 3) & 1;
     data++, size--;
-    if (size == 0)
-        nfds = 0; /* see the head comment */
     int before = lowest_free_fd();
     send_msg(data, size, nfds);
     struct hr_msg_hdr h;
