@@ -33,7 +33,6 @@
  * it never raises a group event.
  */
 #define _GNU_SOURCE
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -43,7 +42,6 @@
 #include "hrd.h"
 #include "log.h"
 #include "os/os.h"
-#include "os/ctl.h"
 #include "pmm/crash.h"
 #include "pmm/free.h"
 #include "policy.h"
