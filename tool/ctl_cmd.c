@@ -23,8 +23,6 @@
 
 #include "hr.h"
 
-extern char **environ;
-
 static const char *ctl_err(int r)
 {
     if (r == -ECONNREFUSED || r == -ENOENT) /* no socket, or none there */
