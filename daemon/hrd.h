@@ -74,6 +74,8 @@ struct hrd {
     int image_fd[HR_REG_ACTORS]; /* read-only memfd copies, or -1 */
     int held_fd[HR_REG_ACTORS][HRD_HELD_MAX]; /* listening sockets held for */
     uint8_t nheld[HR_REG_ACTORS];            /* ... each actor (held.c) */
+    uint8_t aslr[HR_REG_ACTORS]; /* 1: this run was started with address-
+                                    space randomisation (hrd_spawn) */
     int listen_fd, sig_fd, ep_fd, lock_fd;
     int stopping;
     int restart_pending;      /* a site restart was asked for */

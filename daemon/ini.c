@@ -99,13 +99,27 @@ int hrd_ini_next(const char *text, size_t *at, struct hrd_ini_line *l)
     if (strcmp(l->words[0], "arun") != 0)
         return 1; /* HRD_INI_COMMAND */
     l->kind = HRD_INI_ARUN_USAGE;
-    if (n < 4 || strcmp(l->words[1], "-g") != 0)
+    if (n < 2)
         return 1;
-    l->group = strtol(l->words[2], &end, 10);
-    if (*end)
+    if (strcmp(l->words[1], "-g") != 0) {
+        l->kind = HRD_INI_ORDINARY; /* arun PROGRAM ARGS */
+        l->argv = l->words + 1;
+        l->argc = n - 1;
+        return 1;
+    }
+    int prog = 3; /* the program's word */
+    l->group = 0;
+    if (n >= 3 && l->words[2][0] >= '0' && l->words[2][0] <= '9') {
+        l->group = strtol(l->words[2], &end, 10);
+        if (*end)
+            return 1;
+    } else {
+        prog = 2; /* -g with no number: group 0 */
+    }
+    if (n < prog + 1)
         return 1;
     l->kind = HRD_INI_ARUN;
-    l->argv = l->words + 3; /* PROGRAM ARGS */
-    l->argc = n - 3;
+    l->argv = l->words + prog; /* PROGRAM ARGS */
+    l->argc = n - prog;
     return 1;
 }

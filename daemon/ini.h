@@ -3,8 +3,10 @@
  *
  * One command a line; `#` at the start of a word begins a comment; words
  * are split as a shell splits them (single and double quotes, backslash),
- * with no expansion of any kind.  `arun -g G PROG ARGS` names a restartable
- * actor; any other line is a command, PROG ARGS.  Lines longer than 8 KiB,
+ * with no expansion of any kind.  `arun -g [G] PROG ARGS` names a
+ * restartable actor (-g alone: group 0, as the ChorusOS guide has it),
+ * `arun PROG ARGS` an ordinary actor; any other line is a command, PROG
+ * ARGS.  Lines longer than 8 KiB,
  * an open quote or more than HRD_INI_MAX_WORDS words are bad lines, each
  * reported with its number (startup.c runs them).
  */
@@ -19,7 +21,9 @@ enum hrd_ini_kind {
     HRD_INI_EMPTY,      /* blank, or a comment */
     HRD_INI_COMMAND,    /* argv: PROG ARGS */
     HRD_INI_ARUN,       /* group; argv: PROG ARGS */
-    HRD_INI_ARUN_USAGE, /* an arun line without "-g GROUP PROG" */
+    HRD_INI_ORDINARY,   /* arun without -g; argv: PROG ARGS */
+    HRD_INI_ARUN_USAGE, /* an arun line without a program, or with a group
+                           that is not a number */
     HRD_INI_BAD,        /* an open quote, or too many words */
     HRD_INI_TOO_LONG,   /* longer than buf */
 };

@@ -19,6 +19,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <hotrestart/version.h>
+
 #include "adopt.h"
 #include "conns.h"
 #include "actor.h"

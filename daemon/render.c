@@ -99,12 +99,14 @@ int hrd_ps_json(struct hrd *d, char *buf, size_t cap)
             const char *rd = readiness(d, i);
             put(&o, "%s{\"name\": \"%s\", \"pid\": %d, \"direct\": %s, "
                 "\"state\": \"%s\", \"readiness\": %s%s%s, "
-                "\"uptime_s\": %.3f, \"runs\": %u, \"stop_timeout_ms\": %u}",
+                "\"uptime_s\": %.3f, \"runs\": %u, \"stop_timeout_ms\": %u, "
+                "\"aslr\": %s}",
                 fa ? "" : ", ", a->name, a->pid, a->direct ? "true" : "false",
                 actor_state(a->state), rd ? "\"" : "", rd ? rd : "null",
                 rd ? "\"" : "",
                 a->state == HR_A_RUNNING ? (double)(now - a->started_ns) / 1e9 : 0.0,
-                a->runs, a->stop_ms ? a->stop_ms : d->policy.stop_ms);
+                a->runs, a->stop_ms ? a->stop_ms : d->policy.stop_ms,
+                d->aslr[i] ? "true" : "false");
             fa = 0;
         }
         put(&o, "]}");
@@ -145,10 +147,11 @@ int hrd_ps_text(struct hrd *d, char *buf, size_t cap)
         HRD_FOR_MEMBERS(d, g, i) {
             struct hr_reg_actor *a = &d->reg->actors[i];
             const char *rd = readiness(d, i);
-            put(&o, "    %-24s pid %-8d %-8s %-8s %-8s up %.1fs\n", a->name,
+            put(&o, "    %-24s pid %-8d %-8s %-8s %-8s up %.1fs, %s\n", a->name,
                 a->pid, a->direct ? "direct" : "indirect", actor_state(a->state),
                 rd ? rd : "-",
-                a->state == HR_A_RUNNING ? (double)(now - a->started_ns) / 1e9 : 0.0);
+                a->state == HR_A_RUNNING ? (double)(now - a->started_ns) / 1e9 : 0.0,
+                d->aslr[i] ? "randomised" : "same address");
         }
     }
     return o.at < cap ? (int)o.at : -E2BIG;

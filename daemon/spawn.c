@@ -197,6 +197,16 @@ static char **actor_env(struct hrd *d, int slot, const struct hr_strings *s,
     return env;
 }
 
+/* Same address at every restart (ChorusOS) unless the site (hrCtrl.aslr)
+ * or the actor (HR_ASLR=1 in its stored environment) keeps randomisation. */
+static int keeps_aslr(const struct hrd *d, const struct hr_strings *s)
+{
+    for (uint32_t i = 0; i < s->envc && !d->policy.aslr; i++)
+        if (strcmp(s->envp[i], "HR_ASLR=1") == 0)
+            return 1;
+    return d->policy.aslr != 0;
+}
+
 int hrd_spawn(struct hrd *d, int slot, const int *stdio_in, int *exec_pipe)
 {
     struct hr_reg_actor *a = &d->reg->actors[slot];
@@ -239,8 +249,10 @@ int hrd_spawn(struct hrd *d, int slot, const int *stdio_in, int *exec_pipe)
     }
     /* an actor does not outlive its controller: a new controller restarts
      * the site, and must find no one left of this generation */
+    d->aslr[slot] = keeps_aslr(d, s);
     struct hr__os_child child = {
         .die_with = pmm__os_pid(), .default_signals = 1, .own_session = 1,
+        .same_address = !d->aslr[slot],
         .stdio = stdio, .cwd = s->cwd, .cwd_or_root = 1, .exe_fd = fd,
         .argv = (char *const *)s->argv, .envp = env, .errpipe = ep[1],
         .pass_fd = rp[1], .pass_to = rp[1] >= 0 ? a->ready_fd : -1,

@@ -1,9 +1,11 @@
 /*
  * startup.c - the site's start-up file, sysadm.ini in the site root.
  *
- * Its lines are read and split by ini.c.  `arun -g G PROG ARGS` starts a
- * restartable actor, and only on the site's first start: on a site restart
- * the actors come back from the registry instead.  Any other line runs PROG
+ * Its lines are read and split by ini.c.  `arun -g [G] PROG ARGS` starts a
+ * restartable actor (group 0 without G), and only on the site's first
+ * start: on a site restart the actors come back from the registry instead.
+ * `arun PROG ARGS` starts an ordinary actor, as ChorusOS does: not waited
+ * for, not watched, at every start.  Any other line runs PROG
  * ARGS (found on $PATH when it has no slash), with the console as output;
  * the next line waits for it to end.  A bad line is reported with its
  * number and the rest still runs.
@@ -138,8 +140,12 @@ static int run_lines(struct hrd *d)
             hrd_log(d, "sysadm.ini:%d: unterminated quote or too many words",
                     l->lineno);
         else if (l->kind == HRD_INI_ARUN_USAGE && d->ini_arun)
-            hrd_log(d, "sysadm.ini:%d: usage: arun -g GROUP PROGRAM [ARGS]",
+            hrd_log(d, "sysadm.ini:%d: usage: arun [-g [GROUP]] PROGRAM [ARGS]",
                     l->lineno);
+        else if (l->kind == HRD_INI_ORDINARY &&
+                 run_command(d, l->lineno, l->argv) > 0) /* not waited for */
+            hrd_log(d, "sysadm.ini:%d: %s started, not restartable", l->lineno,
+                    l->argv[0]);
         else if (l->kind == HRD_INI_ARUN && d->ini_arun)
             run_arun(d, l);
         else if (l->kind == HRD_INI_COMMAND &&

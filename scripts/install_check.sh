@@ -8,8 +8,14 @@
 #     /usr paths; pkg-config (through PKG_CONFIG_SYSROOT_DIR) and
 #     find_package (the package is relocatable) build against the stage.
 # The consumer includes both ChorusOS spellings and the native header.
+#
+#   install_check.sh [BUILD]       install BUILD (default build) as above
+#   install_check.sh --installed   only build and run the consumers against
+#                                  what is installed in /usr (the packages:
+#                                  scripts/package_check.sh)
 set -euo pipefail
-build=$(cd "${1:-build}" && pwd)
+installed=0
+if [ "${1:-}" = --installed ]; then installed=1; else build=$(cd "${1:-build}" && pwd); fi
 work=$(mktemp -d)
 site=$(mktemp -d /dev/shm/hrpc.XXXXXX)
 trap 'rm -rf "$work" "$site"' EXIT
@@ -65,6 +71,13 @@ with_find_package() { # hotrestart_DIR: build and run the shared and static cons
     "$b/use_shared" || fail "find_package consumer (shared) failed"
     "$b/use_static" || fail "find_package consumer (static) failed"
 }
+
+if [ $installed = 1 ]; then
+  with_pkgconfig /usr ""
+  with_find_package "$(dirname "$(find /usr/lib -name hotrestartConfig.cmake)")"
+  echo "install: pkg-config and find_package consumers run against /usr"
+  exit 0
+fi
 
 # A private prefix.
 pfx=$work/prefix

@@ -67,6 +67,8 @@ for said in "$(hr --version)" "$(hrd --version)" "$(zcat /usr/share/man/man1/hr.
   [[ " $said " == *[\ \"]"$cmake_version"[\ \"]* ]] || fail "not version $cmake_version: $said"
 done
 
+scripts/install_check.sh --installed || fail "a consumer does not build against /usr"
+
 if [ -d hrcached ]; then
   hrcached --help > /dev/null || fail "the installed hrcached does not run"
   echo "hrcached: /usr/bin/hrcached runs"

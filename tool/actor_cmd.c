@@ -23,12 +23,20 @@
 extern char **environ;
 
 static const char arun_usage[] =
-    "usage: hr arun [-g GROUP] [--name NAME] [--stop-timeout MS]\n"
+    "usage: hr arun [-g [GROUP]] [--name NAME] [--stop-timeout MS] [--aslr]\n"
     "               [--ready-fd N | --notify] [--wait-ready] [--listen SPEC]...\n"
     "               [--] PROGRAM [ARGS...]\n"
-    "Start PROGRAM as a direct restartable actor in GROUP (default 0).  Its\n"
-    "image, arguments, environment and working directory are stored and\n"
-    "replayed at every restart of the group.  Prints the actor's pid.\n"
+    "With -g, start PROGRAM as a direct restartable actor in GROUP (-g alone:\n"
+    "group 0).  Its image, arguments, environment and working directory are\n"
+    "stored and replayed at every restart of the group.  Without -g, start\n"
+    "it as an ordinary actor, as ChorusOS does: in a session of its own, with\n"
+    "the site's console log as output, watched and restarted by no one; the\n"
+    "options below are for restartable actors, and imply -g 0.  Prints the\n"
+    "actor's pid.\n"
+    "  --aslr              keep address-space randomisation (HR_ASLR=1 in its\n"
+    "                      environment, which its children inherit); else it\n"
+    "                      comes back at the same address, unless the site\n"
+    "                      sets hrCtrl.aslr=1\n"
     "  --name NAME         its name (default: its program's), unique in the site\n"
     "  --stop-timeout MS   how long a stop waits after SIGTERM before SIGKILL\n"
     "                      (default: the site's hrCtrl.stopTimeout)\n"
@@ -82,6 +90,39 @@ static void add_listen(char *specs, size_t cap, const char *spec)
     snprintf(specs + len, cap - len, "%s%s", len ? "," : "", spec);
 }
 
+/* arun without -g: an ordinary actor, as on ChorusOS: started in a session
+ * of its own, its output in the site's console log (the tool's own streams
+ * when the site has none), and left alone: no controller watches it. */
+static int arun_ordinary(const struct hr_opts *o, const char *path,
+                         char *const argv[])
+{
+    char dir[4096], log[4200];
+    int ep[2], e = 0;
+    hr_site_dir(o, dir, sizeof dir, "arun");
+    snprintf(log, sizeof log, "%s/console.log", dir);
+    int out = open(log, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (pipe2(ep, O_CLOEXEC) < 0)
+        hr_die(HR_EXIT_FAIL, "arun: pipe: %s", strerror(errno));
+    pid_t pid = fork();
+    if (pid == 0) {
+        setsid();
+        int null = open("/dev/null", O_RDONLY);
+        dup2(null, 0);
+        if (out >= 0)
+            dup2(out, 1), dup2(out, 2);
+        execve(path, argv, environ);
+        e = errno;
+        if (write(ep[1], &e, sizeof e) < 0)
+            _exit(127);
+        _exit(127);
+    }
+    close(ep[1]);
+    if (pid < 0 || read(ep[0], &e, sizeof e) == (ssize_t)sizeof e)
+        hr_die(HR_EXIT_FAIL, "arun: %s: %s", path,
+               strerror(pid < 0 ? errno : e));
+    return pid;
+}
+
 /* A group number as arun and akill take it, or exit 2. */
 static int group_arg(const char *cmd, const char *s)
 {
@@ -95,7 +136,7 @@ static int group_arg(const char *cmd, const char *s)
 
 enum {
     OPT_NAME = HR_OPT_OWN, OPT_STOP_TIMEOUT, OPT_READY_FD, OPT_NOTIFY,
-    OPT_WAIT_READY, OPT_LISTEN,
+    OPT_WAIT_READY, OPT_LISTEN, OPT_ASLR,
 };
 
 /* A number from lo to hi for option opt of arun, or exit 2. */
@@ -117,18 +158,32 @@ int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
         {"notify", no_argument, NULL, OPT_NOTIFY},
         {"wait-ready", no_argument, NULL, OPT_WAIT_READY},
         {"listen", required_argument, NULL, OPT_LISTEN},
+        {"aslr", no_argument, NULL, OPT_ASLR},
         HR_OPTS_COMMON,
     };
     struct hr_opts ov = *go, *o = &ov;
     /* '+': the options end at PROGRAM; what follows is its own */
     struct hr_cmdline cl = {.cmd = "arun", .usage = arun_usage, .shorts = "+g:",
                             .longs = longs, .o = o};
-    int group = 0, k;
+    int group = -1, aslr = 0, k = 0;
     hr_arun_opts ao = {0};
     char specs[1024] = "";
-    while ((k = hr_getopt(argc, argv, &cl)) != -1) {
+    while (k != 'G' && (k = hr_getopt(argc, argv, &cl)) != -1) {
         switch (k) {
-        case 'g': group = group_arg("arun", optarg); break;
+        case 'g':
+            if (optarg[0] >= '0' && optarg[0] <= '9') {
+                group = group_arg("arun", optarg);
+                break;
+            }
+            /* -g with no number (the guide's `arun -g [gid]`): group 0,
+             * and what followed it is the program */
+            if (argv[optind - 1] != optarg)
+                group_arg("arun", optarg);
+            group = 0;
+            optind--;
+            k = 'G';
+            break;
+        case OPT_ASLR: aslr = 1; break;
         case OPT_NAME: ao.name = optarg; break;
         case OPT_STOP_TIMEOUT:
             ao.stop_ms = (uint32_t)arun_number("--stop-timeout", optarg, 1,
@@ -149,9 +204,22 @@ int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
     }
     char path[PATH_MAX], dir[4096];
     const char *prog = argv[i];
+    if (group < 0 && (ao.name || ao.stop_ms || ao.ready_fd || ao.notify ||
+                      ao.wait_ready || aslr || specs[0]))
+        group = 0; /* options of restartable actors only */
     hr_site_existing(o, dir, sizeof dir, "arun");
     if (hr_find_program(prog, path, sizeof path) < 0)
         hr_die(HR_EXIT_FAIL, "arun: %s: not found on $PATH", prog);
+    if (group < 0) { /* no -g: an ordinary actor */
+        int pid = arun_ordinary(o, path, argv + i);
+        if (o->json)
+            printf("{\"pid\": %d, \"group\": null}\n", pid);
+        else
+            printf("%d\n", pid);
+        return HR_EXIT_OK;
+    }
+    if (aslr && setenv("HR_ASLR", "1", 1) < 0)
+        hr_die(HR_EXIT_FAIL, "arun: out of memory");
     /* the controller first: its refusal is not the program's fault */
     int r = hr_ping(dir);
     if (r < 0)

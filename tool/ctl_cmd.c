@@ -273,10 +273,11 @@ int hr_show_status(const char *dir, const struct hr_opts *o)
                "\"site_restarts\": %u, \"groups\": %u, \"max_badness\": %u, "
                "\"interval\": %u, \"max_actors\": %u, \"max_groups\": %u, "
                "\"stop_timeout_ms\": %u, \"fail_stop_timeout_ms\": %u, "
-               "\"failure\": ", st.generation, st.group_restarts,
+               "\"aslr\": %s, \"failure\": ", st.generation, st.group_restarts,
                st.site_restarts, st.groups, st.policy.max_badness,
                st.policy.interval_s, st.policy.max_actors, st.policy.max_groups,
-               st.policy.stop_ms, st.policy.fail_stop_ms);
+               st.policy.stop_ms, st.policy.fail_stop_ms,
+               st.policy.aslr ? "true" : "false");
         if (st.state == HR_SITE_FAILED)
             hr_json_str(st.failure);
         else
@@ -299,6 +300,9 @@ int hr_show_status(const char *dir, const struct hr_opts *o)
         printf("SIGTERM, SIGKILL after %u ms\n", st.policy.fail_stop_ms);
     else
         printf("SIGKILL at once\n");
+    printf("actors start %s\n",
+           st.policy.aslr ? "with address-space randomisation (hrCtrl.aslr=1)"
+                          : "at the same address every time (hrCtrl.aslr=0)");
     return 0;
 }
 

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <hotrestart/version.h>
+
 #include "hr.h"
 
 static const char usage[] =
@@ -63,7 +65,7 @@ int main(int argc, char **argv)
     struct hr_cmdline cl = {.cmd = NULL, .usage = usage, .shorts = "+",
                             .longs = longs, .o = &o};
     if (hr_getopt(argc, argv, &cl) == OPT_VERSION) {
-        puts("hr (hotrestart) 0.1.0");
+        puts("hr (hotrestart) " HR_VERSION_STRING);
         return HR_EXIT_OK;
     }
     if (optind >= argc) {

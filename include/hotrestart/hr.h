@@ -10,7 +10,12 @@
  * K_E... code from the persistent memory manager.
  *
  * Inside an actor the controller sets HR_SITE, HR_GROUP, HR_ACTOR (its
- * name) and HR_RESTARTS (how often its group has been restarted).
+ * name) and HR_RESTARTS (how often its group has been restarted); the
+ * library reads them once, before main, so an actor keeps its identity
+ * whatever it does to its environment.  An actor whose stored environment
+ * holds HR_ASLR=1 (hr arun --aslr) keeps address-space randomisation, as
+ * every actor of a site with hrCtrl.aslr=1 does; the others are started
+ * without it, to come back at the same address.
  */
 #ifndef HOTRESTART_HR_H
 #define HOTRESTART_HR_H
@@ -112,7 +117,12 @@ typedef struct hr_policy {
                              for the other members of a group restarted
                              because one failed; 0 (the default): SIGKILL
                              at once; up to HR_STOP_LIMIT_MS */
-    uint32_t reserved[4]; /* zero (hr_policy_check refuses other values):
+    uint32_t aslr;        /* hrCtrl.aslr: 0 (the default) starts every actor
+                             without address-space randomisation, so it
+                             comes back at the same address, as ChorusOS
+                             promises; 1 keeps randomisation (then only
+                             persistent blocks keep their address) */
+    uint32_t reserved[3]; /* zero (hr_policy_check refuses other values):
                              room for figures to come, as in pmm_site_config */
 } hr_policy;
 
@@ -135,7 +145,7 @@ PMM_API int hr_policy_check(const hr_policy *p);
 PMM_API int hr_policy_write(const char *site, const hr_policy *p);
 /* Set the figure of p that site.conf calls key (hrCtrl.maxBadness,
  * hrCtrl.interval, hrCtrl.maxActors, hrCtrl.maxGroups, hrCtrl.stopTimeout,
- * hrCtrl.failStopTimeout) from the decimal text value.  -ENOENT for an
+ * hrCtrl.failStopTimeout, hrCtrl.aslr) from the decimal text value.  -ENOENT for an
  * unknown key, -EINVAL for a value out of its range. */
 PMM_API int hr_policy_set(hr_policy *p, const char *key, const char *value);
 /* Have the site's running controller read its site.conf again: its figures

@@ -10,6 +10,9 @@
  * <hotrestart/errors.h>, or -errno for a failed system call.  pmm_strerror()
  * gives every code a one-line message.  No call kills its caller over a bad
  * argument.  The ChorusOS names (<pmm/chPmm.h>) are thin wrappers over these.
+ * Every call is thread-safe; a forked child keeps the blocks mapped at the
+ * same addresses and gets its own descriptions of the bank files.  Each
+ * call has its man page (pmm_alloc(3) and so on).
  */
 #ifndef HOTRESTART_PMM_H
 #define HOTRESTART_PMM_H
@@ -49,7 +52,7 @@ typedef struct pmm_bank pmm_bank;
 #define PMM_EXCL     0x2u /* only allocate: K_EEXIST when the name is taken */
 #define PMM_NOMAP    0x4u /* do not map the block into this process */
 #define PMM_GROUP    0x8u /* key is ignored: the block belongs to the caller's
-                             restart group (HR_GROUP from the environment) */
+                             restart group (the actor's, read before main) */
 
 /* pmm_block.flags */
 #define PMM_B_SYSTEM    0x01u /* carries a "__SYS" key: the system's */
@@ -124,6 +127,8 @@ PMM_API int pmm_site_destroy(const char *site);
  * bank file is damaged (pmm_check says how). */
 PMM_API int pmm_bank_open(pmm_bank **out, const char *site, const char *medium,
                           unsigned flags);
+/* Drop one reference; the last one unmaps every block mapped through the
+ * handle in this process (pointers into them then dangle). */
 PMM_API void pmm_bank_close(pmm_bank *bank);
 PMM_API int pmm_bank_stat(pmm_bank *bank, pmm_bank_info *out);
 

@@ -5,8 +5,9 @@
  * caller's restart group; HR_EXIT_HDL() marks the caller's next exit as
  * clean; hrKillGroup() kills a group for good; hrGetActorGroup() gives an
  * actor's group.  They return -1 and set errno on failure.  Actor ids are
- * process ids.  KnCap and AcParam exist for source compatibility: pass NULL
- * (a KnCap, if given, receives the child's pid in `ui`).
+ * process ids.  KnCap and AcParam have their ChorusOS shape; a KnCap, if
+ * given, receives the child's pid in ui.tail, an AcParam is ignored.
+ * sysShutdown("-i 1") restarts the site.
  */
 #ifndef CHORUS_HR_HR_H
 #define CHORUS_HR_HR_H
@@ -17,11 +18,30 @@
 extern "C" {
 #endif
 
+/* An actor's capability, laid out as ChorusOS lays it out.  Here an actor
+ * is a process: hrfexec*() put its pid in ui.tail and zero everywhere else;
+ * nothing reads a capability back (see hrfexec(3)). */
+typedef struct KnUniqueId {
+    unsigned long head; /* 0 */
+    unsigned long tail; /* the actor's pid */
+} KnUniqueId;
+typedef struct KnKey {
+    unsigned long keyHead; /* 0 */
+    unsigned long keyTail; /* 0 */
+} KnKey;
 typedef struct KnCap {
-    unsigned long ui;
-    unsigned long key;
+    KnUniqueId ui;
+    KnKey key;
 } KnCap;
-typedef struct AcParam AcParam;
+
+/* afexec(2K)'s load parameters.  None has a meaning on Linux: a param
+ * given to hrfexec*() is accepted and ignored (NULL is fine too). */
+typedef struct AcParam {
+    unsigned long acFlags; /* AFX_... loader options: ignored */
+    KnCap *acCap;          /* the new actor's capability: ignored */
+    void *acPrivilege;     /* user or supervisor actor: ignored */
+    unsigned long acStackSize; /* main thread's stack: ignored */
+} AcParam;
 
 #if defined(__GNUC__)
 #define HR_CHORUS_API __attribute__((visibility("default")))
@@ -54,6 +74,9 @@ HR_CHORUS_API int hr_exit_hdl_chorus(void);
 #define HR_EXIT_HDL() hr_exit_hdl_chorus()
 
 HR_CHORUS_API int hrKillGroup(int groupId);
+/* shutdown(1M)'s arguments: only -i 1 (a site restart) has a meaning here;
+ * 0, or K_EINVAL for any other argument (see sysShutdown(3)). */
+HR_CHORUS_API int sysShutdown(int argc, char **argv);
 HR_CHORUS_API int hrGetActorGroup(int aid);
 
 #ifdef __cplusplus

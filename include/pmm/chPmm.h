@@ -3,8 +3,11 @@
  *
  * Names, signatures and semantics follow the ChorusOS 4.0 Hot Restart
  * Programmer's Guide.  The calls work on the bank of the medium named in the
- * PmmName, in the site given by $HR_SITE (or the default site, see
- * pmm_site_path()).  They are thin wrappers over <hotrestart/pmm.h>.
+ * PmmName, in the caller's site: an actor's is the one its controller gave
+ * it, read once before main; another process's is $HR_SITE or the default
+ * site (see pmm_site_path()).  They are thin wrappers over
+ * <hotrestart/pmm.h>, thread-safe; a forked child keeps its parent's blocks
+ * mapped.  Each call has its man page (pmmAllocate(3) and so on).
  */
 #ifndef CHORUS_PMM_CHPMM_H
 #define CHORUS_PMM_CHPMM_H
@@ -32,7 +35,8 @@ typedef struct PmmName {
 
 /* The deletion key that ties a block to the caller's restart group: the
  * controller frees such blocks when the group ends or is killed.  The group
- * comes from $HR_GROUP, which the controller sets for every actor. */
+ * is the one the controller started the actor in (HR_GROUP, read once
+ * before main); a process that is not an actor gets K_EINVAL. */
 #ifndef HR_GROUP_KEY
 #define HR_GROUP_KEY "\001HR_GROUP_KEY"
 #define HR_GROUP_KEYSIZE (sizeof(HR_GROUP_KEY))
@@ -58,12 +62,12 @@ PMM_CHORUS_API KnError pmmAllocate(VmAddr *addr, PmmName *blockName,
                                    size_t delKeySize);
 
 /* Free one block at once and for good.  K_OK, K_EFAULT, K_EINVAL,
- * K_EUNKNOWN, K_EPRIV (system block), K_EBANK. */
+ * K_EUNKNOWN, K_EPRIV (system block), K_ENOMEM, K_EBANK. */
 PMM_CHORUS_API int pmmFree(PmmName *blockName);
 
-/* Free every block of the RAM medium allocated with delKey.  K_OK,
- * K_EINVAL, K_EPRIV ("__SYS" key, HR_GROUP_KEY), K_EUNKNOWN (no block
- * carries the key), K_EBANK. */
+/* Free every block allocated with delKey, on every medium of the site (RAM,
+ * and DISK when the site has one).  K_OK, K_EINVAL, K_EPRIV ("__SYS" key,
+ * HR_GROUP_KEY), K_EUNKNOWN (no block carries the key), K_ENOMEM, K_EBANK. */
 PMM_CHORUS_API int pmmFreeAll(const char *delKey, size_t delKeySize);
 
 #ifdef __cplusplus

@@ -1,6 +1,8 @@
 /*
  * chorus_hr.c - the ChorusOS hr* names over the native controller calls:
- * -1 and errno on failure, as the guide's afexec-like calls do.
+ * -1 and errno on failure, as the guide's afexec-like calls do; and
+ * sysShutdown(), whose site restart is the one part of it with a meaning
+ * here (it returns a negative code, as the kernel call does).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -40,8 +42,10 @@ static int spawn(PmmName *base, const char *path, KnCap *cap, int use_path,
         path = found;
     }
     int r = hr_spawn(base->name, path, argv, envp);
-    if (r >= 0 && cap)
-        cap->ui = (unsigned long)r, cap->key = 0;
+    if (r >= 0 && cap) {
+        memset(cap, 0, sizeof *cap);
+        cap->ui.tail = (unsigned long)r;
+    }
     return ret(r);
 }
 
@@ -153,4 +157,21 @@ int hrKillGroup(int groupId)
 int hrGetActorGroup(int aid)
 {
     return ret(hr_actor_group(NULL, aid));
+}
+
+/* shutdown(1M)'s arguments, with or without the command's name in front:
+ * "-i", "1" or "-i1".  Only the site restart has a meaning on Linux (the
+ * machine is not ours to reboot). */
+int sysShutdown(int argc, char **argv)
+{
+    int i = argc > 0 && argv && argv[0] && argv[0][0] != '-';
+    if (argc < 0 || (argc > 0 && !argv))
+        return K_EINVAL;
+    int left = argc - i;
+    if (!((left == 2 && argv[i] && strcmp(argv[i], "-i") == 0 && argv[i + 1] &&
+           strcmp(argv[i + 1], "1") == 0) ||
+          (left == 1 && argv[i] && strcmp(argv[i], "-i1") == 0)))
+        return K_EINVAL;
+    int r = hr_site_restart(NULL);
+    return r < 0 ? r : 0;
 }

@@ -108,11 +108,6 @@ int hr_spawn(const char *name, const char *path, char *const argv[],
                                 envp, 1);
 }
 
-int hr_exit_hdl(void)
-{
-    return hr__call(NULL, HR_REQ_EXIT_HDL, 0, NULL, 0, NULL, 0, NULL, 0);
-}
-
 int hr_kill_group(const char *site, int group)
 {
     if (group < 0)

@@ -33,6 +33,7 @@ static const struct key {
      1, HR_STOP_LIMIT_MS},
     {"hrCtrl.failStopTimeout", offsetof(hr_policy, fail_stop_ms), 0, 0,
      HR_STOP_LIMIT_MS},
+    {"hrCtrl.aslr", offsetof(hr_policy, aslr), 0, 0, 1},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -101,7 +102,7 @@ int hr_policy_read(const char *site, hr_policy *p)
 
 int hr_policy_check(const hr_policy *p)
 {
-    static const uint32_t zero[4];
+    static const uint32_t zero[3];
     if (!p)
         return K_EFAULT;
     _Static_assert(sizeof zero == sizeof p->reserved, "reserved space");

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -223,6 +224,11 @@ void hr__os_exec_child(const struct hr__os_child *c)
         setsid();
     else if (c->own_group)
         setpgid(0, 0);
+    if (c->same_address) {
+        int p = personality(0xffffffff);
+        if (p != -1)
+            personality((unsigned long)p | ADDR_NO_RANDOMIZE);
+    }
     for (int i = 0; i < 3; i++)
         if (c->stdio[i] != i)
             dup2(c->stdio[i], i);

@@ -66,6 +66,8 @@ struct hr__os_child {
     int default_signals;   /* every signal handler back to its default */
     int own_group;         /* its own process group */
     int own_session;       /* its own session (and process group) */
+    int same_address;      /* no address-space randomisation: the program
+                              is laid out alike at every exec */
     const int *stdio;      /* descriptors for 0, 1 and 2 */
     const char *cwd;       /* working directory ... */
     int cwd_or_root;       /* ... or "/" when it cannot be entered (else

@@ -201,10 +201,12 @@ int hr__os_send_to(const char *addr, const void *msg, size_t len)
 
 int hr__os_connect(const char *path, int timeout_s)
 {
+    /* no snprintf: HR_EXIT_HDL() calls this from signal handlers */
     struct sockaddr_un a = {.sun_family = AF_UNIX};
-    if (snprintf(a.sun_path, sizeof a.sun_path, "%s", path) >=
-        (int)sizeof a.sun_path)
+    size_t n = strlen(path);
+    if (n >= sizeof a.sun_path)
         return -ENAMETOOLONG;
+    memcpy(a.sun_path, path, n + 1);
     int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     if (s < 0)
         return -errno;

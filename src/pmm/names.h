@@ -14,7 +14,8 @@ int pmm__is_sys_key(const void *key, size_t keylen);
 int pmm__is_group_key(const void *key, size_t keylen);
 /* PMM_KIND_RAM or PMM_KIND_DISK for "RAM" or "DISK"; 0 for anything else. */
 int pmm__medium_kind(const char *medium);
-/* The caller's restart group, from HR_GROUP; K_EINVAL if absent or bad. */
+/* The caller's restart group: an actor's as it started (ident.c), else
+ * from $HR_GROUP; K_EINVAL if absent or bad. */
 int pmm__group_from_env(int *group);
 
 #endif

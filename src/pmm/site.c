@@ -16,6 +16,7 @@
 
 #include "bank.h"
 #include "create.h"
+#include "ident.h"
 #include "names.h"
 #include "os/os.h"
 #include "site.h"
@@ -26,8 +27,12 @@
 
 int pmm_site_path(char *buf, size_t len, const char *site)
 {
-    const char *env = getenv("HR_SITE");
+    /* an actor's site is the one it started in, whatever its environment
+     * says now (ident.c) */
+    const char *env = pmm__ident_site();
     int n;
+    if (!env)
+        env = getenv("HR_SITE");
     if (!buf)
         return K_EFAULT;
     if (site && *site)

@@ -26,7 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int lines = 0; hrd_ini_next(text, &at, &l); lines++) {
         if (at > len || l.lineno != lines + 1)
             abort(); /* moved past the end, or a line counted wrong */
-        if (l.kind == HRD_INI_COMMAND || l.kind == HRD_INI_ARUN) {
+        if (l.kind == HRD_INI_COMMAND || l.kind == HRD_INI_ARUN ||
+            l.kind == HRD_INI_ORDINARY) {
             if (l.argc < 1 || l.argv[l.argc] != NULL)
                 abort(); /* execv() needs a program and a NULL */
             for (int i = 0; i < l.argc; i++)

@@ -1,0 +1,15 @@
+/*
+ * ident.h - the calling process's identity as an actor, captured once
+ * before main (ident.c says why).
+ */
+#ifndef HR_PMM_IDENT_H
+#define HR_PMM_IDENT_H
+
+/* The site the controller gave this actor, or NULL for a process the
+ * controller did not start (its calls then read $HR_SITE each time). */
+const char *pmm__ident_site(void);
+/* This actor's group into *group: 1, or 0 when the process is not an
+ * actor (its calls then read $HR_GROUP each time). */
+int pmm__ident_group(int *group);
+
+#endif
