@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "arun.h"
+#include "actor.h"
 #include "group.h"
 #include "hrd.h"
 #include "log.h"

@@ -28,18 +28,20 @@
  * The whole of it is the table group_table[state][event] below: the next
  * state, set BEFORE the action runs (a controller that dies during the
  * action finds the group marked: restarting, ending), and the action.
+ * An actor's own state and bookkeeping (its table, starting it, stopping
+ * every actor at once) are actor.c's, below this file: group.c calls it,
+ * it never raises a group event.
  */
 #define _GNU_SOURCE
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 
+#include "actor.h"
 #include "group.h"
 #include "hrd.h"
 #include "log.h"
 #include "os/os.h"
-#include "os/ctl.h"
 #include "pmm/crash.h"
 #include "pmm/free.h"
 #include "policy.h"
@@ -99,78 +101,6 @@ static const struct {
 };
 _Static_assert(GE_COUNT == 11, "group_table has a column for each event");
 
-/* What happens to an actor.  Its next state depends on the event alone. */
-enum {
-    AE_REGISTERED, /* stopped until started */
-    AE_STARTED,    /* forked */
-    AE_KILLED,     /* SIGKILL sent, not reaped yet */
-    AE_HALTED,     /* not running, its group stopped it */
-    AE_EXITED,     /* exited after HR_EXIT_HDL */
-    AE_FAILED,     /* died otherwise */
-    AE_FORGOTTEN,  /* unregistered: slot free */
-    AE_COUNT
-};
-
-static const uint8_t actor_next[AE_COUNT] = {
-    [AE_REGISTERED] = HR_A_STOPPED, [AE_STARTED] = HR_A_RUNNING,
-    [AE_KILLED] = HR_A_DYING,       [AE_HALTED] = HR_A_STOPPED,
-    [AE_EXITED] = HR_A_CLEAN,       [AE_FAILED] = HR_A_STOPPED,
-    [AE_FORGOTTEN] = HR_A_FREE,
-};
-
-static void actor_event(struct hrd *d, int slot, int ev, pid_t pid)
-{
-    struct hr_reg_actor *a = &d->reg->actors[slot];
-    switch (ev) {
-    case AE_STARTED:
-        a->pid = pid;
-        a->clean_mark = 0;
-        a->runs++;
-        a->started_ns = pmm__os_now_ns();
-        a->start_ticks = hrd_start_ticks(pid); /* set at fork, kept by exec */
-        break;
-    case AE_KILLED:
-        a->clean_mark = 0;
-        break;
-    case AE_HALTED:
-        a->clean_mark = 0;
-        /* fall through */
-    case AE_EXITED:
-    case AE_FAILED:
-        a->pid = 0;
-        hrd_ready_gone(d, slot);
-        break;
-    case AE_FORGOTTEN:
-        hrd_ready_gone(d, slot);
-        d->says_ready[slot] = 0;
-        hrd_images_free(d, slot);
-        memset(a, 0, sizeof *a);
-        return;
-    }
-    a->state = actor_next[ev];
-}
-
-int hrd_start_actor(struct hrd *d, int slot, const int stdio[3])
-{
-    int pipe_fd, pid = hrd_spawn(d, slot, stdio, &pipe_fd);
-    if (pid < 0)
-        return pid;
-    actor_event(d, slot, AE_STARTED, pid);
-    return hrd_spawn_wait(pid, pipe_fd);
-}
-
-void hrd_actor_exit_hdl(struct hrd *d, int slot)
-{
-    d->reg->actors[slot].clean_mark = 1;
-}
-
-/* An actor's stop timeout: its own (hr arun --stop-timeout), else the
- * site's. */
-static uint32_t stop_ms(const struct hrd *d, const struct hr_reg_actor *a)
-{
-    return a->stop_ms ? a->stop_ms : d->policy.stop_ms;
-}
-
 /* GA_KILL, GA_TERM: stop the running members' trees (graceful: with their
  * stop timeouts; else with hrCtrl.failStopTimeout, 0: SIGKILL at once),
  * who are dying until the loop reaps them; the others are stopped (even
@@ -181,14 +111,14 @@ static void kill_members(struct hrd *d, int group, int graceful)
     int dying = 0;
     HRD_FOR_MEMBERS(d, group, i) {
         struct hr_reg_actor *a = &d->reg->actors[i];
-        uint32_t timeout_ms = graceful ? stop_ms(d, a) : d->policy.fail_stop_ms;
+        uint32_t timeout_ms = graceful ? hrd_actor_stop_ms(d, a) : d->policy.fail_stop_ms;
         if (a->pid > 0) {
             if (a->state != HR_A_DYING || !timeout_ms) /* not stopped twice */
                 hrd_tree_stop(d, i, timeout_ms);
-            actor_event(d, i, AE_KILLED, 0);
+            hrd_actor_event(d, i, AE_KILLED, 0);
             dying++;
         } else {
-            actor_event(d, i, AE_HALTED, 0);
+            hrd_actor_event(d, i, AE_HALTED, 0);
         }
     }
     if (!dying)
@@ -202,7 +132,7 @@ static void end_group(struct hrd *d, int group, const char *why)
     size_t n = 0;
     pmm__crash("hrd.group_end"); /* marked, nothing freed yet */
     HRD_FOR_MEMBERS(d, group, i)
-        actor_event(d, i, AE_FORGOTTEN, 0);
+        hrd_actor_event(d, i, AE_FORGOTTEN, 0);
     pmm__free_group(d->bank, group, &n);
     memset(&d->reg->groups[group], 0, sizeof d->reg->groups[group]);
     d->end_why[group] = NULL;
@@ -228,7 +158,7 @@ static int restart_group(struct hrd *d, int group)
         if (a->direct && a->pid <= 0) {
             pid[i] = hrd_spawn(d, i, NULL, &pipe_fd[i]);
             if (pid[i] > 0)
-                actor_event(d, i, AE_STARTED, pid[i]);
+                hrd_actor_event(d, i, AE_STARTED, pid[i]);
         }
     }
     for (int i = 0; i < HR_REG_ACTORS; i++) {
@@ -369,7 +299,7 @@ int hrd_register(struct hrd *d, int group, int direct, const char *name,
     snprintf(a->name, sizeof a->name, "%s", name);
     a->image_size = size;
     a->args_len = args_len;
-    actor_event(d, s, AE_REGISTERED, 0);
+    hrd_actor_event(d, s, AE_REGISTERED, 0);
     hrd_group_event(d, group, GE_REGISTERED, NULL);
     /* registration is complete once `used` is set */
     __atomic_store_n(&a->used, 1, __ATOMIC_RELEASE);
@@ -402,35 +332,6 @@ static void settle(struct hrd *d, int group)
         hrd_group_event(d, group, GE_UNCLEAN, names);
 }
 
-static int members_dying(struct hrd *d, int group)
-{
-    int n = 0;
-    HRD_FOR_MEMBERS(d, group, i)
-        n += d->reg->actors[i].state == HR_A_DYING;
-    return n;
-}
-
-/* A failure of the actor: kept as the group's last (quiet: the caller
- * says what comes of it). */
-static void record_failure(struct hrd *d, const struct hr_reg_actor *a, pid_t pid,
-                           int status, int quiet)
-{
-    struct hr_reg_group *g = &d->reg->groups[a->group];
-    g->last_signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-    g->last_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    g->last_fail_ns = pmm__os_now_ns();
-    if (quiet)
-        return;
-    if (WIFSIGNALED(status))
-        hrd_log(d, "actor %s (pid %d) of group %d killed by signal %d: "
-                   "restarting the group", a->name, (int)pid, a->group,
-                g->last_signal);
-    else
-        hrd_log(d, "actor %s (pid %d) of group %d exited with status %d "
-                   "without HR_EXIT_HDL: restarting the group", a->name,
-                (int)pid, a->group, g->last_status);
-}
-
 void hrd_child_exited(struct hrd *d, pid_t pid, int status)
 {
     int slot = hrd_find_pid(d, pid);
@@ -447,19 +348,19 @@ void hrd_child_exited(struct hrd *d, pid_t pid, int status)
     hrd_tree_reaped(d, slot, pid);
     if (a->state == HR_A_DYING || gstate == HR_G_RESTARTING || gstate == HR_G_ENDING) {
         /* killed for a group restart or end (or, in one, not killed yet) */
-        actor_event(d, slot, AE_HALTED, 0);
-        if (!members_dying(d, group))
+        hrd_actor_event(d, slot, AE_HALTED, 0);
+        if (!hrd_members_dying(d, group))
             hrd_group_event(d, group, GE_GONE, NULL);
     } else if (a->clean_mark) {
-        actor_event(d, slot, AE_EXITED, 0);
+        hrd_actor_event(d, slot, AE_EXITED, 0);
         settle(d, group);
     } else if (bg_exit && hrd_tree_left(d, slot, pid)) {
-        actor_event(d, slot, AE_FAILED, 0);
-        record_failure(d, a, pid, status, 1);
+        hrd_actor_event(d, slot, AE_FAILED, 0);
+        hrd_record_failure(d, a, pid, status, 1);
         hrd_group_event(d, group, GE_BACKGROUND, a->name);
     } else {
-        actor_event(d, slot, AE_FAILED, 0);
-        record_failure(d, a, pid, status, 0);
+        hrd_actor_event(d, slot, AE_FAILED, 0);
+        hrd_record_failure(d, a, pid, status, 0);
         hrd_group_event(d, group, GE_FAILED, NULL);
     }
     hrd_tree_sweep(d); /* its orphans: its run is over */
@@ -473,58 +374,6 @@ int hrd_kill_group(struct hrd *d, int group)
     /* even one over a lowered maxGroups */
     hrd_group_event(d, group, GE_KILL, "killed");
     return !d->reg->groups[group].used;
-}
-
-/* Stop or site restart: stop every running actor's tree (SIGTERM,
- * hrCtrl.stopTimeout, SIGKILL), all signalled first so that they stop
- * together, and reap each.  One that the kernel keeps alive (an
- * uninterruptible sleep) HRD_KILL_WAIT_S after its SIGKILL is logged and
- * left with its SIGKILL pending: the controller stops all the same, and
- * the next one ends it (pidfd and start time) if it is still there.  Then
- * whatever else is left under the controller is ended. */
-void hrd_kill_all(struct hrd *d)
-{
-    int left = 0;
-    uint32_t longest = 0;
-    HRD_FOR_ACTORS(d, i) {
-        if (d->reg->actors[i].pid > 0) {
-            uint32_t ms = stop_ms(d, &d->reg->actors[i]);
-            if (!d->kill_at[i]) /* one being stopped keeps its deadline */
-                hrd_tree_stop(d, i, ms);
-            longest = ms > longest ? ms : longest;
-            left++;
-        }
-    }
-    uint64_t until = pmm__os_now_ns() +
-                     (longest + HRD_KILL_WAIT_S * 1000ull) * 1000000ull;
-    while (left > 0) {
-        int now_left = 0;
-        HRD_FOR_ACTORS(d, i) {
-            struct hr_reg_actor *a = &d->reg->actors[i];
-            if (a->pid <= 0)
-                continue;
-            if (hr__os_reap(a->pid, NULL, 1) != 0) { /* reaped, or not ours */
-                hrd_tree_reaped(d, i, a->pid); /* orphans: end_all below */
-                actor_event(d, i, AE_HALTED, 0);
-            } else {
-                now_left++;
-            }
-        }
-        left = now_left;
-        if (left > 0 && pmm__os_now_ns() > until)
-            break;
-        if (left > 0) {
-            hrd_tree_deadlines(d);
-            hr__os_sleep_ms(1);
-        }
-    }
-    HRD_FOR_ACTORS(d, i) {
-        struct hr_reg_actor *a = &d->reg->actors[i];
-        if (left > 0 && a->pid > 0)
-            hrd_log(d, "actor %s (pid %d) has not died %d s after SIGKILL: "
-                       "left to the kernel", a->name, a->pid, HRD_KILL_WAIT_S);
-    }
-    hrd_tree_end_all(d, HRD_KILL_WAIT_S * 1000);
 }
 
 /* Every actor stops; a fresh controller (this program, executed again)
@@ -546,16 +395,6 @@ void hrd_site_restart(struct hrd *d, const char *why)
     d->exec_pending = 1;
 }
 
-void hrd_actors_adopt(struct hrd *d)
-{
-    HRD_FOR_ACTORS(d, i) {
-        if (d->reg->actors[i].pid > 0)
-            hrd_end_leftover(d, &d->reg->actors[i]);
-        actor_event(d, i, AE_HALTED, 0);
-    }
-    hrd_tree_end_strays(d); /* their descendants, left under init */
-}
-
 void hrd_groups_adopt(struct hrd *d)
 {
     for (int g = 0; g < HR_REG_GROUPS; g++) {
@@ -571,7 +410,7 @@ void hrd_groups_adopt(struct hrd *d)
 void hrd_unregister(struct hrd *d, int slot)
 {
     int group = d->reg->actors[slot].group;
-    actor_event(d, slot, AE_FORGOTTEN, 0);
+    hrd_actor_event(d, slot, AE_FORGOTTEN, 0);
     if (hrd_next_actor(d, group, -1) < 0)
         hrd_group_event(d, group, GE_ABANDONED, NULL);
 }

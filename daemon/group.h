@@ -4,7 +4,7 @@
  * Every change of a group's state goes through hrd_group_event(), which
  * looks the group's state and the event up in one table (group.c) for the
  * next state and the action; every change of an actor's state goes through
- * the actor table beside it.  The rest of the controller raises events and
+ * the actor table below it (actor.h, actor.c).  The rest of the controller raises events and
  * reads states, and never sets one.
  */
 #ifndef HRD_GROUP_H
@@ -40,29 +40,19 @@ void hrd_group_event(struct hrd *d, int group, enum hrd_group_event ev,
  * *slot gets its registry slot.  -ENOSPC past hrCtrl.maxActors. */
 int hrd_register(struct hrd *d, int group, int direct, const char *name,
                  int exe_fd, const char *args, uint32_t args_len, int *slot);
-/* Start a registered actor with stdio (NULL: /dev/null and the console):
- * its pid once exec'd, or -errno. */
-int hrd_start_actor(struct hrd *d, int slot, const int stdio[3]);
 /* Unregister an actor that never ran; a group left with no member goes. */
 void hrd_unregister(struct hrd *d, int slot);
-/* The actor in slot said HR_EXIT_HDL: its next exit is clean. */
-void hrd_actor_exit_hdl(struct hrd *d, int slot);
 /* A child of the controller was reaped. */
 void hrd_child_exited(struct hrd *d, pid_t pid, int status);
 /* End a group for good: 1 when done at once (or no such group), 0 when its
  * members still have to die (the loop finishes it when the last is reaped;
  * d->ends[group] moves on then). */
 int hrd_kill_group(struct hrd *d, int group);
-/* Stop or site restart: stop every running actor (SIGTERM, the stop
- * timeout, SIGKILL) and reap each; end whatever else is left. */
-void hrd_kill_all(struct hrd *d);
 /* Every actor stops; a fresh controller takes over, unless the site has
  * restarted too often: then it stops, marked failed. */
 void hrd_site_restart(struct hrd *d, const char *why);
-/* At start: end what the previous controller left running and mark every
- * actor stopped; then end the groups whose end was cut short or that have
- * no member left. */
-void hrd_actors_adopt(struct hrd *d);
+/* At start, after hrd_actors_adopt() (actor.h): end the groups whose end
+ * was cut short or that have no member left. */
 void hrd_groups_adopt(struct hrd *d);
 
 #endif

@@ -21,6 +21,8 @@
  *   group.c     the life of groups and actors: ONE table of state x event
  *               -> action; every change of a group's or an actor's state
  *               goes through it
+ *   actor.c     ... one actor's table of state x event below it, its start,
+ *               its failure kept, and every actor stopped or adopted at once
  *   render.c    ps and info output, and the structured status reply
  *   tree.c      an actor's whole process tree (its process group, the
  *               orphans the controller adopts as child subreaper), and

@@ -23,6 +23,7 @@
 
 #include "adopt.h"
 #include "conns.h"
+#include "actor.h"
 #include "group.h"
 #include "held.h"
 #include "hrd.h"

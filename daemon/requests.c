@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "arun.h"
+#include "actor.h"
 #include "group.h"
 #include "hrd.h"
 #include "log.h"

@@ -1,6 +1,6 @@
 /*
  * spawn.h - an actor's image, arguments and environment, and its fork and
- * exec.  Records nothing in the registry: the caller (group.c) does.
+ * exec.  Records nothing in the registry: the callers (actor.c, group.c) do.
  *
  * An actor's program is copied, at its registration, into the "__SYS"
  * block __SYS.hr.image.SLOT and its encoded arguments (cwd, argv, envp)

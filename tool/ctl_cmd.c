@@ -1,8 +1,9 @@
 /*
- * ctl_cmd.c - the controller's commands: site start|stop|restart|cold (and
- * restart, shutdown -i 1), the state part of site info, arun, akill, ps,
- * log.  Through public doors only: <hotrestart/hr.h> and <hotrestart/pmm.h>
- * (tests/tool_doors.sh).
+ * ctl_cmd.c - the site's control commands: site start|stop|restart|cold
+ * (and restart, shutdown -i 1) and the state part of site info, plus the
+ * words for a controller's refusal (hr_die_ctl).  The commands on actors
+ * (arun, akill, ps, log) are actor_cmd.c's.  Through public doors only:
+ * <hotrestart/hr.h> and <hotrestart/pmm.h> (tests/tool_doors.sh).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,8 +23,6 @@
 
 #include "hr.h"
 
-extern char **environ;
-
 static const char *ctl_err(int r)
 {
     if (r == -ECONNREFUSED || r == -ENOENT) /* no socket, or none there */
@@ -41,7 +40,7 @@ static const char *ctl_err(int r)
     return pmm_strerror(r);
 }
 
-__attribute__((noreturn)) static void die_ctl(const char *action, int r)
+void hr_die_ctl(const char *action, int r)
 {
     hr_die(HR_EXIT_FAIL, "%s: %s", action, ctl_err(r));
 }
@@ -148,7 +147,7 @@ static void stop_controller(const char *dir, int pid, const char *action)
         hr_die(HR_EXIT_FAIL, "%s: controller %d did not stop in the longest "
                              "stop timeout and 15 s (hr log)", action, pid);
     if (r < 0)
-        die_ctl(action, r);
+        hr_die_ctl(action, r);
 }
 
 int hr_stop_running(const char *dir, const char *action)
@@ -157,7 +156,7 @@ int hr_stop_running(const char *dir, const char *action)
     if (pid == -ECONNREFUSED || pid == -ENOENT)
         return 0; /* no controller listens */
     if (pid < 0)
-        die_ctl(action, pid);
+        hr_die_ctl(action, pid);
     stop_controller(dir, pid, action);
     return 1;
 }
@@ -180,350 +179,6 @@ int hr_site_stop(const struct hr_opts *o)
     return HR_EXIT_OK;
 }
 
-static const char arun_usage[] =
-    "usage: hr arun [-g [GROUP]] [--name NAME] [--stop-timeout MS] [--aslr]\n"
-    "               [--ready-fd N | --notify] [--wait-ready] [--listen SPEC]...\n"
-    "               [--] PROGRAM [ARGS...]\n"
-    "With -g, start PROGRAM as a direct restartable actor in GROUP (-g alone:\n"
-    "group 0).  Its image, arguments, environment and working directory are\n"
-    "stored and replayed at every restart of the group.  Without -g, start\n"
-    "it as an ordinary actor, as ChorusOS does: in a session of its own, with\n"
-    "the site's console log as output, watched and restarted by no one; the\n"
-    "options below are for restartable actors, and imply -g 0.  Prints the\n"
-    "actor's pid.\n"
-    "  --aslr              keep address-space randomisation (HR_ASLR=1 in its\n"
-    "                      environment, which its children inherit); else it\n"
-    "                      comes back at the same address, unless the site\n"
-    "                      sets hrCtrl.aslr=1\n"
-    "  --name NAME         its name (default: its program's), unique in the site\n"
-    "  --stop-timeout MS   how long a stop waits after SIGTERM before SIGKILL\n"
-    "                      (default: the site's hrCtrl.stopTimeout)\n"
-    "  --ready-fd N        it says it is ready by writing a newline to fd N\n"
-    "                      (3 to 1023, s6 style)\n"
-    "  --notify            it says it is ready by sending READY=1 to\n"
-    "                      $NOTIFY_SOCKET (sd_notify; every actor gets it)\n"
-    "  --wait-ready        return once it is ready (--notify unless --ready-fd)\n"
-    "  --listen SPEC       tcp:HOST:PORT or unix:PATH: the controller listens\n"
-    "                      there and holds the socket for the actor, across its\n"
-    "                      restarts, site restarts and (made again) its own\n"
-    "                      crash; every start gets the sockets as fds 3, 4...\n"
-    "                      with LISTEN_FDS, LISTEN_PID and LISTEN_FDNAMES\n"
-    "                      (sd_listen_fds), so clients wait in the backlog\n"
-    "                      while it restarts.  Stored with its environment as\n"
-    "                      HR_LISTEN=SPEC[,SPEC...]\n"
-    "hr ps shows such an actor starting, then ready, and the time of each\n"
-    "restart of its group from the death to ready.\n";
-
-/* environ with HR_LISTEN=specs in place of any HR_LISTEN it has. */
-static char **with_listen(const char *specs)
-{
-    size_t n = 0;
-    while (environ[n])
-        n++;
-    char **env = calloc(n + 2, sizeof *env);
-    if (!env)
-        hr_die(HR_EXIT_FAIL, "arun: out of memory");
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], "HR_LISTEN=", 10) != 0)
-            env[k++] = environ[i];
-    static char var[1100];
-    snprintf(var, sizeof var, "HR_LISTEN=%s", specs);
-    env[k++] = var;
-    env[k] = NULL;
-    return env;
-}
-
-static void add_listen(char *specs, size_t cap, const char *spec)
-{
-    if ((strncmp(spec, "tcp:", 4) != 0 || !strchr(spec + 4, ':')) &&
-        (strncmp(spec, "unix:", 5) != 0 || !spec[5]))
-        hr_die(HR_EXIT_USAGE, "arun: bad --listen '%s' (tcp:HOST:PORT or "
-               "unix:PATH)", spec);
-    if (strchr(spec, ','))
-        hr_die(HR_EXIT_USAGE, "arun: bad --listen '%s': no commas", spec);
-    size_t len = strlen(specs);
-    if (len + strlen(spec) + 2 > cap)
-        hr_die(HR_EXIT_USAGE, "arun: too many --listen sockets");
-    snprintf(specs + len, cap - len, "%s%s", len ? "," : "", spec);
-}
-
-/* arun without -g: an ordinary actor, as on ChorusOS: started in a session
- * of its own, its output in the site's console log (the tool's own streams
- * when the site has none), and left alone: no controller watches it. */
-static int arun_ordinary(const struct hr_opts *o, const char *path,
-                         char *const argv[])
-{
-    char dir[4096], log[4200];
-    int ep[2], e = 0;
-    hr_site_dir(o, dir, sizeof dir, "arun");
-    snprintf(log, sizeof log, "%s/console.log", dir);
-    int out = open(log, O_WRONLY | O_APPEND | O_CLOEXEC);
-    if (pipe2(ep, O_CLOEXEC) < 0)
-        hr_die(HR_EXIT_FAIL, "arun: pipe: %s", strerror(errno));
-    pid_t pid = fork();
-    if (pid == 0) {
-        setsid();
-        int null = open("/dev/null", O_RDONLY);
-        dup2(null, 0);
-        if (out >= 0)
-            dup2(out, 1), dup2(out, 2);
-        execve(path, argv, environ);
-        e = errno;
-        if (write(ep[1], &e, sizeof e) < 0)
-            _exit(127);
-        _exit(127);
-    }
-    close(ep[1]);
-    if (pid < 0 || read(ep[0], &e, sizeof e) == (ssize_t)sizeof e)
-        hr_die(HR_EXIT_FAIL, "arun: %s: %s", path,
-               strerror(pid < 0 ? errno : e));
-    return pid;
-}
-
-/* A group number as arun and akill take it, or exit 2. */
-static int group_arg(const char *cmd, const char *s)
-{
-    char *end;
-    long g = strtol(s, &end, 10);
-    if (!*s || *end || g < 0 || g > (long)HR_GROUPS_LIMIT - 1)
-        hr_die(HR_EXIT_USAGE, "%s: bad group '%s' (0 to %u)", cmd, s,
-               HR_GROUPS_LIMIT - 1);
-    return (int)g;
-}
-
-enum {
-    OPT_NAME = HR_OPT_OWN, OPT_STOP_TIMEOUT, OPT_READY_FD, OPT_NOTIFY,
-    OPT_WAIT_READY, OPT_LISTEN, OPT_ASLR,
-};
-
-/* A number from lo to hi for option opt of arun, or exit 2. */
-static long arun_number(const char *opt, const char *s, long lo, long hi)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi)
-        hr_die(HR_EXIT_USAGE, "arun: bad %s '%s' (%ld to %ld)", opt, s, lo, hi);
-    return v;
-}
-
-int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
-{
-    static const struct option longs[] = {
-        {"name", required_argument, NULL, OPT_NAME},
-        {"stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT},
-        {"ready-fd", required_argument, NULL, OPT_READY_FD},
-        {"notify", no_argument, NULL, OPT_NOTIFY},
-        {"wait-ready", no_argument, NULL, OPT_WAIT_READY},
-        {"listen", required_argument, NULL, OPT_LISTEN},
-        {"aslr", no_argument, NULL, OPT_ASLR},
-        HR_OPTS_COMMON,
-    };
-    struct hr_opts ov = *go, *o = &ov;
-    /* '+': the options end at PROGRAM; what follows is its own */
-    struct hr_cmdline cl = {.cmd = "arun", .usage = arun_usage, .shorts = "+g:",
-                            .longs = longs, .o = o};
-    int group = -1, aslr = 0, k = 0;
-    hr_arun_opts ao = {0};
-    char specs[1024] = "";
-    while (k != 'G' && (k = hr_getopt(argc, argv, &cl)) != -1) {
-        switch (k) {
-        case 'g':
-            if (optarg[0] >= '0' && optarg[0] <= '9') {
-                group = group_arg("arun", optarg);
-                break;
-            }
-            /* -g with no number (the guide's `arun -g [gid]`): group 0,
-             * and what followed it is the program */
-            if (argv[optind - 1] != optarg)
-                group_arg("arun", optarg);
-            group = 0;
-            optind--;
-            k = 'G';
-            break;
-        case OPT_ASLR: aslr = 1; break;
-        case OPT_NAME: ao.name = optarg; break;
-        case OPT_STOP_TIMEOUT:
-            ao.stop_ms = (uint32_t)arun_number("--stop-timeout", optarg, 1,
-                                               HR_STOP_LIMIT_MS);
-            break;
-        case OPT_READY_FD:
-            ao.ready_fd = (int)arun_number("--ready-fd", optarg, 3, 1023);
-            break;
-        case OPT_NOTIFY: ao.notify = 1; break;
-        case OPT_WAIT_READY: ao.wait_ready = 1; break;
-        case OPT_LISTEN: add_listen(specs, sizeof specs, optarg); break;
-        }
-    }
-    int i = optind;
-    if (i >= argc) {
-        fputs(arun_usage, stderr);
-        return HR_EXIT_USAGE;
-    }
-    char path[PATH_MAX], dir[4096];
-    const char *prog = argv[i];
-    if (group < 0 && (ao.name || ao.stop_ms || ao.ready_fd || ao.notify ||
-                      ao.wait_ready || aslr || specs[0]))
-        group = 0; /* options of restartable actors only */
-    hr_site_existing(o, dir, sizeof dir, "arun");
-    if (hr_find_program(prog, path, sizeof path) < 0)
-        hr_die(HR_EXIT_FAIL, "arun: %s: not found on $PATH", prog);
-    if (group < 0) { /* no -g: an ordinary actor */
-        int pid = arun_ordinary(o, path, argv + i);
-        if (o->json)
-            printf("{\"pid\": %d, \"group\": null}\n", pid);
-        else
-            printf("%d\n", pid);
-        return HR_EXIT_OK;
-    }
-    if (aslr && setenv("HR_ASLR", "1", 1) < 0)
-        hr_die(HR_EXIT_FAIL, "arun: out of memory");
-    /* the controller first: its refusal is not the program's fault */
-    int r = hr_ping(dir);
-    if (r < 0)
-        die_ctl("arun", r);
-    r = hr_arun_with(dir, group, &ao, path, argv + i,
-                     specs[0] ? with_listen(specs) : environ);
-    if (r < 0) {
-        if (r == -EEXIST)
-            hr_die(HR_EXIT_FAIL, "arun: the name '%s' is taken in this site",
-                   ao.name);
-        if (r == -EINVAL && ao.name)
-            hr_die(HR_EXIT_USAGE, "arun: bad --name '%s' (letters, digits and "
-                                  "._-:+@/, at most %d)", ao.name, PMM_NAME_MAX - 1);
-        if (r == -ESRCH && ao.wait_ready)
-            hr_die(HR_EXIT_FAIL, "arun: %s stopped before it was ready (hr log)",
-                   path);
-        char what[PATH_MAX + 16];
-        snprintf(what, sizeof what, "arun: %s", path);
-        if (r == K_ENOMEM)
-            hr_die(HR_EXIT_FAIL, "%s: the site's RAM bank has no room for its "
-                                 "image (a copy of the program): make the site "
-                                 "with a larger --rambank-size (hr site create)",
-                   what);
-        if (r == -ENOENT || r == -EACCES || r == -ENOEXEC)
-            hr_die(HR_EXIT_FAIL, "%s: %s", what,
-                   r == -ENOENT ? "no such file" :
-                   r == -EACCES ? "not an executable file" : "cannot be executed");
-        die_ctl(what, r);
-    }
-    if (o->json)
-        printf("{\"pid\": %d, \"group\": %d}\n", r, group);
-    else
-        printf("%d\n", r);
-    return HR_EXIT_OK;
-}
-
-static const char akill_usage[] =
-    "usage: hr akill PID       kill an actor: its group restarts\n"
-    "       hr akill -g GROUP  kill a group for good, as a stop (SIGTERM, the\n"
-    "                          stop timeout, SIGKILL); its images and\n"
-    "                          HR_GROUP_KEY blocks are freed; returns once\n"
-    "                          every member is gone\n";
-
-int hr_cmd_akill(int argc, char **argv, const struct hr_opts *go)
-{
-    static const struct option longs[] = {HR_OPTS_COMMON};
-    struct hr_opts ov = *go, *o = &ov;
-    struct hr_cmdline cl = {.cmd = "akill", .usage = akill_usage, .shorts = "g:",
-                            .longs = longs, .o = o};
-    const char *g = NULL;
-    while (hr_getopt(argc, argv, &cl) == 'g')
-        g = optarg;
-    if (argc - optind != (g ? 0 : 1)) {
-        fputs(akill_usage, stderr);
-        return HR_EXIT_USAGE;
-    }
-    int group = g != NULL;
-    long v = group ? group_arg("akill", g) : 0;
-    if (!group) {
-        char *end;
-        const char *p = argv[optind];
-        v = strtol(p, &end, 10);
-        if (!*p || *end || v <= 0 || v > INT_MAX)
-            hr_die(HR_EXIT_USAGE, "akill: bad pid '%s'", p);
-    }
-    char dir[4096];
-    hr_site_existing(o, dir, sizeof dir, "akill");
-    int r = group ? hr_kill_group(dir, (int)v) : hr_akill(dir, (pid_t)v);
-    if (r == -ESRCH)
-        hr_die(HR_EXIT_FAIL, "akill: %ld is not an actor of this site", v);
-    if (r < 0)
-        die_ctl("akill", r);
-    return HR_EXIT_OK;
-}
-
-static const char ps_usage[] =
-    "usage: hr ps [--json]\n"
-    "Groups (state, restarts, the last restart's time from death to ready,\n"
-    "last failure) and their actors (name, pid, direct or indirect, state,\n"
-    "readiness, uptime).  Group states: running, restarting or ending\n"
-    "(waiting for its killed members to die), blocked (also when a member went\n"
-    "to the background).  Actor states: running, dying (killed, not yet gone),\n"
-    "exited (cleanly), stopped.  Readiness: starting or ready for an actor that\n"
-    "says it (--ready-fd, --notify, READY=1), else -.  --json adds each group's\n"
-    "restart_ms: the last and a histogram.\n";
-
-int hr_cmd_ps(int argc, char **argv, const struct hr_opts *go)
-{
-    static const struct option longs[] = {HR_OPTS_COMMON};
-    struct hr_opts o = *go;
-    struct hr_cmdline cl = {.cmd = "ps", .usage = ps_usage, .shorts = "",
-                            .longs = longs, .o = &o};
-    while (hr_getopt(argc, argv, &cl) != -1)
-        ;
-    if (optind < argc)
-        hr_die(HR_EXIT_USAGE, "ps: unexpected argument '%s'", argv[optind]);
-    size_t cap = 256 * 1024;
-    char dir[4096], *buf = malloc(cap);
-    hr_site_existing(&o, dir, sizeof dir, "ps");
-    int r = buf ? hr_ps(dir, !o.json, buf, cap) : -ENOMEM;
-    if (r < 0)
-        die_ctl("ps", r);
-    fputs(buf, stdout);
-    if (o.json)
-        putchar('\n');
-    free(buf);
-    return HR_EXIT_OK;
-}
-
-static const char log_usage[] =
-    "usage: hr log [-f]\n"
-    "The site's console log: the controller's messages and the output of\n"
-    "direct actors; -f follows it.\n";
-
-int hr_cmd_log(int argc, char **argv, const struct hr_opts *go)
-{
-    static const struct option longs[] = {HR_OPTS_COMMON};
-    struct hr_opts ov = *go, *o = &ov;
-    struct hr_cmdline cl = {.cmd = "log", .usage = log_usage, .shorts = "f",
-                            .longs = longs, .o = o};
-    int follow = 0;
-    while (hr_getopt(argc, argv, &cl) == 'f')
-        follow = 1;
-    if (optind < argc)
-        hr_die(HR_EXIT_USAGE, "log: unexpected argument '%s'", argv[optind]);
-    char dir[4096], path[4200], buf[65536];
-    hr_site_dir(o, dir, sizeof dir, "log");
-    snprintf(path, sizeof path, "%s/console.log", dir);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        hr_die(HR_EXIT_FAIL, "log: %s: %s", path, strerror(errno));
-    for (;;) {
-        ssize_t n = read(fd, buf, sizeof buf);
-        if (n > 0) {
-            fwrite(buf, 1, (size_t)n, stdout);
-            continue;
-        }
-        if (!follow)
-            break;
-        fflush(stdout);
-        poll(NULL, 0, 200);
-    }
-    close(fd);
-    return HR_EXIT_OK;
-}
-
 /* The running controller's generation, or -1 when none answers. */
 static int generation_of(const char *site)
 {
@@ -537,11 +192,11 @@ int hr_site_restart_cmd(const struct hr_opts *o)
     hr_site_existing(o, dir, sizeof dir, "site restart");
     hr_site_state was;
     if (hr_status(dir, &was) < 0)
-        die_ctl("site restart", hr_ping(dir));
+        hr_die_ctl("site restart", hr_ping(dir));
     int gen = (int)was.generation;
     int r = hr_site_restart(dir);
     if (r < 0)
-        die_ctl("site restart", r);
+        hr_die_ctl("site restart", r);
     /* the actors stop first (SIGTERM, the stop timeout, SIGKILL) */
     time_t until = time(NULL) + 10 + was.policy.stop_ms / 1000;
     while (time(NULL) <= until) {
@@ -598,7 +253,7 @@ int hr_show_status(const char *dir, const struct hr_opts *o)
     char why[256];
     int r = hr_status(dir, &st);
     if (r < 0 && r != -ECONNREFUSED && r != -ENOENT)
-        die_ctl("site info", r); /* a controller runs but does not say */
+        hr_die_ctl("site info", r); /* a controller runs but does not say */
     if (r < 0) {
         r = hr_site_status(dir, &st, why, sizeof why);
         if (r == K_EBANK)

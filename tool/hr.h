@@ -87,6 +87,9 @@ int hr_cmd_akill(int argc, char **argv, const struct hr_opts *o);
 int hr_cmd_ps(int argc, char **argv, const struct hr_opts *o);
 int hr_cmd_log(int argc, char **argv, const struct hr_opts *o);
 int hr_cmd_restart(int argc, char **argv, const struct hr_opts *o);
+/* Die (HR_EXIT_FAIL) saying action failed, in words for the controller's
+ * refusal r (-errno): none runs, permission, range, full... */
+__attribute__((noreturn)) void hr_die_ctl(const char *action, int r);
 int hr_site_start(const struct hr_opts *o);
 int hr_site_stop(const struct hr_opts *o);
 /* Stop dir's controller if one runs, and wait until it has: 1, else 0. */

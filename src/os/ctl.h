@@ -2,9 +2,10 @@
  * ctl.h - the controller's system calls: files it opens, processes it
  * starts, stops and reaps, its signals, its event loop and its sockets.
  * Also the calls of the controller's client side (src/hr/): its socket.
- * Part of the OS layer (src/os/): neither the daemon nor src/hr/ makes a
- * system call of its own, which the syscalls test of tests/CMakeLists.txt
- * keeps true.
+ * ctl.c keeps the files, processes, signals and event loop, ctl_net.c
+ * the sockets.  Part of the OS layer (src/os/): neither the daemon nor
+ * src/hr/ makes a system call of its own, which the syscalls test of
+ * tests/CMakeLists.txt keeps true.
  *
  * Contract, as os.h's: each function returns 0 (or a count, a pid or a
  * descriptor) on success and -errno on failure, retries EINTR itself, and

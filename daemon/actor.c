@@ -1,0 +1,179 @@
+/*
+ * actor.c - the life of one actor, below its group's (group.c): the table
+ * actor_next[event] and the bookkeeping of each event (pid, runs, start
+ * time, the clean mark, readiness, the images freed when it is forgotten),
+ * starting one actor, a failure kept as its group's last, and stopping or
+ * adopting every actor at once.
+ *
+ * Invariants: an actor's state changes here only, set by
+ * hrd_actor_event() from the event alone; nothing here changes a group's
+ * state or raises a group event (group.c calls down here, never the other
+ * way), so the group table stays the one place where groups change.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "actor.h"
+#include "hrd.h"
+#include "log.h"
+#include "os/os.h"
+#include "os/ctl.h"
+#include "ready.h"
+#include "spawn.h"
+#include "tree.h"
+
+static const uint8_t actor_next[AE_COUNT] = {
+    [AE_REGISTERED] = HR_A_STOPPED, [AE_STARTED] = HR_A_RUNNING,
+    [AE_KILLED] = HR_A_DYING,       [AE_HALTED] = HR_A_STOPPED,
+    [AE_EXITED] = HR_A_CLEAN,       [AE_FAILED] = HR_A_STOPPED,
+    [AE_FORGOTTEN] = HR_A_FREE,
+};
+
+void hrd_actor_event(struct hrd *d, int slot, enum hrd_actor_event ev, pid_t pid)
+{
+    struct hr_reg_actor *a = &d->reg->actors[slot];
+    switch (ev) {
+    case AE_STARTED:
+        a->pid = pid;
+        a->clean_mark = 0;
+        a->runs++;
+        a->started_ns = pmm__os_now_ns();
+        a->start_ticks = hrd_start_ticks(pid); /* set at fork, kept by exec */
+        break;
+    case AE_KILLED:
+        a->clean_mark = 0;
+        break;
+    case AE_HALTED:
+        a->clean_mark = 0;
+        /* fall through */
+    case AE_EXITED:
+    case AE_FAILED:
+        a->pid = 0;
+        hrd_ready_gone(d, slot);
+        break;
+    case AE_FORGOTTEN:
+        hrd_ready_gone(d, slot);
+        d->says_ready[slot] = 0;
+        hrd_images_free(d, slot);
+        memset(a, 0, sizeof *a);
+        return;
+    case AE_REGISTERED: /* the state alone */
+    case AE_COUNT:
+        break;
+    }
+    a->state = actor_next[ev];
+}
+
+int hrd_start_actor(struct hrd *d, int slot, const int stdio[3])
+{
+    int pipe_fd, pid = hrd_spawn(d, slot, stdio, &pipe_fd);
+    if (pid < 0)
+        return pid;
+    hrd_actor_event(d, slot, AE_STARTED, pid);
+    return hrd_spawn_wait(pid, pipe_fd);
+}
+
+void hrd_actor_exit_hdl(struct hrd *d, int slot)
+{
+    d->reg->actors[slot].clean_mark = 1;
+}
+
+/* An actor's stop timeout: its own (hr arun --stop-timeout), else the
+ * site's. */
+uint32_t hrd_actor_stop_ms(const struct hrd *d, const struct hr_reg_actor *a)
+{
+    return a->stop_ms ? a->stop_ms : d->policy.stop_ms;
+}
+
+int hrd_members_dying(struct hrd *d, int group)
+{
+    int n = 0;
+    HRD_FOR_MEMBERS(d, group, i)
+        n += d->reg->actors[i].state == HR_A_DYING;
+    return n;
+}
+
+/* A failure of the actor: kept as the group's last (quiet: the caller
+ * says what comes of it). */
+void hrd_record_failure(struct hrd *d, const struct hr_reg_actor *a, pid_t pid,
+                        int status, int quiet)
+{
+    struct hr_reg_group *g = &d->reg->groups[a->group];
+    g->last_signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    g->last_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    g->last_fail_ns = pmm__os_now_ns();
+    if (quiet)
+        return;
+    if (WIFSIGNALED(status))
+        hrd_log(d, "actor %s (pid %d) of group %d killed by signal %d: "
+                   "restarting the group", a->name, (int)pid, a->group,
+                g->last_signal);
+    else
+        hrd_log(d, "actor %s (pid %d) of group %d exited with status %d "
+                   "without HR_EXIT_HDL: restarting the group", a->name,
+                (int)pid, a->group, g->last_status);
+}
+
+/* Stop or site restart: stop every running actor's tree (SIGTERM,
+ * hrCtrl.stopTimeout, SIGKILL), all signalled first so that they stop
+ * together, and reap each.  One that the kernel keeps alive (an
+ * uninterruptible sleep) HRD_KILL_WAIT_S after its SIGKILL is logged and
+ * left with its SIGKILL pending: the controller stops all the same, and
+ * the next one ends it (pidfd and start time) if it is still there.  Then
+ * whatever else is left under the controller is ended. */
+void hrd_kill_all(struct hrd *d)
+{
+    int left = 0;
+    uint32_t longest = 0;
+    HRD_FOR_ACTORS(d, i) {
+        if (d->reg->actors[i].pid > 0) {
+            uint32_t ms = hrd_actor_stop_ms(d, &d->reg->actors[i]);
+            if (!d->kill_at[i]) /* one being stopped keeps its deadline */
+                hrd_tree_stop(d, i, ms);
+            longest = ms > longest ? ms : longest;
+            left++;
+        }
+    }
+    uint64_t until = pmm__os_now_ns() +
+                     (longest + HRD_KILL_WAIT_S * 1000ull) * 1000000ull;
+    while (left > 0) {
+        int now_left = 0;
+        HRD_FOR_ACTORS(d, i) {
+            struct hr_reg_actor *a = &d->reg->actors[i];
+            if (a->pid <= 0)
+                continue;
+            if (hr__os_reap(a->pid, NULL, 1) != 0) { /* reaped, or not ours */
+                hrd_tree_reaped(d, i, a->pid); /* orphans: end_all below */
+                hrd_actor_event(d, i, AE_HALTED, 0);
+            } else {
+                now_left++;
+            }
+        }
+        left = now_left;
+        if (left > 0 && pmm__os_now_ns() > until)
+            break;
+        if (left > 0) {
+            hrd_tree_deadlines(d);
+            hr__os_sleep_ms(1);
+        }
+    }
+    HRD_FOR_ACTORS(d, i) {
+        struct hr_reg_actor *a = &d->reg->actors[i];
+        if (left > 0 && a->pid > 0)
+            hrd_log(d, "actor %s (pid %d) has not died %d s after SIGKILL: "
+                       "left to the kernel", a->name, a->pid, HRD_KILL_WAIT_S);
+    }
+    hrd_tree_end_all(d, HRD_KILL_WAIT_S * 1000);
+}
+
+void hrd_actors_adopt(struct hrd *d)
+{
+    HRD_FOR_ACTORS(d, i) {
+        if (d->reg->actors[i].pid > 0)
+            hrd_end_leftover(d, &d->reg->actors[i]);
+        hrd_actor_event(d, i, AE_HALTED, 0);
+    }
+    hrd_tree_end_strays(d); /* their descendants, left under init */
+}

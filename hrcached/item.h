@@ -1,0 +1,139 @@
+/*
+ * item.h - the layout of hrcached's store in its persistent heap, private
+ * to the store's files (store.c: the items' operations; table.c: the hash
+ * chains, the LRU list, transactions, opening, verification).
+ *
+ * Layout in the heap (plain pointers: the heap's block keeps its address):
+ *
+ *   root ──> struct mc_root: limits, counters, LRU ends, flush marks
+ *            buckets ──> array of nbuckets chain heads (one heap object)
+ *   item:    struct mc_item header, then the key, then the value
+ *
+ * Every store into the root, the buckets or an existing item goes through
+ * set64/setp, which add the word to the heap's undo log first.  The
+ * invariants are store.c's opening comment's.
+ */
+#ifndef MC_ITEM_H
+#define MC_ITEM_H
+
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#include <hotrestart/errors.h>
+#include <hotrestart/heap.h>
+
+#include "store.h"
+
+#define MC_MAGIC 0x3144454843414352ull /* "RCACHED1" */
+#define MC_VERSION 1u
+#define MC_BUMP_S 60        /* an item read again moves up the LRU once a minute */
+#define MC_REALTIME_MAX (60 * 60 * 24 * 30)
+#define MC_EVICT_BATCH 64   /* items freed by one eviction transaction */
+#define MC_PUT_TRIES 64
+
+struct mc_item {
+    struct mc_item *hnext;  /* next on the hash chain */
+    struct mc_item *prev;   /* LRU: the more recent neighbour, NULL at head */
+    struct mc_item *next;   /* LRU: the older neighbour, NULL at tail */
+    uint64_t cas;
+    int64_t exptime;        /* absolute unix seconds, 0 never */
+    int64_t time;           /* last store or LRU bump, unix seconds */
+    uint64_t hash;
+    uint32_t flags;         /* the client's opaque flags */
+    uint32_t nbytes;        /* value bytes */
+    uint32_t nkey;          /* key bytes (1..MC_KEY_MAX) */
+    uint32_t reserved;
+    char data[];            /* key, then value */
+};
+_Static_assert(sizeof(struct mc_item) == 72, "item header");
+
+struct mc_root {
+    uint64_t magic;         /* MC_MAGIC, written last at creation */
+    uint32_t version;       /* MC_VERSION */
+    uint32_t item_hdr;      /* sizeof(struct mc_item) */
+    uint64_t mem_limit;     /* -m at creation, bytes */
+    uint64_t nbuckets;      /* power of two */
+    struct mc_item **buckets;
+    struct mc_item *head, *tail;
+    uint64_t cas_next;      /* next cas to give */
+    uint64_t items;         /* items linked */
+    uint64_t bytes;         /* their heap sizes */
+    int64_t oldest_live;    /* flush with delay: items older are dead from then */
+    uint64_t oldest_cas;    /* flush now: items with cas up to this are dead */
+    uint64_t reserved[6];
+};
+
+struct mc_store {
+    hr_heap *heap;
+    struct mc_root *root;
+    struct mc_config cfg;
+    struct mc_counters n;
+    int64_t now;            /* time of the running call */
+};
+
+#define MC_TRY(x)                                                              \
+    do {                                                                       \
+        int r_ = (x);                                                          \
+        if (r_ < 0)                                                            \
+            return r_;                                                         \
+    } while (0)
+
+static inline int set64(mc_store *st, void *p, uint64_t v)
+{
+    return hr_heap_set64(st->heap, (uint64_t *)p, v);
+}
+
+static inline int setp(mc_store *st, void *slot, const void *v)
+{
+    return set64(st, slot, (uint64_t)(uintptr_t)v);
+}
+
+static inline uint64_t hash_key(const char *k, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)k[i]) * 0x100000001b3ull;
+    return h ^ (h >> 29);
+}
+
+static inline char *item_value(struct mc_item *it)
+{
+    return it->data + it->nkey;
+}
+
+static inline size_t item_size(size_t nkey, size_t nbytes)
+{
+    return sizeof(struct mc_item) + nkey + nbytes;
+}
+
+static inline uint64_t heap_bytes(mc_store *st, const struct mc_item *it)
+{
+    size_t n = 0;
+    hr_heap_usable(st->heap, it, &n);
+    return n;
+}
+
+static inline int64_t wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ts.tv_sec;
+}
+
+enum { LIVE, EXPIRED, FLUSHED };
+
+static inline int item_state(const mc_store *st, const struct mc_item *it)
+{
+    const struct mc_root *r = st->root;
+    if (it->exptime && it->exptime <= st->now)
+        return EXPIRED;
+    if (it->cas <= r->oldest_cas)
+        return FLUSHED;
+    if (r->oldest_live && r->oldest_live <= st->now &&
+        it->time <= r->oldest_live)
+        return FLUSHED;
+    return LIVE;
+}
+
+#endif

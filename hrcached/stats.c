@@ -1,0 +1,98 @@
+/*
+ * stats.c - memcached's stats command: "stats" (the server's and the
+ * store's counters, in memcached's names and order where it has them),
+ * "stats settings" and "stats reset".  Reads the store through store.h
+ * only; resets the counters it shows and nothing else.
+ */
+#define _GNU_SOURCE
+#include <inttypes.h>
+#include <stdio.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proto.h"
+#include "stats.h"
+#include "words.h"
+
+static void stat_u64(struct mc_session *s, const char *name, uint64_t v)
+{
+    mc_sayf(s, "STAT %s %" PRIu64, name, v);
+}
+
+static void stats_general(struct mc_server *srv, struct mc_session *s)
+{
+    const struct mc_counters *c = mc_store_counters(srv->store);
+    struct mc_usage u = {0};
+    int r = mc_store_usage(srv->store, &u);
+    if (r < 0) {
+        mc_say_result(s, r);
+        return;
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    int64_t now = time(NULL);
+    stat_u64(s, "pid", (uint64_t)getpid());
+    stat_u64(s, "uptime", (uint64_t)(now - srv->started));
+    stat_u64(s, "time", (uint64_t)now);
+    mc_sayf(s, "STAT version %s", MC_VERSION_STRING);
+    stat_u64(s, "pointer_size", sizeof(void *) * 8);
+    mc_sayf(s, "STAT rusage_user %ld.%06ld", (long)ru.ru_utime.tv_sec,
+         (long)ru.ru_utime.tv_usec);
+    mc_sayf(s, "STAT rusage_system %ld.%06ld", (long)ru.ru_stime.tv_sec,
+         (long)ru.ru_stime.tv_usec);
+    stat_u64(s, "max_connections", srv->max_conns);
+    stat_u64(s, "curr_connections", srv->curr_conns);
+    stat_u64(s, "total_connections", srv->total_conns);
+    stat_u64(s, "cmd_get", srv->cmd_get);
+    stat_u64(s, "cmd_set", srv->cmd_set);
+    stat_u64(s, "cmd_flush", srv->cmd_flush);
+    stat_u64(s, "cmd_touch", srv->cmd_touch);
+    const struct { const char *name; uint64_t v; } rows[] = {
+        {"get_hits", c->get_hits}, {"get_misses", c->get_misses},
+        {"get_expired", c->get_expired}, {"get_flushed", c->get_flushed},
+        {"delete_misses", c->delete_misses}, {"delete_hits", c->delete_hits},
+        {"incr_misses", c->incr_misses}, {"incr_hits", c->incr_hits},
+        {"decr_misses", c->decr_misses}, {"decr_hits", c->decr_hits},
+        {"cas_misses", c->cas_misses}, {"cas_hits", c->cas_hits},
+        {"cas_badval", c->cas_badval}, {"touch_hits", c->touch_hits},
+        {"touch_misses", c->touch_misses},
+        {"store_too_large", c->store_too_large},
+        {"store_no_memory", c->store_no_memory},
+        {"bytes_read", srv->bytes_read}, {"bytes_written", srv->bytes_written},
+        {"limit_maxbytes", u.mem_limit}, {"threads", 1},
+        {"bytes", u.bytes}, {"curr_items", u.items},
+        {"total_items", c->total_items}, {"evictions", c->evictions},
+        {"reclaimed", c->reclaimed}, {"hash_buckets", u.nbuckets},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        stat_u64(s, rows[i].name, rows[i].v);
+    mc_say(s, "END");
+}
+
+static void stats_settings(struct mc_server *srv, struct mc_session *s)
+{
+    stat_u64(s, "maxbytes", srv->cfg.mem_limit);
+    stat_u64(s, "maxconns", srv->max_conns);
+    stat_u64(s, "verbosity", (uint64_t)srv->verbosity);
+    mc_sayf(s, "STAT evictions %s", srv->cfg.no_evict ? "off" : "on");
+    stat_u64(s, "item_size_max", srv->cfg.item_max);
+    mc_sayf(s, "STAT heap %s", srv->heap_name);
+    mc_say(s, "END");
+}
+
+void mc_cmd_stats(struct mc_server *srv, struct mc_session *s,
+                  const struct mc_tok *t, size_t n)
+{
+    if (n == 1)
+        stats_general(srv, s);
+    else if (n == 2 && mc_is(&t[1], "reset")) {
+        mc_store_reset_counters(srv->store);
+        srv->cmd_get = srv->cmd_set = srv->cmd_flush = srv->cmd_touch = 0;
+        srv->total_conns = srv->bytes_read = srv->bytes_written = 0;
+        mc_say(s, "RESET");
+    } else if (n == 2 && mc_is(&t[1], "settings"))
+        stats_settings(srv, s);
+    else
+        mc_say(s, "ERROR");
+}

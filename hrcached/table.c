@@ -1,0 +1,330 @@
+/*
+ * table.c - the frame of hrcached's store: the hash chains and the LRU
+ * list (link, unlink, find, bump), the transactions every public call runs
+ * in, eviction from the LRU tail, making and opening the root, and
+ * mc_store_verify.  store.c runs the items' operations on top of it and
+ * table.c calls nothing of store.c.
+ *
+ * Invariants kept here (mc_store_verify checks them): every item is on
+ * exactly one hash chain, the one of its hash, and on the LRU list exactly
+ * once; root->items and root->bytes count the linked items and their heap
+ * sizes; every store is logged before it is made (item.h's set64/setp), a
+ * new item is fully written before mc_tab_link, an unlinked one is freed
+ * in the same transaction.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hotrestart/errors.h>
+#include <hotrestart/heap.h>
+
+#include "item.h"
+#include "table.h"
+
+/* ---- links: every store below is logged first ---- */
+
+static struct mc_item **bucket_of(mc_store *st, uint64_t hv)
+{
+    return &st->root->buckets[hv & (st->root->nbuckets - 1)];
+}
+
+static int lru_unlink(mc_store *st, struct mc_item *it)
+{
+    struct mc_root *r = st->root;
+    MC_TRY(setp(st, it->prev ? &it->prev->next : &r->head, it->next));
+    MC_TRY(setp(st, it->next ? &it->next->prev : &r->tail, it->prev));
+    return 0;
+}
+
+static int lru_push(mc_store *st, struct mc_item *it)
+{
+    struct mc_root *r = st->root;
+    MC_TRY(setp(st, &it->prev, NULL));
+    MC_TRY(setp(st, &it->next, r->head));
+    MC_TRY(setp(st, r->head ? &r->head->prev : &r->tail, it));
+    return setp(st, &r->head, it);
+}
+
+/* Take it off its chain and the LRU, and free it (at commit). */
+int mc_tab_unlink(mc_store *st, struct mc_item *it)
+{
+    struct mc_item **link = bucket_of(st, it->hash);
+    while (*link && *link != it)
+        link = &(*link)->hnext;
+    if (!*link)
+        return K_EHEAP;        /* not on its chain: the store is damaged */
+    MC_TRY(setp(st, link, it->hnext));
+    MC_TRY(lru_unlink(st, it));
+    struct mc_root *r = st->root;
+    MC_TRY(set64(st, &r->items, r->items - 1));
+    MC_TRY(set64(st, &r->bytes, r->bytes - heap_bytes(st, it)));
+    return hr_heap_free(st->heap, it);
+}
+
+/* Link a new (unlogged, fully written) item at its chain's head and the
+ * LRU head. */
+int mc_tab_link(mc_store *st, struct mc_item *it)
+{
+    struct mc_item **b = bucket_of(st, it->hash);
+    it->hnext = *b;
+    it->prev = NULL;
+    it->next = st->root->head;
+    MC_TRY(setp(st, st->root->head ? &st->root->head->prev : &st->root->tail,
+             it));
+    MC_TRY(setp(st, &st->root->head, it));
+    MC_TRY(setp(st, b, it));
+    struct mc_root *r = st->root;
+    MC_TRY(set64(st, &r->items, r->items + 1));
+    MC_TRY(set64(st, &r->bytes, r->bytes + heap_bytes(st, it)));
+    st->n.total_items++;
+    return 0;
+}
+
+/* The live item of key, or NULL; a dead one met on the way is removed.
+ * *res is 0 or a heap error. */
+struct mc_item *mc_tab_find(mc_store *st, const char *key, size_t nkey,
+                            int count, int *res)
+{
+    uint64_t hv = hash_key(key, nkey);
+    *res = 0;
+    for (struct mc_item *it = *bucket_of(st, hv); it; it = it->hnext) {
+        if (it->hash != hv || it->nkey != nkey ||
+            memcmp(it->data, key, nkey) != 0)
+            continue;
+        int s = item_state(st, it);
+        if (s == LIVE)
+            return it;
+        if (count)
+            s == EXPIRED ? st->n.get_expired++ : st->n.get_flushed++;
+        *res = mc_tab_unlink(st, it);
+        return NULL;
+    }
+    return NULL;
+}
+
+int mc_tab_bump(mc_store *st, struct mc_item *it)
+{
+    if (st->now - it->time < MC_BUMP_S)
+        return 0;
+    MC_TRY(set64(st, &it->time, (uint64_t)st->now));
+    if (st->root->head == it)
+        return 0;
+    MC_TRY(lru_unlink(st, it));
+    return lru_push(st, it);
+}
+
+/* ---- transactions ---- */
+
+int mc_tab_begin(mc_store *st)
+{
+    st->now = wall_now();
+    return hr_heap_begin(st->heap);
+}
+
+/* Commit if r is a result, roll back if it is an error. */
+int mc_tab_end(mc_store *st, int r)
+{
+    if (r < 0) {
+        hr_heap_abort(st->heap);
+        return r;
+    }
+    int c = hr_heap_commit(st->heap);
+    return c < 0 ? c : r;
+}
+
+/* Free items from the LRU tail, in one transaction, until `need` more bytes
+ * fit under the limit (or at least one item, for a heap too cut up to give
+ * `need` in one piece).  Dead items go first whatever the mode; live ones
+ * only when eviction is on.  Returns the number freed, or an error. */
+int mc_tab_make_room(mc_store *st, uint64_t need)
+{
+    MC_TRY(mc_tab_begin(st));
+    int freed = 0, r = 0;
+    struct mc_root *root = st->root;
+    struct mc_item *it = root->tail;
+    while (it && freed < MC_EVICT_BATCH &&
+           (freed == 0 || root->bytes + need > st->cfg.mem_limit)) {
+        struct mc_item *prev = it->prev;
+        int s = item_state(st, it);
+        if (s == LIVE && st->cfg.no_evict)
+            break;
+        if ((r = mc_tab_unlink(st, it)) < 0)
+            break;
+        s == LIVE ? st->n.evictions++ : st->n.reclaimed++;
+        freed++;
+        it = prev;
+    }
+    r = mc_tab_end(st, r);
+    return r < 0 ? r : freed;
+}
+
+/* ---- opening ---- */
+
+static uint64_t buckets_for(uint64_t mem_limit)
+{
+    uint64_t n = 1024;
+    while (n < mem_limit / 256)
+        n <<= 1;
+    return n;
+}
+
+uint64_t mc_store_heap_size(uint64_t mem_limit)
+{
+    /* items, an eighth more for the allocator's headers and the pieces
+     * between them, the table, the undo log (an eighth of the block, at
+     * most 16 MiB) and the heap's header */
+    uint64_t arena = mem_limit + mem_limit / 8 + buckets_for(mem_limit) * 8 +
+                     (1u << 20);
+    uint64_t log = arena / 7 > (16u << 20) ? (16u << 20) : arena / 7;
+    uint64_t size = arena + log + (64u << 10);
+    return (size + 4095) & ~4095ull;
+}
+
+static int make_root(mc_store *st)
+{
+    struct mc_root *r;
+    MC_TRY(mc_tab_begin(st));
+    int res = hr_heap_alloc(st->heap, sizeof *r, HR_HEAP_ZERO, (void **)&r);
+    if (res == 0) {
+        r->version = MC_VERSION;
+        r->item_hdr = sizeof(struct mc_item);
+        r->mem_limit = st->cfg.mem_limit;
+        r->nbuckets = buckets_for(st->cfg.mem_limit);
+        r->cas_next = 1;
+        res = hr_heap_alloc(st->heap, r->nbuckets * sizeof *r->buckets,
+                            HR_HEAP_ZERO, (void **)&r->buckets);
+    }
+    if (res == 0) {
+        r->magic = MC_MAGIC;       /* new objects: no log needed */
+        res = hr_heap_set_root(st->heap, r);
+    }
+    return mc_tab_end(st, res);
+}
+
+int mc_store_open(mc_store **out, pmm_bank *bank, const char *name,
+                  const struct mc_config *cfg, uint64_t *made_limit)
+{
+    mc_store *st = calloc(1, sizeof *st);
+    if (!st)
+        return -ENOMEM;
+    st->cfg = *cfg;
+    /* an existing heap is opened whatever its size: its limit is checked
+     * below, to say what it was made with */
+    int r = hr_heap_open(&st->heap, bank, name, 0, "hrcached", 8,
+                         HR_HEAP_RETRIEVE);
+    if (r == K_EUNKNOWN && cfg->mem_limit)
+        r = hr_heap_open(&st->heap, bank, name,
+                         mc_store_heap_size(cfg->mem_limit), "hrcached", 8,
+                         0);
+    if (r < 0)
+        goto fail_open;
+    void *root;
+    hr_heap_root(st->heap, &root);
+    if (!root && !cfg->mem_limit) {
+        r = MC_BAD_ROOT;
+        goto fail_root;
+    }
+    if (!root) {
+        /* COMMIT POINT (make_root): the root is set in the transaction
+         * that makes it: a kill before leaves an empty heap, made again */
+        if ((r = make_root(st)) < 0)
+            goto fail_root;
+        hr_heap_root(st->heap, &root);
+    }
+    st->root = root;
+    if (st->root->magic != MC_MAGIC || st->root->version != MC_VERSION ||
+        st->root->item_hdr != sizeof(struct mc_item)) {
+        r = MC_BAD_ROOT;
+        goto fail_root;
+    }
+    if (!cfg->mem_limit)
+        st->cfg.mem_limit = st->root->mem_limit;
+    else if (st->root->mem_limit != cfg->mem_limit) {
+        *made_limit = st->root->mem_limit;
+        r = MC_OTHER_LIMIT;
+        goto fail_root;
+    }
+    *out = st;
+    return 0;
+fail_root:
+    hr_heap_close(st->heap);
+fail_open:
+    free(st);
+    return r;
+}
+
+void mc_store_close(mc_store *st)
+{
+    if (!st)
+        return;
+    hr_heap_close(st->heap);
+    free(st);
+}
+
+/* ---- verification ---- */
+
+static int problem(void (*fn)(const char *, void *), void *arg,
+                   const char *what)
+{
+    if (fn)
+        fn(what, arg);
+    return 1;
+}
+
+static int walk_lru(mc_store *st, void (*fn)(const char *, void *), void *arg,
+                    uint64_t *n, uint64_t *bytes)
+{
+    const struct mc_root *r = st->root;
+    const struct mc_item *prev = NULL;
+    *n = *bytes = 0;
+    for (const struct mc_item *it = r->head; it; prev = it, it = it->next) {
+        if (it->prev != prev)
+            return problem(fn, arg, "LRU: an item's prev is not the item before it");
+        if (it->nkey == 0 || it->nkey > MC_KEY_MAX)
+            return problem(fn, arg, "an item has a bad key length");
+        if (it->hash != hash_key(it->data, it->nkey))
+            return problem(fn, arg, "an item's hash is not its key's");
+        if (it->cas >= r->cas_next)
+            return problem(fn, arg, "an item's cas is not below cas_next");
+        if (++*n > r->items)
+            return problem(fn, arg, "LRU list longer than the item count");
+        *bytes += heap_bytes(st, it);
+    }
+    if (r->tail != prev)
+        return problem(fn, arg, "LRU tail is not the last item");
+    return 0;
+}
+
+static int walk_chains(mc_store *st, void (*fn)(const char *, void *),
+                       void *arg, uint64_t *n)
+{
+    const struct mc_root *r = st->root;
+    *n = 0;
+    for (uint64_t b = 0; b < r->nbuckets; b++)
+        for (const struct mc_item *it = r->buckets[b]; it; it = it->hnext) {
+            if ((it->hash & (r->nbuckets - 1)) != b)
+                return problem(fn, arg, "an item is on another hash chain");
+            if (++*n > r->items)
+                return problem(fn, arg, "hash chains hold more than the item count");
+        }
+    return 0;
+}
+
+int mc_store_verify(mc_store *st, void (*fn)(const char *, void *), void *arg)
+{
+    MC_TRY(mc_tab_begin(st));
+    int bad = hr_heap_check(st->heap, fn, arg) != 0;
+    uint64_t n_lru = 0, bytes = 0, n_hash = 0;
+    if (!bad)
+        bad = walk_lru(st, fn, arg, &n_lru, &bytes) ||
+              walk_chains(st, fn, arg, &n_hash);
+    if (!bad && (n_lru != st->root->items || n_hash != st->root->items))
+        bad = problem(fn, arg, "item count differs from the LRU or the chains");
+    if (!bad && bytes != st->root->bytes)
+        bad = problem(fn, arg, "byte count differs from the items' sizes");
+    hr_heap_abort(st->heap);
+    return bad ? K_EHEAP : 0;
+}

@@ -1,0 +1,33 @@
+/*
+ * table.h - the frame of hrcached's store (table.c), for store.c only:
+ * the hash chains and the LRU list, transactions and eviction.  Each call
+ * that changes the heap must run inside mc_tab_begin() .. mc_tab_end().
+ */
+#ifndef MC_TABLE_H
+#define MC_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "item.h"
+
+/* Take it off its chain and the LRU, and free it (at commit). */
+int mc_tab_unlink(mc_store *st, struct mc_item *it);
+/* Link a new (unlogged, fully written) item at its chain's head and the
+ * LRU head. */
+int mc_tab_link(mc_store *st, struct mc_item *it);
+/* The live item of key, or NULL; a dead one met on the way is removed
+ * (counted as a get's when count).  *res is 0 or a heap error. */
+struct mc_item *mc_tab_find(mc_store *st, const char *key, size_t nkey,
+                            int count, int *res);
+/* Move an item read again to the LRU head, at most once per MC_BUMP_S. */
+int mc_tab_bump(mc_store *st, struct mc_item *it);
+/* Begin a transaction (and take the time of the call). */
+int mc_tab_begin(mc_store *st);
+/* Commit if r is a result, roll back if it is an error: r, or the error. */
+int mc_tab_end(mc_store *st, int r);
+/* Free items from the LRU tail, in a transaction of its own, until need
+ * more bytes fit under the limit: the number freed, or an error. */
+int mc_tab_make_room(mc_store *st, uint64_t need);
+
+#endif

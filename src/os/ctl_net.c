@@ -1,0 +1,232 @@
+/*
+ * ctl_net.c - the controller's sockets behind the contract of ctl.h: Unix
+ * stream and datagram sockets (owner-only, a stale file replaced), TCP
+ * listeners, peer credentials, connect with a deadline, sendmsg/recvmsg.
+ * Every descriptor non-blocking where ctl.h says so and close-on-exec;
+ * keeps no state.
+ */
+#define _GNU_SOURCE
+#include "ctl.h"
+#include "retry.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+/* A non-blocking socket of type bound at path, owner-only (a stale file
+ * there replaced), or -errno. */
+static int bound_at(const char *path, int type)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (snprintf(a.sun_path, sizeof a.sun_path, "%s", path) >=
+        (int)sizeof a.sun_path)
+        return -ENAMETOOLONG;
+    int s = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (s < 0)
+        return -errno;
+    unlink(a.sun_path);
+    mode_t old = umask(077);
+    int r = bind(s, (struct sockaddr *)&a, sizeof a);
+    umask(old);
+    if (r == 0)
+        r = chmod(a.sun_path, 0600);
+    if (r < 0) {
+        r = -errno;
+        close(s);
+        return r;
+    }
+    return s;
+}
+
+/* s, or -errno (s closed) when r failed. */
+static int kept_if(int s, int r)
+{
+    if (r == 0)
+        return s;
+    r = -errno;
+    close(s);
+    return r;
+}
+
+int hr__os_listen(const char *path, int backlog)
+{
+    int s = bound_at(path, SOCK_SEQPACKET);
+    return s < 0 ? s : kept_if(s, listen(s, backlog));
+}
+
+int hr__os_dgram_bind(const char *path)
+{
+    int on = 1, s = bound_at(path, SOCK_DGRAM);
+    return s < 0 ? s : kept_if(s, setsockopt(s, SOL_SOCKET, SO_PASSCRED, &on,
+                                             sizeof on));
+}
+
+int hr__os_recv_from_pid(int fd, char *buf, size_t cap, pid_t *pid)
+{
+    union {
+        char space[CMSG_SPACE(sizeof(struct ucred))];
+        struct cmsghdr align;
+    } c;
+    struct iovec iov = {buf, cap - 1};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1,
+                       .msg_control = c.space, .msg_controllen = sizeof c.space};
+    int n = RETRY(recvmsg(fd, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC));
+    if (n < 0)
+        return n;
+    buf[n] = 0;
+    *pid = 0;
+    for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h)) {
+        if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_CREDENTIALS) {
+            struct ucred u;
+            memcpy(&u, CMSG_DATA(h), sizeof u);
+            *pid = u.pid;
+        } else if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS) {
+            /* descriptors sent along (FDSTORE=1) are not kept */
+            int k = (int)((h->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+            for (int i = 0; i < k; i++) {
+                int f;
+                memcpy(&f, CMSG_DATA(h) + i * sizeof f, sizeof f);
+                close(f);
+            }
+        }
+    }
+    return n;
+}
+
+static int listen_unix_stream(const char *path, int backlog)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    struct stat st;
+    if (snprintf(a.sun_path, sizeof a.sun_path, "%s", path) >=
+        (int)sizeof a.sun_path)
+        return -ENAMETOOLONG;
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return -errno;
+    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+        unlink(path);
+    if (bind(s, (struct sockaddr *)&a, sizeof a) < 0 || listen(s, backlog) < 0) {
+        int r = -errno;
+        close(s);
+        return r;
+    }
+    return s;
+}
+
+static int listen_tcp(const char *hostport, int backlog)
+{
+    char host[256];
+    const char *colon = strrchr(hostport, ':');
+    if (!colon || colon == hostport || !colon[1] ||
+        (size_t)(colon - hostport) >= sizeof host)
+        return -EINVAL;
+    const char *h = hostport;
+    size_t hl = (size_t)(colon - hostport);
+    if (h[0] == '[' && h[hl - 1] == ']')
+        h++, hl -= 2;
+    memcpy(host, h, hl);
+    host[hl] = 0;
+    struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICSERV,
+                             .ai_socktype = SOCK_STREAM}, *ai;
+    if (getaddrinfo(host, colon + 1, &hints, &ai) != 0)
+        return -EINVAL;
+    int s = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, ai->ai_protocol);
+    int r = s < 0 ? -errno : 0, on = 1;
+    if (r == 0) {
+        setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+        if (bind(s, ai->ai_addr, ai->ai_addrlen) < 0 || listen(s, backlog) < 0) {
+            r = -errno;
+            close(s);
+        }
+    }
+    freeaddrinfo(ai);
+    return r < 0 ? r : s;
+}
+
+int hr__os_listen_spec(const char *spec, int backlog)
+{
+    if (strncmp(spec, "tcp:", 4) == 0)
+        return listen_tcp(spec + 4, backlog);
+    if (strncmp(spec, "unix:", 5) == 0 && spec[5])
+        return listen_unix_stream(spec + 5, backlog);
+    return -EINVAL;
+}
+
+int hr__os_is_listening(int fd)
+{
+    int type = 0, on = 0;
+    socklen_t l1 = sizeof type, l2 = sizeof on;
+    return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l1) == 0 &&
+           type == SOCK_STREAM &&
+           getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &l2) == 0 && on;
+}
+
+int hr__os_accept(int fd)
+{
+    return RETRY(accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK));
+}
+
+int hr__os_peer(int fd, uid_t *uid, pid_t *pid)
+{
+    struct ucred cred;
+    socklen_t cl = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0)
+        return -errno;
+    *uid = cred.uid;
+    *pid = cred.pid;
+    return 0;
+}
+
+int hr__os_send_to(const char *addr, const void *msg, size_t len)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (snprintf(a.sun_path, sizeof a.sun_path, "%s", addr) >=
+        (int)sizeof a.sun_path)
+        return -ENAMETOOLONG;
+    if (addr[0] == '@')
+        a.sun_path[0] = 0;
+    int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return -errno;
+    int r = ret(sendto(s, msg, len, MSG_NOSIGNAL, (struct sockaddr *)&a,
+                       sizeof a));
+    close(s);
+    return r < 0 ? r : 0;
+}
+
+int hr__os_connect(const char *path, int timeout_s)
+{
+    /* no snprintf: HR_EXIT_HDL() calls this from signal handlers */
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    size_t n = strlen(path);
+    if (n >= sizeof a.sun_path)
+        return -ENAMETOOLONG;
+    memcpy(a.sun_path, path, n + 1);
+    int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return -errno;
+    struct timeval tv = {timeout_s, 0};
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (connect(s, (struct sockaddr *)&a, sizeof a) < 0) {
+        int r = -errno;
+        close(s);
+        return r;
+    }
+    return s;
+}
+
+int hr__os_sendmsg(int fd, const struct msghdr *m)
+{
+    return RETRY(sendmsg(fd, m, MSG_NOSIGNAL));
+}
+
+int hr__os_recvmsg(int fd, struct msghdr *m)
+{
+    return RETRY(recvmsg(fd, m, MSG_CMSG_CLOEXEC));
+}
