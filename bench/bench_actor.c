@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_actor.c - the program restarted by restart_bench: it retrieves its
  * persistent block, counts the start, says "ready" (its pid, on the fifo

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // boost_bench.cpp - the Boost.Interprocess peer of pmm_bench: named objects
 // in a managed_shared_memory segment.  Prints "key ns-per-op" lines that
 // pmm_bench reads, so both land in one table from one run.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * heap_bench.c - the persistent heap against its peers, in one table:
  *

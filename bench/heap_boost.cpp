@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // heap_boost.cpp - the Boost.Interprocess peer of heap_bench: allocate and
 // deallocate 64 bytes in a managed_shared_memory segment (no transaction,
 // not crash-safe), and the fragmentation workload of heap_bench (the same

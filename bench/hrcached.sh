@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # hrcached beside Debian's memcached and redis-server, in one run:
 #  - throughput of get/set mixes (90/10 and 50/50, 100 B and 4 KiB values,
 #    16 connections), both servers on one thread, one load generator

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Connections refused while a server is SIGKILLed and restarted N times
 under a steady stream of connection attempts: hrcached under the hotrestart
 controller, which holds its listening socket (hr arun --listen), and

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """SIGKILL to serving again, with SIZE_MIB of 4 KiB items: hrcached (its
 heap survives), memcached (comes back empty) and redis-server (reloads its
 RDB file).  Prints one line per server: milliseconds from the SIGKILL to

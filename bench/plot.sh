@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Curves from benchmark lines (one JSON object a line) as an SVG on stdout:
 # lookup time against the number of blocks (log scale), and group restart
 # time against the number of actors.

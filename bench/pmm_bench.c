@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pmm_bench.c - PMM operations next to POSIX shm and PMDK, in one run.
  * Prints a table of median ns/op and the ratio of each peer to ours.

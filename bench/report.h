@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * report.h - how every benchmark reports: a table row on stdout and, when
  * $HR_BENCH_JSON names a file, the same figures as one JSON object a line,

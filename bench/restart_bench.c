@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * restart_bench.c - crash-to-ready latency and group restart.
  *

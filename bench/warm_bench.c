@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * warm_bench.c - warm state after a crash: a server holding N GiB of state
  * is killed with SIGKILL; time until a new instance serves with its state.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * warm_server.c - a server holding SIZE bytes of state, for warm_bench.
  *

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # package.cmake - how other builds find the installed library: a CMake
 # package (find_package(hotrestart) gives hotrestart::hotrestart and
 # hotrestart::hotrestart_static) and a pkg-config file (hotrestart.pc).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * actor.c - the life of one actor, below its group's (group.c): the table
  * actor_next[event] and the bookkeeping of each event (pid, runs, start

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * actor.h - the life of one actor, below its group's (group.h): the table
  * of actor state x event, starting an actor, and what the controller does

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * adopt.c - the registry a previous controller left, taken over (see
  * adopt.h).

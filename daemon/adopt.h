@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * adopt.h - the registry a previous controller left, taken over at start:
  * opened (made on a site's first start), every entry checked, and what no

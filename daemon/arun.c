@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * arun.c - a direct actor asked for, by a request or by the start-up file:
  * named after its program, registered, started.  One that cannot start is

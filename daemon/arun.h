@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * arun.h - a direct actor asked for (see arun.c).
  */

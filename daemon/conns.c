@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * conns.c - the connections accepted whose request has not come yet: a
  * place each in d->conns, per-peer and idle limits (conns.h).

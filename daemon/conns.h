@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * conns.h - the connections accepted whose request has not come yet.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * group.c - restartable actors and restart groups: one state machine.
  *

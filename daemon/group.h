@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * group.h - the life of restart groups and their actors (SPEC 3.1).
  *

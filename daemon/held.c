@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * held.c - listening sockets held for direct actors (see held.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * held.h - listening sockets the controller holds for direct actors
  * (sd_listen_fds(3)): made from the actor's HR_LISTEN specs at its first

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * hrd.h - the Hot Restart Controller daemon: its state, and the map of its
  * modules.

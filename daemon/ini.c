@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ini.c - the lines of the start-up file, sysadm.ini, read and split (see
  * ini.h).  Text in, words out: no system call, nothing run, so that it can

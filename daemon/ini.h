@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ini.h - the lines of the site's start-up file, sysadm.ini.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * main.c - hrd, the Hot Restart Controller of one site.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * policy.h - the restart policy: when a failing group escalates to a site
  * restart, and when a site that keeps restarting gives up.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ready.c - actors' readiness and the time of each restart (see ready.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ready.h - when an actor is ready, by the conventions of the ecosystem
  * (SPEC 3.2): sd_notify(3) (READY=1 sent to $NOTIFY_SOCKET, which the

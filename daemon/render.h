@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * render.h - what `hr ps` and `hr site info` show, made from the registry.
  * Each returns the length written into buf, or -E2BIG when it does not fit.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * requests.c - one request from the control socket, checked and answered.
  *

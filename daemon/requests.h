@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * requests.h - requests from the control socket (proto.h), checked and
  * answered.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * spawn.c - images, environment, fork and exec of actors (see spawn.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * spawn.h - an actor's image, arguments and environment, and its fork and
  * exec.  Records nothing in the registry: the callers (actor.c, group.c) do.

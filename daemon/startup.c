@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * startup.c - the site's start-up file, sysadm.ini in the site root.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * startup.h - the site's start-up file, sysadm.ini (see startup.c).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tree.c - actors' process trees and their graceful stop (see tree.h).
  */

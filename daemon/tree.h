@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tree.h - an actor is its whole process tree (SPEC 3.2 "Process trees"),
  * and stopping one is graceful (SPEC 3.2 "Stopping").

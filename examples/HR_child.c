@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * HR_child.c - the restartSpawn child (ChorusOS guide, 4.5).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * HR_parent.c - the restartSpawn parent (ChorusOS guide, 4.5).
  *

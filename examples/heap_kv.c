@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * heap_kv.c - a small key-value service whose whole state is a hash table
  * in a persistent heap.  It is killed (SIGKILL, often in the middle of a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * helloRestart.c - the ChorusOS "hello world" restartable actor.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pmm_demo.c - a process keeps its state in a persistent block, is killed
  * with SIGKILL in the middle of its work, and a new process finds the state

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * item.h - the layout of hrcached's store in its persistent heap, private
  * to the store's files (store.c: the items' operations; table.c: the hash

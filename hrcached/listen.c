@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * listen.c - listening sockets: inherited (sd_listen_fds) or our own.
  */

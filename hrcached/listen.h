@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * listen.h - hrcached's listening sockets: inherited by the sd_listen_fds
  * convention, or made here from -p/-l/-s.  Every socket returned is

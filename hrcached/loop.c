@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * loop.c - the event loop: accept, read, hand bytes to the protocol, send
  * its replies.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * loop.h - hrcached's event loop: one thread, epoll over the listening
  * sockets, the connections and a signalfd.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * main.c - hrcached: options, the heap, the sockets, then the event loop.
  *

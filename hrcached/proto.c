@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * proto.c - memcached's ASCII protocol: parse command lines, run them on
  * the store, write the replies memcached writes.  The words (tokens, reply

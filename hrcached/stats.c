@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stats.c - memcached's stats command: "stats" (the server's and the
  * store's counters, in memcached's names and order where it has them),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * store.c - the item store of hrcached in one persistent heap: its
  * operations (put in its modes, get, delete, touch, incr/decr, flush,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * store.h - hrcached's item store: every item, the hash table and the LRU
  * list in one persistent heap (<hotrestart/heap.h>).

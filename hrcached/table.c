@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * table.c - the frame of hrcached's store: the hash chains and the LRU
  * list (link, unlink, find, bump), the transactions every public call runs

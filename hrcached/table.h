@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * table.h - the frame of hrcached's store (table.c), for store.c only:
  * the hash chains and the LRU list, transactions and eviction.  Each call

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * words.c - the words of memcached's ASCII protocol, in and out: a command
  * line split on spaces into tokens and its numbers read (as memcached

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * words.h - the words of memcached's ASCII protocol (words.c): tokens of a
  * command line, and reply lines into a session's output buffer.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The main job: in a throwaway site, the ChorusOS "hello world" actor prints,
 # crashes on purpose, is restarted by the controller with its persistent
 # block intact, and ends cleanly; then a process holding state is SIGKILLed

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Install what building and testing need, from Debian's archive, when missing.
 set -euo pipefail
 need=()

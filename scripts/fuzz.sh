@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Run one libFuzzer harness of tests/fuzz/ for longer than CI does.
 #
 #   scripts/fuzz.sh NAME SECONDS [JOBS]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Install the build, then build a tiny consumer against the installed files
 # and run it, each way a user would:
 #   - a private prefix (cmake --install --prefix DIR): with pkg-config, run

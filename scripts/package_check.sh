@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Build the Debian packages from the working tree (in a scratch copy, so
 # nothing lands beside the checkout), run lintian on them (no error allowed;
 # its warnings are fixed or overridden with a reason in debian/), install

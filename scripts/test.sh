@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Build and run every test: a gcc build and a clang build with warnings as
 # errors (the clang build also runs each libFuzzer harness of tests/fuzz/
 # for 20 s), then the whole suite again under ASan + UBSan.  Prints ctest's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * actor.c - a restartable actor for the controller tests.
  *

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # check_abi.sh - the shared library exports exactly the symbols of the list
 # committed in the repository (abi/libhotrestart.symbols), each under its
 # version node, so that a change of the ABI is a visible diff.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # check_completion.sh - bash completion for hr offers its commands, the
 # subcommands and options of a command, and the names of the site's blocks
 # (from `hr pmm ls`) where a command takes a block.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # check_layers.sh - no call cycle and no include cycle between modules.
 #
 #   check_layers.sh ROOT OBJECT...

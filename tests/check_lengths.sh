@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # check_lengths.sh - one job per file (issue 16): no .c or .h file over
 # LIMIT lines (500) in the checked folders.  Fails naming each file over
 # the limit with its length; prints nothing else and passes otherwise.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # check_symbols.sh - keep two promises of the library true, from the
 # undefined symbols (nm -u) of its object files.
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * chorus_actor.c - actors for the ChorusOS fidelity tests (test_chorus.c).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * common.h - helpers for the tests: throwaway sites, child processes and
  * the hr tool.  Every test runs in its own process (Criterion forks).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ctl_helpers.h - what the controller tests share: the last `hr ps`, actor
  * pids in it, run counters in blocks, and waiting for a condition.

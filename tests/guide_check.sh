@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # guide_check.sh - the guide's programs against the INSTALLED library.
 #
 #   guide_check.sh BUILD_DIR GUIDE_SRC_DIR [CFLAGS]

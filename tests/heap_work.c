@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * heap_work.c - the workload and verifier shared by the heap tests.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * heap_work.h - the invariant-keeping workload of the heap tests: transfers
  * between accounts whose sum is fixed, and a linked list of objects of mixed

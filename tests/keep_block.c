@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * keep_block.c - allocate the RAM block named argv[1] (one page) in the
  * site of $HR_SITE and leave it there, for the completion check

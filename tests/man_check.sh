@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # man_check.sh - the man pages: every call documented, every page clean.
 #
 #   man_check.sh coverage BUILD_DIR LIBRARY

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * svc_actor.c - an actor as real services are, for test_svc: it needs no
  * library, as a service moved from systemd or s6 would not.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_api.c - every call and every error code of SPEC 2.2, through the
  * ChorusOS names and the native interface.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_chorus.c - ChorusOS fidelity, for real: actors under a controller in
  * a throwaway site (chorus_actor.c) doing what the guide says they may.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_crash.c - processes killed with SIGKILL at every named crash point
  * inside allocate, free and free-by-key, and at random moments while

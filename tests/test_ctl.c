@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_ctl.c - the Hot Restart Controller, for real: a daemon in a
  * throwaway site, real actors, real signals.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_damage.c - bank files with damaged bytes, targeted (header, entries,
  * hash heads, intent log) and random: open and the checker refuse or repair

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_disk.c - the DISK medium: same interface, durable metadata, blocks
  * that survive every process and the RAM bank's removal.

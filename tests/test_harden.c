@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_harden.c - the controller under attack and at its limits (issue
  * 17): descriptors passed with nothing else, idle connections, owner-only

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_heap.c - the persistent heap's interface: transactions, allocation,
  * the root, and every bad input answered with its code.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_heap_crash.c - a heap stays consistent whatever instant its users
  * die at: 2-4 processes run the invariant-keeping workload (heap_work.c)

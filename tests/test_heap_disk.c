@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_heap_disk.c - a heap on the DISK medium: the kill test of
  * test_heap_crash.c, and power cuts.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_hrcached.c - hrcached against clients nobody here wrote
  * (libmemcached's memccapable, pymemcache), memcached's error strings and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_hrcached_kill.c - hrcached SIGKILLed at random instants under load.
  *

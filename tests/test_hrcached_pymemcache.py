@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """A scripted workload for hrcached through pymemcache, a client library
 nobody here wrote.  Phase "fill" checks every command's result and leaves a
 known data set; phase "check" (run after hrcached was SIGKILLed and started

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_hrcached_util.h - helpers for the hrcached tests: a listening socket
  * held by the test (as the controller holds one), hrcached started on it

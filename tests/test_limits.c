@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_limits.c - a bank at the edges of what the system gives it: no
  * address space left for a mapping, no space left in the file system, a

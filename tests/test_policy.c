@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_policy.c - a site's restart policy in its site.conf (hr_policy_* of
  * <hotrestart/hr.h>): written, read back, checked; other keys are kept,

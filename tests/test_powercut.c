@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_powercut.c - power cuts on the DISK medium, replayed.
  *

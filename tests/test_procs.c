@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_procs.c - real processes: retrieve from another process and after a
  * SIGKILL, same address everywhere, a write past a block's end, racing

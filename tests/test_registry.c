@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_registry.c - the registry format (src/hr/registry.h): a registry
  * whose header is damaged, of another version or of another layout is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_site.c - site restart, the start-up file, the restart policy, the
  * controller's own death, and cold restart, with a real controller.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_soak.c - one real controller under a long run of requests and group
  * restarts: its descriptors (/proc/PID/fd) and memory (VmRSS) after are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_svc.c - real services under the controller: forking daemons and
  * process trees, graceful stops (issue 11).  A daemon in a throwaway site,

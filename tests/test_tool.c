@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_tool.c - the hr tool: every subcommand, --json shapes, exit codes,
  * and clear errors for bad usage.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tool_doors.sh - the hr tool goes through public doors only (STYLE.md:
 # "Programs meet only through public doors").  Fails, naming the culprit,
 # when

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * actor_cmd.c - the commands on actors of a running site: arun (start a
  * direct actor, its options checked here), akill, ps and log.  Each is one

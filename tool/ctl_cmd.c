@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ctl_cmd.c - the site's control commands: site start|stop|restart|cold
  * (and restart, shutdown -i 1) and the state part of site info, plus the

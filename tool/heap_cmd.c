@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * heap_cmd.c - hr heap check|stat: check a persistent heap, or show its
  * counters.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * hr.c - the hotrestart command-line tool: global options and dispatch.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * hr.h - shared pieces of the hr tool.
  *

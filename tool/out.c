@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * out.c - the tool's messages, exits and output helpers.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pmm_cmd.c - hr pmm ls|show|free|freeall|check.
  */

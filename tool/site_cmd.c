@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * site_cmd.c - hr site create|info|destroy.
  */

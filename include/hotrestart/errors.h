@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * hotrestart/errors.h - the one table of error codes.
  *

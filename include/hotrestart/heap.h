@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * hotrestart/heap.h - a persistent heap with transactions, in one block.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * hotrestart/hr.h - native interface to a site's Hot Restart Controller.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * hotrestart/pmm.h - native interface of the Persistent Memory Manager.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * hr/hr.h - the ChorusOS 4.0 Hot Restart interface.
  *

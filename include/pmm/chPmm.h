@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pmm/chPmm.h - the ChorusOS 4.0 Persistent Memory Manager interface.
  *

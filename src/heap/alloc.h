@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * alloc.h - the allocator: chunks on segregated free lists, every change
  * saved in the undo log (log.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check.c - the heap's verifier: every invariant of format.h, checked by
  * walking the arena and every free list under the heap's lock.

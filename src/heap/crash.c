@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * crash.c - arming the heap's crash points (crash.h).
  *

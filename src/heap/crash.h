@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * crash.h - the heap's named crash points: pmm's (pmm/crash.h), behind a
  * flag so that an unarmed point costs one branch and no call.

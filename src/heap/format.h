@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * format.h - the persistent heap's format inside its block, the one place
  * it is defined.

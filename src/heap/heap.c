@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * heap.c - the public calls: opening (format, a new boot's lock, recovery
  * of a dead holder) and the transaction calls that check their caller.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * lock.c - the heap's lock: a robust, process-shared, error-checking
  * pthread mutex inside the heap's header.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * lock.h - the heap's lock, and the rollback of a dead holder it runs.
  */

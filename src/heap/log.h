@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * log.h - the undo log: saving bytes before a transaction changes them,
  * the commit point and the rollback (log.c says why this is enough).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sys.c - every system call of the persistent heap, none on the RAM
  * update path; each goes through the library's OS layer (src/os/os.h).

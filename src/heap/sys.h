@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sys.h - the heap's system calls, through the OS layer (src/os/os.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * view.h - an open heap as this process holds it: the handle and the types
  * its files share.  Types only: what each file does with a heap is declared

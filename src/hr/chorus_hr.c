@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * chorus_hr.c - the ChorusOS hr* names over the native controller calls:
  * -1 and errno on failure, as the guide's afexec-like calls do; and

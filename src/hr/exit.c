@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * exit.c - HR_EXIT_HDL()'s request, async-signal-safe.
  *

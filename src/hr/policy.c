@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * policy.c - a site's restart policy in its site.conf (see policy.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * policy.h - a site's restart policy as site.conf holds it: the keys
  * hrCtrl.maxBadness, hrCtrl.interval, hrCtrl.maxActors, hrCtrl.maxGroups,

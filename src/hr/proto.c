@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * proto.c - messages on the control socket, for the library and the
  * controller alike.  Nothing received is trusted: sizes, counts and strings

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * registry.c - the registry's validation, and its read-only reader for
  * hr_site_status() (see registry.h for the format).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * registry.h - the controller's registry format, the one place it is
  * defined.  Shared by two programs: the controller (hrd) writes it, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * version.c - hr_version(): the library's own version at run time, from
  * the one place it is set (CMakeLists.txt's project(VERSION), through the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * which.c - a program found on $PATH, as execvp() finds it: the one search
  * of the library, the controller (sysadm.ini) and the tool (hr arun).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ctl.c - the controller's system calls behind the contract of ctl.h:
  * files, time, processes (fork, exec, reap, pidfds), signals and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ctl.h - the controller's system calls: files it opens, processes it
  * starts, stops and reaps, its signals, its event loop and its sockets.

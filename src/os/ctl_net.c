@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ctl_net.c - the controller's sockets behind the contract of ctl.h: Unix
  * stream and datagram sockets (owner-only, a stale file replaced), TCP

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fault.c - reading a shared mapping whose file may shrink under us.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * file.c - files, directories and the bank's lock, behind os.h.
  */

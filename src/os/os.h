@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * os.h - the persistent memory manager's system calls, behind one small
  * interface (file.c, mem.c, proc.c), for the PMM and the persistent heap.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * proc.c - the process, the clock and randomness, behind os.h.
  */

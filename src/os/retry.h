@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * retry.h - the one shape of a system call in src/os/'s controller files
  * (ctl.c, ctl_net.c): a result r, or -errno when r < 0; RETRY(expr) calls

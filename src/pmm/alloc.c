@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * alloc.c - allocate or retrieve a block: the native interface's main call.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * alloc.h - allocating or retrieving a block (pmm_alloc() is public), and
  * the controller's call for system and group blocks.

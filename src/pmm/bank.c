@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bank.c - opening and closing bank files (create.c makes them).
  *

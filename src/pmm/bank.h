@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bank.h - opening a bank file by path.
  */

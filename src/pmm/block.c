@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * block.c - reading blocks: look one up, describe it, stat, iterate, sync.
  *

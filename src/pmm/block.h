@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * block.h - reading blocks (pmm_stat(), pmm_iter(), pmm_sync() are
  * public): lookups that fall back to the lock, and a block's description.

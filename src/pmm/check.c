@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check.c - pmm_check(): check a bank file and, if asked, repair it.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * chorus.c - the ChorusOS names, over the native interface.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * error.c - the message of every code of <hotrestart/errors.h>.
  */

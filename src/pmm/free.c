@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * free.c - freeing blocks: by name, by deletion key, by restart group.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * free.h - freeing blocks (pmm_free() and pmm_free_key() are public), and
  * the controller's calls for system and group blocks.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * geom.c - a bank's geometry, computed and checked.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * geom.h - a bank's geometry: the offsets that follow from its tunables,
  * and the check that a geometry read from a file is one we made.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * hash.c - checksums of on-disk structures and the hash of block names.
  *

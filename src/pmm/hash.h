@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * hash.h - checksums of the on-disk structures and the hash of block names.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ident.c - the calling process's identity as an actor, captured once.
  *

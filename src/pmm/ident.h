@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ident.h - the calling process's identity as an actor, captured once
  * before main (ident.c says why).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * index.c - finding blocks by name and free pages in the bitmap.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * index.h - finding blocks by name, and free pages in the bitmap.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * lock.c - a bank's writer lock, and the recovery it runs.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * lock.h - a bank's writer lock, and the recovery it runs.
  */

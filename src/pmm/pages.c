@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pages.c - a page bitmap built in memory from the entries: what the
  * checker compares with the bank's, and what the repair writes.

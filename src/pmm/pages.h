@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pages.h - a page bitmap built in memory from the entries.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * remake.c - replacing a bank with an empty one of the same tunables (the
  * cold restart of a site's RAM bank).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * repair.c - rebuilding a damaged bank's metadata, under its lock.
  *

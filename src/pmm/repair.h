@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * repair.h - rebuilding a damaged bank's metadata.
  */

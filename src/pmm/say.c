@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * say.c - the findings of the checker and the repair, told to the caller.
  *

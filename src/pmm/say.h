@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * say.h - the findings of the checker and the repair.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * update.c - the commit protocol: every allocation and free of an entry.
  *

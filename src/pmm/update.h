@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * update.h - the commit protocol: allocating and freeing a block's entry.
  *

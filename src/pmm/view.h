@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * view.h - an open bank as this process holds it, and read-only views of
  * its metadata.  Types and inline accessors only: what each file does with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz.h - what the libFuzzer harnesses share: a private scratch directory
  * and whole-file writes.  Each harness is one process that libFuzzer calls

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_bank.c - a damaged copy of a bank: check, open, look up, retrieve,
  * allocate, free, iterate, repair.  Every call must return a code; none may

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_proto.c - the control protocol's decoder: one message, as a peer
  * would send it on the controller's socket, received with hr__msg_recv()

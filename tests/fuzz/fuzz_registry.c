@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_registry.c - the controller's registry as its readers meet it: the
  * input is written into the registry block of a site's RAM bank and read

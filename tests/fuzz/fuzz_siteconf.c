@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_siteconf.c - site.conf, as read by the library (pmm.diskbank) and
  * the controller's policy (the hrCtrl.* keys): the input is the file.

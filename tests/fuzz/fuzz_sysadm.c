@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_sysadm.c - the start-up file, sysadm.ini, as the controller reads
  * it (daemon/ini.c): the input is the file's text, read line by line to

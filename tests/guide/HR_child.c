@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * HR_child.c - the restartSpawn child (guide B.3.2), as the guide writes
  * it, compiled against the installed headers by tests/guide_check.sh.  It

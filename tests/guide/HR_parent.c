@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * HR_parent.c - the restartSpawn parent (guide B.3.1), as the guide writes
  * it, compiled against the installed headers by tests/guide_check.sh.  It

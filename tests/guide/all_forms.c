@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * all_forms.c - the seven hrfexec forms, KnCap, AcParam and sysShutdown as
  * the guide and the ChorusOS man pages write them, compiled against the

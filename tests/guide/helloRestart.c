@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * helloRestart.c - the guide's "hello world" restartable actor (B.2.1), as
  * the guide writes it, compiled against the installed headers by

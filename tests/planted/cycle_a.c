@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cycle_a.c - half of a call cycle (with cycle_b.c), for the test that the
  * layers check refuses one (tests/CMakeLists.txt).

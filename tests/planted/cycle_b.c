@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cycle_b.c - the other half of the call cycle of cycle_a.c.
  */

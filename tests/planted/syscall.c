@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * syscall.c - an object that makes system calls of its own, for
  * the test that the banned-symbol check refuses it (tests/CMakeLists.txt).

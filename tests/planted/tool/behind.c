@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * behind.c - planted for the tool_doors_refuse test: a tool file that
  * reaches behind the library's doors, by a private header (found through
