@@ -14,6 +14,7 @@
 #include "arun.h"
 #include "actor.h"
 #include "group.h"
+#include "held.h"
 #include "hrd.h"
 #include "log.h"
 #include "os/os.h"
@@ -48,6 +49,21 @@ static void name_after(struct hrd *d, const char *argv0, char *name, size_t cap)
     }
 }
 
+/* How many sockets the actor's stored HR_LISTEN asks the controller to
+ * hold: they become its fds 3, 4... */
+static int held_count(const struct hr_strings *s)
+{
+    size_t n = strlen(HRD_HELD_VAR "=");
+    for (uint32_t i = 0; i < s->envc; i++)
+        if (strncmp(s->envp[i], HRD_HELD_VAR "=", n) == 0) {
+            int k = s->envp[i][n] != 0;
+            for (const char *c = s->envp[i] + n; *c; c++)
+                k += *c == ',';
+            return k;
+        }
+    return 0;
+}
+
 int hrd_arun_payload(struct hrd *d, int group, int exe_fd, const char *p,
                      uint32_t len, const struct hrd_arun_opts *o)
 {
@@ -64,7 +80,10 @@ int hrd_arun_payload(struct hrd *d, int group, int exe_fd, const char *p,
         snprintf(name, sizeof name, "%s", o->name);
     else
         name_after(d, s->argv[0], name, sizeof name);
+    int held = held_count(s);
     free(s);
+    if (o && o->ready_fd > 2 && o->ready_fd < 3 + held)
+        return -EBADF; /* the readiness fd would replace a held socket */
     if (!hrd_name_ok(name))
         return -EINVAL;
     if (hrd_find_name(d, -1, name) >= 0)

@@ -699,3 +699,21 @@ Test(edges, a_ready_fd_numbered_as_the_image_still_execs)
         close(null);
     }
 }
+
+/* A readiness fd among the held sockets' descriptors (3, 4... for each
+ * --listen) would replace a socket: refused by the tool with the numbers,
+ * and by the controller for any caller of the library. */
+Test(svc, a_readiness_fd_among_the_held_sockets_is_refused)
+{
+    int r = HR("arun", "-g", "1", "--listen", "tcp:127.0.0.1:0", "--listen",
+               "tcp:127.0.0.1:0", "--ready-fd", "4", "/bin/sleep", "100");
+    cr_assert_eq(r, 2, "exit %d: %s", r, out);
+    cr_assert(strstr(out, "--ready-fd 4 is taken by a --listen socket (fds 3 to "
+                          "4): choose 5 or above"), "%s", out);
+    char *argv[] = {"sleep", "100", NULL};
+    char *envp[] = {"HR_LISTEN=tcp:127.0.0.1:0", NULL};
+    hr_arun_opts o = {.ready_fd = 3};
+    cr_assert_eq(hr_arun_with(NULL, 1, &o, "/bin/sleep", argv, envp), -EBADF);
+    refresh();
+    cr_assert(strstr(ps, "\"groups\": []"), "nothing registered: %s", ps);
+}

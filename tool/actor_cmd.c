@@ -208,6 +208,15 @@ int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
     if (group < 0 && (ao.name || ao.stop_ms || ao.ready_fd || ao.notify ||
                       ao.wait_ready || aslr || specs[0]))
         group = 0; /* options of restartable actors only */
+    if (ao.ready_fd && specs[0]) { /* the sockets are fds 3, 4... */
+        int held = 1;
+        for (const char *c = specs; *c; c++)
+            held += *c == ',';
+        if (ao.ready_fd < 3 + held)
+            hr_die(HR_EXIT_USAGE, "arun: --ready-fd %d is taken by a --listen "
+                   "socket (fds 3 to %d): choose %d or above", ao.ready_fd,
+                   2 + held, 3 + held);
+    }
     hr_site_existing(o, dir, sizeof dir, "arun");
     if (hr_find_program(prog, path, sizeof path) < 0)
         hr_die(HR_EXIT_FAIL, "arun: %s: not found on $PATH", prog);

@@ -56,7 +56,9 @@ typedef struct hr_arun_opts {
                              as in pmm_site_config */
 } hr_arun_opts;
 /* hr_arun() with options.  -EEXIST: the name is taken; -EINVAL: an option
- * out of range or reserved space not zero; with wait_ready, -ESRCH when it stops before it is ready. */
+ * out of range or reserved space not zero; -EBADF: ready_fd is one of the
+ * descriptors (3, 4...) of the sockets envp's HR_LISTEN asks the controller
+ * to hold; with wait_ready, -ESRCH when it stops before it is ready. */
 PMM_API int hr_arun_with(const char *site, int group, const hr_arun_opts *o,
                          const char *path, char *const argv[],
                          char *const envp[]);
