@@ -10,17 +10,24 @@
 #      library does not export: one that is in libhotrestart.a but not among
 #      the dynamic symbols of libhotrestart.so, i.e. not public API.
 #
-# usage: tool_doors.sh CC SOURCE_DIR DIR LIBHOTRESTART.a LIBHOTRESTART.so OBJECTS...
+# usage: tool_doors.sh CC SOURCE_DIR GENERATED_INC DIR LIBHOTRESTART.a
+#                      LIBHOTRESTART.so OBJECTS...
+# (GENERATED_INC: the build's include/, public headers made by CMake such as
+# hotrestart/version.h; OBJECTS may come as one ';'-separated list, as
+# ctest passes a generator expression's list.)
 set -eu
-cc=$1 src=$(realpath "$2") dir=$(realpath "$3") static=$4 shared=$5
-shift 5
+cc=$1 src=$(realpath "$2") gen=$(realpath -m "$3") dir=$(realpath "$4")
+static=$5 shared=$6
+shift 6
+objs=$(printf '%s\n' "$@" | tr ';' '\n')
 fail=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 for f in "$dir"/*.c "$dir"/*.h; do
     [ -e "$f" ] || continue
-    if ! "$cc" -MM -I"$src/include" -I"$dir" "$f" >"$tmp/deps" 2>"$tmp/err"; then
+    if ! "$cc" -MM -I"$src/include" -I"$gen" -I"$dir" "$f" >"$tmp/deps" \
+        2>"$tmp/err"; then
         echo "FAIL: $f: does not compile with only include/ and its folder on the path:"
         sed 's/^/    /' "$tmp/err"
         fail=1
@@ -30,7 +37,7 @@ for f in "$dir"/*.c "$dir"/*.h; do
     sed -e 's/^[^:]*://' -e 's/\\$//' "$tmp/deps" | tr ' ' '\n' | sed '/^$/d' |
         while read -r dep; do
             case $(realpath -m "$dep") in
-            "$src"/include/* | "$dir"/*) ;;
+            "$src"/include/* | "$gen"/* | "$dir"/*) ;;
             "$src"/*) echo "FAIL: $f includes $dep, a private header" ;;
             esac
         done >>"$tmp/bad"
@@ -41,8 +48,12 @@ if [ -s "$tmp/bad" ]; then
 fi
 
 nm --defined-only -g "$static" | awk 'NF == 3 { print $3 }' | sort -u >"$tmp/lib"
-nm -D --defined-only "$shared" | awk 'NF == 3 { print $3 }' | sort -u >"$tmp/api"
-nm -u "$@" | awk '{ print $NF }' | sort -u >"$tmp/used"
+# exports carry their version node (hr_ping@@LIBHOTRESTART_0)
+nm -D --defined-only "$shared" | awk 'NF == 3 { sub(/@.*/, "", $3); print $3 }' |
+    sort -u >"$tmp/api"
+# shellcheck disable=SC2086 # one object a word
+nm -u $objs | awk '{ print $NF }' | sort -u >"$tmp/used"
+[ -s "$tmp/used" ] || { echo "FAIL: no undefined symbol read from: $objs"; exit 1; }
 comm -12 "$tmp/used" "$tmp/lib" | comm -23 - "$tmp/api" >"$tmp/private"
 if [ -s "$tmp/private" ]; then
     echo "FAIL: the tool calls library functions that are not public API:"
