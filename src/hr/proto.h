@@ -47,6 +47,9 @@ enum hr_msg_type {
     HR_REQ_WAIT_READY = 14, /* arg pid: answered once that actor is ready
                               (0), or when it is no longer running (-ESRCH) */
     HR_REQ_RELOAD = 15,    /* read site.conf's hrCtrl.* again */
+    HR_REQ_STANDBY = 16,   /* the caller, a standby instance, waits: answered
+                              when it is promoted, arg: its group's restart
+                              count (HR_RESTARTS); no timeout on this one */
     HR_REPLY = 100,
 };
 
@@ -97,5 +100,9 @@ int hr__connect(const char *site, int *sock);
  * NUL-terminated, truncated to cap. */
 int hr__call(const char *site, uint16_t type, int32_t arg, const void *payload,
              uint32_t len, const int *fds, int nfds, char *reply, size_t cap);
+/* The same, waiting up to timeout_s for the reply (0: for ever). */
+int hr__call_timeout(const char *site, int timeout_s, uint16_t type,
+                     int32_t arg, const void *payload, uint32_t len,
+                     const int *fds, int nfds, char *reply, size_t cap);
 
 #endif
