@@ -46,26 +46,12 @@ static void down(void)
 TestSuite(harden, .init = up, .fini = down, .timeout = 120);
 
 /* The descriptors a process holds open; with sockets 0, those other than
- * sockets (the controller closes a connection after its reply, so the
- * caller may still see it). */
+ * sockets. */
 static int fd_count(int pid, int sockets)
 {
-    char path[64], link[384], to[64];
-    snprintf(path, sizeof path, "/proc/%d/fd", pid);
-    DIR *d = opendir(path);
-    cr_assert_not_null(d, "%s: %s", path, strerror(errno));
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(link, sizeof link, "%s/%s", path, e->d_name);
-        ssize_t k = readlink(link, to, sizeof to - 1);
-        to[k > 0 ? k : 0] = 0;
-        n += sockets || strncmp(to, "socket:", 7) != 0;
-    }
-    closedir(d);
-    return n;
+    int files, all;
+    fds_of(pid, &files, &all);
+    return sockets ? all : files;
 }
 
 /* A connection to the site's controller, not yet used. */
