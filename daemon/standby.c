@@ -49,6 +49,9 @@
 
 #define AGAIN_AFTER 3        /* deaths in a row before the pause */
 #define AGAIN_PAUSE_MS 1000  /* ... between starts after that */
+#define AFTER_PROMOTION_MS 10 /* a new standby waits this long after a
+                                 promotion: its fork and exec do not compete
+                                 with the promoted instance's first moments */
 
 void hrd_standby_init(struct hrd *d)
 {
@@ -175,6 +178,7 @@ int hrd_standby_promote(struct hrd *d, int slot)
     clear(sb);
     sb->deaths = 0;
     sb->pending = (uint8_t)!waited;
+    sb->not_before_ms = hr__os_mono_ms() + AFTER_PROMOTION_MS;
     hrd_log(d, "actor %s of group %d: standby pid %d promoted%s", a->name,
             a->group, (int)pid, waited ? "" : " (it had not called "
             "hr_standby_wait yet: it goes on when it does)");

@@ -23,6 +23,7 @@
 #include <hotrestart/hr.h>
 
 #include "os/os.h"
+#include "pmm/chorus.h"
 #include "pmm/ident.h"
 #include "proto.h"
 
@@ -36,6 +37,9 @@ int hr_standby_wait(void)
     char restarts[16];
     if (!pmm__ident_standby())
         return 0; /* the live instance, or a process no controller started */
+    /* initialised as far as it can be: the ChorusOS calls' bank is open
+     * (a failure there is theirs to report, after the promotion) */
+    pmm__chorus_open_ram();
     /* no timeout: a standby may wait for days */
     int r = hr__call_timeout(pmm__ident_site(), 0, HR_REQ_STANDBY, 0, NULL, 0,
                              NULL, 0, NULL, 0);
