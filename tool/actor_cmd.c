@@ -323,8 +323,11 @@ static const char ps_usage[] =
     "(waiting for its killed members to die), blocked (also when a member went\n"
     "to the background).  Actor states: running, dying (killed, not yet gone),\n"
     "exited (cleanly), stopped.  Readiness: starting or ready for an actor that\n"
-    "says it (--ready-fd, --notify, READY=1), else -.  --json adds each group's\n"
-    "restart_ms: the last and a histogram.\n";
+    "says it (--ready-fd, --notify, READY=1), else -.  An actor with a standby\n"
+    "(arun --standby) shows its pid and state: starting, or waiting to be\n"
+    "promoted.  --json adds each group's restart_ms: the last and a histogram,\n"
+    "and each actor's standby ({pid, state} or null) and standby_off (true when\n"
+    "its program never waited: it runs without one).\n";
 
 int hr_cmd_ps(int argc, char **argv, const struct hr_opts *go)
 {
