@@ -3,8 +3,9 @@
  * standby_actor.c - an actor made for a standby instance, for
  * test_standby (issue 15).
  *
- *   standby_actor [MODE]
+ *   standby_actor [MODE [INIT_MS]]
  *
+ * A standby first sleeps INIT_MS (default 0): its initialisation.
  * MODE "wait" (the default): a standby tries the calls that touch
  * persistent blocks and writes what they returned to $HR_SITE/probe.NAME
  * ("pmm_alloc pmm_free pmmAllocate hr_spawn hr_heap_open", each a code),
@@ -12,6 +13,7 @@
  * promoted) counts its run in the block sb.runs.NAME (key "KEEP") and
  * writes "PID HR_RESTARTS LISTEN_FDS LISTEN_PID-is-its-pid RUNS" to
  * $HR_SITE/live.NAME.  NAME is its HR_ACTOR.
+ * MODE "notify": as "wait", and the live instance then says READY=1.
  * MODE "nowait": a program not made for standbys: it takes its block at
  * once, and exits 1 when that is refused.
  * MODE "ready": a standby that says READY=1 ($NOTIFY_SOCKET) at once,
@@ -97,14 +99,18 @@ int main(int argc, char **argv)
     const char *mode = argc > 1 ? argv[1] : "wait";
     const char *actor = getenv("HR_ACTOR");
     snprintf(name, sizeof name, "%s", actor ? actor : "none");
+    long init_ms = argc > 2 ? atol(argv[2]) : 0;
     signal(SIGUSR1, on_usr1);
     signal(SIGUSR2, on_usr2);
+    if (init_ms > 0 && hr_is_standby())
+        usleep((useconds_t)init_ms * 1000);
     if (hr_is_standby() && strcmp(mode, "ready") == 0) {
         notify_ready();
         for (;;)
             pause();
     }
-    if (hr_is_standby() && strcmp(mode, "wait") == 0) {
+    int notify = strcmp(mode, "notify") == 0;
+    if (hr_is_standby() && (strcmp(mode, "wait") == 0 || notify)) {
         probe();
         int r = hr_standby_wait();
         if (r < 0) {
@@ -126,6 +132,8 @@ int main(int argc, char **argv)
              restarts ? restarts : "-", fds ? fds : "0",
              lpid && atoi(lpid) == (int)getpid(), *runs);
     put("live", text);
+    if (notify)
+        notify_ready();
     for (;;)
         pause();
 }

@@ -44,14 +44,20 @@ static void start_site(void)
     cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
 }
 
-/* hr arun -g 1 [--standby] --name NAME standby_actor [MODE] */
-static void arun(const char *name, int standby, const char *mode)
+/* hr arun -g 1 [--standby] --name NAME standby_actor MODE [INIT_MS] */
+static void arun_init(const char *name, int standby, const char *mode,
+                      const char *init_ms)
 {
     int r = standby ? run_hr(out, sizeof out, "arun", "-g", "1", "--standby",
-                             "--name", name, STANDBY_BIN, mode, NULL)
+                             "--name", name, STANDBY_BIN, mode, init_ms, NULL)
                     : run_hr(out, sizeof out, "arun", "-g", "1", "--name", name,
-                             STANDBY_BIN, mode, NULL);
+                             STANDBY_BIN, mode, init_ms, NULL);
     cr_assert_eq(r, 0, "arun %s: %s", name, out);
+}
+
+static void arun(const char *name, int standby, const char *mode)
+{
+    arun_init(name, standby, mode, "0");
 }
 
 /* In the last ps: the pid of NAME's standby in state (NULL: any), or 0. */
@@ -178,6 +184,60 @@ Test(standby, held_sockets_at_promotion)
     WAIT_FOR(live_of("sa", &l) && l.pid == sb, "the promoted run");
     cr_assert_eq(l.listen_fds, 1);
     cr_assert_eq(l.listen_pid_ok, 1, "LISTEN_PID is the promoted pid");
+}
+
+/* The readiness of the actor "sa" in the last ps, or NULL. */
+static const char *readiness_of(char *buf, size_t cap)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"name\": \"sa\", ");
+    const char *p = strstr(ps, pat);
+    p = p ? strstr(p, "\"readiness\": ") : NULL;
+    if (!p)
+        return NULL;
+    snprintf(buf, cap, "%.7s", p + 13);
+    return buf;
+}
+
+/* An actor that says READY=1: its standby starts once it is ready, and
+ * the promoted one is starting until it says it, as a fresh start is. */
+Test(standby, readiness_as_a_fresh_start)
+{
+    char rd[16];
+    struct live l;
+    start_site();
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--standby",
+                        "--notify", "--wait-ready", "--name", "sa", STANDBY_BIN,
+                        "notify", NULL), 0, "%s", out);
+    int sb = waiting_standby("sa", 0);
+    cr_assert_str_eq(readiness_of(rd, sizeof rd), "\"ready\"", "%s", ps);
+    cr_assert_eq(kill(pid_of("sa"), SIGKILL), 0);
+    WAIT_FOR(live_of("sa", &l) && l.pid == sb, "the promoted run");
+    WAIT_FOR(pid_of("sa") == sb && readiness_of(rd, sizeof rd) &&
+             strcmp(rd, "\"ready\"") == 0, "the promoted one ready");
+    const char *last = strstr(ps, "\"restart_ms\": {\"last\": ");
+    cr_assert(last && strncmp(last + 23, "null", 4) != 0,
+              "the restart was timed to ready: %s", ps);
+}
+
+/* A failure while the standby still initialises: it is promoted all the
+ * same, and its wait returns at once when it comes. */
+Test(standby, promoted_before_it_waits)
+{
+    struct live l;
+    start_site();
+    arun_init("sa", 1, "wait", "4000"); /* long enough to be killed meanwhile */
+    WAIT_FOR(standby_of("sa", "starting") > 0, "a standby starting");
+    int sb = standby_of("sa", "starting");
+    int live = pid_of("sa");
+    WAIT_FOR(live_of("sa", &l) && l.pid == live, "the first run");
+    cr_assert_eq(kill(live, SIGKILL), 0);
+    WAIT_FOR(pid_of("sa") == sb, "the starting standby promoted");
+    WAIT_FOR(live_of("sa", &l) && l.pid == sb, "its run, after its wait");
+    cr_assert_eq(l.restarts, 1);
+    cr_assert_eq(l.runs, 2);
+    cr_assert(strstr(console(), "had not called hr_standby_wait yet"), "%s",
+              console());
 }
 
 Test(standby, dies_while_waiting_is_replaced)
