@@ -159,42 +159,27 @@ int hr__strings_decode(const char *p, uint32_t len, int with_name,
     return p == end ? 0 : -EBADMSG;
 }
 
-/* Connect to the controller of a site; its exchanges wait up to timeout_s
- * (0: for ever). */
-static int connect_timeout(const char *site, int timeout_s, int *sock)
+int hr__connect(const char *site, int *sock)
 {
     char dir[4096], path[4200];
     int r = pmm_site_path(dir, sizeof dir, site);
     if (r < 0)
         return r;
     snprintf(path, sizeof path, "%s/" HR_SOCK_NAME, dir);
-    int s = hr__os_connect(path, timeout_s);
+    /* a controller that cannot answer (busy running the start-up file that
+     * made this very call, say) costs the caller 30 s, not for ever */
+    int s = hr__os_connect(path, HR_CALL_TIMEOUT_S);
     if (s < 0) /* no socket file, or nobody behind it: no controller runs */
         return s == -ENOENT ? -ECONNREFUSED : s;
     *sock = s;
     return 0;
 }
 
-int hr__connect(const char *site, int *sock)
-{
-    /* a controller that cannot answer (busy running the start-up file that
-     * made this very call, say) costs the caller 30 s, not for ever */
-    return connect_timeout(site, HR_CALL_TIMEOUT_S, sock);
-}
-
 int hr__call(const char *site, uint16_t type, int32_t arg, const void *payload,
              uint32_t len, const int *fds, int nfds, char *reply, size_t cap)
 {
-    return hr__call_timeout(site, HR_CALL_TIMEOUT_S, type, arg, payload, len,
-                            fds, nfds, reply, cap);
-}
-
-int hr__call_timeout(const char *site, int timeout_s, uint16_t type,
-                     int32_t arg, const void *payload, uint32_t len,
-                     const int *fds, int nfds, char *reply, size_t cap)
-{
     int s, rfds[HR_MSG_MAXFDS], nr;
-    int r = connect_timeout(site, timeout_s, &s);
+    int r = hr__connect(site, &s);
     if (r < 0)
         return r;
     char *buf = malloc(HR_MSG_MAX);

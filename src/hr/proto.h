@@ -94,15 +94,17 @@ int hr__strings_encode(char *buf, size_t cap, const char *name, const char *cwd,
 /* Decode and check; -EBADMSG unless the payload is exactly one list. */
 int hr__strings_decode(const char *p, uint32_t len, int with_name,
                        struct hr_strings *out);
+/* One request of type without payload to the controller of site (a
+ * path, not NULL), whose reply has nothing to read (a message, if any, is
+ * cut): the reply's result, -ECONNREFUSED, -ECONNRESET when the controller
+ * hung up, -EBADMSG.  The exchange waits up to timeout_s (0: for ever).
+ * No formatting, no allocation: async-signal-safe (exit.c). */
+int hr__bare_call(const char *site, uint16_t type, int timeout_s);
 /* Connect to the controller of a site (NULL: default). */
 int hr__connect(const char *site, int *sock);
 /* One request, one reply.  reply (may be NULL) receives the payload,
  * NUL-terminated, truncated to cap. */
 int hr__call(const char *site, uint16_t type, int32_t arg, const void *payload,
              uint32_t len, const int *fds, int nfds, char *reply, size_t cap);
-/* The same, waiting up to timeout_s for the reply (0: for ever). */
-int hr__call_timeout(const char *site, int timeout_s, uint16_t type,
-                     int32_t arg, const void *payload, uint32_t len,
-                     const int *fds, int nfds, char *reply, size_t cap);
 
 #endif

@@ -40,9 +40,11 @@ int hr_standby_wait(void)
     /* initialised as far as it can be: the ChorusOS calls' bank is open
      * (a failure there is theirs to report, after the promotion) */
     pmm__chorus_open_ram();
-    /* no timeout: a standby may wait for days */
-    int r = hr__call_timeout(pmm__ident_site(), 0, HR_REQ_STANDBY, 0, NULL, 0,
-                             NULL, 0, NULL, 0);
+    const char *site = pmm__ident_site();
+    if (!site)
+        return -ECONNREFUSED; /* no HR_SITE from a controller: none to ask */
+    /* no timeout: a standby may wait for days; the reply is a bare header */
+    int r = hr__bare_call(site, HR_REQ_STANDBY, 0);
     if (r < 0)
         return r;
     /* the identity of the run it serves: what it was started with, unless
