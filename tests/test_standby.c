@@ -110,6 +110,21 @@ static int waiting_standby(const char *name, int not_pid)
     return sb;
 }
 
+/* gone, or a zombie nobody has reaped yet */
+static int gone(int pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return 1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = 0;
+    const char *p = strrchr(buf, ')');
+    return !p || p[2] == 'Z' || p[2] == 'X';
+}
+
 /* Fail the live instance of "sa" with how; its standby must take over. */
 static void promoted_after(const char *how)
 {
@@ -160,6 +175,7 @@ Test(standby, refused_before_promotion)
     start_site();
     arun("sa", 1, "wait");
     waiting_standby("sa", 0);
+    refresh();
     cr_assert_not_null(site_file("probe.sa", buf, sizeof buf));
     cr_assert_eq(sscanf(buf, "%d %d %d %d %d", &codes[0], &codes[1], &codes[2],
                         &codes[3], &codes[4]), 5, "%s", buf);
@@ -167,6 +183,12 @@ Test(standby, refused_before_promotion)
         cr_assert_eq(codes[i], K_ESTANDBY, "call %d: %d (%s)", i, codes[i],
                      pmm_strerror(codes[i]));
     cr_assert(strstr(pmm_strerror(K_ESTANDBY), "standby"));
+    /* and the group's end ends its standby */
+    int sb = standby_of("sa", "waiting");
+    cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", "1", NULL), 0, "%s", out);
+    double t0 = now();
+    while (!gone(sb))
+        cr_assert(now() - t0 < WAIT_FOR_S, "the standby outlived its group");
 }
 
 Test(standby, held_sockets_at_promotion)
@@ -312,21 +334,6 @@ Test(standby, group_of_two)
     cr_assert_eq(lb.runs, 3);
     refresh();
     cr_assert_eq(restarts(), 2, "%s", ps);
-}
-
-/* gone, or a zombie nobody has reaped yet */
-static int gone(int pid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    int fd = open(path, O_RDONLY);
-    if (fd < 0)
-        return 1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    buf[n > 0 ? n : 0] = 0;
-    const char *p = strrchr(buf, ')');
-    return !p || p[2] == 'Z' || p[2] == 'X';
 }
 
 Test(standby, controller_crash)
