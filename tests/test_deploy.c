@@ -304,6 +304,15 @@ Test(deploy, a_site_open_to_others_is_told_how_to_fix_it)
     cr_assert(strstr(out, "is open to others (mode 0777)"), "%s", out);
     cr_assert(strstr(out, "chmod 700"), "%s", out);
     cr_assert(strstr(out, "/site, which --config makes"), "%s", out);
+    /* and the tool, where it opens the site itself */
+    const char *cmds[][3] = {{"site", "create"}, {"site", "info"},
+                             {"pmm", "ls"}};
+    for (int i = 0; i < 3; i++) {
+        char *hr[] = {HR_BIN, (char *)cmds[i][0], (char *)cmds[i][1], NULL};
+        cr_assert_eq(run_all(out, sizeof out, hr), 1, "%s", out);
+        cr_assert(strstr(out, "is open to others (mode 0777)"), "%s", out);
+        cr_assert(strstr(out, "chmod 700"), "%s", out);
+    }
     cr_assert_eq(chmod(site, 0700), 0);
 }
 
