@@ -156,8 +156,21 @@ static void under_manager(int abstract)
     cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "3", "/bin/sleep",
                         "1000", NULL), 0, "%s", out);
     hear(s, hrd, "STATUS=running: 1 group, 1 actor");
+    /* the actor's NOTIFY_SOCKET is the site's, never the manager's */
     refresh();
-    cr_assert_null(strstr(ps, env), "the manager's socket reached an actor");
+    char path[64], envs[65536], want[700];
+    snprintf(path, sizeof path, "/proc/%d/environ", pid_of("sleep"));
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+    envs[0] = '\n'; /* each variable between newlines */
+    size_t n = 1 + fread(envs + 1, 1, sizeof envs - 2, f);
+    fclose(f);
+    for (size_t i = 1; i < n; i++)
+        envs[i] = envs[i] ? envs[i] : '\n';
+    envs[n] = 0;
+    snprintf(want, sizeof want, "\nNOTIFY_SOCKET=%s/notify.sock\n", site);
+    cr_assert(strstr(envs, want), "the actor's environment:\n%s", envs);
+    cr_assert_null(strstr(envs, env), "the manager's socket reached an actor");
     cr_assert_eq(kill(hrd, SIGTERM), 0);
     hear(s, hrd, "STOPPING=1");
     cr_assert(strstr(said, "STATUS=stopping"), "%s", said);
