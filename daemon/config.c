@@ -64,7 +64,7 @@ void hrd_config_read(const char *dir)
             free(text);
             continue; /* absent: the site has none either */
         }
-        if (r == -EISDIR || (r == 0 && !S_ISREG(o.mode)))
+        if (r == -EISDIR || r == -EINVAL)
             hrd_die(1, "config %s: not a regular file", path);
         if (r < 0)
             hrd_die(1, "config %s: %s", path, r == -EFBIG ? "too large" :

@@ -300,6 +300,11 @@ Test(deploy, a_config_dir_others_may_write_is_refused_with_the_fix)
     cr_assert_eq(chmod(conf, 0777), 0);
     cr_assert_eq(run_all(out, sizeof out, argv), 1, "%s", out);
     cr_assert(strstr(out, "etc: refused: others may write it"), "%s", out);
+    cr_assert_eq(chmod(conf, 0755), 0);
+    cr_assert_eq(unlink(file), 0);
+    cr_assert_eq(mkfifo(file, 0644), 0); /* not read, nor waited on */
+    cr_assert_eq(run_all(out, sizeof out, argv), 1, "%s", out);
+    cr_assert(strstr(out, "sysadm.ini: not a regular file"), "%s", out);
     char missing[700];
     snprintf(missing, sizeof missing, "%s/nothing", site);
     argv[4] = missing;

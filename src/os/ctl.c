@@ -90,7 +90,8 @@ int hr__os_read_owned(const char *path, char *buf, size_t cap,
 {
     struct stat st;
     struct statvfs vfs;
-    int fd = hr__os_open(path, O_RDONLY, 0);
+    /* O_NONBLOCK: a FIFO put there does not hold us at open */
+    int fd = hr__os_open(path, O_RDONLY | O_NONBLOCK, 0);
     if (fd < 0)
         return fd;
     int r = fstat(fd, &st) < 0 || fstatvfs(fd, &vfs) < 0 ? -errno : 0;
@@ -98,6 +99,8 @@ int hr__os_read_owned(const char *path, char *buf, size_t cap,
         o->uid = st.st_uid;
         o->mode = st.st_mode;
         o->rdonly = !!(vfs.f_flag & ST_RDONLY);
+        if (buf && !S_ISREG(st.st_mode)) /* a device, a FIFO: not read */
+            r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
     }
     size_t have = 0;
     while (r == 0 && buf) {
