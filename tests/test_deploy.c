@@ -15,7 +15,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -66,17 +68,25 @@ static int run_all(char *buf, size_t cap, char *const argv[])
     return run_prog("/bin/sh", sh, NULL, buf, cap);
 }
 
-static pid_t start(char *const argv[])
+/* Start argv in the background, as uid:gid when uid is not 0. */
+static pid_t start_as(uid_t uid, gid_t gid, char *const argv[])
 {
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
         int null = open("/dev/null", O_RDWR);
         dup2(null, 0);
+        if (uid && (setgroups(0, NULL) || setgid(gid) || setuid(uid)))
+            _exit(126);
         execv(argv[0], argv);
         _exit(127);
     }
     return pid;
+}
+
+static pid_t start(char *const argv[])
+{
+    return start_as(0, 0, argv);
 }
 
 /* ---- the service manager's socket ---- */
@@ -115,12 +125,20 @@ static char said[65536]; /* every message received, one after another */
 static void hear(int s, pid_t pid, const char *what)
 {
     double t0 = now();
+    int ended = 0;
     while (!strstr(said, what)) {
         struct pollfd p = {.fd = s, .events = POLLIN};
         cr_assert(now() - t0 < WAIT_FOR_S, "never heard %s; heard:\n%s", what,
                   said);
-        if (poll(&p, 1, 200) <= 0)
+        if (poll(&p, 1, ended ? 0 : 200) <= 0) {
+            /* hrd gone (looked at, not reaped) and nothing left to read */
+            siginfo_t si = {0};
+            cr_assert_not(ended, "hrd ended without saying %s; heard:\n%s",
+                          what, said);
+            ended = waitid(P_PID, (id_t)pid, &si,
+                           WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid;
             continue;
+        }
         char msg[4096], ctl[CMSG_SPACE(sizeof(struct ucred))];
         struct iovec io = {msg, sizeof msg - 1};
         struct msghdr h = {.msg_iov = &io, .msg_iovlen = 1,
@@ -332,6 +350,65 @@ Test(deploy, a_site_open_to_others_is_told_how_to_fix_it)
         cr_assert(strstr(out, "is open to others (mode 0777)"), "%s", out);
         cr_assert(strstr(out, "chmod 700"), "%s", out);
     }
+    cr_assert_eq(chmod(site, 0700), 0);
+}
+
+/* As the unit runs it (User=%i): hrd as a user of its own, the site that
+ * systemd's RuntimeDirectory= made for that user (0700, the user's), the
+ * settings in a root-owned ConfigurationDirectory= the user can only
+ * read.  READY=1 comes from that hrd; the site and its actors are the
+ * user's. */
+Test(deploy, as_the_units_user)
+{
+    struct passwd *pw = getpwnam("hrtest2");
+    if (!pw) { /* (test_svc may make it at the same time: looked up again) */
+        if (system("useradd -M -N -s /usr/sbin/nologin hrtest2 2>/dev/null"))
+            fprintf(stderr, "useradd hrtest2 failed; looking it up\n");
+        pw = getpwnam("hrtest2");
+    }
+    cr_assert_not_null(pw, "no user hrtest2");
+    char run[600], etc[600];
+    snprintf(run, sizeof run, "%s/run-hrtest2", site);
+    snprintf(etc, sizeof etc, "%s/etc-hrtest2", site);
+    cr_assert_eq(mkdir(run, 0700), 0);
+    cr_assert_eq(chown(run, pw->pw_uid, pw->pw_gid), 0);
+    cr_assert_eq(mkdir(etc, 0755), 0);
+    put(etc, "site.conf", "pmm.rambankSize=4M\nhrCtrl.maxBadness=3\n");
+    put(etc, "sysadm.ini", "arun -g 1 /bin/sleep 1000\n");
+    cr_assert_eq(chmod(site, 0755), 0); /* as /run is */
+    char env[200];
+    int s = manager_socket(1, env, sizeof env);
+    setenv("NOTIFY_SOCKET", env, 1);
+    pid_t hrd = start_as(pw->pw_uid, pw->pw_gid,
+                         (char *[]){(char *)hrd_bin(), "--site", run,
+                                    "--config", etc, NULL});
+    unsetenv("NOTIFY_SOCKET");
+    hear(s, hrd, "READY=1");
+    setenv("HR_SITE", run, 1);
+    WAIT_FOR(pid_of("sleep") > 0, "the actor of sysadm.ini");
+    char path[700], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", pid_of("sleep"));
+    FILE *f = fopen(path, "r");
+    unsigned uid = 0;
+    while (f && fgets(line, sizeof line, f))
+        sscanf(line, "Uid: %u", &uid);
+    if (f)
+        fclose(f);
+    cr_assert_eq(uid, pw->pw_uid, "the actor runs as uid %u", uid);
+    struct stat st;
+    snprintf(path, sizeof path, "%s/ram.bank", run);
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq(st.st_uid, pw->pw_uid, "the bank is not the user's");
+    cr_assert_eq(run_hr(out, sizeof out, "--json", "site", "info", NULL), 0,
+                 "%s", out);
+    cr_assert(strstr(out, "\"size\": 4194304"), "not site.conf's: %s", out);
+    snprintf(path, sizeof path, "%s/sysadm.ini", run);
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert(st.st_uid == pw->pw_uid && (st.st_mode & 0777) == 0600,
+              "the copy of sysadm.ini is not the user's alone");
+    cr_assert_eq(kill(hrd, SIGTERM), 0);
+    hear(s, hrd, "STOPPING=1");
+    cr_assert_eq(wait_status(hrd), 0);
     cr_assert_eq(chmod(site, 0700), 0);
 }
 
