@@ -14,6 +14,8 @@
  * writes "PID HR_RESTARTS LISTEN_FDS LISTEN_PID-is-its-pid RUNS" to
  * $HR_SITE/live.NAME.  NAME is its HR_ACTOR.
  * MODE "notify": as "wait", and the live instance then says READY=1.
+ * MODE "fd": as "wait", and the live instance then writes a newline to fd 5
+ * (hr arun --ready-fd 5).
  * MODE "nowait": a program not made for standbys: it takes its block at
  * once, and exits 1 when that is refused.
  * MODE "ready": a standby that says READY=1 ($NOTIFY_SOCKET) at once,
@@ -109,8 +111,8 @@ int main(int argc, char **argv)
         for (;;)
             pause();
     }
-    int notify = strcmp(mode, "notify") == 0;
-    if (hr_is_standby() && (strcmp(mode, "wait") == 0 || notify)) {
+    int notify = strcmp(mode, "notify") == 0, fd5 = strcmp(mode, "fd") == 0;
+    if (hr_is_standby() && (strcmp(mode, "wait") == 0 || notify || fd5)) {
         probe();
         int r = hr_standby_wait();
         if (r < 0) {
@@ -134,6 +136,8 @@ int main(int argc, char **argv)
     put("live", text);
     if (notify)
         notify_ready();
+    if (fd5 && write(5, "\n", 1) != 1)
+        return 5;
     for (;;)
         pause();
 }

@@ -221,16 +221,22 @@ static const char *readiness_of(char *buf, size_t cap)
     return buf;
 }
 
-/* An actor that says READY=1: its standby starts once it is ready, and
- * the promoted one is starting until it says it, as a fresh start is. */
-Test(standby, readiness_as_a_fresh_start)
+/* An actor that says it is ready (how: --notify or --ready-fd 5, and its
+ * mode): its standby starts once it is ready, and the promoted one is
+ * starting until it says it, as a fresh start is. */
+static void ready_after_promotion(const char *how, const char *mode)
 {
     char rd[16];
     struct live l;
     start_site();
-    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--standby",
-                        "--notify", "--wait-ready", "--name", "sa", STANDBY_BIN,
-                        "notify", NULL), 0, "%s", out);
+    int r = strcmp(how, "--notify") == 0
+                ? run_hr(out, sizeof out, "arun", "-g", "1", "--standby",
+                         "--notify", "--wait-ready", "--name", "sa",
+                         STANDBY_BIN, mode, NULL)
+                : run_hr(out, sizeof out, "arun", "-g", "1", "--standby",
+                         "--ready-fd", "5", "--wait-ready", "--name", "sa",
+                         STANDBY_BIN, mode, NULL);
+    cr_assert_eq(r, 0, "%s", out);
     int sb = waiting_standby("sa", 0);
     cr_assert_str_eq(readiness_of(rd, sizeof rd), "\"ready\"", "%s", ps);
     cr_assert_eq(kill(pid_of("sa"), SIGKILL), 0);
@@ -241,6 +247,9 @@ Test(standby, readiness_as_a_fresh_start)
     cr_assert(last && strncmp(last + 23, "null", 4) != 0,
               "the restart was timed to ready: %s", ps);
 }
+
+Test(standby, readiness_by_notify) { ready_after_promotion("--notify", "notify"); }
+Test(standby, readiness_by_fd) { ready_after_promotion("--ready-fd", "fd"); }
 
 /* A failure while the standby still initialises: it is promoted all the
  * same, and its wait returns at once when it comes. */
