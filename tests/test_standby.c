@@ -22,6 +22,7 @@
 
 #include "common.h"
 #include "ctl_helpers.h"
+#include "test_hrcached_util.h"
 
 static char out[65536];
 static const char *site;
@@ -396,4 +397,32 @@ Test(standby, from_sysadm_ini)
     int sb = standby_of("standby_actor", "waiting");
     cr_assert_eq(kill(pid_of("standby_actor"), SIGKILL), 0);
     WAIT_FOR(live_of("standby_actor", &l) && l.pid == sb, "promoted");
+}
+
+/* hrcached with a standby: it takes its socket and waits, then, promoted,
+ * opens its heap and serves what the killed one stored. */
+Test(standby, hrcached_promoted_keeps_its_items)
+{
+    char spec[64], reply[4096];
+    int port, l = mc_listener(&port);
+    close(l); /* a free port, for the controller to listen on */
+    snprintf(spec, sizeof spec, "tcp:127.0.0.1:%d", port);
+    start_site();
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--standby",
+                        "--listen", spec, "--name", "mc", HRCACHED_BIN, "-m", "8",
+                        NULL), 0, "%s", out);
+    int sb = waiting_standby("mc", 0);
+    int fd = mc_connect(port);
+    cr_assert_str_eq(mc_line(fd, "set k 0 0 4\r\nkept\r\n"), "STORED\r\n");
+    close(fd);
+    refresh();
+    cr_assert_eq(kill(pid_of("mc"), SIGKILL), 0);
+    fd = mc_connect(port); /* waits in the backlog for the promoted one */
+    cr_assert_gt(mc_ask(fd, "get k\r\n", 7, "END\r\n", reply, sizeof reply), 0);
+    cr_assert_str_eq(reply, "VALUE k 0 4\r\nkept\r\nEND\r\n");
+    char want[64];
+    snprintf(want, sizeof want, "STAT pid %d\r\n", sb);
+    cr_assert_gt(mc_ask(fd, "stats\r\n", 7, "END\r\n", reply, sizeof reply), 0);
+    cr_assert(strstr(reply, want), "served by the standby %d: %s", sb, reply);
+    close(fd);
 }
