@@ -8,9 +8,11 @@
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -130,6 +132,40 @@ Test(stale, free_returns_the_memory_of_a_block_written_whole)
     cr_assert_geq((before.st_blocks - after.st_blocks) * 512, NP * PG,
                   "%lld -> %lld blocks", (long long)before.st_blocks,
                   (long long)after.st_blocks);
+    pmm_bank_close(b);
+}
+
+/* The file pages run out where the file system's largest file ends (ext4:
+ * 16 TiB); a file-size limit stands in for it here.  Allocation answers
+ * K_ENOMEM there, leaves nothing allocated and the bank consistent. */
+Test(stale, at_the_largest_file_allocation_answers_enomem)
+{
+    pmm_bank *b = bank_open();
+    pmm_bank_close(b);
+    struct stat st;
+    cr_assert_eq(stat(site_bank(), &st), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct rlimit lim = {(rlim_t)st.st_size + 8 * PG, (rlim_t)st.st_size + 8 * PG};
+        signal(SIGXFSZ, SIG_IGN);
+        if (setrlimit(RLIMIT_FSIZE, &lim) != 0 ||
+            pmm_bank_open(&b, NULL, "RAM", 0) != 0)
+            _exit(1);
+        for (int i = 0; i < 100; i++) {
+            void *p;
+            int r = pmm_alloc(b, "x", PG, "K", 2, 0, &p, NULL);
+            if (r == K_ENOMEM)
+                _exit(i == 8 ? 0 : 2); /* eight pages: eight blocks */
+            if (r != 0 || pmm_free(b, "x") != 0)
+                _exit(3);
+        }
+        _exit(4);
+    }
+    cr_assert_eq(wait_status(pid), 0, "K_ENOMEM at the ninth block");
+    cr_assert_eq(check_bank(), 0);
+    b = bank_open();
+    pmm_block blk;
+    cr_assert_eq(pmm_stat(b, "x", &blk), K_EUNKNOWN, "nothing left allocated");
     pmm_bank_close(b);
 }
 
