@@ -10,13 +10,29 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh build-essential cmake clang libclang-rt-14-dev pkg-config libcriterion-dev \
   linux-libc-dev passwd python3 libmemcached-tools python3-pymemcache bash-completion \
-  mandoc man-db
+  mandoc man-db systemd python3-yaml
 jobs=$(nproc)
 run() { # name, cmake args...
   local dir=build-$1; shift
   cmake -S . -B "$dir" -DHR_WERROR=ON -DHR_TESTS=ON "$@" >/dev/null
   cmake --build "$dir" -j"$jobs" >/dev/null
   (cd "$dir" && ctest --output-on-failure)
+  no_leftovers "$dir"
+}
+# A test that starts a controller stops it: none may outlive the suite.
+no_leftovers() { # build dir
+  local p left=""
+  sleep 1 # a controller told to stop may still be ending its actors
+  for p in $(pgrep -x hrd || true); do
+    case "$(readlink "/proc/$p/cwd" 2>/dev/null)" in
+      "$PWD/$1"|"$PWD/$1"/*) left="$left $p" ;;
+    esac
+  done
+  if [ -n "$left" ]; then
+    echo "test.sh: controllers left running by the tests of $1:$left" >&2
+    kill $left 2>/dev/null || true
+    return 1
+  fi
 }
 echo "== gcc, -Wall -Wextra -Werror"
 run gcc -DCMAKE_C_COMPILER=gcc
