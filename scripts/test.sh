@@ -21,12 +21,16 @@ run() { # name, cmake args...
 }
 # A test that starts a controller stops it: none may outlive the suite.
 no_leftovers() { # build dir
-  local p left=""
-  sleep 1 # a controller told to stop may still be ending its actors
-  for p in $(pgrep -x hrd || true); do
-    case "$(readlink "/proc/$p/cwd" 2>/dev/null)" in
-      "$PWD/$1"|"$PWD/$1"/*) left="$left $p" ;;
-    esac
+  local p left try
+  for try in $(seq 20); do # one told to stop may still be ending its actors
+    left=""
+    for p in $(pgrep -x hrd || true); do
+      case "$(readlink "/proc/$p/cwd" 2>/dev/null)" in
+        "$PWD/$1"|"$PWD/$1"/*) left="$left $p" ;;
+      esac
+    done
+    [ -z "$left" ] && return 0
+    sleep 0.5
   done
   if [ -n "$left" ]; then
     echo "test.sh: controllers left running by the tests of $1:$left" >&2
