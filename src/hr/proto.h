@@ -47,6 +47,7 @@ enum hr_msg_type {
     HR_REQ_WAIT_READY = 14, /* arg pid: answered once that actor is ready
                               (0), or when it is no longer running (-ESRCH) */
     HR_REQ_RELOAD = 15,    /* read site.conf's hrCtrl.* again */
+    HR_REQ_METRICS = 16,   /* reply payload: Prometheus text exposition */
     HR_REPLY = 100,
 };
 

@@ -58,6 +58,21 @@ int hr__os_dup2(int from, int to)
     return RETRY(dup2(from, to));
 }
 
+int hr__os_same_file(int a, int b)
+{
+    struct stat x, y;
+    if (fstat(a, &x) < 0)
+        return -errno;
+    if (fstat(b, &y) < 0)
+        return -errno;
+    return x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
+int hr__os_rename(const char *from, const char *to)
+{
+    return ret(rename(from, to));
+}
+
 int hr__os_inherit(int fd, int inherit)
 {
     return ret(fcntl(fd, F_SETFD, inherit ? 0 : FD_CLOEXEC));
@@ -157,6 +172,16 @@ int hr__os_wait_readable(int fd, int timeout_ms)
 int hr__os_pipe(int fd[2])
 {
     return ret(pipe2(fd, O_CLOEXEC));
+}
+
+int hr__os_pipe_nb(int fd[2])
+{
+    int r = ret(pipe2(fd, O_CLOEXEC));
+    if (r == 0 && (r = ret(fcntl(fd[0], F_SETFL, O_NONBLOCK))) < 0) {
+        close(fd[0]);
+        close(fd[1]);
+    }
+    return r;
 }
 
 int hr__os_pids(pid_t *out, int max)

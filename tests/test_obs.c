@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_obs.c - what a site shows of itself: `hr metrics` (checked by
+ * promtool, the Prometheus project's own checker), the console log's cap
+ * and rotation, and the priorities and actor tags on a foreground
+ * controller's stderr.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <regex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <hotrestart/hr.h>
+
+#include "common.h"
+#include "ctl_helpers.h"
+
+static char out[262144];
+static const char *site;
+
+static void up(void)
+{
+    site = site_new(0, 0);
+}
+
+static void down(void)
+{
+    run_hr(NULL, 0, "site", "stop", NULL);
+    site_drop();
+}
+
+TestSuite(obs, .init = up, .fini = down, .timeout = 300);
+
+static void start(void)
+{
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+}
+
+/* An executable shell script at site/name with body. */
+static const char *script(const char *name, const char *body)
+{
+    static char path[512];
+    snprintf(path, sizeof path, "%s/%s", site, name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "#!/bin/sh\n%s", body);
+    fclose(f);
+    chmod(path, 0700);
+    return path;
+}
+
+/* The value of the series `series` (name and labels, exactly) in text. */
+static double sample(const char *text, const char *series)
+{
+    size_t n = strlen(series);
+    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : p)
+        if (strncmp(p, series, n) == 0 && p[n] == ' ')
+            return strtod(p + n + 1, NULL);
+    cr_assert_fail("no series %s in:\n%s", series, text);
+    return -1;
+}
+
+/* The text passes `promtool check metrics` (Debian: prometheus). */
+static void promtool_ok(const char *text)
+{
+    static const char *const argv[] = {"promtool", "check", "metrics", NULL};
+    char said[4096];
+    cr_assert_eq(access("/usr/bin/promtool", X_OK), 0,
+                 "promtool is missing: apt-get install prometheus "
+                 "(scripts/test.sh installs it)");
+    int st = run_prog("/usr/bin/promtool", argv, text, said, sizeof said);
+    cr_assert_eq(st, 0, "promtool check metrics: %d\n%s\n--- text:\n%s", st,
+                 said, text);
+}
+
+static pid_t actor_pid(void)
+{
+    refresh();
+    return pid_of("sleeper");
+}
+
+/* Three kills of a group: its restart counter and the count of its
+ * death-to-ready histogram each move by exactly three. */
+Test(obs, metrics_count_three_restarts)
+{
+    start();
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "0", "--name",
+                        "sleeper", "/bin/sleep", "1000", NULL), 0, "%s", out);
+    WAIT_FOR(actor_pid() > 0, "the actor");
+    cr_assert(hr_metrics(NULL, out, sizeof out) > 0);
+    promtool_ok(out);
+    double r0 = sample(out, "hr_group_restarts_total{group=\"0\"}");
+    double h0 = sample(out, "hr_restart_duration_seconds_count{group=\"0\"}");
+    for (int i = 0; i < 3; i++) {
+        pid_t pid = actor_pid();
+        char arg[32];
+        snprintf(arg, sizeof arg, "%d", (int)pid);
+        cr_assert_eq(run_hr(out, sizeof out, "akill", arg, NULL), 0, "%s", out);
+        WAIT_FOR(actor_pid() > 0 && actor_pid() != pid, "the restart");
+    }
+    /* the histogram is fed when the group is up again: wait for the count */
+    double h1 = h0, t0 = now();
+    while (h1 < h0 + 3 && now() - t0 < WAIT_FOR_S) {
+        cr_assert(hr_metrics(NULL, out, sizeof out) > 0);
+        h1 = sample(out, "hr_restart_duration_seconds_count{group=\"0\"}");
+        usleep(10000);
+    }
+    promtool_ok(out);
+    cr_assert_eq(sample(out, "hr_group_restarts_total{group=\"0\"}"), r0 + 3);
+    cr_assert_eq(h1, h0 + 3);
+    cr_assert_eq(sample(out, "hr_restart_duration_seconds_bucket{group=\"0\","
+                             "le=\"+Inf\"}"), h1);
+    cr_assert_eq(sample(out, "hr_actor_deaths_total{group=\"0\","
+                             "cause=\"signal\"}"), 3);
+    cr_assert_eq(sample(out, "hr_actors{state=\"running\"}"), 1);
+    cr_assert_eq(sample(out, "hr_groups{state=\"running\"}"), 1);
+    cr_assert_gt(sample(out, "hr_bank_used_blocks{medium=\"RAM\"}"), 0);
+}
+
+Test(obs, metrics_need_a_controller)
+{
+    cr_assert_eq(hr_metrics(NULL, out, sizeof out), -ECONNREFUSED);
+    cr_assert_eq(run_hr(out, sizeof out, "metrics", NULL), 1);
+    cr_assert_eq(run_hr(out, sizeof out, "metrics", "extra", NULL), 2);
+}
+
+static uint64_t file_size(const char *name)
+{
+    char path[512];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", site, name);
+    return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+#define LOG_CAP 16384 /* HR_LOG_SIZE_MIN */
+
+/* An actor that prints a line and fails, restarted over and over by its
+ * own failures (a policy that never escalates): console.log never grows
+ * over hrCtrl.logSize, console.log.1 holds the rotation before. */
+Test(obs, console_log_keeps_its_cap)
+{
+    const char *env = getenv("HR_OBS_RESTARTS");
+    unsigned want = env ? (unsigned)atoi(env) : 10000;
+    char cap[64];
+    snprintf(cap, sizeof cap, "hrCtrl.logSize=%d", LOG_CAP);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "set", cap,
+                        "hrCtrl.maxBadness=1000000", "hrCtrl.interval=1",
+                        NULL), 0, "%s", out);
+    start();
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "0", "--name", "echo",
+                        "/bin/echo", "one line a run", NULL), 0, "%s", out);
+    hr_site_state st = {0};
+    uint64_t biggest = 0;
+    double t0 = now();
+    while (hr_status(NULL, &st) == 0 && st.group_restarts < want) {
+        uint64_t n = file_size("console.log");
+        biggest = n > biggest ? n : biggest;
+        cr_assert(now() - t0 < 280, "only %u restarts", st.group_restarts);
+        usleep(20000);
+    }
+    cr_assert_geq(st.group_restarts, want);
+    cr_assert_eq(st.site_restarts, 0, "the policy escalated");
+    cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", "0", NULL), 0, "%s",
+                 out);
+    fprintf(stderr, "console_log_keeps_its_cap: %u restarts in %.1f s\n",
+            st.group_restarts, now() - t0);
+    cr_assert_leq(biggest, LOG_CAP);
+    cr_assert_leq(file_size("console.log"), LOG_CAP);
+    cr_assert_leq(file_size("console.log.1"), LOG_CAP);
+    cr_assert_gt(file_size("console.log.1"), LOG_CAP / 2, "never rotated");
+    /* hr log --all reads both: the rotated lines first */
+    cr_assert_eq(run_hr(out, sizeof out, "log", "--all", NULL), 0);
+    cr_assert_gt(strlen(out), LOG_CAP);
+    cr_assert_not_null(strstr(out, "info g0/echo: one line a run\n"), "%s",
+                       out + strlen(out) / 2);
+}
+
+Test(obs, log_size_is_checked)
+{
+    cr_assert_eq(run_hr(out, sizeof out, "site", "set", "hrCtrl.logSize=100",
+                        NULL), 2, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "set", "hrCtrl.logSize=65536",
+                        NULL), 0, "%s", out);
+    hr_policy p;
+    cr_assert_eq(hr_policy_read(NULL, &p), 0);
+    cr_assert_eq(p.log_size, 65536);
+}
+
+/* Every line matches re (POSIX extended). */
+static void each_line_matches(const char *text, const char *re)
+{
+    regex_t rx;
+    cr_assert_eq(regcomp(&rx, re, REG_EXTENDED | REG_NOSUB), 0);
+    char *copy = strdup(text), *save = NULL;
+    for (char *l = strtok_r(copy, "\n", &save); l;
+         l = strtok_r(NULL, "\n", &save))
+        cr_assert_eq(regexec(&rx, l, 0, NULL, 0), 0, "'%s' is not /%s/", l, re);
+    free(copy);
+    regfree(&rx);
+}
+
+static void read_file(const char *path, char *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY);
+    cr_assert(fd >= 0, "%s: %s", path, strerror(errno));
+    ssize_t n = read(fd, buf, cap - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = 0;
+}
+
+/* hrd in the foreground, stderr into a file: each line has its sd-daemon
+ * priority; an actor's lines carry its group and name, its own "<N>"
+ * honoured, a long line cut, an unfinished last line kept. */
+Test(obs, foreground_stderr_has_priorities_and_tags)
+{
+    char errpath[512], text[65536];
+    snprintf(errpath, sizeof errpath, "%s/hrd.stderr", site);
+    /* the actor fails at once: the second failure escalates, the site
+     * restart fails it again, and the site stops, failed */
+    cr_assert_eq(run_hr(out, sizeof out, "site", "set", "hrCtrl.maxBadness=1",
+                        NULL), 0, "%s", out);
+    pid_t hrd = fork();
+    if (hrd == 0) {
+        int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(fd, 2);
+        execl(HRD_BIN, "hrd", "--site", site, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 3000 && hr_ping(NULL) < 0; i++)
+        usleep(10000);
+    const char *talker = script("talker",
+        "echo to stdout\n"
+        "echo '<3>to stderr, an error' >&2\n"
+        "head -c 3000 /dev/zero | tr '\\0' x; echo\n"
+        "printf 'unfinished'\n"
+        "exit 3\n");
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "2", talker, NULL), 0,
+                 "%s", out);
+    wait_status(hrd); /* the site failed: the controller is gone */
+    read_file(errpath, text, sizeof text);
+    each_line_matches(text, "^<[0-7]>(HR_CTRL|g[0-9]+/[^:]+): ");
+    cr_assert_not_null(strstr(text, "<5>HR_CTRL: controller started"), "%s", text);
+    cr_assert_not_null(strstr(text, "<6>g2/talker: to stdout\n"), "%s", text);
+    cr_assert_not_null(strstr(text, "<3>g2/talker: to stderr, an error\n"));
+    cr_assert_not_null(strstr(text, "<6>g2/talker: unfinished\n"));
+    cr_assert_not_null(strstr(text, "<4>HR_CTRL: actor talker"));
+    char piece[1100] = "<6>g2/talker: ";
+    size_t at = strlen(piece);
+    memset(piece + at, 'x', 1024); /* HRD_LINE_MAX */
+    strcpy(piece + at + 1024, "\n");
+    cr_assert_not_null(strstr(text, piece), "a 3000-byte line in 1024 pieces");
+    cr_assert_null(strstr(text, "xx\n<6>g2/talker: \n"), "no empty piece");
+    /* console.log: the same lines, with the time and its UTC offset */
+    char path[512];
+    snprintf(path, sizeof path, "%s/console.log", site);
+    read_file(path, text, sizeof text);
+    each_line_matches(text, "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:"
+                            "[0-9]{2}\\.[0-9]{3}[+-][0-9]{4} "
+                            "(err|warning|notice|info|debug) "
+                            "(HR_CTRL|g[0-9]+/[^:]+): ");
+}
