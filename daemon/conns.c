@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 
 #include "conns.h"
@@ -102,4 +103,40 @@ int hrd_conn_expire(struct hrd *d)
         i++;
     }
     return (int)next;
+}
+
+void hrd_conn_reserve(struct hrd *d)
+{
+    d->spare_fd = hr__os_open("/dev/null", O_RDONLY, 0);
+}
+
+/* Hang up on the next newcomer with the descriptor kept in reserve; -1
+ * when there is none to give up (or no newcomer after all). */
+static int refuse_one(struct hrd *d)
+{
+    if (d->spare_fd < 0) {
+        hrd_conn_reserve(d); /* a descriptor may have come free since */
+        if (d->spare_fd < 0)
+            return -1;
+    }
+    pmm__os_close(d->spare_fd);
+    int c = hr__os_accept(d->listen_fd);
+    if (c >= 0)
+        pmm__os_close(c);
+    hrd_conn_reserve(d);
+    if (c < 0)
+        return -1;
+    hrd_log(d, "out of file descriptors: a client was hung up on");
+    return 0;
+}
+
+void hrd_conn_accept_all(struct hrd *d)
+{
+    for (;;) {
+        int c = hr__os_accept(d->listen_fd);
+        if (c >= 0)
+            hrd_conn_add(d, c); /* served when its request comes */
+        else if ((c != -EMFILE && c != -ENFILE) || refuse_one(d) < 0)
+            return;
+    }
 }

@@ -14,6 +14,13 @@
 
 struct hrd;
 
+/* Keep one descriptor in reserve for hrd_conn_accept_all (at start). */
+void hrd_conn_reserve(struct hrd *d);
+/* Accept every connection waiting on the control socket.  Out of
+ * descriptors, a newcomer is taken with the one kept in reserve and hung
+ * up on at once: its client hears, and the loop does not spin on a
+ * listening socket that stays readable. */
+void hrd_conn_accept_all(struct hrd *d);
 /* A connection just accepted: watched for its request, or closed. */
 void hrd_conn_add(struct hrd *d, int fd);
 /* fd is one of them and has its request: no longer watched nor timed; 1,

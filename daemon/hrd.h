@@ -127,6 +127,7 @@ struct hrd {
                               /* arun --wait-ready requests */
     struct { int fd; pid_t pid; int64_t since_ms; } conns[HRD_MAX_CONNS];
     int nconns;               /* connections waiting for their request */
+    int spare_fd;             /* kept for running out of descriptors (conns.c) */
     struct { int conn, group; uint32_t ends; } waiting[HRD_MAX_WAITING];
                               /* kill-group requests, answered when their
                                  group's ends count moves on */

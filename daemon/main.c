@@ -173,6 +173,7 @@ static int sooner(int a, int b)
 
 static void loop(struct hrd *d)
 {
+    hrd_conn_reserve(d);
     watch(d, d->listen_fd, "control socket");
     watch(d, d->sig_fd, "signals");
     if (d->notify_fd >= 0)
@@ -214,9 +215,8 @@ static void loop(struct hrd *d)
             if (d->exec_pending)
                 return;
         }
-        int c;
-        while (accepting && (c = hr__os_accept(d->listen_fd)) >= 0)
-            hrd_conn_add(d, c); /* served when its request comes */
+        if (accepting)
+            hrd_conn_accept_all(d);
     }
 }
 

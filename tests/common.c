@@ -3,6 +3,7 @@
 #include "common.h"
 
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -145,4 +146,24 @@ PmmName ram_name(const char *name)
     strcpy(n.medium, "RAM");
     snprintf(n.name, sizeof n.name, "%s", name);
     return n;
+}
+
+void fds_of(int pid, int *files, int *all)
+{
+    char path[64], link[384], to[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", pid);
+    DIR *d = opendir(path);
+    cr_assert_not_null(d, "%s: %s", path, strerror(errno));
+    struct dirent *e;
+    *files = *all = 0;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(link, sizeof link, "%s/%s", path, e->d_name);
+        ssize_t k = readlink(link, to, sizeof to - 1);
+        to[k > 0 ? k : 0] = 0;
+        ++*all;
+        *files += strncmp(to, "socket:", 7) != 0;
+    }
+    closedir(d);
 }

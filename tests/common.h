@@ -38,6 +38,10 @@ int check_bank(void);
 /* A PmmName on the RAM medium. */
 #include <pmm/chPmm.h>
 PmmName ram_name(const char *name);
+/* The descriptors process pid holds open: all of them, and those other
+ * than sockets (the controller closes a connection just after its reply,
+ * so the caller may still see it). */
+void fds_of(int pid, int *files, int *all);
 /* Bytes used in the RAM bank. */
 uint64_t bank_used(void);
 

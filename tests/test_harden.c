@@ -46,26 +46,12 @@ static void down(void)
 TestSuite(harden, .init = up, .fini = down, .timeout = 120);
 
 /* The descriptors a process holds open; with sockets 0, those other than
- * sockets (the controller closes a connection after its reply, so the
- * caller may still see it). */
+ * sockets. */
 static int fd_count(int pid, int sockets)
 {
-    char path[64], link[384], to[64];
-    snprintf(path, sizeof path, "/proc/%d/fd", pid);
-    DIR *d = opendir(path);
-    cr_assert_not_null(d, "%s: %s", path, strerror(errno));
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(link, sizeof link, "%s/%s", path, e->d_name);
-        ssize_t k = readlink(link, to, sizeof to - 1);
-        to[k > 0 ? k : 0] = 0;
-        n += sockets || strncmp(to, "socket:", 7) != 0;
-    }
-    closedir(d);
-    return n;
+    int files, all;
+    fds_of(pid, &files, &all);
+    return sockets ? all : files;
 }
 
 /* A connection to the site's controller, not yet used. */
@@ -438,4 +424,51 @@ Test(harden, site_create_follows_no_planted_link)
     snprintf(out, sizeof out, "rm -rf '%s' '%s'", parent, target);
     cr_assert_eq(system(out), 0);
     setenv("HR_SITE", site, 1);
+}
+
+/* The lowest descriptor number pid does not use: the next it would get. */
+static int lowest_free_fd(int pid)
+{
+    char path[64];
+    for (int fd = 0;; fd++) {
+        snprintf(path, sizeof path, "/proc/%d/fd/%d", pid, fd);
+        if (access(path, F_OK) != 0)
+            return fd;
+    }
+}
+
+/* Out of descriptors, the controller hangs up on a newcomer (its client
+ * hears at once) instead of leaving it in the backlog while its loop spins
+ * on a listening socket that stays readable; it serves again once it has
+ * descriptors. */
+Test(harden, a_controller_out_of_descriptors_hangs_up_and_recovers)
+{
+    int pid = hr_ping(NULL);
+    cr_assert_gt(pid, 0);
+    struct rlimit old, none;
+    cr_assert_eq(prlimit(pid, RLIMIT_NOFILE, NULL, &old), 0);
+    none = old;
+    do { /* every slot below the limit taken, once the connections of
+            the start and of the ping above are closed */
+        int was;
+        do {
+            was = lowest_free_fd(pid);
+            usleep(200 * 1000);
+        } while (lowest_free_fd(pid) != was);
+        none.rlim_cur = (rlim_t)was;
+        cr_assert_eq(prlimit(pid, RLIMIT_NOFILE, &none, NULL), 0,
+                     "prlimit: %s", strerror(errno));
+    } while ((rlim_t)lowest_free_fd(pid) != none.rlim_cur);
+    int s = conn();
+    struct timeval tv = {.tv_sec = 30}; /* a bound, not a figure */
+    cr_assert_eq(setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+    char b;
+    errno = 0;
+    ssize_t n = recv(s, &b, 1, 0);
+    cr_assert(n == 0 || (n < 0 && errno == ECONNRESET),
+              "the client was left waiting (%zd, %s)", n, strerror(errno));
+    close(s);
+    cr_assert_eq(prlimit(pid, RLIMIT_NOFILE, &old, NULL), 0);
+    cr_assert_eq(hr_ping(NULL), pid, "served again once descriptors came free");
+    cr_assert(strstr(console(), "out of file descriptors"), "%s", console());
 }

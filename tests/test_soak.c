@@ -10,7 +10,6 @@
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,28 +34,6 @@ static void down(void)
 }
 
 TestSuite(soak, .fini = down, .timeout = 900);
-
-/* Descriptors of pid other than sockets (a connection is closed just after
- * its reply, so the caller may still see it), and all of them. */
-static void fds_of(int pid, int *files, int *all)
-{
-    char path[64], link[384], to[64];
-    snprintf(path, sizeof path, "/proc/%d/fd", pid);
-    DIR *d = opendir(path);
-    cr_assert_not_null(d);
-    struct dirent *e;
-    *files = *all = 0;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(link, sizeof link, "%s/%s", path, e->d_name);
-        ssize_t k = readlink(link, to, sizeof to - 1);
-        to[k > 0 ? k : 0] = 0;
-        ++*all;
-        *files += strncmp(to, "socket:", 7) != 0;
-    }
-    closedir(d);
-}
 
 static long rss_kb(int pid)
 {
