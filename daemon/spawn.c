@@ -239,12 +239,14 @@ int hrd_spawn(struct hrd *d, int slot, const int *stdio_in, int *exec_pipe)
     }
     char **env = actor_env(d, slot, s, vars, nheld);
     int devnull = hr__os_open("/dev/null", O_RDONLY, 0);
-    int out = hrd_logpipe_fd(d, slot); /* tagged lines into the log */
-    if (out < 0)
-        out = d->console_fd;
-    int stdio[3] = {devnull, out, out};
-    if (stdio_in)
+    int stdio[3];
+    if (stdio_in) { /* an indirect actor: its starter's streams */
         memcpy(stdio, stdio_in, sizeof stdio);
+    } else { /* its lines tagged into the log */
+        int out = hrd_logpipe_fd(d, slot);
+        stdio[0] = devnull;
+        stdio[1] = stdio[2] = out >= 0 ? out : d->console_fd;
+    }
     int ep[2], rp[2] = {-1, -1};
     r = !env ? -ENOMEM : hr__os_pipe(ep);
     if (r == 0 && a->ready_fd > 2 && (r = hr__os_pipe(rp)) < 0)
