@@ -126,7 +126,7 @@ static int refuse_one(struct hrd *d)
     hrd_conn_reserve(d);
     if (c < 0)
         return -1;
-    hrd_log(d, "out of file descriptors: a client was hung up on");
+    hrd_log(d, HRD_WARNING, "out of file descriptors: a client was hung up on");
     return 0;
 }
 
