@@ -78,23 +78,41 @@ static void console_write(struct hrd *d, const char *line, size_t n)
         d->log_bytes += n;
 }
 
+int hrd_log_foreground(struct hrd *d)
+{
+    dev_t dev[2];
+    ino_t ino[2];
+    if (pmm__os_size(2, NULL, NULL, NULL, &dev[0], &ino[0]) < 0)
+        return 0; /* no stderr */
+    if (pmm__os_size(d->console_fd, NULL, NULL, NULL, &dev[1], &ino[1]) < 0)
+        return 1;
+    return dev[0] != dev[1] || ino[0] != ino[1];
+}
+
+/* head, then len bytes of text (NULs and all), then a newline, into buf
+ * (room for HRD_LINE_MAX + 256): the line's length. */
+static size_t line(char *buf, const char *head, const char *text, size_t len)
+{
+    size_t h = strlen(head);
+    memcpy(buf, head, h);
+    memcpy(buf + h, text, len);
+    buf[h + len] = '\n';
+    return h + len + 1;
+}
+
 void hrd_log_line(struct hrd *d, int level, const char *tag, const char *text,
                   size_t len)
 {
-    char buf[HRD_LINE_MAX + 256], when[40];
+    char buf[HRD_LINE_MAX + 256], when[40], head[200];
     if (len > HRD_LINE_MAX)
         len = HRD_LINE_MAX;
     level &= 7;
     timestamp(when, sizeof when);
-    int head = snprintf(buf, sizeof buf, "%s %s %s: ", when, level_word[level],
-                        tag);
-    int n = head + snprintf(buf + head, sizeof buf - (size_t)head, "%.*s\n",
-                            (int)len, text);
-    console_write(d, buf, (size_t)n);
+    snprintf(head, sizeof head, "%s %s %s: ", when, level_word[level], tag);
+    console_write(d, buf, line(buf, head, text, len));
     if (d->log_stderr) { /* the same line, without the time */
-        n = snprintf(buf, sizeof buf, "<%d>%s: %.*s\n", level, tag, (int)len,
-                     text);
-        hr__os_write(2, buf, (size_t)n);
+        snprintf(head, sizeof head, "<%d>%s: ", level, tag);
+        hr__os_write(2, buf, line(buf, head, text, len));
     }
 }
 

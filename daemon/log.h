@@ -34,6 +34,9 @@ enum {
     HRD_DEBUG = 7,
 };
 
+/* 1 when the log should go to stderr too: stderr is open and is not
+ * console.log itself. */
+int hrd_log_foreground(struct hrd *d);
 void hrd_log(struct hrd *d, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* One line (len bytes, no newline) written by someone else under tag

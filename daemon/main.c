@@ -320,7 +320,7 @@ int main(int argc, char **argv)
     }
     /* in the foreground (not started by hr site start, nor exec'd by a
      * site restart of such a one), the log goes to stderr too */
-    d.log_stderr = hr__os_same_file(2, d.console_fd) == 0;
+    d.log_stderr = hrd_log_foreground(&d);
     d.ready_fd = ready_fd;
     /* before boot(): the actors it starts are watched for readiness */
     d.ep_fd = hr__os_poller();

@@ -58,16 +58,6 @@ int hr__os_dup2(int from, int to)
     return RETRY(dup2(from, to));
 }
 
-int hr__os_same_file(int a, int b)
-{
-    struct stat x, y;
-    if (fstat(a, &x) < 0)
-        return -errno;
-    if (fstat(b, &y) < 0)
-        return -errno;
-    return x.st_dev == y.st_dev && x.st_ino == y.st_ino;
-}
-
 int hr__os_rename(const char *from, const char *to)
 {
     return ret(rename(from, to));

@@ -24,8 +24,6 @@ int hr__os_open(const char *path, int flags, mode_t mode); /* a descriptor */
 int hr__os_read(int fd, void *buf, size_t len);            /* bytes read */
 int hr__os_write(int fd, const void *buf, size_t len);     /* all, or -errno */
 int hr__os_dup2(int from, int to);
-/* 1 when descriptors a and b are open on the same file, else 0. */
-int hr__os_same_file(int a, int b);
 /* Rename from to to (same file system), replacing to. */
 int hr__os_rename(const char *from, const char *to);
 /* Let fd pass to programs this process executes (inherit 1) or not. */
