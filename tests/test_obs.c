@@ -185,6 +185,7 @@ Test(obs, console_log_keeps_its_cap)
 
 Test(obs, log_size_is_checked)
 {
+    start(); /* the running controller takes the figure at once */
     cr_assert_eq(run_hr(out, sizeof out, "site", "set", "hrCtrl.logSize=100",
                         NULL), 2, "%s", out);
     cr_assert_eq(run_hr(out, sizeof out, "site", "set", "hrCtrl.logSize=65536",
@@ -192,6 +193,10 @@ Test(obs, log_size_is_checked)
     hr_policy p;
     cr_assert_eq(hr_policy_read(NULL, &p), 0);
     cr_assert_eq(p.log_size, 65536);
+    cr_assert_eq(run_hr(out, sizeof out, "--json", "site", "info", NULL), 0);
+    cr_assert_not_null(strstr(out, "\"log_size\": 65536"), "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "info", NULL), 0);
+    cr_assert_not_null(strstr(out, "rotated at 65536 bytes"), "%s", out);
 }
 
 /* Every line matches re (POSIX extended). */
