@@ -14,6 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -123,6 +126,72 @@ Test(obs, metrics_count_three_restarts)
     cr_assert_eq(sample(out, "hr_actors{state=\"running\"}"), 1);
     cr_assert_eq(sample(out, "hr_groups{state=\"running\"}"), 1);
     cr_assert_gt(sample(out, "hr_bank_used_blocks{medium=\"RAM\"}"), 0);
+}
+
+/* A free TCP port of 127.0.0.1, as the kernel picks one. */
+static int free_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert(s >= 0);
+    cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+    cr_assert_eq(getsockname(s, (struct sockaddr *)&a, &len), 0);
+    close(s);
+    return ntohs(a.sin_port);
+}
+
+/* One HTTP request to 127.0.0.1:port, its whole answer into buf; retried
+ * while the server is not listening yet. */
+static void http(int port, const char *request, char *buf, size_t cap)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int s = -1;
+    for (int i = 0; i < 3000; i++) {
+        s = socket(AF_INET, SOCK_STREAM, 0);
+        if (connect(s, (struct sockaddr *)&a, sizeof a) == 0)
+            break;
+        close(s);
+        s = -1;
+        usleep(10000);
+    }
+    cr_assert(s >= 0, "hr metrics --listen never listened");
+    cr_assert_eq(write(s, request, strlen(request)), (ssize_t)strlen(request));
+    size_t got = 0;
+    ssize_t n;
+    while (got + 1 < cap && (n = read(s, buf + got, cap - 1 - got)) > 0)
+        got += (size_t)n;
+    buf[got] = 0;
+    close(s);
+}
+
+/* hr metrics --listen: a scrape gets the same text over HTTP, and 503
+ * once the controller is gone. */
+Test(obs, metrics_over_http)
+{
+    start();
+    char addr[32];
+    int port = free_port();
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+    pid_t server = fork();
+    if (server == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never left behind by a failure */
+        execl(HR_BIN, "hr", "metrics", "--listen", addr, (char *)NULL);
+        _exit(127);
+    }
+    http(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", out, sizeof out);
+    cr_assert_eq(strncmp(out, "HTTP/1.0 200 OK\r\n", 17), 0, "%s", out);
+    cr_assert_not_null(strstr(out, "Content-Type: text/plain; version=0.0.4"));
+    char *body = strstr(out, "\r\n\r\n");
+    cr_assert_not_null(body);
+    promtool_ok(body + 4);
+    cr_assert_eq(run_hr(NULL, 0, "site", "stop", NULL), 0);
+    http(port, "GET / HTTP/1.0\r\n\r\n", out, sizeof out);
+    cr_assert_eq(strncmp(out, "HTTP/1.0 503 ", 13), 0, "%s", out);
+    kill(server, SIGTERM);
+    cr_assert_eq(wait_status(server), 128 + SIGTERM);
 }
 
 Test(obs, metrics_need_a_controller)
