@@ -110,13 +110,15 @@ void hrd_record_failure(struct hrd *d, const struct hr_reg_actor *a, pid_t pid,
     if (quiet)
         return;
     if (WIFSIGNALED(status))
-        hrd_log(d, HRD_WARNING, "actor %s (pid %d) of group %d killed by signal %d: "
-                   "restarting the group", a->name, (int)pid, a->group,
-                g->last_signal);
+        hrd_log(d, HRD_WARNING,
+                "actor %s (pid %d) of group %d killed by signal %d: "
+                "restarting the group",
+                a->name, (int)pid, a->group, g->last_signal);
     else
-        hrd_log(d, HRD_WARNING, "actor %s (pid %d) of group %d exited with status %d "
-                   "without HR_EXIT_HDL: restarting the group", a->name,
-                (int)pid, a->group, g->last_status);
+        hrd_log(d, HRD_WARNING,
+                "actor %s (pid %d) of group %d exited with status %d "
+                "without HR_EXIT_HDL: restarting the group",
+                a->name, (int)pid, a->group, g->last_status);
 }
 
 /* Stop or site restart: stop every running actor's tree (SIGTERM,
@@ -167,8 +169,10 @@ void hrd_kill_all(struct hrd *d)
     HRD_FOR_ACTORS(d, i) {
         struct hr_reg_actor *a = &d->reg->actors[i];
         if (left > 0 && a->pid > 0)
-            hrd_log(d, HRD_ERR, "actor %s (pid %d) has not died %d s after SIGKILL: "
-                       "left to the kernel", a->name, a->pid, HRD_KILL_WAIT_S);
+            hrd_log(d, HRD_ERR,
+                    "actor %s (pid %d) has not died %d s after SIGKILL: "
+                    "left to the kernel",
+                    a->name, a->pid, HRD_KILL_WAIT_S);
     }
     hrd_tree_end_all(d, HRD_KILL_WAIT_S * 1000);
 }

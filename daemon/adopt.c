@@ -134,7 +134,8 @@ void hrd_registry_sweep(struct hrd *d)
         freed += n;
     }
     if (freed)
-        hrd_log(d, HRD_WARNING, "freed %zu block%s that no registry entry accounts for",
-                freed, freed == 1 ? "" : "s");
+        hrd_log(d, HRD_WARNING,
+                "freed %zu block%s that no registry entry accounts for", freed,
+                freed == 1 ? "" : "s");
     free(o.names);
 }

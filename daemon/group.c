@@ -183,8 +183,8 @@ static int start_group(struct hrd *d, int group)
         if (a->direct && a->pid <= 0) {
             int r = hrd_start_actor(d, i, NULL);
             if (r < 0 && ++failed)
-                hrd_log(d, HRD_ERR, "group %d: cannot start %s: %s", group, a->name,
-                        pmm_strerror(r));
+                hrd_log(d, HRD_ERR, "group %d: cannot start %s: %s", group,
+                        a->name, pmm_strerror(r));
         }
     }
     return failed;
@@ -197,7 +197,8 @@ static void start_failed(struct hrd *d, int group, int failed)
     if (failed) {
         d->reg->groups[group].last_status = -1;
         d->reg->groups[group].last_fail_ns = pmm__os_now_ns();
-        hrd_log(d, HRD_WARNING, "group %d: a member could not start: restarting it", group);
+        hrd_log(d, HRD_WARNING,
+                "group %d: a member could not start: restarting it", group);
         hrd_group_event(d, group, GE_FAILED, NULL);
     }
 }
@@ -218,10 +219,12 @@ static void make_group(struct hrd *d, int group)
 static void backgrounded(struct hrd *d, int group, const char *name)
 {
     d->reg->groups[group].background = 1;
-    hrd_log(d, HRD_WARNING, "actor %s of group %d went to the background (it exited "
-               "leaving processes behind, now ended): run it in the "
-               "foreground, e.g. memcached without -d; group %d blocked "
-               "(hr akill -g %d ends it)", name, group, group, group);
+    hrd_log(d, HRD_WARNING,
+            "actor %s of group %d went to the background (it exited "
+            "leaving processes behind, now ended): run it in the "
+            "foreground, e.g. memcached without -d; group %d blocked "
+            "(hr akill -g %d ends it)",
+            name, group, group, group);
     kill_members(d, group, 1);
 }
 
@@ -269,8 +272,9 @@ void hrd_group_event(struct hrd *d, int group, enum hrd_group_event ev,
         end_group(d, group, why ? why : d->end_why[group]);
         break;
     case GA_BLOCKED:
-        hrd_log(d, HRD_WARNING, "group %d blocked, some members have not terminated: %s",
-                group, why);
+        hrd_log(d, HRD_WARNING,
+                "group %d blocked, some members have not terminated: %s", group,
+                why);
         break;
     case GA_FORGET:
         memset(g, 0, sizeof *g);
@@ -392,7 +396,8 @@ void hrd_site_restart(struct hrd *d, const char *why)
     pmm__crash("hrd.site_restart"); /* every actor gone, no new controller */
     if (hrd_policy_site_restart(d, why)) {
         d->reg->site.failed = 1;
-        hrd_log(d, HRD_ERR, "site failed, stopping: %s (hr site start tries again)",
+        hrd_log(d, HRD_ERR,
+                "site failed, stopping: %s (hr site start tries again)",
                 d->reg->site.failure);
         d->stopping = 1;
         return;

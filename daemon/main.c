@@ -56,7 +56,8 @@ static void boot_finish(struct hrd *d)
         hrd_group_event(d, g, GE_BOOT, NULL);
     }
     if (groups)
-        hrd_log(d, HRD_INFO, "controller generation %u: %d group%s started again",
+        hrd_log(d, HRD_INFO,
+                "controller generation %u: %d group%s started again",
                 d->reg->site.generation, groups, groups == 1 ? "" : "s");
     notify_ready(d->ready_fd);
     d->ready_fd = -1;
@@ -75,7 +76,8 @@ static void boot(struct hrd *d)
         hrd_log(d, HRD_WARNING, "the previous controller died: site restart");
     }
     if (d->reg->site.failed && !d->restarted) {
-        hrd_log(d, HRD_NOTICE, "started again after failing (%s)", d->reg->site.failure);
+        hrd_log(d, HRD_NOTICE, "started again after failing (%s)",
+                d->reg->site.failure);
         d->reg->site.failed = 0;
         hrd_policy_forgive_site(d);
     }
@@ -327,12 +329,13 @@ int main(int argc, char **argv)
     if (d.ep_fd < 0)
         hrd_die(1, "epoll: %s", strerror(-d.ep_fd));
     d.notify_fd = hrd_ready_open(&d);
-    hrd_log(&d, HRD_NOTICE, "controller started (pid %d, generation %u)", pmm__os_pid(),
-            d.reg->site.generation);
+    hrd_log(&d, HRD_NOTICE, "controller started (pid %d, generation %u)",
+            pmm__os_pid(), d.reg->site.generation);
     boot(&d); /* says ready once the start-up file is done */
     loop(&d);
     if (d.ini_pid > 0) { /* a start-up command still runs: it ends with us */
-        hrd_log(&d, HRD_INFO, "sysadm.ini:%d: %s stopped", d.ini_line, d.ini_prog);
+        hrd_log(&d, HRD_INFO, "sysadm.ini:%d: %s stopped", d.ini_line,
+                d.ini_prog);
         hr__os_kill(d.ini_pid, SIGTERM);
     }
     hrd_kill_all(&d);
@@ -346,7 +349,8 @@ int main(int argc, char **argv)
         hrd_held_export(&d); /* the sockets pass to the fresh controller */
         hrd_log(&d, HRD_NOTICE, "starting a fresh controller");
         r = hr__os_exec(d.self, argv_new);
-        hrd_log(&d, HRD_ERR, "site restart: cannot run %s: %s", d.self, strerror(-r));
+        hrd_log(&d, HRD_ERR, "site restart: cannot run %s: %s", d.self,
+                strerror(-r));
     }
     d.reg->site.controller_pid = 0;
     hrd_log(&d, HRD_NOTICE, "controller stopped; persistent memory kept");

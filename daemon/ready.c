@@ -20,7 +20,8 @@ int hrd_ready_open(struct hrd *d)
     snprintf(path, sizeof path, "%s/notify.sock", d->dir); /* bound there */
     int fd = hr__os_dgram_bind(path);
     if (fd < 0)
-        hrd_log(d, HRD_WARNING, "%s: %s: actors get no NOTIFY_SOCKET", path, strerror(-fd));
+        hrd_log(d, HRD_WARNING, "%s: %s: actors get no NOTIFY_SOCKET", path,
+                strerror(-fd));
     return fd;
 }
 

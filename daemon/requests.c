@@ -122,8 +122,8 @@ static int do_spawn(struct hrd *d, const struct hr_msg_hdr *h, const char *p,
     r = hrd_start_actor(d, slot, fds + 1);
     if (r >= 0) {
         hrd_group_event(d, group, GE_SPAWNED, NULL);
-        hrd_log(d, HRD_INFO, "actor %s started in group %d by %s, pid %d", name, group,
-                d->reg->actors[cs].name, r);
+        hrd_log(d, HRD_INFO, "actor %s started in group %d by %s, pid %d", name,
+                group, d->reg->actors[cs].name, r);
     }
     return r;
 }

@@ -307,10 +307,13 @@ void hrd_end_leftover(struct hrd *d, const struct hr_reg_actor *a)
     if (a->start_ticks && hrd_start_ticks(a->pid) == a->start_ticks) {
         hr__os_pidfd_kill(pfd, SIGKILL);
         if (hr__os_wait_readable(pfd, 5000) <= 0)
-            hrd_log(d, HRD_ERR, "actor %s (pid %d) of the previous controller did not "
-                       "die", a->name, a->pid);
+            hrd_log(d, HRD_ERR,
+                    "actor %s (pid %d) of the previous controller did not "
+                    "die",
+                    a->name, a->pid);
         else
-            hrd_log(d, HRD_INFO, "ended actor %s (pid %d) of the previous controller",
+            hrd_log(d, HRD_INFO,
+                    "ended actor %s (pid %d) of the previous controller",
                     a->name, a->pid);
     }
     pmm__os_close(pfd);

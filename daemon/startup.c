@@ -70,8 +70,8 @@ static void run_arun(struct hrd *d, const struct hrd_ini_line *l)
         size_t len = strlen(specs);
         if (!argv[1] || strchr(argv[1], ',') ||
             len + strlen(argv[1]) + 2 > sizeof specs) {
-            hrd_log(d, HRD_ERR, "sysadm.ini:%d: arun: bad --listen '%s'", l->lineno,
-                    argv[1] ? argv[1] : "");
+            hrd_log(d, HRD_ERR, "sysadm.ini:%d: arun: bad --listen '%s'",
+                    l->lineno, argv[1] ? argv[1] : "");
             return;
         }
         snprintf(specs + len, sizeof specs - len, "%s%s", len ? "," : "",
@@ -82,14 +82,16 @@ static void run_arun(struct hrd *d, const struct hrd_ini_line *l)
         return;
     }
     if (hrd_group_check(d, l->group, HRD_GROUP_NEW) < 0) {
-        hrd_log(d, HRD_ERR, "sysadm.ini:%d: arun: group %s out of range (0 to %u: "
-                   "hrCtrl.maxGroups)", l->lineno, l->words[2],
-                d->policy.max_groups - 1);
+        hrd_log(d, HRD_ERR,
+                "sysadm.ini:%d: arun: group %s out of range (0 to %u: "
+                "hrCtrl.maxGroups)",
+                l->lineno, l->words[2], d->policy.max_groups - 1);
         return;
     }
     int r = find_program(argv[0], path, sizeof path);
     if (r < 0) {
-        hrd_log(d, HRD_ERR, "sysadm.ini:%d: %s: %s", l->lineno, argv[0], strerror(-r));
+        hrd_log(d, HRD_ERR, "sysadm.ini:%d: %s: %s", l->lineno, argv[0],
+                strerror(-r));
         return;
     }
     char **env = specs[0] ? env_with_listen(specs) : environ;
@@ -107,7 +109,8 @@ static pid_t run_command(struct hrd *d, int lineno, char **w)
     char path[4096];
     int r = find_program(w[0], path, sizeof path);
     if (r < 0) {
-        hrd_log(d, HRD_ERR, "sysadm.ini:%d: %s: %s", lineno, w[0], strerror(-r));
+        hrd_log(d, HRD_ERR, "sysadm.ini:%d: %s: %s", lineno, w[0],
+                strerror(-r));
         return 0;
     }
     int null = hr__os_open("/dev/null", O_RDONLY, 0);
@@ -138,15 +141,17 @@ static int run_lines(struct hrd *d)
         if (l->kind == HRD_INI_TOO_LONG)
             hrd_log(d, HRD_ERR, "sysadm.ini:%d: line too long", l->lineno);
         else if (l->kind == HRD_INI_BAD)
-            hrd_log(d, HRD_ERR, "sysadm.ini:%d: unterminated quote or too many words",
+            hrd_log(d, HRD_ERR,
+                    "sysadm.ini:%d: unterminated quote or too many words",
                     l->lineno);
         else if (l->kind == HRD_INI_ARUN_USAGE && d->ini_arun)
-            hrd_log(d, HRD_ERR, "sysadm.ini:%d: usage: arun [-g [GROUP]] PROGRAM [ARGS]",
+            hrd_log(d, HRD_ERR,
+                    "sysadm.ini:%d: usage: arun [-g [GROUP]] PROGRAM [ARGS]",
                     l->lineno);
         else if (l->kind == HRD_INI_ORDINARY &&
                  run_command(d, l->lineno, l->argv) > 0) /* not waited for */
-            hrd_log(d, HRD_INFO, "sysadm.ini:%d: %s started, not restartable", l->lineno,
-                    l->argv[0]);
+            hrd_log(d, HRD_INFO, "sysadm.ini:%d: %s started, not restartable",
+                    l->lineno, l->argv[0]);
         else if (l->kind == HRD_INI_ARUN && d->ini_arun)
             run_arun(d, l);
         else if (l->kind == HRD_INI_COMMAND &&
@@ -192,7 +197,8 @@ int hrd_startup_child(struct hrd *d, pid_t pid, int st)
         return -1;
     d->ini_pid = 0;
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        hrd_log(d, HRD_WARNING, "sysadm.ini:%d: %s %s %d", d->ini_line, d->ini_prog,
+        hrd_log(d, HRD_WARNING, "sysadm.ini:%d: %s %s %d", d->ini_line,
+                d->ini_prog,
                 WIFEXITED(st) ? "exited with status" : "killed by signal",
                 WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
     return run_lines(d);
