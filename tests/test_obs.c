@@ -201,6 +201,8 @@ Test(obs, metrics_need_a_controller)
     cr_assert_eq(run_hr(out, sizeof out, "metrics", "extra", NULL), 2);
 }
 
+static void read_file(const char *path, char *buf, size_t cap);
+
 static uint64_t file_size(const char *name)
 {
     char path[512];
@@ -250,6 +252,57 @@ Test(obs, console_log_keeps_its_cap)
     cr_assert_gt(strlen(out), LOG_CAP);
     cr_assert_not_null(strstr(out, "info g0/echo: one line a run\n"), "%s",
                        out + strlen(out) / 2);
+}
+
+/* The last line of text (NUL-terminated), copied into line. */
+static void last_line(const char *text, char *line, size_t cap)
+{
+    size_t n = strlen(text);
+    while (n > 0 && text[n - 1] == '\n')
+        n--;
+    size_t b = n;
+    while (b > 0 && text[b - 1] != '\n')
+        b--;
+    snprintf(line, cap, "%.*s\n", (int)(n - b), text + b);
+}
+
+/* hr log -f goes on with the new console.log after each rotation. */
+Test(obs, log_follows_rotations)
+{
+    char path[512], cap[64], last[2048], *seen = malloc(1 << 20);
+    snprintf(cap, sizeof cap, "hrCtrl.logSize=%d", LOG_CAP);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "set", cap,
+                        "hrCtrl.maxBadness=1000000", "hrCtrl.interval=1",
+                        NULL), 0, "%s", out);
+    start();
+    snprintf(path, sizeof path, "%s/follow.out", site);
+    pid_t follower = fork();
+    if (follower == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(fd, 1);
+        execl(HR_BIN, "hr", "log", "-f", (char *)NULL);
+        _exit(127);
+    }
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "0", "--name", "echo",
+                        "/bin/echo", "one line a run", NULL), 0, "%s", out);
+    hr_site_state st = {0};
+    while (hr_status(NULL, &st) == 0 && st.group_restarts < 500)
+        usleep(20000);
+    cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", "0", NULL), 0);
+    snprintf(cap, sizeof cap, "%s/console.log", site);
+    read_file(cap, out, sizeof out);
+    last_line(out, last, sizeof last);
+    double t0 = now();
+    do { /* the follower reads at its pace: wait for it to catch up */
+        usleep(50000);
+        read_file(path, seen, 1 << 20);
+    } while (!strstr(seen, last) && now() - t0 < WAIT_FOR_S);
+    kill(follower, SIGKILL);
+    wait_status(follower);
+    cr_assert_not_null(strstr(seen, last), "never reached the current log");
+    cr_assert_gt(strlen(seen), 2 * LOG_CAP, "no rotation followed");
+    free(seen);
 }
 
 Test(obs, log_size_is_checked)
