@@ -13,6 +13,10 @@
  * Modules, each calling only those below it (no cycle; checked with nm):
  *
  *   main.c      the event loop, start-up and shut-down of the controller
+ *   config.c    the site's settings from a configuration directory
+ *               (--config): the site made from them, their copies put in
+ *   notify.c    the controller's own sd_notify messages to its service
+ *               manager: READY=1, STATUS=, STOPPING=1
  *   requests.c  one request from the control socket, checked and answered
  *   conns.c     connections waiting for their request: per-peer and idle
  *               limits

@@ -2,14 +2,18 @@
 /*
  * main.c - hrd, the Hot Restart Controller of one site.
  *
- *   hrd [--site DIR] [--ready-fd N] | --help | --version
+ *   hrd [--site DIR] [--config DIR] [--ready-fd N] | --help | --version
  *
- * Runs in the foreground (a service manager or `hr site start` puts it in
- * the background).  It is ready once its socket accepts requests: then it
- * writes a newline to fd N if --ready-fd was given (s6 style) and sends
- * READY=1 to $NOTIFY_SOCKET if set (systemd Type=notify).
- * Exit codes: 0 stopped on request or by SIGTERM/SIGINT; 1 could not start
- * (the reason is printed); 2 bad usage.
+ * Runs in the foreground (a service manager, a container runtime or `hr
+ * site start` puts it in the background).  It is ready once its socket
+ * accepts requests: then it writes a newline to fd N if --ready-fd was
+ * given (s6 style) and sends READY=1 to $NOTIFY_SOCKET if set (systemd
+ * Type=notify; its other messages: notify.c).  It may run as PID 1 of a
+ * container: every process that ends in its care is reaped (reap()),
+ * orphans included, and SIGTERM/SIGINT/SIGHUP stop the site gracefully.
+ * Exit codes (how the site ended): 0 stopped on request or by a signal;
+ * 1 could not start or go on (the reason is printed); 2 bad usage;
+ * HRD_EXIT_FAILED (3) the site failed: its restart policy stopped it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,6 +27,7 @@
 #include <hotrestart/version.h>
 
 #include "adopt.h"
+#include "config.h"
 #include "conns.h"
 #include "actor.h"
 #include "group.h"
@@ -30,6 +35,7 @@
 #include "hrd.h"
 #include "log.h"
 #include "logpipe.h"
+#include "notify.h"
 #include "os/os.h"
 #include "os/ctl.h"
 #include "pmm/site.h"
@@ -40,7 +46,13 @@
 #include "startup.h"
 #include "tree.h"
 
+/* The site failed: the restart policy stopped it (hrCtrl.maxBadness).  A
+ * service manager is told not to start it again (RestartPreventExitStatus=
+ * in the systemd unit). */
+#define HRD_EXIT_FAILED 3
+
 static void notify_ready(int ready_fd);
+static int said_ready; /* boot_finish() has said READY=1 */
 
 /* The end of start-up, once the start-up file is done: start again every
  * group that was there before it, and say the controller is ready. */
@@ -61,6 +73,8 @@ static void boot_finish(struct hrd *d)
                 d->reg->site.generation, groups, groups == 1 ? "" : "s");
     notify_ready(d->ready_fd);
     d->ready_fd = -1;
+    said_ready = 1;
+    hrd_notify_status(d);
 }
 
 /* Start-up: end what a previous controller left, run the start-up file
@@ -108,9 +122,30 @@ static void notify_ready(int ready_fd)
         hr__os_write(ready_fd, "\n", 1);
         pmm__os_close(ready_fd);
     }
-    const char *ns = getenv("NOTIFY_SOCKET");
-    if (ns && (ns[0] == '/' || ns[0] == '@'))
-        hr__os_send_to(ns, "READY=1", 7);
+    hrd_notify("READY=1");
+}
+
+/* The site directory was refused: say why, and how to mend it. */
+static void refused(const char *site, int r)
+{
+    uid_t uid, me = pmm__os_euid();
+    mode_t mode;
+    if (r == K_EPRIV && pmm__os_lstat(site, &uid, &mode) == 0 &&
+        S_ISDIR(mode)) {
+        if (uid != me)
+            hrd_die(1, "site %s: refused: it belongs to uid %u, not to uid "
+                       "%u (this controller's user): run hrd as its owner, "
+                       "or chown it", site, (unsigned)uid, (unsigned)me);
+        if (mode & 077)
+            hrd_die(1, "site %s: refused: it is open to others (mode %04o) "
+                       "and a site must be its owner's alone: chmod 700 it, "
+                       "or use a directory in it (a Kubernetes emptyDir is "
+                       "0777: --site %s/site, which --config makes)", site,
+                    (unsigned)(mode & 07777), site);
+    }
+    hrd_die(1, "site %s: %s", site, r == K_EPRIV ?
+            "refused: not this user's directory, or open to others" :
+            pmm_strerror(r));
 }
 
 static void setup(struct hrd *d, const char *site_arg)
@@ -119,12 +154,12 @@ static void setup(struct hrd *d, const char *site_arg)
     int r = pmm_site_path(d->site, sizeof d->site, site_arg);
     if (r < 0)
         hrd_die(1, "site path: %s", pmm_strerror(r));
+    if (hrd_config_dir())
+        hrd_config_make_site(d->site);
     /* opened once and checked on its descriptor (ours, owner-only): a
      * directory swapped in for it later is never read nor written */
     if ((r = pmm__site_open(d->site, 1, d->dir, sizeof d->dir)) < 0)
-        hrd_die(1, "site %s: %s", d->site, r == K_EPRIV ?
-                "refused: not this user's directory, or open to others" :
-                pmm_strerror(r));
+        refused(d->site, r);
     if ((r = pmm_bank_open(&d->bank, d->dir, "RAM", PMM_OPEN_CREATE)) < 0)
         hrd_die(1, "site %s: RAM bank: %s", d->site, pmm_strerror(r));
     snprintf(path, sizeof path, "%s/controller.lock", d->dir);
@@ -138,6 +173,8 @@ static void setup(struct hrd *d, const char *site_arg)
         hrd_die(1, "%s/console.log: %s", d->site, strerror(-d->console_fd));
     for (int i = 0; i < HR_REG_ACTORS; i++)
         d->image_fd[i] = -1;
+    if (hrd_config_dir())
+        hrd_config_install(d); /* before anything reads them */
     hrd_policy_read(d);
     /* orphans of actors' trees become ours, not init's (tree.c) */
     if ((r = hr__os_subreaper()) < 0)
@@ -209,6 +246,8 @@ static void loop(struct hrd *d)
                 reap(d);
             }
             hrd_answer_ended(d); /* kill-group requests whose group ended */
+            if (said_ready) /* STATUS= changes, after READY=1's own */
+                hrd_notify_status(d);
             hrd_answer_ready(d); /* arun --wait-ready requests */
             if (d->restart_pending) {
                 d->restart_pending = 0;
@@ -223,16 +262,23 @@ static void loop(struct hrd *d)
 }
 
 static const char usage[] =
-    "usage: hrd [--site DIR] [--ready-fd N]\n"
+    "usage: hrd [--site DIR] [--config CONFDIR] [--ready-fd N]\n"
     "       hrd --help | --version\n"
     "The Hot Restart Controller of a site, in the foreground.\n"
     "Runs DIR/sysadm.ini (serving requests meanwhile), starts again\n"
     "the groups of an earlier run, then says it is ready: writes a\n"
-    "newline to fd N and READY=1 to $NOTIFY_SOCKET.\n"
+    "newline to fd N and READY=1 to $NOTIFY_SOCKET (with STATUS= lines,\n"
+    "and STOPPING=1 when it stops).\n"
     "DIR (default $HR_SITE) must exist ('hr site create' makes it); only\n"
     "the default site of the user is made when missing.\n"
-    "Stops on SIGTERM or 'hr site stop'.\n"
-    "exit codes: 0 stopped, 1 could not start, 2 bad usage\n";
+    "--config CONFDIR (default $HR_CONFIG): site.conf and sysadm.ini are\n"
+    "taken from CONFDIR at every start and copied into DIR, which is made\n"
+    "from them (pmm.rambankSize, pmm.maxBlocks...) when it has no bank.\n"
+    "Stops gracefully on SIGTERM, SIGINT, SIGHUP or 'hr site stop'; may run\n"
+    "as PID 1 of a container (it reaps every process left to it).\n"
+    "exit codes: 0 stopped on request or by a signal, 1 could not start\n"
+    "or go on, 2 bad usage, 3 the site failed (its restart policy\n"
+    "stopped it: hrCtrl.maxBadness)\n";
 
 /* A site named by --site or $HR_SITE must exist: a mistyped name is
  * refused, not booted as an empty site (nor its missing parents made). */
@@ -242,8 +288,8 @@ static void check_named_site(const char *site_arg)
     const char *named = site_arg ? site_arg : env && *env ? env : NULL;
     uid_t uid;
     mode_t mode;
-    if (!named)
-        return; /* the default site: made on first use */
+    if (!named || hrd_config_dir())
+        return; /* the default site, or one the configuration makes */
     int r = pmm__os_lstat(named, &uid, &mode);
     if (r == -ENOENT)
         hrd_die(1, "site %s does not exist (hr site create makes it)%s", named,
@@ -267,7 +313,7 @@ static int fd_arg(const char *s)
 int main(int argc, char **argv)
 {
     static struct hrd d;
-    const char *site = NULL;
+    const char *site = NULL, *config = getenv("HR_CONFIG");
     int ready_fd = -1;
     d.ready_fd = -1;
     d.notify_fd = -1;
@@ -277,11 +323,14 @@ int main(int argc, char **argv)
         d.ready_pipe[i] = -1;
     for (int i = 1; i < argc; i++) {
         int valued = strcmp(argv[i], "--site") == 0 ||
+                     strcmp(argv[i], "--config") == 0 ||
                      strcmp(argv[i], "--ready-fd") == 0;
         if (valued && i + 1 >= argc)
             hrd_die(2, "%s needs a value (see hrd --help)", argv[i]);
         if (strcmp(argv[i], "--site") == 0)
             site = argv[++i];
+        else if (strcmp(argv[i], "--config") == 0)
+            config = argv[++i];
         else if (strcmp(argv[i], "--restarted") == 0)
             d.restarted = 1; /* exec'd by a site restart: not a crash */
         else if (strcmp(argv[i], "--ready-fd") == 0)
@@ -295,6 +344,8 @@ int main(int argc, char **argv)
         } else
             hrd_die(2, "unknown argument '%s' (see hrd --help)", argv[i]);
     }
+    if (config && *config)
+        hrd_config_read(config);
     check_named_site(site);
     /* what our starter left open (its pipes, its files) is not the actors':
      * they get their standard streams, held sockets and readiness fd only */
@@ -331,8 +382,17 @@ int main(int argc, char **argv)
     d.notify_fd = hrd_ready_open(&d);
     hrd_log(&d, HRD_NOTICE, "controller started (pid %d, generation %u)",
             pmm__os_pid(), d.reg->site.generation);
+    hrd_notify("STATUS=starting: site %s, generation %u", d.site,
+               d.reg->site.generation);
     boot(&d); /* says ready once the start-up file is done */
     loop(&d);
+    if (d.exec_pending)
+        hrd_notify("STATUS=site restart: a fresh controller comes");
+    else if (d.reg->site.failed)
+        hrd_notify("STOPPING=1\nSTATUS=site failed, stopping: %s",
+                   d.reg->site.failure);
+    else
+        hrd_notify("STOPPING=1\nSTATUS=stopping: every actor is stopped");
     if (d.ini_pid > 0) { /* a start-up command still runs: it ends with us */
         hrd_log(&d, HRD_INFO, "sysadm.ini:%d: %s stopped", d.ini_line,
                 d.ini_prog);
@@ -345,7 +405,9 @@ int main(int argc, char **argv)
     snprintf(path, sizeof path, "%s/" HR_SOCK_NAME, d.dir);
     pmm__os_unlink(path);
     if (d.exec_pending) { /* the site restart: a fresh controller */
-        char *argv_new[] = {"hrd", "--site", d.site, "--restarted", NULL};
+        char *argv_new[] = {"hrd", "--site", d.site, "--restarted",
+                            hrd_config_dir() ? "--config" : NULL,
+                            (char *)hrd_config_dir(), NULL};
         hrd_held_export(&d); /* the sockets pass to the fresh controller */
         hrd_log(&d, HRD_NOTICE, "starting a fresh controller");
         r = hr__os_exec(d.self, argv_new);
@@ -354,5 +416,5 @@ int main(int argc, char **argv)
     }
     d.reg->site.controller_pid = 0;
     hrd_log(&d, HRD_NOTICE, "controller stopped; persistent memory kept");
-    return 0;
+    return d.reg->site.failed ? HRD_EXIT_FAILED : 0;
 }

@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh build-essential cmake pkg-config debhelper dpkg-dev fakeroot \
-  lintian bash-completion
+  lintian bash-completion systemd
 packages=(hotrestart libhotrestart-dev libhotrestart0)
 [ -d hrcached ] && packages+=(hrcached)
 work=$(mktemp -d)
@@ -69,6 +69,15 @@ for said in "$(hr --version)" "$(hrd --version)" "$(zcat /usr/share/man/man1/hr.
 done
 
 scripts/install_check.sh --installed || fail "a consumer does not build against /usr"
+
+# The systemd unit as packaged: the package's hrd, and systemd-analyze
+# verify has nothing to say about it (tests/check_unit.sh checks the rest).
+unit=/usr/lib/systemd/system/hotrestart@.service
+grep -q '^ExecStart=/usr/bin/hrd ' "$unit" || fail "$unit does not run /usr/bin/hrd"
+cp "$unit" "$work/hotrestart@pkg.service"
+said=$(systemd-analyze verify --man=no "$work/hotrestart@pkg.service" 2>&1) &&
+  [ -z "$said" ] || fail "systemd-analyze verify of $unit: $said"
+echo "unit: $unit runs /usr/bin/hrd, verified"
 
 if [ -d hrcached ]; then
   hrcached --help > /dev/null || fail "the installed hrcached does not run"

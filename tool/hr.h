@@ -28,6 +28,11 @@ __attribute__((noreturn, format(printf, 2, 3))) void hr_die(int code,
                                                             const char *fmt, ...);
 /* The same for a library error code. */
 __attribute__((noreturn)) void hr_die_err(const char *action, int err);
+/* The same for an error opening the site: a K_EPRIV that comes from the
+ * site directory (another user's, or open to others, as an emptyDir's
+ * root is) is told as such, with the fix. */
+__attribute__((noreturn)) void hr_die_site_err(const struct hr_opts *o,
+                                               const char *action, int err);
 
 /* The site's directory (--site, $HR_SITE or the default) into dir, or
  * exit saying why, with action as the message's first word. */

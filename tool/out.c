@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <hotrestart/pmm.h>
 
@@ -30,6 +31,26 @@ void hr_die(int code, const char *fmt, ...)
 void hr_die_err(const char *action, int err)
 {
     hr_die(HR_EXIT_FAIL, "%s: %s", action, pmm_strerror(err));
+}
+
+void hr_die_site_err(const struct hr_opts *o, const char *action, int err)
+{
+    char dir[4096];
+    struct stat st;
+    if (err == K_EPRIV && pmm_site_path(dir, sizeof dir, o->site) == 0 &&
+        lstat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+        if (st.st_uid != geteuid() && geteuid() != 0)
+            hr_die(HR_EXIT_FAIL, "%s: site %s belongs to uid %u, not to you "
+                   "(uid %u): run hr as its owner", action, dir,
+                   (unsigned)st.st_uid, (unsigned)geteuid());
+        if (st.st_mode & 077)
+            hr_die(HR_EXIT_FAIL, "%s: site %s is open to others (mode %04o) "
+                   "and a site must be its owner's alone: chmod 700 it, or "
+                   "make the site in a directory of it (hr --site %s/site "
+                   "site create)", action, dir, (unsigned)(st.st_mode & 07777),
+                   dir);
+    }
+    hr_die_err(action, err);
 }
 
 void hr_site_dir(const struct hr_opts *o, char *dir, size_t len, const char *action)

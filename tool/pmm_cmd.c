@@ -56,7 +56,7 @@ static pmm_bank *open_bank(const struct hr_opts *o, const char *medium,
     if (r < 0) {
         char what[128];
         snprintf(what, sizeof what, "%s: %s bank", action, medium);
-        hr_die_err(what, r);
+        hr_die_site_err(o, what, r);
     }
     return b;
 }

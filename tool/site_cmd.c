@@ -112,7 +112,7 @@ static int site_create(const struct create_args *a, const struct hr_opts *o)
                              "from 2 pages to 1T, max blocks from 1 to 2^30; "
                              "the disk bank path must be absolute)");
     if (r < 0)
-        hr_die_err("site create", r);
+        hr_die_site_err(o, "site create", r);
     if ((r = hr_policy_write(dir, &pol)) < 0)
         hr_die_err("site create: site.conf", r);
     if (o->json) {
@@ -136,7 +136,7 @@ static int info_medium(const char *dir, const char *medium,
     if (r < 0) {
         char what[64];
         snprintf(what, sizeof what, "site info: %s bank", medium);
-        hr_die_err(what, r);
+        hr_die_site_err(o, what, r);
     }
     r = pmm_bank_stat(b, &st);
     pmm_bank_close(b);

@@ -22,6 +22,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -87,6 +88,42 @@ int hr__os_self_exe(char *buf, size_t cap)
         return -ENAMETOOLONG;
     buf[n] = 0;
     return 0;
+}
+
+int hr__os_read_owned(const char *path, char *buf, size_t cap,
+                      struct hr__os_owned *o)
+{
+    struct stat st;
+    struct statvfs vfs;
+    /* O_NONBLOCK: a FIFO put there does not hold us at open */
+    int fd = hr__os_open(path, O_RDONLY | O_NONBLOCK, 0);
+    if (fd < 0)
+        return fd;
+    int r = fstat(fd, &st) < 0 || fstatvfs(fd, &vfs) < 0 ? -errno : 0;
+    if (r == 0) {
+        o->uid = st.st_uid;
+        o->mode = st.st_mode;
+        o->rdonly = !!(vfs.f_flag & ST_RDONLY);
+        if (buf && !S_ISREG(st.st_mode)) /* a device, a FIFO: not read */
+            r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+    }
+    size_t have = 0;
+    while (r == 0 && buf) {
+        if (have + 1 >= cap) {
+            r = -EFBIG;
+            break;
+        }
+        int n = hr__os_read(fd, buf + have, cap - 1 - have);
+        if (n <= 0) {
+            r = n;
+            break;
+        }
+        have += (size_t)n;
+    }
+    if (buf && cap)
+        buf[have] = 0;
+    close(fd);
+    return r;
 }
 
 int hr__os_memfd_ro(const char *name, const void *data, size_t len)

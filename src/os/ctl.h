@@ -38,6 +38,17 @@ int hr__os_self_exe(char *buf, size_t cap);
  * (exec refuses a file open for writing). */
 int hr__os_memfd_ro(const char *name, const void *data, size_t len);
 
+/* A file another program keeps for us (a configuration file, a link
+ * followed): its owner, its mode and whether its file system is mounted
+ * read-only, taken from the descriptor it is read through, then the whole
+ * of it into buf, NUL-terminated (buf NULL: only the facts; a directory
+ * may be asked that way).  -EFBIG if it does not fit in cap - 1 bytes;
+ * -EISDIR, -EINVAL for a directory or another file that is not regular
+ * (a FIFO, a device: never read). */
+struct hr__os_owned { uid_t uid; mode_t mode; int rdonly; };
+int hr__os_read_owned(const char *path, char *buf, size_t cap,
+                      struct hr__os_owned *o);
+
 /* Time.  Wall-clock seconds, monotonic milliseconds, and a sleep. */
 int64_t hr__os_wall_s(void);
 int64_t hr__os_mono_ms(void);

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -189,13 +190,20 @@ int hr__os_send_to(const char *addr, const void *msg, size_t len)
     if (snprintf(a.sun_path, sizeof a.sun_path, "%s", addr) >=
         (int)sizeof a.sun_path)
         return -ENAMETOOLONG;
-    if (addr[0] == '@')
+    /* a path is NUL-terminated inside sun_path; an abstract name is
+     * exactly its bytes after the leading NUL, no more: the address's
+     * length says where it ends (sd_notify(3)) */
+    socklen_t alen = sizeof a;
+    if (addr[0] == '@') {
         a.sun_path[0] = 0;
+        alen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+                           strlen(addr));
+    }
     int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (s < 0)
         return -errno;
     int r = ret(sendto(s, msg, len, MSG_NOSIGNAL, (struct sockaddr *)&a,
-                       sizeof a));
+                       alen));
     close(s);
     return r < 0 ? r : 0;
 }
