@@ -221,6 +221,7 @@ Test(chorus, arun_as_the_guide_has_it)
 static void up_with_ini(void)
 {
     char path[4200];
+    down(); /* the suite's site, made by up() before this: not left running */
     site_new(0, 0);
     snprintf(path, sizeof path, "%s/sysadm.ini", getenv("HR_SITE"));
     FILE *f = fopen(path, "w");
