@@ -92,6 +92,7 @@ struct hrd {
     int log_stderr;           /* in the foreground: the log on stderr too */
     uint64_t log_bytes;       /* console.log's size, as counted */
     uint32_t log_lines;       /* lines written, for a recount now and then */
+    uint32_t log_dropped;     /* lines stderr was too full to take */
     struct hrd_outpipe out[HR_REG_ACTORS]; /* actors' output (logpipe.c) */
     uint32_t deaths[HR_REG_GROUPS][HRD_DEATHS]; /* by cause (metrics.c) */
     int image_fd[HR_REG_ACTORS]; /* read-only memfd copies, or -1 */

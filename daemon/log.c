@@ -9,11 +9,13 @@
  * not drift below the truth for long.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "hrd.h"
@@ -82,11 +84,34 @@ int hrd_log_foreground(struct hrd *d)
 {
     dev_t dev[2];
     ino_t ino[2];
-    if (pmm__os_size(2, NULL, NULL, NULL, &dev[0], &ino[0]) < 0)
+    mode_t mode;
+    if (pmm__os_size(2, NULL, NULL, &mode, &dev[0], &ino[0]) < 0)
         return 0; /* no stderr */
-    if (pmm__os_size(d->console_fd, NULL, NULL, NULL, &dev[1], &ino[1]) < 0)
-        return 1;
-    return dev[0] != dev[1] || ino[0] != ino[1];
+    if (pmm__os_size(d->console_fd, NULL, NULL, NULL, &dev[1], &ino[1]) == 0 &&
+        dev[0] == dev[1] && ino[0] == ino[1])
+        return 0; /* started in the background: stderr is the log */
+    if (S_ISFIFO(mode) || S_ISSOCK(mode))
+        hr__os_nonblock(2); /* else at worst it blocks, as before */
+    return 1;
+}
+
+/* One line to stderr, or counted as dropped when it is full; the count
+ * is said first once it takes lines again. */
+static void stderr_write(struct hrd *d, const char *line, size_t n)
+{
+    char note[128];
+    if (d->log_dropped) {
+        int k = snprintf(note, sizeof note, "<4>HR_CTRL: %u line%s not "
+                         "written here (stderr was full): see console.log\n",
+                         d->log_dropped, d->log_dropped == 1 ? "" : "s");
+        if (hr__os_write(2, note, (size_t)k) < 0) {
+            d->log_dropped++;
+            return;
+        }
+        d->log_dropped = 0;
+    }
+    if (hr__os_write(2, line, n) == -EAGAIN)
+        d->log_dropped++;
 }
 
 /* head, then len bytes of text (NULs and all), then a newline, into buf
@@ -112,7 +137,7 @@ void hrd_log_line(struct hrd *d, int level, const char *tag, const char *text,
     console_write(d, buf, line(buf, head, text, len));
     if (d->log_stderr) { /* the same line, without the time */
         snprintf(head, sizeof head, "<%d>%s: ", level, tag);
-        hr__os_write(2, buf, line(buf, head, text, len));
+        stderr_write(d, buf, line(buf, head, text, len));
     }
 }
 

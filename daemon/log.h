@@ -35,7 +35,10 @@ enum {
 };
 
 /* 1 when the log should go to stderr too: stderr is open and is not
- * console.log itself. */
+ * console.log itself.  A stderr that is a pipe or a socket (journald,
+ * s6-log, a container runtime) is made non-blocking then: a reader that
+ * stalls costs it lines (counted, and said once it reads again; they are
+ * all in console.log), never the controller its loop. */
 int hrd_log_foreground(struct hrd *d);
 void hrd_log(struct hrd *d, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

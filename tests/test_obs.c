@@ -356,6 +356,7 @@ Test(obs, foreground_stderr_has_priorities_and_tags)
                         NULL), 0, "%s", out);
     pid_t hrd = fork();
     if (hrd == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never left behind by a failure */
         int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         dup2(fd, 2);
         execl(HRD_BIN, "hrd", "--site", site, (char *)NULL);
@@ -393,4 +394,52 @@ Test(obs, foreground_stderr_has_priorities_and_tags)
                             "[0-9]{2}\\.[0-9]{3}[+-][0-9]{4} "
                             "(err|warning|notice|info|debug) "
                             "(HR_CTRL|g[0-9]+/[^:]+): ");
+}
+
+/* A foreground hrd whose stderr nobody reads (a stalled journald or
+ * s6-log): restarts go on, the lines stderr cannot take are counted and
+ * said once it reads again, and console.log has every one. */
+Test(obs, full_stderr_never_blocks)
+{
+    int p[2];
+    cr_assert_eq(run_hr(out, sizeof out, "site", "set",
+                        "hrCtrl.maxBadness=1000000", "hrCtrl.interval=1",
+                        NULL), 0, "%s", out);
+    cr_assert_eq(pipe(p), 0);
+    pid_t hrd = fork();
+    if (hrd == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never left behind by a failure */
+        dup2(p[1], 2);
+        execl(HRD_BIN, "hrd", "--site", site, (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    for (int i = 0; i < 3000 && hr_ping(NULL) < 0; i++)
+        usleep(10000);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "0", "--name", "echo",
+                        "/bin/echo", "one line a run", NULL), 0, "%s", out);
+    hr_site_state st = {0};
+    double t0 = now();
+    while (hr_status(NULL, &st) == 0 && st.group_restarts < 1000)
+        cr_assert(now() - t0 < WAIT_FOR_S, "stuck at %u restarts: blocked "
+                  "on its stderr?", st.group_restarts);
+    cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", "0", NULL), 0);
+    /* read what stderr holds, then a stop writes again */
+    fcntl(p[0], F_SETFL, O_NONBLOCK);
+    while (read(p[0], out, sizeof out) > 0)
+        ;
+    fcntl(p[0], F_SETFL, 0);
+    cr_assert_eq(run_hr(NULL, 0, "site", "stop", NULL), 0);
+    size_t got = 0;
+    ssize_t n;
+    while (got + 1 < sizeof out &&
+           (n = read(p[0], out + got, sizeof out - 1 - got)) > 0)
+        got += (size_t)n;
+    out[got] = 0;
+    close(p[0]);
+    wait_status(hrd);
+    cr_assert_not_null(strstr(out, "not written here (stderr was full): "
+                                   "see console.log\n"), "%s", out);
+    cr_assert_not_null(strstr(out, "<5>HR_CTRL: controller stopped"), "%s",
+                       out);
 }

@@ -201,10 +201,16 @@ int hr__os_pipe(int fd[2])
     return ret(pipe2(fd, O_CLOEXEC));
 }
 
+int hr__os_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    return fl < 0 ? -errno : ret(fcntl(fd, F_SETFL, fl | O_NONBLOCK));
+}
+
 int hr__os_pipe_nb(int fd[2])
 {
     int r = ret(pipe2(fd, O_CLOEXEC));
-    if (r == 0 && (r = ret(fcntl(fd[0], F_SETFL, O_NONBLOCK))) < 0) {
+    if (r == 0 && (r = hr__os_nonblock(fd[0])) < 0) {
         close(fd[0]);
         close(fd[1]);
     }

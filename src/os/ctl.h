@@ -65,6 +65,9 @@ int hr__os_pidfd_kill(int pidfd, int sig);
 /* 1 when fd becomes readable within timeout_ms (-1: no limit), else 0. */
 int hr__os_wait_readable(int fd, int timeout_ms);
 int hr__os_pipe(int fd[2]);
+/* Make fd's open file non-blocking: a write that would wait fails with
+ * -EAGAIN instead. */
+int hr__os_nonblock(int fd);
 /* A pipe whose read end fd[0] is non-blocking (the write end blocks as
  * usual): for output the event loop reads. */
 int hr__os_pipe_nb(int fd[2]);
