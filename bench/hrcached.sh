@@ -10,7 +10,9 @@
 #    (reloads its RDB file);
 #  - connections refused during 100 SIGKILLs and restarts (10 with --quick)
 #    under connection attempts every 0.5 ms: hrcached under the controller
-#    (it holds the socket) vs memcached under runit's runsv (none held).
+#    (it holds the socket) vs memcached under runit's runsv (none held);
+#  - 1,000 SIGKILLs (100 with --quick) of hrcached with a standby instance
+#    under the same stream: promotions, refusals, crash-to-ready p99.
 #
 #   bench/hrcached.sh [--quick] [BUILD_DIR]     (default build-bench)
 set -euo pipefail
@@ -67,3 +69,8 @@ echo
 restarts=100; [ $quick = 1 ] && restarts=10
 /usr/bin/python3 bench/hrcached_refused.py $restarts "$build/hrcached" \
   "$build/hr" "$work/refused"
+echo
+# the same with a standby instance: every restart a promotion (issue 15)
+kills=1000; [ $quick = 1 ] && kills=100
+/usr/bin/python3 bench/hrcached_standby.py $kills "$build/hrcached" \
+  "$build/hr" "$work/standby"

@@ -9,6 +9,11 @@
  *  - hotrestart: the program as a direct actor of a group;
  *  - s6-supervise, runit's runsv, daemontools' supervise and supervisord,
  *    each running it as a service (when installed).
+ * The same with a standby instance (hr arun --standby): the controller
+ * promotes a waiting, initialised instance instead of executing the
+ * program, against the floor of a fork and an exec.  Then, for a service
+ * whose initialisation takes 50 ms (bench_actor FIFO 50): with a standby,
+ * without, and under runit's runsv.
  * Then group restarts: one member of a group of N is killed, until all N
  * are ready again.
  *
@@ -28,9 +33,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <hotrestart/hr.h>
+
 #include "report.h"
 
 static const char *hr, *actor;
+static const char *init_arg = "";           /* bench_actor's INIT_MS */
+static const char *row = "crash_to_ready";  /* the supervisors' row */
 static char site[64], fifo[128];
 static int rd;
 
@@ -99,6 +108,9 @@ static void sh(const char *cmd)
 }
 
 static double ours_median;
+static void service_dir(const char *dir);
+static void bench_supervisor(const char *system, const char *prog,
+                             char *const argv[], int rounds, const char *note);
 
 static void bench_hotrestart(int rounds)
 {
@@ -126,6 +138,97 @@ static void bench_hotrestart(int rounds)
     free(v);
 }
 
+/* The pid of actor name's standby once it waits (asked of the controller
+ * every 0.2 ms, untimed), or 0 after 10 s. */
+static int standby_waiting(const char *name)
+{
+    static char buf[65536];
+    char pat[128];
+    snprintf(pat, sizeof pat, "\"name\": \"%s\", ", name);
+    for (int i = 0; i < 50000; i++, usleep(200)) {
+        if (hr_ps(NULL, 0, buf, sizeof buf) < 0)
+            continue;
+        const char *p = strstr(buf, pat);
+        p = p ? strstr(p, "\"standby\": {\"pid\": ") : NULL;
+        if (!p)
+            continue;
+        char *end;
+        long pid = strtol(p + 19, &end, 10);
+        if (strncmp(end, ", \"state\": \"waiting\"", 20) == 0)
+            return (int)pid;
+    }
+    return 0;
+}
+
+/* Crash to ready of actor name in group (bench_actor FIFO init), started
+ * with hr arun OPTS: rounds kills, each (with a standby) once the standby
+ * waits; the median, its p99, how many were timed and, with a standby, how
+ * many came back as the standby (promoted, not executed). */
+struct rounds {
+    double med, p99;
+    int done, promoted;
+};
+static struct rounds bench_actor_rounds(int rounds, int group, int standby,
+                                        const char *name, const char *init)
+{
+    char cmd[1024];
+    struct rounds r = {0};
+    double *v = calloc((size_t)rounds, sizeof *v);
+    drain();
+    snprintf(cmd, sizeof cmd, "%s arun -g %d %s --name %s %s %s %s >/dev/null",
+             hr, group, standby ? "--standby" : "", name, actor, fifo, init);
+    sh(cmd);
+    int pid = ready(10000);
+    for (int i = 0; i < rounds && pid; i++) {
+        int sb = standby ? standby_waiting(name) : 0;
+        if (standby && !sb)
+            break;
+        double t0 = now_us();
+        kill(pid, SIGKILL);
+        pid = ready(10000);
+        if (pid)
+            v[r.done++] = now_us() - t0;
+        r.promoted += standby && pid == sb;
+    }
+    snprintf(cmd, sizeof cmd, "%s akill -g %d", hr, group);
+    sh(cmd);
+    bench_stats(v, r.done, &r.med, &r.p99);
+    free(v);
+    return r;
+}
+
+static void bench_standby(int rounds)
+{
+    char note[128];
+    struct rounds r = bench_actor_rounds(rounds, 1, 1, "standby", "0");
+    snprintf(note, sizeof note, "%.2fx the floor (goal <= 0.2x); %d of %d "
+             "promoted", r.med / floor_median, r.promoted, r.done);
+    bench_row("crash_to_ready", "hotrestart, standby", "us", r.med, r.p99, 0,
+              note);
+}
+
+/* A service that initialises for 50 ms: with a standby, without, runsv. */
+static void bench_init50(int rounds, int sup_rounds)
+{
+    char note[160];
+    struct rounds sb = bench_actor_rounds(rounds, 2, 1, "standby50", "50");
+    struct rounds no = bench_actor_rounds(rounds, 3, 0, "plain50", "50");
+    snprintf(note, sizeof note, "%d of %d promoted; without it %.0fx slower "
+             "(goal >= 50x)", sb.promoted, sb.done, no.med / sb.med);
+    bench_row("crash_to_ready_init50", "hotrestart, standby", "us", sb.med,
+              sb.p99, 0, note);
+    bench_row("crash_to_ready_init50", "hotrestart, no standby", "us", no.med,
+              no.p99, no.med / sb.med, "exec, then its 50 ms start-up");
+    ours_median = sb.med;
+    row = "crash_to_ready_init50";
+    init_arg = "50";
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s/svc-runit50", site);
+    service_dir(dir);
+    bench_supervisor("runit runsv", "runsv", (char *[]){"runsv", dir, NULL},
+                     sup_rounds, "default settings; kills 1.1 s apart");
+}
+
 /* A service directory whose run script execs the actor. */
 static void service_dir(const char *dir)
 {
@@ -133,7 +236,7 @@ static void service_dir(const char *dir)
     mkdir(dir, 0700);
     snprintf(path, sizeof path, "%s/run", dir);
     FILE *f = fopen(path, "w");
-    fprintf(f, "#!/bin/sh\nexec %s %s\n", actor, fifo);
+    fprintf(f, "#!/bin/sh\nexec %s %s %s\n", actor, fifo, init_arg);
     fclose(f);
     chmod(path, 0700);
 }
@@ -159,7 +262,7 @@ static void bench_supervisor(const char *system, const char *prog,
     char path[512];
     snprintf(path, sizeof path, "/usr/bin/%s", prog);
     if (access(path, X_OK) != 0) {
-        bench_row("crash_to_ready", system, "us", 0, 0, 0,
+        bench_row(row, system, "us", 0, 0, 0,
                   "not run: not installed (bench/run installs it)");
         return;
     }
@@ -184,11 +287,11 @@ static void bench_supervisor(const char *system, const char *prog,
     double med, p99;
     bench_stats(v, n, &med, &p99);
     if (!n) {
-        bench_row("crash_to_ready", system, "us", 0, 0, 0, "not run: never ready");
+        bench_row(row, system, "us", 0, 0, 0, "not run: never ready");
     } else {
         char full[256];
         snprintf(full, sizeof full, "%s; %d restarts", note, n);
-        bench_row("crash_to_ready", system, "us", med, p99, med / ours_median, full);
+        bench_row(row, system, "us", med, p99, med / ours_median, full);
     }
     free(v);
 }
@@ -291,7 +394,11 @@ int main(int argc, char **argv)
     bench_header("crash to ready: SIGKILL until the new instance has its state");
     bench_floor(rounds);
     bench_hotrestart(rounds);
+    bench_standby(rounds);
     bench_supervisors(quick ? 5 : 20);
+
+    bench_header("crash to ready of a service whose start-up takes 50 ms");
+    bench_init50(quick ? 10 : 20, quick ? 5 : 10);
 
     bench_header("group restart: one member killed, until all are ready");
     static const int sizes_full[] = {1, 4, 16, 64, 256}, sizes_quick[] = {1, 4, 16};

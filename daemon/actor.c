@@ -24,6 +24,7 @@
 #include "os/ctl.h"
 #include "ready.h"
 #include "spawn.h"
+#include "standby.h"
 #include "tree.h"
 
 static const uint8_t actor_next[AE_COUNT] = {
@@ -57,6 +58,7 @@ void hrd_actor_event(struct hrd *d, int slot, enum hrd_actor_event ev, pid_t pid
         hrd_logpipe_drain(d, slot); /* its last words, before what follows */
         break;
     case AE_FORGOTTEN:
+        hrd_standby_drop(d, slot);
         hrd_ready_gone(d, slot);
         d->says_ready[slot] = 0;
         hrd_images_free(d, slot);
@@ -132,6 +134,7 @@ void hrd_kill_all(struct hrd *d)
 {
     int left = 0;
     uint32_t longest = 0;
+    hrd_standby_stop_all(d); /* they hold nothing: SIGKILL, reaped now */
     HRD_FOR_ACTORS(d, i) {
         if (d->reg->actors[i].pid > 0) {
             uint32_t ms = hrd_actor_stop_ms(d, &d->reg->actors[i]);

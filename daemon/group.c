@@ -31,7 +31,9 @@
  * action finds the group marked: restarting, ending), and the action.
  * An actor's own state and bookkeeping (its table, starting it, stopping
  * every actor at once) are actor.c's, below this file: group.c calls it,
- * it never raises a group event.
+ * it never raises a group event.  A direct actor with a standby instance
+ * (standby.c) is started again in a group restart by promoting it; the
+ * standby itself is no member, and its death raises no group event.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -49,6 +51,7 @@
 #include "policy.h"
 #include "ready.h"
 #include "spawn.h"
+#include "standby.h"
 #include "tree.h"
 
 /* What a group event does, besides the state change. */
@@ -143,8 +146,9 @@ static void end_group(struct hrd *d, int group, const char *why)
             why ? why : "ended", n, n == 1 ? "" : "s");
 }
 
-/* GA_RESTART: fork every direct actor first, then see their execs through
- * (they start together, not one after the other): how many fail. */
+/* GA_RESTART: promote the standbys, fork every other direct actor, then
+ * see their execs through (they start together, not one after the
+ * other): how many fail. */
 static int restart_group(struct hrd *d, int group)
 {
     int failed = 0;
@@ -157,7 +161,10 @@ static int restart_group(struct hrd *d, int group)
     HRD_FOR_MEMBERS(d, group, i) {
         struct hr_reg_actor *a = &d->reg->actors[i];
         /* one that an arun started meanwhile runs already */
-        if (a->direct && a->pid <= 0) {
+        int standby = a->direct && a->pid <= 0 ? hrd_standby_promote(d, i) : 0;
+        if (standby > 0) { /* initialised already: no exec to see through */
+            hrd_actor_event(d, i, AE_STARTED, standby);
+        } else if (a->direct && a->pid <= 0) {
             pid[i] = hrd_spawn(d, i, NULL, &pipe_fd[i]);
             if (pid[i] > 0)
                 hrd_actor_event(d, i, AE_STARTED, pid[i]);
@@ -340,6 +347,8 @@ static void settle(struct hrd *d, int group)
 
 void hrd_child_exited(struct hrd *d, pid_t pid, int status)
 {
+    if (hrd_standby_exited(d, pid, status))
+        return; /* a standby: no member, no group event */
     int slot = hrd_find_pid(d, pid);
     if (slot < 0) { /* an orphan, or a start-up command */
         hrd_tree_sweep(d); /* what it leaves of an ended run */

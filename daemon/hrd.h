@@ -28,6 +28,8 @@
  *               goes through it
  *   actor.c     ... one actor's table of state x event below it, its start,
  *               its failure kept, and every actor stopped or adopted at once
+ *   standby.c   standby instances (hr arun --standby): started, waiting,
+ *               promoted in a group restart, replaced
  *   render.c    ps and info output, and the structured status reply
  *   tree.c      an actor's whole process tree (its process group, the
  *               orphans the controller adopts as child subreaper), and
@@ -77,6 +79,27 @@ struct hrd_outpipe {
     uint8_t open;
     uint16_t len;             /* bytes of a line begun in buf */
     char buf[HRD_LINE_MAX];
+};
+
+/* The standby instance of one actor slot (standby.c). */
+enum { HRD_SB_NONE = 0, /* none */
+       HRD_SB_STARTING, /* started, has not asked to wait yet */
+       HRD_SB_WAITING,  /* waits in hr_standby_wait(): conn is its request */
+       HRD_SB_DYING };  /* killed, not reaped yet */
+struct hrd_standby {
+    int32_t pid;              /* the standby, or 0 */
+    uint8_t state;            /* HRD_SB_... */
+    uint8_t want;             /* the actor's stored environment asks for one
+                                 (HR_STANDBY=1): set at each start (spawn.c) */
+    uint8_t off;              /* it never waited: none any more (logged) */
+    uint8_t pending;          /* the live instance was promoted before it
+                                 waited: its wait is answered at once */
+    uint8_t said_ready;       /* it said READY=1 without waiting (ready.c) */
+    int conn;                 /* HRD_SB_WAITING: its request, else -1 */
+    int ready_rd;             /* its readiness pipe (--ready-fd), or -1 */
+    uint32_t run;             /* the HR_RESTARTS it was started with */
+    uint32_t deaths;          /* deaths in a row while waiting */
+    int64_t not_before_ms;    /* started again no sooner (monotonic ms) */
 };
 
 struct hrd {
@@ -136,6 +159,7 @@ struct hrd {
     struct { int conn, group; uint32_t ends; } waiting[HRD_MAX_WAITING];
                               /* kill-group requests, answered when their
                                  group's ends count moves on */
+    struct hrd_standby standby[HR_REG_ACTORS]; /* standby.c */
 };
 
 /* The next used actor slot after `after` (-1 to begin) that belongs to
@@ -159,6 +183,15 @@ static inline int hrd_find_pid(const struct hrd *d, pid_t pid)
 {
     HRD_FOR_ACTORS(d, i)
         if (d->reg->actors[i].pid == pid && pid > 0)
+            return i;
+    return -1;
+}
+
+/* The slot whose standby instance is pid (standby.c), or -1. */
+static inline int hrd_standby_of(const struct hrd *d, pid_t pid)
+{
+    for (int i = 0; pid > 0 && i < HR_REG_ACTORS; i++)
+        if (d->standby[i].pid == pid)
             return i;
     return -1;
 }

@@ -43,6 +43,7 @@
 #include "proto.h"
 #include "ready.h"
 #include "requests.h"
+#include "standby.h"
 #include "startup.h"
 #include "tree.h"
 
@@ -219,10 +220,13 @@ static void loop(struct hrd *d)
         watch(d, d->notify_fd, "notify socket");
     while (!d->stopping && !d->exec_pending) { /* either may come at boot */
         int got[16], sig, accepting = 0;
-        /* wakes for an idle connection's end and the next stop deadline */
+        int standby_ms = hrd_standby_tick(d); /* standbys missing: started */
+        /* wakes for an idle connection's end, the next stop deadline and
+         * the next standby due */
         int n = hr__os_poller_wait(d->ep_fd, got, 16,
-                                   sooner(hrd_conn_expire(d),
-                                          hrd_tree_deadlines(d)));
+                                   sooner(sooner(hrd_conn_expire(d),
+                                                 hrd_tree_deadlines(d)),
+                                          standby_ms));
         if (n < 0)
             hrd_die(1, "epoll: %s", strerror(-n));
         for (int i = 0; i < n; i++) {
@@ -321,6 +325,7 @@ int main(int argc, char **argv)
         d.waiting[i].conn = d.ready_wait[i].conn = -1;
     for (int i = 0; i < HR_REG_ACTORS; i++)
         d.ready_pipe[i] = -1;
+    hrd_standby_init(&d);
     for (int i = 1; i < argc; i++) {
         int valued = strcmp(argv[i], "--site") == 0 ||
                      strcmp(argv[i], "--config") == 0 ||

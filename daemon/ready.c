@@ -64,13 +64,18 @@ void hrd_ready_notified(struct hrd *d)
     pid_t pid;
     while (hr__os_recv_from_pid(d->notify_fd, buf, sizeof buf, &pid) >= 0) {
         int slot = hrd_find_pid(d, pid); /* the actor itself, not a child */
-        if (slot < 0)
+        int standby = slot < 0 ? hrd_standby_of(d, pid) : -1;
+        if (slot < 0 && standby < 0)
             continue;
         for (char *line = buf; line && *line; line = strchr(line, '\n'),
                   line = line ? line + 1 : NULL)
             if (strncmp(line, "READY=1", 7) == 0 &&
-                (line[7] == '\n' || line[7] == 0))
-                ready(d, slot);
+                (line[7] == '\n' || line[7] == 0)) {
+                if (slot >= 0)
+                    ready(d, slot);
+                else /* a standby has no say: standby.c ends it */
+                    d->standby[standby].said_ready = 1;
+            }
     }
 }
 

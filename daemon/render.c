@@ -12,6 +12,7 @@
 #include "os/os.h"
 #include "ready.h"
 #include "render.h"
+#include "standby.h"
 
 /* Text appended to a fixed buffer; what does not fit is counted, so that
  * the caller sees it overflowed. */
@@ -66,6 +67,19 @@ static void restart_times(struct out *o, const struct hrd *d, int g)
     put(o, "}}");
 }
 
+/* An actor's standby instance (standby.c), closing its object: null, or
+ * its pid and state; "standby_off" when its program never waited. */
+static void standby_json(struct out *o, const struct hrd *d, int slot)
+{
+    const char *st = hrd_standby_state(d, slot);
+    if (st)
+        put(o, ", \"standby\": {\"pid\": %d, \"state\": \"%s\"}",
+            d->standby[slot].pid, st);
+    else
+        put(o, ", \"standby\": null");
+    put(o, ", \"standby_off\": %s}", d->standby[slot].off ? "true" : "false");
+}
+
 static const char *group_state(uint32_t s)
 {
     return s == HR_G_BLOCKED ? "blocked" : s == HR_G_RESTARTING ? "restarting"
@@ -101,13 +115,14 @@ int hrd_ps_json(struct hrd *d, char *buf, size_t cap)
             put(&o, "%s{\"name\": \"%s\", \"pid\": %d, \"direct\": %s, "
                 "\"state\": \"%s\", \"readiness\": %s%s%s, "
                 "\"uptime_s\": %.3f, \"runs\": %u, \"stop_timeout_ms\": %u, "
-                "\"aslr\": %s}",
+                "\"aslr\": %s",
                 fa ? "" : ", ", a->name, a->pid, a->direct ? "true" : "false",
                 actor_state(a->state), rd ? "\"" : "", rd ? rd : "null",
                 rd ? "\"" : "",
                 a->state == HR_A_RUNNING ? (double)(now - a->started_ns) / 1e9 : 0.0,
                 a->runs, a->stop_ms ? a->stop_ms : d->policy.stop_ms,
                 d->aslr[i] ? "true" : "false");
+            standby_json(&o, d, i);
             fa = 0;
         }
         put(&o, "]}");
@@ -148,11 +163,15 @@ int hrd_ps_text(struct hrd *d, char *buf, size_t cap)
         HRD_FOR_MEMBERS(d, g, i) {
             struct hr_reg_actor *a = &d->reg->actors[i];
             const char *rd = readiness(d, i);
-            put(&o, "    %-24s pid %-8d %-8s %-8s %-8s up %.1fs, %s\n", a->name,
+            const char *sb = hrd_standby_state(d, i);
+            put(&o, "    %-24s pid %-8d %-8s %-8s %-8s up %.1fs, %s", a->name,
                 a->pid, a->direct ? "direct" : "indirect", actor_state(a->state),
                 rd ? rd : "-",
                 a->state == HR_A_RUNNING ? (double)(now - a->started_ns) / 1e9 : 0.0,
                 d->aslr[i] ? "randomised" : "same address");
+            if (sb)
+                put(&o, ", standby pid %d %s", d->standby[i].pid, sb);
+            put(&o, "\n");
         }
     }
     return o.at < cap ? (int)o.at : -E2BIG;

@@ -26,6 +26,7 @@
 #include "ready.h"
 #include "render.h"
 #include "requests.h"
+#include "standby.h"
 
 
 static void reply(int conn, int32_t result, const char *text)
@@ -271,6 +272,12 @@ static int dispatch(struct hrd *d, int conn, const struct hr_msg_hdr *h,
         return 0;
     case HR_REQ_WAIT_READY:
         return wait_ready(d, conn, h->arg, then);
+    case HR_REQ_STANDBY: { /* answered at its promotion (standby.c) */
+        int kept, r = hrd_standby_request(d, conn, caller, &kept);
+        if (kept)
+            *then = KEPT;
+        return r;
+    }
     case HR_REQ_STATUS: {
         hr_site_state st;
         hrd_status(d, &st);

@@ -152,21 +152,31 @@ static int ours(const char *e)
     static const char *const names[] = {
         "HR_SITE=", "HR_GROUP=", "HR_ACTOR=", "HR_RESTARTS=", HRD_HELD_VAR "=",
         "LISTEN_FDS=", "LISTEN_PID=", "LISTEN_FDNAMES=", HRD_HELD_ENV "=",
-        "NOTIFY_SOCKET="};
+        "NOTIFY_SOCKET=", "HR_STANDBY="};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strncmp(e, names[i], strlen(names[i])) == 0)
             return 1;
     return 0;
 }
 
+/* 1 when the stored environment asks for a standby (hr arun --standby). */
+static int wants_standby(const struct hr_strings *s)
+{
+    for (uint32_t i = 0; i < s->envc; i++)
+        if (strcmp(s->envp[i], "HR_STANDBY=1") == 0)
+            return 1;
+    return 0;
+}
+
 /* Build the environment: the stored one, with the controller's variables,
  * and with nheld sockets the sd_listen_fds ones (vars[3] is LISTEN_PID's
- * room, filled by the child). */
+ * room, filled by the child).  A standby is marked HR_STANDBY=1 and given
+ * the HR_RESTARTS of the run it will serve, the next (standby.c). */
 static char **actor_env(struct hrd *d, int slot, const struct hr_strings *s,
-                        char vars[6][128], int nheld)
+                        char vars[6][128], int nheld, int standby)
 {
     struct hr_reg_actor *a = &d->reg->actors[slot];
-    char **env = calloc(s->envc + 9, sizeof *env);
+    char **env = calloc(s->envc + 10, sizeof *env);
     int n = 0;
     if (!env)
         return NULL;
@@ -175,9 +185,12 @@ static char **actor_env(struct hrd *d, int slot, const struct hr_strings *s,
             env[n++] = (char *)s->envp[i];
     snprintf(vars[0], 128, "HR_GROUP=%d", a->group);
     snprintf(vars[1], 128, "HR_ACTOR=%s", a->name);
-    snprintf(vars[2], 128, "HR_RESTARTS=%u", d->reg->groups[a->group].restarts);
+    snprintf(vars[2], 128, "HR_RESTARTS=%u",
+             d->reg->groups[a->group].restarts + (standby != 0));
     for (int i = 0; i < 3; i++)
         env[n++] = vars[i];
+    if (standby)
+        env[n++] = (char *)"HR_STANDBY=1";
     if (nheld > 0) {
         snprintf(vars[3], 128, "LISTEN_PID=");
         snprintf(vars[4], 128, "LISTEN_FDS=%d", nheld);
@@ -210,7 +223,10 @@ static int keeps_aslr(const struct hrd *d, const struct hr_strings *s)
     return d->policy.aslr != 0;
 }
 
-int hrd_spawn(struct hrd *d, int slot, const int *stdio_in, int *exec_pipe)
+/* Fork actor slot (its standby instance when standby: then the read end
+ * of its readiness pipe goes to *ready_rd, not to ready.c). */
+static int spawn(struct hrd *d, int slot, const int *stdio_in, int standby,
+                 int *exec_pipe, int *ready_rd)
 {
     struct hr_reg_actor *a = &d->reg->actors[slot];
     char name[PMM_NAME_MAX], vars[6][128];
@@ -237,7 +253,9 @@ int hrd_spawn(struct hrd *d, int slot, const int *stdio_in, int *exec_pipe)
         free(s);
         return nheld;
     }
-    char **env = actor_env(d, slot, s, vars, nheld);
+    if (!standby) /* its environment, read now, says whether it wants one */
+        d->standby[slot].want = (uint8_t)(a->direct && wants_standby(s));
+    char **env = actor_env(d, slot, s, vars, nheld, standby);
     int devnull = hr__os_open("/dev/null", O_RDONLY, 0);
     int stdio[3];
     if (stdio_in) { /* an indirect actor: its starter's streams */
@@ -272,7 +290,10 @@ int hrd_spawn(struct hrd *d, int slot, const int *stdio_in, int *exec_pipe)
     pmm__os_close(ep[1]);
     if (rp[1] >= 0)
         pmm__os_close(rp[1]);
-    hrd_ready_started(d, slot, pid > 0 ? rp[0] : -1);
+    if (standby && pid > 0)
+        *ready_rd = rp[0];
+    else if (!standby)
+        hrd_ready_started(d, slot, pid > 0 ? rp[0] : -1);
     if (pid <= 0 && rp[0] >= 0)
         pmm__os_close(rp[0]);
     pmm__unmap(d->bank, name); /* s points into it until the fork */
@@ -289,6 +310,17 @@ out:
     free(env);
     free(s);
     return r;
+}
+
+int hrd_spawn(struct hrd *d, int slot, const int *stdio, int *exec_pipe)
+{
+    return spawn(d, slot, stdio, 0, exec_pipe, NULL);
+}
+
+int hrd_spawn_standby(struct hrd *d, int slot, int *exec_pipe, int *ready_rd)
+{
+    *ready_rd = -1;
+    return spawn(d, slot, NULL, 1, exec_pipe, ready_rd);
 }
 
 int hrd_spawn_wait(int pid, int exec_pipe)

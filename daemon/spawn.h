@@ -9,7 +9,7 @@
  * the image (kept open for later starts), so replacing or deleting the file
  * on disk changes nothing.  The child gets the stored environment plus
  * HR_SITE, HR_GROUP, HR_ACTOR and HR_RESTARTS (by which tree.c knows its
- * orphans), its own session and process group, and SIGKILL when the
+ * orphans; HR_STANDBY=1 for a standby instance, standby.h), its own session and process group, and SIGKILL when the
  * controller dies.
  */
 #ifndef HRD_SPAWN_H
@@ -32,6 +32,10 @@ void hrd_images_free(struct hrd *d, int slot);
  * Returns its pid, or -errno when it could not fork; *exec_pipe then tells
  * hrd_spawn_wait() whether the exec worked. */
 int hrd_spawn(struct hrd *d, int slot, const int *stdio, int *exec_pipe);
+/* Fork the standby instance of actor slot (standby.c): as hrd_spawn(),
+ * with HR_STANDBY=1, the next run's HR_RESTARTS, and the read end of its
+ * readiness pipe (--ready-fd) in *ready_rd (or -1), for its promotion. */
+int hrd_spawn_standby(struct hrd *d, int slot, int *exec_pipe, int *ready_rd);
 /* pid once its exec worked, or -errno (the child then exits 127, which the
  * controller sees as a failure). */
 int hrd_spawn_wait(int pid, int exec_pipe);

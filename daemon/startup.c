@@ -43,30 +43,43 @@ static int find_program(const char *prog, char *out, size_t cap)
 
 extern char **environ;
 
-/* environ with HR_LISTEN=specs in place of any it has (held.h). */
-static char **env_with_listen(const char *specs)
+/* environ with HR_LISTEN=specs (none when empty) in place of any it has
+ * (held.h), and HR_STANDBY=1 for a standby (standby.h). */
+static char **env_with(const char *specs, int standby)
 {
     size_t n = 0, k = 0, len = strlen(HRD_HELD_VAR);
     while (environ[n])
         n++;
-    char **env = calloc(n + 2, sizeof *env);
+    char **env = calloc(n + 3, sizeof *env);
     static char var[1100];
     if (!env)
         return NULL;
     for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], HRD_HELD_VAR "=", len + 1) != 0)
+        if (strncmp(environ[i], HRD_HELD_VAR "=", len + 1) != 0 &&
+            strncmp(environ[i], "HR_STANDBY=", 11) != 0)
             env[k++] = environ[i];
     snprintf(var, sizeof var, HRD_HELD_VAR "=%s", specs);
-    env[k++] = var;
+    if (specs[0])
+        env[k++] = var;
+    if (standby)
+        env[k++] = (char *)"HR_STANDBY=1";
     return env;
 }
 
-/* arun -g G [--listen SPEC]... PROG ARGS: the --listen pairs lead argv. */
+/* arun -g G [--listen SPEC | --standby]... PROG ARGS: the options lead
+ * argv. */
 static void run_arun(struct hrd *d, const struct hrd_ini_line *l)
 {
     char path[4096], specs[1024] = "";
     char *const *argv = l->argv;
-    for (; argv[0] && strcmp(argv[0], "--listen") == 0; argv += 2) {
+    int standby = 0;
+    while (argv[0] && (strcmp(argv[0], "--standby") == 0 ||
+                       strcmp(argv[0], "--listen") == 0)) {
+        if (strcmp(argv[0], "--standby") == 0) {
+            standby = 1;
+            argv++;
+            continue;
+        }
         size_t len = strlen(specs);
         if (!argv[1] || strchr(argv[1], ',') ||
             len + strlen(argv[1]) + 2 > sizeof specs) {
@@ -76,6 +89,7 @@ static void run_arun(struct hrd *d, const struct hrd_ini_line *l)
         }
         snprintf(specs + len, sizeof specs - len, "%s%s", len ? "," : "",
                  argv[1]);
+        argv += 2;
     }
     if (!argv[0]) {
         hrd_log(d, HRD_ERR, "sysadm.ini:%d: arun: no program", l->lineno);
@@ -94,7 +108,7 @@ static void run_arun(struct hrd *d, const struct hrd_ini_line *l)
                 strerror(-r));
         return;
     }
-    char **env = specs[0] ? env_with_listen(specs) : environ;
+    char **env = specs[0] || standby ? env_with(specs, standby) : environ;
     r = env ? hrd_arun(d, (int)l->group, path, argv, env, d->site) : -ENOMEM;
     if (env != environ)
         free(env);

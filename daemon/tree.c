@@ -29,6 +29,12 @@ static pid_t parent_of(pid_t pid)
     return p && sscanf(p + 2, "%*c %d", &ppid) == 1 ? ppid : 0;
 }
 
+/* 1 when pid is an actor or a standby instance (standby.c): no orphan. */
+static int known(const struct hrd *d, pid_t pid)
+{
+    return hrd_find_pid(d, pid) >= 0 || hrd_standby_of(d, pid) >= 0;
+}
+
 /* The controller's children that are not actors: orphans and start-up
  * commands.  From /proc/self/task/PID/children (the controller is one
  * thread), else, on a kernel without it, from every process's parent. */
@@ -43,7 +49,7 @@ static int orphans(struct hrd *d, pid_t *out, int max)
     if (r == -ENOENT) { /* no CONFIG_PROC_CHILDREN */
         int k = hr__os_pids(all, 32768);
         for (int i = 0; i < k && n < max; i++)
-            if (parent_of(all[i]) == self && hrd_find_pid(d, all[i]) < 0)
+            if (parent_of(all[i]) == self && !known(d, all[i]))
                 out[n++] = all[i];
         return n;
     }
@@ -53,7 +59,7 @@ static int orphans(struct hrd *d, pid_t *out, int max)
         long pid = strtol(p, &end, 10);
         if (end == p)
             break;
-        if (pid > 0 && hrd_find_pid(d, (pid_t)pid) < 0)
+        if (pid > 0 && !known(d, (pid_t)pid))
             out[n++] = (pid_t)pid;
     }
     return n;
@@ -89,6 +95,9 @@ static int owner_of(struct hrd *d, pid_t pid)
     if (slot < 0)
         return -1;
     struct hr_reg_actor *a = &d->reg->actors[slot];
+    if (d->standby[slot].pid > 0 &&
+        strtoul(runs, NULL, 10) == d->reg->groups[a->group].restarts + 1)
+        return -2; /* its standby's (the next run): no orphan of a run */
     if ((a->state != HR_A_RUNNING && a->state != HR_A_DYING) ||
         strtoul(runs, NULL, 10) != d->reg->groups[a->group].restarts)
         return -1; /* its run has ended */

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * main.c - hrcached: options, the heap, the sockets, then the event loop.
+ * A standby instance (hr_standby_wait(3)) takes its sockets first, waits
+ * to be promoted, and only then opens the heap.
  *
  * Exit codes: 0 stopped by SIGTERM or SIGINT; 1 could not start or serve
  * (site, heap, socket); 2 bad usage.  Every failure is one line on stderr
@@ -18,6 +20,7 @@
 
 #include <hotrestart/errors.h>
 #include <hotrestart/heap.h>
+#include <hotrestart/hr.h>
 #include <hotrestart/pmm.h>
 
 #include "listen.h"
@@ -53,7 +56,8 @@ static const char usage[] =
     "  -V, --version             show the version\n"
     "\n"
     "Sockets passed by LISTEN_FDS/LISTEN_PID (systemd's convention, as the\n"
-    "hotrestart controller passes them) are used instead of -p/-l/-s.\n"
+    "hotrestart controller passes them) are used instead of -p/-l/-s.\n"    "Started as a standby instance (hr arun --standby), it opens the bank\n"
+    "and its sockets, waits to be promoted, then opens the heap.\n"
     "The heap lives in the RAM bank of the site $HR_SITE (or the default\n"
     "site); a missing site is made with a bank large enough for the heap.\n"
     "\n"
@@ -302,10 +306,18 @@ int main(int argc, char **argv)
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     pmm_bank *bank = open_bank(mc_store_heap_size(o.mem_mb << 20));
-    mc_store *st = open_store(&o, bank);
     int fds[MC_LISTEN_MAX];
-    int inherited;
-    int nl = open_sockets(&o, fds, &inherited);
+    int inherited, nl = 0;
+    if (hr_is_standby()) { /* hr arun --standby: all but the heap, then wait */
+        nl = open_sockets(&o, fds, &inherited);
+        int r = hr_standby_wait();
+        if (r < 0)
+            die(1, "standby: the controller went away (%s)", pmm_strerror(r));
+        clock_gettime(CLOCK_MONOTONIC, &t0); /* promoted: it starts now */
+    }
+    mc_store *st = open_store(&o, bank);
+    if (!nl)
+        nl = open_sockets(&o, fds, &inherited);
     struct mc_server srv = {
         .store = st, .cfg = {o.mem_mb << 20, o.item_max, o.no_evict},
         .heap_name = o.name, .verbosity = o.verbose,

@@ -17,6 +17,26 @@ run() { # name, cmake args...
   cmake -S . -B "$dir" -DHR_WERROR=ON -DHR_TESTS=ON "$@" >/dev/null
   cmake --build "$dir" -j"$jobs" >/dev/null
   (cd "$dir" && ctest --output-on-failure)
+  no_leftovers "$dir"
+}
+# A test that starts a controller stops it: none may outlive the suite.
+no_leftovers() { # build dir
+  local p left try
+  for try in $(seq 20); do # one told to stop may still be ending its actors
+    left=""
+    for p in $(pgrep -x hrd || true); do
+      case "$(readlink "/proc/$p/cwd" 2>/dev/null)" in
+        "$PWD/$1"|"$PWD/$1"/*) left="$left $p" ;;
+      esac
+    done
+    [ -z "$left" ] && return 0
+    sleep 0.5
+  done
+  if [ -n "$left" ]; then
+    echo "test.sh: controllers left running by the tests of $1:$left" >&2
+    kill $left 2>/dev/null || true
+    return 1
+  fi
 }
 echo "== gcc, -Wall -Wextra -Werror"
 run gcc -DCMAKE_C_COMPILER=gcc

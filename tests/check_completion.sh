@@ -44,7 +44,7 @@ expect "hr " "--help --json --site --version akill arun heap log metrics pmm ps 
 expect "hr pmm s" "show"
 expect "hr site " "--help cold create destroy info restart set start stop"
 expect "hr site set hrCtrl.st" "hrCtrl.stopTimeout="
-expect "hr arun --st" "--stop-timeout"
+expect "hr arun --st" "--standby --stop-timeout"
 expect "hr site create --max-b" "--max-badness --max-blocks"
 expect "hr pmm check --" "--bank --json --medium --repair"
 expect "hr pmm ls --medium " "DISK RAM"

@@ -8,6 +8,7 @@
 #define HR_TEST_CTL_HELPERS_H
 
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,5 +74,28 @@ static inline int runs_of(const char *block, int group)
             usleep(5000);                                                     \
         }                                                                     \
     } while (0)
+
+/* The file called name in the current site ($HR_SITE) into buf, or NULL
+ * when it cannot be read. */
+static inline char *site_file(const char *name, char *buf, size_t cap)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", getenv("HR_SITE"), name);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return NULL;
+    ssize_t n = read(fd, buf, cap - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = 0;
+    return buf;
+}
+
+/* The site's console log, as it is now. */
+static inline char *console(void)
+{
+    static char buf[262144];
+    cr_assert_not_null(site_file("console.log", buf, sizeof buf));
+    return buf;
+}
 
 #endif

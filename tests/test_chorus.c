@@ -217,11 +217,12 @@ Test(chorus, arun_as_the_guide_has_it)
 }
 
 /* A fresh site whose start-up file has the guide's two arun lines: arun
- * lines run on a site's first start only. */
+ * lines run on a site's first start only.  The suite's own site (Criterion
+ * runs its .init first) is stopped and dropped, not left running. */
 static void up_with_ini(void)
 {
     char path[4200];
-    down(); /* the suite's site, made by up() before this: not left running */
+    down();
     site_new(0, 0);
     snprintf(path, sizeof path, "%s/sysadm.ini", getenv("HR_SITE"));
     FILE *f = fopen(path, "w");

@@ -77,7 +77,7 @@ static int die_at(const char *point, enum op op)
 struct point { const char *name; enum op op; int exists_after; };
 
 static const struct point points[] = {
-    {"alloc.punched", OP_ALLOC, 0},   /* before the commit point */
+    {"alloc.reserved", OP_ALLOC, 0},  /* before the commit point */
     {"alloc.committed", OP_ALLOC, 1},
     {"alloc.entry", OP_ALLOC, 1},
     {"alloc.bitmap", OP_ALLOC, 1},

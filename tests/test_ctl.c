@@ -48,19 +48,6 @@ static void down(void)
 
 TestSuite(ctl, .init = up, .fini = down, .timeout = 120);
 
-static char *console(void)
-{
-    static char buf[262144];
-    char path[512];
-    snprintf(path, sizeof path, "%s/console.log", site);
-    int fd = open(path, O_RDONLY);
-    cr_assert(fd >= 0);
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    buf[n > 0 ? n : 0] = 0;
-    return buf;
-}
-
 static int count(const char *hay, const char *needle)
 {
     int n = 0;

@@ -211,19 +211,6 @@ Test(harden, idle_connections_lock_nobody_out)
         close(c[i]);
 }
 
-static char *console(void)
-{
-    static char buf[262144];
-    char path[512];
-    snprintf(path, sizeof path, "%s/console.log", site);
-    int fd = open(path, O_RDONLY);
-    cr_assert(fd >= 0);
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    buf[n > 0 ? n : 0] = 0;
-    return buf;
-}
-
 /* The site's controller is gone for good: the site failed, or a fresh
  * controller could not start either (no answer also comes while one
  * controller replaces another, whose pid lives on: not that). */

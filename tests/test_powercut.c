@@ -3,15 +3,19 @@
  * test_powercut.c - power cuts on the DISK medium, replayed.
  *
  * A workload of allocations and frees runs on a DISK bank while the OS
- * layer's tap (src/os/os.h) records every write, punch and flush that
- * reaches the bank file.  Then every crash image that a power cut could
+ * layer's tap (src/os/os.h) records every write, punch, change of length
+ * and flush that reaches the bank file.  Then every crash image that a power cut could
  * leave is rebuilt from the record: all that was written before a flush is
  * on the disk; of the writes since, cut into 512-byte sectors, any subset
  * in any order is (none, all, each one alone, all but each one, and random
  * subsets in random orders).  Every image must open, check clean before and
  * after the recovery that opening runs, and hold every block whose
  * allocation returned before the flush (and not hold those whose free
- * returned), unless a later call on the same name had begun.
+ * returned), unless a later call on the same name had begun.  The workload
+ * writes no block contents, so an image is the metadata (what is written
+ * below data_off) and the file's length (a change of length is one more
+ * unit that a cut may keep or lose); the block space past the metadata is
+ * a hole in every image, and punches in it change nothing.
  *
  * HR_POWERCUT_IMAGES sets how many images at least (default 50000); the
  * count is printed.  HR_POWERCUT_SEED replays a run (the seed is printed).
@@ -128,18 +132,25 @@ static void workload(unsigned *seed)
     pmm_bank_close(b);
 }
 
-/* A sector-sized piece of a recorded write, or a whole punch. */
+/* A sector-sized piece of a recorded write of the metadata, a punch in
+ * it, or a new length of the file (len 0, the length in off). */
 struct unit { uint64_t off; size_t len; const uint8_t *data; };
+
+static size_t meta; /* the metadata's length: data_off */
 
 static size_t units_of(size_t from, size_t to, struct unit *u, size_t cap)
 {
     size_t n = 0;
     for (size_t i = from; i < to; i++) {
         const struct rec *r = &log_[i];
-        if (r->what == PMM_OS_T_PUNCH) {
+        if (r->what == PMM_OS_T_SIZE) {
+            cr_assert_lt(n, cap);
+            u[n++] = (struct unit){r->off, 0, NULL};
+        } else if (r->what == PMM_OS_T_PUNCH && r->off < meta) {
             cr_assert_lt(n, cap);
             u[n++] = (struct unit){r->off, r->len, NULL};
         } else if (r->what == PMM_OS_T_WRITE) {
+            cr_assert_leq(r->off + r->len, meta, "the workload writes no block");
             for (uint64_t o = r->off; o < r->off + r->len;) {
                 uint64_t end = (o / SECTOR + 1) * SECTOR;
                 if (end > r->off + r->len)
@@ -153,9 +164,12 @@ static size_t units_of(size_t from, size_t to, struct unit *u, size_t cap)
     return n;
 }
 
-static void put(uint8_t *image, const struct unit *u)
+/* One unit on an image: the metadata, and the file's length in *len. */
+static void put(uint8_t *image, uint64_t *len, const struct unit *u)
 {
-    if (u->data)
+    if (u->len == 0)
+        *len = u->off > *len ? u->off : *len; /* it only grows */
+    else if (u->data)
         memcpy(image + u->off, u->data, u->len);
     else
         memset(image + u->off, 0, u->len);
@@ -171,12 +185,13 @@ static void say(const char *msg, void *arg)
 
 /* Write the image, check it, open it (which recovers), look for the names
  * whose state is known (-1: unknown), check it again. */
-static void try_image(const uint8_t *image, size_t size, const int *want,
+static void try_image(const uint8_t *image, uint64_t len, const int *want,
                       const char *what)
 {
     int fd = open(img, O_RDWR | O_CREAT | O_TRUNC, 0600);
     cr_assert_geq(fd, 0);
-    cr_assert_eq(pwrite(fd, image, size, 0), (ssize_t)size);
+    cr_assert_eq(pwrite(fd, image, meta, 0), (ssize_t)meta);
+    cr_assert_eq(ftruncate(fd, (off_t)len), 0);
     close(fd);
     cr_assert_eq(pmm_check(img, 0, say, NULL), 0, "%s: check: %s", what, said);
     pmm_bank *b;
@@ -231,18 +246,18 @@ Test(powercut, every_crash_image_of_a_disk_workload_recovers, .timeout = 600)
     unsigned seed = env ? (unsigned)strtoul(env, NULL, 0) : (unsigned)time(NULL);
     fprintf(stderr, "power-cut replay: HR_POWERCUT_SEED=%u\n", seed);
     cr_assert_eq(pmm__bank_create_file(bank, PMM_KIND_DISK, 48 * 4096, 16), 0);
-    size_t size;
+    uint64_t durable_len, len;
     uint8_t *durable = NULL, *image;
     {
         FILE *f = fopen(bank, "rb");
         cr_assert_not_null(f);
         fseek(f, 0, SEEK_END);
-        size = (size_t)ftell(f);
+        durable_len = meta = (size_t)ftell(f); /* a new bank: metadata only */
         rewind(f);
-        durable = malloc(size);
-        image = malloc(size);
+        durable = malloc(meta);
+        image = malloc(meta);
         cr_assert(durable && image);
-        cr_assert_eq(fread(durable, 1, size, f), size);
+        cr_assert_eq(fread(durable, 1, meta, f), meta);
         fclose(f);
     }
     workload(&seed);
@@ -279,16 +294,17 @@ Test(powercut, every_crash_image_of_a_disk_workload_recovers, .timeout = 600)
                         pick[np++] = u[i];
                 shuffle(pick, np, &seed);
             }
-            memcpy(image, durable, size);
+            memcpy(image, durable, meta);
+            len = durable_len;
             for (size_t i = 0; i < np; i++)
-                put(image, &pick[i]);
+                put(image, &len, &pick[i]);
             snprintf(what, sizeof what, "flush %zu, image %ld (%zu of %zu sectors)",
                      w, k, np, nu);
-            try_image(image, size, want, what);
+            try_image(image, len, want, what);
             images++;
         }
         for (size_t i = 0; i < nu; i++) /* the next flush makes all durable */
-            put(durable, &u[i]);
+            put(durable, &durable_len, &u[i]);
         from = to + 1;
     }
     fprintf(stderr, "power-cut replay: %ld crash images from %zu flushes of %d "

@@ -58,26 +58,6 @@ static void down(void)
 
 TestSuite(svc, .init = up, .fini = down, .timeout = 120);
 
-static char *site_file(const char *name, char *buf, size_t cap)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", site, name);
-    int fd = open(path, O_RDONLY);
-    if (fd < 0)
-        return NULL;
-    ssize_t n = read(fd, buf, cap - 1);
-    close(fd);
-    buf[n > 0 ? n : 0] = 0;
-    return buf;
-}
-
-static char *console(void)
-{
-    static char buf[262144];
-    cr_assert_not_null(site_file("console.log", buf, sizeof buf));
-    return buf;
-}
-
 static void wait_file(const char *name)
 {
     char buf[64];

@@ -27,6 +27,7 @@ extern char **environ;
 static const char arun_usage[] =
     "usage: hr arun [-g [GROUP]] [--name NAME] [--stop-timeout MS] [--aslr]\n"
     "               [--ready-fd N | --notify] [--wait-ready] [--listen SPEC]...\n"
+    "               [--standby]\n"
     "               [--] PROGRAM [ARGS...]\n"
     "With -g, start PROGRAM as a direct restartable actor in GROUP (-g alone:\n"
     "group 0).  Its image, arguments, environment and working directory are\n"
@@ -55,6 +56,12 @@ static const char arun_usage[] =
     "                      (sd_listen_fds), so clients wait in the backlog\n"
     "                      while it restarts.  Stored with its environment as\n"
     "                      HR_LISTEN=SPEC[,SPEC...]\n"
+    "  --standby           keep a standby instance of it waiting: started from\n"
+    "                      the same image once it is up, with HR_STANDBY=1, it\n"
+    "                      initialises and waits in hr_standby_wait(3); when the\n"
+    "                      actor fails, its group's restart promotes the standby\n"
+    "                      instead of executing the program again, and a new one\n"
+    "                      starts.  Stored with its environment as HR_STANDBY=1\n"
     "hr ps shows such an actor starting, then ready, and the time of each\n"
     "restart of its group from the death to ready.\n";
 
@@ -138,7 +145,7 @@ static int group_arg(const char *cmd, const char *s)
 
 enum {
     OPT_NAME = HR_OPT_OWN, OPT_STOP_TIMEOUT, OPT_READY_FD, OPT_NOTIFY,
-    OPT_WAIT_READY, OPT_LISTEN, OPT_ASLR,
+    OPT_WAIT_READY, OPT_LISTEN, OPT_ASLR, OPT_STANDBY,
 };
 
 /* A number from lo to hi for option opt of arun, or exit 2. */
@@ -161,13 +168,14 @@ int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
         {"wait-ready", no_argument, NULL, OPT_WAIT_READY},
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"aslr", no_argument, NULL, OPT_ASLR},
+        {"standby", no_argument, NULL, OPT_STANDBY},
         HR_OPTS_COMMON,
     };
     struct hr_opts ov = *go, *o = &ov;
     /* '+': the options end at PROGRAM; what follows is its own */
     struct hr_cmdline cl = {.cmd = "arun", .usage = arun_usage, .shorts = "+g:",
                             .longs = longs, .o = o};
-    int group = -1, aslr = 0, k = 0;
+    int group = -1, aslr = 0, standby = 0, k = 0;
     hr_arun_opts ao = {0};
     char specs[1024] = "";
     while (k != 'G' && (k = hr_getopt(argc, argv, &cl)) != -1) {
@@ -186,6 +194,7 @@ int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
             k = 'G';
             break;
         case OPT_ASLR: aslr = 1; break;
+        case OPT_STANDBY: standby = 1; break;
         case OPT_NAME: ao.name = optarg; break;
         case OPT_STOP_TIMEOUT:
             ao.stop_ms = (uint32_t)arun_number("--stop-timeout", optarg, 1,
@@ -207,7 +216,7 @@ int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
     char path[PATH_MAX], dir[4096];
     const char *prog = argv[i];
     if (group < 0 && (ao.name || ao.stop_ms || ao.ready_fd || ao.notify ||
-                      ao.wait_ready || aslr || specs[0]))
+                      ao.wait_ready || aslr || standby || specs[0]))
         group = 0; /* options of restartable actors only */
     if (ao.ready_fd && specs[0]) { /* the sockets are fds 3, 4... */
         int held = 1;
@@ -229,7 +238,8 @@ int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
             printf("%d\n", pid);
         return HR_EXIT_OK;
     }
-    if (aslr && setenv("HR_ASLR", "1", 1) < 0)
+    if ((aslr && setenv("HR_ASLR", "1", 1) < 0) ||
+        (standby && setenv("HR_STANDBY", "1", 1) < 0))
         hr_die(HR_EXIT_FAIL, "arun: out of memory");
     /* the controller first: its refusal is not the program's fault */
     int r = hr_ping(dir);
@@ -314,8 +324,11 @@ static const char ps_usage[] =
     "(waiting for its killed members to die), blocked (also when a member went\n"
     "to the background).  Actor states: running, dying (killed, not yet gone),\n"
     "exited (cleanly), stopped.  Readiness: starting or ready for an actor that\n"
-    "says it (--ready-fd, --notify, READY=1), else -.  --json adds each group's\n"
-    "restart_ms: the last and a histogram.\n";
+    "says it (--ready-fd, --notify, READY=1), else -.  An actor with a standby\n"
+    "(arun --standby) shows its pid and state: starting, or waiting to be\n"
+    "promoted.  --json adds each group's restart_ms: the last and a histogram,\n"
+    "and each actor's standby ({pid, state} or null) and standby_off (true when\n"
+    "its program never waited: it runs without one).\n";
 
 int hr_cmd_ps(int argc, char **argv, const struct hr_opts *go)
 {

@@ -78,6 +78,27 @@ PMM_API const char *hr_version(void);
 PMM_API int hr_find_program(const char *file, char *out, size_t cap);
 /* Mark the calling actor's next exit as clean. */
 PMM_API int hr_exit_hdl(void);
+/*
+ * Standby instances (hr arun --standby, SPEC 3.2): the controller keeps a
+ * second, already initialised instance of a direct actor waiting, started
+ * from the same image, arguments and environment with HR_STANDBY=1, and on
+ * the live instance's failure promotes it instead of executing the program
+ * again.  Such a program initialises (reads its configuration, loads its
+ * code, opens the bank, takes its held sockets: everything but persistent
+ * blocks), then calls hr_standby_wait(), then takes its state.
+ */
+/* 1 in a standby instance not promoted yet, else 0.  Never fails. */
+PMM_API int hr_is_standby(void);
+/* In a standby: tell the controller it waits, and block until it is
+ * promoted (its live instance failed): 0, and from then on it is the live
+ * instance of its run (HR_RESTARTS is the group's restart count; the calls
+ * on persistent blocks work).  Anywhere else: 0 at once.  Until it
+ * returns 0, pmm_alloc(), pmm_free(), pmm_free_key() (and so pmmAllocate,
+ * pmmFree, pmmFreeAll, hr_heap_open) and hr_spawn() (hrfexec) refuse with
+ * K_ESTANDBY.  -ECONNRESET: the controller went away (it kills its
+ * standbys as it dies: exit); -EPERM: the controller does not know the
+ * caller as a standby; other -errno. */
+PMM_API int hr_standby_wait(void);
 /* Kill group for good; its images and HR_GROUP_KEY blocks are freed.  An
  * unused group is not an error. */
 PMM_API int hr_kill_group(const char *site, int group);

@@ -18,6 +18,7 @@
 
 #include "os/ctl.h"
 #include "os/os.h"
+#include "pmm/ident.h"
 #include "pmm/names.h"
 #include "proto.h"
 
@@ -105,6 +106,8 @@ int hr_spawn(const char *name, const char *path, char *const argv[],
 {
     if (!name || !pmm__name_ok(name, PMM_NAME_MAX))
         return -EINVAL;
+    if (pmm__ident_standby())
+        return K_ESTANDBY; /* its group is not its own before promotion */
     return request_with_program(NULL, HR_REQ_SPAWN, 0, NULL, 0, name, path, argv,
                                 envp, 1);
 }

@@ -47,7 +47,10 @@ enum hr_msg_type {
     HR_REQ_WAIT_READY = 14, /* arg pid: answered once that actor is ready
                               (0), or when it is no longer running (-ESRCH) */
     HR_REQ_RELOAD = 15,    /* read site.conf's hrCtrl.* again */
-    HR_REQ_METRICS = 16,   /* reply payload: Prometheus text exposition */
+    HR_REQ_STANDBY = 16,   /* the caller, a standby instance, waits: answered
+                              when it is promoted, arg: its group's restart
+                              count (HR_RESTARTS); no timeout on this one */
+    HR_REQ_METRICS = 17,   /* reply payload: Prometheus text exposition */
     HR_REPLY = 100,
 };
 
@@ -92,6 +95,12 @@ int hr__strings_encode(char *buf, size_t cap, const char *name, const char *cwd,
 /* Decode and check; -EBADMSG unless the payload is exactly one list. */
 int hr__strings_decode(const char *p, uint32_t len, int with_name,
                        struct hr_strings *out);
+/* One request of type without payload to the controller of site (a
+ * path, not NULL), whose reply has nothing to read (a message, if any, is
+ * cut): the reply's result, -ECONNREFUSED, -ECONNRESET when the controller
+ * hung up, -EBADMSG.  The exchange waits up to timeout_s (0: for ever).
+ * No formatting, no allocation: async-signal-safe (exit.c). */
+int hr__bare_call(const char *site, uint16_t type, int timeout_s);
 /* Connect to the controller of a site (NULL: default). */
 int hr__connect(const char *site, int *sock);
 /* One request, one reply.  reply (may be NULL) receives the payload,

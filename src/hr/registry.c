@@ -15,6 +15,7 @@
 #include "hr/proto.h"
 #include "hr/registry.h"
 #include "os/os.h"
+#include "pmm/block.h"
 #include "pmm/hash.h"
 #include "pmm/layout.h"
 #include "pmm/view.h"
@@ -90,11 +91,10 @@ static int read_registry(const char *site, struct hr_reg *reg, char *why,
     int r = pmm_bank_open(&b, site, "RAM", PMM_OPEN_RDONLY);
     if (r < 0)
         return r;
-    r = pmm_stat(b, HR_REG_NAME, &blk);
+    uint64_t off;
+    r = pmm__stat_file(b, HR_REG_NAME, &blk, &off);
     if (r == 0) {
         size_t len = blk.size < sizeof *reg ? blk.size : sizeof *reg;
-        uint64_t off = b->g.data_off +
-                       ((uint64_t)(uintptr_t)blk.addr - b->g.base_addr);
         memset(reg, 0, sizeof *reg);
         r = pmm__os_pread(b->fd, reg, len, off);
         if (r == 0)

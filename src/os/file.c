@@ -136,7 +136,10 @@ int pmm__os_truncate(int fd, uint64_t size)
     do
         r = ftruncate(fd, (off_t)size);
     while (r < 0 && errno == EINTR);
-    return r < 0 ? -errno : 0;
+    if (r < 0)
+        return -errno;
+    tap(PMM_OS_T_SIZE, fd, NULL, 0, size);
+    return 0;
 }
 
 int pmm__os_sync(int fd)

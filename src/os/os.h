@@ -82,9 +82,11 @@ int pmm__os_write_file(const char *path, const void *buf, size_t len);
 /* A test's tap on what reaches a file (tests/test_powercut.c records a DISK
  * bank's writes and flushes with it and replays them as power cuts).  When
  * set, it is called after each pwrite (PMM_OS_T_WRITE: buf, len at off),
- * punch (PMM_OS_T_PUNCH: len at off) and fdatasync (PMM_OS_T_SYNC) that
- * succeeded.  NULL, and so costless, outside such a test. */
-enum { PMM_OS_T_WRITE = 1, PMM_OS_T_PUNCH = 2, PMM_OS_T_SYNC = 3 };
+ * punch (PMM_OS_T_PUNCH: len at off), fdatasync (PMM_OS_T_SYNC) and
+ * ftruncate (PMM_OS_T_SIZE: the new size in off) that succeeded.  NULL,
+ * and so costless, outside such a test. */
+enum { PMM_OS_T_WRITE = 1, PMM_OS_T_PUNCH = 2, PMM_OS_T_SYNC = 3,
+       PMM_OS_T_SIZE = 4 };
 extern void (*pmm__os_tap)(int what, int fd, const void *buf, size_t len,
                            uint64_t off);
 

@@ -6,7 +6,8 @@
  * system call); a lock-free lookup and one mmap; only a new block takes the
  * bank's lock, and looks again under it, so racing allocators of one name
  * all end with the same block.  System blocks ("__SYS" keys) are reachable
- * only through pmm__alloc_sys(), which the controller uses.
+ * only through pmm__alloc_sys(), which the controller uses.  A standby
+ * instance not yet promoted gets K_ESTANDBY (ident.c).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include "alloc.h"
 #include "block.h"
 #include "hash.h"
+#include "ident.h"
 #include "index.h"
 #include "lock.h"
 #include "map.h"
@@ -240,6 +242,8 @@ int pmm_alloc(pmm_bank *b, const char *name, size_t size, const void *key,
               size_t keylen, unsigned flags, void **addr, pmm_block *info)
 {
     struct req q;
+    if (pmm__ident_standby())
+        return K_ESTANDBY; /* not before hr_standby_wait() promotes it */
     if (!b || (!addr && !(flags & PMM_NOMAP)))
         return K_EFAULT;
     int r = make_req(&q, name, size, key, keylen, flags, 0, -1);

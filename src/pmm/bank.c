@@ -133,6 +133,7 @@ static int open_file(struct pmm_bank *b, const char *path, int rdonly)
         return K_EPRIV;
     if ((r = load_geom(b, size)) < 0)
         return r;
+    b->file_len = size;
     b->durable = b->g.kind == PMM_KIND_DISK;
     b->meta_len = b->g.data_off;
     return pmm__os_map_ro(b->fd, b->meta_len, meta_addr(b), (const void **)&b->meta);

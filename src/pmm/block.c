@@ -78,7 +78,8 @@ int pmm__lookup(struct pmm_bank *b, const char *name, uint32_t *idx,
     return r;
 }
 
-int pmm_stat(pmm_bank *b, const char *name, pmm_block *out)
+int pmm__stat_file(pmm_bank *b, const char *name, pmm_block *out,
+                   uint64_t *off)
 {
     struct pmm_entry e;
     uint32_t idx;
@@ -91,7 +92,14 @@ int pmm_stat(pmm_bank *b, const char *name, pmm_block *out)
     if (r < 0)
         return r;
     pmm__fill_block(b, &e, out);
+    if (off)
+        *off = b->g.data_off + e.fpage * b->g.page_size;
     return K_OK;
+}
+
+int pmm_stat(pmm_bank *b, const char *name, pmm_block *out)
+{
+    return pmm__stat_file(b, name, out, NULL);
 }
 
 int pmm_iter(pmm_bank *b, int (*fn)(const pmm_block *, void *), void *arg)

@@ -14,6 +14,7 @@
 
 #include <hotrestart/pmm.h>
 
+#include "chorus.h"
 #include "layout.h"
 #include "names.h"
 
@@ -52,6 +53,12 @@ static int bank_for(const char *medium, size_t max, pmm_bank **b)
     *b = opened[kind];
     pthread_mutex_unlock(&open_mu);
     return chorus_code(r);
+}
+
+int pmm__chorus_open_ram(void)
+{
+    pmm_bank *b;
+    return bank_for("RAM", sizeof "RAM", &b);
 }
 
 KnError pmmAllocate(VmAddr *addr, PmmName *blockName, size_t memSize,

@@ -13,6 +13,7 @@
 #include "crash.h"
 #include "free.h"
 #include "hash.h"
+#include "ident.h"
 #include "index.h"
 #include "lock.h"
 #include "map.h"
@@ -54,6 +55,8 @@ static int free_name(pmm_bank *b, const char *name, int sys)
 
 int pmm_free(pmm_bank *b, const char *name)
 {
+    if (pmm__ident_standby())
+        return K_ESTANDBY; /* not before hr_standby_wait() promotes it */
     return free_name(b, name, 0);
 }
 
@@ -116,6 +119,8 @@ int pmm_free_key(pmm_bank *b, const void *key, size_t keylen, size_t *nfreed)
     struct keyarg k = {key, keylen};
     if (nfreed)
         *nfreed = 0;
+    if (pmm__ident_standby())
+        return K_ESTANDBY;
     if (!b)
         return K_EFAULT;
     if (!key || keylen == 0 || keylen > PMM_KEY_MAX)

@@ -36,15 +36,19 @@ void pmm__geom_layout(struct pmm_geom *g)
         align_up(g->entries_off + g->max_blocks * sizeof(struct pmm_entry), pg);
     g->bitmap_off = align_up(g->buckets_off + g->nbuckets * 4, pg);
     g->data_off = align_up(g->bitmap_off + pmm_bm_words(g->data_pages) * 8, pg);
-    g->file_size = g->data_off + g->data_pages * pg;
+    g->file_size = g->data_off; /* block contents come later (update.c) */
 }
 
 static const char *fields_wrong(const struct pmm_geom *g)
 {
     if (g->magic != PMM_MAGIC)
         return "not a bank file (bad magic)";
+    if (g->version < PMM_VERSION)
+        return "bank made by an older version of the format (before format 3, "
+               "freed blocks' file pages were reused); a RAM bank is replaced "
+               "by `hr site cold`, a DISK bank by a new one";
     if (g->version != PMM_VERSION)
-        return "bank made by another version of the format";
+        return "bank made by a newer version of the format";
     if (g->layout_sig != PMM_LAYOUT_SIG)
         return "bank made with another layout (layout signature differs)";
     if (pmm__geom_sum(g) != g->sum)
@@ -79,8 +83,8 @@ int pmm__geom_check(const struct pmm_geom *g, uint64_t file_size,
             want.bitmap_off != g->bitmap_off || want.data_off != g->data_off ||
             want.file_size != g->file_size)
             w = "header offsets are inconsistent";
-        else if (file_size != g->file_size)
-            w = "file size differs from the header's (truncated or extended)";
+        else if (file_size < g->file_size)
+            w = "file is shorter than its metadata (truncated)";
     }
     if (why)
         *why = w;

@@ -23,7 +23,8 @@
  * and data_pages. */
 void pmm__geom_layout(struct pmm_geom *g);
 /* K_OK if g is a geometry of this format, this machine and a file of
- * file_size bytes; else K_EBANK, and *why (when given) says what differs. */
+ * file_size bytes (at least its metadata: block contents extend it); else
+ * K_EBANK, and *why (when given) says what differs. */
 int pmm__geom_check(const struct pmm_geom *g, uint64_t file_size,
                     const char **why);
 

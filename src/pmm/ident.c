@@ -14,8 +14,14 @@
  * identity and its calls read $HR_SITE and $HR_GROUP when they are made,
  * as the tool and programs that set them at run time expect.
  *
- * Invariant: nothing here changes after the constructor, so the readers
- * take no lock and allocate nothing (they are async-signal-safe).
+ * A standby instance (HR_STANDBY=1 beside HR_ACTOR: hr arun --standby)
+ * is marked as such until hr_standby_wait() returns promoted (src/hr/
+ * standby.c): while marked, the calls that touch persistent blocks
+ * refuse with K_ESTANDBY.
+ *
+ * Invariant: nothing here changes after the constructor but the standby
+ * mark, cleared once and for good (an atomic store) at promotion, so the
+ * readers take no lock and allocate nothing (they are async-signal-safe).
  */
 #define _GNU_SOURCE
 #include "ident.h"
@@ -28,6 +34,8 @@ static struct {
     int actor;       /* 1 when the controller started this process */
     int group;
     char site[4096]; /* NUL-terminated; empty: HR_SITE was not given */
+    int standby;     /* 1: a standby not promoted yet (atomic: cleared by
+                        pmm__ident_promoted) */
 } ident;
 
 __attribute__((constructor)) static void ident_capture(void)
@@ -45,6 +53,8 @@ __attribute__((constructor)) static void ident_capture(void)
         strcpy(ident.site, site);
     ident.group = (int)g;
     ident.actor = 1;
+    const char *standby = getenv("HR_STANDBY");
+    ident.standby = standby && strcmp(standby, "1") == 0;
 }
 
 const char *pmm__ident_site(void)
@@ -57,4 +67,14 @@ int pmm__ident_group(int *group)
     if (ident.actor)
         *group = ident.group;
     return ident.actor;
+}
+
+int pmm__ident_standby(void)
+{
+    return __atomic_load_n(&ident.standby, __ATOMIC_ACQUIRE);
+}
+
+void pmm__ident_promoted(void)
+{
+    __atomic_store_n(&ident.standby, 0, __ATOMIC_RELEASE);
 }

@@ -40,6 +40,10 @@ int pmm__entry_valid(const struct pmm_bank *b, const struct pmm_entry *e)
     if (e->npages == 0 || e->page >= b->g.data_pages ||
         e->npages >= b->g.data_pages - e->page)
         return 0;
+    /* its file pages fit below PMM_MAX_FILE_DATA (the mark: verify.c) */
+    uint64_t cap = PMM_MAX_FILE_DATA / b->g.page_size;
+    if (e->fpage > cap || e->npages > cap - e->fpage)
+        return 0;
     return 1;
 }
 

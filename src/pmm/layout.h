@@ -13,14 +13,25 @@
  *             each 64-bit word covers 32 pages in its low half and holds
  *             their complement in its high half, so that a damaged word
  *             is seen where it is read (PMM_BM_*)
- *   data      data_pages pages of block contents, mapped by every process at
- *             base_addr + page * page_size
+ *   data      block contents: a block's pages of addresses are data pages
+ *             [page, page + npages) at base_addr + page * page_size in every
+ *             process, and its contents are file pages [fpage, fpage +
+ *             npages) at data_off + fpage * page_size.  Addresses are reused
+ *             (the bitmap); file pages never are: each block takes fresh
+ *             ones at the live record's mark, which only grows, and a free
+ *             punches them.  A process that still maps a freed block maps
+ *             dead file pages that no block will ever be given again, so a
+ *             stale access never reaches a newer block at the same address.
+ *             The file grows past data_off as the mark does (update.c).
  *
  * Invariants, checked by the checker (verify.c):
  *  - every live entry is on exactly one hash chain, the one of its name;
  *    every entry ever used and not live is on the free list exactly once;
  *  - a live entry holds pages [page, page + npages) and the guard page after
  *    them; no two live entries share a page; the bitmap is exactly the union;
+ *  - a live entry's file pages lie below the mark, and no two live entries
+ *    share a file page; the file is at least data_off + mark * page_size
+ *    long (it is extended, durably, before a commit moves the mark);
  *  - the live record's counters agree with the entries.
  *
  * Processes map the metadata read-only and change it only with pwrite()
@@ -38,12 +49,16 @@
 #include <stdint.h>
 
 #define PMM_MAGIC      0x4b4e41424d4d5248ull /* "HRPMMBNK" */
-#define PMM_VERSION    2u                    /* 2: self-checking bitmap */
+#define PMM_VERSION    3u  /* 2: self-checking bitmap; 3: fresh file pages */
 #define PMM_GEOM_BACKUP_OFF 2048u
 #define PMM_NONE       0u                    /* empty link */
 #define PMM_MAX_BLOCKS_LIMIT (1u << 30)
 #define PMM_MAX_BANK_SIZE (1ull << 40)       /* 1 TiB of block space */
 #define PMM_LOCK_BYTE  0                     /* byte locked by writers */
+/* Block contents lie below data_off + PMM_MAX_FILE_DATA in the file: 4 EiB
+ * of allocations over a bank's life (tmpfs allows 8; ext4 stops sooner, at
+ * its 16 TiB file-size limit, and allocation then answers K_ENOMEM). */
+#define PMM_MAX_FILE_DATA (1ull << 62)
 
 /* Bitmap words: pages 32w..32w+31 in the low half, its complement above. */
 #define PMM_BM_PAGES   32u
@@ -87,7 +102,8 @@ struct pmm_geom {
     uint64_t buckets_off;  /* file offset of the hash heads */
     uint64_t bitmap_off;   /* file offset of the page bitmap */
     uint64_t data_off;     /* file offset of block space */
-    uint64_t file_size;    /* total length of the file */
+    uint64_t file_size;    /* length of the file when made (= data_off); it
+                              only grows, as blocks take file pages */
     uint64_t base_addr;    /* fixed address of data page 0 in every process */
     uint64_t created_ns;   /* CLOCK_REALTIME when made */
     uint8_t uuid[16];      /* random identity of this bank */
@@ -112,11 +128,13 @@ struct pmm_entry {
     uint64_t created_ns;   /* CLOCK_REALTIME at allocation */
     int32_t creator_pid;   /* allocating process */
     uint32_t reserved0;    /* zero */
-    uint8_t reserved[40];  /* zero */
+    uint64_t fpage;        /* first file page of its contents (fresh) */
+    uint8_t reserved[32];  /* zero */
     uint64_t sum;          /* pmm__sum() of everything above */
 };
 static_assert(sizeof(struct pmm_entry) == 192, "entry size");
 static_assert(offsetof(struct pmm_entry, page) == 112, "entry page offset");
+static_assert(offsetof(struct pmm_entry, fpage) == 144, "entry fpage offset");
 static_assert(offsetof(struct pmm_entry, sum) == 184, "entry sum offset");
 
 /* The live record: what changes at every update, written whole by one
@@ -141,11 +159,14 @@ struct pmm_live {
     uint32_t high_after;   /* high once the update is done */
     uint32_t reserved0;    /* zero */
     struct pmm_entry image;/* ALLOC: the entry to write; FREE: as it was */
-    uint64_t reserved[3];  /* zero */
+    uint64_t mark;         /* first file page never given to a block; an
+                              ALLOC log already holds the mark after it */
+    uint64_t reserved[2];  /* zero */
     uint64_t sum;          /* pmm__sum() of everything above */
 };
 static_assert(sizeof(struct pmm_live) == 296, "live record size");
 static_assert(offsetof(struct pmm_live, image) == 72, "live image offset");
+static_assert(offsetof(struct pmm_live, mark) == 264, "live mark offset");
 
 /* In its own 512-byte sector, so that a power cut cannot tear it. */
 #define PMM_LIVE_OFF 512u

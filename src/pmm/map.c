@@ -102,7 +102,7 @@ int pmm__map_block(struct pmm_bank *b, const struct pmm_entry *e, void **addr,
                    int *elsewhere)
 {
     size_t len = e->npages * b->g.page_size;
-    uint64_t off = b->g.data_off + e->page * b->g.page_size;
+    uint64_t off = b->g.data_off + e->fpage * b->g.page_size;
     uintptr_t at = b->g.base_addr + e->page * b->g.page_size;
     int r = pmm__os_map_block(b->fd, off, len, at, 1, addr);
     *elsewhere = r == -EEXIST;

@@ -3,8 +3,9 @@
  * repair.c - rebuilding a damaged bank's metadata, under its lock.
  *
  * The repair rebuilds everything that is derived from the entries (hash
- * chains, free list, page bitmap, counters), dropping entries that are
- * damaged, overlap another block or repeat a name.  It marks the live
+ * chains, free list, page bitmap, counters, the file page mark), dropping
+ * entries that are damaged, overlap another block (in addresses or in file
+ * pages) or repeat a name.  It marks the live
  * record with PMM_OP_REPAIR first, so a repair that is itself killed is
  * simply run again by the next user.  A damaged primary geometry is
  * restored from its backup copy.  With update.c and lock.c, the only
@@ -46,6 +47,45 @@ static int drop_entry(struct pmm_bank *b, uint32_t i, uint32_t gen)
     return pmm__write_entry(b, i, &e);
 }
 
+/* Keep one block per file page: sorted by first file page, a block whose
+ * pages an earlier one holds, or that lie past the file's end, is dropped.
+ * The mark goes to the file's end: the file was extended before every mark
+ * it ever had, so no page past it was ever given (a damaged record's mark
+ * is not trusted).  The file pages no kept block holds are punched, which
+ * frees what stale mappings wrote there. */
+static int keep_file_pages(struct pmm_bank *b, struct rebuild *rb,
+                           uint64_t *mark, struct pmm_say *s)
+{
+    uint64_t pg = b->g.page_size, end = 0;
+    size_t kept = 0;
+    int r = pmm__os_size(b->fd, &b->file_len, NULL, NULL, NULL, NULL);
+    uint64_t held = (b->file_len - b->g.data_off) / pg;
+    for (size_t k = 0; k < rb->nlive; k++)
+        rb->live[2 * k] = pmm__entry(b, (uint32_t)rb->live[2 * k + 1])->fpage;
+    qsort(rb->live, rb->nlive, 16, by_page);
+    for (size_t k = 0; k < rb->nlive && r == 0; k++) {
+        uint32_t i = (uint32_t)rb->live[2 * k + 1];
+        const struct pmm_entry *e = pmm__entry(b, i);
+        if (e->fpage < end || e->fpage + e->npages > held) {
+            pmm__say(s, 0, "dropping block \"%s\": %s", e->name,
+                e->fpage < end ? "it shares file pages with another block"
+                               : "its file pages lie past the file's end");
+            r = drop_entry(b, i, e->gen);
+            continue;
+        }
+        if (e->fpage > end)
+            r = pmm__os_punch(b->fd, b->g.data_off + end * pg, (e->fpage - end) * pg);
+        end = e->fpage + e->npages;
+        rb->live[2 * kept] = e->page;
+        rb->live[2 * kept++ + 1] = i;
+    }
+    rb->nlive = kept;
+    *mark = held;
+    if (r == 0 && held > end)
+        r = pmm__os_punch(b->fd, b->g.data_off + end * pg, (held - end) * pg);
+    return r;
+}
+
 static int rebuild(struct pmm_bank *b, struct rebuild *rb, struct pmm_say *s)
 {
     uint64_t max = b->g.max_blocks, used = 0, high = 0;
@@ -63,6 +103,9 @@ static int rebuild(struct pmm_bank *b, struct rebuild *rb, struct pmm_say *s)
             high = i + 1;
         }
     }
+    uint64_t mark = 0;
+    if (r == 0)
+        r = keep_file_pages(b, rb, &mark, s);
     qsort(rb->live, rb->nlive, 16, by_page);
     uint64_t end = 0;
     size_t kept = 0;
@@ -115,6 +158,7 @@ static int rebuild(struct pmm_bank *b, struct rebuild *rb, struct pmm_say *s)
         l.used_pages = used;
         l.free_head = free_head;
         l.high = (uint32_t)high;
+        l.mark = mark;
         /* COMMIT POINT: the rebuilt bank is consistent and the mark gone. */
         r = pmm__write_live(b, &l);
     }

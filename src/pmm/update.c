@@ -3,10 +3,10 @@
  * update.c - the commit protocol: every allocation and free of an entry.
  *
  * An update runs under the bank's file lock in three steps:
- *   1. pre-commit work that is harmless if abandoned (punching the pages a
- *      new block will use, so that it reads as zeros, then reserving the
- *      file system's space for them: a bank larger than its file system
- *      answers K_ENOMEM here, not SIGBUS at a later store);
+ *   1. pre-commit work that is harmless if abandoned (for a new block, its
+ *      fresh file pages at the mark: the file made long enough for them and
+ *      the file system's space reserved, so that a bank larger than its
+ *      file system answers K_ENOMEM here, not SIGBUS at a later store);
  *   2. COMMIT POINT: one pwrite() of the live record carrying the intent
  *      log (op, entry, chain links, the entry image) with an odd sequence
  *      number and a checksum;
@@ -19,6 +19,15 @@
  * already changed, so it is idempotent: running it once, twice, or after a partial run gives the
  * same bank.  On a DISK bank the log and the applied changes are each
  * flushed before the next step, so a power cut behaves like a kill.
+ *
+ * File pages are never reused (layout.h): a new block's contents take
+ * [mark, mark + npages), which no block ever had and no process ever
+ * mapped, so they read as zeros without a punch; the ALLOC log carries the
+ * mark after them, so a redo gives them to the same block and a crash
+ * before the commit leaves them unused.  A free punches them: the memory
+ * goes back, and a process still mapping the freed block keeps dead pages
+ * that only it can reach (its stores fill them again; they stay allocated
+ * until it unmaps, and a repair punches them).
  *
  * The stores themselves are write.c's; besides this file only recovery
  * (lock.c) and repair (repair.c) call them.
@@ -46,6 +55,8 @@ int pmm__log_valid(const struct pmm_bank *b, const struct pmm_live *l)
         l->idx >= l->high_after || l->high > l->high_after)
         return 0;
     if (!pmm__entry_valid(b, im) || pmm__bucket_of(b, im->name) != l->bucket)
+        return 0;
+    if (im->fpage > l->mark || im->npages > l->mark - im->fpage)
         return 0;
     if (l->op == PMM_OP_ALLOC && l->nblocks >= b->g.max_blocks)
         return 0;
@@ -96,7 +107,7 @@ static int apply_free(struct pmm_bank *b, const struct pmm_live *l)
         r = pmm__bitmap_set(b, im->page, im->npages + 1, 0);
     pmm__crash("free.bitmap");
     if (r == 0 && !b->shadow)
-        r = pmm__os_punch(b->fd, b->g.data_off + im->page * b->g.page_size,
+        r = pmm__os_punch(b->fd, b->g.data_off + im->fpage * b->g.page_size,
                           im->npages * b->g.page_size);
     pmm__crash("free.punched");
     return r;
@@ -126,6 +137,38 @@ int pmm__apply(struct pmm_bank *b, struct pmm_live *l)
     r = pmm__write_live(b, l);
     pmm__crash(alloc ? "alloc.done" : "free.done");
     return r;
+}
+
+/* Fresh file pages [mark, mark + n) for a new block.  The file is first
+ * made long enough for them and, on a DISK bank, that length is flushed
+ * before the commit that hands them out, so that no power cut leaves the
+ * mark past the file's end; it grows a bank's size at a time, so most
+ * allocations need neither.  Then their space is reserved.  K_ENOMEM when
+ * the file system is full, at its largest file (EFBIG: ext4's 16 TiB) or
+ * past PMM_MAX_FILE_DATA. */
+static int fresh_pages(struct pmm_bank *b, uint64_t mark, uint64_t n)
+{
+    uint64_t pg = b->g.page_size, cap = PMM_MAX_FILE_DATA / pg;
+    if (mark > cap || n > cap - mark)
+        return K_ENOMEM;
+    uint64_t need = b->g.data_off + (mark + n) * pg;
+    int r = 0;
+    if (need > b->file_len)
+        r = pmm__os_size(b->fd, &b->file_len, NULL, NULL, NULL, NULL);
+    if (r == 0 && need > b->file_len) {
+        uint64_t step = b->g.data_pages, end = (mark + n + step - 1) / step * step;
+        uint64_t want = b->g.data_off + (end < cap ? end : cap) * pg;
+        r = pmm__os_truncate(b->fd, want);
+        if (r == -EFBIG || r == -EINVAL) /* the file system's limit is near */
+            r = pmm__os_truncate(b->fd, want = need);
+        if (r == 0)
+            r = pmm__meta_flush(b);
+        if (r == 0)
+            b->file_len = want;
+    }
+    if (r == 0)
+        r = pmm__os_reserve(b->fd, b->g.data_off + mark * pg, n * pg);
+    return r == -ENOSPC || r == -EFBIG || r == -EINVAL ? K_ENOMEM : r;
 }
 
 int pmm__do_alloc(struct pmm_bank *b, const char *name, uint64_t npages,
@@ -159,13 +202,9 @@ int pmm__do_alloc(struct pmm_bank *b, const char *name, uint64_t npages,
     int r = pmm__find_pages(b, npages + 1, &page);
     if (r < 0)
         return r;
-    uint64_t off = b->g.data_off + page * b->g.page_size;
-    r = pmm__os_punch(b->fd, off, npages * b->g.page_size);
-    if (r == 0)
-        r = pmm__os_reserve(b->fd, off, npages * b->g.page_size);
-    if (r < 0)
-        return r == -ENOSPC ? K_ENOMEM : r;
-    pmm__crash("alloc.punched");
+    if ((r = fresh_pages(b, l.mark, npages)) < 0)
+        return r;
+    pmm__crash("alloc.reserved");
 
     struct pmm_entry *e = &l.image;
     memset(e, 0, sizeof *e);
@@ -180,6 +219,8 @@ int pmm__do_alloc(struct pmm_bank *b, const char *name, uint64_t npages,
     e->gen = pmm__entry(b, slot)->gen + 1;
     e->page = page;
     e->npages = npages;
+    e->fpage = l.mark;
+    l.mark += npages;
     e->created_ns = pmm__os_now_ns();
     e->creator_pid = pmm__os_pid();
     e->sum = pmm__entry_sum(e);

@@ -6,7 +6,7 @@
  * metadata under a shared lock into a private "shadow" bank, completes there
  * any update a dead writer committed (exactly what the next user would do,
  * with the same code: the shadow takes the stores into its private copy),
- * and checks every invariant of layout.h.  It never writes the file and
+ * and checks every invariant of layout.h, file pages included.  It never writes the file and
  * never opens the bank through bank.c; repair is repair.c's job.
  */
 #define _GNU_SOURCE
@@ -101,6 +101,50 @@ static void check_pages(const struct pmm_bank *b, const uint64_t *live,
     free(bm);
 }
 
+static int by_first(const void *a, const void *b)
+{
+    const uint64_t *x = a, *y = b;
+    return x[0] < y[0] ? -1 : x[0] > y[0];
+}
+
+/* File pages: each live block's below the mark, no two blocks sharing one,
+ * and the file long enough for the mark. */
+static void check_offsets(const struct pmm_bank *b, const uint64_t *live,
+                          size_t nlive, struct pmm_say *s)
+{
+    uint64_t mark = pmm__live(b)->mark, pg = b->g.page_size;
+    if (mark > PMM_MAX_FILE_DATA / pg)
+        pmm__say(s, 1, "live record: file page mark %llu out of range",
+            (unsigned long long)mark);
+    else if (b->file_len < b->g.data_off + mark * pg)
+        pmm__say(s, 1, "file ends at %llu bytes, before the file page mark %llu "
+                  "(truncated)", (unsigned long long)b->file_len,
+            (unsigned long long)mark);
+    uint64_t *by = malloc(nlive * 16 + 16);
+    if (!by) {
+        pmm__say(s, 1, "out of memory checking file pages");
+        return;
+    }
+    for (size_t i = 0; i < nlive; i++) {
+        by[2 * i] = pmm__entry(b, (uint32_t)live[i])->fpage;
+        by[2 * i + 1] = live[i];
+    }
+    qsort(by, nlive, 16, by_first);
+    uint64_t end = 0;
+    for (size_t i = 0; i < nlive; i++) {
+        const struct pmm_entry *e = pmm__entry(b, (uint32_t)by[2 * i + 1]);
+        if (e->fpage < end)
+            pmm__say(s, 1, "block \"%s\" shares file page %llu with another block",
+                e->name, (unsigned long long)e->fpage);
+        else if (e->fpage + e->npages > mark)
+            pmm__say(s, 1, "block \"%s\" has file pages past the mark (%llu)",
+                e->name, (unsigned long long)mark);
+        if (e->fpage + e->npages > end)
+            end = e->fpage + e->npages;
+    }
+    free(by);
+}
+
 static int verify(const struct pmm_bank *b, struct pmm_say *s)
 {
     const struct pmm_live *l = pmm__live(b);
@@ -161,6 +205,7 @@ static int verify(const struct pmm_bank *b, struct pmm_say *s)
             (unsigned long long)l->nblocks, (unsigned long long)l->used_pages,
             (unsigned long long)nlive, (unsigned long long)used);
     check_pages(b, live, nlive, s);
+    check_offsets(b, live, nlive, s);
     free(seen);
     free(live);
     return s->problems - before;
@@ -190,8 +235,12 @@ static int load_shadow(struct pmm_bank *sb, int fd, uint64_t size,
     if (!m)
         return -ENOMEM;
     sb->meta = m;
+    /* the file's length with the metadata, under the same lock: writers
+     * extend it before they move the mark */
     pmm__os_lock(fd, 0);
     int r = pmm__os_pread(fd, m, sb->meta_len, 0);
+    if (r == 0)
+        r = pmm__os_size(fd, &sb->file_len, NULL, NULL, NULL, NULL);
     pmm__os_unlock(fd);
     return r < 0 ? K_EBANK : K_OK;
 }

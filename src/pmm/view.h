@@ -52,6 +52,8 @@ struct pmm_bank {
     int durable;           /* DISK: flush at every ordering point */
     pthread_mutex_t mu;
     struct pmm_geom g;     /* validated copy of the geometry */
+    uint64_t file_len;     /* bytes the file is known to hold: it only grows,
+                              and an allocation that needs more looks again */
     const uint8_t *meta;   /* read-only mapping of [0, data_off) */
     size_t meta_len;
     size_t page;

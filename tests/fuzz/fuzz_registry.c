@@ -14,6 +14,7 @@
 #include "fuzz.h"
 #include "hr/registry.h"
 #include "pmm/alloc.h"
+#include "pmm/block.h"
 #include "pmm/view.h"
 
 static uint64_t reg_off; /* file offset of the registry block */
@@ -28,9 +29,9 @@ static void make_site(void)
     if (pmm_site_create(dir, &c) != 0 ||
         pmm_bank_open(&b, dir, "RAM", 0) != 0 ||
         pmm__alloc_sys(b, HR_REG_NAME, sizeof(struct hr_reg), HR_REG_KEY,
-                       strlen(HR_REG_KEY), PMM_NOMAP, -1, NULL, &blk) != 0)
+                       strlen(HR_REG_KEY), PMM_NOMAP, -1, NULL, &blk) != 0 ||
+        pmm__stat_file(b, HR_REG_NAME, &blk, &reg_off) != 0)
         abort();
-    reg_off = b->g.data_off + ((uintptr_t)blk.addr - b->g.base_addr);
     pmm_bank_close(b);
     snprintf(bank, sizeof bank, "%s/ram.bank", dir);
 }
