@@ -19,6 +19,7 @@
 #include "actor.h"
 #include "hrd.h"
 #include "log.h"
+#include "logpipe.h"
 #include "os/os.h"
 #include "os/ctl.h"
 #include "ready.h"
@@ -54,6 +55,7 @@ void hrd_actor_event(struct hrd *d, int slot, enum hrd_actor_event ev, pid_t pid
     case AE_FAILED:
         a->pid = 0;
         hrd_ready_gone(d, slot);
+        hrd_logpipe_drain(d, slot); /* its last words, before what follows */
         break;
     case AE_FORGOTTEN:
         hrd_standby_drop(d, slot);
@@ -110,13 +112,15 @@ void hrd_record_failure(struct hrd *d, const struct hr_reg_actor *a, pid_t pid,
     if (quiet)
         return;
     if (WIFSIGNALED(status))
-        hrd_log(d, "actor %s (pid %d) of group %d killed by signal %d: "
-                   "restarting the group", a->name, (int)pid, a->group,
-                g->last_signal);
+        hrd_log(d, HRD_WARNING,
+                "actor %s (pid %d) of group %d killed by signal %d: "
+                "restarting the group",
+                a->name, (int)pid, a->group, g->last_signal);
     else
-        hrd_log(d, "actor %s (pid %d) of group %d exited with status %d "
-                   "without HR_EXIT_HDL: restarting the group", a->name,
-                (int)pid, a->group, g->last_status);
+        hrd_log(d, HRD_WARNING,
+                "actor %s (pid %d) of group %d exited with status %d "
+                "without HR_EXIT_HDL: restarting the group",
+                a->name, (int)pid, a->group, g->last_status);
 }
 
 /* Stop or site restart: stop every running actor's tree (SIGTERM,
@@ -152,6 +156,8 @@ void hrd_kill_all(struct hrd *d)
                 hrd_tree_reaped(d, i, a->pid); /* orphans: end_all below */
                 hrd_actor_event(d, i, AE_HALTED, 0);
             } else {
+                hrd_logpipe_read(d, i); /* its goodbye, not blocked on a
+                                           full pipe */
                 now_left++;
             }
         }
@@ -166,8 +172,10 @@ void hrd_kill_all(struct hrd *d)
     HRD_FOR_ACTORS(d, i) {
         struct hr_reg_actor *a = &d->reg->actors[i];
         if (left > 0 && a->pid > 0)
-            hrd_log(d, "actor %s (pid %d) has not died %d s after SIGKILL: "
-                       "left to the kernel", a->name, a->pid, HRD_KILL_WAIT_S);
+            hrd_log(d, HRD_ERR,
+                    "actor %s (pid %d) has not died %d s after SIGKILL: "
+                    "left to the kernel",
+                    a->name, a->pid, HRD_KILL_WAIT_S);
     }
     hrd_tree_end_all(d, HRD_KILL_WAIT_S * 1000);
 }

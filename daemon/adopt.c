@@ -28,7 +28,7 @@ static void check_registry(struct hrd *d)
     for (int i = 0; i < HR_REG_GROUPS; i++) {
         struct hr_reg_group *G = &g->groups[i];
         if (G->used && !hr__reg_group_ok(G)) {
-            hrd_log(d, "registry: group %d damaged, dropped", i);
+            hrd_log(d, HRD_ERR, "registry: group %d damaged, dropped", i);
             memset(G, 0, sizeof *G);
             d->dropped++;
         }
@@ -38,7 +38,7 @@ static void check_registry(struct hrd *d)
         if (!a->used)
             continue;
         if (!hr__reg_actor_ok(g, a)) {
-            hrd_log(d, "registry: actor slot %d damaged, dropped", i);
+            hrd_log(d, HRD_ERR, "registry: actor slot %d damaged, dropped", i);
             memset(a, 0, sizeof *a);
             d->dropped++;
         }
@@ -134,7 +134,8 @@ void hrd_registry_sweep(struct hrd *d)
         freed += n;
     }
     if (freed)
-        hrd_log(d, "freed %zu block%s that no registry entry accounts for",
-                freed, freed == 1 ? "" : "s");
+        hrd_log(d, HRD_WARNING,
+                "freed %zu block%s that no registry entry accounts for", freed,
+                freed == 1 ? "" : "s");
     free(o.names);
 }

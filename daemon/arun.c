@@ -100,7 +100,8 @@ int hrd_arun_payload(struct hrd *d, int group, int exe_fd, const char *p,
         hrd_unregister(d, slot);
         return r;
     }
-    hrd_log(d, "actor %s started in group %d, pid %d", name, group, r);
+    hrd_log(d, HRD_INFO, "actor %s started in group %d, pid %d", name, group,
+            r);
     return r;
 }
 

@@ -153,5 +153,6 @@ void hrd_config_install(struct hrd *d)
         free(cf.file[i]);
         cf.file[i] = NULL;
     }
-    hrd_log(d, "settings from %s: site.conf and sysadm.ini copied", cf.dir);
+    hrd_log(d, HRD_INFO, "settings from %s: site.conf and sysadm.ini copied",
+            cf.dir);
 }

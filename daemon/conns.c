@@ -19,7 +19,7 @@ static void drop(struct hrd *d, int i, int close_it)
 {
     int r = hr__os_poller_del(d->ep_fd, d->conns[i].fd);
     if (r < 0) /* cannot fail: it was added and is still open */
-        hrd_log(d, "epoll: %s", strerror(-r));
+        hrd_log(d, HRD_ERR, "epoll: %s", strerror(-r));
     if (close_it)
         pmm__os_close(d->conns[i].fd);
     d->conns[i] = d->conns[--d->nconns]; /* order does not matter */
@@ -126,7 +126,7 @@ static int refuse_one(struct hrd *d)
     hrd_conn_reserve(d);
     if (c < 0)
         return -1;
-    hrd_log(d, "out of file descriptors: a client was hung up on");
+    hrd_log(d, HRD_WARNING, "out of file descriptors: a client was hung up on");
     return 0;
 }
 

@@ -44,6 +44,7 @@
 #include "group.h"
 #include "hrd.h"
 #include "log.h"
+#include "metrics.h"
 #include "os/os.h"
 #include "pmm/crash.h"
 #include "pmm/free.h"
@@ -141,7 +142,7 @@ static void end_group(struct hrd *d, int group, const char *why)
     memset(&d->reg->groups[group], 0, sizeof d->reg->groups[group]);
     d->end_why[group] = NULL;
     d->ends[group]++;
-    hrd_log(d, "group %d %s; %zu group block%s freed", group,
+    hrd_log(d, HRD_INFO, "group %d %s; %zu group block%s freed", group,
             why ? why : "ended", n, n == 1 ? "" : "s");
 }
 
@@ -172,7 +173,7 @@ static int restart_group(struct hrd *d, int group)
     for (int i = 0; i < HR_REG_ACTORS; i++) {
         int r = pid[i] > 0 ? hrd_spawn_wait(pid[i], pipe_fd[i]) : pid[i];
         if (r < 0 && ++failed)
-            hrd_log(d, "group %d: cannot restart %s: %s", group,
+            hrd_log(d, HRD_ERR, "group %d: cannot restart %s: %s", group,
                     d->reg->actors[i].name, pmm_strerror(r));
     }
     hrd_ready_check(d, group); /* those that say nothing are up once exec'd */
@@ -189,8 +190,8 @@ static int start_group(struct hrd *d, int group)
         if (a->direct && a->pid <= 0) {
             int r = hrd_start_actor(d, i, NULL);
             if (r < 0 && ++failed)
-                hrd_log(d, "group %d: cannot start %s: %s", group, a->name,
-                        pmm_strerror(r));
+                hrd_log(d, HRD_ERR, "group %d: cannot start %s: %s", group,
+                        a->name, pmm_strerror(r));
         }
     }
     return failed;
@@ -203,7 +204,8 @@ static void start_failed(struct hrd *d, int group, int failed)
     if (failed) {
         d->reg->groups[group].last_status = -1;
         d->reg->groups[group].last_fail_ns = pmm__os_now_ns();
-        hrd_log(d, "group %d: a member could not start: restarting it", group);
+        hrd_log(d, HRD_WARNING,
+                "group %d: a member could not start: restarting it", group);
         hrd_group_event(d, group, GE_FAILED, NULL);
     }
 }
@@ -224,10 +226,12 @@ static void make_group(struct hrd *d, int group)
 static void backgrounded(struct hrd *d, int group, const char *name)
 {
     d->reg->groups[group].background = 1;
-    hrd_log(d, "actor %s of group %d went to the background (it exited "
-               "leaving processes behind, now ended): run it in the "
-               "foreground, e.g. memcached without -d; group %d blocked "
-               "(hr akill -g %d ends it)", name, group, group, group);
+    hrd_log(d, HRD_WARNING,
+            "actor %s of group %d went to the background (it exited "
+            "leaving processes behind, now ended): run it in the "
+            "foreground, e.g. memcached without -d; group %d blocked "
+            "(hr akill -g %d ends it)",
+            name, group, group, group);
     kill_members(d, group, 1);
 }
 
@@ -275,8 +279,9 @@ void hrd_group_event(struct hrd *d, int group, enum hrd_group_event ev,
         end_group(d, group, why ? why : d->end_why[group]);
         break;
     case GA_BLOCKED:
-        hrd_log(d, "group %d blocked, some members have not terminated: %s",
-                group, why);
+        hrd_log(d, HRD_WARNING,
+                "group %d blocked, some members have not terminated: %s", group,
+                why);
         break;
     case GA_FORGET:
         memset(g, 0, sizeof *g);
@@ -358,17 +363,21 @@ void hrd_child_exited(struct hrd *d, pid_t pid, int status)
     hrd_tree_reaped(d, slot, pid);
     if (a->state == HR_A_DYING || gstate == HR_G_RESTARTING || gstate == HR_G_ENDING) {
         /* killed for a group restart or end (or, in one, not killed yet) */
+        hrd_metrics_death(d, group, HRD_DEATH_STOPPED);
         hrd_actor_event(d, slot, AE_HALTED, 0);
         if (!hrd_members_dying(d, group))
             hrd_group_event(d, group, GE_GONE, NULL);
     } else if (a->clean_mark) {
+        hrd_metrics_death(d, group, HRD_DEATH_CLEAN);
         hrd_actor_event(d, slot, AE_EXITED, 0);
         settle(d, group);
     } else if (bg_exit && hrd_tree_left(d, slot, pid)) {
+        hrd_metrics_death(d, group, HRD_DEATH_BACKGROUND);
         hrd_actor_event(d, slot, AE_FAILED, 0);
         hrd_record_failure(d, a, pid, status, 1);
         hrd_group_event(d, group, GE_BACKGROUND, a->name);
     } else {
+        hrd_metrics_death(d, group, hrd_metrics_failure(status));
         hrd_actor_event(d, slot, AE_FAILED, 0);
         hrd_record_failure(d, a, pid, status, 0);
         hrd_group_event(d, group, GE_FAILED, NULL);
@@ -391,12 +400,13 @@ int hrd_kill_group(struct hrd *d, int group)
  * A site that keeps restarting stops instead, marked failed. */
 void hrd_site_restart(struct hrd *d, const char *why)
 {
-    hrd_log(d, "site restart: %s", why);
+    hrd_log(d, HRD_WARNING, "site restart: %s", why);
     hrd_kill_all(d);
     pmm__crash("hrd.site_restart"); /* every actor gone, no new controller */
     if (hrd_policy_site_restart(d, why)) {
         d->reg->site.failed = 1;
-        hrd_log(d, "site failed, stopping: %s (hr site start tries again)",
+        hrd_log(d, HRD_ERR,
+                "site failed, stopping: %s (hr site start tries again)",
                 d->reg->site.failure);
         d->stopping = 1;
         return;

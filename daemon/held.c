@@ -34,7 +34,7 @@ int hrd_held_open(struct hrd *d, int slot, const char *specs)
             break;
         }
         if ((r = hr__os_listen_spec(s, BACKLOG)) < 0) {
-            hrd_log(d, "actor %s: cannot listen on %s: %s",
+            hrd_log(d, HRD_ERR, "actor %s: cannot listen on %s: %s",
                     d->reg->actors[slot].name, s, pmm_strerror(r));
             break;
         }

@@ -42,7 +42,10 @@
  *               src/hr/policy.c)
  *   adopt.c     the registry a previous controller left: opened, checked,
  *               swept (its format: src/hr/registry.h, in the library)
- *   log.c       the console log, and dying with a message
+ *   metrics.c   the Prometheus text exposition of the controller's counters
+ *   logpipe.c   actors' output: a pipe each, lines tagged into the log
+ *   log.c       the console log (rotated) and stderr, and dying with a
+ *               message
  * Every system call goes through the library's OS layer (src/os/ctl.h and
  * src/os/os.h).
  */
@@ -67,6 +70,16 @@
 #define HRD_KILL_WAIT_S 5  /* a stop waits this long after SIGKILL */
 #define HRD_INI_MAX (1 << 20) /* sysadm.ini: 1 MiB at most */
 #define HRD_HELD_MAX 8     /* listening sockets held for one actor (held.c) */
+#define HRD_LINE_MAX 1024  /* a log line's text: longer ones are split */
+#define HRD_DEATHS 5       /* causes of an actor's death (metrics.h) */
+
+/* An actor's output pipe, read by the event loop (logpipe.c). */
+struct hrd_outpipe {
+    int rd, wr;               /* its ends, while open */
+    uint8_t open;
+    uint16_t len;             /* bytes of a line begun in buf */
+    char buf[HRD_LINE_MAX];
+};
 
 /* The standby instance of one actor slot (standby.c). */
 enum { HRD_SB_NONE = 0, /* none */
@@ -98,7 +111,13 @@ struct hrd {
     hr_policy policy;         /* hrCtrl.*, read at start (policy.c) */
     pmm_bank *bank;
     struct hr_reg *reg;       /* the registry, mapped */
-    int console_fd;           /* console.log, append */
+    int console_fd;           /* console.log, append (log.c) */
+    int log_stderr;           /* in the foreground: the log on stderr too */
+    uint64_t log_bytes;       /* console.log's size, as counted */
+    uint32_t log_lines;       /* lines written, for a recount now and then */
+    uint32_t log_dropped;     /* lines stderr was too full to take */
+    struct hrd_outpipe out[HR_REG_ACTORS]; /* actors' output (logpipe.c) */
+    uint32_t deaths[HR_REG_GROUPS][HRD_DEATHS]; /* by cause (metrics.c) */
     int image_fd[HR_REG_ACTORS]; /* read-only memfd copies, or -1 */
     int held_fd[HR_REG_ACTORS][HRD_HELD_MAX]; /* listening sockets held for */
     uint8_t nheld[HR_REG_ACTORS];            /* ... each actor (held.c) */
@@ -131,6 +150,7 @@ struct hrd {
                                              failure's time (ns), or 0 */
     uint64_t restart_last_ns[HR_REG_GROUPS]; /* death to ready, the last */
     uint32_t restart_hist[HR_REG_GROUPS][6]; /* ... all, by HRD_HIST bucket */
+    uint64_t restart_sum_ns[HR_REG_GROUPS]; /* ... and their sum */
     struct { int conn; pid_t pid; } ready_wait[HRD_MAX_WAITING];
                               /* arun --wait-ready requests */
     struct { int fd; pid_t pid; int64_t since_ms; } conns[HRD_MAX_CONNS];

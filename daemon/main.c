@@ -34,6 +34,7 @@
 #include "held.h"
 #include "hrd.h"
 #include "log.h"
+#include "logpipe.h"
 #include "notify.h"
 #include "os/os.h"
 #include "os/ctl.h"
@@ -68,7 +69,8 @@ static void boot_finish(struct hrd *d)
         hrd_group_event(d, g, GE_BOOT, NULL);
     }
     if (groups)
-        hrd_log(d, "controller generation %u: %d group%s started again",
+        hrd_log(d, HRD_INFO,
+                "controller generation %u: %d group%s started again",
                 d->reg->site.generation, groups, groups == 1 ? "" : "s");
     notify_ready(d->ready_fd);
     d->ready_fd = -1;
@@ -86,10 +88,11 @@ static void boot(struct hrd *d)
     d->reg->site.controller_pid = (uint64_t)pmm__os_pid();
     if (crashed) {
         d->reg->site.site_restarts++;
-        hrd_log(d, "the previous controller died: site restart");
+        hrd_log(d, HRD_WARNING, "the previous controller died: site restart");
     }
     if (d->reg->site.failed && !d->restarted) {
-        hrd_log(d, "started again after failing (%s)", d->reg->site.failure);
+        hrd_log(d, HRD_NOTICE, "started again after failing (%s)",
+                d->reg->site.failure);
         d->reg->site.failed = 0;
         hrd_policy_forgive_site(d);
     }
@@ -240,6 +243,8 @@ static void loop(struct hrd *d)
                 hrd_ready_notified(d);
             } else if (hrd_ready_pipe_event(d, fd)) {
                 /* an actor's readiness fd: handled */
+            } else if (hrd_logpipe_event(d, fd)) {
+                /* an actor's output: logged */
             } else if (hrd_conn_take(d, fd)) {
                 hrd_serve(d, fd);
                 reap(d);
@@ -371,14 +376,17 @@ int main(int argc, char **argv)
     if (ready_fd >= 0) { /* started in the background: errors go to the log */
         hr__os_dup2(d.console_fd, 2);
     }
+    /* in the foreground (not started by hr site start, nor exec'd by a
+     * site restart of such a one), the log goes to stderr too */
+    d.log_stderr = hrd_log_foreground(&d);
     d.ready_fd = ready_fd;
     /* before boot(): the actors it starts are watched for readiness */
     d.ep_fd = hr__os_poller();
     if (d.ep_fd < 0)
         hrd_die(1, "epoll: %s", strerror(-d.ep_fd));
     d.notify_fd = hrd_ready_open(&d);
-    hrd_log(&d, "controller started (pid %d, generation %u)", pmm__os_pid(),
-            d.reg->site.generation);
+    hrd_log(&d, HRD_NOTICE, "controller started (pid %d, generation %u)",
+            pmm__os_pid(), d.reg->site.generation);
     hrd_notify("STATUS=starting: site %s, generation %u", d.site,
                d.reg->site.generation);
     boot(&d); /* says ready once the start-up file is done */
@@ -391,7 +399,8 @@ int main(int argc, char **argv)
     else
         hrd_notify("STOPPING=1\nSTATUS=stopping: every actor is stopped");
     if (d.ini_pid > 0) { /* a start-up command still runs: it ends with us */
-        hrd_log(&d, "sysadm.ini:%d: %s stopped", d.ini_line, d.ini_prog);
+        hrd_log(&d, HRD_INFO, "sysadm.ini:%d: %s stopped", d.ini_line,
+                d.ini_prog);
         hr__os_kill(d.ini_pid, SIGTERM);
     }
     hrd_kill_all(&d);
@@ -405,11 +414,12 @@ int main(int argc, char **argv)
                             hrd_config_dir() ? "--config" : NULL,
                             (char *)hrd_config_dir(), NULL};
         hrd_held_export(&d); /* the sockets pass to the fresh controller */
-        hrd_log(&d, "starting a fresh controller");
+        hrd_log(&d, HRD_NOTICE, "starting a fresh controller");
         r = hr__os_exec(d.self, argv_new);
-        hrd_log(&d, "site restart: cannot run %s: %s", d.self, strerror(-r));
+        hrd_log(&d, HRD_ERR, "site restart: cannot run %s: %s", d.self,
+                strerror(-r));
     }
     d.reg->site.controller_pid = 0;
-    hrd_log(&d, "controller stopped; persistent memory kept");
+    hrd_log(&d, HRD_NOTICE, "controller stopped; persistent memory kept");
     return d.reg->site.failed ? HRD_EXIT_FAILED : 0;
 }

@@ -16,7 +16,8 @@ void hrd_policy_read(struct hrd *d)
     const char *bad;
     hr__policy_read(d->dir, &d->policy, &bad);
     if (bad)
-        hrd_log(d, "site.conf: %s is out of range: the default is used", bad);
+        hrd_log(d, HRD_WARNING,
+                "site.conf: %s is out of range: the default is used", bad);
 }
 
 /* Badness decays by max_badness units per interval: it drains fully in

@@ -20,7 +20,8 @@ int hrd_ready_open(struct hrd *d)
     snprintf(path, sizeof path, "%s/notify.sock", d->dir); /* bound there */
     int fd = hr__os_dgram_bind(path);
     if (fd < 0)
-        hrd_log(d, "%s: %s: actors get no NOTIFY_SOCKET", path, strerror(-fd));
+        hrd_log(d, HRD_WARNING, "%s: %s: actors get no NOTIFY_SOCKET", path,
+                strerror(-fd));
     return fd;
 }
 
@@ -43,6 +44,7 @@ void hrd_ready_check(struct hrd *d, int group)
     while (b < HRD_HIST - 1 && ns >= hrd_hist_ms[b] * 1000000ull)
         b++;
     d->restart_hist[group][b]++;
+    d->restart_sum_ns[group] += ns; /* for the histogram's _sum (metrics.c) */
     d->restart_last_ns[group] = ns;
     d->restart_from[group] = 0;
 }

@@ -18,6 +18,7 @@
 #include "group.h"
 #include "hrd.h"
 #include "log.h"
+#include "metrics.h"
 #include "os/os.h"
 #include "os/ctl.h"
 #include "policy.h"
@@ -122,8 +123,8 @@ static int do_spawn(struct hrd *d, const struct hr_msg_hdr *h, const char *p,
     r = hrd_start_actor(d, slot, fds + 1);
     if (r >= 0) {
         hrd_group_event(d, group, GE_SPAWNED, NULL);
-        hrd_log(d, "actor %s started in group %d by %s, pid %d", name, group,
-                d->reg->actors[cs].name, r);
+        hrd_log(d, HRD_INFO, "actor %s started in group %d by %s, pid %d", name,
+                group, d->reg->actors[cs].name, r);
     }
     return r;
 }
@@ -263,9 +264,11 @@ static int dispatch(struct hrd *d, int conn, const struct hr_msg_hdr *h,
         return 0;
     case HR_REQ_INFO:
         return reply_rendered(d, conn, hrd_info_json, then);
+    case HR_REQ_METRICS:
+        return reply_rendered(d, conn, hrd_metrics_text, then);
     case HR_REQ_RELOAD:
         hrd_policy_read(d);
-        hrd_log(d, "site.conf read again (hr site set)");
+        hrd_log(d, HRD_INFO, "site.conf read again (hr site set)");
         return 0;
     case HR_REQ_WAIT_READY:
         return wait_ready(d, conn, h->arg, then);

@@ -14,6 +14,7 @@
 #include "held.h"
 #include "hrd.h"
 #include "log.h"
+#include "logpipe.h"
 #include "os/os.h"
 #include "os/ctl.h"
 #include "pmm/alloc.h"
@@ -98,6 +99,7 @@ void hrd_images_free(struct hrd *d, int slot)
         pmm__os_close(d->image_fd[slot]);
     d->image_fd[slot] = -1;
     hrd_held_close(d, slot);
+    hrd_logpipe_close(d, slot);
 }
 
 /* A read-only memfd copy of the image, kept for later restarts. */
@@ -255,9 +257,14 @@ static int spawn(struct hrd *d, int slot, const int *stdio_in, int standby,
         d->standby[slot].want = (uint8_t)(a->direct && wants_standby(s));
     char **env = actor_env(d, slot, s, vars, nheld, standby);
     int devnull = hr__os_open("/dev/null", O_RDONLY, 0);
-    int stdio[3] = {devnull, d->console_fd, d->console_fd};
-    if (stdio_in)
+    int stdio[3];
+    if (stdio_in) { /* an indirect actor: its starter's streams */
         memcpy(stdio, stdio_in, sizeof stdio);
+    } else { /* its lines tagged into the log */
+        int out = hrd_logpipe_fd(d, slot);
+        stdio[0] = devnull;
+        stdio[1] = stdio[2] = out >= 0 ? out : d->console_fd;
+    }
     int ep[2], rp[2] = {-1, -1};
     r = !env ? -ENOMEM : hr__os_pipe(ep);
     if (r == 0 && a->ready_fd > 2 && (r = hr__os_pipe(rp)) < 0)
@@ -332,10 +339,13 @@ void hrd_end_leftover(struct hrd *d, const struct hr_reg_actor *a)
     if (a->start_ticks && hrd_start_ticks(a->pid) == a->start_ticks) {
         hr__os_pidfd_kill(pfd, SIGKILL);
         if (hr__os_wait_readable(pfd, 5000) <= 0)
-            hrd_log(d, "actor %s (pid %d) of the previous controller did not "
-                       "die", a->name, a->pid);
+            hrd_log(d, HRD_ERR,
+                    "actor %s (pid %d) of the previous controller did not "
+                    "die",
+                    a->name, a->pid);
         else
-            hrd_log(d, "ended actor %s (pid %d) of the previous controller",
+            hrd_log(d, HRD_INFO,
+                    "ended actor %s (pid %d) of the previous controller",
                     a->name, a->pid);
     }
     pmm__os_close(pfd);

@@ -28,7 +28,7 @@ int hrd_images_store(struct hrd *d, int slot, int exe_fd, const char *args,
                      uint32_t args_len, uint64_t *image_size);
 /* Free slot's image and argument blocks and its memfd copy. */
 void hrd_images_free(struct hrd *d, int slot);
-/* Fork actor slot with stdio (NULL: /dev/null and the console log).
+/* Fork actor slot with stdio (NULL: /dev/null and its log pipe, logpipe.h).
  * Returns its pid, or -errno when it could not fork; *exec_pipe then tells
  * hrd_spawn_wait() whether the exec worked. */
 int hrd_spawn(struct hrd *d, int slot, const int *stdio, int *exec_pipe);

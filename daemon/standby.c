@@ -90,8 +90,10 @@ static void start(struct hrd *d, int slot)
     int ep, rd = -1;
     int pid = hrd_spawn_standby(d, slot, &ep, &rd);
     if (pid < 0) {
-        hrd_log(d, "actor %s: cannot start its standby: %s (tried again in "
-                   "%d ms)", a->name, pmm_strerror(pid), AGAIN_PAUSE_MS);
+        hrd_log(d, HRD_ERR,
+                "actor %s: cannot start its standby: %s (tried again in "
+                "%d ms)",
+                a->name, pmm_strerror(pid), AGAIN_PAUSE_MS);
         sb->not_before_ms = hr__os_mono_ms() + AGAIN_PAUSE_MS;
         return;
     }
@@ -103,8 +105,10 @@ static void start(struct hrd *d, int slot)
     int r = hrd_spawn_wait(pid, ep);
     if (r < 0) { /* it exits 127, reaped as a standby that never waited */
         sb->off = 1;
-        hrd_log(d, "actor %s: cannot start its standby: %s: it runs without "
-                   "one", a->name, pmm_strerror(r));
+        hrd_log(d, HRD_ERR,
+                "actor %s: cannot start its standby: %s: it runs without "
+                "one",
+                a->name, pmm_strerror(r));
     }
 }
 
@@ -126,9 +130,11 @@ static void said_ready(struct hrd *d, int slot)
     sb->said_ready = 0;
     if (sb->state != HRD_SB_STARTING)
         return;
-    hrd_log(d, "actor %s: its standby (pid %d) said READY=1 without waiting "
-               "in hr_standby_wait(): a program that does not call it runs "
-               "without a standby", d->reg->actors[slot].name, sb->pid);
+    hrd_log(d, HRD_WARNING,
+            "actor %s: its standby (pid %d) said READY=1 without waiting "
+            "in hr_standby_wait(): a program that does not call it runs "
+            "without a standby",
+            d->reg->actors[slot].name, sb->pid);
     sb->off = 1;
     kill_it(sb);
 }
@@ -179,8 +185,8 @@ int hrd_standby_promote(struct hrd *d, int slot)
     sb->deaths = 0;
     sb->pending = (uint8_t)!waited;
     sb->not_before_ms = hr__os_mono_ms() + AFTER_PROMOTION_MS;
-    hrd_log(d, "actor %s of group %d: standby pid %d promoted%s", a->name,
-            a->group, (int)pid, waited ? "" : " (it had not called "
+    hrd_log(d, HRD_INFO, "actor %s of group %d: standby pid %d promoted%s",
+            a->name, a->group, (int)pid, waited ? "" : " (it had not called "
             "hr_standby_wait yet: it goes on when it does)");
     return pid;
 }
@@ -207,14 +213,18 @@ int hrd_standby_exited(struct hrd *d, pid_t pid, int status)
         sb->deaths++;
         sb->not_before_ms = sb->deaths > AGAIN_AFTER
                                 ? hr__os_mono_ms() + AGAIN_PAUSE_MS : 0;
-        hrd_log(d, "actor %s: its standby (pid %d) %s while waiting: started "
-                   "again%s", name, (int)pid, how,
+        hrd_log(d, HRD_WARNING,
+                "actor %s: its standby (pid %d) %s while waiting: started "
+                "again%s",
+                name, (int)pid, how,
                 sb->deaths > AGAIN_AFTER ? " in a second" : "");
     } else if (sb->state == HRD_SB_STARTING && !sb->off) {
         sb->off = 1;
-        hrd_log(d, "actor %s: its standby (pid %d) %s before it called "
-                   "hr_standby_wait(): a program that does not call it runs "
-                   "without a standby", name, (int)pid, how);
+        hrd_log(d, HRD_WARNING,
+                "actor %s: its standby (pid %d) %s before it called "
+                "hr_standby_wait(): a program that does not call it runs "
+                "without a standby",
+                name, (int)pid, how);
     }
     clear(sb);
     return 1;

@@ -83,8 +83,8 @@ static void run_arun(struct hrd *d, const struct hrd_ini_line *l)
         size_t len = strlen(specs);
         if (!argv[1] || strchr(argv[1], ',') ||
             len + strlen(argv[1]) + 2 > sizeof specs) {
-            hrd_log(d, "sysadm.ini:%d: arun: bad --listen '%s'", l->lineno,
-                    argv[1] ? argv[1] : "");
+            hrd_log(d, HRD_ERR, "sysadm.ini:%d: arun: bad --listen '%s'",
+                    l->lineno, argv[1] ? argv[1] : "");
             return;
         }
         snprintf(specs + len, sizeof specs - len, "%s%s", len ? "," : "",
@@ -92,18 +92,20 @@ static void run_arun(struct hrd *d, const struct hrd_ini_line *l)
         argv += 2;
     }
     if (!argv[0]) {
-        hrd_log(d, "sysadm.ini:%d: arun: no program", l->lineno);
+        hrd_log(d, HRD_ERR, "sysadm.ini:%d: arun: no program", l->lineno);
         return;
     }
     if (hrd_group_check(d, l->group, HRD_GROUP_NEW) < 0) {
-        hrd_log(d, "sysadm.ini:%d: arun: group %s out of range (0 to %u: "
-                   "hrCtrl.maxGroups)", l->lineno, l->words[2],
-                d->policy.max_groups - 1);
+        hrd_log(d, HRD_ERR,
+                "sysadm.ini:%d: arun: group %s out of range (0 to %u: "
+                "hrCtrl.maxGroups)",
+                l->lineno, l->words[2], d->policy.max_groups - 1);
         return;
     }
     int r = find_program(argv[0], path, sizeof path);
     if (r < 0) {
-        hrd_log(d, "sysadm.ini:%d: %s: %s", l->lineno, argv[0], strerror(-r));
+        hrd_log(d, HRD_ERR, "sysadm.ini:%d: %s: %s", l->lineno, argv[0],
+                strerror(-r));
         return;
     }
     char **env = specs[0] || standby ? env_with(specs, standby) : environ;
@@ -111,7 +113,7 @@ static void run_arun(struct hrd *d, const struct hrd_ini_line *l)
     if (env != environ)
         free(env);
     if (r < 0)
-        hrd_log(d, "sysadm.ini:%d: arun %s: %s", l->lineno, argv[0],
+        hrd_log(d, HRD_ERR, "sysadm.ini:%d: arun %s: %s", l->lineno, argv[0],
                 pmm_strerror(r));
 }
 
@@ -121,7 +123,8 @@ static pid_t run_command(struct hrd *d, int lineno, char **w)
     char path[4096];
     int r = find_program(w[0], path, sizeof path);
     if (r < 0) {
-        hrd_log(d, "sysadm.ini:%d: %s: %s", lineno, w[0], strerror(-r));
+        hrd_log(d, HRD_ERR, "sysadm.ini:%d: %s: %s", lineno, w[0],
+                strerror(-r));
         return 0;
     }
     int null = hr__os_open("/dev/null", O_RDONLY, 0);
@@ -135,7 +138,7 @@ static pid_t run_command(struct hrd *d, int lineno, char **w)
     if (null >= 0)
         pmm__os_close(null);
     if (pid < 0) {
-        hrd_log(d, "sysadm.ini:%d: fork: %s", lineno, strerror(-pid));
+        hrd_log(d, HRD_ERR, "sysadm.ini:%d: fork: %s", lineno, strerror(-pid));
         return 0;
     }
     snprintf(d->ini_prog, sizeof d->ini_prog, "%s", w[0]);
@@ -150,17 +153,19 @@ static int run_lines(struct hrd *d)
     while (hrd_ini_next(d->ini, &d->ini_at, l)) {
         d->ini_line = l->lineno;
         if (l->kind == HRD_INI_TOO_LONG)
-            hrd_log(d, "sysadm.ini:%d: line too long", l->lineno);
+            hrd_log(d, HRD_ERR, "sysadm.ini:%d: line too long", l->lineno);
         else if (l->kind == HRD_INI_BAD)
-            hrd_log(d, "sysadm.ini:%d: unterminated quote or too many words",
+            hrd_log(d, HRD_ERR,
+                    "sysadm.ini:%d: unterminated quote or too many words",
                     l->lineno);
         else if (l->kind == HRD_INI_ARUN_USAGE && d->ini_arun)
-            hrd_log(d, "sysadm.ini:%d: usage: arun [-g [GROUP]] PROGRAM [ARGS]",
+            hrd_log(d, HRD_ERR,
+                    "sysadm.ini:%d: usage: arun [-g [GROUP]] PROGRAM [ARGS]",
                     l->lineno);
         else if (l->kind == HRD_INI_ORDINARY &&
                  run_command(d, l->lineno, l->argv) > 0) /* not waited for */
-            hrd_log(d, "sysadm.ini:%d: %s started, not restartable", l->lineno,
-                    l->argv[0]);
+            hrd_log(d, HRD_INFO, "sysadm.ini:%d: %s started, not restartable",
+                    l->lineno, l->argv[0]);
         else if (l->kind == HRD_INI_ARUN && d->ini_arun)
             run_arun(d, l);
         else if (l->kind == HRD_INI_COMMAND &&
@@ -184,7 +189,7 @@ int hrd_startup_begin(struct hrd *d, int with_arun)
                                  : pmm__os_read_file(path, d->ini, HRD_INI_MAX);
     if (r < 0) {
         if (r != -ENOENT)
-            hrd_log(d, "%s/sysadm.ini: %s", d->site,
+            hrd_log(d, HRD_ERR, "%s/sysadm.ini: %s", d->site,
                     r == -EFBIG ? "larger than 1 MiB, not run" : strerror(-r));
         free(d->ini);
         free(d->ini_l);
@@ -195,7 +200,7 @@ int hrd_startup_begin(struct hrd *d, int with_arun)
     d->ini_at = 0;
     d->ini_line = 0;
     d->ini_arun = with_arun;
-    hrd_log(d, "running %s/sysadm.ini%s", d->site,
+    hrd_log(d, HRD_INFO, "running %s/sysadm.ini%s", d->site,
             with_arun ? "" : " (arun lines skipped)");
     return run_lines(d);
 }
@@ -206,7 +211,8 @@ int hrd_startup_child(struct hrd *d, pid_t pid, int st)
         return -1;
     d->ini_pid = 0;
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        hrd_log(d, "sysadm.ini:%d: %s %s %d", d->ini_line, d->ini_prog,
+        hrd_log(d, HRD_WARNING, "sysadm.ini:%d: %s %s %d", d->ini_line,
+                d->ini_prog,
                 WIFEXITED(st) ? "exited with status" : "killed by signal",
                 WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
     return run_lines(d);

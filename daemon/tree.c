@@ -124,7 +124,8 @@ void hrd_tree_end_strays(struct hrd *d)
             ended++;
     }
     if (ended)
-        hrd_log(d, "ended %d process%s left by actors of an earlier controller",
+        hrd_log(d, HRD_NOTICE,
+                "ended %d process%s left by actors of an earlier controller",
                 ended, ended == 1 ? "" : "es");
 }
 
@@ -175,7 +176,7 @@ void hrd_tree_sweep(struct hrd *d)
 {
     int n = signal_orphans(d, -1, SIGKILL);
     if (n)
-        hrd_log(d, "ended %d process%s left behind by an actor", n,
+        hrd_log(d, HRD_NOTICE, "ended %d process%s left behind by an actor", n,
                 n == 1 ? "" : "es");
 }
 
@@ -188,8 +189,10 @@ int hrd_tree_deadlines(struct hrd *d)
         if (!at || a->pid <= 0)
             continue;
         if (at <= now) {
-            hrd_log(d, "actor %s (pid %d) still runs %u ms after SIGTERM: "
-                       "SIGKILL", a->name, a->pid, d->kill_ms[i]);
+            hrd_log(d, HRD_WARNING,
+                    "actor %s (pid %d) still runs %u ms after SIGTERM: "
+                    "SIGKILL",
+                    a->name, a->pid, d->kill_ms[i]);
             hrd_tree_stop(d, i, 0);
         } else if (!next || at < next) {
             next = at;
@@ -219,6 +222,6 @@ void hrd_tree_end_all(struct hrd *d, int wait_ms)
         hr__os_sleep_ms(1);
     }
     if (ended)
-        hrd_log(d, "ended %d process%s left under the controller", ended,
-                ended == 1 ? "" : "es");
+        hrd_log(d, HRD_NOTICE, "ended %d process%s left under the controller",
+                ended, ended == 1 ? "" : "es");
 }

@@ -105,7 +105,7 @@ Test(policy, a_bad_figure_in_the_file_reads_as_its_default)
 Test(policy, reserved_space_must_be_zero_and_reads_zero)
 {
     hr_policy p = {.max_badness = 3}, q;
-    p.reserved[2] = 1; /* the last word */
+    p.reserved[1] = 1; /* the last word */
     cr_assert_eq(hr_policy_check(&p), -EINVAL);
     cr_assert_eq(hr_policy_write(site, &p), -EINVAL);
     memset(&q, 0xff, sizeof q);

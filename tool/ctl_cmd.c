@@ -264,6 +264,8 @@ int hr_show_status(const char *dir, const struct hr_opts *o)
             hr_die_err("site info: registry", r);
     }
     const char *state = names[st.state >= 0 && st.state <= 2 ? st.state : 0];
+    unsigned log_size = st.policy.log_size ? st.policy.log_size
+                                           : HR_DEFAULT_LOG_SIZE;
     if (o->json) { /* its fields, at the top level of site info */
         printf("\"state\": \"%s\", \"controller_pid\": ", state);
         if (st.controller_pid)
@@ -274,11 +276,12 @@ int hr_show_status(const char *dir, const struct hr_opts *o)
                "\"site_restarts\": %u, \"groups\": %u, \"max_badness\": %u, "
                "\"interval\": %u, \"max_actors\": %u, \"max_groups\": %u, "
                "\"stop_timeout_ms\": %u, \"fail_stop_timeout_ms\": %u, "
-               "\"aslr\": %s, \"failure\": ", st.generation, st.group_restarts,
-               st.site_restarts, st.groups, st.policy.max_badness,
-               st.policy.interval_s, st.policy.max_actors, st.policy.max_groups,
-               st.policy.stop_ms, st.policy.fail_stop_ms,
-               st.policy.aslr ? "true" : "false");
+               "\"aslr\": %s, \"log_size\": %u, \"failure\": ", st.generation,
+               st.group_restarts, st.site_restarts, st.groups,
+               st.policy.max_badness, st.policy.interval_s,
+               st.policy.max_actors, st.policy.max_groups, st.policy.stop_ms,
+               st.policy.fail_stop_ms, st.policy.aslr ? "true" : "false",
+               log_size);
         if (st.state == HR_SITE_FAILED)
             hr_json_str(st.failure);
         else
@@ -304,6 +307,7 @@ int hr_show_status(const char *dir, const struct hr_opts *o)
     printf("actors start %s\n",
            st.policy.aslr ? "with address-space randomisation (hrCtrl.aslr=1)"
                           : "at the same address every time (hrCtrl.aslr=0)");
+    printf("log: console.log rotated at %u bytes (hrCtrl.logSize)\n", log_size);
     return 0;
 }
 

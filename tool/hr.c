@@ -23,7 +23,8 @@ static const char usage[] =
     "  arun [-g G] PROG [ARGS]    start a direct restartable actor in group G\n"
     "  akill PID | akill -g G     restart PID's group | kill group G for good\n"
     "  ps                         groups and actors\n"
-    "  log [-f]                   the site's console log\n"
+    "  log [-f] [--all]           the site's console log\n"
+    "  metrics [--listen ADDR]    counters in the Prometheus text format\n"
     "  pmm ls|show|free|freeall|check\n"
     "                             list, show and free blocks; check a bank\n"
     "  heap check|stat NAME       check a persistent heap, or show its use\n"
@@ -52,6 +53,7 @@ static const struct {
     {"akill", hr_cmd_akill},
     {"ps", hr_cmd_ps},
     {"log", hr_cmd_log},
+    {"metrics", hr_cmd_metrics},
     {"restart", hr_cmd_restart},  /* the ChorusOS C_INIT spellings */
     {"shutdown", hr_cmd_restart}, /* of hr site restart */
 };

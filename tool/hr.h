@@ -92,6 +92,7 @@ int hr_cmd_arun(int argc, char **argv, const struct hr_opts *o);
 int hr_cmd_akill(int argc, char **argv, const struct hr_opts *o);
 int hr_cmd_ps(int argc, char **argv, const struct hr_opts *o);
 int hr_cmd_log(int argc, char **argv, const struct hr_opts *o);
+int hr_cmd_metrics(int argc, char **argv, const struct hr_opts *o);
 int hr_cmd_restart(int argc, char **argv, const struct hr_opts *o);
 /* Die (HR_EXIT_FAIL) saying action failed, in words for the controller's
  * refusal r (-errno): none runs, permission, range, full... */

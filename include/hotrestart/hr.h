@@ -121,6 +121,14 @@ PMM_API int hr_site_restart(const char *site);
  * generation, group_restarts, site_restarts, groups, max_badness, interval,
  * max_actors, max_groups, stop_timeout_ms, fail_stop_timeout_ms. */
 PMM_API int hr_info(const char *site, char *buf, size_t cap);
+/* The counters of the site's running controller in the Prometheus text
+ * exposition format (version 0.0.4), NUL-terminated in buf (cap bytes;
+ * 256 KiB hold any site): restarts per group and of the site, deaths by
+ * cause, the time from death to ready as a histogram, each bank's bytes
+ * and blocks, actors and groups by state.  Returns its length;
+ * -ECONNREFUSED when no controller runs, -E2BIG when it does not fit in
+ * HR_MSG_MAX, -EFAULT buf NULL or cap 0; the text is cut to cap. */
+PMM_API int hr_metrics(const char *site, char *buf, size_t cap);
 
 /*
  * The restart policy of a site: its figures are the keys hrCtrl.* of the
@@ -150,7 +158,11 @@ typedef struct hr_policy {
                              comes back at the same address, as ChorusOS
                              promises; 1 keeps randomisation (then only
                              persistent blocks keep their address) */
-    uint32_t reserved[3]; /* zero (hr_policy_check refuses other values):
+    uint32_t log_size;    /* hrCtrl.logSize, bytes: console.log is rotated
+                             (to console.log.1) before it grows over this;
+                             HR_LOG_SIZE_MIN to HR_LOG_SIZE_LIMIT, default
+                             HR_DEFAULT_LOG_SIZE */
+    uint32_t reserved[2]; /* zero (hr_policy_check refuses other values):
                              room for figures to come, as in pmm_site_config */
 } hr_policy;
 
@@ -161,6 +173,9 @@ typedef struct hr_policy {
 #define HR_ACTORS_LIMIT 256u /* hrCtrl.maxActors: 1 to this, the default */
 #define HR_GROUPS_LIMIT 256u /* hrCtrl.maxGroups: 1 to this, the default */
 #define HR_DEFAULT_STOP_MS 3000u /* hrCtrl.stopTimeout */
+#define HR_DEFAULT_LOG_SIZE (1u << 20) /* hrCtrl.logSize: 1 MiB */
+#define HR_LOG_SIZE_MIN (16u << 10)    /* ... 16 KiB at least */
+#define HR_LOG_SIZE_LIMIT (1u << 30)   /* ... 1 GiB at most */
 #define HR_STOP_LIMIT_MS 3600000u /* hrCtrl.stopTimeout, failStopTimeout: 1 h */
 
 /* Check p: 0 when every figure is in range (0 stands for the default)
@@ -173,8 +188,9 @@ PMM_API int hr_policy_check(const hr_policy *p);
 PMM_API int hr_policy_write(const char *site, const hr_policy *p);
 /* Set the figure of p that site.conf calls key (hrCtrl.maxBadness,
  * hrCtrl.interval, hrCtrl.maxActors, hrCtrl.maxGroups, hrCtrl.stopTimeout,
- * hrCtrl.failStopTimeout, hrCtrl.aslr) from the decimal text value.  -ENOENT for an
- * unknown key, -EINVAL for a value out of its range. */
+ * hrCtrl.failStopTimeout, hrCtrl.aslr, hrCtrl.logSize) from the decimal
+ * text value.  -ENOENT for an unknown key, -EINVAL for a value out of its
+ * range. */
 PMM_API int hr_policy_set(hr_policy *p, const char *key, const char *value);
 /* Have the site's running controller read its site.conf again: its figures
  * apply from now on (a lowered maxActors or maxGroups refuses new actors

@@ -187,6 +187,14 @@ int hr_status(const char *site, hr_site_state *out)
     return 0;
 }
 
+int hr_metrics(const char *site, char *buf, size_t cap)
+{
+    if (!buf || !cap)
+        return -EFAULT;
+    int r = hr__call(site, HR_REQ_METRICS, 0, NULL, 0, NULL, 0, buf, cap);
+    return r < 0 ? r : (int)strlen(buf);
+}
+
 int hr_info(const char *site, char *buf, size_t cap)
 {
     if (!buf || !cap)

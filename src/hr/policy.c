@@ -35,6 +35,8 @@ static const struct key {
     {"hrCtrl.failStopTimeout", offsetof(hr_policy, fail_stop_ms), 0, 0,
      HR_STOP_LIMIT_MS},
     {"hrCtrl.aslr", offsetof(hr_policy, aslr), 0, 0, 1},
+    {"hrCtrl.logSize", offsetof(hr_policy, log_size), HR_DEFAULT_LOG_SIZE,
+     HR_LOG_SIZE_MIN, HR_LOG_SIZE_LIMIT},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -103,7 +105,7 @@ int hr_policy_read(const char *site, hr_policy *p)
 
 int hr_policy_check(const hr_policy *p)
 {
-    static const uint32_t zero[3];
+    static const uint32_t zero[2];
     if (!p)
         return K_EFAULT;
     _Static_assert(sizeof zero == sizeof p->reserved, "reserved space");

@@ -50,6 +50,7 @@ enum hr_msg_type {
     HR_REQ_STANDBY = 16,   /* the caller, a standby instance, waits: answered
                               when it is promoted, arg: its group's restart
                               count (HR_RESTARTS); no timeout on this one */
+    HR_REQ_METRICS = 17,   /* reply payload: Prometheus text exposition */
     HR_REPLY = 100,
 };
 

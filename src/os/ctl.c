@@ -59,6 +59,11 @@ int hr__os_dup2(int from, int to)
     return RETRY(dup2(from, to));
 }
 
+int hr__os_rename(const char *from, const char *to)
+{
+    return ret(rename(from, to));
+}
+
 int hr__os_inherit(int fd, int inherit)
 {
     return ret(fcntl(fd, F_SETFD, inherit ? 0 : FD_CLOEXEC));
@@ -194,6 +199,22 @@ int hr__os_wait_readable(int fd, int timeout_ms)
 int hr__os_pipe(int fd[2])
 {
     return ret(pipe2(fd, O_CLOEXEC));
+}
+
+int hr__os_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    return fl < 0 ? -errno : ret(fcntl(fd, F_SETFL, fl | O_NONBLOCK));
+}
+
+int hr__os_pipe_nb(int fd[2])
+{
+    int r = ret(pipe2(fd, O_CLOEXEC));
+    if (r == 0 && (r = hr__os_nonblock(fd[0])) < 0) {
+        close(fd[0]);
+        close(fd[1]);
+    }
+    return r;
 }
 
 int hr__os_pids(pid_t *out, int max)

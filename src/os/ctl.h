@@ -24,6 +24,8 @@ int hr__os_open(const char *path, int flags, mode_t mode); /* a descriptor */
 int hr__os_read(int fd, void *buf, size_t len);            /* bytes read */
 int hr__os_write(int fd, const void *buf, size_t len);     /* all, or -errno */
 int hr__os_dup2(int from, int to);
+/* Rename from to to (same file system), replacing to. */
+int hr__os_rename(const char *from, const char *to);
 /* Let fd pass to programs this process executes (inherit 1) or not. */
 int hr__os_inherit(int fd, int inherit);
 /* 0 when this process may execute path. */
@@ -63,6 +65,12 @@ int hr__os_pidfd_kill(int pidfd, int sig);
 /* 1 when fd becomes readable within timeout_ms (-1: no limit), else 0. */
 int hr__os_wait_readable(int fd, int timeout_ms);
 int hr__os_pipe(int fd[2]);
+/* Make fd's open file non-blocking: a write that would wait fails with
+ * -EAGAIN instead. */
+int hr__os_nonblock(int fd);
+/* A pipe whose read end fd[0] is non-blocking (the write end blocks as
+ * usual): for output the event loop reads. */
+int hr__os_pipe_nb(int fd[2]);
 /* The pids of the system's processes (from /proc), at most max: how many. */
 int hr__os_pids(pid_t *out, int max);
 /* Make this process a child subreaper: orphans among its descendants

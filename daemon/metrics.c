@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * metrics.c - the controller's counters as Prometheus text (see
+ * metrics.h).
+ *
+ * Names follow the Prometheus conventions that `promtool check metrics`
+ * checks: the hr_ prefix, base units in the name (_seconds, _bytes),
+ * _total on counters, a HELP and a TYPE line before each family.  Only
+ * groups in use have series; every state of the actors and groups has
+ * one, at 0 when none is in it.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "hrd.h"
+#include "metrics.h"
+#include "ready.h"
+
+static const char *const death_cause[HRD_DEATHS] = {
+    [HRD_DEATH_SIGNAL] = "signal", [HRD_DEATH_EXIT] = "exit",
+    [HRD_DEATH_BACKGROUND] = "background", [HRD_DEATH_CLEAN] = "clean",
+    [HRD_DEATH_STOPPED] = "stopped"};
+
+void hrd_metrics_death(struct hrd *d, int group, int cause)
+{
+    if (group >= 0 && group < HR_REG_GROUPS && cause >= 0 && cause < HRD_DEATHS)
+        d->deaths[group][cause]++;
+}
+
+int hrd_metrics_failure(int status)
+{
+    return WIFSIGNALED(status) ? HRD_DEATH_SIGNAL : HRD_DEATH_EXIT;
+}
+
+static void family(FILE *f, const char *name, const char *type,
+                   const char *help)
+{
+    fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+#define FOR_GROUPS(d, g)                                                      \
+    for (int g = 0; g < HR_REG_GROUPS; g++)                                   \
+        if ((d)->reg->groups[g].used)
+
+static void site(FILE *f, const struct hrd *d)
+{
+    family(f, "hr_controller_generation", "gauge",
+           "Controllers started on this site so far; counters that are not "
+           "kept in the registry begin again with each.");
+    fprintf(f, "hr_controller_generation %u\n", d->reg->site.generation);
+    family(f, "hr_site_restarts_total", "counter",
+           "Site restarts so far: escalations, requests, controller crashes.");
+    fprintf(f, "hr_site_restarts_total %u\n", d->reg->site.site_restarts);
+    family(f, "hr_site_group_restarts_total", "counter",
+           "Group restarts so far, all groups, ended ones included.");
+    fprintf(f, "hr_site_group_restarts_total %u\n",
+            d->reg->site.group_restarts);
+    family(f, "hr_group_restarts_total", "counter",
+           "Restarts of each group in use so far.");
+    FOR_GROUPS(d, g)
+        fprintf(f, "hr_group_restarts_total{group=\"%d\"} %u\n", g,
+                d->reg->groups[g].restarts);
+    family(f, "hr_actor_deaths_total", "counter",
+           "Deaths of actors seen by this controller, by group and cause.");
+    FOR_GROUPS(d, g)
+        for (int c = 0; c < HRD_DEATHS; c++)
+            fprintf(f, "hr_actor_deaths_total{group=\"%d\",cause=\"%s\"} %u\n",
+                    g, death_cause[c], d->deaths[g][c]);
+}
+
+/* Death to ready (ready.c): cumulative buckets, as Prometheus wants. */
+static void restart_times(FILE *f, const struct hrd *d)
+{
+    family(f, "hr_restart_duration_seconds", "histogram",
+           "Time of each group restart seen by this controller, from the "
+           "failure to every direct actor ready (or started, for those "
+           "that do not say).");
+    FOR_GROUPS(d, g) {
+        uint64_t n = 0;
+        for (int b = 0; b < HRD_HIST; b++) {
+            n += d->restart_hist[g][b];
+            if (b < HRD_HIST - 1)
+                fprintf(f, "hr_restart_duration_seconds_bucket{group=\"%d\","
+                           "le=\"%g\"} %llu\n", g, hrd_hist_ms[b] / 1e3,
+                        (unsigned long long)n);
+        }
+        fprintf(f, "hr_restart_duration_seconds_bucket{group=\"%d\","
+                   "le=\"+Inf\"} %llu\n", g, (unsigned long long)n);
+        fprintf(f, "hr_restart_duration_seconds_sum{group=\"%d\"} %.9f\n", g,
+                (double)d->restart_sum_ns[g] / 1e9);
+        fprintf(f, "hr_restart_duration_seconds_count{group=\"%d\"} %llu\n", g,
+                (unsigned long long)n);
+    }
+}
+
+static void bank_lines(FILE *f, const pmm_bank_info *b, int n)
+{
+    static const char *const names[] = {
+        "hr_bank_size_bytes", "hr_bank_used_bytes", "hr_bank_free_bytes",
+        "hr_bank_used_blocks", "hr_bank_free_blocks"};
+    static const char *const helps[] = {
+        "Block space of the bank (pmm.rambankSize for RAM).",
+        "Bytes held by blocks.",
+        "Bytes of block space free (a new block also needs a guard page).",
+        "Blocks allocated.",
+        "Blocks that can still be allocated (pmm.maxBlocks less those used)."};
+    for (int k = 0; k < 5; k++) {
+        family(f, names[k], "gauge", helps[k]);
+        for (int i = 0; i < n; i++) {
+            uint64_t v[5] = {b[i].size, b[i].used, b[i].free, b[i].blocks,
+                             b[i].max_blocks > b[i].blocks
+                                 ? b[i].max_blocks - b[i].blocks : 0};
+            fprintf(f, "%s{medium=\"%s\"} %llu\n", names[k], b[i].medium,
+                    (unsigned long long)v[k]);
+        }
+    }
+}
+
+/* Each medium of the site: RAM, held open; DISK, opened for the moment. */
+static void banks(FILE *f, const struct hrd *d)
+{
+    pmm_bank_info b[2];
+    pmm_bank *disk;
+    int n = 0;
+    if (pmm_bank_stat(d->bank, &b[n]) == 0)
+        n++;
+    if (pmm_bank_open(&disk, d->dir, "DISK", 0) == 0) {
+        if (pmm_bank_stat(disk, &b[n]) == 0)
+            n++;
+        pmm_bank_close(disk);
+    }
+    bank_lines(f, b, n);
+}
+
+static void states(FILE *f, const struct hrd *d)
+{
+    static const char *const astate[] = {
+        [HR_A_RUNNING] = "running", [HR_A_CLEAN] = "exited",
+        [HR_A_STOPPED] = "stopped", [HR_A_DYING] = "dying"};
+    static const char *const gstate[] = {
+        [HR_G_RUNNING] = "running", [HR_G_BLOCKED] = "blocked",
+        [HR_G_ENDING] = "ending", [HR_G_RESTARTING] = "restarting"};
+    unsigned na[5] = {0}, ng[5] = {0};
+    HRD_FOR_ACTORS(d, i)
+        if (d->reg->actors[i].state < 5)
+            na[d->reg->actors[i].state]++;
+    FOR_GROUPS(d, g)
+        if (d->reg->groups[g].state < 5)
+            ng[d->reg->groups[g].state]++;
+    family(f, "hr_actors", "gauge", "Actors registered, by state.");
+    for (int s = HR_A_RUNNING; s <= HR_A_DYING; s++)
+        fprintf(f, "hr_actors{state=\"%s\"} %u\n", astate[s], na[s]);
+    family(f, "hr_groups", "gauge", "Groups in use, by state.");
+    for (int s = HR_G_RUNNING; s <= HR_G_RESTARTING; s++)
+        fprintf(f, "hr_groups{state=\"%s\"} %u\n", gstate[s], ng[s]);
+}
+
+int hrd_metrics_text(struct hrd *d, char *buf, size_t cap)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len); /* a buffer, not a file */
+    if (!f)
+        return -ENOMEM;
+    site(f, d);
+    restart_times(f, d);
+    banks(f, d);
+    states(f, d);
+    int r = fclose(f) == 0 ? 0 : -ENOMEM;
+    if (r == 0 && len + 1 > cap)
+        r = -E2BIG;
+    if (r == 0) {
+        memcpy(buf, text, len + 1);
+        r = (int)len;
+    }
+    free(text);
+    return r;
+}

@@ -1,0 +1,445 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_obs.c - what a site shows of itself: `hr metrics` (checked by
+ * promtool, the Prometheus project's own checker), the console log's cap
+ * and rotation, and the priorities and actor tags on a foreground
+ * controller's stderr.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <regex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <hotrestart/hr.h>
+
+#include "common.h"
+#include "ctl_helpers.h"
+
+static char out[262144];
+static const char *site;
+
+static void up(void)
+{
+    site = site_new(0, 0);
+}
+
+static void down(void)
+{
+    run_hr(NULL, 0, "site", "stop", NULL);
+    site_drop();
+}
+
+TestSuite(obs, .init = up, .fini = down, .timeout = 300);
+
+static void start(void)
+{
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+}
+
+/* An executable shell script at site/name with body. */
+static const char *script(const char *name, const char *body)
+{
+    static char path[512];
+    snprintf(path, sizeof path, "%s/%s", site, name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "#!/bin/sh\n%s", body);
+    fclose(f);
+    chmod(path, 0700);
+    return path;
+}
+
+/* The value of the series `series` (name and labels, exactly) in text. */
+static double sample(const char *text, const char *series)
+{
+    size_t n = strlen(series);
+    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : p)
+        if (strncmp(p, series, n) == 0 && p[n] == ' ')
+            return strtod(p + n + 1, NULL);
+    cr_assert_fail("no series %s in:\n%s", series, text);
+    return -1;
+}
+
+/* The text passes `promtool check metrics` (Debian: prometheus). */
+static void promtool_ok(const char *text)
+{
+    static const char *const argv[] = {"promtool", "check", "metrics", NULL};
+    char said[4096];
+    cr_assert_eq(access("/usr/bin/promtool", X_OK), 0,
+                 "promtool is missing: apt-get install prometheus "
+                 "(scripts/test.sh installs it)");
+    int st = run_prog("/usr/bin/promtool", argv, text, said, sizeof said);
+    cr_assert_eq(st, 0, "promtool check metrics: %d\n%s\n--- text:\n%s", st,
+                 said, text);
+}
+
+static pid_t actor_pid(void)
+{
+    refresh();
+    return pid_of("sleeper");
+}
+
+/* Three kills of a group: its restart counter and the count of its
+ * death-to-ready histogram each move by exactly three. */
+Test(obs, metrics_count_three_restarts)
+{
+    start();
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "0", "--name",
+                        "sleeper", "/bin/sleep", "1000", NULL), 0, "%s", out);
+    WAIT_FOR(actor_pid() > 0, "the actor");
+    cr_assert(hr_metrics(NULL, out, sizeof out) > 0);
+    promtool_ok(out);
+    double r0 = sample(out, "hr_group_restarts_total{group=\"0\"}");
+    double h0 = sample(out, "hr_restart_duration_seconds_count{group=\"0\"}");
+    for (int i = 0; i < 3; i++) {
+        pid_t pid = actor_pid();
+        char arg[32];
+        snprintf(arg, sizeof arg, "%d", (int)pid);
+        cr_assert_eq(run_hr(out, sizeof out, "akill", arg, NULL), 0, "%s", out);
+        WAIT_FOR(actor_pid() > 0 && actor_pid() != pid, "the restart");
+    }
+    /* the histogram is fed when the group is up again: wait for the count */
+    double h1 = h0, t0 = now();
+    while (h1 < h0 + 3 && now() - t0 < WAIT_FOR_S) {
+        cr_assert(hr_metrics(NULL, out, sizeof out) > 0);
+        h1 = sample(out, "hr_restart_duration_seconds_count{group=\"0\"}");
+        usleep(10000);
+    }
+    promtool_ok(out);
+    cr_assert_eq(sample(out, "hr_group_restarts_total{group=\"0\"}"), r0 + 3);
+    cr_assert_eq(h1, h0 + 3);
+    cr_assert_eq(sample(out, "hr_restart_duration_seconds_bucket{group=\"0\","
+                             "le=\"+Inf\"}"), h1);
+    cr_assert_eq(sample(out, "hr_actor_deaths_total{group=\"0\","
+                             "cause=\"signal\"}"), 3);
+    cr_assert_eq(sample(out, "hr_actors{state=\"running\"}"), 1);
+    cr_assert_eq(sample(out, "hr_groups{state=\"running\"}"), 1);
+    cr_assert_gt(sample(out, "hr_bank_used_blocks{medium=\"RAM\"}"), 0);
+}
+
+/* A free TCP port of 127.0.0.1, as the kernel picks one. */
+static int free_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert(s >= 0);
+    cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+    cr_assert_eq(getsockname(s, (struct sockaddr *)&a, &len), 0);
+    close(s);
+    return ntohs(a.sin_port);
+}
+
+/* One HTTP request to 127.0.0.1:port, its whole answer into buf; retried
+ * while the server is not listening yet. */
+static void http(int port, const char *request, char *buf, size_t cap)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int s = -1;
+    for (int i = 0; i < 3000; i++) {
+        s = socket(AF_INET, SOCK_STREAM, 0);
+        if (connect(s, (struct sockaddr *)&a, sizeof a) == 0)
+            break;
+        close(s);
+        s = -1;
+        usleep(10000);
+    }
+    cr_assert(s >= 0, "hr metrics --listen never listened");
+    cr_assert_eq(write(s, request, strlen(request)), (ssize_t)strlen(request));
+    size_t got = 0;
+    ssize_t n;
+    while (got + 1 < cap && (n = read(s, buf + got, cap - 1 - got)) > 0)
+        got += (size_t)n;
+    buf[got] = 0;
+    close(s);
+}
+
+/* hr metrics --listen: a scrape gets the same text over HTTP, and 503
+ * once the controller is gone. */
+Test(obs, metrics_over_http)
+{
+    start();
+    char addr[32];
+    int port = free_port();
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+    pid_t server = fork();
+    if (server == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never left behind by a failure */
+        execl(HR_BIN, "hr", "metrics", "--listen", addr, (char *)NULL);
+        _exit(127);
+    }
+    http(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", out, sizeof out);
+    cr_assert_eq(strncmp(out, "HTTP/1.0 200 OK\r\n", 17), 0, "%s", out);
+    cr_assert_not_null(strstr(out, "Content-Type: text/plain; version=0.0.4"));
+    char *body = strstr(out, "\r\n\r\n");
+    cr_assert_not_null(body);
+    promtool_ok(body + 4);
+    cr_assert_eq(run_hr(NULL, 0, "site", "stop", NULL), 0);
+    http(port, "GET / HTTP/1.0\r\n\r\n", out, sizeof out);
+    cr_assert_eq(strncmp(out, "HTTP/1.0 503 ", 13), 0, "%s", out);
+    kill(server, SIGTERM);
+    cr_assert_eq(wait_status(server), 128 + SIGTERM);
+}
+
+Test(obs, metrics_need_a_controller)
+{
+    cr_assert_eq(hr_metrics(NULL, out, sizeof out), -ECONNREFUSED);
+    cr_assert_eq(run_hr(out, sizeof out, "metrics", NULL), 1);
+    cr_assert_eq(run_hr(out, sizeof out, "metrics", "extra", NULL), 2);
+}
+
+static void read_file(const char *path, char *buf, size_t cap);
+
+static uint64_t file_size(const char *name)
+{
+    char path[512];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", site, name);
+    return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+#define LOG_CAP 16384 /* HR_LOG_SIZE_MIN */
+
+/* An actor that prints a line and fails, restarted over and over by its
+ * own failures (a policy that never escalates): console.log never grows
+ * over hrCtrl.logSize, console.log.1 holds the rotation before. */
+Test(obs, console_log_keeps_its_cap)
+{
+    const char *env = getenv("HR_OBS_RESTARTS");
+    unsigned want = env ? (unsigned)atoi(env) : 10000;
+    char cap[64];
+    snprintf(cap, sizeof cap, "hrCtrl.logSize=%d", LOG_CAP);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "set", cap,
+                        "hrCtrl.maxBadness=1000000", "hrCtrl.interval=1",
+                        NULL), 0, "%s", out);
+    start();
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "0", "--name", "echo",
+                        "/bin/echo", "one line a run", NULL), 0, "%s", out);
+    hr_site_state st = {0};
+    uint64_t biggest = 0;
+    double t0 = now();
+    while (hr_status(NULL, &st) == 0 && st.group_restarts < want) {
+        uint64_t n = file_size("console.log");
+        biggest = n > biggest ? n : biggest;
+        cr_assert(now() - t0 < 280, "only %u restarts", st.group_restarts);
+        usleep(20000);
+    }
+    cr_assert_geq(st.group_restarts, want);
+    cr_assert_eq(st.site_restarts, 0, "the policy escalated");
+    cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", "0", NULL), 0, "%s",
+                 out);
+    fprintf(stderr, "console_log_keeps_its_cap: %u restarts in %.1f s\n",
+            st.group_restarts, now() - t0);
+    cr_assert_leq(biggest, LOG_CAP);
+    cr_assert_leq(file_size("console.log"), LOG_CAP);
+    cr_assert_leq(file_size("console.log.1"), LOG_CAP);
+    cr_assert_gt(file_size("console.log.1"), LOG_CAP / 2, "never rotated");
+    /* hr log --all reads both: the rotated lines first */
+    cr_assert_eq(run_hr(out, sizeof out, "log", "--all", NULL), 0);
+    cr_assert_gt(strlen(out), LOG_CAP);
+    cr_assert_not_null(strstr(out, "info g0/echo: one line a run\n"), "%s",
+                       out + strlen(out) / 2);
+}
+
+/* The last line of text (NUL-terminated), copied into line. */
+static void last_line(const char *text, char *line, size_t cap)
+{
+    size_t n = strlen(text);
+    while (n > 0 && text[n - 1] == '\n')
+        n--;
+    size_t b = n;
+    while (b > 0 && text[b - 1] != '\n')
+        b--;
+    snprintf(line, cap, "%.*s\n", (int)(n - b), text + b);
+}
+
+/* hr log -f goes on with the new console.log after each rotation. */
+Test(obs, log_follows_rotations)
+{
+    char path[512], cap[64], last[2048], *seen = malloc(1 << 20);
+    snprintf(cap, sizeof cap, "hrCtrl.logSize=%d", LOG_CAP);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "set", cap,
+                        "hrCtrl.maxBadness=1000000", "hrCtrl.interval=1",
+                        NULL), 0, "%s", out);
+    start();
+    snprintf(path, sizeof path, "%s/follow.out", site);
+    pid_t follower = fork();
+    if (follower == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(fd, 1);
+        execl(HR_BIN, "hr", "log", "-f", (char *)NULL);
+        _exit(127);
+    }
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "0", "--name", "echo",
+                        "/bin/echo", "one line a run", NULL), 0, "%s", out);
+    hr_site_state st = {0};
+    while (hr_status(NULL, &st) == 0 && st.group_restarts < 500)
+        usleep(20000);
+    cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", "0", NULL), 0);
+    snprintf(cap, sizeof cap, "%s/console.log", site);
+    read_file(cap, out, sizeof out);
+    last_line(out, last, sizeof last);
+    double t0 = now();
+    do { /* the follower reads at its pace: wait for it to catch up */
+        usleep(50000);
+        read_file(path, seen, 1 << 20);
+    } while (!strstr(seen, last) && now() - t0 < WAIT_FOR_S);
+    kill(follower, SIGKILL);
+    wait_status(follower);
+    cr_assert_not_null(strstr(seen, last), "never reached the current log");
+    cr_assert_gt(strlen(seen), 2 * LOG_CAP, "no rotation followed");
+    free(seen);
+}
+
+Test(obs, log_size_is_checked)
+{
+    start(); /* the running controller takes the figure at once */
+    cr_assert_eq(run_hr(out, sizeof out, "site", "set", "hrCtrl.logSize=100",
+                        NULL), 2, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "set", "hrCtrl.logSize=65536",
+                        NULL), 0, "%s", out);
+    hr_policy p;
+    cr_assert_eq(hr_policy_read(NULL, &p), 0);
+    cr_assert_eq(p.log_size, 65536);
+    cr_assert_eq(run_hr(out, sizeof out, "--json", "site", "info", NULL), 0);
+    cr_assert_not_null(strstr(out, "\"log_size\": 65536"), "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "info", NULL), 0);
+    cr_assert_not_null(strstr(out, "rotated at 65536 bytes"), "%s", out);
+}
+
+/* Every line matches re (POSIX extended). */
+static void each_line_matches(const char *text, const char *re)
+{
+    regex_t rx;
+    cr_assert_eq(regcomp(&rx, re, REG_EXTENDED | REG_NOSUB), 0);
+    char *copy = strdup(text), *save = NULL;
+    for (char *l = strtok_r(copy, "\n", &save); l;
+         l = strtok_r(NULL, "\n", &save))
+        cr_assert_eq(regexec(&rx, l, 0, NULL, 0), 0, "'%s' is not /%s/", l, re);
+    free(copy);
+    regfree(&rx);
+}
+
+static void read_file(const char *path, char *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY);
+    cr_assert(fd >= 0, "%s: %s", path, strerror(errno));
+    ssize_t n = read(fd, buf, cap - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = 0;
+}
+
+/* hrd in the foreground, stderr into a file: each line has its sd-daemon
+ * priority; an actor's lines carry its group and name, its own "<N>"
+ * honoured, a long line cut, an unfinished last line kept. */
+Test(obs, foreground_stderr_has_priorities_and_tags)
+{
+    char errpath[512], text[65536];
+    snprintf(errpath, sizeof errpath, "%s/hrd.stderr", site);
+    /* the actor fails at once: the second failure escalates, the site
+     * restart fails it again, and the site stops, failed */
+    cr_assert_eq(run_hr(out, sizeof out, "site", "set", "hrCtrl.maxBadness=1",
+                        NULL), 0, "%s", out);
+    pid_t hrd = fork();
+    if (hrd == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never left behind by a failure */
+        int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(fd, 2);
+        execl(HRD_BIN, "hrd", "--site", site, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 3000 && hr_ping(NULL) < 0; i++)
+        usleep(10000);
+    const char *talker = script("talker",
+        "echo to stdout\n"
+        "echo '<3>to stderr, an error' >&2\n"
+        "head -c 3000 /dev/zero | tr '\\0' x; echo\n"
+        "printf 'unfinished'\n"
+        "exit 3\n");
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "2", talker, NULL), 0,
+                 "%s", out);
+    wait_status(hrd); /* the site failed: the controller is gone */
+    read_file(errpath, text, sizeof text);
+    each_line_matches(text, "^<[0-7]>(HR_CTRL|g[0-9]+/[^:]+): ");
+    cr_assert_not_null(strstr(text, "<5>HR_CTRL: controller started"), "%s", text);
+    cr_assert_not_null(strstr(text, "<6>g2/talker: to stdout\n"), "%s", text);
+    cr_assert_not_null(strstr(text, "<3>g2/talker: to stderr, an error\n"));
+    cr_assert_not_null(strstr(text, "<6>g2/talker: unfinished\n"));
+    cr_assert_not_null(strstr(text, "<4>HR_CTRL: actor talker"));
+    char piece[1100] = "<6>g2/talker: ";
+    size_t at = strlen(piece);
+    memset(piece + at, 'x', 1024); /* HRD_LINE_MAX */
+    strcpy(piece + at + 1024, "\n");
+    cr_assert_not_null(strstr(text, piece), "a 3000-byte line in 1024 pieces");
+    cr_assert_null(strstr(text, "xx\n<6>g2/talker: \n"), "no empty piece");
+    /* console.log: the same lines, with the time and its UTC offset */
+    char path[512];
+    snprintf(path, sizeof path, "%s/console.log", site);
+    read_file(path, text, sizeof text);
+    each_line_matches(text, "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:"
+                            "[0-9]{2}\\.[0-9]{3}[+-][0-9]{4} "
+                            "(err|warning|notice|info|debug) "
+                            "(HR_CTRL|g[0-9]+/[^:]+): ");
+}
+
+/* A foreground hrd whose stderr nobody reads (a stalled journald or
+ * s6-log): restarts go on, the lines stderr cannot take are counted and
+ * said once it reads again, and console.log has every one. */
+Test(obs, full_stderr_never_blocks)
+{
+    int p[2];
+    cr_assert_eq(run_hr(out, sizeof out, "site", "set",
+                        "hrCtrl.maxBadness=1000000", "hrCtrl.interval=1",
+                        NULL), 0, "%s", out);
+    cr_assert_eq(pipe(p), 0);
+    pid_t hrd = fork();
+    if (hrd == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never left behind by a failure */
+        dup2(p[1], 2);
+        execl(HRD_BIN, "hrd", "--site", site, (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    for (int i = 0; i < 3000 && hr_ping(NULL) < 0; i++)
+        usleep(10000);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "0", "--name", "echo",
+                        "/bin/echo", "one line a run", NULL), 0, "%s", out);
+    hr_site_state st = {0};
+    double t0 = now();
+    while (hr_status(NULL, &st) == 0 && st.group_restarts < 1000)
+        cr_assert(now() - t0 < WAIT_FOR_S, "stuck at %u restarts: blocked "
+                  "on its stderr?", st.group_restarts);
+    cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", "0", NULL), 0);
+    /* read what stderr holds, then a stop writes again */
+    fcntl(p[0], F_SETFL, O_NONBLOCK);
+    while (read(p[0], out, sizeof out) > 0)
+        ;
+    fcntl(p[0], F_SETFL, 0);
+    cr_assert_eq(run_hr(NULL, 0, "site", "stop", NULL), 0);
+    size_t got = 0;
+    ssize_t n;
+    while (got + 1 < sizeof out &&
+           (n = read(p[0], out + got, sizeof out - 1 - got)) > 0)
+        got += (size_t)n;
+    out[got] = 0;
+    close(p[0]);
+    wait_status(hrd);
+    cr_assert_not_null(strstr(out, "not written here (stderr was full): "
+                                   "see console.log\n"), "%s", out);
+    cr_assert_not_null(strstr(out, "<5>HR_CTRL: controller stopped"), "%s",
+                       out);
+}
