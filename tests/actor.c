@@ -75,7 +75,11 @@ int main(int argc, char **argv)
         if (fd >= 0) {
             ssize_t n = read(fd, cmd, sizeof cmd - 1);
             close(fd);
-            cmd[n > 0 ? n : 0] = 0;
+            if (n <= 0) { /* made but not yet written: read it again */
+                usleep(5000);
+                continue;
+            }
+            cmd[n] = 0;
             unlink(cmdfile);
             if (strncmp(cmd, "exit", 4) == 0) {
                 HR_EXIT_HDL();

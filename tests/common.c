@@ -167,3 +167,17 @@ void fds_of(int pid, int *files, int *all)
     }
     closedir(d);
 }
+
+void actor_command(const char *name, const char *cmd)
+{
+    char tmp[4200], path[4200];
+    const char *site = getenv("HR_SITE");
+    cr_assert_not_null(site);
+    snprintf(tmp, sizeof tmp, "%s/.cmd.%s", site, name);
+    snprintf(path, sizeof path, "%s/cmd.%s", site, name);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    cr_assert(fd >= 0, "%s: %s", tmp, strerror(errno));
+    cr_assert_eq(write(fd, cmd, strlen(cmd)), (ssize_t)strlen(cmd));
+    close(fd);
+    cr_assert_eq(rename(tmp, path), 0, "%s: %s", path, strerror(errno));
+}

@@ -38,6 +38,9 @@ int check_bank(void);
 /* A PmmName on the RAM medium. */
 #include <pmm/chPmm.h>
 PmmName ram_name(const char *name);
+/* Tell test_actor NAME of the current site a command (actor.c): the file
+ * $HR_SITE/cmd.NAME appears whole, never empty or half written. */
+void actor_command(const char *name, const char *cmd);
 /* The descriptors process pid holds open: all of them, and those other
  * than sockets (the controller closes a connection just after its reply,
  * so the caller may still see it). */

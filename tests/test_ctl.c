@@ -58,12 +58,7 @@ static int count(const char *hay, const char *needle)
 
 static void command(const char *actor, const char *cmd)
 {
-    char path[512];
-    snprintf(path, sizeof path, "%s/cmd.%s", site, actor);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    cr_assert(fd >= 0);
-    cr_assert_eq(write(fd, cmd, strlen(cmd)), (ssize_t)strlen(cmd));
-    close(fd);
+    actor_command(actor, cmd);
 }
 
 static int no_groups(void)
@@ -504,13 +499,10 @@ static void stall_down(void)
  * its request has reached the server (and so cannot be taken back). */
 static void stall_actor(const char *name)
 {
-    char path[512];
+    char cmd[512];
     int before = __atomic_load_n(&stall.lookups, __ATOMIC_ACQUIRE);
-    snprintf(path, sizeof path, "%s/cmd.%s", site, name);
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fprintf(f, "stat %s/x", stall.dir);
-    fclose(f);
+    snprintf(cmd, sizeof cmd, "stat %s/x", stall.dir);
+    actor_command(name, cmd);
     for (int i = 0; i < 2000 && __atomic_load_n(&stall.lookups, __ATOMIC_ACQUIRE) == before; i++)
         usleep(5000);
     cr_assert_neq(__atomic_load_n(&stall.lookups, __ATOMIC_ACQUIRE), before,

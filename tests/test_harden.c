@@ -195,12 +195,7 @@ Test(harden, idle_connections_lock_nobody_out)
     cr_assert_gt(hr_ping(NULL), 0);
     refresh();
     cr_assert(pid_of("test_actor") > 0, "%s", ps);
-    char path[512];
-    snprintf(path, sizeof path, "%s/cmd.idle", site);
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fputs("exit", f);
-    fclose(f);
+    actor_command("idle", "exit");
     /* its HR_EXIT_HDL got through: a clean exit ends the group, no restart */
     WAIT_FOR(strstr(ps, "\"groups\": []"), "the idle group to end");
     cr_assert_eq(runs_of("keep.idle", -1), 1, "it was never restarted");

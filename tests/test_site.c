@@ -366,7 +366,7 @@ Test(site, controller_killed_in_the_middle_of_a_group_end)
     cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "6", ACTOR_BIN, "E", NULL), 0);
     WAIT_FOR(runs_of("E", 6) == 1, "E to run");
     int hrd = hr_ping(NULL);
-    write_file("cmd.E", "exit"); /* the group ends: the controller dies in it */
+    actor_command("E", "exit"); /* the group ends: the controller dies in it */
     assert_gone(&hrd, 1);
     pmm_block blk;
     cr_assert_eq(pmm_stat(bank_open(), "E", &blk), 0, "nothing freed yet");
