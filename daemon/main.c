@@ -351,6 +351,12 @@ int main(int argc, char **argv)
     }
     if (config && *config)
         hrd_config_read(config);
+    /* a few descriptors for each actor (its log pipe, readiness, held
+     * sockets): the hard limit, not the 1024 a shell usually gives */
+    int nr = hr__os_nofile_raise();
+    if (nr < 0)
+        fprintf(stderr, "hrd: cannot raise the open files limit: %s\n",
+                strerror(-nr));
     check_named_site(site);
     /* what our starter left open (its pipes, its files) is not the actors':
      * they get their standard streams, held sockets and readiness fd only */

@@ -454,3 +454,43 @@ Test(harden, a_controller_out_of_descriptors_hangs_up_and_recovers)
     cr_assert_eq(hr_ping(NULL), pid, "served again once descriptors came free");
     cr_assert(strstr(console(), "out of file descriptors"), "%s", console());
 }
+
+/* The "Max open files" soft limit of pid, or -1. */
+static long nofile_soft(int pid)
+{
+    char path[64], line[256];
+    long soft = -1;
+    snprintf(path, sizeof path, "/proc/%d/limits", pid);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "Max open files %ld", &soft) == 1)
+            break;
+    fclose(f);
+    return soft;
+}
+
+/* A controller holds a few descriptors for each of up to 256 actors: it
+ * takes the hard limit for itself, and its actors get the soft limit it
+ * was started with. */
+Test(harden, the_controller_raises_its_descriptor_limit_and_not_its_actors)
+{
+    down(); /* the suite's site, started under the usual limit */
+    struct rlimit r;
+    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &r), 0);
+    cr_assert_gt(r.rlim_max, 300, "a hard limit to raise to");
+    r.rlim_cur = 200;
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &r), 0, "%s", strerror(errno));
+    site = site_new(0, 0);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    int pid = hr_ping(NULL);
+    cr_assert_gt(pid, 0);
+    cr_assert_eq(nofile_soft(pid), r.rlim_max == RLIM_INFINITY ? -1
+                                                                : (long)r.rlim_max,
+                 "the controller's soft limit is its hard one");
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "0", ACTOR_BIN, "lim",
+                        NULL), 0, "%s", out);
+    WAIT_FOR(pid_of("test_actor") > 0, "the actor");
+    cr_assert_eq(nofile_soft(pid_of("test_actor")), 200,
+                 "the actor has the limit the controller was started with");
+}

@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -268,8 +269,38 @@ static int pass_fds(const struct hr__os_child *c, int *exe, int *errp,
     return 0;
 }
 
+/* The soft limit on descriptors this process started with; 0 while it
+ * has not been raised. */
+static rlim_t nofile_start;
+
+int hr__os_nofile_raise(void)
+{
+    struct rlimit r;
+    if (getrlimit(RLIMIT_NOFILE, &r) < 0)
+        return -errno;
+    if (r.rlim_cur >= r.rlim_max)
+        return 0;
+    rlim_t was = r.rlim_cur;
+    r.rlim_cur = r.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &r) < 0)
+        return -errno;
+    nofile_start = was;
+    return 0;
+}
+
+/* Give back the limit this process started with (async-signal-safe). */
+static void nofile_restore(void)
+{
+    struct rlimit r;
+    if (nofile_start && getrlimit(RLIMIT_NOFILE, &r) == 0) {
+        r.rlim_cur = nofile_start;
+        setrlimit(RLIMIT_NOFILE, &r);
+    }
+}
+
 void hr__os_exec_child(const struct hr__os_child *c)
 {
+    nofile_restore();
     if (c->die_with > 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != c->die_with)
@@ -325,6 +356,7 @@ void hr__os_exec_child(const struct hr__os_child *c)
 int hr__os_exec(const char *path, char *const argv[])
 {
     unblock_all();
+    nofile_restore(); /* the new image raises it again */
     execv(path, argv);
     return -errno;
 }

@@ -105,6 +105,12 @@ struct hr__os_child {
 };
 #define HR_OS_PASS_MAX 16
 __attribute__((noreturn)) void hr__os_exec_child(const struct hr__os_child *c);
+/* Raise the soft limit on open descriptors to the hard one (a controller
+ * of up to 256 actors holds a few for each); children started by
+ * hr__os_exec_child, and a process replaced by hr__os_exec, get the limit
+ * this process started with (a program may use select(), which stops at
+ * 1024).  0 or -errno. */
+int hr__os_nofile_raise(void);
 /* Replace this process by path (only returns, -errno, on failure); every
  * signal is unblocked first. */
 int hr__os_exec(const char *path, char *const argv[]);
