@@ -494,3 +494,38 @@ Test(harden, the_controller_raises_its_descriptor_limit_and_not_its_actors)
     cr_assert_eq(nofile_soft(pid_of("test_actor")), 200,
                  "the actor has the limit the controller was started with");
 }
+
+/* A user's site under a directory they may only pass through (mode 0711,
+ * as home directories often are): made and started, no EACCES for a
+ * directory that need not be read. */
+Test(harden, a_site_under_a_traversable_only_parent)
+{
+    char top[64], mine[96], path[160];
+    uid_t uid;
+    gid_t gid;
+    other_user(&uid, &gid);
+    snprintf(top, sizeof top, "/dev/shm/hrt711.XXXXXX");
+    cr_assert_not_null(mkdtemp(top));
+    cr_assert_eq(chmod(top, 0711), 0);
+    snprintf(mine, sizeof mine, "%s/home", top);
+    cr_assert_eq(mkdir(mine, 0700), 0);
+    cr_assert_eq(chown(mine, uid, gid), 0);
+    snprintf(path, sizeof path, "%s/site", mine);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (setgid(gid) || setuid(uid))
+            _exit(10);
+        setenv("HR_SITE", path, 1);
+        int r = run_hr(out, sizeof out, "site", "create", NULL);
+        if (r == 0 && (r = run_hr(out, sizeof out, "site", "start", NULL)) == 0)
+            r = run_hr(out, sizeof out, "site", "stop", NULL);
+        if (r != 0)
+            fprintf(stderr, "hr: %s\n", out);
+        _exit(r);
+    }
+    int st = wait_status(pid);
+    snprintf(out, sizeof out, "rm -rf '%s'", top);
+    cr_assert_eq(system(out), 0);
+    cr_assert_eq(st, 0, "hr site create, start and stop as another user "
+                        "under a 0711 parent");
+}

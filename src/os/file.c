@@ -219,15 +219,20 @@ int pmm__os_open_dir(const char *path, int create)
     struct stat st;
     if (snprintf(p, sizeof p, "%s", path) >= (int)sizeof p)
         return -ENAMETOOLONG;
-    int fd = open(p[0] == '/' ? "/" : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    /* the way there is only passed through (O_PATH: a parent of mode 0711
+     * will do); the directory itself is opened for reading */
+    char *part = strtok_r(p, "/", &save);
+    int fd = open(p[0] == '/' ? "/" : ".",
+                  (part ? O_PATH : O_RDONLY) | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
-    for (char *part = strtok_r(p, "/", &save); part && fd >= 0;) {
+    while (part && fd >= 0) {
         char *more = strtok_r(NULL, "/", &save);
-        int next = openat(fd, part, DIR_FLAGS);
+        int flags = more ? (DIR_FLAGS & ~O_RDONLY) | O_PATH : DIR_FLAGS;
+        int next = openat(fd, part, flags);
         if (next < 0 && errno == ENOENT && create) { /* ours to make */
             next = mkdirat(fd, part, 0700) < 0 && errno != EEXIST
-                       ? -1 : openat(fd, part, DIR_FLAGS);
+                       ? -1 : openat(fd, part, flags);
             if (next >= 0 && (fstat(next, &st) < 0 || st.st_uid != geteuid())) {
                 close(next); /* not the one we made */
                 next = -1;
@@ -235,7 +240,7 @@ int pmm__os_open_dir(const char *path, int create)
             }
         } else if (next < 0 && (errno == ELOOP || errno == ENOTDIR) && more &&
                    trusted(fd)) { /* a link, or not a directory */
-            next = openat(fd, part, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            next = openat(fd, part, O_PATH | O_DIRECTORY | O_CLOEXEC);
         }
         int e = errno;
         close(fd);
