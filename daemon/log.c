@@ -154,10 +154,17 @@ void hrd_log(struct hrd *d, int level, const char *fmt, ...)
                  (size_t)n < sizeof text ? (size_t)n : sizeof text - 1);
 }
 
+static int die_prefixed;
+
+void hrd_die_prefixed(int on)
+{
+    die_prefixed = on;
+}
+
 void hrd_die(int code, const char *fmt, ...)
 {
     va_list ap;
-    fputs("hrd: ", stderr);
+    fputs(die_prefixed ? "<3>hrd: " : "hrd: ", stderr);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);

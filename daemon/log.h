@@ -47,10 +47,13 @@ void hrd_log(struct hrd *d, int level, const char *fmt, ...)
 void hrd_log_line(struct hrd *d, int level, const char *tag, const char *text,
                   size_t len);
 /* The controller cannot go on (or was misused): "hrd: " and the message on
- * stderr, then exit with code (1 could not start, 2 bad usage).  No
- * priority prefix: most of these come before the site is open, to a
- * person at a terminal; journald takes an unprefixed line as info. */
+ * stderr, then exit with code (1 could not start, 2 bad usage).  Once
+ * hrd_die_prefixed(1) was called (in the foreground, after the arguments
+ * were read) the line begins with "<3>", so that journald and s6-log file
+ * it as an error rather than as info; started by hr site start, the tool
+ * shows the bare message. */
 void hrd_die(int code, const char *fmt, ...)
     __attribute__((noreturn, format(printf, 2, 3)));
+void hrd_die_prefixed(int on);
 
 #endif

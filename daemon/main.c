@@ -349,6 +349,7 @@ int main(int argc, char **argv)
         } else
             hrd_die(2, "unknown argument '%s' (see hrd --help)", argv[i]);
     }
+    hrd_die_prefixed(ready_fd < 0); /* in the foreground: for a log reader */
     if (config && *config)
         hrd_config_read(config);
     /* a few descriptors for each actor (its log pipe, readiness, held

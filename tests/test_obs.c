@@ -443,3 +443,23 @@ Test(obs, full_stderr_never_blocks)
     cr_assert_not_null(strstr(out, "<5>HR_CTRL: controller stopped"), "%s",
                        out);
 }
+
+/* In the foreground, a controller that cannot start says so as an error
+ * (<3>), so that journald and s6-log file it as one. */
+Test(obs, a_foreground_controller_that_cannot_start_says_so_as_an_error)
+{
+    char missing[600], errpath[600], text[4096];
+    snprintf(missing, sizeof missing, "%s/no-such-site", site);
+    snprintf(errpath, sizeof errpath, "%s/hrd.stderr", site);
+    pid_t hrd = fork();
+    if (hrd == 0) {
+        int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(fd, 2);
+        execl(HRD_BIN, "hrd", "--site", missing, (char *)NULL);
+        _exit(127);
+    }
+    cr_assert_eq(wait_status(hrd), 1, "hrd could not start");
+    read_file(errpath, text, sizeof text);
+    cr_assert(strncmp(text, "<3>hrd: site ", 13) == 0, "%s", text);
+    cr_assert_not_null(strstr(text, "does not exist"), "%s", text);
+}
