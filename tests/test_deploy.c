@@ -584,3 +584,26 @@ Test(deploy, hrd_as_pid_1_of_a_container)
     cr_assert(strstr(text, "controller stopped; persistent memory kept"),
               "%s", text);
 }
+
+/* hr site start --config: the tool hands the directory to hrd (absolute,
+ * whatever the tool's working directory); elsewhere it is refused. */
+Test(deploy, site_start_takes_a_config_dir)
+{
+    char conf[600];
+    snprintf(conf, sizeof conf, "%s/etc", site);
+    cr_assert_eq(mkdir(conf, 0755), 0);
+    put(conf, "site.conf", "hrCtrl.maxBadness=7\n");
+    put(conf, "sysadm.ini", "arun -g 3 /bin/sleep 1000\n");
+    cr_assert_eq(chdir(site), 0);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", "--config", "etc",
+                        NULL), 0, "%s", out);
+    WAIT_FOR(strstr(ps, "\"id\": 3"), "group 3 from the config's sysadm.ini");
+    cr_assert_eq(run_hr(out, sizeof out, "--json", "site", "info", NULL), 0,
+                 "%s", out);
+    cr_assert(strstr(out, "\"max_badness\": 7"), "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "stop", "--config", "etc",
+                        NULL), 2, "--config goes with start only");
+    cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", "--config",
+                        "no-such-dir", NULL), 1, "a missing config dir");
+}

@@ -4,7 +4,9 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <hotrestart/hr.h>
@@ -19,7 +21,7 @@ static const char site_usage[] =
     "                      [--max-actors N] [--max-groups N]\n"
     "       hr site info [--json]\n"
     "       hr site set KEY=VALUE...\n"
-    "       hr site start | stop | restart | cold\n"
+    "       hr site start [--config CONFDIR] | stop | restart | cold\n"
     "       hr site destroy [--force]\n"
     "\n"
     "create   make the site directory (owner-only) and its RAM bank with the\n"
@@ -46,7 +48,9 @@ static const char site_usage[] =
     "         running controller takes them at once, a stopped site at its\n"
     "         next start\n"
     "start    start the site's controller in the background; returns once it\n"
-    "         accepts requests (it restarts the groups it finds registered)\n"
+    "         accepts requests (it restarts the groups it finds registered);\n"
+    "         --config CONFDIR (default $HR_CONFIG): hrd takes site.conf and\n"
+    "         sysadm.ini from CONFDIR (see hrd(8))\n"
     "stop     stop every actor (SIGTERM, hrCtrl.stopTimeout, SIGKILL, each\n"
     "         actor's whole process tree) and the controller; returns once it\n"
     "         has stopped; persistent memory is kept\n"
@@ -59,6 +63,19 @@ static const char site_usage[] =
     "destroy  remove the site's banks (all blocks are lost) and configuration;\n"
     "         refused while the site runs, unless --force: then it is stopped\n"
     "         first\n";
+
+/* site start --config: hrd takes it from $HR_CONFIG, made absolute here
+ * (hrd need not run where the tool does); a missing one is said now. */
+static int site_start_config(const char *config, const struct hr_opts *o)
+{
+    char abs[PATH_MAX];
+    if (!realpath(config, abs))
+        hr_die(HR_EXIT_FAIL, "site start: --config %s: %s", config,
+               strerror(errno));
+    if (setenv("HR_CONFIG", abs, 1) < 0)
+        hr_die(HR_EXIT_FAIL, "site start: %s", strerror(errno));
+    return hr_site_start(o);
+}
 
 /* What site create was given, as text until checked. */
 struct create_args {
@@ -229,7 +246,7 @@ static int site_set(int n, char **kv, const struct hr_opts *o)
 enum {
     OPT_RAMBANK_SIZE = HR_OPT_OWN, OPT_MAX_BLOCKS, OPT_DISKBANK,
     OPT_DISKBANK_SIZE, OPT_MAX_BADNESS, OPT_INTERVAL, OPT_MAX_ACTORS,
-    OPT_MAX_GROUPS, OPT_FORCE,
+    OPT_MAX_GROUPS, OPT_FORCE, OPT_CONFIG,
 };
 
 int hr_cmd_site(int argc, char **argv, const struct hr_opts *go)
@@ -244,6 +261,7 @@ int hr_cmd_site(int argc, char **argv, const struct hr_opts *go)
         {"max-actors", required_argument, NULL, OPT_MAX_ACTORS},
         {"max-groups", required_argument, NULL, OPT_MAX_GROUPS},
         {"force", no_argument, NULL, OPT_FORCE},
+        {"config", required_argument, NULL, OPT_CONFIG},
         HR_OPTS_COMMON,
     };
     struct hr_opts o = *go;
@@ -251,9 +269,14 @@ int hr_cmd_site(int argc, char **argv, const struct hr_opts *go)
                             .longs = longs, .o = &o};
     struct create_args a = {0};
     int k, force = 0;
+    const char *config = NULL;
     while ((k = hr_getopt(argc, argv, &cl)) != -1) {
         if (k == OPT_FORCE) {
             force = 1;
+            continue;
+        }
+        if (k == OPT_CONFIG) {
+            config = optarg;
             continue;
         }
         a.any = 1;
@@ -285,8 +308,10 @@ int hr_cmd_site(int argc, char **argv, const struct hr_opts *go)
         return site_create(&a, &o);
     if (strcmp(sub, "info") == 0)
         return site_info(&o);
+    if (config && strcmp(sub, "start") != 0)
+        hr_die(HR_EXIT_USAGE, "site %s: --config goes with 'site start'", sub);
     if (strcmp(sub, "start") == 0)
-        return hr_site_start(&o);
+        return config ? site_start_config(config, &o) : hr_site_start(&o);
     if (strcmp(sub, "restart") == 0)
         return hr_site_restart_cmd(&o);
     if (strcmp(sub, "cold") == 0)
