@@ -241,6 +241,8 @@ static void loop(struct hrd *d)
                                   newcomer could take the place of */
             } else if (fd == d->notify_fd) {
                 hrd_ready_notified(d);
+            } else if (hrd_standby_pipe_event(d, fd)) {
+                /* a standby's readiness fd: handled */
             } else if (hrd_ready_pipe_event(d, fd)) {
                 /* an actor's readiness fd: handled */
             } else if (hrd_logpipe_event(d, fd)) {

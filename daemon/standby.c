@@ -99,6 +99,12 @@ static void start(struct hrd *d, int slot)
     }
     sb->pid = pid;
     sb->state = HRD_SB_STARTING;
+    /* watched: a newline there before the wait is a program that does not
+     * wait (hrd_standby_pipe_event) */
+    if (rd >= 0 && d->ep_fd >= 0 && hr__os_poller_add(d->ep_fd, rd) < 0) {
+        pmm__os_close(rd);
+        rd = -1;
+    }
     sb->ready_rd = rd;
     sb->conn = -1;
     sb->run = d->reg->groups[a->group].restarts + 1;
@@ -124,19 +130,46 @@ static int due(const struct hrd *d, int slot)
            d->reg->groups[a->group].state == HR_G_RUNNING;
 }
 
-static void said_ready(struct hrd *d, int slot)
+/* slot's standby said it was ready (how) before it waited: its program
+ * does not call hr_standby_wait(); the actor runs without one. */
+static void ready_unwaited(struct hrd *d, int slot, const char *how)
 {
     struct hrd_standby *sb = &d->standby[slot];
-    sb->said_ready = 0;
     if (sb->state != HRD_SB_STARTING)
         return;
     hrd_log(d, HRD_WARNING,
-            "actor %s: its standby (pid %d) said READY=1 without waiting "
-            "in hr_standby_wait(): a program that does not call it runs "
+            "actor %s: its standby (pid %d) %s without waiting in "
+            "hr_standby_wait(): a program that does not call it runs "
             "without a standby",
-            d->reg->actors[slot].name, sb->pid);
+            d->reg->actors[slot].name, sb->pid, how);
     sb->off = 1;
     kill_it(sb);
+}
+
+static void said_ready(struct hrd *d, int slot)
+{
+    d->standby[slot].said_ready = 0;
+    ready_unwaited(d, slot, "said READY=1");
+}
+
+int hrd_standby_pipe_event(struct hrd *d, int fd)
+{
+    char buf[64];
+    HRD_FOR_ACTORS(d, i) {
+        struct hrd_standby *sb = &d->standby[i];
+        if (sb->ready_rd != fd || fd < 0)
+            continue;
+        int n = hr__os_read(fd, buf, sizeof buf);
+        if (n > 0 && memchr(buf, '\n', (size_t)n))
+            ready_unwaited(d, i, "wrote its readiness fd");
+        else if (n == 0 || (n < 0 && n != -EAGAIN)) {
+            /* closed: its death is on its way, or it closes what it
+             * inherited; either way nothing more to hear before promotion */
+            hr__os_poller_del(d->ep_fd, fd);
+        }
+        return 1;
+    }
+    return 0;
 }
 
 int hrd_standby_tick(struct hrd *d)
@@ -179,6 +212,8 @@ int hrd_standby_promote(struct hrd *d, int slot)
         kill_it(sb); /* gone meanwhile: its death is on its way */
         return 0;
     }
+    if (sb->ready_rd >= 0 && d->ep_fd >= 0) /* ready.c's from here on */
+        hr__os_poller_del(d->ep_fd, sb->ready_rd);
     hrd_ready_started(d, slot, sb->ready_rd); /* the pipe is the actor's now */
     sb->ready_rd = -1;
     clear(sb);

@@ -32,6 +32,10 @@ int hrd_standby_tick(struct hrd *d);
  * standby, promoted (the caller raises AE_STARTED with it), or 0 when it
  * has none to promote (the caller executes the program). */
 int hrd_standby_promote(struct hrd *d, int slot);
+/* fd became readable: 1 when it is a standby's readiness pipe (a standby
+ * that says it is ready without waiting is given up, as for READY=1),
+ * else 0. */
+int hrd_standby_pipe_event(struct hrd *d, int fd);
 /* A child was reaped: 1 when it was a standby (handled here), else 0. */
 int hrd_standby_exited(struct hrd *d, pid_t pid, int status);
 /* HR_REQ_STANDBY from caller on conn: the result to reply with, or, with

@@ -19,7 +19,8 @@
  * MODE "nowait": a program not made for standbys: it takes its block at
  * once, and exits 1 when that is refused.
  * MODE "ready": a standby that says READY=1 ($NOTIFY_SOCKET) at once,
- * without waiting.
+ * without waiting.  MODE "readyfd": a standby that writes a newline to fd
+ * 5 (hr arun --ready-fd 5) at once, without waiting.
  * SIGUSR1: a real SIGSEGV (a store through NULL); SIGUSR2: exit 3.
  */
 #define _GNU_SOURCE
@@ -111,7 +112,14 @@ int main(int argc, char **argv)
         for (;;)
             pause();
     }
-    int notify = strcmp(mode, "notify") == 0, fd5 = strcmp(mode, "fd") == 0;
+    if (hr_is_standby() && strcmp(mode, "readyfd") == 0) {
+        if (write(5, "\n", 1) != 1)
+            return 5;
+        for (;;)
+            pause();
+    }
+    int notify = strcmp(mode, "notify") == 0;
+    int fd5 = strcmp(mode, "fd") == 0 || strcmp(mode, "readyfd") == 0;
     if (hr_is_standby() && (strcmp(mode, "wait") == 0 || notify || fd5)) {
         probe();
         int r = hr_standby_wait();

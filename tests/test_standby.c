@@ -313,6 +313,20 @@ Test(standby, said_ready_without_waiting)
     given_up("ready", "said READY=1 without waiting");
 }
 
+/* The same said on its readiness fd (hr arun --ready-fd 5). */
+Test(standby, wrote_its_ready_fd_without_waiting)
+{
+    start_site();
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--standby",
+                        "--ready-fd", "5", "--name", "sa", STANDBY_BIN,
+                        "readyfd", NULL), 0, "%s", out);
+    WAIT_FOR(strstr(ps, "\"standby_off\": true"), "the standby given up");
+    cr_assert(strstr(console(), "wrote its readiness fd without waiting"), "%s",
+              console());
+    cr_assert_eq(standby_of("sa", NULL), 0, "no standby any more: %s", ps);
+    WAIT_FOR(strstr(ps, "\"readiness\": \"ready\""), "the live one ready");
+}
+
 /* A group of two, one with a standby: a failure of either restarts both,
  * the standby promoted, the other executed again; both in the same run. */
 Test(standby, group_of_two)
