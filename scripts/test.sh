@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh build-essential cmake clang libclang-rt-14-dev pkg-config libcriterion-dev \
   linux-libc-dev passwd python3 libmemcached-tools python3-pymemcache bash-completion \
-  mandoc man-db systemd python3-yaml prometheus
+  mandoc man-db systemd python3-yaml prometheus util-linux
 jobs=$(nproc)
 run() { # name, cmake args...
   local dir=build-$1; shift

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <hotrestart/hr.h>
@@ -86,11 +87,15 @@ static void serve_one(int c, const char *dir, char *buf)
 {
     char req[2048], head[256];
     size_t got = 0;
+    /* one client at a time: each gets 2 s in all to send its head (a byte
+     * now and then does not keep the others out) and 2 s a send */
     struct timeval tv = {.tv_sec = 2};
     setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    time_t until = time(NULL) + 2;
     while (got < sizeof req - 1 && !memmem(req, got, "\r\n\r\n", 4)) {
         ssize_t k = recv(c, req + got, sizeof req - 1 - got, 0);
-        if (k <= 0)
+        if (k <= 0 || time(NULL) > until)
             return;
         got += (size_t)k;
     }
@@ -118,7 +123,10 @@ static int serve(const char *dir, const char *spec, char *buf)
     for (;;) {
         int c = accept4(s, NULL, NULL, SOCK_CLOEXEC);
         if (c < 0) {
-            if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE)
+            int e = errno;
+            if (e == EMFILE || e == ENFILE)
+                sleep(1); /* not a spin: a descriptor may come free */
+            if (e == EINTR || e == ECONNABORTED || e == EMFILE || e == ENFILE)
                 continue;
             hr_die(HR_EXIT_FAIL, "metrics: accept: %s", strerror(errno));
         }
