@@ -15,6 +15,8 @@ import sys
 import multiprocessing
 import time
 
+from mcask import ask
+
 
 def probe(port, stop, counts):
     """Connects again and again (its own process); counts what happens to
@@ -38,16 +40,7 @@ def server_pid(port, deadline=30):
     end = time.monotonic() + deadline
     while time.monotonic() < end:
         try:
-            s = socket.create_connection(("127.0.0.1", port), 5)
-            s.sendall(b"stats\r\n")
-            buf = b""
-            while not buf.endswith(b"END\r\n"):
-                d = s.recv(65536)
-                if not d:
-                    raise OSError
-                buf += d
-            s.close()
-            for line in buf.split(b"\r\n"):
+            for line in ask(port, b"stats\r\n").split(b"\r\n"):
                 if line.startswith(b"STAT pid "):
                     return int(line.split()[2])
         except OSError:

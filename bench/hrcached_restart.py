@@ -14,6 +14,8 @@ import subprocess
 import sys
 import time
 
+from mcask import ask
+
 VALUE = 4096
 
 
@@ -64,20 +66,18 @@ def fill_redis(port, n):
     s.close()
 
 
+def mc_items(port):
+    for line in ask(port, b"stats\r\n").split(b"\r\n"):
+        if line.startswith(b"STAT curr_items "):
+            return int(line.split()[2])
+    return -1
+
+
 def mc_get_ok(port, deadline):
     """Serving again (any reply to a get): whether key 0 was there."""
     while True:
         try:
-            s = connect(port, deadline)
-            s.sendall(b"get k0\r\n")
-            buf = b""
-            while not buf.endswith(b"END\r\n"):
-                d = s.recv(65536)
-                if not d:
-                    raise OSError
-                buf += d
-            s.close()
-            return buf.startswith(b"VALUE k0 ")
+            return ask(port, b"get k0\r\n").startswith(b"VALUE k0 ")
         except OSError:
             if time.monotonic() > deadline:
                 return False
@@ -99,19 +99,6 @@ def redis_get_ok(port, deadline):
         except OSError:
             time.sleep(0.0002)
     return False
-
-
-def mc_items(port):
-    s = connect(port, time.monotonic() + 5)
-    s.sendall(b"stats\r\n")
-    buf = b""
-    while not buf.endswith(b"END\r\n"):
-        buf += s.recv(65536)
-    s.close()
-    for line in buf.split(b"\r\n"):
-        if line.startswith(b"STAT curr_items "):
-            return int(line.split()[2])
-    return -1
 
 
 def redis_items(port):

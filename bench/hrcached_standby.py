@@ -20,6 +20,8 @@ import subprocess
 import sys
 import time
 
+from mcask import ask
+
 PORT = 22403
 
 
@@ -28,15 +30,7 @@ def probe(stop, counts):
     lost] (lost: served, but the key set at the start was not there)."""
     while not stop.value:
         try:
-            s = socket.create_connection(("127.0.0.1", PORT), 5)
-            s.sendall(b"get standby.key\r\n")
-            buf = b""
-            while not buf.endswith(b"END\r\n"):
-                d = s.recv(4096)
-                if not d:
-                    raise OSError
-                buf += d
-            s.close()
+            buf = ask(PORT, b"get standby.key\r\n")
             k = 0 if buf.startswith(b"VALUE standby.key") else 3
         except ConnectionRefusedError:
             k = 1
@@ -49,15 +43,7 @@ def probe(stop, counts):
 def server_pid():
     """The pid in `stats` of the instance that answers, or None."""
     try:
-        s = socket.create_connection(("127.0.0.1", PORT), 5)
-        s.sendall(b"stats\r\n")
-        buf = b""
-        while not buf.endswith(b"END\r\n"):
-            d = s.recv(65536)
-            if not d:
-                raise OSError
-            buf += d
-        s.close()
+        buf = ask(PORT, b"stats\r\n")
     except OSError:
         return None
     for line in buf.split(b"\r\n"):
