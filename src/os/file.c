@@ -366,10 +366,13 @@ int pmm__os_write_all(int fd, const void *buf, size_t len)
 
 int pmm__os_write_file(const char *path, const void *buf, size_t len)
 {
+    char tmp[4200];
     const char *p = buf;
     int fd, r = 0;
-    do
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return -ENAMETOOLONG;
+    do /* a .tmp left by one killed here is written again */
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
                   0600);
     while (fd < 0 && errno == EINTR);
     if (fd < 0)
@@ -389,5 +392,9 @@ int pmm__os_write_file(const char *path, const void *buf, size_t len)
     }
     if (close(fd) < 0 && r == 0 && errno != EINTR)
         r = -errno;
+    if (r == 0 && rename(tmp, path) < 0)
+        r = -errno;
+    if (r < 0)
+        unlink(tmp);
     return r;
 }

@@ -75,8 +75,9 @@ int pmm__os_cloexec_from(int low);
 int pmm__os_open_append(const char *path, int *fd);
 /* Write all of buf at fd's position: a short write is completed. */
 int pmm__os_write_all(int fd, const void *buf, size_t len);
-/* Create or truncate path, owner-only (mode 0600, a link refused), and
- * write buf. */
+/* Make path hold buf, owner-only (mode 0600, a link refused): written
+ * whole to path.tmp, then renamed over path, so that a process killed
+ * meanwhile leaves the old file or the new one, never a part of one. */
 int pmm__os_write_file(const char *path, const void *buf, size_t len);
 
 /* A test's tap on what reaches a file (tests/test_powercut.c records a DISK
