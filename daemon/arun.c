@@ -14,6 +14,7 @@
 #include "arun.h"
 #include "actor.h"
 #include "group.h"
+#include "members.h"
 #include "held.h"
 #include "hrd.h"
 #include "log.h"

@@ -29,6 +29,14 @@
  * The whole of it is the table group_table[state][event] below: the next
  * state, set BEFORE the action runs (a controller that dies during the
  * action finds the group marked: restarting, ending), and the action.
+ * An action never runs the next event itself: it raises it (raise_event,
+ * a queue), and hrd_group_event(), the one entry point, delivers the queue
+ * one event at a time, in order, until it is empty.  A start that keeps
+ * failing is so a sequence of events, never a recursion.  Failures to
+ * start (the exec, a held socket, death before ready) back off: the
+ * restart waits 10 ms, doubling to 1 s (struct hrd_backoff), and the loop
+ * raises GE_RESTARTED when it is due (hrd_groups_tick); a crash after a
+ * good start restarts at once.
  * An actor's own state and bookkeeping (its table, starting it, stopping
  * every actor at once) are actor.c's, below this file: group.c calls it,
  * it never raises a group event.  A direct actor with a standby instance
@@ -45,6 +53,7 @@
 #include "hrd.h"
 #include "log.h"
 #include "metrics.h"
+#include "os/ctl.h"
 #include "os/os.h"
 #include "pmm/crash.h"
 #include "pmm/free.h"
@@ -69,6 +78,9 @@ enum {
     GA_BLOCKED,  /* log who holds it up */
     GA_FORGET,   /* release its number: it never ran */
 };
+
+static void raise_event(struct hrd *d, int group, enum hrd_group_event ev,
+                        const char *why);
 
 #define KEEP 0xff /* no state change */
 #define STAY {KEEP, GA_NONE}
@@ -127,7 +139,7 @@ static void kill_members(struct hrd *d, int group, int graceful)
         }
     }
     if (!dying)
-        hrd_group_event(d, group, GE_GONE, NULL);
+        raise_event(d, group, GE_GONE, NULL);
 }
 
 /* GA_END: the group's end, once no member is left; d->ends[group] moves
@@ -140,10 +152,27 @@ static void end_group(struct hrd *d, int group, const char *why)
         hrd_actor_event(d, i, AE_FORGOTTEN, 0);
     pmm__free_group(d->bank, group, &n);
     memset(&d->reg->groups[group], 0, sizeof d->reg->groups[group]);
-    d->end_why[group] = NULL;
     d->ends[group]++;
     hrd_log(d, HRD_INFO, "group %d %s; %zu group block%s freed", group,
             why ? why : "ended", n, n == 1 ? "" : "s");
+    d->end_why[group][0] = 0; /* why may be it */
+}
+
+void hrd_group_start_failed(struct hrd *d, int group, const char *why)
+{
+    struct hrd_backoff *b = &d->backoff[group];
+    b->this_round = 1;
+    snprintf(b->why, sizeof b->why, "%s", why);
+}
+
+/* A member of group (in slot) could not start: error r. */
+static void cannot_start(struct hrd *d, int group, int slot, int r)
+{
+    char why[160];
+    snprintf(why, sizeof why, "cannot start %s: %s", d->reg->actors[slot].name,
+             pmm_strerror(r));
+    hrd_log(d, HRD_ERR, "group %d: %s", group, why);
+    hrd_group_start_failed(d, group, why);
 }
 
 /* GA_RESTART: promote the standbys, fork every other direct actor, then
@@ -173,8 +202,7 @@ static int restart_group(struct hrd *d, int group)
     for (int i = 0; i < HR_REG_ACTORS; i++) {
         int r = pid[i] > 0 ? hrd_spawn_wait(pid[i], pipe_fd[i]) : pid[i];
         if (r < 0 && ++failed)
-            hrd_log(d, HRD_ERR, "group %d: cannot restart %s: %s", group,
-                    d->reg->actors[i].name, pmm_strerror(r));
+            cannot_start(d, group, i, r);
     }
     hrd_ready_check(d, group); /* those that say nothing are up once exec'd */
     return failed;
@@ -190,30 +218,55 @@ static int start_group(struct hrd *d, int group)
         if (a->direct && a->pid <= 0) {
             int r = hrd_start_actor(d, i, NULL);
             if (r < 0 && ++failed)
-                hrd_log(d, HRD_ERR, "group %d: cannot start %s: %s", group,
-                        a->name, pmm_strerror(r));
+                cannot_start(d, group, i, r);
         }
     }
     return failed;
 }
 
-/* Members that could not start (no descriptor or process left, say) fail
- * the group: the policy counts it and escalates; never "running" idle. */
+/* Members that could not start (no descriptor or process left, a held
+ * socket taken, say) fail the group: the policy counts it and escalates,
+ * the restart backs off; never "running" idle. */
 static void start_failed(struct hrd *d, int group, int failed)
 {
     if (failed) {
+        d->reg->groups[group].last_signal = 0;
         d->reg->groups[group].last_status = -1;
         d->reg->groups[group].last_fail_ns = pmm__os_now_ns();
         hrd_log(d, HRD_WARNING,
                 "group %d: a member could not start: restarting it", group);
-        hrd_group_event(d, group, GE_FAILED, NULL);
+        raise_event(d, group, GE_FAILED, NULL);
     }
+}
+
+/* GA_CHARGE, after the policy let the group start again: at once after a
+ * crash, or after the back-off when it failed to start; 1 when due now. */
+static int restart_due(struct hrd *d, int group)
+{
+    struct hrd_backoff *b = &d->backoff[group];
+    if (!b->this_round) { /* a crash after a good start */
+        b->fails = 0;
+        b->until_ms = 0;
+        return 1;
+    }
+    b->this_round = 0;
+    b->fails++;
+    uint32_t ms = HRD_BACKOFF_MIN_MS;
+    for (uint32_t i = 1; i < b->fails && ms < HRD_BACKOFF_MAX_MS; i++)
+        ms *= 2;
+    b->delay_ms = ms < HRD_BACKOFF_MAX_MS ? ms : HRD_BACKOFF_MAX_MS;
+    b->until_ms = hr__os_mono_ms() + b->delay_ms;
+    hrd_log(d, HRD_WARNING,
+            "group %d: %u failed start%s in a row (%s): next start in %u ms",
+            group, b->fails, b->fails == 1 ? "" : "s", b->why, b->delay_ms);
+    return 0;
 }
 
 static void make_group(struct hrd *d, int group)
 {
     struct hr_reg_group *g = &d->reg->groups[group];
     uint32_t state = g->state;
+    memset(&d->backoff[group], 0, sizeof d->backoff[group]);
     memset(g, 0, sizeof *g);
     g->state = state;
     g->last_status = -1;
@@ -235,8 +288,9 @@ static void backgrounded(struct hrd *d, int group, const char *name)
     kill_members(d, group, 1);
 }
 
-void hrd_group_event(struct hrd *d, int group, enum hrd_group_event ev,
-                     const char *why)
+/* One cell of the table: the state change, then the action. */
+static void deliver(struct hrd *d, int group, enum hrd_group_event ev,
+                    const char *why)
 {
     struct hr_reg_group *g = &d->reg->groups[group];
     uint8_t next = group_table[g->state][ev].next;
@@ -245,7 +299,7 @@ void hrd_group_event(struct hrd *d, int group, enum hrd_group_event ev,
     if (next != KEEP)
         g->state = next; /* first: a new controller sees it */
     if (next == HR_G_ENDING && why)
-        d->end_why[group] = why;
+        snprintf(d->end_why[group], sizeof d->end_why[group], "%.63s", why);
     switch (action) {
     case GA_NONE:
         break;
@@ -267,16 +321,20 @@ void hrd_group_event(struct hrd *d, int group, enum hrd_group_event ev,
         break;
     case GA_CHARGE:
         pmm__crash("hrd.group_restart"); /* members gone, none started yet */
-        if (hrd_policy_group_restart(d, group, reason, sizeof reason))
-            hrd_site_restart(d, reason);
-        else
-            hrd_group_event(d, group, GE_RESTARTED, NULL);
+        if (hrd_policy_group_restart(d, group, reason, sizeof reason)) {
+            d->backoff[group].until_ms = 0; /* the site restart boots it */
+            d->restart_pending = 1;         /* the loop restarts the site */
+            snprintf(d->restart_why, sizeof d->restart_why, "%s", reason);
+        } else if (restart_due(d, group)) {
+            raise_event(d, group, GE_RESTARTED, NULL);
+        } /* else hrd_groups_tick() raises it when the back-off is over */
         break;
     case GA_RESTART:
         start_failed(d, group, restart_group(d, group));
         break;
     case GA_END:
-        end_group(d, group, why ? why : d->end_why[group]);
+        memset(&d->backoff[group], 0, sizeof d->backoff[group]);
+        end_group(d, group, why ? why : d->end_why[group][0] ? d->end_why[group] : NULL);
         break;
     case GA_BLOCKED:
         hrd_log(d, HRD_WARNING,
@@ -284,153 +342,62 @@ void hrd_group_event(struct hrd *d, int group, enum hrd_group_event ev,
                 why);
         break;
     case GA_FORGET:
+        memset(&d->backoff[group], 0, sizeof d->backoff[group]);
         memset(g, 0, sizeof *g);
         break;
     }
 }
 
-int hrd_register(struct hrd *d, int group, int direct, const char *name,
-                 int exe_fd, const char *args, uint32_t args_len, int *slot)
+/* Queue an event for delivery after the action that raised it. */
+static void raise_event(struct hrd *d, int group, enum hrd_group_event ev,
+                        const char *why)
 {
-    int s = -1;
-    uint32_t used = 0;
-    for (int i = 0; i < HR_REG_ACTORS; i++) {
-        used += d->reg->actors[i].used != 0;
-        if (!d->reg->actors[i].used && s < 0)
-            s = i;
-    }
-    if (s < 0 || used >= d->policy.max_actors)
-        return -ENOSPC; /* hrCtrl.maxActors reached */
-    uint64_t size = 0;
-    int r = hrd_images_store(d, s, exe_fd, args, args_len, &size);
-    if (r < 0)
-        return r;
-    struct hr_reg_actor *a = &d->reg->actors[s];
-    memset(a, 0, sizeof *a);
-    a->group = group;
-    a->direct = (uint32_t)direct;
-    snprintf(a->name, sizeof a->name, "%s", name);
-    a->image_size = size;
-    a->args_len = args_len;
-    hrd_actor_event(d, s, AE_REGISTERED, 0);
-    hrd_group_event(d, group, GE_REGISTERED, NULL);
-    /* registration is complete once `used` is set */
-    __atomic_store_n(&a->used, 1, __ATOMIC_RELEASE);
-    *slot = s;
-    return 0;
+    if (d->ev_len == HRD_EVENTS) /* each action raises one at most: a
+                                    full queue is a loop in the table */
+        hrd_die(1, "group %d: %u events waiting: the group table loops",
+                group, (unsigned)HRD_EVENTS);
+    struct hrd_event *e = &d->events[(d->ev_head + d->ev_len++) % HRD_EVENTS];
+    e->group = (int16_t)group;
+    e->ev = (uint8_t)ev;
+    e->has_why = why != NULL;
+    snprintf(e->why, sizeof e->why, "%s", why ? why : "");
 }
 
-/* Nothing runs in the group any more: it ended, or it is blocked. */
-static void settle(struct hrd *d, int group)
+void hrd_group_event(struct hrd *d, int group, enum hrd_group_event ev,
+                     const char *why)
 {
-    char names[512] = "";
-    size_t at = 0;
-    int unclean = 0;
-    HRD_FOR_MEMBERS(d, group, i) {
-        struct hr_reg_actor *a = &d->reg->actors[i];
-        if (a->state == HR_A_RUNNING)
-            return;
-        if (a->state != HR_A_CLEAN) {
-            unclean++;
-            at += (size_t)snprintf(names + at, at < sizeof names ? sizeof names - at : 0,
-                                   "%s%s", unclean > 1 ? " " : "", a->name);
-            if (at >= sizeof names)
-                at = sizeof names - 1;
+    raise_event(d, group, ev, why);
+    if (d->delivering)
+        return; /* raised during a delivery: the loop below takes it */
+    d->delivering = 1;
+    while (d->ev_len) {
+        struct hrd_event e = d->events[d->ev_head]; /* its slot may be
+                                                       reused meanwhile */
+        d->ev_head = (d->ev_head + 1) % HRD_EVENTS;
+        d->ev_len--;
+        if (d->exec_pending) /* a site restart: the next controller boots
+                                every group from the registry */
+            continue;
+        deliver(d, e.group, e.ev, e.has_why ? e.why : NULL);
+    }
+    d->delivering = 0;
+}
+
+int hrd_groups_tick(struct hrd *d)
+{
+    int64_t now = hr__os_mono_ms(), next = -1;
+    for (int g = 0; g < HR_REG_GROUPS; g++) {
+        struct hrd_backoff *b = &d->backoff[g];
+        if (!b->until_ms)
+            continue;
+        if (d->reg->groups[g].state != HR_G_RESTARTING) {
+            b->until_ms = 0; /* ended or booted meanwhile */
+        } else if (b->until_ms <= now) {
+            b->until_ms = 0;
+            hrd_group_event(d, g, GE_RESTARTED, NULL);
+        } else if (next < 0 || b->until_ms - now < next) {
+            next = b->until_ms - now;
         }
     }
-    if (!unclean)
-        hrd_group_event(d, group, GE_ALL_CLEAN,
-                        "ended: every member exited cleanly");
-    else
-        hrd_group_event(d, group, GE_UNCLEAN, names);
-}
-
-void hrd_child_exited(struct hrd *d, pid_t pid, int status)
-{
-    if (hrd_standby_exited(d, pid, status))
-        return; /* a standby: no member, no group event */
-    int slot = hrd_find_pid(d, pid);
-    if (slot < 0) { /* an orphan, or a start-up command */
-        hrd_tree_sweep(d); /* what it leaves of an ended run */
-        return;
-    }
-    struct hr_reg_actor *a = &d->reg->actors[slot];
-    int group = a->group;
-    uint32_t gstate = d->reg->groups[group].state;
-    /* its tree ends with it: its group now, its orphans by the sweep below,
-     * after any restart, except when an exit 0 asks whether it left some */
-    int bg_exit = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    hrd_tree_reaped(d, slot, pid);
-    if (a->state == HR_A_DYING || gstate == HR_G_RESTARTING || gstate == HR_G_ENDING) {
-        /* killed for a group restart or end (or, in one, not killed yet) */
-        hrd_metrics_death(d, group, HRD_DEATH_STOPPED);
-        hrd_actor_event(d, slot, AE_HALTED, 0);
-        if (!hrd_members_dying(d, group))
-            hrd_group_event(d, group, GE_GONE, NULL);
-    } else if (a->clean_mark) {
-        hrd_metrics_death(d, group, HRD_DEATH_CLEAN);
-        hrd_actor_event(d, slot, AE_EXITED, 0);
-        settle(d, group);
-    } else if (bg_exit && hrd_tree_left(d, slot, pid)) {
-        hrd_metrics_death(d, group, HRD_DEATH_BACKGROUND);
-        hrd_actor_event(d, slot, AE_FAILED, 0);
-        hrd_record_failure(d, a, pid, status, 1);
-        hrd_group_event(d, group, GE_BACKGROUND, a->name);
-    } else {
-        hrd_metrics_death(d, group, hrd_metrics_failure(status));
-        hrd_actor_event(d, slot, AE_FAILED, 0);
-        hrd_record_failure(d, a, pid, status, 0);
-        hrd_group_event(d, group, GE_FAILED, NULL);
-    }
-    hrd_tree_sweep(d); /* its orphans: its run is over */
-}
-
-int hrd_kill_group(struct hrd *d, int group)
-{
-    if (hrd_group_check(d, group, HRD_GROUP_SLOT) < 0 ||
-        !d->reg->groups[group].used)
-        return 1; /* an unused group is not an error */
-    /* even one over a lowered maxGroups */
-    hrd_group_event(d, group, GE_KILL, "killed");
-    return !d->reg->groups[group].used;
-}
-
-/* Every actor stops; a fresh controller (this program, executed again)
- * runs the start-up file without its arun lines and restarts every group.
- * A site that keeps restarting stops instead, marked failed. */
-void hrd_site_restart(struct hrd *d, const char *why)
-{
-    hrd_log(d, HRD_WARNING, "site restart: %s", why);
-    hrd_kill_all(d);
-    pmm__crash("hrd.site_restart"); /* every actor gone, no new controller */
-    if (hrd_policy_site_restart(d, why)) {
-        d->reg->site.failed = 1;
-        hrd_log(d, HRD_ERR,
-                "site failed, stopping: %s (hr site start tries again)",
-                d->reg->site.failure);
-        d->stopping = 1;
-        return;
-    }
-    d->reg->site.site_restarts++;
-    d->exec_pending = 1;
-}
-
-void hrd_groups_adopt(struct hrd *d)
-{
-    for (int g = 0; g < HR_REG_GROUPS; g++) {
-        if (!d->reg->groups[g].used)
-            continue;
-        if (d->reg->groups[g].state == HR_G_ENDING) /* nothing runs: it ends */
-            hrd_group_event(d, g, GE_GONE, "ended (its end was cut short)");
-        else if (hrd_next_actor(d, g, -1) < 0)
-            hrd_group_event(d, g, GE_KILL, "ended: no member left in the registry");
-    }
-}
-
-void hrd_unregister(struct hrd *d, int slot)
-{
-    int group = d->reg->actors[slot].group;
-    hrd_actor_event(d, slot, AE_FORGOTTEN, 0);
-    if (hrd_next_actor(d, group, -1) < 0)
-        hrd_group_event(d, group, GE_ABANDONED, NULL);
+    return (int)next;
 }

@@ -32,28 +32,19 @@ enum hrd_group_event {
     GE_COUNT
 };
 
-/* Raise ev on group; why: the reason logged when it ends (GE_KILL,
- * GE_ALL_CLEAN, GE_GONE) or the names that hold it up (GE_UNCLEAN). */
+/* Raise ev on group and deliver it, with every event its actions raise,
+ * one after the other (never one inside another), before returning; why:
+ * the reason logged when it ends (GE_KILL, GE_ALL_CLEAN, GE_GONE) or the
+ * names that hold it up (GE_UNCLEAN).  Called by the loop and by what it
+ * dispatches (requests, deaths), never by an action of the table. */
 void hrd_group_event(struct hrd *d, int group, enum hrd_group_event ev,
                      const char *why);
+/* Groups whose back-off after failed starts is over start again
+ * (GE_RESTARTED); ms until the next one is due, or -1. */
+int hrd_groups_tick(struct hrd *d);
 
-/* Register an actor (its image and arguments stored) in group, stopped;
- * *slot gets its registry slot.  -ENOSPC past hrCtrl.maxActors. */
-int hrd_register(struct hrd *d, int group, int direct, const char *name,
-                 int exe_fd, const char *args, uint32_t args_len, int *slot);
-/* Unregister an actor that never ran; a group left with no member goes. */
-void hrd_unregister(struct hrd *d, int slot);
-/* A child of the controller was reaped. */
-void hrd_child_exited(struct hrd *d, pid_t pid, int status);
-/* End a group for good: 1 when done at once (or no such group), 0 when its
- * members still have to die (the loop finishes it when the last is reaped;
- * d->ends[group] moves on then). */
-int hrd_kill_group(struct hrd *d, int group);
-/* Every actor stops; a fresh controller takes over, unless the site has
- * restarted too often: then it stops, marked failed. */
-void hrd_site_restart(struct hrd *d, const char *why);
-/* At start, after hrd_actors_adopt() (actor.h): end the groups whose end
- * was cut short or that have no member left. */
-void hrd_groups_adopt(struct hrd *d);
+/* A member of group could not start (why: in words): the failure the
+ * group now fails with is a start's, and its restart backs off. */
+void hrd_group_start_failed(struct hrd *d, int group, const char *why);
 
 #endif

@@ -23,9 +23,13 @@
  *   startup.c   the site's start-up file, sysadm.ini
  *   ini.c       ... its lines, read and split (no system call: fuzzed)
  *   arun.c      a direct actor asked for: named, registered, started
+ *   members.c   what happens to members (registered, reaped, killed), as
+ *               group events; the site restart
  *   group.c     the life of groups and actors: ONE table of state x event
  *               -> action; every change of a group's or an actor's state
- *               goes through it
+ *               goes through it; an action raises the next event, and
+ *               the table's entry point delivers it (a queue, never a
+ *               recursion); failed starts back off
  *   actor.c     ... one actor's table of state x event below it, its start,
  *               its failure kept, and every actor stopped or adopted at once
  *   standby.c   standby instances (hr arun --standby): started, waiting,
@@ -72,6 +76,30 @@
 #define HRD_HELD_MAX 8     /* listening sockets held for one actor (held.c) */
 #define HRD_LINE_MAX 1024  /* a log line's text: longer ones are split */
 #define HRD_DEATHS 5       /* causes of an actor's death (metrics.h) */
+#define HRD_EVENTS 64      /* group events waiting for the loop (group.c) */
+#define HRD_WHY_MAX 512    /* an event's reason, copied with it */
+#define HRD_BACKOFF_MIN_MS 10   /* the first retry after a failed start ... */
+#define HRD_BACKOFF_MAX_MS 1000 /* ... doubling up to this */
+
+/* A group event raised by an action, delivered by the loop (group.c):
+ * an action never runs the next event itself. */
+struct hrd_event {
+    int16_t group;
+    uint8_t ev;               /* enum hrd_group_event */
+    uint8_t has_why;
+    char why[HRD_WHY_MAX];    /* a copy: the action's buffer is gone */
+};
+
+/* A group's failures to start (exec failed, a held socket could not be
+ * made, died before it was ready), in a row: its next start waits
+ * (group.c).  A crash after a good start restarts at once and clears it. */
+struct hrd_backoff {
+    uint32_t fails;           /* failed starts in a row */
+    uint8_t this_round;       /* the failure being handled was a start's */
+    int64_t until_ms;         /* a restart is due then (monotonic ms), or 0 */
+    uint32_t delay_ms;        /* ... the wait that set it */
+    char why[160];            /* the last failure to start, in words */
+};
 
 /* An actor's output pipe, read by the event loop (logpipe.c). */
 struct hrd_outpipe {
@@ -136,7 +164,7 @@ struct hrd {
     pid_t ini_pid;            /* the command of that line, or 0 */
     char ini_prog[64];        /* ... and its name, for the log */
     uint8_t had_group[HR_REG_GROUPS]; /* groups there before start-up */
-    const char *end_why[HR_REG_GROUPS]; /* why a HR_G_ENDING group ends */
+    char end_why[HR_REG_GROUPS][64]; /* why a HR_G_ENDING group ends */
     uint32_t ends[HR_REG_GROUPS]; /* ends of each group id so far */
     int dropped;              /* damaged registry entries dropped at start */
     uint64_t kill_at[HR_REG_ACTORS]; /* stopping: SIGKILL at this time (ns,
@@ -160,6 +188,12 @@ struct hrd {
                               /* kill-group requests, answered when their
                                  group's ends count moves on */
     struct hrd_standby standby[HR_REG_ACTORS]; /* standby.c */
+    struct hrd_event events[HRD_EVENTS]; /* raised, not yet delivered: a */
+    unsigned ev_head, ev_len; /* ring (group.c) */
+    int delivering;           /* the loop delivers events now */
+    struct hrd_backoff backoff[HR_REG_GROUPS]; /* group.c */
+    char restart_why[160];    /* restart_pending: why (a site restart the
+                                 policy asked for, delivered by the loop) */
 };
 
 /* The next used actor slot after `after` (-1 to begin) that belongs to

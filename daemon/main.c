@@ -31,6 +31,7 @@
 #include "conns.h"
 #include "actor.h"
 #include "group.h"
+#include "members.h"
 #include "held.h"
 #include "hrd.h"
 #include "log.h"
@@ -149,6 +150,50 @@ static void refused(const char *site, int r)
             pmm_strerror(r));
 }
 
+/* The controller lock, controller.lock: taken, or, after a site
+ * restart's exec, kept: the controller before passes its descriptor
+ * (HRD_LOCK_ENV), so that the site is never without a controller between
+ * the two (a stop that comes then finds it running, and waits for it). */
+#define HRD_LOCK_ENV "HRD_LOCK"
+static int take_lock(struct hrd *d)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/controller.lock", d->dir);
+    int fd = hr__os_open(path, O_RDWR | O_CREAT | O_NOFOLLOW, 0600);
+    const char *v = getenv(HRD_LOCK_ENV);
+    int kept = v && d->restarted ? atoi(v) : -1;
+    unsetenv(HRD_LOCK_ENV);
+    if (fd < 0)
+        return fd;
+    dev_t dev[2];
+    ino_t ino[2];
+    if (kept > 2 && pmm__os_size(kept, NULL, NULL, NULL, &dev[0], &ino[0]) == 0 &&
+        pmm__os_size(fd, NULL, NULL, NULL, &dev[1], &ino[1]) == 0 &&
+        dev[0] == dev[1] && ino[0] == ino[1] &&
+        pmm__os_trylock(kept, 1) == 0) { /* ours already: a no-op */
+        hr__os_inherit(kept, 0);
+        pmm__os_close(fd);
+        return kept;
+    }
+    if (pmm__os_trylock(fd, 1) < 0) {
+        pmm__os_close(fd);
+        return -EAGAIN;
+    }
+    return fd;
+}
+
+/* The site restart's exec: the lock and the held sockets pass to the
+ * fresh controller. */
+static void hand_over(struct hrd *d)
+{
+    char v[16];
+    hrd_held_export(d);
+    if (hr__os_inherit(d->lock_fd, 1) == 0) {
+        snprintf(v, sizeof v, "%d", d->lock_fd);
+        setenv(HRD_LOCK_ENV, v, 1);
+    }
+}
+
 static void setup(struct hrd *d, const char *site_arg)
 {
     char path[4200];
@@ -163,9 +208,7 @@ static void setup(struct hrd *d, const char *site_arg)
         refused(d->site, r);
     if ((r = pmm_bank_open(&d->bank, d->dir, "RAM", PMM_OPEN_CREATE)) < 0)
         hrd_die(1, "site %s: RAM bank: %s", d->site, pmm_strerror(r));
-    snprintf(path, sizeof path, "%s/controller.lock", d->dir);
-    d->lock_fd = hr__os_open(path, O_RDWR | O_CREAT | O_NOFOLLOW, 0600);
-    if (d->lock_fd < 0 || pmm__os_trylock(d->lock_fd, 1) < 0)
+    if ((d->lock_fd = take_lock(d)) < 0)
         hrd_die(1, "site %s: a controller already runs", d->site);
     snprintf(path, sizeof path, "%s/console.log", d->dir);
     d->console_fd = hr__os_open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW,
@@ -211,6 +254,23 @@ static int sooner(int a, int b)
     return a < 0 ? b : b < 0 ? a : a < b ? a : b;
 }
 
+/* After each event the loop dispatched: the answers it allows, and a
+ * site restart asked for (by a request, or by the restart policy from the
+ * group table: delivered here, never inside the table's action). */
+static void after_event(struct hrd *d)
+{
+    hrd_answer_ended(d); /* kill-group requests whose group ended */
+    if (said_ready) /* STATUS= changes, after READY=1's own */
+        hrd_notify_status(d);
+    hrd_answer_ready(d); /* arun --wait-ready requests */
+    if (d->restart_pending && !d->stopping) { /* a stop wins */
+        d->restart_pending = 0;
+        hrd_site_restart(d, d->restart_why[0] ? d->restart_why
+                                              : "asked for (hr site restart)");
+        d->restart_why[0] = 0;
+    }
+}
+
 static void loop(struct hrd *d)
 {
     hrd_conn_reserve(d);
@@ -218,15 +278,20 @@ static void loop(struct hrd *d)
     watch(d, d->sig_fd, "signals");
     if (d->notify_fd >= 0)
         watch(d, d->notify_fd, "notify socket");
-    while (!d->stopping && !d->exec_pending) { /* either may come at boot */
+    after_event(d); /* boot may have asked for a site restart */
+    while (!d->stopping && !d->exec_pending) {
         int got[16], sig, accepting = 0;
         int standby_ms = hrd_standby_tick(d); /* standbys missing: started */
-        /* wakes for an idle connection's end, the next stop deadline and
-         * the next standby due */
+        int backoff_ms = hrd_groups_tick(d); /* groups whose back-off is over */
+        after_event(d);
+        if (d->stopping || d->exec_pending)
+            break;
+        /* wakes for an idle connection's end, the next stop deadline, the
+         * next standby due and the next group restart due */
         int n = hr__os_poller_wait(d->ep_fd, got, 16,
                                    sooner(sooner(hrd_conn_expire(d),
                                                  hrd_tree_deadlines(d)),
-                                          standby_ms));
+                                          sooner(standby_ms, backoff_ms)));
         if (n < 0)
             hrd_die(1, "epoll: %s", strerror(-n));
         for (int i = 0; i < n; i++) {
@@ -251,14 +316,7 @@ static void loop(struct hrd *d)
                 hrd_serve(d, fd);
                 reap(d);
             }
-            hrd_answer_ended(d); /* kill-group requests whose group ended */
-            if (said_ready) /* STATUS= changes, after READY=1's own */
-                hrd_notify_status(d);
-            hrd_answer_ready(d); /* arun --wait-ready requests */
-            if (d->restart_pending) {
-                d->restart_pending = 0;
-                hrd_site_restart(d, "asked for (hr site restart)");
-            }
+            after_event(d);
             if (d->exec_pending)
                 return;
         }
@@ -400,6 +458,8 @@ int main(int argc, char **argv)
                d.reg->site.generation);
     boot(&d); /* says ready once the start-up file is done */
     loop(&d);
+    if (d.stopping) /* a stop wins over a site restart */
+        d.exec_pending = 0;
     if (d.exec_pending)
         hrd_notify("STATUS=site restart: a fresh controller comes");
     else if (d.reg->site.failed)
@@ -422,7 +482,7 @@ int main(int argc, char **argv)
         char *argv_new[] = {"hrd", "--site", d.site, "--restarted",
                             hrd_config_dir() ? "--config" : NULL,
                             (char *)hrd_config_dir(), NULL};
-        hrd_held_export(&d); /* the sockets pass to the fresh controller */
+        hand_over(&d); /* the lock and the sockets pass to the fresh one */
         hrd_log(&d, HRD_NOTICE, "starting a fresh controller");
         r = hr__os_exec(d.self, argv_new);
         hrd_log(&d, HRD_ERR, "site restart: cannot run %s: %s", d.self,

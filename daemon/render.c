@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "hrd.h"
+#include "os/ctl.h"
 #include "os/os.h"
 #include "ready.h"
 #include "render.h"
@@ -80,8 +81,52 @@ static void standby_json(struct out *o, const struct hrd *d, int slot)
     put(o, ", \"standby_off\": %s}", d->standby[slot].off ? "true" : "false");
 }
 
-static const char *group_state(uint32_t s)
+/* A JSON string: quotes, backslashes and control characters escaped. */
+static void put_json_str(struct out *o, const char *s)
 {
+    put(o, "\"");
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            put(o, "\\%c", c);
+        else if (c < 0x20)
+            put(o, "\\u%04x", c);
+        else
+            put(o, "%c", c);
+    }
+    put(o, "\"");
+}
+
+/* A group's back-off after failed starts (group.c): ms until its next
+ * start, or -1 when it does not back off. */
+static long backoff_ms(const struct hrd *d, int g)
+{
+    const struct hrd_backoff *b = &d->backoff[g];
+    if (!b->until_ms || d->reg->groups[g].state != HR_G_RESTARTING)
+        return -1;
+    int64_t left = b->until_ms - hr__os_mono_ms();
+    return left > 0 ? (long)left : 0;
+}
+
+static void backoff_json(struct out *o, const struct hrd *d, int g)
+{
+    long ms = backoff_ms(d, g);
+    if (ms < 0) {
+        put(o, ", \"backoff\": null");
+        return;
+    }
+    put(o, ", \"backoff\": {\"fails\": %u, \"delay_ms\": %u, "
+        "\"next_start_in_ms\": %ld, \"why\": ", d->backoff[g].fails,
+        d->backoff[g].delay_ms, ms);
+    put_json_str(o, d->backoff[g].why);
+    put(o, "}");
+}
+
+static const char *group_state(const struct hrd *d, int g)
+{
+    uint32_t s = d->reg->groups[g].state;
+    if (backoff_ms(d, g) >= 0)
+        return "backoff";
     return s == HR_G_BLOCKED ? "blocked" : s == HR_G_RESTARTING ? "restarting"
                                       : s == HR_G_ENDING ? "ending" : "running";
 }
@@ -98,7 +143,7 @@ int hrd_ps_json(struct hrd *d, char *buf, size_t cap)
             continue;
         put(&o, "%s{\"id\": %d, \"state\": \"%s\", \"restarts\": %u, "
             "\"last_failure\": ", first ? "" : ", ", g,
-            group_state(G->state), G->restarts);
+            group_state(d, g), G->restarts);
         if (G->last_fail_ns)
             put(&o, "{\"signal\": %d, \"status\": %d, \"when_ns\": %llu, "
                 "\"background\": %s}", G->last_signal, G->last_status,
@@ -107,6 +152,7 @@ int hrd_ps_json(struct hrd *d, char *buf, size_t cap)
         else
             put(&o, "null");
         restart_times(&o, d, g);
+        backoff_json(&o, d, g);
         put(&o, ", \"actors\": [");
         int fa = 1;
         HRD_FOR_MEMBERS(d, g, i) {
@@ -143,8 +189,14 @@ int hrd_ps_text(struct hrd *d, char *buf, size_t cap)
         struct hr_reg_group *G = &d->reg->groups[g];
         if (!G->used)
             continue;
-        char fail[128] = "-";
-        if (G->last_fail_ns) {
+        char fail[256] = "-";
+        long wait_ms = backoff_ms(d, g);
+        if (wait_ms >= 0) {
+            snprintf(fail, sizeof fail, "backing off after %u failed start%s "
+                     "(%s): next start in %ld ms", d->backoff[g].fails,
+                     d->backoff[g].fails == 1 ? "" : "s", d->backoff[g].why,
+                     wait_ms);
+        } else if (G->last_fail_ns) {
             double ago = (double)(now - G->last_fail_ns) / 1e9;
             if (G->background)
                 snprintf(fail, sizeof fail, "went to the background: run it in "
@@ -158,7 +210,7 @@ int hrd_ps_text(struct hrd *d, char *buf, size_t cap)
         if (d->restart_last_ns[g] || d->restart_hist[g][0])
             snprintf(took, sizeof took, "%.1f ms",
                      (double)d->restart_last_ns[g] / 1e6);
-        put(&o, "%-6d %-10s %8u %12s  %s\n", g, group_state(G->state),
+        put(&o, "%-6d %-10s %8u %12s  %s\n", g, group_state(d, g),
             G->restarts, took, fail);
         HRD_FOR_MEMBERS(d, g, i) {
             struct hr_reg_actor *a = &d->reg->actors[i];

@@ -16,6 +16,7 @@
 #include "arun.h"
 #include "actor.h"
 #include "group.h"
+#include "members.h"
 #include "hrd.h"
 #include "log.h"
 #include "metrics.h"

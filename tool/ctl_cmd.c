@@ -140,25 +140,19 @@ int hr_site_start(const struct hr_opts *o)
     return HR_EXIT_OK;
 }
 
-/* Ask the controller pid of dir to stop; hr_stop() returns once it has. */
-static void stop_controller(const char *dir, int pid, const char *action)
-{
-    int r = hr_stop(dir);
-    if (r == -ETIMEDOUT)
-        hr_die(HR_EXIT_FAIL, "%s: controller %d did not stop in the longest "
-                             "stop timeout and 15 s (hr log)", action, pid);
-    if (r < 0)
-        hr_die_ctl(action, r);
-}
-
+/* Stop the site's controller if one runs: 1 once it has stopped, 0 when
+ * none ran.  hr_stop() finds a controller by its lock, so one between the
+ * two halves of a site restart is waited for and stopped, not missed. */
 int hr_stop_running(const char *dir, const char *action)
 {
-    int pid = hr_ping(dir);
-    if (pid == -ECONNREFUSED || pid == -ENOENT)
-        return 0; /* no controller listens */
-    if (pid < 0)
-        hr_die_ctl(action, pid);
-    stop_controller(dir, pid, action);
+    int r = hr_stop(dir);
+    if (r == -ECONNREFUSED || r == -ENOENT)
+        return 0; /* no controller holds the site */
+    if (r == -ETIMEDOUT)
+        hr_die(HR_EXIT_FAIL, "%s: the controller did not stop in the longest "
+                             "stop timeout and 15 s (hr log)", action);
+    if (r < 0)
+        hr_die_ctl(action, r);
     return 1;
 }
 
@@ -213,6 +207,10 @@ int hr_site_restart_cmd(const struct hr_opts *o)
         if (g < 0 && hr_site_status(dir, &st, NULL, 0) == 0 &&
             st.state == HR_SITE_FAILED)
             hr_die(HR_EXIT_FAIL, "site restart: the site failed: %s", st.failure);
+        if (g < 0 && hr_site_status(dir, &st, NULL, 0) == 0 &&
+            st.state == HR_SITE_STOPPED) /* a stop won */
+            hr_die(HR_EXIT_FAIL, "site restart: the site was stopped before "
+                                 "a fresh controller answered");
         usleep(10000);
     }
     hr_die(HR_EXIT_FAIL, "site restart: no fresh controller after the stop "
@@ -318,9 +316,7 @@ int hr_site_cold(const struct hr_opts *o)
     char dir[4096];
     pmm_remake_info info;
     hr_site_dir(o, dir, sizeof dir, "site cold");
-    int pid = hr_ping(dir);
-    if (pid > 0)
-        stop_controller(dir, pid, "site cold");
+    hr_stop_running(dir, "site cold");
     int r = pmm_bank_remake(dir, "RAM", &info);
     if (r < 0)
         hr_die_err("site cold: RAM bank", r);

@@ -220,7 +220,10 @@ typedef struct hr_site_state {
  * (-ECONNREFUSED when none runs). */
 PMM_API int hr_status(const char *site, hr_site_state *out);
 /* The state a site was left in, read from its registry without a
- * controller (stopped, or failed and why); the registry is only read.  A
+ * controller (stopped, or failed and why); the registry is only read.
+ * Running, with the registry's controller pid, when a controller holds
+ * the site without answering yet (between the two halves of a site
+ * restart, or starting).  A
  * site never started reads as stopped at generation 0.  K_EBANK for a
  * registry that is damaged or of another version or layout, with why (cap
  * bytes, may be NULL) saying which. */

@@ -21,6 +21,7 @@
 #include "pmm/ident.h"
 #include "pmm/names.h"
 #include "proto.h"
+#include "hr/registry.h"
 
 extern char **environ;
 
@@ -141,23 +142,42 @@ int hr_ps(const char *site, int text, char *buf, size_t cap)
     return r < 0 ? r : (int)strlen(buf);
 }
 
-/* Waits on a pidfd of the controller (readable once it has exited, reaped
- * or not), as long as its stop may take: the longest stop timeout, then
- * the 5 s it gives a SIGKILL, and a margin. */
+/* How long a stop tries to reach a controller that holds the site's lock
+ * but does not answer yet (a site restart's fresh controller starting). */
+#define HR_STOP_REACH_MS 30000
+
+/* Asks the controller to stop, then waits on a pidfd of it (readable once
+ * it has exited, reaped or not), as long as its stop may take: the longest
+ * stop timeout, then the 5 s it gives a SIGKILL, and a margin.  A site
+ * restart keeps the pid and the lock, and drops the socket for a moment:
+ * a stop that meets that moment (no socket, or its connection reset)
+ * tries again while the lock is held, so it stops the fresh controller
+ * rather than say the site was not running. */
 int hr_stop(const char *site)
 {
-    hr_site_state st;
-    int r = hr_status(site, &st);
-    if (r < 0)
-        return r;
-    int pfd = hr__os_pidfd_open(st.controller_pid);
-    r = hr__call(site, HR_REQ_STOP, 0, NULL, 0, NULL, 0, NULL, 0);
-    if (r >= 0 && pfd >= 0 &&
-        hr__os_wait_readable(pfd, (int)HR_STOP_LIMIT_MS + 15000) <= 0)
-        r = -ETIMEDOUT;
-    if (pfd >= 0)
-        pmm__os_close(pfd);
-    return r;
+    int64_t until = hr__os_mono_ms() + HR_STOP_REACH_MS;
+    for (;;) {
+        hr_site_state st;
+        int pfd = -1, r = hr_status(site, &st);
+        if (r == 0) {
+            pfd = hr__os_pidfd_open(st.controller_pid);
+            r = hr__call(site, HR_REQ_STOP, 0, NULL, 0, NULL, 0, NULL, 0);
+        }
+        if (r >= 0 && pfd >= 0 &&
+            hr__os_wait_readable(pfd, (int)HR_STOP_LIMIT_MS + 15000) <= 0)
+            r = -ETIMEDOUT;
+        if (pfd >= 0)
+            pmm__os_close(pfd);
+        if (r != -ECONNREFUSED && r != -ENOENT && r != -ECONNRESET &&
+            r != -EPIPE)
+            return r;
+        int held = hr__controller_holds(site);
+        if (held <= 0) /* no controller: not running */
+            return held < 0 ? held : r == -ENOENT ? r : -ECONNREFUSED;
+        if (hr__os_mono_ms() > until)
+            return -ETIMEDOUT;
+        hr__os_sleep_ms(10);
+    }
 }
 
 int hr_reload(const char *site)

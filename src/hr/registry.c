@@ -118,6 +118,23 @@ static void fill(hr_site_state *out, const struct hr_reg *reg)
     }
 }
 
+/* 1 when a controller holds the site's controller.lock (it runs, or is
+ * between the two halves of a site restart: the lock is kept across that
+ * exec), 0 when none does, or -errno. */
+int hr__controller_holds(const char *site)
+{
+    char dir[4096], path[4200];
+    int fd, r = pmm_site_path(dir, sizeof dir, site);
+    if (r < 0)
+        return r;
+    snprintf(path, sizeof path, "%s/controller.lock", dir);
+    if ((r = pmm__os_open(path, 1, 0, &fd)) < 0)
+        return r == -ENOENT ? 0 : r;
+    r = pmm__os_lock_held(fd);
+    pmm__os_close(fd);
+    return r;
+}
+
 int hr_site_status(const char *site, hr_site_state *out, char *why,
                    size_t cap)
 {
@@ -140,6 +157,10 @@ int hr_site_status(const char *site, hr_site_state *out, char *why,
         r = K_OK; /* never started: no registry yet */
     else if (r == 0)
         fill(out, reg);
+    if (r == 0 && hr__controller_holds(site) > 0) { /* not answering yet */
+        out->state = HR_SITE_RUNNING;
+        out->controller_pid = (int32_t)reg->site.controller_pid;
+    }
     free(reg);
     return r;
 }

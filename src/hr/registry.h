@@ -180,4 +180,9 @@ int hr__reg_check(const struct hr_reg *r, size_t len, char *why, size_t cap);
 int hr__reg_group_ok(const struct hr_reg_group *g);
 int hr__reg_actor_ok(const struct hr_reg *r, const struct hr_reg_actor *a);
 
+/* 1 when a controller holds the site's controller.lock (it runs, or is
+ * between the two halves of a site restart: the lock is kept across that
+ * exec), 0 when none does, or -errno. */
+int hr__controller_holds(const char *site);
+
 #endif

@@ -60,6 +60,14 @@ int pmm__os_trylock(int fd, int write)
     return r == -EACCES ? -EAGAIN : r;
 }
 
+int pmm__os_lock_held(int fd)
+{
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_len = 1};
+    if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
+        return -errno;
+    return fl.l_type != F_UNLCK;
+}
+
 int pmm__os_unlock(int fd)
 {
     return lock_op(fd, F_OFD_SETLK, F_UNLCK, 0);

@@ -32,6 +32,9 @@ int pmm__os_close(int fd);
  * when the holder dies.  `write` 0 takes it shared (the checker). */
 int pmm__os_lock(int fd, int write);
 int pmm__os_trylock(int fd, int write); /* -EAGAIN when held */
+/* 1 when another open file description holds a lock that a write lock on
+ * fd would wait for, 0 when none does, or -errno. */
+int pmm__os_lock_held(int fd);
 int pmm__os_unlock(int fd);
 /* A write lock, waited for, on the one byte `byte` of fd (the heap's open
  * lock, far past the end of the bank file); dropped by closing fd. */

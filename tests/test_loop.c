@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_loop.c - the controller's loop drives its machines (issue 21, items
+ * 1 and 3; SPEC 3.2 "The loop drives the machines"):
+ *  - a start that cannot succeed (its held port taken by another process)
+ *    backs off instead of recursing until the controller's stack runs out:
+ *    the controller stays up and answers `hr ps` throughout, says the group
+ *    is backing off, why and until when, logs a bounded number of lines,
+ *    and starts the group as soon as the port is free again;
+ *  - `hr site stop` racing a site restart wins: no controller is left.
+ * HR_BACKOFF_S sets how long the failing start is watched (default 3; the
+ * issue's figure is 30), HR_RACES the number of races (default 200).
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <hotrestart/hr.h>
+
+#include "common.h"
+#include "ctl_helpers.h"
+
+static char out[65536];
+static const char *site;
+
+static void up(void)
+{
+    site = site_new(0, 0);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0, "%s", out);
+}
+
+static void down(void)
+{
+    run_hr(NULL, 0, "site", "stop", NULL);
+    site_drop();
+}
+
+TestSuite(loop, .init = up, .fini = down, .timeout = 300);
+
+static long knob(const char *name, long dflt)
+{
+    const char *v = getenv(name);
+    return v && atol(v) > 0 ? atol(v) : dflt;
+}
+
+/* A TCP listener on 127.0.0.1 (port 0: any), its port in *port. */
+static int listener(int *port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)*port)};
+    socklen_t len = sizeof a;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(s, 0);
+    int one = 1;
+    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof a), 0, "bind: %m");
+    cr_assert_eq(listen(s, 16), 0);
+    cr_assert_eq(getsockname(s, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    return s;
+}
+
+/* Lines in the site's console.log (and its rotated half). */
+static long log_lines(void)
+{
+    long n = 0;
+    const char *names[] = {"console.log", "console.log.1"};
+    for (int i = 0; i < 2; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", site, names[i]);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        for (int c; (c = fgetc(f)) != EOF;)
+            n += c == '\n';
+        fclose(f);
+    }
+    return n;
+}
+
+Test(loop, a_start_that_cannot_succeed_backs_off_and_the_controller_answers)
+{
+    long watch_s = knob("HR_BACKOFF_S", 3);
+    int port = 0, taken = listener(&port);
+    close(taken); /* the actor's port, free for its first start */
+    char spec[64];
+    snprintf(spec, sizeof spec, "tcp:127.0.0.1:%d", port);
+    /* no escalation to the rescue: the policy allows a million restarts */
+    cr_assert_eq(run_hr(out, sizeof out, "site", "set", "hrCtrl.maxBadness=1000000",
+                        NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--listen", spec,
+                        ACTOR_BIN, "A", NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
+    /* another process takes the port while the site is stopped: every
+     * start of the group now fails to make its held socket */
+    taken = listener(&port);
+    long lines0 = log_lines();
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    int hrd = hr_ping(NULL);
+    cr_assert_gt(hrd, 0);
+    double t0 = now(), worst = 0;
+    int said = 0, asks = 0;
+    char text[65536];
+    while (now() - t0 < (double)watch_s) {
+        double a = now();
+        int r = hr_ps(NULL, 1, text, sizeof text);
+        double took = now() - a;
+        worst = took > worst ? took : worst;
+        asks++;
+        cr_assert_geq(r, 0, "hr ps failed after %.1f s: %s", now() - t0,
+                      strerror(-r));
+        cr_assert_eq(hr_ping(NULL), hrd, "the controller is the same one");
+        if (strstr(text, "backing off") && strstr(text, "Address already in use") &&
+            strstr(text, "next start in"))
+            said = 1;
+        usleep(20000);
+    }
+    long lines = log_lines() - lines0;
+    fprintf(stderr, "loop: %d hr ps over %ld s of failing starts, the slowest "
+            "%.1f ms; %ld log lines\n", asks, watch_s, worst * 1e3, lines);
+    cr_assert(said, "hr ps never said the group backs off, why and when:\n%s",
+              text);
+    /* at most a start a second once the back-off has grown, each a few
+     * lines: not the hundreds of thousands of a start retried at once */
+    cr_assert_lt(lines, 60 + 8 * watch_s, "%ld lines in %ld s", lines, watch_s);
+    refresh();
+    cr_assert(strstr(ps, "\"backoff\": {\"fails\": "), "%s", ps);
+    /* the port is free again: the next try starts the group */
+    close(taken);
+    WAIT_FOR(pid_of("test_actor") > 0, "the group to start once the port is free");
+    cr_assert(!strstr(ps, "\"backoff\": {"), "no back-off once started:\n%s", ps);
+    /* a crash after a good start restarts at once, with no back-off */
+    int pid = pid_of("test_actor");
+    kill(pid, SIGKILL);
+    WAIT_FOR(pid_of("test_actor") > 0 && pid_of("test_actor") != pid,
+             "the crashed actor to restart");
+    cr_assert(!strstr(ps, "\"backoff\": {"), "%s", ps);
+}
+
+/* 1 when some process holds the site's controller lock. */
+static int lock_held(void)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/controller.lock", site);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_len = 1};
+    int r = fcntl(fd, F_OFD_GETLK, &fl);
+    close(fd);
+    return r == 0 && fl.l_type != F_UNLCK;
+}
+
+Test(loop, a_stop_racing_a_site_restart_wins)
+{
+    long races = knob("HR_RACES", 200);
+    unsigned seed = (unsigned)knob("HR_SEED", (long)getpid());
+    fprintf(stderr, "loop: seed %u (HR_SEED replays)\n", seed);
+    srandom(seed);
+    int refused = 0;
+    for (long i = 0; i < races; i++) {
+        cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+        pid_t r = fork();
+        if (r == 0) {
+            int null = open("/dev/null", O_WRONLY);
+            dup2(null, 1);
+            dup2(null, 2);
+            execl(HR_BIN, "hr", "site", "restart", (char *)NULL);
+            _exit(127);
+        }
+        usleep((useconds_t)(random() % 40000)); /* 0-40 ms later */
+        int st = run_hr(out, sizeof out, "site", "stop", NULL);
+        wait_status(r);
+        refused += st != 0;
+        /* whatever the stop said, the truth: exit 0 means stopped */
+        if (st == 0)
+            cr_assert(!lock_held() && hr_ping(NULL) < 0,
+                      "race %ld: hr site stop said \"%s\" but a controller "
+                      "runs", i, out);
+        if (lock_held()) /* it failed, saying so: stop it for the next */
+            cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0,
+                         "race %ld: %s", i, out);
+        cr_assert(!lock_held(), "race %ld: a controller is left", i);
+    }
+    fprintf(stderr, "loop: %ld races, %d stops failed (saying why)\n", races,
+            refused);
+}
