@@ -22,6 +22,17 @@ const char *site_new(uint64_t size, uint64_t max_blocks)
     cr_assert_not_null(mkdtemp(site_dir), "mkdtemp: %s", strerror(errno));
     snprintf(bank_file, sizeof bank_file, "%s/ram.bank", site_dir);
     setenv("HR_SITE", site_dir, 1);
+    /* the test that made it, beside it: scripts/test.sh names the test
+     * that leaves a controller running */
+    char tag[300];
+    snprintf(tag, sizeof tag, "%s.test", site_dir);
+    FILE *f = fopen(tag, "w");
+    if (f) {
+        const struct criterion_test *t = criterion_current_test;
+        fprintf(f, "%s::%s\n", t && t->category ? t->category : "?",
+                t && t->name ? t->name : "?");
+        fclose(f);
+    }
     if (size || max_blocks) {
         pmm_site_config c = {.rambank_size = size, .max_blocks = max_blocks};
         int r = pmm_site_create(site_dir, &c);
@@ -35,7 +46,7 @@ void site_drop(void)
     if (!site_dir[0])
         return;
     char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", site_dir);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s.test'", site_dir, site_dir);
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", site_dir);
 }
