@@ -64,7 +64,8 @@ void hrd_registry_open(struct hrd *d)
         hrd_die(1, "registry of site %s refused: %s (hr site cold wipes it)",
                 d->site, why);
     check_registry(d);
-    d->reg->site.generation++;
+    if (!d->maintenance) /* hrd --end-group starts no controller */
+        d->reg->site.generation++;
 }
 
 /* What no registry entry accounts for: image and argument blocks of free

@@ -13,6 +13,8 @@
  * Modules, each calling only those below it (no cycle; checked with nm):
  *
  *   main.c      the event loop, start-up and shut-down of the controller
+ *   setup.c     the site opened: directory, bank, lock, log, registry;
+ *               what passes to a fresh controller at a site restart
  *   config.c    the site's settings from a configuration directory
  *               (--config): the site made from them, their copies put in
  *   notify.c    the controller's own sd_notify messages to its service
@@ -156,6 +158,8 @@ struct hrd {
     int restart_pending;      /* a site restart was asked for */
     int exec_pending;         /* replace this controller with a fresh one */
     int restarted;            /* this controller comes from a site restart */
+    int maintenance;          /* hrd --end-group: a stopped site's group
+                                 ended, no controller started (main.c) */
     int ready_fd;             /* told once booted (--ready-fd), or -1 */
     char *ini;                /* sysadm.ini's text while it runs, else NULL */
     size_t ini_at;            /* ... and where its next line begins */

@@ -44,6 +44,7 @@
 #include "proto.h"
 #include "ready.h"
 #include "requests.h"
+#include "setup.h"
 #include "standby.h"
 #include "startup.h"
 #include "tree.h"
@@ -52,6 +53,8 @@
  * service manager is told not to start it again (RestartPreventExitStatus=
  * in the systemd unit). */
 #define HRD_EXIT_FAILED 3
+/* hrd --end-group G: the site has no group G. */
+#define HRD_EXIT_NO_GROUP 4
 
 static void notify_ready(int ready_fd);
 static int said_ready; /* boot_finish() has said READY=1 */
@@ -125,105 +128,6 @@ static void notify_ready(int ready_fd)
         pmm__os_close(ready_fd);
     }
     hrd_notify("READY=1");
-}
-
-/* The site directory was refused: say why, and how to mend it. */
-static void refused(const char *site, int r)
-{
-    uid_t uid, me = pmm__os_euid();
-    mode_t mode;
-    if (r == K_EPRIV && pmm__os_lstat(site, &uid, &mode) == 0 &&
-        S_ISDIR(mode)) {
-        if (uid != me)
-            hrd_die(1, "site %s: refused: it belongs to uid %u, not to uid "
-                       "%u (this controller's user): run hrd as its owner, "
-                       "or chown it", site, (unsigned)uid, (unsigned)me);
-        if (mode & 077)
-            hrd_die(1, "site %s: refused: it is open to others (mode %04o) "
-                       "and a site must be its owner's alone: chmod 700 it, "
-                       "or use a directory in it (a Kubernetes emptyDir is "
-                       "0777: --site %s/site, which --config makes)", site,
-                    (unsigned)(mode & 07777), site);
-    }
-    hrd_die(1, "site %s: %s", site, r == K_EPRIV ?
-            "refused: not this user's directory, or open to others" :
-            pmm_strerror(r));
-}
-
-/* The controller lock, controller.lock: taken, or, after a site
- * restart's exec, kept: the controller before passes its descriptor
- * (HRD_LOCK_ENV), so that the site is never without a controller between
- * the two (a stop that comes then finds it running, and waits for it). */
-#define HRD_LOCK_ENV "HRD_LOCK"
-static int take_lock(struct hrd *d)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/controller.lock", d->dir);
-    int fd = hr__os_open(path, O_RDWR | O_CREAT | O_NOFOLLOW, 0600);
-    const char *v = getenv(HRD_LOCK_ENV);
-    int kept = v && d->restarted ? atoi(v) : -1;
-    unsetenv(HRD_LOCK_ENV);
-    if (fd < 0)
-        return fd;
-    dev_t dev[2];
-    ino_t ino[2];
-    if (kept > 2 && pmm__os_size(kept, NULL, NULL, NULL, &dev[0], &ino[0]) == 0 &&
-        pmm__os_size(fd, NULL, NULL, NULL, &dev[1], &ino[1]) == 0 &&
-        dev[0] == dev[1] && ino[0] == ino[1] &&
-        pmm__os_trylock(kept, 1) == 0) { /* ours already: a no-op */
-        hr__os_inherit(kept, 0);
-        pmm__os_close(fd);
-        return kept;
-    }
-    if (pmm__os_trylock(fd, 1) < 0) {
-        pmm__os_close(fd);
-        return -EAGAIN;
-    }
-    return fd;
-}
-
-/* The site restart's exec: the lock and the held sockets pass to the
- * fresh controller. */
-static void hand_over(struct hrd *d)
-{
-    char v[16];
-    hrd_held_export(d);
-    if (hr__os_inherit(d->lock_fd, 1) == 0) {
-        snprintf(v, sizeof v, "%d", d->lock_fd);
-        setenv(HRD_LOCK_ENV, v, 1);
-    }
-}
-
-static void setup(struct hrd *d, const char *site_arg)
-{
-    char path[4200];
-    int r = pmm_site_path(d->site, sizeof d->site, site_arg);
-    if (r < 0)
-        hrd_die(1, "site path: %s", pmm_strerror(r));
-    if (hrd_config_dir())
-        hrd_config_make_site(d->site);
-    /* opened once and checked on its descriptor (ours, owner-only): a
-     * directory swapped in for it later is never read nor written */
-    if ((r = pmm__site_open(d->site, 1, d->dir, sizeof d->dir)) < 0)
-        refused(d->site, r);
-    if ((r = pmm_bank_open(&d->bank, d->dir, "RAM", PMM_OPEN_CREATE)) < 0)
-        hrd_die(1, "site %s: RAM bank: %s", d->site, pmm_strerror(r));
-    if ((d->lock_fd = take_lock(d)) < 0)
-        hrd_die(1, "site %s: a controller already runs", d->site);
-    snprintf(path, sizeof path, "%s/console.log", d->dir);
-    d->console_fd = hr__os_open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW,
-                                0600);
-    if (d->console_fd < 0)
-        hrd_die(1, "%s/console.log: %s", d->site, strerror(-d->console_fd));
-    for (int i = 0; i < HR_REG_ACTORS; i++)
-        d->image_fd[i] = -1;
-    if (hrd_config_dir())
-        hrd_config_install(d); /* before anything reads them */
-    hrd_policy_read(d);
-    /* orphans of actors' trees become ours, not init's (tree.c) */
-    if ((r = hr__os_subreaper()) < 0)
-        hrd_die(1, "cannot become a child subreaper: %s", strerror(-r));
-    hrd_registry_open(d);
 }
 
 static void reap(struct hrd *d)
@@ -327,6 +231,7 @@ static void loop(struct hrd *d)
 
 static const char usage[] =
     "usage: hrd [--site DIR] [--config CONFDIR] [--ready-fd N]\n"
+    "       hrd [--site DIR] --end-group G\n"
     "       hrd --help | --version\n"
     "The Hot Restart Controller of a site, in the foreground.\n"
     "Runs DIR/sysadm.ini (serving requests meanwhile), starts again\n"
@@ -340,28 +245,40 @@ static const char usage[] =
     "from them (pmm.rambankSize, pmm.maxBlocks...) when it has no bank.\n"
     "Stops gracefully on SIGTERM, SIGINT, SIGHUP or 'hr site stop'; may run\n"
     "as PID 1 of a container (it reaps every process left to it).\n"
-    "exit codes: 0 stopped on request or by a signal, 1 could not start\n"
-    "or go on, 2 bad usage, 3 the site failed (its restart policy\n"
-    "stopped it: hrCtrl.maxBadness)\n";
+    "--end-group G: on a stopped or failed site, end group G for good (its\n"
+    "images and HR_GROUP_KEY blocks freed, as hr akill -g does with a\n"
+    "controller) and exit; no controller starts.  hr akill -g runs it.\n"
+    "exit codes: 0 stopped on request or by a signal (--end-group: ended),\n"
+    "1 could not start or go on, 2 bad usage, 3 the site failed (its restart\n"
+    "policy stopped it: hrCtrl.maxBadness), 4 --end-group: no such group\n";
 
-/* A site named by --site or $HR_SITE must exist: a mistyped name is
- * refused, not booted as an empty site (nor its missing parents made). */
-static void check_named_site(const char *site_arg)
+/* --end-group G: the stopped site's group G ends (its members' leftovers,
+ * if a controller died, end first), and no controller starts: the
+ * registry says the site is as it was, less that group. */
+static int end_group_offline(struct hrd *d, int group)
 {
-    const char *env = getenv("HR_SITE");
-    const char *named = site_arg ? site_arg : env && *env ? env : NULL;
-    uid_t uid;
-    mode_t mode;
-    if (!named || hrd_config_dir())
-        return; /* the default site, or one the configuration makes */
-    int r = pmm__os_lstat(named, &uid, &mode);
-    if (r == -ENOENT)
-        hrd_die(1, "site %s does not exist (hr site create makes it)%s", named,
-                site_arg ? "" : "; it comes from $HR_SITE");
-    if (r < 0)
-        hrd_die(1, "site %s: %s", named, strerror(-r));
-    if (!S_ISDIR(mode))
-        hrd_die(1, "site %s is not a directory", named);
+    hrd_actors_adopt(d);
+    hrd_groups_adopt(d);
+    if (!d->reg->groups[group].used) {
+        fprintf(stderr, "hrd: --end-group: site %s has no group %d\n", d->site,
+                group);
+        return HRD_EXIT_NO_GROUP;
+    }
+    hrd_kill_group(d, group);
+    if (d->reg->groups[group].used)
+        hrd_die(1, "--end-group: group %d did not end", group);
+    return 0;
+}
+
+/* G of --end-group: a group id. */
+static int group_arg(const char *s)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || !hr__reg_group_id_ok(v) || (*s < '0' || *s > '9'))
+        hrd_die(2, "--end-group: '%s' is not a group number (0 to %d)", s,
+                HR_REG_GROUPS - 1);
+    return (int)v;
 }
 
 /* fd of --ready-fd: a number, 0 or more. */
@@ -378,7 +295,7 @@ int main(int argc, char **argv)
 {
     static struct hrd d;
     const char *site = NULL, *config = getenv("HR_CONFIG");
-    int ready_fd = -1;
+    int ready_fd = -1, end_group = -1;
     d.ready_fd = -1;
     d.notify_fd = -1;
     for (int i = 0; i < HRD_MAX_WAITING; i++)
@@ -389,7 +306,8 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         int valued = strcmp(argv[i], "--site") == 0 ||
                      strcmp(argv[i], "--config") == 0 ||
-                     strcmp(argv[i], "--ready-fd") == 0;
+                     strcmp(argv[i], "--ready-fd") == 0 ||
+                     strcmp(argv[i], "--end-group") == 0;
         if (valued && i + 1 >= argc)
             hrd_die(2, "%s needs a value (see hrd --help)", argv[i]);
         if (strcmp(argv[i], "--site") == 0)
@@ -400,6 +318,8 @@ int main(int argc, char **argv)
             d.restarted = 1; /* exec'd by a site restart: not a crash */
         else if (strcmp(argv[i], "--ready-fd") == 0)
             ready_fd = fd_arg(argv[++i]);
+        else if (strcmp(argv[i], "--end-group") == 0)
+            end_group = group_arg(argv[++i]);
         else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(usage, stdout);
             return 0;
@@ -418,7 +338,7 @@ int main(int argc, char **argv)
     if (nr < 0)
         fprintf(stderr, "hrd: cannot raise the open files limit: %s\n",
                 strerror(-nr));
-    check_named_site(site);
+    hrd_check_named_site(site);
     /* what our starter left open (its pipes, its files) is not the actors':
      * they get their standard streams, held sockets and readiness fd only */
     int r = pmm__os_cloexec_from(3);
@@ -435,7 +355,10 @@ int main(int argc, char **argv)
     r = hr__os_self_exe(d.self, sizeof d.self);
     if (r < 0)
         hrd_die(1, "cannot find its own program: %s", strerror(-r));
-    setup(&d, site);
+    d.maintenance = end_group >= 0;
+    hrd_setup(&d, site);
+    if (d.maintenance)
+        return end_group_offline(&d, end_group);
     hrd_held_adopt(&d);
     /* listen first: actors started by boot() may call us at once (their
      * requests wait in the backlog until the loop runs) */
@@ -482,7 +405,7 @@ int main(int argc, char **argv)
         char *argv_new[] = {"hrd", "--site", d.site, "--restarted",
                             hrd_config_dir() ? "--config" : NULL,
                             (char *)hrd_config_dir(), NULL};
-        hand_over(&d); /* the lock and the sockets pass to the fresh one */
+        hrd_hand_over(&d); /* the lock and the sockets pass to the fresh one */
         hrd_log(&d, HRD_NOTICE, "starting a fresh controller");
         r = hr__os_exec(d.self, argv_new);
         hrd_log(&d, HRD_ERR, "site restart: cannot run %s: %s", d.self,

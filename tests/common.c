@@ -45,7 +45,7 @@ void site_drop(void)
 {
     if (!site_dir[0])
         return;
-    char cmd[400];
+    char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s.test'", site_dir, site_dir);
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", site_dir);

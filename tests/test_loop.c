@@ -196,3 +196,68 @@ Test(loop, a_stop_racing_a_site_restart_wins)
     fprintf(stderr, "loop: %ld races, %d stops failed (saying why)\n", races,
             refused);
 }
+
+/* The output of `hr ARGS` in the current site, stderr with stdout. */
+static int hr_says(char *buf, size_t cap, const char *args)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", HR_BIN, args);
+    const char *argv[] = {"sh", "-c", cmd, NULL};
+    return run_prog("/bin/sh", argv, NULL, buf, cap);
+}
+
+Test(loop, a_failed_site_says_why_and_its_group_can_still_be_ended)
+{
+    /* an actor that crashes as soon as it runs: the policy escalates to
+     * site restarts, then stops the site, failed */
+    cr_assert_eq(run_hr(out, sizeof out, "site", "set", "hrCtrl.maxBadness=2",
+                        NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    run_hr(out, sizeof out, "arun", "-g", "1", ACTOR_BIN, "crash1", NULL);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "2", ACTOR_BIN, "B",
+                        NULL), 0, "%s", out);
+    hr_site_state st;
+    double t0 = now();
+    while (!(hr_ping(NULL) < 0 && hr_site_status(NULL, &st, NULL, 0) == 0 &&
+             st.state == HR_SITE_FAILED)) {
+        cr_assert_lt(now() - t0, WAIT_FOR_S, "the site never failed");
+        usleep(10000);
+    }
+    /* ps says failed and why, not "no controller runs" */
+    cr_assert_neq(hr_says(out, sizeof out, "ps"), 0);
+    cr_assert(strstr(out, "the site failed") && strstr(out, "group 1 failed"),
+              "%s", out);
+    cr_assert(strstr(out, "hr akill -g G"), "%s", out);
+    /* the broken group is ended without a controller; the other stays */
+    cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", "1", NULL), 0, "%s", out);
+    cr_assert_eq(hr_site_status(NULL, &st, NULL, 0), 0);
+    cr_assert_eq(st.groups, 1, "group 2 is kept");
+    cr_assert_eq(hr_ping(NULL) < 0, 1, "no controller was started");
+    cr_assert_neq(hr_says(out, sizeof out, "akill -g 1"), 0, "ended already");
+    cr_assert(strstr(out, "group 1 does not exist"), "%s", out);
+    cr_assert_eq(check_bank(), 0);
+    /* the site starts again, without the crash loop */
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    WAIT_FOR(pid_of("test_actor.1") > 0 || pid_of("test_actor") > 0,
+             "group 2 started again");
+    cr_assert(!strstr(ps, "crash1"), "%s", ps);
+}
+
+Test(loop, wait_ready_says_when_a_first_run_dies_or_never_says_ready)
+{
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    char args[512];
+    snprintf(args, sizeof args, "arun --wait-ready -g 1 '%s' crash2", ACTOR_BIN);
+    cr_assert_neq(hr_says(out, sizeof out, args), 0);
+    cr_assert(strstr(out, "stopped before it was ready"), "%s", out);
+    WAIT_FOR(strstr(ps, "\"backoff\": {"), "its restarts to back off");
+    cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", "1", NULL), 0, "%s", out);
+    /* one that runs and never says it is ready: the tool says that, not
+     * that the controller did not answer (hr__call's 30 s) */
+    snprintf(args, sizeof args, "arun --wait-ready -g 2 '%s' quiet", ACTOR_BIN);
+    cr_assert_neq(hr_says(out, sizeof out, args), 0);
+    cr_assert(strstr(out, "never said it was ready"), "%s", out);
+    refresh();
+    cr_assert_gt(pid_of("test_actor.1") + pid_of("test_actor"), 0,
+                 "it runs on:\n%s", ps);
+}

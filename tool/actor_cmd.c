@@ -257,6 +257,10 @@ int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
         if (r == -ESRCH && ao.wait_ready)
             hr_die(HR_EXIT_FAIL, "arun: %s stopped before it was ready (hr log)",
                    path);
+        if (r == -EAGAIN && ao.wait_ready)
+            hr_die(HR_EXIT_FAIL, "arun: %s runs but never said it was ready "
+                                 "within 30 s (READY=1, or a line on its "
+                                 "--ready-fd; hr ps, hr log)", path);
         char what[PATH_MAX + 16];
         snprintf(what, sizeof what, "arun: %s", path);
         if (r == K_ENOMEM)
@@ -282,7 +286,9 @@ static const char akill_usage[] =
     "       hr akill -g GROUP  kill a group for good, as a stop (SIGTERM, the\n"
     "                          stop timeout, SIGKILL); its images and\n"
     "                          HR_GROUP_KEY blocks are freed; returns once\n"
-    "                          every member is gone\n";
+    "                          every member is gone.  On a stopped or failed\n"
+    "                          site (no controller) the group is ended all\n"
+    "                          the same (hrd --end-group)\n";
 
 int hr_cmd_akill(int argc, char **argv, const struct hr_opts *go)
 {
@@ -309,6 +315,8 @@ int hr_cmd_akill(int argc, char **argv, const struct hr_opts *go)
     char dir[4096];
     hr_site_existing(o, dir, sizeof dir, "akill");
     int r = group ? hr_kill_group(dir, (int)v) : hr_akill(dir, (pid_t)v);
+    if (group && (r == -ECONNREFUSED || r == -ENOENT)) /* stopped, failed */
+        return hr_end_group_offline(dir, (int)v);
     if (r == -ESRCH)
         hr_die(HR_EXIT_FAIL, "akill: %ld is not an actor of this site", v);
     if (r < 0)
@@ -344,6 +352,13 @@ int hr_cmd_ps(int argc, char **argv, const struct hr_opts *go)
     char dir[4096], *buf = malloc(cap);
     hr_site_existing(&o, dir, sizeof dir, "ps");
     int r = buf ? hr_ps(dir, !o.json, buf, cap) : -ENOMEM;
+    hr_site_state st;
+    if ((r == -ECONNREFUSED || r == -ENOENT) &&
+        hr_site_status(dir, &st, NULL, 0) == 0 && st.state == HR_SITE_FAILED)
+        hr_die(HR_EXIT_FAIL, "ps: the site failed and stopped: %s; its %u "
+               "group%s stay%s registered (hr log says what failed; hr akill "
+               "-g G ends a group; hr site start tries again)", st.failure,
+               st.groups, st.groups == 1 ? "" : "s", st.groups == 1 ? "s" : "");
     if (r < 0)
         hr_die_ctl("ps", r);
     fputs(buf, stdout);

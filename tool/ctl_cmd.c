@@ -64,6 +64,35 @@ static void hrd_path(char *out, size_t cap)
     snprintf(out, cap, "hrd");
 }
 
+int hr_end_group_offline(const char *dir, int group)
+{
+    char hrd[PATH_MAX + 8], g[16];
+    hrd_path(hrd, sizeof hrd);
+    snprintf(g, sizeof g, "%d", group);
+    pid_t pid = fork();
+    if (pid < 0)
+        hr_die(HR_EXIT_FAIL, "akill: fork: %s", strerror(errno));
+    if (pid == 0) {
+        char *args[] = {"hrd", "--site", (char *)dir, "--end-group", g, NULL};
+        if (strchr(hrd, '/'))
+            execv(hrd, args);
+        else
+            execvp("hrd", args);
+        fprintf(stderr, "hr: akill: cannot run hrd: %s\n", strerror(errno));
+        _exit(1);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            hr_die(HR_EXIT_FAIL, "akill: waitpid: %s", strerror(errno));
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+        return HR_EXIT_OK;
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 4)
+        hr_die(HR_EXIT_FAIL, "akill: group %d does not exist in this site", group);
+    hr_die(HR_EXIT_FAIL, "akill: group %d of the stopped site could not be "
+                         "ended (hrd said why above; hr log)", group);
+}
+
 int hr_site_start(const struct hr_opts *o)
 {
     char dir[4096], hrd[PATH_MAX + 8], fdarg[16];

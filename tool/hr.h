@@ -98,6 +98,9 @@ int hr_cmd_restart(int argc, char **argv, const struct hr_opts *o);
  * refusal r (-errno): none runs, permission, range, full... */
 __attribute__((noreturn)) void hr_die_ctl(const char *action, int r);
 int hr_site_start(const struct hr_opts *o);
+/* akill -g on a site no controller runs (stopped, or failed): hrd
+ * --end-group ends the group; an exit code, or dies saying why. */
+int hr_end_group_offline(const char *dir, int group);
 int hr_site_stop(const struct hr_opts *o);
 /* Stop dir's controller if one runs, and wait until it has: 1, else 0. */
 int hr_stop_running(const char *dir, const char *action);

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * setup.h - the site a controller opens, and what it hands to a fresh
+ * controller at a site restart (setup.c).
+ */
+#ifndef HRD_SETUP_H
+#define HRD_SETUP_H
+
+struct hrd;
+
+/* Open the site (--site, else $HR_SITE, else the user's default): its
+ * directory checked, bank, controller lock, console log, policy (and the
+ * configuration directory's files), subreaper, registry; dies saying why
+ * when one cannot be had. */
+void hrd_setup(struct hrd *d, const char *site_arg);
+/* A site named by --site or $HR_SITE must exist: else die saying so. */
+void hrd_check_named_site(const char *site_arg);
+/* Before a site restart's exec: the controller lock and the held sockets
+ * pass to the fresh controller (HRD_LOCK, HRD_HELD). */
+void hrd_hand_over(struct hrd *d);
+
+#endif
