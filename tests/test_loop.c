@@ -261,3 +261,39 @@ Test(loop, wait_ready_says_when_a_first_run_dies_or_never_says_ready)
     cr_assert_gt(pid_of("test_actor.1") + pid_of("test_actor"), 0,
                  "it runs on:\n%s", ps);
 }
+
+/* The policy counts a group restart that promotes a standby as any other:
+ * with hrCtrl.maxBadness=2, the third failure of the live instance
+ * escalates to a site restart. */
+Test(loop, a_restart_by_promoting_a_standby_is_counted_by_the_policy)
+{
+    cr_assert_eq(run_hr(out, sizeof out, "site", "set", "hrCtrl.maxBadness=2",
+                        NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--standby", "--name",
+                        "sb", STANDBY_BIN, NULL), 0, "%s", out);
+    hr_site_state st;
+    for (int kill_no = 1; kill_no <= 3; kill_no++) {
+        /* a standby waits: the restart promotes it */
+        WAIT_FOR(pid_of("sb") > 0 && strstr(ps, "\"state\": \"waiting\""),
+                 "the live instance and a waiting standby");
+        cr_assert_eq(hr_status(NULL, &st), 0);
+        cr_assert_eq(st.site_restarts, 0, "no site restart before kill %d", kill_no);
+        cr_assert_eq(st.group_restarts, (unsigned)kill_no - 1);
+        kill(pid_of("sb"), SIGKILL);
+        if (kill_no < 3)
+            WAIT_FOR(hr_status(NULL, &st) == 0 && st.group_restarts == (unsigned)kill_no,
+                     "the group restart");
+    }
+    /* the event either way: a third group restart, or the site restart */
+    double t0 = now();
+    while (!(hr_status(NULL, &st) == 0 &&
+             (st.site_restarts == 1 || st.group_restarts == 3))) {
+        cr_assert_lt(now() - t0, WAIT_FOR_S, "no restart after the third kill");
+        usleep(10000);
+    }
+    cr_assert_eq(st.site_restarts, 1, "the third failure escalates (%u group "
+                 "restarts, %u site restarts)", st.group_restarts, st.site_restarts);
+    cr_assert_eq(run_hr(out, sizeof out, "log", NULL), 0);
+    cr_assert(strstr(out, "group 1 failed more than 2 times"), "%s", out);
+}

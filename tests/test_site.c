@@ -216,9 +216,10 @@ Test(site, crash_loop_escalates_then_the_site_stops)
     }
     int starts = runs_of("crashloop", 4);
     /* per site generation: the first start and M restarts, then the M+1st
-     * failure escalates; the M+1st site restart is refused: (M+1)^2 */
-    cr_assert(starts >= 3, "the actor ran: %d", starts);
-    cr_assert(starts <= 9, "more starts than the policy allows: %d", starts);
+     * failure escalates; the M+1st site restart is refused: (M+1)^2, no
+     * more, no fewer (badness drains M per interval: 30 s for one unit) */
+    cr_assert_eq(starts, 9, "(M+1)^2 starts with hrCtrl.maxBadness=M=2: %d",
+                 starts);
     int ping = hr_ping(NULL);
     cr_assert(ping == -ECONNREFUSED || ping == -ENOENT, "the failed site stopped: %d",
               ping);
