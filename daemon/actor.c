@@ -27,12 +27,34 @@
 #include "standby.h"
 #include "tree.h"
 
-static const uint8_t actor_next[AE_COUNT] = {
-    [AE_REGISTERED] = HR_A_STOPPED, [AE_STARTED] = HR_A_RUNNING,
-    [AE_KILLED] = HR_A_DYING,       [AE_HALTED] = HR_A_STOPPED,
-    [AE_EXITED] = HR_A_CLEAN,       [AE_FAILED] = HR_A_STOPPED,
-    [AE_FORGOTTEN] = HR_A_FREE,
+/* [state][event] = the next state, every cell written.  The columns, in
+ * enum hrd_actor_event order: REGISTERED STARTED KILLED HALTED EXITED
+ * FAILED FORGOTTEN.  An actor's next state is its event's, whatever its
+ * state: the rows are the same, written out so that the table is the one
+ * place to read (and hrd --tables prints) what each pair does; the
+ * bookkeeping of each event is hrd_actor_event()'s switch. */
+#define ACTOR_ROW                                                              \
+    {HR_A_STOPPED, HR_A_RUNNING, HR_A_DYING, HR_A_STOPPED, HR_A_CLEAN,        \
+     HR_A_STOPPED, HR_A_FREE}
+static const uint8_t actor_table[HR_A_DYING + 1][AE_COUNT] = {
+    [HR_A_FREE] = ACTOR_ROW,    [HR_A_RUNNING] = ACTOR_ROW,
+    [HR_A_CLEAN] = ACTOR_ROW,   [HR_A_STOPPED] = ACTOR_ROW,
+    [HR_A_DYING] = ACTOR_ROW,
 };
+_Static_assert(AE_COUNT == 7, "actor_table has a column for each event");
+
+void hrd_actor_table_print(FILE *f)
+{
+    static const char *const states[] = {"free", "running", "clean", "stopped",
+                                         "dying"};
+    static const char *const events[AE_COUNT] = {
+        "registered", "started", "killed", "halted", "exited", "failed",
+        "forgotten"};
+    for (int s = 0; s <= HR_A_DYING; s++)
+        for (int e = 0; e < AE_COUNT; e++)
+            fprintf(f, "actor %-10s %-10s -> %s\n", states[s], events[e],
+                    states[actor_table[s][e]]);
+}
 
 void hrd_actor_event(struct hrd *d, int slot, enum hrd_actor_event ev, pid_t pid)
 {
@@ -68,7 +90,7 @@ void hrd_actor_event(struct hrd *d, int slot, enum hrd_actor_event ev, pid_t pid
     case AE_COUNT:
         break;
     }
-    a->state = actor_next[ev];
+    a->state = actor_table[a->state <= HR_A_DYING ? a->state : HR_A_FREE][ev];
 }
 
 int hrd_start_actor(struct hrd *d, int slot, const int stdio[3])

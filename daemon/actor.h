@@ -11,6 +11,7 @@
 #define HRD_ACTOR_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 struct hrd;
@@ -32,6 +33,9 @@ enum hrd_actor_event {
 /* Raise ev on the actor in slot: its next state, and what goes with it
  * (pid: the forked one, for AE_STARTED). */
 void hrd_actor_event(struct hrd *d, int slot, enum hrd_actor_event ev, pid_t pid);
+/* The table, a cell a line ("actor STATE EVENT -> NEXT"), for hrd
+ * --tables and the test that checks every cell. */
+void hrd_actor_table_print(FILE *f);
 /* Start a registered actor with stdio (NULL: /dev/null and the console):
  * its pid once exec'd, or -errno. */
 int hrd_start_actor(struct hrd *d, int slot, const int stdio[3]);

@@ -10,7 +10,8 @@
  * their pids cannot be reused before the controller reaps them, so killing
  * them by pid is safe.  Deaths arrive as SIGCHLD through a signalfd, at once.
  *
- * Modules, each calling only those below it (no cycle; checked with nm):
+ * Modules, each calling only those below it (no cycle, and no call up the
+ * order of tests/layers.order: checked with nm by the layers test):
  *
  *   main.c      the event loop, start-up and shut-down of the controller
  *   setup.c     the site opened: directory, bank, lock, log, registry;
@@ -27,11 +28,14 @@
  *   arun.c      a direct actor asked for: named, registered, started
  *   members.c   what happens to members (registered, reaped, killed), as
  *               group events; the site restart
- *   group.c     the life of groups and actors: ONE table of state x event
- *               -> action; every change of a group's or an actor's state
- *               goes through it; an action raises the next event, and
- *               the table's entry point delivers it (a queue, never a
- *               recursion); failed starts back off
+ *   group.c     the life of groups: ONE table of state x event -> next
+ *               state and action, every cell written (hrd --tables); every
+ *               change of a group's state goes through its entry point,
+ *               which delivers the events the actions raise, one after
+ *               the other (never one inside another); failed starts back off
+ *   gaction.c   ... the table's actions: they raise the next event, never
+ *               deliver it (a call up to group.c fails the layers test)
+ *   events.c    ... the queue of raised events
  *   actor.c     ... one actor's table of state x event below it, its start,
  *               its failure kept, and every actor stopped or adopted at once
  *   standby.c   standby instances (hr arun --standby): started, waiting,

@@ -232,7 +232,7 @@ static void loop(struct hrd *d)
 static const char usage[] =
     "usage: hrd [--site DIR] [--config CONFDIR] [--ready-fd N]\n"
     "       hrd [--site DIR] --end-group G\n"
-    "       hrd --help | --version\n"
+    "       hrd --help | --version | --tables\n"
     "The Hot Restart Controller of a site, in the foreground.\n"
     "Runs DIR/sysadm.ini (serving requests meanwhile), starts again\n"
     "the groups of an earlier run, then says it is ready: writes a\n"
@@ -248,6 +248,7 @@ static const char usage[] =
     "--end-group G: on a stopped or failed site, end group G for good (its\n"
     "images and HR_GROUP_KEY blocks freed, as hr akill -g does with a\n"
     "controller) and exit; no controller starts.  hr akill -g runs it.\n"
+    "--tables prints the group and actor state tables, a cell a line.\n"
     "exit codes: 0 stopped on request or by a signal (--end-group: ended),\n"
     "1 could not start or go on, 2 bad usage, 3 the site failed (its restart\n"
     "policy stopped it: hrCtrl.maxBadness), 4 --end-group: no such group\n";
@@ -322,6 +323,10 @@ int main(int argc, char **argv)
             end_group = group_arg(argv[++i]);
         else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(usage, stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--tables") == 0) {
+            hrd_group_table_print(stdout); /* every cell, for the test */
+            hrd_actor_table_print(stdout);
             return 0;
         } else if (strcmp(argv[i], "--version") == 0) {
             puts("hrd (hotrestart) " HR_VERSION_STRING);

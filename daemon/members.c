@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 
 #include "actor.h"
+#include "gaction.h"
 #include "group.h"
 #include "hrd.h"
 #include "log.h"

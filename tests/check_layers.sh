@@ -1,8 +1,13 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# check_layers.sh - no call cycle and no include cycle between modules.
+# check_layers.sh - no call cycle and no include cycle between modules;
+# with --order, every call goes down the documented order.
 #
-#   check_layers.sh ROOT OBJECT...
+#   check_layers.sh ROOT [--order FILE] OBJECT...
+#
+# FILE (tests/layers.order) gives each module a floor: a call from a module
+# to one on its own floor or above fails, naming both ends and their
+# floors, and so does a module of the objects that FILE does not list.
 #
 # A module is one .c file with its .h, named by its path under ROOT
 # (src/pmm/lock.c and lock.h are "src/pmm/lock").  Calls come from the
@@ -14,8 +19,10 @@
 # objects too (tests/CMakeLists.txt).  Lists may be separated by spaces or
 # ';'; paths may not hold spaces.
 set -eu
-root=${1:?usage: check_layers.sh ROOT OBJECT...}
+root=${1:?usage: check_layers.sh ROOT [--order FILE] OBJECT...}
 shift
+order=
+if [ "${1:-}" = --order ]; then order=${2:?--order needs a file}; shift 2; fi
 set -- $(echo "$@" | tr ';' ' ')
 
 module_of_object() { # .../CMakeFiles/x.dir/src/pmm/lock.c.o -> src/pmm/lock
@@ -24,7 +31,9 @@ module_of_object() { # .../CMakeFiles/x.dir/src/pmm/lock.c.o -> src/pmm/lock
 
 edges=$(mktemp)
 folders=$(mktemp)
-trap 'rm -f "$edges" "$folders"' EXIT
+modules=$(mktemp)
+trap 'rm -f "$edges" "$folders" "$modules"' EXIT
+for o in "$@"; do echo "module $(module_of_object "$o")"; done >"$modules"
 
 # Calls: "calls A B" for each symbol that A needs and B defines.
 for o in "$@"; do
@@ -55,6 +64,40 @@ for d in $(sort -u "$folders"); do
         done
     done
 done | sort -u >>"$edges"
+
+# The order: each call goes to a lower floor; every module has one.
+up=0
+if [ -n "$order" ]; then
+    up=$(awk -v order="$order" '
+        BEGIN {
+            while ((getline line < order) > 0) {
+                if (line ~ /^[ \t]*(#|$)/)
+                    continue
+                n = split(line, f, /[ \t]+/)
+                for (i = 2; i <= n; i++)
+                    floor[f[i]] = f[1] + 0
+            }
+        }
+        $1 == "module" && !($2 in floor) && !($2 in said) {
+            print "FAIL: module " $2 " is not in " order ": give it a floor" > "/dev/stderr"
+            said[$2] = 1
+            bad++
+        }
+        $1 == "calls" {
+            for (i = 2; i <= 3; i++)
+                if (!($i in floor) && !($i in said)) {
+                    print "FAIL: module " $i " is not in " order ": give it a floor" > "/dev/stderr"
+                    said[$i] = 1
+                    bad++
+                }
+            if (($2 in floor) && ($3 in floor) && floor[$2] <= floor[$3]) {
+                print "FAIL: calls up the order: " $2 " (floor " floor[$2] ") -> " $3 " (floor " floor[$3] ")" > "/dev/stderr"
+                bad++
+            }
+        }
+        END { print bad + 0 }' "$modules" "$edges")
+    echo "order: $up call(s) up the order or module(s) without a floor ($order)"
+fi
 
 # Depth-first search for a back edge, for each kind of edge.
 awk '
@@ -95,4 +138,4 @@ awk '
             print k ": " n " modules with outgoing edges checked"
         }
         exit found > 0
-    }' "$edges"
+    }' "$edges" && [ "$up" -eq 0 ]
