@@ -166,6 +166,8 @@ def run_page(page, rel, blocks, src, build, cflags, work):
     scratch = tempfile.mkdtemp(prefix='page.', dir=work)
     shm = '/dev/shm' if os.path.isdir('/dev/shm') else None
     site = tempfile.mkdtemp(prefix='hrdocs.', dir=shm)
+    with open(site + '.test', 'w') as f:  # scripts/test.sh names leftovers so
+        f.write(f"docs_run ({rel})\n")
     sites = os.path.join(scratch, '.docs_run_sites')
     for name in os.listdir(src):
         if name != '.git' and not name.startswith('build'):
@@ -218,6 +220,7 @@ def run_page(page, rel, blocks, src, build, cflags, work):
         for s in named:  # throwaway sites only
             if s == site or (shm and s.startswith(shm + '/')):
                 shutil.rmtree(s, ignore_errors=True)
+        os.unlink(site + '.test')
         shutil.rmtree(scratch, ignore_errors=True)
     return ran
 
