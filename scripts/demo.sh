@@ -3,7 +3,8 @@
 # The main job: in a throwaway site, the ChorusOS "hello world" actor prints,
 # crashes on purpose, is restarted by the controller with its persistent
 # block intact, and ends cleanly; then a process holding state is SIGKILLed
-# and a new one finds the state where it was.
+# and a new one finds the state where it was.  Leaves the programs in
+# build-demo/, and libmemcached-tools installed, for the README's quick start.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # HR_DEMO_EXAMPLES=DIR: run the installed hr (from PATH) and the examples
@@ -12,7 +13,7 @@ cd "$(dirname "$0")/.."
 if [ -n "${HR_DEMO_EXAMPLES:-}" ]; then
   hr=hr ex=$HR_DEMO_EXAMPLES
 else
-  scripts/deps.sh build-essential cmake
+  scripts/deps.sh build-essential cmake libmemcached-tools
   cmake -S . -B build-demo -DHR_TESTS=OFF >/dev/null
   cmake --build build-demo -j"$(nproc)" >/dev/null
   hr=build-demo/hr ex=build-demo

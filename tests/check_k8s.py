@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """check_k8s.py MANIFEST: the Kubernetes manifest of deploy/kubernetes/ is
-well-formed YAML (python3-yaml) and says what README.md says it does:
+well-formed YAML (python3-yaml) and says what docs/operating.md says it does:
 hrd is the entrypoint; the site is a directory inside a memory-backed
 emptyDir whose sizeLimit covers the RAM bank of the ConfigMap's site.conf;
 the configuration is that ConfigMap, mounted where --config points;
