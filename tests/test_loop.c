@@ -297,3 +297,32 @@ Test(loop, a_restart_by_promoting_a_standby_is_counted_by_the_policy)
     cr_assert_eq(run_hr(out, sizeof out, "log", NULL), 0);
     cr_assert(strstr(out, "group 1 failed more than 2 times"), "%s", out);
 }
+
+/* An actor run with --notify is waited for at every start, also after a
+ * site restart (its mark is stored with it): one that dies before it is
+ * ready backs off in the fresh controller too, instead of being taken for
+ * a good start and restarted at once. */
+Test(loop, an_actor_that_says_ready_backs_off_after_a_site_restart_too)
+{
+    cr_assert_eq(run_hr(out, sizeof out, "site", "set", "hrCtrl.maxBadness=1000",
+                        NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "--notify", "-g", "1", ACTOR_BIN,
+                        "crash3", NULL), 0, "%s", out);
+    WAIT_FOR(strstr(ps, "\"backoff\": {"), "the first controller to back off");
+    cr_assert_eq(run_hr(out, sizeof out, "site", "restart", NULL), 0, "%s", out);
+    /* the event either way: a back-off, or many restarts at full speed */
+    hr_site_state st;
+    double t0 = now();
+    for (;;) {
+        refresh();
+        if (strstr(ps, "\"backoff\": {") || (hr_status(NULL, &st) == 0 &&
+                                              st.group_restarts > 100))
+            break;
+        cr_assert_lt(now() - t0, WAIT_FOR_S, "neither:\n%s", ps);
+        usleep(5000);
+    }
+    cr_assert(strstr(ps, "\"backoff\": {"), "restarted at full speed after the "
+              "site restart (%u group restarts):\n%s", st.group_restarts, ps);
+    cr_assert(!strstr(ps, "HR_NOTIFY"), "%s", ps);
+}
