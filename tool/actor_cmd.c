@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * actor_cmd.c - the commands on actors of a running site: arun (start a
- * direct actor, its options checked here), akill, ps and log.  Each is one
- * request to the controller (<hotrestart/hr.h>); a refusal is said with
+ * direct actor, its options checked here), akill and ps (hr log is
+ * log_cmd.c's).  Each is one request to the controller (<hotrestart/hr.h>); a refusal is said with
  * hr_die_ctl() (ctl_cmd.c).  Through public doors only: <hotrestart/hr.h>
  * and <hotrestart/pmm.h> (tests/tool_doors.sh).
  */
@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -350,87 +349,5 @@ int hr_cmd_ps(int argc, char **argv, const struct hr_opts *go)
     if (o.json)
         putchar('\n');
     free(buf);
-    return HR_EXIT_OK;
-}
-
-static const char log_usage[] =
-    "usage: hr log [-f] [--all]\n"
-    "The site's console log: the controller's messages and the lines of its\n"
-    "actors, each tagged g<group>/<name>.  --all begins with the log before\n"
-    "the last rotation (console.log.1, see hrCtrl.logSize); -f follows it,\n"
-    "across rotations.\n";
-
-/* Copy the file at path to stdout; 0, or -errno when it cannot be opened. */
-static int cat_file(const char *path)
-{
-    char buf[65536];
-    ssize_t n;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    while ((n = read(fd, buf, sizeof buf)) > 0)
-        fwrite(buf, 1, (size_t)n, stdout);
-    close(fd);
-    return 0;
-}
-
-/* Print path from fd's place on, forever: at the end, wait, and when the
- * file was rotated (path names another file) finish this one and go on
- * with the new one. */
-__attribute__((noreturn)) static void follow_file(const char *path, int fd)
-{
-    char buf[65536];
-    struct stat at, now;
-    for (;;) {
-        ssize_t n = read(fd, buf, sizeof buf);
-        if (n > 0) {
-            fwrite(buf, 1, (size_t)n, stdout);
-            continue;
-        }
-        fflush(stdout);
-        if (fstat(fd, &at) == 0 && stat(path, &now) == 0 &&
-            (at.st_ino != now.st_ino || at.st_dev != now.st_dev)) {
-            int next = open(path, O_RDONLY | O_CLOEXEC);
-            if (next >= 0) {
-                while ((n = read(fd, buf, sizeof buf)) > 0) /* its end */
-                    fwrite(buf, 1, (size_t)n, stdout);
-                close(fd);
-                fd = next;
-                continue;
-            }
-        }
-        poll(NULL, 0, 200);
-    }
-}
-
-int hr_cmd_log(int argc, char **argv, const struct hr_opts *go)
-{
-    enum { OPT_ALL = HR_OPT_OWN };
-    static const struct option longs[] = {
-        {"all", no_argument, NULL, OPT_ALL}, HR_OPTS_COMMON};
-    struct hr_opts ov = *go, *o = &ov;
-    struct hr_cmdline cl = {.cmd = "log", .usage = log_usage, .shorts = "f",
-                            .longs = longs, .o = o};
-    int follow = 0, all = 0, c;
-    while ((c = hr_getopt(argc, argv, &cl)) != -1)
-        *(c == 'f' ? &follow : &all) = 1;
-    if (optind < argc)
-        hr_die(HR_EXIT_USAGE, "log: unexpected argument '%s'", argv[optind]);
-    char dir[4096], path[4200], old[4200], buf[65536];
-    hr_site_dir(o, dir, sizeof dir, "log");
-    snprintf(path, sizeof path, "%s/console.log", dir);
-    snprintf(old, sizeof old, "%s/console.log.1", dir);
-    int r = all ? cat_file(old) : 0;
-    if (r < 0 && r != -ENOENT)
-        hr_die(HR_EXIT_FAIL, "log: %s: %s", old, strerror(-r));
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        hr_die(HR_EXIT_FAIL, "log: %s: %s", path, strerror(errno));
-    if (follow)
-        follow_file(path, fd); /* never returns */
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0)
-        fwrite(buf, 1, (size_t)n, stdout);
-    close(fd);
     return HR_EXIT_OK;
 }

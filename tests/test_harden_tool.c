@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_harden_tool.c - the tool under attack and at its limits (issue 21):
+ * hr log against an actor's control bytes and a rotating log, concurrent
+ * hr site set, the metrics server against slow and idle clients, and the
+ * smaller refusals.  A real hrd in a throwaway site, real actors.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <hotrestart/hr.h>
+
+#include "common.h"
+#include "ctl_helpers.h"
+
+static char out[262144];
+static const char *site;
+
+static void up(void)
+{
+    site = site_new(0, 0);
+}
+
+static void down(void)
+{
+    run_hr(NULL, 0, "site", "stop", NULL);
+    site_drop();
+}
+
+TestSuite(harden_tool, .init = up, .fini = down, .timeout = 300);
+
+static void start(void)
+{
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+}
+
+/* s holds nothing a terminal acts on: valid UTF-8, no control character
+ * but TAB and newline, no C1 control. */
+static void terminal_safe(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; p[i]; i++) {
+        unsigned char c = p[i];
+        cr_assert(c >= 0x20 || c == '\t' || c == '\n',
+                  "control byte 0x%02x at %zu of:\n%s", c, i, s);
+        cr_assert(c != 0x7f, "DEL at %zu", i);
+        if (c < 0x80)
+            continue;
+        int len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+        cr_assert(c >= 0xc2 && c <= 0xf4, "bad UTF-8 lead 0x%02x at %zu", c, i);
+        cr_assert(!(c == 0xc2 && p[i + 1] < 0xa0), "C1 control at %zu", i);
+        for (int k = 1; k < len; k++)
+            cr_assert(p[i + k] >= 0x80 && p[i + k] <= 0xbf,
+                      "bad UTF-8 at %zu", i + k);
+        i += (size_t)len - 1;
+    }
+}
+
+/* Item 6: an actor's escape sequences, C1 CSI, BEL, NUL, bad UTF-8 and a
+ * CR that forges a controller line are shown escaped; --raw keeps them. */
+Test(harden_tool, log_escapes_control_characters)
+{
+    start();
+    /* octal, as dash's printf takes it: ESC [2J, ESC ]0;t BEL, C1 CSI,
+     * a lone 0xff, a cut 0xc3, a euro sign (kept), then CR and a forgery,
+     * then NUL last (the raw capture ends there) */
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--name", "evil",
+                        "/bin/sh", "-c",
+                        "printf 'esc\\033[2J\\033]0;t\\007 csi\\302\\23331m "
+                        "bad\\377\\303 \\342\\202\\254 "
+                        "A\\rFAKE: controller stopped nul\\000\\n'; "
+                        "exec sleep 1000", NULL), 0, "%s", out);
+    const char *line = NULL;
+    WAIT_FOR(strstr(console(), "esc\033"), "the actor's line in console.log");
+    cr_assert_eq(run_hr(out, sizeof out, "log", NULL), 0);
+    line = strstr(out, "esc\\x1b[2J");
+    cr_assert_not_null(line, "the actor's line never came:\n%s", out);
+    terminal_safe(out);
+    cr_assert_not_null(strstr(out, "esc\\x1b[2J\\x1b]0;t\\a csi\\xc2\\x9b31m "
+                                   "bad\\xff\\xc3 \xe2\x82\xac A\\rFAKE: "
+                                   "controller stopped nul\\x00\n"), "%s", out);
+    /* the forgery is seen on the actor's tagged line, not as a line */
+    const char *start_of_line = line;
+    while (start_of_line > out && start_of_line[-1] != '\n')
+        start_of_line--;
+    cr_assert_not_null(memmem(start_of_line, (size_t)(line - start_of_line),
+                              "g1/evil", 7), "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "log", "--raw", NULL), 0);
+    cr_assert_not_null(strstr(out, "esc\033[2J\033]0;t\007 csi\302\23331m "
+                                   "bad\377\303 \342\202\254 A\rFAKE: "
+                                   "controller stopped nul"), "%s", out);
+}
+
+/* Run hr with args (NULL-terminated), its stderr into out: its status. */
+static int hr_stderr(const char *arg0, ...)
+{
+    const char *argv[16] = {HR_BIN, arg0};
+    int n = 2, fd[2];
+    va_list ap;
+    va_start(ap, arg0);
+    while (n < 15 && (argv[n] = va_arg(ap, const char *)))
+        n++;
+    va_end(ap);
+    argv[n] = NULL;
+    cr_assert_eq(pipe(fd), 0);
+    pid_t p = fork();
+    if (p == 0) {
+        dup2(fd[1], 2);
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        execv(HR_BIN, (char **)argv);
+        _exit(127);
+    }
+    close(fd[1]);
+    size_t got = 0;
+    ssize_t k;
+    while ((k = read(fd[0], out + got, sizeof out - 1 - got)) > 0)
+        got += (size_t)k;
+    out[got] = 0;
+    close(fd[0]);
+    return wait_status(p);
+}
+
+/* Item 12: hr log on a site whose controller never started says so. */
+Test(harden_tool, log_of_a_never_started_site)
+{
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0);
+    cr_assert_eq(hr_stderr("log", NULL), 1);
+    cr_assert_not_null(strstr(out, "never started"), "%s", out);
+    cr_assert_null(strstr(out, "No such file"), "%s", out);
+}
+
+/* Item 10: hr log while the log rotates under a flood never fails. */
+Test(harden_tool, log_read_across_rotations)
+{
+    char v[32];
+    snprintf(v, sizeof v, "hrCtrl.logSize=%u", HR_LOG_SIZE_MIN);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "set", v, NULL), 0, "%s", out);
+    start();
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--name", "flood",
+                        "/bin/sh", "-c", "exec yes 'a flood of lines, each "
+                        "long enough to fill the log quickly'", NULL), 0);
+    struct stat st;
+    char one[600];
+    snprintf(one, sizeof one, "%s/console.log.1", site);
+    for (int i = 0; i < 9000 && stat(one, &st) < 0; i++)
+        usleep(10000);
+    cr_assert_eq(stat(one, &st), 0, "the log never rotated");
+    int failed = 0;
+    for (int i = 0; i < 300; i++)
+        failed += run_hr(NULL, 0, "log", i % 2 ? "--all" : NULL, NULL) != 0;
+    cr_assert_eq(failed, 0, "%d of 300 hr log failed", failed);
+}
