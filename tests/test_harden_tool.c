@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -160,4 +161,86 @@ Test(harden_tool, log_read_across_rotations)
     for (int i = 0; i < 300; i++)
         failed += run_hr(NULL, 0, "log", i % 2 ? "--all" : NULL, NULL) != 0;
     cr_assert_eq(failed, 0, "%d of 300 hr log failed", failed);
+}
+
+/* Item 9: 8 hr site set at once, each of another key, 25 times over: none
+ * fails, and each round's 8 changes are all in site.conf. */
+Test(harden_tool, concurrent_site_set_loses_nothing)
+{
+    static const char *const keys[8] = {
+        "hrCtrl.maxBadness", "hrCtrl.interval", "hrCtrl.maxActors",
+        "hrCtrl.maxGroups", "hrCtrl.stopTimeout", "hrCtrl.failStopTimeout",
+        "hrCtrl.aslr", "hrCtrl.logSize"};
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0);
+    int failed = 0, lost = 0;
+    for (unsigned round = 1; round <= 25; round++) {
+        uint32_t want[8] = {10 + round, 100 + round, 100 + round, 100 + round,
+                            1000 + round, 500 + round, round % 2,
+                            HR_LOG_SIZE_MIN + round};
+        int go[2];
+        pid_t kid[8];
+        cr_assert_eq(pipe(go), 0);
+        for (int k = 0; k < 8; k++) {
+            char kv[64];
+            snprintf(kv, sizeof kv, "%s=%u", keys[k], want[k]);
+            if ((kid[k] = fork()) == 0) {
+                char c;
+                close(go[1]);
+                if (read(go[0], &c, 1) != 0) /* all at once: at its close */
+                    _exit(126);
+                int null = open("/dev/null", O_WRONLY);
+                dup2(null, 1);
+                execl(HR_BIN, "hr", "site", "set", kv, (char *)NULL);
+                _exit(127);
+            }
+        }
+        close(go[0]);
+        close(go[1]);
+        for (int k = 0; k < 8; k++)
+            failed += wait_status(kid[k]) != 0;
+        hr_policy p;
+        cr_assert_eq(hr_policy_read(NULL, &p), 0);
+        uint32_t got[8] = {p.max_badness, p.interval_s, p.max_actors,
+                           p.max_groups, p.stop_ms, p.fail_stop_ms, p.aslr,
+                           p.log_size};
+        for (int k = 0; k < 8; k++)
+            lost += got[k] != want[k];
+    }
+    cr_assert(failed == 0 && lost == 0, "of 200 hr site set, %d failed and "
+              "%d changes were lost", failed, lost);
+    DIR *d = opendir(site);
+    struct dirent *e;
+    while ((e = readdir(d)))
+        cr_assert_null(strstr(e->d_name, ".tmp"), "%s left", e->d_name);
+    closedir(d);
+}
+
+/* Item 12: KEY=0 is the default for every key, as the docs say; a sign or
+ * a space is refused; a refusal gives the range. */
+Test(harden_tool, site_set_zero_is_the_default_and_numbers_are_digits)
+{
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "set", "hrCtrl.maxBadness=9",
+                        "hrCtrl.logSize=20000", NULL), 0);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "set", "hrCtrl.maxBadness=0",
+                        "hrCtrl.interval=0", "hrCtrl.maxActors=0",
+                        "hrCtrl.maxGroups=0", "hrCtrl.stopTimeout=0",
+                        "hrCtrl.failStopTimeout=0", "hrCtrl.aslr=0",
+                        "hrCtrl.logSize=0", NULL), 0, "%s", out);
+    hr_policy p;
+    cr_assert_eq(hr_policy_read(NULL, &p), 0);
+    cr_assert_eq(p.max_badness, HR_DEFAULT_MAX_BADNESS);
+    cr_assert_eq(p.log_size, HR_DEFAULT_LOG_SIZE);
+    cr_assert_eq(p.stop_ms, HR_DEFAULT_STOP_MS);
+    cr_assert_eq(p.max_actors, HR_ACTORS_LIMIT);
+    static const char *const bad[] = {"hrCtrl.maxBadness=+5",
+                                      "hrCtrl.maxBadness= 5",
+                                      "hrCtrl.maxBadness=-0"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_eq(hr_stderr("site", "set", bad[i], NULL), 2, "%s", bad[i]);
+    cr_assert_eq(hr_stderr("site", "set", "hrCtrl.logSize=100", NULL), 2);
+    cr_assert_not_null(strstr(out, "16384 to 1073741824"), "%s", out);
+    cr_assert_eq(hr_stderr("arun", "-g+1", "/bin/true", NULL), 2, "%s", out);
+    cr_assert_eq(hr_stderr("akill", "-g", "+1", NULL), 2, "%s", out);
+    cr_assert_eq(hr_stderr("akill", "+1", NULL), 2, "%s", out);
 }

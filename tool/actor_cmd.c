@@ -131,12 +131,18 @@ static int arun_ordinary(const struct hr_opts *o, const char *path,
     return pid;
 }
 
+/* Does s begin as a number the tool takes: a digit (no sign, no space)? */
+static int digits(const char *s)
+{
+    return *s >= '0' && *s <= '9';
+}
+
 /* A group number as arun and akill take it, or exit 2. */
 static int group_arg(const char *cmd, const char *s)
 {
     char *end;
     long g = strtol(s, &end, 10);
-    if (!*s || *end || g < 0 || g > (long)HR_GROUPS_LIMIT - 1)
+    if (!digits(s) || *end || g < 0 || g > (long)HR_GROUPS_LIMIT - 1)
         hr_die(HR_EXIT_USAGE, "%s: bad group '%s' (0 to %u)", cmd, s,
                HR_GROUPS_LIMIT - 1);
     return (int)g;
@@ -152,7 +158,7 @@ static long arun_number(const char *opt, const char *s, long lo, long hi)
 {
     char *end;
     long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi)
+    if (!digits(s) || *end || v < lo || v > hi)
         hr_die(HR_EXIT_USAGE, "arun: bad %s '%s' (%ld to %ld)", opt, s, lo, hi);
     return v;
 }
@@ -302,7 +308,7 @@ int hr_cmd_akill(int argc, char **argv, const struct hr_opts *go)
         char *end;
         const char *p = argv[optind];
         v = strtol(p, &end, 10);
-        if (!*p || *end || v <= 0 || v > INT_MAX)
+        if (!digits(p) || *end || v <= 0 || v > INT_MAX)
             hr_die(HR_EXIT_USAGE, "akill: bad pid '%s'", p);
     }
     char dir[4096];

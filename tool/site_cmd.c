@@ -4,10 +4,13 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <hotrestart/hr.h>
 #include <hotrestart/pmm.h>
@@ -44,9 +47,10 @@ static const char site_usage[] =
     "         default 3000), hrCtrl.failStopTimeout (the same for the other\n"
     "         members of a group restarted by a failure; default 0: SIGKILL at\n"
     "         once), hrCtrl.aslr, hrCtrl.logSize (bytes console.log holds\n"
-    "         before it is rotated; default 1 MiB); 0 is the default.  A\n"
-    "         running controller takes them at once, a stopped site at its\n"
-    "         next start\n"
+    "         before it is rotated; default 1 MiB); digits only, and 0 is\n"
+    "         the default for every key.  Sets at once take turns (a lock\n"
+    "         on the site directory).  A running controller takes them at\n"
+    "         once, a stopped site at its next start\n"
     "start    start the site's controller in the background; returns once it\n"
     "         accepts requests (it restarts the groups it finds registered);\n"
     "         --config CONFDIR (default $HR_CONFIG): hrd takes site.conf and\n"
@@ -203,6 +207,47 @@ static int site_info(const struct hr_opts *o)
     return HR_EXIT_OK;
 }
 
+/* What hr site set takes for key (hr_policy_set's ranges, site.conf(5)). */
+static const char *range_of(const char *key)
+{
+    static const char *const ranges[][2] = {
+        {"hrCtrl.maxBadness", "1 to 1000000, or 0: the default, 5"},
+        {"hrCtrl.interval", "seconds, 1 to 31536000, or 0: the default, 60"},
+        {"hrCtrl.maxActors", "1 to 256, or 0: the default, 256"},
+        {"hrCtrl.maxGroups", "1 to 256, or 0: the default, 256"},
+        {"hrCtrl.stopTimeout", "ms, 1 to 3600000, or 0: the default, 3000"},
+        {"hrCtrl.failStopTimeout", "ms, 0 (the default: SIGKILL at once) to "
+                                   "3600000"},
+        {"hrCtrl.aslr", "0 (the default) or 1"},
+        {"hrCtrl.logSize", "bytes, 16384 to 1073741824, or 0: the default, "
+                           "1048576"},
+    };
+    _Static_assert(HR_MAX_BADNESS_LIMIT == 1000000 && HR_DEFAULT_MAX_BADNESS == 5 &&
+                   HR_INTERVAL_LIMIT_S == 31536000 && HR_DEFAULT_INTERVAL_S == 60 &&
+                   HR_ACTORS_LIMIT == 256 && HR_GROUPS_LIMIT == 256 &&
+                   HR_STOP_LIMIT_MS == 3600000 && HR_DEFAULT_STOP_MS == 3000 &&
+                   HR_LOG_SIZE_MIN == 16384 && HR_LOG_SIZE_LIMIT == 1073741824 &&
+                   HR_DEFAULT_LOG_SIZE == 1048576, "the ranges said above");
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
+        if (strcmp(key, ranges[i][0]) == 0)
+            return ranges[i][1];
+    return "see hr site --help";
+}
+
+/* The site directory, opened and locked (flock, exclusive): what every
+ * hr site set holds while it changes site.conf; or exit 1. */
+static int site_lock(const char *dir, const char *action)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        hr_die(HR_EXIT_FAIL, "%s: %s: %s", action, dir, strerror(errno));
+    while (flock(fd, LOCK_EX) < 0)
+        if (errno != EINTR)
+            hr_die(HR_EXIT_FAIL, "%s: lock %s: %s", action, dir,
+                   strerror(errno));
+    return fd;
+}
+
 /* hr site set KEY=VALUE...: into site.conf, then to the controller. */
 static int site_set(int n, char **kv, const struct hr_opts *o)
 {
@@ -211,6 +256,9 @@ static int site_set(int n, char **kv, const struct hr_opts *o)
     if (n == 0)
         hr_die(HR_EXIT_USAGE, "site set: KEY=VALUE expected (see hr site --help)");
     hr_site_existing(o, dir, sizeof dir, "site set");
+    /* from the read to the write: two sets at once each keep the other's
+     * change (released when the tool exits) */
+    int lock = site_lock(dir, "site set");
     if (hr_policy_read(dir, &p) == K_EINVAL)
         fprintf(stderr, "hr: site set: site.conf had a figure out of range: "
                         "its default is written\n");
@@ -225,8 +273,8 @@ static int site_set(int n, char **kv, const struct hr_opts *o)
             hr_die(HR_EXIT_USAGE, "site set: unknown key '%s' (see hr site "
                                   "--help)", key);
         if (r < 0)
-            hr_die(HR_EXIT_USAGE, "site set: %s: '%s' is not a number in its range", key,
-                   eq + 1);
+            hr_die(HR_EXIT_USAGE, "site set: %s: '%s' is not a number in its "
+                   "range (%s)", key, eq + 1, range_of(key));
     }
     int r = hr_policy_write(dir, &p);
     if (r < 0)
@@ -234,6 +282,7 @@ static int site_set(int n, char **kv, const struct hr_opts *o)
     r = hr_reload(dir);
     if (r < 0 && r != -ECONNREFUSED)
         hr_die_err("site set: stored, but the controller did not take it", r);
+    close(lock);
     if (o->json)
         printf("{\"stored\": true, \"applied\": %s}\n", r == 0 ? "true" : "false");
     else
