@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -243,4 +245,76 @@ Test(harden_tool, site_set_zero_is_the_default_and_numbers_are_digits)
     cr_assert_eq(hr_stderr("arun", "-g+1", "/bin/true", NULL), 2, "%s", out);
     cr_assert_eq(hr_stderr("akill", "-g", "+1", NULL), 2, "%s", out);
     cr_assert_eq(hr_stderr("akill", "+1", NULL), 2, "%s", out);
+}
+
+/* Item 12: a started site's destroy leaves no console.log, no
+ * controller.lock, no directory. */
+Test(harden_tool, destroy_of_a_started_site_leaves_nothing)
+{
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0);
+    start();
+    cr_assert_eq(run_hr(out, sizeof out, "site", "destroy", "--force", NULL), 0,
+                 "%s", out);
+    struct stat st;
+    char path[600];
+    snprintf(path, sizeof path, "%s/console.log", site);
+    cr_assert_eq(stat(path, &st), -1, "console.log left");
+    snprintf(path, sizeof path, "%s/controller.lock", site);
+    cr_assert_eq(stat(path, &st), -1, "controller.lock left");
+    cr_assert_eq(stat(site, &st), -1, "the site directory left");
+}
+
+/* Item 12: a group that does not exist is said so, exit 1; a script whose
+ * #! interpreter is missing is said so; a symbolic link to --listen is
+ * refused as such. */
+Test(harden_tool, akill_listen_and_interpreter_say_what_is_wrong)
+{
+    start();
+    cr_assert_eq(hr_stderr("akill", "-g", "9", NULL), 1);
+    cr_assert_not_null(strstr(out, "group 9 does not exist"), "%s", out);
+    char script[600], link[600];
+    snprintf(script, sizeof script, "%s/s.sh", site);
+    FILE *f = fopen(script, "w");
+    cr_assert_not_null(f);
+    fputs("#!/nonexistent/interp -x\necho hi\n", f);
+    fclose(f);
+    chmod(script, 0700);
+    cr_assert_eq(hr_stderr("arun", "-g", "1", script, NULL), 1);
+    cr_assert_not_null(strstr(out, "interpreter '/nonexistent/interp'"), "%s", out);
+    cr_assert_eq(hr_stderr("arun", script, NULL), 1);
+    cr_assert_not_null(strstr(out, "interpreter '/nonexistent/interp'"), "%s", out);
+    snprintf(link, sizeof link, "%s/sock", site);
+    cr_assert_eq(symlink("/nonexistent/target", link), 0);
+    char spec[640];
+    snprintf(spec, sizeof spec, "unix:%s", link);
+    cr_assert_eq(hr_stderr("arun", "-g", "1", "--listen", spec, "/bin/sleep",
+                           "100", NULL), 2);
+    cr_assert_not_null(strstr(out, "symbolic link"), "%s", out);
+    cr_assert_null(strstr(out, "in use"), "%s", out);
+}
+
+/* Item 12: a relative site path is refused (the controller and actors run
+ * elsewhere); a site made on a disk file system is warned of. */
+Test(harden_tool, relative_site_refused_and_disk_site_warned)
+{
+    setenv("HR_SITE", "relative/site", 1);
+    cr_assert_eq(hr_stderr("site", "create", NULL), 2);
+    cr_assert_not_null(strstr(out, "relative"), "%s", out);
+    cr_assert_eq(hr_stderr("--site", "x", "ps", NULL), 2);
+    cr_assert_not_null(strstr(out, "relative"), "%s", out);
+    char disk[] = "/var/tmp/hrdisk.XXXXXX", dir[64];
+    cr_assert_not_null(mkdtemp(disk));
+    snprintf(dir, sizeof dir, "%s/site", disk);
+    struct statfs fs;
+    cr_assert_eq(statfs(disk, &fs), 0);
+    int on_disk = fs.f_type != TMPFS_MAGIC && fs.f_type != RAMFS_MAGIC;
+    int r = hr_stderr("--site", dir, "site", "create", "--rambank-size", "1M",
+                      NULL);
+    run_hr(NULL, 0, "--site", dir, "site", "destroy", NULL);
+    rmdir(disk);
+    cr_assert_eq(r, 0, "%s", out);
+    if (on_disk) /* /var/tmp is a disk here, as on most machines */
+        cr_assert_not_null(strstr(out, "warning"), "%s", out);
+    else
+        cr_log_warn("/var/tmp is on memory here: the warning is not tried");
 }

@@ -92,10 +92,46 @@ static void add_listen(char *specs, size_t cap, const char *spec)
                "unix:PATH)", spec);
     if (strchr(spec, ','))
         hr_die(HR_EXIT_USAGE, "arun: bad --listen '%s': no commas", spec);
+    struct stat st;
+    if (strncmp(spec, "unix:", 5) == 0 && lstat(spec + 5, &st) == 0 &&
+        S_ISLNK(st.st_mode)) /* bind() would say "Address already in use" */
+        hr_die(HR_EXIT_USAGE, "arun: --listen '%s': %s is a symbolic link%s; "
+               "give the socket's own path", spec, spec + 5,
+               stat(spec + 5, &st) < 0 ? " to nothing" : "");
     size_t len = strlen(specs);
     if (len + strlen(spec) + 2 > cap)
         hr_die(HR_EXIT_USAGE, "arun: too many --listen sockets");
     snprintf(specs + len, cap - len, "%s%s", len ? "," : "", spec);
+}
+
+/* Why an exec of path failed with err, in words: ENOENT for a file that
+ * is there is its #! interpreter (or an ELF's loader) missing. */
+static const char *exec_failure(const char *path, int err)
+{
+    static char why[PATH_MAX + 64];
+    char head[PATH_MAX + 2] = "";
+    struct stat st;
+    if (err == EACCES)
+        return "not an executable file";
+    if (err == ENOEXEC)
+        return "cannot be executed (not a program the kernel knows)";
+    if (err != ENOENT)
+        return strerror(err);
+    if (stat(path, &st) < 0)
+        return "no such file";
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd < 0 ? -1 : read(fd, head, sizeof head - 1);
+    if (fd >= 0)
+        close(fd);
+    head[n > 0 ? n : 0] = 0;
+    if (strncmp(head, "#!", 2) != 0)
+        return "its program interpreter (the dynamic loader it names) does "
+               "not exist";
+    char *interp = head + 2 + strspn(head + 2, " \t");
+    interp[strcspn(interp, " \t\r\n")] = 0;
+    snprintf(why, sizeof why, "its interpreter '%s' (its #! line) does not "
+                              "exist", interp);
+    return why;
 }
 
 /* arun without -g: an ordinary actor, as on ChorusOS: started in a session
@@ -127,7 +163,7 @@ static int arun_ordinary(const struct hr_opts *o, const char *path,
     close(ep[1]);
     if (pid < 0 || read(ep[0], &e, sizeof e) == (ssize_t)sizeof e)
         hr_die(HR_EXIT_FAIL, "arun: %s: %s", path,
-               strerror(pid < 0 ? errno : e));
+               pid < 0 ? strerror(errno) : exec_failure(path, e));
     return pid;
 }
 
@@ -270,9 +306,7 @@ int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
                                  "with a larger --rambank-size (hr site create)",
                    what);
         if (r == -ENOENT || r == -EACCES || r == -ENOEXEC)
-            hr_die(HR_EXIT_FAIL, "%s: %s", what,
-                   r == -ENOENT ? "no such file" :
-                   r == -EACCES ? "not an executable file" : "cannot be executed");
+            hr_die(HR_EXIT_FAIL, "%s: %s", what, exec_failure(path, -r));
         hr_die_ctl(what, r);
     }
     if (o->json)
@@ -287,7 +321,22 @@ static const char akill_usage[] =
     "       hr akill -g GROUP  kill a group for good, as a stop (SIGTERM, the\n"
     "                          stop timeout, SIGKILL); its images and\n"
     "                          HR_GROUP_KEY blocks are freed; returns once\n"
-    "                          every member is gone\n";
+    "                          every member is gone; a group that does not\n"
+    "                          exist is said so, exit 1\n";
+
+/* Is group g in the running controller's ps?  Exits 1 when none runs. */
+static int group_exists(const char *dir, int g)
+{
+    size_t cap = 256 * 1024;
+    char *buf = malloc(cap), id[32];
+    int r = buf ? hr_ps(dir, 0, buf, cap) : -ENOMEM;
+    if (r < 0)
+        hr_die_ctl("akill", r);
+    snprintf(id, sizeof id, "{\"id\": %d, ", g);
+    r = strstr(buf, id) != NULL;
+    free(buf);
+    return r;
+}
 
 int hr_cmd_akill(int argc, char **argv, const struct hr_opts *go)
 {
@@ -313,6 +362,9 @@ int hr_cmd_akill(int argc, char **argv, const struct hr_opts *go)
     }
     char dir[4096];
     hr_site_existing(o, dir, sizeof dir, "akill");
+    if (group && !group_exists(dir, (int)v))
+        hr_die(HR_EXIT_FAIL, "akill: group %ld does not exist in this site: "
+                             "nothing to kill (hr ps)", v);
     int r = group ? hr_kill_group(dir, (int)v) : hr_akill(dir, (pid_t)v);
     if (r == -ESRCH)
         hr_die(HR_EXIT_FAIL, "akill: %ld is not an actor of this site", v);

@@ -3,13 +3,16 @@
  * site_cmd.c - hr site create|info|destroy.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/file.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <hotrestart/hr.h>
@@ -64,7 +67,9 @@ static const char site_usage[] =
     "cold     stop, then wipe the RAM bank and the registry (DISK is kept;\n"
     "         a RAM bank that does not open is replaced too);\n"
     "         the site stays stopped\n"
-    "destroy  remove the site's banks (all blocks are lost) and configuration;\n"
+    "destroy  remove the site's banks (all blocks are lost), configuration\n"
+    "         and the controller's files (log, lock, sockets), then the\n"
+    "         directory unless other files are in it (a sysadm.ini is kept);\n"
     "         refused while the site runs, unless --force: then it is stopped\n"
     "         first\n";
 
@@ -96,6 +101,21 @@ static uint32_t tunable(const char *v, const char *opt, const char *unit,
     if (hr_parse_size(v, &n) < 0 || n == 0 || n > limit)
         hr_die(HR_EXIT_USAGE, "site create: bad %s (%s1 to %u)", opt, unit, limit);
     return (uint32_t)n;
+}
+
+/* A RAM bank is a file on memory (tmpfs): on a disk it is written back
+ * to the disk and survives a reboot, which RAM does not.  Said, not
+ * refused: a test or a machine without tmpfs may want it. */
+static void warn_disk(const char *dir)
+{
+    struct statfs fs;
+    if (statfs(dir, &fs) < 0 || fs.f_type == TMPFS_MAGIC ||
+        fs.f_type == RAMFS_MAGIC || fs.f_type == HUGETLBFS_MAGIC)
+        return;
+    fprintf(stderr, "hr: site create: warning: %s is not on a memory file "
+                    "system (tmpfs): its RAM bank is written back to the disk "
+                    "and survives a reboot, unlike RAM; a site under /dev/shm "
+                    "or $XDG_RUNTIME_DIR keeps it in memory\n", dir);
 }
 
 static int site_create(const struct create_args *a, const struct hr_opts *o)
@@ -136,6 +156,7 @@ static int site_create(const struct create_args *a, const struct hr_opts *o)
         hr_die_site_err(o, "site create", r);
     if ((r = hr_policy_write(dir, &pol)) < 0)
         hr_die_err("site create: site.conf", r);
+    warn_disk(dir);
     if (o->json) {
         printf("{\"site\": ");
         hr_json_str(dir);
@@ -292,6 +313,33 @@ static int site_set(int n, char **kv, const struct hr_opts *o)
     return HR_EXIT_OK;
 }
 
+/* What a controller leaves in a site it ran in: its log, its lock, its
+ * sockets, and temporary files of writers killed mid-write; then the
+ * directory, unless something else is in it (a sysadm.ini, the user's own
+ * files).  After pmm_site_destroy(), which checked the directory. */
+static void remove_controller_files(const char *dir)
+{
+    static const char *const names[] = {"console.log", "console.log.1",
+                                        "controller.lock", "control.sock",
+                                        "notify.sock"};
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return; /* removed whole already */
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        unlinkat(fd, names[i], 0);
+    DIR *d = fdopendir(fd);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (strncmp(e->d_name, "site.conf.tmp", 13) == 0 ||
+            strncmp(e->d_name, "sysadm.ini.tmp", 14) == 0)
+            unlinkat(fd, e->d_name, 0);
+    if (d)
+        closedir(d);
+    else
+        close(fd);
+    rmdir(dir);
+}
+
 enum {
     OPT_RAMBANK_SIZE = HR_OPT_OWN, OPT_MAX_BLOCKS, OPT_DISKBANK,
     OPT_DISKBANK_SIZE, OPT_MAX_BADNESS, OPT_INTERVAL, OPT_MAX_ACTORS,
@@ -382,6 +430,7 @@ int hr_cmd_site(int argc, char **argv, const struct hr_opts *go)
         int r = pmm_site_destroy(dir);
         if (r < 0)
             hr_die_err("site destroy", r);
+        remove_controller_files(dir);
         if (!o.json)
             printf("site %s destroyed\n", dir);
         else
