@@ -2,8 +2,10 @@
 /*
  * test_harden_tool.c - the tool under attack and at its limits (issue 21):
  * hr log against an actor's control bytes and a rotating log, concurrent
- * hr site set, the metrics server against slow and idle clients, and the
- * smaller refusals.  A real hrd in a throwaway site, real actors.
+ * hr site set, the smaller refusals, and a READY=1 sent by another process
+ * than the actor.  (The metrics server against slow and idle clients is in
+ * test_obs.c, a standby killed while it initialises in test_standby.c.)
+ * A real hrd in a throwaway site, real actors.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -15,8 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/magic.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -317,4 +321,58 @@ Test(harden_tool, relative_site_refused_and_disk_site_warned)
         cr_assert_not_null(strstr(out, "warning"), "%s", out);
     else
         cr_log_warn("/var/tmp is on memory here: the warning is not tried");
+}
+
+/* NAME's readiness in the last ps ("starting", "ready"...), or "". */
+static const char *readiness(const char *name)
+{
+    static char buf[16];
+    char pat[96];
+    snprintf(pat, sizeof pat, "\"name\": \"%s\", ", name);
+    const char *p = strstr(ps, pat);
+    p = p ? strstr(p, "\"readiness\": ") : NULL;
+    buf[0] = 0;
+    if (p && p[13] == '"')
+        snprintf(buf, sizeof buf, "%.*s", (int)strcspn(p + 14, "\""), p + 14);
+    return buf;
+}
+
+/* Shell words: python sends READY=1 to $NOTIFY_SOCKET (and then, for
+ * SEND_AND_SLEEP, becomes sleep 1000 in the same process). */
+#define SEND_PY "import os, socket; socket.socket(socket.AF_UNIX, " \
+    "socket.SOCK_DGRAM).sendto(b\"READY=1\", os.environ[\"NOTIFY_SOCKET\"])"
+#define SEND_READY "python3 -c '" SEND_PY "'"
+#define SEND_AND_SLEEP "python3 -c '" SEND_PY \
+    "; os.execvp(\"sleep\", [\"sleep\", \"1000\"])'"
+
+/* Issue 21 item 15: a READY=1 from a process that is not the actor (its
+ * own child; a stranger) is not credited to a starting actor.  Datagrams
+ * are read in order: once "judge", which says READY=1 itself after both,
+ * is ready, both were read. */
+Test(harden_tool, ready_from_another_process_is_not_credited)
+{
+    start();
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--notify",
+                        "--name", "waiter", "/bin/sh", "-c",
+                        SEND_READY " && : > \"$HR_SITE/sent\"; exec sleep 1000",
+                        NULL), 0, "%s", out);
+    char sent[600], go[600];
+    snprintf(sent, sizeof sent, "%s/sent", site);
+    snprintf(go, sizeof go, "%s/go", site);
+    struct stat st;
+    WAIT_FOR(stat(sent, &st) == 0, "the child's READY=1 sent");
+    /* a stranger's, from this process */
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    cr_assert_lt(strlen(site) + 13, sizeof a.sun_path);
+    strcat(strcpy(a.sun_path, site), "/notify.sock");
+    int s = socket(AF_UNIX, SOCK_DGRAM, 0);
+    cr_assert_eq(sendto(s, "READY=1", 7, 0, (struct sockaddr *)&a, sizeof a), 7,
+                 "%s", strerror(errno));
+    close(s);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "2", "--notify",
+                        "--name", "judge", "/bin/sh", "-c",
+                        "exec " SEND_AND_SLEEP, NULL), 0, "%s", out);
+    WAIT_FOR(strcmp(readiness("judge"), "ready") == 0, "judge ready");
+    refresh();
+    cr_assert_str_eq(readiness("waiter"), "starting", "%s", ps);
 }
