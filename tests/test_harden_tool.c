@@ -376,3 +376,22 @@ Test(harden_tool, ready_from_another_process_is_not_credited)
     refresh();
     cr_assert_str_eq(readiness("waiter"), "starting", "%s", ps);
 }
+
+/* Item 6: a UTF-8 character cut by the end of a read (64 KiB) is kept
+ * whole, not escaped as two bad halves; a bad byte at the very end is. */
+Test(harden_tool, log_keeps_a_character_across_reads)
+{
+    char path[600];
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0);
+    snprintf(path, sizeof path, "%s/console.log", site);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    for (int i = 0; i < 65535; i++) /* the euro sign straddles 65536 */
+        fputc(i % 64 == 63 ? '\n' : 'x', f);
+    fputs("\xe2\x82\xac\n\xe2\x82", f); /* and a cut one at the end */
+    fclose(f);
+    cr_assert_eq(run_hr(out, sizeof out, "log", NULL), 0);
+    terminal_safe(out);
+    cr_assert_not_null(strstr(out, "x\xe2\x82\xac\n\\xe2\\x82"), "%.80s",
+                       out + strlen(out) - 40);
+}

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * site_cmd.c - hr site create|info|destroy.
+ * site_cmd.c - hr site create|info|set|destroy (set under a lock on the
+ * site directory, so that sets at once lose nothing).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
