@@ -132,7 +132,7 @@ struct hrd_standby {
     int conn;                 /* HRD_SB_WAITING: its request, else -1 */
     int ready_rd;             /* its readiness pipe (--ready-fd), or -1 */
     uint32_t run;             /* the HR_RESTARTS it was started with */
-    uint32_t deaths;          /* deaths in a row while waiting */
+    uint32_t deaths;          /* deaths in a row (killed) before promotion */
     int64_t not_before_ms;    /* started again no sooner (monotonic ms) */
 };
 

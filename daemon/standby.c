@@ -20,11 +20,14 @@
  *    more than a fresh start would) and its request, when it comes, is
  *    answered at once.  It takes the actor's readiness as a fresh start
  *    does (ready.c).
- *  - a standby that dies while waiting is started again (a second apart
- *    after three deaths in a row): not a failure of its group.  One that
- *    exits or dies before it ever waited, or says READY=1 without waiting,
- *    is a program that does not call hr_standby_wait(): the actor runs
- *    without a standby from then on, and the log says so.
+ *  - a standby killed by a signal, while waiting or still initialising,
+ *    is started again: not a failure of its group, and not a sign that its
+ *    program does not wait (an operator's kill, the OOM killer).  Deaths
+ *    in a row back off: the first at once, then 10 ms doubling to a
+ *    second; a promotion ends the row.  One that exits before it ever
+ *    waited, or says READY=1 (or writes its readiness fd) without
+ *    waiting, is a program that does not call hr_standby_wait(): the
+ *    actor runs without a standby from then on, and the log says so.
  *
  * Invariant: a standby's pid is in d->standby[] until it is reaped, never
  * in the registry: it is no member of its group (group events never see
@@ -47,8 +50,8 @@
 #include "spawn.h"
 #include "standby.h"
 
-#define AGAIN_AFTER 3        /* deaths in a row before the pause */
-#define AGAIN_PAUSE_MS 1000  /* ... between starts after that */
+#define AGAIN_FIRST_MS 10    /* the pause after the second death in a row */
+#define AGAIN_PAUSE_MS 1000  /* ... doubling up to this */
 #define AFTER_PROMOTION_MS 10 /* a new standby waits this long after a
                                  promotion: its fork and exec do not compete
                                  with the promoted instance's first moments */
@@ -226,6 +229,18 @@ int hrd_standby_promote(struct hrd *d, int slot)
     return pid;
 }
 
+/* The pause before a standby's next start after n deaths in a row
+ * before this one: none, then AGAIN_FIRST_MS doubling to AGAIN_PAUSE_MS. */
+static int64_t again_in(uint32_t n)
+{
+    if (n == 0)
+        return 0;
+    int64_t ms = AGAIN_FIRST_MS;
+    while (--n > 0 && ms < AGAIN_PAUSE_MS)
+        ms *= 2;
+    return ms < AGAIN_PAUSE_MS ? ms : AGAIN_PAUSE_MS;
+}
+
 static void describe(int status, char *buf, size_t cap)
 {
     if (WIFSIGNALED(status))
@@ -244,15 +259,16 @@ int hrd_standby_exited(struct hrd *d, pid_t pid, int status)
     const char *name = d->reg->actors[slot].name;
     hr__os_kill(-pid, SIGKILL); /* what is left of its tree */
     describe(status, how, sizeof how);
-    if (sb->state == HRD_SB_WAITING) {
-        sb->deaths++;
-        sb->not_before_ms = sb->deaths > AGAIN_AFTER
-                                ? hr__os_mono_ms() + AGAIN_PAUSE_MS : 0;
+    int waiting = sb->state == HRD_SB_WAITING;
+    if (waiting || (sb->state == HRD_SB_STARTING && !sb->off &&
+                    WIFSIGNALED(status))) {
+        int64_t pause = again_in(sb->deaths++);
+        sb->not_before_ms = pause ? hr__os_mono_ms() + pause : 0;
         hrd_log(d, HRD_WARNING,
-                "actor %s: its standby (pid %d) %s while waiting: started "
-                "again%s",
-                name, (int)pid, how,
-                sb->deaths > AGAIN_AFTER ? " in a second" : "");
+                "actor %s: its standby (pid %d) %s while %s: started "
+                "again in %lld ms",
+                name, (int)pid, how, waiting ? "waiting" : "it initialised",
+                (long long)pause);
     } else if (sb->state == HRD_SB_STARTING && !sb->off) {
         sb->off = 1;
         hrd_log(d, HRD_WARNING,

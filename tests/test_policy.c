@@ -136,7 +136,10 @@ Test(policy, set_by_key_name_in_range_only)
     cr_assert_eq(p.stop_ms, 1500);
     cr_assert_eq(hr_policy_set(&p, "hrCtrl.failStopTimeout", "0"), 0);
     cr_assert_eq(p.fail_stop_ms, 0);
-    cr_assert_eq(hr_policy_set(&p, "hrCtrl.maxBadness", "0"), -EINVAL);
+    cr_assert_eq(hr_policy_set(&p, "hrCtrl.maxBadness", "0"), 0); /* default */
+    cr_assert_eq(p.max_badness, HR_DEFAULT_MAX_BADNESS);
+    cr_assert_eq(hr_policy_set(&p, "hrCtrl.maxBadness", "+5"), -EINVAL);
+    cr_assert_eq(hr_policy_set(&p, "hrCtrl.maxBadness", " 5"), -EINVAL);
     cr_assert_eq(hr_policy_set(&p, "hrCtrl.stopTimeout", "3600001"), -EINVAL);
     cr_assert_eq(hr_policy_set(&p, "hrCtrl.stopTimeout", "-1"), -EINVAL);
     cr_assert_eq(hr_policy_set(&p, "hrCtrl.stopTimeout", "12ms"), -EINVAL);

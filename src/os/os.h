@@ -79,8 +79,11 @@ int pmm__os_open_append(const char *path, int *fd);
 /* Write all of buf at fd's position: a short write is completed. */
 int pmm__os_write_all(int fd, const void *buf, size_t len);
 /* Make path hold buf, owner-only (mode 0600, a link refused): written
- * whole to path.tmp, then renamed over path, so that a process killed
- * meanwhile leaves the old file or the new one, never a part of one. */
+ * whole to path.tmp.PID.N (a name of this writer's own), then renamed over
+ * path, so that a process killed meanwhile leaves the old file or the new
+ * one, never a part of one, and writers at once do not meet in one
+ * temporary file (the last rename wins: a read-modify-write needs a lock
+ * around it, as hr site set takes). */
 int pmm__os_write_file(const char *path, const void *buf, size_t len);
 
 /* A test's tap on what reaches a file (tests/test_powercut.c records a DISK
