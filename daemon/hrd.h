@@ -39,7 +39,8 @@
  *   actor.c     ... one actor's table of state x event below it, its start,
  *               its failure kept, and every actor stopped or adopted at once
  *   standby.c   standby instances (hr arun --standby): started, waiting,
- *               promoted in a group restart, replaced
+ *               promoted in a group restart, replaced: one table of state
+ *               x event, every cell written (hrd --tables)
  *   render.c    ps and info output, and the structured status reply
  *   tree.c      an actor's whole process tree (its process group, the
  *               orphans the controller adopts as child subreaper), and

@@ -327,6 +327,7 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--tables") == 0) {
             hrd_group_table_print(stdout); /* every cell, for the test */
             hrd_actor_table_print(stdout);
+            hrd_standby_table_print(stdout);
             return 0;
         } else if (strcmp(argv[i], "--version") == 0) {
             puts("hrd (hotrestart) " HR_VERSION_STRING);
