@@ -44,9 +44,10 @@ static const char *fields_wrong(const struct pmm_geom *g)
     if (g->magic != PMM_MAGIC)
         return "not a bank file (bad magic)";
     if (g->version < PMM_VERSION)
-        return "bank made by an older version of the format (before format 3, "
-               "freed blocks' file pages were reused); a RAM bank is replaced "
-               "by `hr site cold`, a DISK bank by a new one";
+        return "bank made by an older version of the format (before format 4: "
+               "other checksums; before 3, freed blocks' file pages were "
+               "reused); a RAM bank is replaced by `hr site cold`, a DISK "
+               "bank by a new one";
     if (g->version != PMM_VERSION)
         return "bank made by a newer version of the format";
     if (g->layout_sig != PMM_LAYOUT_SIG)
@@ -57,6 +58,8 @@ static const char *fields_wrong(const struct pmm_geom *g)
         return "bank made with another page size";
     if (g->kind != PMM_KIND_RAM && g->kind != PMM_KIND_DISK)
         return "unknown bank kind";
+    if (g->flags & ~PMM_GF_ALL)
+        return "bank made with a geometry flag this version does not know";
     if (g->max_blocks == 0 || g->max_blocks > PMM_MAX_BLOCKS_LIMIT)
         return "max_blocks out of range";
     if (g->data_pages < 2 || g->data_pages > PMM_MAX_BANK_SIZE / g->page_size)

@@ -19,7 +19,8 @@
  *             npages) at data_off + fpage * page_size.  Addresses are reused
  *             (the bitmap); file pages never are: each block takes fresh
  *             ones at the live record's mark, which only grows, and a free
- *             punches them.  A process that still maps a freed block maps
+ *             punches them (a small block's with the next ones: the live
+ *             record's dead run).  A process that still maps a freed block maps
  *             dead file pages that no block will ever be given again, so a
  *             stale access never reaches a newer block at the same address.
  *             The file grows past data_off as the mark does (update.c).
@@ -32,6 +33,7 @@
  *  - a live entry's file pages lie below the mark, and no two live entries
  *    share a file page; the file is at least data_off + mark * page_size
  *    long (it is extended, durably, before a commit moves the mark);
+ *  - the dead run lies below the mark and no live entry holds a page of it;
  *  - the live record's counters agree with the entries.
  *
  * Processes map the metadata read-only and change it only with pwrite()
@@ -49,7 +51,9 @@
 #include <stdint.h>
 
 #define PMM_MAGIC      0x4b4e41424d4d5248ull /* "HRPMMBNK" */
-#define PMM_VERSION    3u  /* 2: self-checking bitmap; 3: fresh file pages */
+#define PMM_VERSION    4u  /* 2: self-checking bitmap; 3: fresh file pages;
+                              4: four-lane checksums, geometry flags,
+                              punches in batches (the dead run) */
 #define PMM_GEOM_BACKUP_OFF 2048u
 #define PMM_NONE       0u                    /* empty link */
 #define PMM_MAX_BLOCKS_LIMIT (1u << 30)
@@ -59,6 +63,9 @@
  * of allocations over a bank's life (tmpfs allows 8; ext4 stops sooner, at
  * its 16 TiB file-size limit, and allocation then answers K_ENOMEM). */
 #define PMM_MAX_FILE_DATA (1ull << 62)
+/* Freed blocks' file pages are punched together once a run of them holds
+ * this many bytes; a block of at least this size is punched when freed. */
+#define PMM_DEAD_BATCH (64u << 10)
 
 /* Bitmap words: pages 32w..32w+31 in the low half, its complement above. */
 #define PMM_BM_PAGES   32u
@@ -78,6 +85,9 @@ static inline uint64_t pmm_bm_words(uint64_t data_pages)
 
 /* Bank kinds (pmm_geom.kind). */
 enum { PMM_KIND_RAM = 1, PMM_KIND_DISK = 2 };
+
+/* Geometry flags (pmm_geom.flags): every defined one. */
+#define PMM_GF_ALL 0u
 
 /* Entry states. */
 enum { PMM_E_FREE = 0, PMM_E_LIVE = 1 };
@@ -107,7 +117,8 @@ struct pmm_geom {
     uint64_t base_addr;    /* fixed address of data page 0 in every process */
     uint64_t created_ns;   /* CLOCK_REALTIME when made */
     uint8_t uuid[16];      /* random identity of this bank */
-    uint8_t reserved[64];  /* zero */
+    uint32_t flags;        /* PMM_GF_...; none is defined yet: zero */
+    uint8_t reserved[60];  /* zero */
     uint64_t sum;          /* pmm__sum() of everything above */
 };
 static_assert(sizeof(struct pmm_geom) == 192, "geometry size");
@@ -161,7 +172,11 @@ struct pmm_live {
     struct pmm_entry image;/* ALLOC: the entry to write; FREE: as it was */
     uint64_t mark;         /* first file page never given to a block; an
                               ALLOC log already holds the mark after it */
-    uint64_t reserved[2];  /* zero */
+    uint64_t dead;         /* [dead, dead + ndead): file pages of freed   */
+    uint64_t ndead;        /* blocks not yet punched: fewer than
+                              PMM_DEAD_BATCH bytes, below the mark, held by
+                              no live block; a FREE log holds the run as it
+                              was before that free (update.c) */
     uint64_t sum;          /* pmm__sum() of everything above */
 };
 static_assert(sizeof(struct pmm_live) == 296, "live record size");

@@ -54,6 +54,8 @@ struct pmm_bank {
     struct pmm_geom g;     /* validated copy of the geometry */
     uint64_t file_len;     /* bytes the file is known to hold: it only grows,
                               and an allocation that needs more looks again */
+    uint64_t resv;         /* file pages below this one were reserved by
+                              this process (update.c's reserve_ahead) */
     const uint8_t *meta;   /* read-only mapping of [0, data_off) */
     size_t meta_len;
     size_t page;
