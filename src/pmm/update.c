@@ -41,6 +41,7 @@
 #include <string.h>
 
 #include "crash.h"
+#include "geom.h"
 #include "hash.h"
 #include "index.h"
 #include "os/os.h"
@@ -63,7 +64,8 @@ int pmm__log_valid(const struct pmm_bank *b, const struct pmm_live *l)
         return 0;
     if (!pmm__entry_valid(b, im) || pmm__bucket_of(b, im->name) != l->bucket)
         return 0;
-    if (im->fpage > l->mark || im->npages > l->mark - im->fpage)
+    if (im->fpage > l->mark || im->npages > l->mark - im->fpage ||
+        l->skip > im->fpage || (l->op == PMM_OP_FREE && l->skip))
         return 0;
     if (l->dead > l->mark || l->ndead > l->mark - l->dead ||
         l->ndead >= PMM_DEAD_BATCH / b->g.page_size)
@@ -91,6 +93,11 @@ static int apply_alloc(struct pmm_bank *b, const struct pmm_live *l)
     if (r == 0)
         r = pmm__write_bucket(b, l->bucket, l->idx + 1);
     pmm__crash("alloc.linked");
+    /* pages passed over for alignment: below the mark now, no block's,
+     * perhaps reserved ahead (update.c's reserve_ahead) */
+    if (r == 0 && l->skip && !b->shadow)
+        r = pmm__os_punch(b->fd, b->g.data_off + (e.fpage - l->skip) * b->g.page_size,
+                          (uint64_t)l->skip * b->g.page_size);
     return r;
 }
 
@@ -172,7 +179,7 @@ int pmm__apply(struct pmm_bank *b, struct pmm_live *l)
     }
     l->op = PMM_OP_NONE;
     l->idx = l->bucket = l->pred = l->succ = 0;
-    l->free_after = l->high_after = 0;
+    l->free_after = l->high_after = l->skip = 0;
     memset(&l->image, 0, sizeof l->image);
     /* COMMIT POINT (end): the update is complete and the log is gone. */
     r = pmm__write_live(b, l);
@@ -204,7 +211,8 @@ static int reserve_ahead(struct pmm_bank *b, uint64_t mark, uint64_t n)
     return r;
 }
 
-/* Fresh file pages [mark, mark + n) for a new block.  The file is first
+/* Fresh file pages [mark, mark + n) for a new block (mark: the live
+ * record's, or the huge page boundary past it).  The file is first
  * made long enough for them and, on a DISK bank, that length is flushed
  * before the commit that hands them out, so that no power cut leaves the
  * mark past the file's end; it grows a bank's size at a time, so most
@@ -264,12 +272,15 @@ int pmm__do_alloc(struct pmm_bank *b, const char *name, uint64_t npages,
     } else {
         return K_ENOMEM;
     }
-    uint64_t page;
-    int r = pmm__find_pages(b, npages + 1, &page);
+    /* a block of a huge page or more, in a huge-page bank: aligned */
+    uint64_t hp = pmm__geom_huge(&b->g) / b->g.page_size, page;
+    uint64_t align = hp && npages >= hp ? hp : 1;
+    uint64_t fpage = (l.mark + align - 1) / align * align;
+    int r = pmm__find_pages(b, npages + 1, align, &page);
     if (r < 0)
         return r;
-    if ((r = fresh_pages(b, l.mark, npages)) < 0)
-        return r;
+    if (fpage < l.mark || (r = fresh_pages(b, fpage, npages)) < 0)
+        return r < 0 ? r : K_ENOMEM;
     pmm__crash("alloc.reserved");
 
     struct pmm_entry *e = &l.image;
@@ -285,8 +296,9 @@ int pmm__do_alloc(struct pmm_bank *b, const char *name, uint64_t npages,
     e->gen = pmm__entry(b, slot)->gen + 1;
     e->page = page;
     e->npages = npages;
-    e->fpage = l.mark;
-    l.mark += npages;
+    e->fpage = fpage;
+    l.skip = (uint32_t)(fpage - l.mark);
+    l.mark = fpage + npages;
     e->created_ns = pmm__os_now_ns();
     e->creator_pid = pmm__os_pid();
     e->sum = pmm__entry_sum(e);
