@@ -25,6 +25,7 @@
 #include <hotrestart/heap.h>
 
 #include "ctl_helpers.h"
+#include "pmm/layout.h"
 
 #define MIB (1ull << 20)
 #define HUGE (2 * MIB)
@@ -175,6 +176,65 @@ Test(huge, a_heap_is_placed_aligned_and_mapped_with_huge_pages)
         (void)v[i];
     cr_assert_gt(pmd_kib(blk.addr, 16 * MIB), 0, "the heap has huge pages");
     hr_heap_close(h);
+    pmm_bank_close(b);
+    cr_assert_eq(check_site_bank(), 0);
+}
+
+/* The live record and data offset of the site's bank, read from its file. */
+static void bank_header(struct pmm_geom *g, struct pmm_live *l)
+{
+    char bank[256];
+    snprintf(bank, sizeof bank, "%s/site/ram.bank", dir);
+    int fd = open(bank, O_RDONLY);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(pread(fd, g, sizeof *g, 0), (ssize_t)sizeof *g);
+    cr_assert_eq(pread(fd, l, sizeof *l, PMM_LIVE_OFF), (ssize_t)sizeof *l);
+    close(fd);
+}
+
+/* Is [off, off + len) of the bank file a hole? */
+static int hole(uint64_t off, uint64_t len)
+{
+    char bank[256];
+    snprintf(bank, sizeof bank, "%s/site/ram.bank", dir);
+    int fd = open(bank, O_RDONLY);
+    off_t d = lseek(fd, (off_t)off, SEEK_DATA);
+    close(fd);
+    return d < 0 || (uint64_t)d >= off + len;
+}
+
+/* A large block passes over the file pages up to its 2 MiB boundary, which
+ * a small block's allocation had reserved: they are punched by the
+ * allocation's apply, so a process killed after the commit leaves them
+ * to whoever recovers, who punches them too. */
+Test(huge, pages_passed_over_for_alignment_are_punched_even_after_a_kill)
+{
+    tmpfs_site("size=512m,mode=0700,huge=within_size");
+    pmm_site_config c = {.rambank_size = 64 * MIB, .huge = PMM_HUGE_ON};
+    cr_assert_eq(pmm_site_create(NULL, &c), 0, "%s", pmm_site_create_why());
+    pmm_bank *b = bank_open();
+    void *p;
+    cr_assert_eq(pmm_alloc(b, "small", 4096, "K", 2, 0, &p, NULL), 0);
+    memset(p, 1, 4096);
+    struct pmm_geom g;
+    struct pmm_live l;
+    bank_header(&g, &l);
+    uint64_t from = g.data_off + l.mark * 4096, to = g.data_off + HUGE;
+    cr_assert_not(hole(from, to - from), "reserved ahead by the small block");
+    pid_t pid = fork();
+    if (pid == 0) {
+        setenv("HR_CRASHPOINT", "alloc.linked", 1);
+        pmm_bank *cb;
+        if (pmm_bank_open(&cb, NULL, "RAM", 0) == 0)
+            pmm_alloc(cb, "big", 4 * MIB, "K", 2, 0, &p, NULL);
+        _exit(1);
+    }
+    cr_assert_eq(wait_status(pid), 128 + SIGKILL, "killed after the commit");
+    pmm_block blk;
+    cr_assert_eq(pmm_stat(b, "big", &blk), 0, "the redo made it");
+    bank_header(&g, &l);
+    cr_assert_eq(l.mark, (HUGE + 4 * MIB) / 4096, "its file pages start at 2 MiB");
+    cr_assert(hole(from, to - from), "the pages passed over are punched");
     pmm_bank_close(b);
     cr_assert_eq(check_site_bank(), 0);
 }
