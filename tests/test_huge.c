@@ -59,6 +59,15 @@ static int check_site_bank(void)
     return pmm_check(bank, 0, NULL, NULL);
 }
 
+/* A huge-page site of size bytes on a private huge tmpfs, its bank open. */
+static pmm_bank *huge_site(uint64_t size)
+{
+    tmpfs_site("size=512m,mode=0700,huge=within_size");
+    pmm_site_config c = {.rambank_size = size, .huge = PMM_HUGE_ON};
+    cr_assert_eq(pmm_site_create(NULL, &c), 0, "%s", pmm_site_create_why());
+    return bank_open();
+}
+
 static void teardown(void)
 {
     if (dir[0]) {
@@ -160,10 +169,7 @@ Test(huge, a_huge_page_site_places_large_blocks_aligned_and_keeps_them)
 
 Test(huge, a_heap_is_placed_aligned_and_mapped_with_huge_pages)
 {
-    tmpfs_site("size=512m,mode=0700,huge=within_size");
-    pmm_site_config c = {.rambank_size = 128 * MIB, .huge = PMM_HUGE_ON};
-    cr_assert_eq(pmm_site_create(NULL, &c), 0, "%s", pmm_site_create_why());
-    pmm_bank *b = bank_open();
+    pmm_bank *b = huge_site(128 * MIB);
     hr_heap *h;
     pmm_block blk;
     void *pad; /* so that the heap's place is not aligned by chance */
@@ -209,10 +215,7 @@ static int hole(uint64_t off, uint64_t len)
  * to whoever recovers, who punches them too. */
 Test(huge, pages_passed_over_for_alignment_are_punched_even_after_a_kill)
 {
-    tmpfs_site("size=512m,mode=0700,huge=within_size");
-    pmm_site_config c = {.rambank_size = 64 * MIB, .huge = PMM_HUGE_ON};
-    cr_assert_eq(pmm_site_create(NULL, &c), 0, "%s", pmm_site_create_why());
-    pmm_bank *b = bank_open();
+    pmm_bank *b = huge_site(64 * MIB);
     void *p;
     cr_assert_eq(pmm_alloc(b, "small", 4096, "K", 2, 0, &p, NULL), 0);
     memset(p, 1, 4096);
