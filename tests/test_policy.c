@@ -116,10 +116,10 @@ Test(policy, reserved_space_must_be_zero_and_reads_zero)
     char other[512];
     snprintf(other, sizeof other, "%s/other", site);
     pmm_site_config c = {0};
-    c.reserved[7] = 1;
+    c.reserved[6] = 1;
     cr_assert_eq(pmm_site_create(other, &c), K_EINVAL);
     cr_assert_neq(access(other, F_OK), 0, "nothing made");
-    c.reserved[7] = 0;
+    c.reserved[6] = 0;
     cr_assert_eq(pmm_site_create(other, &c), 0);
     cr_assert_eq(pmm_site_destroy(other), 0);
 

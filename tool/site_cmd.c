@@ -22,7 +22,7 @@
 #include "hr.h"
 
 static const char site_usage[] =
-    "usage: hr site create [--rambank-size N] [--max-blocks N]\n"
+    "usage: hr site create [--rambank-size N] [--max-blocks N] [--huge|--no-huge]\n"
     "                      [--diskbank PATH [--diskbank-size N]]\n"
     "                      [--max-badness N] [--interval SECONDS]\n"
     "                      [--max-actors N] [--max-groups N]\n"
@@ -33,7 +33,12 @@ static const char site_usage[] =
     "\n"
     "create   make the site directory (owner-only) and its RAM bank with the\n"
     "         given tunables: pmm.rambankSize (default 64M) and pmm.maxBlocks\n"
-    "         (default 4096); --diskbank adds a DISK medium at PATH (an\n"
+    "         (default 4096).  The RAM bank is made for huge pages (blocks of\n"
+    "         2 MiB and more aligned to 2 MiB) when the site's file system\n"
+    "         gives them (a tmpfs mounted with huge=within_size, always or\n"
+    "         advise); --huge requires it (refused, with the reason, where\n"
+    "         the file system cannot), --no-huge refuses it.  --diskbank adds\n"
+    "         a DISK medium at PATH (an\n"
     "         absolute path on a persistent file system).  Sizes take K, M, G.\n"
     "         The restart policy: more than --max-badness restarts (default 5)\n"
     "         within --interval seconds (default 60) escalates a group to a\n"
@@ -42,7 +47,9 @@ static const char site_usage[] =
     "         groups 0 to --max-groups - 1 (hrCtrl.maxGroups); 256 each by\n"
     "         default and at most\n"
     "info     per medium: size, used, free, blocks, max_blocks, page size,\n"
-    "         fixed base address and bank path; the controller's state\n"
+    "         fixed base address and bank path, and for a huge-page bank its\n"
+    "         huge page size and whether its file system gives them now; the\n"
+    "         controller's state\n"
     "         (running, stopped, failed), pid, generation, restart counts,\n"
     "         policy, limits and stop timeouts\n"
     "set      change the controller's tunables in site.conf: hrCtrl.maxBadness,\n"
@@ -91,6 +98,7 @@ static int site_start_config(const char *config, const struct hr_opts *o)
 struct create_args {
     const char *rambank_size, *max_blocks, *diskbank, *diskbank_size;
     const char *max_badness, *interval, *max_actors, *max_groups;
+    unsigned huge; /* PMM_HUGE_... */
     int any; /* was any of them given? */
 };
 
@@ -145,8 +153,12 @@ static int site_create(const struct create_args *a, const struct hr_opts *o)
     if (a->max_groups)
         pol.max_groups = tunable(a->max_groups, "--max-groups", "", HR_GROUPS_LIMIT);
     c.disk_max_blocks = c.max_blocks;
+    c.huge = a->huge;
     hr_site_dir(o, dir, sizeof dir, "site");
     int r = pmm_site_create(dir, &c);
+    if (r == -EOPNOTSUPP && pmm_site_create_why())
+        hr_die(HR_EXIT_FAIL, "site create: --huge: %s: %s (see hr(1), "
+               "docs/huge-pages.md)", dir, pmm_site_create_why());
     if (r == K_EEXIST)
         hr_die(HR_EXIT_FAIL, "site create: %s already has a RAM bank", dir);
     if (r == K_EINVAL)
@@ -190,18 +202,26 @@ static int info_medium(const char *dir, const char *medium,
         hr_json_str(st.path);
         printf(", \"size\": %llu, \"used\": %llu, \"free\": %llu, "
                "\"blocks\": %llu, \"max_blocks\": %llu, \"page_size\": %llu, "
-               "\"base\": \"0x%llx\", \"durable\": %s}",
+               "\"base\": \"0x%llx\", \"durable\": %s, "
+               "\"huge_page_size\": %llu, \"huge_pages_now\": %s}",
                (unsigned long long)st.size, (unsigned long long)st.used,
                (unsigned long long)st.free, (unsigned long long)st.blocks,
                (unsigned long long)st.max_blocks,
                (unsigned long long)st.page_size, (unsigned long long)st.base,
-               st.durable ? "true" : "false");
+               st.durable ? "true" : "false",
+               (unsigned long long)st.huge_size, st.huge_now ? "true" : "false");
     } else {
         printf("%-5s %12llu %12llu %12llu %8llu %10llu  0x%llx  %s\n", medium,
                (unsigned long long)st.size, (unsigned long long)st.used,
                (unsigned long long)st.free, (unsigned long long)st.blocks,
                (unsigned long long)st.max_blocks, (unsigned long long)st.base,
                st.path);
+        if (st.huge_size)
+            printf("%-5s huge pages of %llu KiB: %s\n", medium,
+                   (unsigned long long)st.huge_size >> 10, st.huge_now
+                   ? "blocks of that size and more are mapped with them"
+                   : "NOT given by its file system now: blocks fault 4 KiB "
+                     "at a time (see docs/huge-pages.md)");
     }
     return 1;
 }
@@ -344,7 +364,7 @@ static void remove_controller_files(const char *dir)
 enum {
     OPT_RAMBANK_SIZE = HR_OPT_OWN, OPT_MAX_BLOCKS, OPT_DISKBANK,
     OPT_DISKBANK_SIZE, OPT_MAX_BADNESS, OPT_INTERVAL, OPT_MAX_ACTORS,
-    OPT_MAX_GROUPS, OPT_FORCE, OPT_CONFIG,
+    OPT_MAX_GROUPS, OPT_FORCE, OPT_CONFIG, OPT_HUGE, OPT_NO_HUGE,
 };
 
 int hr_cmd_site(int argc, char **argv, const struct hr_opts *go)
@@ -360,6 +380,8 @@ int hr_cmd_site(int argc, char **argv, const struct hr_opts *go)
         {"max-groups", required_argument, NULL, OPT_MAX_GROUPS},
         {"force", no_argument, NULL, OPT_FORCE},
         {"config", required_argument, NULL, OPT_CONFIG},
+        {"huge", no_argument, NULL, OPT_HUGE},
+        {"no-huge", no_argument, NULL, OPT_NO_HUGE},
         HR_OPTS_COMMON,
     };
     struct hr_opts o = *go;
@@ -387,6 +409,8 @@ int hr_cmd_site(int argc, char **argv, const struct hr_opts *go)
         case OPT_INTERVAL: a.interval = optarg; break;
         case OPT_MAX_ACTORS: a.max_actors = optarg; break;
         case OPT_MAX_GROUPS: a.max_groups = optarg; break;
+        case OPT_HUGE: a.huge = PMM_HUGE_ON; break;
+        case OPT_NO_HUGE: a.huge = PMM_HUGE_OFF; break;
         }
     }
     if (optind >= argc) {
