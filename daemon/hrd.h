@@ -168,6 +168,9 @@ struct hrd {
     int cg_fd;                /* the site's cgroup directory, or -1: no
                                  cgroups, the fallback (cgroup.c, tree.c) */
     int cg_kill;              /* ... whose cgroups have cgroup.kill */
+    int32_t cg_left[HR_REG_ACTORS]; /* the pid of a reaped actor whose
+                                       cgroup still held processes when it
+                                       was killed, or 0 (tree.c) */
 };
 
 /* The next used actor slot after `after` (-1 to begin) that belongs to

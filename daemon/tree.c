@@ -172,17 +172,20 @@ void hrd_tree_reaped(struct hrd *d, int slot, pid_t pid)
 {
     d->kill_at[slot] = 0;
     hr__os_kill(-pid, SIGKILL);
-    if (d->cg_fd >= 0)
+    if (d->cg_fd >= 0) { /* what was left, noted before it dies */
+        d->cg_left[slot] = hrd_cgroup_populated(d, pid) ? pid : 0;
         hrd_cgroup_kill(d, pid);
+    }
 }
 
 int hrd_tree_left(struct hrd *d, int slot, pid_t pid)
 {
-    /* its cgroup holds what runs of its tree; else what now hangs from
-     * the controller, its children adopted at its death.  Counted by
-     * them, not by the group kill, which a zombie of the group (a child
-     * not yet reaped) would pass. */
-    int left = d->cg_fd >= 0 && hrd_cgroup_populated(d, pid);
+    /* its cgroup held what ran of its tree when it was reaped; else what
+     * now hangs from the controller, its children adopted at its death.
+     * Counted by them, not by the group kill, which a zombie of the group
+     * (a child not yet reaped) would pass. */
+    int left = d->cg_fd >= 0 &&
+               (d->cg_left[slot] == pid || hrd_cgroup_populated(d, pid));
     hrd_tree_reaped(d, slot, pid);
     return d->cg_fd >= 0 ? left : signal_orphans(d, slot, SIGKILL) > 0;
 }

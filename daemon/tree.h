@@ -42,8 +42,9 @@ void hrd_tree_stop(struct hrd *d, int slot, uint32_t timeout_ms);
  * process group and its cgroup.  Without cgroups its orphans die in the
  * next hrd_tree_sweep(), once its run is over: off the restart's path. */
 void hrd_tree_reaped(struct hrd *d, int slot, pid_t pid);
-/* The same, and SIGKILL to its orphans now: 1 when processes of its run
- * were left running (it went to the background). */
+/* The same (again, or for the first time), and SIGKILL to its orphans
+ * now: 1 when processes of its run were left running when it was reaped
+ * (it went to the background). */
 int hrd_tree_left(struct hrd *d, int slot, pid_t pid);
 /* SIGKILL what is left of every run that has ended: the cgroups of
  * processes that are no actor, or the orphans that are no live run's. */

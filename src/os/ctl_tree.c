@@ -49,34 +49,48 @@ static int write_at(int dir, const char *name, const char *text)
     return r < 0 ? r : 0;
 }
 
+/* The mount point and root of the cgroup2 mount, from mountinfo (read
+ * whole: a container may have many mounts): 0 or -ENOENT. */
+static int cgroup2_mount(char *mnt, char *root, size_t cap)
+{
+    size_t size = 1 << 20;
+    char *buf = malloc(size), *save;
+    int r = -ENOENT;
+    if (!buf)
+        return -ENOMEM;
+    if (read_at(AT_FDCWD, "/proc/self/mountinfo", buf, size) < 0)
+        goto out;
+    /* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS... - FSTYPE SOURCE ... */
+    for (char *line = strtok_r(buf, "\n", &save); line && r < 0;
+         line = strtok_r(NULL, "\n", &save)) {
+        char ro[4096], mp[4096];
+        const char *dash = strstr(line, " - ");
+        if (dash && strncmp(dash + 3, "cgroup2 ", 8) == 0 &&
+            sscanf(line, "%*s %*s %*s %4095s %4095s", ro, mp) == 2 &&
+            snprintf(root, cap, "%s", ro) < (int)cap &&
+            snprintf(mnt, cap, "%s", mp) < (int)cap)
+            r = 0;
+    }
+out:
+    free(buf);
+    return r;
+}
+
 int hr__os_cgroup_self(char *path, size_t cap)
 {
-    static char buf[16384];
-    char mnt[4096] = "", root[4096] = "", *cg = NULL;
+    char buf[8192], mnt[4096], root[4096], own[4096], *cg = NULL, *save;
     if (read_at(AT_FDCWD, "/proc/self/cgroup", buf, sizeof buf) < 0)
         return -ENOENT;
-    for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
+    for (char *line = strtok_r(buf, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save))
         if (strncmp(line, "0::", 3) == 0)
             cg = line + 3;
     if (!cg)
         return -ENOENT; /* no unified hierarchy */
-    char own[4096];
     snprintf(own, sizeof own, "%s", cg);
-    if (read_at(AT_FDCWD, "/proc/self/mountinfo", buf, sizeof buf) < 0)
-        return -ENOENT;
-    /* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS... - FSTYPE SOURCE ... */
-    for (char *line = strtok(buf, "\n"); line && !mnt[0];
-         line = strtok(NULL, "\n")) {
-        char r[4096], m[4096];
-        const char *dash = strstr(line, " - ");
-        if (dash && strncmp(dash + 3, "cgroup2 ", 8) == 0 &&
-            sscanf(line, "%*s %*s %*s %4095s %4095s", r, m) == 2) {
-            snprintf(root, sizeof root, "%s", r);
-            snprintf(mnt, sizeof mnt, "%s", m);
-        }
-    }
-    if (!mnt[0])
-        return -ENOENT;
+    int r = cgroup2_mount(mnt, root, sizeof mnt);
+    if (r < 0)
+        return r;
     size_t k = strcmp(root, "/") == 0 ? 0 : strlen(root);
     if (k && strncmp(own, root, k) != 0)
         return -ENOENT; /* our cgroup is not under that mount */
