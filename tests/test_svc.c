@@ -605,8 +605,8 @@ Test(svc, site_set_changes_a_running_site_at_once)
     cr_assert_eq(run_hr(out, sizeof out, "site", "set", "hrCtrl.interval=0x", NULL), 2);
 }
 
-/* A controller that dies leaves its actors' descendants under init (the
- * actor itself dies with it): the next controller ends them. */
+/* A controller that dies leaves its actors running, and their
+ * descendants, some of them under init: the next controller ends them. */
 Test(svc, the_next_controller_ends_what_a_dead_one_left)
 {
     pid_t before[64];
