@@ -98,8 +98,6 @@ void hrd_tree_begin(struct hrd *d)
     hrd_cgroup_begin(d);
 }
 
-/* Signal the orphans of slot's run (slot -1: those whose run ended);
- * the number signalled. */
 /* 1 when pid is dead or dying: a zombie, or SIGKILL pending (ended
  * already, not reaped yet). */
 static int dying(pid_t pid)
@@ -120,6 +118,8 @@ static int dying(pid_t pid)
     return 0;
 }
 
+/* Signal the orphans of slot's run (slot -1: those of no live run, the
+ * environment shed included); the number signalled. */
 static int signal_orphans(struct hrd *d, int slot, int sig)
 {
     static pid_t kids[MAX_CHILDREN];

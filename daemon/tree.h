@@ -22,6 +22,9 @@
  *
  * Pids are safe to signal: actors and orphans are our children until we
  * reap them, and a process group's id is not reused while it has a member.
+ * A descendant's pid is read from its parent's children and signalled at
+ * once: it could be reused only if the descendant died and was reaped in
+ * between, a window of microseconds that the cgroup mode does not have.
  *
  * A stop sends SIGTERM to the actor's tree and sets a deadline
  * (d->kill_at); the event loop sends SIGKILL to those whose deadline

@@ -483,3 +483,20 @@ Test(trees, a_dangling_symlink_given_to_listen_is_refused_clearly,
     refresh();
     cr_assert(strstr(ps, "\"groups\": []"), "nothing registered: %s", ps);
 }
+
+/* Port 0 is any port the kernel picks: two actors asking for it on one
+ * address are both started, each on a port of its own. */
+Test(trees, two_actors_on_port_0_are_not_in_each_others_way, .init = up_fallback)
+{
+    started();
+    for (int g = 1; g <= 2; g++) {
+        char group[4];
+        snprintf(group, sizeof group, "%d", g);
+        int r = run_all(out, sizeof out, 0, 0,
+                        (char *[]){HR_BIN, "arun", "-g", group, "--listen",
+                                   "tcp:127.0.0.1:0", TREE_BIN, "serve",
+                                   (char *)site, NULL});
+        cr_assert_eq(r, 0, "group %d: %s", g, out);
+    }
+    settle(2, NULL, 0, NULL, "two actors on port 0");
+}

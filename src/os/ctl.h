@@ -189,7 +189,7 @@ int hr__os_listen_spec(const char *spec, int backlog);
 /* 1 when fd is a listening stream socket, else 0. */
 int hr__os_is_listening(int fd);
 /* 1 when fd is a listening stream socket bound where spec says (the same
- * path; the same TCP address and port, any port for port 0), else 0. */
+ * path; the same TCP address and port: never for port 0), else 0. */
 int hr__os_listens_on(int fd, const char *spec);
 /* Remove the socket file that fd, a unix socket, is bound at, if a socket
  * file is still there (nothing for TCP or an abstract name). */

@@ -214,7 +214,8 @@ int hr__os_is_listening(int fd)
 }
 
 /* 1 when the bound address got (of length len) is the one spec names:
- * a unix path, or a TCP family, address and port (any port for port 0). */
+ * a unix path, or a TCP family, address and port (port 0, any port the
+ * kernel picks, names none: no socket is that one). */
 static int same_address(const struct sockaddr_storage *got, socklen_t len,
                         const char *spec)
 {
@@ -234,12 +235,12 @@ static int same_address(const struct sockaddr_storage *got, socklen_t len,
     if (want.ss_family == AF_INET) {
         const struct sockaddr_in *w = (const void *)&want, *g = (const void *)got;
         return w->sin_addr.s_addr == g->sin_addr.s_addr &&
-               (!w->sin_port || w->sin_port == g->sin_port);
+               w->sin_port == g->sin_port;
     }
     if (want.ss_family == AF_INET6) {
         const struct sockaddr_in6 *w = (const void *)&want, *g = (const void *)got;
         return memcmp(&w->sin6_addr, &g->sin6_addr, sizeof w->sin6_addr) == 0 &&
-               (!w->sin6_port || w->sin6_port == g->sin6_port);
+               w->sin6_port == g->sin6_port;
     }
     return 0;
 }
