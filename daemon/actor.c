@@ -204,10 +204,7 @@ void hrd_kill_all(struct hrd *d)
 
 void hrd_actors_adopt(struct hrd *d)
 {
-    HRD_FOR_ACTORS(d, i) {
-        if (d->reg->actors[i].pid > 0)
-            hrd_end_leftover(d, &d->reg->actors[i]);
+    hrd_tree_begin(d); /* the old generation ended, its sockets taken back */
+    HRD_FOR_ACTORS(d, i)
         hrd_actor_event(d, i, AE_HALTED, 0);
-    }
-    hrd_tree_end_strays(d); /* their descendants, left under init */
 }

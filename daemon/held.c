@@ -2,9 +2,12 @@
 /*
  * held.c - listening sockets held for direct actors (see held.h).
  *
- * Invariant: d->nheld[slot] > 0 only for a used slot, and its held_fd are
+ * Invariants: d->nheld[slot] > 0 only for a used slot, and its held_fd are
  * open listening sockets, close-on-exec (so that no other actor inherits
  * them) except between hrd_held_export() and the exec that follows it.
+ * No two slots hold sockets bound at one address: an actor asking for an
+ * address another holds is refused (-EADDRINUSE), a unix path as a TCP
+ * port.  A unix socket's file goes when its actor leaves the registry.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -18,6 +21,18 @@
 #include "os/os.h"
 
 #define BACKLOG 1024
+
+/* -EADDRINUSE when another actor's socket is bound where spec says: the
+ * controller answers for its own sockets, without connecting to them (a
+ * connection would reach that actor). */
+static int held_elsewhere(const struct hrd *d, const char *spec)
+{
+    for (int slot = 0; slot < HR_REG_ACTORS; slot++)
+        for (int i = 0; i < d->nheld[slot]; i++)
+            if (hr__os_listens_on(d->held_fd[slot][i], spec))
+                return -EADDRINUSE;
+    return 0;
+}
 
 int hrd_held_open(struct hrd *d, int slot, const char *specs)
 {
@@ -33,7 +48,8 @@ int hrd_held_open(struct hrd *d, int slot, const char *specs)
             r = -EINVAL;
             break;
         }
-        if ((r = hr__os_listen_spec(s, BACKLOG)) < 0) {
+        if ((r = held_elsewhere(d, s)) < 0 ||
+            (r = hr__os_listen_spec(s, BACKLOG)) < 0) {
             hrd_log(d, HRD_ERR, "actor %s: cannot listen on %s: %s",
                     d->reg->actors[slot].name, s, pmm_strerror(r));
             break;
@@ -50,10 +66,48 @@ int hrd_held_open(struct hrd *d, int slot, const char *specs)
     return n;
 }
 
+int hrd_held_take(struct hrd *d, int slot, const char *specs, int *pool,
+                  int npool)
+{
+    char buf[1024];
+    int n = 0, taken = 0, failed = 0;
+    if (d->nheld[slot] > 0 ||
+        snprintf(buf, sizeof buf, "%s", specs) >= (int)sizeof buf)
+        return 0;
+    for (char *save, *s = strtok_r(buf, ",", &save); s && !failed;
+         s = strtok_r(NULL, ",", &save)) {
+        int fd = -1;
+        for (int i = 0; i < npool && fd < 0; i++)
+            if (pool[i] >= 0 && hr__os_listens_on(pool[i], s)) {
+                fd = pool[i];
+                pool[i] = -1;
+                taken++;
+            }
+        if (fd < 0)
+            fd = hr__os_listen_spec(s, BACKLOG); /* the one not found */
+        if (fd < 0 || n == HRD_HELD_MAX) {
+            failed = 1; /* the actor's start says why */
+            if (fd >= 0)
+                pmm__os_close(fd);
+        } else {
+            d->held_fd[slot][n++] = fd;
+        }
+    }
+    if (failed || taken == 0) {
+        while (n > 0)
+            pmm__os_close(d->held_fd[slot][--n]);
+        return 0;
+    }
+    d->nheld[slot] = (uint8_t)n;
+    return taken;
+}
+
 void hrd_held_close(struct hrd *d, int slot)
 {
-    for (int i = 0; i < d->nheld[slot]; i++)
+    for (int i = 0; i < d->nheld[slot]; i++) {
+        hr__os_unlink_socket_of(d->held_fd[slot][i]); /* no file left */
         pmm__os_close(d->held_fd[slot][i]);
+    }
     d->nheld[slot] = 0;
 }
 

@@ -4,8 +4,9 @@
  * (sd_listen_fds(3)): made from the actor's HR_LISTEN specs at its first
  * start, passed as fds 3, 4... with LISTEN_FDS/LISTEN_PID/LISTEN_FDNAMES
  * at every start, kept open across group restarts, handed to the next
- * controller across a site restart's exec, made again by a controller
- * that follows a crash, closed when the actor leaves the registry.
+ * controller across a site restart's exec, taken back from the live
+ * actors of the previous generation by a controller that follows a crash
+ * (leftover.h), closed when the actor leaves the registry.
  *
  * The specs are stored with the actor's arguments (its environment's
  * HR_LISTEN=SPEC[,SPEC...], SPEC tcp:HOST:PORT or unix:PATH), so they live
@@ -20,9 +21,18 @@
 struct hrd;
 
 /* The sockets of slot for the specs (a comma-separated list), made now if
- * the slot holds none yet.  Their count, or -errno / -EINVAL (bad spec). */
+ * the slot holds none yet.  Their count, or -errno: -EINVAL (bad spec),
+ * -EADDRINUSE (another actor's socket or another program listens there),
+ * -ELOOP (a unix: path that is a symbolic link). */
 int hrd_held_open(struct hrd *d, int slot, const char *specs);
-/* Close the sockets of slot (the actor left the registry). */
+/* After a controller crash (leftover.c): the sockets of slot for the
+ * specs taken from pool (npool descriptors taken back from the previous
+ * generation; each one taken is set to -1 there), the others made now.
+ * How many were taken from pool: 0 leaves slot holding none. */
+int hrd_held_take(struct hrd *d, int slot, const char *specs, int *pool,
+                  int npool);
+/* Close the sockets of slot (the actor left the registry), and remove
+ * the files of its unix sockets. */
 void hrd_held_close(struct hrd *d, int slot);
 /* Before a site restart's exec: let the sockets pass, and say in
  * HRD_HELD_ENV which slot holds which. */

@@ -42,13 +42,18 @@
  *               promoted in a group restart, replaced: one table of state
  *               x event, every cell written (hrd --tables)
  *   render.c    ps and info output, and the structured status reply
- *   tree.c      an actor's whole process tree (its process group, the
- *               orphans the controller adopts as child subreaper), and
- *               stopping it: SIGTERM, a stop timeout, SIGKILL
+ *   tree.c      an actor's whole process tree (its cgroup, or its
+ *               process group, descendants and the orphans the controller
+ *               adopts as child subreaper), and stopping it: SIGTERM, a
+ *               stop timeout, SIGKILL
+ *   leftover.c  what a dead controller's generation left running: found,
+ *               its held sockets taken back (pidfd_getfd), ended
  *   ready.c     readiness (NOTIFY_SOCKET, --ready-fd) and the time of
  *               each restart from death to ready
  *   spawn.c     images, environment, fork and exec of actors
  *   held.c      listening sockets held for actors (sd_listen_fds)
+ *   cgroup.c    the site's cgroup v2 subtree, where one is delegated: a
+ *               cgroup for each process the controller starts
  *   policy.c    the restart policy: badness against hrCtrl.* (read by
  *               src/hr/policy.c)
  *   adopt.c     the registry a previous controller left: opened, checked,
@@ -203,6 +208,12 @@ struct hrd {
     struct hrd_backoff backoff[HR_REG_GROUPS]; /* group.c */
     char restart_why[160];    /* restart_pending: why (a site restart the
                                  policy asked for, delivered by the loop) */
+    int cg_fd;                /* the site's cgroup directory, or -1: no
+                                 cgroups, the fallback (cgroup.c, tree.c) */
+    int cg_kill;              /* ... whose cgroups have cgroup.kill */
+    int32_t cg_left[HR_REG_ACTORS]; /* the pid of a reaped actor whose
+                                       cgroup still held processes when it
+                                       was killed, or 0 (tree.c) */
 };
 
 /* The next used actor slot after `after` (-1 to begin) that belongs to

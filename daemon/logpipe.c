@@ -8,8 +8,9 @@
  * deaths, requests and restarts (epoll is level-triggered: the rest is
  * read at the next turn).  If the controller is slow, an actor blocks on
  * its full pipe (64 KiB): its output is never dropped while the controller
- * lives.  When the controller dies, the actors die with it (spawn.c) and
- * what their pipes held is lost.
+ * lives.  When the controller dies what the pipes held is lost; the
+ * actors outlive it (leftover.h), and one that writes to its output
+ * before the next controller ends it gets SIGPIPE.
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -299,6 +299,7 @@ int main(int argc, char **argv)
     int ready_fd = -1, end_group = -1;
     d.ready_fd = -1;
     d.notify_fd = -1;
+    d.cg_fd = -1; /* no cgroups until cgroup.c finds them */
     for (int i = 0; i < HRD_MAX_WAITING; i++)
         d.waiting[i].conn = d.ready_wait[i].conn = -1;
     for (int i = 0; i < HR_REG_ACTORS; i++)

@@ -159,6 +159,29 @@ static int ours(const char *e)
     return 0;
 }
 
+int hrd_spawn_listen_specs(struct hrd *d, int slot, char *out, size_t cap)
+{
+    struct hr_reg_actor *a = &d->reg->actors[slot];
+    char name[PMM_NAME_MAX];
+    const char *args;
+    if (!a->direct)
+        return 0;
+    block_name(name, sizeof name, "args", slot);
+    int r = pmm__alloc_sys(d->bank, name, a->args_len, HR_REG_KEY,
+                           sizeof HR_REG_KEY, PMM_RETRIEVE, -1,
+                           (void **)&args, NULL);
+    if (r < 0)
+        return r;
+    struct hr_strings *s = malloc(sizeof *s);
+    r = !s ? -ENOMEM : hr__strings_decode(args, a->args_len, 0, s) < 0 ? K_EBANK : 0;
+    const char *specs = r == 0 ? listen_specs(s) : NULL;
+    if (specs)
+        r = snprintf(out, cap, "%s", specs) < (int)cap ? 1 : -EINVAL;
+    pmm__unmap(d->bank, name);
+    free(s);
+    return r;
+}
+
 /* 1 when the stored environment holds var (a mark of hr arun's:
  * HR_STANDBY=1 for --standby, HR_NOTIFY=1 for --notify and --wait-ready). */
 static int has_mark(const struct hr_strings *s, const char *var)
@@ -276,11 +299,14 @@ static int spawn(struct hrd *d, int slot, const int *stdio_in, int standby,
         pmm__unmap(d->bank, name);
         goto out;
     }
-    /* an actor does not outlive its controller: a new controller restarts
-     * the site, and must find no one left of this generation */
+    /* an actor outlives its controller, holding its sockets until the
+     * next controller takes them back and ends it (leftover.h); a standby,
+     * which holds nothing of its own, dies with the controller */
     d->aslr[slot] = keeps_aslr(d, s);
     struct hr__os_child child = {
-        .die_with = pmm__os_pid(), .default_signals = 1, .own_session = 1,
+        .die_with = standby ? pmm__os_pid() : 0,
+        .cgroup = d->cg_fd >= 0 ? &d->cg_fd : NULL, /* its tree (cgroup.h) */
+        .default_signals = 1, .own_session = 1,
         .same_address = !d->aslr[slot],
         .stdio = stdio, .cwd = s->cwd, .cwd_or_root = 1, .exe_fd = fd,
         .argv = (char *const *)s->argv, .envp = env, .errpipe = ep[1],
@@ -332,24 +358,4 @@ int hrd_spawn_wait(int pid, int exec_pipe)
     int n = hr__os_read(exec_pipe, &e, sizeof e);
     pmm__os_close(exec_pipe);
     return n == (int)sizeof e ? -e : pid;
-}
-
-void hrd_end_leftover(struct hrd *d, const struct hr_reg_actor *a)
-{
-    int pfd = hr__os_pidfd_open(a->pid);
-    if (pfd < 0)
-        return; /* gone */
-    if (a->start_ticks && hrd_start_ticks(a->pid) == a->start_ticks) {
-        hr__os_pidfd_kill(pfd, SIGKILL);
-        if (hr__os_wait_readable(pfd, 5000) <= 0)
-            hrd_log(d, HRD_ERR,
-                    "actor %s (pid %d) of the previous controller did not "
-                    "die",
-                    a->name, a->pid);
-        else
-            hrd_log(d, HRD_INFO,
-                    "ended actor %s (pid %d) of the previous controller",
-                    a->name, a->pid);
-    }
-    pmm__os_close(pfd);
 }

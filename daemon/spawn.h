@@ -8,13 +8,16 @@
  * into __SYS.hr.args.SLOT; every start executes a read-only memfd copy of
  * the image (kept open for later starts), so replacing or deleting the file
  * on disk changes nothing.  The child gets the stored environment plus
- * HR_SITE, HR_GROUP, HR_ACTOR and HR_RESTARTS (by which tree.c knows its
- * orphans; HR_STANDBY=1 for a standby instance, standby.h), its own session and process group, and SIGKILL when the
- * controller dies.
+ * HR_SITE, HR_GROUP, HR_ACTOR and HR_RESTARTS (HR_STANDBY=1 for a standby
+ * instance, standby.h), its own session and process group, and its own
+ * cgroup where the site has them (cgroup.h).  An actor outlives the
+ * controller (the next one takes its held sockets back and ends it,
+ * leftover.h); a standby gets SIGKILL when the controller dies.
  */
 #ifndef HRD_SPAWN_H
 #define HRD_SPAWN_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -41,8 +44,8 @@ int hrd_spawn_standby(struct hrd *d, int slot, int *exec_pipe, int *ready_rd);
 int hrd_spawn_wait(int pid, int exec_pipe);
 /* The start time of pid in clock ticks since boot (from /proc), or 0. */
 uint64_t hrd_start_ticks(pid_t pid);
-/* End a process left by a previous controller if it is still the same
- * process: a pidfd pins it, then its start time proves it is ours. */
-void hrd_end_leftover(struct hrd *d, const struct hr_reg_actor *a);
+/* The --listen specs stored for a direct actor (HR_LISTEN's value) into
+ * out: 1, 0 when it has none, or -errno. */
+int hrd_spawn_listen_specs(struct hrd *d, int slot, char *out, size_t cap);
 
 #endif

@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgroup.h"
 #include "hrd.h"
+#include "leftover.h"
 #include "log.h"
 #include "os/os.h"
 #include "os/ctl.h"
@@ -65,32 +67,18 @@ static int orphans(struct hrd *d, pid_t *out, int max)
     return n;
 }
 
-/* The value of variable var ("HR_ACTOR=") in an environment block of
- * NUL-separated entries (the buffer zeroed past its end), or NULL. */
-static const char *env_get(const char *env, size_t cap, const char *var)
-{
-    size_t k = strlen(var);
-    for (const char *e = env; e < env + cap && *e; e += strlen(e) + 1)
-        if (strncmp(e, var, k) == 0)
-            return e + k;
-    return NULL;
-}
-
 /* The slot of the actor whose run orphan pid belongs to, or -1: the
  * actor of this site it names, in the run (restart count) it names, while
  * that actor runs or dies. */
 static int owner_of(struct hrd *d, pid_t pid)
 {
     static char env[65536];
-    char path[64];
-    memset(env, 0, sizeof env);
-    snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
-    pmm__os_read_file(path, env, sizeof env - 1); /* what it holds */
-    const char *site = env_get(env, sizeof env, "HR_SITE=");
-    const char *name = env_get(env, sizeof env, "HR_ACTOR=");
-    const char *runs = env_get(env, sizeof env, "HR_RESTARTS=");
+    hrd_env_read(pid, env, sizeof env); /* what it holds */
+    const char *site = hrd_env_get(env, sizeof env, "HR_SITE=");
+    const char *name = hrd_env_get(env, sizeof env, "HR_ACTOR=");
+    const char *runs = hrd_env_get(env, sizeof env, "HR_RESTARTS=");
     if (!site || !name || !runs || strcmp(site, d->site) != 0)
-        return -2; /* not an actor's: not ours to judge */
+        return -1; /* it shed the environment, or never had it: ended */
     int slot = hrd_find_name(d, -1, name);
     if (slot < 0)
         return -1;
@@ -104,39 +92,41 @@ static int owner_of(struct hrd *d, pid_t pid)
     return slot;
 }
 
-void hrd_tree_end_strays(struct hrd *d)
+void hrd_tree_begin(struct hrd *d)
 {
-    static pid_t pids[32768];
-    static char env[65536];
-    char path[64];
-    int n = hr__os_pids(pids, 32768), ended = 0, self = pmm__os_pid();
-    for (int i = 0; i < n; i++) {
-        if (pids[i] == self || parent_of(pids[i]) == self)
-            continue;
-        memset(env, 0, sizeof env);
-        snprintf(path, sizeof path, "/proc/%d/environ", (int)pids[i]);
-        if (pmm__os_read_file(path, env, sizeof env - 1) < 0 && !env[0])
-            continue; /* another user's, or gone */
-        const char *site = env_get(env, sizeof env, "HR_SITE=");
-        if (site && strcmp(site, d->site) == 0 &&
-            env_get(env, sizeof env, "HR_ACTOR=") &&
-            hr__os_kill(pids[i], SIGKILL) == 0)
-            ended++;
-    }
-    if (ended)
-        hrd_log(d, HRD_NOTICE,
-                "ended %d process%s left by actors of an earlier controller",
-                ended, ended == 1 ? "" : "es");
+    hrd_leftover_end(d);
+    hrd_cgroup_begin(d);
 }
 
-/* Signal the orphans of slot's run (slot -1: those whose run ended);
- * the number signalled. */
+/* 1 when pid is dead or dying: a zombie, or SIGKILL pending (ended
+ * already, not reaped yet). */
+static int dying(pid_t pid)
+{
+    char path[64], buf[8192];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    buf[0] = 0;
+    int r = pmm__os_read_file(path, buf, sizeof buf);
+    if (r < 0 && r != -EFBIG)
+        return 1; /* gone */
+    buf[sizeof buf - 1] = 0;
+    const char *st = strstr(buf, "\nState:\t");
+    if (st && (st[8] == 'Z' || st[8] == 'X'))
+        return 1;
+    for (const char *k = buf; (k = strstr(k, "Pnd:\t")) != NULL; k += 5)
+        if (strtoull(k + 5, NULL, 16) & (1ull << (SIGKILL - 1)))
+            return 1;
+    return 0;
+}
+
+/* Signal the orphans of slot's run (slot -1: those of no live run, the
+ * environment shed included); the number signalled. */
 static int signal_orphans(struct hrd *d, int slot, int sig)
 {
     static pid_t kids[MAX_CHILDREN];
     int n = orphans(d, kids, MAX_CHILDREN), hit = 0;
     for (int i = 0; i < n; i++) {
-        if (kids[i] == d->ini_pid || owner_of(d, kids[i]) != slot)
+        if (kids[i] == d->ini_pid || dying(kids[i]) ||
+            owner_of(d, kids[i]) != slot)
             continue;
         hr__os_kill(-kids[i], sig); /* the group it may lead */
         hr__os_kill(kids[i], sig);
@@ -145,13 +135,34 @@ static int signal_orphans(struct hrd *d, int slot, int sig)
     return hit;
 }
 
+/* Send sig to every descendant of pid (children read from /proc while
+ * their parents live: a child that left the session is still one). */
+static void signal_descendants(pid_t pid, int sig)
+{
+    static pid_t tree[MAX_CHILDREN];
+    int n = 1;
+    tree[0] = pid;
+    for (int i = 0; i < n && n < MAX_CHILDREN; i++) {
+        int k = hr__os_children(tree[i], tree + n, MAX_CHILDREN - n);
+        n += k > 0 ? k : 0;
+    }
+    for (int i = 1; i < n; i++)
+        hr__os_kill(tree[i], sig);
+}
+
 void hrd_tree_stop(struct hrd *d, int slot, uint32_t timeout_ms)
 {
     struct hr_reg_actor *a = &d->reg->actors[slot];
     int sig = timeout_ms ? SIGTERM : SIGKILL;
+    signal_descendants(a->pid, sig); /* before their parent dies */
     hr__os_kill(-a->pid, sig);
     hr__os_kill(a->pid, sig); /* one that left its group still hears it */
-    signal_orphans(d, slot, sig);
+    if (d->cg_fd < 0)
+        signal_orphans(d, slot, sig);
+    else if (sig == SIGKILL)
+        hrd_cgroup_kill(d, a->pid);
+    else
+        hrd_cgroup_signal(d, a->pid, sig);
     d->kill_at[slot] = timeout_ms ? pmm__os_now_ns() + timeout_ms * 1000000ull
                                   : 0;
     d->kill_ms[slot] = timeout_ms;
@@ -161,23 +172,31 @@ void hrd_tree_reaped(struct hrd *d, int slot, pid_t pid)
 {
     d->kill_at[slot] = 0;
     hr__os_kill(-pid, SIGKILL);
+    if (d->cg_fd >= 0) { /* what was left, noted before it dies */
+        d->cg_left[slot] = hrd_cgroup_populated(d, pid) ? pid : 0;
+        hrd_cgroup_kill(d, pid);
+    }
 }
 
 int hrd_tree_left(struct hrd *d, int slot, pid_t pid)
 {
+    /* its cgroup held what ran of its tree when it was reaped; else what
+     * now hangs from the controller, its children adopted at its death.
+     * Counted by them, not by the group kill, which a zombie of the group
+     * (a child not yet reaped) would pass. */
+    int left = d->cg_fd >= 0 &&
+               (d->cg_left[slot] == pid || hrd_cgroup_populated(d, pid));
     hrd_tree_reaped(d, slot, pid);
-    /* what runs of its tree now hangs from the controller: its children
-     * were adopted at its death.  Counted by them, not by the group kill,
-     * which a zombie of the group (a child not yet reaped) would pass. */
-    return signal_orphans(d, slot, SIGKILL) > 0;
+    return d->cg_fd >= 0 ? left : signal_orphans(d, slot, SIGKILL) > 0;
 }
 
 void hrd_tree_sweep(struct hrd *d)
 {
-    int n = signal_orphans(d, -1, SIGKILL);
+    int n = d->cg_fd >= 0 ? hrd_cgroup_sweep(d) : signal_orphans(d, -1, SIGKILL);
     if (n)
-        hrd_log(d, HRD_NOTICE, "ended %d process%s left behind by an actor", n,
-                n == 1 ? "" : "es");
+        hrd_log(d, HRD_NOTICE, "ended %d %s left behind by an actor", n,
+                d->cg_fd >= 0 ? (n == 1 ? "cgroup" : "cgroups")
+                              : (n == 1 ? "process" : "processes"));
 }
 
 int hrd_tree_deadlines(struct hrd *d)
@@ -204,6 +223,7 @@ int hrd_tree_deadlines(struct hrd *d)
 void hrd_tree_end_all(struct hrd *d, int wait_ms)
 {
     static pid_t kids[MAX_CHILDREN];
+    hrd_cgroup_end(d, wait_ms); /* with cgroups: every actor's tree */
     uint64_t until = pmm__os_now_ns() + (uint64_t)wait_ms * 1000000ull;
     int n, ended = 0;
     while ((n = orphans(d, kids, MAX_CHILDREN)) > 0) {

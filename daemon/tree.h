@@ -1,22 +1,34 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tree.h - an actor is its whole process tree (SPEC 3.2 "Process trees"),
- * and stopping one is graceful (SPEC 3.2 "Stopping").
+ * tree.h - an actor is its whole process tree (SPEC 3.2 "Process trees",
+ * "An actor is what it started, whatever it sheds"), and stopping one is
+ * graceful (SPEC 3.2 "Stopping").
  *
  * Each actor runs in its own session and process group, whose id is its
- * pid (spawn.c: setsid in the child).  The controller is a child subreaper
- * (main.c), so a descendant whose parent dies (a daemon forking into the
- * background) becomes the controller's child, not init's: an orphan.  An
- * orphan belongs to the run of the actor whose HR_SITE, HR_ACTOR and
- * HR_RESTARTS it inherited (spawn.c sets them); one that carries none of
- * this site's is left alone until the controller stops.
+ * pid (spawn.c: setsid in the child), and the controller is a child
+ * subreaper (main.c): a descendant whose parent dies becomes the
+ * controller's child, not init's: an orphan.  What the tree is, two modes:
+ *
+ *  - cgroups (cgroup.h), where the controller has a delegated cgroup v2
+ *    subtree: the actor's cgroup is its tree.  Ending the actor kills the
+ *    cgroup (cgroup.kill); nothing can leave it, and an orphan in the
+ *    cgroup of a live actor is that actor's.
+ *  - the fallback, without: the actor's process group, its descendants
+ *    (read from /proc while their parents live) and the orphans.  An
+ *    orphan is kept only while it carries the HR_SITE, HR_ACTOR and
+ *    HR_RESTARTS of a live run (spawn.c sets them); every other one, one
+ *    that cleared its environment included, is a leftover and is ended
+ *    at the next death the controller sees or stop.
  *
  * Pids are safe to signal: actors and orphans are our children until we
  * reap them, and a process group's id is not reused while it has a member.
+ * A descendant's pid is read from its parent's children and signalled at
+ * once: it could be reused only if the descendant died and was reaped in
+ * between, a window of microseconds that the cgroup mode does not have.
  *
- * A stop sends SIGTERM to the actor's process group and its orphans and
- * sets a deadline (d->kill_at); the event loop sends SIGKILL to those whose
- * deadline passes (hrd_tree_deadlines).
+ * A stop sends SIGTERM to the actor's tree and sets a deadline
+ * (d->kill_at); the event loop sends SIGKILL to those whose deadline
+ * passes (hrd_tree_deadlines).
  */
 #ifndef HRD_TREE_H
 #define HRD_TREE_H
@@ -30,23 +42,22 @@ struct hrd;
  * timeout_ms away, or SIGKILL at once when timeout_ms is 0. */
 void hrd_tree_stop(struct hrd *d, int slot, uint32_t timeout_ms);
 /* The actor in slot, pid, was reaped: SIGKILL to what is left of its
- * process group.  Its orphans die in the next hrd_tree_sweep(), once its
- * run is over: off the restart's path (a look at /proc). */
+ * process group and its cgroup.  Without cgroups its orphans die in the
+ * next hrd_tree_sweep(), once its run is over: off the restart's path. */
 void hrd_tree_reaped(struct hrd *d, int slot, pid_t pid);
-/* The same, and SIGKILL to its orphans now: 1 when processes of its run
- * were left running (it went to the background). */
+/* The same (again, or for the first time), and SIGKILL to its orphans
+ * now: 1 when processes of its run were left running when it was reaped
+ * (it went to the background). */
 int hrd_tree_left(struct hrd *d, int slot, pid_t pid);
-/* SIGKILL every orphan whose actor's run has ended (a restart, a stop). */
+/* SIGKILL what is left of every run that has ended: the cgroups of
+ * processes that are no actor, or the orphans that are no live run's. */
 void hrd_tree_sweep(struct hrd *d);
 /* SIGKILL the trees whose deadline has passed; the milliseconds until the
  * next deadline, or -1 when there is none. */
 int hrd_tree_deadlines(struct hrd *d);
-/* At start: SIGKILL what a previous generation's actors left outside any
- * controller (a controller that died leaves its actors' descendants under
- * init): every process of this user that carries this site's HR_SITE and
- * an HR_ACTOR and is not the controller's child.  Reads every process's
- * environment: run once, at start. */
-void hrd_tree_end_strays(struct hrd *d);
+/* At start, before anything is started: end what the previous
+ * generation left (leftover.h), then choose the mode (cgroup.h). */
+void hrd_tree_begin(struct hrd *d);
 /* The controller stops: SIGKILL every child it has left (orphans, a
  * start-up command) and reap them, waiting up to wait_ms for them. */
 void hrd_tree_end_all(struct hrd *d, int wait_ms);

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -237,4 +239,42 @@ void actor_command(const char *name, const char *cmd)
     cr_assert_eq(write(fd, cmd, strlen(cmd)), (ssize_t)strlen(cmd));
     close(fd);
     cr_assert_eq(rename(tmp, path), 0, "%s: %s", path, strerror(errno));
+}
+
+int run_all(char *buf, size_t cap, uid_t uid, gid_t gid, char *const argv[])
+{
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(p[1], 1);
+        dup2(p[1], 2);
+        close(p[0]);
+        close(p[1]);
+        if (uid && (setgid(gid) || setuid(uid)))
+            _exit(126);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(p[1]);
+    size_t got = 0;
+    ssize_t k;
+    while (got + 1 < cap && (k = read(p[0], buf + got, cap - 1 - got)) > 0)
+        got += (size_t)k;
+    buf[got] = 0;
+    close(p[0]);
+    return wait_status(pid);
+}
+
+int free_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert(s >= 0);
+    cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+    cr_assert_eq(getsockname(s, (struct sockaddr *)&a, &len), 0);
+    close(s);
+    return ntohs(a.sin_port);
 }

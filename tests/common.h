@@ -40,6 +40,12 @@ int run_hr(char *out, size_t len, const char *arg0, ...);
  * does; return its exit status, or 128+signal. */
 int run_prog(const char *path, const char *const argv[], const char *in,
              char *out, size_t len);
+/* Run argv (argv[0] a path) with its stdout and stderr into buf (cap
+ * bytes, NUL-terminated); uid > 0: as that user.  Its exit status, or
+ * 128 + signal. */
+int run_all(char *buf, size_t cap, uid_t uid, gid_t gid, char *const argv[]);
+/* A free TCP port of 127.0.0.1, as the kernel picks one. */
+int free_port(void);
 /* Wait for pid; return exit status, or 128 + signal number. */
 int wait_status(pid_t pid);
 /* pmm_check() on the current RAM bank; 0 when consistent.  Problems are

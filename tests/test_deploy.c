@@ -58,16 +58,6 @@ static const char *hrd_bin(void)
     return path;
 }
 
-/* Run argv (at most 8 words) to its end, its stderr with its stdout in
- * buf (run_prog() takes stdout); its exit status. */
-static int run_all(char *buf, size_t cap, char *const argv[])
-{
-    const char *sh[12] = {"/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&1"};
-    for (int i = 0; i < 8 && argv[i]; i++)
-        sh[3 + i] = argv[i];
-    return run_prog("/bin/sh", sh, NULL, buf, cap);
-}
-
 /* Start argv in the background, as uid:gid when uid is not 0. */
 static pid_t start_as(uid_t uid, gid_t gid, char *const argv[])
 {
@@ -306,27 +296,27 @@ Test(deploy, a_config_dir_others_may_write_is_refused_with_the_fix)
     cr_assert_eq(chmod(file, 0666), 0);
     char *argv[] = {(char *)hrd_bin(), "--site", (char *)site, "--config",
                     conf, NULL};
-    cr_assert_eq(run_all(out, sizeof out, argv), 1, "%s", out);
+    cr_assert_eq(run_all(out, sizeof out, 0, 0, argv), 1, "%s", out);
     cr_assert(strstr(out, "sysadm.ini: refused: others may write it "
                           "(mode 0666)"), "%s", out);
     cr_assert(strstr(out, "chmod go-w"), "%s", out);
     cr_assert_eq(chmod(file, 0644), 0);
     cr_assert_eq(chown(file, 4242, 4242), 0);
-    cr_assert_eq(run_all(out, sizeof out, argv), 1, "%s", out);
+    cr_assert_eq(run_all(out, sizeof out, 0, 0, argv), 1, "%s", out);
     cr_assert(strstr(out, "belongs to uid 4242"), "%s", out);
     cr_assert_eq(chown(file, 0, 0), 0);
     cr_assert_eq(chmod(conf, 0777), 0);
-    cr_assert_eq(run_all(out, sizeof out, argv), 1, "%s", out);
+    cr_assert_eq(run_all(out, sizeof out, 0, 0, argv), 1, "%s", out);
     cr_assert(strstr(out, "etc: refused: others may write it"), "%s", out);
     cr_assert_eq(chmod(conf, 0755), 0);
     cr_assert_eq(unlink(file), 0);
     cr_assert_eq(mkfifo(file, 0644), 0); /* not read, nor waited on */
-    cr_assert_eq(run_all(out, sizeof out, argv), 1, "%s", out);
+    cr_assert_eq(run_all(out, sizeof out, 0, 0, argv), 1, "%s", out);
     cr_assert(strstr(out, "sysadm.ini: not a regular file"), "%s", out);
     char missing[700];
     snprintf(missing, sizeof missing, "%s/nothing", site);
     argv[4] = missing;
-    cr_assert_eq(run_all(out, sizeof out, argv), 1, "%s", out);
+    cr_assert_eq(run_all(out, sizeof out, 0, 0, argv), 1, "%s", out);
     cr_assert(strstr(out, "No such file"), "%s", out);
     cr_assert_eq(hr_ping(NULL) < 0, 1, "a refused controller runs");
 }
@@ -337,7 +327,7 @@ Test(deploy, a_site_open_to_others_is_told_how_to_fix_it)
 {
     cr_assert_eq(chmod(site, 0777), 0);
     char *argv[] = {(char *)hrd_bin(), "--site", (char *)site, NULL};
-    cr_assert_eq(run_all(out, sizeof out, argv), 1, "%s", out);
+    cr_assert_eq(run_all(out, sizeof out, 0, 0, argv), 1, "%s", out);
     cr_assert(strstr(out, "is open to others (mode 0777)"), "%s", out);
     cr_assert(strstr(out, "chmod 700"), "%s", out);
     cr_assert(strstr(out, "/site, which --config makes"), "%s", out);
@@ -346,7 +336,7 @@ Test(deploy, a_site_open_to_others_is_told_how_to_fix_it)
                              {"pmm", "ls"}};
     for (int i = 0; i < 3; i++) {
         char *hr[] = {HR_BIN, (char *)cmds[i][0], (char *)cmds[i][1], NULL};
-        cr_assert_eq(run_all(out, sizeof out, hr), 1, "%s", out);
+        cr_assert_eq(run_all(out, sizeof out, 0, 0, hr), 1, "%s", out);
         cr_assert(strstr(out, "is open to others (mode 0777)"), "%s", out);
         cr_assert(strstr(out, "chmod 700"), "%s", out);
     }

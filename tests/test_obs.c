@@ -131,20 +131,6 @@ Test(obs, metrics_count_three_restarts)
     cr_assert_gt(sample(out, "hr_bank_used_blocks{medium=\"RAM\"}"), 0);
 }
 
-/* A free TCP port of 127.0.0.1, as the kernel picks one. */
-static int free_port(void)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    cr_assert(s >= 0);
-    cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof a), 0);
-    cr_assert_eq(getsockname(s, (struct sockaddr *)&a, &len), 0);
-    close(s);
-    return ntohs(a.sin_port);
-}
-
 /* Seconds left until deadline (CLOCK_MONOTONIC, as now()), as poll's ms. */
 static int ms_left(double deadline)
 {

@@ -302,6 +302,12 @@ int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
             hr_die(HR_EXIT_FAIL, "arun: %s runs but never said it was ready "
                                  "within 30 s (READY=1, or a line on its "
                                  "--ready-fd; hr ps, hr log)", path);
+        if (r == -EADDRINUSE && specs[0])
+            hr_die(HR_EXIT_FAIL, "arun: --listen %s: address in use (another "
+                   "actor or program listens there)", specs);
+        if (r == -ELOOP && specs[0])
+            hr_die(HR_EXIT_FAIL, "arun: --listen %s: a unix: path is a "
+                   "symbolic link: give the socket's own path", specs);
         char what[PATH_MAX + 16];
         snprintf(what, sizeof what, "arun: %s", path);
         if (r == K_ENOMEM)

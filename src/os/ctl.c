@@ -306,6 +306,14 @@ void hr__os_exec_child(const struct hr__os_child *c)
         if (getppid() != c->die_with)
             _exit(127);
     }
+    if (c->cgroup) {
+        int e = -hr__os_cgroup_join(*c->cgroup, getpid());
+        if (e > 0) {
+            if (c->errpipe >= 0 && write(c->errpipe, &e, sizeof e) < 0)
+                (void)0;
+            _exit(127);
+        }
+    }
     unblock_all();
     if (c->default_signals)
         for (int sig = 1; sig < NSIG; sig++)

@@ -77,12 +77,49 @@ int hr__os_pids(pid_t *out, int max);
  * become its children (PR_SET_CHILD_SUBREAPER). */
 int hr__os_subreaper(void);
 
+/* Process trees (ctl_tree.c).  A cgroup (v2) is a name under a cgroup
+ * directory opened by the caller. */
+/* The path of this process's cgroup v2 directory (its line "0::" of
+ * /proc/self/cgroup under the cgroup2 mount): 0, or -ENOENT without one. */
+int hr__os_cgroup_self(char *path, size_t cap);
+/* Make cgroup name under dir (one that exists is no error); remove it
+ * (-EBUSY while a process is in it; one that is gone is no error). */
+int hr__os_cgroup_make(int dir, const char *name);
+int hr__os_cgroup_remove(int dir, const char *name);
+/* The processes of cgroup name (not of cgroups below it): how many. */
+int hr__os_cgroup_pids(int dir, const char *name, pid_t *out, int max);
+/* Send sig to each process of cgroup name. */
+int hr__os_cgroup_signal(int dir, const char *name, int sig);
+/* SIGKILL every process of cgroup name and of the cgroups below it:
+ * one write to cgroup.kill (use_kill, Linux 5.14), else each process of
+ * cgroup.procs, again until none is left (-EAGAIN if forks outrun it). */
+int hr__os_cgroup_kill(int dir, const char *name, int use_kill);
+/* 1 when a process is in cgroup name or below, 0 when none. */
+int hr__os_cgroup_populated(int dir, const char *name);
+/* The names of the cgroups directly under dir (each under 64 bytes). */
+int hr__os_cgroup_children(int dir, char (*names)[64], int max);
+/* 0 when processes may be made and moved under dir: a cgroup made there,
+ * a child process moved into it, both gone again; else -errno. */
+int hr__os_cgroup_probe(int dir);
+/* Move this process (pid: its own pid) into the cgroup "pPID" under dir,
+ * made if needed (as a forked child does it, before exec). */
+int hr__os_cgroup_join(int dir, pid_t pid);
+/* The children of pid, of all its threads: how many, at most max. */
+int hr__os_children(pid_t pid, pid_t *out, int max);
+/* The descriptor numbers of pid's sockets: how many, at most max. */
+int hr__os_socket_fds(pid_t pid, int *out, int max);
+/* A descriptor of ours for descriptor fd of the process behind pidfd
+ * (pidfd_getfd(2): ptrace access to it is needed), close-on-exec. */
+int hr__os_pidfd_getfd(int pidfd, int fd);
+
 /* What a forked child becomes: hr__os_exec_child() sets it up in this
  * order and executes the program; it never returns.  When the exec fails,
  * its errno is written to errpipe (if >= 0) and the child exits 127. */
 struct hr__os_child {
     pid_t die_with;        /* > 0: SIGKILL when the parent dies, and exit at
                               once unless the parent is still this pid */
+    const int *cgroup;     /* non-NULL: first join the cgroup "pPID" made
+                              under this cgroup directory (its own pid) */
     int default_signals;   /* every signal handler back to its default */
     int own_group;         /* its own process group */
     int own_session;       /* its own session (and process group) */
@@ -144,11 +181,19 @@ int hr__os_recv_from_pid(int fd, char *buf, size_t cap, pid_t *pid);
 int hr__os_peer(int fd, uid_t *uid, pid_t *pid);
 /* A SOCK_STREAM socket listening on spec, "tcp:HOST:PORT" (HOST may be
  * a name or an address, [brackets] around IPv6) or "unix:PATH" (a stale
- * socket file there is replaced); blocking, close-on-exec, SO_REUSEADDR.
- * -EINVAL for a spec of another form. */
+ * socket file there, one where nobody listens, is replaced); blocking,
+ * close-on-exec, SO_REUSEADDR.  -EADDRINUSE when something listens there
+ * already (a unix path as a TCP port), -ELOOP when PATH is a symbolic
+ * link, -EINVAL for a spec of another form. */
 int hr__os_listen_spec(const char *spec, int backlog);
 /* 1 when fd is a listening stream socket, else 0. */
 int hr__os_is_listening(int fd);
+/* 1 when fd is a listening stream socket bound where spec says (the same
+ * path; the same TCP address and port: never for port 0), else 0. */
+int hr__os_listens_on(int fd, const char *spec);
+/* Remove the socket file that fd, a unix socket, is bound at, if a socket
+ * file is still there (nothing for TCP or an abstract name). */
+int hr__os_unlink_socket_of(int fd);
 /* One datagram to the socket at addr ('@': the abstract namespace). */
 int hr__os_send_to(const char *addr, const void *msg, size_t len);
 /* A SOCK_SEQPACKET connection to the socket at path, whose sends and

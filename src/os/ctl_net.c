@@ -100,6 +100,24 @@ int hr__os_recv_from_pid(int fd, char *buf, size_t cap, pid_t *pid)
     return n;
 }
 
+/* Whether something listens at the socket file path: 1 (a connection was
+ * taken, or the backlog is full), 0 when nobody does (a stale file), or
+ * -errno. */
+static int someone_listens(const struct sockaddr_un *a)
+{
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (s < 0)
+        return -errno;
+    int r = RETRY(connect(s, (const struct sockaddr *)a, sizeof *a));
+    close(s);
+    if (r == 0 || r == -EAGAIN)
+        return 1;
+    return r == -ECONNREFUSED ? 0 : r;
+}
+
+/* A socket file where nobody listens any more is stale and replaced; one
+ * where somebody listens is theirs (-EADDRINUSE), as a TCP port in use
+ * is; a symbolic link is refused (-ELOOP): bind would not follow it. */
 static int listen_unix_stream(const char *path, int backlog)
 {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
@@ -107,11 +125,19 @@ static int listen_unix_stream(const char *path, int backlog)
     if (snprintf(a.sun_path, sizeof a.sun_path, "%s", path) >=
         (int)sizeof a.sun_path)
         return -ENAMETOOLONG;
+    if (lstat(path, &st) == 0) {
+        if (S_ISLNK(st.st_mode))
+            return -ELOOP;
+        if (!S_ISSOCK(st.st_mode))
+            return -EADDRINUSE;
+        int r = someone_listens(&a);
+        if (r != 0)
+            return r > 0 ? -EADDRINUSE : r;
+        unlink(path);
+    }
     int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (s < 0)
         return -errno;
-    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-        unlink(path);
     if (bind(s, (struct sockaddr *)&a, sizeof a) < 0 || listen(s, backlog) < 0) {
         int r = -errno;
         close(s);
@@ -120,7 +146,10 @@ static int listen_unix_stream(const char *path, int backlog)
     return s;
 }
 
-static int listen_tcp(const char *hostport, int backlog)
+/* The address of HOST:PORT, as listen_tcp binds it: the first one
+ * getaddrinfo gives.  0 or -EINVAL. */
+static int tcp_address(const char *hostport, struct sockaddr_storage *ss,
+                       socklen_t *len, int *protocol)
 {
     char host[256];
     const char *colon = strrchr(hostport, ':');
@@ -137,17 +166,33 @@ static int listen_tcp(const char *hostport, int backlog)
                              .ai_socktype = SOCK_STREAM}, *ai;
     if (getaddrinfo(host, colon + 1, &hints, &ai) != 0)
         return -EINVAL;
-    int s = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, ai->ai_protocol);
-    int r = s < 0 ? -errno : 0, on = 1;
+    int r = ai->ai_addrlen <= sizeof *ss ? 0 : -EINVAL;
     if (r == 0) {
-        setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-        if (bind(s, ai->ai_addr, ai->ai_addrlen) < 0 || listen(s, backlog) < 0) {
-            r = -errno;
-            close(s);
-        }
+        memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+        *len = ai->ai_addrlen;
+        *protocol = ai->ai_protocol;
     }
     freeaddrinfo(ai);
-    return r < 0 ? r : s;
+    return r;
+}
+
+static int listen_tcp(const char *hostport, int backlog)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int proto, on = 1, r = tcp_address(hostport, &ss, &len, &proto);
+    if (r < 0)
+        return r;
+    int s = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, proto);
+    if (s < 0)
+        return -errno;
+    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    if (bind(s, (struct sockaddr *)&ss, len) < 0 || listen(s, backlog) < 0) {
+        r = -errno;
+        close(s);
+        return r;
+    }
+    return s;
 }
 
 int hr__os_listen_spec(const char *spec, int backlog)
@@ -166,6 +211,66 @@ int hr__os_is_listening(int fd)
     return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l1) == 0 &&
            type == SOCK_STREAM &&
            getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &l2) == 0 && on;
+}
+
+/* 1 when the bound address got (of length len) is the one spec names:
+ * a unix path, or a TCP family, address and port (port 0, any port the
+ * kernel picks, names none: no socket is that one). */
+static int same_address(const struct sockaddr_storage *got, socklen_t len,
+                        const char *spec)
+{
+    if (strncmp(spec, "unix:", 5) == 0) {
+        const struct sockaddr_un *u = (const void *)got;
+        return got->ss_family == AF_UNIX &&
+               len > offsetof(struct sockaddr_un, sun_path) &&
+               strncmp(u->sun_path, spec + 5, sizeof u->sun_path) == 0;
+    }
+    struct sockaddr_storage want;
+    socklen_t wlen;
+    int proto;
+    if (strncmp(spec, "tcp:", 4) != 0 ||
+        tcp_address(spec + 4, &want, &wlen, &proto) < 0 ||
+        want.ss_family != got->ss_family)
+        return 0;
+    if (want.ss_family == AF_INET) {
+        const struct sockaddr_in *w = (const void *)&want, *g = (const void *)got;
+        return w->sin_addr.s_addr == g->sin_addr.s_addr &&
+               w->sin_port == g->sin_port;
+    }
+    if (want.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *w = (const void *)&want, *g = (const void *)got;
+        return memcmp(&w->sin6_addr, &g->sin6_addr, sizeof w->sin6_addr) == 0 &&
+               w->sin6_port == g->sin6_port;
+    }
+    return 0;
+}
+
+int hr__os_listens_on(int fd, const char *spec)
+{
+    struct sockaddr_storage got;
+    socklen_t len = sizeof got;
+    memset(&got, 0, sizeof got);
+    if (!hr__os_is_listening(fd) ||
+        getsockname(fd, (struct sockaddr *)&got, &len) < 0)
+        return 0;
+    return same_address(&got, len, spec);
+}
+
+int hr__os_unlink_socket_of(int fd)
+{
+    struct sockaddr_un u;
+    socklen_t len = sizeof u;
+    struct stat st;
+    memset(&u, 0, sizeof u);
+    if (getsockname(fd, (struct sockaddr *)&u, &len) < 0)
+        return -errno;
+    if (u.sun_family != AF_UNIX || !u.sun_path[0] ||
+        len <= offsetof(struct sockaddr_un, sun_path))
+        return 0; /* TCP, or abstract: no file */
+    u.sun_path[sizeof u.sun_path - 1] = 0;
+    if (lstat(u.sun_path, &st) < 0 || !S_ISSOCK(st.st_mode))
+        return 0;
+    return ret(unlink(u.sun_path));
 }
 
 int hr__os_accept(int fd)

@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cgroup.c - the site's cgroup v2 subtree (see cgroup.h).
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cgroup.h"
+#include "hrd.h"
+#include "log.h"
+#include "os/ctl.h"
+#include "os/os.h"
+
+#define MAX_CGROUPS 1024
+
+static void name_of(pid_t pid, char *out, size_t cap)
+{
+    snprintf(out, cap, "p%d", (int)pid);
+}
+
+/* The site file naming the site's cgroup. */
+static void file_path(const struct hrd *d, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/" HRD_CGROUP_FILE, d->dir);
+}
+
+/* Name path in the site file, whole: written aside, then renamed. */
+static int record(struct hrd *d, const char *path)
+{
+    char file[4200], tmp[4210];
+    file_path(d, file, sizeof file);
+    snprintf(tmp, sizeof tmp, "%s.tmp", file);
+    int fd = hr__os_open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return fd;
+    int r = hr__os_write(fd, path, strlen(path));
+    pmm__os_close(fd);
+    return r < 0 ? r : hr__os_rename(tmp, file);
+}
+
+int hrd_cgroup_old(struct hrd *d, char *path, size_t cap)
+{
+    char file[4200];
+    file_path(d, file, sizeof file);
+    if (pmm__os_read_file(file, path, cap) < 0 || path[0] != '/')
+        return -1;
+    int fd = hr__os_open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+    return fd < 0 ? -1 : fd;
+}
+
+void hrd_cgroup_begin(struct hrd *d)
+{
+    char own[4096], path[4200];
+    const char *env = getenv(HRD_CGROUP_ENV);
+    int r = env && strcmp(env, "off") == 0 ? -ENOTSUP
+                                            : hr__os_cgroup_self(own, sizeof own);
+    int dir = -1;
+    if (r == 0) {
+        snprintf(path, sizeof path, "%s/hrd.%d", own, pmm__os_pid());
+        int top = hr__os_open(own, O_RDONLY | O_DIRECTORY, 0);
+        r = top < 0 ? top : hr__os_cgroup_make(top, strrchr(path, '/') + 1);
+        if (top >= 0)
+            pmm__os_close(top);
+    }
+    if (r == 0 && (r = dir = hr__os_open(path, O_RDONLY | O_DIRECTORY, 0)) >= 0)
+        r = hr__os_cgroup_probe(dir);
+    if (r == 0)
+        r = record(d, path);
+    if (r < 0) {
+        if (dir >= 0) {
+            pmm__os_close(dir);
+            hr__os_cgroup_remove(AT_FDCWD, path);
+        }
+        char file[4200];
+        file_path(d, file, sizeof file);
+        pmm__os_unlink(file);
+        hrd_log(d, HRD_INFO,
+                "process trees: no cgroup (%s): processes re-parented to the "
+                "controller are judged instead (hrd(8))",
+                r == -ENOTSUP ? HRD_CGROUP_ENV "=off" : pmm_strerror(r));
+        return;
+    }
+    d->cg_fd = dir;
+    /* cgroup.kill (Linux 5.14) is in every cgroup but the root */
+    hr__os_cgroup_make(dir, "kill.probe");
+    char kill_file[64];
+    snprintf(kill_file, sizeof kill_file, "%s/kill.probe/cgroup.kill", path);
+    uid_t uid;
+    mode_t mode;
+    d->cg_kill = pmm__os_lstat(kill_file, &uid, &mode) == 0;
+    hr__os_cgroup_remove(dir, "kill.probe");
+    hrd_log(d, HRD_INFO, "process trees: each actor in a cgroup under %s%s",
+            path, d->cg_kill ? "" : " (no cgroup.kill: each process killed)");
+}
+
+void hrd_cgroup_kill(struct hrd *d, pid_t pid)
+{
+    char name[32];
+    name_of(pid, name, sizeof name);
+    hr__os_cgroup_kill(d->cg_fd, name, d->cg_kill);
+}
+
+void hrd_cgroup_signal(struct hrd *d, pid_t pid, int sig)
+{
+    char name[32];
+    name_of(pid, name, sizeof name);
+    hr__os_cgroup_signal(d->cg_fd, name, sig);
+}
+
+int hrd_cgroup_populated(struct hrd *d, pid_t pid)
+{
+    char name[32];
+    name_of(pid, name, sizeof name);
+    return hr__os_cgroup_populated(d->cg_fd, name) > 0;
+}
+
+/* The pid a cgroup "pPID" is named after, or 0 for another name. */
+static pid_t pid_of(const char *name)
+{
+    char *end;
+    long pid = name[0] == 'p' ? strtol(name + 1, &end, 10) : 0;
+    return pid > 0 && !*end ? (pid_t)pid : 0;
+}
+
+int hrd_cgroup_sweep(struct hrd *d)
+{
+    static char names[MAX_CGROUPS][64];
+    int n = hr__os_cgroup_children(d->cg_fd, names, MAX_CGROUPS), full = 0;
+    for (int i = 0; i < n; i++) {
+        pid_t pid = pid_of(names[i]);
+        if (pid > 0 && (hrd_find_pid(d, pid) >= 0 || hrd_standby_of(d, pid) >= 0))
+            continue;
+        if (hr__os_cgroup_populated(d->cg_fd, names[i]) > 0) {
+            hr__os_cgroup_kill(d->cg_fd, names[i], d->cg_kill);
+            full++;
+        }
+        hr__os_cgroup_remove(d->cg_fd, names[i]); /* -EBUSY: next time */
+    }
+    return full;
+}
+
+void hrd_cgroup_end_dir(int dir, int use_kill, int wait_ms)
+{
+    static char names[MAX_CGROUPS][64];
+    int64_t until = hr__os_mono_ms() + wait_ms;
+    int n = hr__os_cgroup_children(dir, names, MAX_CGROUPS);
+    for (int i = 0; i < n; i++)
+        hr__os_cgroup_kill(dir, names[i], use_kill);
+    for (int i = 0; i < n; i++) {
+        /* the controller reaps its own children: they are in no cgroup
+         * once dead, zombies included */
+        while (hr__os_cgroup_populated(dir, names[i]) > 0 &&
+               hr__os_mono_ms() < until) {
+            while (hr__os_reap(-1, NULL, 1) > 0)
+                ;
+            hr__os_sleep_ms(1);
+        }
+        hr__os_cgroup_remove(dir, names[i]);
+    }
+}
+
+void hrd_cgroup_end(struct hrd *d, int wait_ms)
+{
+    char own[4096], path[4200];
+    if (d->cg_fd < 0)
+        return;
+    hrd_cgroup_end_dir(d->cg_fd, d->cg_kill, wait_ms);
+    pmm__os_close(d->cg_fd);
+    d->cg_fd = -1;
+    if (hr__os_cgroup_self(own, sizeof own) == 0) {
+        snprintf(path, sizeof path, "%s/hrd.%d", own, pmm__os_pid());
+        hr__os_cgroup_remove(AT_FDCWD, path);
+    }
+    file_path(d, path, sizeof path);
+    pmm__os_unlink(path);
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cgroup.h - the site's cgroup v2 subtree (SPEC 3.2 "An actor is what it
+ * started, whatever it sheds").
+ *
+ * Where the controller's own cgroup lets it make cgroups and move its
+ * children into them (a subtree delegated: systemd's Delegate=yes, a
+ * container's own cgroup, root), the controller makes the site's cgroup
+ * OWN/hrd.PID and every process it starts (actor, standby) joins a cgroup
+ * of its own, OWN/hrd.PID/pCHILD, before it executes its program.  A
+ * process cannot leave its cgroup without write access to another, so
+ * killing a cgroup (one write to cgroup.kill) ends every process the
+ * actor started, whatever it did to its session, its parent or its
+ * environment.  The path of the site's cgroup is kept in the site file
+ * "cgroup", for the next controller after a crash.
+ *
+ * Without such a subtree (or with HRD_CGROUPS=off in the controller's
+ * environment) d->cg_fd is -1 and tree.c keeps to processes: see tree.h.
+ *
+ * Invariant: with d->cg_fd >= 0, each live actor or standby of pid P is
+ * in cgroup pP (or was refused its start), and a cgroup pP whose P is
+ * neither is killed and removed at the next sweep.
+ */
+#ifndef HRD_CGROUP_H
+#define HRD_CGROUP_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define HRD_CGROUP_FILE "cgroup"    /* in the site: the site's cgroup */
+#define HRD_CGROUP_ENV "HRD_CGROUPS" /* "off": the fallback, always */
+
+struct hrd;
+
+/* At start, after the previous generation was ended (leftover.c): find
+ * whether cgroups can be used; if so make the site's cgroup, open it as
+ * d->cg_fd and name it in the site file.  Says in the log which mode. */
+void hrd_cgroup_begin(struct hrd *d);
+/* The previous controller's site cgroup, named by the site file (its
+ * path into path), opened (a directory descriptor), or -1 when there is
+ * none. */
+int hrd_cgroup_old(struct hrd *d, char *path, size_t cap);
+/* SIGKILL every process of pid's cgroup (d->cg_fd >= 0). */
+void hrd_cgroup_kill(struct hrd *d, pid_t pid);
+/* Send sig to every process of pid's cgroup. */
+void hrd_cgroup_signal(struct hrd *d, pid_t pid, int sig);
+/* 1 when a process is left in pid's cgroup. */
+int hrd_cgroup_populated(struct hrd *d, pid_t pid);
+/* Kill and remove the cgroups of processes that are no live actor nor
+ * standby: the number of cgroups that still held processes. */
+int hrd_cgroup_sweep(struct hrd *d);
+/* The controller stops: kill every cgroup, wait up to wait_ms for them
+ * to empty (reaping), remove them, the site's cgroup and its file. */
+void hrd_cgroup_end(struct hrd *d, int wait_ms);
+/* Kill every cgroup under dir (an old site cgroup), wait up to wait_ms
+ * for them to empty, and remove them. */
+void hrd_cgroup_end_dir(int dir, int use_kill, int wait_ms);
+
+#endif

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tree_actor.c - an actor whose descendants shed what they can, for
+ * test_trees: no library, only the sockets the controller holds for it
+ * (sd_listen_fds: fds 3, 4... and $LISTEN_FDS).
+ *
+ *   tree_actor serve SITE [N]   accept on the N held sockets (default
+ *                               $LISTEN_FDS) for ever, answering each
+ *                               connection with this process's pid
+ *   tree_actor escape SITE      start `setsid env -i tree_actor serve SITE
+ *                               N` as its own child (a session of its own,
+ *                               no environment at all, the held sockets
+ *                               kept), as a shell actor running `setsid
+ *                               env -i ./child &` would, then serve too
+ * SITE is only a mark, by which the test finds every process of its site
+ * whatever the process did to its environment.
+ */
+#define _GNU_SOURCE
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static void serve(int n)
+{
+    struct pollfd p[8];
+    char line[32];
+    if (n < 1 || n > 8)
+        _exit(3);
+    for (int i = 0; i < n; i++)
+        p[i] = (struct pollfd){.fd = 3 + i, .events = POLLIN};
+    int len = snprintf(line, sizeof line, "%d\n", (int)getpid());
+    for (;;) {
+        if (poll(p, (nfds_t)n, -1) < 0)
+            continue;
+        for (int i = 0; i < n; i++) {
+            if (!(p[i].revents & POLLIN))
+                continue;
+            int c = accept4(p[i].fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+            if (c < 0)
+                continue;
+            if (send(c, line, (size_t)len, MSG_NOSIGNAL) < 0)
+                (void)0; /* the client left: its loss */
+            close(c);
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3)
+        return 2;
+    const char *fds = getenv("LISTEN_FDS");
+    int n = argc > 3 ? atoi(argv[3]) : fds ? atoi(fds) : 0;
+    if (strcmp(argv[1], "escape") == 0) {
+        char count[16];
+        snprintf(count, sizeof count, "%d", n);
+        if (fork() == 0) {
+            /* argv[0]: the program's path (the actor itself runs from
+             * the controller's copy of it) */
+            execlp("setsid", "setsid", "env", "-i", argv[0], "serve", argv[2],
+                   count, (char *)NULL);
+            _exit(127);
+        }
+        serve(n);
+    }
+    if (strcmp(argv[1], "serve") == 0)
+        serve(n);
+    return 2;
+}
