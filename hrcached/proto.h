@@ -54,10 +54,13 @@ struct mc_pending {          /* a storage command waiting for its data */
 
 struct mc_session {
     struct mc_buf out;
+    struct mc_buf line;      /* the command line being run, NUL-terminated */
     enum mc_state state;
     struct mc_pending p;
     size_t swallow;          /* bytes still to drop (MC_S_SWALLOW) */
     size_t want;             /* bytes the next command needs in one piece */
+    int noreply;             /* the running command answers nothing */
+    int started;             /* a byte came: the protocol is chosen */
     int quit;                /* close once out is sent */
     int broken;              /* out of memory: close now */
 };

@@ -25,6 +25,7 @@
  * Expired and flushed items are removed when met (a lookup, the LRU tail).
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,8 +115,8 @@ static int put_once(mc_store *st, enum mc_op op, const char *key, size_t nkey,
         total += old->nbytes;
         flags = old->flags;
         exptime = old->exptime;
-        if (item_size(nkey, total) > st->cfg.item_max)
-            return MC_TOO_LARGE;
+        if (nkey + total + MC_ITEM_OVERHEAD > st->cfg.item_max)
+            return MC_NOT_STORED;       /* memcached: no item that large */
     }
     struct mc_item *it;
     MC_TRY(new_item(st, nkey, total, old ? heap_bytes(st, old) : 0, &it));
@@ -187,7 +188,7 @@ static int put_cb(mc_store *st, const void *arg, uint64_t *need)
 
 int mc_store_too_large(mc_store *st, size_t nkey, size_t nbytes)
 {
-    if (item_size(nkey, nbytes) <= st->cfg.item_max)
+    if (nkey + nbytes + MC_ITEM_OVERHEAD <= st->cfg.item_max)
         return 0;
     st->n.store_too_large++;
     return 1;
@@ -267,15 +268,19 @@ int mc_store_touch(mc_store *st, const char *key, size_t nkey,
     return mc_tab_end(st, r);
 }
 
-/* The value as memcached reads it for incr/decr: a decimal 64-bit number,
- * spaces around it allowed. */
+/* The value as memcached reads it for incr/decr (strtoull on the value,
+ * which ends in \r\n there): white space, a sign, at least one digit,
+ * then the end or a white space; out of range, or a negative number that
+ * reads as above INT64_MAX, is not a number. */
 static int parse_counter(const char *p, size_t n, uint64_t *out)
 {
     size_t i = 0;
-    while (i < n && p[i] == ' ')
+    while (i < n && isspace((unsigned char)p[i]))
         i++;
-    if (i == n)
-        return -1;
+    int neg = i < n && p[i] == '-';
+    if (i < n && (p[i] == '-' || p[i] == '+'))
+        i++;
+    size_t first = i;
     uint64_t v = 0;
     for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
         unsigned d = (unsigned)(p[i] - '0');
@@ -283,9 +288,11 @@ static int parse_counter(const char *p, size_t n, uint64_t *out)
             return -1;
         v = v * 10 + d;
     }
-    while (i < n && (p[i] == ' ' || p[i] == '\r' || p[i] == '\n'))
-        i++;
-    if (i != n)
+    if (i == first || (i < n && !isspace((unsigned char)p[i])))
+        return -1;
+    if (neg)
+        v = -v;
+    if ((int64_t)v < 0 && memchr(p, '-', n))
         return -1;
     *out = v;
     return 0;
@@ -317,8 +324,12 @@ static int arith_once(mc_store *st, const void *arg, uint64_t *need)
     uint64_t cas = st->root->cas_next;
     MC_TRY(set64(st, &st->root->cas_next, cas + 1));
     *a->value = v;
-    if (len == it->nbytes) {            /* same length: in place */
-        MC_TRY(hr_heap_write(st->heap, item_value(it), buf, len));
+    if (len <= it->nbytes) {
+        /* fits: in place, padded with spaces to its length (memcached's
+         * way: "10" decremented to 9 reads back as "9 ") */
+        MC_TRY(hr_heap_add(st->heap, item_value(it), it->nbytes));
+        memcpy(item_value(it), buf, len);
+        memset(item_value(it) + len, ' ', it->nbytes - len);
         MC_TRY(set64(st, &it->cas, cas));
         MC_TRY(mc_tab_bump(st, it));
         return MC_VALUE;
@@ -356,10 +367,20 @@ int mc_store_flush(mc_store *st, int64_t delay)
     MC_TRY(mc_tab_begin(st));
     struct mc_root *r = st->root;
     int res;
-    if (delay > 0)
-        res = set64(st, &r->oldest_live, (uint64_t)(st->now + delay));
-    else
-        res = set64(st, &r->oldest_cas, r->cas_next - 1);
+    if (delay > 1) {
+        /* memcached's: items last stored or bumped up to now + delay - 1
+         * are dead from that second on */
+        res = set64(st, &r->oldest_live, (uint64_t)(st->now + delay - 1));
+    } else {
+        /* now: every item there is dies, and the flush takes a cas value
+         * as memcached's does (the next item's cas shows it) */
+        uint64_t next = r->cas_next;
+        res = set64(st, &r->oldest_live, (uint64_t)(st->now - 1));
+        if (res == 0)
+            res = set64(st, &r->oldest_cas, next - 1);
+        if (res == 0)
+            res = set64(st, &r->cas_next, next + 1);
+    }
     return mc_tab_end(st, res);
 }
 

@@ -23,6 +23,10 @@
 #include <hotrestart/pmm.h>
 
 #define MC_KEY_MAX 250u
+/* memcached's limit on one item: key, value and this much of its own
+ * header must fit in -I (the store's real header is larger, and counts
+ * against -m). */
+#define MC_ITEM_OVERHEAD 59u
 
 typedef struct mc_store mc_store;
 
@@ -90,8 +94,8 @@ int mc_store_put(mc_store *st, enum mc_op op, const char *key, size_t nkey,
                  uint32_t flags, int64_t exptime, const char *data,
                  size_t nbytes, uint64_t cas);
 
-/* Would an item of this key and value length be over -I?  (counted as
- * store_too_large if so) */
+/* Would an item of this key and value length be over -I, as memcached
+ * counts it (MC_ITEM_OVERHEAD)?  (counted as store_too_large if so) */
 int mc_store_too_large(mc_store *st, size_t nkey, size_t nbytes);
 
 /* Get every key of keys[0..n) in one transaction; emit is called for each

@@ -21,7 +21,8 @@ int mc_tab_link(mc_store *st, struct mc_item *it);
  * (counted as a get's when count).  *res is 0 or a heap error. */
 struct mc_item *mc_tab_find(mc_store *st, const char *key, size_t nkey,
                             int count, int *res);
-/* Move an item read again to the LRU head, at most once per MC_BUMP_S. */
+/* A read of it: mark it active (eviction spares it once), renew its time
+ * once per MC_BUMP_S. */
 int mc_tab_bump(mc_store *st, struct mc_item *it);
 /* Begin a transaction (and take the time of the call). */
 int mc_tab_begin(mc_store *st);

@@ -27,17 +27,10 @@ static int port, lfd;
 
 static void setup(void)
 {
-    site_new(512ull << 20, 0);
-    lfd = mc_listener(&port);
+    lfd = mc_case_setup(&port);
 }
 
-static void teardown(void)
-{
-    mc_cleanup();
-    site_drop();
-}
-
-TestSuite(hrcached, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(hrcached, .init = setup, .fini = mc_case_teardown, .timeout = 120);
 
 /* Send cmd, wait for a reply ending in end. */
 static const char *get(int fd, const char *cmd, const char *end)
@@ -53,18 +46,7 @@ static ssize_t get_into(int fd, const char *cmd, char *out, size_t cap)
     return mc_ask(fd, cmd, strlen(cmd), "END\r\n", out, cap);
 }
 
-static pid_t start(const char *a0, ...)
-{
-    const char *args[16];
-    int n = 0;
-    va_list ap;
-    va_start(ap, a0);
-    for (const char *a = a0; a && n < 15; a = va_arg(ap, const char *))
-        args[n++] = a;
-    va_end(ap);
-    args[n] = NULL;
-    return mc_start(lfd, args);
-}
+#define start(...) mc_startl(lfd, __VA_ARGS__)
 
 Test(hrcached, memccapable_passes_every_ascii_test)
 {
