@@ -124,7 +124,7 @@ void mc_cmd_store(struct mc_server *srv, struct mc_session *s, enum mc_op op,
                              .exptime = exptime, .nbytes = (size_t)nbytes,
                              .cas = cas, .noreply = s->noreply};
     memcpy(p->key, t[1].p, t[1].n);
-    if (mc_store_too_large(srv->store, p->nkey, p->nbytes)) {
+    if (mc_store_too_large(srv->store, p->nkey, p->flags, p->nbytes)) {
         /* refused before its data comes: the data is dropped unread, and
          * a set leaves no stale value behind (memcached deletes it) */
         if (op == MC_SET) {

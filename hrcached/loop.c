@@ -87,22 +87,29 @@ static int flush_out(struct loop *l, struct conn *c)
     return 1;
 }
 
-/* Run the commands already received.  -1: close the connection. */
+/* Run the commands already received, sending the replies as they pile
+ * up; the protocol stops at HIGH_WATER bytes of output, so once those are
+ * sent it runs again until the input is used or the socket is full (the
+ * client may have sent its last byte already: no read event would come).
+ * -1: close the connection. */
 static int process(struct loop *l, struct conn *c)
 {
-    size_t used = mc_proto_input(l->srv, &c->s, c->rbuf + c->rpos,
-                                 c->rlen - c->rpos, HIGH_WATER);
-    c->rpos += used;
-    if (c->rpos == c->rlen)
-        c->rpos = c->rlen = 0;
-    if (c->s.broken)
-        return -1;
-    int f = flush_out(l, c);
-    if (f < 0 || (f == 1 && c->s.quit))
-        return -1;
-    if (f == 0 && !c->writing && watch(l, c, 1) < 0)
-        return -1;
-    return 0;
+    for (;;) {
+        size_t used = mc_proto_input(l->srv, &c->s, c->rbuf + c->rpos,
+                                     c->rlen - c->rpos, HIGH_WATER);
+        c->rpos += used;
+        if (c->rpos == c->rlen)
+            c->rpos = c->rlen = 0;
+        if (c->s.broken)
+            return -1;
+        int f = flush_out(l, c);
+        if (f < 0 || (f == 1 && c->s.quit))
+            return -1;
+        if (f == 0)
+            return !c->writing && watch(l, c, 1) < 0 ? -1 : 0;
+        if (used == 0 || c->rlen == 0)
+            return 0;
+    }
 }
 
 /* Room for the next read: at least what the pending command needs whole. */

@@ -86,6 +86,10 @@ static void command(struct mc_server *srv, struct mc_session *s, char *line)
     }
     if (retrieval(srv, s, t, n) || storage(srv, s, t, n))
         return;
+    if (mc_is(&t[0], "mn")) {               /* meta no-op: "MN" */
+        mc_say(s, "MN");
+        return;
+    }
     if (mc_is(&t[0], "delete")) {
         if (want(s, n, 3, 5))
             mc_cmd_delete(srv, s, t, n);

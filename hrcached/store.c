@@ -80,6 +80,13 @@ static void fill(mc_store *st, struct mc_item *it, const char *key,
     memcpy(it->data, key, nkey);
 }
 
+static int over_item_max(const mc_store *st, size_t nkey, uint32_t flags,
+                         size_t nbytes)
+{
+    return nkey + nbytes + MC_ITEM_OVERHEAD +
+           (flags ? MC_ITEM_OVERHEAD_FLAGS : 0) > st->cfg.item_max;
+}
+
 /* One try of a put; PUT_NEED_ROOM asks for room of *need bytes. */
 #define PUT_NEED_ROOM (-2000)
 
@@ -115,7 +122,7 @@ static int put_once(mc_store *st, enum mc_op op, const char *key, size_t nkey,
         total += old->nbytes;
         flags = old->flags;
         exptime = old->exptime;
-        if (nkey + total + MC_ITEM_OVERHEAD > st->cfg.item_max)
+        if (over_item_max(st, nkey, flags, total))
             return MC_NOT_STORED;       /* memcached: no item that large */
     }
     struct mc_item *it;
@@ -186,9 +193,10 @@ static int put_cb(mc_store *st, const void *arg, uint64_t *need)
                     a->cas, need);
 }
 
-int mc_store_too_large(mc_store *st, size_t nkey, size_t nbytes)
+int mc_store_too_large(mc_store *st, size_t nkey, uint32_t flags,
+                       size_t nbytes)
 {
-    if (nkey + nbytes + MC_ITEM_OVERHEAD <= st->cfg.item_max)
+    if (!over_item_max(st, nkey, flags, nbytes))
         return 0;
     st->n.store_too_large++;
     return 1;
@@ -198,7 +206,7 @@ int mc_store_put(mc_store *st, enum mc_op op, const char *key, size_t nkey,
                  uint32_t flags, int64_t exptime, const char *data,
                  size_t nbytes, uint64_t cas)
 {
-    if (mc_store_too_large(st, nkey, nbytes))
+    if (mc_store_too_large(st, nkey, flags, nbytes))
         return MC_TOO_LARGE;
     struct put_args a = {op, key, data, nkey, nbytes, flags, exptime, cas};
     return with_room(st, put_cb, &a);
@@ -367,20 +375,17 @@ int mc_store_flush(mc_store *st, int64_t delay)
     MC_TRY(mc_tab_begin(st));
     struct mc_root *r = st->root;
     int res;
-    if (delay > 1) {
-        /* memcached's: items last stored or bumped up to now + delay - 1
-         * are dead from that second on */
-        res = set64(st, &r->oldest_live, (uint64_t)(st->now + delay - 1));
-    } else {
-        /* now: every item there is dies, and the flush takes a cas value
-         * as memcached's does (the next item's cas shows it) */
-        uint64_t next = r->cas_next;
-        res = set64(st, &r->oldest_live, (uint64_t)(st->now - 1));
-        if (res == 0)
-            res = set64(st, &r->oldest_cas, next - 1);
-        if (res == 0)
-            res = set64(st, &r->cas_next, next + 1);
-    }
+    uint64_t next = r->cas_next;
+    /* memcached's: items last stored or bumped up to now + delay - 1 are
+     * dead from that second on (delay 1: this second's, later ones too);
+     * a flush that takes effect now also kills every item there is by its
+     * cas, and takes a cas value itself (the next item's cas shows it) */
+    int64_t oldest = delay > 0 ? st->now + delay - 1 : st->now - 1;
+    res = set64(st, &r->oldest_live, (uint64_t)oldest);
+    if (res == 0 && oldest <= st->now)
+        res = set64(st, &r->oldest_cas, next - 1);
+    if (res == 0 && oldest <= st->now)
+        res = set64(st, &r->cas_next, next + 1);
     return mc_tab_end(st, res);
 }
 

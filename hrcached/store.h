@@ -24,9 +24,10 @@
 
 #define MC_KEY_MAX 250u
 /* memcached's limit on one item: key, value and this much of its own
- * header must fit in -I (the store's real header is larger, and counts
- * against -m). */
+ * header must fit in -I, 4 bytes more with flags other than 0 (the
+ * store's real header is larger, and counts against -m). */
 #define MC_ITEM_OVERHEAD 59u
+#define MC_ITEM_OVERHEAD_FLAGS 4u
 
 typedef struct mc_store mc_store;
 
@@ -96,7 +97,8 @@ int mc_store_put(mc_store *st, enum mc_op op, const char *key, size_t nkey,
 
 /* Would an item of this key and value length be over -I, as memcached
  * counts it (MC_ITEM_OVERHEAD)?  (counted as store_too_large if so) */
-int mc_store_too_large(mc_store *st, size_t nkey, size_t nbytes);
+int mc_store_too_large(mc_store *st, size_t nkey, uint32_t flags,
+                       size_t nbytes);
 
 /* Get every key of keys[0..n) in one transaction; emit is called for each
  * live item found.  With touch set, each found item's expiry becomes

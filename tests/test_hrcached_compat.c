@@ -278,3 +278,17 @@ Test(compat, flush_all_keeps_items_until_its_delay)
     close(fd);
     cr_assert_eq(mc_stop(pid), 0);
 }
+
+/* Commands pipelined behind a reply larger than the output's high-water
+ * mark are run once it is sent, though no more bytes come (found by the
+ * differential test: they waited for the client's next send). */
+Test(compat, commands_behind_a_large_reply_run)
+{
+    pid_t pid = mc_startl(lfd, NULL);
+    int fd = mc_connect(port);
+    cr_assert_str_eq(set_n(fd, "big", 1000000, 'b', "", ""), "STORED\r\n");
+    const char *r = ASK(fd, "get big big\r\nversion\r\n", "VERSION 1.6.0-hrcached-0.1.0\r\n");
+    cr_assert_eq(strlen(r), 2 * (21 + 1000000 + 2) + 5 + 30);
+    close(fd);
+    cr_assert_eq(mc_stop(pid), 0);
+}
