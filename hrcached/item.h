@@ -65,7 +65,9 @@ struct mc_root {
     int64_t oldest_live;    /* flush: items stored or bumped up to this second
                              * are dead once it has come */
     uint64_t oldest_cas;    /* flush now: items with cas up to this are dead */
-    uint64_t reserved[6];
+    uint64_t starts;        /* servers started on this store (0 in stores
+                             * made before the count) */
+    uint64_t reserved[5];
 };
 
 struct mc_store {

@@ -34,6 +34,8 @@ struct mc_server {
     const char *heap_name;
     int verbosity;
     int64_t started;        /* unix seconds */
+    uint64_t items_at_start;    /* items found in the heap at start */
+    uint64_t start_to_serve_us; /* from exec (or promotion) to serving */
     uint64_t cmd_get, cmd_set, cmd_flush, cmd_touch;
     uint64_t curr_conns, total_conns, max_conns;
     uint64_t bytes_read, bytes_written;

@@ -2,8 +2,10 @@
 /*
  * stats.c - memcached's stats command: "stats" (the server's and the
  * store's counters, in memcached's names and order where it has them),
- * "stats settings" and "stats reset".  Reads the store through store.h
- * only; resets the counters it shows and nothing else.
+ * "stats settings" and "stats reset"; beside memcached's fields, hrcached's
+ * own (heap_*, restarts, items_recovered, start_to_serve_us).  Reads the
+ * store through store.h only; resets the counters it shows and nothing
+ * else.
  */
 #define _GNU_SOURCE
 #include <inttypes.h>
@@ -65,6 +67,12 @@ static void stats_general(struct mc_server *srv, struct mc_session *s)
         {"bytes", u.bytes}, {"curr_items", u.items},
         {"total_items", c->total_items}, {"evictions", c->evictions},
         {"reclaimed", c->reclaimed}, {"hash_buckets", u.nbuckets},
+        /* hrcached's own: the heap, and what restarts found */
+        {"heap_size", u.heap_size}, {"heap_used", u.heap_used},
+        {"heap_free", u.heap_free},
+        {"restarts", u.starts > 0 ? u.starts - 1 : 0},
+        {"items_recovered", srv->items_at_start},
+        {"start_to_serve_us", srv->start_to_serve_us},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
         stat_u64(s, rows[i].name, rows[i].v);

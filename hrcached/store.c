@@ -401,8 +401,17 @@ void mc_store_reset_counters(mc_store *st)
 
 int mc_store_usage(mc_store *st, struct mc_usage *u)
 {
+    hr_heap_info hi = {0};
+    MC_TRY(hr_heap_stat(st->heap, &hi));
     MC_TRY(mc_tab_begin(st));
     *u = (struct mc_usage){st->root->items, st->root->bytes,
-                           st->root->mem_limit, st->root->nbuckets};
+                           st->root->mem_limit, st->root->nbuckets,
+                           st->root->starts, hi.size, hi.used, hi.free};
     return mc_tab_end(st, 0);
+}
+
+int mc_store_count_start(mc_store *st)
+{
+    MC_TRY(mc_tab_begin(st));
+    return mc_tab_end(st, set64(st, &st->root->starts, st->root->starts + 1));
 }

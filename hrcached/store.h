@@ -66,6 +66,8 @@ struct mc_counters {
 /* What the heap holds, for stats. */
 struct mc_usage {
     uint64_t items, bytes, mem_limit, nbuckets;
+    uint64_t starts;                      /* mc_store_count_start()s */
+    uint64_t heap_size, heap_used, heap_free;   /* hr_heap_stat's */
 };
 
 /* Open the store in the heap `name` of bank, making it if it does not
@@ -121,6 +123,10 @@ int mc_store_arith(mc_store *st, const char *key, size_t nkey, int decr,
 
 /* Invalidate every item now (delay 0) or at now + delay. */
 int mc_store_flush(mc_store *st, int64_t delay);
+
+/* One more server serves this store (kept in the heap: a restart sees
+ * it).  0 or a heap error. */
+int mc_store_count_start(mc_store *st);
 
 const struct mc_counters *mc_store_counters(const mc_store *st);
 void mc_store_reset_counters(mc_store *st);

@@ -379,3 +379,44 @@ Test(hrcached, held_socket_from_sysadm_ini_and_after_a_controller_crash)
     close(fd);
     cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
 }
+
+/* READY=1 by sd_notify once it serves: hr arun --wait-ready returns, and
+ * the first request after it is answered (before: no READY=1, so the
+ * controller waited until its timeout and said it never became ready). */
+Test(hrcached, says_ready_so_arun_wait_ready_returns_when_it_serves)
+{
+    close(lfd);                       /* the controller listens there now */
+    char out[8192], listen[64];
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    snprintf(listen, sizeof listen, "tcp:127.0.0.1:%d", port);
+    int st = run_hr(out, sizeof out, "arun", "-g", "1", "--wait-ready",
+                    "--listen", listen, HRCACHED_BIN, "-m", "8", NULL);
+    cr_assert_eq(st, 0, "hr arun --wait-ready: %s", out);
+    int fd = mc_connect(port);
+    cr_assert_str_eq(mc_line(fd, "version\r\n"),
+                     "VERSION 1.6.0-hrcached-0.1.0\r\n");
+    close(fd);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
+}
+
+/* hrcached's own stats: the heap, and what a restart found. */
+Test(hrcached, stats_say_restarts_and_items_recovered)
+{
+    pid_t pid = start(NULL);
+    int fd = mc_connect(port);
+    fill(fd, 100, 10);
+    cr_assert_eq(stat_of(fd, "restarts"), 0);
+    cr_assert_eq(stat_of(fd, "items_recovered"), 0);
+    close(fd);
+    kill(pid, SIGKILL);
+    cr_assert_eq(wait_status(pid), 128 + SIGKILL);
+    pid = start(NULL);
+    fd = mc_connect(port);
+    cr_assert_eq(stat_of(fd, "restarts"), 1);
+    cr_assert_eq(stat_of(fd, "items_recovered"), 100);
+    cr_assert_gt(stat_of(fd, "heap_used"), 100 * 10);
+    cr_assert_gt(stat_of(fd, "heap_size"), stat_of(fd, "heap_free"));
+    stat_of(fd, "start_to_serve_us");    /* there (its value is timing) */
+    close(fd);
+    cr_assert_eq(mc_stop(pid), 0);
+}
