@@ -120,7 +120,7 @@ void mc_cmd_store(struct mc_server *srv, struct mc_session *s, enum mc_op op,
         return;
     }
     srv->cmd_set++;
-    *p = (struct mc_pending){.op = op, .nkey = t[1].n, .flags = flags,
+    *p = (struct mc_pending){.meta = 0, .op = op, .nkey = t[1].n, .flags = flags,
                              .exptime = exptime, .nbytes = (size_t)nbytes,
                              .cas = cas, .noreply = s->noreply};
     memcpy(p->key, t[1].p, t[1].n);
@@ -147,6 +147,10 @@ void mc_store_data(struct mc_server *srv, struct mc_session *s,
                    const char *data)
 {
     struct mc_pending *p = &s->p;
+    if (p->meta) {
+        mc_meta_data(srv, s, data);
+        return;
+    }
     s->state = MC_S_LINE;
     s->want = 0;
     s->noreply = p->noreply;

@@ -30,4 +30,11 @@ void mc_cmd_flush(struct mc_server *srv, struct mc_session *s,
 void mc_cmd_verbosity(struct mc_server *srv, struct mc_session *s,
                       struct mc_tok *t, size_t n);
 
+/* The meta commands (meta.c): mn, mg, ms, md, ma, me (t[0] is two bytes
+ * starting with m), and the data block of a pending ms. */
+void mc_cmd_meta(struct mc_server *srv, struct mc_session *s,
+                 struct mc_tok *t, size_t n);
+void mc_meta_data(struct mc_server *srv, struct mc_session *s,
+                  const char *data);
+
 #endif

@@ -45,11 +45,16 @@ struct mc_item {
     uint32_t flags;         /* the client's opaque flags */
     uint32_t nbytes;        /* value bytes */
     uint32_t nkey;          /* key bytes (1..MC_KEY_MAX) */
-    uint32_t active;        /* 1: read since it was stored or last spared by
-                             * eviction (0 in stores made before the bit) */
+    uint32_t bits;          /* MC_IT_* (0 in stores made before them) */
     char data[];            /* key, then value */
 };
 _Static_assert(sizeof(struct mc_item) == 72, "item header");
+
+#define MC_IT_ACTIVE 1u     /* read since stored or last spared by eviction */
+#define MC_IT_STALE 2u      /* marked stale (md I, ms I): a recache is due */
+#define MC_IT_TOKEN 4u      /* a recache token was given (mg's W) */
+#define MC_IT_BINKEY 8u     /* stored by ms with b: mg answers k in base64 */
+#define MC_IT_BITS 15u
 
 struct mc_root {
     uint64_t magic;         /* MC_MAGIC, written last at creation */

@@ -84,12 +84,12 @@ static void command(struct mc_server *srv, struct mc_session *s, char *line)
         mc_say(s, "ERROR");
         return;
     }
-    if (retrieval(srv, s, t, n) || storage(srv, s, t, n))
-        return;
-    if (mc_is(&t[0], "mn")) {               /* meta no-op: "MN" */
-        mc_say(s, "MN");
+    if (t[0].n == 2 && t[0].p[0] == 'm') {
+        mc_cmd_meta(srv, s, t, n);
         return;
     }
+    if (retrieval(srv, s, t, n) || storage(srv, s, t, n))
+        return;
     if (mc_is(&t[0], "delete")) {
         if (want(s, n, 3, 5))
             mc_cmd_delete(srv, s, t, n);

@@ -44,6 +44,10 @@ struct mc_server {
 enum mc_state { MC_S_LINE, MC_S_DATA, MC_S_SWALLOW };
 
 struct mc_pending {          /* a storage command waiting for its data */
+    int meta;                /* ms: answered by meta.c */
+    int binary, has_cas, stale;  /* ms: key given in base64, C, I */
+    char ret[64];            /* ms: the flags to answer, in order (O k c) */
+    char opaque[33];         /* ms: its O token */
     enum mc_op op;
     char key[MC_KEY_MAX + 1];
     size_t nkey;

@@ -106,18 +106,26 @@ struct mc_item *mc_tab_find(mc_store *st, const char *key, size_t nkey,
     return NULL;
 }
 
+int mc_tab_set_bits(mc_store *st, struct mc_item *it, uint32_t bits)
+{
+    return hr_heap_write(st->heap, &it->bits, &bits, sizeof bits);
+}
+
+int mc_tab_renew(mc_store *st, struct mc_item *it)
+{
+    if (st->now - it->time >= MC_BUMP_S)
+        MC_TRY(set64(st, &it->time, (uint64_t)st->now));
+    return 0;
+}
+
 /* A read marks the item active (one logged word the first time) and
  * renews its time once a minute; it does not move it: eviction spares an
  * active item once, see mc_tab_make_room. */
 int mc_tab_bump(mc_store *st, struct mc_item *it)
 {
-    if (!it->active) {
-        uint32_t one = 1;
-        MC_TRY(hr_heap_write(st->heap, &it->active, &one, sizeof one));
-    }
-    if (st->now - it->time >= MC_BUMP_S)
-        MC_TRY(set64(st, &it->time, (uint64_t)st->now));
-    return 0;
+    if (!(it->bits & MC_IT_ACTIVE))
+        MC_TRY(mc_tab_set_bits(st, it, it->bits | MC_IT_ACTIVE));
+    return mc_tab_renew(st, it);
 }
 
 /* ---- transactions ---- */
@@ -145,8 +153,7 @@ int mc_tab_end(mc_store *st, int r)
  * goes at the next pass). */
 static int spare(mc_store *st, struct mc_item *it)
 {
-    uint32_t zero = 0;
-    MC_TRY(hr_heap_write(st->heap, &it->active, &zero, sizeof zero));
+    MC_TRY(mc_tab_set_bits(st, it, it->bits & ~MC_IT_ACTIVE));
     MC_TRY(lru_unlink(st, it));
     return lru_push(st, it);
 }
@@ -169,7 +176,7 @@ int mc_tab_make_room(mc_store *st, uint64_t need)
         int s = item_state(st, it);
         if (s == LIVE && st->cfg.no_evict)
             break;
-        if (s == LIVE && it->active && moved < MC_EVICT_MOVES) {
+        if (s == LIVE && (it->bits & MC_IT_ACTIVE) && moved < MC_EVICT_MOVES) {
             if ((r = spare(st, it)) < 0)
                 break;
             moved++;
@@ -313,8 +320,8 @@ static int walk_lru(mc_store *st, void (*fn)(const char *, void *), void *arg,
             return problem(fn, arg, "an item's hash is not its key's");
         if (it->cas >= r->cas_next)
             return problem(fn, arg, "an item's cas is not below cas_next");
-        if (it->active > 1)
-            return problem(fn, arg, "an item's active bit is neither 0 nor 1");
+        if (it->bits & ~MC_IT_BITS)
+            return problem(fn, arg, "an item has unknown bits set");
         if (++*n > r->items)
             return problem(fn, arg, "LRU list longer than the item count");
         *bytes += heap_bytes(st, it);

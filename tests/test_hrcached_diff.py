@@ -8,7 +8,7 @@ $HRCACHED_BIN or argv[1], each on its own Unix socket, the same -m and -I),
 sends both the same seeded random command streams and compares the replies
 byte for byte.  Commands go in batches, pipelined on one of several
 connections and cut at random places across several sends; each batch ends
-with a sentinel ("mn" once meta commands are on, else "version") so that
+with the sentinel "version" (its answer is found nowhere else) so that
 the whole reply of the batch is read before the next one starts.
 
 What the streams never hold, and why, is tests/hrcached_diff_quirks.md:
@@ -101,35 +101,38 @@ def version_end(buf):
     return VERSION.search(buf[-64:]) is not None
 
 
-def mn_end(buf):
-    return buf.endswith(b"MN\r\n")
-
-
 HEAD = re.compile(rb"VALUE (\S+) (\d+) (\d+)( \d+)?\r\n")
+VA = re.compile(rb"VA (\d+)([^\r\n]*)\r\n")
 COUNTER = re.compile(rb"(\d+) +")
+
+
+def counter(data):
+    c = COUNTER.fullmatch(data)
+    return c.group(1) if c else data
 
 
 def normal(reply):
     """The reply with the version string and [Q8] a counter's padding
-    taken out: a VALUE of digits then spaces reads as the digits."""
+    taken out: a VALUE or VA of digits then spaces reads as the digits."""
     out, i = bytearray(), 0
     while i < len(reply):
-        m = HEAD.match(reply, i)
-        if m:
-            n = int(m.group(3))
-            data = reply[m.end():m.end() + n]
-            c = COUNTER.fullmatch(data)
-            if c:
-                data = c.group(1)
+        m = HEAD.match(reply, i) or VA.match(reply, i)
+        if not m:
+            j = reply.find(b"\r\n", i)
+            j = len(reply) if j < 0 else j + 2
+            out += reply[i:j]
+            i = j
+            continue
+        value = m.re is HEAD
+        n = int(m.group(3) if value else m.group(1))
+        data = counter(reply[m.end():m.end() + n])
+        if value:
             out += b"VALUE %s %s %d%s\r\n" % (m.group(1), m.group(2),
                                                len(data), m.group(4) or b"")
-            out += data
-            i = m.end() + n
-            continue
-        j = reply.find(b"\r\n", i)
-        j = len(reply) if j < 0 else j + 2
-        out += reply[i:j]
-        i = j
+        else:
+            out += b"VA %d%s\r\n" % (len(data), m.group(2))
+        out += data
+        i = m.end() + n
     return VERSION.sub(b"VERSION <v>\r\n", bytes(out))
 
 
@@ -160,7 +163,8 @@ def main():
         mc_sock, hr_sock = os.path.join(tmp, "mc.sock"), os.path.join(tmp, "hr.sock")
         user = ["-u", "root"] if os.geteuid() == 0 else []
         procs.append(start([memcached, "-s", mc_sock, "-a", "0700", "-U", "0",
-                            "-m", MEM_MB, "-I", "1m", "-c", "64"] + user,
+                            "-m", MEM_MB, "-I", "1m", "-c", "64",
+                            "-o", "no_lru_crawler,no_lru_maintainer"] + user,
                            env, mc_sock))
         procs.append(start([a.hrcached, "-s", hr_sock, "-p", "0", "-m", MEM_MB,
                             "-I", "1m"], env, hr_sock))
@@ -183,7 +187,7 @@ def run(seed, commands, meta, mc_sock, hr_sock):
     gen = mcgen.Generator(rng, meta)
     mc = [connect(mc_sock) for _ in range(CONNS)]
     hr = [connect(hr_sock) for _ in range(CONNS)]
-    sentinel, end = (b"mn\r\n", mn_end) if meta else (b"version\r\n", version_end)
+    sentinel, end = b"version\r\n", version_end   # mn is drawn in the streams
     sent = batches = 0
     t0 = time.monotonic()
     while sent < commands:

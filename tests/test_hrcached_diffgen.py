@@ -7,7 +7,9 @@ tests/hrcached_diff_quirks.md; each exclusion below names its entry there
 as [Qn].
 """
 
-META = False        # meta commands join the streams when they are drawn
+import base64
+
+META = True         # meta commands are drawn too
 
 KEYS = ["k%d" % i for i in range(40)] + ["n%d" % i for i in range(10)] + \
        ["x" * 250, "y" * 249, "big0", "big1"]
@@ -23,6 +25,12 @@ FLAGS = ["0", "0", "1", "42", "4294967295", "-1", "x", "1x", "+7", "007"]
 DELTAS = ["0", "1", "1", "7", "100", "18446744073709551615",
           "18446744073709551616", "+3", "-1", "x", "3x", "00012"]
 ALPHA = "abcdefghijklmnopqrstuvwxyz0123456789 "
+# binary keys: always sent with b (an item stored so answers k in base64)
+BINKEYS = [base64.b64encode(b"bin%d" % i).decode() for i in range(4)]
+# [Q5] no t or l flag (seconds left, since last access: clocks), [Q10] no
+# me (slab class and size are memcached's layout)
+MG_FLAGS = ["v", "k", "f", "c", "s", "q", "u", "Oop1", "O123"]   # [Q11] no h
+TTLS = ["0", "-1", "1000", "86400", "2592000", "2000000000", "x"]
 
 
 class Generator:
@@ -45,7 +53,7 @@ class Generator:
         r = self.r
         kind = r.random()
         if kind < 0.3:              # numbers, for incr and decr
-            n = r.choice([0, 1, 9, 99, 100, 999, 1000, r.getrandbits(64)])
+            n = r.choice([0, 1, 9, 99, 100, 999, 1000, r.getrandbits(62)])
             return r.choice(["%d", " %d", "%d ", "+%d", "-%d", "%d x",
                              "%dx", "%d"]) % n
         if kind < 0.35:
@@ -62,6 +70,8 @@ class Generator:
         op = r.choice(["set", "set", "add", "replace", "append", "prepend",
                        "cas"])
         key = self.key()
+        if op in ("append", "prepend") and key in KEYS[40:50]:
+            key = "k" + key[1:]     # [Q8] a counter's padding stays unseen
         if key in BIG and r.random() < 0.5:
             data = b"b" * r.choice([LIMIT - len(key), LIMIT - len(key) + 1,
                                     100000])
@@ -122,12 +132,14 @@ class Generator:
                               " x noreply", " 0 0"])
             return ("delete %s%s\r\n" % (key, extra)).encode()
         if which < 0.55:            # [Q8] not of a key fetched in the batch
-            op = r.choice(["incr", "decr"])
-            key = r.choice(KEYS[40:] + [key])
+            op = r.choice(["incr", "decr"])   # [Q7] no value past INT64_MAX
+            key = r.choice(KEYS[40:50]) if r.random() < 0.9 else "z" * 251
             if key in self.fetched:
                 key = "z" * 251
-            return ("%s %s %s%s\r\n" % (op, key,
-                                        r.choice(DELTAS),
+            delta = r.choice(DELTAS)
+            if op == "incr" and delta == "18446744073709551615":
+                delta = "4294967296"
+            return ("%s %s %s%s\r\n" % (op, key, delta,
                                         self.noreply())).encode()
         if which < 0.7:
             return ("touch %s %s%s\r\n" % (key, r.choice(EXPTIMES[:7] + ["x"]),
@@ -147,7 +159,113 @@ class Generator:
                          b"get " + b" ".join(b"k%d" % i for i in range(40)) +
                          b"\r\n"])
 
+    def meta_key(self, flags):
+        r = self.r
+        if r.random() < 0.1:
+            flags.append("b")
+            return r.choice(BINKEYS + ["!!!!", "YQ"])   # two not base64
+        return self.key()
+
+    def flags(self, pool, k):
+        return self.r.sample(pool, min(len(pool), self.r.randint(0, k)))
+
+    def bad_flag(self, flags):
+        r = self.r
+        if r.random() < 0.05:
+            flags.append(r.choice(["E1", "x", "v", "Tx", "Cx", "Nx", "Ry",
+                                   "D-1", "Jx", "M", "MSS", "Fx",
+                                   "O" + "o" * 33, "k"]))
+        if "O" + "o" * 33 in flags:  # [Q9] memcached applies T, N, R of
+            flags[:] = [f for f in flags  # a refused command up to the O
+                        if f[0] not in "TNR" or f in ("Tx", "Nx", "Ry")]
+
+    def mg(self):
+        r = self.r
+        flags = self.flags(MG_FLAGS, 5)
+        extra = r.random()
+        if extra < 0.2:             # [Q9] T or N or R, one of them
+            flags.append("T" + r.choice(TTLS[:6]))
+        elif extra < 0.35:
+            flags.append("N" + r.choice(TTLS[:6]))
+        elif extra < 0.45:
+            flags.append("R" + r.choice(["30", "5000"]))
+        self.bad_flag(flags)
+        key = self.meta_key(flags)
+        if key in KEYS[40:50] and "s" in flags:
+            flags.remove("s")       # [Q8] a counter's padding stays unseen
+        r.shuffle(flags)
+        self.fetched.add(key)
+        return ("mg %s %s\r\n" % (key, " ".join(flags))).encode()
+
+    def ms(self):
+        r = self.r
+        flags = self.flags(["c", "k", "q", "Oab", "I", "F7", "F0",
+                            "F4294967295", "T1000", "T-1", "T0"], 4)
+        if r.random() < 0.3:
+            flags.append("M" + r.choice("SEAPRZ"))
+        key = self.meta_key(flags)
+        if any(f in ("MA", "MP") for f in flags) and key in KEYS[40:50]:
+            key = "k" + key[1:]     # [Q8] a counter's padding stays unseen
+        if r.random() < 0.3:
+            flags.append("C%d" % r.choice([0, 1, r.randint(0, 3000)]))
+        self.bad_flag(flags)
+        r.shuffle(flags)
+        data = self.value().encode()
+        if key in BIG and r.random() < 0.3:
+            data = b"b" * (LIMIT - len(key) + r.choice([0, 1, -4]))
+        if r.random() < 0.02:
+            return ("ms %s %s\r\n" % (key, r.choice(["x", "-1", ""]))).encode()
+        if len(key) > 250:          # refused before its length: [Q4]
+            data = b"zz" + data[:98]
+        return ("ms %s %d %s\r\n" % (key, len(data), " ".join(flags))).encode() + \
+            data + b"\r\n"
+
+    def md(self):
+        r = self.r
+        flags = self.flags(["k", "q", "Oab", "I", "T1000"], 3)
+        if r.random() < 0.3:
+            flags.append("C%d" % r.choice([0, 1, r.randint(0, 3000)]))
+        self.bad_flag(flags)
+        key = self.meta_key(flags)
+        r.shuffle(flags)
+        return ("md %s %s\r\n" % (key, " ".join(flags))).encode()
+
+    def ma(self):
+        r = self.r
+        flags = self.flags(["v", "c", "k", "q", "Oab", "N0", "N1000", "J7",
+                            "J4294967295", "D3", "D0",
+                            "D4294967296", "MI", "MD",
+                            "M+", "M-"], 4)   # [Q12] no T
+        if r.random() < 0.2:
+            flags.append("C%d" % r.choice([0, 1, r.randint(0, 3000)]))
+        self.bad_flag(flags)
+        key = r.choice(KEYS[40:50] + BINKEYS[:1])
+        if key in BINKEYS:
+            flags.append("b")
+        if key in self.fetched:     # [Q8] not of a key fetched in the batch
+            key = "z" * 251
+        r.shuffle(flags)
+        if len(set(f[0] for f in flags)) < len(flags) and r.random() < 0.7:
+            flags = list(dict((f[0], f) for f in flags).values())
+        return ("ma %s %s\r\n" % (key, " ".join(flags))).encode()
+
+    def meta_command(self):
+        r = self.r.random()
+        if r < 0.35:
+            return self.mg()
+        if r < 0.65:
+            return self.ms()
+        if r < 0.8:
+            return self.md()
+        if r < 0.97:
+            return self.ma()
+        return self.r.choice([b"mn\r\n", b"mx k\r\n", b"mg\r\n",
+                              b"ms k\r\n", b"ma\r\n", b"md\r\n"])
+
     def command(self):
+        r = self.r.random()
+        if self.meta and r < 0.4:
+            return self.meta_command()
         r = self.r.random()
         if r < 0.4:
             return self.storage()
