@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * loop.c - the event loop: accept, read, hand bytes to the protocol, send
- * its replies.
+ * its replies; and the list of open connections that stats conns shows.
  *
  * Level-triggered epoll.  A connection reads while its pending output is
  * small; once the output passes HIGH_WATER it stops reading and waits to be
@@ -12,7 +12,9 @@
  * transactions are for).
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,9 +22,11 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "loop.h"
+#include "words.h"
 
 #define HIGH_WATER (1u << 20)
 #define READ_CHUNK (16u << 10)
@@ -37,6 +41,7 @@ struct conn {
     size_t rpos, rlen, rcap;
     size_t wpos;             /* bytes of session.out already sent */
     int writing;             /* waiting for EPOLLOUT, not reading */
+    struct conn *prev, *next;    /* every open connection (stats conns) */
     struct mc_session s;
 };
 
@@ -48,10 +53,49 @@ struct endpoint {
 struct loop {
     int ep;
     struct mc_server *srv;
+    struct conn *conns;      /* the open connections, newest first */
 };
+
+/* stats conns: memcached's lines for each client connection. */
+static void say_conns(void *ctx, struct mc_session *out)
+{
+    struct loop *l = ctx;
+    int64_t now = time(NULL);
+    for (struct conn *c = l->conns; c; c = c->next) {
+        struct sockaddr_storage sa;
+        socklen_t len = sizeof sa;
+        char host[INET6_ADDRSTRLEN] = "?";
+        int port = 0;
+        if (getpeername(c->fd, (struct sockaddr *)&sa, &len) == 0) {
+            if (sa.ss_family == AF_INET) {
+                struct sockaddr_in *in = (struct sockaddr_in *)&sa;
+                inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+                port = ntohs(in->sin_port);
+            } else if (sa.ss_family == AF_INET6) {
+                struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&sa;
+                inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+                port = ntohs(in6->sin6_port);
+            }
+        }
+        if (sa.ss_family == AF_UNIX)
+            mc_sayf(out, "STAT %d:addr unix", c->fd);
+        else
+            mc_sayf(out, "STAT %d:addr tcp:%s:%d", c->fd, host, port);
+        mc_sayf(out, "STAT %d:state %s", c->fd,
+                c->writing ? "conn_mwrite" : "conn_parse_cmd");
+        mc_sayf(out, "STAT %d:secs_since_last_cmd %lld", c->fd,
+                (long long)(c->s.last_cmd ? now - c->s.last_cmd : 0));
+    }
+}
 
 static void conn_close(struct loop *l, struct conn *c)
 {
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        l->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
     epoll_ctl(l->ep, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     free(c->rbuf);
@@ -199,6 +243,10 @@ static void on_accept(struct loop *l, int lfd)
         }
         c->kind = K_CONN;
         c->fd = fd;
+        c->next = l->conns;
+        if (l->conns)
+            l->conns->prev = c;
+        l->conns = c;
         l->srv->curr_conns++;
         l->srv->total_conns++;
     }
@@ -213,6 +261,8 @@ static int add(struct loop *l, int fd, void *cookie)
 int mc_loop_run(struct mc_server *srv, const int *lfds, int nl)
 {
     struct loop l = {.srv = srv};
+    srv->conns = say_conns;
+    srv->conns_ctx = &l;
     struct endpoint *eps = calloc((size_t)nl + 1, sizeof *eps);
     sigset_t set;
     sigemptyset(&set);
@@ -264,6 +314,7 @@ int mc_loop_run(struct mc_server *srv, const int *lfds, int nl)
 fail:
     fprintf(stderr, "hrcached: event loop: %s\n", strerror(-r));
 out:
+    srv->conns = NULL;
     free(eps);
     return r;
 }

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cmds.h"
 #include "proto.h"
@@ -214,6 +215,7 @@ size_t mc_proto_input(struct mc_server *srv, struct mc_session *s,
         s->want = 0;
         if (n > 1 && line[n - 1] == '\r')
             n--;
+        s->last_cmd = time(NULL);
         char *copy = line_copy(s, line, n);
         if (copy)
             command(srv, s, copy);

@@ -27,6 +27,8 @@ struct mc_buf {
     size_t len, cap;
 };
 
+struct mc_session;
+
 /* What every connection shares: the store, settings and counters. */
 struct mc_server {
     mc_store *store;
@@ -39,6 +41,9 @@ struct mc_server {
     uint64_t cmd_get, cmd_set, cmd_flush, cmd_touch;
     uint64_t curr_conns, total_conns, max_conns;
     uint64_t bytes_read, bytes_written;
+    /* stats conns: the event loop's lines for each connection */
+    void (*conns)(void *ctx, struct mc_session *out);
+    void *conns_ctx;
 };
 
 enum mc_state { MC_S_LINE, MC_S_DATA, MC_S_SWALLOW };
@@ -67,6 +72,7 @@ struct mc_session {
     size_t want;             /* bytes the next command needs in one piece */
     int noreply;             /* the running command answers nothing */
     int started;             /* a byte came: the protocol is chosen */
+    int64_t last_cmd;        /* unix time of its last command */
     int quit;                /* close once out is sent */
     int broken;              /* out of memory: close now */
 };

@@ -433,7 +433,8 @@ int mc_store_usage(mc_store *st, struct mc_usage *u)
     MC_TRY(mc_tab_begin(st));
     *u = (struct mc_usage){st->root->items, st->root->bytes,
                            st->root->mem_limit, st->root->nbuckets,
-                           st->root->starts, hi.size, hi.used, hi.free};
+                           st->root->starts, hi.size, hi.used, hi.free,
+                           st->root->tail ? st->root->tail->time : 0};
     return mc_tab_end(st, 0);
 }
 

@@ -68,6 +68,8 @@ struct mc_usage {
     uint64_t items, bytes, mem_limit, nbuckets;
     uint64_t starts;                      /* mc_store_count_start()s */
     uint64_t heap_size, heap_used, heap_free;   /* hr_heap_stat's */
+    int64_t oldest;                       /* unix time of the LRU tail's
+                                           * last store or bump, 0 none */
 };
 
 /* Open the store in the heap `name` of bank, making it if it does not

@@ -420,3 +420,31 @@ Test(hrcached, stats_say_restarts_and_items_recovered)
     close(fd);
     cr_assert_eq(mc_stop(pid), 0);
 }
+
+/* stats items, stats slabs, stats settings and stats conns in
+ * memcached's names: the one class hrcached has holds every item. */
+Test(hrcached, stats_items_slabs_settings_conns_in_memcached_names)
+{
+    pid_t pid = start(NULL);
+    int fd = mc_connect(port);
+    char out[8192];
+    cr_assert_gt(get_into(fd, "stats items\r\n", out, sizeof out), 0);
+    cr_assert_str_eq(out, "END\r\n");
+    fill(fd, 10, 100);
+    cr_assert_gt(get_into(fd, "stats items\r\n", out, sizeof out), 0);
+    cr_assert_not_null(strstr(out, "STAT items:1:number 10\r\n"), "%s", out);
+    cr_assert_not_null(strstr(out, "STAT items:1:evicted 0\r\n"), "%s", out);
+    cr_assert_gt(get_into(fd, "stats slabs\r\n", out, sizeof out), 0);
+    cr_assert_not_null(strstr(out, "STAT 1:used_chunks 10\r\n"), "%s", out);
+    cr_assert_not_null(strstr(out, "STAT active_slabs 1\r\n"), "%s", out);
+    cr_assert_gt(get_into(fd, "stats settings\r\n", out, sizeof out), 0);
+    cr_assert_not_null(strstr(out, "STAT maxbytes 67108864\r\n"), "%s", out);
+    cr_assert_not_null(strstr(out, "STAT item_size_max 1048576\r\n"), "%s", out);
+    cr_assert_not_null(strstr(out, "STAT num_threads 1\r\n"), "%s", out);
+    cr_assert_gt(get_into(fd, "stats conns\r\n", out, sizeof out), 0);
+    cr_assert_not_null(strstr(out, ":addr tcp:127.0.0.1:"), "%s", out);
+    cr_assert_not_null(strstr(out, ":state conn_parse_cmd\r\n"), "%s", out);
+    cr_assert_str_eq(mc_line(fd, "stats nonsense\r\n"), "ERROR\r\n");
+    close(fd);
+    cr_assert_eq(mc_stop(pid), 0);
+}
