@@ -12,7 +12,9 @@
 #    under connection attempts every 0.5 ms: hrcached under the controller
 #    (it holds the socket) vs memcached under runit's runsv (none held);
 #  - 1,000 SIGKILLs (100 with --quick) of hrcached with a standby instance
-#    under the same stream: promotions, refusals, crash-to-ready p99.
+#    under the same stream: promotions, refusals, crash-to-ready p99;
+#  - the hit ratio of a Zipf stream over more data than -m, hrcached vs
+#    memcached (bench/hrcached_zipf.py, a JSON row hrcached_zipf_hit_ratio).
 #
 #   bench/hrcached.sh [--quick] [BUILD_DIR]     (default build-bench)
 set -euo pipefail
@@ -74,3 +76,7 @@ echo
 kills=1000; [ $quick = 1 ] && kills=100
 /usr/bin/python3 bench/hrcached_standby.py $kills "$build/hrcached" \
   "$build/hr" "$work/standby"
+echo
+# eviction that keeps the working set (issue 25 item 4): hit ratios under
+# a Zipf stream larger than -m, hrcached vs memcached, as JSON rows too
+/usr/bin/python3 bench/hrcached_zipf.py "$build/hrcached"
