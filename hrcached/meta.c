@@ -31,7 +31,7 @@
  * unknown flag stops at once; a bad token is noted and the rest is still
  * read (the last error's string is kept).  -1 on any error. */
 static int preparse(struct mc_tok *t, size_t start, size_t n,
-                    struct mflags *f, const char **errstr)
+                    struct mc_meta_flags *f, const char **errstr)
 {
     static const char bad_token[] = "CLIENT_ERROR bad token in command line format";
     unsigned char seen[127] = {0};
@@ -113,7 +113,7 @@ static int preparse(struct mc_tok *t, size_t start, size_t n,
 
 /* ---- answers: one line built here, then sent whole ---- */
 
-void put(struct line *l, const char *p, size_t n)
+void mc_meta_put(struct mc_meta_line *l, const char *p, size_t n)
 {
     if (l->n + n < sizeof l->b) {
         memcpy(l->b + l->n, p, n);
@@ -121,7 +121,7 @@ void put(struct line *l, const char *p, size_t n)
     }
 }
 
-void putf(struct line *l, const char *fmt, ...)
+void mc_meta_putf(struct mc_meta_line *l, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -131,33 +131,35 @@ void putf(struct line *l, const char *fmt, ...)
         l->n += (size_t)k;
 }
 
-void put_ttl(struct line *l, char flag, const struct mflags *f, int created,
-             int64_t now, int64_t *exptime)
+void mc_meta_ttl(struct mc_meta_line *l, char flag,
+                 const struct mc_meta_flags *f, int created, int64_t now,
+                 int64_t *exptime)
 {
     if (flag == 'T')
         *exptime = mc_exptime(f->exptime, now);
     else if (flag == 'N' && created)
         *exptime = mc_exptime(f->viv_exptime, now);
     else if (flag == 't' && *exptime == 0)
-        put(l, " t-1", 4);
+        mc_meta_put(l, " t-1", 4);
     else if (flag == 't')   /* memcached's unsigned 32 bits */
-        putf(l, " t%" PRIu32, (uint32_t)(*exptime - now));
+        mc_meta_putf(l, " t%" PRIu32, (uint32_t)(*exptime - now));
 }
 
-void put_key(struct line *l, const char *key, size_t nkey, int binary)
+void mc_meta_key(struct mc_meta_line *l, const char *key, size_t nkey,
+                 int binary)
 {
-    put(l, " k", 2);
+    mc_meta_put(l, " k", 2);
     if (!binary) {
-        put(l, key, nkey);
+        mc_meta_put(l, key, nkey);
         return;
     }
     char enc[4 * (MC_KEY_MAX / 3 + 1)];
-    put(l, enc, mc_base64_encode((const unsigned char *)key, nkey, enc));
-    put(l, " b", 2);
+    mc_meta_put(l, enc, mc_base64_encode((const unsigned char *)key, nkey, enc));
+    mc_meta_put(l, " b", 2);
 }
 
 /* The O tokens: 0, or -1 when one is too long (the error is said). */
-int opaque_ok(struct mc_session *s, struct mc_tok *t, size_t n)
+int mc_meta_opaque_ok(struct mc_session *s, struct mc_tok *t, size_t n)
 {
     for (size_t i = 2; i + 1 < n; i++)
         if (t[i].p[0] == 'O' && t[i].n > MAX_OPAQUE) {
@@ -169,52 +171,53 @@ int opaque_ok(struct mc_session *s, struct mc_tok *t, size_t n)
 }
 
 /* Status, then the O and k flags in their order (misses and refusals). */
-void say_status(struct mc_session *s, const char *status,
+void mc_meta_status(struct mc_session *s, const char *status,
                        struct mc_tok *t, size_t n, size_t first,
                        const char *key, size_t nkey, int binary, int quiet)
 {
-    struct line l = {.n = 0};
-    put(&l, status, 2);
+    struct mc_meta_line l = {.n = 0};
+    mc_meta_put(&l, status, 2);
     for (size_t i = first; i + 1 < n; i++) {
         if (t[i].p[0] == 'O') {
-            put(&l, " ", 1);
-            put(&l, t[i].p, t[i].n);
+            mc_meta_put(&l, " ", 1);
+            mc_meta_put(&l, t[i].p, t[i].n);
         } else if (t[i].p[0] == 'k') {
-            put_key(&l, key, nkey, binary);
+            mc_meta_key(&l, key, nkey, binary);
         }
     }
-    put(&l, "\r\n", 2);
+    mc_meta_put(&l, "\r\n", 2);
     if (!quiet)
         mc_out(s, l.b, l.n);
 }
 
-void say_error(struct mc_session *s, const char *e)
+void mc_meta_error(struct mc_session *s, const char *e)
 {
     s->noreply = 0;
     mc_say(s, e);
 }
 
 /* The checks every meta command starts with: 0 to go on. */
-int meta_head(struct mc_session *s, struct mc_tok *t, size_t n,
-                size_t start, struct mflags *f, const char *preparse_error)
+int mc_meta_head(struct mc_session *s, struct mc_tok *t, size_t n,
+                 size_t start, struct mc_meta_flags *f,
+                 const char *preparse_error)
 {
     if (n < 3) {
         mc_say(s, "ERROR");
         return -1;
     }
     if (t[1].n > MC_KEY_MAX) {
-        say_error(s, "CLIENT_ERROR bad command line format");
+        mc_meta_error(s, "CLIENT_ERROR bad command line format");
         return -1;
     }
     if (n > MAX_OPT_TOKENS) {
-        say_error(s, start == 2 && !preparse_error
+        mc_meta_error(s, start == 2 && !preparse_error
                   ? "CLIENT_ERROR options flags are too long"
                   : "CLIENT_ERROR options flags too long");
         return -1;
     }
     const char *e = "CLIENT_ERROR bad command line format";
     if (preparse(t, start, n, f, &e) < 0) {
-        say_error(s, preparse_error ? preparse_error : e);
+        mc_meta_error(s, preparse_error ? preparse_error : e);
         return -1;
     }
     s->noreply = f->noreply;
@@ -228,7 +231,7 @@ struct mg_ctx {
     struct mc_session *s;
     struct mc_tok *t;
     size_t n;
-    const struct mflags *f;
+    const struct mc_meta_flags *f;
 };
 
 /* The hit's answer: flags in their order (T and N change what t shows
@@ -236,37 +239,39 @@ struct mg_ctx {
 static void mg_emit(void *arg, const struct mc_meta_view *m)
 {
     struct mg_ctx *c = arg;
-    const struct mflags *f = c->f;
-    struct line l = {.n = 0};
+    const struct mc_meta_flags *f = c->f;
+    struct mc_meta_line l = {.n = 0};
     int64_t exptime = m->exptime;
     if (f->value)
-        putf(&l, "VA %zu", m->v.nbytes);
+        mc_meta_putf(&l, "VA %zu", m->v.nbytes);
     else
-        put(&l, "HD", 2);
+        mc_meta_put(&l, "HD", 2);
     for (size_t i = 2; i + 1 < c->n; i++) {
         const struct mc_tok *t = &c->t[i];
         switch (t->p[0]) {
         case 'T': case 'N': case 't':
-            put_ttl(&l, t->p[0], f, m->created, m->now, &exptime);
+            mc_meta_ttl(&l, t->p[0], f, m->created, m->now, &exptime);
             break;
-        case 's': putf(&l, " s%zu", m->v.nbytes); break;
-        case 'c': putf(&l, " c%" PRIu64, m->v.cas); break;
-        case 'f': putf(&l, " f%" PRIu32, m->v.flags); break;
-        case 'l': putf(&l, " l%" PRIu32, (uint32_t)m->age); break;
-        case 'h': put(&l, m->bits & MC_META_FETCHED ? " h1" : " h0", 3); break;
-        case 'O': put(&l, " ", 1); put(&l, t->p, t->n); break;
+        case 's': mc_meta_putf(&l, " s%zu", m->v.nbytes); break;
+        case 'c': mc_meta_putf(&l, " c%" PRIu64, m->v.cas); break;
+        case 'f': mc_meta_putf(&l, " f%" PRIu32, m->v.flags); break;
+        case 'l': mc_meta_putf(&l, " l%" PRIu32, (uint32_t)m->age); break;
+        case 'h':
+            mc_meta_put(&l, m->bits & MC_META_FETCHED ? " h1" : " h0", 3);
+            break;
+        case 'O': mc_meta_put(&l, " ", 1); mc_meta_put(&l, t->p, t->n); break;
         case 'k':   /* as the item was stored, as memcached */
-            put_key(&l, m->v.key, m->v.nkey, !!(m->bits & MC_META_BINKEY));
+            mc_meta_key(&l, m->v.key, m->v.nkey, !!(m->bits & MC_META_BINKEY));
             break;
         }
     }
     if (m->bits & MC_META_TOKEN)
-        put(&l, " Z", 2);
+        mc_meta_put(&l, " Z", 2);
     if (m->bits & MC_META_STALE)
-        put(&l, " X", 2);
+        mc_meta_put(&l, " X", 2);
     if (m->won)
-        put(&l, " W", 2);
-    put(&l, "\r\n", 2);
+        mc_meta_put(&l, " W", 2);
+    mc_meta_put(&l, "\r\n", 2);
     mc_out(c->s, l.b, l.n);
     if (f->value) {
         mc_out(c->s, m->v.data, m->v.nbytes);
@@ -277,8 +282,8 @@ static void mg_emit(void *arg, const struct mc_meta_view *m)
 static void cmd_mg(struct mc_server *srv, struct mc_session *s,
                    struct mc_tok *t, size_t n)
 {
-    struct mflags f = {0};
-    if (meta_head(s, t, n, 2, &f, NULL) < 0)
+    struct mc_meta_flags f = {0};
+    if (mc_meta_head(s, t, n, 2, &f, NULL) < 0)
         return;
     int refused = 0;
     for (size_t i = 2; i + 1 < n; i++)
@@ -291,12 +296,12 @@ static void cmd_mg(struct mc_server *srv, struct mc_session *s,
     int r = mc_store_mget(srv->store, t[1].p, t[1].n, &q, mg_emit, &c);
     if (r < 0) {
         mc_session_free(&hold);
-        say_error(s, "SERVER_ERROR out of memory");
+        mc_meta_error(s, "SERVER_ERROR out of memory");
         return;
     }
-    if (opaque_ok(s, t, n) == 0) {
+    if (mc_meta_opaque_ok(s, t, n) == 0) {
         if (r == MC_NOT_FOUND)
-            say_status(s, "EN", t, n, 2, t[1].p, t[1].n, f.binary, f.noreply);
+            mc_meta_status(s, "EN", t, n, 2, t[1].p, t[1].n, f.binary, f.noreply);
         else
             mc_out(s, hold.out.p, hold.out.len);
     }
@@ -310,18 +315,18 @@ static void cmd_mg(struct mc_server *srv, struct mc_session *s,
 static void cmd_md(struct mc_server *srv, struct mc_session *s,
                    struct mc_tok *t, size_t n)
 {
-    struct mflags f = {0};
-    if (meta_head(s, t, n, 2, &f, "CLIENT_ERROR invalid or duplicate flag") < 0 ||
-        opaque_ok(s, t, n) < 0)
+    struct mc_meta_flags f = {0};
+    if (mc_meta_head(s, t, n, 2, &f, "CLIENT_ERROR invalid or duplicate flag") < 0 ||
+        mc_meta_opaque_ok(s, t, n) < 0)
         return;
     struct mc_mdelete q = {f.has_cas, f.cas, f.stale, f.ttl, f.exptime};
     int r = mc_store_mdelete(srv->store, t[1].p, t[1].n, &q);
     if (r < 0) {
-        say_error(s, "SERVER_ERROR out of memory");
+        mc_meta_error(s, "SERVER_ERROR out of memory");
         return;
     }
     const char *st = r == MC_DELETED ? "HD" : r == MC_EXISTS ? "EX" : "NF";
-    say_status(s, st, t, n, 2, t[1].p, t[1].n, f.binary,
+    mc_meta_status(s, st, t, n, 2, t[1].p, t[1].n, f.binary,
                r == MC_DELETED && f.noreply);
 }
 
@@ -330,10 +335,10 @@ static void cmd_md(struct mc_server *srv, struct mc_session *s,
 static void me_emit(void *arg, const struct mc_meta_view *m)
 {
     struct mc_session *s = arg;
-    struct line l = {.n = 0};
-    put(&l, "ME ", 3);
-    put(&l, m->v.key, m->v.nkey);
-    putf(&l, " exp=%" PRId64 " la=%" PRId64 " cas=%" PRIu64
+    struct mc_meta_line l = {.n = 0};
+    mc_meta_put(&l, "ME ", 3);
+    mc_meta_put(&l, m->v.key, m->v.nkey);
+    mc_meta_putf(&l, " exp=%" PRId64 " la=%" PRId64 " cas=%" PRIu64
          " fetch=%s cls=1 size=%zu\r\n",
          m->exptime ? m->exptime - m->now : -1, m->age, m->v.cas,
          m->bits & MC_META_FETCHED ? "yes" : "no", m->v.nkey + m->v.nbytes);

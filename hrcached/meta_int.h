@@ -12,15 +12,8 @@
 #include "proto.h"
 #include "words.h"
 
-#define put mc_meta_put
-#define putf mc_meta_putf
-#define put_key mc_meta_put_key
-#define put_ttl mc_meta_put_ttl
-#define opaque_ok mc_meta_opaque_ok
-#define say_status mc_meta_say_status
-#define say_error mc_meta_say_error
 
-struct mflags {
+struct mc_meta_flags {
     int has_error, vivify, ttl, recache, value, noreply, no_update;
     int has_cas, stale, binary;
     int32_t exptime, viv_exptime, recache_time;
@@ -29,33 +22,36 @@ struct mflags {
     char mode;
 };
 
-struct line {
+struct mc_meta_line {
     char b[1024];
     size_t n;
 };
 
-void put(struct line *l, const char *p, size_t n);
-void putf(struct line *l, const char *fmt, ...)
+void mc_meta_put(struct mc_meta_line *l, const char *p, size_t n);
+void mc_meta_putf(struct mc_meta_line *l, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Flag T or N (when created) sets *exptime, the expiry t shows from
  * then on; t shows it: -1 for never, else the seconds left. */
-void put_ttl(struct line *l, char flag, const struct mflags *f, int created,
-             int64_t now, int64_t *exptime);
+void mc_meta_ttl(struct mc_meta_line *l, char flag,
+                 const struct mc_meta_flags *f, int created, int64_t now,
+                 int64_t *exptime);
 /* " k<key>", or " k<base64> b" for a binary key. */
-void put_key(struct line *l, const char *key, size_t nkey, int binary);
+void mc_meta_key(struct mc_meta_line *l, const char *key, size_t nkey,
+                 int binary);
 /* Every O token is at most 32 bytes: 0; else the error is said, -1. */
-int opaque_ok(struct mc_session *s, struct mc_tok *t, size_t n);
+int mc_meta_opaque_ok(struct mc_session *s, struct mc_tok *t, size_t n);
 /* A status and the O and k flags in their order; nothing if quiet. */
-void say_status(struct mc_session *s, const char *status, struct mc_tok *t,
+void mc_meta_status(struct mc_session *s, const char *status, struct mc_tok *t,
                 size_t n, size_t first, const char *key, size_t nkey,
                 int binary, int quiet);
 /* An error line, noreply or not. */
-void say_error(struct mc_session *s, const char *e);
+void mc_meta_error(struct mc_session *s, const char *e);
 /* The checks every meta command starts with (token count, key length,
  * flags from t[start]); preparse_error replaces the flags' own error
  * string (md, ma).  0 to go on, with s->noreply set from q. */
-int meta_head(struct mc_session *s, struct mc_tok *t, size_t n, size_t start,
-              struct mflags *f, const char *preparse_error);
+int mc_meta_head(struct mc_session *s, struct mc_tok *t, size_t n,
+                 size_t start, struct mc_meta_flags *f,
+                 const char *preparse_error);
 
 void mc_meta_ms(struct mc_server *srv, struct mc_session *s,
                 struct mc_tok *t, size_t n);

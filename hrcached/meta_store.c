@@ -26,7 +26,7 @@
 
 static void swallow(struct mc_session *s, size_t nbytes, const char *e)
 {
-    say_error(s, e);
+    mc_meta_error(s, e);
     s->state = MC_S_SWALLOW;
     s->swallow = nbytes + 2;
 }
@@ -69,19 +69,19 @@ void mc_meta_ms(struct mc_server *srv, struct mc_session *s,
         return;
     }
     if (t[1].n > MC_KEY_MAX || n == 3) {
-        say_error(s, bad);
+        mc_meta_error(s, bad);
         return;
     }
     if (n > MAX_OPT_TOKENS) {
-        say_error(s, "CLIENT_ERROR options flags too long");
+        mc_meta_error(s, "CLIENT_ERROR options flags too long");
         return;
     }
     if (mc_strtol32(t[2].p, &vlen) < 0 || vlen < 0) {
-        say_error(s, bad);
+        mc_meta_error(s, bad);
         return;
     }
-    struct mflags f = {0};
-    if (meta_head(s, t, n, 3, &f, NULL) < 0) {
+    struct mc_meta_flags f = {0};
+    if (mc_meta_head(s, t, n, 3, &f, NULL) < 0) {
         s->state = MC_S_SWALLOW;        /* meta_head said why */
         s->swallow = (size_t)vlen + 2;
         return;
@@ -124,7 +124,7 @@ void mc_meta_data(struct mc_server *srv, struct mc_session *s,
     s->want = 0;
     s->noreply = p->noreply;
     if (data[p->nbytes] != '\r' || data[p->nbytes + 1] != '\n') {
-        say_error(s, "CLIENT_ERROR bad data chunk");
+        mc_meta_error(s, "CLIENT_ERROR bad data chunk");
         return;
     }
     uint64_t cas = 0;
@@ -142,23 +142,23 @@ void mc_meta_data(struct mc_server *srv, struct mc_session *s,
     case MC_NOT_FOUND: st = "NF"; break;
     case MC_NOT_STORED: st = "NS"; break;
     default:
-        say_error(s, r == MC_NO_MEMORY ? "SERVER_ERROR out of memory storing object"
+        mc_meta_error(s, r == MC_NO_MEMORY ? "SERVER_ERROR out of memory storing object"
                   : "SERVER_ERROR out of memory");
         return;
     }
-    struct line l = {.n = 0};
-    put(&l, st, 2);
+    struct mc_meta_line l = {.n = 0};
+    mc_meta_put(&l, st, 2);
     for (const char *c = p->ret; *c; c++) {
         if (*c == 'O') {
-            put(&l, " ", 1);
-            put(&l, p->opaque, strlen(p->opaque));
+            mc_meta_put(&l, " ", 1);
+            mc_meta_put(&l, p->opaque, strlen(p->opaque));
         } else if (*c == 'k') {
-            put_key(&l, p->key, p->nkey, p->binary);
+            mc_meta_key(&l, p->key, p->nkey, p->binary);
         } else {
-            putf(&l, " c%" PRIu64, r == MC_STORED ? cas : 0);
+            mc_meta_putf(&l, " c%" PRIu64, r == MC_STORED ? cas : 0);
         }
     }
-    put(&l, "\r\n", 2);
+    mc_meta_put(&l, "\r\n", 2);
     if (!(r == MC_STORED && p->noreply))
         mc_out(s, l.b, l.n);
 }
@@ -166,31 +166,35 @@ void mc_meta_data(struct mc_server *srv, struct mc_session *s,
 /* ---- ma ---- */
 
 static void ma_answer(struct mc_session *s, struct mc_tok *t, size_t n,
-                      const struct mflags *f, const struct mc_marith_out *o)
+                      const struct mc_meta_flags *f,
+                      const struct mc_marith_out *o)
 {
     char digits[24];
     size_t len = (size_t)snprintf(digits, sizeof digits, "%" PRIu64, o->value);
-    struct line l = {.n = 0};
+    struct mc_meta_line l = {.n = 0};
     int64_t exptime = o->exptime;
     if (f->value)
-        putf(&l, "VA %zu", len);
+        mc_meta_putf(&l, "VA %zu", len);
     else
-        put(&l, "HD", 2);
+        mc_meta_put(&l, "HD", 2);
     for (size_t i = 2; i + 1 < n; i++) {
         switch (t[i].p[0]) {
-        case 'c': putf(&l, " c%" PRIu64, o->cas); break;
+        case 'c': mc_meta_putf(&l, " c%" PRIu64, o->cas); break;
         case 'T': case 'N': case 't':
-            put_ttl(&l, t[i].p[0], f, o->created, o->now, &exptime);
+            mc_meta_ttl(&l, t[i].p[0], f, o->created, o->now, &exptime);
             break;
-        case 'O': put(&l, " ", 1); put(&l, t[i].p, t[i].n); break;
-        case 'k': put_key(&l, t[1].p, t[1].n, f->binary); break;
+        case 'O':
+            mc_meta_put(&l, " ", 1);
+            mc_meta_put(&l, t[i].p, t[i].n);
+            break;
+        case 'k': mc_meta_key(&l, t[1].p, t[1].n, f->binary); break;
         }
     }
     if (f->value) {
-        put(&l, "\r\n", 2);
-        put(&l, digits, len);
+        mc_meta_put(&l, "\r\n", 2);
+        mc_meta_put(&l, digits, len);
     }
-    put(&l, "\r\n", 2);
+    mc_meta_put(&l, "\r\n", 2);
     if (!(f->noreply && !o->created))
         mc_out(s, l.b, l.n);
 }
@@ -198,15 +202,15 @@ static void ma_answer(struct mc_session *s, struct mc_tok *t, size_t n,
 void mc_meta_ma(struct mc_server *srv, struct mc_session *s,
                 struct mc_tok *t, size_t n)
 {
-    struct mflags f = {.delta = 1};
-    if (meta_head(s, t, n, 2, &f, "CLIENT_ERROR invalid or duplicate flag") < 0)
+    struct mc_meta_flags f = {.delta = 1};
+    if (mc_meta_head(s, t, n, 2, &f, "CLIENT_ERROR invalid or duplicate flag") < 0)
         return;
     int decr;
     switch (f.mode) {
     case 0: case 'I': case '+': decr = 0; break;
     case 'D': case '-': decr = 1; break;
     default:
-        say_error(s, "CLIENT_ERROR invalid mode for ma M token");
+        mc_meta_error(s, "CLIENT_ERROR invalid mode for ma M token");
         return;
     }
     struct mc_marith q = {decr, f.delta, f.has_cas ? f.cas : 0, f.initial,
@@ -214,14 +218,14 @@ void mc_meta_ma(struct mc_server *srv, struct mc_session *s,
     struct mc_marith_out o = {0};
     int r = mc_store_marith(srv->store, t[1].p, t[1].n, &q, &o);
     if (r == MC_NON_NUMERIC)    /* errors before the O tokens are looked at */
-        say_error(s, "CLIENT_ERROR cannot increment or decrement non-numeric value");
+        mc_meta_error(s, "CLIENT_ERROR cannot increment or decrement non-numeric value");
     else if (r != MC_VALUE && r != MC_NOT_FOUND && r != MC_EXISTS)
-        say_error(s, "SERVER_ERROR out of memory");
-    else if (opaque_ok(s, t, n) < 0)
+        mc_meta_error(s, "SERVER_ERROR out of memory");
+    else if (mc_meta_opaque_ok(s, t, n) < 0)
         return;
     else if (r == MC_VALUE)
         ma_answer(s, t, n, &f, &o);
     else
-        say_status(s, r == MC_EXISTS ? "EX" : "NF", t, n, 2, t[1].p, t[1].n,
+        mc_meta_status(s, r == MC_EXISTS ? "EX" : "NF", t, n, 2, t[1].p, t[1].n,
                    f.binary, 0);
 }
