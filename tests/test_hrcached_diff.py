@@ -21,11 +21,13 @@ usage: test_hrcached_diff.py [HRCACHED] [--seed N] [--commands N]
        default)
 """
 import argparse
+import ctypes
 import os
 import random
 import re
 import select
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -38,9 +40,14 @@ CONNS = 4
 MEM_MB = "128"
 
 
+def die_with_parent():
+    """In the child: SIGKILL when the test dies, however it dies."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PDEATHSIG
+
+
 def start(argv, env, sock):
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+                            stderr=subprocess.PIPE, preexec_fn=die_with_parent)
     deadline = time.monotonic() + 60   # bound only: fails a start that hangs
     while True:
         if proc.poll() is not None:
@@ -137,6 +144,8 @@ def normal(reply):
 
 
 def main():
+    # a timeout's SIGTERM runs the cleanup below (servers, directory)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("FAIL: terminated"))
     ap = argparse.ArgumentParser()
     ap.add_argument("hrcached", nargs="?", default=os.environ.get("HRCACHED_BIN"))
     ap.add_argument("--seed", type=int,
