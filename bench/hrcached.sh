@@ -16,6 +16,8 @@
 #  - SIGKILL to 90 % of the throughput under bench/mcload with 1 GiB of
 #    4 KiB items, hrcached on huge pages and on 4 KiB pages, and memcached
 #    -e after a graceful stop (bench/hrcached_back.py; root only).
+#  - the hit ratio of a Zipf stream over more data than -m, hrcached vs
+#    memcached (bench/hrcached_zipf.py, a JSON row hrcached_zipf_hit_ratio).
 #
 #   bench/hrcached.sh [--quick] [BUILD_DIR]     (default build-bench)
 set -euo pipefail
@@ -93,3 +95,7 @@ echo
 kills=1000; [ $quick = 1 ] && kills=100
 /usr/bin/python3 bench/hrcached_standby.py $kills "$build/hrcached" \
   "$build/hr" "$work/standby"
+echo
+# eviction that keeps the working set (issue 25 item 4): hit ratios under
+# a Zipf stream larger than -m, hrcached vs memcached, as JSON rows too
+/usr/bin/python3 bench/hrcached_zipf.py "$build/hrcached"

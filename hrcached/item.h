@@ -28,7 +28,8 @@
 
 #define MC_MAGIC 0x3144454843414352ull /* "RCACHED1" */
 #define MC_VERSION 1u
-#define MC_BUMP_S 60        /* an item read again moves up the LRU once a minute */
+#define MC_BUMP_S 60        /* a read renews an item's time once a minute */
+#define MC_EVICT_MOVES 256  /* active items one eviction may move to the head */
 #define MC_REALTIME_MAX (60 * 60 * 24 * 30)
 #define MC_EVICT_BATCH 64   /* items freed by one eviction transaction */
 #define MC_PUT_TRIES 64
@@ -44,10 +45,16 @@ struct mc_item {
     uint32_t flags;         /* the client's opaque flags */
     uint32_t nbytes;        /* value bytes */
     uint32_t nkey;          /* key bytes (1..MC_KEY_MAX) */
-    uint32_t reserved;
+    uint32_t bits;          /* MC_IT_* (0 in stores made before them) */
     char data[];            /* key, then value */
 };
 _Static_assert(sizeof(struct mc_item) == 72, "item header");
+
+#define MC_IT_ACTIVE 1u     /* read since stored or last spared by eviction */
+#define MC_IT_STALE 2u      /* marked stale (md I, ms I): a recache is due */
+#define MC_IT_TOKEN 4u      /* a recache token was given (mg's W) */
+#define MC_IT_BINKEY 8u     /* stored by ms with b: mg answers k in base64 */
+#define MC_IT_BITS 15u
 
 struct mc_root {
     uint64_t magic;         /* MC_MAGIC, written last at creation */
@@ -60,9 +67,12 @@ struct mc_root {
     uint64_t cas_next;      /* next cas to give */
     uint64_t items;         /* items linked */
     uint64_t bytes;         /* their heap sizes */
-    int64_t oldest_live;    /* flush with delay: items older are dead from then */
+    int64_t oldest_live;    /* flush: items stored or bumped up to this second
+                             * are dead once it has come */
     uint64_t oldest_cas;    /* flush now: items with cas up to this are dead */
-    uint64_t reserved[6];
+    uint64_t starts;        /* servers started on this store (0 in stores
+                             * made before the count) */
+    uint64_t reserved[5];
 };
 
 struct mc_store {
@@ -127,13 +137,13 @@ enum { LIVE, EXPIRED, FLUSHED };
 static inline int item_state(const mc_store *st, const struct mc_item *it)
 {
     const struct mc_root *r = st->root;
-    if (it->exptime && it->exptime <= st->now)
-        return EXPIRED;
     if (it->cas <= r->oldest_cas)
         return FLUSHED;
     if (r->oldest_live && r->oldest_live <= st->now &&
         it->time <= r->oldest_live)
         return FLUSHED;
+    if (it->exptime && it->exptime <= st->now)
+        return EXPIRED;
     return LIVE;
 }
 

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * listen.c - listening sockets: inherited (sd_listen_fds) or our own.
+ * listen.c - listening sockets: inherited (sd_listen_fds) or our own; and
+ * the READY=1 of sd_notify, the other half of systemd's conventions.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,4 +141,28 @@ fail:;
     int r = -errno;
     close(fd);
     return r;
+}
+
+int mc_notify_ready(void)
+{
+    static const char msg[] = "READY=1";
+    const char *path = getenv("NOTIFY_SOCKET");
+    if (!path || !*path)
+        return 0;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    size_t n = strlen(path);
+    if (n >= sizeof sa.sun_path || (path[0] != '/' && path[0] != '@'))
+        return -EINVAL;
+    memcpy(sa.sun_path, path, n);
+    if (path[0] == '@')
+        sa.sun_path[0] = 0;    /* an abstract name */
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+    ssize_t r = sendto(fd, msg, sizeof msg - 1, MSG_NOSIGNAL,
+                       (struct sockaddr *)&sa, len);
+    int err = r < 0 ? -errno : 0;
+    close(fd);
+    return err;
 }

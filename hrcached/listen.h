@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * listen.h - hrcached's listening sockets: inherited by the sd_listen_fds
- * convention, or made here from -p/-l/-s.  Every socket returned is
- * non-blocking and close-on-exec.
+ * listen.h - hrcached's sockets: the listening ones, inherited by the
+ * sd_listen_fds convention or made here from -p/-l/-s (every one returned
+ * non-blocking and close-on-exec), and sd_notify's readiness message.
  */
 #ifndef HRCACHED_LISTEN_H
 #define HRCACHED_LISTEN_H
@@ -24,5 +24,11 @@ int mc_listen_tcp(const char *addr, const char *port, int *fds, int max,
 /* Listen on a Unix socket at path (a stale socket file there is removed).
  * Returns the fd or -errno; *why says which step failed. */
 int mc_listen_unix(const char *path, const char **why);
+
+/* sd_notify(3)'s READY=1: one datagram to $NOTIFY_SOCKET (a path, or an
+ * abstract name written with a leading @), so that the controller (hr arun
+ * --wait-ready) or systemd (Type=notify) knows it serves.  0 when sent or
+ * when $NOTIFY_SOCKET is not set, else -errno (-EINVAL: a bad address). */
+int mc_notify_ready(void);
 
 #endif

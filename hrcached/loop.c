@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * loop.c - the event loop: accept, read, hand bytes to the protocol, send
- * its replies.
+ * its replies; and the list of open connections that stats conns shows.
  *
  * Level-triggered epoll.  A connection reads while its pending output is
  * small; once the output passes HIGH_WATER it stops reading and waits to be
@@ -12,7 +12,9 @@
  * transactions are for).
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,9 +22,11 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "loop.h"
+#include "words.h"
 
 #define HIGH_WATER (1u << 20)
 #define READ_CHUNK (16u << 10)
@@ -37,6 +41,7 @@ struct conn {
     size_t rpos, rlen, rcap;
     size_t wpos;             /* bytes of session.out already sent */
     int writing;             /* waiting for EPOLLOUT, not reading */
+    struct conn *prev, *next;    /* every open connection (stats conns) */
     struct mc_session s;
 };
 
@@ -48,10 +53,49 @@ struct endpoint {
 struct loop {
     int ep;
     struct mc_server *srv;
+    struct conn *conns;      /* the open connections, newest first */
 };
+
+/* stats conns: memcached's lines for each client connection. */
+static void say_conns(void *ctx, struct mc_session *out)
+{
+    struct loop *l = ctx;
+    int64_t now = time(NULL);
+    for (struct conn *c = l->conns; c; c = c->next) {
+        struct sockaddr_storage sa;
+        socklen_t len = sizeof sa;
+        char host[INET6_ADDRSTRLEN] = "?";
+        int port = 0;
+        if (getpeername(c->fd, (struct sockaddr *)&sa, &len) == 0) {
+            if (sa.ss_family == AF_INET) {
+                struct sockaddr_in *in = (struct sockaddr_in *)&sa;
+                inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+                port = ntohs(in->sin_port);
+            } else if (sa.ss_family == AF_INET6) {
+                struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&sa;
+                inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+                port = ntohs(in6->sin6_port);
+            }
+        }
+        if (sa.ss_family == AF_UNIX)
+            mc_sayf(out, "STAT %d:addr unix", c->fd);
+        else
+            mc_sayf(out, "STAT %d:addr tcp:%s:%d", c->fd, host, port);
+        mc_sayf(out, "STAT %d:state %s", c->fd,
+                c->writing ? "conn_mwrite" : "conn_parse_cmd");
+        mc_sayf(out, "STAT %d:secs_since_last_cmd %lld", c->fd,
+                (long long)(c->s.last_cmd ? now - c->s.last_cmd : 0));
+    }
+}
 
 static void conn_close(struct loop *l, struct conn *c)
 {
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        l->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
     epoll_ctl(l->ep, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     free(c->rbuf);
@@ -87,22 +131,29 @@ static int flush_out(struct loop *l, struct conn *c)
     return 1;
 }
 
-/* Run the commands already received.  -1: close the connection. */
+/* Run the commands already received, sending the replies as they pile
+ * up; the protocol stops at HIGH_WATER bytes of output, so once those are
+ * sent it runs again until the input is used or the socket is full (the
+ * client may have sent its last byte already: no read event would come).
+ * -1: close the connection. */
 static int process(struct loop *l, struct conn *c)
 {
-    size_t used = mc_proto_input(l->srv, &c->s, c->rbuf + c->rpos,
-                                 c->rlen - c->rpos, HIGH_WATER);
-    c->rpos += used;
-    if (c->rpos == c->rlen)
-        c->rpos = c->rlen = 0;
-    if (c->s.broken)
-        return -1;
-    int f = flush_out(l, c);
-    if (f < 0 || (f == 1 && c->s.quit))
-        return -1;
-    if (f == 0 && !c->writing && watch(l, c, 1) < 0)
-        return -1;
-    return 0;
+    for (;;) {
+        size_t used = mc_proto_input(l->srv, &c->s, c->rbuf + c->rpos,
+                                     c->rlen - c->rpos, HIGH_WATER);
+        c->rpos += used;
+        if (c->rpos == c->rlen)
+            c->rpos = c->rlen = 0;
+        if (c->s.broken)
+            return -1;
+        int f = flush_out(l, c);
+        if (f < 0 || (f == 1 && c->s.quit))
+            return -1;
+        if (f == 0)
+            return !c->writing && watch(l, c, 1) < 0 ? -1 : 0;
+        if (used == 0 || c->rlen == 0)
+            return 0;
+    }
 }
 
 /* Room for the next read: at least what the pending command needs whole. */
@@ -192,6 +243,10 @@ static void on_accept(struct loop *l, int lfd)
         }
         c->kind = K_CONN;
         c->fd = fd;
+        c->next = l->conns;
+        if (l->conns)
+            l->conns->prev = c;
+        l->conns = c;
         l->srv->curr_conns++;
         l->srv->total_conns++;
     }
@@ -206,6 +261,8 @@ static int add(struct loop *l, int fd, void *cookie)
 int mc_loop_run(struct mc_server *srv, const int *lfds, int nl)
 {
     struct loop l = {.srv = srv};
+    srv->conns = say_conns;
+    srv->conns_ctx = &l;
     struct endpoint *eps = calloc((size_t)nl + 1, sizeof *eps);
     sigset_t set;
     sigemptyset(&set);
@@ -257,6 +314,7 @@ int mc_loop_run(struct mc_server *srv, const int *lfds, int nl)
 fail:
     fprintf(stderr, "hrcached: event loop: %s\n", strerror(-r));
 out:
+    srv->conns = NULL;
     free(eps);
     return r;
 }

@@ -56,7 +56,10 @@ static const char usage[] =
     "  -V, --version             show the version\n"
     "\n"
     "Sockets passed by LISTEN_FDS/LISTEN_PID (systemd's convention, as the\n"
-    "hotrestart controller passes them) are used instead of -p/-l/-s.\n"    "Started as a standby instance (hr arun --standby), it opens the bank\n"
+    "hotrestart controller passes them) are used instead of -p/-l/-s.\n"
+    "Once it serves it says READY=1 to $NOTIFY_SOCKET (sd_notify), for\n"
+    "hr arun --wait-ready and systemd's Type=notify.\n"
+    "Started as a standby instance (hr arun --standby), it opens the bank\n"
     "and its sockets, waits to be promoted, then opens the heap.\n"
     "The heap lives in the RAM bank of the site $HR_SITE (or the default\n"
     "site); a missing site is made with a bank large enough for the heap.\n"
@@ -323,16 +326,28 @@ int main(int argc, char **argv)
         .heap_name = o.name, .verbosity = o.verbose,
         .started = time(NULL), .max_conns = o.max_conns,
     };
+    struct mc_usage u = {0};
+    int cr = mc_store_count_start(st);
+    if (cr == 0)
+        cr = mc_store_usage(st, &u);
+    if (cr < 0)
+        die(1, "cannot use heap %s: %s", o.name, pmm_strerror(cr));
+    srv.items_at_start = u.items;
     clock_gettime(CLOCK_MONOTONIC, &t1);
+    srv.start_to_serve_us = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 +
+                                       (t1.tv_nsec - t0.tv_nsec) / 1000);
     if (o.verbose) {
-        struct mc_usage u = {0};
-        mc_store_usage(st, &u);
         fprintf(stderr, "hrcached: heap %s: %llu items, %llu bytes; serving "
                 "on %d socket%s %.3f ms after start\n", o.name,
                 (unsigned long long)u.items, (unsigned long long)u.bytes, nl,
                 nl == 1 ? "" : "s", (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
                 (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
     }
+    /* it serves from here (the loop's first accept): say so, once */
+    int nr = mc_notify_ready();
+    if (nr < 0)
+        fprintf(stderr, "hrcached: cannot say READY=1 to $NOTIFY_SOCKET: "
+                "%s\n", strerror(-nr));
     int r = mc_loop_run(&srv, fds, nl);
     mc_store_close(st);
     pmm_bank_close(bank);

@@ -27,6 +27,8 @@ struct mc_buf {
     size_t len, cap;
 };
 
+struct mc_session;
+
 /* What every connection shares: the store, settings and counters. */
 struct mc_server {
     mc_store *store;
@@ -34,14 +36,23 @@ struct mc_server {
     const char *heap_name;
     int verbosity;
     int64_t started;        /* unix seconds */
+    uint64_t items_at_start;    /* items found in the heap at start */
+    uint64_t start_to_serve_us; /* from exec (or promotion) to serving */
     uint64_t cmd_get, cmd_set, cmd_flush, cmd_touch;
     uint64_t curr_conns, total_conns, max_conns;
     uint64_t bytes_read, bytes_written;
+    /* stats conns: the event loop's lines for each connection */
+    void (*conns)(void *ctx, struct mc_session *out);
+    void *conns_ctx;
 };
 
 enum mc_state { MC_S_LINE, MC_S_DATA, MC_S_SWALLOW };
 
 struct mc_pending {          /* a storage command waiting for its data */
+    int meta;                /* ms: answered by meta.c */
+    int binary, has_cas, stale;  /* ms: key given in base64, C, I */
+    char ret[64];            /* ms: the flags to answer, in order (O k c) */
+    char opaque[33];         /* ms: its O token */
     enum mc_op op;
     char key[MC_KEY_MAX + 1];
     size_t nkey;
@@ -54,10 +65,14 @@ struct mc_pending {          /* a storage command waiting for its data */
 
 struct mc_session {
     struct mc_buf out;
+    struct mc_buf line;      /* the command line being run, NUL-terminated */
     enum mc_state state;
     struct mc_pending p;
     size_t swallow;          /* bytes still to drop (MC_S_SWALLOW) */
     size_t want;             /* bytes the next command needs in one piece */
+    int noreply;             /* the running command answers nothing */
+    int started;             /* a byte came: the protocol is chosen */
+    int64_t last_cmd;        /* unix time of its last command */
     int quit;                /* close once out is sent */
     int broken;              /* out of memory: close now */
 };

@@ -2,8 +2,13 @@
 /*
  * stats.c - memcached's stats command: "stats" (the server's and the
  * store's counters, in memcached's names and order where it has them),
- * "stats settings" and "stats reset".  Reads the store through store.h
- * only; resets the counters it shows and nothing else.
+ * "stats settings", "stats conns" (the event loop's lines), "stats items"
+ * and "stats slabs" (one class: every
+ * item is in one heap and one LRU) and "stats reset"; beside memcached's
+ * fields, hrcached's
+ * own (heap_*, restarts, items_recovered, start_to_serve_us).  Reads the
+ * store through store.h only; resets the counters it shows and nothing
+ * else.
  */
 #define _GNU_SOURCE
 #include <inttypes.h>
@@ -21,15 +26,11 @@ static void stat_u64(struct mc_session *s, const char *name, uint64_t v)
     mc_sayf(s, "STAT %s %" PRIu64, name, v);
 }
 
-static void stats_general(struct mc_server *srv, struct mc_session *s)
+static void stats_general(struct mc_server *srv, struct mc_session *s,
+                          const struct mc_usage *up)
 {
     const struct mc_counters *c = mc_store_counters(srv->store);
-    struct mc_usage u = {0};
-    int r = mc_store_usage(srv->store, &u);
-    if (r < 0) {
-        mc_say_result(s, r);
-        return;
-    }
+    const struct mc_usage u = *up;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     int64_t now = time(NULL);
@@ -65,6 +66,12 @@ static void stats_general(struct mc_server *srv, struct mc_session *s)
         {"bytes", u.bytes}, {"curr_items", u.items},
         {"total_items", c->total_items}, {"evictions", c->evictions},
         {"reclaimed", c->reclaimed}, {"hash_buckets", u.nbuckets},
+        /* hrcached's own: the heap, and what restarts found */
+        {"heap_size", u.heap_size}, {"heap_used", u.heap_used},
+        {"heap_free", u.heap_free},
+        {"restarts", u.starts > 0 ? u.starts - 1 : 0},
+        {"items_recovered", srv->items_at_start},
+        {"start_to_serve_us", srv->start_to_serve_us},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
         stat_u64(s, rows[i].name, rows[i].v);
@@ -78,22 +85,75 @@ static void stats_settings(struct mc_server *srv, struct mc_session *s)
     stat_u64(s, "verbosity", (uint64_t)srv->verbosity);
     mc_sayf(s, "STAT evictions %s", srv->cfg.no_evict ? "off" : "on");
     stat_u64(s, "item_size_max", srv->cfg.item_max);
+    stat_u64(s, "udpport", 0);
+    stat_u64(s, "num_threads", 1);
+    mc_say(s, "STAT cas_enabled yes");
+    mc_say(s, "STAT binding_protocol ascii");
+    mc_say(s, "STAT flush_enabled yes");
+    mc_say(s, "STAT shutdown_command no");
+    mc_say(s, "STAT lru_segmented no");
     mc_sayf(s, "STAT heap %s", srv->heap_name);
+    mc_say(s, "END");
+}
+
+/* memcached's per-slab-class figures, for the one class hrcached has:
+ * every item is in one heap and one LRU list (class 1). */
+static void stats_items(struct mc_server *srv, struct mc_session *s,
+                        const struct mc_usage *up, int slabs)
+{
+    const struct mc_counters *c = mc_store_counters(srv->store);
+    const struct mc_usage u = *up;
+    if (!slabs) {
+        if (u.items) {
+            int64_t age = u.oldest ? (int64_t)time(NULL) - u.oldest : 0;
+            stat_u64(s, "items:1:number", u.items);
+            stat_u64(s, "items:1:age", (uint64_t)(age > 0 ? age : 0));
+            stat_u64(s, "items:1:evicted", c->evictions);
+            stat_u64(s, "items:1:outofmemory", c->store_no_memory);
+            stat_u64(s, "items:1:reclaimed", c->reclaimed);
+        }
+        mc_say(s, "END");
+        return;
+    }
+    if (u.items) {
+        stat_u64(s, "1:used_chunks", u.items);
+        stat_u64(s, "1:mem_requested", u.bytes);
+        stat_u64(s, "1:get_hits", c->get_hits);
+        stat_u64(s, "1:delete_hits", c->delete_hits);
+        stat_u64(s, "1:touch_hits", c->touch_hits);
+    }
+    stat_u64(s, "active_slabs", u.items ? 1 : 0);
+    stat_u64(s, "total_malloced", u.heap_used);
     mc_say(s, "END");
 }
 
 void mc_cmd_stats(struct mc_server *srv, struct mc_session *s,
                   const struct mc_tok *t, size_t n)
 {
+    struct mc_usage u = {0};
+    int items = n == 2 && (mc_is(&t[1], "items") || mc_is(&t[1], "slabs"));
+    if (n == 1 || items) {      /* what the heap holds, in one transaction */
+        int r = mc_store_usage(srv->store, &u);
+        if (r < 0) {
+            mc_say_result(s, r);
+            return;
+        }
+    }
     if (n == 1)
-        stats_general(srv, s);
+        stats_general(srv, s, &u);
     else if (n == 2 && mc_is(&t[1], "reset")) {
         mc_store_reset_counters(srv->store);
         srv->cmd_get = srv->cmd_set = srv->cmd_flush = srv->cmd_touch = 0;
         srv->total_conns = srv->bytes_read = srv->bytes_written = 0;
         mc_say(s, "RESET");
-    } else if (n == 2 && mc_is(&t[1], "settings"))
+    } else if (n == 2 && mc_is(&t[1], "settings")) {
         stats_settings(srv, s);
-    else
+    } else if (n == 2 && mc_is(&t[1], "conns") && srv->conns) {
+        srv->conns(srv->conns_ctx, s);
+        mc_say(s, "END");
+    } else if (items) {
+        stats_items(srv, s, &u, t[1].p[0] == 's');
+    } else {
         mc_say(s, "ERROR");
+    }
 }

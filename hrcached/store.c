@@ -25,6 +25,7 @@
  * Expired and flushed items are removed when met (a lookup, the LRU tail).
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,7 @@
 
 #include "item.h"
 #include "store.h"
+#include "store_int.h"
 #include "table.h"
 
 int64_t mc_exptime(int64_t proto, int64_t now)
@@ -79,74 +81,98 @@ static void fill(mc_store *st, struct mc_item *it, const char *key,
     memcpy(it->data, key, nkey);
 }
 
-/* One try of a put; PUT_NEED_ROOM asks for room of *need bytes. */
-#define PUT_NEED_ROOM (-2000)
+static int over_item_max(const mc_store *st, size_t nkey, uint32_t flags,
+                         size_t nbytes)
+{
+    return nkey + nbytes + MC_ITEM_OVERHEAD +
+           (flags ? MC_ITEM_OVERHEAD_FLAGS : 0) > st->cfg.item_max;
+}
 
-static int put_once(mc_store *st, enum mc_op op, const char *key, size_t nkey,
-                    uint32_t flags, int64_t exptime, const char *data,
-                    size_t nbytes, uint64_t cas, uint64_t *need)
+/* One try of a put; PUT_NEED_ROOM asks for room of *need bytes.  The
+ * cas checks are memcached's do_store_item's: cas mode compares (0 never
+ * matches), with p->stale a lower cas stores the value as stale, keeping
+ * the old expiry; append/prepend with p->has_cas compare too; add ignores
+ * it. */
+#define PUT_NEED_ROOM MC_STORE_NEED_ROOM
+
+static int put_once(mc_store *st, const struct mc_put *p, uint64_t *need)
 {
     int r;
-    struct mc_item *old = mc_tab_find(st, key, nkey, 0, &r);
+    struct mc_item *old = mc_tab_find(st, p->key, p->nkey, 0, &r);
     MC_TRY(r);
-    switch (op) {
+    uint32_t flags = p->flags, bits = 0;
+    int64_t exptime = mc_exptime(p->exptime, st->now);
+    switch (p->op) {
     case MC_ADD:
         if (old) {
-            MC_TRY(mc_tab_bump(st, old));
+            MC_TRY(mc_tab_renew(st, old));
             return MC_NOT_STORED;
         }
         break;
     case MC_REPLACE: case MC_APPEND: case MC_PREPEND:
         if (!old)
             return MC_NOT_STORED;
+        if (p->op != MC_REPLACE && p->has_cas && p->cas && p->cas != old->cas)
+            return MC_EXISTS;
         break;
     case MC_CAS:
         if (!old)
             return st->n.cas_misses++, MC_NOT_FOUND;
-        if (old->cas != cas)
+        if (p->stale && p->cas && p->cas < old->cas) {
+            exptime = old->exptime;     /* a stale value, until recached */
+            bits = MC_IT_STALE | (old->bits & MC_IT_TOKEN);
+        } else if (old->cas != p->cas) {
             return st->n.cas_badval++, MC_EXISTS;
+        }
         break;
     case MC_SET:
         break;
     }
-    size_t total = nbytes;
-    if (op == MC_APPEND || op == MC_PREPEND) {
+    size_t nbytes = p->nbytes, total = nbytes;
+    if (p->op == MC_APPEND || p->op == MC_PREPEND) {
         total += old->nbytes;
         flags = old->flags;
         exptime = old->exptime;
-        if (item_size(nkey, total) > st->cfg.item_max)
-            return MC_TOO_LARGE;
+        if (over_item_max(st, p->nkey, flags, total))
+            return MC_NOT_STORED;       /* memcached: no item that large */
     }
     struct mc_item *it;
-    MC_TRY(new_item(st, nkey, total, old ? heap_bytes(st, old) : 0, &it));
+    MC_TRY(new_item(st, p->nkey, total, old ? heap_bytes(st, old) : 0, &it));
     if (!it) {
-        *need = item_size(nkey, total);
+        *need = item_size(p->nkey, total);
         return PUT_NEED_ROOM;
     }
-    fill(st, it, key, nkey, hash_key(key, nkey), flags, exptime, total);
+    fill(st, it, p->key, p->nkey, hash_key(p->key, p->nkey), flags, exptime,
+         total);
+    if (p->binary && p->op != MC_APPEND && p->op != MC_PREPEND)
+        bits |= MC_IT_BINKEY;           /* memcached's ITEM_KEY_BINARY */
+    it->bits = bits;
     char *v = item_value(it);
-    if (op == MC_APPEND) {
+    if (p->op == MC_APPEND) {
         memcpy(v, item_value(old), old->nbytes);
-        memcpy(v + old->nbytes, data, nbytes);
-    } else if (op == MC_PREPEND) {
-        memcpy(v, data, nbytes);
+        memcpy(v + old->nbytes, p->data, nbytes);
+    } else if (p->op == MC_PREPEND) {
+        memcpy(v, p->data, nbytes);
         memcpy(v + nbytes, item_value(old), old->nbytes);
     } else {
-        memcpy(v, data, nbytes);
+        memcpy(v, p->data, nbytes);
     }
     it->cas = st->root->cas_next;
     MC_TRY(set64(st, &st->root->cas_next, st->root->cas_next + 1));
     if (old)
         MC_TRY(mc_tab_unlink(st, old));
     MC_TRY(mc_tab_link(st, it));
-    if (op == MC_CAS)
+    if (p->op == MC_CAS)
         st->n.cas_hits++;
+    if (p->cas_out)
+        *p->cas_out = it->cas;
     return MC_STORED;
 }
 
 /* Run a put, making room between tries when it needs some. */
-static int with_room(mc_store *st, int (*once)(mc_store *, const void *,
-                                                uint64_t *), const void *arg)
+int mc_store_with_room(mc_store *st,
+                       int (*once)(mc_store *, const void *, uint64_t *),
+                       const void *arg)
 {
     for (int tries = 0; tries < MC_PUT_TRIES; tries++) {
         uint64_t need = 0;
@@ -168,26 +194,15 @@ static int with_room(mc_store *st, int (*once)(mc_store *, const void *,
     return MC_NO_MEMORY;
 }
 
-struct put_args {
-    enum mc_op op;
-    const char *key, *data;
-    size_t nkey, nbytes;
-    uint32_t flags;
-    int64_t exptime;
-    uint64_t cas;
-};
-
 static int put_cb(mc_store *st, const void *arg, uint64_t *need)
 {
-    const struct put_args *a = arg;
-    return put_once(st, a->op, a->key, a->nkey, a->flags,
-                    mc_exptime(a->exptime, st->now), a->data, a->nbytes,
-                    a->cas, need);
+    return put_once(st, arg, need);
 }
 
-int mc_store_too_large(mc_store *st, size_t nkey, size_t nbytes)
+int mc_store_too_large(mc_store *st, size_t nkey, uint32_t flags,
+                       size_t nbytes)
 {
-    if (item_size(nkey, nbytes) <= st->cfg.item_max)
+    if (!over_item_max(st, nkey, flags, nbytes))
         return 0;
     st->n.store_too_large++;
     return 1;
@@ -197,10 +212,17 @@ int mc_store_put(mc_store *st, enum mc_op op, const char *key, size_t nkey,
                  uint32_t flags, int64_t exptime, const char *data,
                  size_t nbytes, uint64_t cas)
 {
-    if (mc_store_too_large(st, nkey, nbytes))
+    struct mc_put p = {.op = op, .key = key, .nkey = nkey, .flags = flags,
+                       .exptime = exptime, .data = data, .nbytes = nbytes,
+                       .cas = cas};
+    return mc_store_mput(st, &p);
+}
+
+int mc_store_mput(mc_store *st, const struct mc_put *p)
+{
+    if (mc_store_too_large(st, p->nkey, p->flags, p->nbytes))
         return MC_TOO_LARGE;
-    struct put_args a = {op, key, data, nkey, nbytes, flags, exptime, cas};
-    return with_room(st, put_cb, &a);
+    return mc_store_with_room(st, put_cb, p);
 }
 
 int mc_store_get(mc_store *st, const char *const *keys, const size_t *nkeys,
@@ -267,15 +289,19 @@ int mc_store_touch(mc_store *st, const char *key, size_t nkey,
     return mc_tab_end(st, r);
 }
 
-/* The value as memcached reads it for incr/decr: a decimal 64-bit number,
- * spaces around it allowed. */
+/* The value as memcached reads it for incr/decr (strtoull on the value,
+ * which ends in \r\n there): white space, a sign, at least one digit,
+ * then the end or a white space; out of range, or a negative number that
+ * reads as above INT64_MAX, is not a number. */
 static int parse_counter(const char *p, size_t n, uint64_t *out)
 {
     size_t i = 0;
-    while (i < n && p[i] == ' ')
+    while (i < n && isspace((unsigned char)p[i]))
         i++;
-    if (i == n)
-        return -1;
+    int neg = i < n && p[i] == '-';
+    if (i < n && (p[i] == '-' || p[i] == '+'))
+        i++;
+    size_t first = i;
     uint64_t v = 0;
     for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
         unsigned d = (unsigned)(p[i] - '0');
@@ -283,9 +309,11 @@ static int parse_counter(const char *p, size_t n, uint64_t *out)
             return -1;
         v = v * 10 + d;
     }
-    while (i < n && (p[i] == ' ' || p[i] == '\r' || p[i] == '\n'))
-        i++;
-    if (i != n)
+    if (i == first || (i < n && !isspace((unsigned char)p[i])))
+        return -1;
+    if (neg)
+        v = -v;
+    if ((int64_t)v < 0 && memchr(p, '-', n))
         return -1;
     *out = v;
     return 0;
@@ -299,28 +327,33 @@ struct arith_args {
     uint64_t *value;
 };
 
-static int arith_once(mc_store *st, const void *arg, uint64_t *need)
+size_t mc_u64_digits(uint64_t v, char *buf)
 {
-    const struct arith_args *a = arg;
-    int r;
-    struct mc_item *it = mc_tab_find(st, a->key, a->nkey, 0, &r);
-    MC_TRY(r);
-    if (!it)
-        return MC_NOT_FOUND;
+    return (size_t)snprintf(buf, 24, "%llu", (unsigned long long)v);
+}
+
+int mc_store_arith_item(mc_store *st, struct mc_item *it, int decr,
+                        uint64_t delta, uint64_t *value, uint64_t *need,
+                        struct mc_item **out)
+{
     uint64_t v;
+    *out = it;
     if (parse_counter(item_value(it), it->nbytes, &v) < 0)
         return MC_NON_NUMERIC;
-    v = a->decr ? (v < a->delta ? 0 : v - a->delta) : v + a->delta;
+    v = decr ? (v < delta ? 0 : v - delta) : v + delta;
     char buf[24];
-    size_t len = (size_t)snprintf(buf, sizeof buf, "%llu",
-                                  (unsigned long long)v);
+    size_t len = mc_u64_digits(v, buf);
     uint64_t cas = st->root->cas_next;
     MC_TRY(set64(st, &st->root->cas_next, cas + 1));
-    *a->value = v;
-    if (len == it->nbytes) {            /* same length: in place */
-        MC_TRY(hr_heap_write(st->heap, item_value(it), buf, len));
+    *value = v;
+    if (len <= it->nbytes) {
+        /* fits: in place, padded with spaces to its length (memcached's
+         * way: "10" decremented to 9 reads back as "9 ") */
+        MC_TRY(hr_heap_add(st->heap, item_value(it), it->nbytes));
+        memcpy(item_value(it), buf, len);
+        memset(item_value(it) + len, ' ', it->nbytes - len);
         MC_TRY(set64(st, &it->cas, cas));
-        MC_TRY(mc_tab_bump(st, it));
+        MC_TRY(mc_tab_renew(st, it));
         return MC_VALUE;
     }
     struct mc_item *n;
@@ -334,14 +367,27 @@ static int arith_once(mc_store *st, const void *arg, uint64_t *need)
     n->cas = cas;
     MC_TRY(mc_tab_unlink(st, it));
     MC_TRY(mc_tab_link(st, n));
+    *out = n;
     return MC_VALUE;
+}
+
+static int arith_once(mc_store *st, const void *arg, uint64_t *need)
+{
+    const struct arith_args *a = arg;
+    int r;
+    struct mc_item *it = mc_tab_find(st, a->key, a->nkey, 0, &r);
+    MC_TRY(r);
+    if (!it)
+        return MC_NOT_FOUND;
+    return mc_store_arith_item(st, it, a->decr, a->delta, a->value, need,
+                               &it);
 }
 
 int mc_store_arith(mc_store *st, const char *key, size_t nkey, int decr,
                    uint64_t delta, uint64_t *value)
 {
     struct arith_args a = {key, nkey, decr, delta, value};
-    int r = with_room(st, arith_once, &a);
+    int r = mc_store_with_room(st, arith_once, &a);
     uint64_t *hit = decr ? &st->n.decr_hits : &st->n.incr_hits;
     uint64_t *miss = decr ? &st->n.decr_misses : &st->n.incr_misses;
     if (r == MC_VALUE)
@@ -356,10 +402,17 @@ int mc_store_flush(mc_store *st, int64_t delay)
     MC_TRY(mc_tab_begin(st));
     struct mc_root *r = st->root;
     int res;
-    if (delay > 0)
-        res = set64(st, &r->oldest_live, (uint64_t)(st->now + delay));
-    else
-        res = set64(st, &r->oldest_cas, r->cas_next - 1);
+    uint64_t next = r->cas_next;
+    /* memcached's: items last stored or bumped up to now + delay - 1 are
+     * dead from that second on (delay 1: this second's, later ones too);
+     * a flush that takes effect now also kills every item there is by its
+     * cas, and takes a cas value itself (the next item's cas shows it) */
+    int64_t oldest = delay > 0 ? st->now + delay - 1 : st->now - 1;
+    res = set64(st, &r->oldest_live, (uint64_t)oldest);
+    if (res == 0 && oldest <= st->now)
+        res = set64(st, &r->oldest_cas, next - 1);
+    if (res == 0 && oldest <= st->now)
+        res = set64(st, &r->cas_next, next + 1);
     return mc_tab_end(st, res);
 }
 
@@ -375,8 +428,18 @@ void mc_store_reset_counters(mc_store *st)
 
 int mc_store_usage(mc_store *st, struct mc_usage *u)
 {
+    hr_heap_info hi = {0};
+    MC_TRY(hr_heap_stat(st->heap, &hi));
     MC_TRY(mc_tab_begin(st));
     *u = (struct mc_usage){st->root->items, st->root->bytes,
-                           st->root->mem_limit, st->root->nbuckets};
+                           st->root->mem_limit, st->root->nbuckets,
+                           st->root->starts, hi.size, hi.used, hi.free,
+                           st->root->tail ? st->root->tail->time : 0};
     return mc_tab_end(st, 0);
+}
+
+int mc_store_count_start(mc_store *st)
+{
+    MC_TRY(mc_tab_begin(st));
+    return mc_tab_end(st, set64(st, &st->root->starts, st->root->starts + 1));
 }

@@ -23,6 +23,11 @@
 #include <hotrestart/pmm.h>
 
 #define MC_KEY_MAX 250u
+/* memcached's limit on one item: key, value and this much of its own
+ * header must fit in -I, 4 bytes more with flags other than 0 (the
+ * store's real header is larger, and counts against -m). */
+#define MC_ITEM_OVERHEAD 59u
+#define MC_ITEM_OVERHEAD_FLAGS 4u
 
 typedef struct mc_store mc_store;
 
@@ -61,6 +66,10 @@ struct mc_counters {
 /* What the heap holds, for stats. */
 struct mc_usage {
     uint64_t items, bytes, mem_limit, nbuckets;
+    uint64_t starts;                      /* mc_store_count_start()s */
+    uint64_t heap_size, heap_used, heap_free;   /* hr_heap_stat's */
+    int64_t oldest;                       /* unix time of the LRU tail's
+                                           * last store or bump, 0 none */
 };
 
 /* Open the store in the heap `name` of bank, making it if it does not
@@ -90,9 +99,85 @@ int mc_store_put(mc_store *st, enum mc_op op, const char *key, size_t nkey,
                  uint32_t flags, int64_t exptime, const char *data,
                  size_t nbytes, uint64_t cas);
 
-/* Would an item of this key and value length be over -I?  (counted as
- * store_too_large if so) */
-int mc_store_too_large(mc_store *st, size_t nkey, size_t nbytes);
+/* A put as the meta command ms gives it (mc_store_put is the classic
+ * one): has_cas compares append/prepend with cas too (0 never fails);
+ * stale lets a cas lower than the item's store a stale value; the new
+ * item's cas goes to *cas_out (may be NULL). */
+struct mc_put {
+    enum mc_op op;
+    const char *key, *data;
+    size_t nkey, nbytes;
+    uint32_t flags;
+    int64_t exptime;        /* as the protocol gives it (mc_exptime) */
+    uint64_t cas;
+    int has_cas, stale;
+    int binary;             /* the key came in base64 (ms b) */
+    uint64_t *cas_out;
+};
+int mc_store_mput(mc_store *st, const struct mc_put *p);
+
+/* An item as a meta command sees it, valid inside the emit callback:
+ * its bits (MC_META_*) and expiry as they were before the call. */
+#define MC_META_FETCHED 1u  /* read before (mg's h) */
+#define MC_META_STALE 2u    /* marked stale (X) */
+#define MC_META_TOKEN 4u    /* a recache token was given already (Z) */
+#define MC_META_BINKEY 8u   /* stored by ms with b (k answers in base64) */
+struct mc_meta_view {
+    struct mc_view v;
+    int64_t exptime;        /* absolute, 0 never */
+    int64_t age;            /* seconds since its last access */
+    int64_t now;            /* the call's time */
+    unsigned bits;
+    int created;            /* made empty by this call (vivify) */
+    int won;                /* this call got the recache token (W) */
+};
+
+/* mg: exptimes as the protocol gives them (mc_exptime). */
+struct mc_mget {
+    int no_bump;                    /* u: no LRU bump, not marked read */
+    int touch; int64_t exptime;     /* T */
+    int vivify; int64_t viv_exptime;/* N: make an empty item on a miss */
+    int recache; int64_t recache_time; /* R */
+    int refused;                    /* the answer will be an error: no
+                                     * token is given (memcached's way) */
+};
+/* emit is called for the item found (or made): 0; MC_NOT_FOUND; error. */
+int mc_store_mget(mc_store *st, const char *key, size_t nkey,
+                  const struct mc_mget *q,
+                  void (*emit)(void *, const struct mc_meta_view *),
+                  void *arg);
+
+/* md: MC_DELETED (also for a stale mark), MC_NOT_FOUND, MC_EXISTS (cas
+ * differs), or an error. */
+struct mc_mdelete {
+    int has_cas; uint64_t cas;      /* C */
+    int stale;                      /* I: mark stale, do not delete */
+    int touch; int64_t exptime;     /* T, with I */
+};
+int mc_store_mdelete(mc_store *st, const char *key, size_t nkey,
+                     const struct mc_mdelete *q);
+
+/* ma: MC_VALUE (out filled), MC_NOT_FOUND, MC_EXISTS (cas differs; 0 never
+ * does), MC_NON_NUMERIC, MC_NO_MEMORY, or an error. */
+struct mc_marith {
+    int decr;
+    uint64_t delta, cas, initial;   /* D, C, J */
+    int vivify; int64_t viv_exptime;/* N */
+    int touch; int64_t exptime;     /* T */
+};
+struct mc_marith_out {
+    uint64_t value, cas;
+    int64_t exptime;                /* before T and N */
+    int64_t now;
+    int created;
+};
+int mc_store_marith(mc_store *st, const char *key, size_t nkey,
+                    const struct mc_marith *q, struct mc_marith_out *out);
+
+/* Would an item of this key and value length be over -I, as memcached
+ * counts it (MC_ITEM_OVERHEAD)?  (counted as store_too_large if so) */
+int mc_store_too_large(mc_store *st, size_t nkey, uint32_t flags,
+                       size_t nbytes);
 
 /* Get every key of keys[0..n) in one transaction; emit is called for each
  * live item found.  With touch set, each found item's expiry becomes
@@ -115,6 +200,10 @@ int mc_store_arith(mc_store *st, const char *key, size_t nkey, int decr,
 
 /* Invalidate every item now (delay 0) or at now + delay. */
 int mc_store_flush(mc_store *st, int64_t delay);
+
+/* One more server serves this store (kept in the heap: a restart sees
+ * it).  0 or a heap error. */
+int mc_store_count_start(mc_store *st);
 
 const struct mc_counters *mc_store_counters(const mc_store *st);
 void mc_store_reset_counters(mc_store *st);

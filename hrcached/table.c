@@ -106,15 +106,26 @@ struct mc_item *mc_tab_find(mc_store *st, const char *key, size_t nkey,
     return NULL;
 }
 
+int mc_tab_set_bits(mc_store *st, struct mc_item *it, uint32_t bits)
+{
+    return hr_heap_write(st->heap, &it->bits, &bits, sizeof bits);
+}
+
+int mc_tab_renew(mc_store *st, struct mc_item *it)
+{
+    if (st->now - it->time >= MC_BUMP_S)
+        MC_TRY(set64(st, &it->time, (uint64_t)st->now));
+    return 0;
+}
+
+/* A read marks the item active (one logged word the first time) and
+ * renews its time once a minute; it does not move it: eviction spares an
+ * active item once, see mc_tab_make_room. */
 int mc_tab_bump(mc_store *st, struct mc_item *it)
 {
-    if (st->now - it->time < MC_BUMP_S)
-        return 0;
-    MC_TRY(set64(st, &it->time, (uint64_t)st->now));
-    if (st->root->head == it)
-        return 0;
-    MC_TRY(lru_unlink(st, it));
-    return lru_push(st, it);
+    if (!(it->bits & MC_IT_ACTIVE))
+        MC_TRY(mc_tab_set_bits(st, it, it->bits | MC_IT_ACTIVE));
+    return mc_tab_renew(st, it);
 }
 
 /* ---- transactions ---- */
@@ -136,14 +147,27 @@ int mc_tab_end(mc_store *st, int r)
     return c < 0 ? c : r;
 }
 
+/* An active item met at the tail goes back to the head with its bit
+ * cleared: a second chance, memcached's active bit in its segmented LRU
+ * (a key read between the stores survives them; one never read again
+ * goes at the next pass). */
+static int spare(mc_store *st, struct mc_item *it)
+{
+    MC_TRY(mc_tab_set_bits(st, it, it->bits & ~MC_IT_ACTIVE));
+    MC_TRY(lru_unlink(st, it));
+    return lru_push(st, it);
+}
+
 /* Free items from the LRU tail, in one transaction, until `need` more bytes
  * fit under the limit (or at least one item, for a heap too cut up to give
  * `need` in one piece).  Dead items go first whatever the mode; live ones
- * only when eviction is on.  Returns the number freed, or an error. */
+ * only when eviction is on, an active one spared once (at most
+ * MC_EVICT_MOVES of them, so that a cache of active items still frees
+ * room).  Returns the number freed, or an error. */
 int mc_tab_make_room(mc_store *st, uint64_t need)
 {
     MC_TRY(mc_tab_begin(st));
-    int freed = 0, r = 0;
+    int freed = 0, moved = 0, r = 0;
     struct mc_root *root = st->root;
     struct mc_item *it = root->tail;
     while (it && freed < MC_EVICT_BATCH &&
@@ -152,10 +176,16 @@ int mc_tab_make_room(mc_store *st, uint64_t need)
         int s = item_state(st, it);
         if (s == LIVE && st->cfg.no_evict)
             break;
-        if ((r = mc_tab_unlink(st, it)) < 0)
-            break;
-        s == LIVE ? st->n.evictions++ : st->n.reclaimed++;
-        freed++;
+        if (s == LIVE && (it->bits & MC_IT_ACTIVE) && moved < MC_EVICT_MOVES) {
+            if ((r = spare(st, it)) < 0)
+                break;
+            moved++;
+        } else {
+            if ((r = mc_tab_unlink(st, it)) < 0)
+                break;
+            s == LIVE ? st->n.evictions++ : st->n.reclaimed++;
+            freed++;
+        }
         it = prev;
     }
     r = mc_tab_end(st, r);
@@ -290,6 +320,8 @@ static int walk_lru(mc_store *st, void (*fn)(const char *, void *), void *arg,
             return problem(fn, arg, "an item's hash is not its key's");
         if (it->cas >= r->cas_next)
             return problem(fn, arg, "an item's cas is not below cas_next");
+        if (it->bits & ~MC_IT_BITS)
+            return problem(fn, arg, "an item has unknown bits set");
         if (++*n > r->items)
             return problem(fn, arg, "LRU list longer than the item count");
         *bytes += heap_bytes(st, it);

@@ -21,8 +21,14 @@ int mc_tab_link(mc_store *st, struct mc_item *it);
  * (counted as a get's when count).  *res is 0 or a heap error. */
 struct mc_item *mc_tab_find(mc_store *st, const char *key, size_t nkey,
                             int count, int *res);
-/* Move an item read again to the LRU head, at most once per MC_BUMP_S. */
+/* A read of it: mark it active (eviction spares it once), renew its time
+ * once per MC_BUMP_S. */
 int mc_tab_bump(mc_store *st, struct mc_item *it);
+/* A use that is not a read (incr, a refused add): renew its time once per
+ * MC_BUMP_S, leave its bits. */
+int mc_tab_renew(mc_store *st, struct mc_item *it);
+/* Store an item's bits (MC_IT_*), logged. */
+int mc_tab_set_bits(mc_store *st, struct mc_item *it, uint32_t bits);
 /* Begin a transaction (and take the time of the call). */
 int mc_tab_begin(mc_store *st);
 /* Commit if r is a result, roll back if it is an error: r, or the error. */

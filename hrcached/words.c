@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * words.c - the words of memcached's ASCII protocol, in and out: a command
- * line split on spaces into tokens and its numbers read (as memcached
- * reads them: decimal, no sign for unsigned, overflow refused), and the
- * reply lines written into a session's output buffer (each ending in
- * \r\n; out of memory marks the session broken, never a half line).
+ * line split on spaces into tokens as memcached splits it, numbers read
+ * as memcached's safe_strto* read them (libc's strto*, then a white space
+ * or the end), and the reply lines written into a session's output buffer
+ * (each ending in \r\n; out of memory marks the session broken, never a
+ * half line; nothing while the command has noreply).
  * Knows nothing of the commands (proto.c) or the store beyond its results.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +41,8 @@ void mc_out(struct mc_session *s, const void *p, size_t n)
 
 void mc_say(struct mc_session *s, const char *line)
 {
+    if (s->noreply)
+        return;
     mc_out(s, line, strlen(line));
     mc_out(s, "\r\n", 2);
 }
@@ -45,6 +50,8 @@ void mc_say(struct mc_session *s, const char *line)
 void mc_sayf(struct mc_session *s, const char *fmt, ...)
 {
     char line[512];
+    if (s->noreply)
+        return;
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(line, sizeof line - 2, fmt, ap);
@@ -62,67 +69,89 @@ void mc_sayf(struct mc_session *s, const char *fmt, ...)
 int mc_is(const struct mc_tok *t, const char *word)
 {
     size_t n = strlen(word);
-    return t->n == n && memcmp(t->p, word, n) == 0;
+    return t->p && t->n == n && memcmp(t->p, word, n) == 0;
 }
 
-int mc_next_tok(const char *line, size_t len, size_t *i, struct mc_tok *t)
+size_t mc_tokenize(char *line, struct mc_tok *t, size_t max)
 {
-    while (*i < len && line[*i] == ' ')
-        (*i)++;
-    if (*i == len)
-        return 0;
-    size_t start = *i;
-    while (*i < len && line[*i] != ' ')
-        (*i)++;
-    *t = (struct mc_tok){line + start, *i - start};
-    return 1;
-}
-
-/* Split line on spaces into at most max tokens; returns their number, or
- * max + 1 when there are more. */
-size_t mc_split(const char *line, size_t len, struct mc_tok *t, size_t max)
-{
-    size_t n = 0, i = 0;
-    struct mc_tok tok;
-    while (mc_next_tok(line, len, &i, &tok)) {
-        if (n == max)
-            return max + 1;
-        t[n++] = tok;
+    size_t n = 0;
+    char *s = line, *e = line;
+    for (; *e; e++) {
+        if (*e != ' ')
+            continue;
+        if (s != e) {
+            t[n++] = (struct mc_tok){s, (size_t)(e - s)};
+            *e = 0;
+            if (n == max - 1) {
+                s = ++e;
+                break;
+            }
+        }
+        s = e + 1;
     }
+    if (s != e)
+        t[n++] = (struct mc_tok){s, (size_t)(e - s)};
+    t[n++] = (struct mc_tok){*e ? e : NULL, 0};
     return n;
 }
 
-int mc_to_u64(const struct mc_tok *t, uint64_t *v)
+int mc_next_word(char **p, struct mc_tok *t)
 {
-    if (t->n == 0 || t->n > 20 || t->p[0] < '0' || t->p[0] > '9')
+    char *s = *p;
+    while (*s == ' ')
+        s++;
+    if (!*s)
+        return 0;
+    char *e = s;
+    while (*e && *e != ' ')
+        e++;
+    *t = (struct mc_tok){s, (size_t)(e - s)};
+    *p = e;
+    return 1;
+}
+
+static int num_end_ok(const char *p, const char *end)
+{
+    return end != p && (*end == 0 || isspace((unsigned char)*end));
+}
+
+int mc_strtoull(const char *p, uint64_t *v)
+{
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(p, &end, 10);
+    if (errno == ERANGE || !num_end_ok(p, end))
         return -1;
-    uint64_t x = 0;
-    for (size_t i = 0; i < t->n; i++) {
-        unsigned d = (unsigned)(t->p[i] - '0');
-        if (d > 9 || x > (UINT64_MAX - d) / 10)
-            return -1;
-        x = x * 10 + d;
-    }
+    if ((long long)x < 0 && strchr(p, '-'))
+        return -1;              /* a negative number read as unsigned */
     *v = x;
     return 0;
 }
 
-int mc_to_i64(const struct mc_tok *t, int64_t *v)
+int mc_strtoul32(const char *p, uint32_t *v)
 {
-    struct mc_tok u = *t;
-    int neg = u.n > 0 && u.p[0] == '-';
-    if (neg)
-        u.p++, u.n--;
     uint64_t x;
-    if (mc_to_u64(&u, &x) < 0 || x > (uint64_t)INT64_MAX)
+    if (mc_strtoull(p, &x) < 0 || x > UINT32_MAX)
         return -1;
-    *v = neg ? -(int64_t)x : (int64_t)x;
+    *v = (uint32_t)x;
+    return 0;
+}
+
+int mc_strtol32(const char *p, int32_t *v)
+{
+    char *end;
+    errno = 0;
+    long long x = strtoll(p, &end, 10);
+    if (errno == ERANGE || !num_end_ok(p, end) || x < INT32_MIN ||
+        x > INT32_MAX)
+        return -1;
+    *v = (int32_t)x;
     return 0;
 }
 
 int mc_noreply(const struct mc_tok *t, size_t n)
 {
-    return n > 0 && mc_is(&t[n - 1], "noreply");
+    return n >= 2 && mc_is(&t[n - 2], "noreply");
 }
 
 /* ---- results ---- */
@@ -145,10 +174,4 @@ void mc_say_result(struct mc_session *s, int r)
         mc_sayf(s, "SERVER_ERROR %s", pmm_strerror(r));
         break;
     }
-}
-
-void mc_reply(struct mc_session *s, int quiet, int r)
-{
-    if (!quiet || r < 0)
-        mc_say_result(s, r);
 }

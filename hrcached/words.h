@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * words.h - the words of memcached's ASCII protocol (words.c): tokens of a
- * command line, and reply lines into a session's output buffer.
+ * command line, numbers as memcached reads them, and reply lines into a
+ * session's output buffer.
  */
 #ifndef HRCACHED_WORDS_H
 #define HRCACHED_WORDS_H
@@ -11,33 +12,43 @@
 
 #include "proto.h"
 
+/* A token: p[0..n) is NUL-terminated in the session's line copy.  The
+ * token after the last one (memcached's terminal token) has n == 0 and p
+ * NULL, or, when the line had more tokens than were asked for, p pointing
+ * at the rest of the line. */
 struct mc_tok {
-    const char *p;
+    char *p;
     size_t n;
 };
 
-/* Append n bytes, a line (adding \r\n), a formatted line to s's output. */
+/* Append n bytes to s's output (whatever s->noreply says). */
 void mc_out(struct mc_session *s, const void *p, size_t n);
+/* A reply line (adding \r\n), a formatted one, the line of a store result
+ * r (MC_STORED.. or -error): all dropped while s->noreply is set, as
+ * memcached drops every reply of a command sent with noreply. */
 void mc_say(struct mc_session *s, const char *line);
 void mc_sayf(struct mc_session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* The reply line of a store result r (MC_STORED.. or -error). */
 void mc_say_result(struct mc_session *s, int r);
-/* mc_say_result, unless quiet (noreply) and r is no error. */
-void mc_reply(struct mc_session *s, int quiet, int r);
 
 /* Token t is word. */
 int mc_is(const struct mc_tok *t, const char *word);
-/* The next token of line[0..len) from *i on (spaces skipped): 1 with *t
- * set and *i past it, 0 at the end. */
-int mc_next_tok(const char *line, size_t len, size_t *i, struct mc_tok *t);
-/* Split line on spaces into at most max tokens; returns their number, or
- * max + 1 when there are more. */
-size_t mc_split(const char *line, size_t len, struct mc_tok *t, size_t max);
-/* A decimal number, 0 (else -1: not one, or out of range). */
-int mc_to_u64(const struct mc_tok *t, uint64_t *v);
-int mc_to_i64(const struct mc_tok *t, int64_t *v);
-/* The last of n tokens is "noreply". */
+/* Split line (NUL-terminated, written into) on spaces as memcached does:
+ * at most max - 1 tokens, then the terminal token; returns the number of
+ * tokens counting the terminal one (so 1 for an empty line). */
+size_t mc_tokenize(char *line, struct mc_tok *t, size_t max);
+/* The next space-separated word of a NUL-terminated string from *p on:
+ * 1 with *t set (not NUL-terminated) and *p past it, 0 at the end. */
+int mc_next_word(char **p, struct mc_tok *t);
+/* Numbers as memcached's safe_strto* read a NUL-terminated string:
+ * leading white space and a sign allowed, then digits, then the end or a
+ * white space; out of range refused (a 32-bit one is refused above its
+ * range, where memcached cuts it down).  0, or -1. */
+int mc_strtoull(const char *p, uint64_t *v);
+int mc_strtoul32(const char *p, uint32_t *v);
+int mc_strtol32(const char *p, int32_t *v);
+/* memcached's set_noreply_maybe: the token before the terminal one is
+ * "noreply" (t[0..n) with the terminal one counted). */
 int mc_noreply(const struct mc_tok *t, size_t n);
 
 #endif

@@ -29,17 +29,10 @@ static int port, lfd;
 
 static void setup(void)
 {
-    site_new(512ull << 20, 0);
-    lfd = mc_listener(&port);
+    lfd = mc_case_setup(&port);
 }
 
-static void teardown(void)
-{
-    mc_cleanup();
-    site_drop();
-}
-
-TestSuite(hrcached, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(hrcached, .init = setup, .fini = mc_case_teardown, .timeout = 120);
 
 /* Send cmd, wait for a reply ending in end. */
 static const char *get(int fd, const char *cmd, const char *end)
@@ -55,18 +48,7 @@ static ssize_t get_into(int fd, const char *cmd, char *out, size_t cap)
     return mc_ask(fd, cmd, strlen(cmd), "END\r\n", out, cap);
 }
 
-static pid_t start(const char *a0, ...)
-{
-    const char *args[16];
-    int n = 0;
-    va_list ap;
-    va_start(ap, a0);
-    for (const char *a = a0; a && n < 15; a = va_arg(ap, const char *))
-        args[n++] = a;
-    va_end(ap);
-    args[n] = NULL;
-    return mc_start(lfd, args);
-}
+#define start(...) mc_startl(lfd, __VA_ARGS__)
 
 Test(hrcached, memccapable_passes_every_ascii_test)
 {
@@ -401,4 +383,73 @@ Test(hrcached, held_socket_from_sysadm_ini_and_after_a_controller_crash)
     cr_assert_neq((pid_t)stat_of(fd, "pid"), srv);
     close(fd);
     cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
+}
+
+/* READY=1 by sd_notify once it serves: hr arun --wait-ready returns, and
+ * the first request after it is answered (before: no READY=1, so the
+ * controller waited until its timeout and said it never became ready). */
+Test(hrcached, says_ready_so_arun_wait_ready_returns_when_it_serves)
+{
+    close(lfd);                       /* the controller listens there now */
+    char out[8192], listen[64];
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    snprintf(listen, sizeof listen, "tcp:127.0.0.1:%d", port);
+    int st = run_hr(out, sizeof out, "arun", "-g", "1", "--wait-ready",
+                    "--listen", listen, HRCACHED_BIN, "-m", "8", NULL);
+    cr_assert_eq(st, 0, "hr arun --wait-ready: %s", out);
+    int fd = mc_connect(port);
+    cr_assert_str_eq(mc_line(fd, "version\r\n"),
+                     "VERSION 1.6.0-hrcached-0.1.0\r\n");
+    close(fd);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
+}
+
+/* hrcached's own stats: the heap, and what a restart found. */
+Test(hrcached, stats_say_restarts_and_items_recovered)
+{
+    pid_t pid = start(NULL);
+    int fd = mc_connect(port);
+    fill(fd, 100, 10);
+    cr_assert_eq(stat_of(fd, "restarts"), 0);
+    cr_assert_eq(stat_of(fd, "items_recovered"), 0);
+    close(fd);
+    kill(pid, SIGKILL);
+    cr_assert_eq(wait_status(pid), 128 + SIGKILL);
+    pid = start(NULL);
+    fd = mc_connect(port);
+    cr_assert_eq(stat_of(fd, "restarts"), 1);
+    cr_assert_eq(stat_of(fd, "items_recovered"), 100);
+    cr_assert_gt(stat_of(fd, "heap_used"), 100 * 10);
+    cr_assert_gt(stat_of(fd, "heap_size"), stat_of(fd, "heap_free"));
+    stat_of(fd, "start_to_serve_us");    /* there (its value is timing) */
+    close(fd);
+    cr_assert_eq(mc_stop(pid), 0);
+}
+
+/* stats items, stats slabs, stats settings and stats conns in
+ * memcached's names: the one class hrcached has holds every item. */
+Test(hrcached, stats_items_slabs_settings_conns_in_memcached_names)
+{
+    pid_t pid = start(NULL);
+    int fd = mc_connect(port);
+    char out[8192];
+    cr_assert_gt(get_into(fd, "stats items\r\n", out, sizeof out), 0);
+    cr_assert_str_eq(out, "END\r\n");
+    fill(fd, 10, 100);
+    cr_assert_gt(get_into(fd, "stats items\r\n", out, sizeof out), 0);
+    cr_assert_not_null(strstr(out, "STAT items:1:number 10\r\n"), "%s", out);
+    cr_assert_not_null(strstr(out, "STAT items:1:evicted 0\r\n"), "%s", out);
+    cr_assert_gt(get_into(fd, "stats slabs\r\n", out, sizeof out), 0);
+    cr_assert_not_null(strstr(out, "STAT 1:used_chunks 10\r\n"), "%s", out);
+    cr_assert_not_null(strstr(out, "STAT active_slabs 1\r\n"), "%s", out);
+    cr_assert_gt(get_into(fd, "stats settings\r\n", out, sizeof out), 0);
+    cr_assert_not_null(strstr(out, "STAT maxbytes 67108864\r\n"), "%s", out);
+    cr_assert_not_null(strstr(out, "STAT item_size_max 1048576\r\n"), "%s", out);
+    cr_assert_not_null(strstr(out, "STAT num_threads 1\r\n"), "%s", out);
+    cr_assert_gt(get_into(fd, "stats conns\r\n", out, sizeof out), 0);
+    cr_assert_not_null(strstr(out, ":addr tcp:127.0.0.1:"), "%s", out);
+    cr_assert_not_null(strstr(out, ":state conn_parse_cmd\r\n"), "%s", out);
+    cr_assert_str_eq(mc_line(fd, "stats nonsense\r\n"), "ERROR\r\n");
+    close(fd);
+    cr_assert_eq(mc_stop(pid), 0);
 }

@@ -7,11 +7,13 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -153,4 +155,41 @@ int mc_run(char *out, size_t cap, const char *const *argv)
         ;
     close(p[0]);
     return wait_status(pid);
+}
+
+pid_t mc_startl(int lfd, const char *a0, ...)
+{
+    const char *args[16];
+    int n = 0;
+    va_list ap;
+    va_start(ap, a0);
+    for (const char *a = a0; a && n < 15; a = va_arg(ap, const char *))
+        args[n++] = a;
+    va_end(ap);
+    args[n] = NULL;
+    return mc_start(lfd, args);
+}
+
+void mc_poll(int (*cond)(void *), void *arg, const char *what)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (!cond(arg)) {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        cr_assert_lt(t.tv_sec - t0.tv_sec, 60, "timed out waiting for %s",
+                     what);
+        usleep(5000);
+    }
+}
+
+int mc_case_setup(int *port)
+{
+    site_new(512ull << 20, 0);
+    return mc_listener(port);
+}
+
+void mc_case_teardown(void)
+{
+    mc_cleanup();
+    site_drop();
 }

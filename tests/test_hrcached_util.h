@@ -17,6 +17,19 @@ int mc_listener(int *port);
  * listening socket lfd as fd 3 (LISTEN_FDS=1); stderr is kept. */
 pid_t mc_start(int lfd, const char *const *args);
 
+/* A case's start and end: a throwaway site of 512 MiB and a listener
+ * (its fd returned, its port in *port); every hrcached killed and the
+ * site dropped. */
+int mc_case_setup(int *port);
+void mc_case_teardown(void);
+
+/* mc_start with its arguments listed (NULL-terminated, at most 15). */
+pid_t mc_startl(int lfd, const char *a0, ...);
+
+/* Poll cond(arg) every 5 ms until it holds; the bound (60 s) only stops a
+ * test that would wait for ever.  Fails the test with what on timeout. */
+void mc_poll(int (*cond)(void *), void *arg, const char *what);
+
 /* Kill every hrcached that mc_start started and is still there, and stop
  * the site's controller if one runs: a failed test leaves nothing behind
  * (a server left running would hold ctest's output pipe open). */

@@ -1,0 +1,294 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_hrcached_compat.c - where hrcached once differed from memcached
+ * 1.6 in ways a client feels (issue 21 item 13), and the mutants of item
+ * 15 the suite let through, one case each: each case fails on the code
+ * before its fix (or with its mutant planted) and passes after.
+ *
+ * Each case makes a throwaway site, holds a listening socket and starts
+ * hrcached on it by LISTEN_FDS, as the controller does.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "test_hrcached_util.h"
+
+static int port, lfd;
+
+static void setup(void)
+{
+    lfd = mc_case_setup(&port);
+}
+
+TestSuite(compat, .init = setup, .fini = mc_case_teardown, .timeout = 120);
+
+/* Send cmd (len bytes), read until the reply ends with end. */
+static const char *ask(int fd, const char *cmd, size_t len, const char *end)
+{
+    static char out[2 << 20];
+    cr_assert_gt(mc_ask(fd, cmd, len, end, out, sizeof out), 0,
+                 "no reply to %.60s", cmd);
+    return out;
+}
+
+#define ASK(fd, cmd, end) ask(fd, cmd, strlen(cmd), end)
+
+/* A set of key with a value of n bytes of c, the words tail after its
+ * byte count and the text after after its data: the first reply line. */
+static const char *set_n(int fd, const char *key, size_t n, char c,
+                         const char *tail, const char *after)
+{
+    size_t cap = n + 512;
+    char *cmd = malloc(cap);
+    int h = snprintf(cmd, cap, "set %s 0 0 %zu%s\r\n", key, n, tail);
+    memset(cmd + h, c, n);
+    int t = snprintf(cmd + h + n, 256, "\r\n%s", after);
+    const char *r = ask(fd, cmd, (size_t)h + n + (size_t)t, "\r\n");
+    free(cmd);
+    return r;
+}
+
+/* A key read after every store stays: eviction spares an active item
+ * (before: a read moved an item up only once a minute, so the key went
+ * with the others after ~1 MiB of stores). */
+Test(compat, eviction_keeps_a_key_read_after_every_set)
+{
+    pid_t pid = mc_startl(lfd, "-m", "1", NULL);
+    int fd = mc_connect(port);
+    cr_assert_str_eq(ASK(fd, "set hot 0 0 3\r\nhot\r\n", "\r\n"), "STORED\r\n");
+    char key[32];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(key, sizeof key, "key%d", i);
+        cr_assert_str_eq(set_n(fd, key, 1000, 'v', "", ""), "STORED\r\n");
+        cr_assert_str_eq(ASK(fd, "get hot\r\n", "END\r\n"),
+                         "VALUE hot 0 3\r\nhot\r\nEND\r\n",
+                         "hot evicted after %d stores", i + 1);
+    }
+    /* eviction still runs: the first key, never read, is gone */
+    cr_assert_str_eq(ASK(fd, "get key0\r\n", "END\r\n"), "END\r\n");
+    close(fd);
+    cr_assert_eq(mc_stop(pid), 0);
+}
+
+/* A set refused as too large deletes the old value (a reader must not
+ * keep seeing what the writer replaced); the largest item is memcached's:
+ * key + value + 59 bytes within -I. */
+Test(compat, too_large_set_deletes_and_the_limit_is_memcached_s)
+{
+    pid_t pid = mc_startl(lfd, NULL);
+    int fd = mc_connect(port);
+    cr_assert_str_eq(ASK(fd, "set k 0 0 3\r\nold\r\n", "\r\n"), "STORED\r\n");
+    cr_assert_str_eq(set_n(fd, "k", 1048517, 'x', "", ""),
+                     "SERVER_ERROR object too large for cache\r\n");
+    cr_assert_str_eq(ASK(fd, "get k\r\n", "END\r\n"), "END\r\n");
+    cr_assert_str_eq(set_n(fd, "k", 1048516, 'x', "", ""), "STORED\r\n");
+    cr_assert_str_eq(set_n(fd, "kk", 1048516, 'x', "", ""),
+                     "SERVER_ERROR object too large for cache\r\n");
+    /* an append past the limit is NOT_STORED, the value kept */
+    cr_assert_str_eq(ASK(fd, "append k 0 0 1\r\ny\r\n", "\r\n"),
+                     "NOT_STORED\r\n");
+    const char *r = ASK(fd, "get k\r\n", "END\r\n");
+    cr_assert(strncmp(r, "VALUE k 0 1048516\r\n", 19) == 0, "%.40s", r);
+    close(fd);
+    cr_assert_eq(mc_stop(pid), 0);
+}
+
+/* noreply silences every reply of its command, errors too: the first
+ * line back is the version's. */
+Test(compat, noreply_commands_send_nothing)
+{
+    pid_t pid = mc_startl(lfd, NULL);
+    int fd = mc_connect(port);
+    cr_assert_str_eq(ASK(fd, "set n 0 0 1 noreply\r\nx\r\n"
+                             "set b 0 0 -1 noreply\r\n"
+                             "incr zz 1 noreply\r\n"
+                             "incr n 1 noreply\r\n"
+                             "incr n x noreply\r\n"
+                             "touch n x noreply\r\n"
+                             "delete n 1 noreply\r\n"
+                             "flush_all x noreply\r\n"
+                             "verbosity x noreply\r\n"
+                             "cas n 0 0 1 1 noreply\r\ny\r\n"
+                             "add n 0 0 1 noreply\r\ny\r\n"
+                             "version\r\n", "\r\n"),
+                     "VERSION 1.6.0-hrcached-0.1.0\r\n");
+    /* refused as too large, its data dropped unread, and nothing said */
+    cr_assert_str_eq(set_n(fd, "n", 2000000, 'z', " noreply", "version\r\n"),
+                     "VERSION 1.6.0-hrcached-0.1.0\r\n");
+    close(fd);
+    cr_assert_eq(mc_stop(pid), 0);
+}
+
+/* A binary-protocol request gets a binary "unknown command" answer with
+ * its opcode and opaque, and the connection closes (before: no answer and
+ * no close, the client hung). */
+Test(compat, binary_request_gets_an_answer_and_a_close)
+{
+    pid_t pid = mc_startl(lfd, NULL);
+    int fd = mc_connect(port);
+    unsigned char req[25] = {0x80, 0x00, 0x00, 0x01};   /* GET, key "a" */
+    req[11] = 1;                                       /* body length */
+    memcpy(req + 12, "\xde\xad\xbe\xef", 4);           /* opaque */
+    req[24] = 'a';
+    cr_assert_eq(send(fd, req, sizeof req, 0), (ssize_t)sizeof req);
+    unsigned char out[256];
+    size_t len = 0;
+    ssize_t n;
+    while ((n = recv(fd, out + len, sizeof out - len, 0)) > 0)
+        len += (size_t)n;
+    cr_assert_eq(n, 0, "the connection was not closed");
+    cr_assert_geq(len, 24);
+    cr_assert_eq(out[0], 0x81);
+    cr_assert_eq(out[1], 0x00);
+    cr_assert_eq(out[6] << 8 | out[7], 0x0081, "status");
+    cr_assert_eq(memcmp(out + 12, "\xde\xad\xbe\xef", 4), 0, "opaque");
+    uint32_t body = (uint32_t)out[8] << 24 | out[9] << 16 | out[10] << 8 | out[11];
+    cr_assert_eq(len, 24 + body);
+    close(fd);
+    cr_assert_eq(mc_stop(pid), 0);
+}
+
+/* incr/decr read values and deltas as memcached's strtoull does, and a
+ * value that shrinks keeps its length, padded with spaces. */
+Test(compat, incr_decr_read_and_write_values_as_memcached)
+{
+    pid_t pid = mc_startl(lfd, NULL);
+    int fd = mc_connect(port);
+    static const struct { const char *cmd, *reply; } steps[] = {
+        {"set a 0 0 2\r\n 7\r\n", "STORED\r\n"}, {"incr a 1\r\n", "8\r\n"},
+        {"set b 0 0 3\r\n+5 \r\n", "STORED\r\n"}, {"incr b 1\r\n", "6\r\n"},
+        {"set c 0 0 6\r\n12 abc\r\n", "STORED\r\n"}, {"incr c 1\r\n", "13\r\n"},
+        {"incr c +3\r\n", "16\r\n"},
+        {"incr c -1\r\n", "CLIENT_ERROR invalid numeric delta argument\r\n"},
+        {"set d 0 0 5\r\n12abc\r\n", "STORED\r\n"},
+        {"incr d 1\r\n", "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n"},
+        {"set e 0 0 0\r\n\r\n", "STORED\r\n"},
+        {"incr e 1\r\n", "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n"},
+        {"set f 0 0 2\r\n-0\r\n", "STORED\r\n"}, {"incr f 5\r\n", "5\r\n"},
+        {"set g 0 0 2\r\n-5\r\n", "STORED\r\n"},
+        {"incr g 5\r\n", "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n"},
+        {"set h 0 0 3\r\n100\r\n", "STORED\r\n"}, {"decr h 1\r\n", "99\r\n"},
+        {"get h b\r\n", "VALUE h 0 3\r\n99 \r\nVALUE b 0 3\r\n6  \r\nEND\r\n"},
+        {"incr h 1\r\n", "100\r\n"}, {"incr h 900\r\n", "1000\r\n"},
+        {"get h\r\n", "VALUE h 0 4\r\n1000\r\nEND\r\n"},
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        const char *end = strncmp(steps[i].cmd, "get", 3) == 0 ? "END\r\n" : "\r\n";
+        cr_assert_str_eq(ASK(fd, steps[i].cmd, end), steps[i].reply,
+                         "after %s", steps[i].cmd);
+    }
+    close(fd);
+    cr_assert_eq(mc_stop(pid), 0);
+}
+
+static uint64_t cas_of(int fd, const char *key)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "gets %s\r\n", key);
+    const char *r = ASK(fd, cmd, "END\r\n");
+    const char *nl = strstr(r, "\r\n");
+    cr_assert_not_null(nl);
+    const char *sp = nl;
+    while (sp > r && sp[-1] != ' ')
+        sp--;
+    return strtoull(sp, NULL, 10);
+}
+
+/* Mutant of item 15: append keeping the old cas.  Every change gives a
+ * new cas value, so a cas made with the old one fails. */
+Test(compat, append_and_prepend_give_a_new_cas)
+{
+    pid_t pid = mc_startl(lfd, NULL);
+    int fd = mc_connect(port);
+    cr_assert_str_eq(ASK(fd, "set k 0 0 1\r\na\r\n", "\r\n"), "STORED\r\n");
+    uint64_t c1 = cas_of(fd, "k");
+    cr_assert_str_eq(ASK(fd, "append k 0 0 1\r\nb\r\n", "\r\n"), "STORED\r\n");
+    uint64_t c2 = cas_of(fd, "k");
+    cr_assert_neq(c1, c2, "append kept cas %" PRIu64, c1);
+    cr_assert_str_eq(ASK(fd, "prepend k 0 0 1\r\nc\r\n", "\r\n"), "STORED\r\n");
+    uint64_t c3 = cas_of(fd, "k");
+    cr_assert_neq(c2, c3, "prepend kept cas %" PRIu64, c2);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "cas k 0 0 1 %" PRIu64 "\r\nz\r\n", c2);
+    cr_assert_str_eq(ASK(fd, cmd, "\r\n"), "EXISTS\r\n");
+    cr_assert_str_eq(ASK(fd, "get k\r\n", "END\r\n"), "VALUE k 0 3\r\ncab\r\nEND\r\n");
+    close(fd);
+    cr_assert_eq(mc_stop(pid), 0);
+}
+
+/* Mutant of item 15: items expiring one second late (< for <=).  An item
+ * whose absolute expiry is the current second is already gone.  A try
+ * counts only if the clock did not move between the set and the get
+ * (else both readings expire it, and the try proves nothing). */
+Test(compat, an_item_is_gone_in_its_expiry_second)
+{
+    pid_t pid = mc_startl(lfd, NULL);
+    int fd = mc_connect(port);
+    int clean = 0;
+    for (int i = 0; i < 50 && !clean; i++) {
+        char cmd[128];
+        time_t t = time(NULL);
+        snprintf(cmd, sizeof cmd, "set e 0 %lld 1\r\nx\r\n", (long long)t);
+        cr_assert_str_eq(ASK(fd, cmd, "\r\n"), "STORED\r\n");
+        const char *r = ASK(fd, "get e\r\n", "END\r\n");
+        if (time(NULL) != t)
+            continue;
+        cr_assert_str_eq(r, "END\r\n", "alive in its expiry second %lld",
+                         (long long)t);
+        clean = 1;
+    }
+    cr_assert(clean, "the clock moved during each of 50 tries");
+    close(fd);
+    cr_assert_eq(mc_stop(pid), 0);
+}
+
+struct gone { int fd; const char *key; };
+
+static int is_gone(void *arg)
+{
+    struct gone *g = arg;
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "get %s\r\n", g->key);
+    return strcmp(ASK(g->fd, cmd, "END\r\n"), "END\r\n") == 0;
+}
+
+/* Mutant of item 15: flush_all ignoring its delay.  With a delay the
+ * items stay until it has passed, then go; without one they go now. */
+Test(compat, flush_all_keeps_items_until_its_delay)
+{
+    pid_t pid = mc_startl(lfd, NULL);
+    int fd = mc_connect(port);
+    cr_assert_str_eq(ASK(fd, "set k 0 0 1\r\nx\r\n", "\r\n"), "STORED\r\n");
+    cr_assert_str_eq(ASK(fd, "flush_all 100\r\n", "\r\n"), "OK\r\n");
+    cr_assert_str_eq(ASK(fd, "get k\r\n", "END\r\n"), "VALUE k 0 1\r\nx\r\nEND\r\n",
+                     "flush_all 100 flushed at once");
+    cr_assert_str_eq(ASK(fd, "flush_all 2\r\n", "\r\n"), "OK\r\n");
+    struct gone g = {fd, "k"};
+    mc_poll(is_gone, &g, "flush_all 2 to flush");
+    cr_assert_str_eq(ASK(fd, "set k 0 0 1\r\ny\r\nflush_all 0\r\nget k\r\n",
+                         "END\r\n"), "STORED\r\nOK\r\nEND\r\n");
+    close(fd);
+    cr_assert_eq(mc_stop(pid), 0);
+}
+
+/* Commands pipelined behind a reply larger than the output's high-water
+ * mark are run once it is sent, though no more bytes come (found by the
+ * differential test: they waited for the client's next send). */
+Test(compat, commands_behind_a_large_reply_run)
+{
+    pid_t pid = mc_startl(lfd, NULL);
+    int fd = mc_connect(port);
+    cr_assert_str_eq(set_n(fd, "big", 1000000, 'b', "", ""), "STORED\r\n");
+    const char *r = ASK(fd, "get big big\r\nversion\r\n", "VERSION 1.6.0-hrcached-0.1.0\r\n");
+    cr_assert_eq(strlen(r), 2 * (21 + 1000000 + 2) + 5 + 30);
+    close(fd);
+    cr_assert_eq(mc_stop(pid), 0);
+}
