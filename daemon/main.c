@@ -55,6 +55,9 @@
 #define HRD_EXIT_FAILED 3
 /* hrd --end-group G: the site has no group G. */
 #define HRD_EXIT_NO_GROUP 4
+/* What this hrd is for: a controller, or a stopped site's maintenance:
+ * --end-group G (G >= 0), --end-leftovers. */
+enum { HRD_RUN = -2, HRD_LEFTOVERS = -1 };
 
 static void notify_ready(int ready_fd);
 static int said_ready; /* boot_finish() has said READY=1 */
@@ -231,7 +234,7 @@ static void loop(struct hrd *d)
 
 static const char usage[] =
     "usage: hrd [--site DIR] [--config CONFDIR] [--ready-fd N]\n"
-    "       hrd [--site DIR] --end-group G\n"
+    "       hrd [--site DIR] --end-group G | --end-leftovers\n"
     "       hrd --help | --version | --tables\n"
     "The Hot Restart Controller of a site, in the foreground.\n"
     "Runs DIR/sysadm.ini (serving requests meanwhile), starts again\n"
@@ -248,6 +251,9 @@ static const char usage[] =
     "--end-group G: on a stopped or failed site, end group G for good (its\n"
     "images and HR_GROUP_KEY blocks freed, as hr akill -g does with a\n"
     "controller) and exit; no controller starts.  hr akill -g runs it.\n"
+    "--end-leftovers: on a stopped site, end what a controller that died\n"
+    "left running (its actors outlive it until a controller ends them),\n"
+    "and exit; hr site stop runs it.  Both end those leftovers.\n"
     "--tables prints the group and actor state tables, a cell a line.\n"
     "exit codes: 0 stopped on request or by a signal (--end-group: ended),\n"
     "1 could not start or go on, 2 bad usage, 3 the site failed (its restart\n"
@@ -258,17 +264,26 @@ static const char usage[] =
  * registry says the site is as it was, less that group. */
 static int end_group_offline(struct hrd *d, int group)
 {
-    hrd_actors_adopt(d);
+    int r = 0;
+    hrd_actors_adopt(d); /* a crashed controller's actors outlive it */
     hrd_groups_adopt(d);
-    if (!d->reg->groups[group].used) {
+    if (group >= 0 && !d->reg->groups[group].used) {
         fprintf(stderr, "hrd: --end-group: site %s has no group %d\n", d->site,
                 group);
-        return HRD_EXIT_NO_GROUP;
+        r = HRD_EXIT_NO_GROUP;
+    } else if (group >= 0) {
+        hrd_kill_group(d, group);
+        if (d->reg->groups[group].used)
+            hrd_die(1, "--end-group: group %d did not end", group);
     }
-    hrd_kill_group(d, group);
-    if (d->reg->groups[group].used)
-        hrd_die(1, "--end-group: group %d did not end", group);
-    return 0;
+    hrd_tree_end_all(d, HRD_KILL_WAIT_S * 1000); /* and our cgroup goes */
+    if (d->reg->site.controller_pid) {
+        hrd_log(d, HRD_NOTICE, "the actors left by a controller that died "
+                "(pid %llu) are ended: the site is stopped",
+                (unsigned long long)d->reg->site.controller_pid);
+        d->reg->site.controller_pid = 0;
+    }
+    return r;
 }
 
 /* G of --end-group: a group id. */
@@ -296,7 +311,7 @@ int main(int argc, char **argv)
 {
     static struct hrd d;
     const char *site = NULL, *config = getenv("HR_CONFIG");
-    int ready_fd = -1, end_group = -1;
+    int ready_fd = -1, end_group = HRD_RUN;
     d.ready_fd = -1;
     d.notify_fd = -1;
     d.cg_fd = -1; /* no cgroups until cgroup.c finds them */
@@ -322,6 +337,8 @@ int main(int argc, char **argv)
             ready_fd = fd_arg(argv[++i]);
         else if (strcmp(argv[i], "--end-group") == 0)
             end_group = group_arg(argv[++i]);
+        else if (strcmp(argv[i], "--end-leftovers") == 0)
+            end_group = HRD_LEFTOVERS; /* nothing more than that */
         else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(usage, stdout);
             return 0;
@@ -362,7 +379,7 @@ int main(int argc, char **argv)
     r = hr__os_self_exe(d.self, sizeof d.self);
     if (r < 0)
         hrd_die(1, "cannot find its own program: %s", pmm_strerror(r));
-    d.maintenance = end_group >= 0;
+    d.maintenance = end_group != HRD_RUN;
     hrd_setup(&d, site);
     if (d.maintenance)
         return end_group_offline(&d, end_group);

@@ -327,3 +327,49 @@ Test(loop, an_actor_that_says_ready_backs_off_after_a_site_restart_too)
               "site restart (%u group restarts):\n%s", st.group_restarts, ps);
     cr_assert(!strstr(ps, "HR_NOTIFY"), "%s", ps);
 }
+
+/* 1 when pid is gone or a zombie. */
+static int gone(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *close_paren = strrchr(buf, ')');
+    return close_paren && close_paren[1] == ' ' && close_paren[2] == 'Z';
+}
+
+/* Actors outlive a controller that dies (the next one takes their held
+ * sockets back, then ends them); hr site stop of such a site, with no
+ * controller to ask, ends them (hrd --end-leftovers). */
+Test(loop, stop_after_a_controller_died_ends_what_it_left)
+{
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", ACTOR_BIN, "A", NULL),
+                 0, "%s", out);
+    /* past its last line: a line written after the controller died would
+     * meet a closed log pipe (SIGPIPE) */
+    WAIT_FOR(pid_of("test_actor") > 0 && strstr(console(), "actor A run 1 settled"),
+             "the actor, settled");
+    pid_t actor = pid_of("test_actor"), hrd = hr_ping(NULL);
+    kill(hrd, SIGKILL);
+    double t0 = now();
+    while (!gone(hrd)) {
+        cr_assert_lt(now() - t0, WAIT_FOR_S, "the controller never died");
+        usleep(1000);
+    }
+    cr_assert(!gone(actor), "the actor outlives its controller");
+    cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
+    cr_assert(gone(actor), "hr site stop left the actor %d running", (int)actor);
+    cr_assert_eq(run_hr(out, sizeof out, "log", NULL), 0);
+    cr_assert(strstr(out, "left by a controller that died"), "%s", out);
+    /* the next start is a plain start; a second stop has nothing to end */
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    WAIT_FOR(pid_of("test_actor") > 0, "the group started again");
+    cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
+}

@@ -64,30 +64,41 @@ static void hrd_path(char *out, size_t cap)
     snprintf(out, cap, "hrd");
 }
 
-int hr_end_group_offline(const char *dir, int group)
+/* hrd --site dir OPTION [VALUE], in the foreground: its exit status, or
+ * 128 + a signal. */
+static int run_hrd(const char *dir, const char *option, const char *value,
+                   const char *action)
 {
-    char hrd[PATH_MAX + 8], g[16];
+    char hrd[PATH_MAX + 8];
     hrd_path(hrd, sizeof hrd);
-    snprintf(g, sizeof g, "%d", group);
     pid_t pid = fork();
     if (pid < 0)
-        hr_die(HR_EXIT_FAIL, "akill: fork: %s", strerror(errno));
+        hr_die(HR_EXIT_FAIL, "%s: fork: %s", action, strerror(errno));
     if (pid == 0) {
-        char *args[] = {"hrd", "--site", (char *)dir, "--end-group", g, NULL};
+        char *args[] = {"hrd", "--site", (char *)dir, (char *)option,
+                        (char *)value, NULL};
         if (strchr(hrd, '/'))
             execv(hrd, args);
         else
             execvp("hrd", args);
-        fprintf(stderr, "hr: akill: cannot run hrd: %s\n", strerror(errno));
+        fprintf(stderr, "hr: %s: cannot run hrd: %s\n", action, strerror(errno));
         _exit(1);
     }
     int st;
     while (waitpid(pid, &st, 0) < 0)
         if (errno != EINTR)
-            hr_die(HR_EXIT_FAIL, "akill: waitpid: %s", strerror(errno));
-    if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+            hr_die(HR_EXIT_FAIL, "%s: waitpid: %s", action, strerror(errno));
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int hr_end_group_offline(const char *dir, int group)
+{
+    char g[16];
+    snprintf(g, sizeof g, "%d", group);
+    int st = run_hrd(dir, "--end-group", g, "akill");
+    if (st == 0)
         return HR_EXIT_OK;
-    if (WIFEXITED(st) && WEXITSTATUS(st) == 4)
+    if (st == 4)
         hr_die(HR_EXIT_FAIL, "akill: group %d does not exist in this site", group);
     hr_die(HR_EXIT_FAIL, "akill: group %d of the stopped site could not be "
                          "ended (hrd said why above; hr log)", group);
@@ -175,8 +186,14 @@ int hr_site_start(const struct hr_opts *o)
 int hr_stop_running(const char *dir, const char *action)
 {
     int r = hr_stop(dir);
+    hr_site_state st;
+    if ((r == -ECONNREFUSED || r == -ENOENT) &&
+        hr_site_status(dir, &st, NULL, 0) == 0 && st.generation > 0 &&
+        run_hrd(dir, "--end-leftovers", NULL, action) != 0)
+        hr_die(HR_EXIT_FAIL, "%s: what a controller that died left running "
+                             "could not be ended (hrd said why above)", action);
     if (r == -ECONNREFUSED || r == -ENOENT)
-        return 0; /* no controller holds the site */
+        return 0; /* no controller holds the site (its leftovers ended) */
     if (r == -ETIMEDOUT)
         hr_die(HR_EXIT_FAIL, "%s: the controller did not stop in the longest "
                              "stop timeout and 15 s (hr log)", action);
