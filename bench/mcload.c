@@ -33,6 +33,7 @@ static struct mcl_opts opt = {
     .depth = 8, .keys = 1, .set_ratio = 0.1, .duration = 5, .nkeys = 10000,
     .value_size = 100, .seed = 1};
 static uint64_t start_ns, end_ns;
+static uint64_t kill_ns; /* when the kill fired (atomic), or 0 */
 
 struct worker {
     pthread_t tid;
@@ -128,6 +129,7 @@ static void *run_worker(void *arg)
                 }
                 struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
                 epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
+                c->dialed_ns = mcl_now();
                 c->in_len = c->in_off = 0;
                 if (opt.fill) /* a cut fill batch is sent again */
                     w->fill_next[i] -= (uint64_t)(c->ncmds - c->done);
@@ -152,6 +154,9 @@ static void *run_worker(void *arg)
                 while ((r = read_in(c)) > 0 &&
                        (r = mcl_parse(&opt, c, &w->t, start_ns, now)) == 0)
                     ;
+                uint64_t k = __atomic_load_n(&kill_ns, __ATOMIC_RELAXED);
+                if (c->done && k && c->dialed_ns > k && !w->t.first_new_ns)
+                    w->t.first_new_ns = now;
                 if (r == 1) {
                     r = next_batch(ep, w, c, i);
                     if (r == 0) {
@@ -179,13 +184,14 @@ static void *run_worker(void *arg)
 }
 
 /* At kill_at seconds into the run: SIGKILL kill_pid, or run kill_cmd with
- * /bin/sh; the time of that moment is the kill's. */
-static uint64_t fire(double kill_at, pid_t kill_pid, const char *kill_cmd)
+ * /bin/sh; the time of that moment is the kill's (kill_ns). */
+static void fire(double kill_at, pid_t kill_pid, const char *kill_cmd)
 {
     uint64_t at = start_ns + (uint64_t)(kill_at * 1e9);
     while (mcl_now() < at)
         usleep(200);
     uint64_t t = mcl_now();
+    __atomic_store_n(&kill_ns, t, __ATOMIC_RELAXED);
     if (kill_pid > 0) {
         kill(kill_pid, SIGKILL);
     } else {
@@ -195,7 +201,6 @@ static uint64_t fire(double kill_at, pid_t kill_pid, const char *kill_cmd)
         if (posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, environ) != 0)
             fprintf(stderr, "mcload: cannot run /bin/sh\n");
     }
-    return t;
 }
 
 static void usage(int code)
@@ -316,9 +321,8 @@ int main(int argc, char **argv)
         w->t.per_ms = calloc(ms_cap, sizeof *w->t.per_ms);
         pthread_create(&w->tid, NULL, run_worker, w);
     }
-    uint64_t kill_ns = 0;
     if (kill_at > 0)
-        kill_ns = fire(kill_at, kill_pid, kill_cmd);
+        fire(kill_at, kill_pid, kill_cmd);
     struct mcl_tally all = {.ms_cap = ms_cap};
     all.per_ms = calloc(ms_cap, sizeof *all.per_ms);
     for (int i = 0; i < opt.threads; i++) {
@@ -330,6 +334,8 @@ int main(int argc, char **argv)
     rep.elapsed_s = opt.fill ? (double)(mcl_now() - start_ns) / 1e9
                              : opt.duration;
     rep.kill_ms = kill_ns ? (double)(kill_ns - start_ns) / 1e6 : -1;
+    rep.first_ms = all.first_new_ns ? (double)(all.first_new_ns - kill_ns) /
+                                          1e6 : -1;
     int r = mcl_report(&opt, &all, &rep);
     free(all.per_ms);
     return r;

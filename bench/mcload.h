@@ -33,6 +33,8 @@ struct mcl_tally {
     uint64_t hist[HIST_BINS];
     uint32_t *per_ms; /* ops completed in each millisecond of the run */
     uint64_t ms_cap;
+    uint64_t first_new_ns; /* first reply on a connection dialled after
+                              the kill (the new server's), or 0 */
 };
 
 /* One command of a batch: a get of n keys (n >= 1) or a set (n == 0). */
@@ -50,6 +52,7 @@ struct mcl_conn {
     int elem_left;          /* RESP: bulks left in the current array */
     int hits;               /* hits so far in the current reply */
     uint64_t sent_ns;       /* when the batch went out */
+    uint64_t dialed_ns;     /* when this connection was made */
     uint64_t rng;
 };
 

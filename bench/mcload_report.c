@@ -8,8 +8,8 @@
  * 2 s before the kill (from a quarter of the way in, for runs that kill
  * sooner); the figure is the start of the first 100 ms window, slid one
  * ms at a time, that holds at least 90 % of it and starts no sooner than
- * the new server's first reply (the first after the silence that the kill
- * made), counted from the kill.  So a server that answers again d ms
+ * the new server's first reply (the first on a connection dialled after
+ * the kill), counted from the kill.  So a server that answers again d ms
  * after the kill, at full speed at once, reads d; one that answers but
  * must first fault its memory back in reads more.
  */
@@ -30,6 +30,9 @@ void mcl_merge(struct mcl_tally *all, const struct mcl_tally *t)
     all->misses += t->misses;
     all->errors += t->errors;
     all->reconnects += t->reconnects;
+    if (t->first_new_ns &&
+        (!all->first_new_ns || t->first_new_ns < all->first_new_ns))
+        all->first_new_ns = t->first_new_ns;
     for (int i = 0; i < HIST_BINS; i++)
         all->hist[i] += t->hist[i];
     for (uint64_t i = 0; i < all->ms_cap && i < t->ms_cap; i++)
@@ -74,25 +77,6 @@ static double slow_windows(const struct mcl_tally *t, uint64_t run_ms)
         v[i] = -v[i]; /* bench_stats' p99 is the high end: flip */
     bench_stats(v, n, &med, &p99);
     return -p99;
-}
-
-/* ms from the kill to the first reply after the silence it caused: the
- * first silent stretch of 5 ms or more (shorter ones are the client's own
- * pauses on a busy machine; replies under way at the kill come before
- * it).  -1 when there is no such silence. */
-static double first_reply(const struct mcl_tally *t, uint64_t kill,
-                          uint64_t run_ms)
-{
-    for (uint64_t i = kill, quiet = 0; i < run_ms; i++) {
-        if (!t->per_ms[i]) {
-            quiet++;
-        } else if (quiet >= 5) {
-            return (double)(i - kill);
-        } else {
-            quiet = 0;
-        }
-    }
-    return -1;
 }
 
 /* ms from the kill to the first window back at 90 % that starts at or
@@ -151,7 +135,7 @@ int mcl_report(const struct mcl_opts *o, const struct mcl_tally *all,
                      "%.1f%%; load %s", o->conns, o->depth, o->threads,
                      o->keys, p50, p99, hit * 100, la);
     if (r->kill_ms >= 0) {
-        double base, first = first_reply(all, (uint64_t)r->kill_ms, run_ms);
+        double base, first = r->first_ms;
         figure = back_to_90(all, (uint64_t)r->kill_ms,
                             (uint64_t)(r->kill_ms + (first > 0 ? first : 0)),
                             run_ms, &base);

@@ -15,6 +15,7 @@ struct mcl_report {
     double ours;             /* the same row's figure for hrcached, or 0 */
     double elapsed_s;        /* how long the run took */
     double kill_ms;          /* when the kill fired, ms into the run; -1 */
+    double first_ms;         /* the new server's first reply, ms after it */
 };
 
 /* Add one thread's tally to all's. */
