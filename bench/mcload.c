@@ -155,7 +155,7 @@ static void *run_worker(void *arg)
                        (r = mcl_parse(&opt, c, &w->t, start_ns, now)) == 0)
                     ;
                 uint64_t k = __atomic_load_n(&kill_ns, __ATOMIC_RELAXED);
-                if (c->done && k && c->dialed_ns > k && !w->t.first_new_ns)
+                if (c->good && k && c->dialed_ns > k && !w->t.first_new_ns)
                     w->t.first_new_ns = now;
                 if (r == 1) {
                     r = next_batch(ep, w, c, i);

@@ -51,6 +51,7 @@ struct mcl_conn {
     int ncmds, done;        /* commands in the batch; replies read whole */
     int elem_left;          /* RESP: bulks left in the current array */
     int hits;               /* hits so far in the current reply */
+    int good;               /* replies of the batch that were not errors */
     uint64_t sent_ns;       /* when the batch went out */
     uint64_t dialed_ns;     /* when this connection was made */
     uint64_t rng;

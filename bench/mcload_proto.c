@@ -156,7 +156,7 @@ int mcl_build(const struct mcl_opts *o, struct mcl_conn *c,
               uint64_t *fill_next, uint64_t fill_end)
 {
     c->out_len = c->out_off = 0;
-    c->ncmds = c->done = c->elem_left = c->hits = 0;
+    c->ncmds = c->done = c->elem_left = c->hits = c->good = 0;
     for (int i = 0; i < o->depth; i++) {
         struct mcl_cmd *cmd = &c->cmds[c->ncmds];
         if (fill_next) {
@@ -204,6 +204,7 @@ static void reply_done(struct mcl_conn *c, struct mcl_tally *t, int ok,
         t->errors++;
     } else {
         uint64_t n = cmd->nkeys ? (uint64_t)cmd->nkeys : 1;
+        c->good++;
         if (cmd->nkeys) {
             t->hits += (uint64_t)c->hits;
             t->misses += (uint64_t)(cmd->nkeys - c->hits);

@@ -139,6 +139,8 @@ int mcl_report(const struct mcl_opts *o, const struct mcl_tally *all,
         figure = back_to_90(all, (uint64_t)r->kill_ms,
                             (uint64_t)(r->kill_ms + (first > 0 ? first : 0)),
                             run_ms, &base);
+        if (figure >= 0 && figure < first) /* whole ms against a fraction */
+            figure = first;
         low = figure;
         unit = "ms";
         printf("back to 90%%: %.0f ms after the kill (baseline %.0f ops/s); "
