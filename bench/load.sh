@@ -41,6 +41,11 @@ cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
             [ -n "${mnt:-}" ] && umount "$mnt" 2>/dev/null
             rm -rf "${work:?}"; }
 
+figure() { awk '/^figure / {print $2}' <<<"$1"; }
+show() { grep -v '^figure' <<<"$1"; }
+# --ours for the peers of the recovery rows: the 4 KiB-page row's figure
+vs=(); [ -n "${HR_LOAD_OURS:-}" ] && vs=(--ours "$HR_LOAD_OURS")
+
 # Transparent huge pages in resident memory: ShmemPmdMapped and Rss.
 thp() { awk '/^Rss:/ {r = $2} /^(Shmem|File)PmdMapped:/ {h += $2}
              END {printf "%d of %d MiB resident on 2 MiB pages", h / 1024,
@@ -58,9 +63,11 @@ recover_hrcached() { # system site_dir port
   local pid; pid=$("$load" -s "127.0.0.1:$3" --stat pid)
   local pages; pages=$(thp "$pid")
   echo "$1: before the kill, $pages"
-  "$load" -s "127.0.0.1:$3" "${reader[@]}" --kill-pid "$pid" --row "$row" \
-    --system "$1" --note "SIGKILL, restarted by hrd on its held socket; \
-before the kill $pages" | grep -v '^figure'
+  local out; out=$("$load" -s "127.0.0.1:$3" "${reader[@]}" --kill-pid "$pid" \
+    --row "$row" --system "$1" "${vs[@]}" --note "SIGKILL, restarted by hrd \
+on its held socket; before the kill $pages")
+  show "$out"
+  rec=$(figure "$out")
   "$build/hr" site stop >/dev/null; site=""; unset HR_SITE
 }
 
@@ -97,8 +104,6 @@ trap cleanup EXIT
 mcver=$(memcached -V | awk '{print $2}')
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 mc() { memcached -U 0 -u root -l 127.0.0.1 "$@" >/dev/null 2>&1 & pids+=($!); }
-figure() { awk '/^figure / {print $2}' <<<"$1"; }
-show() { grep -v '^figure' <<<"$1"; }
 
 only=${HR_LOAD_ONLY:-all}
 if [ "$only" != recovery ]; then
@@ -145,6 +150,7 @@ fi
 # Back to 90 % after a kill.
 echo "back to 90 %: $label of 4 KiB items ($n), killed 3 s into the reads"
 recover_hrcached "hrcached, 4 KiB pages" "$work" 23411
+awk "BEGIN {exit !($rec > 0)}" && { vs=(--ours "$rec"); export HR_LOAD_OURS=$rec; }
 unshare -m "$0" --huge-inner $([ $quick = 1 ] && echo --quick) "$build" ||
   echo "$row, hrcached, huge pages: failed (status $?)"
 
@@ -159,7 +165,7 @@ mcargs=(-U 0 -u root -l 127.0.0.1 -p 23412 -m "$mem" -t 1 -e "$mem_file")
 memcached "${mcargs[@]}" >/dev/null 2>&1 & mpid=$!; disown; pids+=("$mpid")
 "$load" -s 127.0.0.1:23412 --fill -V 4096 -n "$n" >/dev/null
 "$load" -s 127.0.0.1:23412 "${reader[@]}" --row "$row" \
-  --system "memcached -e (graceful restart)" \
+  --system "memcached -e (graceful restart)" "${vs[@]}" \
   --note "SIGUSR1, then memcached -e started again in the next second \
 (1.6.18 refuses its metadata within the second it stopped); -t 1" \
   --kill-cmd "kill -USR1 $mpid; $(gone "$mpid")
@@ -177,7 +183,7 @@ redis-server "${rargs[@]//\'\'/}" >/dev/null 2>&1 & rpid=$!; disown; pids+=("$rp
 "$load" -s 127.0.0.1:23413 --redis --fill -V 4096 -n "$n" >/dev/null
 redis-cli -p 23413 save >/dev/null
 "$load" -s 127.0.0.1:23413 --redis "${reader[@]}" --row "$row" \
-  --system "redis-server (RDB reload)" \
+  --system "redis-server (RDB reload)" "${vs[@]}" \
   --note "SIGKILL after SAVE, then started again on its RDB once gone" \
   --kill-cmd "kill -9 $rpid; $(gone "$rpid")
     setsid redis-server ${rargs[*]} >/dev/null 2>&1 &" | grep -v '^figure'

@@ -219,7 +219,7 @@ static void usage(int code)
         "  --series       print ops/s in each 100 ms window\n"
         "  --kill-at S    at S seconds: SIGKILL --kill-pid PID, or run\n"
         "                 --kill-cmd CMD with sh; then report the time until a\n"
-        "                 100 ms window reaches 90 %% of the 2 s before it\n"
+        "                 100 ms window reaches 90 % of the 2 s before it\n"
         "  --stat NAME    print the server's stat NAME (memcached) and exit\n"
         "  --row NAME --system SYS [--ours X] [--note TEXT]\n"
         "                 also report the main figure as a bench/run row\n"

@@ -164,6 +164,10 @@ int mcl_report(const struct mcl_opts *o, const struct mcl_tally *all,
         bench_row(r->row, r->system, unit, figure, low,
                   r->ours > 0 ? figure / r->ours : 0, note);
     }
+    if (!all->ops)
+        fprintf(stderr, "mcload: the server answered nothing (%llu errors, "
+                "%llu reconnects)\n", (unsigned long long)all->errors,
+                (unsigned long long)all->reconnects);
     return all->ops ? 0 : 1;
 }
 
