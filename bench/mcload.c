@@ -8,6 +8,11 @@
  * series, and the time the server takes to come back to 90 % of its
  * throughput after a kill or restart that mcload itself fires mid-run.
  *
+ * The positional form, mcload PORT NKEYS SECONDS [CONNS [KEYS [DEPTH]]]
+ * (4 connections, 16 keys a get, 4 deep by default), prints only each
+ * 100 ms window's start (CLOCK_MONOTONIC, ms) and the values received in
+ * it, for bench/hrcached_back.py.
+ *
  * Seeded: connection i draws from seed + i, so a run's command stream
  * replays.  Bounded: every run ends at its duration (a fill at 600 s).
  * Loopback only: the server is given by address and nothing is checked,
@@ -207,6 +212,7 @@ static void usage(int code)
 {
     fputs(
         "usage: mcload [OPTION]...\n"
+        "       mcload PORT NKEYS SECONDS [CONNS [KEYS [DEPTH]]]  (windows only)\n"
         "  -s HOST:PORT   server (default 127.0.0.1:11211); -u PATH: Unix socket\n"
         "  --redis        speak RESP (GET/MGET/SET) instead of memcached text\n"
         "  -T N           client threads (2)        -c N  connections (16)\n"
@@ -287,6 +293,19 @@ int main(int argc, char **argv)
         default: usage(2);
         }
     }
+    if (optind == 1 && argc >= 4 && argc <= 7 && strspn(argv[1], "0123456789")
+        == strlen(argv[1])) { /* PORT NKEYS SECONDS [CONNS [KEYS [DEPTH]]] */
+        opt.windows = 1;
+        opt.port = argv[1];
+        opt.nkeys = strtoull(argv[2], NULL, 10);
+        opt.duration = atof(argv[3]);
+        opt.conns = argc > 4 ? atoi(argv[4]) : 4;
+        opt.keys = argc > 5 ? atoi(argv[5]) : 16;
+        opt.depth = argc > 6 ? atoi(argv[6]) : 4;
+        opt.threads = opt.conns > 1 ? 2 : 1;
+        opt.set_ratio = 0;
+        optind = argc;
+    }
     if (optind < argc || opt.threads < 1 || opt.conns < opt.threads ||
         opt.conns > opt.threads * 64 || opt.depth < 1 || opt.depth > 4096 ||
         opt.keys < 1 || opt.keys > 1024 || opt.nkeys < 1 ||
@@ -333,6 +352,7 @@ int main(int argc, char **argv)
     free(ws);
     rep.elapsed_s = opt.fill ? (double)(mcl_now() - start_ns) / 1e9
                              : opt.duration;
+    rep.start_ns = start_ns;
     rep.kill_ms = kill_ns ? (double)(kill_ns - start_ns) / 1e6 : -1;
     rep.first_ms = all.first_new_ns ? (double)(all.first_new_ns - kill_ns) /
                                           1e6 : -1;

@@ -23,6 +23,9 @@ struct mcl_opts {
     double set_ratio, duration;
     uint64_t nkeys, value_size, seed;
     uint64_t fill; /* set keys 0..fill-1 once, then exit */
+    int windows;   /* print only "start_ms values" per 100 ms window (the
+                      positional form bench/hrcached_back.py runs): the
+                      values received, that is hits, not keys asked */
 };
 
 /* Latency histogram: 64 binary orders of 64 linear steps each (1.6 %). */

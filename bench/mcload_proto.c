@@ -196,8 +196,9 @@ void mcl_count(struct mcl_tally *t, uint64_t start_ns, uint64_t now,
 }
 
 /* One reply of the current command is whole: count it, go to the next. */
-static void reply_done(struct mcl_conn *c, struct mcl_tally *t, int ok,
-                       uint64_t start_ns, uint64_t now)
+static void reply_done(const struct mcl_opts *o, struct mcl_conn *c,
+                       struct mcl_tally *t, int ok, uint64_t start_ns,
+                       uint64_t now)
 {
     struct mcl_cmd *cmd = &c->cmds[c->done++];
     if (!ok) {
@@ -209,7 +210,8 @@ static void reply_done(struct mcl_conn *c, struct mcl_tally *t, int ok,
             t->hits += (uint64_t)c->hits;
             t->misses += (uint64_t)(cmd->nkeys - c->hits);
         }
-        mcl_count(t, start_ns, now, now - c->sent_ns, n);
+        mcl_count(t, start_ns, now, now - c->sent_ns,
+                  o->windows && cmd->nkeys ? (uint64_t)c->hits : n);
     }
     c->hits = 0;
     c->elem_left = 0;
@@ -250,7 +252,7 @@ int mcl_parse(const struct mcl_opts *o, struct mcl_conn *c,
             c->in_off += hl;
             int ok = cmd->nkeys ? hl == 5 && !memcmp(p, "END", 3)
                                 : hl == 8 && !memcmp(p, "STORED", 6);
-            reply_done(c, t, ok, start_ns, now);
+            reply_done(o, c, t, ok, start_ns, now);
             continue;
         }
         /* RESP */
@@ -264,15 +266,15 @@ int mcl_parse(const struct mcl_opts *o, struct mcl_conn *c,
                 c->elem_left--;
                 continue;
             }
-            reply_done(c, t, 1, start_ns, now);
+            reply_done(o, c, t, 1, start_ns, now);
         } else if (*p == '*' && cmd->nkeys > 1) {
             c->in_off += hl;
             c->elem_left = (int)strtol(p + 1, NULL, 10);
             if (c->elem_left <= 0)
-                reply_done(c, t, 0, start_ns, now);
+                reply_done(o, c, t, 0, start_ns, now);
         } else {
             c->in_off += hl; /* +OK for a set; -LOADING and other errors */
-            reply_done(c, t, *p == '+' && !cmd->nkeys, start_ns, now);
+            reply_done(o, c, t, *p == '+' && !cmd->nkeys, start_ns, now);
         }
     }
     return 1;

@@ -102,6 +102,12 @@ int mcl_report(const struct mcl_opts *o, const struct mcl_tally *all,
     double lookups = (double)(all->hits + all->misses);
     double hit = lookups > 0 ? (double)all->hits / lookups : 0;
     double p50 = percentile(all, 0.5), p99 = percentile(all, 0.99);
+    if (o->windows) {
+        for (uint64_t w = 0; w + 100 <= run_ms; w += 100)
+            printf("%.1f %llu\n", (double)r->start_ns / 1e6 + (double)w,
+                   (unsigned long long)window(all, w, 100));
+        return 0;
+    }
     printf("mcload: %s %s%s%s, %d threads, %d conns, depth %d, %d keys/get, "
            "sets %.2f, %llu B values, %llu keys, seed %llu, %.1f s\n",
            o->proto == PROTO_REDIS ? "redis" : "memcache",

@@ -16,6 +16,7 @@ struct mcl_report {
     double elapsed_s;        /* how long the run took */
     double kill_ms;          /* when the kill fired, ms into the run; -1 */
     double first_ms;         /* the new server's first reply, ms after it */
+    uint64_t start_ns;       /* when the run started (CLOCK_MONOTONIC) */
 };
 
 /* Add one thread's tally to all's. */

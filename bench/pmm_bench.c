@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * pmm_bench.c - PMM operations next to POSIX shm and PMDK, in one run.
- * Prints a table of median ns/op and the ratio of each peer to ours.
+ * Prints a table of median ns/op and the ratio of each peer to ours; the
+ * allocate+free rows also in CPU time (pmm_alloc_free_cpu).
  * Usage: pmm_bench [BLOCKS [BOOST_FIGURES_FILE]]
  * Not a test: it asserts nothing about time.
  */
@@ -24,10 +25,15 @@
 #include "pmm/map.h"
 #include "report.h"
 
+/* Wall time, or with --cpu rows this process's CPU time (user + system):
+ * on a machine shared with other work, what the operations themselves
+ * cost, without the time spent waiting for a core. */
+static clockid_t clock_used = CLOCK_MONOTONIC;
+
 static double now(void)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(clock_used, &t);
     return t.tv_sec * 1e9 + t.tv_nsec;
 }
 
@@ -331,6 +337,16 @@ int main(int argc, char **argv)
 #else
     peer_row("pmm_alloc_free", "PMDK", 0, 0, af, "not run: no libpmemobj");
 #endif
+    /* the same three in CPU time, for a loaded machine */
+    clock_used = CLOCK_PROCESS_CPUTIME_ID;
+    double afc = measure(ours_alloc_free, NULL, 2000);
+    bench_row("pmm_alloc_free_cpu", "hotrestart", "ns", afc, slowest, 0,
+              "the same, CPU time of the process (user + system)");
+    peer_row("pmm_alloc_free_cpu", "isolation floor (system calls only)",
+             measure(floor_alloc_free, NULL, 2000), -1, afc, "CPU time");
+    peer_row("pmm_alloc_free_cpu", "POSIX shm_open+ftruncate+mmap",
+             measure(shm_alloc_free, NULL, 2000), -1, afc, "CPU time");
+    clock_used = CLOCK_MONOTONIC;
     peer_row("pmm_alloc_free", "Boost.Interprocess construct+destroy",
              peer_figure(boost, "boost_alloc_free"), peer_figure(boost, "boost_alloc_free_p99"),
              af, "managed_shared_memory; not crash-safe");

@@ -48,7 +48,7 @@ void hrd_config_read(const char *dir)
         hrd_die(1, "config %.64s...: path too long", dir);
     int r = hr__os_read_owned(dir, NULL, 0, &o);
     if (r < 0)
-        hrd_die(1, "config %s: %s%s", dir, strerror(-r),
+        hrd_die(1, "config %s: %s%s", dir, pmm_strerror(r),
                 r == -ENOENT ? " (make it, with site.conf and sysadm.ini "
                                "as needed)" : "");
     if (!S_ISDIR(o.mode))
@@ -68,7 +68,7 @@ void hrd_config_read(const char *dir)
             hrd_die(1, "config %s: not a regular file", path);
         if (r < 0)
             hrd_die(1, "config %s: %s", path, r == -EFBIG ? "too large" :
-                    strerror(-r));
+                    pmm_strerror(r));
         check_owned(path, &o);
         cf.file[i] = text;
     }
@@ -149,7 +149,7 @@ void hrd_config_install(struct hrd *d)
                            : pmm__os_unlink(path);
         if (r < 0 && r != -ENOENT)
             hrd_die(1, "site %s: %s from %s: %s", d->site, names[i], cf.dir,
-                    strerror(-r));
+                    pmm_strerror(r));
         free(cf.file[i]);
         cf.file[i] = NULL;
     }

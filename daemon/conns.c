@@ -19,7 +19,7 @@ static void drop(struct hrd *d, int i, int close_it)
 {
     int r = hr__os_poller_del(d->ep_fd, d->conns[i].fd);
     if (r < 0) /* cannot fail: it was added and is still open */
-        hrd_log(d, HRD_ERR, "epoll: %s", strerror(-r));
+        hrd_log(d, HRD_ERR, "epoll: %s", pmm_strerror(r));
     if (close_it)
         pmm__os_close(d->conns[i].fd);
     d->conns[i] = d->conns[--d->nconns]; /* order does not matter */

@@ -39,7 +39,8 @@
  *   actor.c     ... one actor's table of state x event below it, its start,
  *               its failure kept, and every actor stopped or adopted at once
  *   standby.c   standby instances (hr arun --standby): started, waiting,
- *               promoted in a group restart, replaced
+ *               promoted in a group restart, replaced: one table of state
+ *               x event, every cell written (hrd --tables)
  *   render.c    ps and info output, and the structured status reply
  *   tree.c      an actor's whole process tree (its process group, the
  *               orphans the controller adopts as child subreaper), and
@@ -132,7 +133,7 @@ struct hrd_standby {
     int conn;                 /* HRD_SB_WAITING: its request, else -1 */
     int ready_rd;             /* its readiness pipe (--ready-fd), or -1 */
     uint32_t run;             /* the HR_RESTARTS it was started with */
-    uint32_t deaths;          /* deaths in a row while waiting */
+    uint32_t deaths;          /* deaths in a row (killed) before promotion */
     int64_t not_before_ms;    /* started again no sooner (monotonic ms) */
 };
 

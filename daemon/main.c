@@ -117,7 +117,7 @@ static int listen_on(struct hrd *d)
     int s = hr__os_listen(path, 64);
     if (s < 0)
         hrd_die(1, "control socket %s/" HR_SOCK_NAME ": %s", d->site,
-                strerror(-s));
+                pmm_strerror(s));
     return s;
 }
 
@@ -149,7 +149,7 @@ static void watch(struct hrd *d, int fd, const char *what)
 {
     int r = hr__os_poller_add(d->ep_fd, fd);
     if (r < 0)
-        hrd_die(1, "epoll: cannot watch the %s: %s", what, strerror(-r));
+        hrd_die(1, "epoll: cannot watch the %s: %s", what, pmm_strerror(r));
 }
 
 /* The sooner of two timeouts in ms (-1: none). */
@@ -197,7 +197,7 @@ static void loop(struct hrd *d)
                                                  hrd_tree_deadlines(d)),
                                           sooner(standby_ms, backoff_ms)));
         if (n < 0)
-            hrd_die(1, "epoll: %s", strerror(-n));
+            hrd_die(1, "epoll: %s", pmm_strerror(n));
         for (int i = 0; i < n; i++) {
             int fd = got[i];
             if (fd == d->sig_fd) {
@@ -327,6 +327,7 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--tables") == 0) {
             hrd_group_table_print(stdout); /* every cell, for the test */
             hrd_actor_table_print(stdout);
+            hrd_standby_table_print(stdout);
             return 0;
         } else if (strcmp(argv[i], "--version") == 0) {
             puts("hrd (hotrestart) " HR_VERSION_STRING);
@@ -342,24 +343,24 @@ int main(int argc, char **argv)
     int nr = hr__os_nofile_raise();
     if (nr < 0)
         fprintf(stderr, "hrd: cannot raise the open files limit: %s\n",
-                strerror(-nr));
+                pmm_strerror(nr));
     hrd_check_named_site(site);
     /* what our starter left open (its pipes, its files) is not the actors':
      * they get their standard streams, held sockets and readiness fd only */
     int r = pmm__os_cloexec_from(3);
     if (r < 0)
         hrd_die(1, "cannot mark inherited descriptors close-on-exec: %s",
-                strerror(-r));
+                pmm_strerror(r));
     /* not for the children; and checked: a closed one is refused now */
     if (ready_fd >= 0 && hr__os_inherit(ready_fd, 0) < 0)
         hrd_die(2, "--ready-fd %d: not an open descriptor", ready_fd);
     static const int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP};
     d.sig_fd = hr__os_signals(sigs, 4);
     if (d.sig_fd < 0)
-        hrd_die(1, "signalfd: %s", strerror(-d.sig_fd));
+        hrd_die(1, "signalfd: %s", pmm_strerror(d.sig_fd));
     r = hr__os_self_exe(d.self, sizeof d.self);
     if (r < 0)
-        hrd_die(1, "cannot find its own program: %s", strerror(-r));
+        hrd_die(1, "cannot find its own program: %s", pmm_strerror(r));
     d.maintenance = end_group >= 0;
     hrd_setup(&d, site);
     if (d.maintenance)
@@ -378,7 +379,7 @@ int main(int argc, char **argv)
     /* before boot(): the actors it starts are watched for readiness */
     d.ep_fd = hr__os_poller();
     if (d.ep_fd < 0)
-        hrd_die(1, "epoll: %s", strerror(-d.ep_fd));
+        hrd_die(1, "epoll: %s", pmm_strerror(d.ep_fd));
     d.notify_fd = hrd_ready_open(&d);
     hrd_log(&d, HRD_NOTICE, "controller started (pid %d, generation %u)",
             pmm__os_pid(), d.reg->site.generation);
@@ -414,7 +415,7 @@ int main(int argc, char **argv)
         hrd_log(&d, HRD_NOTICE, "starting a fresh controller");
         r = hr__os_exec(d.self, argv_new);
         hrd_log(&d, HRD_ERR, "site restart: cannot run %s: %s", d.self,
-                strerror(-r));
+                pmm_strerror(r));
     }
     d.reg->site.controller_pid = 0;
     hrd_log(&d, HRD_NOTICE, "controller stopped; persistent memory kept");

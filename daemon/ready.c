@@ -21,7 +21,7 @@ int hrd_ready_open(struct hrd *d)
     int fd = hr__os_dgram_bind(path);
     if (fd < 0)
         hrd_log(d, HRD_WARNING, "%s: %s: actors get no NOTIFY_SOCKET", path,
-                strerror(-fd));
+                pmm_strerror(fd));
     return fd;
 }
 

@@ -111,7 +111,7 @@ void hrd_setup(struct hrd *d, const char *site_arg)
     d->console_fd = hr__os_open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW,
                                 0600);
     if (d->console_fd < 0)
-        hrd_die(1, "%s/console.log: %s", d->site, strerror(-d->console_fd));
+        hrd_die(1, "%s/console.log: %s", d->site, pmm_strerror(d->console_fd));
     for (int i = 0; i < HR_REG_ACTORS; i++)
         d->image_fd[i] = -1;
     if (hrd_config_dir())
@@ -119,7 +119,7 @@ void hrd_setup(struct hrd *d, const char *site_arg)
     hrd_policy_read(d);
     /* orphans of actors' trees become ours, not init's (tree.c) */
     if ((r = hr__os_subreaper()) < 0)
-        hrd_die(1, "cannot become a child subreaper: %s", strerror(-r));
+        hrd_die(1, "cannot become a child subreaper: %s", pmm_strerror(r));
     hrd_registry_open(d);
 }
 
@@ -139,7 +139,7 @@ void hrd_check_named_site(const char *site_arg)
         hrd_die(1, "site %s does not exist (hr site create makes it)%s", named,
                 site_arg ? "" : "; it comes from $HR_SITE");
     if (r < 0)
-        hrd_die(1, "site %s: %s", named, strerror(-r));
+        hrd_die(1, "site %s: %s", named, pmm_strerror(r));
     if (!S_ISDIR(mode))
         hrd_die(1, "site %s is not a directory", named);
 }

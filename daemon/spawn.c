@@ -152,18 +152,19 @@ static int ours(const char *e)
     static const char *const names[] = {
         "HR_SITE=", "HR_GROUP=", "HR_ACTOR=", "HR_RESTARTS=", HRD_HELD_VAR "=",
         "LISTEN_FDS=", "LISTEN_PID=", "LISTEN_FDNAMES=", HRD_HELD_ENV "=",
-        "NOTIFY_SOCKET=", "HR_STANDBY="};
+        "NOTIFY_SOCKET=", "HR_STANDBY=", "HR_NOTIFY="};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strncmp(e, names[i], strlen(names[i])) == 0)
             return 1;
     return 0;
 }
 
-/* 1 when the stored environment asks for a standby (hr arun --standby). */
-static int wants_standby(const struct hr_strings *s)
+/* 1 when the stored environment holds var (a mark of hr arun's:
+ * HR_STANDBY=1 for --standby, HR_NOTIFY=1 for --notify and --wait-ready). */
+static int has_mark(const struct hr_strings *s, const char *var)
 {
     for (uint32_t i = 0; i < s->envc; i++)
-        if (strcmp(s->envp[i], "HR_STANDBY=1") == 0)
+        if (strcmp(s->envp[i], var) == 0)
             return 1;
     return 0;
 }
@@ -254,7 +255,9 @@ static int spawn(struct hrd *d, int slot, const int *stdio_in, int standby,
         return nheld;
     }
     if (!standby) /* its environment, read now, says whether it wants one */
-        d->standby[slot].want = (uint8_t)(a->direct && wants_standby(s));
+        d->standby[slot].want = (uint8_t)(a->direct && has_mark(s, "HR_STANDBY=1"));
+    if (has_mark(s, "HR_NOTIFY=1")) /* waited for at every start */
+        d->says_ready[slot] = 1;
     char **env = actor_env(d, slot, s, vars, nheld, standby);
     int devnull = hr__os_open("/dev/null", O_RDONLY, 0);
     int stdio[3];

@@ -17,6 +17,7 @@
 #ifndef HRD_STANDBY_H
 #define HRD_STANDBY_H
 
+#include <stdio.h>
 #include <sys/types.h>
 
 struct hrd;
@@ -45,6 +46,9 @@ int hrd_standby_request(struct hrd *d, int conn, pid_t caller, int *kept);
 void hrd_standby_drop(struct hrd *d, int slot);
 /* Stop or site restart: every standby killed and reaped. */
 void hrd_standby_stop_all(struct hrd *d);
+/* The table, a cell a line ("standby STATE EVENT -> NEXT ACTION"), for
+ * hrd --tables and the test that checks every cell. */
+void hrd_standby_table_print(FILE *f);
 /* Its state in words for ps: "starting", "waiting", or NULL (none). */
 const char *hrd_standby_state(const struct hrd *d, int slot);
 

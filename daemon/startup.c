@@ -105,7 +105,7 @@ static void run_arun(struct hrd *d, const struct hrd_ini_line *l)
     int r = find_program(argv[0], path, sizeof path);
     if (r < 0) {
         hrd_log(d, HRD_ERR, "sysadm.ini:%d: %s: %s", l->lineno, argv[0],
-                strerror(-r));
+                pmm_strerror(r));
         return;
     }
     char **env = specs[0] || standby ? env_with(specs, standby) : environ;
@@ -124,7 +124,7 @@ static pid_t run_command(struct hrd *d, int lineno, char **w)
     int r = find_program(w[0], path, sizeof path);
     if (r < 0) {
         hrd_log(d, HRD_ERR, "sysadm.ini:%d: %s: %s", lineno, w[0],
-                strerror(-r));
+                pmm_strerror(r));
         return 0;
     }
     int null = hr__os_open("/dev/null", O_RDONLY, 0);
@@ -138,7 +138,7 @@ static pid_t run_command(struct hrd *d, int lineno, char **w)
     if (null >= 0)
         pmm__os_close(null);
     if (pid < 0) {
-        hrd_log(d, HRD_ERR, "sysadm.ini:%d: fork: %s", lineno, strerror(-pid));
+        hrd_log(d, HRD_ERR, "sysadm.ini:%d: fork: %s", lineno, pmm_strerror(pid));
         return 0;
     }
     snprintf(d->ini_prog, sizeof d->ini_prog, "%s", w[0]);
@@ -190,7 +190,7 @@ int hrd_startup_begin(struct hrd *d, int with_arun)
     if (r < 0) {
         if (r != -ENOENT)
             hrd_log(d, HRD_ERR, "%s/sysadm.ini: %s", d->site,
-                    r == -EFBIG ? "larger than 1 MiB, not run" : strerror(-r));
+                    r == -EFBIG ? "larger than 1 MiB, not run" : pmm_strerror(r));
         free(d->ini);
         free(d->ini_l);
         d->ini = NULL;

@@ -73,8 +73,16 @@ def main(path):
     if need(inside, f"the site {site} is in no mounted volume"):
         vol = volumes[mounts[inside[0]]]
         empty = vol.get("emptyDir")
-        need(empty is not None, f"the site's volume is not an emptyDir: {vol}")
-        empty = empty or {}
+        host = vol.get("hostPath")
+        if host is not None:  # the node's huge-page tmpfs (docs/huge-pages.md)
+            need(host.get("type") == "Directory",
+                 "the site's hostPath is not type Directory (the node's tmpfs)")
+            need(site.rstrip("/") != inside[0].rstrip("/"),
+                 "the site is the volume's root")
+            empty = None
+        else:
+            need(empty is not None, f"the site's volume is not an emptyDir: {vol}")
+    if inside and empty is not None:
         need(empty.get("medium") == "Memory",
              "the site's emptyDir is not memory-backed (medium: Memory)")
         need(site.rstrip("/") != inside[0].rstrip("/"),

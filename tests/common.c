@@ -10,18 +10,61 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 static char site_dir[256];
 static char bank_file[300];
+static int site_mounted; /* site_dir is a private tmpfs (HR_TEST_HUGE) */
+
+const char *huge_unavailable(void)
+{
+    char buf[256];
+    int fd = open("/sys/kernel/mm/transparent_hugepage/shmem_enabled", O_RDONLY);
+    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0)
+        return "the kernel has no shmem huge pages (no "
+               "/sys/kernel/mm/transparent_hugepage/shmem_enabled)";
+    buf[n] = 0;
+    if (strstr(buf, "[deny]"))
+        return "shmem huge pages are denied (shmem_enabled says deny)";
+    return NULL;
+}
+
+int private_tmpfs(const char *dir, const char *opts)
+{
+    if (unshare(CLONE_NEWNS) != 0 ||
+        mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount("hrtest", dir, "tmpfs", 0, opts) != 0)
+        return -errno;
+    return 0;
+}
 
 const char *site_new(uint64_t size, uint64_t max_blocks)
 {
+    const char *huge = getenv("HR_TEST_HUGE"), *why;
     snprintf(site_dir, sizeof site_dir, "/dev/shm/hrtest.XXXXXX");
     cr_assert_not_null(mkdtemp(site_dir), "mkdtemp: %s", strerror(errno));
     snprintf(bank_file, sizeof bank_file, "%s/ram.bank", site_dir);
     setenv("HR_SITE", site_dir, 1);
+    site_mounted = 0;
+    if (huge && strcmp(huge, "1") == 0) { /* the site on a huge-page tmpfs */
+        if ((why = huge_unavailable())) {
+            rmdir(site_dir);
+            cr_skip_test("HR_TEST_HUGE: %s", why);
+        }
+        int r = private_tmpfs(site_dir, "size=2g,mode=0700,huge=within_size");
+        if (r < 0) {
+            rmdir(site_dir);
+            cr_skip_test("HR_TEST_HUGE: no private huge tmpfs here (needs root "
+                         "and unshare(CLONE_NEWNS)): %s", strerror(-r));
+        }
+        site_mounted = 1;
+    }
     /* the test that made it, beside it: scripts/test.sh names the test
      * that leaves a controller running */
     char tag[300];
@@ -34,7 +77,8 @@ const char *site_new(uint64_t size, uint64_t max_blocks)
         fclose(f);
     }
     if (size || max_blocks) {
-        pmm_site_config c = {.rambank_size = size, .max_blocks = max_blocks};
+        pmm_site_config c = {.rambank_size = size, .max_blocks = max_blocks,
+                             .huge = site_mounted ? PMM_HUGE_ON : PMM_HUGE_AUTO};
         int r = pmm_site_create(site_dir, &c);
         cr_assert_eq(r, 0, "site create: %s", pmm_strerror(r));
     }
@@ -46,6 +90,8 @@ void site_drop(void)
     if (!site_dir[0])
         return;
     char cmd[600];
+    if (site_mounted && umount2(site_dir, MNT_DETACH) == 0)
+        site_mounted = 0; /* its contents went with it */
     snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s.test'", site_dir, site_dir);
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", site_dir);

@@ -13,8 +13,18 @@
 #include <hotrestart/pmm.h>
 
 /* Make a fresh site directory on tmpfs, set $HR_SITE to it and return it.
- * With max_blocks/size 0 the bank is made with defaults on first use. */
+ * With max_blocks/size 0 the bank is made with defaults on first use.
+ * With HR_TEST_HUGE=1 in the environment the directory is a private tmpfs
+ * mounted huge=within_size in this process's own mount namespace and the
+ * bank a huge-page bank (PMM_HUGE_ON); the test is skipped, saying why,
+ * where the kernel or the sandbox allows neither. */
 const char *site_new(uint64_t size, uint64_t max_blocks);
+/* NULL if this kernel gives tmpfs huge pages, else why not. */
+const char *huge_unavailable(void);
+/* This process (and the children it makes from now on) in a mount
+ * namespace of its own, with a tmpfs mounted at dir with opts: 0 or
+ * -errno. */
+int private_tmpfs(const char *dir, const char *opts);
 /* Remove the current test site. */
 void site_drop(void);
 /* The RAM bank file of the current site. */

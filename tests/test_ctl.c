@@ -312,8 +312,8 @@ Test(ctl, bad_requests_get_errors_and_the_daemon_keeps_serving)
     cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "300", "/bin/true", NULL), 2);
     cr_assert_eq(run_hr(out, sizeof out, "akill", "999999", NULL), 1);
     cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", "x", NULL), 2);
-    cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", "200", NULL), 0,
-                 "an unused group is not an error");
+    cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", "200", NULL), 1,
+                 "an unused group is said so (issue 21)");
     cr_assert_eq(hr_ping(NULL), pid, "the same controller still serves");
     refresh();
     cr_assert(no_groups(), "nothing was started: %s", ps);

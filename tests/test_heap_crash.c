@@ -27,6 +27,11 @@
 static void setup(void)
 {
     site_new(16 << 20, 64);
+    /* on a huge-page bank (ctest -L huge) heaps of a huge page and more,
+     * placed 2 MiB-aligned and mapped with huge pages */
+    const char *huge = getenv("HR_TEST_HUGE");
+    if (huge && strcmp(huge, "1") == 0)
+        hw_heap_size = 2u << 20;
 }
 static void teardown(void) { site_drop(); }
 TestSuite(heap_crash, .init = setup, .fini = teardown);

@@ -15,7 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -142,29 +145,78 @@ static int free_port(void)
     return ntohs(a.sin_port);
 }
 
-/* One HTTP request to 127.0.0.1:port, its whole answer into buf; retried
- * while the server is not listening yet. */
-static void http(int port, const char *request, char *buf, size_t cap)
+/* Seconds left until deadline (CLOCK_MONOTONIC, as now()), as poll's ms. */
+static int ms_left(double deadline)
+{
+    double left = deadline - now();
+    return left > 0 ? (int)(left * 1000) + 1 : 0;
+}
+
+/* A connection to 127.0.0.1:port, made by deadline: retried while the
+ * server is not listening yet; -1 when the deadline passed. */
+static int connect_by(int port, double deadline)
 {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int s = -1;
-    for (int i = 0; i < 3000; i++) {
-        s = socket(AF_INET, SOCK_STREAM, 0);
-        if (connect(s, (struct sockaddr *)&a, sizeof a) == 0)
-            break;
+    while (ms_left(deadline) > 0) {
+        int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), e = 0;
+        socklen_t len = sizeof e;
+        cr_assert(s >= 0);
+        struct pollfd p = {.fd = s, .events = POLLOUT};
+        if (connect(s, (struct sockaddr *)&a, sizeof a) == 0 ||
+            (errno == EINPROGRESS && poll(&p, 1, ms_left(deadline)) == 1 &&
+             getsockopt(s, SOL_SOCKET, SO_ERROR, &e, &len) == 0 && e == 0))
+            return s;
         close(s);
-        s = -1;
         usleep(10000);
     }
+    return -1;
+}
+
+/* A connection to 127.0.0.1:port, once the server listens. */
+static int connect_to(int port)
+{
+    int s = connect_by(port, now() + 30);
     cr_assert(s >= 0, "hr metrics --listen never listened");
+    int off = 0;
+    ioctl(s, FIONBIO, &off);
+    return s;
+}
+
+/* One HTTP request to 127.0.0.1:port, its whole answer into buf, all
+ * within 10 s: not a timing, a bound that only ends a scrape that would
+ * hang, at Prometheus's own scrape timeout. */
+static void http(int port, const char *request, char *buf, size_t cap)
+{
+    double deadline = now() + 10;
+    int s = connect_by(port, deadline);
+    cr_assert(s >= 0, "the scrape could not connect in 10 s");
     cr_assert_eq(write(s, request, strlen(request)), (ssize_t)strlen(request));
     size_t got = 0;
-    ssize_t n;
-    while (got + 1 < cap && (n = read(s, buf + got, cap - 1 - got)) > 0)
+    ssize_t n = -1;
+    struct pollfd p = {.fd = s, .events = POLLIN};
+    while (got + 1 < cap && poll(&p, 1, ms_left(deadline)) == 1 &&
+           (n = read(s, buf + got, cap - 1 - got)) > 0)
         got += (size_t)n;
+    cr_assert(n == 0 || got + 1 == cap, "the scrape got no whole answer in "
+              "10 s (%zu bytes)", got);
     buf[got] = 0;
     close(s);
+}
+
+/* hr metrics --listen on a free port of 127.0.0.1: its pid. */
+static pid_t metrics_server(int *port)
+{
+    char addr[32];
+    *port = free_port();
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", *port);
+    pid_t server = fork();
+    if (server == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never left behind by a failure */
+        execl(HR_BIN, "hr", "metrics", "--listen", addr, (char *)NULL);
+        _exit(127);
+    }
+    return server;
 }
 
 /* hr metrics --listen: a scrape gets the same text over HTTP, and 503
@@ -172,15 +224,8 @@ static void http(int port, const char *request, char *buf, size_t cap)
 Test(obs, metrics_over_http)
 {
     start();
-    char addr[32];
-    int port = free_port();
-    snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
-    pid_t server = fork();
-    if (server == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never left behind by a failure */
-        execl(HR_BIN, "hr", "metrics", "--listen", addr, (char *)NULL);
-        _exit(127);
-    }
+    int port;
+    pid_t server = metrics_server(&port);
     http(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", out, sizeof out);
     cr_assert_eq(strncmp(out, "HTTP/1.0 200 OK\r\n", 17), 0, "%s", out);
     cr_assert_not_null(strstr(out, "Content-Type: text/plain; version=0.0.4"));
@@ -190,6 +235,72 @@ Test(obs, metrics_over_http)
     cr_assert_eq(run_hr(NULL, 0, "site", "stop", NULL), 0);
     http(port, "GET / HTTP/1.0\r\n\r\n", out, sizeof out);
     cr_assert_eq(strncmp(out, "HTTP/1.0 503 ", 13), 0, "%s", out);
+    kill(server, SIGTERM);
+    cr_assert_eq(wait_status(server), 128 + SIGTERM);
+}
+
+/* A scrape, answered 200 with the text (http() fails a test whose
+ * scrape gets no answer within 10 s). */
+static void scrape_ok(int port)
+{
+    http(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", out, sizeof out);
+    cr_assert_eq(strncmp(out, "HTTP/1.0 200 OK\r\n", 17), 0, "%s", out);
+    cr_assert_not_null(strstr(out, "hr_controller_generation"), "%s", out);
+}
+
+/* Issue 21 item 7: 10 clients that send half a request and then nothing
+ * do not hold a scrape back (one at a time, 2 s each, it took 20 s). */
+Test(obs, metrics_scrape_beside_slow_clients)
+{
+    start();
+    int port, slow[10];
+    pid_t server = metrics_server(&port);
+    scrape_ok(port); /* it listens */
+    for (int i = 0; i < 10; i++) {
+        slow[i] = connect_to(port);
+        cr_assert_eq(write(slow[i], "GET / HTTP/1.1\r\nHo", 19), 19);
+    }
+    scrape_ok(port);
+    for (int i = 0; i < 10; i++)
+        close(slow[i]);
+    kill(server, SIGTERM);
+    cr_assert_eq(wait_status(server), 128 + SIGTERM);
+}
+
+/* Issue 21 item 7: 10,000 idle connections neither keep a scrape out nor
+ * take the server's descriptors beyond its cap. */
+Test(obs, metrics_scrape_beside_idle_connections)
+{
+    struct rlimit rl;
+    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    rl.rlim_cur = rl.rlim_max < 10200 ? rl.rlim_max : 10200;
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    int n = rl.rlim_cur < 10200 ? (int)rl.rlim_cur - 200 : 10000;
+    if (n < 10000)
+        cr_log_warn("%d idle connections: the descriptor limit is %ld", n,
+                    (long)rl.rlim_cur);
+    start();
+    int port, opened = 0;
+    pid_t server = metrics_server(&port);
+    scrape_ok(port); /* it listens */
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int *idle = calloc((size_t)n, sizeof *idle);
+    cr_assert_not_null(idle);
+    for (int i = 0; i < n; i++) {
+        idle[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        cr_assert(idle[i] >= 0, "socket: %s", strerror(errno));
+        int r = connect(idle[i], (struct sockaddr *)&a, sizeof a);
+        opened += r == 0 || errno == EINPROGRESS;
+    }
+    cr_assert_eq(opened, n);
+    scrape_ok(port);
+    int files, all;
+    fds_of(server, &files, &all);
+    cr_assert_leq(all, 64 + 8, "the server holds %d descriptors", all);
+    for (int i = 0; i < n; i++)
+        close(idle[i]);
+    free(idle);
     kill(server, SIGTERM);
     cr_assert_eq(wait_status(server), 128 + SIGTERM);
 }

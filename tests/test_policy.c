@@ -116,10 +116,10 @@ Test(policy, reserved_space_must_be_zero_and_reads_zero)
     char other[512];
     snprintf(other, sizeof other, "%s/other", site);
     pmm_site_config c = {0};
-    c.reserved[7] = 1;
+    c.reserved[6] = 1;
     cr_assert_eq(pmm_site_create(other, &c), K_EINVAL);
     cr_assert_neq(access(other, F_OK), 0, "nothing made");
-    c.reserved[7] = 0;
+    c.reserved[6] = 0;
     cr_assert_eq(pmm_site_create(other, &c), 0);
     cr_assert_eq(pmm_site_destroy(other), 0);
 
@@ -136,7 +136,10 @@ Test(policy, set_by_key_name_in_range_only)
     cr_assert_eq(p.stop_ms, 1500);
     cr_assert_eq(hr_policy_set(&p, "hrCtrl.failStopTimeout", "0"), 0);
     cr_assert_eq(p.fail_stop_ms, 0);
-    cr_assert_eq(hr_policy_set(&p, "hrCtrl.maxBadness", "0"), -EINVAL);
+    cr_assert_eq(hr_policy_set(&p, "hrCtrl.maxBadness", "0"), 0); /* default */
+    cr_assert_eq(p.max_badness, HR_DEFAULT_MAX_BADNESS);
+    cr_assert_eq(hr_policy_set(&p, "hrCtrl.maxBadness", "+5"), -EINVAL);
+    cr_assert_eq(hr_policy_set(&p, "hrCtrl.maxBadness", " 5"), -EINVAL);
     cr_assert_eq(hr_policy_set(&p, "hrCtrl.stopTimeout", "3600001"), -EINVAL);
     cr_assert_eq(hr_policy_set(&p, "hrCtrl.stopTimeout", "-1"), -EINVAL);
     cr_assert_eq(hr_policy_set(&p, "hrCtrl.stopTimeout", "12ms"), -EINVAL);

@@ -245,7 +245,7 @@ Test(powercut, every_crash_image_of_a_disk_workload_recovers, .timeout = 600)
     env = getenv("HR_POWERCUT_SEED");
     unsigned seed = env ? (unsigned)strtoul(env, NULL, 0) : (unsigned)time(NULL);
     fprintf(stderr, "power-cut replay: HR_POWERCUT_SEED=%u\n", seed);
-    cr_assert_eq(pmm__bank_create_file(bank, PMM_KIND_DISK, 48 * 4096, 16), 0);
+    cr_assert_eq(pmm__bank_create_file(bank, PMM_KIND_DISK, 48 * 4096, 16, PMM_HUGE_OFF, NULL), 0);
     uint64_t durable_len, len;
     uint8_t *durable = NULL, *image;
     {

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -20,11 +21,13 @@
 #include "pmm/hash.h"
 #include "pmm/layout.h"
 
-enum { PG = 4096, NP = 3 };
+/* NP pages hold PMM_DEAD_BATCH bytes: a block of NP pages is punched when
+ * freed (smaller ones a batch at a time, tested below). */
+enum { PG = 4096, NP = PMM_DEAD_BATCH / PG };
 
-/* Four data pages: a block of three and its guard page fill the bank, so
- * the next block of three can only take the same addresses. */
-static void setup(void) { site_new(4 * PG, 8); }
+/* NP + 1 data pages: a block of NP and its guard page fill the bank, so
+ * the next block of NP can only take the same addresses. */
+static void setup(void) { site_new((NP + 1) * PG, 8); }
 static void teardown(void) { site_drop(); }
 TestSuite(stale, .init = setup, .fini = teardown);
 
@@ -133,6 +136,95 @@ Test(stale, free_returns_the_memory_of_a_block_written_whole)
                   "%lld -> %lld blocks", (long long)before.st_blocks,
                   (long long)after.st_blocks);
     pmm_bank_close(b);
+}
+
+/* Is [off, off + len) of the bank file a hole (punched, or never
+ * written)? */
+static int hole(uint64_t off, uint64_t len)
+{
+    int fd = open(site_bank(), O_RDONLY);
+    cr_assert_geq(fd, 0);
+    off_t d = lseek(fd, (off_t)off, SEEK_DATA);
+    close(fd);
+    return d < 0 || (uint64_t)d >= off + len;
+}
+
+static void live(int write_it, struct pmm_live *l);
+
+static uint64_t bank_data_off(void)
+{
+    struct pmm_geom g;
+    int fd = open(site_bank(), O_RDONLY);
+    cr_assert_eq(pread(fd, &g, sizeof g, 0), (ssize_t)sizeof g);
+    close(fd);
+    return g.data_off;
+}
+
+/* Blocks smaller than PMM_DEAD_BATCH are punched together: each freed one
+ * joins the live record's dead run, and the run is punched whole when it
+ * reaches the batch; until then its pages hold what was written there. */
+Test(stale, small_blocks_are_punched_a_batch_at_a_time)
+{
+    pmm_bank *b = bank_open();
+    struct pmm_live l;
+    pmm_block blk;
+    void *p;
+    uint64_t first = 0;
+    for (int i = 0; i < NP; i++) {
+        cr_assert_eq(pmm_alloc(b, "s", PG, "K", 2, 0, &p, &blk), 0);
+        memset(p, 's', PG);
+        cr_assert_eq(pmm_free(b, "s"), 0);
+        live(0, &l);
+        if (i == 0)
+            first = l.dead;
+        if (i < NP - 1) {
+            cr_assert_eq(l.ndead, (uint64_t)i + 1, "free %d: the run holds it", i);
+            cr_assert_not(hole(bank_data_off() + first * PG, l.ndead * PG),
+                          "free %d: punched before the batch is whole", i);
+        } else {
+            cr_assert_eq(l.ndead, 0, "the batch is whole: the run is emptied");
+            cr_assert(hole(bank_data_off() + first * PG, NP * PG),
+                      "the whole batch is punched");
+        }
+    }
+    pmm_bank_close(b);
+    cr_assert_eq(check_bank(), 0);
+}
+
+/* A process killed in the free that completes a batch, after its commit
+ * and before its punch: whoever takes the lock next redoes the free and
+ * punches the whole run, as the dead one would have. */
+Test(stale, a_batch_punch_cut_by_a_kill_is_redone_whole)
+{
+    pmm_bank *b = bank_open();
+    struct pmm_live l;
+    void *p;
+    for (int i = 0; i < NP - 1; i++) {
+        cr_assert_eq(pmm_alloc(b, "s", PG, "K", 2, 0, &p, NULL), 0);
+        memset(p, 's', PG);
+        cr_assert_eq(pmm_free(b, "s"), 0);
+    }
+    cr_assert_eq(pmm_alloc(b, "s", PG, "K", 2, 0, &p, NULL), 0);
+    memset(p, 's', PG);
+    live(0, &l);
+    uint64_t first = l.dead;
+    pmm_bank_close(b);
+    pid_t pid = fork();
+    if (pid == 0) {
+        setenv("HR_CRASHPOINT", "free.bitmap", 1);
+        if (pmm_bank_open(&b, NULL, "RAM", 0) == 0)
+            pmm_free(b, "s");
+        _exit(1);
+    }
+    cr_assert_eq(wait_status(pid), 128 + SIGKILL, "killed at free.bitmap");
+    cr_assert_not(hole(bank_data_off() + first * PG, NP * PG), "not punched yet");
+    b = bank_open();
+    cr_assert_eq(pmm_alloc(b, "t", PG, "K", 2, 0, &p, NULL), 0); /* redoes */
+    live(0, &l);
+    cr_assert_eq(l.ndead, 0);
+    cr_assert(hole(bank_data_off() + first * PG, NP * PG), "the redo punched the run");
+    pmm_bank_close(b);
+    cr_assert_eq(check_bank(), 0);
 }
 
 /* The file pages run out where the file system's largest file ends (ext4:

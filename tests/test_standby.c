@@ -287,6 +287,34 @@ Test(standby, dies_while_waiting_is_replaced)
     cr_assert(strstr(console(), "while waiting: started again"), "%s", console());
 }
 
+/* Issue 21 item 8: a standby killed while it initialises is not a program
+ * that never waits: it is started again (twice here), and one that lives
+ * through its initialisation waits. */
+Test(standby, killed_while_initialising_is_started_again)
+{
+    start_site();
+    arun_init("sa", 1, "wait", "3000"); /* long enough to be killed meanwhile */
+    int killed = 0;
+    for (int i = 0; i < 2; i++) {
+        int sb = 0;
+        WAIT_FOR((sb = standby_of("sa", "starting")) > 0 && sb != killed,
+                 "a standby starting");
+        cr_assert_eq(kill(sb, SIGKILL), 0);
+        killed = sb;
+        /* fails fast: the old controller gave it up at once */
+        WAIT_FOR(strstr(ps, "\"standby_off\": true") ||
+                 ((sb = standby_of("sa", NULL)) > 0 && sb != killed),
+                 "a new standby, or the standby given up");
+        cr_assert_null(strstr(ps, "\"standby_off\": true"),
+                       "a killed standby was taken for one that never "
+                       "waits:\n%s", console());
+    }
+    waiting_standby("sa", killed);
+    cr_assert(strstr(console(), "while it initialised: started again"), "%s",
+              console());
+    cr_assert_eq(restarts(), 0, "no group restart: %s", ps);
+}
+
 /* A program not made for a standby (mode): its standby is given up, and
  * the log says why (said). */
 static void given_up(const char *mode, const char *said)

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * actor_cmd.c - the commands on actors of a running site: arun (start a
- * direct actor, its options checked here), akill, ps and log.  Each is one
- * request to the controller (<hotrestart/hr.h>); a refusal is said with
+ * direct actor, its options checked here), akill and ps (hr log is
+ * log_cmd.c's).  Each is one request to the controller (<hotrestart/hr.h>); a refusal is said with
  * hr_die_ctl() (ctl_cmd.c).  Through public doors only: <hotrestart/hr.h>
  * and <hotrestart/pmm.h> (tests/tool_doors.sh).
  */
@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,10 +92,46 @@ static void add_listen(char *specs, size_t cap, const char *spec)
                "unix:PATH)", spec);
     if (strchr(spec, ','))
         hr_die(HR_EXIT_USAGE, "arun: bad --listen '%s': no commas", spec);
+    struct stat st;
+    if (strncmp(spec, "unix:", 5) == 0 && lstat(spec + 5, &st) == 0 &&
+        S_ISLNK(st.st_mode)) /* bind() would say "Address already in use" */
+        hr_die(HR_EXIT_USAGE, "arun: --listen '%s': %s is a symbolic link%s; "
+               "give the socket's own path", spec, spec + 5,
+               stat(spec + 5, &st) < 0 ? " to nothing" : "");
     size_t len = strlen(specs);
     if (len + strlen(spec) + 2 > cap)
         hr_die(HR_EXIT_USAGE, "arun: too many --listen sockets");
     snprintf(specs + len, cap - len, "%s%s", len ? "," : "", spec);
+}
+
+/* Why an exec of path failed with err, in words: ENOENT for a file that
+ * is there is its #! interpreter (or an ELF's loader) missing. */
+static const char *exec_failure(const char *path, int err)
+{
+    static char why[PATH_MAX + 64];
+    char head[PATH_MAX + 2] = "";
+    struct stat st;
+    if (err == EACCES)
+        return "not an executable file";
+    if (err == ENOEXEC)
+        return "cannot be executed (not a program the kernel knows)";
+    if (err != ENOENT)
+        return strerror(err);
+    if (stat(path, &st) < 0)
+        return "no such file";
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd < 0 ? -1 : read(fd, head, sizeof head - 1);
+    if (fd >= 0)
+        close(fd);
+    head[n > 0 ? n : 0] = 0;
+    if (strncmp(head, "#!", 2) != 0)
+        return "its program interpreter (the dynamic loader it names) does "
+               "not exist";
+    char *interp = head + 2 + strspn(head + 2, " \t");
+    interp[strcspn(interp, " \t\r\n")] = 0;
+    snprintf(why, sizeof why, "its interpreter '%s' (its #! line) does not "
+                              "exist", interp);
+    return why;
 }
 
 /* arun without -g: an ordinary actor, as on ChorusOS: started in a session
@@ -128,8 +163,14 @@ static int arun_ordinary(const struct hr_opts *o, const char *path,
     close(ep[1]);
     if (pid < 0 || read(ep[0], &e, sizeof e) == (ssize_t)sizeof e)
         hr_die(HR_EXIT_FAIL, "arun: %s: %s", path,
-               strerror(pid < 0 ? errno : e));
+               pid < 0 ? strerror(errno) : exec_failure(path, e));
     return pid;
+}
+
+/* Does s begin as a number the tool takes: a digit (no sign, no space)? */
+static int digits(const char *s)
+{
+    return *s >= '0' && *s <= '9';
 }
 
 /* A group number as arun and akill take it, or exit 2. */
@@ -137,7 +178,7 @@ static int group_arg(const char *cmd, const char *s)
 {
     char *end;
     long g = strtol(s, &end, 10);
-    if (!*s || *end || g < 0 || g > (long)HR_GROUPS_LIMIT - 1)
+    if (!digits(s) || *end || g < 0 || g > (long)HR_GROUPS_LIMIT - 1)
         hr_die(HR_EXIT_USAGE, "%s: bad group '%s' (0 to %u)", cmd, s,
                HR_GROUPS_LIMIT - 1);
     return (int)g;
@@ -153,7 +194,7 @@ static long arun_number(const char *opt, const char *s, long lo, long hi)
 {
     char *end;
     long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi)
+    if (!digits(s) || *end || v < lo || v > hi)
         hr_die(HR_EXIT_USAGE, "arun: bad %s '%s' (%ld to %ld)", opt, s, lo, hi);
     return v;
 }
@@ -269,9 +310,7 @@ int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
                                  "with a larger --rambank-size (hr site create)",
                    what);
         if (r == -ENOENT || r == -EACCES || r == -ENOEXEC)
-            hr_die(HR_EXIT_FAIL, "%s: %s", what,
-                   r == -ENOENT ? "no such file" :
-                   r == -EACCES ? "not an executable file" : "cannot be executed");
+            hr_die(HR_EXIT_FAIL, "%s: %s", what, exec_failure(path, -r));
         hr_die_ctl(what, r);
     }
     if (o->json)
@@ -286,9 +325,30 @@ static const char akill_usage[] =
     "       hr akill -g GROUP  kill a group for good, as a stop (SIGTERM, the\n"
     "                          stop timeout, SIGKILL); its images and\n"
     "                          HR_GROUP_KEY blocks are freed; returns once\n"
-    "                          every member is gone.  On a stopped or failed\n"
-    "                          site (no controller) the group is ended all\n"
-    "                          the same (hrd --end-group)\n";
+    "                          every member is gone; a group that does not\n"
+    "                          exist is said so, exit 1.  On a stopped or\n"
+    "                          failed site (no controller) the group is ended\n"
+    "                          all the same (hrd --end-group)\n";
+
+/* Is group g in the running controller's ps?  -1 when no controller runs
+ * (the stopped site's group is then ended without one); dies on another
+ * error. */
+static int group_exists(const char *dir, int g)
+{
+    size_t cap = 256 * 1024;
+    char *buf = malloc(cap), id[32];
+    int r = buf ? hr_ps(dir, 0, buf, cap) : -ENOMEM;
+    if (r == -ECONNREFUSED || r == -ENOENT) {
+        free(buf);
+        return -1;
+    }
+    if (r < 0)
+        hr_die_ctl("akill", r);
+    snprintf(id, sizeof id, "{\"id\": %d, ", g);
+    r = strstr(buf, id) != NULL;
+    free(buf);
+    return r;
+}
 
 int hr_cmd_akill(int argc, char **argv, const struct hr_opts *go)
 {
@@ -309,11 +369,15 @@ int hr_cmd_akill(int argc, char **argv, const struct hr_opts *go)
         char *end;
         const char *p = argv[optind];
         v = strtol(p, &end, 10);
-        if (!*p || *end || v <= 0 || v > INT_MAX)
+        if (!digits(p) || *end || v <= 0 || v > INT_MAX)
             hr_die(HR_EXIT_USAGE, "akill: bad pid '%s'", p);
     }
     char dir[4096];
     hr_site_existing(o, dir, sizeof dir, "akill");
+    int exists = group ? group_exists(dir, (int)v) : 1;
+    if (exists == 0)
+        hr_die(HR_EXIT_FAIL, "akill: group %ld does not exist in this site: "
+                             "nothing to kill (hr ps)", v);
     int r = group ? hr_kill_group(dir, (int)v) : hr_akill(dir, (pid_t)v);
     if (group && (r == -ECONNREFUSED || r == -ENOENT)) /* stopped, failed */
         return hr_end_group_offline(dir, (int)v);
@@ -365,87 +429,5 @@ int hr_cmd_ps(int argc, char **argv, const struct hr_opts *go)
     if (o.json)
         putchar('\n');
     free(buf);
-    return HR_EXIT_OK;
-}
-
-static const char log_usage[] =
-    "usage: hr log [-f] [--all]\n"
-    "The site's console log: the controller's messages and the lines of its\n"
-    "actors, each tagged g<group>/<name>.  --all begins with the log before\n"
-    "the last rotation (console.log.1, see hrCtrl.logSize); -f follows it,\n"
-    "across rotations.\n";
-
-/* Copy the file at path to stdout; 0, or -errno when it cannot be opened. */
-static int cat_file(const char *path)
-{
-    char buf[65536];
-    ssize_t n;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    while ((n = read(fd, buf, sizeof buf)) > 0)
-        fwrite(buf, 1, (size_t)n, stdout);
-    close(fd);
-    return 0;
-}
-
-/* Print path from fd's place on, forever: at the end, wait, and when the
- * file was rotated (path names another file) finish this one and go on
- * with the new one. */
-__attribute__((noreturn)) static void follow_file(const char *path, int fd)
-{
-    char buf[65536];
-    struct stat at, now;
-    for (;;) {
-        ssize_t n = read(fd, buf, sizeof buf);
-        if (n > 0) {
-            fwrite(buf, 1, (size_t)n, stdout);
-            continue;
-        }
-        fflush(stdout);
-        if (fstat(fd, &at) == 0 && stat(path, &now) == 0 &&
-            (at.st_ino != now.st_ino || at.st_dev != now.st_dev)) {
-            int next = open(path, O_RDONLY | O_CLOEXEC);
-            if (next >= 0) {
-                while ((n = read(fd, buf, sizeof buf)) > 0) /* its end */
-                    fwrite(buf, 1, (size_t)n, stdout);
-                close(fd);
-                fd = next;
-                continue;
-            }
-        }
-        poll(NULL, 0, 200);
-    }
-}
-
-int hr_cmd_log(int argc, char **argv, const struct hr_opts *go)
-{
-    enum { OPT_ALL = HR_OPT_OWN };
-    static const struct option longs[] = {
-        {"all", no_argument, NULL, OPT_ALL}, HR_OPTS_COMMON};
-    struct hr_opts ov = *go, *o = &ov;
-    struct hr_cmdline cl = {.cmd = "log", .usage = log_usage, .shorts = "f",
-                            .longs = longs, .o = o};
-    int follow = 0, all = 0, c;
-    while ((c = hr_getopt(argc, argv, &cl)) != -1)
-        *(c == 'f' ? &follow : &all) = 1;
-    if (optind < argc)
-        hr_die(HR_EXIT_USAGE, "log: unexpected argument '%s'", argv[optind]);
-    char dir[4096], path[4200], old[4200], buf[65536];
-    hr_site_dir(o, dir, sizeof dir, "log");
-    snprintf(path, sizeof path, "%s/console.log", dir);
-    snprintf(old, sizeof old, "%s/console.log.1", dir);
-    int r = all ? cat_file(old) : 0;
-    if (r < 0 && r != -ENOENT)
-        hr_die(HR_EXIT_FAIL, "log: %s: %s", old, strerror(-r));
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        hr_die(HR_EXIT_FAIL, "log: %s: %s", path, strerror(errno));
-    if (follow)
-        follow_file(path, fd); /* never returns */
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0)
-        fwrite(buf, 1, (size_t)n, stdout);
-    close(fd);
     return HR_EXIT_OK;
 }

@@ -3,19 +3,31 @@
  * metrics_cmd.c - hr metrics: the controller's counters in the Prometheus
  * text format, printed, or served over HTTP with --listen.
  *
- * The server is the smallest that Prometheus scrapes: one connection at a
- * time, any GET answered with the text, a client that says nothing for
- * two seconds dropped.  It serves no file and no other page, and holds no
- * state: each scrape asks the controller.
+ * The server is the smallest that Prometheus scrapes: any GET answered
+ * with the text, no file and no other page, no state (each scrape asks the
+ * controller).  One thread and poll(): every client is served at once.
+ *
+ * Invariants of the server:
+ *  - no client waits on another: sockets are non-blocking, and a client
+ *    that sends slowly or reads slowly holds only its own slot;
+ *  - each client has a deadline: HEAD_MS from its accept for its request
+ *    head, then SEND_MS for taking the answer; past it, it is dropped;
+ *  - at most CLIENTS are held: a new one takes the slot of the one whose
+ *    deadline comes first, so idle connections, however many, cannot keep
+ *    a scrape out, and descriptors stay bounded;
+ *  - accepts are taken a batch at a time between reads, so a scrape that
+ *    sends its request just after connecting is read before a flood of
+ *    connections behind it could push it out.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netdb.h>
+#include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,47 +73,53 @@ static int listen_tcp(const char *spec)
     if (r != 0 || !*port)
         hr_die(HR_EXIT_USAGE, "metrics: --listen '%s': %s", spec,
                r ? gai_strerror(r) : "no port");
-    int s = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    int s = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0),
+        one = 1; /* non-blocking: take() accepts until none is waiting */
     if (s < 0 || setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-        bind(s, ai->ai_addr, ai->ai_addrlen) < 0 || listen(s, 16) < 0)
+        bind(s, ai->ai_addr, ai->ai_addrlen) < 0 || listen(s, SOMAXCONN) < 0)
         hr_die(HR_EXIT_FAIL, "metrics: --listen '%s': %s", spec,
                strerror(errno));
     freeaddrinfo(ai);
     return s;
 }
 
-static void send_all(int c, const char *p, size_t n)
+#define CLIENTS 64     /* held at once */
+#define ACCEPT_BATCH 8 /* accepts between two rounds of reads */
+#define HEAD_MS 2000   /* from accept to the request's blank line */
+#define SEND_MS 2000   /* from the request to the answer's last byte */
+
+/* One connection: reading its request, then sending its answer. */
+struct client {
+    int fd;             /* -1: a free slot */
+    uint64_t deadline;  /* CLOCK_MONOTONIC ms: dropped after it */
+    size_t got;         /* bytes of req */
+    char req[2048];
+    char *out;          /* the answer (NULL while reading) */
+    size_t len, sent;
+};
+
+static uint64_t now_ms(void)
 {
-    while (n > 0) {
-        ssize_t k = send(c, p, n, MSG_NOSIGNAL);
-        if (k <= 0)
-            return; /* the client went: its loss */
-        p += k;
-        n -= (size_t)k;
-    }
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
 }
 
-/* One scrape: read the request's head, answer with the text (503 when
- * the controller does not answer, 405 for what is not a GET). */
-static void serve_one(int c, const char *dir, char *buf)
+static void drop(struct client *c)
 {
-    char req[2048], head[256];
-    size_t got = 0;
-    /* one client at a time: each gets 2 s in all to send its head (a byte
-     * now and then does not keep the others out) and 2 s a send */
-    struct timeval tv = {.tv_sec = 2};
-    setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    time_t until = time(NULL) + 2;
-    while (got < sizeof req - 1 && !memmem(req, got, "\r\n\r\n", 4)) {
-        ssize_t k = recv(c, req + got, sizeof req - 1 - got, 0);
-        if (k <= 0 || time(NULL) > until)
-            return;
-        got += (size_t)k;
-    }
+    close(c->fd);
+    free(c->out);
+    c->fd = -1;
+    c->out = NULL;
+}
+
+/* The answer to c's request (503 when the controller does not answer,
+ * 405 for what is not a GET), or the client dropped without memory. */
+static void answer(struct client *c, const char *dir, char *buf)
+{
     const char *status = "200 OK";
-    int r = 0;
-    if (strncmp(req, "GET ", 4) != 0 && strncmp(req, "HEAD ", 5) != 0) {
+    int r = 0, head = strncmp(c->req, "HEAD ", 5) == 0;
+    if (strncmp(c->req, "GET ", 4) != 0 && !head) {
         status = "405 Method Not Allowed";
         snprintf(buf, METRICS_CAP, "only GET\n");
     } else if ((r = hr_metrics(dir, buf, METRICS_CAP)) < 0) {
@@ -109,29 +127,124 @@ static void serve_one(int c, const char *dir, char *buf)
         snprintf(buf, METRICS_CAP, "hr metrics: %s\n", strerror(-r));
     }
     size_t len = strlen(buf);
-    int n = snprintf(head, sizeof head, "HTTP/1.0 %s\r\nContent-Type: %s\r\n"
+    c->out = malloc(len + 256);
+    if (!c->out) {
+        drop(c);
+        return;
+    }
+    int n = snprintf(c->out, 256, "HTTP/1.0 %s\r\nContent-Type: %s\r\n"
                      "Content-Length: %zu\r\nConnection: close\r\n\r\n",
                      status, TEXT_TYPE, len);
-    send_all(c, head, (size_t)n);
-    if (strncmp(req, "HEAD ", 5) != 0)
-        send_all(c, buf, len);
+    if (!head)
+        memcpy(c->out + n, buf, len);
+    c->len = (size_t)n + (head ? 0 : len);
+    c->sent = 0;
+    c->deadline = now_ms() + SEND_MS;
+}
+
+/* What c can do now without waiting: read, answer, send; it is dropped
+ * when done, gone or failing. */
+static void step(struct client *c, const char *dir, char *buf)
+{
+    while (!c->out) {
+        ssize_t k = recv(c->fd, c->req + c->got, sizeof c->req - 1 - c->got,
+                         MSG_DONTWAIT);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (k <= 0) {
+            drop(c);
+            return;
+        }
+        c->got += (size_t)k;
+        c->req[c->got] = 0;
+        if (memmem(c->req, c->got, "\r\n\r\n", 4) ||
+            c->got == sizeof c->req - 1) /* a head that long: answer it */
+            answer(c, dir, buf);
+        if (c->fd < 0)
+            return;
+    }
+    while (c->sent < c->len) {
+        ssize_t k = send(c->fd, c->out + c->sent, c->len - c->sent,
+                         MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (k <= 0)
+            break; /* the client went: its loss */
+        c->sent += (size_t)k;
+    }
+    drop(c);
+}
+
+/* A slot for a new client: a free one, else the one due first, dropped. */
+static struct client *slot(struct client *cl)
+{
+    struct client *due = &cl[0];
+    for (int i = 0; i < CLIENTS; i++) {
+        if (cl[i].fd < 0)
+            return &cl[i];
+        if (cl[i].deadline < due->deadline)
+            due = &cl[i];
+    }
+    drop(due);
+    return due;
+}
+
+/* Take up to ACCEPT_BATCH new clients and read what they sent; -1 when
+ * out of descriptors (the caller waits before it accepts again). */
+static int take(int s, struct client *cl, const char *dir, char *buf)
+{
+    for (int i = 0; i < ACCEPT_BATCH; i++) {
+        int fd = accept4(s, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0) {
+            int e = errno;
+            if (e == EMFILE || e == ENFILE)
+                return -1;
+            if (e == EAGAIN || e == EWOULDBLOCK)
+                return 0;
+            if (e == EINTR || e == ECONNABORTED || e == EPROTO || e == ENOBUFS ||
+                e == ENOMEM)
+                continue;
+            hr_die(HR_EXIT_FAIL, "metrics: accept: %s", strerror(e));
+        }
+        struct client *c = slot(cl);
+        *c = (struct client){.fd = fd, .deadline = now_ms() + HEAD_MS};
+        step(c, dir, buf); /* its request may be there already */
+    }
+    return 0;
 }
 
 static int serve(const char *dir, const char *spec, char *buf)
 {
+    static struct client cl[CLIENTS];
+    struct pollfd p[CLIENTS + 1];
     int s = listen_tcp(spec);
+    uint64_t paused = 0; /* out of descriptors: no accept until then */
+    for (int i = 0; i < CLIENTS; i++)
+        cl[i].fd = -1;
     for (;;) {
-        int c = accept4(s, NULL, NULL, SOCK_CLOEXEC);
-        if (c < 0) {
-            int e = errno;
-            if (e == EMFILE || e == ENFILE)
-                sleep(1); /* not a spin: a descriptor may come free */
-            if (e == EINTR || e == ECONNABORTED || e == EMFILE || e == ENFILE)
-                continue;
-            hr_die(HR_EXIT_FAIL, "metrics: accept: %s", strerror(errno));
+        uint64_t now = now_ms(), next = now + 1000;
+        if (paused && paused < next)
+            next = paused;
+        p[0] = (struct pollfd){.fd = now >= paused ? s : -1, .events = POLLIN};
+        for (int i = 0; i < CLIENTS; i++) {
+            if (cl[i].fd >= 0 && cl[i].deadline <= now)
+                drop(&cl[i]); /* too slow: its slot goes to others */
+            p[i + 1] = (struct pollfd){.fd = cl[i].fd,
+                                       .events = cl[i].out ? POLLOUT : POLLIN};
+            if (cl[i].fd >= 0 && cl[i].deadline < next)
+                next = cl[i].deadline;
         }
-        serve_one(c, dir, buf);
-        close(c);
+        if (poll(p, CLIENTS + 1, (int)(next - now)) < 0 && errno != EINTR)
+            hr_die(HR_EXIT_FAIL, "metrics: poll: %s", strerror(errno));
+        for (int i = 0; i < CLIENTS; i++)
+            if (cl[i].fd >= 0 && p[i + 1].revents)
+                step(&cl[i], dir, buf);
+        if (p[0].revents && take(s, cl, dir, buf) < 0)
+            paused = now_ms() + 100; /* a descriptor may come free */
     }
 }
 

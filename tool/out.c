@@ -58,6 +58,11 @@ void hr_site_dir(const struct hr_opts *o, char *dir, size_t len, const char *act
     int r = pmm_site_path(dir, len, o->site);
     if (r < 0)
         hr_die(HR_EXIT_FAIL, "%s: site path: %s", action, pmm_strerror(r));
+    /* the controller and the actors run in other directories than ours */
+    if (dir[0] != '/')
+        hr_die(HR_EXIT_USAGE, "%s: the site path '%s' (%s) is relative: give "
+               "an absolute one", action, dir,
+               o->site ? "--site" : "$HR_SITE");
 }
 
 void hr_site_existing(const struct hr_opts *o, char *dir, size_t len,

@@ -1,13 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * site_cmd.c - hr site create|info|destroy.
+ * site_cmd.c - hr site create|info|set|destroy (set under a lock on the
+ * site directory, so that sets at once lose nothing).
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
+#include <sys/file.h>
+#include <sys/vfs.h>
+#include <unistd.h>
 
 #include <hotrestart/hr.h>
 #include <hotrestart/pmm.h>
@@ -15,7 +22,7 @@
 #include "hr.h"
 
 static const char site_usage[] =
-    "usage: hr site create [--rambank-size N] [--max-blocks N]\n"
+    "usage: hr site create [--rambank-size N] [--max-blocks N] [--huge|--no-huge]\n"
     "                      [--diskbank PATH [--diskbank-size N]]\n"
     "                      [--max-badness N] [--interval SECONDS]\n"
     "                      [--max-actors N] [--max-groups N]\n"
@@ -26,7 +33,12 @@ static const char site_usage[] =
     "\n"
     "create   make the site directory (owner-only) and its RAM bank with the\n"
     "         given tunables: pmm.rambankSize (default 64M) and pmm.maxBlocks\n"
-    "         (default 4096); --diskbank adds a DISK medium at PATH (an\n"
+    "         (default 4096).  The RAM bank is made for huge pages (blocks of\n"
+    "         2 MiB and more aligned to 2 MiB) when the site's file system\n"
+    "         gives them (a tmpfs mounted with huge=within_size, always or\n"
+    "         advise); --huge requires it (refused, with the reason, where\n"
+    "         the file system cannot), --no-huge refuses it.  --diskbank adds\n"
+    "         a DISK medium at PATH (an\n"
     "         absolute path on a persistent file system).  Sizes take K, M, G.\n"
     "         The restart policy: more than --max-badness restarts (default 5)\n"
     "         within --interval seconds (default 60) escalates a group to a\n"
@@ -35,7 +47,9 @@ static const char site_usage[] =
     "         groups 0 to --max-groups - 1 (hrCtrl.maxGroups); 256 each by\n"
     "         default and at most\n"
     "info     per medium: size, used, free, blocks, max_blocks, page size,\n"
-    "         fixed base address and bank path; the controller's state\n"
+    "         fixed base address and bank path, and for a huge-page bank its\n"
+    "         huge page size and whether its file system gives them now; the\n"
+    "         controller's state\n"
     "         (running, stopped, failed), pid, generation, restart counts,\n"
     "         policy, limits and stop timeouts\n"
     "set      change the controller's tunables in site.conf: hrCtrl.maxBadness,\n"
@@ -44,9 +58,10 @@ static const char site_usage[] =
     "         default 3000), hrCtrl.failStopTimeout (the same for the other\n"
     "         members of a group restarted by a failure; default 0: SIGKILL at\n"
     "         once), hrCtrl.aslr, hrCtrl.logSize (bytes console.log holds\n"
-    "         before it is rotated; default 1 MiB); 0 is the default.  A\n"
-    "         running controller takes them at once, a stopped site at its\n"
-    "         next start\n"
+    "         before it is rotated; default 1 MiB); digits only, and 0 is\n"
+    "         the default for every key.  Sets at once take turns (a lock\n"
+    "         on the site directory).  A running controller takes them at\n"
+    "         once, a stopped site at its next start\n"
     "start    start the site's controller in the background; returns once it\n"
     "         accepts requests (it restarts the groups it finds registered);\n"
     "         --config CONFDIR (default $HR_CONFIG): hrd takes site.conf and\n"
@@ -60,7 +75,9 @@ static const char site_usage[] =
     "cold     stop, then wipe the RAM bank and the registry (DISK is kept;\n"
     "         a RAM bank that does not open is replaced too);\n"
     "         the site stays stopped\n"
-    "destroy  remove the site's banks (all blocks are lost) and configuration;\n"
+    "destroy  remove the site's banks (all blocks are lost), configuration\n"
+    "         and the controller's files (log, lock, sockets), then the\n"
+    "         directory unless other files are in it (a sysadm.ini is kept);\n"
     "         refused while the site runs, unless --force: then it is stopped\n"
     "         first\n";
 
@@ -81,6 +98,7 @@ static int site_start_config(const char *config, const struct hr_opts *o)
 struct create_args {
     const char *rambank_size, *max_blocks, *diskbank, *diskbank_size;
     const char *max_badness, *interval, *max_actors, *max_groups;
+    unsigned huge; /* PMM_HUGE_... */
     int any; /* was any of them given? */
 };
 
@@ -92,6 +110,21 @@ static uint32_t tunable(const char *v, const char *opt, const char *unit,
     if (hr_parse_size(v, &n) < 0 || n == 0 || n > limit)
         hr_die(HR_EXIT_USAGE, "site create: bad %s (%s1 to %u)", opt, unit, limit);
     return (uint32_t)n;
+}
+
+/* A RAM bank is a file on memory (tmpfs): on a disk it is written back
+ * to the disk and survives a reboot, which RAM does not.  Said, not
+ * refused: a test or a machine without tmpfs may want it. */
+static void warn_disk(const char *dir)
+{
+    struct statfs fs;
+    if (statfs(dir, &fs) < 0 || fs.f_type == TMPFS_MAGIC ||
+        fs.f_type == RAMFS_MAGIC || fs.f_type == HUGETLBFS_MAGIC)
+        return;
+    fprintf(stderr, "hr: site create: warning: %s is not on a memory file "
+                    "system (tmpfs): its RAM bank is written back to the disk "
+                    "and survives a reboot, unlike RAM; a site under /dev/shm "
+                    "or $XDG_RUNTIME_DIR keeps it in memory\n", dir);
 }
 
 static int site_create(const struct create_args *a, const struct hr_opts *o)
@@ -120,8 +153,12 @@ static int site_create(const struct create_args *a, const struct hr_opts *o)
     if (a->max_groups)
         pol.max_groups = tunable(a->max_groups, "--max-groups", "", HR_GROUPS_LIMIT);
     c.disk_max_blocks = c.max_blocks;
+    c.huge = a->huge;
     hr_site_dir(o, dir, sizeof dir, "site");
     int r = pmm_site_create(dir, &c);
+    if (r == -EOPNOTSUPP && pmm_site_create_why())
+        hr_die(HR_EXIT_FAIL, "site create: --huge: %s: %s (see hr(1), "
+               "docs/huge-pages.md)", dir, pmm_site_create_why());
     if (r == K_EEXIST)
         hr_die(HR_EXIT_FAIL, "site create: %s already has a RAM bank", dir);
     if (r == K_EINVAL)
@@ -132,6 +169,7 @@ static int site_create(const struct create_args *a, const struct hr_opts *o)
         hr_die_site_err(o, "site create", r);
     if ((r = hr_policy_write(dir, &pol)) < 0)
         hr_die_err("site create: site.conf", r);
+    warn_disk(dir);
     if (o->json) {
         printf("{\"site\": ");
         hr_json_str(dir);
@@ -164,18 +202,26 @@ static int info_medium(const char *dir, const char *medium,
         hr_json_str(st.path);
         printf(", \"size\": %llu, \"used\": %llu, \"free\": %llu, "
                "\"blocks\": %llu, \"max_blocks\": %llu, \"page_size\": %llu, "
-               "\"base\": \"0x%llx\", \"durable\": %s}",
+               "\"base\": \"0x%llx\", \"durable\": %s, "
+               "\"huge_page_size\": %llu, \"huge_pages_now\": %s}",
                (unsigned long long)st.size, (unsigned long long)st.used,
                (unsigned long long)st.free, (unsigned long long)st.blocks,
                (unsigned long long)st.max_blocks,
                (unsigned long long)st.page_size, (unsigned long long)st.base,
-               st.durable ? "true" : "false");
+               st.durable ? "true" : "false",
+               (unsigned long long)st.huge_size, st.huge_now ? "true" : "false");
     } else {
         printf("%-5s %12llu %12llu %12llu %8llu %10llu  0x%llx  %s\n", medium,
                (unsigned long long)st.size, (unsigned long long)st.used,
                (unsigned long long)st.free, (unsigned long long)st.blocks,
                (unsigned long long)st.max_blocks, (unsigned long long)st.base,
                st.path);
+        if (st.huge_size)
+            printf("%-5s huge pages of %llu KiB: %s\n", medium,
+                   (unsigned long long)st.huge_size >> 10, st.huge_now
+                   ? "blocks of that size and more are mapped with them"
+                   : "NOT given by its file system now: blocks fault 4 KiB "
+                     "at a time (see docs/huge-pages.md)");
     }
     return 1;
 }
@@ -203,6 +249,47 @@ static int site_info(const struct hr_opts *o)
     return HR_EXIT_OK;
 }
 
+/* What hr site set takes for key (hr_policy_set's ranges, site.conf(5)). */
+static const char *range_of(const char *key)
+{
+    static const char *const ranges[][2] = {
+        {"hrCtrl.maxBadness", "1 to 1000000, or 0: the default, 5"},
+        {"hrCtrl.interval", "seconds, 1 to 31536000, or 0: the default, 60"},
+        {"hrCtrl.maxActors", "1 to 256, or 0: the default, 256"},
+        {"hrCtrl.maxGroups", "1 to 256, or 0: the default, 256"},
+        {"hrCtrl.stopTimeout", "ms, 1 to 3600000, or 0: the default, 3000"},
+        {"hrCtrl.failStopTimeout", "ms, 0 (the default: SIGKILL at once) to "
+                                   "3600000"},
+        {"hrCtrl.aslr", "0 (the default) or 1"},
+        {"hrCtrl.logSize", "bytes, 16384 to 1073741824, or 0: the default, "
+                           "1048576"},
+    };
+    _Static_assert(HR_MAX_BADNESS_LIMIT == 1000000 && HR_DEFAULT_MAX_BADNESS == 5 &&
+                   HR_INTERVAL_LIMIT_S == 31536000 && HR_DEFAULT_INTERVAL_S == 60 &&
+                   HR_ACTORS_LIMIT == 256 && HR_GROUPS_LIMIT == 256 &&
+                   HR_STOP_LIMIT_MS == 3600000 && HR_DEFAULT_STOP_MS == 3000 &&
+                   HR_LOG_SIZE_MIN == 16384 && HR_LOG_SIZE_LIMIT == 1073741824 &&
+                   HR_DEFAULT_LOG_SIZE == 1048576, "the ranges said above");
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
+        if (strcmp(key, ranges[i][0]) == 0)
+            return ranges[i][1];
+    return "see hr site --help";
+}
+
+/* The site directory, opened and locked (flock, exclusive): what every
+ * hr site set holds while it changes site.conf; or exit 1. */
+static int site_lock(const char *dir, const char *action)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        hr_die(HR_EXIT_FAIL, "%s: %s: %s", action, dir, strerror(errno));
+    while (flock(fd, LOCK_EX) < 0)
+        if (errno != EINTR)
+            hr_die(HR_EXIT_FAIL, "%s: lock %s: %s", action, dir,
+                   strerror(errno));
+    return fd;
+}
+
 /* hr site set KEY=VALUE...: into site.conf, then to the controller. */
 static int site_set(int n, char **kv, const struct hr_opts *o)
 {
@@ -211,6 +298,9 @@ static int site_set(int n, char **kv, const struct hr_opts *o)
     if (n == 0)
         hr_die(HR_EXIT_USAGE, "site set: KEY=VALUE expected (see hr site --help)");
     hr_site_existing(o, dir, sizeof dir, "site set");
+    /* from the read to the write: two sets at once each keep the other's
+     * change (released when the tool exits) */
+    int lock = site_lock(dir, "site set");
     if (hr_policy_read(dir, &p) == K_EINVAL)
         fprintf(stderr, "hr: site set: site.conf had a figure out of range: "
                         "its default is written\n");
@@ -225,8 +315,8 @@ static int site_set(int n, char **kv, const struct hr_opts *o)
             hr_die(HR_EXIT_USAGE, "site set: unknown key '%s' (see hr site "
                                   "--help)", key);
         if (r < 0)
-            hr_die(HR_EXIT_USAGE, "site set: %s: '%s' is not a number in its range", key,
-                   eq + 1);
+            hr_die(HR_EXIT_USAGE, "site set: %s: '%s' is not a number in its "
+                   "range (%s)", key, eq + 1, range_of(key));
     }
     int r = hr_policy_write(dir, &p);
     if (r < 0)
@@ -234,6 +324,7 @@ static int site_set(int n, char **kv, const struct hr_opts *o)
     r = hr_reload(dir);
     if (r < 0 && r != -ECONNREFUSED)
         hr_die_err("site set: stored, but the controller did not take it", r);
+    close(lock);
     if (o->json)
         printf("{\"stored\": true, \"applied\": %s}\n", r == 0 ? "true" : "false");
     else
@@ -243,10 +334,37 @@ static int site_set(int n, char **kv, const struct hr_opts *o)
     return HR_EXIT_OK;
 }
 
+/* What a controller leaves in a site it ran in: its log, its lock, its
+ * sockets, and temporary files of writers killed mid-write; then the
+ * directory, unless something else is in it (a sysadm.ini, the user's own
+ * files).  After pmm_site_destroy(), which checked the directory. */
+static void remove_controller_files(const char *dir)
+{
+    static const char *const names[] = {"console.log", "console.log.1",
+                                        "controller.lock", "control.sock",
+                                        "notify.sock"};
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return; /* removed whole already */
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        unlinkat(fd, names[i], 0);
+    DIR *d = fdopendir(fd);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (strncmp(e->d_name, "site.conf.tmp", 13) == 0 ||
+            strncmp(e->d_name, "sysadm.ini.tmp", 14) == 0)
+            unlinkat(fd, e->d_name, 0);
+    if (d)
+        closedir(d);
+    else
+        close(fd);
+    rmdir(dir);
+}
+
 enum {
     OPT_RAMBANK_SIZE = HR_OPT_OWN, OPT_MAX_BLOCKS, OPT_DISKBANK,
     OPT_DISKBANK_SIZE, OPT_MAX_BADNESS, OPT_INTERVAL, OPT_MAX_ACTORS,
-    OPT_MAX_GROUPS, OPT_FORCE, OPT_CONFIG,
+    OPT_MAX_GROUPS, OPT_FORCE, OPT_CONFIG, OPT_HUGE, OPT_NO_HUGE,
 };
 
 int hr_cmd_site(int argc, char **argv, const struct hr_opts *go)
@@ -262,6 +380,8 @@ int hr_cmd_site(int argc, char **argv, const struct hr_opts *go)
         {"max-groups", required_argument, NULL, OPT_MAX_GROUPS},
         {"force", no_argument, NULL, OPT_FORCE},
         {"config", required_argument, NULL, OPT_CONFIG},
+        {"huge", no_argument, NULL, OPT_HUGE},
+        {"no-huge", no_argument, NULL, OPT_NO_HUGE},
         HR_OPTS_COMMON,
     };
     struct hr_opts o = *go;
@@ -289,6 +409,8 @@ int hr_cmd_site(int argc, char **argv, const struct hr_opts *go)
         case OPT_INTERVAL: a.interval = optarg; break;
         case OPT_MAX_ACTORS: a.max_actors = optarg; break;
         case OPT_MAX_GROUPS: a.max_groups = optarg; break;
+        case OPT_HUGE: a.huge = PMM_HUGE_ON; break;
+        case OPT_NO_HUGE: a.huge = PMM_HUGE_OFF; break;
         }
     }
     if (optind >= argc) {
@@ -333,6 +455,7 @@ int hr_cmd_site(int argc, char **argv, const struct hr_opts *go)
         int r = pmm_site_destroy(dir);
         if (r < 0)
             hr_die_err("site destroy", r);
+        remove_controller_files(dir);
         if (!o.json)
             printf("site %s destroyed\n", dir);
         else

@@ -189,8 +189,8 @@ PMM_API int hr_policy_write(const char *site, const hr_policy *p);
 /* Set the figure of p that site.conf calls key (hrCtrl.maxBadness,
  * hrCtrl.interval, hrCtrl.maxActors, hrCtrl.maxGroups, hrCtrl.stopTimeout,
  * hrCtrl.failStopTimeout, hrCtrl.aslr, hrCtrl.logSize) from the decimal
- * text value.  -ENOENT for an unknown key, -EINVAL for a value out of its
- * range. */
+ * text value, digits only; "0" sets the key's default.  -ENOENT for an
+ * unknown key, -EINVAL for a value out of its range or not digits. */
 PMM_API int hr_policy_set(hr_policy *p, const char *key, const char *value);
 /* Have the site's running controller read its site.conf again: its figures
  * apply from now on (a lowered maxActors or maxGroups refuses new actors

@@ -54,6 +54,10 @@ typedef struct pmm_bank pmm_bank;
 #define PMM_NOMAP    0x4u /* do not map the block into this process */
 #define PMM_GROUP    0x8u /* key is ignored: the block belongs to the caller's
                              restart group (the actor's, read before main) */
+#define PMM_POPULATE 0x10u /* fault the whole block into this process before
+                              returning, not page by page at first touch */
+#define PMM_POPULATE_BG 0x20u /* the same, in a background thread: returns at
+                                 once (Linux 5.14 or later; see pmm_alloc(3)) */
 
 /* pmm_block.flags */
 #define PMM_B_SYSTEM    0x01u /* carries a "__SYS" key: the system's */
@@ -89,7 +93,14 @@ typedef struct pmm_bank_info {
     uint64_t page_size;
     uint64_t base;        /* fixed address of block space */
     int durable;          /* 1 for DISK: metadata updates are flushed */
-    uint64_t reserved[4]; /* zero: room for fields to come */
+    uint64_t huge_size;   /* a huge-page bank: its huge page size (2 MiB),
+                             to which blocks of that size or more are
+                             aligned in address and file offset; else 0 */
+    uint32_t huge_now;    /* 1 if the bank's file system gives huge pages
+                             now (0: a huge-page bank moved or remounted
+                             where it gets small pages, or not one) */
+    uint32_t pad0;        /* zero */
+    uint64_t reserved[2]; /* zero: room for fields to come */
 } pmm_bank_info;
 
 /* Site configuration for pmm_site_create(); zero fields take defaults.
@@ -98,13 +109,20 @@ typedef struct pmm_bank_info {
  * from a program built before it.  (Every struct of this interface that a
  * caller allocates ends in reserved space, so its size does not change
  * while the soname stays; the library zeroes it in what it fills.) */
+/* pmm_site_config.huge: huge pages for the RAM bank (see pmm_site_create). */
+#define PMM_HUGE_AUTO 0u /* if its file system gives them */
+#define PMM_HUGE_ON   1u /* required: refused where the file system cannot */
+#define PMM_HUGE_OFF  2u /* never */
+
 typedef struct pmm_site_config {
     uint64_t rambank_size;
     uint64_t max_blocks;
     const char *diskbank_path; /* NULL: the site has no DISK medium */
     uint64_t diskbank_size;
     uint64_t disk_max_blocks;
-    uint64_t reserved[8];      /* zero */
+    uint32_t huge;             /* PMM_HUGE_...: the RAM bank's pages */
+    uint32_t pad0;             /* zero */
+    uint64_t reserved[7];      /* zero */
 } pmm_site_config;
 
 /* Resolve the site directory: site if not NULL, else $HR_SITE, else
@@ -113,9 +131,19 @@ typedef struct pmm_site_config {
 PMM_API int pmm_site_path(char *buf, size_t len, const char *site);
 
 /* Make a site (owner-only directory) with its RAM bank and, if asked, a
- * DISK bank.  K_EEXIST if the site already has a RAM bank; K_EINVAL for a
- * DISK bank path that is not absolute or reserved space not zero. */
+ * DISK bank.  The RAM bank is made for huge pages (blocks of 2 MiB or more
+ * aligned to 2 MiB in address and file offset) when the site directory's
+ * file system gives them (a tmpfs mounted with huge=within_size, always or
+ * advise), unless cfg->huge says PMM_HUGE_OFF; with PMM_HUGE_ON a file
+ * system that cannot is refused: -EOPNOTSUPP (pmm_site_create_why() says
+ * why).  K_EEXIST if the site already has a RAM bank; K_EINVAL for a DISK
+ * bank path that is not absolute, an unknown cfg->huge or reserved space
+ * not zero. */
 PMM_API int pmm_site_create(const char *site, const pmm_site_config *cfg);
+
+/* Why this thread's last pmm_site_create() answered -EOPNOTSUPP: one line
+ * naming what the file system lacks, or NULL. */
+PMM_API const char *pmm_site_create_why(void);
 
 /* Remove a site's banks, configuration and directory (if then empty). */
 PMM_API int pmm_site_destroy(const char *site);

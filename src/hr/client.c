@@ -94,8 +94,26 @@ int hr_arun_with(const char *site, int group, const hr_arun_opts *o,
         (o->ready_fd && (o->ready_fd < 3 || o->ready_fd > HR_READY_FD_MAX)) ||
         (o->name && (!*o->name || strlen(o->name) >= PMM_NAME_MAX)))
         return -EINVAL;
+    /* an actor that says when it is ready is waited for at every start,
+     * also after a site restart: stored as HR_NOTIFY=1 in its environment,
+     * which the controller reads and takes out */
+    char **env = (char **)(envp ? envp : environ);
+    size_t n = 0;
+    while (env[n])
+        n++;
+    char **with = (w.flags & HR_ARUN_F_NOTIFY) ? malloc((n + 2) * sizeof *with)
+                                                : NULL;
+    if (with) {
+        memcpy(with, env, n * sizeof *with);
+        with[n] = "HR_NOTIFY=1";
+        with[n + 1] = NULL;
+    } else if (w.flags & HR_ARUN_F_NOTIFY) {
+        return -ENOMEM;
+    }
     int pid = request_with_program(site, HR_REQ_ARUN_WITH, group, &w, sizeof w,
-                                   o->name ? o->name : "", path, argv, envp, 0);
+                                   o->name ? o->name : "", path, argv,
+                                   with ? with : env, 0);
+    free(with);
     if (pid < 0 || !o->wait_ready)
         return pid;
     int r = hr__call(site, HR_REQ_WAIT_READY, pid, NULL, 0, NULL, 0, NULL, 0);

@@ -45,15 +45,18 @@ static uint32_t *field(hr_policy *p, const struct key *k)
     return (uint32_t *)((char *)p + k->off);
 }
 
-/* The decimal text v as k's figure, in its range: 0, or -EINVAL. */
+/* The decimal text v as k's figure: 0 (its default) or in its range,
+ * digits only (no sign, no space); 0, or -EINVAL. */
 static int parse(const struct key *k, const char *v, uint32_t *out)
 {
     char *end;
+    if (v[0] < '0' || v[0] > '9')
+        return -EINVAL;
     errno = 0;
     unsigned long n = strtoul(v, &end, 10);
-    if (errno || end == v || *end || n < k->min || n > k->max || v[0] == '-')
+    if (errno || *end || (n != 0 && (n < k->min || n > k->max)))
         return -EINVAL;
-    *out = (uint32_t)n;
+    *out = n ? (uint32_t)n : k->dflt;
     return 0;
 }
 

@@ -374,12 +374,17 @@ int pmm__os_write_all(int fd, const void *buf, size_t len)
 
 int pmm__os_write_file(const char *path, const void *buf, size_t len)
 {
+    static unsigned serial; /* threads of one process: names of their own */
     char tmp[4200];
     const char *p = buf;
     int fd, r = 0;
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+    /* a name no other writer uses at once: two processes writing the file
+     * together never write into, or rename, each other's temporary file */
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%d.%u", path, (int)getpid(),
+                 __atomic_fetch_add(&serial, 1, __ATOMIC_RELAXED)) >=
+        (int)sizeof tmp)
         return -ENAMETOOLONG;
-    do /* a .tmp left by one killed here is written again */
+    do /* one left by a killed process of the same pid is written again */
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
                   0600);
     while (fd < 0 && errno == EINTR);

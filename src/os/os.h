@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * os.h - the persistent memory manager's system calls, behind one small
- * interface (file.c, mem.c, proc.c), for the PMM and the persistent heap.
+ * interface (file.c, mem.c, huge.c, proc.c), for the PMM and the persistent
+ * heap.
  *
  * Contract: each function returns 0 (or a count) on success and -errno on
  * failure, retries EINTR itself (close excepted, as noted), and never
@@ -79,8 +80,11 @@ int pmm__os_open_append(const char *path, int *fd);
 /* Write all of buf at fd's position: a short write is completed. */
 int pmm__os_write_all(int fd, const void *buf, size_t len);
 /* Make path hold buf, owner-only (mode 0600, a link refused): written
- * whole to path.tmp, then renamed over path, so that a process killed
- * meanwhile leaves the old file or the new one, never a part of one. */
+ * whole to path.tmp.PID.N (a name of this writer's own), then renamed over
+ * path, so that a process killed meanwhile leaves the old file or the new
+ * one, never a part of one, and writers at once do not meet in one
+ * temporary file (the last rename wins: a read-modify-write needs a lock
+ * around it, as hr site set takes). */
 int pmm__os_write_file(const char *path, const void *buf, size_t len);
 
 /* A test's tap on what reaches a file (tests/test_powercut.c records a DISK
@@ -110,6 +114,22 @@ int pmm__os_msync(void *addr, size_t len);
 /* 1 if [addr, addr + len) holds no mapping of this process */
 int pmm__os_range_free(uintptr_t addr, uint64_t len);
 size_t pmm__os_page_size(void); /* read once, then cached */
+
+/* ---- huge.c: huge pages and populating mappings ---------------------- */
+
+/* Does the file system of fd give its files huge pages of `huge` bytes?
+ * 1 yes (*advise 1: only to mappings marked by pmm__os_advise_huge), 0 no
+ * with *why saying why in one line, or -errno. */
+int pmm__os_huge_fs(int fd, uint64_t huge, int *advise, const char **why);
+/* Ask for huge pages on a mapping (MADV_HUGEPAGE). */
+int pmm__os_advise_huge(void *addr, size_t len);
+/* Fault every page of a mapping in now (MADV_POPULATE_READ, Linux 5.14;
+ * before it, a read of each page, guarded against SIGBUS). */
+int pmm__os_populate(void *addr, size_t len);
+/* The same in a detached thread, returning at once; MADV_POPULATE_READ
+ * only (a range unmapped meanwhile makes it stop): before Linux 5.14 it
+ * does nothing. */
+int pmm__os_populate_bg(void *addr, size_t len);
 
 /* ---- fault.c: reads of a mapping whose file may shrink ---------------- */
 

@@ -26,7 +26,9 @@
 #include "os/os.h"
 #include "update.h"
 
-#define PMM_ALLOC_FLAGS (PMM_RETRIEVE | PMM_EXCL | PMM_NOMAP | PMM_GROUP)
+#define PMM_ALLOC_FLAGS (PMM_RETRIEVE | PMM_EXCL | PMM_NOMAP | PMM_GROUP | \
+                         PMM_POPULATE | PMM_POPULATE_BG)
+#define PMM_POPULATES (PMM_POPULATE | PMM_POPULATE_BG)
 
 /* What a request asks for, checked once. */
 struct req {
@@ -195,6 +197,18 @@ static int do_alloc(struct pmm_bank *b, struct req *q, void **addr,
     return alloc_locked(b, q, addr, info);
 }
 
+/* PMM_POPULATE, PMM_POPULATE_BG: the pages asked for, faulted in here,
+ * after the bank's lock is let go.  A hint: where it fails (memory short)
+ * the pages fault in at first touch, as without it. */
+static void populate(const struct req *q, void *addr)
+{
+    size_t len = q->npages * pmm__os_page_size();
+    if (q->flags & PMM_POPULATE)
+        pmm__os_populate(addr, len);
+    else if (q->flags & PMM_POPULATE_BG)
+        pmm__os_populate_bg(addr, len);
+}
+
 static int make_req(struct req *q, const char *name, size_t size,
                     const void *key, size_t keylen, unsigned flags, int sys,
                     int group)
@@ -205,7 +219,9 @@ static int make_req(struct req *q, const char *name, size_t size,
     if (!pmm__name_ok(name, PMM_NAME_MAX) || size == 0 ||
         keylen > PMM_KEY_MAX || (!key && keylen > 0) ||
         (flags & ~PMM_ALLOC_FLAGS) ||
-        (flags & (PMM_RETRIEVE | PMM_EXCL)) == (PMM_RETRIEVE | PMM_EXCL))
+        (flags & (PMM_RETRIEVE | PMM_EXCL)) == (PMM_RETRIEVE | PMM_EXCL) ||
+        (flags & PMM_POPULATES) == PMM_POPULATES ||
+        ((flags & PMM_POPULATES) && (flags & PMM_NOMAP)))
         return K_EINVAL;
     size_t pg = pmm__os_page_size();
     if (size > PMM_MAX_BANK_SIZE)
@@ -247,7 +263,10 @@ int pmm_alloc(pmm_bank *b, const char *name, size_t size, const void *key,
     if (!b || (!addr && !(flags & PMM_NOMAP)))
         return K_EFAULT;
     int r = make_req(&q, name, size, key, keylen, flags, 0, -1);
-    return r < 0 ? r : do_alloc(b, &q, addr, info);
+    if (r == 0 && (r = do_alloc(b, &q, addr, info)) == 0 &&
+        (flags & PMM_POPULATES)) /* mapped: addr is there */
+        populate(&q, *addr);
+    return r;
 }
 
 int pmm__alloc_sys(pmm_bank *b, const char *name, size_t size, const void *key,

@@ -136,6 +136,12 @@ static int open_file(struct pmm_bank *b, const char *path, int rdonly)
     b->file_len = size;
     b->durable = b->g.kind == PMM_KIND_DISK;
     b->meta_len = b->g.data_off;
+    if (pmm__geom_huge(&b->g)) { /* said by pmm_bank_stat, never refused */
+        const char *why;
+        r = pmm__os_huge_fs(b->fd, pmm__geom_huge(&b->g), &b->huge_advise, &why);
+        b->huge_now = r == 1;
+        b->huge_advise &= b->huge_now;
+    }
     return pmm__os_map_ro(b->fd, b->meta_len, meta_addr(b), (const void **)&b->meta);
 }
 
@@ -228,6 +234,8 @@ int pmm_bank_stat(pmm_bank *b, pmm_bank_info *out)
     out->max_blocks = b->g.max_blocks;
     out->base = b->g.base_addr;
     out->durable = b->durable;
+    out->huge_size = pmm__geom_huge(&b->g);
+    out->huge_now = (uint32_t)b->huge_now;
     pmm__unlock(b);
     return K_OK;
 }

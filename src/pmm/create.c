@@ -9,6 +9,11 @@
  * which no other process can have open: a published bank's metadata is
  * written only by update.c, lock.c and repair.c.
  *
+ * A bank is made for huge pages (layout.h's PMM_GF_HUGE) when its file
+ * system gives them and the caller does not refuse them (PMM_HUGE_AUTO),
+ * or because the caller asks (PMM_HUGE_ON: refused with the reason where
+ * the file system cannot; never a silent fall back to small pages).
+ *
  * The file system's space for the metadata is reserved here, so that no
  * later store to it can fail for want of space; block space is reserved
  * block by block as blocks are allocated (update.c), so a bank may be
@@ -64,11 +69,15 @@ static int write_empty_bitmap(int fd, const struct pmm_geom *g)
 
 /* The geometry of a new bank, with its random range and identity. */
 static int new_geom(struct pmm_geom *g, int kind, uint64_t size,
-                    uint64_t max_blocks)
+                    uint64_t max_blocks, int huge)
 {
     size_t pg = pmm__os_page_size();
     int r;
     memset(g, 0, sizeof *g);
+    if (huge) {
+        g->flags = PMM_GF_HUGE;
+        g->huge_shift = PMM_HUGE_SHIFT;
+    }
     g->magic = PMM_MAGIC;
     g->version = PMM_VERSION;
     g->layout_sig = PMM_LAYOUT_SIG;
@@ -103,8 +112,24 @@ static int write_new(int fd, const struct pmm_geom *g, int kind)
     return 0;
 }
 
+/* 1 for a huge-page bank, 0 for one of small pages, or -EOPNOTSUPP (with
+ * *why) when PMM_HUGE_ON asks for what the file system of fd cannot give. */
+static int want_huge(int fd, int mode, const char **why)
+{
+    const char *no = NULL;
+    int advise;
+    if (mode == PMM_HUGE_OFF)
+        return 0;
+    int r = pmm__os_huge_fs(fd, 1ull << PMM_HUGE_SHIFT, &advise, &no);
+    if (r < 0 || r == 1 || mode == PMM_HUGE_AUTO)
+        return r < 0 && mode == PMM_HUGE_AUTO ? 0 : r;
+    if (why)
+        *why = no;
+    return -EOPNOTSUPP;
+}
+
 int pmm__bank_create_file(const char *path, int kind, uint64_t size,
-                          uint64_t max_blocks)
+                          uint64_t max_blocks, int huge, const char **why)
 {
     struct pmm_geom g;
     char tmp[4200];
@@ -114,15 +139,15 @@ int pmm__bank_create_file(const char *path, int kind, uint64_t size,
     if (max_blocks == 0 || max_blocks > PMM_MAX_BLOCKS_LIMIT || size < 2 * pg ||
         size > PMM_MAX_BANK_SIZE)
         return K_EINVAL;
-    if ((r = new_geom(&g, kind, size, max_blocks)) < 0)
-        return r;
     if (snprintf(tmp, sizeof tmp, "%s.new.%d", path, pmm__os_pid()) >=
         (int)sizeof tmp)
         return K_EINVAL;
     pmm__os_unlink(tmp);
     if ((r = pmm__os_open(tmp, 0, 1, &fd)) < 0)
         return r;
-    r = write_new(fd, &g, kind);
+    if ((r = want_huge(fd, huge, why)) >= 0 &&
+        (r = new_geom(&g, kind, size, max_blocks, r)) == 0)
+        r = write_new(fd, &g, kind);
     pmm__os_close(fd);
     /* COMMIT POINT: the bank exists once it has its name. */
     if (r == 0 && (r = pmm__os_link(tmp, path)) == -EEXIST)

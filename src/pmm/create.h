@@ -8,10 +8,12 @@
 #include <stdint.h>
 
 /* Make a bank of kind (PMM_KIND_*) with size bytes of block space and room
- * for max_blocks blocks at path.  K_EEXIST if a bank is already there (made
- * by a racing process, perhaps: use that one); K_EINVAL for tunables out of
- * range; -errno from the file system. */
+ * for max_blocks blocks at path, for huge pages as huge (PMM_HUGE_*) says.
+ * K_EEXIST if a bank is already there (made by a racing process, perhaps:
+ * use that one); K_EINVAL for tunables out of range; -EOPNOTSUPP for
+ * PMM_HUGE_ON where the file system gives no huge pages, and *why (when
+ * given) says why; -errno from the file system. */
 int pmm__bank_create_file(const char *path, int kind, uint64_t size,
-                          uint64_t max_blocks);
+                          uint64_t max_blocks, int huge, const char **why);
 
 #endif

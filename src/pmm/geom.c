@@ -27,6 +27,11 @@ static uint64_t pow2_at_least(uint64_t v)
     return p;
 }
 
+uint64_t pmm__geom_huge(const struct pmm_geom *g)
+{
+    return g->flags & PMM_GF_HUGE ? 1ull << g->huge_shift : 0;
+}
+
 void pmm__geom_layout(struct pmm_geom *g)
 {
     uint64_t pg = g->page_size;
@@ -35,7 +40,8 @@ void pmm__geom_layout(struct pmm_geom *g)
     g->buckets_off =
         align_up(g->entries_off + g->max_blocks * sizeof(struct pmm_entry), pg);
     g->bitmap_off = align_up(g->buckets_off + g->nbuckets * 4, pg);
-    g->data_off = align_up(g->bitmap_off + pmm_bm_words(g->data_pages) * 8, pg);
+    g->data_off = align_up(g->bitmap_off + pmm_bm_words(g->data_pages) * 8,
+                           g->flags & PMM_GF_HUGE ? pmm__geom_huge(g) : pg);
     g->file_size = g->data_off; /* block contents come later (update.c) */
 }
 
@@ -44,9 +50,10 @@ static const char *fields_wrong(const struct pmm_geom *g)
     if (g->magic != PMM_MAGIC)
         return "not a bank file (bad magic)";
     if (g->version < PMM_VERSION)
-        return "bank made by an older version of the format (before format 3, "
-               "freed blocks' file pages were reused); a RAM bank is replaced "
-               "by `hr site cold`, a DISK bank by a new one";
+        return "bank made by an older version of the format (before format 4: "
+               "other checksums; before 3, freed blocks' file pages were "
+               "reused); a RAM bank is replaced by `hr site cold`, a DISK "
+               "bank by a new one";
     if (g->version != PMM_VERSION)
         return "bank made by a newer version of the format";
     if (g->layout_sig != PMM_LAYOUT_SIG)
@@ -57,6 +64,14 @@ static const char *fields_wrong(const struct pmm_geom *g)
         return "bank made with another page size";
     if (g->kind != PMM_KIND_RAM && g->kind != PMM_KIND_DISK)
         return "unknown bank kind";
+    if (g->flags & ~PMM_GF_ALL)
+        return "bank made with a geometry flag this version does not know";
+    if ((g->flags & PMM_GF_HUGE) ? g->huge_shift != PMM_HUGE_SHIFT ||
+                                       (1ull << g->huge_shift) <= g->page_size
+                                 : g->huge_shift != 0)
+        return "bank made for another huge page size";
+    if (g->base_addr % (pmm__geom_huge(g) ? pmm__geom_huge(g) : g->page_size))
+        return "fixed address not aligned to its pages";
     if (g->max_blocks == 0 || g->max_blocks > PMM_MAX_BLOCKS_LIMIT)
         return "max_blocks out of range";
     if (g->data_pages < 2 || g->data_pages > PMM_MAX_BANK_SIZE / g->page_size)

@@ -19,8 +19,10 @@
  * range in a sanitizer build: the test of same addresses failed once). */
 #define PMM_USER_LOW 0x200000000000ull
 
-/* Fill in nbuckets, the offsets and file_size from page_size, max_blocks
- * and data_pages. */
+/* The huge page size of a huge-page bank (PMM_GF_HUGE), else 0. */
+uint64_t pmm__geom_huge(const struct pmm_geom *g);
+/* Fill in nbuckets, the offsets and file_size from page_size, max_blocks,
+ * data_pages and the flags. */
 void pmm__geom_layout(struct pmm_geom *g);
 /* K_OK if g is a geometry of this format, this machine and a file of
  * file_size bytes (at least its metadata: block contents extend it); else

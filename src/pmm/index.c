@@ -160,7 +160,52 @@ static int find_run(const uint64_t *bm, uint64_t start, uint64_t end,
     return 0;
 }
 
-int pmm__find_pages(const struct pmm_bank *b, uint64_t n, uint64_t *page)
+/* The first held page in [i, end), or end; -1 for a damaged word. */
+static int64_t first_held(const uint64_t *bm, uint64_t i, uint64_t end)
+{
+    while (i < end) {
+        int64_t bits = word_bits(bm, i >> PMM_BM_SHIFT);
+        if (bits < 0)
+            return -1;
+        uint32_t k = (uint32_t)(i & (PMM_BM_PAGES - 1));
+        uint64_t high = (uint64_t)bits >> k;
+        if (high) {
+            uint64_t h = i + (uint64_t)__builtin_ctzll(high);
+            return (int64_t)(h < end ? h : end);
+        }
+        i += PMM_BM_PAGES - k;
+    }
+    return (int64_t)end;
+}
+
+/* find_run for runs that start at a multiple of a (a huge-page bank's
+ * large blocks): each candidate start is checked whole, and the next one
+ * is the first multiple of a past the page that ended it. */
+static int find_aligned(const uint64_t *bm, uint64_t start, uint64_t end,
+                        uint64_t n, uint64_t a, uint64_t *out)
+{
+    for (uint64_t s = (start + a - 1) / a * a; s < end && n <= end - s;) {
+        int64_t h = first_held(bm, s, s + n);
+        if (h < 0)
+            return K_EBANK;
+        if ((uint64_t)h == s + n) {
+            *out = s;
+            return 1;
+        }
+        s = ((uint64_t)h + a) / a * a;
+    }
+    return 0;
+}
+
+static int find_in(const uint64_t *bm, uint64_t start, uint64_t end,
+                   uint64_t n, uint64_t a, uint64_t *out)
+{
+    return a > 1 ? find_aligned(bm, start, end, n, a, out)
+                 : find_run(bm, start, end, n, out);
+}
+
+int pmm__find_pages(const struct pmm_bank *b, uint64_t n, uint64_t align,
+                    uint64_t *page)
 {
     uint64_t total = b->g.data_pages;
     uint64_t hint = pmm__live(b)->hint;
@@ -168,11 +213,11 @@ int pmm__find_pages(const struct pmm_bank *b, uint64_t n, uint64_t *page)
         return K_ENOMEM;
     if (hint >= total)
         hint = 0;
-    int r = find_run(pmm__bitmap(b), hint, total, n, page);
+    int r = find_in(pmm__bitmap(b), hint, total, n, align, page);
     if (r != 0)
         return r < 0 ? r : K_OK;
     uint64_t end = hint + n - 1 < total ? hint + n - 1 : total;
-    r = find_run(pmm__bitmap(b), 0, end, n, page);
+    r = find_in(pmm__bitmap(b), 0, end, n, align, page);
     if (r != 0)
         return r < 0 ? r : K_OK;
     return K_ENOMEM;

@@ -39,9 +39,10 @@ int pmm__find_fast(const struct pmm_bank *b, const char *name, uint32_t *idx,
                    struct pmm_entry *copy, uint64_t *seq);
 /* 1 if the live record still has sequence number seq. */
 int pmm__seq_same(const struct pmm_bank *b, uint64_t seq);
-/* Under the lock: the first run of n free pages, from the live record's
- * hint on, then from the start; K_ENOMEM if none, K_EBANK for a damaged
- * bitmap word on the way. */
-int pmm__find_pages(const struct pmm_bank *b, uint64_t n, uint64_t *page);
+/* Under the lock: the first run of n free pages starting at a multiple of
+ * align (1: anywhere), from the live record's hint on, then from the
+ * start; K_ENOMEM if none, K_EBANK for a damaged bitmap word on the way. */
+int pmm__find_pages(const struct pmm_bank *b, uint64_t n, uint64_t align,
+                    uint64_t *page);
 
 #endif

@@ -13,13 +13,16 @@
  *             each 64-bit word covers 32 pages in its low half and holds
  *             their complement in its high half, so that a damaged word
  *             is seen where it is read (PMM_BM_*)
- *   data      block contents: a block's pages of addresses are data pages
+ *   data      (in a huge-page bank, at a multiple of the huge page size:
+ *             PMM_GF_HUGE)
+ *             block contents: a block's pages of addresses are data pages
  *             [page, page + npages) at base_addr + page * page_size in every
  *             process, and its contents are file pages [fpage, fpage +
  *             npages) at data_off + fpage * page_size.  Addresses are reused
  *             (the bitmap); file pages never are: each block takes fresh
  *             ones at the live record's mark, which only grows, and a free
- *             punches them.  A process that still maps a freed block maps
+ *             punches them (a small block's with the next ones: the live
+ *             record's dead run).  A process that still maps a freed block maps
  *             dead file pages that no block will ever be given again, so a
  *             stale access never reaches a newer block at the same address.
  *             The file grows past data_off as the mark does (update.c).
@@ -32,6 +35,7 @@
  *  - a live entry's file pages lie below the mark, and no two live entries
  *    share a file page; the file is at least data_off + mark * page_size
  *    long (it is extended, durably, before a commit moves the mark);
+ *  - the dead run lies below the mark and no live entry holds a page of it;
  *  - the live record's counters agree with the entries.
  *
  * Processes map the metadata read-only and change it only with pwrite()
@@ -49,7 +53,9 @@
 #include <stdint.h>
 
 #define PMM_MAGIC      0x4b4e41424d4d5248ull /* "HRPMMBNK" */
-#define PMM_VERSION    3u  /* 2: self-checking bitmap; 3: fresh file pages */
+#define PMM_VERSION    4u  /* 2: self-checking bitmap; 3: fresh file pages;
+                              4: four-lane checksums, punches in batches
+                              (the dead run), huge-page banks */
 #define PMM_GEOM_BACKUP_OFF 2048u
 #define PMM_NONE       0u                    /* empty link */
 #define PMM_MAX_BLOCKS_LIMIT (1u << 30)
@@ -59,6 +65,9 @@
  * of allocations over a bank's life (tmpfs allows 8; ext4 stops sooner, at
  * its 16 TiB file-size limit, and allocation then answers K_ENOMEM). */
 #define PMM_MAX_FILE_DATA (1ull << 62)
+/* Freed blocks' file pages are punched together once a run of them holds
+ * this many bytes; a block of at least this size is punched when freed. */
+#define PMM_DEAD_BATCH (64u << 10)
 
 /* Bitmap words: pages 32w..32w+31 in the low half, its complement above. */
 #define PMM_BM_PAGES   32u
@@ -78,6 +87,16 @@ static inline uint64_t pmm_bm_words(uint64_t data_pages)
 
 /* Bank kinds (pmm_geom.kind). */
 enum { PMM_KIND_RAM = 1, PMM_KIND_DISK = 2 };
+
+/* Geometry flags (pmm_geom.flags).  PMM_GF_HUGE: a bank for huge pages.
+ * Its data_off is a multiple of the huge page size, as its base_addr is
+ * (every base is), and a block of at least one huge page starts at a data
+ * page and a file page that are multiples of it: the kernel can map such a
+ * block with huge pages, in address and file offset alike.  Smaller blocks
+ * pack as in any bank. */
+#define PMM_GF_HUGE 1u
+#define PMM_GF_ALL PMM_GF_HUGE
+#define PMM_HUGE_SHIFT 21u /* 2 MiB: a PMD on x86-64 and arm64 (4 KiB pages) */
 
 /* Entry states. */
 enum { PMM_E_FREE = 0, PMM_E_LIVE = 1 };
@@ -107,7 +126,10 @@ struct pmm_geom {
     uint64_t base_addr;    /* fixed address of data page 0 in every process */
     uint64_t created_ns;   /* CLOCK_REALTIME when made */
     uint8_t uuid[16];      /* random identity of this bank */
-    uint8_t reserved[64];  /* zero */
+    uint32_t flags;        /* PMM_GF_... */
+    uint32_t huge_shift;   /* PMM_GF_HUGE: log2 of the huge page size (21:
+                              2 MiB); else zero */
+    uint8_t reserved[56];  /* zero */
     uint64_t sum;          /* pmm__sum() of everything above */
 };
 static_assert(sizeof(struct pmm_geom) == 192, "geometry size");
@@ -157,11 +179,17 @@ struct pmm_live {
     uint32_t succ;         /* FREE: its successor (index + 1) or PMM_NONE */
     uint32_t free_after;   /* free_head once the update is done */
     uint32_t high_after;   /* high once the update is done */
-    uint32_t reserved0;    /* zero */
+    uint32_t skip;         /* ALLOC: file pages passed over before the
+                              block's first (huge-page alignment), which
+                              the apply punches: [fpage - skip, fpage) */
     struct pmm_entry image;/* ALLOC: the entry to write; FREE: as it was */
     uint64_t mark;         /* first file page never given to a block; an
                               ALLOC log already holds the mark after it */
-    uint64_t reserved[2];  /* zero */
+    uint64_t dead;         /* [dead, dead + ndead): file pages of freed   */
+    uint64_t ndead;        /* blocks not yet punched: fewer than
+                              PMM_DEAD_BATCH bytes, below the mark, held by
+                              no live block; a FREE log holds the run as it
+                              was before that free (update.c) */
     uint64_t sum;          /* pmm__sum() of everything above */
 };
 static_assert(sizeof(struct pmm_live) == 296, "live record size");

@@ -81,7 +81,9 @@ int pmm_bank_remake(const char *site, const char *medium, pmm_remake_info *out)
     if ((r = pmm__os_unlink(path)) < 0)
         return r;
     r = pmm__bank_create_file(path, pmm__medium_kind(medium), info.size,
-                              info.max_blocks);
+                              info.max_blocks,
+                              pmm__medium_kind(medium) == PMM_KIND_RAM
+                                  ? PMM_HUGE_AUTO : PMM_HUGE_OFF, NULL);
     if (r == K_OK && out)
         *out = info;
     return r;

@@ -162,7 +162,7 @@ int pmm_bank_open(pmm_bank **out, const char *site, const char *medium,
     if (r == K_EUNKNOWN && kind == PMM_KIND_RAM && (flags & PMM_OPEN_CREATE) &&
         !(flags & PMM_OPEN_RDONLY)) {
         r = pmm__bank_create_file(path, PMM_KIND_RAM, PMM_DEFAULT_BANK_SIZE,
-                                  PMM_DEFAULT_MAX_BLOCKS);
+                                  PMM_DEFAULT_MAX_BLOCKS, PMM_HUGE_AUTO, NULL);
         if (r < 0 && r != K_EEXIST)
             return r;
         r = pmm__bank_open_path(out, path, medium, 0);
@@ -170,16 +170,25 @@ int pmm_bank_open(pmm_bank **out, const char *site, const char *medium,
     return r;
 }
 
+static __thread const char *create_why;
+
+const char *pmm_site_create_why(void)
+{
+    return create_why;
+}
+
 int pmm_site_create(const char *site, const pmm_site_config *cfg)
 {
     pmm_site_config c = {0};
     char dir[4096], path[4200], at[64];
     int r, dfd;
-    static const uint64_t zero[8];
+    static const uint64_t zero[7];
     if (cfg)
         c = *cfg;
+    create_why = NULL;
     _Static_assert(sizeof zero == sizeof c.reserved, "reserved space");
-    if (memcmp(c.reserved, zero, sizeof zero) != 0)
+    if (memcmp(c.reserved, zero, sizeof zero) != 0 || c.pad0 ||
+        c.huge > PMM_HUGE_OFF)
         return K_EINVAL; /* a field this library does not know yet */
     if (!c.rambank_size)
         c.rambank_size = PMM_DEFAULT_BANK_SIZE;
@@ -200,13 +209,14 @@ int pmm_site_create(const char *site, const pmm_site_config *cfg)
         return r;
     snprintf(path, sizeof path, "%s/" RAM_BANK, at);
     if ((r = pmm__bank_create_file(path, PMM_KIND_RAM, c.rambank_size,
-                                   c.max_blocks)) < 0) {
+                                   c.max_blocks, (int)c.huge, &create_why)) < 0) {
         pmm__os_close(dfd);
         return r;
     }
     if (c.diskbank_path) {
         r = pmm__bank_create_file(c.diskbank_path, PMM_KIND_DISK,
-                                  c.diskbank_size, c.disk_max_blocks);
+                                  c.diskbank_size, c.disk_max_blocks,
+                                  PMM_HUGE_OFF, NULL);
         if (r < 0 && r != K_EEXIST)
             goto fail_ram;
     }

@@ -27,7 +27,11 @@
  * before the commit leaves them unused.  A free punches them: the memory
  * goes back, and a process still mapping the freed block keeps dead pages
  * that only it can reach (its stores fill them again; they stay allocated
- * until it unmaps, and a repair punches them).
+ * until it unmaps, and a repair punches them).  A block smaller than
+ * PMM_DEAD_BATCH is punched with the next ones: it joins the live record's
+ * dead run, which is punched whole once it holds that much, so that most
+ * frees of small blocks make no call for it (pmm__dead_after); a stale
+ * mapping reads its old contents until then, never a newer block's.
  *
  * The stores themselves are write.c's; besides this file only recovery
  * (lock.c) and repair (repair.c) call them.
@@ -37,11 +41,15 @@
 #include <string.h>
 
 #include "crash.h"
+#include "geom.h"
 #include "hash.h"
 #include "index.h"
 #include "os/os.h"
 #include "update.h"
 #include "write.h"
+
+/* Bytes of file pages reserved ahead of the mark (reserve_ahead). */
+#define PMM_RESERVE_AHEAD (2u << 20)
 
 /* Is a committed log from a dead writer safe to redo? */
 int pmm__log_valid(const struct pmm_bank *b, const struct pmm_live *l)
@@ -56,8 +64,15 @@ int pmm__log_valid(const struct pmm_bank *b, const struct pmm_live *l)
         return 0;
     if (!pmm__entry_valid(b, im) || pmm__bucket_of(b, im->name) != l->bucket)
         return 0;
-    if (im->fpage > l->mark || im->npages > l->mark - im->fpage)
+    if (im->fpage > l->mark || im->npages > l->mark - im->fpage ||
+        l->skip > im->fpage || (l->op == PMM_OP_FREE && l->skip))
         return 0;
+    if (l->dead > l->mark || l->ndead > l->mark - l->dead ||
+        l->ndead >= PMM_DEAD_BATCH / b->g.page_size)
+        return 0;
+    if (l->op == PMM_OP_FREE && l->ndead &&
+        im->fpage < l->dead + l->ndead && l->dead < im->fpage + im->npages)
+        return 0; /* the freed block's pages already in the dead run */
     if (l->op == PMM_OP_ALLOC && l->nblocks >= b->g.max_blocks)
         return 0;
     if (l->op == PMM_OP_FREE &&
@@ -78,6 +93,11 @@ static int apply_alloc(struct pmm_bank *b, const struct pmm_live *l)
     if (r == 0)
         r = pmm__write_bucket(b, l->bucket, l->idx + 1);
     pmm__crash("alloc.linked");
+    /* pages passed over for alignment: below the mark now, no block's,
+     * perhaps reserved ahead (update.c's reserve_ahead) */
+    if (r == 0 && l->skip && !b->shadow)
+        r = pmm__os_punch(b->fd, b->g.data_off + (e.fpage - l->skip) * b->g.page_size,
+                          (uint64_t)l->skip * b->g.page_size);
     return r;
 }
 
@@ -106,11 +126,35 @@ static int apply_free(struct pmm_bank *b, const struct pmm_live *l)
     if (r == 0)
         r = pmm__bitmap_set(b, im->page, im->npages + 1, 0);
     pmm__crash("free.bitmap");
+    uint64_t from, n;
+    pmm__dead_after(b, l, NULL, NULL, &from, &n);
     if (r == 0 && !b->shadow)
-        r = pmm__os_punch(b->fd, b->g.data_off + im->fpage * b->g.page_size,
-                          im->npages * b->g.page_size);
+        r = pmm__os_punch(b->fd, b->g.data_off + from * b->g.page_size,
+                          n * b->g.page_size);
     pmm__crash("free.punched");
     return r;
+}
+
+void pmm__dead_after(const struct pmm_bank *b, const struct pmm_live *l,
+                     uint64_t *dead, uint64_t *ndead, uint64_t *from,
+                     uint64_t *n)
+{
+    uint64_t f = l->image.fpage, fn = l->image.npages;
+    uint64_t d = l->dead, dn = l->ndead, batch = PMM_DEAD_BATCH / b->g.page_size;
+    *from = f;
+    *n = fn; /* not next to the run: the block alone, the run kept */
+    if (dn == 0 || f == d + dn || f + fn == d) {
+        d = dn == 0 || f < d ? f : d;
+        dn += fn;
+        *from = d;
+        *n = dn < batch ? 0 : dn;
+        if (dn >= batch)
+            d = dn = 0;
+    }
+    if (dead) {
+        *dead = d;
+        *ndead = dn;
+    }
 }
 
 int pmm__apply(struct pmm_bank *b, struct pmm_live *l)
@@ -129,9 +173,13 @@ int pmm__apply(struct pmm_bank *b, struct pmm_live *l)
         l->hint = l->image.page + np + 1;
     l->free_head = l->free_after;
     l->high = l->high_after;
+    if (!alloc) {
+        uint64_t from, n;
+        pmm__dead_after(b, l, &l->dead, &l->ndead, &from, &n);
+    }
     l->op = PMM_OP_NONE;
     l->idx = l->bucket = l->pred = l->succ = 0;
-    l->free_after = l->high_after = 0;
+    l->free_after = l->high_after = l->skip = 0;
     memset(&l->image, 0, sizeof l->image);
     /* COMMIT POINT (end): the update is complete and the log is gone. */
     r = pmm__write_live(b, l);
@@ -139,13 +187,39 @@ int pmm__apply(struct pmm_bank *b, struct pmm_live *l)
     return r;
 }
 
-/* Fresh file pages [mark, mark + n) for a new block.  The file is first
+/* Reserve the space of file pages [mark, mark + n), and of the pages up to
+ * PMM_RESERVE_AHEAD bytes past mark while the file holds them, so that the
+ * allocations that follow find theirs reserved and make no system call for
+ * it.  b->resv, this process's note of how far it reserved, stays true:
+ * pages at or past the mark are punched only by a repair, which moves the
+ * mark to the file's end, past every page any process reserved.  A file
+ * system too full for the chunk is asked for exactly n pages. */
+static int reserve_ahead(struct pmm_bank *b, uint64_t mark, uint64_t n)
+{
+    uint64_t pg = b->g.page_size, from = mark > b->resv ? mark : b->resv;
+    uint64_t held = (b->file_len - b->g.data_off) / pg;
+    uint64_t end = mark + n + PMM_RESERVE_AHEAD / pg;
+    if (end > held)
+        end = held; /* >= mark + n: the file was made long enough */
+    int r = pmm__os_reserve(b->fd, b->g.data_off + from * pg, (end - from) * pg);
+    if (r == -ENOSPC && end > mark + n) {
+        end = mark + n;
+        r = pmm__os_reserve(b->fd, b->g.data_off + from * pg, (end - from) * pg);
+    }
+    if (r == 0)
+        b->resv = end;
+    return r;
+}
+
+/* Fresh file pages [mark, mark + n) for a new block (mark: the live
+ * record's, or the huge page boundary past it).  The file is first
  * made long enough for them and, on a DISK bank, that length is flushed
  * before the commit that hands them out, so that no power cut leaves the
  * mark past the file's end; it grows a bank's size at a time, so most
- * allocations need neither.  Then their space is reserved.  K_ENOMEM when
- * the file system is full, at its largest file (EFBIG: ext4's 16 TiB) or
- * past PMM_MAX_FILE_DATA. */
+ * allocations need neither.  Then their space is reserved, a chunk ahead
+ * (reserve_ahead), so that most allocations make no call for that either.
+ * K_ENOMEM when the file system is full, at its largest file (EFBIG: ext4's
+ * 16 TiB) or past PMM_MAX_FILE_DATA. */
 static int fresh_pages(struct pmm_bank *b, uint64_t mark, uint64_t n)
 {
     uint64_t pg = b->g.page_size, cap = PMM_MAX_FILE_DATA / pg;
@@ -166,8 +240,8 @@ static int fresh_pages(struct pmm_bank *b, uint64_t mark, uint64_t n)
         if (r == 0)
             b->file_len = want;
     }
-    if (r == 0)
-        r = pmm__os_reserve(b->fd, b->g.data_off + mark * pg, n * pg);
+    if (r == 0 && mark + n > b->resv)
+        r = reserve_ahead(b, mark, n);
     return r == -ENOSPC || r == -EFBIG || r == -EINVAL ? K_ENOMEM : r;
 }
 
@@ -198,12 +272,15 @@ int pmm__do_alloc(struct pmm_bank *b, const char *name, uint64_t npages,
     } else {
         return K_ENOMEM;
     }
-    uint64_t page;
-    int r = pmm__find_pages(b, npages + 1, &page);
+    /* a block of a huge page or more, in a huge-page bank: aligned */
+    uint64_t hp = pmm__geom_huge(&b->g) / b->g.page_size, page;
+    uint64_t align = hp && npages >= hp ? hp : 1;
+    uint64_t fpage = (l.mark + align - 1) / align * align;
+    int r = pmm__find_pages(b, npages + 1, align, &page);
     if (r < 0)
         return r;
-    if ((r = fresh_pages(b, l.mark, npages)) < 0)
-        return r;
+    if (fpage < l.mark || (r = fresh_pages(b, fpage, npages)) < 0)
+        return r < 0 ? r : K_ENOMEM;
     pmm__crash("alloc.reserved");
 
     struct pmm_entry *e = &l.image;
@@ -219,8 +296,9 @@ int pmm__do_alloc(struct pmm_bank *b, const char *name, uint64_t npages,
     e->gen = pmm__entry(b, slot)->gen + 1;
     e->page = page;
     e->npages = npages;
-    e->fpage = l.mark;
-    l.mark += npages;
+    e->fpage = fpage;
+    l.skip = (uint32_t)(fpage - l.mark);
+    l.mark = fpage + npages;
     e->created_ns = pmm__os_now_ns();
     e->creator_pid = pmm__os_pid();
     e->sum = pmm__entry_sum(e);

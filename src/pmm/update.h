@@ -19,8 +19,18 @@ int pmm__do_alloc(struct pmm_bank *b, const char *name, uint64_t npages,
                   const uint8_t *key, size_t keylen, unsigned eflags,
                   int group, uint32_t *idx);
 /* Free live entry idx, whose chain predecessor link is pred (PMM_NONE: it
- * heads its chain).  Its pages are given back to the file system. */
+ * heads its chain).  Its pages are given back to the file system, a small
+ * block's with the next ones (pmm__dead_after). */
 int pmm__do_free(struct pmm_bank *b, uint32_t idx, uint32_t pred);
+/* For the FREE logged in l: the dead run after it in *dead, *ndead (when
+ * dead is given) and the file pages its apply punches, [*from, *from + *n)
+ * (n 0: none).  A freed block next to the run, or the first one, joins it;
+ * a run that so reaches PMM_DEAD_BATCH bytes is punched whole and emptied;
+ * a block not next to the run is punched alone and the run kept.  A
+ * function of the log alone, so that a redo punches the same pages. */
+void pmm__dead_after(const struct pmm_bank *b, const struct pmm_live *l,
+                     uint64_t *dead, uint64_t *ndead, uint64_t *from,
+                     uint64_t *n);
 
 /* 1 if l holds a committed intent log that is safe to redo. */
 int pmm__log_valid(const struct pmm_bank *b, const struct pmm_live *l);

@@ -108,11 +108,15 @@ static int by_first(const void *a, const void *b)
 }
 
 /* File pages: each live block's below the mark, no two blocks sharing one,
- * and the file long enough for the mark. */
+ * none in the dead run, and the file long enough for the mark. */
 static void check_offsets(const struct pmm_bank *b, const uint64_t *live,
                           size_t nlive, struct pmm_say *s)
 {
     uint64_t mark = pmm__live(b)->mark, pg = b->g.page_size;
+    uint64_t dead = pmm__live(b)->dead, ndead = pmm__live(b)->ndead;
+    if (dead > mark || ndead > mark - dead || ndead >= PMM_DEAD_BATCH / pg)
+        pmm__say(s, 1, "live record: dead run [%llu, +%llu) out of range",
+            (unsigned long long)dead, (unsigned long long)ndead);
     if (mark > PMM_MAX_FILE_DATA / pg)
         pmm__say(s, 1, "live record: file page mark %llu out of range",
             (unsigned long long)mark);
@@ -139,6 +143,9 @@ static void check_offsets(const struct pmm_bank *b, const uint64_t *live,
         else if (e->fpage + e->npages > mark)
             pmm__say(s, 1, "block \"%s\" has file pages past the mark (%llu)",
                 e->name, (unsigned long long)mark);
+        else if (ndead && e->fpage < dead + ndead && dead < e->fpage + e->npages)
+            pmm__say(s, 1, "block \"%s\" has file pages in the dead run",
+                e->name);
         if (e->fpage + e->npages > end)
             end = e->fpage + e->npages;
     }

@@ -50,10 +50,15 @@ struct pmm_bank {
     int rdonly;
     int shadow;            /* checker copy: meta is private, writes land in it */
     int durable;           /* DISK: flush at every ordering point */
+    int huge_now;          /* a huge-page bank on a file system that gives
+                              huge pages now (pmm__os_huge_fs at open) */
+    int huge_advise;       /* ... only to mappings marked MADV_HUGEPAGE */
     pthread_mutex_t mu;
     struct pmm_geom g;     /* validated copy of the geometry */
     uint64_t file_len;     /* bytes the file is known to hold: it only grows,
                               and an allocation that needs more looks again */
+    uint64_t resv;         /* file pages below this one were reserved by
+                              this process (update.c's reserve_ahead) */
     const uint8_t *meta;   /* read-only mapping of [0, data_off) */
     size_t meta_len;
     size_t page;

@@ -36,7 +36,7 @@ static void make_reference(void)
     snprintf(path, sizeof path, "%s/ref.bank", fuzz_dir());
     snprintf(img, sizeof img, "%s/img.bank", fuzz_dir());
     unlink(path);
-    if (pmm__bank_create_file(path, PMM_KIND_RAM, 24 * 4096, 8) != 0 ||
+    if (pmm__bank_create_file(path, PMM_KIND_RAM, 24 * 4096, 8, PMM_HUGE_OFF, NULL) != 0 ||
         pmm__bank_open_path(&b, path, "RAM", 0) != 0)
         abort();
     for (int i = 0; i < 5; i++)

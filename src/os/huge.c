@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * huge.c - huge pages behind os.h: whether the file system of a bank gives
+ * them, asking for them on a mapping, and populating a mapping up front or
+ * in the background.
+ *
+ * What gives a file 2 MiB pages is read from the kernel, never guessed: a
+ * tmpfs whose mount says huge=always, huge=within_size or huge=advise (the
+ * last with MADV_HUGEPAGE on each mapping), or any tmpfs while the
+ * system-wide shmem_enabled says force; never while it says deny.
+ * hugetlbfs is refused: it takes no write(2), and a bank's metadata is
+ * written with pwrite().
+ */
+#define _GNU_SOURCE
+#include "os.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22 /* Linux 5.14 */
+#endif
+#define TMPFS_MAGIC_ 0x01021994
+#define HUGETLBFS_MAGIC_ 0x958458f6
+
+#define THP "/sys/kernel/mm/transparent_hugepage/"
+
+/* The word in brackets of a sysfs choice ("always [never] deny"), or "". */
+static void chosen(const char *path, char *out, size_t cap)
+{
+    char buf[256];
+    out[0] = 0;
+    if (pmm__os_read_file(path, buf, sizeof buf) < 0)
+        return;
+    char *a = strchr(buf, '['), *z = a ? strchr(a, ']') : NULL;
+    if (a && z && (size_t)(z - a) < cap)
+        snprintf(out, cap, "%.*s", (int)(z - a - 1), a + 1);
+}
+
+/* The huge= option of the mount of device dev ("" when it has none). */
+static int mount_huge(dev_t dev, char *out, size_t cap)
+{
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    char *line = NULL, want[32];
+    size_t len = 0;
+    int found = 0;
+    if (!f)
+        return -errno;
+    snprintf(want, sizeof want, " %u:%u ", major(dev), minor(dev));
+    out[0] = 0;
+    while (!found && getline(&line, &len, f) > 0) {
+        char *at = strstr(line, want), *super = strstr(line, " - ");
+        if (!at || !super || at > super)
+            continue;
+        found = 1;
+        char *h = strstr(super, ",huge=");
+        if (h)
+            snprintf(out, cap, "%.*s", (int)strcspn(h + 6, ", \n"), h + 6);
+    }
+    free(line);
+    fclose(f);
+    return found ? 0 : -ENOENT;
+}
+
+int pmm__os_huge_fs(int fd, uint64_t huge, int *advise, const char **why)
+{
+    struct statfs fs;
+    struct stat st;
+    char word[32], pmd[32];
+    *advise = 0;
+    if (fstatfs(fd, &fs) < 0 || fstat(fd, &st) < 0)
+        return -errno;
+    if ((unsigned long)fs.f_type == HUGETLBFS_MAGIC_) {
+        *why = "hugetlbfs takes no write(2), which a bank's metadata needs: "
+               "use a tmpfs mounted with huge=within_size";
+        return 0;
+    }
+    if ((unsigned long)fs.f_type != TMPFS_MAGIC_) {
+        *why = "not a tmpfs: huge pages for a bank need a tmpfs mounted with "
+               "huge=within_size (or huge=always)";
+        return 0;
+    }
+    chosen(THP "shmem_enabled", word, sizeof word);
+    if (pmm__os_read_file(THP "hpage_pmd_size", pmd, sizeof pmd) < 0 || !word[0]) {
+        *why = "the kernel has no transparent huge pages for tmpfs (no "
+               THP "shmem_enabled)";
+        return 0;
+    }
+    if (strtoull(pmd, NULL, 10) != huge) {
+        *why = "the kernel's huge page size (hpage_pmd_size) is not 2 MiB";
+        return 0;
+    }
+    if (strcmp(word, "deny") == 0) {
+        *why = "tmpfs huge pages are denied system-wide (" THP
+               "shmem_enabled says deny)";
+        return 0;
+    }
+    if (strcmp(word, "force") == 0)
+        return 1;
+    int r = mount_huge(st.st_dev, word, sizeof word);
+    if (r < 0)
+        return r;
+    if (strcmp(word, "always") == 0 || strcmp(word, "within_size") == 0)
+        return 1;
+    if (strcmp(word, "advise") == 0) {
+        *advise = 1;
+        return 1;
+    }
+    *why = "the tmpfs is mounted without huge pages (huge=never, the "
+           "default): mount it with huge=within_size";
+    return 0;
+}
+
+int pmm__os_advise_huge(void *addr, size_t len)
+{
+    return madvise(addr, len, MADV_HUGEPAGE) < 0 ? -errno : 0;
+}
+
+static int touch_pages(void *arg)
+{
+    const size_t *range = arg;
+    size_t pg = pmm__os_page_size();
+    for (size_t off = 0; off < range[1]; off += pg)
+        (void)*(volatile const char *)(range[0] + off);
+    return 0;
+}
+
+int pmm__os_populate(void *addr, size_t len)
+{
+    if (madvise(addr, len, MADV_POPULATE_READ) == 0)
+        return 0;
+    if (errno != EINVAL)
+        return -errno;
+    /* before Linux 5.14: a read of each page, faults one by one */
+    size_t range[2] = {(size_t)addr, len};
+    return pmm__os_guarded(addr, len, touch_pages, range);
+}
+
+struct populate_job {
+    void *addr;
+    size_t len;
+};
+
+static void *populate_thread(void *arg)
+{
+    struct populate_job job = *(struct populate_job *)arg;
+    free(arg);
+    /* madvise only: the range may be unmapped meanwhile, and then it
+     * answers ENOMEM where a read would fault */
+    madvise(job.addr, job.len, MADV_POPULATE_READ);
+    return NULL;
+}
+
+int pmm__os_populate_bg(void *addr, size_t len)
+{
+    pthread_attr_t at;
+    pthread_t t;
+    struct populate_job *job = malloc(sizeof *job);
+    if (!job)
+        return -ENOMEM;
+    job->addr = addr;
+    job->len = len;
+    int r = pthread_attr_init(&at);
+    if (r == 0) {
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        r = pthread_create(&t, &at, populate_thread, job);
+        pthread_attr_destroy(&at);
+    }
+    if (r != 0)
+        free(job);
+    return -r;
+}

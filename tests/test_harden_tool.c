@@ -1,0 +1,397 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_harden_tool.c - the tool under attack and at its limits (issue 21):
+ * hr log against an actor's control bytes and a rotating log, concurrent
+ * hr site set, the smaller refusals, and a READY=1 sent by another process
+ * than the actor.  (The metrics server against slow and idle clients is in
+ * test_obs.c, a standby killed while it initialises in test_standby.c.)
+ * A real hrd in a throwaway site, real actors.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/magic.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <hotrestart/hr.h>
+
+#include "common.h"
+#include "ctl_helpers.h"
+
+static char out[262144];
+static const char *site;
+
+static void up(void)
+{
+    site = site_new(0, 0);
+}
+
+static void down(void)
+{
+    run_hr(NULL, 0, "site", "stop", NULL);
+    site_drop();
+}
+
+TestSuite(harden_tool, .init = up, .fini = down, .timeout = 300);
+
+static void start(void)
+{
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+}
+
+/* s holds nothing a terminal acts on: valid UTF-8, no control character
+ * but TAB and newline, no C1 control. */
+static void terminal_safe(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; p[i]; i++) {
+        unsigned char c = p[i];
+        cr_assert(c >= 0x20 || c == '\t' || c == '\n',
+                  "control byte 0x%02x at %zu of:\n%s", c, i, s);
+        cr_assert(c != 0x7f, "DEL at %zu", i);
+        if (c < 0x80)
+            continue;
+        int len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+        cr_assert(c >= 0xc2 && c <= 0xf4, "bad UTF-8 lead 0x%02x at %zu", c, i);
+        cr_assert(!(c == 0xc2 && p[i + 1] < 0xa0), "C1 control at %zu", i);
+        for (int k = 1; k < len; k++)
+            cr_assert(p[i + k] >= 0x80 && p[i + k] <= 0xbf,
+                      "bad UTF-8 at %zu", i + k);
+        i += (size_t)len - 1;
+    }
+}
+
+/* Item 6: an actor's escape sequences, C1 CSI, BEL, NUL, bad UTF-8 and a
+ * CR that forges a controller line are shown escaped; --raw keeps them. */
+Test(harden_tool, log_escapes_control_characters)
+{
+    start();
+    /* octal, as dash's printf takes it: ESC [2J, ESC ]0;t BEL, C1 CSI,
+     * a lone 0xff, a cut 0xc3, a euro sign (kept), then CR and a forgery,
+     * then NUL last (the raw capture ends there) */
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--name", "evil",
+                        "/bin/sh", "-c",
+                        "printf 'esc\\033[2J\\033]0;t\\007 csi\\302\\23331m "
+                        "bad\\377\\303 \\342\\202\\254 "
+                        "A\\rFAKE: controller stopped nul\\000\\n'; "
+                        "exec sleep 1000", NULL), 0, "%s", out);
+    const char *line = NULL;
+    WAIT_FOR(strstr(console(), "esc\033"), "the actor's line in console.log");
+    cr_assert_eq(run_hr(out, sizeof out, "log", NULL), 0);
+    line = strstr(out, "esc\\x1b[2J");
+    cr_assert_not_null(line, "the actor's line never came:\n%s", out);
+    terminal_safe(out);
+    cr_assert_not_null(strstr(out, "esc\\x1b[2J\\x1b]0;t\\a csi\\xc2\\x9b31m "
+                                   "bad\\xff\\xc3 \xe2\x82\xac A\\rFAKE: "
+                                   "controller stopped nul\\x00\n"), "%s", out);
+    /* the forgery is seen on the actor's tagged line, not as a line */
+    const char *start_of_line = line;
+    while (start_of_line > out && start_of_line[-1] != '\n')
+        start_of_line--;
+    cr_assert_not_null(memmem(start_of_line, (size_t)(line - start_of_line),
+                              "g1/evil", 7), "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "log", "--raw", NULL), 0);
+    cr_assert_not_null(strstr(out, "esc\033[2J\033]0;t\007 csi\302\23331m "
+                                   "bad\377\303 \342\202\254 A\rFAKE: "
+                                   "controller stopped nul"), "%s", out);
+}
+
+/* Run hr with args (NULL-terminated), its stderr into out: its status. */
+static int hr_stderr(const char *arg0, ...)
+{
+    const char *argv[16] = {HR_BIN, arg0};
+    int n = 2, fd[2];
+    va_list ap;
+    va_start(ap, arg0);
+    while (n < 15 && (argv[n] = va_arg(ap, const char *)))
+        n++;
+    va_end(ap);
+    argv[n] = NULL;
+    cr_assert_eq(pipe(fd), 0);
+    pid_t p = fork();
+    if (p == 0) {
+        dup2(fd[1], 2);
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        execv(HR_BIN, (char **)argv);
+        _exit(127);
+    }
+    close(fd[1]);
+    size_t got = 0;
+    ssize_t k;
+    while ((k = read(fd[0], out + got, sizeof out - 1 - got)) > 0)
+        got += (size_t)k;
+    out[got] = 0;
+    close(fd[0]);
+    return wait_status(p);
+}
+
+/* Item 12: hr log on a site whose controller never started says so. */
+Test(harden_tool, log_of_a_never_started_site)
+{
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0);
+    cr_assert_eq(hr_stderr("log", NULL), 1);
+    cr_assert_not_null(strstr(out, "never started"), "%s", out);
+    cr_assert_null(strstr(out, "No such file"), "%s", out);
+}
+
+/* Item 10: hr log while the log rotates under a flood never fails. */
+Test(harden_tool, log_read_across_rotations)
+{
+    char v[32];
+    snprintf(v, sizeof v, "hrCtrl.logSize=%u", HR_LOG_SIZE_MIN);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "set", v, NULL), 0, "%s", out);
+    start();
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--name", "flood",
+                        "/bin/sh", "-c", "exec yes 'a flood of lines, each "
+                        "long enough to fill the log quickly'", NULL), 0);
+    struct stat st;
+    char one[600];
+    snprintf(one, sizeof one, "%s/console.log.1", site);
+    for (int i = 0; i < 9000 && stat(one, &st) < 0; i++)
+        usleep(10000);
+    cr_assert_eq(stat(one, &st), 0, "the log never rotated");
+    int failed = 0;
+    for (int i = 0; i < 300; i++)
+        failed += run_hr(NULL, 0, "log", i % 2 ? "--all" : NULL, NULL) != 0;
+    cr_assert_eq(failed, 0, "%d of 300 hr log failed", failed);
+}
+
+/* Item 9: 8 hr site set at once, each of another key, 25 times over: none
+ * fails, and each round's 8 changes are all in site.conf. */
+Test(harden_tool, concurrent_site_set_loses_nothing)
+{
+    static const char *const keys[8] = {
+        "hrCtrl.maxBadness", "hrCtrl.interval", "hrCtrl.maxActors",
+        "hrCtrl.maxGroups", "hrCtrl.stopTimeout", "hrCtrl.failStopTimeout",
+        "hrCtrl.aslr", "hrCtrl.logSize"};
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0);
+    int failed = 0, lost = 0;
+    for (unsigned round = 1; round <= 25; round++) {
+        uint32_t want[8] = {10 + round, 100 + round, 100 + round, 100 + round,
+                            1000 + round, 500 + round, round % 2,
+                            HR_LOG_SIZE_MIN + round};
+        int go[2];
+        pid_t kid[8];
+        cr_assert_eq(pipe(go), 0);
+        for (int k = 0; k < 8; k++) {
+            char kv[64];
+            snprintf(kv, sizeof kv, "%s=%u", keys[k], want[k]);
+            if ((kid[k] = fork()) == 0) {
+                char c;
+                close(go[1]);
+                if (read(go[0], &c, 1) != 0) /* all at once: at its close */
+                    _exit(126);
+                int null = open("/dev/null", O_WRONLY);
+                dup2(null, 1);
+                execl(HR_BIN, "hr", "site", "set", kv, (char *)NULL);
+                _exit(127);
+            }
+        }
+        close(go[0]);
+        close(go[1]);
+        for (int k = 0; k < 8; k++)
+            failed += wait_status(kid[k]) != 0;
+        hr_policy p;
+        cr_assert_eq(hr_policy_read(NULL, &p), 0);
+        uint32_t got[8] = {p.max_badness, p.interval_s, p.max_actors,
+                           p.max_groups, p.stop_ms, p.fail_stop_ms, p.aslr,
+                           p.log_size};
+        for (int k = 0; k < 8; k++)
+            lost += got[k] != want[k];
+    }
+    cr_assert(failed == 0 && lost == 0, "of 200 hr site set, %d failed and "
+              "%d changes were lost", failed, lost);
+    DIR *d = opendir(site);
+    struct dirent *e;
+    while ((e = readdir(d)))
+        cr_assert_null(strstr(e->d_name, ".tmp"), "%s left", e->d_name);
+    closedir(d);
+}
+
+/* Item 12: KEY=0 is the default for every key, as the docs say; a sign or
+ * a space is refused; a refusal gives the range. */
+Test(harden_tool, site_set_zero_is_the_default_and_numbers_are_digits)
+{
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "set", "hrCtrl.maxBadness=9",
+                        "hrCtrl.logSize=20000", NULL), 0);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "set", "hrCtrl.maxBadness=0",
+                        "hrCtrl.interval=0", "hrCtrl.maxActors=0",
+                        "hrCtrl.maxGroups=0", "hrCtrl.stopTimeout=0",
+                        "hrCtrl.failStopTimeout=0", "hrCtrl.aslr=0",
+                        "hrCtrl.logSize=0", NULL), 0, "%s", out);
+    hr_policy p;
+    cr_assert_eq(hr_policy_read(NULL, &p), 0);
+    cr_assert_eq(p.max_badness, HR_DEFAULT_MAX_BADNESS);
+    cr_assert_eq(p.log_size, HR_DEFAULT_LOG_SIZE);
+    cr_assert_eq(p.stop_ms, HR_DEFAULT_STOP_MS);
+    cr_assert_eq(p.max_actors, HR_ACTORS_LIMIT);
+    static const char *const bad[] = {"hrCtrl.maxBadness=+5",
+                                      "hrCtrl.maxBadness= 5",
+                                      "hrCtrl.maxBadness=-0"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_eq(hr_stderr("site", "set", bad[i], NULL), 2, "%s", bad[i]);
+    cr_assert_eq(hr_stderr("site", "set", "hrCtrl.logSize=100", NULL), 2);
+    cr_assert_not_null(strstr(out, "16384 to 1073741824"), "%s", out);
+    cr_assert_eq(hr_stderr("arun", "-g+1", "/bin/true", NULL), 2, "%s", out);
+    cr_assert_eq(hr_stderr("akill", "-g", "+1", NULL), 2, "%s", out);
+    cr_assert_eq(hr_stderr("akill", "+1", NULL), 2, "%s", out);
+}
+
+/* Item 12: a started site's destroy leaves no console.log, no
+ * controller.lock, no directory. */
+Test(harden_tool, destroy_of_a_started_site_leaves_nothing)
+{
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0);
+    start();
+    cr_assert_eq(run_hr(out, sizeof out, "site", "destroy", "--force", NULL), 0,
+                 "%s", out);
+    struct stat st;
+    char path[600];
+    snprintf(path, sizeof path, "%s/console.log", site);
+    cr_assert_eq(stat(path, &st), -1, "console.log left");
+    snprintf(path, sizeof path, "%s/controller.lock", site);
+    cr_assert_eq(stat(path, &st), -1, "controller.lock left");
+    cr_assert_eq(stat(site, &st), -1, "the site directory left");
+}
+
+/* Item 12: a group that does not exist is said so, exit 1; a script whose
+ * #! interpreter is missing is said so; a symbolic link to --listen is
+ * refused as such. */
+Test(harden_tool, akill_listen_and_interpreter_say_what_is_wrong)
+{
+    start();
+    cr_assert_eq(hr_stderr("akill", "-g", "9", NULL), 1);
+    cr_assert_not_null(strstr(out, "group 9 does not exist"), "%s", out);
+    char script[600], link[600];
+    snprintf(script, sizeof script, "%s/s.sh", site);
+    FILE *f = fopen(script, "w");
+    cr_assert_not_null(f);
+    fputs("#!/nonexistent/interp -x\necho hi\n", f);
+    fclose(f);
+    chmod(script, 0700);
+    cr_assert_eq(hr_stderr("arun", "-g", "1", script, NULL), 1);
+    cr_assert_not_null(strstr(out, "interpreter '/nonexistent/interp'"), "%s", out);
+    cr_assert_eq(hr_stderr("arun", script, NULL), 1);
+    cr_assert_not_null(strstr(out, "interpreter '/nonexistent/interp'"), "%s", out);
+    snprintf(link, sizeof link, "%s/sock", site);
+    cr_assert_eq(symlink("/nonexistent/target", link), 0);
+    char spec[640];
+    snprintf(spec, sizeof spec, "unix:%s", link);
+    cr_assert_eq(hr_stderr("arun", "-g", "1", "--listen", spec, "/bin/sleep",
+                           "100", NULL), 2);
+    cr_assert_not_null(strstr(out, "symbolic link"), "%s", out);
+    cr_assert_null(strstr(out, "in use"), "%s", out);
+}
+
+/* Item 12: a relative site path is refused (the controller and actors run
+ * elsewhere); a site made on a disk file system is warned of. */
+Test(harden_tool, relative_site_refused_and_disk_site_warned)
+{
+    setenv("HR_SITE", "relative/site", 1);
+    cr_assert_eq(hr_stderr("site", "create", NULL), 2);
+    cr_assert_not_null(strstr(out, "relative"), "%s", out);
+    cr_assert_eq(hr_stderr("--site", "x", "ps", NULL), 2);
+    cr_assert_not_null(strstr(out, "relative"), "%s", out);
+    char disk[] = "/var/tmp/hrdisk.XXXXXX", dir[64];
+    cr_assert_not_null(mkdtemp(disk));
+    snprintf(dir, sizeof dir, "%s/site", disk);
+    struct statfs fs;
+    cr_assert_eq(statfs(disk, &fs), 0);
+    int on_disk = fs.f_type != TMPFS_MAGIC && fs.f_type != RAMFS_MAGIC;
+    int r = hr_stderr("--site", dir, "site", "create", "--rambank-size", "1M",
+                      NULL);
+    run_hr(NULL, 0, "--site", dir, "site", "destroy", NULL);
+    rmdir(disk);
+    cr_assert_eq(r, 0, "%s", out);
+    if (on_disk) /* /var/tmp is a disk here, as on most machines */
+        cr_assert_not_null(strstr(out, "warning"), "%s", out);
+    else
+        cr_log_warn("/var/tmp is on memory here: the warning is not tried");
+}
+
+/* NAME's readiness in the last ps ("starting", "ready"...), or "". */
+static const char *readiness(const char *name)
+{
+    static char buf[16];
+    char pat[96];
+    snprintf(pat, sizeof pat, "\"name\": \"%s\", ", name);
+    const char *p = strstr(ps, pat);
+    p = p ? strstr(p, "\"readiness\": ") : NULL;
+    buf[0] = 0;
+    if (p && p[13] == '"')
+        snprintf(buf, sizeof buf, "%.*s", (int)strcspn(p + 14, "\""), p + 14);
+    return buf;
+}
+
+/* Shell words: python sends READY=1 to $NOTIFY_SOCKET (and then, for
+ * SEND_AND_SLEEP, becomes sleep 1000 in the same process). */
+#define SEND_PY "import os, socket; socket.socket(socket.AF_UNIX, " \
+    "socket.SOCK_DGRAM).sendto(b\"READY=1\", os.environ[\"NOTIFY_SOCKET\"])"
+#define SEND_READY "python3 -c '" SEND_PY "'"
+#define SEND_AND_SLEEP "python3 -c '" SEND_PY \
+    "; os.execvp(\"sleep\", [\"sleep\", \"1000\"])'"
+
+/* Issue 21 item 15: a READY=1 from a process that is not the actor (its
+ * own child; a stranger) is not credited to a starting actor.  Datagrams
+ * are read in order: once "judge", which says READY=1 itself after both,
+ * is ready, both were read. */
+Test(harden_tool, ready_from_another_process_is_not_credited)
+{
+    start();
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--notify",
+                        "--name", "waiter", "/bin/sh", "-c",
+                        SEND_READY " && : > \"$HR_SITE/sent\"; exec sleep 1000",
+                        NULL), 0, "%s", out);
+    char sent[600], go[600];
+    snprintf(sent, sizeof sent, "%s/sent", site);
+    snprintf(go, sizeof go, "%s/go", site);
+    struct stat st;
+    WAIT_FOR(stat(sent, &st) == 0, "the child's READY=1 sent");
+    /* a stranger's, from this process */
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    cr_assert_lt(strlen(site) + 13, sizeof a.sun_path);
+    strcat(strcpy(a.sun_path, site), "/notify.sock");
+    int s = socket(AF_UNIX, SOCK_DGRAM, 0);
+    cr_assert_eq(sendto(s, "READY=1", 7, 0, (struct sockaddr *)&a, sizeof a), 7,
+                 "%s", strerror(errno));
+    close(s);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "2", "--notify",
+                        "--name", "judge", "/bin/sh", "-c",
+                        "exec " SEND_AND_SLEEP, NULL), 0, "%s", out);
+    WAIT_FOR(strcmp(readiness("judge"), "ready") == 0, "judge ready");
+    refresh();
+    cr_assert_str_eq(readiness("waiter"), "starting", "%s", ps);
+}
+
+/* Item 6: a UTF-8 character cut by the end of a read (64 KiB) is kept
+ * whole, not escaped as two bad halves; a bad byte at the very end is. */
+Test(harden_tool, log_keeps_a_character_across_reads)
+{
+    char path[600];
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0);
+    snprintf(path, sizeof path, "%s/console.log", site);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    for (int i = 0; i < 65535; i++) /* the euro sign straddles 65536 */
+        fputc(i % 64 == 63 ? '\n' : 'x', f);
+    fputs("\xe2\x82\xac\n\xe2\x82", f); /* and a cut one at the end */
+    fclose(f);
+    cr_assert_eq(run_hr(out, sizeof out, "log", NULL), 0);
+    terminal_safe(out);
+    cr_assert_not_null(strstr(out, "x\xe2\x82\xac\n\\xe2\\x82"), "%.80s",
+                       out + strlen(out) - 40);
+}
