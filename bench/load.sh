@@ -52,10 +52,10 @@ thp() { awk '/^Rss:/ {r = $2} /^(Shmem|File)PmdMapped:/ {h += $2}
                   r / 1024}' "/proc/$1/smaps_rollup"; }
 
 # hrcached under the controller on SITE_DIR, SIGKILLed under the reader.
-recover_hrcached() { # system site_dir port
+recover_hrcached() { # system site_dir port --huge|--no-huge
   site=$2/site
   export HR_SITE=$site
-  "$build/hr" site create --rambank-size $((mem * 2 + 256))M >/dev/null
+  "$build/hr" site create --rambank-size $((mem * 2 + 256))M "$4" >/dev/null
   "$build/hr" site start >/dev/null
   "$build/hr" arun -g 1 --listen "tcp:127.0.0.1:$3" "$build/hrcached" \
     -m "$mem" >/dev/null
@@ -89,7 +89,7 @@ if [ $inner = 1 ]; then # in a private mount namespace (unshare -m)
     exit 0
   fi
   mnt=$work/mnt
-  recover_hrcached "$system" "$mnt" 23421
+  recover_hrcached "$system" "$mnt" 23421 --huge
   exit 0
 fi
 
@@ -149,7 +149,7 @@ fi
 
 # Back to 90 % after a kill.
 echo "back to 90 %: $label of 4 KiB items ($n), killed 3 s into the reads"
-recover_hrcached "hrcached, 4 KiB pages" "$work" 23411
+recover_hrcached "hrcached, 4 KiB pages" "$work" 23411 --no-huge
 awk "BEGIN {exit !($rec > 0)}" && { vs=(--ours "$rec"); export HR_LOAD_OURS=$rec; }
 unshare -m "$0" --huge-inner $([ $quick = 1 ] && echo --quick) "$build" ||
   echo "$row, hrcached, huge pages: failed (status $?)"
