@@ -13,9 +13,6 @@
 #    (it holds the socket) vs memcached under runit's runsv (none held);
 #  - 1,000 SIGKILLs (100 with --quick) of hrcached with a standby instance
 #    under the same stream: promotions, refusals, crash-to-ready p99;
-#  - SIGKILL to 90 % of the throughput under bench/mcload with 1 GiB of
-#    4 KiB items, hrcached on huge pages and on 4 KiB pages, and memcached
-#    -e after a graceful stop (bench/hrcached_back.py; root only).
 #  - the hit ratio of a Zipf stream over more data than -m, hrcached vs
 #    memcached (bench/hrcached_zipf.py, a JSON row hrcached_zipf_hit_ratio).
 #
@@ -70,22 +67,6 @@ for mib in $sizes; do
   /usr/bin/python3 bench/hrcached_restart.py "$mib" "$build/hrcached" \
     "$build/hr" "$work/$mib"
 done
-echo
-# back to 90 % of the throughput after a SIGKILL, on huge pages and on
-# 4 KiB pages (issue 23): each site on a tmpfs of its own, mounted in a
-# mount namespace of its own (root only), under bench/mcload's random
-# multi-gets; memcached -e after its graceful stop beside them
-mkdir -p "$work/huge" "$work/small" "$work/back"
-if [ "$(id -u)" = 0 ] && [ -x "$build/bench/mcload" ]; then
-  rounds=3; [ $quick = 1 ] && rounds=1
-  unshare -m sh -c "mount --make-rprivate / &&
-    mount -t tmpfs -o size=4g,mode=0700,huge=within_size hrhuge '$work/huge' &&
-    mount -t tmpfs -o size=4g,mode=0700,huge=never hrsmall '$work/small' &&
-    /usr/bin/python3 bench/hrcached_back.py 1024 '$build/hrcached' '$build/hr' \
-      '$build/bench/mcload' '$work/huge' '$work/small' '$work/back' $rounds"
-else
-  echo "hrcached_back_to_90pct_1GiB: not run (needs root for its tmpfs mounts, and $build/bench/mcload)"
-fi
 echo
 restarts=100; [ $quick = 1 ] && restarts=10
 /usr/bin/python3 bench/hrcached_refused.py $restarts "$build/hrcached" \

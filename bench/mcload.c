@@ -11,7 +11,7 @@
  * The positional form, mcload PORT NKEYS SECONDS [CONNS [KEYS [DEPTH]]]
  * (4 connections, 16 keys a get, 4 deep by default), prints only each
  * 100 ms window's start (CLOCK_MONOTONIC, ms) and the values received in
- * it, for bench/hrcached_back.py.
+ * it, for a script that reads the series itself.
  *
  * Seeded: connection i draws from seed + i, so a run's command stream
  * replays.  Bounded: every run ends at its duration (a fill at 600 s).

@@ -24,7 +24,7 @@ struct mcl_opts {
     uint64_t nkeys, value_size, seed;
     uint64_t fill; /* set keys 0..fill-1 once, then exit */
     int windows;   /* print only "start_ms values" per 100 ms window (the
-                      positional form bench/hrcached_back.py runs): the
+                      positional form, for a script of its own): the
                       values received, that is hits, not keys asked */
 };
 
