@@ -82,7 +82,7 @@ void hrd_actor_event(struct hrd *d, int slot, enum hrd_actor_event ev, pid_t pid
     case AE_FORGOTTEN:
         hrd_standby_drop(d, slot);
         hrd_ready_gone(d, slot);
-        d->says_ready[slot] = 0;
+        d->slot[slot].says_ready = 0;
         hrd_images_free(d, slot);
         memset(a, 0, sizeof *a);
         return;
@@ -160,7 +160,7 @@ void hrd_kill_all(struct hrd *d)
     HRD_FOR_ACTORS(d, i) {
         if (d->reg->actors[i].pid > 0) {
             uint32_t ms = hrd_actor_stop_ms(d, &d->reg->actors[i]);
-            if (!d->kill_at[i]) /* one being stopped keeps its deadline */
+            if (!d->slot[i].kill_at) /* one being stopped keeps its deadline */
                 hrd_tree_stop(d, i, ms);
             longest = ms > longest ? ms : longest;
             left++;
@@ -174,7 +174,7 @@ void hrd_kill_all(struct hrd *d)
             struct hr_reg_actor *a = &d->reg->actors[i];
             if (a->pid <= 0)
                 continue;
-            if (hr__os_reap(a->pid, NULL, 1) != 0) { /* reaped, or not ours */
+            if (pmm__os_reap(a->pid, NULL, 1) != 0) { /* reaped, or not ours */
                 hrd_tree_reaped(d, i, a->pid); /* orphans: end_all below */
                 hrd_actor_event(d, i, AE_HALTED, 0);
             } else {
@@ -188,7 +188,7 @@ void hrd_kill_all(struct hrd *d)
             break;
         if (left > 0) {
             hrd_tree_deadlines(d);
-            hr__os_sleep_ms(1);
+            pmm__os_sleep_ms(1);
         }
     }
     HRD_FOR_ACTORS(d, i) {

@@ -94,7 +94,7 @@ int hrd_arun_payload(struct hrd *d, int group, int exe_fd, const char *p,
     if (o) {
         d->reg->actors[slot].stop_ms = o->stop_ms;
         d->reg->actors[slot].ready_fd = o->ready_fd;
-        d->says_ready[slot] = (uint8_t)o->notify;
+        d->slot[slot].says_ready = (uint8_t)o->notify;
     }
     r = hrd_start_actor(d, slot, NULL);
     if (r < 0) { /* never ran: unregister, as if it had not been asked */
@@ -137,7 +137,7 @@ int hrd_arun(struct hrd *d, int group, const char *path, char *const argv[],
     if (!buf)
         return -ENOMEM;
     int len = hr__strings_encode(buf, HR_MSG_MAX, NULL, cwd, argv, envp);
-    int fd = len < 0 ? -1 : hr__os_open(path, O_RDONLY, 0);
+    int fd = len < 0 ? -1 : pmm__os_open_fd(path, O_RDONLY, 0);
     if (len < 0)
         r = len;
     else if (fd < 0)

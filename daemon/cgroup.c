@@ -33,12 +33,12 @@ static int record(struct hrd *d, const char *path)
     char file[4200], tmp[4210];
     file_path(d, file, sizeof file);
     snprintf(tmp, sizeof tmp, "%s.tmp", file);
-    int fd = hr__os_open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600);
+    int fd = pmm__os_open_fd(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600);
     if (fd < 0)
         return fd;
-    int r = hr__os_write(fd, path, strlen(path));
+    int r = pmm__os_write(fd, path, strlen(path));
     pmm__os_close(fd);
-    return r < 0 ? r : hr__os_rename(tmp, file);
+    return r < 0 ? r : pmm__os_rename(tmp, file);
 }
 
 int hrd_cgroup_old(struct hrd *d, char *path, size_t cap)
@@ -47,7 +47,7 @@ int hrd_cgroup_old(struct hrd *d, char *path, size_t cap)
     file_path(d, file, sizeof file);
     if (pmm__os_read_file(file, path, cap) < 0 || path[0] != '/')
         return -1;
-    int fd = hr__os_open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+    int fd = pmm__os_open_fd(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
     return fd < 0 ? -1 : fd;
 }
 
@@ -56,23 +56,23 @@ void hrd_cgroup_begin(struct hrd *d)
     char own[4096], path[4200];
     const char *env = getenv(HRD_CGROUP_ENV);
     int r = env && strcmp(env, "off") == 0 ? -ENOTSUP
-                                            : hr__os_cgroup_self(own, sizeof own);
+                                            : pmm__os_cgroup_self(own, sizeof own);
     int dir = -1;
     if (r == 0) {
         snprintf(path, sizeof path, "%s/hrd.%d", own, pmm__os_pid());
-        int top = hr__os_open(own, O_RDONLY | O_DIRECTORY, 0);
-        r = top < 0 ? top : hr__os_cgroup_make(top, strrchr(path, '/') + 1);
+        int top = pmm__os_open_fd(own, O_RDONLY | O_DIRECTORY, 0);
+        r = top < 0 ? top : pmm__os_cgroup_make(top, strrchr(path, '/') + 1);
         if (top >= 0)
             pmm__os_close(top);
     }
-    if (r == 0 && (r = dir = hr__os_open(path, O_RDONLY | O_DIRECTORY, 0)) >= 0)
-        r = hr__os_cgroup_probe(dir);
+    if (r == 0 && (r = dir = pmm__os_open_fd(path, O_RDONLY | O_DIRECTORY, 0)) >= 0)
+        r = pmm__os_cgroup_probe(dir);
     if (r == 0)
         r = record(d, path);
     if (r < 0) {
         if (dir >= 0) {
             pmm__os_close(dir);
-            hr__os_cgroup_remove(AT_FDCWD, path);
+            pmm__os_cgroup_remove(AT_FDCWD, path);
         }
         char file[4200];
         file_path(d, file, sizeof file);
@@ -85,13 +85,13 @@ void hrd_cgroup_begin(struct hrd *d)
     }
     d->cg_fd = dir;
     /* cgroup.kill (Linux 5.14) is in every cgroup but the root */
-    hr__os_cgroup_make(dir, "kill.probe");
+    pmm__os_cgroup_make(dir, "kill.probe");
     char kill_file[64];
     snprintf(kill_file, sizeof kill_file, "%s/kill.probe/cgroup.kill", path);
     uid_t uid;
     mode_t mode;
     d->cg_kill = pmm__os_lstat(kill_file, &uid, &mode) == 0;
-    hr__os_cgroup_remove(dir, "kill.probe");
+    pmm__os_cgroup_remove(dir, "kill.probe");
     hrd_log(d, HRD_INFO, "process trees: each actor in a cgroup under %s%s",
             path, d->cg_kill ? "" : " (no cgroup.kill: each process killed)");
 }
@@ -100,21 +100,21 @@ void hrd_cgroup_kill(struct hrd *d, pid_t pid)
 {
     char name[32];
     name_of(pid, name, sizeof name);
-    hr__os_cgroup_kill(d->cg_fd, name, d->cg_kill);
+    pmm__os_cgroup_kill(d->cg_fd, name, d->cg_kill);
 }
 
 void hrd_cgroup_signal(struct hrd *d, pid_t pid, int sig)
 {
     char name[32];
     name_of(pid, name, sizeof name);
-    hr__os_cgroup_signal(d->cg_fd, name, sig);
+    pmm__os_cgroup_signal(d->cg_fd, name, sig);
 }
 
 int hrd_cgroup_populated(struct hrd *d, pid_t pid)
 {
     char name[32];
     name_of(pid, name, sizeof name);
-    return hr__os_cgroup_populated(d->cg_fd, name) > 0;
+    return pmm__os_cgroup_populated(d->cg_fd, name) > 0;
 }
 
 /* The pid a cgroup "pPID" is named after, or 0 for another name. */
@@ -128,16 +128,16 @@ static pid_t pid_of(const char *name)
 int hrd_cgroup_sweep(struct hrd *d)
 {
     static char names[MAX_CGROUPS][64];
-    int n = hr__os_cgroup_children(d->cg_fd, names, MAX_CGROUPS), full = 0;
+    int n = pmm__os_cgroup_children(d->cg_fd, names, MAX_CGROUPS), full = 0;
     for (int i = 0; i < n; i++) {
         pid_t pid = pid_of(names[i]);
         if (pid > 0 && (hrd_find_pid(d, pid) >= 0 || hrd_standby_of(d, pid) >= 0))
             continue;
-        if (hr__os_cgroup_populated(d->cg_fd, names[i]) > 0) {
-            hr__os_cgroup_kill(d->cg_fd, names[i], d->cg_kill);
+        if (pmm__os_cgroup_populated(d->cg_fd, names[i]) > 0) {
+            pmm__os_cgroup_kill(d->cg_fd, names[i], d->cg_kill);
             full++;
         }
-        hr__os_cgroup_remove(d->cg_fd, names[i]); /* -EBUSY: next time */
+        pmm__os_cgroup_remove(d->cg_fd, names[i]); /* -EBUSY: next time */
     }
     return full;
 }
@@ -145,20 +145,20 @@ int hrd_cgroup_sweep(struct hrd *d)
 void hrd_cgroup_end_dir(int dir, int use_kill, int wait_ms)
 {
     static char names[MAX_CGROUPS][64];
-    int64_t until = hr__os_mono_ms() + wait_ms;
-    int n = hr__os_cgroup_children(dir, names, MAX_CGROUPS);
+    int64_t until = pmm__os_mono_ms() + wait_ms;
+    int n = pmm__os_cgroup_children(dir, names, MAX_CGROUPS);
     for (int i = 0; i < n; i++)
-        hr__os_cgroup_kill(dir, names[i], use_kill);
+        pmm__os_cgroup_kill(dir, names[i], use_kill);
     for (int i = 0; i < n; i++) {
         /* the controller reaps its own children: they are in no cgroup
          * once dead, zombies included */
-        while (hr__os_cgroup_populated(dir, names[i]) > 0 &&
-               hr__os_mono_ms() < until) {
-            while (hr__os_reap(-1, NULL, 1) > 0)
+        while (pmm__os_cgroup_populated(dir, names[i]) > 0 &&
+               pmm__os_mono_ms() < until) {
+            while (pmm__os_reap(-1, NULL, 1) > 0)
                 ;
-            hr__os_sleep_ms(1);
+            pmm__os_sleep_ms(1);
         }
-        hr__os_cgroup_remove(dir, names[i]);
+        pmm__os_cgroup_remove(dir, names[i]);
     }
 }
 
@@ -170,9 +170,9 @@ void hrd_cgroup_end(struct hrd *d, int wait_ms)
     hrd_cgroup_end_dir(d->cg_fd, d->cg_kill, wait_ms);
     pmm__os_close(d->cg_fd);
     d->cg_fd = -1;
-    if (hr__os_cgroup_self(own, sizeof own) == 0) {
+    if (pmm__os_cgroup_self(own, sizeof own) == 0) {
         snprintf(path, sizeof path, "%s/hrd.%d", own, pmm__os_pid());
-        hr__os_cgroup_remove(AT_FDCWD, path);
+        pmm__os_cgroup_remove(AT_FDCWD, path);
     }
     file_path(d, path, sizeof path);
     pmm__os_unlink(path);

@@ -26,7 +26,7 @@ static struct {
 static const char *const names[2] = {"site.conf", "sysadm.ini"};
 
 /* Root's or ours, and written by nobody else (a read-only mount: nobody). */
-static void check_owned(const char *path, const struct hr__os_owned *o)
+static void check_owned(const char *path, const struct pmm__os_owned *o)
 {
     uid_t me = pmm__os_euid();
     if (o->uid != 0 && o->uid != me)
@@ -42,11 +42,11 @@ static void check_owned(const char *path, const struct hr__os_owned *o)
 
 void hrd_config_read(const char *dir)
 {
-    struct hr__os_owned o;
+    struct pmm__os_owned o;
     char path[4200];
     if (snprintf(cf.dir, sizeof cf.dir, "%s", dir) >= (int)sizeof cf.dir)
         hrd_die(1, "config %.64s...: path too long", dir);
-    int r = hr__os_read_owned(dir, NULL, 0, &o);
+    int r = pmm__os_read_owned(dir, NULL, 0, &o);
     if (r < 0)
         hrd_die(1, "config %s: %s%s", dir, pmm_strerror(r),
                 r == -ENOENT ? " (make it, with site.conf and sysadm.ini "
@@ -59,7 +59,7 @@ void hrd_config_read(const char *dir)
         char *text = malloc(i == 0 ? CONF_MAX : HRD_INI_MAX);
         if (!text)
             hrd_die(1, "config %s: out of memory", path);
-        r = hr__os_read_owned(path, text, i == 0 ? CONF_MAX : HRD_INI_MAX, &o);
+        r = pmm__os_read_owned(path, text, i == 0 ? CONF_MAX : HRD_INI_MAX, &o);
         if (r == -ENOENT) {
             free(text);
             continue; /* absent: the site has none either */

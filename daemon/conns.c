@@ -17,7 +17,7 @@
 /* Forget place i, closing its connection when close_it. */
 static void drop(struct hrd *d, int i, int close_it)
 {
-    int r = hr__os_poller_del(d->ep_fd, d->conns[i].fd);
+    int r = pmm__os_poller_del(d->ep_fd, d->conns[i].fd);
     if (r < 0) /* cannot fail: it was added and is still open */
         hrd_log(d, HRD_ERR, "epoll: %s", pmm_strerror(r));
     if (close_it)
@@ -59,7 +59,7 @@ void hrd_conn_add(struct hrd *d, int fd)
     uid_t uid;
     pid_t pid;
     int held;
-    if (hr__os_peer(fd, &uid, &pid) < 0) {
+    if (pmm__os_peer(fd, &uid, &pid) < 0) {
         pmm__os_close(fd);
         return;
     }
@@ -68,13 +68,13 @@ void hrd_conn_add(struct hrd *d, int fd)
         drop(d, old, 1);
     else if (d->nconns == HRD_MAX_CONNS)
         drop(d, evictee(d), 1);
-    if (hr__os_poller_add(d->ep_fd, fd) < 0) {
+    if (pmm__os_poller_add(d->ep_fd, fd) < 0) {
         pmm__os_close(fd);
         return;
     }
     d->conns[d->nconns].fd = fd;
     d->conns[d->nconns].pid = pid;
-    d->conns[d->nconns].since_ms = hr__os_mono_ms();
+    d->conns[d->nconns].since_ms = pmm__os_mono_ms();
     d->nconns++;
 }
 
@@ -91,7 +91,7 @@ int hrd_conn_take(struct hrd *d, int fd)
 
 int hrd_conn_expire(struct hrd *d)
 {
-    int64_t now = hr__os_mono_ms(), next = -1;
+    int64_t now = pmm__os_mono_ms(), next = -1;
     for (int i = 0; i < d->nconns;) {
         int64_t left = d->conns[i].since_ms + HRD_IDLE_MS - now;
         if (left <= 0) {
@@ -107,7 +107,7 @@ int hrd_conn_expire(struct hrd *d)
 
 void hrd_conn_reserve(struct hrd *d)
 {
-    d->spare_fd = hr__os_open("/dev/null", O_RDONLY, 0);
+    d->spare_fd = pmm__os_open_fd("/dev/null", O_RDONLY, 0);
 }
 
 /* Hang up on the next newcomer with the descriptor kept in reserve; -1
@@ -120,7 +120,7 @@ static int refuse_one(struct hrd *d)
             return -1;
     }
     pmm__os_close(d->spare_fd);
-    int c = hr__os_accept(d->listen_fd);
+    int c = pmm__os_accept(d->listen_fd);
     if (c >= 0)
         pmm__os_close(c);
     hrd_conn_reserve(d);
@@ -133,7 +133,7 @@ static int refuse_one(struct hrd *d)
 void hrd_conn_accept_all(struct hrd *d)
 {
     for (;;) {
-        int c = hr__os_accept(d->listen_fd);
+        int c = pmm__os_accept(d->listen_fd);
         if (c >= 0)
             hrd_conn_add(d, c); /* served when its request comes */
         else if ((c != -EMFILE && c != -ENFILE) || refuse_one(d) < 0)

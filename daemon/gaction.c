@@ -54,7 +54,7 @@ static void kill_members(struct hrd *d, int group, int graceful)
         hrd_event_raise(d, group, GE_GONE, NULL);
 }
 
-/* GA_END: the group's end, once no member is left; d->ends[group] moves
+/* GA_END: the group's end, once no member is left; d->grp[group].ends moves
  * on, which answers the requests that asked for it. */
 static void end_group(struct hrd *d, int group, const char *why)
 {
@@ -64,15 +64,15 @@ static void end_group(struct hrd *d, int group, const char *why)
         hrd_actor_event(d, i, AE_FORGOTTEN, 0);
     pmm__free_group(d->bank, group, &n);
     memset(&d->reg->groups[group], 0, sizeof d->reg->groups[group]);
-    d->ends[group]++;
+    d->grp[group].ends++;
     hrd_log(d, HRD_INFO, "group %d %s; %zu group block%s freed", group,
             why ? why : "ended", n, n == 1 ? "" : "s");
-    d->end_why[group][0] = 0; /* why may be it */
+    d->grp[group].end_why[0] = 0; /* why may be it */
 }
 
 void hrd_group_start_failed(struct hrd *d, int group, const char *why)
 {
-    struct hrd_backoff *b = &d->backoff[group];
+    struct hrd_backoff *b = &d->grp[group].backoff;
     b->this_round = 1;
     snprintf(b->why, sizeof b->why, "%s", why);
 }
@@ -155,7 +155,7 @@ static void start_failed(struct hrd *d, int group, int failed)
  * crash, or after the back-off when it failed to start; 1 when due now. */
 static int restart_due(struct hrd *d, int group)
 {
-    struct hrd_backoff *b = &d->backoff[group];
+    struct hrd_backoff *b = &d->grp[group].backoff;
     if (!b->this_round) { /* a crash after a good start */
         b->fails = 0;
         b->until_ms = 0;
@@ -167,7 +167,7 @@ static int restart_due(struct hrd *d, int group)
     for (uint32_t i = 1; i < b->fails && ms < HRD_BACKOFF_MAX_MS; i++)
         ms *= 2;
     b->delay_ms = ms < HRD_BACKOFF_MAX_MS ? ms : HRD_BACKOFF_MAX_MS;
-    b->until_ms = hr__os_mono_ms() + b->delay_ms;
+    b->until_ms = pmm__os_mono_ms() + b->delay_ms;
     hrd_log(d, HRD_WARNING,
             "group %d: %u failed start%s in a row (%s): next start in %u ms",
             group, b->fails, b->fails == 1 ? "" : "s", b->why, b->delay_ms);
@@ -178,7 +178,7 @@ static void make_group(struct hrd *d, int group)
 {
     struct hr_reg_group *g = &d->reg->groups[group];
     uint32_t state = g->state;
-    memset(&d->backoff[group], 0, sizeof d->backoff[group]);
+    memset(&d->grp[group].backoff, 0, sizeof d->grp[group].backoff);
     memset(g, 0, sizeof *g);
     g->state = state;
     g->last_status = -1;
@@ -226,7 +226,7 @@ void hrd_gaction(struct hrd *d, int group, int action, const char *why)
     case GA_CHARGE:
         pmm__crash("hrd.group_restart"); /* members gone, none started yet */
         if (hrd_policy_group_restart(d, group, reason, sizeof reason)) {
-            d->backoff[group].until_ms = 0; /* the site restart boots it */
+            d->grp[group].backoff.until_ms = 0; /* the site restart boots it */
             d->restart_pending = 1;         /* the loop restarts the site */
             snprintf(d->restart_why, sizeof d->restart_why, "%s", reason);
         } else if (restart_due(d, group)) {
@@ -237,8 +237,8 @@ void hrd_gaction(struct hrd *d, int group, int action, const char *why)
         start_failed(d, group, restart_group(d, group));
         break;
     case GA_END:
-        memset(&d->backoff[group], 0, sizeof d->backoff[group]);
-        end_group(d, group, why ? why : d->end_why[group][0] ? d->end_why[group] : NULL);
+        memset(&d->grp[group].backoff, 0, sizeof d->grp[group].backoff);
+        end_group(d, group, why ? why : d->grp[group].end_why[0] ? d->grp[group].end_why : NULL);
         break;
     case GA_BLOCKED:
         hrd_log(d, HRD_WARNING,
@@ -246,7 +246,7 @@ void hrd_gaction(struct hrd *d, int group, int action, const char *why)
                 why);
         break;
     case GA_FORGET:
-        memset(&d->backoff[group], 0, sizeof d->backoff[group]);
+        memset(&d->grp[group].backoff, 0, sizeof d->grp[group].backoff);
         memset(g, 0, sizeof *g);
         break;
     }

@@ -115,7 +115,7 @@ static void deliver(struct hrd *d, int group, enum hrd_group_event ev,
     if (c.when == BEFORE)
         g->state = c.next; /* first: a new controller sees it */
     if (c.next == HR_G_ENDING && why)
-        snprintf(d->end_why[group], sizeof d->end_why[group], "%.63s", why);
+        snprintf(d->grp[group].end_why, sizeof d->grp[group].end_why, "%.63s", why);
     hrd_gaction(d, group, c.action, why);
     if (c.when == AFTER)
         g->state = c.next; /* last: the action has freed what it held */
@@ -138,9 +138,9 @@ void hrd_group_event(struct hrd *d, int group, enum hrd_group_event ev,
 
 int hrd_groups_tick(struct hrd *d)
 {
-    int64_t now = hr__os_mono_ms(), next = -1;
+    int64_t now = pmm__os_mono_ms(), next = -1;
     for (int g = 0; g < HR_REG_GROUPS; g++) {
-        struct hrd_backoff *b = &d->backoff[g];
+        struct hrd_backoff *b = &d->grp[g].backoff;
         if (!b->until_ms)
             continue;
         if (d->reg->groups[g].state != HR_G_RESTARTING) {

@@ -2,7 +2,7 @@
 /*
  * held.c - listening sockets held for direct actors (see held.h).
  *
- * Invariants: d->nheld[slot] > 0 only for a used slot, and its held_fd are
+ * Invariants: d->slot[slot].nheld > 0 only for a used slot, and its held_fd are
  * open listening sockets, close-on-exec (so that no other actor inherits
  * them) except between hrd_held_export() and the exec that follows it.
  * No two slots hold sockets bound at one address: an actor asking for an
@@ -28,16 +28,16 @@
 static int held_elsewhere(const struct hrd *d, const char *spec)
 {
     for (int slot = 0; slot < HR_REG_ACTORS; slot++)
-        for (int i = 0; i < d->nheld[slot]; i++)
-            if (hr__os_listens_on(d->held_fd[slot][i], spec))
+        for (int i = 0; i < d->slot[slot].nheld; i++)
+            if (pmm__os_listens_on(d->slot[slot].held_fd[i], spec))
                 return -EADDRINUSE;
     return 0;
 }
 
 int hrd_held_open(struct hrd *d, int slot, const char *specs)
 {
-    if (d->nheld[slot] > 0)
-        return d->nheld[slot];
+    if (d->slot[slot].nheld > 0)
+        return d->slot[slot].nheld;
     char buf[1024];
     if (snprintf(buf, sizeof buf, "%s", specs) >= (int)sizeof buf)
         return -EINVAL;
@@ -49,20 +49,20 @@ int hrd_held_open(struct hrd *d, int slot, const char *specs)
             break;
         }
         if ((r = held_elsewhere(d, s)) < 0 ||
-            (r = hr__os_listen_spec(s, BACKLOG)) < 0) {
+            (r = pmm__os_listen_spec(s, BACKLOG)) < 0) {
             hrd_log(d, HRD_ERR, "actor %s: cannot listen on %s: %s",
                     d->reg->actors[slot].name, s, pmm_strerror(r));
             break;
         }
-        d->held_fd[slot][n++] = r;
+        d->slot[slot].held_fd[n++] = r;
         r = 0;
     }
     if (r < 0 || n == 0) {
         while (n > 0)
-            pmm__os_close(d->held_fd[slot][--n]);
+            pmm__os_close(d->slot[slot].held_fd[--n]);
         return r < 0 ? r : -EINVAL;
     }
-    d->nheld[slot] = (uint8_t)n;
+    d->slot[slot].nheld = (uint8_t)n;
     return n;
 }
 
@@ -71,44 +71,44 @@ int hrd_held_take(struct hrd *d, int slot, const char *specs, int *pool,
 {
     char buf[1024];
     int n = 0, taken = 0, failed = 0;
-    if (d->nheld[slot] > 0 ||
+    if (d->slot[slot].nheld > 0 ||
         snprintf(buf, sizeof buf, "%s", specs) >= (int)sizeof buf)
         return 0;
     for (char *save, *s = strtok_r(buf, ",", &save); s && !failed;
          s = strtok_r(NULL, ",", &save)) {
         int fd = -1;
         for (int i = 0; i < npool && fd < 0; i++)
-            if (pool[i] >= 0 && hr__os_listens_on(pool[i], s)) {
+            if (pool[i] >= 0 && pmm__os_listens_on(pool[i], s)) {
                 fd = pool[i];
                 pool[i] = -1;
                 taken++;
             }
         if (fd < 0)
-            fd = hr__os_listen_spec(s, BACKLOG); /* the one not found */
+            fd = pmm__os_listen_spec(s, BACKLOG); /* the one not found */
         if (fd < 0 || n == HRD_HELD_MAX) {
             failed = 1; /* the actor's start says why */
             if (fd >= 0)
                 pmm__os_close(fd);
         } else {
-            d->held_fd[slot][n++] = fd;
+            d->slot[slot].held_fd[n++] = fd;
         }
     }
     if (failed || taken == 0) {
         while (n > 0)
-            pmm__os_close(d->held_fd[slot][--n]);
+            pmm__os_close(d->slot[slot].held_fd[--n]);
         return 0;
     }
-    d->nheld[slot] = (uint8_t)n;
+    d->slot[slot].nheld = (uint8_t)n;
     return taken;
 }
 
 void hrd_held_close(struct hrd *d, int slot)
 {
-    for (int i = 0; i < d->nheld[slot]; i++) {
-        hr__os_unlink_socket_of(d->held_fd[slot][i]); /* no file left */
-        pmm__os_close(d->held_fd[slot][i]);
+    for (int i = 0; i < d->slot[slot].nheld; i++) {
+        pmm__os_unlink_socket_of(d->slot[slot].held_fd[i]); /* no file left */
+        pmm__os_close(d->slot[slot].held_fd[i]);
     }
-    d->nheld[slot] = 0;
+    d->slot[slot].nheld = 0;
 }
 
 /* HRD_HELD=slot:fd,fd;slot:fd... */
@@ -117,14 +117,14 @@ void hrd_held_export(struct hrd *d)
     static char var[8192];
     size_t len = 0;
     for (int slot = 0; slot < HR_REG_ACTORS; slot++) {
-        if (!d->nheld[slot])
+        if (!d->slot[slot].nheld)
             continue;
         len += (size_t)snprintf(var + len, sizeof var - len, "%s%d:",
                                 len ? ";" : "", slot);
-        for (int i = 0; i < d->nheld[slot] && len < sizeof var; i++) {
-            hr__os_inherit(d->held_fd[slot][i], 1);
+        for (int i = 0; i < d->slot[slot].nheld && len < sizeof var; i++) {
+            pmm__os_inherit(d->slot[slot].held_fd[i], 1);
             len += (size_t)snprintf(var + len, sizeof var - len, "%s%d",
-                                    i ? "," : "", d->held_fd[slot][i]);
+                                    i ? "," : "", d->slot[slot].held_fd[i]);
         }
         if (len >= sizeof var)
             return; /* cannot happen with 256 x 8 descriptors */
@@ -150,14 +150,14 @@ void hrd_held_adopt(struct hrd *d)
         for (char *f = strtok_r(fds + 1, ",", &save2); f;
              f = strtok_r(NULL, ",", &save2)) {
             int fd = atoi(f);
-            if (fd < 3 || !hr__os_is_listening(fd))
+            if (fd < 3 || !pmm__os_is_listening(fd))
                 continue;
-            hr__os_inherit(fd, 0);
-            if (!d->reg->actors[slot].used || d->nheld[slot] == HRD_HELD_MAX) {
+            pmm__os_inherit(fd, 0);
+            if (!d->reg->actors[slot].used || d->slot[slot].nheld == HRD_HELD_MAX) {
                 pmm__os_close(fd);  /* its actor is gone meanwhile */
                 continue;
             }
-            d->held_fd[slot][d->nheld[slot]++] = fd;
+            d->slot[slot].held_fd[d->slot[slot].nheld++] = fd;
         }
     }
 }

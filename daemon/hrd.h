@@ -142,6 +142,41 @@ struct hrd_standby {
     int64_t not_before_ms;    /* started again no sooner (monotonic ms) */
 };
 
+/* What the controller keeps in memory for one actor slot (the registry,
+ * in the bank, keeps the rest): d->slot[slot]. */
+struct hrd_slot {
+    struct hrd_outpipe out;   /* its output (logpipe.c) */
+    int image_fd;             /* a read-only memfd copy of its image, or -1 */
+    int held_fd[HRD_HELD_MAX]; /* listening sockets held for it ... */
+    uint8_t nheld;            /* ... so many (held.c) */
+    uint8_t aslr;             /* 1: this run was started with address-space
+                                 randomisation (hrd_spawn) */
+    uint64_t kill_at;         /* stopping: SIGKILL at this time (ns,
+                                 CLOCK_REALTIME), or 0 (tree.c) */
+    uint32_t kill_ms;         /* ... the stop timeout that set it */
+    int32_t cg_left;          /* the pid of its reaped run whose cgroup still
+                                 held processes when it was killed, or 0
+                                 (tree.c) */
+    int ready_pipe;           /* its readiness fd, or -1 (ready.c) */
+    uint8_t readiness;        /* HRD_R_... */
+    uint8_t says_ready;       /* it says when it is ready: each run waited for */
+    struct hrd_standby standby; /* its standby instance (standby.c) */
+};
+
+/* ... and for one group id: d->grp[group]. */
+struct hrd_group {
+    uint32_t deaths[HRD_DEATHS]; /* its members' deaths by cause (metrics.c) */
+    char end_why[64];         /* HR_G_ENDING: why it ends */
+    uint32_t ends;            /* ends of this group id so far */
+    uint64_t restart_from;    /* a restart being timed: the failure's time
+                                 (ns), or 0 (ready.c) */
+    uint64_t restart_last_ns; /* death to ready, the last */
+    uint32_t restart_hist[6]; /* ... all, by HRD_HIST bucket */
+    uint64_t restart_sum_ns;  /* ... and their sum */
+    uint8_t had_group;        /* it was there before start-up (main.c) */
+    struct hrd_backoff backoff; /* failed starts in a row (gaction.c) */
+};
+
 struct hrd {
     char site[4096];          /* the site's path, as given */
     char dir[64];             /* ... and the directory opened at start, as
@@ -151,18 +186,13 @@ struct hrd {
     hr_policy policy;         /* hrCtrl.*, read at start (policy.c) */
     pmm_bank *bank;
     struct hr_reg *reg;       /* the registry, mapped */
+    struct hrd_slot slot[HR_REG_ACTORS]; /* per actor slot */
+    struct hrd_group grp[HR_REG_GROUPS]; /* per group id */
     int console_fd;           /* console.log, append (log.c) */
     int log_stderr;           /* in the foreground: the log on stderr too */
     uint64_t log_bytes;       /* console.log's size, as counted */
     uint32_t log_lines;       /* lines written, for a recount now and then */
     uint32_t log_dropped;     /* lines stderr was too full to take */
-    struct hrd_outpipe out[HR_REG_ACTORS]; /* actors' output (logpipe.c) */
-    uint32_t deaths[HR_REG_GROUPS][HRD_DEATHS]; /* by cause (metrics.c) */
-    int image_fd[HR_REG_ACTORS]; /* read-only memfd copies, or -1 */
-    int held_fd[HR_REG_ACTORS][HRD_HELD_MAX]; /* listening sockets held for */
-    uint8_t nheld[HR_REG_ACTORS];            /* ... each actor (held.c) */
-    uint8_t aslr[HR_REG_ACTORS]; /* 1: this run was started with address-
-                                    space randomisation (hrd_spawn) */
     int listen_fd, sig_fd, ep_fd, lock_fd;
     int stopping;
     int restart_pending;      /* a site restart was asked for */
@@ -177,22 +207,8 @@ struct hrd {
     struct hrd_ini_line *ini_l; /* ... that line, split (ini.h) */
     pid_t ini_pid;            /* the command of that line, or 0 */
     char ini_prog[64];        /* ... and its name, for the log */
-    uint8_t had_group[HR_REG_GROUPS]; /* groups there before start-up */
-    char end_why[HR_REG_GROUPS][64]; /* why a HR_G_ENDING group ends */
-    uint32_t ends[HR_REG_GROUPS]; /* ends of each group id so far */
     int dropped;              /* damaged registry entries dropped at start */
-    uint64_t kill_at[HR_REG_ACTORS]; /* stopping: SIGKILL at this time (ns,
-                                        CLOCK_REALTIME), or 0 (tree.c) */
-    uint32_t kill_ms[HR_REG_ACTORS]; /* ... the stop timeout that set it */
     int notify_fd;            /* NOTIFY_SOCKET, or -1 (ready.c) */
-    int ready_pipe[HR_REG_ACTORS]; /* an actor's readiness fd, or -1 */
-    uint8_t readiness[HR_REG_ACTORS]; /* HRD_R_... */
-    uint8_t says_ready[HR_REG_ACTORS]; /* it has said READY=1 */
-    uint64_t restart_from[HR_REG_GROUPS]; /* a restart being timed: the
-                                             failure's time (ns), or 0 */
-    uint64_t restart_last_ns[HR_REG_GROUPS]; /* death to ready, the last */
-    uint32_t restart_hist[HR_REG_GROUPS][6]; /* ... all, by HRD_HIST bucket */
-    uint64_t restart_sum_ns[HR_REG_GROUPS]; /* ... and their sum */
     struct { int conn; pid_t pid; } ready_wait[HRD_MAX_WAITING];
                               /* arun --wait-ready requests */
     struct { int fd; pid_t pid; int64_t since_ms; } conns[HRD_MAX_CONNS];
@@ -201,19 +217,14 @@ struct hrd {
     struct { int conn, group; uint32_t ends; } waiting[HRD_MAX_WAITING];
                               /* kill-group requests, answered when their
                                  group's ends count moves on */
-    struct hrd_standby standby[HR_REG_ACTORS]; /* standby.c */
     struct hrd_event events[HRD_EVENTS]; /* raised, not yet delivered: a */
     unsigned ev_head, ev_len; /* ring (group.c) */
     int delivering;           /* the loop delivers events now */
-    struct hrd_backoff backoff[HR_REG_GROUPS]; /* group.c */
     char restart_why[160];    /* restart_pending: why (a site restart the
                                  policy asked for, delivered by the loop) */
     int cg_fd;                /* the site's cgroup directory, or -1: no
                                  cgroups, the fallback (cgroup.c, tree.c) */
     int cg_kill;              /* ... whose cgroups have cgroup.kill */
-    int32_t cg_left[HR_REG_ACTORS]; /* the pid of a reaped actor whose
-                                       cgroup still held processes when it
-                                       was killed, or 0 (tree.c) */
 };
 
 /* The next used actor slot after `after` (-1 to begin) that belongs to
@@ -245,7 +256,7 @@ static inline int hrd_find_pid(const struct hrd *d, pid_t pid)
 static inline int hrd_standby_of(const struct hrd *d, pid_t pid)
 {
     for (int i = 0; pid > 0 && i < HR_REG_ACTORS; i++)
-        if (d->standby[i].pid == pid)
+        if (d->slot[i].standby.pid == pid)
             return i;
     return -1;
 }

@@ -57,7 +57,7 @@ static int pin(pid_t pid, uint64_t ticks)
     for (int i = 0; i < nprocs; i++)
         if (procs[i].pid == pid)
             return 0;
-    int fd = hr__os_pidfd_open(pid);
+    int fd = pmm__os_pidfd_open(pid);
     if (fd < 0)
         return 0;
     if (ticks && hrd_start_ticks(pid) != ticks) {
@@ -82,7 +82,7 @@ static void find(struct hrd *d)
             hrd_log(d, HRD_INFO, "ending actor %s (pid %d) of the previous "
                     "controller", a->name, a->pid);
     }
-    int n = hr__os_pids(pids, 32768);
+    int n = pmm__os_pids(pids, 32768);
     for (int i = 0; i < n; i++) {
         if (hrd_env_read(pids[i], env, sizeof env) < 0)
             continue;
@@ -92,7 +92,7 @@ static void find(struct hrd *d)
             pin(pids[i], 0);
     }
     for (int i = 0; i < nprocs; i++) {
-        int k = hr__os_children(procs[i].pid, pids, 32768);
+        int k = pmm__os_children(procs[i].pid, pids, 32768);
         for (int j = 0; j < k; j++)
             pin(pids[j], 0);
     }
@@ -103,9 +103,9 @@ static void pin_cgroup(int dir)
 {
     static char names[1024][64];
     static pid_t pids[4096];
-    int n = hr__os_cgroup_children(dir, names, 1024);
+    int n = pmm__os_cgroup_children(dir, names, 1024);
     for (int i = 0; i < n; i++) {
-        int k = hr__os_cgroup_pids(dir, names[i], pids, 4096);
+        int k = pmm__os_cgroup_pids(dir, names[i], pids, 4096);
         for (int j = 0; j < k; j++)
             pin(pids[j], 0);
     }
@@ -117,9 +117,9 @@ static int take_sockets(struct hrd *d, int *pool, int max)
     static int fds[4096];
     int n = 0, refused = 0;
     for (int i = 0; i < nprocs && n < max; i++) {
-        int k = hr__os_socket_fds(procs[i].pid, fds, 4096);
+        int k = pmm__os_socket_fds(procs[i].pid, fds, 4096);
         for (int j = 0; j < k && n < max; j++) {
-            int fd = hr__os_pidfd_getfd(procs[i].pidfd, fds[j]);
+            int fd = pmm__os_pidfd_getfd(procs[i].pidfd, fds[j]);
             if (fd < 0) {
                 if (fd == -EPERM && !refused++)
                     hrd_log(d, HRD_WARNING,
@@ -129,7 +129,7 @@ static int take_sockets(struct hrd *d, int *pool, int max)
                             procs[i].pid, pmm_strerror(fd));
                 continue;
             }
-            if (hr__os_is_listening(fd))
+            if (pmm__os_is_listening(fd))
                 pool[n++] = fd;
             else
                 pmm__os_close(fd);
@@ -142,11 +142,11 @@ static int take_sockets(struct hrd *d, int *pool, int max)
 static void end_pinned(struct hrd *d)
 {
     for (int i = 0; i < nprocs; i++)
-        hr__os_pidfd_kill(procs[i].pidfd, SIGKILL);
-    int64_t until = hr__os_mono_ms() + HRD_KILL_WAIT_S * 1000;
+        pmm__os_pidfd_kill(procs[i].pidfd, SIGKILL);
+    int64_t until = pmm__os_mono_ms() + HRD_KILL_WAIT_S * 1000;
     for (int i = 0; i < nprocs; i++) {
-        int64_t left = until - hr__os_mono_ms();
-        if (hr__os_wait_readable(procs[i].pidfd, left > 0 ? (int)left : 0) <= 0)
+        int64_t left = until - pmm__os_mono_ms();
+        if (pmm__os_wait_readable(procs[i].pidfd, left > 0 ? (int)left : 0) <= 0)
             hrd_log(d, HRD_ERR, "pid %d of the previous controller's actors "
                     "did not die", procs[i].pid);
         pmm__os_close(procs[i].pidfd);
@@ -182,7 +182,7 @@ void hrd_leftover_end(struct hrd *d)
     if (old >= 0) { /* what forked meanwhile, and the cgroups themselves */
         hrd_cgroup_end_dir(old, 1, HRD_KILL_WAIT_S * 1000);
         pmm__os_close(old);
-        hr__os_cgroup_remove(AT_FDCWD, old_path);
+        pmm__os_cgroup_remove(AT_FDCWD, old_path);
     }
     int kept = give_sockets(d, pool, n);
     if (ended)

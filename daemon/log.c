@@ -50,14 +50,14 @@ static void rotate(struct hrd *d)
     char from[128], to[128];
     snprintf(from, sizeof from, "%s/console.log", d->dir);
     snprintf(to, sizeof to, "%s/console.log.1", d->dir);
-    if (hr__os_rename(from, to) < 0)
+    if (pmm__os_rename(from, to) < 0)
         return;
-    int fd = hr__os_open(from, O_WRONLY | O_APPEND | O_CREAT | O_TRUNC |
+    int fd = pmm__os_open_fd(from, O_WRONLY | O_APPEND | O_CREAT | O_TRUNC |
                          O_NOFOLLOW, 0600);
     if (fd < 0)
         return; /* console.log.1 goes on growing: better than nothing */
     if (!d->log_stderr) /* started in the background: stderr is the log */
-        hr__os_dup2(fd, 2);
+        pmm__os_dup2(fd, 2);
     pmm__os_close(d->console_fd);
     d->console_fd = fd;
     d->log_bytes = 0;
@@ -76,7 +76,7 @@ static void console_write(struct hrd *d, const char *line, size_t n)
                                       : HR_DEFAULT_LOG_SIZE;
     if (d->log_bytes + n > cap && d->log_bytes > 0)
         rotate(d);
-    if (hr__os_write(d->console_fd, line, n) == 0) /* best effort */
+    if (pmm__os_write(d->console_fd, line, n) == 0) /* best effort */
         d->log_bytes += n;
 }
 
@@ -91,7 +91,7 @@ int hrd_log_foreground(struct hrd *d)
         dev[0] == dev[1] && ino[0] == ino[1])
         return 0; /* started in the background: stderr is the log */
     if (S_ISFIFO(mode) || S_ISSOCK(mode))
-        hr__os_nonblock(2); /* else at worst it blocks, as before */
+        pmm__os_nonblock(2); /* else at worst it blocks, as before */
     return 1;
 }
 
@@ -104,13 +104,13 @@ static void stderr_write(struct hrd *d, const char *line, size_t n)
         int k = snprintf(note, sizeof note, "<4>HR_CTRL: %u line%s not "
                          "written here (stderr was full): see console.log\n",
                          d->log_dropped, d->log_dropped == 1 ? "" : "s");
-        if (hr__os_write(2, note, (size_t)k) < 0) {
+        if (pmm__os_write(2, note, (size_t)k) < 0) {
             d->log_dropped++;
             return;
         }
         d->log_dropped = 0;
     }
-    if (hr__os_write(2, line, n) == -EAGAIN)
+    if (pmm__os_write(2, line, n) == -EAGAIN)
         d->log_dropped++;
 }
 

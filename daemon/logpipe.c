@@ -28,13 +28,13 @@
 
 int hrd_logpipe_fd(struct hrd *d, int slot)
 {
-    struct hrd_outpipe *o = &d->out[slot];
+    struct hrd_outpipe *o = &d->slot[slot].out;
     int fd[2];
     if (o->open)
         return o->wr;
-    if (hr__os_pipe_nb(fd) < 0)
+    if (pmm__os_pipe_nb(fd) < 0)
         return -1;
-    if (hr__os_poller_add(d->ep_fd, fd[0]) < 0) {
+    if (pmm__os_poller_add(d->ep_fd, fd[0]) < 0) {
         pmm__os_close(fd[0]);
         pmm__os_close(fd[1]);
         return -1;
@@ -49,7 +49,7 @@ int hrd_logpipe_fd(struct hrd *d, int slot)
 /* The line in slot's buffer, logged; its priority prefix taken off. */
 static void emit(struct hrd *d, int slot)
 {
-    struct hrd_outpipe *o = &d->out[slot];
+    struct hrd_outpipe *o = &d->slot[slot].out;
     const struct hr_reg_actor *a = &d->reg->actors[slot];
     char tag[PMM_NAME_MAX + 16];
     const char *p = o->buf;
@@ -71,7 +71,7 @@ static void emit(struct hrd *d, int slot)
  * one that outgrows the buffer logged in pieces. */
 static void take(struct hrd *d, int slot, const char *p, size_t n)
 {
-    struct hrd_outpipe *o = &d->out[slot];
+    struct hrd_outpipe *o = &d->slot[slot].out;
     while (n > 0) {
         const char *nl = memchr(p, '\n', n);
         size_t k = nl ? (size_t)(nl - p) : n;
@@ -99,7 +99,7 @@ static int pump(struct hrd *d, int slot, int reads)
 {
     char buf[HRD_PIPE_CHUNK];
     while (reads-- > 0) {
-        int n = hr__os_read(d->out[slot].rd, buf, sizeof buf);
+        int n = pmm__os_read(d->slot[slot].out.rd, buf, sizeof buf);
         if (n <= 0)
             return 0; /* -EAGAIN: empty; 0 cannot come, we hold the
                          write end */
@@ -111,7 +111,7 @@ static int pump(struct hrd *d, int slot, int reads)
 int hrd_logpipe_event(struct hrd *d, int fd)
 {
     for (int i = 0; i < HR_REG_ACTORS; i++)
-        if (d->out[i].open && d->out[i].rd == fd) {
+        if (d->slot[i].out.open && d->slot[i].out.rd == fd) {
             pump(d, i, HRD_PIPE_READS);
             return 1;
         }
@@ -120,7 +120,7 @@ int hrd_logpipe_event(struct hrd *d, int fd)
 
 void hrd_logpipe_read(struct hrd *d, int slot)
 {
-    if (d->out[slot].open)
+    if (d->slot[slot].out.open)
         pump(d, slot, HRD_PIPE_READS); /* a pipe's worth: descendants still
                                           writing are read by the loop */
 }
@@ -128,17 +128,17 @@ void hrd_logpipe_read(struct hrd *d, int slot)
 void hrd_logpipe_drain(struct hrd *d, int slot)
 {
     hrd_logpipe_read(d, slot);
-    if (d->out[slot].open && d->out[slot].len > 0)
+    if (d->slot[slot].out.open && d->slot[slot].out.len > 0)
         emit(d, slot);
 }
 
 void hrd_logpipe_close(struct hrd *d, int slot)
 {
-    struct hrd_outpipe *o = &d->out[slot];
+    struct hrd_outpipe *o = &d->slot[slot].out;
     if (!o->open)
         return;
     hrd_logpipe_drain(d, slot);
-    hr__os_poller_del(d->ep_fd, o->rd);
+    pmm__os_poller_del(d->ep_fd, o->rd);
     pmm__os_close(o->rd);
     pmm__os_close(o->wr);
     o->open = 0;

@@ -70,7 +70,7 @@ static void boot_finish(struct hrd *d)
     int groups = 0;
     for (int g = 0; g < HR_REG_GROUPS && !d->exec_pending && !d->stopping;
          g++) {
-        if (!d->had_group[g] || !d->reg->groups[g].used)
+        if (!d->grp[g].had_group || !d->reg->groups[g].used)
             continue;
         groups++;
         hrd_group_event(d, g, GE_BOOT, NULL);
@@ -105,7 +105,7 @@ static void boot(struct hrd *d)
     }
     hrd_groups_adopt(d);
     for (int g = 0; g < HR_REG_GROUPS; g++)
-        d->had_group[g] = d->reg->groups[g].used != 0;
+        d->grp[g].had_group = d->reg->groups[g].used != 0;
     if (d->dropped) /* a walk over every block: only after a repair */
         hrd_registry_sweep(d);
     if (!hrd_startup_begin(d, !d->reg->site.booted))
@@ -117,7 +117,7 @@ static int listen_on(struct hrd *d)
     char path[4200];
     snprintf(path, sizeof path, "%s/" HR_SOCK_NAME, d->dir);
     /* we hold the controller lock: a socket file there is stale */
-    int s = hr__os_listen(path, 64);
+    int s = pmm__os_listen(path, 64);
     if (s < 0)
         hrd_die(1, "control socket %s/" HR_SOCK_NAME ": %s", d->site,
                 pmm_strerror(s));
@@ -127,7 +127,7 @@ static int listen_on(struct hrd *d)
 static void notify_ready(int ready_fd)
 {
     if (ready_fd >= 0) {
-        hr__os_write(ready_fd, "\n", 1);
+        pmm__os_write(ready_fd, "\n", 1);
         pmm__os_close(ready_fd);
     }
     hrd_notify("READY=1");
@@ -137,7 +137,7 @@ static void reap(struct hrd *d)
 {
     int st;
     pid_t pid;
-    while ((pid = hr__os_reap(-1, &st, 1)) > 0) {
+    while ((pid = pmm__os_reap(-1, &st, 1)) > 0) {
         int r = hrd_startup_child(d, pid, st);
         if (r == 0)
             boot_finish(d);
@@ -150,7 +150,7 @@ static void reap(struct hrd *d)
  * its signals, so failing to watch them stops it. */
 static void watch(struct hrd *d, int fd, const char *what)
 {
-    int r = hr__os_poller_add(d->ep_fd, fd);
+    int r = pmm__os_poller_add(d->ep_fd, fd);
     if (r < 0)
         hrd_die(1, "epoll: cannot watch the %s: %s", what, pmm_strerror(r));
 }
@@ -195,7 +195,7 @@ static void loop(struct hrd *d)
             break;
         /* wakes for an idle connection's end, the next stop deadline, the
          * next standby due and the next group restart due */
-        int n = hr__os_poller_wait(d->ep_fd, got, 16,
+        int n = pmm__os_poller_wait(d->ep_fd, got, 16,
                                    sooner(sooner(hrd_conn_expire(d),
                                                  hrd_tree_deadlines(d)),
                                           sooner(standby_ms, backoff_ms)));
@@ -204,7 +204,7 @@ static void loop(struct hrd *d)
         for (int i = 0; i < n; i++) {
             int fd = got[i];
             if (fd == d->sig_fd) {
-                while ((sig = hr__os_signal_next(d->sig_fd)) > 0)
+                while ((sig = pmm__os_signal_next(d->sig_fd)) > 0)
                     if (sig != SIGCHLD)
                         d->stopping = 1;
                 reap(d);
@@ -318,7 +318,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < HRD_MAX_WAITING; i++)
         d.waiting[i].conn = d.ready_wait[i].conn = -1;
     for (int i = 0; i < HR_REG_ACTORS; i++)
-        d.ready_pipe[i] = -1;
+        d.slot[i].ready_pipe = -1;
     hrd_standby_init(&d);
     for (int i = 1; i < argc; i++) {
         int valued = strcmp(argv[i], "--site") == 0 ||
@@ -358,7 +358,7 @@ int main(int argc, char **argv)
         hrd_config_read(config);
     /* a few descriptors for each actor (its log pipe, readiness, held
      * sockets): the hard limit, not the 1024 a shell usually gives */
-    int nr = hr__os_nofile_raise();
+    int nr = pmm__os_nofile_raise();
     if (nr < 0)
         fprintf(stderr, "hrd: cannot raise the open files limit: %s\n",
                 pmm_strerror(nr));
@@ -370,13 +370,13 @@ int main(int argc, char **argv)
         hrd_die(1, "cannot mark inherited descriptors close-on-exec: %s",
                 pmm_strerror(r));
     /* not for the children; and checked: a closed one is refused now */
-    if (ready_fd >= 0 && hr__os_inherit(ready_fd, 0) < 0)
+    if (ready_fd >= 0 && pmm__os_inherit(ready_fd, 0) < 0)
         hrd_die(2, "--ready-fd %d: not an open descriptor", ready_fd);
     static const int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP};
-    d.sig_fd = hr__os_signals(sigs, 4);
+    d.sig_fd = pmm__os_signals(sigs, 4);
     if (d.sig_fd < 0)
         hrd_die(1, "signalfd: %s", pmm_strerror(d.sig_fd));
-    r = hr__os_self_exe(d.self, sizeof d.self);
+    r = pmm__os_self_exe(d.self, sizeof d.self);
     if (r < 0)
         hrd_die(1, "cannot find its own program: %s", pmm_strerror(r));
     d.maintenance = end_group != HRD_RUN;
@@ -388,14 +388,14 @@ int main(int argc, char **argv)
      * requests wait in the backlog until the loop runs) */
     d.listen_fd = listen_on(&d);
     if (ready_fd >= 0) { /* started in the background: errors go to the log */
-        hr__os_dup2(d.console_fd, 2);
+        pmm__os_dup2(d.console_fd, 2);
     }
     /* in the foreground (not started by hr site start, nor exec'd by a
      * site restart of such a one), the log goes to stderr too */
     d.log_stderr = hrd_log_foreground(&d);
     d.ready_fd = ready_fd;
     /* before boot(): the actors it starts are watched for readiness */
-    d.ep_fd = hr__os_poller();
+    d.ep_fd = pmm__os_poller();
     if (d.ep_fd < 0)
         hrd_die(1, "epoll: %s", pmm_strerror(d.ep_fd));
     d.notify_fd = hrd_ready_open(&d);
@@ -417,7 +417,7 @@ int main(int argc, char **argv)
     if (d.ini_pid > 0) { /* a start-up command still runs: it ends with us */
         hrd_log(&d, HRD_INFO, "sysadm.ini:%d: %s stopped", d.ini_line,
                 d.ini_prog);
-        hr__os_kill(d.ini_pid, SIGTERM);
+        pmm__os_kill(d.ini_pid, SIGTERM);
     }
     hrd_kill_all(&d);
     char path[4200];
@@ -431,7 +431,7 @@ int main(int argc, char **argv)
                             (char *)hrd_config_dir(), NULL};
         hrd_hand_over(&d); /* the lock and the sockets pass to the fresh one */
         hrd_log(&d, HRD_NOTICE, "starting a fresh controller");
-        r = hr__os_exec(d.self, argv_new);
+        r = pmm__os_exec(d.self, argv_new);
         hrd_log(&d, HRD_ERR, "site restart: cannot run %s: %s", d.self,
                 pmm_strerror(r));
     }

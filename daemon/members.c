@@ -134,7 +134,7 @@ void hrd_child_exited(struct hrd *d, pid_t pid, int status)
         hrd_group_event(d, group, GE_BACKGROUND, a->name);
     } else {
         hrd_metrics_death(d, group, hrd_metrics_failure(status));
-        if (d->readiness[slot] == HRD_R_STARTING)
+        if (d->slot[slot].readiness == HRD_R_STARTING)
             died_unready(d, group, a, status);
         hrd_actor_event(d, slot, AE_FAILED, 0);
         hrd_record_failure(d, a, pid, status, 0);

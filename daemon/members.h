@@ -21,7 +21,7 @@ void hrd_unregister(struct hrd *d, int slot);
 void hrd_child_exited(struct hrd *d, pid_t pid, int status);
 /* End a group for good: 1 when done at once (or no such group), 0 when its
  * members still have to die (the loop finishes it when the last is reaped;
- * d->ends[group] moves on then). */
+ * d->grp[group].ends moves on then). */
 int hrd_kill_group(struct hrd *d, int group);
 /* Every actor stops; a fresh controller takes over, unless the site has
  * restarted too often: then it stops, marked failed. */

@@ -28,7 +28,7 @@ static const char *const death_cause[HRD_DEATHS] = {
 void hrd_metrics_death(struct hrd *d, int group, int cause)
 {
     if (group >= 0 && group < HR_REG_GROUPS && cause >= 0 && cause < HRD_DEATHS)
-        d->deaths[group][cause]++;
+        d->grp[group].deaths[cause]++;
 }
 
 int hrd_metrics_failure(int status)
@@ -69,7 +69,7 @@ static void site(FILE *f, const struct hrd *d)
     FOR_GROUPS(d, g)
         for (int c = 0; c < HRD_DEATHS; c++)
             fprintf(f, "hr_actor_deaths_total{group=\"%d\",cause=\"%s\"} %u\n",
-                    g, death_cause[c], d->deaths[g][c]);
+                    g, death_cause[c], d->grp[g].deaths[c]);
 }
 
 /* Death to ready (ready.c): cumulative buckets, as Prometheus wants. */
@@ -82,7 +82,7 @@ static void restart_times(FILE *f, const struct hrd *d)
     FOR_GROUPS(d, g) {
         uint64_t n = 0;
         for (int b = 0; b < HRD_HIST; b++) {
-            n += d->restart_hist[g][b];
+            n += d->grp[g].restart_hist[b];
             if (b < HRD_HIST - 1)
                 fprintf(f, "hr_restart_duration_seconds_bucket{group=\"%d\","
                            "le=\"%g\"} %llu\n", g, hrd_hist_ms[b] / 1e3,
@@ -91,7 +91,7 @@ static void restart_times(FILE *f, const struct hrd *d)
         fprintf(f, "hr_restart_duration_seconds_bucket{group=\"%d\","
                    "le=\"+Inf\"} %llu\n", g, (unsigned long long)n);
         fprintf(f, "hr_restart_duration_seconds_sum{group=\"%d\"} %.9f\n", g,
-                (double)d->restart_sum_ns[g] / 1e9);
+                (double)d->grp[g].restart_sum_ns / 1e9);
         fprintf(f, "hr_restart_duration_seconds_count{group=\"%d\"} %llu\n", g,
                 (unsigned long long)n);
     }

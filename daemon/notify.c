@@ -26,7 +26,7 @@ void hrd_notify(const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         return;
-    hr__os_send_to(ns, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
+    pmm__os_send_to(ns, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
 }
 
 void hrd_notify_status(const struct hrd *d)

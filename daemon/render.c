@@ -46,24 +46,24 @@ static const char *readiness(const struct hrd *d, int slot)
 {
     if (d->reg->actors[slot].state != HR_A_RUNNING)
         return NULL;
-    return d->readiness[slot] == HRD_R_STARTING ? "starting"
-         : d->readiness[slot] == HRD_R_READY ? "ready" : NULL;
+    return d->slot[slot].readiness == HRD_R_STARTING ? "starting"
+         : d->slot[slot].readiness == HRD_R_READY ? "ready" : NULL;
 }
 
 /* The group's restart times: the last, and the histogram (ready.c). */
 static void restart_times(struct out *o, const struct hrd *d, int g)
 {
     put(o, ", \"restart_ms\": {\"last\": ");
-    if (d->restart_last_ns[g] || d->restart_hist[g][0])
-        put(o, "%.3f", (double)d->restart_last_ns[g] / 1e6);
+    if (d->grp[g].restart_last_ns || d->grp[g].restart_hist[0])
+        put(o, "%.3f", (double)d->grp[g].restart_last_ns / 1e6);
     else
         put(o, "null");
     put(o, ", \"histogram\": {");
     for (int b = 0; b < HRD_HIST; b++) {
         if (b < HRD_HIST - 1)
-            put(o, "\"<%u\": %u, ", hrd_hist_ms[b], d->restart_hist[g][b]);
+            put(o, "\"<%u\": %u, ", hrd_hist_ms[b], d->grp[g].restart_hist[b]);
         else
-            put(o, "\">=%u\": %u", hrd_hist_ms[b - 1], d->restart_hist[g][b]);
+            put(o, "\">=%u\": %u", hrd_hist_ms[b - 1], d->grp[g].restart_hist[b]);
     }
     put(o, "}}");
 }
@@ -75,10 +75,10 @@ static void standby_json(struct out *o, const struct hrd *d, int slot)
     const char *st = hrd_standby_state(d, slot);
     if (st)
         put(o, ", \"standby\": {\"pid\": %d, \"state\": \"%s\"}",
-            d->standby[slot].pid, st);
+            d->slot[slot].standby.pid, st);
     else
         put(o, ", \"standby\": null");
-    put(o, ", \"standby_off\": %s}", d->standby[slot].off ? "true" : "false");
+    put(o, ", \"standby_off\": %s}", d->slot[slot].standby.off ? "true" : "false");
 }
 
 /* A JSON string: quotes, backslashes and control characters escaped. */
@@ -101,10 +101,10 @@ static void put_json_str(struct out *o, const char *s)
  * start, or -1 when it does not back off. */
 static long backoff_ms(const struct hrd *d, int g)
 {
-    const struct hrd_backoff *b = &d->backoff[g];
+    const struct hrd_backoff *b = &d->grp[g].backoff;
     if (!b->until_ms || d->reg->groups[g].state != HR_G_RESTARTING)
         return -1;
-    int64_t left = b->until_ms - hr__os_mono_ms();
+    int64_t left = b->until_ms - pmm__os_mono_ms();
     return left > 0 ? (long)left : 0;
 }
 
@@ -116,9 +116,9 @@ static void backoff_json(struct out *o, const struct hrd *d, int g)
         return;
     }
     put(o, ", \"backoff\": {\"fails\": %u, \"delay_ms\": %u, "
-        "\"next_start_in_ms\": %ld, \"why\": ", d->backoff[g].fails,
-        d->backoff[g].delay_ms, ms);
-    put_json_str(o, d->backoff[g].why);
+        "\"next_start_in_ms\": %ld, \"why\": ", d->grp[g].backoff.fails,
+        d->grp[g].backoff.delay_ms, ms);
+    put_json_str(o, d->grp[g].backoff.why);
     put(o, "}");
 }
 
@@ -167,7 +167,7 @@ int hrd_ps_json(struct hrd *d, char *buf, size_t cap)
                 rd ? "\"" : "",
                 a->state == HR_A_RUNNING ? (double)(now - a->started_ns) / 1e9 : 0.0,
                 a->runs, a->stop_ms ? a->stop_ms : d->policy.stop_ms,
-                d->aslr[i] ? "true" : "false");
+                d->slot[i].aslr ? "true" : "false");
             standby_json(&o, d, i);
             fa = 0;
         }
@@ -193,8 +193,8 @@ int hrd_ps_text(struct hrd *d, char *buf, size_t cap)
         long wait_ms = backoff_ms(d, g);
         if (wait_ms >= 0) {
             snprintf(fail, sizeof fail, "backing off after %u failed start%s "
-                     "(%s): next start in %ld ms", d->backoff[g].fails,
-                     d->backoff[g].fails == 1 ? "" : "s", d->backoff[g].why,
+                     "(%s): next start in %ld ms", d->grp[g].backoff.fails,
+                     d->grp[g].backoff.fails == 1 ? "" : "s", d->grp[g].backoff.why,
                      wait_ms);
         } else if (G->last_fail_ns) {
             double ago = (double)(now - G->last_fail_ns) / 1e9;
@@ -207,9 +207,9 @@ int hrd_ps_text(struct hrd *d, char *buf, size_t cap)
                 snprintf(fail, sizeof fail, "exit %d, %.1fs ago", G->last_status, ago);
         }
         char took[32] = "-";
-        if (d->restart_last_ns[g] || d->restart_hist[g][0])
+        if (d->grp[g].restart_last_ns || d->grp[g].restart_hist[0])
             snprintf(took, sizeof took, "%.1f ms",
-                     (double)d->restart_last_ns[g] / 1e6);
+                     (double)d->grp[g].restart_last_ns / 1e6);
         put(&o, "%-6d %-10s %8u %12s  %s\n", g, group_state(d, g),
             G->restarts, took, fail);
         HRD_FOR_MEMBERS(d, g, i) {
@@ -220,9 +220,9 @@ int hrd_ps_text(struct hrd *d, char *buf, size_t cap)
                 a->pid, a->direct ? "direct" : "indirect", actor_state(a->state),
                 rd ? rd : "-",
                 a->state == HR_A_RUNNING ? (double)(now - a->started_ns) / 1e9 : 0.0,
-                d->aslr[i] ? "randomised" : "same address");
+                d->slot[i].aslr ? "randomised" : "same address");
             if (sb)
-                put(&o, ", standby pid %d %s", d->standby[i].pid, sb);
+                put(&o, ", standby pid %d %s", d->slot[i].standby.pid, sb);
             put(&o, "\n");
         }
     }

@@ -145,7 +145,7 @@ static enum disposal wait_for_end(struct hrd *d, int conn, int group)
         if (d->waiting[i].conn < 0) {
             d->waiting[i].conn = conn;
             d->waiting[i].group = group;
-            d->waiting[i].ends = d->ends[group];
+            d->waiting[i].ends = d->grp[group].ends;
             return KEPT;
         }
     }
@@ -156,7 +156,7 @@ void hrd_answer_ended(struct hrd *d)
 {
     for (int i = 0; i < HRD_MAX_WAITING; i++) {
         int conn = d->waiting[i].conn;
-        if (conn >= 0 && d->ends[d->waiting[i].group] != d->waiting[i].ends) {
+        if (conn >= 0 && d->grp[d->waiting[i].group].ends != d->waiting[i].ends) {
             reply(conn, 0, NULL);
             pmm__os_close(conn);
             d->waiting[i].conn = -1;
@@ -170,7 +170,7 @@ static int wait_ready(struct hrd *d, int conn, pid_t pid, enum disposal *then)
     int slot = hrd_find_pid(d, pid);
     if (slot < 0)
         return -ESRCH;
-    if (d->readiness[slot] != HRD_R_STARTING)
+    if (d->slot[slot].readiness != HRD_R_STARTING)
         return 0; /* ready, or says nothing: running is all we know */
     for (int i = 0; i < HRD_MAX_WAITING; i++) {
         if (d->ready_wait[i].conn < 0) {
@@ -190,7 +190,7 @@ void hrd_answer_ready(struct hrd *d)
         if (conn < 0)
             continue;
         int slot = hrd_find_pid(d, d->ready_wait[i].pid);
-        if (slot >= 0 && d->readiness[slot] == HRD_R_STARTING)
+        if (slot >= 0 && d->slot[slot].readiness == HRD_R_STARTING)
             continue;
         reply(conn, slot < 0 ? -ESRCH : 0,
               slot < 0 ? "it stopped before it was ready" : NULL);
@@ -252,7 +252,7 @@ static int dispatch(struct hrd *d, int conn, const struct hr_msg_hdr *h,
     case HR_REQ_AKILL:
         if ((slot = hrd_find_pid(d, h->arg)) < 0)
             return -ESRCH;
-        hr__os_kill(h->arg, SIGKILL); /* seen as a failure: the group restarts */
+        pmm__os_kill(h->arg, SIGKILL); /* seen as a failure: the group restarts */
         return 0;
     case HR_REQ_PS:
         return reply_rendered(d, conn, h->arg == 1 ? hrd_ps_text : hrd_ps_json,
@@ -301,7 +301,7 @@ void hrd_serve(struct hrd *d, int conn)
     const char *p;
     enum disposal then = REPLY;
     char *buf = malloc(HR_MSG_MAX);
-    if (!buf || hr__os_peer(conn, &uid, &caller) < 0) {
+    if (!buf || pmm__os_peer(conn, &uid, &caller) < 0) {
         free(buf);
         pmm__os_close(conn);
         return;

@@ -56,7 +56,7 @@ static int take_lock(struct hrd *d)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/controller.lock", d->dir);
-    int fd = hr__os_open(path, O_RDWR | O_CREAT | O_NOFOLLOW, 0600);
+    int fd = pmm__os_open_fd(path, O_RDWR | O_CREAT | O_NOFOLLOW, 0600);
     const char *v = getenv(HRD_LOCK_ENV);
     int kept = v && d->restarted ? atoi(v) : -1;
     unsetenv(HRD_LOCK_ENV);
@@ -68,7 +68,7 @@ static int take_lock(struct hrd *d)
         pmm__os_size(fd, NULL, NULL, NULL, &dev[1], &ino[1]) == 0 &&
         dev[0] == dev[1] && ino[0] == ino[1] &&
         pmm__os_trylock(kept, 1) == 0) { /* ours already: a no-op */
-        hr__os_inherit(kept, 0);
+        pmm__os_inherit(kept, 0);
         pmm__os_close(fd);
         return kept;
     }
@@ -85,7 +85,7 @@ void hrd_hand_over(struct hrd *d)
 {
     char v[16];
     hrd_held_export(d);
-    if (hr__os_inherit(d->lock_fd, 1) == 0) {
+    if (pmm__os_inherit(d->lock_fd, 1) == 0) {
         snprintf(v, sizeof v, "%d", d->lock_fd);
         setenv(HRD_LOCK_ENV, v, 1);
     }
@@ -108,17 +108,17 @@ void hrd_setup(struct hrd *d, const char *site_arg)
     if ((d->lock_fd = take_lock(d)) < 0)
         hrd_die(1, "site %s: a controller already runs", d->site);
     snprintf(path, sizeof path, "%s/console.log", d->dir);
-    d->console_fd = hr__os_open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW,
+    d->console_fd = pmm__os_open_fd(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW,
                                 0600);
     if (d->console_fd < 0)
         hrd_die(1, "%s/console.log: %s", d->site, pmm_strerror(d->console_fd));
     for (int i = 0; i < HR_REG_ACTORS; i++)
-        d->image_fd[i] = -1;
+        d->slot[i].image_fd = -1;
     if (hrd_config_dir())
         hrd_config_install(d); /* before anything reads them */
     hrd_policy_read(d);
     /* orphans of actors' trees become ours, not init's (tree.c) */
-    if ((r = hr__os_subreaper()) < 0)
+    if ((r = pmm__os_subreaper()) < 0)
         hrd_die(1, "cannot become a child subreaper: %s", pmm_strerror(r));
     hrd_registry_open(d);
 }

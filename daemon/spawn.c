@@ -95,9 +95,9 @@ void hrd_images_free(struct hrd *d, int slot)
     pmm__free_sys(d->bank, name);
     block_name(name, sizeof name, "args", slot);
     pmm__free_sys(d->bank, name);
-    if (d->image_fd[slot] >= 0)
-        pmm__os_close(d->image_fd[slot]);
-    d->image_fd[slot] = -1;
+    if (d->slot[slot].image_fd >= 0)
+        pmm__os_close(d->slot[slot].image_fd);
+    d->slot[slot].image_fd = -1;
     hrd_held_close(d, slot);
     hrd_logpipe_close(d, slot);
 }
@@ -107,18 +107,18 @@ static int image_fd(struct hrd *d, int slot)
 {
     char name[PMM_NAME_MAX];
     void *p;
-    if (d->image_fd[slot] >= 0)
-        return d->image_fd[slot];
+    if (d->slot[slot].image_fd >= 0)
+        return d->slot[slot].image_fd;
     struct hr_reg_actor *a = &d->reg->actors[slot];
     block_name(name, sizeof name, "image", slot);
     int r = pmm__alloc_sys(d->bank, name, (size_t)a->image_size, HR_REG_KEY,
                            sizeof HR_REG_KEY, PMM_RETRIEVE, -1, &p, NULL);
     if (r < 0)
         return r;
-    r = hr__os_memfd_ro(a->name, p, (size_t)a->image_size);
+    r = pmm__os_memfd_ro(a->name, p, (size_t)a->image_size);
     pmm__unmap(d->bank, name);
     if (r >= 0)
-        d->image_fd[slot] = r;
+        d->slot[slot].image_fd = r;
     return r;
 }
 
@@ -278,11 +278,11 @@ static int spawn(struct hrd *d, int slot, const int *stdio_in, int standby,
         return nheld;
     }
     if (!standby) /* its environment, read now, says whether it wants one */
-        d->standby[slot].want = (uint8_t)(a->direct && has_mark(s, "HR_STANDBY=1"));
+        d->slot[slot].standby.want = (uint8_t)(a->direct && has_mark(s, "HR_STANDBY=1"));
     if (has_mark(s, "HR_NOTIFY=1")) /* waited for at every start */
-        d->says_ready[slot] = 1;
+        d->slot[slot].says_ready = 1;
     char **env = actor_env(d, slot, s, vars, nheld, standby);
-    int devnull = hr__os_open("/dev/null", O_RDONLY, 0);
+    int devnull = pmm__os_open_fd("/dev/null", O_RDONLY, 0);
     int stdio[3];
     if (stdio_in) { /* an indirect actor: its starter's streams */
         memcpy(stdio, stdio_in, sizeof stdio);
@@ -292,8 +292,8 @@ static int spawn(struct hrd *d, int slot, const int *stdio_in, int standby,
         stdio[1] = stdio[2] = out >= 0 ? out : d->console_fd;
     }
     int ep[2], rp[2] = {-1, -1};
-    r = !env ? -ENOMEM : hr__os_pipe(ep);
-    if (r == 0 && a->ready_fd > 2 && (r = hr__os_pipe(rp)) < 0)
+    r = !env ? -ENOMEM : pmm__os_pipe(ep);
+    if (r == 0 && a->ready_fd > 2 && (r = pmm__os_pipe(rp)) < 0)
         pmm__os_close(ep[0]), pmm__os_close(ep[1]);
     if (r < 0) {
         pmm__unmap(d->bank, name);
@@ -302,20 +302,20 @@ static int spawn(struct hrd *d, int slot, const int *stdio_in, int standby,
     /* an actor outlives its controller, holding its sockets until the
      * next controller takes them back and ends it (leftover.h); a standby,
      * which holds nothing of its own, dies with the controller */
-    d->aslr[slot] = keeps_aslr(d, s);
-    struct hr__os_child child = {
+    d->slot[slot].aslr = keeps_aslr(d, s);
+    struct pmm__os_child child = {
         .die_with = standby ? pmm__os_pid() : 0,
         .cgroup = d->cg_fd >= 0 ? &d->cg_fd : NULL, /* its tree (cgroup.h) */
         .default_signals = 1, .own_session = 1,
-        .same_address = !d->aslr[slot],
+        .same_address = !d->slot[slot].aslr,
         .stdio = stdio, .cwd = s->cwd, .cwd_or_root = 1, .exe_fd = fd,
         .argv = (char *const *)s->argv, .envp = env, .errpipe = ep[1],
         .pass_fd = rp[1], .pass_to = rp[1] >= 0 ? a->ready_fd : -1,
-        .pass_fds = d->held_fd[slot], .npass = nheld,
+        .pass_fds = d->slot[slot].held_fd, .npass = nheld,
         .pid_var = nheld > 0 ? vars[3] : NULL};
-    int pid = hr__os_fork();
+    int pid = pmm__os_fork();
     if (pid == 0)
-        hr__os_exec_child(&child);
+        pmm__os_exec_child(&child);
     pmm__os_close(ep[1]);
     if (rp[1] >= 0)
         pmm__os_close(rp[1]);
@@ -355,7 +355,7 @@ int hrd_spawn_standby(struct hrd *d, int slot, int *exec_pipe, int *ready_rd)
 int hrd_spawn_wait(int pid, int exec_pipe)
 {
     int e = 0;
-    int n = hr__os_read(exec_pipe, &e, sizeof e);
+    int n = pmm__os_read(exec_pipe, &e, sizeof e);
     pmm__os_close(exec_pipe);
     return n == (int)sizeof e ? -e : pid;
 }

@@ -2,7 +2,7 @@
 /*
  * standby.c - standby instances of direct actors (see standby.h).
  *
- * The life of a standby, per actor slot (d->standby[slot]):
+ * The life of a standby, per actor slot (d->slot[slot].standby):
  *
  *   none --tick: the live instance is up--> starting --its HR_REQ_STANDBY-->
  *   waiting --group restart--> (promoted: it is the live instance now)
@@ -35,7 +35,7 @@
  * The functions of standby.h turn what the loop sees into one event each
  * and raise it (sb_event); no action raises another.
  *
- * Invariant: a standby's pid is in d->standby[] until it is reaped, never
+ * Invariant: a standby's pid is in d->slot[].standby until it is reaped, never
  * in the registry: it is no member of its group (group events never see
  * it; kill_members does not stop it, so it survives the restart it is
  * promoted in), and tree.c does not take it for an orphan.
@@ -65,8 +65,8 @@
 void hrd_standby_init(struct hrd *d)
 {
     for (int i = 0; i < HR_REG_ACTORS; i++) {
-        memset(&d->standby[i], 0, sizeof d->standby[i]);
-        d->standby[i].conn = d->standby[i].ready_rd = -1;
+        memset(&d->slot[i].standby, 0, sizeof d->slot[i].standby);
+        d->slot[i].standby.conn = d->slot[i].standby.ready_rd = -1;
     }
 }
 
@@ -155,13 +155,13 @@ static void kill_it(struct hrd_standby *sb)
 {
     if (!sb->pid)
         return;
-    hr__os_kill(-sb->pid, SIGKILL);
-    hr__os_kill(sb->pid, SIGKILL);
+    pmm__os_kill(-sb->pid, SIGKILL);
+    pmm__os_kill(sb->pid, SIGKILL);
 }
 
 static int start(struct hrd *d, int slot)
 {
-    struct hrd_standby *sb = &d->standby[slot];
+    struct hrd_standby *sb = &d->slot[slot].standby;
     struct hr_reg_actor *a = &d->reg->actors[slot];
     int ep, rd = -1;
     int pid = hrd_spawn_standby(d, slot, &ep, &rd);
@@ -170,13 +170,13 @@ static int start(struct hrd *d, int slot)
                 "actor %s: cannot start its standby: %s (tried again in "
                 "%d ms)",
                 a->name, pmm_strerror(pid), AGAIN_PAUSE_MS);
-        sb->not_before_ms = hr__os_mono_ms() + AGAIN_PAUSE_MS;
+        sb->not_before_ms = pmm__os_mono_ms() + AGAIN_PAUSE_MS;
         return pid;
     }
     sb->pid = pid;
     /* watched: a newline there before the wait is a program that does not
      * wait (hrd_standby_pipe_event) */
-    if (rd >= 0 && d->ep_fd >= 0 && hr__os_poller_add(d->ep_fd, rd) < 0) {
+    if (rd >= 0 && d->ep_fd >= 0 && pmm__os_poller_add(d->ep_fd, rd) < 0) {
         pmm__os_close(rd);
         rd = -1;
     }
@@ -199,7 +199,7 @@ static int start(struct hrd *d, int slot)
  * program. */
 static int promote(struct hrd *d, int slot, int waited)
 {
-    struct hrd_standby *sb = &d->standby[slot];
+    struct hrd_standby *sb = &d->slot[slot].standby;
     struct hr_reg_actor *a = &d->reg->actors[slot];
     uint32_t restarts = d->reg->groups[a->group].restarts;
     pid_t pid = sb->pid;
@@ -211,13 +211,13 @@ static int promote(struct hrd *d, int slot, int waited)
         return -1;
     }
     if (sb->ready_rd >= 0 && d->ep_fd >= 0) /* ready.c's from here on */
-        hr__os_poller_del(d->ep_fd, sb->ready_rd);
+        pmm__os_poller_del(d->ep_fd, sb->ready_rd);
     hrd_ready_started(d, slot, sb->ready_rd); /* the pipe is the actor's now */
     sb->ready_rd = -1;
     release(sb);
     sb->deaths = 0;
     sb->pending = (uint8_t)!waited;
-    sb->not_before_ms = hr__os_mono_ms() + AFTER_PROMOTION_MS;
+    sb->not_before_ms = pmm__os_mono_ms() + AFTER_PROMOTION_MS;
     hrd_log(d, HRD_INFO, "actor %s of group %d: standby pid %d promoted%s",
             a->name, a->group, (int)pid, waited ? "" : " (it had not called "
             "hr_standby_wait yet: it goes on when it does)");
@@ -249,11 +249,11 @@ static void describe(int status, char *buf, size_t cap)
  * apart. */
 static void again(struct hrd *d, int slot, int was, int status)
 {
-    struct hrd_standby *sb = &d->standby[slot];
+    struct hrd_standby *sb = &d->slot[slot].standby;
     char how[64];
     describe(status, how, sizeof how);
     int64_t pause = again_in(sb->deaths++);
-    sb->not_before_ms = pause ? hr__os_mono_ms() + pause : 0;
+    sb->not_before_ms = pause ? pmm__os_mono_ms() + pause : 0;
     hrd_log(d, HRD_WARNING,
             "actor %s: its standby (pid %d) %s while %s: started again in "
             "%lld ms",
@@ -267,7 +267,7 @@ static void again(struct hrd *d, int slot, int was, int status)
  * the actor runs without a standby from then on. */
 static void off(struct hrd *d, int slot, const char *how, const char *when)
 {
-    struct hrd_standby *sb = &d->standby[slot];
+    struct hrd_standby *sb = &d->slot[slot].standby;
     hrd_log(d, HRD_WARNING,
             "actor %s: its standby (pid %d) %s %s hr_standby_wait(): a "
             "program that does not call it runs without a standby",
@@ -278,7 +278,7 @@ static void off(struct hrd *d, int slot, const char *how, const char *when)
 static int act(struct hrd *d, int slot, int action, int was,
                const struct sb_ctx *c)
 {
-    struct hrd_standby *sb = &d->standby[slot];
+    struct hrd_standby *sb = &d->slot[slot].standby;
     char how[64];
     switch (action) {
     case SA_START:
@@ -333,7 +333,7 @@ static int act(struct hrd *d, int slot, int action, int was,
 static int sb_event(struct hrd *d, int slot, enum sb_event ev,
                     const struct sb_ctx *c)
 {
-    struct hrd_standby *sb = &d->standby[slot];
+    struct hrd_standby *sb = &d->slot[slot].standby;
     uint8_t was = sb->state;
     struct sb_cell cell = sb_table[was][ev];
     int r = act(d, slot, cell.action, was, c);
@@ -345,11 +345,11 @@ static int sb_event(struct hrd *d, int slot, enum sb_event ev,
  * instance is up in a running group. */
 static int due(const struct hrd *d, int slot)
 {
-    const struct hrd_standby *sb = &d->standby[slot];
+    const struct hrd_standby *sb = &d->slot[slot].standby;
     const struct hr_reg_actor *a = &d->reg->actors[slot];
     return sb->want && !sb->off && sb->state == HRD_SB_NONE && a->direct &&
            a->state == HR_A_RUNNING && a->pid > 0 &&
-           d->readiness[slot] != HRD_R_STARTING &&
+           d->slot[slot].readiness != HRD_R_STARTING &&
            d->reg->groups[a->group].state == HR_G_RUNNING;
 }
 
@@ -357,17 +357,17 @@ int hrd_standby_pipe_event(struct hrd *d, int fd)
 {
     char buf[64];
     HRD_FOR_ACTORS(d, i) {
-        struct hrd_standby *sb = &d->standby[i];
+        struct hrd_standby *sb = &d->slot[i].standby;
         if (sb->ready_rd != fd || fd < 0)
             continue;
-        int n = hr__os_read(fd, buf, sizeof buf);
+        int n = pmm__os_read(fd, buf, sizeof buf);
         if (n > 0 && memchr(buf, '\n', (size_t)n)) {
             struct sb_ctx c = {.how = "wrote its readiness fd"};
             sb_event(d, i, SE_UNWAITED, &c);
         } else if (n == 0 || (n < 0 && n != -EAGAIN)) {
             /* closed: its death is on its way, or it closes what it
              * inherited; either way nothing more to hear before promotion */
-            hr__os_poller_del(d->ep_fd, fd);
+            pmm__os_poller_del(d->ep_fd, fd);
         }
         return 1;
     }
@@ -376,11 +376,11 @@ int hrd_standby_pipe_event(struct hrd *d, int fd)
 
 int hrd_standby_tick(struct hrd *d)
 {
-    int64_t now = hr__os_mono_ms(), next = -1;
+    int64_t now = pmm__os_mono_ms(), next = -1;
     if (d->stopping || d->exec_pending)
         return -1;
     HRD_FOR_ACTORS(d, i) {
-        struct hrd_standby *sb = &d->standby[i];
+        struct hrd_standby *sb = &d->slot[i].standby;
         if (sb->said_ready) { /* ready.c heard its READY=1 */
             struct sb_ctx c = {.how = "said READY=1"};
             sb->said_ready = 0;
@@ -400,7 +400,7 @@ int hrd_standby_tick(struct hrd *d)
 
 int hrd_standby_promote(struct hrd *d, int slot)
 {
-    if (!d->standby[slot].pid)
+    if (!d->slot[slot].standby.pid)
         return 0;
     int r = sb_event(d, slot, SE_PROMOTE, NULL);
     return r > 0 ? r : 0;
@@ -411,7 +411,7 @@ int hrd_standby_exited(struct hrd *d, pid_t pid, int status)
     int slot = hrd_standby_of(d, pid);
     if (slot < 0)
         return 0;
-    hr__os_kill(-pid, SIGKILL); /* what is left of its tree */
+    pmm__os_kill(-pid, SIGKILL); /* what is left of its tree */
     struct sb_ctx c = {.status = status};
     sb_event(d, slot, WIFSIGNALED(status) ? SE_KILLED : SE_EXITED, &c);
     return 1;
@@ -428,9 +428,9 @@ int hrd_standby_request(struct hrd *d, int conn, pid_t caller, int *kept)
         return r;
     }
     slot = hrd_find_pid(d, caller);
-    if (slot < 0 || !d->standby[slot].pending)
+    if (slot < 0 || !d->slot[slot].standby.pending)
         return -EPERM; /* not a standby of this site */
-    d->standby[slot].pending = 0; /* promoted before it asked */
+    d->slot[slot].standby.pending = 0; /* promoted before it asked */
     return (int)d->reg->groups[d->reg->actors[slot].group].restarts;
 }
 
@@ -441,15 +441,15 @@ void hrd_standby_drop(struct hrd *d, int slot)
 
 void hrd_standby_stop_all(struct hrd *d)
 {
-    int64_t until = hr__os_mono_ms() + HRD_KILL_WAIT_S * 1000;
+    int64_t until = pmm__os_mono_ms() + HRD_KILL_WAIT_S * 1000;
     for (int i = 0; i < HR_REG_ACTORS; i++)
         sb_event(d, i, SE_STOP, NULL);
     for (int i = 0; i < HR_REG_ACTORS; i++) {
-        struct hrd_standby *sb = &d->standby[i];
+        struct hrd_standby *sb = &d->slot[i].standby;
         int st = 0;
-        while (sb->pid && hr__os_reap(sb->pid, &st, 1) == 0 &&
-               hr__os_mono_ms() < until)
-            hr__os_sleep_ms(1);
+        while (sb->pid && pmm__os_reap(sb->pid, &st, 1) == 0 &&
+               pmm__os_mono_ms() < until)
+            pmm__os_sleep_ms(1);
         if (sb->pid) { /* reaped, or left to the kernel: forgotten */
             struct sb_ctx c = {.status = st};
             sb_event(d, i, SE_KILLED, &c);
@@ -459,7 +459,7 @@ void hrd_standby_stop_all(struct hrd *d)
 
 const char *hrd_standby_state(const struct hrd *d, int slot)
 {
-    uint8_t s = d->standby[slot].state;
+    uint8_t s = d->slot[slot].standby.state;
     return s == HRD_SB_STARTING ? "starting"
          : s == HRD_SB_WAITING ? "waiting" : NULL;
 }

@@ -10,7 +10,7 @@
  * A standby is not a member of its group: it is in no registry slot of its
  * own, no group event comes from it, and its death while waiting only
  * starts another.  Its state lives in the controller's memory
- * (d->standby[slot]), not in the registry: standbys die with their
+ * (d->slot[slot].standby), not in the registry: standbys die with their
  * controller (like every actor, SIGKILL when it dies), and the next one
  * starts new ones once the actors are up again.
  */

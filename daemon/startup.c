@@ -38,7 +38,7 @@
 static int find_program(const char *prog, char *out, size_t cap)
 {
     int r = hr_find_program(prog, out, cap);
-    return r < 0 ? r : hr__os_access_x(out);
+    return r < 0 ? r : pmm__os_access_x(out);
 }
 
 extern char **environ;
@@ -127,14 +127,14 @@ static pid_t run_command(struct hrd *d, int lineno, char **w)
                 pmm_strerror(r));
         return 0;
     }
-    int null = hr__os_open("/dev/null", O_RDONLY, 0);
+    int null = pmm__os_open_fd("/dev/null", O_RDONLY, 0);
     int stdio[3] = {null, d->console_fd, d->console_fd};
-    struct hr__os_child child = {.stdio = stdio, .cwd = d->dir,
+    struct pmm__os_child child = {.stdio = stdio, .cwd = d->dir,
                                  .exe_fd = -1, .path = path, .argv = w,
                                  .errpipe = -1};
-    int pid = hr__os_fork();
+    int pid = pmm__os_fork();
     if (pid == 0)
-        hr__os_exec_child(&child);
+        pmm__os_exec_child(&child);
     if (null >= 0)
         pmm__os_close(null);
     if (pid < 0) {

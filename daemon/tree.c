@@ -49,7 +49,7 @@ static int orphans(struct hrd *d, pid_t *out, int max)
     snprintf(path, sizeof path, "/proc/%d/task/%d/children", self, self);
     int r = pmm__os_read_file(path, buf, sizeof buf);
     if (r == -ENOENT) { /* no CONFIG_PROC_CHILDREN */
-        int k = hr__os_pids(all, 32768);
+        int k = pmm__os_pids(all, 32768);
         for (int i = 0; i < k && n < max; i++)
             if (parent_of(all[i]) == self && !known(d, all[i]))
                 out[n++] = all[i];
@@ -83,7 +83,7 @@ static int owner_of(struct hrd *d, pid_t pid)
     if (slot < 0)
         return -1;
     struct hr_reg_actor *a = &d->reg->actors[slot];
-    if (d->standby[slot].pid > 0 &&
+    if (d->slot[slot].standby.pid > 0 &&
         strtoul(runs, NULL, 10) == d->reg->groups[a->group].restarts + 1)
         return -2; /* its standby's (the next run): no orphan of a run */
     if ((a->state != HR_A_RUNNING && a->state != HR_A_DYING) ||
@@ -128,8 +128,8 @@ static int signal_orphans(struct hrd *d, int slot, int sig)
         if (kids[i] == d->ini_pid || dying(kids[i]) ||
             owner_of(d, kids[i]) != slot)
             continue;
-        hr__os_kill(-kids[i], sig); /* the group it may lead */
-        hr__os_kill(kids[i], sig);
+        pmm__os_kill(-kids[i], sig); /* the group it may lead */
+        pmm__os_kill(kids[i], sig);
         hit++;
     }
     return hit;
@@ -143,11 +143,11 @@ static void signal_descendants(pid_t pid, int sig)
     int n = 1;
     tree[0] = pid;
     for (int i = 0; i < n && n < MAX_CHILDREN; i++) {
-        int k = hr__os_children(tree[i], tree + n, MAX_CHILDREN - n);
+        int k = pmm__os_children(tree[i], tree + n, MAX_CHILDREN - n);
         n += k > 0 ? k : 0;
     }
     for (int i = 1; i < n; i++)
-        hr__os_kill(tree[i], sig);
+        pmm__os_kill(tree[i], sig);
 }
 
 void hrd_tree_stop(struct hrd *d, int slot, uint32_t timeout_ms)
@@ -155,25 +155,25 @@ void hrd_tree_stop(struct hrd *d, int slot, uint32_t timeout_ms)
     struct hr_reg_actor *a = &d->reg->actors[slot];
     int sig = timeout_ms ? SIGTERM : SIGKILL;
     signal_descendants(a->pid, sig); /* before their parent dies */
-    hr__os_kill(-a->pid, sig);
-    hr__os_kill(a->pid, sig); /* one that left its group still hears it */
+    pmm__os_kill(-a->pid, sig);
+    pmm__os_kill(a->pid, sig); /* one that left its group still hears it */
     if (d->cg_fd < 0)
         signal_orphans(d, slot, sig);
     else if (sig == SIGKILL)
         hrd_cgroup_kill(d, a->pid);
     else
         hrd_cgroup_signal(d, a->pid, sig);
-    d->kill_at[slot] = timeout_ms ? pmm__os_now_ns() + timeout_ms * 1000000ull
+    d->slot[slot].kill_at = timeout_ms ? pmm__os_now_ns() + timeout_ms * 1000000ull
                                   : 0;
-    d->kill_ms[slot] = timeout_ms;
+    d->slot[slot].kill_ms = timeout_ms;
 }
 
 void hrd_tree_reaped(struct hrd *d, int slot, pid_t pid)
 {
-    d->kill_at[slot] = 0;
-    hr__os_kill(-pid, SIGKILL);
+    d->slot[slot].kill_at = 0;
+    pmm__os_kill(-pid, SIGKILL);
     if (d->cg_fd >= 0) { /* what was left, noted before it dies */
-        d->cg_left[slot] = hrd_cgroup_populated(d, pid) ? pid : 0;
+        d->slot[slot].cg_left = hrd_cgroup_populated(d, pid) ? pid : 0;
         hrd_cgroup_kill(d, pid);
     }
 }
@@ -185,7 +185,7 @@ int hrd_tree_left(struct hrd *d, int slot, pid_t pid)
      * Counted by them, not by the group kill, which a zombie of the group
      * (a child not yet reaped) would pass. */
     int left = d->cg_fd >= 0 &&
-               (d->cg_left[slot] == pid || hrd_cgroup_populated(d, pid));
+               (d->slot[slot].cg_left == pid || hrd_cgroup_populated(d, pid));
     hrd_tree_reaped(d, slot, pid);
     return d->cg_fd >= 0 ? left : signal_orphans(d, slot, SIGKILL) > 0;
 }
@@ -204,14 +204,14 @@ int hrd_tree_deadlines(struct hrd *d)
     uint64_t now = pmm__os_now_ns(), next = 0;
     HRD_FOR_ACTORS(d, i) {
         struct hr_reg_actor *a = &d->reg->actors[i];
-        uint64_t at = d->kill_at[i];
+        uint64_t at = d->slot[i].kill_at;
         if (!at || a->pid <= 0)
             continue;
         if (at <= now) {
             hrd_log(d, HRD_WARNING,
                     "actor %s (pid %d) still runs %u ms after SIGTERM: "
                     "SIGKILL",
-                    a->name, a->pid, d->kill_ms[i]);
+                    a->name, a->pid, d->slot[i].kill_ms);
             hrd_tree_stop(d, i, 0);
         } else if (!next || at < next) {
             next = at;
@@ -228,18 +228,18 @@ void hrd_tree_end_all(struct hrd *d, int wait_ms)
     int n, ended = 0;
     while ((n = orphans(d, kids, MAX_CHILDREN)) > 0) {
         for (int i = 0; i < n; i++) {
-            hr__os_kill(-kids[i], SIGKILL);
-            hr__os_kill(kids[i], SIGKILL);
+            pmm__os_kill(-kids[i], SIGKILL);
+            pmm__os_kill(kids[i], SIGKILL);
             if (kids[i] == d->ini_pid)
                 d->ini_pid = 0;
         }
         int st;
         pid_t pid;
-        while ((pid = hr__os_reap(-1, &st, 1)) > 0)
+        while ((pid = pmm__os_reap(-1, &st, 1)) > 0)
             ended += hrd_find_pid(d, pid) < 0;
         if (pmm__os_now_ns() > until)
             break;
-        hr__os_sleep_ms(1);
+        pmm__os_sleep_ms(1);
     }
     if (ended)
         hrd_log(d, HRD_NOTICE, "ended %d process%s left under the controller",

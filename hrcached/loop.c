@@ -319,7 +319,7 @@ int mc_loop_run(struct mc_server *srv, const int *lfds, int nl)
         }
     }
 fail:
-    fprintf(stderr, "hrcached: event loop: %s\n", strerror(-r));
+    fprintf(stderr, "hrcached: event loop: %s\n", pmm_strerror(r));
 out:
     srv->conns = NULL;
     free(eps);

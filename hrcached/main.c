@@ -278,7 +278,7 @@ static int open_sockets(const struct opts *o, int *fds, int *inherited)
 {
     int n = mc_listen_inherited(fds, MC_LISTEN_MAX);
     if (n < 0)
-        die(1, "bad sockets passed by LISTEN_FDS: %s", strerror(-n));
+        die(1, "bad sockets passed by LISTEN_FDS: %s", pmm_strerror(n));
     if ((*inherited = n > 0))
         return n;
     const char *why = "";
@@ -286,13 +286,13 @@ static int open_sockets(const struct opts *o, int *fds, int *inherited)
         n = mc_listen_tcp(o->addr, o->port, fds, MC_LISTEN_MAX - 1, &why);
         if (n < 0)
             die(1, "cannot listen on %s port %s: %s: %s", o->addr, o->port,
-                why, n == -EINVAL ? "bad address" : strerror(-n));
+                why, n == -EINVAL ? "bad address" : pmm_strerror(n));
     }
     if (o->unix_path) {
         int fd = mc_listen_unix(o->unix_path, &why);
         if (fd < 0)
             die(1, "cannot listen on %s: %s: %s", o->unix_path, why,
-                strerror(-fd));
+                pmm_strerror(fd));
         fds[n++] = fd;
     }
     if (n == 0)
@@ -347,7 +347,7 @@ int main(int argc, char **argv)
     int nr = mc_notify_ready();
     if (nr < 0)
         fprintf(stderr, "hrcached: cannot say READY=1 to $NOTIFY_SOCKET: "
-                "%s\n", strerror(-nr));
+                "%s\n", pmm_strerror(nr));
     int r = mc_loop_run(&srv, fds, nl);
     mc_store_close(st);
     pmm_bank_close(bank);

@@ -630,7 +630,7 @@ Test(svc, the_next_controller_ends_what_a_dead_one_left)
 
 /* The child's readiness fd may have the number of one of the descriptors
  * the exec needs (the program's image, the exec error pipe): they are
- * moved out of its way (os/ctl.h's hr__os_exec_child, as the controller
+ * moved out of its way (os/ctl.h's pmm__os_exec_child, as the controller
  * runs an actor). */
 Test(edges, a_ready_fd_numbered_as_the_image_still_execs)
 {
@@ -645,12 +645,12 @@ Test(edges, a_ready_fd_numbered_as_the_image_still_execs)
         snprintf(n, sizeof n, "%d", to);
         char *argv[] = {"svc_actor", "ready", "0", n, NULL};
         int stdio[3] = {null, null, null};
-        struct hr__os_child c = {.stdio = stdio, .exe_fd = exe, .argv = argv,
+        struct pmm__os_child c = {.stdio = stdio, .exe_fd = exe, .argv = argv,
                                  .errpipe = ep[1], .pass_fd = rp[1],
                                  .pass_to = to};
         pid_t pid = fork();
         if (pid == 0)
-            hr__os_exec_child(&c);
+            pmm__os_exec_child(&c);
         close(rp[1]);
         close(ep[1]);
         char got = 0;

@@ -124,7 +124,7 @@ static void answer(struct client *c, const char *dir, char *buf)
         snprintf(buf, METRICS_CAP, "only GET\n");
     } else if ((r = hr_metrics(dir, buf, METRICS_CAP)) < 0) {
         status = "503 Service Unavailable";
-        snprintf(buf, METRICS_CAP, "hr metrics: %s\n", strerror(-r));
+        snprintf(buf, METRICS_CAP, "hr metrics: %s\n", pmm_strerror(r));
     }
     size_t len = strlen(buf);
     c->out = malloc(len + 256);

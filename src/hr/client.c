@@ -41,7 +41,7 @@ static int request_with_program(const char *site, uint16_t type, int32_t arg,
     int fds[4], r;
     if (!path || !argv || !argv[0])
         return -EINVAL;
-    if ((r = hr__os_getcwd(cwd, sizeof cwd)) < 0)
+    if ((r = pmm__os_getcwd(cwd, sizeof cwd)) < 0)
         return r;
     char *buf = malloc(HR_MSG_MAX);
     if (!buf)
@@ -56,7 +56,7 @@ static int request_with_program(const char *site, uint16_t type, int32_t arg,
         return len;
     }
     len += (int)head_len;
-    fds[0] = hr__os_open(path, O_RDONLY, 0);
+    fds[0] = pmm__os_open_fd(path, O_RDONLY, 0);
     if (fds[0] < 0) {
         free(buf);
         return fds[0];
@@ -173,16 +173,16 @@ int hr_ps(const char *site, int text, char *buf, size_t cap)
  * rather than say the site was not running. */
 int hr_stop(const char *site)
 {
-    int64_t until = hr__os_mono_ms() + HR_STOP_REACH_MS;
+    int64_t until = pmm__os_mono_ms() + HR_STOP_REACH_MS;
     for (;;) {
         hr_site_state st;
         int pfd = -1, r = hr_status(site, &st);
         if (r == 0) {
-            pfd = hr__os_pidfd_open(st.controller_pid);
+            pfd = pmm__os_pidfd_open(st.controller_pid);
             r = hr__call(site, HR_REQ_STOP, 0, NULL, 0, NULL, 0, NULL, 0);
         }
         if (r >= 0 && pfd >= 0 &&
-            hr__os_wait_readable(pfd, (int)HR_STOP_LIMIT_MS + 15000) <= 0)
+            pmm__os_wait_readable(pfd, (int)HR_STOP_LIMIT_MS + 15000) <= 0)
             r = -ETIMEDOUT;
         if (pfd >= 0)
             pmm__os_close(pfd);
@@ -192,9 +192,9 @@ int hr_stop(const char *site)
         int held = hr__controller_holds(site);
         if (held <= 0) /* no controller: not running */
             return held < 0 ? held : r == -ENOENT ? r : -ECONNREFUSED;
-        if (hr__os_mono_ms() > until)
+        if (pmm__os_mono_ms() > until)
             return -ETIMEDOUT;
-        hr__os_sleep_ms(10);
+        pmm__os_sleep_ms(10);
     }
 }
 

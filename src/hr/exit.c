@@ -35,7 +35,7 @@ static int bare_connect(const char *site, int timeout_s)
     memcpy(path, site, n);
     path[n] = '/';
     memcpy(path + n + 1, HR_SOCK_NAME, sizeof HR_SOCK_NAME);
-    int s = hr__os_connect(path, timeout_s);
+    int s = pmm__os_connect(path, timeout_s);
     return s == -ENOENT ? -ECONNREFUSED : s;
 }
 
@@ -45,7 +45,7 @@ static int bare_reply(int s)
     char text[128];
     struct iovec iov[2] = {{&h, sizeof h}, {text, sizeof text}};
     struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
-    int got = hr__os_recvmsg(s, &m);
+    int got = pmm__os_recvmsg(s, &m);
     if (got == 0)
         return -ECONNRESET; /* the controller went away */
     if (got < 0)

@@ -40,7 +40,7 @@ int hr__msg_send(int sock, uint16_t type, int32_t arg, const void *payload,
         cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
         memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfds);
     }
-    int n = hr__os_sendmsg(sock, &m);
+    int n = pmm__os_sendmsg(sock, &m);
     if (n < 0)
         return n;
     return (size_t)n == sizeof h + len ? 0 : -EIO;
@@ -57,7 +57,7 @@ int hr__msg_recv(int sock, void *buf, struct hr_msg_hdr *hdr,
     struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf,
                        .msg_controllen = sizeof c.buf};
     *nfds = 0;
-    int n = hr__os_recvmsg(sock, &m);
+    int n = pmm__os_recvmsg(sock, &m);
     if (n < 0)
         return n;
     /* descriptors first, whatever the message: even an empty one (n == 0
@@ -168,7 +168,7 @@ int hr__connect(const char *site, int *sock)
     snprintf(path, sizeof path, "%s/" HR_SOCK_NAME, dir);
     /* a controller that cannot answer (busy running the start-up file that
      * made this very call, say) costs the caller 30 s, not for ever */
-    int s = hr__os_connect(path, HR_CALL_TIMEOUT_S);
+    int s = pmm__os_connect(path, HR_CALL_TIMEOUT_S);
     if (s < 0) /* no socket file, or nobody behind it: no controller runs */
         return s == -ENOENT ? -ECONNREFUSED : s;
     *sock = s;

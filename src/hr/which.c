@@ -32,7 +32,7 @@ int hr_find_program(const char *file, char *out, size_t cap)
             memcpy(out, p, (size_t)n);
             out[n] = '/';
             strcpy(out + n + 1, file);
-            if (hr__os_access_x(out) == 0)
+            if (pmm__os_access_x(out) == 0)
                 return 0;
         }
         p = *e ? e + 1 : e;

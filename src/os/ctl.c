@@ -32,17 +32,17 @@
 
 extern char **environ;
 
-int hr__os_open(const char *path, int flags, mode_t mode)
+int pmm__os_open_fd(const char *path, int flags, mode_t mode)
 {
     return RETRY(open(path, flags | O_CLOEXEC, mode));
 }
 
-int hr__os_read(int fd, void *buf, size_t len)
+int pmm__os_read(int fd, void *buf, size_t len)
 {
     return RETRY(read(fd, buf, len));
 }
 
-int hr__os_write(int fd, const void *buf, size_t len)
+int pmm__os_write(int fd, const void *buf, size_t len)
 {
     const char *p = buf;
     while (len > 0) {
@@ -55,32 +55,32 @@ int hr__os_write(int fd, const void *buf, size_t len)
     return 0;
 }
 
-int hr__os_dup2(int from, int to)
+int pmm__os_dup2(int from, int to)
 {
     return RETRY(dup2(from, to));
 }
 
-int hr__os_rename(const char *from, const char *to)
+int pmm__os_rename(const char *from, const char *to)
 {
     return ret(rename(from, to));
 }
 
-int hr__os_inherit(int fd, int inherit)
+int pmm__os_inherit(int fd, int inherit)
 {
     return ret(fcntl(fd, F_SETFD, inherit ? 0 : FD_CLOEXEC));
 }
 
-int hr__os_access_x(const char *path)
+int pmm__os_access_x(const char *path)
 {
     return ret(access(path, X_OK));
 }
 
-int hr__os_getcwd(char *buf, size_t cap)
+int pmm__os_getcwd(char *buf, size_t cap)
 {
     return getcwd(buf, cap) ? 0 : -errno;
 }
 
-int hr__os_self_exe(char *buf, size_t cap)
+int pmm__os_self_exe(char *buf, size_t cap)
 {
     ssize_t n = readlink("/proc/self/exe", buf, cap - 1);
     if (n < 0)
@@ -91,13 +91,13 @@ int hr__os_self_exe(char *buf, size_t cap)
     return 0;
 }
 
-int hr__os_read_owned(const char *path, char *buf, size_t cap,
-                      struct hr__os_owned *o)
+int pmm__os_read_owned(const char *path, char *buf, size_t cap,
+                      struct pmm__os_owned *o)
 {
     struct stat st;
     struct statvfs vfs;
     /* O_NONBLOCK: a FIFO put there does not hold us at open */
-    int fd = hr__os_open(path, O_RDONLY | O_NONBLOCK, 0);
+    int fd = pmm__os_open_fd(path, O_RDONLY | O_NONBLOCK, 0);
     if (fd < 0)
         return fd;
     int r = fstat(fd, &st) < 0 || fstatvfs(fd, &vfs) < 0 ? -errno : 0;
@@ -114,7 +114,7 @@ int hr__os_read_owned(const char *path, char *buf, size_t cap,
             r = -EFBIG;
             break;
         }
-        int n = hr__os_read(fd, buf + have, cap - 1 - have);
+        int n = pmm__os_read(fd, buf + have, cap - 1 - have);
         if (n <= 0) {
             r = n;
             break;
@@ -127,52 +127,52 @@ int hr__os_read_owned(const char *path, char *buf, size_t cap,
     return r;
 }
 
-int hr__os_memfd_ro(const char *name, const void *data, size_t len)
+int pmm__os_memfd_ro(const char *name, const void *data, size_t len)
 {
     char path[64];
     int w = memfd_create(name, MFD_CLOEXEC);
     if (w < 0)
         return -errno;
-    int r = hr__os_write(w, data, len);
+    int r = pmm__os_write(w, data, len);
     if (r == 0) {
         /* exec refuses a file open for writing: keep only a read-only view */
         snprintf(path, sizeof path, "/proc/self/fd/%d", w);
-        r = hr__os_open(path, O_RDONLY, 0);
+        r = pmm__os_open_fd(path, O_RDONLY, 0);
     }
     close(w);
     return r;
 }
 
-int64_t hr__os_wall_s(void)
+int64_t pmm__os_wall_s(void)
 {
     return (int64_t)time(NULL);
 }
 
-int64_t hr__os_mono_ms(void)
+int64_t pmm__os_mono_ms(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-void hr__os_sleep_ms(unsigned ms)
+void pmm__os_sleep_ms(unsigned ms)
 {
     struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000};
     while (nanosleep(&t, &t) < 0 && errno == EINTR)
         ;
 }
 
-int hr__os_fork(void)
+int pmm__os_fork(void)
 {
     return ret(fork());
 }
 
-int hr__os_kill(pid_t pid, int sig)
+int pmm__os_kill(pid_t pid, int sig)
 {
     return ret(kill(pid, sig));
 }
 
-int hr__os_reap(pid_t pid, int *status, int nohang)
+int pmm__os_reap(pid_t pid, int *status, int nohang)
 {
     int st = 0;
     int r = RETRY(waitpid(pid, &st, nohang ? WNOHANG : 0));
@@ -181,44 +181,44 @@ int hr__os_reap(pid_t pid, int *status, int nohang)
     return r;
 }
 
-int hr__os_pidfd_open(pid_t pid)
+int pmm__os_pidfd_open(pid_t pid)
 {
     return ret(syscall(SYS_pidfd_open, pid, 0));
 }
 
-int hr__os_pidfd_kill(int pidfd, int sig)
+int pmm__os_pidfd_kill(int pidfd, int sig)
 {
     return ret(syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0));
 }
 
-int hr__os_wait_readable(int fd, int timeout_ms)
+int pmm__os_wait_readable(int fd, int timeout_ms)
 {
     struct pollfd p = {.fd = fd, .events = POLLIN};
     return RETRY(poll(&p, 1, timeout_ms));
 }
 
-int hr__os_pipe(int fd[2])
+int pmm__os_pipe(int fd[2])
 {
     return ret(pipe2(fd, O_CLOEXEC));
 }
 
-int hr__os_nonblock(int fd)
+int pmm__os_nonblock(int fd)
 {
     int fl = fcntl(fd, F_GETFL);
     return fl < 0 ? -errno : ret(fcntl(fd, F_SETFL, fl | O_NONBLOCK));
 }
 
-int hr__os_pipe_nb(int fd[2])
+int pmm__os_pipe_nb(int fd[2])
 {
     int r = ret(pipe2(fd, O_CLOEXEC));
-    if (r == 0 && (r = hr__os_nonblock(fd[0])) < 0) {
+    if (r == 0 && (r = pmm__os_nonblock(fd[0])) < 0) {
         close(fd[0]);
         close(fd[1]);
     }
     return r;
 }
 
-int hr__os_pids(pid_t *out, int max)
+int pmm__os_pids(pid_t *out, int max)
 {
     DIR *dir = opendir("/proc");
     struct dirent *e;
@@ -232,7 +232,7 @@ int hr__os_pids(pid_t *out, int max)
     return n;
 }
 
-int hr__os_subreaper(void)
+int pmm__os_subreaper(void)
 {
     return ret(prctl(PR_SET_CHILD_SUBREAPER, 1));
 }
@@ -248,7 +248,7 @@ static void unblock_all(void)
  * needs (the passed ones, the image, the error pipe, the readiness fd)
  * above that range, then dup2 (which clears close-on-exec) into it.  A
  * readiness fd numbered inside the range takes that number afterwards. */
-static int pass_fds(const struct hr__os_child *c, int *exe, int *errp,
+static int pass_fds(const struct pmm__os_child *c, int *exe, int *errp,
                     int *ready)
 {
     int tmp[HR_OS_PASS_MAX], top = 3 + c->npass;
@@ -273,7 +273,7 @@ static int pass_fds(const struct hr__os_child *c, int *exe, int *errp,
  * has not been raised. */
 static rlim_t nofile_start;
 
-int hr__os_nofile_raise(void)
+int pmm__os_nofile_raise(void)
 {
     struct rlimit r;
     if (getrlimit(RLIMIT_NOFILE, &r) < 0)
@@ -298,7 +298,7 @@ static void nofile_restore(void)
     }
 }
 
-void hr__os_exec_child(const struct hr__os_child *c)
+void pmm__os_exec_child(const struct pmm__os_child *c)
 {
     nofile_restore();
     if (c->die_with > 0) {
@@ -307,7 +307,7 @@ void hr__os_exec_child(const struct hr__os_child *c)
             _exit(127);
     }
     if (c->cgroup) {
-        int e = -hr__os_cgroup_join(*c->cgroup, getpid());
+        int e = -pmm__os_cgroup_join(*c->cgroup, getpid());
         if (e > 0) {
             if (c->errpipe >= 0 && write(c->errpipe, &e, sizeof e) < 0)
                 (void)0;
@@ -361,7 +361,7 @@ void hr__os_exec_child(const struct hr__os_child *c)
     _exit(127);
 }
 
-int hr__os_exec(const char *path, char *const argv[])
+int pmm__os_exec(const char *path, char *const argv[])
 {
     unblock_all();
     nofile_restore(); /* the new image raises it again */
@@ -369,7 +369,7 @@ int hr__os_exec(const char *path, char *const argv[])
     return -errno;
 }
 
-int hr__os_signals(const int *sigs, int n)
+int pmm__os_signals(const int *sigs, int n)
 {
     sigset_t mask;
     sigemptyset(&mask);
@@ -381,7 +381,7 @@ int hr__os_signals(const int *sigs, int n)
     return ret(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
 }
 
-int hr__os_signal_next(int fd)
+int pmm__os_signal_next(int fd)
 {
     struct signalfd_siginfo si;
     int n = RETRY(read(fd, &si, sizeof si));
@@ -392,23 +392,23 @@ int hr__os_signal_next(int fd)
     return n == (int)sizeof si ? (int)si.ssi_signo : -EIO;
 }
 
-int hr__os_poller(void)
+int pmm__os_poller(void)
 {
     return ret(epoll_create1(EPOLL_CLOEXEC));
 }
 
-int hr__os_poller_add(int ep, int fd)
+int pmm__os_poller_add(int ep, int fd)
 {
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
     return ret(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev));
 }
 
-int hr__os_poller_del(int ep, int fd)
+int pmm__os_poller_del(int ep, int fd)
 {
     return ret(epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL));
 }
 
-int hr__os_poller_wait(int ep, int *fds, int max, int timeout_ms)
+int pmm__os_poller_wait(int ep, int *fds, int max, int timeout_ms)
 {
     struct epoll_event got[64];
     if (max > 64)

@@ -20,23 +20,23 @@
 #include <sys/types.h>
 
 /* Files. */
-int hr__os_open(const char *path, int flags, mode_t mode); /* a descriptor */
-int hr__os_read(int fd, void *buf, size_t len);            /* bytes read */
-int hr__os_write(int fd, const void *buf, size_t len);     /* all, or -errno */
-int hr__os_dup2(int from, int to);
+int pmm__os_open_fd(const char *path, int flags, mode_t mode); /* a descriptor */
+int pmm__os_read(int fd, void *buf, size_t len);            /* bytes read */
+int pmm__os_write(int fd, const void *buf, size_t len);     /* all, or -errno */
+int pmm__os_dup2(int from, int to);
 /* Rename from to to (same file system), replacing to. */
-int hr__os_rename(const char *from, const char *to);
+int pmm__os_rename(const char *from, const char *to);
 /* Let fd pass to programs this process executes (inherit 1) or not. */
-int hr__os_inherit(int fd, int inherit);
+int pmm__os_inherit(int fd, int inherit);
 /* 0 when this process may execute path. */
-int hr__os_access_x(const char *path);
+int pmm__os_access_x(const char *path);
 /* The working directory, NUL-terminated. */
-int hr__os_getcwd(char *buf, size_t cap);
+int pmm__os_getcwd(char *buf, size_t cap);
 /* The path of the running program, NUL-terminated. */
-int hr__os_self_exe(char *buf, size_t cap);
+int pmm__os_self_exe(char *buf, size_t cap);
 /* A read-only descriptor of an anonymous file holding len bytes of data
  * (exec refuses a file open for writing). */
-int hr__os_memfd_ro(const char *name, const void *data, size_t len);
+int pmm__os_memfd_ro(const char *name, const void *data, size_t len);
 
 /* A file another program keeps for us (a configuration file, a link
  * followed): its owner, its mode and whether its file system is mounted
@@ -45,77 +45,77 @@ int hr__os_memfd_ro(const char *name, const void *data, size_t len);
  * may be asked that way).  -EFBIG if it does not fit in cap - 1 bytes;
  * -EISDIR, -EINVAL for a directory or another file that is not regular
  * (a FIFO, a device: never read). */
-struct hr__os_owned { uid_t uid; mode_t mode; int rdonly; };
-int hr__os_read_owned(const char *path, char *buf, size_t cap,
-                      struct hr__os_owned *o);
+struct pmm__os_owned { uid_t uid; mode_t mode; int rdonly; };
+int pmm__os_read_owned(const char *path, char *buf, size_t cap,
+                      struct pmm__os_owned *o);
 
 /* Time.  Wall-clock seconds, monotonic milliseconds, and a sleep. */
-int64_t hr__os_wall_s(void);
-int64_t hr__os_mono_ms(void);
-void hr__os_sleep_ms(unsigned ms);
+int64_t pmm__os_wall_s(void);
+int64_t pmm__os_mono_ms(void);
+void pmm__os_sleep_ms(unsigned ms);
 
 /* Processes. */
-int hr__os_fork(void); /* the child's pid; 0 in the child */
-int hr__os_kill(pid_t pid, int sig);
+int pmm__os_fork(void); /* the child's pid; 0 in the child */
+int pmm__os_kill(pid_t pid, int sig);
 /* Reap pid (-1: any child): its pid with *status, 0 when none has ended
  * yet (nohang), -ECHILD when there is no such child. */
-int hr__os_reap(pid_t pid, int *status, int nohang);
-int hr__os_pidfd_open(pid_t pid);          /* -ESRCH once it is gone */
-int hr__os_pidfd_kill(int pidfd, int sig);
+int pmm__os_reap(pid_t pid, int *status, int nohang);
+int pmm__os_pidfd_open(pid_t pid);          /* -ESRCH once it is gone */
+int pmm__os_pidfd_kill(int pidfd, int sig);
 /* 1 when fd becomes readable within timeout_ms (-1: no limit), else 0. */
-int hr__os_wait_readable(int fd, int timeout_ms);
-int hr__os_pipe(int fd[2]);
+int pmm__os_wait_readable(int fd, int timeout_ms);
+int pmm__os_pipe(int fd[2]);
 /* Make fd's open file non-blocking: a write that would wait fails with
  * -EAGAIN instead. */
-int hr__os_nonblock(int fd);
+int pmm__os_nonblock(int fd);
 /* A pipe whose read end fd[0] is non-blocking (the write end blocks as
  * usual): for output the event loop reads. */
-int hr__os_pipe_nb(int fd[2]);
+int pmm__os_pipe_nb(int fd[2]);
 /* The pids of the system's processes (from /proc), at most max: how many. */
-int hr__os_pids(pid_t *out, int max);
+int pmm__os_pids(pid_t *out, int max);
 /* Make this process a child subreaper: orphans among its descendants
  * become its children (PR_SET_CHILD_SUBREAPER). */
-int hr__os_subreaper(void);
+int pmm__os_subreaper(void);
 
 /* Process trees (ctl_tree.c).  A cgroup (v2) is a name under a cgroup
  * directory opened by the caller. */
 /* The path of this process's cgroup v2 directory (its line "0::" of
  * /proc/self/cgroup under the cgroup2 mount): 0, or -ENOENT without one. */
-int hr__os_cgroup_self(char *path, size_t cap);
+int pmm__os_cgroup_self(char *path, size_t cap);
 /* Make cgroup name under dir (one that exists is no error); remove it
  * (-EBUSY while a process is in it; one that is gone is no error). */
-int hr__os_cgroup_make(int dir, const char *name);
-int hr__os_cgroup_remove(int dir, const char *name);
+int pmm__os_cgroup_make(int dir, const char *name);
+int pmm__os_cgroup_remove(int dir, const char *name);
 /* The processes of cgroup name (not of cgroups below it): how many. */
-int hr__os_cgroup_pids(int dir, const char *name, pid_t *out, int max);
+int pmm__os_cgroup_pids(int dir, const char *name, pid_t *out, int max);
 /* Send sig to each process of cgroup name. */
-int hr__os_cgroup_signal(int dir, const char *name, int sig);
+int pmm__os_cgroup_signal(int dir, const char *name, int sig);
 /* SIGKILL every process of cgroup name and of the cgroups below it:
  * one write to cgroup.kill (use_kill, Linux 5.14), else each process of
  * cgroup.procs, again until none is left (-EAGAIN if forks outrun it). */
-int hr__os_cgroup_kill(int dir, const char *name, int use_kill);
+int pmm__os_cgroup_kill(int dir, const char *name, int use_kill);
 /* 1 when a process is in cgroup name or below, 0 when none. */
-int hr__os_cgroup_populated(int dir, const char *name);
+int pmm__os_cgroup_populated(int dir, const char *name);
 /* The names of the cgroups directly under dir (each under 64 bytes). */
-int hr__os_cgroup_children(int dir, char (*names)[64], int max);
+int pmm__os_cgroup_children(int dir, char (*names)[64], int max);
 /* 0 when processes may be made and moved under dir: a cgroup made there,
  * a child process moved into it, both gone again; else -errno. */
-int hr__os_cgroup_probe(int dir);
+int pmm__os_cgroup_probe(int dir);
 /* Move this process (pid: its own pid) into the cgroup "pPID" under dir,
  * made if needed (as a forked child does it, before exec). */
-int hr__os_cgroup_join(int dir, pid_t pid);
+int pmm__os_cgroup_join(int dir, pid_t pid);
 /* The children of pid, of all its threads: how many, at most max. */
-int hr__os_children(pid_t pid, pid_t *out, int max);
+int pmm__os_children(pid_t pid, pid_t *out, int max);
 /* The descriptor numbers of pid's sockets: how many, at most max. */
-int hr__os_socket_fds(pid_t pid, int *out, int max);
+int pmm__os_socket_fds(pid_t pid, int *out, int max);
 /* A descriptor of ours for descriptor fd of the process behind pidfd
  * (pidfd_getfd(2): ptrace access to it is needed), close-on-exec. */
-int hr__os_pidfd_getfd(int pidfd, int fd);
+int pmm__os_pidfd_getfd(int pidfd, int fd);
 
-/* What a forked child becomes: hr__os_exec_child() sets it up in this
+/* What a forked child becomes: pmm__os_exec_child() sets it up in this
  * order and executes the program; it never returns.  When the exec fails,
  * its errno is written to errpipe (if >= 0) and the child exits 127. */
-struct hr__os_child {
+struct pmm__os_child {
     pid_t die_with;        /* > 0: SIGKILL when the parent dies, and exit at
                               once unless the parent is still this pid */
     const int *cgroup;     /* non-NULL: first join the cgroup "pPID" made
@@ -141,68 +141,68 @@ struct hr__os_child {
                               fills with "LISTEN_PID=<its pid>" */
 };
 #define HR_OS_PASS_MAX 16
-__attribute__((noreturn)) void hr__os_exec_child(const struct hr__os_child *c);
+__attribute__((noreturn)) void pmm__os_exec_child(const struct pmm__os_child *c);
 /* Raise the soft limit on open descriptors to the hard one (a controller
  * of up to 256 actors holds a few for each); children started by
- * hr__os_exec_child, and a process replaced by hr__os_exec, get the limit
+ * pmm__os_exec_child, and a process replaced by pmm__os_exec, get the limit
  * this process started with (a program may use select(), which stops at
  * 1024).  0 or -errno. */
-int hr__os_nofile_raise(void);
+int pmm__os_nofile_raise(void);
 /* Replace this process by path (only returns, -errno, on failure); every
  * signal is unblocked first. */
-int hr__os_exec(const char *path, char *const argv[]);
+int pmm__os_exec(const char *path, char *const argv[]);
 
 /* Signals, as events: block sigs (n of them) and read them from the
  * descriptor returned (non-blocking); SIGPIPE is ignored. */
-int hr__os_signals(const int *sigs, int n);
+int pmm__os_signals(const int *sigs, int n);
 /* The next signal read from fd, or 0 when none is pending. */
-int hr__os_signal_next(int fd);
+int pmm__os_signal_next(int fd);
 
 /* The event loop: an epoll set of descriptors, each watched for input. */
-int hr__os_poller(void);
-int hr__os_poller_add(int ep, int fd);
-int hr__os_poller_del(int ep, int fd);
+int pmm__os_poller(void);
+int pmm__os_poller_add(int ep, int fd);
+int pmm__os_poller_del(int ep, int fd);
 /* Up to max descriptors ready for input, into fds; waits for the first at
  * most timeout_ms (-1: no limit): 0 when none came. */
-int hr__os_poller_wait(int ep, int *fds, int max, int timeout_ms);
+int pmm__os_poller_wait(int ep, int *fds, int max, int timeout_ms);
 
 /* Sockets (AF_UNIX).  A SOCK_SEQPACKET socket listening at path, owner-
  * only, non-blocking; a stale socket file there is replaced. */
-int hr__os_listen(const char *path, int backlog);
-int hr__os_accept(int fd); /* non-blocking; -EAGAIN when none waits */
+int pmm__os_listen(const char *path, int backlog);
+int pmm__os_accept(int fd); /* non-blocking; -EAGAIN when none waits */
 /* A datagram socket bound at path (replaced if there), owner-only,
  * non-blocking, that receives its senders' credentials (sd_notify's
  * NOTIFY_SOCKET). */
-int hr__os_dgram_bind(const char *path);
+int pmm__os_dgram_bind(const char *path);
 /* The next datagram of such a socket into buf (cap - 1 bytes at most,
  * NUL-terminated), *pid its sender: its length, -EAGAIN when none. */
-int hr__os_recv_from_pid(int fd, char *buf, size_t cap, pid_t *pid);
+int pmm__os_recv_from_pid(int fd, char *buf, size_t cap, pid_t *pid);
 /* The credentials of the peer of a connected socket. */
-int hr__os_peer(int fd, uid_t *uid, pid_t *pid);
+int pmm__os_peer(int fd, uid_t *uid, pid_t *pid);
 /* A SOCK_STREAM socket listening on spec, "tcp:HOST:PORT" (HOST may be
  * a name or an address, [brackets] around IPv6) or "unix:PATH" (a stale
  * socket file there, one where nobody listens, is replaced); blocking,
  * close-on-exec, SO_REUSEADDR.  -EADDRINUSE when something listens there
  * already (a unix path as a TCP port), -ELOOP when PATH is a symbolic
  * link, -EINVAL for a spec of another form. */
-int hr__os_listen_spec(const char *spec, int backlog);
+int pmm__os_listen_spec(const char *spec, int backlog);
 /* 1 when fd is a listening stream socket, else 0. */
-int hr__os_is_listening(int fd);
+int pmm__os_is_listening(int fd);
 /* 1 when fd is a listening stream socket bound where spec says (the same
  * path; the same TCP address and port: never for port 0), else 0. */
-int hr__os_listens_on(int fd, const char *spec);
+int pmm__os_listens_on(int fd, const char *spec);
 /* Remove the socket file that fd, a unix socket, is bound at, if a socket
  * file is still there (nothing for TCP or an abstract name). */
-int hr__os_unlink_socket_of(int fd);
+int pmm__os_unlink_socket_of(int fd);
 /* One datagram to the socket at addr ('@': the abstract namespace). */
-int hr__os_send_to(const char *addr, const void *msg, size_t len);
+int pmm__os_send_to(const char *addr, const void *msg, size_t len);
 /* A SOCK_SEQPACKET connection to the socket at path, whose sends and
  * receives give up after timeout_s seconds (-EAGAIN). */
-int hr__os_connect(const char *path, int timeout_s);
+int pmm__os_connect(const char *path, int timeout_s);
 /* sendmsg() that raises no SIGPIPE, recvmsg() whose received descriptors
  * are close-on-exec: the bytes sent or received. */
 struct msghdr;
-int hr__os_sendmsg(int fd, const struct msghdr *m);
-int hr__os_recvmsg(int fd, struct msghdr *m);
+int pmm__os_sendmsg(int fd, const struct msghdr *m);
+int pmm__os_recvmsg(int fd, struct msghdr *m);
 
 #endif

@@ -55,20 +55,20 @@ static int kept_if(int s, int r)
     return r;
 }
 
-int hr__os_listen(const char *path, int backlog)
+int pmm__os_listen(const char *path, int backlog)
 {
     int s = bound_at(path, SOCK_SEQPACKET);
     return s < 0 ? s : kept_if(s, listen(s, backlog));
 }
 
-int hr__os_dgram_bind(const char *path)
+int pmm__os_dgram_bind(const char *path)
 {
     int on = 1, s = bound_at(path, SOCK_DGRAM);
     return s < 0 ? s : kept_if(s, setsockopt(s, SOL_SOCKET, SO_PASSCRED, &on,
                                              sizeof on));
 }
 
-int hr__os_recv_from_pid(int fd, char *buf, size_t cap, pid_t *pid)
+int pmm__os_recv_from_pid(int fd, char *buf, size_t cap, pid_t *pid)
 {
     union {
         char space[CMSG_SPACE(sizeof(struct ucred))];
@@ -195,7 +195,7 @@ static int listen_tcp(const char *hostport, int backlog)
     return s;
 }
 
-int hr__os_listen_spec(const char *spec, int backlog)
+int pmm__os_listen_spec(const char *spec, int backlog)
 {
     if (strncmp(spec, "tcp:", 4) == 0)
         return listen_tcp(spec + 4, backlog);
@@ -204,7 +204,7 @@ int hr__os_listen_spec(const char *spec, int backlog)
     return -EINVAL;
 }
 
-int hr__os_is_listening(int fd)
+int pmm__os_is_listening(int fd)
 {
     int type = 0, on = 0;
     socklen_t l1 = sizeof type, l2 = sizeof on;
@@ -245,18 +245,18 @@ static int same_address(const struct sockaddr_storage *got, socklen_t len,
     return 0;
 }
 
-int hr__os_listens_on(int fd, const char *spec)
+int pmm__os_listens_on(int fd, const char *spec)
 {
     struct sockaddr_storage got;
     socklen_t len = sizeof got;
     memset(&got, 0, sizeof got);
-    if (!hr__os_is_listening(fd) ||
+    if (!pmm__os_is_listening(fd) ||
         getsockname(fd, (struct sockaddr *)&got, &len) < 0)
         return 0;
     return same_address(&got, len, spec);
 }
 
-int hr__os_unlink_socket_of(int fd)
+int pmm__os_unlink_socket_of(int fd)
 {
     struct sockaddr_un u;
     socklen_t len = sizeof u;
@@ -273,12 +273,12 @@ int hr__os_unlink_socket_of(int fd)
     return ret(unlink(u.sun_path));
 }
 
-int hr__os_accept(int fd)
+int pmm__os_accept(int fd)
 {
     return RETRY(accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK));
 }
 
-int hr__os_peer(int fd, uid_t *uid, pid_t *pid)
+int pmm__os_peer(int fd, uid_t *uid, pid_t *pid)
 {
     struct ucred cred;
     socklen_t cl = sizeof cred;
@@ -289,7 +289,7 @@ int hr__os_peer(int fd, uid_t *uid, pid_t *pid)
     return 0;
 }
 
-int hr__os_send_to(const char *addr, const void *msg, size_t len)
+int pmm__os_send_to(const char *addr, const void *msg, size_t len)
 {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     if (snprintf(a.sun_path, sizeof a.sun_path, "%s", addr) >=
@@ -313,7 +313,7 @@ int hr__os_send_to(const char *addr, const void *msg, size_t len)
     return r < 0 ? r : 0;
 }
 
-int hr__os_connect(const char *path, int timeout_s)
+int pmm__os_connect(const char *path, int timeout_s)
 {
     /* no snprintf: HR_EXIT_HDL() calls this from signal handlers */
     struct sockaddr_un a = {.sun_family = AF_UNIX};
@@ -335,12 +335,12 @@ int hr__os_connect(const char *path, int timeout_s)
     return s;
 }
 
-int hr__os_sendmsg(int fd, const struct msghdr *m)
+int pmm__os_sendmsg(int fd, const struct msghdr *m)
 {
     return RETRY(sendmsg(fd, m, MSG_NOSIGNAL));
 }
 
-int hr__os_recvmsg(int fd, struct msghdr *m)
+int pmm__os_recvmsg(int fd, struct msghdr *m)
 {
     return RETRY(recvmsg(fd, m, MSG_CMSG_CLOEXEC));
 }

@@ -76,7 +76,7 @@ out:
     return r;
 }
 
-int hr__os_cgroup_self(char *path, size_t cap)
+int pmm__os_cgroup_self(char *path, size_t cap)
 {
     char buf[8192], mnt[4096], root[4096], own[4096], *cg = NULL, *save;
     if (read_at(AT_FDCWD, "/proc/self/cgroup", buf, sizeof buf) < 0)
@@ -104,19 +104,19 @@ int hr__os_cgroup_self(char *path, size_t cap)
     return 0;
 }
 
-int hr__os_cgroup_make(int dir, const char *name)
+int pmm__os_cgroup_make(int dir, const char *name)
 {
     int r = ret(mkdirat(dir, name, 0755));
     return r == -EEXIST ? 0 : r;
 }
 
-int hr__os_cgroup_remove(int dir, const char *name)
+int pmm__os_cgroup_remove(int dir, const char *name)
 {
     int r = ret(unlinkat(dir, name, AT_REMOVEDIR));
     return r == -ENOENT ? 0 : r;
 }
 
-int hr__os_cgroup_pids(int dir, const char *name, pid_t *out, int max)
+int pmm__os_cgroup_pids(int dir, const char *name, pid_t *out, int max)
 {
     static char buf[65536];
     char file[300];
@@ -135,16 +135,16 @@ int hr__os_cgroup_pids(int dir, const char *name, pid_t *out, int max)
     return n;
 }
 
-int hr__os_cgroup_signal(int dir, const char *name, int sig)
+int pmm__os_cgroup_signal(int dir, const char *name, int sig)
 {
     static pid_t pids[4096];
-    int n = hr__os_cgroup_pids(dir, name, pids, 4096);
+    int n = pmm__os_cgroup_pids(dir, name, pids, 4096);
     for (int i = 0; i < n; i++)
         kill(pids[i], sig);
     return n < 0 ? n : 0;
 }
 
-int hr__os_cgroup_kill(int dir, const char *name, int use_kill)
+int pmm__os_cgroup_kill(int dir, const char *name, int use_kill)
 {
     char file[300];
     snprintf(file, sizeof file, "%s/cgroup.kill", name);
@@ -157,7 +157,7 @@ int hr__os_cgroup_kill(int dir, const char *name, int use_kill)
      * between reading and killing adds one (SIGKILL cannot be caught) */
     for (int round = 0; round < 64; round++) {
         static pid_t pids[4096];
-        int n = hr__os_cgroup_pids(dir, name, pids, 4096);
+        int n = pmm__os_cgroup_pids(dir, name, pids, 4096);
         if (n <= 0)
             return n == -ENOENT ? 0 : n;
         for (int i = 0; i < n; i++)
@@ -167,7 +167,7 @@ int hr__os_cgroup_kill(int dir, const char *name, int use_kill)
     return -EAGAIN;
 }
 
-int hr__os_cgroup_populated(int dir, const char *name)
+int pmm__os_cgroup_populated(int dir, const char *name)
 {
     char file[300], buf[512];
     snprintf(file, sizeof file, "%s/cgroup.events", name);
@@ -178,7 +178,7 @@ int hr__os_cgroup_populated(int dir, const char *name)
     return p && p[10] == '1';
 }
 
-int hr__os_cgroup_children(int dir, char (*names)[64], int max)
+int pmm__os_cgroup_children(int dir, char (*names)[64], int max)
 {
     int fd = RETRY(openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (fd < 0)
@@ -198,9 +198,9 @@ int hr__os_cgroup_children(int dir, char (*names)[64], int max)
     return n;
 }
 
-int hr__os_cgroup_probe(int dir)
+int pmm__os_cgroup_probe(int dir)
 {
-    int r = hr__os_cgroup_make(dir, "probe");
+    int r = pmm__os_cgroup_make(dir, "probe");
     if (r < 0)
         return r;
     int st = 0, pid = ret(fork());
@@ -217,16 +217,16 @@ int hr__os_cgroup_probe(int dir)
     return r;
 }
 
-int hr__os_cgroup_join(int dir, pid_t pid)
+int pmm__os_cgroup_join(int dir, pid_t pid)
 {
     char name[32], file[64];
     snprintf(name, sizeof name, "p%d", (int)pid);
     snprintf(file, sizeof file, "%s/cgroup.procs", name);
-    int r = hr__os_cgroup_make(dir, name);
+    int r = pmm__os_cgroup_make(dir, name);
     return r < 0 ? r : write_at(dir, file, "0");
 }
 
-int hr__os_children(pid_t pid, pid_t *out, int max)
+int pmm__os_children(pid_t pid, pid_t *out, int max)
 {
     static char buf[16384];
     char path[320];
@@ -254,7 +254,7 @@ int hr__os_children(pid_t pid, pid_t *out, int max)
     return n;
 }
 
-int hr__os_socket_fds(pid_t pid, int *out, int max)
+int pmm__os_socket_fds(pid_t pid, int *out, int max)
 {
     char path[64], link[64];
     snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
@@ -279,7 +279,7 @@ int hr__os_socket_fds(pid_t pid, int *out, int max)
     return n;
 }
 
-int hr__os_pidfd_getfd(int pidfd, int fd)
+int pmm__os_pidfd_getfd(int pidfd, int fd)
 {
     /* the new descriptor is close-on-exec (pidfd_getfd(2)) */
     return ret(syscall(SYS_pidfd_getfd, pidfd, fd, 0));
