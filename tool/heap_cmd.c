@@ -4,8 +4,9 @@
  * counters.
  *
  * The heap is opened as any user opens it (hr_heap_open), so what a dead
- * process left half done is rolled back first; then the walk runs under
- * the heap's lock.  Exit codes as hr pmm check: 0 consistent, 3 not.
+ * process left half done is rolled back first (unless its undo log is
+ * damaged: HR_HEAP_INSPECT leaves it for the check to name); then the walk
+ * runs under the heap's lock.  Exit codes as hr pmm check: 0 consistent, 3 not.
  */
 #define _GNU_SOURCE
 #include <getopt.h>
@@ -76,7 +77,9 @@ static hr_heap *open_heap(const struct hr_opts *o, const struct heap_args *a)
         hr_die(HR_EXIT_FAIL, "%s: block '%s': %s", what, a->name,
                pmm_strerror(r));
     hr_heap *h;
-    r = hr_heap_open(&h, b, a->name, 0, blk.key, blk.keylen, HR_HEAP_RETRIEVE);
+    /* a damaged undo log is left as it is, for the check to name */
+    r = hr_heap_open(&h, b, a->name, 0, blk.key, blk.keylen,
+                     HR_HEAP_RETRIEVE | HR_HEAP_INSPECT);
     if (r == K_EHEAP)
         hr_die(HR_EXIT_BANK, "%s: '%s': %s", what, a->name, pmm_strerror(r));
     if (r < 0)

@@ -43,6 +43,10 @@ typedef struct hr_heap hr_heap;
 /* hr_heap_open() flags (the same meaning as for pmm_alloc). */
 #define HR_HEAP_RETRIEVE 0x1u /* only open an existing heap */
 #define HR_HEAP_EXCL     0x2u /* only create: K_EEXIST if the name is taken */
+#define HR_HEAP_INSPECT  0x4u /* open a heap whose undo log is damaged, to
+                               * check it: the log is left unapplied,
+                               * hr_heap_check names the bad record and
+                               * hr_heap_begin refuses with K_EHEAP */
 
 /* hr_heap_alloc() flags. */
 #define HR_HEAP_ZERO 0x1u /* the new object reads as zeros */
@@ -71,7 +75,9 @@ typedef struct hr_heap_info {
  * Errors: K_EFAULT bank or out NULL; K_EINVAL bad name, size below
  * HR_HEAP_MIN_SIZE or over HR_HEAP_MAX_SIZE, unknown flag, key as for
  * pmm_alloc; K_ENOTHEAP the block exists and is not a heap; K_EHEAP the
- * heap is damaged (hr heap check says how); -EADDRINUSE the block could not
+ * heap is damaged or of another format version (hr heap check says how),
+ * among others when a dead holder's undo log is (a record whose checksum
+ * fails is never applied; HR_HEAP_INSPECT opens it to be checked); -EADDRINUSE the block could not
  * be mapped at its fixed address in this process; and the errors of
  * pmm_alloc (K_EUNKNOWN with HR_HEAP_RETRIEVE, K_EEXIST, K_ENOMEM...). */
 PMM_API int hr_heap_open(hr_heap **out, pmm_bank *bank, const char *name,

@@ -137,8 +137,11 @@ int hh_check(struct hr_heap *h, void (*fn)(const char *, void *), void *arg,
     in.log_size = d->log_size;
     in.tx_count = d->tx_seq - 1;
     in.durable = h->durable;
+    char msg[200];
     uint64_t live = in_tx ? 0 : hh_log_live(h);
-    if (live)
+    if (!in_tx && hh_log_damage(h, msg, sizeof msg) < 0)
+        problem(&rp, "%s", msg);
+    else if (live)
         problem(&rp, "the undo log holds %llu bytes of an unfinished "
                 "transaction", (unsigned long long)live);
     walk(h, &rp, &in);

@@ -28,7 +28,11 @@
  *    and bit b of binmap is set iff list b is not empty;
  *  - used and objects equal the sums over used chunks; root is 0 or the
  *    payload offset of a used chunk;
- *  - outside a transaction the log holds no entry of sequence tx_seq.
+ *  - log_state is hh_log_state(end) for some end: the entries in the first
+ *    end bytes of the log are the running (or dead) transaction's, each of
+ *    sequence tx_seq with its checksum right; outside a transaction end is
+ *    0.  An entry there that does not check out is damage, never the log's
+ *    end: it is refused, not applied (log.c).
  *
  * Offsets from the block's start, never pointers, are stored: the block
  * keeps its address (base) but offsets make the checks cheap and exact.
@@ -45,7 +49,7 @@
 
 #define HH_MAGIC      0x3150414548524845ull /* "EHRHEAP1" */
 #define HH_CLAIM      0x474e4954414d524full /* "ORMATING": format under way */
-#define HH_VERSION    1u
+#define HH_VERSION    2u                    /* 2: the log's state word */
 #define HH_HDR_SIZE   4096u
 #define HH_ALIGN      16u                   /* chunk and object alignment */
 #define HH_MIN_CHUNK  32u                   /* header + two list links */
@@ -80,8 +84,9 @@ static inline uint32_t hh_check_word(uint64_t off)
 }
 
 /* One undo entry in the log: the bytes [off, off+len) held before the
- * transaction changed them.  An entry counts only if seq equals the
- * header's tx_seq and sum matches, so a torn or stale entry ends the log. */
+ * transaction changed them.  The entries that count are those inside the
+ * end that log_state names; each must carry the header's tx_seq and a sum
+ * that matches, or the log is damaged. */
 struct hh_entry {
     uint64_t off;    /* offset in the block of the saved range */
     uint32_t len;    /* bytes saved (followed by them, padded to 8) */
@@ -112,8 +117,10 @@ struct hh_hdr {
     uint8_t  boot[16];    /* boot id the mutex was initialised under */
     uint64_t lock_inits;  /* times the lock was made: format, new boot */
     uint64_t tx_seq;      /* sequence of the running or next transaction;
-                           * +1 at every commit point and after a rollback */
-    uint8_t  reserved1[96];
+                           * +1 after every commit point and rollback */
+    uint64_t log_state;   /* hh_log_state(bytes of the log that count):
+                           * its store to hh_log_state(0) is the commit */
+    uint8_t  reserved1[88];
 
     /* hot words: changed only inside transactions, through the undo log */
     uint64_t root;        /* offset of the root object, 0 none */
@@ -128,10 +135,21 @@ static_assert(sizeof(pthread_mutex_t) <= 64, "mutex fits its slot");
 static_assert(offsetof(struct hh_hdr, mu) == 128, "lock offset");
 static_assert(offsetof(struct hh_hdr, boot) == 192, "boot offset");
 static_assert(offsetof(struct hh_hdr, tx_seq) == 216, "tx_seq offset");
+static_assert(offsetof(struct hh_hdr, log_state) == 224, "log_state offset");
 static_assert(offsetof(struct hh_hdr, root) == 320, "hot words offset");
 static_assert(offsetof(struct hh_hdr, bins) == 360, "bins offset");
 static_assert(sizeof(struct hh_hdr) == HH_HDR_SIZE, "header size");
 static_assert(HH_HDR_SIZE % 4096 == 0, "header is whole pages");
+
+/* The log's state word: the bytes of the log that count (high half) and a
+ * check of them (low half) in one 8-byte word, stored whole; a word whose
+ * check fails is damage.  The check of 0 is not 0, so a zeroed word fails. */
+static inline uint64_t hh_log_state(uint64_t end)
+{
+    uint32_t e = (uint32_t)end;
+    uint64_t m = ((uint64_t)e + 0x9e3779b97f4a7c15ull) * 0xff51afd7ed558ccdull;
+    return (uint64_t)e << 32 | (uint32_t)((m >> 29) ^ 0x4c4f4753u);
+}
 
 static inline uint32_t hh_layout_sig(void)
 {

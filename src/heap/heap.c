@@ -73,6 +73,7 @@ static int format(struct hr_heap *h)
     d->arena_off = d->log_off + d->log_size;
     d->arena_size = h->size - d->arena_off;
     d->tx_seq = 1;
+    d->log_state = hh_log_state(0);
     hh_arena_format(d);
     int r = hh_lock_init(d);
     if (r < 0)
@@ -103,7 +104,7 @@ static int prepare(struct hr_heap *h)
         return 0;
     /* No process of this boot has opened the heap: nobody holds its lock,
      * whatever the mutex's bytes say. */
-    if ((r = hh_rollback(h)) < 0)
+    if ((r = hh_rollback_torn(h, h->durable)) < 0)
         return r;
     hh_crash("heap.new-boot");
     if ((r = hh_lock_init(d)) < 0)
@@ -112,21 +113,24 @@ static int prepare(struct hr_heap *h)
     return hh_os_flush(h, 0, HH_HDR_SIZE);
 }
 
-/* Roll back what a dead process left: take the lock once. */
-static int settle(struct hr_heap *h)
+/* Roll back what a dead process left: take the lock once.  inspect: a
+ * damaged log is left for hr_heap_check to name (HR_HEAP_INSPECT). */
+static int settle(struct hr_heap *h, int inspect)
 {
     int r = hh_lock(h);
     if (r == K_ETX)
         return 0; /* this thread holds it through another handle: alive */
+    if (r == K_EHEAP && inspect)
+        return 0;
     if (r < 0)
         return r;
     if (hh_log_live(h))
         r = hh_rollback(h);
     hh_unlock(h);
-    return r;
+    return r == K_EHEAP && inspect ? 0 : r;
 }
 
-static int attach(struct hr_heap *h, const pmm_block *blk)
+static int attach(struct hr_heap *h, const pmm_block *blk, int inspect)
 {
     pmm_bank_info bi;
     int r = pmm_bank_stat(h->bank, &bi);
@@ -140,7 +144,7 @@ static int attach(struct hr_heap *h, const pmm_block *blk)
         return fd;
     r = prepare(h);
     hh_os_open_unlock(fd);
-    return r < 0 ? r : settle(h);
+    return r < 0 ? r : settle(h, inspect);
 }
 
 int hr_heap_open(hr_heap **out, pmm_bank *bank, const char *name, size_t size,
@@ -149,7 +153,7 @@ int hr_heap_open(hr_heap **out, pmm_bank *bank, const char *name, size_t size,
     if (!out || !bank || !name)
         return K_EFAULT;
     *out = NULL;
-    if (flags & ~(HR_HEAP_RETRIEVE | HR_HEAP_EXCL))
+    if (flags & ~(HR_HEAP_RETRIEVE | HR_HEAP_EXCL | HR_HEAP_INSPECT))
         return K_EINVAL;
     if (!(flags & HR_HEAP_RETRIEVE) &&
         (size < HR_HEAP_MIN_SIZE || size > HR_HEAP_MAX_SIZE))
@@ -175,7 +179,7 @@ int hr_heap_open(hr_heap **out, pmm_bank *bank, const char *name, size_t size,
     h->tx_stamp = 1;
     hh_crash_arm();
     hh_os_record_open(h);
-    if ((r = attach(h, &blk)) < 0)
+    if ((r = attach(h, &blk, (flags & HR_HEAP_INSPECT) != 0)) < 0)
         goto fail_attach;
     *out = h;
     return 0;

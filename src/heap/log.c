@@ -4,22 +4,27 @@
  *
  * A transaction saves the old bytes of every range before it changes it:
  * hh_log() appends an entry {offset, length, sequence, checksum, bytes} to
- * the log and, on a DISK heap, flushes it; only then does the caller store
- * into the range.  An entry counts only while its sequence equals the
- * header's tx_seq and its checksum matches, so the log needs no length word:
- * it ends at the first entry that does not count (a torn entry, or one left
- * by an older transaction).
+ * the log, then stores the log's state word (format.h: the bytes of the
+ * log that count, with a check of its own) and, on a DISK heap, flushes
+ * both; only then does the caller store into the range.  Every entry inside
+ * the state's end must carry the header's tx_seq and a checksum that
+ * matches: one that does not is damage (a stray write, a flipped bit), and
+ * the whole log is refused with K_EHEAP before a byte of it is applied.
+ * The one exception is a DISK heap after a power cut (a new boot): the
+ * kernel may have written the state word back before the entry it counts,
+ * and that entry's change was not made yet (the caller waits for the
+ * flush), so there the log ends at the first entry that does not check out.
  *
  *   commit:   frees of the transaction are applied (they are logged too,
  *             heap.c); on DISK every range named by the log and every new
  *             object is flushed; then
- *             COMMIT POINT: tx_seq + 1 (one aligned store): every entry of
- *             the transaction stops counting at once, so its changes stay;
+ *             COMMIT POINT: the state word says 0 bytes (one aligned
+ *             store): no entry counts, so the changes stay; tx_seq + 1;
  *             on DISK the header page is flushed.
- *   rollback: (abort, a dead holder, a heap opened after a crash) the
- *             entries that count are copied back newest first, so that
- *             where ranges overlap the oldest bytes win; on DISK they are
- *             flushed; then tx_seq + 1 makes the log empty.
+ *   rollback: (abort, a dead holder, a heap opened after a crash) every
+ *             entry that counts is checked, then they are copied back
+ *             newest first, so that where ranges overlap the oldest bytes
+ *             win; on DISK they are flushed; then the state says 0 bytes.
  *
  * Why this is enough.  A change reaches the heap only after its old bytes
  * sit in a counting entry (program order in one process is all a SIGKILL
@@ -40,13 +45,14 @@
  * process: the log alone says what to undo.
  */
 #define _GNU_SOURCE
+#include <stdio.h>
 #include <string.h>
 
 #include "crash.h"
 #include "log.h"
 #include "sys.h"
 
-static inline uint8_t *log_at(struct hr_heap *h, uint64_t pos)
+static inline uint8_t *log_at(const struct hr_heap *h, uint64_t pos)
 {
     return h->base + h->hdr->log_off + pos;
 }
@@ -90,13 +96,14 @@ static int target_ok(const struct hh_hdr *hdr, uint64_t off, uint64_t len)
            len <= hdr->arena_off + hdr->arena_size - off;
 }
 
-/* DISK: flush the entries written since the last flush. */
+/* DISK: flush the entries written since the last flush and the state
+ * word that counts them: one range from the header page (the pages between
+ * are clean, flushed already). */
 static int log_sync(struct hr_heap *h)
 {
     if (!h->durable || h->log_synced == h->log_pos)
         return 0;
-    int r = hh_os_flush(h, h->hdr->log_off + h->log_synced,
-                        h->log_pos - h->log_synced);
+    int r = hh_os_flush(h, 0, h->hdr->log_off + h->log_pos);
     if (r < 0)
         return r;
     h->log_synced = h->log_pos;
@@ -136,9 +143,12 @@ int hh_log_new(struct hr_heap *h, const void *p, size_t len)
     e->seq = h->hdr->tx_seq;
     copy_in((uint8_t *)(e + 1), p, len);
     e->sum = entry_sum(e);
-    hh_barrier(); /* the entry is whole before the caller's change */
+    hh_barrier(); /* the entry is whole before the state counts it */
     h->last_entry = h->log_pos;
     h->log_pos += esize;
+    __atomic_store_n(&h->hdr->log_state, hh_log_state(h->log_pos),
+                     __ATOMIC_RELAXED);
+    hh_barrier(); /* ... and counted before the caller's change */
     h->recent[h->nrecent++ % 4] = (struct hh_span){off, len};
     hh_crash("heap.log-entry");
     int r = log_sync(h);
@@ -160,21 +170,33 @@ void hh_tx_reset(struct hr_heap *h)
 }
 
 /* Walk the entries that count, oldest first; the last one's position goes
- * to *last (UINT64_MAX if none).  K_EHEAP for an entry that counts but
- * names bytes the log may not touch. */
-static int scan(struct hr_heap *h, uint64_t *last, uint64_t *end)
+ * to *last (UINT64_MAX if none), the log's end to *end.  K_EHEAP if the
+ * state word or an entry inside its end does not check out, or an entry
+ * names bytes the log may not touch: where, in *bad (log offset, or
+ * UINT64_MAX for the state word).  torn: a DISK heap after a power cut,
+ * whose log ends at the first entry that does not check out (log.c). */
+static int scan(const struct hr_heap *h, int torn, uint64_t *last,
+                uint64_t *end, uint64_t *bad)
 {
     const struct hh_hdr *hdr = h->hdr;
-    uint64_t pos = 0, prev = 0;
+    uint64_t state = __atomic_load_n(&hdr->log_state, __ATOMIC_RELAXED);
+    uint64_t stop = state >> 32, pos = 0, prev = 0;
     *last = UINT64_MAX;
-    while (hdr->log_size - pos >= sizeof(struct hh_entry)) {
+    *end = 0;
+    *bad = UINT64_MAX;
+    if (state != hh_log_state(stop) || stop > hdr->log_size)
+        return K_EHEAP;
+    while (pos < stop) {
         const struct hh_entry *e = (const struct hh_entry *)log_at(h, pos);
-        if (e->seq != hdr->tx_seq || e->back != pos - prev ||
-            e->len > hdr->log_size - pos - sizeof *e ||
-            e->sum != entry_sum(e))
-            break;
-        if (!target_ok(hdr, e->off, e->len))
+        if (stop - pos < sizeof *e || e->seq != hdr->tx_seq ||
+            e->back != pos - prev || e->len > stop - pos - sizeof *e ||
+            pad8(e->len) > stop - pos - sizeof *e || e->sum != entry_sum(e) ||
+            !target_ok(hdr, e->off, e->len)) {
+            if (torn)
+                break;
+            *bad = pos;
             return K_EHEAP;
+        }
         *last = prev = pos;
         pos += sizeof *e + pad8(e->len);
     }
@@ -184,8 +206,24 @@ static int scan(struct hr_heap *h, uint64_t *last, uint64_t *end)
 
 uint64_t hh_log_live(const struct hr_heap *h)
 {
-    uint64_t last, end;
-    return scan((struct hr_heap *)h, &last, &end) < 0 ? 1 : end;
+    uint64_t last, end, bad;
+    return scan(h, 0, &last, &end, &bad) < 0 ? 1 : end;
+}
+
+int hh_log_damage(const struct hr_heap *h, char *msg, size_t len)
+{
+    uint64_t last, end, bad;
+    if (scan(h, 0, &last, &end, &bad) == 0)
+        return 0;
+    if (bad == UINT64_MAX)
+        snprintf(msg, len, "lane 0: the undo log's state word is damaged "
+                 "(%#llx): its log is not applied",
+                 (unsigned long long)h->hdr->log_state);
+    else
+        snprintf(msg, len, "lane 0: the undo record at log offset %llu is "
+                 "damaged (checksum, sequence or target): its log is not "
+                 "applied", (unsigned long long)bad);
+    return K_EHEAP;
 }
 
 /* Flush the ranges every counting entry names (DISK). */
@@ -213,6 +251,8 @@ static int flush_targets(struct hr_heap *h, uint64_t last)
 /* The end of a transaction, committed or rolled back: the log empties. */
 static int close_log(struct hr_heap *h)
 {
+    __atomic_store_n(&h->hdr->log_state, hh_log_state(0), __ATOMIC_RELEASE);
+    hh_barrier(); /* the log is empty before the next sequence starts */
     __atomic_store_n(&h->hdr->tx_seq, h->hdr->tx_seq + 1, __ATOMIC_RELEASE);
     hh_crash("heap.log-closed");
     int r = hh_os_flush(h, 0, HH_HDR_SIZE);
@@ -220,10 +260,10 @@ static int close_log(struct hr_heap *h)
     return r;
 }
 
-int hh_rollback(struct hr_heap *h)
+int hh_rollback_torn(struct hr_heap *h, int torn)
 {
-    uint64_t last, end;
-    int r = scan(h, &last, &end);
+    uint64_t last, end, bad;
+    int r = scan(h, torn, &last, &end, &bad);
     if (r < 0)
         return r;
     for (uint64_t pos = last, n = 0; pos != UINT64_MAX; n++) {
@@ -240,6 +280,11 @@ int hh_rollback(struct hr_heap *h)
     return close_log(h);
 }
 
+int hh_rollback(struct hr_heap *h)
+{
+    return hh_rollback_torn(h, 0);
+}
+
 /* The log's part of a commit: on DISK, flush what the transaction wrote;
  * then the commit point.  The frees are applied before (heap.c). */
 int hh_log_commit(struct hr_heap *h)
@@ -252,7 +297,7 @@ int hh_log_commit(struct hr_heap *h)
         return r;
     hh_crash("heap.commit-flushed");
     hh_barrier();
-    /* COMMIT POINT: the entries of this transaction stop counting. */
+    /* COMMIT POINT (close_log): the state word counts no entry. */
     r = close_log(h);
     hh_crash("heap.committed");
     hh_os_record_commit(h);

@@ -69,13 +69,19 @@ static inline int hh_log_hot(struct hr_heap *h, const uint64_t *word)
  * back). */
 int hh_log_commit(struct hr_heap *h);
 /* Put back every byte the log saved, newest first, and empty the log;
- * idempotent.  0, K_EHEAP if an entry names bytes the log may not touch,
- * or -errno from a flush. */
+ * idempotent.  0, K_EHEAP if the log is damaged (its state word, or an
+ * entry inside its end that does not check out or names bytes the log may
+ * not touch: then nothing is applied), or -errno from a flush. */
 int hh_rollback(struct hr_heap *h);
+/* The same, for a DISK heap after a power cut (torn 1): the log ends at the
+ * first entry that does not check out (log.c says why). */
+int hh_rollback_torn(struct hr_heap *h, int torn);
 /* Forget this handle's transaction state: a new transaction starts. */
 void hh_tx_reset(struct hr_heap *h);
-/* Bytes of the log that count: 0 if it is empty (1 if an entry that
- * counts names bytes the log may not touch). */
+/* Bytes of the log that count: 0 if it is empty (1 if it is damaged). */
 uint64_t hh_log_live(const struct hr_heap *h);
+/* 0 if the log is sound; K_EHEAP if damaged, with a message naming the lane
+ * and the record's offset in msg. */
+int hh_log_damage(const struct hr_heap *h, char *msg, size_t len);
 
 #endif
