@@ -187,8 +187,18 @@ Test(heap_damage, a_damaged_log_is_refused_never_applied, .timeout = 300)
     blk = a;
     struct hh_hdr *d = a;
     memcpy(copy, blk, SIZE);
-    uint64_t end = d->log_state >> 32;
-    cr_assert_eq(d->log_state, hh_log_state(end));
+    struct hh_lane *lane = NULL; /* the dead child's */
+    for (unsigned i = 0; i < d->nlanes; i++) {
+        struct hh_lane *l = (void *)(blk + d->lanes_off + i * d->lane_size);
+        if (l->log_state != hh_log_state(0))
+            lane = l;
+    }
+    cr_assert_not_null(lane, "no lane holds the dead child's log");
+    uint64_t end = lane->log_state >> 32;
+    uint64_t lane_off = (uint64_t)((uint8_t *)lane - blk);
+    uint64_t log_off = lane_off + HH_LANE_HDR;
+    unsigned lane_no = (unsigned)((lane_off - d->lanes_off) / d->lane_size);
+    cr_assert_eq(lane->log_state, hh_log_state(end));
     cr_assert_gt(end, 64 * 40, "the dead child's log holds its records");
 
     const char *sv = getenv("HR_HEAP_SEED");
@@ -202,8 +212,9 @@ Test(heap_damage, a_damaged_log_is_refused_never_applied, .timeout = 300)
     for (long i = 0; i < want; i++) {
         rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
         uint64_t at = rng % (end + 8); /* the state word, or the log */
-        uint64_t off = at < 8 ? offsetof(struct hh_hdr, log_state) + at
-                              : d->log_off + at - 8;
+        uint64_t off = at < 8 ? lane_off + offsetof(struct hh_lane, log_state)
+                                    + at
+                              : log_off + at - 8;
         uint8_t x = (uint8_t)(rng >> 40) | 1;
         memcpy(blk, copy, SIZE);
         blk[off] ^= x;
@@ -224,11 +235,13 @@ Test(heap_damage, a_damaged_log_is_refused_never_applied, .timeout = 300)
 
     /* the tool names the lane and the record; begin refuses */
     memcpy(blk, copy, SIZE);
-    blk[d->log_off + 36] ^= 0x10; /* the first record's saved bytes */
-    char out[2048];
+    blk[log_off + 36] ^= 0x10; /* the first record's saved bytes */
+    char out[2048], lane_name[32];
     cr_assert_eq(run_hr(out, sizeof out, "heap", "check", "d", NULL), 3, "%s",
                  out);
-    cr_assert(strstr(out, "lane 0") && strstr(out, "log offset 0"), "%s", out);
+    snprintf(lane_name, sizeof lane_name, "lane %u:", lane_no);
+    cr_assert(strstr(out, lane_name) && strstr(out, "log offset 0"), "%s",
+              out);
     hr_heap *h;
     cr_assert_eq(hr_heap_open(&h, bank, "d", SIZE, "k", 1,
                               HR_HEAP_RETRIEVE | HR_HEAP_INSPECT), 0);
