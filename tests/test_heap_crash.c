@@ -3,9 +3,8 @@
  * test_heap_crash.c - a heap stays consistent whatever instant its users
  * die at: 2-4 processes of 2 threads each, and one process of 8 threads,
  * run the invariant-keeping workload (heap_work.c) in as many lanes at once
- * and are SIGKILLed at random instants, HR_HEAP_KILLS times (default 300
- * and 1000: each kill of the first is verified while the other processes
- * run on, which is slow on a loaded machine; 10000 for the long run); and a
+ * and are SIGKILLed at random instants, HR_HEAP_KILLS times (default 2000
+ * each, half under AddressSanitizer; 10000 for the long run); and a
  * process is stopped at every named crash point of the lane, commit,
  * rollback and recovery paths while another runs beside it.  After each
  * death the heap is opened again: the invariants hold, the checker is clean,
@@ -145,13 +144,13 @@ Test(heap_crash, random_kills_of_2_to_4_processes_of_2_threads,
      .timeout = 900)
 {
     static const int procs[] = {2, 3, 4};
-    random_kills("k", procs, 3, 2, kills_wanted(300));
+    random_kills("k", procs, 3, 2, kills_wanted(2000));
 }
 
 Test(heap_crash, random_kills_of_a_process_of_8_threads, .timeout = 900)
 {
     static const int procs[] = {1};
-    random_kills("e", procs, 1, 8, kills_wanted(1000));
+    random_kills("e", procs, 1, 8, kills_wanted(2000));
 }
 
 /* A process dies at a named point; the next opener must repair. */

@@ -32,7 +32,9 @@
  * gives up with K_EBUSY: the caller aborts and retries.  An older one
  * waits.  No cycle of waits can form, so no deadlock.  The thread's next
  * transaction after a K_EBUSY keeps the lost one's age, so that a retried
- * transaction grows older until it is the one that waits: none starves.
+ * transaction grows older until it is the one that waits: none starves;
+ * and it begins only once the transaction it lost to has ended, so that
+ * it does not take back the locks that one waits for and lose again.
  *
  * Threads find their own transaction through a token (hh_token), unique
  * in the process for its life, so that a thread that reuses a dead
@@ -52,6 +54,9 @@ __thread struct hh_tx *hh_cur_t TLS;
 __thread uint64_t hh_me TLS;
 static __thread uint64_t retry_age TLS; /* age of a transaction lost to
                                          * K_EBUSY, for the next one */
+static __thread struct hr_heap *lost_h TLS; /* ... and the transaction it */
+static __thread unsigned lost_lane TLS;     /* lost to: lane, sequence */
+static __thread uint64_t lost_seq TLS;
 static uint64_t tokens;
 
 #define HH_SPIN_DIE 256u /* tries before a younger waiter gives up */
@@ -151,8 +156,25 @@ static void claim(struct hr_heap *h, unsigned i)
     hh_crash("heap.lane-taken");
 }
 
+static int holder_alive(struct hr_heap *h, unsigned i);
+
+/* After K_EBUSY, the transaction that won has the lock words: let it end
+ * before this thread runs again, or the retry takes them back first and
+ * loses again.  Nothing is held while waiting: no deadlock. */
+static void wait_for_winner(struct hr_heap *h)
+{
+    if (lost_h != h)
+        return;
+    struct hh_lane *l = hh_lane_at(h, lost_lane);
+    while ((__atomic_load_n(&l->tx_seq, __ATOMIC_ACQUIRE) & HH_SEQ_MASK) ==
+               lost_seq && holder_alive(h, lost_lane) == 1)
+        pmm__os_yield();
+    lost_h = NULL;
+}
+
 int hh_lane_take(struct hr_heap *h, struct hh_tx **out)
 {
+    wait_for_winner(h);
     unsigned n = h->nlanes, start = (unsigned)(hh_token() % n);
     for (unsigned k = 0; k < n; k++) {
         unsigned i = (start + k) % n;
@@ -268,6 +290,9 @@ int hh_lock_slow(struct hh_tx *t, uint64_t *w)
             continue;
         if (t->nlocks && !older(t, i) && spin >= HH_SPIN_DIE) {
             retry_age = __atomic_load_n(&t->lane->age, __ATOMIC_RELAXED);
+            lost_h = h;
+            lost_lane = i;
+            lost_seq = cur & HH_SEQ_MASK;
             return t->doomed = K_EBUSY;
         }
         if (spin % 32 == 31)
