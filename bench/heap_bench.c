@@ -5,6 +5,10 @@
  *   heap_tx64         a transaction that saves and changes 64 bytes and
  *                     commits, against PMDK (TX_BEGIN, pmemobj_tx_add_range,
  *                     commit) and a plain 64-byte store (the floor);
+ *   heap_tx64_threads the same from 1, 2 and 4 threads at once, each on an
+ *                     object of its own: aggregate transactions a second
+ *                     (ratio: against one thread of the same system), and
+ *                     PMDK's with its own lanes;
  *   heap_alloc_free   allocate + free of 64 bytes inside one transaction,
  *                     against PMDK (pmemobj_tx_alloc/free in a transaction),
  *                     Boost.Interprocess allocate/deallocate (not
@@ -20,6 +24,7 @@
 #define _GNU_SOURCE
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -167,6 +172,116 @@ static void peer_row(const char *name, const char *system, double v,
                   note);
     else
         bench_row(name, system, "ns", 0, 0, 0, "not run: the peer was not built");
+}
+
+/* --- transactions of N threads at once, each on its own object --------- */
+
+#define TMAX 4
+struct tslot {
+    void *obj;      /* ours: a 64-byte object, granules of its own */
+#ifdef HAVE_PMDK
+    PMEMoid pobj;   /* PMDK's */
+#endif
+    int pmdk;
+    long n;
+    long retries;   /* transactions run again (ours) */
+} __attribute__((aligned(64))); /* threads share no cache line */
+static pthread_barrier_t start_line;
+
+static void *tx_thread(void *arg)
+{
+    struct tslot *s = arg;
+    uint8_t buf[64] = {0};
+    pthread_barrier_wait(&start_line);
+    for (long i = 0; i < s->n; i++) {
+        buf[0] = (uint8_t)i;
+#ifdef HAVE_PMDK
+        if (s->pmdk) {
+            TX_BEGIN(pop) {
+                pmemobj_tx_add_range(s->pobj, 0, 64);
+                memcpy(pmemobj_direct(s->pobj), buf, 64);
+            } TX_END
+            continue;
+        }
+#endif
+        int r;
+        do { /* only committed transactions count */
+            if ((r = hr_heap_begin(heap)) == 0 &&
+                (r = hr_heap_write(heap, s->obj, buf, 64)) < 0)
+                hr_heap_abort(heap);
+            else if (r == 0)
+                r = hr_heap_commit(heap);
+            if (r != 0)
+                s->retries++;
+        } while (r != 0);
+    }
+    return NULL;
+}
+
+/* Aggregate transactions a second of `threads` threads, median of 5. */
+static double tx_rate(struct tslot *slots, int threads, int pmdk, long n)
+{
+    double r[5];
+    for (int rep = 0; rep < 5; rep++) {
+        pthread_t id[TMAX];
+        pthread_barrier_init(&start_line, NULL, (unsigned)threads + 1);
+        for (int i = 0; i < threads; i++) {
+            slots[i].pmdk = pmdk;
+            slots[i].n = n;
+            slots[i].retries = 0;
+            pthread_create(&id[i], NULL, tx_thread, &slots[i]);
+        }
+        pthread_barrier_wait(&start_line);
+        double t = now();
+        for (int i = 0; i < threads; i++)
+            pthread_join(id[i], NULL);
+        r[rep] = threads * (double)n / (now() - t) * 1e9;
+        pthread_barrier_destroy(&start_line);
+    }
+    qsort(r, 5, sizeof *r, bench_cmp);
+    slowest = r[0];
+    return r[2];
+}
+
+static void threads_rows(long n, int with_pmdk)
+{
+    struct tslot slots[TMAX];
+    memset(slots, 0, sizeof slots);
+    hr_heap_begin(heap);
+    for (int i = 0; i < TMAX; i++) /* 256 B apart: no granule shared */
+        hr_heap_alloc(heap, 256, HR_HEAP_ZERO, &slots[i].obj);
+    hr_heap_commit(heap);
+    double ours[TMAX + 1];
+    char sys[64], note[128];
+    for (int t = 1; t <= TMAX; t *= 2) {
+        ours[t] = tx_rate(slots, t, 0, n);
+        snprintf(sys, sizeof sys, "hotrestart, %d thread%s", t, t > 1 ? "s" : "");
+        long retries = 0;
+        for (int i = 0; i < t; i++)
+            retries += slots[i].retries;
+        snprintf(note, sizeof note, "aggregate, %.2fx one thread; %ld cores; "
+                 "%ld retried", ours[t] / ours[1],
+                 sysconf(_SC_NPROCESSORS_ONLN), retries);
+        bench_row("heap_tx64_threads", sys, "tx/s", ours[t], slowest, 0, note);
+    }
+#ifdef HAVE_PMDK
+    for (int i = 0; with_pmdk && i < TMAX; i++)
+        pmemobj_zalloc(pop, &slots[i].pobj, 256, 0);
+    double one = 0;
+    for (int t = 1; with_pmdk && t <= TMAX; t *= 2) {
+        double v = tx_rate(slots, t, 1, n / 4);
+        one = t == 1 ? v : one;
+        snprintf(sys, sizeof sys, "PMDK, %d thread%s", t, t > 1 ? "s" : "");
+        snprintf(note, sizeof note, "aggregate, %.2fx one thread; its own "
+                 "lanes, pool on tmpfs", v / one);
+        bench_row("heap_tx64_threads", sys, "tx/s", v, slowest, v / ours[t],
+                  note);
+    }
+#else
+    (void)with_pmdk;
+    bench_row("heap_tx64_threads", "PMDK", "tx/s", 0, 0, 0,
+              "not run: the peer was not built");
+#endif
 }
 
 /* --- system calls on the update path ------------------------------------ */
@@ -345,6 +460,11 @@ int main(int argc, char **argv)
 #endif
     peer_row("heap_tx64", "floor: plain 64-byte store", measure(floor_store64, n),
              -1, tx, "no transaction, not crash-safe");
+#ifdef HAVE_PMDK
+    threads_rows(n, pop != NULL);
+#else
+    threads_rows(n, 0);
+#endif
 
     double af = measure(ours_alloc_free, n);
     bench_row("heap_alloc_free", "hotrestart", "ns", af, slowest, 0,

@@ -36,9 +36,10 @@
  * and it begins only once the transaction it lost to has ended, so that
  * it does not take back the locks that one waits for and lose again.
  *
- * Threads find their own transaction through a token (hh_token), unique
- * in the process for its life, so that a thread that reuses a dead
- * thread's pthread_t never takes over its lane slot.
+ * A thread finds its own transactions in a small table of its own (TLS),
+ * never by reading the slots other threads write.  A slot names its
+ * thread by a token (hh_token), unique in the process for its life, so
+ * that a rescuer can tell a dead thread's slot.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -49,8 +50,8 @@
 #include "os/os.h"
 
 #define TLS __attribute__((tls_model("initial-exec")))
-__thread struct hr_heap *hh_cur_h TLS;
-__thread struct hh_tx *hh_cur_t TLS;
+__thread struct hh_mine hh_mine[HH_MINE] TLS;
+__thread unsigned hh_nmine TLS;
 __thread uint64_t hh_me TLS;
 static __thread uint64_t retry_age TLS; /* age of a transaction lost to
                                          * K_EBUSY, for the next one */
@@ -68,17 +69,13 @@ uint64_t hh_token(void)
     return hh_me;
 }
 
-struct hh_tx *hh_my_tx_slow(struct hr_heap *h)
+void hh_forget(struct hr_heap *h)
 {
-    if (!hh_me)
-        return NULL;
-    for (unsigned i = 0; i < h->nlanes; i++)
-        if (__atomic_load_n(&h->tx[i].me, __ATOMIC_RELAXED) == hh_me) {
-            hh_cur_h = h;
-            hh_cur_t = &h->tx[i];
-            return hh_cur_t;
-        }
-    return NULL;
+    for (unsigned i = 0; i < hh_nmine;)
+        if (hh_mine[i].h == h)
+            hh_mine[i] = hh_mine[--hh_nmine];
+        else
+            i++;
 }
 
 int hh_lane_init(struct hh_lane *l)
@@ -151,8 +148,7 @@ static void claim(struct hr_heap *h, unsigned i)
     __atomic_store_n(&t->lane->age, age, __ATOMIC_RELAXED);
     t->lockval = (uint64_t)(i + 1) << 56 | (t->lane->tx_seq & HH_SEQ_MASK);
     __atomic_store_n(&t->me, hh_token(), __ATOMIC_RELAXED);
-    hh_cur_h = h;
-    hh_cur_t = t;
+    hh_mine[hh_nmine++] = (struct hh_mine){h, t};
     hh_crash("heap.lane-taken");
 }
 
@@ -174,6 +170,8 @@ static void wait_for_winner(struct hr_heap *h)
 
 int hh_lane_take(struct hr_heap *h, struct hh_tx **out)
 {
+    if (hh_nmine == HH_MINE)
+        return K_ETX;
     wait_for_winner(h);
     unsigned n = h->nlanes, start = (unsigned)(hh_token() % n);
     for (unsigned k = 0; k < n; k++) {
@@ -201,6 +199,11 @@ int hh_lane_take(struct hr_heap *h, struct hh_tx **out)
 
 void hh_lane_give(struct hh_tx *t)
 {
+    for (unsigned i = 0; i < hh_nmine; i++)
+        if (hh_mine[i].t == t) {
+            hh_mine[i] = hh_mine[--hh_nmine];
+            break;
+        }
     __atomic_store_n(&t->me, 0, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&t->lane->mu);
 }

@@ -11,22 +11,29 @@
 /* This thread's token: never 0, never reused in the process. */
 uint64_t hh_token(void);
 
-/* The last transaction this thread began, and its handle (hidden TLS: the
- * fast path of hh_my_tx reads them without a call). */
-__attribute__((visibility("hidden"))) extern __thread struct hr_heap *hh_cur_h;
-__attribute__((visibility("hidden"))) extern __thread struct hh_tx *hh_cur_t;
+/* The transactions this thread runs, on as many heaps (hidden TLS: the
+ * calls find their own without touching memory other threads write). */
+#define HH_MINE 8
+struct hh_mine {
+    struct hr_heap *h;
+    struct hh_tx *t;
+};
+__attribute__((visibility("hidden"))) extern __thread struct hh_mine
+    hh_mine[HH_MINE];
+__attribute__((visibility("hidden"))) extern __thread unsigned hh_nmine;
 __attribute__((visibility("hidden"))) extern __thread uint64_t hh_me;
-
-struct hh_tx *hh_my_tx_slow(struct hr_heap *h);
 
 /* The transaction this thread runs through h, or NULL. */
 static inline struct hh_tx *hh_my_tx(struct hr_heap *h)
 {
-    if (hh_cur_h == h && hh_me &&
-        __atomic_load_n(&hh_cur_t->me, __ATOMIC_RELAXED) == hh_me)
-        return hh_cur_t;
-    return hh_my_tx_slow(h);
+    for (unsigned i = 0; i < hh_nmine; i++)
+        if (hh_mine[i].h == h)
+            return hh_mine[i].t;
+    return NULL;
 }
+
+/* Forget h's entries (its handle is closed). */
+void hh_forget(struct hr_heap *h);
 
 /* Make a lane's robust, process-shared mutex (format, a new boot). */
 int hh_lane_init(struct hh_lane *l);
@@ -35,7 +42,7 @@ void hh_slot_init(struct hr_heap *h, unsigned i);
 /* Take a free lane for a transaction of this thread, waiting when none is
  * free; a lane whose owner died is rolled back first, a damaged one
  * passed over.  0 and *out, K_ETX if this thread holds the lane it waits
- * for, K_EHEAP, or -errno. */
+ * for or runs HH_MINE transactions already, K_EHEAP, or -errno. */
 int hh_lane_take(struct hr_heap *h, struct hh_tx **out);
 /* Give t's lane back (its log is empty). */
 void hh_lane_give(struct hh_tx *t);

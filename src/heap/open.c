@@ -198,9 +198,11 @@ int hr_heap_open(hr_heap **out, pmm_bank *bank, const char *name, size_t size,
         return r;
     if (blk.flags & PMM_B_ELSEWHERE)
         return -EADDRINUSE;
-    struct hr_heap *h = calloc(1, sizeof *h);
+    size_t hsize = (sizeof(struct hr_heap) + 63) & ~(size_t)63;
+    struct hr_heap *h = aligned_alloc(64, hsize); /* its slots' alignment */
     if (!h)
         return -ENOMEM;
+    memset(h, 0, hsize);
     h->bank = bank;
     snprintf(h->name, sizeof h->name, "%s", name);
     h->base = addr;
@@ -228,8 +230,7 @@ void hr_heap_close(hr_heap *h)
         return;
     if (hh_my_tx(h))
         hr_heap_abort(h);
-    if (hh_cur_h == h)
-        hh_cur_h = NULL;
+    hh_forget(h);
     hh_os_record_close(h);
     for (unsigned i = 0; i < HH_MAX_LANES; i++) {
         free(h->tx[i].frees);

@@ -51,7 +51,7 @@ struct hh_tx {
     size_t nfrees, cap_frees;
     struct hh_span *news;   /* objects allocated by this tx (DISK flush) */
     size_t nnews, cap_news;
-};
+} __attribute__((aligned(64))); /* slots of threads share no cache line */
 
 struct hr_heap {
     pmm_bank *bank;
