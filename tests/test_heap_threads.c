@@ -13,6 +13,7 @@
 #include <semaphore.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <hotrestart/heap.h>
@@ -191,4 +192,28 @@ Test(heap_threads, a_thread_cancelled_inside_a_transaction_is_rolled_back)
         cr_assert_eq(res, PTHREAD_CANCELED);
     }
     assert_rolled_back(0, 4);
+}
+
+/* A child forked inside a transaction does not run it: its calls are
+ * refused, and it may begin one of its own beside the parent's. */
+Test(heap_threads, a_forked_child_does_not_run_its_parents_transaction)
+{
+    cr_assert_eq(hr_heap_begin(H), 0);
+    cr_assert_eq(hr_heap_set64(H, &obj[5][0], 55), 0);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        int ok = hr_heap_set64(H, &obj[6][0], 66) == K_ETX &&
+                 hr_heap_commit(H) == K_ETX && hr_heap_begin(H) == 0 &&
+                 hr_heap_set64(H, &obj[6][0], 66) == 0 &&
+                 hr_heap_commit(H) == 0;
+        _exit(ok ? 0 : 1);
+    }
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %d", st);
+    cr_assert_eq(hr_heap_commit(H), 0);
+    cr_assert_eq(obj[5][0], 55);
+    cr_assert_eq(obj[6][0], 66);
+    cr_assert_eq(hr_heap_check(H, NULL, NULL), 0);
 }

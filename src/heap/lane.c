@@ -69,6 +69,20 @@ uint64_t hh_token(void)
     return hh_me;
 }
 
+/* A forked child runs none of its parent's transactions: it holds none of
+ * their lanes. */
+static void fork_child(void)
+{
+    hh_nmine = 0;
+    lost_h = NULL;
+    retry_age = 0;
+}
+
+__attribute__((constructor)) static void register_fork_child(void)
+{
+    pthread_atfork(NULL, NULL, fork_child);
+}
+
 void hh_forget(struct hr_heap *h)
 {
     for (unsigned i = 0; i < hh_nmine;)
