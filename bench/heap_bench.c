@@ -5,7 +5,7 @@
  *   heap_tx64         a transaction that saves and changes 64 bytes and
  *                     commits, against PMDK (TX_BEGIN, pmemobj_tx_add_range,
  *                     commit) and a plain 64-byte store (the floor);
- *   heap_tx64_threads the same from 1, 2 and 4 threads at once, each on an
+ *   heap_tx64_threads the same from 1, 2, 4, 8 and 16 threads at once, each on an
  *                     object of its own: aggregate transactions a second
  *                     (ratio: against one thread of the same system), and
  *                     PMDK's with its own lanes;
@@ -25,6 +25,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -176,7 +177,7 @@ static void peer_row(const char *name, const char *system, double v,
 
 /* --- transactions of N threads at once, each on its own object --------- */
 
-#define TMAX 4
+#define TMAX 16
 struct tslot {
     void *obj;      /* ours: a 64-byte object, granules of its own */
 #ifdef HAVE_PMDK
@@ -185,6 +186,7 @@ struct tslot {
     int pmdk;
     long n;
     long retries;   /* transactions run again (ours) */
+    double start, end; /* its run, by its own clock reads */
 } __attribute__((aligned(64))); /* threads share no cache line */
 static pthread_barrier_t start_line;
 
@@ -193,6 +195,7 @@ static void *tx_thread(void *arg)
     struct tslot *s = arg;
     uint8_t buf[64] = {0};
     pthread_barrier_wait(&start_line);
+    s->start = now();
     for (long i = 0; i < s->n; i++) {
         buf[0] = (uint8_t)i;
 #ifdef HAVE_PMDK
@@ -215,6 +218,7 @@ static void *tx_thread(void *arg)
                 s->retries++;
         } while (r != 0);
     }
+    s->end = now();
     return NULL;
 }
 
@@ -230,12 +234,21 @@ static double tx_rate(struct tslot *slots, int threads, int pmdk, long n)
             slots[i].n = n;
             slots[i].retries = 0;
             pthread_create(&id[i], NULL, tx_thread, &slots[i]);
+            /* spread at once: a run of milliseconds ends before the
+             * scheduler would move a thread to an idle core */
+            cpu_set_t cpu;
+            CPU_ZERO(&cpu);
+            CPU_SET(i % sysconf(_SC_NPROCESSORS_ONLN), &cpu);
+            pthread_setaffinity_np(id[i], sizeof cpu, &cpu);
         }
         pthread_barrier_wait(&start_line);
-        double t = now();
-        for (int i = 0; i < threads; i++)
+        double first = 0, last = 0;
+        for (int i = 0; i < threads; i++) {
             pthread_join(id[i], NULL);
-        r[rep] = threads * (double)n / (now() - t) * 1e9;
+            first = i == 0 || slots[i].start < first ? slots[i].start : first;
+            last = slots[i].end > last ? slots[i].end : last;
+        }
+        r[rep] = threads * (double)n / (last - first) * 1e9;
         pthread_barrier_destroy(&start_line);
     }
     qsort(r, 5, sizeof *r, bench_cmp);
