@@ -5,10 +5,9 @@
  *   heap_tx64         a transaction that saves and changes 64 bytes and
  *                     commits, against PMDK (TX_BEGIN, pmemobj_tx_add_range,
  *                     commit) and a plain 64-byte store (the floor);
- *   heap_tx64_threads the same from 1, 2, 4, 8 and 16 threads at once, each on an
- *                     object of its own: aggregate transactions a second
- *                     (ratio: against one thread of the same system), and
- *                     PMDK's with its own lanes;
+ *   heap_tx64_threads the same from 1-16 threads at once, each on its own
+ *                     object: aggregate transactions a second against one
+ *                     thread's, and PMDK's with its own lanes (same run);
  *   heap_alloc_free   allocate + free of 64 bytes inside one transaction,
  *                     against PMDK (pmemobj_tx_alloc/free in a transaction),
  *                     Boost.Interprocess allocate/deallocate (not
@@ -118,11 +117,12 @@ static PMEMobjpool *pop;
 static PMEMoid pobj;
 
 /* One transaction a call: TX_BEGIN is a setjmp, kept out of the loops. */
+static __thread PMEMoid tobj; /* the calling thread's object */
 static void pmdk_tx64_once(void)
 {
     TX_BEGIN(pop) {
-        pmemobj_tx_add_range(pobj, 0, 64);
-        memcpy(pmemobj_direct(pobj), src, 64);
+        pmemobj_tx_add_range(tobj, 0, 64);
+        memcpy(pmemobj_direct(tobj), src, 64);
     } TX_END
 }
 
@@ -136,6 +136,7 @@ static void pmdk_alloc_free_once(void)
 
 static void pmdk_tx64(int n)
 {
+    tobj = pobj;
     for (int i = 0; i < n; i++) {
         src[0] = (uint8_t)i;
         pmdk_tx64_once();
@@ -184,8 +185,7 @@ struct tslot {
     PMEMoid pobj;   /* PMDK's */
 #endif
     int pmdk;
-    long n;
-    long retries;   /* transactions run again (ours) */
+    long n, retries; /* transactions to run, and run again (ours) */
     double start, end; /* its run, by its own clock reads */
 } __attribute__((aligned(64))); /* threads share no cache line */
 static pthread_barrier_t start_line;
@@ -197,25 +197,20 @@ static void *tx_thread(void *arg)
     pthread_barrier_wait(&start_line);
     s->start = now();
     for (long i = 0; i < s->n; i++) {
-        buf[0] = (uint8_t)i;
+        buf[0] = (uint8_t)i; /* (PMDK's writes the shared src) */
 #ifdef HAVE_PMDK
         if (s->pmdk) {
-            TX_BEGIN(pop) {
-                pmemobj_tx_add_range(s->pobj, 0, 64);
-                memcpy(pmemobj_direct(s->pobj), buf, 64);
-            } TX_END
+            tobj = s->pobj;
+            pmdk_tx64_once();
             continue;
         }
 #endif
         int r;
         do { /* only committed transactions count */
-            if ((r = hr_heap_begin(heap)) == 0 &&
-                (r = hr_heap_write(heap, s->obj, buf, 64)) < 0)
-                hr_heap_abort(heap);
-            else if (r == 0)
-                r = hr_heap_commit(heap);
-            if (r != 0)
-                s->retries++;
+            if ((r = hr_heap_begin(heap)) == 0)
+                r = hr_heap_write(heap, s->obj, buf, 64) == 0
+                        ? hr_heap_commit(heap) : hr_heap_abort(heap) - 1;
+            s->retries += r != 0;
         } while (r != 0);
     }
     s->end = now();
@@ -234,8 +229,7 @@ static double tx_rate(struct tslot *slots, int threads, int pmdk, long n)
             slots[i].n = n;
             slots[i].retries = 0;
             pthread_create(&id[i], NULL, tx_thread, &slots[i]);
-            /* spread at once: a run of milliseconds ends before the
-             * scheduler would move a thread to an idle core */
+            /* spread now: a short run ends before the scheduler would */
             cpu_set_t cpu;
             CPU_ZERO(&cpu);
             CPU_SET(i % sysconf(_SC_NPROCESSORS_ONLN), &cpu);
@@ -258,40 +252,36 @@ static double tx_rate(struct tslot *slots, int threads, int pmdk, long n)
 
 static void threads_rows(long n, int with_pmdk)
 {
-    struct tslot slots[TMAX];
-    memset(slots, 0, sizeof slots);
+    struct tslot slots[TMAX] = {0};
     hr_heap_begin(heap);
-    for (int i = 0; i < TMAX; i++) /* 256 B apart: no granule shared */
+    for (int i = 0; i < TMAX; i++) { /* 256 B apart: no granule shared */
         hr_heap_alloc(heap, 256, HR_HEAP_ZERO, &slots[i].obj);
-    hr_heap_commit(heap);
-    double ours[TMAX + 1];
-    char sys[64], note[128];
-    for (int t = 1; t <= TMAX; t *= 2) {
-        ours[t] = tx_rate(slots, t, 0, n);
-        snprintf(sys, sizeof sys, "hotrestart, %d thread%s", t, t > 1 ? "s" : "");
-        long retries = 0;
-        for (int i = 0; i < t; i++)
-            retries += slots[i].retries;
-        snprintf(note, sizeof note, "aggregate, %.2fx one thread; %ld cores; "
-                 "%ld retried", ours[t] / ours[1],
-                 sysconf(_SC_NPROCESSORS_ONLN), retries);
-        bench_row("heap_tx64_threads", sys, "tx/s", ours[t], slowest, 0, note);
-    }
 #ifdef HAVE_PMDK
-    for (int i = 0; with_pmdk && i < TMAX; i++)
-        pmemobj_zalloc(pop, &slots[i].pobj, 256, 0);
-    double one = 0;
-    for (int t = 1; with_pmdk && t <= TMAX; t *= 2) {
-        double v = tx_rate(slots, t, 1, n / 4);
-        one = t == 1 ? v : one;
-        snprintf(sys, sizeof sys, "PMDK, %d thread%s", t, t > 1 ? "s" : "");
-        snprintf(note, sizeof note, "aggregate, %.2fx one thread; its own "
-                 "lanes, pool on tmpfs", v / one);
-        bench_row("heap_tx64_threads", sys, "tx/s", v, slowest, v / ours[t],
-                  note);
+        if (with_pmdk)
+            pmemobj_zalloc(pop, &slots[i].pobj, 256, 0);
+#endif
     }
-#else
-    (void)with_pmdk;
+    hr_heap_commit(heap);
+    double ours[TMAX + 1], one = 0;
+    for (int pmdk = 0; pmdk <= with_pmdk; pmdk++)
+        for (int t = 1; t <= TMAX; t *= 2) {
+            double v = tx_rate(slots, t, pmdk, pmdk ? n / 4 : n);
+            long retries = 0;
+            for (int i = 0; i < t; i++)
+                retries += slots[i].retries;
+            one = t == 1 ? v : one;
+            ours[t] = pmdk ? ours[t] : v;
+            char sys[64], note[128];
+            snprintf(sys, sizeof sys, "%s, %d thread%s",
+                     pmdk ? "PMDK" : "hotrestart", t, t > 1 ? "s" : "");
+            snprintf(note, sizeof note, "aggregate, %.2fx one thread; %ld "
+                     "cores; %ld retried%s", v / one,
+                     sysconf(_SC_NPROCESSORS_ONLN), retries,
+                     pmdk ? "; its own lanes, pool on tmpfs" : "");
+            bench_row("heap_tx64_threads", sys, "tx/s", v, slowest,
+                      pmdk ? v / ours[t] : 0, note);
+        }
+#ifndef HAVE_PMDK
     bench_row("heap_tx64_threads", "PMDK", "tx/s", 0, 0, 0,
               "not run: the peer was not built");
 #endif
@@ -459,6 +449,8 @@ int main(int argc, char **argv)
     double tx = measure(ours_tx64, n);
     bench_row("heap_tx64", "hotrestart", "ns", tx, slowest, 0,
               "begin, save+write 64 B, commit; RAM, crash-safe");
+    peer_row("heap_tx64", "floor: plain 64-byte store", measure(floor_store64, n),
+             -1, tx, "no transaction, not crash-safe");
 #ifdef HAVE_PMDK
     unlink("/dev/shm/hrbench.pmdk-heap");
     pop = pmemobj_create("/dev/shm/hrbench.pmdk-heap", "bench", 64 << 20, 0600);
@@ -468,14 +460,9 @@ int main(int argc, char **argv)
              pop ? measure(pmdk_tx64, n) : 0, -1, tx,
              getenv("PMEM_IS_PMEM_FORCE") ? "pool on tmpfs, PMEM_IS_PMEM_FORCE=1"
                                           : "pool on tmpfs");
-#else
-    peer_row("heap_tx64", "PMDK", 0, 0, tx, NULL);
-#endif
-    peer_row("heap_tx64", "floor: plain 64-byte store", measure(floor_store64, n),
-             -1, tx, "no transaction, not crash-safe");
-#ifdef HAVE_PMDK
     threads_rows(n, pop != NULL);
 #else
+    peer_row("heap_tx64", "PMDK", 0, 0, tx, NULL);
     threads_rows(n, 0);
 #endif
 
