@@ -193,6 +193,12 @@ void hw_run(const char *medium, const char *name, uint64_t seed, long n,
         fprintf(stderr, "worker %d: open: %s\n", getpid(), pmm_strerror(r));
         _exit(10);
     }
+    /* the root is made by one thread: two would each make their own */
+    void *root = NULL;
+    uint64_t rng = seed | 1;
+    while (hr_heap_root(h, &root) == 0 && !root)
+        if ((r = hw_step(h, &rng)) < 0)
+            _exit(11);
     struct hw_thread t[HW_WORKERS];
     pthread_t id[HW_WORKERS];
     for (int i = 0; i < threads && i < HW_WORKERS; i++) {
@@ -348,6 +354,17 @@ int hw_spawn_threads(const char *medium, const char *name, uint64_t seed,
         hw_run(medium, name, seed, steps, first, threads);
     }
     return pid;
+}
+
+void hw_make_root(const char *medium, const char *name)
+{
+    hr_heap *h;
+    void *root = NULL;
+    uint64_t rng = 77;
+    cr_assert_eq(hw_open(&h, medium, name, hw_heap_size), 0);
+    while (hr_heap_root(h, &root) == 0 && !root)
+        cr_assert_eq(hw_step(h, &rng), 0);
+    hr_heap_close(h);
 }
 
 int hw_spawn(const char *medium, const char *name, uint64_t seed,

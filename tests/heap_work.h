@@ -79,6 +79,9 @@ int hw_verify(hr_heap *h, char *why, size_t len);
 /* In a test: open the heap as a restarted process would and check it all
  * (the checker from outside a transaction too); `after` names the event. */
 void hw_reopen_verify(const char *medium, const char *name, const char *after);
+/* Make the root before workers run at once: the root's transaction reads
+ * it unlocked, so two workers starting together would each make one. */
+void hw_make_root(const char *medium, const char *name);
 /* Fork a worker running hw_run (steps 0: for ever) in one thread, worker
  * 0, with HR_CRASHPOINT set to crash if not NULL. */
 int hw_spawn(const char *medium, const char *name, uint64_t seed,

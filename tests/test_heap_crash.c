@@ -101,6 +101,7 @@ static void random_kills(const char *name, const int *procs, int nprocs,
             "%llu\n", want, threads, (unsigned long long)rng);
     acks_map();
     reopen_and_verify(name, "start");
+    hw_make_root("RAM", name);
     for (long kill_no = 0; kill_no < want; kill_no++) {
         int now = procs[kill_no / 500 % nprocs];
         for (int i = 0; i < 4; i++) {
@@ -190,6 +191,7 @@ Test(heap_crash, every_crash_point_of_the_lanes, .timeout = 300)
     };
     static const int nth[] = {1, 4, 30, 200};
     acks_map();
+    hw_make_root("RAM", "l");
     for (size_t p = 0; p < sizeof points / sizeof *points; p++)
         for (size_t k = 0; k < sizeof nth / sizeof *nth; k++) {
             char point[64];
