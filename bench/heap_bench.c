@@ -5,6 +5,9 @@
  *   heap_tx64         a transaction that saves and changes 64 bytes and
  *                     commits, against PMDK (TX_BEGIN, pmemobj_tx_add_range,
  *                     commit) and a plain 64-byte store (the floor);
+ *   heap_tx64_threads the same from 1-16 threads at once, each on its own
+ *                     object: aggregate transactions a second against one
+ *                     thread's, and PMDK's with its own lanes (same run);
  *   heap_alloc_free   allocate + free of 64 bytes inside one transaction,
  *                     against PMDK (pmemobj_tx_alloc/free in a transaction),
  *                     Boost.Interprocess allocate/deallocate (not
@@ -20,6 +23,8 @@
 #define _GNU_SOURCE
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -112,11 +117,12 @@ static PMEMobjpool *pop;
 static PMEMoid pobj;
 
 /* One transaction a call: TX_BEGIN is a setjmp, kept out of the loops. */
+static __thread PMEMoid tobj; /* the calling thread's object */
 static void pmdk_tx64_once(void)
 {
     TX_BEGIN(pop) {
-        pmemobj_tx_add_range(pobj, 0, 64);
-        memcpy(pmemobj_direct(pobj), src, 64);
+        pmemobj_tx_add_range(tobj, 0, 64);
+        memcpy(pmemobj_direct(tobj), src, 64);
     } TX_END
 }
 
@@ -130,6 +136,7 @@ static void pmdk_alloc_free_once(void)
 
 static void pmdk_tx64(int n)
 {
+    tobj = pobj;
     for (int i = 0; i < n; i++) {
         src[0] = (uint8_t)i;
         pmdk_tx64_once();
@@ -167,6 +174,117 @@ static void peer_row(const char *name, const char *system, double v,
                   note);
     else
         bench_row(name, system, "ns", 0, 0, 0, "not run: the peer was not built");
+}
+
+/* --- transactions of N threads at once, each on its own object --------- */
+
+#define TMAX 16
+struct tslot {
+    void *obj;      /* ours: a 64-byte object, granules of its own */
+#ifdef HAVE_PMDK
+    PMEMoid pobj;   /* PMDK's */
+#endif
+    int pmdk;
+    long n, retries; /* transactions to run, and run again (ours) */
+    double start, end; /* its run, by its own clock reads */
+} __attribute__((aligned(64))); /* threads share no cache line */
+static pthread_barrier_t start_line;
+
+static void *tx_thread(void *arg)
+{
+    struct tslot *s = arg;
+    uint8_t buf[64] = {0};
+    pthread_barrier_wait(&start_line);
+    s->start = now();
+    for (long i = 0; i < s->n; i++) {
+        buf[0] = (uint8_t)i; /* (PMDK's writes the shared src) */
+#ifdef HAVE_PMDK
+        if (s->pmdk) {
+            tobj = s->pobj;
+            pmdk_tx64_once();
+            continue;
+        }
+#endif
+        int r;
+        do { /* only committed transactions count */
+            if ((r = hr_heap_begin(heap)) == 0)
+                r = hr_heap_write(heap, s->obj, buf, 64) == 0
+                        ? hr_heap_commit(heap) : hr_heap_abort(heap) - 1;
+            s->retries += r != 0;
+        } while (r != 0);
+    }
+    s->end = now();
+    return NULL;
+}
+
+/* Aggregate transactions a second of `threads` threads, median of 5. */
+static double tx_rate(struct tslot *slots, int threads, int pmdk, long n)
+{
+    double r[5];
+    for (int rep = 0; rep < 5; rep++) {
+        pthread_t id[TMAX];
+        pthread_barrier_init(&start_line, NULL, (unsigned)threads + 1);
+        for (int i = 0; i < threads; i++) {
+            slots[i].pmdk = pmdk;
+            slots[i].n = n;
+            slots[i].retries = 0;
+            pthread_create(&id[i], NULL, tx_thread, &slots[i]);
+            /* spread now: a short run ends before the scheduler would */
+            cpu_set_t cpu;
+            CPU_ZERO(&cpu);
+            CPU_SET(i % sysconf(_SC_NPROCESSORS_ONLN), &cpu);
+            pthread_setaffinity_np(id[i], sizeof cpu, &cpu);
+        }
+        pthread_barrier_wait(&start_line);
+        double first = 0, last = 0;
+        for (int i = 0; i < threads; i++) {
+            pthread_join(id[i], NULL);
+            first = i == 0 || slots[i].start < first ? slots[i].start : first;
+            last = slots[i].end > last ? slots[i].end : last;
+        }
+        r[rep] = threads * (double)n / (last - first) * 1e9;
+        pthread_barrier_destroy(&start_line);
+    }
+    qsort(r, 5, sizeof *r, bench_cmp);
+    slowest = r[0];
+    return r[2];
+}
+
+static void threads_rows(long n, int with_pmdk)
+{
+    struct tslot slots[TMAX] = {0};
+    hr_heap_begin(heap);
+    for (int i = 0; i < TMAX; i++) { /* 256 B apart: no granule shared */
+        hr_heap_alloc(heap, 256, HR_HEAP_ZERO, &slots[i].obj);
+#ifdef HAVE_PMDK
+        if (with_pmdk)
+            pmemobj_zalloc(pop, &slots[i].pobj, 256, 0);
+#endif
+    }
+    hr_heap_commit(heap);
+    double ours[TMAX + 1], one = 0;
+    for (int pmdk = 0; pmdk <= with_pmdk; pmdk++)
+        for (int t = 1; t <= TMAX; t *= 2) {
+            double v = tx_rate(slots, t, pmdk, pmdk ? n / 4 : n);
+            long retries = 0;
+            for (int i = 0; i < t; i++)
+                retries += slots[i].retries;
+            one = t == 1 ? v : one;
+            ours[t] = pmdk ? ours[t] : v;
+            char sys[64], note[128];
+            snprintf(sys, sizeof sys, "%s, %d thread%s",
+                     pmdk ? "PMDK" : "hotrestart", t, t > 1 ? "s" : "");
+            snprintf(note, sizeof note, "aggregate, %.2fx one thread; %ld "
+                     "cores; %ld retried%s", v / one,
+                     sysconf(_SC_NPROCESSORS_ONLN), retries,
+                     pmdk ? "; its own lanes, pool on tmpfs" : "");
+            bench_row("heap_tx64_threads", sys, "tx/s", v, slowest,
+                      pmdk ? v / ours[t] : 0, note);
+        }
+#ifndef HAVE_PMDK
+    bench_row("heap_tx64_threads", "PMDK", "tx/s", 0, 0, 0,
+              "not run: the peer was not built");
+#endif
 }
 
 /* --- system calls on the update path ------------------------------------ */
@@ -331,6 +449,8 @@ int main(int argc, char **argv)
     double tx = measure(ours_tx64, n);
     bench_row("heap_tx64", "hotrestart", "ns", tx, slowest, 0,
               "begin, save+write 64 B, commit; RAM, crash-safe");
+    peer_row("heap_tx64", "floor: plain 64-byte store", measure(floor_store64, n),
+             -1, tx, "no transaction, not crash-safe");
 #ifdef HAVE_PMDK
     unlink("/dev/shm/hrbench.pmdk-heap");
     pop = pmemobj_create("/dev/shm/hrbench.pmdk-heap", "bench", 64 << 20, 0600);
@@ -340,11 +460,11 @@ int main(int argc, char **argv)
              pop ? measure(pmdk_tx64, n) : 0, -1, tx,
              getenv("PMEM_IS_PMEM_FORCE") ? "pool on tmpfs, PMEM_IS_PMEM_FORCE=1"
                                           : "pool on tmpfs");
+    threads_rows(n, pop != NULL);
 #else
     peer_row("heap_tx64", "PMDK", 0, 0, tx, NULL);
+    threads_rows(n, 0);
 #endif
-    peer_row("heap_tx64", "floor: plain 64-byte store", measure(floor_store64, n),
-             -1, tx, "no transaction, not crash-safe");
 
     double af = measure(ours_alloc_free, n);
     bench_row("heap_alloc_free", "hotrestart", "ns", af, slowest, 0,

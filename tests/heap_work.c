@@ -6,12 +6,17 @@
 #include "heap_work.h"
 
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <sys/prctl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 size_t hw_heap_size = 1 << 20;
+uint64_t *hw_acked;
+__thread int hw_worker;
 
 static uint64_t next_rand(uint64_t *s)
 {
@@ -80,13 +85,28 @@ static int pop(hr_heap *h, struct hw_root *root)
     return r < 0 ? r : hr_heap_free(h, n);
 }
 
+/* A transaction of the worker alone: its counter and its two accounts. */
+static int private_ops(hr_heap *h, struct hw_mine *m, uint64_t *rng)
+{
+    if (m->a + m->b == 0)
+        return hr_heap_set64(h, &m->a, 2 * HW_START);
+    uint64_t amount = next_rand(rng) % (m->a + 1);
+    int r = hr_heap_set64(h, &m->a, m->a - amount);
+    return r < 0 ? r : hr_heap_set64(h, &m->b, m->b + amount);
+}
+
 static int ops(hr_heap *h, uint64_t *rng)
 {
     struct hw_root *root;
     hr_heap_root(h, (void **)&root);
     if (!root)
         return make_root(h);
-    int r = hr_heap_set64(h, &root->commits, root->commits + 1);
+    struct hw_mine *m = &root->mine[hw_worker];
+    int r = hr_heap_set64(h, &m->n, m->n + 1);
+    if (r == 0 && next_rand(rng) % 2)
+        return private_ops(h, m, rng);
+    if (r == 0)
+        r = hr_heap_set64(h, &root->commits, root->commits + 1);
     for (int k = 1 + (int)(next_rand(rng) % 3); r == 0 && k > 0; k--) {
         unsigned op = next_rand(rng) % 10;
         if (root->list_len >= HW_MAXLIST)
@@ -110,25 +130,86 @@ int hw_step(hr_heap *h, uint64_t *rng)
     }
     if ((r = ops(h, rng)) < 0) {
         hr_heap_abort(h);
-        return r;
+        return r == K_EBUSY ? 0 : r; /* a lock kept for an older one: again */
     }
-    return next_rand(rng) % 20 == 0 ? hr_heap_abort(h) : hr_heap_commit(h);
+    if (next_rand(rng) % 20 == 0)
+        return hr_heap_abort(h);
+    uint64_t n = 0;
+    struct hw_root *root;
+    hr_heap_root(h, (void **)&root);
+    if (root)
+        n = root->mine[hw_worker].n; /* this transaction's, locked */
+    r = hr_heap_commit(h);
+    if (r == 0 && hw_acked && root)
+        __atomic_store_n(&hw_acked[hw_worker], n, __ATOMIC_RELEASE);
+    return r == K_EBUSY ? 0 : r;
 }
 
-void hw_run(const char *medium, const char *name, uint64_t seed, long n)
+struct hw_thread {
+    hr_heap *h;
+    uint64_t rng;
+    long n;
+    int worker;
+};
+
+/* A worker starts from what the heap holds of it: committed, so its
+ * acknowledgement (the one a dead predecessor may have missed). */
+static void start_acked(hr_heap *h)
+{
+    struct hw_root *root;
+    int r = K_EBUSY;
+    while (hw_acked && r == K_EBUSY && hr_heap_begin(h) == 0) {
+        hr_heap_root(h, (void **)&root);
+        r = root ? hr_heap_lock(h, root) : 0;
+        if (r == 0 && root)
+            __atomic_store_n(&hw_acked[hw_worker], root->mine[hw_worker].n,
+                             __ATOMIC_RELEASE);
+        hr_heap_abort(h);
+    }
+}
+
+static void *run_thread(void *arg)
+{
+    struct hw_thread *t = arg;
+    hw_worker = t->worker;
+    start_acked(t->h);
+    for (long i = 0; t->n <= 0 || i < t->n; i++) {
+        int r = hw_step(t->h, &t->rng);
+        if (r < 0) {
+            fprintf(stderr, "worker %d.%d: step: %s\n", getpid(), t->worker,
+                    pmm_strerror(r));
+            _exit(11);
+        }
+    }
+    return NULL;
+}
+
+void hw_run(const char *medium, const char *name, uint64_t seed, long n,
+            int first, int threads)
 {
     hr_heap *h;
-    uint64_t rng = seed | 1;
     int r = hw_open(&h, medium, name, hw_heap_size);
     if (r < 0) {
         fprintf(stderr, "worker %d: open: %s\n", getpid(), pmm_strerror(r));
         _exit(10);
     }
-    for (long i = 0; n <= 0 || i < n; i++)
-        if ((r = hw_step(h, &rng)) < 0) {
-            fprintf(stderr, "worker %d: step: %s\n", getpid(), pmm_strerror(r));
+    /* the root is made by one thread: two would each make their own */
+    void *root = NULL;
+    uint64_t rng = seed | 1;
+    while (hr_heap_root(h, &root) == 0 && !root)
+        if ((r = hw_step(h, &rng)) < 0)
             _exit(11);
-        }
+    struct hw_thread t[HW_WORKERS];
+    pthread_t id[HW_WORKERS];
+    for (int i = 0; i < threads && i < HW_WORKERS; i++) {
+        t[i] = (struct hw_thread){h, (seed + (uint64_t)i * 7717) | 1, n,
+                                  first + i};
+        if (i > 0 && pthread_create(&id[i], NULL, run_thread, &t[i]) != 0)
+            _exit(12);
+    }
+    run_thread(&t[0]);
+    for (int i = 1; i < threads && i < HW_WORKERS; i++)
+        pthread_join(id[i], NULL);
     hr_heap_close(h);
     _exit(0);
 }
@@ -179,6 +260,12 @@ static int invariants(hr_heap *h, char *why, size_t len)
     if (sum != root->total || root->total != HW_ACCOUNTS * HW_START)
         return snprintf(why, len, "accounts sum to %llu",
                         (unsigned long long)sum), -1;
+    for (int w = 0; w < HW_WORKERS; w++) {
+        const struct hw_mine *m = &root->mine[w];
+        if (m->a + m->b != 0 && m->a + m->b != 2 * HW_START)
+            return snprintf(why, len, "worker %d's accounts sum to %llu", w,
+                            (unsigned long long)(m->a + m->b)), -1;
+    }
     uint64_t count = 0;
     for (const struct hw_node *n = (void *)(uintptr_t)root->head; n;
          n = (void *)(uintptr_t)n->next) {
@@ -200,18 +287,35 @@ static int invariants(hr_heap *h, char *why, size_t len)
     return 0;
 }
 
-int hw_verify(hr_heap *h, char *why, size_t len)
+/* The invariants in one transaction that locks the root first, so that
+ * no other transaction changes what they read. */
+static int verify_once(hr_heap *h, char *why, size_t len)
 {
     why[0] = 0;
     int r = hr_heap_begin(h);
     if (r < 0)
         return snprintf(why, len, "begin: %s", pmm_strerror(r)), -1;
+    void *root;
+    hr_heap_root(h, &root);
+    if (root && (r = hr_heap_lock(h, root)) < 0) {
+        hr_heap_abort(h);
+        return r == K_EBUSY ? r : (snprintf(why, len, "lock root: %s",
+                                            pmm_strerror(r)), -1);
+    }
     why_buf = why;
     why_len = len;
     r = invariants(h, why, len);
     if (r == 0 && hr_heap_check(h, check_cb, NULL) < 0)
         r = -1;
-    hr_heap_abort(h);
+    int busy = hr_heap_commit(h) == K_EBUSY;
+    return busy ? K_EBUSY : r;
+}
+
+int hw_verify(hr_heap *h, char *why, size_t len)
+{
+    int r;
+    while ((r = verify_once(h, why, len)) == K_EBUSY)
+        ;
     return r;
 }
 
@@ -234,16 +338,68 @@ void hw_reopen_verify(const char *medium, const char *name, const char *after)
 
 void pmm__crash_reset(void); /* src/crash.c: re-read HR_CRASHPOINT */
 
-int hw_spawn(const char *medium, const char *name, uint64_t seed,
-             const char *crash, long steps)
+int hw_spawn_threads(const char *medium, const char *name, uint64_t seed,
+                     const char *crash, long steps, int first, int threads)
 {
-    pid_t pid = fork();
+    pid_t parent = getpid(), pid = fork();
     cr_assert_neq(pid, -1);
     if (pid == 0) {
+        /* a worker runs for ever: it dies with a test that failed */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(13);
         if (crash)
             setenv("HR_CRASHPOINT", crash, 1);
         pmm__crash_reset();
-        hw_run(medium, name, seed, steps);
+        hw_run(medium, name, seed, steps, first, threads);
     }
     return pid;
+}
+
+void hw_make_root(const char *medium, const char *name)
+{
+    hr_heap *h;
+    void *root = NULL;
+    uint64_t rng = 77;
+    cr_assert_eq(hw_open(&h, medium, name, hw_heap_size), 0);
+    while (hr_heap_root(h, &root) == 0 && !root)
+        cr_assert_eq(hw_step(h, &rng), 0);
+    hr_heap_close(h);
+}
+
+int hw_spawn(const char *medium, const char *name, uint64_t seed,
+             const char *crash, long steps)
+{
+    return hw_spawn_threads(medium, name, seed, crash, steps, 0, 1);
+}
+
+static int acks_once(hr_heap *h, int first, int n, char *why, size_t len)
+{
+    struct hw_root *root;
+    int r = hr_heap_begin(h);
+    if (r < 0)
+        return snprintf(why, len, "begin: %s", pmm_strerror(r)), -1;
+    hr_heap_root(h, (void **)&root);
+    if (root && (r = hr_heap_lock(h, root)) < 0) {
+        hr_heap_abort(h);
+        return r == K_EBUSY ? r : (snprintf(why, len, "lock"), -1);
+    }
+    for (int w = first; root && r == 0 && w < first + n; w++) {
+        uint64_t have = root->mine[w].n, acked = hw_acked[w];
+        if (have < acked || have > acked + 1)
+            r = -1, snprintf(why, len, "worker %d: %llu commits acknowledged, "
+                             "the heap holds %llu", w,
+                             (unsigned long long)acked,
+                             (unsigned long long)have);
+    }
+    hr_heap_abort(h);
+    return r;
+}
+
+int hw_check_acks(hr_heap *h, int first, int n, char *why, size_t len)
+{
+    int r;
+    while ((r = acks_once(h, first, n, why, len)) == K_EBUSY)
+        ;
+    return r;
 }

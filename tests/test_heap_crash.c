@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_heap_crash.c - a heap stays consistent whatever instant its users
- * die at: 2-4 processes run the invariant-keeping workload (heap_work.c)
- * and are SIGKILLed at random instants, HR_HEAP_KILLS times (default 10000,
- * 2500 under AddressSanitizer); and a process is stopped at every named
- * crash point of the commit, rollback and recovery paths.  After each death
- * the heap is opened again: the invariants hold, the checker is clean and
- * the used bytes are exactly the live objects'.
+ * die at: 2-4 processes of 2 threads each, and one process of 8 threads,
+ * run the invariant-keeping workload (heap_work.c) in as many lanes at once
+ * and are SIGKILLed at random instants, HR_HEAP_KILLS times (default 2000
+ * each, half under AddressSanitizer; 10000 for the long run); and a
+ * process is stopped at every named crash point of the lane, commit,
+ * rollback and recovery paths while another runs beside it.  After each
+ * death the heap is opened again: the invariants hold, the checker is clean,
+ * the used bytes are exactly the live objects', and each dead worker's
+ * counter holds every commit it acknowledged and at most one more (none
+ * lost, none invented).
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -14,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,65 +52,111 @@ static pid_t spawn(const char *name, uint64_t seed, const char *crash,
     return hw_spawn("RAM", name, seed, crash, steps);
 }
 
-static long kills_wanted(void)
+static long kills_wanted(long dflt)
 {
     const char *v = getenv("HR_HEAP_KILLS");
     if (v && *v)
         return atol(v);
 #ifdef HW_ASAN
-    return 2500;
+    return dflt / 2;
 #else
-    return 10000;
+    return dflt;
 #endif
 }
 
-Test(heap_crash, random_kills_of_2_to_4_processes, .timeout = 900)
+static void acks_map(void)
 {
-    long want = kills_wanted();
+    void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(p, MAP_FAILED);
+    hw_acked = p;
+}
+
+/* After workers first..first+n-1 died: the heap opens clean, keeps every
+ * invariant, and holds each one's acknowledged commits, at most one more. */
+static void verify_after(const char *name, const char *after, int first,
+                         int n)
+{
+    reopen_and_verify(name, after);
+    hr_heap *h;
+    char why[300];
+    cr_assert_eq(hw_open(&h, "RAM", name, hw_heap_size), 0);
+    cr_assert_eq(hw_check_acks(h, first, n, why, sizeof why), 0, "%s: %s",
+                 after, why);
+    hr_heap_close(h);
+}
+
+static void stop(pid_t *pid)
+{
+    if (!*pid)
+        return;
+    kill(*pid, SIGKILL);
+    cr_assert_eq(wait_status(*pid), 128 + SIGKILL);
+    *pid = 0;
+}
+
+/* procs processes (a list cycling through them) of `threads` threads each
+ * run at once; one of them at random is killed, `want` times. */
+static void random_kills(const char *name, const int *procs, int nprocs,
+                         int threads, long want)
+{
     pid_t w[4] = {0};
     uint64_t rng = (uint64_t)time(NULL) * 2654435761u | 1;
-    fprintf(stderr, "heap_crash: %ld kills, seed %llu\n", want,
-            (unsigned long long)rng);
-    reopen_and_verify("k", "start");
+    fprintf(stderr, "heap_crash: %ld kills of %d-thread processes, seed "
+            "%llu\n", want, threads, (unsigned long long)rng);
+    acks_map();
+    reopen_and_verify(name, "start");
+    hw_make_root("RAM", name);
     for (long kill_no = 0; kill_no < want; kill_no++) {
-        int procs = 2 + (int)(kill_no / 500 % 3); /* 2, 3, 4 at once */
+        int now = procs[kill_no / 500 % nprocs];
         for (int i = 0; i < 4; i++) {
-            if (i < procs && !w[i])
-                w[i] = spawn("k", rng + (uint64_t)kill_no * 7919 + i, NULL, 0);
-            if (i >= procs && w[i]) {
-                kill(w[i], SIGKILL);
-                cr_assert_eq(wait_status(w[i]), 128 + SIGKILL);
-                w[i] = 0;
-            }
+            if (i < now && !w[i])
+                w[i] = hw_spawn_threads("RAM", name, rng + (uint64_t)kill_no *
+                                        7919 + i, NULL, 0, i * threads,
+                                        threads);
+            if (i >= now)
+                stop(&w[i]);
         }
         rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
         usleep((useconds_t)(rng % 1500));
-        int v = (int)(rng % (uint64_t)procs);
+        int v = (int)(rng % (uint64_t)now);
         kill(w[v], SIGKILL);
         int st = wait_status(w[v]);
         cr_assert_eq(st, 128 + SIGKILL, "worker exited %d before its kill", st);
         w[v] = 0;
         char after[64];
         snprintf(after, sizeof after, "kill %ld", kill_no);
-        reopen_and_verify("k", after);
+        verify_after(name, after, v * threads, threads);
     }
     for (int i = 0; i < 4; i++)
-        if (w[i]) {
-            kill(w[i], SIGKILL);
-            wait_status(w[i]);
-        }
-    reopen_and_verify("k", "end");
+        stop(&w[i]);
+    verify_after(name, "end", 0, 4 * threads > HW_WORKERS ? HW_WORKERS
+                                                          : 4 * threads);
     hr_heap *h;
     hr_heap_info st;
-    cr_assert_eq(hw_open(&h, "RAM", "k", 1 << 20), 0);
+    cr_assert_eq(hw_open(&h, "RAM", name, 1 << 20), 0);
     cr_assert_eq(hr_heap_stat(h, &st), 0);
     fprintf(stderr, "heap_crash: %llu transactions ended among the kills\n",
             (unsigned long long)st.tx_count);
     cr_assert_gt(st.tx_count, (uint64_t)want, "the workers did work");
+    cr_assert_eq(st.lanes_busy, 0, "a dead worker's lane stays busy");
     hr_heap_close(h);
     char out[512];
-    cr_assert_eq(run_hr(out, sizeof out, "heap", "check", "k", NULL), 0,
+    cr_assert_eq(run_hr(out, sizeof out, "heap", "check", name, NULL), 0,
                  "hr heap check: %s", out);
+}
+
+Test(heap_crash, random_kills_of_2_to_4_processes_of_2_threads,
+     .timeout = 900)
+{
+    static const int procs[] = {2, 3, 4};
+    random_kills("k", procs, 3, 2, kills_wanted(2000));
+}
+
+Test(heap_crash, random_kills_of_a_process_of_8_threads, .timeout = 900)
+{
+    static const int procs[] = {1};
+    random_kills("e", procs, 1, 8, kills_wanted(2000));
 }
 
 /* A process dies at a named point; the next opener must repair. */
@@ -131,6 +182,34 @@ Test(heap_crash, every_crash_point_of_commit_and_rollback, .timeout = 300)
             snprintf(point, sizeof point, "%s:%d", commit_points[p], nth[k]);
             die_at("c", point, 1000 * p + k + 1);
             reopen_and_verify("c", point);
+        }
+}
+
+/* A process of 2 threads dies at each point of the lane protocol (and of
+ * the commit) while another process of 2 threads runs beside it. */
+Test(heap_crash, every_crash_point_of_the_lanes, .timeout = 300)
+{
+    static const char *const points[] = {
+        "heap.lane-taken", "heap.lock-word", "heap.log-entry",
+        "heap.commit-frees", "heap.log-closed", "heap.committed",
+        "heap.rollback",
+    };
+    static const int nth[] = {1, 4, 30, 200};
+    acks_map();
+    hw_make_root("RAM", "l");
+    for (size_t p = 0; p < sizeof points / sizeof *points; p++)
+        for (size_t k = 0; k < sizeof nth / sizeof *nth; k++) {
+            char point[64];
+            snprintf(point, sizeof point, "%s:%d", points[p], nth[k]);
+            pid_t beside = hw_spawn_threads("RAM", "l", 50 * p + k, NULL, 0,
+                                            2, 2);
+            pid_t pid = hw_spawn_threads("RAM", "l", 100 * p + k + 1, point,
+                                         200000, 0, 2);
+            int st = wait_status(pid);
+            stop(&beside);
+            cr_assert_eq(st, 128 + SIGKILL, "%s was not reached (exit %d)",
+                         point, st);
+            verify_after("l", point, 0, 4);
         }
 }
 

@@ -4,8 +4,9 @@
  * counters.
  *
  * The heap is opened as any user opens it (hr_heap_open), so what a dead
- * process left half done is rolled back first; then the walk runs under
- * the heap's lock.  Exit codes as hr pmm check: 0 consistent, 3 not.
+ * process left half done is rolled back first (unless its undo log is
+ * damaged: HR_HEAP_INSPECT leaves it for the check to name); then the walk
+ * runs under the heap's lock.  Exit codes as hr pmm check: 0 consistent, 3 not.
  */
 #define _GNU_SOURCE
 #include <getopt.h>
@@ -24,10 +25,12 @@ static const char heap_usage[] =
     "\n"
     "check  walk the persistent heap NAME (a block of medium M, default RAM)\n"
     "       and report every inconsistency: overlapping or lost chunks, bad\n"
-    "       free lists, wrong counters, an undo log left behind.  A dead\n"
-    "       process's transaction is rolled back first, as any opener does.\n"
+    "       free lists, wrong counters, a lane whose undo log is damaged\n"
+    "       (named with the record's offset).  A dead process's or thread's\n"
+    "       transaction is rolled back first, as any opener does.\n"
     "       Exit 0 only for a consistent heap, 3 otherwise\n"
-    "stat   used and free bytes, objects, largest free chunk\n";
+    "stat   used and free bytes, objects, largest free chunk, and every lane:\n"
+    "       free or busy (a transaction runs in it), its undo log's use\n";
 
 struct heap_args {
     const char *sub, *name, *medium;
@@ -76,7 +79,9 @@ static hr_heap *open_heap(const struct hr_opts *o, const struct heap_args *a)
         hr_die(HR_EXIT_FAIL, "%s: block '%s': %s", what, a->name,
                pmm_strerror(r));
     hr_heap *h;
-    r = hr_heap_open(&h, b, a->name, 0, blk.key, blk.keylen, HR_HEAP_RETRIEVE);
+    /* a damaged undo log is left as it is, for the check to name */
+    r = hr_heap_open(&h, b, a->name, 0, blk.key, blk.keylen,
+                     HR_HEAP_RETRIEVE | HR_HEAP_INSPECT);
     if (r == K_EHEAP)
         hr_die(HR_EXIT_BANK, "%s: '%s': %s", what, a->name, pmm_strerror(r));
     if (r < 0)
@@ -119,6 +124,37 @@ static int check_cmd(hr_heap *h, const struct heap_args *a)
     hr_die_err("heap check", r);
 }
 
+static const char *lane_state(int s)
+{
+    return s == HR_HEAP_LANE_FREE ? "free"
+         : s == HR_HEAP_LANE_BUSY ? "busy" : "damaged";
+}
+
+/* Every lane: its state, the use of its undo log, its transactions. */
+static void show_lanes(hr_heap *h, int json)
+{
+    hr_heap_lane l[16];
+    int n = hr_heap_lanes(h, l, 16);
+    if (json)
+        printf(", \"lanes\": [");
+    for (int i = 0; i < n && i < 16; i++) {
+        if (json)
+            printf("%s{\"lane\": %d, \"state\": \"%s\", \"log_used\": %llu, "
+                   "\"log_size\": %llu, \"transactions\": %llu}",
+                   i ? ", " : "", i, lane_state(l[i].state),
+                   (unsigned long long)l[i].log_used,
+                   (unsigned long long)l[i].log_size,
+                   (unsigned long long)l[i].transactions);
+        else
+            printf("lane %-8d %-7s log %llu of %llu, %llu transactions\n", i,
+                   lane_state(l[i].state), (unsigned long long)l[i].log_used,
+                   (unsigned long long)l[i].log_size,
+                   (unsigned long long)l[i].transactions);
+    }
+    if (json)
+        printf("]");
+}
+
 static int stat_cmd(hr_heap *h, const struct heap_args *a)
 {
     hr_heap_info st;
@@ -133,14 +169,17 @@ static int stat_cmd(hr_heap *h, const struct heap_args *a)
         printf(", \"size\": %llu, \"arena\": %llu, \"used\": %llu, "
                "\"objects\": %llu, \"free\": %llu, \"free_chunks\": %llu, "
                "\"largest_free\": %llu, \"log_size\": %llu, "
-               "\"transactions\": %llu, \"durable\": %s, \"consistent\": %s}\n",
+               "\"transactions\": %llu, \"durable\": %s, \"consistent\": %s, "
+               "\"lanes_busy\": %u",
                (unsigned long long)st.size, (unsigned long long)st.arena,
                (unsigned long long)st.used, (unsigned long long)st.objects,
                (unsigned long long)st.free, (unsigned long long)st.free_chunks,
                (unsigned long long)st.largest_free,
                (unsigned long long)st.log_size,
                (unsigned long long)st.tx_count, st.durable ? "true" : "false",
-               r == 0 ? "true" : "false");
+               r == 0 ? "true" : "false", st.lanes_busy);
+        show_lanes(h, 1);
+        printf("}\n");
     } else {
         printf("heap          %s (%s)\n", a->name, a->medium);
         printf("size          %llu (arena %llu, undo log %llu)\n",
@@ -153,6 +192,8 @@ static int stat_cmd(hr_heap *h, const struct heap_args *a)
                (unsigned long long)st.free_chunks);
         printf("largest free  %llu\n", (unsigned long long)st.largest_free);
         printf("transactions  %llu\n", (unsigned long long)st.tx_count);
+        printf("lanes         %u (%u busy)\n", st.lanes, st.lanes_busy);
+        show_lanes(h, 0);
         if (r < 0)
             printf("NOT consistent (hr heap check says why)\n");
     }

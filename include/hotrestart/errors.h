@@ -26,11 +26,12 @@ extern "C" {
     X(K_ENOTHEAP, -1009, "the block is not a persistent heap")               \
     X(K_EHEAP, -1010, "heap damaged (run 'hr heap check')")                  \
     X(K_ETX, -1011, "transaction call out of order (none open, or nested)") \
-    X(K_ESTANDBY, -1012, "a standby instance touches no persistent block before it is promoted (hr_standby_wait)")
+    X(K_ESTANDBY, -1012, "a standby instance touches no persistent block before it is promoted (hr_standby_wait)") \
+    X(K_EBUSY, -1013, "another transaction holds the object's lock: abort the transaction and retry it")
 
 #define K_OK 0
 #define HR_ERR_DEFINE_(name, value, msg) name = (value),
-enum hr_error_codes { HR_ERRNO_MAP(HR_ERR_DEFINE_) K_E_LAST_ = -1013 };
+enum hr_error_codes { HR_ERRNO_MAP(HR_ERR_DEFINE_) K_E_LAST_ = -1014 };
 #undef HR_ERR_DEFINE_
 
 /* A one-line message for any code: K_OK, a K_E... code or -errno. */

@@ -11,17 +11,28 @@
  * instruction leaves, once the heap is opened or locked again, either all of
  * a committed transaction or none of it.
  *
- * One transaction at a time runs on a heap: hr_heap_begin() takes the heap's
- * lock (a robust, process-shared mutex inside the heap), commit or abort
- * gives it back.  A holder that dies is rolled back by the next process that
- * takes the lock.  On a RAM bank the update path (begin, add, alloc, free,
- * commit) makes no system call when the lock is free.  On a DISK bank a
- * commit is durable when it returns; see hr_heap_commit(3) for its cost.
+ * Many transactions run on one heap at once, from threads of one process
+ * and from several processes: each takes a lane of the heap (its own undo
+ * log and commit word) at hr_heap_begin(), waiting when every lane is busy,
+ * and gives it back at commit or abort.  A transaction whose thread or
+ * process dies is rolled back by the next thread that meets its lane or
+ * one of its locks, or by the next opener; it never blocks the others for
+ * good.  On a RAM bank the update path (begin, add, alloc, free, commit)
+ * makes no system call when nothing is contended.  On a DISK bank a commit
+ * is durable when it returns; see hr_heap_commit(3) for its cost.
  *
- * Reading without the lock: any word is read whole (8-byte aligned stores),
- * but a transaction running in another process may be half done; a reader
- * who needs several words to agree begins a transaction (or uses only data
- * that no transaction changes).  hr_heap_root() needs no lock.
+ * Isolation.  Before a transaction changes a range (hr_heap_add and the
+ * calls built on it) it takes the lock of every 64-byte granule of the
+ * range, and holds them to its commit or abort: two transactions never
+ * change the same bytes at once, and a rollback never undoes another's
+ * commit.  Allocation and free take the allocator's lock, held to the end
+ * too.  Reads take no lock: a transaction that must read an object
+ * consistent with its writers takes its lock first (hr_heap_lock), and
+ * reads of objects it locked or changed see no other transaction's
+ * uncommitted bytes (two-phase locking: those transactions are
+ * serialisable).  Deadlock cannot happen: a transaction that already holds
+ * a lock and would wait for a younger one's gets K_EBUSY instead, after a
+ * short wait; it must then abort and may run again.
  *
  * Every call returns 0 or a negative code (<hotrestart/errors.h>, or -errno);
  * pmm_strerror() gives its message.  No call kills its caller over bad input.
@@ -43,6 +54,10 @@ typedef struct hr_heap hr_heap;
 /* hr_heap_open() flags (the same meaning as for pmm_alloc). */
 #define HR_HEAP_RETRIEVE 0x1u /* only open an existing heap */
 #define HR_HEAP_EXCL     0x2u /* only create: K_EEXIST if the name is taken */
+#define HR_HEAP_INSPECT  0x4u /* open a heap whose undo log is damaged, to
+                               * check it: the log is left unapplied,
+                               * hr_heap_check names the bad record and
+                               * hr_heap_begin refuses with K_EHEAP */
 
 /* hr_heap_alloc() flags. */
 #define HR_HEAP_ZERO 0x1u /* the new object reads as zeros */
@@ -59,11 +74,25 @@ typedef struct hr_heap_info {
     uint64_t free;        /* bytes in free chunks, chunk headers included */
     uint64_t free_chunks; /* free chunks */
     uint64_t largest_free;/* the largest object one allocation can get now */
-    uint64_t log_size;    /* bytes of the undo log: what one tx may add */
+    uint64_t log_size;    /* bytes of one lane's undo log: what one tx may add */
     uint64_t tx_count;    /* transactions committed or rolled back so far */
     int durable;          /* 1 on a DISK bank: commits are flushed */
-    uint64_t reserved[4]; /* zero: room for fields to come */
+    uint32_t lanes;       /* lanes: transactions that may run at once */
+    uint32_t lanes_busy;  /* lanes running a transaction now */
+    uint32_t pad0;        /* zero */
+    uint64_t reserved[3]; /* zero: room for fields to come */
 } hr_heap_info;
+
+/* One lane, as hr_heap_lanes() sees it. */
+#define HR_HEAP_LANE_FREE    0 /* no transaction */
+#define HR_HEAP_LANE_BUSY    1 /* a live transaction runs in it */
+#define HR_HEAP_LANE_DAMAGED 2 /* its dead owner's log is damaged */
+typedef struct hr_heap_lane {
+    int state;             /* HR_HEAP_LANE_... */
+    uint64_t log_used;     /* bytes of its undo log in use */
+    uint64_t log_size;     /* bytes of its undo log */
+    uint64_t transactions; /* transactions ended in it so far */
+} hr_heap_lane;
 
 /* Open the heap `name` of the bank, creating and formatting it (size bytes,
  * deletion key key/keylen) if it does not exist.  Whatever a dead process
@@ -71,7 +100,9 @@ typedef struct hr_heap_info {
  * Errors: K_EFAULT bank or out NULL; K_EINVAL bad name, size below
  * HR_HEAP_MIN_SIZE or over HR_HEAP_MAX_SIZE, unknown flag, key as for
  * pmm_alloc; K_ENOTHEAP the block exists and is not a heap; K_EHEAP the
- * heap is damaged (hr heap check says how); -EADDRINUSE the block could not
+ * heap is damaged or of another format version (hr heap check says how),
+ * among others when a dead holder's undo log is (a record whose checksum
+ * fails is never applied; HR_HEAP_INSPECT opens it to be checked); -EADDRINUSE the block could not
  * be mapped at its fixed address in this process; and the errors of
  * pmm_alloc (K_EUNKNOWN with HR_HEAP_RETRIEVE, K_EEXIST, K_ENOMEM...). */
 PMM_API int hr_heap_open(hr_heap **out, pmm_bank *bank, const char *name,
@@ -89,64 +120,83 @@ PMM_API int hr_heap_root(hr_heap *h, void **root);
  * the heap.  K_ETX no transaction of this thread; K_EINVAL not an object. */
 PMM_API int hr_heap_set_root(hr_heap *h, void *root);
 
-/* Begin a transaction: takes the heap's lock, waiting for another holder.
+/* Begin a transaction of the calling thread: takes a free lane, waiting
+ * when every lane is busy (a lane whose owner died is rolled back first).
  * Errors: K_EFAULT; K_ETX this thread already runs one on this heap;
- * K_EHEAP the heap is damaged (a dead holder's log cannot be rolled back). */
+ * K_EHEAP the heap is damaged (a dead owner's log cannot be rolled back). */
 PMM_API int hr_heap_begin(hr_heap *h);
 
 /* Commit: every change of the transaction becomes permanent at once, then
- * the lock is released.  On a DISK bank the changed ranges are flushed
+ * its locks and lane are given back.  On a DISK bank the changed ranges are flushed
  * (msync) before, and the log's end after, the commit point.
- * Errors: K_ETX no transaction of this thread; K_EHEAP a change failed
- * earlier in the transaction (it was rolled back, the lock released);
- * -errno a flush failed (rolled back, lock released). */
+ * Errors: K_ETX no transaction of this thread; K_EHEAP, K_EBUSY, K_ENOMEM:
+ * a change failed earlier in the transaction (it was rolled back, its
+ * locks given back); -errno a flush failed (rolled back). */
 PMM_API int hr_heap_commit(hr_heap *h);
 
 /* Abort: roll back every change, allocation and free of the transaction and
- * release the lock.  K_ETX no transaction of this thread. */
+ * give back its locks and lane.  K_ETX no transaction of this thread. */
 PMM_API int hr_heap_abort(hr_heap *h);
 
-/* Add [p, p+len) to the transaction: its present bytes are saved so that an
- * abort or a crash puts them back.  Call it before changing the range.
+/* Add [p, p+len) to the transaction: the locks of its 64-byte granules are
+ * taken (held to the end) and its present bytes saved, so that an abort or
+ * a crash puts them back.  Call it before changing the range.
  * Errors: K_ETX no transaction of this thread; K_EINVAL the range is not
- * inside the heap's objects, or len 0; K_ENOMEM the undo log is full (the
- * transaction can only abort); -errno (DISK) flushing the log failed. */
+ * inside the heap's objects, or len 0; K_EBUSY a younger transaction holds
+ * a lock and waiting might deadlock; K_ENOMEM the undo log is full; -errno
+ * (DISK) flushing the log failed.  After K_EBUSY, K_ENOMEM or -errno the
+ * transaction can only abort. */
 PMM_API int hr_heap_add(hr_heap *h, void *p, size_t len);
 
 /* Convenience: add then store.  hr_heap_set64 needs an 8-byte aligned p. */
 PMM_API int hr_heap_set64(hr_heap *h, uint64_t *p, uint64_t v);
 PMM_API int hr_heap_write(hr_heap *h, void *dst, const void *src, size_t len);
 
+/* Lock the object p (every granule of it) for the transaction, waiting
+ * for another transaction that holds a part of it, to read it consistent
+ * or to keep others from changing it until this one ends.
+ * Errors: K_ETX; K_EINVAL p is not an object of the heap (or was freed by
+ * the transaction that held it); K_EBUSY as for hr_heap_add. */
+PMM_API int hr_heap_lock(hr_heap *h, const void *p);
+
 /* Allocate an object of size bytes (16-byte aligned) in the transaction.
  * A new object needs no hr_heap_add before it is written.
  * Errors: K_ETX; K_EINVAL size 0 or unknown flag; K_EFAULT out NULL;
  * K_ENOMEM no free chunk is large enough (the transaction goes on) or the
- * undo log is full; K_EHEAP the heap's free lists are damaged. */
+ * undo log is full; K_EBUSY the allocator's lock (as for hr_heap_add);
+ * K_EHEAP the heap's free lists are damaged. */
 PMM_API int hr_heap_alloc(hr_heap *h, size_t size, unsigned flags,
                           void **out);
 
 /* Free an object in the transaction; it is given back at commit (and stays
  * on abort).  Errors: K_ETX; K_EINVAL p is not an object of this heap
  * (outside it, not the start of an object, already free, or freed twice in
- * this transaction); K_ENOMEM too many frees in one transaction. */
+ * this transaction); K_EBUSY as for hr_heap_add (it takes the allocator's
+ * lock and the object's); K_ENOMEM too many frees in one transaction. */
 PMM_API int hr_heap_free(hr_heap *h, void *p);
 
 /* The usable size of an object (at least what was asked).  K_EINVAL if p
  * is not an object of the heap. */
 PMM_API int hr_heap_usable(hr_heap *h, const void *p, size_t *size);
 
-/* Walk the whole heap under its lock and report every inconsistency
- * (overlapping or lost chunks, bad free lists, wrong counters, a live undo
- * log) through fn (may be NULL).  Returns 0 when the heap is consistent,
- * K_EHEAP otherwise.  Inside a transaction of this thread it checks the
- * heap as the transaction has left it so far (frees are still queued). */
+/* Walk the whole heap under the allocator's lock and report every
+ * inconsistency (overlapping or lost chunks, bad free lists, wrong
+ * counters, a damaged lane) through fn (may be NULL), rolling back lanes
+ * whose owner died.  Returns 0 when the heap is consistent, K_EHEAP
+ * otherwise.  Inside a transaction of this thread it checks the heap as
+ * the transaction has left it so far (frees are still queued), and may
+ * give K_EBUSY as hr_heap_add. */
 PMM_API int hr_heap_check(hr_heap *h, void (*fn)(const char *problem, void *),
                           void *arg);
 
-/* Counters of the heap, taken under its lock (or inside a transaction of
- * this thread, as it stands).  K_EHEAP damaged (the counters are filled as
- * far as the walk went). */
+/* Counters of the heap, taken under the allocator's lock (or inside a
+ * transaction of this thread, as it stands).  K_EHEAP damaged (the
+ * counters are filled as far as the walk went). */
 PMM_API int hr_heap_stat(hr_heap *h, hr_heap_info *out);
+
+/* The state of the first n lanes (rolling back those whose owner died):
+ * the number of lanes of the heap, or K_EFAULT. */
+PMM_API int hr_heap_lanes(hr_heap *h, hr_heap_lane *out, unsigned n);
 
 #ifdef __cplusplus
 }

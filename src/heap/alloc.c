@@ -54,37 +54,39 @@ unsigned hh_bin_of(uint64_t size)
     return b < HH_NBINS ? b : HH_NBINS - 1;
 }
 
-static int set_hot(struct hr_heap *h, uint64_t *w, uint64_t v)
+static int set_hot(struct hh_tx *t, uint64_t *w, uint64_t v)
 {
-    TRY(hh_log_hot(h, w));
+    TRY(hh_log_hot(t, w));
     *w = v;
     return 0;
 }
 
-static int set_word(struct hr_heap *h, uint64_t *w, uint64_t v)
+static int set_word(struct hh_tx *t, uint64_t *w, uint64_t v)
 {
-    TRY(hh_log(h, w, sizeof *w));
+    TRY(hh_log(t, w, sizeof *w));
     *w = v;
     return 0;
 }
 
-static int set_chunk(struct hr_heap *h, uint64_t off, uint64_t size,
+static int set_chunk(struct hh_tx *t, uint64_t off, uint64_t size,
                      uint32_t prev16)
 {
+    struct hr_heap *h = t->h;
     struct hh_chunk *c = chunk(h, off);
-    TRY(hh_log(h, c, sizeof *c));
+    TRY(hh_log(t, c, sizeof *c));
     c->size = size;
     c->prev16 = prev16;
     c->check = hh_check_word(off);
     return 0;
 }
 
-static int set_bit(struct hr_heap *h, unsigned bin, int on)
+static int set_bit(struct hh_tx *t, unsigned bin, int on)
 {
+    struct hr_heap *h = t->h;
     uint64_t *w = &h->hdr->binmap[bin / 64], m = 1ull << (bin % 64);
     if (!(*w & m) == !on)
         return 0;
-    return set_hot(h, w, on ? *w | m : *w & ~m);
+    return set_hot(t, w, on ? *w | m : *w & ~m);
 }
 
 /* Is off a free chunk inside the arena?  Every list link is checked before
@@ -100,55 +102,58 @@ static int free_ok(const struct hr_heap *h, uint64_t off)
            csize(c) >= HH_MIN_CHUNK && csize(c) <= end - off;
 }
 
-static int unlink_free(struct hr_heap *h, uint64_t off, unsigned bin)
+static int unlink_free(struct hh_tx *t, uint64_t off, unsigned bin)
 {
+    struct hr_heap *h = t->h;
     struct hh_links *l = links(h, off);
     uint64_t next = l->next, prev = l->prev;
     if ((next && !free_ok(h, next)) || (prev && !free_ok(h, prev)))
         return K_EHEAP;
     if (prev)
-        TRY(set_word(h, &links(h, prev)->next, next));
+        TRY(set_word(t, &links(h, prev)->next, next));
     else
-        TRY(set_hot(h, &h->hdr->bins[bin], next));
+        TRY(set_hot(t, &h->hdr->bins[bin], next));
     if (next)
-        TRY(set_word(h, &links(h, next)->prev, prev));
-    return h->hdr->bins[bin] ? 0 : set_bit(h, bin, 0);
+        TRY(set_word(t, &links(h, next)->prev, prev));
+    return h->hdr->bins[bin] ? 0 : set_bit(t, bin, 0);
 }
 
-static int insert_free(struct hr_heap *h, uint64_t off, uint64_t size)
+static int insert_free(struct hh_tx *t, uint64_t off, uint64_t size)
 {
+    struct hr_heap *h = t->h;
     unsigned bin = hh_bin_of(size);
     uint64_t head = h->hdr->bins[bin];
     if (head && !free_ok(h, head))
         return K_EHEAP;
     struct hh_links *l = links(h, off);
-    TRY(hh_log(h, l, sizeof *l));
+    TRY(hh_log(t, l, sizeof *l));
     l->next = head;
     l->prev = 0;
     if (head)
-        TRY(set_word(h, &links(h, head)->prev, off));
-    TRY(set_hot(h, &h->hdr->bins[bin], off));
-    return set_bit(h, bin, 1);
+        TRY(set_word(t, &links(h, head)->prev, off));
+    TRY(set_hot(t, &h->hdr->bins[bin], off));
+    return set_bit(t, bin, 1);
 }
 
 /* The free chunk `to` takes the place of the free chunk `from` on list
  * bin.  to's links are saved first if save_to (they are an object's bytes);
  * a chunk carved from free space has nothing to save. */
-static int relink(struct hr_heap *h, uint64_t from, uint64_t to, unsigned bin,
+static int relink(struct hh_tx *t, uint64_t from, uint64_t to, unsigned bin,
                   int save_to)
 {
+    struct hr_heap *h = t->h;
     struct hh_links l = *links(h, from);
     if ((l.next && !free_ok(h, l.next)) || (l.prev && !free_ok(h, l.prev)))
         return K_EHEAP;
     if (save_to)
-        TRY(hh_log(h, links(h, to), sizeof l));
+        TRY(hh_log(t, links(h, to), sizeof l));
     *links(h, to) = l;
     if (l.prev)
-        TRY(set_word(h, &links(h, l.prev)->next, to));
+        TRY(set_word(t, &links(h, l.prev)->next, to));
     else
-        TRY(set_hot(h, &h->hdr->bins[bin], to));
+        TRY(set_hot(t, &h->hdr->bins[bin], to));
     if (l.next)
-        TRY(set_word(h, &links(h, l.next)->prev, to));
+        TRY(set_word(t, &links(h, l.next)->prev, to));
     return 0;
 }
 
@@ -195,11 +200,12 @@ static int find_fit(const struct hr_heap *h, uint64_t need, uint64_t *off,
 }
 
 /* used and objects sit side by side: saved together, once a transaction */
-static int count(struct hr_heap *h, int64_t payload, int64_t objects)
+static int count(struct hh_tx *t, int64_t payload, int64_t objects)
 {
+    struct hr_heap *h = t->h;
     static_assert(offsetof(struct hh_hdr, objects) ==
                   offsetof(struct hh_hdr, used) + 8, "counters adjacent");
-    TRY(hh_log_hot_n(h, &h->hdr->used, 2));
+    TRY(hh_log_hot_n(t, &h->hdr->used, 2));
     h->hdr->used += (uint64_t)payload;
     h->hdr->objects += (uint64_t)objects;
     return 0;
@@ -207,28 +213,30 @@ static int count(struct hr_heap *h, int64_t payload, int64_t objects)
 
 /* Remember a range written without an undo entry, to flush it at commit
  * (DISK): a new object, or a new free chunk carved from a free one. */
-static int fresh(struct hr_heap *h, uint64_t off, uint64_t len)
+static int fresh(struct hh_tx *t, uint64_t off, uint64_t len)
 {
+    struct hr_heap *h = t->h;
     if (!h->durable)
         return 0;
-    if (h->nnews == h->cap_news) {
-        size_t c = h->cap_news ? h->cap_news * 2 : 16;
-        struct hh_span *p = realloc(h->news, c * sizeof *p);
+    if (t->nnews == t->cap_news) {
+        size_t c = t->cap_news ? t->cap_news * 2 : 16;
+        struct hh_span *p = realloc(t->news, c * sizeof *p);
         if (!p)
-            return h->doomed = K_ENOMEM;
-        h->news = p;
-        h->cap_news = c;
+            return t->doomed = K_ENOMEM;
+        t->news = p;
+        t->cap_news = c;
     }
-    h->news[h->nnews++] = (struct hh_span){off, len};
+    t->news[t->nnews++] = (struct hh_span){off, len};
     return 0;
 }
 
 /* Put a free chunk carved out of another free chunk's payload.  Its bytes
  * were free when the transaction began (frees wait for the commit), so a
  * rollback has nothing to put back there: they are not logged. */
-static int carve(struct hr_heap *h, uint64_t off, uint64_t size)
+static int carve(struct hh_tx *t, uint64_t off, uint64_t size)
 {
-    TRY(fresh(h, off, HH_MIN_CHUNK));
+    struct hr_heap *h = t->h;
+    TRY(fresh(t, off, HH_MIN_CHUNK));
     *chunk(h, off) = (struct hh_chunk){size | HH_PREV_USED, 0,
                                        hh_check_word(off)};
     unsigned bin = hh_bin_of(size);
@@ -237,13 +245,14 @@ static int carve(struct hr_heap *h, uint64_t off, uint64_t size)
         return K_EHEAP;
     *links(h, off) = (struct hh_links){head, 0};
     if (head)
-        TRY(set_word(h, &links(h, head)->prev, off));
-    TRY(set_hot(h, &h->hdr->bins[bin], off));
-    return set_bit(h, bin, 1);
+        TRY(set_word(t, &links(h, head)->prev, off));
+    TRY(set_hot(t, &h->hdr->bins[bin], off));
+    return set_bit(t, bin, 1);
 }
 
-int hh_alloc(struct hr_heap *h, uint64_t need, uint64_t *out)
+int hh_alloc(struct hh_tx *t, uint64_t need, uint64_t *out)
 {
+    struct hr_heap *h = t->h;
     uint64_t off;
     unsigned bin;
     TRY(find_fit(h, need, &off, &bin));
@@ -251,35 +260,36 @@ int hh_alloc(struct hr_heap *h, uint64_t need, uint64_t *out)
     uint64_t size = csize(c), prevf = c->size & HH_PREV_USED;
     uint64_t next = off + size, rest = size - need;
     /* its header and links: the new object's first bytes overwrite them */
-    TRY(hh_log(h, c, HH_MIN_CHUNK));
+    TRY(hh_log(t, c, HH_MIN_CHUNK));
     if (rest >= HH_MIN_CHUNK && hh_bin_of(rest) == bin) {
         /* the rest stays where the chunk was, on the same list */
-        TRY(set_chunk(h, next, chunk(h, next)->size,
+        TRY(set_chunk(t, next, chunk(h, next)->size,
                       (uint32_t)(rest / HH_ALIGN)));
-        TRY(fresh(h, off + need, HH_MIN_CHUNK));
+        TRY(fresh(t, off + need, HH_MIN_CHUNK));
         *chunk(h, off + need) = (struct hh_chunk){rest | HH_PREV_USED, 0,
                                                   hh_check_word(off + need)};
-        TRY(relink(h, off, off + need, bin, 0));
+        TRY(relink(t, off, off + need, bin, 0));
         size = need;
     } else if (rest >= HH_MIN_CHUNK) {
-        TRY(unlink_free(h, off, bin));
-        TRY(set_chunk(h, next, chunk(h, next)->size,
+        TRY(unlink_free(t, off, bin));
+        TRY(set_chunk(t, next, chunk(h, next)->size,
                       (uint32_t)(rest / HH_ALIGN)));
-        TRY(carve(h, off + need, rest));
+        TRY(carve(t, off + need, rest));
         size = need;
     } else {
-        TRY(unlink_free(h, off, bin));
-        TRY(set_chunk(h, next, chunk(h, next)->size | HH_PREV_USED, 0));
+        TRY(unlink_free(t, off, bin));
+        TRY(set_chunk(t, next, chunk(h, next)->size | HH_PREV_USED, 0));
     }
     c->size = size | HH_USED | prevf;
-    TRY(fresh(h, off, size));
-    TRY(count(h, (int64_t)(size - sizeof *c), 1));
+    TRY(fresh(t, off, size));
+    TRY(count(t, (int64_t)(size - sizeof *c), 1));
     *out = off;
     return 0;
 }
 
-int hh_free(struct hr_heap *h, uint64_t off)
+int hh_free(struct hh_tx *t, uint64_t off)
 {
+    struct hr_heap *h = t->h;
     struct hh_chunk *c = chunk(h, off);
     uint64_t size = csize(c), start = off, total = size;
     uint64_t flags = c->size & HH_PREV_USED;
@@ -287,14 +297,14 @@ int hh_free(struct hr_heap *h, uint64_t off)
     uint64_t kept = 0; /* a free neighbour whose list place the merge takes */
     if (!(c->size & HH_USED))
         return K_EHEAP;
-    TRY(count(h, -(int64_t)(size - sizeof *c), -1));
+    TRY(count(t, -(int64_t)(size - sizeof *c), -1));
     if (!(c->size & HH_PREV_USED)) {
         uint64_t p = off - (uint64_t)c->prev16 * HH_ALIGN;
         struct hh_chunk *pc = chunk(h, p);
         if (p < h->hdr->arena_off || p >= off || pc->check != hh_check_word(p)
             || (pc->size & HH_USED) || csize(pc) != off - p)
             return K_EHEAP;
-        TRY(set_chunk(h, off, size, c->prev16)); /* stale: reads as free */
+        TRY(set_chunk(t, off, size, c->prev16)); /* stale: reads as free */
         kept = start = p;
         total += off - p;
         flags = pc->size & HH_PREV_USED;
@@ -309,20 +319,20 @@ int hh_free(struct hr_heap *h, uint64_t off)
     total += n ? csize(nc) : 0;
     unsigned bin = hh_bin_of(total);
     if (kept && hh_bin_of(off - kept) != bin) {
-        TRY(unlink_free(h, kept, hh_bin_of(off - kept)));
+        TRY(unlink_free(t, kept, hh_bin_of(off - kept)));
         kept = 0;
     }
     if (n && !kept && hh_bin_of(csize(nc)) == bin) {
-        TRY(relink(h, n, start, bin, 1)); /* start takes n's place */
+        TRY(relink(t, n, start, bin, 1)); /* start takes n's place */
         kept = start;
     } else if (n) {
-        TRY(unlink_free(h, n, hh_bin_of(csize(nc))));
+        TRY(unlink_free(t, n, hh_bin_of(csize(nc))));
     }
-    TRY(set_chunk(h, start, total | flags, prev16));
+    TRY(set_chunk(t, start, total | flags, prev16));
     uint64_t after = start + total;
-    TRY(set_chunk(h, after, chunk(h, after)->size & ~HH_PREV_USED,
+    TRY(set_chunk(t, after, chunk(h, after)->size & ~HH_PREV_USED,
                   (uint32_t)(total / HH_ALIGN)));
-    return kept ? 0 : insert_free(h, start, total);
+    return kept ? 0 : insert_free(t, start, total);
 }
 
 int hh_object(const struct hr_heap *h, uint64_t payload, uint64_t *csz)

@@ -3,7 +3,7 @@
  * alloc.h - the allocator: chunks on segregated free lists, every change
  * saved in the undo log (log.h).
  *
- * Callers run a transaction on h (lock.h).
+ * Callers run a transaction t that holds the allocator's lock (lane.h).
  */
 #ifndef HR_HEAP_ALLOC_H
 #define HR_HEAP_ALLOC_H
@@ -17,10 +17,10 @@ void hh_arena_format(struct hh_hdr *hdr);
 /* A used chunk of need bytes (header included, a multiple of HH_ALIGN):
  * its offset in *off.  K_ENOMEM if none fits or the log is full, K_EHEAP
  * if a list is damaged, -errno from a flush. */
-int hh_alloc(struct hr_heap *h, uint64_t need, uint64_t *off);
+int hh_alloc(struct hh_tx *t, uint64_t need, uint64_t *off);
 /* Free the used chunk at off, merged with its free neighbours.  K_EHEAP if
  * the chunk or a neighbour is damaged. */
-int hh_free(struct hr_heap *h, uint64_t off);
+int hh_free(struct hh_tx *t, uint64_t off);
 /* 0 if payload is the offset of an object (its chunk's size to *chunk_size
  * if not NULL), K_EINVAL if not. */
 int hh_object(const struct hr_heap *h, uint64_t payload, uint64_t *chunk_size);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * check.c - the heap's verifier: every invariant of format.h, checked by
- * walking the arena and every free list under the heap's lock.
+ * walking the arena and every free list under the allocator's lock, and
+ * every lane (rolled back first if its owner died).
  *
  * It only reads, follows no link before checking it lies in the arena and
  * bounds every list walk by the number of free chunks, so a damaged heap
@@ -14,6 +15,7 @@
 
 #include "alloc.h"
 #include "check.h"
+#include "lane.h"
 #include "log.h"
 
 struct report {
@@ -125,8 +127,30 @@ static void lists(const struct hr_heap *h, struct report *rp, uint64_t nfree)
                 (unsigned long long)listed);
 }
 
-int hh_check(struct hr_heap *h, void (*fn)(const char *, void *), void *arg,
-             hr_heap_info *info, int in_tx)
+/* Every lane: rolled back if its owner died, its log sound and empty
+ * unless a live transaction runs in it. */
+static void lanes(struct hr_heap *h, const struct hh_tx *own,
+                  struct report *rp, hr_heap_info *in)
+{
+    char msg[200];
+    for (unsigned i = 0; i < h->nlanes; i++) {
+        uint64_t bytes;
+        const struct hh_lane *l = hh_lane_at(h, i);
+        int r = hh_lane_inspect(h, i, &bytes, msg, sizeof msg);
+        in->tx_count += l->tx_seq - 1;
+        if (r == 1 && !(own && own->no == i))
+            in->lanes_busy++;
+        else if (r < 0)
+            problem(rp, "%s", r == K_EHEAP ? msg : "lane: cannot be taken");
+    }
+    uint64_t bad = h->hdr->damaged;
+    if (bad)
+        problem(rp, "lane %llu was found damaged: transactions are refused",
+                (unsigned long long)bad - 1);
+}
+
+int hh_check(struct hr_heap *h, struct hh_tx *t,
+             void (*fn)(const char *, void *), void *arg, hr_heap_info *info)
 {
     struct report rp = {fn, arg, 0};
     hr_heap_info in;
@@ -134,13 +158,10 @@ int hh_check(struct hr_heap *h, void (*fn)(const char *, void *), void *arg,
     const struct hh_hdr *d = h->hdr;
     in.size = d->size;
     in.arena = d->arena_size;
-    in.log_size = d->log_size;
-    in.tx_count = d->tx_seq - 1;
+    in.log_size = d->lane_size - HH_LANE_HDR;
+    in.lanes = h->nlanes;
     in.durable = h->durable;
-    uint64_t live = in_tx ? 0 : hh_log_live(h);
-    if (live)
-        problem(&rp, "the undo log holds %llu bytes of an unfinished "
-                "transaction", (unsigned long long)live);
+    lanes(h, t, &rp, &in);
     walk(h, &rp, &in);
     if (!rp.problems)
         lists(h, &rp, in.free_chunks);

@@ -7,11 +7,11 @@
 
 #include "view.h"
 
-/* Check h, whose lock the caller holds (in_tx: inside its own transaction,
- * whose log is then not a problem).  Each problem goes to fn (if not NULL);
+/* Check h in a transaction that holds the allocator's lock: t if it was
+ * begun for the check (its lane is not counted busy), else NULL.  Each problem goes to fn (if not NULL);
  * the figures to *info (if not NULL).  0, or K_EHEAP if a problem was
  * found. */
-int hh_check(struct hr_heap *h, void (*fn)(const char *, void *), void *arg,
-             hr_heap_info *info, int in_tx);
+int hh_check(struct hr_heap *h, struct hh_tx *t,
+             void (*fn)(const char *, void *), void *arg, hr_heap_info *info);
 
 #endif

@@ -6,11 +6,22 @@
  * A heap block is, in order:
  *
  *   header   HH_HDR_SIZE bytes: identity (magic, version, layout signature,
- *            geometry), the lock and its boot stamp, the undo log's sequence
- *            number, and the "hot words" every transaction may change
+ *            geometry), the boot stamp of the lanes' mutexes, the
+ *            allocator's lock word and the "hot words" transactions change
  *            (root, counters, free-list heads and their bitmap)
- *   log      log_size bytes of undo entries (struct hh_entry + saved bytes)
+ *   lanes    nlanes areas of lane_size bytes (whole pages): each a lane
+ *            header (struct hh_lane: its robust mutex, sequence, log state)
+ *            and its undo log of struct hh_entry records
+ *   locks    nlocks lock words (a power of two): the lock of the 64-byte
+ *            granule g of the block is locks[hh_lock_index(g, nlocks)]
  *   arena    arena_size bytes of chunks, from arena_off to the sentinel
+ *
+ * A transaction runs in a lane it holds (its mutex): its undo records go to
+ * that lane's log alone, its commit is one store to that lane's state word.
+ * A lock word is 0, or (lane + 1) << 56 | the lane's tx_seq when it was
+ * taken (HH_SEQ_MASK bits): it is held while that lane's tx_seq still has
+ * that value, so a commit or rollback, which moves tx_seq on, gives back
+ * every lock of its transaction at once (lane.c).
  *
  * A chunk is a 16-byte header (struct hh_chunk) and its payload; the object
  * handed out is the payload.  Chunks tile the arena with no gap from
@@ -28,7 +39,11 @@
  *    and bit b of binmap is set iff list b is not empty;
  *  - used and objects equal the sums over used chunks; root is 0 or the
  *    payload offset of a used chunk;
- *  - outside a transaction the log holds no entry of sequence tx_seq.
+ *  - a lane's log_state is hh_log_state(end) for some end: the records in
+ *    the first end bytes of its log are its running (or dead) transaction's,
+ *    each of sequence tx_seq with its checksum right; a lane nobody holds
+ *    has end 0.  A record there that does not check out is damage, never
+ *    the log's end: it is refused, not applied (log.c).
  *
  * Offsets from the block's start, never pointers, are stored: the block
  * keeps its address (base) but offsets make the checks cheap and exact.
@@ -45,10 +60,14 @@
 
 #define HH_MAGIC      0x3150414548524845ull /* "EHRHEAP1" */
 #define HH_CLAIM      0x474e4954414d524full /* "ORMATING": format under way */
-#define HH_VERSION    1u
+#define HH_VERSION    3u  /* 2: the log's state word; 3: lanes, locks */
 #define HH_HDR_SIZE   4096u
 #define HH_ALIGN      16u                   /* chunk and object alignment */
 #define HH_MIN_CHUNK  32u                   /* header + two list links */
+#define HH_MAX_LANES  16u                   /* transactions at once */
+#define HH_LANE_HDR   256u                  /* struct hh_lane */
+#define HH_GRANULE    64u                   /* bytes under one lock word */
+#define HH_SEQ_MASK   ((1ull << 56) - 1)    /* tx_seq bits of a lock word */
 
 /* Size classes: chunk sizes 32..1040 have one exact list each (bins 0..63);
  * larger chunks go to one list per power of two (bins 64..95). */
@@ -79,9 +98,10 @@ static inline uint32_t hh_check_word(uint64_t off)
     return (uint32_t)((off * 0x9e3779b97f4a7c15ull) >> 32) ^ 0x5eedc4ecu;
 }
 
-/* One undo entry in the log: the bytes [off, off+len) held before the
- * transaction changed them.  An entry counts only if seq equals the
- * header's tx_seq and sum matches, so a torn or stale entry ends the log. */
+/* One undo entry in a lane's log: the bytes [off, off+len) held before the
+ * transaction changed them.  The entries that count are those inside the
+ * end that the lane's log_state names; each must carry the lane's tx_seq
+ * and a sum that matches, or the log is damaged. */
 struct hh_entry {
     uint64_t off;    /* offset in the block of the saved range */
     uint32_t len;    /* bytes saved (followed by them, padded to 8) */
@@ -91,6 +111,23 @@ struct hh_entry {
 };
 static_assert(sizeof(struct hh_entry) == 32, "entry size");
 
+/* A lane: one transaction at a time runs in it, under its mutex. */
+struct hh_lane {
+    union {
+        pthread_mutex_t mu; /* robust, process-shared, error-checking */
+        uint8_t mu_bytes[64];
+    };
+    uint64_t tx_seq;      /* the running or next transaction's sequence;
+                           * +1 after every commit point and rollback */
+    uint64_t log_state;   /* hh_log_state(bytes of the log that count):
+                           * its store to hh_log_state(0) is the commit */
+    uint64_t age;         /* the running transaction's age (lane.c) */
+    uint8_t  reserved[HH_LANE_HDR - 88];
+};
+static_assert(sizeof(pthread_mutex_t) <= 64, "mutex fits its slot");
+static_assert(offsetof(struct hh_lane, tx_seq) == 64, "lane seq offset");
+static_assert(sizeof(struct hh_lane) == HH_LANE_HDR, "lane header size");
+
 struct hh_hdr {
     /* identity: written once at format, magic last */
     uint64_t magic;       /* HH_MAGIC once formatted; HH_CLAIM while it is */
@@ -98,22 +135,24 @@ struct hh_hdr {
     uint32_t layout_sig;  /* hh_layout_sig(): sizes and offsets of this file */
     uint64_t size;        /* bytes of the block */
     uint64_t base;        /* address of the block: pointers inside are plain */
-    uint64_t log_off;     /* offset of the undo log */
-    uint64_t log_size;    /* its bytes */
+    uint64_t lanes_off;   /* offset of the first lane (HH_HDR_SIZE) */
+    uint64_t lane_size;   /* bytes of a lane, header and log, whole pages */
+    uint64_t nlanes;      /* lanes: 1..HH_MAX_LANES */
+    uint64_t locks_off;   /* offset of the lock words */
+    uint64_t nlocks;      /* lock words, a power of two */
     uint64_t arena_off;   /* offset of the first chunk */
     uint64_t arena_size;  /* bytes from arena_off to the sentinel's end */
-    uint8_t  reserved0[64];
+    uint8_t  reserved0[40];
 
-    /* the lock: valid only under the boot it was made in */
-    union {
-        pthread_mutex_t mu; /* robust, process-shared, error-checking */
-        uint8_t mu_bytes[64];
-    };
-    uint8_t  boot[16];    /* boot id the mutex was initialised under */
-    uint64_t lock_inits;  /* times the lock was made: format, new boot */
-    uint64_t tx_seq;      /* sequence of the running or next transaction;
-                           * +1 at every commit point and after a rollback */
-    uint8_t  reserved1[96];
+    /* the lanes' mutexes are valid only under the boot they were made in */
+    uint8_t  boot[16];    /* boot id the mutexes were initialised under */
+    uint64_t lock_inits;  /* times the mutexes were made: format, new boot */
+    uint64_t damaged;     /* lane + 1 whose log was found damaged, or 0:
+                           * then transactions are refused (K_EHEAP) */
+    uint64_t ages;        /* transaction ages where no cycle counter is */
+    uint8_t  reserved1[24];
+    uint64_t alloc_lock;  /* lock word of the allocator (its own line) */
+    uint8_t  reserved2[120];
 
     /* hot words: changed only inside transactions, through the undo log */
     uint64_t root;        /* offset of the root object, 0 none */
@@ -121,23 +160,39 @@ struct hh_hdr {
     uint64_t objects;     /* number of used chunks */
     uint64_t binmap[2];   /* bit b: bins[b] not empty */
     uint64_t bins[HH_NBINS]; /* offset of the first free chunk, 0 none */
-    uint8_t  reserved2[HH_HDR_SIZE - 320 - (5 + HH_NBINS) * 8];
+    uint8_t  reserved3[HH_HDR_SIZE - 320 - (5 + HH_NBINS) * 8];
 };
 
-static_assert(sizeof(pthread_mutex_t) <= 64, "mutex fits its slot");
-static_assert(offsetof(struct hh_hdr, mu) == 128, "lock offset");
-static_assert(offsetof(struct hh_hdr, boot) == 192, "boot offset");
-static_assert(offsetof(struct hh_hdr, tx_seq) == 216, "tx_seq offset");
+static_assert(offsetof(struct hh_hdr, boot) == 128, "boot offset");
+static_assert(offsetof(struct hh_hdr, alloc_lock) == 192, "lock offset");
 static_assert(offsetof(struct hh_hdr, root) == 320, "hot words offset");
 static_assert(offsetof(struct hh_hdr, bins) == 360, "bins offset");
 static_assert(sizeof(struct hh_hdr) == HH_HDR_SIZE, "header size");
 static_assert(HH_HDR_SIZE % 4096 == 0, "header is whole pages");
+
+/* The lock word of granule g: hashed, so that neighbouring granules (the
+ * objects of different threads) seldom share a word or its cache line. */
+static inline uint64_t hh_lock_index(uint64_t g, uint64_t nlocks)
+{
+    return ((g + 1) * 0x9e3779b97f4a7c15ull) >> 32 & (nlocks - 1);
+}
+
+/* The log's state word: the bytes of the log that count (high half) and a
+ * check of them (low half) in one 8-byte word, stored whole; a word whose
+ * check fails is damage.  The check of 0 is not 0, so a zeroed word fails. */
+static inline uint64_t hh_log_state(uint64_t end)
+{
+    uint32_t e = (uint32_t)end;
+    uint64_t m = ((uint64_t)e + 0x9e3779b97f4a7c15ull) * 0xff51afd7ed558ccdull;
+    return (uint64_t)e << 32 | (uint32_t)((m >> 29) ^ 0x4c4f4753u);
+}
 
 static inline uint32_t hh_layout_sig(void)
 {
     return (uint32_t)(sizeof(struct hh_hdr) * 31u + sizeof(struct hh_entry) *
                       7u + sizeof(struct hh_chunk) * 3u + HH_NBINS * 131u +
                       offsetof(struct hh_hdr, bins) * 17u +
+                      sizeof(struct hh_lane) * 5u + HH_GRANULE * 11u +
                       sizeof(pthread_mutex_t));
 }
 

@@ -1,202 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * heap.c - the public calls: opening (format, a new boot's lock, recovery
- * of a dead holder) and the transaction calls that check their caller.
+ * heap.c - the public calls of a transaction, each checking its caller.
  *
- * Opening runs in two steps.  Under the open lock (an OFD lock the kernel
- * drops with its holder, sys.c): a block whose header page is all zero, or
- * whose format was cut short (HH_CLAIM), is formatted, magic last; a heap
- * whose lock was made under another boot id (a DISK heap after a reboot or
- * a power cut) has its log rolled back and its mutex made again.  Then the
- * heap's own lock is taken once, which rolls back a dead holder's
- * transaction (lock.c), and given back.
- *
- * A transaction belongs to one handle and the thread that began it: every
- * call inside one checks that this thread runs it through this handle
- * (tx_ok) before it touches the heap, and once a change could not be saved
- * in the log (doomed) the transaction can only end in a rollback.  Frees
- * are queued and applied at commit (alloc.c says why).
+ * A transaction belongs to the thread that began it, in the lane it took
+ * (lane.c): every call inside one finds this thread's transaction on this
+ * handle (hh_my_tx) before it touches the heap, and once a change could not
+ * be saved in the log or a lock word not taken (doomed) the transaction
+ * can only end in a rollback.  Before a range changes, the lock words of
+ * its granules are taken (held to the end) and its old bytes logged; an
+ * allocation or free takes the allocator's lock word.  Frees are queued
+ * and applied at commit (alloc.c says why).
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
 #include "check.h"
 #include "crash.h"
-#include "lock.h"
+#include "lane.h"
 #include "log.h"
-#include "os/os.h"
-#include "sys.h"
-
-#define HH_LOG_MIN (16ull << 10)
-#define HH_LOG_MAX (16ull << 20)
-
-static int zero_page(const uint8_t *p)
-{
-    for (size_t i = 0; i < HH_HDR_SIZE; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        if (w)
-            return 0;
-    }
-    return 1;
-}
-
-static int identity_ok(const struct hr_heap *h)
-{
-    const struct hh_hdr *d = h->hdr;
-    return d->version == HH_VERSION && d->layout_sig == hh_layout_sig() &&
-           d->size == h->size && d->base == (uint64_t)(uintptr_t)h->base &&
-           d->log_off == HH_HDR_SIZE && d->log_size % 4096 == 0 &&
-           d->log_size >= HH_LOG_MIN && d->log_size <= HH_LOG_MAX &&
-           d->arena_off == d->log_off + d->log_size &&
-           d->arena_off < d->size && d->arena_size == d->size - d->arena_off &&
-           d->arena_size >= 4096;
-}
-
-static int format(struct hr_heap *h)
-{
-    struct hh_hdr *d = h->hdr;
-    d->magic = HH_CLAIM;
-    memset((uint8_t *)d + 8, 0, HH_HDR_SIZE - 8);
-    d->version = HH_VERSION;
-    d->layout_sig = hh_layout_sig();
-    d->size = h->size;
-    d->base = (uint64_t)(uintptr_t)h->base;
-    d->log_off = HH_HDR_SIZE;
-    uint64_t log = (h->size / 8) & ~4095ull;
-    d->log_size = log < HH_LOG_MIN ? HH_LOG_MIN : log > HH_LOG_MAX ? HH_LOG_MAX
-                                                                   : log;
-    d->arena_off = d->log_off + d->log_size;
-    d->arena_size = h->size - d->arena_off;
-    d->tx_seq = 1;
-    hh_arena_format(d);
-    int r = hh_lock_init(d);
-    if (r < 0)
-        return r;
-    hh_os_boot_id(d->boot);
-    if ((r = hh_os_flush(h, 0, h->size)) < 0)
-        return r;
-    hh_crash("heap.format");
-    hh_barrier();
-    d->magic = HH_MAGIC; /* COMMIT POINT of the format: it is a heap */
-    return hh_os_flush(h, 0, HH_HDR_SIZE);
-}
-
-/* Under the open lock: format, or check, and remake a past boot's lock. */
-static int prepare(struct hr_heap *h)
-{
-    struct hh_hdr *d = h->hdr;
-    int r;
-    if (d->magic == HH_CLAIM || (d->magic != HH_MAGIC && zero_page(h->base)))
-        return format(h);
-    if (d->magic != HH_MAGIC)
-        return K_ENOTHEAP;
-    if (!identity_ok(h))
-        return K_EHEAP;
-    uint8_t boot[16];
-    hh_os_boot_id(boot);
-    if (memcmp(boot, d->boot, sizeof boot) == 0)
-        return 0;
-    /* No process of this boot has opened the heap: nobody holds its lock,
-     * whatever the mutex's bytes say. */
-    if ((r = hh_rollback(h)) < 0)
-        return r;
-    hh_crash("heap.new-boot");
-    if ((r = hh_lock_init(d)) < 0)
-        return r;
-    memcpy(d->boot, boot, sizeof boot);
-    return hh_os_flush(h, 0, HH_HDR_SIZE);
-}
-
-/* Roll back what a dead process left: take the lock once. */
-static int settle(struct hr_heap *h)
-{
-    int r = hh_lock(h);
-    if (r == K_ETX)
-        return 0; /* this thread holds it through another handle: alive */
-    if (r < 0)
-        return r;
-    if (hh_log_live(h))
-        r = hh_rollback(h);
-    hh_unlock(h);
-    return r;
-}
-
-static int attach(struct hr_heap *h, const pmm_block *blk)
-{
-    pmm_bank_info bi;
-    int r = pmm_bank_stat(h->bank, &bi);
-    if (r < 0)
-        return r;
-    h->durable = bi.durable;
-    if (blk->size < HR_HEAP_MIN_SIZE || blk->size > HR_HEAP_MAX_SIZE)
-        return K_ENOTHEAP;
-    int fd = hh_os_open_lock(bi.path, (uint64_t)((uintptr_t)h->base - bi.base));
-    if (fd < 0)
-        return fd;
-    r = prepare(h);
-    hh_os_open_unlock(fd);
-    return r < 0 ? r : settle(h);
-}
-
-int hr_heap_open(hr_heap **out, pmm_bank *bank, const char *name, size_t size,
-                 const void *key, size_t keylen, unsigned flags)
-{
-    if (!out || !bank || !name)
-        return K_EFAULT;
-    *out = NULL;
-    if (flags & ~(HR_HEAP_RETRIEVE | HR_HEAP_EXCL))
-        return K_EINVAL;
-    if (!(flags & HR_HEAP_RETRIEVE) &&
-        (size < HR_HEAP_MIN_SIZE || size > HR_HEAP_MAX_SIZE))
-        return K_EINVAL;
-    unsigned pf = (flags & HR_HEAP_RETRIEVE ? PMM_RETRIEVE : 0) |
-                  (flags & HR_HEAP_EXCL ? PMM_EXCL : 0);
-    void *addr;
-    pmm_block blk;
-    int r = pmm_alloc(bank, name, size ? size : 1, key, keylen, pf, &addr, &blk);
-    if (r < 0)
-        return r;
-    if (blk.flags & PMM_B_ELSEWHERE)
-        return -EADDRINUSE;
-    struct hr_heap *h = calloc(1, sizeof *h);
-    if (!h)
-        return -ENOMEM;
-    h->bank = bank;
-    snprintf(h->name, sizeof h->name, "%s", name);
-    h->base = addr;
-    h->hdr = addr;
-    h->size = blk.size;
-    h->page = (uint64_t)pmm__os_page_size();
-    h->tx_stamp = 1;
-    hh_crash_arm();
-    hh_os_record_open(h);
-    if ((r = attach(h, &blk)) < 0)
-        goto fail_attach;
-    *out = h;
-    return 0;
-
-fail_attach:
-    hh_os_record_close(h);
-    free(h);
-    return r;
-}
-
-void hr_heap_close(hr_heap *h)
-{
-    if (!h)
-        return;
-    if (hh_in_my_tx(h))
-        hr_heap_abort(h);
-    hh_os_record_close(h);
-    free(h->frees);
-    free(h->news);
-    free(h);
-}
 
 int hr_heap_root(hr_heap *h, void **root)
 {
@@ -214,25 +38,31 @@ static uint64_t offset_of(const hr_heap *h, const void *p)
     return a >= b && a - b < h->size ? (uint64_t)(a - b) : UINT64_MAX;
 }
 
-/* The checks every call inside a transaction starts with. */
-static int tx_ok(hr_heap *h)
+/* The checks every call inside a transaction starts with: this thread's
+ * transaction on h to *out, or the code that refuses the call. */
+static int tx_ok(hr_heap *h, struct hh_tx **out)
 {
     if (!h)
         return K_EFAULT;
-    if (!hh_in_my_tx(h))
+    struct hh_tx *t = hh_my_tx(h);
+    if (!t)
         return K_ETX;
-    return h->doomed;
+    *out = t;
+    return t->doomed;
 }
 
 int hr_heap_set_root(hr_heap *h, void *root)
 {
-    int r = tx_ok(h);
+    struct hh_tx *t;
+    int r = tx_ok(h, &t);
     if (r < 0)
         return r;
     uint64_t off = root ? offset_of(h, root) : 0;
     if (root && (off == UINT64_MAX || hh_object(h, off, NULL) < 0))
         return K_EINVAL;
-    if ((r = hh_log_hot(h, &h->hdr->root)) < 0)
+    uint64_t at = offsetof(struct hh_hdr, root);
+    if ((r = hh_lock_range(t, at, 8)) < 0 ||
+        (r = hh_log_hot(t, &h->hdr->root)) < 0)
         return r;
     __atomic_store_n(&h->hdr->root, off, __ATOMIC_RELEASE);
     return 0;
@@ -242,33 +72,28 @@ int hr_heap_begin(hr_heap *h)
 {
     if (!h)
         return K_EFAULT;
-    if (hh_in_my_tx(h))
+    if (hh_my_tx(h))
         return K_ETX;
-    int r = hh_lock(h);
-    if (r < 0)
-        return r;
-    hh_tx_reset(h);
-    if (hh_log_live(h) && (r = hh_rollback(h)) < 0) {
-        hh_unlock(h);
-        return r;
-    }
-    return 0;
+    if (__atomic_load_n(&h->hdr->damaged, __ATOMIC_RELAXED))
+        return K_EHEAP;
+    struct hh_tx *t;
+    return hh_lane_take(h, &t);
 }
 
 /* Apply the queued frees (logged like every change), then the log's
  * commit (log.c).  Any failure rolls the whole transaction back. */
-static int commit(struct hr_heap *h)
+static int commit(struct hh_tx *t)
 {
-    int r = h->doomed;
-    for (size_t i = 0; r == 0 && i < h->nfrees; i++)
-        r = hh_free(h, h->frees[i]);
+    int r = t->doomed;
+    for (size_t i = 0; r == 0 && i < t->nfrees; i++)
+        r = hh_free(t, t->frees[i]);
     if (r == 0) {
         hh_crash("heap.commit-frees");
-        r = hh_log_commit(h);
+        r = hh_log_commit(t);
     }
     if (r < 0) {
-        h->doomed = 0;
-        hh_rollback(h);
+        t->doomed = 0;
+        hh_rollback(t);
     }
     return r;
 }
@@ -277,10 +102,11 @@ int hr_heap_commit(hr_heap *h)
 {
     if (!h)
         return K_EFAULT;
-    if (!hh_in_my_tx(h))
+    struct hh_tx *t = hh_my_tx(h);
+    if (!t)
         return K_ETX;
-    int r = commit(h);
-    hh_unlock(h);
+    int r = commit(t);
+    hh_lane_give(t);
     return r;
 }
 
@@ -288,24 +114,28 @@ int hr_heap_abort(hr_heap *h)
 {
     if (!h)
         return K_EFAULT;
-    if (!hh_in_my_tx(h))
+    struct hh_tx *t = hh_my_tx(h);
+    if (!t)
         return K_ETX;
-    int r = hh_rollback(h);
-    hh_tx_reset(h);
-    hh_unlock(h);
+    int r = hh_rollback(t);
+    hh_tx_reset(t);
+    hh_lane_give(t);
     return r;
 }
 
 int hr_heap_add(hr_heap *h, void *p, size_t len)
 {
-    int r = tx_ok(h);
+    struct hh_tx *t;
+    int r = tx_ok(h, &t);
     if (r < 0)
         return r;
     uint64_t off = offset_of(h, p), lo = h->hdr->arena_off;
     uint64_t hi = lo + h->hdr->arena_size - sizeof(struct hh_chunk);
     if (!len || off == UINT64_MAX || off < lo || off >= hi || len > hi - off)
         return K_EINVAL;
-    return hh_log(h, p, len);
+    if ((r = hh_lock_range(t, off, len)) < 0)
+        return r;
+    return hh_log(t, p, len);
 }
 
 int hr_heap_set64(hr_heap *h, uint64_t *p, uint64_t v)
@@ -328,6 +158,21 @@ int hr_heap_write(hr_heap *h, void *dst, const void *src, size_t len)
     return r;
 }
 
+int hr_heap_lock(hr_heap *h, const void *p)
+{
+    struct hh_tx *t;
+    int r = tx_ok(h, &t);
+    if (r < 0)
+        return r;
+    uint64_t off = offset_of(h, p), cs;
+    if (off == UINT64_MAX || hh_object(h, off, &cs) < 0)
+        return K_EINVAL;
+    if ((r = hh_lock_range(t, off, cs - sizeof(struct hh_chunk))) < 0)
+        return r;
+    /* freed by the transaction that held it before: no object now */
+    return hh_object(h, off, NULL);
+}
+
 static int grow(void **arr, size_t *cap, size_t n, size_t elem)
 {
     if (n < *cap)
@@ -343,7 +188,8 @@ static int grow(void **arr, size_t *cap, size_t n, size_t elem)
 
 int hr_heap_alloc(hr_heap *h, size_t size, unsigned flags, void **out)
 {
-    int r = tx_ok(h);
+    struct hh_tx *t;
+    int r = tx_ok(h, &t);
     if (r < 0)
         return r;
     if (!out)
@@ -355,9 +201,11 @@ int hr_heap_alloc(hr_heap *h, size_t size, unsigned flags, void **out)
     uint64_t need = (size + sizeof(struct hh_chunk) + HH_ALIGN - 1) &
                     ~(uint64_t)(HH_ALIGN - 1);
     uint64_t off;
-    if ((r = hh_alloc(h, need, &off)) < 0) {
+    if ((r = hh_lock_alloc(t)) < 0)
+        return r;
+    if ((r = hh_alloc(t, need, &off)) < 0) {
         if (r == K_EHEAP)
-            h->doomed = r;
+            t->doomed = r;
         return r;
     }
     uint8_t *p = h->base + off + sizeof(struct hh_chunk);
@@ -371,19 +219,28 @@ int hr_heap_alloc(hr_heap *h, size_t size, unsigned flags, void **out)
 
 int hr_heap_free(hr_heap *h, void *p)
 {
-    int r = tx_ok(h);
+    struct hh_tx *t;
+    int r = tx_ok(h, &t);
     if (r < 0 || !p)
         return r;
-    uint64_t off = offset_of(h, p);
-    if (off == UINT64_MAX || hh_object(h, off, NULL) < 0)
+    uint64_t off = offset_of(h, p), cs;
+    if (off == UINT64_MAX)
         return K_EINVAL;
+    if ((r = hh_lock_alloc(t)) < 0)
+        return r;
+    if (hh_object(h, off, &cs) < 0)
+        return K_EINVAL;
+    /* no other transaction may be changing it when its bytes become free
+     * space (a rollback of that one would then write over the lists) */
+    if ((r = hh_lock_range(t, off, cs - sizeof(struct hh_chunk))) < 0)
+        return r;
     off -= sizeof(struct hh_chunk);
-    for (size_t i = 0; i < h->nfrees; i++)
-        if (h->frees[i] == off)
+    for (size_t i = 0; i < t->nfrees; i++)
+        if (t->frees[i] == off)
             return K_EINVAL;
-    if (grow((void **)&h->frees, &h->cap_frees, h->nfrees, sizeof *h->frees))
+    if (grow((void **)&t->frees, &t->cap_frees, t->nfrees, sizeof *t->frees))
         return K_ENOMEM;
-    h->frees[h->nfrees++] = off;
+    t->frees[t->nfrees++] = off;
     return 0;
 }
 
@@ -398,18 +255,26 @@ int hr_heap_usable(hr_heap *h, const void *p, size_t *size)
     return 0;
 }
 
+/* Check (or count) under the allocator's lock, in this thread's
+ * transaction or in one begun for it: it holds no other lock word, so it
+ * waits for the allocator, whoever holds it. */
 static int locked_check(hr_heap *h, void (*fn)(const char *, void *),
                         void *arg, hr_heap_info *info)
 {
     if (!h)
         return K_EFAULT;
-    if (hh_in_my_tx(h))
-        return hh_check(h, fn, arg, info, 1);
-    int r = hh_lock(h);
-    if (r < 0)
+    struct hh_tx *t = hh_my_tx(h);
+    int own = !t, r;
+    if (own && (r = hh_lane_take(h, &t)) < 0)
         return r;
-    r = hh_check(h, fn, arg, info, 0);
-    hh_unlock(h);
+    /* a damaged lane holding the allocator changes nothing: check it all,
+     * and name the lane */
+    if ((r = hh_lock_alloc(t)) == 0 || r == K_EHEAP) {
+        int rr = hh_check(h, own ? t : NULL, fn, arg, info);
+        r = r < 0 ? r : rr;
+    }
+    if (own)
+        hr_heap_abort(h);
     return r;
 }
 
@@ -423,4 +288,21 @@ int hr_heap_stat(hr_heap *h, hr_heap_info *out)
     if (!out)
         return K_EFAULT;
     return locked_check(h, NULL, NULL, out);
+}
+
+int hr_heap_lanes(hr_heap *h, hr_heap_lane *out, unsigned n)
+{
+    if (!h || (!out && n))
+        return K_EFAULT;
+    char msg[200];
+    for (unsigned i = 0; i < n && i < h->nlanes; i++) {
+        struct hh_lane *l = hh_lane_at(h, i);
+        memset(&out[i], 0, sizeof out[i]);
+        int r = hh_lane_inspect(h, i, &out[i].log_used, msg, sizeof msg);
+        out[i].state = r == 1 ? HR_HEAP_LANE_BUSY
+                     : r == 0 ? HR_HEAP_LANE_FREE : HR_HEAP_LANE_DAMAGED;
+        out[i].log_size = h->hdr->lane_size - HH_LANE_HDR;
+        out[i].transactions = __atomic_load_n(&l->tx_seq, __ATOMIC_RELAXED) - 1;
+    }
+    return (int)h->nlanes;
 }

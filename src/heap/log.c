@@ -2,24 +2,35 @@
 /*
  * log.c - the undo log, the commit point and the rollback.
  *
+ * Each lane has its own log (format.h); a transaction writes only to the
+ * log of the lane it holds, and takes the lock words of the bytes it
+ * changes first (lane.c), so the logs of transactions running at once
+ * never name the same bytes.
+ *
  * A transaction saves the old bytes of every range before it changes it:
  * hh_log() appends an entry {offset, length, sequence, checksum, bytes} to
- * the log and, on a DISK heap, flushes it; only then does the caller store
- * into the range.  An entry counts only while its sequence equals the
- * header's tx_seq and its checksum matches, so the log needs no length word:
- * it ends at the first entry that does not count (a torn entry, or one left
- * by an older transaction).
+ * the log, then stores the log's state word (format.h: the bytes of the
+ * log that count, with a check of its own) and, on a DISK heap, flushes
+ * both; only then does the caller store into the range.  Every entry inside
+ * the state's end must carry the lane's tx_seq and a checksum that
+ * matches: one that does not is damage (a stray write, a flipped bit), and
+ * the whole log is refused with K_EHEAP before a byte of it is applied.
+ * The one exception is a DISK heap after a power cut (a new boot): the
+ * kernel may have written the state word back before the entry it counts,
+ * and that entry's change was not made yet (the caller waits for the
+ * flush), so there the log ends at the first entry that does not check out.
  *
  *   commit:   frees of the transaction are applied (they are logged too,
  *             heap.c); on DISK every range named by the log and every new
  *             object is flushed; then
- *             COMMIT POINT: tx_seq + 1 (one aligned store): every entry of
- *             the transaction stops counting at once, so its changes stay;
- *             on DISK the header page is flushed.
- *   rollback: (abort, a dead holder, a heap opened after a crash) the
- *             entries that count are copied back newest first, so that
- *             where ranges overlap the oldest bytes win; on DISK they are
- *             flushed; then tx_seq + 1 makes the log empty.
+ *             COMMIT POINT: the state word says 0 bytes (one aligned
+ *             store): no entry counts, so the changes stay; tx_seq + 1
+ *             gives back the transaction's lock words (lane.c); on DISK
+ *             the lane's header is flushed.
+ *   rollback: (abort, a dead holder, a heap opened after a crash) every
+ *             entry that counts is checked, then they are copied back
+ *             newest first, so that where ranges overlap the oldest bytes
+ *             win; on DISK they are flushed; then the state says 0 bytes.
  *
  * Why this is enough.  A change reaches the heap only after its old bytes
  * sit in a counting entry (program order in one process is all a SIGKILL
@@ -40,15 +51,16 @@
  * process: the log alone says what to undo.
  */
 #define _GNU_SOURCE
+#include <stdio.h>
 #include <string.h>
 
 #include "crash.h"
 #include "log.h"
 #include "sys.h"
 
-static inline uint8_t *log_at(struct hr_heap *h, uint64_t pos)
+static inline uint8_t *log_at(const struct hh_tx *t, uint64_t pos)
 {
-    return h->base + h->hdr->log_off + pos;
+    return t->log + pos;
 }
 
 static inline uint64_t pad8(uint64_t n)
@@ -80,7 +92,7 @@ static uint64_t entry_sum(const struct hh_entry *e)
 }
 
 /* May the log put bytes back at [off, off+len)?  Only hot words and the
- * arena: never the identity, the lock or the log itself. */
+ * arena: never the identity, the lanes or the lock words. */
 static int target_ok(const struct hh_hdr *hdr, uint64_t off, uint64_t len)
 {
     uint64_t hot = offsetof(struct hh_hdr, root);
@@ -90,16 +102,17 @@ static int target_ok(const struct hh_hdr *hdr, uint64_t off, uint64_t len)
            len <= hdr->arena_off + hdr->arena_size - off;
 }
 
-/* DISK: flush the entries written since the last flush. */
-static int log_sync(struct hr_heap *h)
+/* DISK: flush the entries written since the last flush and the state
+ * word that counts them: one range from the lane's header (the pages
+ * between are clean, flushed already). */
+static int log_sync(struct hh_tx *t)
 {
-    if (!h->durable || h->log_synced == h->log_pos)
+    if (!t->h->durable || t->log_synced == t->log_pos)
         return 0;
-    int r = hh_os_flush(h, h->hdr->log_off + h->log_synced,
-                        h->log_pos - h->log_synced);
+    int r = hh_os_flush(t->h, t->lane_off, HH_LANE_HDR + t->log_pos);
     if (r < 0)
         return r;
-    h->log_synced = h->log_pos;
+    t->log_synced = t->log_pos;
     return 0;
 }
 
@@ -123,58 +136,75 @@ static inline void copy_in(uint8_t *data, const void *p, size_t len)
 
 /* Append an entry saving [p, p+len) (hh_log() in log.h has checked it is
  * not saved already); on DISK the entry is durable on return. */
-int hh_log_new(struct hr_heap *h, const void *p, size_t len)
+int hh_log_new(struct hh_tx *t, const void *p, size_t len)
 {
-    uint64_t off = (uint64_t)((const uint8_t *)p - h->base);
+    uint64_t off = (uint64_t)((const uint8_t *)p - t->h->base);
     uint64_t esize = sizeof(struct hh_entry) + pad8(len);
-    if (len > h->hdr->log_size || esize > h->hdr->log_size - h->log_pos)
-        return h->doomed = K_ENOMEM;
-    struct hh_entry *e = (struct hh_entry *)log_at(h, h->log_pos);
+    if (len > t->log_cap || esize > t->log_cap - t->log_pos)
+        return t->doomed = K_ENOMEM;
+    struct hh_entry *e = (struct hh_entry *)log_at(t, t->log_pos);
     e->off = off;
     e->len = (uint32_t)len;
-    e->back = (uint32_t)(h->log_pos - h->last_entry);
-    e->seq = h->hdr->tx_seq;
+    e->back = (uint32_t)(t->log_pos - t->last_entry);
+    e->seq = t->lane->tx_seq;
     copy_in((uint8_t *)(e + 1), p, len);
     e->sum = entry_sum(e);
-    hh_barrier(); /* the entry is whole before the caller's change */
-    h->last_entry = h->log_pos;
-    h->log_pos += esize;
-    h->recent[h->nrecent++ % 4] = (struct hh_span){off, len};
+    hh_barrier(); /* the entry is whole before the state counts it */
+    t->last_entry = t->log_pos;
+    t->log_pos += esize;
+    __atomic_store_n(&t->lane->log_state, hh_log_state(t->log_pos),
+                     __ATOMIC_RELAXED);
+    hh_barrier(); /* ... and counted before the caller's change */
+    t->recent[t->nrecent++ % 4] = (struct hh_span){off, len};
     hh_crash("heap.log-entry");
-    int r = log_sync(h);
+    int r = log_sync(t);
     if (r < 0)
-        h->doomed = r;
+        t->doomed = r;
     return r;
 }
 
-void hh_tx_reset(struct hr_heap *h)
+void hh_tx_reset(struct hh_tx *t)
 {
-    h->log_pos = h->log_synced = h->last_entry = 0;
-    h->nfrees = h->nnews = 0;
-    h->doomed = 0;
-    h->nrecent = 0;
-    if (++h->tx_stamp == 0) { /* wrapped: forget every old stamp */
-        memset(h->hot_saved, 0, sizeof h->hot_saved);
-        h->tx_stamp = 1;
+    t->log_pos = t->log_synced = t->last_entry = 0;
+    t->nfrees = t->nnews = 0;
+    t->doomed = 0;
+    t->nrecent = 0;
+    t->nlocks = 0;
+    t->alloc_locked = 0;
+    if (++t->tx_stamp == 0) { /* wrapped: forget every old stamp */
+        memset(t->hot_saved, 0, sizeof t->hot_saved);
+        t->tx_stamp = 1;
     }
 }
 
 /* Walk the entries that count, oldest first; the last one's position goes
- * to *last (UINT64_MAX if none).  K_EHEAP for an entry that counts but
- * names bytes the log may not touch. */
-static int scan(struct hr_heap *h, uint64_t *last, uint64_t *end)
+ * to *last (UINT64_MAX if none), the log's end to *end.  K_EHEAP if the
+ * state word or an entry inside its end does not check out, or an entry
+ * names bytes the log may not touch: where, in *bad (log offset, or
+ * UINT64_MAX for the state word).  torn: a DISK heap after a power cut,
+ * whose log ends at the first entry that does not check out (log.c). */
+static int scan(const struct hh_tx *t, int torn, uint64_t *last,
+                uint64_t *end, uint64_t *bad)
 {
-    const struct hh_hdr *hdr = h->hdr;
-    uint64_t pos = 0, prev = 0;
+    const struct hh_hdr *hdr = t->h->hdr;
+    uint64_t state = __atomic_load_n(&t->lane->log_state, __ATOMIC_RELAXED);
+    uint64_t stop = state >> 32, pos = 0, prev = 0;
     *last = UINT64_MAX;
-    while (hdr->log_size - pos >= sizeof(struct hh_entry)) {
-        const struct hh_entry *e = (const struct hh_entry *)log_at(h, pos);
-        if (e->seq != hdr->tx_seq || e->back != pos - prev ||
-            e->len > hdr->log_size - pos - sizeof *e ||
-            e->sum != entry_sum(e))
-            break;
-        if (!target_ok(hdr, e->off, e->len))
+    *end = 0;
+    *bad = UINT64_MAX;
+    if (state != hh_log_state(stop) || stop > t->log_cap)
+        return K_EHEAP;
+    while (pos < stop) {
+        const struct hh_entry *e = (const struct hh_entry *)log_at(t, pos);
+        if (stop - pos < sizeof *e || e->seq != t->lane->tx_seq ||
+            e->back != pos - prev || e->len > stop - pos - sizeof *e ||
+            pad8(e->len) > stop - pos - sizeof *e || e->sum != entry_sum(e) ||
+            !target_ok(hdr, e->off, e->len)) {
+            if (torn)
+                break;
+            *bad = pos;
             return K_EHEAP;
+        }
         *last = prev = pos;
         pos += sizeof *e + pad8(e->len);
     }
@@ -182,20 +212,37 @@ static int scan(struct hr_heap *h, uint64_t *last, uint64_t *end)
     return 0;
 }
 
-uint64_t hh_log_live(const struct hr_heap *h)
+uint64_t hh_log_live(const struct hh_tx *t)
 {
-    uint64_t last, end;
-    return scan((struct hr_heap *)h, &last, &end) < 0 ? 1 : end;
+    uint64_t last, end, bad;
+    return scan(t, 0, &last, &end, &bad) < 0 ? 1 : end;
+}
+
+int hh_log_damage(const struct hh_tx *t, char *msg, size_t len)
+{
+    uint64_t last, end, bad;
+    if (scan(t, 0, &last, &end, &bad) == 0)
+        return 0;
+    if (bad == UINT64_MAX)
+        snprintf(msg, len, "lane %u: the undo log's state word is damaged "
+                 "(%#llx): its log is not applied", t->no,
+                 (unsigned long long)t->lane->log_state);
+    else
+        snprintf(msg, len, "lane %u: the undo record at log offset %llu is "
+                 "damaged (checksum, sequence or target): its log is not "
+                 "applied", t->no, (unsigned long long)bad);
+    return K_EHEAP;
 }
 
 /* Flush the ranges every counting entry names (DISK). */
-static int flush_targets(struct hr_heap *h, uint64_t last)
+static int flush_targets(struct hh_tx *t, uint64_t last)
 {
+    struct hr_heap *h = t->h;
     if (!h->durable || last == UINT64_MAX)
         return 0;
     uint64_t pos = 0, lo = 1, hi = 0;
     for (;;) {
-        const struct hh_entry *e = (const struct hh_entry *)log_at(h, pos);
+        const struct hh_entry *e = (const struct hh_entry *)log_at(t, pos);
         uint64_t a = e->off & ~(h->page - 1), b = e->off + e->len;
         if (a < lo || b > hi) {
             int r = hh_os_flush(h, e->off, e->len);
@@ -210,50 +257,62 @@ static int flush_targets(struct hr_heap *h, uint64_t last)
     }
 }
 
-/* The end of a transaction, committed or rolled back: the log empties. */
-static int close_log(struct hr_heap *h)
+/* The end of a transaction, committed or rolled back: the log empties,
+ * then the sequence moves on, which gives back every lock word the
+ * transaction took (lane.c). */
+static int close_log(struct hh_tx *t)
 {
-    __atomic_store_n(&h->hdr->tx_seq, h->hdr->tx_seq + 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&t->lane->log_state, hh_log_state(0), __ATOMIC_RELEASE);
+    hh_barrier(); /* the log is empty before the next sequence starts */
+    __atomic_store_n(&t->lane->tx_seq, t->lane->tx_seq + 1, __ATOMIC_RELEASE);
     hh_crash("heap.log-closed");
-    int r = hh_os_flush(h, 0, HH_HDR_SIZE);
-    hh_tx_reset(h);
+    int r = hh_os_flush(t->h, t->lane_off, HH_LANE_HDR);
+    hh_tx_reset(t);
     return r;
 }
 
-int hh_rollback(struct hr_heap *h)
+int hh_rollback_torn(struct hh_tx *t, int torn)
 {
-    uint64_t last, end;
-    int r = scan(h, &last, &end);
-    if (r < 0)
+    uint64_t last, end, bad;
+    int r = scan(t, torn, &last, &end, &bad);
+    if (r < 0) {
+        __atomic_store_n(&t->h->hdr->damaged, t->no + 1ull, __ATOMIC_RELAXED);
         return r;
+    }
     for (uint64_t pos = last, n = 0; pos != UINT64_MAX; n++) {
-        const struct hh_entry *e = (const struct hh_entry *)log_at(h, pos);
-        memcpy(h->base + e->off, e + 1, e->len);
+        const struct hh_entry *e = (const struct hh_entry *)log_at(t, pos);
+        memcpy(t->h->base + e->off, e + 1, e->len);
         if (n == 1)
             hh_crash("heap.rollback");
         pos = e->back ? pos - e->back : UINT64_MAX;
     }
     hh_barrier(); /* every byte is back before the log empties */
-    if ((r = flush_targets(h, last)) < 0)
+    if ((r = flush_targets(t, last)) < 0)
         return r;
     hh_crash("heap.rollback-done");
-    return close_log(h);
+    return close_log(t);
+}
+
+int hh_rollback(struct hh_tx *t)
+{
+    return hh_rollback_torn(t, 0);
 }
 
 /* The log's part of a commit: on DISK, flush what the transaction wrote;
  * then the commit point.  The frees are applied before (heap.c). */
-int hh_log_commit(struct hr_heap *h)
+int hh_log_commit(struct hh_tx *t)
 {
-    uint64_t last = h->log_pos ? h->last_entry : UINT64_MAX;
-    int r = flush_targets(h, last);
-    for (size_t i = 0; r == 0 && i < h->nnews; i++)
-        r = hh_os_flush(h, h->news[i].off, h->news[i].len);
+    struct hr_heap *h = t->h;
+    uint64_t last = t->log_pos ? t->last_entry : UINT64_MAX;
+    int r = flush_targets(t, last);
+    for (size_t i = 0; r == 0 && i < t->nnews; i++)
+        r = hh_os_flush(h, t->news[i].off, t->news[i].len);
     if (r < 0)
         return r;
     hh_crash("heap.commit-flushed");
     hh_barrier();
-    /* COMMIT POINT: the entries of this transaction stop counting. */
-    r = close_log(h);
+    /* COMMIT POINT (close_log): the state word counts no entry. */
+    r = close_log(t);
     hh_crash("heap.committed");
     hh_os_record_commit(h);
     return r;

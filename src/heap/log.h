@@ -3,8 +3,9 @@
  * log.h - the undo log: saving bytes before a transaction changes them,
  * the commit point and the rollback (log.c says why this is enough).
  *
- * Callers run a transaction on h (lock.h), except hh_rollback, which also
- * runs under the open lock when a heap's lock is remade (heap.c).
+ * Every call works on one lane's log through its slot t, whose lane's
+ * mutex the caller holds (lane.h), or under the open lock when a heap's
+ * mutexes are remade (heap.c).
  */
 #ifndef HR_HEAP_LOG_H
 #define HR_HEAP_LOG_H
@@ -25,57 +26,63 @@ static inline void hh_barrier(void)
 /* Append an entry saving [p, p+len); hh_log() is the door.  0, or
  * K_ENOMEM if the log is full, -errno from its flush (DISK); either dooms
  * the transaction. */
-int hh_log_new(struct hr_heap *h, const void *p, size_t len);
+int hh_log_new(struct hh_tx *t, const void *p, size_t len);
 
 /* Save [p, p+len) in the undo log before it changes, unless one of the last
  * entries of this transaction saved it already (its bytes from before the
  * transaction are in the log).  Inline: the update path's common case,
  * "saved already", costs no call.  0, or the error that doomed the
  * transaction. */
-static inline int hh_log(struct hr_heap *h, const void *p, size_t len)
+static inline int hh_log(struct hh_tx *t, const void *p, size_t len)
 {
-    if (h->doomed)
-        return h->doomed;
-    uint64_t off = (uint64_t)((const uint8_t *)p - h->base);
-    for (unsigned i = 0; i < h->nrecent && i < 4; i++)
-        if (off >= h->recent[i].off &&
-            off + len <= h->recent[i].off + h->recent[i].len)
+    if (t->doomed)
+        return t->doomed;
+    uint64_t off = (uint64_t)((const uint8_t *)p - t->h->base);
+    for (unsigned i = 0; i < t->nrecent && i < 4; i++)
+        if (off >= t->recent[i].off &&
+            off + len <= t->recent[i].off + t->recent[i].len)
             return 0;
-    return hh_log_new(h, p, len);
+    return hh_log_new(t, p, len);
 }
 
 /* Save n adjacent words of the header's hot words, once per transaction. */
-static inline int hh_log_hot_n(struct hr_heap *h, const uint64_t *word,
+static inline int hh_log_hot_n(struct hh_tx *t, const uint64_t *word,
                                unsigned n)
 {
-    uint64_t i = (uint64_t)((const uint8_t *)word - h->base) / 8;
-    if (h->hot_saved[i] == h->tx_stamp &&
-        h->hot_saved[i + n - 1] == h->tx_stamp)
+    uint64_t i = (uint64_t)((const uint8_t *)word - t->h->base) / 8;
+    if (t->hot_saved[i] == t->tx_stamp &&
+        t->hot_saved[i + n - 1] == t->tx_stamp)
         return 0;
-    int r = hh_log(h, word, 8 * n);
+    int r = hh_log(t, word, 8 * n);
     if (r == 0)
         for (unsigned k = 0; k < n; k++)
-            h->hot_saved[i + k] = h->tx_stamp;
+            t->hot_saved[i + k] = t->tx_stamp;
     return r;
 }
 
-static inline int hh_log_hot(struct hr_heap *h, const uint64_t *word)
+static inline int hh_log_hot(struct hh_tx *t, const uint64_t *word)
 {
-    return hh_log_hot_n(h, word, 1);
+    return hh_log_hot_n(t, word, 1);
 }
 
 /* The log's part of a commit: on DISK, flush what the transaction wrote;
  * then the COMMIT POINT.  0 or -errno from a flush (the caller rolls
  * back). */
-int hh_log_commit(struct hr_heap *h);
+int hh_log_commit(struct hh_tx *t);
 /* Put back every byte the log saved, newest first, and empty the log;
- * idempotent.  0, K_EHEAP if an entry names bytes the log may not touch,
- * or -errno from a flush. */
-int hh_rollback(struct hr_heap *h);
-/* Forget this handle's transaction state: a new transaction starts. */
-void hh_tx_reset(struct hr_heap *h);
-/* Bytes of the log that count: 0 if it is empty (1 if an entry that
- * counts names bytes the log may not touch). */
-uint64_t hh_log_live(const struct hr_heap *h);
+ * idempotent.  0, K_EHEAP if the log is damaged (its state word, or an
+ * entry inside its end that does not check out or names bytes the log may
+ * not touch: then nothing is applied), or -errno from a flush. */
+int hh_rollback(struct hh_tx *t);
+/* The same, for a DISK heap after a power cut (torn 1): the log ends at the
+ * first entry that does not check out (log.c says why). */
+int hh_rollback_torn(struct hh_tx *t, int torn);
+/* Forget t's transaction state: a new transaction starts. */
+void hh_tx_reset(struct hh_tx *t);
+/* Bytes of the log that count: 0 if it is empty (1 if it is damaged). */
+uint64_t hh_log_live(const struct hh_tx *t);
+/* 0 if the log is sound; K_EHEAP if damaged, with a message naming the lane
+ * and the record's offset in msg. */
+int hh_log_damage(const struct hh_tx *t, char *msg, size_t len);
 
 #endif

@@ -57,16 +57,21 @@ int hh_os_flush(struct hr_heap *h, uint64_t off, uint64_t len)
     if (hi > h->size)
         hi = h->size;
     if (h->record_fd >= 0) {
+        pthread_mutex_lock(&h->record_mu);
         record_pages(h);
         record(h, lo, hi - lo, h->base + lo);
+        pthread_mutex_unlock(&h->record_mu);
     }
     return pmm__os_msync(h->base + lo, hi - lo);
 }
 
 void hh_os_record_commit(struct hr_heap *h)
 {
-    if (h->record_fd >= 0)
-        record(h, HH_RECORD_COMMIT, h->hdr->tx_seq, NULL);
+    if (h->record_fd >= 0) {
+        pthread_mutex_lock(&h->record_mu);
+        record(h, HH_RECORD_COMMIT, 0, NULL);
+        pthread_mutex_unlock(&h->record_mu);
+    }
 }
 
 /* Start recording if HR_HEAP_FLUSHLOG is set: h->record_fd, and a copy of

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lane.h - lanes and lock words: which transaction runs where, and who may
+ * change what (lane.c says why it is enough).
+ */
+#ifndef HR_HEAP_LANE_H
+#define HR_HEAP_LANE_H
+
+#include "view.h"
+
+/* This thread's token: never 0, never reused in the process. */
+uint64_t hh_token(void);
+
+/* The transactions this thread runs, on as many heaps (hidden TLS: the
+ * calls find their own without touching memory other threads write). */
+#define HH_MINE 8
+struct hh_mine {
+    struct hr_heap *h;
+    struct hh_tx *t;
+};
+__attribute__((visibility("hidden"))) extern __thread struct hh_mine
+    hh_mine[HH_MINE];
+__attribute__((visibility("hidden"))) extern __thread unsigned hh_nmine;
+__attribute__((visibility("hidden"))) extern __thread uint64_t hh_me;
+
+/* The transaction this thread runs through h, or NULL. */
+static inline struct hh_tx *hh_my_tx(struct hr_heap *h)
+{
+    for (unsigned i = 0; i < hh_nmine; i++)
+        if (hh_mine[i].h == h)
+            return hh_mine[i].t;
+    return NULL;
+}
+
+/* Forget h's entries (its handle is closed). */
+void hh_forget(struct hr_heap *h);
+
+/* Make a lane's robust, process-shared mutex (format, a new boot). */
+int hh_lane_init(struct hh_lane *l);
+/* Point slot i of h at its lane (open). */
+void hh_slot_init(struct hr_heap *h, unsigned i);
+/* Take a free lane for a transaction of this thread, waiting when none is
+ * free; a lane whose owner died is rolled back first, a damaged one
+ * passed over.  0 and *out, K_ETX if this thread holds the lane it waits
+ * for or runs HH_MINE transactions already, K_EHEAP, or -errno. */
+int hh_lane_take(struct hr_heap *h, struct hh_tx **out);
+/* Give t's lane back (its log is empty). */
+void hh_lane_give(struct hh_tx *t);
+/* Roll back every lane whose owner is dead.  0, or K_EHEAP if a lane's
+ * log is damaged (left as it is). */
+int hh_lanes_settle(struct hr_heap *h);
+/* Look at lane i for the checker, rolling it back if its owner is dead:
+ * 0 free, 1 in use by a live transaction (mine's or another's), K_EHEAP
+ * damaged (why in msg).  *bytes: bytes of its log in use. */
+int hh_lane_inspect(struct hr_heap *h, unsigned i, uint64_t *bytes,
+                    char *msg, size_t len);
+
+int hh_lock_slow(struct hh_tx *t, uint64_t *w);
+
+/* Take the lock word w for t, held until t ends.  0; K_EBUSY if waiting
+ * might deadlock (t is doomed: abort and retry); K_EHEAP if its holder's
+ * log is damaged. */
+static inline int hh_lock(struct hh_tx *t, uint64_t *w)
+{
+    if (__atomic_load_n(w, __ATOMIC_ACQUIRE) == t->lockval)
+        return 0;
+    return hh_lock_slow(t, w);
+}
+
+/* The lock words of the granules under [off, off+len) (format.h). */
+static inline int hh_lock_range(struct hh_tx *t, uint64_t off, uint64_t len)
+{
+    uint64_t *locks = (uint64_t *)(t->h->base + t->h->hdr->locks_off);
+    uint64_t n = t->h->hdr->nlocks;
+    for (uint64_t g = off / HH_GRANULE; g <= (off + len - 1) / HH_GRANULE;
+         g++) {
+        int r = hh_lock(t, &locks[hh_lock_index(g, n)]);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* The allocator's lock (every alloc and free of a transaction). */
+static inline int hh_lock_alloc(struct hh_tx *t)
+{
+    if (t->alloc_locked)
+        return 0;
+    int r = hh_lock(t, &t->h->hdr->alloc_lock);
+    t->alloc_locked = r == 0;
+    return r;
+}
+
+#endif

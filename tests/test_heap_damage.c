@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_heap_damage.c - damage the heap's own structures and a dead
+ * holder's undo log: the checker names what is wrong, a damaged log is
+ * refused whole, and a dead holder is rolled back whichever call meets it
+ * first.
+ *
+ * The damaged-log test lets a child die inside a transaction, keeps the
+ * block as it left it, then flips one random byte of the live log (its
+ * state word or a record inside its end) at a time, HR_HEAP_FLIPS times
+ * (default 1000): every opening must be refused with K_EHEAP and leave the
+ * heap's words and objects exactly as they were (nothing applied).  It
+ * prints its seed; HR_HEAP_SEED replays one.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hotrestart/heap.h>
+
+#include "common.h"
+#include "heap/format.h"
+
+static pmm_bank *bank;
+
+static void setup(void)
+{
+    site_new(16 << 20, 64);
+    bank = bank_open();
+}
+static void teardown(void) { site_drop(); }
+TestSuite(heap_damage, .init = setup, .fini = teardown);
+
+#define SIZE (256u << 10)
+
+static hr_heap *open_heap(const char *name)
+{
+    hr_heap *h;
+    int r = hr_heap_open(&h, bank, name, SIZE, "k", 1, 0);
+    cr_assert_eq(r, 0, "open: %s", pmm_strerror(r));
+    return h;
+}
+
+static char seen[4096];
+static void collect(const char *p, void *arg)
+{
+    (void)arg;
+    fprintf(stderr, "  problem: %s\n", p);
+    strncat(seen, p, sizeof seen - strlen(seen) - 2);
+    strcat(seen, "\n");
+}
+
+/* Mutant of #21: the checker ignored a wrong back link of a free list. */
+Test(heap_damage, the_checker_names_a_wrong_back_link)
+{
+    hr_heap *h = open_heap("b");
+    void *p[4];
+    cr_assert_eq(hr_heap_begin(h), 0);
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(hr_heap_alloc(h, 64, 0, &p[i]), 0);
+    cr_assert_eq(hr_heap_free(h, p[0]), 0); /* two free chunks of one size, */
+    cr_assert_eq(hr_heap_free(h, p[2]), 0); /* kept apart by used ones */
+    cr_assert_eq(hr_heap_commit(h), 0);
+    cr_assert_eq(hr_heap_check(h, NULL, NULL), 0);
+    /* the later free is the list's head; the earlier one links back to it */
+    uint64_t *back = (uint64_t *)p[0] + 1, good = *back;
+    cr_assert_neq(good, 0, "p[0] is not the head of its list");
+    *back = 0;
+    seen[0] = 0;
+    cr_assert_eq(hr_heap_check(h, collect, NULL), K_EHEAP);
+    cr_assert(strstr(seen, "back link"), "not named: %s", seen);
+    *back = good + HH_ALIGN;
+    seen[0] = 0;
+    cr_assert_eq(hr_heap_check(h, collect, NULL), K_EHEAP);
+    cr_assert(strstr(seen, "back link"), "not named: %s", seen);
+    *back = good;
+    cr_assert_eq(hr_heap_check(h, NULL, NULL), 0);
+    hr_heap_close(h);
+}
+
+#define NWORDS 64
+
+/* A child opens the heap, changes it inside a transaction and dies there:
+ * every word of the root's array, a record written over, new objects, one
+ * of them in place of a freed one. */
+static void die_in_a_transaction(const char *name)
+{
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        hr_heap *h;
+        uint64_t *root;
+        void *o;
+        if (hr_heap_open(&h, bank, name, SIZE, "k", 1, 0) < 0 ||
+            hr_heap_root(h, (void **)&root) < 0 || !root ||
+            hr_heap_begin(h) < 0)
+            _exit(2);
+        for (int i = 0; i < NWORDS; i++)
+            if (hr_heap_set64(h, &root[i * 3 % NWORDS], 7000 + (uint64_t)i))
+                _exit(3);
+        for (int i = 0; i < 3; i++)
+            if (hr_heap_alloc(h, 48 + 100 * (size_t)i, HR_HEAP_ZERO, &o) < 0)
+                _exit(4);
+        if (hr_heap_free(h, (void *)(uintptr_t)root[NWORDS]) < 0 ||
+            hr_heap_write(h, root, "overwritten", 12) < 0 ||
+            hr_heap_alloc(h, 300, 0, &o) < 0 ||
+            hr_heap_set64(h, &root[NWORDS], (uint64_t)(uintptr_t)o) < 0)
+            _exit(5);
+        kill(getpid(), SIGKILL);
+        _exit(6);
+    }
+    cr_assert_eq(wait_status(pid), 128 + SIGKILL, "the child died in its tx");
+}
+
+/* A heap with a root of NWORDS words (word i == i) and an object. */
+static void make_heap(const char *name, uint64_t **root_out)
+{
+    hr_heap *h = open_heap(name);
+    uint64_t *root;
+    void *o;
+    cr_assert_eq(hr_heap_begin(h), 0);
+    cr_assert_eq(hr_heap_alloc(h, (NWORDS + 1) * 8, 0, (void **)&root), 0);
+    for (uint64_t i = 0; i < NWORDS; i++)
+        root[i] = i;
+    cr_assert_eq(hr_heap_alloc(h, 200, HR_HEAP_ZERO, &o), 0);
+    root[NWORDS] = (uint64_t)(uintptr_t)o;
+    cr_assert_eq(hr_heap_set_root(h, root), 0);
+    cr_assert_eq(hr_heap_commit(h), 0);
+    hr_heap_close(h);
+    *root_out = root;
+}
+
+static void assert_rolled_back(hr_heap *h, const uint64_t *root)
+{
+    for (uint64_t i = 0; i < NWORDS; i++)
+        cr_assert_eq(root[i], i, "word %llu is %llu: not rolled back",
+                     (unsigned long long)i, (unsigned long long)root[i]);
+    hr_heap_info st;
+    cr_assert_eq(hr_heap_stat(h, &st), 0);
+    cr_assert_eq(st.objects, 2, "the root and its object, none of the child's");
+}
+
+/* Mutant of #21: the robust lock did not roll back a dead owner's changes
+ * when hr_heap_check or hr_heap_stat was the first call to meet it on a
+ * handle opened before the death. */
+Test(heap_damage, check_or_stat_first_rolls_back_a_dead_holder)
+{
+    for (int stat_first = 0; stat_first < 2; stat_first++) {
+        const char *name = stat_first ? "s" : "c";
+        uint64_t *root;
+        make_heap(name, &root);
+        hr_heap *h = open_heap(name);
+        die_in_a_transaction(name);
+        cr_assert_eq(memcmp(root, "overwritten", 12), 0, "the child's change");
+        if (stat_first) {
+            hr_heap_info st;
+            cr_assert_eq(hr_heap_stat(h, &st), 0, "stat met a dead holder");
+        } else {
+            cr_assert_eq(hr_heap_check(h, collect, NULL), 0,
+                         "check met a dead holder");
+        }
+        assert_rolled_back(h, root);
+        cr_assert_eq(hr_heap_check(h, collect, NULL), 0);
+        hr_heap_close(h);
+    }
+}
+
+static long flips_wanted(void)
+{
+    const char *v = getenv("HR_HEAP_FLIPS");
+    return v && *v ? atol(v) : 1000;
+}
+
+Test(heap_damage, a_damaged_log_is_refused_never_applied, .timeout = 300)
+{
+    uint64_t *root;
+    make_heap("d", &root);
+    die_in_a_transaction("d");
+    uint8_t *blk, *copy = malloc(SIZE);
+    void *a;
+    cr_assert_eq(pmm_alloc(bank, "d", 1, "k", 1, PMM_RETRIEVE, &a, NULL), 0);
+    blk = a;
+    struct hh_hdr *d = a;
+    memcpy(copy, blk, SIZE);
+    struct hh_lane *lane = NULL; /* the dead child's */
+    for (unsigned i = 0; i < d->nlanes; i++) {
+        struct hh_lane *l = (void *)(blk + d->lanes_off + i * d->lane_size);
+        if (l->log_state != hh_log_state(0))
+            lane = l;
+    }
+    cr_assert_not_null(lane, "no lane holds the dead child's log");
+    uint64_t end = lane->log_state >> 32;
+    uint64_t lane_off = (uint64_t)((uint8_t *)lane - blk);
+    uint64_t log_off = lane_off + HH_LANE_HDR;
+    unsigned lane_no = (unsigned)((lane_off - d->lanes_off) / d->lane_size);
+    cr_assert_eq(lane->log_state, hh_log_state(end));
+    cr_assert_gt(end, 64 * 40, "the dead child's log holds its records");
+
+    const char *sv = getenv("HR_HEAP_SEED");
+    uint64_t seed = sv && *sv ? strtoull(sv, NULL, 0)
+                              : (uint64_t)time(NULL) * 2654435761u | 1;
+    long want = flips_wanted(), refused = 0;
+    fprintf(stderr, "heap_damage: %ld flips in a %llu-byte log, seed %llu\n",
+            want, (unsigned long long)end, (unsigned long long)seed);
+    uint64_t rng = seed;
+    size_t hot = offsetof(struct hh_hdr, root);
+    for (long i = 0; i < want; i++) {
+        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+        uint64_t at = rng % (end + 8); /* the state word, or the log */
+        uint64_t off = at < 8 ? lane_off + offsetof(struct hh_lane, log_state)
+                                    + at
+                              : log_off + at - 8;
+        uint8_t x = (uint8_t)(rng >> 40) | 1;
+        memcpy(blk, copy, SIZE);
+        blk[off] ^= x;
+        hr_heap *h;
+        int r = hr_heap_open(&h, bank, "d", SIZE, "k", 1, HR_HEAP_RETRIEVE);
+        if (r == 0)
+            hr_heap_close(h);
+        cr_assert_eq(r, K_EHEAP, "flip %ld (byte %llu ^ %#x): opened (%d)", i,
+                     (unsigned long long)off, x, r);
+        cr_assert(memcmp(blk + hot, copy + hot, HH_HDR_SIZE - hot) == 0 &&
+                  memcmp(blk + d->arena_off, copy + d->arena_off,
+                         SIZE - d->arena_off) == 0,
+                  "flip %ld: part of the damaged log was applied", i);
+        refused++;
+    }
+    fprintf(stderr, "heap_damage: %ld of %ld refused, 0 applied\n", refused,
+            want);
+
+    /* the tool names the lane and the record; begin refuses */
+    memcpy(blk, copy, SIZE);
+    blk[log_off + 36] ^= 0x10; /* the first record's saved bytes */
+    char out[2048], lane_name[32];
+    cr_assert_eq(run_hr(out, sizeof out, "heap", "check", "d", NULL), 3, "%s",
+                 out);
+    snprintf(lane_name, sizeof lane_name, "lane %u:", lane_no);
+    cr_assert(strstr(out, lane_name) && strstr(out, "log offset 0"), "%s",
+              out);
+    hr_heap *h;
+    cr_assert_eq(hr_heap_open(&h, bank, "d", SIZE, "k", 1,
+                              HR_HEAP_RETRIEVE | HR_HEAP_INSPECT), 0);
+    cr_assert_eq(hr_heap_begin(h), K_EHEAP);
+    hr_heap_close(h);
+
+    /* the log as the child left it is rolled back whole */
+    memcpy(blk, copy, SIZE);
+    h = open_heap("d");
+    assert_rolled_back(h, root);
+    cr_assert_eq(hr_heap_check(h, collect, NULL), 0);
+    hr_heap_close(h);
+    free(copy);
+}

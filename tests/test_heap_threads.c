@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_heap_threads.c - transactions of threads at once on one heap: two
+ * run side by side (a single heap lock would deadlock this test, which its
+ * timeout would report), a lock cycle ends in K_EBUSY for the younger one,
+ * and a thread that ends inside its transaction (pthread_exit, or a
+ * cancellation) while its process lives on is rolled back and never blocks
+ * the others.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <hotrestart/heap.h>
+
+#include "common.h"
+
+static pmm_bank *bank;
+static hr_heap *H;
+static uint64_t *obj[24];
+
+/* A heap with 24 objects of 64 bytes; word 0 of object i is i. */
+static void setup(void)
+{
+    site_new(16 << 20, 64);
+    bank = bank_open();
+    cr_assert_eq(hr_heap_open(&H, bank, "t", 1 << 20, "k", 1, 0), 0);
+    cr_assert_eq(hr_heap_begin(H), 0);
+    for (int i = 0; i < 24; i++) {
+        cr_assert_eq(hr_heap_alloc(H, 64, HR_HEAP_ZERO, (void **)&obj[i]), 0);
+        obj[i][0] = (uint64_t)i;
+    }
+    cr_assert_eq(hr_heap_commit(H), 0);
+}
+static void teardown(void)
+{
+    hr_heap_close(H);
+    site_drop();
+}
+TestSuite(heap_threads, .init = setup, .fini = teardown, .timeout = 60);
+
+static sem_t a_in, b_in, b_done;
+
+static void *tx_a(void *arg)
+{
+    (void)arg;
+    cr_assert_eq(hr_heap_begin(H), 0);
+    cr_assert_eq(hr_heap_set64(H, &obj[0][0], 100), 0);
+    sem_post(&a_in);
+    sem_wait(&b_done); /* B runs its whole transaction while A is open */
+    cr_assert_eq(hr_heap_commit(H), 0);
+    return NULL;
+}
+
+static void *tx_b(void *arg)
+{
+    (void)arg;
+    sem_wait(&a_in);
+    cr_assert_eq(hr_heap_begin(H), 0);
+    cr_assert_eq(hr_heap_set64(H, &obj[1][0], 101), 0);
+    cr_assert_eq(hr_heap_commit(H), 0);
+    sem_post(&b_done);
+    return NULL;
+}
+
+/* Run a and b in two threads (the semaphores set to 0) until both end. */
+static void run_pair(void *(*a)(void *), void *(*b)(void *))
+{
+    sem_init(&a_in, 0, 0);
+    sem_init(&b_in, 0, 0);
+    sem_init(&b_done, 0, 0);
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, a, NULL);
+    pthread_create(&tb, NULL, b, NULL);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+}
+
+Test(heap_threads, two_transactions_run_at_once)
+{
+    run_pair(tx_a, tx_b);
+    cr_assert_eq(obj[0][0], 100);
+    cr_assert_eq(obj[1][0], 101);
+    cr_assert_eq(hr_heap_check(H, NULL, NULL), 0);
+}
+
+static int b_got;
+
+static void *cycle_a(void *arg)
+{
+    (void)arg;
+    cr_assert_eq(hr_heap_begin(H), 0); /* the older */
+    cr_assert_eq(hr_heap_set64(H, &obj[2][0], 200), 0);
+    sem_post(&a_in);
+    sem_wait(&b_in);
+    /* waits for B, which gives up */
+    cr_assert_eq(hr_heap_set64(H, &obj[3][0], 200), 0);
+    cr_assert_eq(hr_heap_commit(H), 0);
+    return NULL;
+}
+
+static void *cycle_b(void *arg)
+{
+    (void)arg;
+    sem_wait(&a_in);
+    cr_assert_eq(hr_heap_begin(H), 0); /* the younger */
+    cr_assert_eq(hr_heap_set64(H, &obj[3][0], 300), 0);
+    sem_post(&b_in);
+    b_got = hr_heap_set64(H, &obj[2][0], 300);
+    cr_assert_eq(hr_heap_commit(H), b_got, "a doomed commit rolls back");
+    return NULL;
+}
+
+Test(heap_threads, a_lock_cycle_ends_in_K_EBUSY_for_the_younger)
+{
+    run_pair(cycle_a, cycle_b);
+    cr_assert_eq(b_got, K_EBUSY);
+    cr_assert_eq(obj[2][0], 200);
+    cr_assert_eq(obj[3][0], 200, "B's change was rolled back, A's kept");
+    cr_assert_eq(hr_heap_check(H, NULL, NULL), 0);
+}
+
+static int blocker[2];
+
+/* Begin, change object i, allocate, then end the thread inside the
+ * transaction: by pthread_exit, or (cancel) waiting in read() until
+ * cancelled. */
+static void *end_inside(void *arg)
+{
+    int i = (int)(intptr_t)arg % 100, cancel = (int)(intptr_t)arg >= 100;
+    void *o;
+    cr_assert_eq(hr_heap_begin(H), 0);
+    cr_assert_eq(hr_heap_set64(H, &obj[i][0], 1000 + (uint64_t)i), 0);
+    cr_assert_eq(hr_heap_alloc(H, 100, 0, &o), 0);
+    if (cancel) {
+        sem_post(&a_in);
+        char c;
+        for (;;)
+            (void)read(blocker[0], &c, 1); /* a cancellation point */
+    }
+    pthread_exit(NULL);
+}
+
+static void assert_rolled_back(int first, int n)
+{
+    cr_assert_eq(hr_heap_begin(H), 0);
+    for (int i = first; i < first + n; i++) {
+        /* the dead thread's lock is recovered, not waited on for ever */
+        cr_assert_eq(hr_heap_lock(H, obj[i]), 0);
+        cr_assert_eq(obj[i][0], (uint64_t)i, "object %d not rolled back", i);
+    }
+    hr_heap_info st;
+    cr_assert_eq(hr_heap_stat(H, &st), 0);
+    cr_assert_eq(st.objects, 24, "the dead threads' objects are gone");
+    cr_assert_eq(st.lanes_busy, 1, "this one's lane only");
+    cr_assert_eq(hr_heap_commit(H), 0);
+    cr_assert_eq(hr_heap_check(H, NULL, NULL), 0);
+}
+
+/* More threads end inside a transaction than the heap has lanes: every
+ * lane is taken back. */
+Test(heap_threads, threads_that_exit_inside_a_transaction_are_rolled_back)
+{
+    hr_heap_lane l[16];
+    int lanes = hr_heap_lanes(H, l, 16);
+    cr_assert_gt(lanes, 1);
+    cr_assert_lt(lanes, 20);
+    for (int i = 0; i < 20; i++) {
+        pthread_t t;
+        pthread_create(&t, NULL, end_inside, (void *)(intptr_t)i);
+        pthread_join(t, NULL);
+    }
+    assert_rolled_back(0, 20);
+}
+
+Test(heap_threads, a_thread_cancelled_inside_a_transaction_is_rolled_back)
+{
+    cr_assert_eq(pipe(blocker), 0);
+    sem_init(&a_in, 0, 0);
+    for (int i = 0; i < 4; i++) {
+        pthread_t t;
+        void *res;
+        pthread_create(&t, NULL, end_inside, (void *)(intptr_t)(100 + i));
+        sem_wait(&a_in);
+        pthread_cancel(t);
+        pthread_join(t, &res);
+        cr_assert_eq(res, PTHREAD_CANCELED);
+    }
+    assert_rolled_back(0, 4);
+}
+
+/* A child forked inside a transaction does not run it: its calls are
+ * refused, and it may begin one of its own beside the parent's. */
+Test(heap_threads, a_forked_child_does_not_run_its_parents_transaction)
+{
+    cr_assert_eq(hr_heap_begin(H), 0);
+    cr_assert_eq(hr_heap_set64(H, &obj[5][0], 55), 0);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        int ok = hr_heap_set64(H, &obj[6][0], 66) == K_ETX &&
+                 hr_heap_commit(H) == K_ETX && hr_heap_begin(H) == 0 &&
+                 hr_heap_set64(H, &obj[6][0], 66) == 0 &&
+                 hr_heap_commit(H) == 0;
+        _exit(ok ? 0 : 1);
+    }
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %d", st);
+    cr_assert_eq(hr_heap_commit(H), 0);
+    cr_assert_eq(obj[5][0], 55);
+    cr_assert_eq(obj[6][0], 66);
+    cr_assert_eq(hr_heap_check(H, NULL, NULL), 0);
+}
