@@ -86,7 +86,7 @@ void hrd_cgroup_begin(struct hrd *d)
     d->cg_fd = dir;
     /* cgroup.kill (Linux 5.14) is in every cgroup but the root */
     pmm__os_cgroup_make(dir, "kill.probe");
-    char kill_file[64];
+    char kill_file[4300]; /* path (4200 at most) and the file in it */
     snprintf(kill_file, sizeof kill_file, "%s/kill.probe/cgroup.kill", path);
     uid_t uid;
     mode_t mode;

@@ -38,8 +38,8 @@
 
 static char out[65536];
 static const char *site;
-static char cg_dir[4300];    /* the test's own cgroup, or "" */
-static char cg_parent[4200]; /* ... and the one it came from */
+static char cg_dir[8300];    /* the test's own cgroup, or "" */
+static char cg_parent[8200]; /* ... and the one it came from */
 
 /* Write text into file; 0 or -errno. */
 static int put(const char *file, const char *text)
@@ -74,7 +74,7 @@ static void enter_cgroup(void)
         cr_skip_test("no cgroup v2 mount here");
     snprintf(cg_parent, sizeof cg_parent, "%s%s", mnt, strcmp(own, "/") ? own : "");
     snprintf(cg_dir, sizeof cg_dir, "%s/hrtest.%d", cg_parent, (int)getpid());
-    char procs[4400];
+    char procs[8400];
     snprintf(procs, sizeof procs, "%s/cgroup.procs", cg_dir);
     if (mkdir(cg_dir, 0755) < 0 || put(procs, "0") < 0) {
         rmdir(cg_dir);
@@ -86,13 +86,13 @@ static void enter_cgroup(void)
 
 static void leave_cgroup(void)
 {
-    char procs[4400];
+    char procs[8400];
     if (!cg_dir[0])
         return;
     snprintf(procs, sizeof procs, "%s/cgroup.procs", cg_parent);
     put(procs, "0");
     /* what a controller left under it (a failed test) goes too */
-    char rm[9000];
+    char rm[17000];
     snprintf(rm, sizeof rm, "rmdir %s/*/* %s/* 2>/dev/null", cg_dir, cg_dir);
     for (int i = 0; i < 500 && rmdir(cg_dir) < 0 && errno == EBUSY; i++) {
         if (system(rm) < 0)

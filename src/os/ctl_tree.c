@@ -192,8 +192,8 @@ int pmm__os_cgroup_children(int dir, char (*names)[64], int max)
     int n = 0;
     while (n < max && (e = readdir(d)))
         if (e->d_type == DT_DIR && e->d_name[0] != '.' &&
-            strlen(e->d_name) < 64)
-            snprintf(names[n++], 64, "%s", e->d_name);
+            strlen(e->d_name) < 64) /* ours are short: longer ones are not */
+            memcpy(names[n++], e->d_name, strlen(e->d_name) + 1);
     closedir(d);
     return n;
 }
