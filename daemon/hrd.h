@@ -200,6 +200,8 @@ struct hrd {
     int restarted;            /* this controller comes from a site restart */
     int maintenance;          /* hrd --end-group: a stopped site's group
                                  ended, no controller started (main.c) */
+    int bank_error;           /* maintenance only: why the RAM bank did not
+                                 open (0: it did); see setup.c */
     int ready_fd;             /* told once booted (--ready-fd), or -1 */
     char *ini;                /* sysadm.ini's text while it runs, else NULL */
     size_t ini_at;            /* ... and where its next line begins */

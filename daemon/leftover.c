@@ -194,3 +194,24 @@ void hrd_leftover_end(struct hrd *d)
                 "their clients waited in the backlog", kept,
                 kept == 1 ? "" : "s");
 }
+
+int hrd_leftover_end_blind(struct hrd *d)
+{
+    static char names[HR_REG_ACTORS * 4][64];
+    static pid_t pids[MAX_PROCS];
+    char old_path[4200];
+    int old = hrd_cgroup_old(d, old_path, sizeof old_path), ended = 0;
+    if (old < 0)
+        return -1;
+    int n = pmm__os_cgroup_children(old, names, HR_REG_ACTORS * 4);
+    for (int i = 0; i < n; i++) {
+        int k = pmm__os_cgroup_pids(old, names[i], pids, MAX_PROCS);
+        ended += k > 0 ? k : 0;
+    }
+    hrd_cgroup_end_dir(old, 1, HRD_KILL_WAIT_S * 1000);
+    pmm__os_close(old);
+    pmm__os_cgroup_remove(AT_FDCWD, old_path);
+    snprintf(old_path, sizeof old_path, "%s/" HRD_CGROUP_FILE, d->dir);
+    pmm__os_unlink(old_path); /* ended: nothing more to look for */
+    return ended;
+}

@@ -30,6 +30,12 @@ struct hrd;
 
 /* At start, before anything is started: the three steps above. */
 void hrd_leftover_end(struct hrd *d);
+/* Maintenance of a stopped site whose RAM bank does not open
+ * (d->bank_error): its registry cannot be read, so what the dead
+ * controller left is found by the cgroup it recorded alone, and ended
+ * with SIGKILL.  Returns the number of processes ended, or -1 when no
+ * cgroup was recorded (nothing can be found). */
+int hrd_leftover_end_blind(struct hrd *d);
 /* pid's environment into env (cap bytes, zeroed past its end): 0, or
  * -errno (another user's process, or gone). */
 int hrd_env_read(pid_t pid, char *env, size_t cap);

@@ -34,6 +34,7 @@
 #include "members.h"
 #include "held.h"
 #include "hrd.h"
+#include "leftover.h"
 #include "log.h"
 #include "logpipe.h"
 #include "notify.h"
@@ -286,6 +287,34 @@ static int end_group_offline(struct hrd *d, int group)
     return r;
 }
 
+/* Maintenance of a site whose RAM bank does not open: --end-leftovers
+ * ends what the recorded cgroup holds; --end-group needs the registry. */
+static int end_without_bank(struct hrd *d, int group)
+{
+    const char *why = pmm_strerror(d->bank_error);
+    if (group >= 0) {
+        fprintf(stderr, "hrd: --end-group: site %s: the RAM bank does not "
+                "open (%s), so its groups cannot be read (hr site cold "
+                "replaces the bank)\n", d->site, why);
+        return 1;
+    }
+    int ended = hrd_leftover_end_blind(d);
+    if (ended < 0) {
+        fprintf(stderr, "hrd: site %s: the RAM bank does not open (%s) and "
+                "no cgroup is recorded: no process of a controller that died "
+                "can be looked for\n", d->site, why);
+        return 0;
+    }
+    char text[600];
+    snprintf(text, sizeof text, "the RAM bank does not open (%s): %d "
+             "process%s left in the cgroup of a controller that died ended "
+             "with SIGKILL; the registry is not updated (hr site cold "
+             "replaces the bank)", why, ended, ended == 1 ? "" : "es");
+    hrd_log(d, HRD_NOTICE, "%s", text);
+    fprintf(stderr, "hrd: site %s: %s\n", d->site, text);
+    return 0;
+}
+
 /* G of --end-group: a group id. */
 static int group_arg(const char *s)
 {
@@ -382,7 +411,8 @@ int main(int argc, char **argv)
     d.maintenance = end_group != HRD_RUN;
     hrd_setup(&d, site);
     if (d.maintenance)
-        return end_group_offline(&d, end_group);
+        return d.bank_error ? end_without_bank(&d, end_group)
+                            : end_group_offline(&d, end_group);
     hrd_held_adopt(&d);
     /* listen first: actors started by boot() may call us at once (their
      * requests wait in the backlog until the loop runs) */

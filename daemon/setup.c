@@ -103,8 +103,12 @@ void hrd_setup(struct hrd *d, const char *site_arg)
      * directory swapped in for it later is never read nor written */
     if ((r = pmm__site_open(d->site, 1, d->dir, sizeof d->dir)) < 0)
         refused(d->site, r);
-    if ((r = pmm_bank_open(&d->bank, d->dir, "RAM", PMM_OPEN_CREATE)) < 0)
+    /* maintenance goes on without it: a dead controller's leftovers are
+     * still found by their cgroup (leftover.c) */
+    if ((r = pmm_bank_open(&d->bank, d->dir, "RAM", PMM_OPEN_CREATE)) < 0 &&
+        !d->maintenance)
         hrd_die(1, "site %s: RAM bank: %s", d->site, pmm_strerror(r));
+    d->bank_error = r < 0 ? r : 0;
     if ((d->lock_fd = take_lock(d)) < 0)
         hrd_die(1, "site %s: a controller already runs", d->site);
     snprintf(path, sizeof path, "%s/console.log", d->dir);
@@ -112,6 +116,8 @@ void hrd_setup(struct hrd *d, const char *site_arg)
                                 0600);
     if (d->console_fd < 0)
         hrd_die(1, "%s/console.log: %s", d->site, pmm_strerror(d->console_fd));
+    if (d->bank_error)
+        return;
     for (int i = 0; i < HR_REG_ACTORS; i++)
         d->slot[i].image_fd = -1;
     if (hrd_config_dir())

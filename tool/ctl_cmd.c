@@ -187,8 +187,12 @@ int hr_stop_running(const char *dir, const char *action)
 {
     int r = hr_stop(dir);
     hr_site_state st;
+    /* a site never started has nothing left; one whose bank does not open
+     * may have: hrd finds it by its cgroup then */
+    int q = r == -ECONNREFUSED || r == -ENOENT
+                ? hr_site_status(dir, &st, NULL, 0) : 0;
     if ((r == -ECONNREFUSED || r == -ENOENT) &&
-        hr_site_status(dir, &st, NULL, 0) == 0 && st.generation > 0 &&
+        (q < 0 || st.generation > 0) &&
         run_hrd(dir, "--end-leftovers", NULL, action) != 0)
         hr_die(HR_EXIT_FAIL, "%s: what a controller that died left running "
                              "could not be ended (hrd said why above)", action);
