@@ -177,8 +177,11 @@ static int restart_due(struct hrd *d, int group)
 static void make_group(struct hrd *d, int group)
 {
     struct hr_reg_group *g = &d->reg->groups[group];
-    uint32_t state = g->state;
-    memset(&d->grp[group].backoff, 0, sizeof d->grp[group].backoff);
+    uint32_t state = g->state, ends = d->grp[group].ends;
+    /* a new group under a used id: none of the old one's counters, only
+     * the count of ends that waiters compare (requests.c) */
+    memset(&d->grp[group], 0, sizeof d->grp[group]);
+    d->grp[group].ends = ends;
     memset(g, 0, sizeof *g);
     g->state = state;
     g->last_status = -1;

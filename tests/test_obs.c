@@ -563,3 +563,30 @@ Test(obs, a_foreground_controller_that_cannot_start_says_so_as_an_error)
     cr_assert(strncmp(text, "<3>hrd: site ", 13) == 0, "%s", text);
     cr_assert_not_null(strstr(text, "does not exist"), "%s", text);
 }
+
+/* A group id used again after its group ended starts its counters at 0:
+ * the deaths and restart times of the group that had it before are not
+ * the new group's. */
+Test(obs, a_group_id_used_again_starts_its_counters_afresh)
+{
+    start();
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "0", "--name",
+                        "sleeper", "/bin/sleep", "1000", NULL), 0, "%s", out);
+    WAIT_FOR(actor_pid() > 0, "the actor");
+    pid_t pid = actor_pid();
+    kill(pid, SIGKILL);
+    WAIT_FOR(actor_pid() > 0 && actor_pid() != pid, "the restart");
+    cr_assert(hr_metrics(NULL, out, sizeof out) > 0);
+    cr_assert_eq(sample(out, "hr_actor_deaths_total{group=\"0\","
+                             "cause=\"signal\"}"), 1, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", "0", NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "0", "--name",
+                        "sleeper", "/bin/sleep", "1000", NULL), 0, "%s", out);
+    WAIT_FOR(actor_pid() > 0, "the new group's actor");
+    cr_assert(hr_metrics(NULL, out, sizeof out) > 0);
+    promtool_ok(out);
+    cr_assert_eq(sample(out, "hr_actor_deaths_total{group=\"0\","
+                             "cause=\"signal\"}"), 0, "%s", out);
+    cr_assert_eq(sample(out, "hr_restart_duration_seconds_count{group=\"0\"}"),
+                 0, "%s", out);
+}
