@@ -208,118 +208,138 @@ const struct hr_optdef hr_arun_options[] = {
     {0},
 };
 
-int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
+/* What arun's options said. */
+struct arun_args {
+    int group; /* -1: no -g, an ordinary actor */
+    int aslr, standby;
+    hr_arun_opts ao;
+    char specs[1024]; /* the --listen specs, comma-separated */
+};
+
+/* arun's options into a, up to PROGRAM (the options end there): its
+ * index in argv, or argc when there is none. */
+static int arun_parse(int argc, char **argv, struct hr_cmdline *cl,
+                      struct arun_args *a)
 {
-    struct hr_opts ov = *go, *o = &ov;
-    /* the options end at PROGRAM; what follows is its own */
-    struct hr_cmdline cl = {.cmd = "arun", .usage = arun_about,
-                            .table = hr_command("arun"),
-                            .stop_at_operand = 1, .o = o};
-    int group = -1, aslr = 0, standby = 0, k = 0;
-    hr_arun_opts ao = {0};
-    char specs[1024] = "";
-    while (k != 'G' && (k = hr_getopt(argc, argv, &cl)) != -1) {
+    int k = 0;
+    *a = (struct arun_args){.group = -1};
+    while (k != 'G' && (k = hr_getopt(argc, argv, cl)) != -1) {
         switch (k) {
         case 'g':
             if (optarg[0] >= '0' && optarg[0] <= '9') {
-                group = group_arg("arun", optarg);
+                a->group = group_arg("arun", optarg);
                 break;
             }
             /* -g with no number (the guide's `arun -g [gid]`): group 0,
              * and what followed it is the program */
             if (argv[optind - 1] != optarg)
                 group_arg("arun", optarg);
-            group = 0;
+            a->group = 0;
             optind--;
             k = 'G';
             break;
-        case OPT_ASLR: aslr = 1; break;
-        case OPT_STANDBY: standby = 1; break;
-        case OPT_NAME: ao.name = optarg; break;
+        case OPT_ASLR: a->aslr = 1; break;
+        case OPT_STANDBY: a->standby = 1; break;
+        case OPT_NAME: a->ao.name = optarg; break;
         case OPT_STOP_TIMEOUT:
-            ao.stop_ms = (uint32_t)arun_number("--stop-timeout", optarg, 1,
-                                               HR_STOP_LIMIT_MS);
+            a->ao.stop_ms = (uint32_t)arun_number("--stop-timeout", optarg, 1,
+                                                  HR_STOP_LIMIT_MS);
             break;
         case OPT_READY_FD:
-            ao.ready_fd = (int)arun_number("--ready-fd", optarg, 3, 1023);
+            a->ao.ready_fd = (int)arun_number("--ready-fd", optarg, 3, 1023);
             break;
-        case OPT_NOTIFY: ao.notify = 1; break;
-        case OPT_WAIT_READY: ao.wait_ready = 1; break;
-        case OPT_LISTEN: add_listen(specs, sizeof specs, optarg); break;
+        case OPT_NOTIFY: a->ao.notify = 1; break;
+        case OPT_WAIT_READY: a->ao.wait_ready = 1; break;
+        case OPT_LISTEN: add_listen(a->specs, sizeof a->specs, optarg); break;
         }
     }
-    int i = optind;
+    const hr_arun_opts *ao = &a->ao;
+    if (a->group < 0 && (ao->name || ao->stop_ms || ao->ready_fd ||
+                         ao->notify || ao->wait_ready || a->aslr ||
+                         a->standby || a->specs[0]))
+        a->group = 0; /* options of restartable actors only */
+    if (ao->ready_fd && a->specs[0]) { /* the sockets are fds 3, 4... */
+        int held = 1;
+        for (const char *c = a->specs; *c; c++)
+            held += *c == ',';
+        if (ao->ready_fd < 3 + held)
+            hr_die(HR_EXIT_USAGE, "arun: --ready-fd %d is taken by a --listen "
+                   "socket (fds 3 to %d): choose %d or above", ao->ready_fd,
+                   2 + held, 3 + held);
+    }
+    return optind;
+}
+
+/* The controller's refusal r of arun path, in words; exits. */
+__attribute__((noreturn)) static void arun_refused(int r, const char *path,
+                                                   const struct arun_args *a)
+{
+    const char *name = a->ao.name, *specs = a->specs;
+    if (r == -EEXIST)
+        hr_die(HR_EXIT_FAIL, "arun: the name '%s' is taken in this site", name);
+    if (r == -EINVAL && name)
+        hr_die(HR_EXIT_USAGE, "arun: bad --name '%s' (letters, digits and "
+                              "._-:+@/, at most %d)", name, PMM_NAME_MAX - 1);
+    if (r == -ESRCH && a->ao.wait_ready)
+        hr_die(HR_EXIT_FAIL, "arun: %s stopped before it was ready (hr log)",
+               path);
+    if (r == -EAGAIN && a->ao.wait_ready)
+        hr_die(HR_EXIT_FAIL, "arun: %s runs but never said it was ready "
+                             "within 30 s (READY=1, or a line on its "
+                             "--ready-fd; hr ps, hr log)", path);
+    if (r == -EADDRINUSE && specs[0])
+        hr_die(HR_EXIT_FAIL, "arun: --listen %s: address in use (another "
+               "actor or program listens there)", specs);
+    if (r == -ELOOP && specs[0])
+        hr_die(HR_EXIT_FAIL, "arun: --listen %s: a unix: path is a "
+               "symbolic link: give the socket's own path", specs);
+    char what[PATH_MAX + 16];
+    snprintf(what, sizeof what, "arun: %s", path);
+    if (r == K_ENOMEM)
+        hr_die(HR_EXIT_FAIL, "%s: the site's RAM bank has no room for its "
+                             "image (a copy of the program): make the site "
+                             "with a larger --rambank-size (hr site create)",
+               what);
+    if (r == -ENOENT || r == -EACCES || r == -ENOEXEC)
+        hr_die(HR_EXIT_FAIL, "%s: %s", what, exec_failure(path, -r));
+    hr_die_ctl(what, r);
+}
+
+int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
+{
+    struct hr_opts ov = *go, *o = &ov;
+    struct hr_cmdline cl = {.cmd = "arun", .usage = arun_about,
+                            .table = hr_command("arun"),
+                            .stop_at_operand = 1, .o = o};
+    struct arun_args a;
+    int i = arun_parse(argc, argv, &cl, &a);
     if (i >= argc) {
         hr_usage(stderr, "arun", cl.table, arun_about);
         return HR_EXIT_USAGE;
     }
     char path[PATH_MAX], dir[4096];
-    const char *prog = argv[i];
-    if (group < 0 && (ao.name || ao.stop_ms || ao.ready_fd || ao.notify ||
-                      ao.wait_ready || aslr || standby || specs[0]))
-        group = 0; /* options of restartable actors only */
-    if (ao.ready_fd && specs[0]) { /* the sockets are fds 3, 4... */
-        int held = 1;
-        for (const char *c = specs; *c; c++)
-            held += *c == ',';
-        if (ao.ready_fd < 3 + held)
-            hr_die(HR_EXIT_USAGE, "arun: --ready-fd %d is taken by a --listen "
-                   "socket (fds 3 to %d): choose %d or above", ao.ready_fd,
-                   2 + held, 3 + held);
-    }
     hr_site_existing(o, dir, sizeof dir, "arun");
-    if (hr_find_program(prog, path, sizeof path) < 0)
-        hr_die(HR_EXIT_FAIL, "arun: %s: not found on $PATH", prog);
-    if (group < 0) { /* no -g: an ordinary actor */
-        int pid = arun_ordinary(o, path, argv + i);
-        if (o->json)
-            printf("{\"pid\": %d, \"group\": null}\n", pid);
-        else
-            printf("%d\n", pid);
-        return HR_EXIT_OK;
+    if (hr_find_program(argv[i], path, sizeof path) < 0)
+        hr_die(HR_EXIT_FAIL, "arun: %s: not found on $PATH", argv[i]);
+    int r;
+    if (a.group < 0) { /* no -g: an ordinary actor */
+        r = arun_ordinary(o, path, argv + i);
+    } else {
+        if ((a.aslr && setenv("HR_ASLR", "1", 1) < 0) ||
+            (a.standby && setenv("HR_STANDBY", "1", 1) < 0))
+            hr_die(HR_EXIT_FAIL, "arun: out of memory");
+        /* the controller first: its refusal is not the program's fault */
+        if ((r = hr_ping(dir)) < 0)
+            hr_die_ctl("arun", r);
+        r = hr_arun_with(dir, a.group, &a.ao, path, argv + i,
+                         a.specs[0] ? with_listen(a.specs) : environ);
+        if (r < 0)
+            arun_refused(r, path, &a);
     }
-    if ((aslr && setenv("HR_ASLR", "1", 1) < 0) ||
-        (standby && setenv("HR_STANDBY", "1", 1) < 0))
-        hr_die(HR_EXIT_FAIL, "arun: out of memory");
-    /* the controller first: its refusal is not the program's fault */
-    int r = hr_ping(dir);
-    if (r < 0)
-        hr_die_ctl("arun", r);
-    r = hr_arun_with(dir, group, &ao, path, argv + i,
-                     specs[0] ? with_listen(specs) : environ);
-    if (r < 0) {
-        if (r == -EEXIST)
-            hr_die(HR_EXIT_FAIL, "arun: the name '%s' is taken in this site",
-                   ao.name);
-        if (r == -EINVAL && ao.name)
-            hr_die(HR_EXIT_USAGE, "arun: bad --name '%s' (letters, digits and "
-                                  "._-:+@/, at most %d)", ao.name, PMM_NAME_MAX - 1);
-        if (r == -ESRCH && ao.wait_ready)
-            hr_die(HR_EXIT_FAIL, "arun: %s stopped before it was ready (hr log)",
-                   path);
-        if (r == -EAGAIN && ao.wait_ready)
-            hr_die(HR_EXIT_FAIL, "arun: %s runs but never said it was ready "
-                                 "within 30 s (READY=1, or a line on its "
-                                 "--ready-fd; hr ps, hr log)", path);
-        if (r == -EADDRINUSE && specs[0])
-            hr_die(HR_EXIT_FAIL, "arun: --listen %s: address in use (another "
-                   "actor or program listens there)", specs);
-        if (r == -ELOOP && specs[0])
-            hr_die(HR_EXIT_FAIL, "arun: --listen %s: a unix: path is a "
-                   "symbolic link: give the socket's own path", specs);
-        char what[PATH_MAX + 16];
-        snprintf(what, sizeof what, "arun: %s", path);
-        if (r == K_ENOMEM)
-            hr_die(HR_EXIT_FAIL, "%s: the site's RAM bank has no room for its "
-                                 "image (a copy of the program): make the site "
-                                 "with a larger --rambank-size (hr site create)",
-                   what);
-        if (r == -ENOENT || r == -EACCES || r == -ENOEXEC)
-            hr_die(HR_EXIT_FAIL, "%s: %s", what, exec_failure(path, -r));
-        hr_die_ctl(what, r);
-    }
-    if (o->json)
-        printf("{\"pid\": %d, \"group\": %d}\n", r, group);
+    if (o->json && a.group < 0)
+        printf("{\"pid\": %d, \"group\": null}\n", r);
+    else if (o->json)
+        printf("{\"pid\": %d, \"group\": %d}\n", r, a.group);
     else
         printf("%d\n", r);
     return HR_EXIT_OK;
