@@ -236,4 +236,9 @@ Test(tool, option_with_another_subcommand_is_refused)
                      wrong[i][0], wrong[i][1], out);
     }
     cr_assert_eq(run_hr(out, sizeof out, "pmm", "ls", "--hex", NULL), 2);
+    /* what a subcommand's row needs, checked after its usage: a site */
+    cr_assert_eq(run_hr(out, sizeof out, "--site", "/nonexistent/site", "site",
+                        "info", NULL), 1, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "--site", "/nonexistent/site", "site",
+                        "info", "--force", NULL), 2, "usage first: %s", out);
 }

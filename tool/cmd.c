@@ -15,8 +15,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <hotrestart/hr.h>
-
 #include "hr.h"
 
 /* --json, --site and --help: every command's, after its own. */
@@ -246,12 +244,7 @@ int hr_sub_run(int argc, char **argv, const struct hr_opts *go,
     check_call(&call, c->name);
     char action[64];
     snprintf(action, sizeof action, "%s %s", c->name, call.sub->name);
-    if (call.sub->needs & (HR_NEEDS_SITE | HR_NEEDS_STARTED))
+    if (call.sub->needs & HR_NEEDS_SITE)
         hr_site_existing(&o, call.dir, sizeof call.dir, action);
-    if (call.sub->needs & HR_NEEDS_STARTED) {
-        int r = hr_ping(call.dir);
-        if (r < 0)
-            hr_die_ctl(action, r);
-    }
     return call.sub->act(&call);
 }

@@ -96,11 +96,11 @@ struct hr_optdef {
                         * subcommands); NULL: not listed there */
 };
 
-/* What a command needs before it runs, checked by hr_sub_run(). */
+/* What a subcommand needs before it runs, checked by hr_sub_run() after
+ * its usage (a new need is a bit here and its check there). */
 enum {
-    HR_NEEDS_SITE = 1,    /* an existing site that is the caller's own (or
-                           * root's): hr_site_existing() */
-    HR_NEEDS_STARTED = 2, /* its controller answering: hr_ping() */
+    HR_NEEDS_SITE = 1, /* an existing site that is the caller's own (or
+                        * root's): hr_site_existing() */
 };
 /* What a command's operands are, for completion. */
 enum hr_operand {
