@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: MIT
 # check_completion.sh - bash completion for hr offers its commands, the
 # subcommands and options of a command, and the names of the site's blocks
-# (from `hr pmm ls`) where a command takes a block.
+# (from `hr pmm ls`) where a command takes a block.  The words come from
+# the tool's own tables (hr --complete), so a command or option added to a
+# table is offered with no change to the completion file.
 #
 #   check_completion.sh COMPLETION_FILE HR_DIR KEEP_BLOCK
 #
@@ -40,20 +42,25 @@ expect() { # "words" "what is offered, space-separated"
 hr site create >/dev/null
 "$keep" "kept.one"
 "$keep" "kept.two"
-expect "hr " "--help --json --site --version akill arun heap log metrics pmm ps site"
+expect "hr " "--help --json --site --version akill arun heap log metrics pmm ps restart site"
 expect "hr pmm s" "show"
 expect "hr site " "--help cold create destroy info restart set start stop"
 expect "hr site set hrCtrl.st" "hrCtrl.stopTimeout="
 expect "hr arun --st" "--standby --stop-timeout"
 expect "hr site create --max-b" "--max-badness --max-blocks"
-expect "hr pmm check --" "--bank --json --medium --repair"
+expect "hr pmm check --" "--bank --help --json --medium --repair"
 expect "hr pmm ls --medium " "DISK RAM"
 expect "hr pmm show " "kept.one kept.two"
 expect "hr pmm free kept.t" "kept.two"
 expect "hr --site $site pmm show kept.o" "kept.one"
 expect "hr heap stat kept.o" "kept.one"
 expect "hr ps --" "--help --json"
-expect "hr metrics --" "--help --listen"
+expect "hr metrics --" "--help --json --listen"
 expect "hr site set hrCtrl.l" "hrCtrl.logSize="
+# an option goes with the subcommands its table row names
+expect "hr site destroy --" "--force --help --json"
+expect "hr pmm freeall --" "--help --hex --json --medium"
+expect "hr heap stat --medium " "DISK RAM"
+expect "hr log -" "--all --help --json --raw -f"
 [ $bad = 0 ] && echo "completion: commands, subcommands, options and block names offered"
 [ $bad = 0 ]

@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static char site_dir[256];
@@ -277,4 +278,84 @@ int free_port(void)
     cr_assert_eq(getsockname(s, (struct sockaddr *)&a, &len), 0);
     close(s);
     return ntohs(a.sin_port);
+}
+
+/* The one bounded poll helper (common.h): every wait of the tests. */
+static double mono_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+unsigned poll_bound_s(void)
+{
+    const char *v = getenv("HR_TEST_WAIT_S");
+    long s = v ? strtol(v, NULL, 10) : 0;
+    return s > 0 ? (unsigned)s : 120;
+}
+
+struct poll_wait poll_begin(const char *what)
+{
+    return (struct poll_wait){.what = what, .start = mono_now(),
+                              .pause_us = 1000};
+}
+
+void pace_us(unsigned long us)
+{
+    struct timespec t = {.tv_sec = (time_t)(us / 1000000),
+                         .tv_nsec = (long)(us % 1000000) * 1000};
+    while (nanosleep(&t, &t) < 0 && errno == EINTR)
+        ;
+}
+
+void poll_give_up(const struct poll_wait *w, const char *why)
+{
+    cr_assert_fail("gave up waiting for %s after %.1f s and %lu tries: %s", w->what,
+            mono_now() - w->start, w->tries, why);
+    abort(); /* cr_assert_fail does not return */
+}
+
+void poll_pause(struct poll_wait *w, const char *detail)
+{
+    w->tries++;
+    if (mono_now() - w->start > poll_bound_s())
+        cr_assert_fail("timed out after %u s (HR_TEST_WAIT_S) and %lu tries waiting "
+                "for %s%s%s", poll_bound_s(), w->tries, w->what,
+                detail ? "; last seen:\n" : "", detail ? detail : "");
+    pace_us(w->pause_us);
+    if (w->pause_us < 64000)
+        w->pause_us *= 2;
+}
+
+void poll_until(int (*cond)(void *arg), void *arg, const char *what)
+{
+    POLL_UNTIL(cond(arg), what);
+}
+
+uint64_t test_seed(const char *name)
+{
+    const char *v = getenv("HR_TEST_SEED");
+    uint64_t seed;
+    if (v && *v) {
+        seed = strtoull(v, NULL, 0);
+    } else {
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        seed = ((uint64_t)t.tv_sec * 1000000007u) ^ (uint64_t)t.tv_nsec ^
+               ((uint64_t)getpid() << 32);
+    }
+    seed = seed ? seed : 1;
+    fprintf(stderr, "%s: HR_TEST_SEED=%llu replays this run\n", name,
+            (unsigned long long)seed);
+    return seed;
+}
+
+uint64_t test_rand(uint64_t *s)
+{
+    uint64_t x = *s ? *s : 0x9e3779b97f4a7c15u;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *s = x;
 }

@@ -64,4 +64,54 @@ void fds_of(int pid, int *files, int *all);
 /* Bytes used in the RAM bank. */
 uint64_t bank_used(void);
 
+/* Waiting for an event: the one bounded poll helper.  Every wait of the
+ * tests goes through it (tests/check_waits.sh refuses a bare sleep
+ * elsewhere).  The condition is tried at once, then after pauses that
+ * grow from 1 ms to 64 ms.  The bound, poll_bound_s() seconds, only turns
+ * a hang into a failure that names what was awaited (and detail, the
+ * state that was seen): it is no timing assertion, and no test asserts on
+ * the time anything took.
+ *
+ *     POLL_UNTIL(access(path, F_OK) == 0, "the actor's file");
+ *
+ * or, looping by hand (to print what was seen, or to give up at once
+ * when the event can no longer come):
+ *
+ *     for (struct poll_wait w = poll_begin("the restart"); !done();)
+ *         poll_pause(&w, ps);
+ */
+struct poll_wait {
+    const char *what;  /* what is awaited, for the failure's message */
+    double start;      /* CLOCK_MONOTONIC seconds at poll_begin() */
+    unsigned pause_us; /* the next pause */
+    unsigned long tries;
+};
+struct poll_wait poll_begin(const char *what);
+/* Pause before the next try; past the bound, fail the test saying what
+ * was awaited, for how long, and detail (NULL for none). */
+void poll_pause(struct poll_wait *w, const char *detail);
+/* Pause for a fixed pace, not for an event: a workload's or a random
+ * test's rhythm (a kill some microseconds into a run).  Never a wait for
+ * something to happen; that is POLL_UNTIL's. */
+void pace_us(unsigned long us);
+/* Fail the test at once: what was awaited cannot come any more (why). */
+__attribute__((noreturn)) void poll_give_up(const struct poll_wait *w,
+                                            const char *why);
+/* The bound of a wait in seconds: $HR_TEST_WAIT_S, default 300. */
+unsigned poll_bound_s(void);
+#define POLL_UNTIL(cond, what)                                                \
+    do {                                                                      \
+        for (struct poll_wait poll_w_ = poll_begin(what); !(cond);)           \
+            poll_pause(&poll_w_, NULL);                                       \
+    } while (0)
+/* poll_until(cond, arg, what): POLL_UNTIL(cond(arg), what). */
+void poll_until(int (*cond)(void *arg), void *arg, const char *what);
+
+/* The seed of a random test: $HR_TEST_SEED when set (a replay), else a
+ * fresh one; printed on stderr as "NAME: HR_TEST_SEED=N replays this
+ * run", so that every failure can be replayed (docs/tests.md). */
+uint64_t test_seed(const char *name);
+/* The next number of a xorshift64 generator whose state is *s (never 0). */
+uint64_t test_rand(uint64_t *s);
+
 #endif

@@ -57,22 +57,30 @@ static inline int runs_of(const char *block, int group)
     return r == 0 ? *(int *)p : -1;
 }
 
-/* Wait for an event, not a time: the bound only stops a test that would
- * wait for ever, and is wide enough for a machine loaded many times over
- * (a site restart stops every actor gracefully first). */
-#define WAIT_FOR_S 90
+/* Wait for an event, through the one bounded poll helper (common.h),
+ * with a fresh ps before each try.  A site that has failed (and so
+ * stopped) gives the wait up at once, saying why it failed: a failed site
+ * does nothing more by itself, so the event cannot come (this used to
+ * wait out the whole bound, 90 s, before saying only "timed out"). */
+static inline void ctl_pause(struct poll_wait *w)
+{
+    hr_site_state st;
+    if (!ps[0] && hr_site_status(NULL, &st, NULL, 0) == 0 &&
+        st.state == HR_SITE_FAILED) {
+        char why[256];
+        snprintf(why, sizeof why, "the site failed and stopped: %s (hr log)",
+                 st.failure);
+        poll_give_up(w, why);
+    }
+    poll_pause(w, ps);
+}
+/* The bound as a figure, for a loop not yet moved to the helper (new
+ * code: POLL_UNTIL or poll_begin/poll_pause). */
+#define WAIT_FOR_S poll_bound_s()
 #define WAIT_FOR(cond, what)                                                  \
     do {                                                                      \
-        double t0_ = now();                                                   \
-        for (;;) {                                                            \
-            refresh();                                                        \
-            if (cond)                                                         \
-                break;                                                        \
-            cr_assert(now() - t0_ < WAIT_FOR_S, "timed out waiting for %s:\n%s", \
-                      what,                                                   \
-                      ps);                                                    \
-            usleep(5000);                                                     \
-        }                                                                     \
+        for (struct poll_wait w_ = poll_begin(what); refresh(), !(cond);)     \
+            ctl_pause(&w_);                                                   \
     } while (0)
 
 /* The file called name in the current site ($HR_SITE) into buf, or NULL

@@ -44,12 +44,14 @@ hr="$prefix/bin/hr"
 "$hr" site create >/dev/null
 "$hr" site start >/dev/null
 count() { grep -c -- "$1" "$site/console.log" || true; }
-wait_for() { # what, shell condition
-    i=0
+wait_for() { # what, shell condition: the tests' bounded poll, in sh
+    i=0 pause=0.001
     until eval "$2"; do
         i=$((i + 1))
-        [ $i -lt 600 ] || fail "timed out waiting for $1"
-        sleep 0.05
+        [ $i -lt $((${HR_TEST_WAIT_S:-120} * 20)) ] ||
+            fail "timed out after ${HR_TEST_WAIT_S:-120} s waiting for $1"
+        sleep $pause
+        case $pause in 0.001) pause=0.01 ;; 0.01) pause=0.05 ;; esac
     done
 }
 no_groups() { "$hr" --json ps | grep -q '"groups": \[\]'; }

@@ -7,7 +7,7 @@
  * lost, and once everything is freed no page is leaked.
  *
  * HR_CRASH_KILLS sets the number of random kills (default 2000) and
- * HR_CRASH_SEED their seed (printed by every run, so a failure replays).
+ * HR_TEST_SEED their seed (printed by every run, so a failure replays).
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -217,21 +217,19 @@ static void storm_stop(void)
     site_drop();
 }
 
-/* HR_CRASH_SEED replays a run: the seed is printed at the start. */
+/* HR_TEST_SEED replays a run: the seed is printed at the start. */
 Test(crash, random_kills_during_concurrent_allocate_and_free, .timeout = 500,
      .fini = storm_stop)
 {
     const char *env = getenv("HR_CRASH_KILLS");
     int kills = env ? atoi(env) : 2000;
-    env = getenv("HR_CRASH_SEED");
-    unsigned seed = env ? (unsigned)strtoul(env, NULL, 0) : (unsigned)time(NULL);
-    fprintf(stderr, "random kills: HR_CRASH_SEED=%u\n", seed);
+    unsigned seed = (unsigned)test_seed("crash: random kills");
     for (int i = 0; i < W; i++)
         if ((storm[i] = fork()) == 0)
             worker(i, seed + (unsigned)i);
     for (int k = 0; k < kills; k++) {
         int i = rand_r(&seed) % W;
-        usleep((useconds_t)(rand_r(&seed) % 1500));
+        pace_us((unsigned long)(rand_r(&seed) % 1500)); /* a kill's moment */
         kill(storm[i], SIGKILL);
         int st = wait_status(storm[i]);
         storm[i] = 0;

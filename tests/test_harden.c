@@ -134,9 +134,7 @@ Test(harden, an_inherited_descriptor_reaches_no_actor)
              "exec sleep 100", seen, ran);
     cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "3", "/bin/sh", "-c",
                         script, NULL), 0, "%s", out);
-    for (int i = 0; i < 1000 && access(ran, F_OK) != 0; i++)
-        usleep(10000); /* the actor's first line, however slow the machine */
-    cr_assert_eq(access(ran, F_OK), 0, "the actor never ran");
+    POLL_UNTIL(access(ran, F_OK) == 0, "the actor's first line");
     cr_assert_neq(access(seen, F_OK), 0, "the actor got fd 57");
     close(p[0]);
 }
@@ -430,12 +428,13 @@ Test(harden, a_controller_out_of_descriptors_hangs_up_and_recovers)
     struct rlimit old, none;
     cr_assert_eq(prlimit(pid, RLIMIT_NOFILE, NULL, &old), 0);
     none = old;
+    struct poll_wait w = poll_begin("the controller's descriptors to settle");
     do { /* every slot below the limit taken, once the connections of
             the start and of the ping above are closed */
         int was;
         do {
             was = lowest_free_fd(pid);
-            usleep(200 * 1000);
+            poll_pause(&w, NULL);
         } while (lowest_free_fd(pid) != was);
         none.rlim_cur = (rlim_t)was;
         cr_assert_eq(prlimit(pid, RLIMIT_NOFILE, &none, NULL), 0,

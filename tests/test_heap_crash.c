@@ -101,9 +101,9 @@ static void random_kills(const char *name, const int *procs, int nprocs,
                          int threads, long want)
 {
     pid_t w[4] = {0};
-    uint64_t rng = (uint64_t)time(NULL) * 2654435761u | 1;
-    fprintf(stderr, "heap_crash: %ld kills of %d-thread processes, seed "
-            "%llu\n", want, threads, (unsigned long long)rng);
+    fprintf(stderr, "heap_crash: %ld kills of %d-thread processes\n", want,
+            threads);
+    uint64_t rng = test_seed("heap_crash: random kills");
     acks_map();
     reopen_and_verify(name, "start");
     hw_make_root("RAM", name);
@@ -117,8 +117,8 @@ static void random_kills(const char *name, const int *procs, int nprocs,
             if (i >= now)
                 stop(&w[i]);
         }
-        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-        usleep((useconds_t)(rng % 1500));
+        test_rand(&rng);
+        pace_us(rng % 1500); /* a kill's moment */
         int v = (int)(rng % (uint64_t)now);
         kill(w[v], SIGKILL);
         int st = wait_status(w[v]);

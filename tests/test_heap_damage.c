@@ -10,7 +10,7 @@
  * state word or a record inside its end) at a time, HR_HEAP_FLIPS times
  * (default 1000): every opening must be refused with K_EHEAP and leave the
  * heap's words and objects exactly as they were (nothing applied).  It
- * prints its seed; HR_HEAP_SEED replays one.
+ * prints its seed; HR_TEST_SEED replays one.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -201,12 +201,10 @@ Test(heap_damage, a_damaged_log_is_refused_never_applied, .timeout = 300)
     cr_assert_eq(lane->log_state, hh_log_state(end));
     cr_assert_gt(end, 64 * 40, "the dead child's log holds its records");
 
-    const char *sv = getenv("HR_HEAP_SEED");
-    uint64_t seed = sv && *sv ? strtoull(sv, NULL, 0)
-                              : (uint64_t)time(NULL) * 2654435761u | 1;
     long want = flips_wanted(), refused = 0;
-    fprintf(stderr, "heap_damage: %ld flips in a %llu-byte log, seed %llu\n",
-            want, (unsigned long long)end, (unsigned long long)seed);
+    fprintf(stderr, "heap_damage: %ld flips in a %llu-byte log\n", want,
+            (unsigned long long)end);
+    uint64_t seed = test_seed("heap_damage: bit flips");
     uint64_t rng = seed;
     size_t hot = offsetof(struct hh_hdr, root);
     for (long i = 0; i < want; i++) {

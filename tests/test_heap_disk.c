@@ -67,7 +67,7 @@ Test(heap_disk, random_kills, .timeout = 600)
 {
     const char *v = getenv("HR_HEAP_DISK_KILLS");
     long want = v && *v ? atol(v) : 300;
-    uint64_t rng = (uint64_t)time(NULL) * 2654435761u | 1;
+    uint64_t rng = test_seed("heap_disk: random kills");
     pid_t w[3] = {0};
     hw_reopen_verify("DISK", "d", "start");
     hw_make_root("DISK", "d");
@@ -76,8 +76,8 @@ Test(heap_disk, random_kills, .timeout = 600)
         for (int i = 0; i < procs; i++)
             if (!w[i])
                 w[i] = hw_spawn("DISK", "d", rng + (uint64_t)k * 31 + i, NULL, 0);
-        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-        usleep((useconds_t)(rng % 20000));
+        test_rand(&rng);
+        pace_us(rng % 20000); /* a kill's moment */
         int victim = (int)(rng % (uint64_t)procs);
         kill(w[victim], SIGKILL);
         cr_assert_eq(wait_status(w[victim]), 128 + SIGKILL);

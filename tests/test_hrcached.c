@@ -278,15 +278,15 @@ Test(hrcached, listens_on_its_own_unix_socket)
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
     int fd = -1;
-    for (int i = 0; i < 500 && fd < 0; i++) {
+    for (struct poll_wait w = poll_begin("hrcached to listen on its unix "
+                                         "socket"); fd < 0;) {
         fd = socket(AF_UNIX, SOCK_STREAM, 0);
         if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
             close(fd);
             fd = -1;
-            usleep(10000);
+            poll_pause(&w, path);
         }
     }
-    cr_assert_geq(fd, 0, "hrcached never listened on %s", path);
     cr_assert_gt(mc_ask(fd, "version\r\n", 9, "\r\n", out, sizeof out), 0);
     cr_assert_str_eq(out, "VERSION 1.6.0-hrcached-0.1.0\r\n");
     close(fd);
@@ -371,12 +371,12 @@ Test(hrcached, held_socket_from_sysadm_ini_and_after_a_controller_crash)
     close(fd);
     pid_t hrd = parent_of(srv);
     cr_assert_eq(kill(hrd, SIGKILL), 0);
-    for (int i = 0; i < 500 && hr_ping(NULL) > 0; i++)
-        usleep(10000);
+    POLL_UNTIL(hr_ping(NULL) <= 0, "the killed controller to stop answering");
     /* the actor outlives its controller, serving, until the next one takes
      * its socket back and ends it (SPEC 3.2) */
-    for (int i = 0; i < 500 && run_hr(out, sizeof out, "site", "start", NULL); i++)
-        usleep(10000);                /* the dead one's lock goes last */
+    /* the dead one's lock goes last */
+    POLL_UNTIL(run_hr(out, sizeof out, "site", "start", NULL) == 0,
+               "a next controller to start");
     fd = mc_connect(port);
     cr_assert_str_eq(get(fd, "get kept\r\n", "END\r\n"),
                      "VALUE kept 5 3\r\nabc\r\nEND\r\n");

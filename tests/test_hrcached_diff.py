@@ -17,8 +17,8 @@ rewrite of a reply is the version string.  Any other difference fails the
 test, printing the seed, the batch and both replies.
 
 usage: test_hrcached_diff.py [HRCACHED] [--seed N] [--commands N]
-       (or $HR_MC_DIFF_SEED, $HR_MC_DIFF_COMMANDS; 100000 commands by
-       default)
+       (or $HR_TEST_SEED, the seed of every random test, also read as
+       $HR_MC_DIFF_SEED; $HR_MC_DIFF_COMMANDS; 100000 commands by default)
 """
 import argparse
 import ctypes
@@ -149,7 +149,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("hrcached", nargs="?", default=os.environ.get("HRCACHED_BIN"))
     ap.add_argument("--seed", type=int,
-                    default=int(os.environ.get("HR_MC_DIFF_SEED", "0")) or
+                    default=int(os.environ.get("HR_TEST_SEED",
+                                               os.environ.get("HR_MC_DIFF_SEED", "0"))) or
                     random.SystemRandom().randrange(1, 1 << 31))
     ap.add_argument("--commands", type=int,
                     default=int(os.environ.get("HR_MC_DIFF_COMMANDS", "100000")))
@@ -160,8 +161,8 @@ def main():
         sys.exit("FAIL: need hrcached (argument or $HRCACHED_BIN) and "
                  "memcached (apt-get install memcached)")
     meta = not a.classic_only and mcgen.META
-    print("seed %d (replay: %s --seed %d --commands %d%s)" %
-          (a.seed, sys.argv[0], a.seed, a.commands,
+    print("seed %d (replay: HR_TEST_SEED=%d, or %s --seed %d --commands %d%s)" %
+          (a.seed, a.seed, sys.argv[0], a.seed, a.commands,
            "" if meta else " --classic-only"), flush=True)
     tmp = tempfile.mkdtemp(prefix="hrmcdiff.",
                            dir="/dev/shm" if os.path.isdir("/dev/shm") else None)

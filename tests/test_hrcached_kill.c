@@ -129,7 +129,7 @@ static void reconnect(struct client *c)
         close(c->fd);
         if (e == ECONNREFUSED)
             c->t->refused++;
-        usleep(1000);
+        pace_us(1000); /* a client's retry rhythm, counted, not awaited */
     }
 }
 
@@ -228,18 +228,21 @@ static int do_get(struct client *c, int k)
     return 1;
 }
 
+/* The run's seed (test_seed), for the clients and the kills. */
+static uint64_t run_seed;
+
 static void client(int id)
 {
     struct client *c = calloc(1, sizeof *c);
     c->id = id;
     c->fd = -1;
     c->t = &sh->t[id];
-    srand((unsigned)getpid());
+    unsigned seed = (unsigned)run_seed + (unsigned)id;
     reconnect(c);
     while (!sh->stop) {
-        int k = rand() % KEYS;
-        int done = c->cut[k] || rand() % 10 < 4 ? do_get(c, k)
-                                                : do_set(c, k);
+        int k = rand_r(&seed) % KEYS;
+        int done = c->cut[k] || rand_r(&seed) % 10 < 4 ? do_get(c, k)
+                                                       : do_set(c, k);
         if (!done)
             reconnect(c);
     }
@@ -263,10 +266,11 @@ static void start_clients(void)
     sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE,
               MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     cr_assert_neq(sh, MAP_FAILED);
+    run_seed = test_seed("hrcached_kill: clients and kills");
+    srand((unsigned)run_seed);
     for (int i = 0; i < CLIENTS; i++)
         if ((clients[i] = fork()) == 0)
             client(i);
-    srand((unsigned)time(NULL));
 }
 
 /* A failed case leaves no client, server or controller behind. */
@@ -335,7 +339,7 @@ Test(hrcached_kill, acknowledged_items_survive_random_sigkills)
             mc_ask(fd, "version\r\n", 9, "\r\n", out, sizeof out);
             close(fd);
         }
-        usleep((useconds_t)(rand() % 8000));
+        pace_us((unsigned long)(rand() % 8000)); /* a kill's moment */
         kill(srv, SIGKILL);
         int st = wait_status(srv);
         cr_assert_eq(st, 128 + SIGKILL, "hrcached ended by itself (%d) "
@@ -385,7 +389,7 @@ Test(hrcached_kill, under_the_controller_with_held_sockets)
         }
         pid_t pid = server_pid();       /* waits in the backlog if need be */
         cr_assert_neq(pid, last, "the group was not restarted");
-        usleep((useconds_t)(rand() % 8000));
+        pace_us((unsigned long)(rand() % 8000)); /* a kill's moment */
         cr_assert_eq(kill(pid, SIGKILL), 0);
         last = pid;
     }

@@ -172,14 +172,7 @@ pid_t mc_startl(int lfd, const char *a0, ...)
 
 void mc_poll(int (*cond)(void *), void *arg, const char *what)
 {
-    struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    while (!cond(arg)) {
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        cr_assert_lt(t.tv_sec - t0.tv_sec, 60, "timed out waiting for %s",
-                     what);
-        usleep(5000);
-    }
+    poll_until(cond, arg, what); /* the tests' one poll helper (common.h) */
 }
 
 int mc_case_setup(int *port)

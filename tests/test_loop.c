@@ -124,7 +124,7 @@ Test(loop, a_start_that_cannot_succeed_backs_off_and_the_controller_answers)
         if (strstr(text, "backing off") && strstr(text, "Address already in use") &&
             strstr(text, "next start in"))
             said = 1;
-        usleep(20000);
+        pace_us(20000); /* an ask every 20 ms over the watch */
     }
     long lines = log_lines() - lines0;
     fprintf(stderr, "loop: %d hr ps over %ld s of failing starts, the slowest "
@@ -165,9 +165,7 @@ static int lock_held(void)
 Test(loop, a_stop_racing_a_site_restart_wins)
 {
     long races = knob("HR_RACES", 200);
-    unsigned seed = (unsigned)knob("HR_SEED", (long)getpid());
-    fprintf(stderr, "loop: seed %u (HR_SEED replays)\n", seed);
-    srandom(seed);
+    uint64_t rng = test_seed("loop: a stop racing a site restart");
     int refused = 0;
     for (long i = 0; i < races; i++) {
         cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
@@ -179,7 +177,7 @@ Test(loop, a_stop_racing_a_site_restart_wins)
             execl(HR_BIN, "hr", "site", "restart", (char *)NULL);
             _exit(127);
         }
-        usleep((useconds_t)(random() % 40000)); /* 0-40 ms later */
+        pace_us(test_rand(&rng) % 40000); /* 0-40 ms later */
         int st = run_hr(out, sizeof out, "site", "stop", NULL);
         wait_status(r);
         refused += st != 0;
@@ -218,12 +216,8 @@ Test(loop, a_failed_site_says_why_and_its_group_can_still_be_ended)
     /* its arun may meet the site restarts it sets off: no answer needed */
     run_hr(out, sizeof out, "arun", "-g", "1", ACTOR_BIN, "crash1", NULL);
     hr_site_state st;
-    double t0 = now();
-    while (!(hr_ping(NULL) < 0 && hr_site_status(NULL, &st, NULL, 0) == 0 &&
-             st.state == HR_SITE_FAILED)) {
-        cr_assert_lt(now() - t0, WAIT_FOR_S, "the site never failed");
-        usleep(10000);
-    }
+    POLL_UNTIL(hr_ping(NULL) < 0 && hr_site_status(NULL, &st, NULL, 0) == 0 &&
+               st.state == HR_SITE_FAILED, "the site to fail");
     /* ps says failed and why, not "no controller runs" */
     cr_assert_neq(hr_says(out, sizeof out, "ps"), 0);
     cr_assert(strstr(out, "the site failed") && strstr(out, "group 1 failed"),
@@ -287,12 +281,9 @@ Test(loop, a_restart_by_promoting_a_standby_is_counted_by_the_policy)
                      "the group restart");
     }
     /* the event either way: a third group restart, or the site restart */
-    double t0 = now();
-    while (!(hr_status(NULL, &st) == 0 &&
-             (st.site_restarts == 1 || st.group_restarts == 3))) {
-        cr_assert_lt(now() - t0, WAIT_FOR_S, "no restart after the third kill");
-        usleep(10000);
-    }
+    POLL_UNTIL(hr_status(NULL, &st) == 0 &&
+               (st.site_restarts == 1 || st.group_restarts == 3),
+               "a restart after the third kill");
     cr_assert_eq(st.site_restarts, 1, "the third failure escalates (%u group "
                  "restarts, %u site restarts)", st.group_restarts, st.site_restarts);
     cr_assert_eq(run_hr(out, sizeof out, "log", NULL), 0);
@@ -314,15 +305,9 @@ Test(loop, an_actor_that_says_ready_backs_off_after_a_site_restart_too)
     cr_assert_eq(run_hr(out, sizeof out, "site", "restart", NULL), 0, "%s", out);
     /* the event either way: a back-off, or many restarts at full speed */
     hr_site_state st;
-    double t0 = now();
-    for (;;) {
-        refresh();
-        if (strstr(ps, "\"backoff\": {") || (hr_status(NULL, &st) == 0 &&
-                                              st.group_restarts > 100))
-            break;
-        cr_assert_lt(now() - t0, WAIT_FOR_S, "neither:\n%s", ps);
-        usleep(5000);
-    }
+    WAIT_FOR(strstr(ps, "\"backoff\": {") || (hr_status(NULL, &st) == 0 &&
+                                               st.group_restarts > 100),
+             "a back-off, or 100 restarts at full speed");
     cr_assert(strstr(ps, "\"backoff\": {"), "restarted at full speed after the "
               "site restart (%u group restarts):\n%s", st.group_restarts, ps);
     cr_assert(!strstr(ps, "HR_NOTIFY"), "%s", ps);
@@ -355,7 +340,7 @@ static pid_t actor_of_a_dead_controller(void)
              "the actor, settled");
     pid_t actor = pid_of("test_actor"), hrd = hr_ping(NULL);
     kill(hrd, SIGKILL);
-    WAIT_FOR(gone(hrd), "the controller's death");
+    POLL_UNTIL(gone(hrd), "the controller to die of SIGKILL");
     return actor;
 }
 

@@ -113,11 +113,11 @@ Test(obs, metrics_count_three_restarts)
         WAIT_FOR(actor_pid() > 0 && actor_pid() != pid, "the restart");
     }
     /* the histogram is fed when the group is up again: wait for the count */
-    double h1 = h0, t0 = now();
-    while (h1 < h0 + 3 && now() - t0 < WAIT_FOR_S) {
+    double h1 = h0;
+    for (struct poll_wait w = poll_begin("the histogram's count of 3 restarts");
+         h1 < h0 + 3; poll_pause(&w, out)) {
         cr_assert(hr_metrics(NULL, out, sizeof out) > 0);
         h1 = sample(out, "hr_restart_duration_seconds_count{group=\"0\"}");
-        usleep(10000);
     }
     promtool_ok(out);
     cr_assert_eq(sample(out, "hr_group_restarts_total{group=\"0\"}"), r0 + 3);
@@ -131,63 +131,54 @@ Test(obs, metrics_count_three_restarts)
     cr_assert_gt(sample(out, "hr_bank_used_blocks{medium=\"RAM\"}"), 0);
 }
 
-/* Seconds left until deadline (CLOCK_MONOTONIC, as now()), as poll's ms. */
-static int ms_left(double deadline)
-{
-    double left = deadline - now();
-    return left > 0 ? (int)(left * 1000) + 1 : 0;
-}
-
-/* A connection to 127.0.0.1:port, made by deadline: retried while the
- * server is not listening yet; -1 when the deadline passed. */
-static int connect_by(int port, double deadline)
+/* A connection to 127.0.0.1:port, retried while the server does not
+ * listen yet. */
+static int connect_to(int port)
 {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    while (ms_left(deadline) > 0) {
-        int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), e = 0;
-        socklen_t len = sizeof e;
+    for (struct poll_wait w = poll_begin("hr metrics --listen to listen");;
+         poll_pause(&w, strerror(errno))) {
+        int s = socket(AF_INET, SOCK_STREAM, 0);
         cr_assert(s >= 0);
-        struct pollfd p = {.fd = s, .events = POLLOUT};
-        if (connect(s, (struct sockaddr *)&a, sizeof a) == 0 ||
-            (errno == EINPROGRESS && poll(&p, 1, ms_left(deadline)) == 1 &&
-             getsockopt(s, SOL_SOCKET, SO_ERROR, &e, &len) == 0 && e == 0))
+        if (connect(s, (struct sockaddr *)&a, sizeof a) == 0)
             return s;
         close(s);
-        usleep(10000);
     }
-    return -1;
 }
 
-/* A connection to 127.0.0.1:port, once the server listens. */
-static int connect_to(int port)
-{
-    int s = connect_by(port, now() + 30);
-    cr_assert(s >= 0, "hr metrics --listen never listened");
-    int off = 0;
-    ioctl(s, FIONBIO, &off);
-    return s;
-}
-
-/* One HTTP request to 127.0.0.1:port, its whole answer into buf, all
- * within 10 s: not a timing, a bound that only ends a scrape that would
- * hang, at Prometheus's own scrape timeout. */
+/* One HTTP request to 127.0.0.1:port, its whole answer (to the server's
+ * close) into buf. */
 static void http(int port, const char *request, char *buf, size_t cap)
 {
-    double deadline = now() + 10;
-    int s = connect_by(port, deadline);
-    cr_assert(s >= 0, "the scrape could not connect in 10 s");
+    int s = connect_to(port);
     cr_assert_eq(write(s, request, strlen(request)), (ssize_t)strlen(request));
     size_t got = 0;
-    ssize_t n = -1;
+    ssize_t n;
     struct pollfd p = {.fd = s, .events = POLLIN};
-    while (got + 1 < cap && poll(&p, 1, ms_left(deadline)) == 1 &&
-           (n = read(s, buf + got, cap - 1 - got)) > 0)
+    buf[0] = 0;
+    for (struct poll_wait w = poll_begin("the scrape's whole answer");
+         got + 1 < cap; poll_pause(&w, buf)) {
+        if (poll(&p, 1, 0) != 1)
+            continue;
+        if ((n = read(s, buf + got, cap - 1 - got)) <= 0)
+            break;
         got += (size_t)n;
-    cr_assert(n == 0 || got + 1 == cap, "the scrape got no whole answer in "
-              "10 s (%zu bytes)", got);
+        buf[got] = 0;
+    }
     buf[got] = 0;
     close(s);
+}
+
+/* How many of the n sockets the server has not closed. */
+static int still_open(const int *fds, int n)
+{
+    int open = 0;
+    for (int i = 0; i < n; i++) {
+        struct pollfd p = {.fd = fds[i], .events = POLLIN};
+        open += poll(&p, 1, 0) == 0;
+    }
+    return open;
 }
 
 /* hr metrics --listen on a free port of 127.0.0.1: its pid. */
@@ -225,8 +216,7 @@ Test(obs, metrics_over_http)
     cr_assert_eq(wait_status(server), 128 + SIGTERM);
 }
 
-/* A scrape, answered 200 with the text (http() fails a test whose
- * scrape gets no answer within 10 s). */
+/* A scrape, answered 200 with the text. */
 static void scrape_ok(int port)
 {
     http(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", out, sizeof out);
@@ -235,7 +225,9 @@ static void scrape_ok(int port)
 }
 
 /* Issue 21 item 7: 10 clients that send half a request and then nothing
- * do not hold a scrape back (one at a time, 2 s each, it took 20 s). */
+ * do not hold a scrape back: it is answered while they still hold their
+ * connections (one at a time, it was answered only once the server had
+ * dropped each of them, 2 s each). */
 Test(obs, metrics_scrape_beside_slow_clients)
 {
     start();
@@ -247,6 +239,8 @@ Test(obs, metrics_scrape_beside_slow_clients)
         cr_assert_eq(write(slow[i], "GET / HTTP/1.1\r\nHo", 19), 19);
     }
     scrape_ok(port);
+    cr_assert_gt(still_open(slow, 10), 0, "the scrape was answered only "
+                 "after the server had dropped every slow client");
     for (int i = 0; i < 10; i++)
         close(slow[i]);
     kill(server, SIGTERM);
@@ -330,12 +324,12 @@ Test(obs, console_log_keeps_its_cap)
     double t0 = now();
     /* at least `want` restarts, and on until the log has rotated (a small
      * HR_OBS_RESTARTS, for a quick run, must not make it fail) */
-    while (hr_status(NULL, &st) == 0 &&
-           (st.group_restarts < want || file_size("console.log.1") <= LOG_CAP / 2)) {
+    for (struct poll_wait w = poll_begin("the restarts and a rotation");
+         hr_status(NULL, &st) == 0 &&
+         (st.group_restarts < want || file_size("console.log.1") <= LOG_CAP / 2);
+         poll_pause(&w, NULL)) {
         uint64_t n = file_size("console.log");
         biggest = n > biggest ? n : biggest;
-        cr_assert(now() - t0 < 280, "only %u restarts", st.group_restarts);
-        usleep(20000);
     }
     cr_assert_geq(st.group_restarts, want);
     cr_assert_eq(st.site_restarts, 0, "the policy escalated");
@@ -387,17 +381,15 @@ Test(obs, log_follows_rotations)
     cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "0", "--name", "echo",
                         "/bin/echo", "one line a run", NULL), 0, "%s", out);
     hr_site_state st = {0};
-    while (hr_status(NULL, &st) == 0 && st.group_restarts < 500)
-        usleep(20000);
+    POLL_UNTIL(hr_status(NULL, &st) < 0 || st.group_restarts >= 500,
+               "500 restarts");
     cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", "0", NULL), 0);
     snprintf(cap, sizeof cap, "%s/console.log", site);
     read_file(cap, out, sizeof out);
     last_line(out, last, sizeof last);
-    double t0 = now();
-    do { /* the follower reads at its pace: wait for it to catch up */
-        usleep(50000);
-        read_file(path, seen, 1 << 20);
-    } while (!strstr(seen, last) && now() - t0 < WAIT_FOR_S);
+    /* the follower reads at its pace: wait for it to catch up */
+    POLL_UNTIL((read_file(path, seen, 1 << 20), strstr(seen, last)),
+               "hr log -f to reach the current log's last line");
     kill(follower, SIGKILL);
     wait_status(follower);
     cr_assert_not_null(strstr(seen, last), "never reached the current log");
@@ -462,8 +454,7 @@ Test(obs, foreground_stderr_has_priorities_and_tags)
         execl(HRD_BIN, "hrd", "--site", site, (char *)NULL);
         _exit(127);
     }
-    for (int i = 0; i < 3000 && hr_ping(NULL) < 0; i++)
-        usleep(10000);
+    POLL_UNTIL(hr_ping(NULL) > 0, "the foreground hrd to answer");
     const char *talker = script("talker",
         "echo to stdout\n"
         "echo '<3>to stderr, an error' >&2\n"
@@ -514,15 +505,12 @@ Test(obs, full_stderr_never_blocks)
         _exit(127);
     }
     close(p[1]);
-    for (int i = 0; i < 3000 && hr_ping(NULL) < 0; i++)
-        usleep(10000);
+    POLL_UNTIL(hr_ping(NULL) > 0, "the foreground hrd to answer");
     cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "0", "--name", "echo",
                         "/bin/echo", "one line a run", NULL), 0, "%s", out);
     hr_site_state st = {0};
-    double t0 = now();
-    while (hr_status(NULL, &st) == 0 && st.group_restarts < 1000)
-        cr_assert(now() - t0 < WAIT_FOR_S, "stuck at %u restarts: blocked "
-                  "on its stderr?", st.group_restarts);
+    POLL_UNTIL(hr_status(NULL, &st) < 0 || st.group_restarts >= 1000,
+               "1000 restarts (stuck: blocked on its stderr?)");
     cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", "0", NULL), 0);
     /* read what stderr holds, then a stop writes again */
     fcntl(p[0], F_SETFL, O_NONBLOCK);

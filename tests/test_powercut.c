@@ -18,7 +18,7 @@
  * a hole in every image, and punches in it change nothing.
  *
  * HR_POWERCUT_IMAGES sets how many images at least (default 50000); the
- * count is printed.  HR_POWERCUT_SEED replays a run (the seed is printed).
+ * count is printed.  HR_TEST_SEED replays a run (the seed is printed).
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -242,9 +242,7 @@ Test(powercut, every_crash_image_of_a_disk_workload_recovers, .timeout = 600)
 {
     const char *env = getenv("HR_POWERCUT_IMAGES");
     long target = env ? atol(env) : 50000;
-    env = getenv("HR_POWERCUT_SEED");
-    unsigned seed = env ? (unsigned)strtoul(env, NULL, 0) : (unsigned)time(NULL);
-    fprintf(stderr, "power-cut replay: HR_POWERCUT_SEED=%u\n", seed);
+    unsigned seed = (unsigned)test_seed("powercut");
     cr_assert_eq(pmm__bank_create_file(bank, PMM_KIND_DISK, 48 * 4096, 16, PMM_HUGE_OFF, NULL), 0);
     uint64_t durable_len, len;
     uint8_t *durable = NULL, *image;

@@ -187,9 +187,7 @@ Test(standby, refused_before_promotion)
     /* and the group's end ends its standby */
     int sb = standby_of("sa", "waiting");
     cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", "1", NULL), 0, "%s", out);
-    double t0 = now();
-    while (!gone(sb))
-        cr_assert(now() - t0 < WAIT_FOR_S, "the standby outlived its group");
+    POLL_UNTIL(gone(sb), "the standby to end with its group");
 }
 
 Test(standby, held_sockets_at_promotion)
@@ -398,11 +396,9 @@ Test(standby, controller_crash)
     cr_assert_not_null(c);
     int ctl = atoi(c + 18), live = pid_of("sa");
     cr_assert_eq(kill(ctl, SIGKILL), 0);
-    double t0 = now();
     /* the standby dies with the controller; the live instance outlives
      * it, holding its sockets, until the next controller ends it */
-    while (!(gone(sb) && gone(ctl)))
-        cr_assert(now() - t0 < WAIT_FOR_S, "the standby outlived the controller");
+    POLL_UNTIL(gone(sb) && gone(ctl), "the standby to die with the controller");
     start_site(); /* the next controller: a site restart */
     cr_assert(gone(live), "the old live instance outlived the next controller");
     int sb2 = waiting_standby("sa", sb);

@@ -61,11 +61,7 @@ TestSuite(svc, .init = up, .fini = down, .timeout = 120);
 static void wait_file(const char *name)
 {
     char buf[64];
-    double t0 = now();
-    while (!site_file(name, buf, sizeof buf)) {
-        cr_assert(now() - t0 < 20, "no %s after 20 s", name);
-        usleep(5000);
-    }
+    POLL_UNTIL(site_file(name, buf, sizeof buf), name);
 }
 
 static int arun(int group, const char *mode, const char *arg)
@@ -166,23 +162,26 @@ static pid_t controller(void)
     return pid;
 }
 
-/* Wait until the site has exactly want actor processes, all of run
- * `restarts` and all under the controller; 1 when it does within 10 s. */
-static int settles_at(int want, int restarts)
+/* Have the site's actor processes settled at exactly want, all of run
+ * `restarts` and all under the controller? */
+static int settled(int want, int restarts)
 {
     pid_t pids[64];
     int runs[64];
-    double t0 = now();
-    while (now() - t0 < 10) {
-        int n = site_procs(pids, runs, 64), ok = n == want;
-        pid_t ctl = want ? controller() : 0;
-        for (int i = 0; ok && i < n; i++)
-            ok = runs[i] == restarts && descends_from(pids[i], ctl);
-        if (ok)
-            return 1;
-        usleep(10000);
-    }
-    return 0;
+    int n = site_procs(pids, runs, 64), ok = n == want;
+    pid_t ctl = want ? controller() : 0;
+    for (int i = 0; ok && i < n; i++)
+        ok = runs[i] == restarts && descends_from(pids[i], ctl);
+    return ok;
+}
+
+/* Wait until they have (what: the wait's name in a failure). */
+static void settles_at(int want, int restarts, const char *what)
+{
+    char name[256];
+    snprintf(name, sizeof name, "%d processes of run %d under the controller "
+             "(%s)", want, restarts, what);
+    POLL_UNTIL(settled(want, restarts), name);
 }
 
 /* Seconds that `hr akill -g group` takes to end a group whose actor
@@ -206,16 +205,16 @@ Test(svc, a_forking_daemon_is_reported_ended_and_not_restarted_in_a_loop)
     wait_file("daemon.pid");
     pid_t daemon = atoi(site_file("daemon.pid", buf, sizeof buf));
     cr_assert_gt(daemon, 0);
-    double t0 = now();
-    while (kill(daemon, 0) == 0 && now() - t0 < 10)
-        usleep(5000);
-    cr_assert_eq(kill(daemon, 0), -1, "the daemon %d still runs", daemon);
+    /* gone means reaped (a zombie still takes signals): the controller,
+     * its subreaper, has handled its death, and so taken its decision */
+    POLL_UNTIL(kill(daemon, 0) != 0, "the forked daemon to end");
     cr_assert(strstr(console(), "went to the background"), "%s", console());
     cr_assert(strstr(console(), "memcached without -d"));
-    usleep(300000); /* a crash loop would have restarted it by now */
+    /* a ps answered after that: a restart, at once or backed off, shows */
     refresh();
     cr_assert(strstr(ps, "\"restarts\": 0"), "restarted: %s", ps);
-    cr_assert(settles_at(0, 0), "a process of the daemon is left");
+    cr_assert_null(strstr(ps, "\"backoff\": {"), "a restart is due: %s", ps);
+    settles_at(0, 0, "none left of the daemon");
     cr_assert_eq(run_hr(out, sizeof out, "ps", NULL), 0);
     cr_assert(strstr(out, "went to the background"), "%s", out);
     /* akill -g ends the blocked group */
@@ -231,32 +230,29 @@ Test(svc, no_process_left_outside_the_controller_after_restart_stop_or_site_rest
     arun(1, "tree", NULL);
     wait_file("tree.ready");
     /* the actor, its child in its group, its grandchild out of it */
-    cr_assert(settles_at(3, 0), "the tree is not 3 processes under the controller");
+    settles_at(3, 0, "the tree");
     refresh();
     int pid = pid_of("svc_actor");
     cr_assert_gt(pid, 0);
     /* a group restart ends the whole tree of the run that failed */
     cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", "1", NULL), 0);
-    cr_assert(settles_at(0, 0), "the tree outlived akill -g");
+    settles_at(0, 0, "the tree ended by akill -g");
     arun(1, "tree", NULL);
-    cr_assert(settles_at(3, 0));
+    settles_at(3, 0, "a new tree");
     refresh();
     pid = pid_of("svc_actor");
     char p[16];
     snprintf(p, sizeof p, "%d", pid);
     cr_assert_eq(run_hr(out, sizeof out, "akill", p, NULL), 0);
-    cr_assert(settles_at(3, 1), "after a group restart: not only the new run's "
+    settles_at(3, 1, "after a group restart: not only the new run's "
                                 "3 processes, under the controller");
     /* a site restart */
     /* the pids of that run, read as settles_at reads them: the count may
      * pass through another value while a loaded machine schedules it */
     int n = 0;
-    for (double t0 = now(); (n = site_procs(before, runs, 64)) != 3 &&
-                            now() - t0 < 10;)
-        usleep(10000);
-    cr_assert_eq(n, 3);
+    POLL_UNTIL((n = site_procs(before, runs, 64)) == 3, "the run's 3 processes");
     cr_assert_eq(run_hr(out, sizeof out, "site", "restart", NULL), 0, "%s", out);
-    cr_assert(settles_at(3, 1), "after a site restart");
+    settles_at(3, 1, "after a site restart");
     for (int i = 0; i < n; i++)
         cr_assert(!alive(before[i]), "pid %d outlived the site restart",
                   before[i]);
@@ -277,8 +273,9 @@ Test(svc, a_stop_sends_sigterm_and_the_actor_saves_its_state)
     cr_assert_not_null(site_file("term.state", buf, sizeof buf),
                        "the actor did not save: no SIGTERM?");
     cr_assert_str_eq(buf, "saved");
+    /* a lower bound only: a loaded machine can make a stop slower, never
+     * faster; the upper end is the event below (no SIGKILL was needed) */
     cr_assert_geq(dt, 0.3, "the stop did not wait for the actor (%.3f s)", dt);
-    cr_assert_lt(dt, 0.3 + 2.0, "the stop took %.3f s", dt);
     cr_assert_null(strstr(console(), "SIGKILL"), "%s", console());
 }
 
@@ -300,7 +297,6 @@ Test(timeouts, a_stop_kills_an_actor_ignoring_sigterm_after_the_timeout,
     double dt = now() - t0;
     cr_log_info("stop with hrCtrl.stopTimeout=1000 took %.0f ms", dt * 1000);
     cr_assert_geq(dt, 1.0, "SIGKILL before the stop timeout (%.3f s)", dt);
-    cr_assert_lt(dt, 1.0 + 2.0, "the stop took %.3f s", dt);
     cr_assert(strstr(console(), "1000 ms after SIGTERM: SIGKILL"), "%s",
               console());
     pid_t pids[8];
@@ -313,7 +309,8 @@ Test(timeouts, akill_g_is_a_graceful_stop_too, .init = up_1s)
     arun(2, "ignore", NULL);
     double dt = timed_end("2", "with hrCtrl.stopTimeout=1000");
     cr_assert_geq(dt, 1.0, "SIGKILL before the stop timeout (%.3f s)", dt);
-    cr_assert_lt(dt, 1.0 + 2.0, "akill -g took %.3f s", dt);
+    cr_assert(strstr(console(), "1000 ms after SIGTERM: SIGKILL"), "%s",
+              console());
     refresh();
     cr_assert(strstr(ps, "\"groups\": []"), "%s", ps);
 }
@@ -338,7 +335,10 @@ Test(timeouts, a_failure_restart_kills_the_other_members_at_once, .init = up_10s
                  !strstr(ps, "\"restarting\""), "the group restarted");
     double dt = now() - t0;
     cr_log_info("group restart with a member ignoring SIGTERM: %.0f ms", dt * 1000);
-    cr_assert_lt(dt, 5.0, "the restart waited for the stop timeout (%.3f s)", dt);
+    /* had it waited for the stop timeout, the controller would have said
+     * so when it sent SIGKILL at last */
+    cr_assert_null(strstr(console(), "10000 ms after SIGTERM"),
+                   "the restart waited for the stop timeout: %s", console());
 }
 
 /* ---- the rough edges a new user hit (issue 11), one test each ---- */
@@ -413,10 +413,7 @@ Test(edges, start_of_a_site_that_fails_again_is_reported_truthfully)
             cr_assert(strstr(out, "failed again") ||
                       strstr(out, "stopped as soon as"), "%s", out);
         }
-        double t0 = now();
-        while (!site_failed() && now() - t0 < 20) /* it fails */
-            usleep(5000);
-        cr_assert(site_failed(), "the failing site still runs");
+        POLL_UNTIL(site_failed(), "the failing site to fail");
     }
     cr_assert_eq(HR("site", "info"), 0, "%s", out);
     cr_assert(strstr(out, "state failed"), "%s", out);
@@ -543,8 +540,9 @@ Test(svc, ready_fd_wait_ready_and_the_time_from_death_to_ready)
     cr_log_info("death to ready: recorded %.1f ms, measured outside %.1f ms",
                 recorded, outside);
     cr_assert_geq(recorded, 300, "ready before its 300 ms: %.1f", recorded);
+    /* inside what was measured around it (an order, not a bound: a slow
+     * machine only widens the outside) */
     cr_assert_leq(recorded, outside, "%.1f > %.1f", recorded, outside);
-    cr_assert_geq(recorded, outside * 0.8, "%.1f vs %.1f", recorded, outside);
     cr_assert(strstr(ps, "\"<1000\": 1"), "histogram: %s", ps);
     cr_assert_eq(run_hr(out, sizeof out, "ps", NULL), 0);
     cr_assert(strstr(out, "ready"), "%s", out);
@@ -575,7 +573,8 @@ Test(svc, an_actor_stop_timeout_of_its_own)
                         "500", SVC_BIN, "ignore", NULL), 0);
     double dt = timed_end("1", "with --stop-timeout 500");
     cr_assert_geq(dt, 0.5, "%.3f s", dt);
-    cr_assert_lt(dt, 0.5 + 2.0, "%.3f s (the site's is 3 s)", dt);
+    cr_assert(strstr(console(), "500 ms after SIGTERM: SIGKILL"),
+              "not its own timeout (the site's is 3000 ms): %s", console());
 }
 
 Test(edges, arun_name_is_checked_and_unique)
@@ -600,7 +599,8 @@ Test(svc, site_set_changes_a_running_site_at_once)
     arun(1, "ignore", NULL);
     double dt = timed_end("1", "after site set hrCtrl.stopTimeout=400");
     cr_assert_geq(dt, 0.4, "%.3f s", dt);
-    cr_assert_lt(dt, 2.4, "%.3f s: the old 3 s timeout?", dt);
+    cr_assert(strstr(console(), "400 ms after SIGTERM: SIGKILL"),
+              "the old 3 s timeout? %s", console());
     cr_assert_eq(run_hr(out, sizeof out, "site", "set", "hrCtrl.nope=1", NULL), 2);
     cr_assert_eq(run_hr(out, sizeof out, "site", "set", "hrCtrl.interval=0x", NULL), 2);
 }
@@ -613,14 +613,12 @@ Test(svc, the_next_controller_ends_what_a_dead_one_left)
     int runs[64];
     arun(1, "tree", NULL);
     wait_file("tree.ready");
-    cr_assert(settles_at(3, 0));
+    settles_at(3, 0, "the tree");
     int n = site_procs(before, runs, 64);
     cr_assert_eq(kill(controller(), SIGKILL), 0);
-    double t0 = now();
-    while (hr_ping(NULL) > 0 && now() - t0 < 10)
-        usleep(5000);
+    POLL_UNTIL(hr_ping(NULL) <= 0, "the killed controller to stop answering");
     cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
-    cr_assert(settles_at(3, 0), "not only the new tree, under the new controller");
+    settles_at(3, 0, "the new tree under the new controller");
     for (int i = 0; i < n; i++)
         cr_assert(!alive(before[i]), "pid %d of the dead controller's actors "
                   "still runs", before[i]);

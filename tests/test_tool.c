@@ -218,3 +218,27 @@ Test(tool, options_mix_with_operands)
     cr_assert_eq(run_hr(out, sizeof out, "--version", NULL), 0);
     cr_assert(strstr(out, "hotrestart"), "%s", out);
 }
+
+/* Each option of hr site goes with the subcommands its table row names:
+ * with another it is refused (exit 2, naming the one it goes with), never
+ * dropped.  Before the tables, `site info --force` and `site stop --force`
+ * ran as if --force were not there. */
+Test(tool, option_with_another_subcommand_is_refused)
+{
+    static const char *const wrong[][3] = {
+        {"info", "--force", NULL},     {"stop", "--force", NULL},
+        {"info", "--config", "/tmp"},  {"set", "--force", NULL},
+        {"destroy", "--huge", NULL},   {"start", "--max-groups", "3"},
+    };
+    for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++) {
+        cr_assert_eq(run_hr(out, sizeof out, "site", wrong[i][0], wrong[i][1],
+                            wrong[i][2], NULL), 2, "site %s %s: %s",
+                     wrong[i][0], wrong[i][1], out);
+    }
+    cr_assert_eq(run_hr(out, sizeof out, "pmm", "ls", "--hex", NULL), 2);
+    /* what a subcommand's row needs, checked after its usage: a site */
+    cr_assert_eq(run_hr(out, sizeof out, "--site", "/nonexistent/site", "site",
+                        "info", NULL), 1, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "--site", "/nonexistent/site", "site",
+                        "info", "--force", NULL), 2, "usage first: %s", out);
+}

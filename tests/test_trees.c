@@ -94,11 +94,11 @@ static void leave_cgroup(void)
     /* what a controller left under it (a failed test) goes too */
     char rm[17000];
     snprintf(rm, sizeof rm, "rmdir %s/*/* %s/* 2>/dev/null", cg_dir, cg_dir);
-    for (int i = 0; i < 500 && rmdir(cg_dir) < 0 && errno == EBUSY; i++) {
+    /* its last processes exiting */
+    for (struct poll_wait w = poll_begin("the test's cgroup to empty");
+         rmdir(cg_dir) < 0 && errno == EBUSY; poll_pause(&w, cg_dir))
         if (system(rm) < 0)
             break;
-        usleep(10000); /* its last processes exiting */
-    }
     cg_dir[0] = 0;
 }
 
@@ -206,15 +206,17 @@ static void settle(int want, const pid_t *old, int n_old, pid_t *now_pids,
 {
     pid_t pids[64];
     int n = 0, stale = 0;
-    for (double t0 = now();; usleep(5000)) {
+    static char seen[4096];
+    for (struct poll_wait w = poll_begin(when);; poll_pause(&w, seen)) {
         n = site_procs(pids, 64);
         stale = 0;
         for (int i = 0; i < n; i++)
             stale += is_one_of(pids[i], old, n_old);
         if (n == want && !stale)
             break;
-        cr_assert(now() - t0 < 15, "%s: %d processes of the site run (%d of "
-                  "an earlier run), not %d:\n%s", when, n, stale, want, console());
+        snprintf(seen, sizeof seen, "%d processes of the site run (%d of an "
+                 "earlier run), not %d; the log:\n%.3000s", n, stale, want,
+                 console());
     }
     if (now_pids)
         memcpy(now_pids, pids, sizeof *pids * (size_t)n);
@@ -236,7 +238,7 @@ static void crash_controller(void)
     cr_assert(pfd >= 0, "pidfd_open: %s", strerror(errno));
     cr_assert_eq(kill(pid, SIGKILL), 0);
     struct pollfd p = {.fd = pfd, .events = POLLIN};
-    cr_assert_eq(poll(&p, 1, 30000), 1, "the controller outlived SIGKILL");
+    POLL_UNTIL(poll(&p, 1, 0) == 1, "the controller to die of SIGKILL");
     close(pfd);
 }
 
@@ -301,8 +303,9 @@ static int fate(ssize_t k, int err)
 
 /* The client, in a child process: a connect to port every 0.5 ms, each
  * connection's answer (an actor's pid) read when it comes, until stop is
- * readable; then 10 s for the answers still due.  Writes its counts (by
- * fate) to report. */
+ * readable; then the answers still due, each counted lost only past the
+ * wait bound (poll_bound_s(): a hang, not a slow machine).  Writes its
+ * counts (by fate) to report. */
 static void client(int port, int stop, int report)
 {
     static struct pollfd p[65536];
@@ -319,7 +322,7 @@ static void client(int port, int stop, int report)
             struct pollfd s = {.fd = stop, .events = POLLIN};
             if (poll(&s, 1, 0) > 0) {
                 stopping = 1;
-                until = now() + 10;
+                until = now() + poll_bound_s();
             }
         }
         if (stopping && (n == 0 || now() > until))
@@ -344,7 +347,7 @@ static void client(int port, int stop, int report)
                 close(p[i].fd);
                 p[i--] = p[--n];
             }
-        usleep(500);
+        pace_us(500); /* the client's rhythm: a connect every 0.5 ms */
     }
     counts[LOST] += n;
     _exit(write(report, counts, sizeof counts) == sizeof counts ? 0 : 1);

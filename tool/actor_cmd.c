@@ -23,46 +23,16 @@
 
 extern char **environ;
 
-static const char arun_usage[] =
-    "usage: hr arun [-g [GROUP]] [--name NAME] [--stop-timeout MS] [--aslr]\n"
-    "               [--ready-fd N | --notify] [--wait-ready] [--listen SPEC]...\n"
-    "               [--standby]\n"
-    "               [--] PROGRAM [ARGS...]\n"
+/* What hr arun --help says between its synopsis and its options. */
+static const char arun_about[] =
     "With -g, start PROGRAM as a direct restartable actor in GROUP (-g alone:\n"
     "group 0).  Its image, arguments, environment and working directory are\n"
     "stored and replayed at every restart of the group.  Without -g, start\n"
     "it as an ordinary actor, as ChorusOS does: in a session of its own, with\n"
     "the site's console log as output, watched and restarted by no one; the\n"
     "options below are for restartable actors, and imply -g 0.  Prints the\n"
-    "actor's pid.\n"
-    "  --aslr              keep address-space randomisation (HR_ASLR=1 in its\n"
-    "                      environment, which its children inherit); else it\n"
-    "                      comes back at the same address, unless the site\n"
-    "                      sets hrCtrl.aslr=1\n"
-    "  --name NAME         its name (default: its program's), unique in the site\n"
-    "  --stop-timeout MS   how long a stop waits after SIGTERM before SIGKILL\n"
-    "                      (default: the site's hrCtrl.stopTimeout)\n"
-    "  --ready-fd N        it says it is ready by writing a newline to fd N\n"
-    "                      (3 to 1023, s6 style)\n"
-    "  --notify            it says it is ready by sending READY=1 to\n"
-    "                      $NOTIFY_SOCKET (sd_notify; every actor gets it)\n"
-    "  --wait-ready        return once it is ready (--notify unless --ready-fd)\n"
-    "  --listen SPEC       tcp:HOST:PORT or unix:PATH: the controller listens\n"
-    "                      there and holds the socket for the actor, across its\n"
-    "                      restarts, site restarts and (made again) its own\n"
-    "                      crash; every start gets the sockets as fds 3, 4...\n"
-    "                      with LISTEN_FDS, LISTEN_PID and LISTEN_FDNAMES\n"
-    "                      (sd_listen_fds), so clients wait in the backlog\n"
-    "                      while it restarts.  Stored with its environment as\n"
-    "                      HR_LISTEN=SPEC[,SPEC...]\n"
-    "  --standby           keep a standby instance of it waiting: started from\n"
-    "                      the same image once it is up, with HR_STANDBY=1, it\n"
-    "                      initialises and waits in hr_standby_wait(3); when the\n"
-    "                      actor fails, its group's restart promotes the standby\n"
-    "                      instead of executing the program again, and a new one\n"
-    "                      starts.  Stored with its environment as HR_STANDBY=1\n"
-    "hr ps shows such an actor starting, then ready, and the time of each\n"
-    "restart of its group from the death to ready.\n";
+    "actor's pid.  hr ps shows such an actor starting, then ready, and the\n"
+    "time of each restart of its group from the death to ready.\n";
 
 /* environ with HR_LISTEN=specs in place of any HR_LISTEN it has. */
 static char **with_listen(const char *specs)
@@ -199,142 +169,189 @@ static long arun_number(const char *opt, const char *s, long lo, long hi)
     return v;
 }
 
-int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
+const struct hr_optdef hr_arun_options[] = {
+    {"g", 'g', HR_ARG_TEXT, "[GROUP]", NULL, NULL},
+    {"name", OPT_NAME, HR_ARG_TEXT, "NAME", NULL,
+     "its name (default: its program's), unique in the site"},
+    {"stop-timeout", OPT_STOP_TIMEOUT, HR_ARG_TEXT, "MS", NULL,
+     "how long a stop waits after SIGTERM before SIGKILL\n"
+     "(default: the site's hrCtrl.stopTimeout)"},
+    {"aslr", OPT_ASLR, HR_ARG_NONE, NULL, NULL,
+     "keep address-space randomisation (HR_ASLR=1 in its\n"
+     "environment, which its children inherit); else it\n"
+     "comes back at the same address, unless the site\n"
+     "sets hrCtrl.aslr=1"},
+    {"ready-fd", OPT_READY_FD, HR_ARG_TEXT, "N", NULL,
+     "it says it is ready by writing a newline to fd N\n"
+     "(3 to 1023, s6 style)"},
+    {"notify", OPT_NOTIFY, HR_ARG_NONE, NULL, NULL,
+     "it says it is ready by sending READY=1 to\n"
+     "$NOTIFY_SOCKET (sd_notify; every actor gets it)"},
+    {"wait-ready", OPT_WAIT_READY, HR_ARG_NONE, NULL, NULL,
+     "return once it is ready (--notify unless --ready-fd)"},
+    {"listen", OPT_LISTEN, HR_ARG_TEXT, "SPEC", NULL,
+     "tcp:HOST:PORT or unix:PATH: the controller listens\n"
+     "there and holds the socket for the actor, across its\n"
+     "restarts, site restarts and (made again) its own\n"
+     "crash; every start gets the sockets as fds 3, 4...\n"
+     "with LISTEN_FDS, LISTEN_PID and LISTEN_FDNAMES\n"
+     "(sd_listen_fds), so clients wait in the backlog\n"
+     "while it restarts.  Stored with its environment as\n"
+     "HR_LISTEN=SPEC[,SPEC...]; may be given again"},
+    {"standby", OPT_STANDBY, HR_ARG_NONE, NULL, NULL,
+     "keep a standby instance of it waiting: started from\n"
+     "the same image once it is up, with HR_STANDBY=1, it\n"
+     "initialises and waits in hr_standby_wait(3); when the\n"
+     "actor fails, its group's restart promotes the standby\n"
+     "instead of executing the program again, and a new one\n"
+     "starts.  Stored with its environment as HR_STANDBY=1"},
+    {0},
+};
+
+/* What arun's options said. */
+struct arun_args {
+    int group; /* -1: no -g, an ordinary actor */
+    int aslr, standby;
+    hr_arun_opts ao;
+    char specs[1024]; /* the --listen specs, comma-separated */
+};
+
+/* arun's options into a, up to PROGRAM (the options end there): its
+ * index in argv, or argc when there is none. */
+static int arun_parse(int argc, char **argv, struct hr_cmdline *cl,
+                      struct arun_args *a)
 {
-    static const struct option longs[] = {
-        {"name", required_argument, NULL, OPT_NAME},
-        {"stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT},
-        {"ready-fd", required_argument, NULL, OPT_READY_FD},
-        {"notify", no_argument, NULL, OPT_NOTIFY},
-        {"wait-ready", no_argument, NULL, OPT_WAIT_READY},
-        {"listen", required_argument, NULL, OPT_LISTEN},
-        {"aslr", no_argument, NULL, OPT_ASLR},
-        {"standby", no_argument, NULL, OPT_STANDBY},
-        HR_OPTS_COMMON,
-    };
-    struct hr_opts ov = *go, *o = &ov;
-    /* '+': the options end at PROGRAM; what follows is its own */
-    struct hr_cmdline cl = {.cmd = "arun", .usage = arun_usage, .shorts = "+g:",
-                            .longs = longs, .o = o};
-    int group = -1, aslr = 0, standby = 0, k = 0;
-    hr_arun_opts ao = {0};
-    char specs[1024] = "";
-    while (k != 'G' && (k = hr_getopt(argc, argv, &cl)) != -1) {
+    int k = 0;
+    *a = (struct arun_args){.group = -1};
+    while (k != 'G' && (k = hr_getopt(argc, argv, cl)) != -1) {
         switch (k) {
         case 'g':
             if (optarg[0] >= '0' && optarg[0] <= '9') {
-                group = group_arg("arun", optarg);
+                a->group = group_arg("arun", optarg);
                 break;
             }
             /* -g with no number (the guide's `arun -g [gid]`): group 0,
              * and what followed it is the program */
             if (argv[optind - 1] != optarg)
                 group_arg("arun", optarg);
-            group = 0;
+            a->group = 0;
             optind--;
             k = 'G';
             break;
-        case OPT_ASLR: aslr = 1; break;
-        case OPT_STANDBY: standby = 1; break;
-        case OPT_NAME: ao.name = optarg; break;
+        case OPT_ASLR: a->aslr = 1; break;
+        case OPT_STANDBY: a->standby = 1; break;
+        case OPT_NAME: a->ao.name = optarg; break;
         case OPT_STOP_TIMEOUT:
-            ao.stop_ms = (uint32_t)arun_number("--stop-timeout", optarg, 1,
-                                               HR_STOP_LIMIT_MS);
+            a->ao.stop_ms = (uint32_t)arun_number("--stop-timeout", optarg, 1,
+                                                  HR_STOP_LIMIT_MS);
             break;
         case OPT_READY_FD:
-            ao.ready_fd = (int)arun_number("--ready-fd", optarg, 3, 1023);
+            a->ao.ready_fd = (int)arun_number("--ready-fd", optarg, 3, 1023);
             break;
-        case OPT_NOTIFY: ao.notify = 1; break;
-        case OPT_WAIT_READY: ao.wait_ready = 1; break;
-        case OPT_LISTEN: add_listen(specs, sizeof specs, optarg); break;
+        case OPT_NOTIFY: a->ao.notify = 1; break;
+        case OPT_WAIT_READY: a->ao.wait_ready = 1; break;
+        case OPT_LISTEN: add_listen(a->specs, sizeof a->specs, optarg); break;
         }
     }
-    int i = optind;
+    const hr_arun_opts *ao = &a->ao;
+    if (a->group < 0 && (ao->name || ao->stop_ms || ao->ready_fd ||
+                         ao->notify || ao->wait_ready || a->aslr ||
+                         a->standby || a->specs[0]))
+        a->group = 0; /* options of restartable actors only */
+    if (ao->ready_fd && a->specs[0]) { /* the sockets are fds 3, 4... */
+        int held = 1;
+        for (const char *c = a->specs; *c; c++)
+            held += *c == ',';
+        if (ao->ready_fd < 3 + held)
+            hr_die(HR_EXIT_USAGE, "arun: --ready-fd %d is taken by a --listen "
+                   "socket (fds 3 to %d): choose %d or above", ao->ready_fd,
+                   2 + held, 3 + held);
+    }
+    return optind;
+}
+
+/* The controller's refusal r of arun path, in words; exits. */
+__attribute__((noreturn)) static void arun_refused(int r, const char *path,
+                                                   const struct arun_args *a)
+{
+    const char *name = a->ao.name, *specs = a->specs;
+    if (r == -EEXIST)
+        hr_die(HR_EXIT_FAIL, "arun: the name '%s' is taken in this site", name);
+    if (r == -EINVAL && name)
+        hr_die(HR_EXIT_USAGE, "arun: bad --name '%s' (letters, digits and "
+                              "._-:+@/, at most %d)", name, PMM_NAME_MAX - 1);
+    if (r == -ESRCH && a->ao.wait_ready)
+        hr_die(HR_EXIT_FAIL, "arun: %s stopped before it was ready (hr log)",
+               path);
+    if (r == -EAGAIN && a->ao.wait_ready)
+        hr_die(HR_EXIT_FAIL, "arun: %s runs but never said it was ready "
+                             "within 30 s (READY=1, or a line on its "
+                             "--ready-fd; hr ps, hr log)", path);
+    if (r == -EADDRINUSE && specs[0])
+        hr_die(HR_EXIT_FAIL, "arun: --listen %s: address in use (another "
+               "actor or program listens there)", specs);
+    if (r == -ELOOP && specs[0])
+        hr_die(HR_EXIT_FAIL, "arun: --listen %s: a unix: path is a "
+               "symbolic link: give the socket's own path", specs);
+    char what[PATH_MAX + 16];
+    snprintf(what, sizeof what, "arun: %s", path);
+    if (r == K_ENOMEM)
+        hr_die(HR_EXIT_FAIL, "%s: the site's RAM bank has no room for its "
+                             "image (a copy of the program): make the site "
+                             "with a larger --rambank-size (hr site create)",
+               what);
+    if (r == -ENOENT || r == -EACCES || r == -ENOEXEC)
+        hr_die(HR_EXIT_FAIL, "%s: %s", what, exec_failure(path, -r));
+    hr_die_ctl(what, r);
+}
+
+int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
+{
+    struct hr_opts ov = *go, *o = &ov;
+    struct hr_cmdline cl = {.cmd = "arun", .usage = arun_about,
+                            .table = hr_command("arun"),
+                            .stop_at_operand = 1, .o = o};
+    struct arun_args a;
+    int i = arun_parse(argc, argv, &cl, &a);
     if (i >= argc) {
-        fputs(arun_usage, stderr);
+        hr_usage(stderr, "arun", cl.table, arun_about);
         return HR_EXIT_USAGE;
     }
     char path[PATH_MAX], dir[4096];
-    const char *prog = argv[i];
-    if (group < 0 && (ao.name || ao.stop_ms || ao.ready_fd || ao.notify ||
-                      ao.wait_ready || aslr || standby || specs[0]))
-        group = 0; /* options of restartable actors only */
-    if (ao.ready_fd && specs[0]) { /* the sockets are fds 3, 4... */
-        int held = 1;
-        for (const char *c = specs; *c; c++)
-            held += *c == ',';
-        if (ao.ready_fd < 3 + held)
-            hr_die(HR_EXIT_USAGE, "arun: --ready-fd %d is taken by a --listen "
-                   "socket (fds 3 to %d): choose %d or above", ao.ready_fd,
-                   2 + held, 3 + held);
-    }
     hr_site_existing(o, dir, sizeof dir, "arun");
-    if (hr_find_program(prog, path, sizeof path) < 0)
-        hr_die(HR_EXIT_FAIL, "arun: %s: not found on $PATH", prog);
-    if (group < 0) { /* no -g: an ordinary actor */
-        int pid = arun_ordinary(o, path, argv + i);
-        if (o->json)
-            printf("{\"pid\": %d, \"group\": null}\n", pid);
-        else
-            printf("%d\n", pid);
-        return HR_EXIT_OK;
+    if (hr_find_program(argv[i], path, sizeof path) < 0)
+        hr_die(HR_EXIT_FAIL, "arun: %s: not found on $PATH", argv[i]);
+    int r;
+    if (a.group < 0) { /* no -g: an ordinary actor */
+        r = arun_ordinary(o, path, argv + i);
+    } else {
+        if ((a.aslr && setenv("HR_ASLR", "1", 1) < 0) ||
+            (a.standby && setenv("HR_STANDBY", "1", 1) < 0))
+            hr_die(HR_EXIT_FAIL, "arun: out of memory");
+        /* the controller first: its refusal is not the program's fault */
+        if ((r = hr_ping(dir)) < 0)
+            hr_die_ctl("arun", r);
+        r = hr_arun_with(dir, a.group, &a.ao, path, argv + i,
+                         a.specs[0] ? with_listen(a.specs) : environ);
+        if (r < 0)
+            arun_refused(r, path, &a);
     }
-    if ((aslr && setenv("HR_ASLR", "1", 1) < 0) ||
-        (standby && setenv("HR_STANDBY", "1", 1) < 0))
-        hr_die(HR_EXIT_FAIL, "arun: out of memory");
-    /* the controller first: its refusal is not the program's fault */
-    int r = hr_ping(dir);
-    if (r < 0)
-        hr_die_ctl("arun", r);
-    r = hr_arun_with(dir, group, &ao, path, argv + i,
-                     specs[0] ? with_listen(specs) : environ);
-    if (r < 0) {
-        if (r == -EEXIST)
-            hr_die(HR_EXIT_FAIL, "arun: the name '%s' is taken in this site",
-                   ao.name);
-        if (r == -EINVAL && ao.name)
-            hr_die(HR_EXIT_USAGE, "arun: bad --name '%s' (letters, digits and "
-                                  "._-:+@/, at most %d)", ao.name, PMM_NAME_MAX - 1);
-        if (r == -ESRCH && ao.wait_ready)
-            hr_die(HR_EXIT_FAIL, "arun: %s stopped before it was ready (hr log)",
-                   path);
-        if (r == -EAGAIN && ao.wait_ready)
-            hr_die(HR_EXIT_FAIL, "arun: %s runs but never said it was ready "
-                                 "within 30 s (READY=1, or a line on its "
-                                 "--ready-fd; hr ps, hr log)", path);
-        if (r == -EADDRINUSE && specs[0])
-            hr_die(HR_EXIT_FAIL, "arun: --listen %s: address in use (another "
-                   "actor or program listens there)", specs);
-        if (r == -ELOOP && specs[0])
-            hr_die(HR_EXIT_FAIL, "arun: --listen %s: a unix: path is a "
-                   "symbolic link: give the socket's own path", specs);
-        char what[PATH_MAX + 16];
-        snprintf(what, sizeof what, "arun: %s", path);
-        if (r == K_ENOMEM)
-            hr_die(HR_EXIT_FAIL, "%s: the site's RAM bank has no room for its "
-                                 "image (a copy of the program): make the site "
-                                 "with a larger --rambank-size (hr site create)",
-                   what);
-        if (r == -ENOENT || r == -EACCES || r == -ENOEXEC)
-            hr_die(HR_EXIT_FAIL, "%s: %s", what, exec_failure(path, -r));
-        hr_die_ctl(what, r);
-    }
-    if (o->json)
-        printf("{\"pid\": %d, \"group\": %d}\n", r, group);
+    if (o->json && a.group < 0)
+        printf("{\"pid\": %d, \"group\": null}\n", r);
+    else if (o->json)
+        printf("{\"pid\": %d, \"group\": %d}\n", r, a.group);
     else
         printf("%d\n", r);
     return HR_EXIT_OK;
 }
 
 static const char akill_usage[] =
-    "usage: hr akill PID       kill an actor: its group restarts\n"
-    "       hr akill -g GROUP  kill a group for good, as a stop (SIGTERM, the\n"
-    "                          stop timeout, SIGKILL); its images and\n"
-    "                          HR_GROUP_KEY blocks are freed; returns once\n"
-    "                          every member is gone; a group that does not\n"
-    "                          exist is said so, exit 1.  On a stopped or\n"
-    "                          failed site (no controller) the group is ended\n"
-    "                          all the same (hrd --end-group)\n";
+    "hr akill PID kills an actor: its group restarts.  hr akill -g GROUP\n"
+    "kills a group for good, as a stop (SIGTERM, the stop timeout, SIGKILL);\n"
+    "its images and HR_GROUP_KEY blocks are freed; it returns once every\n"
+    "member is gone; a group that does not exist is said so, exit 1.  On a\n"
+    "stopped or failed site (no controller) the group is ended all the same\n"
+    "(hrd --end-group)\n";
 
 /* Is group g in the running controller's ps?  -1 when no controller runs
  * (the stopped site's group is then ended without one); dies on another
@@ -356,17 +373,21 @@ static int group_exists(const char *dir, int g)
     return r;
 }
 
+const struct hr_optdef hr_akill_options[] = {
+    {"g", 'g', HR_ARG_TEXT, "GROUP", NULL, NULL},
+    {0},
+};
+
 int hr_cmd_akill(int argc, char **argv, const struct hr_opts *go)
 {
-    static const struct option longs[] = {HR_OPTS_COMMON};
     struct hr_opts ov = *go, *o = &ov;
-    struct hr_cmdline cl = {.cmd = "akill", .usage = akill_usage, .shorts = "g:",
-                            .longs = longs, .o = o};
+    struct hr_cmdline cl = {.cmd = "akill", .usage = akill_usage,
+                            .table = hr_command("akill"), .o = o};
     const char *g = NULL;
     while (hr_getopt(argc, argv, &cl) == 'g')
         g = optarg;
     if (argc - optind != (g ? 0 : 1)) {
-        fputs(akill_usage, stderr);
+        hr_usage(stderr, "akill", cl.table, akill_usage);
         return HR_EXIT_USAGE;
     }
     int group = g != NULL;
@@ -395,7 +416,6 @@ int hr_cmd_akill(int argc, char **argv, const struct hr_opts *go)
 }
 
 static const char ps_usage[] =
-    "usage: hr ps [--json]\n"
     "Groups (state, restarts, the last restart's time from death to ready,\n"
     "last failure) and their actors (name, pid, direct or indirect, state,\n"
     "readiness, uptime).  Group states: running, restarting or ending\n"
@@ -410,10 +430,9 @@ static const char ps_usage[] =
 
 int hr_cmd_ps(int argc, char **argv, const struct hr_opts *go)
 {
-    static const struct option longs[] = {HR_OPTS_COMMON};
     struct hr_opts o = *go;
-    struct hr_cmdline cl = {.cmd = "ps", .usage = ps_usage, .shorts = "",
-                            .longs = longs, .o = &o};
+    struct hr_cmdline cl = {.cmd = "ps", .usage = ps_usage,
+                            .table = hr_command("ps"), .o = &o};
     while (hr_getopt(argc, argv, &cl) != -1)
         ;
     if (optind < argc)

@@ -268,20 +268,22 @@ int hr_site_restart_cmd(const struct hr_opts *o)
 }
 
 static const char restart_usage[] =
-    "usage: hr restart\n"
-    "       hr shutdown -i 1\n"
-    "The ChorusOS spellings of hr site restart: every actor stops, a fresh\n"
-    "controller runs the start-up file without its arun lines and starts\n"
-    "every group again; persistent memory is kept.\n";
+    "hr restart and hr shutdown -i 1, the ChorusOS spellings of hr site\n"
+    "restart: every actor stops, a fresh controller runs the start-up file\n"
+    "without its arun lines and starts every group again; persistent\n"
+    "memory is kept.\n";
+
+const struct hr_optdef hr_shutdown_options[] = {
+    {"i", 'i', HR_ARG_TEXT, "1", NULL, NULL},
+    {0},
+};
 
 int hr_cmd_restart(int argc, char **argv, const struct hr_opts *go)
 {
-    static const struct option longs[] = {HR_OPTS_COMMON};
     struct hr_opts o = *go;
     int shutdown = strcmp(argv[0], "shutdown") == 0;
     struct hr_cmdline cl = {.cmd = argv[0], .usage = restart_usage,
-                            .shorts = shutdown ? "i:" : "", .longs = longs,
-                            .o = &o};
+                            .table = hr_command(argv[0]), .o = &o};
     const char *level = NULL;
     while (hr_getopt(argc, argv, &cl) == 'i')
         level = optarg;

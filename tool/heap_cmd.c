@@ -19,51 +19,12 @@
 
 #include "hr.h"
 
-static const char heap_usage[] =
-    "usage: hr heap check NAME [--medium M] [--json]\n"
-    "       hr heap stat NAME [--medium M] [--json]\n"
-    "\n"
-    "check  walk the persistent heap NAME (a block of medium M, default RAM)\n"
-    "       and report every inconsistency: overlapping or lost chunks, bad\n"
-    "       free lists, wrong counters, a lane whose undo log is damaged\n"
-    "       (named with the record's offset).  A dead process's or thread's\n"
-    "       transaction is rolled back first, as any opener does.\n"
-    "       Exit 0 only for a consistent heap, 3 otherwise\n"
-    "stat   used and free bytes, objects, largest free chunk, and every lane:\n"
-    "       free or busy (a transaction runs in it), its undo log's use\n";
-
 struct heap_args {
     const char *sub, *name, *medium;
     int json;
 };
 
 enum { OPT_MEDIUM = HR_OPT_OWN };
-
-/* Options through hr_getopt, as every command: --site and --json go into
- * *o (a copy of the global ones), --medium into a. */
-static void parse(int argc, char **argv, struct hr_opts *o,
-                  struct heap_args *a)
-{
-    static const struct option longs[] = {
-        {"medium", required_argument, NULL, OPT_MEDIUM},
-        HR_OPTS_COMMON,
-    };
-    struct hr_cmdline cl = {.cmd = "heap", .usage = heap_usage, .shorts = "",
-                            .longs = longs, .o = o};
-    *a = (struct heap_args){.medium = "RAM"};
-    while (hr_getopt(argc, argv, &cl) == OPT_MEDIUM)
-        a->medium = optarg;
-    for (; optind < argc; optind++) {
-        if (!a->sub)
-            a->sub = argv[optind];
-        else if (!a->name)
-            a->name = argv[optind];
-        else
-            hr_die(HR_EXIT_USAGE, "heap: too many arguments (see hr heap "
-                                  "--help)");
-    }
-    a->json = o->json;
-}
 
 static hr_heap *open_heap(const struct hr_opts *o, const struct heap_args *a)
 {
@@ -200,24 +161,42 @@ static int stat_cmd(hr_heap *h, const struct heap_args *a)
     return r == 0 ? HR_EXIT_OK : HR_EXIT_BANK;
 }
 
-/* argv[0] is "heap"; options and operands mix in any order. */
-int hr_cmd_heap(int argc, char **argv, const struct hr_opts *go)
+/* check or stat: the heap opened, then the subcommand's walk. */
+static int heap_act(const struct hr_call *c)
 {
-    struct hr_opts own = *go, *o = &own;
-    struct heap_args a;
-    parse(argc, argv, o, &a);
-    if (!a.sub) {
-        fputs(heap_usage, stderr);
-        return HR_EXIT_USAGE;
-    }
-    if (strcmp(a.sub, "check") != 0 && strcmp(a.sub, "stat") != 0)
-        hr_die(HR_EXIT_USAGE, "heap: unknown subcommand '%s' (see hr heap "
-                              "--help)", a.sub);
-    if (!a.name)
-        hr_die(HR_EXIT_USAGE, "heap %s: missing heap name (see hr heap "
-                              "--help)", a.sub);
-    hr_heap *h = open_heap(o, &a);
+    const char *medium = c->val[OPT_MEDIUM - HR_OPT_OWN];
+    struct heap_args a = {.sub = c->sub->name, .name = c->argv[0],
+                          .medium = medium ? medium : "RAM",
+                          .json = c->o->json};
+    hr_heap *h = open_heap(c->o, &a);
     int r = strcmp(a.sub, "check") == 0 ? check_cmd(h, &a) : stat_cmd(h, &a);
     hr_heap_close(h);
     return r;
+}
+
+const struct hr_optdef hr_heap_options[] = {
+    {"medium", OPT_MEDIUM, HR_ARG_MEDIUM, "M", NULL, NULL},
+    {0},
+};
+
+const struct hr_cmd hr_heap_subs[] = {
+    {"check", .act = heap_act, .operands = 1, .operand = HR_OPERAND_BLOCK,
+     .synopsis = "NAME", .help =
+     "walk the persistent heap NAME (a block of medium M, default RAM)\n"
+     "and report every inconsistency: overlapping or lost chunks, bad\n"
+     "free lists, wrong counters, a lane whose undo log is damaged\n"
+     "(named with the record's offset).  A dead process's or thread's\n"
+     "transaction is rolled back first, as any opener does.\n"
+     "Exit 0 only for a consistent heap, 3 otherwise"},
+    {"stat", .act = heap_act, .operands = 1, .operand = HR_OPERAND_BLOCK,
+     .synopsis = "NAME", .help =
+     "used and free bytes, objects, largest free chunk, and every lane:\n"
+     "free or busy (a transaction runs in it), its undo log's use"},
+    {0},
+};
+
+/* Options and operands mix in any order. */
+int hr_cmd_heap(int argc, char **argv, const struct hr_opts *o)
+{
+    return hr_sub_run(argc, argv, o, hr_command("heap"), NULL);
 }

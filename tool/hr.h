@@ -11,6 +11,7 @@
 
 #include <getopt.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #define HR_EXIT_OK 0
@@ -74,6 +75,76 @@ enum {
     {"help", no_argument, NULL, HR_OPT_HELP},           \
     {NULL, 0, NULL, 0}
 
+/* An option of a command, a row of its table (the tables are what hr's
+ * dispatch, --help, usage errors and bash completion read).  hr_getopt()
+ * returns val for it: its letter for a short option, else HR_OPT_OWN + n. */
+enum hr_arg {
+    HR_ARG_NONE,   /* a flag */
+    HR_ARG_TEXT,   /* a value completion cannot guess: a number, a name */
+    HR_ARG_FILE,   /* a path */
+    HR_ARG_DIR,    /* a directory */
+    HR_ARG_MEDIUM, /* RAM or DISK */
+};
+struct hr_optdef {
+    const char *name;  /* "rambank-size", or "g" for a short option */
+    int val;           /* what hr_getopt() returns for it */
+    enum hr_arg arg;   /* what its value is; HR_ARG_NONE: it takes none */
+    const char *what;  /* its value in the synopsis: "N", "PATH" */
+    const char *subs;  /* the subcommands it goes with, "create start";
+                        * NULL: every one (or a command without any) */
+    const char *help;  /* its lines in --help (a command without
+                        * subcommands); NULL: not listed there */
+};
+
+/* What a subcommand needs before it runs, checked by hr_sub_run() after
+ * its usage (a new need is a bit here and its check there). */
+enum {
+    HR_NEEDS_SITE = 1, /* an existing site that is the caller's own (or
+                        * root's): hr_site_existing() */
+};
+/* What a command's operands are, for completion. */
+enum hr_operand {
+    HR_OPERAND_NONE,
+    HR_OPERAND_BLOCK,   /* a block name of the site */
+    HR_OPERAND_SETTING, /* KEY=VALUE of site.conf */
+    HR_OPERAND_PROGRAM, /* a program, then its arguments */
+};
+
+struct hr_call;
+/* A command or subcommand: one row of its level's table.  A command
+ * (hr.c's table) is run by main with its own arguments; a subcommand
+ * (site's table) by act, once hr_sub_run() has checked its operands, its
+ * options and its needs.  Adding a command is one row in hr.c's
+ * hr_commands: {"upgrade", hr_cmd_upgrade, .help = "a line"}, with
+ * .opts = its options' table (hr_getopt() then reads them, --help lists
+ * them, completion offers them) and .synopsis = its operands. */
+struct hr_cmd {
+    const char *name;
+    int (*main)(int argc, char **argv, const struct hr_opts *o);
+    const char *help;              /* a line for --help; NULL: not listed
+                                    * nor completed (an alias) */
+    const struct hr_optdef *opts;  /* its own options, ending with {0} */
+    const struct hr_cmd *subs;     /* its subcommands, ending with {0} */
+    int (*act)(const struct hr_call *c);
+    unsigned needs;                /* HR_NEEDS_... */
+    int operands;                  /* exactly this many; -1: one or more */
+    enum hr_operand operand;       /* what they are, for completion */
+    const char *synopsis;          /* its operands, "NAME", for --help */
+};
+
+/* A subcommand's line, parsed: what its act gets. */
+#define HR_MAX_OPTS 24
+struct hr_call {
+    const struct hr_cmd *table; /* the command's */
+    const struct hr_cmd *sub;
+    const struct hr_opts *o;
+    const char *val[HR_MAX_OPTS]; /* by option (val - HR_OPT_OWN): its
+                                   * value, "" for a flag; NULL: not given */
+    int argc;                     /* the operands after the subcommand */
+    char **argv;
+    char dir[4096];               /* the site, with HR_NEEDS_SITE */
+};
+
 struct hr_cmdline {
     const char *cmd;             /* "pmm": names it in messages; NULL for hr */
     const char *usage;           /* what --help prints */
@@ -81,8 +152,51 @@ struct hr_cmdline {
     const struct option *longs;  /* ending with HR_OPTS_COMMON */
     struct hr_opts *o;           /* set by --json and --site */
     int started;                 /* zero before the first call */
+    /* in place of shorts and longs: the command's table (from which
+     * hr_getopt() makes them) and whether the first operand ends the
+     * options; with a table, --help prints hr_usage() with usage as
+     * its prose */
+    const struct hr_cmd *table;
+    int stop_at_operand;
+    struct option built[HR_MAX_OPTS + 4];
+    char built_shorts[HR_MAX_OPTS * 2 + 2];
 };
 int hr_getopt(int argc, char **argv, struct hr_cmdline *c);
+/* c's shorts and longs from its table (hr_getopt() calls it). */
+void hr_build_opts(struct hr_cmdline *c);
+
+/* The commands, a table ending with {0} (hr.c), and hr itself (its
+ * options, the commands as its subcommands). */
+extern const struct hr_cmd hr_commands[];
+extern const struct hr_cmd hr_top;
+/* Every command's options, after its own: --json, --site DIR, --help. */
+extern const struct hr_optdef hr_common_opts[];
+/* The row of command name in hr_commands. */
+const struct hr_cmd *hr_command(const char *name);
+/* The levels' tables: the subcommands of site, pmm and heap; the options
+ * of the commands that have some. */
+extern const struct hr_cmd hr_site_subs[], hr_pmm_subs[], hr_heap_subs[];
+extern const struct hr_optdef hr_site_options[], hr_pmm_options[], hr_heap_options[],
+    hr_arun_options[], hr_akill_options[], hr_log_options[], hr_metrics_options[],
+    hr_shutdown_options[];
+/* site.conf's keys hr site set takes, with their ranges in words; ends
+ * with {NULL}. */
+extern const char *const hr_site_settings[][2];
+/* --help of command c (its name path, "site", in cmd), from its table:
+ * the synopsis, then its subcommands' or options' help; about is the
+ * prose that goes between them (NULL for none). */
+void hr_usage(FILE *f, const char *cmd, const struct hr_cmd *c,
+              const char *about);
+/* Parse a command with subcommands (hr site): the options of c's table
+ * into the call, then the subcommand, checked against the table (a known
+ * name, its operands' count, options that go with it, what it needs);
+ * then run its act.  Exits 2 on bad usage, saying what. */
+int hr_sub_run(int argc, char **argv, const struct hr_opts *o,
+               const struct hr_cmd *c, const char *about);
+/* hr --complete WORD... CURRENT: what bash completion offers (one a line),
+ * or a line ":dir", ":file", ":program", ":block MEDIUM", ":nospace"
+ * first for what only the shell can list (contrib/hr.bash-completion). */
+int hr_complete(int argc, char **argv);
 
 /* Each command gets its arguments with its name first (argv[0]). */
 int hr_cmd_site(int argc, char **argv, const struct hr_opts *o);

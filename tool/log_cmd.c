@@ -34,7 +34,6 @@
 #include "hr.h"
 
 static const char log_usage[] =
-    "usage: hr log [-f] [--all] [--raw]\n"
     "The site's console log: the controller's messages and the lines of its\n"
     "actors, each tagged g<group>/<name>.  --all begins with the log before\n"
     "the last rotation (console.log.1, see hrCtrl.logSize); -f follows it,\n"
@@ -192,15 +191,19 @@ static void show_old(struct sink *s, const char *old, int fd)
     close(ofd);
 }
 
+enum { OPT_ALL = HR_OPT_OWN, OPT_RAW };
+const struct hr_optdef hr_log_options[] = {
+    {"f", 'f', HR_ARG_NONE, NULL, NULL, NULL},
+    {"all", OPT_ALL, HR_ARG_NONE, NULL, NULL, NULL},
+    {"raw", OPT_RAW, HR_ARG_NONE, NULL, NULL, NULL},
+    {0},
+};
+
 int hr_cmd_log(int argc, char **argv, const struct hr_opts *go)
 {
-    enum { OPT_ALL = HR_OPT_OWN, OPT_RAW };
-    static const struct option longs[] = {
-        {"all", no_argument, NULL, OPT_ALL},
-        {"raw", no_argument, NULL, OPT_RAW}, HR_OPTS_COMMON};
     struct hr_opts ov = *go, *o = &ov;
-    struct hr_cmdline cl = {.cmd = "log", .usage = log_usage, .shorts = "f",
-                            .longs = longs, .o = o};
+    struct hr_cmdline cl = {.cmd = "log", .usage = log_usage,
+                            .table = hr_command("log"), .o = o};
     static struct sink s;
     int follow_it = 0, all = 0, c, old_too;
     while ((c = hr_getopt(argc, argv, &cl)) != -1)

@@ -39,7 +39,6 @@
 #define TEXT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 static const char metrics_usage[] =
-    "usage: hr metrics [--listen [HOST:]PORT]\n"
     "The site's counters in the Prometheus text exposition format: restarts\n"
     "per group and of the site, deaths by cause, the time from death to\n"
     "ready as a histogram, bank bytes and blocks, actors and groups by state.\n"
@@ -248,14 +247,17 @@ static int serve(const char *dir, const char *spec, char *buf)
     }
 }
 
+enum { OPT_LISTEN = HR_OPT_OWN };
+const struct hr_optdef hr_metrics_options[] = {
+    {"listen", OPT_LISTEN, HR_ARG_TEXT, "[HOST:]PORT", NULL, NULL},
+    {0},
+};
+
 int hr_cmd_metrics(int argc, char **argv, const struct hr_opts *go)
 {
-    enum { OPT_LISTEN = HR_OPT_OWN };
-    static const struct option longs[] = {
-        {"listen", required_argument, NULL, OPT_LISTEN}, HR_OPTS_COMMON};
     struct hr_opts o = *go;
     struct hr_cmdline cl = {.cmd = "metrics", .usage = metrics_usage,
-                            .shorts = "", .longs = longs, .o = &o};
+                            .table = hr_command("metrics"), .o = &o};
     const char *listen_at = NULL;
     while (hr_getopt(argc, argv, &cl) == OPT_LISTEN)
         listen_at = optarg;

@@ -207,14 +207,16 @@ __attribute__((noreturn)) static void bad_option(int k, char **argv,
 int hr_getopt(int argc, char **argv, struct hr_cmdline *c)
 {
     char shorts[64];
-    int stop = c->shorts[0] == '+';
-    /* ':' first: a missing value returns ':', told apart from '?' */
-    snprintf(shorts, sizeof shorts, "%s:%sh", stop ? "+" : "", c->shorts + stop);
+    if (c->table && !c->started)
+        hr_build_opts(c);
     if (!c->started) {
         optind = 0; /* glibc: start afresh, on this argv */
         opterr = 0; /* the messages are ours */
         c->started = 1;
     }
+    int stop = c->shorts[0] == '+';
+    /* ':' first: a missing value returns ':', told apart from '?' */
+    snprintf(shorts, sizeof shorts, "%s:%sh", stop ? "+" : "", c->shorts + stop);
     for (;;) {
         int k = getopt_long(argc, argv, shorts, c->longs, NULL);
         switch (k) {
@@ -226,7 +228,10 @@ int hr_getopt(int argc, char **argv, struct hr_cmdline *c)
             break;
         case HR_OPT_HELP:
         case 'h':
-            fputs(c->usage, stdout);
+            if (c->table)
+                hr_usage(stdout, c->cmd ? c->cmd : "", c->table, c->usage);
+            else
+                fputs(c->usage, stdout);
             exit(HR_EXIT_OK);
         case ':':
         case '?':

@@ -13,22 +13,6 @@
 
 #include "hr.h"
 
-static const char pmm_usage[] =
-    "usage: hr pmm ls [--medium M] [--json]\n"
-    "       hr pmm show NAME [--medium M] [--json]\n"
-    "       hr pmm free NAME [--medium M]\n"
-    "       hr pmm freeall KEY [--hex] [--medium M]\n"
-    "       hr pmm check [--repair] [--medium M | --bank PATH] [--json]\n"
-    "\n"
-    "ls       every block of the medium (default RAM), system blocks included\n"
-    "show     one block\n"
-    "free     free one block at once and for good (not a system block)\n"
-    "freeall  free every block allocated with deletion key KEY.  KEY is text\n"
-    "         taken with its terminating NUL, as sizeof(\"KEY\") counts it in C;\n"
-    "         with --hex it is the exact bytes, in hex\n"
-    "check    check a bank file without joining it; --repair rebuilds what can\n"
-    "         be rebuilt.  Exit 0 only for a consistent bank, 3 otherwise\n";
-
 /* What a pmm subcommand was given. */
 struct pmm_args {
     const char *sub;    /* ls, show, free, freeall or check */
@@ -38,6 +22,24 @@ struct pmm_args {
     int repair;         /* --repair (check) */
     int hex;            /* --hex (freeall) */
 };
+
+enum { OPT_MEDIUM = HR_OPT_OWN, OPT_BANK, OPT_REPAIR, OPT_HEX };
+
+/* The call's options and operand, as the subcommands read them. */
+static const struct pmm_args *args_of(const struct hr_call *c)
+{
+    static struct pmm_args a;
+    const char *medium = c->val[OPT_MEDIUM - HR_OPT_OWN];
+    a = (struct pmm_args){
+        .sub = c->sub->name,
+        .arg = c->argc ? c->argv[0] : NULL,
+        .medium = medium ? medium : "RAM",
+        .bank = c->val[OPT_BANK - HR_OPT_OWN],
+        .repair = c->val[OPT_REPAIR - HR_OPT_OWN] != NULL,
+        .hex = c->val[OPT_HEX - HR_OPT_OWN] != NULL,
+    };
+    return &a;
+}
 
 static pmm_bank *open_bank(const struct hr_opts *o, const char *medium,
                            unsigned flags, const char *action)
@@ -117,8 +119,10 @@ static int ls_one(const pmm_block *blk, void *arg)
     return 0;
 }
 
-static int pmm_ls(const struct pmm_args *a, const struct hr_opts *o)
+static int pmm_ls(const struct hr_call *c)
 {
+    const struct pmm_args *a = args_of(c);
+    const struct hr_opts *o = c->o;
     pmm_bank *b = open_bank(o, a->medium, PMM_OPEN_RDONLY, "pmm ls");
     struct ls_state s = {o, 0};
     if (o->json)
@@ -145,8 +149,10 @@ static const char *block_name(const struct pmm_args *a, const char *what)
     return n;
 }
 
-static int pmm_show(const struct pmm_args *a, const struct hr_opts *o)
+static int pmm_show(const struct hr_call *c)
 {
+    const struct pmm_args *a = args_of(c);
+    const struct hr_opts *o = c->o;
     pmm_block blk;
     block_name(a, "pmm show");
     pmm_bank *b = open_bank(o, a->medium, PMM_OPEN_RDONLY, "pmm show");
@@ -175,8 +181,10 @@ static int pmm_show(const struct pmm_args *a, const struct hr_opts *o)
     return HR_EXIT_OK;
 }
 
-static int pmm_free_cmd(const struct pmm_args *a, const struct hr_opts *o)
+static int pmm_free_cmd(const struct hr_call *c)
 {
+    const struct pmm_args *a = args_of(c);
+    const struct hr_opts *o = c->o;
     block_name(a, "pmm free");
     pmm_bank *b = open_bank(o, a->medium, 0, "pmm free");
     int r = pmm_free(b, a->arg);
@@ -219,8 +227,10 @@ static int parse_key(const char *s, int hex, unsigned char *key, size_t *len)
     return 0;
 }
 
-static int pmm_freeall(const struct pmm_args *a, const struct hr_opts *o)
+static int pmm_freeall(const struct hr_call *c)
 {
+    const struct pmm_args *a = args_of(c);
+    const struct hr_opts *o = c->o;
     unsigned char key[PMM_KEY_MAX];
     size_t len, n = 0;
     if (parse_key(a->arg, a->hex, key, &len) < 0)
@@ -260,8 +270,10 @@ static void check_say(const char *msg, void *arg)
     }
 }
 
-static int pmm_check_cmd(const struct pmm_args *a, const struct hr_opts *o)
+static int pmm_check_cmd(const struct hr_call *c)
 {
+    const struct pmm_args *a = args_of(c);
+    const struct hr_opts *o = c->o;
     char path[4096];
     struct check_state s = {o, 0};
     if (a->bank) {
@@ -292,58 +304,33 @@ static int pmm_check_cmd(const struct pmm_args *a, const struct hr_opts *o)
     return r == K_EBANK ? HR_EXIT_BANK : HR_EXIT_FAIL;
 }
 
-enum { OPT_MEDIUM = HR_OPT_OWN, OPT_BANK, OPT_REPAIR, OPT_HEX };
+const struct hr_optdef hr_pmm_options[] = {
+    {"medium", OPT_MEDIUM, HR_ARG_MEDIUM, "M", NULL, NULL},
+    {"bank", OPT_BANK, HR_ARG_FILE, "PATH", "check", NULL},
+    {"repair", OPT_REPAIR, HR_ARG_NONE, NULL, "check", NULL},
+    {"hex", OPT_HEX, HR_ARG_NONE, NULL, "freeall", NULL},
+    {0},
+};
 
-int hr_cmd_pmm(int argc, char **argv, const struct hr_opts *go)
+const struct hr_cmd hr_pmm_subs[] = {
+    {"ls", .act = pmm_ls, .help = "every block of the medium (default RAM), "
+     "system blocks included"},
+    {"show", .act = pmm_show, .operands = 1, .operand = HR_OPERAND_BLOCK,
+     .synopsis = "NAME", .help = "one block"},
+    {"free", .act = pmm_free_cmd, .operands = 1, .operand = HR_OPERAND_BLOCK,
+     .synopsis = "NAME", .help =
+     "free one block at once and for good (not a system block)"},
+    {"freeall", .act = pmm_freeall, .operands = 1, .synopsis = "KEY", .help =
+     "free every block allocated with deletion key KEY.  KEY is text\n"
+     "taken with its terminating NUL, as sizeof(\"KEY\") counts it in C;\n"
+     "with --hex it is the exact bytes, in hex"},
+    {"check", .act = pmm_check_cmd, .help =
+     "check a bank file without joining it; --repair rebuilds what can\n"
+     "be rebuilt.  Exit 0 only for a consistent bank, 3 otherwise"},
+    {0},
+};
+
+int hr_cmd_pmm(int argc, char **argv, const struct hr_opts *o)
 {
-    static const struct option longs[] = {
-        {"medium", required_argument, NULL, OPT_MEDIUM},
-        {"bank", required_argument, NULL, OPT_BANK},
-        {"repair", no_argument, NULL, OPT_REPAIR},
-        {"hex", no_argument, NULL, OPT_HEX},
-        HR_OPTS_COMMON,
-    };
-    static const struct {
-        const char *name;
-        int (*run)(const struct pmm_args *a, const struct hr_opts *o);
-        int operands; /* after the subcommand's name */
-    } subs[] = {
-        {"ls", pmm_ls, 0},           {"show", pmm_show, 1},
-        {"free", pmm_free_cmd, 1},   {"freeall", pmm_freeall, 1},
-        {"check", pmm_check_cmd, 0},
-    };
-    struct hr_opts o = *go;
-    struct hr_cmdline cl = {.cmd = "pmm", .usage = pmm_usage, .shorts = "",
-                            .longs = longs, .o = &o};
-    struct pmm_args a = {.medium = "RAM"};
-    int k;
-    while ((k = hr_getopt(argc, argv, &cl)) != -1) {
-        switch (k) {
-        case OPT_MEDIUM: a.medium = optarg; break;
-        case OPT_BANK: a.bank = optarg; break;
-        case OPT_REPAIR: a.repair = 1; break;
-        case OPT_HEX: a.hex = 1; break;
-        }
-    }
-    if (optind >= argc) {
-        fputs(pmm_usage, stderr);
-        return HR_EXIT_USAGE;
-    }
-    a.sub = argv[optind];
-    size_t i = 0, nsubs = sizeof subs / sizeof *subs;
-    while (i < nsubs && strcmp(a.sub, subs[i].name) != 0)
-        i++;
-    if (i == nsubs)
-        hr_die(HR_EXIT_USAGE, "pmm: unknown subcommand '%s' (see hr pmm --help)",
-               a.sub);
-    int want = subs[i].operands, have = argc - optind - 1;
-    if (have != want)
-        hr_die(HR_EXIT_USAGE, "pmm %s: %s (see hr pmm --help)", a.sub,
-               have < want ? "missing argument" : "too many arguments");
-    a.arg = want ? argv[optind + 1] : NULL;
-    if ((a.repair || a.bank) && strcmp(a.sub, "check") != 0)
-        hr_die(HR_EXIT_USAGE, "pmm %s: --repair and --bank go with 'check'", a.sub);
-    if (a.hex && strcmp(a.sub, "freeall") != 0)
-        hr_die(HR_EXIT_USAGE, "pmm %s: --hex goes with 'freeall'", a.sub);
-    return subs[i].run(&a, &o);
+    return hr_sub_run(argc, argv, o, hr_command("pmm"), NULL);
 }
