@@ -352,3 +352,21 @@ Test(upgrade, a_group_one_after_the_other_then_all_at_once)
         close(c);
     }
 }
+
+Test(upgrade, connections_the_new_version_does_not_take_are_closed)
+{
+    char ver[8], line[64];
+    int pid;
+    start_server(1);
+    int c = mc_connect(port);
+    cr_assert_eq(get(c, ver, &pid), 1);
+    cr_assert_eq(upgrade(v2, "notake", 1, NULL), 0, "%s", out);
+    /* handed over, never taken: its end, not a wait for ever */
+    cr_assert_eq(mc_ask(c, "get\n", 4, "\n", line, sizeof line), -1,
+                 "answered: %s", line);
+    close(c);
+    c = mc_connect(port);
+    cr_assert_eq(get(c, ver, &pid), 2);
+    cr_assert_str_eq(ver, "v2");
+    close(c);
+}

@@ -17,7 +17,8 @@
  * instance handed over (with their pending bytes), then says READY=1.
  * MODE "serve": as above.  "exit": exits 3 at once (a version that
  * fails at start).  "never": promoted, it hangs before it takes its
- * state and never says it is ready.
+ * state and never says it is ready.  "notake": as "serve", without
+ * taking the connections handed over.
  * On SIGTERM it hands every connection over with its pending bytes when
  * "handover" is given and the controller asks (hr_handover_requested),
  * then exits 0; else it closes them and exits 0.
@@ -147,8 +148,9 @@ int main(int argc, char **argv)
         return 5;
     count = (unsigned *)at;
     size_t n = sizeof pending;
-    int fd, r;
-    while ((r = hr_handover_take(&fd, pending, &n)) == 1) {
+    int fd, r = 0;
+    while (strcmp(argv[2], "notake") != 0 &&
+           (r = hr_handover_take(&fd, pending, &n)) == 1) {
         add(fd, pending, n);
         if (answer(ncl - 1) < 0)
             drop(ncl - 1);
