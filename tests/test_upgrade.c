@@ -93,6 +93,7 @@ static void image_of(char *path, size_t cap, char *hash, size_t hcap)
 /* hr upgrade ACTOR PROG V MODE [handover] [--timeout S]: its exit
  * status, its output and message in out. */
 static const char *actor = "srv";
+static int cold; /* hr upgrade --cold */
 static int upgrade(const char *prog, const char *mode, int handover,
                    const char *timeout)
 {
@@ -101,6 +102,8 @@ static int upgrade(const char *prog, const char *mode, int handover,
     char bin[] = HR_BIN;
     argv[n++] = bin;
     argv[n++] = "upgrade";
+    if (cold)
+        argv[n++] = "--cold";
     if (timeout) {
         argv[n++] = "--timeout";
         argv[n++] = (char *)timeout;
@@ -368,5 +371,55 @@ Test(upgrade, connections_the_new_version_does_not_take_are_closed)
     c = mc_connect(port);
     cr_assert_eq(get(c, ver, &pid), 2);
     cr_assert_str_eq(ver, "v2");
+    close(c);
+}
+
+/* A version that fails some way leaves v1 serving the same state, and
+ * hr upgrade names the reason. */
+static void fails(const char *mode, const char *timeout, const char *reason)
+{
+    char ver[8];
+    int pid, pid2;
+    start_server(1);
+    int c = mc_connect(port);
+    cr_assert_eq(get(c, ver, &pid), 1);
+    cr_assert_eq(upgrade(v2, mode, 1, timeout), 1, "%s", out);
+    cr_assert(strstr(out, "rolled back") && strstr(out, reason),
+              "hr upgrade names the reason (%s): %s", reason, out);
+    cr_assert_eq(get(c, ver, &pid2), 2, "the same connection, the same state");
+    cr_assert_str_eq(ver, "v1");
+    close(c);
+    refresh();
+    cr_assert(strstr(ps, "\"restarts\": 0, "), "no restart charged: %s", ps);
+}
+
+Test(upgrade, to_a_version_killed_by_a_signal_rolls_back)
+{
+    fails("segv", NULL, "killed by signal 11");
+}
+
+Test(upgrade, to_a_version_that_never_waits_rolls_back_at_the_timeout)
+{
+    fails("hang", "1", "not ready in 1 s");
+}
+
+Test(upgrade, cold_to_a_version_that_exits_starts_the_old_image_again)
+{
+    cold = 1; /* the old one stops first: the rollback starts it again */
+    fails("exit", NULL, "exited with status 3");
+}
+
+Test(upgrade, cold_to_a_new_version)
+{
+    char ver[8];
+    int pid, pid2;
+    cold = 1;
+    start_server(1);
+    int c = mc_connect(port);
+    cr_assert_eq(get(c, ver, &pid), 1);
+    cr_assert_eq(upgrade(v2, "serve", 1, NULL), 0, "%s", out);
+    cr_assert_eq(get(c, ver, &pid2), 2, "handed over to a fresh start");
+    cr_assert_str_eq(ver, "v2");
+    cr_assert_neq(pid, pid2);
     close(c);
 }
