@@ -423,3 +423,27 @@ Test(upgrade, cold_to_a_new_version)
     cr_assert_neq(pid, pid2);
     close(c);
 }
+
+Test(upgrade, ends_when_its_group_restarts_meanwhile)
+{
+    char listen[64], ver[8];
+    int pid, port2 = free_port();
+    start_server(0);
+    snprintf(listen, sizeof listen, "tcp:127.0.0.1:%d", port2);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--wait-ready",
+                        "--name", "other", "--listen", listen, UPGRADE_BIN,
+                        "v1", "serve", NULL), 0, "%s", out);
+    pid_t up = fork();
+    if (up == 0)
+        _exit(upgrade(v2, "hang", 0, "600") == 1 &&
+                      strstr(out, "its group restarted") ? 0 : 1);
+    WAIT_FOR(strstr(ps, "\"upgrade\": \"trial\""), "the trial");
+    cr_assert_eq(hr_akill(NULL, pid_of("other")), 0); /* the group fails */
+    cr_assert_eq(wait_status(up), 0, "hr upgrade ended, naming why");
+    WAIT_FOR(strstr(ps, "\"restarts\": 1, ") && pid_of("srv") > 0 &&
+             !strstr(ps, "\"readiness\": \"starting\""), "the group back");
+    int c = mc_connect(port);
+    get(c, ver, &pid);
+    cr_assert_str_eq(ver, "v1", "the group restarted from the old image");
+    close(c);
+}
