@@ -447,3 +447,34 @@ Test(upgrade, ends_when_its_group_restarts_meanwhile)
     cr_assert_str_eq(ver, "v1", "the group restarted from the old image");
     close(c);
 }
+
+/* The pid of srv's standby in the last ps if it waits, else 0. */
+static int waiting_standby(void)
+{
+    const char *p = strstr(ps, "\"standby\": {\"pid\": ");
+    return p && strstr(p, "\"state\": \"waiting\"") ? atoi(p + 19) : 0;
+}
+
+Test(upgrade, of_an_actor_with_a_standby_brings_a_standby_of_the_new_image)
+{
+    char listen[64], ver[8];
+    int pid, sb;
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    snprintf(listen, sizeof listen, "tcp:127.0.0.1:%d", port);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--wait-ready",
+                        "--standby", "--name", "srv", "--listen", listen,
+                        UPGRADE_BIN, "v1", "serve", NULL), 0, "%s", out);
+    WAIT_FOR((sb = waiting_standby()) > 0, "the old image's standby");
+    cr_assert_eq(upgrade(v2, "serve", 0, NULL), 0, "%s", out);
+    int old_sb = sb;
+    WAIT_FOR((sb = waiting_standby()) > 0 && sb != old_sb, "a new standby");
+    /* a crash promotes it: it is the new image */
+    cr_assert_eq(hr_akill(NULL, pid_of("srv")), 0);
+    WAIT_FOR(pid_of("srv") == sb && strstr(ps, "\"readiness\": \"ready\""),
+             "the standby promoted");
+    int c = mc_connect(port);
+    cr_assert_eq(get(c, ver, &pid), 1);
+    cr_assert_str_eq(ver, "v2", "the standby ran the new image");
+    cr_assert_eq(pid, sb);
+    close(c);
+}
