@@ -413,10 +413,13 @@ Test(upgrade, cold_to_a_new_version)
 {
     char ver[8];
     int pid, pid2;
+    char by_pid[16];
     cold = 1;
     start_server(1);
     int c = mc_connect(port);
     cr_assert_eq(get(c, ver, &pid), 1);
+    snprintf(by_pid, sizeof by_pid, "%d", pid); /* ACTOR given by its pid */
+    actor = by_pid;
     cr_assert_eq(upgrade(v2, "serve", 1, NULL), 0, "%s", out);
     cr_assert_eq(get(c, ver, &pid2), 2, "handed over to a fresh start");
     cr_assert_str_eq(ver, "v2");
