@@ -41,6 +41,10 @@ const struct hr_cmd hr_commands[] = {
     {"akill", hr_cmd_akill, "kill PID: its group restarts; -g GROUP: kill\n"
      "the group for good", .opts = hr_akill_options, .synopsis = "[PID]"},
     {"ps", hr_cmd_ps, .help = "groups and actors"},
+    {"upgrade", hr_cmd_upgrade, "put a new program in a running actor's\n"
+     "place, with its state; rolled back if it fails",
+     .opts = hr_upgrade_options, .operand = HR_OPERAND_PROGRAM,
+     .synopsis = "[ACTOR] PROGRAM [ARGS...]"},
     {"log", hr_cmd_log, "the site's console log; -f follows it",
      .opts = hr_log_options},
     {"metrics", hr_cmd_metrics, "counters in the Prometheus text format, or\n"

@@ -178,6 +178,7 @@ const struct hr_cmd *hr_command(const char *name);
 extern const struct hr_cmd hr_site_subs[], hr_pmm_subs[], hr_heap_subs[];
 extern const struct hr_optdef hr_site_options[], hr_pmm_options[], hr_heap_options[],
     hr_arun_options[], hr_akill_options[], hr_log_options[], hr_metrics_options[],
+    hr_upgrade_options[],
     hr_shutdown_options[];
 /* site.conf's keys hr site set takes, with their ranges in words; ends
  * with {NULL}. */
@@ -205,6 +206,7 @@ int hr_cmd_heap(int argc, char **argv, const struct hr_opts *o); /* argv[0] "hea
 int hr_cmd_arun(int argc, char **argv, const struct hr_opts *o);
 int hr_cmd_akill(int argc, char **argv, const struct hr_opts *o);
 int hr_cmd_ps(int argc, char **argv, const struct hr_opts *o);
+int hr_cmd_upgrade(int argc, char **argv, const struct hr_opts *o);
 int hr_cmd_log(int argc, char **argv, const struct hr_opts *o);
 int hr_cmd_metrics(int argc, char **argv, const struct hr_opts *o);
 int hr_cmd_restart(int argc, char **argv, const struct hr_opts *o);
