@@ -8,7 +8,8 @@
  *   header   HH_HDR_SIZE bytes: identity (magic, version, layout signature,
  *            geometry), the boot stamp of the lanes' mutexes, the
  *            allocator's lock word and the "hot words" transactions change
- *            (root, counters, free-list heads and their bitmap)
+ *            (the root's format version, root, counters, free-list heads
+ *            and their bitmap)
  *   lanes    nlanes areas of lane_size bytes (whole pages): each a lane
  *            header (struct hh_lane: its robust mutex, sequence, log state)
  *            and its undo log of struct hh_entry records
@@ -38,7 +39,8 @@
  *  - every free chunk is on exactly one list, the one of its size class,
  *    and bit b of binmap is set iff list b is not empty;
  *  - used and objects equal the sums over used chunks; root is 0 or the
- *    payload offset of a used chunk;
+ *    payload offset of a used chunk; root_version is the user's own word
+ *    (any value);
  *  - a lane's log_state is hh_log_state(end) for some end: the records in
  *    the first end bytes of its log are its running (or dead) transaction's,
  *    each of sequence tx_seq with its checksum right; a lane nobody holds
@@ -152,9 +154,13 @@ struct hh_hdr {
     uint64_t ages;        /* transaction ages where no cycle counter is */
     uint8_t  reserved1[24];
     uint64_t alloc_lock;  /* lock word of the allocator (its own line) */
-    uint8_t  reserved2[120];
+    uint8_t  reserved2[112];
 
     /* hot words: changed only inside transactions, through the undo log */
+    uint64_t root_version;/* the user's format version of the state under
+                           * root, 0 until set (hr_heap_set_root_version);
+                           * reserved zero bytes before format 3 had it, so
+                           * a heap made before reads 0 */
     uint64_t root;        /* offset of the root object, 0 none */
     uint64_t used;        /* sum of payload bytes of used chunks */
     uint64_t objects;     /* number of used chunks */
@@ -165,7 +171,8 @@ struct hh_hdr {
 
 static_assert(offsetof(struct hh_hdr, boot) == 128, "boot offset");
 static_assert(offsetof(struct hh_hdr, alloc_lock) == 192, "lock offset");
-static_assert(offsetof(struct hh_hdr, root) == 320, "hot words offset");
+static_assert(offsetof(struct hh_hdr, root_version) == 312, "hot words offset");
+static_assert(offsetof(struct hh_hdr, root) == 320, "root offset");
 static_assert(offsetof(struct hh_hdr, bins) == 360, "bins offset");
 static_assert(sizeof(struct hh_hdr) == HH_HDR_SIZE, "header size");
 static_assert(HH_HDR_SIZE % 4096 == 0, "header is whole pages");

@@ -95,7 +95,7 @@ static uint64_t entry_sum(const struct hh_entry *e)
  * arena: never the identity, the lanes or the lock words. */
 static int target_ok(const struct hh_hdr *hdr, uint64_t off, uint64_t len)
 {
-    uint64_t hot = offsetof(struct hh_hdr, root);
+    uint64_t hot = offsetof(struct hh_hdr, root_version);
     if (off >= hot && off <= HH_HDR_SIZE && len <= HH_HDR_SIZE - off)
         return 1;
     return off >= hdr->arena_off && off <= hdr->size &&
