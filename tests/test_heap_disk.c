@@ -34,6 +34,7 @@
 
 #include "common.h"
 #include "heap_work.h"
+#include "os.h"
 
 static char disk_path[256], rec_path[256];
 
@@ -97,6 +98,60 @@ Test(heap_disk, random_kills, .timeout = 600)
     fprintf(stderr, "heap_disk: %ld kills, %llu transactions\n", want,
             (unsigned long long)st.tx_count);
     cr_assert_gt(st.tx_count, 10u);
+}
+
+/* Flushes of a DISK heap, counted through the OS layer's tap (src/os). */
+static long msyncs;
+static void count_msync(int what, int fd, const void *buf, size_t len,
+                        uint64_t off)
+{
+    (void)fd, (void)buf, (void)len, (void)off;
+    msyncs += what == PMM_OS_T_MSYNC;
+}
+
+/* What a DISK transaction flushes: one msync per new undo record, before
+ * the change it saves may reach the medium, and at commit two: every
+ * changed range and new object at once (one range, however many), then
+ * the lane's header with the commit.  (Frees are applied at commit: the
+ * undo records they write are flushed one by one there too.) */
+Test(heap_disk, flushes_of_a_commit_counted)
+{
+    hr_heap *h;
+    cr_assert_eq(hw_open(&h, "DISK", "f", 1 << 20), 0);
+    uint64_t *a, *b;
+    cr_assert_eq(hr_heap_begin(h), 0);
+    cr_assert_eq(hr_heap_alloc(h, 64, HR_HEAP_ZERO, (void **)&a), 0);
+    cr_assert_eq(hr_heap_alloc(h, 64 << 10, HR_HEAP_ZERO, (void **)&b), 0);
+    cr_assert_eq(hr_heap_alloc(h, 64, HR_HEAP_ZERO, (void **)&b), 0);
+    cr_assert_eq(hr_heap_commit(h), 0);
+    cr_assert_gt((uintptr_t)b - (uintptr_t)a, 64u << 10, "pages apart");
+    pmm__os_tap = count_msync;
+    for (int i = 0; i < 100; i++) {
+        cr_assert_eq(hr_heap_begin(h), 0);
+        long before = msyncs;
+        cr_assert_eq(hr_heap_set64(h, a, (uint64_t)i), 0);
+        cr_assert_eq(hr_heap_set64(h, b, (uint64_t)i), 0);
+        cr_assert_eq(hr_heap_set64(h, a, (uint64_t)i + 1), 0); /* saved */
+        cr_assert_eq(msyncs - before, 2, "one flush per undo record");
+        before = msyncs;
+        cr_assert_eq(hr_heap_commit(h), 0);
+        cr_assert_eq(msyncs - before, 2, "tx %d: %ld flushes at commit", i,
+                     msyncs - before);
+    }
+    void *p[4];
+    for (int i = 0; i < 20; i++) { /* new objects on many pages */
+        cr_assert_eq(hr_heap_begin(h), 0);
+        for (int k = 0; k < 4; k++)
+            cr_assert_eq(hr_heap_alloc(h, 100 + 3000 * (size_t)k, 0, &p[k]),
+                         0);
+        long before = msyncs;
+        cr_assert_eq(hr_heap_commit(h), 0);
+        cr_assert_eq(msyncs - before, 2, "alloc tx %d: %ld flushes at commit",
+                     i, msyncs - before);
+    }
+    pmm__os_tap = NULL;
+    cr_assert_eq(hr_heap_check(h, NULL, NULL), 0);
+    hr_heap_close(h);
 }
 
 /* A record of HR_HEAP_FLUSHLOG (src/heap/sys.c). */
@@ -204,8 +259,13 @@ static void build(uint8_t *img, struct page_versions *pv, size_t npages,
 
 Test(heap_disk, power_cut_at_every_flush, .timeout = 600)
 {
+    /* HR_HEAP_POWERCUT_IMAGES: at least that many images (a transaction
+     * of the two committers gives some 45); HR_HEAP_POWERCUT_TX: so many
+     * transactions */
     const char *v = getenv("HR_HEAP_POWERCUT_TX");
-    long ntx = v && *v ? atol(v) : 25;
+    const char *w = getenv("HR_HEAP_POWERCUT_IMAGES");
+    long want = w && *w ? atol(w) : 0;
+    long ntx = v && *v ? atol(v) : want ? want / 30 + 1 : 25;
     hw_heap_size = 128 << 10;
     unlink(rec_path);
     setenv("HR_HEAP_FLUSHLOG", rec_path, 1);
@@ -255,6 +315,7 @@ Test(heap_disk, power_cut_at_every_flush, .timeout = 600)
     fprintf(stderr, "heap_disk: %d flushes, %llu commits, %d images opened\n",
             flushes, (unsigned long long)markers, images);
     cr_assert_gt(markers, (uint64_t)ntx / 2);
+    cr_assert_geq(images, want, "fewer images than HR_HEAP_POWERCUT_IMAGES");
     for (size_t p = 0; p < npages; p++)
         free(pv[p].v);
     free(pv);

@@ -22,7 +22,8 @@
  *
  *   commit:   frees of the transaction are applied (they are logged too,
  *             heap.c); on DISK every range named by the log and every new
- *             object is flushed; then
+ *             object is flushed, in one msync of the range from the lowest
+ *             to the highest; then
  *             COMMIT POINT: the state word says 0 bytes (one aligned
  *             store): no entry counts, so the changes stay; tx_seq + 1
  *             gives back the transaction's lock words (lane.c); on DISK
@@ -234,27 +235,30 @@ int hh_log_damage(const struct hh_tx *t, char *msg, size_t len)
     return K_EHEAP;
 }
 
-/* Flush the ranges every counting entry names (DISK). */
-static int flush_targets(struct hh_tx *t, uint64_t last)
+/* Flush, in one msync of one range, every range a counting entry names
+ * and (commit) every object the transaction made (DISK): the pages between
+ * are clean or hold changes whose undo records are durable already, so
+ * writing them early is harmless. */
+static int flush_targets(struct hh_tx *t, uint64_t last, int news)
 {
     struct hr_heap *h = t->h;
-    if (!h->durable || last == UINT64_MAX)
+    if (!h->durable)
         return 0;
-    uint64_t pos = 0, lo = 1, hi = 0;
-    for (;;) {
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (uint64_t pos = 0; last != UINT64_MAX;) {
         const struct hh_entry *e = (const struct hh_entry *)log_at(t, pos);
-        uint64_t a = e->off & ~(h->page - 1), b = e->off + e->len;
-        if (a < lo || b > hi) {
-            int r = hh_os_flush(h, e->off, e->len);
-            if (r < 0)
-                return r;
-            lo = a;
-            hi = (b + h->page - 1) & ~(h->page - 1);
-        }
+        lo = e->off < lo ? e->off : lo;
+        hi = e->off + e->len > hi ? e->off + e->len : hi;
         if (pos == last)
-            return 0;
+            break;
         pos += sizeof *e + pad8(e->len);
     }
+    for (size_t i = 0; news && i < t->nnews; i++) {
+        const struct hh_span *n = &t->news[i];
+        lo = n->off < lo ? n->off : lo;
+        hi = n->off + n->len > hi ? n->off + n->len : hi;
+    }
+    return hi > lo ? hh_os_flush(h, lo, hi - lo) : 0;
 }
 
 /* The end of a transaction, committed or rolled back: the log empties,
@@ -287,7 +291,7 @@ int hh_rollback_torn(struct hh_tx *t, int torn)
         pos = e->back ? pos - e->back : UINT64_MAX;
     }
     hh_barrier(); /* every byte is back before the log empties */
-    if ((r = flush_targets(t, last)) < 0)
+    if ((r = flush_targets(t, last, 0)) < 0)
         return r;
     hh_crash("heap.rollback-done");
     return close_log(t);
@@ -304,9 +308,7 @@ int hh_log_commit(struct hh_tx *t)
 {
     struct hr_heap *h = t->h;
     uint64_t last = t->log_pos ? t->last_entry : UINT64_MAX;
-    int r = flush_targets(t, last);
-    for (size_t i = 0; r == 0 && i < t->nnews; i++)
-        r = hh_os_flush(h, t->news[i].off, t->news[i].len);
+    int r = flush_targets(t, last, 1);
     if (r < 0)
         return r;
     hh_crash("heap.commit-flushed");
