@@ -15,6 +15,7 @@
  *    500), HR_STATE_SEED replays a run (the seed is printed).
  *  - v1 started on v2's state refuses with K_ENEWER's message naming both
  *    versions, exits 3, and the bank file holds the same bytes after.
+ *  Both on a RAM heap and on a DISK heap.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -29,12 +30,23 @@
 
 #include "common.h"
 
+static char disk_path[256];
+static const char *medium = "RAM"; /* where the tests' heap is */
+
 static void setup(void)
 {
-    site_new(64 << 20, 64);
+    const char *site = site_new(0, 0);
+    snprintf(disk_path, sizeof disk_path, "/dev/shm/hrheapver.%d.bank",
+             getpid());
+    unlink(disk_path);
+    pmm_site_config c = {.rambank_size = 64 << 20, .max_blocks = 64,
+                         .diskbank_path = disk_path,
+                         .diskbank_size = 64 << 20};
+    cr_assert_eq(pmm_site_create(site, &c), 0);
 }
 static void teardown(void)
 {
+    unlink(disk_path);
     site_drop();
 }
 TestSuite(heap_version, .init = setup, .fini = teardown);
@@ -54,6 +66,7 @@ static int run_version(int v, const char *crash, const char *arg)
     const char *argv[] = {v == 1 ? STATE_V1_BIN : STATE_V2_BIN, arg, NULL};
     if (crash)
         setenv("HR_CRASHPOINT", crash, 1);
+    setenv("HV_MEDIUM", medium, 1);
     char out[256];
     int st = run_prog(argv[0], argv, NULL, out, sizeof out);
     unsetenv("HR_CRASHPOINT");
@@ -67,6 +80,7 @@ static int kill_migrating(uint64_t *rng)
 {
     int fd[2];
     cr_assert_eq(pipe(fd), 0);
+    setenv("HV_MEDIUM", medium, 1);
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
@@ -92,20 +106,22 @@ static int state_format(const char *after)
 {
     char out[4096];
     const char *argv[] = {STATE_V2_BIN, "--verify", NULL};
+    setenv("HV_MEDIUM", medium, 1);
     int st = run_prog(argv[0], argv, NULL, out, sizeof out);
     cr_assert_eq(st, 0, "after %s: %s", after, out);
     int format = strstr(out, "state format 2: whole") ? 2
                : strstr(out, "state format 1: whole") ? 1 : 0;
     cr_assert_neq(format, 0, "after %s: %s", after, out);
     cr_assert_eq(run_hr(out, sizeof out, "heap", "stat", "versions", "--json",
-                        NULL), 0, "after %s: stat", after);
+                        "--medium", medium, NULL), 0, "after %s: stat", after);
     const char *objects = format == 1 ? "\"objects\": 201," : "\"objects\": 1,";
     cr_assert(strstr(out, objects), "after %s: format %d but %s", after,
               format, out);
     cr_assert(strstr(out, format == 1 ? "\"root_version\": 1"
                                       : "\"root_version\": 2"),
               "after %s: %s", after, out);
-    cr_assert_eq(run_hr(out, sizeof out, "heap", "check", "versions", NULL),
+    cr_assert_eq(run_hr(out, sizeof out, "heap", "check", "versions",
+                        "--medium", medium, NULL),
                  0, "after %s: hr heap check: %s", after, out);
     return format;
 }
@@ -113,7 +129,8 @@ static int state_format(const char *after)
 /* A fresh format 1 state: the heap freed and made again by v1. */
 static void fresh_v1(void)
 {
-    pmm_bank *b = bank_open();
+    pmm_bank *b;
+    cr_assert_eq(pmm_bank_open(&b, NULL, medium, 0), 0);
     int r = pmm_free(b, "versions");
     cr_assert(r == 0 || r == K_EUNKNOWN, "free: %s", pmm_strerror(r));
     pmm_bank_close(b);
@@ -140,12 +157,12 @@ static long records_of_migration(void)
     return lo;
 }
 
-Test(heap_version, migration_killed_at_random, .timeout = 600)
+static void killed_at_random(long share)
 {
     const char *s = getenv("HR_STATE_SEED"), *n = getenv("HR_STATE_ROUNDS");
     uint64_t seed = s && *s ? strtoull(s, NULL, 0)
                             : (uint64_t)time(NULL) * 2654435761u | 1;
-    long rounds = n && *n ? atol(n) : 500;
+    long rounds = (n && *n ? atol(n) : 500) / share;
     fprintf(stderr, "heap_version: seed %llu (HR_STATE_SEED replays)\n",
             (unsigned long long)seed);
     uint64_t rng = seed;
@@ -192,11 +209,23 @@ Test(heap_version, migration_killed_at_random, .timeout = 600)
             format = 2;
         }
     }
-    fprintf(stderr, "heap_version: %ld rounds (%ld undo records a "
-            "migration): %d left all old, %d all new\n", rounds, records, old,
-            migrated);
+    fprintf(stderr, "heap_version: %s: %ld rounds (%ld undo records a "
+            "migration): %d left all old, %d all new\n", medium, rounds,
+            records, old, migrated);
     cr_assert_gt(old, 0);
     cr_assert_gt(migrated, 0);
+}
+
+Test(heap_version, migration_killed_at_random, .timeout = 600)
+{
+    killed_at_random(1);
+}
+
+/* The same on a DISK heap (a fifth of the rounds: every commit flushes). */
+Test(heap_version, migration_killed_at_random_disk, .timeout = 600)
+{
+    medium = "DISK";
+    killed_at_random(5);
 }
 
 static uint8_t *read_all(const char *path, size_t *len)
@@ -212,21 +241,22 @@ static uint8_t *read_all(const char *path, size_t *len)
     return p;
 }
 
-Test(heap_version, older_version_refuses_and_changes_nothing)
+static void refuses_and_changes_nothing(const char *bank_file)
 {
     cr_assert_eq(run_version(1, NULL, NULL), 0);
     cr_assert_eq(run_version(2, NULL, NULL), 0);
     cr_assert_eq(run_version(2, NULL, NULL), 0); /* the lanes it used again */
     size_t len0, len1;
-    uint8_t *before = read_all(site_bank(), &len0);
+    uint8_t *before = read_all(bank_file, &len0);
     char out[1024];
     char *const argv[] = {STATE_V1_BIN, NULL};
+    setenv("HV_MEDIUM", medium, 1);
     int st = run_all(out, sizeof out, 0, 0, argv);
     cr_assert_eq(st, 3, "%s", out);
     cr_assert(strstr(out, "format version 2") &&
               strstr(out, "versions up to 1") && strstr(out, "refused"),
               "the refusal names both versions: %s", out);
-    uint8_t *after = read_all(site_bank(), &len1);
+    uint8_t *after = read_all(bank_file, &len1);
     cr_assert_eq(len0, len1);
     size_t diff = 0;
     while (diff < len0 && before[diff] == after[diff])
@@ -236,6 +266,17 @@ Test(heap_version, older_version_refuses_and_changes_nothing)
     cr_assert_eq(state_format("v1's refusal"), 2);
     free(before);
     free(after);
+}
+
+Test(heap_version, older_version_refuses_and_changes_nothing)
+{
+    refuses_and_changes_nothing(site_bank());
+}
+
+Test(heap_version, older_version_refuses_and_changes_nothing_disk)
+{
+    medium = "DISK";
+    refuses_and_changes_nothing(disk_path);
 }
 
 /* The calls themselves: no version until set, set only in a transaction,
