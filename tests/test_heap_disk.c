@@ -33,6 +33,7 @@
 #include <hotrestart/heap.h>
 
 #include "common.h"
+#include "heap/view.h"
 #include "heap_work.h"
 #include "os.h"
 
@@ -152,6 +153,55 @@ Test(heap_disk, flushes_of_a_commit_counted)
     pmm__os_tap = NULL;
     cr_assert_eq(hr_heap_check(h, NULL, NULL), 0);
     hr_heap_close(h);
+}
+
+/* The lanes' sequences summed at each flush: a lane's sequence moves on
+ * when its transaction ends, giving its locks back. */
+static hr_heap *seq_heap;
+static uint64_t seq_at_flush;
+static uint64_t seq_sum(void)
+{
+    uint64_t s = 0;
+    for (unsigned i = 0; i < seq_heap->nlanes; i++)
+        s += __atomic_load_n(&hh_lane_at(seq_heap, i)->tx_seq,
+                             __ATOMIC_ACQUIRE);
+    return s;
+}
+static void note_seq(int what, int fd, const void *buf, size_t len,
+                     uint64_t off)
+{
+    (void)fd, (void)buf, (void)len, (void)off;
+    if (what == PMM_OS_T_MSYNC)
+        seq_at_flush = seq_sum();
+}
+
+/* A DISK commit gives its locks back only once it is durable: its last
+ * flush (the lane's header, the commit point) comes before its sequence
+ * moves on.  Otherwise a transaction taking a lock at once could change
+ * the committed bytes and flush its record of them while a power cut
+ * could still roll the first back after it: half undone. */
+Test(heap_disk, locks_given_back_once_the_commit_is_durable)
+{
+    uint64_t *a;
+    cr_assert_eq(hw_open(&seq_heap, "DISK", "s", 1 << 20), 0);
+    cr_assert_eq(hr_heap_begin(seq_heap), 0);
+    cr_assert_eq(hr_heap_alloc(seq_heap, 64, HR_HEAP_ZERO, (void **)&a), 0);
+    cr_assert_eq(hr_heap_commit(seq_heap), 0);
+    pmm__os_tap = note_seq;
+    for (int i = 0; i < 20; i++) {
+        cr_assert_eq(hr_heap_begin(seq_heap), 0);
+        cr_assert_eq(hr_heap_set64(seq_heap, a, (uint64_t)i), 0);
+        uint64_t before = seq_sum();
+        int abort = i % 2;
+        cr_assert_eq(abort ? hr_heap_abort(seq_heap)
+                           : hr_heap_commit(seq_heap), 0);
+        cr_assert_eq(seq_sum(), before + 1);
+        cr_assert_eq(seq_at_flush, before, "%s %d: the locks were given "
+                     "back before its last flush", abort ? "abort" : "commit",
+                     i);
+    }
+    pmm__os_tap = NULL;
+    hr_heap_close(seq_heap);
 }
 
 /* A record of HR_HEAP_FLUSHLOG (src/heap/sys.c). */

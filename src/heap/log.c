@@ -25,9 +25,10 @@
  *             object is flushed, in one msync of the range from the lowest
  *             to the highest; then
  *             COMMIT POINT: the state word says 0 bytes (one aligned
- *             store): no entry counts, so the changes stay; tx_seq + 1
- *             gives back the transaction's lock words (lane.c); on DISK
- *             the lane's header is flushed.
+ *             store): no entry counts, so the changes stay; on DISK the
+ *             lane's header is flushed; then tx_seq + 1 gives back the
+ *             transaction's lock words (lane.c), only once the commit is
+ *             durable.
  *   rollback: (abort, a dead holder, a heap opened after a crash) every
  *             entry that counts is checked, then they are copied back
  *             newest first, so that where ranges overlap the oldest bytes
@@ -267,10 +268,16 @@ static int flush_targets(struct hh_tx *t, uint64_t last, int news)
 static int close_log(struct hh_tx *t)
 {
     __atomic_store_n(&t->lane->log_state, hh_log_state(0), __ATOMIC_RELEASE);
+    /* DISK: the empty log reaches the medium before the sequence moves on
+     * and gives the locks back.  Were it the other way round, a transaction
+     * taking a lock next could change this one's committed bytes and flush
+     * its own record of them, and a power cut before this flush would find
+     * this log still counting: rolled back after the other, it would leave
+     * this transaction half undone. */
+    int r = hh_os_flush(t->h, t->lane_off, HH_LANE_HDR);
     hh_barrier(); /* the log is empty before the next sequence starts */
     __atomic_store_n(&t->lane->tx_seq, t->lane->tx_seq + 1, __ATOMIC_RELEASE);
     hh_crash("heap.log-closed");
-    int r = hh_os_flush(t->h, t->lane_off, HH_LANE_HDR);
     hh_tx_reset(t);
     return r;
 }
