@@ -131,8 +131,8 @@ PMM_API int hr_heap_set_root(hr_heap *h, void *root);
  * describes, so that both change at one commit).  K_ETX no transaction of
  * this thread; K_EBUSY as for hr_heap_add.
  * hr_heap_root_versioned: the root and its version to *root and *version
- * (both set whatever it returns), and K_ENEWER when *version is above
- * newest: the caller must not touch the state.  Inside a transaction of
+ * (NULL and 0 after an error but K_ENEWER), and K_ENEWER when *version is
+ * above newest: the caller must not touch the state.  Inside a transaction of
  * this thread both words are locked first (held to its end: K_EBUSY as for
  * hr_heap_add), so a decision to migrate cannot race another migrator;
  * outside one it only reads, and writes nothing.  K_EFAULT if NULL. */

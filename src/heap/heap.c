@@ -102,6 +102,8 @@ int hr_heap_root_versioned(hr_heap *h, uint64_t newest, void **root,
         return K_EFAULT;
     struct hh_tx *t = hh_my_tx(h);
     int r;
+    *root = NULL;
+    *version = 0;
     if (t && ((r = t->doomed) < 0 ||
               (r = hh_lock_range(t, offsetof(struct hh_hdr, root_version),
                                  16)) < 0))
