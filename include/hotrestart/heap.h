@@ -148,9 +148,9 @@ PMM_API int hr_heap_root_versioned(hr_heap *h, uint64_t newest, void **root,
 PMM_API int hr_heap_begin(hr_heap *h);
 
 /* Commit: every change of the transaction becomes permanent at once, then
- * its locks and lane are given back.  On a DISK bank the changed ranges are
- * flushed (one msync of one range) before, and the log's end after, the
- * commit point.
+ * its locks and lane are given back.  On a DISK bank redo records of the
+ * changes go to the log, then the commit point, then one msync of one
+ * range makes all of it durable before the locks are given back.
  * Errors: K_ETX no transaction of this thread; K_EHEAP, K_EBUSY, K_ENOMEM:
  * a change failed earlier in the transaction (it was rolled back, its
  * locks given back); -errno a flush failed (rolled back). */

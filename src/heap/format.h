@@ -44,7 +44,8 @@
  *  - a lane's log_state is hh_log_state(end) for some end: the records in
  *    the first end bytes of its log are its running (or dead) transaction's,
  *    each of sequence tx_seq with its checksum right; a lane nobody holds
- *    has end 0.  A record there that does not check out is damage, never
+ *    has end 0.  On DISK it may be hh_log_state_redo(end): undo records
+ *    then redo records (tx_seq | HH_REDO) of a committed transaction.  A record there that does not check out is damage, never
  *    the log's end: it is refused, not applied (log.c).
  *
  * Offsets from the block's start, never pointers, are stored: the block
@@ -108,10 +109,16 @@ struct hh_entry {
     uint64_t off;    /* offset in the block of the saved range */
     uint32_t len;    /* bytes saved (followed by them, padded to 8) */
     uint32_t back;   /* bytes from the previous entry's start (0: first) */
-    uint64_t seq;    /* the transaction's sequence number */
+    uint64_t seq;    /* the transaction's sequence number (| HH_REDO) */
     uint64_t sum;    /* hh_entry_sum() over the fields above and the bytes */
 };
 static_assert(sizeof(struct hh_entry) == 32, "entry size");
+
+/* A DISK commit appends, after the undo entries, one redo entry (seq |
+ * HH_REDO) of each range's bytes as the transaction leaves them and of
+ * each new object, then stores hh_log_state_redo(end): the log then says
+ * "committed, roll forward" (log.c). */
+#define HH_REDO (1ull << 63)
 
 /* A lane: one transaction at a time runs in it, under its mutex. */
 struct hh_lane {
@@ -124,7 +131,10 @@ struct hh_lane {
     uint64_t log_state;   /* hh_log_state(bytes of the log that count):
                            * its store to hh_log_state(0) is the commit */
     uint64_t age;         /* the running transaction's age (lane.c) */
-    uint8_t  reserved[HH_LANE_HDR - 88];
+    uint64_t commit_no;   /* DISK: the heap's commit count when the log
+                           * last said committed (the order of roll
+                           * forwards after a power cut) */
+    uint8_t  reserved[HH_LANE_HDR - 96];
 };
 static_assert(sizeof(pthread_mutex_t) <= 64, "mutex fits its slot");
 static_assert(offsetof(struct hh_lane, tx_seq) == 64, "lane seq offset");
@@ -152,7 +162,8 @@ struct hh_hdr {
     uint64_t damaged;     /* lane + 1 whose log was found damaged, or 0:
                            * then transactions are refused (K_EHEAP) */
     uint64_t ages;        /* transaction ages where no cycle counter is */
-    uint8_t  reserved1[24];
+    uint64_t commits;     /* DISK commits with redo so far (commit_no) */
+    uint8_t  reserved1[16];
     uint64_t alloc_lock;  /* lock word of the allocator (its own line) */
     uint8_t  reserved2[112];
 
@@ -192,6 +203,13 @@ static inline uint64_t hh_log_state(uint64_t end)
     uint32_t e = (uint32_t)end;
     uint64_t m = ((uint64_t)e + 0x9e3779b97f4a7c15ull) * 0xff51afd7ed558ccdull;
     return (uint64_t)e << 32 | (uint32_t)((m >> 29) ^ 0x4c4f4753u);
+}
+
+/* The state word of a log that holds a committed DISK transaction's redo
+ * entries: the same end, another check (so neither passes for the other). */
+static inline uint64_t hh_log_state_redo(uint64_t end)
+{
+    return hh_log_state(end) ^ 0x5245444fu;
 }
 
 static inline uint32_t hh_layout_sig(void)
