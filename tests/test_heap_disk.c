@@ -23,6 +23,7 @@
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +34,9 @@
 #include <hotrestart/heap.h>
 
 #include "common.h"
+#include "heap/view.h"
 #include "heap_work.h"
+#include "os.h"
 
 static char disk_path[256], rec_path[256];
 
@@ -97,6 +100,189 @@ Test(heap_disk, random_kills, .timeout = 600)
     fprintf(stderr, "heap_disk: %ld kills, %llu transactions\n", want,
             (unsigned long long)st.tx_count);
     cr_assert_gt(st.tx_count, 10u);
+}
+
+/* Flushes of a DISK heap, counted through the OS layer's tap (src/os). */
+static long msyncs;
+static void count_msync(int what, int fd, const void *buf, size_t len,
+                        uint64_t off)
+{
+    (void)fd, (void)buf, (void)len, (void)off;
+    msyncs += what == PMM_OS_T_MSYNC;
+}
+
+/* What a DISK transaction flushes: one msync per new undo record, before
+ * the change it saves may reach the medium, and at commit one: the redo
+ * records, the commit and every changed range and new object, in one
+ * range however many.  (Frees are applied at commit: the undo records they
+ * write are flushed one by one there too.) */
+Test(heap_disk, flushes_of_a_commit_counted)
+{
+    hr_heap *h;
+    cr_assert_eq(hw_open(&h, "DISK", "f", 1 << 20), 0);
+    uint64_t *a, *b;
+    cr_assert_eq(hr_heap_begin(h), 0);
+    cr_assert_eq(hr_heap_alloc(h, 64, HR_HEAP_ZERO, (void **)&a), 0);
+    cr_assert_eq(hr_heap_alloc(h, 64 << 10, HR_HEAP_ZERO, (void **)&b), 0);
+    cr_assert_eq(hr_heap_alloc(h, 64, HR_HEAP_ZERO, (void **)&b), 0);
+    cr_assert_eq(hr_heap_commit(h), 0);
+    cr_assert_gt((uintptr_t)b - (uintptr_t)a, 64u << 10, "pages apart");
+    pmm__os_tap = count_msync;
+    for (int i = 0; i < 100; i++) {
+        cr_assert_eq(hr_heap_begin(h), 0);
+        long before = msyncs;
+        cr_assert_eq(hr_heap_set64(h, a, (uint64_t)i), 0);
+        cr_assert_eq(hr_heap_set64(h, b, (uint64_t)i), 0);
+        cr_assert_eq(hr_heap_set64(h, a, (uint64_t)i + 1), 0); /* saved */
+        cr_assert_eq(msyncs - before, 2, "one flush per undo record");
+        before = msyncs;
+        cr_assert_eq(hr_heap_commit(h), 0);
+        cr_assert_eq(msyncs - before, 1, "tx %d: %ld flushes at commit", i,
+                     msyncs - before);
+    }
+    void *p[4];
+    for (int i = 0; i < 40; i++) { /* new objects; half too big for redo */
+        size_t step = i % 2 ? 3000 : 300;
+        cr_assert_eq(hr_heap_begin(h), 0);
+        for (int k = 0; k < 4; k++)
+            cr_assert_eq(hr_heap_alloc(h, 100 + step * (size_t)k, 0, &p[k]),
+                         0);
+        long before = msyncs;
+        cr_assert_eq(hr_heap_commit(h), 0);
+        /* a redo too big for the lane's log (16 KiB in a 1 MiB heap): the
+         * changed ranges flushed, then the commit */
+        cr_assert_eq(msyncs - before, i % 2 ? 2 : 1,
+                     "alloc tx %d: %ld flushes at commit", i, msyncs - before);
+    }
+    pmm__os_tap = NULL;
+    cr_assert_eq(hr_heap_check(h, NULL, NULL), 0);
+    hr_heap_close(h);
+}
+
+/* The lanes' sequences summed at each flush: a lane's sequence moves on
+ * when its transaction ends, giving its locks back. */
+static hr_heap *seq_heap;
+static uint64_t seq_at_flush;
+static uint64_t seq_sum(void)
+{
+    uint64_t s = 0;
+    for (unsigned i = 0; i < seq_heap->nlanes; i++)
+        s += __atomic_load_n(&hh_lane_at(seq_heap, i)->tx_seq,
+                             __ATOMIC_ACQUIRE);
+    return s;
+}
+static void note_seq(int what, int fd, const void *buf, size_t len,
+                     uint64_t off)
+{
+    (void)fd, (void)buf, (void)len, (void)off;
+    if (what == PMM_OS_T_MSYNC)
+        seq_at_flush = seq_sum();
+}
+
+/* A DISK commit gives its locks back only once it is durable: its last
+ * flush (the lane's header, the commit point) comes before its sequence
+ * moves on.  Otherwise a transaction taking a lock at once could change
+ * the committed bytes and flush its record of them while a power cut
+ * could still roll the first back after it: half undone. */
+Test(heap_disk, locks_given_back_once_the_commit_is_durable)
+{
+    uint64_t *a;
+    cr_assert_eq(hw_open(&seq_heap, "DISK", "s", 1 << 20), 0);
+    cr_assert_eq(hr_heap_begin(seq_heap), 0);
+    cr_assert_eq(hr_heap_alloc(seq_heap, 64, HR_HEAP_ZERO, (void **)&a), 0);
+    cr_assert_eq(hr_heap_commit(seq_heap), 0);
+    pmm__os_tap = note_seq;
+    for (int i = 0; i < 20; i++) {
+        cr_assert_eq(hr_heap_begin(seq_heap), 0);
+        cr_assert_eq(hr_heap_set64(seq_heap, a, (uint64_t)i), 0);
+        uint64_t before = seq_sum();
+        int abort = i % 2;
+        cr_assert_eq(abort ? hr_heap_abort(seq_heap)
+                           : hr_heap_commit(seq_heap), 0);
+        cr_assert_eq(seq_sum(), before + 1);
+        cr_assert_eq(seq_at_flush, before, "%s %d: the locks were given "
+                     "back before its last flush", abort ? "abort" : "commit",
+                     i);
+    }
+    pmm__os_tap = NULL;
+    hr_heap_close(seq_heap);
+}
+
+/* The block as memory held it after the last flush of a commit. */
+static hr_heap *snap_heap;
+static uint8_t *snap;
+static void snapshot(int what, int fd, const void *buf, size_t len,
+                     uint64_t off)
+{
+    (void)fd, (void)buf, (void)len, (void)off;
+    if (what == PMM_OS_T_MSYNC)
+        memcpy(snap, snap_heap->base, snap_heap->size);
+}
+
+/* Two logs left saying committed by a power cut, the later commit in the
+ * lower lane: the commit A (lane a, x = 1) whose log stayed committed, and
+ * the commit B (lane b < a, x = 2) whose flush was cut after B's lane's
+ * page but before a's emptied header.  Rolled forward in lane order x
+ * would be 1; in the order of the commits it is 2. */
+static uint64_t *x_word;
+static void *commit_a(void *arg) /* A thread: its own lane, above main's */
+{
+    hr_heap *h = arg;
+    if (hr_heap_begin(h) || hr_heap_set64(h, x_word, 1) || hr_heap_commit(h))
+        return h;
+    return NULL;
+}
+
+Test(heap_disk, committed_logs_rolled_forward_in_commit_order)
+{
+    hr_heap *h1;
+    uint64_t *x;
+    cr_assert_eq(hw_open(&h1, "DISK", "o", 1 << 20), 0);
+    cr_assert_eq(hr_heap_begin(h1), 0); /* this thread's token first */
+    cr_assert_eq(hr_heap_alloc(h1, 64, HR_HEAP_ZERO, (void **)&x), 0);
+    cr_assert_eq(hr_heap_commit(h1), 0);
+    size_t size = h1->size;
+    uint8_t *a_img = malloc(size), *b_img = malloc(size);
+    snap_heap = h1;
+    x_word = x;
+    snap = a_img;
+    pmm__os_tap = snapshot;
+    pthread_t th;
+    void *failed;
+    cr_assert_eq(pthread_create(&th, NULL, commit_a, h1), 0);
+    cr_assert_eq(pthread_join(th, &failed), 0);
+    cr_assert_null(failed, "commit A");
+    snap = b_img;
+    cr_assert_eq(hr_heap_begin(h1), 0);
+    cr_assert_eq(hr_heap_set64(h1, x, 2), 0);
+    cr_assert_eq(hr_heap_commit(h1), 0);
+    pmm__os_tap = NULL;
+    unsigned a = UINT32_MAX, b = UINT32_MAX;
+    for (unsigned i = 0; i < h1->nlanes; i++) {
+        const struct hh_lane *la = (const struct hh_lane *)
+            (a_img + h1->hdr->lanes_off + i * h1->hdr->lane_size);
+        const struct hh_lane *lb = (const struct hh_lane *)
+            (b_img + h1->hdr->lanes_off + i * h1->hdr->lane_size);
+        if (la->log_state != hh_log_state(0))
+            a = i;
+        if (lb->log_state != hh_log_state(0))
+            b = i;
+    }
+    cr_assert(b < a && a < h1->nlanes, "lanes: B %u, A %u", b, a);
+    /* B's image, with A's lane as A's flush left it */
+    uint64_t at = h1->hdr->lanes_off + a * h1->hdr->lane_size;
+    memcpy(b_img + at, a_img + at, h1->hdr->lane_size);
+    uint8_t *base = h1->base;
+    hr_heap_close(h1);
+    memcpy(base, b_img, size);
+    setenv("HR_HEAP_BOOT_ID", "after-the-cut", 1);
+    cr_assert_eq(hw_open(&h1, "DISK", "o", 1 << 20), 0);
+    cr_assert_eq(*x, 2, "the later commit lost: x is %llu",
+                 (unsigned long long)*x);
+    cr_assert_eq(hr_heap_check(h1, NULL, NULL), 0);
+    hr_heap_close(h1);
+    free(a_img);
+    free(b_img);
 }
 
 /* A record of HR_HEAP_FLUSHLOG (src/heap/sys.c). */
@@ -204,8 +390,13 @@ static void build(uint8_t *img, struct page_versions *pv, size_t npages,
 
 Test(heap_disk, power_cut_at_every_flush, .timeout = 600)
 {
+    /* HR_HEAP_POWERCUT_IMAGES: at least that many images (a transaction
+     * of the two committers gives some 45); HR_HEAP_POWERCUT_TX: so many
+     * transactions */
     const char *v = getenv("HR_HEAP_POWERCUT_TX");
-    long ntx = v && *v ? atol(v) : 25;
+    const char *w = getenv("HR_HEAP_POWERCUT_IMAGES");
+    long want = w && *w ? atol(w) : 0;
+    long ntx = v && *v ? atol(v) : want ? want / 30 + 1 : 25;
     hw_heap_size = 128 << 10;
     unlink(rec_path);
     setenv("HR_HEAP_FLUSHLOG", rec_path, 1);
@@ -255,6 +446,7 @@ Test(heap_disk, power_cut_at_every_flush, .timeout = 600)
     fprintf(stderr, "heap_disk: %d flushes, %llu commits, %d images opened\n",
             flushes, (unsigned long long)markers, images);
     cr_assert_gt(markers, (uint64_t)ntx / 2);
+    cr_assert_geq(images, want, "fewer images than HR_HEAP_POWERCUT_IMAGES");
     for (size_t p = 0; p < npages; p++)
         free(pv[p].v);
     free(pv);
@@ -267,7 +459,8 @@ Test(heap_disk, crash_points_and_the_tool, .timeout = 300)
 {
     static const char *const points[] = {
         "heap.log-entry:3", "heap.log-entry:40", "heap.commit-frees:2",
-        "heap.commit-flushed:5", "heap.log-closed:4", "heap.committed:6",
+        "heap.commit-redo:3", "heap.commit-flushed:5", "heap.log-closed:4",
+        "heap.committed:6",
         "heap.rollback:1", "heap.rollback-done:1",
     };
     for (size_t i = 0; i < sizeof points / sizeof *points; i++) {

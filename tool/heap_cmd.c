@@ -119,9 +119,11 @@ static void show_lanes(hr_heap *h, int json)
 static int stat_cmd(hr_heap *h, const struct heap_args *a)
 {
     hr_heap_info st;
+    uint64_t version;
     int r = hr_heap_stat(h, &st);
     if (r < 0 && r != K_EHEAP)
         hr_die_err("heap stat", r);
+    hr_heap_root_version(h, &version);
     if (a->json) {
         printf("{\"heap\": ");
         hr_json_str(a->name);
@@ -131,14 +133,15 @@ static int stat_cmd(hr_heap *h, const struct heap_args *a)
                "\"objects\": %llu, \"free\": %llu, \"free_chunks\": %llu, "
                "\"largest_free\": %llu, \"log_size\": %llu, "
                "\"transactions\": %llu, \"durable\": %s, \"consistent\": %s, "
-               "\"lanes_busy\": %u",
+               "\"lanes_busy\": %u, \"root_version\": %llu",
                (unsigned long long)st.size, (unsigned long long)st.arena,
                (unsigned long long)st.used, (unsigned long long)st.objects,
                (unsigned long long)st.free, (unsigned long long)st.free_chunks,
                (unsigned long long)st.largest_free,
                (unsigned long long)st.log_size,
                (unsigned long long)st.tx_count, st.durable ? "true" : "false",
-               r == 0 ? "true" : "false", st.lanes_busy);
+               r == 0 ? "true" : "false", st.lanes_busy,
+               (unsigned long long)version);
         show_lanes(h, 1);
         printf("}\n");
     } else {
@@ -153,6 +156,8 @@ static int stat_cmd(hr_heap *h, const struct heap_args *a)
                (unsigned long long)st.free_chunks);
         printf("largest free  %llu\n", (unsigned long long)st.largest_free);
         printf("transactions  %llu\n", (unsigned long long)st.tx_count);
+        printf("root version  %llu (the state's format, 0 if unset)\n",
+               (unsigned long long)version);
         printf("lanes         %u (%u busy)\n", st.lanes, st.lanes_busy);
         show_lanes(h, 0);
         if (r < 0)

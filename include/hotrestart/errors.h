@@ -27,11 +27,12 @@ extern "C" {
     X(K_EHEAP, -1010, "heap damaged (run 'hr heap check')")                  \
     X(K_ETX, -1011, "transaction call out of order (none open, or nested)") \
     X(K_ESTANDBY, -1012, "a standby instance touches no persistent block before it is promoted (hr_standby_wait)") \
-    X(K_EBUSY, -1013, "another transaction holds the object's lock: abort the transaction and retry it")
+    X(K_EBUSY, -1013, "another transaction holds the object's lock: abort the transaction and retry it") \
+    X(K_ENEWER, -1014, "the state is of a newer format version than this program understands (hr_heap_root_versioned)")
 
 #define K_OK 0
 #define HR_ERR_DEFINE_(name, value, msg) name = (value),
-enum hr_error_codes { HR_ERRNO_MAP(HR_ERR_DEFINE_) K_E_LAST_ = -1014 };
+enum hr_error_codes { HR_ERRNO_MAP(HR_ERR_DEFINE_) K_E_LAST_ = -1015 };
 #undef HR_ERR_DEFINE_
 
 /* A one-line message for any code: K_OK, a K_E... code or -errno. */

@@ -120,6 +120,27 @@ PMM_API int hr_heap_root(hr_heap *h, void **root);
  * the heap.  K_ETX no transaction of this thread; K_EINVAL not an object. */
 PMM_API int hr_heap_set_root(hr_heap *h, void *root);
 
+/* State across versions of a program: a 64-bit format version word of the
+ * caller's own kept beside the root (0 until set), so that a new version
+ * finds the state an old one left, knows its format and migrates it in one
+ * transaction, and an old version refuses state newer than it knows
+ * (docs/heap.md, "State across versions").
+ *
+ * hr_heap_root_version: read the word.  No lock; K_EFAULT if NULL.
+ * hr_heap_set_root_version: set it inside a transaction (with the root it
+ * describes, so that both change at one commit).  K_ETX no transaction of
+ * this thread; K_EBUSY as for hr_heap_add.
+ * hr_heap_root_versioned: the root and its version to *root and *version
+ * (NULL and 0 after an error but K_ENEWER), and K_ENEWER when *version is
+ * above newest: the caller must not touch the state.  Inside a transaction of
+ * this thread both words are locked first (held to its end: K_EBUSY as for
+ * hr_heap_add), so a decision to migrate cannot race another migrator;
+ * outside one it only reads, and writes nothing.  K_EFAULT if NULL. */
+PMM_API int hr_heap_root_version(hr_heap *h, uint64_t *version);
+PMM_API int hr_heap_set_root_version(hr_heap *h, uint64_t version);
+PMM_API int hr_heap_root_versioned(hr_heap *h, uint64_t newest, void **root,
+                                   uint64_t *version);
+
 /* Begin a transaction of the calling thread: takes a free lane, waiting
  * when every lane is busy (a lane whose owner died is rolled back first).
  * Errors: K_EFAULT; K_ETX this thread already runs one on this heap;
@@ -127,8 +148,9 @@ PMM_API int hr_heap_set_root(hr_heap *h, void *root);
 PMM_API int hr_heap_begin(hr_heap *h);
 
 /* Commit: every change of the transaction becomes permanent at once, then
- * its locks and lane are given back.  On a DISK bank the changed ranges are flushed
- * (msync) before, and the log's end after, the commit point.
+ * its locks and lane are given back.  On a DISK bank redo records of the
+ * changes go to the log, then the commit point, then one msync of one
+ * range makes all of it durable before the locks are given back.
  * Errors: K_ETX no transaction of this thread; K_EHEAP, K_EBUSY, K_ENOMEM:
  * a change failed earlier in the transaction (it was rolled back, its
  * locks given back); -errno a flush failed (rolled back). */

@@ -8,7 +8,8 @@
  *   header   HH_HDR_SIZE bytes: identity (magic, version, layout signature,
  *            geometry), the boot stamp of the lanes' mutexes, the
  *            allocator's lock word and the "hot words" transactions change
- *            (root, counters, free-list heads and their bitmap)
+ *            (the root's format version, root, counters, free-list heads
+ *            and their bitmap)
  *   lanes    nlanes areas of lane_size bytes (whole pages): each a lane
  *            header (struct hh_lane: its robust mutex, sequence, log state)
  *            and its undo log of struct hh_entry records
@@ -38,11 +39,13 @@
  *  - every free chunk is on exactly one list, the one of its size class,
  *    and bit b of binmap is set iff list b is not empty;
  *  - used and objects equal the sums over used chunks; root is 0 or the
- *    payload offset of a used chunk;
+ *    payload offset of a used chunk; root_version is the user's own word
+ *    (any value);
  *  - a lane's log_state is hh_log_state(end) for some end: the records in
  *    the first end bytes of its log are its running (or dead) transaction's,
  *    each of sequence tx_seq with its checksum right; a lane nobody holds
- *    has end 0.  A record there that does not check out is damage, never
+ *    has end 0.  On DISK it may be hh_log_state_redo(end): undo records
+ *    then redo records (tx_seq | HH_REDO) of a committed transaction.  A record there that does not check out is damage, never
  *    the log's end: it is refused, not applied (log.c).
  *
  * Offsets from the block's start, never pointers, are stored: the block
@@ -106,10 +109,16 @@ struct hh_entry {
     uint64_t off;    /* offset in the block of the saved range */
     uint32_t len;    /* bytes saved (followed by them, padded to 8) */
     uint32_t back;   /* bytes from the previous entry's start (0: first) */
-    uint64_t seq;    /* the transaction's sequence number */
+    uint64_t seq;    /* the transaction's sequence number (| HH_REDO) */
     uint64_t sum;    /* hh_entry_sum() over the fields above and the bytes */
 };
 static_assert(sizeof(struct hh_entry) == 32, "entry size");
+
+/* A DISK commit appends, after the undo entries, one redo entry (seq |
+ * HH_REDO) of each range's bytes as the transaction leaves them and of
+ * each new object, then stores hh_log_state_redo(end): the log then says
+ * "committed, roll forward" (log.c). */
+#define HH_REDO (1ull << 63)
 
 /* A lane: one transaction at a time runs in it, under its mutex. */
 struct hh_lane {
@@ -122,7 +131,10 @@ struct hh_lane {
     uint64_t log_state;   /* hh_log_state(bytes of the log that count):
                            * its store to hh_log_state(0) is the commit */
     uint64_t age;         /* the running transaction's age (lane.c) */
-    uint8_t  reserved[HH_LANE_HDR - 88];
+    uint64_t commit_no;   /* DISK: the heap's commit count when the log
+                           * last said committed (the order of roll
+                           * forwards after a power cut) */
+    uint8_t  reserved[HH_LANE_HDR - 96];
 };
 static_assert(sizeof(pthread_mutex_t) <= 64, "mutex fits its slot");
 static_assert(offsetof(struct hh_lane, tx_seq) == 64, "lane seq offset");
@@ -150,11 +162,16 @@ struct hh_hdr {
     uint64_t damaged;     /* lane + 1 whose log was found damaged, or 0:
                            * then transactions are refused (K_EHEAP) */
     uint64_t ages;        /* transaction ages where no cycle counter is */
-    uint8_t  reserved1[24];
+    uint64_t commits;     /* DISK commits with redo so far (commit_no) */
+    uint8_t  reserved1[16];
     uint64_t alloc_lock;  /* lock word of the allocator (its own line) */
-    uint8_t  reserved2[120];
+    uint8_t  reserved2[112];
 
     /* hot words: changed only inside transactions, through the undo log */
+    uint64_t root_version;/* the user's format version of the state under
+                           * root, 0 until set (hr_heap_set_root_version);
+                           * reserved zero bytes before format 3 had it, so
+                           * a heap made before reads 0 */
     uint64_t root;        /* offset of the root object, 0 none */
     uint64_t used;        /* sum of payload bytes of used chunks */
     uint64_t objects;     /* number of used chunks */
@@ -165,7 +182,8 @@ struct hh_hdr {
 
 static_assert(offsetof(struct hh_hdr, boot) == 128, "boot offset");
 static_assert(offsetof(struct hh_hdr, alloc_lock) == 192, "lock offset");
-static_assert(offsetof(struct hh_hdr, root) == 320, "hot words offset");
+static_assert(offsetof(struct hh_hdr, root_version) == 312, "hot words offset");
+static_assert(offsetof(struct hh_hdr, root) == 320, "root offset");
 static_assert(offsetof(struct hh_hdr, bins) == 360, "bins offset");
 static_assert(sizeof(struct hh_hdr) == HH_HDR_SIZE, "header size");
 static_assert(HH_HDR_SIZE % 4096 == 0, "header is whole pages");
@@ -185,6 +203,13 @@ static inline uint64_t hh_log_state(uint64_t end)
     uint32_t e = (uint32_t)end;
     uint64_t m = ((uint64_t)e + 0x9e3779b97f4a7c15ull) * 0xff51afd7ed558ccdull;
     return (uint64_t)e << 32 | (uint32_t)((m >> 29) ^ 0x4c4f4753u);
+}
+
+/* The state word of a log that holds a committed DISK transaction's redo
+ * entries: the same end, another check (so neither passes for the other). */
+static inline uint64_t hh_log_state_redo(uint64_t end)
+{
+    return hh_log_state(end) ^ 0x5245444fu;
 }
 
 static inline uint32_t hh_layout_sig(void)

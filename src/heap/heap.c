@@ -51,6 +51,18 @@ static int tx_ok(hr_heap *h, struct hh_tx **out)
     return t->doomed;
 }
 
+/* Store v into a hot word of the header (format.h) in transaction t: its
+ * lock taken, its old value logged first. */
+static int set_hot(struct hh_tx *t, uint64_t *word, uint64_t v)
+{
+    uint64_t at = (uint64_t)((uint8_t *)word - t->h->base);
+    int r = hh_lock_range(t, at, 8);
+    if (r < 0 || (r = hh_log_hot(t, word)) < 0)
+        return r;
+    __atomic_store_n(word, v, __ATOMIC_RELEASE);
+    return 0;
+}
+
 int hr_heap_set_root(hr_heap *h, void *root)
 {
     struct hh_tx *t;
@@ -60,12 +72,46 @@ int hr_heap_set_root(hr_heap *h, void *root)
     uint64_t off = root ? offset_of(h, root) : 0;
     if (root && (off == UINT64_MAX || hh_object(h, off, NULL) < 0))
         return K_EINVAL;
-    uint64_t at = offsetof(struct hh_hdr, root);
-    if ((r = hh_lock_range(t, at, 8)) < 0 ||
-        (r = hh_log_hot(t, &h->hdr->root)) < 0)
-        return r;
-    __atomic_store_n(&h->hdr->root, off, __ATOMIC_RELEASE);
+    return set_hot(t, &h->hdr->root, off);
+}
+
+/* The root's format version word (format.h), beside the root. */
+int hr_heap_root_version(hr_heap *h, uint64_t *version)
+{
+    if (!h || !version)
+        return K_EFAULT;
+    *version = __atomic_load_n(&h->hdr->root_version, __ATOMIC_ACQUIRE);
     return 0;
+}
+
+int hr_heap_set_root_version(hr_heap *h, uint64_t version)
+{
+    struct hh_tx *t;
+    int r = tx_ok(h, &t);
+    return r < 0 ? r : set_hot(t, &h->hdr->root_version, version);
+}
+
+/* The root and its version, refused when the version is newer than the
+ * caller knows.  Inside a transaction both words are locked first (held to
+ * its end), so that the decision to migrate cannot race another migrator;
+ * outside one they are read as they stand, and nothing is written. */
+int hr_heap_root_versioned(hr_heap *h, uint64_t newest, void **root,
+                           uint64_t *version)
+{
+    if (!h || !root || !version)
+        return K_EFAULT;
+    struct hh_tx *t = hh_my_tx(h);
+    int r;
+    *root = NULL;
+    *version = 0;
+    if (t && ((r = t->doomed) < 0 ||
+              (r = hh_lock_range(t, offsetof(struct hh_hdr, root_version),
+                                 16)) < 0))
+        return r;
+    *version = __atomic_load_n(&h->hdr->root_version, __ATOMIC_ACQUIRE);
+    uint64_t off = __atomic_load_n(&h->hdr->root, __ATOMIC_ACQUIRE);
+    *root = off ? h->base + off : NULL;
+    return *version > newest ? K_ENEWER : 0;
 }
 
 int hr_heap_begin(hr_heap *h)

@@ -77,6 +77,10 @@ int hh_rollback(struct hh_tx *t);
 /* The same, for a DISK heap after a power cut (torn 1): the log ends at the
  * first entry that does not check out (log.c says why). */
 int hh_rollback_torn(struct hh_tx *t, int torn);
+/* Would a rollback of t's log roll forward (a DISK transaction whose log
+ * says committed, every redo entry whole)?  1 or 0; *no: its commit's
+ * number, the order in which such logs are rolled forward. */
+int hh_log_rolls_forward(const struct hh_tx *t, int torn, uint64_t *no);
 /* Forget t's transaction state: a new transaction starts. */
 void hh_tx_reset(struct hh_tx *t);
 /* Bytes of the log that count: 0 if it is empty (1 if it is damaged). */

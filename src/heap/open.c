@@ -124,6 +124,33 @@ static int format(struct hr_heap *h)
     return hh_os_flush(h, 0, HH_HDR_SIZE);
 }
 
+/* The logs a past boot left: first the committed ones rolled forward, in
+ * the order of their commits (a later commit may have changed an earlier
+ * one's bytes), then the others rolled back (each saved bytes that the
+ * commits before it left: no later commit touched them). */
+static int settle_past_boot(struct hr_heap *h)
+{
+    unsigned order[HH_MAX_LANES], n = 0;
+    uint64_t no[HH_MAX_LANES];
+    int r, forward[HH_MAX_LANES];
+    for (unsigned i = 0; i < h->nlanes; i++) {
+        forward[i] = hh_log_rolls_forward(&h->tx[i], h->durable, &no[i]);
+        if (!forward[i])
+            continue;
+        unsigned k = n++; /* insertion sort by commit number */
+        for (; k > 0 && no[order[k - 1]] > no[i]; k--)
+            order[k] = order[k - 1];
+        order[k] = i;
+    }
+    for (unsigned k = 0; k < n; k++)
+        if ((r = hh_rollback_torn(&h->tx[order[k]], h->durable)) < 0)
+            return r;
+    for (unsigned i = 0; i < h->nlanes; i++)
+        if (!forward[i] && (r = hh_rollback_torn(&h->tx[i], h->durable)) < 0)
+            return r;
+    return 0;
+}
+
 /* Under the open lock: format, or check, and remake a past boot's lanes. */
 static int prepare(struct hr_heap *h)
 {
@@ -142,9 +169,8 @@ static int prepare(struct hr_heap *h)
         return 0;
     /* No process of this boot has opened the heap: nobody holds a lane or
      * a lock word, whatever their bytes say. */
-    for (unsigned i = 0; i < h->nlanes; i++)
-        if ((r = hh_rollback_torn(&h->tx[i], h->durable)) < 0)
-            return r;
+    if ((r = settle_past_boot(h)) < 0)
+        return r;
     hh_crash("heap.new-boot");
     for (unsigned i = 0; i < h->nlanes; i++)
         if ((r = hh_lane_init(hh_lane_at(h, i))) < 0)

@@ -14,13 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-void (*pmm__os_tap)(int what, int fd, const void *buf, size_t len,
-                    uint64_t off);
-
 static void tap(int what, int fd, const void *buf, size_t len, uint64_t off)
 {
-    if (pmm__os_tap)
-        pmm__os_tap(what, fd, buf, len, off);
+    pmm__os_tap_call(what, fd, buf, len, off);
 }
 
 int pmm__os_open(const char *path, int rdonly, int create_excl, int *fd)

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * os.h - the persistent memory manager's system calls, behind one small
- * interface (file.c, mem.c, huge.c, proc.c), for the PMM and the persistent
- * heap.
+ * interface (file.c, mem.c, huge.c, proc.c, tap.c), for the PMM and the
+ * persistent heap.
  *
  * Contract: each function returns 0 (or a count) on success and -errno on
  * failure, retries EINTR itself (close excepted, as noted), and never
@@ -88,15 +88,20 @@ int pmm__os_write_all(int fd, const void *buf, size_t len);
 int pmm__os_write_file(const char *path, const void *buf, size_t len);
 
 /* A test's tap on what reaches a file (tests/test_powercut.c records a DISK
- * bank's writes and flushes with it and replays them as power cuts).  When
- * set, it is called after each pwrite (PMM_OS_T_WRITE: buf, len at off),
- * punch (PMM_OS_T_PUNCH: len at off), fdatasync (PMM_OS_T_SYNC) and
- * ftruncate (PMM_OS_T_SIZE: the new size in off) that succeeded.  NULL,
+ * bank's writes and flushes with it and replays them as power cuts;
+ * tests/test_heap_disk.c counts a heap's flushes).  When set, it is called
+ * after each pwrite (PMM_OS_T_WRITE: buf, len at off), punch
+ * (PMM_OS_T_PUNCH: len at off), fdatasync (PMM_OS_T_SYNC), ftruncate
+ * (PMM_OS_T_SIZE: the new size in off) and msync (PMM_OS_T_MSYNC: the
+ * range's address in buf and its length, fd -1) that succeeded.  NULL,
  * and so costless, outside such a test. */
 enum { PMM_OS_T_WRITE = 1, PMM_OS_T_PUNCH = 2, PMM_OS_T_SYNC = 3,
-       PMM_OS_T_SIZE = 4 };
+       PMM_OS_T_SIZE = 4, PMM_OS_T_MSYNC = 5 };
 extern void (*pmm__os_tap)(int what, int fd, const void *buf, size_t len,
                            uint64_t off);
+/* Call the tap if one is set (tap.c). */
+void pmm__os_tap_call(int what, int fd, const void *buf, size_t len,
+                      uint64_t off);
 
 /* ---- mem.c: mappings and the address space ---------------------------- */
 
