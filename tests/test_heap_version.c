@@ -12,7 +12,7 @@
  *    instant after the program says it migrates.  After each the state is whole in format 1 (every node, 201
  *    objects) or in format 2 (every item, 1 object), never a mix, and
  *    `hr heap check` is clean.  HR_STATE_ROUNDS sets the rounds (default
- *    500), HR_STATE_SEED replays a run (the seed is printed).
+ *    500), HR_TEST_SEED replays a run (the seed is printed).
  *  - v1 started on v2's state refuses with K_ENEWER's message naming both
  *    versions, exits 3, and the bank file holds the same bytes after.
  *  Both on a RAM heap and on a DISK heap.
@@ -94,7 +94,7 @@ static int kill_migrating(uint64_t *rng)
     char buf[64];
     ssize_t n = read(fd[0], buf, sizeof buf); /* the line, or its end */
     if (n > 0 && memmem(buf, (size_t)n, "migrating", 9)) {
-        usleep((useconds_t)(next_rand(rng) % 1500));
+        pace_us((unsigned long)(next_rand(rng) % 1500)); /* a random moment */
         kill(pid, SIGKILL);
     }
     close(fd[0]);
@@ -159,13 +159,9 @@ static long records_of_migration(void)
 
 static void killed_at_random(long share)
 {
-    const char *s = getenv("HR_STATE_SEED"), *n = getenv("HR_STATE_ROUNDS");
-    uint64_t seed = s && *s ? strtoull(s, NULL, 0)
-                            : (uint64_t)time(NULL) * 2654435761u | 1;
+    const char *n = getenv("HR_STATE_ROUNDS");
     long rounds = (n && *n ? atol(n) : 500) / share;
-    fprintf(stderr, "heap_version: seed %llu (HR_STATE_SEED replays)\n",
-            (unsigned long long)seed);
-    uint64_t rng = seed;
+    uint64_t rng = test_seed("heap_version") | 1;
     long records = records_of_migration();
     cr_assert_gt(records, 200, "a migration of 200 items logs more");
     int old = 0, migrated = 0, format = 0;
