@@ -72,8 +72,8 @@ class Tally:
         self.filled = mp.Value("i", 0)
         self.notes = mp.Queue()
 
-    def add(self, cid, field, n=1):
-        i = (cid * len(PHASES) + self.phase.value) * len(FIELDS)
+    def add(self, cid, phase, field, n=1):
+        i = (cid * len(PHASES) + phase) * len(FIELDS)
         self.a[i + FIELDS.index(field)] += n
 
     def total(self, phase):
@@ -141,10 +141,11 @@ class Worker:
         self.acked = [0] * KEYS   # version acknowledged (0: none)
         self.cut = [0] * KEYS     # version of a set without an answer
         self.ver = 0
+        self.phase = 0            # the phase a request began in
 
     def note(self, field, what):
         """Count it; keep its words for the report (the first 20)."""
-        self.tally.add(self.cid, field)
+        self.tally.add(self.cid, self.phase, field)
         self.nnotes += 1
         if self.nnotes <= 20:
             self.tally.notes.put("%s: client %d: %s" % (field, self.cid,
@@ -161,7 +162,7 @@ class Worker:
             return self.note("failed", "set %s: %r" % (key, e))
         if ok is not True:
             return self.note("failed", "set %s: not stored" % key)
-        self.tally.add(self.cid, "sets")
+        self.tally.add(self.cid, self.phase, "sets")
         self.acked[k], self.cut[k] = self.ver, 0
 
     def get(self, k):
@@ -170,9 +171,9 @@ class Worker:
             v = self.mc.get(key)
         except Exception as e:          # noqa: BLE001
             return self.note("failed", "get %s: %r" % (key, e))
-        self.tally.add(self.cid, "gets")
+        self.tally.add(self.cid, self.phase, "gets")
         if v is None:
-            self.tally.add(self.cid, "misses")
+            self.tally.add(self.cid, self.phase, "misses")
             if self.acked[k]:
                 self.note("lost", "get %s: miss, version %d acknowledged"
                           % (key, self.acked[k]))
@@ -183,7 +184,7 @@ class Worker:
             return self.note("wrong", "get %s: version %d, acknowledged %d "
                              "(cut %d)" % (key, ver, self.acked[k],
                                            self.cut[k]))
-        self.tally.add(self.cid, "hits")
+        self.tally.add(self.cid, self.phase, "hits")
         self.acked[k], self.cut[k] = ver, 0
 
     def run(self):
@@ -192,7 +193,10 @@ class Worker:
         with self.tally.filled.get_lock():
             self.tally.filled.value += 1
         final = PHASES.index("final")
-        while self.tally.phase.value < final:
+        while True:
+            self.phase = self.tally.phase.value
+            if self.phase >= final:
+                break
             k = self.rng.randrange(KEYS)
             if self.cut[k] or self.rng.random() < 0.8:
                 self.get(k)
