@@ -106,8 +106,18 @@ class Node:
                     "--", *argv)
         else:
             self.hr("arun", "-g", "1", "--name", self.name, "--", *argv,
-                    "-l", "127.0.0.1", "-p", str(self.port))
+                    *self.own_port())
         return self.pid()
+
+    def own_port(self):
+        """The options of a program that binds its port itself."""
+        return [] if self.held else ["-l", "127.0.0.1", "-p", str(self.port)]
+
+    def upgrade(self, prog, args, cold=False):
+        """hr upgrade: prog in the place of the node's program (--cold
+        for a program that does not wait as a standby)."""
+        self.hr("upgrade", *(["--cold"] if cold else []), self.name, prog,
+                *args, *self.own_port())
 
     def pid(self):
         """The pid serving the port now (waits until one serves)."""

@@ -44,6 +44,7 @@ import hashlib
 import multiprocessing as mp
 import os
 import random
+import shutil
 import signal
 import sys
 import time
@@ -54,7 +55,7 @@ from pymemcache.exceptions import MemcacheServerError
 
 from fleet_nodes import Fleet, poll
 
-PHASES = ["fill", "steady", "kills", "final"]
+PHASES = ["fill", "steady", "upgrade", "kills", "final"]
 FIELDS = ["gets", "hits", "misses", "sets", "server_error", "failed", "wrong",
           "lost"]
 CLIENTS = 4
@@ -233,9 +234,45 @@ def kill_node(node, last):
     return pid
 
 
+def kill_phase(fleet, args, seed):
+    """args.kills SIGKILLs of a node chosen at random, at random instants;
+    returns once every node serves again."""
+    rng = random.Random(seed)
+    last = [0] * len(fleet.nodes)
+    for _ in range(args.kills):
+        i = rng.randrange(len(fleet.nodes))
+        time.sleep(rng.uniform(0, args.gap / 1000))  # a random instant
+        last[i] = kill_node(fleet.nodes[i], last[i])
+    for i, node in enumerate(fleet.nodes):
+        poll(lambda: node._pid() not in (0, last[i]), "%s back" % node.name)
+
+
+def upgrade_phase(fleet, argv, held, rounds):
+    """rounds rolling upgrades: every node in turn, with hr upgrade, to
+    the other of two builds (the program under two paths), then checked
+    to serve from it."""
+    other = os.path.join(fleet.workdir, "build-b", os.path.basename(argv[0]))
+    os.makedirs(os.path.dirname(other), exist_ok=True)
+    shutil.copy2(argv[0], other)
+    builds = [argv[0], other]
+    for r in range(rounds):
+        prog = builds[(r + 1) % 2]
+        for node in fleet.nodes:
+            old = node.pid()
+            node.upgrade(prog, argv[1:], cold=not held)
+            new = poll(lambda: (lambda p: p if p not in (0, old) else 0)(
+                node._pid()), "%s upgraded" % node.name)
+            with open("/proc/%d/cmdline" % new, "rb") as f:
+                ran = f.read().split(b"\0")[0].decode()
+            if ran != prog:
+                raise RuntimeError("%s runs %s after hr upgrade to %s" %
+                                   (node.name, ran, prog))
+
+
 def run_backend(name, argv, held, args, seed):
-    print("== %s: 3 nodes behind twemproxy, %d clients, %d kills, seed %d"
-          % (name, CLIENTS, args.kills, seed), flush=True)
+    print("== %s: 3 nodes behind twemproxy, %d clients, %d rolling "
+          "upgrade(s), %d kills, seed %d" % (name, CLIENTS, args.upgrades,
+                                            args.kills, seed), flush=True)
     fleet = Fleet(args.hr, argv, held, 3, args.template, args.pool)
     tally, procs = Tally(), []
     try:
@@ -251,16 +288,10 @@ def run_backend(name, argv, held, args, seed):
         tally.phase.value = PHASES.index("steady")
         poll(lambda: tally.total("steady")["gets"] >= 2000,
              "2000 gets before the kills", bound=300)
+        tally.phase.value = PHASES.index("upgrade")
+        upgrade_phase(fleet, argv, held, args.upgrades)
         tally.phase.value = PHASES.index("kills")
-        rng = random.Random(seed)
-        last = [0] * len(fleet.nodes)
-        for _ in range(args.kills):
-            i = rng.randrange(len(fleet.nodes))
-            time.sleep(rng.uniform(0, args.gap / 1000))  # a random instant
-            last[i] = kill_node(fleet.nodes[i], last[i])
-        for i, node in enumerate(fleet.nodes):  # every node back
-            poll(lambda: node._pid() not in (0, last[i]),
-                 "%s back" % node.name)
+        kill_phase(fleet, args, seed)
         tally.phase.value = PHASES.index("final")
         for p in procs:
             p.join(300)
@@ -279,20 +310,21 @@ def report(name, tally):
     notes = []
     while not tally.notes.empty():
         notes.append(tally.notes.get())
-    steady, kills, final = (tally.total(p) for p in PHASES[1:])
+    steady, upgrade, kills, final = (tally.total(p) for p in PHASES[1:])
 
     def ratio(t):
         return t["hits"] / t["gets"] if t["gets"] else 0.0
 
     r = {"name": name, "before": ratio(steady), "during": ratio(kills),
-         "final": ratio(final), "kills": kills, "steady": steady,
+         "upgrading": ratio(upgrade), "final": ratio(final), "kills": kills,
+         "steady": steady, "upgrade": upgrade,
          "all": {f: sum(tally.total(p)[f] for p in PHASES) for f in FIELDS},
          "notes": notes}
     a = r["all"]
-    print("%s: hit ratio before %.4f, during the kills %.4f (%.4f of "
-          "before), last pass %.4f" % (name, r["before"], r["during"],
-                                       r["during"] / max(r["before"], 1e-9),
-                                       r["final"]))
+    print("%s: hit ratio before %.4f, during the upgrades %.4f (%d gets), "
+          "during the kills %.4f (%.4f of before), last pass %.4f"
+          % (name, r["before"], r["upgrading"], upgrade["gets"], r["during"],
+             r["during"] / max(r["before"], 1e-9), r["final"]))
     print("%s: %d gets, %d sets; %d SERVER_ERROR answers from the proxy; "
           "%d failed, %d wrong, %d lost" % (name, a["gets"], a["sets"],
                                             a["server_error"], a["failed"],
@@ -317,6 +349,9 @@ def verdict(r):
     if r["during"] < 0.99 * r["before"]:
         bad.append("hit ratio during the kills %.4f < 0.99 x %.4f"
                    % (r["during"], r["before"]))
+    if r["upgrade"]["gets"] and r["upgrading"] < 0.99 * r["before"]:
+        bad.append("hit ratio during the upgrades %.4f < 0.99 x %.4f"
+                   % (r["upgrading"], r["before"]))
     for f in ("failed", "wrong", "lost"):
         if r["all"][f]:
             bad.append("%d %s request(s)" % (r["all"][f], f))
@@ -337,6 +372,10 @@ def main():
                     default=int(os.environ.get("HR_FLEET_SEED", "0")) or
                     random.SystemRandom().randrange(1, 1 << 31))
     ap.add_argument("--backends", default="hrcached,memcached")
+    ap.add_argument("--upgrades", type=int, default=int(
+        os.environ.get("HR_FLEET_UPGRADES", "0")),
+        help="rolling upgrades of every node before the kills (0: none; "
+        "needs hr upgrade)")
     ap.add_argument("--attempts", type=int, default=3,
                     help="RetryingClient's attempts (1: no retry)")
     ap.add_argument("--gap", type=float, default=30,
