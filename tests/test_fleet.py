@@ -36,7 +36,9 @@ client's choices (not the instants, which the machine decides).
 
 usage: test_fleet.py --hr HR --hrcached HRCACHED --template YML
        [--kills N] [--seed N] [--backends hrcached,memcached]
-       [--attempts N] [--gap MS] [--pool KEY=VALUE]...
+       [--attempts N] [--gap MS] [--pool KEY=VALUE]... [--upgrades R]
+       (R rolling upgrades before the kills, with hr upgrade;
+       $HR_FLEET_UPGRADES)
        (or $HR_FLEET_KILLS, default 100; $HR_FLEET_SEED)
 """
 import argparse
@@ -321,9 +323,11 @@ def report(name, tally):
          "all": {f: sum(tally.total(p)[f] for p in PHASES) for f in FIELDS},
          "notes": notes}
     a = r["all"]
-    print("%s: hit ratio before %.4f, during the upgrades %.4f (%d gets), "
-          "during the kills %.4f (%.4f of before), last pass %.4f"
-          % (name, r["before"], r["upgrading"], upgrade["gets"], r["during"],
+    print("%s: hit ratio before %.4f, during the upgrades %.4f (%d gets, "
+          "%d SERVER_ERROR answers), during the kills %.4f (%.4f of "
+          "before), last pass %.4f"
+          % (name, r["before"], r["upgrading"], upgrade["gets"],
+             upgrade["server_error"], r["during"],
              r["during"] / max(r["before"], 1e-9), r["final"]))
     print("%s: %d gets, %d sets; %d SERVER_ERROR answers from the proxy; "
           "%d failed, %d wrong, %d lost" % (name, a["gets"], a["sets"],
