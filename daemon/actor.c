@@ -17,7 +17,9 @@
 #include <sys/wait.h>
 
 #include "actor.h"
+#include "handover.h"
 #include "hrd.h"
+#include "imgver.h"
 #include "log.h"
 #include "logpipe.h"
 #include "os/os.h"
@@ -84,6 +86,8 @@ void hrd_actor_event(struct hrd *d, int slot, enum hrd_actor_event ev, pid_t pid
         hrd_ready_gone(d, slot);
         d->slot[slot].says_ready = 0;
         hrd_images_free(d, slot);
+        hrd_ver_forget(d, slot); /* its version record, a trial's blocks */
+        hrd_kept_close(d, slot); /* connections no instance will take */
         memset(a, 0, sizeof *a);
         return;
     case AE_REGISTERED: /* the state alone */
@@ -157,6 +161,7 @@ void hrd_kill_all(struct hrd *d)
     int left = 0;
     uint32_t longest = 0;
     hrd_standby_stop_all(d); /* they hold nothing: SIGKILL, reaped now */
+    hrd_ver_trials_stop(d);  /* nor do upgrades' trials */
     HRD_FOR_ACTORS(d, i) {
         if (d->reg->actors[i].pid > 0) {
             uint32_t ms = hrd_actor_stop_ms(d, &d->reg->actors[i]);

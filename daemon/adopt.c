@@ -96,9 +96,11 @@ static int find_orphan(const pmm_block *blk, void *arg)
     struct orphans *o = arg;
     struct hr_reg *reg = o->d->reg;
     if (blk->flags & PMM_B_SYSTEM) {
-        int slot = slot_of(blk->name, "image");
-        if (slot < 0)
-            slot = slot_of(blk->name, "args");
+        static const char *const kinds[] = {"image", "args", "ver", "timage",
+                                            "targs"}; /* spawn.h, imgver.h */
+        int slot = -1;
+        for (size_t k = 0; slot < 0 && k < sizeof kinds / sizeof *kinds; k++)
+            slot = slot_of(blk->name, kinds[k]);
         if (slot < 0 || (slot < HR_REG_ACTORS && reg->actors[slot].used))
             return 0;
         if (o->n == o->cap) {

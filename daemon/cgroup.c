@@ -131,7 +131,8 @@ int hrd_cgroup_sweep(struct hrd *d)
     int n = pmm__os_cgroup_children(d->cg_fd, names, MAX_CGROUPS), full = 0;
     for (int i = 0; i < n; i++) {
         pid_t pid = pid_of(names[i]);
-        if (pid > 0 && (hrd_find_pid(d, pid) >= 0 || hrd_standby_of(d, pid) >= 0))
+        if (pid > 0 && (hrd_find_pid(d, pid) >= 0 || hrd_standby_of(d, pid) >= 0 ||
+                        hrd_trial_of(d, pid) >= 0))
             continue;
         if (pmm__os_cgroup_populated(d->cg_fd, names[i]) > 0) {
             pmm__os_cgroup_kill(d->cg_fd, names[i], d->cg_kill);

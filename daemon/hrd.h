@@ -41,6 +41,10 @@
  *   standby.c   standby instances (hr arun --standby): started, waiting,
  *               promoted in a group restart, replaced: one table of state
  *               x event, every cell written (hrd --tables)
+ *   upjob.c     upgrade requests (hr upgrade): jobs begun, followed
+ *               through the tick, answered
+ *   upgrade.c   ... one actor's upgrade: ONE table of state x event,
+ *               every cell written (hrd --tables)
  *   render.c    ps and info output, and the structured status reply
  *   tree.c      an actor's whole process tree (its cgroup, or its
  *               process group, descendants and the orphans the controller
@@ -50,6 +54,8 @@
  *               its held sockets taken back (pidfd_getfd), ended
  *   ready.c     readiness (NOTIFY_SOCKET, --ready-fd) and the time of
  *               each restart from death to ready
+ *   imgver.c    image versions and an upgrade's trial image, its commit
+ *   handover.c  connections handed over between an actor's instances
  *   spawn.c     images, environment, fork and exec of actors
  *   held.c      listening sockets held for actors (sd_listen_fds)
  *   cgroup.c    the site's cgroup v2 subtree, where one is delegated: a
@@ -142,6 +148,34 @@ struct hrd_standby {
     int64_t not_before_ms;    /* started again no sooner (monotonic ms) */
 };
 
+/* An upgrade of one actor (upgrade.c): its new version, the trial,
+ * started from a trial image beside the actor's own (imgver.c). */
+enum { HRD_UP_NONE = 0, /* none */
+       HRD_UP_TRIAL,    /* the new version starts as a standby */
+       HRD_UP_STOPPING, /* it waits; the old one was asked to stop */
+       HRD_UP_PROMOTED, /* it is the actor now, not ready yet */
+       HRD_UP_UNDO };   /* rolling back: the new one ends, the old image
+                           starts again once nothing runs */
+struct hrd_upgrade {
+    uint8_t state;            /* HRD_UP_... */
+    uint8_t cold;             /* no standby phase: stop, then start */
+    uint8_t old_gone;         /* the old instance was reaped */
+    int32_t trial_pid;        /* the new instance before promotion, or 0 */
+    int32_t new_pid;          /* the new instance, until it is reaped, or 0 */
+    int32_t old_pid;          /* the old instance, until it is reaped, or 0 */
+    int conn;                 /* the trial's HR_REQ_STANDBY, or -1 */
+    int ready_rd;             /* the trial's readiness pipe, or -1 */
+    int image_fd;             /* a read-only memfd of the new image, or -1 */
+    int job;                  /* its job (upgrade.c), or -1 */
+    uint8_t restore_failed;   /* rolled back, the old image would not start:
+                                 its group fails (raised by the loop) */
+    uint8_t done;             /* over: result and why for its job (upjob.c) */
+    int32_t result;           /* ... 0 upgraded, or a negative code */
+    uint8_t sb_want;          /* the actor's standby wish, given back after */
+    int64_t deadline_ms;      /* ready by then (monotonic), or rolled back */
+    char why[160];            /* why it was rolled back */
+};
+
 /* What the controller keeps in memory for one actor slot (the registry,
  * in the bank, keeps the rest): d->slot[slot]. */
 struct hrd_slot {
@@ -161,6 +195,12 @@ struct hrd_slot {
     uint8_t readiness;        /* HRD_R_... */
     uint8_t says_ready;       /* it says when it is ready: each run waited for */
     struct hrd_standby standby; /* its standby instance (standby.c) */
+    struct hrd_upgrade up;    /* an upgrade of it (upgrade.c) */
+    struct hrd_ver_rec *ver;  /* its image's version record, a copy of
+                                 its block (imgver.c), or NULL */
+    struct hrd_kept *kept;    /* connections handed over, waiting for its
+                                 next instance (handover.c) ... */
+    uint16_t nkept, cap_kept; /* ... so many, room for so many */
 };
 
 /* ... and for one group id: d->grp[group]. */
@@ -176,6 +216,10 @@ struct hrd_group {
     uint8_t had_group;        /* it was there before start-up (main.c) */
     struct hrd_backoff backoff; /* failed starts in a row (gaction.c) */
 };
+
+struct hrd_ver_rec;
+struct hrd_kept;
+struct hrd_upjob;
 
 struct hrd {
     char site[4096];          /* the site's path, as given */
@@ -225,6 +269,7 @@ struct hrd {
     int cg_fd;                /* the site's cgroup directory, or -1: no
                                  cgroups, the fallback (cgroup.c, tree.c) */
     int cg_kill;              /* ... whose cgroups have cgroup.kill */
+    struct hrd_upjob *upjobs; /* upgrade requests being served (upgrade.c) */
 };
 
 /* The next used actor slot after `after` (-1 to begin) that belongs to
@@ -257,6 +302,16 @@ static inline int hrd_standby_of(const struct hrd *d, pid_t pid)
 {
     for (int i = 0; pid > 0 && i < HR_REG_ACTORS; i++)
         if (d->slot[i].standby.pid == pid)
+            return i;
+    return -1;
+}
+
+/* The slot whose upgrade's trial instance is pid (upgrade.c), or -1:
+ * like a standby, no member and no orphan. */
+static inline int hrd_trial_of(const struct hrd *d, pid_t pid)
+{
+    for (int i = 0; pid > 0 && i < HR_REG_ACTORS; i++)
+        if (d->slot[i].up.trial_pid == pid)
             return i;
     return -1;
 }

@@ -33,6 +33,7 @@
 #include "group.h"
 #include "members.h"
 #include "held.h"
+#include "imgver.h"
 #include "hrd.h"
 #include "log.h"
 #include "logpipe.h"
@@ -48,6 +49,7 @@
 #include "standby.h"
 #include "startup.h"
 #include "tree.h"
+#include "upgrade.h"
 
 /* The site failed: the restart policy stopped it (hrCtrl.maxBadness).  A
  * service manager is told not to start it again (RestartPreventExitStatus=
@@ -92,6 +94,7 @@ static void boot(struct hrd *d)
 {
     int crashed = d->reg->site.controller_pid != 0 && !d->restarted;
     hrd_actors_adopt(d);
+    hrd_ver_recover(d); /* an upgrade cut short: committed, or not */
     d->reg->site.controller_pid = (uint64_t)pmm__os_pid();
     if (crashed) {
         d->reg->site.site_restarts++;
@@ -141,7 +144,7 @@ static void reap(struct hrd *d)
         int r = hrd_startup_child(d, pid, st);
         if (r == 0)
             boot_finish(d);
-        else if (r < 0)
+        else if (r < 0 && !hrd_upgrade_exited(d, pid, st))
             hrd_child_exited(d, pid, st);
     }
 }
@@ -188,6 +191,7 @@ static void loop(struct hrd *d)
     after_event(d); /* boot may have asked for a site restart */
     while (!d->stopping && !d->exec_pending) {
         int got[16], sig, accepting = 0;
+        int upgrade_ms = hrd_upgrade_tick(d); /* upgrades moved on */
         int standby_ms = hrd_standby_tick(d); /* standbys missing: started */
         int backoff_ms = hrd_groups_tick(d); /* groups whose back-off is over */
         after_event(d);
@@ -198,7 +202,8 @@ static void loop(struct hrd *d)
         int n = pmm__os_poller_wait(d->ep_fd, got, 16,
                                    sooner(sooner(hrd_conn_expire(d),
                                                  hrd_tree_deadlines(d)),
-                                          sooner(standby_ms, backoff_ms)));
+                                          sooner(sooner(standby_ms, backoff_ms),
+                                                 upgrade_ms)));
         if (n < 0)
             hrd_die(1, "epoll: %s", pmm_strerror(n));
         for (int i = 0; i < n; i++) {
@@ -320,6 +325,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < HR_REG_ACTORS; i++)
         d.slot[i].ready_pipe = -1;
     hrd_standby_init(&d);
+    hrd_upgrade_init(&d);
     for (int i = 1; i < argc; i++) {
         int valued = strcmp(argv[i], "--site") == 0 ||
                      strcmp(argv[i], "--config") == 0 ||
@@ -346,6 +352,7 @@ int main(int argc, char **argv)
             hrd_group_table_print(stdout); /* every cell, for the test */
             hrd_actor_table_print(stdout);
             hrd_standby_table_print(stdout);
+            hrd_upgrade_table_print(stdout);
             return 0;
         } else if (strcmp(argv[i], "--version") == 0) {
             puts("hrd (hotrestart) " HR_VERSION_STRING);

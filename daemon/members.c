@@ -20,6 +20,7 @@
 #include "gaction.h"
 #include "group.h"
 #include "hrd.h"
+#include "imgver.h"
 #include "log.h"
 #include "members.h"
 #include "metrics.h"
@@ -54,6 +55,7 @@ int hrd_register(struct hrd *d, int group, int direct, const char *name,
     snprintf(a->name, sizeof a->name, "%s", name);
     a->image_size = size;
     a->args_len = args_len;
+    hrd_ver_registered(d, s, exe_fd); /* its image's version, for ps */
     hrd_actor_event(d, s, AE_REGISTERED, 0);
     hrd_group_event(d, group, GE_REGISTERED, NULL);
     /* registration is complete once `used` is set */

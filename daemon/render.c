@@ -7,8 +7,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "hrd.h"
+#include "imgver.h"
 #include "os/ctl.h"
 #include "os/os.h"
 #include "ready.h"
@@ -68,19 +70,6 @@ static void restart_times(struct out *o, const struct hrd *d, int g)
     put(o, "}}");
 }
 
-/* An actor's standby instance (standby.c), closing its object: null, or
- * its pid and state; "standby_off" when its program never waited. */
-static void standby_json(struct out *o, const struct hrd *d, int slot)
-{
-    const char *st = hrd_standby_state(d, slot);
-    if (st)
-        put(o, ", \"standby\": {\"pid\": %d, \"state\": \"%s\"}",
-            d->slot[slot].standby.pid, st);
-    else
-        put(o, ", \"standby\": null");
-    put(o, ", \"standby_off\": %s}", d->slot[slot].standby.off ? "true" : "false");
-}
-
 /* A JSON string: quotes, backslashes and control characters escaped. */
 static void put_json_str(struct out *o, const char *s)
 {
@@ -96,6 +85,64 @@ static void put_json_str(struct out *o, const char *s)
     }
     put(o, "\"");
 }
+
+static const char *const upgrade_states[] = {NULL, "trial", "stopping",
+                                             "promoted", "undo"};
+
+/* An actor's image version (imgver.c) and its upgrade in progress. */
+static void image_json(struct out *o, const struct hrd *d, int slot)
+{
+    const struct hrd_image_ver *v = hrd_ver_of(d, slot);
+    const char *up = upgrade_states[d->slot[slot].up.state];
+    if (v) {
+        put(o, ", \"image\": {\"path\": ");
+        put_json_str(o, v->path);
+        put(o, ", \"size\": %llu, \"hash\": \"fnv1a64:%016llx\", "
+            "\"stored_ns\": %llu, \"upgrades\": %u}",
+            (unsigned long long)v->size, (unsigned long long)v->hash,
+            (unsigned long long)v->stored_ns, d->slot[slot].ver->upgrades);
+    } else {
+        put(o, ", \"image\": null");
+    }
+    put(o, ", \"upgrade\": %s%s%s", up ? "\"" : "", up ? up : "null",
+        up ? "\"" : "");
+}
+
+/* The same in words, a line of its own under the actor's. */
+static void image_text(struct out *o, const struct hrd *d, int slot)
+{
+    const struct hrd_image_ver *v = hrd_ver_of(d, slot);
+    const char *up = upgrade_states[d->slot[slot].up.state];
+    char when[32] = "?";
+    if (v) {
+        time_t t = (time_t)(v->stored_ns / 1000000000ull);
+        struct tm tm;
+        if (gmtime_r(&t, &tm))
+            strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        put(o, "        image %s, %llu bytes, fnv1a64 %016llx, stored %s",
+            v->path[0] ? v->path : "?", (unsigned long long)v->size,
+            (unsigned long long)v->hash, when);
+    } else {
+        put(o, "        image unknown");
+    }
+    if (up)
+        put(o, ", upgrade: %s", up);
+    put(o, "\n");
+}
+
+/* An actor's standby instance (standby.c), closing its object: null, or
+ * its pid and state; "standby_off" when its program never waited. */
+static void standby_json(struct out *o, const struct hrd *d, int slot)
+{
+    const char *st = hrd_standby_state(d, slot);
+    if (st)
+        put(o, ", \"standby\": {\"pid\": %d, \"state\": \"%s\"}",
+            d->slot[slot].standby.pid, st);
+    else
+        put(o, ", \"standby\": null");
+    put(o, ", \"standby_off\": %s}", d->slot[slot].standby.off ? "true" : "false");
+}
+
 
 /* A group's back-off after failed starts (group.c): ms until its next
  * start, or -1 when it does not back off. */
@@ -168,6 +215,7 @@ int hrd_ps_json(struct hrd *d, char *buf, size_t cap)
                 a->state == HR_A_RUNNING ? (double)(now - a->started_ns) / 1e9 : 0.0,
                 a->runs, a->stop_ms ? a->stop_ms : d->policy.stop_ms,
                 d->slot[i].aslr ? "true" : "false");
+            image_json(&o, d, i);
             standby_json(&o, d, i);
             fa = 0;
         }
@@ -224,6 +272,7 @@ int hrd_ps_text(struct hrd *d, char *buf, size_t cap)
             if (sb)
                 put(&o, ", standby pid %d %s", d->slot[i].standby.pid, sb);
             put(&o, "\n");
+            image_text(&o, d, i);
         }
     }
     return o.at < cap ? (int)o.at : -E2BIG;

@@ -16,6 +16,7 @@
 #include "arun.h"
 #include "actor.h"
 #include "group.h"
+#include "handover.h"
 #include "members.h"
 #include "hrd.h"
 #include "log.h"
@@ -28,6 +29,7 @@
 #include "render.h"
 #include "requests.h"
 #include "standby.h"
+#include "upgrade.h"
 
 
 static void reply(int conn, int32_t result, const char *text)
@@ -273,10 +275,26 @@ static int dispatch(struct hrd *d, int conn, const struct hr_msg_hdr *h,
         return 0;
     case HR_REQ_WAIT_READY:
         return wait_ready(d, conn, h->arg, then);
-    case HR_REQ_STANDBY: { /* answered at its promotion (standby.c) */
-        int kept, r = hrd_standby_request(d, conn, caller, &kept);
+    case HR_REQ_STANDBY: { /* answered at its promotion (standby.c), an
+                              upgrade's trial at its own (upgrade.c) */
+        int kept, r = hrd_trial_of(d, caller) >= 0
+                          ? hrd_upgrade_waiting(d, conn, caller, &kept)
+                          : hrd_standby_request(d, conn, caller, &kept);
         if (kept)
             *then = KEPT;
+        return r;
+    }
+    case HR_REQ_UPGRADE: { /* answered when it is over (upjob.c) */
+        int kept, r = hrd_upgrade_request(d, conn, h, p, fds, nfds, &kept);
+        if (kept)
+            *then = KEPT;
+        return r;
+    }
+    case HR_REQ_HANDOVER: { /* a connection given or taken (handover.c) */
+        int replied, r = hrd_handover_request(d, conn, caller, h, p, fds, nfds,
+                                              &replied);
+        if (replied)
+            *then = REPLIED;
         return r;
     }
     case HR_REQ_STATUS: {

@@ -195,9 +195,10 @@ static int has_mark(const struct hr_strings *s, const char *var)
 /* Build the environment: the stored one, with the controller's variables,
  * and with nheld sockets the sd_listen_fds ones (vars[3] is LISTEN_PID's
  * room, filled by the child).  A standby is marked HR_STANDBY=1 and given
- * the HR_RESTARTS of the run it will serve, the next (standby.c). */
+ * the HR_RESTARTS of the run it will serve (next_run: the next, standby.c;
+ * an upgrade's trial serves the current one, upgrade.c). */
 static char **actor_env(struct hrd *d, int slot, const struct hr_strings *s,
-                        char vars[6][128], int nheld, int standby)
+                        char vars[6][128], int nheld, int standby, int next_run)
 {
     struct hr_reg_actor *a = &d->reg->actors[slot];
     char **env = calloc(s->envc + 10, sizeof *env);
@@ -210,7 +211,7 @@ static char **actor_env(struct hrd *d, int slot, const struct hr_strings *s,
     snprintf(vars[0], 128, "HR_GROUP=%d", a->group);
     snprintf(vars[1], 128, "HR_ACTOR=%s", a->name);
     snprintf(vars[2], 128, "HR_RESTARTS=%u",
-             d->reg->groups[a->group].restarts + (standby != 0));
+             d->reg->groups[a->group].restarts + (next_run != 0));
     for (int i = 0; i < 3; i++)
         env[n++] = vars[i];
     if (standby)
@@ -248,25 +249,30 @@ static int keeps_aslr(const struct hrd *d, const struct hr_strings *s)
 }
 
 /* Fork actor slot (its standby instance when standby: then the read end
- * of its readiness pipe goes to *ready_rd, not to ready.c). */
+ * of its readiness pipe goes to *ready_rd, not to ready.c), from its own
+ * image, or from an upgrade's trial image t (upgrade.c). */
 static int spawn(struct hrd *d, int slot, const int *stdio_in, int standby,
-                 int *exec_pipe, int *ready_rd)
+                 int *exec_pipe, int *ready_rd, const struct hrd_trial *t)
 {
     struct hr_reg_actor *a = &d->reg->actors[slot];
     char name[PMM_NAME_MAX], vars[6][128];
     const char *args;
-    int r, fd = image_fd(d, slot);
+    uint32_t args_len = t ? t->args_len : a->args_len;
+    int r, fd = t ? t->image_fd : image_fd(d, slot);
     if (fd < 0)
         return fd;
-    block_name(name, sizeof name, "args", slot);
-    if ((r = pmm__alloc_sys(d->bank, name, a->args_len, HR_REG_KEY,
+    if (t)
+        snprintf(name, sizeof name, "%s", t->args_block);
+    else
+        block_name(name, sizeof name, "args", slot);
+    if ((r = pmm__alloc_sys(d->bank, name, args_len, HR_REG_KEY,
                             sizeof HR_REG_KEY, PMM_RETRIEVE, -1,
                             (void **)&args, NULL)) < 0)
         return r;
     struct hr_strings *s = malloc(sizeof *s);
     if (!s)
         return -ENOMEM;
-    if (hr__strings_decode(args, a->args_len, 0, s) < 0) {
+    if (hr__strings_decode(args, args_len, 0, s) < 0) {
         free(s);
         return K_EBANK;
     }
@@ -281,7 +287,7 @@ static int spawn(struct hrd *d, int slot, const int *stdio_in, int standby,
         d->slot[slot].standby.want = (uint8_t)(a->direct && has_mark(s, "HR_STANDBY=1"));
     if (has_mark(s, "HR_NOTIFY=1")) /* waited for at every start */
         d->slot[slot].says_ready = 1;
-    char **env = actor_env(d, slot, s, vars, nheld, standby);
+    char **env = actor_env(d, slot, s, vars, nheld, standby, standby && !t);
     int devnull = pmm__os_open_fd("/dev/null", O_RDONLY, 0);
     int stdio[3];
     if (stdio_in) { /* an indirect actor: its starter's streams */
@@ -343,13 +349,20 @@ out:
 
 int hrd_spawn(struct hrd *d, int slot, const int *stdio, int *exec_pipe)
 {
-    return spawn(d, slot, stdio, 0, exec_pipe, NULL);
+    return spawn(d, slot, stdio, 0, exec_pipe, NULL, NULL);
 }
 
 int hrd_spawn_standby(struct hrd *d, int slot, int *exec_pipe, int *ready_rd)
 {
     *ready_rd = -1;
-    return spawn(d, slot, NULL, 1, exec_pipe, ready_rd);
+    return spawn(d, slot, NULL, 1, exec_pipe, ready_rd, NULL);
+}
+
+int hrd_spawn_trial(struct hrd *d, int slot, const struct hrd_trial *t,
+                    int *exec_pipe, int *ready_rd)
+{
+    *ready_rd = -1;
+    return spawn(d, slot, NULL, t->standby, exec_pipe, ready_rd, t);
 }
 
 int hrd_spawn_wait(int pid, int exec_pipe)

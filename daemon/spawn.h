@@ -39,6 +39,20 @@ int hrd_spawn(struct hrd *d, int slot, const int *stdio, int *exec_pipe);
  * with HR_STANDBY=1, the next run's HR_RESTARTS, and the read end of its
  * readiness pipe (--ready-fd) in *ready_rd (or -1), for its promotion. */
 int hrd_spawn_standby(struct hrd *d, int slot, int *exec_pipe, int *ready_rd);
+/* An upgrade's new version (upgrade.c): its memfd, its arguments' block
+ * and their length; standby: started as a standby of the same run
+ * (HR_STANDBY=1, the current HR_RESTARTS), else as the actor itself. */
+struct hrd_trial {
+    int image_fd;
+    const char *args_block;
+    uint32_t args_len;
+    int standby;
+};
+/* Fork actor slot from the trial t instead of its own image: as
+ * hrd_spawn_standby() when t->standby, else as hrd_spawn() with /dev/null
+ * and its log pipe (readiness goes to ready.c). */
+int hrd_spawn_trial(struct hrd *d, int slot, const struct hrd_trial *t,
+                    int *exec_pipe, int *ready_rd);
 /* pid once its exec worked, or -errno (the child then exits 127, which the
  * controller sees as a failure). */
 int hrd_spawn_wait(int pid, int exec_pipe);

@@ -31,10 +31,12 @@ static pid_t parent_of(pid_t pid)
     return p && sscanf(p + 2, "%*c %d", &ppid) == 1 ? ppid : 0;
 }
 
-/* 1 when pid is an actor or a standby instance (standby.c): no orphan. */
+/* 1 when pid is an actor, a standby instance (standby.c) or an
+ * upgrade's trial (upgrade.c): no orphan. */
 static int known(const struct hrd *d, pid_t pid)
 {
-    return hrd_find_pid(d, pid) >= 0 || hrd_standby_of(d, pid) >= 0;
+    return hrd_find_pid(d, pid) >= 0 || hrd_standby_of(d, pid) >= 0 ||
+           hrd_trial_of(d, pid) >= 0;
 }
 
 /* The controller's children that are not actors: orphans and start-up

@@ -52,6 +52,7 @@ static const struct {
     {"arun", hr_cmd_arun},
     {"akill", hr_cmd_akill},
     {"ps", hr_cmd_ps},
+    {"upgrade", hr_cmd_upgrade},
     {"log", hr_cmd_log},
     {"metrics", hr_cmd_metrics},
     {"restart", hr_cmd_restart},  /* the ChorusOS C_INIT spellings */

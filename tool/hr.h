@@ -91,6 +91,7 @@ int hr_cmd_heap(int argc, char **argv, const struct hr_opts *o); /* argv[0] "hea
 int hr_cmd_arun(int argc, char **argv, const struct hr_opts *o);
 int hr_cmd_akill(int argc, char **argv, const struct hr_opts *o);
 int hr_cmd_ps(int argc, char **argv, const struct hr_opts *o);
+int hr_cmd_upgrade(int argc, char **argv, const struct hr_opts *o);
 int hr_cmd_log(int argc, char **argv, const struct hr_opts *o);
 int hr_cmd_metrics(int argc, char **argv, const struct hr_opts *o);
 int hr_cmd_restart(int argc, char **argv, const struct hr_opts *o);

@@ -99,6 +99,62 @@ PMM_API int hr_is_standby(void);
  * standbys as it dies: exit); -EPERM: the controller does not know the
  * caller as a standby; other -errno. */
 PMM_API int hr_standby_wait(void);
+/*
+ * Warm upgrades (hr upgrade, hr_upgrade(3), docs/upgrades.md): a new
+ * program takes a running direct actor's place with its persistent
+ * blocks, its held sockets and, through the controller, the client
+ * connections its old instance hands over (hr_handover(3)).
+ */
+#define HR_UPGRADE_TIMEOUT_MS 30000u   /* the default timeout: 30 s */
+#define HR_UPGRADE_TIMEOUT_LIMIT_MS 86400000u /* at most a day */
+#define HR_UPGRADE_COLD 1u        /* no standby phase: the old instance
+                                     stops, then the new one starts from
+                                     main (a program that does not call
+                                     hr_standby_wait) */
+#define HR_UPGRADE_ALL_AT_ONCE 2u /* a group's actors together, not one
+                                     after the other */
+typedef struct hr_upgrade_opts {
+    uint32_t timeout_ms;  /* the new version must be ready within this
+                             (from the start of its upgrade), else it is
+                             rolled back; 0: HR_UPGRADE_TIMEOUT_MS */
+    uint32_t flags;       /* HR_UPGRADE_... */
+    char *why;            /* when it fails: why, in words (may be NULL) */
+    size_t why_cap;       /* ... room there */
+    uint64_t reserved[4]; /* zero (else -EINVAL) */
+} hr_upgrade_opts;
+/* Upgrade the direct actor `actor` (its name, or its pid in decimal) of
+ * site to the program at path with arguments argv (its working directory
+ * and environment stay the actor's), and return once it is done: 0 when
+ * the new version is ready and its image the actor's for every later
+ * restart; -ECANCELED when it was rolled back (the old version serves
+ * again; o->why says why: it exited or was killed before it was ready,
+ * or was not ready in time); -ESRCH no such actor; -EINVAL an indirect
+ * actor, a bad option; -EBUSY it is not running, is being upgraded, or
+ * its group is restarting; -EACCES path is not an executable file;
+ * -ECONNREFUSED no controller runs.  o may be NULL. */
+PMM_API int hr_upgrade(const char *site, const char *actor, const char *path,
+                       char *const argv[], const hr_upgrade_opts *o);
+/* The same for every direct actor of group, one after the other (the
+ * next once the last is ready; the first rollback ends it) or, with
+ * HR_UPGRADE_ALL_AT_ONCE, together.  -ESRCH: no such group. */
+PMM_API int hr_upgrade_group(const char *site, int group, const char *path,
+                             char *const argv[], const hr_upgrade_opts *o);
+/* A server's side of an upgrade (hr_handover(3)).  In an actor asked to
+ * stop (SIGTERM): 1 when the controller asks it to hand its client
+ * connections over (an upgrade replaces it), 0 when not (an ordinary stop:
+ * close them), or -errno. */
+PMM_API int hr_handover_requested(void);
+#define HR_HANDOVER_MAX 65536u /* pending bytes given with a connection */
+/* Give one client connection fd to the actor's next instance, with the n
+ * bytes (up to HR_HANDOVER_MAX) of a request read from it and not answered
+ * (NULL, 0: none); the caller then closes its own fd.  -EINVAL n too
+ * large; -EPERM the caller is no actor of the site. */
+PMM_API int hr_handover_give(int fd, const void *pending, size_t n);
+/* In an actor's instance: take the next connection its previous instance
+ * gave: 1, with *fd (close-on-exec) and its pending bytes in buf, *n
+ * their count (*n in: buf's room, HR_HANDOVER_MAX holds any); 0 when none
+ * is left; -EMSGSIZE buf too small (the connection is closed); -errno. */
+PMM_API int hr_handover_take(int *fd, void *buf, size_t *n);
 /* Kill group for good; its images and HR_GROUP_KEY blocks are freed.  An
  * unused group is not an error. */
 PMM_API int hr_kill_group(const char *site, int group);

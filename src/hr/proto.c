@@ -178,10 +178,16 @@ int hr__connect(const char *site, int *sock)
 int hr__call(const char *site, uint16_t type, int32_t arg, const void *payload,
              uint32_t len, const int *fds, int nfds, char *reply, size_t cap)
 {
-    int s, rfds[HR_MSG_MAXFDS], nr;
+    int s;
     int r = hr__connect(site, &s);
-    if (r < 0)
-        return r;
+    return r < 0 ? r : hr__call_on(s, type, arg, payload, len, fds, nfds,
+                                   reply, cap);
+}
+
+int hr__call_on(int s, uint16_t type, int32_t arg, const void *payload,
+                uint32_t len, const int *fds, int nfds, char *reply, size_t cap)
+{
+    int rfds[HR_MSG_MAXFDS], nr, r;
     char *buf = malloc(HR_MSG_MAX);
     if (!buf) {
         pmm__os_close(s);

@@ -51,6 +51,17 @@ enum hr_msg_type {
                               when it is promoted, arg: its group's restart
                               count (HR_RESTARTS); no timeout on this one */
     HR_REQ_METRICS = 17,   /* reply payload: Prometheus text exposition */
+    HR_REQ_UPGRADE = 18,   /* arg: a group, or -1 for one actor; payload:
+                              struct hr_upgrade_wire, then the actor (a
+                              name or a pid; empty for a group) + strings
+                              (cwd, the new argv, no environment); fds: the
+                              new program; answered when it is done: 0, or
+                              -ECANCELED (rolled back) and why */
+    HR_REQ_HANDOVER = 19,  /* arg HR_HANDOVER_ASK: is the caller asked to
+                              hand over (reply 1 or 0); HR_HANDOVER_GIVE:
+                              fds: a connection, payload: its pending bytes;
+                              HR_HANDOVER_TAKE: reply arg: the pending bytes'
+                              length, fds: the connection, or -ENOENT */
     HR_REPLY = 100,
 };
 
@@ -63,6 +74,14 @@ struct hr_arun_wire {
 };
 #define HR_ARUN_F_NOTIFY 1u /* it will send READY=1 to $NOTIFY_SOCKET */
 #define HR_READY_FD_MAX 1023
+
+/* The options of HR_REQ_UPGRADE, first in its payload. */
+struct hr_upgrade_wire {
+    uint32_t timeout_ms;   /* ready within this, else rolled back */
+    uint32_t flags;        /* HR_UPGRADE_COLD, HR_UPGRADE_ALL_AT_ONCE */
+    uint32_t reserved[2];  /* zero */
+};
+enum { HR_HANDOVER_ASK = 0, HR_HANDOVER_GIVE = 1, HR_HANDOVER_TAKE = 2 };
 
 struct hr_msg_hdr {
     uint32_t magic;        /* HR_MSG_MAGIC */
@@ -107,5 +126,9 @@ int hr__connect(const char *site, int *sock);
  * NUL-terminated, truncated to cap. */
 int hr__call(const char *site, uint16_t type, int32_t arg, const void *payload,
              uint32_t len, const int *fds, int nfds, char *reply, size_t cap);
+/* The same on the connection s, closed once answered (an upgrade's, with
+ * no timeout: src/hr/upgrade.c). */
+int hr__call_on(int s, uint16_t type, int32_t arg, const void *payload,
+                uint32_t len, const int *fds, int nfds, char *reply, size_t cap);
 
 #endif

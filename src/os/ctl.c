@@ -143,6 +143,19 @@ int pmm__os_memfd_ro(const char *name, const void *data, size_t len)
     return r;
 }
 
+int pmm__os_fd_path(int fd, char *buf, size_t cap)
+{
+    char link[64];
+    if (!cap)
+        return -EINVAL;
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, buf, cap - 1);
+    if (n < 0)
+        return -errno;
+    buf[n] = 0;
+    return (size_t)n < cap - 1 ? 0 : -ENAMETOOLONG;
+}
+
 int64_t pmm__os_wall_s(void)
 {
     return (int64_t)time(NULL);

@@ -38,6 +38,10 @@ int pmm__os_self_exe(char *buf, size_t cap);
  * (exec refuses a file open for writing). */
 int pmm__os_memfd_ro(const char *name, const void *data, size_t len);
 
+/* The path an open descriptor was opened by (readlink of
+ * /proc/self/fd/FD), NUL-terminated; -ENAMETOOLONG when cut. */
+int pmm__os_fd_path(int fd, char *buf, size_t cap);
+
 /* A file another program keeps for us (a configuration file, a link
  * followed): its owner, its mode and whether its file system is mounted
  * read-only, taken from the descriptor it is read through, then the whole

@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_upgrade.c - warm upgrades (issue 26): hr upgrade on a real
+ * controller in a throwaway site, the server of upgrade_actor.c (state in
+ * a persistent block, a held TCP socket, persistent clients).
+ *
+ * What is seen: the image ps shows (path, hash), the answers of the
+ * server (its version word, its counter going on, its pid), the exit
+ * status and message of hr upgrade, a client connection that goes on
+ * across an upgrade or a rollback.  No assertion on timing: every wait
+ * is for an event.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <hotrestart/hr.h>
+
+#include "common.h"
+#include "ctl_helpers.h"
+#include "test_hrcached_util.h"
+
+static char out[65536];
+static const char *site;
+static int port;
+static char v2[4200]; /* a copy of the server, another image */
+
+static void up(void)
+{
+    site = site_new(0, 0);
+    port = free_port();
+    /* the same program with a byte more: another image, another hash */
+    char cmd[9000];
+    snprintf(v2, sizeof v2, "%s/upgrade_actor.v2", site);
+    snprintf(cmd, sizeof cmd, "cp %s %s && printf x >> %s", UPGRADE_BIN, v2, v2);
+    cr_assert_eq(system(cmd), 0);
+}
+
+static void down(void)
+{
+    run_hr(NULL, 0, "site", "stop", NULL);
+    site_drop();
+}
+
+TestSuite(upgrade, .init = up, .fini = down, .timeout = 240);
+
+/* hr arun -g 1 --notify --name srv --listen tcp:...:port upgrade_actor V
+ * serve [handover], and wait until it is ready. */
+static void start_server(int handover)
+{
+    char listen[64];
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    snprintf(listen, sizeof listen, "tcp:127.0.0.1:%d", port);
+    int r = run_hr(out, sizeof out, "arun", "-g", "1", "--wait-ready", "--name",
+                   "srv", "--listen", listen, UPGRADE_BIN, "v1", "serve",
+                   handover ? "handover" : NULL, NULL);
+    cr_assert_eq(r, 0, "arun: %s", out);
+}
+
+/* The server's answer to "get" on fd: its version into ver, its count. */
+static unsigned get(int fd, char ver[8], int *pid)
+{
+    char line[128];
+    unsigned n = 0;
+    cr_assert_gt(mc_ask(fd, "get\n", 4, "\n", line, sizeof line), 0,
+                 "the connection ended");
+    cr_assert_eq(sscanf(line, "%7s %u %d", ver, &n, pid), 3, "%s", line);
+    return n;
+}
+
+/* The image path and hash ps shows for srv. */
+static void image_of(char *path, size_t cap, char *hash, size_t hcap)
+{
+    refresh();
+    const char *p = strstr(ps, "\"image\": {\"path\": \"");
+    cr_assert_not_null(p, "no image in ps: %s", ps);
+    p += strlen("\"image\": {\"path\": \"");
+    snprintf(path, cap, "%.*s", (int)(strchr(p, '"') - p), p);
+    const char *h = strstr(p, "\"hash\": \"");
+    cr_assert_not_null(h);
+    h += strlen("\"hash\": \"");
+    snprintf(hash, hcap, "%.*s", (int)(strchr(h, '"') - h), h);
+}
+
+/* hr upgrade ACTOR PROG V MODE [handover] [--timeout S]: its exit
+ * status, its output and message in out. */
+static const char *actor = "srv";
+static int upgrade(const char *prog, const char *mode, int handover,
+                   const char *timeout)
+{
+    char *argv[16];
+    int n = 0;
+    char bin[] = HR_BIN;
+    argv[n++] = bin;
+    argv[n++] = "upgrade";
+    if (timeout) {
+        argv[n++] = "--timeout";
+        argv[n++] = (char *)timeout;
+    }
+    argv[n++] = (char *)actor;
+    argv[n++] = (char *)prog;
+    argv[n++] = prog == v2 ? "v2" : "v1b";
+    argv[n++] = (char *)mode;
+    if (handover)
+        argv[n++] = "handover";
+    argv[n] = NULL;
+    return run_all(out, sizeof out, 0, 0, argv);
+}
+
+Test(upgrade, to_a_new_image_and_a_crash_restarts_it)
+{
+    char ver[8], path[4200], hash[64], hash2[64];
+    int pid, pid2;
+    start_server(0);
+    int c = mc_connect(port);
+    cr_assert_eq(get(c, ver, &pid), 1);
+    cr_assert_str_eq(ver, "v1");
+    close(c);
+    image_of(path, sizeof path, hash, sizeof hash);
+    cr_assert_str_eq(path, UPGRADE_BIN);
+    cr_assert_eq(upgrade(v2, "serve", 0, NULL), 0, "%s", out);
+    image_of(path, sizeof path, hash2, sizeof hash2);
+    cr_assert_str_eq(path, v2, "ps shows the new image");
+    cr_assert_str_neq(hash, hash2, "another image, another hash");
+    c = mc_connect(port);
+    cr_assert_eq(get(c, ver, &pid2), 2, "the state went on");
+    cr_assert_str_eq(ver, "v2");
+    cr_assert_neq(pid, pid2);
+    close(c);
+    /* a crash: the group restarts from the NEW image */
+    cr_assert_eq(hr_akill(NULL, pid2), 0);
+    WAIT_FOR(pid_of("srv") > 0 && pid_of("srv") != pid2 &&
+             strstr(ps, "\"readiness\": \"ready\""), "srv back after its crash");
+    c = mc_connect(port);
+    cr_assert_eq(get(c, ver, &pid), 3);
+    cr_assert_str_eq(ver, "v2", "the restart ran the new image");
+    close(c);
+    /* and ps says so in words too */
+    cr_assert_eq(run_hr(out, sizeof out, "ps", NULL), 0);
+    cr_assert(strstr(out, v2) && strstr(out, hash2 + strlen("fnv1a64:")), "%s", out);
+}
+
+Test(upgrade, to_a_version_that_exits_at_start_rolls_back)
+{
+    char ver[8];
+    int pid, pid2;
+    start_server(1);
+    int c = mc_connect(port); /* a client connected through the attempt */
+    cr_assert_eq(get(c, ver, &pid), 1);
+    cr_assert_eq(upgrade(v2, "exit", 1, NULL), 1, "%s", out);
+    cr_assert(strstr(out, "rolled back") && strstr(out, "exited with status 3"),
+              "hr upgrade names the reason: %s", out);
+    cr_assert_eq(get(c, ver, &pid2), 2, "the same connection, the same state");
+    cr_assert_str_eq(ver, "v1");
+    cr_assert_eq(pid, pid2, "the old version never stopped");
+    char path[4200], hash[64];
+    image_of(path, sizeof path, hash, sizeof hash);
+    cr_assert_str_eq(path, UPGRADE_BIN, "the old image is still the actor's");
+    close(c);
+}
+
+Test(upgrade, to_a_version_never_ready_rolls_back_with_its_connections)
+{
+    char ver[8];
+    int pid, pid2;
+    start_server(1);
+    int c = mc_connect(port);
+    cr_assert_eq(get(c, ver, &pid), 1);
+    cr_assert_eq(upgrade(v2, "never", 1, "1"), 1, "%s", out);
+    cr_assert(strstr(out, "rolled back") && strstr(out, "not ready in 1 s"),
+              "hr upgrade names the reason: %s", out);
+    /* the old image serves again, on the connection it had handed over */
+    cr_assert_eq(get(c, ver, &pid2), 2, "%s", ver);
+    cr_assert_str_eq(ver, "v1");
+    cr_assert_neq(pid, pid2, "the old image was started again");
+    int d = mc_connect(port);
+    cr_assert_eq(get(d, ver, &pid2), 3);
+    cr_assert_str_eq(ver, "v1");
+    close(d);
+    close(c);
+    refresh();
+    cr_assert(strstr(ps, "\"restarts\": 0, "), "no restart charged: %s", ps);
+}
+
+Test(upgrade, hands_over_a_connection_mid_request)
+{
+    char ver[8], line[128];
+    int pid, pid2;
+    start_server(1);
+    int c = mc_connect(port), q = mc_connect(port);
+    cr_assert_eq(get(c, ver, &pid), 1);
+    /* a request the old instance reads and cannot answer yet */
+    cr_assert_eq(write(c, "get", 3), 3);
+    double t0 = now();
+    while (mc_ask(q, "pending\n", 8, "\n", line, sizeof line) > 0 &&
+           strcmp(line, "pending 3\n") != 0)
+        cr_assert(now() - t0 < WAIT_FOR_S, "the old one never read it: %s", line);
+    close(q);
+    cr_assert_eq(upgrade(v2, "serve", 1, NULL), 0, "%s", out);
+    /* its end: the new version answers the request the old one read */
+    cr_assert_gt(mc_ask(c, "\n", 1, "\n", line, sizeof line), 0, "reset");
+    cr_assert_eq(sscanf(line, "%7s %*u %d", ver, &pid2), 2, "%s", line);
+    cr_assert_str_eq(ver, "v2", "%s", line);
+    cr_assert_neq(pid, pid2);
+    cr_assert_eq(get(c, ver, &pid2), 3, "the same connection goes on");
+    cr_assert_str_eq(ver, "v2");
+    close(c);
+}
+
+Test(upgrade, of_an_actor_of_sysadm_ini_outlives_a_site_restart)
+{
+    char ini[4200], ver[8];
+    int pid, pid2;
+    snprintf(ini, sizeof ini, "%s/sysadm.ini", site);
+    FILE *f = fopen(ini, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "arun -g 1 --listen tcp:127.0.0.1:%d %s v1 serve\n", port,
+            UPGRADE_BIN);
+    cr_assert_eq(fclose(f), 0);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    actor = "upgrade_actor"; /* named after its program */
+    WAIT_FOR(pid_of(actor) > 0, "the actor of sysadm.ini");
+    int c = mc_connect(port);
+    cr_assert_eq(get(c, ver, &pid), 1);
+    cr_assert_str_eq(ver, "v1");
+    close(c);
+    cr_assert_eq(upgrade(v2, "serve", 0, NULL), 0, "%s", out);
+    c = mc_connect(port);
+    cr_assert_eq(get(c, ver, &pid2), 2);
+    cr_assert_str_eq(ver, "v2");
+    close(c);
+    /* a site restart skips sysadm.ini's arun lines and starts the stored
+     * image: the new one */
+    cr_assert_eq(run_hr(out, sizeof out, "site", "restart", NULL), 0, "%s", out);
+    WAIT_FOR(pid_of(actor) > 0 && pid_of(actor) != pid2, "the site restarted");
+    c = mc_connect(port);
+    cr_assert_eq(get(c, ver, &pid), 3);
+    cr_assert_str_eq(ver, "v2", "the site restart ran the new image");
+    close(c);
+}

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * upgrade_cmd.c - hr upgrade: a new program in a running actor's place
+ * (hr_upgrade(3), docs/upgrades.md).  Through public doors only:
+ * <hotrestart/hr.h> (tests/tool_doors.sh).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hotrestart/hr.h>
+
+#include "hr.h"
+
+static const char upgrade_usage[] =
+    "usage: hr upgrade [--timeout S] [--cold] ACTOR PROGRAM [ARGS...]\n"
+    "       hr upgrade -g G [--all-at-once] [--timeout S] [--cold] PROGRAM "
+    "[ARGS...]\n"
+    "Put PROGRAM (with ARGS; the actor's working directory, environment and\n"
+    "held sockets stay) in the place of the running direct actor ACTOR (its\n"
+    "name, or its pid), keeping its persistent memory: the new version\n"
+    "starts as a standby and waits in hr_standby_wait(), the old one is\n"
+    "stopped (SIGTERM; it may hand its connections over), the new one is\n"
+    "promoted and, once ready, its image is the actor's for every later\n"
+    "restart.  A new version that dies or is not ready in time is rolled\n"
+    "back: the old image serves again, and the reason is printed.\n"
+    "  -g G           every direct actor of group G, one after the other\n"
+    "  --all-at-once  with -g: all of them together\n"
+    "  --timeout S    seconds the new version has to be ready (default 30)\n"
+    "  --cold         no standby phase: stop the old one, then start the new\n"
+    "                 one from main (a program that does not call\n"
+    "                 hr_standby_wait)\n"
+    "exit codes: 0 upgraded, 1 rolled back or refused, 2 bad usage\n";
+
+enum { OPT_TIMEOUT = HR_OPT_OWN, OPT_COLD, OPT_ALL };
+
+/* A number from lo to hi for option opt, or exit 2. */
+static long number(const char *opt, const char *s, long lo, long hi)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!(*s >= '0' && *s <= '9') || *end || v < lo || v > hi)
+        hr_die(HR_EXIT_USAGE, "upgrade: bad %s '%s' (%ld to %ld)", opt, s, lo, hi);
+    return v;
+}
+
+/* Why an upgrade was refused, in words. */
+static const char *refusal(int r, int group)
+{
+    if (r == -ESRCH)
+        return group ? "no such group" : "no such actor";
+    if (r == -EINVAL)
+        return "only a direct actor (hr arun -g) can be upgraded";
+    if (r == -EBUSY)
+        return "not running now: stopped, being upgraded, or its group is "
+               "restarting";
+    if (r == -EAGAIN)
+        return "too many upgrades at once: try again when one is over";
+    return NULL;
+}
+
+int hr_cmd_upgrade(int argc, char **argv, const struct hr_opts *go)
+{
+    static const struct option longs[] = {
+        {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"cold", no_argument, NULL, OPT_COLD},
+        {"all-at-once", no_argument, NULL, OPT_ALL},
+        HR_OPTS_COMMON,
+    };
+    struct hr_opts ov = *go, *o = &ov;
+    struct hr_cmdline cl = {.cmd = "upgrade", .usage = upgrade_usage,
+                            .shorts = "+g:", .longs = longs, .o = o};
+    char why[1024] = "", path[PATH_MAX], dir[4096], target[32];
+    hr_upgrade_opts uo = {.why = why, .why_cap = sizeof why};
+    int group = -1, k;
+    while ((k = hr_getopt(argc, argv, &cl)) != -1) {
+        switch (k) {
+        case 'g':
+            group = (int)number("group", optarg, 0, (long)HR_GROUPS_LIMIT - 1);
+            break;
+        case OPT_TIMEOUT:
+            uo.timeout_ms = (uint32_t)number("--timeout", optarg, 1,
+                                             HR_UPGRADE_TIMEOUT_LIMIT_MS / 1000) * 1000;
+            break;
+        case OPT_COLD: uo.flags |= HR_UPGRADE_COLD; break;
+        case OPT_ALL: uo.flags |= HR_UPGRADE_ALL_AT_ONCE; break;
+        }
+    }
+    int i = optind;
+    const char *actor = group < 0 && i < argc ? argv[i++] : NULL;
+    if (i >= argc || (uo.flags & HR_UPGRADE_ALL_AT_ONCE && group < 0)) {
+        fputs(upgrade_usage, stderr);
+        return HR_EXIT_USAGE;
+    }
+    hr_site_existing(o, dir, sizeof dir, "upgrade");
+    if (hr_find_program(argv[i], path, sizeof path) < 0)
+        hr_die(HR_EXIT_FAIL, "upgrade: %s: not found on $PATH", argv[i]);
+    int r = group >= 0 ? hr_upgrade_group(dir, group, path, argv + i, &uo)
+                       : hr_upgrade(dir, actor, path, argv + i, &uo);
+    if (group >= 0)
+        snprintf(target, sizeof target, "group %d", group);
+    else
+        snprintf(target, sizeof target, "%.24s", actor);
+    if (o->json) {
+        printf("{\"upgraded\": %s, \"error\": ", r == 0 ? "true" : "false");
+        if (r == 0)
+            printf("null");
+        else
+            hr_json_str(why[0] ? why : pmm_strerror(r));
+        printf("}\n");
+    }
+    if (r == 0 && !o->json)
+        printf("%s upgraded to %s\n", target, path);
+    if (r == -ECANCELED || (r < 0 && why[0]))
+        hr_die(HR_EXIT_FAIL, "upgrade %s: %s", target, why);
+    if (r < 0 && refusal(r, group >= 0))
+        hr_die(HR_EXIT_FAIL, "upgrade %s: %s", target, refusal(r, group >= 0));
+    if (r < 0)
+        hr_die_ctl("upgrade", r);
+    return HR_EXIT_OK;
+}
