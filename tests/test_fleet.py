@@ -3,8 +3,11 @@
 """The fleet test (issue 26, item 5 and must-show 4): three hrcached nodes,
 each in its own throwaway hotrestart site whose controller holds the
 node's port, twemproxy in front (deploy/twemproxy/nutcracker.yml), and
-client processes going through the proxy while nodes are SIGKILLed at
-random; then the same run with memcached in the same places.
+client processes going through the proxy while every node is upgraded
+in turn (hr upgrade, alternating two builds: the program under two
+paths), twice, and then while nodes are SIGKILLed at random; then the
+same run with memcached in the same places (its upgrades hr upgrade
+--cold: it cannot wait as a standby).
 
 The clients are pymemcache (a client nobody here wrote) behind its
 RetryingClient.  Each owns its keys; a value carries its key, a version
@@ -28,8 +31,8 @@ What counts (per phase, per client, added up):
   WRONG      a get answering a value that is torn, not its key's, or not
              the version last acknowledged (nor that of a set cut short);
   lost       a miss of a key whose set was acknowledged.
-hrcached must show: hit ratio while killed >= 0.99 of before, and 0
-failed, 0 wrong, 0 lost.  memcached, each restart emptying a shard, is
+hrcached must show: hit ratio during the upgrades and during the kills
+>= 0.99 of before (the steady phase's), and 0 failed, 0 wrong, 0 lost.  memcached, each restart emptying a shard, is
 reported beside it, and the same verdict must refuse it (the check can
 fail).  The seed is printed; --seed replays the kill schedule and every
 client's choices (not the instants, which the machine decides).
@@ -37,9 +40,8 @@ client's choices (not the instants, which the machine decides).
 usage: test_fleet.py --hr HR --hrcached HRCACHED --template YML
        [--kills N] [--seed N] [--backends hrcached,memcached]
        [--attempts N] [--gap MS] [--pool KEY=VALUE]... [--upgrades R]
-       (R rolling upgrades before the kills, with hr upgrade;
-       $HR_FLEET_UPGRADES)
-       (or $HR_FLEET_KILLS, default 100; $HR_FLEET_SEED)
+       (or $HR_FLEET_KILLS, default 100; $HR_FLEET_SEED;
+       $HR_FLEET_UPGRADES, default 2 rolling upgrades before the kills)
 """
 import argparse
 import hashlib
@@ -377,9 +379,8 @@ def main():
                     random.SystemRandom().randrange(1, 1 << 31))
     ap.add_argument("--backends", default="hrcached,memcached")
     ap.add_argument("--upgrades", type=int, default=int(
-        os.environ.get("HR_FLEET_UPGRADES", "0")),
-        help="rolling upgrades of every node before the kills (0: none; "
-        "needs hr upgrade)")
+        os.environ.get("HR_FLEET_UPGRADES", "2")),
+        help="rolling upgrades of every node before the kills (0: none)")
     ap.add_argument("--attempts", type=int, default=3,
                     help="RetryingClient's attempts (1: no retry)")
     ap.add_argument("--gap", type=float, default=30,
