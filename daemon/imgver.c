@@ -22,6 +22,7 @@
 #include "os/ctl.h"
 #include "os/os.h"
 #include "pmm/alloc.h"
+#include "pmm/crash.h"
 #include "pmm/free.h"
 #include "pmm/map.h"
 #include "proto.h"
@@ -220,6 +221,7 @@ int hrd_ver_trial_store(struct hrd *d, int slot, int exe_fd,
         v->trial = iv;
         v->state = HRD_VER_TRIAL;
         r = put_rec(d, slot);
+        pmm__crash("hrd.upgrade_trial"); /* tried: the old image stays */
     }
     free(args);
     if (r < 0) {
@@ -259,6 +261,7 @@ static int redo(struct hrd *d, int slot)
     if (map_block(d, "timage", slot, (size_t)v->trial.size, PMM_RETRIEVE, &p) == 0) {
         unmap_block(d, "timage", slot); /* still there: copy (again) */
         r = copy_over(d, slot, "image", "timage", v->trial.size);
+        pmm__crash("hrd.upgrade_copied"); /* the image copied, not its args */
         if (r == 0)
             r = copy_over(d, slot, "args", "targs", v->trial.args_len);
         if (r < 0)
@@ -285,6 +288,7 @@ int hrd_ver_commit(struct hrd *d, int slot)
         return -EINVAL;
     v->state = HRD_VER_COMMIT;
     int r = put_rec(d, slot); /* COMMIT POINT: the trial is the actor's */
+    pmm__crash("hrd.upgrade_committed"); /* nothing copied: redo does it */
     return r < 0 ? r : redo(d, slot);
 }
 

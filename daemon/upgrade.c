@@ -357,7 +357,7 @@ int hrd_upgrade_exited(struct hrd *d, pid_t pid, int status)
             return 1;
         }
         if (!running)
-            return 0; /* stopped for its group: members.c's */
+            continue; /* stopped for its group: members.c's */
         if (pid == u->new_pid || pid == u->old_pid) {
             if (pid == u->new_pid)
                 hrd_metrics_death(d, d->reg->actors[i].group,

@@ -55,23 +55,41 @@ static void job_free(struct hrd_upjob *j)
     memset(j, 0, sizeof *j);
 }
 
+/* 0 when the actor in slot may be upgraded now, else why not. */
+static int can_upgrade(const struct hrd *d, int slot)
+{
+    const struct hr_reg_actor *a = &d->reg->actors[slot];
+    if (!a->direct)
+        return -EINVAL; /* an indirect actor comes back by hrfexec */
+    if (a->state != HR_A_RUNNING || a->pid <= 0 ||
+        d->reg->groups[a->group].state != HR_G_RUNNING ||
+        d->slot[slot].up.state != HRD_UP_NONE || d->slot[slot].up.job >= 0)
+        return -EBUSY;
+    return 0;
+}
+
 /* Begin the upgrade of slot for job j (index ji). */
 static void begin(struct hrd *d, struct hrd_upjob *j, int ji, int slot)
 {
     struct hrd_upgrade *u = &d->slot[slot].up;
+    int fd = can_upgrade(d, slot); /* still, for the later ones of a group */
     u->why[0] = 0;
     u->old_gone = u->restore_failed = u->done = 0;
     u->cold = j->cold;
     u->job = ji;
     u->deadline_ms = pmm__os_mono_ms() + j->timeout_ms;
-    u->sb_want = d->slot[slot].standby.want;
-    hrd_standby_drop(d, slot); /* the old image's standby ends */
     j->running++;
-    int fd = hrd_ver_trial_store(d, slot, j->exe_fd, (char *const *)j->argv->argv);
+    if (fd == 0) {
+        u->sb_want = d->slot[slot].standby.want;
+        hrd_standby_drop(d, slot); /* the old image's standby ends */
+        fd = hrd_ver_trial_store(d, slot, j->exe_fd, (char *const *)j->argv->argv);
+    }
     if (fd < 0) {
-        snprintf(u->why, sizeof u->why, "the new program cannot be stored: %s",
-                 pmm_strerror(fd));
-        d->slot[slot].standby.want = u->sb_want;
+        snprintf(u->why, sizeof u->why, "%s%s", fd == -EBUSY
+                 ? "not running any more" : "the new program cannot be stored: ",
+                 fd == -EBUSY ? "" : pmm_strerror(fd));
+        if (fd != -EBUSY)
+            d->slot[slot].standby.want = u->sb_want;
         u->result = fd;
         u->done = 1;
         return;
@@ -80,7 +98,8 @@ static void begin(struct hrd *d, struct hrd_upjob *j, int ji, int slot)
     hrd_log(d, HRD_INFO, "actor %s of group %d: upgrade to %s begins%s",
             d->reg->actors[slot].name, d->reg->actors[slot].group,
             d->slot[slot].ver->trial.path, j->cold ? " (cold)" : "");
-    hrd_up_event(d, slot, j->cold ? UE_BEGIN_COLD : UE_BEGIN, NULL);
+    struct up_ctx c = {.conn = -1};
+    hrd_up_event(d, slot, j->cold ? UE_BEGIN_COLD : UE_BEGIN, &c);
 }
 
 /* Upgrades of job ji that are over: counted, their reasons kept. */
@@ -98,9 +117,13 @@ static void collect(struct hrd *d, struct hrd_upjob *j, int ji)
         size_t at = strlen(j->why);
         if (j->failed++ == 0)
             j->result = u->result;
-        snprintf(j->why + at, sizeof j->why - at, "%sactor %s: %s%s",
-                 at ? "; " : "", d->reg->actors[j->slot[k]].name,
-                 u->result == -ECANCELED ? "rolled back: " : "", u->why);
+        snprintf(j->why + at, sizeof j->why - at, "%s%s%s%s%s",
+                 at ? "; " : "", j->n > 1 ? "actor " : "",
+                 j->n > 1 ? d->reg->actors[j->slot[k]].name : "",
+                 j->n > 1 ? ": " : "",
+                 u->result == -ECANCELED ? "rolled back: " : "");
+        at = strlen(j->why);
+        snprintf(j->why + at, sizeof j->why - at, "%s", u->why);
         j->next = j->n; /* no more begin */
     }
 }
@@ -126,19 +149,6 @@ static void progress(struct hrd *d, int ji)
         pmm__os_close(j->conn);
     }
     job_free(j);
-}
-
-/* 0 when the actor in slot may be upgraded now, else why not. */
-static int can_upgrade(const struct hrd *d, int slot)
-{
-    const struct hr_reg_actor *a = &d->reg->actors[slot];
-    if (!a->direct)
-        return -EINVAL; /* an indirect actor comes back by hrfexec */
-    if (a->state != HR_A_RUNNING || a->pid <= 0 ||
-        d->reg->groups[a->group].state != HR_G_RUNNING ||
-        d->slot[slot].up.state != HRD_UP_NONE || d->slot[slot].up.job >= 0)
-        return -EBUSY;
-    return 0;
 }
 
 /* The actors the request names into j: a group's direct ones, or one. */

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <hotrestart/hr.h>
@@ -244,4 +245,110 @@ Test(upgrade, of_an_actor_of_sysadm_ini_outlives_a_site_restart)
     cr_assert_eq(get(c, ver, &pid), 3);
     cr_assert_str_eq(ver, "v2", "the site restart ran the new image");
     close(c);
+}
+
+/* The controller dies at crash point `point` during an upgrade to v2; the
+ * next one (hr site start) runs version `then`, with the state kept. */
+static void controller_dies_at(const char *point, const char *then)
+{
+    char ver[8];
+    int pid;
+    setenv("HR_CRASHPOINT", point, 1); /* the controller's, from site start */
+    start_server(0);
+    unsetenv("HR_CRASHPOINT");
+    int hrd = hr_ping(NULL);
+    cr_assert_gt(hrd, 0);
+    int c = mc_connect(port);
+    cr_assert_eq(get(c, ver, &pid), 1);
+    close(c);
+    cr_assert_eq(upgrade(v2, "serve", 0, NULL), 1, "it died: %s", out);
+    WAIT_FOR(kill(hrd, 0) != 0, "the controller's death");
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    WAIT_FOR(pid_of("srv") > 0 && strstr(ps, "\"readiness\": \"ready\""),
+             "srv started again");
+    c = mc_connect(port);
+    cr_assert_eq(get(c, ver, &pid), 2, "the state kept");
+    cr_assert_str_eq(ver, then);
+    close(c);
+    char path[4200], hash[64];
+    image_of(path, sizeof path, hash, sizeof hash);
+    cr_assert_str_eq(path, strcmp(then, "v2") == 0 ? v2 : UPGRADE_BIN);
+    cr_assert_eq(check_bank(), 0);
+}
+
+Test(upgrade, controller_dies_with_the_trial_stored)
+{
+    controller_dies_at("hrd.upgrade_trial", "v1");
+}
+
+Test(upgrade, controller_dies_at_the_commit)
+{
+    controller_dies_at("hrd.upgrade_committed", "v2");
+}
+
+Test(upgrade, controller_dies_in_the_middle_of_the_copy)
+{
+    controller_dies_at("hrd.upgrade_copied", "v2");
+}
+
+Test(upgrade, clients_mid_stream_see_only_a_pause)
+{
+    char ver[8];
+    int pid, c[4];
+    unsigned last[4] = {0};
+    start_server(1);
+    for (int i = 0; i < 4; i++)
+        c[i] = mc_connect(port);
+    pid_t up = fork();
+    if (up == 0) /* the upgrade runs while the clients ask */
+        _exit(upgrade(v2, "serve", 1, NULL));
+    int st = -1, asked = 0, after = 0;
+    while (after < 4) { /* a round after the upgrade is over */
+        for (int i = 0; i < 4; i++) {
+            unsigned n = get(c[i], ver, &pid); /* fails on reset, error */
+            cr_assert_gt(n, last[i], "answers go on, none repeated");
+            last[i] = n;
+            asked++;
+        }
+        if (st < 0 && waitpid(up, &st, WNOHANG) == 0)
+            st = -1;
+        after += st >= 0;
+    }
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "hr upgrade failed");
+    cr_assert_str_eq(ver, "v2", "the last answers are the new version's");
+    for (int i = 0; i < 4; i++)
+        close(c[i]);
+    cr_log_info("%d requests on 4 connections through the upgrade", asked);
+}
+
+Test(upgrade, a_group_one_after_the_other_then_all_at_once)
+{
+    char listen[64], ver[8];
+    int pid, port2 = free_port();
+    start_server(0);
+    snprintf(listen, sizeof listen, "tcp:127.0.0.1:%d", port2);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--wait-ready",
+                        "--name", "srv2", "--listen", listen, UPGRADE_BIN,
+                        "v1", "serve", NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "upgrade", "-g", "1", v2, "v2",
+                        "serve", NULL), 0, "%s", out);
+    for (int k = 0; k < 2; k++) {
+        int c = mc_connect(k ? port2 : port);
+        get(c, ver, &pid);
+        cr_assert_str_eq(ver, "v2", "actor %d upgraded", k);
+        close(c);
+    }
+    /* all at once, to a version that fails: both rolled back, both named */
+    cr_assert_eq(run_hr(out, sizeof out, "upgrade", "-g", "1", "--all-at-once",
+                        UPGRADE_BIN, "v3", "exit", NULL), 1, "%s", out);
+    char log[65536];
+    cr_assert_eq(run_hr(log, sizeof log, "log", NULL), 0);
+    cr_assert(strstr(log, "actor srv: upgrade abandoned") &&
+              strstr(log, "actor srv2: upgrade abandoned"), "%s", log);
+    for (int k = 0; k < 2; k++) {
+        int c = mc_connect(k ? port2 : port);
+        get(c, ver, &pid);
+        cr_assert_str_eq(ver, "v2", "actor %d rolled back to v2", k);
+        close(c);
+    }
 }
