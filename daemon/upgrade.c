@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 
 #include "actor.h"
+#include "handover.h"
 #include "hrd.h"
 #include "imgver.h"
 #include "log.h"
@@ -239,6 +240,12 @@ static void commit(struct hrd *d, int slot)
         pmm__os_close(d->slot[slot].image_fd);
     d->slot[slot].image_fd = u->image_fd;
     u->image_fd = -1;
+    if (d->slot[slot].nkept) { /* it took what it would before it was ready */
+        hrd_log(d, HRD_WARNING, "actor %s: %u connection%s handed over and not "
+                "taken by the new version: closed", a->name, d->slot[slot].nkept,
+                d->slot[slot].nkept == 1 ? "" : "s");
+        hrd_kept_close(d, slot);
+    }
     const struct hrd_image_ver *v = hrd_ver_of(d, slot);
     hrd_log(d, HRD_NOTICE, "actor %s of group %d upgraded: pid %d runs %s "
             "(%llu bytes, fnv1a64 %016llx)", a->name, a->group, a->pid,

@@ -93,6 +93,7 @@ static void image_of(char *path, size_t cap, char *hash, size_t hcap)
 /* hr upgrade ACTOR PROG V MODE [handover] [--timeout S]: its exit
  * status, its output and message in out. */
 static const char *actor = "srv";
+static int cold; /* hr upgrade --cold */
 static int upgrade(const char *prog, const char *mode, int handover,
                    const char *timeout)
 {
@@ -101,6 +102,8 @@ static int upgrade(const char *prog, const char *mode, int handover,
     char bin[] = HR_BIN;
     argv[n++] = bin;
     argv[n++] = "upgrade";
+    if (cold)
+        argv[n++] = "--cold";
     if (timeout) {
         argv[n++] = "--timeout";
         argv[n++] = (char *)timeout;
@@ -351,4 +354,130 @@ Test(upgrade, a_group_one_after_the_other_then_all_at_once)
         cr_assert_str_eq(ver, "v2", "actor %d rolled back to v2", k);
         close(c);
     }
+}
+
+Test(upgrade, connections_the_new_version_does_not_take_are_closed)
+{
+    char ver[8], line[64];
+    int pid;
+    start_server(1);
+    int c = mc_connect(port);
+    cr_assert_eq(get(c, ver, &pid), 1);
+    cr_assert_eq(upgrade(v2, "notake", 1, NULL), 0, "%s", out);
+    /* handed over, never taken: its end, not a wait for ever */
+    cr_assert_eq(mc_ask(c, "get\n", 4, "\n", line, sizeof line), -1,
+                 "answered: %s", line);
+    close(c);
+    c = mc_connect(port);
+    cr_assert_eq(get(c, ver, &pid), 2);
+    cr_assert_str_eq(ver, "v2");
+    close(c);
+}
+
+/* A version that fails some way leaves v1 serving the same state, and
+ * hr upgrade names the reason. */
+static void fails(const char *mode, const char *timeout, const char *reason)
+{
+    char ver[8];
+    int pid, pid2;
+    start_server(1);
+    int c = mc_connect(port);
+    cr_assert_eq(get(c, ver, &pid), 1);
+    cr_assert_eq(upgrade(v2, mode, 1, timeout), 1, "%s", out);
+    cr_assert(strstr(out, "rolled back") && strstr(out, reason),
+              "hr upgrade names the reason (%s): %s", reason, out);
+    cr_assert_eq(get(c, ver, &pid2), 2, "the same connection, the same state");
+    cr_assert_str_eq(ver, "v1");
+    close(c);
+    refresh();
+    cr_assert(strstr(ps, "\"restarts\": 0, "), "no restart charged: %s", ps);
+}
+
+Test(upgrade, to_a_version_killed_by_a_signal_rolls_back)
+{
+    fails("segv", NULL, "killed by signal 11");
+}
+
+Test(upgrade, to_a_version_that_never_waits_rolls_back_at_the_timeout)
+{
+    fails("hang", "1", "not ready in 1 s");
+}
+
+Test(upgrade, cold_to_a_version_that_exits_starts_the_old_image_again)
+{
+    cold = 1; /* the old one stops first: the rollback starts it again */
+    fails("exit", NULL, "exited with status 3");
+}
+
+Test(upgrade, cold_to_a_new_version)
+{
+    char ver[8];
+    int pid, pid2;
+    char by_pid[16];
+    cold = 1;
+    start_server(1);
+    int c = mc_connect(port);
+    cr_assert_eq(get(c, ver, &pid), 1);
+    snprintf(by_pid, sizeof by_pid, "%d", pid); /* ACTOR given by its pid */
+    actor = by_pid;
+    cr_assert_eq(upgrade(v2, "serve", 1, NULL), 0, "%s", out);
+    cr_assert_eq(get(c, ver, &pid2), 2, "handed over to a fresh start");
+    cr_assert_str_eq(ver, "v2");
+    cr_assert_neq(pid, pid2);
+    close(c);
+}
+
+Test(upgrade, ends_when_its_group_restarts_meanwhile)
+{
+    char listen[64], ver[8];
+    int pid, port2 = free_port();
+    start_server(0);
+    snprintf(listen, sizeof listen, "tcp:127.0.0.1:%d", port2);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--wait-ready",
+                        "--name", "other", "--listen", listen, UPGRADE_BIN,
+                        "v1", "serve", NULL), 0, "%s", out);
+    pid_t up = fork();
+    if (up == 0)
+        _exit(upgrade(v2, "hang", 0, "600") == 1 &&
+                      strstr(out, "its group restarted") ? 0 : 1);
+    WAIT_FOR(strstr(ps, "\"upgrade\": \"trial\""), "the trial");
+    cr_assert_eq(hr_akill(NULL, pid_of("other")), 0); /* the group fails */
+    cr_assert_eq(wait_status(up), 0, "hr upgrade ended, naming why");
+    WAIT_FOR(strstr(ps, "\"restarts\": 1, ") && pid_of("srv") > 0 &&
+             !strstr(ps, "\"readiness\": \"starting\""), "the group back");
+    int c = mc_connect(port);
+    get(c, ver, &pid);
+    cr_assert_str_eq(ver, "v1", "the group restarted from the old image");
+    close(c);
+}
+
+/* The pid of srv's standby in the last ps if it waits, else 0. */
+static int waiting_standby(void)
+{
+    const char *p = strstr(ps, "\"standby\": {\"pid\": ");
+    return p && strstr(p, "\"state\": \"waiting\"") ? atoi(p + 19) : 0;
+}
+
+Test(upgrade, of_an_actor_with_a_standby_brings_a_standby_of_the_new_image)
+{
+    char listen[64], ver[8];
+    int pid, sb;
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    snprintf(listen, sizeof listen, "tcp:127.0.0.1:%d", port);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--wait-ready",
+                        "--standby", "--name", "srv", "--listen", listen,
+                        UPGRADE_BIN, "v1", "serve", NULL), 0, "%s", out);
+    WAIT_FOR((sb = waiting_standby()) > 0, "the old image's standby");
+    cr_assert_eq(upgrade(v2, "serve", 0, NULL), 0, "%s", out);
+    int old_sb = sb;
+    WAIT_FOR((sb = waiting_standby()) > 0 && sb != old_sb, "a new standby");
+    /* a crash promotes it: it is the new image */
+    cr_assert_eq(hr_akill(NULL, pid_of("srv")), 0);
+    WAIT_FOR(pid_of("srv") == sb && strstr(ps, "\"readiness\": \"ready\""),
+             "the standby promoted");
+    int c = mc_connect(port);
+    cr_assert_eq(get(c, ver, &pid), 1);
+    cr_assert_str_eq(ver, "v2", "the standby ran the new image");
+    cr_assert_eq(pid, sb);
+    close(c);
 }

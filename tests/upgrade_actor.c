@@ -16,8 +16,10 @@
  * block.  Once it has its state it takes the connections a previous
  * instance handed over (with their pending bytes), then says READY=1.
  * MODE "serve": as above.  "exit": exits 3 at once (a version that
- * fails at start).  "never": promoted, it hangs before it takes its
- * state and never says it is ready.
+ * fails at start); "segv": dies of SIGSEGV at once; "hang": never ends
+ * its initialisation (never waits as a standby).  "never": promoted, it hangs before it takes its
+ * state and never says it is ready.  "notake": as "serve", without
+ * taking the connections handed over.
  * On SIGTERM it hands every connection over with its pending bytes when
  * "handover" is given and the controller asks (hr_handover_requested),
  * then exits 0; else it closes them and exits 0.
@@ -132,6 +134,11 @@ int main(int argc, char **argv)
     int handover = argc > 3 && strcmp(argv[3], "handover") == 0;
     if (strcmp(argv[2], "exit") == 0)
         return 3;
+    if (strcmp(argv[2], "segv") == 0)
+        raise(SIGSEGV);
+    if (strcmp(argv[2], "hang") == 0)
+        for (;;)
+            pause(); /* its initialisation never ends */
     sigemptyset(&block);
     sigaddset(&block, SIGTERM);
     sigprocmask(SIG_BLOCK, &block, &none);
@@ -147,8 +154,9 @@ int main(int argc, char **argv)
         return 5;
     count = (unsigned *)at;
     size_t n = sizeof pending;
-    int fd, r;
-    while ((r = hr_handover_take(&fd, pending, &n)) == 1) {
+    int fd, r = 0;
+    while (strcmp(argv[2], "notake") != 0 &&
+           (r = hr_handover_take(&fd, pending, &n)) == 1) {
         add(fd, pending, n);
         if (answer(ncl - 1) < 0)
             drop(ncl - 1);
