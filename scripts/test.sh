@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh build-essential cmake clang libclang-rt-14-dev pkg-config libcriterion-dev \
   linux-libc-dev passwd python3 libmemcached-tools python3-pymemcache bash-completion \
-  mandoc man-db systemd python3-yaml prometheus util-linux memcached
+  mandoc man-db systemd python3-yaml prometheus util-linux memcached nutcracker
 jobs=$(nproc)
 results=()
 failed=0

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """check_k8s.py MANIFEST: the Kubernetes manifest of deploy/kubernetes/ is
-well-formed YAML (python3-yaml) and says what docs/operating.md says it does:
+well-formed YAML (python3-yaml) and says what docs/operating.md says it does
+(of its one workload: a Deployment, or the StatefulSet of docs/fleet.md):
 hrd is the entrypoint; the site is a directory inside a memory-backed
 emptyDir whose sizeLimit covers the RAM bank of the ConfigMap's site.conf;
 the configuration is that ConfigMap, mounted where --config points;
@@ -53,10 +54,11 @@ def main(path):
     for d in docs:
         need(d.get("apiVersion") and d.get("metadata", {}).get("name"),
              f"a {d.get('kind')} without apiVersion or name")
-    if not need("Deployment" in kinds, "no Deployment") or \
+    work = kinds.get("Deployment") or kinds.get("StatefulSet")
+    if not need(work, "no Deployment or StatefulSet") or \
        not need("ConfigMap" in kinds, "no ConfigMap"):
         return
-    pod = kinds["Deployment"]["spec"]["template"]["spec"]
+    pod = work["spec"]["template"]["spec"]
     need(len(pod["containers"]) == 1, "not one container")
     c = pod["containers"][0]
     cmd = c.get("command", [])
