@@ -71,8 +71,9 @@ typedef struct hr_heap_info {
     uint64_t arena;       /* bytes given to objects (block less header, log) */
     uint64_t used;        /* bytes of live objects (hr_heap_usable sizes) */
     uint64_t objects;     /* live objects */
-    uint64_t free;        /* bytes in free chunks, chunk headers included */
-    uint64_t free_chunks; /* free chunks */
+    uint64_t free;        /* bytes in free chunks of the shared lists,
+                           * chunk headers included (lane caches not) */
+    uint64_t free_chunks; /* free chunks of the shared lists */
     uint64_t largest_free;/* the largest object one allocation can get now */
     uint64_t log_size;    /* bytes of one lane's undo log: what one tx may add */
     uint64_t tx_count;    /* transactions committed or rolled back so far */
@@ -80,7 +81,10 @@ typedef struct hr_heap_info {
     uint32_t lanes;       /* lanes: transactions that may run at once */
     uint32_t lanes_busy;  /* lanes running a transaction now */
     uint32_t pad0;        /* zero */
-    uint64_t reserved[3]; /* zero: room for fields to come */
+    uint64_t cached;      /* bytes of chunks kept in the lanes' caches
+                           * for their next allocations (headers included) */
+    uint64_t cached_chunks; /* chunks kept there */
+    uint64_t reserved[1]; /* zero: room for fields to come */
 } hr_heap_info;
 
 /* One lane, as hr_heap_lanes() sees it. */
