@@ -29,8 +29,9 @@ static const char heap_usage[] =
     "       (named with the record's offset).  A dead process's or thread's\n"
     "       transaction is rolled back first, as any opener does.\n"
     "       Exit 0 only for a consistent heap, 3 otherwise\n"
-    "stat   used and free bytes, objects, largest free chunk, and every lane:\n"
-    "       free or busy (a transaction runs in it), its undo log's use\n";
+    "stat   used and free bytes, objects, largest free chunk, lane caches,\n"
+    "       and every lane: free or busy (a transaction runs in it), its\n"
+    "       undo log's use\n";
 
 struct heap_args {
     const char *sub, *name, *medium;
@@ -168,13 +169,16 @@ static int stat_cmd(hr_heap *h, const struct heap_args *a)
         hr_json_str(a->medium);
         printf(", \"size\": %llu, \"arena\": %llu, \"used\": %llu, "
                "\"objects\": %llu, \"free\": %llu, \"free_chunks\": %llu, "
-               "\"largest_free\": %llu, \"log_size\": %llu, "
+               "\"largest_free\": %llu, \"cached\": %llu, "
+               "\"cached_chunks\": %llu, \"log_size\": %llu, "
                "\"transactions\": %llu, \"durable\": %s, \"consistent\": %s, "
                "\"lanes_busy\": %u",
                (unsigned long long)st.size, (unsigned long long)st.arena,
                (unsigned long long)st.used, (unsigned long long)st.objects,
                (unsigned long long)st.free, (unsigned long long)st.free_chunks,
                (unsigned long long)st.largest_free,
+               (unsigned long long)st.cached,
+               (unsigned long long)st.cached_chunks,
                (unsigned long long)st.log_size,
                (unsigned long long)st.tx_count, st.durable ? "true" : "false",
                r == 0 ? "true" : "false", st.lanes_busy);
@@ -191,6 +195,9 @@ static int stat_cmd(hr_heap *h, const struct heap_args *a)
                (unsigned long long)st.free,
                (unsigned long long)st.free_chunks);
         printf("largest free  %llu\n", (unsigned long long)st.largest_free);
+        printf("cached        %llu in %llu chunks (lanes' caches)\n",
+               (unsigned long long)st.cached,
+               (unsigned long long)st.cached_chunks);
         printf("transactions  %llu\n", (unsigned long long)st.tx_count);
         printf("lanes         %u (%u busy)\n", st.lanes, st.lanes_busy);
         show_lanes(h, 0);

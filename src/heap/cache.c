@@ -238,6 +238,16 @@ int hh_cache_drain(struct hh_tx *t)
     return r;
 }
 
+int hh_cache_took(const struct hh_tx *t, uint64_t off)
+{
+    if (t->cache_seq != t->lane->tx_seq)
+        return 0;
+    for (size_t i = t->npopped, n = 0; i-- > 0 && n < 8; n++)
+        if (t->popped[i] == off)
+            return 1;
+    return 0;
+}
+
 int hh_cache_takes(struct hh_tx *t, uint64_t size)
 {
     if (size > HH_CACHE_MAX)
@@ -252,7 +262,9 @@ int hh_cache_takes(struct hh_tx *t, uint64_t size)
 int hh_cache_free(struct hh_tx *t, uint64_t off)
 {
     struct hh_cached *c = cached(t->h, off);
-    int r = hh_log(t, c, sizeof *c);
+    /* taken from the cache by t itself: its record of the tag puts back
+     * all that mattered there (no object's bytes) */
+    int r = hh_cache_took(t, off) ? 0 : hh_log(t, c, sizeof *c);
     if (r < 0)
         return r;
     touch(t, 0); /* tagged, not yet listed: a death from here loses the lists */
@@ -262,13 +274,14 @@ int hh_cache_free(struct hh_tx *t, uint64_t off)
 }
 
 /* Put the cached chunk at off on its list of t's lane, if its tag says it
- * is cached there and the lists are not lost (t's transaction: seq). */
-static void push(struct hh_tx *t, uint64_t off, uint64_t seq)
+ * is cached there (or t has just tagged it) and the lists are not lost
+ * (t's transaction: seq). */
+static void push(struct hh_tx *t, uint64_t off, uint64_t seq, int tagged)
 {
     struct hr_heap *h = t->h;
     struct hh_lane *l = t->lane;
     uint64_t size = chunk(h, off)->size & ~HH_FLAGS;
-    if (!lists_ok(h, l, seq) || !cached_ok(h, off, t->no, size))
+    if (!lists_ok(h, l, seq) || (!tagged && !cached_ok(h, off, t->no, size)))
         return;
     touch(t, 0);
     cached(h, off)->next = l->cache[class_of(size)];
@@ -281,7 +294,7 @@ void hh_cache_committed(struct hh_tx *t, uint64_t seq, const uint64_t *frees,
 {
     for (size_t i = 0; i < n; i++)
         if (frees[i] & 1) {
-            push(t, frees[i] & ~1ull, seq);
+            push(t, frees[i] & ~1ull, seq, 1); /* tagged by this commit */
             hh_crash("heap.cache-push");
         }
     if (t->cache_seq == seq)
@@ -293,7 +306,7 @@ void hh_cache_rolled_back(struct hh_tx *t, uint64_t seq)
 {
     if (t->cache_seq == seq)
         for (size_t i = t->npopped; i-- > 0;)
-            push(t, t->popped[i], seq);
+            push(t, t->popped[i], seq, 0);
     t->npopped = t->cache_pending = 0;
     untouch(t, seq);
 }

@@ -24,6 +24,10 @@ int hh_cache_alloc(struct hh_tx *t, uint64_t need, uint64_t *off);
  * allocator's lock held): when they do not serve an allocation.  0 or the
  * error that doomed t. */
 int hh_cache_drain(struct hh_tx *t);
+/* Did t take the chunk at off from its lane's cache (one of its last
+ * eight)?  Then no other transaction can be changing its bytes (they were
+ * free space): freeing it needs none of its granules' locks. */
+int hh_cache_took(const struct hh_tx *t, uint64_t off);
 /* Does a chunk of size bytes freed by t go to t's lane cache?  1 (its
  * bytes are counted against the cache's limit) or 0 (the shared lists). */
 int hh_cache_takes(struct hh_tx *t, uint64_t size);

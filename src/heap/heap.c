@@ -241,10 +241,10 @@ int hr_heap_free(hr_heap *h, void *p)
         return K_EINVAL;
     /* no other transaction may be changing it when its bytes become free
      * space (a rollback of that one would then write over the lists) */
-    if ((r = hh_lock_range(t, off, cs - sizeof(struct hh_chunk))) < 0)
+    if (!hh_cache_took(t, off - sizeof(struct hh_chunk)) &&
+        ((r = hh_lock_range(t, off, cs - sizeof(struct hh_chunk))) < 0 ||
+         (r = hh_object(h, off, NULL)) < 0)) /* freed by the lock's holder */
         return r;
-    if (hh_object(h, off, NULL) < 0)
-        return K_EINVAL; /* freed by the transaction that held it */
     off -= sizeof(struct hh_chunk);
     for (size_t i = 0; i < t->nfrees; i++)
         if ((t->frees[i] & ~1ull) == off)
