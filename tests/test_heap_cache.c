@@ -4,12 +4,13 @@
  * small object freed in a lane is what that lane hands out next; a free
  * inside a transaction that aborts frees nothing, an allocation inside one
  * is cached again; a process that dies at each crash point of the cache
- * leaves no object lost or doubled; the checker names a chunk both cached
- * and in use, and a wild write over a cache link is reported and never
- * followed.
+ * leaves no object lost or doubled, and so does a thread that ends inside
+ * one; the checker names a chunk both cached and in use, and a wild write
+ * over a cache link is reported and never followed.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -208,6 +209,46 @@ Test(heap_cache, the_checker_names_an_object_both_cached_and_used)
     cr_assert_eq(hr_heap_check(h, collect, NULL), K_EHEAP);
     cr_assert(strstr(seen, "cache tag"), "not named: %s", seen);
     qw[0] = save;
+    cr_assert_eq(hr_heap_check(h, NULL, NULL), 0);
+    hr_heap_close(h);
+}
+
+/* A thread that ends inside a transaction that took a chunk from its
+ * lane's cache and freed another leaves the lane to be rolled back: the
+ * taken chunk is cached again, the freed object still an object, and the
+ * checker finds them so. */
+static hr_heap *exit_heap;
+static void *exit_victim, *exit_cached[2];
+
+static void *die_inside(void *arg)
+{
+    hr_heap *h = exit_heap;
+    void *p;
+    (void)arg;
+    /* its own lane's cache (a thread keeps its lane when it is free) */
+    for (int i = 0; i < 2; i++)
+        exit_cached[i] = alloc_one(h, 64);
+    for (int i = 0; i < 2; i++)
+        free_one(h, exit_cached[i]);
+    if (hr_heap_begin(h) == 0 && hr_heap_alloc(h, 64, 0, &p) == 0 &&
+        hr_heap_free(h, exit_victim) == 0)
+        pthread_exit(p); /* inside the transaction */
+    return NULL;
+}
+
+Test(heap_cache, a_thread_that_ends_inside_leaves_the_cache_whole)
+{
+    hr_heap *h = exit_heap = open_heap("t");
+    exit_victim = alloc_one(h, 64);
+    pthread_t id;
+    void *taken = NULL, **c = exit_cached;
+    cr_assert_eq(pthread_create(&id, NULL, die_inside, NULL), 0);
+    cr_assert_eq(pthread_join(id, &taken), 0);
+    cr_assert(taken && (taken == c[0] || taken == c[1]),
+              "it took a cached chunk");
+    hr_heap_info st = stat_of(h); /* rolls the dead thread's lane back */
+    cr_assert_eq(st.cached_chunks, 2, "the taken chunk is cached again");
+    cr_assert_eq(st.objects, 1, "the freed object is still one");
     cr_assert_eq(hr_heap_check(h, NULL, NULL), 0);
     hr_heap_close(h);
 }
