@@ -40,7 +40,8 @@
  *  - a used chunk of at most HH_CACHE_MAX bytes whose first payload word
  *    is hh_cache_tag(offset, lane) is no object: it sits in that lane's
  *    allocation cache (cache.c), and while the lane's cache_gen is right
- *    it is on the lane's list of its size, once, and cache_bytes sums them;
+ *    and no dead transaction's mark is in cache_busy it is on the lane's
+ *    list of its size, once, and cache_bytes sums them;
  *  - root is 0 or the payload offset of a used chunk;
  *  - a lane's log_state is hh_log_state(end) for some end: the records in
  *    the first end bytes of its log are its running (or dead) transaction's,
