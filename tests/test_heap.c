@@ -98,8 +98,8 @@ Test(heap, free_is_applied_at_commit_and_merges)
     hr_heap_info st0, st;
     cr_assert_eq(hr_heap_stat(h, &st0), 0);
     cr_assert_eq(hr_heap_begin(h), 0);
-    for (int i = 0; i < 64; i++)
-        cr_assert_eq(hr_heap_alloc(h, 1 + (size_t)i * 97, 0, &p[i]), 0);
+    for (int i = 0; i < 64; i++) /* beyond the lane caches */
+        cr_assert_eq(hr_heap_alloc(h, 300 + (size_t)i * 97, 0, &p[i]), 0);
     cr_assert_eq(hr_heap_commit(h), 0);
     cr_assert_eq(hr_heap_stat(h, &st), 0);
     cr_assert_eq(st.objects, 64);
@@ -319,8 +319,9 @@ Test(heap, damaged_lists_are_reported_not_followed)
     hr_heap *h = open_heap("h");
     void *p, *q;
     cr_assert_eq(hr_heap_begin(h), 0);
-    cr_assert_eq(hr_heap_alloc(h, 64, 0, &p), 0);
-    cr_assert_eq(hr_heap_alloc(h, 64, 0, &q), 0);
+    /* 300 bytes: beyond the lane caches, on the shared lists */
+    cr_assert_eq(hr_heap_alloc(h, 300, 0, &p), 0);
+    cr_assert_eq(hr_heap_alloc(h, 300, 0, &q), 0);
     cr_assert_eq(hr_heap_free(h, p), 0);
     cr_assert_eq(hr_heap_commit(h), 0);
     /* a wild write over the freed chunk's list link */
@@ -333,7 +334,7 @@ Test(heap, damaged_lists_are_reported_not_followed)
     for (int i = 0; i < 3 && rc == 0; i++)
         rc = hr_heap_alloc(h, 2000, 0, &r);
     for (int i = 0; i < 3 && rc == 0; i++)
-        rc = hr_heap_alloc(h, 64, 0, &r);
+        rc = hr_heap_alloc(h, 300, 0, &r);
     cr_assert_eq(rc, K_EHEAP, "the bad link is refused, not followed");
     cr_assert_eq(hr_heap_commit(h), K_EHEAP);
 }

@@ -61,8 +61,8 @@ Test(heap_damage, the_checker_names_a_wrong_back_link)
     hr_heap *h = open_heap("b");
     void *p[4];
     cr_assert_eq(hr_heap_begin(h), 0);
-    for (int i = 0; i < 4; i++)
-        cr_assert_eq(hr_heap_alloc(h, 64, 0, &p[i]), 0);
+    for (int i = 0; i < 4; i++) /* 300 bytes: beyond the lane caches */
+        cr_assert_eq(hr_heap_alloc(h, 300, 0, &p[i]), 0);
     cr_assert_eq(hr_heap_free(h, p[0]), 0); /* two free chunks of one size, */
     cr_assert_eq(hr_heap_free(h, p[2]), 0); /* kept apart by used ones */
     cr_assert_eq(hr_heap_commit(h), 0);

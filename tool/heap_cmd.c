@@ -131,13 +131,16 @@ static int stat_cmd(hr_heap *h, const struct heap_args *a)
         hr_json_str(a->medium);
         printf(", \"size\": %llu, \"arena\": %llu, \"used\": %llu, "
                "\"objects\": %llu, \"free\": %llu, \"free_chunks\": %llu, "
-               "\"largest_free\": %llu, \"log_size\": %llu, "
+               "\"largest_free\": %llu, \"cached\": %llu, "
+               "\"cached_chunks\": %llu, \"log_size\": %llu, "
                "\"transactions\": %llu, \"durable\": %s, \"consistent\": %s, "
                "\"lanes_busy\": %u, \"root_version\": %llu",
                (unsigned long long)st.size, (unsigned long long)st.arena,
                (unsigned long long)st.used, (unsigned long long)st.objects,
                (unsigned long long)st.free, (unsigned long long)st.free_chunks,
                (unsigned long long)st.largest_free,
+               (unsigned long long)st.cached,
+               (unsigned long long)st.cached_chunks,
                (unsigned long long)st.log_size,
                (unsigned long long)st.tx_count, st.durable ? "true" : "false",
                r == 0 ? "true" : "false", st.lanes_busy,
@@ -155,6 +158,9 @@ static int stat_cmd(hr_heap *h, const struct heap_args *a)
                (unsigned long long)st.free,
                (unsigned long long)st.free_chunks);
         printf("largest free  %llu\n", (unsigned long long)st.largest_free);
+        printf("cached        %llu in %llu chunks (lanes' caches)\n",
+               (unsigned long long)st.cached,
+               (unsigned long long)st.cached_chunks);
         printf("transactions  %llu\n", (unsigned long long)st.tx_count);
         printf("root version  %llu (the state's format, 0 if unset)\n",
                (unsigned long long)version);
@@ -195,8 +201,9 @@ const struct hr_cmd hr_heap_subs[] = {
      "Exit 0 only for a consistent heap, 3 otherwise"},
     {"stat", .act = heap_act, .operands = 1, .operand = HR_OPERAND_BLOCK,
      .synopsis = "NAME", .help =
-     "used and free bytes, objects, largest free chunk, and every lane:\n"
-     "free or busy (a transaction runs in it), its undo log's use"},
+     "used and free bytes, objects, largest free chunk, lane caches, the\n"
+     "root's format version, and every lane: free or busy (a transaction\n"
+     "runs in it), its undo log's use"},
     {0},
 };
 

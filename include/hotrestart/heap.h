@@ -25,9 +25,11 @@
  * calls built on it) it takes the lock of every 64-byte granule of the
  * range, and holds them to its commit or abort: two transactions never
  * change the same bytes at once, and a rollback never undoes another's
- * commit.  Allocation and free take the allocator's lock, held to the end
- * too.  Reads take no lock: a transaction that must read an object
- * consistent with its writers takes its lock first (hr_heap_lock), and
+ * commit.  A free takes the locks of the whole object; an allocation or
+ * free that the lane's cache of small chunks does not serve takes the
+ * allocator's lock, held to the end too.  Reads take no lock: a
+ * transaction that must read an object consistent with its writers takes
+ * its lock first (hr_heap_lock), and
  * reads of objects it locked or changed see no other transaction's
  * uncommitted bytes (two-phase locking: those transactions are
  * serialisable).  Deadlock cannot happen: a transaction that already holds
@@ -71,8 +73,9 @@ typedef struct hr_heap_info {
     uint64_t arena;       /* bytes given to objects (block less header, log) */
     uint64_t used;        /* bytes of live objects (hr_heap_usable sizes) */
     uint64_t objects;     /* live objects */
-    uint64_t free;        /* bytes in free chunks, chunk headers included */
-    uint64_t free_chunks; /* free chunks */
+    uint64_t free;        /* bytes in free chunks of the shared lists,
+                           * chunk headers included (lane caches not) */
+    uint64_t free_chunks; /* free chunks of the shared lists */
     uint64_t largest_free;/* the largest object one allocation can get now */
     uint64_t log_size;    /* bytes of one lane's undo log: what one tx may add */
     uint64_t tx_count;    /* transactions committed or rolled back so far */
@@ -80,7 +83,10 @@ typedef struct hr_heap_info {
     uint32_t lanes;       /* lanes: transactions that may run at once */
     uint32_t lanes_busy;  /* lanes running a transaction now */
     uint32_t pad0;        /* zero */
-    uint64_t reserved[3]; /* zero: room for fields to come */
+    uint64_t cached;      /* bytes of chunks kept in the lanes' caches
+                           * for their next allocations (headers included) */
+    uint64_t cached_chunks; /* chunks kept there */
+    uint64_t reserved[1]; /* zero: room for fields to come */
 } hr_heap_info;
 
 /* One lane, as hr_heap_lanes() sees it. */
@@ -201,17 +207,19 @@ PMM_API int hr_heap_free(hr_heap *h, void *p);
  * is not an object of the heap. */
 PMM_API int hr_heap_usable(hr_heap *h, const void *p, size_t *size);
 
-/* Walk the whole heap under the allocator's lock and report every
- * inconsistency (overlapping or lost chunks, bad free lists, wrong
- * counters, a damaged lane) through fn (may be NULL), rolling back lanes
- * whose owner died.  Returns 0 when the heap is consistent, K_EHEAP
+/* Walk the whole heap under the allocator's lock, holding every lane
+ * (waiting for the transactions running in them), and report every
+ * inconsistency (overlapping or lost chunks, bad free lists, a lane's
+ * cache lists that disagree with the chunks it caches, a damaged lane)
+ * through fn (may be NULL), rolling back lanes whose owner died.  Returns 0 when the heap is consistent, K_EHEAP
  * otherwise.  Inside a transaction of this thread it checks the heap as
- * the transaction has left it so far (frees are still queued), and may
- * give K_EBUSY as hr_heap_add. */
+ * the transaction has left it so far (frees are still queued; only the
+ * lanes free at that moment are held), and may give K_EBUSY as
+ * hr_heap_add. */
 PMM_API int hr_heap_check(hr_heap *h, void (*fn)(const char *problem, void *),
                           void *arg);
 
-/* Counters of the heap, taken under the allocator's lock (or inside a
+/* Counters of the heap, taken as hr_heap_check walks (or inside a
  * transaction of this thread, as it stands).  K_EHEAP damaged (the
  * counters are filled as far as the walk went). */
 PMM_API int hr_heap_stat(hr_heap *h, hr_heap_info *out);

@@ -5,13 +5,18 @@
  * Chunk sizes up to HH_SMALL_MAX have one exact list each, so that a small
  * allocation whose list is not empty takes its head and nothing else;
  * larger chunks sit on one list per power of two, searched best-fit over a
- * bounded number of chunks, lowest address first among equals.  A chunk that is more than a minimal chunk
- * too big is split; a freed chunk merges at once with free neighbours, so
+ * bounded number of chunks, lowest address first among equals.  A chunk
+ * that is more than a minimal chunk too big is split; a freed chunk merges at once with free neighbours, so
  * free space never stays cut in pieces that a long random workload would
  * pile up (bench/heap_bench.c measures used/live after 10 million ops).
  *
+ * These shared lists are the slow path: small chunks freed in a lane go
+ * first to that lane's cache (cache.c), which serves its next
+ * transactions without the allocator's lock; for these lists a cached
+ * chunk is a used one.
+ *
  * Every word this file changes is saved in the undo log first (log.c): the
- * allocator needs no recovery of its own, a rollback puts its lists back
+ * shared lists need no recovery of their own, a rollback puts them back
  * with the user's data.  Frees are applied at commit (hr_heap_free only
  * queues them), so an object freed by a transaction is never handed out
  * again by the same transaction, whose rollback would then find it
@@ -199,21 +204,7 @@ static int find_fit(const struct hr_heap *h, uint64_t need, uint64_t *off,
     return K_ENOMEM;
 }
 
-/* used and objects sit side by side: saved together, once a transaction */
-static int count(struct hh_tx *t, int64_t payload, int64_t objects)
-{
-    struct hr_heap *h = t->h;
-    static_assert(offsetof(struct hh_hdr, objects) ==
-                  offsetof(struct hh_hdr, used) + 8, "counters adjacent");
-    TRY(hh_log_hot_n(t, &h->hdr->used, 2));
-    h->hdr->used += (uint64_t)payload;
-    h->hdr->objects += (uint64_t)objects;
-    return 0;
-}
-
-/* Remember a range written without an undo entry, to flush it at commit
- * (DISK): a new object, or a new free chunk carved from a free one. */
-static int fresh(struct hh_tx *t, uint64_t off, uint64_t len)
+int hh_alloc_fresh(struct hh_tx *t, uint64_t off, uint64_t len)
 {
     struct hr_heap *h = t->h;
     if (!h->durable)
@@ -236,7 +227,7 @@ static int fresh(struct hh_tx *t, uint64_t off, uint64_t len)
 static int carve(struct hh_tx *t, uint64_t off, uint64_t size)
 {
     struct hr_heap *h = t->h;
-    TRY(fresh(t, off, HH_MIN_CHUNK));
+    TRY(hh_alloc_fresh(t, off, HH_MIN_CHUNK));
     *chunk(h, off) = (struct hh_chunk){size | HH_PREV_USED, 0,
                                        hh_check_word(off)};
     unsigned bin = hh_bin_of(size);
@@ -265,7 +256,7 @@ int hh_alloc(struct hh_tx *t, uint64_t need, uint64_t *out)
         /* the rest stays where the chunk was, on the same list */
         TRY(set_chunk(t, next, chunk(h, next)->size,
                       (uint32_t)(rest / HH_ALIGN)));
-        TRY(fresh(t, off + need, HH_MIN_CHUNK));
+        TRY(hh_alloc_fresh(t, off + need, HH_MIN_CHUNK));
         *chunk(h, off + need) = (struct hh_chunk){rest | HH_PREV_USED, 0,
                                                   hh_check_word(off + need)};
         TRY(relink(t, off, off + need, bin, 0));
@@ -281,8 +272,7 @@ int hh_alloc(struct hh_tx *t, uint64_t need, uint64_t *out)
         TRY(set_chunk(t, next, chunk(h, next)->size | HH_PREV_USED, 0));
     }
     c->size = size | HH_USED | prevf;
-    TRY(fresh(t, off, size));
-    TRY(count(t, (int64_t)(size - sizeof *c), 1));
+    TRY(hh_alloc_fresh(t, off, size));
     *out = off;
     return 0;
 }
@@ -297,7 +287,6 @@ int hh_free(struct hh_tx *t, uint64_t off)
     uint64_t kept = 0; /* a free neighbour whose list place the merge takes */
     if (!(c->size & HH_USED))
         return K_EHEAP;
-    TRY(count(t, -(int64_t)(size - sizeof *c), -1));
     if (!(c->size & HH_PREV_USED)) {
         uint64_t p = off - (uint64_t)c->prev16 * HH_ALIGN;
         struct hh_chunk *pc = chunk(h, p);
@@ -346,7 +335,8 @@ int hh_object(const struct hr_heap *h, uint64_t payload, uint64_t *csz)
     const struct hh_chunk *c = chunk(h, off);
     uint64_t size = csize(c);
     if (c->check != hh_check_word(off) || !(c->size & HH_USED) ||
-        size < HH_MIN_CHUNK || size > end - off)
+        size < HH_MIN_CHUNK || size > end - off ||
+        hh_cached_by(h->base, off, size, h->nlanes) >= 0) /* no object */
         return K_EINVAL;
     const struct hh_chunk *n = chunk(h, off + size);
     if (n->check != hh_check_word(off + size) || !(n->size & HH_PREV_USED))

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * alloc.h - the allocator: chunks on segregated free lists, every change
- * saved in the undo log (log.h).
+ * alloc.h - the allocator's shared lists: chunks on segregated free lists,
+ * every change saved in the undo log (log.h).  The lane caches in front of
+ * them are cache.h's.
  *
- * Callers run a transaction t that holds the allocator's lock (lane.h).
+ * hh_alloc and hh_free run in a transaction t that holds the allocator's
+ * lock (lane.h).
  */
 #ifndef HR_HEAP_ALLOC_H
 #define HR_HEAP_ALLOC_H
@@ -24,6 +26,10 @@ int hh_free(struct hh_tx *t, uint64_t off);
 /* 0 if payload is the offset of an object (its chunk's size to *chunk_size
  * if not NULL), K_EINVAL if not. */
 int hh_object(const struct hr_heap *h, uint64_t payload, uint64_t *chunk_size);
+/* Remember [off, off+len), written without an undo record (a new object,
+ * a free chunk carved from a free one), to flush it at commit (DISK).  0,
+ * or K_ENOMEM (t is doomed). */
+int hh_alloc_fresh(struct hh_tx *t, uint64_t off, uint64_t len);
 /* The free list of chunks of this size. */
 unsigned hh_bin_of(uint64_t size);
 

@@ -2,7 +2,8 @@
 /*
  * check.c - the heap's verifier: every invariant of format.h, checked by
  * walking the arena and every free list under the allocator's lock, and
- * every lane (rolled back first if its owner died).
+ * every lane (rolled back first if its owner died) and the cache lists of
+ * every lane it can hold.
  *
  * It only reads, follows no link before checking it lies in the arena and
  * bounds every list walk by the number of free chunks, so a damaged heap
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "cache.h"
 #include "check.h"
 #include "lane.h"
 #include "log.h"
@@ -22,6 +24,7 @@ struct report {
     void (*fn)(const char *, void *);
     void *arg;
     int problems;
+    uint64_t cached[HH_MAX_LANES], ncached[HH_MAX_LANES]; /* by lane */
 };
 
 __attribute__((format(printf, 2, 3)))
@@ -63,8 +66,13 @@ static void walk(const struct hr_heap *h, struct report *rp,
         if (!(c->size & HH_PREV_USED) != !prev_used)
             problem(rp, "chunk at offset %llu: previous-used flag is wrong",
                     (unsigned long long)off);
-        int used = (c->size & HH_USED) != 0;
-        if (used) {
+        int used = (c->size & HH_USED) != 0, lane;
+        if (used && (lane = hh_cached_by(h->base, off, size, h->nlanes)) >= 0) {
+            in->cached += size;
+            in->cached_chunks++;
+            rp->cached[lane] += size;
+            rp->ncached[lane]++;
+        } else if (used) {
             in->used += size - sizeof *c;
             in->objects++;
         } else {
@@ -127,6 +135,36 @@ static void lists(const struct hr_heap *h, struct report *rp, uint64_t nfree)
                 (unsigned long long)listed);
 }
 
+/* Hold every lane, so that no transaction changes a cache while the
+ * arena is walked: waiting for each in a transaction begun for the check
+ * (own: it holds no lock word, no deadlock).  Inside the caller's own
+ * transaction, which may hold lock words others wait for, only the lanes
+ * free now are held; the caches of the others are not checked, and their
+ * transactions' allocations may be counted or not.  held[i]: 1 held, 2 the
+ * caller's own, 0 not held. */
+static void hold_all(struct hr_heap *h, const struct hh_tx *own, int *held)
+{
+    const struct hh_tx *mine = hh_my_tx(h); /* own, or the caller's */
+    for (unsigned i = 0; i < h->nlanes; i++) {
+        int r = mine && mine->no == i ? 2 : hh_lane_hold(h, i, own != NULL);
+        held[i] = r == 0 ? 1 : r == 2 ? 2 : 0;
+    }
+}
+
+/* Every lane's cache lists hold exactly the chunks the arena's tags say
+ * the lane caches (rp NULL: none checked); the lanes held are given back. */
+static void caches(struct hr_heap *h, const int *held, struct report *rp)
+{
+    char msg[200];
+    for (unsigned i = 0; i < h->nlanes; i++) {
+        if (rp && held[i] && hh_cache_check(h, i, rp->ncached[i], rp->cached[i],
+                                      msg, sizeof msg) < 0)
+            problem(rp, "%s", msg);
+        if (held[i] == 1)
+            hh_lane_release(h, i);
+    }
+}
+
 /* Every lane: rolled back if its owner died, its log sound and empty
  * unless a live transaction runs in it. */
 static void lanes(struct hr_heap *h, const struct hh_tx *own,
@@ -149,10 +187,10 @@ static void lanes(struct hr_heap *h, const struct hh_tx *own,
                 (unsigned long long)bad - 1);
 }
 
-int hh_check(struct hr_heap *h, struct hh_tx *t,
+int hh_check(struct hr_heap *h, struct hh_tx *t, int own,
              void (*fn)(const char *, void *), void *arg, hr_heap_info *info)
 {
-    struct report rp = {fn, arg, 0};
+    struct report rp = {.fn = fn, .arg = arg};
     hr_heap_info in;
     memset(&in, 0, sizeof in);
     const struct hh_hdr *d = h->hdr;
@@ -161,19 +199,21 @@ int hh_check(struct hr_heap *h, struct hh_tx *t,
     in.log_size = d->lane_size - HH_LANE_HDR;
     in.lanes = h->nlanes;
     in.durable = h->durable;
-    lanes(h, t, &rp, &in);
+    lanes(h, own ? t : NULL, &rp, &in);
+    int held[HH_MAX_LANES], r;
+    hold_all(h, own ? t : NULL, held);
+    if ((r = hh_lock_alloc(t)) < 0 && r != K_EHEAP) {
+        caches(h, held, NULL);
+        return r;
+    }
     walk(h, &rp, &in);
     if (!rp.problems)
         lists(h, &rp, in.free_chunks);
-    if (in.used != d->used || in.objects != d->objects)
-        problem(&rp, "counters say %llu bytes in %llu objects, the arena "
-                "%llu in %llu", (unsigned long long)d->used,
-                (unsigned long long)d->objects, (unsigned long long)in.used,
-                (unsigned long long)in.objects);
+    caches(h, held, &rp);
     if (d->root && hh_object(h, d->root, NULL) < 0)
         problem(&rp, "the root (offset %llu) is not an object",
                 (unsigned long long)d->root);
     if (info)
         *info = in;
-    return rp.problems ? K_EHEAP : 0;
+    return rp.problems ? K_EHEAP : r;
 }

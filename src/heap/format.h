@@ -8,8 +8,8 @@
  *   header   HH_HDR_SIZE bytes: identity (magic, version, layout signature,
  *            geometry), the boot stamp of the lanes' mutexes, the
  *            allocator's lock word and the "hot words" transactions change
- *            (the root's format version, root, counters, free-list heads
- *            and their bitmap)
+ *            (the root's format version, root, free-list heads and their
+ *            bitmap)
  *   lanes    nlanes areas of lane_size bytes (whole pages): each a lane
  *            header (struct hh_lane: its robust mutex, sequence, log state)
  *            and its undo log of struct hh_entry records
@@ -38,14 +38,19 @@
  *    free chunks are neighbours (frees merge at once);
  *  - every free chunk is on exactly one list, the one of its size class,
  *    and bit b of binmap is set iff list b is not empty;
- *  - used and objects equal the sums over used chunks; root is 0 or the
- *    payload offset of a used chunk; root_version is the user's own word
- *    (any value);
+ *  - a used chunk of at most HH_CACHE_MAX bytes whose first payload word
+ *    is hh_cache_tag(offset, lane) is no object: it sits in that lane's
+ *    allocation cache (cache.c), and while the lane's cache_gen is right
+ *    and no dead transaction's mark is in cache_busy it is on the lane's
+ *    list of its size, once, and cache_bytes sums them;
+ *  - root is 0 or the payload offset of a used chunk; root_version is the
+ *    user's own word (any value);
  *  - a lane's log_state is hh_log_state(end) for some end: the records in
  *    the first end bytes of its log are its running (or dead) transaction's,
  *    each of sequence tx_seq with its checksum right; a lane nobody holds
  *    has end 0.  On DISK it may be hh_log_state_redo(end): undo records
- *    then redo records (tx_seq | HH_REDO) of a committed transaction.  A record there that does not check out is damage, never
+ *    then redo records (tx_seq | HH_REDO) of a committed transaction.  A
+ *    record there that does not check out is damage, never
  *    the log's end: it is refused, not applied (log.c).
  *
  * Offsets from the block's start, never pointers, are stored: the block
@@ -63,7 +68,8 @@
 
 #define HH_MAGIC      0x3150414548524845ull /* "EHRHEAP1" */
 #define HH_CLAIM      0x474e4954414d524full /* "ORMATING": format under way */
-#define HH_VERSION    3u  /* 2: the log's state word; 3: lanes, locks */
+#define HH_VERSION    4u  /* 2: the log's state word; 3: lanes, locks;
+                           * 4: lane caches, no stored counters */
 #define HH_HDR_SIZE   4096u
 #define HH_ALIGN      16u                   /* chunk and object alignment */
 #define HH_MIN_CHUNK  32u                   /* header + two list links */
@@ -71,6 +77,8 @@
 #define HH_LANE_HDR   256u                  /* struct hh_lane */
 #define HH_GRANULE    64u                   /* bytes under one lock word */
 #define HH_SEQ_MASK   ((1ull << 56) - 1)    /* tx_seq bits of a lock word */
+#define HH_CACHE_CLASSES 16u                /* cached chunk sizes 32..272 */
+#define HH_CACHE_MAX  (HH_MIN_CHUNK + (HH_CACHE_CLASSES - 1) * HH_ALIGN)
 
 /* Size classes: chunk sizes 32..1040 have one exact list each (bins 0..63);
  * larger chunks go to one list per power of two (bins 64..95). */
@@ -99,6 +107,27 @@ struct hh_links {
 static inline uint32_t hh_check_word(uint64_t off)
 {
     return (uint32_t)((off * 0x9e3779b97f4a7c15ull) >> 32) ^ 0x5eedc4ecu;
+}
+
+/* First payload word of a chunk of offset off cached by lane `lane`: a
+ * hash of the offset (low 4 bits clear) plus the lane. */
+static inline uint64_t hh_cache_tag(uint64_t off, unsigned lane)
+{
+    uint64_t m = (off ^ 0x43414348454c4e45ull) * 0xd6e8feb86659fd93ull;
+    return ((m ^ (m >> 32)) & ~0xfull) | lane;
+}
+
+/* The lane whose cache holds the used chunk of size bytes at off in the
+ * block at base (of nlanes lanes), or -1 if that chunk is an object. */
+static inline int hh_cached_by(const uint8_t *base, uint64_t off,
+                               uint64_t size, unsigned nlanes)
+{
+    if (size > HH_CACHE_MAX)
+        return -1;
+    uint64_t tag = __atomic_load_n((const uint64_t *)(base + off + 16),
+                                   __ATOMIC_RELAXED);
+    unsigned lane = (unsigned)(tag & 0xf);
+    return lane < nlanes && tag == hh_cache_tag(off, lane) ? (int)lane : -1;
 }
 
 /* One undo entry in a lane's log: the bytes [off, off+len) held before the
@@ -134,11 +163,19 @@ struct hh_lane {
     uint64_t commit_no;   /* DISK: the heap's commit count when the log
                            * last said committed (the order of roll
                            * forwards after a power cut) */
-    uint8_t  reserved[HH_LANE_HDR - 96];
+    /* the lane's allocation cache (cache.c): rebuilt from the arena, never
+     * logged; right only while cache_gen equals the header's lock_inits */
+    uint64_t cache_gen;   /* 0: to be rebuilt before it is used */
+    uint64_t cache_busy;  /* tx_seq of the transaction changing the lists
+                           * below, 0 none: another's means half changed */
+    uint64_t cache_bytes; /* bytes of the chunks on the lists below */
+    uint64_t cache[HH_CACHE_CLASSES]; /* first cached chunk of class k */
+    uint8_t  reserved[HH_LANE_HDR - 120 - 8 * HH_CACHE_CLASSES];
 };
 static_assert(sizeof(pthread_mutex_t) <= 64, "mutex fits its slot");
 static_assert(offsetof(struct hh_lane, tx_seq) == 64, "lane seq offset");
 static_assert(sizeof(struct hh_lane) == HH_LANE_HDR, "lane header size");
+static_assert(offsetof(struct hh_lane, cache) == 120, "lane cache offset");
 
 struct hh_hdr {
     /* identity: written once at format, magic last */
@@ -161,7 +198,8 @@ struct hh_hdr {
     uint64_t lock_inits;  /* times the mutexes were made: format, new boot */
     uint64_t damaged;     /* lane + 1 whose log was found damaged, or 0:
                            * then transactions are refused (K_EHEAP) */
-    uint64_t ages;        /* transaction ages where no cycle counter is */
+    uint64_t ages;        /* read as a transaction's age at begin; moved
+                           * on by one that loses to K_EBUSY (lane.c) */
     uint64_t commits;     /* DISK commits with redo so far (commit_no) */
     uint8_t  reserved1[16];
     uint64_t alloc_lock;  /* lock word of the allocator (its own line) */
@@ -169,12 +207,10 @@ struct hh_hdr {
 
     /* hot words: changed only inside transactions, through the undo log */
     uint64_t root_version;/* the user's format version of the state under
-                           * root, 0 until set (hr_heap_set_root_version);
-                           * reserved zero bytes before format 3 had it, so
-                           * a heap made before reads 0 */
+                           * root, 0 until set (hr_heap_set_root_version) */
     uint64_t root;        /* offset of the root object, 0 none */
-    uint64_t used;        /* sum of payload bytes of used chunks */
-    uint64_t objects;     /* number of used chunks */
+    uint64_t unused[2];   /* zero (format 3's counters: the checker
+                           * counts objects by walking the arena) */
     uint64_t binmap[2];   /* bit b: bins[b] not empty */
     uint64_t bins[HH_NBINS]; /* offset of the first free chunk, 0 none */
     uint8_t  reserved3[HH_HDR_SIZE - 320 - (5 + HH_NBINS) * 8];

@@ -8,8 +8,9 @@
  * be saved in the log or a lock word not taken (doomed) the transaction
  * can only end in a rollback.  Before a range changes, the lock words of
  * its granules are taken (held to the end) and its old bytes logged; an
- * allocation or free takes the allocator's lock word.  Frees are queued
- * and applied at commit (alloc.c says why).
+ * allocation or free that the lane's cache does not serve (cache.c) takes
+ * the allocator's lock word.  Frees are queued and applied at commit
+ * (alloc.c says why).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "cache.h"
 #include "check.h"
 #include "crash.h"
 #include "lane.h"
@@ -131,15 +133,21 @@ int hr_heap_begin(hr_heap *h)
 static int commit(struct hh_tx *t)
 {
     int r = t->doomed;
-    for (size_t i = 0; r == 0 && i < t->nfrees; i++)
-        r = hh_free(t, t->frees[i]);
+    uint64_t seq = t->lane->tx_seq;
+    size_t n = t->nfrees; /* the commit forgets them */
+    for (size_t i = 0; r == 0 && i < n; i++)
+        r = t->frees[i] & 1 ? hh_cache_free(t, t->frees[i] & ~1ull)
+                            : hh_free(t, t->frees[i]);
     if (r == 0) {
         hh_crash("heap.commit-frees");
         r = hh_log_commit(t);
     }
-    if (r < 0) {
+    if (r == 0) {
+        hh_cache_committed(t, seq, t->frees, n);
+    } else {
         t->doomed = 0;
         hh_rollback(t);
+        hh_cache_rolled_back(t, seq);
     }
     return r;
 }
@@ -163,7 +171,9 @@ int hr_heap_abort(hr_heap *h)
     struct hh_tx *t = hh_my_tx(h);
     if (!t)
         return K_ETX;
+    uint64_t seq = t->lane->tx_seq;
     int r = hh_rollback(t);
+    hh_cache_rolled_back(t, seq);
     hh_tx_reset(t);
     hh_lane_give(t);
     return r;
@@ -247,9 +257,12 @@ int hr_heap_alloc(hr_heap *h, size_t size, unsigned flags, void **out)
     uint64_t need = (size + sizeof(struct hh_chunk) + HH_ALIGN - 1) &
                     ~(uint64_t)(HH_ALIGN - 1);
     uint64_t off;
-    if ((r = hh_lock_alloc(t)) < 0)
-        return r;
-    if ((r = hh_alloc(t, need, &off)) < 0) {
+    if ((r = hh_cache_alloc(t, need, &off)) == 0 &&
+        (r = hh_lock_alloc(t)) == 0 &&
+        (r = hh_alloc(t, need, &off)) == K_ENOMEM && !t->doomed &&
+        (r = hh_cache_drain(t)) == 0) /* the lane's cache, merged back */
+        r = hh_alloc(t, need, &off);
+    if (r < 0) {
         if (r == K_EHEAP)
             t->doomed = r;
         return r;
@@ -270,23 +283,26 @@ int hr_heap_free(hr_heap *h, void *p)
     if (r < 0 || !p)
         return r;
     uint64_t off = offset_of(h, p), cs;
-    if (off == UINT64_MAX)
-        return K_EINVAL;
-    if ((r = hh_lock_alloc(t)) < 0)
-        return r;
-    if (hh_object(h, off, &cs) < 0)
+    if (off == UINT64_MAX || hh_object(h, off, &cs) < 0)
         return K_EINVAL;
     /* no other transaction may be changing it when its bytes become free
      * space (a rollback of that one would then write over the lists) */
-    if ((r = hh_lock_range(t, off, cs - sizeof(struct hh_chunk))) < 0)
+    if (!hh_cache_took(t, off - sizeof(struct hh_chunk)) &&
+        ((r = hh_lock_range(t, off, cs - sizeof(struct hh_chunk))) < 0 ||
+         (r = hh_object(h, off, NULL)) < 0)) /* freed by the lock's holder */
         return r;
     off -= sizeof(struct hh_chunk);
     for (size_t i = 0; i < t->nfrees; i++)
-        if (t->frees[i] == off)
+        if ((t->frees[i] & ~1ull) == off)
             return K_EINVAL;
     if (grow((void **)&t->frees, &t->cap_frees, t->nfrees, sizeof *t->frees))
         return K_ENOMEM;
-    t->frees[t->nfrees++] = off;
+    /* a small chunk goes to the lane's cache; others to the shared lists,
+     * under the allocator's lock */
+    uint64_t to_cache = (uint64_t)hh_cache_takes(t, cs);
+    if (!to_cache && (r = hh_lock_alloc(t)) < 0)
+        return r;
+    t->frees[t->nfrees++] = off | to_cache;
     return 0;
 }
 
@@ -301,9 +317,8 @@ int hr_heap_usable(hr_heap *h, const void *p, size_t *size)
     return 0;
 }
 
-/* Check (or count) under the allocator's lock, in this thread's
- * transaction or in one begun for it: it holds no other lock word, so it
- * waits for the allocator, whoever holds it. */
+/* Check (or count) in this thread's transaction or in one begun for it
+ * (check.c). */
 static int locked_check(hr_heap *h, void (*fn)(const char *, void *),
                         void *arg, hr_heap_info *info)
 {
@@ -313,12 +328,7 @@ static int locked_check(hr_heap *h, void (*fn)(const char *, void *),
     int own = !t, r;
     if (own && (r = hh_lane_take(h, &t)) < 0)
         return r;
-    /* a damaged lane holding the allocator changes nothing: check it all,
-     * and name the lane */
-    if ((r = hh_lock_alloc(t)) == 0 || r == K_EHEAP) {
-        int rr = hh_check(h, own ? t : NULL, fn, arg, info);
-        r = r < 0 ? r : rr;
-    }
+    r = hh_check(h, t, own, fn, arg, info);
     if (own)
         hr_heap_abort(h);
     return r;

@@ -49,6 +49,11 @@ void hh_lane_give(struct hh_tx *t);
 /* Roll back every lane whose owner is dead.  0, or K_EHEAP if a lane's
  * log is damaged (left as it is). */
 int hh_lanes_settle(struct hr_heap *h);
+/* Hold lane i (rolled back first if its owner died), waiting for it if
+ * wait: 0 held (give it back with hh_lane_release), 1 in use, 2 this
+ * thread holds it already, K_EHEAP damaged, or -errno. */
+int hh_lane_hold(struct hr_heap *h, unsigned i, int wait);
+void hh_lane_release(struct hr_heap *h, unsigned i);
 /* Look at lane i for the checker, rolling it back if its owner is dead:
  * 0 free, 1 in use by a live transaction (mine's or another's), K_EHEAP
  * damaged (why in msg).  *bytes: bytes of its log in use. */
@@ -81,7 +86,8 @@ static inline int hh_lock_range(struct hh_tx *t, uint64_t off, uint64_t len)
     return 0;
 }
 
-/* The allocator's lock (every alloc and free of a transaction). */
+/* The allocator's lock (an alloc or free of a transaction that its lane's
+ * cache does not serve, a cache's rebuild). */
 static inline int hh_lock_alloc(struct hh_tx *t)
 {
     if (t->alloc_locked)

@@ -47,10 +47,15 @@ struct hh_tx {
     uint32_t hot_saved[HH_HDR_SIZE / 8]; /* tx_stamp: header word saved */
     struct hh_span recent[4]; /* ranges saved last: not saved again */
     unsigned nrecent;
-    uint64_t *frees;        /* objects freed by this tx, applied at commit */
+    uint64_t *frees;        /* chunks freed by this tx, applied at commit;
+                             * low bit 1: bound for the lane's cache */
     size_t nfrees, cap_frees;
     struct hh_span *news;   /* objects allocated by this tx (DISK flush) */
     size_t nnews, cap_news;
+    uint64_t *popped;       /* chunks this tx took from its lane's cache */
+    size_t npopped, cap_popped;
+    uint64_t cache_seq;     /* the lane's tx_seq popped and pending are of */
+    uint64_t cache_pending; /* bytes of queued frees bound for the cache */
 } __attribute__((aligned(64))); /* slots of threads share no cache line */
 
 struct hr_heap {

@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_heap_cache.c - the lanes' allocation caches (src/heap/cache.c): a
+ * small object freed in a lane is what that lane hands out next; a free
+ * inside a transaction that aborts frees nothing, an allocation inside one
+ * is cached again; a process that dies at each crash point of the cache
+ * leaves no object lost or doubled, and so does a thread that ends inside
+ * one; the checker names a chunk both cached and in use, and a wild write
+ * over a cache link is reported and never followed.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <hotrestart/heap.h>
+
+#include "common.h"
+#include "heap/format.h"
+#include "heap_work.h"
+
+static pmm_bank *bank;
+
+static void setup(void)
+{
+    site_new(16 << 20, 64);
+    bank = bank_open();
+}
+static void teardown(void) { site_drop(); }
+TestSuite(heap_cache, .init = setup, .fini = teardown);
+
+static hr_heap *open_heap(const char *name)
+{
+    hr_heap *h;
+    int r = hr_heap_open(&h, bank, name, 256 << 10, "k", 1, 0);
+    cr_assert_eq(r, 0, "open: %s", pmm_strerror(r));
+    return h;
+}
+
+static hr_heap_info stat_of(hr_heap *h)
+{
+    hr_heap_info st;
+    cr_assert_eq(hr_heap_stat(h, &st), 0);
+    return st;
+}
+
+static void *alloc_one(hr_heap *h, size_t size)
+{
+    void *p;
+    cr_assert_eq(hr_heap_begin(h), 0);
+    cr_assert_eq(hr_heap_alloc(h, size, 0, &p), 0);
+    cr_assert_eq(hr_heap_commit(h), 0);
+    return p;
+}
+
+static void free_one(hr_heap *h, void *p)
+{
+    cr_assert_eq(hr_heap_begin(h), 0);
+    cr_assert_eq(hr_heap_free(h, p), 0);
+    cr_assert_eq(hr_heap_commit(h), 0);
+}
+
+Test(heap_cache, a_freed_small_object_is_handed_out_again)
+{
+    hr_heap *h = open_heap("c");
+    void *keep = alloc_one(h, 64), *p = alloc_one(h, 64);
+    free_one(h, p);
+    hr_heap_info st = stat_of(h);
+    cr_assert_eq(st.objects, 1);
+    cr_assert_eq(st.cached_chunks, 1, "the free went to the lane's cache");
+    cr_assert_eq(st.cached, 80);
+    /* a cached chunk is no object: freeing it again is refused */
+    cr_assert_eq(hr_heap_begin(h), 0);
+    cr_assert_eq(hr_heap_free(h, p), K_EINVAL);
+    size_t n;
+    cr_assert_eq(hr_heap_usable(h, p, &n), K_EINVAL);
+    void *q;
+    cr_assert_eq(hr_heap_alloc(h, 60, HR_HEAP_ZERO, &q), 0);
+    cr_assert_eq(q, p, "the cached chunk of that size comes first");
+    cr_assert_eq(((uint64_t *)q)[0], 0, "its tag is gone: an object");
+    cr_assert_eq(hr_heap_commit(h), 0);
+    st = stat_of(h);
+    cr_assert_eq(st.objects, 2);
+    cr_assert_eq(st.cached_chunks, 0);
+    cr_assert_eq(hr_heap_check(h, NULL, NULL), 0);
+    (void)keep;
+    hr_heap_close(h);
+}
+
+Test(heap_cache, an_abort_keeps_the_cache_as_it_was)
+{
+    hr_heap *h = open_heap("a");
+    void *p = alloc_one(h, 100), *q = alloc_one(h, 100);
+    free_one(h, p);
+    /* taken in a transaction that aborts: cached again, taken again */
+    void *r;
+    cr_assert_eq(hr_heap_begin(h), 0);
+    cr_assert_eq(hr_heap_alloc(h, 100, 0, &r), 0);
+    cr_assert_eq(r, p);
+    memset(r, 0xab, 100);
+    cr_assert_eq(hr_heap_abort(h), 0);
+    hr_heap_info st = stat_of(h);
+    cr_assert_eq(st.cached_chunks, 1);
+    cr_assert_eq(st.objects, 1);
+    cr_assert_eq(hr_heap_check(h, NULL, NULL), 0);
+    /* freed in a transaction that aborts: still an object, data kept */
+    memset(q, 0x5a, 100);
+    cr_assert_eq(hr_heap_begin(h), 0);
+    cr_assert_eq(hr_heap_free(h, q), 0);
+    cr_assert_eq(hr_heap_abort(h), 0);
+    st = stat_of(h);
+    cr_assert_eq(st.objects, 1);
+    cr_assert_eq(st.cached_chunks, 1);
+    cr_assert_eq(((uint8_t *)q)[0], 0x5a);
+    cr_assert_eq(((uint8_t *)q)[15], 0x5a);
+    size_t n;
+    cr_assert_eq(hr_heap_usable(h, q, &n), 0);
+    cr_assert_eq(hr_heap_check(h, NULL, NULL), 0);
+    cr_assert_eq(alloc_one(h, 100), p, "the cache still serves it");
+    hr_heap_close(h);
+}
+
+/* The cache holds a bounded share of the heap; an allocation the shared
+ * lists cannot serve takes the lane's cache back first. */
+Test(heap_cache, a_full_heap_gets_the_cache_back)
+{
+    hr_heap *h = open_heap("f");
+    static void *p[8192];
+    int n = 0, r = 0;
+    while (r == 0 && n < 8192) {
+        cr_assert_eq(hr_heap_begin(h), 0);
+        for (int k = 0; k < 50 && (r = hr_heap_alloc(h, 48, 0, &p[n])) == 0;
+             k++)
+            n++;
+        cr_assert_eq(hr_heap_commit(h), 0);
+    }
+    cr_assert_eq(r, K_ENOMEM);
+    for (int i = 0; i < n; i++)
+        free_one(h, p[i]);
+    hr_heap_info st = stat_of(h);
+    cr_assert_gt(st.cached_chunks, 0);
+    cr_assert_lt(st.cached, st.arena / 8, "a bounded share is cached");
+    void *big;
+    cr_assert_eq(hr_heap_begin(h), 0);
+    cr_assert_eq(hr_heap_alloc(h, st.largest_free + st.cached / 2, 0, &big),
+                 0, "the cache was merged back to serve it");
+    cr_assert_eq(hr_heap_commit(h), 0);
+    cr_assert_eq(hr_heap_check(h, NULL, NULL), 0);
+    hr_heap_close(h);
+}
+
+static char seen[4096];
+static void collect(const char *p, void *arg)
+{
+    (void)arg;
+    fprintf(stderr, "  problem: %s\n", p);
+    strncat(seen, p, sizeof seen - strlen(seen) - 2);
+    strcat(seen, "\n");
+}
+
+/* A wild write over a cached chunk's link is named by the checker and
+ * never followed: the lane's lists are rebuilt from the arena instead. */
+Test(heap_cache, a_bad_cache_link_is_named_and_not_followed)
+{
+    hr_heap *h = open_heap("l");
+    void *p = alloc_one(h, 64), *q = alloc_one(h, 64), *keep = alloc_one(h, 64);
+    free_one(h, q);
+    free_one(h, p); /* p heads the list, its link leads to q */
+    uint64_t *link = (uint64_t *)p + 1, good = *link;
+    cr_assert_neq(good, 0, "p does not link to q");
+    *link = good + 4096; /* into the middle of some chunk */
+    seen[0] = 0;
+    cr_assert_eq(hr_heap_check(h, collect, NULL), K_EHEAP);
+    cr_assert(strstr(seen, "cache list"), "not named: %s", seen);
+    void *a, *b, *c;
+    cr_assert_eq(hr_heap_begin(h), 0);
+    cr_assert_eq(hr_heap_alloc(h, 64, 0, &a), 0);
+    cr_assert_eq(hr_heap_alloc(h, 64, 0, &b), 0);
+    cr_assert_eq(hr_heap_alloc(h, 64, 0, &c), 0);
+    cr_assert_eq(hr_heap_commit(h), 0);
+    cr_assert(a != keep && b != keep && c != keep && a != b && b != c &&
+              a != c, "a live object handed out twice");
+    cr_assert(a == p && (b == q || c == q), "p and q not handed out");
+    cr_assert_eq(hr_heap_check(h, NULL, NULL), 0, "rebuilt");
+    hr_heap_close(h);
+}
+
+/* A live object that carries a cache tag is both in use and cached: the
+ * checker says so. */
+Test(heap_cache, the_checker_names_an_object_both_cached_and_used)
+{
+    hr_heap *h = open_heap("d");
+    void *p = alloc_one(h, 64), *q = alloc_one(h, 64);
+    free_one(h, p);
+    uint64_t tag = ((uint64_t *)p)[0], *qw = q, save = qw[0];
+    cr_assert_eq(hr_heap_check(h, NULL, NULL), 0);
+    qw[0] = tag; /* another chunk's tag: q is still an object */
+    cr_assert_eq(hr_heap_check(h, NULL, NULL), 0);
+    /* q's own tag: cached in the arena's eyes, but on no list */
+    void *base;
+    cr_assert_eq(pmm_alloc(bank, "d", 1, "k", 1, PMM_RETRIEVE, &base, NULL),
+                 0);
+    uint64_t qoff = (uint64_t)((uint8_t *)q - sizeof(struct hh_chunk) -
+                               (uint8_t *)base);
+    qw[0] = hh_cache_tag(qoff, (unsigned)(tag & 0xf));
+    seen[0] = 0;
+    cr_assert_eq(hr_heap_check(h, collect, NULL), K_EHEAP);
+    cr_assert(strstr(seen, "cache tag"), "not named: %s", seen);
+    qw[0] = save;
+    cr_assert_eq(hr_heap_check(h, NULL, NULL), 0);
+    hr_heap_close(h);
+}
+
+/* A thread that ends inside a transaction that took a chunk from its
+ * lane's cache and freed another leaves the lane to be rolled back: the
+ * taken chunk is cached again, the freed object still an object, and the
+ * checker finds them so. */
+static hr_heap *exit_heap;
+static void *exit_victim, *exit_cached[2];
+
+static void *die_inside(void *arg)
+{
+    hr_heap *h = exit_heap;
+    void *p;
+    (void)arg;
+    /* its own lane's cache (a thread keeps its lane when it is free) */
+    for (int i = 0; i < 2; i++)
+        exit_cached[i] = alloc_one(h, 64);
+    for (int i = 0; i < 2; i++)
+        free_one(h, exit_cached[i]);
+    if (hr_heap_begin(h) == 0 && hr_heap_alloc(h, 64, 0, &p) == 0 &&
+        hr_heap_free(h, exit_victim) == 0)
+        pthread_exit(p); /* inside the transaction */
+    return NULL;
+}
+
+Test(heap_cache, a_thread_that_ends_inside_leaves_the_cache_whole)
+{
+    hr_heap *h = exit_heap = open_heap("t");
+    exit_victim = alloc_one(h, 64);
+    pthread_t id;
+    void *taken = NULL, **c = exit_cached;
+    cr_assert_eq(pthread_create(&id, NULL, die_inside, NULL), 0);
+    cr_assert_eq(pthread_join(id, &taken), 0);
+    cr_assert(taken && (taken == c[0] || taken == c[1]),
+              "it took a cached chunk");
+    hr_heap_info st = stat_of(h); /* rolls the dead thread's lane back */
+    cr_assert_eq(st.cached_chunks, 2, "the taken chunk is cached again");
+    cr_assert_eq(st.objects, 1, "the freed object is still one");
+    cr_assert_eq(hr_heap_check(h, NULL, NULL), 0);
+    hr_heap_close(h);
+}
