@@ -5,8 +5,8 @@
 #  - client_get_4KiB: what mcload drives against memcached -t 4 next to
 #    one Python thread (pymemcache get_many), keys/s;
 #  - hrcached_throughput_<mix>_t<N> (90/10 and 50/50 get/set, 100 B and
-#    4 KiB values): hrcached (one thread: it has no -t yet) and memcached
-#    at -t N, N = 1, 2, 4, measured back to back under the same client;
+#    4 KiB values): hrcached -t N and memcached -t N, N = 1, 2, 4,
+#    measured back to back under the same client;
 #  - hrcached_back_to_90pct_<size>: <size> of 4 KiB items (1 GiB, 256 MiB
 #    with --quick, HR_LOAD_MIB=N to choose) under random multi-gets; the
 #    server is killed 3 s in, and the row is the time from the kill to the
@@ -115,15 +115,16 @@ out=$("$load" -s 127.0.0.1:23401 -V 4096 -n 20000 -r 0 -k 10 -t 3 \
 show "$out"
 /usr/bin/python3 bench/load_pyclient.py 23401 20000 3 "$(figure "$out")"
 
-# Throughput: hrcached (one thread) and memcached -t N, back to back.
+# Throughput: hrcached -t N and memcached -t N, back to back (one heap,
+# kept from one N to the next).
 secs=$([ $quick = 1 ] && echo 2 || echo 5)
-export HR_SITE=$work/tp
-"$build/hr" site create --rambank-size 3G >/dev/null
-"$build/hrcached" -p 23402 -m 1024 >/dev/null 2>&1 & pids+=($!)
-unset HR_SITE
+HR_SITE=$work/tp "$build/hr" site create --rambank-size 3G >/dev/null
 for t in 1 2 4; do
+  HR_SITE=$work/tp "$build/hrcached" -p 23402 -m 1024 -t $t >/dev/null 2>&1 &
+  hpid=$!; pids+=($hpid)
   mc -p 23403 -m 1024 -t $t
   mpid=${pids[-1]}
+  "$load" -s 127.0.0.1:23402 --stat pid >/dev/null  # both serve
   for size in 100 4096; do
     for port in 23402 23403; do
       "$load" -s 127.0.0.1:$port --fill -V $size -n 100000 >/dev/null
@@ -133,14 +134,14 @@ for t in 1 2 4; do
         echo 4KiB)_t$t
       args=(-V $size -n 100000 -r "0.$((100 - get))" -t "$secs")
       out=$("$load" -s 127.0.0.1:23402 "${args[@]}" --row "$name" \
-        --system hrcached --note "hrcached has one thread (no -t yet)")
+        --system hrcached --note "hrcached -t $t")
       show "$out"
       show "$("$load" -s 127.0.0.1:23403 "${args[@]}" --row "$name" \
         --system "memcached $mcver" --ours "$(figure "$out")" \
         --note "memcached -t $t; ratio: memcached/hrcached ops/s")"
     done
   done
-  kill "$mpid"; wait "$mpid" 2>/dev/null || true
+  kill "$mpid" "$hpid"; wait "$mpid" "$hpid" 2>/dev/null || true
 done
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 pids=()

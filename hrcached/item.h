@@ -17,6 +17,7 @@
 #ifndef MC_ITEM_H
 #define MC_ITEM_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
@@ -27,7 +28,6 @@
 #include "store.h"
 
 #define MC_MAGIC 0x3144454843414352ull /* "RCACHED1" */
-#define MC_VERSION 1u
 #define MC_BUMP_S 60        /* a read renews an item's time once a minute */
 #define MC_EVICT_MOVES 256  /* active items one eviction may move to the head */
 #define MC_REALTIME_MAX (60 * 60 * 24 * 30)
@@ -58,7 +58,8 @@ _Static_assert(sizeof(struct mc_item) == 72, "item header");
 
 struct mc_root {
     uint64_t magic;         /* MC_MAGIC, written last at creation */
-    uint32_t version;       /* MC_VERSION */
+    uint32_t version;       /* MC_STATE_VERSION: a program refuses a
+                             * store of a newer one (store.h) */
     uint32_t item_hdr;      /* sizeof(struct mc_item) */
     uint64_t mem_limit;     /* -m at creation, bytes */
     uint64_t nbuckets;      /* power of two */
@@ -75,9 +76,22 @@ struct mc_root {
     uint64_t reserved[5];
 };
 
+/* What every handle of one store shares (one per process).  lock
+ * serialises the store's transactions: a writer holds it from
+ * mc_tab_begin to mc_tab_end; a get that changes nothing holds it shared
+ * and runs no transaction (table.c). */
+struct mc_share {
+    pthread_rwlock_t lock;
+};
+
+/* A handle: one per worker thread, so that its counters and its call's
+ * time are its own. */
 struct mc_store {
-    hr_heap *heap;
+    hr_heap *heap;          /* shared by the handles */
     struct mc_root *root;
+    struct mc_share *share;
+    int owner;              /* the handle mc_store_open gave: its close
+                             * closes the heap */
     struct mc_config cfg;
     struct mc_counters n;
     int64_t now;            /* time of the running call */

@@ -225,10 +225,51 @@ int mc_store_mput(mc_store *st, const struct mc_put *p)
     return mc_store_with_room(st, put_cb, p);
 }
 
+static void emit_item(struct mc_item *it,
+                      void (*emit)(void *, const struct mc_view *), void *arg)
+{
+    struct mc_view v = {it->data, it->nkey, it->flags, it->cas,
+                        item_value(it), it->nbytes};
+    emit(arg, &v);
+}
+
+/* A get that stores nothing (every key missing, or live, active and
+ * renewed within MC_BUMP_S), with the lock shared beside other such gets
+ * and no transaction: 1 done, 0 a key needs a store (nothing emitted). */
+static int get_read_only(mc_store *st, const char *const *keys,
+                         const size_t *nkeys, size_t n,
+                         void (*emit)(void *, const struct mc_view *),
+                         void *arg)
+{
+    struct mc_item *found[64];
+    if (n > sizeof found / sizeof found[0])
+        return 0;
+    mc_tab_read_begin(st);
+    for (size_t i = 0; i < n; i++) {
+        found[i] = mc_tab_peek(st, keys[i], nkeys[i]);
+        if (found[i] && mc_tab_get_writes(st, found[i])) {
+            mc_tab_read_end(st);
+            return 0;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!found[i]) {
+            st->n.get_misses++;
+            continue;
+        }
+        st->n.get_hits++;
+        emit_item(found[i], emit, arg);
+    }
+    mc_tab_read_end(st);
+    return 1;
+}
+
 int mc_store_get(mc_store *st, const char *const *keys, const size_t *nkeys,
                  size_t n, int touch, int64_t exptime,
                  void (*emit)(void *, const struct mc_view *), void *arg)
 {
+    if (!touch && n > 0 && get_read_only(st, keys, nkeys, n, emit, arg))
+        return 0;
     MC_TRY(mc_tab_begin(st));
     int r = 0;
     int64_t exp = mc_exptime(exptime, st->now);
@@ -248,9 +289,7 @@ int mc_store_get(mc_store *st, const char *const *keys, const size_t *nkeys,
         if ((r = mc_tab_bump(st, it)) < 0)
             break;
         st->n.get_hits++;
-        struct mc_view v = {it->data, it->nkey, it->flags, it->cas,
-                            item_value(it), it->nbytes};
-        emit(arg, &v);
+        emit_item(it, emit, arg);
     }
     return mc_tab_end(st, r);
 }

@@ -130,10 +130,21 @@ int mc_tab_bump(mc_store *st, struct mc_item *it)
 
 /* ---- transactions ---- */
 
+/* The store's lock is taken before the heap's transaction begins and
+ * given back after it ends: the store's transactions run one at a time in
+ * a process, so a reader holding the lock shared sees no store half made.
+ * (Every set changes the root's counters, the LRU head and the
+ * allocator's state, which the heap would serialise anyway.)  A kill
+ * takes every thread at once: the lock dies with the process, and the
+ * heap rolls back the transaction it held at the next open. */
 int mc_tab_begin(mc_store *st)
 {
+    pthread_rwlock_wrlock(&st->share->lock);
     st->now = wall_now();
-    return hr_heap_begin(st->heap);
+    int r = hr_heap_begin(st->heap);
+    if (r < 0)
+        pthread_rwlock_unlock(&st->share->lock);
+    return r;
 }
 
 /* Commit if r is a result, roll back if it is an error. */
@@ -141,10 +152,41 @@ int mc_tab_end(mc_store *st, int r)
 {
     if (r < 0) {
         hr_heap_abort(st->heap);
-        return r;
+    } else {
+        int c = hr_heap_commit(st->heap);
+        r = c < 0 ? c : r;
     }
-    int c = hr_heap_commit(st->heap);
-    return c < 0 ? c : r;
+    pthread_rwlock_unlock(&st->share->lock);
+    return r;
+}
+
+void mc_tab_read_begin(mc_store *st)
+{
+    pthread_rwlock_rdlock(&st->share->lock);
+    st->now = wall_now();
+}
+
+void mc_tab_read_end(mc_store *st)
+{
+    pthread_rwlock_unlock(&st->share->lock);
+}
+
+/* The item of key whatever its state, or NULL: stores nothing. */
+struct mc_item *mc_tab_peek(mc_store *st, const char *key, size_t nkey)
+{
+    uint64_t hv = hash_key(key, nkey);
+    for (struct mc_item *it = *bucket_of(st, hv); it; it = it->hnext)
+        if (it->hash == hv && it->nkey == nkey &&
+            memcmp(it->data, key, nkey) == 0)
+            return it;
+    return NULL;
+}
+
+/* Would a get of it store anything (remove it dead, bump it)? */
+int mc_tab_get_writes(const mc_store *st, const struct mc_item *it)
+{
+    return item_state(st, it) != LIVE || !(it->bits & MC_IT_ACTIVE) ||
+           st->now - it->time >= MC_BUMP_S;
 }
 
 /* An active item met at the tail goes back to the head with its bit
@@ -220,7 +262,7 @@ static int make_root(mc_store *st)
     MC_TRY(mc_tab_begin(st));
     int res = hr_heap_alloc(st->heap, sizeof *r, HR_HEAP_ZERO, (void **)&r);
     if (res == 0) {
-        r->version = MC_VERSION;
+        r->version = MC_STATE_VERSION;
         r->item_hdr = sizeof(struct mc_item);
         r->mem_limit = st->cfg.mem_limit;
         r->nbuckets = buckets_for(st->cfg.mem_limit);
@@ -236,15 +278,31 @@ static int make_root(mc_store *st)
 }
 
 int mc_store_open(mc_store **out, pmm_bank *bank, const char *name,
-                  const struct mc_config *cfg, uint64_t *made_limit)
+                  const struct mc_config *cfg, struct mc_made *made)
 {
+    struct mc_made made_here;
+    if (!made)
+        made = &made_here;
     mc_store *st = calloc(1, sizeof *st);
-    if (!st)
-        return -ENOMEM;
+    struct mc_share *sh = calloc(1, sizeof *sh);
+    pthread_rwlockattr_t attr;
+    int r = -ENOMEM;
+    if (!st || !sh)
+        goto fail_alloc;
+    /* writers first: gets must not keep a set waiting for good */
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr,
+                                  PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    r = -pthread_rwlock_init(&sh->lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+    if (r < 0)
+        goto fail_alloc;
+    st->share = sh;
+    st->owner = 1;
     st->cfg = *cfg;
     /* an existing heap is opened whatever its size: its limit is checked
      * below, to say what it was made with */
-    int r = hr_heap_open(&st->heap, bank, name, 0, "hrcached", 8,
+    r = hr_heap_open(&st->heap, bank, name, 0, "hrcached", 8,
                          HR_HEAP_RETRIEVE);
     if (r == K_EUNKNOWN && cfg->mem_limit)
         r = hr_heap_open(&st->heap, bank, name,
@@ -266,7 +324,18 @@ int mc_store_open(mc_store **out, pmm_bank *bank, const char *name,
         hr_heap_root(st->heap, &root);
     }
     st->root = root;
-    if (st->root->magic != MC_MAGIC || st->root->version != MC_VERSION ||
+    /* read only until the version is known to be ours: a store of a newer
+     * format is left exactly as it is, for the program that wrote it */
+    *made = (struct mc_made){st->root->mem_limit, st->root->version};
+    if (st->root->magic != MC_MAGIC) {
+        r = MC_BAD_ROOT;
+        goto fail_root;
+    }
+    if (st->root->version > MC_STATE_VERSION) {
+        r = MC_NEWER_STATE;
+        goto fail_root;
+    }
+    if (st->root->version != MC_STATE_VERSION ||
         st->root->item_hdr != sizeof(struct mc_item)) {
         r = MC_BAD_ROOT;
         goto fail_root;
@@ -274,7 +343,6 @@ int mc_store_open(mc_store **out, pmm_bank *bank, const char *name,
     if (!cfg->mem_limit)
         st->cfg.mem_limit = st->root->mem_limit;
     else if (st->root->mem_limit != cfg->mem_limit) {
-        *made_limit = st->root->mem_limit;
         r = MC_OTHER_LIMIT;
         goto fail_root;
     }
@@ -283,15 +351,33 @@ int mc_store_open(mc_store **out, pmm_bank *bank, const char *name,
 fail_root:
     hr_heap_close(st->heap);
 fail_open:
+    pthread_rwlock_destroy(&sh->lock);
+fail_alloc:
+    free(sh);
     free(st);
     return r;
+}
+
+int mc_store_handle(mc_store *st, mc_store **out)
+{
+    mc_store *h = calloc(1, sizeof *h);
+    if (!h)
+        return -ENOMEM;
+    *h = (mc_store){.heap = st->heap, .root = st->root, .share = st->share,
+                    .cfg = st->cfg};
+    *out = h;
+    return 0;
 }
 
 void mc_store_close(mc_store *st)
 {
     if (!st)
         return;
-    hr_heap_close(st->heap);
+    if (st->owner) {
+        hr_heap_close(st->heap);
+        pthread_rwlock_destroy(&st->share->lock);
+        free(st->share);
+    }
     free(st);
 }
 
@@ -359,5 +445,6 @@ int mc_store_verify(mc_store *st, void (*fn)(const char *, void *), void *arg)
     if (!bad && bytes != st->root->bytes)
         bad = problem(fn, arg, "byte count differs from the items' sizes");
     hr_heap_abort(st->heap);
+    pthread_rwlock_unlock(&st->share->lock);
     return bad ? K_EHEAP : 0;
 }

@@ -2,7 +2,8 @@
 /*
  * table.h - the frame of hrcached's store (table.c), for store.c only:
  * the hash chains and the LRU list, transactions and eviction.  Each call
- * that changes the heap must run inside mc_tab_begin() .. mc_tab_end().
+ * that changes the heap must run inside mc_tab_begin() .. mc_tab_end(),
+ * which hold the store's lock (one transaction at a time per process).
  */
 #ifndef MC_TABLE_H
 #define MC_TABLE_H
@@ -33,6 +34,14 @@ int mc_tab_set_bits(mc_store *st, struct mc_item *it, uint32_t bits);
 int mc_tab_begin(mc_store *st);
 /* Commit if r is a result, roll back if it is an error: r, or the error. */
 int mc_tab_end(mc_store *st, int r);
+/* A read that stores nothing: no transaction, the store's lock held
+ * shared (other readers run at once, no writer). */
+void mc_tab_read_begin(mc_store *st);
+void mc_tab_read_end(mc_store *st);
+/* The item of key whatever its state, or NULL (for a reader). */
+struct mc_item *mc_tab_peek(mc_store *st, const char *key, size_t nkey);
+/* Would a get of it store anything (remove it dead, mark or renew it)? */
+int mc_tab_get_writes(const mc_store *st, const struct mc_item *it);
 /* Free items from the LRU tail, in a transaction of its own, until need
  * more bytes fit under the limit: the number freed, or an error. */
 int mc_tab_make_room(mc_store *st, uint64_t need);

@@ -324,7 +324,7 @@ Test(hrcached_kill, acknowledged_items_survive_random_sigkills)
 {
     site_new(512ull << 20, 0);
     int lfd = mc_listener(&port);
-    const char *args[] = {"-M", "-m", "64", NULL};
+    const char *args[] = {"-M", "-m", "64", "-t", "4", NULL};
     start_clients();
     unsigned n = kills();
     for (unsigned i = 0; i < n; i++) {
@@ -373,7 +373,8 @@ Test(hrcached_kill, under_the_controller_with_held_sockets)
     snprintf(spec, sizeof spec, "tcp:127.0.0.1:%d", port);
     cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
     cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--listen", spec,
-                        HRCACHED_BIN, "-M", "-m", "64", NULL), 0, "%s", out);
+                        HRCACHED_BIN, "-M", "-m", "64", "-t", "4", NULL), 0,
+                        "%s", out);
     start_clients();
     unsigned n = kills();
     pid_t last = 0;

@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_hrcached_threads.c - hrcached's worker threads (-t) on one store,
+ * and the format version of its persistent state.
+ *
+ *  - connections spread over the workers see one store; stats sums every
+ *    worker's counters and says how many threads serve;
+ *  - clients on different workers hammering the same keys (incr, set,
+ *    append, delete, get) lose no increment and leave a consistent store;
+ *  - a store of a newer format version than the program's is refused with
+ *    both versions named, and left exactly as it was.
+ *
+ * Each case makes a throwaway site and holds the listening socket, as the
+ * controller does.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <hotrestart/errors.h>
+#include <hotrestart/heap.h>
+
+#include "common.h"
+#include "test_hrcached_util.h"
+
+static int port, lfd;
+
+static void setup(void)
+{
+    lfd = mc_case_setup(&port);
+}
+
+TestSuite(hrcached_threads, .init = setup, .fini = mc_case_teardown,
+          .timeout = 300);
+
+static uint64_t stat_in(const char *stats, const char *name)
+{
+    char key[64];
+    snprintf(key, sizeof key, "STAT %s ", name);
+    const char *p = strstr(stats, key);
+    cr_assert_not_null(p, "no %s in:\n%s", name, stats);
+    return strtoull(p + strlen(key), NULL, 10);
+}
+
+static uint64_t stat_of(int fd, const char *cmd, const char *name)
+{
+    static char out[16384];
+    cr_assert_gt(mc_ask(fd, cmd, strlen(cmd), "END\r\n", out, sizeof out), 0);
+    return stat_in(out, name);
+}
+
+static int count(const char *s, const char *what)
+{
+    int n = 0;
+    for (; (s = strstr(s, what)); s += strlen(what))
+        n++;
+    return n;
+}
+
+Test(hrcached_threads, workers_share_one_store_and_stats_sum_them)
+{
+    pid_t pid = mc_startl(lfd, "-t", "3", NULL);
+    int fd[3];
+    for (int i = 0; i < 3; i++)          /* one to each worker, in turn */
+        fd[i] = mc_connect(port);
+    for (int i = 0; i < 3; i++) {
+        char cmd[64];
+        snprintf(cmd, sizeof cmd, "set k%d 0 0 1\r\n%d\r\n", i, i);
+        cr_assert_str_eq(mc_line(fd[i], cmd), "STORED\r\n");
+    }
+    for (int i = 0; i < 3; i++) {        /* each sees the others' items */
+        char cmd[64], want[64];
+        int other = (i + 1) % 3;
+        snprintf(cmd, sizeof cmd, "get k%d\r\n", other);
+        snprintf(want, sizeof want, "VALUE k%d 0 1\r\n%d\r\nEND\r\n", other,
+                 other);
+        char out[256];
+        cr_assert_gt(mc_ask(fd[i], cmd, strlen(cmd), "END\r\n", out,
+                            sizeof out), 0);
+        cr_assert_str_eq(out, want);
+    }
+    cr_assert_eq(stat_of(fd[0], "stats\r\n", "threads"), 3);
+    cr_assert_eq(stat_of(fd[1], "stats\r\n", "cmd_set"), 3);
+    cr_assert_eq(stat_of(fd[2], "stats\r\n", "get_hits"), 3);
+    cr_assert_eq(stat_of(fd[0], "stats\r\n", "curr_items"), 3);
+    cr_assert_eq(stat_of(fd[0], "stats\r\n", "curr_connections"), 3);
+    cr_assert_eq(stat_of(fd[0], "stats settings\r\n", "num_threads"), 3);
+    char out[8192];
+    cr_assert_gt(mc_ask(fd[1], "stats conns\r\n", 13, "END\r\n", out,
+                        sizeof out), 0);
+    cr_assert_eq(count(out, ":addr tcp:127.0.0.1:"), 3, "%s", out);
+    cr_assert_str_eq(mc_line(fd[2], "stats reset\r\n"), "RESET\r\n");
+    cr_assert_eq(stat_of(fd[0], "stats\r\n", "cmd_set"), 0);
+    for (int i = 0; i < 3; i++)
+        close(fd[i]);
+    cr_assert_eq(mc_stop(pid), 0);
+}
+
+#define HAMMER_CLIENTS 4
+#define HAMMER_ROUNDS 1500
+
+/* One client: incr the shared counter, and set, append, get and delete
+ * shared keys, checking each answer is one the protocol allows. */
+static void hammer(int id)
+{
+    int fd = mc_connect(port);
+    char cmd[128], out[4096];
+    for (int i = 0; i < HAMMER_ROUNDS; i++) {
+        const char *r = mc_line(fd, "incr counter 1\r\n");
+        if (atoi(r) <= 0)
+            _exit(10);
+        int k = (i * 7 + id) % 16;
+        switch (i % 4) {
+        case 0:
+            snprintf(cmd, sizeof cmd, "set s%d 0 0 2\r\nv%d\r\n", k, id);
+            if (strcmp(mc_line(fd, cmd), "STORED\r\n") != 0)
+                _exit(11);
+            break;
+        case 1:
+            snprintf(cmd, sizeof cmd, "append s%d 0 0 1\r\n%d\r\n", k, id);
+            r = mc_line(fd, cmd);
+            if (strcmp(r, "STORED\r\n") && strcmp(r, "NOT_STORED\r\n"))
+                _exit(12);
+            break;
+        case 2:
+            snprintf(cmd, sizeof cmd, "get s%d s%d\r\n", k, (k + 1) % 16);
+            if (mc_ask(fd, cmd, strlen(cmd), "END\r\n", out, sizeof out) < 0)
+                _exit(13);
+            break;
+        default:
+            snprintf(cmd, sizeof cmd, "delete s%d\r\n", k);
+            r = mc_line(fd, cmd);
+            if (strcmp(r, "DELETED\r\n") && strcmp(r, "NOT_FOUND\r\n"))
+                _exit(14);
+        }
+    }
+    close(fd);
+    _exit(0);
+}
+
+Test(hrcached_threads, clients_on_four_workers_lose_no_increment)
+{
+    pid_t pid = mc_startl(lfd, "-t", "4", NULL);
+    int fd = mc_connect(port);
+    cr_assert_str_eq(mc_line(fd, "set counter 0 0 1\r\n0\r\n"), "STORED\r\n");
+    pid_t kids[HAMMER_CLIENTS];
+    for (int i = 0; i < HAMMER_CLIENTS; i++)
+        if ((kids[i] = fork()) == 0)
+            hammer(i);
+    for (int i = 0; i < HAMMER_CLIENTS; i++)
+        cr_assert_eq(wait_status(kids[i]), 0, "client %d saw a bad answer",
+                     i);
+    char want[64], out[256];
+    snprintf(want, sizeof want, "VALUE counter 0 4\r\n%d\r\nEND\r\n",
+             HAMMER_CLIENTS * HAMMER_ROUNDS);
+    cr_assert_gt(mc_ask(fd, "get counter\r\n", 13, "END\r\n", out,
+                        sizeof out), 0);
+    cr_assert_str_eq(out, want, "increments lost");
+    close(fd);
+    cr_assert_eq(mc_stop(pid), 0);
+    char res[4096];
+    const char *argv[] = {HRCACHED_BIN, "--check", NULL};
+    cr_assert_eq(mc_run(res, sizeof res, argv), 0, "%s", res);
+}
+
+/* The store's root as the heap holds it: a server that starts counts
+ * itself there (starts), and every store changes its counters.  The format
+ * version is the 32-bit word after the 8-byte magic (hrcached/item.h's
+ * struct mc_root).  (The heap's own tx_count is no witness: opening and
+ * closing a heap moves it.) */
+struct root_copy {
+    unsigned char bytes[512];
+    size_t size;
+};
+
+static void snapshot(hr_heap *h, struct root_copy *c)
+{
+    void *root;
+    cr_assert_eq(hr_heap_root(h, &root), 0);
+    cr_assert_eq(hr_heap_usable(h, root, &c->size), 0);
+    cr_assert_leq(c->size, sizeof c->bytes);
+    memcpy(c->bytes, root, c->size);
+}
+
+static void set_version(uint32_t v)
+{
+    pmm_bank *bank = bank_open();
+    hr_heap *h;
+    void *root;
+    cr_assert_eq(hr_heap_open(&h, bank, "hrcached", 0, "hrcached", 8,
+                              HR_HEAP_RETRIEVE), 0);
+    cr_assert_eq(hr_heap_root(h, &root), 0);
+    cr_assert_eq(hr_heap_begin(h), 0);
+    cr_assert_eq(hr_heap_write(h, (char *)root + 8, &v, sizeof v), 0);
+    cr_assert_eq(hr_heap_commit(h), 0);
+    hr_heap_close(h);
+    pmm_bank_close(bank);
+}
+
+static void root_now(struct root_copy *c)
+{
+    pmm_bank *bank = bank_open();
+    hr_heap *h;
+    cr_assert_eq(hr_heap_open(&h, bank, "hrcached", 0, "hrcached", 8,
+                              HR_HEAP_RETRIEVE), 0);
+    snapshot(h, c);
+    hr_heap_close(h);
+    pmm_bank_close(bank);
+}
+
+Test(hrcached_threads, state_of_a_newer_format_is_refused_and_untouched)
+{
+    pid_t pid = mc_startl(lfd, NULL);
+    int fd = mc_connect(port);
+    uint64_t ours = stat_of(fd, "stats\r\n", "state_version");
+    cr_assert_geq(ours, 1);
+    for (int i = 0; i < 20; i++) {
+        char cmd[64];
+        snprintf(cmd, sizeof cmd, "set v%d 0 0 2\r\n%02d\r\n", i, i);
+        cr_assert_str_eq(mc_line(fd, cmd), "STORED\r\n");
+    }
+    close(fd);
+    cr_assert_eq(mc_stop(pid), 0);
+
+    set_version((uint32_t)ours + 1);    /* as a later hrcached would */
+    struct root_copy before, after;
+    root_now(&before);
+    char out[4096], sock[300], want[128];
+    snprintf(sock, sizeof sock, "%s/mc.sock", getenv("HR_SITE"));
+    const char *argv[] = {HRCACHED_BIN, "-p", "0", "-s", sock, NULL};
+    cr_assert_eq(mc_run(out, sizeof out, argv), 1, "%s", out);
+    snprintf(want, sizeof want, "format version %llu, newer than this "
+             "hrcached's %llu", (unsigned long long)ours + 1,
+             (unsigned long long)ours);
+    cr_assert_not_null(strstr(out, want), "%s", out);
+    const char *check[] = {HRCACHED_BIN, "--check", NULL};
+    cr_assert_eq(mc_run(out, sizeof out, check), 1, "%s", out);
+    cr_assert_not_null(strstr(out, want), "%s", out);
+    root_now(&after);
+    cr_assert_eq(after.size, before.size);
+    cr_assert_eq(memcmp(after.bytes, before.bytes, after.size), 0,
+                 "the store's root changed");
+
+    set_version((uint32_t)ours);        /* back: every item is there */
+    pid = mc_startl(lfd, NULL);
+    fd = mc_connect(port);
+    for (int i = 0; i < 20; i++) {
+        char cmd[64], w[64];
+        snprintf(cmd, sizeof cmd, "get v%d\r\n", i);
+        snprintf(w, sizeof w, "VALUE v%d 0 2\r\n%02d\r\nEND\r\n", i, i);
+        cr_assert_gt(mc_ask(fd, cmd, strlen(cmd), "END\r\n", out,
+                            sizeof out), 0);
+        cr_assert_str_eq(out, w);
+    }
+    close(fd);
+    cr_assert_eq(mc_stop(pid), 0);
+}
