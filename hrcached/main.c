@@ -26,6 +26,7 @@
 
 #include "listen.h"
 #include "loop.h"
+#include "owner.h"
 #include "proto.h"
 #include "store.h"
 
@@ -228,6 +229,22 @@ static pmm_bank *open_bank(uint64_t heap_size)
     return bank;
 }
 
+/* Become the one process on the heap (owner.c): a server waits for
+ * another that serves it to end; --check refuses to read it under one. */
+static void own_heap(const char *name, int wait)
+{
+    char site[4096];
+    if (pmm_site_path(site, sizeof site, NULL) < 0)
+        die(1, "site path too long");
+    int r = mc_owner_take(site, name, wait);
+    if (r == -EWOULDBLOCK)
+        die(1, "heap %s is served by a running hrcached: check it once "
+            "that one has stopped", name);
+    if (r < 0)
+        die(1, "cannot lock heap %s in site %s: %s", name, site,
+            pmm_strerror(r));
+}
+
 static mc_store *open_store(const struct opts *o, pmm_bank *bank)
 {
     struct mc_config cfg = {o->mem_mb << 20, o->item_max, o->no_evict};
@@ -272,6 +289,7 @@ static int check(const struct opts *o)
     int r = pmm_bank_open(&bank, NULL, "RAM", 0);
     if (r < 0)
         die(1, "cannot open the site's RAM bank: %s", pmm_strerror(r));
+    own_heap(o->name, 0);
     struct mc_config cfg = {0, o->item_max, 1};
     mc_store *st;
     struct mc_made made = {0};
@@ -354,6 +372,7 @@ int main(int argc, char **argv)
             die(1, "standby: the controller went away (%s)", pmm_strerror(r));
         clock_gettime(CLOCK_MONOTONIC, &t0); /* promoted: it starts now */
     }
+    own_heap(o.name, 1);
     mc_store *st = open_store(&o, bank);
     if (!nl)
         nl = open_sockets(&o, fds, &inherited);
@@ -375,13 +394,13 @@ int main(int argc, char **argv)
                                        (t1.tv_nsec - t0.tv_nsec) / 1000);
     struct mc_server *srvs = workers(&srv);
     if (o.verbose) {
-        fprintf(stderr, "hrcached: heap %s: %llu items, %llu bytes, state "
-                "format version %u; %d thread%s serving on %d socket%s "
-                "%.3f ms after start\n", o.name,
-                (unsigned long long)u.items, (unsigned long long)u.bytes,
-                MC_STATE_VERSION, srv.nthreads, srv.nthreads == 1 ? "" : "s",
-                nl, nl == 1 ? "" : "s", (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
-                (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+        fprintf(stderr, "hrcached: heap %s: %llu items, %llu bytes; serving "
+                "on %d socket%s %.3f ms after start (%d thread%s, state "
+                "format version %u)\n", o.name,
+                (unsigned long long)u.items, (unsigned long long)u.bytes, nl,
+                nl == 1 ? "" : "s", (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+                (double)(t1.tv_nsec - t0.tv_nsec) / 1e6, srv.nthreads,
+                srv.nthreads == 1 ? "" : "s", MC_STATE_VERSION);
     }
     /* it serves from here (the loop's first accept): say so, once */
     int nr = mc_notify_ready();

@@ -7,6 +7,8 @@
  *    worker's counters and says how many threads serve;
  *  - clients on different workers hammering the same keys (incr, set,
  *    append, delete, get) lose no increment and leave a consistent store;
+ *  - one process serves a heap at a time: a second waits for the first to
+ *    end, --check refuses a heap in use;
  *  - a store of a newer format version than the program's is refused with
  *    both versions named, and left exactly as it was.
  *
@@ -15,6 +17,7 @@
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,14 +32,21 @@
 #include "test_hrcached_util.h"
 
 static int port, lfd;
+static pid_t logged = -1;   /* a server started by start_logged */
 
 static void setup(void)
 {
     lfd = mc_case_setup(&port);
 }
 
-TestSuite(hrcached_threads, .init = setup, .fini = mc_case_teardown,
-          .timeout = 300);
+static void teardown(void)
+{
+    if (logged > 0 && kill(logged, SIGKILL) == 0)
+        wait_status(logged);
+    mc_case_teardown();
+}
+
+TestSuite(hrcached_threads, .init = setup, .fini = teardown, .timeout = 300);
 
 static uint64_t stat_in(const char *stats, const char *name)
 {
@@ -259,4 +269,61 @@ Test(hrcached_threads, state_of_a_newer_format_is_refused_and_untouched)
     }
     close(fd);
     cr_assert_eq(mc_stop(pid), 0);
+}
+
+/* hrcached on lfd (LISTEN_FDS) with its stderr in the file log. */
+static pid_t start_logged(const char *log)
+{
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        char spid[32];
+        snprintf(spid, sizeof spid, "%d", (int)getpid());
+        setenv("LISTEN_FDS", "1", 1);
+        setenv("LISTEN_PID", spid, 1);
+        if (fd < 0 || dup2(fd, 2) < 0 || dup2(lfd, 3) < 0)
+            _exit(126);
+        execl(HRCACHED_BIN, HRCACHED_BIN, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int says_waiting(void *log)
+{
+    char buf[4096] = "";
+    FILE *f = fopen(log, "r");
+    if (f) {
+        buf[fread(buf, 1, sizeof buf - 1, f)] = 0;
+        fclose(f);
+    }
+    return strstr(buf, "served by another hrcached of this site: waiting") !=
+           NULL;
+}
+
+Test(hrcached_threads, one_server_per_heap_the_next_waits_for_the_first)
+{
+    pid_t first = mc_startl(lfd, NULL);
+    int fd = mc_connect(port);
+    cr_assert_str_eq(mc_line(fd, "set k 0 0 1\r\nx\r\n"), "STORED\r\n");
+    close(fd);
+    char out[4096], log[300];
+    const char *check[] = {HRCACHED_BIN, "--check", NULL};
+    cr_assert_eq(mc_run(out, sizeof out, check), 1, "%s", out);
+    cr_assert_not_null(strstr(out, "served by a running hrcached"), "%s", out);
+
+    snprintf(log, sizeof log, "%s/second.log", getenv("HR_SITE"));
+    logged = start_logged(log);
+    mc_poll(says_waiting, log, "the second server to say it waits");
+    kill(first, SIGKILL);
+    cr_assert_eq(wait_status(first), 128 + SIGKILL);
+    /* the second serves now: the first one's item, one restart seen */
+    fd = mc_connect(port);
+    cr_assert_gt(mc_ask(fd, "get k\r\n", 7, "END\r\n", out, sizeof out), 0);
+    cr_assert_str_eq(out, "VALUE k 0 1\r\nx\r\nEND\r\n");
+    cr_assert_eq(stat_of(fd, "stats\r\n", "restarts"), 1);
+    close(fd);
+    cr_assert_eq(mc_stop(logged), 0);
+    logged = -1;
 }
