@@ -18,6 +18,7 @@
 #define MC_ITEM_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
@@ -95,7 +96,16 @@ struct mc_store {
     struct mc_config cfg;
     struct mc_counters n;
     int64_t now;            /* time of the running call */
+    int root_logged;        /* the root's hot words are in the running
+                             * transaction's log (set64) */
 };
+
+/* The root's words most stores change (head, tail, cas_next, items,
+ * bytes): added to the log once per transaction, in one record. */
+#define MC_ROOT_HOT_LEN                                                        \
+    (offsetof(struct mc_root, oldest_live) - offsetof(struct mc_root, head))
+_Static_assert(offsetof(struct mc_root, bytes) + 8 ==
+               offsetof(struct mc_root, oldest_live), "root: hot words");
 
 #define MC_TRY(x)                                                              \
     do {                                                                       \
@@ -106,6 +116,15 @@ struct mc_store {
 
 static inline int set64(mc_store *st, void *p, uint64_t v)
 {
+    char *hot = (char *)&st->root->head;
+    if ((char *)p >= hot && (char *)p < hot + MC_ROOT_HOT_LEN) {
+        if (!st->root_logged) {
+            MC_TRY(hr_heap_add(st->heap, hot, MC_ROOT_HOT_LEN));
+            st->root_logged = 1;
+        }
+        *(uint64_t *)p = v;     /* its old bytes are in the log */
+        return 0;
+    }
     return hr_heap_set64(st->heap, (uint64_t *)p, v);
 }
 

@@ -159,9 +159,7 @@ static int put_once(mc_store *st, const struct mc_put *p, uint64_t *need)
     }
     it->cas = st->root->cas_next;
     MC_TRY(set64(st, &st->root->cas_next, st->root->cas_next + 1));
-    if (old)
-        MC_TRY(mc_tab_unlink(st, old));
-    MC_TRY(mc_tab_link(st, it));
+    MC_TRY(old ? mc_tab_replace(st, old, it) : mc_tab_link(st, it));
     if (p->op == MC_CAS)
         st->n.cas_hits++;
     if (p->cas_out)
@@ -233,9 +231,10 @@ static void emit_item(struct mc_item *it,
     emit(arg, &v);
 }
 
-/* A get that stores nothing (every key missing, or live, active and
- * renewed within MC_BUMP_S), with the lock shared beside other such gets
- * and no transaction: 1 done, 0 a key needs a store (nothing emitted). */
+/* A get that stores nothing but active bits (every key missing, or live
+ * and renewed within MC_BUMP_S), with the lock shared beside other such
+ * gets and no transaction: 1 done, 0 a key needs a store (nothing
+ * emitted). */
 static int get_read_only(mc_store *st, const char *const *keys,
                          const size_t *nkeys, size_t n,
                          void (*emit)(void *, const struct mc_view *),
@@ -258,6 +257,7 @@ static int get_read_only(mc_store *st, const char *const *keys,
             continue;
         }
         st->n.get_hits++;
+        mc_tab_mark_read(found[i]);
         emit_item(found[i], emit, arg);
     }
     mc_tab_read_end(st);
@@ -404,8 +404,7 @@ int mc_store_arith_item(mc_store *st, struct mc_item *it, int decr,
     fill(st, n, it->data, it->nkey, it->hash, it->flags, it->exptime, len);
     memcpy(item_value(n), buf, len);
     n->cas = cas;
-    MC_TRY(mc_tab_unlink(st, it));
-    MC_TRY(mc_tab_link(st, n));
+    MC_TRY(mc_tab_replace(st, it, n));
     *out = n;
     return MC_VALUE;
 }

@@ -49,13 +49,20 @@ static int lru_push(mc_store *st, struct mc_item *it)
     return setp(st, &r->head, it);
 }
 
-/* Take it off its chain and the LRU, and free it (at commit). */
-int mc_tab_unlink(mc_store *st, struct mc_item *it)
+/* The word that points to it on its chain, or NULL. */
+static struct mc_item **chain_link(mc_store *st, struct mc_item *it)
 {
     struct mc_item **link = bucket_of(st, it->hash);
     while (*link && *link != it)
         link = &(*link)->hnext;
-    if (!*link)
+    return *link ? link : NULL;
+}
+
+/* Take it off its chain and the LRU, and free it (at commit). */
+int mc_tab_unlink(mc_store *st, struct mc_item *it)
+{
+    struct mc_item **link = chain_link(st, it);
+    if (!link)
         return K_EHEAP;        /* not on its chain: the store is damaged */
     MC_TRY(setp(st, link, it->hnext));
     MC_TRY(lru_unlink(st, it));
@@ -82,6 +89,28 @@ int mc_tab_link(mc_store *st, struct mc_item *it)
     MC_TRY(set64(st, &r->bytes, r->bytes + heap_bytes(st, it)));
     st->n.total_items++;
     return 0;
+}
+
+/* Put the new (unlogged, fully written) item it in old's place on its
+ * chain, at the LRU head, and free old (at commit): mc_tab_unlink then
+ * mc_tab_link, with fewer stores. */
+int mc_tab_replace(mc_store *st, struct mc_item *old, struct mc_item *it)
+{
+    struct mc_item **link = chain_link(st, old);
+    if (!link)
+        return K_EHEAP;
+    struct mc_root *r = st->root;
+    it->hnext = old->hnext;
+    MC_TRY(setp(st, link, it));
+    MC_TRY(lru_unlink(st, old));
+    it->prev = NULL;
+    it->next = r->head;
+    MC_TRY(setp(st, r->head ? &r->head->prev : &r->tail, it));
+    MC_TRY(setp(st, &r->head, it));
+    MC_TRY(set64(st, &r->bytes,
+                 r->bytes - heap_bytes(st, old) + heap_bytes(st, it)));
+    st->n.total_items++;
+    return hr_heap_free(st->heap, old);
 }
 
 /* The live item of key, or NULL; a dead one met on the way is removed.
@@ -141,6 +170,7 @@ int mc_tab_begin(mc_store *st)
 {
     pthread_rwlock_wrlock(&st->share->lock);
     st->now = wall_now();
+    st->root_logged = 0;
     int r = hr_heap_begin(st->heap);
     if (r < 0)
         pthread_rwlock_unlock(&st->share->lock);
@@ -182,11 +212,21 @@ struct mc_item *mc_tab_peek(mc_store *st, const char *key, size_t nkey)
     return NULL;
 }
 
-/* Would a get of it store anything (remove it dead, bump it)? */
+/* Would a get of it store more than its active bit (remove it dead,
+ * renew its time)? */
 int mc_tab_get_writes(const mc_store *st, const struct mc_item *it)
 {
-    return item_state(st, it) != LIVE || !(it->bits & MC_IT_ACTIVE) ||
-           st->now - it->time >= MC_BUMP_S;
+    return item_state(st, it) != LIVE || st->now - it->time >= MC_BUMP_S;
+}
+
+/* The active bit is a hint for eviction, as memcached's: a reader sets it
+ * with one atomic OR, not logged.  Readers hold the store's lock shared,
+ * so no transaction runs meanwhile that could have the word in its log;
+ * a crash keeps the bit or not, and either is a right answer. */
+void mc_tab_mark_read(struct mc_item *it)
+{
+    if (!(__atomic_load_n(&it->bits, __ATOMIC_RELAXED) & MC_IT_ACTIVE))
+        __atomic_fetch_or(&it->bits, MC_IT_ACTIVE, __ATOMIC_RELAXED);
 }
 
 /* An active item met at the tail goes back to the head with its bit
