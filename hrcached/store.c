@@ -220,6 +220,7 @@ int mc_store_mput(mc_store *st, const struct mc_put *p)
 {
     if (mc_store_too_large(st, p->nkey, p->flags, p->nbytes))
         return MC_TOO_LARGE;
+    mc_tab_prefetch(st, p->key, p->nkey);
     return mc_store_with_room(st, put_cb, p);
 }
 
@@ -268,6 +269,8 @@ int mc_store_get(mc_store *st, const char *const *keys, const size_t *nkeys,
                  size_t n, int touch, int64_t exptime,
                  void (*emit)(void *, const struct mc_view *), void *arg)
 {
+    for (size_t i = 0; i < n; i++)
+        mc_tab_prefetch(st, keys[i], nkeys[i]);
     if (!touch && n > 0 && get_read_only(st, keys, nkeys, n, emit, arg))
         return 0;
     MC_TRY(mc_tab_begin(st));
@@ -296,6 +299,7 @@ int mc_store_get(mc_store *st, const char *const *keys, const size_t *nkeys,
 
 int mc_store_delete(mc_store *st, const char *key, size_t nkey)
 {
+    mc_tab_prefetch(st, key, nkey);
     MC_TRY(mc_tab_begin(st));
     int r;
     struct mc_item *it = mc_tab_find(st, key, nkey, 0, &r);

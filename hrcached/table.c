@@ -212,6 +212,20 @@ struct mc_item *mc_tab_peek(mc_store *st, const char *key, size_t nkey)
     return NULL;
 }
 
+/* Before the lock: the key's bucket and the first item on its chain into
+ * the cache, so that the lookup under the lock does not wait for memory.
+ * The bucket array never moves; the chain head is read with a relaxed
+ * load and only prefetched (a stale pointer is harmless: a prefetch
+ * neither faults nor changes anything). */
+void mc_tab_prefetch(mc_store *st, const char *key, size_t nkey)
+{
+    struct mc_item **b = bucket_of(st, hash_key(key, nkey));
+    __builtin_prefetch(b);
+    struct mc_item *it = __atomic_load_n(b, __ATOMIC_RELAXED);
+    if (it)
+        __builtin_prefetch(&it->hash);
+}
+
 /* Would a get of it store more than its active bit (remove it dead,
  * renew its time)? */
 int mc_tab_get_writes(const mc_store *st, const struct mc_item *it)
