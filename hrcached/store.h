@@ -200,6 +200,10 @@ struct mc_marith_out {
 int mc_store_marith(mc_store *st, const char *key, size_t nkey,
                     const struct mc_marith *q, struct mc_marith_out *out);
 
+/* Start bringing key's bucket into the cache, for a lookup to come (no
+ * lock: it reads nothing the store changes). */
+void mc_store_prefetch(mc_store *st, const char *key, size_t nkey);
+
 /* Would an item of this key and value length be over -I, as memcached
  * counts it (MC_ITEM_OVERHEAD)?  (counted as store_too_large if so) */
 int mc_store_too_large(mc_store *st, size_t nkey, uint32_t flags,

@@ -226,6 +226,11 @@ void mc_tab_prefetch(mc_store *st, const char *key, size_t nkey)
         __builtin_prefetch(&it->hash);
 }
 
+void mc_store_prefetch(mc_store *st, const char *key, size_t nkey)
+{
+    __builtin_prefetch(bucket_of(st, hash_key(key, nkey)));
+}
+
 /* Would a get of it store more than its active bit (remove it dead,
  * renew its time)? */
 int mc_tab_get_writes(const mc_store *st, const struct mc_item *it)
