@@ -33,6 +33,8 @@
 #define MC_EVICT_MOVES 256  /* active items one eviction may move to the head */
 #define MC_REALTIME_MAX (60 * 60 * 24 * 30)
 #define MC_EVICT_BATCH 64   /* items freed by one eviction transaction */
+#define MC_LOG_PER_MOVE 320 /* undo log bytes one spared item may take */
+#define MC_LOG_PER_FREE 640 /* ... and one freed item */
 #define MC_PUT_TRIES 64
 
 struct mc_item {
@@ -83,6 +85,10 @@ struct mc_root {
  * and runs no transaction (table.c). */
 struct mc_share {
     pthread_rwlock_t lock;
+    /* one eviction's most items spared and freed: MC_EVICT_MOVES and
+     * MC_EVICT_BATCH, fewer when its transaction would not fit a lane's
+     * undo log (a small heap) */
+    unsigned evict_moves, evict_batch;
 };
 
 /* A handle: one per worker thread, so that its counters and its call's

@@ -271,13 +271,14 @@ int mc_tab_make_room(mc_store *st, uint64_t need)
     int freed = 0, moved = 0, r = 0;
     struct mc_root *root = st->root;
     struct mc_item *it = root->tail;
-    while (it && freed < MC_EVICT_BATCH &&
+    while (it && freed < (int)st->share->evict_batch &&
            (freed == 0 || root->bytes + need > st->cfg.mem_limit)) {
         struct mc_item *prev = it->prev;
         int s = item_state(st, it);
         if (s == LIVE && st->cfg.no_evict)
             break;
-        if (s == LIVE && (it->bits & MC_IT_ACTIVE) && moved < MC_EVICT_MOVES) {
+        if (s == LIVE && (it->bits & MC_IT_ACTIVE) &&
+            moved < (int)st->share->evict_moves) {
             if ((r = spare(st, it)) < 0)
                 break;
             moved++;
@@ -313,6 +314,24 @@ uint64_t mc_store_heap_size(uint64_t mem_limit)
     uint64_t log = arena / 7 > (16u << 20) ? (16u << 20) : arena / 7;
     uint64_t size = arena + log + (64u << 10);
     return (size + 4095) & ~4095ull;
+}
+
+/* How much one eviction may do: its spares and frees must fit half a
+ * lane's undo log (a full log fails the transaction with K_ENOMEM, and a
+ * store that needs room would fail with it). */
+static int evict_limits(mc_store *st)
+{
+    hr_heap_info hi;
+    MC_TRY(hr_heap_stat(st->heap, &hi));
+    uint64_t moves = hi.log_size / 4 / MC_LOG_PER_MOVE;
+    uint64_t frees = hi.log_size / 4 / MC_LOG_PER_FREE;
+    st->share->evict_moves = moves < MC_EVICT_MOVES ? (unsigned)moves
+                                                    : MC_EVICT_MOVES;
+    st->share->evict_batch = frees < MC_EVICT_BATCH ? (unsigned)frees
+                                                    : MC_EVICT_BATCH;
+    if (st->share->evict_batch == 0)
+        st->share->evict_batch = 1;
+    return 0;
 }
 
 static int make_root(mc_store *st)
@@ -383,6 +402,8 @@ int mc_store_open(mc_store **out, pmm_bank *bank, const char *name,
         hr_heap_root(st->heap, &root);
     }
     st->root = root;
+    if ((r = evict_limits(st)) < 0)
+        goto fail_root;
     /* read only until the version is known to be ours: a store of a newer
      * format is left exactly as it is, for the program that wrote it */
     *made = (struct mc_made){st->root->mem_limit, st->root->version};

@@ -7,6 +7,7 @@
  *    worker's counters and says how many threads serve;
  *  - clients on different workers hammering the same keys (incr, set,
  *    append, delete, get) lose no increment and leave a consistent store;
+ *    eviction from four workers at once keeps the store under -m, sound;
  *  - one process serves a heap at a time: a second waits for the first to
  *    end, --check refuses a heap in use;
  *  - a store of a newer format version than the program's is refused with
@@ -171,6 +172,53 @@ Test(hrcached_threads, clients_on_four_workers_lose_no_increment)
     cr_assert_gt(mc_ask(fd, "get counter\r\n", 13, "END\r\n", out,
                         sizeof out), 0);
     cr_assert_str_eq(out, want, "increments lost");
+    close(fd);
+    cr_assert_eq(mc_stop(pid), 0);
+    char res[4096];
+    const char *argv[] = {HRCACHED_BIN, "--check", NULL};
+    cr_assert_eq(mc_run(res, sizeof res, argv), 0, "%s", res);
+}
+
+/* One client storing values of 2,000 bytes under its own keys, past -m,
+ * and reading the last one back whole. */
+static void fill_past_limit(int id)
+{
+    int fd = mc_connect(port);
+    char cmd[2200], out[4096];
+    for (int i = 0; i < 800; i++) {
+        int h = snprintf(cmd, 100, "set e%d:%d 0 0 2000\r\n", id, i);
+        memset(cmd + h, 'a' + (id + i) % 26, 2000);
+        memcpy(cmd + h + 2000, "\r\n", 2);
+        if (mc_ask(fd, cmd, (size_t)h + 2002, "\r\n", out, sizeof out) < 0 ||
+            strcmp(out, "STORED\r\n") != 0) {
+            fprintf(stderr, "client %d, set %d: %s\n", id, i, out);
+            _exit(20);
+        }
+        snprintf(cmd, 100, "get e%d:%d\r\n", id, i);
+        if (mc_ask(fd, cmd, strlen(cmd), "END\r\n", out, sizeof out) < 0 ||
+            !strstr(out, " 0 2000\r\n"))
+            _exit(21);
+    }
+    close(fd);
+    _exit(0);
+}
+
+/* Eviction runs from every worker at once: four clients store 6 MB into
+ * -m 1; the store stays under its limit and consistent. */
+Test(hrcached_threads, eviction_from_four_workers_keeps_the_store_sound)
+{
+    pid_t pid = mc_startl(lfd, "-t", "4", "-m", "1", NULL);
+    pid_t kids[4];
+    for (int i = 0; i < 4; i++)
+        if ((kids[i] = fork()) == 0)
+            fill_past_limit(i);
+    for (int i = 0; i < 4; i++) {
+        int st = wait_status(kids[i]);
+        cr_assert_eq(st, 0, "client %d saw a bad answer (%d)", i, st);
+    }
+    int fd = mc_connect(port);
+    cr_assert_gt(stat_of(fd, "stats\r\n", "evictions"), 0);
+    cr_assert_leq(stat_of(fd, "stats\r\n", "bytes"), 1u << 20);
     close(fd);
     cr_assert_eq(mc_stop(pid), 0);
     char res[4096];
