@@ -329,17 +329,13 @@ static void heap_checks(void)
     cr_assert_eq(mc_run(out, sizeof out, hr), 0, "hr heap check: %s", out);
 }
 
-/* The test holds the socket and restarts hrcached itself (LISTEN_FDS). */
-Test(hrcached_kill, acknowledged_items_survive_random_sigkills)
+/* Start hrcached on lfd and SIGKILL it n times, at random moments (every
+ * other time once it serves: slow under ASan). */
+static void kill_loop(int lfd, const char *const *args, unsigned n)
 {
-    site_new(512ull << 20, 0);
-    int lfd = mc_listener(&port);
-    const char *args[] = {"-M", "-m", "64", "-t", "4", NULL};
-    start_clients();
-    unsigned n = kills();
     for (unsigned i = 0; i < n; i++) {
         pid_t srv = mc_start(lfd, args);
-        if (i % 2) {                    /* once it serves (slow under ASan) */
+        if (i % 2) {
             int fd = mc_connect(port);
             char out[256];
             mc_ask(fd, "version\r\n", 9, "\r\n", out, sizeof out);
@@ -351,6 +347,17 @@ Test(hrcached_kill, acknowledged_items_survive_random_sigkills)
         cr_assert_eq(st, 128 + SIGKILL, "hrcached ended by itself (%d) "
                      "after %u kills", st, i);
     }
+}
+
+/* The test holds the socket and restarts hrcached itself (LISTEN_FDS). */
+Test(hrcached_kill, acknowledged_items_survive_random_sigkills)
+{
+    site_new(512ull << 20, 0);
+    int lfd = mc_listener(&port);
+    const char *args[] = {"-M", "-m", "64", "-t", "4", NULL};
+    start_clients();
+    unsigned n = kills();
+    kill_loop(lfd, args, n);
     pid_t srv = mc_start(lfd, args);
     finish_clients(n, "socket held by the test"); /* on failure: mc_cleanup */
     cr_assert_eq(mc_stop(srv), 0);
@@ -370,14 +377,7 @@ Test(hrcached_kill, evictions_cut_by_sigkills_bring_back_no_old_value)
     const char *args[] = {"-m", "2", "-t", "4", NULL};
     start_clients();
     unsigned n = kills() / 3;
-    for (unsigned i = 0; i < n; i++) {
-        pid_t srv = mc_start(lfd, args);
-        usleep((useconds_t)(rand() % 8000));
-        kill(srv, SIGKILL);
-        int st = wait_status(srv);
-        cr_assert_eq(st, 128 + SIGKILL, "hrcached ended by itself (%d) "
-                     "after %u kills", st, i);
-    }
+    kill_loop(lfd, args, n);
     pid_t srv = mc_start(lfd, args);
     int fd = mc_connect(port);
     char out[8192];
