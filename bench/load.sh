@@ -5,8 +5,10 @@
 #  - client_get_4KiB: what mcload drives against memcached -t 4 next to
 #    one Python thread (pymemcache get_many), keys/s;
 #  - hrcached_throughput_<mix>_t<N> (90/10 and 50/50 get/set, 100 B and
-#    4 KiB values): hrcached (one thread: it has no -t yet) and memcached
-#    at -t N, N = 1, 2, 4, measured back to back under the same client;
+#    4 KiB values): hrcached -t N and memcached -t N, N = 1, 2, 4, under
+#    the same client in alternating 1 s runs (5, 3 with --quick; the one
+#    that goes first alternates too), each row the median of its runs: on
+#    a shared machine both see the same moments;
 #  - hrcached_back_to_90pct_<size>: <size> of 4 KiB items (1 GiB, 256 MiB
 #    with --quick, HR_LOAD_MIB=N to choose) under random multi-gets; the
 #    server is killed 3 s in, and the row is the time from the kill to the
@@ -115,15 +117,16 @@ out=$("$load" -s 127.0.0.1:23401 -V 4096 -n 20000 -r 0 -k 10 -t 3 \
 show "$out"
 /usr/bin/python3 bench/load_pyclient.py 23401 20000 3 "$(figure "$out")"
 
-# Throughput: hrcached (one thread) and memcached -t N, back to back.
-secs=$([ $quick = 1 ] && echo 2 || echo 5)
-export HR_SITE=$work/tp
-"$build/hr" site create --rambank-size 3G >/dev/null
-"$build/hrcached" -p 23402 -m 1024 >/dev/null 2>&1 & pids+=($!)
-unset HR_SITE
+# Throughput: hrcached -t N and memcached -t N in alternating runs (one
+# heap, kept from one N to the next).
+rounds=$([ $quick = 1 ] && echo 3 || echo 5)
+HR_SITE=$work/tp "$build/hr" site create --rambank-size 3G >/dev/null
 for t in 1 2 4; do
+  HR_SITE=$work/tp "$build/hrcached" -p 23402 -m 1024 -t $t >/dev/null 2>&1 &
+  hpid=$!; pids+=($hpid)
   mc -p 23403 -m 1024 -t $t
   mpid=${pids[-1]}
+  "$load" -s 127.0.0.1:23402 --stat pid >/dev/null  # both serve
   for size in 100 4096; do
     for port in 23402 23403; do
       "$load" -s 127.0.0.1:$port --fill -V $size -n 100000 >/dev/null
@@ -131,16 +134,24 @@ for t in 1 2 4; do
     for get in 90 50; do
       name=hrcached_throughput_${get}get_$([ $size = 100 ] && echo 100B ||
         echo 4KiB)_t$t
-      args=(-V $size -n 100000 -r "0.$((100 - get))" -t "$secs")
-      out=$("$load" -s 127.0.0.1:23402 "${args[@]}" --row "$name" \
-        --system hrcached --note "hrcached has one thread (no -t yet)")
+      args=(-V $size -n 100000 -r "0.$((100 - get))" -t 1)
+      ours=""; theirs=""
+      for ((i = 0; i < rounds; i++)); do
+        for port in $([ $((i % 2)) = 0 ] && echo 23402 23403 || echo 23403 23402); do
+          f=$(figure "$("$load" -s 127.0.0.1:$port "${args[@]}")")
+          [ $port = 23402 ] && ours="$ours $f" || theirs="$theirs $f"
+        done
+      done
+      how="mcload 16 conns x 8 deep, 2 threads, 1 keys/get, 1 s runs"
+      out=$("$load" --row "$name" --system hrcached --figures "$ours" \
+        --note "$how; hrcached -t $t; load $(cut -d' ' -f1 /proc/loadavg)")
       show "$out"
-      show "$("$load" -s 127.0.0.1:23403 "${args[@]}" --row "$name" \
-        --system "memcached $mcver" --ours "$(figure "$out")" \
-        --note "memcached -t $t; ratio: memcached/hrcached ops/s")"
+      show "$("$load" --row "$name" --system "memcached $mcver" \
+        --figures "$theirs" --ours "$(figure "$out")" --note "$how; \
+memcached -t $t; ratio: memcached/hrcached ops/s")"
     done
   done
-  kill "$mpid"; wait "$mpid" 2>/dev/null || true
+  kill "$mpid" "$hpid"; wait "$mpid" "$hpid" 2>/dev/null || true
 done
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 pids=()

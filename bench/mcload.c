@@ -229,7 +229,9 @@ static void usage(int code)
         "  --stat NAME    print the server's stat NAME (memcached) and exit\n"
         "  --row NAME --system SYS [--ours X] [--note TEXT]\n"
         "                 also report the main figure as a bench/run row\n"
-        "  --not-run WHY  only print that row (unit ms) as not run, and why\n",
+        "  --not-run WHY  only print that row (unit ms) as not run, and why\n"
+        "  --figures LIST only print that row (ops/s) from the figures of\n"
+        "                 several runs: their median, the lowest beside it\n",
         code ? stderr : stdout);
     exit(code);
 }
@@ -248,11 +250,13 @@ int main(int argc, char **argv)
         {"ours", required_argument, 0, 'O'},
         {"note", required_argument, 0, 'X'},
         {"not-run", required_argument, 0, 'Z'},
+        {"figures", required_argument, 0, 'W'},
         {"help", no_argument, 0, 'h'},   {0, 0, 0, 0}};
     struct mcl_report rep = {0};
     double kill_at = 0;
     pid_t kill_pid = 0;
     const char *kill_cmd = NULL, *stat = NULL, *not_run = NULL;
+    const char *figures = NULL;
     static char hostbuf[256];
     int c;
     while ((c = getopt_long(argc, argv, "s:u:T:c:d:k:r:n:V:t:h", longs,
@@ -289,6 +293,7 @@ int main(int argc, char **argv)
         case 'O': rep.ours = atof(optarg); break;
         case 'X': rep.note = optarg; break;
         case 'Z': not_run = optarg; break;
+        case 'W': figures = optarg; break;
         case 'h': usage(0); break;
         default: usage(2);
         }
@@ -320,6 +325,8 @@ int main(int argc, char **argv)
         return mcl_print_stat(&opt, stat);
     if (not_run && rep.row)
         return mcl_not_run(&rep, not_run);
+    if (figures && rep.row)
+        return mcl_rounds_row(&rep, figures);
     if (opt.fill)
         opt.duration = 600;
     struct worker *ws = calloc((size_t)opt.threads, sizeof *ws);

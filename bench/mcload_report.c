@@ -177,6 +177,30 @@ int mcl_report(const struct mcl_opts *o, const struct mcl_tally *all,
     return all->ops ? 0 : 1;
 }
 
+int mcl_rounds_row(const struct mcl_report *r, const char *figures)
+{
+    double v[64];
+    int n = 0;
+    char *end;
+    for (const char *p = figures; n < 64; p = end) {
+        v[n] = strtod(p, &end);
+        if (end == p)
+            break;
+        n++;
+    }
+    if (n == 0)
+        return 2;
+    double median, p99;
+    bench_stats(v, n, &median, &p99);
+    char note[600];
+    snprintf(note, sizeof note, "median of %d runs, lowest %.0f%s%s", n,
+             v[0], r->note ? "; " : "", r->note ? r->note : "");
+    printf("figure %.1f\n", median);
+    bench_row(r->row, r->system, "ops/s", median, v[0],
+              r->ours > 0 ? median / r->ours : 0, note);
+    return 0;
+}
+
 int mcl_not_run(const struct mcl_report *r, const char *why)
 {
     char note[512];

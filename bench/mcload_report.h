@@ -30,6 +30,11 @@ int mcl_report(const struct mcl_opts *o, const struct mcl_tally *all,
 /* The row r names, as not run for the reason why (unit ms): 0. */
 int mcl_not_run(const struct mcl_report *r, const char *why);
 
+/* The row r names from figures measured by several runs (ops/s, each
+ * one run's): the median, and the lowest in the p99 column; a line
+ * "figure <median>" first.  0, or 2 when figures holds no number. */
+int mcl_rounds_row(const struct mcl_report *r, const char *figures);
+
 /* Print the value of "STAT name" from a memcached-protocol server, trying
  * for 10 s while it comes up: 0, or 1 when it never answers. */
 int mcl_print_stat(const struct mcl_opts *o, const char *name);

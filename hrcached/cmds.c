@@ -255,6 +255,7 @@ void mc_cmd_verbosity(struct mc_server *srv, struct mc_session *s,
         mc_say(s, "CLIENT_ERROR bad command line format");
         return;
     }
-    srv->verbosity = level > 3 ? 3 : (int)level;
+    for (int i = 0; i < srv->nthreads; i++)    /* every worker's */
+        srv->all[i].verbosity = level > 3 ? 3 : (int)level;
     mc_say(s, "OK");
 }

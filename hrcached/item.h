@@ -17,6 +17,8 @@
 #ifndef MC_ITEM_H
 #define MC_ITEM_H
 
+#include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
@@ -27,11 +29,12 @@
 #include "store.h"
 
 #define MC_MAGIC 0x3144454843414352ull /* "RCACHED1" */
-#define MC_VERSION 1u
 #define MC_BUMP_S 60        /* a read renews an item's time once a minute */
 #define MC_EVICT_MOVES 256  /* active items one eviction may move to the head */
 #define MC_REALTIME_MAX (60 * 60 * 24 * 30)
 #define MC_EVICT_BATCH 64   /* items freed by one eviction transaction */
+#define MC_LOG_PER_MOVE 320 /* undo log bytes one spared item may take */
+#define MC_LOG_PER_FREE 640 /* ... and one freed item */
 #define MC_PUT_TRIES 64
 
 struct mc_item {
@@ -58,7 +61,8 @@ _Static_assert(sizeof(struct mc_item) == 72, "item header");
 
 struct mc_root {
     uint64_t magic;         /* MC_MAGIC, written last at creation */
-    uint32_t version;       /* MC_VERSION */
+    uint32_t version;       /* MC_STATE_VERSION: a program refuses a
+                             * store of a newer one (store.h) */
     uint32_t item_hdr;      /* sizeof(struct mc_item) */
     uint64_t mem_limit;     /* -m at creation, bytes */
     uint64_t nbuckets;      /* power of two */
@@ -75,13 +79,39 @@ struct mc_root {
     uint64_t reserved[5];
 };
 
+/* What every handle of one store shares (one per process).  lock
+ * serialises the store's transactions: a writer holds it from
+ * mc_tab_begin to mc_tab_end; a get that changes nothing holds it shared
+ * and runs no transaction (table.c). */
+struct mc_share {
+    pthread_rwlock_t lock;
+    /* one eviction's most items spared and freed: MC_EVICT_MOVES and
+     * MC_EVICT_BATCH, fewer when its transaction would not fit a lane's
+     * undo log (a small heap) */
+    unsigned evict_moves, evict_batch;
+};
+
+/* A handle: one per worker thread, so that its counters and its call's
+ * time are its own. */
 struct mc_store {
-    hr_heap *heap;
+    hr_heap *heap;          /* shared by the handles */
     struct mc_root *root;
+    struct mc_share *share;
+    int owner;              /* the handle mc_store_open gave: its close
+                             * closes the heap */
     struct mc_config cfg;
     struct mc_counters n;
     int64_t now;            /* time of the running call */
+    int root_logged;        /* the root's hot words are in the running
+                             * transaction's log (set64) */
 };
+
+/* The root's words most stores change (head, tail, cas_next, items,
+ * bytes): added to the log once per transaction, in one record. */
+#define MC_ROOT_HOT_LEN                                                        \
+    (offsetof(struct mc_root, oldest_live) - offsetof(struct mc_root, head))
+_Static_assert(offsetof(struct mc_root, bytes) + 8 ==
+               offsetof(struct mc_root, oldest_live), "root: hot words");
 
 #define MC_TRY(x)                                                              \
     do {                                                                       \
@@ -92,6 +122,15 @@ struct mc_store {
 
 static inline int set64(mc_store *st, void *p, uint64_t v)
 {
+    char *hot = (char *)&st->root->head;
+    if ((char *)p >= hot && (char *)p < hot + MC_ROOT_HOT_LEN) {
+        if (!st->root_logged) {
+            MC_TRY(hr_heap_add(st->heap, hot, MC_ROOT_HOT_LEN));
+            st->root_logged = 1;
+        }
+        *(uint64_t *)p = v;     /* its old bytes are in the log */
+        return 0;
+    }
     return hr_heap_set64(st->heap, (uint64_t *)p, v);
 }
 

@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * loop.h - hrcached's event loop: one thread, epoll over the listening
- * sockets, the connections and a signalfd.
+ * loop.h - hrcached's event loops: an acceptor on the main thread (epoll
+ * over the listening sockets and a signalfd) and n worker threads, each
+ * with its own epoll over its connections (worker.h).
  */
 #ifndef HRCACHED_LOOP_H
 #define HRCACHED_LOOP_H
 
 #include "proto.h"
 
-/* Serve until SIGTERM or SIGINT: returns 0 then, or -errno if the loop
+/* Serve with n workers, worker i with srvs[i] (its own store handle and
+ * counters), until SIGTERM or SIGINT: returns 0 then, or -errno if a loop
  * itself fails (the error is printed).  The listening sockets stay open. */
-int mc_loop_run(struct mc_server *srv, const int *lfds, int nl);
+int mc_loop_run(struct mc_server *srvs, int n, const int *lfds, int nl);
 
 #endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * main.c - hrcached: options, the heap, the sockets, then the event loop.
+ * main.c - hrcached: options, the heap, the sockets, then the event loops
+ * (an acceptor and -t workers on one store, loop.c).
  * A standby instance (hr_standby_wait(3)) takes its sockets first, waits
  * to be promoted, and only then opens the heap.
  *
@@ -25,6 +26,7 @@
 
 #include "listen.h"
 #include "loop.h"
+#include "owner.h"
 #include "proto.h"
 #include "store.h"
 
@@ -47,9 +49,12 @@ static const char usage[] =
     "  -M, --disable-evictions   answer SERVER_ERROR when memory is full\n"
     "                            instead of evicting the least recently used\n"
     "  -c, --conn-limit=N        most connections at once (default 1024)\n"
+    "  -t, --threads=N           worker threads serving connections, all on\n"
+    "                            the one heap (default 4, 1 to 64)\n"
     "  -n, --name=NAME           name of the heap block (default " DEFAULT_HEAP ")\n"
     "  -U, --udp-port=0          accepted for memcached's scripts: no UDP\n"
-    "  -v, --verbose             say on stderr how the heap was found\n"
+    "  -v, --verbose             say on stderr how the heap was found (its\n"
+    "                            items and state format version)\n"
     "      --check               check the heap and the store in it, then\n"
     "                            exit (0 consistent, 3 not); no serving\n"
     "  -h, --help                show this help\n"
@@ -69,7 +74,7 @@ static const char usage[] =
 
 struct opts {
     const char *port, *addr, *unix_path, *name;
-    uint64_t mem_mb, item_max, max_conns;
+    uint64_t mem_mb, item_max, max_conns, threads;
     int no_evict, verbose, check;
 };
 
@@ -120,6 +125,7 @@ static void parse(int argc, char **argv, struct opts *o)
         {"max-item-size", required_argument, 0, 'I'},
         {"disable-evictions", no_argument, 0, 'M'},
         {"conn-limit", required_argument, 0, 'c'},
+        {"threads", required_argument, 0, 't'},
         {"name", required_argument, 0, 'n'},
         {"udp-port", required_argument, 0, 'U'},
         {"verbose", no_argument, 0, 'v'},
@@ -130,11 +136,12 @@ static void parse(int argc, char **argv, struct opts *o)
     };
     *o = (struct opts){.port = "11211", .addr = "127.0.0.1",
                        .name = DEFAULT_HEAP, .mem_mb = 64,
-                       .item_max = 1u << 20, .max_conns = 1024};
+                       .item_max = 1u << 20, .max_conns = 1024,
+                       .threads = 4};
     uint64_t v;
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":p:l:s:m:I:Mc:n:U:vhV", longs,
+    while ((c = getopt_long(argc, argv, ":p:l:s:m:I:Mc:t:n:U:vhV", longs,
                             NULL)) != -1) {
         switch (c) {
         case 'p':
@@ -164,6 +171,11 @@ static void parse(int argc, char **argv, struct opts *o)
                 die(EXIT_USAGE, "bad connection limit '%s': 1 to 1000000",
                     optarg);
             o->max_conns = v;
+            break;
+        case 't':
+            if (parse_size(optarg, 0, &v) < 0 || v == 0 || v > 64)
+                die(EXIT_USAGE, "bad thread count '%s': 1 to 64", optarg);
+            o->threads = v;
             break;
         case 'n':
             if (!*optarg || strlen(optarg) >= PMM_NAME_MAX)
@@ -217,17 +229,37 @@ static pmm_bank *open_bank(uint64_t heap_size)
     return bank;
 }
 
+/* Become the one process on the heap (owner.c): a server waits for
+ * another that serves it to end; --check refuses to read it under one. */
+static void own_heap(const char *name, int wait)
+{
+    char site[4096];
+    if (pmm_site_path(site, sizeof site, NULL) < 0)
+        die(1, "site path too long");
+    int r = mc_owner_take(site, name, wait);
+    if (r == -EWOULDBLOCK)
+        die(1, "heap %s is served by a running hrcached: check it once "
+            "that one has stopped", name);
+    if (r < 0)
+        die(1, "cannot lock heap %s in site %s: %s", name, site,
+            pmm_strerror(r));
+}
+
 static mc_store *open_store(const struct opts *o, pmm_bank *bank)
 {
     struct mc_config cfg = {o->mem_mb << 20, o->item_max, o->no_evict};
-    uint64_t made = 0;
+    struct mc_made made = {0};
     mc_store *st;
     int r = mc_store_open(&st, bank, o->name, &cfg, &made);
     if (r == MC_OTHER_LIMIT)
         die(1, "heap %s was made with -m %llu, not -m %llu (start with that "
             "limit, or free the heap with 'hr pmm free %s')", o->name,
-            (unsigned long long)(made >> 20), (unsigned long long)o->mem_mb,
-            o->name);
+            (unsigned long long)(made.mem_limit >> 20),
+            (unsigned long long)o->mem_mb, o->name);
+    if (r == MC_NEWER_STATE)
+        die(1, "heap %s holds state of format version %u, newer than this "
+            "hrcached's %u: left untouched (run the hrcached that wrote it)",
+            o->name, made.version, MC_STATE_VERSION);
     if (r == MC_BAD_ROOT)
         die(1, "heap %s is not an hrcached store of this version", o->name);
     if (r == K_ENOMEM) {
@@ -257,10 +289,15 @@ static int check(const struct opts *o)
     int r = pmm_bank_open(&bank, NULL, "RAM", 0);
     if (r < 0)
         die(1, "cannot open the site's RAM bank: %s", pmm_strerror(r));
+    own_heap(o->name, 0);
     struct mc_config cfg = {0, o->item_max, 1};
     mc_store *st;
-    uint64_t made;
-    if ((r = mc_store_open(&st, bank, o->name, &cfg, &made)) < 0)
+    struct mc_made made = {0};
+    if ((r = mc_store_open(&st, bank, o->name, &cfg, &made)) == MC_NEWER_STATE)
+        die(1, "heap %s holds state of format version %u, newer than this "
+            "hrcached's %u: not checked", o->name, made.version,
+            MC_STATE_VERSION);
+    if (r < 0)
         die(1, "cannot open heap %s: %s", o->name,
             r == MC_BAD_ROOT ? "not an hrcached store" : pmm_strerror(r));
     struct mc_usage u = {0};
@@ -300,6 +337,23 @@ static int open_sockets(const struct opts *o, int *fds, int *inherited)
     return n;
 }
 
+/* One server per worker, alike but for its store handle (worker 0 has
+ * the one that opened the store). */
+static struct mc_server *workers(const struct mc_server *tmpl)
+{
+    struct mc_server *srvs = calloc((size_t)tmpl->nthreads, sizeof *srvs);
+    if (!srvs)
+        die(1, "no memory for %d workers", tmpl->nthreads);
+    for (int i = 0; i < tmpl->nthreads; i++) {
+        srvs[i] = *tmpl;
+        srvs[i].all = srvs;
+        int r = i == 0 ? 0 : mc_store_handle(tmpl->store, &srvs[i].store);
+        if (r < 0)
+            die(1, "cannot make worker %d: %s", i, pmm_strerror(r));
+    }
+    return srvs;
+}
+
 int main(int argc, char **argv)
 {
     struct opts o;
@@ -318,13 +372,15 @@ int main(int argc, char **argv)
             die(1, "standby: the controller went away (%s)", pmm_strerror(r));
         clock_gettime(CLOCK_MONOTONIC, &t0); /* promoted: it starts now */
     }
+    own_heap(o.name, 1);
     mc_store *st = open_store(&o, bank);
     if (!nl)
         nl = open_sockets(&o, fds, &inherited);
     struct mc_server srv = {
         .store = st, .cfg = {o.mem_mb << 20, o.item_max, o.no_evict},
         .heap_name = o.name, .verbosity = o.verbose,
-        .started = time(NULL), .max_conns = o.max_conns,
+        .nthreads = (int)o.threads, .started = time(NULL),
+        .max_conns = o.max_conns, .state_version = MC_STATE_VERSION,
     };
     struct mc_usage u = {0};
     int cr = mc_store_count_start(st);
@@ -336,19 +392,25 @@ int main(int argc, char **argv)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     srv.start_to_serve_us = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 +
                                        (t1.tv_nsec - t0.tv_nsec) / 1000);
+    struct mc_server *srvs = workers(&srv);
     if (o.verbose) {
         fprintf(stderr, "hrcached: heap %s: %llu items, %llu bytes; serving "
-                "on %d socket%s %.3f ms after start\n", o.name,
+                "on %d socket%s %.3f ms after start (%d thread%s, state "
+                "format version %u)\n", o.name,
                 (unsigned long long)u.items, (unsigned long long)u.bytes, nl,
                 nl == 1 ? "" : "s", (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
-                (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+                (double)(t1.tv_nsec - t0.tv_nsec) / 1e6, srv.nthreads,
+                srv.nthreads == 1 ? "" : "s", MC_STATE_VERSION);
     }
     /* it serves from here (the loop's first accept): say so, once */
     int nr = mc_notify_ready();
     if (nr < 0)
         fprintf(stderr, "hrcached: cannot say READY=1 to $NOTIFY_SOCKET: "
                 "%s\n", pmm_strerror(nr));
-    int r = mc_loop_run(&srv, fds, nl);
+    int r = mc_loop_run(srvs, srv.nthreads, fds, nl);
+    for (int i = 1; i < srv.nthreads; i++)
+        mc_store_close(srvs[i].store);
+    free(srvs);
     mc_store_close(st);
     pmm_bank_close(bank);
     if (o.unix_path && !inherited)

@@ -25,6 +25,7 @@
 #include "words.h"
 
 #define MAX_TOKENS 24       /* memcached's: 23 words, then the rest */
+#define PREFETCH_AHEAD 16   /* commands whose buckets are warmed at once */
 
 void mc_session_free(struct mc_session *s)
 {
@@ -170,10 +171,57 @@ static char *line_copy(struct mc_session *s, const char *p, size_t n)
     return b->p;
 }
 
+/* The number after the first `skip` words of [p, end), or 0. */
+static size_t nth_number(const char *p, const char *end, int skip)
+{
+    for (int w = 0; p < end; w++) {
+        while (p < end && *p == ' ')
+            p++;
+        if (w == skip) {
+            size_t v = 0;
+            for (; p < end && *p >= '0' && *p <= '9' && v < (1u << 30); p++)
+                v = v * 10 + (size_t)(*p - '0');
+            return v;
+        }
+        while (p < end && *p != ' ')
+            p++;
+    }
+    return 0;
+}
+
+/* Warm the buckets of the keys of the next commands received (get and
+ * set lines, a set's data skipped), so that the commands of a pipeline
+ * wait for memory at once instead of one after another.  A line misread
+ * only warms a bucket for nothing. */
+static void prefetch_keys(struct mc_server *srv, const char *in, size_t len)
+{
+    const char *p = in, *end = in + len;
+    for (int n = 0; n < PREFETCH_AHEAD && p < end; n++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl || nl - p < 5)
+            return;
+        int set = memcmp(p, "set ", 4) == 0;
+        if (set || memcmp(p, "get ", 4) == 0) {
+            const char *k = p + 4, *e = k;
+            while (e < nl && *e != ' ' && *e != '\r')
+                e++;
+            if (e > k && e - k <= MC_KEY_MAX)
+                mc_store_prefetch(srv->store, k, (size_t)(e - k));
+            if (set && (size_t)(end - nl) <= nth_number(e, nl, 2) + 3)
+                return;
+            if (set)
+                nl += nth_number(e, nl, 2) + 2;   /* the data block */
+        }
+        p = nl + 1;
+    }
+}
+
 size_t mc_proto_input(struct mc_server *srv, struct mc_session *s,
                       const char *in, size_t len, size_t high)
 {
     size_t pos = 0;
+    if (s->state == MC_S_LINE)
+        prefetch_keys(srv, in, len);
     if (len > 0 && !s->started) {
         s->started = 1;
         if ((unsigned char)in[0] == 0x80) {

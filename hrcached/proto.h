@@ -29,15 +29,22 @@ struct mc_buf {
 
 struct mc_session;
 
-/* What every connection shares: the store, settings and counters. */
+/* One worker thread's server: its store handle and counters, and the
+ * settings every worker has alike.  A connection is served by one worker
+ * for its life; stats sums every worker's counters (all[0..nthreads)),
+ * read while their owners may be counting: each figure is one aligned
+ * word, some commands late at worst. */
 struct mc_server {
-    mc_store *store;
+    mc_store *store;        /* this worker's handle */
     struct mc_config cfg;
     const char *heap_name;
     int verbosity;
+    int nthreads;           /* -t: workers */
+    struct mc_server *all;  /* every worker's, this one among them */
     int64_t started;        /* unix seconds */
     uint64_t items_at_start;    /* items found in the heap at start */
     uint64_t start_to_serve_us; /* from exec (or promotion) to serving */
+    uint32_t state_version;     /* the store's format version (item.h) */
     uint64_t cmd_get, cmd_set, cmd_flush, cmd_touch;
     uint64_t curr_conns, total_conns, max_conns;
     uint64_t bytes_read, bytes_written;

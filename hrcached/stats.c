@@ -26,10 +26,45 @@ static void stat_u64(struct mc_session *s, const char *name, uint64_t v)
     mc_sayf(s, "STAT %s %" PRIu64, name, v);
 }
 
+/* Every worker's figures, summed.  Each word is read whole (relaxed
+ * atomic loads) while its worker may be counting on. */
+struct sums {
+    struct mc_counters c;
+    uint64_t cmd_get, cmd_set, cmd_flush, cmd_touch;
+    uint64_t curr_conns, total_conns, bytes_read, bytes_written;
+};
+
+static void add_words(uint64_t *to, const uint64_t *from, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        to[i] += __atomic_load_n(&from[i], __ATOMIC_RELAXED);
+}
+
+static void sum_all(const struct mc_server *srv, struct sums *t)
+{
+    _Static_assert(sizeof(struct mc_counters) % 8 == 0, "counters: words");
+    *t = (struct sums){0};
+    for (int i = 0; i < srv->nthreads; i++) {
+        const struct mc_server *w = &srv->all[i];
+        add_words((uint64_t *)&t->c, (const uint64_t *)mc_store_counters(w->store),
+                  sizeof t->c / 8);
+        const uint64_t *f[] = {&w->cmd_get, &w->cmd_set, &w->cmd_flush,
+                               &w->cmd_touch, &w->curr_conns, &w->total_conns,
+                               &w->bytes_read, &w->bytes_written};
+        uint64_t *to[] = {&t->cmd_get, &t->cmd_set, &t->cmd_flush,
+                          &t->cmd_touch, &t->curr_conns, &t->total_conns,
+                          &t->bytes_read, &t->bytes_written};
+        for (size_t k = 0; k < sizeof f / sizeof f[0]; k++)
+            add_words(to[k], f[k], 1);
+    }
+}
+
 static void stats_general(struct mc_server *srv, struct mc_session *s,
                           const struct mc_usage *up)
 {
-    const struct mc_counters *c = mc_store_counters(srv->store);
+    struct sums sum;
+    sum_all(srv, &sum);
+    const struct mc_counters *c = &sum.c;
     const struct mc_usage u = *up;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -44,12 +79,12 @@ static void stats_general(struct mc_server *srv, struct mc_session *s,
     mc_sayf(s, "STAT rusage_system %ld.%06ld", (long)ru.ru_stime.tv_sec,
          (long)ru.ru_stime.tv_usec);
     stat_u64(s, "max_connections", srv->max_conns);
-    stat_u64(s, "curr_connections", srv->curr_conns);
-    stat_u64(s, "total_connections", srv->total_conns);
-    stat_u64(s, "cmd_get", srv->cmd_get);
-    stat_u64(s, "cmd_set", srv->cmd_set);
-    stat_u64(s, "cmd_flush", srv->cmd_flush);
-    stat_u64(s, "cmd_touch", srv->cmd_touch);
+    stat_u64(s, "curr_connections", sum.curr_conns);
+    stat_u64(s, "total_connections", sum.total_conns);
+    stat_u64(s, "cmd_get", sum.cmd_get);
+    stat_u64(s, "cmd_set", sum.cmd_set);
+    stat_u64(s, "cmd_flush", sum.cmd_flush);
+    stat_u64(s, "cmd_touch", sum.cmd_touch);
     const struct { const char *name; uint64_t v; } rows[] = {
         {"get_hits", c->get_hits}, {"get_misses", c->get_misses},
         {"get_expired", c->get_expired}, {"get_flushed", c->get_flushed},
@@ -61,8 +96,8 @@ static void stats_general(struct mc_server *srv, struct mc_session *s,
         {"touch_misses", c->touch_misses},
         {"store_too_large", c->store_too_large},
         {"store_no_memory", c->store_no_memory},
-        {"bytes_read", srv->bytes_read}, {"bytes_written", srv->bytes_written},
-        {"limit_maxbytes", u.mem_limit}, {"threads", 1},
+        {"bytes_read", sum.bytes_read}, {"bytes_written", sum.bytes_written},
+        {"limit_maxbytes", u.mem_limit}, {"threads", (uint64_t)srv->nthreads},
         {"bytes", u.bytes}, {"curr_items", u.items},
         {"total_items", c->total_items}, {"evictions", c->evictions},
         {"reclaimed", c->reclaimed}, {"hash_buckets", u.nbuckets},
@@ -72,6 +107,7 @@ static void stats_general(struct mc_server *srv, struct mc_session *s,
         {"restarts", u.starts > 0 ? u.starts - 1 : 0},
         {"items_recovered", srv->items_at_start},
         {"start_to_serve_us", srv->start_to_serve_us},
+        {"state_version", srv->state_version},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
         stat_u64(s, rows[i].name, rows[i].v);
@@ -86,7 +122,7 @@ static void stats_settings(struct mc_server *srv, struct mc_session *s)
     mc_sayf(s, "STAT evictions %s", srv->cfg.no_evict ? "off" : "on");
     stat_u64(s, "item_size_max", srv->cfg.item_max);
     stat_u64(s, "udpport", 0);
-    stat_u64(s, "num_threads", 1);
+    stat_u64(s, "num_threads", (uint64_t)srv->nthreads);
     mc_say(s, "STAT cas_enabled yes");
     mc_say(s, "STAT binding_protocol ascii");
     mc_say(s, "STAT flush_enabled yes");
@@ -101,7 +137,9 @@ static void stats_settings(struct mc_server *srv, struct mc_session *s)
 static void stats_items(struct mc_server *srv, struct mc_session *s,
                         const struct mc_usage *up, int slabs)
 {
-    const struct mc_counters *c = mc_store_counters(srv->store);
+    struct sums sum;
+    sum_all(srv, &sum);
+    const struct mc_counters *c = &sum.c;
     const struct mc_usage u = *up;
     if (!slabs) {
         if (u.items) {
@@ -142,9 +180,13 @@ void mc_cmd_stats(struct mc_server *srv, struct mc_session *s,
     if (n == 1)
         stats_general(srv, s, &u);
     else if (n == 2 && mc_is(&t[1], "reset")) {
-        mc_store_reset_counters(srv->store);
-        srv->cmd_get = srv->cmd_set = srv->cmd_flush = srv->cmd_touch = 0;
-        srv->total_conns = srv->bytes_read = srv->bytes_written = 0;
+        for (int i = 0; i < srv->nthreads; i++) {  /* counts lost beside
+                                                     * the reset: harmless */
+            struct mc_server *w = &srv->all[i];
+            mc_store_reset_counters(w->store);
+            w->cmd_get = w->cmd_set = w->cmd_flush = w->cmd_touch = 0;
+            w->total_conns = w->bytes_read = w->bytes_written = 0;
+        }
         mc_say(s, "RESET");
     } else if (n == 2 && mc_is(&t[1], "settings")) {
         stats_settings(srv, s);

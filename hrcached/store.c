@@ -159,9 +159,7 @@ static int put_once(mc_store *st, const struct mc_put *p, uint64_t *need)
     }
     it->cas = st->root->cas_next;
     MC_TRY(set64(st, &st->root->cas_next, st->root->cas_next + 1));
-    if (old)
-        MC_TRY(mc_tab_unlink(st, old));
-    MC_TRY(mc_tab_link(st, it));
+    MC_TRY(old ? mc_tab_replace(st, old, it) : mc_tab_link(st, it));
     if (p->op == MC_CAS)
         st->n.cas_hits++;
     if (p->cas_out)
@@ -222,13 +220,59 @@ int mc_store_mput(mc_store *st, const struct mc_put *p)
 {
     if (mc_store_too_large(st, p->nkey, p->flags, p->nbytes))
         return MC_TOO_LARGE;
+    mc_tab_prefetch(st, p->key, p->nkey);
     return mc_store_with_room(st, put_cb, p);
+}
+
+static void emit_item(struct mc_item *it,
+                      void (*emit)(void *, const struct mc_view *), void *arg)
+{
+    struct mc_view v = {it->data, it->nkey, it->flags, it->cas,
+                        item_value(it), it->nbytes};
+    emit(arg, &v);
+}
+
+/* A get that stores nothing but active bits (every key missing, or live
+ * and renewed within MC_BUMP_S), with the lock shared beside other such
+ * gets and no transaction: 1 done, 0 a key needs a store (nothing
+ * emitted). */
+static int get_read_only(mc_store *st, const char *const *keys,
+                         const size_t *nkeys, size_t n,
+                         void (*emit)(void *, const struct mc_view *),
+                         void *arg)
+{
+    struct mc_item *found[64];
+    if (n > sizeof found / sizeof found[0])
+        return 0;
+    mc_tab_read_begin(st);
+    for (size_t i = 0; i < n; i++) {
+        found[i] = mc_tab_peek(st, keys[i], nkeys[i]);
+        if (found[i] && mc_tab_get_writes(st, found[i])) {
+            mc_tab_read_end(st);
+            return 0;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!found[i]) {
+            st->n.get_misses++;
+            continue;
+        }
+        st->n.get_hits++;
+        mc_tab_mark_read(found[i]);
+        emit_item(found[i], emit, arg);
+    }
+    mc_tab_read_end(st);
+    return 1;
 }
 
 int mc_store_get(mc_store *st, const char *const *keys, const size_t *nkeys,
                  size_t n, int touch, int64_t exptime,
                  void (*emit)(void *, const struct mc_view *), void *arg)
 {
+    for (size_t i = 0; i < n; i++)
+        mc_tab_prefetch(st, keys[i], nkeys[i]);
+    if (!touch && n > 0 && get_read_only(st, keys, nkeys, n, emit, arg))
+        return 0;
     MC_TRY(mc_tab_begin(st));
     int r = 0;
     int64_t exp = mc_exptime(exptime, st->now);
@@ -248,15 +292,14 @@ int mc_store_get(mc_store *st, const char *const *keys, const size_t *nkeys,
         if ((r = mc_tab_bump(st, it)) < 0)
             break;
         st->n.get_hits++;
-        struct mc_view v = {it->data, it->nkey, it->flags, it->cas,
-                            item_value(it), it->nbytes};
-        emit(arg, &v);
+        emit_item(it, emit, arg);
     }
     return mc_tab_end(st, r);
 }
 
 int mc_store_delete(mc_store *st, const char *key, size_t nkey)
 {
+    mc_tab_prefetch(st, key, nkey);
     MC_TRY(mc_tab_begin(st));
     int r;
     struct mc_item *it = mc_tab_find(st, key, nkey, 0, &r);
@@ -365,8 +408,7 @@ int mc_store_arith_item(mc_store *st, struct mc_item *it, int decr,
     fill(st, n, it->data, it->nkey, it->hash, it->flags, it->exptime, len);
     memcpy(item_value(n), buf, len);
     n->cas = cas;
-    MC_TRY(mc_tab_unlink(st, it));
-    MC_TRY(mc_tab_link(st, n));
+    MC_TRY(mc_tab_replace(st, it, n));
     *out = n;
     return MC_VALUE;
 }

@@ -7,8 +7,10 @@
  * process killed at any instruction leaves the store as it was before the
  * call or after it, and a call that returned MC_STORED (or DELETED, TOUCHED,
  * a new incr value) is in the heap for the next process that opens it.
- * Every read also runs inside a transaction, so several processes may serve
- * one store at once.
+ * Threads of one process share a store through handles of their own
+ * (mc_store_handle): its transactions run one at a time, and a get that
+ * stores nothing runs beside other such gets with no transaction (table.c).
+ * One process serves a store at a time.
  *
  * Times are unix seconds (CLOCK_REALTIME): an item's expiry must mean the
  * same after a restart.  Calls return an enum mc_res (>= 0) or a negative
@@ -72,14 +74,37 @@ struct mc_usage {
                                            * last store or bump, 0 none */
 };
 
+/* The format version of the state this program writes and reads, kept in
+ * the store's root: a change of the layout (item.h) that an older program
+ * would misread makes it one more.  A program refuses a store of a newer
+ * version than its own, before it changes anything (an older one, once
+ * there is one, is migrated in one transaction at open). */
+#define MC_STATE_VERSION 1u
+
+/* What an existing store was made with. */
+struct mc_made {
+    uint64_t mem_limit;     /* its -m, bytes */
+    uint32_t version;       /* its format version */
+};
+
 /* Open the store in the heap `name` of bank, making it if it does not
  * exist.  Errors: MC_OTHER_LIMIT the heap exists but was made with another
- * -m (that limit is put in *made_limit); MC_BAD_ROOT the heap is not an
- * hrcached store of this version; the errors of hr_heap_open.  With
- * cfg->mem_limit 0 the heap must exist and its own limit is taken. */
+ * -m (made->mem_limit says which); MC_NEWER_STATE the store's format
+ * version is newer than MC_STATE_VERSION (made->version says which): it is
+ * left untouched; MC_BAD_ROOT the heap is not an hrcached store; the errors
+ * of hr_heap_open.  With cfg->mem_limit 0 the heap must exist and its own
+ * limit is taken.  made may be NULL. */
 int mc_store_open(mc_store **out, pmm_bank *bank, const char *name,
-                  const struct mc_config *cfg, uint64_t *made_limit);
+                  const struct mc_config *cfg, struct mc_made *made);
+/* Close a handle; the one mc_store_open gave closes the heap too, after
+ * every other handle is closed. */
 void mc_store_close(mc_store *st);
+
+/* Another handle on the same store, for another thread: its own counters
+ * (mc_store_counters), the same heap.  Calls on different handles may run
+ * at once in threads of one process; one handle is one thread's.  0 or
+ * -ENOMEM. */
+int mc_store_handle(mc_store *st, mc_store **out);
 
 /* Size of the heap block a store with this limit takes. */
 uint64_t mc_store_heap_size(uint64_t mem_limit);
@@ -87,6 +112,7 @@ uint64_t mc_store_heap_size(uint64_t mem_limit);
 /* Errors of mc_store_open beside the heap's. */
 #define MC_BAD_ROOT (-2001)
 #define MC_OTHER_LIMIT (-2002)
+#define MC_NEWER_STATE (-2003)
 
 /* An absolute expiry time from a protocol one: 0 never, negative already
  * past, up to 30 days relative to now, else unix time. */
@@ -173,6 +199,10 @@ struct mc_marith_out {
 };
 int mc_store_marith(mc_store *st, const char *key, size_t nkey,
                     const struct mc_marith *q, struct mc_marith_out *out);
+
+/* Start bringing key's bucket into the cache, for a lookup to come (no
+ * lock: it reads nothing the store changes). */
+void mc_store_prefetch(mc_store *st, const char *key, size_t nkey);
 
 /* Would an item of this key and value length be over -I, as memcached
  * counts it (MC_ITEM_OVERHEAD)?  (counted as store_too_large if so) */

@@ -2,8 +2,8 @@
 /*
  * table.c - the frame of hrcached's store: the hash chains and the LRU
  * list (link, unlink, find, bump), the transactions every public call runs
- * in, eviction from the LRU tail, making and opening the root, and
- * mc_store_verify.  store.c runs the items' operations on top of it and
+ * in, eviction from the LRU tail, making and opening the root
+ * (mc_store_verify is verify.c's).  store.c runs the items' operations on top of it and
  * table.c calls nothing of store.c.
  *
  * Invariants kept here (mc_store_verify checks them): every item is on
@@ -49,13 +49,20 @@ static int lru_push(mc_store *st, struct mc_item *it)
     return setp(st, &r->head, it);
 }
 
-/* Take it off its chain and the LRU, and free it (at commit). */
-int mc_tab_unlink(mc_store *st, struct mc_item *it)
+/* The word that points to it on its chain, or NULL. */
+static struct mc_item **chain_link(mc_store *st, struct mc_item *it)
 {
     struct mc_item **link = bucket_of(st, it->hash);
     while (*link && *link != it)
         link = &(*link)->hnext;
-    if (!*link)
+    return *link ? link : NULL;
+}
+
+/* Take it off its chain and the LRU, and free it (at commit). */
+int mc_tab_unlink(mc_store *st, struct mc_item *it)
+{
+    struct mc_item **link = chain_link(st, it);
+    if (!link)
         return K_EHEAP;        /* not on its chain: the store is damaged */
     MC_TRY(setp(st, link, it->hnext));
     MC_TRY(lru_unlink(st, it));
@@ -82,6 +89,28 @@ int mc_tab_link(mc_store *st, struct mc_item *it)
     MC_TRY(set64(st, &r->bytes, r->bytes + heap_bytes(st, it)));
     st->n.total_items++;
     return 0;
+}
+
+/* Put the new (unlogged, fully written) item it in old's place on its
+ * chain, at the LRU head, and free old (at commit): mc_tab_unlink then
+ * mc_tab_link, with fewer stores. */
+int mc_tab_replace(mc_store *st, struct mc_item *old, struct mc_item *it)
+{
+    struct mc_item **link = chain_link(st, old);
+    if (!link)
+        return K_EHEAP;
+    struct mc_root *r = st->root;
+    it->hnext = old->hnext;
+    MC_TRY(setp(st, link, it));
+    MC_TRY(lru_unlink(st, old));
+    it->prev = NULL;
+    it->next = r->head;
+    MC_TRY(setp(st, r->head ? &r->head->prev : &r->tail, it));
+    MC_TRY(setp(st, &r->head, it));
+    MC_TRY(set64(st, &r->bytes,
+                 r->bytes - heap_bytes(st, old) + heap_bytes(st, it)));
+    st->n.total_items++;
+    return hr_heap_free(st->heap, old);
 }
 
 /* The live item of key, or NULL; a dead one met on the way is removed.
@@ -130,10 +159,22 @@ int mc_tab_bump(mc_store *st, struct mc_item *it)
 
 /* ---- transactions ---- */
 
+/* The store's lock is taken before the heap's transaction begins and
+ * given back after it ends: the store's transactions run one at a time in
+ * a process, so a reader holding the lock shared sees no store half made.
+ * (Every set changes the root's counters, the LRU head and the
+ * allocator's state, which the heap would serialise anyway.)  A kill
+ * takes every thread at once: the lock dies with the process, and the
+ * heap rolls back the transaction it held at the next open. */
 int mc_tab_begin(mc_store *st)
 {
+    pthread_rwlock_wrlock(&st->share->lock);
     st->now = wall_now();
-    return hr_heap_begin(st->heap);
+    st->root_logged = 0;
+    int r = hr_heap_begin(st->heap);
+    if (r < 0)
+        pthread_rwlock_unlock(&st->share->lock);
+    return r;
 }
 
 /* Commit if r is a result, roll back if it is an error. */
@@ -141,10 +182,70 @@ int mc_tab_end(mc_store *st, int r)
 {
     if (r < 0) {
         hr_heap_abort(st->heap);
-        return r;
+    } else {
+        int c = hr_heap_commit(st->heap);
+        r = c < 0 ? c : r;
     }
-    int c = hr_heap_commit(st->heap);
-    return c < 0 ? c : r;
+    pthread_rwlock_unlock(&st->share->lock);
+    return r;
+}
+
+void mc_tab_read_begin(mc_store *st)
+{
+    pthread_rwlock_rdlock(&st->share->lock);
+    st->now = wall_now();
+}
+
+void mc_tab_read_end(mc_store *st)
+{
+    pthread_rwlock_unlock(&st->share->lock);
+}
+
+/* The item of key whatever its state, or NULL: stores nothing. */
+struct mc_item *mc_tab_peek(mc_store *st, const char *key, size_t nkey)
+{
+    uint64_t hv = hash_key(key, nkey);
+    for (struct mc_item *it = *bucket_of(st, hv); it; it = it->hnext)
+        if (it->hash == hv && it->nkey == nkey &&
+            memcmp(it->data, key, nkey) == 0)
+            return it;
+    return NULL;
+}
+
+/* Before the lock: the key's bucket and the first item on its chain into
+ * the cache, so that the lookup under the lock does not wait for memory.
+ * The bucket array never moves; the chain head is read with a relaxed
+ * load and only prefetched (a stale pointer is harmless: a prefetch
+ * neither faults nor changes anything). */
+void mc_tab_prefetch(mc_store *st, const char *key, size_t nkey)
+{
+    struct mc_item **b = bucket_of(st, hash_key(key, nkey));
+    __builtin_prefetch(b);
+    struct mc_item *it = __atomic_load_n(b, __ATOMIC_RELAXED);
+    if (it)
+        __builtin_prefetch(&it->hash);
+}
+
+void mc_store_prefetch(mc_store *st, const char *key, size_t nkey)
+{
+    __builtin_prefetch(bucket_of(st, hash_key(key, nkey)));
+}
+
+/* Would a get of it store more than its active bit (remove it dead,
+ * renew its time)? */
+int mc_tab_get_writes(const mc_store *st, const struct mc_item *it)
+{
+    return item_state(st, it) != LIVE || st->now - it->time >= MC_BUMP_S;
+}
+
+/* The active bit is a hint for eviction, as memcached's: a reader sets it
+ * with one atomic OR, not logged.  Readers hold the store's lock shared,
+ * so no transaction runs meanwhile that could have the word in its log;
+ * a crash keeps the bit or not, and either is a right answer. */
+void mc_tab_mark_read(struct mc_item *it)
+{
+    if (!(__atomic_load_n(&it->bits, __ATOMIC_RELAXED) & MC_IT_ACTIVE))
+        __atomic_fetch_or(&it->bits, MC_IT_ACTIVE, __ATOMIC_RELAXED);
 }
 
 /* An active item met at the tail goes back to the head with its bit
@@ -170,13 +271,14 @@ int mc_tab_make_room(mc_store *st, uint64_t need)
     int freed = 0, moved = 0, r = 0;
     struct mc_root *root = st->root;
     struct mc_item *it = root->tail;
-    while (it && freed < MC_EVICT_BATCH &&
+    while (it && freed < (int)st->share->evict_batch &&
            (freed == 0 || root->bytes + need > st->cfg.mem_limit)) {
         struct mc_item *prev = it->prev;
         int s = item_state(st, it);
         if (s == LIVE && st->cfg.no_evict)
             break;
-        if (s == LIVE && (it->bits & MC_IT_ACTIVE) && moved < MC_EVICT_MOVES) {
+        if (s == LIVE && (it->bits & MC_IT_ACTIVE) &&
+            moved < (int)st->share->evict_moves) {
             if ((r = spare(st, it)) < 0)
                 break;
             moved++;
@@ -214,13 +316,31 @@ uint64_t mc_store_heap_size(uint64_t mem_limit)
     return (size + 4095) & ~4095ull;
 }
 
+/* How much one eviction may do: its spares and frees must fit half a
+ * lane's undo log (a full log fails the transaction with K_ENOMEM, and a
+ * store that needs room would fail with it). */
+static int evict_limits(mc_store *st)
+{
+    hr_heap_info hi;
+    MC_TRY(hr_heap_stat(st->heap, &hi));
+    uint64_t moves = hi.log_size / 4 / MC_LOG_PER_MOVE;
+    uint64_t frees = hi.log_size / 4 / MC_LOG_PER_FREE;
+    st->share->evict_moves = moves < MC_EVICT_MOVES ? (unsigned)moves
+                                                    : MC_EVICT_MOVES;
+    st->share->evict_batch = frees < MC_EVICT_BATCH ? (unsigned)frees
+                                                    : MC_EVICT_BATCH;
+    if (st->share->evict_batch == 0)
+        st->share->evict_batch = 1;
+    return 0;
+}
+
 static int make_root(mc_store *st)
 {
     struct mc_root *r;
     MC_TRY(mc_tab_begin(st));
     int res = hr_heap_alloc(st->heap, sizeof *r, HR_HEAP_ZERO, (void **)&r);
     if (res == 0) {
-        r->version = MC_VERSION;
+        r->version = MC_STATE_VERSION;
         r->item_hdr = sizeof(struct mc_item);
         r->mem_limit = st->cfg.mem_limit;
         r->nbuckets = buckets_for(st->cfg.mem_limit);
@@ -236,15 +356,31 @@ static int make_root(mc_store *st)
 }
 
 int mc_store_open(mc_store **out, pmm_bank *bank, const char *name,
-                  const struct mc_config *cfg, uint64_t *made_limit)
+                  const struct mc_config *cfg, struct mc_made *made)
 {
+    struct mc_made made_here;
+    if (!made)
+        made = &made_here;
     mc_store *st = calloc(1, sizeof *st);
-    if (!st)
-        return -ENOMEM;
+    struct mc_share *sh = calloc(1, sizeof *sh);
+    pthread_rwlockattr_t attr;
+    int r = -ENOMEM;
+    if (!st || !sh)
+        goto fail_alloc;
+    /* writers first: gets must not keep a set waiting for good */
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr,
+                                  PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    r = -pthread_rwlock_init(&sh->lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+    if (r < 0)
+        goto fail_alloc;
+    st->share = sh;
+    st->owner = 1;
     st->cfg = *cfg;
     /* an existing heap is opened whatever its size: its limit is checked
      * below, to say what it was made with */
-    int r = hr_heap_open(&st->heap, bank, name, 0, "hrcached", 8,
+    r = hr_heap_open(&st->heap, bank, name, 0, "hrcached", 8,
                          HR_HEAP_RETRIEVE);
     if (r == K_EUNKNOWN && cfg->mem_limit)
         r = hr_heap_open(&st->heap, bank, name,
@@ -266,7 +402,20 @@ int mc_store_open(mc_store **out, pmm_bank *bank, const char *name,
         hr_heap_root(st->heap, &root);
     }
     st->root = root;
-    if (st->root->magic != MC_MAGIC || st->root->version != MC_VERSION ||
+    if ((r = evict_limits(st)) < 0)
+        goto fail_root;
+    /* read only until the version is known to be ours: a store of a newer
+     * format is left exactly as it is, for the program that wrote it */
+    *made = (struct mc_made){st->root->mem_limit, st->root->version};
+    if (st->root->magic != MC_MAGIC) {
+        r = MC_BAD_ROOT;
+        goto fail_root;
+    }
+    if (st->root->version > MC_STATE_VERSION) {
+        r = MC_NEWER_STATE;
+        goto fail_root;
+    }
+    if (st->root->version != MC_STATE_VERSION ||
         st->root->item_hdr != sizeof(struct mc_item)) {
         r = MC_BAD_ROOT;
         goto fail_root;
@@ -274,7 +423,6 @@ int mc_store_open(mc_store **out, pmm_bank *bank, const char *name,
     if (!cfg->mem_limit)
         st->cfg.mem_limit = st->root->mem_limit;
     else if (st->root->mem_limit != cfg->mem_limit) {
-        *made_limit = st->root->mem_limit;
         r = MC_OTHER_LIMIT;
         goto fail_root;
     }
@@ -283,81 +431,32 @@ int mc_store_open(mc_store **out, pmm_bank *bank, const char *name,
 fail_root:
     hr_heap_close(st->heap);
 fail_open:
+    pthread_rwlock_destroy(&sh->lock);
+fail_alloc:
+    free(sh);
     free(st);
     return r;
+}
+
+int mc_store_handle(mc_store *st, mc_store **out)
+{
+    mc_store *h = calloc(1, sizeof *h);
+    if (!h)
+        return -ENOMEM;
+    *h = (mc_store){.heap = st->heap, .root = st->root, .share = st->share,
+                    .cfg = st->cfg};
+    *out = h;
+    return 0;
 }
 
 void mc_store_close(mc_store *st)
 {
     if (!st)
         return;
-    hr_heap_close(st->heap);
-    free(st);
-}
-
-/* ---- verification ---- */
-
-static int problem(void (*fn)(const char *, void *), void *arg,
-                   const char *what)
-{
-    if (fn)
-        fn(what, arg);
-    return 1;
-}
-
-static int walk_lru(mc_store *st, void (*fn)(const char *, void *), void *arg,
-                    uint64_t *n, uint64_t *bytes)
-{
-    const struct mc_root *r = st->root;
-    const struct mc_item *prev = NULL;
-    *n = *bytes = 0;
-    for (const struct mc_item *it = r->head; it; prev = it, it = it->next) {
-        if (it->prev != prev)
-            return problem(fn, arg, "LRU: an item's prev is not the item before it");
-        if (it->nkey == 0 || it->nkey > MC_KEY_MAX)
-            return problem(fn, arg, "an item has a bad key length");
-        if (it->hash != hash_key(it->data, it->nkey))
-            return problem(fn, arg, "an item's hash is not its key's");
-        if (it->cas >= r->cas_next)
-            return problem(fn, arg, "an item's cas is not below cas_next");
-        if (it->bits & ~MC_IT_BITS)
-            return problem(fn, arg, "an item has unknown bits set");
-        if (++*n > r->items)
-            return problem(fn, arg, "LRU list longer than the item count");
-        *bytes += heap_bytes(st, it);
+    if (st->owner) {
+        hr_heap_close(st->heap);
+        pthread_rwlock_destroy(&st->share->lock);
+        free(st->share);
     }
-    if (r->tail != prev)
-        return problem(fn, arg, "LRU tail is not the last item");
-    return 0;
-}
-
-static int walk_chains(mc_store *st, void (*fn)(const char *, void *),
-                       void *arg, uint64_t *n)
-{
-    const struct mc_root *r = st->root;
-    *n = 0;
-    for (uint64_t b = 0; b < r->nbuckets; b++)
-        for (const struct mc_item *it = r->buckets[b]; it; it = it->hnext) {
-            if ((it->hash & (r->nbuckets - 1)) != b)
-                return problem(fn, arg, "an item is on another hash chain");
-            if (++*n > r->items)
-                return problem(fn, arg, "hash chains hold more than the item count");
-        }
-    return 0;
-}
-
-int mc_store_verify(mc_store *st, void (*fn)(const char *, void *), void *arg)
-{
-    MC_TRY(mc_tab_begin(st));
-    int bad = hr_heap_check(st->heap, fn, arg) != 0;
-    uint64_t n_lru = 0, bytes = 0, n_hash = 0;
-    if (!bad)
-        bad = walk_lru(st, fn, arg, &n_lru, &bytes) ||
-              walk_chains(st, fn, arg, &n_hash);
-    if (!bad && (n_lru != st->root->items || n_hash != st->root->items))
-        bad = problem(fn, arg, "item count differs from the LRU or the chains");
-    if (!bad && bytes != st->root->bytes)
-        bad = problem(fn, arg, "byte count differs from the items' sizes");
-    hr_heap_abort(st->heap);
-    return bad ? K_EHEAP : 0;
+    free(st);
 }

@@ -2,7 +2,8 @@
 /*
  * table.h - the frame of hrcached's store (table.c), for store.c only:
  * the hash chains and the LRU list, transactions and eviction.  Each call
- * that changes the heap must run inside mc_tab_begin() .. mc_tab_end().
+ * that changes the heap must run inside mc_tab_begin() .. mc_tab_end(),
+ * which hold the store's lock (one transaction at a time per process).
  */
 #ifndef MC_TABLE_H
 #define MC_TABLE_H
@@ -17,6 +18,9 @@ int mc_tab_unlink(mc_store *st, struct mc_item *it);
 /* Link a new (unlogged, fully written) item at its chain's head and the
  * LRU head. */
 int mc_tab_link(mc_store *st, struct mc_item *it);
+/* Put a new (unlogged, fully written) item in old's place, of the same
+ * key: old is freed (at commit). */
+int mc_tab_replace(mc_store *st, struct mc_item *old, struct mc_item *it);
 /* The live item of key, or NULL; a dead one met on the way is removed
  * (counted as a get's when count).  *res is 0 or a heap error. */
 struct mc_item *mc_tab_find(mc_store *st, const char *key, size_t nkey,
@@ -33,6 +37,19 @@ int mc_tab_set_bits(mc_store *st, struct mc_item *it, uint32_t bits);
 int mc_tab_begin(mc_store *st);
 /* Commit if r is a result, roll back if it is an error: r, or the error. */
 int mc_tab_end(mc_store *st, int r);
+/* Warm the cache for a lookup of key, before taking the lock. */
+void mc_tab_prefetch(mc_store *st, const char *key, size_t nkey);
+/* A read that stores nothing: no transaction, the store's lock held
+ * shared (other readers run at once, no writer). */
+void mc_tab_read_begin(mc_store *st);
+void mc_tab_read_end(mc_store *st);
+/* The item of key whatever its state, or NULL (for a reader). */
+struct mc_item *mc_tab_peek(mc_store *st, const char *key, size_t nkey);
+/* Would a get of it store more than its active bit (remove it dead,
+ * renew its time)? */
+int mc_tab_get_writes(const mc_store *st, const struct mc_item *it);
+/* A reader's mark: the active bit, set unlogged (a hint, see table.c). */
+void mc_tab_mark_read(struct mc_item *it);
 /* Free items from the LRU tail, in a transaction of its own, until need
  * more bytes fit under the limit: the number freed, or an error. */
 int mc_tab_make_room(mc_store *st, uint64_t need);

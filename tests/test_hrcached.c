@@ -55,7 +55,7 @@ Test(hrcached, memccapable_passes_every_ascii_test)
     cr_assert_eq(access("/usr/bin/memccapable", X_OK), 0,
                  "memccapable missing: apt-get install libmemcached-tools "
                  "(scripts/test.sh installs it)");
-    pid_t pid = start(NULL);
+    pid_t pid = start("-t", "4", NULL);  /* memcached's default, written */
     char sport[16], out[16384];
     snprintf(sport, sizeof sport, "%d", port);
     const char *argv[] = {"/usr/bin/memccapable", "-h", "127.0.0.1", "-p",
@@ -445,7 +445,7 @@ Test(hrcached, stats_items_slabs_settings_conns_in_memcached_names)
     cr_assert_gt(get_into(fd, "stats settings\r\n", out, sizeof out), 0);
     cr_assert_not_null(strstr(out, "STAT maxbytes 67108864\r\n"), "%s", out);
     cr_assert_not_null(strstr(out, "STAT item_size_max 1048576\r\n"), "%s", out);
-    cr_assert_not_null(strstr(out, "STAT num_threads 1\r\n"), "%s", out);
+    cr_assert_not_null(strstr(out, "STAT num_threads 4\r\n"), "%s", out);
     cr_assert_gt(get_into(fd, "stats conns\r\n", out, sizeof out), 0);
     cr_assert_not_null(strstr(out, ":addr tcp:127.0.0.1:"), "%s", out);
     cr_assert_not_null(strstr(out, ":state conn_parse_cmd\r\n"), "%s", out);

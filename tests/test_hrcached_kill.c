@@ -12,7 +12,10 @@
  *    acknowledged version, or the one whose set was cut by a kill;
  *  - no connection attempt is refused.
  * At the end hrcached --check and hr heap check find the heap consistent.
- * Eviction is off (-M) and there are no deletes, so nothing may go missing.
+ * Eviction is off (-M) and there are no deletes, so nothing may go missing;
+ * but in the eviction case (-m 2, sixteen times the keys), where a key may
+ * be missing, never with an older value than the last acknowledged.  Every
+ * case runs hrcached -t 4.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -33,8 +36,11 @@
 #include "test_hrcached_util.h"
 
 #define CLIENTS 4
-#define KEYS 64
+#define KEYS_MAX 1024
 #define VALUE_MAX 3000
+
+static int nkeys = 64;      /* keys of each client */
+static int may_miss;        /* eviction is on: a key may be gone */
 
 struct tally {
     uint64_t stored, reads, cut, refused, torn, lost, errors;
@@ -99,8 +105,8 @@ static uint64_t read_value(const char *v, size_t n, const char *key)
 struct client {
     int id, fd;
     struct tally *t;
-    uint64_t acked[KEYS];    /* last version acknowledged (0: none) */
-    uint64_t cut[KEYS];      /* version of a set cut by a kill (0: none) */
+    uint64_t acked[KEYS_MAX];    /* last version acknowledged (0: none) */
+    uint64_t cut[KEYS_MAX];      /* version of a set cut by a kill (0: none) */
     uint64_t next_ver;
     char buf[VALUE_MAX + 512];
 };
@@ -203,6 +209,10 @@ static int do_get(struct client *c, int k)
         return 0;
     c->t->reads++;
     uint64_t ver = 0;
+    if (may_miss && strcmp(c->buf, "END\r\n") == 0) {
+        c->acked[k] = c->cut[k] = 0;    /* evicted: nothing from now on */
+        return 1;
+    }
     if (strcmp(c->buf, "END\r\n") != 0) {
         size_t vlen;
         int off;
@@ -240,13 +250,13 @@ static void client(int id)
     unsigned seed = (unsigned)run_seed + (unsigned)id;
     reconnect(c);
     while (!sh->stop) {
-        int k = rand_r(&seed) % KEYS;
+        int k = rand_r(&seed) % nkeys;
         int done = c->cut[k] || rand_r(&seed) % 10 < 4 ? do_get(c, k)
                                                        : do_set(c, k);
         if (!done)
             reconnect(c);
     }
-    for (int k = 0; k < KEYS; k++)      /* the last pass: every key */
+    for (int k = 0; k < nkeys; k++)     /* the last pass: every key */
         while (!do_get(c, k))
             reconnect(c);
     close(c->fd);
@@ -323,17 +333,13 @@ static void heap_checks(void)
     cr_assert_eq(mc_run(out, sizeof out, hr), 0, "hr heap check: %s", out);
 }
 
-/* The test holds the socket and restarts hrcached itself (LISTEN_FDS). */
-Test(hrcached_kill, acknowledged_items_survive_random_sigkills)
+/* Start hrcached on lfd and SIGKILL it n times, at random moments (every
+ * other time once it serves: slow under ASan). */
+static void kill_loop(int lfd, const char *const *args, unsigned n)
 {
-    site_new(512ull << 20, 0);
-    int lfd = mc_listener(&port);
-    const char *args[] = {"-M", "-m", "64", NULL};
-    start_clients();
-    unsigned n = kills();
     for (unsigned i = 0; i < n; i++) {
         pid_t srv = mc_start(lfd, args);
-        if (i % 2) {                    /* once it serves (slow under ASan) */
+        if (i % 2) {
             int fd = mc_connect(port);
             char out[256];
             mc_ask(fd, "version\r\n", 9, "\r\n", out, sizeof out);
@@ -345,8 +351,49 @@ Test(hrcached_kill, acknowledged_items_survive_random_sigkills)
         cr_assert_eq(st, 128 + SIGKILL, "hrcached ended by itself (%d) "
                      "after %u kills", st, i);
     }
+}
+
+/* The test holds the socket and restarts hrcached itself (LISTEN_FDS). */
+Test(hrcached_kill, acknowledged_items_survive_random_sigkills)
+{
+    site_new(512ull << 20, 0);
+    int lfd = mc_listener(&port);
+    const char *args[] = {"-M", "-m", "64", "-t", "4", NULL};
+    start_clients();
+    unsigned n = kills();
+    kill_loop(lfd, args, n);
     pid_t srv = mc_start(lfd, args);
     finish_clients(n, "socket held by the test"); /* on failure: mc_cleanup */
+    cr_assert_eq(mc_stop(srv), 0);
+    heap_checks();
+}
+
+/* Eviction on, in a heap too small for the keys: items leave at every
+ * store, eviction transactions (the largest hrcached makes) are cut by
+ * kills; a read finds the last acknowledged value, the cut one, or
+ * nothing, never an older one, never a torn one.  A third of the kills. */
+Test(hrcached_kill, evictions_cut_by_sigkills_bring_back_no_old_value)
+{
+    site_new(512ull << 20, 0);
+    nkeys = KEYS_MAX;
+    may_miss = 1;
+    int lfd = mc_listener(&port);
+    const char *args[] = {"-m", "2", "-t", "4", NULL};
+    start_clients();
+    unsigned n = kills() / 3;
+    kill_loop(lfd, args, n);
+    pid_t srv = mc_start(lfd, args);
+    int fd = mc_connect(port);
+    char out[8192];
+    cr_assert_gt(mc_ask(fd, "stats\r\n", 7, "END\r\n", out, sizeof out), 0);
+    close(fd);
+    finish_clients(n, "eviction on, -m 2");
+    fd = mc_connect(port);
+    cr_assert_gt(mc_ask(fd, "stats\r\n", 7, "END\r\n", out, sizeof out), 0);
+    close(fd);
+    const char *ev = strstr(out, "STAT curr_items ");
+    cr_assert_not_null(ev);
+    cr_assert_lt(atoi(ev + 16), CLIENTS * KEYS_MAX, "nothing was evicted");
     cr_assert_eq(mc_stop(srv), 0);
     heap_checks();
 }
@@ -377,7 +424,8 @@ Test(hrcached_kill, under_the_controller_with_held_sockets)
     snprintf(spec, sizeof spec, "tcp:127.0.0.1:%d", port);
     cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
     cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--listen", spec,
-                        HRCACHED_BIN, "-M", "-m", "64", NULL), 0, "%s", out);
+                        HRCACHED_BIN, "-M", "-m", "64", "-t", "4", NULL), 0,
+                        "%s", out);
     start_clients();
     unsigned n = kills();
     pid_t last = 0;

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * worker.h - one worker thread of hrcached: its own epoll over the
+ * connections it was given, read, the protocol, send (worker.c).  The
+ * acceptor (loop.c) hands each new connection to one worker, which serves
+ * it until it closes.
+ */
+#ifndef HRCACHED_WORKER_H
+#define HRCACHED_WORKER_H
+
+#include "proto.h"
+
+struct mc_worker;
+
+/* Start a worker serving with srv (its own server: store handle and
+ * counters).  It stops when stopfd becomes readable, between two events.
+ * 0 or -errno. */
+int mc_worker_start(struct mc_worker **out, struct mc_server *srv,
+                    int stopfd);
+
+/* Give the worker the accepted connection fd (non-blocking): 0, or -errno
+ * and fd is closed.  Called from another thread. */
+int mc_worker_adopt(struct mc_worker *w, int fd);
+
+/* Wait for the worker's thread to end (after stopfd was made readable),
+ * close its connections and free it. */
+void mc_worker_join(struct mc_worker *w);
+
+/* stats conns: memcached's lines for each of the worker's connections. */
+void mc_worker_conns(struct mc_worker *w, struct mc_session *out);
+
+#endif
