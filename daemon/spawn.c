@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cgroup.h"
 #include "held.h"
 #include "hrd.h"
 #include "log.h"
@@ -247,8 +248,10 @@ static int keeps_aslr(const struct hrd *d, const struct hr_strings *s)
     return d->policy.aslr != 0;
 }
 
-/* Fork actor slot (its standby instance when standby: then the read end
- * of its readiness pipe goes to *ready_rd, not to ready.c). */
+/* Start actor slot (its standby instance when standby: then the read end
+ * of its readiness pipe goes to *ready_rd, not to ready.c): made in its
+ * cgroup, if the site has them, without a copy of the controller
+ * (pmm__os_spawn). */
 static int spawn(struct hrd *d, int slot, const int *stdio_in, int standby,
                  int *exec_pipe, int *ready_rd)
 {
@@ -291,10 +294,17 @@ static int spawn(struct hrd *d, int slot, const int *stdio_in, int standby,
         stdio[0] = devnull;
         stdio[1] = stdio[2] = out >= 0 ? out : d->console_fd;
     }
-    int ep[2], rp[2] = {-1, -1};
+    int ep[2], rp[2] = {-1, -1}, cg = -1;
+    uint32_t cgn = 0;
     r = !env ? -ENOMEM : pmm__os_pipe(ep);
     if (r == 0 && a->ready_fd > 2 && (r = pmm__os_pipe(rp)) < 0)
         pmm__os_close(ep[0]), pmm__os_close(ep[1]);
+    /* its tree's cgroup (cgroup.h), made first: it starts inside */
+    if (r == 0 && d->cg_fd >= 0 && (r = cg = hrd_cgroup_new(d, &cgn)) < 0) {
+        pmm__os_close(ep[0]), pmm__os_close(ep[1]);
+        if (rp[0] >= 0)
+            pmm__os_close(rp[0]), pmm__os_close(rp[1]);
+    }
     if (r < 0) {
         pmm__unmap(d->bank, name);
         goto out;
@@ -305,7 +315,7 @@ static int spawn(struct hrd *d, int slot, const int *stdio_in, int standby,
     d->slot[slot].aslr = keeps_aslr(d, s);
     struct pmm__os_child child = {
         .die_with = standby ? pmm__os_pid() : 0,
-        .cgroup = d->cg_fd >= 0 ? &d->cg_fd : NULL, /* its tree (cgroup.h) */
+        .cgroup_into = cg >= 0 ? &cg : NULL,
         .default_signals = 1, .own_session = 1,
         .same_address = !d->slot[slot].aslr,
         .stdio = stdio, .cwd = s->cwd, .cwd_or_root = 1, .exe_fd = fd,
@@ -313,9 +323,11 @@ static int spawn(struct hrd *d, int slot, const int *stdio_in, int standby,
         .pass_fd = rp[1], .pass_to = rp[1] >= 0 ? a->ready_fd : -1,
         .pass_fds = d->slot[slot].held_fd, .npass = nheld,
         .pid_var = nheld > 0 ? vars[3] : NULL};
-    int pid = pmm__os_fork();
-    if (pid == 0)
-        pmm__os_exec_child(&child);
+    int pid = pmm__os_spawn(&child);
+    if (cg >= 0) {
+        hrd_cgroup_bind(d, cgn, pid);
+        pmm__os_close(cg);
+    }
     pmm__os_close(ep[1]);
     if (rp[1] >= 0)
         pmm__os_close(rp[1]);
