@@ -12,8 +12,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -355,56 +353,6 @@ void pmm__os_exec_child(const struct pmm__os_child *c)
     if (errpipe >= 0 && write(errpipe, &e, sizeof e) < 0)
         (void)0;
     _exit(127);
-}
-
-static int spawn_child(void *c)
-{
-    pmm__os_exec_child(c);
-}
-
-/* clone3(2) as a fork into cgroup cg, the parent waiting for the exec
- * (struct clone_args up to its field cgroup, Linux 5.7). */
-static long clone_into(int cg)
-{
-    uint64_t args[11] = {0};
-    args[0] = CLONE_VFORK | 0x200000000ull; /* flags: CLONE_INTO_CGROUP */
-    args[4] = SIGCHLD;                      /* exit_signal */
-    args[10] = (uint64_t)cg;                /* cgroup */
-    return syscall(SYS_clone3, args, sizeof args);
-}
-
-int pmm__os_spawn(const struct pmm__os_child *c)
-{
-    /* The child's stack may lie on ours: we are suspended until it has
-     * executed its program or exited (CLONE_VFORK).  Every signal stays
-     * blocked until it has put every handler back to its default. */
-    char stack[32 << 10] __attribute__((aligned(64)));
-    sigset_t all, old;
-    long pid;
-    if (!c->default_signals)
-        return -EINVAL;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    if (c->cgroup_into) {
-        pid = clone_into(*c->cgroup_into);
-        if (pid < 0 && (errno == ENOSYS || errno == E2BIG)) {
-            pid = fork(); /* before clone3: it moves itself */
-            int e = pid == 0 ? -pmm__os_cgroup_enter(*c->cgroup_into) : 0;
-            if (e > 0) {
-                if (c->errpipe >= 0 && write(c->errpipe, &e, sizeof e) < 0)
-                    (void)0;
-                _exit(127);
-            }
-        }
-        if (pid == 0)
-            pmm__os_exec_child(c);
-    } else {
-        pid = clone(spawn_child, stack + sizeof stack,
-                    CLONE_VM | CLONE_VFORK | SIGCHLD, (void *)c);
-    }
-    int e = errno;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    return pid < 0 ? -e : (int)pid;
 }
 
 int pmm__os_exec(const char *path, char *const argv[])
