@@ -285,7 +285,10 @@ static int spawn(struct hrd *d, int slot, const int *stdio_in, int standby,
     if (has_mark(s, "HR_NOTIFY=1")) /* waited for at every start */
         d->slot[slot].says_ready = 1;
     char **env = actor_env(d, slot, s, vars, nheld, standby);
-    int devnull = pmm__os_open_fd("/dev/null", O_RDONLY, 0);
+    /* opened once, kept (close-on-exec): one open and close less a start */
+    static int devnull = -1;
+    if (devnull < 0)
+        devnull = pmm__os_open_fd("/dev/null", O_RDONLY, 0);
     int stdio[3];
     if (stdio_in) { /* an indirect actor: its starter's streams */
         memcpy(stdio, stdio_in, sizeof stdio);
@@ -346,8 +349,6 @@ static int spawn(struct hrd *d, int slot, const int *stdio_in, int standby,
     *exec_pipe = ep[0];
     r = pid;
 out:
-    if (devnull >= 0)
-        pmm__os_close(devnull);
     free(env);
     free(s);
     return r;
