@@ -144,14 +144,15 @@ struct pmm__os_child {
 };
 #define HR_OS_PASS_MAX 16
 __attribute__((noreturn)) void pmm__os_exec_child(const struct pmm__os_child *c);
-/* Start a child that becomes c (pmm__os_exec_child), this thread waiting
- * until it has executed its program or exited, and run no fork handler.
- * With c->cgroup_into it is made inside that cgroup (clone3's
+/* Start a child that becomes c (pmm__os_exec_child) and run no fork
+ * handler.  With c->cgroup_into it is made inside that cgroup (clone3's
  * CLONE_INTO_CGROUP: a move into a cgroup waits for an RCU grace period,
  * milliseconds on a loaded machine; where the kernel has no clone3 it
- * moves itself first); without, it runs in this process's memory, nothing
- * copied.  Its pid (an exec that failed is told on c->errpipe), or -errno;
- * -EINVAL unless c->default_signals. */
+ * moves itself first), as a copy of this process, which goes on at once;
+ * without, it runs in this process's memory, nothing copied, this thread
+ * waiting until it has executed its program or exited.  Its pid (an exec
+ * that failed is told on c->errpipe), or -errno; -EINVAL unless
+ * c->default_signals. */
 int pmm__os_spawn(const struct pmm__os_child *c);
 /* Raise the soft limit on open descriptors to the hard one (a controller
  * of up to 256 actors holds a few for each); children started by
