@@ -3,6 +3,7 @@
  * cgroup.c - the site's cgroup v2 subtree (see cgroup.h).
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,9 +17,58 @@
 
 #define MAX_CGROUPS 1024
 
+/* A process the controller starts is made inside its cgroup, "cN", which
+ * is made before it and so cannot be named after its pid (a move into a
+ * cgroup after the fork waits for an RCU grace period: milliseconds on a
+ * loaded machine, on every restart).  Whose each is: this table, of
+ * every cN that exists, until it is removed. */
+static struct {
+    pid_t pid;
+    uint32_t n;
+} bound[MAX_CGROUPS];
+static int nbound;
+static uint32_t next_n;
+
+/* The name of pid's cgroup ("-": none, a name no cgroup has). */
 static void name_of(pid_t pid, char *out, size_t cap)
 {
-    snprintf(out, cap, "p%d", (int)pid);
+    for (int i = 0; i < nbound; i++)
+        if (bound[i].pid == pid) {
+            snprintf(out, cap, "c%u", bound[i].n);
+            return;
+        }
+    snprintf(out, cap, "-");
+}
+
+int hrd_cgroup_new(struct hrd *d, uint32_t *n)
+{
+    char name[32];
+    if (nbound == MAX_CGROUPS)
+        return -EMFILE;
+    for (int tries = 0; tries < MAX_CGROUPS; tries++) {
+        *n = next_n++;
+        snprintf(name, sizeof name, "c%u", *n);
+        int fd = pmm__os_cgroup_new(d->cg_fd, name);
+        if (fd != -EEXIST) /* one a previous run of ours left: next */
+            return fd;
+    }
+    return -EEXIST;
+}
+
+void hrd_cgroup_bind(struct hrd *d, uint32_t n, pid_t pid)
+{
+    char name[32];
+    if (pid <= 0) {
+        snprintf(name, sizeof name, "c%u", n);
+        pmm__os_cgroup_remove(d->cg_fd, name);
+        return;
+    }
+    /* a reused pid: its old cgroup is nobody's now, and the sweep ends it */
+    for (int i = 0; i < nbound; i++)
+        if (bound[i].pid == pid)
+            bound[i].pid = 0;
+    bound[nbound].pid = pid;
+    bound[nbound++].n = n;
 }
 
 /* The site file naming the site's cgroup. */
@@ -117,12 +167,19 @@ int hrd_cgroup_populated(struct hrd *d, pid_t pid)
     return pmm__os_cgroup_populated(d->cg_fd, name) > 0;
 }
 
-/* The pid a cgroup "pPID" is named after, or 0 for another name. */
-static pid_t pid_of(const char *name)
+/* Whose cgroup "cN" is (*at: its place in bound, else -1), or 0 for
+ * nobody's and for another name. */
+static pid_t pid_of(const char *name, int *at)
 {
     char *end;
-    long pid = name[0] == 'p' ? strtol(name + 1, &end, 10) : 0;
-    return pid > 0 && !*end ? (pid_t)pid : 0;
+    *at = -1;
+    unsigned long n = name[0] == 'c' ? strtoul(name + 1, &end, 10) : 0;
+    for (int i = 0; name[0] == 'c' && end != name + 1 && !*end && i < nbound; i++)
+        if (bound[i].n == n) {
+            *at = i;
+            return bound[i].pid;
+        }
+    return 0;
 }
 
 int hrd_cgroup_sweep(struct hrd *d)
@@ -130,7 +187,8 @@ int hrd_cgroup_sweep(struct hrd *d)
     static char names[MAX_CGROUPS][64];
     int n = pmm__os_cgroup_children(d->cg_fd, names, MAX_CGROUPS), full = 0;
     for (int i = 0; i < n; i++) {
-        pid_t pid = pid_of(names[i]);
+        int at;
+        pid_t pid = pid_of(names[i], &at);
         if (pid > 0 && (hrd_find_pid(d, pid) >= 0 || hrd_standby_of(d, pid) >= 0 ||
                         hrd_trial_of(d, pid) >= 0))
             continue;
@@ -138,7 +196,9 @@ int hrd_cgroup_sweep(struct hrd *d)
             pmm__os_cgroup_kill(d->cg_fd, names[i], d->cg_kill);
             full++;
         }
-        pmm__os_cgroup_remove(d->cg_fd, names[i]); /* -EBUSY: next time */
+        /* -EBUSY: next time */
+        if (pmm__os_cgroup_remove(d->cg_fd, names[i]) == 0 && at >= 0)
+            bound[at] = bound[--nbound];
     }
     return full;
 }
@@ -169,6 +229,7 @@ void hrd_cgroup_end(struct hrd *d, int wait_ms)
     if (d->cg_fd < 0)
         return;
     hrd_cgroup_end_dir(d->cg_fd, d->cg_kill, wait_ms);
+    nbound = 0;
     pmm__os_close(d->cg_fd);
     d->cg_fd = -1;
     if (pmm__os_cgroup_self(own, sizeof own) == 0) {

@@ -6,8 +6,8 @@
  * Where the controller's own cgroup lets it make cgroups and move its
  * children into them (a subtree delegated: systemd's Delegate=yes, a
  * container's own cgroup, root), the controller makes the site's cgroup
- * OWN/hrd.PID and every process it starts (actor, standby) joins a cgroup
- * of its own, OWN/hrd.PID/pCHILD, before it executes its program.  A
+ * OWN/hrd.PID and every process it starts (actor, standby) is made in a
+ * cgroup of its own, OWN/hrd.PID/cN, before it executes its program.  A
  * process cannot leave its cgroup without write access to another, so
  * killing a cgroup (one write to cgroup.kill) ends every process the
  * actor started, whatever it did to its session, its parent or its
@@ -17,14 +17,18 @@
  * Without such a subtree (or with HRD_CGROUPS=off in the controller's
  * environment) d->cg_fd is -1 and tree.c keeps to processes: see tree.h.
  *
+ * An actor or a standby is made inside its cgroup, cN (hrd_cgroup_new,
+ * then hrd_cgroup_bind with its pid).
+ *
  * Invariant: with d->cg_fd >= 0, each live actor or standby of pid P is
- * in cgroup pP (or was refused its start), and a cgroup pP whose P is
- * neither is killed and removed at the next sweep.
+ * in the cgroup bound to P (or was refused its start), and a cgroup whose
+ * process is neither is killed and removed at the next sweep.
  */
 #ifndef HRD_CGROUP_H
 #define HRD_CGROUP_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define HRD_CGROUP_FILE "cgroup"    /* in the site: the site's cgroup */
@@ -40,6 +44,12 @@ void hrd_cgroup_begin(struct hrd *d);
  * path into path), opened (a directory descriptor), or -1 when there is
  * none. */
 int hrd_cgroup_old(struct hrd *d, char *path, size_t cap);
+/* A new cgroup for a process about to start (its number into *n),
+ * open: a directory descriptor, or -errno. */
+int hrd_cgroup_new(struct hrd *d, uint32_t *n);
+/* The process pid was started in cgroup n (pid <= 0: it was not, and
+ * the cgroup is removed). */
+void hrd_cgroup_bind(struct hrd *d, uint32_t n, pid_t pid);
 /* SIGKILL every process of pid's cgroup (d->cg_fd >= 0). */
 void hrd_cgroup_kill(struct hrd *d, pid_t pid);
 /* Send sig to every process of pid's cgroup. */

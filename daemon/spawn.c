@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cgroup.h"
 #include "held.h"
 #include "hrd.h"
 #include "log.h"
@@ -248,9 +249,11 @@ static int keeps_aslr(const struct hrd *d, const struct hr_strings *s)
     return d->policy.aslr != 0;
 }
 
-/* Fork actor slot (its standby instance when standby: then the read end
+/* Start actor slot (its standby instance when standby: then the read end
  * of its readiness pipe goes to *ready_rd, not to ready.c), from its own
- * image, or from an upgrade's trial image t (upgrade.c). */
+ * image, or from an upgrade's trial image t (upgrade.c): made in its
+ * cgroup, if the site has them, without a copy of the controller
+ * (pmm__os_spawn). */
 static int spawn(struct hrd *d, int slot, const int *stdio_in, int standby,
                  int *exec_pipe, int *ready_rd, const struct hrd_trial *t)
 {
@@ -288,7 +291,10 @@ static int spawn(struct hrd *d, int slot, const int *stdio_in, int standby,
     if (has_mark(s, "HR_NOTIFY=1")) /* waited for at every start */
         d->slot[slot].says_ready = 1;
     char **env = actor_env(d, slot, s, vars, nheld, standby, standby && !t);
-    int devnull = pmm__os_open_fd("/dev/null", O_RDONLY, 0);
+    /* opened once, kept (close-on-exec): one open and close less a start */
+    static int devnull = -1;
+    if (devnull < 0)
+        devnull = pmm__os_open_fd("/dev/null", O_RDONLY, 0);
     int stdio[3];
     if (stdio_in) { /* an indirect actor: its starter's streams */
         memcpy(stdio, stdio_in, sizeof stdio);
@@ -297,10 +303,17 @@ static int spawn(struct hrd *d, int slot, const int *stdio_in, int standby,
         stdio[0] = devnull;
         stdio[1] = stdio[2] = out >= 0 ? out : d->console_fd;
     }
-    int ep[2], rp[2] = {-1, -1};
+    int ep[2], rp[2] = {-1, -1}, cg = -1;
+    uint32_t cgn = 0;
     r = !env ? -ENOMEM : pmm__os_pipe(ep);
     if (r == 0 && a->ready_fd > 2 && (r = pmm__os_pipe(rp)) < 0)
         pmm__os_close(ep[0]), pmm__os_close(ep[1]);
+    /* its tree's cgroup (cgroup.h), made first: it starts inside */
+    if (r == 0 && d->cg_fd >= 0 && (r = cg = hrd_cgroup_new(d, &cgn)) < 0) {
+        pmm__os_close(ep[0]), pmm__os_close(ep[1]);
+        if (rp[0] >= 0)
+            pmm__os_close(rp[0]), pmm__os_close(rp[1]);
+    }
     if (r < 0) {
         pmm__unmap(d->bank, name);
         goto out;
@@ -311,7 +324,7 @@ static int spawn(struct hrd *d, int slot, const int *stdio_in, int standby,
     d->slot[slot].aslr = keeps_aslr(d, s);
     struct pmm__os_child child = {
         .die_with = standby ? pmm__os_pid() : 0,
-        .cgroup = d->cg_fd >= 0 ? &d->cg_fd : NULL, /* its tree (cgroup.h) */
+        .cgroup_into = cg >= 0 ? &cg : NULL,
         .default_signals = 1, .own_session = 1,
         .same_address = !d->slot[slot].aslr,
         .stdio = stdio, .cwd = s->cwd, .cwd_or_root = 1, .exe_fd = fd,
@@ -319,9 +332,11 @@ static int spawn(struct hrd *d, int slot, const int *stdio_in, int standby,
         .pass_fd = rp[1], .pass_to = rp[1] >= 0 ? a->ready_fd : -1,
         .pass_fds = d->slot[slot].held_fd, .npass = nheld,
         .pid_var = nheld > 0 ? vars[3] : NULL};
-    int pid = pmm__os_fork();
-    if (pid == 0)
-        pmm__os_exec_child(&child);
+    int pid = pmm__os_spawn(&child);
+    if (cg >= 0) {
+        hrd_cgroup_bind(d, cgn, pid);
+        pmm__os_close(cg);
+    }
     pmm__os_close(ep[1]);
     if (rp[1] >= 0)
         pmm__os_close(rp[1]);
@@ -340,8 +355,6 @@ static int spawn(struct hrd *d, int slot, const int *stdio_in, int standby,
     *exec_pipe = ep[0];
     r = pid;
 out:
-    if (devnull >= 0)
-        pmm__os_close(devnull);
     free(env);
     free(s);
     return r;

@@ -242,6 +242,45 @@ static void crash_controller(void)
     close(pfd);
 }
 
+/* With cgroups, once the site has settled: one cgroup below the site's,
+ * holding every process of the site (pids, n), which were made in it;
+ * those of earlier runs are gone.  Without, nothing to see. */
+static void one_cgroup(const pid_t *pids, int n)
+{
+    char site_cg[4200], procs[8192], path[4600];
+    if (!cg_dir[0])
+        return;
+    cr_assert_not_null(site_file("cgroup", site_cg, sizeof site_cg));
+    for (double t0 = now();; usleep(5000)) {
+        DIR *dir = opendir(site_cg);
+        struct dirent *e;
+        int cgroups = 0, held = 0;
+        cr_assert_not_null(dir, "%s: %s", site_cg, strerror(errno));
+        while ((e = readdir(dir))) {
+            snprintf(path, sizeof path, "%s/%s/cgroup.procs", site_cg, e->d_name);
+            FILE *f = e->d_name[0] != '.' ? fopen(path, "r") : NULL;
+            if (!f)
+                continue; /* a file of the site's cgroup, not a cgroup */
+            cgroups++;
+            size_t k = fread(procs, 1, sizeof procs - 1, f);
+            fclose(f);
+            procs[k] = 0;
+            for (char *p = procs, *end; *p; p = end) {
+                long pid = strtol(p, &end, 10);
+                if (end == p)
+                    break;
+                held += is_one_of((pid_t)pid, pids, n);
+            }
+        }
+        closedir(dir);
+        if (cgroups == 1 && held == n)
+            return;
+        cr_assert(now() - t0 < 15, "%d cgroups under %s holding %d of the "
+                  "site's %d processes:\n%s", cgroups, site_cg, held, n,
+                  console());
+    }
+}
+
 /* The actor runs `setsid env -i tree_actor serve` as its child, which
  * keeps the held socket: group restarts, a stop and a controller crash
  * leave no process of the site. */
@@ -254,12 +293,14 @@ static void escaped_descendants_end(void)
     cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--listen", spec,
                         TREE_BIN, "escape", site, NULL), 0, "%s", out);
     settle(2, NULL, 0, gen, "first run");
+    one_cgroup(gen, 2);
     for (int r = 1; r <= 3; r++) {
         refresh();
         char pid[16];
         snprintf(pid, sizeof pid, "%d", pid_of("tree_actor"));
         cr_assert_eq(run_hr(out, sizeof out, "akill", pid, NULL), 0, "%s", out);
         settle(2, gen, 2, next, "after a group restart");
+        one_cgroup(next, 2);
         memcpy(gen, next, sizeof gen);
     }
     cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);

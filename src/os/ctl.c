@@ -319,18 +319,12 @@ void pmm__os_exec_child(const struct pmm__os_child *c)
         if (getppid() != c->die_with)
             _exit(127);
     }
-    if (c->cgroup) {
-        int e = -pmm__os_cgroup_join(*c->cgroup, getpid());
-        if (e > 0) {
-            if (c->errpipe >= 0 && write(c->errpipe, &e, sizeof e) < 0)
-                (void)0;
-            _exit(127);
-        }
-    }
-    unblock_all();
+    /* handlers first, then the mask: a child of pmm__os_spawn runs in its
+     * parent's memory, where no handler of the parent's may run */
     if (c->default_signals)
         for (int sig = 1; sig < NSIG; sig++)
             signal(sig, SIG_DFL);
+    unblock_all();
     if (c->own_session)
         setsid();
     else if (c->own_group)

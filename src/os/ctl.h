@@ -105,9 +105,11 @@ int pmm__os_cgroup_children(int dir, char (*names)[64], int max);
 /* 0 when processes may be made and moved under dir: a cgroup made there,
  * a child process moved into it, both gone again; else -errno. */
 int pmm__os_cgroup_probe(int dir);
-/* Move this process (pid: its own pid) into the cgroup "pPID" under dir,
- * made if needed (as a forked child does it, before exec). */
-int pmm__os_cgroup_join(int dir, pid_t pid);
+/* Make cgroup name under dir, which must not exist yet (-EEXIST), and
+ * open it: a directory descriptor for pmm__os_child.cgroup_into. */
+int pmm__os_cgroup_new(int dir, const char *name);
+/* Move this process into the cgroup open as cg. */
+int pmm__os_cgroup_enter(int cg);
 /* The children of pid, of all its threads: how many, at most max. */
 int pmm__os_children(pid_t pid, pid_t *out, int max);
 /* The descriptor numbers of pid's sockets: how many, at most max. */
@@ -122,8 +124,8 @@ int pmm__os_pidfd_getfd(int pidfd, int fd);
 struct pmm__os_child {
     pid_t die_with;        /* > 0: SIGKILL when the parent dies, and exit at
                               once unless the parent is still this pid */
-    const int *cgroup;     /* non-NULL: first join the cgroup "pPID" made
-                              under this cgroup directory (its own pid) */
+    const int *cgroup_into; /* non-NULL (pmm__os_spawn only): start in the
+                              cgroup open as this descriptor */
     int default_signals;   /* every signal handler back to its default */
     int own_group;         /* its own process group */
     int own_session;       /* its own session (and process group) */
@@ -146,6 +148,16 @@ struct pmm__os_child {
 };
 #define HR_OS_PASS_MAX 16
 __attribute__((noreturn)) void pmm__os_exec_child(const struct pmm__os_child *c);
+/* Start a child that becomes c (pmm__os_exec_child) and run no fork
+ * handler.  With c->cgroup_into it is made inside that cgroup (clone3's
+ * CLONE_INTO_CGROUP: a move into a cgroup waits for an RCU grace period,
+ * milliseconds on a loaded machine; where the kernel has no clone3 it
+ * moves itself first), as a copy of this process, which goes on at once;
+ * without, it runs in this process's memory, nothing copied, this thread
+ * waiting until it has executed its program or exited.  Its pid (an exec
+ * that failed is told on c->errpipe), or -errno; -EINVAL unless
+ * c->default_signals. */
+int pmm__os_spawn(const struct pmm__os_child *c);
 /* Raise the soft limit on open descriptors to the hard one (a controller
  * of up to 256 actors holds a few for each); children started by
  * pmm__os_exec_child, and a process replaced by pmm__os_exec, get the limit

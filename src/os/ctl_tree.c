@@ -217,13 +217,20 @@ int pmm__os_cgroup_probe(int dir)
     return r;
 }
 
-int pmm__os_cgroup_join(int dir, pid_t pid)
+int pmm__os_cgroup_new(int dir, const char *name)
 {
-    char name[32], file[64];
-    snprintf(name, sizeof name, "p%d", (int)pid);
-    snprintf(file, sizeof file, "%s/cgroup.procs", name);
-    int r = pmm__os_cgroup_make(dir, name);
-    return r < 0 ? r : write_at(dir, file, "0");
+    int r = ret(mkdirat(dir, name, 0755));
+    if (r < 0)
+        return r;
+    int fd = RETRY(openat(dir, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (fd < 0)
+        unlinkat(dir, name, AT_REMOVEDIR);
+    return fd;
+}
+
+int pmm__os_cgroup_enter(int cg)
+{
+    return write_at(cg, "cgroup.procs", "0");
 }
 
 int pmm__os_children(pid_t pid, pid_t *out, int max)

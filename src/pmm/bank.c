@@ -22,6 +22,7 @@
 #include "map.h"
 #include "os/os.h"
 #include "repair.h"
+#include "update.h"
 
 static pthread_mutex_t banks_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct pmm_bank *banks;
@@ -222,7 +223,8 @@ int pmm_bank_stat(pmm_bank *b, pmm_bank_info *out)
     int r = pmm__lock(b);
     if (r < 0)
         return r;
-    const struct pmm_live *l = pmm__live(b);
+    struct pmm_live now, *l = &now;
+    pmm__live_now(b, l);
     memset(out, 0, sizeof *out);
     snprintf(out->medium, sizeof out->medium, "%s", b->medium);
     snprintf(out->path, sizeof out->path, "%s", b->path);

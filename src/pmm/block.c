@@ -18,6 +18,7 @@
 #include "map.h"
 #include "names.h"
 #include "os/os.h"
+#include "update.h"
 
 void pmm__fill_block(const struct pmm_bank *b, const struct pmm_entry *e,
                      pmm_block *out)
@@ -109,7 +110,9 @@ int pmm_iter(pmm_bank *b, int (*fn)(const pmm_block *, void *), void *arg)
     int r = pmm__lock(b);
     if (r < 0)
         return r;
-    uint32_t high = pmm__live(b)->high, n = 0;
+    struct pmm_live l;
+    pmm__live_now(b, &l);
+    uint32_t high = l.high, n = 0;
     pmm_block *all = NULL;
     for (uint32_t i = 0; i < high && i < b->g.max_blocks; i++)
         n += pmm__entry(b, i)->state == PMM_E_LIVE;

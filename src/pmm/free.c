@@ -74,7 +74,9 @@ static int free_where(pmm_bank *b, int (*want)(const struct pmm_entry *,
     int r = pmm__lock(b);
     if (r < 0)
         return r;
-    uint32_t high = pmm__live(b)->high;
+    struct pmm_live l;
+    pmm__live_now(b, &l);
+    uint32_t high = l.high;
     for (uint32_t i = 0; i < high && i < b->g.max_blocks && r == 0; i++) {
         const struct pmm_entry *e = pmm__entry(b, i);
         if (e->state != PMM_E_LIVE || !want(e, arg))

@@ -6,9 +6,12 @@
  * lookup costs the same with 10 blocks or a million.  Lookups without the
  * lock (find_fast) run as seqlock readers over the read-only mapping: they
  * copy what they read, validate each copy's checksum and bounds, and retry
- * when the live record's sequence number moved; a reader that keeps losing
- * the race hands over to its caller, which looks under the lock (and so
- * recovers a dead writer's update).  Nothing read from the file
+ * when the live record's sequence number moved.  An odd one is a bank at
+ * rest when the update it logs has made its last store (pmm__log_applied:
+ * a RAM bank leaves the log of its last update in place, update.c), else
+ * a writer at work.  A reader that keeps losing the race hands over to
+ * its caller, which looks under the lock (and so recovers a dead writer's
+ * update).  Nothing read from the file
  * is trusted: every index is bounds-checked and chains are walked at most
  * max_blocks steps, so a damaged bank yields K_EBANK, never a crash.
  */
@@ -105,14 +108,36 @@ int pmm__seq_same(const struct pmm_bank *b, uint64_t seq)
     return __atomic_load_n(&pmm__live(b)->seq, __ATOMIC_RELAXED) == seq;
 }
 
+int pmm__log_applied(const struct pmm_bank *b, const struct pmm_live *l)
+{
+    /* a DISK bank closes every log: a power cut may keep a later store
+     * and lose an earlier one, so a log there is always redone */
+    if (l->idx >= b->g.max_blocks || b->g.kind == PMM_KIND_DISK)
+        return 0;
+    if (l->op == PMM_OP_ALLOC) /* its last store: the head of its chain */
+        return l->bucket < b->g.nbuckets &&
+               __atomic_load_n(&pmm__buckets(b)[l->bucket], __ATOMIC_ACQUIRE) ==
+                   l->idx + 1;
+    /* a FREE's last store: its entry, free now, of the same generation
+     * (damage to it is the next allocation's to see: update.c) */
+    const struct pmm_entry *e = pmm__entry(b, l->idx);
+    return l->op == PMM_OP_FREE &&
+           __atomic_load_n(&e->state, __ATOMIC_ACQUIRE) == PMM_E_FREE &&
+           __atomic_load_n(&e->gen, __ATOMIC_RELAXED) == l->image.gen;
+}
+
 int pmm__find_fast(const struct pmm_bank *b, const char *name, uint32_t *idx,
                    struct pmm_entry *copy, uint64_t *seq)
 {
     for (int t = 0; t < FAST_TRIES; t++) {
         uint64_t s = seq_load(b);
-        if (s & 1) {
-            pmm__os_yield();
-            continue;
+        struct pmm_live l;
+        if (s & 1) { /* at rest only if its update made its last store */
+            memcpy(&l, pmm__live(b), sizeof l);
+            if (!pmm__log_applied(b, &l)) {
+                pmm__os_yield();
+                continue;
+            }
         }
         /* meaningful only if seq did not move */
         int r = walk(b, name, idx, NULL, copy);
@@ -204,11 +229,10 @@ static int find_in(const uint64_t *bm, uint64_t start, uint64_t end,
                  : find_run(bm, start, end, n, out);
 }
 
-int pmm__find_pages(const struct pmm_bank *b, uint64_t n, uint64_t align,
-                    uint64_t *page)
+int pmm__find_pages(const struct pmm_bank *b, uint64_t hint, uint64_t n,
+                    uint64_t align, uint64_t *page)
 {
     uint64_t total = b->g.data_pages;
-    uint64_t hint = pmm__live(b)->hint;
     if (n > total)
         return K_ENOMEM;
     if (hint >= total)

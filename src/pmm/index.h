@@ -37,12 +37,19 @@ int pmm__find_locked(const struct pmm_bank *b, const char *name,
  * under the lock, which also recovers. */
 int pmm__find_fast(const struct pmm_bank *b, const char *name, uint32_t *idx,
                    struct pmm_entry *copy, uint64_t *seq);
+/* 1 when the update that live record l logs (ALLOC or FREE) has made
+ * its last store: its chain head, or its entry made free (never on a
+ * DISK bank, which closes every log).
+ * Read without the lock, it means something only if the sequence number
+ * did not move meanwhile. */
+int pmm__log_applied(const struct pmm_bank *b, const struct pmm_live *l);
 /* 1 if the live record still has sequence number seq. */
 int pmm__seq_same(const struct pmm_bank *b, uint64_t seq);
 /* Under the lock: the first run of n free pages starting at a multiple of
- * align (1: anywhere), from the live record's hint on, then from the
- * start; K_ENOMEM if none, K_EBANK for a damaged bitmap word on the way. */
-int pmm__find_pages(const struct pmm_bank *b, uint64_t n, uint64_t align,
-                    uint64_t *page);
+ * align (1: anywhere), from page hint (the live record's) on, then from
+ * the start; K_ENOMEM if none, K_EBANK for a damaged bitmap word on the
+ * way. */
+int pmm__find_pages(const struct pmm_bank *b, uint64_t hint, uint64_t n,
+                    uint64_t align, uint64_t *page);
 
 #endif

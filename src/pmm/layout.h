@@ -162,7 +162,12 @@ static_assert(offsetof(struct pmm_entry, sum) == 184, "entry sum offset");
 /* The live record: what changes at every update, written whole by one
  * pwrite().  seq is odd while an update is in progress; op != NONE means the
  * update described by the log fields has committed and must be redone by
- * whoever next takes the lock if its writer died. */
+ * whoever next takes the lock if its writer died.  A RAM bank does not
+ * close the record after an update: its log stays, with its odd seq, and
+ * the update is complete once its last store is there (the chain head of
+ * an ALLOC, the freed entry of a FREE: index.c's pmm__log_applied); the
+ * record then reads as the end of that update leaves it (update.c's
+ * pmm__live_now).  A DISK bank closes it: op NONE, seq even. */
 struct pmm_live {
     uint64_t seq;          /* even: stable; odd: an update is in progress */
     uint64_t nblocks;      /* live entries */

@@ -5,9 +5,10 @@
  * The lock is an open-file-description lock on the bank file, which the
  * kernel drops when its holder dies, taken after the process's own mutex
  * b->mu.  Whoever takes it as a writer first looks at the live record: an
- * odd sequence number, an intent log or a bad checksum means a writer died
- * mid-update, and recovery runs before anything else, here and nowhere
- * else.  Recovery redoes a committed log (update.c's pmm__apply(), which is
+ * odd sequence number without a log, a log whose last store is not there
+ * (pmm__log_applied; a RAM bank keeps the log of its last, complete,
+ * update) or a bad checksum means a writer died mid-update, and recovery
+ * runs before anything else, here and nowhere else.  Recovery redoes a committed log (update.c's pmm__apply(), which is
  * idempotent), closes an update that died before its commit point, and
  * hands anything it cannot trust to the repair (repair.c).  With update.c
  * and repair.c, the only writer of a published bank's metadata.
@@ -25,6 +26,7 @@
 #include <errno.h>
 
 #include "hash.h"
+#include "index.h"
 #include "lock.h"
 #include "os/os.h"
 #include "repair.h"
@@ -34,7 +36,11 @@
 int pmm__needs_recovery(const struct pmm_bank *b)
 {
     const struct pmm_live *l = pmm__live(b);
-    return l->op != PMM_OP_NONE || (l->seq & 1) || pmm__live_sum(l) != l->sum;
+    if (pmm__live_sum(l) != l->sum)
+        return 1;
+    if (l->op == PMM_OP_NONE)
+        return (int)(l->seq & 1);
+    return !pmm__log_applied(b, l); /* a RAM bank's last update: done */
 }
 
 static int recover(struct pmm_bank *b)

@@ -172,7 +172,7 @@ int pmm__repair(struct pmm_bank *b, void (*fn)(const char *, void *),
     struct rebuild rb = {0};
     struct pmm_live mark;
     memset(&mark, 0, sizeof mark);
-    mark.seq = (pmm__live(b)->seq | 1);
+    mark.seq = (pmm__live(b)->seq | 1) + 2; /* odd, and not the one there */
     mark.op = PMM_OP_REPAIR;
     int r = pmm__write_live(b, &mark);
     if (r < 0)

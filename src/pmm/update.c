@@ -10,11 +10,16 @@
  *   2. COMMIT POINT: one pwrite() of the live record carrying the intent
  *      log (op, entry, chain links, the entry image) with an odd sequence
  *      number and a checksum;
- *   3. pmm__apply(): entry, bitmap, chain, data pages, then one pwrite() of
- *      the live record with the new counters, an even sequence number and
- *      no log.
- * If the writer dies after 2, whoever takes the lock next finds the log and
- * runs pmm__apply() on it again (lock.c).  Every step of pmm__apply()
+ *   3. pmm__apply(): for an allocation its skipped file pages, entry,
+ *      bitmap, chain head; for a free its chain link, bitmap, file pages,
+ *      entry; then, on a DISK bank, one pwrite() of the live record with
+ *      the new counters, an even sequence number and no log.  A RAM bank
+ *      leaves the log in place: the update is complete once its last store
+ *      is there (pmm__log_applied: the chain head, the entry), and
+ *      everyone reads the record as its end would have written it
+ *      (pmm__live_now), so that an update makes two writes fewer.
+ * If the writer dies after 2, whoever takes the lock next finds the log
+ * not applied and runs pmm__apply() on it again (lock.c).  Every step of pmm__apply()
  * writes values taken from the log, never values derived from what it
  * already changed, so it is idempotent: running it once, twice, or after a partial run gives the
  * same bank.  On a DISK bank the log and the applied changes are each
@@ -85,19 +90,22 @@ int pmm__log_valid(const struct pmm_bank *b, const struct pmm_live *l)
 static int apply_alloc(struct pmm_bank *b, const struct pmm_live *l)
 {
     struct pmm_entry e = l->image;
-    int r = pmm__write_entry(b, l->idx, &e);
+    int r = 0;
+    /* pages passed over for alignment: below the mark now, no block's,
+     * perhaps reserved ahead (update.c's reserve_ahead) */
+    if (l->skip && !b->shadow)
+        r = pmm__os_punch(b->fd, b->g.data_off + (e.fpage - l->skip) * b->g.page_size,
+                          (uint64_t)l->skip * b->g.page_size);
+    if (r == 0)
+        r = pmm__write_entry(b, l->idx, &e);
     pmm__crash("alloc.entry");
     if (r == 0)
         r = pmm__bitmap_set(b, e.page, e.npages + 1, 1);
     pmm__crash("alloc.bitmap");
+    /* last: the chain head, the mark of an applied ALLOC (pmm__log_applied) */
     if (r == 0)
         r = pmm__write_bucket(b, l->bucket, l->idx + 1);
     pmm__crash("alloc.linked");
-    /* pages passed over for alignment: below the mark now, no block's,
-     * perhaps reserved ahead (update.c's reserve_ahead) */
-    if (r == 0 && l->skip && !b->shadow)
-        r = pmm__os_punch(b->fd, b->g.data_off + (e.fpage - l->skip) * b->g.page_size,
-                          (uint64_t)l->skip * b->g.page_size);
     return r;
 }
 
@@ -113,6 +121,16 @@ static int apply_free(struct pmm_bank *b, const struct pmm_live *l)
         r = pmm__write_entry(b, l->pred - 1, &p);
     }
     pmm__crash("free.unlinked");
+    if (r == 0)
+        r = pmm__bitmap_set(b, im->page, im->npages + 1, 0);
+    pmm__crash("free.bitmap");
+    uint64_t from, n;
+    pmm__dead_after(b, l, NULL, NULL, &from, &n);
+    if (r == 0 && n && !b->shadow)
+        r = pmm__os_punch(b->fd, b->g.data_off + from * b->g.page_size,
+                          n * b->g.page_size);
+    pmm__crash("free.punched");
+    /* last: the entry, the mark of an applied FREE (pmm__log_applied) */
     if (r == 0) {
         struct pmm_entry e;
         memset(&e, 0, sizeof e);
@@ -123,15 +141,6 @@ static int apply_free(struct pmm_bank *b, const struct pmm_live *l)
         r = pmm__write_entry(b, l->idx, &e);
     }
     pmm__crash("free.entry");
-    if (r == 0)
-        r = pmm__bitmap_set(b, im->page, im->npages + 1, 0);
-    pmm__crash("free.bitmap");
-    uint64_t from, n;
-    pmm__dead_after(b, l, NULL, NULL, &from, &n);
-    if (r == 0 && !b->shadow)
-        r = pmm__os_punch(b->fd, b->g.data_off + from * b->g.page_size,
-                          n * b->g.page_size);
-    pmm__crash("free.punched");
     return r;
 }
 
@@ -157,14 +166,11 @@ void pmm__dead_after(const struct pmm_bank *b, const struct pmm_live *l,
     }
 }
 
-int pmm__apply(struct pmm_bank *b, struct pmm_live *l)
+/* The live record l as the end of its update leaves it: the counters
+ * moved on, the log gone, an even sequence number. */
+static void settle(const struct pmm_bank *b, struct pmm_live *l)
 {
     int alloc = l->op == PMM_OP_ALLOC;
-    int r = alloc ? apply_alloc(b, l) : apply_free(b, l);
-    if (r == 0)
-        r = pmm__meta_flush(b);
-    if (r < 0)
-        return r;
     uint64_t np = l->image.npages;
     l->seq = (l->seq | 1) + 1;
     l->nblocks = alloc ? l->nblocks + 1 : l->nblocks - 1;
@@ -181,8 +187,31 @@ int pmm__apply(struct pmm_bank *b, struct pmm_live *l)
     l->idx = l->bucket = l->pred = l->succ = 0;
     l->free_after = l->high_after = l->skip = 0;
     memset(&l->image, 0, sizeof l->image);
-    /* COMMIT POINT (end): the update is complete and the log is gone. */
-    r = pmm__write_live(b, l);
+}
+
+void pmm__live_now(const struct pmm_bank *b, struct pmm_live *out)
+{
+    memcpy(out, pmm__live(b), sizeof *out);
+    if (pmm__log_applied(b, out))
+        settle(b, out);
+}
+
+int pmm__apply(struct pmm_bank *b, struct pmm_live *l)
+{
+    int alloc = l->op == PMM_OP_ALLOC;
+    int r = alloc ? apply_alloc(b, l) : apply_free(b, l);
+    if (r == 0)
+        r = pmm__meta_flush(b);
+    if (r < 0)
+        return r;
+    settle(b, l);
+    /* COMMIT POINT (end), on a DISK bank: the update is complete and the
+     * log is gone.  A RAM bank leaves the log in place, complete since
+     * its last store (pmm__log_applied), and saves this write: a killed
+     * process cannot reorder what its finished pwrite() calls stored; a
+     * power cut can, which is the DISK bank's case. */
+    if (b->g.kind == PMM_KIND_DISK)
+        r = pmm__write_live(b, l);
     pmm__crash(alloc ? "alloc.done" : "free.done");
     return r;
 }
@@ -249,8 +278,9 @@ int pmm__do_alloc(struct pmm_bank *b, const char *name, uint64_t npages,
                   const uint8_t *key, size_t keylen, unsigned eflags,
                   int group, uint32_t *idx)
 {
-    struct pmm_live l = *pmm__live(b);
+    struct pmm_live l;
     uint32_t slot;
+    pmm__live_now(b, &l);
     if (l.high > b->g.max_blocks)
         return K_EBANK;
     if (l.nblocks >= b->g.max_blocks)
@@ -276,7 +306,7 @@ int pmm__do_alloc(struct pmm_bank *b, const char *name, uint64_t npages,
     uint64_t hp = pmm__geom_huge(&b->g) / b->g.page_size, page;
     uint64_t align = hp && npages >= hp ? hp : 1;
     uint64_t fpage = (l.mark + align - 1) / align * align;
-    int r = pmm__find_pages(b, npages + 1, align, &page);
+    int r = pmm__find_pages(b, l.hint, npages + 1, align, &page);
     if (r < 0)
         return r;
     if (fpage < l.mark || (r = fresh_pages(b, fpage, npages)) < 0)
@@ -319,7 +349,8 @@ int pmm__do_alloc(struct pmm_bank *b, const char *name, uint64_t npages,
 
 int pmm__do_free(struct pmm_bank *b, uint32_t idx, uint32_t pred)
 {
-    struct pmm_live l = *pmm__live(b);
+    struct pmm_live l;
+    pmm__live_now(b, &l);
     l.image = *pmm__entry(b, idx);
     l.seq |= 1;
     l.op = PMM_OP_FREE;

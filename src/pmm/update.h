@@ -35,7 +35,13 @@ void pmm__dead_after(const struct pmm_bank *b, const struct pmm_live *l,
 /* 1 if l holds a committed intent log that is safe to redo. */
 int pmm__log_valid(const struct pmm_bank *b, const struct pmm_live *l);
 /* Carry out the committed log in l (a copy of the live record) and end the
- * update; idempotent.  l is updated to the live record written. */
+ * update; idempotent.  l is updated to the live record as its end leaves
+ * it (written on a DISK bank only: update.c). */
 int pmm__apply(struct pmm_bank *b, struct pmm_live *l);
+/* The live record as it stands: the one in the file, or, when that holds
+ * the log of an update that made its last store (a RAM bank at rest), the
+ * record as the end of that update leaves it.  Under the lock, or
+ * validated by the sequence number of the record in the file. */
+void pmm__live_now(const struct pmm_bank *b, struct pmm_live *out);
 
 #endif

@@ -109,11 +109,11 @@ static int by_first(const void *a, const void *b)
 
 /* File pages: each live block's below the mark, no two blocks sharing one,
  * none in the dead run, and the file long enough for the mark. */
-static void check_offsets(const struct pmm_bank *b, const uint64_t *live,
-                          size_t nlive, struct pmm_say *s)
+static void check_offsets(const struct pmm_bank *b, const struct pmm_live *l,
+                          const uint64_t *live, size_t nlive, struct pmm_say *s)
 {
-    uint64_t mark = pmm__live(b)->mark, pg = b->g.page_size;
-    uint64_t dead = pmm__live(b)->dead, ndead = pmm__live(b)->ndead;
+    uint64_t mark = l->mark, pg = b->g.page_size;
+    uint64_t dead = l->dead, ndead = l->ndead;
     if (dead > mark || ndead > mark - dead || ndead >= PMM_DEAD_BATCH / pg)
         pmm__say(s, 1, "live record: dead run [%llu, +%llu) out of range",
             (unsigned long long)dead, (unsigned long long)ndead);
@@ -152,9 +152,10 @@ static void check_offsets(const struct pmm_bank *b, const uint64_t *live,
     free(by);
 }
 
-static int verify(const struct pmm_bank *b, struct pmm_say *s)
+/* b's structures against l, its live record as it stands. */
+static int verify(const struct pmm_bank *b, const struct pmm_live *l,
+                  struct pmm_say *s)
 {
-    const struct pmm_live *l = pmm__live(b);
     uint64_t max = b->g.max_blocks, nlive = 0, used = 0;
     int before = s->problems;
     if (l->high > max || l->free_head > l->high) {
@@ -212,7 +213,7 @@ static int verify(const struct pmm_bank *b, struct pmm_say *s)
             (unsigned long long)l->nblocks, (unsigned long long)l->used_pages,
             (unsigned long long)nlive, (unsigned long long)used);
     check_pages(b, live, nlive, s);
-    check_offsets(b, live, nlive, s);
+    check_offsets(b, l, live, nlive, s);
     free(seen);
     free(live);
     return s->problems - before;
@@ -281,15 +282,17 @@ int pmm__check_file(const char *path, struct pmm_say *s)
         } else if (l.op == PMM_OP_REPAIR) {
             pmm__say(s, 1, "a repair was interrupted; the next user runs it again");
         } else if (l.op != PMM_OP_NONE) {
-            if (pmm__log_valid(&sb, &l)) {
+            if (!pmm__log_valid(&sb, &l)) {
+                pmm__say(s, 1, "intent log is damaged");
+            } else if (!pmm__log_applied(&sb, &l)) {
                 pmm__say(s, 0, "an update interrupted by a crash is pending; the "
                           "next user completes it (checked as completed)");
-                pmm__apply(&sb, &l);
-            } else {
-                pmm__say(s, 1, "intent log is damaged");
+                pmm__apply(&sb, &l); /* l: the record its end leaves */
+            } else { /* a RAM bank at rest keeps its last log (update.c) */
+                pmm__live_now(&sb, &l);
             }
         }
-        verify(&sb, s);
+        verify(&sb, &l, s);
         pmm__say_end(s);
     }
     pthread_mutex_destroy(&sb.mu);
