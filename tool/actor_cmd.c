@@ -331,8 +331,10 @@ int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
         /* the controller first: its refusal is not the program's fault */
         if ((r = hr_ping(dir)) < 0)
             hr_die_ctl("arun", r);
-        r = hr_arun_with(dir, a.group, &a.ao, path, argv + i,
-                         a.specs[0] ? with_listen(a.specs) : environ);
+        char **env = a.specs[0] ? with_listen(a.specs) : environ;
+        r = hr_arun_with(dir, a.group, &a.ao, path, argv + i, env);
+        if (env != environ)
+            free(env); /* its strings are environ's and a static */
         if (r < 0)
             arun_refused(r, path, &a);
     }
