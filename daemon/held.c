@@ -34,9 +34,18 @@ static int held_elsewhere(const struct hrd *d, const char *spec)
     return 0;
 }
 
+/* Sockets passed by the controller before (a site restart's exec) whose
+ * slot is no one's now: after a cold restart, every one.  An actor of the
+ * start-up that asks for the same address takes its socket (clients kept
+ * waiting in its backlog); hrd_held_pool_end() closes the others. */
+static int kept[HR_REG_ACTORS * HRD_HELD_MAX];
+static int nkept;
+
 int hrd_held_open(struct hrd *d, int slot, const char *specs)
 {
     if (d->slot[slot].nheld > 0)
+        return d->slot[slot].nheld;
+    if (nkept > 0 && hrd_held_take(d, slot, specs, kept, nkept) > 0)
         return d->slot[slot].nheld;
     char buf[1024];
     if (snprintf(buf, sizeof buf, "%s", specs) >= (int)sizeof buf)
@@ -154,10 +163,28 @@ void hrd_held_adopt(struct hrd *d)
                 continue;
             pmm__os_inherit(fd, 0);
             if (!d->reg->actors[slot].used || d->slot[slot].nheld == HRD_HELD_MAX) {
-                pmm__os_close(fd);  /* its actor is gone meanwhile */
+                if (nkept < (int)(sizeof kept / sizeof kept[0]))
+                    kept[nkept++] = fd; /* an actor may ask for it again */
+                else
+                    pmm__os_close(fd);
                 continue;
             }
             d->slot[slot].held_fd[d->slot[slot].nheld++] = fd;
         }
     }
+}
+
+void hrd_held_pool_end(struct hrd *d)
+{
+    int closed = 0;
+    for (int i = 0; i < nkept; i++)
+        if (kept[i] >= 0) {
+            pmm__os_unlink_socket_of(kept[i]); /* no file left */
+            pmm__os_close(kept[i]);
+            closed++;
+        }
+    nkept = 0;
+    if (closed)
+        hrd_log(d, HRD_INFO, "%d listening socket%s held before no actor "
+                "asked for again: closed", closed, closed == 1 ? "" : "s");
 }

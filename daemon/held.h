@@ -40,5 +40,8 @@ void hrd_held_export(struct hrd *d);
 /* At start: take the sockets a previous controller of this site handed
  * over by exec (none after a crash: they are made again). */
 void hrd_held_adopt(struct hrd *d);
+/* After start-up: the adopted sockets no actor took (held.c's pool) are
+ * closed. */
+void hrd_held_pool_end(struct hrd *d);
 
 #endif

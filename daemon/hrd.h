@@ -241,6 +241,7 @@ struct hrd {
     int stopping;
     int restart_pending;      /* a site restart was asked for */
     int exec_pending;         /* replace this controller with a fresh one */
+    int cold_pending;         /* ... on a RAM bank made anew (main.c) */
     int restarted;            /* this controller comes from a site restart */
     int maintenance;          /* hrd --end-group: a stopped site's group
                                  ended, no controller started (main.c) */

@@ -70,6 +70,7 @@ static int said_ready; /* boot_finish() has said READY=1 */
 static void boot_finish(struct hrd *d)
 {
     d->reg->site.booted = 1;
+    hrd_held_pool_end(d); /* what the start-up's actors did not ask for */
     int groups = 0;
     for (int g = 0; g < HR_REG_GROUPS && !d->exec_pending && !d->stopping;
          g++) {
@@ -176,8 +177,11 @@ static void after_event(struct hrd *d)
     hrd_answer_ready(d); /* arun --wait-ready requests */
     if (d->restart_pending && !d->stopping) { /* a stop wins */
         d->restart_pending = 0;
-        hrd_site_restart(d, d->restart_why[0] ? d->restart_why
-                                              : "asked for (hr site restart)");
+        if (d->cold_pending)
+            hrd_cold_restart(d);
+        else
+            hrd_site_restart(d, d->restart_why[0] ? d->restart_why
+                                                  : "asked for (hr site restart)");
         d->restart_why[0] = 0;
     }
 }
@@ -462,6 +466,8 @@ int main(int argc, char **argv)
     pmm__os_unlink(path);
     snprintf(path, sizeof path, "%s/" HR_SOCK_NAME, d.dir);
     pmm__os_unlink(path);
+    if (d.exec_pending && d.cold_pending) /* every actor gone: a new bank */
+        hrd_cold_bank(&d);
     if (d.exec_pending) { /* the site restart: a fresh controller */
         char *argv_new[] = {"hrd", "--site", d.site, "--restarted",
                             hrd_config_dir() ? "--config" : NULL,

@@ -175,6 +175,15 @@ void hrd_site_restart(struct hrd *d, const char *why)
     d->exec_pending = 1;
 }
 
+void hrd_cold_restart(struct hrd *d)
+{
+    hrd_log(d, HRD_WARNING, "cold restart: asked for (hr site restart "
+            "--cold): every actor stops, the RAM bank and the registry are "
+            "made anew, the held listening sockets are kept");
+    hrd_kill_all(d);
+    d->exec_pending = 1; /* not the policy's: a request, not a failure */
+}
+
 void hrd_groups_adopt(struct hrd *d)
 {
     for (int g = 0; g < HR_REG_GROUPS; g++) {

@@ -262,8 +262,11 @@ static int dispatch(struct hrd *d, int conn, const struct hr_msg_hdr *h,
     case HR_REQ_STOP:
         d->stopping = 1;
         return 0;
-    case HR_REQ_SITE_RESTART:
-        d->restart_pending = 1; /* after the reply: the controller is replaced */
+    case HR_REQ_SITE_RESTART: /* after the reply: the controller is replaced */
+        if (h->arg != 0 && h->arg != HR_RESTART_COLD)
+            return -EINVAL;
+        d->restart_pending = 1;
+        d->cold_pending = h->arg == HR_RESTART_COLD;
         return 0;
     case HR_REQ_INFO:
         return reply_rendered(d, conn, hrd_info_json, then);

@@ -150,3 +150,17 @@ void hrd_check_named_site(const char *site_arg)
         hrd_die(1, "site %s is not a directory", named);
 }
 
+void hrd_cold_bank(struct hrd *d)
+{
+    pmm_remake_info info;
+    int r = pmm_bank_remake(d->dir, "RAM", &info);
+    if (r < 0)
+        hrd_log(d, HRD_ERR, "cold restart: the RAM bank cannot be made "
+                "anew (%s): the fresh controller comes back on it as it was",
+                pmm_strerror(r));
+    else
+        hrd_log(d, HRD_NOTICE, "cold restart: RAM bank and registry made "
+                "anew (%llu bytes, %llu blocks); DISK banks kept",
+                (unsigned long long)info.size,
+                (unsigned long long)info.max_blocks);
+}

@@ -19,4 +19,12 @@ void hrd_check_named_site(const char *site_arg);
  * pass to the fresh controller (HRD_LOCK, HRD_HELD). */
 void hrd_hand_over(struct hrd *d);
 
+/* A cold restart's new RAM bank, made once every actor is gone: the
+ * fresh controller opens it and finds an empty registry, so it runs the
+ * whole start-up file.  This controller's mapping is of the old file,
+ * unlinked; DISK banks are not touched.  A bank that cannot be made is
+ * said, and the fresh controller comes back on the old one (a site
+ * restart). */
+void hrd_cold_bank(struct hrd *d);
+
 #endif

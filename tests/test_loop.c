@@ -388,3 +388,54 @@ Test(loop, stop_after_a_controller_died_on_a_damaged_bank_ends_what_it_left)
     cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
     cr_assert_eq(run_hr(out, sizeof out, "site", "cold", NULL), 0, "%s", out);
 }
+
+/* The socket behind fd 3 of pid (its first held socket), as the kernel
+ * names it ("socket:[INODE]"), into buf. */
+static const char *fd3_of(pid_t pid, char *buf, size_t cap)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd/3", (int)pid);
+    ssize_t n = readlink(path, buf, cap - 1);
+    buf[n > 0 ? n : 0] = 0;
+    return buf;
+}
+
+/* hr site restart --cold (SPEC 5, "cold restart"): the RAM bank and the
+ * registry are made anew, the whole start-up file runs again, and the
+ * actor it starts gets the very listening socket the controller held
+ * before (clients waiting in its backlog are not refused); the site runs
+ * on.  Plain hr site cold still stops the site. */
+Test(loop, a_cold_restart_wipes_the_ram_bank_and_keeps_the_held_sockets)
+{
+    int port = free_port();
+    char ini[600], was[128], now_[128];
+    snprintf(ini, sizeof ini, "%s/sysadm.ini", site);
+    FILE *f = fopen(ini, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "arun -g 1 --listen tcp:127.0.0.1:%d %s A\n", port, ACTOR_BIN);
+    fclose(f);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    WAIT_FOR(pid_of("test_actor") > 0 && strstr(console(), "actor A run 1 settled"),
+             "the actor of the start-up file");
+    pid_t first = pid_of("test_actor");
+    fd3_of(first, was, sizeof was);
+    cr_assert(strncmp(was, "socket:", 7) == 0, "fd 3 of the actor: '%s'", was);
+    /* a block of the old registry's world, which the cold restart wipes */
+    pmm_bank *b = bank_open();
+    void *p;
+    cr_assert_eq(pmm_alloc(b, "before.cold", 64, NULL, 0, 0, &p, NULL), 0);
+    pmm_bank_close(b);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "restart", "--cold", NULL), 0,
+                 "%s", out);
+    cr_assert(strstr(out, "cold restart"), "%s", out);
+    WAIT_FOR(pid_of("test_actor") > 0 && pid_of("test_actor") != first &&
+             strstr(console(), "RAM bank and registry made anew"),
+             "the actor started again by the whole start-up file");
+    cr_assert_str_eq(fd3_of(pid_of("test_actor"), now_, sizeof now_), was,
+                     "the held socket was not kept:\n%s", console());
+    cr_assert_eq(run_hr(out, sizeof out, "pmm", "show", "before.cold", NULL), 1,
+                 "the RAM bank was not wiped: %s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "--json", "site", "info", NULL), 0, "%s", out);
+    cr_assert(strstr(out, "\"state\": \"running\""), "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
+}

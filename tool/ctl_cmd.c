@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -231,24 +232,42 @@ static int generation_of(const char *site)
     return hr_status(site, &st) < 0 ? -1 : (int)st.generation;
 }
 
-int hr_site_restart_cmd(const struct hr_opts *o)
+/* The inode of the site's RAM bank file, 0 when it cannot be read: a cold
+ * restart's new bank is another file. */
+static unsigned long long ram_bank_ino(const char *site)
+{
+    char path[4200];
+    struct stat st;
+    return pmm_bank_path(path, sizeof path, site, "RAM") == 0 &&
+                   stat(path, &st) == 0 ? (unsigned long long)st.st_ino : 0;
+}
+
+int hr_site_restart_cmd(const struct hr_opts *o, int cold)
 {
     char dir[4096];
-    hr_site_existing(o, dir, sizeof dir, "site restart");
+    const char *what = cold ? "site restart --cold" : "site restart";
+    hr_site_existing(o, dir, sizeof dir, what);
     hr_site_state was;
     if (hr_status(dir, &was) < 0)
-        hr_die_ctl("site restart", hr_ping(dir));
+        hr_die_ctl(what, hr_ping(dir));
     int gen = (int)was.generation;
-    int r = hr_site_restart(dir);
+    unsigned long long ino = ram_bank_ino(dir);
+    int r = cold ? hr_site_cold_restart(dir) : hr_site_restart(dir);
     if (r < 0)
-        hr_die_ctl("site restart", r);
-    /* the actors stop first (SIGTERM, the stop timeout, SIGKILL) */
+        hr_die_ctl(what, r);
+    /* the actors stop first (SIGTERM, the stop timeout, SIGKILL); a cold
+     * restart's fresh controller is on a new bank, its generation 1 */
     time_t until = time(NULL) + 10 + was.policy.stop_ms / 1000;
     while (time(NULL) <= until) {
         int g = generation_of(dir);
-        if (g > gen) {
+        if (g > 0 && (cold ? ram_bank_ino(dir) != ino : g > gen)) {
             if (o->json)
-                printf("{\"generation\": %d}\n", g);
+                printf("{\"generation\": %d, \"cold\": %s}\n", g,
+                       cold ? "true" : "false");
+            else if (cold)
+                printf("site %s: cold restart: RAM bank and registry made "
+                       "anew, DISK kept; the fresh controller runs the whole "
+                       "start-up file, held listening sockets kept\n", dir);
             else
                 printf("site %s restarted (controller generation %d)\n", dir, g);
             return HR_EXIT_OK;
@@ -256,15 +275,15 @@ int hr_site_restart_cmd(const struct hr_opts *o)
         hr_site_state st;
         if (g < 0 && hr_site_status(dir, &st, NULL, 0) == 0 &&
             st.state == HR_SITE_FAILED)
-            hr_die(HR_EXIT_FAIL, "site restart: the site failed: %s", st.failure);
+            hr_die(HR_EXIT_FAIL, "%s: the site failed: %s", what, st.failure);
         if (g < 0 && hr_site_status(dir, &st, NULL, 0) == 0 &&
             st.state == HR_SITE_STOPPED) /* a stop won */
-            hr_die(HR_EXIT_FAIL, "site restart: the site was stopped before "
-                                 "a fresh controller answered");
+            hr_die(HR_EXIT_FAIL, "%s: the site was stopped before a fresh "
+                                 "controller answered", what);
         usleep(10000);
     }
-    hr_die(HR_EXIT_FAIL, "site restart: no fresh controller after the stop "
-                         "timeout and 10 s (hr log)");
+    hr_die(HR_EXIT_FAIL, "%s: no fresh controller after the stop timeout "
+                         "and 10 s (hr log)", what);
 }
 
 static const char restart_usage[] =
@@ -293,7 +312,7 @@ int hr_cmd_restart(int argc, char **argv, const struct hr_opts *go)
     if (optind < argc)
         hr_die(HR_EXIT_USAGE, "%s: unexpected argument '%s'", argv[0],
                argv[optind]);
-    return hr_site_restart_cmd(&o);
+    return hr_site_restart_cmd(&o, 0);
 }
 
 /* From the running controller, else from the registry it left. */

@@ -220,7 +220,7 @@ int hr_end_group_offline(const char *dir, int group);
 int hr_site_stop(const struct hr_opts *o);
 /* Stop dir's controller if one runs, and wait until it has: 1, else 0. */
 int hr_stop_running(const char *dir, const char *action);
-int hr_site_restart_cmd(const struct hr_opts *o);
+int hr_site_restart_cmd(const struct hr_opts *o, int cold);
 int hr_site_cold(const struct hr_opts *o);
 int hr_show_status(const char *dir, const struct hr_opts *o);
 

@@ -24,7 +24,7 @@
 enum {
     OPT_RAMBANK_SIZE = HR_OPT_OWN, OPT_MAX_BLOCKS, OPT_DISKBANK,
     OPT_DISKBANK_SIZE, OPT_MAX_BADNESS, OPT_INTERVAL, OPT_MAX_ACTORS,
-    OPT_MAX_GROUPS, OPT_FORCE, OPT_CONFIG, OPT_HUGE, OPT_NO_HUGE,
+    OPT_MAX_GROUPS, OPT_FORCE, OPT_CONFIG, OPT_HUGE, OPT_NO_HUGE, OPT_COLD,
 };
 
 /* site start [--config CONFDIR]: hrd takes it from $HR_CONFIG, made
@@ -336,7 +336,10 @@ static int site_destroy(const struct hr_call *c)
 }
 
 static int site_stop(const struct hr_call *c) { return hr_site_stop(c->o); }
-static int site_restart(const struct hr_call *c) { return hr_site_restart_cmd(c->o); }
+static int site_restart(const struct hr_call *c)
+{
+    return hr_site_restart_cmd(c->o, c->val[OPT_COLD - HR_OPT_OWN] != NULL);
+}
 static int site_cold(const struct hr_call *c) { return hr_site_cold(c->o); }
 
 /* hr site's options: each goes with the subcommands it names. */
@@ -353,6 +356,7 @@ const struct hr_optdef hr_site_options[] = {
     {"max-groups", OPT_MAX_GROUPS, HR_ARG_TEXT, "N", "create", NULL},
     {"config", OPT_CONFIG, HR_ARG_DIR, "CONFDIR", "start", NULL},
     {"force", OPT_FORCE, HR_ARG_NONE, NULL, "destroy", NULL},
+    {"cold", OPT_COLD, HR_ARG_NONE, NULL, "restart", NULL},
     {0},
 };
 
@@ -403,7 +407,11 @@ const struct hr_cmd hr_site_subs[] = {
     {"restart", .act = site_restart, .help =
      "site restart: every actor stops, a fresh controller runs the\n"
      "start-up file (sysadm.ini) without its arun lines and starts\n"
-     "every group again; persistent memory is kept"},
+     "every group again; persistent memory is kept.  --cold: a cold\n"
+     "restart: the RAM bank and the registry are made anew (DISK\n"
+     "kept), the fresh controller runs the whole start-up file, and\n"
+     "the listening sockets it held are kept for the actors that ask\n"
+     "for the same addresses"},
     {"cold", .act = site_cold, .help =
      "stop, then wipe the RAM bank and the registry (DISK is kept;\n"
      "a RAM bank that does not open is replaced too);\n"

@@ -173,6 +173,12 @@ PMM_API int hr_stop(const char *site);
  * file (without its arun lines) and starts every group again.  Returns once
  * asked; the new controller's generation is one more. */
 PMM_API int hr_site_restart(const char *site);
+/* A cold restart of a running site: every actor stops, the RAM bank and
+ * the registry are made anew (DISK banks kept), and a fresh controller
+ * runs the whole start-up file; the listening sockets the controller held
+ * are kept for the actors that ask for the same addresses again.  Returns
+ * once asked. */
+PMM_API int hr_site_cold_restart(const char *site);
 /* The controller's state and counters as JSON: state, controller_pid,
  * generation, group_restarts, site_restarts, groups, max_badness, interval,
  * max_actors, max_groups, stop_timeout_ms, fail_stop_timeout_ms. */

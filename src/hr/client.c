@@ -208,6 +208,12 @@ int hr_site_restart(const char *site)
     return hr__call(site, HR_REQ_SITE_RESTART, 0, NULL, 0, NULL, 0, NULL, 0);
 }
 
+int hr_site_cold_restart(const char *site)
+{
+    return hr__call(site, HR_REQ_SITE_RESTART, HR_RESTART_COLD, NULL, 0, NULL,
+                    0, NULL, 0);
+}
+
 /* The reply is the struct itself (fixed-width fields, same machine): its
  * length, checked, guards against a controller of another build. */
 int hr_status(const char *site, hr_site_state *out)

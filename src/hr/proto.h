@@ -37,7 +37,8 @@ enum hr_msg_type {
     HR_REQ_AKILL = 7,      /* arg pid: a failure of that actor */
     HR_REQ_PS = 8,         /* reply payload: JSON (arg 1: a text table) */
     HR_REQ_STOP = 9,       /* stop every actor and the controller */
-    HR_REQ_SITE_RESTART = 10, /* restart the site: a fresh controller */
+    HR_REQ_SITE_RESTART = 10, /* restart the site: a fresh controller; arg
+                              HR_RESTART_COLD: on a new RAM bank */
     HR_REQ_INFO = 11,      /* reply payload: JSON state and counters */
     HR_REQ_STATUS = 12,    /* reply arg: payload length; payload: the
                               hr_site_state of <hotrestart/hr.h>, as is */
@@ -64,6 +65,8 @@ enum hr_msg_type {
                               length, fds: the connection, or -ENOENT */
     HR_REPLY = 100,
 };
+
+#define HR_RESTART_COLD 1 /* HR_REQ_SITE_RESTART's arg: a cold restart */
 
 /* The options of HR_REQ_ARUN_WITH, first in its payload. */
 struct hr_arun_wire {
