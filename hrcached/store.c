@@ -471,13 +471,18 @@ void mc_store_reset_counters(mc_store *st)
 int mc_store_usage(mc_store *st, struct mc_usage *u)
 {
     hr_heap_info hi = {0};
-    MC_TRY(hr_heap_stat(st->heap, &hi));
-    MC_TRY(mc_tab_begin(st));
-    *u = (struct mc_usage){st->root->items, st->root->bytes,
-                           st->root->mem_limit, st->root->nbuckets,
-                           st->root->starts, hi.size, hi.used, hi.free,
-                           st->root->tail ? st->root->tail->time : 0};
-    return mc_tab_end(st, 0);
+    /* under the store's lock, as a writer: hr_heap_stat holds every lane
+     * of the heap while it walks, and a worker's transaction meeting a
+     * lock word of a lane it holds would lose with K_EBUSY */
+    pthread_rwlock_wrlock(&st->share->lock);
+    int r = hr_heap_stat(st->heap, &hi);
+    if (r >= 0)
+        *u = (struct mc_usage){st->root->items, st->root->bytes,
+                               st->root->mem_limit, st->root->nbuckets,
+                               st->root->starts, hi.size, hi.used, hi.free,
+                               st->root->tail ? st->root->tail->time : 0};
+    pthread_rwlock_unlock(&st->share->lock);
+    return r < 0 ? r : 0;
 }
 
 int mc_store_count_start(mc_store *st)
