@@ -173,6 +173,9 @@ struct hrd_upgrade {
     int32_t result;           /* ... 0 upgraded, or a negative code */
     uint8_t sb_want;          /* the actor's standby wish, given back after */
     int64_t deadline_ms;      /* ready by then (monotonic), or rolled back */
+    uint32_t restarts0;       /* its group's restarts and ends when it
+                                 began: another since ends it (upjob.c) */
+    uint32_t ends0;
     char why[160];            /* why it was rolled back */
 };
 

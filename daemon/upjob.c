@@ -78,6 +78,10 @@ static void begin(struct hrd *d, struct hrd_upjob *j, int ji, int slot)
     u->cold = j->cold;
     u->job = ji;
     u->deadline_ms = pmm__os_mono_ms() + j->timeout_ms;
+    /* a group restart between two ticks is over before the next: the
+     * count says it happened */
+    u->restarts0 = d->reg->groups[d->reg->actors[slot].group].restarts;
+    u->ends0 = d->grp[d->reg->actors[slot].group].ends;
     j->running++;
     if (fd == 0) {
         u->sb_want = d->slot[slot].standby.want;
@@ -234,7 +238,9 @@ static void see(struct hrd *d, int slot, int64_t now, int64_t *next)
     struct hrd_upgrade *u = &d->slot[slot].up;
     struct hr_reg_actor *a = &d->reg->actors[slot];
     struct up_ctx c = {.conn = -1};
-    if (!a->used || d->reg->groups[a->group].state != HR_G_RUNNING) {
+    if (!a->used || d->reg->groups[a->group].state != HR_G_RUNNING ||
+        d->reg->groups[a->group].restarts != u->restarts0 ||
+        d->grp[a->group].ends != u->ends0) {
         hrd_up_event(d, slot, UE_ABORT, &c);
     } else if (u->state == HRD_UP_PROMOTED && a->pid == u->new_pid &&
                d->slot[slot].readiness != HRD_R_STARTING) {
