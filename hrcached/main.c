@@ -402,11 +402,8 @@ int main(int argc, char **argv)
                 (double)(t1.tv_nsec - t0.tv_nsec) / 1e6, srv.nthreads,
                 srv.nthreads == 1 ? "" : "s", MC_STATE_VERSION);
     }
-    /* it serves from here (the loop's first accept): say so, once */
-    int nr = mc_notify_ready();
-    if (nr < 0)
-        fprintf(stderr, "hrcached: cannot say READY=1 to $NOTIFY_SOCKET: "
-                "%s\n", pmm_strerror(nr));
+    /* it serves from here: the loop takes the connections handed over,
+     * then says READY=1, once */
     int r = mc_loop_run(srvs, srv.nthreads, fds, nl);
     for (int i = 1; i < srv.nthreads; i++)
         mc_store_close(srvs[i].store);
