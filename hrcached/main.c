@@ -66,6 +66,8 @@ static const char usage[] =
     "hr arun --wait-ready and systemd's Type=notify.\n"
     "Started as a standby instance (hr arun --standby), it opens the bank\n"
     "and its sockets, waits to be promoted, then opens the heap.\n"
+    "Replaced by hr upgrade, it hands its client connections to the new\n"
+    "version (hr_handover(3)); any other SIGTERM closes them.\n"
     "The heap lives in the RAM bank of the site $HR_SITE (or the default\n"
     "site); a missing site is made with a bank large enough for the heap.\n"
     "\n"
