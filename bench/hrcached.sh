@@ -14,7 +14,11 @@
 #  - 1,000 SIGKILLs (100 with --quick) of hrcached with a standby instance
 #    under the same stream: promotions, refusals, crash-to-ready p99;
 #  - the hit ratio of a Zipf stream over more data than -m, hrcached vs
-#    memcached (bench/hrcached_zipf.py, a JSON row hrcached_zipf_hit_ratio).
+#    memcached (bench/hrcached_zipf.py, a JSON row hrcached_zipf_hit_ratio);
+#  - request latency on 4 persistent connections, steady and during 100
+#    upgrades (10 with --quick) of hrcached (hr upgrade, its connections
+#    handed over) vs as many graceful restarts of memcached -e
+#    (bench/hrcached_upgrade.py, JSON rows hrcached_upgrade).
 #
 #   bench/hrcached.sh [--quick] [BUILD_DIR]     (default build-bench)
 set -euo pipefail
@@ -80,3 +84,8 @@ echo
 # eviction that keeps the working set (issue 25 item 4): hit ratios under
 # a Zipf stream larger than -m, hrcached vs memcached, as JSON rows too
 /usr/bin/python3 bench/hrcached_zipf.py "$build/hrcached"
+echo
+# warm upgrades under persistent connections (issue 26 must-show 1)
+upgrades=100; [ $quick = 1 ] && upgrades=10
+/usr/bin/python3 bench/hrcached_upgrade.py $upgrades "$build/hrcached" \
+  "$build/hr" "$work/upgrade"

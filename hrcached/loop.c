@@ -10,9 +10,17 @@
  * A SIGTERM or SIGINT makes the shared stop eventfd readable: each worker
  * ends after the event in hand, so no command is left half done by a
  * graceful stop; the acceptor waits for them all.
+ *
+ * Upgrades (hr upgrade, hr_handover(3)): on SIGTERM the acceptor asks the
+ * controller whether an upgrade replaces it; if so the workers settle
+ * their connections at a request boundary and give them, with the bytes
+ * read and not run, to the controller (worker.c).  Before it says it is
+ * ready, every instance takes the connections a previous one gave and
+ * hands them to its workers in turn, those bytes first.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +32,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <hotrestart/hr.h>
+#include <hotrestart/pmm.h>
+
+#include "listen.h"
 #include "loop.h"
 #include "worker.h"
 
@@ -65,21 +77,58 @@ static void on_accept(struct pool *p, int lfd)
             continue;
         }
         /* a failure closed fd: the client sees its connection end */
-        (void)mc_worker_adopt(p->w[p->next++ % (unsigned)p->n], fd);
+        (void)mc_worker_adopt(p->w[p->next++ % (unsigned)p->n], fd, NULL, 0);
     }
 }
 
-static void stop_workers(struct pool *p, int stopfd, int started)
+/* The connections a previous instance handed over, to the workers in
+ * turn, each with its bytes; then say READY=1 (after: the controller
+ * closes those not taken once the actor is ready). */
+static void take_handed(struct pool *p)
+{
+    char *buf = malloc(HR_HANDOVER_MAX);
+    size_t n = HR_HANDOVER_MAX;
+    int fd, r = -ENOMEM, taken = 0;
+    while (buf && (r = hr_handover_take(&fd, buf, &n)) == 1) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+            close(fd);
+        else if (mc_worker_adopt(p->w[p->next++ % (unsigned)p->n], fd, buf,
+                                 n) == 0)
+            taken++;
+        n = HR_HANDOVER_MAX;
+    }
+    free(buf);
+    if (r < 0)
+        fprintf(stderr, "hrcached: cannot take the connections handed "
+                "over: %s\n", pmm_strerror(r));
+    if (taken && p->srvs[0].verbosity)
+        fprintf(stderr, "hrcached: took %d connection%s handed over\n",
+                taken, taken == 1 ? "" : "s");
+    if ((r = mc_notify_ready()) < 0)
+        fprintf(stderr, "hrcached: cannot say READY=1 to $NOTIFY_SOCKET: "
+                "%s\n", pmm_strerror(r));
+}
+
+static void stop_workers(struct pool *p, int stopfd, int started,
+                         int handover)
 {
     uint64_t one = 1;
+    for (int i = 0; i < started; i++)
+        mc_worker_stop(p->w[i], handover);
     if (write(stopfd, &one, sizeof one) < 0) {
         /* an eventfd write of 1 cannot fail here */
     }
+    int lost = 0;
     for (int i = 0; i < started; i++)
-        mc_worker_join(p->w[i]);
+        lost += mc_worker_join(p->w[i]);
+    if (lost)
+        fprintf(stderr, "hrcached: %d connection%s could not be handed "
+                "over: closed\n", lost, lost == 1 ? "" : "s");
 }
 
-static int wait_loop(struct pool *p, int ep)
+/* Accept until a signal: 1 SIGTERM, 0 SIGINT, or -errno. */
+static int wait_loop(struct pool *p, int ep, int sfd)
 {
     for (;;) {
         struct epoll_event ev[16];
@@ -87,8 +136,12 @@ static int wait_loop(struct pool *p, int ep)
         if (n < 0 && errno != EINTR)
             return -errno;
         for (int i = 0; i < n; i++) {
-            if (ev[i].data.fd < 0)
-                return 0;                   /* the signalfd: stop */
+            if (ev[i].data.fd < 0) {        /* the signalfd: stop */
+                struct signalfd_siginfo si = {0};
+                if (read(sfd, &si, sizeof si) < 0)
+                    si.ssi_signo = SIGTERM; /* it said readable */
+                return si.ssi_signo == SIGTERM;
+            }
             on_accept(p, ev[i].data.fd);
         }
     }
@@ -134,10 +187,15 @@ int mc_loop_run(struct mc_server *srvs, int n, const int *lfds, int nl)
     for (; started < n; started++)
         if ((r = mc_worker_start(&p.w[started], &srvs[started], stopfd)) < 0)
             goto out;
-    r = wait_loop(&p, ep);
+    take_handed(&p);
+    int handover = 0;
+    if ((r = wait_loop(&p, ep, sfd)) == 1) {
+        handover = hr_handover_requested() == 1;
+        r = 0;
+    }
 out:
     if (started)
-        stop_workers(&p, stopfd, started);
+        stop_workers(&p, stopfd, started, handover);
     if (r < 0)
         fprintf(stderr, "hrcached: event loop: %s\n", strerror(-r));
     free(p.w);

@@ -66,6 +66,8 @@ static const char usage[] =
     "hr arun --wait-ready and systemd's Type=notify.\n"
     "Started as a standby instance (hr arun --standby), it opens the bank\n"
     "and its sockets, waits to be promoted, then opens the heap.\n"
+    "Replaced by hr upgrade, it hands its client connections to the new\n"
+    "version (hr_handover(3)); any other SIGTERM closes them.\n"
     "The heap lives in the RAM bank of the site $HR_SITE (or the default\n"
     "site); a missing site is made with a bank large enough for the heap.\n"
     "\n"
@@ -402,11 +404,8 @@ int main(int argc, char **argv)
                 (double)(t1.tv_nsec - t0.tv_nsec) / 1e6, srv.nthreads,
                 srv.nthreads == 1 ? "" : "s", MC_STATE_VERSION);
     }
-    /* it serves from here (the loop's first accept): say so, once */
-    int nr = mc_notify_ready();
-    if (nr < 0)
-        fprintf(stderr, "hrcached: cannot say READY=1 to $NOTIFY_SOCKET: "
-                "%s\n", pmm_strerror(nr));
+    /* it serves from here: the loop takes the connections handed over,
+     * then says READY=1, once */
     int r = mc_loop_run(srvs, srv.nthreads, fds, nl);
     for (int i = 1; i < srv.nthreads; i++)
         mc_store_close(srvs[i].store);

@@ -13,12 +13,24 @@
  * bound.  A stop (the acceptor makes stopfd readable) is one more event,
  * handled between two commands: a command is never left half done by a
  * graceful stop (a SIGKILL is what the heap's transactions are for).
+ *
+ * A stop for an upgrade (mc_worker_stop(w, 1): the controller asked for
+ * the connections, hr_handover(3)) brings each connection to a request
+ * boundary first, in the worker's thread (settle): its replies sent, a
+ * command it has begun (a set whose data is still coming) read whole and
+ * run, so that what it has read and not run is only whole or partial
+ * command lines, at most HR_HANDOVER_MAX bytes.  mc_worker_join then gives
+ * each one to the controller with those bytes.  A connection that cannot
+ * settle within SETTLE_MS (its client reads nothing, or stalls inside a
+ * command) is closed, as at any stop.  A connection handed to a new
+ * instance (mc_worker_adopt with bytes) runs them before it reads.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,12 +40,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <hotrestart/hr.h>
+
 #include "worker.h"
 #include "words.h"
 
 #define HIGH_WATER (1u << 20)
 #define READ_CHUNK (16u << 10)
 #define READS_PER_EVENT 8
+#define SETTLE_MS 2000       /* an upgrade's wait for a connection to settle */
 
 struct conn {
     int fd;
@@ -52,6 +67,7 @@ struct mc_worker {
     struct mc_server *srv;
     pthread_mutex_t mu;      /* guards conns */
     struct conn *conns;      /* the open connections, newest first */
+    int handover;            /* the stop hands the connections over */
 };
 
 static void say_addr(struct conn *c, struct mc_session *out)
@@ -233,14 +249,27 @@ close:
     conn_close(w, c);
 }
 
-int mc_worker_adopt(struct mc_worker *w, int fd)
+int mc_worker_adopt(struct mc_worker *w, int fd, const void *pending,
+                    size_t n)
 {
     struct conn *c = calloc(1, sizeof *c);
-    if (!c) {
+    size_t cap = READ_CHUNK;
+    while (cap < n + READ_CHUNK / 4)
+        cap *= 2;
+    if (!c || (n && !(c->rbuf = malloc(cap)))) {
+        free(c);
         close(fd);
         return -ENOMEM;
     }
     c->fd = fd;
+    if (n) {
+        /* bytes its previous instance read and did not run: they run
+         * first, in the worker's thread, at the first writable event */
+        memcpy(c->rbuf, pending, n);
+        c->rlen = n;
+        c->rcap = cap;
+        c->writing = 1;
+    }
     /* replies go out as they are made: without this, a small reply
      * behind one not yet acknowledged waits for the client's delayed
      * ACK (40 ms), as pipelined sets did (memcached sets it too); a
@@ -256,7 +285,7 @@ int mc_worker_adopt(struct mc_worker *w, int fd)
     pthread_mutex_unlock(&w->mu);
     __atomic_add_fetch(&w->srv->curr_conns, 1, __ATOMIC_RELAXED);
     __atomic_add_fetch(&w->srv->total_conns, 1, __ATOMIC_RELAXED);
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    struct epoll_event ev = {.events = n ? EPOLLOUT : EPOLLIN, .data.ptr = c};
     if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
         int r = -errno;
         /* the worker never saw it: take it back as it would */
@@ -264,6 +293,70 @@ int mc_worker_adopt(struct mc_worker *w, int fd)
         return r;
     }
     return 0;
+}
+
+/* Milliseconds from now to end (CLOCK_MONOTONIC), at least 0. */
+static int ms_left(const struct timespec *end)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t ms = (end->tv_sec - now.tv_sec) * 1000 +
+                 (end->tv_nsec - now.tv_nsec) / 1000000;
+    return ms < 0 ? 0 : ms > SETTLE_MS ? SETTLE_MS : (int)ms;
+}
+
+/* Bring c to a request boundary (the file's head): 0, or -1 when it
+ * cannot be by end (gone, or its client does not go on): close it. */
+static int settle(struct mc_worker *w, struct conn *c,
+                  const struct timespec *end)
+{
+    for (;;) {
+        int f = flush_out(w, c);
+        if (f < 0 || c->s.broken || (f == 1 && c->s.quit))
+            return -1;
+        struct pollfd p = {.fd = c->fd, .events = POLLOUT};
+        if (f == 1) {
+            if (c->s.state == MC_S_LINE &&
+                c->rlen - c->rpos <= HR_HANDOVER_MAX)
+                return 0;
+            size_t used = mc_proto_input(w->srv, &c->s, c->rbuf + c->rpos,
+                                         c->rlen - c->rpos, HIGH_WATER);
+            c->rpos += used;
+            if (c->rpos == c->rlen)
+                c->rpos = c->rlen = 0;
+            if (used > 0)
+                continue;
+            /* the command in hand needs more of its bytes */
+            if (make_room(c) < 0)
+                return -1;
+            ssize_t n = read(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen);
+            if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+                return -1;
+            if (n > 0) {
+                c->rlen += (size_t)n;
+                w->srv->bytes_read += (uint64_t)n;
+            }
+            if (n != -1 || errno != EAGAIN)
+                continue;
+            p.events = POLLIN;
+        }
+        int left = ms_left(end);
+        if (left == 0 || (poll(&p, 1, left) < 0 && errno != EINTR))
+            return -1;
+    }
+}
+
+/* The stop of an upgrade: every connection settled or closed. */
+static void settle_all(struct mc_worker *w)
+{
+    struct timespec end;
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    end.tv_sec += SETTLE_MS / 1000;
+    for (struct conn *c = w->conns, *next; c; c = next) {
+        next = c->next;
+        if (settle(w, c, &end) < 0)
+            conn_close(w, c);
+    }
 }
 
 static void *run(void *arg)
@@ -278,8 +371,11 @@ static void *run(void *arg)
             return NULL;
         }
         for (int i = 0; i < n; i++) {
-            if (ev[i].data.ptr == w)
-                return NULL;            /* stopfd: stop */
+            if (ev[i].data.ptr == w) {  /* stopfd: stop */
+                if (__atomic_load_n(&w->handover, __ATOMIC_ACQUIRE))
+                    settle_all(w);
+                return NULL;
+            }
             struct conn *c = ev[i].data.ptr;
             if (c->writing)
                 on_writable(w, c);
@@ -317,12 +413,25 @@ fail:
     return r;
 }
 
-void mc_worker_join(struct mc_worker *w)
+void mc_worker_stop(struct mc_worker *w, int handover)
 {
+    __atomic_store_n(&w->handover, handover, __ATOMIC_RELEASE);
+}
+
+int mc_worker_join(struct mc_worker *w)
+{
+    int lost = 0;
     pthread_join(w->thread, NULL);
-    while (w->conns)
-        conn_close(w, w->conns);
+    while (w->conns) {
+        struct conn *c = w->conns;
+        size_t n = c->rlen - c->rpos;
+        if (w->handover &&
+            hr_handover_give(c->fd, n ? c->rbuf + c->rpos : NULL, n) < 0)
+            lost++;
+        conn_close(w, c);
+    }
     close(w->ep);
     pthread_mutex_destroy(&w->mu);
     free(w);
+    return lost;
 }

@@ -18,13 +18,21 @@ struct mc_worker;
 int mc_worker_start(struct mc_worker **out, struct mc_server *srv,
                     int stopfd);
 
-/* Give the worker the accepted connection fd (non-blocking): 0, or -errno
- * and fd is closed.  Called from another thread. */
-int mc_worker_adopt(struct mc_worker *w, int fd);
+/* Give the worker the connection fd (non-blocking), with the n bytes
+ * pending read from it before (a previous instance's, handed over; 0:
+ * none), which it runs before reading: 0, or -errno and fd is closed.
+ * Called from another thread. */
+int mc_worker_adopt(struct mc_worker *w, int fd, const void *pending,
+                    size_t n);
+
+/* Before stopfd is made readable: handover 1 when the stop is an
+ * upgrade's, the connections to be handed over (hr_handover(3)). */
+void mc_worker_stop(struct mc_worker *w, int handover);
 
 /* Wait for the worker's thread to end (after stopfd was made readable),
- * close its connections and free it. */
-void mc_worker_join(struct mc_worker *w);
+ * give its connections to the controller (a handover stop) or close
+ * them, and free it.  Returns how many it failed to give (closed). */
+int mc_worker_join(struct mc_worker *w);
 
 /* stats conns: memcached's lines for each of the worker's connections. */
 void mc_worker_conns(struct mc_worker *w, struct mc_session *out);
