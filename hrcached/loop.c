@@ -197,7 +197,7 @@ out:
     if (started)
         stop_workers(&p, stopfd, started, handover);
     if (r < 0)
-        fprintf(stderr, "hrcached: event loop: %s\n", strerror(-r));
+        fprintf(stderr, "hrcached: event loop: %s\n", pmm_strerror(r));
     free(p.w);
     const int fds[] = {sfd, ep, stopfd};
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)

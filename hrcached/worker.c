@@ -367,7 +367,7 @@ static void *run(void *arg)
         int n = epoll_wait(w->ep, ev, 64, -1);
         if (n < 0 && errno != EINTR) {
             fprintf(stderr, "hrcached: worker: epoll_wait: %s\n",
-                    strerror(errno));
+                    pmm_strerror(-errno));
             return NULL;
         }
         for (int i = 0; i < n; i++) {

@@ -86,7 +86,7 @@ static const char *exec_failure(const char *path, int err)
     if (err == ENOEXEC)
         return "cannot be executed (not a program the kernel knows)";
     if (err != ENOENT)
-        return strerror(err);
+        return pmm_strerror(-err);
     if (stat(path, &st) < 0)
         return "no such file";
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -116,7 +116,7 @@ static int arun_ordinary(const struct hr_opts *o, const char *path,
     snprintf(log, sizeof log, "%s/console.log", dir);
     int out = open(log, O_WRONLY | O_APPEND | O_CLOEXEC);
     if (pipe2(ep, O_CLOEXEC) < 0)
-        hr_die(HR_EXIT_FAIL, "arun: pipe: %s", strerror(errno));
+        hr_die(HR_EXIT_FAIL, "arun: pipe: %s", pmm_strerror(-errno));
     pid_t pid = fork();
     if (pid == 0) {
         setsid();
@@ -133,7 +133,7 @@ static int arun_ordinary(const struct hr_opts *o, const char *path,
     close(ep[1]);
     if (pid < 0 || read(ep[0], &e, sizeof e) == (ssize_t)sizeof e)
         hr_die(HR_EXIT_FAIL, "arun: %s: %s", path,
-               pid < 0 ? strerror(errno) : exec_failure(path, e));
+               pid < 0 ? pmm_strerror(-errno) : exec_failure(path, e));
     return pid;
 }
 

@@ -74,7 +74,7 @@ static int run_hrd(const char *dir, const char *option, const char *value,
     hrd_path(hrd, sizeof hrd);
     pid_t pid = fork();
     if (pid < 0)
-        hr_die(HR_EXIT_FAIL, "%s: fork: %s", action, strerror(errno));
+        hr_die(HR_EXIT_FAIL, "%s: fork: %s", action, pmm_strerror(-errno));
     if (pid == 0) {
         char *args[] = {"hrd", "--site", (char *)dir, (char *)option,
                         (char *)value, NULL};
@@ -82,13 +82,13 @@ static int run_hrd(const char *dir, const char *option, const char *value,
             execv(hrd, args);
         else
             execvp("hrd", args);
-        fprintf(stderr, "hr: %s: cannot run hrd: %s\n", action, strerror(errno));
+        fprintf(stderr, "hr: %s: cannot run hrd: %s\n", action, pmm_strerror(-errno));
         _exit(1);
     }
     int st;
     while (waitpid(pid, &st, 0) < 0)
         if (errno != EINTR)
-            hr_die(HR_EXIT_FAIL, "%s: waitpid: %s", action, strerror(errno));
+            hr_die(HR_EXIT_FAIL, "%s: waitpid: %s", action, pmm_strerror(-errno));
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
@@ -117,7 +117,7 @@ int hr_site_start(const struct hr_opts *o)
     hrd_path(hrd, sizeof hrd);
     if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
         pipe2(hrd_pid, O_CLOEXEC) < 0)
-        hr_die(HR_EXIT_FAIL, "site start: pipe: %s", strerror(errno));
+        hr_die(HR_EXIT_FAIL, "site start: pipe: %s", pmm_strerror(-errno));
     pid_t child = fork();
     if (child == 0) {
         setsid();
@@ -137,7 +137,7 @@ int hr_site_start(const struct hr_opts *o)
             args[3] = NULL;
         execv(hrd, args);
         execvp("hrd", args);
-        fprintf(stderr, "cannot run hrd: %s", strerror(errno));
+        fprintf(stderr, "cannot run hrd: %s", pmm_strerror(-errno));
         _exit(127);
     }
     close(ready[1]);

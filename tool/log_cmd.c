@@ -182,7 +182,7 @@ static void show_old(struct sink *s, const char *old, int fd)
     int ofd = open(old, O_RDONLY | O_CLOEXEC);
     if (ofd < 0) {
         if (errno != ENOENT)
-            hr_die(HR_EXIT_FAIL, "log: %s: %s", old, strerror(errno));
+            hr_die(HR_EXIT_FAIL, "log: %s: %s", old, pmm_strerror(-errno));
         return;
     }
     if (fstat(ofd, &a) < 0 || fstat(fd, &b) < 0 || a.st_ino != b.st_ino ||
@@ -219,7 +219,7 @@ int hr_cmd_log(int argc, char **argv, const struct hr_opts *go)
         hr_die(HR_EXIT_FAIL, "log: the site has no log yet: its controller "
                              "has never started (hr site start)");
     if (fd < 0)
-        hr_die(HR_EXIT_FAIL, "log: %s: %s", path, strerror(errno));
+        hr_die(HR_EXIT_FAIL, "log: %s: %s", path, pmm_strerror(-errno));
     if (all && old_too)
         show_old(&s, old, fd);
     if (follow_it)

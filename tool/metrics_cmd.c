@@ -77,7 +77,7 @@ static int listen_tcp(const char *spec)
     if (s < 0 || setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
         bind(s, ai->ai_addr, ai->ai_addrlen) < 0 || listen(s, SOMAXCONN) < 0)
         hr_die(HR_EXIT_FAIL, "metrics: --listen '%s': %s", spec,
-               strerror(errno));
+               pmm_strerror(-errno));
     freeaddrinfo(ai);
     return s;
 }
@@ -207,7 +207,7 @@ static int take(int s, struct client *cl, const char *dir, char *buf)
             if (e == EINTR || e == ECONNABORTED || e == EPROTO || e == ENOBUFS ||
                 e == ENOMEM)
                 continue;
-            hr_die(HR_EXIT_FAIL, "metrics: accept: %s", strerror(e));
+            hr_die(HR_EXIT_FAIL, "metrics: accept: %s", pmm_strerror(-e));
         }
         struct client *c = slot(cl);
         *c = (struct client){.fd = fd, .deadline = now_ms() + HEAD_MS};
@@ -238,7 +238,7 @@ static int serve(const char *dir, const char *spec, char *buf)
                 next = cl[i].deadline;
         }
         if (poll(p, CLIENTS + 1, (int)(next - now)) < 0 && errno != EINTR)
-            hr_die(HR_EXIT_FAIL, "metrics: poll: %s", strerror(errno));
+            hr_die(HR_EXIT_FAIL, "metrics: poll: %s", pmm_strerror(-errno));
         for (int i = 0; i < CLIENTS; i++)
             if (cl[i].fd >= 0 && p[i + 1].revents)
                 step(&cl[i], dir, buf);

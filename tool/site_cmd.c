@@ -36,9 +36,9 @@ static int site_start(const struct hr_call *c)
     const char *config = c->val[OPT_CONFIG - HR_OPT_OWN];
     if (config && !realpath(config, abs))
         hr_die(HR_EXIT_FAIL, "site start: --config %s: %s", config,
-               strerror(errno));
+               pmm_strerror(-errno));
     if (config && setenv("HR_CONFIG", abs, 1) < 0)
-        hr_die(HR_EXIT_FAIL, "site start: %s", strerror(errno));
+        hr_die(HR_EXIT_FAIL, "site start: %s", pmm_strerror(-errno));
     return hr_site_start(c->o);
 }
 
@@ -235,11 +235,11 @@ static int site_lock(const char *dir, const char *action)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
-        hr_die(HR_EXIT_FAIL, "%s: %s: %s", action, dir, strerror(errno));
+        hr_die(HR_EXIT_FAIL, "%s: %s: %s", action, dir, pmm_strerror(-errno));
     while (flock(fd, LOCK_EX) < 0)
         if (errno != EINTR)
             hr_die(HR_EXIT_FAIL, "%s: lock %s: %s", action, dir,
-                   strerror(errno));
+                   pmm_strerror(-errno));
     return fd;
 }
 
