@@ -21,6 +21,7 @@
 #include "log.h"
 #include "os/ctl.h"
 #include "os/os.h"
+#include "spawn.h"
 #include "pmm/alloc.h"
 #include "pmm/crash.h"
 #include "pmm/free.h"
@@ -134,15 +135,10 @@ static int store_trial_image(struct hrd *d, int slot, int exe_fd,
                              struct hrd_image_ver *iv)
 {
     uint64_t bytes;
-    mode_t mode;
     void *p;
-    int r = pmm__os_size(exe_fd, &bytes, NULL, &mode, NULL, NULL);
+    int r = hrd_exe_bytes(exe_fd, &bytes);
     if (r < 0)
         return r;
-    if (!S_ISREG(mode) || !(mode & 0111))
-        return -EACCES;
-    if (bytes == 0)
-        return -ENOEXEC;
     if ((r = map_block(d, "timage", slot, (size_t)bytes, PMM_EXCL, &p)) < 0)
         return r;
     if (pmm__os_pread(exe_fd, p, (size_t)bytes, 0) < 0) {

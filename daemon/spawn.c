@@ -30,22 +30,26 @@ static void block_name(char *out, size_t cap, const char *kind, int slot)
     snprintf(out, cap, "__SYS.hr.%s.%d", kind, slot);
 }
 
+int hrd_exe_bytes(int exe_fd, uint64_t *bytes)
+{
+    mode_t mode;
+    int r = pmm__os_size(exe_fd, bytes, NULL, &mode, NULL, NULL);
+    if (r < 0)
+        return r;
+    if (!S_ISREG(mode) || !(mode & 0111))
+        return -EACCES;
+    return *bytes == 0 ? -ENOEXEC : 0;
+}
+
 /* Copy the program behind exe_fd into the actor's image block. */
 static int store_image(struct hrd *d, int slot, int exe_fd, uint64_t *size)
 {
     char name[PMM_NAME_MAX];
     uint64_t bytes;
-    mode_t mode;
     void *p;
-    int r = pmm__os_size(exe_fd, &bytes, NULL, &mode, NULL, NULL);
+    int r = hrd_exe_bytes(exe_fd, &bytes);
     if (r < 0)
         return r;
-    if (!S_ISREG(mode))
-        return -EACCES;
-    if (!(mode & 0111))
-        return -EACCES;
-    if (bytes == 0)
-        return -ENOEXEC;
     block_name(name, sizeof name, "image", slot);
     r = pmm__alloc_sys(d->bank, name, (size_t)bytes, HR_REG_KEY,
                        sizeof HR_REG_KEY, PMM_EXCL, -1, &p, NULL);

@@ -62,4 +62,8 @@ uint64_t hrd_start_ticks(pid_t pid);
  * out: 1, 0 when it has none, or -errno. */
 int hrd_spawn_listen_specs(struct hrd *d, int slot, char *out, size_t cap);
 
+/* The size of the program behind exe_fd into *bytes: 0, -EACCES (not a
+ * regular executable file), -ENOEXEC (empty), or -errno. */
+int hrd_exe_bytes(int exe_fd, uint64_t *bytes);
+
 #endif
