@@ -97,6 +97,14 @@ int hrd_cgroup_old(struct hrd *d, char *path, size_t cap)
     file_path(d, file, sizeof file);
     if (pmm__os_read_file(file, path, cap) < 0 || path[0] != '/')
         return -1;
+    /* everything in it is killed: only a cgroup a controller made (its
+     * last component hrd.PID, as hrd_cgroup_begin names it), never one a
+     * changed site file names (a root stop must not end a system slice) */
+    const char *base = strrchr(path, '/') + 1;
+    if (strncmp(base, "hrd.", 4) != 0 || !base[4] ||
+        strspn(base + 4, "0123456789") != strlen(base + 4) ||
+        strstr(path, "/../") || strstr(path, "/./"))
+        return -1;
     int fd = pmm__os_open_fd(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
     return fd < 0 ? -1 : fd;
 }

@@ -439,3 +439,31 @@ Test(loop, a_cold_restart_wipes_the_ram_bank_and_keeps_the_held_sockets)
     cr_assert(strstr(out, "\"state\": \"running\""), "%s", out);
     cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
 }
+
+/* The site's cgroup file is the site owner's to change: one naming a
+ * cgroup no controller made (its parent here) is refused, and nothing in
+ * it is killed, even with the bank unreadable. */
+Test(loop, a_changed_cgroup_file_names_nothing_to_end)
+{
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    if (!strstr(console(), "each actor in a cgroup"))
+        cr_skip_test("no cgroup for the site's actors here: %s", console());
+    pid_t actor = actor_of_a_dead_controller();
+    char file[4200], cg[4200];
+    cr_assert_not_null(site_file("cgroup", cg, sizeof cg));
+    *strrchr(cg, '/') = 0; /* the controller's parent cgroup */
+    snprintf(file, sizeof file, "%s/cgroup", site);
+    FILE *f = fopen(file, "w");
+    cr_assert_not_null(f);
+    fputs(cg, f);
+    fclose(f);
+    int fd = open(site_bank(), O_WRONLY);
+    static char junk[16384];
+    memset(junk, 0xA5, sizeof junk);
+    cr_assert_eq(pwrite(fd, junk, sizeof junk, 0), (ssize_t)sizeof junk);
+    close(fd);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
+    cr_assert(!gone(actor), "a cgroup no controller made was ended");
+    kill(actor, SIGKILL);
+    POLL_UNTIL(gone(actor), "the actor, killed by the test");
+}
