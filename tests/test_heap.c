@@ -360,6 +360,57 @@ static void *thread_steps(void *arg)
     return NULL;
 }
 
+/* Find no root, make one, set it twice (its own change is no loss) and
+ * commit: the root, or NULL on any failure. */
+static void *make_a_root(void *arg)
+{
+    hr_heap *g = arg;
+    void *seen = &seen, *root;
+    if (hr_heap_begin(g) < 0)
+        return NULL;
+    int ok = hr_heap_root(g, &seen) == 0 && !seen &&
+             hr_heap_alloc(g, 64, HR_HEAP_ZERO, &root) == 0 &&
+             hr_heap_set_root(g, root) == 0 && hr_heap_set_root(g, root) == 0;
+    if (!ok)
+        hr_heap_abort(g);
+    return ok && hr_heap_commit(g) == 0 ? root : NULL;
+}
+
+Test(heap, a_root_set_since_it_was_read_is_not_lost)
+{
+    hr_heap *h = open_heap("r"), *g = open_heap("r");
+    void *seen, *mine, *theirs, *now;
+    cr_assert_eq(hr_heap_begin(h), 0);
+    cr_assert_eq(hr_heap_root(h, &seen), 0);
+    cr_assert_null(seen);
+    /* another thread's transaction finds no root either, makes one and
+     * commits (one thread runs one transaction on a heap at a time) */
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, make_a_root, g), 0);
+    cr_assert_eq(pthread_join(t, &theirs), 0);
+    cr_assert_not_null(theirs, "the other thread made its root");
+    /* the first would overwrite it: refused, to be run again */
+    cr_assert_eq(hr_heap_alloc(h, 64, HR_HEAP_ZERO, &mine), 0);
+    cr_assert_eq(hr_heap_set_root(h, mine), K_EBUSY);
+    cr_assert_eq(hr_heap_commit(h), K_EBUSY, "the transaction is doomed");
+    cr_assert_eq(hr_heap_root(h, &now), 0);
+    cr_assert_eq(now, theirs);
+    /* run again it finds the root; one that never read it may replace it */
+    cr_assert_eq(hr_heap_begin(h), 0);
+    cr_assert_eq(hr_heap_root(h, &seen), 0);
+    cr_assert_eq(seen, theirs);
+    cr_assert_eq(hr_heap_commit(h), 0);
+    cr_assert_eq(hr_heap_begin(g), 0);
+    cr_assert_eq(hr_heap_alloc(g, 64, HR_HEAP_ZERO, &mine), 0);
+    cr_assert_eq(hr_heap_set_root(g, mine), 0);
+    cr_assert_eq(hr_heap_free(g, theirs), 0);
+    cr_assert_eq(hr_heap_commit(g), 0);
+    hr_heap_info st;
+    cr_assert_eq(hr_heap_stat(h, &st), 0);
+    cr_assert_eq(st.objects, 1, "nothing lost: %llu objects",
+                 (unsigned long long)st.objects);
+}
+
 Test(heap, threads_share_a_heap)
 {
     hr_heap *h = open_heap("w"), *g = open_heap("w");

@@ -30,6 +30,11 @@ int hr_heap_root(hr_heap *h, void **root)
         return K_EFAULT;
     uint64_t off = __atomic_load_n(&h->hdr->root, __ATOMIC_ACQUIRE);
     *root = off ? h->base + off : NULL;
+    struct hh_tx *t = hh_my_tx(h);
+    if (t) { /* what hr_heap_set_root checks the root against */
+        t->root_seen = off;
+        t->root_stamp = t->tx_stamp;
+    }
     return 0;
 }
 
@@ -74,7 +79,18 @@ int hr_heap_set_root(hr_heap *h, void *root)
     uint64_t off = root ? offset_of(h, root) : 0;
     if (root && (off == UINT64_MAX || hh_object(h, off, NULL) < 0))
         return K_EINVAL;
-    return set_hot(t, &h->hdr->root, off);
+    /* A root this transaction read unlocked and another has changed since
+     * (two openers both finding none and making one): the later would
+     * lose the earlier's root and all it holds.  Refused as a lock lost:
+     * abort and begin again, to find the new root. */
+    uint64_t *word = &h->hdr->root;
+    if (t->root_stamp == t->tx_stamp &&
+        ((r = hh_lock_range(t, offsetof(struct hh_hdr, root), 8)) < 0 ||
+         __atomic_load_n(word, __ATOMIC_ACQUIRE) != t->root_seen))
+        return r < 0 ? r : (t->doomed = K_EBUSY);
+    if ((r = set_hot(t, word, off)) == 0)
+        t->root_seen = off;
+    return r;
 }
 
 /* The root's format version word (format.h), beside the root. */

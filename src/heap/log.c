@@ -204,6 +204,7 @@ void hh_tx_reset(struct hh_tx *t)
     t->alloc_locked = 0;
     if (++t->tx_stamp == 0) { /* wrapped: forget every old stamp */
         memset(t->hot_saved, 0, sizeof t->hot_saved);
+        t->root_stamp = 0;
         t->tx_stamp = 1;
     }
 }

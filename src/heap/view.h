@@ -44,6 +44,8 @@ struct hh_tx {
     uint64_t log_synced;    /* bytes of it known durable (DISK) */
     uint64_t last_entry;    /* log offset of the last entry written */
     uint32_t tx_stamp;      /* this tx's number in the slot, never 0 */
+    uint32_t root_stamp;    /* tx_stamp: the root was read in this tx */
+    uint64_t root_seen;     /* the root's offset as then read */
     uint32_t hot_saved[HH_HDR_SIZE / 8]; /* tx_stamp: header word saved */
     struct hh_span recent[4]; /* ranges saved last: not saved again */
     unsigned nrecent;
