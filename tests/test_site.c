@@ -416,3 +416,51 @@ Test(site, damaged_registry_entries_are_dropped_not_followed)
               "%s", out);
     cr_assert_eq(check_bank(), 0);
 }
+
+/* A cold restart killed between making the new RAM bank and naming it
+ * (crash point remake.aside), from the tool and from the controller:
+ * the site still has its old bank, whole (its blocks, its registry: the
+ * groups come back), and the checker finds it clean; a cold restart
+ * after that makes the new one.  Before the new bank was made aside and
+ * renamed over the old, a death there left the site with no bank. */
+static void keep_block(const char *name)
+{
+    pmm_bank *b = bank_open();
+    void *p;
+    cr_assert_eq(pmm_alloc(b, name, 64, "K", 2, 0, &p, NULL), 0);
+    strcpy(p, "the old bank");
+    pmm_bank_close(b);
+}
+
+static void old_bank_whole(int runs)
+{
+    cr_assert_eq(check_bank(), 0);
+    cr_assert_eq(run_hr(out, sizeof out, "pmm", "show", "kept", NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    WAIT_FOR(runs_of("X", 1) == runs && runs_of("Y", 2) == runs, "the old groups");
+    cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
+}
+
+Test(site, cold_restart_killed_before_the_new_bank_is_named_keeps_the_old)
+{
+    two_groups_up();
+    keep_block("kept");
+    setenv("HR_CRASHPOINT", "remake.aside", 1);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "cold", NULL), 128 + SIGKILL,
+                 "the tool dies at remake.aside: %s", out);
+    unsetenv("HR_CRASHPOINT");
+    old_bank_whole(2);
+    setenv("HR_CRASHPOINT", "remake.aside", 1); /* the controller's turn */
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    unsetenv("HR_CRASHPOINT");
+    WAIT_FOR(runs_of("X", 1) == 3, "group 1 back");
+    int hrd = hr_ping(NULL);
+    cr_assert(hrd > 0);
+    run_hr(out, sizeof out, "site", "restart", "--cold", NULL);
+    assert_gone(&hrd, 1);
+    old_bank_whole(4);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "cold", NULL), 0, "%s", out);
+    cr_assert_eq(check_bank(), 0);
+    cr_assert_eq(run_hr(out, sizeof out, "pmm", "show", "kept", NULL), 1,
+                 "the new bank is empty: %s", out);
+}

@@ -60,11 +60,6 @@ int pmm__os_dup2(int from, int to)
     return RETRY(dup2(from, to));
 }
 
-int pmm__os_rename(const char *from, const char *to)
-{
-    return ret(rename(from, to));
-}
-
 int pmm__os_inherit(int fd, int inherit)
 {
     return ret(fcntl(fd, F_SETFD, inherit ? 0 : FD_CLOEXEC));

@@ -24,8 +24,6 @@ int pmm__os_open_fd(const char *path, int flags, mode_t mode); /* a descriptor *
 int pmm__os_read(int fd, void *buf, size_t len);            /* bytes read */
 int pmm__os_write(int fd, const void *buf, size_t len);     /* all, or -errno */
 int pmm__os_dup2(int from, int to);
-/* Rename from to to (same file system), replacing to. */
-int pmm__os_rename(const char *from, const char *to);
 /* Let fd pass to programs this process executes (inherit 1) or not. */
 int pmm__os_inherit(int fd, int inherit);
 /* 0 when this process may execute path. */

@@ -196,6 +196,11 @@ int pmm__os_link(const char *from, const char *to)
     return link(from, to) < 0 ? -errno : 0;
 }
 
+int pmm__os_rename(const char *from, const char *to)
+{
+    return rename(from, to) < 0 ? -errno : 0;
+}
+
 int pmm__os_unlink(const char *path)
 {
     return unlink(path) < 0 ? -errno : 0;

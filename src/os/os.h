@@ -57,6 +57,9 @@ int pmm__os_punch(int fd, uint64_t off, uint64_t len);
  * cannot reserve (no fallocate). */
 int pmm__os_reserve(int fd, uint64_t off, uint64_t len);
 int pmm__os_link(const char *from, const char *to);
+/* Rename from to to (same file system), replacing to in one step: a
+ * process killed around it leaves the old file or the new one there. */
+int pmm__os_rename(const char *from, const char *to);
 int pmm__os_unlink(const char *path);
 int pmm__os_mkdir(const char *path, mode_t mode); /* -EEXIST when there */
 int pmm__os_rmdir(const char *path);

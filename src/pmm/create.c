@@ -5,7 +5,9 @@
  * A bank is made in a private temporary file and published with link(),
  * which fails if another process published one first: concurrent first uses
  * agree on one bank, and a creator killed half-way leaves only its
- * temporary file.  The metadata written here goes to that temporary file,
+ * temporary file.  A bank made anew (remake.c) is published with rename()
+ * over the old one instead: a process killed at any point leaves the old
+ * bank or the new one under the bank's name, never none.  The metadata written here goes to that temporary file,
  * which no other process can have open: a published bank's metadata is
  * written only by update.c, lock.c and repair.c.
  *
@@ -27,6 +29,7 @@
 
 #include <hotrestart/pmm.h>
 
+#include "crash.h"
 #include "create.h"
 #include "geom.h"
 #include "hash.h"
@@ -128,19 +131,20 @@ static int want_huge(int fd, int mode, const char **why)
     return -EOPNOTSUPP;
 }
 
-int pmm__bank_create_file(const char *path, int kind, uint64_t size,
-                          uint64_t max_blocks, int huge, const char **why)
+/* A new bank made whole in the private file tmp (path.new.PID), for the
+ * caller to publish under path; nothing left behind on failure. */
+static int make_aside(const char *path, char *tmp, size_t cap, int kind,
+                      uint64_t size, uint64_t max_blocks, int huge,
+                      const char **why)
 {
     struct pmm_geom g;
-    char tmp[4200];
     int fd, r;
     size_t pg = pmm__os_page_size();
 
     if (max_blocks == 0 || max_blocks > PMM_MAX_BLOCKS_LIMIT || size < 2 * pg ||
         size > PMM_MAX_BANK_SIZE)
         return K_EINVAL;
-    if (snprintf(tmp, sizeof tmp, "%s.new.%d", path, pmm__os_pid()) >=
-        (int)sizeof tmp)
+    if (snprintf(tmp, cap, "%s.new.%d", path, pmm__os_pid()) >= (int)cap)
         return K_EINVAL;
     pmm__os_unlink(tmp);
     if ((r = pmm__os_open(tmp, 0, 1, &fd)) < 0)
@@ -149,9 +153,36 @@ int pmm__bank_create_file(const char *path, int kind, uint64_t size,
         (r = new_geom(&g, kind, size, max_blocks, r)) == 0)
         r = write_new(fd, &g, kind);
     pmm__os_close(fd);
+    if (r < 0)
+        pmm__os_unlink(tmp);
+    return r;
+}
+
+int pmm__bank_create_file(const char *path, int kind, uint64_t size,
+                          uint64_t max_blocks, int huge, const char **why)
+{
+    char tmp[4200];
+    int r = make_aside(path, tmp, sizeof tmp, kind, size, max_blocks, huge, why);
+    if (r < 0)
+        return r;
     /* COMMIT POINT: the bank exists once it has its name. */
-    if (r == 0 && (r = pmm__os_link(tmp, path)) == -EEXIST)
+    if ((r = pmm__os_link(tmp, path)) == -EEXIST)
         r = K_EEXIST;
     pmm__os_unlink(tmp);
+    return r;
+}
+
+int pmm__bank_replace_file(const char *path, int kind, uint64_t size,
+                           uint64_t max_blocks, int huge)
+{
+    char tmp[4200];
+    int r = make_aside(path, tmp, sizeof tmp, kind, size, max_blocks, huge, NULL);
+    if (r < 0)
+        return r;
+    pmm__crash("remake.aside");
+    /* COMMIT POINT: the new bank takes the old one's name in one step;
+     * until then the old bank is there, whole. */
+    if ((r = pmm__os_rename(tmp, path)) < 0)
+        pmm__os_unlink(tmp);
     return r;
 }

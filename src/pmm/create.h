@@ -15,5 +15,9 @@
  * given) says why; -errno from the file system. */
 int pmm__bank_create_file(const char *path, int kind, uint64_t size,
                           uint64_t max_blocks, int huge, const char **why);
+/* The same bank made aside and renamed over the bank at path, which
+ * it replaces in one step (crash point remake.aside just before). */
+int pmm__bank_replace_file(const char *path, int kind, uint64_t size,
+                           uint64_t max_blocks, int huge);
 
 #endif

@@ -3,9 +3,10 @@
  * remake.c - replacing a bank with an empty one of the same tunables (the
  * cold restart of a site's RAM bank).
  *
- * The old file is unlinked and a new one made in its place by create.c,
- * which publishes it with link(): no metadata is written here, and a
- * process that still has the old bank open keeps the old, unlinked file.
+ * The new bank is made aside by create.c and renamed over the old one:
+ * a process killed at any point leaves the old bank or the new one, whole,
+ * never no bank.  No metadata is written here, and a process that still
+ * has the old bank open keeps the old, now nameless, file.
  * A bank that does not open still gives its tunables when its header is
  * sound that far: read with the magic first, as every version of the format
  * keeps it.
@@ -78,12 +79,10 @@ int pmm_bank_remake(const char *site, const char *medium, pmm_remake_info *out)
     if ((r = pmm_bank_path(path, sizeof path, site, medium)) < 0 ||
         (r = old_tunables(site, medium, path, &info)) < 0)
         return r;
-    if ((r = pmm__os_unlink(path)) < 0)
-        return r;
-    r = pmm__bank_create_file(path, pmm__medium_kind(medium), info.size,
-                              info.max_blocks,
-                              pmm__medium_kind(medium) == PMM_KIND_RAM
-                                  ? PMM_HUGE_AUTO : PMM_HUGE_OFF, NULL);
+    r = pmm__bank_replace_file(path, pmm__medium_kind(medium), info.size,
+                               info.max_blocks,
+                               pmm__medium_kind(medium) == PMM_KIND_RAM
+                                   ? PMM_HUGE_AUTO : PMM_HUGE_OFF);
     if (r == K_OK && out)
         *out = info;
     return r;
