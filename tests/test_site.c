@@ -463,4 +463,7 @@ Test(site, cold_restart_killed_before_the_new_bank_is_named_keeps_the_old)
     cr_assert_eq(check_bank(), 0);
     cr_assert_eq(run_hr(out, sizeof out, "pmm", "show", "kept", NULL), 1,
                  "the new bank is empty: %s", out);
+    /* the dead processes' banks made aside go with the site */
+    cr_assert_eq(run_hr(out, sizeof out, "site", "destroy", NULL), 0, "%s", out);
+    cr_assert_neq(access(site, F_OK), 0, "the site directory is gone");
 }

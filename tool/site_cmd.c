@@ -288,7 +288,8 @@ static int site_set(const struct hr_call *c)
 }
 
 /* What a controller leaves in a site it ran in: its log, its lock, its
- * sockets, and temporary files of writers killed mid-write; then the
+ * sockets, and temporary files of writers killed mid-write (a RAM bank
+ * made aside by a cold restart killed before its rename among them); then the
  * directory, unless something else is in it (a sysadm.ini, the user's own
  * files).  After pmm_site_destroy(), which checked the directory. */
 static void remove_controller_files(const char *dir)
@@ -305,7 +306,8 @@ static void remove_controller_files(const char *dir)
     struct dirent *e;
     while (d && (e = readdir(d)))
         if (strncmp(e->d_name, "site.conf.tmp", 13) == 0 ||
-            strncmp(e->d_name, "sysadm.ini.tmp", 14) == 0)
+            strncmp(e->d_name, "sysadm.ini.tmp", 14) == 0 ||
+            strncmp(e->d_name, "ram.bank.new.", 13) == 0)
             unlinkat(fd, e->d_name, 0);
     if (d)
         closedir(d);
