@@ -162,17 +162,23 @@ int main(int argc, char **argv)
     void *root;
     uint64_t version;
     r = hr_heap_root_versioned(h, FORMAT, &root, &version);
+    int done = -1; /* the exit code, once refused or only verified */
     if (r == K_ENEWER) {
         fprintf(stderr, "heap_versions_v%d: heap %s holds state of format "
                 "version %llu; this program knows versions up to %d: "
                 "refused, nothing changed\n", FORMAT, name,
                 (unsigned long long)version, FORMAT);
-        return 3;
+        done = 3;
     }
 #if FORMAT == 2
-    if (only_verify)
-        return verify(version, root);
+    else if (only_verify)
+        done = verify(version, root);
 #endif
+    if (done >= 0) {
+        hr_heap_close(h);
+        pmm_bank_close(bank);
+        return done;
+    }
 
     for (;;) {               /* one transaction, run again on K_EBUSY */
         if ((r = hr_heap_begin(h)) < 0)

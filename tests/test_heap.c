@@ -409,6 +409,8 @@ Test(heap, a_root_set_since_it_was_read_is_not_lost)
     cr_assert_eq(hr_heap_stat(h, &st), 0);
     cr_assert_eq(st.objects, 1, "nothing lost: %llu objects",
                  (unsigned long long)st.objects);
+    hr_heap_close(g);
+    hr_heap_close(h);
 }
 
 Test(heap, threads_share_a_heap)
@@ -423,6 +425,8 @@ Test(heap, threads_share_a_heap)
         cr_assert_null(res, "thread %d failed a step", i);
     }
     assert_clean(h);
+    hr_heap_close(g);
+    hr_heap_close(h);
 }
 
 Test(heap, tool_check_and_stat)

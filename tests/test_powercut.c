@@ -307,5 +307,7 @@ Test(powercut, every_crash_image_of_a_disk_workload_recovers, .timeout = 600)
     }
     fprintf(stderr, "power-cut replay: %ld crash images from %zu flushes of %d "
             "calls, all clean\n", images, syncs, OPS);
+    free(durable);
+    free(image);
     cr_assert_geq(images, target);
 }

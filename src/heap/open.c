@@ -261,6 +261,7 @@ void hr_heap_close(hr_heap *h)
     for (unsigned i = 0; i < HH_MAX_LANES; i++) {
         free(h->tx[i].frees);
         free(h->tx[i].news);
+        free(h->tx[i].popped);
     }
     pthread_mutex_destroy(&h->record_mu);
     free(h);
