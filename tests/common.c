@@ -328,6 +328,12 @@ void poll_pause(struct poll_wait *w, const char *detail)
         w->pause_us *= 2;
 }
 
+void poll_progress(struct poll_wait *w)
+{
+    w->start = mono_now();
+    w->pause_us = 1000;
+}
+
 void poll_until(int (*cond)(void *arg), void *arg, const char *what)
 {
     POLL_UNTIL(cond(arg), what);

@@ -90,6 +90,10 @@ struct poll_wait poll_begin(const char *what);
 /* Pause before the next try; past the bound, fail the test saying what
  * was awaited, for how long, and detail (NULL for none). */
 void poll_pause(struct poll_wait *w, const char *detail);
+/* A long wait made of many events (thousands of restarts) saw one more:
+ * the bound counts again from now, so that it bounds a stall, not the
+ * whole run, on a slow build or a loaded machine. */
+void poll_progress(struct poll_wait *w);
 /* Pause for a fixed pace, not for an event: a workload's or a random
  * test's rhythm (a kill some microseconds into a run).  Never a wait for
  * something to happen; that is POLL_UNTIL's. */
@@ -97,7 +101,7 @@ void pace_us(unsigned long us);
 /* Fail the test at once: what was awaited cannot come any more (why). */
 __attribute__((noreturn)) void poll_give_up(const struct poll_wait *w,
                                             const char *why);
-/* The bound of a wait in seconds: $HR_TEST_WAIT_S, default 300. */
+/* The bound of a wait in seconds: $HR_TEST_WAIT_S, default 120. */
 unsigned poll_bound_s(void);
 #define POLL_UNTIL(cond, what)                                                \
     do {                                                                      \
