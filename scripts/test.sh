@@ -66,8 +66,9 @@ if [ "${HR_QUICK:-0}" != 1 ]; then
   # handle_segv=0, handle_sigbus=0: the examples crash on purpose, and must
   # die by the signal, as they do in production, for the controller to see
   # a SIGSEGV; a SIGBUS that the library's guard (src/os/fault.c) does not
-  # take must kill as it would without the sanitizer
-  ASAN_OPTIONS=detect_leaks=0:handle_segv=0:handle_sigbus=0 \
+  # take must kill as it would without the sanitizer; detect_leaks=1: a
+  # process that ends normally must have freed what it took
+  ASAN_OPTIONS=detect_leaks=1:handle_segv=0:handle_sigbus=0 \
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     stage "ASan + UBSan" \
       run asan -DCMAKE_C_COMPILER=gcc -DHR_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
