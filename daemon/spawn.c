@@ -315,7 +315,7 @@ static int spawn(struct hrd *d, int slot, const int *stdio_in, int standby,
     if (r == 0 && a->ready_fd > 2 && (r = pmm__os_pipe(rp)) < 0)
         pmm__os_close(ep[0]), pmm__os_close(ep[1]);
     /* its tree's cgroup (cgroup.h), made first: it starts inside */
-    if (r == 0 && d->cg_fd >= 0 && (r = cg = hrd_cgroup_new(d, &cgn)) < 0) {
+    if (r == 0 && d->cg_fd >= 0 && (r = cg = hrd_cgroup_new(d, slot, &cgn)) < 0) {
         pmm__os_close(ep[0]), pmm__os_close(ep[1]);
         if (rp[0] >= 0)
             pmm__os_close(rp[0]), pmm__os_close(rp[1]);
@@ -339,10 +339,8 @@ static int spawn(struct hrd *d, int slot, const int *stdio_in, int standby,
         .pass_fds = d->slot[slot].held_fd, .npass = nheld,
         .pid_var = nheld > 0 ? vars[3] : NULL};
     int pid = pmm__os_spawn(&child);
-    if (cg >= 0) {
+    if (cg >= 0) /* the table keeps it open */
         hrd_cgroup_bind(d, cgn, pid);
-        pmm__os_close(cg);
-    }
     pmm__os_close(ep[1]);
     if (rp[1] >= 0)
         pmm__os_close(rp[1]);
