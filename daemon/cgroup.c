@@ -16,59 +16,145 @@
 #include "os/os.h"
 
 #define MAX_CGROUPS 1024
+#define SPARE ((pid_t)-1)
 
 /* A process the controller starts is made inside its cgroup, "cN", which
  * is made before it and so cannot be named after its pid (a move into a
  * cgroup after the fork waits for an RCU grace period: milliseconds on a
  * loaded machine, on every restart).  Whose each is: this table, of
- * every cN that exists, until it is removed. */
-static struct {
-    pid_t pid;
-    uint32_t n;
+ * every cN that exists, until it is removed, with the cgroup open.
+ *
+ * A process that died alone leaves its cgroup empty: the next start of
+ * the same actor slot is made in it (a spare), which spares that start
+ * the making of a cgroup and the first process in it (measured: about
+ * 80 us of the controller's start of an actor; docs/process-trees.md).
+ * Only a cgroup that was never written cgroup.kill is a spare: on Linux
+ * 6.x a process made in a cgroup that once was (clone3 CLONE_INTO_CGROUP)
+ * is killed at birth. */
+static struct bound {
+    pid_t pid;      /* its process; 0: nobody's (the sweep ends it);
+                       SPARE: empty, kept for the next start of slot */
+    uint32_t n;     /* its name, cN */
+    int fd;         /* it, open */
+    int16_t slot;   /* the actor slot of its process */
+    uint8_t killed; /* cgroup.kill written to it: never a spare */
 } bound[MAX_CGROUPS];
 static int nbound;
 static uint32_t next_n;
 
+static int at_pid(pid_t pid)
+{
+    for (int i = 0; pid > 0 && i < nbound; i++)
+        if (bound[i].pid == pid)
+            return i;
+    return -1;
+}
+
 /* The name of pid's cgroup ("-": none, a name no cgroup has). */
 static void name_of(pid_t pid, char *out, size_t cap)
 {
-    for (int i = 0; i < nbound; i++)
-        if (bound[i].pid == pid) {
-            snprintf(out, cap, "c%u", bound[i].n);
-            return;
-        }
-    snprintf(out, cap, "-");
+    int i = at_pid(pid);
+    if (i >= 0)
+        snprintf(out, cap, "c%u", bound[i].n);
+    else
+        snprintf(out, cap, "-");
 }
 
-int hrd_cgroup_new(struct hrd *d, uint32_t *n)
+/* Entry i removed (its cgroup too unless keep_dir), the table kept
+ * dense. */
+static void drop(struct hrd *d, int i, int keep_dir)
 {
     char name[32];
+    snprintf(name, sizeof name, "c%u", bound[i].n);
+    if (!keep_dir && pmm__os_cgroup_remove(d->cg_fd, name) < 0)
+        return; /* -EBUSY: the next sweep */
+    pmm__os_close(bound[i].fd);
+    bound[i] = bound[--nbound];
+}
+
+/* Slot's spare, handed out if it is still empty (a process moved into it
+ * since is ended with it); -1 when slot has none. */
+static int take_spare(struct hrd *d, int slot)
+{
+    char name[32];
+    for (int i = 0; i < nbound; i++) {
+        if (bound[i].pid != SPARE || bound[i].slot != slot || bound[i].killed)
+            continue;
+        snprintf(name, sizeof name, "c%u", bound[i].n);
+        if (pmm__os_cgroup_populated(d->cg_fd, name) == 0)
+            return i;
+        pmm__os_cgroup_kill(d->cg_fd, name, d->cg_kill);
+        bound[i].killed = 1;
+        bound[i].pid = 0; /* the sweep removes it once empty */
+        return -1;
+    }
+    return -1;
+}
+
+int hrd_cgroup_new(struct hrd *d, int slot, uint32_t *n)
+{
+    char name[32];
+    int i = take_spare(d, slot);
+    if (i >= 0) {
+        *n = bound[i].n;
+        return bound[i].fd;
+    }
     if (nbound == MAX_CGROUPS)
         return -EMFILE;
     for (int tries = 0; tries < MAX_CGROUPS; tries++) {
         *n = next_n++;
         snprintf(name, sizeof name, "c%u", *n);
         int fd = pmm__os_cgroup_new(d->cg_fd, name);
-        if (fd != -EEXIST) /* one a previous run of ours left: next */
+        if (fd != -EEXIST) { /* one a previous run of ours left: next */
+            if (fd >= 0)
+                bound[nbound++] = (struct bound){0, *n, fd, (int16_t)slot, 0};
             return fd;
+        }
     }
     return -EEXIST;
 }
 
 void hrd_cgroup_bind(struct hrd *d, uint32_t n, pid_t pid)
 {
-    char name[32];
-    if (pid <= 0) {
-        snprintf(name, sizeof name, "c%u", n);
-        pmm__os_cgroup_remove(d->cg_fd, name);
+    int at = -1;
+    for (int i = 0; i < nbound; i++)
+        if (bound[i].n == n)
+            at = i;
+    if (at < 0)
+        return;
+    if (pid <= 0) { /* not started: nothing in it */
+        drop(d, at, 0);
         return;
     }
     /* a reused pid: its old cgroup is nobody's now, and the sweep ends it */
-    for (int i = 0; i < nbound; i++)
-        if (bound[i].pid == pid)
-            bound[i].pid = 0;
-    bound[nbound].pid = pid;
-    bound[nbound++].n = n;
+    int old = at_pid(pid);
+    if (old >= 0)
+        bound[old].pid = 0;
+    bound[at].pid = pid;
+}
+
+int hrd_cgroup_reaped(struct hrd *d, int slot, pid_t pid)
+{
+    char name[32];
+    int i = at_pid(pid);
+    if (i < 0)
+        return 0;
+    snprintf(name, sizeof name, "c%u", bound[i].n);
+    int left = pmm__os_cgroup_populated(d->cg_fd, name);
+    if (left != 0) { /* its tree, or a cgroup we cannot read: ended */
+        pmm__os_cgroup_kill(d->cg_fd, name, d->cg_kill);
+        bound[i].killed = 1;
+        return 1;
+    }
+    /* empty, and nothing can enter it but what we make there */
+    for (int j = 0; j < nbound; j++)
+        if (bound[j].pid == SPARE && bound[j].slot == slot)
+            return 0; /* one is enough: this one goes at the sweep */
+    if (!bound[i].killed) {
+        bound[i].pid = SPARE;
+        bound[i].slot = (int16_t)slot;
+    }
+    return 0;
 }
 
 /* The site file naming the site's cgroup. */
@@ -157,7 +243,11 @@ void hrd_cgroup_begin(struct hrd *d)
 void hrd_cgroup_kill(struct hrd *d, pid_t pid)
 {
     char name[32];
-    name_of(pid, name, sizeof name);
+    int i = at_pid(pid);
+    if (i < 0)
+        return;
+    bound[i].killed = 1;
+    snprintf(name, sizeof name, "c%u", bound[i].n);
     pmm__os_cgroup_kill(d->cg_fd, name, d->cg_kill);
 }
 
@@ -175,8 +265,8 @@ int hrd_cgroup_populated(struct hrd *d, pid_t pid)
     return pmm__os_cgroup_populated(d->cg_fd, name) > 0;
 }
 
-/* Whose cgroup "cN" is (*at: its place in bound, else -1), or 0 for
- * nobody's and for another name. */
+/* Whose cgroup "cN" is (*at: its place in bound, else -1): a pid,
+ * SPARE, or 0 for nobody's and for another name. */
 static pid_t pid_of(const char *name, int *at)
 {
     char *end;
@@ -200,13 +290,19 @@ int hrd_cgroup_sweep(struct hrd *d)
         if (pid > 0 && (hrd_find_pid(d, pid) >= 0 || hrd_standby_of(d, pid) >= 0 ||
                         hrd_trial_of(d, pid) >= 0))
             continue;
-        if (pmm__os_cgroup_populated(d->cg_fd, names[i]) > 0) {
+        int left = pmm__os_cgroup_populated(d->cg_fd, names[i]);
+        if (pid == SPARE && left == 0 &&
+            d->reg->actors[bound[at].slot].state != HR_A_FREE)
+            continue; /* kept for its actor's next start */
+        if (left > 0) {
             pmm__os_cgroup_kill(d->cg_fd, names[i], d->cg_kill);
+            if (at >= 0)
+                bound[at].pid = 0, bound[at].killed = 1;
             full++;
         }
         /* -EBUSY: next time */
         if (pmm__os_cgroup_remove(d->cg_fd, names[i]) == 0 && at >= 0)
-            bound[at] = bound[--nbound];
+            drop(d, at, 1);
     }
     return full;
 }
@@ -237,7 +333,8 @@ void hrd_cgroup_end(struct hrd *d, int wait_ms)
     if (d->cg_fd < 0)
         return;
     hrd_cgroup_end_dir(d->cg_fd, d->cg_kill, wait_ms);
-    nbound = 0;
+    while (nbound > 0)
+        drop(d, nbound - 1, 1);
     pmm__os_close(d->cg_fd);
     d->cg_fd = -1;
     if (pmm__os_cgroup_self(own, sizeof own) == 0) {

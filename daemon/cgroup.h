@@ -18,11 +18,16 @@
  * environment) d->cg_fd is -1 and tree.c keeps to processes: see tree.h.
  *
  * An actor or a standby is made inside its cgroup, cN (hrd_cgroup_new,
- * then hrd_cgroup_bind with its pid).
+ * then hrd_cgroup_bind with its pid).  One that died alone, its cgroup
+ * empty and never killed, leaves it to the next start of the same actor
+ * slot (a spare: hrd_cgroup_reaped); a slot has one spare at most, kept
+ * while the slot holds an actor, and removed with the rest at the end.
  *
  * Invariant: with d->cg_fd >= 0, each live actor or standby of pid P is
- * in the cgroup bound to P (or was refused its start), and a cgroup whose
- * process is neither is killed and removed at the next sweep.
+ * in the cgroup bound to P (or was refused its start), alone with what it
+ * started; a cgroup whose process is neither is killed and removed at the
+ * next sweep, unless it is an empty spare of a slot that holds an actor;
+ * a cgroup once written cgroup.kill is never handed out again.
  */
 #ifndef HRD_CGROUP_H
 #define HRD_CGROUP_H
@@ -44,12 +49,17 @@ void hrd_cgroup_begin(struct hrd *d);
  * path into path), opened (a directory descriptor), or -1 when there is
  * none. */
 int hrd_cgroup_old(struct hrd *d, char *path, size_t cap);
-/* A new cgroup for a process about to start (its number into *n),
- * open: a directory descriptor, or -errno. */
-int hrd_cgroup_new(struct hrd *d, uint32_t *n);
+/* A cgroup for a process of actor slot about to start (its number into
+ * *n): slot's spare if it has one that is still empty, else a new one.
+ * Open: a directory descriptor, which stays the table's, or -errno. */
+int hrd_cgroup_new(struct hrd *d, int slot, uint32_t *n);
 /* The process pid was started in cgroup n (pid <= 0: it was not, and
  * the cgroup is removed). */
 void hrd_cgroup_bind(struct hrd *d, uint32_t n, pid_t pid);
+/* Process pid of actor slot was reaped: 1 when its cgroup still held
+ * processes, now SIGKILLed; else 0, and the empty cgroup becomes slot's
+ * spare (unless slot has one, or it was ever killed). */
+int hrd_cgroup_reaped(struct hrd *d, int slot, pid_t pid);
 /* SIGKILL every process of pid's cgroup (d->cg_fd >= 0). */
 void hrd_cgroup_kill(struct hrd *d, pid_t pid);
 /* Send sig to every process of pid's cgroup. */

@@ -97,8 +97,11 @@ static int restart_group(struct hrd *d, int group)
     d->reg->groups[group].restarts++;
     d->reg->site.group_restarts++;
     hrd_ready_restarting(d, group); /* timed from its failure to ready */
+    int starts = 0;
     for (int i = 0; i < HR_REG_ACTORS; i++)
         pid[i] = 0;
+    HRD_FOR_MEMBERS(d, group, i)
+        starts += d->reg->actors[i].direct && d->reg->actors[i].pid <= 0;
     HRD_FOR_MEMBERS(d, group, i) {
         struct hr_reg_actor *a = &d->reg->actors[i];
         /* one that an arun started meanwhile runs already */
@@ -106,7 +109,8 @@ static int restart_group(struct hrd *d, int group)
         if (standby > 0) { /* initialised already: no exec to see through */
             hrd_actor_event(d, i, AE_STARTED, standby);
         } else if (a->direct && a->pid <= 0) {
-            pid[i] = hrd_spawn(d, i, NULL, &pipe_fd[i]);
+            pid[i] = starts > 1 ? hrd_spawn_beside(d, i, &pipe_fd[i])
+                                : hrd_spawn(d, i, NULL, &pipe_fd[i]);
             if (pid[i] > 0)
                 hrd_actor_event(d, i, AE_STARTED, pid[i]);
         }

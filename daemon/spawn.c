@@ -256,10 +256,12 @@ static int keeps_aslr(const struct hrd *d, const struct hr_strings *s)
 /* Start actor slot (its standby instance when standby: then the read end
  * of its readiness pipe goes to *ready_rd, not to ready.c), from its own
  * image, or from an upgrade's trial image t (upgrade.c): made in its
- * cgroup, if the site has them, without a copy of the controller
- * (pmm__os_spawn). */
+ * cgroup, if the site has them, without a copy of the controller, which
+ * waits until it has executed its program, unless beside: then a copy,
+ * the controller going on at once (pmm__os_spawn). */
 static int spawn(struct hrd *d, int slot, const int *stdio_in, int standby,
-                 int *exec_pipe, int *ready_rd, const struct hrd_trial *t)
+                 int *exec_pipe, int *ready_rd, const struct hrd_trial *t,
+                 int beside)
 {
     struct hr_reg_actor *a = &d->reg->actors[slot];
     char name[PMM_NAME_MAX], vars[6][128];
@@ -313,7 +315,7 @@ static int spawn(struct hrd *d, int slot, const int *stdio_in, int standby,
     if (r == 0 && a->ready_fd > 2 && (r = pmm__os_pipe(rp)) < 0)
         pmm__os_close(ep[0]), pmm__os_close(ep[1]);
     /* its tree's cgroup (cgroup.h), made first: it starts inside */
-    if (r == 0 && d->cg_fd >= 0 && (r = cg = hrd_cgroup_new(d, &cgn)) < 0) {
+    if (r == 0 && d->cg_fd >= 0 && (r = cg = hrd_cgroup_new(d, slot, &cgn)) < 0) {
         pmm__os_close(ep[0]), pmm__os_close(ep[1]);
         if (rp[0] >= 0)
             pmm__os_close(rp[0]), pmm__os_close(rp[1]);
@@ -328,7 +330,7 @@ static int spawn(struct hrd *d, int slot, const int *stdio_in, int standby,
     d->slot[slot].aslr = keeps_aslr(d, s);
     struct pmm__os_child child = {
         .die_with = standby ? pmm__os_pid() : 0,
-        .cgroup_into = cg >= 0 ? &cg : NULL,
+        .cgroup_into = cg >= 0 ? &cg : NULL, .side_by_side = beside,
         .default_signals = 1, .own_session = 1,
         .same_address = !d->slot[slot].aslr,
         .stdio = stdio, .cwd = s->cwd, .cwd_or_root = 1, .exe_fd = fd,
@@ -337,10 +339,8 @@ static int spawn(struct hrd *d, int slot, const int *stdio_in, int standby,
         .pass_fds = d->slot[slot].held_fd, .npass = nheld,
         .pid_var = nheld > 0 ? vars[3] : NULL};
     int pid = pmm__os_spawn(&child);
-    if (cg >= 0) {
+    if (cg >= 0) /* the table keeps it open */
         hrd_cgroup_bind(d, cgn, pid);
-        pmm__os_close(cg);
-    }
     pmm__os_close(ep[1]);
     if (rp[1] >= 0)
         pmm__os_close(rp[1]);
@@ -366,20 +366,25 @@ out:
 
 int hrd_spawn(struct hrd *d, int slot, const int *stdio, int *exec_pipe)
 {
-    return spawn(d, slot, stdio, 0, exec_pipe, NULL, NULL);
+    return spawn(d, slot, stdio, 0, exec_pipe, NULL, NULL, 0);
+}
+
+int hrd_spawn_beside(struct hrd *d, int slot, int *exec_pipe)
+{
+    return spawn(d, slot, NULL, 0, exec_pipe, NULL, NULL, 1);
 }
 
 int hrd_spawn_standby(struct hrd *d, int slot, int *exec_pipe, int *ready_rd)
 {
     *ready_rd = -1;
-    return spawn(d, slot, NULL, 1, exec_pipe, ready_rd, NULL);
+    return spawn(d, slot, NULL, 1, exec_pipe, ready_rd, NULL, 0);
 }
 
 int hrd_spawn_trial(struct hrd *d, int slot, const struct hrd_trial *t,
                     int *exec_pipe, int *ready_rd)
 {
     *ready_rd = -1;
-    return spawn(d, slot, NULL, t->standby, exec_pipe, ready_rd, t);
+    return spawn(d, slot, NULL, t->standby, exec_pipe, ready_rd, t, 0);
 }
 
 int hrd_spawn_wait(int pid, int exec_pipe)

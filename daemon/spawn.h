@@ -35,6 +35,11 @@ void hrd_images_free(struct hrd *d, int slot);
  * Returns its pid, or -errno when it could not fork; *exec_pipe then tells
  * hrd_spawn_wait() whether the exec worked. */
 int hrd_spawn(struct hrd *d, int slot, const int *stdio, int *exec_pipe);
+/* As hrd_spawn(d, slot, NULL, exec_pipe), for one of several started
+ * together: in a cgroup, the child is a copy of the controller, which
+ * goes on at once while it executes (hrd_spawn waits for its exec, as
+ * its caller does next anyway, and copies nothing). */
+int hrd_spawn_beside(struct hrd *d, int slot, int *exec_pipe);
 /* Fork the standby instance of actor slot (standby.c): as hrd_spawn(),
  * with HR_STANDBY=1, the next run's HR_RESTARTS, and the read end of its
  * readiness pipe (--ready-fd) in *ready_rd (or -1), for its promotion. */

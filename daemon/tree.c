@@ -174,10 +174,8 @@ void hrd_tree_reaped(struct hrd *d, int slot, pid_t pid)
 {
     d->slot[slot].kill_at = 0;
     pmm__os_kill(-pid, SIGKILL);
-    if (d->cg_fd >= 0) { /* what was left, noted before it dies */
-        d->slot[slot].cg_left = hrd_cgroup_populated(d, pid) ? pid : 0;
-        hrd_cgroup_kill(d, pid);
-    }
+    if (d->cg_fd >= 0) /* what was left, noted before it dies */
+        d->slot[slot].cg_left = hrd_cgroup_reaped(d, slot, pid) ? pid : 0;
 }
 
 int hrd_tree_left(struct hrd *d, int slot, pid_t pid)

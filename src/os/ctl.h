@@ -124,6 +124,8 @@ struct pmm__os_child {
                               once unless the parent is still this pid */
     const int *cgroup_into; /* non-NULL (pmm__os_spawn only): start in the
                               cgroup open as this descriptor */
+    int side_by_side;      /* with cgroup_into: a copy of the parent, which
+                              goes on at once (others start meanwhile) */
     int default_signals;   /* every signal handler back to its default */
     int own_group;         /* its own process group */
     int own_session;       /* its own session (and process group) */
@@ -147,12 +149,13 @@ struct pmm__os_child {
 #define HR_OS_PASS_MAX 16
 __attribute__((noreturn)) void pmm__os_exec_child(const struct pmm__os_child *c);
 /* Start a child that becomes c (pmm__os_exec_child) and run no fork
- * handler.  With c->cgroup_into it is made inside that cgroup (clone3's
- * CLONE_INTO_CGROUP: a move into a cgroup waits for an RCU grace period,
- * milliseconds on a loaded machine; where the kernel has no clone3 it
- * moves itself first), as a copy of this process, which goes on at once;
- * without, it runs in this process's memory, nothing copied, this thread
- * waiting until it has executed its program or exited.  Its pid (an exec
+ * handler.  It runs in this process's memory, nothing copied, this thread
+ * waiting until it has executed its program or exited; with
+ * c->cgroup_into and c->side_by_side it is a copy of this process instead,
+ * which goes on at once.  With c->cgroup_into it is made inside that
+ * cgroup (clone3's CLONE_INTO_CGROUP: a move into a cgroup waits for an
+ * RCU grace period, milliseconds on a loaded machine; where the kernel
+ * has no clone3 it is a copy that moves itself first).  Its pid (an exec
  * that failed is told on c->errpipe), or -errno; -EINVAL unless
  * c->default_signals. */
 int pmm__os_spawn(const struct pmm__os_child *c);
