@@ -195,6 +195,45 @@ int hrd_cgroup_old(struct hrd *d, char *path, size_t cap)
     return fd < 0 ? -1 : fd;
 }
 
+/* The number N of a name "hrd.N" (a controller's cgroup), or 0. */
+static pid_t controller_of(const char *name)
+{
+    char *end;
+    if (strncmp(name, "hrd.", 4) != 0 || name[4] < '1' || name[4] > '9')
+        return 0;
+    long n = strtol(name + 4, &end, 10);
+    return *end || n <= 0 || n > 0x3fffffff ? 0 : (pid_t)n;
+}
+
+/* Beside our own: the cgroups of controllers that are dead and left them
+ * (killed, and their site removed before any stop or next start read its
+ * cgroup file), each removed with its children once they are empty.  A
+ * cgroup is only ever removed (rmdir fails on one with a process in it),
+ * never killed: one that still holds a dead controller's actors waits for
+ * its own site's next start or stop, which ends them.  A live process of
+ * that number (its pid, or one that took it since) keeps it.  The number
+ * removed. */
+static int sweep_dead(int top, pid_t me)
+{
+    static char names[MAX_CGROUPS][64], kids[MAX_CGROUPS][64];
+    int n = pmm__os_cgroup_children(top, names, MAX_CGROUPS), gone = 0;
+    for (int i = 0; i < n; i++) {
+        pid_t pid = controller_of(names[i]);
+        if (!pid || pid == me || pmm__os_kill(pid, 0) != -ESRCH)
+            continue;
+        int dir = pmm__os_cgroup_open(top, names[i]);
+        if (dir < 0)
+            continue;
+        int k = pmm__os_cgroup_children(dir, kids, MAX_CGROUPS);
+        for (int j = 0; j < k; j++)
+            if (pmm__os_cgroup_populated(dir, kids[j]) == 0)
+                pmm__os_cgroup_remove(dir, kids[j]);
+        pmm__os_close(dir);
+        gone += pmm__os_cgroup_remove(top, names[i]) == 0;
+    }
+    return gone;
+}
+
 void hrd_cgroup_begin(struct hrd *d)
 {
     char own[4096], path[4200];
@@ -206,8 +245,12 @@ void hrd_cgroup_begin(struct hrd *d)
         snprintf(path, sizeof path, "%s/hrd.%d", own, pmm__os_pid());
         int top = pmm__os_open_fd(own, O_RDONLY | O_DIRECTORY, 0);
         r = top < 0 ? top : pmm__os_cgroup_make(top, strrchr(path, '/') + 1);
+        int gone = r == 0 ? sweep_dead(top, pmm__os_pid()) : 0;
         if (top >= 0)
             pmm__os_close(top);
+        if (gone)
+            hrd_log(d, HRD_INFO, "process trees: removed %d empty cgroup%s "
+                    "of dead controllers beside ours", gone, gone == 1 ? "" : "s");
     }
     if (r == 0 && (r = dir = pmm__os_open_fd(path, O_RDONLY | O_DIRECTORY, 0)) >= 0)
         r = pmm__os_cgroup_probe(dir);

@@ -5,7 +5,8 @@
  * again in the cgroup it left empty (a spare), one whose tree was killed
  * never is (a process made in a cgroup once killed is killed at birth),
  * and the site leaves no cgroup behind: after restarts, a stop, a
- * controller's crash and the stop that ends what it left.
+ * controller's crash and the stop that ends what it left; a new
+ * controller removes the empty cgroups dead ones left beside its own.
  *
  * Needs root and a cgroup v2 mount (the test moves itself into a fresh
  * cgroup, so that the controller it starts has a subtree of its own);
@@ -20,8 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <hotrestart/hr.h>
@@ -298,4 +301,83 @@ Test(cgroups, the_site_leaves_no_cgroup_behind)
              "the actors");
     cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
     cr_assert(!exists(site_cg), "%s is left after a stop", site_cg);
+}
+
+/* A pid no process has now: a child's, reaped. */
+static pid_t dead_pid(void)
+{
+    pid_t p = fork();
+    cr_assert_geq(p, 0);
+    if (p == 0)
+        _exit(0);
+    cr_assert_eq(waitpid(p, NULL, 0), p);
+    return p;
+}
+
+/* Make cgroup dir/name (and its child cgroup c1) as a controller would
+ * have; the path of c1 into kid. */
+static void make_like_a_controller(const char *name, char *kid, size_t cap)
+{
+    char path[8600];
+    snprintf(path, sizeof path, "%s/%s", cg_dir, name);
+    cr_assert_eq(mkdir(path, 0755), 0, "%s: %s", path, strerror(errno));
+    snprintf(kid, cap, "%s/c1", path);
+    cr_assert_eq(mkdir(kid, 0755), 0, "%s: %s", kid, strerror(errno));
+}
+
+/* The cgroups a dead controller left beside the new one's (its site was
+ * removed before a stop or next start read them) are removed by the next
+ * controller made there once empty; one still holding a process, and one
+ * named after a live process, are left alone. */
+Test(cgroups, empty_cgroups_of_dead_controllers_beside_ours_are_removed)
+{
+    char dead[64], busy[64], live[64], kid_dead[8700], kid_busy[8700],
+        kid_live[8700], procs[8800];
+    snprintf(dead, sizeof dead, "hrd.%d", (int)dead_pid());
+    snprintf(busy, sizeof busy, "hrd.%d", (int)dead_pid());
+    snprintf(live, sizeof live, "hrd.%d", (int)getppid());
+    make_like_a_controller(dead, kid_dead, sizeof kid_dead);
+    make_like_a_controller(busy, kid_busy, sizeof kid_busy);
+    make_like_a_controller(live, kid_live, sizeof kid_live);
+    /* a process left in the busy one: only its own site's start ends it */
+    pid_t sleeper = fork();
+    cr_assert_geq(sleeper, 0);
+    if (sleeper == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* not outliving a failed test */
+        snprintf(procs, sizeof procs, "%s/cgroup.procs", kid_busy);
+        if (put(procs, "0") < 0)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    snprintf(procs, sizeof procs, "%s/cgroup.procs", kid_busy);
+    char have[64] = "";
+    for (struct poll_wait w = poll_begin("the sleeper in its cgroup");
+         !have[0]; poll_pause(&w, NULL)) {
+        FILE *f = fopen(procs, "r");
+        if (f && !fgets(have, sizeof have, f))
+            have[0] = 0;
+        if (f)
+            fclose(f);
+    }
+
+    start();
+    cr_assert(!exists(kid_dead), "%s is left: %s", kid_dead, console());
+    char path[8600];
+    snprintf(path, sizeof path, "%s/%s", cg_dir, dead);
+    cr_assert(!exists(path), "%s is left", path);
+    cr_assert(strstr(console(), "removed 1 empty cgroup of dead controllers"),
+              "%s", console());
+    cr_assert(exists(kid_busy), "a cgroup holding a process was removed");
+    cr_assert(exists(kid_live), "a live process's was removed");
+    cr_assert_eq(kill(sleeper, 0), 0, "the left process was killed");
+
+    kill(sleeper, SIGKILL);
+    cr_assert_eq(waitpid(sleeper, NULL, 0), sleeper);
+    rmdir(kid_busy);
+    rmdir(kid_live);
+    snprintf(path, sizeof path, "%s/%s", cg_dir, busy);
+    rmdir(path);
+    snprintf(path, sizeof path, "%s/%s", cg_dir, live);
+    rmdir(path);
 }

@@ -106,6 +106,8 @@ int pmm__os_cgroup_probe(int dir);
 /* Make cgroup name under dir, which must not exist yet (-EEXIST), and
  * open it: a directory descriptor for pmm__os_child.cgroup_into. */
 int pmm__os_cgroup_new(int dir, const char *name);
+/* Open the existing cgroup name under dir: a directory descriptor. */
+int pmm__os_cgroup_open(int dir, const char *name);
 /* Move this process into the cgroup open as cg. */
 int pmm__os_cgroup_enter(int cg);
 /* The children of pid, of all its threads: how many, at most max. */

@@ -228,6 +228,12 @@ int pmm__os_cgroup_new(int dir, const char *name)
     return fd;
 }
 
+int pmm__os_cgroup_open(int dir, const char *name)
+{
+    return RETRY(openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+                                       O_CLOEXEC));
+}
+
 int pmm__os_cgroup_enter(int cg)
 {
     return write_at(cg, "cgroup.procs", "0");
