@@ -22,15 +22,11 @@
 #include <hotrestart/errors.h>
 #include <hotrestart/heap.h>
 
+#include "grow.h"
 #include "item.h"
 #include "table.h"
 
 /* ---- links: every store below is logged first ---- */
-
-static struct mc_item **bucket_of(mc_store *st, uint64_t hv)
-{
-    return &st->root->buckets[hv & (st->root->nbuckets - 1)];
-}
 
 static int lru_unlink(mc_store *st, struct mc_item *it)
 {
@@ -88,7 +84,7 @@ int mc_tab_link(mc_store *st, struct mc_item *it)
     MC_TRY(set64(st, &r->items, r->items + 1));
     MC_TRY(set64(st, &r->bytes, r->bytes + heap_bytes(st, it)));
     st->n.total_items++;
-    return 0;
+    return mc_grow_after_link(st);
 }
 
 /* Put the new (unlogged, fully written) item it in old's place on its
@@ -110,7 +106,8 @@ int mc_tab_replace(mc_store *st, struct mc_item *old, struct mc_item *it)
     MC_TRY(set64(st, &r->bytes,
                  r->bytes - heap_bytes(st, old) + heap_bytes(st, it)));
     st->n.total_items++;
-    return hr_heap_free(st->heap, old);
+    MC_TRY(hr_heap_free(st->heap, old));
+    return mc_grow_after_link(st);
 }
 
 /* The live item of key, or NULL; a dead one met on the way is removed.
@@ -186,6 +183,7 @@ int mc_tab_end(mc_store *st, int r)
         int c = hr_heap_commit(st->heap);
         r = c < 0 ? c : r;
     }
+    mc_grow_publish(st);
     pthread_rwlock_unlock(&st->share->lock);
     return r;
 }
@@ -214,12 +212,14 @@ struct mc_item *mc_tab_peek(mc_store *st, const char *key, size_t nkey)
 
 /* Before the lock: the key's bucket and the first item on its chain into
  * the cache, so that the lookup under the lock does not wait for memory.
- * The bucket array never moves; the chain head is read with a relaxed
- * load and only prefetched (a stale pointer is harmless: a prefetch
- * neither faults nor changes anything). */
+ * The bucket is the table's as last published (grow.c): a table being
+ * moved from is freed only after a writer published the new one, under
+ * the lock, and the heap keeps freed memory mapped; the chain head is
+ * read with a relaxed load and only prefetched (a stale pointer is
+ * harmless: a prefetch neither faults nor changes anything). */
 void mc_tab_prefetch(mc_store *st, const char *key, size_t nkey)
 {
-    struct mc_item **b = bucket_of(st, hash_key(key, nkey));
+    struct mc_item **b = mc_grow_prefetch_bucket(st, hash_key(key, nkey));
     __builtin_prefetch(b);
     struct mc_item *it = __atomic_load_n(b, __ATOMIC_RELAXED);
     if (it)
@@ -228,7 +228,7 @@ void mc_tab_prefetch(mc_store *st, const char *key, size_t nkey)
 
 void mc_store_prefetch(mc_store *st, const char *key, size_t nkey)
 {
-    __builtin_prefetch(bucket_of(st, hash_key(key, nkey)));
+    __builtin_prefetch(mc_grow_prefetch_bucket(st, hash_key(key, nkey)));
 }
 
 /* Would a get of it store more than its active bit (remove it dead,
@@ -296,21 +296,14 @@ int mc_tab_make_room(mc_store *st, uint64_t need)
 
 /* ---- opening ---- */
 
-static uint64_t buckets_for(uint64_t mem_limit)
-{
-    uint64_t n = 1024;
-    while (n < mem_limit / 256)
-        n <<= 1;
-    return n;
-}
-
 uint64_t mc_store_heap_size(uint64_t mem_limit)
 {
     /* items, an eighth more for the allocator's headers and the pieces
-     * between them, the table, the undo log (an eighth of the block, at
-     * most 16 MiB) and the heap's header */
-    uint64_t arena = mem_limit + mem_limit / 8 + buckets_for(mem_limit) * 8 +
-                     (1u << 20);
+     * between them, the table at its largest and the smaller ones a
+     * growth left (together less than twice it), the undo log (an eighth
+     * of the block, at most 16 MiB) and the heap's header */
+    uint64_t arena = mem_limit + mem_limit / 8 +
+                     mc_grow_max_buckets(mem_limit) * 8 * 2 + (1u << 20);
     uint64_t log = arena / 7 > (16u << 20) ? (16u << 20) : arena / 7;
     uint64_t size = arena + log + (64u << 10);
     return (size + 4095) & ~4095ull;
@@ -343,7 +336,7 @@ static int make_root(mc_store *st)
         r->version = MC_STATE_VERSION;
         r->item_hdr = sizeof(struct mc_item);
         r->mem_limit = st->cfg.mem_limit;
-        r->nbuckets = buckets_for(st->cfg.mem_limit);
+        r->nbuckets = mc_grow_first_buckets(st->cfg.mem_limit);
         r->cas_next = 1;
         res = hr_heap_alloc(st->heap, r->nbuckets * sizeof *r->buckets,
                             HR_HEAP_ZERO, (void **)&r->buckets);
@@ -415,7 +408,8 @@ int mc_store_open(mc_store **out, pmm_bank *bank, const char *name,
         r = MC_NEWER_STATE;
         goto fail_root;
     }
-    if (st->root->version != MC_STATE_VERSION ||
+    if (st->root->version < 1 ||
+        (st->root->version == 1 && st->root->old_buckets) ||
         st->root->item_hdr != sizeof(struct mc_item)) {
         r = MC_BAD_ROOT;
         goto fail_root;
@@ -426,6 +420,10 @@ int mc_store_open(mc_store **out, pmm_bank *bank, const char *name,
         r = MC_OTHER_LIMIT;
         goto fail_root;
     }
+    /* older state migrated when served (a --check changes nothing), and
+     * the table's copy for prefetches (grow.c) */
+    if ((r = mc_grow_open(st, cfg->mem_limit != 0)) < 0)
+        goto fail_root;
     *out = st;
     return 0;
 fail_root:
