@@ -107,7 +107,8 @@ struct mc_share {
      * ended, under the store's lock, between two steps of pf_seq (odd
      * while changing): the root's own words may be mid-change or being
      * rolled back, and a wrong pair would read outside the table */
-    uint64_t pf_seq;
+    _Alignas(64) uint64_t pf_seq;   /* a line of its own: the lock's line
+                                     * moves between the workers' cores */
     struct mc_item **pf_buckets;
     uint64_t pf_mask;
 };

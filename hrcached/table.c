@@ -355,11 +355,13 @@ int mc_store_open(mc_store **out, pmm_bank *bank, const char *name,
     if (!made)
         made = &made_here;
     mc_store *st = calloc(1, sizeof *st);
-    struct mc_share *sh = calloc(1, sizeof *sh);
+    struct mc_share *sh = aligned_alloc(_Alignof(struct mc_share),
+                                        sizeof *sh);
     pthread_rwlockattr_t attr;
     int r = -ENOMEM;
     if (!st || !sh)
         goto fail_alloc;
+    memset(sh, 0, sizeof *sh);
     /* writers first: gets must not keep a set waiting for good */
     pthread_rwlockattr_init(&attr);
     pthread_rwlockattr_setkind_np(&attr,
