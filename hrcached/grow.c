@@ -10,16 +10,19 @@
  * transactions instead of a thread of its own: the transaction that
  * starts it makes the new table (zero-filled: a new object, not logged)
  * and keeps the old one in root->old_buckets; then every transaction that
- * links an item moves MC_GROW_STEP more old chains into the new table.
+ * links an item moves MC_GROW_MOVES more items into the new table, from
+ * the old chains in order.
  *
- * Invariant (bucket_of, item.h; mc_store_verify checks it): while
- * old_buckets is set, an item whose old chain is at or past root->moved
- * is on that chain, and every other item on its chain in root->buckets;
- * old chains below moved are empty.  Each move changes only logged words
- * (an item's hnext, chain heads, moved) in the running transaction, so a
- * kill at any instruction leaves the table as the last commit left it,
- * and a get under the shared lock sees no move half made.  The last move
- * frees the old table in the same transaction that clears old_buckets.
+ * Invariant (bucket_of and bucket_rest, item.h; mc_store_verify checks
+ * it): while old_buckets is set, old chains below root->moved are empty,
+ * an item whose old chain is past moved is on it, and every other item on
+ * its chain in root->buckets, except that items of the old chain at moved
+ * may still be on it (a lookup of theirs reads both chains; a new item
+ * goes to the new table).  Each move changes only logged words (an item's
+ * hnext, chain heads, moved) in the running transaction, so a kill at any
+ * instruction leaves the table as the last commit left it, and a get
+ * under the shared lock sees no move half made.  The last move frees the
+ * old table in the same transaction that clears old_buckets.
  */
 #define _GNU_SOURCE
 #include <hotrestart/errors.h>
@@ -42,34 +45,29 @@ uint64_t mc_grow_first_buckets(uint64_t mem_limit)
     return max < MC_TABLE_START ? max : MC_TABLE_START;
 }
 
-/* Move old chain i into the new table. */
-static int move_chain(mc_store *st, uint64_t i)
-{
-    struct mc_root *r = st->root;
-    struct mc_item *it = r->old_buckets[i];
-    if (!it)
-        return 0;
-    while (it) {
-        struct mc_item *next = it->hnext;
-        struct mc_item **b = &r->buckets[it->hash & (r->nbuckets - 1)];
-        MC_TRY(setp(st, &it->hnext, *b));
-        MC_TRY(setp(st, b, it));
-        it = next;
-    }
-    return setp(st, &r->old_buckets[i], NULL);
-}
-
-/* Up to MC_GROW_STEP old chains moved; the last one ends the growth. */
+/* Up to MC_GROW_MOVES items moved from the old chains to the new table,
+ * looking at MC_GROW_CHAINS old chains at most: a step's log is bounded
+ * whatever a chain's length.  The last move ends the growth. */
 static int step(mc_store *st)
 {
     struct mc_root *r = st->root;
-    uint64_t i = r->moved, end = i + MC_GROW_STEP;
-    if (end > r->old_nbuckets)
-        end = r->old_nbuckets;
-    for (; i < end; i++)
-        MC_TRY(move_chain(st, i));
+    uint64_t i = r->moved, chains = 0;
+    for (unsigned n = 0; n < MC_GROW_MOVES && i < r->old_nbuckets;) {
+        struct mc_item *it = r->old_buckets[i];
+        if (!it) {
+            if (++chains == MC_GROW_CHAINS)
+                break;
+            i++;
+            continue;
+        }
+        struct mc_item **b = &r->buckets[it->hash & (r->nbuckets - 1)];
+        MC_TRY(setp(st, &r->old_buckets[i], it->hnext));
+        MC_TRY(setp(st, &it->hnext, *b));
+        MC_TRY(setp(st, b, it));
+        n++;
+    }
     if (i < r->old_nbuckets)
-        return set64(st, &r->moved, i);
+        return i == r->moved ? 0 : set64(st, &r->moved, i);
     MC_TRY(hr_heap_free(st->heap, r->old_buckets));
     MC_TRY(setp(st, &r->old_buckets, NULL));
     MC_TRY(set64(st, &r->old_nbuckets, 0));

@@ -15,7 +15,8 @@
 struct mc_item;
 
 #define MC_TABLE_START 1024u    /* buckets of a new store's table */
-#define MC_GROW_STEP 4u         /* old chains one transaction moves */
+#define MC_GROW_MOVES 8u        /* items one transaction moves at most */
+#define MC_GROW_CHAINS 64u      /* empty old chains it passes at most */
 
 /* The most buckets a store of this -m gets: one per 256 B. */
 uint64_t mc_grow_max_buckets(uint64_t mem_limit);

@@ -78,12 +78,12 @@ struct mc_root {
     uint64_t starts;        /* servers started on this store (0 in stores
                              * made before the count) */
     /* A growth of the table (version 2; zero in a version 1 store, whose
-     * table was made whole): while old_buckets is set, an item whose
-     * chain in the old table is at or past `moved` is still on it, every
-     * other item is on its chain in buckets (table.c). */
+     * table was made whole): while old_buckets is set, old chains below
+     * `moved` are empty, those past it whole, and the one at it is being
+     * moved item by item into buckets (grow.c). */
     struct mc_item **old_buckets;
     uint64_t old_nbuckets;  /* power of two, half of nbuckets */
-    uint64_t moved;         /* old chains [0, moved) are empty */
+    uint64_t moved;         /* the old chain being moved */
     uint64_t reserved[2];
 };
 _Static_assert(sizeof(struct mc_root) == 144, "root: as in version 1");
@@ -193,17 +193,28 @@ static inline int64_t wall_now(void)
     return ts.tv_sec;
 }
 
-/* The word that heads hv's chain (grow.c's invariant): in the old table
- * while a growth has not moved that chain yet. */
+/* The chain where an item of hash hv is linked (grow.c's invariant): in
+ * the old table while a growth has not come to its old chain, else in
+ * the new one. */
 static inline struct mc_item **bucket_of(const mc_store *st, uint64_t hv)
 {
     const struct mc_root *r = st->root;
     if (r->old_buckets) {
         uint64_t i = hv & (r->old_nbuckets - 1);
-        if (i >= r->moved)
+        if (i > r->moved)
             return &r->old_buckets[i];
     }
     return &r->buckets[hv & (r->nbuckets - 1)];
+}
+
+/* The other chain an item of hv may be on: the old chain a growth is
+ * moving, item by item, when it is hv's; else NULL. */
+static inline struct mc_item **bucket_rest(const mc_store *st, uint64_t hv)
+{
+    const struct mc_root *r = st->root;
+    if (r->old_buckets && (hv & (r->old_nbuckets - 1)) == r->moved)
+        return &r->old_buckets[r->moved];
+    return NULL;
 }
 
 enum { LIVE, EXPIRED, FLUSHED };

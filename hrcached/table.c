@@ -51,7 +51,23 @@ static struct mc_item **chain_link(mc_store *st, struct mc_item *it)
     struct mc_item **link = bucket_of(st, it->hash);
     while (*link && *link != it)
         link = &(*link)->hnext;
-    return *link ? link : NULL;
+    if (!*link && (link = bucket_rest(st, it->hash)))
+        while (*link && *link != it)
+            link = &(*link)->hnext;
+    return link && *link ? link : NULL;
+}
+
+/* The item of key on its chains, or NULL. */
+static struct mc_item *lookup(mc_store *st, uint64_t hv, const char *key,
+                              size_t nkey)
+{
+    struct mc_item **b = bucket_of(st, hv), **rest = bucket_rest(st, hv);
+    for (int pass = 0; pass < 2; pass++, b = rest)
+        for (struct mc_item *it = b ? *b : NULL; it; it = it->hnext)
+            if (it->hash == hv && it->nkey == nkey &&
+                memcmp(it->data, key, nkey) == 0)
+                return it;
+    return NULL;
 }
 
 /* Take it off its chain and the LRU, and free it (at commit). */
@@ -115,20 +131,16 @@ int mc_tab_replace(mc_store *st, struct mc_item *old, struct mc_item *it)
 struct mc_item *mc_tab_find(mc_store *st, const char *key, size_t nkey,
                             int count, int *res)
 {
-    uint64_t hv = hash_key(key, nkey);
     *res = 0;
-    for (struct mc_item *it = *bucket_of(st, hv); it; it = it->hnext) {
-        if (it->hash != hv || it->nkey != nkey ||
-            memcmp(it->data, key, nkey) != 0)
-            continue;
-        int s = item_state(st, it);
-        if (s == LIVE)
-            return it;
-        if (count)
-            s == EXPIRED ? st->n.get_expired++ : st->n.get_flushed++;
-        *res = mc_tab_unlink(st, it);
+    struct mc_item *it = lookup(st, hash_key(key, nkey), key, nkey);
+    if (!it)
         return NULL;
-    }
+    int s = item_state(st, it);
+    if (s == LIVE)
+        return it;
+    if (count)
+        s == EXPIRED ? st->n.get_expired++ : st->n.get_flushed++;
+    *res = mc_tab_unlink(st, it);
     return NULL;
 }
 
@@ -202,12 +214,7 @@ void mc_tab_read_end(mc_store *st)
 /* The item of key whatever its state, or NULL: stores nothing. */
 struct mc_item *mc_tab_peek(mc_store *st, const char *key, size_t nkey)
 {
-    uint64_t hv = hash_key(key, nkey);
-    for (struct mc_item *it = *bucket_of(st, hv); it; it = it->hnext)
-        if (it->hash == hv && it->nkey == nkey &&
-            memcmp(it->data, key, nkey) == 0)
-            return it;
-    return NULL;
+    return lookup(st, hash_key(key, nkey), key, nkey);
 }
 
 /* Before the lock: the key's bucket and the first item on its chain into

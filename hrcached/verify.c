@@ -49,18 +49,21 @@ static int walk_lru(mc_store *st, void (*fn)(const char *, void *), void *arg,
     return 0;
 }
 
-/* The chains of one table: every item on its own (grow.c's invariant). */
+/* The chains of one table: every item on its own (grow.c's invariant);
+ * old: the table a growth moves from. */
 static int walk_table(mc_store *st, struct mc_item *const *tab, uint64_t nb,
-                      uint64_t from, void (*fn)(const char *, void *),
-                      void *arg, uint64_t *n)
+                      int old, void (*fn)(const char *, void *), void *arg,
+                      uint64_t *n)
 {
+    const struct mc_root *r = st->root;
     for (uint64_t b = 0; b < nb; b++)
         for (const struct mc_item *it = tab[b]; it; it = it->hnext) {
-            if (b < from)
-                return problem(fn, arg, "a chain a growth moved is not empty");
-            if (bucket_of(st, it->hash) != &tab[b])
+            uint64_t o = r->old_buckets ? it->hash & (r->old_nbuckets - 1) : 0;
+            if ((it->hash & (nb - 1)) != b)
                 return problem(fn, arg, "an item is on another hash chain");
-            if (++*n > st->root->items)
+            if (old ? b < r->moved : o > r->moved)
+                return problem(fn, arg, "an item is on the wrong side of a growth");
+            if (++*n > r->items)
                 return problem(fn, arg, "hash chains hold more than the item count");
         }
     return 0;
@@ -78,7 +81,7 @@ static int walk_chains(mc_store *st, void (*fn)(const char *, void *),
     if (walk_table(st, r->buckets, r->nbuckets, 0, fn, arg, n))
         return 1;
     return r->old_buckets && walk_table(st, r->old_buckets, r->old_nbuckets,
-                                        r->moved, fn, arg, n);
+                                        1, fn, arg, n);
 }
 
 int mc_store_verify(mc_store *st, void (*fn)(const char *, void *), void *arg)
