@@ -8,6 +8,7 @@
  *
  *   root ──> struct mc_root: limits, counters, LRU ends, flush marks
  *            buckets ──> array of nbuckets chain heads (one heap object)
+ *            old_buckets ──> the table a growth is emptying, or NULL
  *   item:    struct mc_item header, then the key, then the value
  *
  * Every store into the root, the buckets or an existing item goes through
@@ -76,8 +77,17 @@ struct mc_root {
     uint64_t oldest_cas;    /* flush now: items with cas up to this are dead */
     uint64_t starts;        /* servers started on this store (0 in stores
                              * made before the count) */
-    uint64_t reserved[5];
+    /* A growth of the table (version 2; zero in a version 1 store, whose
+     * table was made whole): while old_buckets is set, old chains below
+     * `moved` are empty, those past it whole, and the one at it is being
+     * moved item by item into buckets (grow.c). */
+    struct mc_item **old_buckets;
+    uint64_t old_nbuckets;  /* power of two, half of nbuckets */
+    uint64_t moved;         /* the old chain being moved */
+    uint64_t reserved[2];
 };
+_Static_assert(sizeof(struct mc_root) == 144, "root: as in version 1");
+
 
 /* What every handle of one store shares (one per process).  lock
  * serialises the store's transactions: a writer holds it from
@@ -89,6 +99,18 @@ struct mc_share {
      * MC_EVICT_BATCH, fewer when its transaction would not fit a lane's
      * undo log (a small heap) */
     unsigned evict_moves, evict_batch;
+    /* the table's most buckets (one per 256 B of -m), and the item count
+     * below which no growth is tried again after one found no room */
+    uint64_t max_buckets, grow_retry;
+    /* the table as a lockless prefetch reads it: a copy of the root's
+     * buckets and nbuckets - 1, changed by a writer after its transaction
+     * ended, under the store's lock, between two steps of pf_seq (odd
+     * while changing): the root's own words may be mid-change or being
+     * rolled back, and a wrong pair would read outside the table */
+    _Alignas(64) uint64_t pf_seq;   /* a line of its own: the lock's line
+                                     * moves between the workers' cores */
+    struct mc_item **pf_buckets;
+    uint64_t pf_mask;
 };
 
 /* A handle: one per worker thread, so that its counters and its call's
@@ -169,6 +191,30 @@ static inline int64_t wall_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return ts.tv_sec;
+}
+
+/* The chain where an item of hash hv is linked (grow.c's invariant): in
+ * the old table while a growth has not come to its old chain, else in
+ * the new one. */
+static inline struct mc_item **bucket_of(const mc_store *st, uint64_t hv)
+{
+    const struct mc_root *r = st->root;
+    if (r->old_buckets) {
+        uint64_t i = hv & (r->old_nbuckets - 1);
+        if (i > r->moved)
+            return &r->old_buckets[i];
+    }
+    return &r->buckets[hv & (r->nbuckets - 1)];
+}
+
+/* The other chain an item of hv may be on: the old chain a growth is
+ * moving, item by item, when it is hv's; else NULL. */
+static inline struct mc_item **bucket_rest(const mc_store *st, uint64_t hv)
+{
+    const struct mc_root *r = st->root;
+    if (r->old_buckets && (hv & (r->old_nbuckets - 1)) == r->moved)
+        return &r->old_buckets[r->moved];
+    return NULL;
 }
 
 enum { LIVE, EXPIRED, FLUSHED };

@@ -101,6 +101,7 @@ static void stats_general(struct mc_server *srv, struct mc_session *s,
         {"bytes", u.bytes}, {"curr_items", u.items},
         {"total_items", c->total_items}, {"evictions", c->evictions},
         {"reclaimed", c->reclaimed}, {"hash_buckets", u.nbuckets},
+        {"hash_is_expanding", u.growing},
         /* hrcached's own: the heap, and what restarts found */
         {"heap_size", u.heap_size}, {"heap_used", u.heap_used},
         {"heap_free", u.heap_free},

@@ -480,7 +480,8 @@ int mc_store_usage(mc_store *st, struct mc_usage *u)
         *u = (struct mc_usage){st->root->items, st->root->bytes,
                                st->root->mem_limit, st->root->nbuckets,
                                st->root->starts, hi.size, hi.used, hi.free,
-                               st->root->tail ? st->root->tail->time : 0};
+                               st->root->tail ? st->root->tail->time : 0,
+                               st->root->old_buckets != NULL};
     pthread_rwlock_unlock(&st->share->lock);
     return r < 0 ? r : 0;
 }

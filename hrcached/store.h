@@ -72,14 +72,17 @@ struct mc_usage {
     uint64_t heap_size, heap_used, heap_free;   /* hr_heap_stat's */
     int64_t oldest;                       /* unix time of the LRU tail's
                                            * last store or bump, 0 none */
+    uint64_t growing;                     /* 1 while the table grows */
 };
 
 /* The format version of the state this program writes and reads, kept in
  * the store's root: a change of the layout (item.h) that an older program
  * would misread makes it one more.  A program refuses a store of a newer
- * version than its own, before it changes anything (an older one, once
- * there is one, is migrated in one transaction at open). */
-#define MC_STATE_VERSION 1u
+ * version than its own, before it changes anything; an older one is
+ * migrated in one transaction at open.  2: the table grows (grow.c); a
+ * version 1 program would look for a key in the new table only, and miss
+ * the keys a growth has not moved yet. */
+#define MC_STATE_VERSION 2u
 
 /* What an existing store was made with. */
 struct mc_made {

@@ -22,15 +22,11 @@
 #include <hotrestart/errors.h>
 #include <hotrestart/heap.h>
 
+#include "grow.h"
 #include "item.h"
 #include "table.h"
 
 /* ---- links: every store below is logged first ---- */
-
-static struct mc_item **bucket_of(mc_store *st, uint64_t hv)
-{
-    return &st->root->buckets[hv & (st->root->nbuckets - 1)];
-}
 
 static int lru_unlink(mc_store *st, struct mc_item *it)
 {
@@ -55,7 +51,23 @@ static struct mc_item **chain_link(mc_store *st, struct mc_item *it)
     struct mc_item **link = bucket_of(st, it->hash);
     while (*link && *link != it)
         link = &(*link)->hnext;
-    return *link ? link : NULL;
+    if (!*link && (link = bucket_rest(st, it->hash)))
+        while (*link && *link != it)
+            link = &(*link)->hnext;
+    return link && *link ? link : NULL;
+}
+
+/* The item of key on its chains, or NULL. */
+static struct mc_item *lookup(mc_store *st, uint64_t hv, const char *key,
+                              size_t nkey)
+{
+    struct mc_item **b = bucket_of(st, hv), **rest = bucket_rest(st, hv);
+    for (int pass = 0; pass < 2; pass++, b = rest)
+        for (struct mc_item *it = b ? *b : NULL; it; it = it->hnext)
+            if (it->hash == hv && it->nkey == nkey &&
+                memcmp(it->data, key, nkey) == 0)
+                return it;
+    return NULL;
 }
 
 /* Take it off its chain and the LRU, and free it (at commit). */
@@ -88,7 +100,7 @@ int mc_tab_link(mc_store *st, struct mc_item *it)
     MC_TRY(set64(st, &r->items, r->items + 1));
     MC_TRY(set64(st, &r->bytes, r->bytes + heap_bytes(st, it)));
     st->n.total_items++;
-    return 0;
+    return mc_grow_after_link(st);
 }
 
 /* Put the new (unlogged, fully written) item it in old's place on its
@@ -110,7 +122,8 @@ int mc_tab_replace(mc_store *st, struct mc_item *old, struct mc_item *it)
     MC_TRY(set64(st, &r->bytes,
                  r->bytes - heap_bytes(st, old) + heap_bytes(st, it)));
     st->n.total_items++;
-    return hr_heap_free(st->heap, old);
+    MC_TRY(hr_heap_free(st->heap, old));
+    return mc_grow_after_link(st);
 }
 
 /* The live item of key, or NULL; a dead one met on the way is removed.
@@ -118,20 +131,16 @@ int mc_tab_replace(mc_store *st, struct mc_item *old, struct mc_item *it)
 struct mc_item *mc_tab_find(mc_store *st, const char *key, size_t nkey,
                             int count, int *res)
 {
-    uint64_t hv = hash_key(key, nkey);
     *res = 0;
-    for (struct mc_item *it = *bucket_of(st, hv); it; it = it->hnext) {
-        if (it->hash != hv || it->nkey != nkey ||
-            memcmp(it->data, key, nkey) != 0)
-            continue;
-        int s = item_state(st, it);
-        if (s == LIVE)
-            return it;
-        if (count)
-            s == EXPIRED ? st->n.get_expired++ : st->n.get_flushed++;
-        *res = mc_tab_unlink(st, it);
+    struct mc_item *it = lookup(st, hash_key(key, nkey), key, nkey);
+    if (!it)
         return NULL;
-    }
+    int s = item_state(st, it);
+    if (s == LIVE)
+        return it;
+    if (count)
+        s == EXPIRED ? st->n.get_expired++ : st->n.get_flushed++;
+    *res = mc_tab_unlink(st, it);
     return NULL;
 }
 
@@ -186,6 +195,7 @@ int mc_tab_end(mc_store *st, int r)
         int c = hr_heap_commit(st->heap);
         r = c < 0 ? c : r;
     }
+    mc_grow_publish(st);
     pthread_rwlock_unlock(&st->share->lock);
     return r;
 }
@@ -204,22 +214,19 @@ void mc_tab_read_end(mc_store *st)
 /* The item of key whatever its state, or NULL: stores nothing. */
 struct mc_item *mc_tab_peek(mc_store *st, const char *key, size_t nkey)
 {
-    uint64_t hv = hash_key(key, nkey);
-    for (struct mc_item *it = *bucket_of(st, hv); it; it = it->hnext)
-        if (it->hash == hv && it->nkey == nkey &&
-            memcmp(it->data, key, nkey) == 0)
-            return it;
-    return NULL;
+    return lookup(st, hash_key(key, nkey), key, nkey);
 }
 
 /* Before the lock: the key's bucket and the first item on its chain into
  * the cache, so that the lookup under the lock does not wait for memory.
- * The bucket array never moves; the chain head is read with a relaxed
- * load and only prefetched (a stale pointer is harmless: a prefetch
- * neither faults nor changes anything). */
+ * The bucket is the table's as last published (grow.c): a table being
+ * moved from is freed only after a writer published the new one, under
+ * the lock, and the heap keeps freed memory mapped; the chain head is
+ * read with a relaxed load and only prefetched (a stale pointer is
+ * harmless: a prefetch neither faults nor changes anything). */
 void mc_tab_prefetch(mc_store *st, const char *key, size_t nkey)
 {
-    struct mc_item **b = bucket_of(st, hash_key(key, nkey));
+    struct mc_item **b = mc_grow_prefetch_bucket(st, hash_key(key, nkey));
     __builtin_prefetch(b);
     struct mc_item *it = __atomic_load_n(b, __ATOMIC_RELAXED);
     if (it)
@@ -228,7 +235,7 @@ void mc_tab_prefetch(mc_store *st, const char *key, size_t nkey)
 
 void mc_store_prefetch(mc_store *st, const char *key, size_t nkey)
 {
-    __builtin_prefetch(bucket_of(st, hash_key(key, nkey)));
+    __builtin_prefetch(mc_grow_prefetch_bucket(st, hash_key(key, nkey)));
 }
 
 /* Would a get of it store more than its active bit (remove it dead,
@@ -296,21 +303,14 @@ int mc_tab_make_room(mc_store *st, uint64_t need)
 
 /* ---- opening ---- */
 
-static uint64_t buckets_for(uint64_t mem_limit)
-{
-    uint64_t n = 1024;
-    while (n < mem_limit / 256)
-        n <<= 1;
-    return n;
-}
-
 uint64_t mc_store_heap_size(uint64_t mem_limit)
 {
     /* items, an eighth more for the allocator's headers and the pieces
-     * between them, the table, the undo log (an eighth of the block, at
-     * most 16 MiB) and the heap's header */
-    uint64_t arena = mem_limit + mem_limit / 8 + buckets_for(mem_limit) * 8 +
-                     (1u << 20);
+     * between them, the table at its largest and the smaller ones a
+     * growth left (together less than twice it), the undo log (an eighth
+     * of the block, at most 16 MiB) and the heap's header */
+    uint64_t arena = mem_limit + mem_limit / 8 +
+                     mc_grow_max_buckets(mem_limit) * 8 * 2 + (1u << 20);
     uint64_t log = arena / 7 > (16u << 20) ? (16u << 20) : arena / 7;
     uint64_t size = arena + log + (64u << 10);
     return (size + 4095) & ~4095ull;
@@ -343,7 +343,7 @@ static int make_root(mc_store *st)
         r->version = MC_STATE_VERSION;
         r->item_hdr = sizeof(struct mc_item);
         r->mem_limit = st->cfg.mem_limit;
-        r->nbuckets = buckets_for(st->cfg.mem_limit);
+        r->nbuckets = mc_grow_first_buckets(st->cfg.mem_limit);
         r->cas_next = 1;
         res = hr_heap_alloc(st->heap, r->nbuckets * sizeof *r->buckets,
                             HR_HEAP_ZERO, (void **)&r->buckets);
@@ -362,11 +362,13 @@ int mc_store_open(mc_store **out, pmm_bank *bank, const char *name,
     if (!made)
         made = &made_here;
     mc_store *st = calloc(1, sizeof *st);
-    struct mc_share *sh = calloc(1, sizeof *sh);
+    struct mc_share *sh = aligned_alloc(_Alignof(struct mc_share),
+                                        sizeof *sh);
     pthread_rwlockattr_t attr;
     int r = -ENOMEM;
     if (!st || !sh)
         goto fail_alloc;
+    memset(sh, 0, sizeof *sh);
     /* writers first: gets must not keep a set waiting for good */
     pthread_rwlockattr_init(&attr);
     pthread_rwlockattr_setkind_np(&attr,
@@ -415,7 +417,8 @@ int mc_store_open(mc_store **out, pmm_bank *bank, const char *name,
         r = MC_NEWER_STATE;
         goto fail_root;
     }
-    if (st->root->version != MC_STATE_VERSION ||
+    if (st->root->version < 1 ||
+        (st->root->version == 1 && st->root->old_buckets) ||
         st->root->item_hdr != sizeof(struct mc_item)) {
         r = MC_BAD_ROOT;
         goto fail_root;
@@ -426,6 +429,10 @@ int mc_store_open(mc_store **out, pmm_bank *bank, const char *name,
         r = MC_OTHER_LIMIT;
         goto fail_root;
     }
+    /* older state migrated when served (a --check changes nothing), and
+     * the table's copy for prefetches (grow.c) */
+    if ((r = mc_grow_open(st, cfg->mem_limit != 0)) < 0)
+        goto fail_root;
     *out = st;
     return 0;
 fail_root:

@@ -2,7 +2,7 @@
 /*
  * verify.c - mc_store_verify: the heap's checker, then a walk of the LRU
  * list and the hash chains that must agree with each other and with the
- * root's counts (the invariants table.c keeps).  It runs in a transaction
+ * root's counts (the invariants table.c and grow.c keep).  It runs in a transaction
  * under the store's lock, and rolls it back: it changes nothing.
  */
 #define _GNU_SOURCE
@@ -11,6 +11,7 @@
 #include <hotrestart/errors.h>
 #include <hotrestart/heap.h>
 
+#include "grow.h"
 #include "item.h"
 #include "table.h"
 
@@ -48,19 +49,39 @@ static int walk_lru(mc_store *st, void (*fn)(const char *, void *), void *arg,
     return 0;
 }
 
+/* The chains of one table: every item on its own (grow.c's invariant);
+ * old: the table a growth moves from. */
+static int walk_table(mc_store *st, struct mc_item *const *tab, uint64_t nb,
+                      int old, void (*fn)(const char *, void *), void *arg,
+                      uint64_t *n)
+{
+    const struct mc_root *r = st->root;
+    for (uint64_t b = 0; b < nb; b++)
+        for (const struct mc_item *it = tab[b]; it; it = it->hnext) {
+            uint64_t o = r->old_buckets ? it->hash & (r->old_nbuckets - 1) : 0;
+            if ((it->hash & (nb - 1)) != b)
+                return problem(fn, arg, "an item is on another hash chain");
+            if (old ? b < r->moved : o > r->moved)
+                return problem(fn, arg, "an item is on the wrong side of a growth");
+            if (++*n > r->items)
+                return problem(fn, arg, "hash chains hold more than the item count");
+        }
+    return 0;
+}
+
 static int walk_chains(mc_store *st, void (*fn)(const char *, void *),
                        void *arg, uint64_t *n)
 {
     const struct mc_root *r = st->root;
     *n = 0;
-    for (uint64_t b = 0; b < r->nbuckets; b++)
-        for (const struct mc_item *it = r->buckets[b]; it; it = it->hnext) {
-            if ((it->hash & (r->nbuckets - 1)) != b)
-                return problem(fn, arg, "an item is on another hash chain");
-            if (++*n > r->items)
-                return problem(fn, arg, "hash chains hold more than the item count");
-        }
-    return 0;
+    if ((r->nbuckets & (r->nbuckets - 1)) || r->nbuckets < MC_TABLE_START ||
+        (r->old_buckets && (r->old_nbuckets * 2 != r->nbuckets ||
+                            r->moved >= r->old_nbuckets)))
+        return problem(fn, arg, "the table's sizes are not a growth's");
+    if (walk_table(st, r->buckets, r->nbuckets, 0, fn, arg, n))
+        return 1;
+    return r->old_buckets && walk_table(st, r->old_buckets, r->old_nbuckets,
+                                        1, fn, arg, n);
 }
 
 int mc_store_verify(mc_store *st, void (*fn)(const char *, void *), void *arg)

@@ -49,22 +49,6 @@ static void teardown(void)
 
 TestSuite(hrcached_threads, .init = setup, .fini = teardown, .timeout = 300);
 
-static uint64_t stat_in(const char *stats, const char *name)
-{
-    char key[64];
-    snprintf(key, sizeof key, "STAT %s ", name);
-    const char *p = strstr(stats, key);
-    cr_assert_not_null(p, "no %s in:\n%s", name, stats);
-    return strtoull(p + strlen(key), NULL, 10);
-}
-
-static uint64_t stat_of(int fd, const char *cmd, const char *name)
-{
-    static char out[16384];
-    cr_assert_gt(mc_ask(fd, cmd, strlen(cmd), "END\r\n", out, sizeof out), 0);
-    return stat_in(out, name);
-}
-
 static int count(const char *s, const char *what)
 {
     int n = 0;
@@ -95,18 +79,18 @@ Test(hrcached_threads, workers_share_one_store_and_stats_sum_them)
                             sizeof out), 0);
         cr_assert_str_eq(out, want);
     }
-    cr_assert_eq(stat_of(fd[0], "stats\r\n", "threads"), 3);
-    cr_assert_eq(stat_of(fd[1], "stats\r\n", "cmd_set"), 3);
-    cr_assert_eq(stat_of(fd[2], "stats\r\n", "get_hits"), 3);
-    cr_assert_eq(stat_of(fd[0], "stats\r\n", "curr_items"), 3);
-    cr_assert_eq(stat_of(fd[0], "stats\r\n", "curr_connections"), 3);
-    cr_assert_eq(stat_of(fd[0], "stats settings\r\n", "num_threads"), 3);
+    cr_assert_eq(mc_stat(fd[0], "stats\r\n", "threads"), 3);
+    cr_assert_eq(mc_stat(fd[1], "stats\r\n", "cmd_set"), 3);
+    cr_assert_eq(mc_stat(fd[2], "stats\r\n", "get_hits"), 3);
+    cr_assert_eq(mc_stat(fd[0], "stats\r\n", "curr_items"), 3);
+    cr_assert_eq(mc_stat(fd[0], "stats\r\n", "curr_connections"), 3);
+    cr_assert_eq(mc_stat(fd[0], "stats settings\r\n", "num_threads"), 3);
     char out[8192];
     cr_assert_gt(mc_ask(fd[1], "stats conns\r\n", 13, "END\r\n", out,
                         sizeof out), 0);
     cr_assert_eq(count(out, ":addr tcp:127.0.0.1:"), 3, "%s", out);
     cr_assert_str_eq(mc_line(fd[2], "stats reset\r\n"), "RESET\r\n");
-    cr_assert_eq(stat_of(fd[0], "stats\r\n", "cmd_set"), 0);
+    cr_assert_eq(mc_stat(fd[0], "stats\r\n", "cmd_set"), 0);
     for (int i = 0; i < 3; i++)
         close(fd[i]);
     cr_assert_eq(mc_stop(pid), 0);
@@ -225,8 +209,8 @@ Test(hrcached_threads, eviction_from_four_workers_keeps_the_store_sound)
         cr_assert_eq(st, 0, "client %d saw a bad answer (%d)", i, st);
     }
     int fd = mc_connect(port);
-    cr_assert_gt(stat_of(fd, "stats\r\n", "evictions"), 0);
-    cr_assert_leq(stat_of(fd, "stats\r\n", "bytes"), 1u << 20);
+    cr_assert_gt(mc_stat(fd, "stats\r\n", "evictions"), 0);
+    cr_assert_leq(mc_stat(fd, "stats\r\n", "bytes"), 1u << 20);
     close(fd);
     cr_assert_eq(mc_stop(pid), 0);
     char res[4096];
@@ -255,35 +239,29 @@ static void snapshot(hr_heap *h, struct root_copy *c)
 
 static void set_version(uint32_t v)
 {
-    pmm_bank *bank = bank_open();
-    hr_heap *h;
+    pmm_bank *bank;
     void *root;
-    cr_assert_eq(hr_heap_open(&h, bank, "hrcached", 0, "hrcached", 8,
-                              HR_HEAP_RETRIEVE), 0);
-    cr_assert_eq(hr_heap_root(h, &root), 0);
+    hr_heap *h = mc_heap_open(&bank, &root);
     cr_assert_eq(hr_heap_begin(h), 0);
     cr_assert_eq(hr_heap_write(h, (char *)root + 8, &v, sizeof v), 0);
     cr_assert_eq(hr_heap_commit(h), 0);
-    hr_heap_close(h);
-    pmm_bank_close(bank);
+    mc_heap_close(h, bank);
 }
 
 static void root_now(struct root_copy *c)
 {
-    pmm_bank *bank = bank_open();
-    hr_heap *h;
-    cr_assert_eq(hr_heap_open(&h, bank, "hrcached", 0, "hrcached", 8,
-                              HR_HEAP_RETRIEVE), 0);
+    pmm_bank *bank;
+    void *root;
+    hr_heap *h = mc_heap_open(&bank, &root);
     snapshot(h, c);
-    hr_heap_close(h);
-    pmm_bank_close(bank);
+    mc_heap_close(h, bank);
 }
 
 Test(hrcached_threads, state_of_a_newer_format_is_refused_and_untouched)
 {
     pid_t pid = mc_startl(lfd, NULL);
     int fd = mc_connect(port);
-    uint64_t ours = stat_of(fd, "stats\r\n", "state_version");
+    uint64_t ours = mc_stat(fd, "stats\r\n", "state_version");
     cr_assert_geq(ours, 1);
     for (int i = 0; i < 20; i++) {
         char cmd[64];
@@ -378,7 +356,7 @@ Test(hrcached_threads, one_server_per_heap_the_next_waits_for_the_first)
     fd = mc_connect(port);
     cr_assert_gt(mc_ask(fd, "get k\r\n", 7, "END\r\n", out, sizeof out), 0);
     cr_assert_str_eq(out, "VALUE k 0 1\r\nx\r\nEND\r\n");
-    cr_assert_eq(stat_of(fd, "stats\r\n", "restarts"), 1);
+    cr_assert_eq(mc_stat(fd, "stats\r\n", "restarts"), 1);
     close(fd);
     cr_assert_eq(mc_stop(logged), 0);
     logged = -1;

@@ -130,6 +130,33 @@ const char *mc_line(int fd, const char *cmd)
     return buf;
 }
 
+uint64_t mc_stat(int fd, const char *cmd, const char *name)
+{
+    static char out[16384];
+    char key[64];
+    cr_assert_gt(mc_ask(fd, cmd, strlen(cmd), "END\r\n", out, sizeof out), 0);
+    snprintf(key, sizeof key, "STAT %s ", name);
+    const char *p = strstr(out, key);
+    cr_assert_not_null(p, "no %s in:\n%s", name, out);
+    return strtoull(p + strlen(key), NULL, 10);
+}
+
+hr_heap *mc_heap_open(pmm_bank **bank, void **root)
+{
+    hr_heap *h;
+    *bank = bank_open();
+    cr_assert_eq(hr_heap_open(&h, *bank, "hrcached", 0, "hrcached", 8,
+                              HR_HEAP_RETRIEVE), 0);
+    cr_assert_eq(hr_heap_root(h, root), 0);
+    return h;
+}
+
+void mc_heap_close(hr_heap *h, pmm_bank *bank)
+{
+    hr_heap_close(h);
+    pmm_bank_close(bank);
+}
+
 int mc_run(char *out, size_t cap, const char *const *argv)
 {
     int p[2];

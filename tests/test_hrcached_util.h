@@ -8,7 +8,10 @@
 #define TEST_HRCACHED_UTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
+
+#include <hotrestart/heap.h>
 
 /* A TCP socket listening on 127.0.0.1 at a free port (put in *port). */
 int mc_listener(int *port);
@@ -49,6 +52,15 @@ ssize_t mc_ask(int fd, const char *cmd, size_t cmdlen, const char *end,
 
 /* mc_ask with a C string and a one-line reply. */
 const char *mc_line(int fd, const char *cmd);
+
+/* The stat name in the reply to cmd ("stats\r\n", "stats settings\r\n"):
+ * fails the test if the reply has none. */
+uint64_t mc_stat(int fd, const char *cmd, const char *name);
+
+/* The site's hrcached heap (it must exist), opened, its root in *root;
+ * mc_heap_close closes it and its bank. */
+hr_heap *mc_heap_open(pmm_bank **bank, void **root);
+void mc_heap_close(hr_heap *h, pmm_bank *bank);
 
 /* Run a program (NULL-terminated argv) with stdout+stderr captured in out;
  * returns its exit status. */
