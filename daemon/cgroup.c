@@ -16,6 +16,7 @@
 #include "os/os.h"
 
 #define MAX_CGROUPS 1024
+#define HRD_CGROUP_YOUNG_S 60 /* a controller's cgroup changed since: kept */
 #define SPARE ((pid_t)-1)
 
 /* A process the controller starts is made inside its cgroup, "cN", which
@@ -207,7 +208,9 @@ static pid_t controller_of(const char *name)
 
 /* Beside our own: the cgroups of controllers that are dead and left them
  * (killed, and their site removed before any stop or next start read its
- * cgroup file), each removed with its children once they are empty.  A
+ * cgroup file), each removed with its children once they are empty.  Dead
+ * means: no process of its number, its lock not held (each controller
+ * holds one on its cgroup while it lives), and unchanged for a minute.  A
  * cgroup is only ever removed (rmdir fails on one with a process in it),
  * never killed: one that still holds a dead controller's actors waits for
  * its own site's next start or stop, which ends them.  A live process of
@@ -219,7 +222,12 @@ static int sweep_dead(int top, pid_t me)
     int n = pmm__os_cgroup_children(top, names, MAX_CGROUPS), gone = 0;
     for (int i = 0; i < n; i++) {
         pid_t pid = controller_of(names[i]);
-        if (!pid || pid == me || pmm__os_kill(pid, 0) != -ESRCH)
+        /* dead by its pid, and by its lock: a live controller in another
+         * pid namespace sharing this cgroup (a container's) has a pid we
+         * cannot see; a young one may be a controller that has just made
+         * it and not locked it yet, of a pid that came back */
+        if (!pid || pid == me || pmm__os_kill(pid, 0) != -ESRCH ||
+            pmm__os_cgroup_claimed(top, names[i], HRD_CGROUP_YOUNG_S) != 0)
             continue;
         int dir = pmm__os_cgroup_open(top, names[i]);
         if (dir < 0)
@@ -252,8 +260,10 @@ void hrd_cgroup_begin(struct hrd *d)
             hrd_log(d, HRD_INFO, "process trees: removed %d empty cgroup%s "
                     "of dead controllers beside ours", gone, gone == 1 ? "" : "s");
     }
-    if (r == 0 && (r = dir = pmm__os_open_fd(path, O_RDONLY | O_DIRECTORY, 0)) >= 0)
+    if (r == 0 && (r = dir = pmm__os_open_fd(path, O_RDONLY | O_DIRECTORY, 0)) >= 0) {
+        pmm__os_cgroup_hold(dir); /* ours while we live (sweep_dead) */
         r = pmm__os_cgroup_probe(dir);
+    }
     if (r == 0)
         r = record(d, path);
     if (r < 0) {

@@ -21,10 +21,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <hotrestart/hr.h>
@@ -315,30 +317,56 @@ static pid_t dead_pid(void)
 }
 
 /* Make cgroup dir/name (and its child cgroup c1) as a controller would
- * have; the path of c1 into kid. */
-static void make_like_a_controller(const char *name, char *kid, size_t cap)
+ * have; the path of c1 into kid.  old: last changed an hour ago. */
+static void make_like_a_controller(const char *name, char *kid, size_t cap,
+                                   int old)
 {
     char path[8600];
     snprintf(path, sizeof path, "%s/%s", cg_dir, name);
     cr_assert_eq(mkdir(path, 0755), 0, "%s: %s", path, strerror(errno));
     snprintf(kid, cap, "%s/c1", path);
     cr_assert_eq(mkdir(kid, 0755), 0, "%s: %s", kid, strerror(errno));
+    struct timespec t[2] = {{.tv_sec = time(NULL) - 3600},
+                            {.tv_sec = time(NULL) - 3600}};
+    if (old)
+        cr_assert_eq(utimensat(AT_FDCWD, path, t, 0), 0, "%s", strerror(errno));
+}
+
+static void remove_like_a_controller(const char *name)
+{
+    char path[8700];
+    snprintf(path, sizeof path, "%s/%s/c1", cg_dir, name);
+    rmdir(path);
+    snprintf(path, sizeof path, "%s/%s", cg_dir, name);
+    rmdir(path);
 }
 
 /* The cgroups a dead controller left beside the new one's (its site was
  * removed before a stop or next start read them) are removed by the next
- * controller made there once empty; one still holding a process, and one
- * named after a live process, are left alone. */
+ * controller made there once empty.  Left alone: one still holding a
+ * process, one named after a live process, one whose lock is held (a live
+ * controller in another pid namespace: its pid is not seen from here), and
+ * one changed less than a minute ago (a controller that has just made it,
+ * under a pid that came back). */
 Test(cgroups, empty_cgroups_of_dead_controllers_beside_ours_are_removed)
 {
-    char dead[64], busy[64], live[64], kid_dead[8700], kid_busy[8700],
-        kid_live[8700], procs[8800];
+    char dead[64], busy[64], live[64], held[64], young[64], kid_dead[8700],
+        kid_busy[8700], kid_live[8700], kid_held[8700], kid_young[8700],
+        procs[8800], path[8600];
     snprintf(dead, sizeof dead, "hrd.%d", (int)dead_pid());
     snprintf(busy, sizeof busy, "hrd.%d", (int)dead_pid());
     snprintf(live, sizeof live, "hrd.%d", (int)getppid());
-    make_like_a_controller(dead, kid_dead, sizeof kid_dead);
-    make_like_a_controller(busy, kid_busy, sizeof kid_busy);
-    make_like_a_controller(live, kid_live, sizeof kid_live);
+    snprintf(held, sizeof held, "hrd.%d", (int)dead_pid());
+    snprintf(young, sizeof young, "hrd.%d", (int)dead_pid());
+    make_like_a_controller(dead, kid_dead, sizeof kid_dead, 1);
+    make_like_a_controller(busy, kid_busy, sizeof kid_busy, 1);
+    make_like_a_controller(live, kid_live, sizeof kid_live, 1);
+    make_like_a_controller(held, kid_held, sizeof kid_held, 1);
+    make_like_a_controller(young, kid_young, sizeof kid_young, 0);
+    snprintf(path, sizeof path, "%s/%s", cg_dir, held);
+    int lock = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    cr_assert_geq(lock, 0, "%s: %s", path, strerror(errno));
+    cr_assert_eq(flock(lock, LOCK_EX | LOCK_NB), 0, "%s", strerror(errno));
     /* a process left in the busy one: only its own site's start ends it */
     pid_t sleeper = fork();
     cr_assert_geq(sleeper, 0);
@@ -360,24 +388,29 @@ Test(cgroups, empty_cgroups_of_dead_controllers_beside_ours_are_removed)
         if (f)
             fclose(f);
     }
+    /* the busy one changed as the sleeper entered: old again */
+    struct timespec t[2] = {{.tv_sec = time(NULL) - 3600},
+                            {.tv_sec = time(NULL) - 3600}};
+    snprintf(path, sizeof path, "%s/%s", cg_dir, busy);
+    cr_assert_eq(utimensat(AT_FDCWD, path, t, 0), 0, "%s", strerror(errno));
 
     start();
     cr_assert(!exists(kid_dead), "%s is left: %s", kid_dead, console());
-    char path[8600];
     snprintf(path, sizeof path, "%s/%s", cg_dir, dead);
     cr_assert(!exists(path), "%s is left", path);
     cr_assert(strstr(console(), "removed 1 empty cgroup of dead controllers"),
               "%s", console());
     cr_assert(exists(kid_busy), "a cgroup holding a process was removed");
     cr_assert(exists(kid_live), "a live process's was removed");
+    cr_assert(exists(kid_held), "one whose lock is held was removed");
+    cr_assert(exists(kid_young), "one changed a moment ago was removed");
     cr_assert_eq(kill(sleeper, 0), 0, "the left process was killed");
 
     kill(sleeper, SIGKILL);
     cr_assert_eq(waitpid(sleeper, NULL, 0), sleeper);
-    rmdir(kid_busy);
-    rmdir(kid_live);
-    snprintf(path, sizeof path, "%s/%s", cg_dir, busy);
-    rmdir(path);
-    snprintf(path, sizeof path, "%s/%s", cg_dir, live);
-    rmdir(path);
+    close(lock);
+    remove_like_a_controller(busy);
+    remove_like_a_controller(live);
+    remove_like_a_controller(held);
+    remove_like_a_controller(young);
 }

@@ -108,6 +108,13 @@ int pmm__os_cgroup_probe(int dir);
 int pmm__os_cgroup_new(int dir, const char *name);
 /* Open the existing cgroup name under dir: a directory descriptor. */
 int pmm__os_cgroup_open(int dir, const char *name);
+/* Mark the cgroup open as cg in use by this process for as long as it
+ * lives (a lock the kernel drops when it dies): 0 or -errno. */
+int pmm__os_cgroup_hold(int cg);
+/* 1 when cgroup name under dir is held so by a live process, or was
+ * changed (made, or a cgroup made or removed in it) less than young_s
+ * seconds ago; 0 when neither; -errno. */
+int pmm__os_cgroup_claimed(int dir, const char *name, unsigned young_s);
 /* Move this process into the cgroup open as cg. */
 int pmm__os_cgroup_enter(int cg);
 /* The children of pid, of all its threads: how many, at most max. */

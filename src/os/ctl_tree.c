@@ -22,6 +22,9 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The whole of a small file at dir/name, NUL-terminated: its length. */
@@ -232,6 +235,28 @@ int pmm__os_cgroup_open(int dir, const char *name)
 {
     return RETRY(openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
                                        O_CLOEXEC));
+}
+
+int pmm__os_cgroup_hold(int cg)
+{
+    return RETRY(flock(cg, LOCK_EX | LOCK_NB));
+}
+
+int pmm__os_cgroup_claimed(int dir, const char *name, unsigned young_s)
+{
+    struct stat st;
+    struct timespec now;
+    if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return -errno;
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (st.st_mtim.tv_sec + (time_t)young_s > now.tv_sec)
+        return 1; /* made, or a cgroup made in it, a moment ago */
+    int fd = pmm__os_cgroup_open(dir, name);
+    if (fd < 0)
+        return fd;
+    int r = RETRY(flock(fd, LOCK_EX | LOCK_NB));
+    close(fd); /* drops the lock if we took it */
+    return r == 0 ? 0 : r == -EWOULDBLOCK ? 1 : r;
 }
 
 int pmm__os_cgroup_enter(int cg)
