@@ -145,7 +145,7 @@ int hrd_cgroup_reaped(struct hrd *d, int slot, pid_t pid)
     if (left != 0) { /* its tree, or a cgroup we cannot read: ended */
         pmm__os_cgroup_kill(d->cg_fd, name, d->cg_kill);
         bound[i].killed = 1;
-        return 1;
+        return left > 0; /* unread: never a spare, but no tree seen */
     }
     /* empty, and nothing can enter it but what we make there */
     for (int j = 0; j < nbound; j++)
