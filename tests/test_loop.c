@@ -367,18 +367,31 @@ Test(loop, stop_after_a_controller_died_ends_what_it_left)
  * read, but the dead controller's cgroup names what it left, and hr site
  * stop ends it and says so, instead of "not running" with the actor
  * left behind. */
-Test(loop, stop_after_a_controller_died_on_a_damaged_bank_ends_what_it_left)
+/* A site in cgroup mode (skipped without one) whose controller died and
+ * left its actor running: the actor. */
+static pid_t cgroup_site_with_a_dead_controller(void)
 {
     cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
     if (!strstr(console(), "each actor in a cgroup"))
         cr_skip_test("no cgroup for the site's actors here: %s", console());
-    pid_t actor = actor_of_a_dead_controller();
+    return actor_of_a_dead_controller();
+}
+
+/* Write junk over the RAM bank's header: it no longer opens. */
+static void damage_the_bank(void)
+{
+    static char junk[16384];
     int fd = open(site_bank(), O_WRONLY);
     cr_assert_geq(fd, 0, "%s", site_bank());
-    static char junk[16384];
     memset(junk, 0xA5, sizeof junk);
     cr_assert_eq(pwrite(fd, junk, sizeof junk, 0), (ssize_t)sizeof junk);
     close(fd);
+}
+
+Test(loop, stop_after_a_controller_died_on_a_damaged_bank_ends_what_it_left)
+{
+    pid_t actor = cgroup_site_with_a_dead_controller();
+    damage_the_bank();
     cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
     cr_assert(gone(actor), "hr site stop left the actor %d running:\n%s",
               (int)actor, out);
@@ -445,10 +458,7 @@ Test(loop, a_cold_restart_wipes_the_ram_bank_and_keeps_the_held_sockets)
  * it is killed, even with the bank unreadable. */
 Test(loop, a_changed_cgroup_file_names_nothing_to_end)
 {
-    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
-    if (!strstr(console(), "each actor in a cgroup"))
-        cr_skip_test("no cgroup for the site's actors here: %s", console());
-    pid_t actor = actor_of_a_dead_controller();
+    pid_t actor = cgroup_site_with_a_dead_controller();
     char file[4200], cg[4200];
     cr_assert_not_null(site_file("cgroup", cg, sizeof cg));
     *strrchr(cg, '/') = 0; /* the controller's parent cgroup */
@@ -457,11 +467,7 @@ Test(loop, a_changed_cgroup_file_names_nothing_to_end)
     cr_assert_not_null(f);
     fputs(cg, f);
     fclose(f);
-    int fd = open(site_bank(), O_WRONLY);
-    static char junk[16384];
-    memset(junk, 0xA5, sizeof junk);
-    cr_assert_eq(pwrite(fd, junk, sizeof junk, 0), (ssize_t)sizeof junk);
-    close(fd);
+    damage_the_bank();
     cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
     cr_assert(!gone(actor), "a cgroup no controller made was ended");
     kill(actor, SIGKILL);
