@@ -7,9 +7,10 @@
  * agree on one bank, and a creator killed half-way leaves only its
  * temporary file.  A bank made anew (remake.c) is published with rename()
  * over the old one instead: a process killed at any point leaves the old
- * bank or the new one under the bank's name, never none.  The metadata written here goes to that temporary file,
- * which no other process can have open: a published bank's metadata is
- * written only by update.c, lock.c and repair.c.
+ * bank or the new one under the bank's name, never none.  The metadata
+ * written here goes to that temporary file, which no other process can
+ * have open: a published bank's metadata is written only by update.c,
+ * lock.c and repair.c.
  *
  * A bank is made for huge pages (layout.h's PMM_GF_HUGE) when its file
  * system gives them and the caller does not refuse them (PMM_HUGE_AUTO),
