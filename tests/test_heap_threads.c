@@ -5,7 +5,7 @@
  * timeout would report), a lock cycle ends in K_EBUSY for the younger one,
  * and a thread that ends inside its transaction (pthread_exit, or a
  * cancellation) while its process lives on is rolled back and never blocks
- * the others.
+ * the others; a free does not pass a holder of a granule inside the object.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -122,6 +122,55 @@ Test(heap_threads, a_lock_cycle_ends_in_K_EBUSY_for_the_younger)
     cr_assert_eq(b_got, K_EBUSY);
     cr_assert_eq(obj[2][0], 200);
     cr_assert_eq(obj[3][0], 200, "B's change was rolled back, A's kept");
+    cr_assert_eq(hr_heap_check(H, NULL, NULL), 0);
+}
+
+static uint64_t *big; /* 512 bytes: 8 granules or 9 */
+static int free_got;
+
+static void *hold_inner(void *arg)
+{
+    (void)arg;
+    cr_assert_eq(hr_heap_begin(H), 0); /* the older */
+    cr_assert_eq(hr_heap_set64(H, &big[40], 4000), 0); /* 5th granule on */
+    sem_post(&a_in);
+    sem_wait(&b_done);
+    cr_assert_eq(hr_heap_commit(H), 0);
+    return NULL;
+}
+
+static void *free_big(void *arg)
+{
+    (void)arg;
+    sem_wait(&a_in);
+    cr_assert_eq(hr_heap_begin(H), 0); /* the younger, holding a lock */
+    cr_assert_eq(hr_heap_set64(H, &obj[7][0], 77), 0);
+    free_got = hr_heap_free(H, big);
+    cr_assert_eq(hr_heap_commit(H), free_got, "a doomed commit rolls back");
+    sem_post(&b_done);
+    return NULL;
+}
+
+/* A free meets another transaction that holds a granule inside the object
+ * (not its first): it must not free it under that one (whose rollback
+ * would then write into free space); here, the younger holding a lock, it
+ * gives up with K_EBUSY. */
+Test(heap_threads, a_free_does_not_pass_a_holder_of_an_inner_granule)
+{
+    cr_assert_eq(hr_heap_begin(H), 0);
+    cr_assert_eq(hr_heap_alloc(H, 512, HR_HEAP_ZERO, (void **)&big), 0);
+    cr_assert_eq(hr_heap_commit(H), 0);
+    run_pair(hold_inner, free_big);
+    cr_assert_eq(free_got, K_EBUSY);
+    cr_assert_eq(big[40], 4000, "the holder's change is there");
+    cr_assert_eq(obj[7][0], 7, "the freer's change was rolled back");
+    size_t n;
+    cr_assert_eq(hr_heap_usable(H, big, &n), 0, "still an object");
+    cr_assert_eq(hr_heap_check(H, NULL, NULL), 0);
+    /* with the holder gone, the free goes through */
+    cr_assert_eq(hr_heap_begin(H), 0);
+    cr_assert_eq(hr_heap_free(H, big), 0);
+    cr_assert_eq(hr_heap_commit(H), 0);
     cr_assert_eq(hr_heap_check(H, NULL, NULL), 0);
 }
 

@@ -304,7 +304,7 @@ int hr_heap_free(hr_heap *h, void *p)
     /* no other transaction may be changing it when its bytes become free
      * space (a rollback of that one would then write over the lists) */
     if (!hh_cache_took(t, off - sizeof(struct hh_chunk)) &&
-        ((r = hh_lock_range(t, off, cs - sizeof(struct hh_chunk))) < 0 ||
+        ((r = hh_guard_free(t, off, cs - sizeof(struct hh_chunk))) < 0 ||
          (r = hh_object(h, off, NULL)) < 0)) /* freed by the lock's holder */
         return r;
     off -= sizeof(struct hh_chunk);

@@ -16,8 +16,10 @@
  * is idempotent.
  *
  * Who may change what: a transaction takes the lock word of every 64-byte
- * granule it adds to its log (hr_heap_add), and the allocator's lock word
- * before it allocates or frees, and holds them to its end.  A lock word
+ * granule it adds to its log (hr_heap_add), the first granule's of an
+ * object it frees (having found no other holding the rest: hh_guard_free),
+ * and the allocator's lock word before it allocates or frees, and holds
+ * them to its end.  A lock word
  * names the lane and the lane's sequence (format.h); it is held while that
  * lane still runs that sequence, so the end of a transaction (tx_seq + 1)
  * gives all its words back in one store, and a dead transaction's words

@@ -86,6 +86,41 @@ static inline int hh_lock_range(struct hh_tx *t, uint64_t off, uint64_t len)
     return 0;
 }
 
+/* Does another transaction hold lock word w (one that has not ended)?
+ * A read only. */
+static inline int hh_lock_held(const struct hh_tx *t, const uint64_t *w)
+{
+    uint64_t cur = __atomic_load_n(w, __ATOMIC_ACQUIRE);
+    if (!cur || cur == t->lockval)
+        return 0;
+    unsigned i = (unsigned)(cur >> 56) - 1;
+    return i < t->h->nlanes &&
+           (__atomic_load_n(&hh_lane_at(t->h, i)->tx_seq, __ATOMIC_ACQUIRE) &
+            HH_SEQ_MASK) == (cur & HH_SEQ_MASK);
+}
+
+/* Before a free of the object at [off, off+len): its first granule (the
+ * bytes the free itself writes: the cache's tag, the free lists' links)
+ * is taken and held to t's end; every other granule only has to be free
+ * of other transactions now, so it is read, and taken (waiting for its
+ * holder's end, or rolling a dead holder back) only if another holds it.
+ * A transaction that takes one of those granules later would be writing
+ * an object being freed, which no lock makes right (after the commit it
+ * would write into free space just the same); reading instead of taking
+ * saves a locked instruction per 64 bytes (66 for a 4 KiB object). */
+static inline int hh_guard_free(struct hh_tx *t, uint64_t off, uint64_t len)
+{
+    uint64_t *locks = (uint64_t *)(t->h->base + t->h->hdr->locks_off);
+    uint64_t n = t->h->hdr->nlocks, g = off / HH_GRANULE;
+    int r = hh_lock(t, &locks[hh_lock_index(g, n)]);
+    for (g++; r == 0 && g <= (off + len - 1) / HH_GRANULE; g++) {
+        uint64_t *w = &locks[hh_lock_index(g, n)];
+        if (hh_lock_held(t, w))
+            r = hh_lock(t, w);
+    }
+    return r;
+}
+
 /* The allocator's lock (an alloc or free of a transaction that its lane's
  * cache does not serve, a cache's rebuild). */
 static inline int hh_lock_alloc(struct hh_tx *t)
