@@ -35,6 +35,7 @@
 #include <hotrestart/heap.h>
 
 #include "item.h"
+#include "lock.h"
 #include "store.h"
 #include "store_int.h"
 #include "table.h"
@@ -474,7 +475,7 @@ int mc_store_usage(mc_store *st, struct mc_usage *u)
     /* under the store's lock, as a writer: hr_heap_stat holds every lane
      * of the heap while it walks, and a worker's transaction meeting a
      * lock word of a lane it holds would lose with K_EBUSY */
-    pthread_rwlock_wrlock(&st->share->lock);
+    mc_lock_write(&st->share->lock);
     int r = hr_heap_stat(st->heap, &hi);
     if (r >= 0)
         *u = (struct mc_usage){st->root->items, st->root->bytes,

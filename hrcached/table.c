@@ -24,6 +24,7 @@
 
 #include "grow.h"
 #include "item.h"
+#include "lock.h"
 #include "table.h"
 
 /* ---- links: every store below is logged first ---- */
@@ -172,12 +173,13 @@ int mc_tab_bump(mc_store *st, struct mc_item *it)
  * given back after it ends: the store's transactions run one at a time in
  * a process, so a reader holding the lock shared sees no store half made.
  * (Every set changes the root's counters, the LRU head and the
- * allocator's state, which the heap would serialise anyway.)  A kill
+ * allocator's state, which the heap would serialise anyway; lock.h says
+ * how a waiter waits.)  A kill
  * takes every thread at once: the lock dies with the process, and the
  * heap rolls back the transaction it held at the next open. */
 int mc_tab_begin(mc_store *st)
 {
-    pthread_rwlock_wrlock(&st->share->lock);
+    mc_lock_write(&st->share->lock);
     st->now = wall_now();
     st->root_logged = 0;
     int r = hr_heap_begin(st->heap);
@@ -202,7 +204,7 @@ int mc_tab_end(mc_store *st, int r)
 
 void mc_tab_read_begin(mc_store *st)
 {
-    pthread_rwlock_rdlock(&st->share->lock);
+    mc_lock_read(&st->share->lock);
     st->now = wall_now();
 }
 
