@@ -9,18 +9,20 @@
  * hh_cache_tag(offset, lane), which says "cached by that lane, no object".
  * The lane's next transactions take such chunks first, from one list per
  * size in the lane's header: no allocator lock, no list of other lanes,
- * one 8-byte undo record.  Only the thread that holds a lane touches its
- * cache, so a cache needs no lock.
+ * no undo record.  Only the thread that holds a lane touches its cache, so
+ * a cache needs no lock.
  *
  * What is true is the tags in the arena; the lists only find them.
  *
- *   take:  the chunk's tag is saved in the log, then cleared (an object of
- *          the transaction now), then the list's head moves on.
+ *   take:  the chunk is recorded in the lane's taken[] (taken.c: on DISK,
+ *          or past HH_TAKEN takes in one transaction, its tag is saved in
+ *          the log instead), then its tag is cleared (an object of the
+ *          transaction now), then the list's head moves on.
  *   free:  (at commit, before the commit point) the chunk's first 16 bytes
  *          are saved in the log, the tag is written; after the commit
  *          point the chunk goes on its list.
  *
- * A rollback puts the tags back (they are logged): a chunk taken by a
+ * A rollback puts the tags back (recorded or logged): a chunk taken by a
  * transaction that did not commit is cached again, one freed by it is its
  * object again.  The lists are not logged: a rollback by the live thread
  * puts the chunks it took back on them (hh_cache_rolled_back).  A
@@ -191,9 +193,16 @@ static int take(struct hh_tx *t, unsigned k, uint64_t at)
         t->popped = p;
         t->cap_popped = n;
     }
-    int r = hh_log(t, &c->tag, sizeof c->tag);
-    if (r < 0)
-        return r;
+    if (t->doomed)
+        return t->doomed;
+    if (t->ntaken < HH_TAKEN && !t->h->durable) {
+        hh_log_take(t, at); /* the lane's record (taken.c), no undo entry */
+        hh_crash("heap.cache-took");
+    } else {
+        int r = hh_log(t, &c->tag, sizeof c->tag);
+        if (r < 0)
+            return r;
+    }
     touch(t, 0);
     __atomic_store_n(&c->tag, 0, __ATOMIC_RELAXED);
     t->lane->cache[k] = c->next;

@@ -259,7 +259,8 @@ int hh_lane_inspect(struct hr_heap *h, unsigned i, uint64_t *bytes,
                     char *msg, size_t len)
 {
     struct hh_tx *t = &h->tx[i];
-    *bytes = __atomic_load_n(&t->lane->log_state, __ATOMIC_RELAXED) >> 32;
+    *bytes = hh_state_end(__atomic_load_n(&t->lane->log_state,
+                                          __ATOMIC_RELAXED));
     int r = hh_lane_hold(h, i, 0);
     if (r == 2)
         r = 1;

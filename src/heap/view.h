@@ -43,6 +43,7 @@ struct hh_tx {
     uint64_t log_pos;       /* bytes of the log written by this tx */
     uint64_t log_synced;    /* bytes of it known durable (DISK) */
     uint64_t last_entry;    /* log offset of the last entry written */
+    unsigned ntaken;        /* slots of the lane's taken[] it filled */
     uint32_t tx_stamp;      /* this tx's number in the slot, never 0 */
     uint32_t root_stamp;    /* tx_stamp: the root was read in this tx */
     uint64_t root_seen;     /* the root's offset as then read */
