@@ -72,12 +72,17 @@ static inline unsigned class_of(uint64_t size)
 /* Bytes one lane may keep: a sixteenth of the arena over the lanes, and
  * a sixteenth of a lane's log, so that one transaction can give them all
  * back to the shared lists (hh_cache_drain logs up to ~256 bytes for a
- * 32-byte chunk). */
-static uint64_t limit(const struct hr_heap *h)
+ * 32-byte chunk).  Worked out once per slot: a division costs more than
+ * the rest of a free. */
+static uint64_t limit(struct hh_tx *t)
 {
-    uint64_t n = h->hdr->arena_size / 16 / h->nlanes;
-    uint64_t log = (h->hdr->lane_size - HH_LANE_HDR) / 16;
-    return n < log ? n : log;
+    if (!t->cache_limit) {
+        const struct hh_hdr *d = t->h->hdr;
+        uint64_t n = d->arena_size / 16 / t->h->nlanes;
+        uint64_t log = (d->lane_size - HH_LANE_HDR) / 16;
+        t->cache_limit = n < log ? n : log;
+    }
+    return t->cache_limit;
 }
 
 /* Are the lists of lane l right for its transaction of sequence seq?  Not
@@ -227,7 +232,8 @@ int hh_cache_alloc(struct hh_tx *t, uint64_t need, uint64_t *off)
         t->lane->cache_gen = 0; /* a bad link: not followed, rebuilt */
         return 0;
     }
-    if ((r = take(t, k, at)) < 0 || (r = hh_alloc_fresh(t, at, need)) < 0)
+    if ((r = take(t, k, at)) < 0 ||
+        (t->h->durable && (r = hh_alloc_fresh(t, at, need)) < 0))
         return r;
     *off = at;
     return 1;
@@ -262,7 +268,7 @@ int hh_cache_takes(struct hh_tx *t, uint64_t size)
     if (size > HH_CACHE_MAX)
         return 0;
     sync_tx(t);
-    if (t->lane->cache_bytes + t->cache_pending + size > limit(t->h))
+    if (t->lane->cache_bytes + t->cache_pending + size > limit(t))
         return 0;
     t->cache_pending += size;
     return 1;

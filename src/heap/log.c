@@ -357,8 +357,12 @@ static void close_quiet(struct hh_tx *t)
  * the other, it would leave this transaction half undone. */
 static int close_log(struct hh_tx *t)
 {
-    __atomic_store_n(&t->lane->log_state, hh_log_state(0), __ATOMIC_RELEASE);
-    int r = hh_os_flush(t->h, t->lane_off, HH_LANE_HDR);
+    int r = 0;
+    if (t->h->durable) { /* (RAM: close_quiet's store is the one) */
+        __atomic_store_n(&t->lane->log_state, hh_log_state(0),
+                         __ATOMIC_RELEASE);
+        r = hh_os_flush(t->h, t->lane_off, HH_LANE_HDR);
+    }
     close_quiet(t);
     return r;
 }

@@ -59,6 +59,7 @@ struct hh_tx {
     size_t npopped, cap_popped;
     uint64_t cache_seq;     /* the lane's tx_seq popped and pending are of */
     uint64_t cache_pending; /* bytes of queued frees bound for the cache */
+    uint64_t cache_limit;   /* bytes the lane's cache may hold, 0 unknown */
 } __attribute__((aligned(64))); /* slots of threads share no cache line */
 
 struct hr_heap {
