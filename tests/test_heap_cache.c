@@ -4,14 +4,18 @@
  * small object freed in a lane is what that lane hands out next; a free
  * inside a transaction that aborts frees nothing, an allocation inside one
  * is cached again; a process that dies at each crash point of the cache
- * leaves no object lost or doubled, and so does a thread that ends inside
- * one; the checker names a chunk both cached and in use, and a wild write
- * over a cache link is reported and never followed.
+ * (between a take's record in the lane and its tag's clear, after it, past
+ * the lane's record where takes are logged) leaves no chunk lost or
+ * doubled, and so does a thread that ends inside one; the checker names
+ * a chunk both cached and in use, and a wild write over a cache link is
+ * reported and never followed.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -251,4 +255,111 @@ Test(heap_cache, a_thread_that_ends_inside_leaves_the_cache_whole)
     cr_assert_eq(st.objects, 1, "the freed object is still one");
     cr_assert_eq(hr_heap_check(h, NULL, NULL), 0);
     hr_heap_close(h);
+}
+
+/* Takes of a lane's cache that do not commit, recorded in the lane
+ * (taken.c) and, past its HH_TAKEN slots, logged: a process that dies
+ * between a take's record and its tag's clear, after it, or with every
+ * take done leaves each taken chunk cached again, once. */
+#define NTAKE ((int)HH_TAKEN + 8)
+#define TSIZE (8u << 20) /* its lanes' caches hold 4 KiB each */
+
+static void *cached_set[NTAKE];
+
+static size_t take_size(int i)
+{
+    return 16 + 16 * (size_t)(i % 5); /* chunks of 32..96 bytes */
+}
+
+static int in_cached_set(const void *p)
+{
+    for (int i = 0; i < NTAKE; i++)
+        if (cached_set[i] == p)
+            return 1;
+    return 0;
+}
+
+void pmm__crash_reset(void); /* src/pmm/crash.c */
+
+/* A child (in the parent's lane) takes every cached chunk in one
+ * transaction, writes over each, and dies at point (NULL: after the last
+ * take). */
+static void take_all_and_die(const char *name, const char *point)
+{
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        hr_heap *h;
+        void *p;
+        if (point)
+            setenv("HR_CRASHPOINT", point, 1);
+        pmm__crash_reset();
+        if (hr_heap_open(&h, bank, name, TSIZE, "k", 1, 0) < 0 ||
+            hr_heap_begin(h) < 0)
+            _exit(2);
+        for (int i = 0; i < NTAKE; i++) {
+            if (hr_heap_alloc(h, take_size(i), 0, &p) < 0)
+                _exit(3);
+            if (!in_cached_set(p))
+                _exit(4); /* not from the cache: it would prove nothing */
+            memset(p, 0xee, take_size(i));
+        }
+        kill(getpid(), SIGKILL);
+        _exit(5);
+    }
+    cr_assert_eq(wait_status(pid), 128 + SIGKILL, "%s was not reached",
+                 point ? point : "the last take");
+}
+
+/* Every chunk of cached_set is cached, none is an object, and one
+ * transaction gets each back exactly once. */
+static void assert_all_cached(hr_heap *h, const char *after)
+{
+    hr_heap_info st = stat_of(h);
+    cr_assert_eq(st.cached_chunks, NTAKE, "%s: %llu of %d taken chunks "
+                 "cached again", after, (unsigned long long)st.cached_chunks,
+                 NTAKE);
+    cr_assert_eq(st.objects, 0, "%s: a taken chunk left as an object", after);
+    cr_assert_eq(hr_heap_check(h, collect, NULL), 0, "%s: check", after);
+    void *got[NTAKE];
+    cr_assert_eq(hr_heap_begin(h), 0);
+    for (int i = 0; i < NTAKE; i++) {
+        cr_assert_eq(hr_heap_alloc(h, take_size(i), 0, &got[i]), 0);
+        cr_assert(in_cached_set(got[i]), "%s: take %d not from the cache",
+                  after, i);
+        for (int k = 0; k < i; k++)
+            cr_assert_neq(got[k], got[i], "%s: a chunk handed out twice",
+                          after);
+    }
+    cr_assert_eq(hr_heap_abort(h), 0); /* and cached again by the abort */
+    cr_assert_eq(stat_of(h).cached_chunks, NTAKE, "%s: abort", after);
+}
+
+Test(heap_cache, takes_that_do_not_commit_are_cached_again, .timeout = 120)
+{
+    hr_heap *h;
+    cr_assert_eq(hr_heap_open(&h, bank, "n", TSIZE, "k", 1, 0), 0);
+    cr_assert_eq(hr_heap_begin(h), 0);
+    for (int i = 0; i < NTAKE; i++)
+        cr_assert_eq(hr_heap_alloc(h, take_size(i), 0, &cached_set[i]), 0);
+    cr_assert_eq(hr_heap_commit(h), 0);
+    cr_assert_eq(hr_heap_begin(h), 0);
+    for (int i = 0; i < NTAKE; i++)
+        cr_assert_eq(hr_heap_free(h, cached_set[i]), 0);
+    cr_assert_eq(hr_heap_commit(h), 0);
+    assert_all_cached(h, "before");
+    hr_heap_close(h);
+    char took_last[40], logged[40];
+    snprintf(took_last, sizeof took_last, "heap.cache-took:%u", HH_TAKEN);
+    snprintf(logged, sizeof logged, "heap.cache-take:%u", HH_TAKEN + 3);
+    const char *const points[] = {
+        "heap.cache-took", "heap.cache-took:7", took_last,
+        "heap.cache-take", logged, "heap.log-entry", NULL,
+    };
+    for (size_t k = 0; k < sizeof points / sizeof *points; k++) {
+        take_all_and_die("n", points[k]);
+        cr_assert_eq(hr_heap_open(&h, bank, "n", TSIZE, "k", 1, 0), 0);
+        assert_all_cached(h, points[k] ? points[k] : "the last take");
+        hr_heap_close(h);
+    }
 }

@@ -7,7 +7,8 @@
  *
  * The damaged-log test lets a child die inside a transaction, keeps the
  * block as it left it, then flips one random byte of the live log (its
- * state word or a record inside its end) at a time, HR_HEAP_FLIPS times
+ * state word, a slot of the lane's record of chunks taken from its cache,
+ * or a record inside the log's end) at a time, HR_HEAP_FLIPS times
  * (default 1000): every opening must be refused with K_EHEAP and leave the
  * heap's words and objects exactly as they were (nothing applied).  It
  * prints its seed; HR_TEST_SEED replays one.
@@ -86,8 +87,9 @@ Test(heap_damage, the_checker_names_a_wrong_back_link)
 #define NWORDS 64
 
 /* A child opens the heap, changes it inside a transaction and dies there:
- * every word of the root's array, a record written over, new objects, one
- * of them in place of a freed one. */
+ * every word of the root's array, a record written over, new objects (the
+ * first three taken from its lane's cache), one of them in place of a
+ * freed one. */
 static void die_in_a_transaction(const char *name)
 {
     pid_t pid = fork();
@@ -117,12 +119,21 @@ static void die_in_a_transaction(const char *name)
     cr_assert_eq(wait_status(pid), 128 + SIGKILL, "the child died in its tx");
 }
 
-/* A heap with a root of NWORDS words (word i == i) and an object. */
+/* A heap with a root of NWORDS words (word i == i) and an object, and in
+ * the lane's cache three chunks of the sizes the child takes. */
 static void make_heap(const char *name, uint64_t **root_out)
 {
     hr_heap *h = open_heap(name);
     uint64_t *root;
-    void *o;
+    void *o, *c[3];
+    cr_assert_eq(hr_heap_begin(h), 0);
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(hr_heap_alloc(h, 48 + 100 * (size_t)i, 0, &c[i]), 0);
+    cr_assert_eq(hr_heap_commit(h), 0);
+    cr_assert_eq(hr_heap_begin(h), 0);
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(hr_heap_free(h, c[i]), 0);
+    cr_assert_eq(hr_heap_commit(h), 0);
     cr_assert_eq(hr_heap_begin(h), 0);
     cr_assert_eq(hr_heap_alloc(h, (NWORDS + 1) * 8, 0, (void **)&root), 0);
     for (uint64_t i = 0; i < NWORDS; i++)
@@ -143,6 +154,7 @@ static void assert_rolled_back(hr_heap *h, const uint64_t *root)
     hr_heap_info st;
     cr_assert_eq(hr_heap_stat(h, &st), 0);
     cr_assert_eq(st.objects, 2, "the root and its object, none of the child's");
+    cr_assert_eq(st.cached_chunks, 3, "the chunks the child took, cached");
 }
 
 /* Mutant of #21: the robust lock did not roll back a dead owner's changes
@@ -194,25 +206,30 @@ Test(heap_damage, a_damaged_log_is_refused_never_applied, .timeout = 300)
             lane = l;
     }
     cr_assert_not_null(lane, "no lane holds the dead child's log");
-    uint64_t end = lane->log_state >> 32;
+    uint64_t end = hh_state_end(lane->log_state);
+    unsigned taken = hh_state_taken(lane->log_state);
     uint64_t lane_off = (uint64_t)((uint8_t *)lane - blk);
     uint64_t log_off = lane_off + HH_LANE_HDR;
+    uint64_t taken_off = lane_off + offsetof(struct hh_lane, taken);
     unsigned lane_no = (unsigned)((lane_off - d->lanes_off) / d->lane_size);
-    cr_assert_eq(lane->log_state, hh_log_state(end));
+    cr_assert_eq(lane->log_state, hh_log_state_n(end, taken));
     cr_assert_gt(end, 64 * 40, "the dead child's log holds its records");
+    cr_assert_eq(taken, 3, "the child's takes from its cache are recorded");
 
     long want = flips_wanted(), refused = 0;
-    fprintf(stderr, "heap_damage: %ld flips in a %llu-byte log\n", want,
-            (unsigned long long)end);
+    fprintf(stderr, "heap_damage: %ld flips in a %llu-byte log and %u "
+            "taken slots\n", want, (unsigned long long)end, taken);
     uint64_t seed = test_seed("heap_damage: bit flips");
     uint64_t rng = seed;
     size_t hot = offsetof(struct hh_hdr, root);
     for (long i = 0; i < want; i++) {
         rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-        uint64_t at = rng % (end + 8); /* the state word, or the log */
+        /* the state word, a taken slot, or the log */
+        uint64_t at = rng % (8 + 8 * taken + end);
         uint64_t off = at < 8 ? lane_off + offsetof(struct hh_lane, log_state)
                                     + at
-                              : log_off + at - 8;
+                     : at < 8 + 8 * taken ? taken_off + at - 8
+                                          : log_off + at - 8 - 8 * taken;
         uint8_t x = (uint8_t)(rng >> 40) | 1;
         memcpy(blk, copy, SIZE);
         blk[off] ^= x;
@@ -240,6 +257,11 @@ Test(heap_damage, a_damaged_log_is_refused_never_applied, .timeout = 300)
     snprintf(lane_name, sizeof lane_name, "lane %u:", lane_no);
     cr_assert(strstr(out, lane_name) && strstr(out, "log offset 0"), "%s",
               out);
+    memcpy(blk, copy, SIZE);
+    blk[taken_off + 8 + 5] ^= 0x20; /* the second taken slot's offset */
+    cr_assert_eq(run_hr(out, sizeof out, "heap", "check", "d", NULL), 3, "%s",
+                 out);
+    cr_assert(strstr(out, lane_name) && strstr(out, "slot 1 "), "%s", out);
     hr_heap *h;
     cr_assert_eq(hr_heap_open(&h, bank, "d", SIZE, "k", 1,
                               HR_HEAP_RETRIEVE | HR_HEAP_INSPECT), 0);

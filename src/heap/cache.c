@@ -9,18 +9,20 @@
  * hh_cache_tag(offset, lane), which says "cached by that lane, no object".
  * The lane's next transactions take such chunks first, from one list per
  * size in the lane's header: no allocator lock, no list of other lanes,
- * one 8-byte undo record.  Only the thread that holds a lane touches its
- * cache, so a cache needs no lock.
+ * no undo record.  Only the thread that holds a lane touches its cache, so
+ * a cache needs no lock.
  *
  * What is true is the tags in the arena; the lists only find them.
  *
- *   take:  the chunk's tag is saved in the log, then cleared (an object of
- *          the transaction now), then the list's head moves on.
+ *   take:  the chunk is recorded in the lane's taken[] (taken.c: on DISK,
+ *          or past HH_TAKEN takes in one transaction, its tag is saved in
+ *          the log instead), then its tag is cleared (an object of the
+ *          transaction now), then the list's head moves on.
  *   free:  (at commit, before the commit point) the chunk's first 16 bytes
  *          are saved in the log, the tag is written; after the commit
  *          point the chunk goes on its list.
  *
- * A rollback puts the tags back (they are logged): a chunk taken by a
+ * A rollback puts the tags back (recorded or logged): a chunk taken by a
  * transaction that did not commit is cached again, one freed by it is its
  * object again.  The lists are not logged: a rollback by the live thread
  * puts the chunks it took back on them (hh_cache_rolled_back).  A
@@ -70,12 +72,17 @@ static inline unsigned class_of(uint64_t size)
 /* Bytes one lane may keep: a sixteenth of the arena over the lanes, and
  * a sixteenth of a lane's log, so that one transaction can give them all
  * back to the shared lists (hh_cache_drain logs up to ~256 bytes for a
- * 32-byte chunk). */
-static uint64_t limit(const struct hr_heap *h)
+ * 32-byte chunk).  Worked out once per slot: a division costs more than
+ * the rest of a free. */
+static uint64_t limit(struct hh_tx *t)
 {
-    uint64_t n = h->hdr->arena_size / 16 / h->nlanes;
-    uint64_t log = (h->hdr->lane_size - HH_LANE_HDR) / 16;
-    return n < log ? n : log;
+    if (!t->cache_limit) {
+        const struct hh_hdr *d = t->h->hdr;
+        uint64_t n = d->arena_size / 16 / t->h->nlanes;
+        uint64_t log = (d->lane_size - HH_LANE_HDR) / 16;
+        t->cache_limit = n < log ? n : log;
+    }
+    return t->cache_limit;
 }
 
 /* Are the lists of lane l right for its transaction of sequence seq?  Not
@@ -191,9 +198,16 @@ static int take(struct hh_tx *t, unsigned k, uint64_t at)
         t->popped = p;
         t->cap_popped = n;
     }
-    int r = hh_log(t, &c->tag, sizeof c->tag);
-    if (r < 0)
-        return r;
+    if (t->doomed)
+        return t->doomed;
+    if (t->ntaken < HH_TAKEN && !t->h->durable) {
+        hh_log_take(t, at); /* the lane's record (taken.c), no undo entry */
+        hh_crash("heap.cache-took");
+    } else {
+        int r = hh_log(t, &c->tag, sizeof c->tag);
+        if (r < 0)
+            return r;
+    }
     touch(t, 0);
     __atomic_store_n(&c->tag, 0, __ATOMIC_RELAXED);
     t->lane->cache[k] = c->next;
@@ -218,7 +232,8 @@ int hh_cache_alloc(struct hh_tx *t, uint64_t need, uint64_t *off)
         t->lane->cache_gen = 0; /* a bad link: not followed, rebuilt */
         return 0;
     }
-    if ((r = take(t, k, at)) < 0 || (r = hh_alloc_fresh(t, at, need)) < 0)
+    if ((r = take(t, k, at)) < 0 ||
+        (t->h->durable && (r = hh_alloc_fresh(t, at, need)) < 0))
         return r;
     *off = at;
     return 1;
@@ -253,7 +268,7 @@ int hh_cache_takes(struct hh_tx *t, uint64_t size)
     if (size > HH_CACHE_MAX)
         return 0;
     sync_tx(t);
-    if (t->lane->cache_bytes + t->cache_pending + size > limit(t->h))
+    if (t->lane->cache_bytes + t->cache_pending + size > limit(t))
         return 0;
     t->cache_pending += size;
     return 1;

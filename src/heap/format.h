@@ -11,8 +11,9 @@
  *            (the root's format version, root, free-list heads and their
  *            bitmap)
  *   lanes    nlanes areas of lane_size bytes (whole pages): each a lane
- *            header (struct hh_lane: its robust mutex, sequence, log state)
- *            and its undo log of struct hh_entry records
+ *            header (struct hh_lane: its robust mutex, sequence, log state,
+ *            allocation cache and record of the chunks taken from it) and
+ *            its undo log of struct hh_entry records
  *   locks    nlocks lock words (a power of two): the lock of the 64-byte
  *            granule g of the block is locks[hh_lock_index(g, nlocks)]
  *   arena    arena_size bytes of chunks, from arena_off to the sentinel
@@ -45,10 +46,12 @@
  *    list of its size, once, and cache_bytes sums them;
  *  - root is 0 or the payload offset of a used chunk; root_version is the
  *    user's own word (any value);
- *  - a lane's log_state is hh_log_state(end) for some end: the records in
- *    the first end bytes of its log are its running (or dead) transaction's,
- *    each of sequence tx_seq with its checksum right; a lane nobody holds
- *    has end 0.  On DISK it may be hh_log_state_redo(end): undo records
+ *  - a lane's log_state is hh_log_state_n(end, n) for some end and n: the
+ *    records in the first end bytes of its log, and the first n words of
+ *    its taken[] (chunks taken from its cache, each hh_taken_word() of its
+ *    slot), are its running (or dead) transaction's, each of sequence
+ *    tx_seq with its checksum right; a lane nobody holds has end 0 and n
+ *    0.  On DISK it may be hh_log_state_redo(end): undo records
  *    then redo records (tx_seq | HH_REDO) of a committed transaction.  A
  *    record there that does not check out is damage, never
  *    the log's end: it is refused, not applied (log.c).
@@ -68,17 +71,19 @@
 
 #define HH_MAGIC      0x3150414548524845ull /* "EHRHEAP1" */
 #define HH_CLAIM      0x474e4954414d524full /* "ORMATING": format under way */
-#define HH_VERSION    4u  /* 2: the log's state word; 3: lanes, locks;
-                           * 4: lane caches, no stored counters */
+#define HH_VERSION    5u  /* 2: the log's state word; 3: lanes, locks;
+                           * 4: lane caches, no stored counters;
+                           * 5: a lane's record of chunks taken */
 #define HH_HDR_SIZE   4096u
 #define HH_ALIGN      16u                   /* chunk and object alignment */
 #define HH_MIN_CHUNK  32u                   /* header + two list links */
 #define HH_MAX_LANES  16u                   /* transactions at once */
-#define HH_LANE_HDR   256u                  /* struct hh_lane */
+#define HH_LANE_HDR   512u                  /* struct hh_lane */
 #define HH_GRANULE    64u                   /* bytes under one lock word */
 #define HH_SEQ_MASK   ((1ull << 56) - 1)    /* tx_seq bits of a lock word */
 #define HH_CACHE_CLASSES 16u                /* cached chunk sizes 32..272 */
 #define HH_CACHE_MAX  (HH_MIN_CHUNK + (HH_CACHE_CLASSES - 1) * HH_ALIGN)
+#define HH_TAKEN      32u                   /* takes a lane records */
 
 /* Size classes: chunk sizes 32..1040 have one exact list each (bins 0..63);
  * larger chunks go to one list per power of two (bins 64..95). */
@@ -170,12 +175,17 @@ struct hh_lane {
                            * below, 0 none: another's means half changed */
     uint64_t cache_bytes; /* bytes of the chunks on the lists below */
     uint64_t cache[HH_CACHE_CLASSES]; /* first cached chunk of class k */
-    uint8_t  reserved[HH_LANE_HDR - 120 - 8 * HH_CACHE_CLASSES];
+    uint64_t reserved;    /* zero */
+    /* chunks the running transaction took from the cache, as many as
+     * log_state counts (hh_taken_word): a rollback tags them again, the
+     * commit point forgets them (cache.c) */
+    uint64_t taken[HH_TAKEN];
 };
 static_assert(sizeof(pthread_mutex_t) <= 64, "mutex fits its slot");
 static_assert(offsetof(struct hh_lane, tx_seq) == 64, "lane seq offset");
 static_assert(sizeof(struct hh_lane) == HH_LANE_HDR, "lane header size");
 static_assert(offsetof(struct hh_lane, cache) == 120, "lane cache offset");
+static_assert(offsetof(struct hh_lane, taken) == 256, "lane taken offset");
 
 struct hh_hdr {
     /* identity: written once at format, magic last */
@@ -231,14 +241,47 @@ static inline uint64_t hh_lock_index(uint64_t g, uint64_t nlocks)
     return ((g + 1) * 0x9e3779b97f4a7c15ull) >> 32 & (nlocks - 1);
 }
 
-/* The log's state word: the bytes of the log that count (high half) and a
- * check of them (low half) in one 8-byte word, stored whole; a word whose
- * check fails is damage.  The check of 0 is not 0, so a zeroed word fails. */
-static inline uint64_t hh_log_state(uint64_t end)
+/* The log's state word: what of the lane's record counts (high half: the
+ * bytes of the log, low 24 bits, and the slots of taken[], high 8) and a
+ * check of it (low half) in one 8-byte word, stored whole; a word whose
+ * check fails is damage.  The check of 0 is not 0, so a zeroed word fails.
+ * Its store of 0 bytes and 0 slots is the commit point: both stop counting
+ * at once. */
+#define HH_END_BITS 24u
+static inline uint64_t hh_log_state_n(uint64_t end, unsigned taken)
 {
-    uint32_t e = (uint32_t)end;
+    uint32_t e = (uint32_t)end | (uint32_t)taken << HH_END_BITS;
     uint64_t m = ((uint64_t)e + 0x9e3779b97f4a7c15ull) * 0xff51afd7ed558ccdull;
     return (uint64_t)e << 32 | (uint32_t)((m >> 29) ^ 0x4c4f4753u);
+}
+
+static inline uint64_t hh_log_state(uint64_t end)
+{
+    return hh_log_state_n(end, 0);
+}
+
+/* The bytes of the log and the slots of taken[] a state word counts. */
+static inline uint64_t hh_state_end(uint64_t state)
+{
+    return state >> 32 & ((1u << HH_END_BITS) - 1);
+}
+
+static inline unsigned hh_state_taken(uint64_t state)
+{
+    return (unsigned)(state >> (32 + HH_END_BITS));
+}
+
+/* Slot i of lane `lane`'s taken[] in its transaction of sequence seq,
+ * naming the chunk at off (below 2^36, the largest heap): the offset in
+ * the low 36 bits, a check of it, the sequence, the lane and the slot in
+ * the high 28, so that a stray write or a stale slot does not pass. */
+#define HH_OFF_BITS 36u
+static inline uint64_t hh_taken_word(uint64_t off, uint64_t seq,
+                                     unsigned lane, unsigned i)
+{
+    uint64_t m = (off ^ seq * 0x9e3779b97f4a7c15ull ^
+                  (uint64_t)(lane << 8 | i) << 40) * 0xd6e8feb86659fd93ull;
+    return off | m >> HH_OFF_BITS << HH_OFF_BITS;
 }
 
 /* The state word of a log that holds a committed DISK transaction's redo

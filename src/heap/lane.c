@@ -61,6 +61,7 @@ static __thread uint64_t retry_age TLS; /* age of a transaction lost to
 static __thread struct hr_heap *lost_h TLS; /* ... and the transaction it */
 static __thread unsigned lost_lane TLS;     /* lost to: lane, sequence */
 static __thread uint64_t lost_seq TLS;
+static __thread unsigned home_n TLS, home TLS; /* hh_token() % home_n */
 static uint64_t tokens;
 
 #define HH_SPIN_DIE 256u /* tries before a younger waiter gives up */
@@ -191,9 +192,13 @@ int hh_lane_take(struct hr_heap *h, struct hh_tx **out)
     if (hh_nmine == HH_MINE)
         return K_ETX;
     wait_for_winner(h);
-    unsigned n = h->nlanes, start = (unsigned)(hh_token() % n);
-    for (unsigned k = 0; k < n; k++) {
-        unsigned i = (start + k) % n;
+    unsigned n = h->nlanes;
+    if (home_n != n) { /* the thread's first lane: no division per begin */
+        home = (unsigned)(hh_token() % n);
+        home_n = n;
+    }
+    unsigned start = home;
+    for (unsigned k = 0, i = start; k < n; k++, i = i + 1 < n ? i + 1 : 0) {
         int r = pthread_mutex_trylock(&hh_lane_at(h, i)->mu);
         if (r == EBUSY)
             continue;
@@ -261,7 +266,8 @@ int hh_lane_inspect(struct hr_heap *h, unsigned i, uint64_t *bytes,
                     char *msg, size_t len)
 {
     struct hh_tx *t = &h->tx[i];
-    *bytes = __atomic_load_n(&t->lane->log_state, __ATOMIC_RELAXED) >> 32;
+    *bytes = hh_state_end(__atomic_load_n(&t->lane->log_state,
+                                          __ATOMIC_RELAXED));
     int r = hh_lane_hold(h, i, 0);
     if (r == 2)
         r = 1;

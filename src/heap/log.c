@@ -38,9 +38,11 @@
  *             then the state "0 bytes" with the lane's header, before the
  *             locks are given back.
  *   rollback: (abort, a dead holder, a heap opened after a crash) every
- *             entry that counts is checked, then they are copied back
- *             newest first, so that where ranges overlap the oldest bytes
- *             win; on DISK they are flushed; then the state says 0 bytes.
+ *             entry and taken slot that counts is checked, then the entries
+ *             are copied back newest first, so that where ranges overlap
+ *             the oldest bytes win, then the taken chunks are tagged
+ *             cached again (taken.c); on DISK they are flushed; then the
+ *             state says 0 bytes.
  *             A log that says committed is rolled forward instead: its
  *             redo entries copied in place and flushed.
  *
@@ -65,13 +67,17 @@
  * transaction began: a new object, and a free chunk carved out of a free
  * chunk's payload (alloc.c).  A rollback makes them free again, and free
  * bytes are never read; since frees wait for the commit, a transaction
- * never hands out bytes that held an object when it began.  A range saved
- * already by this transaction is not saved again: the log holds its bytes
- * from before it.  Until the commit point the log therefore restores every
- * byte that mattered, the allocator's words included; after it nothing is
- * undone.  A rollback writes only bytes read from the log, so running it
- * again after a crash half-way gives the same heap: it is idempotent.  Recovery needs no knowledge of the dead
- * process: the log alone says what to undo.
+ * never hands out bytes that held an object when it began.  A third: the
+ * tag of a chunk taken from the lane's cache, cleared once a counting slot
+ * of taken[] names the chunk; the rollback writes the tag again (a
+ * function of the chunk's offset and the lane), after the entries.  A
+ * range saved already by this transaction is not saved again: the log
+ * holds its bytes from before it.  Until the commit point the log
+ * therefore restores every byte that mattered, the allocator's words
+ * included; after it nothing is undone.  A rollback writes only bytes read
+ * from the log and tags, so running it again after a crash half-way gives
+ * the same heap: it is idempotent.  Recovery needs no knowledge of the
+ * dead process: the log alone says what to undo.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -80,6 +86,7 @@
 #include "crash.h"
 #include "log.h"
 #include "sys.h"
+#include "taken.h"
 
 static inline uint8_t *log_at(const struct hh_tx *t, uint64_t pos)
 {
@@ -183,8 +190,8 @@ int hh_log_new(struct hh_tx *t, const void *p, size_t len)
         return t->doomed = K_ENOMEM;
     put_entry(t, off, p, len, t->lane->tx_seq);
     hh_barrier(); /* the entry is whole before the state counts it */
-    __atomic_store_n(&t->lane->log_state, hh_log_state(t->log_pos),
-                     __ATOMIC_RELAXED);
+    __atomic_store_n(&t->lane->log_state,
+                     hh_log_state_n(t->log_pos, t->ntaken), __ATOMIC_RELAXED);
     hh_barrier(); /* ... and counted before the caller's change */
     t->recent[t->nrecent++ % 4] = (struct hh_span){off, len};
     hh_crash("heap.log-entry");
@@ -194,29 +201,16 @@ int hh_log_new(struct hh_tx *t, const void *p, size_t len)
     return r;
 }
 
-void hh_tx_reset(struct hh_tx *t)
-{
-    t->log_pos = t->log_synced = t->last_entry = 0;
-    t->nfrees = t->nnews = 0;
-    t->doomed = 0;
-    t->nrecent = 0;
-    t->nlocks = 0;
-    t->alloc_locked = 0;
-    if (++t->tx_stamp == 0) { /* wrapped: forget every old stamp */
-        memset(t->hot_saved, 0, sizeof t->hot_saved);
-        t->root_stamp = 0;
-        t->tx_stamp = 1;
-    }
-}
-
 /* What a walk of the entries that count found: the last undo entry's
  * position (UINT64_MAX if none), the first redo entry's (UINT64_MAX if
  * none), the log's end, and where it is damaged (log offset, or
- * UINT64_MAX for the state word).  committed: the state says committed
- * and every redo entry checks out: roll forward. */
+ * UINT64_MAX for the state word or a taken slot: bad_slot).  committed:
+ * the state says committed and every redo entry checks out: roll
+ * forward.  taken: the slots of taken[] that count. */
 struct walk {
     uint64_t last_undo, redo_at, end, bad;
-    int committed;
+    int committed, bad_slot;
+    unsigned taken;
 };
 
 /* Walk the entries that count, oldest first.  K_EHEAP if the state word or
@@ -228,10 +222,13 @@ static int scan(const struct hh_tx *t, int torn, struct walk *w)
 {
     const struct hh_hdr *hdr = t->h->hdr;
     uint64_t state = __atomic_load_n(&t->lane->log_state, __ATOMIC_RELAXED);
-    uint64_t stop = state >> 32, pos = 0, prev = 0, seq = t->lane->tx_seq;
+    uint64_t stop = hh_state_end(state), pos = 0, prev = 0;
+    uint64_t seq = t->lane->tx_seq;
+    unsigned n = hh_state_taken(state);
     int redo = state == hh_log_state_redo(stop);
-    *w = (struct walk){UINT64_MAX, UINT64_MAX, 0, UINT64_MAX, 0};
-    if ((state != hh_log_state(stop) && !redo) || stop > t->log_cap)
+    *w = (struct walk){UINT64_MAX, UINT64_MAX, 0, UINT64_MAX, 0, -1, n};
+    if ((state != hh_log_state_n(stop, n) && !redo) || stop > t->log_cap ||
+        n > HH_TAKEN || (w->bad_slot = hh_taken_bad(t, n)) >= 0)
         return K_EHEAP;
     while (pos < stop) {
         const struct hh_entry *e = (const struct hh_entry *)log_at(t, pos);
@@ -263,7 +260,7 @@ static int scan(const struct hh_tx *t, int torn, struct walk *w)
 uint64_t hh_log_live(const struct hh_tx *t)
 {
     struct walk w;
-    return scan(t, 0, &w) < 0 ? 1 : w.end;
+    return scan(t, 0, &w) < 0 ? 1 : w.end + w.taken;
 }
 
 int hh_log_rolls_forward(const struct hh_tx *t, int torn, uint64_t *no)
@@ -279,7 +276,11 @@ int hh_log_damage(const struct hh_tx *t, char *msg, size_t len)
     if (scan(t, 0, &w) == 0)
         return 0;
     uint64_t bad = w.bad;
-    if (bad == UINT64_MAX)
+    if (w.bad_slot >= 0)
+        snprintf(msg, len, "lane %u: slot %d of its record of the chunks "
+                 "taken from its cache is damaged: its log is not applied",
+                 t->no, w.bad_slot);
+    else if (bad == UINT64_MAX)
         snprintf(msg, len, "lane %u: the undo log's state word is damaged "
                  "(%#llx): its log is not applied", t->no,
                  (unsigned long long)t->lane->log_state);
@@ -356,8 +357,12 @@ static void close_quiet(struct hh_tx *t)
  * the other, it would leave this transaction half undone. */
 static int close_log(struct hh_tx *t)
 {
-    __atomic_store_n(&t->lane->log_state, hh_log_state(0), __ATOMIC_RELEASE);
-    int r = hh_os_flush(t->h, t->lane_off, HH_LANE_HDR);
+    int r = 0;
+    if (t->h->durable) { /* (RAM: close_quiet's store is the one) */
+        __atomic_store_n(&t->lane->log_state, hh_log_state(0),
+                         __ATOMIC_RELEASE);
+        r = hh_os_flush(t->h, t->lane_off, HH_LANE_HDR);
+    }
     close_quiet(t);
     return r;
 }
@@ -399,16 +404,12 @@ int hh_rollback_torn(struct hh_tx *t, int torn)
             hh_crash("heap.rollback");
         pos = e->back ? pos - e->back : UINT64_MAX;
     }
+    hh_taken_restore(t, w.taken); /* over the bytes the entries put back */
     hh_barrier(); /* every byte is back before the log empties */
     if ((r = flush_targets(t, w.last_undo, 0)) < 0)
         return r;
     hh_crash("heap.rollback-done");
     return close_log(t);
-}
-
-int hh_rollback(struct hh_tx *t)
-{
-    return hh_rollback_torn(t, 0);
 }
 
 /* A DISK commit in one flush: a redo entry of each saved range as the
@@ -454,7 +455,8 @@ static int commit_redo(struct hh_tx *t)
     hh_barrier();
     int r = flush_all(t, hi);
     if (r < 0) {
-        __atomic_store_n(&t->lane->log_state, hh_log_state(undo_end),
+        __atomic_store_n(&t->lane->log_state,
+                         hh_log_state_n(undo_end, t->ntaken),
                          __ATOMIC_RELEASE);
         t->log_pos = undo_end;
         t->last_entry = undo_last;

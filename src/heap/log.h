@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "view.h"
 
@@ -45,6 +46,23 @@ static inline int hh_log(struct hh_tx *t, const void *p, size_t len)
     return hh_log_new(t, p, len);
 }
 
+/* Record in t's lane that t takes the cached chunk at off (cache.c), in
+ * place of an undo record of its tag: the slot is written, then the state
+ * word counts it.  A rollback tags the chunk again; the commit point, the
+ * state word's store of 0, forgets it with the log.  The caller has
+ * checked a slot is free (t->ntaken < HH_TAKEN) and the heap is RAM (on
+ * DISK the tag is logged: a power cut may write the cleared tag back
+ * before the slot). */
+static inline void hh_log_take(struct hh_tx *t, uint64_t off)
+{
+    unsigned n = t->ntaken++;
+    t->lane->taken[n] = hh_taken_word(off, t->lane->tx_seq, t->no, n);
+    hh_barrier(); /* the slot is whole before the state counts it */
+    __atomic_store_n(&t->lane->log_state, hh_log_state_n(t->log_pos, n + 1),
+                     __ATOMIC_RELAXED);
+    hh_barrier(); /* ... and counted before the caller clears the tag */
+}
+
 /* Save n adjacent words of the header's hot words, once per transaction. */
 static inline int hh_log_hot_n(struct hh_tx *t, const uint64_t *word,
                                unsigned n)
@@ -69,20 +87,38 @@ static inline int hh_log_hot(struct hh_tx *t, const uint64_t *word)
  * then the COMMIT POINT.  0 or -errno from a flush (the caller rolls
  * back). */
 int hh_log_commit(struct hh_tx *t);
-/* Put back every byte the log saved, newest first, and empty the log;
- * idempotent.  0, K_EHEAP if the log is damaged (its state word, or an
- * entry inside its end that does not check out or names bytes the log may
- * not touch: then nothing is applied), or -errno from a flush. */
-int hh_rollback(struct hh_tx *t);
-/* The same, for a DISK heap after a power cut (torn 1): the log ends at the
- * first entry that does not check out (log.c says why). */
+/* Put back every byte the log saved, newest first, tag the chunks taken
+ * from the cache again, and empty the log; idempotent.  0, K_EHEAP if the
+ * log is damaged (its state word, a taken slot, or an entry inside its end
+ * that does not check out or names bytes the log may not touch: then
+ * nothing is applied), or -errno from a flush.  torn 1: a DISK heap after
+ * a power cut, whose log ends at the first entry that does not check out
+ * (log.c says why). */
 int hh_rollback_torn(struct hh_tx *t, int torn);
+static inline int hh_rollback(struct hh_tx *t)
+{
+    return hh_rollback_torn(t, 0);
+}
 /* Would a rollback of t's log roll forward (a DISK transaction whose log
  * says committed, every redo entry whole)?  1 or 0; *no: its commit's
  * number, the order in which such logs are rolled forward. */
 int hh_log_rolls_forward(const struct hh_tx *t, int torn, uint64_t *no);
 /* Forget t's transaction state: a new transaction starts. */
-void hh_tx_reset(struct hh_tx *t);
+static inline void hh_tx_reset(struct hh_tx *t)
+{
+    t->log_pos = t->log_synced = t->last_entry = 0;
+    t->ntaken = 0;
+    t->nfrees = t->nnews = 0;
+    t->doomed = 0;
+    t->nrecent = 0;
+    t->nlocks = 0;
+    t->alloc_locked = 0;
+    if (++t->tx_stamp == 0) { /* wrapped: forget every old stamp */
+        memset(t->hot_saved, 0, sizeof t->hot_saved);
+        t->root_stamp = 0;
+        t->tx_stamp = 1;
+    }
+}
 /* Bytes of the log that count: 0 if it is empty (1 if it is damaged). */
 uint64_t hh_log_live(const struct hh_tx *t);
 /* 0 if the log is sound; K_EHEAP if damaged, with a message naming the lane

@@ -30,6 +30,7 @@
 #define HH_LANE_MAX (1ull << 20)
 #define HH_LOCKS_MIN 1024ull
 #define HH_LOCKS_MAX 65536ull
+static_assert(HH_LANE_MAX <= 1u << HH_END_BITS, "a log's end fits its state");
 
 static int zero_page(const uint8_t *p)
 {

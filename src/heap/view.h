@@ -43,6 +43,7 @@ struct hh_tx {
     uint64_t log_pos;       /* bytes of the log written by this tx */
     uint64_t log_synced;    /* bytes of it known durable (DISK) */
     uint64_t last_entry;    /* log offset of the last entry written */
+    unsigned ntaken;        /* slots of the lane's taken[] it filled */
     uint32_t tx_stamp;      /* this tx's number in the slot, never 0 */
     uint32_t root_stamp;    /* tx_stamp: the root was read in this tx */
     uint64_t root_seen;     /* the root's offset as then read */
@@ -58,6 +59,7 @@ struct hh_tx {
     size_t npopped, cap_popped;
     uint64_t cache_seq;     /* the lane's tx_seq popped and pending are of */
     uint64_t cache_pending; /* bytes of queued frees bound for the cache */
+    uint64_t cache_limit;   /* bytes the lane's cache may hold, 0 unknown */
 } __attribute__((aligned(64))); /* slots of threads share no cache line */
 
 struct hr_heap {
