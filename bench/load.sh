@@ -105,7 +105,10 @@ work=$(mktemp -d /dev/shm/hrload.XXXXXX)
 trap cleanup EXIT
 mcver=$(memcached -V | awk '{print $2}')
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-mc() { memcached -U 0 -u root -l 127.0.0.1 "$@" >/dev/null 2>&1 & pids+=($!); }
+# memcached on -p PORT ..., back once it serves (mcload --stat waits up to
+# 10 s: a fill sent at once could find the port not yet listening)
+mc() { memcached -U 0 -u root -l 127.0.0.1 "$@" >/dev/null 2>&1 & pids+=($!)
+       "$load" -s "127.0.0.1:$2" --stat pid >/dev/null; }
 
 only=${HR_LOAD_ONLY:-all}
 if [ "$only" != recovery ]; then
