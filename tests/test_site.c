@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -441,6 +442,18 @@ static void old_bank_whole(int runs)
     cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
 }
 
+/* Banks made aside (ram.bank.new.PID) in the site's directory. */
+static int banks_aside(void)
+{
+    DIR *d = opendir(site);
+    cr_assert(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += strncmp(e->d_name, "ram.bank.new.", 13) == 0;
+    closedir(d);
+    return n;
+}
+
 Test(site, cold_restart_killed_before_the_new_bank_is_named_keeps_the_old)
 {
     two_groups_up();
@@ -449,6 +462,7 @@ Test(site, cold_restart_killed_before_the_new_bank_is_named_keeps_the_old)
     cr_assert_eq(run_hr(out, sizeof out, "site", "cold", NULL), 128 + SIGKILL,
                  "the tool dies at remake.aside: %s", out);
     unsetenv("HR_CRASHPOINT");
+    cr_assert_eq(banks_aside(), 1, "the tool's");
     old_bank_whole(2);
     setenv("HR_CRASHPOINT", "remake.aside", 1); /* the controller's turn */
     cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
@@ -461,11 +475,14 @@ Test(site, cold_restart_killed_before_the_new_bank_is_named_keeps_the_old)
     run_hr(out, sizeof out, "site", "restart", "--cold", NULL);
     assert_gone(&hrd, 1);
     old_bank_whole(4);
+    cr_assert_eq(banks_aside(), 1, "the controller's (it removed the tool's)");
     cr_assert_eq(run_hr(out, sizeof out, "site", "cold", NULL), 0, "%s", out);
     cr_assert_eq(check_bank(), 0);
     cr_assert_eq(run_hr(out, sizeof out, "pmm", "show", "kept", NULL), 1,
                  "the new bank is empty: %s", out);
-    /* the dead processes' banks made aside go with the site */
+    /* the next maker removed the dead makers' banks (each the size of
+     * the bank, in RAM) */
+    cr_assert_eq(banks_aside(), 0);
     cr_assert_eq(run_hr(out, sizeof out, "site", "destroy", NULL), 0, "%s", out);
     cr_assert_neq(access(site, F_OK), 0, "the site directory is gone");
 }

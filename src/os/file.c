@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -411,4 +412,58 @@ int pmm__os_write_file(const char *path, const void *buf, size_t len)
     if (r < 0)
         unlink(tmp);
     return r;
+}
+
+/* Left by a dead maker: named PREFIX<pid> with no such process, and its
+ * lock free (a live maker holds it, whatever its pid namespace). */
+static int aside_dead(int dir, const char *name, size_t plen)
+{
+    char *end;
+    long pid = strtol(name + plen, &end, 10);
+    if (*end || pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+        return 0;
+    int fd, dead = 0;
+    do
+        fd = openat(dir, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0)
+        return 0;
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+        pmm__os_trylock(fd, 1) == 0)
+        dead = unlinkat(dir, name, 0) == 0;
+    close(fd);
+    return dead;
+}
+
+int pmm__os_sweep_aside(const char *path)
+{
+    char dir[4096], prefix[300];
+    const char *base = strrchr(path, '/');
+    size_t dlen = base ? (size_t)(base - path) : 0;
+    base = base ? base + 1 : path;
+    if (dlen >= sizeof dir ||
+        snprintf(prefix, sizeof prefix, "%s.new.", base) >= (int)sizeof prefix)
+        return -ENAMETOOLONG;
+    memcpy(dir, dlen ? path : ".", dlen ? dlen : 1);
+    dir[dlen ? dlen : 1] = 0;
+    int fd;
+    do
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0)
+        return -errno;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    size_t plen = strlen(prefix);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        if (strncmp(e->d_name, prefix, plen) == 0)
+            n += aside_dead(fd, e->d_name, plen);
+    closedir(d);
+    return n;
 }

@@ -133,13 +133,17 @@ static int want_huge(int fd, int mode, const char **why)
 }
 
 /* A new bank made whole in the private file tmp (path.new.PID), for the
- * caller to publish under path; nothing left behind on failure. */
+ * caller to publish under path, then close *fd; nothing left behind on
+ * failure.  The file is locked from its creation to the caller's close,
+ * so that pmm__os_sweep_aside, which removes the files of dead makers
+ * first (a bank-sized file each, in RAM for a RAM bank), never takes a
+ * live one's. */
 static int make_aside(const char *path, char *tmp, size_t cap, int kind,
                       uint64_t size, uint64_t max_blocks, int huge,
-                      const char **why)
+                      const char **why, int *fd)
 {
     struct pmm_geom g;
-    int fd, r;
+    int r;
     size_t pg = pmm__os_page_size();
 
     if (max_blocks == 0 || max_blocks > PMM_MAX_BLOCKS_LIMIT || size < 2 * pg ||
@@ -147,15 +151,18 @@ static int make_aside(const char *path, char *tmp, size_t cap, int kind,
         return K_EINVAL;
     if (snprintf(tmp, cap, "%s.new.%d", path, pmm__os_pid()) >= (int)cap)
         return K_EINVAL;
+    pmm__os_sweep_aside(path);
     pmm__os_unlink(tmp);
-    if ((r = pmm__os_open(tmp, 0, 1, &fd)) < 0)
+    if ((r = pmm__os_open(tmp, 0, 1, fd)) < 0)
         return r;
-    if ((r = want_huge(fd, huge, why)) >= 0 &&
+    if ((r = pmm__os_lock(*fd, 1)) == 0 &&
+        (r = want_huge(*fd, huge, why)) >= 0 &&
         (r = new_geom(&g, kind, size, max_blocks, r)) == 0)
-        r = write_new(fd, &g, kind);
-    pmm__os_close(fd);
-    if (r < 0)
+        r = write_new(*fd, &g, kind);
+    if (r < 0) {
         pmm__os_unlink(tmp);
+        pmm__os_close(*fd);
+    }
     return r;
 }
 
@@ -163,13 +170,16 @@ int pmm__bank_create_file(const char *path, int kind, uint64_t size,
                           uint64_t max_blocks, int huge, const char **why)
 {
     char tmp[4200];
-    int r = make_aside(path, tmp, sizeof tmp, kind, size, max_blocks, huge, why);
+    int fd, r = make_aside(path, tmp, sizeof tmp, kind, size, max_blocks, huge,
+                           why, &fd);
     if (r < 0)
         return r;
     /* COMMIT POINT: the bank exists once it has its name. */
+    pmm__os_unlock(fd);
     if ((r = pmm__os_link(tmp, path)) == -EEXIST)
         r = K_EEXIST;
     pmm__os_unlink(tmp);
+    pmm__os_close(fd);
     return r;
 }
 
@@ -177,13 +187,18 @@ int pmm__bank_replace_file(const char *path, int kind, uint64_t size,
                            uint64_t max_blocks, int huge)
 {
     char tmp[4200];
-    int r = make_aside(path, tmp, sizeof tmp, kind, size, max_blocks, huge, NULL);
+    int fd, r = make_aside(path, tmp, sizeof tmp, kind, size, max_blocks, huge,
+                           NULL, &fd);
     if (r < 0)
         return r;
     pmm__crash("remake.aside");
     /* COMMIT POINT: the new bank takes the old one's name in one step;
-     * until then the old bank is there, whole. */
+     * until then the old bank is there, whole.  Our lock (byte 0: under
+     * the bank's name, the bank's writer lock) goes first; our live pid
+     * keeps the file from a sweep meanwhile. */
+    pmm__os_unlock(fd);
     if ((r = pmm__os_rename(tmp, path)) < 0)
         pmm__os_unlink(tmp);
+    pmm__os_close(fd);
     return r;
 }
