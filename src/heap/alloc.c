@@ -277,7 +277,7 @@ int hh_alloc(struct hh_tx *t, uint64_t need, uint64_t *out)
     return 0;
 }
 
-int hh_free(struct hh_tx *t, uint64_t off)
+int hh_free(struct hh_tx *t, uint64_t off, int reused)
 {
     struct hr_heap *h = t->h;
     struct hh_chunk *c = chunk(h, off);
@@ -305,6 +305,12 @@ int hh_free(struct hh_tx *t, uint64_t off)
     uint64_t n = (nc->size & HH_USED) ? 0 : off + size;
     if (n && !free_ok(h, n))
         return K_EHEAP;
+    /* n's header and links become bytes inside the merged chunk, which
+     * nothing else saves: if this transaction may hand the space out again
+     * (a drain of its cache before an allocation), the object's writes
+     * would leave a rollback without them */
+    if (n && reused)
+        TRY(hh_log(t, nc, HH_MIN_CHUNK));
     total += n ? csize(nc) : 0;
     unsigned bin = hh_bin_of(total);
     if (kept && hh_bin_of(off - kept) != bin) {

@@ -20,9 +20,12 @@ void hh_arena_format(struct hh_hdr *hdr);
  * its offset in *off.  K_ENOMEM if none fits or the log is full, K_EHEAP
  * if a list is damaged, -errno from a flush. */
 int hh_alloc(struct hh_tx *t, uint64_t need, uint64_t *off);
-/* Free the used chunk at off, merged with its free neighbours.  K_EHEAP if
- * the chunk or a neighbour is damaged. */
-int hh_free(struct hh_tx *t, uint64_t off);
+/* Free the used chunk at off, merged with its free neighbours.  reused: t
+ * may allocate from the space again (its cache drained before an
+ * allocation, not the frees at commit), so the merged neighbour's header
+ * and links are saved too.  K_EHEAP if the chunk or a neighbour is
+ * damaged. */
+int hh_free(struct hh_tx *t, uint64_t off, int reused);
 /* 0 if payload is the offset of an object (its chunk's size to *chunk_size
  * if not NULL), K_EINVAL if not. */
 int hh_object(const struct hr_heap *h, uint64_t payload, uint64_t *chunk_size);

@@ -248,7 +248,7 @@ int hh_cache_drain(struct hh_tx *t)
                 t->lane->cache_gen = 0; /* rebuilt: only good links */
                 r = ready(t);
             } else if ((r = take(t, k, at)) == 0)
-                r = hh_free(t, at);
+                r = hh_free(t, at, 1);
         }
     return r;
 }

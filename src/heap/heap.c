@@ -153,7 +153,7 @@ static int commit(struct hh_tx *t)
     size_t n = t->nfrees; /* the commit forgets them */
     for (size_t i = 0; r == 0 && i < n; i++)
         r = t->frees[i] & 1 ? hh_cache_free(t, t->frees[i] & ~1ull)
-                            : hh_free(t, t->frees[i]);
+                            : hh_free(t, t->frees[i], 0);
     if (r == 0) {
         hh_crash("heap.commit-frees");
         r = hh_log_commit(t);
