@@ -127,10 +127,11 @@ int pmm__os_spawn(const struct pmm__os_child *c)
         pid = clone_into(c, *c->cgroup_into, stack, sizeof stack);
         if (pid == -ENOSYS || pid == -E2BIG) {
             pid = fork(); /* before clone3: it moves itself */
-            int e = pid == 0 ? -pmm__os_cgroup_enter(*c->cgroup_into) : 0;
-            if (e > 0) {
-                if (c->errpipe >= 0 && write(c->errpipe, &e, sizeof e) < 0)
-                    (void)0;
+            int e = pid == 0 ? pmm__os_cgroup_enter(*c->cgroup_into) : 0;
+            if (e < 0) {
+                struct pmm__os_child_err ce = {PMM_OS_STEP_CGROUP, -e};
+                if (c->errpipe >= 0 && write(c->errpipe, &ce, sizeof ce) < 0)
+                    (void)0; /* nobody to tell */
                 _exit(127);
             }
             if (pid == 0)
