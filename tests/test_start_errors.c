@@ -11,18 +11,27 @@
  *  - hr arun from a directory the controller cannot see (the caller in a
  *    mount namespace of its own) is refused, the log naming the
  *    directory, and nothing is left registered;
+ *  - under a seccomp profile that refuses clone3 with EPERM (older
+ *    container runtimes' defaults), a controller in cgroup mode starts
+ *    and restarts actors through its fork path (src/os/ctl_spawn.c).
  * The cgroup variants need root and a cgroup v2 mount (skipped, saying
  * why, without them).
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <hotrestart/hr.h>
@@ -163,4 +172,89 @@ Test(start_errors, arun_from_a_directory_the_controller_cannot_see_is_refused)
     cr_assert_eq(runs_of("keep.A", -1), -1, "the program ran");
     umount2(dir, MNT_DETACH);
     rmdir(dir);
+}
+
+/* clone3 refused with EPERM from now on, for this process and every one
+ * it starts; every other call allowed.  0, or -errno. */
+static int refuse_clone3(void)
+{
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 3),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {sizeof f / sizeof *f, f};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+        return -errno;
+    if (syscall(__NR_clone3, NULL, 0) != -1 || errno != EPERM)
+        return -EPROTO; /* the filter is not in place */
+    return 0;
+}
+
+/* hr site start under that filter: the controller, and every process it
+ * starts, meets it; this test process does not (glibc's posix_spawn,
+ * under system(), would fail). */
+static void start_site_refusing_clone3(void)
+{
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        int r = refuse_clone3();
+        if (r < 0)
+            _exit(100 + (-r & 63));
+        execl(HR_BIN, "hr", "site", "start", (char *)NULL);
+        _exit(99);
+    }
+    int st = wait_status(pid);
+    cr_assert_lt(st, 99, "no seccomp filter here (status %d)", st);
+    cr_assert_eq(st, 0, "hr site start under the filter: status %d\n%s", st,
+                 console());
+}
+
+/* The cgroup v2 path of a /proc/PID/cgroup file (its "0::" line). */
+static void unified_cgroup(const char *file, char *buf, size_t cap)
+{
+    char line[4200];
+    FILE *f = fopen(file, "r");
+    cr_assert_not_null(f, "%s: %m", file);
+    buf[0] = 0;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "0::", 3) == 0)
+            snprintf(buf, cap, "%.*s", (int)strcspn(line + 3, "\n"), line + 3);
+    fclose(f);
+    cr_assert(buf[0], "%s has no cgroup v2 line", file);
+}
+
+Test(start_errors, clone3_refused_by_seccomp_falls_back_to_fork)
+{
+#ifndef __x86_64__
+    cr_skip_test("the filter is written for x86-64");
+#endif
+    char cg[4200];
+    cgroup_mode();
+    start_site_refusing_clone3();
+    cr_assert_not_null(site_file("cgroup", cg, sizeof cg), "no cgroup mode: %s",
+                       console());
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", ACTOR_BIN, "A",
+                        NULL), 0, "arun under the filter: %s\n%s", out,
+                 console());
+    int pid = atoi(out);
+    WAIT_FOR(runs_of("keep.A", -1) == 1, "the actor's first run");
+    kill(pid, SIGKILL);
+    WAIT_FOR(pid_of("test_actor") > 0 && pid_of("test_actor") != pid,
+             "the crashed actor to restart");
+    WAIT_FOR(runs_of("keep.A", -1) == 2, "the actor's second run");
+    cr_assert_null(strstr(ps, "\"backoff\": {"), "%s", ps);
+    /* made in a cgroup below the test's own, as in cgroup mode */
+    char self[4200], line[4200], path[64];
+    snprintf(path, sizeof path, "/proc/%d/cgroup", pid_of("test_actor"));
+    unified_cgroup("/proc/self/cgroup", self, sizeof self);
+    unified_cgroup(path, line, sizeof line);
+    strcat(self, "/");
+    cr_assert(strncmp(line, self, strlen(self)) == 0,
+              "not in a cgroup below the test's (%s): %s", self, line);
 }

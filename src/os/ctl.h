@@ -190,7 +190,8 @@ __attribute__((noreturn)) void pmm__os_exec_child(const struct pmm__os_child *c)
  * which goes on at once.  With c->cgroup_into it is made inside that
  * cgroup (clone3's CLONE_INTO_CGROUP: a move into a cgroup waits for an
  * RCU grace period, milliseconds on a loaded machine; where the kernel
- * has no clone3 it is a copy that moves itself first).  Its pid (a
+ * has no clone3, or a seccomp profile refuses it (EPERM), it is a copy
+ * that moves itself first, and so is every later child).  Its pid (a
  * start that failed, the exec or a step before it, is told on
  * c->errpipe), or -errno; -EINVAL unless c->default_signals. */
 int pmm__os_spawn(const struct pmm__os_child *c);
