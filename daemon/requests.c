@@ -28,6 +28,7 @@
 #include "ready.h"
 #include "render.h"
 #include "requests.h"
+#include "spawn.h"
 #include "standby.h"
 #include "upgrade.h"
 
@@ -124,6 +125,9 @@ static int do_spawn(struct hrd *d, const struct hr_msg_hdr *h, const char *p,
             return r;
     }
     r = hrd_start_actor(d, slot, fds + 1);
+    if (r < 0)
+        hrd_log(d, HRD_ERR, "actor %s not started by %s: %s", name,
+                d->reg->actors[cs].name, hrd_start_why(d, r));
     if (r >= 0) {
         hrd_group_event(d, group, GE_SPAWNED, NULL);
         hrd_log(d, HRD_INFO, "actor %s started in group %d by %s, pid %d", name,

@@ -294,8 +294,9 @@ __attribute__((noreturn)) static void arun_refused(int r, const char *path,
         hr_die(HR_EXIT_FAIL, "arun: --listen %s: a unix: path is a "
                "symbolic link: give the socket's own path", specs);
     /* a step of its start before the exec failed (its working directory,
-     * its held sockets...): the controller said which */
-    if (why && why[0] && strcmp(why, pmm_strerror(r)) != 0)
+     * its held sockets...): the controller said which (a caller it does
+     * not serve, -EPERM, is hr_die_ctl's to word) */
+    if (r != -EPERM && why && why[0] && strcmp(why, pmm_strerror(r)) != 0)
         hr_die(HR_EXIT_FAIL, "arun: %s: %s", path, why);
     char what[PATH_MAX + 16];
     snprintf(what, sizeof what, "arun: %s", path);
