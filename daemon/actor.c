@@ -103,7 +103,7 @@ int hrd_start_actor(struct hrd *d, int slot, const int stdio[3])
     if (pid < 0)
         return pid;
     hrd_actor_event(d, slot, AE_STARTED, pid);
-    return hrd_spawn_wait(pid, pipe_fd);
+    return hrd_spawn_wait(d, slot, pid, pipe_fd);
 }
 
 void hrd_actor_exit_hdl(struct hrd *d, int slot)

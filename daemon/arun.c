@@ -21,6 +21,7 @@
 #include "os/os.h"
 #include "os/ctl.h"
 #include "proto.h"
+#include "spawn.h"
 
 int hrd_name_ok(const char *s)
 {
@@ -98,6 +99,8 @@ int hrd_arun_payload(struct hrd *d, int group, int exe_fd, const char *p,
     }
     r = hrd_start_actor(d, slot, NULL);
     if (r < 0) { /* never ran: unregister, as if it had not been asked */
+        hrd_log(d, HRD_ERR, "actor %s not started: %s", name,
+                hrd_start_why(d, r));
         hrd_unregister(d, slot);
         return r;
     }

@@ -80,9 +80,9 @@ void hrd_group_start_failed(struct hrd *d, int group, const char *why)
 /* A member of group (in slot) could not start: error r. */
 static void cannot_start(struct hrd *d, int group, int slot, int r)
 {
-    char why[160];
+    char why[sizeof d->grp[group].backoff.why];
     snprintf(why, sizeof why, "cannot start %s: %s", d->reg->actors[slot].name,
-             pmm_strerror(r));
+             hrd_start_why(d, r));
     hrd_log(d, HRD_ERR, "group %d: %s", group, why);
     hrd_group_start_failed(d, group, why);
 }
@@ -116,7 +116,7 @@ static int restart_group(struct hrd *d, int group)
         }
     }
     for (int i = 0; i < HR_REG_ACTORS; i++) {
-        int r = pid[i] > 0 ? hrd_spawn_wait(pid[i], pipe_fd[i]) : pid[i];
+        int r = pid[i] > 0 ? hrd_spawn_wait(d, i, pid[i], pipe_fd[i]) : pid[i];
         if (r < 0 && ++failed)
             cannot_start(d, group, i, r);
     }

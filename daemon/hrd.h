@@ -116,7 +116,7 @@ struct hrd_backoff {
     uint8_t this_round;       /* the failure being handled was a start's */
     int64_t until_ms;         /* a restart is due then (monotonic ms), or 0 */
     uint32_t delay_ms;        /* ... the wait that set it */
-    char why[160];            /* the last failure to start, in words */
+    char why[400];            /* the last failure to start, in words */
 };
 
 /* An actor's output pipe, read by the event loop (logpipe.c). */
@@ -272,6 +272,9 @@ struct hrd {
     int delivering;           /* the loop delivers events now */
     char restart_why[160];    /* restart_pending: why (a site restart the
                                  policy asked for, delivered by the loop) */
+    char start_why[320];      /* the last start that failed, in words:
+                                 the step and why (hrd_spawn_wait) ... */
+    int start_step;           /* ... and its step, PMM_OS_STEP_... */
     int cg_fd;                /* the site's cgroup directory, or -1: no
                                  cgroups, the fallback (cgroup.c, tree.c) */
     int cg_kill;              /* ... whose cgroups have cgroup.kill */

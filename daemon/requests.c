@@ -28,6 +28,7 @@
 #include "ready.h"
 #include "render.h"
 #include "requests.h"
+#include "spawn.h"
 #include "standby.h"
 #include "upgrade.h"
 
@@ -124,6 +125,9 @@ static int do_spawn(struct hrd *d, const struct hr_msg_hdr *h, const char *p,
             return r;
     }
     r = hrd_start_actor(d, slot, fds + 1);
+    if (r < 0)
+        hrd_log(d, HRD_ERR, "actor %s not started by %s: %s", name,
+                d->reg->actors[cs].name, hrd_start_why(d, r));
     if (r >= 0) {
         hrd_group_event(d, group, GE_SPAWNED, NULL);
         hrd_log(d, HRD_INFO, "actor %s started in group %d by %s, pid %d", name,
@@ -230,9 +234,18 @@ static int dispatch(struct hrd *d, int conn, const struct hr_msg_hdr *h,
     case HR_REQ_PING:
         return pmm__os_pid();
     case HR_REQ_ARUN:
-        return do_arun(d, h, p, fds, nfds, NULL);
-    case HR_REQ_ARUN_WITH:
-        return do_arun_with(d, h, p, fds, nfds);
+    case HR_REQ_ARUN_WITH: {
+        d->start_why[0] = 0;
+        int r = h->type == HR_REQ_ARUN ? do_arun(d, h, p, fds, nfds, NULL)
+                                       : do_arun_with(d, h, p, fds, nfds);
+        /* a step before the exec failed: which (an exec's own errno is
+         * the program's, which the caller knows how to say) */
+        if (r < 0 && d->start_why[0] && d->start_step != PMM_OS_STEP_EXEC) {
+            reply(conn, r, d->start_why);
+            *then = REPLIED;
+        }
+        return r;
+    }
     case HR_REQ_SPAWN:
         return do_spawn(d, h, p, fds, nfds, caller);
     case HR_REQ_EXIT_HDL:

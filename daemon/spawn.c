@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,22 +165,39 @@ static int ours(const char *e)
     return 0;
 }
 
-int hrd_spawn_listen_specs(struct hrd *d, int slot, char *out, size_t cap)
+/* The stored arguments of actor slot, decoded into *s (malloc'd, for
+ * the caller to free) while their block is mapped (*block: its name, for
+ * pmm__unmap); 0 or a negative code. */
+static int stored_args(struct hrd *d, int slot, struct hr_strings **s,
+                       char block[PMM_NAME_MAX])
 {
     struct hr_reg_actor *a = &d->reg->actors[slot];
-    char name[PMM_NAME_MAX];
     const char *args;
-    if (!a->direct)
-        return 0;
-    block_name(name, sizeof name, "args", slot);
-    int r = pmm__alloc_sys(d->bank, name, a->args_len, HR_REG_KEY,
+    block_name(block, PMM_NAME_MAX, "args", slot);
+    int r = pmm__alloc_sys(d->bank, block, a->args_len, HR_REG_KEY,
                            sizeof HR_REG_KEY, PMM_RETRIEVE, -1,
                            (void **)&args, NULL);
     if (r < 0)
         return r;
-    struct hr_strings *s = malloc(sizeof *s);
-    r = !s ? -ENOMEM : hr__strings_decode(args, a->args_len, 0, s) < 0 ? K_EBANK : 0;
-    const char *specs = r == 0 ? listen_specs(s) : NULL;
+    *s = malloc(sizeof **s);
+    r = !*s ? -ENOMEM : hr__strings_decode(args, a->args_len, 0, *s) < 0 ? K_EBANK : 0;
+    if (r < 0) {
+        pmm__unmap(d->bank, block);
+        free(*s);
+    }
+    return r;
+}
+
+int hrd_spawn_listen_specs(struct hrd *d, int slot, char *out, size_t cap)
+{
+    char name[PMM_NAME_MAX];
+    struct hr_strings *s;
+    if (!d->reg->actors[slot].direct)
+        return 0;
+    int r = stored_args(d, slot, &s, name);
+    if (r < 0)
+        return r;
+    const char *specs = listen_specs(s);
     if (specs)
         r = snprintf(out, cap, "%s", specs) < (int)cap ? 1 : -EINVAL;
     pmm__unmap(d->bank, name);
@@ -265,6 +283,7 @@ static int spawn(struct hrd *d, int slot, const int *stdio_in, int standby,
 {
     struct hr_reg_actor *a = &d->reg->actors[slot];
     char name[PMM_NAME_MAX], vars[6][128];
+    d->start_why[0] = 0; /* hrd_spawn_wait says why, if it fails */
     const char *args;
     uint32_t args_len = t ? t->args_len : a->args_len;
     int r, fd = t ? t->image_fd : image_fd(d, slot);
@@ -333,7 +352,7 @@ static int spawn(struct hrd *d, int slot, const int *stdio_in, int standby,
         .cgroup_into = cg >= 0 ? &cg : NULL, .side_by_side = beside,
         .default_signals = 1, .own_session = 1,
         .same_address = !d->slot[slot].aslr,
-        .stdio = stdio, .cwd = s->cwd, .cwd_or_root = 1, .exe_fd = fd,
+        .stdio = stdio, .cwd = s->cwd, .exe_fd = fd,
         .argv = (char *const *)s->argv, .envp = env, .errpipe = ep[1],
         .pass_fd = rp[1], .pass_to = rp[1] >= 0 ? a->ready_fd : -1,
         .pass_fds = d->slot[slot].held_fd, .npass = nheld,
@@ -387,10 +406,27 @@ int hrd_spawn_trial(struct hrd *d, int slot, const struct hrd_trial *t,
     return spawn(d, slot, NULL, t->standby, exec_pipe, ready_rd, t, 0);
 }
 
-int hrd_spawn_wait(int pid, int exec_pipe)
+int hrd_spawn_wait(struct hrd *d, int slot, int pid, int exec_pipe)
 {
-    int e = 0;
-    int n = pmm__os_read(exec_pipe, &e, sizeof e);
-    pmm__os_close(exec_pipe);
-    return n == (int)sizeof e ? -e : pid;
+    struct pmm__os_child_err e;
+    char block[PMM_NAME_MAX], where[PATH_MAX + 8] = "";
+    struct hr_strings *s;
+    int r = pmm__os_child_report(exec_pipe, &e);
+    if (r == 0)
+        return pid;
+    /* the directory is the stored one (an upgrade's trial keeps it) */
+    if (e.step == PMM_OS_STEP_CWD && stored_args(d, slot, &s, block) == 0) {
+        snprintf(where, sizeof where, " %s", s->cwd);
+        pmm__unmap(d->bank, block);
+        free(s);
+    }
+    d->start_step = e.step;
+    snprintf(d->start_why, sizeof d->start_why, "%s%s: %s",
+             pmm__os_child_step(e.step), where, pmm_strerror(r));
+    return r;
+}
+
+const char *hrd_start_why(const struct hrd *d, int r)
+{
+    return d->start_why[0] ? d->start_why : pmm_strerror(r);
 }

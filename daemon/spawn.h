@@ -58,9 +58,15 @@ struct hrd_trial {
  * and its log pipe (readiness goes to ready.c). */
 int hrd_spawn_trial(struct hrd *d, int slot, const struct hrd_trial *t,
                     int *exec_pipe, int *ready_rd);
-/* pid once its exec worked, or -errno (the child then exits 127, which the
- * controller sees as a failure). */
-int hrd_spawn_wait(int pid, int exec_pipe);
+/* pid once actor slot's child executed its program, or -errno of the
+ * step of its start that failed (its working directory, its held
+ * sockets, the exec...: the child then exits 127, which the controller
+ * sees as a failure); d->start_why then says it in words, "cannot change
+ * to working directory /x: No such file or directory". */
+int hrd_spawn_wait(struct hrd *d, int slot, int pid, int exec_pipe);
+/* Why the last start failed with r, in words: d->start_why when a child
+ * said which step failed, else the code's message. */
+const char *hrd_start_why(const struct hrd *d, int r);
 /* The start time of pid in clock ticks since boot (from /proc), or 0. */
 uint64_t hrd_start_ticks(pid_t pid);
 /* The --listen specs stored for a direct actor (HR_LISTEN's value) into

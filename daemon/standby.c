@@ -183,13 +183,13 @@ static int start(struct hrd *d, int slot)
     sb->ready_rd = rd;
     sb->conn = -1;
     sb->run = d->reg->groups[a->group].restarts + 1;
-    int r = hrd_spawn_wait(pid, ep);
+    int r = hrd_spawn_wait(d, slot, pid, ep);
     if (r < 0) { /* it exits 127, reaped as a standby that never waited */
         sb->off = 1;
         hrd_log(d, HRD_ERR,
                 "actor %s: cannot start its standby: %s: it runs without "
                 "one",
-                a->name, pmm_strerror(r));
+                a->name, hrd_start_why(d, r));
     }
     return 0;
 }

@@ -153,7 +153,7 @@ static int start_trial(struct hrd *d, int slot)
         return pid;
     u->trial_pid = u->new_pid = pid;
     u->ready_rd = rd;
-    int r = hrd_spawn_wait(pid, ep);
+    int r = hrd_spawn_wait(d, slot, pid, ep);
     return r < 0 ? r : 0; /* a failed exec: its death says so (127) */
 }
 
@@ -172,7 +172,7 @@ static int promote(struct hrd *d, int slot)
         if (pid > 0) {
             u->new_pid = pid;
             hrd_actor_event(d, slot, AE_STARTED, pid);
-            r = hrd_spawn_wait(pid, ep);
+            r = hrd_spawn_wait(d, slot, pid, ep);
         }
         return pid < 0 ? pid : r < 0 ? r : 0;
     }

@@ -274,7 +274,7 @@ static int arun_parse(int argc, char **argv, struct hr_cmdline *cl,
 __attribute__((noreturn)) static void arun_refused(int r, const char *path,
                                                    const struct arun_args *a)
 {
-    const char *name = a->ao.name, *specs = a->specs;
+    const char *name = a->ao.name, *specs = a->specs, *why = a->ao.why;
     if (r == -EEXIST)
         hr_die(HR_EXIT_FAIL, "arun: the name '%s' is taken in this site", name);
     if (r == -EINVAL && name)
@@ -293,6 +293,11 @@ __attribute__((noreturn)) static void arun_refused(int r, const char *path,
     if (r == -ELOOP && specs[0])
         hr_die(HR_EXIT_FAIL, "arun: --listen %s: a unix: path is a "
                "symbolic link: give the socket's own path", specs);
+    /* a step of its start before the exec failed (its working directory,
+     * its held sockets...): the controller said which (a caller it does
+     * not serve, -EPERM, is hr_die_ctl's to word) */
+    if (r != -EPERM && why && why[0] && strcmp(why, pmm_strerror(r)) != 0)
+        hr_die(HR_EXIT_FAIL, "arun: %s: %s", path, why);
     char what[PATH_MAX + 16];
     snprintf(what, sizeof what, "arun: %s", path);
     if (r == K_ENOMEM)
@@ -312,7 +317,9 @@ int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
                             .table = hr_command("arun"),
                             .stop_at_operand = 1, .o = o};
     struct arun_args a;
+    char why[512];
     int i = arun_parse(argc, argv, &cl, &a);
+    a.ao.why = why, a.ao.why_cap = sizeof why;
     if (i >= argc) {
         hr_usage(stderr, "arun", cl.table, arun_about);
         return HR_EXIT_USAGE;

@@ -52,7 +52,11 @@ typedef struct hr_arun_opts {
                            it is starting (implied by wait_ready without
                            ready_fd) */
     int wait_ready;     /* return once it is ready, not once it runs */
-    uint64_t reserved[4]; /* zero (else -EINVAL): room for options to come,
+    char *why;          /* when it fails: why, in words, as the controller
+                           says it ("cannot change to working directory
+                           /x: No such file or directory"); may be NULL */
+    size_t why_cap;     /* ... room there */
+    uint64_t reserved[2]; /* zero (else -EINVAL): room for options to come,
                              as in pmm_site_config */
 } hr_arun_opts;
 /* hr_arun() with options.  -EEXIST: the name is taken; -EINVAL: an option

@@ -35,7 +35,7 @@ static int request_with_program(const char *site, uint16_t type, int32_t arg,
                                 const void *head, uint32_t head_len,
                                 const char *name, const char *path,
                                 char *const argv[], char *const envp[],
-                                int with_stdio)
+                                int with_stdio, char *why, size_t why_cap)
 {
     char cwd[PATH_MAX];
     int fds[4], r;
@@ -63,7 +63,7 @@ static int request_with_program(const char *site, uint16_t type, int32_t arg,
     }
     fds[1] = 0, fds[2] = 1, fds[3] = 2;
     r = hr__call(site, type, arg, buf, (uint32_t)len, fds, with_stdio ? 4 : 1,
-                 NULL, 0);
+                 why, why_cap);
     pmm__os_close(fds[0]);
     free(buf);
     return r;
@@ -75,18 +75,20 @@ int hr_arun(const char *site, int group, const char *path, char *const argv[],
     if (group < 0)
         return -EINVAL;
     return request_with_program(site, HR_REQ_ARUN, group, NULL, 0, NULL, path,
-                                argv, envp, 0);
+                                argv, envp, 0, NULL, 0);
 }
 
 int hr_arun_with(const char *site, int group, const hr_arun_opts *o,
                  const char *path, char *const argv[], char *const envp[])
 {
-    static const uint64_t zero[4];
+    static const uint64_t zero[2];
     if (!o)
         return hr_arun(site, group, path, argv, envp);
     _Static_assert(sizeof zero == sizeof o->reserved, "reserved space");
     if (memcmp(o->reserved, zero, sizeof zero) != 0)
         return -EINVAL; /* an option this library does not know yet */
+    if (o->why && o->why_cap)
+        o->why[0] = 0; /* said only by the controller */
     struct hr_arun_wire w = {.stop_ms = o->stop_ms, .ready_fd = o->ready_fd};
     if (!o->ready_fd && (o->notify || o->wait_ready))
         w.flags |= HR_ARUN_F_NOTIFY;
@@ -112,11 +114,12 @@ int hr_arun_with(const char *site, int group, const hr_arun_opts *o,
     }
     int pid = request_with_program(site, HR_REQ_ARUN_WITH, group, &w, sizeof w,
                                    o->name ? o->name : "", path, argv,
-                                   with ? with : env, 0);
+                                   with ? with : env, 0, o->why, o->why_cap);
     free(with);
     if (pid < 0 || !o->wait_ready)
         return pid;
-    int r = hr__call(site, HR_REQ_WAIT_READY, pid, NULL, 0, NULL, 0, NULL, 0);
+    int r = hr__call(site, HR_REQ_WAIT_READY, pid, NULL, 0, NULL, 0, o->why,
+                     o->why_cap);
     return r < 0 ? r : pid;
 }
 
@@ -128,7 +131,7 @@ int hr_spawn(const char *name, const char *path, char *const argv[],
     if (pmm__ident_standby())
         return K_ESTANDBY; /* its group is not its own before promotion */
     return request_with_program(NULL, HR_REQ_SPAWN, 0, NULL, 0, name, path, argv,
-                                envp, 1);
+                                envp, 1, NULL, 0);
 }
 
 int hr_kill_group(const char *site, int group)

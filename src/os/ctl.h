@@ -126,8 +126,11 @@ int pmm__os_socket_fds(pid_t pid, int *out, int max);
 int pmm__os_pidfd_getfd(int pidfd, int fd);
 
 /* What a forked child becomes: pmm__os_exec_child() sets it up in this
- * order and executes the program; it never returns.  When the exec fails,
- * its errno is written to errpipe (if >= 0) and the child exits 127. */
+ * order and executes the program; it never returns.  When a step fails
+ * (the exec, or one before it), a struct pmm__os_child_err naming the
+ * step and its errno is written to errpipe (if >= 0) and the child exits
+ * 127: the reader tells a start that failed, and why, from a program
+ * that started and then died. */
 struct pmm__os_child {
     pid_t die_with;        /* > 0: SIGKILL when the parent dies, and exit at
                               once unless the parent is still this pid */
@@ -143,7 +146,7 @@ struct pmm__os_child {
     const int *stdio;      /* descriptors for 0, 1 and 2 */
     const char *cwd;       /* working directory ... */
     int cwd_or_root;       /* ... or "/" when it cannot be entered (else
-                              the child exits 127) */
+                              the start fails: PMM_OS_STEP_CWD) */
     int pass_fd, pass_to;  /* pass_to > 2: pass_fd given to it as pass_to */
     int exe_fd;            /* >= 0: execute this descriptor ... */
     const char *path;      /* ... else this file */
@@ -156,6 +159,29 @@ struct pmm__os_child {
                               fills with "LISTEN_PID=<its pid>" */
 };
 #define HR_OS_PASS_MAX 16
+/* The steps of a child's start that can fail, as its report names them. */
+enum pmm__os_child_step {
+    PMM_OS_STEP_EXEC = 1, /* the exec of its program */
+    PMM_OS_STEP_PARENT,   /* die_with: the parent was gone already */
+    PMM_OS_STEP_STDIO,    /* its descriptors 0, 1 and 2 */
+    PMM_OS_STEP_PASS,     /* the passed sockets (pass_fds) to 3, 4... */
+    PMM_OS_STEP_PASS_TO,  /* pass_fd to pass_to (a readiness fd) */
+    PMM_OS_STEP_CWD,      /* its working directory */
+    PMM_OS_STEP_CGROUP,   /* its move into its cgroup (pmm__os_spawn) */
+};
+/* What a child whose start failed writes on errpipe: one write, under
+ * PIPE_BUF, so that the reader gets all of it or nothing. */
+struct pmm__os_child_err {
+    int32_t step; /* enum pmm__os_child_step */
+    int32_t err;  /* its errno */
+};
+/* The report of a child on errpipe's read end fd, which is closed: 0 and
+ * *e zeroed when nothing came (it executed its program: errpipe is
+ * close-on-exec), else -e->err (never 0: -EIO for a report without an
+ * errno or cut short). */
+int pmm__os_child_report(int fd, struct pmm__os_child_err *e);
+/* The failed step in words: "cannot change to working directory" ... */
+const char *pmm__os_child_step(int step);
 __attribute__((noreturn)) void pmm__os_exec_child(const struct pmm__os_child *c);
 /* Start a child that becomes c (pmm__os_exec_child) and run no fork
  * handler.  It runs in this process's memory, nothing copied, this thread
@@ -164,9 +190,10 @@ __attribute__((noreturn)) void pmm__os_exec_child(const struct pmm__os_child *c)
  * which goes on at once.  With c->cgroup_into it is made inside that
  * cgroup (clone3's CLONE_INTO_CGROUP: a move into a cgroup waits for an
  * RCU grace period, milliseconds on a loaded machine; where the kernel
- * has no clone3 it is a copy that moves itself first).  Its pid (an exec
- * that failed is told on c->errpipe), or -errno; -EINVAL unless
- * c->default_signals. */
+ * has no clone3, or a seccomp profile refuses it (EPERM), it is a copy
+ * that moves itself first, and so is every later child).  Its pid (a
+ * start that failed, the exec or a step before it, is told on
+ * c->errpipe), or -errno; -EINVAL unless c->default_signals. */
 int pmm__os_spawn(const struct pmm__os_child *c);
 /* Raise the soft limit on open descriptors to the hard one (a controller
  * of up to 256 actors holds a few for each); children started by

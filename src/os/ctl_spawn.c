@@ -20,6 +20,10 @@
  * loaded machine each child waits for a CPU before it executes, and those
  * waits should not add up one after the other; elsewhere than x86-64
  * every child in a cgroup is such a copy.
+ * Where clone3 is refused (ENOSYS on an older kernel, EPERM from a
+ * seccomp profile: older container runtimes' defaults deny unknown system
+ * calls so), the child is a fork that moves itself into its cgroup, and
+ * every later one too.
  * Under AddressSanitizer it is a copy instead (a raw fork, no handlers):
  * a child running in our memory writes ASan's shadow of our stack, and
  * the parent's next report of anything crashes ASan itself.
@@ -110,6 +114,24 @@ static long clone_into(const struct pmm__os_child *c, int cg, char *stack,
     return pid < 0 ? -errno : pid;
 }
 
+/* Set once clone3 itself has been refused, for a reason that will not
+ * change: ENOSYS (an older kernel), E2BIG (no CLONE_INTO_CGROUP), EPERM (a
+ * seccomp profile that denies it, as older container runtimes' default
+ * profiles do): every later child takes the fork path at once. */
+static int no_clone3;
+
+/* Should a clone3 that failed with r be tried again as a fork that moves
+ * itself?  Not for a lack of processes or memory, which a fork meets too;
+ * yes for anything else: a refusal of clone3 (remembered), or one of the
+ * cgroup (EBUSY, EOPNOTSUPP...), which the fork's own move then reports
+ * through the error pipe with its step. */
+static int fork_instead(long r)
+{
+    if (r == -ENOSYS || r == -E2BIG || r == -EPERM)
+        no_clone3 = 1;
+    return r < 0 && r != -EAGAIN && r != -ENOMEM && r != -EINTR;
+}
+
 int pmm__os_spawn(const struct pmm__os_child *c)
 {
     /* Unless it is a copy, the child's stack lies on ours: we are
@@ -124,13 +146,15 @@ int pmm__os_spawn(const struct pmm__os_child *c)
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     if (c->cgroup_into) {
-        pid = clone_into(c, *c->cgroup_into, stack, sizeof stack);
-        if (pid == -ENOSYS || pid == -E2BIG) {
+        pid = no_clone3 ? -ENOSYS : clone_into(c, *c->cgroup_into, stack,
+                                                sizeof stack);
+        if (fork_instead(pid)) {
             pid = fork(); /* before clone3: it moves itself */
-            int e = pid == 0 ? -pmm__os_cgroup_enter(*c->cgroup_into) : 0;
-            if (e > 0) {
-                if (c->errpipe >= 0 && write(c->errpipe, &e, sizeof e) < 0)
-                    (void)0;
+            int e = pid == 0 ? pmm__os_cgroup_enter(*c->cgroup_into) : 0;
+            if (e < 0) {
+                struct pmm__os_child_err ce = {PMM_OS_STEP_CGROUP, -e};
+                if (c->errpipe >= 0 && write(c->errpipe, &ce, sizeof ce) < 0)
+                    (void)0; /* nobody to tell */
                 _exit(127);
             }
             if (pid == 0)
