@@ -210,8 +210,22 @@ Test(heap_crash, every_crash_point_of_the_caches, .timeout = 300)
         }
 }
 
+/* A process of 2 threads dies at point (NAME:N) while another process of 2
+ * threads runs beside it (seeds a, b). */
+static void die_beside(const char *point, uint64_t a, uint64_t b)
+{
+    pid_t beside = hw_spawn_threads("RAM", "l", a, NULL, 0, 2, 2);
+    pid_t pid = hw_spawn_threads("RAM", "l", b, point, 200000, 0, 2);
+    int st = wait_status(pid);
+    stop(&beside);
+    cr_assert_eq(st, 128 + SIGKILL, "%s was not reached (exit %d)", point,
+                 st);
+    verify_after("l", point, 0, 4);
+}
+
 /* A process of 2 threads dies at each point of the lane protocol (and of
- * the commit) while another process of 2 threads runs beside it. */
+ * the commit) while another process of 2 threads runs beside it; and as
+ * each of its threads takes its presence (once a thread). */
 Test(heap_crash, every_crash_point_of_the_lanes, .timeout = 300)
 {
     static const char *const points[] = {
@@ -222,20 +236,16 @@ Test(heap_crash, every_crash_point_of_the_lanes, .timeout = 300)
     static const int nth[] = {1, 4, 30, 200};
     acks_map();
     hw_make_root("RAM", "l");
+    char point[64];
     for (size_t p = 0; p < sizeof points / sizeof *points; p++)
         for (size_t k = 0; k < sizeof nth / sizeof *nth; k++) {
-            char point[64];
             snprintf(point, sizeof point, "%s:%d", points[p], nth[k]);
-            pid_t beside = hw_spawn_threads("RAM", "l", 50 * p + k, NULL, 0,
-                                            2, 2);
-            pid_t pid = hw_spawn_threads("RAM", "l", 100 * p + k + 1, point,
-                                         200000, 0, 2);
-            int st = wait_status(pid);
-            stop(&beside);
-            cr_assert_eq(st, 128 + SIGKILL, "%s was not reached (exit %d)",
-                         point, st);
-            verify_after("l", point, 0, 4);
+            die_beside(point, 50 * p + k, 100 * p + k + 1);
         }
+    for (int k = 1; k <= 2; k++) {
+        snprintf(point, sizeof point, "heap.presence-taken:%d", k);
+        die_beside(point, 900 + (uint64_t)k, 1000 + (uint64_t)k);
+    }
 }
 
 /* A holder dies mid-transaction; then its rescuers die at each point of the

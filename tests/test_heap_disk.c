@@ -61,6 +61,9 @@ static void setup(void)
 static void teardown(void)
 {
     unlink(disk_path);
+    char pres[300]; /* the bank's presence file (heap.md) */
+    snprintf(pres, sizeof pres, "%s.presence", disk_path);
+    unlink(pres);
     unlink(rec_path);
     site_drop();
 }

@@ -12,7 +12,8 @@
  * dead, a hang for whoever waits on them; or, the range reused, setting
  * bits in another block's data).  So: no SIGSEGV, both mutexes the thread
  * held are found dead, the new block's bytes are as written, and a forked
- * process gets the lane and the lock word the ended thread left.
+ * process gets the lane and the lock word the ended thread left.  And the
+ * first user of a new boot makes the presence slots again.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -21,7 +22,9 @@
 #include <semaphore.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <hotrestart/heap.h>
@@ -72,6 +75,9 @@ static void teardown(void)
 {
     hr_heap_close(H);
     unlink(disk_path);
+    char pres[300]; /* the bank's presence file (heap.md) */
+    snprintf(pres, sizeof pres, "%s.presence", disk_path);
+    unlink(pres);
     site_drop();
 }
 TestSuite(heap_presence, .init = setup, .fini = teardown, .timeout = 60);
@@ -157,4 +163,64 @@ Test(heap_presence, a_thread_outlives_its_heaps_freed_block)
     run(free_and_reuse, bank);
     for (size_t i = 0; i < GONE_SIZE; i++)
         cr_assert_eq(fresh[i], 0xa5, "byte %zu of the new block changed", i);
+}
+
+/* A new boot: the presence file's mutexes name threads of the old boot,
+ * which the kernel never marked dead.  Its first user of the new boot
+ * makes them again (else a thread looking for a slot would wait for
+ * ever).  This suite's process has not mapped the file before. */
+static void site_only(void)
+{
+    site_new(16 << 20, 64);
+}
+static void site_gone(void)
+{
+    site_drop();
+}
+TestSuite(heap_boot, .init = site_only, .fini = site_gone, .timeout = 60);
+
+/* Open heap "b" and run one transaction on it: 0, or where it failed. */
+static int use_heap(void)
+{
+    pmm_bank *b = bank_open();
+    hr_heap *h;
+    uint64_t *o;
+    if (hr_heap_open(&h, b, "b", 1 << 20, "k", 1, 0) != 0)
+        return 1;
+    int r = hr_heap_begin(h) || hr_heap_alloc(h, 64, 0, (void **)&o) ||
+            hr_heap_set64(h, o, 9) || hr_heap_commit(h);
+    hr_heap_close(h);
+    pmm_bank_close(b);
+    return r ? 2 : 0;
+}
+
+Test(heap_boot, a_new_boot_makes_the_presence_slots_again)
+{
+    setenv("HR_HEAP_BOOT_ID", "boot-a", 1);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0)
+        _exit(use_heap());
+    cr_assert_eq(wait_status(pid), 0);
+    char path[4200];
+    snprintf(path, sizeof path, "%s.presence", site_bank());
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0600);
+    /* every slot held, as a reboot leaves them: each mutex's lock word
+     * names a thread (pid 1's, alive) without the owner-died bit (the
+     * file's layout: a page, then slots of 64 bytes, the mutex first) */
+    int fd = open(path, O_RDWR);
+    cr_assert_geq(fd, 0);
+    uint8_t *m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
+                      MAP_SHARED, fd, 0);
+    cr_assert_neq(m, MAP_FAILED);
+    close(fd);
+    size_t slots = ((size_t)st.st_size - 4096) / 64;
+    cr_assert_gt(slots, 0);
+    for (size_t i = 0; i < slots; i++)
+        ((pthread_mutex_t *)(m + 4096 + 64 * i))->__data.__lock = 1;
+    setenv("HR_HEAP_BOOT_ID", "boot-b", 1);
+    cr_assert_eq(use_heap(), 0);
+    munmap(m, (size_t)st.st_size);
 }

@@ -47,6 +47,9 @@ static void setup(void)
 static void teardown(void)
 {
     unlink(disk_path);
+    char pres[300]; /* the bank's presence file (heap.md) */
+    snprintf(pres, sizeof pres, "%s.presence", disk_path);
+    unlink(pres);
     site_drop();
 }
 TestSuite(heap_version, .init = setup, .fini = teardown);

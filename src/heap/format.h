@@ -6,19 +6,20 @@
  * A heap block is, in order:
  *
  *   header   HH_HDR_SIZE bytes: identity (magic, version, layout signature,
- *            geometry), the boot stamp of the lanes' mutexes, the
+ *            geometry), the boot stamp of the lanes' owner words, the
  *            allocator's lock word and the "hot words" transactions change
  *            (the root's format version, root, free-list heads and their
  *            bitmap)
  *   lanes    nlanes areas of lane_size bytes (whole pages): each a lane
- *            header (struct hh_lane: its robust mutex, sequence, log state,
+ *            header (struct hh_lane: its owner word, sequence, log state,
  *            allocation cache and record of the chunks taken from it) and
  *            its undo log of struct hh_entry records
  *   locks    nlocks lock words (a power of two): the lock of the 64-byte
  *            granule g of the block is locks[hh_lock_index(g, nlocks)]
  *   arena    arena_size bytes of chunks, from arena_off to the sentinel
  *
- * A transaction runs in a lane it holds (its mutex): its undo records go to
+ * A transaction runs in a lane it owns (its owner word names the thread's
+ * presence, presence.c): its undo records go to
  * that lane's log alone, its commit is one store to that lane's state word.
  * A lock word is 0, or (lane + 1) << 56 | the lane's tx_seq when it was
  * taken (HH_SEQ_MASK bits): it is held while that lane's tx_seq still has
@@ -71,9 +72,10 @@
 
 #define HH_MAGIC      0x3150414548524845ull /* "EHRHEAP1" */
 #define HH_CLAIM      0x474e4954414d524full /* "ORMATING": format under way */
-#define HH_VERSION    5u  /* 2: the log's state word; 3: lanes, locks;
+#define HH_VERSION    6u  /* 2: the log's state word; 3: lanes, locks;
                            * 4: lane caches, no stored counters;
-                           * 5: a lane's record of chunks taken */
+                           * 5: a lane's record of chunks taken;
+                           * 6: a lane owned by one word (presence.c) */
 #define HH_HDR_SIZE   4096u
 #define HH_ALIGN      16u                   /* chunk and object alignment */
 #define HH_MIN_CHUNK  32u                   /* header + two list links */
@@ -154,12 +156,11 @@ static_assert(sizeof(struct hh_entry) == 32, "entry size");
  * "committed, roll forward" (log.c). */
 #define HH_REDO (1ull << 63)
 
-/* A lane: one transaction at a time runs in it, under its mutex. */
+/* A lane: one transaction at a time runs in it, its owner's. */
 struct hh_lane {
-    union {
-        pthread_mutex_t mu; /* robust, process-shared, error-checking */
-        uint8_t mu_bytes[64];
-    };
+    uint64_t owner;       /* 0 free, or the owner word (presence.h) of the
+                           * thread whose transaction runs in it */
+    uint8_t  reserved_o[56];
     uint64_t tx_seq;      /* the running or next transaction's sequence;
                            * +1 after every commit point and rollback */
     uint64_t log_state;   /* hh_log_state(bytes of the log that count):
@@ -181,7 +182,6 @@ struct hh_lane {
      * commit point forgets them (cache.c) */
     uint64_t taken[HH_TAKEN];
 };
-static_assert(sizeof(pthread_mutex_t) <= 64, "mutex fits its slot");
 static_assert(offsetof(struct hh_lane, tx_seq) == 64, "lane seq offset");
 static_assert(sizeof(struct hh_lane) == HH_LANE_HDR, "lane header size");
 static_assert(offsetof(struct hh_lane, cache) == 120, "lane cache offset");
@@ -203,9 +203,11 @@ struct hh_hdr {
     uint64_t arena_size;  /* bytes from arena_off to the sentinel's end */
     uint8_t  reserved0[40];
 
-    /* the lanes' mutexes are valid only under the boot they were made in */
-    uint8_t  boot[16];    /* boot id the mutexes were initialised under */
-    uint64_t lock_inits;  /* times the mutexes were made: format, new boot */
+    /* the lanes' owner words are valid only under the boot they were
+     * written in */
+    uint8_t  boot[16];    /* boot id the lanes were last made free under */
+    uint64_t lock_inits;  /* times the lanes were made free: format, new
+                           * boot */
     uint64_t damaged;     /* lane + 1 whose log was found damaged, or 0:
                            * then transactions are refused (K_EHEAP) */
     uint64_t ages;        /* read as a transaction's age at begin; moved
@@ -297,7 +299,7 @@ static inline uint32_t hh_layout_sig(void)
                       7u + sizeof(struct hh_chunk) * 3u + HH_NBINS * 131u +
                       offsetof(struct hh_hdr, bins) * 17u +
                       sizeof(struct hh_lane) * 5u + HH_GRANULE * 11u +
-                      sizeof(pthread_mutex_t));
+                      offsetof(struct hh_lane, reserved_o) * 23u);
 }
 
 #endif

@@ -2,18 +2,19 @@
 /*
  * lane.c - lanes and lock words: many transactions on one heap at once.
  *
- * A transaction runs in a lane, which it holds through the lane's robust,
- * process-shared mutex from begin to commit or abort.  Taking a free lane
- * and giving it back are one atomic instruction each in user space; when
- * every lane is busy the taker waits on one (never fails).  A lane's owner
- * that dies (its process killed, or its thread ended by pthread_exit or a
- * cancellation while its process lives on) is known from the kernel: the
- * next thread to try its mutex gets EOWNERDEAD, rolls the lane's log back
- * (log.c) and only then marks the mutex consistent.  Whoever meets such a
- * lane does it: a transaction looking for a lane, one waiting for a lock
- * word the dead transaction held, an opener (hh_lanes_settle), the checker.
- * A rescuer that dies half-way leaves EOWNERDEAD to the next: the rollback
- * is idempotent.
+ * A transaction runs in a lane, which it owns from begin to commit or
+ * abort: one compare-and-swap of the lane's owner word from 0 to its
+ * thread's owner word (presence.c), given back by one store; no mutex and
+ * no system call on the way.  When every lane is busy the taker waits
+ * (never fails).  A lane's owner that ends (its process killed, or its
+ * thread ended by pthread_exit or a cancellation while its process lives
+ * on) is known from its presence (hh_owner_lives): whoever meets such a
+ * lane takes it over by a compare-and-swap of the dead owner's word to its
+ * own, rolls its log back (log.c) and only then gives it back or runs in
+ * it.  Whoever meets such a lane does it: a transaction looking for a
+ * lane, one waiting for a lock word the dead transaction held, an opener
+ * (hh_lanes_settle), the checker.  A rescuer that dies half-way leaves the
+ * lane naming itself, dead, to the next: the rollback is idempotent.
  *
  * Who may change what: a transaction takes the lock word of every 64-byte
  * granule it adds to its log (hr_heap_add), the first granule's of an
@@ -50,6 +51,7 @@
 #include "crash.h"
 #include "lane.h"
 #include "log.h"
+#include "presence.h"
 #include "os/os.h"
 
 #define TLS __attribute__((tls_model("initial-exec")))
@@ -96,23 +98,6 @@ void hh_forget(struct hr_heap *h)
             i++;
 }
 
-int hh_lane_init(struct hh_lane *l)
-{
-    pthread_mutexattr_t a;
-    int r = pthread_mutexattr_init(&a);
-    if (r)
-        return -r;
-    if ((r = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED)) ||
-        (r = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST)) ||
-        (r = pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK)) ||
-        (r = pthread_mutex_init(&l->mu, &a))) {
-        pthread_mutexattr_destroy(&a);
-        return -r;
-    }
-    pthread_mutexattr_destroy(&a);
-    return 0;
-}
-
 void hh_slot_init(struct hr_heap *h, unsigned i)
 {
     struct hh_tx *t = &h->tx[i];
@@ -125,17 +110,42 @@ void hh_slot_init(struct hr_heap *h, unsigned i)
     t->tx_stamp = 1;
 }
 
-/* This process holds lane i's mutex (r: what locking it said): make its
- * log empty, rolling back a dead owner's transaction.  0, or the error
- * (then the mutex is given back). */
+/* Try to own lane i for this thread: 0 owned (it was free), EOWNERDEAD
+ * owned (its owner had ended: its transaction is to be rolled back),
+ * EBUSY a live owner has it, EDEADLK this thread has it, or -errno. */
+static int lane_try(struct hr_heap *h, unsigned i)
+{
+    uint64_t me, *o = &hh_lane_at(h, i)->owner;
+    int r = hh_presence(h->pf, &me);
+    if (r < 0)
+        return r;
+    for (;;) {
+        uint64_t w = __atomic_load_n(o, __ATOMIC_ACQUIRE);
+        int lives = w ? hh_owner_lives(h->pf, w) : 0;
+        if (lives)
+            return lives == 2 ? EDEADLK : EBUSY;
+        if (__atomic_compare_exchange_n(o, &w, me, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE))
+            return w ? EOWNERDEAD : 0;
+    }
+}
+
+/* Give lane i back (its log is empty, or damaged and left for the next
+ * to find so). */
+static void lane_free(struct hr_heap *h, unsigned i)
+{
+    __atomic_store_n(&hh_lane_at(h, i)->owner, 0, __ATOMIC_RELEASE);
+}
+
+/* This thread owns lane i (r: what lane_try said): make its log empty,
+ * rolling back a dead owner's transaction.  0, or the error (then the
+ * lane is given back). */
 static int settle_lane(struct hr_heap *h, unsigned i, int r)
 {
     struct hh_tx *t = &h->tx[i];
     struct hh_lane *l = t->lane;
-    if (r == ENOTRECOVERABLE)
-        return K_EHEAP;
     if (r != 0 && r != EOWNERDEAD)
-        return -r;
+        return r < 0 ? r : -r;
     __atomic_store_n(&t->me, 0, __ATOMIC_RELAXED); /* a dead thread's slot */
     if (r == EOWNERDEAD)
         hh_crash("heap.owner-dead");
@@ -145,10 +155,8 @@ static int settle_lane(struct hr_heap *h, unsigned i, int r)
                                                  __ATOMIC_RELAXED) !=
                                  hh_log_state(0) && hh_log_live(t))
              ? hh_rollback(t) : 0;
-    if (r == EOWNERDEAD)
-        pthread_mutex_consistent(&l->mu);
     if (rr < 0)
-        pthread_mutex_unlock(&l->mu); /* the log still counts */
+        lane_free(h, i); /* the log still counts: the next finds it */
     return rr;
 }
 
@@ -198,26 +206,28 @@ int hh_lane_take(struct hr_heap *h, struct hh_tx **out)
         home_n = n;
     }
     unsigned start = home;
-    for (unsigned k = 0, i = start; k < n; k++, i = i + 1 < n ? i + 1 : 0) {
-        int r = pthread_mutex_trylock(&hh_lane_at(h, i)->mu);
-        if (r == EBUSY)
+    unsigned busy = 0, bad = 0;
+    for (unsigned k = 0, i = start;; k++, i = i + 1 < n ? i + 1 : 0) {
+        if (k && i == start) { /* every lane taken: wait (never fail) */
+            if (!busy) /* by this thread, or damaged: none will come */
+                return bad ? K_EHEAP : K_ETX;
+            busy = bad = 0;
+            pmm__os_yield();
+        }
+        int r = lane_try(h, i);
+        busy += r == EBUSY;
+        if (r == EBUSY || r == EDEADLK)
             continue;
-        if ((r = settle_lane(h, i, r)) == K_EHEAP)
+        if ((r = settle_lane(h, i, r)) == K_EHEAP) {
+            bad++;
             continue; /* a damaged lane: not used */
+        }
         if (r < 0)
             return r;
         claim(h, i);
         *out = &h->tx[i];
         return 0;
     }
-    int r = pthread_mutex_lock(&hh_lane_at(h, start)->mu);
-    if (r == EDEADLK)
-        return K_ETX;
-    if ((r = settle_lane(h, start, r)) < 0)
-        return r;
-    claim(h, start);
-    *out = &h->tx[start];
-    return 0;
 }
 
 void hh_lane_give(struct hh_tx *t)
@@ -228,18 +238,18 @@ void hh_lane_give(struct hh_tx *t)
             break;
         }
     __atomic_store_n(&t->me, 0, __ATOMIC_RELAXED);
-    pthread_mutex_unlock(&t->lane->mu);
+    lane_free(t->h, t->no);
 }
 
 int hh_lanes_settle(struct hr_heap *h)
 {
     int bad = 0;
     for (unsigned i = 0; i < h->nlanes; i++) {
-        int r = pthread_mutex_trylock(&hh_lane_at(h, i)->mu);
-        if (r == EBUSY)
+        int r = lane_try(h, i);
+        if (r == EBUSY || r == EDEADLK)
             continue;
         if ((r = settle_lane(h, i, r)) == 0)
-            pthread_mutex_unlock(&hh_lane_at(h, i)->mu);
+            lane_free(h, i);
         else if (r == K_EHEAP)
             bad = 1;
         else
@@ -250,8 +260,9 @@ int hh_lanes_settle(struct hr_heap *h)
 
 int hh_lane_hold(struct hr_heap *h, unsigned i, int wait)
 {
-    struct hh_lane *l = hh_lane_at(h, i);
-    int r = wait ? pthread_mutex_lock(&l->mu) : pthread_mutex_trylock(&l->mu);
+    int r;
+    while ((r = lane_try(h, i)) == EBUSY && wait)
+        pmm__os_yield();
     if (r == EBUSY || r == EDEADLK)
         return r == EDEADLK ? 2 : 1;
     return settle_lane(h, i, r);
@@ -259,7 +270,7 @@ int hh_lane_hold(struct hr_heap *h, unsigned i, int wait)
 
 void hh_lane_release(struct hr_heap *h, unsigned i)
 {
-    pthread_mutex_unlock(&hh_lane_at(h, i)->mu);
+    lane_free(h, i);
 }
 
 int hh_lane_inspect(struct hr_heap *h, unsigned i, uint64_t *bytes,
@@ -285,12 +296,12 @@ int hh_lane_inspect(struct hr_heap *h, unsigned i, uint64_t *bytes,
  * damaged. */
 static int holder_alive(struct hr_heap *h, unsigned i)
 {
-    int r = pthread_mutex_trylock(&hh_lane_at(h, i)->mu);
-    if (r == EBUSY)
+    int r = lane_try(h, i);
+    if (r == EBUSY || r == EDEADLK)
         return 1;
     if ((r = settle_lane(h, i, r)) < 0)
         return r;
-    pthread_mutex_unlock(&hh_lane_at(h, i)->mu);
+    lane_free(h, i);
     return 0;
 }
 

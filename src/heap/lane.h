@@ -35,8 +35,6 @@ static inline struct hh_tx *hh_my_tx(struct hr_heap *h)
 /* Forget h's entries (its handle is closed). */
 void hh_forget(struct hr_heap *h);
 
-/* Make a lane's robust, process-shared mutex (format, a new boot). */
-int hh_lane_init(struct hh_lane *l);
 /* Point slot i of h at its lane (open). */
 void hh_slot_init(struct hr_heap *h, unsigned i);
 /* Take a free lane for a transaction of this thread, waiting when none is

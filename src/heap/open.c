@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * open.c - opening a heap: its format, a new boot's mutexes, and the
+ * open.c - opening a heap: its format, a new boot's lanes, and the
  * rollback of whatever dead transactions left.
  *
  * Opening runs in two steps.  Under the open lock (an OFD lock the kernel
  * drops with its holder, sys.c): a block whose header page is all zero, or
  * whose format was cut short (HH_CLAIM), is formatted, magic last; a heap
- * whose mutexes were made under another boot id (a DISK heap after a
- * reboot or a power cut) has every lane's log rolled back, its mutexes
- * made again and its lock words cleared (no transaction of a past boot
- * holds anything).  Then every lane whose owner is dead is rolled back
+ * whose lanes were last made free under another boot id (a DISK heap
+ * after a reboot or a power cut) has every lane's log rolled back, its
+ * lanes made free and its lock words cleared (no transaction of a past
+ * boot holds anything).  The bank's presence file is mapped first
+ * (presence.c).  Then every lane whose owner is dead is rolled back
  * (lane.c).  A heap of another format version or layout is refused with
  * K_EHEAP, never read.
  */
@@ -24,6 +25,7 @@
 #include "lane.h"
 #include "log.h"
 #include "os/os.h"
+#include "presence.h"
 #include "sys.h"
 
 #define HH_LANE_MIN (16ull << 10)
@@ -107,9 +109,7 @@ static int format(struct hr_heap *h)
     slots_init(h);
     for (unsigned i = 0; i < h->nlanes; i++) {
         struct hh_lane *l = hh_lane_at(h, i);
-        int r = hh_lane_init(l);
-        if (r < 0)
-            return r;
+        l->owner = 0;
         l->tx_seq = 1;
         l->log_state = hh_log_state(0);
     }
@@ -174,8 +174,7 @@ static int prepare(struct hr_heap *h)
         return r;
     hh_crash("heap.new-boot");
     for (unsigned i = 0; i < h->nlanes; i++)
-        if ((r = hh_lane_init(hh_lane_at(h, i))) < 0)
-            return r;
+        hh_lane_at(h, i)->owner = 0;
     memset(h->base + d->locks_off, 0, d->nlocks * 8);
     d->alloc_lock = 0;
     d->lock_inits++;
@@ -190,6 +189,8 @@ static int attach(struct hr_heap *h, const pmm_block *blk, int inspect)
     if (r < 0)
         return r;
     h->durable = bi.durable;
+    if ((r = hh_presence_map(bi.path, &h->pf)) < 0)
+        return r;
     if (blk->size < HR_HEAP_MIN_SIZE || blk->size > HR_HEAP_MAX_SIZE)
         return K_ENOTHEAP;
     int fd = hh_os_open_lock(bi.path, (uint64_t)((uintptr_t)h->base - bi.base));

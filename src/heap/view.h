@@ -8,7 +8,7 @@
  * is a pmm block like any other.  The handle holds where the block is
  * mapped, whether it is DISK (flushes) and one transaction slot per lane:
  * the state of the transaction this process runs in that lane.  A slot is
- * touched only by the thread that holds its lane's mutex through this
+ * touched only by the thread that owns its lane through this
  * handle; `me` (that thread's token, lane.c) alone is read by other threads
  * of the process, atomically, to find their own slot.
  */
@@ -73,6 +73,7 @@ struct hr_heap {
     int record_fd;          /* HR_HEAP_FLUSHLOG: flushes recorded, or -1 */
     uint8_t *record_snap;   /* the block as last recorded */
     pthread_mutex_t record_mu; /* one flush recorded at a time */
+    struct hh_pfile *pf;    /* the bank's presence file (presence.c) */
     unsigned nlanes;
     struct hh_tx tx[HH_MAX_LANES]; /* one per lane */
 };

@@ -248,6 +248,15 @@ fail_ram:
     return r;
 }
 
+/* The heaps' presence file of the bank at bank_path (src/heap/presence.c),
+ * gone with the bank. */
+static void unlink_presence(const char *bank_path)
+{
+    char path[4300];
+    snprintf(path, sizeof path, "%s.presence", bank_path);
+    pmm__os_unlink(path);
+}
+
 int pmm_site_destroy(const char *site)
 {
     char dir[4096], path[4200];
@@ -255,11 +264,14 @@ int pmm_site_destroy(const char *site)
     if ((r = pmm_site_path(dir, sizeof dir, site)) < 0 ||
         (r = pmm__site_check_dir(dir)) < 0)
         return r;
-    if (pmm_bank_path(path, sizeof path, dir, "DISK") == K_OK)
+    if (pmm_bank_path(path, sizeof path, dir, "DISK") == K_OK) {
         pmm__os_unlink(path);
+        unlink_presence(path);
+    }
     snprintf(path, sizeof path, "%s/" SITE_CONF, dir);
     pmm__os_unlink(path);
     snprintf(path, sizeof path, "%s/" RAM_BANK, dir);
+    unlink_presence(path);
     if ((r = pmm__os_unlink(path)) < 0 && r != -ENOENT)
         return r;
     /* other files (the controller's) may remain: keep the directory then */
