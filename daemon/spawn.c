@@ -429,7 +429,8 @@ int hrd_spawn_wait(struct hrd *d, int slot, int pid, int exec_pipe)
         free(s);
     }
     d->start_step = e.step;
-    snprintf(d->start_why, sizeof d->start_why, "%s%s: %s",
+    /* a long directory is cut, the reason kept */
+    snprintf(d->start_why, sizeof d->start_why, "%s%.200s: %s",
              pmm__os_child_step(e.step), where, pmm_strerror(r));
     return r;
 }
