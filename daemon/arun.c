@@ -97,7 +97,9 @@ int hrd_arun_payload(struct hrd *d, int group, int exe_fd, const char *p,
         d->reg->actors[slot].ready_fd = o->ready_fd;
         d->slot[slot].says_ready = (uint8_t)o->notify;
     }
+    d->first_start = 1;
     r = hrd_start_actor(d, slot, NULL);
+    d->first_start = 0;
     if (r < 0) { /* never ran: unregister, as if it had not been asked */
         hrd_log(d, HRD_ERR, "actor %s not started: %s", name,
                 hrd_start_why(d, r));

@@ -116,6 +116,7 @@ static int restart_group(struct hrd *d, int group)
         }
     }
     for (int i = 0; i < HR_REG_ACTORS; i++) {
+        d->start_why[0] = 0; /* not an earlier member's reason */
         int r = pid[i] > 0 ? hrd_spawn_wait(d, i, pid[i], pipe_fd[i]) : pid[i];
         if (r < 0 && ++failed)
             cannot_start(d, group, i, r);

@@ -275,6 +275,13 @@ struct hrd {
     char start_why[320];      /* the last start that failed, in words:
                                  the step and why (hrd_spawn_wait) ... */
     int start_step;           /* ... and its step, PMM_OS_STEP_... */
+    int first_start;          /* the start under way is an actor's first
+                                 (hr arun, hrfexec): a working directory
+                                 the controller cannot enter refuses it;
+                                 a later start (a restart of any kind)
+                                 runs in "/" instead, with a warning, so
+                                 that a directory removed meanwhile does
+                                 not keep a service down (spawn.c) */
     int cg_fd;                /* the site's cgroup directory, or -1: no
                                  cgroups, the fallback (cgroup.c, tree.c) */
     int cg_kill;              /* ... whose cgroups have cgroup.kill */

@@ -237,7 +237,7 @@ int hrd_ps_text(struct hrd *d, char *buf, size_t cap)
         struct hr_reg_group *G = &d->reg->groups[g];
         if (!G->used)
             continue;
-        char fail[256] = "-";
+        char fail[512] = "-"; /* the back-off reason is up to 400 */
         long wait_ms = backoff_ms(d, g);
         if (wait_ms >= 0) {
             snprintf(fail, sizeof fail, "backing off after %u failed start%s "

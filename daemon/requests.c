@@ -124,7 +124,9 @@ static int do_spawn(struct hrd *d, const struct hr_msg_hdr *h, const char *p,
         if (r < 0)
             return r;
     }
+    d->first_start = 1;
     r = hrd_start_actor(d, slot, fds + 1);
+    d->first_start = 0;
     if (r < 0)
         hrd_log(d, HRD_ERR, "actor %s not started by %s: %s", name,
                 d->reg->actors[cs].name, hrd_start_why(d, r));

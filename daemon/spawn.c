@@ -352,11 +352,19 @@ static int spawn(struct hrd *d, int slot, const int *stdio_in, int standby,
         .cgroup_into = cg >= 0 ? &cg : NULL, .side_by_side = beside,
         .default_signals = 1, .own_session = 1,
         .same_address = !d->slot[slot].aslr,
-        .stdio = stdio, .cwd = s->cwd, .exe_fd = fd,
+        .stdio = stdio, .cwd = s->cwd, .cwd_or_root = !d->first_start,
+        .exe_fd = fd,
         .argv = (char *const *)s->argv, .envp = env, .errpipe = ep[1],
         .pass_fd = rp[1], .pass_to = rp[1] >= 0 ? a->ready_fd : -1,
         .pass_fds = d->slot[slot].held_fd, .npass = nheld,
         .pid_var = nheld > 0 ? vars[3] : NULL};
+    uid_t uid;
+    mode_t mode;
+    if (!d->first_start && s->cwd &&
+        pmm__os_lstat(s->cwd, &uid, &mode) == -ENOENT)
+        hrd_log(d, HRD_WARNING, "actor %s: its working directory %s is gone: "
+                "it runs in / until the directory is back",
+                d->reg->actors[slot].name, s->cwd);
     int pid = pmm__os_spawn(&child);
     if (cg >= 0) /* the table keeps it open */
         hrd_cgroup_bind(d, cgn, pid);
@@ -421,7 +429,8 @@ int hrd_spawn_wait(struct hrd *d, int slot, int pid, int exec_pipe)
         free(s);
     }
     d->start_step = e.step;
-    snprintf(d->start_why, sizeof d->start_why, "%s%s: %s",
+    /* a long directory is cut, the reason kept */
+    snprintf(d->start_why, sizeof d->start_why, "%s%.200s: %s",
              pmm__os_child_step(e.step), where, pmm_strerror(r));
     return r;
 }

@@ -218,7 +218,7 @@ static void restore(struct hrd *d, int slot)
         int r = hrd_start_actor(d, slot, NULL);
         if (r < 0) {
             hrd_log(d, HRD_ERR, "actor %s: rolled back, but its old image "
-                    "cannot start: %s", a->name, pmm_strerror(r));
+                    "cannot start: %s", a->name, hrd_start_why(d, r));
             u->restore_failed = 1;
         }
     }
@@ -323,12 +323,13 @@ int hrd_up_event(struct hrd *d, int slot, enum hrd_up_event ev,
 {
     struct hrd_upgrade *u = &d->slot[slot].up;
     struct up_cell cell = up_table[u->state][ev];
+    d->start_why[0] = 0; /* only this action's start says why */
     int r = act(d, slot, cell.action, c);
     if (r < 0 && (cell.action == UA_TRIAL || cell.action == UA_PROMOTE ||
                   cell.action == UA_WAITED)) {
-        char why[120];
-        snprintf(why, sizeof why, "the new version could not start: %s",
-                 pmm_strerror(r));
+        char why[160]; /* u->why's room */
+        snprintf(why, sizeof why, "the new version could not start: %.120s",
+                 hrd_start_why(d, r));
         say_why(u, why);
         if (cell.fail == HRD_UP_NONE) /* nothing ran: over at once */
             finish(d, slot, r);

@@ -172,7 +172,7 @@ void mc_cmd_stats(struct mc_server *srv, struct mc_session *s,
     struct mc_usage u = {0};
     int items = n == 2 && (mc_is(&t[1], "items") || mc_is(&t[1], "slabs"));
     if (n == 1 || items) {      /* what the heap holds, in one transaction */
-        int r = mc_store_usage(srv->store, &u);
+        int r = mc_store_usage(srv->store, &u, 1);
         if (r < 0) {
             mc_say_result(s, r);
             return;

@@ -469,14 +469,14 @@ void mc_store_reset_counters(mc_store *st)
     memset(&st->n, 0, sizeof st->n);
 }
 
-int mc_store_usage(mc_store *st, struct mc_usage *u)
+int mc_store_usage(mc_store *st, struct mc_usage *u, int heap)
 {
     hr_heap_info hi = {0};
     /* under the store's lock, as a writer: hr_heap_stat holds every lane
      * of the heap while it walks, and a worker's transaction meeting a
      * lock word of a lane it holds would lose with K_EBUSY */
     mc_lock_write(&st->share->lock);
-    int r = hr_heap_stat(st->heap, &hi);
+    int r = heap ? hr_heap_stat(st->heap, &hi) : 0;
     if (r >= 0)
         *u = (struct mc_usage){st->root->items, st->root->bytes,
                                st->root->mem_limit, st->root->nbuckets,

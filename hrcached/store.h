@@ -240,7 +240,10 @@ int mc_store_count_start(mc_store *st);
 
 const struct mc_counters *mc_store_counters(const mc_store *st);
 void mc_store_reset_counters(mc_store *st);
-int mc_store_usage(mc_store *st, struct mc_usage *u);
+/* heap 0: the root's figures only (heap_size, heap_used, heap_free 0):
+ * hr_heap_stat walks every chunk of the heap, which at a start would
+ * fault in every page of the store before the first reply. */
+int mc_store_usage(mc_store *st, struct mc_usage *u, int heap);
 
 /* hr_heap_check() on the store's heap and a walk of the table and the LRU
  * list that must agree with each other and with the counters.  0 when

@@ -320,13 +320,18 @@ uint64_t mc_store_heap_size(uint64_t mem_limit)
 
 /* How much one eviction may do: its spares and frees must fit half a
  * lane's undo log (a full log fails the transaction with K_ENOMEM, and a
- * store that needs room would fail with it). */
+ * store that needs room would fail with it).  The log's size from
+ * hr_heap_lanes, not hr_heap_stat, which walks the whole heap: at a
+ * restart that walk faulted in every page before the first reply. */
 static int evict_limits(mc_store *st)
 {
-    hr_heap_info hi;
-    MC_TRY(hr_heap_stat(st->heap, &hi));
-    uint64_t moves = hi.log_size / 4 / MC_LOG_PER_MOVE;
-    uint64_t frees = hi.log_size / 4 / MC_LOG_PER_FREE;
+    hr_heap_lane lane;
+    int n = hr_heap_lanes(st->heap, &lane, 1);
+    if (n < 0)
+        return n;
+    uint64_t log = n > 0 ? lane.log_size : 0;
+    uint64_t moves = log / 4 / MC_LOG_PER_MOVE;
+    uint64_t frees = log / 4 / MC_LOG_PER_FREE;
     st->share->evict_moves = moves < MC_EVICT_MOVES ? (unsigned)moves
                                                     : MC_EVICT_MOVES;
     st->share->evict_batch = frees < MC_EVICT_BATCH ? (unsigned)frees

@@ -56,8 +56,10 @@ typedef struct hr_arun_opts {
                            says it ("cannot change to working directory
                            /x: No such file or directory"); may be NULL */
     size_t why_cap;     /* ... room there */
-    uint64_t reserved[2]; /* zero (else -EINVAL): room for options to come,
-                             as in pmm_site_config */
+    /* zero (else -EINVAL): room for options to come, as in
+     * pmm_site_config; the struct keeps the size it had before why and
+     * why_cap took their place (56 bytes on 64-bit, 52 on i386) */
+    uint64_t reserved[UINTPTR_MAX > 0xffffffffu ? 2 : 3];
 } hr_arun_opts;
 /* hr_arun() with options.  -EEXIST: the name is taken; -EINVAL: an option
  * out of range or reserved space not zero; -EBADF: ready_fd is one of the

@@ -81,14 +81,17 @@ int hr_arun(const char *site, int group, const char *path, char *const argv[],
 int hr_arun_with(const char *site, int group, const hr_arun_opts *o,
                  const char *path, char *const argv[], char *const envp[])
 {
-    static const uint64_t zero[2];
+    static const uint64_t zero[sizeof o->reserved / sizeof o->reserved[0]];
     if (!o)
         return hr_arun(site, group, path, argv, envp);
-    _Static_assert(sizeof zero == sizeof o->reserved, "reserved space");
-    if (memcmp(o->reserved, zero, sizeof zero) != 0)
-        return -EINVAL; /* an option this library does not know yet */
+    /* the size it had before why and why_cap (binaries built either side
+     * of them pass the same struct) */
+    _Static_assert(sizeof(hr_arun_opts) == (UINTPTR_MAX > 0xffffffffu ? 56
+                   : _Alignof(uint64_t) == 8 ? 56 : 52), "hr_arun_opts size");
     if (o->why && o->why_cap)
         o->why[0] = 0; /* said only by the controller */
+    if (memcmp(o->reserved, zero, sizeof zero) != 0)
+        return -EINVAL; /* an option this library does not know yet */
     struct hr_arun_wire w = {.stop_ms = o->stop_ms, .ready_fd = o->ready_fd};
     if (!o->ready_fd && (o->notify || o->wait_ready))
         w.flags |= HR_ARUN_F_NOTIFY;

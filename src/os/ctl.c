@@ -360,8 +360,9 @@ void pmm__os_exec_child(const struct pmm__os_child *c)
      * closed): above them first */
     if (errpipe >= 0 && errpipe <= 2 && move_above(&errpipe, 3) < 0)
         child_fail(-1, PMM_OS_STEP_STDIO);
-    for (int i = 0; i < 3; i++)
-        if (c->stdio[i] != i && dup2(c->stdio[i], i) < 0)
+    for (int i = 0; i < 3; i++) /* one not had (-1: /dev/null could not
+                                    * be opened) is left as inherited */
+        if (c->stdio[i] >= 0 && c->stdio[i] != i && dup2(c->stdio[i], i) < 0)
             child_fail(errpipe, PMM_OS_STEP_STDIO);
     if (c->npass > 0 &&
         pass_fds(c, &exe_fd, &errpipe, c->pass_to > 2 ? &pass_fd : NULL) < 0)

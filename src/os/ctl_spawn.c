@@ -149,7 +149,10 @@ int pmm__os_spawn(const struct pmm__os_child *c)
         pid = no_clone3 ? -ENOSYS : clone_into(c, *c->cgroup_into, stack,
                                                 sizeof stack);
         if (fork_instead(pid)) {
-            pid = fork(); /* before clone3: it moves itself */
+            /* before clone3: it moves itself; a raw fork, no handler
+             * run (glibc's fork() would run the library's, which reopen
+             * every bank in the child) */
+            pid = syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, NULL);
             int e = pid == 0 ? pmm__os_cgroup_enter(*c->cgroup_into) : 0;
             if (e < 0) {
                 struct pmm__os_child_err ce = {PMM_OS_STEP_CGROUP, -e};

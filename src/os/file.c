@@ -422,15 +422,23 @@ static int aside_dead(int dir, const char *name, size_t plen)
     long pid = strtol(name + plen, &end, 10);
     if (*end || pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
         return 0;
+    struct stat st, now;
+    if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+        !S_ISREG(st.st_mode))
+        return 0;
     int fd, dead = 0;
     do
-        fd = openat(dir, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+        fd = openat(dir, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK |
+                                   O_NOCTTY);
     while (fd < 0 && errno == EINTR);
     if (fd < 0)
         return 0;
-    struct stat st;
+    /* locked by us, and the name still that file (not a new maker's,
+     * made under a reused pid since) */
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-        pmm__os_trylock(fd, 1) == 0)
+        pmm__os_trylock(fd, 1) == 0 &&
+        fstatat(dir, name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+        now.st_dev == st.st_dev && now.st_ino == st.st_ino)
         dead = unlinkat(dir, name, 0) == 0;
     close(fd);
     return dead;

@@ -63,10 +63,10 @@ int pmm__os_rename(const char *from, const char *to);
 int pmm__os_unlink(const char *path);
 /* Remove the files path.new.PID that makers of a new file for path left
  * when they died: no one holds their lock (pmm__os_lock) and no process
- * PID lives.  A maker holds the lock from the file's creation to its
- * rename; one that runs in another pid namespace (its PID names another
- * process here, or none) is still kept by its lock.  How many were
- * removed, or -errno. */
+ * PID lives.  A maker holds the lock from just after the file's creation
+ * until it has published it; one that runs in another pid namespace (its
+ * PID names another process here, or none) is kept by its lock but for
+ * that first instant.  How many were removed, or -errno. */
 int pmm__os_sweep_aside(const char *path);
 int pmm__os_mkdir(const char *path, mode_t mode); /* -EEXIST when there */
 int pmm__os_rmdir(const char *path);

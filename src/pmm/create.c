@@ -174,8 +174,8 @@ int pmm__bank_create_file(const char *path, int kind, uint64_t size,
                            why, &fd);
     if (r < 0)
         return r;
-    /* COMMIT POINT: the bank exists once it has its name. */
-    pmm__os_unlock(fd);
+    /* COMMIT POINT: the bank exists once it has its name (our lock held
+     * through it, as for a replacement below). */
     if ((r = pmm__os_link(tmp, path)) == -EEXIST)
         r = K_EEXIST;
     pmm__os_unlink(tmp);
@@ -193,10 +193,11 @@ int pmm__bank_replace_file(const char *path, int kind, uint64_t size,
         return r;
     pmm__crash("remake.aside");
     /* COMMIT POINT: the new bank takes the old one's name in one step;
-     * until then the old bank is there, whole.  Our lock (byte 0: under
-     * the bank's name, the bank's writer lock) goes first; our live pid
-     * keeps the file from a sweep meanwhile. */
-    pmm__os_unlock(fd);
+     * until then the old bank is there, whole.  Our lock (byte 0) is
+     * held through it, so that no sweep takes the file while it still
+     * has tmp's name; under the bank's name it is the bank's writer lock,
+     * which a bank's opener waits for until the close just after (no one
+     * could have opened the file by that name before). */
     if ((r = pmm__os_rename(tmp, path)) < 0)
         pmm__os_unlink(tmp);
     pmm__os_close(fd);
