@@ -213,7 +213,9 @@ struct hh_hdr {
     uint64_t ages;        /* read as a transaction's age at begin; moved
                            * on by one that loses to K_EBUSY (lane.c) */
     uint64_t commits;     /* DISK commits with redo so far (commit_no) */
-    uint8_t  reserved1[16];
+    uint64_t presence_id; /* id of the presence file (presence.c) the
+                           * lanes' owner words were written under */
+    uint8_t  reserved1[8];
     uint64_t alloc_lock;  /* lock word of the allocator (its own line) */
     uint8_t  reserved2[112];
 

@@ -116,6 +116,7 @@ static int format(struct hr_heap *h)
     d->lock_inits = 1;
     hh_arena_format(d);
     hh_os_boot_id(d->boot);
+    d->presence_id = hh_presence_id(h->pf);
     int r = hh_os_flush(h, 0, h->size);
     if (r < 0)
         return r;
@@ -152,8 +153,9 @@ static int settle_past_boot(struct hr_heap *h)
     return 0;
 }
 
-/* Under the open lock: format, or check, and remake a past boot's lanes. */
-static int prepare(struct hr_heap *h)
+/* Under the open lock (fd): format, or check, and remake the lanes of a
+ * past boot or of a presence file no process maps any more. */
+static int prepare(struct hr_heap *h, int fd)
 {
     struct hh_hdr *d = h->hdr;
     int r;
@@ -166,10 +168,19 @@ static int prepare(struct hr_heap *h)
     slots_init(h);
     uint8_t boot[16];
     hh_os_boot_id(boot);
-    if (memcmp(boot, d->boot, sizeof boot) == 0)
+    uint64_t pid = hh_presence_id(h->pf);
+    int boot_same = memcmp(boot, d->boot, sizeof boot) == 0;
+    if (boot_same && d->presence_id == pid)
         return 0;
-    /* No process of this boot has opened the heap: nobody holds a lane or
-     * a lock word, whatever their bytes say. */
+    /* The owner words were written under another presence file (its
+     * name removed and the file made again): judged by this one, a live
+     * owner could read as dead.  Only once no process maps that one
+     * (presence.c) are they all dead. */
+    if (boot_same && (r = hh_presence_gone(fd, d->presence_id)) < 0)
+        return r;
+    /* No process of this boot, or none that maps the file the owner words
+     * name, has opened the heap: nobody holds a lane or a lock word,
+     * whatever their bytes say. */
     if ((r = settle_past_boot(h)) < 0)
         return r;
     hh_crash("heap.new-boot");
@@ -179,6 +190,7 @@ static int prepare(struct hr_heap *h)
     d->alloc_lock = 0;
     d->lock_inits++;
     memcpy(d->boot, boot, sizeof boot);
+    d->presence_id = pid;
     return hh_os_flush(h, 0, d->arena_off);
 }
 
@@ -196,7 +208,7 @@ static int attach(struct hr_heap *h, const pmm_block *blk, int inspect)
     int fd = hh_os_open_lock(bi.path, (uint64_t)((uintptr_t)h->base - bi.base));
     if (fd < 0)
         return fd;
-    r = prepare(h);
+    r = prepare(h, fd);
     hh_os_open_unlock(fd);
     if (r < 0)
         return r;

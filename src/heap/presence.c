@@ -31,19 +31,46 @@
  * unmapped, and it holds presence slots only; its pages are never given to
  * anything else, even once unlinked.
  *
- * The file ("<bank file>.presence", mode 0600) is made at first need by
- * whoever comes first; every process takes an open-file-description lock
- * on it before it looks at it, and initialises it (every slot, then the
- * boot id, then the magic) if its magic or boot id is not this boot's: a
- * file of an older boot holds mutexes no living thread holds.  A forked
- * child holds no slot (glibc empties its robust list): its table is
- * emptied.
+ * The file ("<bank file>.presence") is made at first need by whoever
+ * comes first; it is the bank file's owner's, mode 0600 (root makes it
+ * aside, gives it to the owner, then links it under its name), and any
+ * other file there is refused (K_EPRIV).  Every process takes an
+ * open-file-description lock on it before it looks at it, and
+ * initialises it (every slot, a new random id, the boot id, then the
+ * magic) if its magic or boot id is not this boot's: a file of an older
+ * boot holds mutexes no living thread holds.  A forked child holds no
+ * slot (glibc empties its robust list): its table is emptied.
+ *
+ * One file at a time per heap: owner words mean something only against
+ * the file they were written under.  Were the file removed and made
+ * again while processes that mapped it live, an opener of the new one
+ * would find a live owner's slot free and roll its transaction back.  So
+ * the heap's header records the id of the file its owner words were
+ * written under (open.c), and every process that maps a file read-locks
+ * the bank file at the byte PF_USE_BASE + (id & PF_USE_MASK) for its
+ * life (the descriptor kept; a forked child shares it, exec closes it).
+ * An opener whose file's id is not the heap's write-locks the old id's
+ * byte an instant (hh_presence_gone): held, a process that may own lanes
+ * by the old file lives and the open fails (-ESTALE); free, none does,
+ * and every owner word the heap holds is dead.  The lock is taken before
+ * the mapping is used, so a process that mapped the old file and has not
+ * locked yet will, and then finds the heap's id not its file's.  A cold
+ * restart remakes the bank but keeps this file: old and new processes
+ * judge by one file.  (Not covered: a process that opened the bank before
+ * its site was destroyed and made again, opening one of the old bank's
+ * heaps after: its locks by the bank's name are the new bank's.)
+ *
+ * Limits, clear errors rather than waits: PF_MAX files mapped by a
+ * process in its life (-EMFILE), PF_MINE files a thread holds slots in
+ * (-EMFILE), PF_SLOTS live threads per file (-EUSERS: the threads of a
+ * server may never end, so a wait could be for ever).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "crash.h"
 #include "hotrestart/errors.h"
@@ -56,6 +83,12 @@
 #define PF_HDR    4096u
 #define PF_MAX    16u /* presence files a process maps */
 #define PF_MINE   8u  /* presence files a thread holds a slot in */
+/* A process that maps a presence file read-locks the byte PF_USE_BASE +
+ * (the file's id & PF_USE_MASK) of the bank file for its life (its
+ * descriptor is kept; a forked child shares it): far past the bank's end,
+ * apart from pmm's byte 0 and the heaps' open locks (sys.c, 1 << 60). */
+#define PF_USE_BASE (1ull << 61)
+#define PF_USE_MASK 0xffffffffull
 
 struct pf_slot {
     union {
@@ -72,7 +105,8 @@ struct hh_pfile {
     uint64_t magic; /* PF_MAGIC, stored last */
     uint64_t nslots;
     uint8_t boot[16];
-    uint8_t reserved[PF_HDR - 32];
+    uint64_t id; /* random, new at each initialisation: which file */
+    uint8_t reserved[PF_HDR - 40];
     struct pf_slot slot[];
 };
 
@@ -89,6 +123,7 @@ static struct pf_map {
     dev_t dev;
     ino_t ino;
     struct hh_pfile *f;
+    int bank_fd; /* read-locked at the file's byte (PF_USE_BASE) */
 } maps[PF_MAX];
 static unsigned nmaps;
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
@@ -144,20 +179,17 @@ static int slot_init(struct pf_slot *s)
     return 0;
 }
 
-/* fd is the presence file, locked: map it, initialising it if it is not
- * this boot's. */
+/* fd is the presence file, locked: map it, initialising it (a new id)
+ * if it is not this boot's. */
 static int map_locked(int fd, struct hh_pfile **out)
 {
     size_t len = PF_HDR + (size_t)PF_SLOTS * sizeof(struct pf_slot);
     uint64_t size;
-    uid_t uid;
-    int r = pmm__os_size(fd, &size, &uid, NULL, NULL, NULL);
+    int r = pmm__os_size(fd, &size, NULL, NULL, NULL, NULL);
     if (r < 0)
         return r;
-    if (uid != pmm__os_euid())
-        return -EPERM;
     if (size < len && (r = pmm__os_truncate(fd, len)) < 0)
-        return r;
+        return r; /* cut short (it holds nothing to lose): made whole */
     void *p;
     if ((r = pmm__os_map_block(fd, 0, len, 0, 0, &p)) < 0)
         return r;
@@ -166,17 +198,101 @@ static int map_locked(int fd, struct hh_pfile **out)
     hh_os_boot_id(boot);
     if (__atomic_load_n(&f->magic, __ATOMIC_ACQUIRE) != PF_MAGIC ||
         f->nslots != PF_SLOTS || memcmp(f->boot, boot, sizeof boot)) {
+        uint64_t id = 0;
         __atomic_store_n(&f->magic, 0, __ATOMIC_RELAXED);
-        for (unsigned i = 0; i < PF_SLOTS; i++)
-            if ((r = slot_init(&f->slot[i])) < 0) {
-                pmm__os_unmap_block(p, len);
-                return r;
-            }
+        for (unsigned i = 0; i < PF_SLOTS && r == 0; i++)
+            r = slot_init(&f->slot[i]);
+        while (r == 0 && !id) /* 0 is no file's id */
+            r = pmm__os_random(&id, sizeof id);
+        if (r < 0) {
+            pmm__os_unmap_block(p, len);
+            return r;
+        }
         f->nslots = PF_SLOTS;
+        f->id = id;
         memcpy(f->boot, boot, sizeof boot);
         __atomic_store_n(&f->magic, PF_MAGIC, __ATOMIC_RELEASE);
     }
     *out = f;
+    return 0;
+}
+
+/* Root making the presence file of a site it does not own: made aside
+ * (path.new.PID, locked as pmm__os_sweep_aside expects), given to the
+ * bank's owner, then linked under its name, so that no one meets it
+ * under its name with the wrong owner. */
+static int make_for(const char *path, uid_t owner)
+{
+    char aside[4300];
+    int fd, r;
+    snprintf(aside, sizeof aside, "%s.new.%d", path, pmm__os_pid());
+    pmm__os_sweep_aside(path); /* what a killed maker left */
+    if ((r = pmm__os_open(aside, 0, 1, &fd)) < 0)
+        return r;
+    if ((r = pmm__os_lock(fd, 1)) == 0 && (r = pmm__os_chown(fd, owner)) == 0)
+        r = pmm__os_link(aside, path);
+    pmm__os_unlink(aside);
+    pmm__os_close(fd);
+    return r == -EEXIST ? 0 : r; /* another made it first: that one */
+}
+
+/* Open the presence file at path, made at first need, and check that it
+ * is the bank's owner's, owner-only: 0 and *fd, K_EPRIV, or -errno. */
+static int pf_open(const char *path, uid_t owner, int *fd, dev_t *dev,
+                   ino_t *ino)
+{
+    int r = pmm__os_open(path, 0, 0, fd);
+    if (r == -ENOENT) {
+        if (pmm__os_euid() != owner)
+            r = make_for(path, owner);
+        else if ((r = pmm__os_open(path, 0, 1, fd)) == 0)
+            goto check;
+        if (r == 0 || r == -EEXIST)
+            r = pmm__os_open(path, 0, 0, fd);
+    }
+    if (r < 0)
+        return r == -EACCES ? K_EPRIV : r;
+check:;
+    uid_t uid;
+    mode_t mode;
+    if ((r = pmm__os_size(*fd, NULL, &uid, &mode, dev, ino)) == 0 &&
+        (!S_ISREG(mode) || uid != owner || (mode & 077)))
+        r = K_EPRIV; /* another's, open to others, or no file */
+    if (r < 0)
+        pmm__os_close(*fd);
+    return r;
+}
+
+/* The mapping of the file at path (under maps_mu): found, or made now,
+ * with the bank read-locked at the byte of the file's id for good. */
+static int map_file(const char *bank_path, int fd, dev_t dev, ino_t ino,
+                    struct hh_pfile **out)
+{
+    for (unsigned i = 0; i < nmaps; i++)
+        if (maps[i].dev == dev && maps[i].ino == ino) {
+            *out = maps[i].f;
+            return 0;
+        }
+    if (nmaps == PF_MAX)
+        return -EMFILE;
+    int bfd, r = pmm__os_open(bank_path, 1, 0, &bfd);
+    if (r < 0)
+        return r;
+    if ((r = pmm__os_lock(fd, 1)) == 0) {
+        r = map_locked(fd, out);
+        pmm__os_unlock(fd);
+    }
+    /* an opener that tests whether the file is used holds the byte an
+     * instant (hh_presence_gone) */
+    while (r == 0 && (r = pmm__os_trylock_byte(bfd, PF_USE_BASE +
+                                               ((*out)->id & PF_USE_MASK),
+                                               0)) == -EAGAIN)
+        pmm__os_yield();
+    if (r < 0) { /* (a mapping made stays: it may be in use elsewhere) */
+        pmm__os_close(bfd);
+        return r;
+    }
+    maps[nmaps++] = (struct pf_map){dev, ino, *out, bfd};
     return 0;
 }
 
@@ -186,33 +302,34 @@ int hh_presence_map(const char *bank_path, struct hh_pfile **out)
     if (snprintf(path, sizeof path, "%s.presence", bank_path) >=
         (int)sizeof path)
         return -ENAMETOOLONG;
-    int fd, r = pmm__os_open(path, 0, 0, &fd);
-    if (r == -ENOENT && (r = pmm__os_open(path, 0, 1, &fd)) == -EEXIST)
-        r = pmm__os_open(path, 0, 0, &fd);
-    if (r < 0)
-        return r;
+    uid_t owner;
+    mode_t mode;
+    int fd, r = pmm__os_lstat(bank_path, &owner, &mode);
     dev_t dev;
     ino_t ino;
-    if ((r = pmm__os_size(fd, NULL, NULL, NULL, &dev, &ino)) < 0) {
-        pmm__os_close(fd);
+    if (r < 0 || (r = pf_open(path, owner, &fd, &dev, &ino)) < 0)
         return r;
-    }
     pthread_once(&fork_once, on_fork);
     pthread_mutex_lock(&maps_mu);
-    for (unsigned i = 0; i < nmaps; i++)
-        if (maps[i].dev == dev && maps[i].ino == ino) {
-            *out = maps[i].f;
-            goto done;
-        }
-    r = -EMFILE;
-    if (nmaps < PF_MAX && (r = pmm__os_lock(fd, 1)) == 0) {
-        if ((r = map_locked(fd, out)) == 0)
-            maps[nmaps++] = (struct pf_map){dev, ino, *out};
-        pmm__os_unlock(fd);
-    }
-done:
+    r = map_file(bank_path, fd, dev, ino, out);
     pthread_mutex_unlock(&maps_mu);
     pmm__os_close(fd);
+    return r;
+}
+
+uint64_t hh_presence_id(const struct hh_pfile *f)
+{
+    return f->id;
+}
+
+int hh_presence_gone(int bank_fd, uint64_t id)
+{
+    uint64_t byte = PF_USE_BASE + (id & PF_USE_MASK);
+    int r = pmm__os_trylock_byte(bank_fd, byte, 1);
+    if (r == -EAGAIN)
+        return -ESTALE;
+    if (r == 0)
+        pmm__os_trylock_byte(bank_fd, byte, -1);
     return r;
 }
 
@@ -225,7 +342,7 @@ int hh_presence_slow(struct hh_pfile *f, uint64_t *word)
             return 0;
         }
     if (nmine == PF_MINE)
-        return K_ETX;
+        return -EMFILE; /* a thread in heaps of PF_MINE banks already */
     pthread_once(&fork_once, on_fork);
     /* a thread's first try by its TLS address: threads spread over slots */
     unsigned n = PF_SLOTS;
@@ -235,8 +352,9 @@ int hh_presence_slow(struct hh_pfile *f, uint64_t *word)
         if ((r = pthread_mutex_trylock(&f->slot[p].mu)) == 0 ||
             r == EOWNERDEAD)
             break; /* else held, or unrecoverable: passed over */
-    if (r != 0 && r != EOWNERDEAD) /* every slot held: wait for an end */
-        r = pthread_mutex_lock(&f->slot[p].mu);
+    if (r != 0 && r != EOWNERDEAD) /* every slot held by a live thread: an end may be
+                     * far off (threads of servers live long) */
+        return -EUSERS;
     if (r == EOWNERDEAD)
         r = pthread_mutex_consistent(&f->slot[p].mu);
     if (r)

@@ -15,12 +15,24 @@ struct hh_pfile; /* a bank's presence file, mapped for good */
 #define HH_GEN_MASK    ((1ull << HH_OWNER_SHIFT) - 1)
 
 /* The presence file of the bank file at bank_path ("<bank>.presence",
- * owner-only), made at first need, initialised again under a new boot,
- * mapped once per process and never unmapped.  0 and *out, or -errno. */
+ * the bank's owner's, owner-only), made at first need (by root: given to
+ * the bank's owner), initialised again under a new boot, mapped once per
+ * process and never unmapped.  0 and *out; K_EPRIV the file is not a
+ * regular file of the bank's owner, mode 0600; -EMFILE this process maps
+ * 16 presence files already; or -errno. */
 int hh_presence_map(const char *bank_path, struct hh_pfile **out);
 
+/* The id of f: random, new each time the file is initialised. */
+uint64_t hh_presence_id(const struct hh_pfile *f);
+
+/* Does no process map the presence file of id `id` of the bank open as
+ * bank_fd (read-write)?  0 none does, -ESTALE one does, or -errno. */
+int hh_presence_gone(int bank_fd, uint64_t id);
+
 /* This thread's owner word in f, taking a slot for it the first time
- * (held until the thread ends).  0 and *word, or -errno. */
+ * (held until the thread ends).  0 and *word; -EMFILE the thread holds
+ * slots in 8 presence files already; -EUSERS every slot (2048) is held by
+ * a live thread; or -errno. */
 int hh_presence_slow(struct hh_pfile *f, uint64_t *word);
 
 #define TLS_IE __attribute__((tls_model("initial-exec")))

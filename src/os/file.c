@@ -75,6 +75,18 @@ int pmm__os_lock_byte(int fd, uint64_t byte)
     return lock_op(fd, F_OFD_SETLKW, F_WRLCK, byte);
 }
 
+int pmm__os_trylock_byte(int fd, uint64_t byte, int how)
+{
+    int r = lock_op(fd, F_OFD_SETLK,
+                    how > 0 ? F_WRLCK : how == 0 ? F_RDLCK : F_UNLCK, byte);
+    return r == -EACCES ? -EAGAIN : r;
+}
+
+int pmm__os_chown(int fd, uid_t uid)
+{
+    return fchown(fd, uid, (gid_t)-1) < 0 ? -errno : 0;
+}
+
 int pmm__os_pwrite(int fd, const void *buf, size_t len, uint64_t off)
 {
     const char *p = buf;

@@ -40,6 +40,13 @@ int pmm__os_unlock(int fd);
 /* A write lock, waited for, on the one byte `byte` of fd (the heap's open
  * lock, far past the end of the bank file); dropped by closing fd. */
 int pmm__os_lock_byte(int fd, uint64_t byte);
+/* The same, not waited for: `how` 1 a write lock, 0 a read (shared) lock,
+ * -1 unlock; -EAGAIN when another open file description holds one that
+ * conflicts. */
+int pmm__os_trylock_byte(int fd, uint64_t byte, int how);
+/* Give the file of fd to the user uid (its group unchanged): root making
+ * a file for a site it does not own. */
+int pmm__os_chown(int fd, uid_t uid);
 int pmm__os_pwrite(int fd, const void *buf, size_t len, uint64_t off);
 /* -ENODATA if the file ends before len bytes. */
 int pmm__os_pread(int fd, void *buf, size_t len, uint64_t off);

@@ -249,7 +249,9 @@ fail_ram:
 }
 
 /* The heaps' presence file of the bank at bank_path (src/heap/presence.c),
- * gone with the bank. */
+ * gone with the bank, after it: an opener then finds no bank by the name
+ * rather than the old bank beside a new presence file (which the heap
+ * would refuse, -ESTALE, while the old one's users live). */
 static void unlink_presence(const char *bank_path)
 {
     char path[4300];
@@ -271,9 +273,9 @@ int pmm_site_destroy(const char *site)
     snprintf(path, sizeof path, "%s/" SITE_CONF, dir);
     pmm__os_unlink(path);
     snprintf(path, sizeof path, "%s/" RAM_BANK, dir);
-    unlink_presence(path);
     if ((r = pmm__os_unlink(path)) < 0 && r != -ENOENT)
         return r;
+    unlink_presence(path);
     /* other files (the controller's) may remain: keep the directory then */
     pmm__os_rmdir(dir);
     return K_OK;
