@@ -275,3 +275,43 @@ Test(heap_threads, a_forked_child_does_not_run_its_parents_transaction)
     cr_assert_eq(obj[6][0], 66);
     cr_assert_eq(hr_heap_check(H, NULL, NULL), 0);
 }
+
+/* A thread of the parent runs a transaction that changed obj[7] when the
+ * process forks; the child waits for obj[7]'s lock, and the thread ends
+ * inside its transaction meanwhile (or before the child tries): the child
+ * finds it dead, rolls it back and gets the lock, never waits for good.
+ * Seen failing with a planted bug (hh_owner_lives taking EOWNERDEAD for
+ * "lives"): the child waited until the test's timeout. */
+static void *ends_in_tx(void *arg)
+{
+    (void)arg;
+    cr_assert_eq(hr_heap_begin(H), 0);
+    cr_assert_eq(hr_heap_set64(H, &obj[7][0], 77), 0);
+    sem_post(&a_in);
+    sem_wait(&b_done);
+    pthread_exit(NULL);
+}
+
+Test(heap_threads, a_child_waits_for_a_lock_of_a_thread_that_ends_in_it)
+{
+    sem_init(&a_in, 0, 0);
+    sem_init(&b_done, 0, 0);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, ends_in_tx, NULL), 0);
+    sem_wait(&a_in);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        int ok = hr_heap_begin(H) == 0 && hr_heap_lock(H, obj[7]) == 0 &&
+                 obj[7][0] == 7 && hr_heap_set64(H, &obj[7][0], 70) == 0 &&
+                 hr_heap_commit(H) == 0;
+        _exit(ok ? 0 : 1);
+    }
+    sem_post(&b_done); /* the thread ends inside its transaction */
+    pthread_join(t, NULL);
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %d", st);
+    cr_assert_eq(obj[7][0], 70);
+    cr_assert_eq(hr_heap_check(H, NULL, NULL), 0);
+}
