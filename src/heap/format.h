@@ -217,7 +217,11 @@ struct hh_hdr {
                            * lanes' owner words were written under */
     uint8_t  reserved1[8];
     uint64_t alloc_lock;  /* lock word of the allocator (its own line) */
-    uint8_t  reserved2[112];
+    uint8_t  reserved2[56];
+    /* a line read at every lane given back, written only by waiters */
+    uint32_t lane_wait;   /* 1: a thread may sleep on lane_wakes (lane.c) */
+    uint32_t lane_wakes;  /* moved on by a giver that found lane_wait */
+    uint8_t  reserved2b[48];
 
     /* hot words: changed only inside transactions, through the undo log */
     uint64_t root_version;/* the user's format version of the state under
@@ -232,6 +236,7 @@ struct hh_hdr {
 
 static_assert(offsetof(struct hh_hdr, boot) == 128, "boot offset");
 static_assert(offsetof(struct hh_hdr, alloc_lock) == 192, "lock offset");
+static_assert(offsetof(struct hh_hdr, lane_wait) == 256, "waiters' line");
 static_assert(offsetof(struct hh_hdr, root_version) == 312, "hot words offset");
 static_assert(offsetof(struct hh_hdr, root) == 320, "root offset");
 static_assert(offsetof(struct hh_hdr, bins) == 360, "bins offset");

@@ -6,7 +6,9 @@
  * abort: one compare-and-swap of the lane's owner word from 0 to its
  * thread's owner word (presence.c), given back by one store; no mutex and
  * no system call on the way.  When every lane is busy the taker waits
- * (never fails).  A lane's owner that ends (its process killed, or its
+ * (never fails): it yields, then sleeps on the header's wake word until a
+ * lane is given back, and a give-back makes a system call only when a
+ * sleeper said it sleeps (lane_wait).  A lane's owner that ends (its process killed, or its
  * thread ended by pthread_exit or a cancellation while its process lives
  * on) is known from its presence (hh_owner_lives): whoever meets such a
  * lane takes it over by a compare-and-swap of the dead owner's word to its
@@ -67,6 +69,8 @@ static __thread unsigned home_n TLS, home TLS; /* hh_token() % home_n */
 static uint64_t tokens;
 
 #define HH_SPIN_DIE 256u /* tries before a younger waiter gives up */
+#define HH_YIELDS   16u  /* yields before a waiter sleeps (lane_wait) */
+#define HH_SLEEP_NS 2000000L /* a sleep's bound: a wake that was missed */
 
 uint64_t hh_token(void)
 {
@@ -131,10 +135,38 @@ static int lane_try(struct hr_heap *h, unsigned i)
 }
 
 /* Give lane i back (its log is empty, or damaged and left for the next
- * to find so). */
+ * to find so), and wake the threads that sleep for a lane or a lock word,
+ * if one may: a load of a line no one writes but them, no system call
+ * otherwise. */
 static void lane_free(struct hr_heap *h, unsigned i)
 {
+    struct hh_hdr *d = h->hdr;
     __atomic_store_n(&hh_lane_at(h, i)->owner, 0, __ATOMIC_RELEASE);
+    if (__builtin_expect(__atomic_load_n(&d->lane_wait, __ATOMIC_RELAXED),
+                         0)) {
+        __atomic_store_n(&d->lane_wait, 0, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&d->lane_wakes, 1, __ATOMIC_RELEASE);
+        pmm__os_futex_wake(&d->lane_wakes);
+    }
+}
+
+/* Wait for a lane to be given back (which ends its transaction and gives
+ * back its lock words): yield the first HH_YIELDS times (*round counts),
+ * then sleep on the header's wake word, having said so (lane_wait), until
+ * a giver wakes the sleepers, or HH_SLEEP_NS pass: a lane given back
+ * between this thread's look and its lane_wait store may wake no one, and
+ * an owner that dies gives nothing back, so the sleep is bounded and the
+ * caller looks again (judging owners: a dead one's lane is rescued). */
+static void lane_wait(struct hr_heap *h, unsigned *round)
+{
+    struct hh_hdr *d = h->hdr;
+    if ((*round)++ < HH_YIELDS) {
+        pmm__os_yield();
+        return;
+    }
+    uint32_t seen = __atomic_load_n(&d->lane_wakes, __ATOMIC_ACQUIRE);
+    __atomic_store_n(&d->lane_wait, 1, __ATOMIC_SEQ_CST);
+    pmm__os_futex_wait(&d->lane_wakes, seen, HH_SLEEP_NS);
 }
 
 /* This thread owns lane i (r: what lane_try said): make its log empty,
@@ -189,9 +221,10 @@ static void wait_for_winner(struct hr_heap *h)
     if (lost_h != h)
         return;
     struct hh_lane *l = hh_lane_at(h, lost_lane);
+    unsigned round = 0;
     while ((__atomic_load_n(&l->tx_seq, __ATOMIC_ACQUIRE) & HH_SEQ_MASK) ==
                lost_seq && holder_alive(h, lost_lane) == 1)
-        pmm__os_yield();
+        lane_wait(h, &round);
     lost_h = NULL;
 }
 
@@ -206,13 +239,13 @@ int hh_lane_take(struct hr_heap *h, struct hh_tx **out)
         home_n = n;
     }
     unsigned start = home;
-    unsigned busy = 0, bad = 0;
+    unsigned busy = 0, bad = 0, round = 0;
     for (unsigned k = 0, i = start;; k++, i = i + 1 < n ? i + 1 : 0) {
         if (k && i == start) { /* every lane taken: wait (never fail) */
             if (!busy) /* by this thread, or damaged: none will come */
                 return bad ? K_EHEAP : K_ETX;
             busy = bad = 0;
-            pmm__os_yield();
+            lane_wait(h, &round);
         }
         int r = lane_try(h, i);
         busy += r == EBUSY;
@@ -261,8 +294,9 @@ int hh_lanes_settle(struct hr_heap *h)
 int hh_lane_hold(struct hr_heap *h, unsigned i, int wait)
 {
     int r;
+    unsigned round = 0;
     while ((r = lane_try(h, i)) == EBUSY && wait)
-        pmm__os_yield();
+        lane_wait(h, &round);
     if (r == EBUSY || r == EDEADLK)
         return r == EDEADLK ? 2 : 1;
     return settle_lane(h, i, r);
@@ -348,7 +382,9 @@ int hh_lock_slow(struct hh_tx *t, uint64_t *w)
             lost_seq = cur & HH_SEQ_MASK;
             return t->doomed = K_EBUSY;
         }
-        if (spin % 32 == 31)
-            pmm__os_yield(); /* contended: let the holder run */
+        if (spin % 32 == 31) { /* contended: let the holder run */
+            unsigned round = spin / 32;
+            lane_wait(h, &round); /* a holder's end gives its lane back */
+        }
     }
 }

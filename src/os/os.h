@@ -170,6 +170,12 @@ uint64_t pmm__os_now_ns(void); /* CLOCK_REALTIME */
 int pmm__os_pid(void);
 uid_t pmm__os_euid(void);
 void pmm__os_yield(void);
+/* Sleep while *word (in memory shared between processes, or not) still
+ * holds seen, at most ns nanoseconds; a wake, a signal or a spurious
+ * return ends it early: the caller looks again. */
+void pmm__os_futex_wait(uint32_t *word, uint32_t seen, long ns);
+/* Wake every sleeper on word. */
+void pmm__os_futex_wake(uint32_t *word);
 /* Die at once by SIGKILL (the crash points). */
 __attribute__((noreturn)) void pmm__os_die(void);
 

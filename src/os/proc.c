@@ -6,10 +6,13 @@
 #include "os.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -68,6 +71,17 @@ uid_t pmm__os_euid(void)
 void pmm__os_yield(void)
 {
     sched_yield();
+}
+
+void pmm__os_futex_wait(uint32_t *word, uint32_t seen, long ns)
+{
+    struct timespec t = {ns / 1000000000L, ns % 1000000000L};
+    syscall(SYS_futex, word, FUTEX_WAIT, seen, &t, NULL, 0);
+}
+
+void pmm__os_futex_wake(uint32_t *word)
+{
+    syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
 void pmm__os_die(void)
