@@ -169,6 +169,18 @@ Test(heap_pfile, a_presence_file_of_the_wrong_mode_or_owner_is_refused)
         cr_assert_eq(read_in_child("h"), K_EPRIV, "another owner");
         cr_assert_eq(chown(pres, 0, (gid_t)-1), 0);
     }
+    /* not a regular file: a directory, a link */
+    char keep[4400];
+    snprintf(keep, sizeof keep, "%s.keep", pres);
+    cr_assert_eq(rename(pres, keep), 0);
+    cr_assert_eq(mkdir(pres, 0700), 0);
+    cr_assert_eq(read_in_child("h"), K_EPRIV, "a directory");
+    cr_assert_eq(rmdir(pres), 0);
+    cr_assert_eq(symlink(keep, pres), 0);
+    cr_assert_eq(read_in_child("h"), K_EPRIV, "a link");
+    cr_assert_eq(unlink(pres), 0);
+    cr_assert_eq(rename(keep, pres), 0);
+    cr_assert_eq(read_in_child("h"), 7, "the heap after the refusals");
     /* cut short (no process maps it): made whole */
     cr_assert_eq(truncate(pres, 100), 0);
     cr_assert_eq(read_in_child("h"), 7);

@@ -250,8 +250,10 @@ static int pf_open(const char *path, uid_t owner, int *fd, dev_t *dev,
         if (r == 0 || r == -EEXIST)
             r = pmm__os_open(path, 0, 0, fd);
     }
+    if (r == -EACCES || r == -EISDIR || r == -ELOOP)
+        return K_EPRIV; /* another's, a directory, a link */
     if (r < 0)
-        return r == -EACCES ? K_EPRIV : r;
+        return r;
 check:;
     uid_t uid;
     mode_t mode;
