@@ -220,6 +220,26 @@ int hh_lane_take(struct hr_heap *h, struct hh_tx **out)
     return 0;
 }
 
+int hh_lane_take_first(struct hr_heap *h, struct hh_tx **out)
+{
+    if (hh_nmine == HH_MINE)
+        return K_ETX;
+    wait_for_winner(h);
+    for (unsigned i = 0; i < h->nlanes; i++) {
+        int r = pthread_mutex_lock(&hh_lane_at(h, i)->mu);
+        if (r == EDEADLK)
+            return K_ETX;
+        if ((r = settle_lane(h, i, r)) == K_EHEAP)
+            continue; /* a damaged lane: given back, not used */
+        if (r < 0)
+            return r;
+        claim(h, i);
+        *out = &h->tx[i];
+        return 0;
+    }
+    return K_EHEAP;
+}
+
 void hh_lane_give(struct hh_tx *t)
 {
     for (unsigned i = 0; i < hh_nmine; i++)

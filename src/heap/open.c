@@ -115,9 +115,8 @@ static int format(struct hr_heap *h)
     }
     d->lock_inits = 1;
     hh_arena_format(d);
-    hh_os_boot_id(d->boot);
-    int r = hh_os_flush(h, 0, h->size);
-    if (r < 0)
+    int r = hh_os_boot_id(d->boot);
+    if (r < 0 || (r = hh_os_flush(h, 0, h->size)) < 0)
         return r;
     hh_crash("heap.format");
     hh_barrier();
@@ -165,7 +164,8 @@ static int prepare(struct hr_heap *h)
         return K_EHEAP;
     slots_init(h);
     uint8_t boot[16];
-    hh_os_boot_id(boot);
+    if ((r = hh_os_boot_id(boot)) < 0)
+        return r;
     if (memcmp(boot, d->boot, sizeof boot) == 0)
         return 0;
     /* No process of this boot has opened the heap: nobody holds a lane or
