@@ -181,16 +181,23 @@ def main():
         print("%-28s %-22s %12.2f %12.2f %10.0f" % (
             name, mode, mx, median([x[1] for x in r]),
             median([x[2] for x in r])))
+    # ours: the last hrcached measured, the build under test; each other
+    # row's ratio is its figure over ours in the same mode
+    ours = {mode: median([x[0] for x in r]) for name, mode, r in rows
+            if name.startswith("hrcached")}
     path = os.environ.get("HR_BENCH_JSON")
     if path:
         with open(path, "a") as f:
             for name, mode, r in rows:
                 mx = [x[0] for x in r]
+                mine = name == servers[-1 if a.no_memcached else -2][0]
+                ratio = None if mine or mode not in ours \
+                    else round(median(mx) / ours[mode], 3)
                 f.write(json.dumps({
                     "name": "hrcached_set_max_under_stats_%dMiB" % a.mib,
                     "system": "%s, %s" % (name, mode), "unit": "ms",
                     "median": round(median(mx), 3), "p99": round(max(mx), 3),
-                    "ratio_to_ours": None, "note": note}) + "\n")
+                    "ratio_to_ours": ratio, "note": note}) + "\n")
     return 0
 
 
