@@ -12,7 +12,9 @@
  *  - stats heap answers the allocator's figures, and they agree with the
  *    heap: used grows and free shrinks with the sets, used is the store's
  *    own count (stats' heap_used), the objects are the items, the root
- *    and the table.
+ *    and the table;
+ *  - under writers, every stats reply is whole (its heap figures add up)
+ *    and every stats heap's walk equals the store's count in its hold.
  * No figure here is a time: the walk is seen by the pages it maps.
  */
 #define _GNU_SOURCE
@@ -21,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -167,7 +170,17 @@ Test(hrcached_stats, stats_items_slabs_map_no_page_of_the_items)
     cr_assert_eq(mc_stop(pid), 0);
 }
 
-/* The walked figures, as one reply. */
+/* The figure name in a reply out (fails the test if there is none). */
+static uint64_t field(const char *out, const char *name)
+{
+    char key[64];
+    snprintf(key, sizeof key, "STAT %s ", name);
+    const char *p = strstr(out, key);
+    cr_assert_not_null(p, "no %s in:\n%s", name, out);
+    return strtoull(p + strlen(key), NULL, 10);
+}
+
+/* The walked figures, from one reply. */
 struct walked {
     uint64_t size, used, objects, free, cached, largest_free, lanes;
     uint64_t store_used;
@@ -175,12 +188,13 @@ struct walked {
 
 static struct walked stats_heap(int fd)
 {
-    const char *c = "stats heap\r\n";
+    char out[4096];
+    cr_assert_gt(mc_ask(fd, "stats heap\r\n", 12, "END\r\n", out,
+                        sizeof out), 0);
     return (struct walked){
-        mc_stat(fd, c, "size"), mc_stat(fd, c, "used"),
-        mc_stat(fd, c, "objects"), mc_stat(fd, c, "free"),
-        mc_stat(fd, c, "cached"), mc_stat(fd, c, "largest_free"),
-        mc_stat(fd, c, "lanes"), mc_stat(fd, c, "store_used")};
+        field(out, "size"), field(out, "used"), field(out, "objects"),
+        field(out, "free"), field(out, "cached"), field(out, "largest_free"),
+        field(out, "lanes"), field(out, "store_used")};
 }
 
 Test(hrcached_stats, stats_heap_walks_and_agrees_with_the_store)
@@ -217,6 +231,63 @@ Test(hrcached_stats, stats_heap_walks_and_agrees_with_the_store)
     cr_assert_eq(c.objects, 1000 + 1);
     cr_assert_lt(c.used, b.used);
     cr_assert_eq(c.used, c.store_used);
+    close(fd);
+    cr_assert_eq(mc_stop(pid), 0);
+}
+
+/* A writer's life: sets and deletes of 200 keys until killed. */
+static void writer(void)
+{
+    int fd = mc_connect(port);
+    char cmd[2200], out[256];
+    for (unsigned i = 0;; i++) {
+        int k = (int)(i * 7919 % 200), len;
+        if (i % 3 == 2)
+            len = snprintf(cmd, sizeof cmd, "delete key%d\r\n", k);
+        else {
+            int size = 100 + (int)(i % 1900);
+            len = snprintf(cmd, sizeof cmd, "set key%d 0 0 %d\r\n", k, size);
+            memset(cmd + len, 'w', (size_t)size);
+            memcpy(cmd + len + size, "\r\n", 2);
+            len += size + 2;
+        }
+        if (mc_ask(fd, cmd, (size_t)len, "\r\n", out, sizeof out) < 0)
+            _exit(1);
+    }
+}
+
+/* Under two writers, every stats is whole (its heap figures add up, the
+ * items' bytes within the store's) and every stats heap's walk agrees
+ * with the store's count taken in the same hold. */
+Test(hrcached_stats, stats_whole_while_writers_run)
+{
+    pid_t pid = mc_startl(lfd, "-m", "16", "-t", "3", NULL);
+    pid_t w[2];
+    for (int i = 0; i < 2; i++) {
+        w[i] = fork();
+        cr_assert_geq(w[i], 0);
+        if (w[i] == 0)
+            writer();
+    }
+    int fd = mc_connect(port);
+    for (int i = 0; i < 300; i++) {
+        char out[16384];
+        cr_assert_gt(mc_ask(fd, "stats\r\n", 7, "END\r\n", out, sizeof out),
+                     0);
+        uint64_t v[4] = {field(out, "heap_size"), field(out, "heap_used"),
+                         field(out, "heap_free"), field(out, "bytes")};
+        cr_assert_eq(v[1] + v[2], v[0], "round %d:\n%s", i, out);
+        cr_assert_gt(v[1], v[3], "round %d:\n%s", i, out);
+        if (i % 30 == 0) {
+            struct walked h = stats_heap(fd);
+            cr_assert_eq(h.used, h.store_used, "round %d", i);
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(waitpid(w[i], NULL, WNOHANG), 0, "writer %d died", i);
+        kill(w[i], SIGKILL);
+        waitpid(w[i], NULL, 0);
+    }
     close(fd);
     cr_assert_eq(mc_stop(pid), 0);
 }
