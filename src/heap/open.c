@@ -239,7 +239,14 @@ int hr_heap_open(hr_heap **out, pmm_bank *bank, const char *name, size_t size,
     pthread_mutex_init(&h->record_mu, NULL);
     hh_crash_arm();
     hh_os_record_open(h);
-    if ((r = attach(h, &blk, (flags & HR_HEAP_INSPECT) != 0)) < 0)
+    /* not cancelled half-way: the open lock's wait and a DISK heap's
+     * flushes are cancellation points, and a cancellation there would
+     * leave the lock's descriptor held, and the next openers waiting */
+    int cancel;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+    r = attach(h, &blk, (flags & HR_HEAP_INSPECT) != 0);
+    pthread_setcancelstate(cancel, NULL);
+    if (r < 0)
         goto fail_attach;
     *out = h;
     return 0;
