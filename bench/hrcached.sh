@@ -18,7 +18,10 @@
 #  - request latency on 4 persistent connections, steady and during 100
 #    upgrades (10 with --quick) of hrcached (hr upgrade, its connections
 #    handed over) vs as many graceful restarts of memcached -e
-#    (bench/hrcached_upgrade.py, JSON rows hrcached_upgrade).
+#    (bench/hrcached_upgrade.py, JSON rows hrcached_upgrade);
+#  - the longest set while another client asks stats in a loop, with
+#    1 GiB of 4 KiB items (256 MiB with --quick), hrcached vs memcached
+#    (bench/hrcached_stats.py, JSON rows hrcached_set_max_under_stats).
 #
 #   bench/hrcached.sh [--quick] [BUILD_DIR]     (default build-bench)
 set -euo pipefail
@@ -89,3 +92,8 @@ echo
 upgrades=100; [ $quick = 1 ] && upgrades=10
 /usr/bin/python3 bench/hrcached_upgrade.py $upgrades "$build/hrcached" \
   "$build/hr" "$work/upgrade"
+echo
+# what a stats scrape costs the sets: the longest set while stats (and
+# hrcached's stats heap, the walk) are asked in a loop
+mib=1024; [ $quick = 1 ] && mib=256
+/usr/bin/python3 bench/hrcached_stats.py "$build/hrcached" --mib $mib

@@ -16,21 +16,11 @@ import os
 import random
 import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 import time
 
-
-def start(argv, sock, env):
-    p = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while not os.path.exists(sock):
-        if p.poll() is not None or time.monotonic() > deadline:
-            sys.exit("%s did not start" % argv[0])
-        time.sleep(0.01)
-    return p
+from mcask import start
 
 
 def run(sock_path, stream, value):

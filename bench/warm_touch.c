@@ -5,7 +5,12 @@
  * the bank, retrieves the block and reads one byte of every 4 KiB.  The
  * time from before the open to the last read, on a huge-page bank and on
  * a bank of 4 KiB pages, each on its own tmpfs (huge=within_size and
- * huge=never) in this process's own mount namespace.
+ * huge=never) in this process's own mount namespace.  The _write rows do
+ * the same with a store to one byte of every 4 KiB instead of a read: the
+ * kernel's fault-around (16 pages mapped per read fault of a cached file)
+ * does not apply to a write fault of a shared mapping, so there a 4 KiB
+ * bank takes one fault per page, as a restarted server that updates its
+ * state does.
  *
  *   warm_touch [--quick]
  *
@@ -65,10 +70,11 @@ static void writer(const char *site)
     _exit(2);
 }
 
-/* The fresh process: open, retrieve, one byte of every 4 KiB; writes the
- * milliseconds it took to fd, then those of the same reads again, every
- * page now mapped (the floor: what the reads cost without a fault). */
-static void toucher(const char *site, unsigned flags, int fd)
+/* The fresh process: open, retrieve, one byte of every 4 KiB read (or
+ * written, wr); writes the milliseconds it took to fd, then those of the
+ * same accesses again, every page now mapped (the floor: what they cost
+ * without a fault). */
+static void toucher(const char *site, unsigned flags, int wr, int fd)
 {
     pmm_bank *b;
     void *p;
@@ -79,7 +85,9 @@ static void toucher(const char *site, unsigned flags, int fd)
     unsigned sum = 0;
     double ms[2];
     for (int pass = 0; pass < 2; pass++) {
-        for (uint64_t off = 0; off < GIB; off += PAGE)
+        for (uint64_t off = 0; off < GIB && wr; off += PAGE)
+            ((volatile unsigned char *)p)[off] = (unsigned char)pass;
+        for (uint64_t off = 0; off < GIB && !wr; off += PAGE)
             sum += ((volatile unsigned char *)p)[off];
         ms[pass] = now_ms() - t;
         t = now_ms();
@@ -94,7 +102,7 @@ static void toucher(const char *site, unsigned flags, int fd)
 static double floor_med, floor_p99; /* the second reads of the last run */
 
 static double measure(const char *opts, unsigned huge, unsigned flags,
-                      int rounds, double *p99, const char **why)
+                      int wr, int rounds, double *p99, const char **why)
 {
     char dir[64], site[96];
     double v[16], f[16], med = 0;
@@ -118,7 +126,7 @@ static double measure(const char *opts, unsigned huge, unsigned flags,
     }
     for (int i = 0; i < rounds; i++) {
         if ((pid = fork()) == 0)
-            toucher(site, flags, fds[1]);
+            toucher(site, flags, wr, fds[1]);
         double ms[2];
         if (status_of(pid) != 0 || read(fds[0], ms, sizeof ms) != sizeof ms)
             break;
@@ -144,18 +152,26 @@ int main(int argc, char **argv)
     int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
     int rounds = quick ? 3 : 7;
     const char *ns = NULL, *why_h = NULL, *why_s = NULL, *why_p = NULL;
+    const char *why_hw = NULL, *why_sw = NULL;
     double hp99 = 0, sp99 = 0, pp99 = 0, huge = 0, small = 0, pop = 0;
-    double flo = 0, fp99 = 0;
+    double hwp99 = 0, swp99 = 0, hugew = 0, smallw = 0;
+    double flo = 0, fp99 = 0, flow = 0, fwp99 = 0;
     bench_header("warm touch: a fresh process reads 1 GiB left by a SIGKILLed one");
     if (unshare(CLONE_NEWNS) != 0 ||
         mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
-        ns = why_h = why_s = why_p = "not run: no private mount namespace (needs root)";
+        ns = why_h = why_s = why_p = why_hw = why_sw =
+            "not run: no private mount namespace (needs root)";
     if (!ns) {
-        huge = measure(HUGE_FS, PMM_HUGE_ON, 0, rounds, &hp99, &why_h);
+        huge = measure(HUGE_FS, PMM_HUGE_ON, 0, 0, rounds, &hp99, &why_h);
         flo = floor_med;
         fp99 = floor_p99;
-        small = measure(SMALL_FS, PMM_HUGE_OFF, 0, rounds, &sp99, &why_s);
-        pop = measure(HUGE_FS, PMM_HUGE_ON, PMM_POPULATE, rounds, &pp99, &why_p);
+        small = measure(SMALL_FS, PMM_HUGE_OFF, 0, 0, rounds, &sp99, &why_s);
+        pop = measure(HUGE_FS, PMM_HUGE_ON, PMM_POPULATE, 0, rounds, &pp99,
+                      &why_p);
+        hugew = measure(HUGE_FS, PMM_HUGE_ON, 0, 1, rounds, &hwp99, &why_hw);
+        flow = floor_med;
+        fwp99 = floor_p99;
+        smallw = measure(SMALL_FS, PMM_HUGE_OFF, 0, 1, rounds, &swp99, &why_sw);
     }
     bench_row("warm_touch_1GiB", "hotrestart, huge pages", "ms", huge, hp99, 0,
               huge > 0 ? "open + retrieve + a read per 4 KiB; 2 MiB pages" : why_h);
@@ -169,5 +185,16 @@ int main(int argc, char **argv)
               flo, fp99, huge > 0 && flo > 0 ? flo / huge : 0,
               flo > 0 ? "the same reads again in that process: no fault, "
                         "what memory and the TLB cost" : why_h);
+    bench_row("warm_touch_1GiB_write", "hotrestart, huge pages", "ms", hugew,
+              hwp99, 0,
+              hugew > 0 ? "open + retrieve + a store per 4 KiB; 2 MiB pages"
+                        : why_hw);
+    bench_row("warm_touch_1GiB_write", "hotrestart, 4 KiB pages", "ms", smallw,
+              swp99, hugew > 0 && smallw > 0 ? smallw / hugew : 0,
+              smallw > 0 ? "the same on huge=never: a write fault maps one "
+                           "page (no fault-around)" : why_sw);
+    bench_row("warm_touch_1GiB_write", "the stores alone (already mapped)",
+              "ms", flow, fwp99, hugew > 0 && flow > 0 ? flow / hugew : 0,
+              flow > 0 ? "the same stores again: no fault" : why_hw);
     return 0;
 }

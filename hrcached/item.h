@@ -102,6 +102,7 @@ struct mc_share {
     /* the table's most buckets (one per 256 B of -m), and the item count
      * below which no growth is tried again after one found no room */
     uint64_t max_buckets, grow_retry;
+    uint64_t heap_size;     /* bytes of the heap's block (pmm_stat at open) */
     /* the table as a lockless prefetch reads it: a copy of the root's
      * buckets and nbuckets - 1, changed by a writer after its transaction
      * ended, under the store's lock, between two steps of pf_seq (odd

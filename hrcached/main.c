@@ -303,7 +303,7 @@ static int check(const struct opts *o)
         die(1, "cannot open heap %s: %s", o->name,
             r == MC_BAD_ROOT ? "not an hrcached store" : pmm_strerror(r));
     struct mc_usage u = {0};
-    mc_store_usage(st, &u, 1);
+    mc_store_usage(st, &u);
     r = mc_store_verify(st, say_problem, NULL);
     printf("heap %s: %llu items, %llu bytes: %s\n", o->name,
            (unsigned long long)u.items, (unsigned long long)u.bytes,
@@ -387,7 +387,7 @@ int main(int argc, char **argv)
     struct mc_usage u = {0};
     int cr = mc_store_count_start(st);
     if (cr == 0)
-        cr = mc_store_usage(st, &u, 0); /* no walk: serve first */
+        cr = mc_store_usage(st, &u); /* no walk: serve first */
     if (cr < 0)
         die(1, "cannot use heap %s: %s", o.name, pmm_strerror(cr));
     srv.items_at_start = u.items;

@@ -6,9 +6,15 @@
  * and "stats slabs" (one class: every
  * item is in one heap and one LRU) and "stats reset"; beside memcached's
  * fields, hrcached's
- * own (heap_*, restarts, items_recovered, start_to_serve_us).  Reads the
- * store through store.h only; resets the counters it shows and nothing
- * else.
+ * own (heap_*, restarts, items_recovered, start_to_serve_us), and "stats
+ * heap", the allocator's own figures.  Reads the store through store.h
+ * only; resets the counters it shows and nothing else.
+ *
+ * Invariant: what a scrape or a health check asks for (stats, stats
+ * items, stats slabs, stats settings, stats conns) costs a copy of
+ * counters, never a walk of the heap, and holds no writer off for longer
+ * than the copy (mc_store_usage).  Only "stats heap" walks, and says for
+ * how long it held the writers off (held_us).
  */
 #define _GNU_SOURCE
 #include <inttypes.h>
@@ -104,7 +110,7 @@ static void stats_general(struct mc_server *srv, struct mc_session *s,
         {"hash_is_expanding", u.growing},
         /* hrcached's own: the heap, and what restarts found */
         {"heap_size", u.heap_size}, {"heap_used", u.heap_used},
-        {"heap_free", u.heap_free},
+        {"heap_free", u.heap_size - u.heap_used},
         {"restarts", u.starts > 0 ? u.starts - 1 : 0},
         {"items_recovered", srv->items_at_start},
         {"start_to_serve_us", srv->start_to_serve_us},
@@ -166,18 +172,39 @@ static void stats_items(struct mc_server *srv, struct mc_session *s,
     mc_say(s, "END");
 }
 
+/* The allocator's own figures: a walk of the whole heap, every writer
+ * held off meanwhile (man hrcached(1), STATS). */
+static void stats_heap(struct mc_server *srv, struct mc_session *s)
+{
+    hr_heap_info hi = {0};
+    uint64_t used = 0, held_us = 0;
+    int r = mc_store_heap_stat(srv->store, &hi, &used, &held_us);
+    if (r < 0) {
+        mc_say_result(s, r);
+        return;
+    }
+    const struct { const char *name; uint64_t v; } rows[] = {
+        {"size", hi.size}, {"arena", hi.arena}, {"used", hi.used},
+        {"objects", hi.objects}, {"free", hi.free},
+        {"free_chunks", hi.free_chunks}, {"largest_free", hi.largest_free},
+        {"cached", hi.cached}, {"cached_chunks", hi.cached_chunks},
+        {"log_size", hi.log_size}, {"lanes", hi.lanes},
+        {"lanes_busy", hi.lanes_busy}, {"transactions", hi.tx_count},
+        {"durable", (uint64_t)hi.durable}, {"store_used", used},
+        {"held_us", held_us},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        stat_u64(s, rows[i].name, rows[i].v);
+    mc_say(s, "END");
+}
+
 void mc_cmd_stats(struct mc_server *srv, struct mc_session *s,
                   const struct mc_tok *t, size_t n)
 {
     struct mc_usage u = {0};
     int items = n == 2 && (mc_is(&t[1], "items") || mc_is(&t[1], "slabs"));
-    if (n == 1 || items) {      /* what the heap holds, in one transaction */
-        int r = mc_store_usage(srv->store, &u, 1);
-        if (r < 0) {
-            mc_say_result(s, r);
-            return;
-        }
-    }
+    if (n == 1 || items)        /* the root's figures: a copy, no walk */
+        mc_store_usage(srv->store, &u);
     if (n == 1)
         stats_general(srv, s, &u);
     else if (n == 2 && mc_is(&t[1], "reset")) {
@@ -194,6 +221,8 @@ void mc_cmd_stats(struct mc_server *srv, struct mc_session *s,
     } else if (n == 2 && mc_is(&t[1], "conns") && srv->conns) {
         srv->conns(srv->conns_ctx, s);
         mc_say(s, "END");
+    } else if (n == 2 && mc_is(&t[1], "heap")) {
+        stats_heap(srv, s);
     } else if (items) {
         stats_items(srv, s, &u, t[1].p[0] == 's');
     } else {

@@ -35,7 +35,6 @@
 #include <hotrestart/heap.h>
 
 #include "item.h"
-#include "lock.h"
 #include "store.h"
 #include "store_int.h"
 #include "table.h"
@@ -467,24 +466,6 @@ const struct mc_counters *mc_store_counters(const mc_store *st)
 void mc_store_reset_counters(mc_store *st)
 {
     memset(&st->n, 0, sizeof st->n);
-}
-
-int mc_store_usage(mc_store *st, struct mc_usage *u, int heap)
-{
-    hr_heap_info hi = {0};
-    /* under the store's lock, as a writer: hr_heap_stat holds every lane
-     * of the heap while it walks, and a worker's transaction meeting a
-     * lock word of a lane it holds would lose with K_EBUSY */
-    mc_lock_write(&st->share->lock);
-    int r = heap ? hr_heap_stat(st->heap, &hi) : 0;
-    if (r >= 0)
-        *u = (struct mc_usage){st->root->items, st->root->bytes,
-                               st->root->mem_limit, st->root->nbuckets,
-                               st->root->starts, hi.size, hi.used, hi.free,
-                               st->root->tail ? st->root->tail->time : 0,
-                               st->root->old_buckets != NULL};
-    pthread_rwlock_unlock(&st->share->lock);
-    return r < 0 ? r : 0;
 }
 
 int mc_store_count_start(mc_store *st)

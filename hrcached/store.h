@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <hotrestart/heap.h>
 #include <hotrestart/pmm.h>
 
 #define MC_KEY_MAX 250u
@@ -65,11 +66,17 @@ struct mc_counters {
     uint64_t store_too_large, store_no_memory, total_items;
 };
 
-/* What the heap holds, for stats. */
+/* What the store holds, for stats: copied from the root (and the heap's
+ * chunk headers of the root and the table), never a walk (usage.c). */
 struct mc_usage {
     uint64_t items, bytes, mem_limit, nbuckets;
     uint64_t starts;                      /* mc_store_count_start()s */
-    uint64_t heap_size, heap_used, heap_free;   /* hr_heap_stat's */
+    uint64_t heap_size;                   /* bytes of the heap's block */
+    uint64_t heap_used;                   /* bytes of the store's objects
+                                           * in the heap: the items
+                                           * (bytes), the table, the one
+                                           * a growth empties, the root
+                                           * (hr_heap_usable sizes) */
     int64_t oldest;                       /* unix time of the LRU tail's
                                            * last store or bump, 0 none */
     uint64_t growing;                     /* 1 while the table grows */
@@ -240,10 +247,16 @@ int mc_store_count_start(mc_store *st);
 
 const struct mc_counters *mc_store_counters(const mc_store *st);
 void mc_store_reset_counters(mc_store *st);
-/* heap 0: the root's figures only (heap_size, heap_used, heap_free 0):
- * hr_heap_stat walks every chunk of the heap, which at a start would
- * fault in every page of the store before the first reply. */
-int mc_store_usage(mc_store *st, struct mc_usage *u, int heap);
+/* The store's figures, under its lock held shared for the copy only (as
+ * long as a get's lookup): no walk, no writer held off for longer.  0. */
+int mc_store_usage(mc_store *st, struct mc_usage *u);
+
+/* The allocator's own figures (hr_heap_stat(3)) and, beside them, the
+ * store's bytes in the heap (mc_usage's heap_used) taken in the same
+ * hold: a walk of every chunk of the heap, during which every writer of
+ * the store waits (*held_us: how long).  0 or hr_heap_stat's error. */
+int mc_store_heap_stat(mc_store *st, hr_heap_info *hi, uint64_t *used,
+                       uint64_t *held_us);
 
 /* hr_heap_check() on the store's heap and a walk of the table and the LRU
  * list that must agree with each other and with the counters.  0 when

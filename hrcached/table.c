@@ -397,6 +397,10 @@ int mc_store_open(mc_store **out, pmm_bank *bank, const char *name,
                          0);
     if (r < 0)
         goto fail_open;
+    pmm_block blk;          /* its size for stats: a lookup, no walk */
+    if ((r = pmm_stat(bank, name, &blk)) < 0)
+        goto fail_root;
+    sh->heap_size = blk.size;
     void *root;
     hr_heap_root(st->heap, &root);
     if (!root && !cfg->mem_limit) {

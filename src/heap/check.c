@@ -137,7 +137,9 @@ static void lists(const struct hr_heap *h, struct report *rp, uint64_t nfree)
 
 /* Hold every lane, so that no transaction changes a cache while the
  * arena is walked: waiting for each in a transaction begun for the check
- * (own: it holds no lock word, no deadlock).  Inside the caller's own
+ * (own: it holds no lock word, and its own lane is the first one not
+ * damaged (hh_lane_take_first), so two checks take lanes in one order and
+ * never wait for each other).  Inside the caller's own
  * transaction, which may hold lock words others wait for, only the lanes
  * free now are held; the caches of the others are not checked, and their
  * transactions' allocations may be counted or not.  held[i]: 1 held, 2 the

@@ -342,7 +342,7 @@ static int locked_check(hr_heap *h, void (*fn)(const char *, void *),
         return K_EFAULT;
     struct hh_tx *t = hh_my_tx(h);
     int own = !t, r;
-    if (own && (r = hh_lane_take(h, &t)) < 0)
+    if (own && (r = hh_lane_take_first(h, &t)) < 0)
         return r;
     r = hh_check(h, t, own, fn, arg, info);
     if (own)

@@ -263,6 +263,29 @@ int hh_lane_take(struct hr_heap *h, struct hh_tx **out)
     }
 }
 
+int hh_lane_take_first(struct hr_heap *h, struct hh_tx **out)
+{
+    if (hh_nmine == HH_MINE)
+        return K_ETX;
+    wait_for_winner(h);
+    for (unsigned i = 0; i < h->nlanes; i++) {
+        unsigned round = 0;
+        int r;
+        while ((r = lane_try(h, i)) == EBUSY)
+            lane_wait(h, &round);
+        if (r == EDEADLK)
+            return K_ETX;
+        if ((r = settle_lane(h, i, r)) == K_EHEAP)
+            continue; /* a damaged lane: given back, not used */
+        if (r < 0)
+            return r;
+        claim(h, i);
+        *out = &h->tx[i];
+        return 0;
+    }
+    return K_EHEAP;
+}
+
 void hh_lane_give(struct hh_tx *t)
 {
     for (unsigned i = 0; i < hh_nmine; i++)

@@ -42,6 +42,12 @@ void hh_slot_init(struct hr_heap *h, unsigned i);
  * passed over.  0 and *out, K_ETX if this thread holds the lane it waits
  * for or runs HH_MINE transactions already, K_EHEAP, or -errno. */
 int hh_lane_take(struct hr_heap *h, struct hh_tx **out);
+/* A lane for a check (check.c), which then holds every other lane in
+ * index order: the first lane in index order that is not damaged, waited
+ * for.  So checks take lanes in one order and never wait for each other,
+ * and no other transaction waits for a lane of the heap while it holds
+ * one. */
+int hh_lane_take_first(struct hr_heap *h, struct hh_tx **out);
 /* Give t's lane back (its log is empty). */
 void hh_lane_give(struct hh_tx *t);
 /* Roll back every lane whose owner is dead.  0, or K_EHEAP if a lane's

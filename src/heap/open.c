@@ -115,10 +115,9 @@ static int format(struct hr_heap *h)
     }
     d->lock_inits = 1;
     hh_arena_format(d);
-    hh_os_boot_id(d->boot);
     d->presence_id = hh_presence_id(h->pf);
-    int r = hh_os_flush(h, 0, h->size);
-    if (r < 0)
+    int r = hh_os_boot_id(d->boot);
+    if (r < 0 || (r = hh_os_flush(h, 0, h->size)) < 0)
         return r;
     hh_crash("heap.format");
     hh_barrier();
@@ -167,7 +166,8 @@ static int prepare(struct hr_heap *h, int fd)
         return K_EHEAP;
     slots_init(h);
     uint8_t boot[16];
-    hh_os_boot_id(boot);
+    if ((r = hh_os_boot_id(boot)) < 0)
+        return r;
     uint64_t pid = hh_presence_id(h->pf);
     int boot_same = memcmp(boot, d->boot, sizeof boot) == 0;
     if (boot_same && d->presence_id == pid)
@@ -252,7 +252,14 @@ int hr_heap_open(hr_heap **out, pmm_bank *bank, const char *name, size_t size,
     pthread_mutex_init(&h->record_mu, NULL);
     hh_crash_arm();
     hh_os_record_open(h);
-    if ((r = attach(h, &blk, (flags & HR_HEAP_INSPECT) != 0)) < 0)
+    /* not cancelled half-way: the open lock's wait and a DISK heap's
+     * flushes are cancellation points, and a cancellation there would
+     * leave the lock's descriptor held, and the next openers waiting */
+    int cancel;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+    r = attach(h, &blk, (flags & HR_HEAP_INSPECT) != 0);
+    pthread_setcancelstate(cancel, NULL);
+    if (r < 0)
         goto fail_attach;
     *out = h;
     return 0;

@@ -195,7 +195,11 @@ static int map_locked(int fd, struct hh_pfile **out)
         return r;
     struct hh_pfile *f = p;
     uint8_t boot[16];
-    hh_os_boot_id(boot);
+    if ((r = hh_os_boot_id(boot)) < 0) { /* never a made-up boot: the
+                                           * slots of live threads */
+        pmm__os_unmap_block(p, len);
+        return r;
+    }
     if (__atomic_load_n(&f->magic, __ATOMIC_ACQUIRE) != PF_MAGIC ||
         f->nslots != PF_SLOTS || memcmp(f->boot, boot, sizeof boot)) {
         uint64_t id = 0;

@@ -114,7 +114,7 @@ static void id_from(const char *s, uint8_t id[16])
         id[i] ^= (uint8_t)(hsh >> (8 * i));
 }
 
-void hh_os_boot_id(uint8_t id[16])
+int hh_os_boot_id(uint8_t id[16])
 {
     static uint8_t cached[16];
     static int have; /* cached is filled: threads may race, each writes the
@@ -122,17 +122,22 @@ void hh_os_boot_id(uint8_t id[16])
     const char *test = getenv("HR_HEAP_BOOT_ID");
     if (test && *test) {
         id_from(test, id);
-        return;
+        return 0;
     }
     if (!__atomic_load_n(&have, __ATOMIC_ACQUIRE)) {
+        /* a failed read (no descriptor left, no /proc) is an error, never
+         * a boot id: taken for another boot's, it would make the opener
+         * remake the lanes under their live holders */
         char buf[64];
-        if (pmm__os_read_file("/proc/sys/kernel/random/boot_id", buf,
-                              sizeof buf) < 0)
-            strcpy(buf, "no boot id");
+        int r = pmm__os_read_file("/proc/sys/kernel/random/boot_id", buf,
+                                  sizeof buf);
+        if (r < 0)
+            return r;
         id_from(buf, cached);
         __atomic_store_n(&have, 1, __ATOMIC_RELEASE);
     }
     memcpy(id, cached, 16);
+    return 0;
 }
 
 #define HH_OPEN_LOCK_BASE (1ull << 60)

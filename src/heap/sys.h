@@ -19,8 +19,8 @@ void hh_os_record_open(struct hr_heap *h);
 /* Stop recording: the record closed, the copy freed. */
 void hh_os_record_close(struct hr_heap *h);
 /* The boot id: the lock of a DISK heap is valid only under the boot that
- * made it. */
-void hh_os_boot_id(uint8_t id[16]);
+ * made it.  0, or -errno when it cannot be read (never a made-up id). */
+int hh_os_boot_id(uint8_t id[16]);
 /* Take the open lock of the heap at offset `where` of the bank file:
  * its descriptor, or -errno. */
 int hh_os_open_lock(const char *bank_path, uint64_t where);

@@ -151,7 +151,7 @@ static int alloc_locked(struct pmm_bank *b, const struct req *q, void **addr,
         pmm__os_unlock(b->fd);
     /* still holding b->mu: the table is ours */
     r = finish(b, q, idx, &e, 0, addr, info);
-    pthread_mutex_unlock(&b->mu);
+    pmm__mu_unlock(b);
     return r;
 }
 
@@ -165,11 +165,11 @@ static int do_alloc(struct pmm_bank *b, struct req *q, void **addr,
 
     if (b->rdonly)
         return K_EPRIV;
-    pthread_mutex_lock(&b->mu);
+    pmm__mu_lock(b);
     if (!(q->flags & PMM_NOMAP)) {
         r = from_table(b, q, addr, info);
         if (r <= 0) {
-            pthread_mutex_unlock(&b->mu);
+            pmm__mu_unlock(b);
             return r;
         }
     }
@@ -180,12 +180,12 @@ static int do_alloc(struct pmm_bank *b, struct req *q, void **addr,
         if (r == K_OK)
             r = match(b, q, &e);
         if (r < 0) {
-            pthread_mutex_unlock(&b->mu);
+            pmm__mu_unlock(b);
             return r;
         }
         r = finish(b, q, idx, &e, 0, addr, info);
         if (r < 0 || (q->flags & PMM_NOMAP) || pmm__same_entry(b, idx, e.gen)) {
-            pthread_mutex_unlock(&b->mu);
+            pmm__mu_unlock(b);
             return r;
         }
         /* freed under our feet between lookup and mmap: undo, look again */
@@ -193,7 +193,7 @@ static int do_alloc(struct pmm_bank *b, struct req *q, void **addr,
         if (m)
             pmm__map_drop(m);
     }
-    pthread_mutex_unlock(&b->mu);
+    pmm__mu_unlock(b);
     return alloc_locked(b, q, addr, info);
 }
 

@@ -144,15 +144,15 @@ int pmm_sync(pmm_bank *b, const char *name)
         return K_EFAULT;
     if (!pmm__name_ok(name, PMM_NAME_MAX))
         return K_EINVAL;
-    pthread_mutex_lock(&b->mu);
+    pmm__mu_lock(b);
     struct pmm_map *m = pmm__map_find(b, name, pmm__name_hash(name));
     int r;
     if (m && pmm__same_entry(b, m->idx, m->gen)) {
         r = pmm__os_msync(m->addr, m->len);
-        pthread_mutex_unlock(&b->mu);
+        pmm__mu_unlock(b);
         return r;
     }
-    pthread_mutex_unlock(&b->mu);
+    pmm__mu_unlock(b);
     pmm_block blk;
     if ((r = pmm_stat(b, name, &blk)) < 0)
         return r;

@@ -75,16 +75,37 @@ int pmm__intact(const struct pmm_bank *b)
     return r == -EFAULT ? K_EBANK : r;
 }
 
+/* A thread cancelled while it holds b->mu (the wait for the file's lock,
+ * writes and flushes are cancellation points) would leave mu held for the
+ * process's other threads, and the file's lock for every process: the
+ * holder cannot be cancelled from before it takes mu until it gives it
+ * back; a cancellation asked for meanwhile is acted on at its next
+ * cancellation point. */
+void pmm__mu_lock(struct pmm_bank *b)
+{
+    int old;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+    pthread_mutex_lock(&b->mu);
+    b->cancel_old = old;
+}
+
+void pmm__mu_unlock(struct pmm_bank *b)
+{
+    int old = b->cancel_old;
+    pthread_mutex_unlock(&b->mu);
+    pthread_setcancelstate(old, NULL);
+}
+
 int pmm__lock(struct pmm_bank *b)
 {
-    pthread_mutex_lock(&b->mu);
+    pmm__mu_lock(b);
     if (b->shadow)
         return K_OK;
     int r = pmm__os_lock(b->fd, !b->rdonly);
     if (r == 0 && (r = pmm__intact(b)) < 0)
         pmm__os_unlock(b->fd);
     if (r < 0) {
-        pthread_mutex_unlock(&b->mu);
+        pmm__mu_unlock(b);
         return r;
     }
     if (b->rdonly) /* a reader sees what is there; writers recover */
@@ -100,5 +121,5 @@ void pmm__unlock(struct pmm_bank *b)
 {
     if (!b->shadow)
         pmm__os_unlock(b->fd);
-    pthread_mutex_unlock(&b->mu);
+    pmm__mu_unlock(b);
 }

@@ -7,6 +7,10 @@
 
 #include "view.h"
 
+/* Take b->mu (the caller cannot be cancelled until pmm__mu_unlock), give
+ * it back (the caller's cancelability as it was). */
+void pmm__mu_lock(struct pmm_bank *b);
+void pmm__mu_unlock(struct pmm_bank *b);
 /* Take b->mu, then the bank's kernel lock (shared on a read-only bank),
  * and, for a writer, recover what a dead writer left (lock.c): on return
  * the bank is consistent.  0, or -errno / K_EBANK with nothing held. */

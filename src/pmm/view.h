@@ -54,6 +54,8 @@ struct pmm_bank {
                               huge pages now (pmm__os_huge_fs at open) */
     int huge_advise;       /* ... only to mappings marked MADV_HUGEPAGE */
     pthread_mutex_t mu;
+    int cancel_old;        /* the holder of mu's cancelability before it
+                              took mu (lock.c) */
     struct pmm_geom g;     /* validated copy of the geometry */
     uint64_t file_len;     /* bytes the file is known to hold: it only grows,
                               and an allocation that needs more looks again */
