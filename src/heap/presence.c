@@ -56,9 +56,16 @@
  * the mapping is used, so a process that mapped the old file and has not
  * locked yet will, and then finds the heap's id not its file's.  A cold
  * restart remakes the bank but keeps this file: old and new processes
- * judge by one file.  (Not covered: a process that opened the bank before
- * its site was destroyed and made again, opening one of the old bank's
- * heaps after: its locks by the bank's name are the new bank's.)
+ * judge by one file.  Through the interface the file is removed only by
+ * pmm_site_destroy, after its bank: a process that opens the bank by its
+ * name later opens a new bank, whose heaps are new.  Not covered, both
+ * needing a bank handle opened before a bank was replaced: a process that
+ * opened the bank before its site was destroyed and made again, and
+ * opens one of the old bank's heaps after (its locks by the bank's name
+ * are then the new bank's); and, the file removed by hand, a process
+ * that mapped it before a cold restart holds its byte on the old bank
+ * only (a mapping found again takes no second lock), so an opener of the
+ * new bank's heaps would not see it.
  *
  * Limits, clear errors rather than waits: PF_MAX files mapped by a
  * process in its life (-EMFILE), PF_MINE files a thread holds slots in
