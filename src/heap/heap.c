@@ -136,8 +136,8 @@ int hr_heap_begin(hr_heap *h)
 {
     if (!h)
         return K_EFAULT;
-    if (hh_my_tx(h))
-        return K_ETX;
+    if (hh_in_heap(h))
+        return K_ETX; /* nested, or one open through another handle */
     if (__atomic_load_n(&h->hdr->damaged, __ATOMIC_RELAXED))
         return K_EHEAP;
     struct hh_tx *t;

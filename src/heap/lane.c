@@ -348,14 +348,15 @@ int hh_lane_inspect(struct hr_heap *h, unsigned i, uint64_t *bytes,
     return r;
 }
 
-/* Is lane i's transaction alive?  1 yes; 0 it has ended (its lane was
- * free, or its dead owner is rolled back now); K_EHEAP its log is
- * damaged. */
+/* Is lane i's transaction alive?  1 yes; 2 yes, this thread's (which
+ * hr_heap_begin refuses: waited for, it would never end); 0 it has ended
+ * (its lane was free, or its dead owner is rolled back now); K_EHEAP its
+ * log is damaged. */
 static int holder_alive(struct hr_heap *h, unsigned i)
 {
     int r = lane_try(h, i);
     if (r == EBUSY || r == EDEADLK)
-        return 1;
+        return r == EDEADLK ? 2 : 1;
     if ((r = settle_lane(h, i, r)) < 0)
         return r;
     lane_free(h, i);
@@ -392,8 +393,8 @@ int hh_lock_slow(struct hh_tx *t, uint64_t *w)
             continue;
         }
         int r = holder_alive(h, i);
-        if (r < 0)
-            return t->doomed = r;
+        if (r < 0 || r == 2)
+            return t->doomed = r < 0 ? r : K_ETX;
         if (r == 0)
             continue;
         if (t->nlocks && !older(t, i) && spin >= HH_SPIN_DIE) {

@@ -32,6 +32,17 @@ static inline struct hh_tx *hh_my_tx(struct hr_heap *h)
     return NULL;
 }
 
+/* Does this thread run a transaction in h's heap, through h or another
+ * handle of it (the same block, mapped at one address per process)?  A
+ * second would wait on the first's lock words for ever: refused. */
+static inline int hh_in_heap(struct hr_heap *h)
+{
+    for (unsigned i = 0; i < hh_nmine; i++)
+        if (hh_mine[i].h->hdr == h->hdr)
+            return 1;
+    return 0;
+}
+
 /* Forget h's entries (its handle is closed). */
 void hh_forget(struct hr_heap *h);
 
