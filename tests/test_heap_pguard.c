@@ -26,7 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -45,7 +47,7 @@ static void teardown(void)
 {
     site_drop();
 }
-TestSuite(heap_pguard, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(heap_pguard, .init = setup, .fini = teardown, .timeout = 300);
 
 static hr_heap *open_heap(pmm_bank **b, const char *name)
 {
@@ -81,4 +83,206 @@ Test(heap_pguard, one_thread_two_handles_of_a_heap)
     hr_heap_close(h2);
     hr_heap_close(h1);
     pmm_bank_close(b);
+}
+
+/* In a child: open heap "h", set its root object's word to v in a
+ * transaction; hold: say so in *in and wait there to be killed.  The
+ * child's exit status (0 done), or 100 + the error's place. */
+static int child_tx(uint64_t v, volatile int *in)
+{
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        pmm_bank *b;
+        hr_heap *h;
+        uint64_t *o;
+        if (pmm_bank_open(&b, NULL, "RAM", 0) ||
+            hr_heap_open(&h, b, "h", 1 << 20, "k", 1, 0))
+            _exit(101);
+        if (hr_heap_root(h, (void **)&o) || hr_heap_begin(h))
+            _exit(102);
+        if (!o && (hr_heap_alloc(h, 64, HR_HEAP_ZERO, (void **)&o) ||
+                   hr_heap_set_root(h, o)))
+            _exit(103);
+        if (hr_heap_set64(h, o, v))
+            _exit(104);
+        if (in) {
+            *in = 1;
+            for (;;)
+                pause();
+        }
+        _exit(hr_heap_commit(h) ? 105 : 0);
+    }
+    if (!in)
+        return wait_status(pid);
+    POLL_UNTIL(*in, "the child inside its transaction");
+    kill(pid, SIGKILL);
+    return wait_status(pid);
+}
+
+/* Seen failing before the fix: the file grown back with zeros kept its
+ * magic and boot, its slots were plain mutexes, and the last child waited
+ * for ever on the killed one's lock word (the child's exit 100+ never
+ * came: the suite's timeout). */
+Test(heap_pguard, a_presence_file_cut_short_while_unused_is_made_robust)
+{
+    cr_assert_eq(child_tx(1, NULL), 0);
+    cr_assert_eq(truncate(pres, 4096 + 64), 0); /* header and one slot */
+    volatile int *in = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+                            MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(in, MAP_FAILED);
+    child_tx(2, in); /* killed inside its transaction */
+    cr_assert_eq(child_tx(3, NULL), 0, "the killed child's lock word");
+    pmm_bank *b;
+    hr_heap *h = open_heap(&b, "h");
+    uint64_t *o;
+    cr_assert_eq(hr_heap_root(h, (void **)&o), 0);
+    cr_assert_eq(*o, 3);
+    hr_heap_close(h);
+    pmm_bank_close(b);
+}
+
+/* Open heap "h" in a child (0) or say why not (1: -EUCLEAN, 2 another). */
+static int open_in_child(void)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        pmm_bank *b;
+        hr_heap *h;
+        int r = pmm_bank_open(&b, NULL, "RAM", 0);
+        if (r == 0)
+            r = hr_heap_open(&h, b, "h", 1 << 20, "k", 1, 0);
+        _exit(r == 0 ? 0 : r == -EUCLEAN ? 1 : 2);
+    }
+    return wait_status(pid);
+}
+
+/* Seen failing before the fix: the opener grew the file and used it
+ * (0), its zero slots plain mutexes beside a live user's. */
+Test(heap_pguard, a_presence_file_cut_short_while_mapped_is_refused)
+{
+    cr_assert_eq(child_tx(1, NULL), 0);
+    volatile int *in = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+                            MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(in, MAP_FAILED);
+    pid_t user = fork(); /* maps the file while the test cuts it */
+    if (user == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        pmm_bank *b;
+        hr_heap *h;
+        if (pmm_bank_open(&b, NULL, "RAM", 0) == 0 &&
+            hr_heap_open(&h, b, "h", 1 << 20, "k", 1, 0) == 0)
+            *in = 1;
+        for (;;)
+            pause();
+    }
+    POLL_UNTIL(*in, "the user's open");
+    cr_assert_eq(truncate(pres, 4096 + 64), 0);
+    cr_assert_eq(open_in_child(), 1, "-EUCLEAN beside a user");
+    kill(user, SIGKILL);
+    wait_status(user);
+    cr_assert_eq(open_in_child(), 0, "no user left: made whole");
+    cr_assert_eq(child_tx(2, NULL), 0);
+}
+
+static pmm_bank *cancel_bank;
+static volatile pid_t opener_tid;
+static volatile int opener_r = 1;
+
+static void *opener(void *name)
+{
+    hr_heap *h;
+    opener_tid = gettid();
+    opener_r = hr_heap_open(&h, cancel_bank, name, 1 << 20, "k", 1, 0);
+    return NULL;
+}
+
+/* Is thread tid of this process in fcntl(2) (the presence file's lock)? */
+static int in_fcntl(pid_t tid)
+{
+    char p[64], buf[32] = "";
+    snprintf(p, sizeof p, "/proc/self/task/%d/syscall", (int)tid);
+    FILE *f = fopen(p, "r");
+    if (!f)
+        return 0;
+    int ok = fgets(buf, sizeof buf, f) && atoi(buf) == SYS_fcntl;
+    fclose(f);
+    return ok;
+}
+
+/* Seen failing before the fix: the cancellation was held off in the
+ * lock's wait, and the join never came (the poll's bound); before that,
+ * (review p12) maps_mu stayed locked and fork() hung. */
+Test(heap_pguard, an_open_cancelled_in_the_presence_lock_leaves_nothing)
+{
+    cr_assert_eq(child_tx(1, NULL), 0); /* the presence file exists */
+    int go[2];
+    cr_assert_eq(pipe(go), 0);
+    pid_t holder = fork();
+    if (holder == 0) { /* holds the file's lock, as an initialiser does */
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* not left behind a failure */
+        int fd = open(pres, O_RDWR);
+        struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+        if (fd < 0 || fcntl(fd, F_OFD_SETLKW, &fl) < 0)
+            _exit(1);
+        if (write(go[1], "l", 1) != 1)
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    char c;
+    cr_assert_eq(read(go[0], &c, 1), 1);
+    cr_assert_eq(pmm_bank_open(&cancel_bank, NULL, "RAM", 0), 0);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, opener, "a"), 0);
+    POLL_UNTIL(opener_tid && in_fcntl(opener_tid), "the opener in the lock");
+    cr_assert_eq(pthread_cancel(t), 0);
+    POLL_UNTIL(pthread_tryjoin_np(t, NULL) == 0, "the cancelled opener");
+    cr_assert_eq(opener_r, 1, "hr_heap_open returned");
+    kill(holder, SIGKILL);
+    wait_status(holder);
+    pid_t pid = fork(); /* its atfork handler takes maps_mu */
+    if (pid == 0)
+        _exit(0);
+    cr_assert_eq(wait_status(pid), 0);
+    cr_assert_eq(pthread_create(&t, NULL, opener, "a"), 0);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    cr_assert_eq(opener_r, 0, "an open after the cancelled one");
+    pmm_bank_close(cancel_bank);
+}
+
+/* Seen failing before the fix: SIGBUS in hr_heap_open, the presence
+ * file's slots written into pages the file system had no room for. */
+Test(heap_pguard, a_full_file_system_is_enospc)
+{
+    if (geteuid() != 0)
+        cr_skip_test("needs root (a tmpfs of its own)");
+    char dir[] = "/tmp/hr-pguard-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    pid_t pid = fork();
+    if (pid == 0) {
+        char s[64], fill[64];
+        if (private_tmpfs(dir, "size=8m,mode=0700"))
+            _exit(1);
+        snprintf(s, sizeof s, "%s/site", dir);
+        setenv("HR_SITE", s, 1);
+        pmm_site_config cf = {.rambank_size = 4 << 20, .max_blocks = 8};
+        pmm_bank *b;
+        hr_heap *h;
+        void *addr;
+        if (pmm_site_create(s, &cf) || pmm_bank_open(&b, NULL, "RAM", 0) ||
+            pmm_alloc(b, "h", 1 << 20, "k", 1, 0, &addr, NULL))
+            _exit(2);
+        snprintf(fill, sizeof fill, "%s/filler", dir);
+        int fd = open(fill, O_CREAT | O_WRONLY, 0600);
+        static char buf[4096];
+        while (write(fd, buf, sizeof buf) == sizeof buf)
+            ;
+        int r = hr_heap_open(&h, b, "h", 0, "k", 1, HR_HEAP_RETRIEVE);
+        fprintf(stderr, "full: hr_heap_open = %d\n", r);
+        _exit(r == -ENOSPC ? 0 : 3);
+    }
+    int st = wait_status(pid);
+    rmdir(dir);
+    cr_assert_eq(st, 0, "-ENOSPC (exit 128+ a signal)");
 }

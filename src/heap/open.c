@@ -201,8 +201,6 @@ static int attach(struct hr_heap *h, const pmm_block *blk, int inspect)
     if (r < 0)
         return r;
     h->durable = bi.durable;
-    if ((r = hh_presence_map(bi.path, &h->pf)) < 0)
-        return r;
     if (blk->size < HR_HEAP_MIN_SIZE || blk->size > HR_HEAP_MAX_SIZE)
         return K_ENOTHEAP;
     int fd = hh_os_open_lock(bi.path, (uint64_t)((uintptr_t)h->base - bi.base));
@@ -231,9 +229,15 @@ int hr_heap_open(hr_heap **out, pmm_bank *bank, const char *name, size_t size,
         return K_EINVAL;
     unsigned pf = (flags & HR_HEAP_RETRIEVE ? PMM_RETRIEVE : 0) |
                   (flags & HR_HEAP_EXCL ? PMM_EXCL : 0);
+    /* first, with nothing to undo: its lock's wait may be cancelled */
+    pmm_bank_info bi;
+    struct hh_pfile *pres;
+    int r = pmm_bank_stat(bank, &bi);
+    if (r < 0 || (r = hh_presence_map(bi.path, &pres)) < 0)
+        return r;
     void *addr;
     pmm_block blk;
-    int r = pmm_alloc(bank, name, size ? size : 1, key, keylen, pf, &addr, &blk);
+    r = pmm_alloc(bank, name, size ? size : 1, key, keylen, pf, &addr, &blk);
     if (r < 0)
         return r;
     if (blk.flags & PMM_B_ELSEWHERE)
@@ -244,6 +248,7 @@ int hr_heap_open(hr_heap **out, pmm_bank *bank, const char *name, size_t size,
         return -ENOMEM;
     memset(h, 0, hsize);
     h->bank = bank;
+    h->pf = pres;
     snprintf(h->name, sizeof h->name, "%s", name);
     h->base = addr;
     h->hdr = addr;

@@ -38,7 +38,14 @@
  * open-file-description lock on it before it looks at it, and
  * initialises it (every slot, a new random id, the boot id, then the
  * magic) if its magic or boot id is not this boot's: a file of an older
- * boot holds mutexes no living thread holds.  A forked child holds no
+ * boot holds mutexes no living thread holds.  A file of this boot that is
+ * damaged (cut short, a slot's mutex not robust: a zeroed one is a plain
+ * mutex, whose dead holder no one would see) is initialised so only when
+ * no process maps it (its id's byte free), else refused (-EUCLEAN).  Its
+ * space is reserved before a byte is written (-ENOSPC, not a SIGBUS).
+ * Only the wait for its lock may be cancelled: maps_mu is held with
+ * cancellation off (a lock left held would stop every later open, and
+ * fork(), whose handler takes it).  A forked child holds no
  * slot (glibc empties its robust list): its table is emptied.
  *
  * One file at a time per heap: owner words mean something only against
@@ -186,39 +193,78 @@ static int slot_init(struct pf_slot *s)
     return 0;
 }
 
+#ifdef __GLIBC__
+/* Is every slot's mutex robust and process-shared?  Its kind, which a
+ * lock never changes, is the one slot_init gives (glibc's layout): a
+ * zeroed slot (a file cut short and grown again, bytes wiped) is a plain
+ * mutex, which no one would find its holder dead in. */
+static int slots_robust(const struct hh_pfile *f)
+{
+    struct pf_slot t;
+    if (slot_init(&t) < 0)
+        return 0;
+    for (unsigned i = 0; i < PF_SLOTS; i++)
+        if (f->slot[i].mu.__data.__kind != t.mu.__data.__kind)
+            return 0;
+    return 1;
+}
+#else
+static int slots_robust(const struct hh_pfile *f)
+{
+    (void)f;
+    return 1;
+}
+#endif
+
+/* Is the presence file f, of this boot but damaged, mapped by no process
+ * (the bank's byte of its id free: map_file)?  0 none maps it,
+ * -EUCLEAN one does, or -errno. */
+static int unused(const char *bank_path, const struct hh_pfile *f)
+{
+    int bfd, r = pmm__os_open(bank_path, 0, 0, &bfd);
+    if (r < 0)
+        return r;
+    r = hh_presence_gone(bfd, f->id);
+    pmm__os_close(bfd);
+    return r == -ESTALE ? -EUCLEAN : r;
+}
+
 /* fd is the presence file, locked: map it, initialising it (a new id)
- * if it is not this boot's. */
-static int map_locked(int fd, struct hh_pfile **out)
+ * if it is not this boot's, or damaged (cut short, a slot not robust)
+ * while no process maps it.  Its space is taken first: a store into a
+ * page the file system has no room for would be a SIGBUS. */
+static int map_locked(const char *bank_path, int fd, struct hh_pfile **out)
 {
     size_t len = PF_HDR + (size_t)PF_SLOTS * sizeof(struct pf_slot);
     uint64_t size;
     int r = pmm__os_size(fd, &size, NULL, NULL, NULL, NULL);
-    if (r < 0)
+    if (r < 0 || (r = pmm__os_reserve(fd, 0, len)) < 0)
         return r;
     if (size < len && (r = pmm__os_truncate(fd, len)) < 0)
-        return r; /* cut short (it holds nothing to lose): made whole */
+        return r;
     void *p;
     if ((r = pmm__os_map_block(fd, 0, len, 0, 0, &p)) < 0)
         return r;
     struct hh_pfile *f = p;
     uint8_t boot[16];
-    if ((r = hh_os_boot_id(boot)) < 0) { /* never a made-up boot: the
-                                           * slots of live threads */
-        pmm__os_unmap_block(p, len);
-        return r;
-    }
-    if (__atomic_load_n(&f->magic, __ATOMIC_ACQUIRE) != PF_MAGIC ||
-        f->nslots != PF_SLOTS || memcmp(f->boot, boot, sizeof boot)) {
+    if ((r = hh_os_boot_id(boot)) < 0) /* never a made-up boot: the
+                                         * slots of live threads */
+        goto fail;
+    int ours = __atomic_load_n(&f->magic, __ATOMIC_ACQUIRE) == PF_MAGIC &&
+               f->nslots == PF_SLOTS && !memcmp(f->boot, boot, sizeof boot);
+    int whole = size >= len && slots_robust(f);
+    /* damaged under live threads: their slots cannot be told apart */
+    if (ours && !whole && (r = unused(bank_path, f)) < 0)
+        goto fail;
+    if (!ours || !whole) {
         uint64_t id = 0;
         __atomic_store_n(&f->magic, 0, __ATOMIC_RELAXED);
         for (unsigned i = 0; i < PF_SLOTS && r == 0; i++)
             r = slot_init(&f->slot[i]);
         while (r == 0 && !id) /* 0 is no file's id */
             r = pmm__os_random(&id, sizeof id);
-        if (r < 0) {
-            pmm__os_unmap_block(p, len);
-            return r;
-        }
+        if (r < 0)
+            goto fail;
         f->nslots = PF_SLOTS;
         f->id = id;
         memcpy(f->boot, boot, sizeof boot);
@@ -226,6 +272,9 @@ static int map_locked(int fd, struct hh_pfile **out)
     }
     *out = f;
     return 0;
+fail:
+    pmm__os_unmap_block(p, len);
+    return r;
 }
 
 /* Root making the presence file of a site it does not own: made aside
@@ -276,25 +325,32 @@ check:;
     return r;
 }
 
-/* The mapping of the file at path (under maps_mu): found, or made now,
- * with the bank read-locked at the byte of the file's id for good. */
-static int map_file(const char *bank_path, int fd, dev_t dev, ino_t ino,
-                    struct hh_pfile **out)
+/* This process's mapping of the file (dev, ino), under maps_mu: 0 and
+ * *out, or -ENOENT. */
+static int find(dev_t dev, ino_t ino, struct hh_pfile **out)
 {
     for (unsigned i = 0; i < nmaps; i++)
         if (maps[i].dev == dev && maps[i].ino == ino) {
             *out = maps[i].f;
             return 0;
         }
+    return -ENOENT;
+}
+
+/* Map the presence file fd (locked by this process) of the bank at
+ * bank_path, under maps_mu: found, or made now, with the bank read-locked
+ * at the byte of the file's id for good. */
+static int map_file(const char *bank_path, int fd, dev_t dev, ino_t ino,
+                    struct hh_pfile **out)
+{
+    if (find(dev, ino, out) == 0)
+        return 0; /* another thread mapped it while this one waited */
     if (nmaps == PF_MAX)
         return -EMFILE;
     int bfd, r = pmm__os_open(bank_path, 1, 0, &bfd);
     if (r < 0)
         return r;
-    if ((r = pmm__os_lock(fd, 1)) == 0) {
-        r = map_locked(fd, out);
-        pmm__os_unlock(fd);
-    }
+    r = map_locked(bank_path, fd, out);
     /* an opener that tests whether the file is used holds the byte an
      * instant (hh_presence_gone) */
     while (r == 0 && (r = pmm__os_trylock_byte(bfd, PF_USE_BASE +
@@ -309,6 +365,14 @@ static int map_file(const char *bank_path, int fd, dev_t dev, ino_t ino,
     return 0;
 }
 
+static void close_fd(void *fd)
+{
+    pmm__os_close(*(int *)fd);
+}
+
+/* Not cancelled but where nothing is held besides fd (the file's lock
+ * wait): a cancellation under maps_mu would leave it locked, and every
+ * later open, and fork() (its atfork handler), waiting for ever. */
 int hh_presence_map(const char *bank_path, struct hh_pfile **out)
 {
     char path[4200];
@@ -317,16 +381,33 @@ int hh_presence_map(const char *bank_path, struct hh_pfile **out)
         return -ENAMETOOLONG;
     uid_t owner;
     mode_t mode;
-    int fd, r = pmm__os_lstat(bank_path, &owner, &mode);
     dev_t dev;
     ino_t ino;
-    if (r < 0 || (r = pf_open(path, owner, &fd, &dev, &ino)) < 0)
-        return r;
+    int fd, cancel, r;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+    if ((r = pmm__os_lstat(bank_path, &owner, &mode)) < 0 ||
+        (r = pf_open(path, owner, &fd, &dev, &ino)) < 0)
+        goto out;
     pthread_once(&fork_once, on_fork);
     pthread_mutex_lock(&maps_mu);
-    r = map_file(bank_path, fd, dev, ino, out);
+    r = find(dev, ino, out);
     pthread_mutex_unlock(&maps_mu);
+    if (r == -ENOENT) { /* every process looks at it under its lock */
+        pthread_setcancelstate(cancel, NULL);
+        pthread_cleanup_push(close_fd, &fd);
+        r = pmm__os_lock(fd, 1);
+        pthread_cleanup_pop(0);
+        pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+        if (r == 0) {
+            pthread_mutex_lock(&maps_mu);
+            r = map_file(bank_path, fd, dev, ino, out);
+            pthread_mutex_unlock(&maps_mu);
+            pmm__os_unlock(fd);
+        }
+    }
     pmm__os_close(fd);
+out:
+    pthread_setcancelstate(cancel, NULL);
     return r;
 }
 

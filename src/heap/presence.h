@@ -18,8 +18,10 @@ struct hh_pfile; /* a bank's presence file, mapped for good */
  * the bank's owner's, owner-only), made at first need (by root: given to
  * the bank's owner), initialised again under a new boot, mapped once per
  * process and never unmapped.  0 and *out; K_EPRIV the file is not a
- * regular file of the bank's owner, mode 0600; -EMFILE this process maps
- * 16 presence files already; or -errno. */
+ * regular file of the bank's owner, mode 0600; -EUCLEAN it is damaged
+ * (cut short, a slot not robust) while another process maps it; -ENOSPC
+ * no room for it; -EMFILE this process maps 16 presence files already;
+ * or -errno.  Only the wait for the file's lock is a cancellation point. */
 int hh_presence_map(const char *bank_path, struct hh_pfile **out);
 
 /* The id of f: random, new each time the file is initialised. */
