@@ -14,7 +14,9 @@
  * - a thread cancelled while hr_heap_open waits for the presence file's
  *   lock: the open ends there, and later opens and fork() go on;
  * - the presence file's file system full: hr_heap_open fails with
- *   -ENOSPC instead of dying by SIGBUS.
+ *   -ENOSPC instead of dying by SIGBUS;
+ * - a DISK bank in a directory its user cannot write: -EACCES (the
+ *   presence file cannot be made there), until root makes it for them.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -285,4 +287,54 @@ Test(heap_pguard, a_full_file_system_is_enospc)
     int st = wait_status(pid);
     rmdir(dir);
     cr_assert_eq(st, 0, "-ENOSPC (exit 128+ a signal)");
+}
+
+/* In a child, as uid (0: root), with HR_SITE site: make the site with its
+ * DISK bank at disk (make), or open heap "h" of the DISK bank.  The exit
+ * status: 0 done, 1 -EACCES, 2 another error. */
+static int disk_child(uid_t uid, const char *site, const char *disk, int make)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (uid && (setgid(uid) || setuid(uid)))
+            _exit(3);
+        setenv("HR_SITE", site, 1);
+        pmm_site_config c = {.rambank_size = 1 << 20, .max_blocks = 8,
+                             .diskbank_path = disk,
+                             .diskbank_size = 8 << 20};
+        pmm_bank *b;
+        hr_heap *h;
+        int r = make ? pmm_site_create(site, &c)
+                     : pmm_bank_open(&b, NULL, "DISK", 0);
+        if (r == 0 && !make)
+            r = hr_heap_open(&h, b, "h", 1 << 20, "k", 1, 0);
+        if (r)
+            fprintf(stderr, "uid %u: %s\n", (unsigned)uid, pmm_strerror(r));
+        _exit(r == 0 ? 0 : r == -EACCES ? 1 : 2);
+    }
+    return wait_status(pid);
+}
+
+/* Seen failing before the fix: K_EPRIV, as if the file were another's. */
+Test(heap_pguard, a_disk_bank_in_a_directory_its_user_cannot_write)
+{
+    if (geteuid() != 0)
+        cr_skip_test("needs root (to be an administrator and a user)");
+    const uid_t nobody = 65534;
+    char dir[] = "/tmp/hr-pguard-XXXXXX", disk[64], site[64], cmd[200];
+    cr_assert_not_null(mkdtemp(dir));
+    cr_assert_eq(chmod(dir, 0755), 0);
+    cr_assert_eq(chown(dir, nobody, nobody), 0);
+    snprintf(disk, sizeof disk, "%s/disk.bank", dir);
+    snprintf(site, sizeof site, "/dev/shm/hr-pguard-site.%d", getpid());
+    cr_assert_eq(disk_child(nobody, site, disk, 1), 0, "the user's site");
+    cr_assert_eq(chown(dir, 0, 0), 0); /* the administrator takes it back */
+    int first = disk_child(nobody, site, disk, 0);
+    int by_root = disk_child(0, site, disk, 0);
+    int then = disk_child(nobody, site, disk, 0);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", dir, site);
+    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(first, 1, "-EACCES: no presence file, no right to make it");
+    cr_assert_eq(by_root, 0, "root makes it, for the bank's owner");
+    cr_assert_eq(then, 0, "the user's heap once the file exists");
 }

@@ -307,6 +307,8 @@ static int pf_open(const char *path, uid_t owner, int *fd, dev_t *dev,
             r = make_for(path, owner);
         else if ((r = pmm__os_open(path, 0, 1, fd)) == 0)
             goto check;
+        if (r == -EACCES)
+            return r; /* the bank's directory not writable: made by none */
         if (r == 0 || r == -EEXIST)
             r = pmm__os_open(path, 0, 0, fd);
     }
