@@ -16,7 +16,9 @@
  * - the presence file's file system full: hr_heap_open fails with
  *   -ENOSPC instead of dying by SIGBUS;
  * - a DISK bank in a directory its user cannot write: -EACCES (the
- *   presence file cannot be made there), until root makes it for them.
+ *   presence file cannot be made there), until root makes it for them;
+ * - a child made by _Fork() (no fork handlers) owns its lanes by a slot
+ *   of its own, not by its parent thread's, which may end under it.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -337,4 +339,60 @@ Test(heap_pguard, a_disk_bank_in_a_directory_its_user_cannot_write)
     cr_assert_eq(first, 1, "-EACCES: no presence file, no right to make it");
     cr_assert_eq(by_root, 0, "root makes it, for the bank's owner");
     cr_assert_eq(then, 0, "the user's heap once the file exists");
+}
+
+static hr_heap *fork_h;
+static uint64_t *fork_o;
+static int to_child[2], from_child[2];
+
+/* Takes this thread's presence, then makes a child by _Fork() (no fork
+ * handlers): the child runs a transaction and waits, inside it, to be
+ * told to commit; it exits 0 if its commit stands. */
+static void *raw_forker(void *arg)
+{
+    (void)arg;
+    if (hr_heap_begin(fork_h) || hr_heap_commit(fork_h))
+        return (void *)(intptr_t)-1;
+    pid_t pid = _Fork();
+    if (pid == 0) {
+        char c;
+        int r = hr_heap_begin(fork_h);
+        if (r == 0)
+            r = hr_heap_set64(fork_h, fork_o, 42);
+        if (write(from_child[1], &r, sizeof r) != sizeof r ||
+            read(to_child[0], &c, 1) != 1) /* the parent thread has ended */
+            _exit(2);
+        r = hr_heap_commit(fork_h);
+        _exit(r == 0 && *fork_o == 42 ? 0 : 1);
+    }
+    return (void *)(intptr_t)pid;
+}
+
+/* Seen failing before the fix: the child's lane named its parent thread,
+ * and when that thread had ended, the opener rolled the child's live
+ * transaction back (the child's exit 1). */
+Test(heap_pguard, a_child_made_by_raw_fork_owns_its_own_lanes)
+{
+    pmm_bank *b;
+    fork_h = open_heap(&b, "h");
+    cr_assert_eq(hr_heap_begin(fork_h), 0);
+    cr_assert_eq(hr_heap_alloc(fork_h, 64, HR_HEAP_ZERO, (void **)&fork_o), 0);
+    cr_assert_eq(hr_heap_set64(fork_h, fork_o, 1), 0);
+    cr_assert_eq(hr_heap_commit(fork_h), 0);
+    cr_assert_eq(pipe(to_child), 0);
+    cr_assert_eq(pipe(from_child), 0);
+    pthread_t t;
+    void *ret;
+    cr_assert_eq(pthread_create(&t, NULL, raw_forker, NULL), 0);
+    cr_assert_eq(pthread_join(t, &ret), 0); /* the forker thread ended */
+    pid_t child = (pid_t)(intptr_t)ret;
+    cr_assert_gt(child, 0);
+    int r;
+    cr_assert_eq(read(from_child[0], &r, sizeof r), sizeof r);
+    cr_assert_eq(r, 0, "the child's begin and write");
+    cr_assert_eq(open_in_child(), 0); /* settles the lanes of the dead */
+    cr_assert_eq(write(to_child[1], "x", 1), 1);
+    cr_assert_eq(wait_status(child), 0, "the child's live transaction lost");
+    hr_heap_close(fork_h);
+    pmm_bank_close(b);
 }

@@ -232,6 +232,7 @@ int hh_lane_take(struct hr_heap *h, struct hh_tx **out)
 {
     if (hh_nmine == HH_MINE)
         return K_ETX;
+    hh_presence_verify(h->pf);
     wait_for_winner(h);
     unsigned n = h->nlanes;
     if (home_n != n) { /* the thread's first lane: no division per begin */
@@ -267,6 +268,7 @@ int hh_lane_take_first(struct hr_heap *h, struct hh_tx **out)
 {
     if (hh_nmine == HH_MINE)
         return K_ETX;
+    hh_presence_verify(h->pf);
     wait_for_winner(h);
     for (unsigned i = 0; i < h->nlanes; i++) {
         unsigned round = 0;

@@ -465,6 +465,31 @@ int hh_presence_slow(struct hh_pfile *f, uint64_t *word)
     return 0;
 }
 
+int hh_presence_verify(struct hh_pfile *f)
+{
+    uint64_t w = 0;
+    for (unsigned i = 0; i < nmine && !w; i++)
+        if (mine[i].f == f)
+            w = mine[i].word;
+    if (!w)
+        return 0; /* none yet: hh_presence_slow takes one */
+    uint64_t p = (w >> HH_OWNER_SHIFT) - 1;
+    struct pf_slot *s = &f->slot[p];
+    int r = pthread_mutex_trylock(&s->mu); /* EDEADLK: held by this thread */
+    if (__builtin_expect(r == EDEADLK, 1))
+        return 0;
+    /* a child made without fork's handlers (_Fork, clone): it holds none
+     * of its parent thread's slots, nor words */
+    if (r == EOWNERDEAD)
+        pthread_mutex_consistent(&s->mu);
+    if (r == 0 || r == EOWNERDEAD) /* that thread has ended */
+        give_back(f, (p + 1) << HH_OWNER_SHIFT |
+                         __atomic_load_n(&s->gen, __ATOMIC_RELAXED));
+    nmine = 0;
+    hh_last_pf = NULL;
+    return 0;
+}
+
 int hh_owner_lives(struct hh_pfile *f, uint64_t w)
 {
     for (unsigned i = 0; i < nmine; i++)
