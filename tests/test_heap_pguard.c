@@ -18,7 +18,9 @@
  * - a DISK bank in a directory its user cannot write: -EACCES (the
  *   presence file cannot be made there), until root makes it for them;
  * - a child made by _Fork() (no fork handlers) owns its lanes by a slot
- *   of its own, not by its parent thread's, which may end under it.
+ *   of its own, not by its parent thread's, which may end under it;
+ * - a heap opened through a bank handle older than its site (destroyed
+ *   and made again): -ESTALE, not judged by the new site's file.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -395,4 +397,43 @@ Test(heap_pguard, a_child_made_by_raw_fork_owns_its_own_lanes)
     cr_assert_eq(wait_status(child), 0, "the child's live transaction lost");
     hr_heap_close(fork_h);
     pmm_bank_close(b);
+}
+
+static pmm_bank *old_bank;
+static hr_heap *second_h;
+static int second_r = 1;
+
+static void *second_open(void *arg)
+{
+    (void)arg;
+    second_r = hr_heap_open(&second_h, old_bank, "h", 1 << 20, "k", 1, 0);
+    return NULL;
+}
+
+/* Seen failing before the fix: the second handle (another thread, so
+ * that the first's transaction is not its own) opened (0), judged by the
+ * new site's presence file, and rolled the live transaction back. */
+Test(heap_pguard, a_bank_handle_older_than_its_site_is_refused)
+{
+    hr_heap *h = open_heap(&old_bank, "h");
+    uint64_t *o;
+    cr_assert_eq(hr_heap_begin(h), 0);
+    cr_assert_eq(hr_heap_alloc(h, 64, HR_HEAP_ZERO, (void **)&o), 0);
+    cr_assert_eq(hr_heap_set64(h, o, 1), 0);
+    cr_assert_eq(hr_heap_commit(h), 0);
+    cr_assert_eq(hr_heap_begin(h), 0);
+    cr_assert_eq(hr_heap_set64(h, o, 42), 0);
+    const char *site = getenv("HR_SITE");
+    cr_assert_eq(pmm_site_destroy(site), 0);
+    pmm_site_config c = {.rambank_size = 16 << 20, .max_blocks = 16};
+    cr_assert_eq(pmm_site_create(site, &c), 0);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, second_open, NULL), 0);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    cr_assert_eq(second_r, -ESTALE, "a heap of the old bank, by the new");
+    cr_assert_eq(*o, 42, "the live transaction rolled back");
+    cr_assert_eq(hr_heap_commit(h), 0);
+    cr_assert_eq(*o, 42);
+    hr_heap_close(h);
+    pmm_bank_close(old_bank);
 }

@@ -25,6 +25,7 @@
 #include "lane.h"
 #include "log.h"
 #include "os/os.h"
+#include "pmm/view.h" /* the bank's file, as its handle holds it */
 #include "presence.h"
 #include "sys.h"
 
@@ -194,6 +195,22 @@ static int prepare(struct hr_heap *h, int fd)
     return hh_os_flush(h, 0, d->arena_off);
 }
 
+/* Is the file at the bank's path (fd) the one the handle maps?  Not if
+ * the bank was removed and made again (a site destroyed and made again)
+ * since the handle was opened: the locks and the presence file named by
+ * the path are then the new bank's, and judged by them a live owner of
+ * the old bank's heap could read as dead.  0, or -ESTALE. */
+static int same_bank(const pmm_bank *bank, int fd)
+{
+    const struct pmm_bank *b = bank;
+    dev_t dev;
+    ino_t ino;
+    int r = pmm__os_size(fd, NULL, NULL, NULL, &dev, &ino);
+    if (r == 0 && (dev != b->dev || ino != b->ino))
+        r = -ESTALE;
+    return r;
+}
+
 static int attach(struct hr_heap *h, const pmm_block *blk, int inspect)
 {
     pmm_bank_info bi;
@@ -206,7 +223,9 @@ static int attach(struct hr_heap *h, const pmm_block *blk, int inspect)
     int fd = hh_os_open_lock(bi.path, (uint64_t)((uintptr_t)h->base - bi.base));
     if (fd < 0)
         return fd;
-    r = prepare(h, fd);
+    r = same_bank(h->bank, fd);
+    if (r == 0)
+        r = prepare(h, fd);
     hh_os_open_unlock(fd);
     if (r < 0)
         return r;

@@ -65,14 +65,12 @@
  * restart remakes the bank but keeps this file: old and new processes
  * judge by one file.  Through the interface the file is removed only by
  * pmm_site_destroy, after its bank: a process that opens the bank by its
- * name later opens a new bank, whose heaps are new.  Not covered, both
- * needing a bank handle opened before a bank was replaced: a process that
- * opened the bank before its site was destroyed and made again, and
- * opens one of the old bank's heaps after (its locks by the bank's name
- * are then the new bank's); and, the file removed by hand, a process
- * that mapped it before a cold restart holds its byte on the old bank
- * only (a mapping found again takes no second lock), so an opener of the
- * new bank's heaps would not see it.
+ * name later opens a new bank, whose heaps are new; one that opens a
+ * heap through a bank handle opened before is refused (-ESTALE, open.c:
+ * the path's bank file is not the handle's).  Not covered: the file
+ * removed by hand, a process that mapped it before a cold restart holds
+ * its byte on the old bank only (a mapping found again takes no second
+ * lock), so an opener of the new bank's heaps would not see it.
  *
  * Limits, clear errors rather than waits: PF_MAX files mapped by a
  * process in its life (-EMFILE), PF_MINE files a thread holds slots in
@@ -89,6 +87,7 @@
 #include "crash.h"
 #include "hotrestart/errors.h"
 #include "os/os.h"
+#include "pfopen.h"
 #include "presence.h"
 #include "sys.h"
 
@@ -277,56 +276,6 @@ fail:
     return r;
 }
 
-/* Root making the presence file of a site it does not own: made aside
- * (path.new.PID, locked as pmm__os_sweep_aside expects), given to the
- * bank's owner, then linked under its name, so that no one meets it
- * under its name with the wrong owner. */
-static int make_for(const char *path, uid_t owner)
-{
-    char aside[4300];
-    int fd, r;
-    snprintf(aside, sizeof aside, "%s.new.%d", path, pmm__os_pid());
-    pmm__os_sweep_aside(path); /* what a killed maker left */
-    if ((r = pmm__os_open(aside, 0, 1, &fd)) < 0)
-        return r;
-    if ((r = pmm__os_lock(fd, 1)) == 0 && (r = pmm__os_chown(fd, owner)) == 0)
-        r = pmm__os_link(aside, path);
-    pmm__os_unlink(aside);
-    pmm__os_close(fd);
-    return r == -EEXIST ? 0 : r; /* another made it first: that one */
-}
-
-/* Open the presence file at path, made at first need, and check that it
- * is the bank's owner's, owner-only: 0 and *fd, K_EPRIV, or -errno. */
-static int pf_open(const char *path, uid_t owner, int *fd, dev_t *dev,
-                   ino_t *ino)
-{
-    int r = pmm__os_open(path, 0, 0, fd);
-    if (r == -ENOENT) {
-        if (pmm__os_euid() != owner)
-            r = make_for(path, owner);
-        else if ((r = pmm__os_open(path, 0, 1, fd)) == 0)
-            goto check;
-        if (r == -EACCES)
-            return r; /* the bank's directory not writable: made by none */
-        if (r == 0 || r == -EEXIST)
-            r = pmm__os_open(path, 0, 0, fd);
-    }
-    if (r == -EACCES || r == -EISDIR || r == -ELOOP)
-        return K_EPRIV; /* another's, a directory, a link */
-    if (r < 0)
-        return r;
-check:;
-    uid_t uid;
-    mode_t mode;
-    if ((r = pmm__os_size(*fd, NULL, &uid, &mode, dev, ino)) == 0 &&
-        (!S_ISREG(mode) || uid != owner || (mode & 077)))
-        r = K_EPRIV; /* another's, open to others, or no file */
-    if (r < 0)
-        pmm__os_close(*fd);
-    return r;
-}
-
 /* This process's mapping of the file (dev, ino), under maps_mu: 0 and
  * *out, or -ENOENT. */
 static int find(dev_t dev, ino_t ino, struct hh_pfile **out)
@@ -388,7 +337,7 @@ int hh_presence_map(const char *bank_path, struct hh_pfile **out)
     int fd, cancel, r;
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
     if ((r = pmm__os_lstat(bank_path, &owner, &mode)) < 0 ||
-        (r = pf_open(path, owner, &fd, &dev, &ino)) < 0)
+        (r = hh_pfile_open(path, owner, &fd, &dev, &ino)) < 0)
         goto out;
     pthread_once(&fork_once, on_fork);
     pthread_mutex_lock(&maps_mu);
