@@ -130,7 +130,10 @@ int pmm__os_pidfd_getfd(int pidfd, int fd);
  * (the exec, or one before it), a struct pmm__os_child_err naming the
  * step and its errno is written to errpipe (if >= 0) and the child exits
  * 127: the reader tells a start that failed, and why, from a program
- * that started and then died. */
+ * that started and then died.  Descriptors given here may sit at 0, 1
+ * or 2 (a parent started with its standard streams closed): none is
+ * overwritten while the streams are put in place, and a stream given at
+ * its own number is inherited even if close-on-exec (ctl_child.c). */
 struct pmm__os_child {
     pid_t die_with;        /* > 0: SIGKILL when the parent dies, and exit at
                               once unless the parent is still this pid */
