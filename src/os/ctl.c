@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -235,6 +236,11 @@ int pmm__os_pids(pid_t *out, int max)
             out[n++] = (pid_t)atoi(e->d_name);
     closedir(dir);
     return n;
+}
+
+int pmm__os_flock(int fd)
+{
+    return RETRY(flock(fd, LOCK_EX));
 }
 
 int pmm__os_subreaper(void)

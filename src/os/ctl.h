@@ -125,6 +125,11 @@ int pmm__os_socket_fds(pid_t pid, int *out, int max);
  * (pidfd_getfd(2): ptrace access to it is needed), close-on-exec. */
 int pmm__os_pidfd_getfd(int pidfd, int fd);
 
+/* Take fd's whole-file lock (flock(2), exclusive), waiting for it: the
+ * lock of a site's directory that its writers of site.conf hold (dropped
+ * at close, or when the holder dies).  0 or -errno. */
+int pmm__os_flock(int fd);
+
 /* What a forked child becomes: pmm__os_exec_child() sets it up in this
  * order and executes the program; it never returns.  When a step fails
  * (the exec, or one before it), a struct pmm__os_child_err naming the
