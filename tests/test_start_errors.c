@@ -58,14 +58,7 @@ static void up(void)
     cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0, "%s", out);
 }
 
-static void down(void)
-{
-    run_hr(NULL, 0, "site", "stop", NULL);
-    cg_leave();
-    site_drop();
-}
-
-TestSuite(start_errors, .init = up, .fini = down, .timeout = 300);
+TestSuite(start_errors, .init = up, .fini = cg_site_down, .timeout = 300);
 
 /* The site started in cgroup mode: the test in a cgroup of its own. */
 static void cgroup_mode(void)
