@@ -70,6 +70,11 @@ void pmm__os_yield(void)
     sched_yield();
 }
 
+void pmm__os_stop(void)
+{
+    kill(getpid(), SIGSTOP);
+}
+
 void pmm__os_die(void)
 {
     kill(getpid(), SIGKILL);
