@@ -232,8 +232,7 @@ static int which_whole(const hr_policy *p)
  * reads: every read is one of the two whole (a reader took each key from
  * the file afresh, so that keys of two writers could meet in one read),
  * and so is what is left, with the line that is no policy's kept. */
-Test(policy, writers_at_once_leave_one_whole_and_readers_see_one_whole,
-     .timeout = 300)
+Test(policy, writers_at_once_leave_one_whole_and_readers_see_one_whole)
 {
     pid_t w[2];
     hr_policy q;
