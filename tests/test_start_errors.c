@@ -151,6 +151,8 @@ Test(start_errors, a_gone_working_directory_in_cgroup_mode)
 /* A controller in the foreground, started with its standard streams
  * closed (as a careless init script or `hrd <&- >&- 2>&-` does): it
  * opens its own files at 0, 1 and 2. */
+static pid_t streamless_hrd; /* the controller started so */
+
 static void start_site_with_closed_streams(void)
 {
     pid_t pid = fork();
@@ -161,6 +163,7 @@ static void start_site_with_closed_streams(void)
         execl(HRD_BIN, "hrd", "--site", site, (char *)NULL);
         _exit(127);
     }
+    streamless_hrd = pid;
     POLL_UNTIL(hr_ping(NULL) > 0, "the controller without streams to answer");
 }
 
@@ -211,6 +214,22 @@ Test(start_errors, arun_from_a_directory_the_controller_cannot_see_is_refused)
 Test(start_errors, a_controller_without_standard_streams_reports_the_step)
 {
     arun_from_an_unseen_directory(1);
+}
+
+/* ... and has /dev/null at 0-2: before, its own files took them (the RAM
+ * bank at 1), where a write meant for a stream would have landed. */
+Test(start_errors, a_controller_without_standard_streams_gets_dev_null)
+{
+    start_site_with_closed_streams();
+    for (int fd = 0; fd < 3; fd++) {
+        char path[64], target[4096];
+        snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)streamless_hrd, fd);
+        ssize_t n = readlink(path, target, sizeof target - 1);
+        cr_assert_gt(n, 0, "%s: %s", path, strerror(errno));
+        target[n] = 0;
+        cr_assert_str_eq(target, "/dev/null", "the controller's %d is %s", fd,
+                         target);
+    }
 }
 
 /* What a test's child saw of a start by pmm__os_spawn: the report on
