@@ -71,27 +71,11 @@ static int parse(const struct key *k, const char *v, uint32_t *out)
     return 0;
 }
 
-/* The value of key in the text of site.conf into v (cap bytes): 0, or -1
- * when absent or too long. */
-static int conf_value(const char *text, const char *key, char *v, size_t cap)
-{
-    size_t kl = strlen(key);
-    for (const char *line = text, *end; *line; line = end + !!*end) {
-        end = line + strcspn(line, "\n");
-        if (strncmp(line, key, kl) == 0 && line[kl] == '=') {
-            int n = snprintf(v, cap, "%.*s", (int)(end - line - kl - 1),
-                             line + kl + 1);
-            return n < 0 || (size_t)n >= cap ? -1 : 0;
-        }
-    }
-    return -1;
-}
-
 static uint32_t value(const char *text, const struct key *k, const char **bad)
 {
     char v[64];
     uint32_t n;
-    if (conf_value(text, k->name, v, sizeof v) < 0)
+    if (pmm__conf_value(text, k->name, v, sizeof v) != K_OK)
         return k->dflt;
     if (parse(k, v, &n) < 0) {
         if (bad && !*bad)
