@@ -345,9 +345,22 @@ static int fd_arg(const char *s)
     return (int)v;
 }
 
+/* Started with standard streams closed: /dev/null there first, so that no
+ * file of ours (the RAM bank, the site's directory) takes 0-2, where a
+ * write meant for a stream (a message, a library's) would land in it. */
+static void streams_open(void)
+{
+    int fd;
+    while ((fd = pmm__os_open_fd("/dev/null", O_RDWR, 0)) >= 0 && fd <= 2)
+        ;
+    if (fd > 2)
+        pmm__os_close(fd);
+}
+
 int main(int argc, char **argv)
 {
     static struct hrd d;
+    streams_open();
     const char *site = NULL, *config = getenv("HR_CONFIG");
     int ready_fd = -1, end_group = HRD_RUN;
     d.ready_fd = -1;

@@ -3,7 +3,8 @@
  * cgroup_helpers.h - the cgroup a controller test moves itself into, so
  * that the controller it starts has a subtree of its own (root and a
  * cgroup v2 mount are needed; the test is skipped, saying why, without
- * them).  Included by one test file each; every helper is static.
+ * them), and the end of such a test (cg_site_down, its suite's .fini).
+ * Included by one test file each; every helper is static.
  */
 #ifndef HR_TEST_CGROUP_HELPERS_H
 #define HR_TEST_CGROUP_HELPERS_H
@@ -81,6 +82,17 @@ static inline void cg_leave(void)
         if (system(rm) < 0)
             break;
     cg_dir[0] = 0;
+}
+
+/* The end of a controller test that may have entered a cgroup: its site
+ * stopped (a controller of the test's gone, with what it started), the
+ * test's cgroup left and removed, the site removed. */
+static inline void cg_site_down(void)
+{
+    run_hr(NULL, 0, "site", "stop", NULL);
+    cg_leave();
+    unsetenv("HRD_CGROUPS");
+    site_drop();
 }
 
 #endif

@@ -45,14 +45,7 @@ static void up(void)
     cg_enter();
 }
 
-static void down(void)
-{
-    run_hr(NULL, 0, "site", "stop", NULL);
-    cg_leave();
-    site_drop();
-}
-
-TestSuite(cgroups, .init = up, .fini = down, .timeout = 300);
+TestSuite(cgroups, .init = up, .fini = cg_site_down, .timeout = 300);
 
 /* Start the site, in cgroup mode: its cgroup into site_cg. */
 static void start(void)

@@ -126,9 +126,12 @@ static void fail_and_check(const char *how, const char *victim_actor,
              pid_of("C") && pid_of("C") != pc, "all three restarted");
     cr_assert_eq(kill(pa, 0), -1, "old members are gone");
     cr_assert_eq(kill(pc, 0), -1);
-    /* blocks intact: every run counted (wait until the new runs have) */
+    /* blocks intact: every run counted (wait until the new runs have: an
+     * actor counts its run in its group's block, then in its kept one) */
     WAIT_FOR(runs_of("A", 5) >= round + 1 && runs_of("B", 5) >= round + 1 &&
-             runs_of("C", 5) >= round + 1, "the restarted actors to count their run");
+             runs_of("C", 5) >= round + 1 &&
+             runs_of("keep.C", -1) >= round + 1,
+             "the restarted actors to count their run");
     cr_assert_eq(runs_of("A", 5), round + 1, "%s: A runs", how);
     cr_assert_eq(runs_of("B", 5), round + 1, "%s: B runs", how);
     cr_assert_eq(runs_of("C", 5), round + 1, "%s: C runs", how);

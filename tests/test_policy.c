@@ -3,10 +3,17 @@
  * test_policy.c - a site's restart policy in its site.conf (hr_policy_* of
  * <hotrestart/hr.h>): written, read back, checked; other keys are kept,
  * and a bad figure is refused or, read from the file, replaced by its
- * default.
+ * default; a writer holds the site's lock, and writers and readers at
+ * once see one policy whole, never a mix.
  */
+#define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -151,4 +158,115 @@ Test(policy, set_by_key_name_in_range_only)
     cr_assert_eq(hr_policy_read(NULL, &q), 0);
     cr_assert_eq(q.stop_ms, 1500);
     cr_assert_eq(q.fail_stop_ms, 0);
+}
+
+/* Is process pid waiting for a flock(2) (a "->" line of /proc/locks)? */
+static int waits_for_flock(pid_t pid)
+{
+    char line[256], want[32];
+    int found = 0;
+    snprintf(want, sizeof want, " %d ", (int)pid);
+    FILE *f = fopen("/proc/locks", "r");
+    cr_assert_not_null(f, "/proc/locks: %m");
+    while (!found && fgets(line, sizeof line, f))
+        found = strstr(line, "-> FLOCK") && strstr(line, want);
+    fclose(f);
+    return found;
+}
+
+static pid_t writer;
+
+static int writer_waits_or_ended(void *arg)
+{
+    int *ended = arg;
+    if (waitpid(writer, ended, WNOHANG) == writer)
+        return 1;
+    *ended = -1;
+    return waits_for_flock(writer);
+}
+
+/* hr_policy_write holds the site's lock, the one hr site set holds: with
+ * it held elsewhere, the write waits for it and changes nothing until it
+ * is given back.  Before, it wrote at once, under nobody's lock. */
+Test(policy, a_write_waits_for_the_site_lock)
+{
+    hr_policy p = {.max_badness = 9, .interval_s = 99}, q;
+    int dir = open(site, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ended = -1;
+    cr_assert_geq(dir, 0, "%s: %m", site);
+    cr_assert_eq(flock(dir, LOCK_EX), 0);
+    writer = fork();
+    cr_assert_geq(writer, 0);
+    if (writer == 0) {
+        close(dir); /* the lock is its open file's: not the writer's */
+        _exit(hr_policy_write(site, &p) == 0 ? 0 : 1);
+    }
+    poll_until(writer_waits_or_ended, &ended, "the writer to wait or end");
+    cr_assert_eq(ended, -1, "it wrote (status %d) while the site's lock was "
+                 "held", ended);
+    cr_assert_eq(hr_policy_read(site, &q), 0);
+    cr_assert_eq(q.max_badness, HR_DEFAULT_MAX_BADNESS, "written meanwhile");
+    close(dir); /* the lock given back */
+    cr_assert_eq(wait_status(writer), 0);
+    cr_assert_eq(hr_policy_read(site, &q), 0);
+    cr_assert_eq(q.max_badness, 9);
+    cr_assert_eq(q.interval_s, 99);
+}
+
+/* Two policies, every figure different between them and from the
+ * defaults but aslr (1 and its default 0). */
+static const hr_policy pol[2] = {
+    {11, 111, 33, 55, 1111, 3333, 1, 20000, {0, 0}},
+    {22, 222, 44, 66, 2222, 4444, 0, 30000, {0, 0}},
+};
+
+/* 0 or 1 when p is that policy whole, else -1. */
+static int which_whole(const hr_policy *p)
+{
+    for (int i = 0; i < 2; i++)
+        if (memcmp(p, &pol[i], sizeof *p) == 0)
+            return i;
+    return -1;
+}
+
+/* Two processes write a policy each, 2000 times at once, while this one
+ * reads: every read is one of the two whole (a reader took each key from
+ * the file afresh, so that keys of two writers could meet in one read),
+ * and so is what is left, with the line that is no policy's kept. */
+Test(policy, writers_at_once_leave_one_whole_and_readers_see_one_whole)
+{
+    pid_t w[2];
+    hr_policy q;
+    unsigned long reads = 0, torn = 0;
+    char conf[4096];
+    write_conf("x.mine=kept\n");
+    cr_assert_eq(hr_policy_write(site, &pol[0]), 0);
+    for (int i = 0; i < 2; i++) {
+        cr_assert_geq(w[i] = fork(), 0);
+        if (w[i] == 0) {
+            for (int k = 0; k < 2000; k++)
+                if (hr_policy_write(site, &pol[i]) != 0)
+                    _exit(1);
+            _exit(0);
+        }
+    }
+    int alive = 2, st[2] = {-1, -1};
+    while (alive > 0) {
+        cr_assert_eq(hr_policy_read(site, &q), 0);
+        reads++;
+        if (which_whole(&q) < 0 && torn++ == 0)
+            fprintf(stderr, "torn: maxBadness %u interval %u logSize %u\n",
+                    q.max_badness, q.interval_s, q.log_size);
+        for (int i = 0; i < 2; i++)
+            if (st[i] < 0 && waitpid(w[i], &st[i], WNOHANG) == w[i])
+                alive--;
+    }
+    for (int i = 0; i < 2; i++)
+        cr_assert(WIFEXITED(st[i]) && WEXITSTATUS(st[i]) == 0,
+                  "writer %d failed", i);
+    cr_assert_eq(torn, 0, "%lu of %lu reads saw a mix of two policies", torn,
+                 reads);
+    cr_assert_eq(hr_policy_read(site, &q), 0);
+    cr_assert_geq(which_whole(&q), 0, "what is left is no policy whole");
+    read_conf(conf, sizeof conf);
+    cr_assert(strstr(conf, "x.mine=kept\n"), "the other line lost:\n%s", conf);
 }

@@ -10,6 +10,12 @@
  *  - hr arun from a directory the controller cannot see (the caller in a
  *    mount namespace of its own) is refused, the log naming the
  *    directory, and nothing is left registered;
+ *    and so is it from a controller started with its standard streams
+ *    closed;
+ *  - a child's descriptors that sit at 0, 1 or 2 (its parent's streams
+ *    closed) survive the putting of its streams in place, and its error
+ *    pipe there reports a failed start even with no descriptor free above
+ *    (src/os/ctl_child.c);
  *  - under a seccomp profile that refuses clone3 with EPERM (older
  *    container runtimes' defaults), a controller in cgroup mode starts
  *    and restarts actors through its fork path (src/os/ctl_spawn.c).
@@ -19,6 +25,7 @@
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -29,6 +36,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -38,6 +46,7 @@
 #include "cgroup_helpers.h"
 #include "common.h"
 #include "ctl_helpers.h"
+#include "os/ctl.h"
 
 static char out[65536];
 static const char *site;
@@ -49,14 +58,7 @@ static void up(void)
     cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0, "%s", out);
 }
 
-static void down(void)
-{
-    run_hr(NULL, 0, "site", "stop", NULL);
-    cg_leave();
-    site_drop();
-}
-
-TestSuite(start_errors, .init = up, .fini = down, .timeout = 300);
+TestSuite(start_errors, .init = up, .fini = cg_site_down, .timeout = 300);
 
 /* The site started in cgroup mode: the test in a cgroup of its own. */
 static void cgroup_mode(void)
@@ -146,10 +148,34 @@ Test(start_errors, a_gone_working_directory_in_cgroup_mode)
     gone_working_directory(1);
 }
 
-Test(start_errors, arun_from_a_directory_the_controller_cannot_see_is_refused)
+/* A controller in the foreground, started with its standard streams
+ * closed (as a careless init script or `hrd <&- >&- 2>&-` does): it
+ * opens its own files at 0, 1 and 2. */
+static pid_t streamless_hrd; /* the controller started so */
+
+static void start_site_with_closed_streams(void)
+{
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never left behind by a failure */
+        close(0), close(1), close(2);
+        execl(HRD_BIN, "hrd", "--site", site, (char *)NULL);
+        _exit(127);
+    }
+    streamless_hrd = pid;
+    POLL_UNTIL(hr_ping(NULL) > 0, "the controller without streams to answer");
+}
+
+/* hr arun from a directory the controller cannot see is refused, the
+ * reason said by the tool and the log, nothing registered. */
+static void arun_from_an_unseen_directory(int closed_streams)
 {
     char dir[512], inner[600], want[800];
-    start_site(0);
+    if (closed_streams)
+        start_site_with_closed_streams();
+    else
+        start_site(0);
     snprintf(dir, sizeof dir, "%s.ns", site);
     cr_assert_eq(mkdir(dir, 0700), 0, "%s: %m", dir);
     /* what a service manager's PrivateTmp= or ProtectHome= does: the
@@ -178,6 +204,188 @@ Test(start_errors, arun_from_a_directory_the_controller_cannot_see_is_refused)
     cr_assert_eq(runs_of("keep.A", -1), -1, "the program ran");
     umount2(dir, MNT_DETACH);
     rmdir(dir);
+}
+
+Test(start_errors, arun_from_a_directory_the_controller_cannot_see_is_refused)
+{
+    arun_from_an_unseen_directory(0);
+}
+
+Test(start_errors, a_controller_without_standard_streams_reports_the_step)
+{
+    arun_from_an_unseen_directory(1);
+}
+
+/* ... and has /dev/null at 0-2: before, its own files took them (the RAM
+ * bank at 1), where a write meant for a stream would have landed. */
+Test(start_errors, a_controller_without_standard_streams_gets_dev_null)
+{
+    start_site_with_closed_streams();
+    for (int fd = 0; fd < 3; fd++) {
+        char path[64], target[4096];
+        snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)streamless_hrd, fd);
+        ssize_t n = readlink(path, target, sizeof target - 1);
+        cr_assert_gt(n, 0, "%s: %s", path, strerror(errno));
+        target[n] = 0;
+        cr_assert_str_eq(target, "/dev/null", "the controller's %d is %s", fd,
+                         target);
+    }
+}
+
+/* What a test's child saw of a start by pmm__os_spawn: the report on
+ * the error pipe (0: nothing came) and the child's exit status. */
+struct spawn_seen {
+    int r, step, err, status;
+};
+
+/* fn(res, arg) in a child of the test with its standard streams closed,
+ * which writes what it saw on res: that. */
+static struct spawn_seen streamless(void (*fn)(int, int), int arg)
+{
+    int res[2];
+    struct spawn_seen seen = {0};
+    cr_assert_eq(pipe2(res, O_CLOEXEC), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        close(0), close(1), close(2);
+        fn(res[1], arg);
+        _exit(0);
+    }
+    close(res[1]);
+    ssize_t n = read(res[0], &seen, sizeof seen);
+    int st = wait_status(pid);
+    close(res[0]);
+    cr_assert_eq(n, (ssize_t)sizeof seen, "the test's child failed: status %d",
+                 st);
+    return seen;
+}
+
+/* Start c, its error pipe ep; what came on the pipe and how it ended
+ * written to res. */
+static void spawn_and_tell(int res, struct pmm__os_child *c, int ep[2])
+{
+    struct pmm__os_child_err e = {0};
+    struct spawn_seen seen = {0};
+    int pid = pmm__os_spawn(c);
+    close(ep[1]);
+    seen.r = pid < 0 ? pid : pmm__os_child_report(ep[0], &e);
+    seen.step = e.step, seen.err = e.err;
+    seen.status = pid < 0 ? -1 : wait_status(pid);
+    if (write(res, &seen, sizeof seen) != (ssize_t)sizeof seen)
+        _exit(93);
+}
+
+/* The error pipe at 1 and no descriptor free from 3 to the limit; the
+ * start fails at its working directory.  stream_at_1: a stream is put at
+ * 1, so the pipe must move first, and cannot. */
+static void crowded(int res, int stream_at_1)
+{
+    int ep[2], fd;
+    struct rlimit rl;
+    if (pipe2(ep, O_CLOEXEC) < 0 || ep[1] != 1 || getrlimit(RLIMIT_NOFILE, &rl))
+        _exit(90);
+    rl.rlim_cur = 64 > res + 1 ? 64 : (rlim_t)res + 1;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        _exit(91);
+    int first = open("/dev/null", O_RDONLY | O_CLOEXEC); /* at 2 */
+    while ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+        ;
+    if (first != 2 || errno != EMFILE)
+        _exit(92);
+    int stdio[3] = {-1, stream_at_1 ? 2 : -1, -1};
+    char *argv[] = {"true", NULL};
+    struct pmm__os_child c = {.default_signals = 1, .stdio = stdio,
+                              .cwd = "/nonexistent/hrtest", .exe_fd = -1,
+                              .path = "/bin/true", .argv = argv,
+                              .errpipe = ep[1], .pass_fd = -1, .pass_to = -1};
+    spawn_and_tell(res, &c, ep);
+}
+
+/* A child's error pipe at 0, 1 or 2 (its parent started with its streams
+ * closed) reports a start that failed before its exec, even when no
+ * descriptor is free above 2 to move it to: where nothing is put at its
+ * number it stays there; where a stream is, the failure to move it is
+ * what it reports.  Before, it was moved in any case and, that failing,
+ * nothing was reported: the start was taken for a crash. */
+Test(start_errors, an_error_pipe_at_0_to_2_reports_with_no_room_above)
+{
+    struct spawn_seen seen = streamless(crowded, 0);
+    cr_assert_eq(seen.r, -ENOENT, "report %d (0: nothing came)", seen.r);
+    cr_assert_eq(seen.step, PMM_OS_STEP_CWD, "step %d", seen.step);
+    cr_assert_eq(seen.status, 127);
+    seen = streamless(crowded, 1);
+    cr_assert_eq(seen.r, -EMFILE, "report %d (0: nothing came)", seen.r);
+    cr_assert_eq(seen.step, PMM_OS_STEP_STDIO, "step %d", seen.step);
+    cr_assert_eq(seen.status, 127);
+}
+
+static char crossed_dir[600];
+
+/* A shell with crossed streams: file "in" at 1 to be its stdin, "out" at
+ * 0 to be its stdout, and at 2 either its own image (err_file 0: also its
+ * stderr is "out") or the file "err", close-on-exec, given as its stderr
+ * at its own number. */
+static void crossed(int res, int err_file)
+{
+    char in[700], outf[700], err[700];
+    snprintf(in, sizeof in, "%s/in", crossed_dir);
+    snprintf(outf, sizeof outf, "%s/out", crossed_dir);
+    snprintf(err, sizeof err, "%s/err", crossed_dir);
+    int o = open(outf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int i = open(in, O_RDONLY | O_CLOEXEC);
+    int x = err_file ? open(err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)
+                     : open("/bin/sh", O_RDONLY | O_CLOEXEC);
+    int ep[2];
+    if (o != 0 || i != 1 || x != 2 || pipe2(ep, O_CLOEXEC) < 0)
+        _exit(90);
+    int stdio[3] = {1, 0, err_file ? 2 : 0};
+    char *argv[] = {"sh", "-c", "read l; echo \"got $l\"; echo err >&2", NULL};
+    struct pmm__os_child c = {.default_signals = 1, .stdio = stdio,
+                              .exe_fd = err_file ? -1 : 2, .path = "/bin/sh",
+                              .argv = argv, .errpipe = ep[1], .pass_fd = -1,
+                              .pass_to = -1};
+    spawn_and_tell(res, &c, ep);
+}
+
+static void file_is(const char *name, const char *want)
+{
+    char path[700], got[256] = "";
+    snprintf(path, sizeof path, "%s/%s", crossed_dir, name);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s: %m", path);
+    size_t n = fread(got, 1, sizeof got - 1, f);
+    fclose(f);
+    got[n] = 0;
+    cr_assert_str_eq(got, want, "%s", path);
+}
+
+/* Descriptors a child needs that sit at 0, 1 or 2 survive the putting of
+ * its streams in place: crossed streams (the file for its stdin at 1, for
+ * its stdout at 0), its program's image at 2, a stream given at its own
+ * number though close-on-exec.  Before, dup2 into 0 overwrote the file
+ * meant for 1, the image at 2 was replaced by a stream (the exec failed),
+ * and a stream at its own number was closed by the exec. */
+Test(start_errors, descriptors_at_0_to_2_survive_the_streams_put_in_place)
+{
+    char in[700];
+    snprintf(crossed_dir, sizeof crossed_dir, "%s", site);
+    snprintf(in, sizeof in, "%s/in", crossed_dir);
+    FILE *f = fopen(in, "w");
+    cr_assert_not_null(f);
+    fputs("in\n", f);
+    fclose(f);
+    struct spawn_seen seen = streamless(crossed, 0);
+    cr_assert_eq(seen.r, 0, "the start failed: %d at step %d", seen.r,
+                 seen.step);
+    cr_assert_eq(seen.status, 0);
+    file_is("out", "got in\nerr\n");
+    seen = streamless(crossed, 1);
+    cr_assert_eq(seen.r, 0, "the start failed: %d at step %d", seen.r,
+                 seen.step);
+    cr_assert_eq(seen.status, 0);
+    file_is("out", "got in\n");
+    file_is("err", "err\n");
 }
 
 /* clone3 refused with EPERM from now on, for this process and every one

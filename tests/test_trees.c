@@ -77,15 +77,7 @@ static void started(void)
     }
 }
 
-static void down(void)
-{
-    run_hr(NULL, 0, "site", "stop", NULL);
-    cg_leave();
-    unsetenv("HRD_CGROUPS");
-    site_drop();
-}
-
-TestSuite(trees, .fini = down, .timeout = 300);
+TestSuite(trees, .fini = cg_site_down, .timeout = 300);
 
 /* The live processes of this site's tree_actors, found by their command
  * line (the mark SITE), whatever their environment: their pids. */

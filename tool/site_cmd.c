@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * site_cmd.c - hr site create|info|set|destroy (set under a lock on the
- * site directory, so that sets at once lose nothing).
+ * site_cmd.c - hr site create|info|set|destroy (set through
+ * hr_policy_update, under the site's lock, so that sets at once lose
+ * nothing).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -229,41 +230,22 @@ static const char *range_of(const char *key)
     return "see hr site --help";
 }
 
-/* The site directory, opened and locked (flock, exclusive): what every
- * hr site set holds while it changes site.conf; or exit 1. */
-static int site_lock(const char *dir, const char *action)
+/* hr site set's change: the KEY=VALUE operands on the policy read (from
+ * hr_policy_update, under the site's lock); a bad one ends the tool, the
+ * lock with it, site.conf as it was. */
+static int set_keys(hr_policy *p, int read, void *arg)
 {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        hr_die(HR_EXIT_FAIL, "%s: %s: %s", action, dir, pmm_strerror(-errno));
-    while (flock(fd, LOCK_EX) < 0)
-        if (errno != EINTR)
-            hr_die(HR_EXIT_FAIL, "%s: lock %s: %s", action, dir,
-                   pmm_strerror(-errno));
-    return fd;
-}
-
-/* hr site set KEY=VALUE...: into site.conf, then to the controller. */
-static int site_set(const struct hr_call *c)
-{
-    const struct hr_opts *o = c->o;
-    const char *dir = c->dir;
-    int n = c->argc;
-    char **kv = c->argv;
-    hr_policy p;
-    /* from the read to the write: two sets at once each keep the other's
-     * change (released when the tool exits) */
-    int lock = site_lock(dir, "site set");
-    if (hr_policy_read(dir, &p) == K_EINVAL)
+    const struct hr_call *c = arg;
+    if (read == K_EINVAL)
         fprintf(stderr, "hr: site set: site.conf had a figure out of range: "
                         "its default is written\n");
-    for (int i = 0; i < n; i++) {
-        char key[64];
-        const char *eq = strchr(kv[i], '=');
-        if (!eq || eq == kv[i] || (size_t)(eq - kv[i]) >= sizeof key)
-            hr_die(HR_EXIT_USAGE, "site set: '%s' is not KEY=VALUE", kv[i]);
-        snprintf(key, sizeof key, "%.*s", (int)(eq - kv[i]), kv[i]);
-        int r = hr_policy_set(&p, key, eq + 1);
+    for (int i = 0; i < c->argc; i++) {
+        char key[64], *kv = c->argv[i];
+        const char *eq = strchr(kv, '=');
+        if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof key)
+            hr_die(HR_EXIT_USAGE, "site set: '%s' is not KEY=VALUE", kv);
+        snprintf(key, sizeof key, "%.*s", (int)(eq - kv), kv);
+        int r = hr_policy_set(p, key, eq + 1);
         if (r == -ENOENT)
             hr_die(HR_EXIT_USAGE, "site set: unknown key '%s' (see hr site "
                                   "--help)", key);
@@ -271,13 +253,22 @@ static int site_set(const struct hr_call *c)
             hr_die(HR_EXIT_USAGE, "site set: %s: '%s' is not a number in its "
                    "range (%s)", key, eq + 1, range_of(key));
     }
-    int r = hr_policy_write(dir, &p);
+    return 0;
+}
+
+/* hr site set KEY=VALUE...: into site.conf, then to the controller. */
+static int site_set(const struct hr_call *c)
+{
+    const struct hr_opts *o = c->o;
+    const char *dir = c->dir;
+    /* from the read to the write under the site's lock: two sets at once
+     * each keep the other's change */
+    int r = hr_policy_update(dir, set_keys, (void *)c);
     if (r < 0)
         hr_die_err("site set: site.conf", r);
     r = hr_reload(dir);
     if (r < 0 && r != -ECONNREFUSED)
         hr_die_err("site set: stored, but the controller did not take it", r);
-    close(lock);
     if (o->json)
         printf("{\"stored\": true, \"applied\": %s}\n", r == 0 ? "true" : "false");
     else

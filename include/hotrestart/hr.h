@@ -250,10 +250,23 @@ typedef struct hr_policy {
  * and its reserved space is zero, else -EINVAL. */
 PMM_API int hr_policy_check(const hr_policy *p);
 /* Write p (0: the default) into site's site.conf as its hrCtrl.* keys,
- * replacing those there; other keys are kept.  A running controller uses
- * the new figures from its next start.  -EINVAL for a figure out of range,
- * K_EUNKNOWN when the site does not exist, -errno. */
+ * replacing those there; other keys are kept.  It holds the site's lock
+ * (an exclusive flock(2) of the site directory) while it does: writers at
+ * once leave one of their policies whole, and a reader (hr_policy_read,
+ * the controller) sees one whole, never a mix.  A running controller uses
+ * the new figures from its next start (or hr_reload).  -EINVAL for a
+ * figure out of range, K_EUNKNOWN when the site does not exist, -errno. */
 PMM_API int hr_policy_write(const char *site, const hr_policy *p);
+/* Change site's policy from what it is, under the site's lock (as
+ * hr_policy_write): the policy read (read: K_OK, or K_EINVAL when a key
+ * was out of range and took its default), change(p, read, arg) called,
+ * and p written unless it returned a negative code, which is returned,
+ * site.conf left as it was.  Changes at once lose none of each other's
+ * (hr site set).  K_EFAULT for a NULL change, -EINVAL for a figure out of
+ * range after it, K_EUNKNOWN when the site does not exist, -errno. */
+PMM_API int hr_policy_update(const char *site,
+                             int (*change)(hr_policy *p, int read, void *arg),
+                             void *arg);
 /* Set the figure of p that site.conf calls key (hrCtrl.maxBadness,
  * hrCtrl.interval, hrCtrl.maxActors, hrCtrl.maxGroups, hrCtrl.stopTimeout,
  * hrCtrl.failStopTimeout, hrCtrl.aslr, hrCtrl.logSize) from the decimal

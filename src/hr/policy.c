@@ -1,6 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * policy.c - a site's restart policy in its site.conf (see policy.h).
+ *
+ * Invariants: site.conf is replaced whole (pmm__os_write_file: a new file
+ * renamed over the old), so a reader that reads it once sees one writer's
+ * policy whole, never keys of two; every writer holds the site's lock (an
+ * exclusive flock of the site directory, as hr site set holds it) from its
+ * read of site.conf to its rename, so that writers at once keep each
+ * other's other lines and a change made from what was read loses none made
+ * meanwhile.  Readers take no lock: a read never waits for a writer (the
+ * controller reads in its event loop).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -11,10 +20,12 @@
 #include <hotrestart/hr.h>
 
 #include "hr/policy.h"
+#include "os/ctl.h"
 #include "os/os.h"
 #include "pmm/site.h"
 
 #define SITE_CONF "site.conf"
+#define CONF_MAX (64 * 1024) /* site.conf is a few lines */
 
 /* The keys, their defaults and ceilings, in one table. */
 static const struct key {
@@ -60,11 +71,11 @@ static int parse(const struct key *k, const char *v, uint32_t *out)
     return 0;
 }
 
-static uint32_t value(const char *dir, const struct key *k, const char **bad)
+static uint32_t value(const char *text, const struct key *k, const char **bad)
 {
     char v[64];
     uint32_t n;
-    if (pmm__conf_get(dir, k->name, v, sizeof v) != K_OK)
+    if (pmm__conf_value(text, k->name, v, sizeof v) != K_OK)
         return k->dflt;
     if (parse(k, v, &n) < 0) {
         if (bad && !*bad)
@@ -84,13 +95,26 @@ int hr_policy_set(hr_policy *p, const char *key, const char *value)
     return -ENOENT;
 }
 
-void hr__policy_read(const char *dir, hr_policy *p, const char **bad)
+/* p from the text of site.conf, as hr__policy_read says. */
+static void policy_of(const char *text, hr_policy *p, const char **bad)
 {
     if (bad)
         *bad = NULL;
     memset(p, 0, sizeof *p);
     for (size_t i = 0; i < NKEYS; i++)
-        *field(p, &keys[i]) = value(dir, &keys[i], bad);
+        *field(p, &keys[i]) = value(text, &keys[i], bad);
+}
+
+void hr__policy_read(const char *dir, hr_policy *p, const char **bad)
+{
+    char path[4200], *text = malloc(CONF_MAX);
+    snprintf(path, sizeof path, "%s/" SITE_CONF, dir);
+    /* read once: the keys of one writer's file (an unreadable one gives
+     * the defaults, as each key absent did) */
+    if (text && pmm__os_read_file(path, text, CONF_MAX) < 0)
+        text[0] = 0;
+    policy_of(text ? text : "", p, bad);
+    free(text);
 }
 
 int hr_policy_read(const char *site, hr_policy *p)
@@ -143,22 +167,50 @@ static char *conf_with(const char *old, const hr_policy *p, size_t *len)
     return text;
 }
 
-int hr_policy_write(const char *site, const hr_policy *p)
+int hr_policy_update(const char *site,
+                     int (*change)(hr_policy *p, int read, void *arg), void *arg)
 {
-    char dir[4096], path[4200], old[8192] = "", at[64];
+    char dir[4096], path[4200], at[64], *old = malloc(CONF_MAX), *text = NULL;
+    const char *bad;
+    hr_policy p;
     size_t len;
-    int dfd, r = hr_policy_check(p);
+    int dfd = -1, r = !change ? K_EFAULT : !old ? -ENOMEM : 0;
     if (r < 0 || (r = pmm_site_path(dir, sizeof dir, site)) < 0 ||
         (r = dfd = pmm__site_open(dir, 0, at, sizeof at)) < 0)
-        return r;
+        goto out;
+    /* from the read to the rename: see the top of this file */
+    if ((r = pmm__os_flock(dfd)) < 0)
+        goto out;
     snprintf(path, sizeof path, "%s/" SITE_CONF, at); /* that directory's */
-    r = pmm__os_read_file(path, old, sizeof old);
-    char *text = r < 0 && r != -ENOENT ? NULL : conf_with(old, p, &len);
-    if (text)
-        r = pmm__os_write_file(path, text, len);
-    else if (r >= 0 || r == -ENOENT)
-        r = -ENOMEM;
+    r = pmm__os_read_file(path, old, CONF_MAX);
+    if (r < 0 && r != -ENOENT)
+        goto out;
+    if (r == -ENOENT)
+        old[0] = 0;
+    policy_of(old, &p, &bad);
+    if ((r = change(&p, bad ? K_EINVAL : K_OK, arg)) < 0 ||
+        (r = hr_policy_check(&p)) < 0)
+        goto out;
+    text = conf_with(old, &p, &len);
+    r = text ? pmm__os_write_file(path, text, len) : -ENOMEM;
+out:
     free(text);
-    pmm__os_close(dfd);
+    free(old);
+    if (dfd >= 0)
+        pmm__os_close(dfd); /* the lock with it */
     return r < 0 ? r : K_OK;
+}
+
+/* hr_policy_write's change: the caller's policy, whatever was there. */
+static int replace(hr_policy *p, int read, void *arg)
+{
+    (void)read;
+    *p = *(const hr_policy *)arg;
+    return 0;
+}
+
+int hr_policy_write(const char *site, const hr_policy *p)
+{
+    int r = hr_policy_check(p);
+    return r < 0 ? r : hr_policy_update(site, replace, (void *)p);
 }

@@ -125,12 +125,20 @@ int pmm__os_socket_fds(pid_t pid, int *out, int max);
  * (pidfd_getfd(2): ptrace access to it is needed), close-on-exec. */
 int pmm__os_pidfd_getfd(int pidfd, int fd);
 
+/* Take fd's whole-file lock (flock(2), exclusive), waiting for it: the
+ * lock of a site's directory that its writers of site.conf hold (dropped
+ * at close, or when the holder dies).  0 or -errno. */
+int pmm__os_flock(int fd);
+
 /* What a forked child becomes: pmm__os_exec_child() sets it up in this
  * order and executes the program; it never returns.  When a step fails
  * (the exec, or one before it), a struct pmm__os_child_err naming the
  * step and its errno is written to errpipe (if >= 0) and the child exits
  * 127: the reader tells a start that failed, and why, from a program
- * that started and then died. */
+ * that started and then died.  Descriptors given here may sit at 0, 1
+ * or 2 (a parent started with its standard streams closed): none is
+ * overwritten while the streams are put in place, and a stream given at
+ * its own number is inherited even if close-on-exec (ctl_child.c). */
 struct pmm__os_child {
     pid_t die_with;        /* > 0: SIGKILL when the parent dies, and exit at
                               once unless the parent is still this pid */

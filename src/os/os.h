@@ -70,11 +70,20 @@ int pmm__os_rename(const char *from, const char *to);
 int pmm__os_unlink(const char *path);
 /* Remove the files path.new.PID that makers of a new file for path left
  * when they died: no one holds their lock (pmm__os_lock) and no process
- * PID lives.  A maker holds the lock from just after the file's creation
- * until it has published it; one that runs in another pid namespace (its
- * PID names another process here, or none) is kept by its lock but for
- * that first instant.  How many were removed, or -errno. */
+ * PID lives.  A maker holds the lock from before the file has that name
+ * (pmm__os_open_anon, then pmm__os_link_anon) until it has published it,
+ * so one that runs in another pid namespace (its PID names another
+ * process here, or none) is kept by its lock; where the file system has
+ * no nameless files, the maker creates it by name and locks it just
+ * after, unkept for that instant.  How many were removed, or -errno
+ * (aside.c). */
 int pmm__os_sweep_aside(const char *path);
+/* A new file with no name (O_TMPFILE), owner-only, in the directory of
+ * path, open for reading and writing: 0, -EOPNOTSUPP where the file
+ * system (or the kernel) has no such files, -errno. */
+int pmm__os_open_anon(const char *path, int *fd);
+/* Give the nameless file fd the name path: 0, -EEXIST, -errno. */
+int pmm__os_link_anon(int fd, const char *path);
 int pmm__os_mkdir(const char *path, mode_t mode); /* -EEXIST when there */
 int pmm__os_rmdir(const char *path);
 /* A descriptor of the directory at path, walked a part at a time from the
@@ -178,5 +187,8 @@ void pmm__os_futex_wait(uint32_t *word, uint32_t seen, long ns);
 void pmm__os_futex_wake(uint32_t *word);
 /* Die at once by SIGKILL (the crash points). */
 __attribute__((noreturn)) void pmm__os_die(void);
+/* Stop this process (SIGSTOP) until a SIGCONT lets it go on (the crash
+ * points, HR_CRASHPOINT_STOP). */
+void pmm__os_stop(void);
 
 #endif

@@ -84,6 +84,11 @@ void pmm__os_futex_wake(uint32_t *word)
     syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
+void pmm__os_stop(void)
+{
+    kill(getpid(), SIGSTOP);
+}
+
 void pmm__os_die(void)
 {
     kill(getpid(), SIGKILL);

@@ -3,7 +3,9 @@
  * crash.c - named crash points for the crash tests.
  *
  * HR_CRASHPOINT=name[:n] makes the process kill itself with SIGKILL the n-th
- * time (default: first) it passes the point `name`.  Unarmed, a crash point
+ * time (default: first) it passes the point `name`; with HR_CRASHPOINT_STOP=1
+ * it stops itself there instead (SIGSTOP), so that a test can look at, or
+ * race with, that instant and then let it go on.  Unarmed, a crash point
  * costs one predictable branch.  The variable is read once per process, by
  * the first thread that passes a point, under arm_mu; `armed` is published
  * last, with release order, so a thread that reads it armed also sees the
@@ -21,6 +23,7 @@ static int armed = -1; /* -1 unread, 0 no, 1 yes */
 static pthread_mutex_t arm_mu = PTHREAD_MUTEX_INITIALIZER;
 static char point_name[64];
 static long point_left; /* under arm_mu once armed */
+static int point_stops;  /* HR_CRASHPOINT_STOP=1: stop, not die */
 
 static int arm(void)
 {
@@ -34,6 +37,8 @@ static int arm(void)
     memcpy(point_name, v, n);
     point_name[n] = 0;
     point_left = colon ? strtol(colon + 1, NULL, 10) : 1;
+    const char *stop = getenv("HR_CRASHPOINT_STOP");
+    point_stops = stop && strcmp(stop, "1") == 0;
     if (point_left < 1)
         point_left = 1;
     return 1;
@@ -51,7 +56,9 @@ void pmm__crash(const char *point)
     }
     int die = a > 0 && strcmp(point, point_name) == 0 && --point_left == 0;
     pthread_mutex_unlock(&arm_mu);
-    if (die)
+    if (die && point_stops)
+        pmm__os_stop();
+    else if (die)
         pmm__os_die();
 }
 

@@ -132,15 +132,28 @@ static int want_huge(int fd, int mode, const char **why)
     return -EOPNOTSUPP;
 }
 
+/* The file made aside has just got its name: crash point aside.named,
+ * for a replacement only.  A first use passes none: a process reads
+ * HR_CRASHPOINT when it first passes a point, and a test that arms a
+ * forked child relies on its parent's first bank reading nothing. */
+static void has_its_name(int replacing)
+{
+    if (replacing)
+        pmm__crash("aside.named");
+}
+
 /* A new bank made whole in the private file tmp (path.new.PID), for the
  * caller to publish under path, then close *fd; nothing left behind on
- * failure.  The file is locked from its creation to the caller's close,
- * so that pmm__os_sweep_aside, which removes the files of dead makers
- * first (a bank-sized file each, in RAM for a RAM bank), never takes a
- * live one's. */
+ * failure.  The file is locked from before it has that name to the
+ * caller's close, so that pmm__os_sweep_aside, which removes the files
+ * of dead makers first (a bank-sized file each, in RAM for a RAM bank),
+ * never takes a live one's, whatever its pid namespace: it is made
+ * nameless, locked, written whole, and only then named.  Where the file
+ * system has no nameless files it is created by its name and locked just
+ * after (os.h: that instant only our PID keeps it). */
 static int make_aside(const char *path, char *tmp, size_t cap, int kind,
                       uint64_t size, uint64_t max_blocks, int huge,
-                      const char **why, int *fd)
+                      const char **why, int replacing, int *fd)
 {
     struct pmm_geom g;
     int r;
@@ -153,14 +166,20 @@ static int make_aside(const char *path, char *tmp, size_t cap, int kind,
         return K_EINVAL;
     pmm__os_sweep_aside(path);
     pmm__os_unlink(tmp);
-    if ((r = pmm__os_open(tmp, 0, 1, fd)) < 0)
+    int named = (r = pmm__os_open_anon(path, fd)) == -EOPNOTSUPP;
+    if (named && (r = pmm__os_open(tmp, 0, 1, fd)) == 0)
+        has_its_name(replacing);
+    if (r < 0)
         return r;
     if ((r = pmm__os_lock(*fd, 1)) == 0 &&
         (r = want_huge(*fd, huge, why)) >= 0 &&
-        (r = new_geom(&g, kind, size, max_blocks, r)) == 0)
-        r = write_new(*fd, &g, kind);
+        (r = new_geom(&g, kind, size, max_blocks, r)) == 0 &&
+        (r = write_new(*fd, &g, kind)) == 0 && !named &&
+        (r = pmm__os_link_anon(*fd, tmp)) == 0)
+        has_its_name(replacing);
     if (r < 0) {
-        pmm__os_unlink(tmp);
+        if (named)
+            pmm__os_unlink(tmp);
         pmm__os_close(*fd);
     }
     return r;
@@ -171,7 +190,7 @@ int pmm__bank_create_file(const char *path, int kind, uint64_t size,
 {
     char tmp[4200];
     int fd, r = make_aside(path, tmp, sizeof tmp, kind, size, max_blocks, huge,
-                           why, &fd);
+                           why, 0, &fd);
     if (r < 0)
         return r;
     /* COMMIT POINT: the bank exists once it has its name (our lock held
@@ -188,7 +207,7 @@ int pmm__bank_replace_file(const char *path, int kind, uint64_t size,
 {
     char tmp[4200];
     int fd, r = make_aside(path, tmp, sizeof tmp, kind, size, max_blocks, huge,
-                           NULL, &fd);
+                           NULL, 1, &fd);
     if (r < 0)
         return r;
     pmm__crash("remake.aside");

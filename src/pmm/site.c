@@ -85,10 +85,23 @@ int pmm__site_open(const char *dir, int create, char *at, size_t cap)
     return fd;
 }
 
+int pmm__conf_value(const char *text, const char *key, char *val, size_t len)
+{
+    size_t kl = strlen(key);
+    for (const char *line = text, *end; *line; line = end + !!*end) {
+        end = line + strcspn(line, "\n");
+        if (strncmp(line, key, kl) == 0 && line[kl] == '=') {
+            int n = snprintf(val, len, "%.*s", (int)(end - line - kl - 1),
+                             line + kl + 1);
+            return n < 0 || (size_t)n >= len ? K_EINVAL : K_OK;
+        }
+    }
+    return K_EUNKNOWN;
+}
+
 int pmm__conf_get(const char *site, const char *key, char *val, size_t len)
 {
     char path[4200];
-    size_t kl = strlen(key);
     snprintf(path, sizeof path, "%s/" SITE_CONF, site);
     char *text = malloc(CONF_MAX);
     if (!text)
@@ -98,16 +111,7 @@ int pmm__conf_get(const char *site, const char *key, char *val, size_t len)
         free(text);
         return r == -ENOENT ? K_EUNKNOWN : r;
     }
-    r = K_EUNKNOWN;
-    for (char *line = text, *end; *line; line = end + !!*end) {
-        end = line + strcspn(line, "\n");
-        if (strncmp(line, key, kl) == 0 && line[kl] == '=') {
-            int n = snprintf(val, len, "%.*s", (int)(end - line - kl - 1),
-                             line + kl + 1);
-            r = n < 0 || (size_t)n >= len ? K_EINVAL : K_OK;
-            break;
-        }
-    }
+    r = pmm__conf_value(text, key, val, len);
     free(text);
     return r;
 }
