@@ -226,7 +226,7 @@ int hr_heap_write(hr_heap *h, void *dst, const void *src, size_t len)
         return K_EFAULT;
     int r = hr_heap_add(h, dst, len);
     if (r == 0)
-        memcpy(dst, src, len);
+        hh_copy(dst, src, len);
     return r;
 }
 

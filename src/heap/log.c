@@ -148,20 +148,13 @@ static int log_sync(struct hh_tx *t)
 
 static inline void copy_in(uint8_t *data, const void *p, size_t len)
 {
-    switch (len) { /* the allocator's words: copies the compiler inlines */
-    case 8:
+    if (len == 8) { /* the allocator's words */
         memcpy(data, p, 8);
         return;
-    case 16:
-        memcpy(data, p, 16);
-        return;
-    case 32:
-        memcpy(data, p, 32);
-        return;
-    default:
-        memcpy(data, p, len);
-        memset(data + len, 0, pad8(len) - len);
     }
+    hh_copy(data, p, len);
+    if (len & 7)
+        memset(data + len, 0, pad8(len) - len);
 }
 
 /* Write an entry {off, len, seq, the len bytes at src} at the log's end

@@ -24,6 +24,23 @@ static inline void hh_barrier(void)
     __asm__ __volatile__("" ::: "memory");
 }
 
+/* Copy n bytes (not overlapping), inline when n is 16 to 64: for an update
+ * of up to a cache line, the library call costs more than the copy (about
+ * 7 ns of a 50 ns transaction here).  Overlapping 16-byte moves, the last
+ * one ending at n. */
+static inline void hh_copy(void *d, const void *s, size_t n)
+{
+    if (n < 16 || n > 64) {
+        memcpy(d, s, n);
+        return;
+    }
+    uint8_t *dd = d;
+    const uint8_t *ss = s;
+    for (size_t i = 0; i + 16 < n; i += 16)
+        memcpy(dd + i, ss + i, 16);
+    memcpy(dd + n - 16, ss + n - 16, 16);
+}
+
 /* Append an entry saving [p, p+len); hh_log() is the door.  0, or
  * K_ENOMEM if the log is full, -errno from its flush (DISK); either dooms
  * the transaction. */
