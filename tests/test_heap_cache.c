@@ -84,6 +84,17 @@ Test(heap_cache, a_freed_small_object_is_handed_out_again)
     cr_assert_eq(hr_heap_alloc(h, 60, HR_HEAP_ZERO, &q), 0);
     cr_assert_eq(q, p, "the cached chunk of that size comes first");
     cr_assert_eq(((uint64_t *)q)[0], 0, "its tag is gone: an object");
+    /* the take is recorded in the lane (one 8-byte slot), not as a log
+     * entry: hr_heap_lanes counts it in the log's use */
+    hr_heap_lane l[16];
+    int lanes = hr_heap_lanes(h, l, 16), busy = 0;
+    for (int i = 0; i < lanes && i < 16; i++)
+        if (l[i].state == HR_HEAP_LANE_BUSY) {
+            busy++;
+            cr_assert_eq(l[i].log_used, 8, "lane %d: log_used %llu", i,
+                         (unsigned long long)l[i].log_used);
+        }
+    cr_assert_eq(busy, 1);
     cr_assert_eq(hr_heap_commit(h), 0);
     st = stat_of(h);
     cr_assert_eq(st.objects, 2);

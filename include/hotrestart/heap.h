@@ -95,7 +95,8 @@ typedef struct hr_heap_info {
 #define HR_HEAP_LANE_DAMAGED 2 /* its dead owner's log is damaged */
 typedef struct hr_heap_lane {
     int state;             /* HR_HEAP_LANE_... */
-    uint64_t log_used;     /* bytes of its undo log in use */
+    uint64_t log_used;     /* bytes of its undo log in use (8 a chunk
+                            * taken from the lane's cache included) */
     uint64_t log_size;     /* bytes of its undo log */
     uint64_t transactions; /* transactions ended in it so far */
 } hr_heap_lane;

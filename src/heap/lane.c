@@ -336,8 +336,10 @@ int hh_lane_inspect(struct hr_heap *h, unsigned i, uint64_t *bytes,
                     char *msg, size_t len)
 {
     struct hh_tx *t = &h->tx[i];
-    *bytes = hh_state_end(__atomic_load_n(&t->lane->log_state,
-                                          __ATOMIC_RELAXED));
+    uint64_t state = __atomic_load_n(&t->lane->log_state, __ATOMIC_RELAXED);
+    /* the entries' bytes, and the taken[] slots (8 bytes each) that
+     * record chunks taken from the lane's cache in place of entries */
+    *bytes = hh_state_end(state) + 8 * (uint64_t)hh_state_taken(state);
     int r = hh_lane_hold(h, i, 0);
     if (r == 2)
         r = 1;

@@ -71,7 +71,8 @@ int hh_lane_hold(struct hr_heap *h, unsigned i, int wait);
 void hh_lane_release(struct hr_heap *h, unsigned i);
 /* Look at lane i for the checker, rolling it back if its owner is dead:
  * 0 free, 1 in use by a live transaction (mine's or another's), K_EHEAP
- * damaged (why in msg).  *bytes: bytes of its log in use. */
+ * damaged (why in msg).  *bytes: bytes of its log in use, 8 per chunk
+ * taken from its cache (recorded in taken[], not as entries). */
 int hh_lane_inspect(struct hr_heap *h, unsigned i, uint64_t *bytes,
                     char *msg, size_t len);
 
