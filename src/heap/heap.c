@@ -136,6 +136,7 @@ int hr_heap_begin(hr_heap *h)
 {
     if (!h)
         return K_EFAULT;
+    hh_lane_verify(h);
     if (hh_in_heap(h))
         return K_ETX; /* nested, or one open through another handle */
     if (__atomic_load_n(&h->hdr->damaged, __ATOMIC_RELAXED))
@@ -172,6 +173,7 @@ int hr_heap_commit(hr_heap *h)
 {
     if (!h)
         return K_EFAULT;
+    hh_lane_verify(h);
     struct hh_tx *t = hh_my_tx(h);
     if (!t)
         return K_ETX;
@@ -184,6 +186,7 @@ int hr_heap_abort(hr_heap *h)
 {
     if (!h)
         return K_EFAULT;
+    hh_lane_verify(h);
     struct hh_tx *t = hh_my_tx(h);
     if (!t)
         return K_ETX;

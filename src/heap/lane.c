@@ -35,7 +35,10 @@
  * that holds no lock word yet may wait for any holder (it cannot close a
  * cycle); one that holds some waits for an older holder only briefly, then
  * gives up with K_EBUSY: the caller aborts and retries.  An older one
- * waits.  No cycle of waits can form, so no deadlock.  The thread's next
+ * waits.  No cycle of waits can form in one heap, so no deadlock.  A
+ * thread that runs transactions in two heaps at once could close a cycle
+ * through both (ages are per heap): its waits give up with K_EBUSY after
+ * the same brief spin, whatever its age.  The thread's next
  * transaction after a K_EBUSY keeps the lost one's age, and the loser
  * moves the counter on, so that a retried transaction grows older than
  * every newcomer until it is the one that waits: none starves;
@@ -91,6 +94,12 @@ static void fork_child(void)
 __attribute__((constructor)) static void register_fork_child(void)
 {
     pthread_atfork(NULL, NULL, fork_child);
+}
+
+void hh_lane_verify(struct hr_heap *h)
+{
+    if (hh_presence_verify(h->pf) == 1)
+        fork_child();
 }
 
 void hh_forget(struct hr_heap *h)
@@ -220,6 +229,11 @@ static void wait_for_winner(struct hr_heap *h)
 {
     if (lost_h != h)
         return;
+    if (hh_nmine) { /* this thread holds another heap's words: the winner
+                     * may be waiting for them (a cycle through two heaps) */
+        lost_h = NULL;
+        return;
+    }
     struct hh_lane *l = hh_lane_at(h, lost_lane);
     unsigned round = 0;
     while ((__atomic_load_n(&l->tx_seq, __ATOMIC_ACQUIRE) & HH_SEQ_MASK) ==
@@ -232,8 +246,7 @@ int hh_lane_take(struct hr_heap *h, struct hh_tx **out)
 {
     if (hh_nmine == HH_MINE)
         return K_ETX;
-    hh_presence_verify(h->pf);
-    wait_for_winner(h);
+    wait_for_winner(h); /* hr_heap_begin has run hh_lane_verify */
     unsigned n = h->nlanes;
     if (home_n != n) { /* the thread's first lane: no division per begin */
         home = (unsigned)(hh_token() % n);
@@ -266,9 +279,9 @@ int hh_lane_take(struct hr_heap *h, struct hh_tx **out)
 
 int hh_lane_take_first(struct hr_heap *h, struct hh_tx **out)
 {
+    hh_lane_verify(h);
     if (hh_nmine == HH_MINE)
         return K_ETX;
-    hh_presence_verify(h->pf);
     wait_for_winner(h);
     for (unsigned i = 0; i < h->nlanes; i++) {
         unsigned round = 0;
@@ -302,6 +315,7 @@ void hh_lane_give(struct hh_tx *t)
 int hh_lanes_settle(struct hr_heap *h)
 {
     int bad = 0;
+    hh_lane_verify(h); /* a rescue takes a lane under this thread's word */
     for (unsigned i = 0; i < h->nlanes; i++) {
         int r = lane_try(h, i);
         if (r == EBUSY || r == EDEADLK)
@@ -320,6 +334,7 @@ int hh_lane_hold(struct hr_heap *h, unsigned i, int wait)
 {
     int r;
     unsigned round = 0;
+    hh_lane_verify(h);
     while ((r = lane_try(h, i)) == EBUSY && wait)
         lane_wait(h, &round);
     if (r == EBUSY || r == EDEADLK)
@@ -401,7 +416,11 @@ int hh_lock_slow(struct hh_tx *t, uint64_t *w)
             return t->doomed = r < 0 ? r : K_ETX;
         if (r == 0)
             continue;
-        if (t->nlocks && !older(t, i) && spin >= HH_SPIN_DIE) {
+        /* a younger holder of words gives up; so does any waiter whose
+         * thread runs a transaction in another heap too (hh_nmine > 1):
+         * ages order one heap's transactions, not a cycle through two */
+        if (spin >= HH_SPIN_DIE &&
+            ((t->nlocks && !older(t, i)) || hh_nmine > 1)) {
             retry_age = __atomic_load_n(&t->lane->age, __ATOMIC_RELAXED);
             /* transactions that begin from now on are younger */
             __atomic_fetch_add(&h->hdr->ages, 1, __ATOMIC_RELAXED);

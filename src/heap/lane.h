@@ -43,6 +43,13 @@ static inline int hh_in_heap(struct hr_heap *h)
     return 0;
 }
 
+/* Check this thread's TLS against h's presence file: in a child made by
+ * _Fork() it names its parent thread's presence and transactions, none of
+ * them the child's: forget them all (as fork's handler does).  Run before
+ * a call acts on "this thread's" transaction or lanes: begin, commit,
+ * abort, close, an opener's or checker's rescue. */
+void hh_lane_verify(struct hr_heap *h);
+
 /* Forget h's entries (its handle is closed). */
 void hh_forget(struct hr_heap *h);
 

@@ -299,6 +299,7 @@ void hr_heap_close(hr_heap *h)
 {
     if (!h)
         return;
+    hh_lane_verify(h); /* a _Fork() child's inherited one is not its own */
     if (hh_my_tx(h))
         hr_heap_abort(h);
     hh_forget(h);

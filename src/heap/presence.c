@@ -249,11 +249,16 @@ static int map_locked(const char *bank_path, int fd, struct hh_pfile **out)
     if ((r = hh_os_boot_id(boot)) < 0) /* never a made-up boot: the
                                          * slots of live threads */
         goto fail;
-    int ours = __atomic_load_n(&f->magic, __ATOMIC_ACQUIRE) == PF_MAGIC &&
-               f->nslots == PF_SLOTS && !memcmp(f->boot, boot, sizeof boot);
+    int this_boot = !memcmp(f->boot, boot, sizeof boot);
+    int ours = this_boot &&
+               __atomic_load_n(&f->magic, __ATOMIC_ACQUIRE) == PF_MAGIC &&
+               f->nslots == PF_SLOTS;
     int whole = size >= len && slots_robust(f);
-    /* damaged under live threads: their slots cannot be told apart */
-    if (ours && !whole && (r = unused(bank_path, f)) < 0)
+    /* damaged under live threads (a slot, the magic, the count; this
+     * boot's): their slots cannot be told apart, so it is initialised
+     * again only once no process maps it; a file of another boot (or
+     * one whose boot bytes are gone) is no live process's */
+    if (this_boot && (!ours || !whole) && (r = unused(bank_path, f)) < 0)
         goto fail;
     if (!ours || !whole) {
         uint64_t id = 0;
@@ -436,7 +441,7 @@ int hh_presence_verify(struct hh_pfile *f)
                          __atomic_load_n(&s->gen, __ATOMIC_RELAXED));
     nmine = 0;
     hh_last_pf = NULL;
-    return 0;
+    return 1;
 }
 
 int hh_owner_lives(struct hh_pfile *f, uint64_t w)

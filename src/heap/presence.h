@@ -39,11 +39,12 @@ int hh_presence_gone(int bank_fd, uint64_t id);
 int hh_presence_slow(struct hh_pfile *f, uint64_t *word);
 
 /* Is the slot this thread's TLS names in f really held by it?  Not in a
- * child made without fork's handlers (_Fork(), clone()), which inherits
- * its parent thread's TLS but none of its slots: then forget them all
- * (the next hh_presence takes a slot of its own).  No system call (a
- * robust, error-checking mutex's trylock says EDEADLK to its holder).
- * Always 0. */
+ * child made by _Fork() (no fork handlers), which inherits its parent
+ * thread's TLS but none of its slots: then forget them all (the next
+ * hh_presence takes a slot of its own) and return 1 (the caller forgets
+ * the transactions it inherited too: hh_lane_verify); else 0.  No system
+ * call (a robust, error-checking mutex's trylock says EDEADLK to its
+ * holder). */
 int hh_presence_verify(struct hh_pfile *f);
 
 #define TLS_IE __attribute__((tls_model("initial-exec")))
