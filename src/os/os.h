@@ -61,15 +61,17 @@ int pmm__os_link(const char *from, const char *to);
  * process killed around it leaves the old file or the new one there. */
 int pmm__os_rename(const char *from, const char *to);
 int pmm__os_unlink(const char *path);
-/* Remove the files path.new.PID that makers of a new file for path left
- * when they died: no one holds their lock (pmm__os_lock) and no process
- * PID lives.  A maker holds the lock from before the file has that name
- * (pmm__os_open_anon, then pmm__os_link_anon) until it has published it,
- * so one that runs in another pid namespace (its PID names another
- * process here, or none) is kept by its lock; where the file system has
- * no nameless files, the maker creates it by name and locks it just
- * after, unkept for that instant.  How many were removed, or -errno
- * (aside.c). */
+/* Remove the files path.new.PID.R (R 16 hex digits, drawn by the maker:
+ * a PID names one process of one pid namespace only) and path.new.PID
+ * (an older version's) that makers of a new file for path left when they
+ * died: no one holds their lock (pmm__os_lock) and no process PID lives,
+ * or PID is ours (which proves nothing: the lock tells).  A maker holds
+ * the lock from before the file has that name (pmm__os_open_anon, then
+ * pmm__os_link_anon) until it has published it, so one that runs in
+ * another pid namespace (its PID names another process here, or none) is
+ * kept by its lock; where the file system has no nameless files, the
+ * maker creates it by name and locks it just after, unkept for that
+ * instant.  How many were removed, or -errno (aside.c). */
 int pmm__os_sweep_aside(const char *path);
 /* A new file with no name (O_TMPFILE), owner-only, in the directory of
  * path, open for reading and writing: 0, -EOPNOTSUPP where the file
