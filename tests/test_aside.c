@@ -9,6 +9,8 @@
  * makers with one PID, each in a pid namespace of its own, have names of
  * their own: neither takes the other's file, both publish.  A maker killed
  * there leaves its file to the next maker's sweep, even one with its PID.
+ * A crash point in a namespace's init (which ignores its own SIGKILL) ends
+ * it all the same.
  *
  * Every process started here dies with the test (PR_SET_PDEATHSIG, and
  * SIGKILL on the failure paths): none is left stopped or orphaned.
@@ -309,4 +311,45 @@ Test(aside, the_sweep_takes_both_forms_and_no_other_name)
     for (int i = 0; i < 8; i++)
         cr_assert_eq(access(path[i], F_OK) == 0, i >= 2, "%s %s", path[i],
                      i < 2 ? "left" : "taken");
+}
+
+/* PID 1 of a pid namespace (an init: a container's controller) ignores
+ * the SIGKILL it sends itself: a crash point armed there ended in an
+ * endless pause().  It ends now as a kill would, by _exit(128 + SIGKILL),
+ * leaving its file aside as a killed maker does, and the bank whole. */
+Test(aside, a_crash_point_in_an_init_ends_it)
+{
+    int st;
+    pid_t keeper = fork();
+    cr_assert_geq(keeper, 0);
+    if (keeper == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (unshare(CLONE_NEWPID) < 0)
+            _exit(100);
+        pid_t init = fork();
+        if (init == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            setenv("HR_CRASHPOINT", "aside.named", 1);
+            pmm__crash_reset();
+            _exit(pmm_bank_remake(NULL, "RAM", NULL) == 0 ? 0 : 1);
+        }
+        if (init < 0 || waitpid(init, &st, 0) != init)
+            _exit(98);
+        _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+    }
+    POLL_UNTIL(waitpid(keeper, &st, WNOHANG) == keeper,
+               "the init at crash point aside.named to end");
+    cr_assert(WIFEXITED(st));
+    if (WEXITSTATUS(st) == 100)
+        cr_skip_test("no pid namespace can be made here");
+    cr_assert_eq(WEXITSTATUS(st), 128 + SIGKILL, "the init ended with %d",
+                 WEXITSTATUS(st));
+    /* as a killed maker: its file left aside (for the next maker of its
+     * PID: a_dead_makers_file_is_removed_by_a_maker_of_its_pid), the
+     * bank untouched */
+    char path[600];
+    cr_assert_eq(aside_files(1, path, sizeof path), 1, "its file not left");
+    cr_assert_eq(check_bank(), 0);
+    cr_assert_eq(remake(), 0);
+    cr_assert_eq(check_bank(), 0);
 }

@@ -174,10 +174,12 @@ uint64_t pmm__os_now_ns(void); /* CLOCK_REALTIME */
 int pmm__os_pid(void);
 uid_t pmm__os_euid(void);
 void pmm__os_yield(void);
-/* Die at once by SIGKILL (the crash points). */
+/* Die at once by SIGKILL (the crash points); PID 1 of a pid namespace,
+ * which ignores its own SIGKILL, by _exit(128 + SIGKILL). */
 __attribute__((noreturn)) void pmm__os_die(void);
 /* Stop this process (SIGSTOP) until a SIGCONT lets it go on (the crash
- * points, HR_CRASHPOINT_STOP). */
+ * points, HR_CRASHPOINT_STOP); PID 1 of a pid namespace ignores it and
+ * goes on. */
 void pmm__os_stop(void);
 
 #endif
