@@ -6,10 +6,6 @@
  * finds the bank consistent, no lock is left held, no committed block is
  * lost, and once everything is freed no page is leaked.
  *
- * A maker of a new bank, stopped at the instant its file made aside first
- * has a name, already holds that file's lock: a sweep from another pid
- * namespace leaves it.
- *
  * HR_CRASH_KILLS sets the number of random kills (default 2000) and
  * HR_TEST_SEED their seed (printed by every run, so a failure replays).
  */
@@ -20,8 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sched.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -319,94 +313,4 @@ Test(crash, killed_repair_is_run_again)
     cr_assert_eq(now.op, PMM_OP_NONE);
     cr_assert_eq(check_bank(), 0);
     assert_no_leak();
-}
-
-/* A sweep of the files made aside for the bank (pmm__os_sweep_aside, as
- * the next maker runs it) by a process in a pid namespace of its own, in
- * which no other process's PID names a process: how many it removed, or
- * 100 (skipped) where no pid namespace can be made. */
-static int sweep_from_another_pid_namespace(void)
-{
-    pid_t s = fork();
-    cr_assert_geq(s, 0);
-    if (s == 0) {
-        if (unshare(CLONE_NEWPID) < 0)
-            _exit(100);
-        pid_t g = fork(); /* pid 1 of the new namespace, alone in it */
-        if (g == 0) {
-            int n = pmm__os_sweep_aside(site_bank());
-            _exit(n < 0 ? 99 : n);
-        }
-        _exit(g < 0 ? 98 : wait_status(g));
-    }
-    return wait_status(s);
-}
-
-/* A cold remake's maker stopped (crash point aside.named with
- * HR_CRASHPOINT_STOP=1) at the instant its file made aside first has its
- * name, ram.bank.new.PID: the file is whole and locked already, so a
- * sweep by a maker in another pid namespace, where PID names no process,
- * leaves it (before, the file was named at its creation and locked just
- * after: such a sweep could take a live maker's file in that instant).
- * Let go, the maker publishes its bank, and nothing is left aside. */
-Test(crash, a_file_made_aside_is_locked_from_its_naming)
-{
-    char tmp[600];
-    int st, fd;
-    pmm_bank *b = bank_open(); /* the bank there, to be made anew */
-    cr_assert_not_null(b);
-    pid_t maker = fork();
-    cr_assert_geq(maker, 0);
-    if (maker == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never left stopped by a failure */
-        setenv("HR_CRASHPOINT", "aside.named", 1);
-        setenv("HR_CRASHPOINT_STOP", "1", 1);
-        pmm__crash_reset();
-        _exit(pmm_bank_remake(NULL, "RAM", NULL) == 0 ? 0 : 1);
-    }
-    cr_assert_eq(waitpid(maker, &st, WUNTRACED), maker);
-    cr_assert(WIFSTOPPED(st), "the maker did not stop at aside.named (status "
-              "%#x)", st);
-    snprintf(tmp, sizeof tmp, "%s.new.%d", site_bank(), (int)maker);
-    cr_assert_eq(pmm__os_open(tmp, 1, 0, &fd), 0, "%s not there", tmp);
-    cr_assert_eq(pmm__os_lock_held(fd), 1, "named before it was locked");
-    close(fd);
-    int n = sweep_from_another_pid_namespace();
-    if (n == 100) {
-        kill(maker, SIGKILL);
-        wait_status(maker);
-        cr_skip_test("no pid namespace can be made here");
-    }
-    cr_assert_eq(n, 0, "the sweep took %d files (status %d)", n, n);
-    cr_assert_eq(access(tmp, F_OK), 0, "a live maker's file was taken");
-    cr_assert_eq(kill(maker, SIGCONT), 0);
-    cr_assert_eq(wait_status(maker), 0, "the remake failed");
-    cr_assert_neq(access(tmp, F_OK), 0, "%s left", tmp);
-    pmm_bank_close(b);
-    cr_assert_eq(check_bank(), 0);
-}
-
-/* Killed at aside.named, a maker leaves its file beside the bank, whole
- * and unlocked (the bank itself untouched); the next maker's sweep
- * removes it. */
-Test(crash, killed_at_aside_named_the_next_maker_removes_its_file)
-{
-    char tmp[600];
-    pmm_bank *b = bank_open();
-    cr_assert_not_null(b);
-    pmm_bank_close(b);
-    pid_t maker = fork();
-    cr_assert_geq(maker, 0);
-    if (maker == 0) {
-        setenv("HR_CRASHPOINT", "aside.named", 1);
-        pmm__crash_reset();
-        _exit(pmm_bank_remake(NULL, "RAM", NULL) == 0 ? 0 : 1);
-    }
-    cr_assert_eq(wait_status(maker), 128 + SIGKILL);
-    snprintf(tmp, sizeof tmp, "%s.new.%d", site_bank(), (int)maker);
-    cr_assert_eq(access(tmp, F_OK), 0, "%s not left", tmp);
-    cr_assert_eq(check_bank(), 0);
-    cr_assert_eq(pmm_bank_remake(NULL, "RAM", NULL), 0);
-    cr_assert_neq(access(tmp, F_OK), 0, "%s not removed", tmp);
-    cr_assert_eq(check_bank(), 0);
 }

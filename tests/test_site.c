@@ -442,7 +442,7 @@ static void old_bank_whole(int runs)
     cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
 }
 
-/* Banks made aside (ram.bank.new.PID) in the site's directory. */
+/* Banks made aside (ram.bank.new.PID.R) in the site's directory. */
 static int banks_aside(void)
 {
     DIR *d = opendir(site);

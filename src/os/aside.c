@@ -18,6 +18,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,13 +68,31 @@ int pmm__os_link_anon(int fd, const char *path)
     return r < 0 ? -errno : 0;
 }
 
-/* Left by a dead maker: named PREFIX<pid> with no such process, and its
- * lock free (a live maker holds it, whatever its pid namespace). */
-static int aside_dead(int dir, const char *name, size_t plen)
+/* The PID in the name of a file made aside, after its prefix: PID.R (R
+ * 16 hex digits: create.c) or PID alone (the name an older version gave);
+ * 0 for any other name. */
+static pid_t aside_pid(const char *s)
 {
     char *end;
-    long pid = strtol(name + plen, &end, 10);
-    if (*end || pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+    if (*s < '1' || *s > '9')
+        return 0;
+    long pid = strtol(s, &end, 10);
+    if (*end == '.' && strspn(end + 1, "0123456789abcdef") == 16)
+        end += 17;
+    return *end || pid > INT_MAX ? 0 : (pid_t)pid;
+}
+
+/* Left by a dead maker: named PREFIX<pid>[.R] with no such process, and
+ * its lock free (a live maker holds it, whatever its pid namespace).  Our
+ * own PID is no proof of life: the file is a dead maker's of our PID
+ * (every maker of a container's controller is PID 1), a live one's of
+ * another pid namespace, or another thread's of ours; the lock alone
+ * tells (where a file is created by its name, not for the instant before
+ * its maker locks it: os.h). */
+static int aside_dead(int dir, const char *name, size_t plen)
+{
+    pid_t pid = aside_pid(name + plen);
+    if (!pid || (pid != getpid() && (kill(pid, 0) == 0 || errno != ESRCH)))
         return 0;
     struct stat st, now;
     if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||

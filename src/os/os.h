@@ -68,15 +68,17 @@ int pmm__os_link(const char *from, const char *to);
  * process killed around it leaves the old file or the new one there. */
 int pmm__os_rename(const char *from, const char *to);
 int pmm__os_unlink(const char *path);
-/* Remove the files path.new.PID that makers of a new file for path left
- * when they died: no one holds their lock (pmm__os_lock) and no process
- * PID lives.  A maker holds the lock from before the file has that name
- * (pmm__os_open_anon, then pmm__os_link_anon) until it has published it,
- * so one that runs in another pid namespace (its PID names another
- * process here, or none) is kept by its lock; where the file system has
- * no nameless files, the maker creates it by name and locks it just
- * after, unkept for that instant.  How many were removed, or -errno
- * (aside.c). */
+/* Remove the files path.new.PID.R (R 16 hex digits, drawn by the maker:
+ * a PID names one process of one pid namespace only) and path.new.PID
+ * (an older version's) that makers of a new file for path left when they
+ * died: no one holds their lock (pmm__os_lock) and no process PID lives,
+ * or PID is ours (which proves nothing: the lock tells).  A maker holds
+ * the lock from before the file has that name (pmm__os_open_anon, then
+ * pmm__os_link_anon) until it has published it, so one that runs in
+ * another pid namespace (its PID names another process here, or none) is
+ * kept by its lock; where the file system has no nameless files, the
+ * maker creates it by name and locks it just after, unkept for that
+ * instant.  How many were removed, or -errno (aside.c). */
 int pmm__os_sweep_aside(const char *path);
 /* A new file with no name (O_TMPFILE), owner-only, in the directory of
  * path, open for reading and writing: 0, -EOPNOTSUPP where the file
@@ -185,10 +187,12 @@ void pmm__os_yield(void);
 void pmm__os_futex_wait(uint32_t *word, uint32_t seen, long ns);
 /* Wake every sleeper on word. */
 void pmm__os_futex_wake(uint32_t *word);
-/* Die at once by SIGKILL (the crash points). */
+/* Die at once by SIGKILL (the crash points); PID 1 of a pid namespace,
+ * which ignores its own SIGKILL, by _exit(128 + SIGKILL). */
 __attribute__((noreturn)) void pmm__os_die(void);
 /* Stop this process (SIGSTOP) until a SIGCONT lets it go on (the crash
- * points, HR_CRASHPOINT_STOP). */
+ * points, HR_CRASHPOINT_STOP); PID 1 of a pid namespace ignores it and
+ * goes on. */
 void pmm__os_stop(void);
 
 #endif

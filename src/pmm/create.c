@@ -142,15 +142,52 @@ static void has_its_name(int replacing)
         pmm__crash("aside.named");
 }
 
-/* A new bank made whole in the private file tmp (path.new.PID), for the
- * caller to publish under path, then close *fd; nothing left behind on
- * failure.  The file is locked from before it has that name to the
- * caller's close, so that pmm__os_sweep_aside, which removes the files
- * of dead makers first (a bank-sized file each, in RAM for a RAM bank),
- * never takes a live one's, whatever its pid namespace: it is made
- * nameless, locked, written whole, and only then named.  Where the file
- * system has no nameless files it is created by its name and locked just
- * after (os.h: that instant only our PID keeps it). */
+/* A name of its own for a file made aside for path, into tmp:
+ * path.new.PID.R, R 16 random hex digits.  The PID tells the sweep which
+ * process to ask whether the maker lives; R is there because a PID is
+ * unique in its pid namespace only (two makers of one bank, each PID 1
+ * of a container's namespace, would share path.new.1). */
+static int name_aside(const char *path, char *tmp, size_t cap)
+{
+    uint64_t rnd;
+    int r = pmm__os_random(&rnd, sizeof rnd);
+    if (r < 0)
+        return r;
+    if (snprintf(tmp, cap, "%s.new.%d.%016llx", path, pmm__os_pid(),
+                 (unsigned long long)rnd) >= (int)cap)
+        return K_EINVAL;
+    return 0;
+}
+
+/* Give the file its name tmp, exclusively: by creating it (named, into
+ * *fd) or by linking the nameless *fd.  A name that is there already is
+ * another maker's, live or dead, and never removed here: another is
+ * drawn (-EEXIST after a few, which only a broken source of random
+ * numbers could give). */
+static int take_name(const char *path, char *tmp, size_t cap, int named,
+                     int *fd)
+{
+    for (int tries = 1;; tries++) {
+        int r = named ? pmm__os_open(tmp, 0, 1, fd)
+                      : pmm__os_link_anon(*fd, tmp);
+        if (r != -EEXIST || tries == 8)
+            return r;
+        if ((r = name_aside(path, tmp, cap)) < 0)
+            return r;
+    }
+}
+
+/* A new bank made whole in the private file tmp (path.new.PID.R, a name
+ * no other maker has: name_aside), for the caller to publish under path,
+ * then close *fd; nothing left behind on failure.  The file is locked
+ * from before it has that name to the caller's close, so that
+ * pmm__os_sweep_aside, which removes the files of dead makers first (a
+ * bank-sized file each, in RAM for a RAM bank), never takes a live one's,
+ * whatever its pid namespace: it is made nameless, locked, written whole,
+ * and only then named.  Where the file system has no nameless files it is
+ * created by its name and locked just after (os.h: that instant only our
+ * PID keeps it).  Either way the name is taken exclusively: no maker
+ * removes or publishes another's file. */
 static int make_aside(const char *path, char *tmp, size_t cap, int kind,
                       uint64_t size, uint64_t max_blocks, int huge,
                       const char **why, int replacing, int *fd)
@@ -162,12 +199,11 @@ static int make_aside(const char *path, char *tmp, size_t cap, int kind,
     if (max_blocks == 0 || max_blocks > PMM_MAX_BLOCKS_LIMIT || size < 2 * pg ||
         size > PMM_MAX_BANK_SIZE)
         return K_EINVAL;
-    if (snprintf(tmp, cap, "%s.new.%d", path, pmm__os_pid()) >= (int)cap)
-        return K_EINVAL;
+    if ((r = name_aside(path, tmp, cap)) < 0)
+        return r;
     pmm__os_sweep_aside(path);
-    pmm__os_unlink(tmp);
     int named = (r = pmm__os_open_anon(path, fd)) == -EOPNOTSUPP;
-    if (named && (r = pmm__os_open(tmp, 0, 1, fd)) == 0)
+    if (named && (r = take_name(path, tmp, cap, 1, fd)) == 0)
         has_its_name(replacing);
     if (r < 0)
         return r;
@@ -175,7 +211,7 @@ static int make_aside(const char *path, char *tmp, size_t cap, int kind,
         (r = want_huge(*fd, huge, why)) >= 0 &&
         (r = new_geom(&g, kind, size, max_blocks, r)) == 0 &&
         (r = write_new(*fd, &g, kind)) == 0 && !named &&
-        (r = pmm__os_link_anon(*fd, tmp)) == 0)
+        (r = take_name(path, tmp, cap, 0, fd)) == 0)
         has_its_name(replacing);
     if (r < 0) {
         if (named)
