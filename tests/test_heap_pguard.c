@@ -221,6 +221,17 @@ static int in_fcntl(pid_t tid)
  * (review p12) maps_mu stayed locked and fork() hung. */
 Test(heap_pguard, an_open_cancelled_in_the_presence_lock_leaves_nothing)
 {
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) && !defined(__SANITIZE_ADDRESS__)
+#define __SANITIZE_ADDRESS__ 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+    /* the cancellation unwinds the library's frames, whose redzones
+     * AddressSanitizer leaves poisoned; its own check then fails
+     * (google/sanitizers#1399): run in the gcc and clang builds */
+    cr_skip_test("a cancellation through instrumented frames under ASan");
+#endif
     cr_assert_eq(child_tx(1, NULL), 0); /* the presence file exists */
     int go[2];
     cr_assert_eq(pipe(go), 0);
