@@ -211,8 +211,10 @@ int mc_store_marith(mc_store *st, const char *key, size_t nkey,
                     const struct mc_marith *q, struct mc_marith_out *out);
 
 /* Start bringing key's bucket into the cache, for a lookup to come (no
- * lock: it reads nothing the store changes). */
-void mc_store_prefetch(mc_store *st, const char *key, size_t nkey);
+ * lock: it changes nothing).  With deep, the bucket is read (it should
+ * have been warmed by an earlier call) and the chain's first item is
+ * warmed too: a lookup a few commands later finds both in the cache. */
+void mc_store_prefetch(mc_store *st, const char *key, size_t nkey, int deep);
 
 /* Would an item of this key and value length be over -I, as memcached
  * counts it (MC_ITEM_OVERHEAD)?  (counted as store_too_large if so) */
