@@ -5,6 +5,9 @@
  * that item's LRU neighbours, so that the lock is held while a call's work
  * runs, not while memory comes (a 50/50 mix of 4 KiB sets and gets at
  * -t 4 spent a fifth of its time under the lock waiting for those lines).
+ * The steps of mc_store_prefetch let a caller with several keys (a
+ * pipeline, proto.c) run each step over all of them, so that their
+ * misses overlap.
  *
  * Invariants: nothing here takes a lock or stores a byte of the heap;
  * every word of the store is read with a relaxed load and trusted for
@@ -55,10 +58,14 @@ void mc_tab_prefetch(mc_store *st, const char *key, size_t nkey)
     }
 }
 
-void mc_store_prefetch(mc_store *st, const char *key, size_t nkey, int deep)
+void mc_store_prefetch(mc_store *st, const char *key, size_t nkey, int step)
 {
+    if (step >= 2) {
+        mc_tab_prefetch(st, key, nkey);
+        return;
+    }
     struct mc_item **b = mc_grow_prefetch_bucket(st, hash_key(key, nkey));
-    if (!deep) {
+    if (step == 0) {
         __builtin_prefetch(b);
         return;
     }

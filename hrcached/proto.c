@@ -26,7 +26,6 @@
 
 #define MAX_TOKENS 24       /* memcached's: 23 words, then the rest */
 #define PREFETCH_AHEAD 16   /* commands whose buckets are warmed at once */
-#define PREFETCH_ITEM_DIST 2 /* ... and their first items, so many ahead */
 
 void mc_session_free(struct mc_session *s)
 {
@@ -190,65 +189,49 @@ static size_t nth_number(const char *p, const char *end, int skip)
     return 0;
 }
 
-/* The keys of the next commands received, in order (NULL for a command
- * that is not a get or a set), for the prefetches of mc_proto_input. */
-struct ahead {
-    const char *key[PREFETCH_AHEAD];
-    size_t nkey[PREFETCH_AHEAD];
-    int n;
-};
-
-/* Warm the buckets of the keys of the next commands received (get and
- * set lines, a set's data skipped), so that the commands of a pipeline
- * wait for memory at once instead of one after another, and note the
- * keys in *a.  A line misread only warms a bucket for nothing. */
-static void prefetch_keys(struct mc_server *srv, const char *in, size_t len,
-                          struct ahead *a)
+/* Warm what the next commands received (get and set lines, a set's data
+ * skipped) will read under the store's lock, in steps, each over all
+ * their keys, so that the misses of a pipeline's commands overlap instead
+ * of coming one after another: their buckets; then, the buckets read,
+ * the first item of each chain; then the chain to the key's item and
+ * its LRU neighbours (mc_store_prefetch).  A line misread only warms
+ * something for nothing. */
+static void prefetch_keys(struct mc_server *srv, const char *in, size_t len)
 {
-    const char *p = in, *end = in + len;
-    for (a->n = 0; a->n < PREFETCH_AHEAD && p < end; a->n++) {
+    const char *p = in, *end = in + len, *key[PREFETCH_AHEAD];
+    size_t nkey[PREFETCH_AHEAD];
+    int n = 0;
+    for (int lines = 0; lines < PREFETCH_AHEAD && p < end; lines++) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
-        a->key[a->n] = NULL;
         if (!nl || nl - p < 5)
-            return;
+            break;
         int set = memcmp(p, "set ", 4) == 0;
         if (set || memcmp(p, "get ", 4) == 0) {
             const char *k = p + 4, *e = k;
             while (e < nl && *e != ' ' && *e != '\r')
                 e++;
             if (e > k && e - k <= MC_KEY_MAX) {
-                mc_store_prefetch(srv->store, k, (size_t)(e - k), 0);
-                a->key[a->n] = k;
-                a->nkey[a->n] = (size_t)(e - k);
+                key[n] = k;
+                nkey[n++] = (size_t)(e - k);
             }
             if (set && (size_t)(end - nl) <= nth_number(e, nl, 2) + 3)
-                return;
+                break;
             if (set)
                 nl += nth_number(e, nl, 2) + 2;   /* the data block */
         }
         p = nl + 1;
     }
-}
-
-/* The second step for the command i of *a: its bucket, warmed by
- * prefetch_keys, is read and its chain's first item warmed, some
- * commands before the command itself reads it. */
-static void prefetch_item(struct mc_server *srv, const struct ahead *a, int i)
-{
-    if (i < a->n && a->key[i])
-        mc_store_prefetch(srv->store, a->key[i], a->nkey[i], 1);
+    for (int step = 0; step < MC_PREFETCH_STEPS; step++)
+        for (int i = 0; i < n; i++)
+            mc_store_prefetch(srv->store, key[i], nkey[i], step);
 }
 
 size_t mc_proto_input(struct mc_server *srv, struct mc_session *s,
                       const char *in, size_t len, size_t high)
 {
     size_t pos = 0;
-    struct ahead a = {.n = 0};
     if (s->state == MC_S_LINE)
-        prefetch_keys(srv, in, len, &a);
-    for (int i = 0; i < PREFETCH_ITEM_DIST; i++)
-        prefetch_item(srv, &a, i);
-    int cmd = 0;                /* the command lines met */
+        prefetch_keys(srv, in, len);
     if (len > 0 && !s->started) {
         s->started = 1;
         if ((unsigned char)in[0] == 0x80) {
@@ -291,7 +274,6 @@ size_t mc_proto_input(struct mc_server *srv, struct mc_session *s,
         if (n > 1 && line[n - 1] == '\r')
             n--;
         s->last_cmd = time(NULL);
-        prefetch_item(srv, &a, cmd++ + PREFETCH_ITEM_DIST);
         char *copy = line_copy(s, line, n);
         if (copy)
             command(srv, s, copy);
