@@ -52,6 +52,12 @@ void mc_tab_prefetch(mc_store *st, const char *key, size_t nkey)
         if (__atomic_load_n(&it->hash, __ATOMIC_RELAXED) == hv) {
             __builtin_prefetch(__atomic_load_n(&it->prev, __ATOMIC_RELAXED), 1);
             __builtin_prefetch(__atomic_load_n(&it->next, __ATOMIC_RELAXED), 1);
+            /* its last line and the heap's word after it (the object's
+             * size, which hr_heap_usable and a free read): often on
+             * another page; a get copies up to there */
+            __builtin_prefetch((const void *)((uintptr_t)it + item_size(
+                __atomic_load_n(&it->nkey, __ATOMIC_RELAXED),
+                __atomic_load_n(&it->nbytes, __ATOMIC_RELAXED))));
             return;
         }
         it = __atomic_load_n(&it->hnext, __ATOMIC_RELAXED);
