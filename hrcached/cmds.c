@@ -28,16 +28,39 @@ struct emit_ctx {
     int with_cas;
 };
 
+/* v in decimal at p: past its last digit. */
+static char *put_u64(char *p, uint64_t v)
+{
+    char t[20];
+    int n = 0;
+    do
+        t[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    while (n > 0)
+        *p++ = t[--n];
+    return p;
+}
+
+/* "VALUE key flags bytes [cas]", the value, "\r\n": one item of a get's
+ * answer, its line made by hand (snprintf was a tenth of a 100 B get). */
 static void emit(void *arg, const struct mc_view *v)
 {
     struct emit_ctx *e = arg;
-    char head[MC_KEY_MAX + 80];
-    int n = e->with_cas
-        ? snprintf(head, sizeof head, "VALUE %.*s %" PRIu32 " %zu %" PRIu64 "\r\n",
-                   (int)v->nkey, v->key, v->flags, v->nbytes, v->cas)
-        : snprintf(head, sizeof head, "VALUE %.*s %" PRIu32 " %zu\r\n",
-                   (int)v->nkey, v->key, v->flags, v->nbytes);
-    mc_out(e->s, head, (size_t)n);
+    char head[MC_KEY_MAX + 80], *p = head;
+    memcpy(p, "VALUE ", 6);
+    memcpy(p + 6, v->key, v->nkey);
+    p += 6 + v->nkey;
+    *p++ = ' ';
+    p = put_u64(p, v->flags);
+    *p++ = ' ';
+    p = put_u64(p, v->nbytes);
+    if (e->with_cas) {
+        *p++ = ' ';
+        p = put_u64(p, v->cas);
+    }
+    *p++ = '\r';
+    *p++ = '\n';
+    mc_out(e->s, head, (size_t)(p - head));
     mc_out(e->s, v->data, v->nbytes);
     mc_out(e->s, "\r\n", 2);
 }

@@ -37,6 +37,7 @@
 #define MC_LOG_PER_MOVE 320 /* undo log bytes one spared item may take */
 #define MC_LOG_PER_FREE 640 /* ... and one freed item */
 #define MC_PUT_TRIES 64
+#define MC_PREFETCH_CHAIN 4 /* items of a chain a prefetch walks */
 
 struct mc_item {
     struct mc_item *hnext;  /* next on the hash chain */
@@ -103,6 +104,8 @@ struct mc_share {
      * below which no growth is tried again after one found no room */
     uint64_t max_buckets, grow_retry;
     uint64_t heap_size;     /* bytes of the heap's block (pmm_stat at open) */
+    uintptr_t heap_lo;      /* its address: a lockless prefetch loads only
+                             * through pointers inside it (table.c) */
     /* the table as a lockless prefetch reads it: a copy of the root's
      * buckets and nbuckets - 1, changed by a writer after its transaction
      * ended, under the store's lock, between two steps of pf_seq (odd

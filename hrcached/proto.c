@@ -189,31 +189,41 @@ static size_t nth_number(const char *p, const char *end, int skip)
     return 0;
 }
 
-/* Warm the buckets of the keys of the next commands received (get and
- * set lines, a set's data skipped), so that the commands of a pipeline
- * wait for memory at once instead of one after another.  A line misread
- * only warms a bucket for nothing. */
+/* Warm what the next commands received (get and set lines, a set's data
+ * skipped) will read under the store's lock, in steps, each over all
+ * their keys, so that the misses of a pipeline's commands overlap instead
+ * of coming one after another: their buckets; then, the buckets read,
+ * the first item of each chain; then the chain to the key's item and
+ * its LRU neighbours (mc_store_prefetch).  A line misread only warms
+ * something for nothing. */
 static void prefetch_keys(struct mc_server *srv, const char *in, size_t len)
 {
-    const char *p = in, *end = in + len;
-    for (int n = 0; n < PREFETCH_AHEAD && p < end; n++) {
+    const char *p = in, *end = in + len, *key[PREFETCH_AHEAD];
+    size_t nkey[PREFETCH_AHEAD];
+    int n = 0;
+    for (int lines = 0; lines < PREFETCH_AHEAD && p < end; lines++) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         if (!nl || nl - p < 5)
-            return;
+            break;
         int set = memcmp(p, "set ", 4) == 0;
         if (set || memcmp(p, "get ", 4) == 0) {
             const char *k = p + 4, *e = k;
             while (e < nl && *e != ' ' && *e != '\r')
                 e++;
-            if (e > k && e - k <= MC_KEY_MAX)
-                mc_store_prefetch(srv->store, k, (size_t)(e - k));
+            if (e > k && e - k <= MC_KEY_MAX) {
+                key[n] = k;
+                nkey[n++] = (size_t)(e - k);
+            }
             if (set && (size_t)(end - nl) <= nth_number(e, nl, 2) + 3)
-                return;
+                break;
             if (set)
                 nl += nth_number(e, nl, 2) + 2;   /* the data block */
         }
         p = nl + 1;
     }
+    for (int step = 0; step < MC_PREFETCH_STEPS; step++)
+        for (int i = 0; i < n; i++)
+            mc_store_prefetch(srv->store, key[i], nkey[i], step);
 }
 
 size_t mc_proto_input(struct mc_server *srv, struct mc_session *s,

@@ -210,9 +210,14 @@ struct mc_marith_out {
 int mc_store_marith(mc_store *st, const char *key, size_t nkey,
                     const struct mc_marith *q, struct mc_marith_out *out);
 
-/* Start bringing key's bucket into the cache, for a lookup to come (no
- * lock: it reads nothing the store changes). */
-void mc_store_prefetch(mc_store *st, const char *key, size_t nkey);
+/* Warm the cache for a call on key to come, in MC_PREFETCH_STEPS steps
+ * (no lock: it changes nothing): step 0 the key's bucket; step 1 reads
+ * the bucket and warms the chain's first item; step 2 walks the chain to
+ * the key's item and warms its LRU neighbours.  A step finds what the
+ * one before warmed in the cache once it has come: a caller warming
+ * several keys runs each step over all of them before the next. */
+#define MC_PREFETCH_STEPS 3
+void mc_store_prefetch(mc_store *st, const char *key, size_t nkey, int step);
 
 /* Would an item of this key and value length be over -I, as memcached
  * counts it (MC_ITEM_OVERHEAD)?  (counted as store_too_large if so) */

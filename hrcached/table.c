@@ -219,27 +219,6 @@ struct mc_item *mc_tab_peek(mc_store *st, const char *key, size_t nkey)
     return lookup(st, hash_key(key, nkey), key, nkey);
 }
 
-/* Before the lock: the key's bucket and the first item on its chain into
- * the cache, so that the lookup under the lock does not wait for memory.
- * The bucket is the table's as last published (grow.c): a table being
- * moved from is freed only after a writer published the new one, under
- * the lock, and the heap keeps freed memory mapped; the chain head is
- * read with a relaxed load and only prefetched (a stale pointer is
- * harmless: a prefetch neither faults nor changes anything). */
-void mc_tab_prefetch(mc_store *st, const char *key, size_t nkey)
-{
-    struct mc_item **b = mc_grow_prefetch_bucket(st, hash_key(key, nkey));
-    __builtin_prefetch(b);
-    struct mc_item *it = __atomic_load_n(b, __ATOMIC_RELAXED);
-    if (it)
-        __builtin_prefetch(&it->hash);
-}
-
-void mc_store_prefetch(mc_store *st, const char *key, size_t nkey)
-{
-    __builtin_prefetch(mc_grow_prefetch_bucket(st, hash_key(key, nkey)));
-}
-
 /* Would a get of it store more than its active bit (remove it dead,
  * renew its time)? */
 int mc_tab_get_writes(const mc_store *st, const struct mc_item *it)
@@ -401,6 +380,7 @@ int mc_store_open(mc_store **out, pmm_bank *bank, const char *name,
     if ((r = pmm_stat(bank, name, &blk)) < 0)
         goto fail_root;
     sh->heap_size = blk.size;
+    sh->heap_lo = (uintptr_t)blk.addr;
     void *root;
     hr_heap_root(st->heap, &root);
     if (!root && !cfg->mem_limit) {

@@ -37,7 +37,8 @@ int mc_tab_set_bits(mc_store *st, struct mc_item *it, uint32_t bits);
 int mc_tab_begin(mc_store *st);
 /* Commit if r is a result, roll back if it is an error: r, or the error. */
 int mc_tab_end(mc_store *st, int r);
-/* Warm the cache for a lookup of key, before taking the lock. */
+/* Warm the cache for a lookup of key and a replace of its item, before
+ * taking the lock (prefetch.c). */
 void mc_tab_prefetch(mc_store *st, const char *key, size_t nkey);
 /* A read that stores nothing: no transaction, the store's lock held
  * shared (other readers run at once, no writer). */
