@@ -4,8 +4,8 @@
  * (src/heap/presence.c, lane.c), each now a working heap or a clear error:
  *
  * - a child made by _Fork() (no fork handlers) while its thread is inside
- *   a transaction: its hr_heap_close leaves the parent's transaction
- *   alone, its commit is refused (K_ETX); the parent commits its write;
+ *   a transaction: its hr_heap_abort is refused (K_ETX) and its close
+ *   leaves the parent's transaction alone; the parent commits its write;
  * - such a child's hr_heap_open rescues a dead transaction's lane under a
  *   presence slot of its own, not its parent thread's: killed in the
  *   middle of the rescue, it leaves the lane to the next rescuer (here
@@ -103,11 +103,11 @@ Test(heap_pfork, a_fork_childs_close_leaves_its_parents_transaction)
     pid_t child = _Fork();
     cr_assert_geq(child, 0);
     if (child == 0) {
-        int c = hr_heap_commit(h); /* not the child's transaction */
+        int c = hr_heap_abort(h); /* not the child's transaction */
         hr_heap_close(h);
         _exit(c == K_ETX ? 0 : 1);
     }
-    cr_assert_eq(wait_status(child), 0, "the child's commit was not K_ETX");
+    cr_assert_eq(wait_status(child), 0, "the child's abort was not K_ETX");
     cr_assert_eq(*o, 42, "the child's close rolled the parent's write back");
     cr_assert_eq(hr_heap_commit(h), 0);
     cr_assert_eq(*o, 42);

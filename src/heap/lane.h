@@ -46,8 +46,9 @@ static inline int hh_in_heap(struct hr_heap *h)
 /* Check this thread's TLS against h's presence file: in a child made by
  * _Fork() it names its parent thread's presence and transactions, none of
  * them the child's: forget them all (as fork's handler does).  Run before
- * a call acts on "this thread's" transaction or lanes: begin, commit,
- * abort, close, an opener's or checker's rescue. */
+ * a call acts on "this thread's" transaction or lanes: begin, abort,
+ * close, an opener's or checker's rescue (not on the update path: a
+ * _Fork() child's first heap call must be one of those). */
 void hh_lane_verify(struct hr_heap *h);
 
 /* Forget h's entries (its handle is closed). */
