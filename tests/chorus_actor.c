@@ -29,6 +29,7 @@
 
 #include <hr/hr.h>
 #include <pmm/chPmm.h>
+#include "asan.h"
 
 struct result {
     int runs;
@@ -62,11 +63,6 @@ static struct result *block(const char *name)
 /* Count every allocation: the sanitizers' hook under ASan, else this
  * program's own malloc family over glibc's. */
 static volatile int allocations;
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) && !defined(__SANITIZE_ADDRESS__)
-#define __SANITIZE_ADDRESS__ 1
-#endif
-#endif
 #if defined(__SANITIZE_ADDRESS__)
 /* the sanitizers' runtime has it; gcc ships no header that declares it */
 void __sanitizer_install_malloc_and_free_hooks(

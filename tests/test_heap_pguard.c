@@ -41,6 +41,7 @@
 #include <hotrestart/heap.h>
 
 #include "common.h"
+#include "asan.h"
 
 static char pres[4300]; /* the RAM bank's presence file */
 
@@ -221,11 +222,6 @@ static int in_fcntl(pid_t tid)
  * (review p12) maps_mu stayed locked and fork() hung. */
 Test(heap_pguard, an_open_cancelled_in_the_presence_lock_leaves_nothing)
 {
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) && !defined(__SANITIZE_ADDRESS__)
-#define __SANITIZE_ADDRESS__ 1
-#endif
-#endif
 #if defined(__SANITIZE_ADDRESS__)
     /* the cancellation unwinds the library's frames, whose redzones
      * AddressSanitizer leaves poisoned; its own check then fails
