@@ -268,15 +268,21 @@ Test(huge, a_file_system_without_huge_pages_is_refused_for_huge)
               "%s", out);
 }
 
+/* A 64 MiB bank of 4 KiB pages on a tmpfs of this test's own, opened. */
+static pmm_bank *small_page_bank(void)
+{
+    tmpfs_site("size=512m,mode=0700,huge=never");
+    pmm_site_config c = {.rambank_size = 64 * MIB, .huge = PMM_HUGE_OFF};
+    cr_assert_eq(pmm_site_create(NULL, &c), 0);
+    return bank_open();
+}
+
 /* PMM_POPULATE: a fresh mapping of a block has every page in place when
  * the call returns; without it, none until touched.  PMM_POPULATE_BG gets
  * there in the background. */
 Test(huge, populate_faults_the_block_in_before_or_after_returning)
 {
-    tmpfs_site("size=512m,mode=0700,huge=never");
-    pmm_site_config c = {.rambank_size = 64 * MIB, .huge = PMM_HUGE_OFF};
-    cr_assert_eq(pmm_site_create(NULL, &c), 0);
-    pmm_bank *b = bank_open();
+    pmm_bank *b = small_page_bank();
     void *p;
     cr_assert_eq(pmm_alloc(b, "blk", 8 * MIB, "K", 2, 0, &p, NULL), 0);
     memset(p, 1, 8 * MIB);
@@ -296,5 +302,45 @@ Test(huge, populate_faults_the_block_in_before_or_after_returning)
     WAIT_FOR(smaps_kib(p, 8 * MIB, "Rss") == 8 * 1024, "the background populate");
     cr_assert_eq(pmm_alloc(b, "blk", 8 * MIB, "K", 2,
                            PMM_POPULATE | PMM_NOMAP, NULL, NULL), K_EINVAL);
+    pmm_bank_close(b);
+}
+
+/* HR_HEAP_POPULATE and HR_HEAP_POPULATE_BG: a heap opened again (a restart)
+ * has every page in place when hr_heap_open returns, or soon after; without
+ * them, only what the open itself reads. */
+Test(huge, heap_populate_faults_the_heap_in)
+{
+    pmm_bank *b = small_page_bank();
+    hr_heap *h;
+    pmm_block blk;
+    cr_assert_eq(hr_heap_open(&h, b, "heap", 8 * MIB, "K", 2, 0), 0);
+    cr_assert_eq(pmm_stat(b, "heap", &blk), 0);
+    memset((char *)blk.addr + 2 * MIB, 0, 6 * MIB); /* its pages in the file */
+    hr_heap_close(h);
+    pmm_bank_close(b); /* unmapped: the next open maps it afresh */
+    unsigned flags[] = {0, HR_HEAP_POPULATE, HR_HEAP_POPULATE_BG};
+    for (int i = 0; i < 3; i++) {
+        b = bank_open();
+        cr_assert_eq(hr_heap_open(&h, b, "heap", 0, "K", 2,
+                                  HR_HEAP_RETRIEVE | flags[i]), 0);
+        cr_assert_eq(pmm_stat(b, "heap", &blk), 0);
+        uint64_t kib = smaps_kib(blk.addr, blk.size, "Rss");
+        if (i == 0)
+            cr_assert_lt(kib, 4 * 1024, "not populated: %llu KiB",
+                         (unsigned long long)kib);
+        else if (i == 1) /* in place as it returned */
+            cr_assert_eq(kib, blk.size >> 10, "%llu of %llu KiB",
+                         (unsigned long long)kib,
+                         (unsigned long long)(blk.size >> 10));
+        else
+            WAIT_FOR(smaps_kib(blk.addr, blk.size, "Rss") ==
+                         blk.size >> 10, "the background populate");
+        hr_heap_close(h);
+        pmm_bank_close(b);
+    }
+    b = bank_open();
+    cr_assert_eq(hr_heap_open(&h, b, "heap", 0, "K", 2, HR_HEAP_RETRIEVE |
+                              HR_HEAP_POPULATE | HR_HEAP_POPULATE_BG),
+                 K_EINVAL);
     pmm_bank_close(b);
 }

@@ -60,6 +60,10 @@ typedef struct hr_heap hr_heap;
                                * check it: the log is left unapplied,
                                * hr_heap_check names the bad record and
                                * hr_heap_begin refuses with K_EHEAP */
+#define HR_HEAP_POPULATE 0x8u /* fault the whole heap in before returning
+                               * (pmm_alloc's PMM_POPULATE) */
+#define HR_HEAP_POPULATE_BG 0x10u /* the same in a background thread:
+                                   * returns at once (PMM_POPULATE_BG) */
 
 /* hr_heap_alloc() flags. */
 #define HR_HEAP_ZERO 0x1u /* the new object reads as zeros */

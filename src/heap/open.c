@@ -241,7 +241,9 @@ int hr_heap_open(hr_heap **out, pmm_bank *bank, const char *name, size_t size,
     if (!out || !bank || !name)
         return K_EFAULT;
     *out = NULL;
-    if (flags & ~(HR_HEAP_RETRIEVE | HR_HEAP_EXCL | HR_HEAP_INSPECT))
+    if (flags & ~(HR_HEAP_RETRIEVE | HR_HEAP_EXCL | HR_HEAP_INSPECT |
+                  HR_HEAP_POPULATE | HR_HEAP_POPULATE_BG) ||
+        (flags & HR_HEAP_POPULATE && flags & HR_HEAP_POPULATE_BG))
         return K_EINVAL;
     if (!(flags & HR_HEAP_RETRIEVE) &&
         (size < HR_HEAP_MIN_SIZE || size > HR_HEAP_MAX_SIZE))
@@ -261,6 +263,12 @@ int hr_heap_open(hr_heap **out, pmm_bank *bank, const char *name, size_t size,
         return r;
     if (blk.flags & PMM_B_ELSEWHERE)
         return -EADDRINUSE;
+    /* the whole block, whatever size was asked (0 with RETRIEVE): a hint,
+     * as pmm_alloc's PMM_POPULATE[_BG] */
+    if (flags & HR_HEAP_POPULATE)
+        pmm__os_populate(addr, blk.size);
+    else if (flags & HR_HEAP_POPULATE_BG)
+        pmm__os_populate_bg(addr, blk.size);
     size_t hsize = (sizeof(struct hr_heap) + 63) & ~(size_t)63;
     struct hr_heap *h = aligned_alloc(64, hsize); /* its slots' alignment */
     if (!h)
