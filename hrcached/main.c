@@ -32,6 +32,7 @@
 
 #define EXIT_USAGE 2
 #define DEFAULT_HEAP "hrcached"
+#define POPULATE_AUTO (~0u) /* --populate=auto: chosen by the bank's pages */
 
 static const char usage[] =
     "usage: hrcached [OPTION]...\n"
@@ -55,6 +56,13 @@ static const char usage[] =
     "  -U, --udp-port=0          accepted for memcached's scripts: no UDP\n"
     "  -v, --verbose             say on stderr how the heap was found (its\n"
     "                            items and state format version)\n"
+    "      --populate=WHEN       fault a heap found at start into memory:\n"
+    "                            background (serve at once, the pages come\n"
+    "                            in beside), now (before serving), off (each\n"
+    "                            page at its first touch) or auto (default:\n"
+    "                            background on a bank of 2 MiB pages, off on\n"
+    "                            4 KiB pages, where the workers' own faults\n"
+    "                            come back sooner than one thread's sweep)\n"
     "      --check               check the heap and the store in it, then\n"
     "                            exit (0 consistent, 3 not); no serving\n"
     "  -h, --help                show this help\n"
@@ -78,6 +86,7 @@ struct opts {
     const char *port, *addr, *unix_path, *name;
     uint64_t mem_mb, item_max, max_conns, threads;
     int no_evict, verbose, check;
+    unsigned populate; /* HR_HEAP_POPULATE[_BG], 0, or POPULATE_AUTO */
 };
 
 static void die(int code, const char *fmt, ...)
@@ -134,12 +143,13 @@ static void parse(int argc, char **argv, struct opts *o)
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},
         {"check", no_argument, 0, 'C'},
+        {"populate", required_argument, 0, 'P'},
         {0, 0, 0, 0},
     };
     *o = (struct opts){.port = "11211", .addr = "127.0.0.1",
                        .name = DEFAULT_HEAP, .mem_mb = 64,
                        .item_max = 1u << 20, .max_conns = 1024,
-                       .threads = 4};
+                       .threads = 4, .populate = POPULATE_AUTO};
     uint64_t v;
     int c;
     opterr = 0;
@@ -191,6 +201,19 @@ static void parse(int argc, char **argv, struct opts *o)
             break;
         case 'v': o->verbose++; break;
         case 'C': o->check = 1; break;
+        case 'P':
+            if (strcmp(optarg, "background") == 0)
+                o->populate = HR_HEAP_POPULATE_BG;
+            else if (strcmp(optarg, "now") == 0)
+                o->populate = HR_HEAP_POPULATE;
+            else if (strcmp(optarg, "off") == 0)
+                o->populate = 0;
+            else if (strcmp(optarg, "auto") == 0)
+                o->populate = POPULATE_AUTO;
+            else
+                die(EXIT_USAGE, "--populate takes auto, background, now or "
+                    "off, not '%s'", optarg);
+            break;
         case 'h': fputs(usage, stdout); exit(0);
         case 'V': printf("hrcached %s\n", MC_VERSION_STRING); exit(0);
         case ':':
@@ -247,9 +270,14 @@ static void own_heap(const char *name, int wait)
             pmm_strerror(r));
 }
 
-static mc_store *open_store(const struct opts *o, pmm_bank *bank)
+static mc_store *open_store(struct opts *o, pmm_bank *bank)
 {
-    struct mc_config cfg = {o->mem_mb << 20, o->item_max, o->no_evict};
+    pmm_bank_info pages = {0};
+    if (o->populate == POPULATE_AUTO)
+        o->populate = pmm_bank_stat(bank, &pages) == 0 && pages.huge_size &&
+                              pages.huge_now ? HR_HEAP_POPULATE_BG : 0;
+    struct mc_config cfg = {o->mem_mb << 20, o->item_max, o->no_evict,
+                            o->populate};
     struct mc_made made = {0};
     mc_store *st;
     int r = mc_store_open(&st, bank, o->name, &cfg, &made);
@@ -292,7 +320,7 @@ static int check(const struct opts *o)
     if (r < 0)
         die(1, "cannot open the site's RAM bank: %s", pmm_strerror(r));
     own_heap(o->name, 0);
-    struct mc_config cfg = {0, o->item_max, 1};
+    struct mc_config cfg = {0, o->item_max, 1, 0}; /* not populated */
     mc_store *st;
     struct mc_made made = {0};
     if ((r = mc_store_open(&st, bank, o->name, &cfg, &made)) == MC_NEWER_STATE)
@@ -403,6 +431,16 @@ int main(int argc, char **argv)
                 nl == 1 ? "" : "s", (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
                 (double)(t1.tv_nsec - t0.tv_nsec) / 1e6, srv.nthreads,
                 srv.nthreads == 1 ? "" : "s", MC_STATE_VERSION);
+        if (u.items)
+            fprintf(stderr, "hrcached: heap %s: %s\n", o.name,
+                    o.populate == HR_HEAP_POPULATE_BG
+                        ? "its pages come into memory in the background "
+                          "(--populate=background, or auto on 2 MiB pages)"
+                    : o.populate == HR_HEAP_POPULATE
+                        ? "its pages were brought into memory before "
+                          "serving (--populate=now)"
+                        : "each page comes into memory at its first touch "
+                          "(--populate=off, or auto on 4 KiB pages)");
     }
     /* it serves from here: the loop takes the connections handed over,
      * then says READY=1, once */

@@ -55,6 +55,8 @@ struct mc_config {
     uint64_t mem_limit; /* bytes for items (-m), fixed when the heap is made */
     uint64_t item_max;  /* largest item (-I), key and value together */
     int no_evict;       /* -M: refuse a store instead of evicting */
+    unsigned populate;  /* --populate: 0, HR_HEAP_POPULATE or
+                           HR_HEAP_POPULATE_BG, for the heap's open */
 };
 
 /* Counters of this process (memcached's "stats"). */

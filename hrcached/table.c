@@ -369,7 +369,7 @@ int mc_store_open(mc_store **out, pmm_bank *bank, const char *name,
     /* an existing heap is opened whatever its size: its limit is checked
      * below, to say what it was made with */
     r = hr_heap_open(&st->heap, bank, name, 0, "hrcached", 8,
-                         HR_HEAP_RETRIEVE);
+                     HR_HEAP_RETRIEVE | cfg->populate);
     if (r == K_EUNKNOWN && cfg->mem_limit)
         r = hr_heap_open(&st->heap, bank, name,
                          mc_store_heap_size(cfg->mem_limit), "hrcached", 8,

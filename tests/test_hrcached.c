@@ -313,6 +313,8 @@ Test(hrcached, options_help_version_and_one_line_errors)
         {HRCACHED_BIN, "-U", "11211", NULL},
         {HRCACHED_BIN, "-m", NULL},
         {HRCACHED_BIN, "extra", NULL},
+        {HRCACHED_BIN, "--populate=sometimes", NULL},
+        {HRCACHED_BIN, "--populate", NULL},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cr_assert_eq(mc_run(out, sizeof out, bad[i]), 2, "%s: %s", bad[i][1],
