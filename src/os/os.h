@@ -156,8 +156,9 @@ size_t pmm__os_page_size(void); /* read once, then cached */
 int pmm__os_huge_fs(int fd, uint64_t huge, int *advise, const char **why);
 /* Ask for huge pages on a mapping (MADV_HUGEPAGE). */
 int pmm__os_advise_huge(void *addr, size_t len);
-/* Fault every page of a mapping in now (MADV_POPULATE_READ, Linux 5.14;
- * before it, a read of each page, guarded against SIGBUS). */
+/* Fault every page of a mapping that its file holds in now (holes are
+ * left: faulting one would allocate it); MADV_POPULATE_READ, Linux 5.14;
+ * before it, a read of each page, guarded against SIGBUS. */
 int pmm__os_populate(void *addr, size_t len);
 /* The same in a detached thread, returning at once; MADV_POPULATE_READ
  * only (a range unmapped meanwhile makes it stop): before Linux 5.14 it
