@@ -10,9 +10,12 @@
 #    that goes first alternates too), each row the median of its runs: on
 #    a shared machine both see the same moments;
 #  - hrcached_back_to_90pct_<size>: <size> of 4 KiB items (1 GiB, 256 MiB
-#    with --quick, HR_LOAD_MIB=N to choose) under random multi-gets; the
-#    server is killed 3 s in, and the row is the time from the kill to the
-#    first 100 ms window at 90 % of the throughput before it: hrcached on
+#    with --quick, HR_LOAD_MIB=N to choose) under random multi-gets paced
+#    at 3/4 of what that server answers flat out (measured just before);
+#    the server is killed 3 s in, and the row is the time from the kill to
+#    the first 100 ms window at 90 % of the throughput before it (flat out,
+#    with 6 threads on 2 cores, the windows swing 25 % before any kill, and
+#    the row timed the swings: 12 ms to 1.4 s at 256 MiB): hrcached on
 #    a 4 KiB-page tmpfs and on a huge=always tmpfs (a private mount
 #    namespace), both SIGKILLed under the controller, which holds the
 #    socket and restarts hrcached; memcached -e restarted gracefully
@@ -21,7 +24,8 @@
 #
 #   bench/load.sh [--quick] [BUILD_DIR]     (default build-bench)
 #   HR_LOAD_MIB=N: the recovery rows' size; HR_LOAD_ONLY=throughput or
-#   recovery: only those rows.
+#   recovery: only those rows; HR_LOAD_SERIES=1: the recovery runs print
+#   their ops/s in each 100 ms window ("series MS OPS").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = --huge-inner ]; then inner=1; shift; else inner=0; fi
@@ -35,7 +39,9 @@ n=$((mib * 256))                  # 4 KiB items
 mem=$((mib * 3 / 2 + 64))         # -m for every server: the items fit
 tail=$([ $quick = 1 ] && echo 12 || echo 30)   # seconds after the kill
 row=hrcached_back_to_90pct_$label
-reader=(-V 4096 -n "$n" -r 0 -k 10 -d 4 -c 8 -T 2 -t $((3 + tail)) --kill-at 3)
+reads=(-V 4096 -n "$n" -r 0 -k 10 -d 4 -c 8 -T 2)
+reader=("${reads[@]}" -t $((3 + tail)) --kill-at 3)
+[ -n "${HR_LOAD_SERIES:-}" ] && reader+=(--series)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
             [ -n "${site:-}" ] && HR_SITE=$site "$build/hr" site stop \
@@ -44,6 +50,12 @@ cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
             rm -rf "${work:?}"; }
 
 figure() { awk '/^figure / {print $2}' <<<"$1"; }
+# The rate a recovery run is paced at: 3/4 of what the server answers
+# flat out under the same reads for 2 s (mcload ARGS... -s HOST:PORT [--redis]).
+# Flat out, 6 threads on 2 cores: 100 ms windows swing between two levels
+# 25 % apart before any kill, so "back to 90 %" would time the swings.
+pace() { local f; f=$(figure "$("$load" "$@" "${reads[@]}" -t 2)")
+         awk -v f="$f" 'BEGIN {printf "%d", f * 0.75}'; }
 show() { grep -v '^figure' <<<"$1"; }
 # --ours for the peers of the recovery rows: the 4 KiB-page row's figure
 vs=(); [ -n "${HR_LOAD_OURS:-}" ] && vs=(--ours "$HR_LOAD_OURS")
@@ -65,10 +77,13 @@ recover_hrcached() { # system site_dir port --huge|--no-huge
   local pid; pid=$("$load" -s "127.0.0.1:$3" --stat pid)
   local pages; pages=$(thp "$pid")
   echo "$1: before the kill, $pages"
-  local out; out=$("$load" -s "127.0.0.1:$3" "${reader[@]}" --kill-pid "$pid" \
+  local rate; rate=$(pace -s "127.0.0.1:$3")
+  local out; out=$("$load" -s "127.0.0.1:$3" "${reader[@]}" --rate "$rate" --kill-pid "$pid" \
     --row "$row" --system "$1" "${vs[@]}" --note "SIGKILL, restarted by hrd \
 on its held socket; before the kill $pages")
   show "$out"
+  echo "$1: the new hrcached served $("$load" -s "127.0.0.1:$3" --stat \
+start_to_serve_us) us after its start"
   rec=$(figure "$out")
   "$build/hr" site stop >/dev/null; site=""; unset HR_SITE
 }
@@ -179,6 +194,7 @@ mcargs=(-U 0 -u root -l 127.0.0.1 -p 23412 -m "$mem" -t 1 -e "$mem_file")
 memcached "${mcargs[@]}" >/dev/null 2>&1 & mpid=$!; disown; pids+=("$mpid")
 "$load" -s 127.0.0.1:23412 --fill -V 4096 -n "$n" >/dev/null
 "$load" -s 127.0.0.1:23412 "${reader[@]}" --row "$row" \
+  --rate "$(pace -s 127.0.0.1:23412)" \
   --system "memcached -e (graceful restart)" "${vs[@]}" \
   --note "SIGUSR1, then memcached -e started again in the next second \
 (1.6.18 refuses its metadata within the second it stopped); -t 1" \
@@ -197,6 +213,7 @@ redis-server "${rargs[@]//\'\'/}" >/dev/null 2>&1 & rpid=$!; disown; pids+=("$rp
 "$load" -s 127.0.0.1:23413 --redis --fill -V 4096 -n "$n" >/dev/null
 redis-cli -p 23413 save >/dev/null
 "$load" -s 127.0.0.1:23413 --redis "${reader[@]}" --row "$row" \
+  --rate "$(pace -s 127.0.0.1:23413 --redis)" \
   --system "redis-server (RDB reload)" "${vs[@]}" \
   --note "SIGKILL after SAVE, then started again on its RDB once gone" \
   --kill-cmd "kill -9 $rpid; $(gone "$rpid")

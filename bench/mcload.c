@@ -51,6 +51,7 @@ static void conn_close(struct mcl_conn *c, struct mcl_tally *t)
 {
     close(c->fd);
     c->fd = -1;
+    c->parked = 0;
     t->reconnects++;
 }
 
@@ -72,7 +73,10 @@ static int flush_out(int ep, struct mcl_conn *c)
     return epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
-/* The next batch, or 0 when a fill connection has set its whole range. */
+#define PACE_CATCHUP_NS 2000000u /* schedule a paced connection may owe */
+
+/* The next batch, or 0 when a fill connection has set its whole range.
+ * Paced, it moves the connection's due time on by the batch's ops. */
 static int next_batch(int ep, struct worker *w, struct mcl_conn *c, int i)
 {
     int n = mcl_build(&opt, c, opt.fill ? &w->fill_next[i] : NULL,
@@ -80,7 +84,53 @@ static int next_batch(int ep, struct worker *w, struct mcl_conn *c, int i)
     if (n == 0)
         return 0;
     c->sent_ns = mcl_now();
+    c->parked = 0;
+    if (opt.rate > 0) {
+        uint64_t ops = 0;
+        for (int k = 0; k < c->ncmds; k++)
+            ops += c->cmds[k].nkeys ? (uint64_t)c->cmds[k].nkeys : 1;
+        if (c->due_ns + PACE_CATCHUP_NS < c->sent_ns)
+            c->due_ns = c->sent_ns - PACE_CATCHUP_NS;
+        c->due_ns += (uint64_t)((double)ops * 1e9 * opt.conns / opt.rate);
+    }
     return flush_out(ep, c) < 0 ? -1 : 1;
+}
+
+/* A batch answered: the next one now, or parked until it is due. */
+static int answered(int ep, struct worker *w, struct mcl_conn *c, int i,
+                    uint64_t now)
+{
+    if (opt.rate > 0 && now < c->due_ns) {
+        c->parked = 1;
+        return 1;
+    }
+    return next_batch(ep, w, c, i);
+}
+
+/* Send c's next batch now; a fill connection with nothing left ends, one
+ * that cannot send is closed (and dialled again). */
+static void send_batch(int ep, struct worker *w, struct mcl_conn *c, int i,
+                       int *live)
+{
+    int r = next_batch(ep, w, c, i);
+    if (r == 0) {
+        c->ncmds = -1, (*live)--;
+        close(c->fd);
+        c->fd = -1;
+    } else if (r < 0) {
+        conn_close(c, &w->t);
+    }
+}
+
+/* The epoll timeout: 1 ms, or less when a parked connection is due sooner. */
+static struct timespec wait_for(const struct mcl_conn *cs, int n,
+                                uint64_t now)
+{
+    uint64_t soon = now + 1000000u;
+    for (int i = 0; i < n; i++)
+        if (cs[i].parked && cs[i].fd >= 0 && cs[i].due_ns < soon)
+            soon = cs[i].due_ns > now ? cs[i].due_ns : now;
+    return (struct timespec){.tv_sec = 0, .tv_nsec = (long)(soon - now)};
 }
 
 static int read_in(struct mcl_conn *c)
@@ -138,18 +188,18 @@ static void *run_worker(void *arg)
                 c->in_len = c->in_off = 0;
                 if (opt.fill) /* a cut fill batch is sent again */
                     w->fill_next[i] -= (uint64_t)(c->ncmds - c->done);
-                int r = next_batch(ep, w, c, i);
-                if (r == 0) {
-                    c->ncmds = -1, live--;
-                    close(c->fd);
-                    c->fd = -1;
-                } else if (r < 0) {
-                    conn_close(c, &w->t);
-                }
+                send_batch(ep, w, c, i, &live);
             }
         }
-        int n = epoll_wait(ep, evs, 64, 1);
+        struct timespec ts = wait_for(cs, w->n, now);
+        int n = epoll_pwait2(ep, evs, 64, &ts, NULL);
         now = mcl_now();
+        for (int i = 0; i < w->n; i++) { /* paced batches now due */
+            struct mcl_conn *c = &cs[i];
+            if (!c->parked || c->fd < 0 || now < c->due_ns)
+                continue;
+            send_batch(ep, w, c, i, &live);
+        }
         for (int e = 0; e < n; e++) {
             struct mcl_conn *c = evs[e].data.ptr;
             int i = (int)(c - cs), r = 0;
@@ -163,7 +213,7 @@ static void *run_worker(void *arg)
                 if (c->good && k && c->dialed_ns > k && !w->t.first_new_ns)
                     w->t.first_new_ns = now;
                 if (r == 1) {
-                    r = next_batch(ep, w, c, i);
+                    r = answered(ep, w, c, i, now);
                     if (r == 0) {
                         c->ncmds = -1, live--;
                         close(c->fd);
@@ -222,6 +272,8 @@ static void usage(int code)
         "  -V BYTES       value size (100)          -t S  duration (5)\n"
         "  --seed N       first seed (1)\n"
         "  --fill         set every key of the key space once, then exit\n"
+        "  --rate OPS     pace the run at OPS ops/s over all connections\n"
+        "                 (default: each batch as soon as the last is answered)\n"
         "  --series       print ops/s in each 100 ms window\n"
         "  --kill-at S    at S seconds: SIGKILL --kill-pid PID, or run\n"
         "                 --kill-cmd CMD with sh; then report the time until a\n"
@@ -241,6 +293,7 @@ int main(int argc, char **argv)
     static const struct option longs[] = {
         {"redis", no_argument, 0, 'R'},  {"seed", required_argument, 0, 'S'},
         {"fill", no_argument, 0, 'F'},   {"series", no_argument, 0, 'A'},
+        {"rate", required_argument, 0, 'L'},
         {"kill-at", required_argument, 0, 'K'},
         {"kill-pid", required_argument, 0, 'P'},
         {"kill-cmd", required_argument, 0, 'C'},
@@ -284,6 +337,7 @@ int main(int argc, char **argv)
         case 'S': opt.seed = strtoull(optarg, NULL, 10); break;
         case 'F': opt.fill = 1; break;
         case 'A': rep.series = 1; break;
+        case 'L': opt.rate = atof(optarg); break;
         case 'K': kill_at = atof(optarg); break;
         case 'P': kill_pid = atoi(optarg); break;
         case 'C': kill_cmd = optarg; break;
@@ -316,7 +370,7 @@ int main(int argc, char **argv)
         opt.keys < 1 || opt.keys > 1024 || opt.nkeys < 1 ||
         opt.value_size < 1 || opt.value_size > (64u << 20) ||
         opt.duration <= 0 || opt.duration > 3600 || opt.set_ratio < 0 ||
-        opt.set_ratio > 1 || (kill_at > 0 && !kill_pid && !kill_cmd) ||
+        opt.set_ratio > 1 || opt.rate < 0 || opt.rate > 1e9 || (kill_at > 0 && !kill_pid && !kill_cmd) ||
         (rep.row && !rep.system)) {
         fprintf(stderr, "mcload: bad or missing option (see mcload --help)\n");
         return 2;

@@ -8,6 +8,10 @@
  * every reply of the batch has come, then sends the next.  A reply counts
  * only when it is whole; a batch cut by a dead server counts nothing and
  * the connection dials again.
+ *
+ * Paced (--rate): a connection whose batch is answered before its next is
+ * due waits (parked) until then; one that falls behind catches up at most
+ * PACE_CATCHUP_NS of schedule, so the end of an outage is no burst.
  */
 #ifndef HR_BENCH_MCLOAD_H
 #define HR_BENCH_MCLOAD_H
@@ -21,6 +25,8 @@ struct mcl_opts {
     const char *host, *port, *unix_path;
     int proto, threads, conns, depth, keys;
     double set_ratio, duration;
+    double rate;   /* ops/s over all connections (0: as fast as it
+                      answers), each connection paced at rate/conns */
     uint64_t nkeys, value_size, seed;
     uint64_t fill; /* set keys 0..fill-1 once, then exit */
     int windows;   /* print only "start_ms values" per 100 ms window (the
@@ -57,6 +63,8 @@ struct mcl_conn {
     int good;               /* replies of the batch that were not errors */
     uint64_t sent_ns;       /* when the batch went out */
     uint64_t dialed_ns;     /* when this connection was made */
+    uint64_t due_ns;        /* paced (--rate): the next batch not before */
+    int parked;             /* paced: a batch is due, not yet sent */
     uint64_t rng;
 };
 

@@ -109,13 +109,16 @@ int mcl_report(const struct mcl_opts *o, const struct mcl_tally *all,
         return 0;
     }
     printf("mcload: %s %s%s%s, %d threads, %d conns, depth %d, %d keys/get, "
-           "sets %.2f, %llu B values, %llu keys, seed %llu, %.1f s\n",
+           "sets %.2f, %llu B values, %llu keys, seed %llu, %.1f s%s\n",
            o->proto == PROTO_REDIS ? "redis" : "memcache",
            o->unix_path ? o->unix_path : o->host, o->unix_path ? "" : ":",
            o->unix_path ? "" : o->port, o->threads, o->conns, o->depth,
            o->keys, o->fill ? 1.0 : o->set_ratio,
            (unsigned long long)o->value_size, (unsigned long long)o->nkeys,
-           (unsigned long long)o->seed, r->elapsed_s);
+           (unsigned long long)o->seed, r->elapsed_s,
+           o->rate > 0 ? ", paced" : "");
+    if (o->rate > 0)
+        printf("paced at %.0f ops/s\n", o->rate);
     printf("ops/s %.0f  hit ratio %.4f  p50 %.1f us  p99 %.1f us  "
            "errors %llu  reconnects %llu\n", ops_s, hit, p50, p99,
            (unsigned long long)all->errors,
@@ -128,7 +131,7 @@ int mcl_report(const struct mcl_opts *o, const struct mcl_tally *all,
         return all->ops < o->nkeys || all->errors ? 1 : 0;
     double figure = ops_s, low = slow_windows(all, run_ms);
     const char *unit = "ops/s";
-    char note[512], la[64] = "?";
+    char note[768], la[64] = "?";
     FILE *f = fopen("/proc/loadavg", "r");
     if (f) {
         if (!fgets(la, sizeof la, f))
@@ -140,6 +143,9 @@ int mcl_report(const struct mcl_opts *o, const struct mcl_tally *all,
                      "threads, %d keys/get; p50 %.0f us, p99 %.0f us; hits "
                      "%.1f%%; load %s", o->conns, o->depth, o->threads,
                      o->keys, p50, p99, hit * 100, la);
+    if (o->rate > 0)
+        n += snprintf(note + n, sizeof note - (size_t)n, "; paced at %.0f "
+                      "ops/s", o->rate);
     if (r->kill_ms >= 0) {
         double base, first = r->first_ms;
         figure = back_to_90(all, (uint64_t)r->kill_ms,
@@ -162,7 +168,7 @@ int mcl_report(const struct mcl_opts *o, const struct mcl_tally *all,
                  r->note);
     printf("figure %.1f\n", figure);
     if (r->row && figure < 0) {
-        char why[600];
+        char why[900];
         snprintf(why, sizeof why, "not back to 90%% within %.0f s of the "
                  "kill; %s", (double)run_ms / 1000 - r->kill_ms / 1000, note);
         bench_row(r->row, r->system, unit, 0, 0, 0, why);
