@@ -407,7 +407,7 @@ int main(int argc, char **argv)
     if (!nl)
         nl = open_sockets(&o, fds, &inherited);
     struct mc_server srv = {
-        .store = st, .cfg = {o.mem_mb << 20, o.item_max, o.no_evict},
+        .store = st, .cfg = {o.mem_mb << 20, o.item_max, o.no_evict, o.populate},
         .heap_name = o.name, .verbosity = o.verbose,
         .nthreads = (int)o.threads, .started = time(NULL),
         .max_conns = o.max_conns, .state_version = MC_STATE_VERSION,
