@@ -249,7 +249,9 @@ int hr_heap_open(hr_heap **out, pmm_bank *bank, const char *name, size_t size,
         (size < HR_HEAP_MIN_SIZE || size > HR_HEAP_MAX_SIZE))
         return K_EINVAL;
     unsigned pf = (flags & HR_HEAP_RETRIEVE ? PMM_RETRIEVE : 0) |
-                  (flags & HR_HEAP_EXCL ? PMM_EXCL : 0);
+                  (flags & HR_HEAP_EXCL ? PMM_EXCL : 0) |
+                  (flags & HR_HEAP_POPULATE ? PMM_POPULATE : 0) |
+                  (flags & HR_HEAP_POPULATE_BG ? PMM_POPULATE_BG : 0);
     /* first, with nothing to undo: its lock's wait may be cancelled */
     pmm_bank_info bi;
     struct hh_pfile *pres;
@@ -263,12 +265,6 @@ int hr_heap_open(hr_heap **out, pmm_bank *bank, const char *name, size_t size,
         return r;
     if (blk.flags & PMM_B_ELSEWHERE)
         return -EADDRINUSE;
-    /* the whole block, whatever size was asked (0 with RETRIEVE): a hint,
-     * as pmm_alloc's PMM_POPULATE[_BG] */
-    if (flags & HR_HEAP_POPULATE)
-        pmm__os_populate(addr, blk.size);
-    else if (flags & HR_HEAP_POPULATE_BG)
-        pmm__os_populate_bg(addr, blk.size);
     size_t hsize = (sizeof(struct hr_heap) + 63) & ~(size_t)63;
     struct hr_heap *h = aligned_alloc(64, hsize); /* its slots' alignment */
     if (!h)

@@ -124,14 +124,13 @@ int pmm__os_advise_huge(void *addr, size_t len)
 }
 
 /* The pages of [addr, addr + len) that the file holds (mincore: in the page
- * cache), as runs; each run goes to fn(run, run_len, arg).  A hole of the
+ * cache), as runs; each run goes to fn(run, run_len).  A hole of the
  * file is left alone: faulting it in would allocate a page of zeros for
  * nothing (on a huge=always tmpfs a whole 2 MiB page, and compaction to
  * find one: a populate of a half-empty 1 GiB heap took 0.1-2.2 s so).
  * 0, the first negative fn returns, or -errno of mincore (-ENOMEM: the
  * range was unmapped). */
-static int resident_runs(void *addr, size_t len,
-                         int (*fn)(char *, size_t, void *), void *arg)
+static int resident_runs(void *addr, size_t len, int (*fn)(char *, size_t))
 {
     size_t pg = pmm__os_page_size(), n = len / pg;
     unsigned char vec[4096];
@@ -147,24 +146,22 @@ static int resident_runs(void *addr, size_t len,
             if ((vec[j] & 1) && !run) {
                 run = p;
             } else if (!(vec[j] & 1) && run) {
-                if ((r = fn(run, (size_t)(p - run), arg)) < 0)
+                if ((r = fn(run, (size_t)(p - run))) < 0)
                     return r;
                 run = NULL;
             }
         }
     }
-    return run ? fn(run, (size_t)((char *)addr + n * pg - run), arg) : 0;
+    return run ? fn(run, (size_t)((char *)addr + n * pg - run)) : 0;
 }
 
-static int advise_run(char *p, size_t len, void *arg)
+static int advise_run(char *p, size_t len)
 {
-    (void)arg;
     return madvise(p, len, MADV_POPULATE_READ) < 0 ? -errno : 0;
 }
 
-static int touch_run(char *p, size_t len, void *arg)
+static int touch_run(char *p, size_t len)
 {
-    (void)arg;
     size_t pg = pmm__os_page_size();
     for (size_t off = 0; off < len; off += pg)
         (void)*(volatile const char *)(p + off);
@@ -174,12 +171,12 @@ static int touch_run(char *p, size_t len, void *arg)
 static int touch_pages(void *arg)
 {
     const size_t *range = arg;
-    return resident_runs((void *)range[0], range[1], touch_run, NULL);
+    return resident_runs((void *)range[0], range[1], touch_run);
 }
 
 int pmm__os_populate(void *addr, size_t len)
 {
-    int r = resident_runs(addr, len, advise_run, NULL);
+    int r = resident_runs(addr, len, advise_run);
     if (r != -EINVAL)
         return r;
     /* before Linux 5.14: a read of each page, faults one by one */
@@ -198,7 +195,7 @@ static void *populate_thread(void *arg)
     free(arg);
     /* madvise only: the range may be unmapped meanwhile, and then mincore
      * and madvise answer ENOMEM where a read would fault */
-    resident_runs(job.addr, job.len, advise_run, NULL);
+    resident_runs(job.addr, job.len, advise_run);
     return NULL;
 }
 

@@ -197,16 +197,16 @@ static int do_alloc(struct pmm_bank *b, struct req *q, void **addr,
     return alloc_locked(b, q, addr, info);
 }
 
-/* PMM_POPULATE, PMM_POPULATE_BG: the pages asked for, faulted in here,
- * after the bank's lock is let go.  A hint: where it fails (memory short)
- * the pages fault in at first touch, as without it. */
-static void populate(const struct req *q, void *addr)
+/* PMM_POPULATE, PMM_POPULATE_BG: the whole block as mapped (a retrieve
+ * may ask fewer bytes than it has), faulted in here, after the bank's
+ * lock is let go.  A hint: where it fails (memory short) the pages fault
+ * in at first touch, as without it. */
+static void populate(unsigned flags, const pmm_block *blk)
 {
-    size_t len = q->npages * pmm__os_page_size();
-    if (q->flags & PMM_POPULATE)
-        pmm__os_populate(addr, len);
-    else if (q->flags & PMM_POPULATE_BG)
-        pmm__os_populate_bg(addr, len);
+    if (flags & PMM_POPULATE)
+        pmm__os_populate(blk->addr, blk->size);
+    else if (flags & PMM_POPULATE_BG)
+        pmm__os_populate_bg(blk->addr, blk->size);
 }
 
 static int make_req(struct req *q, const char *name, size_t size,
@@ -258,14 +258,17 @@ int pmm_alloc(pmm_bank *b, const char *name, size_t size, const void *key,
               size_t keylen, unsigned flags, void **addr, pmm_block *info)
 {
     struct req q;
+    pmm_block own;
     if (pmm__ident_standby())
         return K_ESTANDBY; /* not before hr_standby_wait() promotes it */
     if (!b || (!addr && !(flags & PMM_NOMAP)))
         return K_EFAULT;
+    if (!info && (flags & PMM_POPULATES))
+        info = &own; /* the block's size, for populate */
     int r = make_req(&q, name, size, key, keylen, flags, 0, -1);
     if (r == 0 && (r = do_alloc(b, &q, addr, info)) == 0 &&
-        (flags & PMM_POPULATES)) /* mapped: addr is there */
-        populate(&q, *addr);
+        (flags & PMM_POPULATES)) /* mapped: info->addr is there */
+        populate(flags, info);
     return r;
 }
 
