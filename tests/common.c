@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -337,6 +338,23 @@ void poll_progress(struct poll_wait *w)
 void poll_until(int (*cond)(void *arg), void *arg, const char *what)
 {
     POLL_UNTIL(cond(arg), what);
+}
+
+static int user_exists(void *name) { return getpwnam(name) != NULL; }
+
+struct passwd *second_user(void)
+{
+    struct passwd *pw = getpwnam("hrtest2");
+    if (!pw) {
+        /* tests run in parallel may make it at once: the loser's useradd
+         * fails on the other's lock, and waits for the user to be there */
+        if (system("useradd -M -N -s /usr/sbin/nologin hrtest2 2>/dev/null"))
+            poll_until(user_exists, "hrtest2", "user hrtest2, made by "
+                       "another test (useradd failed here)");
+        pw = getpwnam("hrtest2");
+    }
+    cr_assert_not_null(pw, "no user hrtest2");
+    return pw;
 }
 
 uint64_t test_seed(const char *name)

@@ -114,6 +114,11 @@ void poll_until(int (*cond)(void *arg), void *arg, const char *what);
 /* The seed of a random test: $HR_TEST_SEED when set (a replay), else a
  * fresh one; printed on stderr as "NAME: HR_TEST_SEED=N replays this
  * run", so that every failure can be replayed (docs/tests.md). */
+struct passwd;
+/* The tests' second user, hrtest2 (made by the first test that needs it;
+ * the test fails if it cannot be had). */
+struct passwd *second_user(void);
+
 uint64_t test_seed(const char *name);
 /* The next number of a xorshift64 generator whose state is *s (never 0). */
 uint64_t test_rand(uint64_t *s);

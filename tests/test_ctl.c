@@ -335,12 +335,7 @@ Test(ctl, arun_options_end_at_the_program)
 
 Test(ctl, another_user_is_refused)
 {
-    struct passwd *pw = getpwnam("hrtest2");
-    if (!pw) {
-        cr_assert_eq(system("useradd -M -N -s /usr/sbin/nologin hrtest2 2>/dev/null"), 0);
-        pw = getpwnam("hrtest2");
-    }
-    cr_assert_not_null(pw);
+    struct passwd *pw = second_user();
     uid_t uid = pw->pw_uid;
     gid_t gid = pw->pw_gid;
     pid_t pid = fork();

@@ -350,13 +350,7 @@ Test(deploy, a_site_open_to_others_is_told_how_to_fix_it)
  * user's. */
 Test(deploy, as_the_units_user)
 {
-    struct passwd *pw = getpwnam("hrtest2");
-    if (!pw) { /* (test_svc may make it at the same time: looked up again) */
-        if (system("useradd -M -N -s /usr/sbin/nologin hrtest2 2>/dev/null"))
-            fprintf(stderr, "useradd hrtest2 failed; looking it up\n");
-        pw = getpwnam("hrtest2");
-    }
-    cr_assert_not_null(pw, "no user hrtest2");
+    struct passwd *pw = second_user();
     char run[600], etc[600];
     snprintf(run, sizeof run, "%s/run-hrtest2", site);
     snprintf(etc, sizeof etc, "%s/etc-hrtest2", site);

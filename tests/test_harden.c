@@ -252,13 +252,7 @@ Test(harden, a_restart_that_cannot_start_is_retried_then_escalated)
 /* The uid and gid of a second user (made once), for the attacks below. */
 static void other_user(uid_t *uid, gid_t *gid)
 {
-    struct passwd *pw = getpwnam("hrtest2");
-    if (!pw) {
-        cr_assert_eq(system("useradd -M -N -s /usr/sbin/nologin hrtest2 "
-                            "2>/dev/null"), 0);
-        pw = getpwnam("hrtest2");
-    }
-    cr_assert_not_null(pw);
+    struct passwd *pw = second_user();
     *uid = pw->pw_uid;
     *gid = pw->pw_gid;
 }

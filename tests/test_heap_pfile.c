@@ -117,17 +117,6 @@ static int use_in_child(const char *name, uint64_t v, uid_t uid, gid_t gid)
     return wait_status(pid);
 }
 
-static struct passwd *test_user(void)
-{
-    struct passwd *pw = getpwnam("hrtest2");
-    if (!pw) {
-        cr_assert_eq(system("useradd -M -N -s /usr/sbin/nologin hrtest2 "
-                            "2>/dev/null"), 0);
-        pw = getpwnam("hrtest2");
-    }
-    cr_assert_not_null(pw);
-    return pw;
-}
 
 /* Seen failing before the fix: root's file was root's, and the owner's
  * open failed (the file refused, -EACCES then -EPERM). */
@@ -135,7 +124,7 @@ Test(heap_pfile, root_opens_a_users_heap_first_and_the_user_after)
 {
     if (geteuid() != 0)
         cr_skip_test("needs root (to be root, then the site's owner)");
-    struct passwd *pw = test_user();
+    struct passwd *pw = second_user();
     char cmd[4400];
     snprintf(cmd, sizeof cmd, "chown -R %u '%s'", (unsigned)pw->pw_uid,
              getenv("HR_SITE"));

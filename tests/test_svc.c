@@ -424,12 +424,7 @@ Test(edges, start_of_a_site_that_fails_again_is_reported_truthfully)
 
 Test(edges, a_stranger_is_told_of_the_refusal_not_of_the_program)
 {
-    struct passwd *pw = getpwnam("hrtest2");
-    if (!pw) {
-        cr_assert_eq(system("useradd -M -N -s /usr/sbin/nologin hrtest2 2>/dev/null"), 0);
-        pw = getpwnam("hrtest2");
-    }
-    cr_assert_not_null(pw);
+    struct passwd *pw = second_user();
     cr_assert_eq(HR("site", "start"), 0, "%s", out);
     chmod(site, 0711); /* it may reach the socket's folder: the socket refuses */
     int rc = run_all(out, sizeof out, pw->pw_uid, pw->pw_gid,
