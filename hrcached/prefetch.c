@@ -45,7 +45,11 @@ static int in_heap(const mc_store *st, const void *p)
  * store). */
 void mc_tab_prefetch(mc_store *st, const char *key, size_t nkey)
 {
-    uint64_t hv = hash_key(key, nkey);
+    mc_tab_prefetch_hash(st, hash_key(key, nkey));
+}
+
+void mc_tab_prefetch_hash(mc_store *st, uint64_t hv)
+{
     struct mc_item **b = mc_grow_prefetch_bucket(st, hv);
     struct mc_item *it = __atomic_load_n(b, __ATOMIC_RELAXED);
     for (int n = 0; n < MC_PREFETCH_CHAIN && it && in_heap(st, it); n++) {
@@ -64,13 +68,18 @@ void mc_tab_prefetch(mc_store *st, const char *key, size_t nkey)
     }
 }
 
-void mc_store_prefetch(mc_store *st, const char *key, size_t nkey, int step)
+uint64_t mc_store_hash(const char *key, size_t nkey)
+{
+    return hash_key(key, nkey);
+}
+
+void mc_store_prefetch(mc_store *st, uint64_t hv, int step)
 {
     if (step >= 2) {
-        mc_tab_prefetch(st, key, nkey);
+        mc_tab_prefetch_hash(st, hv);
         return;
     }
-    struct mc_item **b = mc_grow_prefetch_bucket(st, hash_key(key, nkey));
+    struct mc_item **b = mc_grow_prefetch_bucket(st, hv);
     if (step == 0) {
         __builtin_prefetch(b);
         return;

@@ -198,8 +198,8 @@ static size_t nth_number(const char *p, const char *end, int skip)
  * something for nothing. */
 static void prefetch_keys(struct mc_server *srv, const char *in, size_t len)
 {
-    const char *p = in, *end = in + len, *key[PREFETCH_AHEAD];
-    size_t nkey[PREFETCH_AHEAD];
+    const char *p = in, *end = in + len;
+    uint64_t hv[PREFETCH_AHEAD];
     int n = 0;
     for (int lines = 0; lines < PREFETCH_AHEAD && p < end; lines++) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -210,10 +210,8 @@ static void prefetch_keys(struct mc_server *srv, const char *in, size_t len)
             const char *k = p + 4, *e = k;
             while (e < nl && *e != ' ' && *e != '\r')
                 e++;
-            if (e > k && e - k <= MC_KEY_MAX) {
-                key[n] = k;
-                nkey[n++] = (size_t)(e - k);
-            }
+            if (e > k && e - k <= MC_KEY_MAX)
+                hv[n++] = mc_store_hash(k, (size_t)(e - k));
             if (set && (size_t)(end - nl) <= nth_number(e, nl, 2) + 3)
                 break;
             if (set)
@@ -223,7 +221,7 @@ static void prefetch_keys(struct mc_server *srv, const char *in, size_t len)
     }
     for (int step = 0; step < MC_PREFETCH_STEPS; step++)
         for (int i = 0; i < n; i++)
-            mc_store_prefetch(srv->store, key[i], nkey[i], step);
+            mc_store_prefetch(srv->store, hv[i], step);
 }
 
 size_t mc_proto_input(struct mc_server *srv, struct mc_session *s,

@@ -217,9 +217,11 @@ int mc_store_marith(mc_store *st, const char *key, size_t nkey,
  * the bucket and warms the chain's first item; step 2 walks the chain to
  * the key's item and warms its LRU neighbours.  A step finds what the
  * one before warmed in the cache once it has come: a caller warming
- * several keys runs each step over all of them before the next. */
+ * several keys runs each step over all of them before the next; hv is
+ * the key's mc_store_hash, worked out once for all the steps. */
 #define MC_PREFETCH_STEPS 3
-void mc_store_prefetch(mc_store *st, const char *key, size_t nkey, int step);
+uint64_t mc_store_hash(const char *key, size_t nkey);
+void mc_store_prefetch(mc_store *st, uint64_t hv, int step);
 
 /* Would an item of this key and value length be over -I, as memcached
  * counts it (MC_ITEM_OVERHEAD)?  (counted as store_too_large if so) */

@@ -40,6 +40,8 @@ int mc_tab_end(mc_store *st, int r);
 /* Warm the cache for a lookup of key and a replace of its item, before
  * taking the lock (prefetch.c). */
 void mc_tab_prefetch(mc_store *st, const char *key, size_t nkey);
+/* The same for the key whose hash_key (item.h) is hv. */
+void mc_tab_prefetch_hash(mc_store *st, uint64_t hv);
 /* A read that stores nothing: no transaction, the store's lock held
  * shared (other readers run at once, no writer). */
 void mc_tab_read_begin(mc_store *st);
