@@ -19,30 +19,18 @@
 #include <hotrestart/heap.h>
 
 #include "common.h"
+#include "heap_suite.h"
 #include "heap_work.h"
 
 static pmm_bank *bank;
 
-static void setup(void)
-{
-    site_new(16 << 20, 64);
-    bank = bank_open();
-}
+static void setup(void) { bank = hs_site(); }
 static void teardown(void) { site_drop(); }
 TestSuite(heap, .init = setup, .fini = teardown);
 
 static hr_heap *open_heap(const char *name)
 {
-    hr_heap *h;
-    int r = hr_heap_open(&h, bank, name, 256 << 10, "k", 1, 0);
-    cr_assert_eq(r, 0, "open: %s", pmm_strerror(r));
-    return h;
-}
-
-static void assert_clean(hr_heap *h)
-{
-    char why[256];
-    cr_assert_eq(hw_verify(h, why, sizeof why), 0, "%s", why);
+    return hs_open(bank, name, 256 << 10);
 }
 
 Test(heap, commit_keeps_and_abort_undoes)
@@ -349,7 +337,7 @@ Test(heap, workload_keeps_invariants)
         int r = hw_step(h, &rng);
         cr_assert_eq(r, 0, "step %d: %s", i, pmm_strerror(r));
     }
-    assert_clean(h);
+    hs_assert_clean(h);
 }
 
 static void *thread_steps(void *arg)
@@ -426,7 +414,7 @@ Test(heap, threads_share_a_heap)
         pthread_join(t[i], &res);
         cr_assert_null(res, "thread %d failed a step", i);
     }
-    assert_clean(h);
+    hs_assert_clean(h);
     hr_heap_close(g);
     hr_heap_close(h);
 }

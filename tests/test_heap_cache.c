@@ -23,24 +23,18 @@
 
 #include "common.h"
 #include "heap/format.h"
+#include "heap_suite.h"
 #include "heap_work.h"
 
 static pmm_bank *bank;
 
-static void setup(void)
-{
-    site_new(16 << 20, 64);
-    bank = bank_open();
-}
+static void setup(void) { bank = hs_site(); }
 static void teardown(void) { site_drop(); }
 TestSuite(heap_cache, .init = setup, .fini = teardown);
 
 static hr_heap *open_heap(const char *name)
 {
-    hr_heap *h;
-    int r = hr_heap_open(&h, bank, name, 256 << 10, "k", 1, 0);
-    cr_assert_eq(r, 0, "open: %s", pmm_strerror(r));
-    return h;
+    return hs_open(bank, name, 256 << 10);
 }
 
 static hr_heap_info stat_of(hr_heap *h)
@@ -174,15 +168,6 @@ Test(heap_cache, a_full_heap_gets_the_cache_back)
     hr_heap_close(h);
 }
 
-static char seen[4096];
-static void collect(const char *p, void *arg)
-{
-    (void)arg;
-    fprintf(stderr, "  problem: %s\n", p);
-    strncat(seen, p, sizeof seen - strlen(seen) - 2);
-    strcat(seen, "\n");
-}
-
 /* The cache merged back into the free space (a chunk merged with the free
  * chunk after it) and handed out in the same transaction, written over,
  * then not committed: by an abort, and by a SIGKILL recovered at the next
@@ -211,7 +196,7 @@ Test(heap_cache, a_drained_cache_handed_out_and_rolled_back_leaves_the_heap_whol
             hr_heap_close(h);
             h = open_heap("d"); /* rolls the dead one's lane back */
         }
-        cr_assert_eq(hr_heap_check(h, collect, NULL), 0, "%s", seen);
+        cr_assert_eq(hr_heap_check(h, hs_collect, NULL), 0, "%s", hs_seen);
         hr_heap_info now = stat_of(h);
         cr_assert_eq(now.cached_chunks, st.cached_chunks, "cached again");
         cr_assert_eq(now.free, st.free);
@@ -230,9 +215,9 @@ Test(heap_cache, a_bad_cache_link_is_named_and_not_followed)
     uint64_t *link = (uint64_t *)p + 1, good = *link;
     cr_assert_neq(good, 0, "p does not link to q");
     *link = good + 4096; /* into the middle of some chunk */
-    seen[0] = 0;
-    cr_assert_eq(hr_heap_check(h, collect, NULL), K_EHEAP);
-    cr_assert(strstr(seen, "cache list"), "not named: %s", seen);
+    hs_seen[0] = 0;
+    cr_assert_eq(hr_heap_check(h, hs_collect, NULL), K_EHEAP);
+    cr_assert(strstr(hs_seen, "cache list"), "not named: %s", hs_seen);
     void *a, *b, *c;
     cr_assert_eq(hr_heap_begin(h), 0);
     cr_assert_eq(hr_heap_alloc(h, 64, 0, &a), 0);
@@ -264,9 +249,9 @@ Test(heap_cache, the_checker_names_an_object_both_cached_and_used)
     uint64_t qoff = (uint64_t)((uint8_t *)q - sizeof(struct hh_chunk) -
                                (uint8_t *)base);
     qw[0] = hh_cache_tag(qoff, (unsigned)(tag & 0xf));
-    seen[0] = 0;
-    cr_assert_eq(hr_heap_check(h, collect, NULL), K_EHEAP);
-    cr_assert(strstr(seen, "cache tag"), "not named: %s", seen);
+    hs_seen[0] = 0;
+    cr_assert_eq(hr_heap_check(h, hs_collect, NULL), K_EHEAP);
+    cr_assert(strstr(hs_seen, "cache tag"), "not named: %s", hs_seen);
     qw[0] = save;
     cr_assert_eq(hr_heap_check(h, NULL, NULL), 0);
     hr_heap_close(h);
@@ -375,7 +360,7 @@ static void assert_all_cached(hr_heap *h, const char *after)
                  "cached again", after, (unsigned long long)st.cached_chunks,
                  NTAKE);
     cr_assert_eq(st.objects, 0, "%s: a taken chunk left as an object", after);
-    cr_assert_eq(hr_heap_check(h, collect, NULL), 0, "%s: check", after);
+    cr_assert_eq(hr_heap_check(h, hs_collect, NULL), 0, "%s: check", after);
     void *got[NTAKE];
     cr_assert_eq(hr_heap_begin(h), 0);
     for (int i = 0; i < NTAKE; i++) {

@@ -26,14 +26,11 @@
 
 #include "common.h"
 #include "heap/format.h"
+#include "heap_suite.h"
 
 static pmm_bank *bank;
 
-static void setup(void)
-{
-    site_new(16 << 20, 64);
-    bank = bank_open();
-}
+static void setup(void) { bank = hs_site(); }
 static void teardown(void) { site_drop(); }
 TestSuite(heap_damage, .init = setup, .fini = teardown);
 
@@ -41,19 +38,7 @@ TestSuite(heap_damage, .init = setup, .fini = teardown);
 
 static hr_heap *open_heap(const char *name)
 {
-    hr_heap *h;
-    int r = hr_heap_open(&h, bank, name, SIZE, "k", 1, 0);
-    cr_assert_eq(r, 0, "open: %s", pmm_strerror(r));
-    return h;
-}
-
-static char seen[4096];
-static void collect(const char *p, void *arg)
-{
-    (void)arg;
-    fprintf(stderr, "  problem: %s\n", p);
-    strncat(seen, p, sizeof seen - strlen(seen) - 2);
-    strcat(seen, "\n");
+    return hs_open(bank, name, SIZE);
 }
 
 /* Mutant of #21: the checker ignored a wrong back link of a free list. */
@@ -72,13 +57,13 @@ Test(heap_damage, the_checker_names_a_wrong_back_link)
     uint64_t *back = (uint64_t *)p[0] + 1, good = *back;
     cr_assert_neq(good, 0, "p[0] is not the head of its list");
     *back = 0;
-    seen[0] = 0;
-    cr_assert_eq(hr_heap_check(h, collect, NULL), K_EHEAP);
-    cr_assert(strstr(seen, "back link"), "not named: %s", seen);
+    hs_seen[0] = 0;
+    cr_assert_eq(hr_heap_check(h, hs_collect, NULL), K_EHEAP);
+    cr_assert(strstr(hs_seen, "back link"), "not named: %s", hs_seen);
     *back = good + HH_ALIGN;
-    seen[0] = 0;
-    cr_assert_eq(hr_heap_check(h, collect, NULL), K_EHEAP);
-    cr_assert(strstr(seen, "back link"), "not named: %s", seen);
+    hs_seen[0] = 0;
+    cr_assert_eq(hr_heap_check(h, hs_collect, NULL), K_EHEAP);
+    cr_assert(strstr(hs_seen, "back link"), "not named: %s", hs_seen);
     *back = good;
     cr_assert_eq(hr_heap_check(h, NULL, NULL), 0);
     hr_heap_close(h);
@@ -173,11 +158,11 @@ Test(heap_damage, check_or_stat_first_rolls_back_a_dead_holder)
             hr_heap_info st;
             cr_assert_eq(hr_heap_stat(h, &st), 0, "stat met a dead holder");
         } else {
-            cr_assert_eq(hr_heap_check(h, collect, NULL), 0,
+            cr_assert_eq(hr_heap_check(h, hs_collect, NULL), 0,
                          "check met a dead holder");
         }
         assert_rolled_back(h, root);
-        cr_assert_eq(hr_heap_check(h, collect, NULL), 0);
+        cr_assert_eq(hr_heap_check(h, hs_collect, NULL), 0);
         hr_heap_close(h);
     }
 }
@@ -272,7 +257,7 @@ Test(heap_damage, a_damaged_log_is_refused_never_applied, .timeout = 300)
     memcpy(blk, copy, SIZE);
     h = open_heap("d");
     assert_rolled_back(h, root);
-    cr_assert_eq(hr_heap_check(h, collect, NULL), 0);
+    cr_assert_eq(hr_heap_check(h, hs_collect, NULL), 0);
     hr_heap_close(h);
     free(copy);
 }

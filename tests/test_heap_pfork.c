@@ -34,6 +34,7 @@
 #include <hotrestart/heap.h>
 
 #include "common.h"
+#include "heap_suite.h"
 #include "pmm/crash.h"
 
 static void setup(void)
@@ -46,10 +47,7 @@ TestSuite(heap_pfork, .init = setup, .fini = teardown, .timeout = 120);
 
 static hr_heap *open_heap(pmm_bank **b, const char *name)
 {
-    hr_heap *h;
-    cr_assert_eq(pmm_bank_open(b, NULL, "RAM", 0), 0);
-    cr_assert_eq(hr_heap_open(&h, *b, name, 1 << 20, "k", 1, 0), 0);
-    return h;
+    return hs_open_own(b, name, 1 << 20);
 }
 
 /* A committed 64-byte object of h holding v, made h's root. */

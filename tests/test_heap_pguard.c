@@ -41,6 +41,7 @@
 #include <hotrestart/heap.h>
 
 #include "common.h"
+#include "heap_suite.h"
 #include "asan.h"
 
 static char pres[4300]; /* the RAM bank's presence file */
@@ -58,10 +59,7 @@ TestSuite(heap_pguard, .init = setup, .fini = teardown, .timeout = 300);
 
 static hr_heap *open_heap(pmm_bank **b, const char *name)
 {
-    hr_heap *h;
-    cr_assert_eq(pmm_bank_open(b, NULL, "RAM", 0), 0);
-    cr_assert_eq(hr_heap_open(&h, *b, name, 1 << 20, "k", 1, 0), 0);
-    return h;
+    return hs_open_own(b, name, 1 << 20);
 }
 
 /* Seen failing before the fix: the second begin succeeded and the

@@ -20,6 +20,7 @@
 #include <hotrestart/heap.h>
 
 #include "common.h"
+#include "heap_suite.h"
 
 static pmm_bank *bank;
 static hr_heap *H;
@@ -28,8 +29,7 @@ static uint64_t *obj[24];
 /* A heap with 24 objects of 64 bytes; word 0 of object i is i. */
 static void setup(void)
 {
-    site_new(16 << 20, 64);
-    bank = bank_open();
+    bank = hs_site();
     cr_assert_eq(hr_heap_open(&H, bank, "t", 1 << 20, "k", 1, 0), 0);
     cr_assert_eq(hr_heap_begin(H), 0);
     for (int i = 0; i < 24; i++) {
