@@ -101,6 +101,27 @@ void site_drop(void)
         fprintf(stderr, "could not remove %s\n", site_dir);
 }
 
+const char *site_new_disk(char *path, size_t cap, const char *stem,
+                          uint64_t ram_size, uint64_t disk_size)
+{
+    const char *site = site_new(0, 0);
+    snprintf(path, cap, "%s.%d.bank", stem, getpid());
+    unlink(path);
+    pmm_site_config c = {.rambank_size = ram_size, .max_blocks = 64,
+                         .diskbank_path = path, .diskbank_size = disk_size};
+    int r = pmm_site_create(site, &c);
+    cr_assert_eq(r, 0, "site create: %s", pmm_strerror(r));
+    return site;
+}
+
+void disk_bank_drop(const char *path)
+{
+    char pres[300];
+    unlink(path);
+    snprintf(pres, sizeof pres, "%s.presence", path);
+    unlink(pres);
+}
+
 const char *site_bank(void)
 {
     return bank_file;

@@ -27,6 +27,14 @@ const char *huge_unavailable(void);
 int private_tmpfs(const char *dir, const char *opts);
 /* Remove the current test site. */
 void site_drop(void);
+/* A fresh site (site_new(0, 0)) made with a RAM bank of ram_size bytes and
+ * 64 blocks, and a DISK bank of disk_size bytes whose file is
+ * "STEM.PID.bank" (a stale one removed first), its path written into path
+ * (cap bytes): the site. */
+const char *site_new_disk(char *path, size_t cap, const char *stem,
+                          uint64_t ram_size, uint64_t disk_size);
+/* Remove the DISK bank file at path and its presence file (heap.md). */
+void disk_bank_drop(const char *path);
 /* The RAM bank file of the current site. */
 const char *site_bank(void);
 /* Open the current site's RAM bank. */

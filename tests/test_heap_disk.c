@@ -47,23 +47,14 @@ static char disk_path[256], rec_path[256];
  * disk's (the kills made 24 GB of msync writes on a slow virtual disk). */
 static void setup(void)
 {
-    const char *site = site_new(0, 0);
-    snprintf(disk_path, sizeof disk_path, "/dev/shm/hrheapdisk.%d.bank",
-             getpid());
+    site_new_disk(disk_path, sizeof disk_path, "/dev/shm/hrheapdisk",
+                  1 << 20, 8 << 20);
     snprintf(rec_path, sizeof rec_path, "/dev/shm/hrheapdisk.%d.rec",
              getpid());
-    unlink(disk_path);
-    pmm_site_config c = {.rambank_size = 1 << 20, .max_blocks = 64,
-                         .diskbank_path = disk_path,
-                         .diskbank_size = 8 << 20};
-    cr_assert_eq(pmm_site_create(site, &c), 0);
 }
 static void teardown(void)
 {
-    unlink(disk_path);
-    char pres[300]; /* the bank's presence file (heap.md) */
-    snprintf(pres, sizeof pres, "%s.presence", disk_path);
-    unlink(pres);
+    disk_bank_drop(disk_path);
     unlink(rec_path);
     site_drop();
 }

@@ -45,14 +45,8 @@ static char disk_path[128];
  * /dev/shm (closed whole in a test: its blocks unmapped). */
 static void setup(void)
 {
-    const char *site = site_new(0, 0);
-    snprintf(disk_path, sizeof disk_path, "/dev/shm/hrheappres.%d.bank",
-             getpid());
-    unlink(disk_path);
-    pmm_site_config c = {.rambank_size = 16 << 20, .max_blocks = 64,
-                         .diskbank_path = disk_path,
-                         .diskbank_size = 8 << 20};
-    cr_assert_eq(pmm_site_create(site, &c), 0);
+    site_new_disk(disk_path, sizeof disk_path, "/dev/shm/hrheappres",
+                  16 << 20, 8 << 20);
     bank = bank_open();
     cr_assert_eq(hr_heap_open(&H, bank, "keep", 1 << 20, "k", 1, 0), 0);
     cr_assert_eq(hr_heap_begin(H), 0);
@@ -74,10 +68,7 @@ static void setup(void)
 static void teardown(void)
 {
     hr_heap_close(H);
-    unlink(disk_path);
-    char pres[300]; /* the bank's presence file (heap.md) */
-    snprintf(pres, sizeof pres, "%s.presence", disk_path);
-    unlink(pres);
+    disk_bank_drop(disk_path);
     site_drop();
 }
 TestSuite(heap_presence, .init = setup, .fini = teardown, .timeout = 60);

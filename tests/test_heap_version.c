@@ -35,21 +35,12 @@ static const char *medium = "RAM"; /* where the tests' heap is */
 
 static void setup(void)
 {
-    const char *site = site_new(0, 0);
-    snprintf(disk_path, sizeof disk_path, "/dev/shm/hrheapver.%d.bank",
-             getpid());
-    unlink(disk_path);
-    pmm_site_config c = {.rambank_size = 64 << 20, .max_blocks = 64,
-                         .diskbank_path = disk_path,
-                         .diskbank_size = 64 << 20};
-    cr_assert_eq(pmm_site_create(site, &c), 0);
+    site_new_disk(disk_path, sizeof disk_path, "/dev/shm/hrheapver",
+                  64 << 20, 64 << 20);
 }
 static void teardown(void)
 {
-    unlink(disk_path);
-    char pres[300]; /* the bank's presence file (heap.md) */
-    snprintf(pres, sizeof pres, "%s.presence", disk_path);
-    unlink(pres);
+    disk_bank_drop(disk_path);
     site_drop();
 }
 TestSuite(heap_version, .init = setup, .fini = teardown);
