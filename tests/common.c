@@ -122,6 +122,24 @@ void disk_bank_drop(const char *path)
     unlink(pres);
 }
 
+void site_start(char *out, size_t len)
+{
+    cr_assert_eq(run_hr(out, len, "site", "start", NULL), 0, "%s", out);
+}
+
+const char *site_up(char *out, size_t len)
+{
+    const char *site = site_new(0, 0);
+    site_start(out, len);
+    return site;
+}
+
+void site_stop_drop(void)
+{
+    run_hr(NULL, 0, "site", "stop", NULL);
+    site_drop();
+}
+
 const char *site_bank(void)
 {
     return bank_file;

@@ -35,6 +35,14 @@ const char *site_new_disk(char *path, size_t cap, const char *stem,
                           uint64_t ram_size, uint64_t disk_size);
 /* Remove the DISK bank file at path and its presence file (heap.md). */
 void disk_bank_drop(const char *path);
+/* The controller tests' site.  site_start: `hr site start` in the current
+ * site, failing the test with hr's output (into out, len bytes) unless it
+ * started.  site_up: a fresh site (site_new(0, 0)) so started: the site.
+ * site_stop_drop, a suite's fini: the site's controller stopped, if one
+ * runs, and the site removed. */
+void site_start(char *out, size_t len);
+const char *site_up(char *out, size_t len);
+void site_stop_drop(void);
 /* The RAM bank file of the current site. */
 const char *site_bank(void);
 /* Open the current site's RAM bank. */

@@ -21,19 +21,9 @@
 
 static char out[65536];
 
-static void up(void)
-{
-    site_new(0, 0);
-    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
-}
+static void up(void) { site_up(out, sizeof out); }
 
-static void down(void)
-{
-    run_hr(NULL, 0, "site", "stop", NULL);
-    site_drop();
-}
-
-TestSuite(chorus, .init = up, .fini = down, .timeout = 120);
+TestSuite(chorus, .init = up, .fini = site_stop_drop, .timeout = 120);
 
 /* Mirrors chorus_actor.c's struct result. */
 struct result {
@@ -222,7 +212,7 @@ Test(chorus, arun_as_the_guide_has_it)
 static void up_with_ini(void)
 {
     char path[4200];
-    down();
+    site_stop_drop();
     site_new(0, 0);
     snprintf(path, sizeof path, "%s/sysadm.ini", getenv("HR_SITE"));
     FILE *f = fopen(path, "w");

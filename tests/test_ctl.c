@@ -34,19 +34,9 @@
 static char out[65536];
 static const char *site;
 
-static void up(void)
-{
-    site = site_new(0, 0);
-    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
-}
+static void up(void) { site = site_up(out, sizeof out); }
 
-static void down(void)
-{
-    run_hr(NULL, 0, "site", "stop", NULL);
-    site_drop();
-}
-
-TestSuite(ctl, .init = up, .fini = down, .timeout = 120);
+TestSuite(ctl, .init = up, .fini = site_stop_drop, .timeout = 120);
 
 static int count(const char *hay, const char *needle)
 {

@@ -37,18 +37,9 @@
 static char out[65536];
 static const char *site;
 
-static void up(void)
-{
-    site = site_new(0, 0);
-}
+static void up(void) { site = site_new(0, 0); }
 
-static void down(void)
-{
-    run_hr(NULL, 0, "site", "stop", NULL);
-    site_drop();
-}
-
-TestSuite(deploy, .init = up, .fini = down, .timeout = 180);
+TestSuite(deploy, .init = up, .fini = site_stop_drop, .timeout = 180);
 
 static const char *hrd_bin(void)
 {

@@ -31,19 +31,9 @@
 static char out[65536];
 static const char *site;
 
-static void up(void)
-{
-    site = site_new(0, 0);
-    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
-}
+static void up(void) { site = site_up(out, sizeof out); }
 
-static void down(void)
-{
-    run_hr(NULL, 0, "site", "stop", NULL);
-    site_drop();
-}
-
-TestSuite(harden, .init = up, .fini = down, .timeout = 120);
+TestSuite(harden, .init = up, .fini = site_stop_drop, .timeout = 120);
 
 /* The descriptors a process holds open; with sockets 0, those other than
  * sockets. */
@@ -468,7 +458,7 @@ static long nofile_soft(int pid)
  * was started with. */
 Test(harden, the_controller_raises_its_descriptor_limit_and_not_its_actors)
 {
-    down(); /* the suite's site, started under the usual limit */
+    site_stop_drop(); /* the suite's site, started under the usual limit */
     struct rlimit r;
     cr_assert_eq(getrlimit(RLIMIT_NOFILE, &r), 0);
     cr_assert_gt(r.rlim_max, 300, "a hard limit to raise to");

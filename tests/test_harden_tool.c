@@ -32,23 +32,11 @@
 static char out[262144];
 static const char *site;
 
-static void up(void)
-{
-    site = site_new(0, 0);
-}
+static void up(void) { site = site_new(0, 0); }
 
-static void down(void)
-{
-    run_hr(NULL, 0, "site", "stop", NULL);
-    site_drop();
-}
+TestSuite(harden_tool, .init = up, .fini = site_stop_drop, .timeout = 300);
 
-TestSuite(harden_tool, .init = up, .fini = down, .timeout = 300);
-
-static void start(void)
-{
-    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
-}
+static void start(void) { site_start(out, sizeof out); }
 
 /* s holds nothing a terminal acts on: valid UTF-8, no control character
  * but TAB and newline, no C1 control. */

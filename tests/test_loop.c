@@ -38,13 +38,7 @@ static void up(void)
     cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0, "%s", out);
 }
 
-static void down(void)
-{
-    run_hr(NULL, 0, "site", "stop", NULL);
-    site_drop();
-}
-
-TestSuite(loop, .init = up, .fini = down, .timeout = 300);
+TestSuite(loop, .init = up, .fini = site_stop_drop, .timeout = 300);
 
 static long knob(const char *name, long dflt)
 {

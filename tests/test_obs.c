@@ -32,23 +32,11 @@
 static char out[262144];
 static const char *site;
 
-static void up(void)
-{
-    site = site_new(0, 0);
-}
+static void up(void) { site = site_new(0, 0); }
 
-static void down(void)
-{
-    run_hr(NULL, 0, "site", "stop", NULL);
-    site_drop();
-}
+TestSuite(obs, .init = up, .fini = site_stop_drop, .timeout = 300);
 
-TestSuite(obs, .init = up, .fini = down, .timeout = 300);
-
-static void start(void)
-{
-    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
-}
+static void start(void) { site_start(out, sizeof out); }
 
 /* An executable shell script at site/name with body. */
 static const char *script(const char *name, const char *body)

@@ -28,13 +28,7 @@ static void setup(void)
     site_new(0, 0);
 }
 
-static void teardown(void)
-{
-    run_hr(NULL, 0, "site", "stop", NULL);
-    site_drop();
-}
-
-TestSuite(registry, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(registry, .init = setup, .fini = site_stop_drop, .timeout = 120);
 
 /* Start and stop the site's controller once, so that it makes the
  * registry; then map it here, read-write, to damage it. */

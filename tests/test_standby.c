@@ -27,23 +27,11 @@
 static char out[65536];
 static const char *site;
 
-static void up(void)
-{
-    site = site_new(0, 0);
-}
+static void up(void) { site = site_new(0, 0); }
 
-static void down(void)
-{
-    run_hr(NULL, 0, "site", "stop", NULL);
-    site_drop();
-}
+TestSuite(standby, .init = up, .fini = site_stop_drop, .timeout = 120);
 
-TestSuite(standby, .init = up, .fini = down, .timeout = 120);
-
-static void start_site(void)
-{
-    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
-}
+static void start_site(void) { site_start(out, sizeof out); }
 
 /* hr arun -g 1 [--standby] --name NAME standby_actor MODE [INIT_MS] */
 static void arun_init(const char *name, int standby, const char *mode,

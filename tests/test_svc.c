@@ -42,7 +42,7 @@ static void start_with(uint32_t stop_ms)
         cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0);
         cr_assert_eq(hr_policy_write(site, &p), 0);
     }
-    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    site_start(out, sizeof out);
 }
 
 static void up(void)
@@ -50,13 +50,7 @@ static void up(void)
     start_with(0);
 }
 
-static void down(void)
-{
-    run_hr(NULL, 0, "site", "stop", NULL);
-    site_drop();
-}
-
-TestSuite(svc, .init = up, .fini = down, .timeout = 120);
+TestSuite(svc, .init = up, .fini = site_stop_drop, .timeout = 120);
 
 static void wait_file(const char *name)
 {
@@ -280,7 +274,7 @@ Test(svc, a_stop_sends_sigterm_and_the_actor_saves_its_state)
 }
 
 /* Sites with a stop timeout of their own: no site of the svc suite's. */
-TestSuite(timeouts, .fini = down, .timeout = 120);
+TestSuite(timeouts, .fini = site_stop_drop, .timeout = 120);
 
 static void up_1s(void)
 {
@@ -348,7 +342,7 @@ static void no_site(void)
     site = site_new(0, 0); /* a directory only: no bank, no controller */
 }
 
-TestSuite(edges, .init = no_site, .fini = down, .timeout = 120);
+TestSuite(edges, .init = no_site, .fini = site_stop_drop, .timeout = 120);
 
 #define HR(...) run_all(out, sizeof out, 0, 0, (char *[]){HR_BIN, __VA_ARGS__, NULL})
 

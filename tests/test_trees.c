@@ -39,10 +39,7 @@
 
 static char out[65536];
 static const char *site;
-static void start(void)
-{
-    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
-}
+static void start(void) { site_start(out, sizeof out); }
 
 /* A site whose controller will keep each actor in a cgroup (mode()
  * starts it: an assertion in a test's body, not in its init, still runs

@@ -44,13 +44,7 @@ static void up(void)
     cr_assert_eq(system(cmd), 0);
 }
 
-static void down(void)
-{
-    run_hr(NULL, 0, "site", "stop", NULL);
-    site_drop();
-}
-
-TestSuite(upgrade, .init = up, .fini = down, .timeout = 240);
+TestSuite(upgrade, .init = up, .fini = site_stop_drop, .timeout = 240);
 
 /* hr arun -g 1 --notify --name srv --listen tcp:...:port upgrade_actor V
  * serve [handover], and wait until it is ready. */
