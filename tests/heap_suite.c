@@ -35,6 +35,13 @@ hr_heap *hs_open_own(pmm_bank **b, const char *name, size_t size)
     return hs_open(*b, name, size);
 }
 
+int hs_open_plain(hr_heap **h, const char *name, size_t size)
+{
+    pmm_bank *b;
+    int r = pmm_bank_open(&b, NULL, "RAM", 0);
+    return r ? r : hr_heap_open(h, b, name, size, "k", 1, 0);
+}
+
 void hs_assert_clean(hr_heap *h)
 {
     char why[256];

@@ -20,6 +20,10 @@ pmm_bank *hs_site(void);
 hr_heap *hs_open(pmm_bank *b, const char *name, size_t size);
 /* The same in a handle of the RAM bank of its own, put in *b. */
 hr_heap *hs_open_own(pmm_bank **b, const char *name, size_t size);
+/* The same without failing the test, for a child that reports by its
+ * exit status (the bank handle lives as long as the process): 0, or the
+ * code of the call that failed. */
+int hs_open_plain(hr_heap **h, const char *name, size_t size);
 /* Fail the test unless h keeps every invariant (hw_verify), naming the
  * first it breaks. */
 void hs_assert_clean(hr_heap *h);

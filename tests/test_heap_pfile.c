@@ -34,6 +34,7 @@
 #include <hotrestart/heap.h>
 
 #include "common.h"
+#include "heap_suite.h"
 
 static char pres[4300]; /* the RAM bank's presence file */
 
@@ -87,11 +88,10 @@ static int64_t read_in_child(const char *name)
     cr_assert_neq(out, MAP_FAILED);
     pid_t pid = fork();
     if (pid == 0) {
-        pmm_bank *b;
         hr_heap *h;
         uint64_t *o = NULL;
-        int r = pmm_bank_open(&b, NULL, "RAM", 0);
-        if (r == 0 && (r = hr_heap_open(&h, b, name, 1 << 20, "k", 1, 0)) == 0)
+        int r = hs_open_plain(&h, name, 1 << 20);
+        if (r == 0)
             r = hr_heap_root(h, (void **)&o);
         *out = r < 0 ? r : o ? (int64_t)*o : -1;
         _exit(0);
@@ -187,11 +187,9 @@ static pid_t in_tx(volatile int *ctl, uint64_t v)
     pid_t pid = fork();
     cr_assert_neq(pid, -1);
     if (pid == 0) {
-        pmm_bank *b;
         hr_heap *h;
         uint64_t *o;
-        if (pmm_bank_open(&b, NULL, "RAM", 0) ||
-            hr_heap_open(&h, b, "h", 1 << 20, "k", 1, 0) ||
+        if (hs_open_plain(&h, "h", 1 << 20) ||
             hr_heap_root(h, (void **)&o) || !o || hr_heap_begin(h) ||
             hr_heap_set64(h, o, v))
             _exit(1);

@@ -73,11 +73,9 @@ static pid_t live_tx(uint64_t *o, uint64_t v)
     cr_assert_geq(pid, 0);
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
-        pmm_bank *b;
         hr_heap *h;
-        if (pmm_bank_open(&b, NULL, "RAM", 0) ||
-            hr_heap_open(&h, b, "h", 1 << 20, "k", 1, 0) ||
-            hr_heap_begin(h) || hr_heap_set64(h, o, v))
+        if (hs_open_plain(&h, "h", 1 << 20) || hr_heap_begin(h) ||
+            hr_heap_set64(h, o, v))
             _exit(1);
         *in = 1;
         for (;;)

@@ -98,11 +98,9 @@ static int child_tx(uint64_t v, volatile int *in)
     pid_t pid = fork();
     cr_assert_neq(pid, -1);
     if (pid == 0) {
-        pmm_bank *b;
         hr_heap *h;
         uint64_t *o;
-        if (pmm_bank_open(&b, NULL, "RAM", 0) ||
-            hr_heap_open(&h, b, "h", 1 << 20, "k", 1, 0))
+        if (hs_open_plain(&h, "h", 1 << 20))
             _exit(101);
         if (hr_heap_root(h, (void **)&o) || hr_heap_begin(h))
             _exit(102);
@@ -152,11 +150,8 @@ static int open_in_child(void)
 {
     pid_t pid = fork();
     if (pid == 0) {
-        pmm_bank *b;
         hr_heap *h;
-        int r = pmm_bank_open(&b, NULL, "RAM", 0);
-        if (r == 0)
-            r = hr_heap_open(&h, b, "h", 1 << 20, "k", 1, 0);
+        int r = hs_open_plain(&h, "h", 1 << 20);
         _exit(r == 0 ? 0 : r == -EUCLEAN ? 1 : 2);
     }
     return wait_status(pid);
@@ -173,10 +168,8 @@ Test(heap_pguard, a_presence_file_cut_short_while_mapped_is_refused)
     pid_t user = fork(); /* maps the file while the test cuts it */
     if (user == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
-        pmm_bank *b;
         hr_heap *h;
-        if (pmm_bank_open(&b, NULL, "RAM", 0) == 0 &&
-            hr_heap_open(&h, b, "h", 1 << 20, "k", 1, 0) == 0)
+        if (hs_open_plain(&h, "h", 1 << 20) == 0)
             *in = 1;
         for (;;)
             pause();
