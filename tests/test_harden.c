@@ -19,14 +19,13 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <hotrestart/hr.h>
 
 #include "common.h"
 #include "ctl_helpers.h"
-#include "proto.h"
+#include "ctl_raw.h"
 
 static char out[65536];
 static const char *site;
@@ -44,44 +43,6 @@ static int fd_count(int pid, int sockets)
     return sockets ? all : files;
 }
 
-/* A connection to the site's controller, not yet used. */
-static int conn(void)
-{
-    struct sockaddr_un a = {.sun_family = AF_UNIX};
-    snprintf(a.sun_path, sizeof a.sun_path, "%s/control.sock", site);
-    int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-    cr_assert(s >= 0);
-    cr_assert_eq(connect(s, (struct sockaddr *)&a, sizeof a), 0, "connect: %s",
-                 strerror(errno));
-    return s;
-}
-
-/* Send len bytes (maybe none) with fd passed alongside; the controller's
- * answer, or -EPIPE when it hung up without one. */
-static int send_with_fd(const void *msg, size_t len, int fd)
-{
-    int s = conn();
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } c;
-    memset(&c, 0, sizeof c);
-    struct iovec iov = {(void *)msg, len};
-    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf,
-                       .msg_controllen = sizeof c.buf};
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cm), &fd, sizeof fd);
-    cr_assert_eq(sendmsg(s, &m, MSG_NOSIGNAL), (ssize_t)len, "sendmsg: %s",
-                 strerror(errno));
-    struct hr_msg_hdr h;
-    ssize_t n = recv(s, &h, sizeof h, 0);
-    close(s);
-    return n == (ssize_t)sizeof h ? h.arg : -EPIPE;
-}
-
 Test(harden, descriptors_passed_with_an_empty_message_are_closed)
 {
     int pid = hr_ping(NULL);
@@ -90,7 +51,7 @@ Test(harden, descriptors_passed_with_an_empty_message_are_closed)
     int p[2];
     cr_assert_eq(pipe(p), 0);
     for (int i = 0; i < 300; i++) /* empty, and a header too short */
-        send_with_fd("", i % 2 ? 0 : 1, p[1]);
+        ctl_send_fd("", i % 2 ? 0 : 1, p[1]);
     close(p[1]);
     cr_assert_eq(hr_ping(NULL), pid, "the same controller still serves");
     int after = fd_count(pid, 0);
@@ -178,7 +139,7 @@ Test(harden, idle_connections_lock_nobody_out)
     enum { IDLE = 300 };
     int c[IDLE];
     for (int i = 0; i < IDLE; i++)
-        c[i] = conn();
+        c[i] = ctl_connect();
     /* a client and an actor still get through */
     cr_assert_gt(hr_ping(NULL), 0);
     refresh();
@@ -424,7 +385,7 @@ Test(harden, a_controller_out_of_descriptors_hangs_up_and_recovers)
         cr_assert_eq(prlimit(pid, RLIMIT_NOFILE, &none, NULL), 0,
                      "prlimit: %s", strerror(errno));
     } while ((rlim_t)lowest_free_fd(pid) != none.rlim_cur);
-    int s = conn();
+    int s = ctl_connect();
     struct timeval tv = {.tv_sec = 30}; /* a bound, not a figure */
     cr_assert_eq(setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
     char b;

@@ -15,25 +15,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <hotrestart/hr.h>
 
 #include "common.h"
+#include "ctl_raw.h"
 #include "proto.h"
 
 #define RSS_SLACK_KB 1024 /* malloc's own caches may settle a little */
 
 static char out[4096], ps[262144];
 
-static void down(void)
-{
-    run_hr(NULL, 0, "site", "stop", NULL);
-    site_drop();
-}
-
-TestSuite(soak, .fini = down, .timeout = 900);
+TestSuite(soak, .fini = site_stop_drop, .timeout = 900);
 
 static long rss_kb(int pid)
 {
@@ -49,37 +43,6 @@ static long rss_kb(int pid)
     return kb;
 }
 
-/* One raw message, with a descriptor when fd >= 0; the reply is read. */
-static void raw(const void *msg, size_t len, int fd)
-{
-    struct sockaddr_un a = {.sun_family = AF_UNIX};
-    snprintf(a.sun_path, sizeof a.sun_path, "%s/control.sock",
-             getenv("HR_SITE"));
-    int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-    cr_assert(s >= 0);
-    cr_assert_eq(connect(s, (struct sockaddr *)&a, sizeof a), 0);
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } c;
-    memset(&c, 0, sizeof c);
-    struct iovec iov = {(void *)msg, len};
-    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
-    if (fd >= 0) {
-        m.msg_control = c.buf;
-        m.msg_controllen = sizeof c.buf;
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cm), &fd, sizeof fd);
-    }
-    cr_assert_eq(sendmsg(s, &m, MSG_NOSIGNAL), (ssize_t)len);
-    char rep[256];
-    recv(s, rep, sizeof rep, 0);
-    close(s);
-}
-
 /* One request of a mix: the kinds clients send, and bad ones. */
 static void request(int i, int fd)
 {
@@ -90,9 +53,9 @@ static void request(int i, int fd)
     case 1: cr_assert_eq(hr_status(NULL, &st), 0); break;
     case 2: cr_assert_geq(hr_ps(NULL, i % 16 == 2, ps, sizeof ps), 0); break;
     case 3: cr_assert_geq(hr_info(NULL, ps, sizeof ps), 0); break;
-    case 4: raw("garbage", 7, -1); break;
-    case 5: raw("", 0, fd); break; /* an empty message with a descriptor */
-    case 6: raw(&h, sizeof h, fd); break; /* a ping with one it did not ask for */
+    case 4: ctl_send_fd("garbage", 7, -1); break;
+    case 5: ctl_send_fd("", 0, fd); break; /* empty, with a descriptor */
+    case 6: ctl_send_fd(&h, sizeof h, fd); break; /* a ping with one unasked */
     case 7: cr_assert_eq(hr_akill(NULL, 999999), -ESRCH); break;
     }
 }
