@@ -268,6 +268,31 @@ void fds_of(int pid, int *files, int *all)
     closedir(d);
 }
 
+int proc_state(pid_t pid, char *state, pid_t *parent)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = 0;
+    const char *p = strrchr(buf, ')'); /* the name may hold any byte */
+    int ppid = 0;
+    if (!p || sscanf(p + 2, "%c %d", state, &ppid) != 2)
+        return 0;
+    if (parent)
+        *parent = ppid;
+    return 1;
+}
+
+int proc_runs(pid_t pid)
+{
+    char state;
+    return proc_state(pid, &state, NULL) && state != 'Z' && state != 'X';
+}
+
 void actor_command(const char *name, const char *cmd)
 {
     char tmp[4200], path[4200];

@@ -77,6 +77,11 @@ void actor_command(const char *name, const char *cmd);
  * than sockets (the controller closes a connection just after its reply,
  * so the caller may still see it). */
 void fds_of(int pid, int *files, int *all);
+/* Process pid's state letter (R, S, Z, ...) and parent (parent may be
+ * NULL), from /proc/PID/stat: 1, or 0 when there is no such process. */
+int proc_state(pid_t pid, char *state, pid_t *parent);
+/* 1 when process pid runs: it exists and is neither a zombie nor dead. */
+int proc_runs(pid_t pid);
 /* Bytes used in the RAM bank. */
 uint64_t bank_used(void);
 

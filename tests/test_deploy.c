@@ -409,15 +409,8 @@ static int ns_pids(pid_t ns1, pid_t *pids, int max, int *zombies)
         k = readlink(path, got, sizeof got - 1);
         if (k <= 0 || (got[k] = 0, strcmp(got, want) != 0))
             continue;
-        char st[512];
-        snprintf(path, sizeof path, "/proc/%d/stat", pid);
-        FILE *f = fopen(path, "r");
-        size_t m = f ? fread(st, 1, sizeof st - 1, f) : 0;
-        if (f)
-            fclose(f);
-        st[m] = 0;
-        char *p = strrchr(st, ')');
-        if (p && p[1] == ' ' && p[2] == 'Z')
+        char state;
+        if (proc_state(pid, &state, NULL) && state == 'Z')
             ++*zombies;
         if (n < max)
             pids[n++] = pid;

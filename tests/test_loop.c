@@ -310,16 +310,8 @@ Test(loop, an_actor_that_says_ready_backs_off_after_a_site_restart_too)
 /* 1 when pid is gone or a zombie. */
 static int gone(pid_t pid)
 {
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    const char *close_paren = strrchr(buf, ')');
-    return close_paren && close_paren[1] == ' ' && close_paren[2] == 'Z';
+    char state;
+    return !proc_state(pid, &state, NULL) || state == 'Z';
 }
 
 /* A started site with actor A in group 1, settled, whose controller is

@@ -100,19 +100,7 @@ static int waiting_standby(const char *name, int not_pid)
 }
 
 /* gone, or a zombie nobody has reaped yet */
-static int gone(int pid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    int fd = open(path, O_RDONLY);
-    if (fd < 0)
-        return 1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    buf[n > 0 ? n : 0] = 0;
-    const char *p = strrchr(buf, ')');
-    return !p || p[2] == 'Z' || p[2] == 'X';
-}
+static int gone(int pid) { return !proc_runs(pid); }
 
 /* Fail the live instance of "sa" with how; its standby must take over. */
 static void promoted_after(const char *how)

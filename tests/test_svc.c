@@ -67,39 +67,11 @@ static int arun(int group, const char *mode, const char *arg)
     return atoi(out);
 }
 
-/* pid's state letter and parent (from /proc/PID/stat): 1, or 0 when it
- * is gone. */
-static int stat_of(pid_t pid, char *state, pid_t *parent)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    buf[n > 0 ? n : 0] = 0;
-    char *p = strrchr(buf, ')');
-    int ppid = 0;
-    if (!p || sscanf(p + 2, "%c %d", state, &ppid) != 2)
-        return 0;
-    *parent = ppid;
-    return 1;
-}
-
 static pid_t parent_of(pid_t pid)
 {
     char state;
     pid_t parent;
-    return stat_of(pid, &state, &parent) ? parent : 0;
-}
-
-/* 1 when pid runs (a zombie does not: init may take its time to reap). */
-static int alive(pid_t pid)
-{
-    char state;
-    pid_t parent;
-    return stat_of(pid, &state, &parent) && state != 'Z' && state != 'X';
+    return proc_state(pid, &state, &parent) ? parent : 0;
 }
 
 static int descends_from(pid_t pid, pid_t ancestor)
@@ -248,7 +220,7 @@ Test(svc, no_process_left_outside_the_controller_after_restart_stop_or_site_rest
     cr_assert_eq(run_hr(out, sizeof out, "site", "restart", NULL), 0, "%s", out);
     settles_at(3, 1, "after a site restart");
     for (int i = 0; i < n; i++)
-        cr_assert(!alive(before[i]), "pid %d outlived the site restart",
+        cr_assert(!proc_runs(before[i]), "pid %d outlived the site restart",
                   before[i]);
     /* a stop: nothing at all is left once it returns */
     cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
@@ -609,8 +581,9 @@ Test(svc, the_next_controller_ends_what_a_dead_one_left)
     cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
     settles_at(3, 0, "the new tree under the new controller");
     for (int i = 0; i < n; i++)
-        cr_assert(!alive(before[i]), "pid %d of the dead controller's actors "
-                  "still runs", before[i]);
+        cr_assert(!proc_runs(before[i]),
+                  "pid %d of the dead controller's actors still runs",
+                  before[i]);
     cr_assert(strstr(console(), "left by actors of an earlier controller"), "%s",
               console());
 }

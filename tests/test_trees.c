@@ -86,21 +86,13 @@ static int site_procs(pid_t *pids, int max)
     int n = 0;
     cr_assert_not_null(dir);
     while ((e = readdir(dir)) && n < max) {
-        char path[64], stat[512];
+        char path[64];
         int pid = atoi(e->d_name);
-        if (pid <= 0)
-            continue;
-        snprintf(path, sizeof path, "/proc/%d/stat", pid);
-        int fd = open(path, O_RDONLY);
-        ssize_t k = fd < 0 ? -1 : read(fd, stat, sizeof stat - 1);
-        if (fd >= 0)
-            close(fd);
-        const char *st = k > 0 ? (stat[k] = 0, strrchr(stat, ')')) : NULL;
-        if (!st || st[2] == 'Z' || st[2] == 'X')
+        if (pid <= 0 || !proc_runs(pid))
             continue; /* gone, or a zombie: not running */
         snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
-        fd = open(path, O_RDONLY);
-        k = fd < 0 ? -1 : read(fd, cmd, sizeof cmd - 1);
+        int fd = open(path, O_RDONLY);
+        ssize_t k = fd < 0 ? -1 : read(fd, cmd, sizeof cmd - 1);
         if (fd >= 0)
             close(fd);
         if (k <= 0)
