@@ -20,6 +20,7 @@
  * signal disposition is set.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -58,17 +59,35 @@ static void sleep_forever(void)
         pause();
 }
 
-/* A grandchild that left the process group; pid_file gets its pid. */
+/* A grandchild that left the process group; pid_file gets its pid.
+ * Returns once the pid is written: the actor that goes on to exit must
+ * not leave the middle child half-way (on a loaded machine the
+ * controller ended it before its fork, and the test waited for a pid
+ * file that never came).  The pipe's read end sees EOF when both children
+ * have let go of its write end: the middle one by exiting, the grandchild
+ * once its pid is written. */
 static void escape(const char *pid_file)
 {
-    if (fork() != 0)
+    int p[2];
+    if (pipe(p) < 0)
+        _exit(9);
+    if (fork() != 0) {
+        char c;
+        ssize_t n;
+        close(p[1]);
+        while ((n = read(p[0], &c, 1)) > 0 || (n < 0 && errno == EINTR))
+            ;
+        close(p[0]);
         return;
+    }
+    close(p[0]);
     setsid();
     if (fork() != 0)
         _exit(0);
     char pid[32];
     snprintf(pid, sizeof pid, "%d\n", (int)getpid());
     put(pid_file, pid);
+    close(p[1]);
     sleep_forever();
 }
 
@@ -99,8 +118,7 @@ int main(int argc, char **argv)
     if (argc < 2)
         return 2;
     if (strcmp(argv[1], "daemon") == 0) {
-        escape("daemon.pid");
-        usleep(50000); /* as a daemon would: after its child is set up */
+        escape("daemon.pid"); /* as a daemon does: once its child is set up */
         return 0;
     }
     if (strcmp(argv[1], "tree") == 0) {
