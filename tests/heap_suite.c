@@ -52,6 +52,9 @@ void hs_collect(const char *problem, void *arg)
 {
     (void)arg;
     fprintf(stderr, "  problem: %s\n", problem);
-    strncat(hs_seen, problem, sizeof hs_seen - strlen(hs_seen) - 2);
+    size_t used = strlen(hs_seen);
+    if (used + 2 >= sizeof hs_seen)
+        return; /* full: the first problems are kept (and printed above) */
+    strncat(hs_seen, problem, sizeof hs_seen - used - 2);
     strcat(hs_seen, "\n");
 }

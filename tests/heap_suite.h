@@ -2,8 +2,10 @@
 /*
  * heap_suite.h - what the heap test suites share around their tests: the
  * site they run in, opening a heap that must open, asserting a heap keeps
- * every invariant, and the problems the checker names, collected.  Every
- * helper fails the test (Criterion) where its call fails, saying why.
+ * every invariant, and the problems the checker names, collected.  The
+ * helpers whose name says open or assert fail the test (Criterion) where
+ * their call fails, saying why; hs_open_plain returns the error instead
+ * (for a forked child, which reports by its exit status).
  */
 #ifndef HR_TEST_HEAP_SUITE_H
 #define HR_TEST_HEAP_SUITE_H
