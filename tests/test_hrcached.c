@@ -270,7 +270,7 @@ Test(hrcached, listens_on_its_own_unix_socket)
     char path[100], out[256];
     snprintf(path, sizeof path, "%s/mc.sock", getenv("HR_SITE"));
     const char *args[] = {HRCACHED_BIN, "-p", "0", "-s", path, NULL};
-    pid_t pid = fork();
+    pid_t pid = mc_fork();
     if (pid == 0) {
         execv(HRCACHED_BIN, (char **)args);
         _exit(127);

@@ -16,6 +16,8 @@
  * but in the eviction case (-m 2, sixteen times the keys), where a key may
  * be missing, never with an older value than the last acknowledged.  Every
  * case runs hrcached -t 4.
+ * The clients loop until told to stop and a server answers them: both die
+ * with the test (mc_fork), not left spinning by a test killed mid-run.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -28,7 +30,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -270,6 +274,7 @@ static unsigned kills(void)
 }
 
 static pid_t clients[CLIENTS];
+static pid_t orphans[CLIENTS + 1];  /* of a killed test, come to this one */
 
 static void start_clients(void)
 {
@@ -279,7 +284,7 @@ static void start_clients(void)
     run_seed = test_seed("hrcached_kill: clients and kills");
     srand((unsigned)run_seed);
     for (int i = 0; i < CLIENTS; i++)
-        if ((clients[i] = fork()) == 0)
+        if ((clients[i] = mc_fork()) == 0)
             client(i);
 }
 
@@ -289,6 +294,9 @@ static void teardown(void)
     for (int i = 0; sh && i < CLIENTS; i++)
         if (clients[i] > 0 && kill(clients[i], SIGKILL) == 0)
             wait_status(clients[i]);
+    for (int i = 0; i <= CLIENTS; i++)
+        if (orphans[i] > 0 && kill(orphans[i], SIGKILL) == 0)
+            wait_status(orphans[i]);
     mc_cleanup();
     site_drop();
 }
@@ -445,4 +453,48 @@ Test(hrcached_kill, under_the_controller_with_held_sockets)
     finish_clients(n, "socket held by the controller");
     cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
     heap_checks();
+}
+
+/* Every orphan of the killed test ended (reaped here, its subreaper). */
+static int orphans_ended(void *arg)
+{
+    pid_t *o = arg;
+    int left = 0, st;
+    for (int i = 0; i <= CLIENTS; i++) {
+        if (o[i] > 0 && waitpid(o[i], &st, WNOHANG) > 0) {
+            cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+                      "orphan %d ended by itself (%d)", o[i], st);
+            o[i] = 0;
+        }
+        left += o[i] > 0;
+    }
+    return left == 0;
+}
+
+/* A test killed mid-run (ctest stopped, a timeout) takes its clients and
+ * server with it.  The "test" is a child under load, SIGKILLed; this
+ * process, its subreaper, inherits what it leaves and sees it end. */
+Test(hrcached_kill, a_killed_test_leaves_no_client_or_server_running)
+{
+    site_new(512ull << 20, 0);
+    int lfd = mc_listener(&port), p[2];
+    cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    cr_assert_eq(pipe(p), 0);
+    pid_t test = fork();
+    if (test == 0) {
+        const char *args[] = {"-M", "-m", "64", NULL};
+        start_clients();
+        memcpy(orphans, clients, sizeof clients);
+        orphans[CLIENTS] = mc_start(lfd, args);
+        mc_line(mc_connect(port), "version\r\n"); /* the load runs */
+        if (write(p[1], orphans, sizeof orphans) != sizeof orphans)
+            _exit(1);
+        pause();
+    }
+    close(p[1]);
+    cr_assert_eq(read(p[0], orphans, sizeof orphans), sizeof orphans);
+    cr_assert_eq(kill(test, SIGKILL), 0);
+    cr_assert_eq(wait_status(test), 128 + SIGKILL);
+    mc_poll(orphans_ended, orphans, "the killed test's clients and server "
+            "to end");
 }

@@ -266,9 +266,7 @@ Test(hrcached_stats, stats_whole_while_writers_run)
     pid_t pid = mc_startl(lfd, "-m", "16", "-t", "3", NULL);
     pid_t w[2];
     for (int i = 0; i < 2; i++) {
-        w[i] = fork();
-        cr_assert_geq(w[i], 0);
-        if (w[i] == 0)
+        if ((w[i] = mc_fork()) == 0)
             writer();
     }
     int fd = mc_connect(port);

@@ -145,7 +145,7 @@ Test(hrcached_threads, clients_on_four_workers_lose_no_increment)
     cr_assert_str_eq(mc_line(fd, "set counter 0 0 1\r\n0\r\n"), "STORED\r\n");
     pid_t kids[HAMMER_CLIENTS];
     for (int i = 0; i < HAMMER_CLIENTS; i++)
-        if ((kids[i] = fork()) == 0)
+        if ((kids[i] = mc_fork()) == 0)
             hammer(i);
     for (int i = 0; i < HAMMER_CLIENTS; i++)
         cr_assert_eq(wait_status(kids[i]), 0, "client %d saw a bad answer",
@@ -202,7 +202,7 @@ Test(hrcached_threads, eviction_from_four_workers_keeps_the_store_sound)
     pid_t pid = mc_startl(lfd, "-t", "4", "-m", "1", NULL);
     pid_t kids[4];
     for (int i = 0; i < 4; i++)
-        if ((kids[i] = fork()) == 0)
+        if ((kids[i] = mc_fork()) == 0)
             fill_past_limit(i);
     for (int i = 0; i < 4; i++) {
         int st = wait_status(kids[i]);
@@ -308,8 +308,7 @@ Test(hrcached_threads, state_of_a_newer_format_is_refused_and_untouched)
 /* hrcached on lfd (LISTEN_FDS) with its stderr in the file log. */
 static pid_t start_logged(const char *log)
 {
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
+    pid_t pid = mc_fork();
     if (pid == 0) {
         int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         char spid[32];

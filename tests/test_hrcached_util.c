@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -18,6 +19,16 @@
 #include <unistd.h>
 
 #include "common.h"
+
+pid_t mc_fork(void)
+{
+    pid_t parent = getpid(), pid = fork();
+    cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
+    if (pid == 0 && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 ||
+                     getppid() != parent))
+        _exit(126);              /* the test died before the child knew */
+    return pid;
+}
 
 int mc_listener(int *port)
 {
@@ -51,8 +62,7 @@ void mc_cleanup(void)
 
 pid_t mc_start(int lfd, const char *const *args)
 {
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
+    pid_t pid = mc_fork();
     if (pid > 0) {                     /* remember it, for mc_cleanup */
         int i = 0;
         while (i < nstarted && started[i] > 0 && kill(started[i], 0) == 0)

@@ -13,6 +13,13 @@
 
 #include <hotrestart/heap.h>
 
+/* fork(), the child dying with the test (PR_SET_PDEATHSIG SIGKILL; it
+ * ends at once if the test is gone already): a client or a server a test
+ * starts never outlives it, even a test killed by ctest or by hand.  The
+ * children of the tests here loop until told to stop, and would spin for
+ * ever against each other without it. */
+pid_t mc_fork(void);
+
 /* A TCP socket listening on 127.0.0.1 at a free port (put in *port). */
 int mc_listener(int *port);
 
