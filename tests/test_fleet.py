@@ -23,7 +23,13 @@ What counts (per phase, per client, added up):
              SIGKILLed process's connections close: no proxy setting
              avoids it, and twemproxy retries nothing itself
              (notes/recommendation.md, "Liveness").  get and set are
-             idempotent here (a set is retried with the same value);
+             idempotent here (a set is retried with the same value).
+             So only a kill may cause one: in the kills phase and the last
+             pass after it (whose first requests may still go out on a
+             connection the last kill closed before the proxy saw it
+             close).  The fill, the steady phase and the upgrades (hrcached
+             hands the proxy's connection over, hr_handover(3)) must have
+             none;
   FAILED     a request whose outcome, after the retry policy, is not a
              correct answer: an exception (the last SERVER_ERROR, a
              connection to the proxy refused, reset or timed out) or a
@@ -32,10 +38,22 @@ What counts (per phase, per client, added up):
              the version last acknowledged (nor that of a set cut short);
   lost       a miss of a key whose set was acknowledged.
 hrcached must show: hit ratio during the upgrades and during the kills
->= 0.99 of before (the steady phase's), and 0 failed, 0 wrong, 0 lost.  memcached, each restart emptying a shard, is
-reported beside it, and the same verdict must refuse it (the check can
+>= 0.99 of before (the steady phase's), no SERVER_ERROR before the kills,
+and 0 failed, 0 wrong, 0 lost.  memcached, each restart emptying a shard,
+is reported beside it, and the same verdict must refuse it (the check can
 fail).  The seed is printed; --seed replays the kill schedule and every
 client's choices (not the instants, which the machine decides).
+
+The kills come at random instants, but never while a request cut by an
+earlier kill is still being retried (Tally.retrying).  Without that rule
+the schedule met requests it had itself made wait: the next kill of a node
+waited for it to serve again, which is the very event its cut requests'
+retries wait for in the held backlog, so on a loaded machine (load 7-16
+on 2 cores: 2 of 20 runs, then 4 of 12) one get met three kills of its
+node in 60 ms and ran out of attempts, SERVER_ERROR each time.  A kill
+may still cut a retried request once (its client counts it only once it
+reads the SERVER_ERROR), so a request meets at most two kills: with 2
+attempts or more, a failed request is a fault, never the schedule's.
 
 usage: test_fleet.py --hr HR --hrcached HRCACHED --template YML
        [--kills N] [--seed N] [--backends hrcached,memcached]
@@ -57,7 +75,7 @@ from pymemcache.client.base import Client
 from pymemcache.client.retrying import RetryingClient
 from pymemcache.exceptions import MemcacheServerError
 
-from fleet_nodes import Fleet, poll
+from fleet_nodes import Fleet, die_with_parent, poll
 
 PHASES = ["fill", "steady", "upgrade", "kills", "final"]
 FIELDS = ["gets", "hits", "misses", "sets", "server_error", "failed", "wrong",
@@ -74,6 +92,10 @@ class Tally:
         self.a = mp.Array("q", CLIENTS * len(PHASES) * len(FIELDS),
                           lock=False)
         self.phase = mp.Value("i", 0, lock=False)
+        # the phase each client's request in hand began in
+        self.at = mp.Array("i", CLIENTS, lock=False)
+        # requests that met a SERVER_ERROR and have no outcome yet
+        self.retrying = mp.Value("i", 0)
         self.filled = mp.Value("i", 0)
         self.notes = mp.Queue()
 
@@ -110,18 +132,18 @@ def version_in(value, key):
 
 
 class Counting(Client):
-    """pymemcache's client, counting the proxy's SERVER_ERROR answers
-    (each then retried by RetryingClient while attempts remain)."""
+    """pymemcache's client, telling the proxy's SERVER_ERROR answers (each
+    then retried by RetryingClient while attempts remain) to on_error."""
 
-    def __init__(self, note, *args, **kwargs):
+    def __init__(self, on_error, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.note = note
+        self.on_error = on_error
 
     def _count(self, call, *args, **kwargs):
         try:
             return call(*args, **kwargs)
         except MemcacheServerError as e:
-            self.note("server_error", "SERVER_ERROR %s" % e.args[0].decode())
+            self.on_error("SERVER_ERROR %s" % e.args[0].decode())
             raise
 
     def get(self, *args, **kwargs):
@@ -138,8 +160,9 @@ class Worker:
         self.cid, self.tally = cid, tally
         self.rng = random.Random(seed * 1000 + cid)
         self.nnotes = 0
-        base = Counting(self.note, ("127.0.0.1", port), connect_timeout=20,
-                        timeout=20, default_noreply=False)
+        base = Counting(self.server_error, ("127.0.0.1", port),
+                        connect_timeout=20, timeout=20,
+                        default_noreply=False)
         self.mc = RetryingClient(base, attempts=attempts, retry_delay=0.01,
                                  retry_for=[MemcacheServerError])
         self.keys = ["fleet:c%d:k%d" % (cid, k) for k in range(KEYS)]
@@ -147,6 +170,7 @@ class Worker:
         self.cut = [0] * KEYS     # version of a set without an answer
         self.ver = 0
         self.phase = 0            # the phase a request began in
+        self.retrying = False     # the request in hand met a SERVER_ERROR
 
     def note(self, field, what):
         """Count it; keep its words for the report (the first 20)."""
@@ -156,13 +180,32 @@ class Worker:
             self.tally.notes.put("%s: client %d: %s" % (field, self.cid,
                                                          what))
 
+    def server_error(self, what):
+        """The proxy answered SERVER_ERROR: counted; the request is in
+        tally.retrying until its outcome (ask), holding the next kill."""
+        self.note("server_error", what)
+        if not self.retrying:
+            self.retrying = True
+            with self.tally.retrying.get_lock():
+                self.tally.retrying.value += 1
+
+    def ask(self, call, *args):
+        """call (a get or set of self.mc) through the retry policy."""
+        try:
+            return call(*args)
+        finally:
+            if self.retrying:
+                self.retrying = False
+                with self.tally.retrying.get_lock():
+                    self.tally.retrying.value -= 1
+
     def set(self, k):
         self.ver += 1
         key = self.keys[k]
         self.cut[k] = self.ver
         try:
-            ok = self.mc.set(key, value_of(key, self.ver,
-                                           self.rng.randrange(50, 1000)))
+            ok = self.ask(self.mc.set, key, value_of(
+                key, self.ver, self.rng.randrange(50, 1000)))
         except Exception as e:          # noqa: BLE001 (any is a failure)
             return self.note("failed", "set %s: %r" % (key, e))
         if ok is not True:
@@ -173,7 +216,7 @@ class Worker:
     def get(self, k):
         key = self.keys[k]
         try:
-            v = self.mc.get(key)
+            v = self.ask(self.mc.get, key)
         except Exception as e:          # noqa: BLE001
             return self.note("failed", "get %s: %r" % (key, e))
         self.tally.add(self.cid, self.phase, "gets")
@@ -199,7 +242,7 @@ class Worker:
             self.tally.filled.value += 1
         final = PHASES.index("final")
         while True:
-            self.phase = self.tally.phase.value
+            self.phase = self.tally.at[self.cid] = self.tally.phase.value
             if self.phase >= final:
                 break
             k = self.rng.randrange(KEYS)
@@ -211,20 +254,25 @@ class Worker:
             self.get(k)
 
 
-def client_main(cid, port, seed, attempts, tally):
+def client_main(cid, port, seed, attempts, tally, parent):
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    die_with_parent()       # a killed test leaves no client spinning
+    if os.getppid() != parent:
+        os._exit(1)
     Worker(cid, port, seed, attempts, tally).run()
     tally.notes.close()
     tally.notes.join_thread()           # its notes written before it ends
     os._exit(0)
 
 
-def kill_node(node, last):
+def kill_node(node, last, ready):
     """SIGKILL the process serving node (not the one killed last time),
-    through a pidfd, after checking it is an actor of the node's site (a
-    pid number alone could be another process's by now)."""
-    pid = poll(lambda: (lambda p: p if p and p != last else 0)(node._pid()),
-               "%s to serve again" % node.name)
+    once ready() holds too, through a pidfd, after checking it is an
+    actor of the node's site (a pid number alone could be another
+    process's by now)."""
+    pid = poll(lambda: (lambda p: p if p and p != last and ready() else 0)(
+        node._pid()), "%s to serve again, and no request cut by a kill "
+        "still retrying" % node.name)
     fd = os.pidfd_open(pid)
     try:
         with open("/proc/%d/environ" % pid, "rb") as f:
@@ -238,15 +286,17 @@ def kill_node(node, last):
     return pid
 
 
-def kill_phase(fleet, args, seed):
-    """args.kills SIGKILLs of a node chosen at random, at random instants;
-    returns once every node serves again."""
+def kill_phase(fleet, args, seed, tally):
+    """args.kills SIGKILLs of a node chosen at random, at random instants,
+    none while a request cut by an earlier one is being retried (the
+    module's head says why); returns once every node serves again."""
     rng = random.Random(seed)
     last = [0] * len(fleet.nodes)
     for _ in range(args.kills):
         i = rng.randrange(len(fleet.nodes))
         time.sleep(rng.uniform(0, args.gap / 1000))  # a random instant
-        last[i] = kill_node(fleet.nodes[i], last[i])
+        last[i] = kill_node(fleet.nodes[i], last[i],
+                            lambda: tally.retrying.value == 0)
     for i, node in enumerate(fleet.nodes):
         poll(lambda: node._pid() not in (0, last[i]), "%s back" % node.name)
 
@@ -273,6 +323,15 @@ def upgrade_phase(fleet, argv, held, rounds):
                                    (node.name, ran, prog))
 
 
+def enter(tally, phase):
+    """Begin phase; return once no client has a request in hand that
+    began before it (each request counts in the phase it began in, so
+    none from before meets this phase's events)."""
+    p = PHASES.index(phase)
+    tally.phase.value = p
+    poll(lambda: min(tally.at) >= p, "every client in the %s phase" % phase)
+
+
 def run_backend(name, argv, held, args, seed):
     print("== %s: 3 nodes behind twemproxy, %d clients, %d rolling "
           "upgrade(s), %d kills, seed %d" % (name, CLIENTS, args.upgrades,
@@ -284,18 +343,18 @@ def run_backend(name, argv, held, args, seed):
         for cid in range(CLIENTS):
             p = ctx.Process(target=client_main,
                             args=(cid, fleet.proxy.port, seed,
-                                  args.attempts, tally))
+                                  args.attempts, tally, os.getpid()))
             p.start()
             procs.append(p)
         poll(lambda: tally.filled.value == CLIENTS, "the clients' fill",
              bound=300)
-        tally.phase.value = PHASES.index("steady")
+        enter(tally, "steady")
         poll(lambda: tally.total("steady")["gets"] >= 2000,
              "2000 gets before the kills", bound=300)
-        tally.phase.value = PHASES.index("upgrade")
+        enter(tally, "upgrade")
         upgrade_phase(fleet, argv, held, args.upgrades)
-        tally.phase.value = PHASES.index("kills")
-        kill_phase(fleet, args, seed)
+        enter(tally, "kills")
+        kill_phase(fleet, args, seed, tally)
         tally.phase.value = PHASES.index("final")
         for p in procs:
             p.join(300)
@@ -320,6 +379,7 @@ def report(name, tally):
         return t["hits"] / t["gets"] if t["gets"] else 0.0
 
     r = {"name": name, "before": ratio(steady), "during": ratio(kills),
+         "phases": {p: tally.total(p) for p in PHASES},
          "upgrading": ratio(upgrade), "final": ratio(final), "kills": kills,
          "steady": steady, "upgrade": upgrade,
          "all": {f: sum(tally.total(p)[f] for p in PHASES) for f in FIELDS},
@@ -358,6 +418,11 @@ def verdict(r):
     if r["upgrade"]["gets"] and r["upgrading"] < 0.99 * r["before"]:
         bad.append("hit ratio during the upgrades %.4f < 0.99 x %.4f"
                    % (r["upgrading"], r["before"]))
+    for p in ("fill", "steady", "upgrade"):
+        if r["phases"][p]["server_error"]:
+            bad.append("%d SERVER_ERROR answer(s) in the %s phase, where "
+                       "nothing closes the proxy's connections"
+                       % (r["phases"][p]["server_error"], p))
     for f in ("failed", "wrong", "lost"):
         if r["all"][f]:
             bad.append("%d %s request(s)" % (r["all"][f], f))
