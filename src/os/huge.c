@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ 22 /* Linux 5.14 */
@@ -135,10 +136,20 @@ int pmm__os_advise_huge(void *addr, size_t len)
  * it, and every fault of every thread behind that one.  One madvise of a
  * whole 1 GiB heap held it 10 ms; a new hrcached's workers, created beside
  * a background populate, then served 15-600 ms after a kill instead of 5.
+ *
+ * Short steps are not enough on their own: while a writer waits for the
+ * lock, the kernel still lets readers take it, until the writer has
+ * waited ~4 ms (rwsem's hand-off), so a loop of steps with no gap kept a
+ * new hrcached's main thread off it for 4 ms while it made its workers'
+ * stacks.  The background thread (pause) therefore sleeps PAUSE_NS after
+ * each step, long enough for a woken writer to run (~30 us here) and take
+ * the lock: 512 steps for 1 GiB, ~50 ms more for a sweep nobody waits for.
  * 0, the first negative fn returns, or -errno of mincore (-ENOMEM: the
  * range was unmapped). */
 #define STEP (2u << 20)
-static int resident_runs(void *addr, size_t len, int (*fn)(char *, size_t))
+#define PAUSE_NS 100000
+static int resident_runs(void *addr, size_t len, int (*fn)(char *, size_t),
+                         int pause)
 {
     size_t pg = pmm__os_page_size(), n = len / pg, per = STEP / pg;
     unsigned char vec[STEP / 4096];
@@ -159,6 +170,9 @@ static int resident_runs(void *addr, size_t len, int (*fn)(char *, size_t))
             if (!in)
                 run = NULL;
         }
+        struct timespec gap = {0, PAUSE_NS};
+        if (pause && i + per < n)
+            nanosleep(&gap, NULL); /* EINTR: a shorter gap, no harm */
     }
     return 0;
 }
@@ -179,12 +193,12 @@ static int touch_run(char *p, size_t len)
 static int touch_pages(void *arg)
 {
     const size_t *range = arg;
-    return resident_runs((void *)range[0], range[1], touch_run);
+    return resident_runs((void *)range[0], range[1], touch_run, 0);
 }
 
 int pmm__os_populate(void *addr, size_t len)
 {
-    int r = resident_runs(addr, len, advise_run);
+    int r = resident_runs(addr, len, advise_run, 0);
     if (r != -EINVAL)
         return r;
     /* before Linux 5.14: a read of each page, faults one by one */
@@ -203,7 +217,7 @@ static void *populate_thread(void *arg)
     free(arg);
     /* madvise only: the range may be unmapped meanwhile, and then mincore
      * and madvise answer ENOMEM where a read would fault */
-    resident_runs(job.addr, job.len, advise_run);
+    resident_runs(job.addr, job.len, advise_run, 1);
     return NULL;
 }
 
