@@ -13,7 +13,8 @@
 #    with --quick, HR_LOAD_MIB=N to choose) under random multi-gets paced
 #    at 3/4 of what that server answers flat out (measured just before);
 #    the server is killed 3 s in, and the row is the time from the kill to
-#    the first 100 ms window at 90 % of the throughput before it (flat out,
+#    the first 100 ms window at 90 % of the throughput before it (for
+#    hrcached the median of 3 kills, each a run of its own; flat out,
 #    with 6 threads on 2 cores, the windows swing 25 % before any kill, and
 #    the row timed the swings: 12 ms to 1.4 s at 256 MiB): hrcached on
 #    a 4 KiB-page tmpfs and on a huge=always tmpfs (a private mount
@@ -23,7 +24,8 @@
 #    comes back empty); redis-server SIGKILLed and restarted on its RDB.
 #
 #   bench/load.sh [--quick] [BUILD_DIR]     (default build-bench)
-#   HR_LOAD_MIB=N: the recovery rows' size; HR_LOAD_ONLY=throughput or
+#   HR_LOAD_MIB=N: the recovery rows' size; HR_LOAD_KILLS=N: kills per
+#   hrcached recovery row (3; the row is their median); HR_LOAD_ONLY=throughput or
 #   recovery: only those rows; HR_LOAD_SERIES=1: the recovery runs print
 #   their ops/s in each 100 ms window ("series MS OPS").
 set -euo pipefail
@@ -39,6 +41,7 @@ n=$((mib * 256))                  # 4 KiB items
 mem=$((mib * 3 / 2 + 64))         # -m for every server: the items fit
 tail=$([ $quick = 1 ] && echo 12 || echo 30)   # seconds after the kill
 row=hrcached_back_to_90pct_$label
+kills=${HR_LOAD_KILLS:-3}           # kills per hrcached row (median)
 reads=(-V 4096 -n "$n" -r 0 -k 10 -d 4 -c 8 -T 2)
 reader=("${reads[@]}" -t $((3 + tail)) --kill-at 3)
 [ -n "${HR_LOAD_SERIES:-}" ] && reader+=(--series)
@@ -65,7 +68,12 @@ thp() { awk '/^Rss:/ {r = $2} /^(Shmem|File)PmdMapped:/ {h += $2}
              END {printf "%d of %d MiB resident on 2 MiB pages", h / 1024,
                   r / 1024}' "/proc/$1/smaps_rollup"; }
 
-# hrcached under the controller on SITE_DIR, SIGKILLed under the reader.
+# hrcached under the controller on SITE_DIR, SIGKILLed under the reader,
+# $kills times (each kill a run of its own on the same heap, the next once
+# the new hrcached serves): the row is their median, the highest beside
+# it.  One kill's figure swung 3-26 ms here on huge pages (a kill that
+# lands beside the client's own work), too much for one sample to stand
+# for the row.
 recover_hrcached() { # system site_dir port --huge|--no-huge
   site=$2/site
   export HR_SITE=$site
@@ -78,12 +86,24 @@ recover_hrcached() { # system site_dir port --huge|--no-huge
   local pages; pages=$(thp "$pid")
   echo "$1: before the kill, $pages"
   local rate; rate=$(pace -s "127.0.0.1:$3")
-  local out; out=$("$load" -s "127.0.0.1:$3" "${reader[@]}" --rate "$rate" --kill-pid "$pid" \
-    --row "$row" --system "$1" "${vs[@]}" --note "SIGKILL, restarted by hrd \
-on its held socket; before the kill $pages")
-  show "$out"
-  echo "$1: the new hrcached served $("$load" -s "127.0.0.1:$3" --stat \
+  local figs="" firsts="" k out
+  for ((k = 1; k <= kills; k++)); do
+    out=$("$load" -s "127.0.0.1:$3" "${reader[@]}" --rate "$rate" \
+      --kill-pid "$pid")
+    echo "$1, kill $k of $kills: $(grep '^back to' <<<"$out")"
+    figs="$figs $(figure "$out")"
+    firsts="$firsts $(sed -n 's/.*first reply after \([0-9]*\) ms.*/\1/p' \
+      <<<"$out")"
+    pid=$("$load" -s "127.0.0.1:$3" --stat pid)
+    echo "$1: the new hrcached served $("$load" -s "127.0.0.1:$3" --stat \
 start_to_serve_us) us after its start"
+  done
+  local how; how=$(sed -n 's/^mcload: .* \([0-9]* threads\), \([0-9]*\) conns, depth \([0-9]*\), \([0-9]*\) keys.*/mcload \2 conns x \3 deep, \1, \4 keys\/get/p' <<<"$out")
+  out=$("$load" --row "$row" --system "$1" --ms --figures "$figs" "${vs[@]}" \
+    --note "${how:+$how; }paced at $rate ops/s; load $(cut -d' ' -f1 \
+/proc/loadavg); figures${figs}; first replies${firsts} ms after each \
+kill; SIGKILL, restarted by hrd on its held socket; before the kill $pages")
+  show "$out"
   rec=$(figure "$out")
   "$build/hr" site stop >/dev/null; site=""; unset HR_SITE
 }

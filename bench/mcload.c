@@ -283,7 +283,9 @@ static void usage(int code)
         "                 also report the main figure as a bench/run row\n"
         "  --not-run WHY  only print that row (unit ms) as not run, and why\n"
         "  --figures LIST only print that row (ops/s) from the figures of\n"
-        "                 several runs: their median, the lowest beside it\n",
+        "                 several runs: their median, the lowest beside it\n"
+        "  --ms           with --figures: the figures are times (ms); the\n"
+        "                 highest goes beside the median\n",
         code ? stderr : stdout);
     exit(code);
 }
@@ -304,6 +306,7 @@ int main(int argc, char **argv)
         {"note", required_argument, 0, 'X'},
         {"not-run", required_argument, 0, 'Z'},
         {"figures", required_argument, 0, 'W'},
+        {"ms", no_argument, 0, 'M'},
         {"help", no_argument, 0, 'h'},   {0, 0, 0, 0}};
     struct mcl_report rep = {0};
     double kill_at = 0;
@@ -348,6 +351,7 @@ int main(int argc, char **argv)
         case 'X': rep.note = optarg; break;
         case 'Z': not_run = optarg; break;
         case 'W': figures = optarg; break;
+        case 'M': rep.ms = 1; break;
         case 'h': usage(0); break;
         default: usage(2);
         }

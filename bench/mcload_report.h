@@ -11,6 +11,7 @@
 
 struct mcl_report {
     int series;              /* print the 100 ms windows */
+    int ms;                  /* --figures are times in ms, not ops/s */
     const char *row, *system, *note;
     double ours;             /* the same row's figure for hrcached, or 0 */
     double elapsed_s;        /* how long the run took */
