@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -360,9 +361,41 @@ unsigned poll_bound_s(void)
     return s > 0 ? (unsigned)s : 120;
 }
 
+/* When this test's process began: Criterion forks one per test, and the
+ * handler notes the fork (the constructor, a run without forks). */
+static double test_began;
+static void note_began(void)
+{
+    test_began = mono_now();
+}
+__attribute__((constructor)) static void watch_forks(void)
+{
+    note_began();
+    pthread_atfork(NULL, NULL, note_began);
+}
+
+/* The Criterion timeout of the running test (its own, else its suite's),
+ * in seconds, or 0 for none. */
+static double test_timeout_s(void)
+{
+    const struct criterion_test *t = criterion_current_test;
+    const struct criterion_suite *u = criterion_current_suite;
+    if (t && t->data && t->data->timeout > 0)
+        return t->data->timeout;
+    return u && u->data && u->data->timeout > 0 ? u->data->timeout : 0;
+}
+
+/* A wait ends at its bound, or 5 s before the test's Criterion timeout
+ * if that comes first (at least 1 s from now): a wait that hangs then
+ * fails naming what it waited for, not as Criterion's bare "Timed out". */
 struct poll_wait poll_begin(const char *what)
 {
-    return (struct poll_wait){.what = what, .start = mono_now(),
+    double now = mono_now(), until = now + poll_bound_s();
+    double timeout = test_timeout_s();
+    if (timeout > 0 && test_began + timeout - 5 < until)
+        until = test_began + timeout - 5 > now + 1 ? test_began + timeout - 5
+                                                   : now + 1;
+    return (struct poll_wait){.what = what, .start = now, .until = until,
                               .pause_us = 1000};
 }
 
@@ -384,10 +417,11 @@ void poll_give_up(const struct poll_wait *w, const char *why)
 void poll_pause(struct poll_wait *w, const char *detail)
 {
     w->tries++;
-    if (mono_now() - w->start > poll_bound_s())
-        cr_assert_fail("timed out after %u s (HR_TEST_WAIT_S) and %lu tries waiting "
-                "for %s%s%s", poll_bound_s(), w->tries, w->what,
-                detail ? "; last seen:\n" : "", detail ? detail : "");
+    if (mono_now() > w->until)
+        cr_assert_fail("timed out after %.1f s (the bound: HR_TEST_WAIT_S, "
+                "default 120, or the test's timeout less 5 s) and %lu "
+                "tries waiting for %s%s%s", mono_now() - w->start, w->tries,
+                w->what, detail ? "; last seen:\n" : "", detail ? detail : "");
     pace_us(w->pause_us);
     if (w->pause_us < 64000)
         w->pause_us *= 2;

@@ -88,7 +88,8 @@ uint64_t bank_used(void);
 /* Waiting for an event: the one bounded poll helper.  Every wait of the
  * tests goes through it (tests/check_waits.sh refuses a bare sleep
  * elsewhere).  The condition is tried at once, then after pauses that
- * grow from 1 ms to 64 ms.  The bound, poll_bound_s() seconds, only turns
+ * grow from 1 ms to 64 ms.  The bound, poll_bound_s() seconds (or less:
+ * up to 5 s before the test's Criterion timeout), only turns
  * a hang into a failure that names what was awaited (and detail, the
  * state that was seen): it is no timing assertion, and no test asserts on
  * the time anything took.
@@ -104,6 +105,7 @@ uint64_t bank_used(void);
 struct poll_wait {
     const char *what;  /* what is awaited, for the failure's message */
     double start;      /* CLOCK_MONOTONIC seconds at poll_begin() */
+    double until;      /* and when it gives up */
     unsigned pause_us; /* the next pause */
     unsigned long tries;
 };
