@@ -339,21 +339,6 @@ Test(hrcached, options_help_version_and_one_line_errors)
     cr_assert_not_null(strstr(out, "cannot open heap other"), "%s", out);
 }
 
-static pid_t parent_of(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f);
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    int ppid = 0;
-    const char *p = strrchr(buf, ')');
-    cr_assert(p && sscanf(p + 2, "%*c %d", &ppid) == 1);
-    return ppid;
-}
-
 /* sysadm.ini's arun --listen; after the controller's crash the next one
  * makes the socket again, and the items are there. */
 Test(hrcached, held_socket_from_sysadm_ini_and_after_a_controller_crash)
@@ -371,7 +356,10 @@ Test(hrcached, held_socket_from_sysadm_ini_and_after_a_controller_crash)
     cr_assert_str_eq(mc_line(fd, "set kept 5 0 3\r\nabc\r\n"), "STORED\r\n");
     pid_t srv = (pid_t)stat_of(fd, "pid");
     close(fd);
-    pid_t hrd = parent_of(srv);
+    char state;
+    pid_t hrd = 0;
+    cr_assert(proc_state(srv, &state, &hrd) && hrd > 1, "no parent for %d",
+              (int)srv);
     cr_assert_eq(kill(hrd, SIGKILL), 0);
     POLL_UNTIL(hr_ping(NULL) <= 0, "the killed controller to stop answering");
     /* the actor outlives its controller, serving, until the next one takes
