@@ -6,7 +6,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -361,17 +360,14 @@ unsigned poll_bound_s(void)
     return s > 0 ? (unsigned)s : 120;
 }
 
-/* When this test's process began: Criterion forks one per test, and the
- * handler notes the fork (the constructor, a run without forks). */
+/* When this test's process began: Criterion (BoxFort) starts each test
+ * in a process of its own, exec'd anew, so its constructors run per test.
+ * A child that a test forks keeps its parent's figure, as the Criterion
+ * timer that ends the test keeps its own. */
 static double test_began;
-static void note_began(void)
+__attribute__((constructor)) static void note_began(void)
 {
     test_began = mono_now();
-}
-__attribute__((constructor)) static void watch_forks(void)
-{
-    note_began();
-    pthread_atfork(NULL, NULL, note_began);
 }
 
 /* The Criterion timeout of the running test (its own, else its suite's),
@@ -385,18 +381,26 @@ static double test_timeout_s(void)
     return u && u->data && u->data->timeout > 0 ? u->data->timeout : 0;
 }
 
-/* A wait ends at its bound, or 5 s before the test's Criterion timeout
- * if that comes first (at least 1 s from now): a wait that hangs then
- * fails naming what it waited for, not as Criterion's bare "Timed out". */
-struct poll_wait poll_begin(const char *what)
+/* w's deadline from now: its bound, or 5 s before the test's Criterion
+ * timeout if that comes first (but at least 1 s from now), so that a wait
+ * that hangs fails naming what it waited for, not as Criterion's bare
+ * "Timed out". */
+static void set_deadline(struct poll_wait *w)
 {
     double now = mono_now(), until = now + poll_bound_s();
-    double timeout = test_timeout_s();
-    if (timeout > 0 && test_began + timeout - 5 < until)
-        until = test_began + timeout - 5 > now + 1 ? test_began + timeout - 5
-                                                   : now + 1;
-    return (struct poll_wait){.what = what, .start = now, .until = until,
-                              .pause_us = 1000};
+    double timeout = test_timeout_s(), cut = test_began + timeout - 5;
+    w->start = now;
+    w->by_timeout = timeout > 0 && cut < until;
+    if (w->by_timeout)
+        until = cut > now + 1 ? cut : now + 1;
+    w->until = until;
+}
+
+struct poll_wait poll_begin(const char *what)
+{
+    struct poll_wait w = {.what = what, .pause_us = 1000};
+    set_deadline(&w);
+    return w;
 }
 
 void pace_us(unsigned long us)
@@ -418,9 +422,10 @@ void poll_pause(struct poll_wait *w, const char *detail)
 {
     w->tries++;
     if (mono_now() > w->until)
-        cr_assert_fail("timed out after %.1f s (the bound: HR_TEST_WAIT_S, "
-                "default 120, or the test's timeout less 5 s) and %lu "
-                "tries waiting for %s%s%s", mono_now() - w->start, w->tries,
+        cr_assert_fail("timed out after %.1f s (%s) and %lu tries waiting "
+                "for %s%s%s", mono_now() - w->start, w->by_timeout
+                ? "the test's Criterion timeout comes 5 s later"
+                : "the bound, HR_TEST_WAIT_S: 120 s by default", w->tries,
                 w->what, detail ? "; last seen:\n" : "", detail ? detail : "");
     pace_us(w->pause_us);
     if (w->pause_us < 64000)
@@ -429,7 +434,7 @@ void poll_pause(struct poll_wait *w, const char *detail)
 
 void poll_progress(struct poll_wait *w)
 {
-    w->start = mono_now();
+    set_deadline(w);
     w->pause_us = 1000;
 }
 

@@ -105,7 +105,8 @@ uint64_t bank_used(void);
 struct poll_wait {
     const char *what;  /* what is awaited, for the failure's message */
     double start;      /* CLOCK_MONOTONIC seconds at poll_begin() */
-    double until;      /* and when it gives up */
+    double until;      /* and when it gives up (poll_progress: later) */
+    int by_timeout;    /* until is the test's timeout's, not the bound's */
     unsigned pause_us; /* the next pause */
     unsigned long tries;
 };
