@@ -42,6 +42,8 @@ mem=$((mib * 3 / 2 + 64))         # -m for every server: the items fit
 tail=$([ $quick = 1 ] && echo 12 || echo 30)   # seconds after the kill
 row=hrcached_back_to_90pct_$label
 kills=${HR_LOAD_KILLS:-3}           # kills per hrcached row (median)
+case $kills in ''|*[!0-9]*|0) echo "load.sh: HR_LOAD_KILLS must be a number >= 1, not '$kills'" >&2
+  exit 2 ;; esac
 reads=(-V 4096 -n "$n" -r 0 -k 10 -d 4 -c 8 -T 2)
 reader=("${reads[@]}" -t $((3 + tail)) --kill-at 3)
 [ -n "${HR_LOAD_SERIES:-}" ] && reader+=(--series)
@@ -71,9 +73,9 @@ thp() { awk '/^Rss:/ {r = $2} /^(Shmem|File)PmdMapped:/ {h += $2}
 # hrcached under the controller on SITE_DIR, SIGKILLed under the reader,
 # $kills times (each kill a run of its own on the same heap, the next once
 # the new hrcached serves): the row is their median, the highest beside
-# it.  One kill's figure swung 3-26 ms here on huge pages (a kill that
-# lands beside the client's own work), too much for one sample to stand
-# for the row.
+# it (a kill never back to 90 % counts as the longest).  One kill's figure
+# swung 3-203 ms here on huge pages, too much for one sample to stand for
+# the row.
 recover_hrcached() { # system site_dir port --huge|--no-huge
   site=$2/site
   export HR_SITE=$site
@@ -86,15 +88,17 @@ recover_hrcached() { # system site_dir port --huge|--no-huge
   local pages; pages=$(thp "$pid")
   echo "$1: before the kill, $pages"
   local rate; rate=$(pace -s "127.0.0.1:$3")
-  local figs="" firsts="" k out
+  local figs="" firsts="" k out="" f first
   for ((k = 1; k <= kills; k++)); do
     out=$("$load" -s "127.0.0.1:$3" "${reader[@]}" --rate "$rate" \
-      --kill-pid "$pid")
-    echo "$1, kill $k of $kills: $(grep '^back to' <<<"$out")"
-    figs="$figs $(figure "$out")"
-    firsts="$firsts $(sed -n 's/.*first reply after \([0-9]*\) ms.*/\1/p' \
-      <<<"$out")"
-    pid=$("$load" -s "127.0.0.1:$3" --stat pid)
+      --kill-pid "$pid") || true
+    echo "$1, kill $k of $kills: $(grep '^back to' <<<"$out" || echo "no figure")"
+    f=$(figure "$out"); figs="$figs ${f:--1}"
+    first=$(sed -n 's/.*first reply after \([0-9-]*\) ms.*/\1/p' <<<"$out")
+    firsts="$firsts ${first:-none}"
+    if ! pid=$("$load" -s "127.0.0.1:$3" --stat pid); then
+      echo "$1: no hrcached serving after kill $k: no more kills"; break
+    fi
     echo "$1: the new hrcached served $("$load" -s "127.0.0.1:$3" --stat \
 start_to_serve_us) us after its start"
   done

@@ -186,23 +186,40 @@ int mcl_report(const struct mcl_opts *o, const struct mcl_tally *all,
 int mcl_rounds_row(const struct mcl_report *r, const char *figures)
 {
     double v[64];
-    int n = 0;
+    int n = 0, lost = 0;
     char *end;
     for (const char *p = figures; n < 64; p = end) {
         v[n] = strtod(p, &end);
         if (end == p)
             break;
+        if (r->ms && v[n] < 0) { /* a run that never got back to 90 % */
+            lost++;
+            continue;
+        }
         n++;
     }
-    if (n == 0)
+    if (n == 0 && lost == 0)
         return 2;
+    char note[900];
+    if (n == 0) {
+        snprintf(note, sizeof note, "none of %d runs back to 90 %%%s%s", lost,
+                 r->note ? "; " : "", r->note ? r->note : "");
+        return mcl_not_run(r, note);
+    }
     double median, p99;
     bench_stats(v, n, &median, &p99);
-    /* the worst beside the median: the lowest rate, the longest time */
+    /* the worst beside the median: the lowest rate, the longest time; a
+     * run never back counts as longer than any */
     double worst = r->ms ? v[n - 1] : v[0];
-    char note[600];
-    snprintf(note, sizeof note, "median of %d runs, %s %.0f%s%s", n,
-             r->ms ? "highest" : "lowest", worst, r->note ? "; " : "",
+    if (lost && lost >= n) { /* the median is a run never back */
+        snprintf(note, sizeof note, "%d of %d runs not back to 90 %%%s%s", lost,
+                 n + lost, r->note ? "; " : "", r->note ? r->note : "");
+        return mcl_not_run(r, note);
+    }
+    median = v[(n + lost) / 2];
+    snprintf(note, sizeof note, "median of %d runs, %s %.0f%s%s%s", n + lost,
+             r->ms ? "highest" : "lowest", worst,
+             lost ? " (and runs not back to 90 %)" : "", r->note ? "; " : "",
              r->note ? r->note : "");
     printf("figure %.1f\n", median);
     bench_row(r->row, r->system, r->ms ? "ms" : "ops/s", median, worst,
@@ -212,7 +229,7 @@ int mcl_rounds_row(const struct mcl_report *r, const char *figures)
 
 int mcl_not_run(const struct mcl_report *r, const char *why)
 {
-    char note[512];
+    char note[1024];
     snprintf(note, sizeof note, "not run: %s", why);
     bench_row(r->row, r->system, "ms", 0, 0, 0, note);
     return 0;
