@@ -143,7 +143,8 @@ int pmm__os_advise_huge(void *addr, size_t len)
  * new hrcached's main thread off it for 4 ms while it made its workers'
  * stacks.  The background thread (pause) therefore sleeps PAUSE_NS after
  * each step, long enough for a woken writer to run (~30 us here) and take
- * the lock: 512 steps for 1 GiB, ~50 ms more for a sweep nobody waits for.
+ * the lock: 512 steps for 1 GiB, ~100 ms more (the sleeps' timer slack
+ * included) for a sweep nobody waits for.
  * 0, the first negative fn returns, or -errno of mincore (-ENOMEM: the
  * range was unmapped). */
 #define STEP (2u << 20)
