@@ -93,6 +93,7 @@ recover_hrcached() { # system site_dir port --huge|--no-huge
     out=$("$load" -s "127.0.0.1:$3" "${reader[@]}" --rate "$rate" \
       --kill-pid "$pid") || true
     echo "$1, kill $k of $kills: $(grep '^back to' <<<"$out" || echo "no figure")"
+    [ -z "${HR_LOAD_SERIES:-}" ] || grep '^series' <<<"$out" || true
     f=$(figure "$out"); figs="$figs ${f:--1}"
     first=$(sed -n 's/.*first reply after \([0-9-]*\) ms.*/\1/p' <<<"$out")
     firsts="$firsts ${first:-none}"
