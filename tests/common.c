@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -370,15 +371,34 @@ __attribute__((constructor)) static void note_began(void)
     test_began = mono_now();
 }
 
+/* The timeout of extra data d, copied out: in a test's process Criterion
+ * hands over the data unaligned (UBSan: a member access at an odd
+ * address), so it is read as bytes. */
+static double timeout_of(const struct criterion_test_extra_data *d)
+{
+    double v = 0;
+    if (d)
+        memcpy(&v, (const char *)d +
+                   offsetof(struct criterion_test_extra_data, timeout),
+               sizeof v);
+    return v;
+}
+
 /* The Criterion timeout of the running test (its own, else its suite's),
  * in seconds, or 0 for none. */
 static double test_timeout_s(void)
 {
     const struct criterion_test *t = criterion_current_test;
     const struct criterion_suite *u = criterion_current_suite;
-    if (t && t->data && t->data->timeout > 0)
-        return t->data->timeout;
-    return u && u->data && u->data->timeout > 0 ? u->data->timeout : 0;
+    struct criterion_test_extra_data *td = NULL, *ud = NULL;
+    if (t) /* the same care for the pointers to it */
+        memcpy(&td, (const char *)t + offsetof(struct criterion_test, data),
+               sizeof td);
+    if (u)
+        memcpy(&ud, (const char *)u + offsetof(struct criterion_suite, data),
+               sizeof ud);
+    double own = timeout_of(td), suite = timeout_of(ud);
+    return own > 0 ? own : suite > 0 ? suite : 0;
 }
 
 /* w's deadline from now: its bound, or 5 s before the test's Criterion
