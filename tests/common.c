@@ -102,6 +102,13 @@ void site_drop(void)
         fprintf(stderr, "could not remove %s\n", site_dir);
 }
 
+void skip_dropping_site(const char *why)
+{
+    site_drop();
+    cr_skip_test("%s", why);
+    abort(); /* cr_skip_test does not return */
+}
+
 const char *site_new_disk(char *path, size_t cap, const char *stem,
                           uint64_t ram_size, uint64_t disk_size)
 {

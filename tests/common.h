@@ -27,6 +27,9 @@ const char *huge_unavailable(void);
 int private_tmpfs(const char *dir, const char *opts);
 /* Remove the current test site. */
 void site_drop(void);
+/* Skip the running test (cr_skip_test, saying why), its site dropped
+ * first: a skip ends the test's process without its suite's .fini. */
+__attribute__((noreturn)) void skip_dropping_site(const char *why);
 /* A fresh site (site_new(0, 0)) made with a RAM bank of ram_size bytes and
  * 64 blocks, and a DISK bank of disk_size bytes whose file is
  * "STEM.PID.bank" (a stale one removed first), its path written into path

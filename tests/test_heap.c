@@ -507,7 +507,7 @@ Test(heap, no_system_call_on_the_ram_update_path)
 #ifdef HW_ASAN
     /* AddressSanitizer's runtime makes system calls of its own (it maps its
      * allocator's memory as it goes): the trap would count those. */
-    cr_skip_test("not under AddressSanitizer");
+    skip_dropping_site("not under AddressSanitizer");
 #endif
     hr_heap *h = open_heap("s");
     uint64_t rng = 7;
