@@ -201,22 +201,16 @@ int mcl_rounds_row(const struct mcl_report *r, const char *figures)
     if (n == 0 && lost == 0)
         return 2;
     char note[900];
-    if (n == 0) {
-        snprintf(note, sizeof note, "none of %d runs back to 90 %%%s%s", lost,
-                 r->note ? "; " : "", r->note ? r->note : "");
+    if (lost >= n) { /* the median would be a run never back to 90 % */
+        snprintf(note, sizeof note, "%d of %d runs not back to 90 %%%s%s",
+                 lost, n + lost, r->note ? "; " : "", r->note ? r->note : "");
         return mcl_not_run(r, note);
     }
     double median, p99;
-    bench_stats(v, n, &median, &p99);
-    /* the worst beside the median: the lowest rate, the longest time; a
-     * run never back counts as longer than any */
-    double worst = r->ms ? v[n - 1] : v[0];
-    if (lost && lost >= n) { /* the median is a run never back */
-        snprintf(note, sizeof note, "%d of %d runs not back to 90 %%%s%s", lost,
-                 n + lost, r->note ? "; " : "", r->note ? r->note : "");
-        return mcl_not_run(r, note);
-    }
+    bench_stats(v, n, &median, &p99); /* sorts v */
+    /* a run never back counts as longer than any: it sits past v[n - 1] */
     median = v[(n + lost) / 2];
+    double worst = r->ms ? v[n - 1] : v[0]; /* the longest, the lowest */
     snprintf(note, sizeof note, "median of %d runs, %s %.0f%s%s%s", n + lost,
              r->ms ? "highest" : "lowest", worst,
              lost ? " (and runs not back to 90 %)" : "", r->note ? "; " : "",
