@@ -338,6 +338,9 @@ Test(standby, group_of_two)
     arun("sa", 1, "wait");
     arun("sb", 0, "wait");
     int s1 = waiting_standby("sa", 0);
+    /* both first runs counted before the kill: a live instance killed by
+     * the group's restart before it counts its run does not count it */
+    WAIT_FOR(live_of("sa", &la), "sa's first run");
     WAIT_FOR(live_of("sb", &lb), "sb's first run");
     int b0 = lb.pid;
     cr_assert_eq(kill(b0, SIGKILL), 0);
