@@ -39,9 +39,21 @@ static struct bound {
     int fd;         /* it, open */
     int16_t slot;   /* the actor slot of its process */
     uint8_t killed; /* cgroup.kill written to it: never a spare */
+    uint8_t told;   /* logged as left behind (once) */
 } bound[MAX_CGROUPS];
 static int nbound;
 static uint32_t next_n;
+
+/* A sweep that could not remove a cgroup it should have (rmdir: -EBUSY,
+ * a killed tree not gone yet) is tried again from the loop, 10 ms later,
+ * then 20, doubling to 1 s, until every one is gone: the next death the
+ * controller sees may be a long way off, and until then the cgroup and
+ * its descriptor would stay.  A slot whose actor is forgotten asks for a
+ * sweep at once: its spare is kept no longer. */
+#define AGAIN_FIRST_MS 10
+#define AGAIN_MAX_MS 1000
+static int64_t again_at; /* pmm__os_mono_ms() of the next sweep; 0: none */
+static int again_ms;
 
 static int at_pid(pid_t pid)
 {
@@ -67,8 +79,11 @@ static void drop(struct hrd *d, int i, int keep_dir)
 {
     char name[32];
     snprintf(name, sizeof name, "c%u", bound[i].n);
-    if (!keep_dir && pmm__os_cgroup_remove(d->cg_fd, name) < 0)
-        return; /* -EBUSY: the next sweep */
+    if (!keep_dir && pmm__os_cgroup_remove(d->cg_fd, name) < 0) {
+        if (!again_at) /* -EBUSY: a sweep, soon */
+            again_at = pmm__os_mono_ms() + AGAIN_FIRST_MS;
+        return;
+    }
     pmm__os_close(bound[i].fd);
     bound[i] = bound[--nbound];
 }
@@ -108,7 +123,7 @@ int hrd_cgroup_new(struct hrd *d, int slot, uint32_t *n)
         int fd = pmm__os_cgroup_new(d->cg_fd, name);
         if (fd != -EEXIST) { /* one a previous run of ours left: next */
             if (fd >= 0)
-                bound[nbound++] = (struct bound){0, *n, fd, (int16_t)slot, 0};
+                bound[nbound++] = (struct bound){0, *n, fd, (int16_t)slot, 0, 0};
             return fd;
         }
     }
@@ -337,6 +352,7 @@ int hrd_cgroup_sweep(struct hrd *d)
 {
     static char names[MAX_CGROUPS][64];
     int n = pmm__os_cgroup_children(d->cg_fd, names, MAX_CGROUPS), full = 0;
+    int busy = 0;
     for (int i = 0; i < n; i++) {
         int at;
         pid_t pid = pid_of(names[i], &at);
@@ -349,15 +365,38 @@ int hrd_cgroup_sweep(struct hrd *d)
             continue; /* kept for its actor's next start */
         if (left > 0) {
             pmm__os_cgroup_kill(d->cg_fd, names[i], d->cg_kill);
+            full += at < 0 || !bound[at].told; /* a retry says it once */
             if (at >= 0)
-                bound[at].pid = 0, bound[at].killed = 1;
-            full++;
+                bound[at].pid = 0, bound[at].killed = 1, bound[at].told = 1;
         }
-        /* -EBUSY: next time */
-        if (pmm__os_cgroup_remove(d->cg_fd, names[i]) == 0 && at >= 0)
+        int r = pmm__os_cgroup_remove(d->cg_fd, names[i]);
+        if (r == 0 && at >= 0)
             drop(d, at, 1);
+        busy += r == -EBUSY; /* its tree is still dying: soon gone */
+    }
+    if (busy) {
+        again_ms = again_ms ? again_ms * 2 : AGAIN_FIRST_MS;
+        if (again_ms > AGAIN_MAX_MS)
+            again_ms = AGAIN_MAX_MS;
+        again_at = pmm__os_mono_ms() + again_ms;
+    } else {
+        again_ms = 0;
+        again_at = 0;
     }
     return full;
+}
+
+void hrd_cgroup_sweep_soon(void)
+{
+    again_at = pmm__os_mono_ms();
+}
+
+int hrd_cgroup_sweep_due(void)
+{
+    if (!again_at)
+        return -1;
+    int64_t left = again_at - pmm__os_mono_ms();
+    return left > 0 ? (int)left : 0;
 }
 
 void hrd_cgroup_end_dir(int dir, int use_kill, int wait_ms)

@@ -67,8 +67,14 @@ void hrd_cgroup_signal(struct hrd *d, pid_t pid, int sig);
 /* 1 when a process is left in pid's cgroup. */
 int hrd_cgroup_populated(struct hrd *d, pid_t pid);
 /* Kill and remove the cgroups of processes that are no live actor nor
- * standby: the number of cgroups that still held processes. */
+ * standby: the number of cgroups that still held processes (each counted
+ * once).  One that cannot be removed yet (its tree still dying) makes
+ * the next sweep due 10 ms later, doubling to 1 s, until none is left. */
 int hrd_cgroup_sweep(struct hrd *d);
+/* A sweep is due now (a slot was forgotten: its spare goes). */
+void hrd_cgroup_sweep_soon(void);
+/* Milliseconds until the next sweep is due (0: now), -1 when none is. */
+int hrd_cgroup_sweep_due(void);
 /* The controller stops: kill every cgroup, wait up to wait_ms for them
  * to empty (reaping), remove them, the site's cgroup and its file. */
 void hrd_cgroup_end(struct hrd *d, int wait_ms);

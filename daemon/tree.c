@@ -199,8 +199,19 @@ void hrd_tree_sweep(struct hrd *d)
                               : (n == 1 ? "process" : "processes"));
 }
 
+void hrd_tree_sweep_soon(struct hrd *d)
+{
+    if (d->cg_fd >= 0)
+        hrd_cgroup_sweep_soon();
+}
+
 int hrd_tree_deadlines(struct hrd *d)
 {
+    int sweep_ms = d->cg_fd >= 0 ? hrd_cgroup_sweep_due() : -1;
+    if (sweep_ms == 0) { /* cgroups not removed yet, or a slot's spare */
+        hrd_tree_sweep(d);
+        sweep_ms = hrd_cgroup_sweep_due();
+    }
     uint64_t now = pmm__os_now_ns(), next = 0;
     HRD_FOR_ACTORS(d, i) {
         struct hr_reg_actor *a = &d->reg->actors[i];
@@ -217,7 +228,9 @@ int hrd_tree_deadlines(struct hrd *d)
             next = at;
         }
     }
-    return next ? (int)((next - now + 999999) / 1000000) : -1;
+    int kill_ms = next ? (int)((next - now + 999999) / 1000000) : -1;
+    return kill_ms < 0 || (sweep_ms >= 0 && sweep_ms < kill_ms) ? sweep_ms
+                                                                : kill_ms;
 }
 
 void hrd_tree_end_all(struct hrd *d, int wait_ms)

@@ -52,8 +52,12 @@ int hrd_tree_left(struct hrd *d, int slot, pid_t pid);
 /* SIGKILL what is left of every run that has ended: the cgroups of
  * processes that are no actor, or the orphans that are no live run's. */
 void hrd_tree_sweep(struct hrd *d);
-/* SIGKILL the trees whose deadline has passed; the milliseconds until the
- * next deadline, or -1 when there is none. */
+/* An actor slot was forgotten: its spare cgroup (cgroup.h), kept for its
+ * next start, goes at the next turn of the loop (hrd_tree_deadlines). */
+void hrd_tree_sweep_soon(struct hrd *d);
+/* SIGKILL the trees whose deadline has passed, and sweep when a sweep is
+ * due (cgroups that could not be removed yet, a forgotten slot's spare);
+ * the milliseconds until the next deadline or sweep, -1 when none is. */
 int hrd_tree_deadlines(struct hrd *d);
 /* At start, before anything is started: end what the previous
  * generation left (leftover.h), then choose the mode (cgroup.h). */

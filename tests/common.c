@@ -258,7 +258,15 @@ PmmName ram_name(const char *name)
 
 void fds_of(int pid, int *files, int *all)
 {
-    char path[64], link[384], to[64];
+    fds_list(pid, files, all, NULL, 0);
+}
+
+void fds_list(int pid, int *files, int *all, char *list, size_t cap)
+{
+    size_t used = 0;
+    if (cap)
+        list[0] = 0;
+    char path[64], link[384], to[256];
     snprintf(path, sizeof path, "/proc/%d/fd", pid);
     DIR *d = opendir(path);
     cr_assert_not_null(d, "%s: %s", path, strerror(errno));
@@ -271,7 +279,13 @@ void fds_of(int pid, int *files, int *all)
         ssize_t k = readlink(link, to, sizeof to - 1);
         to[k > 0 ? k : 0] = 0;
         ++*all;
-        *files += strncmp(to, "socket:", 7) != 0;
+        if (strncmp(to, "socket:", 7) == 0)
+            continue;
+        ++*files;
+        if (used < cap) {
+            int w = snprintf(list + used, cap - used, " %s:%s", e->d_name, to);
+            used += w > 0 ? (size_t)w : 0;
+        }
     }
     closedir(d);
 }

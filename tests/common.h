@@ -80,6 +80,9 @@ void actor_command(const char *name, const char *cmd);
  * than sockets (the controller closes a connection just after its reply,
  * so the caller may still see it). */
 void fds_of(int pid, int *files, int *all);
+/* The same, and into list (cap bytes) " FD:TARGET" for each of those
+ * other than sockets: what a failed count names. */
+void fds_list(int pid, int *files, int *all, char *list, size_t cap);
 /* Process pid's state letter (R, S, Z, ...) and parent (parent may be
  * NULL), from /proc/PID/stat: 1, or 0 when there is no such process. */
 int proc_state(pid_t pid, char *state, pid_t *parent);

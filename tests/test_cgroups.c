@@ -5,8 +5,9 @@
  * again in the cgroup it left empty (a spare), one whose tree was killed
  * never is (a process made in a cgroup once killed is killed at birth),
  * and the site leaves no cgroup behind: after restarts, a stop, a
- * controller's crash and the stop that ends what it left; a new
- * controller removes the empty cgroups dead ones left beside its own.
+ * controller's crash and the stop that ends what it left, a group killed
+ * while it backs off; a new controller removes the empty cgroups dead
+ * ones left beside its own.
  *
  * Needs root and a cgroup v2 mount (the test moves itself into a fresh
  * cgroup, so that the controller it starts has a subtree of its own);
@@ -249,6 +250,50 @@ static void spare_of_a(void)
         cr_assert(n == 3 && empty == 0, "%d cgroups (%d empty) under %s", n,
                   empty, site_cg);
     }
+}
+
+/* Whether the controller (pid) holds a descriptor on a cgroup under the
+ * site's. */
+static int holds_a_cgroup(pid_t pid)
+{
+    int files, all;
+    static char list[16384];
+    char under[4300];
+    fds_list(pid, &files, &all, list, sizeof list);
+    snprintf(under, sizeof under, "%s/", site_cg);
+    return strstr(list, under) != NULL;
+}
+
+/* A member that crashes before it is ready leaves its cgroup empty, a
+ * spare, while its group backs off; the group killed then has no death
+ * left to see: the spare goes all the same (the controller sweeps when a
+ * slot is forgotten), and the controller holds no cgroup open. */
+Test(cgroups, a_group_killed_while_backing_off_leaves_no_cgroup)
+{
+    char seen[200];
+    start();
+    setenv("HR_NOTIFY", "1", 1); /* it never says ready: a failed start */
+    arun("6", "c", ACTOR_BIN, "crash6");
+    unsetenv("HR_NOTIFY");
+    int n = 0, empty = 0;
+    for (struct poll_wait w = poll_begin("the group backing off, a spare left");;
+         poll_pause(&w, seen)) {
+        refresh();
+        n = site_cgroups(&empty);
+        if (strstr(ps, "\"backoff\": {") && n == 1 && empty == 1)
+            break;
+        snprintf(seen, sizeof seen, "%d cgroups (%d empty); backing off: %s", n,
+                 empty, strstr(ps, "\"backoff\": {") ? "yes" : "no");
+    }
+    pid_t hrd = hr_ping(NULL);
+    cr_assert_gt(hrd, 0);
+    cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", "6", NULL), 0, "%s", out);
+    for (struct poll_wait w = poll_begin("the spare removed, its descriptor "
+                                         "closed");
+         (n = site_cgroups(&empty)) != 0 || holds_a_cgroup(hrd);
+         poll_pause(&w, seen))
+        snprintf(seen, sizeof seen, "%d cgroups under the site's; the "
+                 "controller holds %s", n, holds_a_cgroup(hrd) ? "one" : "none");
 }
 
 static void crash_controller(void)
