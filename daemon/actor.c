@@ -89,7 +89,7 @@ void hrd_actor_event(struct hrd *d, int slot, enum hrd_actor_event ev, pid_t pid
         hrd_ver_forget(d, slot); /* its version record, a trial's blocks */
         hrd_kept_close(d, slot); /* connections no instance will take */
         memset(a, 0, sizeof *a);
-        hrd_tree_sweep_soon(d); /* its spare cgroup, if it has one */
+        hrd_tree_forget(d, slot); /* its spare cgroup, if it has one */
         return;
     case AE_REGISTERED: /* the state alone */
     case AE_COUNT:

@@ -46,10 +46,11 @@ static uint32_t next_n;
 
 /* A sweep that could not remove a cgroup it should have (rmdir: -EBUSY,
  * a killed tree not gone yet) is tried again from the loop, 10 ms later,
- * then 20, doubling to 1 s, until every one is gone: the next death the
- * controller sees may be a long way off, and until then the cgroup and
- * its descriptor would stay.  A slot whose actor is forgotten asks for a
- * sweep at once: its spare is kept no longer. */
+ * then 20, doubling to 1 s, then no more (what is still there after ~2 s,
+ * say a cgroup an actor made inside its own, waits for the sweep at the
+ * next death or the stop): the next death the controller sees may be a
+ * long way off, and until then the cgroup and its descriptor would
+ * stay. */
 #define AGAIN_FIRST_MS 10
 #define AGAIN_MAX_MS 1000
 static int64_t again_at; /* pmm__os_mono_ms() of the next sweep; 0: none */
@@ -374,7 +375,7 @@ int hrd_cgroup_sweep(struct hrd *d)
             drop(d, at, 1);
         busy += r == -EBUSY; /* its tree is still dying: soon gone */
     }
-    if (busy) {
+    if (busy && again_ms < AGAIN_MAX_MS) {
         again_ms = again_ms ? again_ms * 2 : AGAIN_FIRST_MS;
         if (again_ms > AGAIN_MAX_MS)
             again_ms = AGAIN_MAX_MS;
@@ -386,9 +387,14 @@ int hrd_cgroup_sweep(struct hrd *d)
     return full;
 }
 
-void hrd_cgroup_sweep_soon(void)
+void hrd_cgroup_forget(struct hrd *d, int slot)
 {
-    again_at = pmm__os_mono_ms();
+    for (int i = 0; i < nbound; i++)
+        if (bound[i].pid == SPARE && bound[i].slot == slot) {
+            bound[i].pid = 0; /* nobody's, if it cannot go now */
+            drop(d, i, 0);
+            return; /* one spare at most */
+        }
 }
 
 int hrd_cgroup_sweep_due(void)

@@ -67,12 +67,13 @@ void hrd_cgroup_signal(struct hrd *d, pid_t pid, int sig);
 /* 1 when a process is left in pid's cgroup. */
 int hrd_cgroup_populated(struct hrd *d, pid_t pid);
 /* Kill and remove the cgroups of processes that are no live actor nor
- * standby: the number of cgroups that still held processes (each counted
- * once).  One that cannot be removed yet (its tree still dying) makes
- * the next sweep due 10 ms later, doubling to 1 s, until none is left. */
+ * standby: the number of cgroups that still held processes (one of the
+ * table's counted once).  One that cannot be removed yet (its tree still
+ * dying) makes the next sweep due 10 ms later, doubling to 1 s, then no
+ * more until the next sweep. */
 int hrd_cgroup_sweep(struct hrd *d);
-/* A sweep is due now (a slot was forgotten: its spare goes). */
-void hrd_cgroup_sweep_soon(void);
+/* Actor slot was forgotten: its spare, if it has one, is removed. */
+void hrd_cgroup_forget(struct hrd *d, int slot);
 /* Milliseconds until the next sweep is due (0: now), -1 when none is. */
 int hrd_cgroup_sweep_due(void);
 /* The controller stops: kill every cgroup, wait up to wait_ms for them

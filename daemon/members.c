@@ -105,8 +105,10 @@ static void died_unready(struct hrd *d, int group, const struct hr_reg_actor *a,
 
 void hrd_child_exited(struct hrd *d, pid_t pid, int status)
 {
-    if (hrd_standby_exited(d, pid, status))
+    if (hrd_standby_exited(d, pid, status)) {
+        hrd_tree_sweep(d); /* its cgroup: no standby's any more */
         return; /* a standby: no member, no group event */
+    }
     int slot = hrd_find_pid(d, pid);
     if (slot < 0) { /* an orphan, or a start-up command */
         hrd_tree_sweep(d); /* what it leaves of an ended run */

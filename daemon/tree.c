@@ -199,16 +199,16 @@ void hrd_tree_sweep(struct hrd *d)
                               : (n == 1 ? "process" : "processes"));
 }
 
-void hrd_tree_sweep_soon(struct hrd *d)
+void hrd_tree_forget(struct hrd *d, int slot)
 {
     if (d->cg_fd >= 0)
-        hrd_cgroup_sweep_soon();
+        hrd_cgroup_forget(d, slot);
 }
 
 int hrd_tree_deadlines(struct hrd *d)
 {
     int sweep_ms = d->cg_fd >= 0 ? hrd_cgroup_sweep_due() : -1;
-    if (sweep_ms == 0) { /* cgroups not removed yet, or a slot's spare */
+    if (sweep_ms == 0) { /* cgroups that could not be removed yet */
         hrd_tree_sweep(d);
         sweep_ms = hrd_cgroup_sweep_due();
     }

@@ -52,12 +52,13 @@ int hrd_tree_left(struct hrd *d, int slot, pid_t pid);
 /* SIGKILL what is left of every run that has ended: the cgroups of
  * processes that are no actor, or the orphans that are no live run's. */
 void hrd_tree_sweep(struct hrd *d);
-/* An actor slot was forgotten: its spare cgroup (cgroup.h), kept for its
- * next start, goes at the next turn of the loop (hrd_tree_deadlines). */
-void hrd_tree_sweep_soon(struct hrd *d);
+/* Actor slot was forgotten: its spare cgroup (cgroup.h), kept for its
+ * next start, goes now (a group killed while it backs off has no death
+ * left to sweep after). */
+void hrd_tree_forget(struct hrd *d, int slot);
 /* SIGKILL the trees whose deadline has passed, and sweep when a sweep is
- * due (cgroups that could not be removed yet, a forgotten slot's spare);
- * the milliseconds until the next deadline or sweep, -1 when none is. */
+ * due (cgroups that could not be removed yet); the milliseconds until the
+ * next deadline or sweep, -1 when none is. */
 int hrd_tree_deadlines(struct hrd *d);
 /* At start, before anything is started: end what the previous
  * generation left (leftover.h), then choose the mode (cgroup.h). */
