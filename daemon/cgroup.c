@@ -46,7 +46,8 @@ static uint32_t next_n;
 
 /* A sweep that could not remove a cgroup it should have (rmdir: -EBUSY,
  * a killed tree not gone yet) is tried again from the loop, 10 ms later,
- * then 20, doubling to 1 s, then no more (what is still there after ~2 s,
+ * then 20, doubling to 1 s, then no more (a death's sweep starts the
+ * series again) (what is still there after ~2 s,
  * say a cgroup an actor made inside its own, waits for the sweep at the
  * next death or the stop): the next death the controller sees may be a
  * long way off, and until then the cgroup and its descriptor would
@@ -81,8 +82,8 @@ static void drop(struct hrd *d, int i, int keep_dir)
     char name[32];
     snprintf(name, sizeof name, "c%u", bound[i].n);
     if (!keep_dir && pmm__os_cgroup_remove(d->cg_fd, name) < 0) {
-        if (!again_at) /* -EBUSY: a sweep, soon */
-            again_at = pmm__os_mono_ms() + AGAIN_FIRST_MS;
+        again_ms = AGAIN_FIRST_MS; /* -EBUSY: the series of sweeps, anew */
+        again_at = pmm__os_mono_ms() + again_ms;
         return;
     }
     pmm__os_close(bound[i].fd);
@@ -349,7 +350,7 @@ static pid_t pid_of(const char *name, int *at)
     return 0;
 }
 
-int hrd_cgroup_sweep(struct hrd *d)
+int hrd_cgroup_sweep(struct hrd *d, int retry)
 {
     static char names[MAX_CGROUPS][64];
     int n = pmm__os_cgroup_children(d->cg_fd, names, MAX_CGROUPS), full = 0;
@@ -375,6 +376,10 @@ int hrd_cgroup_sweep(struct hrd *d)
             drop(d, at, 1);
         busy += r == -EBUSY; /* its tree is still dying: soon gone */
     }
+    /* only the timer's sweeps move the back-off on: a death's sweep may
+     * have a new busy cgroup, which gets the whole series */
+    if (!retry)
+        again_ms = 0;
     if (busy && again_ms < AGAIN_MAX_MS) {
         again_ms = again_ms ? again_ms * 2 : AGAIN_FIRST_MS;
         if (again_ms > AGAIN_MAX_MS)

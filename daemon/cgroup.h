@@ -69,9 +69,10 @@ int hrd_cgroup_populated(struct hrd *d, pid_t pid);
 /* Kill and remove the cgroups of processes that are no live actor nor
  * standby: the number of cgroups that still held processes (one of the
  * table's counted once).  One that cannot be removed yet (its tree still
- * dying) makes the next sweep due 10 ms later, doubling to 1 s, then no
- * more until the next sweep. */
-int hrd_cgroup_sweep(struct hrd *d);
+ * dying) makes a sweep due 10 ms later; each such sweep (retry: 1, the
+ * timer's) doubles the wait, to 1 s, then no more; any other sweep
+ * starts the series again. */
+int hrd_cgroup_sweep(struct hrd *d, int retry);
 /* Actor slot was forgotten: its spare, if it has one, is removed. */
 void hrd_cgroup_forget(struct hrd *d, int slot);
 /* Milliseconds until the next sweep is due (0: now), -1 when none is. */

@@ -190,13 +190,21 @@ int hrd_tree_left(struct hrd *d, int slot, pid_t pid)
     return d->cg_fd >= 0 ? left : signal_orphans(d, slot, SIGKILL) > 0;
 }
 
-void hrd_tree_sweep(struct hrd *d)
+/* hrd_tree_sweep(); retry: the timer's sweep of cgroups not removed
+ * yet (hrd_cgroup_sweep). */
+static void sweep(struct hrd *d, int retry)
 {
-    int n = d->cg_fd >= 0 ? hrd_cgroup_sweep(d) : signal_orphans(d, -1, SIGKILL);
+    int n = d->cg_fd >= 0 ? hrd_cgroup_sweep(d, retry)
+                          : signal_orphans(d, -1, SIGKILL);
     if (n)
         hrd_log(d, HRD_NOTICE, "ended %d %s left behind by an actor", n,
                 d->cg_fd >= 0 ? (n == 1 ? "cgroup" : "cgroups")
                               : (n == 1 ? "process" : "processes"));
+}
+
+void hrd_tree_sweep(struct hrd *d)
+{
+    sweep(d, 0);
 }
 
 void hrd_tree_forget(struct hrd *d, int slot)
@@ -209,7 +217,7 @@ int hrd_tree_deadlines(struct hrd *d)
 {
     int sweep_ms = d->cg_fd >= 0 ? hrd_cgroup_sweep_due() : -1;
     if (sweep_ms == 0) { /* cgroups that could not be removed yet */
-        hrd_tree_sweep(d);
+        sweep(d, 1);
         sweep_ms = hrd_cgroup_sweep_due();
     }
     uint64_t now = pmm__os_now_ns(), next = 0;
