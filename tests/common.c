@@ -354,12 +354,43 @@ int run_all(char *buf, size_t cap, uid_t uid, gid_t gid, char *const argv[])
     return wait_status(pid);
 }
 
+/* A port below the kernel's ephemeral range (ip_local_port_range): the
+ * kernel never gives one of those to a connect() or a bind to port 0, so
+ * between this probe and the bind that uses it, only a process choosing
+ * ports the same way can take it (a test's clients make thousands of
+ * connections a second, each on an ephemeral port: a port probed in that
+ * range could be taken by one of them, and the bind then fails).  Drawn
+ * at random from [low / 2, low) and bound once to see that it is free;
+ * the kernel's pick when no such port is free. */
 int free_port(void)
 {
     struct sockaddr_in a = {.sin_family = AF_INET,
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof a;
-    int s = socket(AF_INET, SOCK_STREAM, 0);
+    char range[64] = "";
+    int low = 0, fd = open("/proc/sys/net/ipv4/ip_local_port_range", O_RDONLY);
+    if (fd >= 0) {
+        ssize_t k = read(fd, range, sizeof range - 1);
+        range[k > 0 ? k : 0] = 0;
+        close(fd);
+        low = atoi(range);
+    }
+    static uint64_t seed;
+    if (!seed)
+        seed = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull ^ (uint64_t)time(NULL);
+    for (int tries = 0; low >= 2048 && tries < 200; tries++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        int port = low / 2 + (int)((seed >> 33) % (uint64_t)(low - low / 2));
+        int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        cr_assert(s >= 0);
+        a.sin_port = htons((uint16_t)port);
+        int r = bind(s, (struct sockaddr *)&a, sizeof a);
+        close(s);
+        if (r == 0)
+            return port;
+    }
+    a.sin_port = 0;
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     cr_assert(s >= 0);
     cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof a), 0);
     cr_assert_eq(getsockname(s, (struct sockaddr *)&a, &len), 0);

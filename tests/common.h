@@ -63,7 +63,9 @@ int run_prog(const char *path, const char *const argv[], const char *in,
  * bytes, NUL-terminated); uid > 0: as that user.  Its exit status, or
  * 128 + signal. */
 int run_all(char *buf, size_t cap, uid_t uid, gid_t gid, char *const argv[]);
-/* A free TCP port of 127.0.0.1, as the kernel picks one. */
+/* A free TCP port of 127.0.0.1, below the kernel's ephemeral range
+ * (none of a busy client's outgoing connections can take it before the
+ * caller binds it); the kernel's pick when there is none. */
 int free_port(void);
 /* Wait for pid; return exit status, or 128 + signal number. */
 int wait_status(pid_t pid);
