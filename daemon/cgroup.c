@@ -46,12 +46,11 @@ static uint32_t next_n;
 
 /* A sweep that could not remove a cgroup it should have (rmdir: -EBUSY,
  * a killed tree not gone yet) is tried again from the loop, 10 ms later,
- * then 20, doubling to 1 s, then no more (a death's sweep starts the
- * series again) (what is still there after ~2 s,
- * say a cgroup an actor made inside its own, waits for the sweep at the
- * next death or the stop): the next death the controller sees may be a
- * long way off, and until then the cgroup and its descriptor would
- * stay. */
+ * then 20, doubling to 1 s, then no more: the next death the controller
+ * sees may be a long way off, and until then the cgroup and its
+ * descriptor would stay.  What is still there after those ~2 s (say a
+ * cgroup an actor made inside its own) waits for the next death's sweep,
+ * which starts the series again, or for the stop. */
 #define AGAIN_FIRST_MS 10
 #define AGAIN_MAX_MS 1000
 static int64_t again_at; /* pmm__os_mono_ms() of the next sweep; 0: none */

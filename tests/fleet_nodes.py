@@ -11,6 +11,7 @@ test that would hang, it is never the event waited for).
 """
 import ctypes
 import os
+import random
 import shutil
 import signal
 import socket
@@ -36,7 +37,25 @@ def poll(cond, what, bound=BOUND):
 
 
 def free_port():
-    """A free TCP port of 127.0.0.1, as the kernel picks one."""
+    """A free TCP port of 127.0.0.1 below the kernel's ephemeral range
+    (ip_local_port_range), as tests/common.c's free_port(): connect() and
+    bind to port 0 never hand one out, so the clients' reconnections
+    cannot take it before a node binds it.  The kernel's pick when no
+    such port is free."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 0
+    rng = random.Random()
+    for _ in range(200 if low >= 2048 else 0):
+        port = rng.randrange(low // 2, low)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
