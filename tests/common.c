@@ -290,6 +290,14 @@ void fds_list(int pid, int *files, int *all, char *list, size_t cap)
     closedir(d);
 }
 
+int fds_naming(int pid, const char *part)
+{
+    int files, all;
+    static char list[16384];
+    fds_list(pid, &files, &all, list, sizeof list);
+    return strstr(list, part) != NULL;
+}
+
 int proc_state(pid_t pid, char *state, pid_t *parent)
 {
     char path[64], buf[1024];
@@ -379,8 +387,7 @@ int free_port(void)
     if (!seed)
         seed = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull ^ (uint64_t)time(NULL);
     for (int tries = 0; low >= 2048 && tries < 200; tries++) {
-        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-        int port = low / 2 + (int)((seed >> 33) % (uint64_t)(low - low / 2));
+        int port = low / 2 + (int)(test_rand(&seed) % (uint64_t)(low - low / 2));
         int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         cr_assert(s >= 0);
         a.sin_port = htons((uint16_t)port);

@@ -85,6 +85,9 @@ void fds_of(int pid, int *files, int *all);
 /* The same, and into list (cap bytes) " FD:TARGET" for each of those
  * other than sockets: what a failed count names. */
 void fds_list(int pid, int *files, int *all, char *list, size_t cap);
+/* 1 when one of process pid's descriptors other than sockets names a
+ * path containing part. */
+int fds_naming(int pid, const char *part);
 /* Process pid's state letter (R, S, Z, ...) and parent (parent may be
  * NULL), from /proc/PID/stat: 1, or 0 when there is no such process. */
 int proc_state(pid_t pid, char *state, pid_t *parent);

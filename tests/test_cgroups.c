@@ -6,8 +6,8 @@
  * never is (a process made in a cgroup once killed is killed at birth),
  * and the site leaves no cgroup behind: after restarts, a stop, a
  * controller's crash and the stop that ends what it left, a group killed
- * while it backs off or with its standby; a new controller removes the empty cgroups dead
- * ones left beside its own.
+ * while it backs off or with its standby; a new controller removes the
+ * empty cgroups dead ones left beside its own.
  *
  * Needs root and a cgroup v2 mount (the test moves itself into a fresh
  * cgroup, so that the controller it starts has a subtree of its own);
@@ -256,12 +256,9 @@ static void spare_of_a(void)
  * site's. */
 static int holds_a_cgroup(pid_t pid)
 {
-    int files, all;
-    static char list[16384];
     char under[4300];
-    fds_list(pid, &files, &all, list, sizeof list);
     snprintf(under, sizeof under, "%s/", site_cg);
-    return strstr(list, under) != NULL;
+    return fds_naming(pid, under);
 }
 
 /* After a group's kill: no cgroup left under the site's, and none held
@@ -275,13 +272,6 @@ static void no_cgroup_left(pid_t hrd)
          poll_pause(&w, seen))
         snprintf(seen, sizeof seen, "%d cgroups under the site's; the "
                  "controller holds %s", n, holds_a_cgroup(hrd) ? "one" : "none");
-}
-
-static double mono_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
 /* A member that crashes before it is ready leaves its cgroup empty, a
@@ -310,7 +300,7 @@ Test(cgroups, a_group_killed_while_backing_off_leaves_no_cgroup)
         for (struct poll_wait w = poll_begin("the group backing off 1 s, a "
                                              "spare left");;
              poll_pause(&w, seen)) {
-            asked = mono_ms(); /* the backoff's figure is of after this */
+            asked = now(); /* the backoff's figure is of after this */
             refresh();
             n = site_cgroups(&empty);
             next = strstr(ps, "\"next_start_in_ms\": ");
@@ -321,7 +311,7 @@ Test(cgroups, a_group_killed_while_backing_off_leaves_no_cgroup)
         }
         long due_ms = atol(next + strlen("\"next_start_in_ms\": "));
         cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", "6", NULL), 0, "%s", out);
-        int inside = mono_ms() - asked < (double)due_ms;
+        int inside = (now() - asked) * 1e3 < (double)due_ms;
         no_cgroup_left(hrd);
         if (inside)
             break;

@@ -49,11 +49,10 @@ static long rss_kb(int pid)
  * Counted after that, the descriptors are the controller's own. */
 static int cgroups_gone(void *arg)
 {
-    int pid = *(int *)arg, files, all;
-    char list[4096], own[32];
-    fds_list(pid, &files, &all, list, sizeof list);
+    int pid = *(int *)arg;
+    char own[32];
     snprintf(own, sizeof own, "/hrd.%d/", pid);
-    return !strstr(list, own);
+    return !fds_naming(pid, own);
 }
 
 /* One request of a mix: the kinds clients send, and bad ones. */
