@@ -68,7 +68,7 @@ static double measure(op_fn f, void *arg, int n)
 static void measure_turns(const op_fn *f, int k, int n, double *med,
                           double *slow)
 {
-    double r[4][REPS];
+    double r[5][REPS];
     for (int i = 0; i < REPS; i++)
         for (int j = 0; j < k; j++) {
             double t = now();
@@ -198,7 +198,7 @@ static void floor_update(void)
 static void floor_open(void)
 {
     floor_fd = open("/dev/shm/hrbench.floor", O_CREAT | O_RDWR | O_TRUNC, 0600);
-    if (floor_fd < 0 || ftruncate(floor_fd, 1 << 20) != 0)
+    if (floor_fd < 0 || ftruncate(floor_fd, 64 << 20) != 0)
         abort();
     /* a touched view one page past the block, like a bank's metadata */
     floor_at = (char *)(uintptr_t)(bank->g.base_addr + bank->g.data_pages * 4096ull);
@@ -221,6 +221,61 @@ static void floor_alloc_free(void *arg, int n)
             abort();
         floor_update();
         munmap(p, 4096);
+    }
+}
+
+/*
+ * The floor with the space of fresh file pages reserved, as a bank does
+ * it (src/pmm/update.c): a block takes file pages no block had before,
+ * reserved 2 MiB ahead with fallocate, and freed ones are punched 64 KiB
+ * at a time.  What any allocator that keeps both promises (no SIGBUS on a
+ * full tmpfs; no stale mapping reaches a newer block) pays before it keeps
+ * an index of names at all.  The pages go round a 64 MiB stretch of the
+ * floor's file, all of it punched before it is used again.
+ */
+#define FR_FROM 256u                /* first file page: past the floor's */
+#define FR_PAGES (16384u - FR_FROM) /* 64 MiB of file pages */
+#define FR_AHEAD 512u               /* 2 MiB reserved at a time */
+#define FR_DEAD 16u                 /* 64 KiB punched at a time */
+static unsigned fr_mark, fr_resv, fr_dead, fr_ndead;
+
+static void fr_punch(void)
+{
+    if (fr_ndead &&
+        fallocate(floor_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                  (off_t)(FR_FROM + fr_dead) * 4096, (off_t)fr_ndead * 4096) != 0)
+        abort();
+    fr_ndead = 0;
+}
+
+static void floor_reserved_alloc_free(void *arg, int n)
+{
+    (void)arg;
+    for (int i = 0; i < n; i++) {
+        if (fr_mark == FR_PAGES) { /* round again over punched pages */
+            fr_punch();
+            fr_mark = fr_resv = 0;
+        }
+        floor_update();
+        if (fr_mark == fr_resv) {
+            unsigned end = fr_mark + FR_AHEAD < FR_PAGES ? fr_mark + FR_AHEAD : FR_PAGES;
+            if (fallocate(floor_fd, 0, (off_t)(FR_FROM + fr_mark) * 4096,
+                          (off_t)(end - fr_mark) * 4096) != 0)
+                abort();
+            fr_resv = end;
+        }
+        unsigned page = fr_mark++;
+        void *p = mmap(floor_at, 4096, PROT_READ | PROT_WRITE,
+                       MAP_SHARED | MAP_FIXED_NOREPLACE, floor_fd,
+                       (off_t)(FR_FROM + page) * 4096);
+        if (p == MAP_FAILED)
+            abort();
+        floor_update();
+        munmap(p, 4096);
+        if (!fr_ndead)
+            fr_dead = page;
+        if (++fr_ndead == FR_DEAD)
+            fr_punch();
     }
 }
 
@@ -357,17 +412,21 @@ int main(int argc, char **argv)
     bench_header("persistent memory operations (median of 15 runs, per operation)");
     /* ours, the floor and shm (plain, and with its space reserved) in
      * turn (measure_turns) */
-    static const op_fn af_ops[4] = {ours_alloc_free, floor_alloc_free,
-                                    shm_alloc_free, shm_reserved_alloc_free};
-    double m[4], sl[4];
+    static const op_fn af_ops[5] = {ours_alloc_free, floor_alloc_free,
+                                    shm_alloc_free, shm_reserved_alloc_free,
+                                    floor_reserved_alloc_free};
+    double m[5], sl[5];
     floor_open();
-    measure_turns(af_ops, 4, 2000, m, sl);
+    measure_turns(af_ops, 5, 2000, m, sl);
     double af = m[0];
     bench_row("pmm_alloc_free", "hotrestart", "ns", af, sl[0], 0,
               "named 4 KiB block, mapped, crash-safe; runs alternate with "
               "the floor's and shm's");
     peer_row("pmm_alloc_free", "isolation floor (system calls only)", m[1], sl[1],
              af, "2x(lock+pwrite+unlock) + mmap + munmap");
+    peer_row("pmm_alloc_free", "isolation floor + space reserved", m[4], sl[4], af,
+             "the floor + fresh file pages reserved 2 MiB ahead, punched 64 KiB "
+             "at a time, as ours: no index yet");
     peer_row("pmm_alloc_free", "POSIX shm_open+ftruncate+mmap", m[2], sl[2], af,
              "and munmap+shm_unlink");
     peer_row("pmm_alloc_free", "POSIX shm, space reserved", m[3], sl[3], af,
@@ -385,12 +444,14 @@ int main(int argc, char **argv)
 #endif
     /* the same three in CPU time, for a loaded machine */
     clock_used = CLOCK_PROCESS_CPUTIME_ID;
-    measure_turns(af_ops, 4, 2000, m, sl);
+    measure_turns(af_ops, 5, 2000, m, sl);
     double afc = m[0];
     bench_row("pmm_alloc_free_cpu", "hotrestart", "ns", afc, sl[0], 0,
               "the same, CPU time of the process (user + system)");
     peer_row("pmm_alloc_free_cpu", "isolation floor (system calls only)", m[1],
              sl[1], afc, "CPU time");
+    peer_row("pmm_alloc_free_cpu", "isolation floor + space reserved", m[4],
+             sl[4], afc, "CPU time");
     peer_row("pmm_alloc_free_cpu", "POSIX shm_open+ftruncate+mmap", m[2], sl[2],
              afc, "CPU time");
     peer_row("pmm_alloc_free_cpu", "POSIX shm, space reserved", m[3], sl[3], afc,
