@@ -166,3 +166,47 @@ Test(cancel, a_heap_open_cancelled_in_its_lock_wait_leaves_no_descriptor)
     hr_heap_close(h);
     pmm_bank_close(bank);
 }
+
+static int cancel_state_after;
+
+static void *retriever(void *arg)
+{
+    (void)arg;
+    void *p;
+    pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+    call_result = pmm_alloc(bank, "kept", 1, "K", 1, PMM_RETRIEVE, &p, NULL);
+    pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &cancel_state_after);
+    return NULL;
+}
+
+/* A retrieve whose lock-free lookup meets a dead writer's pending log
+ * takes the bank's lock inside the allocation's own hold of the
+ * process's mutex.  The thread must come out as cancellable as it went
+ * in; before, the inner take overwrote the saved state, and the thread
+ * could never be cancelled again. */
+Test(cancel, a_retrieve_that_recovers_leaves_the_thread_cancellable)
+{
+    bank = bank_open();
+    pid_t pid = fork();
+    if (pid == 0) {
+        pmm_bank *b;
+        void *p;
+        setenv("HR_CRASHPOINT", "alloc.committed:2", 1); /* read once */
+        if (pmm_bank_open(&b, NULL, "RAM", 0) != 0 ||
+            pmm_alloc(b, "kept", 4096, "K", 1, 0, &p, NULL) != 0)
+            _exit(1);
+        pmm_alloc(b, "dies", 4096, "K", 1, 0, &p, NULL);
+        _exit(2);
+    }
+    cr_assert_eq(wait_status(pid), 128 + SIGKILL, "killed after its commit");
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, retriever, NULL), 0);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    cr_assert_eq(call_result, 0, "the block is retrieved");
+    cr_assert_eq(cancel_state_after, PTHREAD_CANCEL_ENABLE,
+                 "the thread is cancellable again after the call");
+    pmm_block blk;
+    cr_assert_eq(pmm_stat(bank, "dies", &blk), 0, "the dead one's block redone");
+    pmm_bank_close(bank);
+    cr_assert_eq(check_bank(), 0);
+}

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -449,4 +450,93 @@ Test(damage, remake_keeps_the_tunables_of_a_bank_sound_or_not)
     cr_assert_eq(pmm_bank_remake(NULL, NULL, NULL), K_EFAULT);
     cr_assert_eq(unlink(site_bank()), 0);
     cr_assert_eq(pmm_bank_remake(NULL, "RAM", NULL), K_EUNKNOWN, "no bank file");
+}
+
+/* A free whose redo meets a damaged bitmap word fails, and so would every
+ * next redo of it: the next user rebuilds the bank from its entries
+ * instead.  Before, every opener (the repairing checker too) got K_EBANK
+ * for good. */
+Test(damage, a_redo_that_meets_damage_is_repaired_not_retried)
+{
+    populate();
+    uint64_t zero = 0; /* pages 0-31, b1's among them: "all free" */
+    poke(geom.bitmap_off, &zero, sizeof zero);
+    pid_t pid = fork();
+    if (pid == 0) /* committed, then refused at the bitmap */
+        _exit(pmm_free(child_bank(), "b1") == K_EBANK ? 0 : 2);
+    cr_assert_eq(wait_status(pid), 0, "the free is refused");
+    pid = fork();
+    if (pid == 0) {
+        pmm_bank *b;
+        void *p;
+        if (pmm_bank_open(&b, NULL, "RAM", 0) != 0)
+            _exit(1); /* the old answer: K_EBANK, at every open */
+        if (pmm_alloc(b, "b0", 1, "D", 2, PMM_RETRIEVE, &p, NULL) != 0 ||
+            strcmp(p, "b0") != 0)
+            _exit(2);
+        _exit(pmm_alloc(b, "fresh", 4096, "D", 2, 0, &p, NULL) == 0 ? 0 : 3);
+    }
+    cr_assert_eq(wait_status(pid), 0, "the next user repairs and carries on");
+    cr_assert_eq(check_bank(), 0);
+    cr_assert_eq(use_in_child(), 0);
+}
+
+/* A writer killed inside the pwrite() of a free's last store, its entry,
+ * leaves the bytes before a page boundary written and the rest not (the
+ * kernel cuts a write short there for a fatal signal).  Slot 42's entry
+ * straddles a page (entries are 192 bytes from a page boundary): the cut
+ * keeps state, next and gen, not the checksum.  The next user must see the
+ * free as not applied and write the entry whole; before, it took the torn
+ * entry for done, and every allocation after it failed with K_EBANK. */
+Test(damage, a_free_entry_cut_at_a_page_boundary_is_written_again)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        setenv("HR_CRASHPOINT", "free.punched", 1);
+        pmm_bank *b = child_bank();
+        for (int i = 0; i < 50; i++) {
+            char n[16];
+            snprintf(n, sizeof n, "b%d", i);
+            if (pmm_alloc(b, n, 4096, "D", 2, PMM_NOMAP, NULL, NULL))
+                _exit(2);
+        }
+        pmm_free(b, "b42");
+        _exit(3);
+    }
+    cr_assert_eq(wait_status(pid), 128 + SIGKILL, "killed before the entry");
+    struct pmm_live l;
+    int fd = open(site_bank(), O_RDONLY);
+    cr_assert_eq(pread(fd, &geom, sizeof geom, 0), (ssize_t)sizeof geom);
+    cr_assert_eq(pread(fd, &l, sizeof l, PMM_LIVE_OFF), (ssize_t)sizeof l);
+    close(fd);
+    cr_assert_eq(l.op, PMM_OP_FREE);
+    uint64_t off = geom.entries_off + (uint64_t)l.idx * sizeof(struct pmm_entry);
+    uint64_t first = geom.page_size - off % geom.page_size;
+    cr_assert(first > offsetof(struct pmm_entry, gen) + 4 &&
+                  first < offsetof(struct pmm_entry, sum),
+              "entry %u straddles a page after its gen (%llu bytes before)",
+              l.idx, (unsigned long long)first);
+    struct pmm_entry e; /* what the free's last store writes (update.c) */
+    memset(&e, 0, sizeof e);
+    e.state = PMM_E_FREE;
+    e.group = -1;
+    e.gen = l.image.gen;
+    e.next = l.free_head;
+    poke(off, &e, first);
+    pid = fork();
+    if (pid == 0) {
+        pmm_bank *b = child_bank();
+        pmm_block blk;
+        if (pmm_stat(b, "b42", &blk) != K_EUNKNOWN || pmm_stat(b, "b41", &blk))
+            _exit(2);
+        for (int i = 0; i < 3; i++) {
+            char n[16];
+            snprintf(n, sizeof n, "new%d", i);
+            if (pmm_alloc(b, n, 4096, "D", 2, PMM_NOMAP, NULL, NULL) != 0)
+                _exit(3 + i);
+        }
+        _exit(0);
+    }
+    cr_assert_eq(wait_status(pid), 0, "the free is redone; allocations go on");
+    cr_assert_eq(check_bank(), 0);
 }

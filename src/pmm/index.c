@@ -118,12 +118,16 @@ int pmm__log_applied(const struct pmm_bank *b, const struct pmm_live *l)
         return l->bucket < b->g.nbuckets &&
                __atomic_load_n(&pmm__buckets(b)[l->bucket], __ATOMIC_ACQUIRE) ==
                    l->idx + 1;
-    /* a FREE's last store: its entry, free now, of the same generation
-     * (damage to it is the next allocation's to see: update.c) */
+    /* a FREE's last store: its entry, free now, of the same generation,
+     * and whole: a writer killed inside that pwrite() leaves the bytes
+     * up to a page boundary written and the rest not (the kernel cuts a
+     * write short there for a fatal signal), and an entry can straddle
+     * one; its checksum tells, and the redo writes it whole */
     const struct pmm_entry *e = pmm__entry(b, l->idx);
     return l->op == PMM_OP_FREE &&
            __atomic_load_n(&e->state, __ATOMIC_ACQUIRE) == PMM_E_FREE &&
-           __atomic_load_n(&e->gen, __ATOMIC_RELAXED) == l->image.gen;
+           __atomic_load_n(&e->gen, __ATOMIC_RELAXED) == l->image.gen &&
+           pmm__entry_sum(e) == e->sum;
 }
 
 int pmm__find_fast(const struct pmm_bank *b, const char *name, uint32_t *idx,
@@ -134,7 +138,11 @@ int pmm__find_fast(const struct pmm_bank *b, const char *name, uint32_t *idx,
         struct pmm_live l;
         if (s & 1) { /* at rest only if its update made its last store */
             memcpy(&l, pmm__live(b), sizeof l);
-            if (!pmm__log_applied(b, &l)) {
+            /* a copy taken while the next update's commit was being
+             * written may mix its sequence with the last update's log:
+             * only a whole record of sequence s is judged */
+            if (l.seq != s || pmm__live_sum(&l) != l.sum ||
+                !pmm__log_applied(b, &l)) {
                 pmm__os_yield();
                 continue;
             }

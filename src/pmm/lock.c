@@ -56,7 +56,12 @@ static int recover(struct pmm_bank *b)
     }
     if (!pmm__log_valid(b, &l))
         return pmm__repair(b, NULL, NULL);
-    return pmm__apply(b, &l);
+    /* a redo that meets damage on its way (a bitmap word that does not
+     * check) would meet it again at every next taker, and lock everyone
+     * out, a repair included: the bank is rebuilt from its entries
+     * instead (the update's block is then as its entry says) */
+    int r = pmm__apply(b, &l);
+    return r == K_EBANK ? pmm__repair(b, NULL, NULL) : r;
 }
 
 static int touch_last(void *arg)
@@ -80,20 +85,24 @@ int pmm__intact(const struct pmm_bank *b)
  * process's other threads, and the file's lock for every process: the
  * holder cannot be cancelled from before it takes mu until it gives it
  * back; a cancellation asked for meanwhile is acted on at its next
- * cancellation point. */
+ * cancellation point.  mu is recursive (a lookup that falls back to the
+ * lock takes it again): only the outermost take saves the thread's
+ * cancelability and only the outermost give restores it. */
 void pmm__mu_lock(struct pmm_bank *b)
 {
     int old;
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
     pthread_mutex_lock(&b->mu);
-    b->cancel_old = old;
+    if (b->mu_depth++ == 0)
+        b->cancel_old = old;
 }
 
 void pmm__mu_unlock(struct pmm_bank *b)
 {
-    int old = b->cancel_old;
+    int old = b->cancel_old, last = --b->mu_depth == 0;
     pthread_mutex_unlock(&b->mu);
-    pthread_setcancelstate(old, NULL);
+    if (last)
+        pthread_setcancelstate(old, NULL);
 }
 
 int pmm__lock(struct pmm_bank *b)

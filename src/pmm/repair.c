@@ -150,6 +150,8 @@ static int rebuild(struct pmm_bank *b, struct rebuild *rb, struct pmm_say *s)
     if (r == 0)
         r = pmm__meta_write(b, b->g.bitmap_off, rb->bm,
                             pmm_bm_words(b->g.data_pages) * 8);
+    if (r == 0)
+        r = pmm__meta_flush(b);
     if (r == 0) {
         struct pmm_live l;
         memset(&l, 0, sizeof l);
@@ -174,7 +176,12 @@ int pmm__repair(struct pmm_bank *b, void (*fn)(const char *, void *),
     memset(&mark, 0, sizeof mark);
     mark.seq = (pmm__live(b)->seq | 1) + 2; /* odd, and not the one there */
     mark.op = PMM_OP_REPAIR;
+    /* on a DISK bank the mark is on the disk before the rebuild's first
+     * store, and the rebuild before the record that ends it (rebuild):
+     * a power cut in between leaves the mark, and the repair runs again */
     int r = pmm__write_live(b, &mark);
+    if (r == 0)
+        r = pmm__meta_flush(b);
     if (r < 0)
         return r;
     rb.heads = calloc(b->g.nbuckets, 4);

@@ -56,6 +56,7 @@ struct pmm_bank {
     pthread_mutex_t mu;
     int cancel_old;        /* the holder of mu's cancelability before it
                               took mu (lock.c) */
+    int mu_depth;          /* how many times its holder has taken mu */
     struct pmm_geom g;     /* validated copy of the geometry */
     uint64_t file_len;     /* bytes the file is known to hold: it only grows,
                               and an allocation that needs more looks again */

@@ -10,7 +10,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "hash.h"
@@ -52,32 +51,31 @@ int pmm__write_bucket(struct pmm_bank *b, uint32_t bucket, uint32_t v)
     return pmm__meta_write(b, b->g.buckets_off + (uint64_t)bucket * 4, &v, 4);
 }
 
+/* Pages [page, page + n) marked used (on) or free, BM_CHUNK words a
+ * pwrite(): no memory to allocate, so no way to fail after a commit
+ * but the file's.  Every word is checked before any is written. */
+#define BM_CHUNK 64
 int pmm__bitmap_set(struct pmm_bank *b, uint64_t page, uint64_t n, int on)
 {
     uint64_t w0 = page >> PMM_BM_SHIFT, w1 = (page + n - 1) >> PMM_BM_SHIFT;
-    uint64_t nw = w1 - w0 + 1, stackbuf[64];
-    uint64_t *buf = nw <= 64 ? stackbuf : malloc(nw * 8);
+    for (uint64_t w = w0; w <= w1; w++)
+        if (!pmm_bm_ok(__atomic_load_n(&pmm__bitmap(b)[w], __ATOMIC_RELAXED)))
+            return K_EBANK; /* never build on a damaged word */
     int r = 0;
-    if (!buf)
-        return -ENOMEM;
-    for (uint64_t w = w0; w <= w1 && r == 0; w++) {
-        uint64_t v = __atomic_load_n(&pmm__bitmap(b)[w], __ATOMIC_RELAXED);
-        if (!pmm_bm_ok(v))
-            r = K_EBANK; /* never build on a damaged word */
-        buf[w - w0] = (uint32_t)v;
+    for (uint64_t c = w0; c <= w1 && r == 0; c += BM_CHUNK) {
+        uint64_t buf[BM_CHUNK], nw = w1 - c + 1 < BM_CHUNK ? w1 - c + 1 : BM_CHUNK;
+        for (uint64_t k = 0; k < nw; k++) {
+            uint64_t w = c + k, lo = w << PMM_BM_SHIFT;
+            uint32_t v = (uint32_t)__atomic_load_n(&pmm__bitmap(b)[w], __ATOMIC_RELAXED);
+            uint64_t from = page > lo ? page : lo;
+            uint64_t to = page + n < lo + PMM_BM_PAGES ? page + n : lo + PMM_BM_PAGES;
+            for (uint64_t i = from; i < to; i++) {
+                uint32_t m = 1u << (i & (PMM_BM_PAGES - 1));
+                v = on ? v | m : v & ~m;
+            }
+            buf[k] = pmm_bm_make(v);
+        }
+        r = pmm__meta_write(b, b->g.bitmap_off + c * 8, buf, nw * 8);
     }
-    for (uint64_t i = page; i < page + n && r == 0; i++) {
-        uint64_t m = 1ull << (i & (PMM_BM_PAGES - 1));
-        if (on)
-            buf[(i >> PMM_BM_SHIFT) - w0] |= m;
-        else
-            buf[(i >> PMM_BM_SHIFT) - w0] &= ~m;
-    }
-    for (uint64_t k = 0; k < nw && r == 0; k++)
-        buf[k] = pmm_bm_make((uint32_t)buf[k]);
-    if (r == 0)
-        r = pmm__meta_write(b, b->g.bitmap_off + w0 * 8, buf, nw * 8);
-    if (buf != stackbuf)
-        free(buf);
     return r;
 }
