@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -277,6 +278,86 @@ Test(heap_disk, committed_logs_rolled_forward_in_commit_order)
     hr_heap_close(h1);
     free(a_img);
     free(b_img);
+}
+
+/* The medium as the flushes left it: at each msync, the flushed range as
+ * memory holds it (a page the kernel never wrote back keeps its last
+ * flushed bytes). */
+static uint8_t *medium;
+static long medium_msyncs;
+static void to_medium(int what, int fd, const void *buf, size_t len,
+                      uint64_t off)
+{
+    (void)fd, (void)off;
+    if (what != PMM_OS_T_MSYNC)
+        return;
+    medium_msyncs++;
+    memcpy(medium + ((const uint8_t *)buf - snap_heap->base), buf, len);
+}
+
+/* A one-flush commit A (its own lane) leaves its log saying committed on
+ * the medium, emptied in memory only; then B, in another lane, changes the
+ * same bytes in a transaction whose redo does not fit its log: the
+ * two-flush commit.  B returned, so B is durable: after a power cut that
+ * keeps only what was flushed, A's log must not be rolled forward over
+ * B's bytes.  Before, B's flushes wrote the changed ranges and B's own
+ * header, never A's, and the cut gave x = 1 under B's other bytes. */
+static uint8_t *big_obj;
+
+Test(heap_disk, a_two_flush_commit_is_not_undone_by_an_older_commits_log)
+{
+    hr_heap *h1;
+    static uint8_t big[10000];
+    cr_assert_eq(hw_open(&h1, "DISK", "t", 1 << 20), 0);
+    cr_assert_eq(hr_heap_begin(h1), 0); /* this thread's token first */
+    cr_assert_eq(hr_heap_alloc(h1, sizeof big, HR_HEAP_ZERO, (void **)&big_obj), 0);
+    cr_assert_eq(hr_heap_commit(h1), 0);
+    size_t size = h1->size;
+    cr_assert_eq(msync(h1->base, size, MS_SYNC), 0); /* the medium: all of it */
+    medium = malloc(size);
+    cr_assert_not_null(medium);
+    memcpy(medium, h1->base, size);
+    snap_heap = h1;
+    pmm__os_tap = to_medium;
+    x_word = (uint64_t *)big_obj; /* A: its first word, x = 1 */
+    pthread_t th;
+    void *failed;
+    cr_assert_eq(pthread_create(&th, NULL, commit_a, h1), 0);
+    cr_assert_eq(pthread_join(th, &failed), 0);
+    cr_assert_null(failed, "commit A");
+    unsigned a = UINT32_MAX;
+    for (unsigned i = 0; i < h1->nlanes; i++) {
+        const struct hh_lane *l = (const struct hh_lane *)
+            (medium + h1->hdr->lanes_off + i * h1->hdr->lane_size);
+        if (l->log_state != hh_log_state(0))
+            a = i;
+    }
+    cr_assert(a < h1->nlanes, "A's log says committed on the medium");
+    memset(big, 0x22, sizeof big);
+    memcpy(big, &(uint64_t){2}, 8);
+    cr_assert_eq(hr_heap_begin(h1), 0);
+    const struct hh_lane *la = (const struct hh_lane *)
+        (h1->base + h1->hdr->lanes_off + a * h1->hdr->lane_size);
+    cr_assert_eq(la->owner, 0, "B runs in another lane than A");
+    cr_assert_eq(hr_heap_write(h1, big_obj, big, sizeof big), 0);
+    medium_msyncs = 0;
+    cr_assert_eq(hr_heap_commit(h1), 0);
+    pmm__os_tap = NULL;
+    cr_assert_eq(medium_msyncs, 2, "B took the two-flush way (%ld flushes)",
+                 medium_msyncs);
+    uint8_t *base = h1->base, *obj = big_obj;
+    hr_heap_close(h1);
+    memcpy(base, medium, size); /* the power cut */
+    setenv("HR_HEAP_BOOT_ID", "after-the-two-flush-cut", 1);
+    cr_assert_eq(hw_open(&h1, "DISK", "t", 1 << 20), 0);
+    uint64_t x;
+    memcpy(&x, obj, 8);
+    cr_assert_eq(x, 2, "B's committed write undone: x is %llu",
+                 (unsigned long long)x);
+    cr_assert_eq(memcmp(obj, big, sizeof big), 0, "B's bytes whole");
+    cr_assert_eq(hr_heap_check(h1, NULL, NULL), 0);
+    hr_heap_close(h1);
+    free(medium);
 }
 
 /* A record of HR_HEAP_FLUSHLOG (src/heap/sys.c). */

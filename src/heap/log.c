@@ -34,9 +34,10 @@
  *             byte (every lane's header, this log, the changed pages)
  *             makes it durable; only then does the state say 0 bytes (not
  *             flushed) and tx_seq + 1 give the locks back.  A redo too big
- *             for the log falls back to two flushes: the changed ranges,
- *             then the state "0 bytes" with the lane's header, before the
- *             locks are given back.
+ *             for the log falls back to two flushes: the changed ranges
+ *             with every lane's header (flush_targets), then the state
+ *             "0 bytes" with the lane's header, before the locks are given
+ *             back.
  *   rollback: (abort, a dead holder, a heap opened after a crash) every
  *             entry and taken slot that counts is checked, then the entries
  *             are copied back newest first, so that where ranges overlap
@@ -55,8 +56,9 @@
  * transaction ended is stale but harmless: its redo bytes are the ones the
  * transaction left, and a later transaction that changed them again has
  * either not committed (its undo entries hold those very bytes) or
- * committed with a flush that also wrote this lane's emptied header, or
- * was cut short in it, when the commits are rolled forward in the order
+ * committed after a flush that also wrote this lane's emptied header (the
+ * one flush of a redo commit, the first of a two-flush one), or was cut
+ * short in the one flush, when the commits are rolled forward in the order
  * of their numbers (commit_no, open.c), the later last.
 
  * Why this is enough.  A change reaches the heap only after its old bytes
@@ -300,17 +302,27 @@ static void span_of(const struct hh_tx *t, uint64_t from, uint64_t last,
 }
 
 /* Flush, in one msync of one range, every range the undo entries up to
- * `last` name and (commit) every object the transaction made (DISK): the
- * pages between are clean or hold changes whose undo records are durable
- * already, so writing them early is harmless. */
-static int flush_targets(struct hh_tx *t, uint64_t last, int news)
+ * `last` name and (commit) every object the transaction made and every
+ * lane's header (DISK): the pages between are clean or hold changes whose
+ * undo records are durable already, so writing them early is harmless (as
+ * the kernel's write-back may).  The headers: another lane's log may still
+ * say committed on the medium (a redo commit empties it in memory only),
+ * naming bytes this transaction changed; it must be empty there before
+ * this commit point, or the next boot rolls it forward over them. */
+static int flush_targets(struct hh_tx *t, uint64_t last, int commit)
 {
     struct hr_heap *h = t->h;
     if (!h->durable)
         return 0;
     uint64_t lo = UINT64_MAX, hi = 0;
     span_of(t, 0, last, &lo, &hi);
-    for (size_t i = 0; news && i < t->nnews; i++) {
+    if (commit) {
+        const struct hh_hdr *d = h->hdr;
+        uint64_t lanes_end = d->lanes_off + (uint64_t)d->nlanes * d->lane_size;
+        lo = d->lanes_off < lo ? d->lanes_off : lo;
+        hi = lanes_end > hi ? lanes_end : hi;
+    }
+    for (size_t i = 0; commit && i < t->nnews; i++) {
         const struct hh_span *n = &t->news[i];
         lo = n->off < lo ? n->off : lo;
         hi = n->off + n->len > hi ? n->off + n->len : hi;
