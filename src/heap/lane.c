@@ -65,6 +65,8 @@ __thread unsigned hh_nmine TLS;
 __thread uint64_t hh_me TLS;
 static __thread uint64_t retry_age TLS; /* age of a transaction lost to
                                          * K_EBUSY, for the next one */
+static __thread struct hr_heap *retry_h TLS; /* ... in this heap (NULL: none;
+                                              * an age of 0 is an age) */
 static __thread struct hr_heap *lost_h TLS; /* ... and the transaction it */
 static __thread unsigned lost_lane TLS;     /* lost to: lane, sequence */
 static __thread uint64_t lost_seq TLS;
@@ -88,7 +90,7 @@ static void fork_child(void)
 {
     hh_nmine = 0;
     lost_h = NULL;
-    retry_age = 0;
+    retry_h = NULL;
 }
 
 __attribute__((constructor)) static void register_fork_child(void)
@@ -209,10 +211,9 @@ static void claim(struct hr_heap *h, unsigned i)
     /* read, not moved on: a transaction that loses moves it (a cycle
      * counter read costs 13 ns on a VM) */
     uint64_t age = __atomic_load_n(&h->hdr->ages, __ATOMIC_RELAXED);
-    if (retry_age) { /* run again after K_EBUSY: as old as the first try */
+    if (retry_h == h) /* run again after K_EBUSY: as old as the first try */
         age = retry_age;
-        retry_age = 0;
-    }
+    retry_h = NULL; /* (another heap's ages are not this one's) */
     __atomic_store_n(&t->lane->age, age, __ATOMIC_RELAXED);
     t->lockval = (uint64_t)(i + 1) << 56 | (t->lane->tx_seq & HH_SEQ_MASK);
     __atomic_store_n(&t->me, hh_token(), __ATOMIC_RELAXED);
@@ -422,6 +423,7 @@ int hh_lock_slow(struct hh_tx *t, uint64_t *w)
         if (spin >= HH_SPIN_DIE &&
             ((t->nlocks && !older(t, i)) || hh_nmine > 1)) {
             retry_age = __atomic_load_n(&t->lane->age, __ATOMIC_RELAXED);
+            retry_h = h;
             /* transactions that begin from now on are younger */
             __atomic_fetch_add(&h->hdr->ages, 1, __ATOMIC_RELAXED);
             lost_h = h;
