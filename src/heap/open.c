@@ -129,14 +129,16 @@ static int format(struct hr_heap *h)
 /* The logs a past boot left: first the committed ones rolled forward, in
  * the order of their commits (a later commit may have changed an earlier
  * one's bytes), then the others rolled back (each saved bytes that the
- * commits before it left: no later commit touched them). */
-static int settle_past_boot(struct hr_heap *h)
+ * commits before it left: no later commit touched them).  torn: a power
+ * cut may have torn them (a DISK heap of another boot: log.c); in the same
+ * boot a record that does not check is damage, and refused. */
+static int settle_past_boot(struct hr_heap *h, int torn)
 {
     unsigned order[HH_MAX_LANES], n = 0;
     uint64_t no[HH_MAX_LANES];
     int r, forward[HH_MAX_LANES];
     for (unsigned i = 0; i < h->nlanes; i++) {
-        forward[i] = hh_log_rolls_forward(&h->tx[i], h->durable, &no[i]);
+        forward[i] = hh_log_rolls_forward(&h->tx[i], torn, &no[i]);
         if (!forward[i])
             continue;
         unsigned k = n++; /* insertion sort by commit number */
@@ -145,10 +147,10 @@ static int settle_past_boot(struct hr_heap *h)
         order[k] = i;
     }
     for (unsigned k = 0; k < n; k++)
-        if ((r = hh_rollback_torn(&h->tx[order[k]], h->durable)) < 0)
+        if ((r = hh_rollback_torn(&h->tx[order[k]], torn)) < 0)
             return r;
     for (unsigned i = 0; i < h->nlanes; i++)
-        if (!forward[i] && (r = hh_rollback_torn(&h->tx[i], h->durable)) < 0)
+        if (!forward[i] && (r = hh_rollback_torn(&h->tx[i], torn)) < 0)
             return r;
     return 0;
 }
@@ -182,7 +184,7 @@ static int prepare(struct hr_heap *h, int fd)
     /* No process of this boot, or none that maps the file the owner words
      * name, has opened the heap: nobody holds a lane or a lock word,
      * whatever their bytes say. */
-    if ((r = settle_past_boot(h)) < 0)
+    if ((r = settle_past_boot(h, h->durable && !boot_same)) < 0)
         return r;
     hh_crash("heap.new-boot");
     for (unsigned i = 0; i < h->nlanes; i++)
