@@ -217,7 +217,17 @@ static int reply_rendered(struct hrd *d, int conn,
         return -ENOMEM;
     int r = render(d, buf, HR_MSG_MAX - 64);
     if (r >= 0) {
-        reply(conn, 0, buf);
+        size_t n = strlen(buf);
+        int s = hr__msg_send(conn, HR_REPLY, 0, buf, (uint32_t)n, NULL, 0);
+        if (s < 0 && s != -EPIPE && s != -ECONNRESET) {
+            /* not sent (a send buffer the system keeps small): say why,
+             * rather than leave the client a reset connection */
+            hrd_log(d, HRD_ERR, "an answer of %zu bytes was not sent: %s", n,
+                    strerror(-s));
+            snprintf(buf, 200, "the answer (%zu bytes) could not be sent on the "
+                     "control socket: %s (see net.core.wmem_max)", n, strerror(-s));
+            reply(conn, s, buf);
+        }
         *then = REPLIED;
     }
     free(buf);

@@ -575,3 +575,31 @@ Test(ctl, a_member_slow_to_die_holds_up_its_group_only, .fini = stall_down)
     struct pollfd pw = {.fd = wfd, .events = POLLIN};
     POLL_UNTIL(wfd < 0 || poll(&pw, 1, 0) == 1, "the old W to be gone");
 }
+
+/* A message as large as the protocol allows (a ps --json or info reply of
+ * a large site) goes whole on a control connection.  Before, a reply over
+ * the default send buffer (about 208 KiB of the 256 KiB allowed) failed
+ * with EMSGSIZE, the controller dropped it without a word, and the client
+ * saw its connection reset. */
+Test(ctl_proto, a_message_of_the_largest_size_goes_whole)
+{
+    int sv[2];
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+    uint32_t len = HR_MSG_MAX - sizeof(struct hr_msg_hdr);
+    char *sent = malloc(len), *buf = malloc(HR_MSG_MAX);
+    cr_assert(sent && buf);
+    for (uint32_t i = 0; i < len; i++)
+        sent[i] = (char)('a' + i % 26);
+    cr_assert_eq(hr__msg_send(sv[0], HR_REPLY, 7, sent, len, NULL, 0), 0);
+    struct hr_msg_hdr h;
+    const char *p;
+    int fds[HR_MSG_MAXFDS], nfds = 0;
+    cr_assert_eq(hr__msg_recv(sv[1], buf, &h, &p, fds, &nfds), 0);
+    cr_assert_eq(h.len, len);
+    cr_assert_eq(h.arg, 7);
+    cr_assert_eq(memcmp(p, sent, len), 0, "the bytes as sent");
+    free(sent);
+    free(buf);
+    close(sv[0]);
+    close(sv[1]);
+}

@@ -41,6 +41,11 @@ int hr__msg_send(int sock, uint16_t type, int32_t arg, const void *payload,
         memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfds);
     }
     int n = pmm__os_sendmsg(sock, &m);
+    /* bigger than the socket's send buffer (a reply of a large site: the
+     * default buffer holds about 208 KiB of the 256 KiB a message may
+     * be): make it big enough, once */
+    if (n == -EMSGSIZE && pmm__os_sndbuf_for(sock, sizeof h + len) == 0)
+        n = pmm__os_sendmsg(sock, &m);
     if (n < 0)
         return n;
     return (size_t)n == sizeof h + len ? 0 : -EIO;

@@ -209,6 +209,8 @@ int pmm__os_spawn(const struct pmm__os_child *c);
  * this process started with (a program may use select(), which stops at
  * 1024).  0 or -errno. */
 int pmm__os_nofile_raise(void);
+/* The soft limit on open descriptors now (RLIM_INFINITY as INT32_MAX). */
+uint32_t pmm__os_nofile_now(void);
 /* Replace this process by path (only returns, -errno, on failure); every
  * signal is unblocked first. */
 int pmm__os_exec(const char *path, char *const argv[]);
@@ -265,5 +267,9 @@ int pmm__os_connect(const char *path, int timeout_s);
 struct msghdr;
 int pmm__os_sendmsg(int fd, const struct msghdr *m);
 int pmm__os_recvmsg(int fd, struct msghdr *m);
+/* Make fd's send buffer hold one message of len bytes whole (a unix
+ * SOCK_SEQPACKET message must fit it: EMSGSIZE otherwise), as far as
+ * net.core.wmem_max lets an unprivileged process: 0 or -errno. */
+int pmm__os_sndbuf_for(int fd, size_t len);
 
 #endif

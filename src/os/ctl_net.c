@@ -11,6 +11,7 @@
 #include "retry.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -343,4 +344,12 @@ int pmm__os_sendmsg(int fd, const struct msghdr *m)
 int pmm__os_recvmsg(int fd, struct msghdr *m)
 {
     return RETRY(recvmsg(fd, m, MSG_CMSG_CLOEXEC));
+}
+
+int pmm__os_sndbuf_for(int fd, size_t len)
+{
+    /* the kernel doubles what it is given (its own bookkeeping) and
+     * wants the message plus a little under that */
+    int want = len > (size_t)INT_MAX - 4096 ? INT_MAX : (int)len + 4096;
+    return setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof want) < 0 ? -errno : 0;
 }
