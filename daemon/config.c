@@ -68,7 +68,7 @@ void hrd_config_read(const char *dir)
             hrd_die(1, "config %s: not a regular file", path);
         if (r < 0)
             hrd_die(1, "config %s: %s", path, r == -EFBIG ? "too large" :
-                    pmm_strerror(r));
+                    hrd_text_file_error(r));
         check_owned(path, &o);
         cf.file[i] = text;
     }

@@ -171,3 +171,10 @@ void hrd_die(int code, const char *fmt, ...)
     fputc('\n', stderr);
     exit(code);
 }
+
+const char *hrd_text_file_error(int r)
+{
+    return r == -EILSEQ ? "it holds a NUL byte (not a text file; what "
+                          "follows it would be lost)"
+                        : pmm_strerror(r);
+}

@@ -55,5 +55,9 @@ void hrd_log_line(struct hrd *d, int level, const char *tag, const char *text,
 void hrd_die(int code, const char *fmt, ...)
     __attribute__((noreturn, format(printf, 2, 3)));
 void hrd_die_prefixed(int on);
+/* Why a text file (site.conf, sysadm.ini) could not be read, from
+ * pmm__os_read_text's answer: words for -EILSEQ (a NUL byte), else
+ * pmm_strerror's. */
+const char *hrd_text_file_error(int r);
 
 #endif

@@ -14,10 +14,13 @@
 void hrd_policy_read(struct hrd *d)
 {
     const char *bad;
-    hr__policy_read(d->dir, &d->policy, &bad);
-    if (bad)
-        hrd_log(d, HRD_WARNING,
-                "site.conf: %s is out of range: the default is used", bad);
+    int r = hr__policy_read(d->dir, &d->policy, &bad);
+    if (r < 0)
+        hrd_log(d, HRD_WARNING, "site.conf: %s: every key takes its default",
+                hrd_text_file_error(r));
+    else if (bad)
+        hrd_log(d, HRD_WARNING, "site.conf: %s is out of range or too "
+                "long: the default is used", bad);
 }
 
 /* Badness decays by max_badness units per interval: it drains fully in

@@ -186,11 +186,11 @@ int hrd_startup_begin(struct hrd *d, int with_arun)
     d->ini = malloc(HRD_INI_MAX);
     d->ini_l = calloc(1, sizeof *d->ini_l);
     int r = !d->ini || !d->ini_l ? -ENOMEM
-                                 : pmm__os_read_file(path, d->ini, HRD_INI_MAX);
+                                 : pmm__os_read_text(path, d->ini, HRD_INI_MAX);
     if (r < 0) {
         if (r != -ENOENT)
-            hrd_log(d, HRD_ERR, "%s/sysadm.ini: %s", d->site,
-                    r == -EFBIG ? "larger than 1 MiB, not run" : pmm_strerror(r));
+            hrd_log(d, HRD_ERR, "%s/sysadm.ini: %s, not run", d->site,
+                    r == -EFBIG ? "larger than 1 MiB" : hrd_text_file_error(r));
         free(d->ini);
         free(d->ini_l);
         d->ini = NULL;

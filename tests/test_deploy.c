@@ -304,6 +304,14 @@ Test(deploy, a_config_dir_others_may_write_is_refused_with_the_fix)
     cr_assert_eq(mkfifo(file, 0644), 0); /* not read, nor waited on */
     cr_assert_eq(run_all(out, sizeof out, 0, 0, argv), 1, "%s", out);
     cr_assert(strstr(out, "sysadm.ini: not a regular file"), "%s", out);
+    cr_assert_eq(unlink(file), 0); /* a NUL byte: what follows it unseen */
+    static const char nul[] = "echo A\n\0echo B\n";
+    FILE *f = fopen(file, "w");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(nul, 1, sizeof nul - 1, f), sizeof nul - 1);
+    fclose(f);
+    cr_assert_eq(run_all(out, sizeof out, 0, 0, argv), 1, "%s", out);
+    cr_assert(strstr(out, "sysadm.ini: it holds a NUL byte"), "%s", out);
     char missing[700];
     snprintf(missing, sizeof missing, "%s/nothing", site);
     argv[4] = missing;

@@ -270,3 +270,52 @@ Test(policy, writers_at_once_leave_one_whole_and_readers_see_one_whole)
     read_conf(conf, sizeof conf);
     cr_assert(strstr(conf, "x.mine=kept\n"), "the other line lost:\n%s", conf);
 }
+
+static int keep_it(hr_policy *p, int read, void *arg)
+{
+    (void)p, (void)read, (void)arg;
+    return 0;
+}
+
+/* What site.conf cannot say is not taken for what it does not say: a
+ * value longer than 63 characters, a NUL byte (the text after it unseen)
+ * and a file over 64 KiB give K_EINVAL with the defaults filled in, as a
+ * figure out of range does (before: K_OK, as if those keys were absent);
+ * and an update does not rewrite a file it could not read whole. */
+Test(policy, what_site_conf_cannot_say_is_refused_not_ignored)
+{
+    hr_policy q;
+    char conf[256];
+    snprintf(conf, sizeof conf, "hrCtrl.maxBadness=3\nhrCtrl.interval=%070d\n", 5);
+    write_conf(conf);
+    cr_assert_eq(hr_policy_read(site, &q), K_EINVAL, "a value of 70 characters");
+    cr_assert_eq(q.max_badness, 3, "the sound key is kept");
+    cr_assert_eq(q.interval_s, HR_DEFAULT_INTERVAL_S);
+
+    char path[512];
+    snprintf(path, sizeof path, "%s/site.conf", site);
+    static const char nul[] = "hrCtrl.maxBadness=3\n\0hrCtrl.interval=9\n";
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(nul, 1, sizeof nul - 1, f), sizeof nul - 1);
+    fclose(f);
+    cr_assert_eq(hr_policy_read(site, &q), K_EINVAL, "a NUL byte");
+    cr_assert_eq(q.max_badness, HR_DEFAULT_MAX_BADNESS, "every key its default");
+    cr_assert_lt(hr_policy_update(site, keep_it, NULL), 0,
+                 "not rewritten from what was lost");
+    char back[128];
+    f = fopen(path, "r");
+    cr_assert_not_null(f);
+    cr_assert_eq(fread(back, 1, sizeof back, f), sizeof nul - 1);
+    fclose(f);
+    cr_assert_eq(memcmp(back, nul, sizeof nul - 1), 0, "the file as it was");
+
+    f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("hrCtrl.maxBadness=3\n", f);
+    for (int i = 0; i < 1100; i++) /* 64 bytes a line: over 64 KiB */
+        fputs("# a comment line of sixty-four bytes, to make the file long..\n", f);
+    fclose(f);
+    cr_assert_eq(hr_policy_read(site, &q), K_EINVAL, "over 64 KiB");
+    cr_assert_eq(q.max_badness, HR_DEFAULT_MAX_BADNESS);
+}

@@ -133,6 +133,46 @@ Test(site, startup_file_errors_are_reported_by_line)
     cr_assert(hr_ping(NULL) > 0, "the site started all the same");
 }
 
+/* A NUL byte in sysadm.ini or site.conf would end their text unseen:
+ * the start-up file is not run at all (before, its lines up to the NUL
+ * ran, the one cut there too, and nothing after, without a word), and
+ * site.conf's keys all take their defaults, said in the log (before, the
+ * keys after the NUL did, silently); so does a site.conf over 64 KiB. */
+Test(site, startup_and_site_files_with_a_nul_byte_are_refused_with_a_reason)
+{
+    char path[512];
+    static const char ini[] = "sh -c 'echo one >> boots'\nsh -c 'echo t\0wo >> boots'\n";
+    snprintf(path, sizeof path, "%s/sysadm.ini", site);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(ini, 1, sizeof ini - 1, f), sizeof ini - 1);
+    fclose(f);
+    static const char conf[] = "hrCtrl.maxBadness=3\n\0hrCtrl.interval=9\n";
+    snprintf(path, sizeof path, "%s/site.conf", site);
+    f = fopen(path, "a");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(conf, 1, sizeof conf - 1, f), sizeof conf - 1);
+    fclose(f);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "log", NULL), 0);
+    cr_assert(strstr(out, "sysadm.ini: it holds a NUL byte"), "%s", out);
+    cr_assert(strstr(out, "site.conf: it holds a NUL byte"), "%s", out);
+    cr_assert_eq(lines_of("boots"), 0, "no line of the file ran");
+    cr_assert_eq(run_hr(out, sizeof out, "--json", "site", "info", NULL), 0);
+    cr_assert(strstr(out, "\"max_badness\": 5"), "the default, not 3: %s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
+    f = fopen(path, "w"); /* site.conf: a key, then 70 KB of comments */
+    cr_assert_not_null(f);
+    fputs("hrCtrl.maxBadness=3\n", f);
+    for (int i = 0; i < 1100; i++) /* 64 bytes a line */
+        fputs("# a comment line of sixty-four bytes, to make the file long..\n", f);
+    fclose(f);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "log", NULL), 0);
+    cr_assert(strstr(out, "site.conf: File too large: every key takes its default"),
+              "%s", out);
+}
+
 /* The controller serves while a start-up command runs: the command can
  * call it, and an actor of an earlier line that dies is restarted. */
 Test(site, startup_commands_run_while_the_controller_serves)

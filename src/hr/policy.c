@@ -75,9 +75,10 @@ static uint32_t value(const char *text, const struct key *k, const char **bad)
 {
     char v[64];
     uint32_t n;
-    if (pmm__conf_value(text, k->name, v, sizeof v) != K_OK)
-        return k->dflt;
-    if (parse(k, v, &n) < 0) {
+    int r = pmm__conf_value(text, k->name, v, sizeof v);
+    if (r == K_EUNKNOWN)
+        return k->dflt; /* absent */
+    if (r != K_OK || parse(k, v, &n) < 0) { /* too long, or out of range */
         if (bad && !*bad)
             *bad = k->name;
         return k->dflt;
@@ -105,16 +106,18 @@ static void policy_of(const char *text, hr_policy *p, const char **bad)
         *field(p, &keys[i]) = value(text, &keys[i], bad);
 }
 
-void hr__policy_read(const char *dir, hr_policy *p, const char **bad)
+int hr__policy_read(const char *dir, hr_policy *p, const char **bad)
 {
     char path[4200], *text = malloc(CONF_MAX);
     snprintf(path, sizeof path, "%s/" SITE_CONF, dir);
     /* read once: the keys of one writer's file (an unreadable one gives
-     * the defaults, as each key absent did) */
-    if (text && pmm__os_read_file(path, text, CONF_MAX) < 0)
+     * the defaults, as each key absent did, and says why) */
+    int r = text ? pmm__os_read_text(path, text, CONF_MAX) : -ENOMEM;
+    if (r < 0 && text)
         text[0] = 0;
     policy_of(text ? text : "", p, bad);
     free(text);
+    return r == -ENOENT ? 0 : r;
 }
 
 int hr_policy_read(const char *site, hr_policy *p)
@@ -126,8 +129,10 @@ int hr_policy_read(const char *site, hr_policy *p)
     int r = pmm_site_path(dir, sizeof dir, site);
     if (r < 0)
         return r;
-    hr__policy_read(dir, p, &bad);
-    return bad ? K_EINVAL : K_OK;
+    r = hr__policy_read(dir, p, &bad);
+    if (r == -EFBIG || r == -EILSEQ) /* not site.conf's text: defaults */
+        return K_EINVAL;
+    return r < 0 ? r : bad ? K_EINVAL : K_OK;
 }
 
 int hr_policy_check(const hr_policy *p)
@@ -182,7 +187,7 @@ int hr_policy_update(const char *site,
     if ((r = pmm__os_flock(dfd)) < 0)
         goto out;
     snprintf(path, sizeof path, "%s/" SITE_CONF, at); /* that directory's */
-    r = pmm__os_read_file(path, old, CONF_MAX);
+    r = pmm__os_read_text(path, old, CONF_MAX); /* never rewrite what it lost */
     if (r < 0 && r != -ENOENT)
         goto out;
     if (r == -ENOENT)

@@ -11,9 +11,11 @@
 
 #include <hotrestart/hr.h>
 
-/* The policy of the site in directory dir (resolved): a key absent or out
- * of range takes the default, and *bad (when given) names the first key
- * out of range, or is NULL. */
-void hr__policy_read(const char *dir, hr_policy *p, const char **bad);
+/* The policy of the site in directory dir (resolved): a key absent, out
+ * of range or too long takes the default, and *bad (when given) names the
+ * first key out of range or too long, or is NULL.  0, or why site.conf
+ * could not be read (-EFBIG over 64 KiB, -EILSEQ a NUL byte in it): then
+ * every key takes its default. */
+int hr__policy_read(const char *dir, hr_policy *p, const char **bad);
 
 #endif

@@ -102,20 +102,26 @@ int pmm__os_read_owned(const char *path, char *buf, size_t cap,
             r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
     }
     size_t have = 0;
+    if (r == 0 && buf && cap == 0)
+        r = -EFBIG;
     while (r == 0 && buf) {
-        if (have + 1 >= cap) {
-            r = -EFBIG;
-            break;
-        }
-        int n = pmm__os_read(fd, buf + have, cap - 1 - have);
+        char more; /* full: one byte more says whether the file goes on */
+        int n = have + 1 < cap ? pmm__os_read(fd, buf + have, cap - 1 - have)
+                               : pmm__os_read(fd, &more, 1);
         if (n <= 0) {
             r = n;
+            break;
+        }
+        if (have + 1 >= cap) {
+            r = -EFBIG;
             break;
         }
         have += (size_t)n;
     }
     if (buf && cap)
         buf[have] = 0;
+    if (r == 0 && buf && memchr(buf, 0, have))
+        r = -EILSEQ; /* a NUL byte: not text; what follows it would be lost */
     close(fd);
     return r;
 }

@@ -296,7 +296,7 @@ static ssize_t read_retry(int fd, void *buf, size_t len)
     return n;
 }
 
-int pmm__os_read_file(const char *path, char *buf, size_t cap)
+static int read_len(const char *path, char *buf, size_t cap, size_t *len)
 {
     int fd, r = 0;
     size_t have = 0;
@@ -323,7 +323,21 @@ int pmm__os_read_file(const char *path, char *buf, size_t cap)
     }
     close(fd);
     buf[have < cap ? have : cap - 1] = 0;
+    *len = have;
     return r;
+}
+
+int pmm__os_read_file(const char *path, char *buf, size_t cap)
+{
+    size_t len;
+    return read_len(path, buf, cap, &len);
+}
+
+int pmm__os_read_text(const char *path, char *buf, size_t cap)
+{
+    size_t len;
+    int r = read_len(path, buf, cap, &len);
+    return r == 0 && memchr(buf, 0, len) ? -EILSEQ : r;
 }
 
 int pmm__os_cloexec_from(int low)

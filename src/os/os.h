@@ -100,6 +100,9 @@ int pmm__os_lstat(const char *path, uid_t *uid, mode_t *mode);
 /* The whole of a small file, NUL-terminated; -EFBIG if it does not fit
  * in cap - 1 bytes. */
 int pmm__os_read_file(const char *path, char *buf, size_t cap);
+/* The same for a text file: -EILSEQ if it holds a NUL byte (which would
+ * end its text unseen, and whatever follows with it). */
+int pmm__os_read_text(const char *path, char *buf, size_t cap);
 /* Mark every descriptor from low up close-on-exec: what a program was
  * started with reaches none of the programs it starts. */
 int pmm__os_cloexec_from(int low);
