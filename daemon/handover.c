@@ -21,7 +21,10 @@ int hrd_kept_add(struct hrd *d, int slot, int fd, const char *bytes, uint32_t n)
 {
     struct hrd_slot *s = &d->slot[slot];
     char *copy = NULL;
-    if (s->nkept >= HRD_KEPT_MAX) {
+    /* one actor giving without end (each copy of one descriptor is a new
+     * one here) must not take the controller's descriptors or memory */
+    if (s->nkept >= HRD_KEPT_MAX || d->kept_bytes + n > HRD_KEPT_BYTES_MAX ||
+        d->kept_fds >= pmm__os_nofile_now() / 2) {
         pmm__os_close(fd);
         return -ENOSPC;
     }
@@ -42,6 +45,8 @@ int hrd_kept_add(struct hrd *d, int slot, int fd, const char *bytes, uint32_t n)
     if (n)
         memcpy(copy, bytes, n);
     s->kept[s->nkept++] = (struct hrd_kept){fd, n, copy};
+    d->kept_fds++;
+    d->kept_bytes += n;
     return 0;
 }
 
@@ -52,6 +57,8 @@ int hrd_kept_take(struct hrd *d, int slot, struct hrd_kept *k)
         return 0;
     *k = s->kept[0];
     memmove(s->kept, s->kept + 1, --s->nkept * sizeof *s->kept);
+    d->kept_fds--;
+    d->kept_bytes -= k->n;
     return 1;
 }
 
@@ -61,6 +68,8 @@ void hrd_kept_close(struct hrd *d, int slot)
     for (uint16_t i = 0; i < s->nkept; i++) {
         pmm__os_close(s->kept[i].fd);
         free(s->kept[i].bytes);
+        d->kept_fds--;
+        d->kept_bytes -= s->kept[i].n;
     }
     free(s->kept);
     s->kept = NULL;

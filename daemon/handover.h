@@ -19,6 +19,10 @@
 struct hrd;
 
 #define HRD_KEPT_MAX 4096 /* connections kept for one actor at once */
+/* For all actors at once: pending bytes, and descriptors up to half the
+ * open files limit (the other half is the controller's own work: log
+ * pipes, cgroups, held sockets, clients). */
+#define HRD_KEPT_BYTES_MAX (64u << 20)
 
 struct hrd_kept {
     int fd;                   /* the connection */
@@ -27,7 +31,7 @@ struct hrd_kept {
 };
 
 /* Keep fd (owned from now on) with n bytes for slot: 0, or -ENOSPC
- * (HRD_KEPT_MAX: fd closed), -ENOMEM. */
+ * (HRD_KEPT_MAX for the slot, or the site's bounds: fd closed), -ENOMEM. */
 int hrd_kept_add(struct hrd *d, int slot, int fd, const char *bytes, uint32_t n);
 /* The oldest connection kept for slot into *k (the caller owns its fd
  * and frees its bytes): 1, or 0 when none is left. */

@@ -264,6 +264,8 @@ struct hrd {
     struct { int fd; pid_t pid; int64_t since_ms; } conns[HRD_MAX_CONNS];
     int nconns;               /* connections waiting for their request */
     int spare_fd;             /* kept for running out of descriptors (conns.c) */
+    uint32_t kept_fds;        /* connections kept for all actors (handover.c) */
+    uint64_t kept_bytes;      /* ... and their pending bytes */
     struct { int conn, group; uint32_t ends; } waiting[HRD_MAX_WAITING];
                               /* kill-group requests, answered when their
                                  group's ends count moves on */

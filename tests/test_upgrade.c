@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -474,4 +475,45 @@ Test(upgrade, of_an_actor_with_a_standby_brings_a_standby_of_the_new_image)
     cr_assert_str_eq(ver, "v2", "the standby ran the new image");
     cr_assert_eq(pid, sb);
     close(c);
+}
+
+static int log_has(const char *what)
+{
+    return run_hr(out, sizeof out, "log", NULL) == 0 && strstr(out, what);
+}
+
+/* An actor may give connections at any time (its next instance takes
+ * them), but not without end: each copy of one descriptor is a new one
+ * in the controller.  Before, one actor could make the controller hold
+ * 4096 descriptors and 256 MiB, and a few such actors took every
+ * descriptor it had: its clients were reset and its groups failed to
+ * start ("Too many open files") until the site restarted.  Now all the
+ * actors of a site together keep at most half the open files limit (and
+ * 64 MiB of pending bytes); the next gift is refused, the controller
+ * serves on. */
+Test(upgrade, connections_given_without_end_are_refused_past_a_bound)
+{
+    struct rlimit lim = {512, 512}; /* the controller started from here */
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &lim), 0);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    int hrd = hr_ping(NULL);
+    cr_assert_gt(hrd, 0);
+    int files, all;
+    fds_of(hrd, &files, &all);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--name", "flood",
+                        UPGRADE_BIN, "v1", "flood", NULL), 0, "%s", out);
+    WAIT_FOR(log_has("g1/flood: flood: "), "the actor to give all it could");
+    const char *at = strstr(out, "g1/flood: flood: ");
+    long gave = atol(at + strlen("g1/flood: flood: "));
+    cr_assert(strstr(at, "No space left"), "refused as full: %.120s", at);
+    cr_assert(gave >= 200 && gave <= 256, "%ld kept of half of 512: %s", gave, out);
+    int files2, all2;
+    fds_of(hrd, &files2, &all2);
+    cr_assert_leq(all2, all + 256 + 16, "the controller holds %d descriptors "
+                  "(%d before: the actor adds a few of its own)", all2, all);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "2", "/bin/sleep", "30",
+                        NULL), 0, "it still starts actors: %s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", "1", NULL), 0, "%s", out);
+    WAIT_FOR((fds_of(hrd, &files2, &all2), all2 <= all + 8),
+             "the kept connections closed with their actor");
 }

@@ -19,13 +19,16 @@
  * fails at start); "segv": dies of SIGSEGV at once; "hang": never ends
  * its initialisation (never waits as a standby).  "never": promoted, it hangs before it takes its
  * state and never says it is ready.  "notake": as "serve", without
- * taking the connections handed over.
+ * taking the connections handed over.  "flood": gives /dev/null with
+ * 1 KiB of pending bytes again and again until the controller refuses,
+ * says on stdout how many it took and why it stopped, then waits.
  * On SIGTERM it hands every connection over with its pending bytes when
  * "handover" is given and the controller asks (hr_handover_requested),
  * then exits 0; else it closes them and exits 0.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -139,6 +142,17 @@ int main(int argc, char **argv)
     if (strcmp(argv[2], "hang") == 0)
         for (;;)
             pause(); /* its initialisation never ends */
+    if (strcmp(argv[2], "flood") == 0) {
+        int null = open("/dev/null", O_RDONLY | O_CLOEXEC), r = 0;
+        long gave = 0;
+        while (null >= 0 && gave < 100000 &&
+               (r = hr_handover_give(null, pending, 1024)) == 0)
+            gave++;
+        printf("flood: %ld given, then %d (%s)\n", gave, r, strerror(-r));
+        fflush(stdout);
+        for (;;)
+            pause();
+    }
     sigemptyset(&block);
     sigaddset(&block, SIGTERM);
     sigprocmask(SIG_BLOCK, &block, &none);

@@ -139,6 +139,14 @@ int pmm__os_nofile_raise(void)
     return 0;
 }
 
+uint32_t pmm__os_nofile_now(void)
+{
+    struct rlimit r;
+    if (getrlimit(RLIMIT_NOFILE, &r) < 0)
+        return 1024;
+    return r.rlim_cur > INT32_MAX ? INT32_MAX : (uint32_t)r.rlim_cur;
+}
+
 /* Give back the limit this process started with (async-signal-safe). */
 static void nofile_restore(void)
 {
