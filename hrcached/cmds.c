@@ -20,6 +20,10 @@
 #include "store.h"
 
 #define GET_BATCH 64        /* keys looked up in one transaction */
+#define GET_OUT_HIGH (1u << 20) /* answer held before it is sent: past this
+                                 * a get goes on once it is (MC_S_GET) */
+#define GET_FIRST 16        /* keys of a get's first lookup; then as many
+                             * as its values so far say fill GET_OUT_HIGH */
 
 /* ---- retrieval ---- */
 
@@ -82,9 +86,25 @@ static int next_key(struct keys *k, struct mc_tok *key)
     return k->rest && mc_next_word(&k->rest, key);
 }
 
+/* The next key of a retrieval being answered in parts: words between
+ * spaces and NULs up to g->end. */
+static int rest_key(struct mc_get_rest *g, struct mc_tok *key)
+{
+    char *p = g->at;
+    while (p < g->end && (*p == ' ' || !*p))
+        p++;
+    char *e = p;
+    while (e < g->end && *e != ' ' && *e)
+        e++;
+    g->at = e;
+    *key = (struct mc_tok){p, (size_t)(e - p)};
+    return e > p;
+}
+
 /* get|gets KEY...  or  gat|gats EXPTIME KEY... (n >= 3).  A key over
  * MC_KEY_MAX anywhere makes the whole answer a CLIENT_ERROR, as in
- * memcached, which drops what it had gathered. */
+ * memcached, which drops what it had gathered.  The answer goes out in
+ * parts (mc_cmd_get_more). */
 void mc_cmd_get(struct mc_server *srv, struct mc_session *s, struct mc_tok *t,
                 size_t n, int with_cas, int touch)
 {
@@ -95,31 +115,58 @@ void mc_cmd_get(struct mc_server *srv, struct mc_session *s, struct mc_tok *t,
     }
     size_t first = touch ? 2 : 1;
     struct keys k = {t, first, n, t[n - 1].p};
-    struct mc_tok key;
-    while (next_key(&k, &key))
+    struct mc_tok key, last = t[first];
+    while (next_key(&k, &key)) {
         if (key.n > MC_KEY_MAX) {
             mc_say(s, "CLIENT_ERROR bad command line format");
             return;
         }
-    k = (struct keys){t, first, n, t[n - 1].p};
-    struct emit_ctx ctx = {s, with_cas};
+        last = key;
+    }
+    /* the keys: from the first to the end of the last, as the tokenizer
+     * left them (words between spaces and NULs) */
+    s->get = (struct mc_get_rest){t[first].p, last.p + last.n, with_cas,
+                                  touch, exptime, GET_FIRST};
+    if (first + 1 >= n && !(t[n - 1].p && *t[n - 1].p))
+        s->get.at = s->get.end; /* no key at all */
+    s->state = MC_S_GET;
+    mc_cmd_get_more(srv, s, GET_OUT_HIGH);
+}
+
+void mc_cmd_get_more(struct mc_server *srv, struct mc_session *s, size_t high)
+{
+    struct mc_get_rest *g = &s->get;
+    struct emit_ctx ctx = {s, g->with_cas};
     const char *keys[GET_BATCH];
     size_t nkeys[GET_BATCH], batch;
+    struct mc_tok key;
+    size_t want;
     do {
-        for (batch = 0; batch < GET_BATCH && next_key(&k, &key); batch++) {
+        want = g->batch;
+        for (batch = 0; batch < want && rest_key(g, &key); batch++) {
             keys[batch] = key.p;
             nkeys[batch] = key.n;
         }
         srv->cmd_get += batch;
-        if (touch)
+        if (g->touch)
             srv->cmd_touch += batch;
-        int r = batch ? mc_store_get(srv->store, keys, nkeys, batch, touch,
-                                     exptime, emit, &ctx) : 0;
+        size_t before = s->out.len;
+        int r = batch ? mc_store_get(srv->store, keys, nkeys, batch, g->touch,
+                                     g->exptime, emit, &ctx) : 0;
         if (r < 0) {
+            s->state = MC_S_LINE;
             mc_say_result(s, r);
             return;
         }
-    } while (batch == GET_BATCH);
+        /* as many keys a lookup as fill about `high` bytes, values
+         * being what they were (at least one, at most GET_BATCH) */
+        size_t per = batch ? (s->out.len - before) / batch + 1 : 1;
+        g->batch = high / per < 1 ? 1 : high / per > GET_BATCH ? GET_BATCH
+                                                              : high / per;
+        if (batch == want && s->out.len > high)
+            return; /* sent first, then the rest (MC_S_GET) */
+    } while (batch == want);
+    s->state = MC_S_LINE;
     mc_say(s, "END");
 }
 
@@ -138,7 +185,8 @@ void mc_cmd_store(struct mc_server *srv, struct mc_session *s, enum mc_op op,
     if (t[1].n > MC_KEY_MAX || mc_strtoul32(t[2].p, &flags) < 0 ||
         mc_strtol32(t[3].p, &exptime) < 0 ||
         mc_strtol32(t[4].p, &nbytes) < 0 ||
-        (op == MC_CAS && mc_strtoull(t[5].p, &cas) < 0) || nbytes < 0) {
+        (op == MC_CAS && mc_strtoull(t[5].p, &cas) < 0) || nbytes < 0 ||
+        nbytes > INT32_MAX - 2) { /* memcached's bound: refused, not swallowed */
         mc_say(s, "CLIENT_ERROR bad command line format");
         return;
     }

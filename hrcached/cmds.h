@@ -12,6 +12,9 @@
 #include "proto.h"
 #include "words.h"
 
+/* The rest of a retrieval answered in parts (s->state MC_S_GET): its next
+ * keys until the answer holds more than high bytes, or "END". */
+void mc_cmd_get_more(struct mc_server *srv, struct mc_session *s, size_t high);
 void mc_cmd_get(struct mc_server *srv, struct mc_session *s,
                 struct mc_tok *t, size_t n, int with_cas, int touch);
 void mc_cmd_store(struct mc_server *srv, struct mc_session *s, enum mc_op op,

@@ -332,12 +332,24 @@ static void cmd_md(struct mc_server *srv, struct mc_session *s,
 
 /* ---- me: what memcached's debug line says, in hrcached's terms ---- */
 
+struct me_ctx {
+    struct mc_session *s;
+    int binary; /* asked with b: the key answered in base64, as asked */
+};
+
 static void me_emit(void *arg, const struct mc_meta_view *m)
 {
-    struct mc_session *s = arg;
+    struct me_ctx *c = arg;
+    struct mc_session *s = c->s;
     struct mc_meta_line l = {.n = 0};
     mc_meta_put(&l, "ME ", 3);
-    mc_meta_put(&l, m->v.key, m->v.nkey);
+    if (c->binary) { /* raw, a key of \r\n would forge reply lines */
+        char enc[4 * (MC_KEY_MAX / 3 + 1)];
+        mc_meta_put(&l, enc, mc_base64_encode((const unsigned char *)m->v.key,
+                                              m->v.nkey, enc));
+    } else {
+        mc_meta_put(&l, m->v.key, m->v.nkey);
+    }
     mc_meta_putf(&l, " exp=%" PRId64 " la=%" PRId64 " cas=%" PRIu64
          " fetch=%s cls=1 size=%zu\r\n",
          m->exptime ? m->exptime - m->now : -1, m->age, m->v.cas,
@@ -352,7 +364,8 @@ static void cmd_me(struct mc_server *srv, struct mc_session *s,
         mc_say(s, "CLIENT_ERROR bad command line format");
         return;
     }
-    if (n >= 4 && mc_is(&t[2], "b")) {
+    struct me_ctx c = {s, n >= 4 && mc_is(&t[2], "b")};
+    if (c.binary) {
         t[1].n = mc_base64_decode(t[1].p, t[1].n, (unsigned char *)t[1].p);
         if (t[1].n == 0) {
             mc_say(s, "CLIENT_ERROR bad command line format");
@@ -360,7 +373,7 @@ static void cmd_me(struct mc_server *srv, struct mc_session *s,
         }
     }
     struct mc_mget q = {.no_bump = 1};
-    int r = mc_store_mget(srv->store, t[1].p, t[1].n, &q, me_emit, s);
+    int r = mc_store_mget(srv->store, t[1].p, t[1].n, &q, me_emit, &c);
     if (r == MC_NOT_FOUND)
         mc_say(s, "EN");
     else if (r < 0)

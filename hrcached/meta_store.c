@@ -76,7 +76,7 @@ void mc_meta_ms(struct mc_server *srv, struct mc_session *s,
         mc_meta_error(s, "CLIENT_ERROR options flags too long");
         return;
     }
-    if (mc_strtol32(t[2].p, &vlen) < 0 || vlen < 0) {
+    if (mc_strtol32(t[2].p, &vlen) < 0 || vlen < 0 || vlen > INT32_MAX - 2) {
         mc_meta_error(s, bad);
         return;
     }

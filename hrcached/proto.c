@@ -237,8 +237,13 @@ size_t mc_proto_input(struct mc_server *srv, struct mc_session *s,
             return len;
         }
     }
-    while (pos < len && !s->quit && !s->broken && s->out.len <= high) {
+    while ((pos < len || s->state == MC_S_GET) && !s->quit && !s->broken &&
+           s->out.len <= high) {
         size_t avail = len - pos;
+        if (s->state == MC_S_GET) { /* the answer so far is sent */
+            mc_cmd_get_more(srv, s, high);
+            continue;
+        }
         if (s->state == MC_S_SWALLOW) {
             size_t n = avail < s->swallow ? avail : s->swallow;
             pos += n;

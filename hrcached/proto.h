@@ -53,7 +53,18 @@ struct mc_server {
     void *conns_ctx;
 };
 
-enum mc_state { MC_S_LINE, MC_S_DATA, MC_S_SWALLOW };
+enum mc_state { MC_S_LINE, MC_S_DATA, MC_S_SWALLOW, MC_S_GET };
+
+/* A retrieval answered in parts (MC_S_GET): the rest of its keys, words
+ * between spaces and NULs (the tokenizer's) in the session's line, looked
+ * up once the answer so far is sent, so that one line naming a big value
+ * many times costs a bounded buffer, not a copy of each. */
+struct mc_get_rest {
+    char *at, *end;
+    int with_cas, touch;
+    int32_t exptime;
+    size_t batch;            /* keys a lookup: fewer as values are big */
+};
 
 struct mc_pending {          /* a storage command waiting for its data */
     int meta;                /* ms: answered by meta.c */
@@ -75,6 +86,7 @@ struct mc_session {
     struct mc_buf line;      /* the command line being run, NUL-terminated */
     enum mc_state state;
     struct mc_pending p;
+    struct mc_get_rest get;  /* MC_S_GET */
     size_t swallow;          /* bytes still to drop (MC_S_SWALLOW) */
     size_t want;             /* bytes the next command needs in one piece */
     int noreply;             /* the running command answers nothing */

@@ -391,10 +391,17 @@ int mc_store_arith_item(mc_store *st, struct mc_item *it, int decr,
     *value = v;
     if (len <= it->nbytes) {
         /* fits: in place, padded with spaces to its length (memcached's
-         * way: "10" decremented to 9 reads back as "9 ") */
-        MC_TRY(hr_heap_add(st->heap, item_value(it), it->nbytes));
-        memcpy(item_value(it), buf, len);
-        memset(item_value(it) + len, ' ', it->nbytes - len);
+         * way: "10" decremented to 9 reads back as "9 ").  Only the bytes
+         * that change are saved: a number padded far with spaces would
+         * take its whole value into a lane's log, more than it holds
+         * under a small -m */
+        char *val = item_value(it);
+        size_t end = it->nbytes;
+        while (end > len && val[end - 1] == ' ')
+            end--;
+        MC_TRY(hr_heap_add(st->heap, val, end));
+        memcpy(val, buf, len);
+        memset(val + len, ' ', end - len);
         MC_TRY(set64(st, &it->cas, cas));
         MC_TRY(mc_tab_renew(st, it));
         return MC_VALUE;

@@ -78,6 +78,8 @@ PmmName ram_name(const char *name);
 /* Tell test_actor NAME of the current site a command (actor.c): the file
  * $HR_SITE/cmd.NAME appears whole, never empty or half written. */
 void actor_command(const char *name, const char *cmd);
+/* Process pid's resident memory in KiB (VmRSS), or -1. */
+long rss_kb(int pid);
 /* The descriptors process pid holds open: all of them, and those other
  * than sockets (the controller closes a connection just after its reply,
  * so the caller may still see it). */

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -289,6 +290,138 @@ Test(compat, commands_behind_a_large_reply_run)
     cr_assert_str_eq(set_n(fd, "big", 1000000, 'b', "", ""), "STORED\r\n");
     const char *r = ASK(fd, "get big big\r\nversion\r\n", "VERSION 1.6.0-hrcached-0.1.0\r\n");
     cr_assert_eq(strlen(r), 2 * (21 + 1000000 + 2) + 5 + 30);
+    close(fd);
+    cr_assert_eq(mc_stop(pid), 0);
+}
+
+/* Read an answer of exactly want bytes (at most 10 s between two reads):
+ * its last bytes. */
+static const char *read_answer(int fd, size_t want)
+{
+    static char tail[64];
+    tail[0] = 0;
+    size_t got = 0;
+    char *buf = malloc(1 << 20);
+    cr_assert_not_null(buf);
+    struct timeval tv = {10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    while (got < want) {
+        ssize_t n = recv(fd, buf, 1 << 20, 0);
+        cr_assert_gt(n, 0, "the answer stopped after %zu of %zu bytes", got, want);
+        got += (size_t)n;
+        /* the last bytes of all read so far, across reads */
+        size_t keep = (size_t)n < sizeof tail - 1 ? (size_t)n : sizeof tail - 1;
+        size_t had = strlen(tail), old = had + keep < sizeof tail ? had
+                                                                 : sizeof tail - 1 - keep;
+        memmove(tail, tail + had - old, old);
+        memcpy(tail + old, buf + n - keep, keep);
+        tail[old + keep] = 0;
+    }
+    free(buf);
+    cr_assert_eq(got, want, "%zu bytes, not %zu", got, want);
+    return tail;
+}
+
+/* One get line naming a big value many times, from a client that does not
+ * read: the answer goes out in parts, so the server holds a bounded buffer
+ * (before: a copy of every value, 400 MB here, until the connection
+ * closed; a line of 1 MiB could ask for 250 GB), and the whole answer
+ * still comes, then the next command's. */
+Test(compat, a_get_naming_a_big_value_many_times_holds_a_bounded_buffer)
+{
+    pid_t pid = mc_startl(lfd, NULL);
+    int fd = mc_connect(port);
+    cr_assert_str_eq(set_n(fd, "big", 1000000, 'b', "", ""), "STORED\r\n");
+    enum { TIMES = 400 };
+    char line[TIMES * 4 + 32] = "get";
+    for (int i = 0; i < TIMES; i++)
+        strcat(line, " big");
+    strcat(line, "\r\nversion\r\n");
+    long before = rss_kb(pid);
+    cr_assert_eq(send(fd, line, strlen(line), 0), (ssize_t)strlen(line));
+    usleep(500 * 1000); /* it answers what the socket takes, no more */
+    long during = rss_kb(pid);
+    cr_assert_lt(during - before, 64 * 1024, "%ld KiB more while the client "
+                 "reads nothing (%ld before)", during - before, before);
+    const char *tail = read_answer(fd, TIMES * (21 + 1000000 + 2) + 5 + 30);
+    cr_assert(strstr(tail, "END\r\nVERSION 1.6.0-hrcached"), "%s", tail);
+    close(fd);
+    cr_assert_eq(mc_stop(pid), 0);
+}
+
+/* me of a key given in base64 answers it in base64, as memcached does:
+ * raw, a key holding "\r\nEND\r\n" forged reply lines for the client. */
+Test(compat, me_of_a_binary_key_answers_it_encoded)
+{
+    pid_t pid = mc_startl(lfd, NULL);
+    int fd = mc_connect(port);
+    /* YQ0KRU5EDQp4 is "a\r\nEND\r\nx" */
+    cr_assert_str_eq(ASK(fd, "ms YQ0KRU5EDQp4 2 b\r\nhi\r\n", "\r\n"), "HD\r\n");
+    const char *r = ASK(fd, "me YQ0KRU5EDQp4 b\r\n", "\r\n");
+    cr_assert(strncmp(r, "ME YQ0KRU5EDQp4 exp=", 20) == 0, "%s", r);
+    close(fd);
+    cr_assert_eq(mc_stop(pid), 0);
+}
+
+/* A byte count over INT_MAX - 2 is a bad command line, as in memcached:
+ * refused, the data not awaited and the key kept (before: the key was
+ * deleted and the next 2 GiB on the connection swallowed). */
+Test(compat, a_byte_count_past_memcached_s_bound_is_a_bad_line)
+{
+    pid_t pid = mc_startl(lfd, NULL);
+    int fd = mc_connect(port);
+    cr_assert_str_eq(ASK(fd, "set a2 0 0 1\r\nA\r\n", "\r\n"), "STORED\r\n");
+    cr_assert_str_eq(ASK(fd, "set a2 0 0 2147483647\r\n", "\r\n"),
+                     "CLIENT_ERROR bad command line format\r\n");
+    cr_assert_str_eq(ASK(fd, "ms a2 2147483646\r\n", "\r\n"),
+                     "CLIENT_ERROR bad command line format\r\n");
+    cr_assert_str_eq(ASK(fd, "get a2\r\n", "END\r\n"), "VALUE a2 0 1\r\nA\r\nEND\r\n");
+    close(fd);
+    cr_assert_eq(mc_stop(pid), 0);
+}
+
+/* incr of a number padded far with spaces, under a small -m: only the
+ * bytes that change are saved (before: the whole value went into a
+ * lane's log, more than it holds at -m 8, and the answer was a misleading
+ * "bank full"). */
+Test(compat, incr_of_a_long_padded_number_under_a_small_memory_limit)
+{
+    pid_t pid = mc_startl(lfd, "-m", "8", NULL);
+    int fd = mc_connect(port);
+    char *cmd = malloc(100100);
+    cr_assert_not_null(cmd);
+    int h = snprintf(cmd, 64, "set sp 0 0 100001\r\n1");
+    memset(cmd + h, ' ', 100000);
+    memcpy(cmd + h + 100000, "\r\n", 2);
+    cr_assert_str_eq(ask(fd, cmd, (size_t)h + 100002, "\r\n"), "STORED\r\n");
+    free(cmd);
+    cr_assert_str_eq(ASK(fd, "incr sp 1\r\n", "\r\n"), "2\r\n");
+    cr_assert_str_eq(ASK(fd, "decr sp 2\r\n", "\r\n"), "0\r\n");
+    close(fd);
+    cr_assert_eq(mc_stop(pid), 0);
+}
+
+/* A get answered in parts whose last part is big (small values, then big
+ * ones) is followed by the commands sent behind it: its end uses no new
+ * input, and must not be taken for "nothing to do until more comes" (the
+ * first version of the parts stalled here, found by hrcached_diff). */
+Test(compat, commands_behind_a_get_answered_in_parts_run)
+{
+    pid_t pid = mc_startl(lfd, NULL);
+    int fd = mc_connect(port);
+    cr_assert_str_eq(set_n(fd, "big", 900000, 'b', "", ""), "STORED\r\n");
+    cr_assert_str_eq(set_n(fd, "mid", 600000, 'm', "", ""), "STORED\r\n");
+    cr_assert_str_eq(ASK(fd, "set small 0 0 1\r\ns\r\n", "\r\n"), "STORED\r\n");
+    /* 16 big values (a part sent), then a small one and two that make
+     * the last part over the 1 MiB a part holds */
+    char line[512] = "get";
+    for (int i = 0; i < 16; i++)
+        strcat(line, " big");
+    strcat(line, " small mid mid\r\nversion\r\n");
+    cr_assert_eq(send(fd, line, strlen(line), 0), (ssize_t)strlen(line));
+    const char *tail = read_answer(fd, 16 * (20 + 900000 + 2) + (17 + 1 + 2) +
+                                           2 * (20 + 600000 + 2) + 5 + 30);
+    cr_assert(strstr(tail, "END\r\nVERSION 1.6.0-hrcached"), "%s", tail);
     close(fd);
     cr_assert_eq(mc_stop(pid), 0);
 }

@@ -29,20 +29,6 @@ static char out[4096], ps[262144];
 
 TestSuite(soak, .fini = site_stop_drop, .timeout = 900);
 
-static long rss_kb(int pid)
-{
-    char path[64], line[256];
-    long kb = -1;
-    snprintf(path, sizeof path, "/proc/%d/status", pid);
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f);
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld", &kb) == 1)
-            break;
-    fclose(f);
-    return kb;
-}
-
 /* The controller holds no cgroup of an ended actor any more: a killed
  * tree's is removed once it is empty, by a sweep its loop runs again
  * until it can (cgroup.c), so it may outlive the kill's answer a little.
