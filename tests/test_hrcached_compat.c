@@ -339,7 +339,7 @@ Test(compat, a_get_naming_a_big_value_many_times_holds_a_bounded_buffer)
     strcat(line, "\r\nversion\r\n");
     long before = rss_kb(pid);
     cr_assert_eq(send(fd, line, strlen(line), 0), (ssize_t)strlen(line));
-    usleep(500 * 1000); /* it answers what the socket takes, no more */
+    pace_us(500 * 1000); /* time to answer what the socket takes, no more */
     long during = rss_kb(pid);
     cr_assert_lt(during - before, 64 * 1024, "%ld KiB more while the client "
                  "reads nothing (%ld before)", during - before, before);
