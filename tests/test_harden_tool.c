@@ -381,3 +381,86 @@ Test(harden_tool, log_keeps_a_character_across_reads)
     cr_assert_not_null(strstr(out, "x\xe2\x82\xac\n\\xe2\\x82"), "%.80s",
                        out + strlen(out) - 40);
 }
+
+/* What site create and destroy may touch (found by the tool review):
+ * destroy refuses a directory that is no site and removes nothing of it;
+ * it removes the DISK bank site.conf names only if that is a bank file
+ * of the site's owner (before: any file named there, root's too, was
+ * unlinked by a root destroy); create refuses a --diskbank path holding a
+ * file that is no bank (before: taken as the site's, and destroyed with
+ * it); an empty --site is refused, not read as the default site. */
+Test(harden_tool, create_and_destroy_touch_only_the_site_s_own_files)
+{
+    char dir[600], file[700], keep[700];
+    snprintf(dir, sizeof dir, "%s.notasite", site);
+    cr_assert_eq(mkdir(dir, 0700), 0);
+    snprintf(file, sizeof file, "%s/notes.txt", dir);
+    snprintf(keep, sizeof keep, "%s/site.conf", dir);
+    for (int i = 0; i < 2; i++) {
+        FILE *f = fopen(i ? keep : file, "w");
+        cr_assert_not_null(f);
+        fputs("mine\n", f);
+        fclose(f);
+    }
+    struct stat st;
+    cr_assert_eq(hr_stderr("--site", dir, "site", "destroy", "--force", NULL), 1,
+                 "%s", out);
+    cr_assert(strstr(out, "is not a site"), "%s", out);
+    cr_assert_eq(stat(file, &st), 0, "notes.txt kept");
+    cr_assert_eq(stat(keep, &st), 0, "its site.conf kept");
+
+    /* a file that is no bank at the --diskbank path: refused, kept */
+    char other[700];
+    snprintf(other, sizeof other, "%s.precious", site);
+    FILE *f = fopen(other, "w");
+    cr_assert_not_null(f);
+    fputs("precious\n", f);
+    fclose(f);
+    cr_assert_eq(hr_stderr("site", "create", "--diskbank", other, NULL), 1, "%s", out);
+    cr_assert(strstr(out, "not a DISK bank of yours"), "%s", out);
+    cr_assert_eq(stat(other, &st), 0);
+    /* a site whose site.conf names that file: destroyed, the file kept */
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0, "%s", out);
+    char conf[700];
+    snprintf(conf, sizeof conf, "%s/site.conf", site);
+    f = fopen(conf, "a");
+    cr_assert_not_null(f);
+    fprintf(f, "pmm.diskbank=%s\n", other);
+    fclose(f);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "destroy", "--force", NULL), 0,
+                 "%s", out);
+    cr_assert_eq(stat(other, &st), 0, "a file that is no bank is not removed");
+    cr_assert_eq(stat(site, &st), -1, "the site is gone");
+    unlink(other);
+    unlink(file);
+    unlink(keep);
+    rmdir(dir);
+
+    cr_assert_eq(hr_stderr("--site=", "site", "info", NULL), 2, "%s", out);
+    cr_assert(strstr(out, "an empty path"), "%s", out);
+}
+
+/* Numbers are decimal (010 is ten, 0x20 no number), counts take no size
+ * suffix, a size of 0 is refused, and a port past 65535 is refused
+ * rather than wrapped (before: 99999 listened on 34463). */
+Test(harden_tool, numbers_are_decimal_and_ports_in_range)
+{
+    static const char *const bad[][2] = {
+        {"--max-badness", "0x20"}, {"--max-actors", "2B"}, {"--interval", "1K"},
+        {"--max-blocks", "1K"}, {"--rambank-size", "0x100000"},
+        {"--rambank-size", "0"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_eq(hr_stderr("site", "create", bad[i][0], bad[i][1], NULL), 2,
+                     "%s %s: %s", bad[i][0], bad[i][1], out);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", "--max-badness", "010",
+                        "--rambank-size", "010M", NULL), 0, "%s", out);
+    hr_policy p;
+    cr_assert_eq(hr_policy_read(NULL, &p), 0);
+    cr_assert_eq(p.max_badness, 10, "decimal, not octal");
+    start();
+    cr_assert_eq(hr_stderr("arun", "-g", "3", "--listen", "tcp:127.0.0.1:99999",
+                           "/bin/sleep", "30", NULL), 2, "%s", out);
+    cr_assert_eq(hr_stderr("metrics", "--listen", "127.0.0.1:70000", NULL), 2,
+                 "%s", out);
+    cr_assert(strstr(out, "0 to 65535"), "%s", out);
+}

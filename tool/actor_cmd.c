@@ -62,6 +62,12 @@ static void add_listen(char *specs, size_t cap, const char *spec)
                "unix:PATH)", spec);
     if (strchr(spec, ','))
         hr_die(HR_EXIT_USAGE, "arun: bad --listen '%s': no commas", spec);
+    const char *port = strrchr(spec, ':') + 1;
+    size_t digits = strspn(port, "0123456789"); /* getaddrinfo wraps 99999 */
+    if (spec[0] == 't' && (!digits || digits > 5 || port[digits] ||
+                           atoi(port) > 65535)) /* 0: the kernel's pick */
+        hr_die(HR_EXIT_USAGE, "arun: bad --listen '%s': the port must be 0 to "
+               "65535, in decimal", spec);
     struct stat st;
     if (strncmp(spec, "unix:", 5) == 0 && lstat(spec + 5, &st) == 0 &&
         S_ISLNK(st.st_mode)) /* bind() would say "Address already in use" */
@@ -70,7 +76,9 @@ static void add_listen(char *specs, size_t cap, const char *spec)
                stat(spec + 5, &st) < 0 ? " to nothing" : "");
     size_t len = strlen(specs);
     if (len + strlen(spec) + 2 > cap)
-        hr_die(HR_EXIT_USAGE, "arun: too many --listen sockets");
+        hr_die(HR_EXIT_USAGE, "arun: --listen '%.60s...': the sockets' specs "
+               "come to more than %zu bytes (too many, or a path too long)",
+               spec, cap - 2);
     snprintf(specs + len, cap - len, "%s%s", len ? "," : "", spec);
 }
 

@@ -44,6 +44,8 @@ void hr_site_existing(const struct hr_opts *o, char *dir, size_t len,
 
 /* Parse a size with an optional K, M, G or T suffix (powers of 1024). */
 int hr_parse_size(const char *s, uint64_t *out);
+/* A count: decimal digits only (no sign, suffix or base prefix): 0, or -1. */
+int hr_parse_count(const char *s, uint64_t *out);
 
 /* JSON and table output */
 void hr_json_str(const char *s);

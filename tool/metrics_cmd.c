@@ -68,10 +68,13 @@ static int listen_tcp(const char *spec)
     }
     struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICSERV,
                              .ai_socktype = SOCK_STREAM}, *ai;
+    size_t digits = strspn(port, "0123456789"); /* getaddrinfo wraps 70000 */
+    if (!digits || digits > 5 || port[digits] || atoi(port) > 65535)
+        hr_die(HR_EXIT_USAGE, "metrics: --listen '%s': the port must be 0 to "
+               "65535, in decimal", spec);
     int r = getaddrinfo(host, port, &hints, &ai);
-    if (r != 0 || !*port)
-        hr_die(HR_EXIT_USAGE, "metrics: --listen '%s': %s", spec,
-               r ? gai_strerror(r) : "no port");
+    if (r != 0)
+        hr_die(HR_EXIT_USAGE, "metrics: --listen '%s': %s", spec, gai_strerror(r));
     int s = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0),
         one = 1; /* non-blocking: take() accepts until none is waiting */
     if (s < 0 || setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||

@@ -75,13 +75,26 @@ void hr_site_existing(const struct hr_opts *o, char *dir, size_t len,
                action, dir);
 }
 
+int hr_parse_count(const char *s, uint64_t *out)
+{
+    char *end;
+    if (!s || !isdigit((unsigned char)*s))
+        return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
 int hr_parse_size(const char *s, uint64_t *out)
 {
     char *end;
     if (!s || !isdigit((unsigned char)*s))
         return -1;
     errno = 0;
-    unsigned long long v = strtoull(s, &end, 0);
+    unsigned long long v = strtoull(s, &end, 10); /* decimal: 010 is ten */
     if (errno)
         return -1;
     int shift = 0;
@@ -224,6 +237,9 @@ int hr_getopt(int argc, char **argv, struct hr_cmdline *c)
             c->o->json = 1;
             break;
         case HR_OPT_SITE:
+            if (!*optarg) /* not "the default site": a variable left empty */
+                hr_die(HR_EXIT_USAGE, "--site: an empty path (give the site's "
+                       "directory, or no --site for $HR_SITE's)");
             c->o->site = optarg;
             break;
         case HR_OPT_HELP:

@@ -51,8 +51,9 @@ static uint32_t tunable(const char *v, const char *opt, const char *unit,
     if (!v)
         return 0; /* not given: the default */
     uint64_t n;
-    if (hr_parse_size(v, &n) < 0 || n == 0 || n > limit)
-        hr_die(HR_EXIT_USAGE, "site create: bad %s (%s1 to %u)", opt, unit, limit);
+    if (hr_parse_count(v, &n) < 0 || n == 0 || n > limit)
+        hr_die(HR_EXIT_USAGE, "site create: bad %s (%s1 to %u, digits only)",
+               opt, unit, limit);
     return (uint32_t)n;
 }
 
@@ -81,15 +82,18 @@ static int site_create(const struct hr_call *call)
     hr_policy pol = {0}; /* the controller's figures: site.conf's hrCtrl.* */
     char dir[4096];
     const char *diskbank_size = VAL(OPT_DISKBANK_SIZE);
+    /* 0 is no size: a bank's default is had by not giving one */
     if ((VAL(OPT_RAMBANK_SIZE) &&
-         hr_parse_size(VAL(OPT_RAMBANK_SIZE), &c.rambank_size) < 0) ||
-        (diskbank_size && hr_parse_size(diskbank_size, &c.diskbank_size) < 0))
-        hr_die(HR_EXIT_USAGE, "site create: bad size (use a number with an "
-                              "optional K, M, G or T)");
-    if (VAL(OPT_MAX_BLOCKS) && (hr_parse_size(VAL(OPT_MAX_BLOCKS),
-                                              &c.max_blocks) < 0 ||
+         (hr_parse_size(VAL(OPT_RAMBANK_SIZE), &c.rambank_size) < 0 ||
+          !c.rambank_size)) ||
+        (diskbank_size && (hr_parse_size(diskbank_size, &c.diskbank_size) < 0 ||
+                           !c.diskbank_size)))
+        hr_die(HR_EXIT_USAGE, "site create: bad size (use a decimal number "
+                              "with an optional K, M, G or T)");
+    if (VAL(OPT_MAX_BLOCKS) && (hr_parse_count(VAL(OPT_MAX_BLOCKS),
+                                               &c.max_blocks) < 0 ||
                                 c.max_blocks == 0))
-        hr_die(HR_EXIT_USAGE, "site create: bad --max-blocks");
+        hr_die(HR_EXIT_USAGE, "site create: bad --max-blocks (digits only)");
     if (diskbank_size && !VAL(OPT_DISKBANK))
         hr_die(HR_EXIT_USAGE, "site create: --diskbank-size needs --diskbank");
     c.diskbank_path = VAL(OPT_DISKBANK);
@@ -112,6 +116,10 @@ static int site_create(const struct hr_call *call)
                "docs/huge-pages.md)", dir, pmm_site_create_why());
     if (r == K_EEXIST)
         hr_die(HR_EXIT_FAIL, "site create: %s already has a RAM bank", dir);
+    if (r == -EEXIST)
+        hr_die(HR_EXIT_FAIL, "site create: --diskbank %s: a file is there that "
+               "is not a DISK bank of yours: remove it or name another path",
+               c.diskbank_path);
     if (r == K_EINVAL)
         hr_die(HR_EXIT_FAIL, "site create: tunables out of range (bank size "
                              "from 2 pages to 1T, max blocks from 1 to 2^30; "
@@ -318,6 +326,9 @@ static int site_destroy(const struct hr_call *c)
     if (pid > 0)
         hr_stop_running(c->dir, "site destroy");
     int r = pmm_site_destroy(c->dir);
+    if (r == K_EUNKNOWN)
+        hr_die(HR_EXIT_FAIL, "site destroy: %s is not a site (no RAM bank of "
+               "its owner's there): nothing removed", c->dir);
     if (r < 0)
         hr_die_err("site destroy", r);
     remove_controller_files(c->dir);

@@ -15,6 +15,7 @@
 #include <netdb.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -154,7 +155,11 @@ static int tcp_address(const char *hostport, struct sockaddr_storage *ss,
 {
     char host[256];
     const char *colon = strrchr(hostport, ':');
-    if (!colon || colon == hostport || !colon[1] ||
+    /* the port in decimal, 0 (the kernel's pick) to 65535: getaddrinfo
+     * takes 99999 and wraps it */
+    size_t digits = colon ? strspn(colon + 1, "0123456789") : 0;
+    if (!colon || colon == hostport || !digits || digits > 5 || colon[1 + digits] ||
+        atoi(colon + 1) > 65535 ||
         (size_t)(colon - hostport) >= sizeof host)
         return -EINVAL;
     const char *h = hostport;

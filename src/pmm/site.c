@@ -181,6 +181,28 @@ const char *pmm_site_create_why(void)
     return create_why;
 }
 
+/* Is the file at path a bank of kind, owned by uid: a regular file (a
+ * symbolic link is not followed) whose header has the banks' magic?
+ * (Its other fields may be damaged or of another version: a bank all the
+ * same, to remove with its site.) */
+static int bank_of(const char *path, uint32_t kind, uid_t uid)
+{
+    uid_t owner;
+    mode_t mode;
+    int fd;
+    /* lstat first: a FIFO named there is never opened (it would block) */
+    if (pmm__os_lstat(path, &owner, &mode) < 0 || !S_ISREG(mode) ||
+        owner != uid || pmm__os_open(path, 1, 0, &fd) < 0)
+        return 0;
+    struct pmm_geom g;
+    int ok = pmm__os_size(fd, NULL, &owner, &mode, NULL, NULL) == 0 &&
+             S_ISREG(mode) && owner == uid &&
+             pmm__os_pread(fd, &g, sizeof g, 0) == 0 &&
+             g.magic == PMM_MAGIC && g.kind == kind;
+    pmm__os_close(fd);
+    return ok;
+}
+
 int pmm_site_create(const char *site, const pmm_site_config *cfg)
 {
     pmm_site_config c = {0};
@@ -221,6 +243,12 @@ int pmm_site_create(const char *site, const pmm_site_config *cfg)
         r = pmm__bank_create_file(c.diskbank_path, PMM_KIND_DISK,
                                   c.diskbank_size, c.disk_max_blocks,
                                   PMM_HUGE_OFF, NULL);
+        /* a DISK bank there already is kept (a site made again after a
+         * reboot); any other file is not the site's to take, nor, later,
+         * to remove with it */
+        if (r == K_EEXIST && !bank_of(c.diskbank_path, PMM_KIND_DISK,
+                                      pmm__os_euid()))
+            r = -EEXIST;
         if (r < 0 && r != K_EEXIST)
             goto fail_ram;
     }
@@ -266,11 +294,22 @@ static void unlink_presence(const char *bank_path)
 int pmm_site_destroy(const char *site)
 {
     char dir[4096], path[4200];
+    uid_t owner;
+    mode_t mode;
     int r;
     if ((r = pmm_site_path(dir, sizeof dir, site)) < 0 ||
-        (r = pmm__site_check_dir(dir)) < 0)
+        (r = pmm__site_check_dir(dir)) < 0 ||
+        (r = pmm__os_lstat(dir, &owner, &mode)) < 0)
         return r;
-    if (pmm_bank_path(path, sizeof path, dir, "DISK") == K_OK) {
+    /* a directory without a RAM bank is no site: nothing of it removed */
+    snprintf(path, sizeof path, "%s/" RAM_BANK, dir);
+    if (!bank_of(path, PMM_KIND_RAM, owner))
+        return K_EUNKNOWN;
+    /* site.conf names the DISK bank, and the site's owner writes it: only
+     * a bank file of that owner goes (root destroying a site must not
+     * remove whatever file its owner named there) */
+    if (pmm_bank_path(path, sizeof path, dir, "DISK") == K_OK &&
+        bank_of(path, PMM_KIND_DISK, owner)) {
         pmm__os_unlink(path);
         unlink_presence(path);
     }
