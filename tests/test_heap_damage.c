@@ -25,7 +25,9 @@
 #include <hotrestart/heap.h>
 
 #include "common.h"
+#include "heap/alloc.h"
 #include "heap/format.h"
+#include "heap/view.h"
 #include "heap_suite.h"
 
 static pmm_bank *bank;
@@ -260,4 +262,108 @@ Test(heap_damage, a_damaged_log_is_refused_never_applied, .timeout = 300)
     cr_assert_eq(hr_heap_check(h, hs_collect, NULL), 0);
     hr_heap_close(h);
     free(copy);
+}
+
+/* An object's header damaged after hr_heap_free (an off-by-one store past
+ * the object before it, onto its size word), before the commit that frees
+ * it: the commit refuses with K_EHEAP.  Before, the free at commit
+ * trusted the header: a size of 0 indexed the free lists out of bounds,
+ * a huge one was followed out of the arena (SIGSEGV both, shown by the
+ * heap review). */
+Test(heap_damage, a_header_damaged_before_its_free_commits_is_refused)
+{
+    static const uint64_t sizes[] = {3, 0x1000000003ull};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "f%zu", i);
+        hr_heap *h = open_heap(name);
+        void *p, *o, *g;
+        cr_assert_eq(hr_heap_begin(h), 0);
+        cr_assert_eq(hr_heap_alloc(h, 392, 0, &p), 0); /* beyond the caches */
+        cr_assert_eq(hr_heap_alloc(h, 400, 0, &o), 0);
+        cr_assert_eq(hr_heap_alloc(h, 400, 0, &g), 0);
+        cr_assert_eq(hr_heap_commit(h), 0);
+        pid_t pid = fork();
+        if (pid == 0) {
+            size_t u;
+            if (hr_heap_begin(h) || hr_heap_free(h, o) || hr_heap_usable(h, p, &u))
+                _exit(2);
+            ((uint64_t *)p)[u / 8] = sizes[i]; /* o's size word */
+            _exit(hr_heap_commit(h) == K_EHEAP ? 0 : 3);
+        }
+        cr_assert_eq(wait_status(pid), 0, "size %#llx: refused, no crash",
+                     (unsigned long long)sizes[i]);
+        hr_heap_close(h);
+    }
+}
+
+/* A free list's back link damaged: the allocation that would unlink that
+ * chunk refuses with K_EHEAP.  Before, it followed the bad link, the list
+ * lost a chunk that stayed free for good, and the commit succeeded. */
+Test(heap_damage, a_free_list_link_that_does_not_link_back_is_refused)
+{
+    hr_heap *h = open_heap("l");
+    void *p[6];
+    cr_assert_eq(hr_heap_begin(h), 0);
+    for (int i = 0; i < 6; i++) /* 300 bytes: beyond the lane caches */
+        cr_assert_eq(hr_heap_alloc(h, 300, 0, &p[i]), 0);
+    for (int i = 0; i < 6; i += 2)
+        cr_assert_eq(hr_heap_free(h, p[i]), 0); /* three free, kept apart */
+    cr_assert_eq(hr_heap_commit(h), 0);
+    cr_assert_eq(hr_heap_check(h, NULL, NULL), 0);
+    /* the middle one of the list (neither head nor tail) */
+    void *mid = NULL;
+    for (int i = 0; i < 6 && !mid; i += 2) {
+        uint64_t *l = (uint64_t *)p[i];
+        if (l[0] && l[1])
+            mid = p[i];
+    }
+    cr_assert_not_null(mid, "a chunk inside its list");
+    ((uint64_t *)mid)[1] = 0; /* its back link: "the head" */
+    void *q[3];
+    int r = 0;
+    cr_assert_eq(hr_heap_begin(h), 0);
+    for (int i = 0; i < 3 && r == 0; i++)
+        r = hr_heap_alloc(h, 300, 0, &q[i]);
+    cr_assert_eq(r, K_EHEAP, "the bad link is refused, not followed");
+    hr_heap_abort(h);
+    hr_heap_close(h);
+}
+
+/* A header that a merge left inside a bigger free chunk looks free and
+ * sound (check words depend on the offset alone): one stray word that
+ * lists it must be named by the checker, and refused by the allocator.
+ * Before, the check passed, and the next allocations returned that
+ * header's place and then the chunk around it: two live objects over
+ * each other (shown by the heap review). */
+Test(heap_damage, a_stale_header_put_on_a_list_is_no_chunk)
+{
+    hr_heap *h = open_heap("s");
+    void *x, *y, *g1, *v, *g2;
+    cr_assert_eq(hr_heap_begin(h), 0); /* 400 bytes: beyond the lane caches */
+    cr_assert_eq(hr_heap_alloc(h, 400, 0, &x), 0);
+    cr_assert_eq(hr_heap_alloc(h, 400, 0, &y), 0);
+    cr_assert_eq(hr_heap_alloc(h, 400, 0, &g1), 0);
+    cr_assert_eq(hr_heap_alloc(h, 400, 0, &v), 0);
+    cr_assert_eq(hr_heap_alloc(h, 400, 0, &g2), 0);
+    cr_assert_eq(hr_heap_commit(h), 0);
+    void *order[] = {y, x, v}; /* x merges with y: y's header stays inside */
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(hr_heap_begin(h), 0);
+        cr_assert_eq(hr_heap_free(h, order[i]), 0);
+        cr_assert_eq(hr_heap_commit(h), 0);
+    }
+    cr_assert_eq(hr_heap_check(h, NULL, NULL), 0);
+    unsigned b = hh_bin_of(416);
+    uint64_t yoff = (uint64_t)((uint8_t *)y - h->base) - sizeof(struct hh_chunk);
+    cr_assert_neq(h->hdr->bins[b], 0, "v heads its list");
+    h->hdr->bins[b] = yoff; /* one stray word */
+    hs_seen[0] = 0;
+    cr_assert_eq(hr_heap_check(h, hs_collect, NULL), K_EHEAP);
+    cr_assert(strstr(hs_seen, "is not a chunk of the arena"), "%s", hs_seen);
+    void *a;
+    cr_assert_eq(hr_heap_begin(h), 0);
+    cr_assert_eq(hr_heap_alloc(h, 400, 0, &a), K_EHEAP, "not handed out");
+    hr_heap_abort(h);
+    hr_heap_close(h);
 }

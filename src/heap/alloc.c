@@ -103,8 +103,25 @@ static int free_ok(const struct hr_heap *h, uint64_t off)
     if (off % HH_ALIGN || off < hdr->arena_off || off >= end)
         return 0;
     const struct hh_chunk *c = chunk(h, off);
-    return c->check == hh_check_word(off) && !(c->size & HH_USED) &&
-           csize(c) >= HH_MIN_CHUNK && csize(c) <= end - off;
+    if (c->check != hh_check_word(off) || (c->size & HH_USED) ||
+        csize(c) < HH_MIN_CHUNK || csize(c) > end - off)
+        return 0;
+    /* and a chunk of the arena, not a header a merge left inside a bigger
+     * one (check words depend on the offset alone): the next header names
+     * it as its free predecessor */
+    const struct hh_chunk *n = chunk(h, off + csize(c));
+    return n->check == hh_check_word(off + csize(c)) &&
+           !(n->size & HH_PREV_USED) && n->prev16 == csize(c) / HH_ALIGN;
+}
+
+/* Do off's neighbours on list bin name it back (the head: the list's
+ * start)?  A link that does not is damage: following it would lose a
+ * chunk from every list, or tie two lists together. */
+static int links_back(const struct hr_heap *h, uint64_t off, unsigned bin,
+                      uint64_t prev, uint64_t next)
+{
+    return (prev ? links(h, prev)->next : h->hdr->bins[bin]) == off &&
+           (!next || links(h, next)->prev == off);
 }
 
 static int unlink_free(struct hh_tx *t, uint64_t off, unsigned bin)
@@ -112,7 +129,8 @@ static int unlink_free(struct hh_tx *t, uint64_t off, unsigned bin)
     struct hr_heap *h = t->h;
     struct hh_links *l = links(h, off);
     uint64_t next = l->next, prev = l->prev;
-    if ((next && !free_ok(h, next)) || (prev && !free_ok(h, prev)))
+    if ((next && !free_ok(h, next)) || (prev && !free_ok(h, prev)) ||
+        !links_back(h, off, bin, prev, next))
         return K_EHEAP;
     if (prev)
         TRY(set_word(t, &links(h, prev)->next, next));
@@ -148,7 +166,8 @@ static int relink(struct hh_tx *t, uint64_t from, uint64_t to, unsigned bin,
 {
     struct hr_heap *h = t->h;
     struct hh_links l = *links(h, from);
-    if ((l.next && !free_ok(h, l.next)) || (l.prev && !free_ok(h, l.prev)))
+    if ((l.next && !free_ok(h, l.next)) || (l.prev && !free_ok(h, l.prev)) ||
+        !links_back(h, from, bin, l.prev, l.next))
         return K_EHEAP;
     if (save_to)
         TRY(hh_log(t, links(h, to), sizeof l));
@@ -285,13 +304,19 @@ int hh_free(struct hh_tx *t, uint64_t off, int reused)
     uint64_t flags = c->size & HH_PREV_USED;
     uint32_t prev16 = c->prev16;
     uint64_t kept = 0; /* a free neighbour whose list place the merge takes */
-    if (!(c->size & HH_USED))
+    uint64_t end = h->hdr->arena_off + h->hdr->arena_size - sizeof(struct hh_chunk);
+    /* checked again here, at commit: hr_heap_free checked the object, but
+     * a stray store since (its own, past an object's end) may have changed
+     * its header; a size out of bounds would be followed out of the arena */
+    if (!(c->size & HH_USED) || c->check != hh_check_word(off) ||
+        size < HH_MIN_CHUNK || off >= end || size > end - off)
         return K_EHEAP;
     if (!(c->size & HH_PREV_USED)) {
         uint64_t p = off - (uint64_t)c->prev16 * HH_ALIGN;
         struct hh_chunk *pc = chunk(h, p);
-        if (p < h->hdr->arena_off || p >= off || pc->check != hh_check_word(p)
-            || (pc->size & HH_USED) || csize(pc) != off - p)
+        if (p < h->hdr->arena_off || p >= off || off - p < HH_MIN_CHUNK ||
+            pc->check != hh_check_word(p) || (pc->size & HH_USED) ||
+            csize(pc) != off - p)
             return K_EHEAP;
         TRY(set_chunk(t, off, size, c->prev16)); /* stale: reads as free */
         kept = start = p;
@@ -323,8 +348,10 @@ int hh_free(struct hh_tx *t, uint64_t off, int reused)
     } else if (n) {
         TRY(unlink_free(t, n, hh_bin_of(csize(nc))));
     }
-    TRY(set_chunk(t, start, total | flags, prev16));
     uint64_t after = start + total;
+    if (chunk(h, after)->check != hh_check_word(after))
+        return K_EHEAP; /* never re-stamp a damaged header as sound */
+    TRY(set_chunk(t, start, total | flags, prev16));
     TRY(set_chunk(t, after, chunk(h, after)->size & ~HH_PREV_USED,
                   (uint32_t)(total / HH_ALIGN)));
     return kept ? 0 : insert_free(t, start, total);

@@ -118,7 +118,19 @@ static void lists(const struct hr_heap *h, struct report *rp, uint64_t nfree)
                         "the list loops)", b, (unsigned long long)at);
                 return;
             }
-            if (hh_bin_of(c->size & ~HH_FLAGS) != b)
+            uint64_t size = c->size & ~HH_FLAGS;
+            const struct hh_chunk *n = size >= HH_MIN_CHUNK && size <= end - at
+                                       ? chunk_at(h, at + size) : NULL;
+            if (!n || n->check != hh_check_word(at + size) ||
+                (n->size & HH_PREV_USED) || n->prev16 != size / HH_ALIGN) {
+                /* a header left inside a bigger chunk by a merge looks free
+                 * and sound; the chunk after it does not name it back */
+                problem(rp, "list %u: offset %llu is not a chunk of the "
+                        "arena (the next header does not name it)", b,
+                        (unsigned long long)at);
+                return;
+            }
+            if (hh_bin_of(size) != b)
                 problem(rp, "list %u: chunk at offset %llu has another size "
                         "class", b, (unsigned long long)at);
             const struct hh_links *l = (const struct hh_links *)(c + 1);
