@@ -464,3 +464,20 @@ Test(harden_tool, numbers_are_decimal_and_ports_in_range)
                  "%s", out);
     cr_assert(strstr(out, "0 to 65535"), "%s", out);
 }
+
+/* arun -g with no group number, then an option or "--" (the forms its
+ * synopsis gives: arun [-g [GROUP]] [--name NAME]... [--] PROGRAM): group
+ * 0, the option read.  Before, "--" or "--name" was taken for the program
+ * ("not found on $PATH"). */
+Test(harden_tool, arun_g_without_a_number_then_options)
+{
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0, "%s", out);
+    start();
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "--name", "gx",
+                        "/bin/sleep", "30", NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "--", "/bin/sleep", "31",
+                        NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "--json", "ps", NULL), 0, "%s", out);
+    cr_assert(strstr(out, "\"name\": \"gx\""), "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", "0", NULL), 0, "%s", out);
+}

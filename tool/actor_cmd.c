@@ -239,12 +239,14 @@ static int arun_parse(int argc, char **argv, struct hr_cmdline *cl,
                 break;
             }
             /* -g with no number (the guide's `arun -g [gid]`): group 0,
-             * and what followed it is the program */
+             * and what followed it is the program, or, when it begins
+             * with '-', the next option or the "--" before the program */
             if (argv[optind - 1] != optarg)
                 group_arg("arun", optarg);
             a->group = 0;
             optind--;
-            k = 'G';
+            if (optarg[0] != '-')
+                k = 'G';
             break;
         case OPT_ASLR: a->aslr = 1; break;
         case OPT_STANDBY: a->standby = 1; break;
