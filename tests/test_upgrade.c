@@ -85,8 +85,8 @@ static void image_of(char *path, size_t cap, char *hash, size_t hcap)
     snprintf(hash, hcap, "%.*s", (int)(strchr(h, '"') - h), h);
 }
 
-/* hr upgrade ACTOR PROG V MODE [handover] [--timeout S]: its exit
- * status, its output and message in out. */
+/* hr upgrade [--cold] ACTOR [--timeout S] PROG V MODE [handover]: its
+ * exit status, its output and message in out. */
 static const char *actor = "srv";
 static int cold; /* hr upgrade --cold */
 static int upgrade(const char *prog, const char *mode, int handover,
@@ -99,11 +99,11 @@ static int upgrade(const char *prog, const char *mode, int handover,
     argv[n++] = "upgrade";
     if (cold)
         argv[n++] = "--cold";
-    if (timeout) {
+    argv[n++] = (char *)actor;
+    if (timeout) { /* between ACTOR and PROGRAM, as hr(1) allows */
         argv[n++] = "--timeout";
         argv[n++] = (char *)timeout;
     }
-    argv[n++] = (char *)actor;
     argv[n++] = (char *)prog;
     argv[n++] = prog == v2 ? "v2" : "v1b";
     argv[n++] = (char *)mode;

@@ -79,22 +79,30 @@ int hr_cmd_upgrade(int argc, char **argv, const struct hr_opts *go)
     char why[1024] = "", path[PATH_MAX], dir[4096], target[32];
     hr_upgrade_opts uo = {.why = why, .why_cap = sizeof why};
     int group = -1, k;
-    while ((k = hr_getopt(argc, argv, &cl)) != -1) {
-        switch (k) {
-        case 'g':
-            group = (int)number("group", optarg, 0, (long)HR_GROUPS_LIMIT - 1);
-            break;
-        case OPT_TIMEOUT:
-            uo.timeout_ms = (uint32_t)number("--timeout", optarg, 1,
-                                             HR_UPGRADE_TIMEOUT_LIMIT_MS / 1000) * 1000;
-            break;
-        case OPT_COLD: uo.flags |= HR_UPGRADE_COLD; break;
-        case OPT_ALL: uo.flags |= HR_UPGRADE_ALL_AT_ONCE; break;
+    const char *actor = NULL;
+    /* options before ACTOR and between it and PROGRAM (as hr(1) says of
+     * every command's options); they end at PROGRAM, whose own follow */
+    for (;;) {
+        while ((k = hr_getopt(argc, argv, &cl)) != -1) {
+            switch (k) {
+            case 'g':
+                group = (int)number("group", optarg, 0, (long)HR_GROUPS_LIMIT - 1);
+                break;
+            case OPT_TIMEOUT:
+                uo.timeout_ms = (uint32_t)number("--timeout", optarg, 1,
+                                                 HR_UPGRADE_TIMEOUT_LIMIT_MS / 1000) * 1000;
+                break;
+            case OPT_COLD: uo.flags |= HR_UPGRADE_COLD; break;
+            case OPT_ALL: uo.flags |= HR_UPGRADE_ALL_AT_ONCE; break;
+            }
         }
+        if (actor || group >= 0 || optind >= argc)
+            break;
+        actor = argv[optind++];
     }
     int i = optind;
-    const char *actor = group < 0 && i < argc ? argv[i++] : NULL;
-    if (i >= argc || (uo.flags & HR_UPGRADE_ALL_AT_ONCE && group < 0)) {
+    if (i >= argc || (actor && group >= 0) ||
+        (uo.flags & HR_UPGRADE_ALL_AT_ONCE && group < 0)) {
         hr_usage(stderr, "upgrade", cl.table, upgrade_about);
         return HR_EXIT_USAGE;
     }
