@@ -463,6 +463,11 @@ Test(harden_tool, numbers_are_decimal_and_ports_in_range)
     cr_assert_eq(hr_stderr("metrics", "--listen", "127.0.0.1:70000", NULL), 2,
                  "%s", out);
     cr_assert(strstr(out, "0 to 65535"), "%s", out);
+    /* no file to check is said so, not "NOT consistent" */
+    cr_assert_eq(hr_stderr("pmm", "check", "--bank", "/nonexistent/ram.bank", NULL),
+                 1, "%s", out);
+    cr_assert(strstr(out, "No such file") && !strstr(out, "NOT consistent"),
+              "%s", out);
 }
 
 /* arun -g with no group number, then an option or "--" (the forms its

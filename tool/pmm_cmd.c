@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -278,6 +279,9 @@ static int pmm_check_cmd(const struct hr_call *c)
     struct check_state s = {o, 0};
     if (a->bank) {
         snprintf(path, sizeof path, "%s", a->bank);
+        if (access(path, F_OK) < 0) /* not "NOT consistent": no bank at all */
+            hr_die(HR_EXIT_FAIL, "pmm check: --bank %s: %s", path,
+                   strerror(errno));
     } else {
         int r = pmm_bank_path(path, sizeof path, o->site, a->medium);
         if (r == K_EUNKNOWN)
@@ -297,8 +301,10 @@ static int pmm_check_cmd(const struct hr_call *c)
     int r = pmm_check(path, a->repair ? PMM_CHECK_REPAIR : 0, check_say, &s);
     if (o->json)
         printf("], \"consistent\": %s}\n", r == K_OK ? "true" : "false");
-    else
+    else if (r == K_OK || r == K_EBANK)
         printf("%s: %s\n", path, r == K_OK ? "consistent" : "NOT consistent");
+    else /* not a verdict on the bank: it could not be read */
+        printf("%s: not checked: %s\n", path, pmm_strerror(r));
     if (r == K_OK)
         return HR_EXIT_OK;
     return r == K_EBANK ? HR_EXIT_BANK : HR_EXIT_FAIL;
