@@ -468,6 +468,8 @@ Test(harden_tool, numbers_are_decimal_and_ports_in_range)
                  1, "%s", out);
     cr_assert(strstr(out, "No such file") && !strstr(out, "NOT consistent"),
               "%s", out);
+    cr_assert_eq(hr_stderr("pmm", "check", "--bank", "/nonexistent/ram.bank",
+                           "--medium", "DISK", NULL), 2, "%s", out);
 }
 
 /* arun -g with no group number, then an option or "--" (the forms its
@@ -485,4 +487,24 @@ Test(harden_tool, arun_g_without_a_number_then_options)
     cr_assert_eq(run_hr(out, sizeof out, "--json", "ps", NULL), 0, "%s", out);
     cr_assert(strstr(out, "\"name\": \"gx\""), "%s", out);
     cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", "0", NULL), 0, "%s", out);
+}
+
+/* pmm ls shows a key as text only in the form pmm freeall takes as text
+ * (its letters, then its NUL); the same letters without the NUL are
+ * another key, shown in hex, which freeall --hex takes.  Before, both
+ * read "KV", and "hr pmm freeall KV" found nothing for the second. */
+Test(harden_tool, keys_shown_as_freeall_takes_them)
+{
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0, "%s", out);
+    pmm_bank *b;
+    cr_assert_eq(pmm_bank_open(&b, NULL, "RAM", 0), 0);
+    cr_assert_eq(pmm_alloc(b, "with.nul", 4096, "KV", 3, PMM_NOMAP, NULL, NULL), 0);
+    cr_assert_eq(pmm_alloc(b, "without", 4096, "KV", 2, PMM_NOMAP, NULL, NULL), 0);
+    pmm_bank_close(b);
+    cr_assert_eq(run_hr(out, sizeof out, "pmm", "ls", NULL), 0, "%s", out);
+    cr_assert(strstr(out, "0x4b56"), "the key without its NUL in hex: %s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "pmm", "freeall", "--hex", "4b56", NULL),
+                 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "pmm", "freeall", "KV", NULL), 0, "%s", out);
+    cr_assert(strstr(out, "1 block freed"), "%s", out);
 }

@@ -172,8 +172,11 @@ void hr_hex(const void *p, size_t n)
  * else as 0x-hex. */
 void hr_key_text(const uint8_t *key, size_t n)
 {
+    /* as text only the form pmm freeall takes as text: printable, then its
+     * NUL; a key of the same letters without the NUL is another key, and
+     * is shown in hex (what freeall --hex takes) */
     size_t len = n && key[n - 1] == 0 ? n - 1 : n;
-    int text = len > 0;
+    int text = len > 0 && len < n;
     for (size_t i = 0; i < len; i++)
         text &= isprint(key[i]) && key[i] != ' ';
     if (text)

@@ -277,6 +277,9 @@ static int pmm_check_cmd(const struct hr_call *c)
     const struct hr_opts *o = c->o;
     char path[4096];
     struct check_state s = {o, 0};
+    if (a->bank && c->val[OPT_MEDIUM - HR_OPT_OWN]) /* the man page: one or the other */
+        hr_die(HR_EXIT_USAGE, "pmm check: --bank and --medium name the bank two "
+               "ways: give one");
     if (a->bank) {
         snprintf(path, sizeof path, "%s", a->bank);
         if (access(path, F_OK) < 0) /* not "NOT consistent": no bank at all */

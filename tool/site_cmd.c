@@ -375,7 +375,7 @@ const struct hr_cmd hr_site_subs[] = {
      "advise); --huge requires it (refused, with the reason, where\n"
      "the file system cannot), --no-huge refuses it.  --diskbank adds\n"
      "a DISK medium at PATH (an absolute path on a persistent file\n"
-     "system).  Sizes take K, M, G.  The restart policy: more than\n"
+     "system).  Sizes take K, M, G or T.  The restart policy: more than\n"
      "--max-badness restarts (default 5) within --interval seconds\n"
      "(default 60) escalates a group to a site restart, and a site to\n"
      "failed (it stops).  The registry: --max-actors actors registered\n"
