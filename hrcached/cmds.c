@@ -20,10 +20,8 @@
 #include "store.h"
 
 #define GET_BATCH 64        /* keys looked up in one transaction */
-#define GET_OUT_HIGH (1u << 20) /* answer held before it is sent: past this
-                                 * a get goes on once it is (MC_S_GET) */
 #define GET_FIRST 16        /* keys of a get's first lookup; then as many
-                             * as its values so far say fill GET_OUT_HIGH */
+                             * as its values so far say fill a part */
 
 /* ---- retrieval ---- */
 
@@ -103,8 +101,9 @@ static int rest_key(struct mc_get_rest *g, struct mc_tok *key)
 
 /* get|gets KEY...  or  gat|gats EXPTIME KEY... (n >= 3).  A key over
  * MC_KEY_MAX anywhere makes the whole answer a CLIENT_ERROR, as in
- * memcached, which drops what it had gathered.  The answer goes out in
- * parts (mc_cmd_get_more). */
+ * memcached, which drops what it had gathered.  Otherwise the keys wait
+ * in the session (MC_S_GET), and the input loop answers them in parts
+ * (mc_cmd_get_more). */
 void mc_cmd_get(struct mc_server *srv, struct mc_session *s, struct mc_tok *t,
                 size_t n, int with_cas, int touch)
 {
@@ -115,7 +114,7 @@ void mc_cmd_get(struct mc_server *srv, struct mc_session *s, struct mc_tok *t,
     }
     size_t first = touch ? 2 : 1;
     struct keys k = {t, first, n, t[n - 1].p};
-    struct mc_tok key, last = t[first];
+    struct mc_tok key, last = {0};
     while (next_key(&k, &key)) {
         if (key.n > MC_KEY_MAX) {
             mc_say(s, "CLIENT_ERROR bad command line format");
@@ -124,13 +123,12 @@ void mc_cmd_get(struct mc_server *srv, struct mc_session *s, struct mc_tok *t,
         last = key;
     }
     /* the keys: from the first to the end of the last, as the tokenizer
-     * left them (words between spaces and NULs) */
-    s->get = (struct mc_get_rest){t[first].p, last.p + last.n, with_cas,
+     * left them (words between spaces and NULs); none: an empty range */
+    s->get = (struct mc_get_rest){last.p ? t[first].p : NULL,
+                                  last.p ? last.p + last.n : NULL, with_cas,
                                   touch, exptime, GET_FIRST};
-    if (first + 1 >= n && !(t[n - 1].p && *t[n - 1].p))
-        s->get.at = s->get.end; /* no key at all */
     s->state = MC_S_GET;
-    mc_cmd_get_more(srv, s, GET_OUT_HIGH);
+    (void)srv;
 }
 
 void mc_cmd_get_more(struct mc_server *srv, struct mc_session *s, size_t high)

@@ -192,7 +192,7 @@ static int process(struct mc_worker *w, struct conn *c)
             return -1;
         if (f == 0)
             return !c->writing && watch(w, c, 1) < 0 ? -1 : 0;
-        if ((used == 0 || c->rlen == 0) && !answered && c->s.state != MC_S_GET)
+        if ((used == 0 || c->rlen == 0) && !answered)
             return 0;
     }
 }
@@ -337,7 +337,7 @@ static int settle(struct mc_worker *w, struct conn *c,
             c->rpos += used;
             if (c->rpos == c->rlen)
                 c->rpos = c->rlen = 0;
-            if (used > 0 || c->s.out.len > had || c->s.state == MC_S_GET)
+            if (used > 0 || c->s.out.len > had)
                 continue;
             /* the command in hand needs more of its bytes */
             if (make_room(c) < 0)
