@@ -43,14 +43,21 @@ static hr_heap *open_heap(const char *name)
     return hs_open(bank, name, SIZE);
 }
 
+/* Begin a transaction and make n objects of 300 bytes in it (beyond the
+ * lane caches: on the shared free lists once freed). */
+static void alloc_300(hr_heap *h, void **p, int n)
+{
+    cr_assert_eq(hr_heap_begin(h), 0);
+    for (int i = 0; i < n; i++)
+        cr_assert_eq(hr_heap_alloc(h, 300, 0, &p[i]), 0);
+}
+
 /* Mutant of #21: the checker ignored a wrong back link of a free list. */
 Test(heap_damage, the_checker_names_a_wrong_back_link)
 {
     hr_heap *h = open_heap("b");
     void *p[4];
-    cr_assert_eq(hr_heap_begin(h), 0);
-    for (int i = 0; i < 4; i++) /* 300 bytes: beyond the lane caches */
-        cr_assert_eq(hr_heap_alloc(h, 300, 0, &p[i]), 0);
+    alloc_300(h, p, 4);
     cr_assert_eq(hr_heap_free(h, p[0]), 0); /* two free chunks of one size, */
     cr_assert_eq(hr_heap_free(h, p[2]), 0); /* kept apart by used ones */
     cr_assert_eq(hr_heap_commit(h), 0);
@@ -304,9 +311,7 @@ Test(heap_damage, a_free_list_link_that_does_not_link_back_is_refused)
 {
     hr_heap *h = open_heap("l");
     void *p[6];
-    cr_assert_eq(hr_heap_begin(h), 0);
-    for (int i = 0; i < 6; i++) /* 300 bytes: beyond the lane caches */
-        cr_assert_eq(hr_heap_alloc(h, 300, 0, &p[i]), 0);
+    alloc_300(h, p, 6);
     for (int i = 0; i < 6; i += 2)
         cr_assert_eq(hr_heap_free(h, p[i]), 0); /* three free, kept apart */
     cr_assert_eq(hr_heap_commit(h), 0);

@@ -52,7 +52,7 @@ int pmm_site_path(char *buf, size_t len, const char *site)
     return n < 0 || (size_t)n >= len ? K_EINVAL : K_OK;
 }
 
-int pmm__site_check_dir(const char *dir)
+int pmm__site_check_dir(const char *dir, uid_t *owner)
 {
     uid_t uid, me = pmm__os_euid();
     mode_t mode;
@@ -63,6 +63,8 @@ int pmm__site_check_dir(const char *dir)
         return -ENOTDIR;
     if ((uid != me && me != 0) || (mode & 077))
         return K_EPRIV;
+    if (owner)
+        *owner = uid;
     return K_OK;
 }
 
@@ -158,7 +160,7 @@ int pmm_bank_open(pmm_bank **out, const char *site, const char *medium,
             return r == -ELOOP ? -ENOTDIR : r;
         pmm__os_close(r);
     }
-    if ((r = pmm__site_check_dir(dir)) < 0)
+    if ((r = pmm__site_check_dir(dir, NULL)) < 0)
         return r;
     if ((r = pmm_bank_path(path, sizeof path, dir, medium)) < 0)
         return r;
@@ -295,11 +297,9 @@ int pmm_site_destroy(const char *site)
 {
     char dir[4096], path[4200];
     uid_t owner;
-    mode_t mode;
     int r;
     if ((r = pmm_site_path(dir, sizeof dir, site)) < 0 ||
-        (r = pmm__site_check_dir(dir)) < 0 ||
-        (r = pmm__os_lstat(dir, &owner, &mode)) < 0)
+        (r = pmm__site_check_dir(dir, &owner)) < 0)
         return r;
     /* a directory without a RAM bank is no site: nothing of it removed */
     snprintf(path, sizeof path, "%s/" RAM_BANK, dir);

@@ -15,8 +15,9 @@ int pmm__conf_get(const char *site, const char *key, char *val, size_t len);
  * when absent, K_EINVAL when longer than len. */
 int pmm__conf_value(const char *text, const char *key, char *val, size_t len);
 /* K_OK if dir is a directory of the caller's (or root's) open to nobody
- * else; K_EUNKNOWN if absent, K_EPRIV, -ENOTDIR, -errno. */
-int pmm__site_check_dir(const char *dir);
+ * else, its owner in *owner when not NULL; K_EUNKNOWN if absent, K_EPRIV,
+ * -ENOTDIR, -errno. */
+int pmm__site_check_dir(const char *dir, uid_t *owner);
 /* The site directory dir opened once (its missing parts made when create,
  * see pmm__os_open_dir()) and checked on its descriptor: a directory of the
  * caller's (root's too), open to nobody else.  Its descriptor, with in at
