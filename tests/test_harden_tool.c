@@ -468,6 +468,10 @@ Test(harden_tool, numbers_are_decimal_and_ports_in_range)
                  1, "%s", out);
     cr_assert(strstr(out, "No such file") && !strstr(out, "NOT consistent"),
               "%s", out);
+    /* nor is a directory (the site's, given for its bank) */
+    cr_assert_eq(hr_stderr("pmm", "check", "--bank", site, NULL), 1, "%s", out);
+    cr_assert(strstr(out, "is a directory") && strstr(out, "/ram.bank") &&
+              !strstr(out, "NOT consistent"), "%s", out);
     cr_assert_eq(hr_stderr("pmm", "check", "--bank", "/nonexistent/ram.bank",
                            "--medium", "DISK", NULL), 2, "%s", out);
 }

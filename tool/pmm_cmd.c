@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -282,9 +283,14 @@ static int pmm_check_cmd(const struct hr_call *c)
                "ways: give one");
     if (a->bank) {
         snprintf(path, sizeof path, "%s", a->bank);
-        if (access(path, F_OK) < 0) /* not "NOT consistent": no bank at all */
+        struct stat st;
+        if (stat(path, &st) < 0) /* not "NOT consistent": no bank at all */
             hr_die(HR_EXIT_FAIL, "pmm check: --bank %s: %s", path,
                    strerror(errno));
+        if (S_ISDIR(st.st_mode)) /* a site's directory, most likely */
+            hr_die(HR_EXIT_FAIL, "pmm check: --bank %s: is a directory (give "
+                   "the bank file in it, e.g. %s/ram.bank, or --medium M with "
+                   "--site)", path, path);
     } else {
         int r = pmm_bank_path(path, sizeof path, o->site, a->medium);
         if (r == K_EUNKNOWN)

@@ -64,14 +64,24 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
     raise(SIGBUS); /* delivered, and fatal, when the handler returns */
 }
 
+/* The handler before ours is read first and ours installed second: with
+ * one sigaction() call, glibc copies the old handler out only after the
+ * kernel has put ours in, and a SIGBUS in another thread in between would
+ * find `before` empty and take the default action instead of the
+ * program's handler.  Should the program change the handler between our
+ * two calls, the second tells us which one it was. */
 static void install(void)
 {
-    struct sigaction sa;
+    struct sigaction sa, was;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_sigbus;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGBUS, &sa, &before);
+    sigaction(SIGBUS, NULL, &before);
+    sigaction(SIGBUS, &sa, &was);
+    if (was.sa_sigaction != before.sa_sigaction ||
+        was.sa_flags != before.sa_flags)
+        before = was;
 }
 
 int pmm__os_guarded(const void *addr, size_t len, int (*fn)(void *),
