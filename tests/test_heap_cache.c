@@ -302,13 +302,13 @@ Test(heap_cache, a_thread_that_ends_inside_leaves_the_cache_whole)
  * between a take's record and its tag's clear, after it, or with every
  * take done leaves each taken chunk cached again, once. */
 #define NTAKE ((int)HH_TAKEN + 8)
-#define TSIZE (8u << 20) /* its lanes' caches hold 4 KiB each */
+#define TSIZE (8u << 20) /* its lanes' caches hold 2 KiB each */
 
 static void *cached_set[NTAKE];
 
 static size_t take_size(int i)
 {
-    return 16 + 16 * (size_t)(i % 5); /* chunks of 32..96 bytes */
+    return 16 + 16 * (size_t)(i % 3); /* chunks of 32..64: 1,904 bytes */
 }
 
 static int in_cached_set(const void *p)
@@ -402,4 +402,77 @@ Test(heap_cache, takes_that_do_not_commit_are_cached_again, .timeout = 120)
         assert_all_cached(h, points[k] ? points[k] : "the last take");
         hr_heap_close(h);
     }
+}
+
+/* Cached chunks are used space to the shared allocator and never merge
+ * with their free neighbours: kept too many, or for ever (the bottom of a
+ * list whose size is seldom asked for), they fence the free space apart.
+ * Three million random allocations and frees (bench/heap_bench's heap_frag
+ * mix: 16 B to 64 KiB, 20,000 slots, ~25 MB live) in one thread: the
+ * footprint (the arena less its largest free chunk) stays within 1.6x the
+ * live bytes.  With 64 KiB caches that were never emptied it was 1.97x
+ * here (2.9x after ten million), against 1.3x with no cache at all.  Not
+ * a timing: the same seed gives the same heap every run. */
+static uint64_t frag_rng = 88172645463325252ull;
+
+static uint64_t frag_rnd(void)
+{
+    frag_rng ^= frag_rng << 13;
+    frag_rng ^= frag_rng >> 7;
+    frag_rng ^= frag_rng << 17;
+    return frag_rng;
+}
+
+static size_t frag_size(void)
+{
+    uint64_t x = frag_rnd(), k = x % 100;
+    if (k < 70)
+        return 16 + x / 100 % 241;
+    if (k < 95)
+        return 257 + x / 100 % 3840;
+    return 4097 + x / 100 % 61440;
+}
+
+static pmm_bank *big_bank;
+static void big_setup(void)
+{
+    site_new(600ull << 20, 64);
+    big_bank = bank_open();
+}
+TestSuite(heap_frag, .init = big_setup, .fini = teardown, .timeout = 600);
+
+Test(heap_frag, caches_do_not_fence_free_space_apart)
+{
+    enum { SLOTS = 20000, OPS = 3000000 };
+    static void *slot[SLOTS];
+    static size_t size[SLOTS];
+    hr_heap *h = hs_open(big_bank, "frag", 512u << 20);
+    uint64_t live = 0;
+    for (long done = 0; done < OPS;) {
+        cr_assert_eq(hr_heap_begin(h), 0);
+        for (int k = 0; k < 20; k++, done++) {
+            unsigned i = (unsigned)(frag_rnd() % SLOTS);
+            if (slot[i]) {
+                cr_assert_eq(hr_heap_free(h, slot[i]), 0);
+                live -= size[i];
+                slot[i] = NULL;
+            } else {
+                size[i] = frag_size();
+                cr_assert_eq(hr_heap_alloc(h, size[i], 0, &slot[i]), 0,
+                             "at op %ld: %zu bytes", done, size[i]);
+                live += size[i];
+            }
+        }
+        cr_assert_eq(hr_heap_commit(h), 0);
+    }
+    hr_heap_info st = stat_of(h);
+    double ratio = (double)(st.arena - st.largest_free) / (double)live;
+    cr_log_info("footprint %.2fx the %.1f MB live", ratio, live / 1e6);
+    cr_assert_leq(ratio, 1.6, "footprint %.2fx the live bytes (%llu of "
+                  "%llu free in one chunk, %.1f MB live)", ratio,
+                  (unsigned long long)st.largest_free,
+                  (unsigned long long)st.arena, live / 1e6);
+    hs_seen[0] = 0;
+    cr_assert_eq(hr_heap_check(h, hs_collect, NULL), 0, "%s", hs_seen);
+    hr_heap_close(h);
 }

@@ -349,6 +349,18 @@ Test(loop, stop_after_a_controller_died_ends_what_it_left)
     cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
 }
 
+/* hr site destroy of such a site ends them too, before it removes the
+ * bank (before: "destroyed", and the actor ran on). */
+Test(loop, destroy_after_a_controller_died_ends_what_it_left)
+{
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    pid_t actor = actor_of_a_dead_controller();
+    cr_assert(!gone(actor), "the actor outlives its controller");
+    cr_assert_eq(run_hr(out, sizeof out, "site", "destroy", NULL), 0, "%s", out);
+    cr_assert(gone(actor), "hr site destroy left the actor %d running",
+              (int)actor);
+}
+
 /* The same with a RAM bank that no longer opens: the registry cannot be
  * read, but the dead controller's cgroup names what it left, and hr site
  * stop ends it and says so, instead of "not running" with the actor

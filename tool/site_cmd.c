@@ -14,6 +14,7 @@
 #include <string.h>
 #include <linux/magic.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -323,7 +324,14 @@ static int site_destroy(const struct hr_call *c)
         hr_die(HR_EXIT_FAIL, "site destroy: the site is running (controller "
                              "pid %d): hr site stop first, or --force to "
                              "stop it and destroy it", pid);
-    if (pid > 0)
+    /* a running controller is stopped; what a dead one left running is
+     * ended (hrd --end-leftovers) while the bank still names it.  Not in
+     * a directory with no RAM bank: that is no site, and pmm_site_destroy
+     * says so. */
+    char bank[4200];
+    struct stat st;
+    if (pid > 0 || (pmm_bank_path(bank, sizeof bank, c->dir, "RAM") == 0 &&
+                    stat(bank, &st) == 0 && S_ISREG(st.st_mode)))
         hr_stop_running(c->dir, "site destroy");
     int r = pmm_site_destroy(c->dir);
     if (r == K_EUNKNOWN)

@@ -322,6 +322,18 @@ int hr_heap_free(hr_heap *h, void *p)
     uint64_t to_cache = (uint64_t)hh_cache_takes(t, cs);
     if (!to_cache && (r = hh_lock_alloc(t)) < 0)
         return r;
+    /* a full cache is merged back whole, then takes the chunk: a cached
+     * chunk never merges with its free neighbours, and one kept for ever
+     * (the bottom of a list whose size is seldom asked for) fences free
+     * space apart */
+    if (!to_cache && cs <= HH_CACHE_MAX) {
+        if ((r = hh_cache_drain(t)) < 0) {
+            if (r == K_EHEAP)
+                t->doomed = r;
+            return r;
+        }
+        to_cache = (uint64_t)hh_cache_takes(t, cs);
+    }
     t->frees[t->nfrees++] = off | to_cache;
     return 0;
 }
