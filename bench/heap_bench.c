@@ -43,6 +43,7 @@
 #include <libpmemobj.h>
 #endif
 
+#include "frag_mix.h"
 #include "report.h"
 
 #define REPS 15
@@ -342,25 +343,6 @@ static long count_syscalls(int n)
 
 /* --- fragmentation -------------------------------------------------------- */
 
-static uint64_t rng = 88172645463325252ull;
-static uint64_t rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-
-static size_t mixed_size(void)
-{
-    uint64_t x = rnd(), k = x % 100;
-    if (k < 70)
-        return 16 + x / 100 % 241;       /* 16..256 */
-    if (k < 95)
-        return 257 + x / 100 % 3840;     /* 257..4096 */
-    return 4097 + x / 100 % 61440;       /* 4 KiB..64 KiB */
-}
-
 #define SLOTS 20000
 static void frag(long ops, const char *boost)
 {
@@ -372,13 +354,13 @@ static void frag(long ops, const char *boost)
     for (long done = 0; done < ops;) {
         hr_heap_begin(heap);
         for (int k = 0; k < 20 && done < ops; k++, done++) {
-            unsigned i = (unsigned)(rnd() % SLOTS);
+            unsigned i = (unsigned)(frag_rnd() % SLOTS);
             if (slot[i]) {
                 hr_heap_free(heap, slot[i]);
                 live -= size[i];
                 slot[i] = NULL;
             } else {
-                size[i] = mixed_size();
+                size[i] = frag_size();
                 if (hr_heap_alloc(heap, size[i], 0, &slot[i]) < 0) {
                     slot[i] = NULL;
                     continue;

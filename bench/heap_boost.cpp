@@ -16,27 +16,9 @@
 #include <string>
 #include <vector>
 
+#include "frag_mix.h" // heap_bench's frag(): the same sizes and slots
+
 namespace bip = boost::interprocess;
-
-// The workload of heap_bench's frag(): the same generator, sizes and slots.
-static uint64_t rng = 88172645463325252ull;
-static uint64_t rnd()
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-
-static size_t mixed_size()
-{
-    uint64_t x = rnd(), k = x % 100;
-    if (k < 70)
-        return 16 + x / 100 % 241;
-    if (k < 95)
-        return 257 + x / 100 % 3840;
-    return 4097 + x / 100 % 61440;
-}
 
 // The largest object the segment can give now (binary search).
 static size_t largest(bip::managed_shared_memory &seg)
@@ -69,13 +51,13 @@ static void frag(long ops)
         double peak = 0;
         for (long done = 0; done < ops;) {
             for (int k = 0; k < 20 && done < ops; k++, done++) {
-                unsigned i = (unsigned)(rnd() % SLOTS);
+                unsigned i = (unsigned)(frag_rnd() % SLOTS);
                 if (slot[i]) {
                     seg.deallocate(slot[i]);
                     live -= size[i];
                     slot[i] = nullptr;
                 } else {
-                    size[i] = mixed_size();
+                    size[i] = frag_size();
                     slot[i] = seg.allocate(size[i], std::nothrow);
                     if (slot[i])
                         live += size[i];

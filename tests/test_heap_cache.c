@@ -21,6 +21,7 @@
 
 #include <hotrestart/heap.h>
 
+#include "../bench/frag_mix.h"
 #include "common.h"
 #include "heap/format.h"
 #include "heap_suite.h"
@@ -413,26 +414,6 @@ Test(heap_cache, takes_that_do_not_commit_are_cached_again, .timeout = 120)
  * live bytes.  With 64 KiB caches that were never emptied it was 1.97x
  * here (2.9x after ten million), against 1.3x with no cache at all.  Not
  * a timing: the same seed gives the same heap every run. */
-static uint64_t frag_rng = 88172645463325252ull;
-
-static uint64_t frag_rnd(void)
-{
-    frag_rng ^= frag_rng << 13;
-    frag_rng ^= frag_rng >> 7;
-    frag_rng ^= frag_rng << 17;
-    return frag_rng;
-}
-
-static size_t frag_size(void)
-{
-    uint64_t x = frag_rnd(), k = x % 100;
-    if (k < 70)
-        return 16 + x / 100 % 241;
-    if (k < 95)
-        return 257 + x / 100 % 3840;
-    return 4097 + x / 100 % 61440;
-}
-
 static pmm_bank *big_bank;
 static void big_setup(void)
 {
