@@ -30,6 +30,7 @@
 #include "requests.h"
 #include "spawn.h"
 #include "standby.h"
+#include "tree.h"
 #include "upgrade.h"
 
 
@@ -49,6 +50,24 @@ static int do_arun(struct hrd *d, const struct hr_msg_hdr *h, const char *p,
     if (nfds != 1)
         return -EBADMSG;
     return hrd_arun_payload(d, h->arg, fds[0], p, h->len, o);
+}
+
+/* An hrfexec whose program never ran (its exec, directory or files
+ * failed: the caller gets the error): the actor is as before the call,
+ * unregistered if the call made it, else stopped, and the child that
+ * reported the failure dies as no member, so that its exit (127) is not
+ * a failure of the group: the caller may handle the error, and a group
+ * restarted for it would call again and fail again at once, a site
+ * restart every few milliseconds. */
+static void never_ran(struct hrd *d, int slot, int fresh)
+{
+    pid_t pid = d->reg->actors[slot].pid;
+    if (pid > 0)
+        hrd_tree_reaped(d, slot, pid);
+    if (fresh)
+        hrd_unregister(d, slot);
+    else if (d->reg->actors[slot].state == HR_A_RUNNING)
+        hrd_actor_event(d, slot, AE_HALTED, 0);
 }
 
 /* arun with options: the wire options, then the name and the strings;
@@ -113,7 +132,8 @@ static int do_spawn(struct hrd *d, const struct hr_msg_hdr *h, const char *p,
     if (slot >= 0 && (d->reg->actors[slot].state == HR_A_RUNNING ||
                       d->reg->actors[slot].state == HR_A_DYING))
         return -EBUSY;
-    if (slot < 0) {
+    int fresh = slot < 0;
+    if (fresh) {
         /* arguments are stored without the name, like arun's */
         char *copy;
         uint32_t len;
@@ -127,9 +147,11 @@ static int do_spawn(struct hrd *d, const struct hr_msg_hdr *h, const char *p,
     d->first_start = 1;
     r = hrd_start_actor(d, slot, fds + 1);
     d->first_start = 0;
-    if (r < 0)
+    if (r < 0) {
         hrd_log(d, HRD_ERR, "actor %s not started by %s: %s", name,
                 d->reg->actors[cs].name, hrd_start_why(d, r));
+        never_ran(d, slot, fresh);
+    }
     if (r >= 0) {
         hrd_group_event(d, group, GE_SPAWNED, NULL);
         hrd_log(d, HRD_INFO, "actor %s started in group %d by %s, pid %d", name,

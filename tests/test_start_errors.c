@@ -16,6 +16,7 @@
  *    closed) survive the putting of its streams in place, and its error
  *    pipe there reports a failed start even with no descriptor free above
  *    (src/os/ctl_child.c);
+ *  - an hrfexec whose program cannot run fails the call, not the group;
  *  - under a seccomp profile that refuses clone3 with EPERM (older
  *    container runtimes' defaults), a controller in cgroup mode starts
  *    and restarts actors through its fork path (src/os/ctl_spawn.c).
@@ -471,4 +472,39 @@ Test(start_errors, clone3_refused_by_seccomp_falls_back_to_fork)
     strcat(self, "/");
     cr_assert(strncmp(line, self, strlen(self)) == 0,
               "not in a cgroup below the test's (%s): %s", self, line);
+}
+
+/* An hrfexec whose program cannot run (here a file with no #! line that
+ * the kernel cannot execute) fails the call, and only the call: the
+ * caller handles the error (test_actor: HR_EXIT_HDL and exit), and its
+ * group is not restarted for the child that reported the failure.
+ * Before, that child's exit (127) was taken for a member's crash: the
+ * group restarted at once, its actor called again and failed again, and
+ * the site failed within some 40 ms. */
+Test(start_errors, an_hrfexec_that_cannot_run_fails_the_call_not_the_group)
+{
+    char bad[600];
+    snprintf(bad, sizeof bad, "%s.bad", site);
+    int fd = open(bad, O_WRONLY | O_CREAT | O_TRUNC, 0700);
+    cr_assert_geq(fd, 0, "%s: %m", bad);
+    cr_assert_eq(write(fd, "x\n", 2), 2);
+    close(fd);
+    start_site(0);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--name", "par",
+                        ACTOR_BIN, "par", "kid", bad, NULL), 0, "%s", out);
+    WAIT_FOR(strstr(console(), "actor kid not started by par") ||
+             runs_of("keep.par", -1) > 1, "the failed hrfexec");
+    /* a barrier: another actor started and settled, so that the
+     * controller has handled the child's death (it exited before the
+     * controller answered par) */
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "2", ACTOR_BIN, "B",
+                        NULL), 0, "%s", out);
+    WAIT_FOR(strstr(console(), "actor B run 1 settled"), "B");
+    hr_site_state st;
+    cr_assert_eq(hr_status(NULL, &st), 0, "the site stopped:\n%s", console());
+    cr_assert_eq(st.group_restarts, 0, "restarted for it:\n%s", console());
+    cr_assert_eq(runs_of("keep.par", -1), 1, "%s", console());
+    cr_assert_null(strstr(console(), "exited with status 127"), "%s",
+                   console());
+    unlink(bad);
 }
