@@ -388,6 +388,37 @@ Test(standby, controller_crash)
     WAIT_FOR(live_of("sa", &l) && l.pid == sb2, "the new standby promoted");
 }
 
+/* A promoted standby is the actor: it outlives a controller that dies,
+ * holding its held socket, and the next controller takes the socket back
+ * (before, the death signal its spawn gave it as a standby stayed, and it
+ * died with the controller, its socket with it); the waiting standby
+ * dies with the controller. */
+Test(standby, promoted_outlives_a_controller_crash)
+{
+    struct live l;
+    char spec[512];
+    snprintf(spec, sizeof spec, "unix:%s/sa.sock", site);
+    start_site();
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--standby",
+                        "--listen", spec, "--name", "sa", STANDBY_BIN, NULL),
+                 0, "%s", out);
+    int sb = waiting_standby("sa", 0);
+    refresh();
+    cr_assert_eq(kill(pid_of("sa"), SIGKILL), 0);
+    WAIT_FOR(live_of("sa", &l) && l.pid == sb, "the promoted run");
+    int sb2 = waiting_standby("sa", sb);
+    const char *c = strstr(ps, "\"controller_pid\": ");
+    cr_assert_not_null(c);
+    int ctl = atoi(c + 18);
+    cr_assert_eq(kill(ctl, SIGKILL), 0);
+    POLL_UNTIL(gone(sb2) && gone(ctl), "the standby to die with the controller");
+    cr_assert(!gone(sb), "the promoted standby died with its controller");
+    start_site(); /* the next controller */
+    cr_assert(strstr(console(), "took 1 listening socket back"), "%s",
+              console());
+    cr_assert(gone(sb), "the old live instance outlived the next controller");
+}
+
 Test(standby, site_restart_starts_them_again)
 {
     struct live l;

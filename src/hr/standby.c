@@ -12,7 +12,12 @@
  * promotes the standby (daemon/standby.c): the answer is the group's
  * restart count.  The connection has no timeout: a standby may wait for
  * days.  If the controller goes away, the connection ends and the wait
- * fails (the standby is also killed with its controller, as every actor).
+ * fails, and the standby is killed with its controller (its spawn asked
+ * for that death signal: a spare is no use to the next controller, which
+ * makes its own).  Promoted, it is the actor, and outlives a controller
+ * that dies as every actor does, so that the next controller takes its
+ * held sockets back: the death signal is cleared.  One that the
+ * controller's death reaches first has been killed as a standby.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,6 +27,7 @@
 
 #include <hotrestart/hr.h>
 
+#include "os/ctl.h"
 #include "os/os.h"
 #include "pmm/chorus.h"
 #include "pmm/ident.h"
@@ -56,5 +62,6 @@ int hr_standby_wait(void)
         return -ENOMEM;
     unsetenv("HR_STANDBY");
     pmm__ident_promoted();
+    pmm__os_outlive_parent();
     return 0;
 }

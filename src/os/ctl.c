@@ -254,6 +254,11 @@ int pmm__os_subreaper(void)
     return ret(prctl(PR_SET_CHILD_SUBREAPER, 1));
 }
 
+int pmm__os_outlive_parent(void)
+{
+    return ret(prctl(PR_SET_PDEATHSIG, 0));
+}
+
 int pmm__os_signals(const int *sigs, int n)
 {
     sigset_t mask;

@@ -78,6 +78,9 @@ int pmm__os_pids(pid_t *out, int max);
 /* Make this process a child subreaper: orphans among its descendants
  * become its children (PR_SET_CHILD_SUBREAPER). */
 int pmm__os_subreaper(void);
+/* Outlive the parent: the death signal a spawn gave this process
+ * (struct pmm__os_child's die_with) is cleared. */
+int pmm__os_outlive_parent(void);
 
 /* Process trees (ctl_tree.c).  A cgroup (v2) is a name under a cgroup
  * directory opened by the caller. */
