@@ -181,7 +181,8 @@ static void after_event(struct hrd *d)
             hrd_cold_restart(d);
         else
             hrd_site_restart(d, d->restart_why[0] ? d->restart_why
-                                                  : "asked for (hr site restart)");
+                                                  : "asked for (hr site restart)",
+                             !d->restart_why[0]);
         d->restart_why[0] = 0;
     }
 }

@@ -159,13 +159,15 @@ int hrd_kill_group(struct hrd *d, int group)
 
 /* Every actor stops; a fresh controller (this program, executed again)
  * runs the start-up file without its arun lines and restarts every group.
- * A site that keeps restarting stops instead, marked failed. */
-void hrd_site_restart(struct hrd *d, const char *why)
+ * A site whose escalated restarts (not asked for: a request is no
+ * failure, as for a cold restart) go over the policy stops instead,
+ * marked failed. */
+void hrd_site_restart(struct hrd *d, const char *why, int asked)
 {
     hrd_log(d, HRD_WARNING, "site restart: %s", why);
     hrd_kill_all(d);
     pmm__crash("hrd.site_restart"); /* every actor gone, no new controller */
-    if (hrd_policy_site_restart(d, why)) {
+    if (!asked && hrd_policy_site_restart(d, why)) {
         d->reg->site.failed = 1;
         hrd_log(d, HRD_ERR,
                 "site failed, stopping: %s (hr site start tries again)",

@@ -267,6 +267,25 @@ Test(site, crash_loop_escalates_then_the_site_stops)
     cr_assert(strstr(out, "group 4 failed more than 2 times in 60s"), "%s", out);
 }
 
+/* Site restarts asked for (hr site restart) are no failures: more of them
+ * than hrCtrl.maxBadness in its interval leave the site running (before,
+ * the third with M=2 failed it: "more than 2 site restarts in 60s"). */
+Test(site, asked_site_restarts_are_not_charged_to_the_policy)
+{
+    hr_policy p = {.max_badness = 2, .interval_s = 60};
+    cr_assert_eq(pmm_site_create(site, NULL), 0);
+    cr_assert_eq(hr_policy_write(site, &p), 0);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(run_hr(out, sizeof out, "site", "restart", NULL), 0,
+                     "restart %d: %s", i + 1, out);
+    hr_site_state st;
+    cr_assert_eq(hr_status(NULL, &st), 0, "the site stopped");
+    cr_assert_eq(st.site_restarts, 5);
+    cr_assert_eq(run_hr(out, sizeof out, "log", NULL), 0);
+    cr_assert_null(strstr(out, "site failed"), "%s", out);
+}
+
 static void two_groups_up(void)
 {
     cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
