@@ -172,7 +172,7 @@ void hrd_kill_all(struct hrd *d)
             left++;
         }
     }
-    uint64_t until = pmm__os_now_ns() +
+    uint64_t until = pmm__os_mono_ns() +
                      (longest + HRD_KILL_WAIT_S * 1000ull) * 1000000ull;
     while (left > 0) {
         int now_left = 0;
@@ -190,7 +190,7 @@ void hrd_kill_all(struct hrd *d)
             }
         }
         left = now_left;
-        if (left > 0 && pmm__os_now_ns() > until)
+        if (left > 0 && pmm__os_mono_ns() > until)
             break;
         if (left > 0) {
             hrd_tree_deadlines(d);

@@ -189,7 +189,7 @@ struct hrd_slot {
     uint8_t aslr;             /* 1: this run was started with address-space
                                  randomisation (hrd_spawn) */
     uint64_t kill_at;         /* stopping: SIGKILL at this time (ns,
-                                 CLOCK_REALTIME), or 0 (tree.c) */
+                                 CLOCK_MONOTONIC), or 0 (tree.c) */
     uint32_t kill_ms;         /* ... the stop timeout that set it */
     int32_t cg_left;          /* the pid of its reaped run whose cgroup still
                                  held processes when it was killed, or 0

@@ -165,7 +165,7 @@ void hrd_tree_stop(struct hrd *d, int slot, uint32_t timeout_ms)
         hrd_cgroup_kill(d, a->pid);
     else
         hrd_cgroup_signal(d, a->pid, sig);
-    d->slot[slot].kill_at = timeout_ms ? pmm__os_now_ns() + timeout_ms * 1000000ull
+    d->slot[slot].kill_at = timeout_ms ? pmm__os_mono_ns() + timeout_ms * 1000000ull
                                   : 0;
     d->slot[slot].kill_ms = timeout_ms;
 }
@@ -220,7 +220,7 @@ int hrd_tree_deadlines(struct hrd *d)
         sweep(d, 1);
         sweep_ms = hrd_cgroup_sweep_due();
     }
-    uint64_t now = pmm__os_now_ns(), next = 0;
+    uint64_t now = pmm__os_mono_ns(), next = 0;
     HRD_FOR_ACTORS(d, i) {
         struct hr_reg_actor *a = &d->reg->actors[i];
         uint64_t at = d->slot[i].kill_at;
@@ -245,7 +245,7 @@ void hrd_tree_end_all(struct hrd *d, int wait_ms)
 {
     static pid_t kids[MAX_CHILDREN];
     hrd_cgroup_end(d, wait_ms); /* with cgroups: every actor's tree */
-    uint64_t until = pmm__os_now_ns() + (uint64_t)wait_ms * 1000000ull;
+    uint64_t until = pmm__os_mono_ns() + (uint64_t)wait_ms * 1000000ull;
     int n, ended = 0;
     while ((n = orphans(d, kids, MAX_CHILDREN)) > 0) {
         for (int i = 0; i < n; i++) {
@@ -258,7 +258,7 @@ void hrd_tree_end_all(struct hrd *d, int wait_ms)
         pid_t pid;
         while ((pid = pmm__os_reap(-1, &st, 1)) > 0)
             ended += hrd_find_pid(d, pid) < 0;
-        if (pmm__os_now_ns() > until)
+        if (pmm__os_mono_ns() > until)
             break;
         pmm__os_sleep_ms(1);
     }

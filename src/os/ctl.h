@@ -54,6 +54,9 @@ int pmm__os_read_owned(const char *path, char *buf, size_t cap,
 /* Time.  Wall-clock seconds, monotonic milliseconds, and a sleep. */
 int64_t pmm__os_wall_s(void);
 int64_t pmm__os_mono_ms(void);
+/* The same in nanoseconds: for deadlines, which a step of the wall clock
+ * (NTP, a resumed VM) must not move. */
+uint64_t pmm__os_mono_ns(void);
 void pmm__os_sleep_ms(unsigned ms);
 
 /* Processes. */
