@@ -16,6 +16,8 @@
 #define HRD_HELD_H
 
 #define HRD_HELD_VAR "HR_LISTEN"  /* the stored specs */
+#define HRD_STARTUP_VAR "HR_STARTUP" /* the site of a start-up command or
+                                        ordinary actor (startup.c) */
 #define HRD_HELD_ENV "HRD_HELD"   /* handed over across exec */
 
 struct hrd;

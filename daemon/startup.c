@@ -44,25 +44,31 @@ static int find_program(const char *prog, char *out, size_t cap)
 extern char **environ;
 
 /* environ with HR_LISTEN=specs (none when empty) in place of any it has
- * (held.h), and HR_STANDBY=1 for a standby (standby.h). */
-static char **env_with(const char *specs, int standby)
+ * (held.h), HR_STANDBY=1 for a standby (standby.h), and for a command or
+ * an ordinary actor HR_STARTUP=<site> (startup; tree.c: what it and its
+ * descendants leave running is not an actor's leftover). */
+static char **env_with(const char *specs, int standby, const char *startup)
 {
     size_t n = 0, k = 0, len = strlen(HRD_HELD_VAR);
     while (environ[n])
         n++;
-    char **env = calloc(n + 3, sizeof *env);
-    static char var[1100];
+    char **env = calloc(n + 4, sizeof *env);
+    static char var[1100], mark[4200];
     if (!env)
         return NULL;
     for (size_t i = 0; i < n; i++)
         if (strncmp(environ[i], HRD_HELD_VAR "=", len + 1) != 0 &&
-            strncmp(environ[i], "HR_STANDBY=", 11) != 0)
+            strncmp(environ[i], "HR_STANDBY=", 11) != 0 &&
+            strncmp(environ[i], HRD_STARTUP_VAR "=", 11) != 0)
             env[k++] = environ[i];
     snprintf(var, sizeof var, HRD_HELD_VAR "=%s", specs);
     if (specs[0])
         env[k++] = var;
     if (standby)
         env[k++] = (char *)"HR_STANDBY=1";
+    snprintf(mark, sizeof mark, HRD_STARTUP_VAR "=%s", startup ? startup : "");
+    if (startup)
+        env[k++] = mark;
     return env;
 }
 
@@ -108,7 +114,7 @@ static void run_arun(struct hrd *d, const struct hrd_ini_line *l)
                 pmm_strerror(r));
         return;
     }
-    char **env = specs[0] || standby ? env_with(specs, standby) : environ;
+    char **env = specs[0] || standby ? env_with(specs, standby, NULL) : environ;
     r = env ? hrd_arun(d, (int)l->group, path, argv, env, d->site) : -ENOMEM;
     if (env != environ)
         free(env);
@@ -127,14 +133,20 @@ static pid_t run_command(struct hrd *d, int lineno, char **w)
                 pmm_strerror(r));
         return 0;
     }
+    char **env = env_with("", 0, d->site);
+    if (!env) {
+        hrd_log(d, HRD_ERR, "sysadm.ini:%d: %s", lineno, pmm_strerror(-ENOMEM));
+        return 0;
+    }
     int null = pmm__os_open_fd("/dev/null", O_RDONLY, 0);
     int stdio[3] = {null, d->console_fd, d->console_fd};
     struct pmm__os_child child = {.stdio = stdio, .cwd = d->dir,
                                  .exe_fd = -1, .path = path, .argv = w,
-                                 .errpipe = -1};
+                                 .envp = env, .errpipe = -1};
     int pid = pmm__os_fork();
     if (pid == 0)
         pmm__os_exec_child(&child);
+    free(env);
     if (null >= 0)
         pmm__os_close(null);
     if (pid < 0) {

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cgroup.h"
+#include "held.h"
 #include "hrd.h"
 #include "leftover.h"
 #include "log.h"
@@ -71,7 +72,9 @@ static int orphans(struct hrd *d, pid_t *out, int max)
 
 /* The slot of the actor whose run orphan pid belongs to, or -1: the
  * actor of this site it names, in the run (restart count) it names, while
- * that actor runs or dies. */
+ * that actor runs or dies; -2 for no run's: a standby's, or the start-up
+ * file's (an ordinary actor, what a command left running), which no run
+ * ends. */
 static int owner_of(struct hrd *d, pid_t pid)
 {
     static char env[65536];
@@ -79,6 +82,9 @@ static int owner_of(struct hrd *d, pid_t pid)
     const char *site = hrd_env_get(env, sizeof env, "HR_SITE=");
     const char *name = hrd_env_get(env, sizeof env, "HR_ACTOR=");
     const char *runs = hrd_env_get(env, sizeof env, "HR_RESTARTS=");
+    const char *startup = hrd_env_get(env, sizeof env, HRD_STARTUP_VAR "=");
+    if (!name && startup && strcmp(startup, d->site) == 0)
+        return -2; /* the start-up file's (a command's, an ordinary actor's) */
     if (!site || !name || !runs || strcmp(site, d->site) != 0)
         return -1; /* it shed the environment, or never had it: ended */
     int slot = hrd_find_name(d, -1, name);

@@ -545,3 +545,45 @@ Test(site, cold_restart_killed_before_the_new_bank_is_named_keeps_the_old)
     cr_assert_eq(run_hr(out, sizeof out, "site", "destroy", NULL), 0, "%s", out);
     cr_assert_neq(access(site, F_OK), 0, "the site directory is gone");
 }
+
+/* Without cgroups the controller judges processes re-parented to it by
+ * their environment.  An ordinary actor of the start-up file (arun PROG,
+ * "not watched, not restarted") and what a command leaves running are
+ * the start-up file's, not a dead run's: an actor's crash and its group's
+ * restart leave them running (before, both were SIGKILLed at the first
+ * death).  The site's stop ends them. */
+Test(site, startup_processes_are_no_leftovers_without_cgroups)
+{
+    char path[600], ord[600], bg[600], buf[64];
+    snprintf(path, sizeof path, "%s/sysadm.ini", site);
+    snprintf(ord, sizeof ord, "%s/ord.pid", site);
+    snprintf(bg, sizeof bg, "%s/bg.pid", site);
+    const char *files[2] = {"ord.pid", "bg.pid"};
+    cr_assert_eq(pmm_site_create(site, NULL), 0);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "arun /bin/sh -c \"echo $$ > %s; exec sleep 1000\"\n"
+               "/bin/sh -c \"sleep 1000 > /dev/null 2>&1 & echo $! > %s\"\n"
+               "arun -g 1 %s fa\n", ord, bg, ACTOR_BIN);
+    fclose(f);
+    setenv("HRD_CGROUPS", "off", 1);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    WAIT_FOR(runs_of("fa", 1) == 1, "the actor");
+    int pids[2] = {0, 0};
+    for (int i = 0; i < 2; i++) {
+        POLL_UNTIL(site_file(files[i], buf, sizeof buf) &&
+                   (pids[i] = atoi(buf)) > 0, files[i]);
+        cr_assert_eq(kill(pids[i], 0), 0, "%s: %d", files[i], pids[i]);
+    }
+    refresh();
+    int actor = pid_of("test_actor");
+    cr_assert_gt(actor, 0, "%s", ps);
+    cr_assert_eq(kill(actor, SIGKILL), 0);
+    WAIT_FOR(runs_of("fa", 1) == 2, "the group restarted");
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(kill(pids[i], 0), 0, "%s: %d ended with the actor's "
+                     "run:\n%s", files[i], pids[i], console());
+    cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
+    for (int i = 0; i < 2; i++)
+        POLL_UNTIL(kill(pids[i], 0) != 0, "the stop to end it");
+}
