@@ -174,6 +174,7 @@ void hrd_kill_all(struct hrd *d)
     }
     uint64_t until = pmm__os_mono_ns() +
                      (longest + HRD_KILL_WAIT_S * 1000ull) * 1000000ull;
+    d->killing_all = 1;
     while (left > 0) {
         int now_left = 0;
         HRD_FOR_ACTORS(d, i) {
@@ -194,9 +195,13 @@ void hrd_kill_all(struct hrd *d)
             break;
         if (left > 0) {
             hrd_tree_deadlines(d);
-            pmm__os_sleep_ms(1);
+            if (d->stop_turn)
+                d->stop_turn(d, 1);
+            else
+                pmm__os_sleep_ms(1);
         }
     }
+    d->killing_all = 0;
     HRD_FOR_ACTORS(d, i) {
         struct hr_reg_actor *a = &d->reg->actors[i];
         if (left > 0 && a->pid > 0)

@@ -69,6 +69,14 @@ static int held_count(const struct hr_strings *s)
 int hrd_arun_payload(struct hrd *d, int group, int exe_fd, const char *p,
                      uint32_t len, const struct hrd_arun_opts *o)
 {
+    /* a group that ends takes no member (it ends when its members are
+     * gone), nor one that restarts: a member added while the others die,
+     * or while it backs off, dying in turn, would make the group gone
+     * again (charged to the policy twice, its back-off skipped, its death
+     * recorded nowhere) */
+    const struct hr_reg_group *g = &d->reg->groups[group];
+    if (g->used && (g->state == HR_G_ENDING || g->state == HR_G_RESTARTING))
+        return -EBUSY;
     struct hr_strings *s = malloc(sizeof *s);
     char name[PMM_NAME_MAX];
     int slot, r;

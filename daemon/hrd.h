@@ -242,6 +242,12 @@ struct hrd {
     uint32_t log_dropped;     /* lines stderr was too full to take */
     int listen_fd, sig_fd, ep_fd, lock_fd;
     int stopping;
+    int killing_all;          /* hrd_kill_all waits for every actor to die:
+                                 requests that would start or change
+                                 something are refused (requests.c) */
+    void (*stop_turn)(struct hrd *, int ms); /* one turn of the input while
+                                 it waits (main.c gives hrd_serve_stopping,
+                                 which sits above actor.c); NULL: a sleep */
     int restart_pending;      /* a site restart was asked for */
     int exec_pending;         /* replace this controller with a fresh one */
     int cold_pending;         /* ... on a RAM bank made anew (main.c) */

@@ -196,7 +196,7 @@ static void loop(struct hrd *d)
         watch(d, d->notify_fd, "notify socket");
     after_event(d); /* boot may have asked for a site restart */
     while (!d->stopping && !d->exec_pending) {
-        int got[16], sig, accepting = 0;
+        int got[16], accepting = 0;
         int upgrade_ms = hrd_upgrade_tick(d); /* upgrades moved on */
         int standby_ms = hrd_standby_tick(d); /* standbys missing: started */
         int backoff_ms = hrd_groups_tick(d); /* groups whose back-off is over */
@@ -215,9 +215,7 @@ static void loop(struct hrd *d)
         for (int i = 0; i < n; i++) {
             int fd = got[i];
             if (fd == d->sig_fd) {
-                while ((sig = pmm__os_signal_next(d->sig_fd)) > 0)
-                    if (sig != SIGCHLD)
-                        d->stopping = 1;
+                hrd_signals_take(d);
                 reap(d);
             } else if (fd == d->listen_fd) {
                 accepting = 1; /* after this batch, whose connections a
@@ -454,6 +452,7 @@ int main(int argc, char **argv)
     if (d.ep_fd < 0)
         hrd_die(1, "epoll: %s", pmm_strerror(d.ep_fd));
     d.notify_fd = hrd_ready_open(&d);
+    d.stop_turn = hrd_serve_stopping; /* requests served while actors stop */
     hrd_log(&d, HRD_NOTICE, "controller started (pid %d, generation %u)",
             pmm__os_pid(), d.reg->site.generation);
     hrd_notify("STATUS=starting: site %s, generation %u", d.site,

@@ -15,11 +15,13 @@
 
 #include "arun.h"
 #include "actor.h"
+#include "conns.h"
 #include "group.h"
 #include "handover.h"
 #include "members.h"
 #include "hrd.h"
 #include "log.h"
+#include "logpipe.h"
 #include "metrics.h"
 #include "os/os.h"
 #include "os/ctl.h"
@@ -45,8 +47,6 @@ static int do_arun(struct hrd *d, const struct hr_msg_hdr *h, const char *p,
 {
     if (hrd_group_check(d, h->arg, HRD_GROUP_NEW) < 0)
         return -ERANGE; /* hrCtrl.maxGroups */
-    if (d->reg->groups[h->arg].used && d->reg->groups[h->arg].state == HR_G_ENDING)
-        return -EBUSY; /* it ends when its members are gone */
     if (nfds != 1)
         return -EBADMSG;
     return hrd_arun_payload(d, h->arg, fds[0], p, h->len, o);
@@ -258,12 +258,29 @@ static int reply_rendered(struct hrd *d, int conn,
 
 /* Act on one request: its result (>= 0, or a negative code); *then says
  * whether the caller replies with it. */
+/* What is served while every actor stops: what only reads, an actor's
+ * HR_EXIT_HDL (its next exit is clean: a SIGTERM handler's last call) and
+ * a stop (it wins over a site restart under way). */
+static int served_while_stopping(uint32_t type)
+{
+    return type == HR_REQ_PING || type == HR_REQ_EXIT_HDL ||
+           type == HR_REQ_GET_GROUP || type == HR_REQ_PS ||
+           type == HR_REQ_STOP || type == HR_REQ_INFO ||
+           type == HR_REQ_STATUS || type == HR_REQ_METRICS;
+}
+
 static int dispatch(struct hrd *d, int conn, const struct hr_msg_hdr *h,
                     const char *p, int *fds, int nfds, pid_t caller,
                     enum disposal *then)
 {
     int slot;
     *then = REPLY;
+    if (d->killing_all && !served_while_stopping(h->type)) {
+        reply(conn, -EBUSY, "the controller is stopping every actor (a stop "
+              "or a site restart): ask again once it is done");
+        *then = REPLIED;
+        return -EBUSY;
+    }
     switch (h->type) {
     case HR_REQ_PING:
         return pmm__os_pid();
@@ -395,4 +412,37 @@ void hrd_serve(struct hrd *d, int conn)
     free(buf);
     if (then != KEPT)
         pmm__os_close(conn);
+}
+
+void hrd_signals_take(struct hrd *d)
+{
+    int sig;
+    while ((sig = pmm__os_signal_next(d->sig_fd)) > 0)
+        if (sig != SIGCHLD)
+            d->stopping = 1;
+}
+
+void hrd_serve_stopping(struct hrd *d, int ms)
+{
+    int got[16], accepting = 0, idle = 0;
+    int n = pmm__os_poller_wait(d->ep_fd, got, 16, ms);
+    for (int i = 0; i < n; i++) {
+        int fd = got[i];
+        if (fd == d->sig_fd) {
+            hrd_signals_take(d);
+        } else if (fd == d->listen_fd) {
+            accepting = 1;
+        } else if (hrd_logpipe_event(d, fd)) {
+            /* an actor's output: logged */
+        } else if (hrd_conn_take(d, fd)) {
+            hrd_serve(d, fd);
+        } else {
+            idle = 1; /* readiness and standbys' pipes: for the next
+                         controller's loop; not read, so not waited on */
+        }
+    }
+    if (accepting)
+        hrd_conn_accept_all(d);
+    if (n < 0 || idle)
+        pmm__os_sleep_ms((unsigned)ms);
 }

@@ -48,6 +48,8 @@ static int no_groups(void)
     return strstr(ps, "\"groups\": []") != NULL;
 }
 
+static int console_has(const char *what);
+
 static void arun(const char *group, const char *mode, const char *arg)
 {
     cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", group, CHORUS_ACTOR_BIN,
@@ -79,6 +81,24 @@ Test(chorus, exit_hdl_from_a_sigterm_handler_allocates_nothing)
     cr_assert_eq(r->hdl, 0);
     cr_assert_eq(r->mallocs, 0, "HR_EXIT_HDL allocated %d times", r->mallocs);
     cr_assert_eq(r->runs, 1, "a clean exit: no restart");
+}
+
+/* The same handler when the whole site stops (hr site stop; a site
+ * restart stops every actor the same way): its HR_EXIT_HDL() is answered
+ * while the controller waits for the actors to die, and it exits at once
+ * (before, the controller read no request then: the call waited until the
+ * stop timeout's SIGKILL, "still runs 3000 ms after SIGTERM"). */
+Test(chorus, exit_hdl_from_a_sigterm_handler_during_a_site_stop)
+{
+    arun("2", "sigterm", NULL);
+    struct result *r;
+    WAIT_FOR((r = result("sig")) && r->ready && pid_of("chorus_actor"),
+             "the actor to be ready");
+    cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
+    cr_assert(!console_has("after SIGTERM: SIGKILL"),
+              "the handler's HR_EXIT_HDL was not answered");
+    cr_assert_eq(r->hdl, 0);
+    cr_assert_eq(r->mallocs, 0, "HR_EXIT_HDL allocated %d times", r->mallocs);
 }
 
 Test(chorus, all_seven_hrfexec_forms_spawn)

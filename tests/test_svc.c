@@ -307,6 +307,33 @@ Test(timeouts, a_failure_restart_kills_the_other_members_at_once, .init = up_10s
                    "the restart waited for the stop timeout: %s", console());
 }
 
+static void up_fail_10s(void)
+{
+    site = site_new(0, 0);
+    hr_policy p = {.fail_stop_ms = 10000};
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0);
+    cr_assert_eq(hr_policy_write(site, &p), 0);
+    site_start(out, sizeof out);
+}
+
+/* A group that restarts takes no new member until it runs again: one
+ * added while the others die (here one that ignores SIGTERM, given
+ * hrCtrl.failStopTimeout) or while it backs off would, dying in turn,
+ * make the group gone a second time: the policy charged twice, the
+ * back-off skipped, its death recorded nowhere. */
+Test(timeouts, a_restarting_group_takes_no_new_member, .init = up_fail_10s)
+{
+    arun(3, "ignore", NULL);
+    wait_file("ignore.ready");
+    int sleeper = arun(3, "term", "0");
+    cr_assert_eq(kill(sleeper, SIGKILL), 0);
+    WAIT_FOR(strstr(ps, "\"restarting\""), "the group restarting");
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "3", SVC_BIN, "term",
+                        "0", NULL), 1, "taken: %s", out); /* EBUSY */
+    cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", "3", NULL), 0, "%s",
+                 out);
+}
+
 /* ---- the rough edges a new user hit (issue 11), one test each ---- */
 
 static void no_site(void)

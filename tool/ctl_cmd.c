@@ -38,7 +38,8 @@ static const char *ctl_err(int r)
     if (r == -ENOSPC)
         return "the site's registry is full (hrCtrl.maxActors actors registered)";
     if (r == -EBUSY)
-        return "that group is ending: its members are still dying";
+        return "that group is ending or restarting (its members are still "
+               "dying, or it waits out its back-off): try again once it runs";
     return pmm_strerror(r);
 }
 
