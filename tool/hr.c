@@ -22,7 +22,8 @@ static const char about[] =
     "  --version    the version\n"
     "\n"
     "exit codes: 0 success, 1 the operation failed, 2 bad usage,\n"
-    "            3 the bank or heap is inconsistent (hr pmm check, hr heap check)\n"
+    "            3 the bank or heap is inconsistent (hr pmm check, hr heap check,\n"
+    "            hr heap stat)\n"
     "\n"
     "commands:\n";
 

@@ -3,8 +3,8 @@
  * hr.h - shared pieces of the hr tool.
  *
  * Exit codes (documented in hr(1) and --help):
- *   0 success; 1 the operation failed; 2 bad usage; 3 the bank is
- *   inconsistent (hr pmm check).
+ *   0 success; 1 the operation failed; 2 bad usage; 3 the bank or the
+ *   heap is inconsistent (hr pmm check, hr heap check, hr heap stat).
  */
 #ifndef HR_TOOL_H
 #define HR_TOOL_H

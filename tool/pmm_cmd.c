@@ -341,7 +341,8 @@ const struct hr_cmd hr_pmm_subs[] = {
      "with --hex it is the exact bytes, in hex"},
     {"check", .act = pmm_check_cmd, .help =
      "check a bank file without joining it; --repair rebuilds what can\n"
-     "be rebuilt.  Exit 0 only for a consistent bank, 3 otherwise"},
+     "be rebuilt.  Exit 0 for a consistent bank, 3 for one that is not,\n"
+     "1 when none could be checked (no such file, a directory, unreadable)"},
     {0},
 };
 
