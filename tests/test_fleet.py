@@ -75,7 +75,7 @@ from pymemcache.client.base import Client
 from pymemcache.client.retrying import RetryingClient
 from pymemcache.exceptions import MemcacheServerError
 
-from fleet_nodes import Fleet, die_with_parent, poll
+from fleet_nodes import Fleet, die_with_parent, env_count, poll
 
 PHASES = ["fill", "steady", "upgrade", "kills", "final"]
 FIELDS = ["gets", "hits", "misses", "sets", "server_error", "failed", "wrong",
@@ -438,7 +438,7 @@ def main():
     ap.add_argument("--template", default=os.path.join(
         here, "..", "deploy", "twemproxy", "nutcracker.yml"))
     ap.add_argument("--kills", type=int,
-                    default=int(os.environ.get("HR_FLEET_KILLS", "100")))
+                    default=env_count("HR_FLEET_KILLS", 100))
     ap.add_argument("--seed", type=int,
                     default=int(os.environ.get("HR_FLEET_SEED", "0")) or
                     random.SystemRandom().randrange(1, 1 << 31))
