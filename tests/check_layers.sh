@@ -17,7 +17,8 @@
 # file's folder, then from ROOT/src.  Prints every cycle found as a path of
 # modules, and fails if there is one.  To check more of the tree, give its
 # objects too (tests/CMakeLists.txt).  Lists may be separated by spaces or
-# ';'; paths may not hold spaces.
+# ';'; paths may not hold spaces.  An object nm cannot read fails the check
+# (exit 2), named.
 set -eu
 root=${1:?usage: check_layers.sh ROOT [--order FILE] OBJECT...}
 shift
@@ -34,6 +35,11 @@ folders=$(mktemp)
 modules=$(mktemp)
 trap 'rm -f "$edges" "$folders" "$modules"' EXIT
 for o in "$@"; do echo "module $(module_of_object "$o")"; done >"$modules"
+# An object nm cannot read fails here: in the pipelines below its failure
+# would be lost, and the object checked as one with no symbol.
+for o in "$@"; do
+    nm "$o" >/dev/null || { echo "FAIL: $o: nm cannot read it"; exit 2; }
+done
 
 # Calls: "calls A B" for each symbol that A needs and B defines.
 for o in "$@"; do

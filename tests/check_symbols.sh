@@ -17,7 +17,8 @@
 #     protocol), lock.c (recovery) and repair.c, through write.c; the raw
 #     pwrite only by write.c and create.c (a new file, not yet published).
 #
-# Prints one line per offence, "object: symbol (why)", and fails if any.
+# Prints one line per offence, "object: symbol (why)", and fails if any;
+# an object nm cannot read fails the check (exit 2), named.
 set -eu
 
 # libc's wrappers of system calls (and stdio/dirent calls that open
@@ -65,7 +66,14 @@ WRITER_OBJECTS='/src/pmm/update.c.o /src/pmm/lock.c.o /src/pmm/repair.c.o
 PWRITE_OBJECTS='/src/pmm/write.c.o /src/pmm/create.c.o'
 
 undefined() { # the undefined symbols of object $1, one a line
-    nm -u "$1" | awk '{ s = $NF; sub(/@.*/, "", s); print s }'
+    u=$(nm -u "$1") || return 1
+    echo "$u" | awk '{ s = $NF; sub(/@.*/, "", s); print s }'
+}
+
+read_undefined() { # $syms: undefined "$1"; an object nm cannot read fails
+    # the check (inside the loops' $(...) its failure would be lost, and
+    # the object counted as checked with no symbol)
+    syms=$(undefined "$1") || { echo "FAIL: $1: nm cannot read it"; exit 2; }
 }
 
 in_list() { # word $1 is one of list $2
@@ -102,7 +110,8 @@ syscalls)
         done
         [ $hit = 1 ] || continue
         checked=$((checked + 1))
-        for s in $(undefined "$o"); do
+        read_undefined "$o"
+        for s in $syms; do
             if in_list "$s" "$BANNED"; then
                 offence "$o" "$s" "a system call outside the OS layer: move it into src/os/"
             fi
@@ -117,7 +126,8 @@ writers)
     for o in "$@"; do
         case "$o" in */src/pmm/*) ;; *) continue ;; esac
         checked=$((checked + 1))
-        for s in $(undefined "$o"); do
+        read_undefined "$o"
+        for s in $syms; do
             if in_list "$s" "$WRITERS" && ! ends_with_one_of "$o" "$WRITER_OBJECTS"; then
                 offence "$o" "$s" "only update.c, lock.c and repair.c write metadata"
             fi

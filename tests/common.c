@@ -557,6 +557,20 @@ uint64_t test_seed(const char *name)
     return seed;
 }
 
+long test_count(const char *name, long dflt)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        return dflt;
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    cr_assert(errno == 0 && *end == 0 && end != v && n > 0,
+              "%s=%s: not a whole number above 0 (the test would do "
+              "nothing)", name, v);
+    return n;
+}
+
 uint64_t test_rand(uint64_t *s)
 {
     uint64_t x = *s ? *s : 0x9e3779b97f4a7c15u;

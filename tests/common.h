@@ -157,6 +157,12 @@ struct passwd;
 struct passwd *second_user(void);
 
 uint64_t test_seed(const char *name);
+
+/* The count the knob $name asks for (kills, flips, rounds: a test's
+ * work), or dflt when it is unset or empty.  A value that is not a whole
+ * number above 0 fails the test, named: 0 or garbage (atoi's 0) would make
+ * the test pass having done nothing. */
+long test_count(const char *name, long dflt);
 /* The next number of a xorshift64 generator whose state is *s (never 0). */
 uint64_t test_rand(uint64_t *s);
 

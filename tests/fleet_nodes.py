@@ -36,6 +36,20 @@ def poll(cond, what, bound=BOUND):
         time.sleep(0.005)
 
 
+def env_count(name, default):
+    """The count the knob $name asks for (kills, upgrades: a test's work),
+    or default when it is unset or empty; a value that is not a whole
+    number above 0 ends the test with FAIL, named (0 or garbage would make
+    it pass having done nothing)."""
+    v = os.environ.get(name, "")
+    if not v:
+        return default
+    if not v.isdigit() or int(v) <= 0:
+        raise SystemExit("FAIL: %s=%s: not a whole number above 0 (the test "
+                         "would do nothing)" % (name, v))
+    return int(v)
+
+
 def free_port():
     """A free TCP port of 127.0.0.1 below the kernel's ephemeral range
     (ip_local_port_range), as tests/common.c's free_port(): connect() and

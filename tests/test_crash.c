@@ -224,8 +224,7 @@ static void storm_stop(void)
 Test(crash, random_kills_during_concurrent_allocate_and_free, .timeout = 500,
      .fini = storm_stop)
 {
-    const char *env = getenv("HR_CRASH_KILLS");
-    int kills = env ? atoi(env) : 2000;
+    int kills = (int)test_count("HR_CRASH_KILLS", 2000);
     unsigned seed = (unsigned)test_seed("crash: random kills");
     for (int i = 0; i < W; i++)
         if ((storm[i] = fork()) == 0)

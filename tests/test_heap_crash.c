@@ -54,14 +54,10 @@ static pid_t spawn(const char *name, uint64_t seed, const char *crash,
 
 static long kills_wanted(long dflt)
 {
-    const char *v = getenv("HR_HEAP_KILLS");
-    if (v && *v)
-        return atol(v);
 #ifdef HW_ASAN
-    return dflt / 2;
-#else
-    return dflt;
+    dflt /= 2;
 #endif
+    return test_count("HR_HEAP_KILLS", dflt);
 }
 
 static void acks_map(void)

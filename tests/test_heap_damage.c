@@ -178,8 +178,7 @@ Test(heap_damage, check_or_stat_first_rolls_back_a_dead_holder)
 
 static long flips_wanted(void)
 {
-    const char *v = getenv("HR_HEAP_FLIPS");
-    return v && *v ? atol(v) : 1000;
+    return test_count("HR_HEAP_FLIPS", 1000);
 }
 
 Test(heap_damage, a_damaged_log_is_refused_never_applied, .timeout = 300)

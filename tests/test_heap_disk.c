@@ -63,8 +63,7 @@ TestSuite(heap_disk, .init = setup, .fini = teardown);
 
 Test(heap_disk, random_kills, .timeout = 600)
 {
-    const char *v = getenv("HR_HEAP_DISK_KILLS");
-    long want = v && *v ? atol(v) : 300;
+    long want = test_count("HR_HEAP_DISK_KILLS", 300);
     uint64_t rng = test_seed("heap_disk: random kills");
     pid_t w[3] = {0};
     hw_reopen_verify("DISK", "d", "start");
@@ -468,10 +467,8 @@ Test(heap_disk, power_cut_at_every_flush, .timeout = 600)
     /* HR_HEAP_POWERCUT_IMAGES: at least that many images (a transaction
      * of the two committers gives some 45); HR_HEAP_POWERCUT_TX: so many
      * transactions */
-    const char *v = getenv("HR_HEAP_POWERCUT_TX");
-    const char *w = getenv("HR_HEAP_POWERCUT_IMAGES");
-    long want = w && *w ? atol(w) : 0;
-    long ntx = v && *v ? atol(v) : want ? want / 30 + 1 : 25;
+    long want = test_count("HR_HEAP_POWERCUT_IMAGES", 0);
+    long ntx = test_count("HR_HEAP_POWERCUT_TX", want ? want / 30 + 1 : 25);
     hw_heap_size = 128 << 10;
     unlink(rec_path);
     setenv("HR_HEAP_FLUSHLOG", rec_path, 1);

@@ -153,8 +153,7 @@ static long records_of_migration(void)
 
 static void killed_at_random(long share)
 {
-    const char *n = getenv("HR_STATE_ROUNDS");
-    long rounds = (n && *n ? atol(n) : 500) / share;
+    long rounds = (test_count("HR_STATE_ROUNDS", 500) + share - 1) / share;
     uint64_t rng = test_seed("heap_version") | 1;
     long records = records_of_migration();
     cr_assert_gt(records, 200, "a migration of 200 items logs more");

@@ -269,8 +269,7 @@ static void client(int id)
 
 static unsigned kills(void)
 {
-    const char *e = getenv("HR_MC_KILLS");
-    return e && atoi(e) > 0 ? (unsigned)atoi(e) : 1000;
+    return (unsigned)test_count("HR_MC_KILLS", 1000);
 }
 
 static pid_t clients[CLIENTS];

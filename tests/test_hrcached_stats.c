@@ -3,7 +3,8 @@
  * test_hrcached_stats.c - hrcached's stats, as a scrape or a health check
  * asks for them, against a real hrcached on a throwaway site:
  *  - stats answers every field it documents (memcached's names, then
- *    hrcached's), with heap_used + heap_free = heap_size;
+ *    hrcached's); its heap figures are the heap's own, as a walk of the
+ *    heap by the test finds them once the server is gone;
  *  - neither a restart before its first reply nor stats, stats items,
  *    stats slabs walk the heap: after a SIGKILL the new process serves
  *    with no page of the items mapped, and those commands map none (its
@@ -13,8 +14,10 @@
  *    heap: used grows and free shrinks with the sets, used is the store's
  *    own count (stats' heap_used), the objects are the items, the root
  *    and the table;
- *  - under writers, every stats reply is whole (its heap figures add up)
- *    and every stats heap's walk equals the store's count in its hold.
+ *  - under writers, every stats reply is whole (its heap_used is its
+ *    bytes and the empty store's root and table, its bytes those of its
+ *    items) and every stats heap's walk equals the store's count in its
+ *    hold.
  * No figure here is a time: the walk is seen by the pages it maps.
  */
 #define _GNU_SOURCE
@@ -30,6 +33,9 @@
 #include "test_hrcached_util.h"
 
 static int port, lfd;
+
+#define ITEM_HDR 72     /* an item's header (hrcached/item.h) */
+#define ROUNDING 64     /* the most the allocator adds to an object */
 
 static void setup(void)
 {
@@ -64,6 +70,16 @@ static void fill(int fd, int first, int n, int size)
     free(cmd);
 }
 
+/* The figure name in a reply out (fails the test if there is none). */
+static uint64_t field(const char *out, const char *name)
+{
+    char key[64];
+    snprintf(key, sizeof key, "STAT %s ", name);
+    const char *p = strstr(out, key);
+    cr_assert_not_null(p, "no %s in:\n%s", name, out);
+    return strtoull(p + strlen(key), NULL, 10);
+}
+
 /* Every field stats documents (hrcached(1), STATS), in its order. */
 static const char *const fields[] = {
     "pid", "uptime", "time", "version", "pointer_size", "rusage_user",
@@ -93,19 +109,34 @@ Test(hrcached_stats, stats_answers_every_field_in_order)
         cr_assert_geq(p, at, "%s out of order in:\n%s", fields[i], out);
         at = p;
     }
-    uint64_t size = mc_stat(fd, "stats\r\n", "heap_size");
-    uint64_t used = mc_stat(fd, "stats\r\n", "heap_used");
-    uint64_t free_ = mc_stat(fd, "stats\r\n", "heap_free");
-    uint64_t bytes = mc_stat(fd, "stats\r\n", "bytes");
-    cr_assert_eq(mc_stat(fd, "stats\r\n", "curr_items"), 100);
-    cr_assert_geq(bytes, 100 * 1000);
-    cr_assert_gt(used, bytes, "the root and the table are in heap_used");
-    cr_assert_eq(used + free_, size, "heap_used %lu + heap_free %lu != "
-                 "heap_size %lu", (unsigned long)used, (unsigned long)free_,
-                 (unsigned long)size);
-    cr_assert_eq(mc_stat(fd, "stats slabs\r\n", "total_malloced"), used);
+    uint64_t size = field(out, "heap_size"), used = field(out, "heap_used");
+    uint64_t free_ = field(out, "heap_free"), bytes = field(out, "bytes");
+    cr_assert_eq(field(out, "curr_items"), 100);
+    /* the items' heap sizes: each a header, a key of 4 or 5 bytes and
+     * 1,000 bytes, within the allocator's rounding */
+    cr_assert_geq(bytes, 100 * (ITEM_HDR + 4 + 1000));
+    cr_assert_leq(bytes, 100 * (ITEM_HDR + 5 + 1000 + ROUNDING), "bytes %lu",
+                  (unsigned long)bytes);
+    uint64_t malloced = mc_stat(fd, "stats slabs\r\n", "total_malloced");
     close(fd);
     cr_assert_eq(mc_stop(pid), 0);
+    /* the heap figures against the allocator's own walk of the heap the
+     * server left, made by this process (nothing changed it since) */
+    pmm_bank *bank;
+    void *root;
+    hr_heap_info hi;
+    hr_heap *h = mc_heap_open(&bank, &root);
+    cr_assert_eq(hr_heap_stat(h, &hi), 0);
+    mc_heap_close(h, bank);
+    cr_assert_eq(hi.objects, 100 + 2, "the items, the root and the table");
+    cr_assert_eq(size, hi.size);
+    cr_assert_eq(used, hi.used, "heap_used %lu, the heap's walk %lu",
+                 (unsigned long)used, (unsigned long)hi.used);
+    cr_assert_eq(free_, hi.size - hi.used, "heap_free %lu, the heap's size "
+                 "less its used %lu", (unsigned long)free_,
+                 (unsigned long)(hi.size - hi.used));
+    cr_assert_eq(malloced, hi.used, "stats slabs' total_malloced %lu",
+                 (unsigned long)malloced);
 }
 
 /* Resident KiB of shared memory pid maps (RssShmem: the pages of the bank,
@@ -170,16 +201,6 @@ Test(hrcached_stats, stats_items_slabs_map_no_page_of_the_items)
                  walked - after, items_kib);
     close(fd);
     cr_assert_eq(mc_stop(pid), 0);
-}
-
-/* The figure name in a reply out (fails the test if there is none). */
-static uint64_t field(const char *out, const char *name)
-{
-    char key[64];
-    snprintf(key, sizeof key, "STAT %s ", name);
-    const char *p = strstr(out, key);
-    cr_assert_not_null(p, "no %s in:\n%s", name, out);
-    return strtoull(p + strlen(key), NULL, 10);
 }
 
 /* The walked figures, from one reply. */
@@ -258,26 +279,38 @@ static void writer(void)
     }
 }
 
-/* Under two writers, every stats is whole (its heap figures add up, the
- * items' bytes within the store's) and every stats heap's walk agrees
- * with the store's count taken in the same hold. */
+/* Under two writers, every stats is whole: one copy of the root's figures,
+ * its heap_used the items' bytes and the root and table the empty store's
+ * walk found, its bytes those of its curr_items items of writer(); and
+ * every stats heap's walk agrees with the store's count taken in the same
+ * hold. */
 Test(hrcached_stats, stats_whole_while_writers_run)
 {
     pid_t pid = mc_startl(lfd, "-m", "16", "-t", "3", NULL);
+    int fd = mc_connect(port);
+    struct walked empty = stats_heap(fd);
+    cr_assert_eq(empty.objects, 2, "an empty store: its root and its table");
+    uint64_t buckets = mc_stat(fd, "stats\r\n", "hash_buckets");
     pid_t w[2];
     for (int i = 0; i < 2; i++) {
         if ((w[i] = mc_fork()) == 0)
             writer();
     }
-    int fd = mc_connect(port);
     for (int i = 0; i < 300; i++) {
         char out[16384];
         cr_assert_gt(mc_ask(fd, "stats\r\n", 7, "END\r\n", out, sizeof out),
                      0);
-        uint64_t v[4] = {field(out, "heap_size"), field(out, "heap_used"),
-                         field(out, "heap_free"), field(out, "bytes")};
-        cr_assert_eq(v[1] + v[2], v[0], "round %d:\n%s", i, out);
-        cr_assert_gt(v[1], v[3], "round %d:\n%s", i, out);
+        uint64_t used = field(out, "heap_used"), bytes = field(out, "bytes");
+        uint64_t items = field(out, "curr_items");
+        /* 200 keys do not grow the table: the root and it are constant */
+        cr_assert_eq(field(out, "hash_buckets"), buckets, "round %d", i);
+        cr_assert_eq(used - bytes, empty.used, "round %d: heap_used less "
+                     "bytes is not the root and the table:\n%s", i, out);
+        cr_assert_leq(items, 200, "round %d:\n%s", i, out);
+        cr_assert_geq(bytes, items * (ITEM_HDR + 4 + 100), "round %d:\n%s",
+                      i, out);
+        cr_assert_leq(bytes, items * (ITEM_HDR + 6 + 1999 + ROUNDING),
+                      "round %d:\n%s", i, out);
         if (i % 30 == 0) {
             struct walked h = stats_heap(fd);
             cr_assert_eq(h.used, h.store_used, "round %d", i);

@@ -3,11 +3,14 @@
  * test_hrcached_threads.c - hrcached's worker threads (-t) on one store,
  * and the format version of its persistent state.
  *
- *  - connections spread over the workers see one store; stats sums every
- *    worker's counters and says how many threads serve;
- *  - clients on different workers hammering the same keys (incr, set,
- *    append, delete, get) lose no increment and leave a consistent store;
- *    eviction from four workers at once keeps the store under -m, sound;
+ *  - connections spread over the workers (each worker's epoll instance,
+ *    as the kernel shows it, holds its share) and see one store; stats
+ *    sums every worker's counters and says how many threads serve;
+ *  - clients on different workers (seen so, all connected at once)
+ *    hammering the same keys (incr, set, append, delete, get) get only
+ *    answers the protocol allows, lose no increment and leave a consistent
+ *    store; eviction from four workers at once keeps the store under -m,
+ *    sound;
  *  - one process serves a heap at a time: a second waits for the first to
  *    end, --check refuses a heap in use;
  *  - a store of a newer format version than the program's is refused with
@@ -18,6 +21,7 @@
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -48,6 +52,115 @@ static void teardown(void)
 }
 
 TestSuite(hrcached_threads, .init = setup, .fini = teardown, .timeout = 300);
+
+/* Whether fd of process pid is what (the start of its /proc link). */
+static int fd_is(pid_t pid, int fd, const char *what)
+{
+    char path[64], link[64];
+    snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)pid, fd);
+    ssize_t n = readlink(path, link, sizeof link - 1);
+    if (n < 0)
+        return 0;
+    link[n] = 0;
+    return strncmp(link, what, strlen(what)) == 0;
+}
+
+/* The sockets each worker of server pid watches, from the kernel: every
+ * epoll instance of pid (/proc/PID/fdinfo lists what it watches, "tfd:")
+ * that watches an eventfd is a worker's (the shared stop, worker.c; the
+ * acceptor's watches the signalfd and the listening sockets).  Puts the
+ * counts in counts (at most max) and returns the number of workers. */
+static int conns_per_worker(pid_t pid, int *counts, int max)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(path);
+    cr_assert_not_null(d, "%s", path);
+    int workers = 0, tfd;
+    for (struct dirent *e; (e = readdir(d));) {
+        int ep = atoi(e->d_name);
+        if (e->d_name[0] == '.' || !fd_is(pid, ep, "anon_inode:[eventpoll]"))
+            continue;
+        snprintf(path, sizeof path, "/proc/%d/fdinfo/%d", (int)pid, ep);
+        FILE *f = fopen(path, "r");
+        cr_assert_not_null(f, "%s", path);
+        int socks = 0, stop = 0;
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "tfd: %d", &tfd) == 1) {
+                socks += fd_is(pid, tfd, "socket:");
+                stop |= fd_is(pid, tfd, "anon_inode:[eventfd]");
+            }
+        fclose(f);
+        if (stop) {
+            cr_assert_lt(workers, max);
+            counts[workers++] = socks;
+        }
+    }
+    closedir(d);
+    return workers;
+}
+
+/* Server pid's n open connections are spread over its workers workers as
+ * the acceptor deals them, in turn: each holds n / workers of them or one
+ * more (n connections accepted one after another, none closed since). */
+static void assert_spread(pid_t pid, int workers, int n)
+{
+    int c[16], total = 0;
+    cr_assert_eq(conns_per_worker(pid, c, 16), workers, "workers' epolls");
+    for (int i = 0; i < workers; i++) {
+        cr_assert(c[i] == n / workers || c[i] == n / workers + 1,
+                  "worker %d of %d holds %d of the %d connections", i,
+                  workers, c[i], n);
+        total += c[i];
+    }
+    cr_assert_eq(total, n, "the workers hold %d connections, not %d", total,
+                 n);
+}
+
+/* The forked clients' meeting: each, connected and answered, says so and
+ * waits (gate_arrive); the test waits for all (gate_wait), looks, and
+ * lets them go on (gate_release). */
+static int gate_ready[2], gate_go[2];
+
+static void gate_open(void)
+{
+    cr_assert_eq(pipe2(gate_ready, O_CLOEXEC | O_NONBLOCK), 0);
+    cr_assert_eq(pipe2(gate_go, O_CLOEXEC), 0);
+}
+
+static void gate_arrive(void)
+{
+    char c = 'x';
+    close(gate_go[1]);
+    if (write(gate_ready[1], &c, 1) != 1 || read(gate_go[0], &c, 1) != 0)
+        _exit(30);              /* the test closes go: read sees its end */
+    close(gate_go[0]);
+    close(gate_ready[0]);
+    close(gate_ready[1]);
+}
+
+static int arrived;
+
+static int all_arrived(void *n)
+{
+    char buf[16];
+    ssize_t r = read(gate_ready[0], buf, sizeof buf);
+    arrived += r > 0 ? (int)r : 0;
+    return arrived >= *(int *)n;
+}
+
+static void gate_wait(int n)
+{
+    poll_until(all_arrived, &n, "every client connected");
+}
+
+static void gate_release(void)
+{
+    for (int i = 0; i < 2; i++) {
+        close(gate_ready[i]);
+        close(gate_go[i]);
+    }
+}
 
 static int count(const char *s, const char *what)
 {
@@ -85,6 +198,7 @@ Test(hrcached_threads, workers_share_one_store_and_stats_sum_them)
     cr_assert_eq(mc_stat(fd[0], "stats\r\n", "curr_items"), 3);
     cr_assert_eq(mc_stat(fd[0], "stats\r\n", "curr_connections"), 3);
     cr_assert_eq(mc_stat(fd[0], "stats settings\r\n", "num_threads"), 3);
+    assert_spread(pid, 3, 3);
     char out[8192];
     cr_assert_gt(mc_ask(fd[1], "stats conns\r\n", 13, "END\r\n", out,
                         sizeof out), 0);
@@ -99,12 +213,40 @@ Test(hrcached_threads, workers_share_one_store_and_stats_sum_them)
 #define HAMMER_CLIENTS 4
 #define HAMMER_ROUNDS 1500
 
+/* Whether out answers "get s<a> s<b>" as the hammer's store allows: each
+ * key's item in turn or nothing, then END; each value a set's "v<id>" and
+ * the ids appends added, as many bytes as its line says. */
+static int hammer_get_ok(const char *out, int a, int b)
+{
+    const int keys[2] = {a, b};
+    for (int i = 0; i < 2; i++) {
+        char head[32], *end;
+        int h = snprintf(head, sizeof head, "VALUE s%d 0 ", keys[i]);
+        if (strncmp(out, head, (size_t)h) != 0)
+            continue;                   /* a miss */
+        long n = strtol(out + h, &end, 10);
+        if (n < 2 || strncmp(end, "\r\n", 2) != 0 || end[2] != 'v')
+            return 0;
+        for (const char *v = end + 3; v < end + 2 + n; v++)
+            if (*v < '0' || *v >= '0' + HAMMER_CLIENTS)
+                return 0;
+        if (strncmp(end + 2 + n, "\r\n", 2) != 0)
+            return 0;
+        out = end + 4 + n;
+    }
+    return strcmp(out, "END\r\n") == 0;
+}
+
 /* One client: incr the shared counter, and set, append, get and delete
- * shared keys, checking each answer is one the protocol allows. */
+ * shared keys, checking each answer is one the protocol allows.  Connected,
+ * it waits at the gate for the test to see the clients spread. */
 static void hammer(int id)
 {
     int fd = mc_connect(port);
     char cmd[128], out[4096];
+    if (strncmp(mc_line(fd, "version\r\n"), "VERSION ", 8) != 0)
+        _exit(15);
+    gate_arrive();
     for (int i = 0; i < HAMMER_ROUNDS; i++) {
         const char *r = mc_line(fd, "incr counter 1\r\n");
         if (atoi(r) <= 0)
@@ -124,8 +266,11 @@ static void hammer(int id)
             break;
         case 2:
             snprintf(cmd, sizeof cmd, "get s%d s%d\r\n", k, (k + 1) % 16);
-            if (mc_ask(fd, cmd, strlen(cmd), "END\r\n", out, sizeof out) < 0)
+            if (mc_ask(fd, cmd, strlen(cmd), "END\r\n", out, sizeof out) < 0 ||
+                !hammer_get_ok(out, k, (k + 1) % 16)) {
+                fprintf(stderr, "client %d, %s: %s\n", id, cmd, out);
                 _exit(13);
+            }
             break;
         default:
             snprintf(cmd, sizeof cmd, "delete s%d\r\n", k);
@@ -144,9 +289,13 @@ Test(hrcached_threads, clients_on_four_workers_lose_no_increment)
     int fd = mc_connect(port);
     cr_assert_str_eq(mc_line(fd, "set counter 0 0 1\r\n0\r\n"), "STORED\r\n");
     pid_t kids[HAMMER_CLIENTS];
+    gate_open();
     for (int i = 0; i < HAMMER_CLIENTS; i++)
         if ((kids[i] = mc_fork()) == 0)
             hammer(i);
+    gate_wait(HAMMER_CLIENTS);
+    assert_spread(pid, 4, HAMMER_CLIENTS + 1);  /* theirs and fd */
+    gate_release();
     for (int i = 0; i < HAMMER_CLIENTS; i++)
         cr_assert_eq(wait_status(kids[i]), 0, "client %d saw a bad answer",
                      i);
@@ -164,11 +313,15 @@ Test(hrcached_threads, clients_on_four_workers_lose_no_increment)
 }
 
 /* One client storing values of 2,000 bytes under its own keys, past -m,
- * and reading each back: whole, or missing. */
+ * and reading each back: whole, or missing.  Connected, it waits at the
+ * gate for the test to see the clients spread. */
 static void fill_past_limit(int id)
 {
     int fd = mc_connect(port);
     char cmd[2200], out[4096];
+    if (strncmp(mc_line(fd, "version\r\n"), "VERSION ", 8) != 0)
+        _exit(22);
+    gate_arrive();
     for (int i = 0; i < 800; i++) {
         int h = snprintf(cmd, 100, "set e%d:%d 0 0 2000\r\n", id, i);
         memset(cmd + h, 'a' + (id + i) % 26, 2000);
@@ -201,9 +354,13 @@ Test(hrcached_threads, eviction_from_four_workers_keeps_the_store_sound)
 {
     pid_t pid = mc_startl(lfd, "-t", "4", "-m", "1", NULL);
     pid_t kids[4];
+    gate_open();
     for (int i = 0; i < 4; i++)
         if ((kids[i] = mc_fork()) == 0)
             fill_past_limit(i);
+    gate_wait(4);
+    assert_spread(pid, 4, 4);
+    gate_release();
     for (int i = 0; i < 4; i++) {
         int st = wait_status(kids[i]);
         cr_assert_eq(st, 0, "client %d saw a bad answer (%d)", i, st);

@@ -28,7 +28,7 @@ import threading
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fleet_nodes import BOUND, Node, ask, poll, stat  # noqa: E402
+from fleet_nodes import BOUND, Node, ask, env_count, poll, stat  # noqa: E402
 
 CLIENTS = 4
 KEYS = 200           # keys per client
@@ -128,7 +128,7 @@ def main():
     ap.add_argument("--hr", required=True)
     ap.add_argument("--hrcached", required=True)
     a = ap.parse_args()
-    n = int(os.environ.get("HR_MC_UPGRADES", "20"))
+    n = env_count("HR_MC_UPGRADES", 20)
     seed = int(os.environ.get("HR_TEST_SEED", random.randrange(1 << 31)))
     print("seed %d (HR_TEST_SEED replays it), %d upgrades" % (seed, n),
           flush=True)

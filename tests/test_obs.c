@@ -297,8 +297,7 @@ static uint64_t file_size(const char *name)
  * over hrCtrl.logSize, console.log.1 holds the rotation before. */
 Test(obs, console_log_keeps_its_cap)
 {
-    const char *env = getenv("HR_OBS_RESTARTS");
-    unsigned want = env ? (unsigned)atoi(env) : 10000;
+    unsigned want = (unsigned)test_count("HR_OBS_RESTARTS", 10000);
     char cap[64];
     snprintf(cap, sizeof cap, "hrCtrl.logSize=%d", LOG_CAP);
     cr_assert_eq(run_hr(out, sizeof out, "site", "set", cap,

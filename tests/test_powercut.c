@@ -240,8 +240,7 @@ static void shuffle(struct unit *u, size_t n, unsigned *seed)
 
 Test(powercut, every_crash_image_of_a_disk_workload_recovers, .timeout = 600)
 {
-    const char *env = getenv("HR_POWERCUT_IMAGES");
-    long target = env ? atol(env) : 50000;
+    long target = test_count("HR_POWERCUT_IMAGES", 50000);
     unsigned seed = (unsigned)test_seed("powercut");
     cr_assert_eq(pmm__bank_create_file(bank, PMM_KIND_DISK, 48 * 4096, 16, PMM_HUGE_OFF, NULL), 0);
     uint64_t durable_len, len;

@@ -321,8 +321,7 @@ static void held_sockets_survive_controller_kills(void)
 {
     char spec[64], kills_s[16];
     int port = free_port(), stop[2], report[2], counts[COUNTS];
-    const char *kills_env = getenv("HR_TREES_KILLS");
-    int kills = kills_env ? atoi(kills_env) : 20;
+    int kills = (int)test_count("HR_TREES_KILLS", 20);
     started();
     snprintf(spec, sizeof spec, "tcp:127.0.0.1:%d", port);
     snprintf(kills_s, sizeof kills_s, "%d", kills);
