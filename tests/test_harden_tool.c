@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <grp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -511,4 +512,85 @@ Test(harden_tool, keys_shown_as_freeall_takes_them)
                  0, "%s", out);
     cr_assert_eq(run_hr(out, sizeof out, "pmm", "freeall", "KV", NULL), 0, "%s", out);
     cr_assert(strstr(out, "1 block freed"), "%s", out);
+}
+
+/* hr run as nobody (uid and gid 65534), in the foreground: its exit
+ * status; stdout and stderr go to out. */
+static int hr_as_nobody(char *buf, size_t cap, const char *const *args)
+{
+    const char *argv[16] = {HR_BIN};
+    int n = 1, fd[2];
+    while (n < 15 && args[n - 1])
+        argv[n] = args[n - 1], n++;
+    argv[n] = NULL;
+    cr_assert_eq(pipe(fd), 0);
+    pid_t p = fork();
+    if (p == 0) {
+        dup2(fd[1], 1);
+        dup2(fd[1], 2);
+        if (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0)
+            _exit(126);
+        execv(HR_BIN, (char **)argv);
+        _exit(127);
+    }
+    close(fd[1]);
+    ssize_t k, got = 0;
+    while ((k = read(fd[0], buf + got, cap - 1 - (size_t)got)) > 0)
+        got += k;
+    buf[got] = 0;
+    close(fd[0]);
+    return wait_status(p);
+}
+
+/* Root acting on another user's site acts as that user: a DISK bank path
+ * the owner wrote into site.conf (here: a bank of root's, with a block
+ * "secret") is opened with the owner's rights, so root's hr pmm ls of the
+ * owner's site cannot list, nor free, root's block (before: it listed it,
+ * and hr pmm free freed it; with a link or a swapped directory, root's
+ * destroy, cold restart and heap commands removed, replaced or made files
+ * wherever the owner pointed).  What the owner may do, root still does. */
+Test(harden_tool, root_acts_as_the_owner_of_a_users_site)
+{
+    char usite[64], rsite[128], disk[128], conf[200];
+    snprintf(usite, sizeof usite, "/dev/shm/hrtest-owner.%d", (int)getpid());
+    snprintf(rsite, sizeof rsite, "%s.root", usite);
+    snprintf(disk, sizeof disk, "/tmp/hrtest-rootdisk.%d", (int)getpid());
+    pmm_site_config c = {.diskbank_path = disk};
+    cr_assert_eq(pmm_site_create(rsite, &c), 0);
+    pmm_bank *b;
+    void *p;
+    cr_assert_eq(pmm_bank_open(&b, rsite, "DISK", 0), 0);
+    cr_assert_eq(pmm_alloc(b, "secret", 4096, "K", 2, 0, &p, NULL), 0);
+    pmm_bank_close(b);
+    const char *create[] = {"--site", usite, "site", "create", NULL};
+    cr_assert_eq(hr_as_nobody(out, sizeof out, create), 0, "%s", out);
+    snprintf(conf, sizeof conf, "%s/site.conf", usite);
+    FILE *f = fopen(conf, "a");
+    cr_assert_not_null(f, "%s", conf);
+    fprintf(f, "pmm.diskbank=%s\n", disk);
+    fclose(f);
+    /* every figure first, the files removed, then the verdicts */
+    char ls[4096], info[4096];
+    int r_ls = run_hr(ls, sizeof ls, "--site", usite, "pmm", "ls", "--medium",
+                      "DISK", NULL);
+    int r_free = run_hr(out, sizeof out, "--site", usite, "pmm", "free",
+                        "--medium", "DISK", "secret", NULL);
+    /* the owner's RAM bank: root reads it, as the owner would (the DISK
+     * bank it names stays out of reach: exit 1) */
+    run_hr(info, sizeof info, "--site", usite, "site", "info", NULL);
+    int kept = pmm_bank_open(&b, rsite, "DISK", 0) == 0 &&
+               pmm_alloc(b, "secret", 4096, "K", 2, PMM_RETRIEVE, &p, NULL) == 0;
+    if (kept)
+        pmm_bank_close(b);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", usite);
+    int rm = system(cmd);
+    int gone = pmm_site_destroy(rsite);
+    cr_assert(r_ls != 0 && !strstr(ls, "secret"), "root listed its own bank "
+              "through the owner's site (exit %d): %s", r_ls, ls);
+    cr_assert_eq(r_free, 1, "%s", out);
+    cr_assert(kept, "root's block was freed through the owner's site");
+    cr_assert(strstr(info, "/ram.bank"), "%s", info);
+    cr_assert_eq(rm, 0);
+    cr_assert_eq(gone, 0);
 }

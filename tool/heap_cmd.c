@@ -31,6 +31,7 @@ static hr_heap *open_heap(const struct hr_opts *o, const struct heap_args *a)
     char what[128];
     snprintf(what, sizeof what, "heap %s", a->sub);
     pmm_bank *b;
+    hr_site_as_owner(o, what);
     int r = pmm_bank_open(&b, o->site, a->medium, 0);
     if (r < 0)
         hr_die(HR_EXIT_FAIL, "%s: %s bank: %s", what, a->medium,

@@ -38,6 +38,11 @@ __attribute__((noreturn)) void hr_die_site_err(const struct hr_opts *o,
 /* The site's directory (--site, $HR_SITE or the default) into dir, or
  * exit saying why, with action as the message's first word. */
 void hr_site_dir(const struct hr_opts *o, char *dir, size_t len, const char *action);
+/* Root acting on a site (or a bank file) of another user's becomes that
+ * user, for good (owner.c); anyone else, or on root's own, goes on as is.
+ * hr_site_dir() does it for the site it resolves. */
+void hr_as_owner_of(const char *path, const char *action);
+void hr_site_as_owner(const struct hr_opts *o, const char *action);
 /* The same, for a site that must exist: exit 1 saying so when it does not. */
 void hr_site_existing(const struct hr_opts *o, char *dir, size_t len,
                       const char *action);

@@ -63,6 +63,7 @@ void hr_site_dir(const struct hr_opts *o, char *dir, size_t len, const char *act
         hr_die(HR_EXIT_USAGE, "%s: the site path '%s' (%s) is relative: give "
                "an absolute one", action, dir,
                o->site ? "--site" : "$HR_SITE");
+    hr_as_owner_of(dir, action);
 }
 
 void hr_site_existing(const struct hr_opts *o, char *dir, size_t len,

@@ -50,6 +50,7 @@ static pmm_bank *open_bank(const struct hr_opts *o, const char *medium,
     if (strcmp(medium, "RAM") != 0 && strcmp(medium, "DISK") != 0)
         hr_die(HR_EXIT_FAIL, "%s: unknown medium '%s' (RAM or DISK)", action,
                medium);
+    hr_site_as_owner(o, action);
     int r = pmm_bank_open(&b, o->site, medium, flags);
     if (r == K_EUNKNOWN) {
         char dir[4096];
@@ -291,7 +292,9 @@ static int pmm_check_cmd(const struct hr_call *c)
             hr_die(HR_EXIT_FAIL, "pmm check: --bank %s: is a directory (give "
                    "the bank file in it, e.g. %s/ram.bank, or --medium M with "
                    "--site)", path, path);
+        hr_as_owner_of(path, "pmm check");
     } else {
+        hr_site_as_owner(o, "pmm check");
         int r = pmm_bank_path(path, sizeof path, o->site, a->medium);
         if (r == K_EUNKNOWN)
             hr_die(HR_EXIT_FAIL, "pmm check: the site has no %s medium",
