@@ -33,8 +33,9 @@ static void refused(const char *site, int r)
         S_ISDIR(mode)) {
         if (uid != me)
             hrd_die(1, "site %s: refused: it belongs to uid %u, not to uid "
-                       "%u (this controller's user): run hrd as its owner, "
-                       "or chown it", site, (unsigned)uid, (unsigned)me);
+                       "%u (this controller's user): run hrd as its owner "
+                       "(hr site start, run by root, does)", site,
+                    (unsigned)uid, (unsigned)me);
         if (mode & 077)
             hrd_die(1, "site %s: refused: it is open to others (mode %04o) "
                        "and a site must be its owner's alone: chmod 700 it, "

@@ -197,12 +197,27 @@ int hrd_startup_begin(struct hrd *d, int with_arun)
     snprintf(path, sizeof path, "%s/sysadm.ini", d->dir);
     d->ini = malloc(HRD_INI_MAX);
     d->ini_l = calloc(1, sizeof *d->ini_l);
+    struct pmm__os_owned o;
+    uid_t link_uid, me = pmm__os_euid();
+    mode_t link_mode;
     int r = !d->ini || !d->ini_l ? -ENOMEM
-                                 : pmm__os_read_text(path, d->ini, HRD_INI_MAX);
+                                 : pmm__os_read_owned(path, d->ini, HRD_INI_MAX, &o);
+    /* its commands run as this controller's user: the file, and a link in
+     * its place, must be that user's (not another user's, left in a site
+     * directory since chowned); the directory, owner-only, keeps others
+     * from writing it */
+    if (r == 0 && (o.uid != me ||
+                   pmm__os_lstat(path, &link_uid, &link_mode) < 0 ||
+                   link_uid != me)) {
+        hrd_log(d, HRD_ERR, "%s/sysadm.ini: belongs to uid %u, not to this "
+                "controller's user (uid %u): not run", d->site,
+                (unsigned)(o.uid != me ? o.uid : link_uid), (unsigned)me);
+        r = -EPERM;
+    } else if (r < 0 && r != -ENOENT) {
+        hrd_log(d, HRD_ERR, "%s/sysadm.ini: %s, not run", d->site,
+                r == -EFBIG ? "larger than 1 MiB" : hrd_text_file_error(r));
+    }
     if (r < 0) {
-        if (r != -ENOENT)
-            hrd_log(d, HRD_ERR, "%s/sysadm.ini: %s, not run", d->site,
-                    r == -EFBIG ? "larger than 1 MiB" : hrd_text_file_error(r));
         free(d->ini);
         free(d->ini_l);
         d->ini = NULL;

@@ -587,3 +587,44 @@ Test(site, startup_processes_are_no_leftovers_without_cgroups)
     for (int i = 0; i < 2; i++)
         POLL_UNTIL(kill(pids[i], 0) != 0, "the stop to end it");
 }
+
+/* How many times the log says a start-up file was another user's. */
+static int refusals(void)
+{
+    int n = 0;
+    for (const char *p = console(); (p = strstr(p, "sysadm.ini: belongs to "
+                                                "uid 65534")); p++)
+        n++;
+    return n;
+}
+
+/* The start-up file's commands run as the controller's user, so the file
+ * must be that user's: one of another user's (left in a site directory
+ * since chowned to root, or a link of theirs in its place) is not run,
+ * and the log says whose it is (before: its commands ran as root). */
+Test(site, a_startup_file_of_another_user_is_not_run)
+{
+    char path[600], target[600], mark[600], buf[64];
+    cr_assert_eq(pmm_site_create(site, NULL), 0);
+    snprintf(path, sizeof path, "%s/sysadm.ini", site);
+    snprintf(target, sizeof target, "%s/theirs.ini", site);
+    snprintf(mark, sizeof mark, "%s/ran", site);
+    FILE *f = fopen(target, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "/bin/sh -c \"echo yes > %s\"\n", mark);
+    fclose(f);
+    cr_assert_eq(chown(target, 65534, 65534), 0);
+    cr_assert_eq(symlink("theirs.ini", path), 0); /* root's link, their file */
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    POLL_UNTIL(refusals() == 1 || site_file("ran", buf, sizeof buf),
+               "the refusal in the log, or their command's mark");
+    cr_assert(!site_file("ran", buf, sizeof buf), "their command ran");
+    cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
+    /* their link in place of it, to a file of root's */
+    cr_assert_eq(chown(target, 0, 0), 0);
+    cr_assert_eq(lchown(path, 65534, 65534), 0);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    POLL_UNTIL(refusals() == 2 || site_file("ran", buf, sizeof buf),
+               "the second refusal in the log, or their command's mark");
+    cr_assert(!site_file("ran", buf, sizeof buf), "their link's file ran");
+}
