@@ -168,6 +168,17 @@ Test(api, epriv_system_keys_and_blocks)
     cr_assert_eq(pmm_stat(b, "__SYS.image.1", &blk), K_OK);
     cr_assert(blk.flags & PMM_B_SYSTEM);
     cr_assert_eq(pmm__free_sys(b, "__SYS.image.1"), K_OK);
+    /* a system name is refused to a user whatever the key, before the
+     * controller has taken it (before: the user's block kept the registry
+     * from being made, hrd from starting and the site from being
+     * destroyed) */
+    cr_assert_eq(pmm_alloc(b, "__SYS.hr.registry", 4096, "mine", 4, 0, &p,
+                           NULL), K_EPRIV);
+    cr_assert_eq(pmm_alloc(b, "__SYSanything", 64, NULL, 0, 0, &p, NULL),
+                 K_EPRIV);
+    PmmName r = ram_name("__SYS.hr.image.0");
+    cr_assert_eq(pmmAllocate(&a, &r, 8, "k", 2), K_EPRIV);
+    cr_assert_eq(pmm_stat(b, "__SYS.hr.registry", &blk), K_EUNKNOWN);
 }
 
 Test(api, esize_and_eexist)

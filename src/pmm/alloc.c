@@ -223,6 +223,11 @@ static int make_req(struct req *q, const char *name, size_t size,
         (flags & PMM_POPULATES) == PMM_POPULATES ||
         ((flags & PMM_POPULATES) && (flags & PMM_NOMAP)))
         return K_EINVAL;
+    /* the system's names (the registry, images, arguments) are its own
+     * whatever the key: a user block taking one first would keep the
+     * controller from starting, and the site from being destroyed */
+    if (!sys && pmm__is_sys_key(name, strlen(name)))
+        return K_EPRIV;
     size_t pg = pmm__os_page_size();
     if (size > PMM_MAX_BANK_SIZE)
         return K_ENOMEM;
