@@ -578,6 +578,11 @@ Test(harden_tool, root_acts_as_the_owner_of_a_users_site)
     /* the owner's RAM bank: root reads it, as the owner would (the DISK
      * bank it names stays out of reach: exit 1) */
     run_hr(info, sizeof info, "--site", usite, "site", "info", NULL);
+    /* nor does the library, for root: a site's banks are its owner's */
+    pmm_bank *theirs = NULL;
+    int r_lib = pmm_bank_open(&theirs, usite, "DISK", 0);
+    if (theirs)
+        pmm_bank_close(theirs);
     int kept = pmm_bank_open(&b, rsite, "DISK", 0) == 0 &&
                pmm_alloc(b, "secret", 4096, "K", 2, PMM_RETRIEVE, &p, NULL) == 0;
     if (kept)
@@ -589,6 +594,8 @@ Test(harden_tool, root_acts_as_the_owner_of_a_users_site)
     cr_assert(r_ls != 0 && !strstr(ls, "secret"), "root listed its own bank "
               "through the owner's site (exit %d): %s", r_ls, ls);
     cr_assert_eq(r_free, 1, "%s", out);
+    cr_assert_eq(r_lib, K_EPRIV, "root's library opened another user's "
+                 "site's DISK bank of root's: %d", r_lib);
     cr_assert(kept, "root's block was freed through the owner's site");
     cr_assert(strstr(info, "/ram.bank"), "%s", info);
     cr_assert_eq(rm, 0);

@@ -160,7 +160,8 @@ int pmm_bank_open(pmm_bank **out, const char *site, const char *medium,
             return r == -ELOOP ? -ENOTDIR : r;
         pmm__os_close(r);
     }
-    if ((r = pmm__site_check_dir(dir, NULL)) < 0)
+    uid_t owner;
+    if ((r = pmm__site_check_dir(dir, &owner)) < 0)
         return r;
     if ((r = pmm_bank_path(path, sizeof path, dir, medium)) < 0)
         return r;
@@ -172,6 +173,16 @@ int pmm_bank_open(pmm_bank **out, const char *site, const char *medium,
         if (r < 0 && r != K_EEXIST)
             return r;
         r = pmm__bank_open_path(out, path, medium, 0);
+    }
+    /* a site's banks are its owner's: a DISK bank path in site.conf may
+     * name any file, another site's bank or one of root's among them,
+     * and root would open it */
+    uid_t bank_uid;
+    if (r == K_OK && (pmm__os_size((*out)->fd, NULL, &bank_uid, NULL, NULL,
+                                   NULL) < 0 || bank_uid != owner)) {
+        pmm_bank_close(*out);
+        *out = NULL;
+        return K_EPRIV;
     }
     return r;
 }
