@@ -372,7 +372,9 @@ static void cmd_me(struct mc_server *srv, struct mc_session *s,
             return;
         }
     }
-    struct mc_mget q = {.no_bump = 1};
+    /* me only looks: no LRU bump, and no recache token taken (a stale
+     * item's win stays for the next mg that asks) */
+    struct mc_mget q = {.no_bump = 1, .refused = 1};
     int r = mc_store_mget(srv->store, t[1].p, t[1].n, &q, me_emit, &c);
     if (r == MC_NOT_FOUND)
         mc_say(s, "EN");

@@ -334,8 +334,10 @@ int mc_store_touch(mc_store *st, const char *key, size_t nkey,
 
 /* The value as memcached reads it for incr/decr (strtoull on the value,
  * which ends in \r\n there): white space, a sign, at least one digit,
- * then the end or a white space; out of range, or a negative number that
- * reads as above INT64_MAX, is not a number. */
+ * then the end, a white space or a NUL byte (where its C string ends: a
+ * counter a C client stored with its terminating NUL counts); out of
+ * range, or a negative number that reads as above INT64_MAX, is not a
+ * number. */
 static int parse_counter(const char *p, size_t n, uint64_t *out)
 {
     size_t i = 0;
@@ -352,7 +354,7 @@ static int parse_counter(const char *p, size_t n, uint64_t *out)
             return -1;
         v = v * 10 + d;
     }
-    if (i == first || (i < n && !isspace((unsigned char)p[i])))
+    if (i == first || (i < n && !isspace((unsigned char)p[i]) && p[i] != 0))
         return -1;
     if (neg)
         v = -v;

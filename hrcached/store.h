@@ -176,7 +176,8 @@ struct mc_mget {
     int touch; int64_t exptime;     /* T */
     int vivify; int64_t viv_exptime;/* N: make an empty item on a miss */
     int recache; int64_t recache_time; /* R */
-    int refused;                    /* the answer will be an error: no
+    int refused;                    /* the answer will be an error, or
+                                     * the command only looks (me): no
                                      * token is given (memcached's way) */
 };
 /* emit is called for the item found (or made): 0; MC_NOT_FOUND; error. */

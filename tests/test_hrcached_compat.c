@@ -425,3 +425,56 @@ Test(compat, commands_behind_a_get_answered_in_parts_run)
     close(fd);
     cr_assert_eq(mc_stop(pid), 0);
 }
+
+/* me only looks: a stale item's recache win (md I) stays for the next mg
+ * that asks, as in memcached (before: me took it, and every client was
+ * told someone else recached, serving stale data for good). */
+Test(compat, me_leaves_a_stale_item_s_win_to_the_next_mg)
+{
+    pid_t pid = mc_startl(lfd, NULL);
+    int fd = mc_connect(port);
+    cr_assert_str_eq(ASK(fd, "set a 0 1000 1\r\ny\r\n", "\r\n"), "STORED\r\n");
+    cr_assert_str_eq(ASK(fd, "md a I\r\n", "\r\n"), "HD\r\n");
+    const char *r = ASK(fd, "me a\r\n", "\r\n");
+    cr_assert(strncmp(r, "ME a ", 5) == 0, "%s", r);
+    cr_assert_str_eq(ASK(fd, "mg a v c\r\n", "\r\ny\r\n"), "VA 1 c2 X W\r\ny\r\n");
+    cr_assert_str_eq(ASK(fd, "mg a v c\r\n", "\r\ny\r\n"), "VA 1 c2 Z X\r\ny\r\n");
+    close(fd);
+    cr_assert_eq(mc_stop(pid), 0);
+}
+
+/* A counter stored with its C string's NUL (a C client's strlen + 1)
+ * counts up to the NUL, as memcached's strtoull reads it; one that begins
+ * with a NUL is no number, in both. */
+Test(compat, a_counter_ending_in_a_nul_byte_counts)
+{
+    pid_t pid = mc_startl(lfd, NULL);
+    int fd = mc_connect(port);
+    static const char set0[] = "set n 0 0 2\r\n0\0\r\n";
+    cr_assert_str_eq(ask(fd, set0, sizeof set0 - 1, "\r\n"), "STORED\r\n");
+    cr_assert_str_eq(ASK(fd, "incr n 1\r\n", "\r\n"), "1\r\n");
+    cr_assert_str_eq(ASK(fd, "get n\r\n", "END\r\n"), "VALUE n 0 2\r\n1 \r\nEND\r\n");
+    static const char set1[] = "set m 0 0 2\r\n\0005\r\n";
+    cr_assert_str_eq(ask(fd, set1, sizeof set1 - 1, "\r\n"), "STORED\r\n");
+    cr_assert_str_eq(ASK(fd, "incr m 1\r\n", "\r\n"),
+                     "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n");
+    close(fd);
+    cr_assert_eq(mc_stop(pid), 0);
+}
+
+/* hr site destroy removes hrcached's lock file of each heap it served
+ * with the rest of the site (before: the lock files kept the directory). */
+Test(compat, site_destroy_takes_hrcached_s_lock_files_too)
+{
+    pid_t pid = mc_startl(lfd, NULL);
+    int fd = mc_connect(port);
+    cr_assert_str_eq(ASK(fd, "set a 0 0 1\r\ny\r\n", "\r\n"), "STORED\r\n");
+    close(fd);
+    cr_assert_eq(mc_stop(pid), 0);
+    const char *site = getenv("HR_SITE");
+    char lock[600], out[4096];
+    snprintf(lock, sizeof lock, "%s/hrcached.hrcached.lock", site);
+    cr_assert_eq(access(lock, F_OK), 0, "%s: the lock file hrcached takes", lock);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "destroy", NULL), 0, "%s", out);
+    cr_assert_neq(access(site, F_OK), 0, "%s is still there", site);
+}

@@ -289,9 +289,17 @@ static int site_set(const struct hr_call *c)
 
 /* What a controller leaves in a site it ran in: its log, its lock, its
  * sockets, and temporary files of writers killed mid-write (a RAM bank
- * made aside by a cold restart killed before its rename among them); then the
+ * made aside by a cold restart killed before its rename among them), and
+ * hrcached's lock file of each heap it served (hrcached/owner.c); then the
  * directory, unless something else is in it (a sysadm.ini, the user's own
  * files).  After pmm_site_destroy(), which checked the directory. */
+static int hrcached_lock(const char *name)
+{
+    size_t n = strlen(name);
+    return strncmp(name, "hrcached.", 9) == 0 && n > 14 &&
+           strcmp(name + n - 5, ".lock") == 0;
+}
+
 static void remove_controller_files(const char *dir)
 {
     static const char *const names[] = {"console.log", "console.log.1",
@@ -307,7 +315,8 @@ static void remove_controller_files(const char *dir)
     while (d && (e = readdir(d)))
         if (strncmp(e->d_name, "site.conf.tmp", 13) == 0 ||
             strncmp(e->d_name, "sysadm.ini.tmp", 14) == 0 ||
-            strncmp(e->d_name, "ram.bank.new.", 13) == 0)
+            strncmp(e->d_name, "ram.bank.new.", 13) == 0 ||
+            hrcached_lock(e->d_name))
             unlinkat(fd, e->d_name, 0);
     if (d)
         closedir(d);
