@@ -38,8 +38,9 @@ static const char *ctl_err(int r)
     if (r == -ENOSPC)
         return "the site's registry is full (hrCtrl.maxActors actors registered)";
     if (r == -EBUSY)
-        return "that group is ending or restarting (its members are still "
-               "dying, or it waits out its back-off): try again once it runs";
+        return "busy: the group is ending or restarting (its members are "
+               "still dying, or it waits out its back-off), or the site is "
+               "stopping or restarting; try again once that is done";
     return pmm_strerror(r);
 }
 
