@@ -108,7 +108,10 @@ void hrd_setup(struct hrd *d, const char *site_arg)
      * still found by their cgroup (leftover.c) */
     if ((r = pmm_bank_open(&d->bank, d->dir, "RAM", PMM_OPEN_CREATE)) < 0 &&
         !d->maintenance)
-        hrd_die(1, "site %s: RAM bank: %s", d->site, pmm_strerror(r));
+        hrd_die(1, "site %s: RAM bank: %s", d->site, r == K_EPRIV ?
+                "not allowed: it is not this user's, or not the site's "
+                "owner's (a site's files must all be its owner's: chown -R "
+                "the directory to one user)" : pmm_strerror(r));
     d->bank_error = r < 0 ? r : 0;
     if ((d->lock_fd = take_lock(d)) < 0)
         hrd_die(1, "site %s: a controller already runs", d->site);

@@ -49,6 +49,14 @@ void hr_die_site_err(const struct hr_opts *o, const char *action, int err)
                    "make the site in a directory of it (hr --site %s/site "
                    "site create)", action, dir, (unsigned)(st.st_mode & 07777),
                    dir);
+        char bank[4200];
+        struct stat b;
+        if (pmm_bank_path(bank, sizeof bank, dir, "RAM") == 0 &&
+            stat(bank, &b) == 0 && b.st_uid != st.st_uid)
+            hr_die(HR_EXIT_FAIL, "%s: site %s belongs to uid %u but its RAM "
+                   "bank %s to uid %u: a site's files must all be its "
+                   "owner's (chown -R the directory to one user)", action, dir,
+                   (unsigned)st.st_uid, bank, (unsigned)b.st_uid);
     }
     hr_die_err(action, err);
 }

@@ -19,6 +19,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -30,15 +31,23 @@
 void hr_as_owner_of(const char *path, const char *action)
 {
     struct stat st;
-    if (geteuid() != 0 || lstat(path, &st) != 0 || st.st_uid == 0)
+    /* whose it is: where a link (root's) given as the path leads */
+    if (geteuid() != 0 || stat(path, &st) != 0 || st.st_uid == 0)
         return; /* not root, nothing there yet, or root's own */
     uid_t uid = st.st_uid;
     struct passwd *pw = getpwuid(uid);
     gid_t gid = pw ? pw->pw_gid : st.st_gid;
-    if (setgroups(0, NULL) != 0 || setresgid(gid, gid, gid) != 0 ||
-        setresuid(uid, uid, uid) != 0)
+    /* the owner's groups and names, as a login gives them: a controller
+     * started from here runs the owner's actors as the owner would */
+    int r = pw ? initgroups(pw->pw_name, gid) : setgroups(0, NULL);
+    if (r != 0 || setresgid(gid, gid, gid) != 0 || setresuid(uid, uid, uid) != 0)
         hr_die(HR_EXIT_FAIL, "%s: %s belongs to uid %u: cannot act as its "
                "owner: %s", action, path, (unsigned)uid, strerror(errno));
+    if (pw) {
+        setenv("HOME", pw->pw_dir, 1);
+        setenv("USER", pw->pw_name, 1);
+        setenv("LOGNAME", pw->pw_name, 1);
+    }
 }
 
 void hr_site_as_owner(const struct hr_opts *o, const char *action)

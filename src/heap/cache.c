@@ -263,6 +263,13 @@ int hh_cache_drain(struct hh_tx *t)
     return r;
 }
 
+int hh_cache_drain_room(const struct hh_tx *t)
+{
+    /* ~256 bytes of log a drained chunk, the smallest being 32 bytes,
+     * and room left for the transaction's own records */
+    return t->log_cap - t->log_pos >= t->lane->cache_bytes * 8 + 1024;
+}
+
 int hh_cache_took(const struct hh_tx *t, uint64_t off)
 {
     if (t->cache_seq != t->lane->tx_seq)

@@ -23,6 +23,10 @@ int hh_cache_alloc(struct hh_tx *t, uint64_t need, uint64_t *off);
 /* Give the chunks of t's lane cache back to the shared lists, in t (the
  * allocator's lock held): when they do not serve an allocation.  0 or the
  * error that doomed t. */
+/* Has t's log room to drain its lane's cache whole and go on (a free
+ * that finds the cache full drains it only then: never a transaction
+ * doomed for a drain it did not ask for)? */
+int hh_cache_drain_room(const struct hh_tx *t);
 int hh_cache_drain(struct hh_tx *t);
 /* Did t take the chunk at off from its lane's cache (one of its last
  * eight)?  Then no other transaction can be changing its bytes (they were

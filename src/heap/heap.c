@@ -325,8 +325,9 @@ int hr_heap_free(hr_heap *h, void *p)
     /* a full cache is merged back whole, then takes the chunk: a cached
      * chunk never merges with its free neighbours, and one kept for ever
      * (the bottom of a list whose size is seldom asked for) fences free
-     * space apart */
-    if (!to_cache && cs <= HH_CACHE_MAX) {
+     * space apart.  Only with room in the log for it: else the chunk goes
+     * to the shared lists, as the free would have without the drain */
+    if (!to_cache && cs <= HH_CACHE_MAX && hh_cache_drain_room(t)) {
         if ((r = hh_cache_drain(t)) < 0) {
             if (r == K_EHEAP)
                 t->doomed = r;
