@@ -166,9 +166,10 @@ Test(standby, refused_before_promotion)
     POLL_UNTIL(gone(sb), "the standby to end with its group");
 }
 
-Test(standby, held_sockets_at_promotion)
+/* "sa" with a standby and a held socket, its live instance killed: the
+ * standby promoted, what it wrote in *l, its pid. */
+static int promoted_with_a_held_socket(struct live *l)
 {
-    struct live l;
     char spec[512];
     snprintf(spec, sizeof spec, "unix:%s/sa.sock", site);
     start_site();
@@ -178,7 +179,14 @@ Test(standby, held_sockets_at_promotion)
     int sb = waiting_standby("sa", 0);
     refresh();
     cr_assert_eq(kill(pid_of("sa"), SIGKILL), 0);
-    WAIT_FOR(live_of("sa", &l) && l.pid == sb, "the promoted run");
+    WAIT_FOR(live_of("sa", l) && l->pid == sb, "the promoted run");
+    return sb;
+}
+
+Test(standby, held_sockets_at_promotion)
+{
+    struct live l;
+    promoted_with_a_held_socket(&l);
     cr_assert_eq(l.listen_fds, 1);
     cr_assert_eq(l.listen_pid_ok, 1, "LISTEN_PID is the promoted pid");
 }
@@ -396,16 +404,7 @@ Test(standby, controller_crash)
 Test(standby, promoted_outlives_a_controller_crash)
 {
     struct live l;
-    char spec[512];
-    snprintf(spec, sizeof spec, "unix:%s/sa.sock", site);
-    start_site();
-    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--standby",
-                        "--listen", spec, "--name", "sa", STANDBY_BIN, NULL),
-                 0, "%s", out);
-    int sb = waiting_standby("sa", 0);
-    refresh();
-    cr_assert_eq(kill(pid_of("sa"), SIGKILL), 0);
-    WAIT_FOR(live_of("sa", &l) && l.pid == sb, "the promoted run");
+    int sb = promoted_with_a_held_socket(&l);
     int sb2 = waiting_standby("sa", sb);
     const char *c = strstr(ps, "\"controller_pid\": ");
     cr_assert_not_null(c);

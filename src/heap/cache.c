@@ -266,8 +266,11 @@ int hh_cache_drain(struct hh_tx *t)
 int hh_cache_drain_room(const struct hh_tx *t)
 {
     /* ~256 bytes of log a drained chunk, the smallest being 32 bytes,
-     * and room left for the transaction's own records */
-    return t->log_cap - t->log_pos >= t->lane->cache_bytes * 8 + 1024;
+     * and room left for the transaction's own records; cache_bytes is read
+     * from the lane's header, so never multiplied (a damaged one must not
+     * wrap into "room enough") */
+    uint64_t room = t->log_cap - t->log_pos;
+    return room >= 1024 && t->lane->cache_bytes <= (room - 1024) / 8;
 }
 
 int hh_cache_took(const struct hh_tx *t, uint64_t off)
