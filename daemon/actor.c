@@ -152,14 +152,14 @@ void hrd_record_failure(struct hrd *d, const struct hr_reg_actor *a, pid_t pid,
 
 /* Stop or site restart: stop every running actor's tree (SIGTERM,
  * hrCtrl.stopTimeout, SIGKILL), all signalled first so that they stop
- * together, and reap each.  One that the kernel keeps alive (an
- * uninterruptible sleep) HRD_KILL_WAIT_S after its SIGKILL is logged and
- * left with its SIGKILL pending: the controller stops all the same, and
- * the next one ends it (pidfd and start time) if it is still there.  Then
- * whatever else is left under the controller is ended. */
-void hrd_kill_all(struct hrd *d)
+ * together; the loop then reaps each (hrd_kill_all_step) until none is
+ * left.  One that the kernel keeps alive (an uninterruptible sleep)
+ * HRD_KILL_WAIT_S after its SIGKILL is logged and left with its SIGKILL
+ * pending: the controller stops all the same, and the next one ends it
+ * (pidfd and start time) if it is still there.  Then whatever else is
+ * left under the controller is ended (hrd_kill_all_end). */
+void hrd_kill_all_begin(struct hrd *d)
 {
-    int left = 0;
     uint32_t longest = 0;
     hrd_standby_stop_all(d); /* they hold nothing: SIGKILL, reaped now */
     hrd_ver_trials_stop(d);  /* nor do upgrades' trials */
@@ -169,42 +169,47 @@ void hrd_kill_all(struct hrd *d)
             if (!d->slot[i].kill_at) /* one being stopped keeps its deadline */
                 hrd_tree_stop(d, i, ms);
             longest = ms > longest ? ms : longest;
+        }
+    }
+    d->kill_all_until = pmm__os_mono_ns() +
+                        (longest + HRD_KILL_WAIT_S * 1000ull) * 1000000ull;
+    d->killing_all = 1;
+}
+
+int hrd_kill_all_step(struct hrd *d)
+{
+    int left = 0;
+    HRD_FOR_ACTORS(d, i) {
+        struct hr_reg_actor *a = &d->reg->actors[i];
+        if (a->pid <= 0)
+            continue;
+        if (pmm__os_reap(a->pid, NULL, 1) != 0) { /* reaped, or not ours */
+            hrd_tree_reaped(d, i, a->pid); /* orphans: hrd_kill_all_end */
+            hrd_actor_event(d, i, AE_HALTED, 0);
+        } else {
+            hrd_logpipe_read(d, i); /* its goodbye, not blocked on a
+                                       full pipe */
             left++;
         }
     }
-    uint64_t until = pmm__os_mono_ns() +
-                     (longest + HRD_KILL_WAIT_S * 1000ull) * 1000000ull;
-    d->killing_all = 1;
-    while (left > 0) {
-        int now_left = 0;
-        HRD_FOR_ACTORS(d, i) {
-            struct hr_reg_actor *a = &d->reg->actors[i];
-            if (a->pid <= 0)
-                continue;
-            if (pmm__os_reap(a->pid, NULL, 1) != 0) { /* reaped, or not ours */
-                hrd_tree_reaped(d, i, a->pid); /* orphans: end_all below */
-                hrd_actor_event(d, i, AE_HALTED, 0);
-            } else {
-                hrd_logpipe_read(d, i); /* its goodbye, not blocked on a
-                                           full pipe */
-                now_left++;
-            }
-        }
-        left = now_left;
-        if (left > 0 && pmm__os_mono_ns() > until)
-            break;
-        if (left > 0) {
-            hrd_tree_deadlines(d);
-            if (d->stop_turn)
-                d->stop_turn(d, 1);
-            else
-                pmm__os_sleep_ms(1);
-        }
-    }
+    uint64_t now = pmm__os_mono_ns();
+    if (!left || now > d->kill_all_until)
+        return -1;
+    int ms = hrd_tree_deadlines(d); /* SIGKILLs due: sent */
+    int until_ms = (int)((d->kill_all_until - now) / 1000000u) + 1;
+    if (ms < 0 || ms > until_ms)
+        ms = until_ms;
+    /* a death wakes the loop (SIGCHLD); a pid that is not ours any more
+     * does not, so look again now and then all the same */
+    return ms < HRD_KILL_LOOK_MS ? ms : HRD_KILL_LOOK_MS;
+}
+
+void hrd_kill_all_end(struct hrd *d)
+{
     d->killing_all = 0;
     HRD_FOR_ACTORS(d, i) {
         struct hr_reg_actor *a = &d->reg->actors[i];
-        if (left > 0 && a->pid > 0)
+        if (a->pid > 0)
             hrd_log(d, HRD_ERR,
                     "actor %s (pid %d) has not died %d s after SIGKILL: "
                     "left to the kernel",

@@ -50,9 +50,15 @@ int hrd_members_dying(struct hrd *d, int group);
  * logged unless quiet (the caller then says what comes of it). */
 void hrd_record_failure(struct hrd *d, const struct hr_reg_actor *a, pid_t pid,
                         int status, int quiet);
-/* Stop or site restart: stop every running actor (SIGTERM, the stop
- * timeout, SIGKILL) and reap each; end whatever else is left. */
-void hrd_kill_all(struct hrd *d);
+/* Stop or site restart, a turn of the loop at a time (ending.c): begin
+ * signals every running actor's tree (SIGTERM, its stop timeout, then
+ * SIGKILL), standbys and upgrade trials killed at once; each step reaps
+ * what died and sends the SIGKILLs due, and says -1 once none is left (or
+ * HRD_KILL_WAIT_S after the last SIGKILL), else the ms to wait at most
+ * before the next step; end ends whatever else is left. */
+void hrd_kill_all_begin(struct hrd *d);
+int hrd_kill_all_step(struct hrd *d);
+void hrd_kill_all_end(struct hrd *d);
 /* At start: end what the previous controller left running and mark every
  * actor stopped. */
 void hrd_actors_adopt(struct hrd *d);

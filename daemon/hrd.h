@@ -90,6 +90,7 @@
 #define HRD_IDLE_MS 5000  /* ... each for this long at most (conns.h) */
 #define HRD_MAX_WAITING 64 /* requests waiting for a group's end */
 #define HRD_KILL_WAIT_S 5  /* a stop waits this long after SIGKILL */
+#define HRD_KILL_LOOK_MS 20 /* ... and looks at least this often */
 #define HRD_INI_MAX (1 << 20) /* sysadm.ini: 1 MiB at most */
 #define HRD_HELD_MAX 8     /* listening sockets held for one actor (held.c) */
 #define HRD_LINE_MAX 1024  /* a log line's text: longer ones are split */
@@ -242,12 +243,15 @@ struct hrd {
     uint32_t log_dropped;     /* lines stderr was too full to take */
     int listen_fd, sig_fd, ep_fd, lock_fd;
     int stopping;
-    int killing_all;          /* hrd_kill_all waits for every actor to die:
+    int killing_all;          /* every actor is being stopped (actor.c):
                                  requests that would start or change
                                  something are refused (requests.c) */
-    void (*stop_turn)(struct hrd *, int ms); /* one turn of the input while
-                                 it waits (main.c gives hrd_serve_stopping,
-                                 which sits above actor.c); NULL: a sleep */
+    uint64_t kill_all_until;  /* ... given up on at this time (ns) */
+    int ending;               /* the site's end under way, HRD_END_...
+                                 (ending.c): the loop drives it */
+    int end_asked;            /* ... a site restart asked for (not charged
+                                 to the policy) */
+    char end_why[160];        /* ... a site restart's reason */
     int restart_pending;      /* a site restart was asked for */
     int exec_pending;         /* replace this controller with a fresh one */
     int cold_pending;         /* ... on a RAM bank made anew (main.c) */

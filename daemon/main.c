@@ -29,6 +29,7 @@
 #include "adopt.h"
 #include "config.h"
 #include "conns.h"
+#include "ending.h"
 #include "actor.h"
 #include "group.h"
 #include "members.h"
@@ -39,6 +40,7 @@
 #include "log.h"
 #include "logpipe.h"
 #include "notify.h"
+#include "offline.h"
 #include "os/os.h"
 #include "os/ctl.h"
 #include "pmm/site.h"
@@ -56,11 +58,9 @@
  * service manager is told not to start it again (RestartPreventExitStatus=
  * in the systemd unit). */
 #define HRD_EXIT_FAILED 3
-/* hrd --end-group G: the site has no group G. */
-#define HRD_EXIT_NO_GROUP 4
-/* What this hrd is for: a controller, or a stopped site's maintenance:
- * --end-group G (G >= 0), --end-leftovers. */
-enum { HRD_RUN = -2, HRD_LEFTOVERS = -1 };
+/* What this hrd is for: a controller, or a stopped site's maintenance
+ * (offline.h): --end-group G (G >= 0), --end-leftovers. */
+enum { HRD_RUN = -2 };
 
 static void notify_ready(int ready_fd);
 static int said_ready; /* boot_finish() has said READY=1 */
@@ -72,8 +72,7 @@ static void boot_finish(struct hrd *d)
     d->reg->site.booted = 1;
     hrd_held_pool_end(d); /* what the start-up's actors did not ask for */
     int groups = 0;
-    for (int g = 0; g < HR_REG_GROUPS && !d->exec_pending && !d->stopping;
-         g++) {
+    for (int g = 0; g < HR_REG_GROUPS && !d->ending && !d->stopping; g++) {
         if (!d->grp[g].had_group || !d->reg->groups[g].used)
             continue;
         groups++;
@@ -168,25 +167,71 @@ static int sooner(int a, int b)
 
 /* After each event the loop dispatched: the answers it allows, and a
  * site restart asked for (by a request, or by the restart policy from the
- * group table: delivered here, never inside the table's action). */
+ * group table: delivered here, never inside the table's action) begun. */
 static void after_event(struct hrd *d)
 {
     hrd_answer_ended(d); /* kill-group requests whose group ended */
     if (said_ready) /* STATUS= changes, after READY=1's own */
         hrd_notify_status(d);
     hrd_answer_ready(d); /* arun --wait-ready requests */
-    if (d->restart_pending && !d->stopping) { /* a stop wins */
+    if (d->restart_pending && !d->stopping && !d->ending) { /* a stop wins */
         d->restart_pending = 0;
         if (d->cold_pending)
-            hrd_cold_restart(d);
+            hrd_end_begin(d, HRD_END_COLD, NULL, 1);
         else
-            hrd_site_restart(d, d->restart_why[0] ? d->restart_why
-                                                  : "asked for (hr site restart)",
-                             !d->restart_why[0]);
+            hrd_end_begin(d, HRD_END_RESTART,
+                          d->restart_why[0] ? d->restart_why
+                                            : "asked for (hr site restart)",
+                          !d->restart_why[0]);
         d->restart_why[0] = 0;
     }
 }
 
+/* One input of the running site. */
+static void input(struct hrd *d, int fd, int *accepting)
+{
+    if (fd == d->sig_fd) {
+        hrd_signals_take(d);
+        reap(d);
+    } else if (fd == d->listen_fd) {
+        *accepting = 1; /* after this batch, whose connections a newcomer
+                           could take the place of */
+    } else if (fd == d->notify_fd) {
+        hrd_ready_notified(d);
+    } else if (hrd_standby_pipe_event(d, fd)) {
+        /* a standby's readiness fd: handled */
+    } else if (hrd_ready_pipe_event(d, fd)) {
+        /* an actor's readiness fd: handled */
+    } else if (hrd_logpipe_event(d, fd)) {
+        /* an actor's output: logged */
+    } else if (hrd_conn_take(d, fd)) {
+        hrd_serve(d, fd);
+        reap(d);
+    }
+}
+
+/* One input while the site ends (ending.c): requests (those that would
+ * start or change something refused: requests.c), the actors' last
+ * output, signals (a stop wins over a restart).  The deaths are
+ * hrd_end_step's to reap; readiness is no more read (what is left of it
+ * is the next controller's), nor watched. */
+static void ending_input(struct hrd *d, int fd, int *accepting)
+{
+    if (fd == d->sig_fd)
+        hrd_signals_take(d);
+    else if (fd == d->listen_fd)
+        *accepting = 1;
+    else if (hrd_logpipe_event(d, fd))
+        ; /* an actor's output: logged */
+    else if (hrd_conn_take(d, fd))
+        hrd_serve(d, fd);
+    else
+        pmm__os_poller_del(d->ep_fd, fd);
+}
+
+/* Until the site has ended: each turn moves the site's end on (ending.c),
+ * or the upgrades, standbys and groups that are due, then waits for input
+ * at most until the next of them is due. */
 static void loop(struct hrd *d)
 {
     hrd_conn_reserve(d);
@@ -195,46 +240,39 @@ static void loop(struct hrd *d)
     if (d->notify_fd >= 0)
         watch(d, d->notify_fd, "notify socket");
     after_event(d); /* boot may have asked for a site restart */
-    while (!d->stopping && !d->exec_pending) {
-        int got[16], accepting = 0;
-        int upgrade_ms = hrd_upgrade_tick(d); /* upgrades moved on */
-        int standby_ms = hrd_standby_tick(d); /* standbys missing: started */
-        int backoff_ms = hrd_groups_tick(d); /* groups whose back-off is over */
-        after_event(d);
-        if (d->stopping || d->exec_pending)
-            break;
-        /* wakes for an idle connection's end, the next stop deadline, the
-         * next standby due and the next group restart due */
-        int n = pmm__os_poller_wait(d->ep_fd, got, 16,
-                                   sooner(sooner(hrd_conn_expire(d),
-                                                 hrd_tree_deadlines(d)),
-                                          sooner(sooner(standby_ms, backoff_ms),
-                                                 upgrade_ms)));
+    for (;;) {
+        int got[16], accepting = 0, wait_ms;
+        if (d->stopping && !d->ending)
+            hrd_end_begin(d, HRD_END_STOP, NULL, 1);
+        if (d->ending) { /* wakes for a death (SIGCHLD), the next stop
+                            deadline, an idle connection's end */
+            wait_ms = hrd_end_step(d);
+            after_event(d); /* the deaths it took: answered */
+            if (wait_ms < 0)
+                return;
+            wait_ms = sooner(hrd_conn_expire(d), wait_ms);
+        } else {
+            int upgrade_ms = hrd_upgrade_tick(d); /* upgrades moved on */
+            int standby_ms = hrd_standby_tick(d); /* standbys missing: started */
+            int backoff_ms = hrd_groups_tick(d); /* groups whose back-off is over */
+            after_event(d);
+            if (d->stopping || d->ending)
+                continue;
+            /* wakes for an idle connection's end, the next stop deadline,
+             * the next standby due and the next group restart due */
+            wait_ms = sooner(sooner(hrd_conn_expire(d), hrd_tree_deadlines(d)),
+                             sooner(sooner(standby_ms, backoff_ms),
+                                    upgrade_ms));
+        }
+        int n = pmm__os_poller_wait(d->ep_fd, got, 16, wait_ms);
         if (n < 0)
             hrd_die(1, "epoll: %s", pmm_strerror(n));
         for (int i = 0; i < n; i++) {
-            int fd = got[i];
-            if (fd == d->sig_fd) {
-                hrd_signals_take(d);
-                reap(d);
-            } else if (fd == d->listen_fd) {
-                accepting = 1; /* after this batch, whose connections a
-                                  newcomer could take the place of */
-            } else if (fd == d->notify_fd) {
-                hrd_ready_notified(d);
-            } else if (hrd_standby_pipe_event(d, fd)) {
-                /* a standby's readiness fd: handled */
-            } else if (hrd_ready_pipe_event(d, fd)) {
-                /* an actor's readiness fd: handled */
-            } else if (hrd_logpipe_event(d, fd)) {
-                /* an actor's output: logged */
-            } else if (hrd_conn_take(d, fd)) {
-                hrd_serve(d, fd);
-                reap(d);
-            }
+            if (d->ending)
+                ending_input(d, got[i], &accepting);
+            else
+                input(d, got[i], &accepting);
             after_event(d);
-            if (d->exec_pending)
-                return;
         }
         if (accepting)
             hrd_conn_accept_all(d);
@@ -267,61 +305,6 @@ static const char usage[] =
     "exit codes: 0 stopped on request or by a signal (--end-group: ended),\n"
     "1 could not start or go on, 2 bad usage, 3 the site failed (its restart\n"
     "policy stopped it: hrCtrl.maxBadness), 4 --end-group: no such group\n";
-
-/* --end-group G: the stopped site's group G ends (its members' leftovers,
- * if a controller died, end first), and no controller starts: the
- * registry says the site is as it was, less that group. */
-static int end_group_offline(struct hrd *d, int group)
-{
-    int r = 0;
-    hrd_actors_adopt(d); /* a crashed controller's actors outlive it */
-    hrd_groups_adopt(d);
-    if (group >= 0 && !d->reg->groups[group].used) {
-        fprintf(stderr, "hrd: --end-group: site %s has no group %d\n", d->site,
-                group);
-        r = HRD_EXIT_NO_GROUP;
-    } else if (group >= 0) {
-        hrd_kill_group(d, group);
-        if (d->reg->groups[group].used)
-            hrd_die(1, "--end-group: group %d did not end", group);
-    }
-    hrd_tree_end_all(d, HRD_KILL_WAIT_S * 1000); /* and our cgroup goes */
-    if (d->reg->site.controller_pid) {
-        hrd_log(d, HRD_NOTICE, "the actors left by a controller that died "
-                "(pid %llu) are ended: the site is stopped",
-                (unsigned long long)d->reg->site.controller_pid);
-        d->reg->site.controller_pid = 0;
-    }
-    return r;
-}
-
-/* Maintenance of a site whose RAM bank does not open: --end-leftovers
- * ends what the recorded cgroup holds; --end-group needs the registry. */
-static int end_without_bank(struct hrd *d, int group)
-{
-    const char *why = pmm_strerror(d->bank_error);
-    if (group >= 0) {
-        fprintf(stderr, "hrd: --end-group: site %s: the RAM bank does not "
-                "open (%s), so its groups cannot be read (hr site cold "
-                "replaces the bank)\n", d->site, why);
-        return 1;
-    }
-    int ended = hrd_leftover_end_blind(d);
-    if (ended < 0) {
-        fprintf(stderr, "hrd: site %s: the RAM bank does not open (%s) and "
-                "no cgroup is recorded: no process of a controller that died "
-                "can be looked for\n", d->site, why);
-        return 0;
-    }
-    char text[600];
-    snprintf(text, sizeof text, "the RAM bank does not open (%s): %d "
-             "process%s left in the cgroup of a controller that died ended "
-             "with SIGKILL; the registry is not updated (hr site cold "
-             "replaces the bank)", why, ended, ended == 1 ? "" : "es");
-    hrd_log(d, HRD_NOTICE, "%s", text);
-    fprintf(stderr, "hrd: site %s: %s\n", d->site, text);
-    return 0;
-}
 
 /* G of --end-group: a group id. */
 static int group_arg(const char *s)
@@ -434,8 +417,7 @@ int main(int argc, char **argv)
     d.maintenance = end_group != HRD_RUN;
     hrd_setup(&d, site);
     if (d.maintenance)
-        return d.bank_error ? end_without_bank(&d, end_group)
-                            : end_group_offline(&d, end_group);
+        return hrd_offline(&d, end_group);
     hrd_held_adopt(&d);
     /* listen first: actors started by boot() may call us at once (their
      * requests wait in the backlog until the loop runs) */
@@ -452,28 +434,19 @@ int main(int argc, char **argv)
     if (d.ep_fd < 0)
         hrd_die(1, "epoll: %s", pmm_strerror(d.ep_fd));
     d.notify_fd = hrd_ready_open(&d);
-    d.stop_turn = hrd_serve_stopping; /* requests served while actors stop */
     hrd_log(&d, HRD_NOTICE, "controller started (pid %d, generation %u)",
             pmm__os_pid(), d.reg->site.generation);
     hrd_notify("STATUS=starting: site %s, generation %u", d.site,
                d.reg->site.generation);
     boot(&d); /* says ready once the start-up file is done */
-    loop(&d);
-    if (d.stopping) /* a stop wins over a site restart */
-        d.exec_pending = 0;
+    loop(&d); /* until the site has ended: every actor is gone */
     if (d.exec_pending)
         hrd_notify("STATUS=site restart: a fresh controller comes");
     else if (d.reg->site.failed)
         hrd_notify("STOPPING=1\nSTATUS=site failed, stopping: %s",
                    d.reg->site.failure);
-    else
+    else if (d.ending != HRD_END_STOP) /* (a stop's own said it at once) */
         hrd_notify("STOPPING=1\nSTATUS=stopping: every actor is stopped");
-    if (d.ini_pid > 0) { /* a start-up command still runs: it ends with us */
-        hrd_log(&d, HRD_INFO, "sysadm.ini:%d: %s stopped", d.ini_line,
-                d.ini_prog);
-        pmm__os_kill(d.ini_pid, SIGTERM);
-    }
-    hrd_kill_all(&d);
     char path[4200];
     snprintf(path, sizeof path, "%s/notify.sock", d.dir);
     pmm__os_unlink(path);

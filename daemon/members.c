@@ -4,7 +4,7 @@
  * (group.c's table): an actor registered or forgotten, a child of the
  * controller reaped (a clean exit, a failure, one that went to the
  * background, one killed for its group's restart or end), a group killed
- * for good, the groups a previous controller left; and the site restart.
+ * for good, the groups a previous controller left.
  *
  * Each function here is an entry point the loop (or a request it serves)
  * calls: it reads the members and raises one event, which group.c
@@ -25,8 +25,6 @@
 #include "members.h"
 #include "metrics.h"
 #include "os/os.h"
-#include "pmm/crash.h"
-#include "policy.h"
 #include "ready.h"
 #include "spawn.h"
 #include "standby.h"
@@ -155,37 +153,6 @@ int hrd_kill_group(struct hrd *d, int group)
     /* even one over a lowered maxGroups */
     hrd_group_event(d, group, GE_KILL, "killed");
     return !d->reg->groups[group].used;
-}
-
-/* Every actor stops; a fresh controller (this program, executed again)
- * runs the start-up file without its arun lines and restarts every group.
- * A site whose escalated restarts (not asked for: a request is no
- * failure, as for a cold restart) go over the policy stops instead,
- * marked failed. */
-void hrd_site_restart(struct hrd *d, const char *why, int asked)
-{
-    hrd_log(d, HRD_WARNING, "site restart: %s", why);
-    hrd_kill_all(d);
-    pmm__crash("hrd.site_restart"); /* every actor gone, no new controller */
-    if (!asked && hrd_policy_site_restart(d, why)) {
-        d->reg->site.failed = 1;
-        hrd_log(d, HRD_ERR,
-                "site failed, stopping: %s (hr site start tries again)",
-                d->reg->site.failure);
-        d->stopping = 1;
-        return;
-    }
-    d->reg->site.site_restarts++;
-    d->exec_pending = 1;
-}
-
-void hrd_cold_restart(struct hrd *d)
-{
-    hrd_log(d, HRD_WARNING, "cold restart: asked for (hr site restart "
-            "--cold): every actor stops, the RAM bank and the registry are "
-            "made anew, the held listening sockets are kept");
-    hrd_kill_all(d);
-    d->exec_pending = 1; /* not the policy's: a request, not a failure */
 }
 
 void hrd_groups_adopt(struct hrd *d)

@@ -23,12 +23,6 @@ void hrd_child_exited(struct hrd *d, pid_t pid, int status);
  * members still have to die (the loop finishes it when the last is reaped;
  * d->grp[group].ends moves on then). */
 int hrd_kill_group(struct hrd *d, int group);
-/* Every actor stops; a fresh controller takes over, unless the site has
- * restarted too often: then it stops, marked failed. */
-void hrd_site_restart(struct hrd *d, const char *why, int asked);
-/* A cold restart asked for: every actor stops, and a fresh controller
- * comes on a RAM bank made anew (main.c); not counted by the policy. */
-void hrd_cold_restart(struct hrd *d);
 /* At start, after hrd_actors_adopt() (actor.h): end the groups whose end
  * was cut short or that have no member left. */
 void hrd_groups_adopt(struct hrd *d);

@@ -421,28 +421,3 @@ void hrd_signals_take(struct hrd *d)
         if (sig != SIGCHLD)
             d->stopping = 1;
 }
-
-void hrd_serve_stopping(struct hrd *d, int ms)
-{
-    int got[16], accepting = 0, idle = 0;
-    int n = pmm__os_poller_wait(d->ep_fd, got, 16, ms);
-    for (int i = 0; i < n; i++) {
-        int fd = got[i];
-        if (fd == d->sig_fd) {
-            hrd_signals_take(d);
-        } else if (fd == d->listen_fd) {
-            accepting = 1;
-        } else if (hrd_logpipe_event(d, fd)) {
-            /* an actor's output: logged */
-        } else if (hrd_conn_take(d, fd)) {
-            hrd_serve(d, fd);
-        } else {
-            idle = 1; /* readiness and standbys' pipes: for the next
-                         controller's loop; not read, so not waited on */
-        }
-    }
-    if (accepting)
-        hrd_conn_accept_all(d);
-    if (n < 0 || idle)
-        pmm__os_sleep_ms((unsigned)ms);
-}

@@ -377,7 +377,7 @@ int hrd_standby_pipe_event(struct hrd *d, int fd)
 int hrd_standby_tick(struct hrd *d)
 {
     int64_t now = pmm__os_mono_ms(), next = -1;
-    if (d->stopping || d->exec_pending)
+    if (d->stopping || d->ending || d->exec_pending)
         return -1;
     HRD_FOR_ACTORS(d, i) {
         struct hrd_standby *sb = &d->slot[i].standby;

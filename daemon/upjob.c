@@ -260,7 +260,7 @@ static void see(struct hrd *d, int slot, int64_t now, int64_t *next)
 int hrd_upgrade_tick(struct hrd *d)
 {
     int64_t now = pmm__os_mono_ms(), next = -1;
-    if (d->stopping || d->exec_pending)
+    if (d->stopping || d->ending || d->exec_pending)
         return -1;
     for (int i = 0; i < HR_REG_ACTORS; i++) {
         struct hrd_upgrade *u = &d->slot[i].up;

@@ -334,6 +334,88 @@ Test(timeouts, a_restarting_group_takes_no_new_member, .init = up_fail_10s)
                  out);
 }
 
+/* hr run behind the test: its exit status and output (stdout and stderr)
+ * come back through a pipe (behind_end). */
+struct behind {
+    pid_t pid;
+    int fd;
+};
+
+static struct behind behind(const char *const args[])
+{
+    const char *argv[16] = {HR_BIN};
+    int n = 1, p[2];
+    while (args[n - 1] && n < 15) {
+        argv[n] = args[n - 1];
+        n++;
+    }
+    argv[n] = NULL;
+    cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+    struct behind b = {fork(), p[0]};
+    cr_assert_geq(b.pid, 0);
+    if (b.pid == 0) {
+        static char buf[4096];
+        int st = run_all(buf, sizeof buf, 0, 0, (char *const *)argv);
+        _exit(write(p[1], &st, sizeof st) == sizeof st &&
+              write(p[1], buf, strlen(buf) + 1) >= 0 ? 0 : 1);
+    }
+    close(p[1]);
+    return b;
+}
+
+static int behind_done(void *arg)
+{
+    struct behind *b = arg;
+    int st;
+    return waitpid(b->pid, &st, WNOHANG) == b->pid;
+}
+
+/* Wait (bounded) for b to end: its hr's exit status, its output in got. */
+static int behind_end(struct behind b, char *got, size_t cap)
+{
+    int st = -1;
+    poll_until(behind_done, &b, "hr run behind the test to end");
+    got[0] = 0;
+    cr_assert_eq(read(b.fd, &st, sizeof st), sizeof st, "no status");
+    ssize_t n = read(b.fd, got, cap - 1);
+    got[n > 0 ? n : 0] = 0;
+    close(b.fd);
+    return st;
+}
+
+/* While every actor stops, the loop still answers the callers that wait:
+ * an arun --wait-ready whose actor the stop kills is told so, and an
+ * akill -g under way ends its group (its members gone) and returns 0; the
+ * group stays ended.  Before, the controller closed both connections
+ * unanswered ("Connection reset by peer"), and the group ended only at
+ * the next start.  (Here the stop waits for one that ignores SIGTERM; a
+ * site restart ends its actors the same way.) */
+Test(timeouts, callers_waiting_are_answered_when_the_site_stops,
+     .init = up_10s)
+{
+    char got[4096];
+    int ignoring = arun(2, "ignore", NULL);
+    wait_file("ignore.ready");
+    struct behind w = behind((const char *[]){"arun", "-g", "1", "--ready-fd",
+                                              "3", "--wait-ready", SVC_BIN,
+                                              "ready", "600000", "3", NULL});
+    WAIT_FOR(strstr(ps, "\"readiness\": \"starting\""),
+             "the second actor starting");
+    struct behind k = behind((const char *[]){"akill", "-g", "2", NULL});
+    WAIT_FOR(strstr(ps, "\"id\": 2, \"state\": \"ending\""),
+             "group 2 ending");
+    struct behind s = behind((const char *[]){"site", "stop", NULL});
+    cr_assert_eq(behind_end(w, got, sizeof got), 1, "%s", got);
+    cr_assert(strstr(got, "stopped before it was ready"), "%s", got);
+    cr_assert_eq(kill(ignoring, SIGKILL), 0); /* no need to wait 10 s */
+    cr_assert_eq(behind_end(k, got, sizeof got), 0, "akill -g: %s", got);
+    cr_assert_eq(behind_end(s, got, sizeof got), 0, "site stop: %s", got);
+    site_start(out, sizeof out);
+    refresh();
+    cr_assert(strstr(ps, "\"id\": 1, ") && !strstr(ps, "\"id\": 2, "),
+              "group 2 did not stay ended: %s", ps);
+}
+
 /* ---- the rough edges a new user hit (issue 11), one test each ---- */
 
 static void no_site(void)
