@@ -349,11 +349,29 @@ static pid_t pid_of(const char *name, int *at)
     return 0;
 }
 
+/* A process in the site's cgroup itself: none of ours lives there (the
+ * controller is in the cgroup above, what it starts in a cN below), so
+ * it is a descendant of an actor that moved itself there (an actor runs
+ * as the controller's user, who may write the subtree's cgroup.procs) to
+ * leave its own: ended, each process, until none is left.  The number. */
+static int end_escaped(int dir)
+{
+    static pid_t pids[64];
+    int n = pmm__os_cgroup_pids(dir, ".", pids, 64);
+    if (n > 0)
+        pmm__os_cgroup_kill(dir, ".", 0); /* (cgroup.kill: the cNs too) */
+    return n > 0 ? n : 0;
+}
+
 int hrd_cgroup_sweep(struct hrd *d, int retry)
 {
     static char names[MAX_CGROUPS][64];
     int n = pmm__os_cgroup_children(d->cg_fd, names, MAX_CGROUPS), full = 0;
-    int busy = 0;
+    int busy = 0, escaped = end_escaped(d->cg_fd);
+    if (escaped)
+        hrd_log(d, HRD_NOTICE, "ended %d process%s moved into the site's "
+                "cgroup itself (out of an actor's own)", escaped,
+                escaped == 1 ? "" : "es");
     for (int i = 0; i < n; i++) {
         int at;
         pid_t pid = pid_of(names[i], &at);
@@ -414,19 +432,21 @@ void hrd_cgroup_end_dir(int dir, int use_kill, int wait_ms)
     static char names[MAX_CGROUPS][64];
     int64_t until = pmm__os_mono_ms() + wait_ms;
     int n = pmm__os_cgroup_children(dir, names, MAX_CGROUPS);
+    end_escaped(dir);
     for (int i = 0; i < n; i++)
         pmm__os_cgroup_kill(dir, names[i], use_kill);
-    for (int i = 0; i < n; i++) {
-        /* the controller reaps its own children: they are in no cgroup
-         * once dead, zombies included */
-        while (pmm__os_cgroup_populated(dir, names[i]) > 0 &&
-               pmm__os_mono_ms() < until) {
-            while (pmm__os_reap(-1, NULL, 1) > 0)
-                ;
-            pmm__os_sleep_ms(1);
-        }
-        pmm__os_cgroup_remove(dir, names[i]);
+    /* the controller reaps its own children: they are in no cgroup once
+     * dead, zombies included; dir itself is empty when its cNs and what
+     * escaped into it are */
+    while (pmm__os_cgroup_populated(dir, ".") > 0 &&
+           pmm__os_mono_ms() < until) {
+        end_escaped(dir); /* (one that forked as it was killed) */
+        while (pmm__os_reap(-1, NULL, 1) > 0)
+            ;
+        pmm__os_sleep_ms(1);
     }
+    for (int i = 0; i < n; i++)
+        pmm__os_cgroup_remove(dir, names[i]);
 }
 
 void hrd_cgroup_end(struct hrd *d, int wait_ms)

@@ -67,8 +67,9 @@ void hrd_cgroup_signal(struct hrd *d, pid_t pid, int sig);
 /* 1 when a process is left in pid's cgroup. */
 int hrd_cgroup_populated(struct hrd *d, pid_t pid);
 /* Kill and remove the cgroups of processes that are no live actor nor
- * standby: the number of cgroups that still held processes (one of the
- * table's counted once).  One that cannot be removed yet (its tree still
+ * standby, and end any process moved into the site's cgroup itself (an
+ * actor's descendant leaving its own: logged): the number of cgroups
+ * that still held processes (one of the table's counted once).  One that cannot be removed yet (its tree still
  * dying) makes a sweep due 10 ms later; each such sweep (retry: 1, the
  * timer's) doubles the wait, to 1 s, then no more; any other sweep
  * starts the series again. */
@@ -80,8 +81,9 @@ int hrd_cgroup_sweep_due(void);
 /* The controller stops: kill every cgroup, wait up to wait_ms for them
  * to empty (reaping), remove them, the site's cgroup and its file. */
 void hrd_cgroup_end(struct hrd *d, int wait_ms);
-/* Kill every cgroup under dir (an old site cgroup), wait up to wait_ms
- * for them to empty, and remove them. */
+/* Kill every cgroup under dir (an old site cgroup) and every process in
+ * dir itself (one that escaped into it), wait up to wait_ms for them to
+ * empty, and remove them. */
 void hrd_cgroup_end_dir(int dir, int use_kill, int wait_ms);
 
 #endif

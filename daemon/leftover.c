@@ -70,7 +70,9 @@ static int pin(pid_t pid, uint64_t ticks)
 }
 
 /* Step 1: the registry's actors (logged), the strays carrying the site's
- * environment, then the descendants of everything pinned (a walk over the
+ * environment (an actor's, or that of a command or ordinary actor of the
+ * start-up file, which no registry names: the next start runs them
+ * again), then the descendants of everything pinned (a walk over the
  * table as it grows).  The old cgroup's members were pinned first. */
 static void find(struct hrd *d)
 {
@@ -87,8 +89,11 @@ static void find(struct hrd *d)
         if (hrd_env_read(pids[i], env, sizeof env) < 0)
             continue;
         const char *site = hrd_env_get(env, sizeof env, "HR_SITE=");
-        if (site && strcmp(site, d->site) == 0 &&
-            hrd_env_get(env, sizeof env, "HR_ACTOR="))
+        const char *startup = hrd_env_get(env, sizeof env,
+                                          HRD_STARTUP_VAR "=");
+        if ((site && strcmp(site, d->site) == 0 &&
+             hrd_env_get(env, sizeof env, "HR_ACTOR=")) ||
+            (startup && strcmp(startup, d->site) == 0)) /* sysadm.ini's */
             pin(pids[i], 0);
     }
     for (int i = 0; i < nprocs; i++) {
@@ -98,14 +103,15 @@ static void find(struct hrd *d)
     }
 }
 
-/* Pin the members of the old site cgroup and of every cgroup under it. */
+/* Pin the members of the old site cgroup (what escaped into it) and of
+ * every cgroup under it. */
 static void pin_cgroup(int dir)
 {
     static char names[1024][64];
     static pid_t pids[4096];
     int n = pmm__os_cgroup_children(dir, names, 1024);
-    for (int i = 0; i < n; i++) {
-        int k = pmm__os_cgroup_pids(dir, names[i], pids, 4096);
+    for (int i = -1; i < n; i++) {
+        int k = pmm__os_cgroup_pids(dir, i < 0 ? "." : names[i], pids, 4096);
         for (int j = 0; j < k; j++)
             pin(pids[j], 0);
     }

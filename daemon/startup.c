@@ -123,8 +123,12 @@ static void run_arun(struct hrd *d, const struct hrd_ini_line *l)
                 pmm_strerror(r));
 }
 
-/* Start the command of a line; its end comes to hrd_startup_child(). */
-static pid_t run_command(struct hrd *d, int lineno, char **w)
+/* Start the command of a line (an ordinary actor's: own, in a session of
+ * its own, as a direct actor's start is); a command's end comes to
+ * hrd_startup_child().  Either starts with every signal at its default
+ * (the controller ignores SIGPIPE: a pipeline of a start-up script must
+ * die of it as in a shell). */
+static pid_t run_command(struct hrd *d, int lineno, char **w, int own)
 {
     char path[4096];
     int r = find_program(w[0], path, sizeof path);
@@ -142,7 +146,8 @@ static pid_t run_command(struct hrd *d, int lineno, char **w)
     int stdio[3] = {null, d->console_fd, d->console_fd};
     struct pmm__os_child child = {.stdio = stdio, .cwd = d->dir,
                                  .exe_fd = -1, .path = path, .argv = w,
-                                 .envp = env, .errpipe = -1};
+                                 .envp = env, .errpipe = -1,
+                                 .default_signals = 1, .own_session = own};
     int pid = pmm__os_fork();
     if (pid == 0)
         pmm__os_exec_child(&child);
@@ -175,13 +180,13 @@ static int run_lines(struct hrd *d)
                     "sysadm.ini:%d: usage: arun [-g [GROUP]] PROGRAM [ARGS]",
                     l->lineno);
         else if (l->kind == HRD_INI_ORDINARY &&
-                 run_command(d, l->lineno, l->argv) > 0) /* not waited for */
+                 run_command(d, l->lineno, l->argv, 1) > 0) /* not waited for */
             hrd_log(d, HRD_INFO, "sysadm.ini:%d: %s started, not restartable",
                     l->lineno, l->argv[0]);
         else if (l->kind == HRD_INI_ARUN && d->ini_arun)
             run_arun(d, l);
         else if (l->kind == HRD_INI_COMMAND &&
-                 (d->ini_pid = run_command(d, l->lineno, l->argv)) > 0)
+                 (d->ini_pid = run_command(d, l->lineno, l->argv, 0)) > 0)
             return 1;
     }
     free(d->ini);

@@ -588,6 +588,73 @@ Test(site, startup_processes_are_no_leftovers_without_cgroups)
         POLL_UNTIL(kill(pids[i], 0) != 0, "the stop to end it");
 }
 
+/* The session of pid (field 6 of /proc/PID/stat, after the command's
+ * ")"), and the mask of the signals it ignores (SigIgn, /proc/PID/status). */
+static long session_of(int pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    size_t k = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[k] = 0;
+    const char *p = strrchr(buf, ')');
+    long sid = -1;
+    return p && sscanf(p + 2, "%*c %*d %*d %ld", &sid) == 1 ? sid : -1;
+}
+
+static unsigned long long ignored_of(int pid)
+{
+    char path[64], line[256];
+    unsigned long long mask = ~0ull;
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "SigIgn: %llx", &mask) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return mask;
+}
+
+/* An ordinary actor of the start-up file (arun PROG) runs in a session of
+ * its own with every signal at its default (before: in the controller's
+ * session, SIGPIPE ignored), and one that a controller left running when
+ * it died is ended by the next controller, which starts its own (before,
+ * it lived on beside the new one: one more copy at every crash, and a
+ * stop ended only the newest). */
+Test(site, a_dead_controller_s_ordinary_actor_ends_at_the_next_start)
+{
+    char path[600], ord[600], buf[64];
+    snprintf(path, sizeof path, "%s/sysadm.ini", site);
+    snprintf(ord, sizeof ord, "%s/ord.pid", site);
+    cr_assert_eq(pmm_site_create(site, NULL), 0);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "arun /bin/sh -c \"echo $$ > %s; exec sleep 1000\"\n", ord);
+    fclose(f);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    int first = 0, next = 0;
+    POLL_UNTIL(site_file("ord.pid", buf, sizeof buf) && (first = atoi(buf)) > 0,
+               "the ordinary actor");
+    cr_assert_eq(session_of(first), first, "not in a session of its own");
+    cr_assert_eq(ignored_of(first), 0, "signals ignored: %llx",
+                 ignored_of(first));
+    int hrd = hr_ping(NULL);
+    cr_assert_gt(hrd, 0);
+    cr_assert_eq(kill(hrd, SIGKILL), 0);
+    assert_gone(&hrd, 1);
+    cr_assert_eq(kill(first, 0), 0, "it outlives its controller");
+    cr_assert_eq(unlink(ord), 0);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    POLL_UNTIL(site_file("ord.pid", buf, sizeof buf) && (next = atoi(buf)) > 0,
+               "the next controller's ordinary actor");
+    POLL_UNTIL(kill(first, 0) != 0, "the dead controller's one to end");
+    cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
+    POLL_UNTIL(kill(next, 0) != 0, "the stop to end the next one");
+}
+
 /* How many times the log says a start-up file was another user's. */
 static int refusals(void)
 {

@@ -160,12 +160,33 @@ static void crash_controller(void)
     close(pfd);
 }
 
+/* How many of pids (n) the cgroup.procs file procs lists; -1 when it
+ * cannot be read (no cgroup). */
+static int procs_holding(const char *procs, const pid_t *pids, int n)
+{
+    static char buf[8192];
+    FILE *f = fopen(procs, "r");
+    if (!f)
+        return -1;
+    size_t k = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[k] = 0;
+    int held = 0;
+    for (char *p = buf, *end; *p; p = end) {
+        long pid = strtol(p, &end, 10);
+        if (end == p)
+            break;
+        held += is_one_of((pid_t)pid, pids, n);
+    }
+    return held;
+}
+
 /* With cgroups, once the site has settled: one cgroup below the site's,
  * holding every process of the site (pids, n), which were made in it;
  * those of earlier runs are gone.  Without, nothing to see. */
 static void one_cgroup(const pid_t *pids, int n)
 {
-    char site_cg[4200], procs[8192], path[4600];
+    char site_cg[4200], path[4600];
     if (!cg_dir[0])
         return;
     cr_assert_not_null(site_file("cgroup", site_cg, sizeof site_cg));
@@ -178,19 +199,11 @@ static void one_cgroup(const pid_t *pids, int n)
         cr_assert_not_null(dir, "%s: %s", site_cg, strerror(errno));
         while ((e = readdir(dir))) {
             snprintf(path, sizeof path, "%s/%s/cgroup.procs", site_cg, e->d_name);
-            FILE *f = e->d_name[0] != '.' ? fopen(path, "r") : NULL;
-            if (!f)
+            int k = e->d_name[0] != '.' ? procs_holding(path, pids, n) : -1;
+            if (k < 0)
                 continue; /* a file of the site's cgroup, not a cgroup */
             cgroups++;
-            size_t k = fread(procs, 1, sizeof procs - 1, f);
-            fclose(f);
-            procs[k] = 0;
-            for (char *p = procs, *end; *p; p = end) {
-                long pid = strtol(p, &end, 10);
-                if (end == p)
-                    break;
-                held += is_one_of((pid_t)pid, pids, n);
-            }
+            held += k;
         }
         closedir(dir);
         if (cgroups == 1 && held == n)
@@ -244,6 +257,48 @@ Test(trees, escaped_descendants_end_with_cgroups, .init = up_cgroups)
 Test(trees, escaped_descendants_end_without_cgroups, .init = up_fallback)
 {
     escaped_descendants_end();
+}
+
+/* A descendant that moves itself out of its actor's cgroup into the
+ * site's cgroup itself (as the controller's user may: the subtree is
+ * theirs) is no way out: the group restart's sweep ends it, the next
+ * controller ends what a crashed one left there, and a stop ends it
+ * (before, it outlived all three, parented to nobody, and kept the
+ * site's cgroup from being removed). */
+Test(trees, a_descendant_moved_into_the_site_cgroup_ends, .init = up_cgroups)
+{
+    char spec[300];
+    pid_t gen[2], seen[8];
+    started();
+    cr_assert(cg_dir[0], "cgroups only"); /* (up_cgroups skips without) */
+    snprintf(spec, sizeof spec, "unix:%s/t.sock", site);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--listen", spec,
+                        TREE_BIN, "migrate", site, NULL), 0, "%s", out);
+    settle(2, NULL, 0, gen, "first run");
+    refresh();
+    pid_t actor = pid_of("tree_actor"), moved = gen[0] == actor ? gen[1] : gen[0];
+    char site_cg[4200], procs[4400];
+    cr_assert_not_null(site_file("cgroup", site_cg, sizeof site_cg));
+    snprintf(procs, sizeof procs, "%s/cgroup.procs", site_cg);
+    WAIT_FOR(procs_holding(procs, &moved, 1) == 1,
+             "the descendant in the site's cgroup");
+    char pid[16];
+    snprintf(pid, sizeof pid, "%d", actor);
+    cr_assert_eq(run_hr(out, sizeof out, "akill", pid, NULL), 0, "%s", out);
+    POLL_UNTIL(!proc_runs(moved) && !proc_runs(actor),
+               "the group restart to end the one that moved");
+    cr_assert(strstr(console(), "moved into the site's cgroup itself"), "%s",
+              console());
+    /* the next run's may move out before or after the sweeps of the
+     * restart: whatever runs now, the next controller ends it */
+    WAIT_FOR(pid_of("tree_actor") > 0 && pid_of("tree_actor") != actor,
+             "the group restarted");
+    int n = site_procs(seen, 8);
+    crash_controller();
+    start();
+    settle(2, seen, n, gen, "after the next controller");
+    cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
+    settle(0, NULL, 0, NULL, "after the stop");
 }
 
 /* ---- held sockets across controller crashes (item 4) ---- */

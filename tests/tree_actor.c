@@ -12,10 +12,16 @@
  *                               no environment at all, the held sockets
  *                               kept), as a shell actor running `setsid
  *                               env -i ./child &` would, then serve too
+ *   tree_actor migrate SITE     the same, the child first moving itself
+ *                               into the site's cgroup (named by the
+ *                               site's file SITE/cgroup) out of its own,
+ *                               as an actor may (the subtree is its
+ *                               user's); exit 5 if it cannot
  * SITE is only a mark, by which the test finds every process of its site
  * whatever the process did to its environment.
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,16 +54,39 @@ static void serve(int n)
     }
 }
 
+/* Move this process into the site's cgroup (the path in SITE/cgroup). */
+static int into_site_cgroup(const char *site)
+{
+    char file[4200], cg[4200], line[32];
+    snprintf(file, sizeof file, "%s/cgroup", site);
+    FILE *f = fopen(file, "r");
+    size_t k = f ? fread(cg, 1, sizeof cg - 1, f) : 0;
+    if (f)
+        fclose(f);
+    cg[k] = 0;
+    cg[strcspn(cg, "\n")] = 0;
+    snprintf(file, sizeof file, "%s/cgroup.procs", cg);
+    int fd = k ? open(file, O_WRONLY) : -1;
+    int len = snprintf(line, sizeof line, "%d\n", (int)getpid());
+    int ok = fd >= 0 && write(fd, line, (size_t)len) == len;
+    if (fd >= 0)
+        close(fd);
+    return ok ? 0 : -1;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3)
         return 2;
     const char *fds = getenv("LISTEN_FDS");
     int n = argc > 3 ? atoi(argv[3]) : fds ? atoi(fds) : 0;
-    if (strcmp(argv[1], "escape") == 0) {
+    int migrate = strcmp(argv[1], "migrate") == 0;
+    if (strcmp(argv[1], "escape") == 0 || migrate) {
         char count[16];
         snprintf(count, sizeof count, "%d", n);
         if (fork() == 0) {
+            if (migrate && into_site_cgroup(argv[2]) != 0)
+                _exit(5);
             /* argv[0]: the program's path (the actor itself runs from
              * the controller's copy of it) */
             execlp("setsid", "setsid", "env", "-i", argv[0], "serve", argv[2],
