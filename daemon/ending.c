@@ -29,6 +29,7 @@
 #include "os/os.h"
 #include "pmm/crash.h"
 #include "policy.h"
+#include "upgrade.h"
 
 void hrd_end_begin(struct hrd *d, enum hrd_end kind, const char *why,
                    int asked)
@@ -51,6 +52,9 @@ void hrd_end_begin(struct hrd *d, enum hrd_end kind, const char *why,
                 d->ini_prog);
         pmm__os_kill(d->ini_pid, SIGTERM);
     }
+    hrd_upjobs_cut(d, kind == HRD_END_STOP ? "the site stops"
+                      : kind == HRD_END_COLD ? "the site restarts cold"
+                                             : "the site restarts");
     hrd_kill_all_begin(d);
 }
 

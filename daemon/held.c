@@ -120,26 +120,34 @@ void hrd_held_close(struct hrd *d, int slot)
     d->slot[slot].nheld = 0;
 }
 
+/* HRD_HELD's longest value: every slot "ddd:" with its ";", and every
+ * descriptor (an int: 10 digits) with its ",". */
+#define HELD_VAR_MAX (HR_REG_ACTORS * (5 + HRD_HELD_MAX * 11) + 1)
+
 /* HRD_HELD=slot:fd,fd;slot:fd... */
 void hrd_held_export(struct hrd *d)
 {
-    static char var[8192];
+    static char var[HELD_VAR_MAX];
     size_t len = 0;
     for (int slot = 0; slot < HR_REG_ACTORS; slot++) {
         if (!d->slot[slot].nheld)
             continue;
         len += (size_t)snprintf(var + len, sizeof var - len, "%s%d:",
                                 len ? ";" : "", slot);
-        for (int i = 0; i < d->slot[slot].nheld && len < sizeof var; i++) {
-            pmm__os_inherit(d->slot[slot].held_fd[i], 1);
+        for (int i = 0; i < d->slot[slot].nheld; i++)
             len += (size_t)snprintf(var + len, sizeof var - len, "%s%d",
                                     i ? "," : "", d->slot[slot].held_fd[i]);
-        }
-        if (len >= sizeof var)
-            return; /* cannot happen with 256 x 8 descriptors */
     }
-    if (len)
-        setenv(HRD_HELD_ENV, var, 1);
+    /* (8 KiB was too little for 256 actors' 8 sockets of 4-digit
+     * descriptors: the list went unsaid, and the sockets marked so far
+     * were left open in the fresh controller, unknown to it, listening) */
+    if (!len)
+        return;
+    for (int slot = 0; slot < HR_REG_ACTORS; slot++) /* kept across the
+                                                       exec: all is said */
+        for (int i = 0; i < d->slot[slot].nheld; i++)
+            pmm__os_inherit(d->slot[slot].held_fd[i], 1);
+    setenv(HRD_HELD_ENV, var, 1);
 }
 
 void hrd_held_adopt(struct hrd *d)
@@ -147,7 +155,7 @@ void hrd_held_adopt(struct hrd *d)
     const char *v = getenv(HRD_HELD_ENV);
     if (!v)
         return;
-    char buf[8192];
+    static char buf[HELD_VAR_MAX];
     snprintf(buf, sizeof buf, "%s", v);
     unsetenv(HRD_HELD_ENV);
     for (char *save, *e = strtok_r(buf, ";", &save); e;

@@ -162,6 +162,9 @@ void hrd_tree_stop(struct hrd *d, int slot, uint32_t timeout_ms)
 {
     struct hr_reg_actor *a = &d->reg->actors[slot];
     int sig = timeout_ms ? SIGTERM : SIGKILL;
+    if (a->pid <= 0) /* nothing runs: kill(0) or kill(-1) would signal the
+                        controller's own process group, or every process */
+        return;
     signal_descendants(a->pid, sig); /* before their parent dies */
     pmm__os_kill(-a->pid, sig);
     pmm__os_kill(a->pid, sig); /* one that left its group still hears it */

@@ -39,7 +39,8 @@
 struct hrd;
 
 /* Stop the running actor in slot and its tree: SIGTERM and a deadline
- * timeout_ms away, or SIGKILL at once when timeout_ms is 0. */
+ * timeout_ms away, or SIGKILL at once when timeout_ms is 0 (nothing when
+ * slot runs no process). */
 void hrd_tree_stop(struct hrd *d, int slot, uint32_t timeout_ms);
 /* The actor in slot, pid, was reaped: SIGKILL to what is left of its
  * process group and its cgroup.  Without cgroups its orphans die in the

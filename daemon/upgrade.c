@@ -338,6 +338,15 @@ int hrd_up_event(struct hrd *d, int slot, enum hrd_up_event ev,
     return r;
 }
 
+int hrd_upgrade_moot(struct hrd *d, int slot)
+{
+    struct hrd_upgrade *u = &d->slot[slot].up;
+    struct hr_reg_actor *a = &d->reg->actors[slot];
+    return !a->used || d->reg->groups[a->group].state != HR_G_RUNNING ||
+           d->reg->groups[a->group].restarts != u->restarts0 ||
+           d->grp[a->group].ends != u->ends0;
+}
+
 int hrd_upgrade_waiting(struct hrd *d, int conn, pid_t caller, int *kept)
 {
     int slot = hrd_trial_of(d, caller);
@@ -345,6 +354,16 @@ int hrd_upgrade_waiting(struct hrd *d, int conn, pid_t caller, int *kept)
     if (slot < 0)
         return -ESRCH;
     struct up_ctx c = {.conn = conn};
+    if (hrd_upgrade_moot(d, slot)) {
+        /* its group restarted or ended since the tick looked (the old
+         * instance's death came in the same batch as this request): the
+         * upgrade is over, and no old instance is stopped, which is no
+         * more (its pid 0 would have signalled the controller's own
+         * process group) */
+        c.conn = -1;
+        hrd_up_event(d, slot, UE_ABORT, &c);
+        return -ECANCELED;
+    }
     int r = hrd_up_event(d, slot, UE_WAITING, &c);
     *kept = r == 0;
     return r;

@@ -47,6 +47,12 @@ int hrd_upgrade_request(struct hrd *d, int conn, const struct hr_msg_hdr *h,
 /* HR_REQ_STANDBY from caller: -ESRCH unless it is an upgrade's trial;
  * else as hrd_standby_request(). */
 int hrd_upgrade_waiting(struct hrd *d, int conn, pid_t caller, int *kept);
+/* The site ends (why: "the site stops"...): every upgrade request still
+ * waiting is answered -EINTR, saying so (upjob.c). */
+void hrd_upjobs_cut(struct hrd *d, const char *why);
+/* Is slot's upgrade over by what happened to its group (restarted, ended,
+ * not running: UE_ABORT is due)? */
+int hrd_upgrade_moot(struct hrd *d, int slot);
 /* A child was reaped: 1 when it was an upgrade's (handled here: no
  * failure of its group), else 0. */
 int hrd_upgrade_exited(struct hrd *d, pid_t pid, int status);

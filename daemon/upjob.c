@@ -155,6 +155,23 @@ static void progress(struct hrd *d, int ji)
     job_free(j);
 }
 
+void hrd_upjobs_cut(struct hrd *d, const char *why)
+{
+    char text[400];
+    snprintf(text, sizeof text, "%s before the upgrade ended: its trial is "
+             "stopped, and the next start runs the version its record says "
+             "(hr ps shows which)", why);
+    for (int ji = 0; d->upjobs && ji < HRD_UPJOBS; ji++) {
+        struct hrd_upjob *j = &d->upjobs[ji];
+        if (!j->used || j->conn < 0)
+            continue;
+        hr__msg_send(j->conn, HR_REPLY, -EINTR, text, (uint32_t)strlen(text),
+                     NULL, 0);
+        pmm__os_close(j->conn);
+        j->conn = -1; /* (the job itself ends with the controller) */
+    }
+}
+
 /* The actors the request names into j: a group's direct ones, or one. */
 static int targets(struct hrd *d, struct hrd_upjob *j, int group,
                    const char *actor)
@@ -238,9 +255,7 @@ static void see(struct hrd *d, int slot, int64_t now, int64_t *next)
     struct hrd_upgrade *u = &d->slot[slot].up;
     struct hr_reg_actor *a = &d->reg->actors[slot];
     struct up_ctx c = {.conn = -1};
-    if (!a->used || d->reg->groups[a->group].state != HR_G_RUNNING ||
-        d->reg->groups[a->group].restarts != u->restarts0 ||
-        d->grp[a->group].ends != u->ends0) {
+    if (hrd_upgrade_moot(d, slot)) {
         hrd_up_event(d, slot, UE_ABORT, &c);
     } else if (u->state == HRD_UP_PROMOTED && a->pid == u->new_pid &&
                d->slot[slot].readiness != HRD_R_STARTING) {

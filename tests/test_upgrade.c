@@ -454,6 +454,40 @@ Test(upgrade, ends_when_its_group_restarts_meanwhile)
     close(c);
 }
 
+/* A stop while an upgrade is under way answers the upgrade, saying why
+ * (before: "Connection reset by peer", which told nothing of the outcome),
+ * and the next start runs the old version (nothing was committed). */
+Test(upgrade, a_stop_under_way_answers_the_upgrade)
+{
+    char ver[8];
+    int pid;
+    start_server(0);
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    pid_t up = fork();
+    if (up == 0) {
+        int st = upgrade(v2, "hang", 0, "600");
+        _exit(st == 1 && strstr(out, "the site stops before the upgrade "
+                                     "ended") ? 0 : write(p[1], out,
+                                                          strlen(out)) > 0);
+    }
+    close(p[1]);
+    WAIT_FOR(strstr(ps, "\"upgrade\": \"trial\""), "the trial");
+    cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
+    int st = wait_status(up);
+    ssize_t k = read(p[0], out, sizeof out - 1);
+    out[k > 0 ? k : 0] = 0;
+    close(p[0]);
+    cr_assert_eq(st, 0, "hr upgrade said: %s", out);
+    site_start(out, sizeof out);
+    WAIT_FOR(pid_of("srv") > 0 && !strstr(ps, "\"readiness\": \"starting\""),
+             "the server back");
+    int c = mc_connect(port);
+    get(c, ver, &pid);
+    cr_assert_str_eq(ver, "v1", "nothing was committed");
+    close(c);
+}
+
 /* The pid of srv's standby in the last ps if it waits, else 0. */
 static int waiting_standby(void)
 {
