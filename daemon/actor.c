@@ -192,6 +192,7 @@ int hrd_kill_all_step(struct hrd *d)
             left++;
         }
     }
+    left += hrd_tree_graced(d); /* the rests of trees in their stop time */
     uint64_t now = pmm__os_mono_ns();
     if (!left || now > d->kill_all_until)
         return -1;

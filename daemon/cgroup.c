@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cgroup.c - the site's cgroup v2 subtree (see cgroup.h).
+ * cgroup.c - the site's cgroup v2 subtree (see cgroup.h): a cgroup for
+ * each process the controller starts, swept, killed, ended (the site's
+ * own cgroup: cgsite.c).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -15,8 +17,6 @@
 #include "os/ctl.h"
 #include "os/os.h"
 
-#define MAX_CGROUPS 1024
-#define HRD_CGROUP_YOUNG_S 60 /* a controller's cgroup changed since: kept */
 #define SPARE ((pid_t)-1)
 
 /* A process the controller starts is made inside its cgroup, "cN", which
@@ -40,7 +40,9 @@ static struct bound {
     int16_t slot;   /* the actor slot of its process */
     uint8_t killed; /* cgroup.kill written to it: never a spare */
     uint8_t told;   /* logged as left behind (once) */
-} bound[MAX_CGROUPS];
+    uint64_t grace; /* its process was reaped in a graceful stop: the rest
+                       of its tree keeps the stop's deadline (mono ns) */
+} bound[HRD_CGROUPS_MAX];
 static int nbound;
 static uint32_t next_n;
 
@@ -116,15 +118,16 @@ int hrd_cgroup_new(struct hrd *d, int slot, uint32_t *n)
         *n = bound[i].n;
         return bound[i].fd;
     }
-    if (nbound == MAX_CGROUPS)
+    if (nbound == HRD_CGROUPS_MAX)
         return -EMFILE;
-    for (int tries = 0; tries < MAX_CGROUPS; tries++) {
+    for (int tries = 0; tries < HRD_CGROUPS_MAX; tries++) {
         *n = next_n++;
         snprintf(name, sizeof name, "c%u", *n);
         int fd = pmm__os_cgroup_new(d->cg_fd, name);
         if (fd != -EEXIST) { /* one a previous run of ours left: next */
             if (fd >= 0)
-                bound[nbound++] = (struct bound){0, *n, fd, (int16_t)slot, 0, 0};
+                bound[nbound++] = (struct bound){0, *n, fd, (int16_t)slot, 0,
+                                                 0, 0};
             return fd;
         }
     }
@@ -150,7 +153,7 @@ void hrd_cgroup_bind(struct hrd *d, uint32_t n, pid_t pid)
     bound[at].pid = pid;
 }
 
-int hrd_cgroup_reaped(struct hrd *d, int slot, pid_t pid)
+int hrd_cgroup_reaped(struct hrd *d, int slot, pid_t pid, uint64_t grace)
 {
     char name[32];
     int i = at_pid(pid);
@@ -158,6 +161,11 @@ int hrd_cgroup_reaped(struct hrd *d, int slot, pid_t pid)
         return 0;
     snprintf(name, sizeof name, "c%u", bound[i].n);
     int left = pmm__os_cgroup_populated(d->cg_fd, name);
+    if (left > 0 && grace > pmm__os_mono_ns()) {
+        bound[i].grace = grace; /* SIGTERMed with it: the sweep kills what
+                                   is left at the deadline */
+        return 1;
+    }
     if (left != 0) { /* its tree, or a cgroup we cannot read: ended */
         pmm__os_cgroup_kill(d->cg_fd, name, d->cg_kill);
         bound[i].killed = 1;
@@ -172,141 +180,6 @@ int hrd_cgroup_reaped(struct hrd *d, int slot, pid_t pid)
         bound[i].slot = (int16_t)slot;
     }
     return 0;
-}
-
-/* The site file naming the site's cgroup. */
-static void file_path(const struct hrd *d, char *out, size_t cap)
-{
-    snprintf(out, cap, "%s/" HRD_CGROUP_FILE, d->dir);
-}
-
-/* Name path in the site file, whole: written aside, then renamed. */
-static int record(struct hrd *d, const char *path)
-{
-    char file[4200], tmp[4210];
-    file_path(d, file, sizeof file);
-    snprintf(tmp, sizeof tmp, "%s.tmp", file);
-    int fd = pmm__os_open_fd(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600);
-    if (fd < 0)
-        return fd;
-    int r = pmm__os_write(fd, path, strlen(path));
-    pmm__os_close(fd);
-    return r < 0 ? r : pmm__os_rename(tmp, file);
-}
-
-int hrd_cgroup_old(struct hrd *d, char *path, size_t cap)
-{
-    char file[4200];
-    file_path(d, file, sizeof file);
-    if (pmm__os_read_file(file, path, cap) < 0 || path[0] != '/')
-        return -1;
-    /* everything in it is killed: only a cgroup a controller made (its
-     * last component hrd.PID, as hrd_cgroup_begin names it), never one a
-     * changed site file names (a root stop must not end a system slice) */
-    const char *base = strrchr(path, '/') + 1;
-    if (strncmp(base, "hrd.", 4) != 0 || !base[4] ||
-        strspn(base + 4, "0123456789") != strlen(base + 4) ||
-        strstr(path, "/../") || strstr(path, "/./"))
-        return -1;
-    int fd = pmm__os_open_fd(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
-    return fd < 0 ? -1 : fd;
-}
-
-/* The number N of a name "hrd.N" (a controller's cgroup), or 0. */
-static pid_t controller_of(const char *name)
-{
-    char *end;
-    if (strncmp(name, "hrd.", 4) != 0 || name[4] < '1' || name[4] > '9')
-        return 0;
-    long n = strtol(name + 4, &end, 10);
-    return *end || n <= 0 || n > 0x3fffffff ? 0 : (pid_t)n;
-}
-
-/* Beside our own: the cgroups of controllers that are dead and left them
- * (killed, and their site removed before any stop or next start read its
- * cgroup file), each removed with its children once they are empty.  Dead
- * means: no process of its number, its lock not held (each controller
- * holds one on its cgroup while it lives), and unchanged for a minute.  A
- * cgroup is only ever removed (rmdir fails on one with a process in it),
- * never killed: one that still holds a dead controller's actors waits for
- * its own site's next start or stop, which ends them.  A live process of
- * that number (its pid, or one that took it since) keeps it.  The number
- * removed. */
-static int sweep_dead(int top, pid_t me)
-{
-    static char names[MAX_CGROUPS][64], kids[MAX_CGROUPS][64];
-    int n = pmm__os_cgroup_children(top, names, MAX_CGROUPS), gone = 0;
-    for (int i = 0; i < n; i++) {
-        pid_t pid = controller_of(names[i]);
-        /* dead by its pid, and by its lock: a live controller in another
-         * pid namespace sharing this cgroup (a container's) has a pid we
-         * cannot see; a young one may be a controller that has just made
-         * it and not locked it yet, of a pid that came back */
-        if (!pid || pid == me || pmm__os_kill(pid, 0) != -ESRCH ||
-            pmm__os_cgroup_claimed(top, names[i], HRD_CGROUP_YOUNG_S) != 0)
-            continue;
-        int dir = pmm__os_cgroup_open(top, names[i]);
-        if (dir < 0)
-            continue;
-        int k = pmm__os_cgroup_children(dir, kids, MAX_CGROUPS);
-        for (int j = 0; j < k; j++)
-            if (pmm__os_cgroup_populated(dir, kids[j]) == 0)
-                pmm__os_cgroup_remove(dir, kids[j]);
-        pmm__os_close(dir);
-        gone += pmm__os_cgroup_remove(top, names[i]) == 0;
-    }
-    return gone;
-}
-
-void hrd_cgroup_begin(struct hrd *d)
-{
-    char own[4096], path[4200];
-    const char *env = getenv(HRD_CGROUP_ENV);
-    int r = env && strcmp(env, "off") == 0 ? -ENOTSUP
-                                            : pmm__os_cgroup_self(own, sizeof own);
-    int dir = -1;
-    if (r == 0) {
-        snprintf(path, sizeof path, "%s/hrd.%d", own, pmm__os_pid());
-        int top = pmm__os_open_fd(own, O_RDONLY | O_DIRECTORY, 0);
-        r = top < 0 ? top : pmm__os_cgroup_make(top, strrchr(path, '/') + 1);
-        int gone = r == 0 ? sweep_dead(top, pmm__os_pid()) : 0;
-        if (top >= 0)
-            pmm__os_close(top);
-        if (gone)
-            hrd_log(d, HRD_INFO, "process trees: removed %d empty cgroup%s "
-                    "of dead controllers beside ours", gone, gone == 1 ? "" : "s");
-    }
-    if (r == 0 && (r = dir = pmm__os_open_fd(path, O_RDONLY | O_DIRECTORY, 0)) >= 0) {
-        pmm__os_cgroup_hold(dir); /* ours while we live (sweep_dead) */
-        r = pmm__os_cgroup_probe(dir);
-    }
-    if (r == 0)
-        r = record(d, path);
-    if (r < 0) {
-        if (dir >= 0) {
-            pmm__os_close(dir);
-            pmm__os_cgroup_remove(AT_FDCWD, path);
-        }
-        char file[4200];
-        file_path(d, file, sizeof file);
-        pmm__os_unlink(file);
-        hrd_log(d, HRD_INFO,
-                "process trees: no cgroup (%s): processes re-parented to the "
-                "controller are judged instead (hrd(8))",
-                r == -ENOTSUP ? HRD_CGROUP_ENV "=off" : pmm_strerror(r));
-        return;
-    }
-    d->cg_fd = dir;
-    /* cgroup.kill (Linux 5.14) is in every cgroup but the root */
-    pmm__os_cgroup_make(dir, "kill.probe");
-    char kill_file[4300]; /* path (4200 at most) and the file in it */
-    snprintf(kill_file, sizeof kill_file, "%s/kill.probe/cgroup.kill", path);
-    uid_t uid;
-    mode_t mode;
-    d->cg_kill = pmm__os_lstat(kill_file, &uid, &mode) == 0;
-    pmm__os_cgroup_remove(dir, "kill.probe");
-    hrd_log(d, HRD_INFO, "process trees: each actor in a cgroup under %s%s",
-            path, d->cg_kill ? "" : " (no cgroup.kill: each process killed)");
 }
 
 void hrd_cgroup_kill(struct hrd *d, pid_t pid)
@@ -365,8 +238,8 @@ static int end_escaped(int dir)
 
 int hrd_cgroup_sweep(struct hrd *d, int retry)
 {
-    static char names[MAX_CGROUPS][64];
-    int n = pmm__os_cgroup_children(d->cg_fd, names, MAX_CGROUPS), full = 0;
+    static char names[HRD_CGROUPS_MAX][64];
+    int n = pmm__os_cgroup_children(d->cg_fd, names, HRD_CGROUPS_MAX), full = 0;
     int busy = 0, escaped = end_escaped(d->cg_fd);
     if (escaped)
         hrd_log(d, HRD_NOTICE, "ended %d process%s moved into the site's "
@@ -382,6 +255,11 @@ int hrd_cgroup_sweep(struct hrd *d, int retry)
         if (pid == SPARE && left == 0 &&
             d->reg->actors[bound[at].slot].state != HR_A_FREE)
             continue; /* kept for its actor's next start */
+        if (at >= 0 && bound[at].grace) {
+            if (left > 0 && bound[at].grace > pmm__os_mono_ns())
+                continue; /* the rest of a tree in a graceful stop: not yet */
+            bound[at].grace = 0; /* its deadline, or empty: ended now */
+        }
         if (left > 0) {
             pmm__os_cgroup_kill(d->cg_fd, names[i], d->cg_kill);
             full += at < 0 || !bound[at].told; /* a retry says it once */
@@ -419,19 +297,50 @@ void hrd_cgroup_forget(struct hrd *d, int slot)
         }
 }
 
+/* The soonest deadline of a tree's rest in a graceful stop (mono ns), 0
+ * when none. */
+static uint64_t next_grace(void)
+{
+    uint64_t next = 0;
+    for (int i = 0; i < nbound; i++)
+        if (bound[i].grace && (!next || bound[i].grace < next))
+            next = bound[i].grace;
+    return next;
+}
+
 int hrd_cgroup_sweep_due(void)
 {
-    if (!again_at)
+    int64_t now = pmm__os_mono_ms(), at = again_at;
+    uint64_t grace = next_grace();
+    if (grace) { /* its sweep kills what is left, or removes the cgroup */
+        int64_t g = (int64_t)((grace + 999999) / 1000000);
+        at = at && at < g ? at : g;
+    }
+    if (!at)
         return -1;
-    int64_t left = again_at - pmm__os_mono_ms();
-    return left > 0 ? (int)left : 0;
+    return at > now ? (int)(at - now) : 0;
+}
+
+int hrd_cgroup_graced(struct hrd *d, int slot)
+{
+    char name[32];
+    int n = 0;
+    uint64_t now = pmm__os_mono_ns();
+    for (int i = 0; i < nbound; i++) {
+        if (slot >= 0 && bound[i].slot != slot)
+            continue;
+        snprintf(name, sizeof name, "c%u", bound[i].n);
+        n += bound[i].grace > now &&
+             pmm__os_cgroup_populated(d->cg_fd, name) > 0;
+    }
+    return n;
 }
 
 void hrd_cgroup_end_dir(int dir, int use_kill, int wait_ms)
 {
-    static char names[MAX_CGROUPS][64];
+    static char names[HRD_CGROUPS_MAX][64];
     int64_t until = pmm__os_mono_ms() + wait_ms;
-    int n = pmm__os_cgroup_children(dir, names, MAX_CGROUPS);
+    int n = pmm__os_cgroup_children(dir, names, HRD_CGROUPS_MAX);
     end_escaped(dir);
     for (int i = 0; i < n; i++)
         pmm__os_cgroup_kill(dir, names[i], use_kill);
@@ -463,6 +372,6 @@ void hrd_cgroup_end(struct hrd *d, int wait_ms)
         snprintf(path, sizeof path, "%s/hrd.%d", own, pmm__os_pid());
         pmm__os_cgroup_remove(AT_FDCWD, path);
     }
-    file_path(d, path, sizeof path);
+    hrd_cgroup_file(d, path, sizeof path);
     pmm__os_unlink(path);
 }

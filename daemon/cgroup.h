@@ -39,6 +39,8 @@
 #define HRD_CGROUP_FILE "cgroup"    /* in the site: the site's cgroup */
 #define HRD_CGROUP_ENV "HRD_CGROUPS" /* "off": the fallback, always */
 
+#define HRD_CGROUPS_MAX 1024 /* cgroups under the site's, at most */
+
 struct hrd;
 
 /* At start, after the previous generation was ended (leftover.c): find
@@ -49,6 +51,8 @@ void hrd_cgroup_begin(struct hrd *d);
  * path into path), opened (a directory descriptor), or -1 when there is
  * none. */
 int hrd_cgroup_old(struct hrd *d, char *path, size_t cap);
+/* The site file naming the site's cgroup (DIR/cgroup), into out. */
+void hrd_cgroup_file(const struct hrd *d, char *out, size_t cap);
 /* A cgroup for a process of actor slot about to start (its number into
  * *n): slot's spare if it has one that is still empty, else a new one.
  * Open: a directory descriptor, which stays the table's, or -errno. */
@@ -57,9 +61,14 @@ int hrd_cgroup_new(struct hrd *d, int slot, uint32_t *n);
  * the cgroup is removed). */
 void hrd_cgroup_bind(struct hrd *d, uint32_t n, pid_t pid);
 /* Process pid of actor slot was reaped: 1 when its cgroup still held
- * processes, now SIGKILLed; else 0, and the empty cgroup becomes slot's
- * spare (unless slot has one, or it was ever killed). */
-int hrd_cgroup_reaped(struct hrd *d, int slot, pid_t pid);
+ * processes, now SIGKILLed, or, in a graceful stop whose deadline grace
+ * (mono ns; 0: none) is still to come, left to it (the sweep at the
+ * deadline kills what is left); else 0, and the empty cgroup becomes
+ * slot's spare (unless slot has one, or it was ever killed). */
+int hrd_cgroup_reaped(struct hrd *d, int slot, pid_t pid, uint64_t grace);
+/* How many trees' rests (of actor slot; -1: of any) wait for their
+ * graceful stop's deadline and still hold a process. */
+int hrd_cgroup_graced(struct hrd *d, int slot);
 /* SIGKILL every process of pid's cgroup (d->cg_fd >= 0). */
 void hrd_cgroup_kill(struct hrd *d, pid_t pid);
 /* Send sig to every process of pid's cgroup. */
@@ -76,7 +85,8 @@ int hrd_cgroup_populated(struct hrd *d, pid_t pid);
 int hrd_cgroup_sweep(struct hrd *d, int retry);
 /* Actor slot was forgotten: its spare, if it has one, is removed. */
 void hrd_cgroup_forget(struct hrd *d, int slot);
-/* Milliseconds until the next sweep is due (0: now), -1 when none is. */
+/* Milliseconds until the next sweep is due (0: now), -1 when none is: a
+ * retry, or a graceful stop's deadline for a tree's rest. */
 int hrd_cgroup_sweep_due(void);
 /* The controller stops: kill every cgroup, wait up to wait_ms for them
  * to empty (reaping), remove them, the site's cgroup and its file. */

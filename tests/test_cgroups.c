@@ -391,6 +391,75 @@ Test(cgroups, the_site_leaves_no_cgroup_behind)
     cr_assert(!exists(site_cg), "%s is left after a stop", site_cg);
 }
 
+/* An actor whose child saves its state on SIGTERM, taking 300 ms, while
+ * the actor itself dies of it at once: the child writes saved.N (N: the
+ * actor's argument) once done. */
+static void saver(const char *dir, const char *n)
+{
+    char script[4300];
+    snprintf(script, sizeof script, "%s/saver.sh", dir);
+    FILE *f = fopen(script, "w");
+    cr_assert_not_null(f);
+    /* the child says it is up once its trap is set */
+    fprintf(f, "#!/bin/sh\n"
+               "sh -c 'trap \"sleep 0.3; echo saved > $0/saved.$1; exit 0\" "
+               "TERM; echo $$ > $0/saver.$1; while :; do sleep 1; done' "
+               "\"%s\" \"$1\" &\n"
+               "exec sleep 1000\n", dir);
+    cr_assert_eq(fclose(f), 0);
+    cr_assert_eq(chmod(script, 0700), 0);
+    char file[64], buf[32];
+    snprintf(file, sizeof file, "saver.%s", n);
+    arun("5", n, script, n);
+    POLL_UNTIL(site_file(file, buf, sizeof buf) && atoi(buf) > 0,
+               "the saver's child");
+}
+
+/* A graceful stop's time is the whole tree's: an actor's process that
+ * dies of the SIGTERM at once leaves the rest of its tree the stop
+ * timeout to end, not SIGKILL on the spot (before, its child was killed
+ * the moment the actor was reaped, and saved nothing), for an akill -g
+ * and for a site stop alike; what is left at the deadline gets SIGKILL. */
+Test(cgroups, a_graceful_stop_gives_the_whole_tree_its_time)
+{
+    char buf[32];
+    const char *dir = getenv("HR_SITE"); /* up()'s site */
+    hr_policy p = {.stop_ms = 10000};
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0, "%s", out);
+    cr_assert_eq(hr_policy_write(dir, &p), 0);
+    start();
+    saver(dir, "1");
+    cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", "5", NULL), 0, "%s",
+                 out);
+    for (struct poll_wait w = poll_begin("the child's save, after an akill "
+                                         "-g");
+         !site_file("saved.1", buf, sizeof buf); poll_pause(&w, console()))
+        ;
+    /* one that ignores SIGTERM gets SIGKILL at the deadline all the same */
+    char script[4300];
+    snprintf(script, sizeof script, "%s/ignorer.sh", dir);
+    FILE *f = fopen(script, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "#!/bin/sh\nsh -c 'trap \"\" TERM; echo $$ > $0/ignorer.pid; "
+               "while :; do sleep 1; done' \"%s\" &\nexec sleep 1000\n", dir);
+    cr_assert_eq(fclose(f), 0);
+    cr_assert_eq(chmod(script, 0700), 0);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "6", "--stop-timeout",
+                        "500", script, NULL), 0, "%s", out);
+    int ignorer = 0;
+    POLL_UNTIL(site_file("ignorer.pid", buf, sizeof buf) &&
+               (ignorer = atoi(buf)) > 0, "the ignoring child");
+    cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", "6", NULL), 0, "%s",
+                 out);
+    POLL_UNTIL(!proc_runs(ignorer), "SIGKILL at the deadline");
+    saver(dir, "2");
+    cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
+    cr_assert_not_null(site_file("saved.2", buf, sizeof buf),
+                       "the child did not save before the stop ended: %s",
+                       console());
+    cr_assert(!exists(site_cg), "%s is left after a stop", site_cg);
+}
+
 /* A pid no process has now: a child's, reaped. */
 static pid_t dead_pid(void)
 {
