@@ -57,7 +57,7 @@ static void serve(int n)
 /* Move this process into the site's cgroup (the path in SITE/cgroup). */
 static int into_site_cgroup(const char *site)
 {
-    char file[4200], cg[4200], line[32];
+    char file[4300], cg[4200], line[32];
     snprintf(file, sizeof file, "%s/cgroup", site);
     FILE *f = fopen(file, "r");
     size_t k = f ? fread(cg, 1, sizeof cg - 1, f) : 0;
