@@ -271,6 +271,16 @@ int hrd_cgroup_sweep(struct hrd *d, int retry)
             drop(d, at, 1);
         busy += r == -EBUSY; /* its tree is still dying: soon gone */
     }
+    /* a deadline the walk above did not meet (its cgroup not listed):
+     * that cgroup is killed all the same, and no sweep is due for it */
+    for (int i = 0; i < nbound; i++)
+        if (bound[i].grace && bound[i].grace <= pmm__os_mono_ns()) {
+            char name[32];
+            snprintf(name, sizeof name, "c%u", bound[i].n);
+            pmm__os_cgroup_kill(d->cg_fd, name, d->cg_kill);
+            bound[i].killed = 1;
+            bound[i].grace = 0;
+        }
     /* only the timer's sweeps move the back-off on: a death's sweep may
      * have a new busy cgroup, which gets the whole series */
     if (!retry)
@@ -321,14 +331,12 @@ int hrd_cgroup_sweep_due(void)
     return at > now ? (int)(at - now) : 0;
 }
 
-int hrd_cgroup_graced(struct hrd *d, int slot)
+int hrd_cgroup_graced(struct hrd *d)
 {
     char name[32];
     int n = 0;
     uint64_t now = pmm__os_mono_ns();
     for (int i = 0; i < nbound; i++) {
-        if (slot >= 0 && bound[i].slot != slot)
-            continue;
         snprintf(name, sizeof name, "c%u", bound[i].n);
         n += bound[i].grace > now &&
              pmm__os_cgroup_populated(d->cg_fd, name) > 0;

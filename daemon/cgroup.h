@@ -63,12 +63,12 @@ void hrd_cgroup_bind(struct hrd *d, uint32_t n, pid_t pid);
 /* Process pid of actor slot was reaped: 1 when its cgroup still held
  * processes, now SIGKILLed, or, in a graceful stop whose deadline grace
  * (mono ns; 0: none) is still to come, left to it (the sweep at the
- * deadline kills what is left); else 0, and the empty cgroup becomes
+ * deadline kills what is left: tree.c gives one in the site's end only); else 0, and the empty cgroup becomes
  * slot's spare (unless slot has one, or it was ever killed). */
 int hrd_cgroup_reaped(struct hrd *d, int slot, pid_t pid, uint64_t grace);
-/* How many trees' rests (of actor slot; -1: of any) wait for their
- * graceful stop's deadline and still hold a process. */
-int hrd_cgroup_graced(struct hrd *d, int slot);
+/* How many trees' rests wait for their graceful stop's deadline (the
+ * site's end) and still hold a process. */
+int hrd_cgroup_graced(struct hrd *d);
 /* SIGKILL every process of pid's cgroup (d->cg_fd >= 0). */
 void hrd_cgroup_kill(struct hrd *d, pid_t pid);
 /* Send sig to every process of pid's cgroup. */

@@ -124,8 +124,6 @@ struct hrd_backoff {
 struct hrd_outpipe {
     int rd, wr;               /* its ends, while open */
     uint8_t open;
-    uint8_t closing;          /* its actor forgotten, the rest of its tree
-                                 in its stop's time: closed once it ends */
     uint16_t len;             /* bytes of a line begun in buf */
     char buf[HRD_LINE_MAX];
 };

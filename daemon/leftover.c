@@ -69,6 +69,36 @@ static int pin(pid_t pid, uint64_t ticks)
     return 1;
 }
 
+/* The parent of pid, from /proc/PID/stat (0 when unknown). */
+static pid_t parent_of(pid_t pid)
+{
+    char path[64], buf[1024];
+    int ppid = 0;
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    if (pmm__os_read_file(path, buf, sizeof buf) < 0)
+        return 0;
+    const char *p = strrchr(buf, ')');
+    return p && sscanf(p + 2, "%*c %d", &ppid) == 1 ? (pid_t)ppid : 0;
+}
+
+/* Is pid this process, the one that started it (`hr site start` names
+ * itself in HRD_STARTER: hrd is its grandchild, in a session of its own)
+ * or an ancestor of either?  An `hr site start` run by a start-up command
+ * of a dead controller carries that site's HR_STARTUP, but it and its
+ * callers are no leftover for the controller they start. */
+static int ours_up(pid_t pid)
+{
+    const char *s = getenv("HRD_STARTER");
+    pid_t from[2] = {pmm__os_pid(), s ? (pid_t)atoi(s) : 0};
+    for (int k = 0; k < 2; k++) {
+        pid_t p = from[k];
+        for (int depth = 0; p > 1 && depth < 64; depth++, p = parent_of(p))
+            if (p == pid)
+                return 1;
+    }
+    return 0;
+}
+
 /* Step 1: the registry's actors (logged), the strays carrying the site's
  * environment (an actor's, or that of a command or ordinary actor of the
  * start-up file, which no registry names: the next start runs them
@@ -91,9 +121,10 @@ static void find(struct hrd *d)
         const char *site = hrd_env_get(env, sizeof env, "HR_SITE=");
         const char *startup = hrd_env_get(env, sizeof env,
                                           HRD_STARTUP_VAR "=");
-        if ((site && strcmp(site, d->site) == 0 &&
-             hrd_env_get(env, sizeof env, "HR_ACTOR=")) ||
-            (startup && strcmp(startup, d->site) == 0)) /* sysadm.ini's */
+        if (((site && strcmp(site, d->site) == 0 &&
+              hrd_env_get(env, sizeof env, "HR_ACTOR=")) ||
+             (startup && strcmp(startup, d->site) == 0)) && /* sysadm.ini's */
+            !ours_up(pids[i]))
             pin(pids[i], 0);
     }
     for (int i = 0; i < nprocs; i++) {

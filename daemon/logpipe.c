@@ -30,7 +30,6 @@ int hrd_logpipe_fd(struct hrd *d, int slot)
 {
     struct hrd_outpipe *o = &d->slot[slot].out;
     int fd[2];
-    o->closing = 0; /* (the slot's again: the pipe stays) */
     if (o->open)
         return o->wr;
     if (pmm__os_pipe_nb(fd) < 0)
@@ -142,5 +141,5 @@ void hrd_logpipe_close(struct hrd *d, int slot)
     pmm__os_poller_del(d->ep_fd, o->rd);
     pmm__os_close(o->rd);
     pmm__os_close(o->wr);
-    o->open = o->closing = 0;
+    o->open = 0;
 }

@@ -95,6 +95,7 @@ static void boot(struct hrd *d)
 {
     int crashed = d->reg->site.controller_pid != 0 && !d->restarted;
     hrd_actors_adopt(d);
+    unsetenv("HRD_STARTER"); /* (read by the leftover scan: no actor's) */
     hrd_ver_recover(d); /* an upgrade cut short: committed, or not */
     d->reg->site.controller_pid = (uint64_t)pmm__os_pid();
     if (crashed) {
@@ -171,7 +172,8 @@ static int sooner(int a, int b)
 static void after_event(struct hrd *d)
 {
     hrd_answer_ended(d); /* kill-group requests whose group ended */
-    if (said_ready) /* STATUS= changes, after READY=1's own */
+    if (said_ready && !d->ending) /* STATUS= changes, after READY=1's own
+                                     (once the site ends, STOPPING=1's) */
         hrd_notify_status(d);
     hrd_answer_ready(d); /* arun --wait-ready requests */
     if (d->restart_pending && !d->stopping && !d->ending) { /* a stop wins */
@@ -389,6 +391,7 @@ int main(int argc, char **argv)
             hrd_die(2, "unknown argument '%s' (see hrd --help)", argv[i]);
     }
     hrd_die_prefixed(ready_fd < 0); /* in the foreground: for a log reader */
+    unsetenv(HRD_STARTUP_VAR); /* started by a start-up command: not one */
     if (config && *config)
         hrd_config_read(config);
     /* a few descriptors for each actor (its log pipe, readiness, held

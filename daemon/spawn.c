@@ -105,12 +105,7 @@ void hrd_images_free(struct hrd *d, int slot)
         pmm__os_close(d->slot[slot].image_fd);
     d->slot[slot].image_fd = -1;
     hrd_held_close(d, slot);
-    if (d->cg_fd >= 0 && hrd_cgroup_graced(d, slot))
-        d->slot[slot].out.closing = 1; /* the rest of its tree, in its
-                                          stop's time, may still write:
-                                          closed once it ends (tree.c) */
-    else
-        hrd_logpipe_close(d, slot);
+    hrd_logpipe_close(d, slot);
 }
 
 /* A read-only memfd copy of the image, kept for later restarts. */

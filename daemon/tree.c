@@ -14,7 +14,6 @@
 #include "hrd.h"
 #include "leftover.h"
 #include "log.h"
-#include "logpipe.h"
 #include "os/os.h"
 #include "os/ctl.h"
 #include "tree.h"
@@ -182,9 +181,13 @@ void hrd_tree_stop(struct hrd *d, int slot, uint32_t timeout_ms)
 
 void hrd_tree_reaped(struct hrd *d, int slot, pid_t pid)
 {
-    /* reaped in a graceful stop: with cgroups, the rest of its tree keeps
-     * the stop's deadline (its SIGTERM had reached every process of it) */
-    uint64_t grace = d->cg_fd >= 0 ? d->slot[slot].kill_at : 0;
+    /* reaped in the graceful stop of the site's end: with cgroups, the rest
+     * of its tree keeps the stop's deadline (its SIGTERM had reached every
+     * process of it), and the end waits for it.  Not in a group's end,
+     * restart or upgrade, which go on once the actor is reaped (blocks
+     * freed, a new run started): nothing of the old run may outlive it */
+    uint64_t grace = d->cg_fd >= 0 && d->killing_all ? d->slot[slot].kill_at
+                                                     : 0;
     d->slot[slot].kill_at = 0;
     if (d->cg_fd >= 0) /* what was left, noted before it dies */
         d->slot[slot].cg_left = hrd_cgroup_reaped(d, slot, pid, grace) ? pid : 0;
@@ -194,7 +197,7 @@ void hrd_tree_reaped(struct hrd *d, int slot, pid_t pid)
 
 int hrd_tree_graced(struct hrd *d)
 {
-    return d->cg_fd >= 0 ? hrd_cgroup_graced(d, -1) : 0;
+    return d->cg_fd >= 0 ? hrd_cgroup_graced(d) : 0;
 }
 
 int hrd_tree_left(struct hrd *d, int slot, pid_t pid)
@@ -215,10 +218,6 @@ static void sweep(struct hrd *d, int retry)
 {
     int n = d->cg_fd >= 0 ? hrd_cgroup_sweep(d, retry)
                           : signal_orphans(d, -1, SIGKILL);
-    for (int i = 0; i < HR_REG_ACTORS; i++) /* the rest of a forgotten
-                                               actor's tree has ended */
-        if (d->slot[i].out.closing && !hrd_cgroup_graced(d, i))
-            hrd_logpipe_close(d, i);
     if (n)
         hrd_log(d, HRD_NOTICE, "ended %d %s left behind by an actor", n,
                 d->cg_fd >= 0 ? (n == 1 ? "cgroup" : "cgroups")

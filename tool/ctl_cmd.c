@@ -120,8 +120,13 @@ int hr_site_start(const struct hr_opts *o)
     if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
         pipe2(hrd_pid, O_CLOEXEC) < 0)
         hr_die(HR_EXIT_FAIL, "site start: pipe: %s", pmm_strerror(-errno));
+    pid_t me = getpid();
     pid_t child = fork();
     if (child == 0) {
+        char starter[24]; /* us: no leftover of a dead controller's
+                             start-up file for it, even run from one */
+        snprintf(starter, sizeof starter, "%d", (int)me);
+        setenv("HRD_STARTER", starter, 1);
         setsid();
         pid_t g = fork();
         if (g != 0) { /* tells the controller's pid, not its site's path */
