@@ -69,18 +69,6 @@ static int pin(pid_t pid, uint64_t ticks)
     return 1;
 }
 
-/* The parent of pid, from /proc/PID/stat (0 when unknown). */
-static pid_t parent_of(pid_t pid)
-{
-    char path[64], buf[1024];
-    int ppid = 0;
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    if (pmm__os_read_file(path, buf, sizeof buf) < 0)
-        return 0;
-    const char *p = strrchr(buf, ')');
-    return p && sscanf(p + 2, "%*c %d", &ppid) == 1 ? (pid_t)ppid : 0;
-}
-
 /* Is pid this process, the one that started it (`hr site start` names
  * itself in HRD_STARTER: hrd is its grandchild, in a session of its own)
  * or an ancestor of either?  An `hr site start` run by a start-up command
@@ -92,7 +80,7 @@ static int ours_up(pid_t pid)
     pid_t from[2] = {pmm__os_pid(), s ? (pid_t)atoi(s) : 0};
     for (int k = 0; k < 2; k++) {
         pid_t p = from[k];
-        for (int depth = 0; p > 1 && depth < 64; depth++, p = parent_of(p))
+        for (int depth = 0; p > 1 && depth < 64; depth++, p = hrd_parent_of(p))
             if (p == pid)
                 return 1;
     }

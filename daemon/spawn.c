@@ -143,6 +143,17 @@ uint64_t hrd_start_ticks(pid_t pid)
     return v;
 }
 
+pid_t hrd_parent_of(pid_t pid)
+{
+    char path[64], buf[1024];
+    int ppid = 0;
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    if (pmm__os_read_file(path, buf, sizeof buf) < 0)
+        return 0;
+    const char *p = strrchr(buf, ')');
+    return p && sscanf(p + 2, "%*c %d", &ppid) == 1 ? (pid_t)ppid : 0;
+}
+
 /* The stored HR_LISTEN specs of an actor, or NULL. */
 static const char *listen_specs(const struct hr_strings *s)
 {

@@ -16,21 +16,10 @@
 #include "log.h"
 #include "os/os.h"
 #include "os/ctl.h"
+#include "spawn.h"
 #include "tree.h"
 
 #define MAX_CHILDREN 1024
-
-/* The parent of pid (from /proc), or 0. */
-static pid_t parent_of(pid_t pid)
-{
-    char path[64], buf[1024];
-    int ppid = 0;
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    if (pmm__os_read_file(path, buf, sizeof buf) < 0)
-        return 0;
-    char *p = strrchr(buf, ')');
-    return p && sscanf(p + 2, "%*c %d", &ppid) == 1 ? ppid : 0;
-}
 
 /* 1 when pid is an actor, a standby instance (standby.c) or an
  * upgrade's trial (upgrade.c): no orphan. */
@@ -54,7 +43,7 @@ static int orphans(struct hrd *d, pid_t *out, int max)
     if (r == -ENOENT) { /* no CONFIG_PROC_CHILDREN */
         int k = pmm__os_pids(all, 32768);
         for (int i = 0; i < k && n < max; i++)
-            if (parent_of(all[i]) == self && !known(d, all[i]))
+            if (hrd_parent_of(all[i]) == self && !known(d, all[i]))
                 out[n++] = all[i];
         return n;
     }
