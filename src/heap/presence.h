@@ -17,8 +17,10 @@ struct hh_pfile; /* a bank's presence file, mapped for good */
 /* The presence file of the bank file at bank_path ("<bank>.presence",
  * the bank's owner's, owner-only), made at first need (by root: given to
  * the bank's owner), initialised again under a new boot, mapped once per
- * process and never unmapped.  0 and *out; K_EPRIV the file is not a
- * regular file of the bank's owner, mode 0600; -EACCES it does not exist
+ * process and never unmapped; every file is named inside the bank's
+ * directory, opened once as pmm__os_open_parent walks.  0 and *out;
+ * K_EPRIV the file is not a regular file of the bank's owner, mode 0600,
+ * or a part of bank_path is a link that another user may change; -EACCES it does not exist
  * and the bank's directory is not writable by this process; -EUCLEAN it is damaged
  * (cut short, a slot not robust) while another process maps it; -ENOSPC
  * no room for it; -EMFILE this process maps 16 presence files already;
