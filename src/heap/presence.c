@@ -331,26 +331,31 @@ static void close_fds(void *fds)
 /* Not cancelled but where nothing is held besides fd (the file's lock
  * wait): a cancellation under maps_mu would leave it locked, and every
  * later open, and fork() (its atfork handler), waiting for ever. */
-int hh_presence_map(const char *bank_path, struct hh_pfile **out)
+int hh_presence_map(int bank_fd, const char *bank_path, struct hh_pfile **out)
 {
     char bank[256], path[300];
+    struct pmm__os_as as;
     uid_t owner;
     mode_t mode;
     dev_t dev;
     ino_t ino;
     int fds[2], cancel, r; /* the presence file, the bank's directory */
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
-    /* every file named inside the bank's directory held open: a part of
-     * the path swapped for a link meanwhile (by the owner of a site that
-     * root opens) sends nothing elsewhere */
-    if ((r = fds[1] = pmm__os_open_parent(bank_path, bank, sizeof bank)) < 0)
+    /* root opening a user's bank makes and maps its presence file with
+     * the user's rights: a part of the path swapped meanwhile (the user's
+     * to swap) leads nowhere the user could not write; and every file is
+     * named inside the bank's directory held open */
+    if ((r = pmm__os_as_owner(bank_fd, &as)) < 0)
         goto out;
+    if ((r = fds[1] = pmm__os_open_parent(bank_path, bank, sizeof bank)) < 0)
+        goto out_as;
     snprintf(path, sizeof path, "%s.presence", bank);
     if ((r = pmm__os_statat(fds[1], bank, &owner, &mode, NULL, NULL)) < 0 ||
         (r = hh_pfile_open(fds[1], path, owner, &fds[0], &dev, &ino)) < 0) {
         pmm__os_close(fds[1]);
-        goto out;
+        goto out_as;
     }
+    pmm__os_as_self(&as);
     pthread_once(&fork_once, on_fork);
     pthread_mutex_lock(&maps_mu);
     r = find(dev, ino, out);
@@ -362,16 +367,22 @@ int hh_presence_map(const char *bank_path, struct hh_pfile **out)
         pthread_cleanup_pop(0);
         pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
         if (r == 0) {
-            pthread_mutex_lock(&maps_mu);
-            r = map_file(fds[1], bank, fds[0], dev, ino, out);
-            pthread_mutex_unlock(&maps_mu);
+            if ((r = pmm__os_as_owner(bank_fd, &as)) == 0) {
+                pthread_mutex_lock(&maps_mu);
+                r = map_file(fds[1], bank, fds[0], dev, ino, out);
+                pthread_mutex_unlock(&maps_mu);
+                pmm__os_as_self(&as);
+            }
             pmm__os_unlock(fds[0]);
         }
     }
     close_fds(fds);
+    goto out;
+out_as:
+    pmm__os_as_self(&as);
 out:
     pthread_setcancelstate(cancel, NULL);
-    return r == -ELOOP || r == -ENOTDIR ? K_EPRIV : r;
+    return r;
 }
 
 uint64_t hh_presence_id(const struct hh_pfile *f)

@@ -3,14 +3,14 @@
  * at.c - directories walked without following another's link, and files
  * named inside a directory held open, behind os.h.
  *
- * Why: a process acting on a directory that another user may write (root
- * on a user's site, whose owner writes the site's directory, site.conf
- * and the directory of its DISK bank) opens the directory once, by a walk
- * that follows no link that user could have put or swapped in, and then
- * names every file inside that descriptor: a part of the path swapped
- * meanwhile for a link never aims it at a file elsewhere.  A file looked
- * at and then removed is removed only while its name still holds the
- * file that was looked at (pmm__os_unlink_same).
+ * Why: a file looked at and then acted on (removed, replaced) is named
+ * inside a descriptor of its directory, opened once, and removed only
+ * while its name still holds the file that was looked at
+ * (pmm__os_unlink_same); a FIFO named there is never waited for.  Whose
+ * rights these calls use is the caller's affair: root acting on another
+ * user's site takes that user's (cred.c), so the user's own links are
+ * followed as the user would follow them, and lead nowhere the user could
+ * not reach.
  */
 #define _GNU_SOURCE
 #include "os.h"
@@ -33,9 +33,7 @@ static int trusted(int fd)
            !(st.st_mode & 022);
 }
 
-/* pmm__os_open_dir; with last, the last part may be a link too (under
- * the same rule as the others). */
-static int walk(const char *path, int create, int last)
+int pmm__os_open_dir(const char *path, int create)
 {
     char p[4096], *save = NULL;
     struct stat st;
@@ -61,7 +59,7 @@ static int walk(const char *path, int create, int last)
                 errno = EPERM;
             }
         } else if (next < 0 && (errno == ELOOP || errno == ENOTDIR) &&
-                   (more || last) && trusted(fd)) { /* a link, or no dir */
+                   more && trusted(fd)) { /* a link, or no dir */
             next = openat(fd, part, (flags & ~O_NOFOLLOW));
         }
         int e = errno;
@@ -72,9 +70,13 @@ static int walk(const char *path, int create, int last)
     return fd;
 }
 
-int pmm__os_open_dir(const char *path, int create)
+int pmm__os_hold_dir(const char *path)
 {
-    return walk(path, create, 0);
+    int fd;
+    do
+        fd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    return fd < 0 ? -errno : fd;
 }
 
 int pmm__os_open_parent(const char *path, char *name, size_t cap)
@@ -93,7 +95,14 @@ int pmm__os_open_parent(const char *path, char *name, size_t cap)
     dir[dlen] = 0;
     memcpy(name, base, blen);
     name[blen] = 0;
-    return walk(dir, 0, 1);
+    /* every link followed, as open() follows them; only passed through
+     * (O_PATH): a directory the caller may write or search but not read,
+     * a drop directory of mode 1733, will do */
+    int fd;
+    do
+        fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    return fd < 0 ? -errno : fd;
 }
 
 int pmm__os_openat(int dir, const char *name, int rdonly, int create_excl,

@@ -22,7 +22,10 @@ static void tap(int what, int fd, const void *buf, size_t len, uint64_t off)
 
 int pmm__os_open(const char *path, int rdonly, int create_excl, int *fd)
 {
-    int flags = (rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOFOLLOW;
+    /* a FIFO or a device named there is opened without waiting, for the
+     * caller's pmm__os_size to refuse (a FIFO would hang the open) */
+    int flags = (rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOFOLLOW |
+                O_NONBLOCK | O_NOCTTY;
     if (create_excl)
         flags |= O_CREAT | O_EXCL;
     int r;
@@ -248,7 +251,7 @@ static int read_len(int dir, const char *path, int flags, char *buf,
     if (cap == 0)
         return -EFBIG;
     do
-        fd = openat(dir, path, O_RDONLY | O_CLOEXEC | flags);
+        fd = openat(dir, path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | flags);
     while (fd < 0 && errno == EINTR);
     if (fd < 0)
         return -errno;
@@ -281,7 +284,7 @@ int pmm__os_read_file(const char *path, char *buf, size_t cap)
 int pmm__os_read_file_at(int dir, const char *name, char *buf, size_t cap)
 {
     size_t len;
-    return read_len(dir, name, O_NOFOLLOW | O_NONBLOCK, buf, cap, &len);
+    return read_len(dir, name, O_NOFOLLOW, buf, cap, &len);
 }
 
 int pmm__os_read_text(const char *path, char *buf, size_t cap)

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * os.h - the persistent memory manager's system calls, behind one small
- * interface (file.c, at.c, mem.c, huge.c, proc.c, tap.c), for the PMM and
- * the persistent heap.
+ * interface (file.c, at.c, cred.c, mem.c, huge.c, proc.c, tap.c), for the
+ * PMM and the persistent heap.
  *
  * Contract: each function returns 0 (or a count) on success and -errno on
  * failure, retries EINTR itself (close excepted, as noted), and never
@@ -25,7 +25,9 @@
 
 /* ---- file.c: files, directories, the bank's lock ---------------------- */
 
-/* Open a bank file read-write (or read-only); a link is not followed. */
+/* Open a bank file read-write (or read-only); a link is not followed, and
+ * a FIFO or a device is opened without waiting (for the caller's
+ * pmm__os_size to refuse). */
 int pmm__os_open(const char *path, int rdonly, int create_excl, int *fd);
 /* Never retried: Linux frees the descriptor even when close() fails. */
 int pmm__os_close(int fd);
@@ -90,7 +92,8 @@ int pmm__os_mkdir(const char *path, mode_t mode); /* -EEXIST when there */
 /* lstat(): the owner and mode of path itself (a link is not followed). */
 int pmm__os_lstat(const char *path, uid_t *uid, mode_t *mode);
 /* The whole of a small file, NUL-terminated; -EFBIG if it does not fit
- * in cap - 1 bytes. */
+ * in cap - 1 bytes.  Opened without waiting: a FIFO there reads as empty
+ * (no writer) or -EAGAIN, never hangs the reader. */
 int pmm__os_read_file(const char *path, char *buf, size_t cap);
 /* The same for the file name in dir, a link not followed (-ELOOP). */
 int pmm__os_read_file_at(int dir, const char *name, char *buf, size_t cap);
@@ -137,10 +140,15 @@ void pmm__os_tap_call(int what, int fd, const void *buf, size_t len,
  * made (0700), then opened without following a link and refused (-EPERM)
  * unless ours: a link or another's directory swapped in is never entered. */
 int pmm__os_open_dir(const char *path, int create);
-/* The directory holding path's last part, walked as pmm__os_open_dir
- * walks (its own last part may be a link, under the same rule), and that
- * last part's name into name (cap bytes): its descriptor, -EINVAL for a
- * path with no last part, -ENAMETOOLONG, -errno. */
+/* The directory at path held (O_PATH: for the *at() calls below and
+ * fstat), the links on the way followed as open() follows them, the last
+ * part not: a descriptor, -ENOTDIR (a link or no directory), -errno. */
+int pmm__os_hold_dir(const char *path);
+/* The directory holding path's last part, every link on the way followed
+ * as open() follows them, opened only to be passed through (O_PATH: for
+ * the *at() calls below), and that last part's name into name (cap
+ * bytes): its descriptor, -EINVAL for a path with no last part,
+ * -ENAMETOOLONG, -errno. */
 int pmm__os_open_parent(const char *path, char *name, size_t cap);
 /* pmm__os_open for the file name inside the directory dir; a FIFO or a
  * device named there is opened without waiting, for the caller's
@@ -159,6 +167,30 @@ int pmm__os_unlink_same(int dir, const char *name, int is_dir, dev_t dev,
 /* link() and rename() of from to to, both names inside dir. */
 int pmm__os_linkat(int dir, const char *from, const char *to);
 int pmm__os_renameat(int dir, const char *from, const char *to);
+
+/* ---- cred.c: root acting with another user's rights -------------------- */
+
+#define PMM_OS_AS_GROUPS 256 /* groups kept of the user, and of root */
+
+/* What pmm__os_as_owner() found, for pmm__os_as_self() to put back. */
+struct pmm__os_as {
+    int on;      /* switched: the rest is set */
+    int cancel;  /* the thread's cancel state */
+    uid_t fsuid; /* its file-system user and group */
+    gid_t fsgid;
+    int ngroups;
+    gid_t groups[PMM_OS_AS_GROUPS];
+};
+/* When the caller is root and the file fd is another user's: this thread
+ * acts with that user's file-system rights (the user's id, the group and
+ * groups of its passwd entry, or the file's group for a user with none)
+ * until pmm__os_as_self(), with cancellation off meanwhile; files it
+ * makes are the user's.  Otherwise nothing changes.  0, or -errno (root
+ * in more than PMM_OS_AS_GROUPS groups: -EINVAL), nothing changed then. */
+int pmm__os_as_owner(int fd, struct pmm__os_as *was);
+/* Back to the rights (and cancel state) that pmm__os_as_owner() found;
+ * nothing when it changed nothing. */
+void pmm__os_as_self(struct pmm__os_as *was);
 
 /* ---- mem.c: mappings and the address space ---------------------------- */
 

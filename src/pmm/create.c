@@ -177,14 +177,6 @@ static int take_name(int dir, const char *name, char *tmp, size_t cap,
     }
 }
 
-/* The file of fd made owner's, when owner is not us: root making a bank
- * for a site it does not own gives it to the site's owner before anyone
- * meets it under the bank's name. */
-static int give(int fd, uid_t owner)
-{
-    return owner == pmm__os_euid() ? 0 : pmm__os_chown(fd, owner);
-}
-
 /* A new bank made whole in the private file tmp (name.new.PID.R in dir, a
  * name no other maker has: name_aside), for the caller to publish under
  * name, then close *fd; nothing left behind on failure.  Every file is
@@ -198,9 +190,8 @@ static int give(int fd, uid_t owner)
  * created by its name and locked just after (os.h: that instant only our
  * PID keeps it).  Either way the name is taken exclusively: no maker
  * removes or publishes another's file. */
-static int make_aside(int dir, const char *name, uid_t owner, char *tmp,
-                      size_t cap, const struct pmm__bank_want *w,
-                      int replacing, int *fd)
+static int make_aside(int dir, const char *name, char *tmp, size_t cap,
+                      const struct pmm__bank_want *w, int replacing, int *fd)
 {
     struct pmm_geom g;
     int r;
@@ -217,7 +208,7 @@ static int make_aside(int dir, const char *name, uid_t owner, char *tmp,
         has_its_name(replacing);
     if (r < 0)
         return r;
-    if ((r = pmm__os_lock(*fd, 1)) == 0 && (r = give(*fd, owner)) == 0 &&
+    if ((r = pmm__os_lock(*fd, 1)) == 0 &&
         (r = want_huge(*fd, w->huge, w->why)) >= 0 &&
         (r = new_geom(&g, w->kind, w->size, w->max_blocks, r)) == 0 &&
         (r = write_new(*fd, &g, w->kind)) == 0 && !named &&
@@ -231,11 +222,11 @@ static int make_aside(int dir, const char *name, uid_t owner, char *tmp,
     return r;
 }
 
-int pmm__bank_create_at(int dir, const char *name, uid_t owner,
+int pmm__bank_create_at(int dir, const char *name,
                         const struct pmm__bank_want *w)
 {
     char tmp[300];
-    int fd, r = make_aside(dir, name, owner, tmp, sizeof tmp, w, 0, &fd);
+    int fd, r = make_aside(dir, name, tmp, sizeof tmp, w, 0, &fd);
     if (r < 0)
         return r;
     /* COMMIT POINT: the bank exists once it has its name (our lock held
@@ -254,17 +245,17 @@ int pmm__bank_create_file(const char *path, int kind, uint64_t size,
     struct pmm__bank_want w = {kind, size, max_blocks, huge, why};
     int dir = pmm__os_open_parent(path, name, sizeof name);
     if (dir < 0)
-        return dir == -ELOOP ? -ENOTDIR : dir;
-    int r = pmm__bank_create_at(dir, name, pmm__os_euid(), &w);
+        return dir;
+    int r = pmm__bank_create_at(dir, name, &w);
     pmm__os_close(dir);
     return r;
 }
 
-int pmm__bank_replace_at(int dir, const char *name, uid_t owner,
+int pmm__bank_replace_at(int dir, const char *name,
                          const struct pmm__bank_want *w)
 {
     char tmp[300];
-    int fd, r = make_aside(dir, name, owner, tmp, sizeof tmp, w, 1, &fd);
+    int fd, r = make_aside(dir, name, tmp, sizeof tmp, w, 1, &fd);
     if (r < 0)
         return r;
     pmm__crash("remake.aside");

@@ -28,13 +28,13 @@ struct pmm__bank_want {
 int pmm__bank_create_file(const char *path, int kind, uint64_t size,
                           uint64_t max_blocks, int huge, const char **why);
 /* The same, named name inside the directory dir (held open: every file
- * is named inside it), and given to owner when owner is not us (root
- * making a bank for a site it does not own). */
-int pmm__bank_create_at(int dir, const char *name, uid_t owner,
+ * is named inside it), the caller's (root making a bank for a site it
+ * does not own acts as its owner first: pmm__os_as_owner). */
+int pmm__bank_create_at(int dir, const char *name,
                         const struct pmm__bank_want *w);
 /* The same bank made aside in dir and renamed over the bank name there,
  * which it replaces in one step (crash point remake.aside just before). */
-int pmm__bank_replace_at(int dir, const char *name, uid_t owner,
+int pmm__bank_replace_at(int dir, const char *name,
                          const struct pmm__bank_want *w);
 
 #endif

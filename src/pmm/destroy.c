@@ -4,14 +4,16 @@
  * site.conf, and its directory when nothing else is left in it.
  *
  * Root may destroy any user's site, and that user writes the site's
- * directory, site.conf and the directory of the DISK bank.  So each file
- * is named inside a directory held open (opened once, by a walk that
- * follows no link the user could have put or swapped in: os.h), and a
- * bank, a presence file or the directory is removed only while its name
- * still holds the file of the owner's that was looked at
- * (pmm__os_unlink_same): a part of a path swapped for a link, or a file
- * renamed, between the look and the removal sends the removal nowhere
- * else.
+ * directory, site.conf and the directories on the way to the DISK bank.
+ * So root does it with the user's rights (os.h: pmm__os_as_owner): the
+ * user's links are followed as the user would follow them, and nothing
+ * goes that the user could not remove.  Each file is named inside a
+ * directory held open, and a bank or a presence file is removed only
+ * while its name still holds the file of the owner's that was looked at
+ * (pmm__os_unlink_same): never a file renamed there in between.  The
+ * directory itself, empty, is removed last with the caller's own rights
+ * (its parent may be root's), and only while its name holds the
+ * directory held from the start.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,6 +21,7 @@
 #include <sys/stat.h>
 
 #include "bank.h"
+#include "crash.h"
 #include "os/os.h"
 #include "site.h"
 
@@ -55,19 +58,42 @@ static int unlink_bank(int dir, const char *name, uint32_t kind, uid_t owner)
     return r;
 }
 
+/* A bank looked at: its directory held, its name, the file seen there. */
+struct look {
+    int dir; /* -1: no bank of the owner's there */
+    char name[256];
+    dev_t dev;
+    ino_t ino;
+};
+
 /* site.conf names the DISK bank, and the site's owner writes it: only a
  * bank file of that owner goes (root destroying a site must not remove
- * whatever file its owner named there). */
-static void unlink_disk(int site, uid_t owner)
+ * whatever file its owner named there, even with the owner's rights: it
+ * may be another site's bank, or a file of the owner's own). */
+static void look_disk(int site, uid_t owner, struct look *l)
 {
-    char path[4096], name[256];
-    if (pmm__conf_get_at(site, "pmm.diskbank", path, sizeof path) != K_OK)
+    char path[4096];
+    l->dir = -1;
+    if (pmm__conf_get_at(site, "pmm.diskbank", path, sizeof path) != K_OK ||
+        (l->dir = pmm__os_open_parent(path, l->name, sizeof l->name)) < 0)
         return;
-    int dir = pmm__os_open_parent(path, name, sizeof name);
-    if (dir < 0)
+    if (!pmm__bank_of(l->dir, l->name, PMM_KIND_DISK, owner, &l->dev,
+                      &l->ino)) {
+        pmm__os_close(l->dir);
+        l->dir = -1;
+    }
+}
+
+/* The DISK bank looked at, and its presence file, removed if its name
+ * still holds it. */
+static void unlink_disk(struct look *l, uid_t owner)
+{
+    if (l->dir < 0)
         return;
-    unlink_bank(dir, name, PMM_KIND_DISK, owner);
-    pmm__os_close(dir);
+    int r = pmm__os_unlink_same(l->dir, l->name, 0, l->dev, l->ino);
+    if (r == 0 || r == -ENOENT)
+        unlink_presence(l->dir, l->name, owner);
+    pmm__os_close(l->dir);
 }
 
 /* The site directory dir, held open as fd, removed if it is empty and
@@ -85,24 +111,35 @@ static void unlink_dir(const char *dir, int fd)
     pmm__os_close(parent);
 }
 
+/* The site held as fd, of owner, emptied of its banks and site.conf:
+ * 0, K_EUNKNOWN when it has no RAM bank (no site: nothing removed),
+ * -errno. */
+static int empty(int fd, uid_t owner)
+{
+    if (!pmm__bank_of(fd, RAM_BANK, PMM_KIND_RAM, owner, NULL, NULL))
+        return K_EUNKNOWN;
+    struct look disk;
+    look_disk(fd, owner, &disk);
+    pmm__crash("destroy.looked"); /* the banks looked at, nothing removed */
+    unlink_disk(&disk, owner);
+    pmm__os_unlinkat(fd, SITE_CONF);
+    int r = unlink_bank(fd, RAM_BANK, PMM_KIND_RAM, owner);
+    return r == -ENOENT || r == K_EUNKNOWN ? K_OK : r; /* gone meanwhile */
+}
+
 int pmm_site_destroy(const char *site)
 {
     char dir[4096];
+    struct pmm__os_as as;
     uid_t owner;
     int r, fd;
     if ((r = pmm_site_path(dir, sizeof dir, site)) < 0 ||
-        (r = fd = pmm__site_pin(dir, 0, &owner)) < 0)
+        (r = fd = pmm__site_hold(dir, 0, &owner)) < 0)
         return r;
-    /* a directory without a RAM bank is no site: nothing of it removed */
-    if (!pmm__bank_of(fd, RAM_BANK, PMM_KIND_RAM, owner, NULL, NULL)) {
-        pmm__os_close(fd);
-        return K_EUNKNOWN;
+    if ((r = pmm__os_as_owner(fd, &as)) == 0) {
+        r = empty(fd, owner);
+        pmm__os_as_self(&as);
     }
-    unlink_disk(fd, owner);
-    pmm__os_unlinkat(fd, SITE_CONF);
-    r = unlink_bank(fd, RAM_BANK, PMM_KIND_RAM, owner);
-    if (r == -ENOENT || r == K_EUNKNOWN) /* gone meanwhile: as well */
-        r = K_OK;
     /* other files (the controller's) may remain: keep the directory then */
     if (r == K_OK)
         unlink_dir(dir, fd);

@@ -8,8 +8,9 @@
  * never no bank.  No metadata is written here, and a process that still
  * has the old bank open keeps the old, now nameless, file.
  * Only a regular file of the site's owner is replaced, named inside its
- * directory held open (replaceable, below), and the new bank is that
- * owner's, whoever makes it.
+ * directory held open (replaceable, below); root remaking a user's bank
+ * acts with that user's rights (os.h: pmm__os_as_owner), so the new bank
+ * is the user's and nothing is replaced that the user could not replace.
  * A bank that does not open still gives its tunables when its header is
  * sound that far: read with the magic first, as every version of the format
  * keeps it.
@@ -77,10 +78,9 @@ static int old_tunables(const char *site, const char *medium, int dir,
 }
 
 /* The bank file name in dir may be replaced for the site's owner: a
- * regular file of that owner's.  site.conf is the owner's to write, and
- * a DISK bank path there may name any file: root remaking that user's
- * bank must not replace one of root's, which would not open as a bank
- * and so would be replaced with the default tunables. */
+ * regular file of that owner's (site.conf is the owner's to write, and a
+ * DISK bank path there may name any file the owner may write, another
+ * site's bank among them). */
 static int replaceable(int dir, const char *name, uid_t owner)
 {
     uid_t uid;
@@ -91,32 +91,51 @@ static int replaceable(int dir, const char *name, uid_t owner)
     return S_ISREG(mode) && uid == owner ? K_OK : K_EPRIV;
 }
 
-int pmm_bank_remake(const char *site, const char *medium, pmm_remake_info *out)
+/* pmm_bank_remake() of the bank of medium of the site owned by owner,
+ * with the rights the caller has now (the owner's: pmm_bank_remake). */
+static int remake(const char *site, const char *medium, uid_t owner,
+                  pmm_remake_info *info)
 {
-    char path[4096], sdir[4096], name[256];
-    pmm_remake_info info = {0};
-    uid_t owner;
+    char path[4096], name[256];
     int r, dir;
-    if (!medium)
-        return K_EFAULT;
-    if ((r = pmm_bank_path(path, sizeof path, site, medium)) < 0 ||
-        (r = pmm_site_path(sdir, sizeof sdir, site)) < 0 ||
-        (r = pmm__site_check_dir(sdir, &owner)) < 0)
+    if ((r = pmm_bank_path(path, sizeof path, site, medium)) < 0)
         return r;
-    /* every file named inside the bank's directory, held open: a part of
-     * its path swapped for a link meanwhile sends nothing elsewhere */
+    /* every file named inside the bank's directory, held open: the file
+     * looked at is the file replaced */
     if ((dir = pmm__os_open_parent(path, name, sizeof name)) < 0)
-        return dir == -ENOENT ? K_EUNKNOWN : dir == -ELOOP ? -ENOTDIR : dir;
+        return dir == -ENOENT ? K_EUNKNOWN : dir;
     int kind = pmm__medium_kind(medium);
     struct pmm__bank_want w = {kind, 0, 0, kind == PMM_KIND_RAM
                                ? PMM_HUGE_AUTO : PMM_HUGE_OFF, NULL};
     if ((r = replaceable(dir, name, owner)) == K_OK &&
-        (r = old_tunables(site, medium, dir, name, &info)) == K_OK) {
-        w.size = info.size;
-        w.max_blocks = info.max_blocks;
-        r = pmm__bank_replace_at(dir, name, owner, &w);
+        (r = old_tunables(site, medium, dir, name, info)) == K_OK) {
+        w.size = info->size;
+        w.max_blocks = info->max_blocks;
+        r = pmm__bank_replace_at(dir, name, &w);
     }
     pmm__os_close(dir);
+    return r;
+}
+
+int pmm_bank_remake(const char *site, const char *medium, pmm_remake_info *out)
+{
+    char sdir[4096];
+    pmm_remake_info info = {0};
+    struct pmm__os_as as;
+    uid_t owner;
+    int r, dfd;
+    if (!medium)
+        return K_EFAULT;
+    if ((r = pmm_site_path(sdir, sizeof sdir, site)) < 0 ||
+        (r = dfd = pmm__site_hold(sdir, 0, &owner)) < 0)
+        return r;
+    /* root remaking a user's bank does it with the user's rights: what
+     * the user's site.conf and links name is what the user could replace */
+    if ((r = pmm__os_as_owner(dfd, &as)) == 0) {
+        r = remake(site, medium, owner, &info);
+        pmm__os_as_self(&as);
+    }
+    pmm__os_close(dfd);
     if (r == K_OK && out)
         *out = info;
     return r;

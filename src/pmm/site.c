@@ -66,11 +66,12 @@ int pmm__site_check_dir(const char *dir, uid_t *owner)
     return K_OK;
 }
 
-int pmm__site_pin(const char *dir, int create, uid_t *owner)
+/* The site directory just opened as fd (or -errno) checked: fd, and its
+ * owner in *owner, as pmm__site_pin says. */
+static int checked(int fd, uid_t *owner)
 {
     uid_t uid, me = pmm__os_euid();
     mode_t mode;
-    int fd = pmm__os_open_dir(dir, create);
     if (fd < 0)
         return fd == -ENOENT ? K_EUNKNOWN : fd == -ELOOP ? -ENOTDIR : fd;
     int r = pmm__os_size(fd, NULL, &uid, &mode, NULL, NULL);
@@ -82,6 +83,18 @@ int pmm__site_pin(const char *dir, int create, uid_t *owner)
     }
     *owner = uid;
     return fd;
+}
+
+int pmm__site_pin(const char *dir, int create, uid_t *owner)
+{
+    return checked(pmm__os_open_dir(dir, create), owner);
+}
+
+int pmm__site_hold(const char *dir, int create, uid_t *owner)
+{
+    /* made as the walk makes it, or held as lstat() would look at it */
+    return create ? pmm__site_pin(dir, 1, owner)
+                  : checked(pmm__os_hold_dir(dir), owner);
 }
 
 int pmm__site_open(const char *dir, int create, char *at, size_t cap)
@@ -166,43 +179,27 @@ int pmm_bank_path(char *buf, size_t len, const char *site, const char *medium)
     }
 }
 
-int pmm_bank_open(pmm_bank **out, const char *site, const char *medium,
-                  unsigned flags)
+/* pmm_bank_open() in the site dir held as dfd, whose owner is owner:
+ * with that owner's rights, when the caller is root (pmm__os_as_owner). */
+static int open_in(pmm_bank **out, const char *dir, int dfd, uid_t owner,
+                   const char *medium, unsigned flags)
 {
-    char dir[4096], path[4096];
-    int r;
-    if (!out || !medium)
-        return K_EFAULT;
-    *out = NULL;
-    if (!pmm__name_ok(medium, PMM_MEDIUM_MAX) ||
-        (flags & ~(PMM_OPEN_CREATE | PMM_OPEN_RDONLY)))
-        return K_EINVAL;
-    int kind = pmm__medium_kind(medium);
-    if (!kind)
-        return K_EUNKNOWN;
-    if ((r = pmm_site_path(dir, sizeof dir, site)) < 0)
+    char path[4096];
+    int rdonly = !!(flags & PMM_OPEN_RDONLY), r;
+    if ((r = pmm_bank_path(path, sizeof path, dir, medium)) < 0)
         return r;
-    uid_t owner;
-    int dfd = -1; /* made if missing, no link followed, and held open */
-    if ((flags & PMM_OPEN_CREATE) &&
-        (r = dfd = pmm__site_pin(dir, 1, &owner)) < 0)
-        return r;
-    if ((dfd < 0 && (r = pmm__site_check_dir(dir, &owner)) < 0) ||
-        (r = pmm_bank_path(path, sizeof path, dir, medium)) < 0)
-        goto out;
-    r = pmm__bank_open_path(out, path, medium, !!(flags & PMM_OPEN_RDONLY));
-    if (r == K_EUNKNOWN && kind == PMM_KIND_RAM && dfd >= 0 &&
-        !(flags & PMM_OPEN_RDONLY)) {
+    r = pmm__bank_open_path(out, path, medium, rdonly);
+    if (r == K_EUNKNOWN && pmm__medium_kind(medium) == PMM_KIND_RAM &&
+        (flags & PMM_OPEN_CREATE) && !rdonly) {
         struct pmm__bank_want w = {PMM_KIND_RAM, PMM_DEFAULT_BANK_SIZE,
                                    PMM_DEFAULT_MAX_BLOCKS, PMM_HUGE_AUTO, NULL};
-        r = pmm__bank_create_at(dfd, RAM_BANK, owner, &w);
+        r = pmm__bank_create_at(dfd, RAM_BANK, &w);
         if (r < 0 && r != K_EEXIST)
-            goto out;
+            return r;
         r = pmm__bank_open_path(out, path, medium, 0);
     }
     /* a site's banks are its owner's: a DISK bank path in site.conf may
-     * name any file, another site's bank or one of root's among them,
-     * and root would open it */
+     * name any file, another site's bank among them */
     uid_t bank_uid;
     if (r == K_OK && (pmm__os_size((*out)->fd, NULL, &bank_uid, NULL, NULL,
                                    NULL) < 0 || bank_uid != owner)) {
@@ -210,9 +207,33 @@ int pmm_bank_open(pmm_bank **out, const char *site, const char *medium,
         *out = NULL;
         r = K_EPRIV;
     }
-out:
-    if (dfd >= 0)
-        pmm__os_close(dfd);
+    return r;
+}
+
+int pmm_bank_open(pmm_bank **out, const char *site, const char *medium,
+                  unsigned flags)
+{
+    char dir[4096];
+    struct pmm__os_as as;
+    uid_t owner;
+    int r, dfd;
+    if (!out || !medium)
+        return K_EFAULT;
+    *out = NULL;
+    if (!pmm__name_ok(medium, PMM_MEDIUM_MAX) ||
+        (flags & ~(PMM_OPEN_CREATE | PMM_OPEN_RDONLY)))
+        return K_EINVAL;
+    if (!pmm__medium_kind(medium))
+        return K_EUNKNOWN;
+    /* the directory made if missing (no link followed) and held open */
+    if ((r = pmm_site_path(dir, sizeof dir, site)) < 0 ||
+        (r = dfd = pmm__site_hold(dir, !!(flags & PMM_OPEN_CREATE), &owner)) < 0)
+        return r;
+    if ((r = pmm__os_as_owner(dfd, &as)) == 0) {
+        r = open_in(out, dir, dfd, owner, medium, flags);
+        pmm__os_as_self(&as);
+    }
+    pmm__os_close(dfd);
     return r;
 }
 
@@ -223,8 +244,7 @@ const char *pmm_site_create_why(void)
     return create_why;
 }
 
-/* The DISK bank at path made (its directory held open: os.h's walk),
- * or one there already kept (a site made again after a reboot); any other
+/* The DISK bank at path made (its directory held open), or one there already kept (a site made again after a reboot); any other
  * file is not the site's to take, nor, later, to remove with it. */
 static int make_disk(const char *path, const pmm_site_config *c)
 {
@@ -233,8 +253,8 @@ static int make_disk(const char *path, const pmm_site_config *c)
                                c->disk_max_blocks, PMM_HUGE_OFF, NULL};
     int dir = pmm__os_open_parent(path, name, sizeof name);
     if (dir < 0)
-        return dir == -ELOOP ? -ENOTDIR : dir;
-    int r = pmm__bank_create_at(dir, name, pmm__os_euid(), &w);
+        return dir;
+    int r = pmm__bank_create_at(dir, name, &w);
     if (r == K_EEXIST)
         r = pmm__bank_of(dir, name, PMM_KIND_DISK, pmm__os_euid(), NULL, NULL)
                 ? K_OK : -EEXIST;
@@ -274,7 +294,7 @@ int pmm_site_create(const char *site, const pmm_site_config *cfg)
         return r;
     struct pmm__bank_want w = {PMM_KIND_RAM, c.rambank_size, c.max_blocks,
                                (int)c.huge, &create_why};
-    if ((r = pmm__bank_create_at(dfd, RAM_BANK, pmm__os_euid(), &w)) < 0) {
+    if ((r = pmm__bank_create_at(dfd, RAM_BANK, &w)) < 0) {
         pmm__os_close(dfd);
         return r;
     }

@@ -31,6 +31,10 @@ int pmm__site_check_dir(const char *dir, uid_t *owner);
  * nobody else.  Its descriptor and its owner in *owner; K_EUNKNOWN if
  * absent, K_EPRIV, -ENOTDIR (a link), -errno. */
 int pmm__site_pin(const char *dir, int create, uid_t *owner);
+/* The same, but without create the directory is only held (O_PATH:
+ * pmm__os_hold_dir()), the links on the way to it followed as lstat()
+ * follows them: for the *at() calls, fstat() and pmm__os_as_owner(). */
+int pmm__site_hold(const char *dir, int create, uid_t *owner);
 /* The site directory dir opened once (its missing parts made when create,
  * see pmm__os_open_dir()) and checked on its descriptor: a directory of the
  * caller's (root's too), open to nobody else.  Its descriptor, with in at
