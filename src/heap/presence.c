@@ -328,6 +328,15 @@ static void close_fds(void *fds)
     pmm__os_close(((int *)fds)[1]);
 }
 
+/* Is the file (dev, ino) the bank open as bank_fd? */
+static int is_bank(int bank_fd, dev_t dev, ino_t ino)
+{
+    dev_t bdev;
+    ino_t bino;
+    return pmm__os_size(bank_fd, NULL, NULL, NULL, &bdev, &bino) == 0 &&
+           bdev == dev && bino == ino;
+}
+
 /* Not cancelled but where nothing is held besides fd (the file's lock
  * wait): a cancellation under maps_mu would leave it locked, and every
  * later open, and fork() (its atfork handler), waiting for ever. */
@@ -347,15 +356,25 @@ int hh_presence_map(int bank_fd, const char *bank_path, struct hh_pfile **out)
      * named inside the bank's directory held open */
     if ((r = pmm__os_as_owner(bank_fd, &as)) < 0)
         goto out;
-    if ((r = fds[1] = pmm__os_open_parent(bank_path, bank, sizeof bank)) < 0)
-        goto out_as;
+    if ((r = fds[1] = pmm__os_open_parent(bank_path, bank, sizeof bank)) < 0) {
+        pmm__os_as_self(&as);
+        goto out;
+    }
     snprintf(path, sizeof path, "%s.presence", bank);
-    if ((r = pmm__os_statat(fds[1], bank, &owner, &mode, NULL, NULL)) < 0 ||
-        (r = hh_pfile_open(fds[1], path, owner, &fds[0], &dev, &ino)) < 0) {
-        pmm__os_close(fds[1]);
-        goto out_as;
+    if ((r = pmm__os_statat(fds[1], bank, &owner, &mode, &dev, &ino)) == 0 &&
+        (r = hh_pfile_open(fds[1], path, owner, &fds[0], &dev, &ino)) ==
+            -EACCES && as.on && is_bank(bank_fd, dev, ino)) {
+        /* the bank's own directory, which its owner may not write (an
+         * administrator's): root makes the file there, for the owner
+         * (pfopen.c), beside that very bank only */
+        pmm__os_as_self(&as);
+        r = hh_pfile_open(fds[1], path, owner, &fds[0], &dev, &ino);
     }
     pmm__os_as_self(&as);
+    if (r < 0) {
+        pmm__os_close(fds[1]);
+        goto out;
+    }
     pthread_once(&fork_once, on_fork);
     pthread_mutex_lock(&maps_mu);
     r = find(dev, ino, out);
@@ -377,9 +396,6 @@ int hh_presence_map(int bank_fd, const char *bank_path, struct hh_pfile **out)
         }
     }
     close_fds(fds);
-    goto out;
-out_as:
-    pmm__os_as_self(&as);
 out:
     pthread_setcancelstate(cancel, NULL);
     return r;
