@@ -364,9 +364,8 @@ int hh_presence_map(int bank_fd, const char *bank_path, struct hh_pfile **out)
     if ((r = pmm__os_statat(fds[1], bank, &owner, &mode, &dev, &ino)) == 0 &&
         (r = hh_pfile_open(fds[1], path, owner, &fds[0], &dev, &ino)) ==
             -EACCES && as.on && is_bank(bank_fd, dev, ino)) {
-        /* the bank's own directory, which its owner may not write (an
-         * administrator's): root makes the file there, for the owner
-         * (pfopen.c), beside that very bank only */
+        /* the bank's own directory, not its owner's to write (an admin's):
+         * root makes it there for the owner, beside that very bank only */
         pmm__os_as_self(&as);
         r = hh_pfile_open(fds[1], path, owner, &fds[0], &dev, &ino);
     }
