@@ -194,6 +194,34 @@ Test(ownsite, root_follows_the_users_link_in_the_users_directory)
     whole_life(disk);
 }
 
+/* Root's work on the user's site puts back what the switch to the user's
+ * rights made the kernel clear: the thread's parent-death signal and the
+ * process's dumpable flag (seen: 9 -> 0 and 1 -> 0 after one
+ * pmm_bank_open; a child started to die with its parent would not, and
+ * no core would be dumped). */
+Test(ownsite, root_s_work_leaves_its_death_signal_and_dumpable_flag)
+{
+    char disk[200];
+    make("u/d", NULL, 0700, USER, USER);
+    snprintf(disk, sizeof disk, "%s/d/disk.bank", udir);
+    cr_assert_eq(as(1, disk, 1, 0), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        int sig = 0;
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) || prctl(PR_SET_DUMPABLE, 1))
+            _exit(2);
+        if (heap_of_disk() != 0 || pmm_bank_remake(site, "DISK", NULL) != 0)
+            _exit(3);
+        prctl(PR_GET_PDEATHSIG, &sig);
+        _exit(sig != SIGKILL ? 4 : prctl(PR_GET_DUMPABLE) != 1 ? 5 : 0);
+    }
+    int r = wait_status(pid);
+    cr_assert_eq(r, 0, "%s", r == 4 ? "the parent-death signal was lost"
+                             : r == 5 ? "the process is no longer dumpable"
+                                      : "root's work failed");
+}
+
 /* Root's pmm_bank_open and pmm_bank_remake on a site whose site.conf
  * names a FIFO as its DISK bank, in a child: each must fail, not hang. */
 static int fifo_opener(void)

@@ -29,6 +29,8 @@
 #include <grp.h>
 #include <pthread.h>
 #include <pwd.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -83,6 +85,13 @@ int pmm__os_as_owner(int fd, struct pmm__os_as *was)
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &was->cancel);
     was->fsuid = (uid_t)setfsuid((uid_t)-1);
     was->fsgid = (gid_t)setfsgid((gid_t)-1);
+    /* the kernel clears both when fsuid leaves 0 (and again when it comes
+     * back): a child started to die with its parent would no longer, and
+     * the process would dump no core (commit_creds) */
+    was->deathsig = 0;
+    prctl(PR_GET_PDEATHSIG, &was->deathsig);
+    was->dumpable = prctl(PR_GET_DUMPABLE);
+    was->parent = getppid();
     was->on = 1;
     int r = set_ids(n, groups, gid, st.st_uid);
     if (r < 0)
@@ -99,6 +108,13 @@ void pmm__os_as_self(struct pmm__os_as *was)
     setfsuid(was->fsuid);
     setfsgid(was->fsgid);
     syscall(SYS_setgroups, (size_t)was->ngroups, was->groups);
+    if (was->dumpable == 0 || was->dumpable == 1) /* (2: prctl cannot) */
+        prctl(PR_SET_DUMPABLE, was->dumpable);
+    if (was->deathsig) {
+        prctl(PR_SET_PDEATHSIG, was->deathsig);
+        if (getppid() != was->parent) /* died meanwhile: as it would have */
+            kill(getpid(), was->deathsig);
+    }
     was->on = 0;
     pthread_setcancelstate(was->cancel, NULL);
 }

@@ -178,6 +178,10 @@ struct pmm__os_as {
     int cancel;  /* the thread's cancel state */
     uid_t fsuid; /* its file-system user and group */
     gid_t fsgid;
+    int deathsig; /* its PR_SET_PDEATHSIG, and the process's dumpable flag,
+                     which a change of fsuid from 0 clears */
+    int dumpable;
+    pid_t parent; /* its parent then: one that died meanwhile is told */
     int ngroups;
     gid_t groups[PMM_OS_AS_GROUPS];
 };
@@ -188,8 +192,8 @@ struct pmm__os_as {
  * makes are the user's.  Otherwise nothing changes.  0, or -errno (root
  * in more than PMM_OS_AS_GROUPS groups: -EINVAL), nothing changed then. */
 int pmm__os_as_owner(int fd, struct pmm__os_as *was);
-/* Back to the rights (and cancel state) that pmm__os_as_owner() found;
- * nothing when it changed nothing. */
+/* Back to the rights (and cancel state, parent-death signal, dumpable
+ * flag) that pmm__os_as_owner() found; nothing when it changed nothing. */
 void pmm__os_as_self(struct pmm__os_as *was);
 
 /* ---- mem.c: mappings and the address space ---------------------------- */
