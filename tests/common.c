@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -593,4 +594,17 @@ long rss_kb(int pid)
             break;
     fclose(f);
     return kb;
+}
+
+static int drop_one(const char *p, const struct stat *st, int flag,
+                    struct FTW *f)
+{
+    (void)st, (void)flag, (void)f;
+    remove(p);
+    return 0;
+}
+
+void tree_drop(const char *path)
+{
+    nftw(path, drop_one, 16, FTW_DEPTH | FTW_PHYS);
 }

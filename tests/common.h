@@ -148,6 +148,10 @@ unsigned poll_bound_s(void);
 /* poll_until(cond, arg, what): POLL_UNTIL(cond(arg), what). */
 void poll_until(int (*cond)(void *arg), void *arg, const char *what);
 
+/* The tree at path removed, its links not followed (a test's scratch
+ * directory; what cannot be removed is left). */
+void tree_drop(const char *path);
+
 /* The seed of a random test: $HR_TEST_SEED when set (a replay), else a
  * fresh one; printed on stderr as "NAME: HR_TEST_SEED=N replays this
  * run", so that every failure can be replayed (docs/tests.md). */

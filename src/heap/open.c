@@ -258,7 +258,7 @@ int hr_heap_open(hr_heap **out, pmm_bank *bank, const char *name, size_t size,
     pmm_bank_info bi;
     struct hh_pfile *pres;
     int r = pmm_bank_stat(bank, &bi);
-    if (r < 0 || (r = hh_presence_map(bi.path, &pres)) < 0)
+    if (r < 0 || (r = hh_presence_map(bank->fd, bi.path, &pres)) < 0)
         return r;
     void *addr;
     pmm_block blk;

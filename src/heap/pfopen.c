@@ -16,40 +16,42 @@
 #include "os/os.h"
 #include "pfopen.h"
 
-/* Root making the presence file of a site it does not own: made aside
- * (path.new.PID, locked as pmm__os_sweep_aside expects), given to the
- * bank's owner, then linked under its name, so that no one meets it
- * under its name with the wrong owner. */
-static int make_for(const char *path, uid_t owner)
+/* Root making the presence file name in dir for a site it does not own:
+ * made aside (name.new.PID, locked as pmm__os_sweep_aside expects), given
+ * to the bank's owner, then linked under its name, so that no one meets
+ * it under its name with the wrong owner.  All inside dir, held open: a
+ * part of the bank's path swapped for a link meanwhile sends root's new
+ * file nowhere else. */
+static int make_for(int dir, const char *name, uid_t owner)
 {
-    char aside[4300];
+    char aside[300];
     int fd, r;
-    snprintf(aside, sizeof aside, "%s.new.%d", path, pmm__os_pid());
-    pmm__os_sweep_aside(path); /* what a killed maker left */
-    if ((r = pmm__os_open(aside, 0, 1, &fd)) < 0)
+    snprintf(aside, sizeof aside, "%s.new.%d", name, pmm__os_pid());
+    pmm__os_sweep_aside(dir, name); /* what a killed maker left */
+    if ((r = pmm__os_openat(dir, aside, 0, 1, &fd)) < 0)
         return r;
     if ((r = pmm__os_lock(fd, 1)) == 0 && (r = pmm__os_chown(fd, owner)) == 0)
-        r = pmm__os_link(aside, path);
-    pmm__os_unlink(aside);
+        r = pmm__os_linkat(dir, aside, name);
+    pmm__os_unlinkat(dir, aside);
     pmm__os_close(fd);
     return r == -EEXIST ? 0 : r; /* another made it first: that one */
 }
 
-/* Open the presence file at path, made at first need, and check that it
- * is the bank's owner's, owner-only: 0 and *fd, K_EPRIV, or -errno. */
-int hh_pfile_open(const char *path, uid_t owner, int *fd, dev_t *dev,
+/* Open the presence file name in dir, made at first need, and check that
+ * it is the bank's owner's, owner-only: 0 and *fd, K_EPRIV, or -errno. */
+int hh_pfile_open(int dir, const char *name, uid_t owner, int *fd, dev_t *dev,
                   ino_t *ino)
 {
-    int r = pmm__os_open(path, 0, 0, fd);
+    int r = pmm__os_openat(dir, name, 0, 0, fd);
     if (r == -ENOENT) {
         if (pmm__os_euid() != owner)
-            r = make_for(path, owner);
-        else if ((r = pmm__os_open(path, 0, 1, fd)) == 0)
+            r = make_for(dir, name, owner);
+        else if ((r = pmm__os_openat(dir, name, 0, 1, fd)) == 0)
             goto check;
         if (r == -EACCES)
             return r; /* the bank's directory not writable: made by none */
         if (r == 0 || r == -EEXIST)
-            r = pmm__os_open(path, 0, 0, fd);
+            r = pmm__os_openat(dir, name, 0, 0, fd);
     }
     if (r == -EACCES || r == -EISDIR || r == -ELOOP)
         return K_EPRIV; /* another's, a directory, a link */

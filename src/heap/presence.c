@@ -218,9 +218,9 @@ static int slots_robust(const struct hh_pfile *f)
 /* Is the presence file f, of this boot but damaged, mapped by no process
  * (the bank's byte of its id free: map_file)?  0 none maps it,
  * -EUCLEAN one does, or -errno. */
-static int unused(const char *bank_path, const struct hh_pfile *f)
+static int unused(int dir, const char *bank, const struct hh_pfile *f)
 {
-    int bfd, r = pmm__os_open(bank_path, 0, 0, &bfd);
+    int bfd, r = pmm__os_openat(dir, bank, 0, 0, &bfd);
     if (r < 0)
         return r;
     r = hh_presence_gone(bfd, f->id);
@@ -232,7 +232,8 @@ static int unused(const char *bank_path, const struct hh_pfile *f)
  * if it is not this boot's, or damaged (cut short, a slot not robust)
  * while no process maps it.  Its space is taken first: a store into a
  * page the file system has no room for would be a SIGBUS. */
-static int map_locked(const char *bank_path, int fd, struct hh_pfile **out)
+static int map_locked(int dir, const char *bank, int fd,
+                      struct hh_pfile **out)
 {
     size_t len = PF_HDR + (size_t)PF_SLOTS * sizeof(struct pf_slot);
     uint64_t size;
@@ -258,7 +259,7 @@ static int map_locked(const char *bank_path, int fd, struct hh_pfile **out)
      * boot's): their slots cannot be told apart, so it is initialised
      * again only once no process maps it; a file of another boot (or
      * one whose boot bytes are gone) is no live process's */
-    if (this_boot && (!ours || !whole) && (r = unused(bank_path, f)) < 0)
+    if (this_boot && (!ours || !whole) && (r = unused(dir, bank, f)) < 0)
         goto fail;
     if (!ours || !whole) {
         uint64_t id = 0;
@@ -293,20 +294,20 @@ static int find(dev_t dev, ino_t ino, struct hh_pfile **out)
     return -ENOENT;
 }
 
-/* Map the presence file fd (locked by this process) of the bank at
- * bank_path, under maps_mu: found, or made now, with the bank read-locked
+/* Map the presence file fd (locked by this process) of the bank named
+ * bank in dir, under maps_mu: found, or made now, with the bank read-locked
  * at the byte of the file's id for good. */
-static int map_file(const char *bank_path, int fd, dev_t dev, ino_t ino,
+static int map_file(int dir, const char *bank, int fd, dev_t dev, ino_t ino,
                     struct hh_pfile **out)
 {
     if (find(dev, ino, out) == 0)
         return 0; /* another thread mapped it while this one waited */
     if (nmaps == PF_MAX)
         return -EMFILE;
-    int bfd, r = pmm__os_open(bank_path, 1, 0, &bfd);
+    int bfd, r = pmm__os_openat(dir, bank, 1, 0, &bfd);
     if (r < 0)
         return r;
-    r = map_locked(bank_path, fd, out);
+    r = map_locked(dir, bank, fd, out);
     /* an opener that tests whether the file is used holds the byte an
      * instant (hh_presence_gone) */
     while (r == 0 && (r = pmm__os_trylock_byte(bfd, PF_USE_BASE +
@@ -321,47 +322,79 @@ static int map_file(const char *bank_path, int fd, dev_t dev, ino_t ino,
     return 0;
 }
 
-static void close_fd(void *fd)
+static void close_fds(void *fds)
 {
-    pmm__os_close(*(int *)fd);
+    pmm__os_close(((int *)fds)[0]);
+    pmm__os_close(((int *)fds)[1]);
+}
+
+/* Is the file (dev, ino) the bank open as bank_fd? */
+static int is_bank(int bank_fd, dev_t dev, ino_t ino)
+{
+    dev_t bdev;
+    ino_t bino;
+    return pmm__os_size(bank_fd, NULL, NULL, NULL, &bdev, &bino) == 0 &&
+           bdev == dev && bino == ino;
 }
 
 /* Not cancelled but where nothing is held besides fd (the file's lock
  * wait): a cancellation under maps_mu would leave it locked, and every
  * later open, and fork() (its atfork handler), waiting for ever. */
-int hh_presence_map(const char *bank_path, struct hh_pfile **out)
+int hh_presence_map(int bank_fd, const char *bank_path, struct hh_pfile **out)
 {
-    char path[4200];
-    if (snprintf(path, sizeof path, "%s.presence", bank_path) >=
-        (int)sizeof path)
-        return -ENAMETOOLONG;
+    char bank[256], path[300];
+    struct pmm__os_as as;
     uid_t owner;
     mode_t mode;
     dev_t dev;
     ino_t ino;
-    int fd, cancel, r;
+    int fds[2], cancel, r; /* the presence file, the bank's directory */
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
-    if ((r = pmm__os_lstat(bank_path, &owner, &mode)) < 0 ||
-        (r = hh_pfile_open(path, owner, &fd, &dev, &ino)) < 0)
+    /* root opening a user's bank makes and maps its presence file with
+     * the user's rights: a part of the path swapped meanwhile (the user's
+     * to swap) leads nowhere the user could not write; and every file is
+     * named inside the bank's directory held open */
+    if ((r = pmm__os_as_owner(bank_fd, &as)) < 0)
         goto out;
+    if ((r = fds[1] = pmm__os_open_parent(bank_path, bank, sizeof bank)) < 0) {
+        pmm__os_as_self(&as);
+        goto out;
+    }
+    snprintf(path, sizeof path, "%s.presence", bank);
+    if ((r = pmm__os_statat(fds[1], bank, &owner, &mode, &dev, &ino)) == 0 &&
+        (r = hh_pfile_open(fds[1], path, owner, &fds[0], &dev, &ino)) ==
+            -EACCES && as.on && is_bank(bank_fd, dev, ino)) {
+        /* the bank's own directory, not its owner's to write (an admin's):
+         * root makes it there for the owner, beside that very bank only */
+        pmm__os_as_self(&as);
+        r = hh_pfile_open(fds[1], path, owner, &fds[0], &dev, &ino);
+    }
+    pmm__os_as_self(&as);
+    if (r < 0) {
+        pmm__os_close(fds[1]);
+        goto out;
+    }
     pthread_once(&fork_once, on_fork);
     pthread_mutex_lock(&maps_mu);
     r = find(dev, ino, out);
     pthread_mutex_unlock(&maps_mu);
     if (r == -ENOENT) { /* every process looks at it under its lock */
         pthread_setcancelstate(cancel, NULL);
-        pthread_cleanup_push(close_fd, &fd);
-        r = pmm__os_lock(fd, 1);
+        pthread_cleanup_push(close_fds, fds);
+        r = pmm__os_lock(fds[0], 1);
         pthread_cleanup_pop(0);
         pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
         if (r == 0) {
-            pthread_mutex_lock(&maps_mu);
-            r = map_file(bank_path, fd, dev, ino, out);
-            pthread_mutex_unlock(&maps_mu);
-            pmm__os_unlock(fd);
+            if ((r = pmm__os_as_owner(bank_fd, &as)) == 0) {
+                pthread_mutex_lock(&maps_mu);
+                r = map_file(fds[1], bank, fds[0], dev, ino, out);
+                pthread_mutex_unlock(&maps_mu);
+                pmm__os_as_self(&as);
+            }
+            pmm__os_unlock(fds[0]);
         }
     }
-    pmm__os_close(fd);
+    close_fds(fds);
 out:
     pthread_setcancelstate(cancel, NULL);
     return r;

@@ -14,16 +14,20 @@ struct hh_pfile; /* a bank's presence file, mapped for good */
 #define HH_OWNER_SHIFT 48
 #define HH_GEN_MASK    ((1ull << HH_OWNER_SHIFT) - 1)
 
-/* The presence file of the bank file at bank_path ("<bank>.presence",
- * the bank's owner's, owner-only), made at first need (by root: given to
- * the bank's owner), initialised again under a new boot, mapped once per
- * process and never unmapped.  0 and *out; K_EPRIV the file is not a
- * regular file of the bank's owner, mode 0600; -EACCES it does not exist
- * and the bank's directory is not writable by this process; -EUCLEAN it is damaged
+/* The presence file of the bank file at bank_path, open as bank_fd
+ * ("<bank>.presence", the bank's owner's, owner-only), made at first need
+ * (by root: with the rights of bank_fd's owner, pmm__os_as_owner; in a
+ * directory that owner may not write, by root itself beside that very
+ * bank, and given to the owner), initialised again under a new boot, mapped once
+ * per process and never unmapped; every file is named inside the bank's
+ * directory, opened once.  0 and *out; K_EPRIV the file is not a regular
+ * file of the bank's owner, mode 0600; -EACCES it does not exist and the
+ * bank's directory is not writable by this process; -EUCLEAN it is damaged
  * (cut short, a slot not robust) while another process maps it; -ENOSPC
  * no room for it; -EMFILE this process maps 16 presence files already;
  * or -errno.  Only the wait for the file's lock is a cancellation point. */
-int hh_presence_map(const char *bank_path, struct hh_pfile **out);
+int hh_presence_map(int bank_fd, const char *bank_path,
+                    struct hh_pfile **out);
 
 /* The id of f: random, new each time the file is initialised. */
 uint64_t hh_presence_id(const struct hh_pfile *f);

@@ -26,26 +26,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The directory of path into dir (cap bytes): 0, or -ENAMETOOLONG. */
-static int dir_of(const char *path, char *dir, size_t cap)
+int pmm__os_open_anon(int dir, int *fd)
 {
-    const char *base = strrchr(path, '/');
-    size_t dlen = base ? (size_t)(base - path) : 0;
-    if (dlen >= cap)
-        return -ENAMETOOLONG;
-    memcpy(dir, dlen ? path : ".", dlen ? dlen : 1);
-    dir[dlen ? dlen : 1] = 0;
-    return 0;
-}
-
-int pmm__os_open_anon(const char *path, int *fd)
-{
-    char dir[4096];
-    int r = dir_of(path, dir, sizeof dir);
-    if (r < 0)
-        return r;
+    int r;
     do
-        r = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        r = openat(dir, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     while (r < 0 && errno == EINTR);
     if (r < 0) /* EISDIR: a kernel without O_TMPFILE took it for O_DIRECTORY */
         return errno == EISDIR || errno == EOPNOTSUPP ? -EOPNOTSUPP : -errno;
@@ -53,17 +38,17 @@ int pmm__os_open_anon(const char *path, int *fd)
     return 0;
 }
 
-int pmm__os_link_anon(int fd, const char *path)
+int pmm__os_link_anon(int fd, int dir, const char *name)
 {
     char self[64];
     snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
     int r;
     do /* through /proc: linkat(fd, "", AT_EMPTY_PATH) needs a capability */
-        r = linkat(AT_FDCWD, self, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
+        r = linkat(AT_FDCWD, self, dir, name, AT_SYMLINK_FOLLOW);
     while (r < 0 && errno == EINTR);
     if (r < 0 && errno == ENOENT) /* no /proc mounted here */
         do
-            r = linkat(fd, "", AT_FDCWD, path, AT_EMPTY_PATH);
+            r = linkat(fd, "", dir, name, AT_EMPTY_PATH);
         while (r < 0 && errno == EINTR);
     return r < 0 ? -errno : 0;
 }
@@ -116,17 +101,14 @@ static int aside_dead(int dir, const char *name, size_t plen)
     return dead;
 }
 
-int pmm__os_sweep_aside(const char *path)
+int pmm__os_sweep_aside(int dir, const char *name)
 {
-    char dir[4096], prefix[300];
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    if (dir_of(path, dir, sizeof dir) < 0 ||
-        snprintf(prefix, sizeof prefix, "%s.new.", base) >= (int)sizeof prefix)
+    char prefix[300];
+    if (snprintf(prefix, sizeof prefix, "%s.new.", name) >= (int)sizeof prefix)
         return -ENAMETOOLONG;
-    int fd;
+    int fd; /* a description of its own: closedir() closes it */
     do
-        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        fd = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     while (fd < 0 && errno == EINTR);
     if (fd < 0)
         return -errno;

@@ -22,7 +22,10 @@ static void tap(int what, int fd, const void *buf, size_t len, uint64_t off)
 
 int pmm__os_open(const char *path, int rdonly, int create_excl, int *fd)
 {
-    int flags = (rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOFOLLOW;
+    /* a FIFO or a device named there is opened without waiting, for the
+     * caller's pmm__os_size to refuse (a FIFO would hang the open) */
+    int flags = (rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOFOLLOW |
+                O_NONBLOCK | O_NOCTTY;
     if (create_excl)
         flags |= O_CREAT | O_EXCL;
     int r;
@@ -204,11 +207,6 @@ int pmm__os_close(int fd)
     return close(fd) < 0 && errno != EINTR ? -errno : 0;
 }
 
-int pmm__os_link(const char *from, const char *to)
-{
-    return link(from, to) < 0 ? -errno : 0;
-}
-
 int pmm__os_rename(const char *from, const char *to)
 {
     return rename(from, to) < 0 ? -errno : 0;
@@ -222,59 +220,6 @@ int pmm__os_unlink(const char *path)
 int pmm__os_mkdir(const char *path, mode_t mode)
 {
     return mkdir(path, mode) < 0 ? -errno : 0;
-}
-
-#define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-
-/* 1 when only root or we may change what directory fd holds: a link there
- * can be followed. */
-static int trusted(int fd)
-{
-    struct stat st;
-    return fstat(fd, &st) == 0 && (st.st_uid == 0 || st.st_uid == geteuid()) &&
-           !(st.st_mode & 022);
-}
-
-int pmm__os_open_dir(const char *path, int create)
-{
-    char p[4096], *save = NULL;
-    struct stat st;
-    if (snprintf(p, sizeof p, "%s", path) >= (int)sizeof p)
-        return -ENAMETOOLONG;
-    /* the way there is only passed through (O_PATH: a parent of mode 0711
-     * will do); the directory itself is opened for reading */
-    char *part = strtok_r(p, "/", &save);
-    int fd = open(p[0] == '/' ? "/" : ".",
-                  (part ? O_PATH : O_RDONLY) | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    while (part && fd >= 0) {
-        char *more = strtok_r(NULL, "/", &save);
-        int flags = more ? (DIR_FLAGS & ~O_RDONLY) | O_PATH : DIR_FLAGS;
-        int next = openat(fd, part, flags);
-        if (next < 0 && errno == ENOENT && create) { /* ours to make */
-            next = mkdirat(fd, part, 0700) < 0 && errno != EEXIST
-                       ? -1 : openat(fd, part, flags);
-            if (next >= 0 && (fstat(next, &st) < 0 || st.st_uid != geteuid())) {
-                close(next); /* not the one we made */
-                next = -1;
-                errno = EPERM;
-            }
-        } else if (next < 0 && (errno == ELOOP || errno == ENOTDIR) && more &&
-                   trusted(fd)) { /* a link, or not a directory */
-            next = openat(fd, part, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        }
-        int e = errno;
-        close(fd);
-        fd = next < 0 ? -e : next;
-        part = more;
-    }
-    return fd;
-}
-
-int pmm__os_rmdir(const char *path)
-{
-    return rmdir(path) < 0 ? -errno : 0;
 }
 
 int pmm__os_lstat(const char *path, uid_t *uid, mode_t *mode)
@@ -296,14 +241,17 @@ static ssize_t read_retry(int fd, void *buf, size_t len)
     return n;
 }
 
-static int read_len(const char *path, char *buf, size_t cap, size_t *len)
+/* The whole of the file path (in dir, opened with flags besides), as
+ * pmm__os_read_file says. */
+static int read_len(int dir, const char *path, int flags, char *buf,
+                    size_t cap, size_t *len)
 {
     int fd, r = 0;
     size_t have = 0;
     if (cap == 0)
         return -EFBIG;
     do
-        fd = open(path, O_RDONLY | O_CLOEXEC);
+        fd = openat(dir, path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | flags);
     while (fd < 0 && errno == EINTR);
     if (fd < 0)
         return -errno;
@@ -330,13 +278,19 @@ static int read_len(const char *path, char *buf, size_t cap, size_t *len)
 int pmm__os_read_file(const char *path, char *buf, size_t cap)
 {
     size_t len;
-    return read_len(path, buf, cap, &len);
+    return read_len(AT_FDCWD, path, 0, buf, cap, &len);
+}
+
+int pmm__os_read_file_at(int dir, const char *name, char *buf, size_t cap)
+{
+    size_t len;
+    return read_len(dir, name, O_NOFOLLOW, buf, cap, &len);
 }
 
 int pmm__os_read_text(const char *path, char *buf, size_t cap)
 {
     size_t len;
-    int r = read_len(path, buf, cap, &len);
+    int r = read_len(AT_FDCWD, path, 0, buf, cap, &len);
     return r == 0 && memchr(buf, 0, len) ? -EILSEQ : r;
 }
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * os.h - the persistent memory manager's system calls, behind one small
- * interface (file.c, mem.c, huge.c, proc.c, tap.c), for the PMM and the
- * persistent heap.
+ * interface (file.c, at.c, cred.c, mem.c, huge.c, proc.c, tap.c), for the
+ * PMM and the persistent heap.
  *
  * Contract: each function returns 0 (or a count) on success and -errno on
  * failure, retries EINTR itself (close excepted, as noted), and never
@@ -25,7 +25,9 @@
 
 /* ---- file.c: files, directories, the bank's lock ---------------------- */
 
-/* Open a bank file read-write (or read-only); a link is not followed. */
+/* Open a bank file read-write (or read-only); a link is not followed, and
+ * a FIFO or a device is opened without waiting (for the caller's
+ * pmm__os_size to refuse). */
 int pmm__os_open(const char *path, int rdonly, int create_excl, int *fd);
 /* Never retried: Linux frees the descriptor even when close() fails. */
 int pmm__os_close(int fd);
@@ -63,43 +65,38 @@ int pmm__os_punch(int fd, uint64_t off, uint64_t len);
  * through a mapping cannot fail with SIGBUS.  0 where the file system
  * cannot reserve (no fallocate). */
 int pmm__os_reserve(int fd, uint64_t off, uint64_t len);
-int pmm__os_link(const char *from, const char *to);
 /* Rename from to to (same file system), replacing to in one step: a
  * process killed around it leaves the old file or the new one there. */
 int pmm__os_rename(const char *from, const char *to);
 int pmm__os_unlink(const char *path);
-/* Remove the files path.new.PID.R (R 16 hex digits, drawn by the maker:
- * a PID names one process of one pid namespace only) and path.new.PID
- * (an older version's) that makers of a new file for path left when they
- * died: no one holds their lock (pmm__os_lock) and no process PID lives,
- * or PID is ours (which proves nothing: the lock tells).  A maker holds
- * the lock from before the file has that name (pmm__os_open_anon, then
- * pmm__os_link_anon) until it has published it, so one that runs in
- * another pid namespace (its PID names another process here, or none) is
- * kept by its lock; where the file system has no nameless files, the
- * maker creates it by name and locks it just after, unkept for that
- * instant.  How many were removed, or -errno (aside.c). */
-int pmm__os_sweep_aside(const char *path);
-/* A new file with no name (O_TMPFILE), owner-only, in the directory of
- * path, open for reading and writing: 0, -EOPNOTSUPP where the file
- * system (or the kernel) has no such files, -errno. */
-int pmm__os_open_anon(const char *path, int *fd);
-/* Give the nameless file fd the name path: 0, -EEXIST, -errno. */
-int pmm__os_link_anon(int fd, const char *path);
+/* Remove the files NAME.new.PID.R (R 16 hex digits, drawn by the maker:
+ * a PID names one process of one pid namespace only) and NAME.new.PID
+ * (an older version's) in the directory dir that makers of a new file
+ * for NAME left when they died: no one holds their lock (pmm__os_lock)
+ * and no process PID lives, or PID is ours (which proves nothing: the
+ * lock tells).  A maker holds the lock from before the file has that name
+ * (pmm__os_open_anon, then pmm__os_link_anon) until it has published it,
+ * so one that runs in another pid namespace (its PID names another
+ * process here, or none) is kept by its lock; where the file system has
+ * no nameless files, the maker creates it by name and locks it just
+ * after, unkept for that instant.  How many were removed, or -errno
+ * (aside.c). */
+int pmm__os_sweep_aside(int dir, const char *name);
+/* A new file with no name (O_TMPFILE), owner-only, in the directory dir,
+ * open for reading and writing: 0, -EOPNOTSUPP where the file system (or
+ * the kernel) has no such files, -errno. */
+int pmm__os_open_anon(int dir, int *fd);
+/* Give the nameless file fd the name name in dir: 0, -EEXIST, -errno. */
+int pmm__os_link_anon(int fd, int dir, const char *name);
 int pmm__os_mkdir(const char *path, mode_t mode); /* -EEXIST when there */
-int pmm__os_rmdir(const char *path);
-/* A descriptor of the directory at path, walked a part at a time from the
- * descriptor of the one before: a link is followed only where no one but
- * root or we may change it (its directory is theirs and open to no other
- * writer), never as the last part (-ELOOP).  With create, missing parts are
- * made (0700), then opened without following a link and refused (-EPERM)
- * unless ours: a link or another's directory swapped in is never entered. */
-int pmm__os_open_dir(const char *path, int create);
 /* lstat(): the owner and mode of path itself (a link is not followed). */
 int pmm__os_lstat(const char *path, uid_t *uid, mode_t *mode);
 /* The whole of a small file, NUL-terminated; -EFBIG if it does not fit
- * in cap - 1 bytes. */
+ * in cap - 1 bytes.  Opened without waiting: a FIFO there reads as empty
+ * (no writer) or -EAGAIN, never hangs the reader. */
 int pmm__os_read_file(const char *path, char *buf, size_t cap);
+/* The same for the file name in dir, a link not followed (-ELOOP). */
+int pmm__os_read_file_at(int dir, const char *name, char *buf, size_t cap);
 /* The same for a text file: -EILSEQ if it holds a NUL byte (which would
  * end its text unseen, and whatever follows with it). */
 int pmm__os_read_text(const char *path, char *buf, size_t cap);
@@ -133,6 +130,71 @@ extern void (*pmm__os_tap)(int what, int fd, const void *buf, size_t len,
 /* Call the tap if one is set (tap.c). */
 void pmm__os_tap_call(int what, int fd, const void *buf, size_t len,
                       uint64_t off);
+
+/* ---- at.c: directories walked, files named inside one held open ------ */
+
+/* A descriptor of the directory at path, walked a part at a time from the
+ * descriptor of the one before: a link is followed only where no one but
+ * root or we may change it (its directory is theirs and open to no other
+ * writer), never as the last part (-ELOOP).  With create, missing parts are
+ * made (0700), then opened without following a link and refused (-EPERM)
+ * unless ours: a link or another's directory swapped in is never entered. */
+int pmm__os_open_dir(const char *path, int create);
+/* The directory at path held (O_PATH: for the *at() calls below and
+ * fstat), the links on the way followed as open() follows them, the last
+ * part not: a descriptor, -ENOTDIR (a link or no directory), -errno. */
+int pmm__os_hold_dir(const char *path);
+/* The directory holding path's last part, every link on the way followed
+ * as open() follows them, opened only to be passed through (O_PATH: for
+ * the *at() calls below), and that last part's name into name (cap
+ * bytes): its descriptor, -EINVAL for a path with no last part,
+ * -ENAMETOOLONG, -errno. */
+int pmm__os_open_parent(const char *path, char *name, size_t cap);
+/* pmm__os_open for the file name inside the directory dir; a FIFO or a
+ * device named there is opened without waiting, for the caller's
+ * pmm__os_size to refuse. */
+int pmm__os_openat(int dir, const char *name, int rdonly, int create_excl,
+                   int *fd);
+/* fstatat() of name in dir, a link not followed: any result may be NULL. */
+int pmm__os_statat(int dir, const char *name, uid_t *uid, mode_t *mode,
+                   dev_t *dev, ino_t *ino);
+int pmm__os_unlinkat(int dir, const char *name);
+/* Remove name from dir (an empty directory when is_dir) only if it still
+ * names the file (dev, ino) that the caller looked at: -ESTALE if it names
+ * another now, -errno. */
+int pmm__os_unlink_same(int dir, const char *name, int is_dir, dev_t dev,
+                        ino_t ino);
+/* link() and rename() of from to to, both names inside dir. */
+int pmm__os_linkat(int dir, const char *from, const char *to);
+int pmm__os_renameat(int dir, const char *from, const char *to);
+
+/* ---- cred.c: root acting with another user's rights -------------------- */
+
+#define PMM_OS_AS_GROUPS 256 /* groups kept of the user, and of root */
+
+/* What pmm__os_as_owner() found, for pmm__os_as_self() to put back. */
+struct pmm__os_as {
+    int on;      /* switched: the rest is set */
+    int cancel;  /* the thread's cancel state */
+    uid_t fsuid; /* its file-system user and group */
+    gid_t fsgid;
+    int deathsig; /* its PR_SET_PDEATHSIG, and the process's dumpable flag,
+                     which a change of fsuid from 0 clears */
+    int dumpable;
+    pid_t parent; /* its parent then: one that died meanwhile is told */
+    int ngroups;
+    gid_t groups[PMM_OS_AS_GROUPS];
+};
+/* When the caller is root and the file fd is another user's: this thread
+ * acts with that user's file-system rights (the user's id, the group and
+ * groups of its passwd entry, or the file's group for a user with none)
+ * until pmm__os_as_self(), with cancellation off meanwhile; files it
+ * makes are the user's.  Otherwise nothing changes.  0, or -errno (root
+ * in more than PMM_OS_AS_GROUPS groups: -EINVAL), nothing changed then. */
+int pmm__os_as_owner(int fd, struct pmm__os_as *was);
+/* Back to the rights (and cancel state, parent-death signal, dumpable
+ * flag) that pmm__os_as_owner() found; nothing when it changed nothing. */
+void pmm__os_as_self(struct pmm__os_as *was);
 
 /* ---- mem.c: mappings and the address space ---------------------------- */
 

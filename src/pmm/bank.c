@@ -156,6 +156,26 @@ static void bank_free(struct pmm_bank *b)
     free(b);
 }
 
+int pmm__bank_of(int dir, const char *name, uint32_t kind, uid_t uid,
+                 dev_t *dev, ino_t *ino)
+{
+    uid_t owner;
+    mode_t mode;
+    int fd;
+    /* looked at first: a device named there is never opened */
+    if (pmm__os_statat(dir, name, &owner, &mode, NULL, NULL) < 0 ||
+        !S_ISREG(mode) || owner != uid ||
+        pmm__os_openat(dir, name, 1, 0, &fd) < 0)
+        return 0;
+    struct pmm_geom g;
+    int ok = pmm__os_size(fd, NULL, &owner, &mode, dev, ino) == 0 &&
+             S_ISREG(mode) && owner == uid &&
+             pmm__os_pread(fd, &g, sizeof g, 0) == 0 &&
+             g.magic == PMM_MAGIC && g.kind == kind;
+    pmm__os_close(fd);
+    return ok;
+}
+
 int pmm__bank_open_path(pmm_bank **out, const char *path, const char *medium,
                         int rdonly)
 {

@@ -14,6 +14,13 @@
  * first.  K_EUNKNOWN no such file, K_EPRIV not the caller's or open to
  * others, K_EBANK damaged header (and no intact backup), -errno.  Closed
  * with pmm_bank_close(). */
+/* Is the file name in dir a bank of kind (PMM_KIND_*), owned by uid: a
+ * regular file (a link is not followed, nor a FIFO opened) whose header
+ * has the banks' magic?  Its other fields may be damaged or of another
+ * version: a bank all the same, to remove with its site.  1 and the file
+ * looked at in *dev, *ino (either may be NULL), or 0. */
+int pmm__bank_of(int dir, const char *name, uint32_t kind, uid_t uid,
+                 dev_t *dev, ino_t *ino);
 int pmm__bank_open_path(pmm_bank **out, const char *path, const char *medium,
                         int rdonly);
 

@@ -142,45 +142,47 @@ static void has_its_name(int replacing)
         pmm__crash("aside.named");
 }
 
-/* A name of its own for a file made aside for path, into tmp:
- * path.new.PID.R, R 16 random hex digits.  The PID tells the sweep which
+/* A name of its own for a file made aside for name, into tmp:
+ * name.new.PID.R, R 16 random hex digits.  The PID tells the sweep which
  * process to ask whether the maker lives; R is there because a PID is
  * unique in its pid namespace only (two makers of one bank, each PID 1
- * of a container's namespace, would share path.new.1). */
-static int name_aside(const char *path, char *tmp, size_t cap)
+ * of a container's namespace, would share name.new.1). */
+static int name_aside(const char *name, char *tmp, size_t cap)
 {
     uint64_t rnd;
     int r = pmm__os_random(&rnd, sizeof rnd);
     if (r < 0)
         return r;
-    if (snprintf(tmp, cap, "%s.new.%d.%016llx", path, pmm__os_pid(),
+    if (snprintf(tmp, cap, "%s.new.%d.%016llx", name, pmm__os_pid(),
                  (unsigned long long)rnd) >= (int)cap)
         return K_EINVAL;
     return 0;
 }
 
-/* Give the file its name tmp, exclusively: by creating it (named, into
- * *fd) or by linking the nameless *fd.  A name that is there already is
- * another maker's, live or dead, and never removed here: another is
+/* Give the file its name tmp in dir, exclusively: by creating it (named,
+ * into *fd) or by linking the nameless *fd.  A name that is there already
+ * is another maker's, live or dead, and never removed here: another is
  * drawn (-EEXIST after a few, which only a broken source of random
  * numbers could give). */
-static int take_name(const char *path, char *tmp, size_t cap, int named,
-                     int *fd)
+static int take_name(int dir, const char *name, char *tmp, size_t cap,
+                     int named, int *fd)
 {
     for (int tries = 1;; tries++) {
-        int r = named ? pmm__os_open(tmp, 0, 1, fd)
-                      : pmm__os_link_anon(*fd, tmp);
+        int r = named ? pmm__os_openat(dir, tmp, 0, 1, fd)
+                      : pmm__os_link_anon(*fd, dir, tmp);
         if (r != -EEXIST || tries == 8)
             return r;
-        if ((r = name_aside(path, tmp, cap)) < 0)
+        if ((r = name_aside(name, tmp, cap)) < 0)
             return r;
     }
 }
 
-/* A new bank made whole in the private file tmp (path.new.PID.R, a name
- * no other maker has: name_aside), for the caller to publish under path,
- * then close *fd; nothing left behind on failure.  The file is locked
- * from before it has that name to the caller's close, so that
+/* A new bank made whole in the private file tmp (name.new.PID.R in dir, a
+ * name no other maker has: name_aside), for the caller to publish under
+ * name, then close *fd; nothing left behind on failure.  Every file is
+ * named inside dir, held open: a part of the bank's path swapped for a
+ * link meanwhile never sends it elsewhere.  The file is locked from
+ * before it has that name to the caller's close, so that
  * pmm__os_sweep_aside, which removes the files of dead makers first (a
  * bank-sized file each, in RAM for a RAM bank), never takes a live one's,
  * whatever its pid namespace: it is made nameless, locked, written whole,
@@ -188,62 +190,72 @@ static int take_name(const char *path, char *tmp, size_t cap, int named,
  * created by its name and locked just after (os.h: that instant only our
  * PID keeps it).  Either way the name is taken exclusively: no maker
  * removes or publishes another's file. */
-static int make_aside(const char *path, char *tmp, size_t cap, int kind,
-                      uint64_t size, uint64_t max_blocks, int huge,
-                      const char **why, int replacing, int *fd)
+static int make_aside(int dir, const char *name, char *tmp, size_t cap,
+                      const struct pmm__bank_want *w, int replacing, int *fd)
 {
     struct pmm_geom g;
     int r;
     size_t pg = pmm__os_page_size();
 
-    if (max_blocks == 0 || max_blocks > PMM_MAX_BLOCKS_LIMIT || size < 2 * pg ||
-        size > PMM_MAX_BANK_SIZE)
+    if (w->max_blocks == 0 || w->max_blocks > PMM_MAX_BLOCKS_LIMIT ||
+        w->size < 2 * pg || w->size > PMM_MAX_BANK_SIZE)
         return K_EINVAL;
-    if ((r = name_aside(path, tmp, cap)) < 0)
+    if ((r = name_aside(name, tmp, cap)) < 0)
         return r;
-    pmm__os_sweep_aside(path);
-    int named = (r = pmm__os_open_anon(path, fd)) == -EOPNOTSUPP;
-    if (named && (r = take_name(path, tmp, cap, 1, fd)) == 0)
+    pmm__os_sweep_aside(dir, name);
+    int named = (r = pmm__os_open_anon(dir, fd)) == -EOPNOTSUPP;
+    if (named && (r = take_name(dir, name, tmp, cap, 1, fd)) == 0)
         has_its_name(replacing);
     if (r < 0)
         return r;
     if ((r = pmm__os_lock(*fd, 1)) == 0 &&
-        (r = want_huge(*fd, huge, why)) >= 0 &&
-        (r = new_geom(&g, kind, size, max_blocks, r)) == 0 &&
-        (r = write_new(*fd, &g, kind)) == 0 && !named &&
-        (r = take_name(path, tmp, cap, 0, fd)) == 0)
+        (r = want_huge(*fd, w->huge, w->why)) >= 0 &&
+        (r = new_geom(&g, w->kind, w->size, w->max_blocks, r)) == 0 &&
+        (r = write_new(*fd, &g, w->kind)) == 0 && !named &&
+        (r = take_name(dir, name, tmp, cap, 0, fd)) == 0)
         has_its_name(replacing);
     if (r < 0) {
         if (named)
-            pmm__os_unlink(tmp);
+            pmm__os_unlinkat(dir, tmp);
         pmm__os_close(*fd);
     }
+    return r;
+}
+
+int pmm__bank_create_at(int dir, const char *name,
+                        const struct pmm__bank_want *w)
+{
+    char tmp[300];
+    int fd, r = make_aside(dir, name, tmp, sizeof tmp, w, 0, &fd);
+    if (r < 0)
+        return r;
+    /* COMMIT POINT: the bank exists once it has its name (our lock held
+     * through it, as for a replacement below). */
+    if ((r = pmm__os_linkat(dir, tmp, name)) == -EEXIST)
+        r = K_EEXIST;
+    pmm__os_unlinkat(dir, tmp);
+    pmm__os_close(fd);
     return r;
 }
 
 int pmm__bank_create_file(const char *path, int kind, uint64_t size,
                           uint64_t max_blocks, int huge, const char **why)
 {
-    char tmp[4200];
-    int fd, r = make_aside(path, tmp, sizeof tmp, kind, size, max_blocks, huge,
-                           why, 0, &fd);
-    if (r < 0)
-        return r;
-    /* COMMIT POINT: the bank exists once it has its name (our lock held
-     * through it, as for a replacement below). */
-    if ((r = pmm__os_link(tmp, path)) == -EEXIST)
-        r = K_EEXIST;
-    pmm__os_unlink(tmp);
-    pmm__os_close(fd);
+    char name[256];
+    struct pmm__bank_want w = {kind, size, max_blocks, huge, why};
+    int dir = pmm__os_open_parent(path, name, sizeof name);
+    if (dir < 0)
+        return dir;
+    int r = pmm__bank_create_at(dir, name, &w);
+    pmm__os_close(dir);
     return r;
 }
 
-int pmm__bank_replace_file(const char *path, int kind, uint64_t size,
-                           uint64_t max_blocks, int huge)
+int pmm__bank_replace_at(int dir, const char *name,
+                         const struct pmm__bank_want *w)
 {
-    char tmp[4200];
-    int fd, r = make_aside(path, tmp, sizeof tmp, kind, size, max_blocks, huge,
-                           NULL, 1, &fd);
+    char tmp[300];
+    int fd, r = make_aside(dir, name, tmp, sizeof tmp, w, 1, &fd);
     if (r < 0)
         return r;
     pmm__crash("remake.aside");
@@ -253,8 +265,8 @@ int pmm__bank_replace_file(const char *path, int kind, uint64_t size,
      * has tmp's name; under the bank's name it is the bank's writer lock,
      * which a bank's opener waits for until the close just after (no one
      * could have opened the file by that name before). */
-    if ((r = pmm__os_rename(tmp, path)) < 0)
-        pmm__os_unlink(tmp);
+    if ((r = pmm__os_renameat(dir, tmp, name)) < 0)
+        pmm__os_unlinkat(dir, tmp);
     pmm__os_close(fd);
     return r;
 }

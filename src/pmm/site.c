@@ -22,8 +22,6 @@
 #include "os/os.h"
 #include "site.h"
 
-#define RAM_BANK "ram.bank"
-#define SITE_CONF "site.conf"
 #define CONF_MAX (64 * 1024) /* site.conf is a few lines */
 
 int pmm_site_path(char *buf, size_t len, const char *site)
@@ -68,17 +66,46 @@ int pmm__site_check_dir(const char *dir, uid_t *owner)
     return K_OK;
 }
 
-int pmm__site_open(const char *dir, int create, char *at, size_t cap)
+/* The site directory just opened as fd (or -errno) checked: fd, and its
+ * owner in *owner, as pmm__site_pin says. */
+static int checked(int fd, uid_t *owner)
 {
-    uid_t uid;
+    uid_t uid, me = pmm__os_euid();
     mode_t mode;
-    int fd = pmm__os_open_dir(dir, create);
     if (fd < 0)
         return fd == -ENOENT ? K_EUNKNOWN : fd == -ELOOP ? -ENOTDIR : fd;
     int r = pmm__os_size(fd, NULL, &uid, &mode, NULL, NULL);
-    if (r == 0 && (uid != pmm__os_euid() || (mode & 077)))
+    if (r == 0 && ((uid != me && me != 0) || (mode & 077)))
         r = K_EPRIV;
-    if (r == 0 && snprintf(at, cap, "/proc/self/fd/%d/.", fd) >= (int)cap)
+    if (r < 0) {
+        pmm__os_close(fd);
+        return r;
+    }
+    *owner = uid;
+    return fd;
+}
+
+int pmm__site_pin(const char *dir, int create, uid_t *owner)
+{
+    return checked(pmm__os_open_dir(dir, create), owner);
+}
+
+int pmm__site_hold(const char *dir, int create, uid_t *owner)
+{
+    /* made as the walk makes it, or held as lstat() would look at it */
+    return create ? pmm__site_pin(dir, 1, owner)
+                  : checked(pmm__os_hold_dir(dir), owner);
+}
+
+int pmm__site_open(const char *dir, int create, char *at, size_t cap)
+{
+    uid_t owner;
+    int r = 0, fd = pmm__site_pin(dir, create, &owner);
+    if (fd < 0)
+        return fd;
+    if (owner != pmm__os_euid())
+        r = K_EPRIV;
+    else if (snprintf(at, cap, "/proc/self/fd/%d/.", fd) >= (int)cap)
         r = K_EINVAL;
     if (r < 0) {
         pmm__os_close(fd);
@@ -101,6 +128,16 @@ int pmm__conf_value(const char *text, const char *key, char *val, size_t len)
     return K_EUNKNOWN;
 }
 
+/* The value of key in text read into it (r: how the read went), which
+ * is freed. */
+static int conf_in(int r, char *text, const char *key, char *val, size_t len)
+{
+    if (r == 0)
+        r = pmm__conf_value(text, key, val, len);
+    free(text);
+    return r == -ENOENT ? K_EUNKNOWN : r;
+}
+
 int pmm__conf_get(const char *site, const char *key, char *val, size_t len)
 {
     char path[4200];
@@ -108,14 +145,17 @@ int pmm__conf_get(const char *site, const char *key, char *val, size_t len)
     char *text = malloc(CONF_MAX);
     if (!text)
         return -ENOMEM;
-    int r = pmm__os_read_file(path, text, CONF_MAX);
-    if (r < 0) {
-        free(text);
-        return r == -ENOENT ? K_EUNKNOWN : r;
-    }
-    r = pmm__conf_value(text, key, val, len);
-    free(text);
-    return r;
+    return conf_in(pmm__os_read_file(path, text, CONF_MAX), text, key, val,
+                   len);
+}
+
+int pmm__conf_get_at(int site, const char *key, char *val, size_t len)
+{
+    char *text = malloc(CONF_MAX);
+    if (!text)
+        return -ENOMEM;
+    return conf_in(pmm__os_read_file_at(site, SITE_CONF, text, CONF_MAX),
+                   text, key, val, len);
 }
 
 int pmm_bank_path(char *buf, size_t len, const char *site, const char *medium)
@@ -139,51 +179,61 @@ int pmm_bank_path(char *buf, size_t len, const char *site, const char *medium)
     }
 }
 
+/* pmm_bank_open() in the site dir held as dfd, whose owner is owner:
+ * with that owner's rights, when the caller is root (pmm__os_as_owner). */
+static int open_in(pmm_bank **out, const char *dir, int dfd, uid_t owner,
+                   const char *medium, unsigned flags)
+{
+    char path[4096];
+    int rdonly = !!(flags & PMM_OPEN_RDONLY), r;
+    if ((r = pmm_bank_path(path, sizeof path, dir, medium)) < 0)
+        return r;
+    r = pmm__bank_open_path(out, path, medium, rdonly);
+    if (r == K_EUNKNOWN && pmm__medium_kind(medium) == PMM_KIND_RAM &&
+        (flags & PMM_OPEN_CREATE) && !rdonly) {
+        struct pmm__bank_want w = {PMM_KIND_RAM, PMM_DEFAULT_BANK_SIZE,
+                                   PMM_DEFAULT_MAX_BLOCKS, PMM_HUGE_AUTO, NULL};
+        r = pmm__bank_create_at(dfd, RAM_BANK, &w);
+        if (r < 0 && r != K_EEXIST)
+            return r;
+        r = pmm__bank_open_path(out, path, medium, 0);
+    }
+    /* a site's banks are its owner's: a DISK bank path in site.conf may
+     * name any file, another site's bank among them */
+    uid_t bank_uid;
+    if (r == K_OK && (pmm__os_size((*out)->fd, NULL, &bank_uid, NULL, NULL,
+                                   NULL) < 0 || bank_uid != owner)) {
+        pmm_bank_close(*out);
+        *out = NULL;
+        r = K_EPRIV;
+    }
+    return r;
+}
+
 int pmm_bank_open(pmm_bank **out, const char *site, const char *medium,
                   unsigned flags)
 {
-    char dir[4096], path[4096];
-    int r;
+    char dir[4096];
+    struct pmm__os_as as;
+    uid_t owner;
+    int r, dfd;
     if (!out || !medium)
         return K_EFAULT;
     *out = NULL;
     if (!pmm__name_ok(medium, PMM_MEDIUM_MAX) ||
         (flags & ~(PMM_OPEN_CREATE | PMM_OPEN_RDONLY)))
         return K_EINVAL;
-    int kind = pmm__medium_kind(medium);
-    if (!kind)
+    if (!pmm__medium_kind(medium))
         return K_EUNKNOWN;
-    if ((r = pmm_site_path(dir, sizeof dir, site)) < 0)
+    /* the directory made if missing (no link followed) and held open */
+    if ((r = pmm_site_path(dir, sizeof dir, site)) < 0 ||
+        (r = dfd = pmm__site_hold(dir, !!(flags & PMM_OPEN_CREATE), &owner)) < 0)
         return r;
-    if (flags & PMM_OPEN_CREATE) { /* made if missing, no link followed */
-        if ((r = pmm__os_open_dir(dir, 1)) < 0)
-            return r == -ELOOP ? -ENOTDIR : r;
-        pmm__os_close(r);
+    if ((r = pmm__os_as_owner(dfd, &as)) == 0) {
+        r = open_in(out, dir, dfd, owner, medium, flags);
+        pmm__os_as_self(&as);
     }
-    uid_t owner;
-    if ((r = pmm__site_check_dir(dir, &owner)) < 0)
-        return r;
-    if ((r = pmm_bank_path(path, sizeof path, dir, medium)) < 0)
-        return r;
-    r = pmm__bank_open_path(out, path, medium, !!(flags & PMM_OPEN_RDONLY));
-    if (r == K_EUNKNOWN && kind == PMM_KIND_RAM && (flags & PMM_OPEN_CREATE) &&
-        !(flags & PMM_OPEN_RDONLY)) {
-        r = pmm__bank_create_file(path, PMM_KIND_RAM, PMM_DEFAULT_BANK_SIZE,
-                                  PMM_DEFAULT_MAX_BLOCKS, PMM_HUGE_AUTO, NULL);
-        if (r < 0 && r != K_EEXIST)
-            return r;
-        r = pmm__bank_open_path(out, path, medium, 0);
-    }
-    /* a site's banks are its owner's: a DISK bank path in site.conf may
-     * name any file, another site's bank or one of root's among them,
-     * and root would open it */
-    uid_t bank_uid;
-    if (r == K_OK && (pmm__os_size((*out)->fd, NULL, &bank_uid, NULL, NULL,
-                                   NULL) < 0 || bank_uid != owner)) {
-        pmm_bank_close(*out);
-        *out = NULL;
-        return K_EPRIV;
-    }
+    pmm__os_close(dfd);
     return r;
 }
 
@@ -194,26 +244,22 @@ const char *pmm_site_create_why(void)
     return create_why;
 }
 
-/* Is the file at path a bank of kind, owned by uid: a regular file (a
- * symbolic link is not followed) whose header has the banks' magic?
- * (Its other fields may be damaged or of another version: a bank all the
- * same, to remove with its site.) */
-static int bank_of(const char *path, uint32_t kind, uid_t uid)
+/* The DISK bank at path made (its directory held open), or one there already kept (a site made again after a reboot); any other
+ * file is not the site's to take, nor, later, to remove with it. */
+static int make_disk(const char *path, const pmm_site_config *c)
 {
-    uid_t owner;
-    mode_t mode;
-    int fd;
-    /* lstat first: a FIFO named there is never opened (it would block) */
-    if (pmm__os_lstat(path, &owner, &mode) < 0 || !S_ISREG(mode) ||
-        owner != uid || pmm__os_open(path, 1, 0, &fd) < 0)
-        return 0;
-    struct pmm_geom g;
-    int ok = pmm__os_size(fd, NULL, &owner, &mode, NULL, NULL) == 0 &&
-             S_ISREG(mode) && owner == uid &&
-             pmm__os_pread(fd, &g, sizeof g, 0) == 0 &&
-             g.magic == PMM_MAGIC && g.kind == kind;
-    pmm__os_close(fd);
-    return ok;
+    char name[256];
+    struct pmm__bank_want w = {PMM_KIND_DISK, c->diskbank_size,
+                               c->disk_max_blocks, PMM_HUGE_OFF, NULL};
+    int dir = pmm__os_open_parent(path, name, sizeof name);
+    if (dir < 0)
+        return dir;
+    int r = pmm__bank_create_at(dir, name, &w);
+    if (r == K_EEXIST)
+        r = pmm__bank_of(dir, name, PMM_KIND_DISK, pmm__os_euid(), NULL, NULL)
+                ? K_OK : -EEXIST;
+    pmm__os_close(dir);
+    return r;
 }
 
 int pmm_site_create(const char *site, const pmm_site_config *cfg)
@@ -246,25 +292,14 @@ int pmm_site_create(const char *site, const pmm_site_config *cfg)
     if ((r = pmm_site_path(dir, sizeof dir, site)) < 0 ||
         (r = dfd = pmm__site_open(dir, 1, at, sizeof at)) < 0)
         return r;
-    snprintf(path, sizeof path, "%s/" RAM_BANK, at);
-    if ((r = pmm__bank_create_file(path, PMM_KIND_RAM, c.rambank_size,
-                                   c.max_blocks, (int)c.huge, &create_why)) < 0) {
+    struct pmm__bank_want w = {PMM_KIND_RAM, c.rambank_size, c.max_blocks,
+                               (int)c.huge, &create_why};
+    if ((r = pmm__bank_create_at(dfd, RAM_BANK, &w)) < 0) {
         pmm__os_close(dfd);
         return r;
     }
-    if (c.diskbank_path) {
-        r = pmm__bank_create_file(c.diskbank_path, PMM_KIND_DISK,
-                                  c.diskbank_size, c.disk_max_blocks,
-                                  PMM_HUGE_OFF, NULL);
-        /* a DISK bank there already is kept (a site made again after a
-         * reboot); any other file is not the site's to take, nor, later,
-         * to remove with it */
-        if (r == K_EEXIST && !bank_of(c.diskbank_path, PMM_KIND_DISK,
-                                      pmm__os_euid()))
-            r = -EEXIST;
-        if (r < 0 && r != K_EEXIST)
-            goto fail_ram;
-    }
+    if (c.diskbank_path && (r = make_disk(c.diskbank_path, &c)) < 0)
+        goto fail_ram;
     char *text = NULL;
     size_t textlen = 0;
     FILE *f = open_memstream(&text, &textlen); /* no file: a buffer */
@@ -287,50 +322,7 @@ int pmm_site_create(const char *site, const pmm_site_config *cfg)
     pmm__os_close(dfd);
     return K_OK;
 fail_ram:
-    snprintf(path, sizeof path, "%s/" RAM_BANK, at);
-    pmm__os_unlink(path);
+    pmm__os_unlinkat(dfd, RAM_BANK);
     pmm__os_close(dfd);
     return r;
-}
-
-/* The heaps' presence file of the bank at bank_path (src/heap/presence.c),
- * gone with the bank, after it: an opener then finds no bank by the name
- * rather than the old bank beside a new presence file (which the heap
- * would refuse, -ESTALE, while the old one's users live). */
-static void unlink_presence(const char *bank_path)
-{
-    char path[4300];
-    snprintf(path, sizeof path, "%s.presence", bank_path);
-    pmm__os_unlink(path);
-}
-
-int pmm_site_destroy(const char *site)
-{
-    char dir[4096], path[4200];
-    uid_t owner;
-    int r;
-    if ((r = pmm_site_path(dir, sizeof dir, site)) < 0 ||
-        (r = pmm__site_check_dir(dir, &owner)) < 0)
-        return r;
-    /* a directory without a RAM bank is no site: nothing of it removed */
-    snprintf(path, sizeof path, "%s/" RAM_BANK, dir);
-    if (!bank_of(path, PMM_KIND_RAM, owner))
-        return K_EUNKNOWN;
-    /* site.conf names the DISK bank, and the site's owner writes it: only
-     * a bank file of that owner goes (root destroying a site must not
-     * remove whatever file its owner named there) */
-    if (pmm_bank_path(path, sizeof path, dir, "DISK") == K_OK &&
-        bank_of(path, PMM_KIND_DISK, owner)) {
-        pmm__os_unlink(path);
-        unlink_presence(path);
-    }
-    snprintf(path, sizeof path, "%s/" SITE_CONF, dir);
-    pmm__os_unlink(path);
-    snprintf(path, sizeof path, "%s/" RAM_BANK, dir);
-    if ((r = pmm__os_unlink(path)) < 0 && r != -ENOENT)
-        return r;
-    unlink_presence(path);
-    /* other files (the controller's) may remain: keep the directory then */
-    pmm__os_rmdir(dir);
-    return K_OK;
 }

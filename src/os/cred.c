@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cred.c - root acting on another user's files with that user's rights,
+ * for a while, on the calling thread only, behind os.h.
+ *
+ * Why: root may open, make, replace and destroy any user's site, and that
+ * user writes the site's directory, site.conf (which names the DISK bank
+ * by any path) and the directories on the way to the DISK bank.  Acting
+ * there as root would lend the user root's rights over every file those
+ * paths reach, through a path named in site.conf or a link swapped in
+ * between a look and an act.  Acting with the user's file-system
+ * identity instead (setfsuid, setfsgid and the user's groups), the kernel
+ * applies the user's permissions to every path: the user's own links are
+ * followed as the user would follow them, and nothing is reached that the
+ * user could not reach; files made are the user's.
+ *
+ * Invariants: the switch is the calling thread's only (the raw system
+ * calls: glibc's setgroups() would change every thread); cancellation is
+ * off while it lasts (a thread cancelled mid-way would otherwise end, or
+ * be unwound past its restore, with the user's identity); and
+ * pmm__os_as_self() puts back exactly what pmm__os_as_owner() found, so
+ * that the two nest.  Never on a hot path: opens, makes, remakes and
+ * destroys only.
+ */
+#define _GNU_SOURCE
+#include "os.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/fsuid.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* The groups of uid as a login gives them (its passwd entry's group
+ * first), or, for a uid with no entry, gid alone: how many. */
+static int groups_of(uid_t uid, gid_t gid, gid_t *groups, gid_t *primary)
+{
+    struct passwd pw, *p = NULL;
+    char buf[4096];
+    int n = PMM_OS_AS_GROUPS;
+    *primary = gid;
+    groups[0] = gid;
+    if (getpwuid_r(uid, &pw, buf, sizeof buf, &p) != 0 || !p)
+        return 1;
+    *primary = groups[0] = pw.pw_gid;
+    /* more than fit: the first ones only, the fewer rights */
+    if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &n) < 0)
+        n = PMM_OS_AS_GROUPS;
+    return n;
+}
+
+/* Set this thread's groups, file-system group and user: 0 or -errno. */
+static int set_ids(int n, const gid_t *groups, gid_t gid, uid_t uid)
+{
+    if (syscall(SYS_setgroups, (size_t)n, groups) < 0)
+        return -errno;
+    setfsgid(gid);
+    setfsuid(uid);
+    /* each returns the previous value, never an error: asked again with
+     * an id no one has (-1), each says where it stands */
+    if ((gid_t)setfsgid((gid_t)-1) != gid || (uid_t)setfsuid((uid_t)-1) != uid)
+        return -EPERM;
+    return 0;
+}
+
+int pmm__os_as_owner(int fd, struct pmm__os_as *was)
+{
+    struct stat st;
+    gid_t groups[PMM_OS_AS_GROUPS], gid;
+    was->on = 0;
+    if (geteuid() != 0)
+        return 0; /* a user's rights are its own already */
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    if (st.st_uid == 0)
+        return 0; /* root's own */
+    int n = groups_of(st.st_uid, st.st_gid, groups, &gid);
+    if ((was->ngroups = getgroups(PMM_OS_AS_GROUPS, was->groups)) < 0)
+        return -errno; /* root in more groups than kept: refused */
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &was->cancel);
+    was->fsuid = (uid_t)setfsuid((uid_t)-1);
+    was->fsgid = (gid_t)setfsgid((gid_t)-1);
+    /* the kernel clears both when fsuid leaves 0 (and again when it comes
+     * back): a child started to die with its parent would no longer, and
+     * the process would dump no core (commit_creds) */
+    was->deathsig = 0;
+    prctl(PR_GET_PDEATHSIG, &was->deathsig);
+    was->dumpable = prctl(PR_GET_DUMPABLE);
+    was->parent = getppid();
+    was->on = 1;
+    int r = set_ids(n, groups, gid, st.st_uid);
+    if (r < 0)
+        pmm__os_as_self(was);
+    return r;
+}
+
+void pmm__os_as_self(struct pmm__os_as *was)
+{
+    if (!was->on)
+        return;
+    /* back to what was (root, or an outer switch's user): the user first
+     * (from 0, its rights come back whole), then the groups */
+    setfsuid(was->fsuid);
+    setfsgid(was->fsgid);
+    syscall(SYS_setgroups, (size_t)was->ngroups, was->groups);
+    if (was->dumpable == 0 || was->dumpable == 1) /* (2: prctl cannot) */
+        prctl(PR_SET_DUMPABLE, was->dumpable);
+    if (was->deathsig) {
+        prctl(PR_SET_PDEATHSIG, was->deathsig);
+        if (getppid() != was->parent) /* died meanwhile: as it would have */
+            kill(getpid(), was->deathsig);
+    }
+    was->on = 0;
+    pthread_setcancelstate(was->cancel, NULL);
+}
