@@ -121,13 +121,13 @@ static int refuse_one(struct hrd *d)
     }
     pmm__os_close(d->spare_fd);
     int c = pmm__os_accept(d->listen_fd);
-    if (c >= 0)
+    if (c >= 0) { /* said before the client sees it */
+        hrd_log(d, HRD_WARNING, "out of file descriptors: a client was hung "
+                "up on");
         pmm__os_close(c);
+    }
     hrd_conn_reserve(d);
-    if (c < 0)
-        return -1;
-    hrd_log(d, HRD_WARNING, "out of file descriptors: a client was hung up on");
-    return 0;
+    return c < 0 ? -1 : 0;
 }
 
 void hrd_conn_accept_all(struct hrd *d)
