@@ -161,7 +161,7 @@ int hrd_cgroup_reaped(struct hrd *d, int slot, pid_t pid, uint64_t grace)
         return 0;
     snprintf(name, sizeof name, "c%u", bound[i].n);
     int left = pmm__os_cgroup_populated(d->cg_fd, name);
-    if (left > 0 && grace > pmm__os_mono_ns()) {
+    if (left > 0 && grace) {
         bound[i].grace = grace; /* SIGTERMed with it: the sweep kills what
                                    is left at the deadline */
         return 1;

@@ -62,7 +62,7 @@ int hrd_cgroup_new(struct hrd *d, int slot, uint32_t *n);
 void hrd_cgroup_bind(struct hrd *d, uint32_t n, pid_t pid);
 /* Process pid of actor slot was reaped: 1 when its cgroup still held
  * processes, now SIGKILLed, or, in a graceful stop whose deadline grace
- * (mono ns; 0: none) is still to come, left to it (the sweep at the
+ * (mono ns, to come; 0: none) holds for the rest, left to it (the sweep at the
  * deadline kills what is left: tree.c gives one in the site's end only); else 0, and the empty cgroup becomes
  * slot's spare (unless slot has one, or it was ever killed). */
 int hrd_cgroup_reaped(struct hrd *d, int slot, pid_t pid, uint64_t grace);

@@ -69,21 +69,32 @@ static int pin(pid_t pid, uint64_t ticks)
     return 1;
 }
 
-/* Is pid this process, the one that started it (`hr site start` names
- * itself in HRD_STARTER: hrd is its grandchild, in a session of its own)
- * or an ancestor of either?  An `hr site start` run by a start-up command
- * of a dead controller carries that site's HR_STARTUP, but it and its
- * callers are no leftover for the controller they start. */
-static int ours_up(pid_t pid)
+/* This process, the one that started it (`hr site start` names itself in
+ * HRD_STARTER, a number: hrd is its grandchild, in a session of its own)
+ * and the ancestors of both, into up: how many.  An `hr site start` run by
+ * a start-up command of a dead controller carries that site's HR_STARTUP,
+ * but it and its callers are no leftover for the controller they start. */
+#define MAX_UP 128
+static int ours_up(pid_t *up)
 {
     const char *s = getenv("HRD_STARTER");
-    pid_t from[2] = {pmm__os_pid(), s ? (pid_t)atoi(s) : 0};
-    for (int k = 0; k < 2; k++) {
-        pid_t p = from[k];
-        for (int depth = 0; p > 1 && depth < 64; depth++, p = hrd_parent_of(p))
-            if (p == pid)
-                return 1;
-    }
+    char *end;
+    long starter = s ? strtol(s, &end, 10) : 0;
+    pid_t from[2] = {pmm__os_pid(),
+                     s && *s && !*end && starter > 1 && starter < 1l << 22
+                         ? (pid_t)starter : 0};
+    int n = 0;
+    for (int k = 0; k < 2; k++)
+        for (pid_t p = from[k]; p > 1 && n < MAX_UP; p = hrd_parent_of(p))
+            up[n++] = p;
+    return n;
+}
+
+static int one_of(pid_t pid, const pid_t *set, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (set[i] == pid)
+            return 1;
     return 0;
 }
 
@@ -94,8 +105,9 @@ static int ours_up(pid_t pid)
  * table as it grows).  The old cgroup's members were pinned first. */
 static void find(struct hrd *d)
 {
-    static pid_t pids[32768];
+    static pid_t pids[32768], up[MAX_UP];
     static char env[65536];
+    int nup = ours_up(up);
     HRD_FOR_ACTORS(d, i) {
         struct hr_reg_actor *a = &d->reg->actors[i];
         if (a->pid > 0 && a->start_ticks && pin(a->pid, a->start_ticks))
@@ -109,10 +121,10 @@ static void find(struct hrd *d)
         const char *site = hrd_env_get(env, sizeof env, "HR_SITE=");
         const char *startup = hrd_env_get(env, sizeof env,
                                           HRD_STARTUP_VAR "=");
-        if (((site && strcmp(site, d->site) == 0 &&
-              hrd_env_get(env, sizeof env, "HR_ACTOR=")) ||
-             (startup && strcmp(startup, d->site) == 0)) && /* sysadm.ini's */
-            !ours_up(pids[i]))
+        if ((site && strcmp(site, d->site) == 0 &&
+             hrd_env_get(env, sizeof env, "HR_ACTOR=")) ||
+            (startup && strcmp(startup, d->site) == 0 && /* sysadm.ini's */
+             !one_of(pids[i], up, nup)))
             pin(pids[i], 0);
     }
     for (int i = 0; i < nprocs; i++) {

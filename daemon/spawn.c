@@ -128,30 +128,36 @@ static int image_fd(struct hrd *d, int slot)
     return r;
 }
 
+/* /proc/PID/stat from its third field (the state) on, into buf; NULL
+ * when it cannot be read. */
+static const char *stat_of(pid_t pid, char *buf, size_t cap)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    if (pmm__os_read_file(path, buf, cap) < 0)
+        return NULL;
+    const char *p = strrchr(buf, ')'); /* the name may hold any byte */
+    return p && p[1] == ' ' ? p + 2 : NULL;
+}
+
 uint64_t hrd_start_ticks(pid_t pid)
 {
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    if (pmm__os_read_file(path, buf, sizeof buf) < 0)
-        return 0;
-    char *p = strrchr(buf, ')');
+    char buf[1024];
+    const char *p = stat_of(pid, buf, sizeof buf);
     unsigned long long v = 0;
-    /* fields after the command: state is 3rd, starttime 22nd */
-    if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u "
-                           "%*d %*d %*d %*d %*d %*d %llu", &v) != 1)
+    /* fields from the state (3rd) on: starttime is the 22nd */
+    if (p && sscanf(p, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u "
+                       "%*d %*d %*d %*d %*d %*d %llu", &v) != 1)
         v = 0;
     return v;
 }
 
 pid_t hrd_parent_of(pid_t pid)
 {
-    char path[64], buf[1024];
+    char buf[1024];
+    const char *p = stat_of(pid, buf, sizeof buf);
     int ppid = 0;
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    if (pmm__os_read_file(path, buf, sizeof buf) < 0)
-        return 0;
-    const char *p = strrchr(buf, ')');
-    return p && sscanf(p + 2, "%*c %d", &ppid) == 1 ? (pid_t)ppid : 0;
+    return p && sscanf(p, "%*c %d", &ppid) == 1 ? (pid_t)ppid : 0;
 }
 
 /* The stored HR_LISTEN specs of an actor, or NULL. */

@@ -177,10 +177,12 @@ void hrd_tree_reaped(struct hrd *d, int slot, pid_t pid)
      * freed, a new run started): nothing of the old run may outlive it */
     uint64_t grace = d->cg_fd >= 0 && d->killing_all ? d->slot[slot].kill_at
                                                      : 0;
+    if (grace <= pmm__os_mono_ns())
+        grace = 0; /* none, or its deadline is past */
     d->slot[slot].kill_at = 0;
     if (d->cg_fd >= 0) /* what was left, noted before it dies */
         d->slot[slot].cg_left = hrd_cgroup_reaped(d, slot, pid, grace) ? pid : 0;
-    if (!grace || grace <= pmm__os_mono_ns())
+    if (!grace)
         pmm__os_kill(-pid, SIGKILL);
 }
 

@@ -299,23 +299,60 @@ int fds_naming(int pid, const char *part)
     return strstr(list, part) != NULL;
 }
 
-int proc_state(pid_t pid, char *state, pid_t *parent)
+/* /proc/PID/stat from its third field (the state) on, into buf; NULL
+ * when pid is gone. */
+static const char *stat_of(pid_t pid, char *buf, size_t cap)
 {
-    char path[64], buf[1024];
+    char path[64];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     int fd = open(path, O_RDONLY);
     if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
+        return NULL;
+    ssize_t n = read(fd, buf, cap - 1);
     close(fd);
     buf[n > 0 ? n : 0] = 0;
     const char *p = strrchr(buf, ')'); /* the name may hold any byte */
+    return p && p[1] == ' ' ? p + 2 : NULL;
+}
+
+int proc_state(pid_t pid, char *state, pid_t *parent)
+{
+    char buf[1024];
+    const char *p = stat_of(pid, buf, sizeof buf);
     int ppid = 0;
-    if (!p || sscanf(p + 2, "%c %d", state, &ppid) != 2)
+    if (!p || sscanf(p, "%c %d", state, &ppid) != 2)
         return 0;
     if (parent)
         *parent = ppid;
     return 1;
+}
+
+long long proc_stat_field(pid_t pid, int n)
+{
+    char buf[1024];
+    const char *p = stat_of(pid, buf, sizeof buf);
+    long long v;
+    for (int i = 3; p && i < n; i++) { /* past the fields before n */
+        p = strchr(p, ' ');
+        p = p ? p + 1 : NULL;
+    }
+    return p && n > 3 && sscanf(p, "%lld", &v) == 1 ? v : -1;
+}
+
+unsigned long long proc_status_mask(pid_t pid, const char *key)
+{
+    char path[64], line[256];
+    unsigned long long mask = ~0ull;
+    size_t k = strlen(key);
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, key, k) == 0 && line[k] == ':' &&
+            sscanf(line + k + 1, "%llx", &mask) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return mask;
 }
 
 int proc_runs(pid_t pid)

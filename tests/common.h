@@ -95,6 +95,12 @@ int fds_naming(int pid, const char *part);
 int proc_state(pid_t pid, char *state, pid_t *parent);
 /* 1 when process pid runs: it exists and is neither a zombie nor dead. */
 int proc_runs(pid_t pid);
+/* Field n of /proc/PID/stat as proc(5) numbers them (from 4: 6 the
+ * session, 9 the flags), or -1 when pid is gone. */
+long long proc_stat_field(pid_t pid, int n);
+/* The mask of the line key of /proc/PID/status ("SigIgn", "SigPnd"...),
+ * or every bit set when pid is gone. */
+unsigned long long proc_status_mask(pid_t pid, const char *key);
 /* Bytes used in the RAM bank. */
 uint64_t bank_used(void);
 

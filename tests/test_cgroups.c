@@ -419,27 +419,11 @@ static void saver(const char *dir, const char *n)
  * exiting: PF_EXITING in the flags of /proc/PID/stat), or gone? */
 static int killed(pid_t pid)
 {
-    char path[64], line[1024];
-    unsigned long long mask;
-    unsigned flags = 0;
-    int k = 0;
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "SigPnd: %llx", &mask) == 1 ||
-            sscanf(line, "ShdPnd: %llx", &mask) == 1)
-            k |= (mask >> (SIGKILL - 1)) & 1;
-    fclose(f);
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    f = fopen(path, "r");
-    const char *p = f && fgets(line, sizeof line, f) ? strrchr(line, ')') : NULL;
-    if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %u", &flags) == 1)
-        k |= (flags & 0x4) != 0; /* PF_EXITING */
-    if (f)
-        fclose(f);
-    return k || !proc_runs(pid);
+    unsigned long long pending = proc_status_mask(pid, "SigPnd") |
+                                 proc_status_mask(pid, "ShdPnd");
+    long long flags = proc_stat_field(pid, 9);
+    return ((pending >> (SIGKILL - 1)) & 1) || (flags >= 0 && (flags & 0x4)) ||
+           !proc_runs(pid);
 }
 
 /* The site's end gives the whole tree its stop time: an actor's process

@@ -588,36 +588,6 @@ Test(site, startup_processes_are_no_leftovers_without_cgroups)
         POLL_UNTIL(kill(pids[i], 0) != 0, "the stop to end it");
 }
 
-/* The session of pid (field 6 of /proc/PID/stat, after the command's
- * ")"), and the mask of the signals it ignores (SigIgn, /proc/PID/status). */
-static long session_of(int pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    size_t k = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    if (f)
-        fclose(f);
-    buf[k] = 0;
-    const char *p = strrchr(buf, ')');
-    long sid = -1;
-    return p && sscanf(p + 2, "%*c %*d %*d %ld", &sid) == 1 ? sid : -1;
-}
-
-static unsigned long long ignored_of(int pid)
-{
-    char path[64], line[256];
-    unsigned long long mask = ~0ull;
-    snprintf(path, sizeof path, "/proc/%d/status", pid);
-    FILE *f = fopen(path, "r");
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "SigIgn: %llx", &mask) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return mask;
-}
-
 /* An ordinary actor of the start-up file (arun PROG) runs in a session of
  * its own with every signal at its default (before: in the controller's
  * session, SIGPIPE ignored), and one that a controller left running when
@@ -639,9 +609,9 @@ Test(site, a_dead_controller_s_ordinary_actor_ends_at_the_next_start)
     int first = 0, next = 0;
     POLL_UNTIL(site_file("ord.pid", buf, sizeof buf) && (first = atoi(buf)) > 0,
                "the ordinary actor");
-    cr_assert_eq(session_of(first), first, "not in a session of its own");
-    cr_assert_eq(ignored_of(first), 0, "signals ignored: %llx",
-                 ignored_of(first));
+    cr_assert_eq(proc_stat_field(first, 6), first, "not in a session of its own");
+    cr_assert_eq(proc_status_mask(first, "SigIgn"), 0, "signals ignored: %llx",
+                 proc_status_mask(first, "SigIgn"));
     int hrd = hr_ping(NULL);
     cr_assert_gt(hrd, 0);
     cr_assert_eq(kill(hrd, SIGKILL), 0);
