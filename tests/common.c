@@ -17,6 +17,7 @@
 #include <sys/mount.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -359,6 +360,21 @@ int proc_runs(pid_t pid)
 {
     char state;
     return proc_state(pid, &state, NULL) && state != 'Z' && state != 'X';
+}
+
+const char *script_file(char *path, size_t cap, const char *dir,
+                        const char *name, const char *fmt, ...)
+{
+    va_list ap;
+    snprintf(path, cap, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+    va_start(ap, fmt);
+    vfprintf(f, fmt, ap);
+    va_end(ap);
+    cr_assert_eq(fclose(f), 0, "%s: %s", path, strerror(errno));
+    cr_assert_eq(chmod(path, 0700), 0, "%s: %s", path, strerror(errno));
+    return path;
 }
 
 void actor_command(const char *name, const char *cmd)

@@ -78,6 +78,11 @@ PmmName ram_name(const char *name);
 /* Tell test_actor NAME of the current site a command (actor.c): the file
  * $HR_SITE/cmd.NAME appears whole, never empty or half written. */
 void actor_command(const char *name, const char *cmd);
+/* An executable file dir/name (mode 0700) holding what fmt makes: a
+ * script, its "#!" line included.  Its path, in path (cap bytes). */
+const char *script_file(char *path, size_t cap, const char *dir,
+                        const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 /* Process pid's resident memory in KiB (VmRSS), or -1. */
 long rss_kb(int pid);
 /* The descriptors process pid holds open: all of them, and those other

@@ -397,17 +397,12 @@ Test(cgroups, the_site_leaves_no_cgroup_behind)
 static void saver(const char *dir, const char *n)
 {
     char script[4300];
-    snprintf(script, sizeof script, "%s/saver.sh", dir);
-    FILE *f = fopen(script, "w");
-    cr_assert_not_null(f);
     /* the child says it is up once its trap is set */
-    fprintf(f, "#!/bin/sh\n"
-               "sh -c 'trap \"sleep 0.3; echo saved > $0/saved.$1; exit 0\" "
-               "TERM; echo $$ > $0/saver.$1; while :; do sleep 1; done' "
-               "\"%s\" \"$1\" &\n"
-               "exec sleep 1000\n", dir);
-    cr_assert_eq(fclose(f), 0);
-    cr_assert_eq(chmod(script, 0700), 0);
+    script_file(script, sizeof script, dir, "saver.sh", "#!/bin/sh\n"
+                "sh -c 'trap \"sleep 0.3; echo saved > $0/saved.$1; exit 0\" "
+                "TERM; echo $$ > $0/saver.$1; while :; do sleep 1; done' "
+                "\"%s\" \"$1\" &\n"
+                "exec sleep 1000\n", dir);
     char file[64], buf[32];
     snprintf(file, sizeof file, "saver.%s", n);
     arun("5", n, script, n);
@@ -453,13 +448,9 @@ Test(cgroups, the_site_s_end_gives_the_whole_tree_its_stop_time)
                    "the ended group's child %d ran on after its group ended",
                    child);
     saver(dir, "2");
-    snprintf(script, sizeof script, "%s/ignorer.sh", dir);
-    FILE *f = fopen(script, "w");
-    cr_assert_not_null(f);
-    fprintf(f, "#!/bin/sh\nsh -c 'trap \"\" TERM; echo $$ > $0/ignorer.pid; "
-               "while :; do sleep 1; done' \"%s\" &\nexec sleep 1000\n", dir);
-    cr_assert_eq(fclose(f), 0);
-    cr_assert_eq(chmod(script, 0700), 0);
+    script_file(script, sizeof script, dir, "ignorer.sh",
+                "#!/bin/sh\nsh -c 'trap \"\" TERM; echo $$ > $0/ignorer.pid; "
+                "while :; do sleep 1; done' \"%s\" &\nexec sleep 1000\n", dir);
     cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "6", "--stop-timeout",
                         "500", script, NULL), 0, "%s", out);
     int ignorer = 0;

@@ -483,3 +483,60 @@ Test(harden, a_site_under_a_traversable_only_parent)
     cr_assert_eq(st, 0, "hr site create, start and stop as another user "
                         "under a 0711 parent");
 }
+
+/* Write to process pid's descriptor of its image (an anonymous file), as
+ * the process itself could, through /proc: 0 written, else -errno. */
+static int write_image_of(int pid)
+{
+    char dir[64], link[340], target[256];
+    snprintf(dir, sizeof dir, "/proc/%d/fd", pid);
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d, "%s: %s", dir, strerror(errno));
+    struct dirent *e;
+    int r = -ENOENT;
+    while (r == -ENOENT && (e = readdir(d))) {
+        snprintf(link, sizeof link, "%s/%s", dir, e->d_name);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        if (n <= 0 || (target[n] = 0, !strstr(target, "memfd:")))
+            continue;
+        int fd = open(link, O_RDWR);
+        r = fd < 0 ? -errno : pwrite(fd, "#!/bin/false\n", 13, 0) < 0 ? -errno : 0;
+        if (fd >= 0)
+            close(fd);
+    }
+    closedir(d);
+    return r;
+}
+
+/* No actor changes the image it is restarted from.  A "#!" program keeps
+ * its image's descriptor (the kernel names the script /dev/fd/N to its
+ * interpreter), and it could open it again for writing through /proc:
+ * its writes are refused (the anonymous file is sealed), and its restart
+ * runs the same script.  Any other program holds no descriptor of its
+ * image at all. */
+Test(harden, no_actor_changes_its_stored_image)
+{
+    char script[4300], buf[32];
+    script_file(script, sizeof script, site, "selfwrite.sh",
+                "#!/bin/sh\nn=$(($(cat %s/runs 2>/dev/null || echo 0) + 1))\n"
+                "echo $n > %s/runs.new; mv %s/runs.new %s/runs\n"
+                "exec sleep 1000\n", site, site, site, site);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "0", script, NULL), 0,
+                 "%s", out);
+    POLL_UNTIL(site_file("runs", buf, sizeof buf) && atoi(buf) == 1,
+               "the script's first run");
+    WAIT_FOR(pid_of("selfwrite.sh") > 0, "the script's process");
+    int pid = pid_of("selfwrite.sh");
+    cr_assert(fds_naming(pid, "memfd:"), "a #! program keeps its image");
+    int r = write_image_of(pid);
+    cr_assert_eq(r, -EPERM, "a write to its image: %s",
+                 r ? strerror(-r) : "written");
+    cr_assert_eq(kill(pid, SIGKILL), 0);
+    POLL_UNTIL(site_file("runs", buf, sizeof buf) && atoi(buf) == 2,
+               "the script's second run, from its stored image");
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "/bin/sleep",
+                        "1000", NULL), 0, "%s", out);
+    WAIT_FOR(pid_of("sleep") > 0, "the ELF actor");
+    cr_assert(!fds_naming(pid_of("sleep"), "memfd:"),
+              "an ELF program holds a descriptor of its image");
+}

@@ -263,12 +263,8 @@ Test(harden_tool, akill_listen_and_interpreter_say_what_is_wrong)
     cr_assert_eq(hr_stderr("akill", "-g", "9", NULL), 1);
     cr_assert_not_null(strstr(out, "group 9 does not exist"), "%s", out);
     char script[600], link[600];
-    snprintf(script, sizeof script, "%s/s.sh", site);
-    FILE *f = fopen(script, "w");
-    cr_assert_not_null(f);
-    fputs("#!/nonexistent/interp -x\necho hi\n", f);
-    fclose(f);
-    chmod(script, 0700);
+    script_file(script, sizeof script, site, "s.sh",
+                "#!/nonexistent/interp -x\necho hi\n");
     cr_assert_eq(hr_stderr("arun", "-g", "1", script, NULL), 1);
     cr_assert_not_null(strstr(out, "interpreter '/nonexistent/interp'"), "%s", out);
     cr_assert_eq(hr_stderr("arun", script, NULL), 1);

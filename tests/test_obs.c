@@ -42,13 +42,7 @@ static void start(void) { site_start(out, sizeof out); }
 static const char *script(const char *name, const char *body)
 {
     static char path[512];
-    snprintf(path, sizeof path, "%s/%s", site, name);
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fprintf(f, "#!/bin/sh\n%s", body);
-    fclose(f);
-    chmod(path, 0700);
-    return path;
+    return script_file(path, sizeof path, site, name, "#!/bin/sh\n%s", body);
 }
 
 /* The value of the series `series` (name and labels, exactly) in text. */

@@ -129,10 +129,16 @@ int pmm__os_read_owned(const char *path, char *buf, size_t cap,
 int pmm__os_memfd_ro(const char *name, const void *data, size_t len)
 {
     char path[64];
-    int w = memfd_create(name, MFD_CLOEXEC);
+    int w = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (w < 0)
         return -errno;
     int r = pmm__os_write(w, data, len);
+    /* sealed: a descriptor of it, read-only as it is, can be opened again
+     * for writing through /proc (a "#!" program keeps one), and a stored
+     * image changed so would be what every later restart runs */
+    if (r == 0 && fcntl(w, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW |
+                                            F_SEAL_SHRINK | F_SEAL_SEAL) < 0)
+        r = -errno;
     if (r == 0) {
         /* exec refuses a file open for writing: keep only a read-only view */
         snprintf(path, sizeof path, "/proc/self/fd/%d", w);

@@ -33,7 +33,7 @@ int pmm__os_getcwd(char *buf, size_t cap);
 /* The path of the running program, NUL-terminated. */
 int pmm__os_self_exe(char *buf, size_t cap);
 /* A read-only descriptor of an anonymous file holding len bytes of data
- * (exec refuses a file open for writing). */
+ * (exec refuses a file open for writing), sealed: no one changes it. */
 int pmm__os_memfd_ro(const char *name, const void *data, size_t len);
 
 /* The path an open descriptor was opened by (readlink of

@@ -220,7 +220,12 @@ void pmm__os_exec_child(const struct pmm__os_child *c)
     /* last: the descriptors were moved with the raised limit's room */
     nofile_restore();
     if (exe_fd >= 0) {
-        fcntl(exe_fd, F_SETFD, 0); /* so that "#!" programs find themselves */
+        /* a "#!" program finds itself through its descriptor (/dev/fd/N):
+         * kept open for it alone; any other program gets none */
+        char magic[2];
+        if (pread(exe_fd, magic, 2, 0) == 2 && magic[0] == '#' &&
+            magic[1] == '!')
+            fcntl(exe_fd, F_SETFD, 0);
         execveat(exe_fd, "", c->argv, envp, AT_EMPTY_PATH);
     } else {
         execve(c->path, c->argv, envp);
