@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <hotrestart/heap.h>
+
 static char site_dir[256];
 static char bank_file[300];
 static int site_mounted; /* site_dir is a private tmpfs (HR_TEST_HUGE) */
@@ -247,6 +249,19 @@ uint64_t bank_used(void)
     cr_assert_eq(pmm_bank_stat(b, &st), 0);
     pmm_bank_close(b);
     return st.used;
+}
+
+int heap_touch(const char *site, const char *medium)
+{
+    pmm_bank *b;
+    hr_heap *h;
+    int r = pmm_bank_open(&b, site, medium, 0);
+    if (r < 0)
+        return r;
+    if ((r = hr_heap_open(&h, b, "h", 1 << 20, "k", 1, 0)) == 0)
+        hr_heap_close(h);
+    pmm_bank_close(b);
+    return r;
 }
 
 PmmName ram_name(const char *name)

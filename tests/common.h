@@ -108,6 +108,10 @@ long long proc_stat_field(pid_t pid, int n);
 unsigned long long proc_status_mask(pid_t pid, const char *key);
 /* Bytes used in the RAM bank. */
 uint64_t bank_used(void);
+/* Heap "h" (1 MiB, key "k") of the bank medium of site opened, made the
+ * first time, then closed with its bank: 0 or the error.  No Criterion
+ * call: for children and threads too. */
+int heap_touch(const char *site, const char *medium);
 
 /* Waiting for an event: the one bounded poll helper.  Every wait of the
  * tests goes through it (tests/check_waits.sh refuses a bare sleep

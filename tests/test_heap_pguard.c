@@ -341,6 +341,40 @@ Test(heap_pguard, a_disk_bank_in_a_directory_its_user_cannot_write)
     cr_assert_eq(then, 0, "the user's heap once the file exists");
 }
 
+/* Seen failing before the fix: root made disk.bank.presence, with its own
+ * rights, in a directory of root's that a group the user is not in may
+ * write (a mail spool's kind: anyone of that group could have put a file
+ * of theirs there, made to look like a bank), and in another user's. */
+Test(heap_pguard, root_makes_no_presence_file_in_a_directory_not_an_admins)
+{
+    if (geteuid() != 0)
+        cr_skip_test("needs root (to be an administrator and a user)");
+    const uid_t nobody = 65534;
+    /* owner, group, mode: none writable by nobody, none an admin's */
+    const struct { uid_t uid; gid_t gid; mode_t mode; } dirs[] = {
+        {0, 4242, 0775}, {4243, 4243, 0755}};
+    for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
+        char dir[] = "/tmp/hr-pguard-XXXXXX", disk[64], pfile[80], site[64];
+        cr_assert_not_null(mkdtemp(dir));
+        cr_assert_eq(chmod(dir, 0755), 0);
+        cr_assert_eq(chown(dir, nobody, nobody), 0);
+        snprintf(disk, sizeof disk, "%s/disk.bank", dir);
+        snprintf(pfile, sizeof pfile, "%s.presence", disk);
+        snprintf(site, sizeof site, "/dev/shm/hr-pguard-site.%d", getpid());
+        int made = disk_child(nobody, site, disk, 1);
+        cr_assert_eq(chown(dir, dirs[i].uid, dirs[i].gid), 0);
+        cr_assert_eq(chmod(dir, dirs[i].mode), 0);
+        int by_root = disk_child(0, site, disk, 0);
+        int there = access(pfile, F_OK) == 0;
+        tree_drop(dir);
+        tree_drop(site);
+        cr_assert_eq(made, 0, "dir %zu: the user's site", i);
+        cr_assert_eq(by_root, 1, "dir %zu (%o): -EACCES, not made by root", i,
+                     (unsigned)dirs[i].mode);
+        cr_assert(!there, "dir %zu: root made the presence file", i);
+    }
+}
+
 static hr_heap *fork_h;
 static uint64_t *fork_o;
 static int to_child[2], from_child[2];

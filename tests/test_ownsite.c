@@ -27,7 +27,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <hotrestart/heap.h>
 #include <hotrestart/pmm.h>
 
 #include "common.h"
@@ -68,20 +67,6 @@ static void make(const char *rel, const char *target, mode_t mode, uid_t uid,
     cr_assert(target || chmod(p, mode) == 0, "%s", p);
 }
 
-/* The heap of the DISK bank of the site opened and closed. */
-static int heap_of_disk(void)
-{
-    pmm_bank *b;
-    hr_heap *h;
-    int r = pmm_bank_open(&b, site, "DISK", 0);
-    if (r < 0)
-        return r;
-    if ((r = hr_heap_open(&h, b, "h", 1 << 20, "k", 1, 0)) == 0)
-        hr_heap_close(h);
-    pmm_bank_close(b);
-    return r;
-}
-
 /* As the user when user: the site made with its DISK bank at disk
  * (make), its heap opened, its DISK bank remade (remake), the site
  * destroyed (destroy).  In a child: which step failed (10 + step), or 0. */
@@ -97,14 +82,14 @@ static int as(int user, const char *disk, int make_it, int destroy)
                          .diskbank_path = disk, .diskbank_size = 8 << 20};
     if (make_it && pmm_site_create(site, &c) != 0)
         _exit(11);
-    int r = heap_of_disk();
+    int r = heap_touch(site, "DISK");
     if (r != 0) {
         fprintf(stderr, "heap: %s\n", pmm_strerror(r));
         _exit(12);
     }
     if (pmm_bank_remake(site, "DISK", NULL) != 0)
         _exit(13);
-    if (heap_of_disk() != 0)
+    if (heap_touch(site, "DISK") != 0)
         _exit(14);
     if (destroy && pmm_site_destroy(site) != 0)
         _exit(15);
@@ -211,7 +196,8 @@ Test(ownsite, root_s_work_leaves_its_death_signal_and_dumpable_flag)
         int sig = 0;
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) || prctl(PR_SET_DUMPABLE, 1))
             _exit(2);
-        if (heap_of_disk() != 0 || pmm_bank_remake(site, "DISK", NULL) != 0)
+        if (heap_touch(site, "DISK") != 0 ||
+            pmm_bank_remake(site, "DISK", NULL) != 0)
             _exit(3);
         prctl(PR_GET_PDEATHSIG, &sig);
         _exit(sig != SIGKILL ? 4 : prctl(PR_GET_DUMPABLE) != 1 ? 5 : 0);

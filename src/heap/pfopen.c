@@ -6,6 +6,12 @@
  * Root, making it for a site it does not own, makes it aside, gives it to
  * the owner, then links it under its name, so that no one meets it under
  * its name with the wrong owner.
+ *
+ * Root makes it with root's rights (not the owner's) in one place only:
+ * beside the bank itself, in an administrator's directory (root's, that
+ * no group or other may write; hh_pfile_admins).  A directory that others
+ * write (a mail spool, group mail) holds files that their users own and
+ * can make look like a bank: root would make files there for them.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -66,4 +72,16 @@ check:;
     if (r < 0)
         pmm__os_close(*fd);
     return r;
+}
+
+int hh_pfile_admins(int dir, int bank_fd, dev_t dev, ino_t ino)
+{
+    dev_t bdev;
+    ino_t bino;
+    uid_t duid;
+    mode_t dmode;
+    return pmm__os_size(bank_fd, NULL, NULL, NULL, &bdev, &bino) == 0 &&
+           bdev == dev && bino == ino &&
+           pmm__os_size(dir, NULL, &duid, &dmode, NULL, NULL) == 0 &&
+           S_ISDIR(dmode) && duid == 0 && !(dmode & 022);
 }

@@ -14,5 +14,11 @@
  * not make it (the directory); or -errno. */
 int hh_pfile_open(int dir, const char *name, uid_t owner, int *fd,
                   dev_t *dev, ino_t *ino);
+/* May root make the presence file in dir (held open) with its own rights,
+ * for a bank's owner who may not (-EACCES)?  1 only when the file (dev,
+ * ino) named in dir is the bank open as bank_fd and dir is an
+ * administrator's: owned by root, writable by no group nor other (mode &
+ * 022 clear; an ACL's grant shows in the group bits).  Else 0. */
+int hh_pfile_admins(int dir, int bank_fd, dev_t dev, ino_t ino);
 
 #endif

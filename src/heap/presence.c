@@ -34,7 +34,9 @@
  * The file ("<bank file>.presence") is made at first need by whoever
  * comes first; it is the bank file's owner's, mode 0600 (root makes it
  * aside, gives it to the owner, then links it under its name), and any
- * other file there is refused (K_EPRIV).  Every process takes an
+ * other file there is refused (K_EPRIV).  Root, for a user's bank, makes
+ * it with the user's rights; with its own only where the user cannot and
+ * the bank's directory is an administrator's (pfopen.c), else -EACCES.  Every process takes an
  * open-file-description lock on it before it looks at it, and
  * initialises it (every slot, a new random id, the boot id, then the
  * magic) if its magic or boot id is not this boot's: a file of an older
@@ -328,15 +330,6 @@ static void close_fds(void *fds)
     pmm__os_close(((int *)fds)[1]);
 }
 
-/* Is the file (dev, ino) the bank open as bank_fd? */
-static int is_bank(int bank_fd, dev_t dev, ino_t ino)
-{
-    dev_t bdev;
-    ino_t bino;
-    return pmm__os_size(bank_fd, NULL, NULL, NULL, &bdev, &bino) == 0 &&
-           bdev == dev && bino == ino;
-}
-
 /* Not cancelled but where nothing is held besides fd (the file's lock
  * wait): a cancellation under maps_mu would leave it locked, and every
  * later open, and fork() (its atfork handler), waiting for ever. */
@@ -345,7 +338,6 @@ int hh_presence_map(int bank_fd, const char *bank_path, struct hh_pfile **out)
     char bank[256], path[300];
     struct pmm__os_as as;
     uid_t owner;
-    mode_t mode;
     dev_t dev;
     ino_t ino;
     int fds[2], cancel, r; /* the presence file, the bank's directory */
@@ -361,11 +353,13 @@ int hh_presence_map(int bank_fd, const char *bank_path, struct hh_pfile **out)
         goto out;
     }
     snprintf(path, sizeof path, "%s.presence", bank);
-    if ((r = pmm__os_statat(fds[1], bank, &owner, &mode, &dev, &ino)) == 0 &&
+    if ((r = pmm__os_statat(fds[1], bank, &owner, NULL, &dev, &ino)) == 0 &&
         (r = hh_pfile_open(fds[1], path, owner, &fds[0], &dev, &ino)) ==
-            -EACCES && as.on && is_bank(bank_fd, dev, ino)) {
-        /* the bank's own directory, not its owner's to write (an admin's):
-         * root makes it there for the owner, beside that very bank only */
+            -EACCES && as.on && hh_pfile_admins(fds[1], bank_fd, dev, ino)) {
+        /* the bank's own directory, not its owner's to write, an
+         * administrator's (root's, no group or other writes it): root
+         * makes it there for the owner, beside that very bank only; in
+         * any other the owner's -EACCES stands (pfopen.c says why) */
         pmm__os_as_self(&as);
         r = hh_pfile_open(fds[1], path, owner, &fds[0], &dev, &ino);
     }
