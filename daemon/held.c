@@ -34,90 +34,165 @@ static int held_elsewhere(const struct hrd *d, const char *spec)
     return 0;
 }
 
-/* Sockets passed by the controller before (a site restart's exec) whose
- * slot is no one's now: after a cold restart, every one.  An actor of the
- * start-up that asks for the same address takes its socket (clients kept
- * waiting in its backlog); hrd_held_pool_end() closes the others. */
+/* Sockets passed by the controller before (a site restart's exec, or
+ * taken back from a dead one's actors: leftover.c) whose slot is no one's
+ * now: after a cold restart, every one.  An actor that asks for the same
+ * address takes its socket (clients kept waiting in its backlog).
+ * hrd_held_pool_end() closes the others after the start-up, but for those
+ * an actor asked for and could not take, another of its addresses failing
+ * (kept_owner[i], its slot; else -1): they wait for its next start, and
+ * go when it leaves the registry.  (A parallel array: gather() shares its
+ * plain descriptor list with leftover.c's pool.) */
 static int kept[HR_REG_ACTORS * HRD_HELD_MAX];
+static int kept_owner[HR_REG_ACTORS * HRD_HELD_MAX];
 static int nkept;
 
-int hrd_held_open(struct hrd *d, int slot, const char *specs)
+void hrd_held_pool_keep(int fd, int owner)
 {
-    if (d->slot[slot].nheld > 0)
-        return d->slot[slot].nheld;
-    if (nkept > 0 && hrd_held_take(d, slot, specs, kept, nkept) > 0)
-        return d->slot[slot].nheld;
+    if (nkept == (int)(sizeof kept / sizeof kept[0])) {
+        pmm__os_close(fd);
+        return;
+    }
+    kept_owner[nkept] = owner;
+    kept[nkept++] = fd;
+}
+
+/* Close a socket of ours and remove its unix socket's file. */
+static void drop(int fd)
+{
+    pmm__os_unlink_socket_of(fd); /* no file left */
+    pmm__os_close(fd);
+}
+
+/* The pool's sockets that slot waited for: closed (how many), or, before
+ * hrd_held_pool_end(), left to any actor that asks during the start-up
+ * (an arun line's actor that never ran leaves the registry at once: its
+ * sockets may serve a later line's). */
+static int pool_end_ran;
+static int pool_drop(int slot)
+{
+    int n = 0;
+    for (int i = 0; i < nkept; i++) {
+        if (kept[i] < 0 || kept_owner[i] != slot)
+            continue;
+        kept_owner[i] = -1;
+        if (pool_end_ran) {
+            drop(kept[i]);
+            kept[i] = -1;
+            n++;
+        }
+    }
+    return n;
+}
+
+/* The entry of pool listening where spec says, or -1. */
+static int pooled(const int *pool, int npool, const char *spec)
+{
+    for (int i = 0; i < npool; i++)
+        if (pool[i] >= 0 && pmm__os_listens_on(pool[i], spec))
+            return i;
+    return -1;
+}
+
+/* Undo a gather() of n sockets: each one from pool back in its entry
+ * from[k] (owner, if any, set to slot there: it waits for slot), each one
+ * made now closed. */
+static void give_back(struct hrd *d, int slot, int n, const int *from,
+                      int *pool, int *owner)
+{
+    while (n-- > 0) {
+        int fd = d->slot[slot].held_fd[n];
+        if (from[n] < 0) {
+            drop(fd);
+            continue;
+        }
+        pool[from[n]] = fd;
+        if (owner)
+            owner[from[n]] = slot;
+    }
+}
+
+enum gather_for {
+    FOR_START, /* hrd_held_open: log why it fails */
+    FOR_TAKE,  /* hrd_held_take: quiet, and at least one from pool */
+};
+
+/* Into slot's held_fd, for each spec of specs: the socket pool (npool
+ * descriptors) has there, taken (its entry set to -1), else one made now.
+ * Their count, *taken of them from pool; or 0 (FOR_TAKE: none in pool)
+ * or -errno, with everything undone by give_back(): a start that fails
+ * closes no socket with clients waiting in its backlog. */
+static int gather(struct hrd *d, int slot, const char *specs, int *pool,
+                  int npool, int *owner, enum gather_for why, int *taken)
+{
     char buf[1024];
+    int from[HRD_HELD_MAX], n = 0, r = 0;
+    *taken = 0;
     if (snprintf(buf, sizeof buf, "%s", specs) >= (int)sizeof buf)
         return -EINVAL;
-    int n = 0, r = 0;
     for (char *save, *s = strtok_r(buf, ",", &save); s;
          s = strtok_r(NULL, ",", &save)) {
-        if (n == HRD_HELD_MAX) {
+        if (n == HRD_HELD_MAX) { /* checked before any is taken */
             r = -EINVAL;
             break;
         }
-        if ((r = held_elsewhere(d, s)) < 0 ||
-            (r = pmm__os_listen_spec(s, BACKLOG)) < 0) {
-            hrd_log(d, HRD_ERR, "actor %s: cannot listen on %s: %s",
-                    d->reg->actors[slot].name, s, pmm_strerror(r));
+        if ((from[n] = pooled(pool, npool, s)) >= 0) {
+            r = pool[from[n]];
+            pool[from[n]] = -1;
+            ++*taken;
+        } else if ((r = held_elsewhere(d, s)) < 0 ||
+                   (r = pmm__os_listen_spec(s, BACKLOG)) < 0) {
+            if (why == FOR_START) /* (a take's: the actor's start says) */
+                hrd_log(d, HRD_ERR, "actor %s: cannot listen on %s: %s",
+                        d->reg->actors[slot].name, s, pmm_strerror(r));
             break;
         }
         d->slot[slot].held_fd[n++] = r;
         r = 0;
     }
-    if (r < 0 || n == 0) {
-        while (n > 0)
-            pmm__os_close(d->slot[slot].held_fd[--n]);
-        return r < 0 ? r : -EINVAL;
-    }
+    if (r == 0 && n > 0 && (*taken > 0 || why == FOR_START))
+        return n;
+    give_back(d, slot, n, from, pool, owner);
+    *taken = 0;
+    return r < 0 ? r : n > 0 ? 0 : -EINVAL;
+}
+
+int hrd_held_open(struct hrd *d, int slot, const char *specs)
+{
+    int taken;
+    if (d->slot[slot].nheld > 0)
+        return d->slot[slot].nheld;
+    int n = gather(d, slot, specs, kept, nkept, kept_owner, FOR_START, &taken);
+    if (n < 0)
+        return n; /* what it took from the pool waits there for it */
     d->slot[slot].nheld = (uint8_t)n;
+    int left = pool_drop(slot); /* its specs changed meanwhile */
+    if (left)
+        hrd_log(d, HRD_INFO, "actor %s: %d listening socket%s held before "
+                "it asks for no more: closed", d->reg->actors[slot].name,
+                left, left == 1 ? "" : "s");
     return n;
 }
 
 int hrd_held_take(struct hrd *d, int slot, const char *specs, int *pool,
                   int npool)
 {
-    char buf[1024];
-    int n = 0, taken = 0, failed = 0;
-    if (d->slot[slot].nheld > 0 ||
-        snprintf(buf, sizeof buf, "%s", specs) >= (int)sizeof buf)
+    int taken;
+    if (d->slot[slot].nheld > 0)
         return 0;
-    for (char *save, *s = strtok_r(buf, ",", &save); s && !failed;
-         s = strtok_r(NULL, ",", &save)) {
-        int fd = -1;
-        for (int i = 0; i < npool && fd < 0; i++)
-            if (pool[i] >= 0 && pmm__os_listens_on(pool[i], s)) {
-                fd = pool[i];
-                pool[i] = -1;
-                taken++;
-            }
-        if (fd < 0)
-            fd = pmm__os_listen_spec(s, BACKLOG); /* the one not found */
-        if (fd < 0 || n == HRD_HELD_MAX) {
-            failed = 1; /* the actor's start says why */
-            if (fd >= 0)
-                pmm__os_close(fd);
-        } else {
-            d->slot[slot].held_fd[n++] = fd;
-        }
-    }
-    if (failed || taken == 0) {
-        while (n > 0)
-            pmm__os_close(d->slot[slot].held_fd[--n]);
-        return 0;
-    }
+    int n = gather(d, slot, specs, pool, npool, NULL, FOR_TAKE, &taken);
+    if (n <= 0)
+        return 0; /* every one from pool is back there */
     d->slot[slot].nheld = (uint8_t)n;
     return taken;
 }
 
 void hrd_held_close(struct hrd *d, int slot)
 {
-    for (int i = 0; i < d->slot[slot].nheld; i++) {
-        pmm__os_unlink_socket_of(d->slot[slot].held_fd[i]); /* no file left */
-        pmm__os_close(d->slot[slot].held_fd[i]);
-    }
+    for (int i = 0; i < d->slot[slot].nheld; i++)
+        drop(d->slot[slot].held_fd[i]);
     d->slot[slot].nheld = 0;
+    pool_drop(slot); /* nobody waits for them now */
 }
 
 /* HRD_HELD's longest value: every slot "ddd:" with its ";", and every
@@ -171,10 +246,7 @@ void hrd_held_adopt(struct hrd *d)
                 continue;
             pmm__os_inherit(fd, 0);
             if (!d->reg->actors[slot].used || d->slot[slot].nheld == HRD_HELD_MAX) {
-                if (nkept < (int)(sizeof kept / sizeof kept[0]))
-                    kept[nkept++] = fd; /* an actor may ask for it again */
-                else
-                    pmm__os_close(fd);
+                hrd_held_pool_keep(fd, -1); /* an actor may ask for it again */
                 continue;
             }
             d->slot[slot].held_fd[d->slot[slot].nheld++] = fd;
@@ -184,15 +256,26 @@ void hrd_held_adopt(struct hrd *d)
 
 void hrd_held_pool_end(struct hrd *d)
 {
-    int closed = 0;
-    for (int i = 0; i < nkept; i++)
-        if (kept[i] >= 0) {
-            pmm__os_unlink_socket_of(kept[i]); /* no file left */
-            pmm__os_close(kept[i]);
-            closed++;
+    int closed = 0, waiting = 0;
+    for (int i = 0; i < nkept; i++) {
+        int o = kept_owner[i];
+        if (kept[i] < 0)
+            continue;
+        if (o >= 0 && d->reg->actors[o].used && !d->slot[o].nheld) {
+            kept_owner[waiting] = o; /* (waiting <= i) */
+            kept[waiting++] = kept[i];
+            continue;
         }
-    nkept = 0;
+        drop(kept[i]);
+        closed++;
+    }
+    nkept = waiting;
+    pool_end_ran = 1;
     if (closed)
         hrd_log(d, HRD_INFO, "%d listening socket%s held before no actor "
                 "asked for again: closed", closed, closed == 1 ? "" : "s");
+    if (waiting)
+        hrd_log(d, HRD_INFO, "%d listening socket%s held before kept for "
+                "the next start of the actors that could not start",
+                waiting, waiting == 1 ? "" : "s");
 }

@@ -23,18 +23,25 @@
 struct hrd;
 
 /* The sockets of slot for the specs (a comma-separated list), made now if
- * the slot holds none yet.  Their count, or -errno: -EINVAL (bad spec),
- * -EADDRINUSE (another actor's socket or another program listens there),
- * -ELOOP (a unix: path that is a symbolic link). */
+ * the slot holds none yet: the pool's (hrd_held_adopt) where it has one at
+ * the address, else new ones.  Their count, or -errno: -EINVAL (bad spec,
+ * more than HRD_HELD_MAX), -EADDRINUSE (another actor's socket or another
+ * program listens there), -ELOOP (a unix: path that is a symbolic link).
+ * On an error the slot holds none, the sockets made now are closed and
+ * those of the pool wait there for its next start (their clients kept in
+ * the backlog). */
 int hrd_held_open(struct hrd *d, int slot, const char *specs);
 /* After a controller crash (leftover.c): the sockets of slot for the
  * specs taken from pool (npool descriptors taken back from the previous
  * generation; each one taken is set to -1 there), the others made now.
- * How many were taken from pool: 0 leaves slot holding none. */
+ * How many were taken from pool: 0 leaves slot holding none, every
+ * socket of pool back in its entry (none taken, or one of the specs
+ * failed: the actor's start says why) and those made now closed. */
 int hrd_held_take(struct hrd *d, int slot, const char *specs, int *pool,
                   int npool);
-/* Close the sockets of slot (the actor left the registry), and remove
- * the files of its unix sockets. */
+/* Close the sockets of slot (the actor left the registry), and remove the
+ * files of its unix sockets.  Those of the pool that waited for it are
+ * closed too, or during the start-up left to any actor that asks. */
 void hrd_held_close(struct hrd *d, int slot);
 /* Before a site restart's exec: let the sockets pass, and say in
  * HRD_HELD_ENV which slot holds which. */
@@ -42,8 +49,15 @@ void hrd_held_export(struct hrd *d);
 /* At start: take the sockets a previous controller of this site handed
  * over by exec (none after a crash: they are made again). */
 void hrd_held_adopt(struct hrd *d);
-/* After start-up: the adopted sockets no actor took (held.c's pool) are
- * closed. */
+/* fd, a listening socket taken back from the previous generation, into
+ * the pool for the next start of the actor of slot owner, whose
+ * hrd_held_take() failed (leftover.c); -1: for any actor that asks. */
+void hrd_held_pool_keep(int fd, int owner);
+/* After start-up: the pool's sockets no actor took are closed, but for
+ * those an actor that holds none (its start failed on another of its
+ * addresses) asked for: they wait for its next start, and are closed when
+ * it takes sockets without them or leaves the registry.  A site restart's
+ * exec passes only the actors' own sockets: these close there. */
 void hrd_held_pool_end(struct hrd *d);
 
 #endif

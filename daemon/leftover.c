@@ -190,7 +190,25 @@ static void end_pinned(struct hrd *d)
     }
 }
 
-/* Each pooled socket to the actor whose --listen names its address; the
+/* The sockets of pool (n) at the addresses of specs into held.c's pool,
+ * for the next start of slot, whose take failed: how many. */
+static int wait_for(int slot, char *specs, int *pool, int n)
+{
+    int waiting = 0;
+    for (char *save, *s = strtok_r(specs, ",", &save); s;
+         s = strtok_r(NULL, ",", &save))
+        for (int i = 0; i < n; i++)
+            if (pool[i] >= 0 && pmm__os_listens_on(pool[i], s)) {
+                hrd_held_pool_keep(pool[i], slot);
+                pool[i] = -1;
+                waiting++;
+            }
+    return waiting;
+}
+
+/* Each pooled socket to the actor whose --listen names its address; those
+ * of an actor that could not take them all (another of its addresses is
+ * someone else's now) wait for its start, clients in their backlog; the
  * rest are closed.  How many were kept. */
 static int give_sockets(struct hrd *d, int *pool, int n)
 {
@@ -199,6 +217,10 @@ static int give_sockets(struct hrd *d, int *pool, int n)
     HRD_FOR_ACTORS(d, i)
         if (hrd_spawn_listen_specs(d, i, specs, sizeof specs) > 0)
             kept += hrd_held_take(d, i, specs, pool, n);
+    HRD_FOR_ACTORS(d, i)
+        if (!d->slot[i].nheld &&
+            hrd_spawn_listen_specs(d, i, specs, sizeof specs) > 0)
+            kept += wait_for(i, specs, pool, n);
     for (int i = 0; i < n; i++)
         if (pool[i] >= 0)
             pmm__os_close(pool[i]);

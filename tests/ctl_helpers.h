@@ -8,10 +8,14 @@
 #define HR_TEST_CTL_HELPERS_H
 
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -96,6 +100,20 @@ static inline char *site_file(const char *name, char *buf, size_t cap)
     close(fd);
     buf[n > 0 ? n : 0] = 0;
     return buf;
+}
+
+/* Kill the site's controller with SIGKILL (its actors outlive it) and
+ * wait until it is dead. */
+static inline void ctl_crash_controller(void)
+{
+    pid_t pid = hr_ping(NULL);
+    cr_assert_gt(pid, 0, "no controller answers");
+    int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    cr_assert(pfd >= 0, "pidfd_open: %s", strerror(errno));
+    cr_assert_eq(kill(pid, SIGKILL), 0);
+    struct pollfd p = {.fd = pfd, .events = POLLIN};
+    POLL_UNTIL(poll(&p, 1, 0) == 1, "the controller to die of SIGKILL");
+    close(pfd);
 }
 
 /* The site's console log, as it is now. */

@@ -26,7 +26,6 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -140,26 +139,6 @@ static void settle(int want, const pid_t *old, int n_old, pid_t *now_pids,
         memcpy(now_pids, pids, sizeof *pids * (size_t)n);
 }
 
-static pid_t controller(void)
-{
-    int pid = hr_ping(NULL);
-    cr_assert_gt(pid, 0, "no controller: %d", pid);
-    return pid;
-}
-
-/* SIGKILL the controller and wait until it is gone: its pidfd readable,
- * every descriptor of it closed (its socket, its lock). */
-static void crash_controller(void)
-{
-    pid_t pid = controller();
-    int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    cr_assert(pfd >= 0, "pidfd_open: %s", strerror(errno));
-    cr_assert_eq(kill(pid, SIGKILL), 0);
-    struct pollfd p = {.fd = pfd, .events = POLLIN};
-    POLL_UNTIL(poll(&p, 1, 0) == 1, "the controller to die of SIGKILL");
-    close(pfd);
-}
-
 /* How many of pids (n) the cgroup.procs file procs lists; -1 when it
  * cannot be read (no cgroup). */
 static int procs_holding(const char *procs, const pid_t *pids, int n)
@@ -239,7 +218,7 @@ static void escaped_descendants_end(void)
     settle(0, NULL, 0, NULL, "after hr site stop");
     start(); /* the group starts again */
     settle(2, NULL, 0, gen, "after hr site start");
-    crash_controller();
+    ctl_crash_controller();
     settle(2, NULL, 0, NULL, "after the controller died (the actors outlive it)");
     start();
     settle(2, gen, 2, next, "after the next controller");
@@ -294,7 +273,7 @@ Test(trees, a_descendant_moved_into_the_site_cgroup_ends, .init = up_cgroups)
     WAIT_FOR(pid_of("tree_actor") > 0 && pid_of("tree_actor") != actor,
              "the group restarted");
     int n = site_procs(seen, 8);
-    crash_controller();
+    ctl_crash_controller();
     start();
     settle(2, seen, n, gen, "after the next controller");
     cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
@@ -391,7 +370,7 @@ static void held_sockets_survive_controller_kills(void)
         client(port, stop[0], report[1]);
     }
     for (int i = 0; i < kills; i++) {
-        crash_controller();
+        ctl_crash_controller();
         start();
     }
     cr_assert_eq(write(stop[1], "x", 1), 1);

@@ -17,6 +17,11 @@
  *                               site's file SITE/cgroup) out of its own,
  *                               as an actor may (the subtree is its
  *                               user's); exit 5 if it cannot
+ *   tree_actor hold SITE        keep the first held socket only (the
+ *                               others closed, as a program that serves
+ *                               one of them may), accept nothing until
+ *                               the file SITE/serve exists (clients wait
+ *                               in the backlog), then serve it
  * SITE is only a mark, by which the test finds every process of its site
  * whatever the process did to its environment.
  */
@@ -97,5 +102,14 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "serve") == 0)
         serve(n);
+    if (strcmp(argv[1], "hold") == 0) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/serve", argv[2]);
+        for (int fd = 4; fd < 3 + n; fd++)
+            close(fd);
+        while (access(path, F_OK) != 0)
+            usleep(10000);
+        serve(1);
+    }
     return 2;
 }

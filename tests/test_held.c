@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_held.c - a listening socket kept across a controller's end (taken
+ * back from a crashed one's actors, or passed by a site restart's exec)
+ * outlives a start of its actor that fails on another of its addresses:
+ * the clients waiting in its backlog are served by the next start, not
+ * reset (daemon/held.c, hrd_held_take and the pool).
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <hotrestart/hr.h>
+
+#include "common.h"
+#include "ctl_helpers.h"
+
+static char out[65536];
+static const char *site;
+
+/* Without cgroups: the next controller finds the old actors through the
+ * registry, as everywhere. */
+static void up(void)
+{
+    site = site_new(0, 0);
+    setenv("HRD_CGROUPS", "off", 1);
+}
+
+TestSuite(held, .init = up, .fini = site_stop_drop, .timeout = 300);
+
+/* A socket on 127.0.0.1:port, listening (listen) or connected to it. */
+static int tcp(int port, int listen_)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    cr_assert_geq(s, 0);
+    if (!listen_) {
+        cr_assert_eq(connect(s, (struct sockaddr *)&a, sizeof a), 0,
+                     "connect to %d: %s", port, strerror(errno));
+        return s;
+    }
+    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof a), 0, "bind %d: %s",
+                 port, strerror(errno));
+    cr_assert_eq(listen(s, 16), 0);
+    return s;
+}
+
+/* What the connection c got: 1 an answer (into buf), -1 an end or an
+ * error (errno in *err), 0 nothing yet. */
+static int answer(int c, char *buf, size_t cap, int *err)
+{
+    ssize_t k = recv(c, buf, cap - 1, MSG_DONTWAIT);
+    if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return 0;
+    *err = k < 0 ? errno : 0;
+    buf[k > 0 ? k : 0] = 0;
+    return k > 0 ? 1 : -1;
+}
+
+/* The client waiting in the backlog of c is served by the actor's start
+ * once port b is free (the foreign socket on it closed) and the file
+ * SITE/serve lets `tree_actor hold` accept. */
+static void served_once_free(int c, int foreign)
+{
+    char buf[64], path[600];
+    int err = 0, got;
+    WAIT_FOR(strstr(console(), "cannot listen on") &&
+             (strstr(ps, "\"backoff\": {\"fails\": ") ||
+              strstr(console(), "not started")),
+             "the start to fail, its other address taken");
+    got = answer(c, buf, sizeof buf, &err);
+    cr_assert_eq(got, 0, "the waiting client was %s by the failed start",
+                 got > 0 ? "answered" : strerror(err));
+    snprintf(path, sizeof path, "%s/serve", site);
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    close(foreign);
+    snprintf(path, sizeof path, "%s/go", site); /* (sysadm.ini's wait) */
+    close(open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+    WAIT_FOR(pid_of("tree_actor") > 0, "the group to start once the port is free");
+    POLL_UNTIL((got = answer(c, buf, sizeof buf, &err)) != 0,
+               "an answer to the client that waited");
+    cr_assert_eq(got, 1, "the client that waited got %s, not an answer:\n%s",
+                 err ? strerror(err) : "an end", console());
+    cr_assert_eq(atoi(buf), pid_of("tree_actor"), "answered by '%s'", buf);
+    close(c);
+}
+
+/* An actor whose second address another program took while its
+ * controller was dead (the actor had closed that socket): the next
+ * controller takes the first back, the start fails on the second and
+ * backs off; the first socket waits, its client in the backlog, and the
+ * start that follows once the port is free serves that client. */
+Test(held, a_socket_taken_back_waits_for_the_start_that_can_use_it)
+{
+    int pa = free_port(), pb = free_port();
+    char a[64], b[64];
+    snprintf(a, sizeof a, "tcp:127.0.0.1:%d", pa);
+    snprintf(b, sizeof b, "tcp:127.0.0.1:%d", pb);
+    cr_assert_neq(pa, pb);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "set", "hrCtrl.maxBadness=1000000",
+                        NULL), 0, "%s", out);
+    site_start(out, sizeof out);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--listen", a,
+                        "--listen", b, TREE_BIN, "hold", site, NULL), 0, "%s", out);
+    WAIT_FOR(pid_of("tree_actor") > 0, "the actor");
+    char fd4[64];
+    snprintf(fd4, sizeof fd4, "/proc/%d/fd/4", pid_of("tree_actor"));
+    POLL_UNTIL(access(fd4, F_OK) != 0, "the actor to close its second socket");
+    int c = tcp(pa, 0); /* waits: the actor accepts nothing yet */
+    ctl_crash_controller();
+    int foreign = tcp(pb, 1); /* nobody holds the second address now */
+    site_start(out, sizeof out);
+    served_once_free(c, foreign);
+    cr_assert(strstr(console(), "took 1 listening socket back"), "%s", console());
+}
+
+/* A cold restart passes the held socket to the fresh controller; the
+ * start-up file, changed meanwhile, asks for it with a second address a
+ * foreign socket holds: that arun fails, and a later line asks again once
+ * the port is free (sysadm.ini's command waits for SITE/go).  The client
+ * that waited in the backlog since before the restart is answered. */
+Test(held, a_socket_passed_by_a_cold_restart_outlives_a_failed_arun)
+{
+    int pa = free_port(), pb = free_port();
+    char ini[600];
+    cr_assert_neq(pa, pb);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0, "%s", out);
+    snprintf(ini, sizeof ini, "%s/sysadm.ini", site);
+    FILE *f = fopen(ini, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "arun -g 1 --listen tcp:127.0.0.1:%d %s A\n", pa, ACTOR_BIN);
+    fclose(f);
+    site_start(out, sizeof out);
+    WAIT_FOR(strstr(console(), "actor A run 1 settled"), "the first actor");
+    int c = tcp(pa, 0); /* waits: test_actor accepts nothing */
+    int foreign = tcp(pb, 1);
+    f = fopen(ini, "w");
+    cr_assert_not_null(f);
+    for (int i = 0; i < 2; i++) {
+        fprintf(f, "arun -g 1 --listen tcp:127.0.0.1:%d --listen "
+                "tcp:127.0.0.1:%d %s hold %s\n", pa, pb, TREE_BIN, site);
+        if (i == 0)
+            fprintf(f, "/bin/sh -c 'until [ -e %s/go ]; do sleep 0.01; "
+                    "done'\n", site);
+    }
+    fclose(f);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "restart", "--cold", NULL), 0,
+                 "%s", out);
+    served_once_free(c, foreign);
+}
