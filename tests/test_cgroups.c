@@ -344,18 +344,6 @@ Test(cgroups, a_group_killed_with_its_standby_leaves_no_cgroup)
     no_cgroup_left(hrd);
 }
 
-static void crash_controller(void)
-{
-    pid_t hrd = hr_ping(NULL);
-    cr_assert_gt(hrd, 0);
-    int pfd = (int)syscall(SYS_pidfd_open, hrd, 0);
-    cr_assert_geq(pfd, 0, "pidfd_open: %s", strerror(errno));
-    cr_assert_eq(kill(hrd, SIGKILL), 0);
-    struct pollfd p = {.fd = pfd, .events = POLLIN};
-    POLL_UNTIL(poll(&p, 1, 0) == 1, "the controller to die of SIGKILL");
-    close(pfd);
-}
-
 /* A member that exited cleanly keeps its empty cgroup for its next run;
  * no cgroup of the site is left by a stop, by the stop of a site whose
  * controller died while such a spare was there (hrd --end-leftovers), or
@@ -374,7 +362,7 @@ Test(cgroups, the_site_leaves_no_cgroup_behind)
     start();
     spare_of_a();
     snprintf(old_cg, sizeof old_cg, "%s", site_cg);
-    crash_controller();
+    ctl_crash_controller();
     cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
     cr_assert(!exists(old_cg), "%s is left after the stop of a site whose "
               "controller died", old_cg);
@@ -382,7 +370,7 @@ Test(cgroups, the_site_leaves_no_cgroup_behind)
     start();
     spare_of_a();
     snprintf(old_cg, sizeof old_cg, "%s", site_cg);
-    crash_controller();
+    ctl_crash_controller();
     start();
     cr_assert(!exists(old_cg), "%s is left by the next controller", old_cg);
     WAIT_FOR(pid_of("a") > 0 && pid_of("b") > 0 && pid_of("lone") > 0,

@@ -36,8 +36,9 @@
  * aside, gives it to the owner, then links it under its name), and any
  * other file there is refused (K_EPRIV).  Root, for a user's bank, makes
  * it with the user's rights; with its own only where the user cannot and
- * the bank's directory is an administrator's (pfopen.c), else -EACCES.  Every process takes an
- * open-file-description lock on it before it looks at it, and
+ * the bank's directory is an administrator's (pfopen.c), else -EACCES.
+ * Every process takes an open-file-description lock on it before it
+ * looks at it, and
  * initialises it (every slot, a new random id, the boot id, then the
  * magic) if its magic or boot id is not this boot's: a file of an older
  * boot holds mutexes no living thread holds.  A file of this boot that is
