@@ -174,6 +174,8 @@ struct hrd_upgrade {
     int32_t result;           /* ... 0 upgraded, or a negative code */
     uint8_t sb_want;          /* the actor's standby wish, given back after */
     int64_t deadline_ms;      /* ready by then (monotonic), or rolled back */
+    int64_t settle_ms;        /* promoted and saying nothing of its readiness:
+                                 ready once it runs at this time */
     uint32_t restarts0;       /* its group's restarts and ends when it
                                  began: another since ends it (upjob.c) */
     uint32_t ends0;

@@ -163,6 +163,8 @@ static int promote(struct hrd *d, int slot)
     struct hrd_upgrade *u = &d->slot[slot].up;
     char args[PMM_NAME_MAX];
     int pid = u->trial_pid, r = 0;
+    int64_t settle = pmm__os_mono_ms() + HRD_UP_SETTLE_MS;
+    u->settle_ms = settle < u->deadline_ms ? settle : u->deadline_ms;
     if (u->cold) {
         hrd_ver_trial_args(slot, args, sizeof args);
         struct hrd_trial t = {u->image_fd, args, d->slot[slot].ver->trial.args_len, 0};

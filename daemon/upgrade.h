@@ -15,9 +15,10 @@
  *     policy; it may hand its connections over first;
  *  3. once it is reaped, the new one is promoted (its wait answered): it
  *     is the actor now, and takes its state, sockets and connections;
- *  4. once it is ready (sd_notify, --ready-fd, or at once for one that
- *     says nothing), its image becomes the actor's for every later
- *     restart (the commit, imgver.h).
+ *  4. once it is ready (sd_notify, --ready-fd, or, for one that says
+ *     nothing, once it has run HRD_UP_SETTLE_MS since its promotion, or
+ *     until the timeout if that comes first), its image becomes the
+ *     actor's for every later restart (the commit, imgver.h).
  * A new version that dies before it is ready, or is not ready within the
  * timeout, is ended and the old image started again (a rollback), with
  * the connections it had not taken.  With "cold" there is no step 1: the
@@ -36,6 +37,12 @@
 
 struct hrd;
 struct hr_msg_hdr;
+
+/* How long a new version that says nothing about its readiness runs
+ * after its promotion before it is taken as ready (committed): one that
+ * exits at once (a wrong program, a missing library or file) is rolled
+ * back, not committed to crash-loop its group. */
+#define HRD_UP_SETTLE_MS 1000
 
 /* Every slot without an upgrade (at start). */
 void hrd_upgrade_init(struct hrd *d);

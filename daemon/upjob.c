@@ -258,7 +258,9 @@ static void see(struct hrd *d, int slot, int64_t now, int64_t *next)
     if (hrd_upgrade_moot(d, slot)) {
         hrd_up_event(d, slot, UE_ABORT, &c);
     } else if (u->state == HRD_UP_PROMOTED && a->pid == u->new_pid &&
-               d->slot[slot].readiness != HRD_R_STARTING) {
+               (d->slot[slot].readiness == HRD_R_READY ||
+                (d->slot[slot].readiness == HRD_R_SILENT &&
+                 now >= u->settle_ms))) {
         hrd_up_event(d, slot, UE_READY, &c);
     } else if (u->state == HRD_UP_UNDO && !u->trial_pid && !u->new_pid &&
                !u->old_pid) {
@@ -267,7 +269,9 @@ static void see(struct hrd *d, int slot, int64_t now, int64_t *next)
         c.timeout_ms = d->upjobs && u->job >= 0 ? d->upjobs[u->job].timeout_ms : 0;
         hrd_up_event(d, slot, UE_TIMEOUT, &c);
     } else if (u->state != HRD_UP_UNDO) {
-        int64_t in = u->deadline_ms - now;
+        int64_t in = u->deadline_ms - now; /* and a silent one's settling */
+        if (u->state == HRD_UP_PROMOTED && u->settle_ms - now < in)
+            in = u->settle_ms - now > 0 ? u->settle_ms - now : 0;
         *next = *next < 0 || in < *next ? in : *next;
     }
 }

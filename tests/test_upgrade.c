@@ -412,6 +412,33 @@ Test(upgrade, cold_to_a_version_that_exits_starts_the_old_image_again)
     fails("exit", NULL, "exited with status 3");
 }
 
+/* A program that says nothing of its readiness is taken as ready once
+ * it has run a second after its promotion: one that exits at once (a
+ * wrong program) is rolled back and the old image runs again, instead of
+ * being committed to crash-loop its group; one that runs on is
+ * committed.  (An actor that has said it is ready once is waited for at
+ * every run: this one never says.) */
+Test(upgrade, cold_to_a_silent_program_that_exits_rolls_back)
+{
+    char path[4200], hash[64], bin[] = HR_BIN;
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "2", "--name", "quiet",
+                        "/bin/sleep", "1000", NULL), 0, "%s", out);
+    char *argv[] = {bin, "upgrade", "--cold", "quiet", "/bin/sh", "-c", "exit 3",
+                    NULL};
+    cr_assert_eq(run_all(out, sizeof out, 0, 0, argv), 1, "%s", out);
+    cr_assert(strstr(out, "rolled back") && strstr(out, "exited with status 3"),
+              "hr upgrade names the reason: %s", out);
+    WAIT_FOR(pid_of("quiet") > 0, "the old image to run again");
+    image_of(path, sizeof path, hash, sizeof hash);
+    cr_assert(strstr(path, "/sleep"), "rolled back to its image: %s", path);
+    argv[4] = "/bin/tail", argv[5] = "-f", argv[6] = "/dev/null";
+    cr_assert_eq(run_all(out, sizeof out, 0, 0, argv), 0, "%s", out);
+    image_of(path, sizeof path, hash, sizeof hash);
+    cr_assert(strstr(path, "/tail"), "committed, its image is the actor's: %s",
+              path);
+}
+
 Test(upgrade, cold_to_a_new_version)
 {
     char ver[8];
