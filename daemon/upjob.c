@@ -270,8 +270,10 @@ static void see(struct hrd *d, int slot, int64_t now, int64_t *next)
         hrd_up_event(d, slot, UE_TIMEOUT, &c);
     } else if (u->state != HRD_UP_UNDO) {
         int64_t in = u->deadline_ms - now; /* and a silent one's settling */
-        if (u->state == HRD_UP_PROMOTED && u->settle_ms - now < in)
-            in = u->settle_ms - now > 0 ? u->settle_ms - now : 0;
+        if (u->state == HRD_UP_PROMOTED &&
+            d->slot[slot].readiness == HRD_R_SILENT && u->settle_ms > now &&
+            u->settle_ms - now < in)
+            in = u->settle_ms - now;
         *next = *next < 0 || in < *next ? in : *next;
     }
 }

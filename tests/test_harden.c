@@ -508,12 +508,12 @@ static int write_image_of(int pid)
     return r;
 }
 
-/* No actor changes the image it is restarted from.  A "#!" program keeps
- * its image's descriptor (the kernel names the script /dev/fd/N to its
- * interpreter), and it could open it again for writing through /proc:
- * its writes are refused (the anonymous file is sealed), and its restart
- * runs the same script.  Any other program holds no descriptor of its
- * image at all. */
+/* No actor changes the image it is restarted from.  A "#!" program (any
+ * program that is not ELF) keeps its image's descriptor (the kernel names
+ * the script /dev/fd/N to its interpreter), and it could open it again
+ * for writing through /proc: its writes are refused (the anonymous file
+ * is sealed), and its restart runs the same script.  An ELF program holds
+ * no descriptor of its image at all. */
 Test(harden, no_actor_changes_its_stored_image)
 {
     char script[4300], buf[32];

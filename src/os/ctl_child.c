@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -220,11 +221,11 @@ void pmm__os_exec_child(const struct pmm__os_child *c)
     /* last: the descriptors were moved with the raised limit's room */
     nofile_restore();
     if (exe_fd >= 0) {
-        /* a "#!" program finds itself through its descriptor (/dev/fd/N):
-         * kept open for it alone; any other program gets none */
-        char magic[2];
-        if (pread(exe_fd, magic, 2, 0) == 2 && magic[0] == '#' &&
-            magic[1] == '!')
+        /* a "#!" program, or a binfmt_misc format's, is read by its
+         * interpreter through its descriptor (/dev/fd/N): kept open for
+         * those alone; an ELF program gets none */
+        char magic[4];
+        if (pread(exe_fd, magic, 4, 0) != 4 || memcmp(magic, "\177ELF", 4))
             fcntl(exe_fd, F_SETFD, 0);
         execveat(exe_fd, "", c->argv, envp, AT_EMPTY_PATH);
     } else {
