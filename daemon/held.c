@@ -85,11 +85,16 @@ static int pool_drop(int slot)
     return n;
 }
 
-/* The entry of pool listening where spec says, or -1. */
-static int pooled(const int *pool, int npool, const char *spec)
+/* The entry of pool listening where spec says, or -1; not one that
+ * waits for another actor still registered (owner[i], when owner). */
+static int pooled(const struct hrd *d, int slot, const int *pool, int npool,
+                  const int *owner, const char *spec)
 {
     for (int i = 0; i < npool; i++)
-        if (pool[i] >= 0 && pmm__os_listens_on(pool[i], spec))
+        if (pool[i] >= 0 &&
+            !(owner && owner[i] >= 0 && owner[i] != slot &&
+              d->reg->actors[owner[i]].used) &&
+            pmm__os_listens_on(pool[i], spec))
             return i;
     return -1;
 }
@@ -136,7 +141,7 @@ static int gather(struct hrd *d, int slot, const char *specs, int *pool,
             r = -EINVAL;
             break;
         }
-        if ((from[n] = pooled(pool, npool, s)) >= 0) {
+        if ((from[n] = pooled(d, slot, pool, npool, owner, s)) >= 0) {
             r = pool[from[n]];
             pool[from[n]] = -1;
             ++*taken;

@@ -148,7 +148,24 @@ static void pin_cgroup(int dir)
     }
 }
 
-/* Step 2: the listening sockets of the pinned processes, into pool. */
+/* Is fd the very socket of one of pool's n descriptors (one that the
+ * actor dup()ed, or that a process it started shares)? */
+static int pooled_already(int fd, const int *pool, int n)
+{
+    dev_t dev, pdev;
+    ino_t ino, pino;
+    if (pmm__os_size(fd, NULL, NULL, NULL, &dev, &ino) < 0)
+        return 0;
+    for (int i = 0; i < n; i++)
+        if (pmm__os_size(pool[i], NULL, NULL, NULL, &pdev, &pino) == 0 &&
+            pdev == dev && pino == ino)
+            return 1;
+    return 0;
+}
+
+/* Step 2: the listening sockets of the pinned processes, into pool, each
+ * socket once: a copy left in the pool would be closed, and its unix
+ * socket's file removed, under the actor that took the other. */
 static int take_sockets(struct hrd *d, int *pool, int max)
 {
     static int fds[4096];
@@ -166,7 +183,7 @@ static int take_sockets(struct hrd *d, int *pool, int max)
                             procs[i].pid, pmm_strerror(fd));
                 continue;
             }
-            if (pmm__os_is_listening(fd))
+            if (pmm__os_is_listening(fd) && !pooled_already(fd, pool, n))
                 pool[n++] = fd;
             else
                 pmm__os_close(fd);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <hotrestart/hr.h>
@@ -98,6 +99,22 @@ static void served_once_free(int c, int foreign)
     close(c);
 }
 
+/* A site whose policy never fails it, running `tree_actor hold` on
+ * addresses a and b, once it has closed its socket on b. */
+static void hold_first_of(const char *a, const char *b)
+{
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "set", "hrCtrl.maxBadness=1000000",
+                        NULL), 0, "%s", out);
+    site_start(out, sizeof out);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--listen", a,
+                        "--listen", b, TREE_BIN, "hold", site, NULL), 0, "%s", out);
+    WAIT_FOR(pid_of("tree_actor") > 0, "the actor");
+    char fd4[64];
+    snprintf(fd4, sizeof fd4, "/proc/%d/fd/4", pid_of("tree_actor"));
+    POLL_UNTIL(access(fd4, F_OK) != 0, "the actor to close its second socket");
+}
+
 /* An actor whose second address another program took while its
  * controller was dead (the actor had closed that socket): the next
  * controller takes the first back, the start fails on the second and
@@ -110,22 +127,51 @@ Test(held, a_socket_taken_back_waits_for_the_start_that_can_use_it)
     snprintf(a, sizeof a, "tcp:127.0.0.1:%d", pa);
     snprintf(b, sizeof b, "tcp:127.0.0.1:%d", pb);
     cr_assert_neq(pa, pb);
-    cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0, "%s", out);
-    cr_assert_eq(run_hr(out, sizeof out, "site", "set", "hrCtrl.maxBadness=1000000",
-                        NULL), 0, "%s", out);
-    site_start(out, sizeof out);
-    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--listen", a,
-                        "--listen", b, TREE_BIN, "hold", site, NULL), 0, "%s", out);
-    WAIT_FOR(pid_of("tree_actor") > 0, "the actor");
-    char fd4[64];
-    snprintf(fd4, sizeof fd4, "/proc/%d/fd/4", pid_of("tree_actor"));
-    POLL_UNTIL(access(fd4, F_OK) != 0, "the actor to close its second socket");
+    hold_first_of(a, b);
     int c = tcp(pa, 0); /* waits: the actor accepts nothing yet */
     ctl_crash_controller();
     int foreign = tcp(pb, 1); /* nobody holds the second address now */
     site_start(out, sizeof out);
     served_once_free(c, foreign);
     cr_assert(strstr(console(), "took 1 listening socket back"), "%s", console());
+}
+
+/* The same with a unix socket, which the actor holds twice (a dup()):
+ * both copies are taken back, as one socket, so that the copy the start
+ * does not take is not closed later with its file removed under the
+ * actor that serves it.  New clients still find the file once it runs. */
+Test(held, a_unix_socket_taken_back_keeps_its_file)
+{
+    int pb = free_port();
+    char a[600], b[64], path[600];
+    struct sockaddr_un u = {.sun_family = AF_UNIX};
+    snprintf(path, sizeof path, "%s/a.sock", site);
+    cr_assert_lt(strlen(path), sizeof u.sun_path);
+    strcpy(u.sun_path, path);
+    snprintf(a, sizeof a, "unix:%s", path);
+    snprintf(b, sizeof b, "tcp:127.0.0.1:%d", pb);
+    hold_first_of(a, b);
+    int c[2];
+    for (int i = 0; i < 2; i++) {
+        c[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        cr_assert_geq(c[i], 0);
+        if (i == 0) /* waits: the actor accepts nothing yet */
+            cr_assert_eq(connect(c[0], (struct sockaddr *)&u, sizeof u), 0,
+                         "%s: %s", path, strerror(errno));
+    }
+    ctl_crash_controller();
+    int foreign = tcp(pb, 1);
+    site_start(out, sizeof out);
+    served_once_free(c[0], foreign);
+    cr_assert(strstr(console(), "took 1 listening socket back"), "%s", console());
+    cr_assert_eq(connect(c[1], (struct sockaddr *)&u, sizeof u), 0,
+                 "a new client of %s: %s\n%s", path, strerror(errno), console());
+    char buf[64];
+    int err = 0, got;
+    POLL_UNTIL((got = answer(c[1], buf, sizeof buf, &err)) != 0,
+               "an answer to the new client");
+    cr_assert_eq(got, 1, "the new client got %s", err ? strerror(err) : "an end");
+    close(c[1]);
 }
 
 /* A cold restart passes the held socket to the fresh controller; the

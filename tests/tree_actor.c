@@ -19,9 +19,11 @@
  *                               user's); exit 5 if it cannot
  *   tree_actor hold SITE        keep the first held socket only (the
  *                               others closed, as a program that serves
- *                               one of them may), accept nothing until
- *                               the file SITE/serve exists (clients wait
- *                               in the backlog), then serve it
+ *                               one of them may) and a dup() of it (as
+ *                               Go's net.FileListener makes), accept
+ *                               nothing until the file SITE/serve exists
+ *                               (clients wait in the backlog), then
+ *                               serve it
  * SITE is only a mark, by which the test finds every process of its site
  * whatever the process did to its environment.
  */
@@ -107,6 +109,8 @@ int main(int argc, char **argv)
         snprintf(path, sizeof path, "%s/serve", argv[2]);
         for (int fd = 4; fd < 3 + n; fd++)
             close(fd);
+        if (fcntl(3, F_DUPFD, 20) < 0)
+            _exit(4);
         while (access(path, F_OK) != 0)
             usleep(10000);
         serve(1);
