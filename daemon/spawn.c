@@ -160,6 +160,14 @@ pid_t hrd_parent_of(pid_t pid)
     return p && sscanf(p, "%*c %d", &ppid) == 1 ? (pid_t)ppid : 0;
 }
 
+pid_t hrd_pgrp_of(pid_t pid)
+{
+    char buf[1024];
+    const char *p = stat_of(pid, buf, sizeof buf);
+    int pgrp = 0;
+    return p && sscanf(p, "%*c %*d %d", &pgrp) == 1 ? (pid_t)pgrp : 0;
+}
+
 /* The stored HR_LISTEN specs of an actor, or NULL. */
 static const char *listen_specs(const struct hr_strings *s)
 {

@@ -71,6 +71,8 @@ const char *hrd_start_why(const struct hrd *d, int r);
 uint64_t hrd_start_ticks(pid_t pid);
 /* The parent of pid (from /proc/PID/stat), or 0 when unknown. */
 pid_t hrd_parent_of(pid_t pid);
+/* The process group of pid (from /proc/PID/stat), or 0 when unknown. */
+pid_t hrd_pgrp_of(pid_t pid);
 /* The --listen specs stored for a direct actor (HR_LISTEN's value) into
  * out: 1, 0 when it has none, or -errno. */
 int hrd_spawn_listen_specs(struct hrd *d, int slot, char *out, size_t cap);

@@ -168,27 +168,71 @@ void hrd_tree_stop(struct hrd *d, int slot, uint32_t timeout_ms)
     d->slot[slot].kill_ms = timeout_ms;
 }
 
+/* Without cgroups: the process groups of actors reaped in the graceful
+ * stop of the site's end, each with its stop deadline (with cgroups, a
+ * cgroup keeps it: cgroup.c). */
+static struct {
+    pid_t pgrp;
+    uint64_t until;
+} graced[HR_REG_ACTORS];
+static int ngraced;
+
 void hrd_tree_reaped(struct hrd *d, int slot, pid_t pid)
 {
-    /* reaped in the graceful stop of the site's end: with cgroups, the rest
-     * of its tree keeps the stop's deadline (its SIGTERM had reached every
-     * process of it), and the end waits for it.  Not in a group's end,
-     * restart or upgrade, which go on once the actor is reaped (blocks
-     * freed, a new run started): nothing of the old run may outlive it */
-    uint64_t grace = d->cg_fd >= 0 && d->killing_all ? d->slot[slot].kill_at
-                                                     : 0;
+    /* reaped in the graceful stop of the site's end: the rest of its tree
+     * keeps the stop's deadline (its SIGTERM had reached every process of
+     * it), and the end waits for it: its cgroup, or, without cgroups, its
+     * process group (what left the group is ended with the site's end).
+     * Not in a group's end, restart or upgrade, which go on once the
+     * actor is reaped (blocks freed, a new run started): nothing of the
+     * old run may outlive it */
+    uint64_t grace = d->killing_all ? d->slot[slot].kill_at : 0;
     if (grace <= pmm__os_mono_ns())
         grace = 0; /* none, or its deadline is past */
     d->slot[slot].kill_at = 0;
     if (d->cg_fd >= 0) /* what was left, noted before it dies */
         d->slot[slot].cg_left = hrd_cgroup_reaped(d, slot, pid, grace) ? pid : 0;
+    else if (grace && ngraced < HR_REG_ACTORS) {
+        graced[ngraced].pgrp = pid;
+        graced[ngraced++].until = grace;
+    } else {
+        grace = 0;
+    }
     if (!grace)
         pmm__os_kill(-pid, SIGKILL);
 }
 
+/* Without cgroups: how many graced process groups still hold a process
+ * that is not dying.  Their processes are the controller's children by
+ * now (their parent, the actor, is dead: it adopts them), or those
+ * children's.  One whose deadline has come gets SIGKILL and is
+ * forgotten, as is one that has ended. */
+static int groups_graced(struct hrd *d)
+{
+    static pid_t kids[MAX_CHILDREN];
+    int n = ngraced ? orphans(d, kids, MAX_CHILDREN) : 0, left = 0;
+    uint64_t now = pmm__os_mono_ns();
+    for (int g = 0; g < ngraced;) {
+        int runs = 0;
+        for (int i = 0; i < n && !runs; i++)
+            runs = hrd_pgrp_of(kids[i]) == graced[g].pgrp && !dying(kids[i]);
+        if (runs && now >= graced[g].until) {
+            pmm__os_kill(-graced[g].pgrp, SIGKILL);
+            runs = 0;
+        }
+        if (runs) {
+            left++;
+            g++;
+        } else {
+            graced[g] = graced[--ngraced];
+        }
+    }
+    return left;
+}
+
 int hrd_tree_graced(struct hrd *d)
 {
-    return d->cg_fd >= 0 ? hrd_cgroup_graced(d) : 0;
+    return d->cg_fd >= 0 ? hrd_cgroup_graced(d) : groups_graced(d);
 }
 
 int hrd_tree_left(struct hrd *d, int slot, pid_t pid)
@@ -258,6 +302,7 @@ void hrd_tree_end_all(struct hrd *d, int wait_ms)
 {
     static pid_t kids[MAX_CHILDREN];
     hrd_cgroup_end(d, wait_ms); /* with cgroups: every actor's tree */
+    ngraced = 0; /* (without: their groups are orphans', ended below) */
     uint64_t until = pmm__os_mono_ns() + (uint64_t)wait_ms * 1000000ull;
     int n, ended = 0;
     while ((n = orphans(d, kids, MAX_CHILDREN)) > 0) {

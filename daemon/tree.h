@@ -43,13 +43,15 @@ struct hrd;
  * slot runs no process). */
 void hrd_tree_stop(struct hrd *d, int slot, uint32_t timeout_ms);
 /* The actor in slot, pid, was reaped: SIGKILL to what is left of its
- * process group and its cgroup, or, with cgroups, in the graceful stop of
- * the site's end (its deadline to come), to what is left of its cgroup at
- * that deadline (the sweep).  Without cgroups its orphans die in the next hrd_tree_sweep(),
- * once its run is over: off the restart's path. */
+ * process group and its cgroup, or, in the graceful stop of the site's
+ * end (its deadline to come), to what is left of its cgroup (the sweep)
+ * or, without cgroups, of its process group (hrd_tree_graced) at that
+ * deadline.  Without cgroups its orphans die in the next
+ * hrd_tree_sweep(), once its run is over: off the restart's path. */
 void hrd_tree_reaped(struct hrd *d, int slot, pid_t pid);
 /* How many reaped actors' trees still run in their graceful stop's time
- * (the site's end waits for them). */
+ * (the site's end waits for them); without cgroups, SIGKILL to the
+ * process groups whose deadline has come. */
 int hrd_tree_graced(struct hrd *d);
 /* The same (again, or for the first time), and SIGKILL to its orphans
  * now: 1 when processes of its run were left running when it was reaped

@@ -48,6 +48,13 @@ static void up(void)
 
 TestSuite(cgroups, .init = up, .fini = cg_site_down, .timeout = 300);
 
+/* A site whose controller will have no cgroups (the fallback). */
+static void up_fallback(void)
+{
+    site_new(0, 0);
+    setenv("HRD_CGROUPS", "off", 1);
+}
+
 /* Start the site, in cgroup mode: its cgroup into site_cg. */
 static void start(void)
 {
@@ -409,6 +416,29 @@ static int killed(pid_t pid)
            !proc_runs(pid);
 }
 
+/* A site stop with a saver (its child saves 300 ms after its SIGTERM,
+ * the actor itself dying of it at once) and an actor whose child ignores
+ * SIGTERM (stop timeout 500 ms): the stop ends once the first child has
+ * saved, and the second child is killed at its deadline, not left. */
+static void site_stop_waits_for_trees(const char *dir)
+{
+    char buf[32], script[4300];
+    saver(dir, "2");
+    script_file(script, sizeof script, dir, "ignorer.sh",
+                "#!/bin/sh\nsh -c 'trap \"\" TERM; echo $$ > $0/ignorer.pid; "
+                "while :; do sleep 1; done' \"%s\" &\nexec sleep 1000\n", dir);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "6", "--stop-timeout",
+                        "500", script, NULL), 0, "%s", out);
+    int ignorer = 0;
+    POLL_UNTIL(site_file("ignorer.pid", buf, sizeof buf) &&
+               (ignorer = atoi(buf)) > 0, "the ignoring child");
+    cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
+    cr_assert_not_null(site_file("saved.2", buf, sizeof buf),
+                       "the child did not save before the stop ended: %s",
+                       console());
+    cr_assert(killed(ignorer), "the child ignoring SIGTERM outlives the stop");
+}
+
 /* The site's end gives the whole tree its stop time: an actor's process
  * that dies of the SIGTERM at once leaves the rest of its tree the stop
  * timeout to end, and hr site stop returns once it has (before, its child
@@ -418,7 +448,7 @@ static int killed(pid_t pid)
  * rest gets SIGKILL when the actor is reaped (the child saves nothing). */
 Test(cgroups, the_site_s_end_gives_the_whole_tree_its_stop_time)
 {
-    char buf[32], script[4300];
+    char buf[32];
     const char *dir = getenv("HR_SITE"); /* up()'s site */
     hr_policy p = {.stop_ms = 10000};
     cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0, "%s", out);
@@ -435,21 +465,24 @@ Test(cgroups, the_site_s_end_gives_the_whole_tree_its_stop_time)
     cr_assert_null(site_file("saved.1", buf, sizeof buf),
                    "the ended group's child %d ran on after its group ended",
                    child);
-    saver(dir, "2");
-    script_file(script, sizeof script, dir, "ignorer.sh",
-                "#!/bin/sh\nsh -c 'trap \"\" TERM; echo $$ > $0/ignorer.pid; "
-                "while :; do sleep 1; done' \"%s\" &\nexec sleep 1000\n", dir);
-    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "6", "--stop-timeout",
-                        "500", script, NULL), 0, "%s", out);
-    int ignorer = 0;
-    POLL_UNTIL(site_file("ignorer.pid", buf, sizeof buf) &&
-               (ignorer = atoi(buf)) > 0, "the ignoring child");
-    cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
-    cr_assert_not_null(site_file("saved.2", buf, sizeof buf),
-                       "the child did not save before the stop ended: %s",
-                       console());
-    cr_assert(killed(ignorer), "the child ignoring SIGTERM outlives the stop");
+    site_stop_waits_for_trees(dir);
     cr_assert(!exists(site_cg), "%s is left after a stop", site_cg);
+}
+
+/* Without cgroups the site's end gives an actor's process group the same
+ * stop time (before, the group got SIGKILL the moment the actor was
+ * reaped, and its child saved nothing). */
+Test(cgroups, the_site_s_end_gives_the_process_group_its_stop_time,
+     .init = up_fallback)
+{
+    char buf[4200];
+    const char *dir = getenv("HR_SITE");
+    hr_policy p = {.stop_ms = 10000};
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0, "%s", out);
+    cr_assert_eq(hr_policy_write(dir, &p), 0);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    cr_assert_null(site_file("cgroup", buf, sizeof buf), "cgroup mode");
+    site_stop_waits_for_trees(dir);
 }
 
 /* A pid no process has now: a child's, reaped. */
