@@ -30,6 +30,7 @@
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/fsuid.h>
 #include <sys/stat.h>
@@ -41,16 +42,31 @@
 static int groups_of(uid_t uid, gid_t gid, gid_t *groups, gid_t *primary)
 {
     struct passwd pw, *p = NULL;
-    char buf[4096];
-    int n = PMM_OS_AS_GROUPS;
+    char small[4096], *buf = small;
+    size_t cap = sizeof small;
+    int n = PMM_OS_AS_GROUPS, r;
     *primary = gid;
     groups[0] = gid;
-    if (getpwuid_r(uid, &pw, buf, sizeof buf, &p) != 0 || !p)
-        return 1;
-    *primary = groups[0] = pw.pw_gid;
-    /* more than fit: the first ones only, the fewer rights */
-    if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &n) < 0)
-        n = PMM_OS_AS_GROUPS;
+    /* an entry longer than the buffer (ERANGE) is read again into a
+     * larger one, not taken for no entry */
+    while ((r = getpwuid_r(uid, &pw, buf, cap, &p)) == ERANGE &&
+           cap < (1u << 20)) {
+        char *more = realloc(buf == small ? NULL : buf, cap * 4);
+        if (!more)
+            break;
+        buf = more;
+        cap *= 4;
+    }
+    if (r == 0 && p) {
+        *primary = groups[0] = pw.pw_gid;
+        /* more than fit: the first ones only, the fewer rights */
+        if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &n) < 0)
+            n = PMM_OS_AS_GROUPS;
+    } else {
+        n = 1;
+    }
+    if (buf != small)
+        free(buf);
     return n;
 }
 
