@@ -23,10 +23,11 @@ static const char upgrade_about[] =
     "name, or its pid), keeping its persistent memory: the new version\n"
     "starts as a standby and waits in hr_standby_wait(), the old one is\n"
     "stopped (SIGTERM; it may hand its connections over), the new one is\n"
-    "promoted and, once ready, its image is the actor's for every later\n"
-    "restart.  A new version that dies or is not ready in time is rolled\n"
-    "back: the old image serves again, and the reason is printed.  With -g G\n"
-    "(and no ACTOR), every direct actor of group G, one after the other.\n"
+    "promoted and, once ready (one that never says: once it has run 1 s),\n"
+    "its image is the actor's for every later restart.  A new version\n"
+    "that dies or is not ready in time is rolled back: the old image\n"
+    "serves again, and the reason is printed.  With -g G (and no ACTOR),\n"
+    "every direct actor of group G, one after the other.\n"
     "exit codes: 0 upgraded, 1 rolled back or refused, 2 bad usage\n";
 
 enum { OPT_TIMEOUT = HR_OPT_OWN, OPT_COLD, OPT_ALL };
