@@ -202,20 +202,30 @@ void hrd_tree_reaped(struct hrd *d, int slot, pid_t pid)
         pmm__os_kill(-pid, SIGKILL);
 }
 
-/* Without cgroups: how many graced process groups still hold a process
- * that is not dying.  Their processes are the controller's children by
- * now (their parent, the actor, is dead: it adopts them), or those
- * children's.  One whose deadline has come gets SIGKILL and is
- * forgotten, as is one that has ended. */
+/* Is pgrp one of the graced process groups? */
+static int is_graced(pid_t pgrp)
+{
+    for (int g = 0; g < ngraced; g++)
+        if (graced[g].pgrp == pgrp)
+            return 1;
+    return 0;
+}
+
+/* Without cgroups: how many graced process groups still hold a process.
+ * Their members whose parent died are the controller's children (it
+ * adopts them): those that have ended are reaped first, so that what the
+ * group holds then runs (or is dying of a SIGKILL).  A group whose
+ * deadline has come gets SIGKILL and is forgotten, as is an empty one. */
 static int groups_graced(struct hrd *d)
 {
     static pid_t kids[MAX_CHILDREN];
     int n = ngraced ? orphans(d, kids, MAX_CHILDREN) : 0, left = 0;
+    for (int i = 0; i < n; i++)
+        if (is_graced(hrd_pgrp_of(kids[i])))
+            pmm__os_reap(kids[i], NULL, 1); /* (a zombie: gone now) */
     uint64_t now = pmm__os_mono_ns();
     for (int g = 0; g < ngraced;) {
-        int runs = 0;
-        for (int i = 0; i < n && !runs; i++)
-            runs = hrd_pgrp_of(kids[i]) == graced[g].pgrp && !dying(kids[i]);
+        int runs = pmm__os_kill(-graced[g].pgrp, 0) == 0;
         if (runs && now >= graced[g].until) {
             pmm__os_kill(-graced[g].pgrp, SIGKILL);
             runs = 0;
