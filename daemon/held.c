@@ -85,18 +85,21 @@ static int pool_drop(int slot)
     return n;
 }
 
-/* The entry of pool listening where spec says, or -1; not one that
- * waits for another actor still registered (owner[i], when owner). */
-static int pooled(const struct hrd *d, int slot, const int *pool, int npool,
-                  const int *owner, const char *spec)
+/* The entry of pool listening where spec says, or -1. */
+static int pooled(const int *pool, int npool, const char *spec)
 {
     for (int i = 0; i < npool; i++)
-        if (pool[i] >= 0 &&
-            !(owner && owner[i] >= 0 && owner[i] != slot &&
-              d->reg->actors[owner[i]].used) &&
-            pmm__os_listens_on(pool[i], spec))
+        if (pool[i] >= 0 && pmm__os_listens_on(pool[i], spec))
             return i;
     return -1;
+}
+
+/* The actor other than slot, still registered, that pool's entry i waits
+ * for (owner[i]), or -1. */
+static int waits_for(const struct hrd *d, int slot, const int *owner, int i)
+{
+    int o = owner && i >= 0 ? owner[i] : -1;
+    return o >= 0 && o != slot && d->reg->actors[o].used ? o : -1;
 }
 
 /* Undo a gather() of n sockets: each one from pool back in its entry
@@ -141,9 +144,19 @@ static int gather(struct hrd *d, int slot, const char *specs, int *pool,
             r = -EINVAL;
             break;
         }
-        if ((from[n] = pooled(d, slot, pool, npool, owner, s)) >= 0) {
-            r = pool[from[n]];
-            pool[from[n]] = -1;
+        int at = pooled(pool, npool, s), other = waits_for(d, slot, owner, at);
+        if (other >= 0) { /* ours: no connection to it, no new socket */
+            r = -EADDRINUSE;
+            if (why == FOR_START)
+                hrd_log(d, HRD_ERR, "actor %s: cannot listen on %s: the "
+                        "controller holds it for actor %s's next start",
+                        d->reg->actors[slot].name, s,
+                        d->reg->actors[other].name);
+            break;
+        }
+        if ((from[n] = at) >= 0) {
+            r = pool[at];
+            pool[at] = -1;
             ++*taken;
         } else if ((r = held_elsewhere(d, s)) < 0 ||
                    (r = pmm__os_listen_spec(s, BACKLOG)) < 0) {

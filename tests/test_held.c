@@ -132,6 +132,16 @@ Test(held, a_socket_taken_back_waits_for_the_start_that_can_use_it)
     ctl_crash_controller();
     int foreign = tcp(pb, 1); /* nobody holds the second address now */
     site_start(out, sizeof out);
+    WAIT_FOR(strstr(console(), "cannot listen on"), "the start to fail");
+    /* another actor asking for the first address meanwhile is refused,
+     * saying who it waits for, and does not take it (nor connect to it:
+     * the waiting client stays the first in its backlog) */
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "2", "--name", "z",
+                        "--listen", a, TREE_BIN, "serve", site, NULL), 1,
+                 "%s", out);
+    cr_assert(strstr(console(), "actor z: cannot listen on") &&
+              strstr(console(), "holds it for actor tree_actor's next start"),
+              "%s", console());
     served_once_free(c, foreign);
     cr_assert(strstr(console(), "took 1 listening socket back"), "%s", console());
 }
