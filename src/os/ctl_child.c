@@ -223,11 +223,16 @@ void pmm__os_exec_child(const struct pmm__os_child *c)
     if (exe_fd >= 0) {
         /* a "#!" program, or a binfmt_misc format's, is read by its
          * interpreter through its descriptor (/dev/fd/N): kept open for
-         * those alone; an ELF program gets none */
+         * those alone; an ELF program gets none, unless the kernel says
+         * it cannot run it so (ENOENT: another machine's ELF, which
+         * binfmt_misc hands to an emulator, qemu-user) */
         char magic[4];
         if (pread(exe_fd, magic, 4, 0) != 4 || memcmp(magic, "\177ELF", 4))
             fcntl(exe_fd, F_SETFD, 0);
         execveat(exe_fd, "", c->argv, envp, AT_EMPTY_PATH);
+        if (errno == ENOENT && fcntl(exe_fd, F_GETFD) == FD_CLOEXEC &&
+            fcntl(exe_fd, F_SETFD, 0) == 0)
+            execveat(exe_fd, "", c->argv, envp, AT_EMPTY_PATH);
     } else {
         execve(c->path, c->argv, envp);
     }
