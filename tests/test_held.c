@@ -153,7 +153,7 @@ Test(held, a_socket_taken_back_waits_for_the_start_that_can_use_it)
 Test(held, a_unix_socket_taken_back_keeps_its_file)
 {
     int pb = free_port();
-    char a[600], b[64], path[600];
+    char a[620], b[64], path[600];
     struct sockaddr_un u = {.sun_family = AF_UNIX};
     snprintf(path, sizeof path, "%s/a.sock", site);
     cr_assert_lt(strlen(path), sizeof u.sun_path);
