@@ -540,3 +540,27 @@ Test(harden, no_actor_changes_its_stored_image)
     cr_assert(!fds_naming(pid_of("sleep"), "memfd:"),
               "an ELF program holds a descriptor of its image");
 }
+
+/* Where memfds are made no-exec unless they say otherwise (the sysctl
+ * vm.memfd_noexec = 1, per pid namespace, Linux 6.3 and later), actors
+ * still start: the image's copy is made executable outright.  (Before,
+ * every start failed: "not an executable file".)  The controller runs in
+ * a pid namespace of its own with the sysctl set there, so that nothing
+ * else on the machine sees it. */
+Test(harden, actors_start_where_memfds_are_no_exec_by_default)
+{
+    if (access("/proc/sys/vm/memfd_noexec", F_OK) != 0)
+        cr_skip_test("no vm.memfd_noexec here (Linux before 6.3)");
+    run_hr(NULL, 0, "site", "stop", NULL);
+    char script[1024];
+    snprintf(script, sizeof script,
+             "echo 1 > /proc/sys/vm/memfd_noexec || exit 77; "
+             "%s site start && %s arun -g 1 /bin/sleep 100 && "
+             "%s site stop", HR_BIN, HR_BIN, HR_BIN);
+    char *argv[] = {"/usr/bin/unshare", "--pid", "--fork", "--mount-proc",
+                    "/bin/sh", "-c", script, NULL};
+    int r = run_all(out, sizeof out, 0, 0, argv);
+    if (r == 77 || (r != 0 && strstr(out, "unshare failed")))
+        cr_skip_test("no pid namespace with the sysctl set: %s", out);
+    cr_assert_eq(r, 0, "in a pid namespace with vm.memfd_noexec=1: %s", out);
+}

@@ -126,10 +126,19 @@ int pmm__os_read_owned(const char *path, char *buf, size_t cap,
     return r;
 }
 
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U /* <linux/memfd.h> of Linux 6.3 */
+#endif
+
 int pmm__os_memfd_ro(const char *name, const void *data, size_t len)
 {
     char path[64];
-    int w = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    /* executable said outright: where vm.memfd_noexec is 1, a memfd made
+     * without MFD_EXEC is sealed against exec; a kernel before 6.3 does
+     * not know the flag (EINVAL) and makes every memfd executable */
+    int w = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+    if (w < 0 && errno == EINVAL)
+        w = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (w < 0)
         return -errno;
     int r = pmm__os_write(w, data, len);
