@@ -25,12 +25,14 @@
 #define _GNU_SOURCE
 #include "os.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <grp.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/fsuid.h>
 #include <sys/stat.h>
@@ -84,6 +86,29 @@ static int set_ids(int n, const gid_t *groups, gid_t gid, uid_t uid)
     return 0;
 }
 
+/* Block, on this thread, every signal the process has a handler for,
+ * the mask as it was into *was: a handler that ran inside the switch
+ * would act with the user's file rights (a file it makes, the user's;
+ * one it may not open, refused).  Those with the default action or
+ * ignored stay open: no code of the process runs for them, and a SIGINT
+ * still ends a root process waiting in a switch.  (glibc's own signals,
+ * which sigaction() refuses, are left alone.) */
+static_assert(sizeof(sigset_t) <= sizeof(((struct pmm__os_as *)0)->mask),
+              "room for a signal mask");
+static void block_handled(void *was)
+{
+    sigset_t handled;
+    struct sigaction sa;
+    sigemptyset(&handled);
+    for (int s = 1; s < NSIG; s++)
+        if (s != SIGKILL && s != SIGSTOP && sigaction(s, NULL, &sa) == 0 &&
+            sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN)
+            sigaddset(&handled, s);
+    sigset_t old;
+    pthread_sigmask(SIG_BLOCK, &handled, &old);
+    memcpy(was, &old, sizeof old);
+}
+
 int pmm__os_as_owner(int fd, struct pmm__os_as *was)
 {
     struct stat st;
@@ -108,6 +133,7 @@ int pmm__os_as_owner(int fd, struct pmm__os_as *was)
     prctl(PR_GET_PDEATHSIG, &was->deathsig);
     was->dumpable = prctl(PR_GET_DUMPABLE);
     was->parent = getppid();
+    block_handled(was->mask);
     was->on = 1;
     int r = set_ids(n, groups, gid, st.st_uid);
     if (r < 0)
@@ -132,5 +158,8 @@ void pmm__os_as_self(struct pmm__os_as *was)
             kill(getpid(), was->deathsig);
     }
     was->on = 0;
+    sigset_t mask; /* root's rights first, then the handlers */
+    memcpy(&mask, was->mask, sizeof mask);
+    pthread_sigmask(SIG_SETMASK, &mask, NULL);
     pthread_setcancelstate(was->cancel, NULL);
 }

@@ -182,14 +182,17 @@ struct pmm__os_as {
                      which a change of fsuid from 0 clears */
     int dumpable;
     pid_t parent; /* its parent then: one that died meanwhile is told */
+    uint64_t mask[16]; /* its signal mask (a sigset_t): the handled
+                          signals wait meanwhile */
     int ngroups;
     gid_t groups[PMM_OS_AS_GROUPS];
 };
 /* When the caller is root and the file fd is another user's: this thread
  * acts with that user's file-system rights (the user's id, the group and
  * groups of its passwd entry, or the file's group for a user with none)
- * until pmm__os_as_self(), with cancellation off meanwhile; files it
- * makes are the user's.  Otherwise nothing changes.  0, or -errno (root
+ * until pmm__os_as_self(), with cancellation off meanwhile and the
+ * signals the process handles blocked (their handlers run after, with
+ * root's rights); files it makes are the user's.  Otherwise nothing changes.  0, or -errno (root
  * in more than PMM_OS_AS_GROUPS groups: -EINVAL), nothing changed then. */
 int pmm__os_as_owner(int fd, struct pmm__os_as *was);
 /* Back to the rights (and cancel state, parent-death signal, dumpable
