@@ -21,8 +21,6 @@
  *   heap_bench [--quick] [BOOST_FIGURES]
  */
 #define _GNU_SOURCE
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -31,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -45,6 +42,7 @@
 
 #include "frag_mix.h"
 #include "report.h"
+#include "syscall_trap.h"
 
 #define REPS 15
 static double slowest;
@@ -300,25 +298,6 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
     last_nr = si->si_syscall;
 }
 
-/* Every system call but rt_sigreturn and exit_group raises SIGSYS. */
-static int trap_all_syscalls(void)
-{
-    struct sock_filter f[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_rt_sigreturn, 2, 0),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_exit_group, 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    struct sock_fprog prog = {sizeof f / sizeof *f, f};
-    struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};
-    if (sigaction(SIGSYS, &sa, NULL) < 0 ||
-        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
-        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
-        return -1;
-    return 0;
-}
-
 /* In a child: n of each update, then one deliberate system call that must
  * be counted (the proof that the trap works).  Exit code: the update
  * path's traps (capped), or 255 if the trap failed. */
@@ -326,7 +305,7 @@ static long count_syscalls(int n)
 {
     pid_t pid = fork();
     if (pid == 0) {
-        if (trap_all_syscalls() < 0)
+        if (trap_all_syscalls(on_sigsys) < 0)
             _exit(254);
         ours_tx64(n);
         ours_alloc_free(n);

@@ -5,12 +5,9 @@
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,6 +18,7 @@
 #include "common.h"
 #include "heap_suite.h"
 #include "heap_work.h"
+#include "../bench/syscall_trap.h"
 
 static pmm_bank *bank;
 
@@ -481,25 +479,6 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
     traps++;
 }
 
-/* Every system call but rt_sigreturn and exit_group raises SIGSYS. */
-static int trap_all_syscalls(void)
-{
-    struct sock_filter f[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_rt_sigreturn, 2, 0),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_exit_group, 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    struct sock_fprog prog = {sizeof f / sizeof *f, f};
-    struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};
-    if (sigaction(SIGSYS, &sa, NULL) < 0 ||
-        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
-        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
-        return -1;
-    return 0;
-}
-
 /* The claim of heap.h: the RAM update path makes no system call.  A child
  * runs transactions under a filter that traps every system call. */
 Test(heap, no_system_call_on_the_ram_update_path)
@@ -515,7 +494,7 @@ Test(heap, no_system_call_on_the_ram_update_path)
         cr_assert_eq(hw_step(h, &rng), 0);
     pid_t pid = fork();
     if (pid == 0) {
-        if (trap_all_syscalls() < 0)
+        if (trap_all_syscalls(on_sigsys) < 0)
             _exit(254);
         for (int i = 0; i < 2000; i++)
             if (hw_step(h, &rng) < 0)
