@@ -19,6 +19,7 @@
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pthread.h>
@@ -27,6 +28,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/fsuid.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -34,6 +36,7 @@
 #include <hotrestart/pmm.h>
 
 #include "common.h"
+#include "os/os.h"
 
 #define USER 65534 /* nobody: the site's owner */
 
@@ -320,4 +323,38 @@ Test(rootcred, no_signal_handler_runs_with_the_user_s_rights)
     cr_assert_eq(pthread_join(t, NULL), 0);
     cr_assert_eq(sig.as_user, 0, "%lu of %lu runs of the handler had the "
                  "user's file rights", sig.as_user, sig.runs);
+}
+
+static int read_first(void *p)
+{
+    return *(volatile const char *)p;
+}
+
+/* A read, inside root's switch, of a user's file that shrank under its
+ * mapping (a bank the user truncated) is -EFAULT, as anywhere (fault.c),
+ * not the end of root's process: the library's SIGBUS handler is one the
+ * switch leaves open, since a blocked SIGBUS raised by a fault kills the
+ * process at once.  (Seen failing, killed by SIGBUS, when the switch
+ * blocked every handled signal.) */
+Test(rootcred, a_fault_inside_the_switch_is_an_error_not_a_death)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/u/shrinks", base);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    cr_assert_geq(fd, 0, "%s: %s", path, strerror(errno));
+    cr_assert_eq(ftruncate(fd, 8192), 0);
+    cr_assert_eq(fchown(fd, USER, USER), 0);
+    void *m = mmap(NULL, 8192, PROT_READ, MAP_SHARED, fd, 0);
+    cr_assert_neq(m, MAP_FAILED);
+    /* the library's handler installed by a first guarded read */
+    cr_assert_eq(pmm__os_guarded(m, 8192, read_first, m), 0);
+    cr_assert_eq(ftruncate(fd, 0), 0);
+    struct pmm__os_as as;
+    cr_assert_eq(pmm__os_as_owner(fd, &as), 0);
+    cr_assert(as.on, "root did not act as the file's owner");
+    int r = pmm__os_guarded(m, 8192, read_first, m);
+    pmm__os_as_self(&as);
+    cr_assert_eq(r, -EFAULT, "a read past the end: %d", r);
+    munmap(m, 8192);
+    close(fd);
 }

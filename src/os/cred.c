@@ -86,22 +86,36 @@ static int set_ids(int n, const gid_t *groups, gid_t gid, uid_t uid)
     return 0;
 }
 
-/* Block, on this thread, every signal the process has a handler for,
- * the mask as it was into *was: a handler that ran inside the switch
- * would act with the user's file rights (a file it makes, the user's;
- * one it may not open, refused).  Those with the default action or
- * ignored stay open: no code of the process runs for them, and a SIGINT
- * still ends a root process waiting in a switch.  (glibc's own signals,
- * which sigaction() refuses, are left alone.) */
+/* Block, on this thread, every signal the process has a handler for but
+ * the faults', the mask as it was into *was: a handler that ran inside
+ * the switch would act with the user's file rights (a file it makes, the
+ * user's; one it may not open, refused).  Those with the default action
+ * or ignored stay open: no code of the process runs for them, and a
+ * default SIGINT still ends a root process waiting in a switch.  The
+ * handlers are read once: one installed by another thread meanwhile is
+ * not blocked.  (glibc's own signals, which sigaction() refuses, are
+ * left alone.) */
 static_assert(sizeof(sigset_t) <= sizeof(((struct pmm__os_as *)0)->mask),
               "room for a signal mask");
+
+/* Signals never blocked: SIGKILL and SIGSTOP cannot be, and a fault's
+ * (SIGBUS of a read past a shrunk file's end, SIGSEGV...) is raised by
+ * the faulting instruction itself: blocked, the kernel kills the process
+ * at once instead of running the handler.  The library's own SIGBUS
+ * handler (fault.c) turns a read of a bank the user truncated into
+ * -EFAULT, inside a switch as anywhere. */
+static int fault_signal(int s)
+{
+    return s == SIGKILL || s == SIGSTOP || s == SIGBUS || s == SIGSEGV ||
+           s == SIGFPE || s == SIGILL || s == SIGTRAP || s == SIGSYS;
+}
 static void block_handled(void *was)
 {
     sigset_t handled;
     struct sigaction sa;
     sigemptyset(&handled);
     for (int s = 1; s < NSIG; s++)
-        if (s != SIGKILL && s != SIGSTOP && sigaction(s, NULL, &sa) == 0 &&
+        if (!fault_signal(s) && sigaction(s, NULL, &sa) == 0 &&
             sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN)
             sigaddset(&handled, s);
     sigset_t old;

@@ -7,8 +7,9 @@
  * Contract: each function returns 0 (or a count) on success and -errno on
  * failure, retries EINTR itself (close excepted, as noted), and never
  * leaves a half-done effect that the caller cannot see: a short pwrite is
- * completed or reported.  Descriptors are opened close-on-exec.  The functions keep no state but the caches
- * named below, which are safe to read from any thread.
+ * completed or reported.  Descriptors are opened close-on-exec.  The
+ * functions keep no state but the caches named below, which are safe to
+ * read from any thread.
  *
  * Kept true by a test: tests/check_symbols.sh lists the undefined symbols
  * of every object of the checked folders (HR_SYSCALL_CHECKED in
@@ -191,9 +192,10 @@ struct pmm__os_as {
  * acts with that user's file-system rights (the user's id, the group and
  * groups of its passwd entry, or the file's group for a user with none)
  * until pmm__os_as_self(), with cancellation off meanwhile and the
- * signals the process handles blocked (their handlers run after, with
- * root's rights); files it makes are the user's.  Otherwise nothing changes.  0, or -errno (root
- * in more than PMM_OS_AS_GROUPS groups: -EINVAL), nothing changed then. */
+ * signals the process handles blocked but the faults' (their handlers
+ * run after, with root's rights); files it makes are the user's.
+ * Otherwise nothing changes.  0, or -errno (root in more than
+ * PMM_OS_AS_GROUPS groups: -EINVAL), nothing changed then. */
 int pmm__os_as_owner(int fd, struct pmm__os_as *was);
 /* Back to the rights (and cancel state, parent-death signal, dumpable
  * flag) that pmm__os_as_owner() found; nothing when it changed nothing. */
