@@ -150,6 +150,9 @@ static int store_trial_image(struct hrd *d, int slot, int exe_fd,
     iv->stored_ns = pmm__os_now_ns();
     r = pmm__os_memfd_ro(d->reg->actors[slot].name, p, (size_t)bytes);
     unmap_block(d, "timage", slot);
+    if (r == -EACCES)
+        hrd_log(d, HRD_ERR, "upgrade of %s: %s", d->reg->actors[slot].name,
+                HRD_NOEXEC_MEMFD_WHY);
     return r;
 }
 

@@ -125,6 +125,9 @@ static int image_fd(struct hrd *d, int slot)
     pmm__unmap(d->bank, name);
     if (r >= 0)
         d->slot[slot].image_fd = r;
+    if (r == -EACCES) /* memfd_create's: no executable memfd allowed */
+        snprintf(d->start_why, sizeof d->start_why, "%s",
+                 HRD_NOEXEC_MEMFD_WHY);
     return r;
 }
 

@@ -67,6 +67,11 @@ int hrd_spawn_wait(struct hrd *d, int slot, int pid, int exec_pipe);
 /* Why the last start failed with r, in words: d->start_why when a child
  * said which step failed, else the code's message. */
 const char *hrd_start_why(const struct hrd *d, int r);
+/* Why a start fails when the kernel makes no executable copy of the
+ * program (pmm__os_memfd_ro's -EACCES). */
+#define HRD_NOEXEC_MEMFD_WHY                                                  \
+    "the kernel makes no executable in-memory copy of the program "          \
+    "(memfd_create refused: vm.memfd_noexec is 2 in this pid namespace)"
 /* The start time of pid in clock ticks since boot (from /proc), or 0. */
 uint64_t hrd_start_ticks(pid_t pid);
 /* The parent of pid (from /proc/PID/stat), or 0 when unknown. */
