@@ -98,6 +98,10 @@ void hrd_setup(struct hrd *d, const char *site_arg)
     int r = pmm_site_path(d->site, sizeof d->site, site_arg);
     if (r < 0)
         hrd_die(1, "site path: %s", pmm_strerror(r));
+    if (strlen(d->site) > HR_SITE_PATH_MAX) /* nobody could reach us */
+        hrd_die(1, "site path %s: %zu bytes, over the %u a site may have: its "
+                "control socket would not fit a socket address (choose a "
+                "shorter one)", d->site, strlen(d->site), HR_SITE_PATH_MAX);
     if (hrd_config_dir())
         hrd_config_make_site(d->site);
     /* opened once and checked on its descriptor (ours, owner-only): a

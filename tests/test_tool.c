@@ -7,7 +7,12 @@
 #include <criterion/criterion.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <hotrestart/hr.h>
 
 #include <pmm/chPmm.h>
 
@@ -241,4 +246,35 @@ Test(tool, option_with_another_subcommand_is_refused)
                         "info", NULL), 1, "%s", out);
     cr_assert_eq(run_hr(out, sizeof out, "--site", "/nonexistent/site", "site",
                         "info", "--force", NULL), 2, "usage first: %s", out);
+}
+
+/* A controller's sockets are SITE/control.sock and SITE/notify.sock, whose
+ * paths must fit a socket address: a site path over HR_SITE_PATH_MAX
+ * bytes is refused by create, start and hrd itself (before: made and
+ * started, then never reached by ps, stop or destroy: "File name too
+ * long" with a controller left running). */
+Test(tool, a_site_path_too_long_for_its_socket_is_refused)
+{
+    char at[HR_SITE_PATH_MAX + 2], buf[4096];
+    const char *base = getenv("HR_SITE");
+    int n = snprintf(at, sizeof at, "%s/", base);
+    cr_assert_lt(n, (int)HR_SITE_PATH_MAX - 8);
+    memset(at + n, 'e', HR_SITE_PATH_MAX + 1 - (size_t)n);
+    at[HR_SITE_PATH_MAX + 1] = 0; /* one byte over */
+    char *const create[] = {HR_BIN, "--site", at, "site", "create", NULL};
+    cr_assert_eq(run_all(buf, sizeof buf, 0, 0, create), 2, "%s", buf);
+    cr_assert(strstr(buf, "over the 94 a site may have"), "%s", buf);
+    cr_assert_eq(access(at, F_OK), -1, "nothing made");
+    char *const start[] = {HR_BIN, "--site", at, "site", "start", NULL};
+    cr_assert_eq(run_all(buf, sizeof buf, 0, 0, start), 2, "%s", buf);
+    cr_assert(strstr(buf, "over the 94 a site may have"), "%s", buf);
+    cr_assert_eq(mkdir(at, 0700), 0);
+    char *const hrd[] = {HRD_BIN, "--site", at, NULL};
+    cr_assert_eq(run_all(buf, sizeof buf, 0, 0, hrd), 1, "%s", buf);
+    cr_assert(strstr(buf, "95 bytes, over the 94"), "%s", buf);
+    rmdir(at);
+    at[HR_SITE_PATH_MAX] = 0; /* the longest a site may have */
+    cr_assert_eq(run_all(buf, sizeof buf, 0, 0, create), 0, "%s", buf);
+    char *const destroy[] = {HR_BIN, "--site", at, "site", "destroy", NULL};
+    cr_assert_eq(run_all(buf, sizeof buf, 0, 0, destroy), 0, "%s", buf);
 }

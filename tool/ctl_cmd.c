@@ -31,6 +31,10 @@ static const char *ctl_err(int r)
         return "no controller runs in this site (hr site start)";
     if (r == -EAGAIN)
         return "the controller did not answer within 30 s";
+    _Static_assert(HR_SITE_PATH_MAX == 94, "the words below say 94");
+    if (r == -ENAMETOOLONG) /* its socket's path: see HR_SITE_PATH_MAX */
+        return "the site path is too long for a controller's socket address "
+               "(a site path has 94 bytes at most)";
     if (r == -EACCES || r == -EPERM)
         return "permission denied: only root and the site's owner may control it";
     if (r == -ERANGE)
@@ -112,6 +116,7 @@ int hr_site_start(const struct hr_opts *o)
     char dir[4096], hrd[PATH_MAX + 8], fdarg[16];
     int ready[2], err[2], hrd_pid[2];
     hr_site_dir(o, dir, sizeof dir, "site start"); /* hrd checks it */
+    hr_site_fits(dir, "site start");
     int pid = hr_ping(dir);
     if (pid > 0)
         hr_die(HR_EXIT_FAIL, "site start: a controller already runs in %s "

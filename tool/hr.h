@@ -38,6 +38,9 @@ __attribute__((noreturn)) void hr_die_site_err(const struct hr_opts *o,
 /* The site's directory (--site, $HR_SITE or the default) into dir, or
  * exit saying why, with action as the message's first word. */
 void hr_site_dir(const struct hr_opts *o, char *dir, size_t len, const char *action);
+/* Die (exit 2) when dir is longer than a controller's site path may be
+ * (HR_SITE_PATH_MAX). */
+void hr_site_fits(const char *dir, const char *action);
 /* Root acting on a site (or a bank file) of another user's becomes that
  * user, for good (owner.c); anyone else, or on root's own, goes on as is.
  * hr_site_dir() does it for the site it resolves. */

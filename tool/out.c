@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <hotrestart/hr.h>
 #include <hotrestart/pmm.h>
 
 #include "hr.h"
@@ -72,6 +73,15 @@ void hr_site_dir(const struct hr_opts *o, char *dir, size_t len, const char *act
                "an absolute one", action, dir,
                o->site ? "--site" : "$HR_SITE");
     hr_as_owner_of(dir, action);
+}
+
+void hr_site_fits(const char *dir, const char *action)
+{
+    if (strlen(dir) > HR_SITE_PATH_MAX)
+        hr_die(HR_EXIT_USAGE, "%s: the site path %s is %zu bytes, over the %u "
+               "a site may have: its controller's socket (SITE/control.sock) "
+               "would not fit a socket address; choose a shorter one", action,
+               dir, strlen(dir), HR_SITE_PATH_MAX);
 }
 
 void hr_site_existing(const struct hr_opts *o, char *dir, size_t len,

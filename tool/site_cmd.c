@@ -111,6 +111,7 @@ static int site_create(const struct hr_call *call)
         hr_die(HR_EXIT_USAGE, "site create: --huge or --no-huge, not both");
     c.huge = VAL(OPT_HUGE) ? PMM_HUGE_ON : VAL(OPT_NO_HUGE) ? PMM_HUGE_OFF : 0;
     hr_site_dir(o, dir, sizeof dir, "site");
+    hr_site_fits(dir, "site create");
     int r = pmm_site_create(dir, &c);
     if (r == -EOPNOTSUPP && pmm_site_create_why())
         hr_die(HR_EXIT_FAIL, "site create: --huge: %s: %s (see hr(1), "

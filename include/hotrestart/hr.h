@@ -31,6 +31,12 @@
 extern "C" {
 #endif
 
+/* The longest site path a controller can serve, in bytes: its sockets
+ * (SITE/control.sock, SITE/notify.sock) must fit the 108 bytes of a
+ * socket address.  A longer one is refused by hr site create and start
+ * and by hrd; a call on it answers -ENAMETOOLONG. */
+#define HR_SITE_PATH_MAX 94u
+
 /* The controller's pid if it runs. */
 PMM_API int hr_ping(const char *site);
 /* Start a direct actor in group: the file at path (opened by the caller, so

@@ -19,12 +19,18 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/un.h>
+
+#include <hotrestart/hr.h>
 
 #define HR_MSG_MAGIC 0x48524331u  /* "HRC1" */
 #define HR_MSG_MAX (256u * 1024)  /* header + payload */
 #define HR_MSG_MAXFDS 4
 #define HR_MAX_ARGS 4096          /* argv + envp entries */
 #define HR_SOCK_NAME "control.sock"
+_Static_assert(HR_SITE_PATH_MAX + sizeof "/" HR_SOCK_NAME <=
+                   sizeof ((struct sockaddr_un *)0)->sun_path,
+               "a site path of HR_SITE_PATH_MAX bytes holds its socket");
 #define HR_CALL_TIMEOUT_S 30     /* a request unanswered after this fails */
 
 enum hr_msg_type {
