@@ -10,6 +10,7 @@
  * port.  A unix socket's file goes when its actor leaves the registry.
  */
 #define _GNU_SOURCE
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +121,24 @@ static void give_back(struct hrd *d, int slot, int n, const int *from,
     }
 }
 
+/* A start that cannot have its socket spec: logged, and said to the
+ * caller of the start (d->start_why), who would otherwise be told of the
+ * program. */
+__attribute__((format(printf, 4, 5))) static void
+cannot_listen(struct hrd *d, int slot, const char *spec, const char *fmt, ...)
+{
+    char why[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    hrd_log(d, HRD_ERR, "actor %s: cannot listen on %s: %s",
+            d->reg->actors[slot].name, spec, why);
+    snprintf(d->start_why, sizeof d->start_why, "--listen %.100s: %s", spec,
+             why);
+    d->start_step = 0; /* before any step of the child's */
+}
+
 enum gather_for {
     FOR_START, /* hrd_held_open: log why it fails */
     FOR_TAKE,  /* hrd_held_take: quiet, and at least one from pool */
@@ -148,21 +167,24 @@ static int gather(struct hrd *d, int slot, const char *specs, int *pool,
         if (other >= 0) { /* ours: no connection to it, no new socket */
             r = -EADDRINUSE;
             if (why == FOR_START)
-                hrd_log(d, HRD_ERR, "actor %s: cannot listen on %s: the "
-                        "controller holds it for actor %s's next start",
-                        d->reg->actors[slot].name, s,
-                        d->reg->actors[other].name);
+                cannot_listen(d, slot, s, "the controller holds it for "
+                              "actor %s's next start",
+                              d->reg->actors[other].name);
             break;
         }
         if ((from[n] = at) >= 0) {
             r = pool[at];
             pool[at] = -1;
             ++*taken;
+        } else if (strncmp(s, "unix:", 5) == 0 && s[5] != '/') {
+            r = -EINVAL; /* bound in our directory, "/", not the caller's */
+            if (why == FOR_START)
+                cannot_listen(d, slot, s, "a unix: path must be absolute");
+            break;
         } else if ((r = held_elsewhere(d, s)) < 0 ||
                    (r = pmm__os_listen_spec(s, BACKLOG)) < 0) {
             if (why == FOR_START) /* (a take's: the actor's start says) */
-                hrd_log(d, HRD_ERR, "actor %s: cannot listen on %s: %s",
-                        d->reg->actors[slot].name, s, pmm_strerror(r));
+                cannot_listen(d, slot, s, "%s", pmm_strerror(r));
             break;
         }
         d->slot[slot].held_fd[n++] = r;

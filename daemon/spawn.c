@@ -312,6 +312,7 @@ static int spawn(struct hrd *d, int slot, const int *stdio_in, int standby,
     struct hr_reg_actor *a = &d->reg->actors[slot];
     char name[PMM_NAME_MAX], vars[6][128];
     d->start_why[0] = 0; /* hrd_spawn_wait says why, if it fails */
+    d->start_step = 0;
     const char *args;
     uint32_t args_len = t ? t->args_len : a->args_len;
     int r, fd = t ? t->image_fd : image_fd(d, slot);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -217,4 +218,39 @@ Test(held, a_socket_passed_by_a_cold_restart_outlives_a_failed_arun)
     cr_assert_eq(run_hr(out, sizeof out, "site", "restart", "--cold", NULL), 0,
                  "%s", out);
     served_once_free(c, foreign);
+}
+
+/* An address the controller cannot listen on is named as the reason, not
+ * the program (before: "/bin/sleep: its program interpreter ... does not
+ * exist" for a unix: path in a missing directory), and a relative unix:
+ * path is the caller's, not the controller's directory ("/"). */
+Test(held, a_listen_that_cannot_be_had_is_said_as_such)
+{
+    char buf[8192], sock[600];
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0, "%s", out);
+    snprintf(sock, sizeof sock, "%s/sysadm.ini", site);
+    FILE *f = fopen(sock, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "arun -g 3 --listen unix:ini.sock /bin/sleep 100\n");
+    fclose(f);
+    site_start(out, sizeof out);
+    cr_assert(strstr(console(), "cannot listen on unix:ini.sock: a unix: path "
+                                "must be absolute"), "%s", console());
+    cr_assert_eq(access("/ini.sock", F_OK), -1, "bound in the controller's /");
+    char *const gone[] = {HR_BIN, "arun", "-g", "1", "--listen",
+                          "unix:/nonexistent-dir/x.sock", "/bin/sleep", "100",
+                          NULL};
+    cr_assert_eq(run_all(buf, sizeof buf, 0, 0, gone), 1, "%s", buf);
+    cr_assert(strstr(buf, "arun: --listen unix:/nonexistent-dir/x.sock: No "
+                          "such file or directory"), "%s", buf);
+    cr_assert_eq(chdir(site), 0);
+    unlink("/rel.sock");
+    char *const rel[] = {HR_BIN, "arun", "-g", "2", "--listen", "unix:rel.sock",
+                         "/bin/sleep", "100", NULL};
+    cr_assert_eq(run_all(buf, sizeof buf, 0, 0, rel), 0, "%s", buf);
+    snprintf(sock, sizeof sock, "%s/rel.sock", site);
+    struct stat st;
+    cr_assert_eq(stat(sock, &st), 0, "no socket at %s:\n%s", sock, console());
+    cr_assert(S_ISSOCK(st.st_mode));
+    cr_assert_eq(access("/rel.sock", F_OK), -1, "bound in the controller's /");
 }

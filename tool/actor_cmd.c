@@ -56,6 +56,19 @@ static char **with_listen(const char *specs)
 
 static void add_listen(char *specs, size_t cap, const char *spec)
 {
+    char abs[PATH_MAX + 8], cwd[PATH_MAX];
+    /* the controller binds in its own directory: a relative path is ours */
+    if (strncmp(spec, "unix:", 5) == 0 && spec[5] && spec[5] != '/') {
+        if (!getcwd(cwd, sizeof cwd) ||
+            snprintf(abs, sizeof abs, "unix:%s/%s", cwd, spec + 5) >=
+                (int)sizeof abs)
+            hr_die(HR_EXIT_USAGE, "arun: --listen '%s': this directory's "
+                   "path cannot be read: give an absolute path", spec);
+        spec = abs;
+    }
+    if (strncmp(spec, "unix:", 5) == 0 && strlen(spec + 5) > 107)
+        hr_die(HR_EXIT_USAGE, "arun: --listen '%.70s...': a unix: path has "
+               "107 bytes at most (a socket address)", spec);
     if ((strncmp(spec, "tcp:", 4) != 0 || !strchr(spec + 4, ':')) &&
         (strncmp(spec, "unix:", 5) != 0 || !spec[5]))
         hr_die(HR_EXIT_USAGE, "arun: bad --listen '%s' (tcp:HOST:PORT or "
@@ -297,6 +310,10 @@ __attribute__((noreturn)) static void arun_refused(int r, const char *path,
         hr_die(HR_EXIT_FAIL, "arun: %s runs but never said it was ready "
                              "within 30 s (READY=1, or a line on its "
                              "--ready-fd; hr ps, hr log)", path);
+    /* the controller's words for an address, but for a plain "in use" */
+    if (r != -EPERM && why && strncmp(why, "--listen ", 9) == 0 &&
+        !(r == -EADDRINUSE && strstr(why, pmm_strerror(r))))
+        hr_die(HR_EXIT_FAIL, "arun: %s", why);
     if (r == -EADDRINUSE && specs[0])
         hr_die(HR_EXIT_FAIL, "arun: --listen %s: address in use (another "
                "actor or program listens there)", specs);
