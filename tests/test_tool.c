@@ -278,3 +278,25 @@ Test(tool, a_site_path_too_long_for_its_socket_is_refused)
     char *const destroy[] = {HR_BIN, "--site", at, "site", "destroy", NULL};
     cr_assert_eq(run_all(buf, sizeof buf, 0, 0, destroy), 0, "%s", buf);
 }
+
+/* A program that is not there is named as such: an upgrade's used to be
+ * worded "no controller runs in this site" (the call's -ENOENT), and an
+ * empty name was found as the first directory of $PATH. */
+Test(tool, a_program_not_there_is_named)
+{
+    char buf[4096];
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0, "%s", out);
+    char *const up[] = {HR_BIN, "upgrade", "x", "/nonexistent/prog", NULL};
+    cr_assert_eq(run_all(buf, sizeof buf, 0, 0, up), 1, "%s", buf);
+    cr_assert(strstr(buf, "upgrade: /nonexistent/prog: No such file or "
+                          "directory"), "%s", buf);
+    char *const updir[] = {HR_BIN, "upgrade", "x", "/tmp", NULL};
+    cr_assert_eq(run_all(buf, sizeof buf, 0, 0, updir), 1, "%s", buf);
+    cr_assert(strstr(buf, "upgrade: /tmp: not an executable file"), "%s", buf);
+    char *const empty[] = {HR_BIN, "arun", "-g", "1", "", NULL};
+    cr_assert_eq(run_all(buf, sizeof buf, 0, 0, empty), 1, "%s", buf);
+    cr_assert(strstr(buf, "arun: : not found on $PATH"), "%s", buf);
+    char *const upempty[] = {HR_BIN, "upgrade", "x", "", NULL};
+    cr_assert_eq(run_all(buf, sizeof buf, 0, 0, upempty), 1, "%s", buf);
+    cr_assert(strstr(buf, "upgrade: : not found on $PATH"), "%s", buf);
+}

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <hotrestart/hr.h>
 
@@ -108,8 +110,14 @@ int hr_cmd_upgrade(int argc, char **argv, const struct hr_opts *go)
         return HR_EXIT_USAGE;
     }
     hr_site_existing(o, dir, sizeof dir, "upgrade");
+    struct stat st;
     if (hr_find_program(argv[i], path, sizeof path) < 0)
         hr_die(HR_EXIT_FAIL, "upgrade: %s: not found on $PATH", argv[i]);
+    /* said here: the call's own -ENOENT would read as "no controller" */
+    if (stat(path, &st) < 0)
+        hr_die(HR_EXIT_FAIL, "upgrade: %s: %s", path, pmm_strerror(-errno));
+    if (!S_ISREG(st.st_mode) || access(path, X_OK) < 0)
+        hr_die(HR_EXIT_FAIL, "upgrade: %s: not an executable file", path);
     int r = group >= 0 ? hr_upgrade_group(dir, group, path, argv + i, &uo)
                        : hr_upgrade(dir, actor, path, argv + i, &uo);
     if (group >= 0)

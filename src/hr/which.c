@@ -14,6 +14,8 @@
 
 int hr_find_program(const char *file, char *out, size_t cap)
 {
+    if (!*file) /* as execvp: no file has an empty name */
+        return -ENOENT;
     if (strchr(file, '/')) {
         if (strlen(file) >= cap)
             return -ENAMETOOLONG;

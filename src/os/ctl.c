@@ -65,7 +65,10 @@ int pmm__os_inherit(int fd, int inherit)
 
 int pmm__os_access_x(const char *path)
 {
-    return ret(access(path, X_OK));
+    struct stat st;
+    if (access(path, X_OK) < 0 || stat(path, &st) < 0)
+        return -errno;
+    return S_ISDIR(st.st_mode) ? -EACCES : 0; /* as execve says of one */
 }
 
 int pmm__os_getcwd(char *buf, size_t cap)

@@ -26,7 +26,7 @@ int pmm__os_write(int fd, const void *buf, size_t len);     /* all, or -errno */
 int pmm__os_dup2(int from, int to);
 /* Let fd pass to programs this process executes (inherit 1) or not. */
 int pmm__os_inherit(int fd, int inherit);
-/* 0 when this process may execute path. */
+/* 0 when this process may execute path (a directory: -EACCES). */
 int pmm__os_access_x(const char *path);
 /* The working directory, NUL-terminated. */
 int pmm__os_getcwd(char *buf, size_t cap);
