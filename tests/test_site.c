@@ -139,6 +139,37 @@ Test(site, startup_file_errors_are_reported_by_line)
     cr_assert(hr_ping(NULL) > 0, "the site started all the same");
 }
 
+/* A trailing backslash continues no line (sysadm.ini(5): one command a
+ * line): before, the newline after it became an argument ("\n"), the
+ * actor restart-looped on it and a lone one broke the log's line.  An
+ * option of hr arun that sysadm.ini does not take was taken for the
+ * program ("--name: No such file or directory"); "--" ends the options. */
+Test(site, startup_file_backslash_at_the_end_and_arun_options_are_refused)
+{
+    start_with("sysadm.ini", "arun -g 4 /bin/sleep 1000 \\\n"
+                             "\\\n"
+                             "arun -g 2 --name x /bin/sleep 1000\n"
+                             "arun -g 2 --stop-timeout 5 /bin/sleep 1000\n"
+                             "arun --notify /bin/sleep 1000\n"
+                             "arun -g 3 -- /bin/sleep 1000\n");
+    WAIT_FOR(strstr(ps, "\"id\": 3"), "group 3's actor, after --");
+    cr_assert_null(strstr(ps, "\"id\": 4"), "no actor of line 1: %s", ps);
+    cr_assert_null(strstr(ps, "\"id\": 2"), "no actor of lines 3-4: %s", ps);
+    for (int n = 1; n <= 2; n++) {
+        char want[128];
+        snprintf(want, sizeof want, "sysadm.ini:%d: a line cannot end in a "
+                 "backslash: lines are not continued\n", n);
+        cr_assert(strstr(out, want), "line %d: %s", n, out);
+    }
+    cr_assert(strstr(out, "sysadm.ini:3: arun option --name is not supported "
+                          "here (supported: "), "%s", out);
+    cr_assert(strstr(out, "sysadm.ini:4: arun option --stop-timeout is not "
+                          "supported here"), "%s", out);
+    cr_assert(strstr(out, "sysadm.ini:5: arun option --notify is not "
+                          "supported here"), "%s", out);
+    cr_assert_null(strstr(out, "No such file"), "%s", out);
+}
+
 /* Every mistake of site.conf is logged with its line and what is wrong
  * (before: one warning, naming the first key out of range, with no line;
  * the rest silently ignored), and the meaning is as before: a bad figure
