@@ -9,8 +9,17 @@
 
 #include "ini.h"
 
+/* 1 when only the line's end (carriage returns, its newline) follows. */
+static int at_end(const char *r)
+{
+    r += strspn(r, "\r");
+    return !*r || *r == '\n';
+}
+
 /* Split line in place, as a shell would without expansion; returns the
- * word count, or -1 for an open quote or more than max words. */
+ * word count, -1 for an open quote or more than max words, or -2 for a
+ * backslash at the end of the line (a shell's continuation: not ours, and
+ * never the newline as a word). */
 static int split(char *line, char **words, int max)
 {
     int n = 0;
@@ -41,7 +50,9 @@ static int split(char *line, char **words, int max)
                 if (*r != '"')
                     return -1;
                 r++;
-            } else if (*r == '\\' && r[1]) {
+            } else if (*r == '\\' && at_end(r + 1)) {
+                return -2;
+            } else if (*r == '\\') {
                 *w++ = r[1];
                 r += 2;
             } else {
@@ -92,7 +103,8 @@ int hrd_ini_next(const char *text, size_t *at, struct hrd_ini_line *l)
         return 1;
     int n = split(l->buf, l->words, HRD_INI_MAX_WORDS);
     if (n <= 0) {
-        l->kind = n < 0 ? HRD_INI_BAD : HRD_INI_EMPTY;
+        l->kind = n == -2 ? HRD_INI_BACKSLASH : n < 0 ? HRD_INI_BAD
+                                                     : HRD_INI_EMPTY;
         return 1;
     }
     l->words[n] = NULL;

@@ -4,7 +4,8 @@
  *
  * One command a line; `#` at the start of a word begins a comment; words
  * are split as a shell splits them (single and double quotes, backslash),
- * with no expansion of any kind.  `arun -g [G] PROG ARGS` names a
+ * with no expansion of any kind; a line does not continue on the next, and
+ * one that ends in a backslash is a bad line.  `arun -g [G] PROG ARGS` names a
  * restartable actor (-g alone: group 0, as the ChorusOS guide has it),
  * `arun PROG ARGS` an ordinary actor; any other line is a command, PROG
  * ARGS.  Lines longer than 8 KiB,
@@ -26,6 +27,7 @@ enum hrd_ini_kind {
     HRD_INI_ARUN_USAGE, /* an arun line without a program, or with a group
                            that is not a number */
     HRD_INI_BAD,        /* an open quote, or too many words */
+    HRD_INI_BACKSLASH,  /* ends in a backslash: lines are not continued */
     HRD_INI_TOO_LONG,   /* longer than buf */
 };
 

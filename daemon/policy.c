@@ -11,16 +11,19 @@
 #include "hr/policy.h"
 #include "policy.h"
 
+static void say(void *d, int line, const char *what)
+{
+    hrd_log(d, HRD_WARNING, "site.conf:%d: %s", line, what);
+}
+
 void hrd_policy_read(struct hrd *d)
 {
-    const char *bad;
-    int r = hr__policy_read(d->dir, &d->policy, &bad);
+    hr_policy p; /* the log, which says what is wrong, uses d's meanwhile */
+    int r = hr__policy_read(d->dir, &p, say, d);
     if (r < 0)
         hrd_log(d, HRD_WARNING, "site.conf: %s: every key takes its default",
                 hrd_text_file_error(r));
-    else if (bad)
-        hrd_log(d, HRD_WARNING, "site.conf: %s is out of range or too "
-                "long: the default is used", bad);
+    d->policy = p;
 }
 
 /* Badness decays by max_badness units per interval: it drains fully in

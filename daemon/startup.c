@@ -72,35 +72,51 @@ static char **env_with(const char *specs, int standby, const char *startup)
     return env;
 }
 
-/* arun -g G [--listen SPEC | --standby]... PROG ARGS: the options lead
- * argv. */
+/* The program's word of an arun line and what follows it, after the
+ * options that lead them: --listen SPEC (into specs) and --standby (into
+ * *standby) when specs is given (arun -g), and "--", which ends them.
+ * NULL, said, for a bad --listen, an option sysadm.ini does not take (hr
+ * arun's others, which were taken for the program) or no program. */
+static char *const *arun_options(struct hrd *d, const struct hrd_ini_line *l,
+                                 char *specs, size_t cap, int *standby)
+{
+    char *const *argv = l->argv;
+    for (; argv[0] && argv[0][0] == '-'; argv++) {
+        size_t len = specs ? strlen(specs) : 0;
+        if (strcmp(argv[0], "--") == 0) {
+            argv++;
+            break;
+        } else if (specs && strcmp(argv[0], "--standby") == 0) {
+            *standby = 1;
+        } else if (specs && strcmp(argv[0], "--listen") == 0) {
+            if (!argv[1] || strchr(argv[1], ',') ||
+                len + strlen(argv[1]) + 2 > cap) {
+                hrd_log(d, HRD_ERR, "sysadm.ini:%d: arun: bad --listen '%s'",
+                        l->lineno, argv[1] ? argv[1] : "");
+                return NULL;
+            }
+            snprintf(specs + len, cap - len, "%s%s", len ? "," : "", *++argv);
+        } else {
+            hrd_log(d, HRD_ERR, "sysadm.ini:%d: arun option %.64s is not "
+                    "supported here (supported: --listen SPEC and --standby, "
+                    "after -g only, and -- before a program that begins "
+                    "with -)", l->lineno, argv[0]);
+            return NULL;
+        }
+    }
+    if (!argv[0])
+        hrd_log(d, HRD_ERR, "sysadm.ini:%d: arun: no program", l->lineno);
+    return argv[0] ? argv : NULL;
+}
+
+/* arun -g G [OPTIONS] PROG ARGS. */
 static void run_arun(struct hrd *d, const struct hrd_ini_line *l)
 {
     char path[4096], specs[1024] = "";
-    char *const *argv = l->argv;
     int standby = 0;
-    while (argv[0] && (strcmp(argv[0], "--standby") == 0 ||
-                       strcmp(argv[0], "--listen") == 0)) {
-        if (strcmp(argv[0], "--standby") == 0) {
-            standby = 1;
-            argv++;
-            continue;
-        }
-        size_t len = strlen(specs);
-        if (!argv[1] || strchr(argv[1], ',') ||
-            len + strlen(argv[1]) + 2 > sizeof specs) {
-            hrd_log(d, HRD_ERR, "sysadm.ini:%d: arun: bad --listen '%s'",
-                    l->lineno, argv[1] ? argv[1] : "");
-            return;
-        }
-        snprintf(specs + len, sizeof specs - len, "%s%s", len ? "," : "",
-                 argv[1]);
-        argv += 2;
-    }
-    if (!argv[0]) {
-        hrd_log(d, HRD_ERR, "sysadm.ini:%d: arun: no program", l->lineno);
+    char *const *argv = arun_options(d, l, specs, sizeof specs, &standby);
+    if (!argv)
         return;
-    }
     if (hrd_group_check(d, l->group, HRD_GROUP_NEW) < 0) {
         hrd_log(d, HRD_ERR,
                 "sysadm.ini:%d: arun: group %s out of range (0 to %u: "
@@ -128,7 +144,7 @@ static void run_arun(struct hrd *d, const struct hrd_ini_line *l)
  * hrd_startup_child().  Either starts with every signal at its default
  * (the controller ignores SIGPIPE: a pipeline of a start-up script must
  * die of it as in a shell). */
-static pid_t run_command(struct hrd *d, int lineno, char **w, int own)
+static pid_t run_command(struct hrd *d, int lineno, char *const *w, int own)
 {
     char path[4096];
     int r = find_program(w[0], path, sizeof path);
@@ -167,6 +183,7 @@ static pid_t run_command(struct hrd *d, int lineno, char **w, int own)
 static int run_lines(struct hrd *d)
 {
     struct hrd_ini_line *l = d->ini_l;
+    char *const *argv;
     while (hrd_ini_next(d->ini, &d->ini_at, l)) {
         d->ini_line = l->lineno;
         if (l->kind == HRD_INI_TOO_LONG)
@@ -179,10 +196,14 @@ static int run_lines(struct hrd *d)
             hrd_log(d, HRD_ERR,
                     "sysadm.ini:%d: usage: arun [-g [GROUP]] PROGRAM [ARGS]",
                     l->lineno);
+        else if (l->kind == HRD_INI_BACKSLASH)
+            hrd_log(d, HRD_ERR, "sysadm.ini:%d: a line cannot end in a "
+                    "backslash: lines are not continued", l->lineno);
         else if (l->kind == HRD_INI_ORDINARY &&
-                 run_command(d, l->lineno, l->argv, 1) > 0) /* not waited for */
+                 (argv = arun_options(d, l, NULL, 0, NULL)) &&
+                 run_command(d, l->lineno, argv, 1) > 0) /* not waited for */
             hrd_log(d, HRD_INFO, "sysadm.ini:%d: %s started, not restartable",
-                    l->lineno, l->argv[0]);
+                    l->lineno, argv[0]);
         else if (l->kind == HRD_INI_ARUN && d->ini_arun)
             run_arun(d, l);
         else if (l->kind == HRD_INI_COMMAND &&

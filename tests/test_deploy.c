@@ -248,13 +248,18 @@ Test(deploy, config_dir_makes_and_configures_the_site)
     cr_assert_eq(chmod(root, 0777), 0);
     cr_assert_eq(mkdir(conf, 0755), 0);
     put(conf, "site.conf", "pmm.rambankSize=8M\npmm.maxBlocks=300\n"
-                           "hrCtrl.maxBadness=7\n");
+                           "hrCtrl.maxBadness=7\npmm.maxblocks=5\n");
     put(conf, "sysadm.ini", "arun -g 2 /bin/sleep 1000\n");
     setenv("HR_SITE", dir, 1);
     for (int boot = 0; boot < 3; boot++) {
         pid_t hrd = start((char *[]){(char *)hrd_bin(), "--site", dir,
                                      "--config", conf, NULL});
         WAIT_FOR(strstr(ps, "\"id\": 2"), "group 2 from sysadm.ini");
+        /* a key no reader takes is said, not silently ignored (the copy
+         * read is the configuration's, line for line) */
+        cr_assert_eq(run_hr(out, sizeof out, "log", NULL), 0);
+        cr_assert(strstr(out, "site.conf:4: unknown key pmm.maxblocks (did "
+                              "you mean pmm.maxBlocks?): ignored"), "%s", out);
         cr_assert_eq(run_hr(out, sizeof out, "--json", "site", "info", NULL),
                      0, "%s", out);
         cr_assert(strstr(out, "\"size\": 8388608"), "%s", out);

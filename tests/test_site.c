@@ -54,6 +54,14 @@ static void write_file(const char *name, const char *text)
     fclose(f);
 }
 
+/* The site started with the file name of text, and its log then in out. */
+static void start_with(const char *name, const char *text)
+{
+    write_file(name, text);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "log", NULL), 0);
+}
+
 static int lines_of(const char *name)
 {
     char path[512], line[256];
@@ -119,18 +127,91 @@ Test(site, startup_file_and_site_restart)
 
 Test(site, startup_file_errors_are_reported_by_line)
 {
-    write_file("sysadm.ini", "true\n"
+    start_with("sysadm.ini", "true\n"
                              "no-such-program-here\n"
                              "echo 'unterminated\n"
                              "arun -g 1x /bin/true\n"
                              "false\n");
-    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
-    cr_assert_eq(run_hr(out, sizeof out, "log", NULL), 0);
     cr_assert(strstr(out, "sysadm.ini:2: no-such-program-here"), "%s", out);
     cr_assert(strstr(out, "sysadm.ini:3: unterminated quote"), "%s", out);
     cr_assert(strstr(out, "sysadm.ini:4: usage: arun"), "%s", out);
     cr_assert(strstr(out, "sysadm.ini:5: false exited with status 1"), "%s", out);
     cr_assert(hr_ping(NULL) > 0, "the site started all the same");
+}
+
+/* A trailing backslash continues no line (sysadm.ini(5): one command a
+ * line): before, the newline after it became an argument ("\n"), the
+ * actor restart-looped on it and a lone one broke the log's line.  An
+ * option of hr arun that sysadm.ini does not take was taken for the
+ * program ("--name: No such file or directory"); "--" ends the options. */
+Test(site, startup_file_backslash_at_the_end_and_arun_options_are_refused)
+{
+    start_with("sysadm.ini", "arun -g 4 /bin/sleep 1000 \\\n"
+                             "\\\n"
+                             "arun -g 2 --name x /bin/sleep 1000\n"
+                             "arun -g 2 --stop-timeout 5 /bin/sleep 1000\n"
+                             "arun --notify /bin/sleep 1000\n"
+                             "arun -g 3 -- /bin/sleep 1000\n");
+    WAIT_FOR(strstr(ps, "\"id\": 3"), "group 3's actor, after --");
+    cr_assert_null(strstr(ps, "\"id\": 4"), "no actor of line 1: %s", ps);
+    cr_assert_null(strstr(ps, "\"id\": 2"), "no actor of lines 3-4: %s", ps);
+    for (int n = 1; n <= 2; n++) {
+        char want[128];
+        snprintf(want, sizeof want, "sysadm.ini:%d: a line cannot end in a "
+                 "backslash: lines are not continued\n", n);
+        cr_assert(strstr(out, want), "line %d: %s", n, out);
+    }
+    cr_assert(strstr(out, "sysadm.ini:3: arun option --name is not supported "
+                          "here (supported: "), "%s", out);
+    cr_assert(strstr(out, "sysadm.ini:4: arun option --stop-timeout is not "
+                          "supported here"), "%s", out);
+    cr_assert(strstr(out, "sysadm.ini:5: arun option --notify is not "
+                          "supported here"), "%s", out);
+    cr_assert_null(strstr(out, "No such file"), "%s", out);
+}
+
+/* Every mistake of site.conf is logged with its line and what is wrong
+ * (before: one warning, naming the first key out of range, with no line;
+ * the rest silently ignored), and the meaning is as before: a bad figure
+ * takes its default, the first of two lines of one key is used. */
+Test(site, site_conf_mistakes_are_each_logged_with_their_line)
+{
+    start_with("site.conf", "hrCtrl.maxBadness=abc\n"
+                            "hrCtrl.interval=-5\n"
+                            "hrCtrl.maxActors=99999999999999999999\n"
+                            "hrCtrl.logSize=10\n"
+                            "hrCtrl.maxbadness=3\n"
+                            "hrCtrl.stopTimeout=2000\n"
+                            "# a comment, and a blank line\n"
+                            "\n"
+                            "hrCtrl.stopTimeout=4000\n"
+                            "junk\n"
+                            "pmm.maxblocks=5\n"
+                            "hrCtrl.maxGroups=12\n");
+    static const char *const said[] = {
+        "site.conf:1: hrCtrl.maxBadness=abc: not a number from 1 to 1000000 "
+        "(or 0): its default, 5, is used",
+        "site.conf:2: hrCtrl.interval=-5: not a number from 1 to 31536000",
+        "site.conf:3: hrCtrl.maxActors=99999999999999999999: not a number "
+        "from 1 to 256",
+        "site.conf:4: hrCtrl.logSize=10: not a number from 16384 to "
+        "1073741824 (or 0): its default, 1048576, is used",
+        "site.conf:5: unknown key hrCtrl.maxbadness (did you mean "
+        "hrCtrl.maxBadness?): ignored",
+        "site.conf:9: hrCtrl.stopTimeout again: ignored, line 6's is used",
+        "site.conf:10: not KEY=VALUE: ignored",
+        "site.conf:11: unknown key pmm.maxblocks (did you mean "
+        "pmm.maxBlocks?): ignored",
+    };
+    for (size_t i = 0; i < sizeof said / sizeof said[0]; i++)
+        cr_assert(strstr(out, said[i]), "'%s' in:\n%s", said[i], out);
+    cr_assert_null(strstr(out, "site.conf:7"), "a comment: %s", out);
+    cr_assert_null(strstr(out, "site.conf:8"), "a blank line: %s", out);
+    cr_assert_null(strstr(out, "site.conf:12"), "a sound line: %s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "--json", "site", "info", NULL), 0);
+    cr_assert(strstr(out, "\"max_badness\": 5,"), "%s", out);
+    cr_assert(strstr(out, "\"stop_timeout_ms\": 2000,"), "the first: %s", out);
+    cr_assert(strstr(out, "\"max_groups\": 12,"), "%s", out);
 }
 
 /* A NUL byte in sysadm.ini or site.conf would end their text unseen:

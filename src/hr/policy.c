@@ -13,9 +13,11 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <hotrestart/hr.h>
 
@@ -71,21 +73,6 @@ static int parse(const struct key *k, const char *v, uint32_t *out)
     return 0;
 }
 
-static uint32_t value(const char *text, const struct key *k, const char **bad)
-{
-    char v[64];
-    uint32_t n;
-    int r = pmm__conf_value(text, k->name, v, sizeof v);
-    if (r == K_EUNKNOWN)
-        return k->dflt; /* absent */
-    if (r != K_OK || parse(k, v, &n) < 0) { /* too long, or out of range */
-        if (bad && !*bad)
-            *bad = k->name;
-        return k->dflt;
-    }
-    return n;
-}
-
 int hr_policy_set(hr_policy *p, const char *key, const char *value)
 {
     if (!p || !key || !value)
@@ -96,17 +83,119 @@ int hr_policy_set(hr_policy *p, const char *key, const char *value)
     return -ENOENT;
 }
 
-/* p from the text of site.conf, as hr__policy_read says. */
-static void policy_of(const char *text, hr_policy *p, const char **bad)
+/* The keys other readers take: pmm.diskbank the library, the sizes a
+ * configuration directory's (daemon/config.c), which judge their values;
+ * known here, so that they are not said to be unknown. */
+static const char *const other_keys[] = {
+    "pmm.diskbank", "pmm.rambankSize", "pmm.maxBlocks", "pmm.diskbankSize",
+    "pmm.diskMaxBlocks",
+};
+#define NALL (NKEYS + sizeof other_keys / sizeof other_keys[0])
+
+static const char *name_of(size_t i)
 {
-    if (bad)
-        *bad = NULL;
-    memset(p, 0, sizeof *p);
-    for (size_t i = 0; i < NKEYS; i++)
-        *field(p, &keys[i]) = value(text, &keys[i], bad);
+    return i < NKEYS ? keys[i].name : other_keys[i - NKEYS];
 }
 
-int hr__policy_read(const char *dir, hr_policy *p, const char **bad)
+/* site.conf's text read line by line: the policy, and what is wrong. */
+struct reading {
+    hr_policy *p;
+    hr__conf_say *say;
+    void *arg;
+    int bad;          /* hrCtrl.* figures that took their default */
+    int first[NALL];  /* the line each key is on first, or 0 */
+};
+
+__attribute__((format(printf, 3, 4)))
+static void tell(struct reading *rd, int line, const char *fmt, ...)
+{
+    char what[256];
+    va_list ap;
+    if (!rd->say)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    rd->say(rd->arg, line, what);
+}
+
+/* The known key written key (kl bytes): its index, or NALL with *near the
+ * one it differs from in case only, or NULL. */
+static size_t known(const char *key, size_t kl, const char **near)
+{
+    *near = NULL;
+    for (size_t i = 0; i < NALL; i++) {
+        const char *name = name_of(i);
+        if (strlen(name) != kl)
+            continue;
+        if (strncmp(key, name, kl) == 0)
+            return i;
+        if (strncasecmp(key, name, kl) == 0)
+            *near = name;
+    }
+    return NALL;
+}
+
+/* The figure of k in the value v (n bytes) on line, or its default. */
+static void figure(struct reading *rd, const struct key *k, const char *v,
+                   size_t n, int line)
+{
+    char text[64]; /* longer is no figure of ours */
+    if (n < sizeof text) {
+        memcpy(text, v, n);
+        text[n] = 0;
+        if (parse(k, text, field(rd->p, k)) == 0)
+            return;
+        tell(rd, line, "%s=%s: not a number from %u to %u%s: its default, "
+             "%u, is used", k->name, text, k->min, k->max,
+             k->min ? " (or 0)" : "", k->dflt);
+    } else {
+        tell(rd, line, "%s: a value of %zu characters (at most %zu): its "
+             "default, %u, is used", k->name, n, sizeof text - 1, k->dflt);
+    }
+    rd->bad++;
+}
+
+/* One line of n bytes: blank, a comment (#) or KEY=VALUE; the first line
+ * of a key is the one used (as pmm__conf_value() reads it). */
+static void line_of(struct reading *rd, const char *s, size_t n, int line)
+{
+    const char *eq = memchr(s, '=', n), *near;
+    if (n == 0 || s[0] == '#')
+        return;
+    if (!eq || eq == s) {
+        tell(rd, line, "not KEY=VALUE: ignored");
+        return;
+    }
+    size_t kl = (size_t)(eq - s), i = known(s, kl, &near);
+    if (i == NALL)
+        tell(rd, line, "unknown key %.*s%s%s%s: ignored", (int)(kl > 64 ? 64 : kl),
+             s, near ? " (did you mean " : "", near ? near : "", near ? "?)" : "");
+    else if (rd->first[i])
+        tell(rd, line, "%s again: ignored, line %d's is used", name_of(i),
+             rd->first[i]);
+    else if ((rd->first[i] = line) && i < NKEYS)
+        figure(rd, &keys[i], eq + 1, n - kl - 1, line);
+}
+
+/* p from the text of site.conf, as hr__policy_read says. */
+static int policy_of(const char *text, hr_policy *p, hr__conf_say *say,
+                     void *arg)
+{
+    struct reading rd = {.p = p, .say = say, .arg = arg};
+    memset(p, 0, sizeof *p);
+    for (size_t i = 0; i < NKEYS; i++)
+        *field(p, &keys[i]) = keys[i].dflt;
+    int line = 1;
+    for (const char *s = text, *end; *s; s = end + !!*end, line++) {
+        end = s + strcspn(s, "\n");
+        line_of(&rd, s, (size_t)(end - s), line);
+    }
+    return rd.bad;
+}
+
+int hr__policy_read(const char *dir, hr_policy *p, hr__conf_say *say,
+                    void *arg)
 {
     char path[4200], *text = malloc(CONF_MAX);
     snprintf(path, sizeof path, "%s/" SITE_CONF, dir);
@@ -115,24 +204,23 @@ int hr__policy_read(const char *dir, hr_policy *p, const char **bad)
     int r = text ? pmm__os_read_text(path, text, CONF_MAX) : -ENOMEM;
     if (r < 0 && text)
         text[0] = 0;
-    policy_of(text ? text : "", p, bad);
+    int bad = policy_of(text ? text : "", p, say, arg);
     free(text);
-    return r == -ENOENT ? 0 : r;
+    return r == -ENOENT ? bad : r < 0 ? r : bad;
 }
 
 int hr_policy_read(const char *site, hr_policy *p)
 {
     char dir[4096];
-    const char *bad;
     if (!p)
         return K_EFAULT;
     int r = pmm_site_path(dir, sizeof dir, site);
     if (r < 0)
         return r;
-    r = hr__policy_read(dir, p, &bad);
+    r = hr__policy_read(dir, p, NULL, NULL);
     if (r == -EFBIG || r == -EILSEQ) /* not site.conf's text: defaults */
         return K_EINVAL;
-    return r < 0 ? r : bad ? K_EINVAL : K_OK;
+    return r < 0 ? r : r > 0 ? K_EINVAL : K_OK;
 }
 
 int hr_policy_check(const hr_policy *p)
@@ -176,7 +264,6 @@ int hr_policy_update(const char *site,
                      int (*change)(hr_policy *p, int read, void *arg), void *arg)
 {
     char dir[4096], path[4200], at[64], *old = malloc(CONF_MAX), *text = NULL;
-    const char *bad;
     hr_policy p;
     size_t len;
     int dfd = -1, r = !change ? K_EFAULT : !old ? -ENOMEM : 0;
@@ -192,7 +279,7 @@ int hr_policy_update(const char *site,
         goto out;
     if (r == -ENOENT)
         old[0] = 0;
-    policy_of(old, &p, &bad);
+    int bad = policy_of(old, &p, NULL, NULL);
     if ((r = change(&p, bad ? K_EINVAL : K_OK, arg)) < 0 ||
         (r = hr_policy_check(&p)) < 0)
         goto out;

@@ -150,7 +150,7 @@ int hr_site_status(const char *site, hr_site_state *out, char *why,
     int r = pmm_site_path(dir, sizeof dir, site);
     if (r < 0)
         return r;
-    hr__policy_read(dir, &out->policy, NULL);
+    hr__policy_read(dir, &out->policy, NULL, NULL);
     struct hr_reg *reg = malloc(sizeof *reg); /* 48 KiB: not on the stack */
     r = reg ? read_registry(dir, reg, why, cap) : -ENOMEM;
     if (r == K_EUNKNOWN)

@@ -14,7 +14,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static char conf[128];
-    const char *dir = fuzz_dir(), *bad;
+    const char *dir = fuzz_dir();
     char val[64], path[256];
     hr_policy p;
     if (!conf[0])
@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pmm__conf_get(dir, "pmm.diskbank", val, sizeof val);
     pmm__conf_get(dir, "hrCtrl.maxGroups", val, 4);
     pmm_bank_path(path, sizeof path, dir, "DISK");
-    hr__policy_read(dir, &p, &bad);
+    hr__policy_read(dir, &p, NULL, NULL);
     hr_policy_check(&p);
     return 0;
 }
