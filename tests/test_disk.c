@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_disk.c - the DISK medium: same interface, durable metadata, blocks
- * that survive every process and the RAM bank's removal.
+ * that survive every process and the RAM bank's removal; a DISK bank that
+ * site.conf names but whose file is missing (an unmounted volume) is told
+ * apart from a site without a DISK medium, and never made anew.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <pmm/chPmm.h>
@@ -24,7 +29,14 @@ static void setup(void)
                          .diskbank_path = disk_path, .diskbank_size = 1 << 20};
     cr_assert_eq(pmm_site_create(site, &c), 0);
 }
-static void teardown(void) { unlink(disk_path); site_drop(); }
+static void teardown(void)
+{
+    char away[300];
+    snprintf(away, sizeof away, "%s.away", disk_path); /* disk_away() */
+    unlink(away);
+    unlink(disk_path);
+    site_stop_drop();
+}
 TestSuite(disk, .init = setup, .fini = teardown);
 
 Test(disk, allocate_sync_and_retrieve_in_another_process)
@@ -83,4 +95,35 @@ Test(disk, hr_tool_sees_disk_medium)
     cr_assert_eq(run_hr(out, sizeof out, "--json", "site", "info", NULL), 0);
     cr_assert(strstr(out, "\"DISK\""), "%s", out);
     cr_assert_eq(run_hr(out, sizeof out, "pmm", "check", "--medium", "DISK", NULL), 0);
+}
+
+/* The DISK bank moved away, as when its volume is not mounted: where it
+ * went, in away (cap bytes). */
+static void disk_away(char *away, size_t cap)
+{
+    snprintf(away, cap, "%s.away", disk_path);
+    cr_assert_eq(rename(disk_path, away), 0, "%s", strerror(errno));
+}
+
+Test(disk, missing_bank_is_not_an_absent_medium)
+{
+    char away[300];
+    pmm_bank *b;
+    disk_away(away, sizeof away);
+    cr_assert_eq(pmm_bank_open(&b, NULL, "DISK", 0), -ENOENT);
+    cr_assert_eq(pmm_bank_open(&b, NULL, "DISK", PMM_OPEN_RDONLY), -ENOENT);
+    cr_assert_eq(pmm_bank_open(&b, NULL, "DISK", PMM_OPEN_CREATE), -ENOENT);
+    /* the ChorusOS names have only K_E... codes: not "no such medium" */
+    PmmName n = {"DISK", "d"};
+    VmAddr x;
+    cr_assert_eq(pmmAllocate(&x, &n, 100, "D", 2), K_EBANK);
+    cr_assert_eq(access(disk_path, F_OK), -1, "no bank made in its place");
+    cr_assert_eq(rename(away, disk_path), 0);
+    cr_assert_eq(pmm_bank_open(&b, NULL, "DISK", 0), 0, "back, it opens");
+    pmm_bank_close(b);
+    /* a site whose site.conf names no DISK bank has no DISK medium */
+    char conf[300];
+    snprintf(conf, sizeof conf, "%s/site.conf", getenv("HR_SITE"));
+    cr_assert_eq(truncate(conf, 0), 0);
+    cr_assert_eq(pmm_bank_open(&b, NULL, "DISK", 0), K_EUNKNOWN);
 }
