@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +106,20 @@ static void disk_away(char *away, size_t cap)
     cr_assert_eq(rename(disk_path, away), 0, "%s", strerror(errno));
 }
 
+/* hr with args (NULL-terminated), its stdout and stderr into out: its
+ * exit status. */
+static int hr_all(char *out, size_t cap, const char *arg0, ...)
+{
+    char *argv[16] = {HR_BIN};
+    int n = 1;
+    va_list ap;
+    va_start(ap, arg0);
+    for (const char *a = arg0; a && n < 15; a = va_arg(ap, const char *))
+        argv[n++] = (char *)a;
+    va_end(ap);
+    return run_all(out, cap, 0, 0, argv);
+}
+
 Test(disk, missing_bank_is_not_an_absent_medium)
 {
     char away[300];
@@ -126,4 +141,32 @@ Test(disk, missing_bank_is_not_an_absent_medium)
     snprintf(conf, sizeof conf, "%s/site.conf", getenv("HR_SITE"));
     cr_assert_eq(truncate(conf, 0), 0);
     cr_assert_eq(pmm_bank_open(&b, NULL, "DISK", 0), K_EUNKNOWN);
+}
+
+Test(disk, tool_says_the_named_bank_is_missing)
+{
+    static char out[16384];
+    char away[300];
+    disk_away(away, sizeof away);
+    cr_assert_eq(hr_all(out, sizeof out, "pmm", "ls", "--medium", "DISK",
+                        NULL), 1, "%s", out);
+    cr_assert(strstr(out, disk_path) && strstr(out, "is missing"), "%s", out);
+    cr_assert(!strstr(out, "site create"), "no advice to make it anew: %s", out);
+    cr_assert_eq(hr_all(out, sizeof out, "pmm", "check", "--medium", "DISK",
+                        NULL), 1, "%s", out);
+    cr_assert(strstr(out, "is missing") && !strstr(out, "site create"),
+              "%s", out);
+    cr_assert_eq(hr_all(out, sizeof out, "heap", "check", "h", "--medium",
+                        "DISK", NULL), 1, "%s", out);
+    cr_assert(strstr(out, "is missing"), "%s", out);
+    /* site info shows the row, missing, in text and in JSON */
+    cr_assert_eq(run_hr(out, sizeof out, "site", "info", NULL), 0, "%s", out);
+    char row[400];
+    snprintf(row, sizeof row, "DISK  missing: %s", disk_path);
+    cr_assert(strstr(out, row), "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "--json", "site", "info", NULL), 0);
+    snprintf(row, sizeof row, "\"DISK\": {\"path\": \"%s\", \"missing\": true}",
+             disk_path);
+    cr_assert(strstr(out, row), "%s", out);
+    cr_assert_eq(access(disk_path, F_OK), -1, "no bank made in its place");
 }
