@@ -139,7 +139,10 @@ Test(tool, usage_errors_and_help)
     cr_assert_eq(run_hr(out, sizeof out, "pmm", "free", "", NULL), 2, "so is an empty one");
     cr_assert_eq(run_hr(out, sizeof out, "pmm", "ls", "extra", NULL), 2);
     cr_assert_eq(run_hr(out, sizeof out, "pmm", "ls", "--medium", NULL), 2);
-    cr_assert_eq(run_hr(out, sizeof out, "pmm", "ls", "--medium", "TAPE", NULL), 1);
+    cr_assert_eq(run_hr(out, sizeof out, "pmm", "ls", "--medium", "TAPE", NULL), 2,
+                 "an unknown medium is bad usage");
+    cr_assert_eq(run_hr(out, sizeof out, "heap", "check", "h", "--medium", "TAPE",
+                        NULL), 2);
     cr_assert_eq(run_hr(out, sizeof out, "pmm", "ls", "--repair", NULL), 2);
     cr_assert_eq(run_hr(out, sizeof out, "site", "create", "--rambank-size", "12Q",
                         NULL), 2);
