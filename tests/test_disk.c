@@ -170,3 +170,66 @@ Test(disk, tool_says_the_named_bank_is_missing)
     cr_assert(strstr(out, row), "%s", out);
     cr_assert_eq(access(disk_path, F_OK), -1, "no bank made in its place");
 }
+
+/* A log, and what a line of it should say of the DISK bank. */
+struct log_want {
+    char path[400];
+    const char *what;
+};
+
+/* 1 when the log names the DISK bank and says what is wanted. */
+static int log_says(void *arg)
+{
+    static char text[65536];
+    const struct log_want *w = arg;
+    FILE *f = fopen(w->path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = 0;
+    fclose(f);
+    return strstr(text, disk_path) && strstr(text, w->what);
+}
+
+Test(disk, controller_starts_saying_the_bank_is_missing)
+{
+    static char out[16384];
+    char away[300];
+    struct log_want log = {.what = "is missing"};
+    disk_away(away, sizeof away);
+    cr_assert_eq(hr_all(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    cr_assert(strstr(out, disk_path) && strstr(out, "is missing"), "%s", out);
+    snprintf(log.path, sizeof log.path, "%s/console.log", getenv("HR_SITE"));
+    poll_until(log_says, &log, "console.log naming the missing bank");
+    cr_assert_eq(run_hr(NULL, 0, "site", "stop", NULL), 0);
+    cr_assert_eq(run_hr(NULL, 0, "site", "cold", NULL), 0);
+    cr_assert_eq(access(disk_path, F_OK), -1, "no bank made in its place");
+}
+
+/* hrd --config makes a site that is not there (a reboot wiped its tmpfs)
+ * with the DISK bank the configuration names: missing, it is made anew,
+ * which is right for a first start, and the log says so. */
+Test(disk, a_site_made_from_a_config_says_it_made_the_disk_bank)
+{
+    static char out[16384];
+    char root[300], conf[350], dir[350];
+    struct log_want log = {.what = "is made anew"};
+    snprintf(root, sizeof root, "%s", getenv("HR_SITE"));
+    snprintf(conf, sizeof conf, "%s/etc", root);
+    snprintf(dir, sizeof dir, "%s/made", root);
+    cr_assert_eq(mkdir(conf, 0755), 0);
+    snprintf(out, sizeof out, "%s/site.conf", conf);
+    FILE *f = fopen(out, "w");
+    cr_assert(f);
+    fprintf(f, "pmm.diskbank=%s\n", disk_path);
+    fclose(f);
+    cr_assert_eq(unlink(disk_path), 0);
+    setenv("HR_SITE", dir, 1); /* the fini stops it if a check fails */
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", "--config", conf,
+                        NULL), 0, "%s", out);
+    snprintf(log.path, sizeof log.path, "%s/console.log", dir);
+    poll_until(log_says, &log, "console.log naming the bank made anew");
+    cr_assert_eq(access(disk_path, F_OK), 0);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
+    setenv("HR_SITE", root, 1);
+}
