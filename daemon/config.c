@@ -118,6 +118,13 @@ static uint64_t conf_size(const char *key)
     return (uint64_t)n << shift;
 }
 
+static char disk_made[4096]; /* hrd_config_disk_made() */
+
+const char *hrd_config_disk_made(void)
+{
+    return disk_made[0] ? disk_made : NULL;
+}
+
 void hrd_config_make_site(const char *site)
 {
     char path[4200], disk[4096];
@@ -133,10 +140,16 @@ void hrd_config_make_site(const char *site)
         .diskbank_size = conf_size("pmm.diskbankSize"),
         .disk_max_blocks = conf_size("pmm.diskMaxBlocks"),
     };
+    /* a first start, or a volume not mounted yet: the log says which
+     * bank was made, never silently (hrd_check_disk) */
+    int missing = c.diskbank_path &&
+                  pmm__os_lstat(c.diskbank_path, &uid, &mode) == -ENOENT;
     int r = pmm_site_create(site, &c);
     if (r < 0 && r != K_EEXIST)
         hrd_die(1, "site %s: cannot make it from %s/site.conf: %s", site,
                 cf.dir, pmm_strerror(r));
+    if (r == 0 && missing)
+        snprintf(disk_made, sizeof disk_made, "%s", c.diskbank_path);
 }
 
 void hrd_config_install(struct hrd *d)

@@ -31,6 +31,9 @@ const char *hrd_config_dir(void);
 /* Make the site at path from the configuration when it has no RAM bank
  * (dies, status 1, when it cannot). */
 void hrd_config_make_site(const char *site);
+/* The DISK bank that making the site made, where the configuration named
+ * one that was missing (for the log, once it is open), or NULL. */
+const char *hrd_config_disk_made(void);
 /* Put the copies in the site opened as d->dir (dies when it cannot). */
 void hrd_config_install(struct hrd *d);
 

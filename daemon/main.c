@@ -439,6 +439,7 @@ int main(int argc, char **argv)
     d.notify_fd = hrd_ready_open(&d);
     hrd_log(&d, HRD_NOTICE, "controller started (pid %d, generation %u)",
             pmm__os_pid(), d.reg->site.generation);
+    hrd_check_disk(&d);
     hrd_notify("STATUS=starting: site %s, generation %u", d.site,
                d.reg->site.generation);
     boot(&d); /* says ready once the start-up file is done */

@@ -137,6 +137,29 @@ void hrd_setup(struct hrd *d, const char *site_arg)
     hrd_registry_open(d);
 }
 
+void hrd_check_disk(struct hrd *d)
+{
+    char path[4096];
+    pmm_bank *b;
+    const char *made = hrd_config_disk_made();
+    if (made)
+        hrd_log(d, HRD_WARNING, "the DISK bank %s that site.conf names was "
+                "missing and is made anew, empty, with the site: right for "
+                "a first start; if it lives on a volume not mounted yet, "
+                "stop the site, remove it and mount the volume", made);
+    if (pmm_bank_path(path, sizeof path, d->dir, "DISK") < 0)
+        return; /* no DISK medium */
+    int r = pmm_bank_open(&b, d->dir, "DISK", PMM_OPEN_RDONLY);
+    if (r == 0)
+        pmm_bank_close(b);
+    else if (r == -ENOENT)
+        hrd_log(d, HRD_WARNING, "the DISK bank %s that site.conf names is "
+                "missing (an unmounted volume?): it is not made anew, and "
+                "actors that open it fail until it is back", path);
+    else
+        hrd_log(d, HRD_WARNING, "the DISK bank %s that site.conf names does "
+                "not open: %s", path, pmm_strerror(r));
+}
 
 /* A site named by --site or $HR_SITE must exist: a mistyped name is
  * refused, not booted as an empty site (nor its missing parents made). */

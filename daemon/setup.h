@@ -13,6 +13,10 @@ struct hrd;
  * configuration directory's files), subreaper, registry; dies saying why
  * when one cannot be had. */
 void hrd_setup(struct hrd *d, const char *site_arg);
+/* Log what the DISK bank that site.conf names is, when it is not there to
+ * open: missing (an unmounted volume?), or made anew, empty, by making the
+ * site from the configuration.  The controller starts anyway (hrd(8)). */
+void hrd_check_disk(struct hrd *d);
 /* A site named by --site or $HR_SITE must exist: else die saying so. */
 void hrd_check_named_site(const char *site_arg);
 /* Before a site restart's exec: the controller lock and the held sockets

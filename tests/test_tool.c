@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,24 @@ Test(tool, site_create_info_destroy)
     cr_assert(strstr(out, "\"blocks\": 0"), "%s", out);
     cr_assert_eq(run_hr(out, sizeof out, "site", "destroy", NULL), 0);
     cr_assert_eq(run_hr(out, sizeof out, "site", "info", NULL), 1);
+    /* a failed info prints no half of its answer: a directory that is no
+     * site, then a site whose RAM bank is damaged */
+    cr_assert_eq(mkdir(dir, 0700), 0);
+    cr_assert_eq(run_hr(out, sizeof out, "--json", "site", "info", NULL), 1);
+    cr_assert_str_empty(out, "nothing on stdout");
+    cr_assert_eq(run_hr(out, sizeof out, "site", "info", NULL), 1);
+    cr_assert_str_empty(out, "nothing on stdout");
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0);
+    char bank[300];
+    snprintf(bank, sizeof bank, "%s/ram.bank", dir);
+    static char ones[8192]; /* both copies of the header */
+    memset(ones, 0xff, sizeof ones);
+    int fd = open(bank, O_WRONLY);
+    cr_assert(fd >= 0);
+    cr_assert_eq(pwrite(fd, ones, sizeof ones, 0), (ssize_t)sizeof ones);
+    close(fd);
+    cr_assert_eq(run_hr(out, sizeof out, "--json", "site", "info", NULL), 1);
+    cr_assert_str_empty(out, "nothing on stdout");
 }
 
 Test(tool, pmm_ls_show_free_freeall_json)
@@ -123,7 +142,10 @@ Test(tool, usage_errors_and_help)
     cr_assert_eq(run_hr(out, sizeof out, "pmm", "free", "", NULL), 2, "so is an empty one");
     cr_assert_eq(run_hr(out, sizeof out, "pmm", "ls", "extra", NULL), 2);
     cr_assert_eq(run_hr(out, sizeof out, "pmm", "ls", "--medium", NULL), 2);
-    cr_assert_eq(run_hr(out, sizeof out, "pmm", "ls", "--medium", "TAPE", NULL), 1);
+    cr_assert_eq(run_hr(out, sizeof out, "pmm", "ls", "--medium", "TAPE", NULL), 2,
+                 "an unknown medium is bad usage");
+    cr_assert_eq(run_hr(out, sizeof out, "heap", "check", "h", "--medium", "TAPE",
+                        NULL), 2);
     cr_assert_eq(run_hr(out, sizeof out, "pmm", "ls", "--repair", NULL), 2);
     cr_assert_eq(run_hr(out, sizeof out, "site", "create", "--rambank-size", "12Q",
                         NULL), 2);

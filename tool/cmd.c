@@ -227,9 +227,15 @@ int hr_sub_run(int argc, char **argv, const struct hr_opts *go,
                             .o = &o};
     int k;
     call.table = c;
-    while ((k = hr_getopt(argc, argv, &cl)) != -1)
+    while ((k = hr_getopt(argc, argv, &cl)) != -1) {
+        const struct hr_optdef *d = opt_of(c, k);
+        if (d && d->arg == HR_ARG_MEDIUM && strcmp(optarg, "RAM") != 0 &&
+            strcmp(optarg, "DISK") != 0)
+            hr_die(HR_EXIT_USAGE, "%s: --%s: unknown medium '%s' (RAM or "
+                   "DISK)", c->name, d->name, optarg);
         if (k >= HR_OPT_OWN && k < HR_OPT_OWN + HR_MAX_OPTS)
             call.val[k - HR_OPT_OWN] = optarg ? optarg : "";
+    }
     if (optind >= argc) {
         hr_usage(stderr, c->name, c, about);
         return HR_EXIT_USAGE;

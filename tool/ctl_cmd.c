@@ -190,6 +190,7 @@ int hr_site_start(const struct hr_opts *o)
     } else {
         printf("site %s started (controller pid %d)\n", dir, pid);
     }
+    hr_warn_disk_missing(dir, "site start"); /* as the controller's log does */
     return HR_EXIT_OK;
 }
 
@@ -325,71 +326,6 @@ int hr_cmd_restart(int argc, char **argv, const struct hr_opts *go)
         hr_die(HR_EXIT_USAGE, "%s: unexpected argument '%s'", argv[0],
                argv[optind]);
     return hr_site_restart_cmd(&o, 0);
-}
-
-/* From the running controller, else from the registry it left. */
-int hr_show_status(const char *dir, const struct hr_opts *o)
-{
-    static const char *const names[] = {"stopped", "running", "failed"};
-    hr_site_state st;
-    char why[256];
-    int r = hr_status(dir, &st);
-    if (r < 0 && r != -ECONNREFUSED && r != -ENOENT)
-        hr_die_ctl("site info", r); /* a controller runs but does not say */
-    if (r < 0) {
-        r = hr_site_status(dir, &st, why, sizeof why);
-        if (r == K_EBANK)
-            fprintf(stderr, "hr: site info: registry refused: %s (hr site "
-                            "cold wipes it)\n", why);
-        else if (r < 0)
-            hr_die_err("site info: registry", r);
-    }
-    const char *state = names[st.state >= 0 && st.state <= 2 ? st.state : 0];
-    unsigned log_size = st.policy.log_size ? st.policy.log_size
-                                           : HR_DEFAULT_LOG_SIZE;
-    if (o->json) { /* its fields, at the top level of site info */
-        printf("\"state\": \"%s\", \"controller_pid\": ", state);
-        if (st.controller_pid)
-            printf("%d", st.controller_pid);
-        else
-            printf("null");
-        printf(", \"generation\": %u, \"group_restarts\": %u, "
-               "\"site_restarts\": %u, \"groups\": %u, \"max_badness\": %u, "
-               "\"interval\": %u, \"max_actors\": %u, \"max_groups\": %u, "
-               "\"stop_timeout_ms\": %u, \"fail_stop_timeout_ms\": %u, "
-               "\"aslr\": %s, \"log_size\": %u, \"failure\": ", st.generation,
-               st.group_restarts, st.site_restarts, st.groups,
-               st.policy.max_badness, st.policy.interval_s,
-               st.policy.max_actors, st.policy.max_groups, st.policy.stop_ms,
-               st.policy.fail_stop_ms, st.policy.aslr ? "true" : "false",
-               log_size);
-        if (st.state == HR_SITE_FAILED)
-            hr_json_str(st.failure);
-        else
-            printf("null");
-        return 0;
-    }
-    if (st.state == HR_SITE_RUNNING)
-        printf("state running, controller pid %d, generation %u\n", st.controller_pid,
-               st.generation);
-    else
-        printf("state %s%s%s, generation %u\n", state,
-               st.state == HR_SITE_FAILED ? ": " : "", st.failure, st.generation);
-    printf("restarts: %u group, %u site; policy: more than %u restarts in %us "
-           "escalates\nlimits: %u actors, groups 0 to %u\n"
-           "stop: SIGTERM, SIGKILL after %u ms; a failure's group restart: ",
-           st.group_restarts, st.site_restarts, st.policy.max_badness,
-           st.policy.interval_s, st.policy.max_actors, st.policy.max_groups - 1,
-           st.policy.stop_ms);
-    if (st.policy.fail_stop_ms)
-        printf("SIGTERM, SIGKILL after %u ms\n", st.policy.fail_stop_ms);
-    else
-        printf("SIGKILL at once\n");
-    printf("actors start %s\n",
-           st.policy.aslr ? "with address-space randomisation (hrCtrl.aslr=1)"
-                          : "at the same address every time (hrCtrl.aslr=0)");
-    printf("log: console.log rotated at %u bytes (hrCtrl.logSize)\n", log_size);
-    return 0;
 }
 
 /* Cold restart: stop, then make the RAM bank (and so the registry) anew

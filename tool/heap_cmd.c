@@ -33,9 +33,11 @@ static hr_heap *open_heap(const struct hr_opts *o, const struct heap_args *a)
     pmm_bank *b;
     hr_site_as_owner(o, what);
     int r = pmm_bank_open(&b, o->site, a->medium, 0);
-    if (r < 0)
-        hr_die(HR_EXIT_FAIL, "%s: %s bank: %s", what, a->medium,
-               pmm_strerror(r));
+    if (r < 0) {
+        char dir[4096];
+        hr_site_dir(o, dir, sizeof dir, what);
+        hr_die_bank_err(o, dir, what, a->medium, r);
+    }
     pmm_block blk;
     if ((r = pmm_stat(b, a->name, &blk)) < 0)
         hr_die(HR_EXIT_FAIL, "%s: block '%s': %s", what, a->name,

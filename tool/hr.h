@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdint.h>
 
+#include <hotrestart/hr.h>
+
 #define HR_EXIT_OK 0
 #define HR_EXIT_FAIL 1
 #define HR_EXIT_USAGE 2
@@ -34,6 +36,18 @@ __attribute__((noreturn)) void hr_die_err(const char *action, int err);
  * root is) is told as such, with the fix. */
 __attribute__((noreturn)) void hr_die_site_err(const struct hr_opts *o,
                                                const char *action, int err);
+/* The same for pmm_bank_open()'s error err on medium of the site in dir:
+ * a DISK bank that site.conf names but whose file is missing is told as
+ * such (never as a site to make: that would make it anew, empty). */
+__attribute__((noreturn)) void hr_die_bank_err(const struct hr_opts *o,
+                                               const char *dir,
+                                               const char *action,
+                                               const char *medium, int err);
+/* What hr says of a DISK bank that site.conf names and that is missing,
+ * the bank's path in it: into buf (cap bytes). */
+const char *hr_disk_missing(char *buf, size_t cap, const char *path);
+/* Say so on stderr, action first, when the site in dir has such a bank. */
+void hr_warn_disk_missing(const char *dir, const char *action);
 
 /* The site's directory (--site, $HR_SITE or the default) into dir, or
  * exit saying why, with action as the message's first word. */
@@ -232,7 +246,8 @@ int hr_site_stop(const struct hr_opts *o);
 int hr_stop_running(const char *dir, const char *action);
 int hr_site_restart_cmd(const struct hr_opts *o, int cold);
 int hr_site_cold(const struct hr_opts *o);
-int hr_show_status(const char *dir, const struct hr_opts *o);
+/* hr site info (info_cmd.c). */
+int hr_site_info(const struct hr_call *c);
 
 #endif
 

@@ -62,6 +62,42 @@ void hr_die_site_err(const struct hr_opts *o, const char *action, int err)
     hr_die_err(action, err);
 }
 
+const char *hr_disk_missing(char *buf, size_t cap, const char *path)
+{
+    snprintf(buf, cap, "the DISK bank %s that site.conf names is missing "
+             "(an unmounted volume?); it is not made anew", path);
+    return buf;
+}
+
+void hr_warn_disk_missing(const char *dir, const char *action)
+{
+    char path[4096], why[4300];
+    pmm_bank *b;
+    if (pmm_bank_path(path, sizeof path, dir, "DISK") < 0)
+        return; /* no DISK medium */
+    int r = pmm_bank_open(&b, dir, "DISK", PMM_OPEN_RDONLY);
+    if (r == 0)
+        pmm_bank_close(b);
+    if (r == -ENOENT)
+        fprintf(stderr, "hr: %s: %s\n", action,
+                hr_disk_missing(why, sizeof why, path));
+}
+
+void hr_die_bank_err(const struct hr_opts *o, const char *dir,
+                     const char *action, const char *medium, int err)
+{
+    char path[4096], why[4300];
+    if (err == K_EUNKNOWN)
+        hr_die(HR_EXIT_FAIL, "%s: no %s bank in site %s%s", action, medium,
+               dir, strcmp(medium, "RAM") == 0 ? " (hr site create)" : "");
+    if (err == -ENOENT && strcmp(medium, "DISK") == 0 &&
+        pmm_bank_path(path, sizeof path, dir, medium) == 0)
+        hr_die(HR_EXIT_FAIL, "%s: %s", action,
+               hr_disk_missing(why, sizeof why, path));
+    snprintf(why, sizeof why, "%s: %s bank", action, medium);
+    hr_die_site_err(o, why, err);
+}
+
 void hr_site_dir(const struct hr_opts *o, char *dir, size_t len, const char *action)
 {
     int r = pmm_site_path(dir, len, o->site);

@@ -47,21 +47,12 @@ static pmm_bank *open_bank(const struct hr_opts *o, const char *medium,
                            unsigned flags, const char *action)
 {
     pmm_bank *b;
-    if (strcmp(medium, "RAM") != 0 && strcmp(medium, "DISK") != 0)
-        hr_die(HR_EXIT_FAIL, "%s: unknown medium '%s' (RAM or DISK)", action,
-               medium);
+    char dir[4096];
     hr_site_as_owner(o, action);
     int r = pmm_bank_open(&b, o->site, medium, flags);
-    if (r == K_EUNKNOWN) {
-        char dir[4096];
-        hr_site_dir(o, dir, sizeof dir, action);
-        hr_die(HR_EXIT_FAIL, "%s: no %s bank in site %s (hr site create)",
-               action, medium, dir);
-    }
     if (r < 0) {
-        char what[128];
-        snprintf(what, sizeof what, "%s: %s bank", action, medium);
-        hr_die_site_err(o, what, r);
+        hr_site_dir(o, dir, sizeof dir, action);
+        hr_die_bank_err(o, dir, action, medium, r);
     }
     return b;
 }
@@ -301,6 +292,10 @@ static int pmm_check_cmd(const struct hr_call *c)
                    a->medium);
         if (r < 0)
             hr_die_err("pmm check", r);
+        char why[4300];
+        if (access(path, F_OK) < 0 && strcmp(a->medium, "DISK") == 0)
+            hr_die(HR_EXIT_FAIL, "pmm check: %s",
+                   hr_disk_missing(why, sizeof why, path));
         if (access(path, F_OK) < 0)
             hr_die(HR_EXIT_FAIL, "pmm check: no %s bank at %s (hr site create "
                                  "makes one)", a->medium, path);

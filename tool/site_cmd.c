@@ -141,75 +141,6 @@ static int site_create(const struct hr_call *call)
     return HR_EXIT_OK;
 }
 
-static int info_medium(const char *dir, const char *medium,
-                       const struct hr_opts *o, int first)
-{
-    pmm_bank *b;
-    pmm_bank_info st;
-    int r = pmm_bank_open(&b, dir, medium, PMM_OPEN_RDONLY);
-    if (r == K_EUNKNOWN && strcmp(medium, "DISK") == 0)
-        return 0;
-    if (r < 0) {
-        char what[64];
-        snprintf(what, sizeof what, "site info: %s bank", medium);
-        hr_die_site_err(o, what, r);
-    }
-    r = pmm_bank_stat(b, &st);
-    pmm_bank_close(b);
-    if (r < 0)
-        hr_die_err("site info", r);
-    if (o->json) {
-        printf("%s\"%s\": {\"path\": ", first ? "" : ", ", medium);
-        hr_json_str(st.path);
-        printf(", \"size\": %llu, \"used\": %llu, \"free\": %llu, "
-               "\"blocks\": %llu, \"max_blocks\": %llu, \"page_size\": %llu, "
-               "\"base\": \"0x%llx\", \"durable\": %s, "
-               "\"huge_page_size\": %llu, \"huge_pages_now\": %s}",
-               (unsigned long long)st.size, (unsigned long long)st.used,
-               (unsigned long long)st.free, (unsigned long long)st.blocks,
-               (unsigned long long)st.max_blocks,
-               (unsigned long long)st.page_size, (unsigned long long)st.base,
-               st.durable ? "true" : "false",
-               (unsigned long long)st.huge_size, st.huge_now ? "true" : "false");
-    } else {
-        printf("%-5s %12llu %12llu %12llu %8llu %10llu  0x%llx  %s\n", medium,
-               (unsigned long long)st.size, (unsigned long long)st.used,
-               (unsigned long long)st.free, (unsigned long long)st.blocks,
-               (unsigned long long)st.max_blocks, (unsigned long long)st.base,
-               st.path);
-        if (st.huge_size)
-            printf("%-5s huge pages of %llu KiB: %s\n", medium,
-                   (unsigned long long)st.huge_size >> 10, st.huge_now
-                   ? "blocks of that size and more are mapped with them"
-                   : "NOT given by its file system now: blocks fault 4 KiB "
-                     "at a time (see docs/huge-pages.md)");
-    }
-    return 1;
-}
-
-static int site_info(const struct hr_call *c)
-{
-    const struct hr_opts *o = c->o;
-    const char *dir = c->dir;
-    if (o->json) {
-        printf("{\"site\": ");
-        hr_json_str(dir);
-        printf(", \"media\": {");
-    } else {
-        printf("site %s\n%-5s %12s %12s %12s %8s %10s  %-14s  %s\n", dir,
-               "MEDIUM", "SIZE", "USED", "FREE", "BLOCKS", "MAX_BLOCKS",
-               "BASE", "BANK");
-    }
-    int n = info_medium(dir, "RAM", o, 1);
-    info_medium(dir, "DISK", o, n == 0);
-    if (o->json)
-        printf("}, ");
-    hr_show_status(dir, o);
-    if (o->json)
-        printf("}\n");
-    return HR_EXIT_OK;
-}
-
 /* What hr site set takes: each key, its range in words (hr_policy_set's
  * ranges, site.conf(5)); completion offers the keys. */
 const char *const hr_site_settings[][2] = {
@@ -399,7 +330,7 @@ const struct hr_cmd hr_site_subs[] = {
      "failed (it stops).  The registry: --max-actors actors registered\n"
      "at once (hrCtrl.maxActors) and groups 0 to --max-groups - 1\n"
      "(hrCtrl.maxGroups); 256 each by default and at most"},
-    {"info", .act = site_info, .needs = HR_NEEDS_SITE, .help =
+    {"info", .act = hr_site_info, .needs = HR_NEEDS_SITE, .help =
      "per medium: size, used, free, blocks, max_blocks, page size,\n"
      "fixed base address and bank path, and for a huge-page bank its\n"
      "huge page size and whether its file system gives them now; the\n"

@@ -151,9 +151,11 @@ PMM_API int pmm_site_destroy(const char *site);
 /* Open the bank of one medium of a site (NULL: the default site).  Opening
  * the same bank twice in a process returns the same handle, counted.
  * Errors: K_EFAULT out NULL; K_EINVAL bad medium string; K_EUNKNOWN no such
- * medium in the site (or no RAM bank without PMM_OPEN_CREATE); K_EPRIV the
- * site or bank belongs to another user or is open to others; K_EBANK the
- * bank file is damaged (pmm_check says how). */
+ * medium in the site (or no RAM bank without PMM_OPEN_CREATE); -ENOENT the
+ * DISK bank that site.conf names is missing (its volume not mounted?): it
+ * is never made anew, PMM_OPEN_CREATE or not; K_EPRIV the site or bank
+ * belongs to another user or is open to others; K_EBANK the bank file is
+ * damaged (pmm_check says how). */
 PMM_API int pmm_bank_open(pmm_bank **out, const char *site, const char *medium,
                           unsigned flags);
 /* Drop one reference; the last one unmaps every block mapped through the
@@ -234,7 +236,8 @@ typedef struct pmm_remake_info {
  * Meant for a bank that no process uses (stop the site's controller
  * first): a process that has the old bank open keeps it, unlinked.
  * Errors: K_EFAULT medium NULL; those of pmm_bank_open() but K_EBANK
- * (K_EUNKNOWN: no such medium or bank file); -errno from removing the file
+ * (K_EUNKNOWN: no such medium or RAM bank file; -ENOENT: the DISK bank
+ * file is missing, and no new one is made); -errno from removing the file
  * or making the new one. */
 PMM_API int pmm_bank_remake(const char *site, const char *medium,
                             pmm_remake_info *out);

@@ -127,7 +127,7 @@ static int open_file(struct pmm_bank *b, const char *path, int rdonly)
     b->page = pmm__os_page_size();
     mutex_renew(&b->mu);
     if ((r = pmm__os_open(path, rdonly, 0, &b->fd)) < 0)
-        return r == -ENOENT ? K_EUNKNOWN : r == -EACCES ? K_EPRIV : r;
+        return r == -EACCES ? K_EPRIV : r;
     if ((r = pmm__os_size(b->fd, &size, &uid, &mode, &b->dev, &b->ino)) < 0)
         return r;
     if (!bank_owner_ok(uid, mode))

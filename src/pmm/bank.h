@@ -11,8 +11,9 @@
 
 /* Open the bank file at path as medium (read-only with rdonly), or share
  * this process's handle to it.  A writer recovers a dead writer's update
- * first.  K_EUNKNOWN no such file, K_EPRIV not the caller's or open to
- * others, K_EBANK damaged header (and no intact backup), -errno.  Closed
+ * first.  -ENOENT no such file (what it means, a RAM bank not made yet
+ * or a DISK bank gone, is the caller's to say), K_EPRIV not the caller's
+ * or open to others, K_EBANK damaged header (and no intact backup), -errno.  Closed
  * with pmm_bank_close(). */
 /* Is the file name in dir a bank of kind (PMM_KIND_*), owned by uid: a
  * regular file (a link is not followed, nor a FIFO opened) whose header

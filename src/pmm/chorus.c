@@ -52,6 +52,8 @@ static int bank_for(const char *medium, size_t max, pmm_bank **b)
                           kind == PMM_KIND_RAM ? PMM_OPEN_CREATE : 0);
     *b = opened[kind];
     pthread_mutex_unlock(&open_mu);
+    if (r == -ENOENT && kind == PMM_KIND_DISK)
+        return K_EBANK; /* named by site.conf, but missing: not "no such medium" */
     return chorus_code(r);
 }
 

@@ -87,7 +87,7 @@ static int replaceable(int dir, const char *name, uid_t owner)
     mode_t mode;
     int r = pmm__os_statat(dir, name, &uid, &mode, NULL, NULL);
     if (r < 0)
-        return r == -ENOENT ? K_EUNKNOWN : r;
+        return r;
     return S_ISREG(mode) && uid == owner ? K_OK : K_EPRIV;
 }
 
@@ -98,13 +98,13 @@ static int remake(const char *site, const char *medium, uid_t owner,
 {
     char path[4096], name[256];
     int r, dir;
+    int kind = pmm__medium_kind(medium);
     if ((r = pmm_bank_path(path, sizeof path, site, medium)) < 0)
         return r;
     /* every file named inside the bank's directory, held open: the file
      * looked at is the file replaced */
-    if ((dir = pmm__os_open_parent(path, name, sizeof name)) < 0)
-        return dir == -ENOENT ? K_EUNKNOWN : dir;
-    int kind = pmm__medium_kind(medium);
+    if ((r = dir = pmm__os_open_parent(path, name, sizeof name)) < 0)
+        goto gone;
     struct pmm__bank_want w = {kind, 0, 0, kind == PMM_KIND_RAM
                                ? PMM_HUGE_AUTO : PMM_HUGE_OFF, NULL};
     if ((r = replaceable(dir, name, owner)) == K_OK &&
@@ -114,7 +114,8 @@ static int remake(const char *site, const char *medium, uid_t owner,
         r = pmm__bank_replace_at(dir, name, &w);
     }
     pmm__os_close(dir);
-    return r;
+gone: /* a DISK bank site.conf names stays missing (pmm_bank_open) */
+    return r == -ENOENT && kind != PMM_KIND_DISK ? K_EUNKNOWN : r;
 }
 
 int pmm_bank_remake(const char *site, const char *medium, pmm_remake_info *out)

@@ -189,8 +189,13 @@ static int open_in(pmm_bank **out, const char *dir, int dfd, uid_t owner,
     if ((r = pmm_bank_path(path, sizeof path, dir, medium)) < 0)
         return r;
     r = pmm__bank_open_path(out, path, medium, rdonly);
-    if (r == K_EUNKNOWN && pmm__medium_kind(medium) == PMM_KIND_RAM &&
-        (flags & PMM_OPEN_CREATE) && !rdonly) {
+    /* A missing DISK bank is one that site.conf names (a site without one
+     * has no DISK medium: K_EUNKNOWN above): its volume not mounted, say.
+     * It stays -ENOENT and is never made here: an empty bank in its place
+     * would hide the state the volume holds. */
+    if (r == -ENOENT && pmm__medium_kind(medium) == PMM_KIND_RAM) {
+        if (!(flags & PMM_OPEN_CREATE) || rdonly)
+            return K_EUNKNOWN; /* a site not used yet */
         struct pmm__bank_want w = {PMM_KIND_RAM, PMM_DEFAULT_BANK_SIZE,
                                    PMM_DEFAULT_MAX_BLOCKS, PMM_HUGE_AUTO, NULL};
         r = pmm__bank_create_at(dfd, RAM_BANK, &w);
