@@ -365,12 +365,17 @@ int main(int argc, char **argv)
             hrd_die(2, "%s needs a value (see hrd --help)", argv[i]);
         if (strcmp(argv[i], "--site") == 0)
             site = argv[++i];
+        else if (strcmp(argv[i], "--config") == 0 && !*argv[i + 1])
+            hrd_die(2, "--config needs a directory, not an empty name");
         else if (strcmp(argv[i], "--config") == 0)
             config = argv[++i];
         else if (strcmp(argv[i], "--restarted") == 0)
             d.restarted = 1; /* exec'd by a site restart: not a crash */
         else if (strcmp(argv[i], "--ready-fd") == 0)
             ready_fd = fd_arg(argv[++i]);
+        else if ((strcmp(argv[i], "--end-group") == 0 ||
+                  strcmp(argv[i], "--end-leftovers") == 0) && end_group != HRD_RUN)
+            hrd_die(2, "--end-group G or --end-leftovers, once (see hrd --help)");
         else if (strcmp(argv[i], "--end-group") == 0)
             end_group = group_arg(argv[++i]);
         else if (strcmp(argv[i], "--end-leftovers") == 0)

@@ -322,3 +322,32 @@ Test(tool, a_program_not_there_is_named)
     cr_assert_eq(run_all(buf, sizeof buf, 0, 0, upempty), 1, "%s", buf);
     cr_assert(strstr(buf, "upgrade: : not found on $PATH"), "%s", buf);
 }
+
+/* Options the synopses give as alternatives are refused together, an
+ * empty --config is no directory, and a site destroy refused for a
+ * directory open to others says so (before: each accepted, or "system key
+ * or block"). */
+Test(tool, alternatives_and_empty_names_are_refused)
+{
+    char buf[4096], open_dir[] = "/tmp/hrtest.open.XXXXXX";
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0, "%s", out);
+    char *const both[] = {HR_BIN, "arun", "-g", "1", "--ready-fd", "5",
+                          "--notify", "/bin/true", NULL};
+    cr_assert_eq(run_all(buf, sizeof buf, 0, 0, both), 2, "%s", buf);
+    cr_assert(strstr(buf, "--ready-fd N or --notify, not both"), "%s", buf);
+    const char *site = getenv("HR_SITE");
+    char *const empty[] = {HRD_BIN, "--site", (char *)site, "--config", "", NULL};
+    cr_assert_eq(run_all(buf, sizeof buf, 0, 0, empty), 2, "%s", buf);
+    cr_assert(strstr(buf, "--config needs a directory"), "%s", buf);
+    char *const ends[] = {HRD_BIN, "--site", (char *)site, "--end-group", "1",
+                          "--end-leftovers", NULL};
+    cr_assert_eq(run_all(buf, sizeof buf, 0, 0, ends), 2, "%s", buf);
+    cr_assert(strstr(buf, "--end-group G or --end-leftovers"), "%s", buf);
+    cr_assert_not_null(mkdtemp(open_dir));
+    cr_assert_eq(chmod(open_dir, 0755), 0);
+    char *const destroy[] = {HR_BIN, "--site", open_dir, "site", "destroy", NULL};
+    int r = run_all(buf, sizeof buf, 0, 0, destroy);
+    rmdir(open_dir);
+    cr_assert_eq(r, 1, "%s", buf);
+    cr_assert(strstr(buf, "is open to others (mode 0755)"), "%s", buf);
+}

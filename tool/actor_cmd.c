@@ -277,6 +277,9 @@ static int arun_parse(int argc, char **argv, struct hr_cmdline *cl,
         }
     }
     const hr_arun_opts *ao = &a->ao;
+    if (ao->ready_fd && ao->notify)
+        hr_die(HR_EXIT_USAGE, "arun: --ready-fd N or --notify, not both: the "
+               "actor says it is ready one way");
     if (a->group < 0 && (ao->name || ao->stop_ms || ao->ready_fd ||
                          ao->notify || ao->wait_ready || a->aslr ||
                          a->standby || a->specs[0]))

@@ -278,8 +278,8 @@ static int site_destroy(const struct hr_call *c)
     if (r == K_EUNKNOWN)
         hr_die(HR_EXIT_FAIL, "site destroy: %s is not a site (no RAM bank of "
                "its owner's there): nothing removed", c->dir);
-    if (r < 0)
-        hr_die_err("site destroy", r);
+    if (r < 0) /* (open to others, another's: said as every command says) */
+        hr_die_site_err(c->o, "site destroy", r);
     remove_controller_files(c->dir);
     if (!c->o->json)
         printf("site %s destroyed\n", c->dir);
