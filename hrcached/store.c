@@ -21,7 +21,8 @@
  * the caller replies to its client only after the commit.
  *
  * Eviction runs in transactions of its own, before the store that needs
- * the room, because the heap gives back freed memory only at commit.
+ * the room, because the heap gives back freed memory only at commit
+ * (room.c's mc_store_with_room runs a put's tries and the evictions).
  * Expired and flushed items are removed when met (a lookup, the LRU tail).
  */
 #define _GNU_SOURCE
@@ -167,31 +168,6 @@ static int put_once(mc_store *st, const struct mc_put *p, uint64_t *need)
     return MC_STORED;
 }
 
-/* Run a put, making room between tries when it needs some. */
-int mc_store_with_room(mc_store *st,
-                       int (*once)(mc_store *, const void *, uint64_t *),
-                       const void *arg)
-{
-    for (int tries = 0; tries < MC_PUT_TRIES; tries++) {
-        uint64_t need = 0;
-        MC_TRY(mc_tab_begin(st));
-        int r = mc_tab_end(st, once(st, arg, &need));
-        if (r != PUT_NEED_ROOM)
-            return r;
-        if (need > st->cfg.mem_limit) {
-            st->n.store_no_memory++;
-            return MC_NO_MEMORY;
-        }
-        MC_TRY(r = mc_tab_make_room(st, need));
-        if (r == 0) {
-            st->n.store_no_memory++;
-            return MC_NO_MEMORY;
-        }
-    }
-    st->n.store_no_memory++;
-    return MC_NO_MEMORY;
-}
-
 static int put_cb(mc_store *st, const void *arg, uint64_t *need)
 {
     return put_once(st, arg, need);
@@ -221,7 +197,7 @@ int mc_store_mput(mc_store *st, const struct mc_put *p)
     if (mc_store_too_large(st, p->nkey, p->flags, p->nbytes))
         return MC_TOO_LARGE;
     mc_tab_prefetch(st, p->key, p->nkey);
-    return mc_store_with_room(st, put_cb, p);
+    return mc_store_with_room(st, put_cb, p, p->key, p->nkey);
 }
 
 static void emit_item(struct mc_item *it,
@@ -438,7 +414,7 @@ int mc_store_arith(mc_store *st, const char *key, size_t nkey, int decr,
                    uint64_t delta, uint64_t *value)
 {
     struct arith_args a = {key, nkey, decr, delta, value};
-    int r = mc_store_with_room(st, arith_once, &a);
+    int r = mc_store_with_room(st, arith_once, &a, key, nkey);
     uint64_t *hit = decr ? &st->n.decr_hits : &st->n.incr_hits;
     uint64_t *miss = decr ? &st->n.decr_misses : &st->n.incr_misses;
     if (r == MC_VALUE)

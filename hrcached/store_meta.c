@@ -191,7 +191,7 @@ int mc_store_marith(mc_store *st, const char *key, size_t nkey,
                     const struct mc_marith *q, struct mc_marith_out *out)
 {
     struct marith_args a = {key, nkey, q, out};
-    int r = mc_store_with_room(st, marith_in, &a);
+    int r = mc_store_with_room(st, marith_in, &a, key, nkey);
     uint64_t *miss = q->decr ? &st->n.decr_misses : &st->n.incr_misses;
     uint64_t *hit = q->decr ? &st->n.decr_hits : &st->n.incr_hits;
     if (r == MC_VALUE)
