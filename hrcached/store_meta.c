@@ -59,19 +59,33 @@ static int vivify(mc_store *st, const char *key, size_t nkey, int64_t exptime,
     return 0;
 }
 
-static int mget_in(mc_store *st, const char *key, size_t nkey,
-                   const struct mc_mget *q,
-                   void (*emit)(void *, const struct mc_meta_view *),
-                   void *arg)
+struct mget_args {
+    const char *key;
+    size_t nkey;
+    const struct mc_mget *q;
+    void (*emit)(void *, const struct mc_meta_view *);
+    void *arg;
+};
+
+/* A try of mg: MC_STORE_NEED_ROOM when N finds no room for its item
+ * (nothing emitted, nothing counted: mc_store_with_room evicts and tries
+ * again, as ma's N). */
+static int mget_in(mc_store *st, const void *args, uint64_t *need)
 {
+    const struct mget_args *a = args;
+    const struct mc_mget *q = a->q;
     int r;
-    struct mc_item *it = mc_tab_find(st, key, nkey, 1, &r);
+    struct mc_item *it = mc_tab_find(st, a->key, a->nkey, 1, &r);
     MC_TRY(r);
     struct mc_meta_view m = {0};
     if (!it && q->vivify) {
-        MC_TRY(vivify(st, key, nkey, mc_exptime(q->viv_exptime, st->now),
-                      "", 0, &it));
-        m.created = m.won = it != NULL;
+        MC_TRY(vivify(st, a->key, a->nkey,
+                      mc_exptime(q->viv_exptime, st->now), "", 0, &it));
+        if (!it) {
+            *need = item_size(a->nkey, 0);
+            return MC_STORE_NEED_ROOM;
+        }
+        m.created = m.won = 1;
     }
     if (!it) {
         st->n.get_misses++;
@@ -94,7 +108,7 @@ static int mget_in(mc_store *st, const char *key, size_t nkey,
     if (!q->no_bump)
         MC_TRY(mc_tab_bump(st, it));
     st->n.get_hits++;
-    emit(arg, &m);
+    a->emit(a->arg, &m);
     return 0;
 }
 
@@ -103,8 +117,12 @@ int mc_store_mget(mc_store *st, const char *key, size_t nkey,
                   void (*emit)(void *, const struct mc_meta_view *),
                   void *arg)
 {
-    MC_TRY(mc_tab_begin(st));
-    return mc_tab_end(st, mget_in(st, key, nkey, q, emit, arg));
+    struct mget_args a = {key, nkey, q, emit, arg};
+    int r = mc_store_with_room(st, mget_in, &a, key, nkey);
+    if (r != MC_NO_MEMORY)
+        return r;
+    st->n.get_misses++;         /* memcached: a miss when N finds no room */
+    return MC_NOT_FOUND;
 }
 
 static int mdelete_in(mc_store *st, const char *key, size_t nkey,

@@ -3,7 +3,8 @@
  * test_hrcached_room.c - a store that needs room gets it as memcached's
  * does, from a cache full of other items: a 1 MB set after many small
  * ones (free memory scattered in small pieces), a change to the item at
- * the eviction list's tail (which eviction must not take).  Each case failed on the code before its fix.
+ * the eviction list's tail (which eviction must not take), an `mg N` on a
+ * full cache.  Each case failed on the code before its fix.
  *
  * Each case makes a throwaway site, holds a listening socket and starts
  * hrcached on it by LISTEN_FDS, as the controller does.
@@ -144,6 +145,23 @@ Test(room, a_change_to_the_lru_tail_keeps_its_item)
         snprintf(hd, sizeof hd, "HD s%zu\r\n", want);
         cr_assert_str_eq(mc_line(fd, get), hd, "%s %s", verbs[v], key);
         from++;
+    }
+    close(fd);
+    cr_assert_eq(mc_stop(pid), 0);
+}
+
+/* mg N on a full cache evicts to make its empty item and wins the
+ * recache, as memcached: HD W.  Before, only the first was made, the
+ * others answered EN and made nothing. */
+Test(room, mg_vivify_on_a_full_cache_makes_room)
+{
+    pid_t pid = mc_startl(lfd, "-m", "8", NULL);
+    int fd = mc_connect(port);
+    fill(fd, "f", 120000, 100, 100, NULL);
+    char cmd[64];
+    for (int i = 0; i < 20; i++) {
+        snprintf(cmd, sizeof cmd, "mg viv%d N30 s\r\n", i);
+        cr_assert_str_eq(mc_line(fd, cmd), "HD s0 W\r\n", "viv%d", i);
     }
     close(fd);
     cr_assert_eq(mc_stop(pid), 0);
