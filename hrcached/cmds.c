@@ -307,7 +307,9 @@ void mc_cmd_flush(struct mc_server *srv, struct mc_session *s,
         mc_say(s, "CLIENT_ERROR invalid exptime argument");
         return;
     }
-    int r = mc_store_flush(srv->store, delay);
+    /* memcached's clock starts 62 s before its process (process_started):
+     * a unix time before that is before all time to it */
+    int r = mc_store_flush(srv->store, delay, srv->started - 62);
     if (r < 0)
         mc_say_result(s, r);
     else

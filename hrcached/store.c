@@ -424,21 +424,27 @@ int mc_store_arith(mc_store *st, const char *key, size_t nkey, int decr,
     return r;
 }
 
-int mc_store_flush(mc_store *st, int64_t delay)
+int mc_store_flush(mc_store *st, int64_t delay, int64_t since)
 {
     MC_TRY(mc_tab_begin(st));
     struct mc_root *r = st->root;
     int res;
     uint64_t next = r->cas_next;
-    /* memcached's: items last stored or bumped up to now + delay - 1 are
-     * dead from that second on (delay 1: this second's, later ones too);
-     * a flush that takes effect now also kills every item there is by its
-     * cas, and takes a cas value itself (the next item's cas shows it) */
-    int64_t oldest = delay > 0 ? st->now + delay - 1 : st->now - 1;
+    /* memcached's: the argument read as an expiry (a delay up to 30 days,
+     * a unix time above), 0 or less now; items last stored or bumped up
+     * to when - 1 are dead from that second on (delay 1: this second's,
+     * later ones too).  A flush that takes effect now also kills every
+     * item there is by its cas, and takes a cas value itself (the next
+     * item's cas shows it).  A unix time before memcached's clock starts
+     * turns flushing off: no flush, none pending. */
+    int64_t when = delay > 0 ? mc_exptime(delay, st->now) : st->now;
+    if (delay > MC_REALTIME_MAX && delay <= since)
+        when = 0;
+    int64_t oldest = when ? when - 1 : 0;
     res = set64(st, &r->oldest_live, (uint64_t)oldest);
-    if (res == 0 && oldest <= st->now)
+    if (res == 0 && when && oldest <= st->now)
         res = set64(st, &r->oldest_cas, next - 1);
-    if (res == 0 && oldest <= st->now)
+    if (res == 0 && when && oldest <= st->now)
         res = set64(st, &r->cas_next, next + 1);
     return mc_tab_end(st, res);
 }

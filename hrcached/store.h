@@ -248,8 +248,11 @@ int mc_store_touch(mc_store *st, const char *key, size_t nkey,
 int mc_store_arith(mc_store *st, const char *key, size_t nkey, int decr,
                    uint64_t delta, uint64_t *value);
 
-/* Invalidate every item now (delay 0) or at now + delay. */
-int mc_store_flush(mc_store *st, int64_t delay);
+/* flush_all: invalidate every item now (delay 0 or less), at now + delay
+ * (up to 30 days) or at the unix time delay; a unix time up to since
+ * (the server's start as memcached counts it) flushes nothing and
+ * cancels a pending flush, as memcached's. */
+int mc_store_flush(mc_store *st, int64_t delay, int64_t since);
 
 /* One more server serves this store (kept in the heap: a restart sees
  * it).  0 or a heap error. */

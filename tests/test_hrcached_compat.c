@@ -280,6 +280,38 @@ Test(compat, flush_all_keeps_items_until_its_delay)
     cr_assert_eq(mc_stop(pid), 0);
 }
 
+/* flush_all <time> as memcached reads it (the expiry's rule): above 30
+ * days a unix time, before read as a delay of 56 years.  One past flushes
+ * now, -1 too; one still to come keeps the items until then; one from
+ * before the server's start flushes nothing (memcached's clock starts
+ * there: a time before it turns flushing off). */
+static const char *flush_at(int fd, long long t)
+{
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "set k 0 0 1\r\nx\r\nflush_all %lld\r\n", t);
+    cr_assert_str_eq(ASK(fd, cmd, "OK\r\n"), "STORED\r\nOK\r\n");
+    return ASK(fd, "get k\r\n", "END\r\n");
+}
+
+Test(compat, flush_all_takes_a_unix_time)
+{
+    static const char kept[] = "VALUE k 0 1\r\nx\r\nEND\r\n";
+    pid_t pid = mc_startl(lfd, NULL);
+    int fd = mc_connect(port);
+    long long now = (long long)time(NULL);
+    cr_assert_str_eq(flush_at(fd, now - 10), "END\r\n", "a past time");
+    cr_assert_str_eq(flush_at(fd, -1), "END\r\n", "-1");
+    cr_assert_str_eq(flush_at(fd, 2592001), kept, "before the start");
+    cr_assert_str_eq(flush_at(fd, now + 1000), kept, "a time to come");
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "flush_all %lld\r\n", (long long)time(NULL) + 2);
+    cr_assert_str_eq(ASK(fd, cmd, "\r\n"), "OK\r\n");
+    struct gone g = {fd, "k"};
+    mc_poll(is_gone, &g, "flush_all <now + 2> to flush");
+    close(fd);
+    cr_assert_eq(mc_stop(pid), 0);
+}
+
 /* Commands pipelined behind a reply larger than the output's high-water
  * mark are run once it is sent, though no more bytes come (found by the
  * differential test: they waited for the client's next send). */
