@@ -334,7 +334,7 @@ static void cmd_md(struct mc_server *srv, struct mc_session *s,
 
 struct me_ctx {
     struct mc_session *s;
-    int binary; /* asked with b: the key answered in base64, as asked */
+    int binary; /* asked with b: the key comes in base64 */
 };
 
 static void me_emit(void *arg, const struct mc_meta_view *m)
@@ -343,7 +343,9 @@ static void me_emit(void *arg, const struct mc_meta_view *m)
     struct mc_session *s = c->s;
     struct mc_meta_line l = {.n = 0};
     mc_meta_put(&l, "ME ", 3);
-    if (c->binary) { /* raw, a key of \r\n would forge reply lines */
+    /* as the item was stored, whatever the way it was asked (memcached's
+     * ITEM_KEY_BINARY); raw, a key of \r\n would forge reply lines */
+    if (m->bits & MC_META_BINKEY) {
         char enc[4 * (MC_KEY_MAX / 3 + 1)];
         mc_meta_put(&l, enc, mc_base64_encode((const unsigned char *)m->v.key,
                                               m->v.nkey, enc));

@@ -388,16 +388,29 @@ Test(compat, a_get_naming_a_big_value_many_times_holds_a_bounded_buffer)
     cr_assert_eq(mc_stop(pid), 0);
 }
 
-/* me of a key given in base64 answers it in base64, as memcached does:
- * raw, a key holding "\r\nEND\r\n" forged reply lines for the client. */
-Test(compat, me_of_a_binary_key_answers_it_encoded)
+/* me writes the key as its item was stored, whatever the way it is
+ * asked (memcached reads its item's ITEM_KEY_BINARY): in base64 for an
+ * item stored with b, raw for one stored raw.  Raw, a key holding
+ * "\r\nEND\r\n" forged reply lines for the client; and when me followed
+ * the asking command's b, `me abc` of an item stored as `ms YWJj 1 b`
+ * said ME abc. */
+Test(compat, me_writes_the_key_as_its_item_was_stored)
 {
+    static const char *const cases[][3] = {
+        /* YQ0KRU5EDQp4 is "a\r\nEND\r\nx" */
+        {"ms YQ0KRU5EDQp4 2 b\r\nhi\r\n", "me YQ0KRU5EDQp4 b\r\n",
+         "ME YQ0KRU5EDQp4 exp="},
+        {"ms YWJj 1 b\r\nx\r\n", "me abc\r\n", "ME YWJj exp="},
+        {"ms def 1\r\nx\r\n", "me ZGVm b\r\n", "ME def exp="},
+    };
     pid_t pid = mc_startl(lfd, NULL);
     int fd = mc_connect(port);
-    /* YQ0KRU5EDQp4 is "a\r\nEND\r\nx" */
-    cr_assert_str_eq(ASK(fd, "ms YQ0KRU5EDQp4 2 b\r\nhi\r\n", "\r\n"), "HD\r\n");
-    const char *r = ASK(fd, "me YQ0KRU5EDQp4 b\r\n", "\r\n");
-    cr_assert(strncmp(r, "ME YQ0KRU5EDQp4 exp=", 20) == 0, "%s", r);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cr_assert_str_eq(ASK(fd, cases[i][0], "\r\n"), "HD\r\n");
+        const char *r = ASK(fd, cases[i][1], "\r\n");
+        cr_assert(strncmp(r, cases[i][2], strlen(cases[i][2])) == 0,
+                  "%s: %s", cases[i][1], r);
+    }
     close(fd);
     cr_assert_eq(mc_stop(pid), 0);
 }
