@@ -289,11 +289,14 @@ static void cmd_mg(struct mc_server *srv, struct mc_session *s,
     for (size_t i = 2; i + 1 < n; i++)
         refused |= t[i].p[0] == 'O' && t[i].n > MAX_OPAQUE;
     struct mc_mget q = {f.no_update, f.ttl, f.exptime, f.vivify,
-                        f.viv_exptime, f.recache, f.recache_time, refused};
+                        f.viv_exptime, f.recache, f.recache_time, refused, 0};
     struct mc_session hold = {0};  /* the hit's answer, until O is known good */
     struct mg_ctx c = {&hold, t, n, &f};
-    srv->cmd_get++;
     int r = mc_store_mget(srv->store, t[1].p, t[1].n, &q, mg_emit, &c);
+    if (r == 0 && q.touch)
+        srv->cmd_touch++;       /* memcached: a hit with T is a touch */
+    else
+        srv->cmd_get++;
     if (r < 0) {
         mc_session_free(&hold);
         mc_meta_error(s, "SERVER_ERROR out of memory");
@@ -376,7 +379,7 @@ static void cmd_me(struct mc_server *srv, struct mc_session *s,
     }
     /* me only looks: no LRU bump, and no recache token taken (a stale
      * item's win stays for the next mg that asks) */
-    struct mc_mget q = {.no_bump = 1, .refused = 1};
+    struct mc_mget q = {.no_bump = 1, .refused = 1, .quiet = 1};
     int r = mc_store_mget(srv->store, t[1].p, t[1].n, &q, me_emit, &c);
     if (r == MC_NOT_FOUND)
         mc_say(s, "EN");

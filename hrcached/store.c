@@ -255,9 +255,7 @@ int mc_store_get(mc_store *st, const char *const *keys, const size_t *nkeys,
     for (size_t i = 0; i < n && r == 0; i++) {
         struct mc_item *it = mc_tab_find(st, keys[i], nkeys[i], 1, &r);
         if (!it) {
-            st->n.get_misses++;
-            if (touch)
-                st->n.touch_misses++;
+            touch ? st->n.touch_misses++ : st->n.get_misses++;
             continue;
         }
         if (touch) {
@@ -267,13 +265,14 @@ int mc_store_get(mc_store *st, const char *const *keys, const size_t *nkeys,
         }
         if ((r = mc_tab_bump(st, it)) < 0)
             break;
-        st->n.get_hits++;
+        if (!touch)
+            st->n.get_hits++;
         emit_item(it, emit, arg);
     }
     return mc_tab_end(st, r);
 }
 
-int mc_store_delete(mc_store *st, const char *key, size_t nkey)
+static int delete_key(mc_store *st, const char *key, size_t nkey, int count)
 {
     mc_tab_prefetch(st, key, nkey);
     MC_TRY(mc_tab_begin(st));
@@ -283,11 +282,21 @@ int mc_store_delete(mc_store *st, const char *key, size_t nkey)
         r = MC_DELETED;
     else if (r == 0)
         r = MC_NOT_FOUND;
-    if (r == MC_DELETED)
+    if (count && r == MC_DELETED)
         st->n.delete_hits++;
-    else if (r == MC_NOT_FOUND)
+    else if (count && r == MC_NOT_FOUND)
         st->n.delete_misses++;
     return mc_tab_end(st, r);
+}
+
+int mc_store_delete(mc_store *st, const char *key, size_t nkey)
+{
+    return delete_key(st, key, nkey, 1);
+}
+
+int mc_store_drop(mc_store *st, const char *key, size_t nkey)
+{
+    return delete_key(st, key, nkey, 0);
 }
 
 int mc_store_touch(mc_store *st, const char *key, size_t nkey,

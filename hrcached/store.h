@@ -179,8 +179,11 @@ struct mc_mget {
     int refused;                    /* the answer will be an error, or
                                      * the command only looks (me): no
                                      * token is given (memcached's way) */
+    int quiet;                      /* me: no counter counts it */
 };
-/* emit is called for the item found (or made): 0; MC_NOT_FOUND; error. */
+/* emit is called for the item found (or made): 0; MC_NOT_FOUND; error.
+ * As memcached counts: a hit with T is a touch hit, else a get hit; a
+ * miss is a get miss. */
 int mc_store_mget(mc_store *st, const char *key, size_t nkey,
                   const struct mc_mget *q,
                   void (*emit)(void *, const struct mc_meta_view *),
@@ -238,6 +241,9 @@ int mc_store_get(mc_store *st, const char *const *keys, const size_t *nkeys,
 
 /* MC_DELETED or MC_NOT_FOUND. */
 int mc_store_delete(mc_store *st, const char *key, size_t nkey);
+/* The same, counted nowhere: a refused set's old value (memcached's
+ * item_unlink there touches no counter). */
+int mc_store_drop(mc_store *st, const char *key, size_t nkey);
 
 /* MC_TOUCHED or MC_NOT_FOUND. */
 int mc_store_touch(mc_store *st, const char *key, size_t nkey,

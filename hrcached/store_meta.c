@@ -75,7 +75,7 @@ static int mget_in(mc_store *st, const void *args, uint64_t *need)
     const struct mget_args *a = args;
     const struct mc_mget *q = a->q;
     int r;
-    struct mc_item *it = mc_tab_find(st, a->key, a->nkey, 1, &r);
+    struct mc_item *it = mc_tab_find(st, a->key, a->nkey, !q->quiet, &r);
     MC_TRY(r);
     struct mc_meta_view m = {0};
     if (!it && q->vivify) {
@@ -88,7 +88,7 @@ static int mget_in(mc_store *st, const void *args, uint64_t *need)
         m.created = m.won = 1;
     }
     if (!it) {
-        st->n.get_misses++;
+        st->n.get_misses += !q->quiet;
         return MC_NOT_FOUND;
     }
     m.bits = m.created ? 0 : it->bits;
@@ -107,7 +107,8 @@ static int mget_in(mc_store *st, const void *args, uint64_t *need)
                      (uint64_t)mc_exptime(q->exptime, st->now)));
     if (!q->no_bump)
         MC_TRY(mc_tab_bump(st, it));
-    st->n.get_hits++;
+    if (!q->quiet)
+        q->touch ? st->n.touch_hits++ : st->n.get_hits++;
     a->emit(a->arg, &m);
     return 0;
 }
@@ -121,7 +122,7 @@ int mc_store_mget(mc_store *st, const char *key, size_t nkey,
     int r = mc_store_with_room(st, mget_in, &a, key, nkey);
     if (r != MC_NO_MEMORY)
         return r;
-    st->n.get_misses++;         /* memcached: a miss when N finds no room */
+    st->n.get_misses += !q->quiet; /* memcached: a miss when N finds no room */
     return MC_NOT_FOUND;
 }
 
@@ -212,8 +213,8 @@ int mc_store_marith(mc_store *st, const char *key, size_t nkey,
     int r = mc_store_with_room(st, marith_in, &a, key, nkey);
     uint64_t *miss = q->decr ? &st->n.decr_misses : &st->n.incr_misses;
     uint64_t *hit = q->decr ? &st->n.decr_hits : &st->n.incr_hits;
-    if (r == MC_VALUE)
-        (*hit)++;
+    if (r == MC_VALUE && !out->created)
+        (*hit)++;               /* one N made is an item only (memcached) */
     else if (r == MC_NOT_FOUND)
         (*miss)++;
     return r;
