@@ -145,9 +145,11 @@ void mc_cmd_get_more(struct mc_server *srv, struct mc_session *s, size_t high)
             keys[batch] = key.p;
             nkeys[batch] = key.n;
         }
-        srv->cmd_get += batch;
+        /* memcached counts a gat as touches only */
         if (g->touch)
             srv->cmd_touch += batch;
+        else
+            srv->cmd_get += batch;
         size_t before = s->out.len;
         int r = batch ? mc_store_get(srv->store, keys, nkeys, batch, g->touch,
                                      g->exptime, emit, &ctx) : 0;
@@ -188,7 +190,6 @@ void mc_cmd_store(struct mc_server *srv, struct mc_session *s, enum mc_op op,
         mc_say(s, "CLIENT_ERROR bad command line format");
         return;
     }
-    srv->cmd_set++;
     *p = (struct mc_pending){.meta = 0, .op = op, .nkey = t[1].n, .flags = flags,
                              .exptime = exptime, .nbytes = (size_t)nbytes,
                              .cas = cas, .noreply = s->noreply};
@@ -196,8 +197,8 @@ void mc_cmd_store(struct mc_server *srv, struct mc_session *s, enum mc_op op,
     if (mc_store_too_large(srv->store, p->nkey, p->flags, p->nbytes)) {
         /* refused before its data comes: the data is dropped unread, and
          * a set leaves no stale value behind (memcached deletes it) */
-        if (op == MC_SET) {
-            int r = mc_store_delete(srv->store, p->key, p->nkey);
+        if (op == MC_SET) {     /* counted nowhere, as memcached's */
+            int r = mc_store_drop(srv->store, p->key, p->nkey);
             if (r < 0) {
                 mc_say_result(s, r);
                 return;
@@ -208,6 +209,7 @@ void mc_cmd_store(struct mc_server *srv, struct mc_session *s, enum mc_op op,
         s->swallow = p->nbytes + 2;
         return;
     }
+    srv->cmd_set++;
     s->state = MC_S_DATA;
     s->want = p->nbytes + 2;
 }
@@ -307,7 +309,9 @@ void mc_cmd_flush(struct mc_server *srv, struct mc_session *s,
         mc_say(s, "CLIENT_ERROR invalid exptime argument");
         return;
     }
-    int r = mc_store_flush(srv->store, delay);
+    /* memcached's clock starts 62 s before its process (process_started):
+     * a unix time before that is before all time to it */
+    int r = mc_store_flush(srv->store, delay, srv->started - 62);
     if (r < 0)
         mc_say_result(s, r);
     else

@@ -36,7 +36,6 @@
 #define MC_EVICT_BATCH 64   /* items freed by one eviction transaction */
 #define MC_LOG_PER_MOVE 320 /* undo log bytes one spared item may take */
 #define MC_LOG_PER_FREE 640 /* ... and one freed item */
-#define MC_PUT_TRIES 64
 #define MC_PREFETCH_CHAIN 4 /* items of a chain a prefetch walks */
 
 struct mc_item {

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * listen.c - listening sockets: inherited (sd_listen_fds) or our own; and
- * the READY=1 of sd_notify, the other half of systemd's conventions.
+ * listen.c - listening sockets: inherited (sd_listen_fds) or our own; the
+ * descriptors the connections need (RLIMIT_NOFILE, raised as memcached
+ * raises it); and the READY=1 of sd_notify, the other half of systemd's
+ * conventions.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -11,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -165,4 +168,23 @@ int mc_notify_ready(void)
     int err = r < 0 ? -errno : 0;
     close(fd);
     return err;
+}
+
+int mc_files_fit(uint64_t need, uint64_t *cur, uint64_t *max)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return -errno;
+    *cur = rl.rlim_cur;
+    *max = rl.rlim_max;
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+        return 0;
+    rl.rlim_cur = need;
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need)
+        rl.rlim_max = need;     /* as memcached: a privileged process may */
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return -errno;
+    *cur = rl.rlim_cur;
+    *max = rl.rlim_max;
+    return 0;
 }

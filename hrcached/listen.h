@@ -7,6 +7,8 @@
 #ifndef HRCACHED_LISTEN_H
 #define HRCACHED_LISTEN_H
 
+#include <stdint.h>
+
 #define MC_LISTEN_MAX 16
 
 /* The sockets passed by LISTEN_FDS/LISTEN_PID (fds from 3), if they are
@@ -24,6 +26,13 @@ int mc_listen_tcp(const char *addr, const char *port, int *fds, int max,
 /* Listen on a Unix socket at path (a stale socket file there is removed).
  * Returns the fd or -errno; *why says which step failed. */
 int mc_listen_unix(const char *path, const char **why);
+
+/* Let this process have need descriptors open, as memcached does for its
+ * -c: the soft RLIMIT_NOFILE raised to need, the hard one too when it is
+ * lower (only a privileged process may).  0, or -errno (-EPERM: the hard
+ * limit is lower and may not be raised); *cur and *max are the limits
+ * after (before, on an error). */
+int mc_files_fit(uint64_t need, uint64_t *cur, uint64_t *max);
 
 /* sd_notify(3)'s READY=1: one datagram to $NOTIFY_SOCKET (a path, or an
  * abstract name written with a leading @), so that the controller (hr arun

@@ -11,6 +11,14 @@
  * ends after the event in hand, so no command is left half done by a
  * graceful stop; the acceptor waits for them all.
  *
+ * Out of descriptors (EMFILE, ENFILE), a connection waiting in the
+ * listening socket's queue would keep it readable, and the acceptor would
+ * wake at once for ever.  It keeps one descriptor spare: given up, it
+ * lets the waiting connection be accepted, told "ERROR Too many open
+ * connections" and closed, as one over -c is; when even that fails, the
+ * acceptor stops polling its listening sockets for PAUSE_MS and tries
+ * again then.  A client is answered or closed, and no core spins.
+ *
  * Upgrades (hr upgrade, hr_handover(3)): on SIGTERM the acceptor asks the
  * controller whether an upgrade replaces it; if so the workers settle
  * their connections at a request boundary and give them, with the bytes
@@ -29,6 +37,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -39,11 +48,19 @@
 #include "loop.h"
 #include "worker.h"
 
+#define PAUSE_MS 50           /* no descriptor left: accept again after */
+#define EV_SIGNAL (-1)        /* epoll data of the signalfd */
+#define EV_TIMER (-2)         /* ... and of the pause's timerfd */
+
 struct pool {
     struct mc_server *srvs;
     struct mc_worker **w;
     int n;
     unsigned next;           /* the worker the next connection goes to */
+    const int *lfds;         /* the listening sockets */
+    int nl;
+    int ep, timer;           /* the acceptor's epoll, the pause's timerfd */
+    int spare;               /* held for a refusal when none is left, or -1 */
 };
 
 /* stats conns: every worker's connections. */
@@ -62,18 +79,62 @@ static uint64_t open_conns(const struct pool *p)
     return n;
 }
 
+static void too_many(int fd)
+{
+    static const char msg[] = "ERROR Too many open connections\r\n";
+    if (send(fd, msg, sizeof msg - 1, MSG_NOSIGNAL) < 0) {
+        /* nothing more to tell it */
+    }
+    close(fd);
+}
+
+/* Poll the listening sockets (on), or not for PAUSE_MS (off). */
+static void listening(struct pool *p, int on)
+{
+    for (int i = 0; i < p->nl; i++) {
+        struct epoll_event ev = {.events = on ? EPOLLIN : 0,
+                                 .data.fd = p->lfds[i]};
+        (void)epoll_ctl(p->ep, EPOLL_CTL_MOD, p->lfds[i], &ev);
+    }
+    struct itimerspec t = {.it_value.tv_nsec = on ? 0 : PAUSE_MS * 1000000L};
+    (void)timerfd_settime(p->timer, 0, &t, NULL);
+    if (on && p->spare < 0)
+        p->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/* No descriptor for the connection waiting on lfd: give up the spare
+ * one, refuse the connection with it, take it back.  1 when the queue
+ * may hold more, 0 when it is empty, -1 when it cannot be refused (no
+ * spare): the caller pauses. */
+static int refuse_waiting(struct pool *p, int lfd)
+{
+    if (p->spare < 0)
+        return -1;
+    close(p->spare);
+    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    int again = fd >= 0 ? 1 : errno == EMFILE || errno == ENFILE ? -1 : 0;
+    if (fd >= 0)
+        too_many(fd);
+    p->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    return again;
+}
+
 static void on_accept(struct pool *p, int lfd)
 {
     for (;;) {
         int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+            int r = refuse_waiting(p, lfd);
+            if (r < 0)
+                listening(p, 0);
+            if (r <= 0)
+                return;
+            continue;
+        }
         if (fd < 0)
             return;            /* EAGAIN, or a connection that went away */
         if (open_conns(p) >= p->srvs[0].max_conns) {
-            static const char msg[] = "ERROR Too many open connections\r\n";
-            if (send(fd, msg, sizeof msg - 1, MSG_NOSIGNAL) < 0) {
-                /* nothing more to tell it */
-            }
-            close(fd);
+            too_many(fd);
             continue;
         }
         /* a failure closed fd: the client sees its connection end */
@@ -136,7 +197,15 @@ static int wait_loop(struct pool *p, int ep, int sfd)
         if (n < 0 && errno != EINTR)
             return -errno;
         for (int i = 0; i < n; i++) {
-            if (ev[i].data.fd < 0) {        /* the signalfd: stop */
+            if (ev[i].data.fd == EV_TIMER) {    /* a pause has passed */
+                uint64_t ticks;
+                if (read(p->timer, &ticks, sizeof ticks) < 0) {
+                    /* read by an earlier wake-up: nothing to take */
+                }
+                listening(p, 1);
+                continue;
+            }
+            if (ev[i].data.fd == EV_SIGNAL) {   /* the signalfd: stop */
                 struct signalfd_siginfo si = {0};
                 if (read(sfd, &si, sizeof si) < 0)
                     si.ssi_signo = SIGTERM; /* it said readable */
@@ -149,7 +218,8 @@ static int wait_loop(struct pool *p, int ep, int sfd)
 
 int mc_loop_run(struct mc_server *srvs, int n, const int *lfds, int nl)
 {
-    struct pool p = {.srvs = srvs, .n = n};
+    struct pool p = {.srvs = srvs, .n = n, .lfds = lfds, .nl = nl,
+                     .ep = -1, .timer = -1, .spare = -1};
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
@@ -160,12 +230,18 @@ int mc_loop_run(struct mc_server *srvs, int n, const int *lfds, int nl)
     if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 ||
         (sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0 ||
         (ep = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
-        (stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+        (stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
+        (p.timer = timerfd_create(CLOCK_MONOTONIC,
+                                  TFD_CLOEXEC | TFD_NONBLOCK)) < 0 ||
+        (p.spare = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
         r = -errno;
         goto out;
     }
-    struct epoll_event ev = {.events = EPOLLIN, .data.fd = -1};
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev) < 0) {
+    p.ep = ep;
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = EV_SIGNAL};
+    struct epoll_event tev = {.events = EPOLLIN, .data.fd = EV_TIMER};
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev) < 0 ||
+        epoll_ctl(ep, EPOLL_CTL_ADD, p.timer, &tev) < 0) {
         r = -errno;
         goto out;
     }
@@ -199,7 +275,7 @@ out:
     if (r < 0)
         fprintf(stderr, "hrcached: event loop: %s\n", pmm_strerror(r));
     free(p.w);
-    const int fds[] = {sfd, ep, stopfd};
+    const int fds[] = {sfd, ep, stopfd, p.timer, p.spare};
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
         if (fds[i] >= 0)
             close(fds[i]);

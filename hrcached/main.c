@@ -232,6 +232,22 @@ static void parse(int argc, char **argv, struct opts *o)
             "limit -m");
 }
 
+/* Descriptors for -c connections and hrcached's own (its sockets, the
+ * workers' epolls, the site's files): a limit that cannot be raised so
+ * far is refused at start, as memcached refuses it, rather than met as
+ * clients that cannot connect. */
+static void fit_files(const struct opts *o)
+{
+    uint64_t need = o->max_conns + 2 * o->threads + 64, cur, max;
+    int r = mc_files_fit(need, &cur, &max);
+    if (r < 0)
+        die(1, "-c %llu needs %llu open files, more than the limit (%llu, "
+            "hard %llu) lets it have: %s; raise it (ulimit -n, systemd's "
+            "LimitNOFILE=) or lower -c", (unsigned long long)o->max_conns,
+            (unsigned long long)need, (unsigned long long)cur,
+            (unsigned long long)max, pmm_strerror(r));
+}
+
 /* The site's RAM bank; a missing site is made with room for the heap. */
 static pmm_bank *open_bank(uint64_t heap_size)
 {
@@ -390,6 +406,7 @@ int main(int argc, char **argv)
     parse(argc, argv, &o);
     if (o.check)
         return check(&o);
+    fit_files(&o);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     pmm_bank *bank = open_bank(mc_store_heap_size(o.mem_mb << 20));

@@ -289,11 +289,14 @@ static void cmd_mg(struct mc_server *srv, struct mc_session *s,
     for (size_t i = 2; i + 1 < n; i++)
         refused |= t[i].p[0] == 'O' && t[i].n > MAX_OPAQUE;
     struct mc_mget q = {f.no_update, f.ttl, f.exptime, f.vivify,
-                        f.viv_exptime, f.recache, f.recache_time, refused};
+                        f.viv_exptime, f.recache, f.recache_time, refused, 0};
     struct mc_session hold = {0};  /* the hit's answer, until O is known good */
     struct mg_ctx c = {&hold, t, n, &f};
-    srv->cmd_get++;
     int r = mc_store_mget(srv->store, t[1].p, t[1].n, &q, mg_emit, &c);
+    if (r == 0 && q.touch)
+        srv->cmd_touch++;       /* memcached: a hit with T is a touch */
+    else
+        srv->cmd_get++;
     if (r < 0) {
         mc_session_free(&hold);
         mc_meta_error(s, "SERVER_ERROR out of memory");
@@ -334,7 +337,7 @@ static void cmd_md(struct mc_server *srv, struct mc_session *s,
 
 struct me_ctx {
     struct mc_session *s;
-    int binary; /* asked with b: the key answered in base64, as asked */
+    int binary; /* asked with b: the key comes in base64 */
 };
 
 static void me_emit(void *arg, const struct mc_meta_view *m)
@@ -343,7 +346,9 @@ static void me_emit(void *arg, const struct mc_meta_view *m)
     struct mc_session *s = c->s;
     struct mc_meta_line l = {.n = 0};
     mc_meta_put(&l, "ME ", 3);
-    if (c->binary) { /* raw, a key of \r\n would forge reply lines */
+    /* as the item was stored, whatever the way it was asked (memcached's
+     * ITEM_KEY_BINARY); raw, a key of \r\n would forge reply lines */
+    if (m->bits & MC_META_BINKEY) {
         char enc[4 * (MC_KEY_MAX / 3 + 1)];
         mc_meta_put(&l, enc, mc_base64_encode((const unsigned char *)m->v.key,
                                               m->v.nkey, enc));
@@ -374,7 +379,7 @@ static void cmd_me(struct mc_server *srv, struct mc_session *s,
     }
     /* me only looks: no LRU bump, and no recache token taken (a stale
      * item's win stays for the next mg that asks) */
-    struct mc_mget q = {.no_bump = 1, .refused = 1};
+    struct mc_mget q = {.no_bump = 1, .refused = 1, .quiet = 1};
     int r = mc_store_mget(srv->store, t[1].p, t[1].n, &q, me_emit, &c);
     if (r == MC_NOT_FOUND)
         mc_say(s, "EN");

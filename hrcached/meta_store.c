@@ -106,12 +106,13 @@ void mc_meta_ms(struct mc_server *srv, struct mc_session *s,
                              .noreply = f.noreply};
     memcpy(p->key, t[1].p, t[1].n);
     note_ret(p, t, n);
-    srv->cmd_set++;
     if (mc_store_too_large(srv->store, p->nkey, p->flags, p->nbytes)) {
-        int r = mc_store_delete(srv->store, p->key, p->nkey);
+        /* counted nowhere, as memcached's */
+        int r = mc_store_drop(srv->store, p->key, p->nkey);
         return swallow(s, p->nbytes, r < 0 ? "SERVER_ERROR out of memory"
                        : "SERVER_ERROR object too large for cache");
     }
+    srv->cmd_set++;
     s->state = MC_S_DATA;
     s->want = p->nbytes + 2;
 }

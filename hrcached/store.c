@@ -21,7 +21,8 @@
  * the caller replies to its client only after the commit.
  *
  * Eviction runs in transactions of its own, before the store that needs
- * the room, because the heap gives back freed memory only at commit.
+ * the room, because the heap gives back freed memory only at commit
+ * (room.c's mc_store_with_room runs a put's tries and the evictions).
  * Expired and flushed items are removed when met (a lookup, the LRU tail).
  */
 #define _GNU_SOURCE
@@ -167,31 +168,6 @@ static int put_once(mc_store *st, const struct mc_put *p, uint64_t *need)
     return MC_STORED;
 }
 
-/* Run a put, making room between tries when it needs some. */
-int mc_store_with_room(mc_store *st,
-                       int (*once)(mc_store *, const void *, uint64_t *),
-                       const void *arg)
-{
-    for (int tries = 0; tries < MC_PUT_TRIES; tries++) {
-        uint64_t need = 0;
-        MC_TRY(mc_tab_begin(st));
-        int r = mc_tab_end(st, once(st, arg, &need));
-        if (r != PUT_NEED_ROOM)
-            return r;
-        if (need > st->cfg.mem_limit) {
-            st->n.store_no_memory++;
-            return MC_NO_MEMORY;
-        }
-        MC_TRY(r = mc_tab_make_room(st, need));
-        if (r == 0) {
-            st->n.store_no_memory++;
-            return MC_NO_MEMORY;
-        }
-    }
-    st->n.store_no_memory++;
-    return MC_NO_MEMORY;
-}
-
 static int put_cb(mc_store *st, const void *arg, uint64_t *need)
 {
     return put_once(st, arg, need);
@@ -221,7 +197,7 @@ int mc_store_mput(mc_store *st, const struct mc_put *p)
     if (mc_store_too_large(st, p->nkey, p->flags, p->nbytes))
         return MC_TOO_LARGE;
     mc_tab_prefetch(st, p->key, p->nkey);
-    return mc_store_with_room(st, put_cb, p);
+    return mc_store_with_room(st, put_cb, p, p->key, p->nkey);
 }
 
 static void emit_item(struct mc_item *it,
@@ -279,9 +255,7 @@ int mc_store_get(mc_store *st, const char *const *keys, const size_t *nkeys,
     for (size_t i = 0; i < n && r == 0; i++) {
         struct mc_item *it = mc_tab_find(st, keys[i], nkeys[i], 1, &r);
         if (!it) {
-            st->n.get_misses++;
-            if (touch)
-                st->n.touch_misses++;
+            touch ? st->n.touch_misses++ : st->n.get_misses++;
             continue;
         }
         if (touch) {
@@ -291,13 +265,14 @@ int mc_store_get(mc_store *st, const char *const *keys, const size_t *nkeys,
         }
         if ((r = mc_tab_bump(st, it)) < 0)
             break;
-        st->n.get_hits++;
+        if (!touch)
+            st->n.get_hits++;
         emit_item(it, emit, arg);
     }
     return mc_tab_end(st, r);
 }
 
-int mc_store_delete(mc_store *st, const char *key, size_t nkey)
+static int delete_key(mc_store *st, const char *key, size_t nkey, int count)
 {
     mc_tab_prefetch(st, key, nkey);
     MC_TRY(mc_tab_begin(st));
@@ -307,11 +282,21 @@ int mc_store_delete(mc_store *st, const char *key, size_t nkey)
         r = MC_DELETED;
     else if (r == 0)
         r = MC_NOT_FOUND;
-    if (r == MC_DELETED)
+    if (count && r == MC_DELETED)
         st->n.delete_hits++;
-    else if (r == MC_NOT_FOUND)
+    else if (count && r == MC_NOT_FOUND)
         st->n.delete_misses++;
     return mc_tab_end(st, r);
+}
+
+int mc_store_delete(mc_store *st, const char *key, size_t nkey)
+{
+    return delete_key(st, key, nkey, 1);
+}
+
+int mc_store_drop(mc_store *st, const char *key, size_t nkey)
+{
+    return delete_key(st, key, nkey, 0);
 }
 
 int mc_store_touch(mc_store *st, const char *key, size_t nkey,
@@ -438,7 +423,7 @@ int mc_store_arith(mc_store *st, const char *key, size_t nkey, int decr,
                    uint64_t delta, uint64_t *value)
 {
     struct arith_args a = {key, nkey, decr, delta, value};
-    int r = mc_store_with_room(st, arith_once, &a);
+    int r = mc_store_with_room(st, arith_once, &a, key, nkey);
     uint64_t *hit = decr ? &st->n.decr_hits : &st->n.incr_hits;
     uint64_t *miss = decr ? &st->n.decr_misses : &st->n.incr_misses;
     if (r == MC_VALUE)
@@ -448,21 +433,27 @@ int mc_store_arith(mc_store *st, const char *key, size_t nkey, int decr,
     return r;
 }
 
-int mc_store_flush(mc_store *st, int64_t delay)
+int mc_store_flush(mc_store *st, int64_t delay, int64_t since)
 {
     MC_TRY(mc_tab_begin(st));
     struct mc_root *r = st->root;
     int res;
     uint64_t next = r->cas_next;
-    /* memcached's: items last stored or bumped up to now + delay - 1 are
-     * dead from that second on (delay 1: this second's, later ones too);
-     * a flush that takes effect now also kills every item there is by its
-     * cas, and takes a cas value itself (the next item's cas shows it) */
-    int64_t oldest = delay > 0 ? st->now + delay - 1 : st->now - 1;
+    /* memcached's: the argument read as an expiry (a delay up to 30 days,
+     * a unix time above), 0 or less now; items last stored or bumped up
+     * to when - 1 are dead from that second on (delay 1: this second's,
+     * later ones too).  A flush that takes effect now also kills every
+     * item there is by its cas, and takes a cas value itself (the next
+     * item's cas shows it).  A unix time before memcached's clock starts
+     * turns flushing off: no flush, none pending. */
+    int64_t when = delay > 0 ? mc_exptime(delay, st->now) : st->now;
+    if (delay > MC_REALTIME_MAX && delay <= since)
+        when = 0;
+    int64_t oldest = when ? when - 1 : 0;
     res = set64(st, &r->oldest_live, (uint64_t)oldest);
-    if (res == 0 && oldest <= st->now)
+    if (res == 0 && when && oldest <= st->now)
         res = set64(st, &r->oldest_cas, next - 1);
-    if (res == 0 && oldest <= st->now)
+    if (res == 0 && when && oldest <= st->now)
         res = set64(st, &r->cas_next, next + 1);
     return mc_tab_end(st, res);
 }

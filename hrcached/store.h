@@ -179,8 +179,11 @@ struct mc_mget {
     int refused;                    /* the answer will be an error, or
                                      * the command only looks (me): no
                                      * token is given (memcached's way) */
+    int quiet;                      /* me: no counter counts it */
 };
-/* emit is called for the item found (or made): 0; MC_NOT_FOUND; error. */
+/* emit is called for the item found (or made): 0; MC_NOT_FOUND; error.
+ * As memcached counts: a hit with T is a touch hit, else a get hit; a
+ * miss is a get miss. */
 int mc_store_mget(mc_store *st, const char *key, size_t nkey,
                   const struct mc_mget *q,
                   void (*emit)(void *, const struct mc_meta_view *),
@@ -238,6 +241,9 @@ int mc_store_get(mc_store *st, const char *const *keys, const size_t *nkeys,
 
 /* MC_DELETED or MC_NOT_FOUND. */
 int mc_store_delete(mc_store *st, const char *key, size_t nkey);
+/* The same, counted nowhere: a refused set's old value (memcached's
+ * item_unlink there touches no counter). */
+int mc_store_drop(mc_store *st, const char *key, size_t nkey);
 
 /* MC_TOUCHED or MC_NOT_FOUND. */
 int mc_store_touch(mc_store *st, const char *key, size_t nkey,
@@ -248,8 +254,11 @@ int mc_store_touch(mc_store *st, const char *key, size_t nkey,
 int mc_store_arith(mc_store *st, const char *key, size_t nkey, int decr,
                    uint64_t delta, uint64_t *value);
 
-/* Invalidate every item now (delay 0) or at now + delay. */
-int mc_store_flush(mc_store *st, int64_t delay);
+/* flush_all: invalidate every item now (delay 0 or less), at now + delay
+ * (up to 30 days) or at the unix time delay; a unix time up to since
+ * (the server's start as memcached counts it) flushes nothing and
+ * cancels a pending flush, as memcached's. */
+int mc_store_flush(mc_store *st, int64_t delay, int64_t since);
 
 /* One more server serves this store (kept in the heap: a restart sees
  * it).  0 or a heap error. */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * store_int.h - what store.c lends store_meta.c: a put's retry with room
- * made between tries, and incr/decr of one item found in the running
+ * store_int.h - what store.c and room.c lend store_meta.c: a put's retry
+ * with room made between tries, and incr/decr of one item found in the running
  * transaction.
  */
 #ifndef MC_STORE_INT_H
@@ -15,10 +15,12 @@
 /* A try's answer: room of *need bytes must be made first. */
 #define MC_STORE_NEED_ROOM (-2000)
 
-/* Run once(st, arg, &need) in transactions until it needs no more room. */
+/* Run once(st, arg, &need) in transactions, evicting between them
+ * (never the item of key) until it needs no more room (room.c): its
+ * result, MC_NO_MEMORY when evicting cannot make the room, or an error. */
 int mc_store_with_room(mc_store *st,
                        int (*once)(mc_store *, const void *, uint64_t *),
-                       const void *arg);
+                       const void *arg, const char *key, size_t nkey);
 
 /* incr (decr 0) or decr of item it: MC_VALUE (*value, and *out the item
  * that now holds it), MC_NON_NUMERIC, MC_STORE_NEED_ROOM, or an error. */

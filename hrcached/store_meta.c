@@ -59,22 +59,36 @@ static int vivify(mc_store *st, const char *key, size_t nkey, int64_t exptime,
     return 0;
 }
 
-static int mget_in(mc_store *st, const char *key, size_t nkey,
-                   const struct mc_mget *q,
-                   void (*emit)(void *, const struct mc_meta_view *),
-                   void *arg)
+struct mget_args {
+    const char *key;
+    size_t nkey;
+    const struct mc_mget *q;
+    void (*emit)(void *, const struct mc_meta_view *);
+    void *arg;
+};
+
+/* A try of mg: MC_STORE_NEED_ROOM when N finds no room for its item
+ * (nothing emitted, nothing counted: mc_store_with_room evicts and tries
+ * again, as ma's N). */
+static int mget_in(mc_store *st, const void *args, uint64_t *need)
 {
+    const struct mget_args *a = args;
+    const struct mc_mget *q = a->q;
     int r;
-    struct mc_item *it = mc_tab_find(st, key, nkey, 1, &r);
+    struct mc_item *it = mc_tab_find(st, a->key, a->nkey, !q->quiet, &r);
     MC_TRY(r);
     struct mc_meta_view m = {0};
     if (!it && q->vivify) {
-        MC_TRY(vivify(st, key, nkey, mc_exptime(q->viv_exptime, st->now),
-                      "", 0, &it));
-        m.created = m.won = it != NULL;
+        MC_TRY(vivify(st, a->key, a->nkey,
+                      mc_exptime(q->viv_exptime, st->now), "", 0, &it));
+        if (!it) {
+            *need = item_size(a->nkey, 0);
+            return MC_STORE_NEED_ROOM;
+        }
+        m.created = m.won = 1;
     }
     if (!it) {
-        st->n.get_misses++;
+        st->n.get_misses += !q->quiet;
         return MC_NOT_FOUND;
     }
     m.bits = m.created ? 0 : it->bits;
@@ -93,8 +107,9 @@ static int mget_in(mc_store *st, const char *key, size_t nkey,
                      (uint64_t)mc_exptime(q->exptime, st->now)));
     if (!q->no_bump)
         MC_TRY(mc_tab_bump(st, it));
-    st->n.get_hits++;
-    emit(arg, &m);
+    if (!q->quiet)
+        q->touch ? st->n.touch_hits++ : st->n.get_hits++;
+    a->emit(a->arg, &m);
     return 0;
 }
 
@@ -103,8 +118,12 @@ int mc_store_mget(mc_store *st, const char *key, size_t nkey,
                   void (*emit)(void *, const struct mc_meta_view *),
                   void *arg)
 {
-    MC_TRY(mc_tab_begin(st));
-    return mc_tab_end(st, mget_in(st, key, nkey, q, emit, arg));
+    struct mget_args a = {key, nkey, q, emit, arg};
+    int r = mc_store_with_room(st, mget_in, &a, key, nkey);
+    if (r != MC_NO_MEMORY)
+        return r;
+    st->n.get_misses += !q->quiet; /* memcached: a miss when N finds no room */
+    return MC_NOT_FOUND;
 }
 
 static int mdelete_in(mc_store *st, const char *key, size_t nkey,
@@ -191,11 +210,11 @@ int mc_store_marith(mc_store *st, const char *key, size_t nkey,
                     const struct mc_marith *q, struct mc_marith_out *out)
 {
     struct marith_args a = {key, nkey, q, out};
-    int r = mc_store_with_room(st, marith_in, &a);
+    int r = mc_store_with_room(st, marith_in, &a, key, nkey);
     uint64_t *miss = q->decr ? &st->n.decr_misses : &st->n.incr_misses;
     uint64_t *hit = q->decr ? &st->n.decr_hits : &st->n.incr_hits;
-    if (r == MC_VALUE)
-        (*hit)++;
+    if (r == MC_VALUE && !out->created)
+        (*hit)++;               /* one N made is an item only (memcached) */
     else if (r == MC_NOT_FOUND)
         (*miss)++;
     return r;

@@ -247,22 +247,36 @@ static int spare(mc_store *st, struct mc_item *it)
     return lru_push(st, it);
 }
 
+/* Is it the item a store works on (which its eviction must leave)? */
+static int kept(const struct mc_room *room, const struct mc_item *it)
+{
+    return room->key && it->hash == room->hash && it->nkey == room->nkey &&
+           memcmp(it->data, room->key, room->nkey) == 0;
+}
+
 /* Free items from the LRU tail, in one transaction, until `need` more bytes
- * fit under the limit (or at least one item, for a heap too cut up to give
- * `need` in one piece).  Dead items go first whatever the mode; live ones
- * only when eviction is on, an active one spared once (at most
- * MC_EVICT_MOVES of them, so that a cache of active items still frees
- * room).  Returns the number freed, or an error. */
-int mc_tab_make_room(mc_store *st, uint64_t need)
+ * fit under the limit and at least `least` items are gone (one at least:
+ * a heap too cut up to give `need` in one piece needs more).  Dead items
+ * go first whatever the mode; live ones only when eviction is on, an
+ * active one spared once (at most MC_EVICT_MOVES of them, so that a cache
+ * of active items still frees room); the item the store changes is passed
+ * over (memcached skips an item in use).  At most evict_batch freed.
+ * Returns the number freed, or an error. */
+int mc_tab_make_room(mc_store *st, const struct mc_room *room)
 {
     MC_TRY(mc_tab_begin(st));
     int freed = 0, moved = 0, r = 0;
     struct mc_root *root = st->root;
     struct mc_item *it = root->tail;
+    int least = room->least ? (int)room->least : 1;
     while (it && freed < (int)st->share->evict_batch &&
-           (freed == 0 || root->bytes + need > st->cfg.mem_limit)) {
+           (freed < least || root->bytes + room->need > st->cfg.mem_limit)) {
         struct mc_item *prev = it->prev;
         int s = item_state(st, it);
+        if (kept(room, it)) {
+            it = prev;
+            continue;
+        }
         if (s == LIVE && st->cfg.no_evict)
             break;
         if (s == LIVE && (it->bits & MC_IT_ACTIVE) &&

@@ -53,8 +53,19 @@ struct mc_item *mc_tab_peek(mc_store *st, const char *key, size_t nkey);
 int mc_tab_get_writes(const mc_store *st, const struct mc_item *it);
 /* A reader's mark: the active bit, set unlogged (a hint, see table.c). */
 void mc_tab_mark_read(struct mc_item *it);
-/* Free items from the LRU tail, in a transaction of its own, until need
- * more bytes fit under the limit: the number freed, or an error. */
-int mc_tab_make_room(mc_store *st, uint64_t need);
+/* What one eviction is asked for: room for need more bytes under the
+ * limit, and at least `least` items freed (the allocator may want more
+ * than the limit does: its free memory in pieces too small for need);
+ * the item of key (the one the store changes) is never taken. */
+struct mc_room {
+    uint64_t need;
+    unsigned least;
+    const char *key;        /* NULL: no item kept */
+    size_t nkey;
+    uint64_t hash;          /* hash_key(key, nkey) */
+};
+/* Free items from the LRU tail, in a transaction of its own, as room
+ * asks, at most the share's evict_batch: the number freed, or an error. */
+int mc_tab_make_room(mc_store *st, const struct mc_room *room);
 
 #endif

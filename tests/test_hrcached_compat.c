@@ -14,7 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -280,6 +287,38 @@ Test(compat, flush_all_keeps_items_until_its_delay)
     cr_assert_eq(mc_stop(pid), 0);
 }
 
+/* flush_all <time> as memcached reads it (the expiry's rule): above 30
+ * days a unix time, before read as a delay of 56 years.  One past flushes
+ * now, -1 too; one still to come keeps the items until then; one from
+ * before the server's start flushes nothing (memcached's clock starts
+ * there: a time before it turns flushing off). */
+static const char *flush_at(int fd, long long t)
+{
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "set k 0 0 1\r\nx\r\nflush_all %lld\r\n", t);
+    cr_assert_str_eq(ASK(fd, cmd, "OK\r\n"), "STORED\r\nOK\r\n");
+    return ASK(fd, "get k\r\n", "END\r\n");
+}
+
+Test(compat, flush_all_takes_a_unix_time)
+{
+    static const char kept[] = "VALUE k 0 1\r\nx\r\nEND\r\n";
+    pid_t pid = mc_startl(lfd, NULL);
+    int fd = mc_connect(port);
+    long long now = (long long)time(NULL);
+    cr_assert_str_eq(flush_at(fd, now - 10), "END\r\n", "a past time");
+    cr_assert_str_eq(flush_at(fd, -1), "END\r\n", "-1");
+    cr_assert_str_eq(flush_at(fd, 2592001), kept, "before the start");
+    cr_assert_str_eq(flush_at(fd, now + 1000), kept, "a time to come");
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "flush_all %lld\r\n", (long long)time(NULL) + 2);
+    cr_assert_str_eq(ASK(fd, cmd, "\r\n"), "OK\r\n");
+    struct gone g = {fd, "k"};
+    mc_poll(is_gone, &g, "flush_all <now + 2> to flush");
+    close(fd);
+    cr_assert_eq(mc_stop(pid), 0);
+}
+
 /* Commands pipelined behind a reply larger than the output's high-water
  * mark are run once it is sent, though no more bytes come (found by the
  * differential test: they waited for the client's next send). */
@@ -349,16 +388,29 @@ Test(compat, a_get_naming_a_big_value_many_times_holds_a_bounded_buffer)
     cr_assert_eq(mc_stop(pid), 0);
 }
 
-/* me of a key given in base64 answers it in base64, as memcached does:
- * raw, a key holding "\r\nEND\r\n" forged reply lines for the client. */
-Test(compat, me_of_a_binary_key_answers_it_encoded)
+/* me writes the key as its item was stored, whatever the way it is
+ * asked (memcached reads its item's ITEM_KEY_BINARY): in base64 for an
+ * item stored with b, raw for one stored raw.  Raw, a key holding
+ * "\r\nEND\r\n" forged reply lines for the client; and when me followed
+ * the asking command's b, `me abc` of an item stored as `ms YWJj 1 b`
+ * said ME abc. */
+Test(compat, me_writes_the_key_as_its_item_was_stored)
 {
+    static const char *const cases[][3] = {
+        /* YQ0KRU5EDQp4 is "a\r\nEND\r\nx" */
+        {"ms YQ0KRU5EDQp4 2 b\r\nhi\r\n", "me YQ0KRU5EDQp4 b\r\n",
+         "ME YQ0KRU5EDQp4 exp="},
+        {"ms YWJj 1 b\r\nx\r\n", "me abc\r\n", "ME YWJj exp="},
+        {"ms def 1\r\nx\r\n", "me ZGVm b\r\n", "ME def exp="},
+    };
     pid_t pid = mc_startl(lfd, NULL);
     int fd = mc_connect(port);
-    /* YQ0KRU5EDQp4 is "a\r\nEND\r\nx" */
-    cr_assert_str_eq(ASK(fd, "ms YQ0KRU5EDQp4 2 b\r\nhi\r\n", "\r\n"), "HD\r\n");
-    const char *r = ASK(fd, "me YQ0KRU5EDQp4 b\r\n", "\r\n");
-    cr_assert(strncmp(r, "ME YQ0KRU5EDQp4 exp=", 20) == 0, "%s", r);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cr_assert_str_eq(ASK(fd, cases[i][0], "\r\n"), "HD\r\n");
+        const char *r = ASK(fd, cases[i][1], "\r\n");
+        cr_assert(strncmp(r, cases[i][2], strlen(cases[i][2])) == 0,
+                  "%s: %s", cases[i][1], r);
+    }
     close(fd);
     cr_assert_eq(mc_stop(pid), 0);
 }
@@ -477,4 +529,124 @@ Test(compat, site_destroy_takes_hrcached_s_lock_files_too)
     cr_assert_eq(access(lock, F_OK), 0, "%s: the lock file hrcached takes", lock);
     cr_assert_eq(run_hr(out, sizeof out, "site", "destroy", NULL), 0, "%s", out);
     cr_assert_neq(access(site, F_OK), 0, "%s is still there", site);
+}
+
+/* The highest descriptor number pid has open. */
+static int top_fd(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(path);
+    cr_assert_not_null(d);
+    int top = -1;
+    for (struct dirent *e; (e = readdir(d));)
+        if (e->d_name[0] != '.' && atoi(e->d_name) > top)
+            top = atoi(e->d_name);
+    closedir(d);
+    return top;
+}
+
+/* A new connection's answer to version: 'V' served, 'E' told too many
+ * connections, 'C' closed; a hang (no byte within the socket's 20 s)
+ * fails the test. */
+static char try_conn(int *fdp)
+{
+    int fd = *fdp = mc_connect(port);
+    char buf[128];
+    size_t len = 0;
+    if (send(fd, "version\r\n", 9, MSG_NOSIGNAL) < 0)
+        return 'C';
+    while (len < 2 || memcmp(buf + len - 2, "\r\n", 2) != 0) {
+        ssize_t n = recv(fd, buf + len, sizeof buf - 1 - len, 0);
+        cr_assert(n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK),
+                  "a client left hanging: no answer and no close");
+        if (n <= 0 || len + (size_t)n >= sizeof buf - 1)
+            return 'C';
+        len += (size_t)n;
+    }
+    buf[len] = 0;
+    if (strncmp(buf, "VERSION ", 8) == 0)
+        return 'V';
+    cr_assert_str_eq(buf, "ERROR Too many open connections\r\n");
+    return 'E';
+}
+
+static int served(void *arg)
+{
+    (void)arg;
+    int fd;
+    char c = try_conn(&fd);
+    close(fd);
+    return c == 'V';
+}
+
+/* Out of descriptors (its limit lowered under it, as prlimit(1) does),
+ * hrcached refuses a new client with memcached's line and a close, and
+ * serves again once a connection ends.  Before, the acceptor returned on
+ * EMFILE with the connection still queued: it woke at once for ever, a
+ * core spun, and the client hung. */
+Test(compat, out_of_descriptors_a_client_is_refused_not_left_hanging)
+{
+    pid_t pid = mc_startl(lfd, "-m", "8", "-t", "2", NULL);
+    int fds[8], ok = 0, refused = 0;
+    cr_assert_eq(try_conn(&fds[0]), 'V');
+    struct rlimit rl = {(rlim_t)top_fd(pid) + 3, (rlim_t)top_fd(pid) + 3};
+    cr_assert_eq(prlimit(pid, RLIMIT_NOFILE, &rl, NULL), 0, "%s",
+                 strerror(errno));
+    for (int i = 1; i < 8; i++) {
+        char c = try_conn(&fds[i]);
+        ok += c == 'V';
+        refused += c != 'V';
+    }
+    cr_assert_gt(refused, 0, "no client refused: the limit did not bite");
+    cr_assert_str_eq(ASK(fds[0], "version\r\n", "\r\n"),
+                     "VERSION 1.6.0-hrcached-0.1.0\r\n");
+    for (int i = 0; i < 8; i++)
+        close(fds[i]);
+    mc_poll(served, NULL, "a client served once connections closed");
+    cr_assert_eq(mc_stop(pid), 0);
+}
+
+/* st: hrcached's pid, its status, a client's fd that sent version. */
+static int ended(void *arg)
+{
+    int *st = arg;
+    pid_t pid = (pid_t)st[0];
+    if (waitpid(pid, &st[1], WNOHANG) == pid)
+        return 1;
+    char buf[64];
+    ssize_t n = recv(st[2], buf, sizeof buf, MSG_DONTWAIT);
+    cr_assert(n <= 0, "serving with 64 open files for -c 1024");
+    return 0;
+}
+
+/* A descriptor limit too low for -c, that hrcached may not raise, is
+ * refused at start (memcached refuses it too), with a message that says
+ * what to do.  Before, hrcached started and its clients hung once the
+ * descriptors ran out. */
+Test(compat, a_file_limit_too_low_for_c_is_refused_at_start)
+{
+    if (geteuid() == 0)   /* root could raise the hard limit: not here */
+        cr_assert_eq(prctl(PR_CAPBSET_DROP, CAP_SYS_RESOURCE, 0, 0, 0), 0);
+    struct rlimit rl = {64, 64};
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    char log[] = "/tmp/hrcached_nofile.XXXXXX";
+    int lf = mkstemp(log), saved = dup(2);
+    cr_assert(lf >= 0 && saved >= 0);
+    dup2(lf, 2);
+    pid_t pid = mc_startl(lfd, "-c", "1024", NULL);
+    dup2(saved, 2);
+    int st[3] = {(int)pid, 0, mc_connect(port)};
+    cr_assert_eq(send(st[2], "version\r\n", 9, MSG_NOSIGNAL), 9);
+    mc_poll(ended, st, "hrcached to refuse its start");
+    close(st[2]);
+    char msg[512] = "";
+    ssize_t n = pread(lf, msg, sizeof msg - 1, 0);
+    msg[n > 0 ? n : 0] = 0;
+    close(lf);
+    close(saved);
+    unlink(log);
+    cr_assert(WIFEXITED(st[1]) && WEXITSTATUS(st[1]) == 1, "%s", msg);
+    cr_assert(strstr(msg, "-c 1024 needs") && strstr(msg, "lower -c"),
+              "%s", msg);
 }

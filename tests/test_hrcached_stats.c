@@ -14,6 +14,7 @@
  *    heap: used grows and free shrinks with the sets, used is the store's
  *    own count (stats' heap_used), the objects are the items, the root
  *    and the table;
+ *  - each command moves the counters memcached 1.6.18 moves for it;
  *  - under writers, every stats reply is whole (its heap_used is its
  *    bytes and the empty store's root and table, its bytes those of its
  *    items) and every stats heap's walk equals the store's count in its
@@ -320,6 +321,78 @@ Test(hrcached_stats, stats_whole_while_writers_run)
         cr_assert_eq(waitpid(w[i], NULL, WNOHANG), 0, "writer %d died", i);
         kill(w[i], SIGKILL);
         waitpid(w[i], NULL, 0);
+    }
+    close(fd);
+    cr_assert_eq(mc_stop(pid), 0);
+}
+
+/* The counters a command moves, as "name=delta ..." in counted's order. */
+static const char *const counted[] = {
+    "cmd_get", "get_hits", "get_misses", "cmd_touch", "touch_hits",
+    "touch_misses", "cmd_set", "delete_hits", "delete_misses", "incr_hits",
+    "incr_misses", "total_items",
+};
+#define NCOUNTED (sizeof counted / sizeof counted[0])
+
+static void counters(int fd, uint64_t *v)
+{
+    static char out[16384];
+    cr_assert_gt(mc_ask(fd, "stats\r\n", 7, "END\r\n", out, sizeof out), 0);
+    for (size_t i = 0; i < NCOUNTED; i++)
+        v[i] = field(out, counted[i]);
+}
+
+/* Each command moves the counters memcached 1.6.18 moves for it (seen
+ * with the same commands on it): gat and gats only the touch ones, an mg
+ * hit with T a touch, me none, a set refused as too large none (the old
+ * value's delete uncounted), a counter made by ma N an item, not an incr
+ * hit.  Before, each of these also moved get or set counters, or
+ * delete_*, or incr_hits. */
+Test(hrcached_stats, commands_count_as_memcached_s)
+{
+    static char too_large[2][2200];
+    char data[2001];
+    memset(data, 'x', 2000);
+    data[2000] = 0;
+    snprintf(too_large[0], sizeof too_large[0], "set k 0 0 2000\r\n%s\r\n",
+             data);
+    snprintf(too_large[1], sizeof too_large[1], "ms k 2000 T0\r\n%s\r\n",
+             data);
+    const char *const rows[][3] = {
+        {"set k 0 0 1\r\nx\r\n", "\r\n", "cmd_set=1 total_items=1"},
+        {"gat 100 k\r\n", "END\r\n", "cmd_touch=1 touch_hits=1"},
+        {"gats 100 nokey\r\n", "END\r\n", "cmd_touch=1 touch_misses=1"},
+        {"mg k T30 v\r\n", "x\r\n", "cmd_touch=1 touch_hits=1"},
+        {"mg nokey T30 v\r\n", "\r\n", "cmd_get=1 get_misses=1"},
+        {"mg k v\r\n", "x\r\n", "cmd_get=1 get_hits=1"},
+        {"me k\r\n", "\r\n", ""},
+        {"me nokey\r\n", "\r\n", ""},
+        {"ma cnt N30 J5\r\n", "\r\n", "total_items=1"},
+        {"ma cnt\r\n", "\r\n", "incr_hits=1"},
+        {too_large[0], "\r\n", ""},
+        {"set k 0 0 1\r\nx\r\n", "\r\n", "cmd_set=1 total_items=1"},
+        {too_large[1], "\r\n", ""},
+        {"mg k v\r\n", "\r\n", "cmd_get=1 get_misses=1"},
+    };
+    pid_t pid = mc_startl(lfd, "-I", "1k", NULL);
+    int fd = mc_connect(port);
+    uint64_t before[NCOUNTED], after[NCOUNTED];
+    for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+        char out[4096], moved[512] = "";
+        size_t len = 0;
+        counters(fd, before);
+        cr_assert_gt(mc_ask(fd, rows[r][0], strlen(rows[r][0]), rows[r][1],
+                            out, sizeof out), 0, "%.30s", rows[r][0]);
+        counters(fd, after);
+        for (size_t i = 0; i < NCOUNTED; i++)
+            if (after[i] != before[i])
+                len += (size_t)snprintf(moved + len, sizeof moved - len,
+                                        "%s%s=%llu", len ? " " : "",
+                                        counted[i],
+                                        (unsigned long long)(after[i] -
+                                                             before[i]));
+        cr_expect_str_eq(moved, rows[r][2], "%.30s: moved \"%s\"",
+                         rows[r][0], moved);
     }
     close(fd);
     cr_assert_eq(mc_stop(pid), 0);
