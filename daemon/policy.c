@@ -67,5 +67,9 @@ int hrd_policy_site_restart(struct hrd *d, const char *why)
 
 void hrd_policy_forgive_site(struct hrd *d)
 {
+    /* a fresh try: the groups' too, or the first failure of the group
+     * that failed the site escalates again at once */
     d->reg->site.badness_milli = 0;
+    for (int i = 0; i < HR_REG_GROUPS; i++)
+        d->reg->groups[i].badness_milli = 0;
 }

@@ -27,7 +27,8 @@ int hrd_policy_group_restart(struct hrd *d, int group, char *why, size_t cap);
 /* Charge a site restart: 0 when it may go on (every group's badness starts
  * afresh), 1 when the site has failed (the registry says why). */
 int hrd_policy_site_restart(struct hrd *d, const char *why);
-/* A site started again by hand after failing starts with no badness. */
+/* A site started again by hand after failing starts with no badness,
+ * its groups' included: a fresh try. */
 void hrd_policy_forgive_site(struct hrd *d);
 
 #endif

@@ -346,6 +346,14 @@ Test(site, crash_loop_escalates_then_the_site_stops)
     cr_assert_eq(run_hr(out, sizeof out, "log", NULL), 0);
     cr_assert(strstr(out, "site failed, stopping"), "%s", out);
     cr_assert(strstr(out, "group 4 failed more than 2 times in 60s"), "%s", out);
+    /* started again by hand: a fresh try, its groups' badness forgiven
+     * with the site's (before: the first failure escalated at once, and
+     * the site failed after 7 starts) */
+    run_hr(out, sizeof out, "site", "start", NULL); /* 0, or 1: failed again */
+    POLL_UNTIL(hr_ping(NULL) <= 0 && hr_site_status(NULL, &st, NULL, 0) == 0 &&
+               st.state == HR_SITE_FAILED && runs_of("crashloop", 4) > starts,
+               "the site to fail again");
+    cr_assert_eq(runs_of("crashloop", 4), 2 * starts, "as many starts again");
 }
 
 /* Site restarts asked for (hr site restart) are no failures: more of them
