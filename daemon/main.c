@@ -70,6 +70,7 @@ static int said_ready; /* boot_finish() has said READY=1 */
 static void boot_finish(struct hrd *d)
 {
     d->reg->site.booted = 1;
+    d->reg->site.startup_line = 0;
     hrd_held_pool_end(d); /* what the start-up's actors did not ask for */
     int groups = 0;
     for (int g = 0; g < HR_REG_GROUPS && !d->ending && !d->stopping; g++) {
@@ -464,9 +465,20 @@ int main(int argc, char **argv)
     if (d.exec_pending && d.cold_pending) /* every actor gone: a new bank */
         hrd_cold_bank(&d);
     if (d.exec_pending) { /* the site restart: a fresh controller */
-        char *argv_new[] = {"hrd", "--site", d.site, "--restarted",
-                            hrd_config_dir() ? "--config" : NULL,
-                            (char *)hrd_config_dir(), NULL};
+        /* not ready yet (a site restart inside the start-up file): the
+         * fresh controller says it, to whoever waits (hr site start) */
+        char fdarg[16], *argv_new[9] = {"hrd", "--site", d.site, "--restarted"};
+        int k = 4;
+        if (d.ready_fd >= 0 && pmm__os_inherit(d.ready_fd, 1) == 0) {
+            snprintf(fdarg, sizeof fdarg, "%d", d.ready_fd);
+            argv_new[k++] = "--ready-fd";
+            argv_new[k++] = fdarg;
+        }
+        if (hrd_config_dir()) {
+            argv_new[k++] = "--config";
+            argv_new[k++] = (char *)hrd_config_dir();
+        }
+        argv_new[k] = NULL;
         hrd_hand_over(&d); /* the lock and the sockets pass to the fresh one */
         hrd_log(&d, HRD_NOTICE, "starting a fresh controller");
         r = pmm__os_exec(d.self, argv_new);

@@ -178,6 +178,17 @@ static pid_t run_command(struct hrd *d, int lineno, char *const *w, int own)
     return pid;
 }
 
+/* Line lineno of a first start's file is done: a site restart or a
+ * controller's crash before the file's end resumes after it, and does not
+ * register its arun lines' actors a second time (they come back from the
+ * registry).  A crash between an actor's registration and this store runs
+ * that line again. */
+static void line_done(struct hrd *d, int lineno)
+{
+    if (!d->reg->site.booted)
+        d->reg->site.startup_line = (uint32_t)lineno;
+}
+
 /* Run lines until one starts a command (1: wait for it) or the file ends
  * (0: closed). */
 static int run_lines(struct hrd *d)
@@ -186,6 +197,9 @@ static int run_lines(struct hrd *d)
     char *const *argv;
     while (hrd_ini_next(d->ini, &d->ini_at, l)) {
         d->ini_line = l->lineno;
+        if (!d->reg->site.booted &&
+            (uint32_t)l->lineno <= d->reg->site.startup_line)
+            continue; /* done before a site restart */
         if (l->kind == HRD_INI_TOO_LONG)
             hrd_log(d, HRD_ERR, "sysadm.ini:%d: line too long", l->lineno);
         else if (l->kind == HRD_INI_BAD)
@@ -208,7 +222,8 @@ static int run_lines(struct hrd *d)
             run_arun(d, l);
         else if (l->kind == HRD_INI_COMMAND &&
                  (d->ini_pid = run_command(d, l->lineno, l->argv, 0)) > 0)
-            return 1;
+            return 1; /* done when it ends (hrd_startup_child) */
+        line_done(d, l->lineno);
     }
     free(d->ini);
     free(d->ini_l);
@@ -253,8 +268,13 @@ int hrd_startup_begin(struct hrd *d, int with_arun)
     d->ini_at = 0;
     d->ini_line = 0;
     d->ini_arun = with_arun;
-    hrd_log(d, HRD_INFO, "running %s/sysadm.ini%s", d->site,
-            with_arun ? "" : " (arun lines skipped)");
+    if (with_arun && d->reg->site.startup_line)
+        hrd_log(d, HRD_INFO, "running %s/sysadm.ini from line %u: the lines "
+                "before ran before a site restart, and their actors come back "
+                "from the registry", d->site, d->reg->site.startup_line + 1);
+    else
+        hrd_log(d, HRD_INFO, "running %s/sysadm.ini%s", d->site,
+                with_arun ? "" : " (arun lines skipped)");
     return run_lines(d);
 }
 
@@ -268,5 +288,6 @@ int hrd_startup_child(struct hrd *d, pid_t pid, int st)
                 d->ini_prog,
                 WIFEXITED(st) ? "exited with status" : "killed by signal",
                 WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+    line_done(d, d->ini_line);
     return run_lines(d);
 }

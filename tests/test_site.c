@@ -96,6 +96,44 @@ static void startup_file(void)
     write_file("sysadm.ini", text);
 }
 
+/* A site restart while the start-up file still runs (the policy's: a
+ * group that fails at once, twice, with hrCtrl.maxBadness=1): the fresh
+ * controller resumes after the lines that were done, and hr site start
+ * hears that the site is ready from it (before: every line ran again, a
+ * second actor registered for each arun line, X.1 beside X, and hr site
+ * start said "the controller did not start" of a running site). */
+Test(site, a_site_restart_inside_the_start_up_file_resumes_it)
+{
+    char crash[600], text[4096];
+    script_file(crash, sizeof crash, site, "crash2",
+                "#!/bin/sh\nn=$(cat \"$HR_SITE/n\" 2>/dev/null || echo 0)\n"
+                "echo $((n + 1)) > \"$HR_SITE/n\"\n"
+                "[ \"$n\" -ge 2 ] && exec sleep 1000\nexit 3\n");
+    hr_policy p = {.max_badness = 1, .interval_s = 60};
+    cr_assert_eq(pmm_site_create(site, NULL), 0);
+    cr_assert_eq(hr_policy_write(site, &p), 0);
+    /* line 4 waits, in the first controller only, for what ends it: the
+     * site restart that group 2's second failure makes */
+    snprintf(text, sizeof text,
+             "sh -c 'echo booted >> \"%s/boots\"'\n"
+             "arun -g 1 %s X\n"
+             "arun -g 2 %s\n"
+             "sh -c '[ -e \"%s/once\" ] || { touch \"%s/once\"; "
+             "exec sleep 1000; }'\n"
+             "sh -c 'echo last >> \"%s/last\"'\n",
+             site, ACTOR_BIN, crash, site, site, site);
+    write_file("sysadm.ini", text);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    WAIT_FOR(runs_of("X", 1) >= 1 && pid_of("crash2") > 0 && lines_of("last") == 1,
+             "X and the script to run, the file done");
+    cr_assert_eq(lines_of("boots"), 1, "line 1 ran once");
+    cr_assert_eq(count_actors("\"name\": \"test_actor"), 1,
+                 "one actor for the one arun line of X: %s", ps);
+    cr_assert_eq(count_actors("\"name\": \"crash2"), 1, "%s", ps);
+    cr_assert_eq(run_hr(out, sizeof out, "log", NULL), 0);
+    cr_assert(strstr(out, "sysadm.ini from line 4"), "%s", out);
+}
+
 Test(site, startup_file_and_site_restart)
 {
     startup_file();

@@ -88,7 +88,9 @@ struct hr_reg_site {
     uint32_t group_restarts;  /* group restarts so far, all groups */
     uint32_t booted;          /* 1: the start-up file's arun lines have run */
     uint32_t failed;          /* 1: the site stopped, it kept failing */
-    uint32_t reserved0;       /* zero */
+    uint32_t startup_line;    /* not booted yet: the start-up file's lines
+                                 up to this one are done (a site restart or
+                                 a controller's crash resumes after it) */
     uint64_t controller_pid;  /* the running controller, 0 once stopped */
     uint64_t badness_milli;   /* site restarts' badness x 1000 ... */
     uint64_t badness_ns;      /* ... as of this CLOCK_REALTIME */
