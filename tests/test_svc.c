@@ -752,3 +752,43 @@ Test(svc, a_readiness_fd_among_the_held_sockets_is_refused)
     refresh();
     cr_assert(strstr(ps, "\"groups\": []"), "nothing registered: %s", ps);
 }
+
+/* Is pid inside its SIGTERM handler (SIGTERM in its blocked mask)? */
+static int sigterm_blocked(pid_t pid)
+{
+    char path[64], line[256];
+    unsigned long long mask = 0;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "SigBlk: %llx", &mask) == 1)
+            break;
+    fclose(f);
+    return (mask >> (SIGTERM - 1)) & 1;
+}
+
+/* A controller killed during its stop: hr site stop does not say
+ * "stopped" while an actor it had not stopped yet runs on (before: exit
+ * 0, the actor still in its SIGTERM handler left running until a second
+ * stop); it ends what the dead controller left (hrd --end-leftovers). */
+Test(timeouts, a_controller_killed_in_its_stop_leaves_nothing_running,
+     .init = up_10s)
+{
+    int saver = arun(3, "term", "60000"); /* 60 s in its SIGTERM handler */
+    wait_file("term.ready");
+    pid_t hrd = hr_ping(NULL), stopper = fork();
+    cr_assert_gt(hrd, 0);
+    if (stopper == 0) {
+        execl(HR_BIN, "hr", "site", "stop", (char *)NULL);
+        _exit(127);
+    }
+    /* the stop has begun: SIGTERM sent, the 10 s stop timeout running */
+    POLL_UNTIL(sigterm_blocked(saver), "the stop's SIGTERM (its handler runs)");
+    cr_assert_eq(kill(hrd, SIGKILL), 0);
+    cr_assert_eq(wait_status(stopper), 0, "hr site stop failed");
+    char st = 0; /* (gone, or a zombie of an init that does not reap) */
+    cr_assert(!proc_state(saver, &st, NULL) || st == 'Z',
+              "the actor the stop had not ended runs on (state %c)", st);
+}

@@ -201,6 +201,14 @@ int hr_stop_running(const char *dir, const char *action)
 {
     int r = hr_stop(dir);
     hr_site_state st;
+    if (r == -ECONNABORTED) { /* it died in its stop: end what it left */
+        fprintf(stderr, "hr: %s: the controller died before the end of its "
+                "stop: ending what it left running\n", action);
+        if (run_hrd(dir, "--end-leftovers", NULL, action) != 0)
+            hr_die(HR_EXIT_FAIL, "%s: what the controller left running could "
+                   "not be ended (hrd said why above)", action);
+        return 1;
+    }
     /* a site never started has nothing left; one whose bank does not open
      * may have: hrd finds it by its cgroup then */
     int q = r == -ECONNREFUSED || r == -ENOENT

@@ -179,7 +179,9 @@ PMM_API int hr_akill(const char *site, pid_t pid);
 PMM_API int hr_ps(const char *site, int text, char *buf, size_t cap);
 /* Stop every actor (SIGTERM, the site's stop timeout, SIGKILL) and the
  * controller; persistent memory is kept.  Returns once the controller has
- * exited; -ETIMEDOUT when it has not within HR_STOP_LIMIT_MS and 15 s. */
+ * exited; -ETIMEDOUT when it has not within HR_STOP_LIMIT_MS and 15 s;
+ * -ECONNABORTED when it died before the end of its stop (killed: actors
+ * it had not stopped may still run; hrd --end-leftovers ends them). */
 PMM_API int hr_stop(const char *site);
 /* Restart the site: every actor stops, a fresh controller runs the start-up
  * file (without its arun lines) and starts every group again.  Returns once

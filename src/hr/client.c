@@ -192,6 +192,9 @@ int hr_stop(const char *site)
             r = -ETIMEDOUT;
         if (pfd >= 0)
             pmm__os_close(pfd);
+        /* gone, but killed before the end of its stop: not stopped */
+        if (r >= 0 && pfd >= 0 && hr__controller_ended_it(site) == 0)
+            r = -ECONNABORTED;
         if (r != -ECONNREFUSED && r != -ENOENT && r != -ECONNRESET &&
             r != -EPIPE)
             return r;

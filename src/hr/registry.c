@@ -164,3 +164,16 @@ int hr_site_status(const char *site, hr_site_state *out, char *why,
     free(reg);
     return r;
 }
+
+int hr__controller_ended_it(const char *site)
+{
+    char dir[4096];
+    struct hr_reg *reg = malloc(sizeof *reg);
+    int r = reg ? pmm_site_path(dir, sizeof dir, site) : -ENOMEM;
+    if (r == 0)
+        r = read_registry(dir, reg, NULL, 0);
+    if (r == 0)
+        r = reg->site.controller_pid == 0;
+    free(reg);
+    return r;
+}

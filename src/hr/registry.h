@@ -186,5 +186,9 @@ int hr__reg_actor_ok(const struct hr_reg *r, const struct hr_reg_actor *a);
  * between the two halves of a site restart: the lock is kept across that
  * exec), 0 when none does, or -errno. */
 int hr__controller_holds(const char *site);
+/* 1 when the site's last controller ended it (its registry's controller
+ * pid cleared at its end), 0 when one died without (its actors may run
+ * on), or -errno. */
+int hr__controller_ended_it(const char *site);
 
 #endif
