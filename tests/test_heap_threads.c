@@ -376,3 +376,53 @@ Test(heap_threads, an_opener_without_the_boot_id_leaves_live_transactions)
     cr_assert_eq(obj[7][0], 77);
     cr_assert_eq(hr_heap_check(H, NULL, NULL), 0);
 }
+
+/* Threads that each run a transaction in one of two heaps, all their lanes
+ * taken, then begin one in the other: each waits for a lane the others
+ * hold while holding one they want (a cycle through both heaps).  Each
+ * begin gives up with K_EBUSY, as docs/heap.md says of a thread that runs
+ * another heap's transaction (before: all waited for ever, in lane_wait). */
+#define CROSS_MAX 16
+static hr_heap *X, *Y;
+static unsigned cross_lanes;
+static pthread_barrier_t cross_all_in, cross_all_tried;
+static int cross_got[CROSS_MAX];
+
+static void *cross(void *arg)
+{
+    int i = (int)(intptr_t)arg, first = i < (int)cross_lanes;
+    hr_heap *mine = first ? X : Y, *other = first ? Y : X;
+    cr_assert_eq(hr_heap_begin(mine), 0);
+    pthread_barrier_wait(&cross_all_in);
+    cross_got[i] = hr_heap_begin(other);
+    pthread_barrier_wait(&cross_all_tried); /* none gives a lane back before */
+    if (cross_got[i] == 0)
+        hr_heap_abort(other);
+    cr_assert_eq(hr_heap_abort(mine), 0);
+    return NULL;
+}
+
+Test(heap_threads, a_lane_cycle_through_two_heaps_ends_in_K_EBUSY)
+{
+    hr_heap_info ix, iy;
+    cr_assert_eq(hr_heap_open(&X, bank, "x", 128 << 10, "k", 1, 0), 0);
+    cr_assert_eq(hr_heap_open(&Y, bank, "y", 128 << 10, "k", 1, 0), 0);
+    cr_assert_eq(hr_heap_stat(X, &ix), 0);
+    cr_assert_eq(hr_heap_stat(Y, &iy), 0);
+    cr_assert_eq(ix.lanes, iy.lanes);
+    cross_lanes = ix.lanes;
+    cr_assert_leq(2 * cross_lanes, CROSS_MAX, "%u lanes", cross_lanes);
+    pthread_t th[CROSS_MAX];
+    pthread_barrier_init(&cross_all_in, NULL, 2 * cross_lanes);
+    pthread_barrier_init(&cross_all_tried, NULL, 2 * cross_lanes);
+    for (unsigned i = 0; i < 2 * cross_lanes; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, cross, (void *)(intptr_t)i), 0);
+    for (unsigned i = 0; i < 2 * cross_lanes; i++)
+        pthread_join(th[i], NULL);
+    for (unsigned i = 0; i < 2 * cross_lanes; i++)
+        cr_assert_eq(cross_got[i], K_EBUSY, "thread %u: %d", i, cross_got[i]);
+    cr_assert_eq(hr_heap_check(X, NULL, NULL), 0);
+    cr_assert_eq(hr_heap_check(Y, NULL, NULL), 0);
+    hr_heap_close(X);
+    hr_heap_close(Y);
+}

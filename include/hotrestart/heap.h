@@ -155,7 +155,10 @@ PMM_API int hr_heap_root_versioned(hr_heap *h, uint64_t newest, void **root,
 /* Begin a transaction of the calling thread: takes a free lane, waiting
  * when every lane is busy (a lane whose owner died is rolled back first).
  * Errors: K_EFAULT; K_ETX this thread already runs one on this heap;
- * K_EHEAP the heap is damaged (a dead owner's log cannot be rolled back). */
+ * K_EHEAP the heap is damaged (a dead owner's log cannot be rolled back);
+ * K_EBUSY every lane stayed busy while this thread runs a transaction in
+ * another heap (their holders may wait for it: abort that one and begin
+ * both again, docs/heap.md). */
 PMM_API int hr_heap_begin(hr_heap *h);
 
 /* Commit: every change of the transaction becomes permanent at once, then

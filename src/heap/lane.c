@@ -259,6 +259,12 @@ int hh_lane_take(struct hr_heap *h, struct hh_tx **out)
         if (k && i == start) { /* every lane taken: wait (never fail) */
             if (!busy) /* by this thread, or damaged: none will come */
                 return bad ? K_EHEAP : K_ETX;
+            /* ... unless this thread runs another heap's transaction: the
+             * lanes' holders may wait for its words (a cycle through two
+             * heaps), so after the yields it gives up, as its lock waits
+             * do (hh_lock_slow) */
+            if (hh_nmine && round >= HH_YIELDS)
+                return K_EBUSY;
             busy = bad = 0;
             lane_wait(h, &round);
         }
