@@ -172,6 +172,12 @@ Test(heap, bad_pointers_and_ranges)
     cr_assert_eq(hr_heap_set64(h, (uint64_t *)(p + 4), 1), K_EINVAL);
     cr_assert_eq(hr_heap_free(h, p), 0);
     cr_assert_eq(hr_heap_free(h, p), K_EINVAL, "freed twice in one tx");
+    /* an object freed by this transaction is no object for what follows
+     * (before: a root set to it dangled after the commit, "the root is
+     * not an object"; an add or a lock of it were taken) */
+    cr_assert_eq(hr_heap_set_root(h, p), K_EINVAL, "the root freed here");
+    cr_assert_eq(hr_heap_add(h, p + 8, 8), K_EINVAL, "bytes freed here");
+    cr_assert_eq(hr_heap_lock(h, p), K_EINVAL, "a lock of what is freed here");
     cr_assert_eq(hr_heap_commit(h), 0);
     cr_assert_eq(hr_heap_begin(h), 0);
     cr_assert_eq(hr_heap_free(h, p), K_EINVAL, "already free");

@@ -176,9 +176,16 @@ PMM_API int hr_heap_abort(hr_heap *h);
 
 /* Add [p, p+len) to the transaction: the locks of its 64-byte granules are
  * taken (held to the end) and its present bytes saved, so that an abort or
- * a crash puts them back.  Call it before changing the range.
+ * a crash puts them back.  Call it before changing the range, which must
+ * be bytes of objects the program holds: the call checks that they are in
+ * the heap's arena and not of an object this transaction freed, not that
+ * they are an object's (that would cost a walk).  Bytes of no object (an
+ * object freed before, a use after free) are free space the allocator
+ * changes without their locks: an abort would put back their old bytes
+ * over its changes, damage hr_heap_check() finds.
  * Errors: K_ETX no transaction of this thread; K_EINVAL the range is not
- * inside the heap's objects, or len 0; K_EBUSY a younger transaction holds
+ * inside the heap's arena, is of an object this transaction freed, or len
+ * 0; K_EBUSY a younger transaction holds
  * a lock and waiting might deadlock; K_ENOMEM the undo log is full; -errno
  * (DISK) flushing the log failed.  After K_EBUSY, K_ENOMEM or -errno the
  * transaction can only abort. */
@@ -192,7 +199,8 @@ PMM_API int hr_heap_write(hr_heap *h, void *dst, const void *src, size_t len);
  * for another transaction that holds a part of it, to read it consistent
  * or to keep others from changing it until this one ends.
  * Errors: K_ETX; K_EINVAL p is not an object of the heap (or was freed by
- * the transaction that held it); K_EBUSY as for hr_heap_add. */
+ * the transaction that held it, or by this one); K_EBUSY as for
+ * hr_heap_add. */
 PMM_API int hr_heap_lock(hr_heap *h, const void *p);
 
 /* Allocate an object of size bytes (16-byte aligned) in the transaction.

@@ -70,6 +70,21 @@ static int set_hot(struct hh_tx *t, uint64_t *word, uint64_t v)
     return 0;
 }
 
+/* Do [off, off+len) and an object this transaction has freed (queued to
+ * its commit) share a byte?  Such an object is no object for the calls
+ * that follow: its bytes are free space once the transaction commits. */
+static int freed_here(const struct hh_tx *t, uint64_t off, uint64_t len)
+{
+    for (size_t i = 0; i < t->nfrees; i++) {
+        uint64_t c = t->frees[i] & ~1ull;
+        const struct hh_chunk *ch = (const struct hh_chunk *)(t->h->base + c);
+        uint64_t lo = c + sizeof *ch, hi = c + (ch->size & ~HH_FLAGS);
+        if (off < hi && lo < off + len)
+            return 1;
+    }
+    return 0;
+}
+
 int hr_heap_set_root(hr_heap *h, void *root)
 {
     struct hh_tx *t;
@@ -77,7 +92,8 @@ int hr_heap_set_root(hr_heap *h, void *root)
     if (r < 0)
         return r;
     uint64_t off = root ? offset_of(h, root) : 0;
-    if (root && (off == UINT64_MAX || hh_object(h, off, NULL) < 0))
+    if (root && (off == UINT64_MAX || hh_object(h, off, NULL) < 0 ||
+                 freed_here(t, off, 1)))
         return K_EINVAL;
     /* A root this transaction read unlocked and another has changed since
      * (two openers both finding none and making one): the later would
@@ -207,7 +223,8 @@ int hr_heap_add(hr_heap *h, void *p, size_t len)
         return r;
     uint64_t off = offset_of(h, p), lo = h->hdr->arena_off;
     uint64_t hi = lo + h->hdr->arena_size - sizeof(struct hh_chunk);
-    if (!len || off == UINT64_MAX || off < lo || off >= hi || len > hi - off)
+    if (!len || off == UINT64_MAX || off < lo || off >= hi || len > hi - off ||
+        freed_here(t, off, len))
         return K_EINVAL;
     if ((r = hh_lock_range(t, off, len)) < 0)
         return r;
@@ -241,7 +258,7 @@ int hr_heap_lock(hr_heap *h, const void *p)
     if (r < 0)
         return r;
     uint64_t off = offset_of(h, p), cs;
-    if (off == UINT64_MAX || hh_object(h, off, &cs) < 0)
+    if (off == UINT64_MAX || hh_object(h, off, &cs) < 0 || freed_here(t, off, 1))
         return K_EINVAL;
     if ((r = hh_lock_range(t, off, cs - sizeof(struct hh_chunk))) < 0)
         return r;
@@ -311,10 +328,9 @@ int hr_heap_free(hr_heap *h, void *p)
         ((r = hh_guard_free(t, off, cs - sizeof(struct hh_chunk))) < 0 ||
          (r = hh_object(h, off, NULL)) < 0)) /* freed by the lock's holder */
         return r;
+    if (freed_here(t, off, 1)) /* freed twice */
+        return K_EINVAL;
     off -= sizeof(struct hh_chunk);
-    for (size_t i = 0; i < t->nfrees; i++)
-        if ((t->frees[i] & ~1ull) == off)
-            return K_EINVAL;
     if (grow((void **)&t->frees, &t->cap_frees, t->nfrees, sizeof *t->frees))
         return K_ENOMEM;
     /* a small chunk goes to the lane's cache; others to the shared lists,
