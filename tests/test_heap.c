@@ -513,3 +513,24 @@ Test(heap, no_system_call_on_the_ram_update_path)
     cr_assert_eq(st, 0, "system calls (or failure code) on the update path: %d",
                  st);
 }
+
+/* A heap's handle keeps its bank open: the bank's own last close (the
+ * caller's pmm_bank_close before hr_heap_close) does not unmap the heap
+ * under it (before: the next hr_heap_begin died of SIGSEGV). */
+Test(heap, a_heap_outlives_the_close_of_its_bank)
+{
+    pmm_bank *b;
+    hr_heap *h;
+    uint64_t *w;
+    cr_assert_eq(pmm_bank_open(&b, NULL, "RAM", 0), 0);
+    cr_assert_eq(hr_heap_open(&h, b, "kept", 256 << 10, "k", 1, 0), 0);
+    pmm_bank_close(b);
+    pmm_bank_close(bank); /* the suite's: now only the heap holds it */
+    bank = NULL;
+    cr_assert_eq(hr_heap_begin(h), 0);
+    cr_assert_eq(hr_heap_alloc(h, 64, HR_HEAP_ZERO, (void **)&w), 0);
+    cr_assert_eq(hr_heap_set_root(h, w), 0);
+    cr_assert_eq(hr_heap_commit(h), 0);
+    cr_assert_eq(hr_heap_check(h, NULL, NULL), 0);
+    hr_heap_close(h); /* the bank's last reference */
+}

@@ -121,7 +121,9 @@ PMM_API int hr_heap_open(hr_heap **out, pmm_bank *bank, const char *name,
                          unsigned flags);
 
 /* Close a handle (the heap stays).  A transaction still open on it is
- * rolled back first. */
+ * rolled back first.  A handle holds a reference on its bank from
+ * hr_heap_open: the bank stays open (its blocks mapped) until both the
+ * caller's pmm_bank_close() and this. */
 PMM_API void hr_heap_close(hr_heap *h);
 
 /* The root pointer (NULL until set).  No lock needed.  K_EFAULT if NULL. */

@@ -25,6 +25,7 @@
 #include "lane.h"
 #include "log.h"
 #include "os/os.h"
+#include "pmm/bank.h"
 #include "pmm/view.h" /* the bank's file, as its handle holds it */
 #include "presence.h"
 #include "sys.h"
@@ -291,6 +292,7 @@ int hr_heap_open(hr_heap **out, pmm_bank *bank, const char *name, size_t size,
     pthread_setcancelstate(cancel, NULL);
     if (r < 0)
         goto fail_attach;
+    pmm__bank_ref(bank); /* its block stays mapped while h is open */
     *out = h;
     return 0;
 
@@ -316,5 +318,7 @@ void hr_heap_close(hr_heap *h)
         free(h->tx[i].popped);
     }
     pthread_mutex_destroy(&h->record_mu);
+    pmm_bank *bank = h->bank;
     free(h);
+    pmm_bank_close(bank); /* the reference open took */
 }

@@ -217,6 +217,13 @@ fail:
     return r;
 }
 
+void pmm__bank_ref(pmm_bank *b)
+{
+    pthread_mutex_lock(&banks_mu);
+    b->refs++;
+    pthread_mutex_unlock(&banks_mu);
+}
+
 void pmm_bank_close(pmm_bank *b)
 {
     if (!b)

@@ -24,5 +24,9 @@ int pmm__bank_of(int dir, const char *name, uint32_t kind, uid_t uid,
                  dev_t *dev, ino_t *ino);
 int pmm__bank_open_path(pmm_bank **out, const char *path, const char *medium,
                         int rdonly);
+/* One more reference to an open bank b (a heap's handle holds one, so
+ * that the bank's last pmm_bank_close() does not unmap its block under
+ * it), given back with pmm_bank_close(). */
+void pmm__bank_ref(pmm_bank *b);
 
 #endif
