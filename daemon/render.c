@@ -264,11 +264,13 @@ int hrd_ps_text(struct hrd *d, char *buf, size_t cap)
             struct hr_reg_actor *a = &d->reg->actors[i];
             const char *rd = readiness(d, i);
             const char *sb = hrd_standby_state(d, i);
-            put(&o, "    %-24s pid %-8d %-8s %-8s %-8s up %.1fs, %s", a->name,
+            char up[32] = "not up"; /* exited, stopped, dying: no uptime */
+            if (a->state == HR_A_RUNNING)
+                snprintf(up, sizeof up, "up %.1fs",
+                         (double)(now - a->started_ns) / 1e9);
+            put(&o, "    %-24s pid %-8d %-8s %-8s %-8s %s, %s", a->name,
                 a->pid, a->direct ? "direct" : "indirect", actor_state(a->state),
-                rd ? rd : "-",
-                a->state == HR_A_RUNNING ? (double)(now - a->started_ns) / 1e9 : 0.0,
-                d->slot[i].aslr ? "randomised" : "same address");
+                rd ? rd : "-", up, d->slot[i].aslr ? "randomised" : "same address");
             if (sb)
                 put(&o, ", standby pid %d %s", d->slot[i].standby.pid, sb);
             put(&o, "\n");

@@ -175,6 +175,9 @@ Test(ctl, blocked_group_is_reported)
               "%s", console());
     cr_assert_eq(run_hr(out, sizeof out, "ps", NULL), 0);
     cr_assert(strstr(out, "blocked"), "%s", out);
+    /* A and B exited: no uptime (before: "up 0.0s", as if just started) */
+    cr_assert(strstr(out, "exited   -        not up,"), "%s", out);
+    cr_assert_null(strstr(out, "up 0.0s"), "%s", out);
     /* the way out: kill the group */
     cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", "5", NULL), 0);
     refresh();
