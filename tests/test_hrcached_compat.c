@@ -598,6 +598,8 @@ Test(compat, out_of_descriptors_a_client_is_refused_not_left_hanging)
         ok += c == 'V';
         refused += c != 'V';
     }
+    cr_log_info("under the lowered limit: %d clients served, %d refused", ok,
+                refused);
     cr_assert_gt(refused, 0, "no client refused: the limit did not bite");
     cr_assert_str_eq(ASK(fds[0], "version\r\n", "\r\n"),
                      "VERSION 1.6.0-hrcached-0.1.0\r\n");
