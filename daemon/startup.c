@@ -288,6 +288,9 @@ int hrd_startup_child(struct hrd *d, pid_t pid, int st)
                 d->ini_prog,
                 WIFEXITED(st) ? "exited with status" : "killed by signal",
                 WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+    if (d->ending) /* ended by the site's end (hrd_end_begin's SIGTERM):
+                    * not done, and no line more; a restart runs it again */
+        return 1;
     line_done(d, d->ini_line);
     return run_lines(d);
 }
