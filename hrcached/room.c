@@ -31,8 +31,7 @@ int mc_store_with_room(mc_store *st,
                        int (*once)(mc_store *, const void *, uint64_t *),
                        const void *arg, const char *key, size_t nkey)
 {
-    struct mc_room room = {.least = 1, .key = key, .nkey = nkey,
-                           .hash = hash_key(key, nkey)};
+    struct mc_room room = {.least = 1, .key = key, .nkey = nkey};
     uint64_t freed = 0, budget = 0;
     for (int tries = 0;; tries++) {
         room.need = 0;
@@ -42,7 +41,8 @@ int mc_store_with_room(mc_store *st,
             return r;
         if (room.need > st->cfg.mem_limit)
             break;
-        if (tries == 0) {
+        if (tries == 0) { /* (only now: most stores need no room) */
+            room.hash = hash_key(key, nkey);
             mc_tab_read_begin(st);
             budget = st->root->items;
             mc_tab_read_end(st);
