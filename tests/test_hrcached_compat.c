@@ -38,32 +38,6 @@ static void setup(void)
 
 TestSuite(compat, .init = setup, .fini = mc_case_teardown, .timeout = 120);
 
-/* Send cmd (len bytes), read until the reply ends with end. */
-static const char *ask(int fd, const char *cmd, size_t len, const char *end)
-{
-    static char out[2 << 20];
-    cr_assert_gt(mc_ask(fd, cmd, len, end, out, sizeof out), 0,
-                 "no reply to %.60s", cmd);
-    return out;
-}
-
-#define ASK(fd, cmd, end) ask(fd, cmd, strlen(cmd), end)
-
-/* A set of key with a value of n bytes of c, the words tail after its
- * byte count and the text after after its data: the first reply line. */
-static const char *set_n(int fd, const char *key, size_t n, char c,
-                         const char *tail, const char *after)
-{
-    size_t cap = n + 512;
-    char *cmd = malloc(cap);
-    int h = snprintf(cmd, cap, "set %s 0 0 %zu%s\r\n", key, n, tail);
-    memset(cmd + h, c, n);
-    int t = snprintf(cmd + h + n, 256, "\r\n%s", after);
-    const char *r = ask(fd, cmd, (size_t)h + n + (size_t)t, "\r\n");
-    free(cmd);
-    return r;
-}
-
 /* A key read after every store stays: eviction spares an active item
  * (before: a read moved an item up only once a minute, so the key went
  * with the others after ~1 MiB of stores). */
@@ -71,17 +45,17 @@ Test(compat, eviction_keeps_a_key_read_after_every_set)
 {
     pid_t pid = mc_startl(lfd, "-m", "1", NULL);
     int fd = mc_connect(port);
-    cr_assert_str_eq(ASK(fd, "set hot 0 0 3\r\nhot\r\n", "\r\n"), "STORED\r\n");
+    cr_assert_str_eq(MC_ASK(fd, "set hot 0 0 3\r\nhot\r\n", "\r\n"), "STORED\r\n");
     char key[32];
     for (int i = 0; i < 3000; i++) {
         snprintf(key, sizeof key, "key%d", i);
-        cr_assert_str_eq(set_n(fd, key, 1000, 'v', "", ""), "STORED\r\n");
-        cr_assert_str_eq(ASK(fd, "get hot\r\n", "END\r\n"),
+        cr_assert_str_eq(mc_store_n(fd, "set", key, 1000, 'v', "", ""), "STORED\r\n");
+        cr_assert_str_eq(MC_ASK(fd, "get hot\r\n", "END\r\n"),
                          "VALUE hot 0 3\r\nhot\r\nEND\r\n",
                          "hot evicted after %d stores", i + 1);
     }
     /* eviction still runs: the first key, never read, is gone */
-    cr_assert_str_eq(ASK(fd, "get key0\r\n", "END\r\n"), "END\r\n");
+    cr_assert_str_eq(MC_ASK(fd, "get key0\r\n", "END\r\n"), "END\r\n");
     close(fd);
     cr_assert_eq(mc_stop(pid), 0);
 }
@@ -93,17 +67,17 @@ Test(compat, too_large_set_deletes_and_the_limit_is_memcached_s)
 {
     pid_t pid = mc_startl(lfd, NULL);
     int fd = mc_connect(port);
-    cr_assert_str_eq(ASK(fd, "set k 0 0 3\r\nold\r\n", "\r\n"), "STORED\r\n");
-    cr_assert_str_eq(set_n(fd, "k", 1048517, 'x', "", ""),
+    cr_assert_str_eq(MC_ASK(fd, "set k 0 0 3\r\nold\r\n", "\r\n"), "STORED\r\n");
+    cr_assert_str_eq(mc_store_n(fd, "set", "k", 1048517, 'x', "", ""),
                      "SERVER_ERROR object too large for cache\r\n");
-    cr_assert_str_eq(ASK(fd, "get k\r\n", "END\r\n"), "END\r\n");
-    cr_assert_str_eq(set_n(fd, "k", 1048516, 'x', "", ""), "STORED\r\n");
-    cr_assert_str_eq(set_n(fd, "kk", 1048516, 'x', "", ""),
+    cr_assert_str_eq(MC_ASK(fd, "get k\r\n", "END\r\n"), "END\r\n");
+    cr_assert_str_eq(mc_store_n(fd, "set", "k", 1048516, 'x', "", ""), "STORED\r\n");
+    cr_assert_str_eq(mc_store_n(fd, "set", "kk", 1048516, 'x', "", ""),
                      "SERVER_ERROR object too large for cache\r\n");
     /* an append past the limit is NOT_STORED, the value kept */
-    cr_assert_str_eq(ASK(fd, "append k 0 0 1\r\ny\r\n", "\r\n"),
+    cr_assert_str_eq(MC_ASK(fd, "append k 0 0 1\r\ny\r\n", "\r\n"),
                      "NOT_STORED\r\n");
-    const char *r = ASK(fd, "get k\r\n", "END\r\n");
+    const char *r = MC_ASK(fd, "get k\r\n", "END\r\n");
     cr_assert(strncmp(r, "VALUE k 0 1048516\r\n", 19) == 0, "%.40s", r);
     close(fd);
     cr_assert_eq(mc_stop(pid), 0);
@@ -115,7 +89,7 @@ Test(compat, noreply_commands_send_nothing)
 {
     pid_t pid = mc_startl(lfd, NULL);
     int fd = mc_connect(port);
-    cr_assert_str_eq(ASK(fd, "set n 0 0 1 noreply\r\nx\r\n"
+    cr_assert_str_eq(MC_ASK(fd, "set n 0 0 1 noreply\r\nx\r\n"
                              "set b 0 0 -1 noreply\r\n"
                              "incr zz 1 noreply\r\n"
                              "incr n 1 noreply\r\n"
@@ -129,7 +103,7 @@ Test(compat, noreply_commands_send_nothing)
                              "version\r\n", "\r\n"),
                      "VERSION 1.6.0-hrcached-0.1.0\r\n");
     /* refused as too large, its data dropped unread, and nothing said */
-    cr_assert_str_eq(set_n(fd, "n", 2000000, 'z', " noreply", "version\r\n"),
+    cr_assert_str_eq(mc_store_n(fd, "set", "n", 2000000, 'z', " noreply", "version\r\n"),
                      "VERSION 1.6.0-hrcached-0.1.0\r\n");
     close(fd);
     cr_assert_eq(mc_stop(pid), 0);
@@ -190,7 +164,7 @@ Test(compat, incr_decr_read_and_write_values_as_memcached)
     };
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
         const char *end = strncmp(steps[i].cmd, "get", 3) == 0 ? "END\r\n" : "\r\n";
-        cr_assert_str_eq(ASK(fd, steps[i].cmd, end), steps[i].reply,
+        cr_assert_str_eq(MC_ASK(fd, steps[i].cmd, end), steps[i].reply,
                          "after %s", steps[i].cmd);
     }
     close(fd);
@@ -201,7 +175,7 @@ static uint64_t cas_of(int fd, const char *key)
 {
     char cmd[300];
     snprintf(cmd, sizeof cmd, "gets %s\r\n", key);
-    const char *r = ASK(fd, cmd, "END\r\n");
+    const char *r = MC_ASK(fd, cmd, "END\r\n");
     const char *nl = strstr(r, "\r\n");
     cr_assert_not_null(nl);
     const char *sp = nl;
@@ -216,18 +190,18 @@ Test(compat, append_and_prepend_give_a_new_cas)
 {
     pid_t pid = mc_startl(lfd, NULL);
     int fd = mc_connect(port);
-    cr_assert_str_eq(ASK(fd, "set k 0 0 1\r\na\r\n", "\r\n"), "STORED\r\n");
+    cr_assert_str_eq(MC_ASK(fd, "set k 0 0 1\r\na\r\n", "\r\n"), "STORED\r\n");
     uint64_t c1 = cas_of(fd, "k");
-    cr_assert_str_eq(ASK(fd, "append k 0 0 1\r\nb\r\n", "\r\n"), "STORED\r\n");
+    cr_assert_str_eq(MC_ASK(fd, "append k 0 0 1\r\nb\r\n", "\r\n"), "STORED\r\n");
     uint64_t c2 = cas_of(fd, "k");
     cr_assert_neq(c1, c2, "append kept cas %" PRIu64, c1);
-    cr_assert_str_eq(ASK(fd, "prepend k 0 0 1\r\nc\r\n", "\r\n"), "STORED\r\n");
+    cr_assert_str_eq(MC_ASK(fd, "prepend k 0 0 1\r\nc\r\n", "\r\n"), "STORED\r\n");
     uint64_t c3 = cas_of(fd, "k");
     cr_assert_neq(c2, c3, "prepend kept cas %" PRIu64, c2);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "cas k 0 0 1 %" PRIu64 "\r\nz\r\n", c2);
-    cr_assert_str_eq(ASK(fd, cmd, "\r\n"), "EXISTS\r\n");
-    cr_assert_str_eq(ASK(fd, "get k\r\n", "END\r\n"), "VALUE k 0 3\r\ncab\r\nEND\r\n");
+    cr_assert_str_eq(MC_ASK(fd, cmd, "\r\n"), "EXISTS\r\n");
+    cr_assert_str_eq(MC_ASK(fd, "get k\r\n", "END\r\n"), "VALUE k 0 3\r\ncab\r\nEND\r\n");
     close(fd);
     cr_assert_eq(mc_stop(pid), 0);
 }
@@ -245,8 +219,8 @@ Test(compat, an_item_is_gone_in_its_expiry_second)
         char cmd[128];
         time_t t = time(NULL);
         snprintf(cmd, sizeof cmd, "set e 0 %lld 1\r\nx\r\n", (long long)t);
-        cr_assert_str_eq(ASK(fd, cmd, "\r\n"), "STORED\r\n");
-        const char *r = ASK(fd, "get e\r\n", "END\r\n");
+        cr_assert_str_eq(MC_ASK(fd, cmd, "\r\n"), "STORED\r\n");
+        const char *r = MC_ASK(fd, "get e\r\n", "END\r\n");
         if (time(NULL) != t)
             continue;
         cr_assert_str_eq(r, "END\r\n", "alive in its expiry second %lld",
@@ -265,7 +239,7 @@ static int is_gone(void *arg)
     struct gone *g = arg;
     char cmd[300];
     snprintf(cmd, sizeof cmd, "get %s\r\n", g->key);
-    return strcmp(ASK(g->fd, cmd, "END\r\n"), "END\r\n") == 0;
+    return strcmp(MC_ASK(g->fd, cmd, "END\r\n"), "END\r\n") == 0;
 }
 
 /* Mutant of item 15: flush_all ignoring its delay.  With a delay the
@@ -274,14 +248,14 @@ Test(compat, flush_all_keeps_items_until_its_delay)
 {
     pid_t pid = mc_startl(lfd, NULL);
     int fd = mc_connect(port);
-    cr_assert_str_eq(ASK(fd, "set k 0 0 1\r\nx\r\n", "\r\n"), "STORED\r\n");
-    cr_assert_str_eq(ASK(fd, "flush_all 100\r\n", "\r\n"), "OK\r\n");
-    cr_assert_str_eq(ASK(fd, "get k\r\n", "END\r\n"), "VALUE k 0 1\r\nx\r\nEND\r\n",
+    cr_assert_str_eq(MC_ASK(fd, "set k 0 0 1\r\nx\r\n", "\r\n"), "STORED\r\n");
+    cr_assert_str_eq(MC_ASK(fd, "flush_all 100\r\n", "\r\n"), "OK\r\n");
+    cr_assert_str_eq(MC_ASK(fd, "get k\r\n", "END\r\n"), "VALUE k 0 1\r\nx\r\nEND\r\n",
                      "flush_all 100 flushed at once");
-    cr_assert_str_eq(ASK(fd, "flush_all 2\r\n", "\r\n"), "OK\r\n");
+    cr_assert_str_eq(MC_ASK(fd, "flush_all 2\r\n", "\r\n"), "OK\r\n");
     struct gone g = {fd, "k"};
     mc_poll(is_gone, &g, "flush_all 2 to flush");
-    cr_assert_str_eq(ASK(fd, "set k 0 0 1\r\ny\r\nflush_all 0\r\nget k\r\n",
+    cr_assert_str_eq(MC_ASK(fd, "set k 0 0 1\r\ny\r\nflush_all 0\r\nget k\r\n",
                          "END\r\n"), "STORED\r\nOK\r\nEND\r\n");
     close(fd);
     cr_assert_eq(mc_stop(pid), 0);
@@ -296,8 +270,8 @@ static const char *flush_at(int fd, long long t)
 {
     char cmd[64];
     snprintf(cmd, sizeof cmd, "set k 0 0 1\r\nx\r\nflush_all %lld\r\n", t);
-    cr_assert_str_eq(ASK(fd, cmd, "OK\r\n"), "STORED\r\nOK\r\n");
-    return ASK(fd, "get k\r\n", "END\r\n");
+    cr_assert_str_eq(MC_ASK(fd, cmd, "OK\r\n"), "STORED\r\nOK\r\n");
+    return MC_ASK(fd, "get k\r\n", "END\r\n");
 }
 
 Test(compat, flush_all_takes_a_unix_time)
@@ -312,7 +286,7 @@ Test(compat, flush_all_takes_a_unix_time)
     cr_assert_str_eq(flush_at(fd, now + 1000), kept, "a time to come");
     char cmd[64];
     snprintf(cmd, sizeof cmd, "flush_all %lld\r\n", (long long)time(NULL) + 2);
-    cr_assert_str_eq(ASK(fd, cmd, "\r\n"), "OK\r\n");
+    cr_assert_str_eq(MC_ASK(fd, cmd, "\r\n"), "OK\r\n");
     struct gone g = {fd, "k"};
     mc_poll(is_gone, &g, "flush_all <now + 2> to flush");
     close(fd);
@@ -326,8 +300,8 @@ Test(compat, commands_behind_a_large_reply_run)
 {
     pid_t pid = mc_startl(lfd, NULL);
     int fd = mc_connect(port);
-    cr_assert_str_eq(set_n(fd, "big", 1000000, 'b', "", ""), "STORED\r\n");
-    const char *r = ASK(fd, "get big big\r\nversion\r\n", "VERSION 1.6.0-hrcached-0.1.0\r\n");
+    cr_assert_str_eq(mc_store_n(fd, "set", "big", 1000000, 'b', "", ""), "STORED\r\n");
+    const char *r = MC_ASK(fd, "get big big\r\nversion\r\n", "VERSION 1.6.0-hrcached-0.1.0\r\n");
     cr_assert_eq(strlen(r), 2 * (21 + 1000000 + 2) + 5 + 30);
     close(fd);
     cr_assert_eq(mc_stop(pid), 0);
@@ -370,7 +344,7 @@ Test(compat, a_get_naming_a_big_value_many_times_holds_a_bounded_buffer)
 {
     pid_t pid = mc_startl(lfd, NULL);
     int fd = mc_connect(port);
-    cr_assert_str_eq(set_n(fd, "big", 1000000, 'b', "", ""), "STORED\r\n");
+    cr_assert_str_eq(mc_store_n(fd, "set", "big", 1000000, 'b', "", ""), "STORED\r\n");
     enum { TIMES = 400 };
     char line[TIMES * 4 + 32] = "get";
     for (int i = 0; i < TIMES; i++)
@@ -406,8 +380,8 @@ Test(compat, me_writes_the_key_as_its_item_was_stored)
     pid_t pid = mc_startl(lfd, NULL);
     int fd = mc_connect(port);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        cr_assert_str_eq(ASK(fd, cases[i][0], "\r\n"), "HD\r\n");
-        const char *r = ASK(fd, cases[i][1], "\r\n");
+        cr_assert_str_eq(MC_ASK(fd, cases[i][0], "\r\n"), "HD\r\n");
+        const char *r = MC_ASK(fd, cases[i][1], "\r\n");
         cr_assert(strncmp(r, cases[i][2], strlen(cases[i][2])) == 0,
                   "%s: %s", cases[i][1], r);
     }
@@ -422,12 +396,12 @@ Test(compat, a_byte_count_past_memcached_s_bound_is_a_bad_line)
 {
     pid_t pid = mc_startl(lfd, NULL);
     int fd = mc_connect(port);
-    cr_assert_str_eq(ASK(fd, "set a2 0 0 1\r\nA\r\n", "\r\n"), "STORED\r\n");
-    cr_assert_str_eq(ASK(fd, "set a2 0 0 2147483647\r\n", "\r\n"),
+    cr_assert_str_eq(MC_ASK(fd, "set a2 0 0 1\r\nA\r\n", "\r\n"), "STORED\r\n");
+    cr_assert_str_eq(MC_ASK(fd, "set a2 0 0 2147483647\r\n", "\r\n"),
                      "CLIENT_ERROR bad command line format\r\n");
-    cr_assert_str_eq(ASK(fd, "ms a2 2147483646\r\n", "\r\n"),
+    cr_assert_str_eq(MC_ASK(fd, "ms a2 2147483646\r\n", "\r\n"),
                      "CLIENT_ERROR bad command line format\r\n");
-    cr_assert_str_eq(ASK(fd, "get a2\r\n", "END\r\n"), "VALUE a2 0 1\r\nA\r\nEND\r\n");
+    cr_assert_str_eq(MC_ASK(fd, "get a2\r\n", "END\r\n"), "VALUE a2 0 1\r\nA\r\nEND\r\n");
     close(fd);
     cr_assert_eq(mc_stop(pid), 0);
 }
@@ -445,10 +419,10 @@ Test(compat, incr_of_a_long_padded_number_under_a_small_memory_limit)
     int h = snprintf(cmd, 64, "set sp 0 0 100001\r\n1");
     memset(cmd + h, ' ', 100000);
     memcpy(cmd + h + 100000, "\r\n", 2);
-    cr_assert_str_eq(ask(fd, cmd, (size_t)h + 100002, "\r\n"), "STORED\r\n");
+    cr_assert_str_eq(mc_ask_s(fd, cmd, (size_t)h + 100002, "\r\n"), "STORED\r\n");
     free(cmd);
-    cr_assert_str_eq(ASK(fd, "incr sp 1\r\n", "\r\n"), "2\r\n");
-    cr_assert_str_eq(ASK(fd, "decr sp 2\r\n", "\r\n"), "0\r\n");
+    cr_assert_str_eq(MC_ASK(fd, "incr sp 1\r\n", "\r\n"), "2\r\n");
+    cr_assert_str_eq(MC_ASK(fd, "decr sp 2\r\n", "\r\n"), "0\r\n");
     close(fd);
     cr_assert_eq(mc_stop(pid), 0);
 }
@@ -461,9 +435,9 @@ Test(compat, commands_behind_a_get_answered_in_parts_run)
 {
     pid_t pid = mc_startl(lfd, NULL);
     int fd = mc_connect(port);
-    cr_assert_str_eq(set_n(fd, "big", 900000, 'b', "", ""), "STORED\r\n");
-    cr_assert_str_eq(set_n(fd, "mid", 600000, 'm', "", ""), "STORED\r\n");
-    cr_assert_str_eq(ASK(fd, "set small 0 0 1\r\ns\r\n", "\r\n"), "STORED\r\n");
+    cr_assert_str_eq(mc_store_n(fd, "set", "big", 900000, 'b', "", ""), "STORED\r\n");
+    cr_assert_str_eq(mc_store_n(fd, "set", "mid", 600000, 'm', "", ""), "STORED\r\n");
+    cr_assert_str_eq(MC_ASK(fd, "set small 0 0 1\r\ns\r\n", "\r\n"), "STORED\r\n");
     /* 16 big values (a part sent), then a small one and two that make
      * the last part over the 1 MiB a part holds */
     char line[512] = "get";
@@ -485,12 +459,12 @@ Test(compat, me_leaves_a_stale_item_s_win_to_the_next_mg)
 {
     pid_t pid = mc_startl(lfd, NULL);
     int fd = mc_connect(port);
-    cr_assert_str_eq(ASK(fd, "set a 0 1000 1\r\ny\r\n", "\r\n"), "STORED\r\n");
-    cr_assert_str_eq(ASK(fd, "md a I\r\n", "\r\n"), "HD\r\n");
-    const char *r = ASK(fd, "me a\r\n", "\r\n");
+    cr_assert_str_eq(MC_ASK(fd, "set a 0 1000 1\r\ny\r\n", "\r\n"), "STORED\r\n");
+    cr_assert_str_eq(MC_ASK(fd, "md a I\r\n", "\r\n"), "HD\r\n");
+    const char *r = MC_ASK(fd, "me a\r\n", "\r\n");
     cr_assert(strncmp(r, "ME a ", 5) == 0, "%s", r);
-    cr_assert_str_eq(ASK(fd, "mg a v c\r\n", "\r\ny\r\n"), "VA 1 c2 X W\r\ny\r\n");
-    cr_assert_str_eq(ASK(fd, "mg a v c\r\n", "\r\ny\r\n"), "VA 1 c2 Z X\r\ny\r\n");
+    cr_assert_str_eq(MC_ASK(fd, "mg a v c\r\n", "\r\ny\r\n"), "VA 1 c2 X W\r\ny\r\n");
+    cr_assert_str_eq(MC_ASK(fd, "mg a v c\r\n", "\r\ny\r\n"), "VA 1 c2 Z X\r\ny\r\n");
     close(fd);
     cr_assert_eq(mc_stop(pid), 0);
 }
@@ -503,12 +477,12 @@ Test(compat, a_counter_ending_in_a_nul_byte_counts)
     pid_t pid = mc_startl(lfd, NULL);
     int fd = mc_connect(port);
     static const char set0[] = "set n 0 0 2\r\n0\0\r\n";
-    cr_assert_str_eq(ask(fd, set0, sizeof set0 - 1, "\r\n"), "STORED\r\n");
-    cr_assert_str_eq(ASK(fd, "incr n 1\r\n", "\r\n"), "1\r\n");
-    cr_assert_str_eq(ASK(fd, "get n\r\n", "END\r\n"), "VALUE n 0 2\r\n1 \r\nEND\r\n");
+    cr_assert_str_eq(mc_ask_s(fd, set0, sizeof set0 - 1, "\r\n"), "STORED\r\n");
+    cr_assert_str_eq(MC_ASK(fd, "incr n 1\r\n", "\r\n"), "1\r\n");
+    cr_assert_str_eq(MC_ASK(fd, "get n\r\n", "END\r\n"), "VALUE n 0 2\r\n1 \r\nEND\r\n");
     static const char set1[] = "set m 0 0 2\r\n\0005\r\n";
-    cr_assert_str_eq(ask(fd, set1, sizeof set1 - 1, "\r\n"), "STORED\r\n");
-    cr_assert_str_eq(ASK(fd, "incr m 1\r\n", "\r\n"),
+    cr_assert_str_eq(mc_ask_s(fd, set1, sizeof set1 - 1, "\r\n"), "STORED\r\n");
+    cr_assert_str_eq(MC_ASK(fd, "incr m 1\r\n", "\r\n"),
                      "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n");
     close(fd);
     cr_assert_eq(mc_stop(pid), 0);
@@ -520,7 +494,7 @@ Test(compat, site_destroy_takes_hrcached_s_lock_files_too)
 {
     pid_t pid = mc_startl(lfd, NULL);
     int fd = mc_connect(port);
-    cr_assert_str_eq(ASK(fd, "set a 0 0 1\r\ny\r\n", "\r\n"), "STORED\r\n");
+    cr_assert_str_eq(MC_ASK(fd, "set a 0 0 1\r\ny\r\n", "\r\n"), "STORED\r\n");
     close(fd);
     cr_assert_eq(mc_stop(pid), 0);
     const char *site = getenv("HR_SITE");
@@ -601,7 +575,7 @@ Test(compat, out_of_descriptors_a_client_is_refused_not_left_hanging)
     cr_log_info("under the lowered limit: %d clients served, %d refused", ok,
                 refused);
     cr_assert_gt(refused, 0, "no client refused: the limit did not bite");
-    cr_assert_str_eq(ASK(fds[0], "version\r\n", "\r\n"),
+    cr_assert_str_eq(MC_ASK(fds[0], "version\r\n", "\r\n"),
                      "VERSION 1.6.0-hrcached-0.1.0\r\n");
     for (int i = 0; i < 8; i++)
         close(fds[i]);

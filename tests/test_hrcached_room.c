@@ -29,33 +29,6 @@ static void setup(void)
 
 TestSuite(room, .init = setup, .fini = mc_case_teardown, .timeout = 120);
 
-/* Send cmd (len bytes), read until the reply ends with end. */
-static const char *ask(int fd, const char *cmd, size_t len, const char *end)
-{
-    static char out[1 << 20];
-    cr_assert_gt(mc_ask(fd, cmd, len, end, out, sizeof out), 0,
-                 "no reply to %.60s", cmd);
-    return out;
-}
-
-#define ASK(fd, cmd, end) ask(fd, cmd, strlen(cmd), end)
-
-/* The command `verb key 0 0 <n> [cas]` with n bytes of c: its first reply
- * line. */
-static const char *store_n(int fd, const char *verb, const char *key,
-                           size_t n, char c, const char *cas)
-{
-    size_t cap = n + 512;
-    char *cmd = malloc(cap);
-    int h = snprintf(cmd, cap, "%s %s 0 0 %zu%s%s\r\n", verb, key, n,
-                     cas ? " " : "", cas ? cas : "");
-    memset(cmd + h, c, n);
-    memcpy(cmd + h + n, "\r\n", 2);
-    const char *r = ask(fd, cmd, (size_t)h + n + 2, "\r\n");
-    free(cmd);
-    return r;
-}
-
 /* count sets of prefix0.. in one pipeline, noreply, each of a size drawn
  * from lo..hi (seed *s) or lo, then an mn to know they ran. */
 static void fill(int fd, const char *prefix, long count, size_t lo, size_t hi,
@@ -73,7 +46,7 @@ static void fill(int fd, const char *prefix, long count, size_t lo, size_t hi,
         len += n + 2;
     }
     memcpy(cmd + len, "mn\r\n", 4);
-    cr_assert_str_eq(ask(fd, cmd, len + 4, "MN\r\n"), "MN\r\n");
+    cr_assert_str_eq(mc_ask_s(fd, cmd, len + 4, "MN\r\n"), "MN\r\n");
     free(cmd);
 }
 
@@ -90,10 +63,10 @@ Test(room, big_sets_after_many_small_ones_are_stored)
     char key[32];
     for (int i = 0; i < 19; i++) {
         snprintf(key, sizeof key, "big%d", i);
-        cr_assert_str_eq(store_n(fd, "set", key, 999900, 'b', NULL),
+        cr_assert_str_eq(mc_store_n(fd, "set", key, 999900, 'b', "", ""),
                          "STORED\r\n", "%s, after %d big sets", key, i);
     }
-    const char *r = ASK(fd, "mg big18 s v\r\n", "\r\n");
+    const char *r = MC_ASK(fd, "mg big18 s v\r\n", "\r\n");
     cr_assert(strncmp(r, "VA 999900 s999900\r\n", 19) == 0, "%.40s", r);
     close(fd);
     cr_assert_eq(mc_stop(pid), 0);
@@ -129,14 +102,14 @@ Test(room, a_change_to_the_lru_tail_keeps_its_item)
     pid_t pid = mc_startl(lfd, "-m", "2", "-t", "1", NULL);
     int fd = mc_connect(port);
     fill(fd, "t", 3000, 1000, 1000, NULL);
-    char key[32], cas[32], get[64];
+    char key[32], cas[32], tail[40], get[64];
     int from = 0;
     for (size_t v = 0; v < sizeof verbs / sizeof verbs[0]; v++) {
         from = oldest(fd, from, cas);
         snprintf(key, sizeof key, "t%d", from);
         int is_cas = strcmp(verbs[v], "cas") == 0;
-        cr_assert_str_eq(store_n(fd, verbs[v], key, 50000, 'n',
-                                 is_cas ? cas : NULL),
+        snprintf(tail, sizeof tail, "%s%s", is_cas ? " " : "", is_cas ? cas : "");
+        cr_assert_str_eq(mc_store_n(fd, verbs[v], key, 50000, 'n', tail, ""),
                          "STORED\r\n", "%s %s", verbs[v], key);
         snprintf(get, sizeof get, "mg %s s\r\n", key);
         size_t want = strcmp(verbs[v], "append") == 0 ||

@@ -140,6 +140,28 @@ const char *mc_line(int fd, const char *cmd)
     return buf;
 }
 
+const char *mc_ask_s(int fd, const char *cmd, size_t len, const char *end)
+{
+    static char out[2 << 20];
+    cr_assert_gt(mc_ask(fd, cmd, len, end, out, sizeof out), 0,
+                 "no reply to %.60s", cmd);
+    return out;
+}
+
+const char *mc_store_n(int fd, const char *verb, const char *key, size_t n,
+                       char c, const char *tail, const char *after)
+{
+    size_t cap = n + 512;
+    char *cmd = malloc(cap);
+    cr_assert_not_null(cmd);
+    int h = snprintf(cmd, cap, "%s %s 0 0 %zu%s\r\n", verb, key, n, tail);
+    memset(cmd + h, c, n);
+    int t = snprintf(cmd + h + n, 256, "\r\n%s", after);
+    const char *r = mc_ask_s(fd, cmd, (size_t)h + n + (size_t)t, "\r\n");
+    free(cmd);
+    return r;
+}
+
 uint64_t mc_stat(int fd, const char *cmd, const char *name)
 {
     static char out[16384];

@@ -60,6 +60,17 @@ ssize_t mc_ask(int fd, const char *cmd, size_t cmdlen, const char *end,
 /* mc_ask with a C string and a one-line reply. */
 const char *mc_line(int fd, const char *cmd);
 
+/* mc_ask into a buffer of its own (2 MiB; the reply until the next call),
+ * failing the test when the connection closes first.  MC_ASK: cmd a C
+ * string. */
+const char *mc_ask_s(int fd, const char *cmd, size_t len, const char *end);
+#define MC_ASK(fd, cmd, end) mc_ask_s(fd, cmd, strlen(cmd), end)
+
+/* The command `verb key 0 0 <n><tail>`, n bytes of c as its data and the
+ * text after behind them (pipelined, "" for none): the first reply line. */
+const char *mc_store_n(int fd, const char *verb, const char *key, size_t n,
+                       char c, const char *tail, const char *after);
+
 /* The stat name in the reply to cmd ("stats\r\n", "stats settings\r\n"):
  * fails the test if the reply has none. */
 uint64_t mc_stat(int fd, const char *cmd, const char *name);
