@@ -120,19 +120,31 @@ static void bank_lines(FILE *f, const pmm_bank_info *b, int n)
     }
 }
 
-/* Each medium of the site: RAM, held open; DISK, opened for the moment. */
+/* Each medium of the site: RAM, held open; DISK, opened for the moment.
+ * A DISK bank that site.conf names but that does not open (missing: an
+ * unmounted volume?) is a series at 0, never left out: an alert can see
+ * it gone. */
 static void banks(FILE *f, const struct hrd *d)
 {
     pmm_bank_info b[2];
     pmm_bank *disk;
-    int n = 0;
+    int n = 0, disk_up = -1; /* -1: the site has no DISK medium */
     if (pmm_bank_stat(d->bank, &b[n]) == 0)
         n++;
-    if (pmm_bank_open(&disk, d->dir, "DISK", 0) == 0) {
+    int r = pmm_bank_open(&disk, d->dir, "DISK", 0);
+    if (r == 0) {
         if (pmm_bank_stat(disk, &b[n]) == 0)
             n++;
         pmm_bank_close(disk);
     }
+    if (r != K_EUNKNOWN)
+        disk_up = r == 0;
+    family(f, "hr_bank_up", "gauge",
+           "1 if the medium's bank opens; 0 if site.conf names it and it "
+           "does not (a missing DISK bank).");
+    fprintf(f, "hr_bank_up{medium=\"RAM\"} 1\n");
+    if (disk_up >= 0)
+        fprintf(f, "hr_bank_up{medium=\"DISK\"} %d\n", disk_up);
     bank_lines(f, b, n);
 }
 

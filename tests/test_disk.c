@@ -201,6 +201,10 @@ Test(disk, controller_starts_saying_the_bank_is_missing)
     cr_assert(strstr(out, disk_path) && strstr(out, "is missing"), "%s", out);
     snprintf(log.path, sizeof log.path, "%s/console.log", getenv("HR_SITE"));
     poll_until(log_says, &log, "console.log naming the missing bank");
+    /* and its metrics say it is down, not leave it out */
+    cr_assert_eq(run_hr(out, sizeof out, "metrics", NULL), 0, "%s", out);
+    cr_assert(strstr(out, "hr_bank_up{medium=\"DISK\"} 0\n") &&
+              strstr(out, "hr_bank_up{medium=\"RAM\"} 1\n"), "%s", out);
     cr_assert_eq(run_hr(NULL, 0, "site", "stop", NULL), 0);
     cr_assert_eq(run_hr(NULL, 0, "site", "cold", NULL), 0);
     cr_assert_eq(access(disk_path, F_OK), -1, "no bank made in its place");
@@ -230,6 +234,8 @@ Test(disk, a_site_made_from_a_config_says_it_made_the_disk_bank)
     snprintf(log.path, sizeof log.path, "%s/console.log", dir);
     poll_until(log_says, &log, "console.log naming the bank made anew");
     cr_assert_eq(access(disk_path, F_OK), 0);
+    cr_assert_eq(run_hr(out, sizeof out, "metrics", NULL), 0, "%s", out);
+    cr_assert(strstr(out, "hr_bank_up{medium=\"DISK\"} 1\n"), "%s", out);
     cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
     setenv("HR_SITE", root, 1);
 }

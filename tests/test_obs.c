@@ -111,6 +111,9 @@ Test(obs, metrics_count_three_restarts)
     cr_assert_eq(sample(out, "hr_actors{state=\"running\"}"), 1);
     cr_assert_eq(sample(out, "hr_groups{state=\"running\"}"), 1);
     cr_assert_gt(sample(out, "hr_bank_used_blocks{medium=\"RAM\"}"), 0);
+    cr_assert_eq(sample(out, "hr_bank_up{medium=\"RAM\"}"), 1);
+    cr_assert(!strstr(out, "hr_bank_up{medium=\"DISK\"}"),
+              "a site with no DISK medium has no DISK series:\n%s", out);
 }
 
 /* A connection to 127.0.0.1:port, retried while the server does not
