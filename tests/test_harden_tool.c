@@ -232,6 +232,12 @@ Test(harden_tool, site_set_zero_is_the_default_and_numbers_are_digits)
         cr_assert_eq(hr_stderr("site", "set", bad[i], NULL), 2, "%s", bad[i]);
     cr_assert_eq(hr_stderr("site", "set", "hrCtrl.logSize=100", NULL), 2);
     cr_assert_not_null(strstr(out, "16384 to 1073741824"), "%s", out);
+    /* a bank's key is not a policy figure, nor unknown: it is said where
+     * it is set */
+    cr_assert_eq(hr_stderr("site", "set", "pmm.maxBlocks=8192", NULL), 2);
+    cr_assert_not_null(strstr(out, "fixed when the bank is made"), "%s", out);
+    cr_assert_eq(hr_stderr("site", "set", "pmm.nope=1", NULL), 2);
+    cr_assert_not_null(strstr(out, "unknown key 'pmm.nope'"), "%s", out);
     cr_assert_eq(hr_stderr("arun", "-g+1", "/bin/true", NULL), 2, "%s", out);
     cr_assert_eq(hr_stderr("akill", "-g", "+1", NULL), 2, "%s", out);
     cr_assert_eq(hr_stderr("akill", "+1", NULL), 2, "%s", out);

@@ -151,6 +151,8 @@ Test(policy, set_by_key_name_in_range_only)
     cr_assert_eq(hr_policy_set(&p, "hrCtrl.stopTimeout", "-1"), -EINVAL);
     cr_assert_eq(hr_policy_set(&p, "hrCtrl.stopTimeout", "12ms"), -EINVAL);
     cr_assert_eq(hr_policy_set(&p, "hrCtrl.nope", "1"), -ENOENT);
+    cr_assert_eq(hr_policy_set(&p, "pmm.maxBlocks", "8"), -EROFS);
+    cr_assert_eq(hr_policy_set(&p, "pmm.nope", "8"), -ENOENT);
     cr_assert_eq(p.stop_ms, 1500, "a refused value changed the figure");
     /* written and read back */
     cr_assert_eq(hr_policy_write(NULL, &p), 0);

@@ -190,6 +190,10 @@ static int set_keys(hr_policy *p, int read, void *arg)
         if (r == -ENOENT)
             hr_die(HR_EXIT_USAGE, "site set: unknown key '%s' (see hr site "
                                   "--help)", key);
+        if (r == -EROFS)
+            hr_die(HR_EXIT_USAGE, "site set: %s is the bank's, fixed when "
+                   "the bank is made (hr site create's options, or the "
+                   "site.conf of hrd --config for a site it makes)", key);
         if (r < 0)
             hr_die(HR_EXIT_USAGE, "site set: %s: '%s' is not a number in its "
                    "range (%s)", key, eq + 1, range_of(key));

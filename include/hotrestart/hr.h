@@ -279,7 +279,8 @@ PMM_API int hr_policy_update(const char *site,
  * hrCtrl.interval, hrCtrl.maxActors, hrCtrl.maxGroups, hrCtrl.stopTimeout,
  * hrCtrl.failStopTimeout, hrCtrl.aslr, hrCtrl.logSize) from the decimal
  * text value, digits only; "0" sets the key's default.  -ENOENT for an
- * unknown key, -EINVAL for a value out of its range or not digits. */
+ * unknown key, -EROFS for a bank's key (pmm.*: fixed when the bank is
+ * made), -EINVAL for a value out of its range or not digits. */
 PMM_API int hr_policy_set(hr_policy *p, const char *key, const char *value);
 /* Have the site's running controller read its site.conf again: its figures
  * apply from now on (a lowered maxActors or maxGroups refuses new actors

@@ -73,6 +73,16 @@ static int parse(const struct key *k, const char *v, uint32_t *out)
     return 0;
 }
 
+/* The keys other readers take: pmm.diskbank the library, the sizes a
+ * configuration directory's (daemon/config.c), which judge their values;
+ * known here, so that they are not said to be unknown.  All are the
+ * banks', fixed when a bank is made. */
+static const char *const other_keys[] = {
+    "pmm.diskbank", "pmm.rambankSize", "pmm.maxBlocks", "pmm.diskbankSize",
+    "pmm.diskMaxBlocks",
+};
+#define NALL (NKEYS + sizeof other_keys / sizeof other_keys[0])
+
 int hr_policy_set(hr_policy *p, const char *key, const char *value)
 {
     if (!p || !key || !value)
@@ -80,17 +90,11 @@ int hr_policy_set(hr_policy *p, const char *key, const char *value)
     for (size_t i = 0; i < NKEYS; i++)
         if (strcmp(key, keys[i].name) == 0)
             return parse(&keys[i], value, field(p, &keys[i]));
+    for (size_t i = 0; i < NALL - NKEYS; i++)
+        if (strcmp(key, other_keys[i]) == 0)
+            return -EROFS; /* a bank's: no policy figure */
     return -ENOENT;
 }
-
-/* The keys other readers take: pmm.diskbank the library, the sizes a
- * configuration directory's (daemon/config.c), which judge their values;
- * known here, so that they are not said to be unknown. */
-static const char *const other_keys[] = {
-    "pmm.diskbank", "pmm.rambankSize", "pmm.maxBlocks", "pmm.diskbankSize",
-    "pmm.diskMaxBlocks",
-};
-#define NALL (NKEYS + sizeof other_keys / sizeof other_keys[0])
 
 static const char *name_of(size_t i)
 {
