@@ -259,7 +259,7 @@ static void commit(struct hrd *d, int slot)
 static int act(struct hrd *d, int slot, int action, const struct up_ctx *c)
 {
     struct hrd_upgrade *u = &d->slot[slot].up;
-    char why[96];
+    char why[160]; /* u->why's room */
     switch (action) {
     case UA_TRIAL:
         return start_trial(d, slot);
@@ -298,9 +298,14 @@ static int act(struct hrd *d, int slot, int action, const struct up_ctx *c)
     case UA_COMMIT:
         commit(d, slot);
         return 0;
-    case UA_KILL_NEW:
-        snprintf(why, sizeof why, "the new version was not ready in %lld s",
-                 (long long)(c->timeout_ms / 1000));
+    case UA_KILL_NEW: /* the timeout in s, or in ms if it is not whole */
+        snprintf(why, sizeof why, "the new version was not ready in %lld %s%s",
+                 (long long)(c->timeout_ms % 1000 ? c->timeout_ms
+                                                  : c->timeout_ms / 1000),
+                 c->timeout_ms % 1000 ? "ms" : "s",
+                 d->slot[slot].says_ready && !u->trial_pid /* promoted */
+                     ? " (its actor has said READY=1 before: each new "
+                       "version must say it too)" : "");
         say_why(u, why);
         kill_new(d, slot);
         return 0;

@@ -180,9 +180,14 @@ static void stop_workers(struct pool *p, int stopfd, int started,
     if (write(stopfd, &one, sizeof one) < 0) {
         /* an eventfd write of 1 cannot fail here */
     }
-    int lost = 0;
+    int lost = 0, unsettled = 0;
     for (int i = 0; i < started; i++)
-        lost += mc_worker_join(p->w[i]);
+        lost += mc_worker_join(p->w[i], &unsettled);
+    if (unsettled)
+        fprintf(stderr, "hrcached: %d connection%s did not reach a request "
+                "boundary in %d s (a client reading no replies, or stopped "
+                "inside a request): closed, not handed over\n", unsettled,
+                unsettled == 1 ? "" : "s", MC_SETTLE_S);
     if (lost)
         fprintf(stderr, "hrcached: %d connection%s could not be handed "
                 "over: closed\n", lost, lost == 1 ? "" : "s");

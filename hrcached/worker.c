@@ -53,7 +53,7 @@
  * runs against 0.84-1.20x with 16 KiB, load 12-13 on 2 cores) */
 #define READ_CHUNK (64u << 10)
 #define READS_PER_EVENT 8
-#define SETTLE_MS 2000       /* an upgrade's wait for a connection to settle */
+#define SETTLE_MS (MC_SETTLE_S * 1000)
 
 struct conn {
     int fd;
@@ -73,6 +73,7 @@ struct mc_worker {
     pthread_mutex_t mu;      /* guards conns */
     struct conn *conns;      /* the open connections, newest first */
     int handover;            /* the stop hands the connections over */
+    int unsettled;           /* ... and closed these, not settled in time */
 };
 
 static void say_addr(struct conn *c, struct mc_session *out)
@@ -367,8 +368,10 @@ static void settle_all(struct mc_worker *w)
     end.tv_sec += SETTLE_MS / 1000;
     for (struct conn *c = w->conns, *next; c; c = next) {
         next = c->next;
-        if (settle(w, c, &end) < 0)
+        if (settle(w, c, &end) < 0) {
             conn_close(w, c);
+            w->unsettled++;
+        }
     }
 }
 
@@ -431,10 +434,11 @@ void mc_worker_stop(struct mc_worker *w, int handover)
     __atomic_store_n(&w->handover, handover, __ATOMIC_RELEASE);
 }
 
-int mc_worker_join(struct mc_worker *w)
+int mc_worker_join(struct mc_worker *w, int *unsettled)
 {
     int lost = 0;
     pthread_join(w->thread, NULL);
+    *unsettled += w->unsettled;
     while (w->conns) {
         struct conn *c = w->conns;
         size_t n = c->rlen - c->rpos;

@@ -10,6 +10,9 @@
 
 #include "proto.h"
 
+/* An upgrade's wait for each connection to reach a request boundary. */
+#define MC_SETTLE_S 2
+
 struct mc_worker;
 
 /* Start a worker serving with srv (its own server: store handle and
@@ -31,8 +34,10 @@ void mc_worker_stop(struct mc_worker *w, int handover);
 
 /* Wait for the worker's thread to end (after stopfd was made readable),
  * give its connections to the controller (a handover stop) or close
- * them, and free it.  Returns how many it failed to give (closed). */
-int mc_worker_join(struct mc_worker *w);
+ * them, and free it.  Returns how many it failed to give (closed); adds
+ * to *unsettled those a handover stop closed because they did not reach
+ * a request boundary in time. */
+int mc_worker_join(struct mc_worker *w, int *unsettled);
 
 /* stats conns: memcached's lines for each of the worker's connections. */
 void mc_worker_conns(struct mc_worker *w, struct mc_session *out);

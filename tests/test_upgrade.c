@@ -175,6 +175,9 @@ Test(upgrade, to_a_version_never_ready_rolls_back_with_its_connections)
     cr_assert_eq(upgrade(v2, "never", 1, "1"), 1, "%s", out);
     cr_assert(strstr(out, "rolled back") && strstr(out, "not ready in 1 s"),
               "hr upgrade names the reason: %s", out);
+    /* and why a silent new version was waited for, not taken after 1 s */
+    cr_assert(strstr(out, "has said READY=1 before: each new version must "
+                          "say it too"), "%s", out);
     /* the old image serves again, on the connection it had handed over */
     cr_assert_eq(get(c, ver, &pid2), 2, "%s", ver);
     cr_assert_str_eq(ver, "v1");
@@ -585,4 +588,32 @@ Test(upgrade, connections_given_without_end_are_refused_past_a_bound)
     cr_assert_eq(run_hr(out, sizeof out, "akill", "-g", "1", NULL), 0, "%s", out);
     WAIT_FOR((fds_of(hrd, &files2, &all2), all2 <= all + 8),
              "the kept connections closed with their actor");
+}
+
+/* hrcached upgraded while one client stalls inside a set (its data never
+ * comes) and another waits idle: the idle one goes over to the new
+ * version, the stalled one is closed after the settle bound, and hrcached
+ * says so in the log; it had closed it without a word. */
+Test(upgrade, hrcached_says_how_many_connections_it_closed)
+{
+    char listen[64], line[128];
+    snprintf(listen, sizeof listen, "tcp:127.0.0.1:%d", port);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--wait-ready",
+                        "--name", "mc", "--listen", listen, HRCACHED_BIN, "-m",
+                        "16", "-t", "2", NULL), 0, "arun: %s", out);
+    int idle = mc_connect(port), stalled = mc_connect(port);
+    const char *got = MC_ASK(idle, "set k 0 0 1\r\nv\r\n", "\r\n");
+    cr_assert(got && strcmp(got, "STORED\r\n") == 0, "%s", got ? got : "");
+    cr_assert_eq(write(stalled, "set st 0 0 10\r\nabc", 18), 18);
+    cr_assert_eq(run_hr(out, sizeof out, "upgrade", "mc", HRCACHED_BIN, "-m",
+                        "16", "-t", "2", NULL), 0, "upgrade: %s", out);
+    WAIT_FOR(log_has("1 connection did not reach a request boundary"),
+             "hrcached to say it closed the stalled connection");
+    cr_assert_eq(read(stalled, line, sizeof line), 0, "the stalled one closed");
+    got = MC_ASK(idle, "get k\r\n", "END\r\n");
+    cr_assert(got && strstr(got, "VALUE k 0 1\r\nv\r\n"),
+              "the idle one went over: %s", got ? got : "(closed)");
+    close(idle);
+    close(stalled);
 }
