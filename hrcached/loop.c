@@ -183,14 +183,15 @@ static void stop_workers(struct pool *p, int stopfd, int started,
     int lost = 0, unsettled = 0;
     for (int i = 0; i < started; i++)
         lost += mc_worker_join(p->w[i], &unsettled);
+    const char *warn = getenv("HR_ACTOR") ? "<4>" : ""; /* sd-daemon */
     if (unsettled)
-        fprintf(stderr, "hrcached: %d connection%s did not reach a request "
+        fprintf(stderr, "%shrcached: %d connection%s did not reach a request "
                 "boundary in %d s (a client reading no replies, or stopped "
-                "inside a request): closed, not handed over\n", unsettled,
-                unsettled == 1 ? "" : "s", MC_SETTLE_S);
+                "inside a request): closed, not handed over\n", warn,
+                unsettled, unsettled == 1 ? "" : "s", MC_SETTLE_S);
     if (lost)
-        fprintf(stderr, "hrcached: %d connection%s could not be handed "
-                "over: closed\n", lost, lost == 1 ? "" : "s");
+        fprintf(stderr, "%shrcached: %d connection%s could not be handed "
+                "over: closed\n", warn, lost, lost == 1 ? "" : "s");
 }
 
 /* Accept until a signal: 1 SIGTERM, 0 SIGINT, or -errno. */

@@ -95,7 +95,8 @@ static void die(int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("hrcached: ", stderr);
+    /* as an actor, at priority err in the site's log (sd-daemon prefix) */
+    fputs(getenv("HR_ACTOR") ? "<3>hrcached: " : "hrcached: ", stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
@@ -311,11 +312,15 @@ static mc_store *open_store(struct opts *o, pmm_bank *bank)
     if (r == K_ENOMEM) {
         pmm_bank_info bi = {0};
         pmm_bank_stat(bank, &bi);
-        die(1, "no room for heap %s of %llu MiB in the site's RAM bank "
-            "(%llu MiB free): a smaller -m, or a site made with a larger "
-            "pmm.rambankSize", o->name,
-            (unsigned long long)(mc_store_heap_size(cfg.mem_limit) >> 20),
-            (unsigned long long)(bi.free >> 20));
+        /* the need rounded up, the room down: never "88 of 88 free" */
+        uint64_t tenth = (1u << 20) / 10, need = mc_store_heap_size(cfg.mem_limit);
+        need = (need + tenth - 1) / tenth;
+        die(1, "no room for heap %s of %llu.%llu MiB in the site's RAM bank "
+            "(%llu.%llu MiB free): a smaller -m, or a site made with a "
+            "larger pmm.rambankSize", o->name,
+            (unsigned long long)(need / 10), (unsigned long long)(need % 10),
+            (unsigned long long)(bi.free / tenth / 10),
+            (unsigned long long)(bi.free / tenth % 10));
     }
     if (r < 0)
         die(1, "cannot open heap %s: %s", o->name, pmm_strerror(r));
@@ -406,6 +411,9 @@ int main(int argc, char **argv)
     parse(argc, argv, &o);
     if (o.check)
         return check(&o);
+    if (strcmp(o.port, "0") == 0 && !o.unix_path && !getenv("LISTEN_FDS"))
+        die(EXIT_USAGE, "nothing to listen on: -p 0 and no -s"); /* before
+                                               * a site or heap is made */
     fit_files(&o);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -324,6 +324,8 @@ Test(hrcached, options_help_version_and_one_line_errors)
         {HRCACHED_BIN, "extra", NULL},
         {HRCACHED_BIN, "--populate=sometimes", NULL},
         {HRCACHED_BIN, "--populate", NULL},
+        {HRCACHED_BIN, "-p", "0", NULL}, /* refused before a heap is made:
+                                          * the -m 8 below would be refused */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cr_assert_eq(mc_run(out, sizeof out, bad[i]), 2, "%s: %s", bad[i][1],
@@ -332,6 +334,11 @@ Test(hrcached, options_help_version_and_one_line_errors)
         cr_assert_eq(strchr(out, '\n'), out + strlen(out) - 1,
                      "not one line: %s", out);
     }
+    /* as an actor, a fatal error is at priority err in the site's log */
+    setenv("HR_ACTOR", "mc", 1);
+    cr_assert_eq(mc_run(out, sizeof out, bad[0]), 2, "%s", out);
+    unsetenv("HR_ACTOR");
+    cr_assert_eq(strncmp(out, "<3>hrcached: ", 13), 0, "%s", out);
     /* the heap keeps the -m it was made with */
     pid_t pid = start("-m", "8", NULL);
     int fd = mc_connect(port);
@@ -451,4 +458,32 @@ Test(hrcached, stats_items_slabs_settings_conns_in_memcached_names)
     cr_assert_str_eq(mc_line(fd, "stats nonsense\r\n"), "ERROR\r\n");
     close(fd);
     cr_assert_eq(mc_stop(pid), 0);
+}
+
+/* A bank without room for the heap: the need said is above the room said,
+ * never "88 MiB in a bank with 88 MiB free". */
+Test(hrcached, no_room_says_a_need_above_the_room)
+{
+    char out[8192], site[320], sock[340], orig[300];
+    snprintf(orig, sizeof orig, "%s", getenv("HR_SITE"));
+    snprintf(site, sizeof site, "%s.small", orig);
+    pmm_site_config c = {.rambank_size = 88ull << 20};
+    cr_assert_eq(mkdir(site, 0700), 0);
+    int r = pmm_site_create(site, &c);
+    cr_assert_eq(r, 0, "%s: %s", site, pmm_strerror(r));
+    snprintf(sock, sizeof sock, "%s/mc.sock", site);
+    const char *argv[] = {HRCACHED_BIN, "-m", "64", "-p", "0", "-s", sock, NULL};
+    setenv("HR_SITE", site, 1);
+    int st = mc_run(out, sizeof out, argv);
+    setenv("HR_SITE", orig, 1);
+    snprintf(sock, sizeof sock, "rm -rf '%s'", site);
+    cr_assert_eq(system(sock), 0);
+    cr_assert_eq(st, 1, "%s", out);
+    const char *at = strstr(out, "no room for heap hrcached of ");
+    cr_assert_not_null(at, "%s", out);
+    double need = strtod(at + strlen("no room for heap hrcached of "), NULL);
+    const char *fr = strstr(at, "RAM bank (");
+    cr_assert_not_null(fr, "%s", out);
+    double room = strtod(fr + strlen("RAM bank ("), NULL);
+    cr_assert_gt(need, room, "%s", out);
 }
