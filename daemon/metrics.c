@@ -19,6 +19,7 @@
 #include "hrd.h"
 #include "metrics.h"
 #include "ready.h"
+#include "render.h"
 
 static const char *const death_cause[HRD_DEATHS] = {
     [HRD_DEATH_SIGNAL] = "signal", [HRD_DEATH_EXIT] = "exit",
@@ -153,21 +154,24 @@ static void states(FILE *f, const struct hrd *d)
     static const char *const astate[] = {
         [HR_A_RUNNING] = "running", [HR_A_CLEAN] = "exited",
         [HR_A_STOPPED] = "stopped", [HR_A_DYING] = "dying"};
-    static const char *const gstate[] = {
-        [HR_G_RUNNING] = "running", [HR_G_BLOCKED] = "blocked",
-        [HR_G_ENDING] = "ending", [HR_G_RESTARTING] = "restarting"};
-    unsigned na[5] = {0}, ng[5] = {0};
+    /* hr ps's names: a group backing off after failed starts is not one
+     * restarting in a millisecond */
+    static const char *const gstate[] = {"running", "blocked", "ending",
+                                         "restarting", "backoff"};
+    enum { NG = sizeof gstate / sizeof gstate[0] };
+    unsigned na[5] = {0}, ng[NG] = {0};
     HRD_FOR_ACTORS(d, i)
         if (d->reg->actors[i].state < 5)
             na[d->reg->actors[i].state]++;
     FOR_GROUPS(d, g)
-        if (d->reg->groups[g].state < 5)
-            ng[d->reg->groups[g].state]++;
+        for (int s = 0; s < NG; s++)
+            if (strcmp(hrd_group_state(d, g), gstate[s]) == 0)
+                ng[s]++;
     family(f, "hr_actors", "gauge", "Actors registered, by state.");
     for (int s = HR_A_RUNNING; s <= HR_A_DYING; s++)
         fprintf(f, "hr_actors{state=\"%s\"} %u\n", astate[s], na[s]);
     family(f, "hr_groups", "gauge", "Groups in use, by state.");
-    for (int s = HR_G_RUNNING; s <= HR_G_RESTARTING; s++)
+    for (int s = 0; s < NG; s++)
         fprintf(f, "hr_groups{state=\"%s\"} %u\n", gstate[s], ng[s]);
 }
 

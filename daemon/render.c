@@ -169,7 +169,7 @@ static void backoff_json(struct out *o, const struct hrd *d, int g)
     put(o, "}");
 }
 
-static const char *group_state(const struct hrd *d, int g)
+const char *hrd_group_state(const struct hrd *d, int g)
 {
     uint32_t s = d->reg->groups[g].state;
     if (backoff_ms(d, g) >= 0)
@@ -190,7 +190,7 @@ int hrd_ps_json(struct hrd *d, char *buf, size_t cap)
             continue;
         put(&o, "%s{\"id\": %d, \"state\": \"%s\", \"restarts\": %u, "
             "\"last_failure\": ", first ? "" : ", ", g,
-            group_state(d, g), G->restarts);
+            hrd_group_state(d, g), G->restarts);
         if (G->last_fail_ns)
             put(&o, "{\"signal\": %d, \"status\": %d, \"when_ns\": %llu, "
                 "\"background\": %s}", G->last_signal, G->last_status,
@@ -258,7 +258,7 @@ int hrd_ps_text(struct hrd *d, char *buf, size_t cap)
         if (d->grp[g].restart_last_ns || d->grp[g].restart_hist[0])
             snprintf(took, sizeof took, "%.1f ms",
                      (double)d->grp[g].restart_last_ns / 1e6);
-        put(&o, "%-6d %-10s %8u %12s  %s\n", g, group_state(d, g),
+        put(&o, "%-6d %-10s %8u %12s  %s\n", g, hrd_group_state(d, g),
             G->restarts, took, fail);
         HRD_FOR_MEMBERS(d, g, i) {
             struct hr_reg_actor *a = &d->reg->actors[i];

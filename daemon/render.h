@@ -12,6 +12,10 @@
 
 struct hrd;
 
+/* What hr ps and the metrics call group g's state: running, blocked,
+ * ending, restarting, or backoff (restarting, waiting after failed
+ * starts). */
+const char *hrd_group_state(const struct hrd *d, int g);
 /* Groups and their actors, as JSON. */
 int hrd_ps_json(struct hrd *d, char *buf, size_t cap);
 /* The same, as a table for people. */

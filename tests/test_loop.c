@@ -130,6 +130,11 @@ Test(loop, a_start_that_cannot_succeed_backs_off_and_the_controller_answers)
     cr_assert_lt(lines, 60 + 8 * watch_s, "%ld lines in %ld s", lines, watch_s);
     refresh();
     cr_assert(strstr(ps, "\"backoff\": {\"fails\": "), "%s", ps);
+    /* the metrics tell it from a group restarting in a millisecond */
+    static char m[65536];
+    WAIT_FOR(hr_metrics(NULL, m, sizeof m) > 0 &&
+             strstr(m, "hr_groups{state=\"backoff\"} 1\n"),
+             "the metrics to count a group backing off");
     /* the port is free again: the next try starts the group */
     close(taken);
     WAIT_FOR(pid_of("test_actor") > 0, "the group to start once the port is free");
