@@ -326,7 +326,7 @@ __attribute__((noreturn)) static void arun_refused(int r, const char *path,
     /* a step of its start before the exec failed (its working directory,
      * its held sockets...): the controller said which (a caller it does
      * not serve, -EPERM, is hr_die_ctl's to word) */
-    if (r != -EPERM && why && why[0] && strcmp(why, pmm_strerror(r)) != 0)
+    if (r != -EPERM && hr_ctl_said(why, r))
         hr_die(HR_EXIT_FAIL, "arun: %s: %s", path, why);
     char what[PATH_MAX + 16];
     snprintf(what, sizeof what, "arun: %s", path);

@@ -58,19 +58,24 @@ static long number(const char *opt, const char *s, long lo, long hi)
     return v;
 }
 
-/* Why an upgrade was refused, in words. */
-static const char *refusal(int r, int group)
+/* Why the upgrade failed, in words: what the controller said of its own
+ * (a rollback's reason, a stop's, a step that failed), else the tool's
+ * words for the code, the same on stderr and in --json's "error" (the
+ * controller's reply carries pmm_strerror(r) alone for a mere refusal). */
+static const char *failure(int r, int group, const char *why)
 {
+    if (hr_ctl_said(why, r))
+        return why;
     if (r == -ESRCH)
         return group ? "no such group" : "no such actor";
     if (r == -EINVAL)
-        return "only a direct actor (hr arun -g) can be upgraded";
+        return "only a direct actor (started by hr arun -g) can be upgraded";
     if (r == -EBUSY)
         return "not running now: stopped, being upgraded, or its group is "
                "restarting";
     if (r == -EAGAIN)
         return "too many upgrades at once: try again when one is over";
-    return NULL;
+    return hr_ctl_err(r);
 }
 
 int hr_cmd_upgrade(int argc, char **argv, const struct hr_opts *go)
@@ -104,6 +109,9 @@ int hr_cmd_upgrade(int argc, char **argv, const struct hr_opts *go)
         actor = argv[optind++];
     }
     int i = optind;
+    if (actor && !*actor)
+        hr_die(HR_EXIT_USAGE, "upgrade: ACTOR is empty: give an actor's name "
+                              "or pid");
     if (i >= argc || (actor && group >= 0) ||
         (uo.flags & HR_UPGRADE_ALL_AT_ONCE && group < 0)) {
         hr_usage(stderr, "upgrade", cl.table, upgrade_about);
@@ -124,21 +132,18 @@ int hr_cmd_upgrade(int argc, char **argv, const struct hr_opts *go)
         snprintf(target, sizeof target, "group %d", group);
     else
         snprintf(target, sizeof target, "%.24s", actor);
+    const char *text = r < 0 ? failure(r, group >= 0, why) : NULL;
     if (o->json) {
         printf("{\"upgraded\": %s, \"error\": ", r == 0 ? "true" : "false");
         if (r == 0)
             printf("null");
         else
-            hr_json_str(why[0] ? why : pmm_strerror(r));
+            hr_json_str(text);
         printf("}\n");
     }
     if (r == 0 && !o->json)
         printf("%s upgraded to %s\n", target, path);
-    if (r == -ECANCELED || (r < 0 && why[0]))
-        hr_die(HR_EXIT_FAIL, "upgrade %s: %s", target, why);
-    if (r < 0 && refusal(r, group >= 0))
-        hr_die(HR_EXIT_FAIL, "upgrade %s: %s", target, refusal(r, group >= 0));
     if (r < 0)
-        hr_die_ctl("upgrade", r);
+        hr_die(HR_EXIT_FAIL, "upgrade %s: %s", target, text);
     return HR_EXIT_OK;
 }

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_upgrade_msgs.c - what hr upgrade and the upgrade calls say when an
+ * upgrade is refused or cut short, on a real controller in a throwaway
+ * site: the tool's own words, never the bare errno text of the code that
+ * the controller's reply carries, and every such code in the calls' man
+ * pages.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <hotrestart/hr.h>
+
+#include "common.h"
+#include "ctl_helpers.h"
+
+static char out[65536];
+
+static void up(void)
+{
+    site_new(0, 0);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "start", NULL), 0, "%s", out);
+}
+
+TestSuite(upgrade_msgs, .init = up, .fini = site_stop_drop, .timeout = 240);
+
+/* hr upgrade ... said what, exit status st, and not the errno text. */
+#define SAYS(st, what, ...)                                                   \
+    do {                                                                      \
+        cr_assert_eq(hr_all(out, sizeof out, __VA_ARGS__, NULL), st, "%s", out);                   \
+        cr_assert(strstr(out, what), "wanted \"%s\": %s", what, out);         \
+    } while (0)
+
+/* Before, each refusal was printed as the controller's reply carried it,
+ * pmm_strerror of its code: "No such process", "Invalid argument", "Device
+ * or resource busy", "Resource temporarily unavailable". */
+Test(upgrade_msgs, refusals_are_said_in_the_tools_words)
+{
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "5", ACTOR_BIN, "A",
+                        "C", ACTOR_BIN, NULL), 0, "%s", out);
+    WAIT_FOR(pid_of("C") > 0, "the indirect actor C");
+    SAYS(1, "hr: upgrade nosuch: no such actor\n", "upgrade", "nosuch",
+         "/bin/sleep", "1");
+    SAYS(1, "{\"upgraded\": false, \"error\": \"no such actor\"}",
+         "--json", "upgrade", "nosuch", "/bin/sleep", "1");
+    SAYS(1, "hr: upgrade group 7: no such group\n", "upgrade", "-g", "7",
+         "/bin/sleep", "1");
+    SAYS(1, "hr: upgrade C: only a direct actor (started by hr arun -g) can "
+            "be upgraded\n", "upgrade", "C", "/bin/sleep", "1");
+    SAYS(2, "hr: upgrade: ACTOR is empty", "upgrade", "", "/bin/sleep", "1");
+}
+
+/* Eight upgrades that wait for ever (a standby that never calls
+ * hr_standby_wait) in the background: the actor of one is busy, and a
+ * ninth upgrade is one too many. */
+Test(upgrade_msgs, busy_and_too_many_are_said)
+{
+    pid_t bg[8];
+    char name[8];
+    for (int i = 0; i < 9; i++) {
+        snprintf(name, sizeof name, "a%d", i);
+        cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--name", name,
+                            "/bin/sleep", "1000", NULL), 0, "%s", out);
+    }
+    for (int i = 0; i < 8; i++) {
+        snprintf(name, sizeof name, "a%d", i);
+        bg[i] = fork();
+        cr_assert_geq(bg[i], 0);
+        if (bg[i] == 0)
+            _exit(hr_all(out, sizeof out, "upgrade", "--timeout", "600", name,
+                         "/bin/sleep", "999", NULL));
+        if (i == 0) {
+            WAIT_FOR(strstr(ps, "\"upgrade\": \"trial\""), "a0's trial");
+            SAYS(1, "hr: upgrade a0: not running now: stopped, being upgraded",
+                 "upgrade", "a0", "/bin/sleep", "1");
+        }
+    }
+    for (struct poll_wait w = poll_begin("eight trials");;) {
+        refresh();
+        int n = 0;
+        for (const char *p = ps; (p = strstr(p, "\"upgrade\": \"trial\"")); p++)
+            n++;
+        if (n == 8)
+            break;
+        ctl_pause(&w);
+    }
+    SAYS(1, "hr: upgrade a8: too many upgrades at once", "upgrade", "a8",
+         "/bin/sleep", "1");
+    cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
+    for (int i = 0; i < 8; i++) /* each told the site stopped */
+        cr_assert_eq(wait_status(bg[i]), 1);
+}
