@@ -96,3 +96,19 @@ Test(upgrade_msgs, busy_and_too_many_are_said)
     for (int i = 0; i < 8; i++) /* each told the site stopped */
         cr_assert_eq(wait_status(bg[i]), 1);
 }
+
+/* Names were cut to 24 bytes in every message; one has up to 63. */
+Test(upgrade_msgs, long_names_are_said_whole)
+{
+    char name[64], other[80];
+    memset(name, 'n', 63);
+    name[63] = 0;
+    snprintf(other, sizeof other, "%sx", name);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--name", name,
+                        "/bin/sleep", "1000", NULL), 0, "%s", out);
+    char said[160];
+    snprintf(said, sizeof said, "%s upgraded to ", name);
+    SAYS(0, said, "upgrade", "--cold", name, "/bin/sleep", "999");
+    snprintf(said, sizeof said, "hr: upgrade %s: no such actor", other);
+    SAYS(1, said, "upgrade", other, "/bin/sleep", "1");
+}

@@ -84,7 +84,7 @@ int hr_cmd_upgrade(int argc, char **argv, const struct hr_opts *go)
     struct hr_cmdline cl = {.cmd = "upgrade", .usage = upgrade_about,
                             .table = hr_command("upgrade"),
                             .stop_at_operand = 1, .o = o};
-    char why[1024] = "", path[PATH_MAX], dir[4096], target[32];
+    char why[1024] = "", path[PATH_MAX], dir[4096], group_name[24];
     hr_upgrade_opts uo = {.why = why, .why_cap = sizeof why};
     int group = -1, k;
     const char *actor = NULL;
@@ -128,10 +128,9 @@ int hr_cmd_upgrade(int argc, char **argv, const struct hr_opts *go)
         hr_die(HR_EXIT_FAIL, "upgrade: %s: not an executable file", path);
     int r = group >= 0 ? hr_upgrade_group(dir, group, path, argv + i, &uo)
                        : hr_upgrade(dir, actor, path, argv + i, &uo);
-    if (group >= 0)
-        snprintf(target, sizeof target, "group %d", group);
-    else
-        snprintf(target, sizeof target, "%.24s", actor);
+    /* the operand whole, not a copy cut short: a name has up to 63 bytes */
+    snprintf(group_name, sizeof group_name, "group %d", group);
+    const char *target = group >= 0 ? group_name : actor;
     const char *text = r < 0 ? failure(r, group >= 0, why) : NULL;
     if (o->json) {
         printf("{\"upgraded\": %s, \"error\": ", r == 0 ? "true" : "false");
