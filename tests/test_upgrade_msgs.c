@@ -112,3 +112,22 @@ Test(upgrade_msgs, long_names_are_said_whole)
     snprintf(said, sizeof said, "hr: upgrade %s: no such actor", other);
     SAYS(1, said, "upgrade", other, "/bin/sleep", "1");
 }
+
+/* With -g, an actor's name as the first operand was run as PROGRAM
+ * ("srv: not found on $PATH"); given after ACTOR, -g printed the usage
+ * alone. */
+Test(upgrade_msgs, an_actor_given_with_g_is_refused)
+{
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--name", "srv",
+                        "/bin/sleep", "1000", NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--name", "sleep",
+                        "/bin/sleep", "1000", NULL), 0, "%s", out);
+    SAYS(2, "hr: upgrade: ACTOR and -g G exclude each other: srv is an actor",
+         "upgrade", "-g", "1", "srv", "/bin/sleep", "1");
+    SAYS(2, "hr: upgrade: ACTOR and -g G exclude each other", "upgrade",
+         "srv", "-g", "1", "/bin/sleep", "1");
+    SAYS(2, "(a program of that name: give its path, ./sleep)", "upgrade",
+         "-g", "1", "sleep", "1");
+    SAYS(0, "group 1 upgraded to ", "upgrade", "-g", "1", "--cold",
+         "--all-at-once", "/bin/sleep", "999");
+}

@@ -243,6 +243,9 @@ const char *hr_ctl_err(int r);
  * refusal r (a rollback's reason, a step that failed); NULL when it said
  * nothing, or only pmm_strerror(r), which the caller's words say better. */
 const char *hr_ctl_said(const char *why, int r);
+/* Does the running controller's ps (its JSON) hold needle?  -1 when no
+ * controller runs; on another error, dies with action first. */
+int hr_ps_has(const char *dir, const char *action, const char *needle);
 int hr_site_start(const struct hr_opts *o);
 /* akill -g on a site no controller runs (stopped, or failed): hrd
  * --end-group ends the group; an exit code, or dies saying why. */

@@ -29,7 +29,9 @@ static const char upgrade_about[] =
     "its image is the actor's for every later restart.  A new version\n"
     "that dies or is not ready in time is rolled back: the old image\n"
     "serves again, and the reason is printed.  With -g G (and no ACTOR),\n"
-    "every direct actor of group G, one after the other.\n"
+    "every direct actor of group G, one after the other; a PROGRAM without\n"
+    "a slash that is the name of an actor of the site is refused as an\n"
+    "ACTOR given with -g (give such a program's path).\n"
     "exit codes: 0 upgraded, 1 rolled back or refused, 2 bad usage\n";
 
 enum { OPT_TIMEOUT = HR_OPT_OWN, OPT_COLD, OPT_ALL };
@@ -78,6 +80,21 @@ static const char *failure(int r, int group, const char *why)
     return hr_ctl_err(r);
 }
 
+/* With -g, PROGRAM may be the name of an actor of the site: `hr upgrade
+ * -g 1 srv ./v2` meant srv, and is refused as such rather than run as a
+ * program srv.  A program named like an actor is given by its path. */
+static void no_actor_with_group(const char *dir, const char *prog)
+{
+    char needle[64 + PMM_NAME_MAX];
+    if (strchr(prog, '/') || strlen(prog) >= PMM_NAME_MAX)
+        return;
+    snprintf(needle, sizeof needle, "{\"name\": \"%s\", ", prog);
+    if (hr_ps_has(dir, "upgrade", needle) == 1)
+        hr_die(HR_EXIT_USAGE, "upgrade: ACTOR and -g G exclude each other: "
+               "%s is an actor of this site (a program of that name: give "
+               "its path, ./%s)", prog, prog);
+}
+
 int hr_cmd_upgrade(int argc, char **argv, const struct hr_opts *go)
 {
     struct hr_opts ov = *go, *o = &ov;
@@ -109,15 +126,18 @@ int hr_cmd_upgrade(int argc, char **argv, const struct hr_opts *go)
         actor = argv[optind++];
     }
     int i = optind;
+    if (actor && group >= 0)
+        hr_die(HR_EXIT_USAGE, "upgrade: ACTOR and -g G exclude each other");
     if (actor && !*actor)
         hr_die(HR_EXIT_USAGE, "upgrade: ACTOR is empty: give an actor's name "
                               "or pid");
-    if (i >= argc || (actor && group >= 0) ||
-        (uo.flags & HR_UPGRADE_ALL_AT_ONCE && group < 0)) {
+    if (i >= argc || (uo.flags & HR_UPGRADE_ALL_AT_ONCE && group < 0)) {
         hr_usage(stderr, "upgrade", cl.table, upgrade_about);
         return HR_EXIT_USAGE;
     }
     hr_site_existing(o, dir, sizeof dir, "upgrade");
+    if (group >= 0)
+        no_actor_with_group(dir, argv[i]);
     struct stat st;
     if (hr_find_program(argv[i], path, sizeof path) < 0)
         hr_die(HR_EXIT_FAIL, "upgrade: %s: not found on $PATH", argv[i]);
