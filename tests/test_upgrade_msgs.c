@@ -131,3 +131,24 @@ Test(upgrade_msgs, an_actor_given_with_g_is_refused)
     SAYS(0, "group 1 upgraded to ", "upgrade", "-g", "1", "--cold",
          "--all-at-once", "/bin/sleep", "999");
 }
+
+/* The controller dies with the trial stored: hr upgrade said only
+ * "Connection reset by peer"; it says what became of the upgrade, and it
+ * is so: the next start runs the old image. */
+Test(upgrade_msgs, the_controller_going_away_is_said)
+{
+    cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
+    setenv("HR_CRASHPOINT", "hrd.upgrade_trial", 1); /* the controller's */
+    site_start(out, sizeof out);
+    unsetenv("HR_CRASHPOINT");
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--name", "srv",
+                        "/bin/sleep", "1000", NULL), 0, "%s", out);
+    SAYS(1, "hr: upgrade srv: the controller went away before the upgrade "
+            "ended: the next start of the site runs the old image, unless "
+            "the new version had been ready", "upgrade", "srv",
+         "/bin/tail", "-f", "/dev/null");
+    WAIT_FOR(hr_ping(NULL) < 0, "the controller's death");
+    site_start(out, sizeof out);
+    WAIT_FOR(pid_of("srv") > 0, "srv started again");
+    cr_assert(strstr(ps, "sleep\", \"size\""), "the old image: %s", ps);
+}

@@ -31,8 +31,11 @@ static const char upgrade_about[] =
     "serves again, and the reason is printed.  With -g G (and no ACTOR),\n"
     "every direct actor of group G, one after the other; a PROGRAM without\n"
     "a slash that is the name of an actor of the site is refused as an\n"
-    "ACTOR given with -g (give such a program's path).\n"
-    "exit codes: 0 upgraded, 1 rolled back or refused, 2 bad usage\n";
+    "ACTOR given with -g (give such a program's path).  If the controller\n"
+    "goes away meanwhile, the next start of the site runs the old image,\n"
+    "unless the new version had been ready (the upgrade had committed).\n"
+    "exit codes: 0 upgraded; 1 rolled back, refused, or the controller\n"
+    "went away; 2 bad usage\n";
 
 enum { OPT_TIMEOUT = HR_OPT_OWN, OPT_COLD, OPT_ALL };
 
@@ -77,6 +80,14 @@ static const char *failure(int r, int group, const char *why)
                "restarting";
     if (r == -EAGAIN)
         return "too many upgrades at once: try again when one is over";
+    /* the controller ended without an answer (killed, crashed): what the
+     * site's record holds is what its next controller runs
+     * (docs/upgrades.md), and it changed only if the new version was ready */
+    if (r == -ECONNRESET || r == -EPIPE)
+        return "the controller went away before the upgrade ended: the next "
+               "start of the site runs the old image, unless the new version "
+               "had been ready (then the upgrade had committed; hr ps shows "
+               "which)";
     return hr_ctl_err(r);
 }
 
