@@ -152,3 +152,46 @@ Test(upgrade_msgs, the_controller_going_away_is_said)
     WAIT_FOR(pid_of("srv") > 0, "srv started again");
     cr_assert(strstr(ps, "sleep\", \"size\""), "the old image: %s", ps);
 }
+
+/* Whether the ERRORS section of man page page lists error name. */
+static int man_lists(const char *page, const char *name)
+{
+    char path[512], text[32768], want[32];
+    snprintf(path, sizeof path, "%s/%s", MAN_DIR, page);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = 0;
+    char *errors = strstr(text, "\n.SH ERRORS\n");
+    cr_assert_not_null(errors, "%s has no ERRORS", page);
+    char *end = strstr(errors + 1, "\n.SH ");
+    if (end)
+        *end = 0;
+    snprintf(want, sizeof want, "\n.B %s\n", name);
+    return strstr(errors, want) != NULL;
+}
+
+/* hr_upgrade() of a program that is not there returned -ENOENT with why
+ * empty, and its page did not list ENOENT. */
+Test(upgrade_msgs, the_library_names_a_program_not_there)
+{
+    char why[256] = "stale", *argv[] = {"prog", NULL};
+    hr_upgrade_opts o = {.why = why, .why_cap = sizeof why};
+    cr_assert_eq(hr_upgrade(NULL, "srv", "/nonexistent", argv, &o), -ENOENT);
+    cr_assert(strstr(why, "/nonexistent") && strstr(why, "No such file"),
+              "why: %s", why);
+    cr_assert(man_lists("hr_upgrade.3", "ENOENT"), "hr_upgrade(3) lists ENOENT");
+}
+
+/* hr_handover_give() of a descriptor that is not open returns -EBADF,
+ * which its page did not list. */
+Test(upgrade_msgs, a_bad_descriptor_given_is_listed)
+{
+    const char *argv[] = {UPGRADE_BIN, "v1", "givebad", NULL};
+    setenv("HR_ACTOR", "x", 1); /* an actor, as its controller starts one */
+    setenv("HR_GROUP", "1", 1);
+    cr_assert_eq(run_prog(UPGRADE_BIN, argv, NULL, out, sizeof out), 0);
+    cr_assert_eq(atoi(out), -EBADF, "%s", out);
+    cr_assert(man_lists("hr_handover.3", "EBADF"), "hr_handover(3) lists EBADF");
+}
