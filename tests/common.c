@@ -231,6 +231,18 @@ int run_hr(char *out, size_t len, const char *arg0, ...)
     return run_prog(HR_BIN, argv, NULL, out, len);
 }
 
+int hr_all(char *out, size_t cap, const char *arg0, ...)
+{
+    char *argv[16] = {HR_BIN};
+    int n = 1;
+    va_list ap;
+    va_start(ap, arg0);
+    for (const char *a = arg0; a && n < 15; a = va_arg(ap, const char *))
+        argv[n++] = (char *)a;
+    va_end(ap);
+    return run_all(out, cap, 0, 0, argv);
+}
+
 static void print_problem(const char *msg, void *arg)
 {
     (void)arg;

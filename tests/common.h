@@ -63,6 +63,9 @@ int run_prog(const char *path, const char *const argv[], const char *in,
  * bytes, NUL-terminated); uid > 0: as that user.  Its exit status, or
  * 128 + signal. */
 int run_all(char *buf, size_t cap, uid_t uid, gid_t gid, char *const argv[]);
+/* hr with args (NULL-terminated, 14 at most), its stdout and stderr into
+ * out (cap bytes), as run_all: its exit status. */
+int hr_all(char *out, size_t cap, const char *arg0, ...);
 /* A free TCP port of 127.0.0.1, below the kernel's ephemeral range
  * (none of a busy client's outgoing connections can take it before the
  * caller binds it); the kernel's pick when there is none. */

@@ -8,7 +8,6 @@
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,20 +103,6 @@ static void disk_away(char *away, size_t cap)
 {
     snprintf(away, cap, "%s.away", disk_path);
     cr_assert_eq(rename(disk_path, away), 0, "%s", strerror(errno));
-}
-
-/* hr with args (NULL-terminated), its stdout and stderr into out: its
- * exit status. */
-static int hr_all(char *out, size_t cap, const char *arg0, ...)
-{
-    char *argv[16] = {HR_BIN};
-    int n = 1;
-    va_list ap;
-    va_start(ap, arg0);
-    for (const char *a = arg0; a && n < 15; a = va_arg(ap, const char *))
-        argv[n++] = (char *)a;
-    va_end(ap);
-    return run_all(out, cap, 0, 0, argv);
 }
 
 Test(disk, missing_bank_is_not_an_absent_medium)

@@ -22,6 +22,8 @@
  * taking the connections handed over.  "flood": gives /dev/null with
  * 1 KiB of pending bytes again and again until the controller refuses,
  * says on stdout how many it took and why it stopped, then waits.
+ * "givebad": prints what hr_handover_give() answers for a descriptor
+ * that is not open (999) and exits 0 (run by hand, as an actor: HR_ACTOR).
  * On SIGTERM it hands every connection over with its pending bytes when
  * "handover" is given and the controller asks (hr_handover_requested),
  * then exits 0; else it closes them and exits 0.
@@ -142,6 +144,10 @@ int main(int argc, char **argv)
     if (strcmp(argv[2], "hang") == 0)
         for (;;)
             pause(); /* its initialisation never ends */
+    if (strcmp(argv[2], "givebad") == 0) {
+        printf("%d\n", hr_handover_give(999, NULL, 0));
+        return 0;
+    }
     if (strcmp(argv[2], "flood") == 0) {
         int null = open("/dev/null", O_RDONLY | O_CLOEXEC), r = 0;
         long gave = 0;

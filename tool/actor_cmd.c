@@ -326,7 +326,7 @@ __attribute__((noreturn)) static void arun_refused(int r, const char *path,
     /* a step of its start before the exec failed (its working directory,
      * its held sockets...): the controller said which (a caller it does
      * not serve, -EPERM, is hr_die_ctl's to word) */
-    if (r != -EPERM && why && why[0] && strcmp(why, pmm_strerror(r)) != 0)
+    if (r != -EPERM && hr_ctl_said(why, r))
         hr_die(HR_EXIT_FAIL, "arun: %s: %s", path, why);
     char what[PATH_MAX + 16];
     snprintf(what, sizeof what, "arun: %s", path);
@@ -392,22 +392,18 @@ static const char akill_usage[] =
     "stopped or failed site (no controller) the group is ended all the same\n"
     "(hrd --end-group)\n";
 
-/* Is group g in the running controller's ps?  -1 when no controller runs
- * (the stopped site's group is then ended without one); dies on another
- * error. */
-static int group_exists(const char *dir, int g)
+int hr_ps_has(const char *dir, const char *action, const char *needle)
 {
     size_t cap = 256 * 1024;
-    char *buf = malloc(cap), id[32];
+    char *buf = malloc(cap);
     int r = buf ? hr_ps(dir, 0, buf, cap) : -ENOMEM;
     if (r == -ECONNREFUSED || r == -ENOENT) {
         free(buf);
         return -1;
     }
     if (r < 0)
-        hr_die_ctl("akill", r);
-    snprintf(id, sizeof id, "{\"id\": %d, ", g);
-    r = strstr(buf, id) != NULL;
+        hr_die_ctl(action, r);
+    r = strstr(buf, needle) != NULL;
     free(buf);
     return r;
 }
@@ -438,9 +434,10 @@ int hr_cmd_akill(int argc, char **argv, const struct hr_opts *go)
         if (!digits(p) || *end || v <= 0 || v > INT_MAX)
             hr_die(HR_EXIT_USAGE, "akill: bad pid '%s'", p);
     }
-    char dir[4096];
+    char dir[4096], id[32];
     hr_site_existing(o, dir, sizeof dir, "akill");
-    int exists = group ? group_exists(dir, (int)v) : 1;
+    snprintf(id, sizeof id, "{\"id\": %ld, ", v); /* -1: no controller runs */
+    int exists = group ? hr_ps_has(dir, "akill", id) : 1;
     if (exists == 0)
         hr_die(HR_EXIT_FAIL, "akill: group %ld does not exist in this site: "
                              "nothing to kill (hr ps)", v);

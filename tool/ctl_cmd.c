@@ -2,8 +2,8 @@
 /*
  * ctl_cmd.c - the site's control commands: site start|stop|restart|cold
  * (and restart, shutdown -i 1) and the state part of site info, plus the
- * words for a controller's refusal (hr_die_ctl).  The commands on actors
- * (arun, akill, ps, log) are actor_cmd.c's.  Through public doors only:
+ * words for a controller's refusal (hr_die_ctl, hr_ctl_err, hr_ctl_said).
+ * The commands on actors (arun, akill, ps, log) are actor_cmd.c's.  Through public doors only:
  * <hotrestart/hr.h> and <hotrestart/pmm.h> (tests/tool_doors.sh).
  */
 #define _GNU_SOURCE
@@ -25,7 +25,7 @@
 
 #include "hr.h"
 
-static const char *ctl_err(int r)
+const char *hr_ctl_err(int r)
 {
     if (r == -ECONNREFUSED || r == -ENOENT) /* no socket, or none there */
         return "no controller runs in this site (hr site start)";
@@ -48,9 +48,14 @@ static const char *ctl_err(int r)
     return pmm_strerror(r);
 }
 
+const char *hr_ctl_said(const char *why, int r)
+{
+    return why && why[0] && strcmp(why, pmm_strerror(r)) != 0 ? why : NULL;
+}
+
 void hr_die_ctl(const char *action, int r)
 {
-    hr_die(HR_EXIT_FAIL, "%s: %s", action, ctl_err(r));
+    hr_die(HR_EXIT_FAIL, "%s: %s", action, hr_ctl_err(r));
 }
 
 /* The hrd next to this hr, else the one on $PATH. */

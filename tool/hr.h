@@ -237,6 +237,15 @@ int hr_cmd_restart(int argc, char **argv, const struct hr_opts *o);
 /* Die (HR_EXIT_FAIL) saying action failed, in words for the controller's
  * refusal r (-errno): none runs, permission, range, full... */
 __attribute__((noreturn)) void hr_die_ctl(const char *action, int r);
+/* Those words, for a caller that says them itself (--json's "error"). */
+const char *hr_ctl_err(int r);
+/* why, when the controller said there something of its own about its
+ * refusal r (a rollback's reason, a step that failed); NULL when it said
+ * nothing, or only pmm_strerror(r), which the caller's words say better. */
+const char *hr_ctl_said(const char *why, int r);
+/* Does the running controller's ps (its JSON) hold needle?  -1 when no
+ * controller runs; on another error, dies with action first. */
+int hr_ps_has(const char *dir, const char *action, const char *needle);
 int hr_site_start(const struct hr_opts *o);
 /* akill -g on a site no controller runs (stopped, or failed): hrd
  * --end-group ends the group; an exit code, or dies saying why. */

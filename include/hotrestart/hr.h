@@ -143,7 +143,9 @@ typedef struct hr_upgrade_opts {
  * or was not ready in time); -ESRCH no such actor; -EINVAL an indirect
  * actor, a bad option; -EBUSY it is not running, is being upgraded, or
  * its group is restarting; -EACCES path is not an executable file;
- * -ECONNREFUSED no controller runs.  o may be NULL. */
+ * -ENOENT no file at path (o->why names it); -ECONNREFUSED no controller
+ * runs; -ECONNRESET it went away before the end (hr_upgrade(3): what its
+ * next start runs).  o may be NULL. */
 PMM_API int hr_upgrade(const char *site, const char *actor, const char *path,
                        char *const argv[], const hr_upgrade_opts *o);
 /* The same for every direct actor of group, one after the other (the
@@ -160,7 +162,8 @@ PMM_API int hr_handover_requested(void);
 /* Give one client connection fd to the actor's next instance, with the n
  * bytes (up to HR_HANDOVER_MAX) of a request read from it and not answered
  * (NULL, 0: none); the caller then closes its own fd.  -EINVAL n too
- * large; -EPERM the caller is no actor of the site. */
+ * large; -EBADF fd is not open; -EPERM the caller is no actor of the
+ * site. */
 PMM_API int hr_handover_give(int fd, const void *pending, size_t n);
 /* In an actor's instance: take the next connection its previous instance
  * gave: 1, with *fd (close-on-exec) and its pending bytes in buf, *n

@@ -74,6 +74,9 @@ static int upgrade(const char *site, int group, const char *actor,
         pmm__os_close(fd);
     } else {
         r = fd;
+        if (len >= 0 && o && o->why && o->why_cap) /* the file, not the site */
+            snprintf(o->why, o->why_cap, "the program %s cannot be opened: %s",
+                     path, pmm_strerror(fd));
     }
     free(buf);
     return r;
