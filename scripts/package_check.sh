@@ -21,10 +21,12 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "package_check: $*" >&2; exit 1; }
 
-# One version: debian/changelog's is the project's (CMakeLists.txt).
+# One version: debian/changelog's is the project's (CMakeLists.txt); a
+# development one (0.2.0~dev) sorts before the release it leads to.
 cmake_version=$(sed -n 's/^project(hotrestart VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
 deb_version=$(dpkg-parsechangelog -S Version)
-[ "${deb_version%%-*}" = "$cmake_version" ] ||
+upstream=${deb_version%%-*}
+[ "${upstream%%~*}" = "$cmake_version" ] ||
   fail "debian/changelog says $deb_version, CMakeLists.txt $cmake_version"
 
 mkdir "$work/src"
