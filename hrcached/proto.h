@@ -14,9 +14,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <hotrestart/version.h>
+
 #include "store.h"
 
-#define MC_VERSION_STRING "1.6.0-hrcached-0.1.0"
+/* memcached's protocol version, then the project's (CMakeLists.txt) */
+#define MC_VERSION_STRING "1.6.0-hrcached-" HR_VERSION_STRING
 
 /* The longest command line: retrieval lines carry many keys. */
 #define MC_LINE_MAX 2048u

@@ -303,7 +303,8 @@ uint64_t mc_store_heap_size(uint64_t mem_limit)
     /* items, an eighth more for the allocator's headers and the pieces
      * between them, the table at its largest and the smaller ones a
      * growth left (together less than twice it), the undo log (an eighth
-     * of the block, at most 16 MiB) and the heap's header */
+     * of the block, at most 16 MiB) and the heap's header.
+     * tests/check_k8s.py does the same sum for the manifests' banks */
     uint64_t arena = mem_limit + mem_limit / 8 +
                      mc_grow_max_buckets(mem_limit) * 8 * 2 + (1u << 20);
     uint64_t log = arena / 7 > (16u << 20) ? (16u << 20) : arena / 7;

@@ -21,10 +21,12 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "package_check: $*" >&2; exit 1; }
 
-# One version: debian/changelog's is the project's (CMakeLists.txt).
+# One version: debian/changelog's is the project's (CMakeLists.txt); a
+# development one (0.2.0~dev) sorts before the release it leads to.
 cmake_version=$(sed -n 's/^project(hotrestart VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
 deb_version=$(dpkg-parsechangelog -S Version)
-[ "${deb_version%%-*}" = "$cmake_version" ] ||
+upstream=${deb_version%%-*}
+[ "${upstream%%~*}" = "$cmake_version" ] ||
   fail "debian/changelog says $deb_version, CMakeLists.txt $cmake_version"
 
 mkdir "$work/src"
@@ -35,6 +37,10 @@ git ls-files -z --cached --others --exclude-standard |
   { tail -40 "$work/build.log"; fail "dpkg-buildpackage failed"; }
 changes=$(ls "$work"/*.changes)
 echo "built: $(cd "$work" && ls *.deb | tr '\n' ' ')"
+# hr(1) and hrd(8) refer to libhotrestart(7): it is the tools' package's
+dpkg-deb -c "$work"/hotrestart_*.deb > "$work/hotrestart.files"
+grep -q '/usr/share/man/man7/libhotrestart\.7\.gz$' "$work/hotrestart.files" ||
+  fail "libhotrestart(7) is not in the hotrestart package"
 lintian --fail-on error --display-info "$changes" 2>/dev/null | tee "$work/lintian.log" ||
   fail "lintian found errors"
 echo "lintian: $(grep -c '^E:' "$work/lintian.log" || true) errors, $(grep -c '^W:' "$work/lintian.log" || true) warnings"

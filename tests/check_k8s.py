@@ -7,7 +7,9 @@ hrd is the entrypoint; the site is a directory inside a memory-backed
 emptyDir whose sizeLimit covers the RAM bank of the ConfigMap's site.conf;
 the configuration is that ConfigMap, mounted where --config points;
 exec probes run `hr ps`; the port the controller holds (sysadm.ini's
-arun --listen) is the container's.  Each failure is named; exit 1."""
+arun --listen) is the container's; the heap of each hrcached that
+sysadm.ini runs, with hrd's own blocks, fits the RAM bank.  Each failure
+is named; exit 1."""
 import re
 import sys
 
@@ -41,6 +43,61 @@ def quantity(text):
             "Ti": 1 << 40, "k": 10**3, "M": 10**6, "G": 10**9,
             "T": 10**12}[unit]
     return int(m.group(1)) * mult
+
+
+def hrcached_heap(mem_mb):
+    """Bytes of the heap hrcached makes for -m MEM_MB: the arithmetic of
+    mc_store_heap_size() (hrcached/table.c) and mc_grow_max_buckets()
+    (hrcached/grow.c, MC_TABLE_START 1024), which a change there must
+    change here."""
+    limit = mem_mb << 20
+    buckets = 1024
+    while buckets < limit // 256:
+        buckets <<= 1
+    arena = limit + limit // 8 + buckets * 8 * 2 + (1 << 20)
+    log = min(arena // 7, 16 << 20)
+    return (arena + log + (64 << 10) + 4095) & ~4095
+
+
+# hrd's own blocks in the RAM bank beside the heaps (hr pmm ls): the
+# registry (52 KiB), per actor its program's image (hrcached: 1 MiB
+# unstripped), its arguments and its version, and while hr upgrade runs a
+# trial image; in a huge-page bank a block of 2 MiB or more starts on a
+# 2 MiB boundary, which may leave up to 2 MiB unused before it.
+HRD_BLOCKS = 4 << 20
+
+
+def hrcached_memory(argv):
+    """MiB of hrcached's -m (--memory-limit), 64 when not given."""
+    mem = "64"
+    for i, a in enumerate(argv):
+        if a in ("-m", "--memory-limit") and i + 1 < len(argv):
+            mem = argv[i + 1]
+        elif a.startswith("--memory-limit="):
+            mem = a.split("=", 1)[1]
+        elif a.startswith("-m") and len(a) > 2 and a[2:].isdigit():
+            mem = a[2:]
+    return int(mem)
+
+
+def heaps_fit(conf, ini):
+    """Each hrcached of sysadm.ini's arun lines makes its heap in the RAM
+    bank at its first start (hrcached/main.c): the heaps and hrd's blocks
+    must fit pmm.rambankSize, or hrcached exits ("no room for heap") and
+    the site fails, hrd with it (a pod in CrashLoopBackOff)."""
+    bank = re.search(r"^pmm\.rambankSize=(\S+)$", conf, re.M)
+    runs = [line.split() for line in ini.splitlines()
+            if re.match(r"\s*arun\b", line) and "hrcached" in line]
+    if not bank or not runs:
+        return
+    argvs = [a[next(i for i, w in enumerate(a) if w.endswith("hrcached")):]
+             for a in runs]
+    want = sum(hrcached_heap(hrcached_memory(a)) for a in argvs) + HRD_BLOCKS
+    mems = ", ".join(f"-m {hrcached_memory(a)}" for a in argvs)
+    need_mib = (want + (1 << 20) - 1) >> 20
+    need(size(bank.group(1)) >= want,
+         f"hrcached {mems} needs {need_mib} MiB of the RAM bank (its heap "
+         f"and hrd's blocks): pmm.rambankSize={bank.group(1)} cannot hold it")
 
 
 def option(argv, name):
@@ -97,6 +154,8 @@ def main(path):
                 need(quantity(limit) >= size(bank.group(1)),
                      f"sizeLimit {limit} does not cover the bank "
                      f"({bank.group(1)})")
+    data = kinds["ConfigMap"]["data"]
+    heaps_fit(data.get("site.conf", ""), data.get("sysadm.ini", ""))
     # the configuration: the ConfigMap, where --config points
     cm = [n for p, n in mounts.items() if p.rstrip("/") == (conf or "").rstrip("/")]
     if need(cm, f"nothing is mounted at --config {conf}"):

@@ -285,6 +285,33 @@ Test(harden_tool, akill_listen_and_interpreter_say_what_is_wrong)
     cr_assert_null(strstr(out, "in use"), "%s", out);
 }
 
+/* How many lines s holds. */
+static int lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+/* A group that does not exist is said so in one line, the same whether
+ * the site runs or is stopped (where hrd --end-group had said it too, in
+ * a line of its own before the tool's). */
+Test(harden_tool, akill_of_a_missing_group_says_so_once_running_or_stopped)
+{
+    char running[512];
+    start();
+    cr_assert_eq(hr_stderr("akill", "-g", "9", NULL), 1);
+    cr_assert_eq(lines(out), 1, "%s", out);
+    cr_assert_not_null(strstr(out, "group 9 does not exist"), "%s", out);
+    memcpy(running, out, sizeof running - 1);
+    running[sizeof running - 1] = 0;
+    cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
+    cr_assert_eq(hr_stderr("akill", "-g", "9", NULL), 1);
+    cr_assert_eq(lines(out), 1, "%s", out);
+    cr_assert_str_eq(out, running);
+}
+
 /* Item 12: a relative site path is refused (the controller and actors run
  * elsewhere); a site made on a disk file system is warned of. */
 Test(harden_tool, relative_site_refused_and_disk_site_warned)

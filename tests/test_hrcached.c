@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <hotrestart/hr.h>
+#include <hotrestart/version.h>
 
 #include "common.h"
 #include "test_hrcached_util.h"
@@ -128,7 +129,7 @@ Test(hrcached, memcached_limits_and_error_strings)
                      "CLIENT_ERROR bad command line format.  Usage: delete "
                      "<key> [noreply]\r\n");
     cr_assert_str_eq(mc_line(fd, "delete n noreply\r\nversion\r\n"),
-                     "VERSION " "1.6.0-hrcached-0.1.0" "\r\n");
+                     "VERSION 1.6.0-hrcached-" HR_VERSION_STRING "\r\n");
     cr_assert_str_eq(mc_line(fd, "delete n\r\n"), "NOT_FOUND\r\n");
     cr_assert_str_eq(mc_line(fd, "cas nope 0 0 1 5\r\nx\r\n"), "NOT_FOUND\r\n");
     cr_assert_str_eq(mc_line(fd, "verbosity\r\n"), "ERROR\r\n");
@@ -297,7 +298,7 @@ Test(hrcached, listens_on_its_own_unix_socket)
         }
     }
     cr_assert_gt(mc_ask(fd, "version\r\n", 9, "\r\n", out, sizeof out), 0);
-    cr_assert_str_eq(out, "VERSION 1.6.0-hrcached-0.1.0\r\n");
+    cr_assert_str_eq(out, "VERSION 1.6.0-hrcached-" HR_VERSION_STRING "\r\n");
     close(fd);
     cr_assert_eq(mc_stop(pid), 0);
     struct stat st;
@@ -313,7 +314,7 @@ Test(hrcached, options_help_version_and_one_line_errors)
     cr_assert_not_null(strstr(out, "Exit status"));
     const char *ver[] = {HRCACHED_BIN, "--version", NULL};
     cr_assert_eq(mc_run(out, sizeof out, ver), 0);
-    cr_assert_str_eq(out, "hrcached 1.6.0-hrcached-0.1.0\n");
+    cr_assert_str_eq(out, "hrcached 1.6.0-hrcached-" HR_VERSION_STRING "\n");
     const char *bad[][5] = {
         {HRCACHED_BIN, "-x", NULL},
         {HRCACHED_BIN, "-m", "lots", NULL},
@@ -342,7 +343,8 @@ Test(hrcached, options_help_version_and_one_line_errors)
     /* the heap keeps the -m it was made with */
     pid_t pid = start("-m", "8", NULL);
     int fd = mc_connect(port);
-    cr_assert_str_eq(mc_line(fd, "version\r\n"), "VERSION 1.6.0-hrcached-0.1.0\r\n");
+    cr_assert_str_eq(mc_line(fd, "version\r\n"),
+                     "VERSION 1.6.0-hrcached-" HR_VERSION_STRING "\r\n");
     close(fd);
     cr_assert_eq(mc_stop(pid), 0);
     const char *other[] = {HRCACHED_BIN, "-m", "16", "-p", "0", "-s",
@@ -405,7 +407,7 @@ Test(hrcached, says_ready_so_arun_wait_ready_returns_when_it_serves)
     cr_assert_eq(st, 0, "hr arun --wait-ready: %s", out);
     int fd = mc_connect(port);
     cr_assert_str_eq(mc_line(fd, "version\r\n"),
-                     "VERSION 1.6.0-hrcached-0.1.0\r\n");
+                     "VERSION 1.6.0-hrcached-" HR_VERSION_STRING "\r\n");
     close(fd);
     cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
 }

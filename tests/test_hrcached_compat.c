@@ -26,6 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <hotrestart/version.h>
+
 #include "common.h"
 #include "test_hrcached_util.h"
 
@@ -101,10 +103,10 @@ Test(compat, noreply_commands_send_nothing)
                              "cas n 0 0 1 1 noreply\r\ny\r\n"
                              "add n 0 0 1 noreply\r\ny\r\n"
                              "version\r\n", "\r\n"),
-                     "VERSION 1.6.0-hrcached-0.1.0\r\n");
+                     "VERSION 1.6.0-hrcached-" HR_VERSION_STRING "\r\n");
     /* refused as too large, its data dropped unread, and nothing said */
     cr_assert_str_eq(mc_store_n(fd, "set", "n", 2000000, 'z', " noreply", "version\r\n"),
-                     "VERSION 1.6.0-hrcached-0.1.0\r\n");
+                     "VERSION 1.6.0-hrcached-" HR_VERSION_STRING "\r\n");
     close(fd);
     cr_assert_eq(mc_stop(pid), 0);
 }
@@ -301,7 +303,8 @@ Test(compat, commands_behind_a_large_reply_run)
     pid_t pid = mc_startl(lfd, NULL);
     int fd = mc_connect(port);
     cr_assert_str_eq(mc_store_n(fd, "set", "big", 1000000, 'b', "", ""), "STORED\r\n");
-    const char *r = MC_ASK(fd, "get big big\r\nversion\r\n", "VERSION 1.6.0-hrcached-0.1.0\r\n");
+    const char *r = MC_ASK(fd, "get big big\r\nversion\r\n",
+                           "VERSION 1.6.0-hrcached-" HR_VERSION_STRING "\r\n");
     cr_assert_eq(strlen(r), 2 * (21 + 1000000 + 2) + 5 + 30);
     close(fd);
     cr_assert_eq(mc_stop(pid), 0);
@@ -576,7 +579,7 @@ Test(compat, out_of_descriptors_a_client_is_refused_not_left_hanging)
                 refused);
     cr_assert_gt(refused, 0, "no client refused: the limit did not bite");
     cr_assert_str_eq(MC_ASK(fds[0], "version\r\n", "\r\n"),
-                     "VERSION 1.6.0-hrcached-0.1.0\r\n");
+                     "VERSION 1.6.0-hrcached-" HR_VERSION_STRING "\r\n");
     for (int i = 0; i < 8; i++)
         close(fds[i]);
     mc_poll(served, NULL, "a client served once connections closed");

@@ -201,6 +201,24 @@ Test(obs, metrics_over_http)
     cr_assert_eq(wait_status(server), 128 + SIGTERM);
 }
 
+/* A method other than GET and HEAD is answered 405 with the Allow header
+ * that RFC 9110 (15.5.6) requires of it, naming the two. */
+Test(obs, metrics_refuse_other_methods_saying_which_are_allowed)
+{
+    start();
+    int port;
+    pid_t server = metrics_server(&port);
+    http(port, "POST /metrics HTTP/1.1\r\nHost: x\r\n\r\n", out, sizeof out);
+    cr_assert_eq(strncmp(out, "HTTP/1.0 405 ", 13), 0, "%s", out);
+    char *end = strstr(out, "\r\n\r\n");
+    cr_assert_not_null(end, "%s", out);
+    *end = 0; /* the head only */
+    cr_assert_not_null(strstr(out, "\r\nAllow: GET, HEAD\r\n"),
+                       "no Allow header:\n%s", out);
+    kill(server, SIGTERM);
+    cr_assert_eq(wait_status(server), 128 + SIGTERM);
+}
+
 /* A scrape, answered 200 with the text. */
 static void scrape_ok(int port)
 {

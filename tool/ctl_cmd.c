@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -76,10 +77,10 @@ static void hrd_path(char *out, size_t cap)
     snprintf(out, cap, "hrd");
 }
 
-/* hrd --site dir OPTION [VALUE], in the foreground: its exit status, or
- * 128 + a signal. */
+/* hrd --site dir OPTION [VALUE], in the foreground, its stderr to err
+ * (-1: ours): its exit status, or 128 + a signal. */
 static int run_hrd(const char *dir, const char *option, const char *value,
-                   const char *action)
+                   const char *action, int err)
 {
     char hrd[PATH_MAX + 8];
     hrd_path(hrd, sizeof hrd);
@@ -89,6 +90,8 @@ static int run_hrd(const char *dir, const char *option, const char *value,
     if (pid == 0) {
         char *args[] = {"hrd", "--site", (char *)dir, (char *)option,
                         (char *)value, NULL};
+        if (err >= 0 && dup2(err, 2) < 0)
+            _exit(1);
         if (strchr(hrd, '/'))
             execv(hrd, args);
         else
@@ -103,15 +106,38 @@ static int run_hrd(const char *dir, const char *option, const char *value,
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* What hrd wrote to the memory file err, onto our stderr. */
+static void pass_on(int err)
+{
+    char buf[4096];
+    ssize_t k;
+    off_t at = 0;
+    while ((k = pread(err, buf, sizeof buf, at)) > 0) {
+        if (fwrite(buf, 1, (size_t)k, stderr) != (size_t)k)
+            break;
+        at += k;
+    }
+}
+
 int hr_end_group_offline(const char *dir, int group)
 {
     char g[16];
     snprintf(g, sizeof g, "%d", group);
-    int st = run_hrd(dir, "--end-group", g, "akill");
+    /* hrd's words kept until its status is known: for a group that does
+     * not exist (4) the tool says so itself, in the words it uses on a
+     * running site, and hrd's line would say it twice; hrd's log keeps
+     * what else it did (hr log) */
+    int err = memfd_create("hrd-stderr", MFD_CLOEXEC);
+    int st = run_hrd(dir, "--end-group", g, "akill", err);
+    if (err >= 0 && st != 4)
+        pass_on(err);
+    if (err >= 0)
+        close(err);
     if (st == 0)
         return HR_EXIT_OK;
     if (st == 4)
-        hr_die(HR_EXIT_FAIL, "akill: group %d does not exist in this site", group);
+        hr_die(HR_EXIT_FAIL, "akill: group %d does not exist in this site: "
+                             "nothing to kill (hr ps)", group);
     hr_die(HR_EXIT_FAIL, "akill: group %d of the stopped site could not be "
                          "ended (hrd said why above; hr log)", group);
 }
@@ -209,7 +235,7 @@ int hr_stop_running(const char *dir, const char *action)
     if (r == -ECONNABORTED) { /* it died in its stop: end what it left */
         fprintf(stderr, "hr: %s: the controller died before the end of its "
                 "stop: ending what it left running\n", action);
-        if (run_hrd(dir, "--end-leftovers", NULL, action) != 0)
+        if (run_hrd(dir, "--end-leftovers", NULL, action, -1) != 0)
             hr_die(HR_EXIT_FAIL, "%s: what the controller left running could "
                    "not be ended (hrd said why above)", action);
         return 1;
@@ -220,7 +246,7 @@ int hr_stop_running(const char *dir, const char *action)
                 ? hr_site_status(dir, &st, NULL, 0) : 0;
     if ((r == -ECONNREFUSED || r == -ENOENT) &&
         (q < 0 || st.generation > 0) &&
-        run_hrd(dir, "--end-leftovers", NULL, action) != 0)
+        run_hrd(dir, "--end-leftovers", NULL, action, -1) != 0)
         hr_die(HR_EXIT_FAIL, "%s: what a controller that died left running "
                              "could not be ended (hrd said why above)", action);
     if (r == -ECONNREFUSED || r == -ENOENT)

@@ -116,14 +116,15 @@ static void drop(struct client *c)
 }
 
 /* The answer to c's request (503 when the controller does not answer,
- * 405 for what is not a GET), or the client dropped without memory. */
+ * 405 for what is neither GET nor HEAD), or the client dropped without memory. */
 static void answer(struct client *c, const char *dir, char *buf)
 {
-    const char *status = "200 OK";
+    const char *status = "200 OK", *allow = "";
     int r = 0, head = strncmp(c->req, "HEAD ", 5) == 0;
     if (strncmp(c->req, "GET ", 4) != 0 && !head) {
         status = "405 Method Not Allowed";
-        snprintf(buf, METRICS_CAP, "only GET\n");
+        allow = "Allow: GET, HEAD\r\n"; /* a 405 must say (RFC 9110) */
+        snprintf(buf, METRICS_CAP, "only GET and HEAD\n");
     } else if ((r = hr_metrics(dir, buf, METRICS_CAP)) < 0) {
         status = "503 Service Unavailable";
         snprintf(buf, METRICS_CAP, "hr metrics: %s\n", pmm_strerror(r));
@@ -134,9 +135,9 @@ static void answer(struct client *c, const char *dir, char *buf)
         drop(c);
         return;
     }
-    int n = snprintf(c->out, 256, "HTTP/1.0 %s\r\nContent-Type: %s\r\n"
+    int n = snprintf(c->out, 256, "HTTP/1.0 %s\r\n%sContent-Type: %s\r\n"
                      "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-                     status, TEXT_TYPE, len);
+                     status, allow, TEXT_TYPE, len);
     if (!head)
         memcpy(c->out + n, buf, len);
     c->len = (size_t)n + (head ? 0 : len);
