@@ -105,8 +105,12 @@ static void startup_file(void)
 Test(site, a_site_restart_inside_the_start_up_file_resumes_it)
 {
     char crash[600], text[4096];
+    /* it fails only once line 4 has made its mark: a site restart before
+     * that (a loaded machine) would have the fresh controller run line 4
+     * as a first time, and its sleep would hold the start-up file open */
     script_file(crash, sizeof crash, site, "crash2",
-                "#!/bin/sh\nn=$(cat \"$HR_SITE/n\" 2>/dev/null || echo 0)\n"
+                "#!/bin/sh\nwhile [ ! -e \"$HR_SITE/once\" ]; do sleep 0.01; "
+                "done\nn=$(cat \"$HR_SITE/n\" 2>/dev/null || echo 0)\n"
                 "echo $((n + 1)) > \"$HR_SITE/n\"\n"
                 "[ \"$n\" -ge 2 ] && exec sleep 1000\nexit 3\n");
     hr_policy p = {.max_badness = 1, .interval_s = 60};
