@@ -139,8 +139,14 @@ void pmm__os_tap_call(int what, int fd, const void *buf, size_t len,
  * root or we may change it (its directory is theirs and open to no other
  * writer), never as the last part (-ELOOP).  With create, missing parts are
  * made (0700), then opened without following a link and refused (-EPERM)
- * unless ours: a link or another's directory swapped in is never entered. */
-int pmm__os_open_dir(const char *path, int create);
+ * unless ours: a link or another's directory swapped in is never entered.
+ * *made (may be NULL): how many of path's last parts this call made, for
+ * pmm__os_unmake_dirs() when what follows fails. */
+int pmm__os_open_dir(const char *path, int create, int *made);
+/* Remove the last made parts of path, empty directories that
+ * pmm__os_open_dir() made, deepest first; stops at the first that is not
+ * empty or not there (another process put something in it meanwhile). */
+void pmm__os_unmake_dirs(const char *path, int made);
 /* The directory at path held (O_PATH: for the *at() calls below and
  * fstat), the links on the way followed as open() follows them, the last
  * part not: a descriptor, -ENOTDIR (a link or no directory), -errno. */

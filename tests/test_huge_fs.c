@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_huge_fs.c - which file systems hold a huge-page bank, a bank at
+ * all, and what a huge-page bank costs (docs/huge-pages.md):
+ *  - a refused `hr site create` leaves nothing it made: not the site
+ *    directory, nor a parent it made (a directory that was there stays);
+ *
+ * Each test runs in its own process (Criterion forks) in a mount namespace
+ * of its own; skipped, saying why, where no private mount can be made or
+ * the kernel has no shmem huge pages.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include "common.h"
+
+#define MIB (1ull << 20)
+
+static char dir[128], ext[128];
+
+static void teardown(void)
+{
+    if (dir[0]) {
+        umount2(dir, MNT_DETACH);
+        rmdir(dir);
+    }
+    if (ext[0]) {
+        char cmd[200];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", ext);
+        if (system(cmd) != 0)
+            fprintf(stderr, "left %s\n", ext);
+    }
+}
+TestSuite(huge_fs, .fini = teardown);
+
+/* `hr ARGS` in the current site, its stdout and stderr into out. */
+static int hr_sh(char *out, size_t cap, const char *args)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", HR_BIN, args);
+    const char *argv[] = {"sh", "-c", cmd, NULL};
+    return run_prog("/bin/sh", argv, NULL, out, cap);
+}
+
+static int exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+/* Skip where shmem_enabled says force: every tmpfs has huge pages then. */
+static void skip_if_forced(void)
+{
+    char buf[256] = "";
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/shmem_enabled", "r");
+    if (f && fgets(buf, sizeof buf, f) && strstr(buf, "[force]"))
+        cr_skip_test("shmem huge pages forced system-wide");
+    if (f)
+        fclose(f);
+}
+
+/* Before, the site directory (and a parent it had made) stayed after
+ * "nothing made": it was made before the file system was refused. */
+Test(huge_fs, a_refused_create_leaves_no_directory_it_made)
+{
+    char out[8192], site[256], mine[256];
+    skip_if_forced();
+    mounted_site(dir, sizeof dir, "tmpfs", "size=64m,mode=0700,huge=never");
+    snprintf(site, sizeof site, "%s/a/b/site", dir);
+    setenv("HR_SITE", site, 1);
+    cr_assert_eq(hr_sh(out, sizeof out, "site create --huge"), 1, "%s", out);
+    cr_assert(strstr(out, "huge=never"), "%s", out);
+    snprintf(site, sizeof site, "%s/a", dir);
+    cr_assert_not(exists(site), "%s left by a refused create", site);
+    /* a directory that was there is not this call's to remove */
+    snprintf(mine, sizeof mine, "%s/mine", dir);
+    cr_assert_eq(mkdir(mine, 0700), 0);
+    setenv("HR_SITE", mine, 1);
+    cr_assert_eq(hr_sh(out, sizeof out, "site create --huge"), 1, "%s", out);
+    cr_assert(exists(mine), "the directory the caller made is kept");
+    /* not a tmpfs at all (the test's /tmp, where it is not one) */
+    struct statfs fs;
+    if (statfs("/tmp", &fs) < 0 || fs.f_type == 0x01021994)
+        return (void)fprintf(stderr, "/tmp is a tmpfs: no disk case here\n");
+    snprintf(ext, sizeof ext, "/tmp/hrhuge-ext.%d", getpid());
+    snprintf(site, sizeof site, "%s/parent/site", ext);
+    setenv("HR_SITE", site, 1);
+    cr_assert_eq(hr_sh(out, sizeof out, "site create --huge"), 1, "%s", out);
+    cr_assert(strstr(out, "not a tmpfs"), "%s", out);
+    cr_assert_not(exists(ext), "%s left by a refused create", ext);
+}
+
