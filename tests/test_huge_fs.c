@@ -2,8 +2,12 @@
 /*
  * test_huge_fs.c - which file systems hold a huge-page bank, a bank at
  * all, and what a huge-page bank costs (docs/huge-pages.md):
+ *  - a tmpfs mounted huge=advise gives no huge pages to a bank (its pages
+ *    are reserved before any mapping can ask): --huge refuses it with the
+ *    reason, the default makes a bank of 4 KiB pages;
  *  - a refused `hr site create` leaves nothing it made: not the site
  *    directory, nor a parent it made (a directory that was there stays);
+ *  - hugetlbfs is refused in every mode, with the reason, nothing made.
  *
  * Each test runs in its own process (Criterion forks) in a mount namespace
  * of its own; skipped, saying why, where no private mount can be made or
@@ -67,6 +71,38 @@ static void skip_if_forced(void)
         fclose(f);
 }
 
+/* huge_page_size of the site's RAM bank, as hr site info --json says. */
+static unsigned long long huge_size_now(void)
+{
+    char out[8192];
+    cr_assert_eq(run_hr(out, sizeof out, "site", "info", "--json", NULL), 0,
+                 "%s", out);
+    const char *at = strstr(out, "\"huge_page_size\": ");
+    cr_assert_not_null(at, "%s", out);
+    return strtoull(at + 18, NULL, 10);
+}
+
+/* Before, huge=advise was taken as giving huge pages: the bank was made
+ * for them, but reserve_ahead's fallocate allocated its blocks' pages
+ * small before MADV_HUGEPAGE on the mapping could ask. */
+Test(huge_fs, huge_advise_is_refused_for_huge_and_gives_small_pages)
+{
+    char out[8192];
+    if (huge_unavailable())
+        cr_skip_test("%s", huge_unavailable());
+    skip_if_forced();
+    mounted_site(dir, sizeof dir, "tmpfs", "size=64m,mode=0700,huge=advise");
+    cr_assert_eq(hr_sh(out, sizeof out, "site create --huge"), 1, "%s", out);
+    cr_assert(strstr(out, "huge=advise") && strstr(out, "reserves its pages ahead")
+              && strstr(out, "huge=within_size"), "%s", out);
+    pmm_site_config c = {.huge = PMM_HUGE_ON};
+    cr_assert_eq(pmm_site_create(NULL, &c), -EOPNOTSUPP);
+    cr_assert(strstr(pmm_site_create_why(), "huge=advise"), "%s",
+              pmm_site_create_why());
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0, "%s", out);
+    cr_assert_eq(huge_size_now(), 0, "a bank of 4 KiB pages by default");
+}
+
 /* Before, the site directory (and a parent it had made) stayed after
  * "nothing made": it was made before the file system was refused. */
 Test(huge_fs, a_refused_create_leaves_no_directory_it_made)
@@ -96,5 +132,26 @@ Test(huge_fs, a_refused_create_leaves_no_directory_it_made)
     cr_assert_eq(hr_sh(out, sizeof out, "site create --huge"), 1, "%s", out);
     cr_assert(strstr(out, "not a tmpfs"), "%s", out);
     cr_assert_not(exists(ext), "%s left by a refused create", ext);
+}
+
+/* Before, a default create on hugetlbfs failed with a bare "Invalid
+ * argument" (a small-page bank's write refused) and left the directory. */
+Test(huge_fs, hugetlbfs_is_refused_in_every_mode_with_the_reason)
+{
+    char out[8192], site[256];
+    mounted_site(dir, sizeof dir, "hugetlbfs", "mode=0700");
+    snprintf(site, sizeof site, "%s/site", dir);
+    const char *modes[] = {"site create", "site create --no-huge",
+                           "site create --huge"};
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(hr_sh(out, sizeof out, modes[i]), 1, "%s: %s", modes[i], out);
+        cr_assert(strstr(out, "hugetlbfs takes no write(2)"), "%s: %s",
+                  modes[i], out);
+        cr_assert_not(exists(site), "%s: the site directory left", modes[i]);
+    }
+    pmm_site_config c = {.huge = PMM_HUGE_AUTO};
+    cr_assert_eq(pmm_site_create(NULL, &c), -EOPNOTSUPP);
+    cr_assert(strstr(pmm_site_create_why(), "hugetlbfs"), "%s",
+              pmm_site_create_why());
 }
 

@@ -226,12 +226,11 @@ size_t pmm__os_page_size(void); /* read once, then cached */
 
 /* ---- huge.c: huge pages and populating mappings ---------------------- */
 
-/* Does the file system of fd give its files huge pages of `huge` bytes?
- * 1 yes (*advise 1: only to mappings marked by pmm__os_advise_huge), 0 no
- * with *why saying why in one line, or -errno. */
-int pmm__os_huge_fs(int fd, uint64_t huge, int *advise, const char **why);
-/* Ask for huge pages on a mapping (MADV_HUGEPAGE). */
-int pmm__os_advise_huge(void *addr, size_t len);
+/* Does the file system of fd give its files huge pages of `huge` bytes,
+ * when their pages are allocated by fallocate() (as a bank's are)?  1 yes,
+ * 0 no with *why saying why in one line, -EOPNOTSUPP with *why for a file
+ * system that can hold no bank at all (hugetlbfs), or -errno. */
+int pmm__os_huge_fs(int fd, uint64_t huge, const char **why);
 /* Fault every page of a mapping that its file holds in now (holes are
  * left: faulting one would allocate it); MADV_POPULATE_READ, Linux 5.14;
  * before it, a read of each page, guarded against SIGBUS. */
