@@ -7,7 +7,9 @@
  *    reason, the default makes a bank of 4 KiB pages;
  *  - a refused `hr site create` leaves nothing it made: not the site
  *    directory, nor a parent it made (a directory that was there stays);
- *  - hugetlbfs is refused in every mode, with the reason, nothing made.
+ *  - hugetlbfs is refused in every mode, with the reason, nothing made;
+ *  - a cold restart makes the bank again with the old bank's pages: a
+ *    site made --no-huge on a huge tmpfs stays on 4 KiB pages.
  *
  * Each test runs in its own process (Criterion forks) in a mount namespace
  * of its own; skipped, saying why, where no private mount can be made or
@@ -153,5 +155,24 @@ Test(huge_fs, hugetlbfs_is_refused_in_every_mode_with_the_reason)
     cr_assert_eq(pmm_site_create(NULL, &c), -EOPNOTSUPP);
     cr_assert(strstr(pmm_site_create_why(), "hugetlbfs"), "%s",
               pmm_site_create_why());
+}
+
+/* Before, hr site cold remade a --no-huge bank with huge pages. */
+Test(huge_fs, cold_makes_the_bank_again_with_its_old_pages)
+{
+    char out[8192];
+    if (huge_unavailable())
+        cr_skip_test("%s", huge_unavailable());
+    mounted_site(dir, sizeof dir, "tmpfs", "size=256m,mode=0700,huge=within_size");
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", "--no-huge", NULL),
+                 0, "%s", out);
+    cr_assert_eq(huge_size_now(), 0);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "cold", NULL), 0, "%s", out);
+    cr_assert_eq(huge_size_now(), 0, "--no-huge kept by the cold restart");
+    cr_assert_eq(run_hr(out, sizeof out, "site", "destroy", NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0, "%s", out);
+    cr_assert_eq(huge_size_now(), 2 * MIB);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "cold", NULL), 0, "%s", out);
+    cr_assert_eq(huge_size_now(), 2 * MIB, "a huge-page bank stays one");
 }
 
