@@ -9,7 +9,10 @@
  *    directory, nor a parent it made (a directory that was there stays);
  *  - hugetlbfs is refused in every mode, with the reason, nothing made;
  *  - a cold restart makes the bank again with the old bank's pages: a
- *    site made --no-huge on a huge tmpfs stays on 4 KiB pages.
+ *    site made --no-huge on a huge tmpfs stays on 4 KiB pages;
+ *  - the figures the docs give: a 16 MiB huge bank holds four 2 MiB
+ *    blocks, a new huge bank holds 2 MiB of memory, a block's file pages
+ *    are reserved whole, written or not.
  *
  * Each test runs in its own process (Criterion forks) in a mount namespace
  * of its own; skipped, saying why, where no private mount can be made or
@@ -176,3 +179,52 @@ Test(huge_fs, cold_makes_the_bank_again_with_its_old_pages)
     cr_assert_eq(huge_size_now(), 2 * MIB, "a huge-page bank stays one");
 }
 
+/* KiB of memory the file at path holds. */
+static unsigned long long file_kib(const char *path)
+{
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0, "%s", path);
+    return (unsigned long long)st.st_blocks / 2;
+}
+
+/* The figures of docs/huge-pages.md and pmm_alloc(3): a 2 MiB block in a
+ * huge bank takes 4 MiB of its address space (its guard page starts the
+ * next 2 MiB slot), so a 16 MiB bank holds four though it says almost 8 MiB free;
+ * a new huge bank holds 2 MiB; a 64 MiB block half written holds 64. */
+Test(huge_fs, what_a_huge_bank_costs_as_documented)
+{
+    char bank[256];
+    if (huge_unavailable())
+        cr_skip_test("%s", huge_unavailable());
+    mounted_site(dir, sizeof dir, "tmpfs", "size=256m,mode=0700,huge=within_size");
+    pmm_site_config c = {.rambank_size = 16 * MIB, .huge = PMM_HUGE_ON};
+    cr_assert_eq(pmm_site_create(NULL, &c), 0, "%s", pmm_site_create_why());
+    snprintf(bank, sizeof bank, "%s/site/ram.bank", dir);
+    cr_assert_eq(file_kib(bank), 2048, "a new huge bank holds its 2 MiB head");
+    pmm_bank *b = bank_open();
+    int n = 0, r;
+    char name[16];
+    do {
+        snprintf(name, sizeof name, "b%d", n);
+        void *p;
+        r = pmm_alloc(b, name, 2 * MIB, "K", 2, 0, &p, NULL);
+    } while (r == 0 && ++n < 16);
+    cr_assert_eq(r, K_ENOMEM, "%s", pmm_strerror(r));
+    cr_assert_eq(n, 4, "2 MiB blocks in a 16 MiB huge bank: %d", n);
+    pmm_bank_info st;
+    cr_assert_eq(pmm_bank_stat(b, &st), 0);
+    cr_assert_geq(st.free, 8 * MIB - 64 * 1024, "free says %llu",
+                  (unsigned long long)st.free);
+    pmm_bank_close(b);
+    cr_assert_eq(run_hr(NULL, 0, "site", "destroy", NULL), 0);
+    c = (pmm_site_config){.rambank_size = 128 * MIB, .huge = PMM_HUGE_OFF};
+    cr_assert_eq(pmm_site_create(NULL, &c), 0);
+    b = bank_open();
+    unsigned long long before = file_kib(bank);
+    void *p;
+    cr_assert_eq(pmm_alloc(b, "half", 64 * MIB, "K", 2, 0, &p, NULL), 0);
+    memset(p, 1, 32 * MIB);
+    cr_assert_geq(file_kib(bank) - before, 64 * 1024,
+                  "a block's pages are reserved whole, written or not");
+    pmm_bank_close(b);
+}

@@ -87,7 +87,10 @@ typedef struct pmm_bank_info {
     uint64_t size;        /* bytes of block space (pmm.rambankSize) */
     uint64_t used;        /* bytes held by blocks */
     uint64_t free;        /* size - used - guard pages; a new block needs a
-                           * guard page: a block can be at most free - page_size */
+                           * guard page: a block can be at most free - page_size
+                           * (in a huge-page bank less: a block of 2 MiB or more
+                           * starts at a 2 MiB boundary, and one a multiple of
+                           * 2 MiB has its guard page start the next 2 MiB) */
     uint64_t blocks;      /* blocks now */
     uint64_t max_blocks;  /* pmm.maxBlocks */
     uint64_t page_size;
