@@ -287,7 +287,8 @@ static void own_heap(const char *name, int wait)
             pmm_strerror(r));
 }
 
-static mc_store *open_store(struct opts *o, pmm_bank *bank)
+/* The store, and in *existed whether its heap was there already. */
+static mc_store *open_store(struct opts *o, pmm_bank *bank, int *existed)
 {
     pmm_bank_info pages = {0};
     if (o->populate == POPULATE_AUTO)
@@ -324,6 +325,7 @@ static mc_store *open_store(struct opts *o, pmm_bank *bank)
     }
     if (r < 0)
         die(1, "cannot open heap %s: %s", o->name, pmm_strerror(r));
+    *existed = (int)made.existed;
     return st;
 }
 
@@ -428,7 +430,8 @@ int main(int argc, char **argv)
         clock_gettime(CLOCK_MONOTONIC, &t0); /* promoted: it starts now */
     }
     own_heap(o.name, 1);
-    mc_store *st = open_store(&o, bank);
+    int existed;
+    mc_store *st = open_store(&o, bank, &existed);
     if (!nl)
         nl = open_sockets(&o, fds, &inherited);
     struct mc_server srv = {
@@ -456,7 +459,7 @@ int main(int argc, char **argv)
                 nl == 1 ? "" : "s", (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
                 (double)(t1.tv_nsec - t0.tv_nsec) / 1e6, srv.nthreads,
                 srv.nthreads == 1 ? "" : "s", MC_STATE_VERSION);
-        if (u.items)
+        if (existed) /* a restart, items or none: how its pages come in */
             fprintf(stderr, "hrcached: heap %s: %s\n", o.name,
                     o.populate == HR_HEAP_POPULATE_BG
                         ? "its pages come into memory in the background "

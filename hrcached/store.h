@@ -97,6 +97,8 @@ struct mc_usage {
 struct mc_made {
     uint64_t mem_limit;     /* its -m, bytes */
     uint32_t version;       /* its format version */
+    uint32_t existed;       /* 1: the heap was there (opened, populated as
+                               asked), 0: made by this open */
 };
 
 /* Open the store in the heap `name` of bank, making it if it does not

@@ -385,6 +385,7 @@ int mc_store_open(mc_store **out, pmm_bank *bank, const char *name,
      * below, to say what it was made with */
     r = hr_heap_open(&st->heap, bank, name, 0, "hrcached", 8,
                      HR_HEAP_RETRIEVE | cfg->populate);
+    uint32_t existed = r == 0;
     if (r == K_EUNKNOWN && cfg->mem_limit)
         r = hr_heap_open(&st->heap, bank, name,
                          mc_store_heap_size(cfg->mem_limit), "hrcached", 8,
@@ -414,7 +415,7 @@ int mc_store_open(mc_store **out, pmm_bank *bank, const char *name,
         goto fail_root;
     /* read only until the version is known to be ours: a store of a newer
      * format is left exactly as it is, for the program that wrote it */
-    *made = (struct mc_made){st->root->mem_limit, st->root->version};
+    *made = (struct mc_made){st->root->mem_limit, st->root->version, existed};
     if (st->root->magic != MC_MAGIC) {
         r = MC_BAD_ROOT;
         goto fail_root;

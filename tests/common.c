@@ -44,13 +44,34 @@ const char *huge_unavailable(void)
     return NULL;
 }
 
-int private_tmpfs(const char *dir, const char *opts)
+int private_mount(const char *dir, const char *type, const char *opts)
 {
     if (unshare(CLONE_NEWNS) != 0 ||
         mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
-        mount("hrtest", dir, "tmpfs", 0, opts) != 0)
+        mount("hrtest", dir, type, 0, opts) != 0)
         return -errno;
     return 0;
+}
+
+int private_tmpfs(const char *dir, const char *opts)
+{
+    return private_mount(dir, "tmpfs", opts);
+}
+
+void mounted_site(char *dir, size_t cap, const char *type, const char *opts)
+{
+    snprintf(dir, cap, "/tmp/hrhuge.%d", getpid());
+    cr_assert_eq(mkdir(dir, 0700), 0, "%s: %s", dir, strerror(errno));
+    int r = private_mount(dir, type, opts);
+    if (r < 0) {
+        rmdir(dir);
+        dir[0] = 0;
+        cr_skip_test("no private %s here (needs root, unshare(CLONE_NEWNS) "
+                     "and the file system): %s", type, strerror(-r));
+    }
+    char site[200];
+    snprintf(site, sizeof site, "%s/site", dir);
+    setenv("HR_SITE", site, 1);
 }
 
 const char *site_new(uint64_t size, uint64_t max_blocks)

@@ -25,6 +25,13 @@ const char *huge_unavailable(void);
  * namespace of its own, with a tmpfs mounted at dir with opts: 0 or
  * -errno. */
 int private_tmpfs(const char *dir, const char *opts);
+/* The same with a file system of type (tmpfs, hugetlbfs). */
+int private_mount(const char *dir, const char *type, const char *opts);
+/* A fresh directory /tmp/hrhuge.PID (into dir, cap bytes) with a private
+ * mount of type and opts on it, $HR_SITE set to DIR/site; the test is
+ * skipped, saying why, where no such mount can be made.  The caller
+ * unmounts and removes dir when done. */
+void mounted_site(char *dir, size_t cap, const char *type, const char *opts);
 /* Remove the current test site. */
 void site_drop(void);
 /* Skip the running test (cr_skip_test, saying why), its site dropped

@@ -23,6 +23,7 @@
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -396,4 +397,46 @@ Test(hrcached_stats, commands_count_as_memcached_s)
     }
     close(fd);
     cr_assert_eq(mc_stop(pid), 0);
+}
+
+/* The text of the file at path (up to cap - 1 bytes), "" when absent. */
+static const char *slurp(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    buf[0] = 0;
+    if (f) {
+        buf[fread(buf, 1, cap - 1, f)] = 0;
+        fclose(f);
+    }
+    return buf;
+}
+
+static int says_serving(void *log)
+{
+    char buf[4096];
+    return strstr(slurp(log, buf, sizeof buf), "serving on") != NULL;
+}
+
+/* -v on a restart says how the heap's pages come into memory, whether or
+ * not it holds items.  Before, an empty heap's restart said nothing. */
+Test(hrcached_stats, v_says_how_the_pages_come_in_after_an_empty_restart)
+{
+    pid_t pid = mc_startl(lfd, NULL); /* makes the heap, sets nothing */
+    int fd = mc_connect(port);
+    cr_assert_str_eq(mc_line(fd, "version\r\n"), "VERSION 1.6.0-hrcached-0.1.0\r\n");
+    close(fd);
+    cr_assert_eq(mc_stop(pid), 0);
+    char log[300], buf[4096];
+    snprintf(log, sizeof log, "%s/v.log", getenv("HR_SITE"));
+    int saved = dup(2), f = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    cr_assert(saved >= 0 && f >= 0 && dup2(f, 2) == 2);
+    pid = mc_startl(lfd, "-v", NULL); /* its stderr the log */
+    dup2(saved, 2);
+    close(saved);
+    close(f);
+    mc_poll(says_serving, log, "hrcached -v to say it serves");
+    cr_assert_eq(mc_stop(pid), 0);
+    slurp(log, buf, sizeof buf);
+    cr_assert(strstr(buf, ": 0 items"), "%s", buf);
+    cr_assert(strstr(buf, "into memory"), "no populate line: %s", buf);
 }

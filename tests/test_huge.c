@@ -38,17 +38,7 @@ static void tmpfs_site(const char *opts)
     const char *why = huge_unavailable();
     if (why && strstr(opts, "huge=within_size"))
         cr_skip_test("%s", why);
-    snprintf(dir, sizeof dir, "/tmp/hrhuge.%d", getpid());
-    cr_assert_eq(mkdir(dir, 0700), 0);
-    int r = private_tmpfs(dir, opts);
-    if (r < 0) {
-        rmdir(dir);
-        cr_skip_test("no private tmpfs here (needs root and "
-                     "unshare(CLONE_NEWNS)): %s", strerror(-r));
-    }
-    char site[200];
-    snprintf(site, sizeof site, "%s/site", dir);
-    setenv("HR_SITE", site, 1);
+    mounted_site(dir, sizeof dir, "tmpfs", opts);
 }
 
 /* pmm_check() of the site's RAM bank: 0 when consistent. */

@@ -114,8 +114,9 @@ static int site_create(const struct hr_call *call)
     hr_site_fits(dir, "site create");
     int r = pmm_site_create(dir, &c);
     if (r == -EOPNOTSUPP && pmm_site_create_why())
-        hr_die(HR_EXIT_FAIL, "site create: --huge: %s: %s (see hr(1), "
-               "docs/huge-pages.md)", dir, pmm_site_create_why());
+        hr_die(HR_EXIT_FAIL, "site create: %s%s: %s (see hr(1), "
+               "docs/huge-pages.md)", c.huge == PMM_HUGE_ON ? "--huge: " : "",
+               dir, pmm_site_create_why());
     if (r == K_EEXIST)
         hr_die(HR_EXIT_FAIL, "site create: %s already has a RAM bank", dir);
     if (r == -EEXIST)
@@ -324,9 +325,11 @@ const struct hr_cmd hr_site_subs[] = {
      "given tunables: pmm.rambankSize (default 64M) and pmm.maxBlocks\n"
      "(default 4096).  The RAM bank is made for huge pages (blocks of\n"
      "2 MiB and more aligned to 2 MiB) when the site's file system\n"
-     "gives them (a tmpfs mounted with huge=within_size, always or\n"
-     "advise); --huge requires it (refused, with the reason, where\n"
-     "the file system cannot), --no-huge refuses it.  --diskbank adds\n"
+     "gives them (a tmpfs mounted with huge=within_size or always;\n"
+     "huge=advise is not enough: the bank reserves its pages ahead);\n"
+     "--huge requires it (refused, with the reason, where the file\n"
+     "system cannot), --no-huge refuses it.  A site is never made on\n"
+     "hugetlbfs, which takes no write(2).  --diskbank adds\n"
      "a DISK medium at PATH (an absolute path on a persistent file\n"
      "system).  Sizes take K, M, G or T.  The restart policy: more than\n"
      "--max-badness restarts (default 5) within --interval seconds\n"

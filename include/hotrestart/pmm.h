@@ -87,7 +87,10 @@ typedef struct pmm_bank_info {
     uint64_t size;        /* bytes of block space (pmm.rambankSize) */
     uint64_t used;        /* bytes held by blocks */
     uint64_t free;        /* size - used - guard pages; a new block needs a
-                           * guard page: a block can be at most free - page_size */
+                           * guard page: a block can be at most free - page_size
+                           * (in a huge-page bank less: a block of 2 MiB or more
+                           * starts at a 2 MiB boundary, and one a multiple of
+                           * 2 MiB has its guard page start the next 2 MiB) */
     uint64_t blocks;      /* blocks now */
     uint64_t max_blocks;  /* pmm.maxBlocks */
     uint64_t page_size;
@@ -133,10 +136,11 @@ PMM_API int pmm_site_path(char *buf, size_t len, const char *site);
 /* Make a site (owner-only directory) with its RAM bank and, if asked, a
  * DISK bank.  The RAM bank is made for huge pages (blocks of 2 MiB or more
  * aligned to 2 MiB in address and file offset) when the site directory's
- * file system gives them (a tmpfs mounted with huge=within_size, always or
- * advise), unless cfg->huge says PMM_HUGE_OFF; with PMM_HUGE_ON a file
- * system that cannot is refused: -EOPNOTSUPP (pmm_site_create_why() says
- * why).  K_EEXIST if the site already has a RAM bank; K_EINVAL for a DISK
+ * file system gives them (a tmpfs mounted with huge=within_size or always;
+ * huge=advise is not enough, as a bank reserves its pages ahead), unless
+ * cfg->huge says PMM_HUGE_OFF; with PMM_HUGE_ON a file system that cannot
+ * is refused: -EOPNOTSUPP (pmm_site_create_why() says why), as is
+ * hugetlbfs in every mode.  A failed call leaves no directory it made.  K_EEXIST if the site already has a RAM bank; K_EINVAL for a DISK
  * bank path that is not absolute, an unknown cfg->huge or reserved space
  * not zero. */
 PMM_API int pmm_site_create(const char *site, const pmm_site_config *cfg);

@@ -33,10 +33,12 @@ static int trusted(int fd)
            !(st.st_mode & 022);
 }
 
-int pmm__os_open_dir(const char *path, int create)
+int pmm__os_open_dir(const char *path, int create, int *made)
 {
     char p[4096], *save = NULL;
     struct stat st;
+    if (made)
+        *made = 0;
     if (snprintf(p, sizeof p, "%s", path) >= (int)sizeof p)
         return -ENAMETOOLONG;
     /* the way there is only passed through (O_PATH: a parent of mode 0711
@@ -50,9 +52,10 @@ int pmm__os_open_dir(const char *path, int create)
         char *more = strtok_r(NULL, "/", &save);
         int flags = more ? (DIR_FLAGS & ~O_RDONLY) | O_PATH : DIR_FLAGS;
         int next = openat(fd, part, flags);
+        int mine = 0;
         if (next < 0 && errno == ENOENT && create) { /* ours to make */
-            next = mkdirat(fd, part, 0700) < 0 && errno != EEXIST
-                       ? -1 : openat(fd, part, flags);
+            mine = mkdirat(fd, part, 0700) == 0;
+            next = !mine && errno != EEXIST ? -1 : openat(fd, part, flags);
             if (next >= 0 && (fstat(next, &st) < 0 || st.st_uid != geteuid())) {
                 close(next); /* not the one we made */
                 next = -1;
@@ -66,8 +69,35 @@ int pmm__os_open_dir(const char *path, int create)
         close(fd);
         fd = next < 0 ? -e : next;
         part = more;
+        if (made) /* the parts at the end that this call made */
+            *made = mine ? *made + 1 : 0;
     }
     return fd;
+}
+
+void pmm__os_unmake_dirs(const char *path, int made)
+{
+    char p[4096], in[4100];
+    if (snprintf(p, sizeof p, "%s", path) >= (int)sizeof p)
+        return;
+    for (; made > 0; made--) {
+        size_t len = strlen(p);
+        while (len > 1 && p[len - 1] == '/')
+            p[--len] = 0;
+        char *slash = strrchr(p, '/'), *name = slash ? slash + 1 : p;
+        const char *parent = !slash ? "." : slash == p ? "/" : p;
+        if (slash && slash != p)
+            *slash = 0;
+        /* named inside its parent, walked as the making walked it (the
+         * parent a part on the way: followed where a link may be) */
+        snprintf(in, sizeof in, "%s/.", parent);
+        int dir = pmm__os_open_dir(in, 0, NULL);
+        int r = dir < 0 ? -1 : unlinkat(dir, name, AT_REMOVEDIR);
+        if (dir >= 0)
+            close(dir);
+        if (r < 0 || parent != p) /* not empty or not there: left alone */
+            return;
+    }
 }
 
 int pmm__os_hold_dir(const char *path)

@@ -5,11 +5,13 @@
  * in the background.
  *
  * What gives a file 2 MiB pages is read from the kernel, never guessed: a
- * tmpfs whose mount says huge=always, huge=within_size or huge=advise (the
- * last with MADV_HUGEPAGE on each mapping), or any tmpfs while the
- * system-wide shmem_enabled says force; never while it says deny.
- * hugetlbfs is refused: it takes no write(2), and a bank's metadata is
- * written with pwrite().
+ * tmpfs whose mount says huge=always or huge=within_size, or any tmpfs
+ * while the system-wide shmem_enabled says force; never while it says
+ * deny.  huge=advise is not enough: it gives huge pages only to pages
+ * first allocated through a mapping marked MADV_HUGEPAGE, and a bank
+ * reserves (fallocates) a block's file pages before any mapping of them
+ * exists, so they are allocated small.  hugetlbfs holds no bank at all:
+ * it takes no write(2), and a bank's metadata is written with pwrite().
  */
 #define _GNU_SOURCE
 #include "os.h"
@@ -70,18 +72,17 @@ static int mount_huge(dev_t dev, char *out, size_t cap)
     return found ? 0 : -ENOENT;
 }
 
-int pmm__os_huge_fs(int fd, uint64_t huge, int *advise, const char **why)
+int pmm__os_huge_fs(int fd, uint64_t huge, const char **why)
 {
     struct statfs fs;
     struct stat st;
     char word[32], pmd[32];
-    *advise = 0;
     if (fstatfs(fd, &fs) < 0 || fstat(fd, &st) < 0)
         return -errno;
     if ((unsigned long)fs.f_type == HUGETLBFS_MAGIC_) {
         *why = "hugetlbfs takes no write(2), which a bank's metadata needs: "
                "use a tmpfs mounted with huge=within_size";
-        return 0;
+        return -EOPNOTSUPP;
     }
     if ((unsigned long)fs.f_type != TMPFS_MAGIC_) {
         *why = "not a tmpfs: huge pages for a bank need a tmpfs mounted with "
@@ -111,17 +112,14 @@ int pmm__os_huge_fs(int fd, uint64_t huge, int *advise, const char **why)
     if (strcmp(word, "always") == 0 || strcmp(word, "within_size") == 0)
         return 1;
     if (strcmp(word, "advise") == 0) {
-        *advise = 1;
-        return 1;
+        *why = "the tmpfs is mounted huge=advise, which is not enough: the "
+               "bank reserves its pages ahead, before any mapping can ask "
+               "for huge pages; mount it with huge=within_size or huge=always";
+        return 0;
     }
     *why = "the tmpfs is mounted without huge pages (huge=never, the "
            "default): mount it with huge=within_size";
     return 0;
-}
-
-int pmm__os_advise_huge(void *addr, size_t len)
-{
-    return madvise(addr, len, MADV_HUGEPAGE) < 0 ? -errno : 0;
 }
 
 /* The pages of [addr, addr + len) that the file holds (mincore: in the page

@@ -139,8 +139,14 @@ void pmm__os_tap_call(int what, int fd, const void *buf, size_t len,
  * root or we may change it (its directory is theirs and open to no other
  * writer), never as the last part (-ELOOP).  With create, missing parts are
  * made (0700), then opened without following a link and refused (-EPERM)
- * unless ours: a link or another's directory swapped in is never entered. */
-int pmm__os_open_dir(const char *path, int create);
+ * unless ours: a link or another's directory swapped in is never entered.
+ * *made (may be NULL): how many of path's last parts this call made, for
+ * pmm__os_unmake_dirs() when what follows fails. */
+int pmm__os_open_dir(const char *path, int create, int *made);
+/* Remove the last made parts of path, empty directories that
+ * pmm__os_open_dir() made, deepest first; stops at the first that is not
+ * empty or not there (another process put something in it meanwhile). */
+void pmm__os_unmake_dirs(const char *path, int made);
 /* The directory at path held (O_PATH: for the *at() calls below and
  * fstat), the links on the way followed as open() follows them, the last
  * part not: a descriptor, -ENOTDIR (a link or no directory), -errno. */
@@ -220,12 +226,11 @@ size_t pmm__os_page_size(void); /* read once, then cached */
 
 /* ---- huge.c: huge pages and populating mappings ---------------------- */
 
-/* Does the file system of fd give its files huge pages of `huge` bytes?
- * 1 yes (*advise 1: only to mappings marked by pmm__os_advise_huge), 0 no
- * with *why saying why in one line, or -errno. */
-int pmm__os_huge_fs(int fd, uint64_t huge, int *advise, const char **why);
-/* Ask for huge pages on a mapping (MADV_HUGEPAGE). */
-int pmm__os_advise_huge(void *addr, size_t len);
+/* Does the file system of fd give its files huge pages of `huge` bytes,
+ * when their pages are allocated by fallocate() (as a bank's are)?  1 yes,
+ * 0 no with *why saying why in one line, -EOPNOTSUPP with *why for a file
+ * system that can hold no bank at all (hugetlbfs), or -errno. */
+int pmm__os_huge_fs(int fd, uint64_t huge, const char **why);
 /* Fault every page of a mapping that its file holds in now (holes are
  * left: faulting one would allocate it); MADV_POPULATE_READ, Linux 5.14;
  * before it, a read of each page, guarded against SIGBUS. */

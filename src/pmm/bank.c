@@ -139,9 +139,8 @@ static int open_file(struct pmm_bank *b, const char *path, int rdonly)
     b->meta_len = b->g.data_off;
     if (pmm__geom_huge(&b->g)) { /* said by pmm_bank_stat, never refused */
         const char *why;
-        r = pmm__os_huge_fs(b->fd, pmm__geom_huge(&b->g), &b->huge_advise, &why);
+        r = pmm__os_huge_fs(b->fd, pmm__geom_huge(&b->g), &why);
         b->huge_now = r == 1;
-        b->huge_advise &= b->huge_now;
     }
     return pmm__os_map_ro(b->fd, b->meta_len, meta_addr(b), (const void **)&b->meta);
 }

@@ -117,19 +117,22 @@ static int write_new(int fd, const struct pmm_geom *g, int kind)
 }
 
 /* 1 for a huge-page bank, 0 for one of small pages, or -EOPNOTSUPP (with
- * *why) when PMM_HUGE_ON asks for what the file system of fd cannot give. */
+ * *why) when PMM_HUGE_ON asks for what the file system of fd cannot give,
+ * or, whatever the mode, when it can hold no bank (hugetlbfs: asked even
+ * for PMM_HUGE_OFF, so that the caller hears why instead of the -EINVAL
+ * of a write that file system refuses). */
 static int want_huge(int fd, int mode, const char **why)
 {
     const char *no = NULL;
-    int advise;
-    if (mode == PMM_HUGE_OFF)
+    int r = pmm__os_huge_fs(fd, 1ull << PMM_HUGE_SHIFT, &no);
+    if (r == -EOPNOTSUPP || (r == 0 && mode == PMM_HUGE_ON)) {
+        if (why)
+            *why = no;
+        return -EOPNOTSUPP;
+    }
+    if (mode == PMM_HUGE_OFF || (r < 0 && mode == PMM_HUGE_AUTO))
         return 0;
-    int r = pmm__os_huge_fs(fd, 1ull << PMM_HUGE_SHIFT, &advise, &no);
-    if (r < 0 || r == 1 || mode == PMM_HUGE_AUTO)
-        return r < 0 && mode == PMM_HUGE_AUTO ? 0 : r;
-    if (why)
-        *why = no;
-    return -EOPNOTSUPP;
+    return r;
 }
 
 /* The file made aside has just got its name: crash point aside.named,

@@ -109,9 +109,6 @@ int pmm__map_block(struct pmm_bank *b, const struct pmm_entry *e, void **addr,
     *elsewhere = r == -EEXIST;
     if (*elsewhere)
         r = pmm__os_map_block(b->fd, off, len, 0, 0, addr);
-    /* a tmpfs mounted huge=advise gives huge pages to marked mappings */
-    if (r == 0 && b->huge_advise && len >= pmm__geom_huge(&b->g))
-        pmm__os_advise_huge(*addr, len);
     return r;
 }
 

@@ -14,6 +14,15 @@
  * A bank that does not open still gives its tunables when its header is
  * sound that far: read with the magic first, as every version of the format
  * keeps it.
+ *
+ * The new bank has the old one's pages: a bank of 4 KiB pages is made
+ * again of 4 KiB pages (PMM_HUGE_OFF), so that a site made --no-huge on a
+ * file system that gives huge pages stays so; a huge-page bank, or one
+ * whose header says nothing of it, follows the file system
+ * (PMM_HUGE_AUTO).  The geometry cannot tell --no-huge from a file system
+ * that gave no huge pages when the bank was made: a site that should move
+ * to huge pages after its tmpfs is remounted is made again (destroy,
+ * create), not remade.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -31,7 +40,7 @@
 /* The tunables in the header of the bank file name in dir, when its
  * magic, page size and figures are in range, whatever else is damaged. */
 static int header_tunables(int dir, const char *name, uint64_t *size,
-                           uint64_t *max)
+                           uint64_t *max, int *huge)
 {
     struct pmm_geom g;
     int fd, r = pmm__os_openat(dir, name, 1, 0, &fd);
@@ -47,20 +56,24 @@ static int header_tunables(int dir, const char *name, uint64_t *size,
         return K_EBANK;
     *size = g.data_pages * g.page_size;
     *max = g.max_blocks;
+    if (g.version == PMM_VERSION && !(g.flags & PMM_GF_HUGE))
+        *huge = PMM_HUGE_OFF;
     return K_OK;
 }
 
 /* The tunables of the bank of medium: from the bank itself when it opens,
- * else (K_EBANK) from its header, else the defaults. */
+ * else (K_EBANK) from its header, else the defaults; *huge PMM_HUGE_OFF
+ * when they say it has 4 KiB pages, else left as it is. */
 static int old_tunables(const char *site, const char *medium, int dir,
-                        const char *name, pmm_remake_info *info)
+                        const char *name, pmm_remake_info *info, int *huge)
 {
     pmm_bank *b;
     pmm_bank_info st;
     int r = pmm_bank_open(&b, site, medium, PMM_OPEN_RDONLY);
     if (r == K_EBANK) {
         info->from = PMM_REMAKE_HEADER;
-        if (header_tunables(dir, name, &info->size, &info->max_blocks) == K_OK)
+        if (header_tunables(dir, name, &info->size, &info->max_blocks,
+                            huge) == K_OK)
             return K_OK;
         info->from = PMM_REMAKE_DEFAULTS;
         info->size = PMM_DEFAULT_BANK_SIZE;
@@ -71,6 +84,8 @@ static int old_tunables(const char *site, const char *medium, int dir,
         return r;
     r = pmm_bank_stat(b, &st);
     pmm_bank_close(b);
+    if (r == 0 && !st.huge_size)
+        *huge = PMM_HUGE_OFF;
     info->from = PMM_REMAKE_KEPT;
     info->size = st.size;
     info->max_blocks = st.max_blocks;
@@ -108,7 +123,7 @@ static int remake(const char *site, const char *medium, uid_t owner,
     struct pmm__bank_want w = {kind, 0, 0, kind == PMM_KIND_RAM
                                ? PMM_HUGE_AUTO : PMM_HUGE_OFF, NULL};
     if ((r = replaceable(dir, name, owner)) == K_OK &&
-        (r = old_tunables(site, medium, dir, name, info)) == K_OK) {
+        (r = old_tunables(site, medium, dir, name, info, &w.huge)) == K_OK) {
         w.size = info->size;
         w.max_blocks = info->max_blocks;
         r = pmm__bank_replace_at(dir, name, &w);

@@ -85,9 +85,15 @@ static int checked(int fd, uid_t *owner)
     return fd;
 }
 
+/* pmm__site_pin, and in *made what pmm__os_open_dir made. */
+static int pin_made(const char *dir, int create, uid_t *owner, int *made)
+{
+    return checked(pmm__os_open_dir(dir, create, made), owner);
+}
+
 int pmm__site_pin(const char *dir, int create, uid_t *owner)
 {
-    return checked(pmm__os_open_dir(dir, create), owner);
+    return pin_made(dir, create, owner, NULL);
 }
 
 int pmm__site_hold(const char *dir, int create, uid_t *owner)
@@ -97,10 +103,12 @@ int pmm__site_hold(const char *dir, int create, uid_t *owner)
                   : checked(pmm__os_hold_dir(dir), owner);
 }
 
-int pmm__site_open(const char *dir, int create, char *at, size_t cap)
+/* pmm__site_open, and in *made what pmm__os_open_dir made. */
+static int open_made(const char *dir, int create, char *at, size_t cap,
+                     int *made)
 {
     uid_t owner;
-    int r = 0, fd = pmm__site_pin(dir, create, &owner);
+    int r = 0, fd = pin_made(dir, create, &owner, made);
     if (fd < 0)
         return fd;
     if (owner != pmm__os_euid())
@@ -112,6 +120,11 @@ int pmm__site_open(const char *dir, int create, char *at, size_t cap)
         return r;
     }
     return fd;
+}
+
+int pmm__site_open(const char *dir, int create, char *at, size_t cap)
+{
+    return open_made(dir, create, at, cap, NULL);
 }
 
 int pmm__conf_value(const char *text, const char *key, char *val, size_t len)
@@ -271,7 +284,7 @@ int pmm_site_create(const char *site, const pmm_site_config *cfg)
 {
     pmm_site_config c = {0};
     char dir[4096], path[4200], at[64];
-    int r, dfd;
+    int r, dfd, made = 0;
     static const uint64_t zero[7];
     if (cfg)
         c = *cfg;
@@ -293,15 +306,18 @@ int pmm_site_create(const char *site, const pmm_site_config *cfg)
         return K_EINVAL;
     /* the directory opened once (made if missing) and checked on its
      * descriptor; what it holds is made through that descriptor, so that
-     * a directory swapped in for it meanwhile is never written */
-    if ((r = pmm_site_path(dir, sizeof dir, site)) < 0 ||
-        (r = dfd = pmm__site_open(dir, 1, at, sizeof at)) < 0)
+     * a directory swapped in for it meanwhile is never written.  A call
+     * that fails leaves none of the directories it made (a bank refused
+     * for its file system, say --huge on ext4: "nothing made"). */
+    if ((r = pmm_site_path(dir, sizeof dir, site)) < 0)
         return r;
+    if ((r = dfd = open_made(dir, 1, at, sizeof at, &made)) < 0)
+        goto fail_dir;
     struct pmm__bank_want w = {PMM_KIND_RAM, c.rambank_size, c.max_blocks,
                                (int)c.huge, &create_why};
     if ((r = pmm__bank_create_at(dfd, RAM_BANK, &w)) < 0) {
         pmm__os_close(dfd);
-        return r;
+        goto fail_dir;
     }
     if (c.diskbank_path && (r = make_disk(c.diskbank_path, &c)) < 0)
         goto fail_ram;
@@ -329,5 +345,7 @@ int pmm_site_create(const char *site, const pmm_site_config *cfg)
 fail_ram:
     pmm__os_unlinkat(dfd, RAM_BANK);
     pmm__os_close(dfd);
+fail_dir:
+    pmm__os_unmake_dirs(dir, made);
     return r;
 }

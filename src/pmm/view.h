@@ -52,7 +52,6 @@ struct pmm_bank {
     int durable;           /* DISK: flush at every ordering point */
     int huge_now;          /* a huge-page bank on a file system that gives
                               huge pages now (pmm__os_huge_fs at open) */
-    int huge_advise;       /* ... only to mappings marked MADV_HUGEPAGE */
     pthread_mutex_t mu;
     int cancel_old;        /* the holder of mu's cancelability before it
                               took mu (lock.c) */
