@@ -566,6 +566,22 @@ Test(deploy, hrd_as_pid_1_of_a_container)
               "%s", text);
 }
 
+/* hr site stop from outside the container, on the site it shares: the
+ * controller says it is PID 1 (its namespace's); the stop had waited on
+ * a pidfd of this namespace's PID 1, which never ends, and hung for ever.
+ * It waits for the process the kernel names behind the socket. */
+Test(deploy, site_stop_from_outside_a_container_returns)
+{
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0, "%s", out);
+    pid_t ns1, ns = container(&ns1);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "/bin/sleep",
+                        "1000", NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "stop", NULL), 0, "%s", out);
+    cr_assert_eq(wait_status(ns), 0, "the container's end after the stop");
+    cr_assert_lt(hr_ping(NULL), 0, "a controller still answers");
+    cr_assert_eq(kill(ns1, 0), -1, "the container's PID 1 is gone");
+}
+
 /* hr site start --config: the tool hands the directory to hrd (absolute,
  * whatever the tool's working directory); elsewhere it is refused. */
 Test(deploy, site_start_takes_a_config_dir)

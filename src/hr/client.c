@@ -170,30 +170,61 @@ int hr_ps(const char *site, int text, char *buf, size_t cap)
  * but does not answer yet (a site restart's fresh controller starting). */
 #define HR_STOP_REACH_MS 30000
 
+/* A pidfd of the controller behind connection s, or -1: its pid as this
+ * process's pid namespace sees it, which the kernel gives (SO_PEERCRED:
+ * the listener's), not the pid it says of itself, which is its own
+ * namespace's (1 for the PID 1 of a container: a wait on this
+ * namespace's init would never end).  -1 when it runs in a namespace
+ * this one does not see. */
+static int controller_pidfd(int s)
+{
+    uid_t uid;
+    pid_t pid = 0;
+    return pmm__os_peer(s, &uid, &pid) == 0 && pid > 0
+               ? pmm__os_pidfd_open(pid) : -1;
+}
+
+/* Wait up to ms for the site's controller lock to be free: 0, -ETIMEDOUT,
+ * or -errno. */
+static int lock_freed(const char *site, int64_t ms)
+{
+    int64_t until = pmm__os_mono_ms() + ms;
+    int held;
+    while ((held = hr__controller_holds(site)) > 0) {
+        if (pmm__os_mono_ms() > until)
+            return -ETIMEDOUT;
+        pmm__os_sleep_ms(10);
+    }
+    return held;
+}
+
 /* Asks the controller to stop, then waits on a pidfd of it (readable once
- * it has exited, reaped or not), as long as its stop may take: the longest
- * stop timeout, then the 5 s it gives a SIGKILL, and a margin.  A site
- * restart keeps the pid and the lock, and drops the socket for a moment:
- * a stop that meets that moment (no socket, or its connection reset)
- * tries again while the lock is held, so it stops the fresh controller
- * rather than say the site was not running. */
+ * it has exited, reaped or not), or, for a controller in a pid namespace
+ * this process does not see, for its lock to be free, as long as its stop
+ * may take: the longest stop timeout, then the 5 s it gives a SIGKILL, and
+ * a margin.  A site restart keeps the pid and the lock, and drops the
+ * socket for a moment: a stop that meets that moment (no socket, or its
+ * connection reset) tries again while the lock is held, so it stops the
+ * fresh controller rather than say the site was not running. */
 int hr_stop(const char *site)
 {
     int64_t until = pmm__os_mono_ms() + HR_STOP_REACH_MS;
+    const int64_t stop_ms = (int64_t)HR_STOP_LIMIT_MS + 15000;
     for (;;) {
-        hr_site_state st;
-        int pfd = -1, r = hr_status(site, &st);
+        int s, pfd = -1, r = hr__connect(site, &s);
         if (r == 0) {
-            pfd = pmm__os_pidfd_open(st.controller_pid);
-            r = hr__call(site, HR_REQ_STOP, 0, NULL, 0, NULL, 0, NULL, 0);
+            pfd = controller_pidfd(s);
+            r = hr__call_on(s, HR_REQ_STOP, 0, NULL, 0, NULL, 0, NULL, 0);
         }
         if (r >= 0 && pfd >= 0 &&
-            pmm__os_wait_readable(pfd, (int)HR_STOP_LIMIT_MS + 15000) <= 0)
+            pmm__os_wait_readable(pfd, (int)stop_ms) <= 0)
             r = -ETIMEDOUT;
+        if (r >= 0 && pfd < 0 && (r = lock_freed(site, stop_ms)) == 0)
+            pfd = -2; /* waited for: judged below as a pidfd's end is */
         if (pfd >= 0)
             pmm__os_close(pfd);
         /* gone, but killed before the end of its stop: not stopped */
-        if (r >= 0 && pfd >= 0 && hr__controller_ended_it(site) == 0)
+        if (r >= 0 && pfd != -1 && hr__controller_ended_it(site) == 0)
             r = -ECONNABORTED;
         if (r != -ECONNREFUSED && r != -ENOENT && r != -ECONNRESET &&
             r != -EPIPE)
