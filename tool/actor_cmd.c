@@ -209,7 +209,8 @@ const struct hr_optdef hr_arun_options[] = {
      "it says it is ready by sending READY=1 to\n"
      "$NOTIFY_SOCKET (sd_notify; every actor gets it)"},
     {"wait-ready", OPT_WAIT_READY, HR_ARG_NONE, NULL, NULL,
-     "return once it is ready (--notify unless --ready-fd)"},
+     "return once it is ready (--notify unless --ready-fd);\n"
+     "gives up after 30 s (exit 1), the actor running on"},
     {"listen", OPT_LISTEN, HR_ARG_TEXT, "SPEC", NULL,
      "tcp:HOST:PORT or unix:PATH: the controller listens\n"
      "there and holds the socket for the actor, across its\n"
@@ -308,6 +309,10 @@ __attribute__((noreturn)) static void arun_refused(int r, const char *path,
                               "._-:+@/, at most %d)", name, PMM_NAME_MAX - 1);
     if (r == -ESRCH && a->ao.wait_ready)
         hr_die(HR_EXIT_FAIL, "arun: %s stopped before it was ready (hr log)",
+               path);
+    if (r == -EUSERS && a->ao.wait_ready)
+        hr_die(HR_EXIT_FAIL, "arun: too many hr arun --wait-ready waiting at "
+                             "once (64): %s runs, not waited for (hr ps)",
                path);
     if (r == -EAGAIN && a->ao.wait_ready)
         hr_die(HR_EXIT_FAIL, "arun: %s runs but never said it was ready "
