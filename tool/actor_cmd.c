@@ -219,7 +219,7 @@ const struct hr_optdef hr_arun_options[] = {
      "with LISTEN_FDS, LISTEN_PID and LISTEN_FDNAMES\n"
      "(sd_listen_fds), so clients wait in the backlog\n"
      "while it restarts.  Stored with its environment as\n"
-     "HR_LISTEN=SPEC[,SPEC...]; may be given again"},
+     "HR_LISTEN=SPEC[,SPEC...]; given up to 8 times"},
     {"standby", OPT_STANDBY, HR_ARG_NONE, NULL, NULL,
      "keep a standby instance of it waiting: started from\n"
      "the same image once it is up, with HR_STANDBY=1, it\n"
@@ -304,6 +304,10 @@ __attribute__((noreturn)) static void arun_refused(int r, const char *path,
     const char *name = a->ao.name, *specs = a->specs, *why = a->ao.why;
     if (r == -EEXIST)
         hr_die(HR_EXIT_FAIL, "arun: the name '%s' is taken in this site", name);
+    /* its words for an address (no bad --name), but for a plain "in use" */
+    if (r != -EPERM && why && strncmp(why, "--listen ", 9) == 0 &&
+        !(r == -EADDRINUSE && strstr(why, pmm_strerror(r))))
+        hr_die(HR_EXIT_FAIL, "arun: %s", why);
     if (r == -EINVAL && name)
         hr_die(HR_EXIT_USAGE, "arun: bad --name '%s' (letters, digits and "
                               "._-:+@/, at most %d)", name, PMM_NAME_MAX - 1);
@@ -318,10 +322,6 @@ __attribute__((noreturn)) static void arun_refused(int r, const char *path,
         hr_die(HR_EXIT_FAIL, "arun: %s runs but never said it was ready "
                              "within 30 s (READY=1, or a line on its "
                              "--ready-fd; hr ps, hr log)", path);
-    /* the controller's words for an address, but for a plain "in use" */
-    if (r != -EPERM && why && strncmp(why, "--listen ", 9) == 0 &&
-        !(r == -EADDRINUSE && strstr(why, pmm_strerror(r))))
-        hr_die(HR_EXIT_FAIL, "arun: %s", why);
     if (r == -EADDRINUSE && specs[0])
         hr_die(HR_EXIT_FAIL, "arun: --listen %s: address in use (another "
                "actor or program listens there)", specs);
