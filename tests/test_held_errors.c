@@ -57,3 +57,39 @@ Test(held_errors, more_than_eight_listen_are_refused_saying_so)
     cr_assert(strstr(out, "at most 8 --listen per actor"), "%s", out);
     cr_assert_null(strstr(out, "bad --name"), "%s", out);
 }
+
+/* A unix: path that is a file or a directory is no address in use (as
+ * it was called before): said so, exit 1, the file left alone. */
+Test(held_errors, a_unix_path_that_is_no_socket_is_said_so)
+{
+    char file[200], spec[220];
+    site_start(out, sizeof out);
+    script_file(file, sizeof file, site, "plain", "not a socket\n");
+    snprintf(spec, sizeof spec, "unix:%s", file);
+    int r = hr_all(out, sizeof out, "arun", "-g", "5", "--listen", spec,
+                   "/bin/sleep", "100", NULL);
+    cr_assert_eq(r, 1, "exit %d: %s", r, out);
+    cr_assert(strstr(out, "exists and is not a socket"), "%s", out);
+    cr_assert_null(strstr(out, "in use"), "%s", out);
+    snprintf(spec, sizeof spec, "unix:%s", site);
+    r = hr_all(out, sizeof out, "arun", "-g", "5", "--listen", spec,
+               "/bin/sleep", "100", NULL);
+    cr_assert_eq(r, 1, "exit %d: %s", r, out);
+    cr_assert(strstr(out, "exists and is not a socket (a directory)"), "%s",
+              out);
+    cr_assert_null(strstr(out, "in use"), "%s", out);
+}
+
+/* The same --listen twice: a usage error of the tool (exit 2), not an
+ * address in use (the second bind's, as before). */
+Test(held_errors, the_same_listen_twice_is_a_usage_error)
+{
+    char spec[64];
+    site_start(out, sizeof out);
+    snprintf(spec, sizeof spec, "tcp:127.0.0.1:%d", free_port());
+    int r = hr_all(out, sizeof out, "arun", "-g", "5", "--listen", spec,
+                   "--listen", spec, "/bin/sleep", "100", NULL);
+    cr_assert_eq(r, 2, "exit %d: %s", r, out);
+    cr_assert(strstr(out, "given twice"), "%s", out);
+    cr_assert_null(strstr(out, "in use"), "%s", out);
+}

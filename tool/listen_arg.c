@@ -37,6 +37,19 @@ char **hr_with_listen(const char *specs)
     return env;
 }
 
+/* 1 when spec is one of the comma-separated specs. */
+static int listed(const char *specs, const char *spec)
+{
+    size_t k = strlen(spec);
+    for (const char *p = specs; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == k && strncmp(p, spec, k) == 0)
+            return 1;
+        p += n + (p[n] == ',');
+    }
+    return 0;
+}
+
 void hr_add_listen(char *specs, size_t cap, const char *spec)
 {
     char abs[PATH_MAX + 8], cwd[PATH_MAX];
@@ -70,6 +83,9 @@ void hr_add_listen(char *specs, size_t cap, const char *spec)
         hr_die(HR_EXIT_USAGE, "arun: --listen '%s': %s is a symbolic link%s; "
                "give the socket's own path", spec, spec + 5,
                stat(spec + 5, &st) < 0 ? " to nothing" : "");
+    if (listed(specs, spec)) /* else the second bind: "in use" */
+        hr_die(HR_EXIT_USAGE, "arun: --listen '%s' given twice: one socket "
+               "serves an address", spec);
     size_t len = strlen(specs);
     if (len + strlen(spec) + 2 > cap)
         hr_die(HR_EXIT_USAGE, "arun: --listen '%.60s...': the sockets' specs "

@@ -119,8 +119,11 @@ static int someone_listens(const struct sockaddr_un *a)
 
 /* A socket file where nobody listens any more is stale and replaced; one
  * where somebody listens is theirs (-EADDRINUSE), as a TCP port in use
- * is; a symbolic link is refused (-ELOOP): bind would not follow it. */
-static int listen_unix_stream(const char *path, int backlog)
+ * is; a symbolic link is refused (-ELOOP): bind would not follow it; any
+ * other file (a directory...) is no address in use but a mistake
+ * (-ENOTSOCK, why saying so). */
+static int listen_unix_stream(const char *path, int backlog, char *why,
+                              size_t cap)
 {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     struct stat st;
@@ -130,8 +133,11 @@ static int listen_unix_stream(const char *path, int backlog)
     if (lstat(path, &st) == 0) {
         if (S_ISLNK(st.st_mode))
             return -ELOOP;
-        if (!S_ISSOCK(st.st_mode))
-            return -EADDRINUSE;
+        if (!S_ISSOCK(st.st_mode)) {
+            snprintf(why, cap, "%s exists and is not a socket%s", path,
+                     S_ISDIR(st.st_mode) ? " (a directory)" : "");
+            return -ENOTSOCK;
+        }
         int r = someone_listens(&a);
         if (r != 0)
             return r > 0 ? -EADDRINUSE : r;
@@ -215,7 +221,7 @@ int pmm__os_listen_spec(const char *spec, int backlog, char *why, size_t cap)
     if (strncmp(spec, "tcp:", 4) == 0)
         return listen_tcp(spec + 4, backlog, why, cap);
     if (strncmp(spec, "unix:", 5) == 0 && spec[5])
-        return listen_unix_stream(spec + 5, backlog);
+        return listen_unix_stream(spec + 5, backlog, why, cap);
     return -EINVAL;
 }
 
