@@ -13,6 +13,7 @@
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -125,4 +126,36 @@ Test(standby_crash, unpromoted_standby_ended_by_the_next_controller)
     int sb2 = 0;
     WAIT_FOR((sb2 = standby_of("sl", "starting")) > 0 && sb2 != sb,
              "a new standby");
+}
+
+/* A standby killed while it waits, deaths in a row: started again at
+ * once, then 10 ms doubling (daemon/standby.c, again_in), as hr(1) and
+ * hr_standby_wait(3) say (the latter said "a second apart after three
+ * deaths in a row"). */
+Test(standby_crash, a_standby_killed_in_a_row_comes_back_10_ms_doubling)
+{
+    static const char *const pauses[] = {"started again in 0 ms",
+                                         "started again in 10 ms",
+                                         "started again in 20 ms"};
+    char page[16384];
+    site_start(out, sizeof out);
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--standby",
+                        "--name", "sk", STANDBY_BIN, NULL), 0, "%s", out);
+    int sb = 0;
+    for (int i = 0; i < 3; i++) {
+        int was = sb;
+        WAIT_FOR((sb = standby_of("sk", "waiting")) > 0 && sb != was,
+                 "a waiting standby");
+        cr_assert_eq(kill(sb, SIGKILL), 0);
+        WAIT_FOR(strstr(console(), pauses[i]), pauses[i]);
+    }
+    int fd = open(SOURCE_DIR "/man/hr_standby_wait.3", O_RDONLY);
+    cr_assert_geq(fd, 0);
+    ssize_t n = read(fd, page, sizeof page - 1);
+    close(fd);
+    cr_assert_gt(n, 0);
+    page[n] = 0;
+    cr_assert(strstr(page, "10 ms doubling to a second"),
+              "hr_standby_wait.3 does not give the pauses");
+    cr_assert_null(strstr(page, "a second apart"), "hr_standby_wait.3");
 }
