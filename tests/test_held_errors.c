@@ -92,4 +92,9 @@ Test(held_errors, the_same_listen_twice_is_a_usage_error)
     cr_assert_eq(r, 2, "exit %d: %s", r, out);
     cr_assert(strstr(out, "given twice"), "%s", out);
     cr_assert_null(strstr(out, "in use"), "%s", out);
+    /* port 0 twice: two ports the kernel picks */
+    r = hr_all(out, sizeof out, "arun", "-g", "5", "--listen",
+               "tcp:127.0.0.1:0", "--listen", "tcp:127.0.0.1:0", "/bin/sleep",
+               "100", NULL);
+    cr_assert_eq(r, 0, "exit %d: %s", r, out);
 }

@@ -83,7 +83,8 @@ void hr_add_listen(char *specs, size_t cap, const char *spec)
         hr_die(HR_EXIT_USAGE, "arun: --listen '%s': %s is a symbolic link%s; "
                "give the socket's own path", spec, spec + 5,
                stat(spec + 5, &st) < 0 ? " to nothing" : "");
-    if (listed(specs, spec)) /* else the second bind: "in use" */
+    /* else the second bind says "in use"; port 0 is a new port each time */
+    if (!(spec[0] == 't' && atoi(port) == 0) && listed(specs, spec))
         hr_die(HR_EXIT_USAGE, "arun: --listen '%s' given twice: one socket "
                "serves an address", spec);
     size_t len = strlen(specs);
