@@ -152,7 +152,7 @@ enum gather_for {
 static int gather(struct hrd *d, int slot, const char *specs, int *pool,
                   int npool, int *owner, enum gather_for why, int *taken)
 {
-    char buf[1024];
+    char buf[1024], said[160] = "";
     int from[HRD_HELD_MAX], n = 0, r = 0;
     *taken = 0;
     if (snprintf(buf, sizeof buf, "%s", specs) >= (int)sizeof buf)
@@ -161,6 +161,9 @@ static int gather(struct hrd *d, int slot, const char *specs, int *pool,
          s = strtok_r(NULL, ",", &save)) {
         if (n == HRD_HELD_MAX) { /* checked before any is taken */
             r = -EINVAL;
+            if (why == FOR_START)
+                cannot_listen(d, slot, s, "at most %d --listen per actor",
+                              HRD_HELD_MAX);
             break;
         }
         int at = pooled(pool, npool, s), other = waits_for(d, slot, owner, at);
@@ -182,9 +185,11 @@ static int gather(struct hrd *d, int slot, const char *specs, int *pool,
                 cannot_listen(d, slot, s, "a unix: path must be absolute");
             break;
         } else if ((r = held_elsewhere(d, s)) < 0 ||
-                   (r = pmm__os_listen_spec(s, BACKLOG)) < 0) {
+                   (r = pmm__os_listen_spec(s, BACKLOG, said,
+                                            sizeof said)) < 0) {
             if (why == FOR_START) /* (a take's: the actor's start says) */
-                cannot_listen(d, slot, s, "%s", pmm_strerror(r));
+                cannot_listen(d, slot, s, "%s",
+                              said[0] ? said : pmm_strerror(r));
             break;
         }
         d->slot[slot].held_fd[n++] = r;

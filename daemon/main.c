@@ -207,6 +207,8 @@ static void input(struct hrd *d, int fd, int *accepting)
         /* an actor's readiness fd: handled */
     } else if (hrd_logpipe_event(d, fd)) {
         /* an actor's output: logged */
+    } else if (hrd_ready_waiter_event(d, fd)) {
+        /* an arun --wait-ready that gave up: its place freed */
     } else if (hrd_conn_take(d, fd)) {
         hrd_serve(d, fd);
         reap(d);
@@ -226,6 +228,8 @@ static void ending_input(struct hrd *d, int fd, int *accepting)
         *accepting = 1;
     else if (hrd_logpipe_event(d, fd))
         ; /* an actor's output: logged */
+    else if (hrd_ready_waiter_event(d, fd))
+        ; /* an arun --wait-ready that gave up */
     else if (hrd_conn_take(d, fd))
         hrd_serve(d, fd);
     else

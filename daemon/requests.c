@@ -194,7 +194,11 @@ void hrd_answer_ended(struct hrd *d)
     }
 }
 
-/* An arun --wait-ready request is answered when its actor is ready. */
+/* An arun --wait-ready request is answered when its actor is ready.
+ * Meanwhile its connection is watched: a client that gives up (its 30 s)
+ * hangs up, and its place is freed then (hrd_ready_waiter_event), not
+ * when the actor is at last ready.  A full table answers -EUSERS, which
+ * the tool words as too many waiting (-EAGAIN is its own timeout). */
 static int wait_ready(struct hrd *d, int conn, pid_t pid, enum disposal *then)
 {
     int slot = hrd_find_pid(d, pid);
@@ -204,13 +208,35 @@ static int wait_ready(struct hrd *d, int conn, pid_t pid, enum disposal *then)
         return 0; /* ready, or says nothing: running is all we know */
     for (int i = 0; i < HRD_MAX_WAITING; i++) {
         if (d->ready_wait[i].conn < 0) {
+            int r = pmm__os_poller_add(d->ep_fd, conn);
+            if (r < 0)
+                return r; /* unwatched, a hang-up would keep its place */
             d->ready_wait[i].conn = conn;
             d->ready_wait[i].pid = pid;
             *then = KEPT;
             return 0;
         }
     }
-    return -EAGAIN; /* too many waiting */
+    return -EUSERS; /* too many waiting */
+}
+
+/* A waiter is done with: its connection unwatched and closed. */
+static void ready_waiter_end(struct hrd *d, int i)
+{
+    pmm__os_poller_del(d->ep_fd, d->ready_wait[i].conn);
+    pmm__os_close(d->ready_wait[i].conn);
+    d->ready_wait[i].conn = -1;
+}
+
+int hrd_ready_waiter_event(struct hrd *d, int fd)
+{
+    for (int i = 0; i < HRD_MAX_WAITING; i++) {
+        if (d->ready_wait[i].conn == fd) { /* it sends nothing more: gone */
+            ready_waiter_end(d, i);
+            return 1;
+        }
+    }
+    return 0;
 }
 
 void hrd_answer_ready(struct hrd *d)
@@ -224,8 +250,7 @@ void hrd_answer_ready(struct hrd *d)
             continue;
         reply(conn, slot < 0 ? -ESRCH : 0,
               slot < 0 ? "it stopped before it was ready" : NULL);
-        pmm__os_close(conn);
-        d->ready_wait[i].conn = -1;
+        ready_waiter_end(d, i);
     }
 }
 

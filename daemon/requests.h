@@ -18,5 +18,9 @@ void hrd_signals_take(struct hrd *d);
 void hrd_answer_ended(struct hrd *d);
 /* Answer the arun --wait-ready requests whose actor is ready, or gone. */
 void hrd_answer_ready(struct hrd *d);
+/* fd is the kept connection of an arun --wait-ready request, and input
+ * came on it (the client hung up: it sends nothing after its request):
+ * closed, its place freed; 1, or 0 when fd is no such connection. */
+int hrd_ready_waiter_event(struct hrd *d, int fd);
 
 #endif

@@ -373,11 +373,12 @@ static int spawn(struct hrd *d, int slot, const int *stdio_in, int standby,
         goto out;
     }
     /* an actor outlives its controller, holding its sockets until the
-     * next controller takes them back and ends it (leftover.h); a standby,
-     * which holds nothing of its own, dies with the controller */
+     * next controller takes them back and ends it (leftover.h); so does a
+     * standby, no death signal armed: promoted before it waits, it is the
+     * actor (its own wait ends it if it finds no controller and was not
+     * promoted: src/hr/standby.c) */
     d->slot[slot].aslr = keeps_aslr(d, s);
     struct pmm__os_child child = {
-        .die_with = standby ? pmm__os_pid() : 0,
         .cgroup_into = cg >= 0 ? &cg : NULL, .side_by_side = beside,
         .default_signals = 1, .own_session = 1,
         .same_address = !d->slot[slot].aslr,

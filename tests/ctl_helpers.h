@@ -49,6 +49,24 @@ static inline int pid_of(const char *name)
     return p ? atoi(p + strlen(pat)) : 0;
 }
 
+/* In the last ps: the pid of NAME's standby in state (NULL: any), or 0. */
+static inline int standby_of(const char *name, const char *state)
+{
+    char pat[128];
+    snprintf(pat, sizeof pat, "\"name\": \"%s\", ", name);
+    const char *p = strstr(ps, pat);
+    if (!p || !(p = strstr(p, "\"standby\": ")))
+        return 0;
+    p += strlen("\"standby\": ");
+    if (strncmp(p, "{\"pid\": ", 8) != 0)
+        return 0;
+    int pid = atoi(p + 8);
+    const char *st = strstr(p, "\"state\": \"");
+    if (state && (!st || strncmp(st + 10, state, strlen(state)) != 0))
+        return 0;
+    return pid;
+}
+
 /* The run counter test_actor keeps in its block: group >= 0 for its
  * HR_GROUP_KEY block, -1 for its keep.NAME block.  -1 when absent. */
 static inline int runs_of(const char *block, int group)

@@ -49,24 +49,6 @@ static void arun(const char *name, int standby, const char *mode)
     arun_init(name, standby, mode, "0");
 }
 
-/* In the last ps: the pid of NAME's standby in state (NULL: any), or 0. */
-static int standby_of(const char *name, const char *state)
-{
-    char pat[128];
-    snprintf(pat, sizeof pat, "\"name\": \"%s\", ", name);
-    const char *p = strstr(ps, pat);
-    if (!p || !(p = strstr(p, "\"standby\": ")))
-        return 0;
-    p += strlen("\"standby\": ");
-    if (strncmp(p, "{\"pid\": ", 8) != 0)
-        return 0;
-    int pid = atoi(p + 8);
-    const char *st = strstr(p, "\"state\": \"");
-    if (state && (!st || strncmp(st + 10, state, strlen(state)) != 0))
-        return 0;
-    return pid;
-}
-
 /* The group's restart count in the last ps (group 1). */
 static int restarts(void)
 {

@@ -34,67 +34,6 @@ static const char arun_about[] =
     "actor's pid.  hr ps shows such an actor starting, then ready, and the\n"
     "time of each restart of its group from the death to ready.\n";
 
-/* environ with HR_LISTEN=specs in place of any HR_LISTEN it has. */
-static char **with_listen(const char *specs)
-{
-    size_t n = 0;
-    while (environ[n])
-        n++;
-    char **env = calloc(n + 2, sizeof *env);
-    if (!env)
-        hr_die(HR_EXIT_FAIL, "arun: out of memory");
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], "HR_LISTEN=", 10) != 0)
-            env[k++] = environ[i];
-    static char var[1100];
-    snprintf(var, sizeof var, "HR_LISTEN=%s", specs);
-    env[k++] = var;
-    env[k] = NULL;
-    return env;
-}
-
-static void add_listen(char *specs, size_t cap, const char *spec)
-{
-    char abs[PATH_MAX + 8], cwd[PATH_MAX];
-    /* the controller binds in its own directory: a relative path is ours */
-    if (strncmp(spec, "unix:", 5) == 0 && spec[5] && spec[5] != '/') {
-        if (!getcwd(cwd, sizeof cwd) ||
-            snprintf(abs, sizeof abs, "unix:%s/%s", cwd, spec + 5) >=
-                (int)sizeof abs)
-            hr_die(HR_EXIT_USAGE, "arun: --listen '%s': this directory's "
-                   "path cannot be read: give an absolute path", spec);
-        spec = abs;
-    }
-    if (strncmp(spec, "unix:", 5) == 0 && strlen(spec + 5) > 107)
-        hr_die(HR_EXIT_USAGE, "arun: --listen '%.70s...': a unix: path has "
-               "107 bytes at most (a socket address)", spec);
-    if ((strncmp(spec, "tcp:", 4) != 0 || !strchr(spec + 4, ':')) &&
-        (strncmp(spec, "unix:", 5) != 0 || !spec[5]))
-        hr_die(HR_EXIT_USAGE, "arun: bad --listen '%s' (tcp:HOST:PORT or "
-               "unix:PATH)", spec);
-    if (strchr(spec, ','))
-        hr_die(HR_EXIT_USAGE, "arun: bad --listen '%s': no commas", spec);
-    const char *port = strrchr(spec, ':') + 1;
-    size_t digits = strspn(port, "0123456789"); /* getaddrinfo wraps 99999 */
-    if (spec[0] == 't' && (!digits || digits > 5 || port[digits] ||
-                           atoi(port) > 65535)) /* 0: the kernel's pick */
-        hr_die(HR_EXIT_USAGE, "arun: bad --listen '%s': the port must be 0 to "
-               "65535, in decimal", spec);
-    struct stat st;
-    if (strncmp(spec, "unix:", 5) == 0 && lstat(spec + 5, &st) == 0 &&
-        S_ISLNK(st.st_mode)) /* bind() would say "Address already in use" */
-        hr_die(HR_EXIT_USAGE, "arun: --listen '%s': %s is a symbolic link%s; "
-               "give the socket's own path", spec, spec + 5,
-               stat(spec + 5, &st) < 0 ? " to nothing" : "");
-    size_t len = strlen(specs);
-    if (len + strlen(spec) + 2 > cap)
-        hr_die(HR_EXIT_USAGE, "arun: --listen '%.60s...': the sockets' specs "
-               "come to more than %zu bytes (too many, or a path too long)",
-               spec, cap - 2);
-    snprintf(specs + len, cap - len, "%s%s", len ? "," : "", spec);
-}
-
 /* Why an exec of path failed with err, in words: ENOENT for a file that
  * is there is its #! interpreter (or an ELF's loader) missing. */
 static const char *exec_failure(const char *path, int err)
@@ -209,7 +148,8 @@ const struct hr_optdef hr_arun_options[] = {
      "it says it is ready by sending READY=1 to\n"
      "$NOTIFY_SOCKET (sd_notify; every actor gets it)"},
     {"wait-ready", OPT_WAIT_READY, HR_ARG_NONE, NULL, NULL,
-     "return once it is ready (--notify unless --ready-fd)"},
+     "return once it is ready (--notify unless --ready-fd);\n"
+     "gives up after 30 s (exit 1), the actor running on"},
     {"listen", OPT_LISTEN, HR_ARG_TEXT, "SPEC", NULL,
      "tcp:HOST:PORT or unix:PATH: the controller listens\n"
      "there and holds the socket for the actor, across its\n"
@@ -218,7 +158,7 @@ const struct hr_optdef hr_arun_options[] = {
      "with LISTEN_FDS, LISTEN_PID and LISTEN_FDNAMES\n"
      "(sd_listen_fds), so clients wait in the backlog\n"
      "while it restarts.  Stored with its environment as\n"
-     "HR_LISTEN=SPEC[,SPEC...]; may be given again"},
+     "HR_LISTEN=SPEC[,SPEC...]; given up to 8 times"},
     {"standby", OPT_STANDBY, HR_ARG_NONE, NULL, NULL,
      "keep a standby instance of it waiting: started from\n"
      "the same image once it is up, with HR_STANDBY=1, it\n"
@@ -273,7 +213,7 @@ static int arun_parse(int argc, char **argv, struct hr_cmdline *cl,
             break;
         case OPT_NOTIFY: a->ao.notify = 1; break;
         case OPT_WAIT_READY: a->ao.wait_ready = 1; break;
-        case OPT_LISTEN: add_listen(a->specs, sizeof a->specs, optarg); break;
+        case OPT_LISTEN: hr_add_listen(a->specs, sizeof a->specs, optarg); break;
         }
     }
     const hr_arun_opts *ao = &a->ao;
@@ -303,20 +243,24 @@ __attribute__((noreturn)) static void arun_refused(int r, const char *path,
     const char *name = a->ao.name, *specs = a->specs, *why = a->ao.why;
     if (r == -EEXIST)
         hr_die(HR_EXIT_FAIL, "arun: the name '%s' is taken in this site", name);
+    /* its words for an address (no bad --name), but for a plain "in use" */
+    if (r != -EPERM && why && strncmp(why, "--listen ", 9) == 0 &&
+        !(r == -EADDRINUSE && strstr(why, pmm_strerror(r))))
+        hr_die(HR_EXIT_FAIL, "arun: %s", why);
     if (r == -EINVAL && name)
         hr_die(HR_EXIT_USAGE, "arun: bad --name '%s' (letters, digits and "
                               "._-:+@/, at most %d)", name, PMM_NAME_MAX - 1);
     if (r == -ESRCH && a->ao.wait_ready)
         hr_die(HR_EXIT_FAIL, "arun: %s stopped before it was ready (hr log)",
                path);
+    if (r == -EUSERS && a->ao.wait_ready)
+        hr_die(HR_EXIT_FAIL, "arun: too many hr arun --wait-ready waiting at "
+                             "once (64): %s runs, not waited for (hr ps)",
+               path);
     if (r == -EAGAIN && a->ao.wait_ready)
         hr_die(HR_EXIT_FAIL, "arun: %s runs but never said it was ready "
                              "within 30 s (READY=1, or a line on its "
                              "--ready-fd; hr ps, hr log)", path);
-    /* the controller's words for an address, but for a plain "in use" */
-    if (r != -EPERM && why && strncmp(why, "--listen ", 9) == 0 &&
-        !(r == -EADDRINUSE && strstr(why, pmm_strerror(r))))
-        hr_die(HR_EXIT_FAIL, "arun: %s", why);
     if (r == -EADDRINUSE && specs[0])
         hr_die(HR_EXIT_FAIL, "arun: --listen %s: address in use (another "
                "actor or program listens there)", specs);
@@ -368,7 +312,7 @@ int hr_cmd_arun(int argc, char **argv, const struct hr_opts *go)
         /* the controller first: its refusal is not the program's fault */
         if ((r = hr_ping(dir)) < 0)
             hr_die_ctl("arun", r);
-        char **env = a.specs[0] ? with_listen(a.specs) : environ;
+        char **env = a.specs[0] ? hr_with_listen(a.specs) : environ;
         r = hr_arun_with(dir, a.group, &a.ao, path, argv + i, env);
         if (env != environ)
             free(env); /* its strings are environ's and a static */

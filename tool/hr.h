@@ -255,6 +255,11 @@ int hr_site_stop(const struct hr_opts *o);
 int hr_stop_running(const char *dir, const char *action);
 int hr_site_restart_cmd(const struct hr_opts *o, int cold);
 int hr_site_cold(const struct hr_opts *o);
+/* hr arun --listen SPEC (listen_arg.c): spec checked (dies, exit 2, when
+ * bad) and appended to specs (cap bytes), comma-separated. */
+void hr_add_listen(char *specs, size_t cap, const char *spec);
+/* environ with HR_LISTEN=specs in place of any HR_LISTEN it has. */
+char **hr_with_listen(const char *specs);
 /* hr site info (info_cmd.c). */
 int hr_site_info(const struct hr_call *c);
 

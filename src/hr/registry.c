@@ -177,3 +177,23 @@ int hr__controller_ended_it(const char *site)
     free(reg);
     return r;
 }
+
+int hr__reg_promoted(const char *site, const char *name, int32_t pid,
+                     uint32_t *restarts)
+{
+    char dir[4096];
+    struct hr_reg *reg = malloc(sizeof *reg);
+    int r = reg ? pmm_site_path(dir, sizeof dir, site) : -ENOMEM;
+    if (r == 0)
+        r = read_registry(dir, reg, NULL, 0);
+    for (int i = 0; r == 0 && name && i < HR_REG_ACTORS; i++) {
+        const struct hr_reg_actor *a = &reg->actors[i];
+        if (a->used && a->pid == pid && hr__reg_actor_ok(reg, a) &&
+            strncmp(a->name, name, sizeof a->name) == 0) {
+            *restarts = reg->groups[a->group].restarts;
+            r = 1;
+        }
+    }
+    free(reg);
+    return r;
+}

@@ -190,5 +190,11 @@ int hr__controller_holds(const char *site);
  * pid cleared at its end), 0 when one died without (its actors may run
  * on), or -errno. */
 int hr__controller_ended_it(const char *site);
+/* 1 when the registry of site names pid as the running process of the
+ * actor called name (a standby promoted by a controller that died before
+ * it could answer), its group's restart count into restarts; 0 when it
+ * does not, or -errno / K_EUNKNOWN (no registry). */
+int hr__reg_promoted(const char *site, const char *name, int32_t pid,
+                     uint32_t *restarts);
 
 #endif

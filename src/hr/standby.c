@@ -11,16 +11,24 @@
  * one request on the control socket that the controller answers when it
  * promotes the standby (daemon/standby.c): the answer is the group's
  * restart count.  The connection has no timeout: a standby may wait for
- * days.  If the controller goes away, the connection ends and the wait
- * fails, and the standby is killed with its controller (its spawn asked
- * for that death signal: a spare is no use to the next controller, which
- * makes its own).  Promoted, it is the actor, and outlives a controller
- * that dies as every actor does, so that the next controller takes its
- * held sockets back: the death signal is cleared.  One that the
- * controller's death reaches first has been killed as a standby.
+ * days.
+ *
+ * Promoted, it is the actor, and outlives a controller that dies as every
+ * actor does, so that the next controller takes its held sockets back.
+ * A standby may be promoted before it asks (the live instance failed
+ * while it initialised), and its controller may die before it asks: so
+ * no death signal is armed for a standby (one armed at its spawn would
+ * kill a promoted standby that had not waited yet), and a wait that finds
+ * no controller to answer reads the registry, which names the promoted
+ * standby as its actor's process from the promotion on.  Named, it goes
+ * on as the actor; not named, with no controller left, it ends itself
+ * (SIGKILL, as a death signal would have): a spare is no use to the next
+ * controller, which makes its own, and ends one still initialising as a
+ * leftover of the old generation (daemon/leftover.h).
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,10 +40,28 @@
 #include "pmm/chorus.h"
 #include "pmm/ident.h"
 #include "proto.h"
+#include "registry.h"
 
 int hr_is_standby(void)
 {
     return pmm__ident_standby();
+}
+
+/* The call failed with err: the group's restart count when the registry
+ * names this process as its actor's (promoted, its controller gone before
+ * it answered); no controller left, the end of this standby; else err. */
+static int without_answer(const char *site, int err)
+{
+    uint32_t restarts;
+    int r = hr__reg_promoted(site, getenv("HR_ACTOR"), (int32_t)pmm__os_pid(),
+                             &restarts);
+    if (r == 1)
+        return (int)(restarts & INT32_MAX);
+    if (hr__controller_holds(site) == 0) {
+        pmm__os_kill(pmm__os_pid(), SIGKILL);
+        return -ECONNREFUSED; /* never reached: the kill is synchronous */
+    }
+    return err;
 }
 
 int hr_standby_wait(void)
@@ -51,6 +77,8 @@ int hr_standby_wait(void)
         return -ECONNREFUSED; /* no HR_SITE from a controller: none to ask */
     /* no timeout: a standby may wait for days; the reply is a bare header */
     int r = hr__bare_call(site, HR_REQ_STANDBY, 0);
+    if (r < 0)
+        r = without_answer(site, r);
     if (r < 0)
         return r;
     /* the identity of the run it serves: what it was started with, unless

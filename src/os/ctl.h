@@ -253,8 +253,11 @@ int pmm__os_peer(int fd, uid_t *uid, pid_t *pid);
  * socket file there, one where nobody listens, is replaced); blocking,
  * close-on-exec, SO_REUSEADDR.  -EADDRINUSE when something listens there
  * already (a unix path as a TCP port), -ELOOP when PATH is a symbolic
- * link, -EINVAL for a spec of another form. */
-int pmm__os_listen_spec(const char *spec, int backlog);
+ * link, -ENOTSOCK when PATH is another file (a directory...), -EINVAL for
+ * a spec of another form or a HOST that does not resolve.  why (cap
+ * bytes) gets words the code alone does not give (the host lookup's
+ * reason, the file that is no socket), else "". */
+int pmm__os_listen_spec(const char *spec, int backlog, char *why, size_t cap);
 /* 1 when fd is a listening stream socket, else 0. */
 int pmm__os_is_listening(int fd);
 /* 1 when fd is a listening stream socket bound where spec says (the same

@@ -119,8 +119,11 @@ static int someone_listens(const struct sockaddr_un *a)
 
 /* A socket file where nobody listens any more is stale and replaced; one
  * where somebody listens is theirs (-EADDRINUSE), as a TCP port in use
- * is; a symbolic link is refused (-ELOOP): bind would not follow it. */
-static int listen_unix_stream(const char *path, int backlog)
+ * is; a symbolic link is refused (-ELOOP): bind would not follow it; any
+ * other file (a directory...) is no address in use but a mistake
+ * (-ENOTSOCK, why saying so). */
+static int listen_unix_stream(const char *path, int backlog, char *why,
+                              size_t cap)
 {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     struct stat st;
@@ -130,8 +133,11 @@ static int listen_unix_stream(const char *path, int backlog)
     if (lstat(path, &st) == 0) {
         if (S_ISLNK(st.st_mode))
             return -ELOOP;
-        if (!S_ISSOCK(st.st_mode))
-            return -EADDRINUSE;
+        if (!S_ISSOCK(st.st_mode)) {
+            snprintf(why, cap, "%s exists and is not a socket%s", path,
+                     S_ISDIR(st.st_mode) ? " (a directory)" : "");
+            return -ENOTSOCK;
+        }
         int r = someone_listens(&a);
         if (r != 0)
             return r > 0 ? -EADDRINUSE : r;
@@ -149,9 +155,10 @@ static int listen_unix_stream(const char *path, int backlog)
 }
 
 /* The address of HOST:PORT, as listen_tcp binds it: the first one
- * getaddrinfo gives.  0 or -EINVAL. */
+ * getaddrinfo gives.  0 or -EINVAL; why (cap bytes, may be NULL) says
+ * why a host lookup failed (gai_strerror's words). */
 static int tcp_address(const char *hostport, struct sockaddr_storage *ss,
-                       socklen_t *len, int *protocol)
+                       socklen_t *len, int *protocol, char *why, size_t cap)
 {
     char host[256];
     const char *colon = strrchr(hostport, ':');
@@ -170,8 +177,13 @@ static int tcp_address(const char *hostport, struct sockaddr_storage *ss,
     host[hl] = 0;
     struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICSERV,
                              .ai_socktype = SOCK_STREAM}, *ai;
-    if (getaddrinfo(host, colon + 1, &hints, &ai) != 0)
+    int gai = getaddrinfo(host, colon + 1, &hints, &ai);
+    if (gai != 0) {
+        if (why)
+            snprintf(why, cap, "host %s: %s", host,
+                     gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
         return -EINVAL;
+    }
     int r = ai->ai_addrlen <= sizeof *ss ? 0 : -EINVAL;
     if (r == 0) {
         memcpy(ss, ai->ai_addr, ai->ai_addrlen);
@@ -182,11 +194,12 @@ static int tcp_address(const char *hostport, struct sockaddr_storage *ss,
     return r;
 }
 
-static int listen_tcp(const char *hostport, int backlog)
+static int listen_tcp(const char *hostport, int backlog, char *why,
+                      size_t cap)
 {
     struct sockaddr_storage ss;
     socklen_t len;
-    int proto, on = 1, r = tcp_address(hostport, &ss, &len, &proto);
+    int proto, on = 1, r = tcp_address(hostport, &ss, &len, &proto, why, cap);
     if (r < 0)
         return r;
     int s = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, proto);
@@ -201,12 +214,14 @@ static int listen_tcp(const char *hostport, int backlog)
     return s;
 }
 
-int pmm__os_listen_spec(const char *spec, int backlog)
+int pmm__os_listen_spec(const char *spec, int backlog, char *why, size_t cap)
 {
+    if (cap)
+        why[0] = 0;
     if (strncmp(spec, "tcp:", 4) == 0)
-        return listen_tcp(spec + 4, backlog);
+        return listen_tcp(spec + 4, backlog, why, cap);
     if (strncmp(spec, "unix:", 5) == 0 && spec[5])
-        return listen_unix_stream(spec + 5, backlog);
+        return listen_unix_stream(spec + 5, backlog, why, cap);
     return -EINVAL;
 }
 
@@ -235,7 +250,7 @@ static int same_address(const struct sockaddr_storage *got, socklen_t len,
     socklen_t wlen;
     int proto;
     if (strncmp(spec, "tcp:", 4) != 0 ||
-        tcp_address(spec + 4, &want, &wlen, &proto) < 0 ||
+        tcp_address(spec + 4, &want, &wlen, &proto, NULL, 0) < 0 ||
         want.ss_family != got->ss_family)
         return 0;
     if (want.ss_family == AF_INET) {
