@@ -377,7 +377,7 @@ void hrd_cgroup_end(struct hrd *d, int wait_ms)
     pmm__os_close(d->cg_fd);
     d->cg_fd = -1;
     if (pmm__os_cgroup_self(own, sizeof own) == 0) {
-        snprintf(path, sizeof path, "%s/hrd.%d", own, pmm__os_pid());
+        snprintf(path, sizeof path, "%s/%s", own, d->cg_name);
         pmm__os_cgroup_remove(AT_FDCWD, path);
     }
     hrd_cgroup_file(d, path, sizeof path);

@@ -45,25 +45,55 @@ int hrd_cgroup_old(struct hrd *d, char *path, size_t cap)
     if (pmm__os_read_file(file, path, cap) < 0 || path[0] != '/')
         return -1;
     /* everything in it is killed: only a cgroup a controller made (its
-     * last component hrd.PID, as hrd_cgroup_begin names it), never one a
-     * changed site file names (a root stop must not end a system slice) */
+     * last component hrd.PID or hrd.PID-K, as hrd_cgroup_begin names it),
+     * never one a changed site file names (a root stop must not end a
+     * system slice) */
     const char *base = strrchr(path, '/') + 1;
-    if (strncmp(base, "hrd.", 4) != 0 || !base[4] ||
-        strspn(base + 4, "0123456789") != strlen(base + 4) ||
+    size_t n = strspn(base + 4, "0123456789");
+    if (strncmp(base, "hrd.", 4) != 0 || !n ||
+        (base[4 + n] && (base[4 + n] != '-' || !base[5 + n] ||
+                         strspn(base + 5 + n, "0123456789") !=
+                             strlen(base + 5 + n))) ||
         strstr(path, "/../") || strstr(path, "/./"))
         return -1;
     int fd = pmm__os_open_fd(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
     return fd < 0 ? -1 : fd;
 }
 
-/* The number N of a name "hrd.N" (a controller's cgroup), or 0. */
+/* The number N of a name "hrd.N" or "hrd.N-K" (a controller's cgroup),
+ * or 0. */
 static pid_t controller_of(const char *name)
 {
     char *end;
     if (strncmp(name, "hrd.", 4) != 0 || name[4] < '1' || name[4] > '9')
         return 0;
     long n = strtol(name + 4, &end, 10);
+    if (*end == '-' && end[1] >= '0' && end[1] <= '9')
+        strtol(end + 1, &end, 10);
     return *end || n <= 0 || n > 0x3fffffff ? 0 : (pid_t)n;
+}
+
+#define HRD_CGROUP_NAMES 64 /* hrd.PID, then hrd.PID-1 to -63 */
+
+/* A cgroup of our own made in top, its path in path: hrd.PID, or
+ * hrd.PID-K when that name is there already.  Never one that is there: a
+ * controller of the same number in another pid namespace sharing this
+ * tree (a container's PID 1 beside another's) has it, or a dead one left
+ * it with what its site's next start ends; shared, each controller would
+ * end the other's actors as trees left behind. */
+static int make_own(int top, const char *own, char *path, size_t cap)
+{
+    int fd = -EEXIST;
+    for (int k = 0; k < HRD_CGROUP_NAMES && fd == -EEXIST; k++) {
+        if (k)
+            snprintf(path, cap, "%s/hrd.%d-%d", own, (int)pmm__os_pid(), k);
+        else
+            snprintf(path, cap, "%s/hrd.%d", own, (int)pmm__os_pid());
+        fd = pmm__os_cgroup_new(top, strrchr(path, '/') + 1);
+    }
+    if (fd >= 0)
+        pmm__os_close(fd);
+    return fd < 0 ? fd : 0;
 }
 
 /* Beside our own: the cgroups of controllers that are dead and left them
@@ -110,9 +140,8 @@ void hrd_cgroup_begin(struct hrd *d)
                                             : pmm__os_cgroup_self(own, sizeof own);
     int dir = -1;
     if (r == 0) {
-        snprintf(path, sizeof path, "%s/hrd.%d", own, pmm__os_pid());
         int top = pmm__os_open_fd(own, O_RDONLY | O_DIRECTORY, 0);
-        r = top < 0 ? top : pmm__os_cgroup_make(top, strrchr(path, '/') + 1);
+        r = top < 0 ? top : make_own(top, own, path, sizeof path);
         int gone = r == 0 ? sweep_dead(top, pmm__os_pid()) : 0;
         if (top >= 0)
             pmm__os_close(top);
@@ -141,6 +170,7 @@ void hrd_cgroup_begin(struct hrd *d)
         return;
     }
     d->cg_fd = dir;
+    snprintf(d->cg_name, sizeof d->cg_name, "%s", strrchr(path, '/') + 1);
     /* cgroup.kill (Linux 5.14) is in every cgroup but the root */
     pmm__os_cgroup_make(dir, "kill.probe");
     char kill_file[4300]; /* path (4200 at most) and the file in it */

@@ -299,6 +299,7 @@ struct hrd {
     int cg_fd;                /* the site's cgroup directory, or -1: no
                                  cgroups, the fallback (cgroup.c, tree.c) */
     int cg_kill;              /* ... whose cgroups have cgroup.kill */
+    char cg_name[32];         /* ... its name: hrd.PID, or hrd.PID-K */
     struct hrd_upjob *upjobs; /* upgrade requests being served (upgrade.c) */
 };
 

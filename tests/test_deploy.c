@@ -582,6 +582,69 @@ Test(deploy, site_stop_from_outside_a_container_returns)
     cr_assert_eq(kill(ns1, 0), -1, "the container's PID 1 is gone");
 }
 
+/* The cgroup the controller of site dir records (its site file). */
+static void cgroup_of(const char *dir, char *got, size_t cap)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/cgroup", dir);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    size_t n = fread(got, 1, cap - 1, f);
+    got[n] = 0;
+    fclose(f);
+}
+
+/* Two containers, each with its controller as PID 1, sharing the
+ * machine's cgroup tree (no cgroup namespace, as unshare --pid gives):
+ * both had made and taken the cgroup hrd.1, and each ended the other's
+ * actors as trees left behind (two test runs side by side met it). Each
+ * has a cgroup of its own, and a restart in one leaves the other's
+ * actor alone. */
+Test(deploy, two_containers_in_one_cgroup_tree_keep_apart)
+{
+    char b[600], ca[4096], cb[4096], json[65536];
+    snprintf(b, sizeof b, "%s.b", site);
+    cr_assert_eq(run_hr(out, sizeof out, "site", "create", NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "--site", b, "site", "create", NULL),
+                 0, "%s", out);
+    pid_t ns1a, nsa = container(&ns1a), ns1b, nsb;
+    const char *a = site;
+    site = b; /* container() starts the controller of site */
+    nsb = container(&ns1b);
+    site = a;
+    cr_assert_eq(run_hr(out, sizeof out, "arun", "-g", "1", "--name", "a",
+                        "/bin/sleep", "1000", NULL), 0, "%s", out);
+    cr_assert_eq(run_hr(out, sizeof out, "--site", b, "arun", "-g", "1",
+                        "--name", "b", "/bin/sleep", "1000", NULL), 0, "%s", out);
+    cgroup_of(a, ca, sizeof ca);
+    cgroup_of(b, cb, sizeof cb);
+    int apart = strcmp(ca, cb) != 0, b_lives = 0;
+    const char *at = hr_ps(b, 0, json, sizeof json) > 0
+                         ? strstr(json, "\"name\": \"b\", \"pid\": ") : NULL;
+    pid_t hb = at ? host_pid(ns1b, atoi(at + strlen("\"name\": \"b\", "
+                                                     "\"pid\": "))) : 0;
+    refresh();
+    int inner = pid_of("a");
+    pid_t ha = host_pid(ns1a, inner);
+    if (apart && hb > 0 && ha > 0 && kill(ha, SIGKILL) == 0) {
+        WAIT_FOR(pid_of("a") > 0 && pid_of("a") != inner, "a's group restarted");
+        b_lives = kill(hb, 0) == 0;
+    }
+    /* both containers end whatever was seen: one left would hold the
+     * test's output open */
+    kill(ns1a, SIGTERM);
+    kill(ns1b, SIGTERM);
+    int sa = wait_status(nsa), sb = wait_status(nsb);
+    snprintf(json, sizeof json, "rm -rf '%s'", b);
+    cr_assert_eq(system(json), 0);
+    cr_assert(apart, "both controllers in one cgroup: %s", ca);
+    cr_assert(hb > 0 && ha > 0, "the actors a %d and b %d in their containers",
+              (int)ha, (int)hb);
+    cr_assert(b_lives, "b's actor was ended by a's controller");
+    cr_assert_eq(sa, 0);
+    cr_assert_eq(sb, 0);
+}
+
 /* hr site start --config: the tool hands the directory to hrd (absolute,
  * whatever the tool's working directory); elsewhere it is refused. */
 Test(deploy, site_start_takes_a_config_dir)
