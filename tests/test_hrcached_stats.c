@@ -31,6 +31,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <hotrestart/version.h>
+
 #include "common.h"
 #include "test_hrcached_util.h"
 
@@ -423,7 +425,8 @@ Test(hrcached_stats, v_says_how_the_pages_come_in_after_an_empty_restart)
 {
     pid_t pid = mc_startl(lfd, NULL); /* makes the heap, sets nothing */
     int fd = mc_connect(port);
-    cr_assert_str_eq(mc_line(fd, "version\r\n"), "VERSION 1.6.0-hrcached-0.1.0\r\n");
+    cr_assert_str_eq(mc_line(fd, "version\r\n"),
+                     "VERSION 1.6.0-hrcached-" HR_VERSION_STRING "\r\n");
     close(fd);
     cr_assert_eq(mc_stop(pid), 0);
     char log[300], buf[4096];
