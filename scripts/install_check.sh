@@ -86,7 +86,8 @@ cmake --install "$build" --prefix "$pfx" >/dev/null
 with_pkgconfig "$pfx" ""
 with_find_package "$(dirname "$(find "$pfx" -name hotrestartConfig.cmake)")"
 "$pfx/bin/hr" pmm check >/dev/null || fail "installed hr pmm check failed"
-# One version: CHANGELOG.md's newest release is what hr, hrd and man hr say.
+# One version: CHANGELOG.md's newest section (a release, or the one being
+# made: "## [0.2.0] - unreleased") is what hr, hrd and man hr say.
 release=$(sed -n 's/^## \[\([0-9][0-9.]*\)\].*/\1/p' "$(dirname "$0")/../CHANGELOG.md" | head -1)
 for said in "$("$pfx/bin/hr" --version)" "$("$pfx/bin/hrd" --version)" \
             "$(grep -m1 '^\.TH' "$pfx/share/man/man1/hr.1")"; do
